@@ -1,0 +1,41 @@
+# Harbour's two set-up commands are `make demo` and `make test`; both create or reuse .venv.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit bench migration serve clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/harbour demo --reset
+
+test: $(STAMP) lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# Pre-release: the initial migration is regenerated from the models (nothing has shipped yet).
+migration: $(STAMP)
+	rm -f harbour/db/migrations/versions/0001_initial.py
+	$(BIN)/python -m harbour.db.regenerate
+	$(BIN)/ruff check --fix --quiet harbour/db/migrations/versions || true
+	$(BIN)/ruff format --quiet harbour/db/migrations/versions
+
+clean:
+	rm -rf $(VENV) var demo-output .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from harbour.cli import main
+
+main()

@@ -1,0 +1,122 @@
+"""Who may do what, agency scoping, and the audit trail.
+
+Every read and write of a case is audited in the same transaction as the work; a denied attempt
+is audited in a transaction of its own, since the work it asked for is rolled back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from harbour import refs
+from harbour.app import UnitOfWork
+from harbour.db.models import AuditEvent, Case, Staff
+from harbour.domain.vocab import Role
+from harbour.errors import Forbidden, InvalidInput, NotFound
+
+C, W, S, A = Role.COORDINATOR, Role.CASEWORKER, Role.SUPERVISOR, Role.ADMIN
+
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "case.refer": frozenset({C, S}),
+    "case.assign": frozenset({C, S}),
+    "case.read": frozenset({C, W, S}),
+    "case.list": frozenset({C, W, S}),
+    "case.assess": frozenset({W, S}),
+    "case.plan": frozenset({W, S}),
+    "case.discharge": frozenset({W, S}),
+    "case.override": frozenset({S}),
+    "case.close": frozenset({S}),
+    "case.reopen": frozenset({S}),
+    "case.audit": frozenset({S}),
+    "alert.ack": frozenset({C, W, S}),
+    "agency.manage": frozenset({A}),
+    "staff.manage": frozenset({A}),
+    "keys.rotate": frozenset({A}),
+    "notify.manage": frozenset({A, S}),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    staff_id: str
+    handle: str
+    agency_id: str
+    role: Role
+
+
+def resolve_actor(uow: UnitOfWork, handle: str | None) -> Actor:
+    if not handle:
+        raise InvalidInput([("--as", "say who is acting (--as HANDLE or HARBOUR_ACTOR)")])
+    staff = uow.session.scalar(select(Staff).where(Staff.handle == handle))
+    if staff is None or not staff.active:
+        _audit_denied(uow, handle, None, None, "actor.resolve")
+        raise Forbidden("unknown_actor", "no active staff member with that handle")
+    return Actor(staff.id, staff.handle, staff.agency_id, Role(staff.role))
+
+
+def authorize(uow: UnitOfWork, actor: Actor, action: str, case_id: str | None = None) -> None:
+    if actor.role not in PERMISSIONS[action]:
+        _audit_denied(uow, actor.handle, actor.agency_id, case_id, action)
+        raise Forbidden("not_permitted", f"the {actor.role} role may not do {action}")
+
+
+def audit(
+    uow: UnitOfWork, actor: Actor | None, action: str, case_id: str | None = None, **details: Any
+) -> None:
+    """Record an audited action in the current transaction. Details must be operational."""
+    uow.session.add(
+        AuditEvent(
+            at=uow.now(),
+            actor_handle=actor.handle if actor else None,
+            agency_id=actor.agency_id if actor else None,
+            case_id=case_id,
+            action=action,
+            outcome="ok",
+            details=details,
+        )
+    )
+
+
+def load_case(uow: UnitOfWork, actor: Actor, typed_ref: str, action: str) -> Case:
+    """The actor's agency's case for a typed reference; audited. Others' cases do not exist."""
+    authorize(uow, actor, action)
+    prefix = refs.normalise_typed(typed_ref)
+    if prefix is None:
+        raise InvalidInput([("reference", "not a case reference (HB-XXXX-XXXX...)")])
+    matches = uow.session.scalars(
+        select(Case)
+        .where(Case.agency_id == actor.agency_id, Case.reference.startswith(prefix))
+        .limit(2)
+    ).all()
+    if len(matches) != 1:
+        _audit_denied(uow, actor.handle, actor.agency_id, None, action, outcome="not_found")
+        if matches:
+            raise InvalidInput([("reference", "matches more than one case; type more of it")])
+        raise NotFound("case_not_found", "no such case")
+    case = matches[0]
+    audit(uow, actor, action, case.id)
+    return case
+
+
+def _audit_denied(
+    uow: UnitOfWork,
+    handle: str | None,
+    agency_id: str | None,
+    case_id: str | None,
+    action: str,
+    outcome: str = "denied",
+) -> None:
+    uow.record_after_rollback(
+        AuditEvent(
+            at=uow.now(),
+            actor_handle=handle[:64] if handle else None,
+            agency_id=agency_id,
+            case_id=case_id,
+            action=action,
+            outcome=outcome,
+            details={},
+        )
+    )

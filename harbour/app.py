@@ -1,0 +1,143 @@
+"""The application context: settings, engine, cipher and clock, and units of work over them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from harbour.clock import Clock, SystemClock
+from harbour.crypto import FieldCipher, Keyring
+from harbour.db.base import Base
+from harbour.db.engine import make_engine
+from harbour.errors import ConfigError
+from harbour.settings import Settings
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+T = TypeVar("T")
+
+_TRANSIENT = ("database is locked", "could not serialize", "deadlock detected")
+RETRIES = 8
+
+
+@dataclass
+class App:
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    keyring: Keyring | None = None
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.resolved_database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return sessionmaker(self.engine, expire_on_commit=False)
+
+    @cached_property
+    def cipher(self) -> FieldCipher:
+        return FieldCipher(self.keyring or load_keyring(self.settings))
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    def run(self, work: Callable[[UnitOfWork], T]) -> T:
+        """Run ``work`` in one transaction and commit; retry it whole on a transient lock."""
+        for attempt in range(RETRIES):
+            try:
+                with self.uow() as uow:
+                    result = work(uow)
+                    uow.commit()
+                    return result
+            except (OperationalError, DBAPIError) as exc:
+                if attempt == RETRIES - 1 or not _is_transient(exc):
+                    raise
+                time.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def dispose(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+
+class UnitOfWork:
+    """One transaction; seals and unseals identifying fields bound to their row."""
+
+    session: Session
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self.app.sessions()
+        self._after_rollback: list[Base] = []
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.session.rollback()
+        self.session.close()
+        if self._after_rollback:
+            # Written once the work's own transaction is gone: on SQLite it holds the write lock.
+            with self.app.sessions() as session, session.begin():
+                session.add_all(self._after_rollback)
+            self._after_rollback = []
+
+    def commit(self) -> None:
+        self.session.add_all(self._after_rollback)
+        self._after_rollback = []
+        self.session.commit()
+
+    def record_after_rollback(self, row: Base) -> None:
+        """Keep ``row`` (a denied attempt's audit event) even though the work is rolled back."""
+        self._after_rollback.append(row)
+
+    def now(self) -> datetime:
+        return self.app.clock.now()
+
+    def seal(self, row: Base, field: str, value: str | None) -> None:
+        token = None
+        if value is not None:
+            token = self.app.cipher.encrypt(
+                value, table=row.__tablename__, row_id=_row_id(row), field=field
+            )
+        setattr(row, f"{field}_sealed", token)
+
+    def unseal(self, row: Base, field: str) -> str | None:
+        token = getattr(row, f"{field}_sealed")
+        if token is None:
+            return None
+        return self.app.cipher.decrypt(
+            token, table=row.__tablename__, row_id=_row_id(row), field=field
+        )
+
+
+def _row_id(row: Any) -> str:
+    if not row.id:
+        raise ValueError("a row needs its id before a value can be sealed to it")
+    return str(row.id)
+
+
+def _is_transient(exc: Exception) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return any(marker in text for marker in _TRANSIENT)
+
+
+def load_keyring(settings: Settings) -> Keyring:
+    if settings.encryption_keys is not None:
+        return Keyring.from_json(
+            settings.encryption_keys.get_secret_value(), "HARBOUR_ENCRYPTION_KEYS"
+        )
+    return Keyring.load(settings.resolved_key_file)
+
+
+def require_key_file(settings: Settings) -> None:
+    if settings.encryption_keys is None and not settings.resolved_key_file.exists():
+        raise ConfigError("key_missing", "no keyring: run `harbour init` or set HARBOUR_KEY_FILE")

@@ -1,0 +1,199 @@
+"""Reading cases: one case in full (for its agency's staff), caseloads, assignment, the audit trail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from harbour import events
+from harbour.access import Actor, audit, authorize, load_case, resolve_actor
+from harbour.app import App, UnitOfWork
+from harbour.db.base import new_id
+from harbour.db.models import AuditEvent, Case, Person, Staff, ThreatSource
+from harbour.domain.vocab import CaseStatus, Role
+from harbour.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """One line of a caseload: operational values only."""
+
+    reference: str
+    status: str
+    risk_level: str | None
+    next_due: datetime | None
+    overdue: bool
+    escalated: bool
+    caseworker: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "case": self.reference,
+            "status": self.status,
+            "risk_level": self.risk_level,
+            "next_due": self.next_due.isoformat() if self.next_due else None,
+            "overdue": self.overdue,
+            "escalated": self.escalated,
+            "caseworker": self.caseworker,
+        }
+
+
+def caseload(
+    app: App,
+    actor_handle: str | None,
+    *,
+    due: bool = False,
+    overdue: bool = False,
+    escalated: bool = False,
+) -> list[CaseRow]:
+    """The actor's cases: a caseworker's own; coordinators and supervisors see the agency's."""
+
+    def work(uow: UnitOfWork) -> list[CaseRow]:
+        actor = resolve_actor(uow, actor_handle)
+        authorize(uow, actor, "case.list")
+        now = uow.now()
+        query = (
+            select(Case, Staff.handle)
+            .outerjoin(Staff, Staff.id == Case.caseworker_id)
+            .where(Case.agency_id == actor.agency_id, Case.status != CaseStatus.CLOSED)
+            .order_by(Case.next_due_at.is_(None), Case.next_due_at, Case.reference)
+        )
+        if actor.role == Role.CASEWORKER:
+            query = query.where(Case.caseworker_id == actor.staff_id)
+        if due or overdue:
+            query = query.where(Case.next_due_at.is_not(None))
+        if overdue:
+            query = query.where(Case.next_due_at < now)
+        if escalated:
+            query = query.where(Case.escalated.is_(True))
+        rows = [
+            CaseRow(
+                case.reference,
+                case.status,
+                case.risk_level,
+                case.next_due_at,
+                bool(case.next_due_at and case.next_due_at < now),
+                case.escalated,
+                handle,
+            )
+            for case, handle in uow.session.execute(query)
+        ]
+        audit(uow, actor, "case.list", count=len(rows))
+        return rows
+
+    return app.run(work)
+
+
+def show_case(app: App, actor_handle: str | None, ref: str) -> dict[str, Any]:
+    """The whole case, identifying fields unsealed: for staff of the case's agency only."""
+
+    def work(uow: UnitOfWork) -> dict[str, Any]:
+        actor = resolve_actor(uow, actor_handle)
+        case = load_case(uow, actor, ref, "case.read")
+        return describe(uow, case)
+
+    return app.run(work)
+
+
+def describe(uow: UnitOfWork, case: Case) -> dict[str, Any]:
+    people = uow.session.scalars(
+        select(Person).where(Person.case_id == case.id).order_by(Person.position)
+    ).all()
+    threats = uow.session.scalars(
+        select(ThreatSource).where(ThreatSource.case_id == case.id).order_by(ThreatSource.position)
+    ).all()
+    caseworker = uow.session.get(Staff, case.caseworker_id) if case.caseworker_id else None
+    return {
+        "case": case.reference,
+        "status": case.status,
+        "situation": case.situation,
+        "risk_level": case.risk_level,
+        "next_due": case.next_due_at.isoformat() if case.next_due_at else None,
+        "escalated": case.escalated,
+        "caseworker": caseworker.handle if caseworker else None,
+        "persons_at_risk": case.persons_at_risk,
+        "people": [_person(uow, p) for p in people],
+        "threats": [_threat(uow, t) for t in threats],
+    }
+
+
+def _person(uow: UnitOfWork, person: Person) -> dict[str, Any]:
+    fields = (
+        "name",
+        "preferred_name",
+        "relationship",
+        "phone",
+        "address",
+        "date_of_birth",
+        "notes",
+    )
+    shown: dict[str, Any] = {"kind": person.kind}
+    shown |= {f: v for f in fields if (v := uow.unseal(person, f)) is not None}
+    if person.kind != "youth":
+        shown |= {
+            "non_offending": person.non_offending,
+            "approved_by_youth": person.approved_by_youth,
+        }
+    return shown
+
+
+def _threat(uow: UnitOfWork, threat: ThreatSource) -> dict[str, Any]:
+    shown: dict[str, Any] = {"kind": threat.kind, "protective_order": threat.protective_order}
+    for f in ("name", "description", "protective_order_details"):
+        if (v := uow.unseal(threat, f)) is not None:
+            shown[f] = v
+    if threat.protective_order_expires_on:
+        shown["protective_order_expires_on"] = threat.protective_order_expires_on.isoformat()
+    return shown
+
+
+def assign(app: App, actor_handle: str | None, ref: str, handle: str) -> Case:
+    def work(uow: UnitOfWork) -> Case:
+        actor = resolve_actor(uow, actor_handle)
+        case = load_case(uow, actor, ref, "case.assign")
+        return assign_case(uow, actor, case, handle)
+
+    return app.run(work)
+
+
+def assign_case(uow: UnitOfWork, actor: Actor | None, case: Case, handle: str) -> Case:
+    staff = uow.session.scalar(
+        select(Staff).where(
+            Staff.handle == handle,
+            Staff.agency_id == case.agency_id,
+            Staff.active.is_(True),
+            Staff.role.in_([Role.CASEWORKER, Role.SUPERVISOR]),
+        )
+    )
+    if staff is None:
+        raise InvalidInput([("HANDLE", "no active caseworker with that handle in the agency")])
+    if case.caseworker_id != staff.id:
+        case.caseworker_id = staff.id
+        case.updated_at = uow.now()
+        audit(uow, actor, "case.assign", case.id, caseworker=staff.handle)
+        events.record(uow, case.id, events.CASE_ASSIGNED, new_id(), caseworker=staff.handle)
+    return case
+
+
+def audit_trail(app: App, actor_handle: str | None, ref: str) -> list[dict[str, Any]]:
+    def work(uow: UnitOfWork) -> list[dict[str, Any]]:
+        actor = resolve_actor(uow, actor_handle)
+        case = load_case(uow, actor, ref, "case.audit")
+        rows = uow.session.scalars(
+            select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.at)
+        ).all()
+        return [
+            {
+                "at": r.at.isoformat(),
+                "actor": r.actor_handle,
+                "action": r.action,
+                "outcome": r.outcome,
+                "details": r.details,
+            }
+            for r in rows
+        ]
+
+    return app.run(work)

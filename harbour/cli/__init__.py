@@ -1,0 +1,17 @@
+"""The ``harbour`` command line. Exit codes: 0 ok, 1 error, 2 bad usage or bad input."""
+
+from __future__ import annotations
+
+import sys
+
+from harbour.cli import admin, core  # noqa: F401  (register commands)
+from harbour.cli.app import cli
+
+
+def main() -> None:
+    from harbour.cli.app import run
+
+    sys.exit(run(cli))
+
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,99 @@
+"""The typer application, the options every command shares, and how errors become exit codes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+import click
+import typer
+
+from harbour.errors import HarbourError
+
+cli = typer.Typer(
+    name="harbour",
+    help="Safety-planning workflows: referrals, assessments, plans and confidential alerts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+As = Annotated[
+    str | None,
+    typer.Option("--as", envvar="HARBOUR_ACTOR", help="Act as this staff handle."),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+_app_factory: Callable[[], Any] | None = None
+
+
+def get_app() -> Any:
+    """The App for this command: settings from the environment, checked before any work."""
+    from harbour.app import App
+    from harbour.clock import FixedClock
+    from harbour.settings import load_settings
+
+    if _app_factory is not None:
+        return _app_factory()
+    settings = load_settings()
+    clock = FixedClock(settings.frozen_time) if settings.frozen_time else None
+    return App(settings, clock) if clock else App(settings)
+
+
+def set_app_factory(factory: Callable[[], Any] | None) -> None:
+    """Tests and the demo hand commands their own App (a simulated clock, a temporary store)."""
+    global _app_factory
+    _app_factory = factory
+
+
+def emit(data: Any, as_json: bool, human: Callable[[Any], str] | str | None = None) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, default=_json_default, ensure_ascii=False))
+    elif callable(human):
+        typer.echo(human(data))
+    elif human is not None:
+        typer.echo(human)
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Apprise logs message bodies at DEBUG and recipients at INFO (guide/confidentiality.md).
+    logging.getLogger("apprise").setLevel(logging.WARNING)
+
+
+def run(app: typer.Typer, args: list[str] | None = None) -> int:
+    """Run the CLI; Harbour's errors print their safe message and map to exit codes."""
+    configure_logging()
+    try:
+        app(args=args, standalone_mode=False)
+        return 0
+    except HarbourError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show(file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:  # the last line of defence: no traceback, no values
+        typer.echo(f"error: internal ({type(exc).__name__}); nothing was shown", err=True)
+        return 1

@@ -1,0 +1,123 @@
+"""Field encryption: AES-GCM, the associated data binding each value to its table, row and field.
+
+A sealed value reads ``hb1:<key version>:<base64 of nonce + ciphertext>``. Keys live in a key file
+(mode 0600) or in ``HARBOUR_ENCRYPTION_KEYS``, never in the database. Old keys stay in the keyring
+after a rotation so that every row is readable at every moment.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from harbour.errors import CryptoError
+
+TOKEN_PREFIX = "hb1"
+KEY_BYTES = 32
+NONCE_BYTES = 12
+
+
+@dataclass
+class Keyring:
+    keys: dict[int, bytes] = field(default_factory=dict)
+    primary: int = 0
+
+    @classmethod
+    def generate(cls) -> Keyring:
+        return cls({1: secrets.token_bytes(KEY_BYTES)}, 1)
+
+    def with_new_key(self) -> Keyring:
+        version = max(self.keys, default=0) + 1
+        return Keyring({**self.keys, version: secrets.token_bytes(KEY_BYTES)}, version)
+
+    def to_json(self) -> str:
+        keys = {str(v): base64.b64encode(k).decode() for v, k in sorted(self.keys.items())}
+        return json.dumps({"primary": self.primary, "keys": keys}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str, source: str) -> Keyring:
+        try:
+            data = json.loads(text)
+            keys = {int(v): base64.b64decode(k, validate=True) for v, k in data["keys"].items()}
+            primary = int(data.get("primary", max(keys)))
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+            raise CryptoError("keyring_unreadable", f"{source} is not a Harbour keyring") from None
+        if primary not in keys or any(len(k) != KEY_BYTES for k in keys.values()):
+            raise CryptoError("keyring_invalid", f"{source}: keys must be 32 bytes, primary listed")
+        return cls(keys, primary)
+
+    @classmethod
+    def load(cls, path: Path) -> Keyring:
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise CryptoError(
+                "key_missing", f"key file {path} not found; run `harbour init`"
+            ) from None
+        return cls.from_json(text, str(path))
+
+    def save(self, path: Path) -> None:
+        """Write atomically with mode 0600: a crash leaves the old file or the new, never half."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(self.to_json())
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+
+
+class FieldCipher:
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+        self._aead = {v: AESGCM(k) for v, k in keyring.keys.items()}
+
+    @property
+    def primary(self) -> int:
+        return self.keyring.primary
+
+    def encrypt(self, value: str, *, table: str, row_id: str, field: str) -> str:
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        version = self.keyring.primary
+        sealed = self._aead[version].encrypt(nonce, value.encode(), _aad(table, row_id, field))
+        return f"{TOKEN_PREFIX}:{version}:{base64.b64encode(nonce + sealed).decode()}"
+
+    def decrypt(self, token: str, *, table: str, row_id: str, field: str) -> str:
+        version, blob = _split(token)
+        aead = self._aead.get(version)
+        if aead is None:
+            raise CryptoError("key_missing", f"no key version {version} in the keyring")
+        try:
+            plain = aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _aad(table, row_id, field))
+        except InvalidTag:
+            raise CryptoError(
+                "decrypt_failed", f"{table}.{field} does not open with its key"
+            ) from None
+        return plain.decode()
+
+    @staticmethod
+    def key_version(token: str) -> int:
+        return _split(token)[0]
+
+
+def _aad(table: str, row_id: str, field: str) -> bytes:
+    return f"{table}|{row_id}|{field}".encode()
+
+
+def _split(token: str) -> tuple[int, bytes]:
+    try:
+        prefix, version, blob = token.split(":", 2)
+        if prefix != TOKEN_PREFIX:
+            raise ValueError
+        return int(version), base64.b64decode(blob, validate=True)
+    except (ValueError, binascii.Error):
+        raise CryptoError("not_sealed", "stored value is not a sealed token") from None

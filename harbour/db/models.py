@@ -1,0 +1,224 @@
+"""Harbour's tables. Identifying fields are sealed (``*_sealed``); everything else is operational.
+
+Relationships use ``lazy="raise"`` so that no query hides behind an attribute access.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from harbour.db.base import AGENCY_CONFIDENTIAL, FAMILY_PII, YOUTH_PII, Base, id_column, sealed
+
+CODE = 40  # length of every enum-valued column
+
+
+class Agency(Base):
+    __tablename__ = "agencies"
+
+    id: Mapped[str] = id_column()
+    name: Mapped[str] = mapped_column(String(80), unique=True)  # an operator-chosen handle
+    timezone: Mapped[str] = mapped_column(String(64))
+    assignment_rule: Mapped[str] = mapped_column(String(CODE), default="least_loaded")
+    address_sealed: Mapped[str | None] = sealed(AGENCY_CONFIDENTIAL)
+    phone_sealed: Mapped[str | None] = sealed(AGENCY_CONFIDENTIAL)
+    created_at: Mapped[datetime]
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+
+    id: Mapped[str] = id_column()
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
+    handle: Mapped[str] = mapped_column(String(64), unique=True)  # also the Apprise routing tag
+    role: Mapped[str] = mapped_column(String(CODE))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    on_call: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("agency_id", "intake_key"),
+        Index("ix_cases_due", "next_due_at", "status"),
+    )
+
+    id: Mapped[str] = id_column()
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
+    caseworker_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    status: Mapped[str] = mapped_column(String(CODE))
+    situation: Mapped[str] = mapped_column(String(CODE))
+    risk_level: Mapped[str | None] = mapped_column(String(CODE))
+    persons_at_risk: Mapped[list[Any]] = mapped_column(default=list)
+    next_due_at: Mapped[datetime | None]
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    intake_key: Mapped[str | None] = mapped_column(String(128))
+    intake_digest_sealed: Mapped[str | None] = sealed(YOUTH_PII)
+    referral_source_sealed: Mapped[str | None] = sealed(YOUTH_PII)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    people: Mapped[list[Person]] = relationship(lazy="raise", order_by="Person.position")
+    threats: Mapped[list[ThreatSource]] = relationship(
+        lazy="raise", order_by="ThreatSource.position"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Person(Base):
+    """The youth, family members or caretakers, and contacts the youth trusts."""
+
+    __tablename__ = "people"
+
+    id: Mapped[str] = id_column()
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(CODE))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    non_offending: Mapped[bool] = mapped_column(Boolean, default=False)
+    approved_by_youth: Mapped[bool] = mapped_column(Boolean, default=False)
+    name_sealed: Mapped[str | None] = sealed(YOUTH_PII)
+    preferred_name_sealed: Mapped[str | None] = sealed(YOUTH_PII)
+    relationship_sealed: Mapped[str | None] = sealed(FAMILY_PII)
+    phone_sealed: Mapped[str | None] = sealed(FAMILY_PII)
+    address_sealed: Mapped[str | None] = sealed(FAMILY_PII)
+    date_of_birth_sealed: Mapped[str | None] = sealed(YOUTH_PII)
+    notes_sealed: Mapped[str | None] = sealed(YOUTH_PII)
+
+
+class ThreatSource(Base):
+    __tablename__ = "threat_sources"
+
+    id: Mapped[str] = id_column()
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(CODE))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name_sealed: Mapped[str | None] = sealed(YOUTH_PII)
+    description_sealed: Mapped[str | None] = sealed(YOUTH_PII)
+    protective_order: Mapped[bool] = mapped_column(Boolean, default=False)
+    protective_order_expires_on: Mapped[date | None] = mapped_column(Date)
+    protective_order_details_sealed: Mapped[str | None] = sealed(YOUTH_PII)
+
+
+class Assessment(Base):
+    """One safety assessment at one point of one case: opened when due, completed when answered."""
+
+    __tablename__ = "assessments"
+    __table_args__ = (
+        UniqueConstraint("case_id", "idempotency_key"),
+        Index("ix_assessments_open_due", "status", "due_at"),
+    )
+
+    id: Mapped[str] = id_column()
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    point: Mapped[str] = mapped_column(String(CODE))
+    status: Mapped[str] = mapped_column(String(CODE))
+    due_at: Mapped[datetime | None]
+    opened_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    submitted_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    instrument_version: Mapped[str | None] = mapped_column(String(CODE))
+    answers: Mapped[dict[str, Any] | None]  # structured answers only: yes/no, choices, numbers
+    free_text_sealed: Mapped[str | None] = sealed(YOUTH_PII)  # JSON of free-text answers
+    answers_digest_sealed: Mapped[str | None] = sealed(YOUTH_PII)
+    computed_level: Mapped[str | None] = mapped_column(String(CODE))
+    override_level: Mapped[str | None] = mapped_column(String(CODE))
+    override_reason_sealed: Mapped[str | None] = sealed(YOUTH_PII)
+    override_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+    overridden_at: Mapped[datetime | None]
+    reasons: Mapped[list[Any] | None]  # rule codes that raised the level
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def level(self) -> str | None:
+        return self.override_level or self.computed_level
+
+
+class Plan(Base):
+    """One version of a case's safety plan; immutable once final."""
+
+    __tablename__ = "plans"
+    __table_args__ = (UniqueConstraint("case_id", "version_number"),)
+
+    id: Mapped[str] = id_column()
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    version_number: Mapped[int] = mapped_column(Integer)
+    assessment_id: Mapped[str | None] = mapped_column(ForeignKey("assessments.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(CODE))
+    risk_level: Mapped[str | None] = mapped_column(String(CODE))
+    point: Mapped[str | None] = mapped_column(String(CODE))
+    youth_title_sealed: Mapped[str | None] = sealed(YOUTH_PII)
+    hide_hotlines: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    finalized_at: Mapped[datetime | None]
+    finalized_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    items: Mapped[list[PlanItem]] = relationship(lazy="raise", order_by="PlanItem.position")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class PlanItem(Base):
+    __tablename__ = "plan_items"
+    __table_args__ = (UniqueConstraint("plan_id", "key"),)
+
+    id: Mapped[str] = id_column()
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id"), index=True)
+    key: Mapped[str] = mapped_column(String(80))  # stable across versions, for diffs
+    section: Mapped[str] = mapped_column(String(CODE))
+    phase: Mapped[str | None] = mapped_column(String(CODE))
+    code: Mapped[str | None] = mapped_column(String(CODE))  # catalogue or rule code
+    text_sealed: Mapped[str | None] = sealed(YOUTH_PII)  # only staff-written wording
+    owner: Mapped[str | None] = mapped_column(String(CODE))
+    person_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
+    due_on: Mapped[date | None] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(CODE))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    done_at: Mapped[datetime | None]
+    done_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class LifecycleEvent(Base):
+    """The domain's event log: the record first, then published to Prefect and processed."""
+
+    __tablename__ = "lifecycle_events"
+    __table_args__ = (
+        UniqueConstraint("case_id", "name", "subject_id"),
+        Index("ix_lifecycle_events_unprocessed", "processed_at", "occurred_at"),
+    )
+
+    id: Mapped[str] = id_column()
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    subject_id: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)  # operational values only
+    occurred_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]
+    processed_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_case_at", "case_id", "at"),)
+
+    id: Mapped[str] = id_column()
+    at: Mapped[datetime]
+    actor_handle: Mapped[str | None] = mapped_column(String(64))
+    agency_id: Mapped[str | None] = mapped_column(String(32))
+    case_id: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(80))
+    outcome: Mapped[str] = mapped_column(String(CODE))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)  # operational values only

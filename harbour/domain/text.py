@@ -1,0 +1,68 @@
+"""Validated text for everything people type: NFC, bounded, no control or direction-override marks.
+
+The rules run in the application, so SQLite (which ignores lengths and keeps NUL) and PostgreSQL
+(which rejects NUL) see only the same, already-clean values.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator
+
+# Bidirectional overrides and isolates can make text read differently from what is stored.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+
+def _clean(value: object, *, max_len: int, multiline: bool) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be text")
+    text = unicodedata.normalize("NFC", value).strip()
+    allowed = {"\n", "\t"} if multiline else set()
+    for ch in text:
+        if ch in _BIDI_CONTROLS:
+            raise ValueError("contains a text-direction control character")
+        if unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") and ch not in allowed:
+            raise ValueError("contains a control or unassigned character")
+    if not text:
+        raise ValueError("must not be empty")
+    if len(text) > max_len:
+        raise ValueError(f"must be at most {max_len} characters")
+    return text
+
+
+def _line(max_len: int) -> BeforeValidator:
+    return BeforeValidator(lambda v: _clean(v, max_len=max_len, multiline=False))
+
+
+def _block(max_len: int) -> BeforeValidator:
+    return BeforeValidator(lambda v: _clean(v, max_len=max_len, multiline=True))
+
+
+Name = Annotated[str, _line(120)]
+ShortText = Annotated[str, _line(200)]
+Phone = Annotated[str, _line(40)]
+Address = Annotated[str, _line(300)]
+Note = Annotated[str, _block(4000)]
+
+
+def _past_date(value: date) -> date:
+    if value > date.today() or value.year < 1900:
+        raise ValueError("must be a real date in the past")
+    return value
+
+
+PastDate = Annotated[date, AfterValidator(_past_date)]
+
+
+def check_handle(value: str) -> str:
+    """Staff and agency handles double as routing tags: lower-case letters, digits, - _ ."""
+    text = _clean(value, max_len=64, multiline=False)
+    if not all(c.isascii() and (c.isalnum() or c in "-_.") for c in text) or text != text.lower():
+        raise ValueError("use lower-case letters, digits, '-', '_' or '.'")
+    return text
+
+
+Handle = Annotated[str, BeforeValidator(check_handle)]

@@ -1,0 +1,59 @@
+"""Harbour's errors. Their text is safe to log, print and hand to Prefect: codes and field names only.
+
+Nothing identifying may ever be put in a message here; callers pass codes, never values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class HarbourError(Exception):
+    """Base of every error Harbour raises on purpose. ``code`` is a stable, non-identifying word."""
+
+    exit_code = 1
+    default_code = "error"
+
+    def __init__(self, code: str | None = None, detail: str = "") -> None:
+        self.code = code or self.default_code
+        self.detail = detail
+        super().__init__(f"{self.code}: {detail}" if detail else self.code)
+
+
+class InvalidInput(HarbourError):
+    """Input refused before anything was written. Carries (field, reason) pairs, never values."""
+
+    exit_code = 2
+    default_code = "invalid_input"
+
+    def __init__(self, problems: Iterable[tuple[str, str]], code: str | None = None) -> None:
+        self.problems = list(problems)
+        detail = "; ".join(f"{field}: {reason}" for field, reason in self.problems)
+        super().__init__(code, detail)
+
+
+class NotFound(HarbourError):
+    """Also what another agency's case answers: the two are indistinguishable on purpose."""
+
+    default_code = "not_found"
+
+
+class Forbidden(HarbourError):
+    default_code = "forbidden"
+
+
+class Conflict(HarbourError):
+    default_code = "conflict"
+
+
+class ConfigError(HarbourError):
+    exit_code = 2
+    default_code = "config"
+
+
+class CryptoError(HarbourError):
+    default_code = "crypto"
+
+
+class DeliveryError(HarbourError):
+    default_code = "delivery"

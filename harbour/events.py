@@ -1,0 +1,49 @@
+"""The domain's lifecycle event log: recorded in Harbour's database, in the transaction of the change.
+
+A publisher later emits each as a Prefect event with ids only; the pipeline marks it processed.
+Recording is idempotent: the same (case, name, subject) is recorded once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from harbour.app import UnitOfWork
+from harbour.db.models import LifecycleEvent
+
+CASE_REFERRED = "harbour.case.referred"
+CASE_ASSIGNED = "harbour.case.assigned"
+ASSESSMENT_OPENED = "harbour.assessment.opened"
+ASSESSMENT_SUBMITTED = "harbour.assessment.submitted"
+ASSESSMENT_COMPLETED = "harbour.assessment.completed"
+CASE_ESCALATED = "harbour.case.escalated"
+ALERT_ACKNOWLEDGED = "harbour.alert.acknowledged"
+CASE_DISCHARGED = "harbour.case.discharged"
+CASE_STATUS_CHANGED = "harbour.case.status_changed"
+CASE_CLOSED = "harbour.case.closed"
+CASE_REOPENED = "harbour.case.reopened"
+PLAN_FINALIZED = "harbour.plan.finalized"
+RISK_OVERRIDDEN = "harbour.assessment.overridden"
+
+
+def record(
+    uow: UnitOfWork, case_id: str, name: str, subject_id: str, **payload: Any
+) -> LifecycleEvent:
+    """Record an event once; ``payload`` holds operational values only (codes, levels, ids)."""
+    existing = uow.session.scalar(
+        select(LifecycleEvent).where(
+            LifecycleEvent.case_id == case_id,
+            LifecycleEvent.name == name,
+            LifecycleEvent.subject_id == subject_id,
+        )
+    )
+    if existing is not None:
+        return existing
+    event = LifecycleEvent(
+        case_id=case_id, name=name, subject_id=subject_id, payload=payload, occurred_at=uow.now()
+    )
+    uow.session.add(event)
+    uow.session.flush()
+    return event

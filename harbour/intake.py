@@ -1,0 +1,231 @@
+"""Referrals: what a coordinator records when a youth is referred, and the case it starts."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from harbour import events, refs
+from harbour.access import Actor, audit, authorize
+from harbour.app import App, UnitOfWork
+from harbour.db.models import Case, Person, Staff, ThreatSource
+from harbour.domain.text import Address, Handle, Name, Note, PastDate, Phone, ShortText
+from harbour.domain.vocab import CaseStatus, PersonAtRisk, PersonKind, Role, Situation, ThreatKind
+from harbour.errors import Conflict, InvalidInput
+from harbour.validation import parse
+
+MAX_PEOPLE = 20
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class YouthIn(_Strict):
+    name: Name
+    preferred_name: Name | None = None
+    date_of_birth: PastDate | None = None
+    phone: Phone | None = None
+    address: Address | None = None
+    notes: Note | None = None
+
+
+class FamilyIn(_Strict):
+    name: Name
+    relationship: ShortText
+    phone: Phone | None = None
+    address: Address | None = None
+    caretaker: bool = False
+    non_offending: bool = Field(False, description="True only when staff know they are safe.")
+
+
+class ContactIn(_Strict):
+    name: Name
+    relationship: ShortText | None = None
+    phone: Phone | None = None
+    approved_by_youth: bool = True
+
+
+class ThreatIn(_Strict):
+    kind: ThreatKind
+    name: Name | None = None
+    description: Note | None = None
+    protective_order: bool = False
+    protective_order_expires_on: date | None = None
+    protective_order_details: ShortText | None = None
+
+
+class Referral(_Strict):
+    """A referral, as a JSON or YAML file for ``harbour refer --file``."""
+
+    youth: YouthIn
+    situation: Situation
+    persons_at_risk: list[PersonAtRisk] = Field(
+        default_factory=lambda: [PersonAtRisk.YOUTH], max_length=3
+    )
+    family: list[FamilyIn] = Field(default_factory=list, max_length=MAX_PEOPLE)
+    trusted_contacts: list[ContactIn] = Field(default_factory=list, max_length=MAX_PEOPLE)
+    threats: list[ThreatIn] = Field(default_factory=list, max_length=MAX_PEOPLE)
+    referral_source: ShortText | None = None
+    caseworker: Handle | None = Field(None, description="Assign now; otherwise the agency's rule.")
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+
+IdempotencyKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
+
+
+class _KeyIn(_Strict):
+    key: IdempotencyKey
+
+
+def refer(app: App, actor_handle: str | None, data: object, idempotency_key: str | None) -> Case:
+    """Validate a referral, then create its case once (safe to repeat with the same key)."""
+    referral = parse(Referral, data)
+    if idempotency_key is not None:
+        idempotency_key = parse(_KeyIn, {"key": idempotency_key}, prefix="--idempotency-key").key
+
+    def work(uow: UnitOfWork) -> Case:
+        from harbour.access import resolve_actor
+
+        actor = resolve_actor(uow, actor_handle)
+        authorize(uow, actor, "case.refer")
+        return _create_or_replay(uow, actor, referral, idempotency_key)
+
+    try:
+        return app.run(work)
+    except IntegrityError:
+        # A concurrent twin with the same key won the race; answer as the replay it is.
+        if idempotency_key is None:
+            raise
+        return app.run(work)
+
+
+def _create_or_replay(uow: UnitOfWork, actor: Actor, referral: Referral, key: str | None) -> Case:
+    if key is not None:
+        existing = uow.session.scalar(
+            select(Case).where(Case.agency_id == actor.agency_id, Case.intake_key == key)
+        )
+        if existing is not None:
+            if uow.unseal(existing, "intake_digest") != referral.digest():
+                raise Conflict("idempotency_key_reused", "that key was used for another referral")
+            audit(uow, actor, "case.refer.replayed", existing.id)
+            return existing
+    case = _new_case(uow, actor, referral, key)
+    audit(uow, actor, "case.refer", case.id)
+    events.record(uow, case.id, events.CASE_REFERRED, case.id, situation=case.situation)
+    return case
+
+
+def _new_case(uow: UnitOfWork, actor: Actor, referral: Referral, key: str | None) -> Case:
+    now = uow.now()
+    case = Case(
+        reference=refs.new_reference(),
+        agency_id=actor.agency_id,
+        status=CaseStatus.REFERRED,
+        situation=referral.situation,
+        persons_at_risk=sorted(set(referral.persons_at_risk)),
+        intake_key=key,
+        created_at=now,
+        updated_at=now,
+    )
+    if referral.caseworker is not None:
+        case.caseworker_id = _caseworker_id(uow, actor, referral.caseworker)
+    uow.seal(case, "intake_digest", referral.digest())
+    uow.seal(case, "referral_source", referral.referral_source)
+    uow.session.add(case)
+    uow.session.flush()
+    for row in _people(uow, case, referral):
+        uow.session.add(row)
+    for position, threat in enumerate(referral.threats):
+        uow.session.add(_threat(uow, case, position, threat))
+    uow.session.flush()
+    return case
+
+
+def _caseworker_id(uow: UnitOfWork, actor: Actor, handle: str) -> str:
+    staff = uow.session.scalar(
+        select(Staff).where(
+            Staff.handle == handle,
+            Staff.agency_id == actor.agency_id,
+            Staff.active.is_(True),
+            Staff.role.in_([Role.CASEWORKER, Role.SUPERVISOR]),
+        )
+    )
+    if staff is None:
+        raise InvalidInput([("caseworker", "no active caseworker with that handle in your agency")])
+    return staff.id
+
+
+def _people(uow: UnitOfWork, case: Case, referral: Referral) -> list[Person]:
+    youth = referral.youth
+    rows = [
+        _person(
+            uow,
+            case,
+            0,
+            PersonKind.YOUTH,
+            name=youth.name,
+            preferred_name=youth.preferred_name,
+            date_of_birth=youth.date_of_birth.isoformat() if youth.date_of_birth else None,
+            phone=youth.phone,
+            address=youth.address,
+            notes=youth.notes,
+        ),
+    ]
+    for member in referral.family:
+        kind = PersonKind.CARETAKER if member.caretaker else PersonKind.FAMILY_MEMBER
+        row = _person(
+            uow,
+            case,
+            len(rows),
+            kind,
+            name=member.name,
+            relationship=member.relationship,
+            phone=member.phone,
+            address=member.address,
+        )
+        row.non_offending = member.non_offending
+        rows.append(row)
+    for contact in referral.trusted_contacts:
+        row = _person(
+            uow,
+            case,
+            len(rows),
+            PersonKind.TRUSTED_CONTACT,
+            name=contact.name,
+            relationship=contact.relationship,
+            phone=contact.phone,
+        )
+        row.approved_by_youth = contact.approved_by_youth
+        rows.append(row)
+    return rows
+
+
+def _person(
+    uow: UnitOfWork, case: Case, position: int, kind: PersonKind, **fields: str | None
+) -> Person:
+    person = Person(case_id=case.id, kind=kind, position=position)
+    for name, value in fields.items():
+        uow.seal(person, name, value)
+    return person
+
+
+def _threat(uow: UnitOfWork, case: Case, position: int, threat: ThreatIn) -> ThreatSource:
+    row = ThreatSource(
+        case_id=case.id,
+        kind=threat.kind,
+        position=position,
+        protective_order=threat.protective_order,
+        protective_order_expires_on=threat.protective_order_expires_on,
+    )
+    uow.seal(row, "name", threat.name)
+    uow.seal(row, "description", threat.description)
+    uow.seal(row, "protective_order_details", threat.protective_order_details)
+    return row

@@ -1,0 +1,42 @@
+"""Case references: random (140 bits), readable aloud, never derived from anything about the youth.
+
+Full form ``HB-7K3Q-9XTM-ABCD-EFGH-JKMN-PQRS-TVWX``; staff may type any unambiguous prefix of at
+least two groups (``HB-7K3Q-9XTM``), in any case, with O for 0 and I or L for 1.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+GROUPS = 7
+GROUP_LEN = 4
+PREFIX = "HB"
+MIN_TYPED = 8  # characters after the prefix: 40 bits, plenty to tell one agency's cases apart
+
+_READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def new_reference() -> str:
+    chars = "".join(secrets.choice(ALPHABET) for _ in range(GROUPS * GROUP_LEN))
+    return format_reference(chars)
+
+
+def format_reference(chars: str) -> str:
+    groups = [chars[i : i + GROUP_LEN] for i in range(0, len(chars), GROUP_LEN)]
+    return "-".join([PREFIX, *groups])
+
+
+def short_form(reference: str) -> str:
+    return "-".join(reference.split("-")[:3])
+
+
+def normalise_typed(typed: str) -> str | None:
+    """The canonical prefix of what staff typed, or None if it cannot be a reference."""
+    text = typed.strip().upper().replace(" ", "").replace("-", "")
+    if text.startswith(PREFIX):
+        text = text[len(PREFIX) :]
+    text = text.translate(_READ_AS)
+    if not (MIN_TYPED <= len(text) <= GROUPS * GROUP_LEN) or any(c not in ALPHABET for c in text):
+        return None
+    return format_reference(text)

@@ -1,0 +1,96 @@
+"""Harbour's settings: one object, read from ``HARBOUR_*`` variables, checked at start."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from harbour.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HARBOUR_", extra="ignore", frozen=True)
+
+    home: Path = Field(Path("./var"), description="Folder for the embedded store, keys and output.")
+    database_url: SecretStr | None = Field(
+        None, description="SQLAlchemy URL; default a SQLite file under HARBOUR_HOME."
+    )
+    key_file: Path | None = Field(None, description="Keyring file; default HARBOUR_HOME/keys.json.")
+    encryption_keys: SecretStr | None = Field(
+        None, description="The keyring as JSON, instead of a key file (for containers)."
+    )
+    timezone: str = Field("America/New_York", description="Agency time zone for due dates.")
+    base_url: str = Field("http://localhost:8080", description="Root of links in notifications.")
+    apprise_config: Path | None = Field(None, description="Apprise YAML routes file (secret).")
+    policy_file: Path | None = Field(
+        None, description="Reassessment policy YAML; default built-in."
+    )
+    catalogue_file: Path | None = Field(None, description="Strategy catalogue YAML override.")
+    instrument_file: Path | None = Field(None, description="Assessment instrument YAML override.")
+    resources_file: Path | None = Field(None, description="Resources YAML override.")
+    actor: str | None = Field(None, description="Staff handle commands act as (or --as).")
+    orchestration: Literal["inline", "prefect"] = Field(
+        "inline",
+        description="inline: the CLI runs lifecycle steps itself; prefect: deployments do.",
+    )
+    templates_dir: Path = Field(REPO_ROOT / "templates", description="Jinja2 templates folder.")
+    frozen_time: datetime | None = Field(
+        None, description="Tests and demos only: the clock stands still at this aware time."
+    )
+
+    @field_validator("frozen_time")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("must include a UTC offset")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not a known IANA time zone") from None
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or any(c.isspace() for c in value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def resolved_key_file(self) -> Path:
+        return self.key_file or self.home / "keys.json"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{(self.home / 'harbour.db').resolve()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, or a ConfigError naming the setting, never its value."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = [
+            ("HARBOUR_" + "_".join(str(p) for p in err["loc"]).upper(), err["msg"])
+            for err in exc.errors(include_input=False, include_url=False)
+        ]
+        detail = "; ".join(f"{name}: {msg}" for name, msg in problems)
+        raise ConfigError("bad_setting", detail) from None

@@ -1,0 +1,68 @@
+"""Turning outside input into validated models, with errors that name fields and never values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from harbour.errors import InvalidInput
+
+M = TypeVar("M", bound=BaseModel)
+
+MAX_DOCUMENT_BYTES = 1_000_000
+
+
+def parse(model: type[M], data: object, prefix: str = "") -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(problems(exc, prefix)) from None
+
+
+def problems(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
+    found = []
+    for err in exc.errors(include_input=False, include_url=False, include_context=False):
+        path = ".".join(_printable(str(part)) for part in err["loc"]) or "(document)"
+        found.append((f"{prefix}.{path}" if prefix else path, _reason(err)))
+    return found
+
+
+def _printable(part: str) -> str:
+    """Field names come from the input too: keep them short and printable."""
+    cleaned = "".join(c if c.isprintable() and c.isascii() else "?" for c in part)
+    return cleaned[:40]
+
+
+def _reason(err: Any) -> str:
+    # pydantic's own messages never quote the input for these types; custom ones are ours.
+    message = str(err["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def load_document(path: Path) -> Any:
+    """Read a JSON or YAML file (by extension), refusing oversized or malformed ones by line."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput([(str(path), f"cannot be read ({exc.strerror})")]) from None
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise InvalidInput([(str(path), "is larger than 1 MB")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput([(str(path), "is not UTF-8 text")]) from None
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput([(f"{path}:{exc.lineno}", "is not valid JSON")]) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise InvalidInput([(where, "is not valid YAML")]) from None

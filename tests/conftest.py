@@ -1,0 +1,110 @@
+"""Fixtures: a migrated store on SQLite and (when HARBOUR_TEST_POSTGRES_URL is set) PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from harbour.app import App
+from harbour.clock import FixedClock
+from harbour.crypto import Keyring
+from harbour.db import migrate
+from harbour.db.base import Base
+from harbour.db.engine import make_engine
+from harbour.settings import Settings
+from tests.support import seed_agencies
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+POSTGRES_URL = os.environ.get("HARBOUR_TEST_POSTGRES_URL")
+START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # a Monday, 09:00 in New York
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "harbour.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """One migrated database for the session; each test gets it emptied."""
+    if not POSTGRES_URL:
+        pytest.skip("HARBOUR_TEST_POSTGRES_URL is not set")
+    name = f"harbour_test_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_engine(POSTGRES_URL).url.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_postgres(url: str) -> None:
+    engine = make_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    if request.param == "sqlite":
+        target = tmp_path / "harbour.db"
+        shutil.copy(sqlite_template, target)
+        return f"sqlite:///{target}"
+    url: str = request.getfixturevalue("postgres_database")
+    _empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def keyring() -> Keyring:
+    return Keyring.generate()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, keyring: Keyring) -> Settings:
+    key_file = tmp_path / "keys.json"
+    keyring.save(key_file)
+    return Settings(
+        home=tmp_path, database_url=database_url, key_file=key_file, base_url="https://harbour.test"
+    )
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FixedClock) -> Iterator[App]:
+    application = App(settings, clock)
+    yield application
+    application.dispose()
+
+
+@pytest.fixture
+def seeded(app: App) -> App:
+    """Two agencies: north (adm, coord, cw1, cw2, sup) and south (coord2, cw3, sup2)."""
+    seed_agencies(app)
+    return app

@@ -1,0 +1,101 @@
+"""Helpers shared by tests: a seeded agency, referrals with marker strings, an in-process CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from harbour.app import App
+from harbour.cli import cli
+from harbour.cli.app import run, set_app_factory
+from harbour.domain.vocab import Role
+from harbour.staffing import AgencyIn, StaffIn, create_agency, create_staff
+
+STAFF = {
+    "north": [
+        ("adm", Role.ADMIN),
+        ("coord", Role.COORDINATOR),
+        ("cw1", Role.CASEWORKER),
+        ("cw2", Role.CASEWORKER),
+        ("sup", Role.SUPERVISOR),
+    ],
+    "south": [("coord2", Role.COORDINATOR), ("cw3", Role.CASEWORKER), ("sup2", Role.SUPERVISOR)],
+}
+
+
+def seed_agencies(app: App) -> None:
+    def work(uow: Any) -> None:
+        for agency, members in STAFF.items():
+            create_agency(
+                uow, AgencyIn(name=agency, timezone="America/New_York", address=f"MARK-{agency}-ADDR")
+            )
+            for handle, role in members:
+                create_staff(
+                    uow, StaffIn(handle=handle, agency=agency, role=role, on_call=role == Role.SUPERVISOR)
+                )
+
+    app.run(work)
+
+
+def referral(marker: str = "MK", situation: str = "considering_leaving", **extra: Any) -> dict[str, Any]:
+    """A referral whose every identifying field holds a unique marker string."""
+    data: dict[str, Any] = {
+        "youth": {
+            "name": f"{marker}youthname",
+            "preferred_name": f"{marker}prefname",
+            "date_of_birth": "2009-04-01",
+            "phone": f"{marker}youthphone",
+            "address": f"{marker}youthaddress",
+            "notes": f"{marker}youthnotes",
+        },
+        "situation": situation,
+        "persons_at_risk": ["youth", "family"],
+        "family": [
+            {
+                "name": f"{marker}auntname",
+                "relationship": f"{marker}aunt",
+                "phone": f"{marker}auntphone",
+                "non_offending": True,
+                "caretaker": True,
+            }
+        ],
+        "trusted_contacts": [{"name": f"{marker}friendname", "phone": f"{marker}friendphone"}],
+        "threats": [
+            {
+                "kind": "trafficker",
+                "name": f"{marker}traffickername",
+                "description": f"{marker}threatdesc",
+                "protective_order": True,
+                "protective_order_expires_on": "2027-01-31",
+                "protective_order_details": f"{marker}orderdetails",
+            }
+        ],
+        "referral_source": f"{marker}source",
+    }
+    data.update(extra)
+    return data
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def invoke(app: App, *args: str) -> CliResult:
+    """Run ``harbour ARGS`` in-process against ``app`` (its store, keys and clock)."""
+    out, err = io.StringIO(), io.StringIO()
+    set_app_factory(lambda: app)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = run(cli, list(args))
+    finally:
+        set_app_factory(None)
+    return CliResult(code, out.getvalue(), err.getvalue())
