@@ -1,0 +1,1 @@
+"""Confidential notifications: routing by Apprise tag, a transactional outbox, alerts."""
