@@ -1,0 +1,1 @@
+"""The demo: a fictional caseload walked through Harbour on this machine."""
