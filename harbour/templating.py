@@ -1,0 +1,119 @@
+"""The one Jinja2 environment for all of Harbour: documents, notifications, anything rendered.
+
+Rules it enforces, so no caller has to remember them:
+
+- templates load only from ``settings.templates_dir`` and only by a name some module registered
+  (``register("plans/staff.html")``); includes and extends are checked the same way;
+- ``.html``/``.htm``/``.xml`` templates autoescape; ``.txt`` and ``.md`` do not (use ``|md`` in
+  Markdown on anything that came from data);
+- a missing variable fails the render (``StrictUndefined``), and so does a ``None`` printed with
+  ``{{ }}``: optional values must be handled with ``{% if %}`` in the template, never printed blank;
+- bidirectional override characters in printed values are shown as visible codes, not obeyed;
+- ``from_string`` is refused: data is never a template.
+
+Whitespace: ``trim_blocks`` and ``lstrip_blocks`` are on and the trailing newline is kept, so
+``{% %}`` lines vanish from text output.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    select_autoescape,
+)
+from markupsafe import Markup
+
+from harbour.errors import HarbourError
+
+ALLOWED: set[str] = set()
+
+# LRE RLE PDF LRO RLO, LRI RLI FSI PDI: they reorder what a reader sees (CVE-2021-42574 style).
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+class RenderError(HarbourError):
+    """A template could not be rendered. The detail names the template, never a value."""
+
+    default_code = "render_failed"
+
+
+def register(*names: str) -> None:
+    """Allow these template names (relative to the templates folder, with ``/``)."""
+    for name in names:
+        if name.startswith("/") or ".." in name.split("/"):
+            raise ValueError(f"template name must be relative: {name}")
+        ALLOWED.add(name)
+
+
+class _AllowlistLoader(FileSystemLoader):
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        if template not in ALLOWED:
+            raise TemplateNotFound(template)
+        return super().get_source(environment, template)
+
+    def list_templates(self) -> list[str]:
+        return sorted(ALLOWED)
+
+
+class _Environment(Environment):
+    def from_string(self, *args: Any, **kwargs: Any) -> Any:
+        raise RenderError("from_string", "templates come from files only")
+
+
+def neutralize(value: Any) -> Any:
+    """The ``finalize`` hook: refuse ``None``, show bidi overrides as ``[U+202E]``."""
+    if value is None:
+        raise RenderError("none_value", "a template printed a missing value")
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return _BIDI_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", value)
+    return value
+
+
+def markdown_escape(value: Any) -> str:
+    """Escape Markdown and inline-HTML syntax so data renders as the literal text it is."""
+    text = str(neutralize(value)).replace("&", "&amp;")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+@lru_cache(maxsize=8)
+def environment(templates_dir: Path) -> Environment:
+    env = _Environment(
+        loader=_AllowlistLoader(str(templates_dir)),
+        autoescape=select_autoescape(
+            enabled_extensions=("html", "htm", "xml"), default_for_string=True, default=False
+        ),
+        undefined=StrictUndefined,
+        finalize=neutralize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    env.filters["md"] = markdown_escape
+    return env
+
+
+def render(templates_dir: Path, name: str, context: Mapping[str, Any]) -> str:
+    """Render a registered template with ``context``; any failure is a RenderError."""
+    if name not in ALLOWED:
+        raise RenderError("template_not_allowed", name)
+    try:
+        return environment(Path(templates_dir)).get_template(name).render(**context)
+    except RenderError:
+        raise
+    except TemplateError as exc:
+        raise RenderError(detail=f"{name}: {type(exc).__name__}") from None
