@@ -1,0 +1,1 @@
+"""Harbour's benchmarks: each figure is reported beside a baseline measured in the same run."""

@@ -1,0 +1,88 @@
+"""What every benchmark shares: a row format, a timer, and throwaway stores on both databases."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from harbour.app import App
+from harbour.clock import FixedClock
+from harbour.crypto import Keyring
+from harbour.db import migrate
+from harbour.db.engine import make_engine
+from harbour.settings import Settings
+
+POSTGRES_URL = os.environ.get(
+    "HARBOUR_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+BACKENDS = tuple(os.environ.get("HARBOUR_BENCH_BACKENDS", "sqlite,postgres").split(","))
+START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the results table. ``ratio`` is figure over baseline, in the unit's direction."""
+
+    name: str
+    figure: float
+    baseline: float
+    unit: str
+    baseline_name: str
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.figure / self.baseline if self.baseline else float("inf")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "ratio": self.ratio}
+
+
+def timed(work: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+@contextmanager
+def temp_store(backend: str, clock_at: datetime = START) -> Iterator[App]:
+    """A migrated, empty Harbour store on ``backend``, dropped afterwards."""
+    with tempfile.TemporaryDirectory(prefix="harbour-bench-") as folder:
+        home = Path(folder)
+        keyring = Keyring.generate()
+        with _database(backend, home) as url:
+            settings = Settings(home=home, database_url=url, key_file=home / "keys.json")
+            keyring.save(settings.resolved_key_file)
+            app = App(settings, FixedClock(clock_at), keyring)
+            migrate.upgrade(app.engine)
+            try:
+                yield app
+            finally:
+                app.dispose()
+
+
+@contextmanager
+def _database(backend: str, home: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{home / 'bench.db'}"
+        return
+    name = f"harbour_bench_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_engine(POSTGRES_URL).url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

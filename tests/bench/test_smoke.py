@@ -1,0 +1,36 @@
+"""Every benchmark still runs (tiny sizes); the figures themselves are for `make bench`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.timeout(300)
+def test_benchmarks_run_at_smoke_size() -> None:
+    env = dict(os.environ)
+    postgres = os.environ.get("HARBOUR_TEST_POSTGRES_URL")
+    env["HARBOUR_BENCH_BACKENDS"] = "sqlite,postgres" if postgres else "sqlite"
+    if postgres:
+        env["HARBOUR_BENCH_POSTGRES_URL"] = postgres
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [
+        line
+        for line in done.stdout.splitlines()
+        if line.startswith("| ") and "benchmark" not in line
+    ]
+    assert rows and all(line.count("|") >= 6 for line in rows)
