@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from harbour.clock import Clock, SystemClock
 from harbour.crypto import FieldCipher, Keyring
 from harbour.db.base import Base
 from harbour.db.engine import make_engine
-from harbour.errors import ConfigError
+from harbour.errors import ConfigError, Conflict, CryptoError, HarbourError
 from harbour.settings import Settings
 
 if TYPE_CHECKING:
@@ -50,18 +51,32 @@ class App:
         return UnitOfWork(self)
 
     def run(self, work: Callable[[UnitOfWork], T]) -> T:
-        """Run ``work`` in one transaction and commit; retry it whole on a transient lock."""
+        """Run ``work`` in one transaction and commit; retry it whole on a transient lock.
+
+        Raises:
+            Conflict: code ``stale``, when a row changed since it was read (optimistic locking).
+            HarbourError: the database is unreachable or unmigrated (codes only, never values).
+        """
         for attempt in range(RETRIES):
             try:
                 with self.uow() as uow:
                     result = work(uow)
                     uow.commit()
                     return result
-            except (OperationalError, DBAPIError) as exc:
+            except StaleDataError:
+                raise Conflict("stale", "the record changed since it was read; try again") from None
+            except DBAPIError as exc:
                 if attempt == RETRIES - 1 or not _is_transient(exc):
-                    raise
+                    raise _safe_database_error(exc) from None
                 time.sleep(0.05 * 2**attempt)
         raise AssertionError("unreachable")
+
+    def reload_keys(self) -> bool:
+        """Pick up keys added since start (a rotation in another process); False if fixed keys."""
+        if self.keyring is not None:
+            return False
+        self.cipher = FieldCipher(load_keyring(self.settings))
+        return True
 
     def dispose(self) -> None:
         if "engine" in self.__dict__:
@@ -114,9 +129,14 @@ class UnitOfWork:
         token = getattr(row, f"{field}_sealed")
         if token is None:
             return None
-        return self.app.cipher.decrypt(
-            token, table=row.__tablename__, row_id=_row_id(row), field=field
-        )
+        where = {"table": row.__tablename__, "row_id": _row_id(row), "field": field}
+        try:
+            return self.app.cipher.decrypt(token, **where)
+        except CryptoError as exc:
+            # A rotation elsewhere may have re-sealed this value under a key added since we started.
+            if exc.code != "key_missing" or not self.app.reload_keys():
+                raise
+            return self.app.cipher.decrypt(token, **where)
 
 
 def _row_id(row: Any) -> str:
@@ -128,6 +148,17 @@ def _row_id(row: Any) -> str:
 def _is_transient(exc: Exception) -> bool:
     text = str(getattr(exc, "orig", exc)).lower()
     return any(marker in text for marker in _TRANSIENT)
+
+
+def _safe_database_error(exc: DBAPIError) -> Exception:
+    """Errors users see name no value; integrity errors stay as they are for callers to handle."""
+    if type(exc.orig).__name__ == "UndefinedTable" or "no such table" in str(exc.orig):
+        return ConfigError("store_not_initialised", "run `harbour init` or `harbour db upgrade`")
+    if _is_transient(exc):
+        return HarbourError("database_busy", "the database stayed busy; try again")
+    if isinstance(exc, OperationalError):
+        return HarbourError("database_unavailable", f"{type(exc.orig).__name__}; is it running?")
+    return exc
 
 
 def load_keyring(settings: Settings) -> Keyring:

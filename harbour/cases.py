@@ -115,6 +115,7 @@ def describe(uow: UnitOfWork, case: Case) -> dict[str, Any]:
         "escalated": case.escalated,
         "caseworker": caseworker.handle if caseworker else None,
         "persons_at_risk": case.persons_at_risk,
+        "referral_source": uow.unseal(case, "referral_source"),
         "people": [_person(uow, p) for p in people],
         "threats": [_threat(uow, t) for t in threats],
     }

@@ -1,6 +1,7 @@
 """Field encryption: AES-GCM, the associated data binding each value to its table, row and field.
 
-A sealed value reads ``hb1:<key version>:<base64 of nonce + ciphertext>``. Keys live in a key file
+A sealed value reads ``hb1:<key version>:<base64 of nonce + ciphertext>``; the associated data
+names the table, row, field and key version, so a token copied elsewhere or relabelled fails. Keys live in a key file
 (mode 0600) or in ``HARBOUR_ENCRYPTION_KEYS``, never in the database. Old keys stay in the keyring
 after a rotation so that every row is readable at every moment.
 """
@@ -62,18 +63,22 @@ class Keyring:
             raise CryptoError(
                 "key_missing", f"key file {path} not found; run `harbour init`"
             ) from None
+        except (OSError, UnicodeDecodeError):
+            raise CryptoError("key_unreadable", f"key file {path} cannot be read") from None
         return cls.from_json(text, str(path))
 
     def save(self, path: Path) -> None:
         """Write atomically with mode 0600: a crash leaves the old file or the new, never half."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        tmp.unlink(missing_ok=True)  # a leftover from a kill may have other permissions
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(self.to_json())
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
 
 
 class FieldCipher:
@@ -88,19 +93,24 @@ class FieldCipher:
     def encrypt(self, value: str, *, table: str, row_id: str, field: str) -> str:
         nonce = secrets.token_bytes(NONCE_BYTES)
         version = self.keyring.primary
-        sealed = self._aead[version].encrypt(nonce, value.encode(), _aad(table, row_id, field))
+        aad = _aad(table, row_id, field, version)
+        sealed = self._aead[version].encrypt(nonce, value.encode(), aad)
         return f"{TOKEN_PREFIX}:{version}:{base64.b64encode(nonce + sealed).decode()}"
 
     def decrypt(self, token: str, *, table: str, row_id: str, field: str) -> str:
         version, blob = _split(token)
         aead = self._aead.get(version)
         if aead is None:
-            raise CryptoError("key_missing", f"no key version {version} in the keyring")
+            raise CryptoError(
+                "key_missing", f"no key version {version} in the keyring (wrong key file?)"
+            )
         try:
-            plain = aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _aad(table, row_id, field))
+            aad = _aad(table, row_id, field, version)
+            plain = aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
         except InvalidTag:
             raise CryptoError(
-                "decrypt_failed", f"{table}.{field} does not open with its key"
+                "decrypt_failed",
+                f"{table}.{field} does not open with key version {version} (wrong key file?)",
             ) from None
         return plain.decode()
 
@@ -109,8 +119,17 @@ class FieldCipher:
         return _split(token)[0]
 
 
-def _aad(table: str, row_id: str, field: str) -> bytes:
-    return f"{table}|{row_id}|{field}".encode()
+def _aad(table: str, row_id: str, field: str, version: int) -> bytes:
+    return f"{TOKEN_PREFIX}|{table}|{row_id}|{field}|{version}".encode()
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable: a crash right after must not bring the old key file back."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _split(token: str) -> tuple[int, bytes]:

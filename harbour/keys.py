@@ -2,22 +2,25 @@
 
 Old keys stay in the keyring, so every row is readable at every moment. A rotation killed midway
 is finished by running it again: while any value is sealed under an older key, ``rotate`` resumes
-instead of adding another key.
+instead of adding another key. Each value is swapped only if it is still the token that was read,
+so a rotation never overwrites a concurrent edit nor bumps a row's version.
 """
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Table, and_, func, or_, select, update
 
-from harbour.app import App, UnitOfWork
-from harbour.crypto import FieldCipher
+from harbour.app import App, UnitOfWork, load_keyring
+from harbour.crypto import TOKEN_PREFIX, FieldCipher
 from harbour.db.base import Base, sealed_columns
-from harbour.errors import ConfigError
+from harbour.errors import ConfigError, Conflict
 
-BATCH = 500
+Progress = Callable[[int, int], None]
 
 
 def sealed_tables() -> list[type[Base]]:
@@ -29,55 +32,113 @@ def sealed_tables() -> list[type[Base]]:
 
 def stale_count(app: App) -> int:
     """How many sealed values are not under the primary key."""
-    return sum(1 for _ in _stale(app, batch=None))
+    primary = app.cipher.primary
+
+    def work(uow: UnitOfWork) -> int:
+        total = 0
+        for table in sealed_tables():
+            for column in _columns(table):
+                query = select(func.count()).where(_stale(column, primary))
+                total += uow.session.scalar(query.select_from(column.table)) or 0
+        return total
+
+    return app.run(work)
 
 
-def rotate(app: App, progress: Callable[[int], None] = lambda n: None) -> tuple[int, int]:
-    """Rotate (or resume a rotation); returns (primary key version, values re-encrypted)."""
+def rotate(app: App, progress: Progress = lambda done, total: None) -> tuple[int, int]:
+    """Rotate (or resume a rotation); returns (primary key version, values re-encrypted).
+
+    With keys from ``HARBOUR_ENCRYPTION_KEYS`` Harbour cannot add a key itself: the operator adds
+    one there and makes it primary, and ``rotate`` then re-encrypts to it.
+    """
+    with _rotation_lock(app):
+        app.cipher = FieldCipher(load_keyring(app.settings))
+        total = stale_count(app)
+        if total == 0:
+            _add_key(app)
+            total = stale_count(app)
+        done = 0
+        for table in sealed_tables():
+            for moved in _reseal_table(app, table):
+                done += moved
+                progress(done, total)
+        return app.cipher.primary, done
+
+
+def _add_key(app: App) -> None:
     if app.settings.encryption_keys is not None:
         raise ConfigError(
             "keys_from_environment",
-            "keys come from HARBOUR_ENCRYPTION_KEYS: add a key there, then run `harbour keys rotate`",
+            "keys come from HARBOUR_ENCRYPTION_KEYS, so Harbour cannot add one: add a key there, "
+            "make it primary, then run `harbour keys rotate` to re-encrypt",
         )
-    if stale_count(app) == 0 and app.settings.encryption_keys is None:
-        keyring = app.cipher.keyring.with_new_key()
-        keyring.save(app.settings.resolved_key_file)  # on disk before any value uses it
-        app.cipher = FieldCipher(keyring)
-    done = 0
-    for table in sealed_tables():
-        after: str | None = ""
-        while after is not None:
-            after, moved = app.run(partial(_reseal_page, table=table, after=after or ""))
-            done += moved
-            progress(done)
-    return app.cipher.primary, done
+    keyring = app.cipher.keyring.with_new_key()
+    keyring.save(app.settings.resolved_key_file)  # on disk before any value uses it
+    app.cipher = FieldCipher(keyring)
 
 
-def _reseal_page(uow: UnitOfWork, *, table: type[Base], after: str) -> tuple[str | None, int]:
-    """Re-encrypt the stale values of the next page of rows; returns (last id or None, count)."""
-    fields = [c.removesuffix("_sealed") for c in sealed_columns(table)]
-    primary = uow.app.cipher.primary
-    id_col = table.id  # type: ignore[attr-defined]
-    rows = uow.session.scalars(select(table).where(id_col > after).order_by(id_col).limit(BATCH))
-    moved, last = 0, None
+def _reseal_table(app: App, table: type[Base]) -> Iterator[int]:
+    """Re-encrypt one table's stale values batch by batch; yields how many each batch moved."""
+    after = ""
+    while True:
+        last, moved = app.run(partial(_reseal_batch, table=table, after=after))
+        if last is None:
+            return
+        after = last
+        if moved:
+            yield moved
+
+
+def _reseal_batch(uow: UnitOfWork, *, table: type[Base], after: str) -> tuple[str | None, int]:
+    """Re-encrypt the stale values of the next batch of rows; returns (last id or None, count)."""
+    cipher = uow.app.cipher
+    columns = _columns(table)
+    core: Table = table.__table__  # type: ignore[assignment]
+    stale = or_(*(_stale(c, cipher.primary) for c in columns))
+    rows = uow.session.execute(
+        select(core.c.id, *columns)
+        .where(stale, core.c.id > after)
+        .order_by(core.c.id)
+        .limit(uow.app.settings.key_rotation_batch)
+    ).all()
+    moved = 0
     for row in rows:
-        last = row.id  # type: ignore[attr-defined]
-        stale = [f for f in fields if _is_stale(getattr(row, f"{f}_sealed"), primary)]
-        for field in stale:
-            uow.seal(row, field, uow.unseal(row, field))
-        moved += len(stale)
-    return last, moved
+        for column in columns:
+            token = row._mapping[column]
+            if token is None or cipher.key_version(token) == cipher.primary:
+                continue
+            where = {"table": core.name, "row_id": row.id, "field": _field(column)}
+            fresh = cipher.encrypt(cipher.decrypt(token, **where), **where)
+            swap = update(core).where(core.c.id == row.id, column == token).values({column: fresh})
+            uow.session.execute(swap)
+            moved += 1
+    return (rows[-1].id if rows else None), moved
 
 
-def _stale(app: App, batch: int | None) -> Iterator[None]:
-    primary = app.cipher.primary
-    with app.uow() as uow:
-        for table in sealed_tables():
-            columns = sealed_columns(table)
-            for row in uow.session.scalars(select(table)):
-                if any(_is_stale(getattr(row, c), primary) for c in columns):
-                    yield None
+def _columns(table: type[Base]) -> list[ColumnElement[str | None]]:
+    core: Table = table.__table__  # type: ignore[assignment]
+    return [core.c[name] for name in sealed_columns(table)]
 
 
-def _is_stale(token: str | None, primary: int) -> bool:
-    return token is not None and FieldCipher.key_version(token) != primary
+def _field(column: ColumnElement[str | None]) -> str:
+    return str(column.key).removesuffix("_sealed")
+
+
+def _stale(column: ColumnElement[str | None], primary: int) -> ColumnElement[bool]:
+    return and_(column.is_not(None), ~column.startswith(f"{TOKEN_PREFIX}:{primary}:"))
+
+
+@contextmanager
+def _rotation_lock(app: App) -> Iterator[None]:
+    """One rotation at a time: two adding a key at once would each write a different key 2."""
+    if app.settings.encryption_keys is not None:
+        yield
+        return
+    path = app.settings.resolved_key_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Conflict("rotation_running", "another key rotation is running") from None
+        yield

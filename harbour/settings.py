@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -16,7 +17,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HARBOUR_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="HARBOUR_", extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
     home: Path = Field(Path("./var"), description="Folder for the embedded store, keys and output.")
     database_url: SecretStr | None = Field(
@@ -44,6 +47,16 @@ class Settings(BaseSettings):
     frozen_time: datetime | None = Field(
         None, description="Tests and demos only: the clock stands still at this aware time."
     )
+    key_rotation_batch: int = Field(
+        500, ge=1, le=100_000, description="Rows re-encrypted per committed batch in a rotation."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_database_url(value.get_secret_value())
+        return value
 
     @field_validator("frozen_time")
     @classmethod
@@ -57,15 +70,16 @@ class Settings(BaseSettings):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError("not a known IANA time zone") from None
         return value
 
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")) or any(c.isspace() for c in value):
-            raise ValueError("must be an http:// or https:// URL")
+        parts = urlsplit(value) if value.isprintable() and " " not in value else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
         return value.rstrip("/")
 
     @property
@@ -83,13 +97,31 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.home / 'harbour.db').resolve()}"
 
 
+SUPPORTED_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg")
+
+
+def check_database_url(url: str) -> None:
+    """Refuse a URL Harbour cannot use; the message never repeats the URL (it may hold a password)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise ValueError("not a database URL (sqlite:///PATH or postgresql://...)") from None
+    if parsed.drivername not in SUPPORTED_DRIVERS:
+        raise ValueError("only sqlite:// and postgresql:// (psycopg 3) databases are supported")
+
+
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, or a ConfigError naming the setting, never its value."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = [
-            ("HARBOUR_" + "_".join(str(p) for p in err["loc"]).upper(), err["msg"])
+            (
+                "HARBOUR_" + "_".join(str(p) for p in err["loc"]).upper(),
+                str(err["msg"]).removeprefix("Value error, "),
+            )
             for err in exc.errors(include_input=False, include_url=False)
         ]
         detail = "; ".join(f"{name}: {msg}" for name, msg in problems)

@@ -23,7 +23,7 @@ def init(app: App, agency: str, admin: str) -> bool:
     """Idempotent: a second run with the same names changes nothing. True if keys were made."""
     agency_in = parse(AgencyIn, {"name": agency, "timezone": app.settings.timezone}, "--agency")
     admin_in = parse(StaffIn, {"handle": admin, "agency": agency, "role": Role.ADMIN}, "--admin")
-    app.settings.home.mkdir(parents=True, exist_ok=True)
+    app.settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
     made_keys = ensure_keyring(app)
     migrate.upgrade(app.engine)
 

@@ -52,17 +52,32 @@ def load_document(path: Path) -> Any:
     if len(raw) > MAX_DOCUMENT_BYTES:
         raise InvalidInput([(str(path), "is larger than 1 MB")])
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte-order mark from a Windows editor is fine
     except UnicodeDecodeError:
         raise InvalidInput([(str(path), "is not UTF-8 text")]) from None
     if path.suffix.lower() == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput([(f"{path}:{exc.lineno}", "is not valid JSON")]) from None
+        return _parse_json(path, text)
+    return _parse_yaml(path, text)
+
+
+def _parse_json(path: Path, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput([(f"{path}:{exc.lineno}", "is not valid JSON")]) from None
+    except (ValueError, RecursionError):  # absurd numbers, nesting too deep
+        raise InvalidInput([(str(path), "is not JSON Harbour can read")]) from None
+
+
+def _parse_yaml(path: Path, text: str) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise InvalidInput([(where, "is not valid YAML")]) from None
+    except RecursionError:
+        raise InvalidInput([(str(path), "is nested too deeply")]) from None
+    except (ValueError, TypeError):  # e.g. a date that does not exist
+        reason = "holds a value YAML cannot read (a date that does not exist?)"
+        raise InvalidInput([(str(path), reason)]) from None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import time
+from typing import Annotated, Any
 
 import typer
 
@@ -115,19 +116,36 @@ def staff_deactivate(handle: str, actor: As = None, as_json: Json = False) -> No
 @keys_cli.command("rotate")
 def keys_rotate(actor: As = None, as_json: Json = False) -> None:
     """Add a key and re-encrypt every sealed value to it; run again to resume after a kill."""
-    from harbour.access import authorize, resolve_actor
+    from harbour.access import audit, authorize, resolve_actor
     from harbour.keys import rotate
 
     app = get_app()
-    app.run(lambda uow: authorize(uow, resolve_actor(uow, actor), "keys.rotate"))
-    progress = (
-        (lambda n: None)
-        if as_json
-        else (lambda n: typer.echo(f"  {n} values re-encrypted", err=True))
-    )
-    version, count = rotate(app, progress)
+
+    def allowed(uow: Any) -> Any:
+        who = resolve_actor(uow, actor)
+        authorize(uow, who, "keys.rotate")
+        audit(uow, who, "keys.rotate.start")
+        return who
+
+    who = app.run(allowed)
+    version, count = rotate(app, _Progress() if not as_json else lambda done, total: None)
+    app.run(lambda uow: audit(uow, who, "keys.rotate.done", primary=version, reencrypted=count))
     emit(
         {"primary_key": version, "reencrypted": count},
         as_json,
         f"Primary key is now version {version}; {count} values re-encrypted.",
     )
+
+
+class _Progress:
+    """A progress line on stderr, at most once a second, and when the work is done."""
+
+    def __init__(self) -> None:
+        self.shown = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self.shown < 1.0:
+            return
+        self.shown = now
+        typer.echo(f"re-encrypting: {done}/{total} values", err=True)

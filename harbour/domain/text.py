@@ -13,19 +13,29 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator
 
 # Bidirectional overrides and isolates can make text read differently from what is stored.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f"
+)
+# Joiners are part of how some scripts and names are written; other format marks are invisible.
+_ALLOWED_FORMAT = frozenset("\u200c\u200d")
+# Control, surrogate, private-use, unassigned, line and paragraph separators, format marks.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Cn", "Zl", "Zp", "Cf"})
 
 
 def _clean(value: object, *, max_len: int, multiline: bool) -> str:
     if not isinstance(value, str):
         raise ValueError("must be text")
+    if multiline:
+        value = value.replace("\r\n", "\n")
     text = unicodedata.normalize("NFC", value).strip()
     allowed = {"\n", "\t"} if multiline else set()
     for ch in text:
         if ch in _BIDI_CONTROLS:
             raise ValueError("contains a text-direction control character")
-        if unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") and ch not in allowed:
-            raise ValueError("contains a control or unassigned character")
+        if ch in allowed or ch in _ALLOWED_FORMAT:
+            continue
+        if unicodedata.category(ch) in _REFUSED_CATEGORIES:
+            raise ValueError("contains a control, invisible or unassigned character")
     if not text:
         raise ValueError("must not be empty")
     if len(text) > max_len:
