@@ -1,0 +1,173 @@
+"""The strategy catalogue and the standard resources, loaded from versioned YAML files.
+
+``harbour/data/strategies.yaml`` holds the seed's lists (strategies by phase, plus emotional
+regulation, the emergency protocol, and the seed's other lists with their codes);
+``harbour/data/resources.yaml`` the hotlines. Agencies may supply their own files
+(``HARBOUR_CATALOGUE_FILE``, ``HARBOUR_RESOURCES_FILE``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from harbour.datafile import builtin, load_model
+from harbour.domain.vocab import (
+    AssessmentPoint,
+    PersonAtRisk,
+    Phase,
+    PlanSection,
+    Situation,
+    StepOwner,
+    ThreatKind,
+)
+from harbour.errors import NotFound
+
+if TYPE_CHECKING:
+    from harbour.settings import Settings
+
+Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")]
+Wording = Annotated[str, Field(min_length=1, max_length=600)]
+
+# The seed's lists that are not strategies, and the vocabulary their codes must come from.
+SEED_LISTS: dict[str, type[StrEnum]] = {
+    "assessment_points": AssessmentPoint,
+    "plan_parts": PlanSection,
+    "threat_sources": ThreatKind,
+    "persons_at_risk": PersonAtRisk,
+}
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Step(_Data):
+    """What someone does to carry out a strategy; owned by the strategy's owner."""
+
+    staff_text: Wording
+    youth_text: Wording
+    due_days: int | None = Field(None, ge=0, le=365)
+
+
+class Strategy(_Data):
+    code: Code
+    phase: Phase
+    seed_item: Wording
+    threats: list[ThreatKind] = Field(min_length=1)
+    persons: list[PersonAtRisk] = Field(min_length=1)
+    situations: list[Situation] = Field(min_length=1)
+    owner: StepOwner
+    staff_text: Wording
+    youth_text: Wording
+    step: Step | None = None
+
+
+class EmergencyStep(_Data):
+    code: Code
+    seed_item: Wording
+    owner: StepOwner
+    staff_text: Wording
+    youth_text: Wording
+
+
+class SeedEntry(_Data):
+    code: Code
+    seed_item: Wording
+
+
+class StrategyFile(_Data):
+    version: Annotated[str, Field(min_length=1, max_length=40)]
+    seed_lists: dict[str, list[SeedEntry]]
+    emergency_protocol: list[EmergencyStep] = Field(min_length=1)
+    strategies: list[Strategy] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StrategyFile:
+        codes = [s.code for s in self.strategies] + [e.code for e in self.emergency_protocol]
+        repeated = sorted(code for code, n in Counter(codes).items() if n > 1)
+        if repeated:
+            raise ValueError(f"codes used more than once: {', '.join(repeated)}")
+        if missing := sorted(set(Phase) - {s.phase for s in self.strategies}):
+            raise ValueError(f"no strategies for phase: {', '.join(missing)}")
+        for name, entries in self.seed_lists.items():
+            _check_seed_list(name, entries)
+        return self
+
+
+def _check_seed_list(name: str, entries: list[SeedEntry]) -> None:
+    vocabulary = SEED_LISTS.get(name)
+    if vocabulary is None:
+        raise ValueError(f"unknown seed list {name} (known: {', '.join(SEED_LISTS)})")
+    unknown = [entry.code for entry in entries if entry.code not in set(vocabulary)]
+    if unknown:
+        raise ValueError(f"seed list {name} has codes Harbour does not know: {', '.join(unknown)}")
+
+
+class Resource(_Data):
+    code: Code
+    name: Wording
+    call: Annotated[str, Field(max_length=40)] | None = None
+    text: Annotated[str, Field(max_length=40)] | None = None
+    source: Wording
+    verified_on: date
+    emergency: bool = False
+
+
+class ResourceFile(_Data):
+    version: Annotated[str, Field(min_length=1, max_length=40)]
+    resources: list[Resource] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ResourceFile:
+        repeated = sorted(c for c, n in Counter(r.code for r in self.resources).items() if n > 1)
+        if repeated:
+            raise ValueError(f"codes used more than once: {', '.join(repeated)}")
+        if not any(r.emergency for r in self.resources):
+            raise ValueError("at least one resource must be the emergency number")
+        return self
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    version: str
+    resources_version: str
+    strategies: dict[str, Strategy]
+    emergency_protocol: dict[str, EmergencyStep]
+    resources: list[Resource]
+    seed_lists: dict[str, list[SeedEntry]]
+
+    def strategy(self, code: str) -> Strategy:
+        try:
+            return self.strategies[code]
+        except KeyError:
+            raise NotFound("unknown_strategy", f"no strategy {code} in the catalogue") from None
+
+    def by_phase(self, phase: Phase) -> list[Strategy]:
+        return [s for s in self.strategies.values() if s.phase == phase]
+
+    def resource(self, code: str) -> Resource | None:
+        return next((r for r in self.resources if r.code == code), None)
+
+
+def load_catalogue(settings: Settings) -> Catalogue:
+    """The agency's catalogue and resources files, or the built-in ones."""
+    strategies = load_model(StrategyFile, settings.catalogue_file or builtin("strategies.yaml"))
+    resources = load_model(ResourceFile, settings.resources_file or builtin("resources.yaml"))
+    return _catalogue(strategies, resources)
+
+
+def _catalogue(strategies: StrategyFile, resources: ResourceFile) -> Catalogue:
+    return Catalogue(
+        version=strategies.version,
+        resources_version=resources.version,
+        strategies={s.code: s for s in strategies.strategies},
+        emergency_protocol={e.code: e for e in strategies.emergency_protocol},
+        resources=list(resources.resources),
+        seed_lists=dict(strategies.seed_lists),
+    )
