@@ -8,7 +8,6 @@ regulation, the emergency protocol, and the seed's other lists with their codes)
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from harbour.datafile import builtin, load_model
+from harbour.datafile import DataProblem, builtin, load_model, no_repeats
 from harbour.domain.vocab import (
     AssessmentPoint,
     PersonAtRisk,
@@ -89,12 +88,14 @@ class StrategyFile(_Data):
 
     @model_validator(mode="after")
     def _consistent(self) -> StrategyFile:
-        codes = [s.code for s in self.strategies] + [e.code for e in self.emergency_protocol]
-        repeated = sorted(code for code, n in Counter(codes).items() if n > 1)
-        if repeated:
-            raise ValueError(f"codes used more than once: {', '.join(repeated)}")
+        codes = [
+            (("emergency_protocol", i, "code"), step.code)
+            for i, step in enumerate(self.emergency_protocol)
+        ]
+        codes += [(("strategies", i, "code"), s.code) for i, s in enumerate(self.strategies)]
+        no_repeats(codes)
         if missing := sorted(set(Phase) - {s.phase for s in self.strategies}):
-            raise ValueError(f"no strategies for phase: {', '.join(missing)}")
+            raise DataProblem(("strategies",), f"no strategies for phase: {', '.join(missing)}")
         for name, entries in self.seed_lists.items():
             _check_seed_list(name, entries)
         return self
@@ -103,10 +104,12 @@ class StrategyFile(_Data):
 def _check_seed_list(name: str, entries: list[SeedEntry]) -> None:
     vocabulary = SEED_LISTS.get(name)
     if vocabulary is None:
-        raise ValueError(f"unknown seed list {name} (known: {', '.join(SEED_LISTS)})")
-    unknown = [entry.code for entry in entries if entry.code not in set(vocabulary)]
-    if unknown:
-        raise ValueError(f"seed list {name} has codes Harbour does not know: {', '.join(unknown)}")
+        known = ", ".join(SEED_LISTS)
+        raise DataProblem(("seed_lists", name), f"unknown seed list (known: {known})")
+    for index, entry in enumerate(entries):
+        if entry.code not in set(vocabulary):
+            loc = ("seed_lists", name, index, "code")
+            raise DataProblem(loc, f"{entry.code} is not a code Harbour knows")
 
 
 class Resource(_Data):
@@ -125,11 +128,9 @@ class ResourceFile(_Data):
 
     @model_validator(mode="after")
     def _consistent(self) -> ResourceFile:
-        repeated = sorted(c for c, n in Counter(r.code for r in self.resources).items() if n > 1)
-        if repeated:
-            raise ValueError(f"codes used more than once: {', '.join(repeated)}")
+        no_repeats([(("resources", i, "code"), r.code) for i, r in enumerate(self.resources)])
         if not any(r.emergency for r in self.resources):
-            raise ValueError("at least one resource must be the emergency number")
+            raise DataProblem(("resources",), "one resource must be the emergency number")
         return self
 
 

@@ -7,6 +7,7 @@ we still never echo values). Loaded files are cached by path and modification ti
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +21,27 @@ from harbour.validation import MAX_DOCUMENT_BYTES, problems
 M = TypeVar("M", bound=BaseModel)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+class DataProblem(Exception):
+    """Raised by a data model's cross-checks with the path of the offending entry.
+
+    Not a ValueError on purpose: pydantic lets it through, keeping the path we give it.
+    """
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = [str(part) for part in loc]
+        self.message = message
+
+
+def no_repeats(entries: Sequence[tuple[tuple[str | int, ...], str]]) -> None:
+    """Refuse the second use of a code or id, naming where it is."""
+    seen: set[str] = set()
+    for loc, value in entries:
+        if value in seen:
+            raise DataProblem(loc, f"{value} is used more than once")
+        seen.add(value)
 
 
 def builtin(name: str) -> Path:
@@ -41,6 +63,11 @@ def _load_cached(model: type[BaseModel], path: str, _stamp: int) -> BaseModel:
     node, data = _parse_yaml(path, text)
     try:
         return model.model_validate(data)
+    except DataProblem as exc:
+        where = f"{path}:{_line_of(node, exc.loc)}"
+        raise InvalidInput(
+            [(where, f"{'.'.join(exc.loc)}: {exc.message}")], "bad_data_file"
+        ) from None
     except ValidationError as exc:
         refused = [
             (f"{path}:{_line_of(node, _loc_of(field))}", f"{field}: {reason}")

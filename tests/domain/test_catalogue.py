@@ -115,9 +115,17 @@ def test_resources_per_the_domain_guide(catalogue: Catalogue) -> None:
 @pytest.mark.parametrize(
     ("replace", "by", "problem"),
     [
-        ("code: leave.go_bag", "code: leave.escape_route", "codes used more than once"),
+        (
+            "code: leave.go_bag",
+            "code: leave.escape_route",
+            "strategies.3.code: leave.escape_route is used more than once",
+        ),
         ("phase: emotional_regulation", "phase: calmness", "phase"),
-        ("{code: staff, seed_item", "{code: volunteers, seed_item", "does not know: volunteers"),
+        (
+            "{code: staff, seed_item",
+            "{code: volunteers, seed_item",
+            "volunteers is not a code Harbour knows",
+        ),
         ("    owner: family\n", "    owner: cousin\n", "owner"),
     ],
 )
