@@ -39,7 +39,8 @@ ALLOWED: set[str] = set()
 
 # LRE RLE PDF LRO RLO, LRI RLI FSI PDI: they reorder what a reader sees (CVE-2021-42574 style).
 _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+_MD_INLINE = re.compile(r"([\\`*_\[\]#!|<>~&])")
+_MD_LINE_START = re.compile(r"^(\s*)([-+=]|\d+(?=[.)]))")
 
 
 class RenderError(HarbourError):
@@ -84,9 +85,14 @@ def neutralize(value: Any) -> Any:
 
 def markdown_escape(value: Any) -> str:
     """Escape Markdown and inline-HTML syntax so data renders as the literal text it is."""
-    text = str(neutralize(value)).replace("&", "&amp;")
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    return text.replace("\r", " ").replace("\n", " ")
+    text = " ".join(str(neutralize(value)).splitlines())
+    text = _MD_INLINE.sub(r"\\\1", text)
+    return _MD_LINE_START.sub(_escape_line_start, text)
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    marker = match.group(2)
+    return match.group(1) + (marker + "\\" if marker[0].isdigit() else "\\" + marker)
 
 
 @lru_cache(maxsize=8)

@@ -34,8 +34,10 @@ def test_data_is_never_evaluated(tdir: Path) -> None:
 
 
 def test_markdown_filter_escapes_syntax_and_html(tdir: Path) -> None:
-    out = render(tdir, "t/page.md", {"value": "*x* <script> [a](b)"})
-    assert out == "\\*x\\* \\<script\\> \\[a\\]\\(b\\)\n"
+    out = render(tdir, "t/page.md", {"value": "*x* <script> [a](b) & 2026-03-09."})
+    assert out == "\\*x\\* \\<script\\> \\[a\\](b) \\& 2026-03-09.\n"
+    assert render(tdir, "t/page.md", {"value": "1. x\n# y"}) == "1\\. x \\# y\n"
+    assert render(tdir, "t/page.md", {"value": "- x"}) == "\\- x\n"
 
 
 def test_bidi_override_is_shown_not_obeyed(tdir: Path) -> None:

@@ -1,0 +1,78 @@
+"""Helpers every view model uses: clean text, dates as the plan's own zone shows them."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from harbour.domain.plan import ContactView, PlanItemView, PlanSnapshot, ResourceView
+from harbour.domain.vocab import ItemState
+
+AGREED = frozenset({ItemState.ACCEPTED, ItemState.ADDED})  # what the youth and family agreed to
+EMERGENCY_FALLBACK = ResourceView("emergency", "Emergency", "911", None, True)
+_SPACE = re.compile(r"\s+")
+
+
+def clean(text: str) -> str:
+    """One line of text: control characters and line breaks become single spaces."""
+    visible = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
+    return _SPACE.sub(" ", visible).strip()
+
+
+def maybe(text: str | None) -> str | None:
+    cleaned = clean(text) if text else ""
+    return cleaned or None
+
+
+def iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def local(moment: datetime | None, zone: str) -> str | None:
+    """``2026-03-02 09:00`` in the plan's zone (aware UTC in, no seconds out)."""
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M") if moment else None
+
+
+def local_day(moment: datetime, zone: str) -> date:
+    return moment.astimezone(ZoneInfo(zone)).date()
+
+
+def agreed(items: Iterable[PlanItemView]) -> list[PlanItemView]:
+    return [item for item in items if item.state in AGREED]
+
+
+def emergency_resource(snapshot: PlanSnapshot) -> ResourceView:
+    """911 is always on every copy: the plan's emergency resource, or the built-in one."""
+    return next((r for r in snapshot.resources if r.emergency), EMERGENCY_FALLBACK)
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    relationship: str | None
+    phone: str | None
+    kind: str  # a PersonKind value
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str
+    call: str | None
+    text: str | None
+    emergency: bool
+
+
+def contact_line(contact: ContactView) -> Contact:
+    return Contact(
+        clean(contact.name), maybe(contact.relationship), maybe(contact.phone), contact.kind
+    )
+
+
+def resource_line(resource: ResourceView) -> Resource:
+    return Resource(
+        clean(resource.name), maybe(resource.call), maybe(resource.text), resource.emergency
+    )

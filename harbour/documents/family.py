@@ -1,0 +1,38 @@
+"""The family copy's view model: the steps a non-offending family member or caretaker owns.
+
+No disclosures, reasons, threat sources, risk level, the youth's own steps or contacts: a family
+copy sits in a family home, and the seed warns that family can be complicit. Items use the staff
+wording: the catalogue's youth wording speaks to the youth ("your family will ...").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harbour.documents.common import (
+    Resource,
+    agreed,
+    clean,
+    emergency_resource,
+    iso,
+    resource_line,
+)
+from harbour.documents.youth import Step
+from harbour.domain.plan import PlanSnapshot
+from harbour.domain.vocab import StepOwner
+
+
+@dataclass(frozen=True)
+class FamilyView:
+    emergency_number: str
+    steps: tuple[Step, ...]
+    resources: tuple[Resource, ...]
+
+
+def family_view(plan: PlanSnapshot) -> FamilyView:
+    owned = [item for item in agreed(plan.items) if item.owner == StepOwner.FAMILY]
+    return FamilyView(
+        emergency_number=emergency_resource(plan).call or "911",
+        steps=tuple(Step(clean(item.staff_text), iso(item.due_on)) for item in owned),
+        resources=tuple(resource_line(r) for r in plan.resources if not r.emergency),
+    )

@@ -1,0 +1,67 @@
+"""Render a plan for one audience in one format, or a diff between two versions.
+
+Pure functions of a PlanSnapshot (or a DiffView): no clock, no database, so the same plan gives
+the same bytes every time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harbour.documents.family import family_view
+from harbour.documents.staff import staff_view
+from harbour.documents.strings import BASE, strings
+from harbour.documents.youth import wallet_card, youth_view
+from harbour.domain.plan import PlanSnapshot
+from harbour.errors import InvalidInput
+from harbour.templating import register, render
+
+AUDIENCES = ("staff", "youth", "family")
+FORMATS = {"html": "html", "text": "txt", "md": "md"}
+DIFF_FORMATS = ("text", "html", "md")
+PARTIALS = ("plans/_page.html", "plans/_base.css")
+
+
+def template_name(kind: str, fmt: str) -> str:
+    return f"plans/{kind}.{FORMATS[fmt]}"
+
+
+register(
+    *PARTIALS,
+    *(template_name(kind, fmt) for kind in (*AUDIENCES, "diff") for fmt in FORMATS),
+)
+
+
+def render_plan(
+    plan: PlanSnapshot, audience: str, fmt: str, *, templates_dir: Path, lang: str = BASE
+) -> str:
+    """The plan as ``audience`` may see it, in ``fmt`` (html, text or md)."""
+    _check(audience, AUDIENCES, "--audience")
+    _check(fmt, tuple(FORMATS), "--format")
+    return _render(templates_dir, template_name(audience, fmt), _view(plan, audience, fmt), lang)
+
+
+def render_diff(diff: Any, fmt: str, *, templates_dir: Path, lang: str = BASE) -> str:
+    """A DiffView (``harbour.documents.diff``) for a planning meeting: staff only."""
+    _check(fmt, DIFF_FORMATS, "--format")
+    return _render(templates_dir, template_name("diff", fmt), diff, lang)
+
+
+def _view(plan: PlanSnapshot, audience: str, fmt: str) -> Any:
+    if audience == "staff":
+        return staff_view(plan)
+    if audience == "family":
+        return family_view(plan)
+    view = youth_view(plan)
+    return wallet_card(view) if fmt == "html" else view
+
+
+def _render(templates_dir: Path, name: str, view: Any, lang: str) -> str:
+    text = render(templates_dir, name, {"v": view, "t": strings(lang)})
+    return text.rstrip("\n") + "\n"
+
+
+def _check(value: str, allowed: tuple[str, ...], field: str) -> None:
+    if value not in allowed:
+        raise InvalidInput([(field, f"one of {', '.join(allowed)}")])

@@ -1,0 +1,94 @@
+"""The youth copy's view model: discreet by default, and only what the youth agreed to.
+
+Never here: the agency, threat sources, risk level or reasons, staff wording, the staff's
+emergency protocol, other owners' steps, suggestions the youth did not accept. Everything is the
+catalogue's plain-language ``youth_text``. Anything handed to the youth may be read by the
+trafficker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from harbour.documents.common import (
+    Contact,
+    Resource,
+    agreed,
+    clean,
+    contact_line,
+    emergency_resource,
+    iso,
+    maybe,
+    resource_line,
+)
+from harbour.domain.plan import PlanItemView, PlanSnapshot
+from harbour.domain.vocab import PersonKind, Phase, PlanSection, StepOwner
+
+# Agency and staff strategies protect staff; they are the agency's to carry out, not the youth's.
+IDEA_PHASES = frozenset({Phase.CONTEMPLATING_LEAVING, Phase.AFTER_LEAVING, None})
+CARD_LIMITS = {"emergency": 2, "steps": 4, "ideas": 3, "contacts": 3, "calm": 2, "resources": 4}
+CARD_TEXT = 90  # characters of one entry on the wallet card
+CARD_TITLE = 40
+
+
+@dataclass(frozen=True)
+class Step:
+    text: str
+    due: str | None
+
+
+@dataclass(frozen=True)
+class YouthView:
+    title: str | None  # the youth's own title; None prints the neutral default
+    emergency_number: str
+    emergency: tuple[Step, ...]
+    steps: tuple[Step, ...]
+    ideas: tuple[Step, ...]
+    contacts: tuple[Contact, ...]
+    calm: tuple[Step, ...]
+    resources: tuple[Resource, ...]
+    more: bool = False  # the wallet card left something out
+
+
+def youth_view(plan: PlanSnapshot) -> YouthView:
+    items = agreed(plan.items)
+    return YouthView(
+        title=maybe(plan.youth_title),
+        emergency_number=emergency_resource(plan).call or "911",
+        emergency=_steps(i for i in items if _own(i, PlanSection.EMERGENCY)),
+        steps=_steps(i for i in items if _own(i, PlanSection.STEPS)),
+        ideas=_steps(i for i in items if _strategy(i) and i.phase in IDEA_PHASES),
+        contacts=tuple(contact_line(c) for c in plan.contacts if c.kind != PersonKind.YOUTH),
+        calm=_steps(i for i in items if _strategy(i) and i.phase == Phase.EMOTIONAL_REGULATION),
+        resources=tuple(
+            resource_line(r) for r in plan.resources if not r.emergency and not plan.hide_hotlines
+        ),
+    )
+
+
+def wallet_card(view: YouthView) -> YouthView:
+    """The same view cut to what fits one printed page, with ``more`` set if anything was cut."""
+    cut = {name: getattr(view, name)[:limit] for name, limit in CARD_LIMITS.items()}
+    cut = {name: tuple(_short(entry) for entry in entries) for name, entries in cut.items()}
+    more = any(len(cut[name]) < len(getattr(view, name)) for name in CARD_LIMITS)
+    title = view.title[:CARD_TITLE] if view.title else None
+    return replace(view, **cut, title=title, more=more or view.more)
+
+
+def _own(item: PlanItemView, section: PlanSection) -> bool:
+    return item.section == section and item.owner == StepOwner.YOUTH
+
+
+def _strategy(item: PlanItemView) -> bool:
+    return item.section == PlanSection.STRATEGIES
+
+
+def _steps(items: Iterable[PlanItemView]) -> tuple[Step, ...]:
+    return tuple(Step(clean(item.youth_text), iso(item.due_on)) for item in items)
+
+
+def _short(entry: object) -> object:
+    if isinstance(entry, Step) and len(entry.text) > CARD_TEXT:
+        return replace(entry, text=entry.text[: CARD_TEXT - 1].rstrip() + "…")
+    return entry
