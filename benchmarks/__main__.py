@@ -14,6 +14,7 @@ from benchmarks.common import Row
 # (module, full size, smoke size): each module exposes run(size) -> list[Row].
 SUITE = [
     ("benchmarks.intake", 400, 10),
+    ("benchmarks.render", 2000, 5),
 ]
 RESULTS = Path(__file__).parent / "RESULTS.md"
 HEADER = (

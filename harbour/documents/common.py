@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -14,13 +13,12 @@ from harbour.domain.vocab import ItemState
 
 AGREED = frozenset({ItemState.ACCEPTED, ItemState.ADDED})  # what the youth and family agreed to
 EMERGENCY_FALLBACK = ResourceView("emergency", "Emergency", "911", None, True)
-_SPACE = re.compile(r"\s+")
+_SPACE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")  # whitespace and every control character (Cc)
 
 
 def clean(text: str) -> str:
     """One line of text: control characters and line breaks become single spaces."""
-    visible = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
-    return _SPACE.sub(" ", visible).strip()
+    return _SPACE.sub(" ", text).strip()
 
 
 def maybe(text: str | None) -> str | None:
