@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-_TRANSIENT = ("database is locked", "could not serialize", "deadlock detected")
+_TRANSIENT = ("database is locked", "could not serialize", "deadlock detected", "too many clients")
 RETRIES = 8
 
 
