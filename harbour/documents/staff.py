@@ -17,7 +17,7 @@ from harbour.documents.common import (
     resource_line,
 )
 from harbour.domain.plan import PlanItemView, PlanSnapshot, ThreatView
-from harbour.domain.vocab import Phase, PlanSection
+from harbour.domain.vocab import ItemState, Phase, PlanSection
 
 EXPIRY_WARNING = timedelta(days=30)
 
@@ -94,13 +94,13 @@ def staff_view(plan: PlanSnapshot) -> StaffView:
         hide_hotlines=plan.hide_hotlines,
         emergency=_items(plan, PlanSection.EMERGENCY),
         reasons=tuple(clean(text) for _code, text in plan.reasons),
-        risks=_items(plan, PlanSection.RISKS),
+        risks=tuple(staff_item(plan, i) for i in _unexplained_risks(plan)),
         threats=tuple(_threat(threat, as_of) for threat in plan.threats),
         strategies=_by_phase(plan),
         steps=_items(plan, PlanSection.STEPS),
-        contact_items=_items(plan, PlanSection.CONTACTS),
+        contact_items=_written(plan, PlanSection.CONTACTS),
         contacts=tuple(contact_line(contact) for contact in plan.contacts),
-        resource_items=_items(plan, PlanSection.RESOURCES),
+        resource_items=_written(plan, PlanSection.RESOURCES),
         resources=tuple(resource_line(resource) for resource in plan.resources),
     )
 
@@ -118,6 +118,17 @@ def staff_item(plan: PlanSnapshot, item: PlanItemView) -> StaffItem:
 
 def _items(plan: PlanSnapshot, section: PlanSection) -> tuple[StaffItem, ...]:
     return tuple(staff_item(plan, item) for item in plan.section(section))
+
+
+def _unexplained_risks(plan: PlanSnapshot) -> list[PlanItemView]:
+    """Risk items other than the assessment's reasons, which the copy already lists."""
+    reasons = {code for code, _text in plan.reasons}
+    return [i for i in plan.section(PlanSection.RISKS) if i.code is None or i.code not in reasons]
+
+
+def _written(plan: PlanSnapshot, section: PlanSection) -> tuple[StaffItem, ...]:
+    """Items staff wrote; the section's people and resources are listed from the plan itself."""
+    return tuple(staff_item(plan, i) for i in plan.section(section) if i.state == ItemState.ADDED)
 
 
 def _by_phase(plan: PlanSnapshot) -> tuple[PhaseGroup, ...]:

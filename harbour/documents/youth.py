@@ -81,7 +81,8 @@ def _own(item: PlanItemView, section: PlanSection) -> bool:
 
 
 def _strategy(item: PlanItemView) -> bool:
-    return item.section == PlanSection.STRATEGIES
+    """A strategy the youth carries out (staff-added ones have no owner)."""
+    return item.section == PlanSection.STRATEGIES and item.owner in (StepOwner.YOUTH, None)
 
 
 def _steps(items: Iterable[PlanItemView]) -> tuple[Step, ...]:

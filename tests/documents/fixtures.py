@@ -42,7 +42,18 @@ ITEMS = (
         youth_text="Call 911 if I am in danger right now",
         owner=StepOwner.YOUTH,
     ),
-    item("risk.contact", PlanSection.RISKS, "Trafficker has attempted contact in the last 30 days"),
+    item(
+        "risk:threat_contact",
+        PlanSection.RISKS,
+        "Recent contact by the trafficker",
+        code="threat_contact",
+    ),
+    item(
+        "added:r1",
+        PlanSection.RISKS,
+        "Trafficker has attempted contact in the last 30 days",
+        state=ItemState.ADDED,
+    ),
     item(
         "cl.route",
         PlanSection.STRATEGIES,
@@ -109,6 +120,17 @@ ITEMS = (
         owner=StepOwner.FAMILY,
         state=ItemState.ADDED,
     ),
+    item(
+        "family.share_nothing",
+        PlanSection.STRATEGIES,
+        "Non-offending family members share nothing about the youth's whereabouts",
+        youth_text="Your family will not share where you are",
+        phase=Phase.AFTER_LEAVING,
+        owner=StepOwner.FAMILY,
+    ),
+    item("contact:p1", PlanSection.CONTACTS, "Aunt Rosa"),
+    item("contact:p2", PlanSection.CONTACTS, "Coach Lee"),
+    *(item(f"resource:{r.code}", PlanSection.RESOURCES, r.name, code=r.code) for r in RESOURCES),
 )
 
 
