@@ -1,12 +1,155 @@
-"""What happens after a change is committed: in the embedded mode the CLI runs the lifecycle steps
-itself; with Prefect (HARBOUR_ORCHESTRATION=prefect) the deployments do, and the CLI returns."""
+"""Lifecycle events, each processed once: the steps an event calls for, run by the CLI itself
+(``HARBOUR_ORCHESTRATION=inline``, the embedded default) or by Prefect flows (``prefect``).
+
+Both modes run the same idempotent step functions (``harbour.steps``) and mark the event
+``processed_at`` when its steps are done, so nothing is done twice when a server appears later,
+and a sweep finishes whatever was recorded but never processed.
+"""
 
 from __future__ import annotations
 
-from harbour.app import App
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from sqlalchemy import select, tuple_, update
+
+from harbour import events, steps
+from harbour.app import App, UnitOfWork
+from harbour.db.models import LifecycleEvent
+from harbour.errors import HarbourError
+
+log = logging.getLogger(__name__)
+
+Step = Callable[[App, str], object]
+Cursor = tuple[datetime, str]
+
+
+class Pending(NamedTuple):
+    occurred_at: datetime
+    id: str
+    name: str
+    subject_id: str
+
+
+INLINE_BATCH = 20  # events a CLI command processes after committing; the sweep does the rest
+NORMAL_LANE_BATCH = 20  # normal-lane notifications a CLI command delivers
+# In prefect mode an event younger than this is left to the flow its trigger started.
+PREFECT_GRACE = timedelta(minutes=5)
+
+
+def steps_for(app: App, name: str, subject_id: str) -> tuple[Step, ...]:
+    """The steps processing the event ``name`` about ``subject_id`` takes; () for none."""
+    if name == events.CASE_REFERRED:
+        return steps.INITIAL_CONTACT
+    if name == events.ASSESSMENT_SUBMITTED:
+        return steps.ASSESSMENT + steps.AFTER_POINT.get(steps.point_of(app, subject_id), ())
+    return ()
+
+
+def process(app: App, name: str, subject_id: str) -> None:
+    """Run an event's steps in order (each its own transaction), then mark it processed."""
+    if not is_pending(app, name, subject_id):
+        return
+    for step in steps_for(app, name, subject_id):
+        step(app, subject_id)
+    mark_processed(app, name, subject_id)
+
+
+def is_pending(app: App, name: str, subject_id: str) -> bool:
+    """True when the event is recorded and not yet processed: a repeat run does nothing."""
+
+    def work(uow: UnitOfWork) -> bool:
+        found = uow.session.scalar(
+            select(LifecycleEvent.id).where(
+                LifecycleEvent.name == name,
+                LifecycleEvent.subject_id == subject_id,
+                LifecycleEvent.processed_at.is_(None),
+            )
+        )
+        return found is not None
+
+    return app.run(work)
+
+
+def mark_processed(app: App, name: str, subject_id: str) -> None:
+    def work(uow: UnitOfWork) -> None:
+        uow.session.execute(
+            update(LifecycleEvent)
+            .where(
+                LifecycleEvent.name == name,
+                LifecycleEvent.subject_id == subject_id,
+                LifecycleEvent.processed_at.is_(None),
+            )
+            .values(processed_at=uow.now())
+        )
+
+    app.run(work)
+
+
+def pending(
+    app: App, *, before: datetime | None, limit: int, after: Cursor | None = None
+) -> list[Pending]:
+    """Up to ``limit`` unprocessed events, oldest first, after the ``after`` cursor."""
+
+    def work(uow: UnitOfWork) -> list[Pending]:
+        row = LifecycleEvent
+        query = select(row.occurred_at, row.id, row.name, row.subject_id).where(
+            row.processed_at.is_(None)
+        )
+        if before is not None:
+            query = query.where(row.occurred_at <= before)
+        if after is not None:
+            query = query.where(tuple_(row.occurred_at, row.id) > tuple_(*after))
+        query = query.order_by(row.occurred_at, row.id).limit(limit)
+        return [Pending(*found) for found in uow.session.execute(query)]
+
+    return app.run(work)
+
+
+def process_pending(app: App, *, before: datetime | None = None, limit: int = INLINE_BATCH) -> int:
+    """Process unprocessed events in pages of ``limit`` (only one page when ``before`` is None,
+    as after a CLI command). A failing event is logged by code and left for the next pass.
+    Returns how many were processed."""
+    done, cursor = 0, None
+    while True:
+        page = pending(app, before=before, limit=limit, after=cursor)
+        done += sum(_try(app, event) for event in page)
+        if before is None or len(page) < limit:
+            return done
+        cursor = (page[-1].occurred_at, page[-1].id)
+
+
+def _try(app: App, event: Pending) -> bool:
+    try:
+        process(app, event.name, event.subject_id)
+        return True
+    except HarbourError as exc:
+        log.warning("event %s left unprocessed: %s", event.name, exc.code)
+    except Exception as exc:  # logged by class only: third-party messages may quote values
+        log.warning("event %s left unprocessed: %s", event.name, type(exc).__name__)
+    return False
 
 
 def after_commit(app: App) -> None:
-    """Process recorded lifecycle events in-process (embedded mode only)."""
-    if app.settings.orchestration != "inline":
-        return
+    """What a CLI command does once its change is committed.
+
+    Inline: process the new lifecycle events here, then deliver the urgent lane and a bounded
+    batch of the normal lane. Prefect: deliver only the urgent lane (an imminent-threat alert
+    never waits for a trigger) and leave the rest to the deployments.
+    """
+    from harbour.domain.vocab import Lane
+
+    if app.settings.orchestration == "inline":
+        process_pending(app)
+        deliver(app, Lane.URGENT)
+        deliver(app, Lane.NORMAL, limit=NORMAL_LANE_BATCH)
+    else:
+        deliver(app, Lane.URGENT)
+
+
+def deliver(app: App, lane: str | None = None, limit: int | None = None) -> int:
+    """Send pending notifications of ``lane`` (all lanes when None); how many were sent."""
+    # WIRE(issue 4): harbour.notify.relay.deliver(app, lane=lane, limit=limit)
+    return 0

@@ -1,0 +1,76 @@
+"""The case lifecycle as Prefect flows: a referral's initial contact and each assessment point.
+
+Every flow takes one opaque id, runs ``harbour.steps`` as tasks, marks its lifecycle event
+processed, then delivers what the steps enqueued. A second run for the same event finds every
+step already done.
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from flows.ids import Id
+from flows.relay import deliver_pending
+from flows.tasks import StepFailed, harbour_task
+from harbour import events, pipeline, steps
+from harbour.domain.vocab import AssessmentPoint
+
+is_pending = harbour_task(pipeline.is_pending)
+mark_processed = harbour_task(pipeline.mark_processed)
+point_of = harbour_task(steps.point_of)
+INITIAL_CONTACT = [harbour_task(step) for step in steps.INITIAL_CONTACT]
+ASSESSMENT = [harbour_task(step) for step in steps.ASSESSMENT]
+AFTER_POINT = {
+    point: [harbour_task(step) for step in extra] for point, extra in steps.AFTER_POINT.items()
+}
+FLOW_OPTIONS = {"persist_result": False, "log_prints": False, "validate_parameters": True}
+
+
+@flow(name="initial_contact", **FLOW_OPTIONS)  # type: ignore[call-overload]
+def initial_contact(case_id: Id) -> None:
+    """A referred case: open the initial assessment, assign per the agency's rule, notify."""
+    if not is_pending(events.CASE_REFERRED, case_id):
+        return
+    for step in INITIAL_CONTACT:
+        step(case_id)
+    mark_processed(events.CASE_REFERRED, case_id)
+    deliver_pending()
+
+
+@flow(name="safety_assessment", **FLOW_OPTIONS)  # type: ignore[call-overload]
+def safety_assessment(assessment_id: Id) -> None:
+    """A submitted assessment at any point: evaluate, plan, render, schedule, notify."""
+    _assessment(assessment_id, point_of(assessment_id))
+
+
+@flow(name="planning_meeting", **FLOW_OPTIONS)  # type: ignore[call-overload]
+def planning_meeting(assessment_id: Id) -> None:
+    _assessment(assessment_id, _expect(assessment_id, AssessmentPoint.PLANNING_MEETING))
+
+
+@flow(name="discharge", **FLOW_OPTIONS)  # type: ignore[call-overload]
+def discharge(assessment_id: Id) -> None:
+    """The assessment before discharge, then the discharge and its follow-ups."""
+    _assessment(assessment_id, _expect(assessment_id, AssessmentPoint.DISCHARGE))
+
+
+@flow(name="follow_up", **FLOW_OPTIONS)  # type: ignore[call-overload]
+def follow_up(assessment_id: Id) -> None:
+    """A follow-up assessment after discharge; the last one closes the case."""
+    _assessment(assessment_id, _expect(assessment_id, AssessmentPoint.FOLLOW_UP))
+
+
+def _assessment(assessment_id: str, point: str) -> None:
+    if not is_pending(events.ASSESSMENT_SUBMITTED, assessment_id):
+        return
+    for step in ASSESSMENT + AFTER_POINT.get(point, []):
+        step(assessment_id)
+    mark_processed(events.ASSESSMENT_SUBMITTED, assessment_id)
+    deliver_pending()
+
+
+def _expect(assessment_id: str, point: AssessmentPoint) -> str:
+    found = point_of(assessment_id)
+    if found != point:
+        raise StepFailed("point_of", "wrong_point")
+    return found

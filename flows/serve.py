@@ -1,0 +1,60 @@
+"""``harbour serve``: every deployment of ``deployments/prefect.yaml`` served from one process,
+with its schedules and event triggers, and the event publisher beside it."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flows import publisher
+from harbour.app import App
+from harbour.settings import REPO_ROOT
+
+PREFECT_FILE = REPO_ROOT / "deployments" / "prefect.yaml"
+
+
+def deployment_specs(path: Path = PREFECT_FILE) -> list[dict[str, Any]]:
+    """The ``deployments`` of a prefect.yaml (anchors and merge keys resolved)."""
+    document = yaml.safe_load(path.read_text())
+    specs: list[dict[str, Any]] = document["deployments"]
+    return specs
+
+
+def load_flow(entrypoint: str) -> Any:
+    """``package.module:flow`` (a module entrypoint) to the flow object."""
+    module, _, name = entrypoint.partition(":")
+    return getattr(import_module(module), name)
+
+
+def runner_deployment(spec: dict[str, Any], timezone: str) -> Any:
+    """A served deployment from its prefect.yaml entry; schedules in ``timezone``."""
+    from prefect.deployments.runner import EntrypointType
+    from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
+    from prefect.schedules import Cron
+
+    return load_flow(spec["entrypoint"]).to_deployment(
+        name=spec["name"],
+        description=spec.get("description"),
+        tags=spec.get("tags"),
+        schedules=[Cron(s["cron"], timezone=timezone) for s in spec.get("schedules", [])],
+        triggers=[DeploymentEventTrigger(**t) for t in spec.get("triggers", [])],
+        concurrency_limit=spec.get("concurrency_limit"),
+        enforce_parameter_schema=spec.get("enforce_parameter_schema", True),
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
+
+
+def serve(app: App, path: Path = PREFECT_FILE, poll: float = publisher.POLL_SECONDS) -> None:
+    """Serve until interrupted (Ctrl-C or SIGTERM); stopping pauses the deployments' schedules."""
+    from prefect import serve as prefect_serve
+
+    deployments = [runner_deployment(s, app.settings.timezone) for s in deployment_specs(path)]
+    thread, stop = publisher.start_thread(app, poll)
+    try:
+        prefect_serve(*deployments)
+    finally:
+        stop.set()
+        thread.join(timeout=10)

@@ -1,0 +1,115 @@
+"""Operator commands for the lifecycle's background work: serve, sweep, deliver.
+
+Only ``serve`` imports Prefect; ``sweep`` and ``deliver`` run the same plain steps the flows run,
+in-process, for cron or the demo.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from harbour.cli.app import As, Json, cli, emit, get_app
+
+
+@cli.command()
+def serve(
+    prefect_file: Annotated[
+        Path | None, typer.Option(help="Deployments file; default deployments/prefect.yaml.")
+    ] = None,
+    poll: Annotated[
+        float, typer.Option(min=0.1, max=60, help="Seconds between event-publisher polls.")
+    ] = 1.0,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Serve every flow deployment (schedules, event triggers) and publish lifecycle events to
+    the Prefect server at PREFECT_API_URL, until interrupted."""
+    from harbour.errors import ConfigError
+
+    if not os.environ.get("PREFECT_API_URL"):
+        raise ConfigError("prefect_api_url", "set PREFECT_API_URL to a running Prefect server")
+    app = get_app()
+    _audit_operator(app, actor, "orchestration.serve")
+    if app.settings.orchestration != "prefect":
+        typer.echo("note: set HARBOUR_ORCHESTRATION=prefect for CLI commands", err=True)
+    from flows.serve import PREFECT_FILE
+    from flows.serve import serve as do_serve
+
+    emit({"serving": str(prefect_file or PREFECT_FILE)}, as_json, "Serving Harbour's flows.")
+    do_serve(app, prefect_file or PREFECT_FILE, poll)
+
+
+@cli.command()
+def sweep(
+    at: Annotated[
+        str | None, typer.Option(help="Sweep as of this aware ISO time; default now.")
+    ] = None,
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Rows per transaction.")] = 500,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """One reassessment sweep now (for cron, or without a Prefect server), then deliver."""
+    from harbour.pipeline import deliver
+    from harbour.sweep import sweep as do_sweep
+
+    app = get_app()
+    _audit_operator(app, actor, "orchestration.sweep")
+    report = do_sweep(app, _moment(at), batch).as_json()
+    report["delivered"] = deliver(app)
+    emit(report, as_json, _counts)
+
+
+@cli.command()
+def deliver(
+    lane: Annotated[str | None, typer.Option(help="urgent or normal; default both.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many.")] = None,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Relay the outbox once: send what is pending, urgent lane first."""
+    from harbour.domain.vocab import Lane
+    from harbour.errors import InvalidInput
+    from harbour.pipeline import deliver as do_deliver
+
+    if lane is not None and lane not in set(Lane):
+        raise InvalidInput([("--lane", "must be urgent or normal")])
+    app = get_app()
+    _audit_operator(app, actor, "orchestration.deliver")
+    emit({"delivered": do_deliver(app, lane, limit)}, as_json, _counts)
+
+
+def _moment(at: str | None) -> datetime | None:
+    from harbour.errors import InvalidInput
+
+    if at is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise InvalidInput([("--at", "must be an ISO time with a UTC offset")])
+    return moment
+
+
+def _audit_operator(app: Any, handle: str | None, action: str) -> None:
+    """With ``--as``, the run is recorded against that supervisor or admin; cron runs without."""
+    if handle is None:
+        return
+    from harbour.access import audit, authorize, resolve_actor
+
+    def work(uow: Any) -> None:
+        actor = resolve_actor(uow, handle)
+        authorize(uow, actor, "notify.manage")
+        audit(uow, actor, action)
+
+    app.run(work)
+
+
+def _counts(report: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in report.items())

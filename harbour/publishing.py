@@ -1,0 +1,84 @@
+"""Which lifecycle events leave Harbour for an orchestrator, and in what form: ids and codes only.
+
+The publisher (``flows/publisher.py``) takes a batch of unpublished events, emits the public ones
+and marks the whole batch published. Events keep their ids, so a batch emitted twice (a crash
+between emitting and marking) is recognised downstream as the same events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from harbour import events
+from harbour.app import App, UnitOfWork
+from harbour.db.models import Assessment, LifecycleEvent
+
+PUBLIC = frozenset(
+    {
+        events.CASE_REFERRED,
+        events.ASSESSMENT_SUBMITTED,
+        events.ASSESSMENT_COMPLETED,
+        events.CASE_ESCALATED,
+        events.ALERT_ACKNOWLEDGED,
+        events.CASE_DISCHARGED,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One event as it may be shown outside Harbour."""
+
+    id: str
+    name: str
+    case_id: str
+    subject_id: str
+    occurred_at: datetime
+    point: str | None  # the assessment point, for assessment events
+
+    @property
+    def resource(self) -> dict[str, str]:
+        labels = {"prefect.resource.id": f"harbour.case.{self.case_id}"}
+        if self.point is not None:
+            labels["harbour.assessment.point"] = self.point
+        return labels
+
+    @property
+    def payload(self) -> dict[str, str]:
+        return {"case_id": self.case_id, "subject_id": self.subject_id}
+
+
+def take_unpublished(app: App, limit: int = 100) -> tuple[list[str], list[Outgoing]]:
+    """The ids of up to ``limit`` unpublished events, oldest first, and the public ones among them."""
+
+    def work(uow: UnitOfWork) -> tuple[list[str], list[Outgoing]]:
+        rows = uow.session.execute(
+            select(LifecycleEvent, Assessment.point)
+            .outerjoin(Assessment, Assessment.id == LifecycleEvent.subject_id)
+            .where(LifecycleEvent.published_at.is_(None))
+            .order_by(LifecycleEvent.occurred_at, LifecycleEvent.id)
+            .limit(limit)
+        ).all()
+        public = [_outgoing(event, point) for event, point in rows if event.name in PUBLIC]
+        return [event.id for event, _ in rows], public
+
+    return app.run(work)
+
+
+def _outgoing(event: LifecycleEvent, point: str | None) -> Outgoing:
+    return Outgoing(event.id, event.name, event.case_id, event.subject_id, event.occurred_at, point)
+
+
+def mark_published(app: App, ids: list[str]) -> None:
+    def work(uow: UnitOfWork) -> None:
+        uow.session.execute(
+            update(LifecycleEvent)
+            .where(LifecycleEvent.id.in_(ids), LifecycleEvent.published_at.is_(None))
+            .values(published_at=uow.now())
+        )
+
+    if ids:
+        app.run(work)

@@ -1,0 +1,53 @@
+"""The one Prefect test server of the session, only for tests/flows (about 10-20 s to start).
+
+Prefect's home (its storage folder) is a temporary folder the canary test scans; flow runs skip
+the heartbeat thread as Harbour's deployments do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import flows  # noqa: F401  (Harbour's Prefect settings before prefect is imported)
+from flows.context import use_app
+from flows.settings import without_heartbeat
+from harbour.app import App
+
+
+@dataclass(frozen=True)
+class PrefectServer:
+    home: Path  # PREFECT_HOME: storage, and anything else Prefect writes locally
+    database: Path  # the test server's SQLite database
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+    from prefect.settings import get_current_settings, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    local = {"home": home, "results.local_storage_path": home / "storage"}
+    with (
+        temporary_settings(updates=local),  # type: ignore[arg-type]
+        prefect_test_harness(server_startup_timeout=120),  # drains the log and event workers
+        without_heartbeat(),
+    ):
+        url = get_current_settings().server.database.connection_url
+        assert url is not None
+        yield PrefectServer(home, Path(url.get_secret_value().split(":///", 1)[1]))
+
+
+@pytest.fixture
+def flow_app(prefect_server: PrefectServer, seeded: App) -> Iterator[App]:
+    """The seeded store, in prefect mode, handed to the flows' tasks."""
+    from tests.pipeline.helpers import in_mode
+
+    app = in_mode(seeded, "prefect")
+    use_app(app)
+    yield app
+    use_app(None)
+    app.dispose()
