@@ -27,7 +27,7 @@ from harbour.domain.vocab import PersonKind, Phase, PlanSection, StepOwner
 
 # Agency and staff strategies protect staff; they are the agency's to carry out, not the youth's.
 IDEA_PHASES = frozenset({Phase.CONTEMPLATING_LEAVING, Phase.AFTER_LEAVING, None})
-CARD_LIMITS = {"emergency": 2, "steps": 4, "ideas": 3, "contacts": 3, "calm": 2, "resources": 4}
+CARD_LIMITS = {"emergency": 2, "steps": 4, "ideas": 3, "contacts": 4, "calm": 2, "resources": 6}
 CARD_TEXT = 90  # characters of one entry on the wallet card
 CARD_TITLE = 40
 
@@ -72,7 +72,7 @@ def wallet_card(view: YouthView) -> YouthView:
     cut = {name: getattr(view, name)[:limit] for name, limit in CARD_LIMITS.items()}
     cut = {name: tuple(_short(entry) for entry in entries) for name, entries in cut.items()}
     more = any(len(cut[name]) < len(getattr(view, name)) for name in CARD_LIMITS)
-    title = view.title[:CARD_TITLE] if view.title else None
+    title = _clip(view.title, CARD_TITLE) if view.title else None
     return replace(view, **cut, title=title, more=more or view.more)
 
 
@@ -90,6 +90,8 @@ def _steps(items: Iterable[PlanItemView]) -> tuple[Step, ...]:
 
 
 def _short(entry: object) -> object:
-    if isinstance(entry, Step) and len(entry.text) > CARD_TEXT:
-        return replace(entry, text=entry.text[: CARD_TEXT - 1].rstrip() + "…")
-    return entry
+    return replace(entry, text=_clip(entry.text, CARD_TEXT)) if isinstance(entry, Step) else entry
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
