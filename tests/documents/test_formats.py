@@ -1,0 +1,86 @@
+"""Format rules: self-contained HTML with a print stylesheet, a short phone-note text, and a string
+catalogue that covers every word Harbour's vocabularies can put on a page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+import yaml
+
+from harbour.documents.strings import FOLDER, languages, strings
+from harbour.domain.vocab import (
+    AssessmentPoint,
+    ItemState,
+    PersonKind,
+    Phase,
+    PlanSection,
+    PlanStatus,
+    RiskLevel,
+    StepOwner,
+    ThreatKind,
+)
+from tests.documents.fixtures import fixed_plan
+from tests.documents.helpers import rendered
+
+EXTERNAL = re.compile(r"https?:|//|\bsrc=|\bhref=|url\(|@import", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("audience", ["staff", "youth", "family"])
+def test_html_is_self_contained_with_a_print_stylesheet(audience: str) -> None:
+    html = rendered(fixed_plan(), audience, "html")
+    assert not EXTERNAL.findall(html.replace("default-src 'none'", ""))
+    assert "@media print" in html and "Content-Security-Policy" in html
+
+
+def test_youth_text_fits_a_phone_note() -> None:
+    text = rendered(fixed_plan(), "youth", "text")
+    assert len(text) < 1000 and text.startswith("My plan\n\nIf I am in danger:\nCall 911 now.")
+
+
+def test_youth_title_is_the_youths_own_or_neutral() -> None:
+    assert rendered(fixed_plan(youth_title="Saturday list"), "youth", "text").startswith(
+        "Saturday list\n"
+    )
+    assert "<title>My plan</title>" in rendered(fixed_plan(), "youth", "html")
+
+
+VOCABULARIES: dict[str, Any] = {
+    "section": PlanSection,
+    "phase": Phase,
+    "owner": StepOwner,
+    "state": ItemState,
+    "risk": RiskLevel,
+    "point": AssessmentPoint,
+    "threat": ThreatKind,
+    "person": PersonKind,
+    "status": PlanStatus,
+}
+
+
+@pytest.mark.parametrize("lang", languages())
+def test_every_vocabulary_word_has_a_label(lang: str) -> None:
+    labels = strings(lang)["labels"]
+    for name, vocabulary in VOCABULARIES.items():
+        assert {v.value for v in vocabulary} <= set(labels[name]), name
+
+
+def _keys(data: Mapping[str, Any], prefix: str = "") -> set[str]:
+    found = set()
+    for key, value in data.items():
+        found |= _keys(value, f"{prefix}{key}.") if isinstance(value, Mapping) else {prefix + key}
+    return found
+
+
+@pytest.mark.parametrize("lang", [lang for lang in languages() if lang != "en"])
+def test_translations_only_use_english_keys(lang: str) -> None:
+    english = _keys(yaml.safe_load((FOLDER / "en.yaml").read_text()))
+    assert _keys(yaml.safe_load((FOLDER / f"{lang}.yaml").read_text())) <= english
+
+
+def test_placeholders_survive_translation() -> None:
+    for lang in languages():
+        for audience in ("youth", "family"):
+            assert "{number}" in strings(lang)[audience]["call_now"]
