@@ -1,0 +1,376 @@
+"""Submitting a safety assessment: validate, store, evaluate, compose the next plan version, and
+schedule the next assessment, all in one transaction. The same idempotency key stores it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from harbour import events, lifecycle, schedule
+from harbour.access import Actor, load_case, resolve_actor
+from harbour.app import App, UnitOfWork
+from harbour.catalogue import load_catalogue
+from harbour.composition import ProposedItem, compose
+from harbour.db.base import new_id
+from harbour.db.models import Assessment, Case, LifecycleEvent, Plan, ThreatSource
+from harbour.domain.text import Note
+from harbour.domain.vocab import (
+    AssessmentPoint,
+    AssessmentStatus,
+    CaseStatus,
+    ItemState,
+    PlanSection,
+    PlanStatus,
+    RiskLevel,
+    Situation,
+)
+from harbour.errors import Conflict, InvalidInput
+from harbour.instrument import load_instrument
+from harbour.intake import IdempotencyKey
+from harbour.notify import hooks
+from harbour.planning import (
+    approved_contacts,
+    create_version,
+    latest_plan,
+    plan_for_assessment,
+    plan_items,
+    proposed,
+    stored_item,
+)
+from harbour.risk import (
+    Reason,
+    RiskResult,
+    evaluate,
+    persons_at_risk,
+    situation_of,
+    threats_present,
+    validate_answers,
+)
+from harbour.validation import parse
+
+SITUATION_OF_POINT = {
+    AssessmentPoint.CONSIDERING_LEAVING: Situation.CONSIDERING_LEAVING,
+    AssessmentPoint.JUST_LEFT: Situation.JUST_LEFT,
+}
+
+
+@dataclass(frozen=True)
+class AssessmentOutcome:
+    """What an assessment came to: operational values only."""
+
+    assessment_id: str
+    case_reference: str
+    point: str
+    risk_level: str
+    computed_level: str
+    previous_level: str | None
+    reasons: tuple[Reason, ...]
+    emergency_protocol: tuple[str, ...]
+    plan_version: int | None
+    next_due_at: datetime | None
+    replayed: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "assessment": self.assessment_id,
+            "case": self.case_reference,
+            "point": self.point,
+            "risk_level": self.risk_level,
+            "computed_level": self.computed_level,
+            "previous_level": self.previous_level,
+            "reasons": [
+                {"code": r.code, "level": r.level.value, "text": r.text} for r in self.reasons
+            ],
+            "emergency_protocol": list(self.emergency_protocol),
+            "plan_version": self.plan_version,
+            "next_due": self.next_due_at.isoformat() if self.next_due_at else None,
+            "replayed": self.replayed,
+        }
+
+
+def parse_point(point: str) -> AssessmentPoint:
+    try:
+        return AssessmentPoint(point)
+    except ValueError:
+        raise InvalidInput([("--point", f"one of: {', '.join(AssessmentPoint)}")]) from None
+
+
+def parse_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    from harbour.intake import _KeyIn
+
+    return parse(_KeyIn, {"key": key}, prefix="--idempotency-key").key
+
+
+def submit_assessment(
+    app: App,
+    actor_handle: str | None,
+    ref: str,
+    point: str,
+    answers: object,
+    idempotency_key: str | None = None,
+) -> AssessmentOutcome:
+    """Validate before anything is written, then complete the assessment in one transaction."""
+    at = parse_point(point)
+    key = parse_key(idempotency_key)
+    validate_answers(load_instrument(app.settings), answers)
+    assert isinstance(answers, Mapping)
+
+    def work(uow: UnitOfWork) -> AssessmentOutcome:
+        actor = resolve_actor(uow, actor_handle)
+        case = load_case(uow, actor, ref, "case.assess")
+        return complete_assessment(uow, actor, case, at, answers, key)
+
+    try:
+        return app.run(work)
+    except IntegrityError:
+        if key is None:  # a concurrent twin with the same key won: answer as its replay
+            raise
+        return app.run(work)
+
+
+def complete_assessment(
+    uow: UnitOfWork,
+    actor: Actor | None,
+    case: Case,
+    point: AssessmentPoint,
+    answers: Mapping[str, object],
+    key: IdempotencyKey | None,
+) -> AssessmentOutcome:
+    """Store, evaluate and follow through one assessment of ``case`` (usable by flows)."""
+    point = AssessmentPoint(point)
+    instrument = load_instrument(uow.app.settings)
+    structured, free_text = validate_answers(instrument, answers)
+    digest = _digest(point, structured, free_text)
+    replay = _replay(uow, case, key, digest)
+    if replay is not None:
+        return replay
+    lifecycle.check_point(case, point)
+    result = evaluate(instrument, structured)
+    assessment = _store(uow, actor, case, point, key, structured, free_text, digest, result)
+    previous_level = case.risk_level
+    _update_case(uow, case, point, instrument, structured, result)
+    lifecycle.after_assessment(uow, actor, case, point)
+    plan = _compose_plan(uow, case, assessment, instrument, structured, result)
+    schedule.plan_next(uow, case, assessment)
+    payload = {"point": point.value, "level": result.level.value, "previous_level": previous_level}
+    events.record(uow, case.id, events.ASSESSMENT_SUBMITTED, assessment.id, **payload)
+    events.record(uow, case.id, events.ASSESSMENT_COMPLETED, assessment.id, **payload)
+    hooks.assessment_completed(uow, case, assessment, previous_level)
+    protocol = result.emergency_protocol
+    return _outcome(case, assessment, previous_level, plan.version_number, protocol)
+
+
+def _digest(point: str, structured: Mapping[str, object], free_text: Mapping[str, str]) -> str:
+    body = json.dumps([point, structured, free_text], sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _replay(uow: UnitOfWork, case: Case, key: str | None, digest: str) -> AssessmentOutcome | None:
+    if key is None:
+        return None
+    existing = uow.session.scalar(
+        select(Assessment).where(Assessment.case_id == case.id, Assessment.idempotency_key == key)
+    )
+    if existing is None:
+        return None
+    if uow.unseal(existing, "answers_digest") != digest:
+        raise Conflict("idempotency_key_reused", "that key was used for another assessment")
+    plan = plan_for_assessment(uow, existing)
+    completed = uow.session.scalar(
+        select(LifecycleEvent.payload).where(
+            LifecycleEvent.subject_id == existing.id,
+            LifecycleEvent.name == events.ASSESSMENT_COMPLETED,
+        )
+    )
+    previous = (completed or {}).get("previous_level")
+    protocol = load_instrument(uow.app.settings).emergency_protocol
+    number = plan.version_number if plan else None
+    return _outcome(case, existing, previous, number, protocol, replayed=True)
+
+
+def _store(
+    uow: UnitOfWork,
+    actor: Actor | None,
+    case: Case,
+    point: AssessmentPoint,
+    key: str | None,
+    structured: dict[str, object],
+    free_text: dict[str, str],
+    digest: str,
+    result: RiskResult,
+) -> Assessment:
+    """Complete the case's open assessment for ``point``, or a new one."""
+    now = uow.now()
+    assessment = next(
+        (a for a in schedule.open_assessments(uow, case) if a.point == point), None
+    ) or Assessment(case_id=case.id, point=point, opened_at=now)
+    assessment.status = AssessmentStatus.COMPLETED
+    assessment.completed_at = now
+    assessment.submitted_by_id = actor.staff_id if actor else None
+    assessment.idempotency_key = key
+    assessment.instrument_version = result.instrument_version
+    assessment.answers = structured
+    assessment.computed_level = result.level
+    assessment.reasons = [
+        {"code": r.code, "level": r.level.value, "text": r.text} for r in result.reasons
+    ]
+    uow.session.add(assessment)
+    uow.session.flush()
+    uow.seal(assessment, "free_text", json.dumps(free_text, sort_keys=True) if free_text else None)
+    uow.seal(assessment, "answers_digest", digest)
+    return assessment
+
+
+def _update_case(
+    uow: UnitOfWork,
+    case: Case,
+    point: AssessmentPoint,
+    instrument: Any,
+    structured: Mapping[str, object],
+    result: RiskResult,
+) -> None:
+    case.risk_level = result.level
+    situation = situation_of(instrument, structured) or SITUATION_OF_POINT.get(point)
+    if situation is not None:
+        case.situation = situation
+    case.persons_at_risk = [p.value for p in persons_at_risk(instrument, structured)]
+    case.updated_at = uow.now()
+
+
+def _compose_plan(
+    uow: UnitOfWork,
+    case: Case,
+    assessment: Assessment,
+    instrument: Any,
+    structured: Mapping[str, object],
+    result: RiskResult,
+) -> Any:
+    recorded = uow.session.scalars(
+        select(ThreatSource.kind).where(ThreatSource.case_id == case.id)
+    ).all()
+    threats = set(threats_present(instrument, structured)) | set(recorded)
+    items = compose(
+        result,
+        Situation(case.situation),
+        threats,  # type: ignore[arg-type]
+        persons_at_risk(instrument, structured),
+        proposed(uow, latest_plan(uow, case)),
+        load_catalogue(uow.app.settings),
+        contacts=approved_contacts(uow, case),
+        today=uow.now().astimezone(schedule.zone_of(uow, case)).date(),
+    )
+    return create_version(uow, case, assessment, items)
+
+
+def _outcome(
+    case: Case,
+    assessment: Assessment,
+    previous_level: str | None,
+    plan_version: int | None,
+    protocol: Sequence[str],
+    replayed: bool = False,
+) -> AssessmentOutcome:
+    reasons = tuple(
+        Reason(str(r["code"]), str(r["text"]), RiskLevel(r["level"]))
+        for r in assessment.reasons or []
+    )
+    level = RiskLevel(assessment.level or RiskLevel.LOW)
+    return AssessmentOutcome(
+        assessment_id=assessment.id,
+        case_reference=case.reference,
+        point=assessment.point,
+        risk_level=level.value,
+        computed_level=str(assessment.computed_level),
+        previous_level=previous_level,
+        reasons=reasons,
+        emergency_protocol=tuple(protocol) if level == RiskLevel.IMMINENT else (),
+        plan_version=plan_version,
+        next_due_at=case.next_due_at,
+        replayed=replayed,
+    )
+
+
+class OverrideIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    level: RiskLevel
+    reason: Note
+
+
+def override_level(
+    app: App, actor_handle: str | None, ref: str, level: str, reason: str
+) -> AssessmentOutcome:
+    """A supervisor sets the level of the case's latest assessment, with a reason."""
+    data = parse(OverrideIn, {"level": level, "reason": reason}, prefix="-")
+
+    def work(uow: UnitOfWork) -> AssessmentOutcome:
+        actor = resolve_actor(uow, actor_handle)
+        case = load_case(uow, actor, ref, "case.override")
+        return override(uow, actor, case, data.level, data.reason)
+
+    return app.run(work)
+
+
+def override(
+    uow: UnitOfWork, actor: Actor, case: Case, level: RiskLevel, reason: str
+) -> AssessmentOutcome:
+    """Keep the computed level, set the effective one, and follow through as an assessment would."""
+    assessment = latest_completed(uow, case)
+    previous = assessment.level
+    assessment.override_level = level
+    assessment.override_by_id = actor.staff_id
+    assessment.overridden_at = uow.now()
+    uow.seal(assessment, "override_reason", reason)
+    case.risk_level = level
+    case.updated_at = uow.now()
+    plan = plan_for_assessment(uow, assessment)
+    if plan is not None and plan.status == PlanStatus.DRAFT:
+        plan.risk_level = level
+        if level == RiskLevel.IMMINENT:
+            _add_emergency_steps(uow, plan)
+    if case.status != CaseStatus.DISCHARGED:
+        schedule.plan_next(uow, case, assessment)
+    payload = {"level": level.value, "computed_level": assessment.computed_level}
+    events.record(
+        uow, case.id, events.RISK_OVERRIDDEN, new_id(), previous_level=previous, **payload
+    )
+    hooks.assessment_completed(uow, case, assessment, previous)
+    protocol = load_instrument(uow.app.settings).emergency_protocol
+    number = plan.version_number if plan else None
+    return _outcome(case, assessment, previous, number, protocol)
+
+
+def latest_completed(uow: UnitOfWork, case: Case) -> Assessment:
+    found = uow.session.scalar(
+        select(Assessment)
+        .where(Assessment.case_id == case.id, Assessment.status == AssessmentStatus.COMPLETED)
+        .order_by(Assessment.completed_at.desc(), Assessment.id.desc())
+        .limit(1)
+    )
+    if found is None:
+        raise Conflict("not_assessed", "the case has no completed assessment to override")
+    return found
+
+
+def _add_emergency_steps(uow: UnitOfWork, plan: Plan) -> None:
+    """Raised to imminent by hand: the draft gains the emergency protocol it lacked."""
+    have = {row.key for row in plan_items(uow, plan)}
+    catalogue = load_catalogue(uow.app.settings)
+    for code in load_instrument(uow.app.settings).emergency_protocol:
+        step = catalogue.emergency_protocol.get(code)
+        if step is not None and code not in have:
+            item = ProposedItem(
+                code, PlanSection.EMERGENCY, ItemState.ACCEPTED, code, owner=step.owner
+            )
+            uow.session.add(stored_item(uow, plan, -1, item))
+    uow.session.flush()

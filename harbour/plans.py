@@ -1,0 +1,122 @@
+"""What staff do to a case's plan, one transaction each: show, decide, add, finalise, diff, and
+record emergency steps taken. Every call is agency-scoped and audited through ``load_case``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harbour import planning
+from harbour.access import Actor, audit, load_case, resolve_actor
+from harbour.app import App, UnitOfWork
+from harbour.db.models import Case
+from harbour.domain.plan import PlanSnapshot
+from harbour.domain.text import Note
+from harbour.domain.vocab import ItemState, PlanSection, StepOwner
+from harbour.errors import NotFound
+from harbour.plan_diff import PlanDiff
+from harbour.validation import parse
+
+T = TypeVar("T")
+Version = Annotated[int, Field(ge=1, le=100_000)]
+
+
+class ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    section: PlanSection
+    text: Note
+    owner: StepOwner | None = None
+    due: date | None = None
+
+
+class VersionsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    v1: Version
+    v2: Version
+
+
+def _on_case(
+    app: App,
+    actor_handle: str | None,
+    ref: str,
+    action: str,
+    work: Callable[[UnitOfWork, Actor, Case], T],
+) -> T:
+    def run(uow: UnitOfWork) -> T:
+        actor = resolve_actor(uow, actor_handle)
+        case = load_case(uow, actor, ref, action)
+        return work(uow, actor, case)
+
+    return app.run(run)
+
+
+def show(app: App, actor_handle: str | None, ref: str, version: int | None = None) -> PlanSnapshot:
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> PlanSnapshot:
+        plan = planning.latest_plan(uow, case, version)
+        if plan is None:
+            raise NotFound("no_plan", "the case has no plan yet: submit an assessment first")
+        return planning.snapshot(uow, plan)
+
+    return _on_case(app, actor_handle, ref, "case.read", work)
+
+
+def decide(app: App, actor_handle: str | None, ref: str, item: str, state: ItemState) -> str:
+    """Accept or reject one item of the latest draft; returns the item's key."""
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> str:
+        row = planning.decide(uow, case, item, state)
+        audit(uow, actor, f"plan.item.{state.value}", case.id, item=row.key)
+        return row.key
+
+    return _on_case(app, actor_handle, ref, "case.plan", work)
+
+
+def add(app: App, actor_handle: str | None, ref: str, **fields: object) -> str:
+    """An item staff wrote with the youth, added to the latest draft; returns its key."""
+    data = parse(ItemIn, {k: v for k, v in fields.items() if v is not None}, prefix="-")
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> str:
+        row = planning.add_item(
+            uow, case, data.section, data.text, owner=data.owner, due_on=data.due
+        )
+        audit(uow, actor, "plan.item.add", case.id, item=row.key, section=data.section.value)
+        return row.key
+
+    return _on_case(app, actor_handle, ref, "case.plan", work)
+
+
+def finalize(app: App, actor_handle: str | None, ref: str) -> int:
+    """Freeze the latest draft; returns its version number."""
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> int:
+        plan = planning.finalize(uow, actor, case)
+        audit(uow, actor, "plan.finalize", case.id, version=plan.version_number)
+        return plan.version_number
+
+    return _on_case(app, actor_handle, ref, "case.plan", work)
+
+
+def mark_done(app: App, actor_handle: str | None, ref: str, item: str) -> str:
+    """Record that an emergency protocol step was taken; returns its key."""
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> str:
+        row = planning.mark_emergency_done(uow, actor, case, item)
+        audit(uow, actor, "plan.emergency.done", case.id, item=row.key)
+        return row.key
+
+    return _on_case(app, actor_handle, ref, "case.plan", work)
+
+
+def diff(app: App, actor_handle: str | None, ref: str, v1: int, v2: int) -> PlanDiff:
+    versions = parse(VersionsIn, {"v1": v1, "v2": v2}, prefix="-")
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> PlanDiff:
+        old = planning.latest_plan(uow, case, versions.v1)
+        new = planning.latest_plan(uow, case, versions.v2)
+        assert old is not None and new is not None
+        return planning.diff(planning.snapshot(uow, old), planning.snapshot(uow, new))
+
+    return _on_case(app, actor_handle, ref, "case.read", work)
