@@ -6,11 +6,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from harbour.domain.text import check_timezone
 from harbour.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +52,21 @@ class Settings(BaseSettings):
         500, ge=1, le=100_000, description="Rows re-encrypted per committed batch in a rotation."
     )
 
+    @field_validator("encryption_keys")
+    @classmethod
+    def _keyring(cls, value: SecretStr | None) -> SecretStr | None:
+        from harbour.crypto import Keyring
+        from harbour.errors import CryptoError
+
+        if value is not None:
+            try:
+                Keyring.from_json(value.get_secret_value(), "HARBOUR_ENCRYPTION_KEYS")
+            except CryptoError:
+                raise ValueError(
+                    'not a Harbour keyring: {"primary": N, "keys": {"N": base64 of 32 bytes}}'
+                ) from None
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: SecretStr | None) -> SecretStr | None:
@@ -68,11 +84,7 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            raise ValueError("not a known IANA time zone") from None
-        return value
+        return check_timezone(value)
 
     @field_validator("base_url")
     @classmethod

@@ -10,17 +10,16 @@ from sqlalchemy import func, select
 from harbour.access import Actor, audit, authorize, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Agency, Staff
-from harbour.domain.text import Address, Handle, Phone
+from harbour.domain.text import Address, Handle, Phone, TimeZoneName
 from harbour.domain.vocab import Role
 from harbour.errors import Conflict, InvalidInput, NotFound
-from harbour.settings import Settings
 from harbour.validation import parse
 
 
 class AgencyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Handle
-    timezone: str
+    timezone: TimeZoneName
     address: Address | None = None
     phone: Phone | None = None
 
@@ -34,7 +33,6 @@ class StaffIn(BaseModel):
 
 
 def create_agency(uow: UnitOfWork, data: AgencyIn) -> Agency:
-    Settings(timezone=data.timezone)  # the same zone check as the settings
     if uow.session.scalar(select(Agency).where(Agency.name == data.name)) is not None:
         raise Conflict("agency_exists", "an agency with that name exists")
     agency = Agency(name=data.name, timezone=data.timezone, created_at=uow.now())
@@ -95,7 +93,7 @@ def list_staff(app: App, actor_handle: str | None) -> Sequence[tuple[Staff, str,
     from harbour.domain.vocab import CaseStatus
 
     def work(uow: UnitOfWork) -> Sequence[tuple[Staff, str, int]]:
-        _admin(uow, actor_handle, "staff.manage")
+        actor = _admin(uow, actor_handle, "staff.manage")
         open_cases = (
             select(func.count(Case.id))
             .where(Case.caseworker_id == Staff.id, Case.status != CaseStatus.CLOSED)
@@ -106,6 +104,7 @@ def list_staff(app: App, actor_handle: str | None) -> Sequence[tuple[Staff, str,
             .join(Agency, Agency.id == Staff.agency_id)
             .order_by(Agency.name, Staff.handle)
         ).all()
+        audit(uow, actor, "staff.list", count=len(rows))
         return [(s, name, count) for s, name, count in rows]
 
     return app.run(work)

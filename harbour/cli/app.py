@@ -9,7 +9,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-import click
 import typer
 
 from harbour.errors import HarbourError
@@ -86,13 +85,17 @@ def run(app: typer.Typer, args: list[str] | None = None) -> int:
     except HarbourError as exc:
         typer.echo(f"error: {exc}", err=True)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         typer.echo("aborted", err=True)
         return 1
-    except click.ClickException as exc:
-        exc.show(file=sys.stderr)
+    except typer.TyperException as exc:  # typer's own click: usage errors and the like
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show(file=sys.stderr)
+        else:
+            typer.echo(f"error: {exc.format_message()}", err=True)
         return exc.exit_code
     except Exception as exc:  # the last line of defence: no traceback, no values
         typer.echo(f"error: internal ({type(exc).__name__}); nothing was shown", err=True)

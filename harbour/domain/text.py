@@ -9,6 +9,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import date
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BeforeValidator
 
@@ -76,3 +77,17 @@ def check_handle(value: str) -> str:
 
 
 Handle = Annotated[str, BeforeValidator(check_handle)]
+
+
+def check_timezone(value: str) -> str:
+    """An IANA zone name that exists on this machine (tzdata is a dependency)."""
+    if not isinstance(value, str) or len(value) > 64:
+        raise ValueError("not a known IANA time zone")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError("not a known IANA time zone") from None
+    return value
+
+
+TimeZoneName = Annotated[str, BeforeValidator(check_timezone)]

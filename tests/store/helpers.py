@@ -19,7 +19,7 @@ from harbour.app import App
 from harbour.cli import cli
 from harbour.cli.app import run, set_app_factory
 from harbour.db import models  # noqa: F401  (registers every table)
-from harbour.db.base import Base
+from harbour.db.base import Base, sealed_columns
 from tests.support import CliResult, invoke
 
 
@@ -91,3 +91,21 @@ def threaded_cli() -> Iterator[Callable[..., CliResult]]:
             yield call
     finally:
         set_app_factory(None)
+
+
+def sealed_snapshot(app: App) -> dict[tuple[str, str, str], str]:
+    """Every sealed value in the store, opened: {(table, row id, field): plaintext}."""
+    from harbour.keys import sealed_tables
+
+    def work(uow: Any) -> dict[tuple[str, str, str], str]:
+        opened = {}
+        for table in sealed_tables():
+            fields = [c.removesuffix("_sealed") for c in sealed_columns(table)]
+            for row in uow.session.scalars(select(table)):
+                for field in fields:
+                    value = uow.unseal(row, field)
+                    if value is not None:
+                        opened[(table.__tablename__, row.id, field)] = value
+        return opened
+
+    return app.run(work)

@@ -1,0 +1,178 @@
+"""The database layer: aware UTC both ways, optimistic locking, migrations, engine safety."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError, InvalidRequestError, StatementError
+
+from harbour import intake, refs
+from harbour.app import App
+from harbour.db import migrate
+from harbour.db.base import Base
+from harbour.db.models import AuditEvent, Case, Staff
+from harbour.errors import Conflict
+from harbour.settings import Settings
+from tests.support import invoke, referral
+
+PLUS_FIVE = timezone(timedelta(hours=5, minutes=30))
+
+
+def _audit_row(app: App, at: datetime) -> str:
+    row = AuditEvent(at=at, action="probe", outcome="ok", details={})
+    app.run(lambda uow: uow.session.add(row))
+    return row.id
+
+
+def test_timestamps_are_aware_utc_in_and_out(app: App) -> None:
+    moment = datetime(2026, 3, 2, 19, 30, 0, 123456, tzinfo=PLUS_FIVE)
+    row_id = _audit_row(app, moment)
+    read = app.run(lambda uow: uow.session.get(AuditEvent, row_id).at)
+    assert read == moment and read.tzinfo == UTC and read.hour == 14
+    later = app.run(
+        lambda uow: uow.session.scalar(
+            select(AuditEvent.id).where(AuditEvent.at > datetime(2026, 3, 2, 13, 59, tzinfo=UTC))
+        )
+    )
+    assert later == row_id
+
+
+def test_sqlite_stores_utc_text(app: App) -> None:
+    if app.engine.dialect.name != "sqlite":
+        pytest.skip("the stored form only matters where zones are dropped")
+    row_id = _audit_row(app, datetime(2026, 3, 2, 9, 0, tzinfo=timezone(timedelta(hours=-5))))
+    with app.engine.connect() as conn:
+        raw = conn.scalar(text("SELECT at FROM audit_events WHERE id = :i"), {"i": row_id})
+    assert str(raw).startswith("2026-03-02 14:00:00")
+
+
+def test_naive_timestamps_are_refused(app: App) -> None:
+    with pytest.raises(StatementError) as raised:
+        _audit_row(app, datetime(2026, 3, 2, 14, 0))
+    assert "naive datetime refused" in str(raised.value.orig)
+    with app.engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM audit_events")) == 0
+
+
+def test_a_stale_edit_is_a_conflict(seeded: App) -> None:
+    case_id = intake.refer(seeded, "coord", referral("Ol"), None).id
+    stale = seeded.run(lambda uow: uow.session.get(Case, case_id))  # read, then held (detached)
+
+    def other_edit(uow: object) -> None:
+        uow.session.get(Case, case_id).escalated = True  # type: ignore[attr-defined]
+
+    seeded.run(other_edit)
+
+    def late_edit(uow: object) -> None:
+        uow.session.add(stale)  # type: ignore[attr-defined]
+        stale.situation = "just_left"
+
+    with pytest.raises(Conflict) as raised:
+        seeded.run(late_edit)
+    assert raised.value.code == "stale"
+    fresh = seeded.run(lambda uow: uow.session.get(Case, case_id))
+    assert (fresh.escalated, fresh.situation, fresh.version) == (True, "considering_leaving", 2)
+
+
+def test_migrations_match_the_models(app: App) -> None:
+    with app.engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert differences == []
+    assert migrate.current_revision(app.engine) == migrate.head_revision()
+
+
+def test_db_upgrade_on_a_fresh_store_and_again(tmp_path: Path) -> None:
+    app = App(Settings(home=tmp_path / "new"))
+    try:
+        first = invoke(app, "db", "upgrade", "--json")
+        again = invoke(app, "db", "upgrade")
+    finally:
+        app.dispose()
+    assert first.exit_code == 0 and first.json() == {"revision": migrate.head_revision()}
+    assert again.exit_code == 0 and "revision" in again.stdout
+
+
+def test_sqlite_engine_settings(app: App) -> None:
+    if app.engine.dialect.name != "sqlite":
+        assert app.engine.dialect.driver == "psycopg"
+        assert app.engine.hide_parameters
+        return
+    with app.engine.connect() as conn:
+        pragmas = {
+            p: conn.exec_driver_sql(f"PRAGMA {p}").scalar()
+            for p in ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")
+        }
+    assert pragmas == {
+        "journal_mode": "wal",
+        "foreign_keys": 1,
+        "synchronous": 2,
+        "busy_timeout": 30000,
+    }
+    assert app.engine.hide_parameters
+
+
+def test_sqlite_transactions_take_the_write_lock_up_front(app: App) -> None:
+    if app.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL locks rows, not the file")
+    other = sqlite3.connect(app.engine.url.database, timeout=0, isolation_level=None)
+
+    def read_only(uow: object) -> str | None:
+        uow.session.execute(select(Staff.id)).first()  # type: ignore[attr-defined]
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            return str(exc)
+        other.execute("ROLLBACK")
+        return None
+
+    try:
+        assert app.run(read_only) == "database is locked"
+    finally:
+        other.close()
+
+
+def test_errors_carry_no_bound_values(seeded: App) -> None:
+    def duplicate(uow: object) -> None:
+        uow.session.add(  # type: ignore[attr-defined]
+            Staff(agency_id="x" * 32, handle="coord", role="Bv-MARKER", created_at=uow.now())  # type: ignore[attr-defined]
+        )
+
+    with pytest.raises(IntegrityError) as raised:
+        seeded.run(duplicate)
+    assert "Bv-MARKER" not in str(raised.value)
+
+
+def test_relationships_never_load_behind_an_attribute(seeded: App) -> None:
+    case_id = intake.refer(seeded, "coord", referral("Lz"), None).id
+
+    def touch(uow: object) -> None:
+        _ = uow.session.get(Case, case_id).people  # type: ignore[attr-defined]
+
+    with pytest.raises(InvalidRequestError):
+        seeded.run(touch)
+
+
+def test_constraint_names_follow_the_convention() -> None:
+    names = {c.name for t in Base.metadata.sorted_tables for c in t.constraints}
+    assert {"pk_cases", "fk_cases_agency_id_agencies", "uq_cases_reference"} <= names
+
+
+def test_case_references() -> None:
+    made = {refs.new_reference() for _ in range(5000)}
+    assert len(made) == 5000
+    for ref in list(made)[:50]:
+        groups = ref.split("-")
+        assert groups[0] == "HB" and len(groups) == 8 and all(len(g) == 4 for g in groups[1:])
+        assert set("".join(groups[1:])) <= set(refs.ALPHABET) and not set("ILOU") & set(ref[3:])
+    assert len(refs.ALPHABET) ** (refs.GROUPS * refs.GROUP_LEN) >= 2**128
+    ref = next(iter(made))
+    typed = ref.lower().replace("0", "o").replace("1", "l").replace("-", " ")
+    assert refs.normalise_typed(typed) == ref
+    assert refs.normalise_typed(ref[:12]) == ref[:12]
+    assert refs.normalise_typed("HB-12") is None and refs.normalise_typed("HB-UUUU-UUUU") is None
