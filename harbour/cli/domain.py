@@ -212,6 +212,9 @@ def plan_diff(
     ref: Ref,
     v1: Annotated[int, typer.Argument(help="The earlier version.")],
     v2: Annotated[int, typer.Argument(help="The later version.")],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="text, html or md: a planning-meeting document.")
+    ] = None,
     actor: As = None,
     as_json: Json = False,
 ) -> None:
@@ -219,5 +222,10 @@ def plan_diff(
     from harbour.cli.domain_text import diff_text
     from harbour.plans import diff
 
+    if fmt is not None:
+        from harbour.cli.documents import emit_diff_document
+
+        emit_diff_document(ref, v1, v2, fmt, actor, as_json)
+        return
     result = diff(get_app(), actor, ref, v1, v2)
     emit(result.as_json(), as_json, diff_text)

@@ -131,11 +131,11 @@ def prompt_answers(settings: Settings) -> dict[str, Any]:
 
 def _ask(question: Question) -> Any:
     if question.type == "text":
-        return typer.prompt(question.text, default="", show_default=False, err=True)
+        return click.prompt(question.text, default="", show_default=False, err=True)
     if question.type == "scale":
         assert question.min is not None and question.max is not None
-        return typer.prompt(
+        return click.prompt(
             question.text, type=click.IntRange(question.min, question.max), err=True
         )
     values = ["yes", "no"] if question.type == "yes_no" else [c.value for c in question.choices]
-    return typer.prompt(question.text, type=click.Choice(values), err=True)
+    return click.prompt(question.text, type=click.Choice(values), err=True)

@@ -130,7 +130,7 @@ def answer_sets() -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries(structured, optional=texts)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(answer_sets())
 def test_any_valid_answer_set_gets_exactly_one_level(answers: dict[str, Any]) -> None:
     try:
@@ -143,7 +143,7 @@ def test_any_valid_answer_set_gets_exactly_one_level(answers: dict[str, Any]) ->
     assert result.level == RiskLevel.highest([r.level for r in result.reasons])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(answer_sets(), st.sampled_from(STRUCTURED), st.data())
 def test_raising_an_answer_never_lowers_the_level(answers, question, data) -> None:
     answers = {k: v for k, v in answers.items() if QUESTIONS[k].type != "text"}

@@ -1,0 +1,152 @@
+"""Plan composition per situation, threat source and person at risk; carrying staff decisions over."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from harbour.catalogue import Catalogue, load_catalogue
+from harbour.composition import ProposedItem, compose, select_strategies
+from harbour.domain.vocab import (
+    ItemState,
+    PersonAtRisk,
+    Phase,
+    PlanSection,
+    RiskLevel,
+    Situation,
+    ThreatKind,
+)
+from harbour.risk import Reason, RiskResult
+from harbour.settings import Settings
+
+TODAY = date(2026, 3, 2)
+ALL_THREATS = list(ThreatKind)
+YOUTH = [PersonAtRisk.YOUTH]
+MODERATE = RiskResult(
+    RiskLevel.MODERATE, (Reason("trafficker_threat", "A trafficker.", RiskLevel.MODERATE),), ()
+)
+IMMINENT = RiskResult(
+    RiskLevel.IMMINENT,
+    (Reason("immediate_danger", "Danger.", RiskLevel.IMMINENT),),
+    ("emergency.safety_now", "emergency.shelter", "emergency.law_enforcement"),
+)
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    return load_catalogue(Settings())
+
+
+def phases(items: list[ProposedItem], catalogue: Catalogue) -> dict[Phase, set[str]]:
+    found: dict[Phase, set[str]] = {}
+    for item in items:
+        if item.section == PlanSection.STRATEGIES:
+            assert item.phase is not None
+            found.setdefault(item.phase, set()).add(item.key)
+    return found
+
+
+def codes(catalogue: Catalogue, phase: Phase) -> set[str]:
+    return {s.code for s in catalogue.by_phase(phase) if s.persons != [PersonAtRisk.FAMILY]}
+
+
+@pytest.mark.parametrize("situation", [Situation.CONSIDERING_LEAVING, Situation.IN_SITUATION])
+def test_contemplating_leaving_proposes_the_leaving_strategies(catalogue, situation) -> None:
+    items = compose(MODERATE, situation, ALL_THREATS, YOUTH, [], catalogue, today=TODAY)
+    found = phases(items, catalogue)
+    assert found[Phase.CONTEMPLATING_LEAVING] == codes(catalogue, Phase.CONTEMPLATING_LEAVING)
+    assert Phase.AFTER_LEAVING not in found and Phase.AGENCY_STAFF not in found
+    assert found[Phase.EMOTIONAL_REGULATION] == codes(catalogue, Phase.EMOTIONAL_REGULATION)
+
+
+@pytest.mark.parametrize("situation", [Situation.JUST_LEFT, Situation.STABILIZING])
+def test_just_left_proposes_the_after_leaving_strategies(catalogue, situation) -> None:
+    items = compose(MODERATE, situation, ALL_THREATS, YOUTH, [], catalogue, today=TODAY)
+    found = phases(items, catalogue)
+    assert found[Phase.AFTER_LEAVING] == codes(catalogue, Phase.AFTER_LEAVING)
+    assert Phase.CONTEMPLATING_LEAVING not in found and Phase.AGENCY_STAFF not in found
+    assert Phase.EMOTIONAL_REGULATION in found
+
+
+@pytest.mark.parametrize("situation", list(Situation))
+def test_staff_at_risk_proposes_the_agency_strategies(catalogue, situation) -> None:
+    persons = [PersonAtRisk.YOUTH, PersonAtRisk.STAFF]
+    items = compose(MODERATE, situation, ALL_THREATS, persons, [], catalogue, today=TODAY)
+    assert phases(items, catalogue)[Phase.AGENCY_STAFF] == codes(catalogue, Phase.AGENCY_STAFF)
+
+
+def test_family_at_risk_gets_its_own_part(catalogue) -> None:
+    persons = [PersonAtRisk.YOUTH, PersonAtRisk.FAMILY]
+    items = compose(MODERATE, Situation.JUST_LEFT, ALL_THREATS, persons, [], catalogue, today=TODAY)
+    family = {i.key for i in items if i.owner == "family"}
+    assert {"family.code_word", "family.share_nothing", "step:family.report_contact"} <= family
+    alone = compose(MODERATE, Situation.JUST_LEFT, ALL_THREATS, YOUTH, [], catalogue, today=TODAY)
+    assert not {i.key for i in alone if i.owner == "family"}
+
+
+def test_threat_sources_narrow_the_suggestions(catalogue) -> None:
+    network = select_strategies(catalogue, Situation.JUST_LEFT, [ThreatKind.NETWORK], YOUTH)
+    assert "after.protective_order" not in {s.code for s in network}  # an order names a person
+    assert "after.avoid_area" in {s.code for s in network}
+    unknown = select_strategies(catalogue, Situation.JUST_LEFT, [], YOUTH)
+    assert "after.protective_order" in {s.code for s in unknown}
+
+
+def test_sections_in_plan_order_with_emergency_first_when_imminent(catalogue) -> None:
+    items = compose(
+        IMMINENT,
+        Situation.IN_SITUATION,
+        ALL_THREATS,
+        YOUTH,
+        [],
+        catalogue,
+        contacts=["p1"],
+        today=TODAY,
+    )
+    order = [i.section for i in items]
+    assert order == sorted(order, key=list(PlanSection).index)
+    assert order[0] == PlanSection.EMERGENCY
+    emergency = [i for i in items if i.section == PlanSection.EMERGENCY]
+    assert [i.key for i in emergency] == list(IMMINENT.emergency_protocol)
+    assert all(i.state == ItemState.ACCEPTED for i in emergency)
+    assert [i.key for i in items if i.section == PlanSection.RISKS] == ["risk:immediate_danger"]
+    assert [i.person_id for i in items if i.section == PlanSection.CONTACTS] == ["p1"]
+    assert {i.key for i in items if i.section == PlanSection.RESOURCES} == {
+        f"resource:{r.code}" for r in catalogue.resources
+    }
+    calm = compose(MODERATE, Situation.IN_SITUATION, ALL_THREATS, YOUTH, [], catalogue, today=TODAY)
+    assert PlanSection.EMERGENCY not in {i.section for i in calm}
+
+
+def test_steps_have_owners_and_due_dates(catalogue) -> None:
+    items = compose(
+        MODERATE, Situation.CONSIDERING_LEAVING, ALL_THREATS, YOUTH, [], catalogue, today=TODAY
+    )
+    steps = {i.key: i for i in items if i.section == PlanSection.STEPS}
+    bag = steps["step:leave.go_bag"]
+    assert bag.owner == "youth" and bag.due_on == TODAY + timedelta(days=7)
+    assert steps["step:leave.hotline"].owner == "caseworker"
+    assert all(i.state == ItemState.SUGGESTED for i in steps.values())
+
+
+def test_staff_decisions_and_added_items_carry_over(catalogue) -> None:
+    first = compose(MODERATE, Situation.JUST_LEFT, ALL_THREATS, YOUTH, [], catalogue, today=TODAY)
+    decided = {"after.change_number": ItemState.ACCEPTED, "after.avoid_area": ItemState.REJECTED}
+    previous = [
+        ProposedItem(i.key, i.section, decided.get(i.key, i.state), i.code, i.phase, i.owner)
+        for i in first
+    ]
+    previous.append(ProposedItem("added:abc", PlanSection.STEPS, ItemState.ADDED, text="Call aunt"))
+    previous.append(
+        ProposedItem("leave.go_bag", PlanSection.STRATEGIES, ItemState.ACCEPTED, "leave.go_bag")
+    )
+    again = compose(
+        MODERATE, Situation.STABILIZING, ALL_THREATS, YOUTH, previous, catalogue, today=TODAY
+    )
+    state = {i.key: i.state for i in again}
+    assert state["after.change_number"] == ItemState.ACCEPTED
+    assert state["after.avoid_area"] == ItemState.REJECTED
+    assert state["after.vary_routine"] == ItemState.SUGGESTED
+    assert state["added:abc"] == ItemState.ADDED
+    assert "leave.go_bag" not in state  # no longer fits the situation

@@ -1,0 +1,106 @@
+"""The reassessment schedule on a real store with a frozen clock, across New York's DST changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from harbour.app import App
+from harbour.assessments import submit_assessment
+from harbour.clock import FixedClock
+from harbour.db.models import Assessment, Case
+from harbour.domain.vocab import AssessmentStatus
+from harbour.schedule import cases_missing_next, ensure_next
+from tests.lifecycle.helpers import ok, referred_case, safest
+from tests.support import invoke
+
+NY = ZoneInfo("America/New_York")
+
+
+def open_assessments(app: App, ref: str) -> list[tuple[str, datetime]]:
+    def read(uow):
+        case = uow.session.scalar(select(Case).where(Case.reference == ref))
+        rows = uow.session.scalars(
+            select(Assessment).where(
+                Assessment.case_id == case.id, Assessment.status == AssessmentStatus.OPEN
+            )
+        )
+        return [(a.point, a.due_at) for a in rows]
+
+    return app.run(read)
+
+
+def test_two_years_of_planning_meetings_one_due_per_period(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    """Each meeting held when due (at varied hours): every due is 09:00 local, 30 days apart."""
+    ref = referred_case(seeded, tmp_path)
+    moderate = safest(seeded) | {"trafficker_threat": "yes"}
+    submit_assessment(seeded, "cw1", ref, "initial_contact", moderate)
+    dues = []
+    end = clock.now() + timedelta(days=730)
+    while clock.now() < end:
+        [(point, due)] = open_assessments(seeded, ref)  # exactly one open, never doubled
+        assert point == "planning_meeting"
+        dues.append(due)
+        clock.set(due + timedelta(hours=len(dues) % 7))  # held a few hours after it fell due
+        submit_assessment(seeded, "cw1", ref, "planning_meeting", moderate)
+    local = [d.astimezone(NY) for d in dues]
+    assert all(d.time() == time(9, 0) for d in local)
+    assert all((b.date() - a.date()).days == 30 for a, b in pairwise(local))
+    assert {d.utcoffset() for d in local} == {timedelta(hours=-5), timedelta(hours=-4)}
+    assert len(dues) == 25
+
+
+def test_dry_run_across_the_autumn_change(seeded: App, clock: FixedClock, tmp_path: Path) -> None:
+    clock.set(datetime(2026, 10, 28, 15, 0, tzinfo=UTC))  # a Wednesday, 11:00 EDT
+    ref = referred_case(seeded, tmp_path)
+    submit_assessment(seeded, "cw1", ref, "initial_contact", safest(seeded) | {"violence": "yes"})
+    entries = ok(seeded, "schedule", ref, "--weeks", "3", "--as", "cw1")
+    dues = [e for e in entries if e["threshold"] is None]
+    assert [datetime.fromisoformat(e["at"]).astimezone(NY).date() for e in dues] == [
+        date(2026, 11, 4),
+        date(2026, 11, 11),
+        date(2026, 11, 18),
+    ]
+    assert all(datetime.fromisoformat(e["at"]).astimezone(NY).time() == time(9) for e in entries)
+    assert [e["projected"] for e in dues] == [False, True, True]
+    first = [e["threshold"] for e in entries if e["point"] == "planning_meeting"][:4]
+    assert first == ["due_soon", None, "due_today", "overdue"]
+    assert "escalation" in {e["threshold"] for e in entries}
+    text = invoke(seeded, "schedule", ref, "--as", "cw1").stdout  # local times for people
+    assert "2026-11-04 09:00 EST" in text and "(due_soon)" in text
+
+
+def test_discharge_follow_ups_and_the_sweep_reconciler(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    ref = referred_case(seeded, tmp_path)
+    answers = safest(seeded)
+    submit_assessment(seeded, "cw1", ref, "discharge", answers)
+    ok(seeded, "discharge", ref, "--as", "cw1")
+    [(point, due)] = open_assessments(seeded, ref)
+    assert point == "follow_up"
+    assert due.astimezone(NY).date() == (clock.now().astimezone(NY).date() + timedelta(days=30))
+    projected = ok(seeded, "schedule", ref, "--weeks", "30", "--as", "cw1")
+    follow_ups = [e for e in projected if e["threshold"] is None]
+    assert [e["projected"] for e in follow_ups] == [False, True, True]
+
+    # A crash left the case without its open follow-up: the sweep's reconciler reopens it.
+    def lose(uow):
+        for a in uow.session.scalars(select(Assessment).where(Assessment.status == "open")):
+            a.status = AssessmentStatus.CANCELLED
+
+    seeded.run(lose)
+
+    def reconcile(uow):
+        missing = cases_missing_next(uow, limit=10)
+        return [ensure_next(uow, case) is not None for case in missing]
+
+    assert seeded.run(reconcile) == [True]
+    assert seeded.run(reconcile) == []
+    assert open_assessments(seeded, ref) == [("follow_up", due)]
