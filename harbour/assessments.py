@@ -55,7 +55,10 @@ from harbour.risk import (
     threats_present,
     validate_answers,
 )
+from harbour.schedule import open_assessment
 from harbour.validation import parse
+
+__all__ = ["complete_assessment", "open_assessment", "override", "submit_assessment"]
 
 SITUATION_OF_POINT = {
     AssessmentPoint.CONSIDERING_LEAVING: Situation.CONSIDERING_LEAVING,
