@@ -37,14 +37,14 @@ def render_plan(
     plan: PlanSnapshot, audience: str, fmt: str, *, templates_dir: Path, lang: str = BASE
 ) -> str:
     """The plan as ``audience`` may see it, in ``fmt`` (html, text or md)."""
-    _check(audience, AUDIENCES, "--audience")
-    _check(fmt, tuple(FORMATS), "--format")
+    check(audience, AUDIENCES, "--audience")
+    check(fmt, tuple(FORMATS), "--format")
     return _render(templates_dir, template_name(audience, fmt), _view(plan, audience, fmt), lang)
 
 
 def render_diff(diff: Any, fmt: str, *, templates_dir: Path, lang: str = BASE) -> str:
     """A DiffView (``harbour.documents.diff``) for a planning meeting: staff only."""
-    _check(fmt, DIFF_FORMATS, "--format")
+    check(fmt, DIFF_FORMATS, "--format")
     return _render(templates_dir, template_name("diff", fmt), diff, lang)
 
 
@@ -62,6 +62,6 @@ def _render(templates_dir: Path, name: str, view: Any, lang: str) -> str:
     return text.rstrip("\n") + "\n"
 
 
-def _check(value: str, allowed: tuple[str, ...], field: str) -> None:
+def check(value: str, allowed: tuple[str, ...], field: str) -> None:
     if value not in allowed:
         raise InvalidInput([(field, f"one of {', '.join(allowed)}")])

@@ -1,0 +1,30 @@
+"""Writing a document to a file only its owner can read."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+from harbour.errors import InvalidInput
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` with mode 0600, whole or not at all (temp file, then rename)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir() or path.is_dir():
+        raise InvalidInput([("--output", "must be a file in an existing folder")])
+    temp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise InvalidInput([("--output", "could not be written")]) from None

@@ -1,0 +1,191 @@
+"""``harbour plan render`` and ``harbour plan diff --format`` on a real case, through the CLI.
+
+The case's every identifying field carries a marker (``tests.support.referral``), as do the
+assessment's free-text answers and the agency address; the youth and family copies show none of
+them except the contacts the youth approved (youth copy only).
+"""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from harbour.app import App
+from harbour.db.models import AuditEvent
+from tests.lifecycle.helpers import answers_file, ok, referred_case
+from tests.support import invoke
+
+M = "DM"
+NEVER_OUTSIDE_STAFF = [
+    f"{M}youthname",
+    f"{M}prefname",
+    f"{M}youthphone",
+    f"{M}youthaddress",
+    f"{M}youthnotes",
+    f"{M}traffickername",
+    f"{M}threatdesc",
+    f"{M}orderdetails",
+    f"{M}source",
+    "2009-04-01",
+    f"{M}worries",
+    f"{M}staffnote",
+    "MARK-north-ADDR",
+    f"{M}cwstep",
+]
+YOUTH_CONTACTS = [f"{M}auntname", f"{M}auntphone", f"{M}friendname", f"{M}friendphone"]
+
+
+@pytest.fixture
+def case(seeded: App, tmp_path: Path) -> str:
+    app = seeded
+    ref = referred_case(app, tmp_path, M)
+    answers = answers_file(
+        app,
+        tmp_path,
+        "meeting",
+        trafficker_threat="yes",
+        family_at_risk="yes",
+        situation="just_left",
+        youth_worries=f"{M}worries",
+        staff_notes=f"{M}staffnote",
+    )
+    ok(app, "assess", ref, "--point", "planning_meeting", "--answers", answers, "--as", "cw1")
+    for key in ("after.vary_routine", "calm.five_senses", "family.share_nothing"):
+        ok(app, "plan", "accept", ref, key, "--as", "cw1")
+    for text, owner in (
+        ("Keep my phone charged", "youth"),
+        (f"{M}cwstep", "caseworker"),
+        ("Lock the door at night", "family"),
+    ):
+        ok(
+            app,
+            "plan",
+            "add",
+            ref,
+            "--section",
+            "steps",
+            "--text",
+            text,
+            "--owner",
+            owner,
+            "--as",
+            "cw1",
+        )
+    ok(app, "plan", "finalize", ref, "--as", "cw1")
+    return ref
+
+
+def render(app: App, ref: str, *args: str) -> str:
+    result = invoke(app, "plan", "render", ref, *args, "--as", "cw1")
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["html", "text", "md"])
+def test_youth_and_family_copies_leak_nothing(seeded: App, case: str, fmt: str) -> None:
+    youth = render(seeded, case, "--audience", "youth", "--format", fmt)
+    family = render(seeded, case, "--audience", "family", "--format", fmt)
+    staff = render(seeded, case, "--audience", "staff", "--format", fmt)
+    assert [m for m in NEVER_OUTSIDE_STAFF if m in youth] == []
+    assert [m for m in NEVER_OUTSIDE_STAFF + YOUTH_CONTACTS if m in family] == []
+    assert f"{M}auntname" in youth and "Keep my phone charged" in youth and "911" in youth
+    assert "Lock the door at night" in family and "Keep my phone charged" not in family
+    assert f"{M}traffickername" in staff and f"{M}cwstep" in staff and case in staff
+
+
+def test_same_version_same_bytes_and_older_versions(seeded: App, case: str) -> None:
+    first = render(seeded, case, "--audience", "staff", "--format", "text")
+    assert (
+        render(seeded, case, "--audience", "staff", "--format", "text", "--version", "1") == first
+    )
+    assert "Version: 1 (Final)" in first
+
+
+def test_output_file_is_private(seeded: App, case: str, tmp_path: Path) -> None:
+    target = tmp_path / "card.html"
+    target.write_text("old")
+    target.chmod(0o644)
+    result = invoke(
+        seeded,
+        "plan",
+        "render",
+        case,
+        "--audience",
+        "youth",
+        "--output",
+        str(target),
+        "--as",
+        "cw1",
+        "--json",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.json() == {
+        "audience": "youth",
+        "format": "html",
+        "version": 1,
+        "output": str(target),
+    }
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert target.read_text().startswith("<!DOCTYPE html>")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".card")] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (("--audience", "trafficker"), "--audience"),
+        (("--audience", "youth", "--format", "pdf"), "--format"),
+        (("--audience", "youth", "--lang", "xx"), "--lang"),
+        (("--audience", "youth", "--version", "0"), "--version"),
+        (("--audience", "youth", "--output", "/nonexistent/dir/card.html"), "--output"),
+    ],
+)
+def test_bad_input_names_the_field(
+    seeded: App, case: str, args: tuple[str, ...], field: str
+) -> None:
+    result = invoke(seeded, "plan", "render", case, *args, "--as", "cw1")
+    assert result.exit_code == 2 and field in result.stderr and result.stdout == ""
+
+
+def test_other_agencies_cases_do_not_exist(seeded: App, case: str) -> None:
+    result = invoke(seeded, "plan", "render", case, "--audience", "staff", "--as", "cw3")
+    assert result.exit_code == 1 and "case_not_found" in result.stderr and result.stdout == ""
+
+
+def test_missing_version_is_not_found(seeded: App, case: str) -> None:
+    result = invoke(
+        seeded, "plan", "render", case, "--audience", "youth", "--version", "9", "--as", "cw1"
+    )
+    assert result.exit_code == 1 and "plan_version_not_found" in result.stderr
+
+
+def test_render_is_audited_without_values(seeded: App, case: str) -> None:
+    render(seeded, case, "--audience", "family", "--format", "md")
+    with seeded.uow() as uow:
+        rows = uow.session.scalars(select(AuditEvent).where(AuditEvent.action == "plan.render"))
+        seen = [(r.actor_handle, r.details) for r in rows]
+    assert seen == [("cw1", {"audience": "family", "format": "md", "version": 1})]
+
+
+def test_plan_diff_renders_for_a_planning_meeting(seeded: App, case: str, tmp_path: Path) -> None:
+    calmer = answers_file(seeded, tmp_path, "calmer", situation="just_left")
+    ok(seeded, "assess", case, "--point", "incident", "--answers", calmer, "--as", "cw1")
+    text = invoke(seeded, "plan", "diff", case, "1", "2", "--format", "text", "--as", "cw1")
+    assert text.exit_code == 0, text.stderr
+    assert text.stdout.startswith(f"WHAT CHANGED: Case {case}\nVersion 1 to version 2\n")
+    assert "\nRisk level: Moderate (unchanged)\n" in text.stdout
+    assert "- Removed: A trafficker is a current or potential threat." in text.stdout
+    assert "For agency staff only." in text.stdout and "\nSTRATEGIES\n" in text.stdout
+    html = invoke(seeded, "plan", "diff", case, "1", "2", "--format", "html", "--as", "cw1")
+    assert html.exit_code == 0 and html.stdout.startswith("<!DOCTYPE html>")
+    assert "<h2>Strategies</h2>" in html.stdout
+    plain = invoke(seeded, "plan", "diff", case, "1", "2", "--as", "cw1")
+    assert plain.exit_code == 0 and not plain.stdout.startswith("WHAT CHANGED")
+
+
+def test_plan_diff_refuses_an_unknown_format_before_reading(seeded: App, case: str) -> None:
+    result = invoke(seeded, "plan", "diff", case, "1", "1", "--format", "pdf", "--as", "cw1")
+    assert result.exit_code == 2 and "--format" in result.stderr and result.stdout == ""
