@@ -27,8 +27,8 @@ from harbour.domain.vocab import PersonKind, Phase, PlanSection, StepOwner
 
 # Agency and staff strategies protect staff; they are the agency's to carry out, not the youth's.
 IDEA_PHASES = frozenset({Phase.CONTEMPLATING_LEAVING, Phase.AFTER_LEAVING, None})
-CARD_LIMITS = {"emergency": 2, "steps": 4, "ideas": 3, "contacts": 4, "calm": 2, "resources": 6}
-CARD_TEXT = 90  # characters of one entry on the wallet card
+CARD_LIMITS = {"emergency": 2, "steps": 3, "ideas": 3, "contacts": 4, "calm": 2, "resources": 6}
+CARD_TEXT = 140  # characters of a card entry: three lines; every catalogue text fits
 CARD_TITLE = 40
 
 
