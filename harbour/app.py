@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -65,6 +66,8 @@ class App:
                     return result
             except StaleDataError:
                 raise Conflict("stale", "the record changed since it was read; try again") from None
+            except PoolTimeout:
+                raise HarbourError("database_busy", "no database connection came free") from None
             except DBAPIError as exc:
                 if attempt == RETRIES - 1 or not _is_transient(exc):
                     raise _safe_database_error(exc) from None
@@ -157,7 +160,8 @@ def _safe_database_error(exc: DBAPIError) -> Exception:
     if _is_transient(exc):
         return HarbourError("database_busy", "the database stayed busy; try again")
     if isinstance(exc, OperationalError):
-        return HarbourError("database_unavailable", f"{type(exc.orig).__name__}; is it running?")
+        reason = f"{type(exc.orig).__name__}: the database cannot be reached or opened"
+        return HarbourError("database_unavailable", reason)
     return exc
 
 

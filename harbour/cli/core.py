@@ -85,6 +85,8 @@ def _describe(case: dict[str, Any]) -> str:
         f"risk {case['risk_level'] or 'not assessed'}",
         f"  caseworker {case['caseworker'] or '(unassigned)'}, next due {case['next_due'] or '-'}",
     ]
+    if case.get("referral_source"):
+        lines.append(f"  referred by: {case['referral_source']}")
     for person in case["people"]:
         details = ", ".join(f"{k}: {v}" for k, v in person.items() if k != "kind")
         lines.append(f"  {person['kind']}: {details}")
