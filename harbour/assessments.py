@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -19,22 +18,16 @@ from harbour import events, lifecycle, schedule
 from harbour.access import Actor, load_case, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.catalogue import load_catalogue
-from harbour.composition import ProposedItem, compose
-from harbour.db.base import new_id
+from harbour.composition import compose
 from harbour.db.models import Assessment, Case, LifecycleEvent, Plan, ThreatSource
-from harbour.domain.text import Note
 from harbour.domain.vocab import (
     AssessmentPoint,
     AssessmentStatus,
-    CaseStatus,
-    ItemState,
-    PlanSection,
-    PlanStatus,
     RiskLevel,
     Situation,
 )
 from harbour.errors import Conflict, InvalidInput
-from harbour.instrument import load_instrument
+from harbour.instrument import Instrument, load_instrument
 from harbour.intake import IdempotencyKey
 from harbour.notify import hooks
 from harbour.planning import (
@@ -42,9 +35,7 @@ from harbour.planning import (
     create_version,
     latest_plan,
     plan_for_assessment,
-    plan_items,
     proposed,
-    stored_item,
 )
 from harbour.risk import (
     Reason,
@@ -58,7 +49,7 @@ from harbour.risk import (
 from harbour.schedule import open_assessment
 from harbour.validation import parse
 
-__all__ = ["complete_assessment", "open_assessment", "override", "submit_assessment"]
+__all__ = ["complete_assessment", "open_assessment", "submit_assessment"]
 
 SITUATION_OF_POINT = {
     AssessmentPoint.CONSIDERING_LEAVING: Situation.CONSIDERING_LEAVING,
@@ -171,7 +162,7 @@ def complete_assessment(
     events.record(uow, case.id, events.ASSESSMENT_COMPLETED, assessment.id, **payload)
     hooks.assessment_completed(uow, case, assessment, previous_level)
     protocol = result.emergency_protocol
-    return _outcome(case, assessment, previous_level, plan.version_number, protocol)
+    return outcome_of(case, assessment, previous_level, plan.version_number, protocol)
 
 
 def _digest(point: str, structured: Mapping[str, object], free_text: Mapping[str, str]) -> str:
@@ -199,7 +190,7 @@ def _replay(uow: UnitOfWork, case: Case, key: str | None, digest: str) -> Assess
     previous = (completed or {}).get("previous_level")
     protocol = load_instrument(uow.app.settings).emergency_protocol
     number = plan.version_number if plan else None
-    return _outcome(case, existing, previous, number, protocol, replayed=True)
+    return outcome_of(case, existing, previous, number, protocol, replayed=True)
 
 
 def _store(
@@ -239,7 +230,7 @@ def _update_case(
     uow: UnitOfWork,
     case: Case,
     point: AssessmentPoint,
-    instrument: Any,
+    instrument: Instrument,
     structured: Mapping[str, object],
     result: RiskResult,
 ) -> None:
@@ -255,10 +246,10 @@ def _compose_plan(
     uow: UnitOfWork,
     case: Case,
     assessment: Assessment,
-    instrument: Any,
+    instrument: Instrument,
     structured: Mapping[str, object],
     result: RiskResult,
-) -> Any:
+) -> Plan:
     recorded = uow.session.scalars(
         select(ThreatSource.kind).where(ThreatSource.case_id == case.id)
     ).all()
@@ -276,7 +267,7 @@ def _compose_plan(
     return create_version(uow, case, assessment, items)
 
 
-def _outcome(
+def outcome_of(
     case: Case,
     assessment: Assessment,
     previous_level: str | None,
@@ -302,78 +293,3 @@ def _outcome(
         next_due_at=case.next_due_at,
         replayed=replayed,
     )
-
-
-class OverrideIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    level: RiskLevel
-    reason: Note
-
-
-def override_level(
-    app: App, actor_handle: str | None, ref: str, level: str, reason: str
-) -> AssessmentOutcome:
-    """A supervisor sets the level of the case's latest assessment, with a reason."""
-    data = parse(OverrideIn, {"level": level, "reason": reason}, prefix="-")
-
-    def work(uow: UnitOfWork) -> AssessmentOutcome:
-        actor = resolve_actor(uow, actor_handle)
-        case = load_case(uow, actor, ref, "case.override")
-        return override(uow, actor, case, data.level, data.reason)
-
-    return app.run(work)
-
-
-def override(
-    uow: UnitOfWork, actor: Actor, case: Case, level: RiskLevel, reason: str
-) -> AssessmentOutcome:
-    """Keep the computed level, set the effective one, and follow through as an assessment would."""
-    assessment = latest_completed(uow, case)
-    previous = assessment.level
-    assessment.override_level = level
-    assessment.override_by_id = actor.staff_id
-    assessment.overridden_at = uow.now()
-    uow.seal(assessment, "override_reason", reason)
-    case.risk_level = level
-    case.updated_at = uow.now()
-    plan = plan_for_assessment(uow, assessment)
-    if plan is not None and plan.status == PlanStatus.DRAFT:
-        plan.risk_level = level
-        if level == RiskLevel.IMMINENT:
-            _add_emergency_steps(uow, plan)
-    if case.status != CaseStatus.DISCHARGED:
-        schedule.plan_next(uow, case, assessment)
-    payload = {"level": level.value, "computed_level": assessment.computed_level}
-    events.record(
-        uow, case.id, events.RISK_OVERRIDDEN, new_id(), previous_level=previous, **payload
-    )
-    hooks.assessment_completed(uow, case, assessment, previous)
-    protocol = load_instrument(uow.app.settings).emergency_protocol
-    number = plan.version_number if plan else None
-    return _outcome(case, assessment, previous, number, protocol)
-
-
-def latest_completed(uow: UnitOfWork, case: Case) -> Assessment:
-    found = uow.session.scalar(
-        select(Assessment)
-        .where(Assessment.case_id == case.id, Assessment.status == AssessmentStatus.COMPLETED)
-        .order_by(Assessment.completed_at.desc(), Assessment.id.desc())
-        .limit(1)
-    )
-    if found is None:
-        raise Conflict("not_assessed", "the case has no completed assessment to override")
-    return found
-
-
-def _add_emergency_steps(uow: UnitOfWork, plan: Plan) -> None:
-    """Raised to imminent by hand: the draft gains the emergency protocol it lacked."""
-    have = {row.key for row in plan_items(uow, plan)}
-    catalogue = load_catalogue(uow.app.settings)
-    for code in load_instrument(uow.app.settings).emergency_protocol:
-        step = catalogue.emergency_protocol.get(code)
-        if step is not None and code not in have:
-            item = ProposedItem(
-                code, PlanSection.EMERGENCY, ItemState.ACCEPTED, code, owner=step.owner
-            )
-            uow.session.add(stored_item(uow, plan, -1, item))
-    uow.session.flush()

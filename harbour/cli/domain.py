@@ -76,8 +76,8 @@ def override(
     as_json: Json = False,
 ) -> None:
     """Set the level of the latest assessment by hand (supervisors); both levels are kept."""
-    from harbour.assessments import override_level
     from harbour.cli.domain_text import assessment_text
+    from harbour.overrides import override_level
 
     app = get_app()
     outcome = override_level(app, actor, ref, level, reason)
