@@ -151,5 +151,8 @@ def after_commit(app: App) -> None:
 
 def deliver(app: App, lane: str | None = None, limit: int | None = None) -> int:
     """Send pending notifications of ``lane`` (all lanes when None); how many were sent."""
-    # WIRE(issue 4): harbour.notify.relay.deliver(app, lane=lane, limit=limit)
-    return 0
+    from harbour.domain.vocab import Lane
+    from harbour.notify import relay
+
+    chosen = Lane(lane) if lane is not None else None
+    return relay.deliver(app, lane=chosen, limit=limit if limit is not None else 500).sent

@@ -41,15 +41,20 @@ def open_due_assessments(app: App, now: datetime, batch: int = BATCH) -> int:
 
 
 def send_reminders(app: App, now: datetime, batch: int = BATCH) -> int:
-    """Enqueue the once-per-threshold reminders, one digest per recipient; how many enqueued."""
-    # WIRE(issue 4): reminders.sweep(uow, now, batch=batch) until a batch comes back short
-    return 0
+    """Enqueue the once-per-threshold reminders, one digest per recipient, and the overdue
+    escalations; how many. One transaction (one digest each), reading ``batch`` at a time."""
+    from harbour.notify import reminders
+
+    counts = app.run(lambda uow: reminders.sweep(uow, now, batch=batch))
+    return sum(counts.get(name, 0) for name in ("due_soon", "due_today", "overdue", "escalated"))
 
 
 def escalate(app: App, now: datetime) -> int:
-    """Escalate overdue work and re-escalate unacknowledged alerts; how many escalations."""
-    # WIRE(issue 4): alerts.escalate_unacknowledged(uow, now)
-    return 0
+    """Re-escalate unacknowledged alerts one tier; how many. (Overdue work is escalated by the
+    reminder sweep, in the same transaction as its reminders.)"""
+    from harbour.notify import alerts
+
+    return app.run(lambda uow: alerts.escalate_unacknowledged(uow, now))["escalated"]
 
 
 def finish_events(app: App, now: datetime, batch: int = BATCH) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from harbour.cli import admin, core, demo, documents, domain, orchestration  # noqa: F401  (register commands)
+from harbour.cli import admin, core, demo, documents, domain, notify, orchestration  # noqa: F401  (register commands)
 from harbour.cli.app import cli
 
 

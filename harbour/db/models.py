@@ -222,3 +222,62 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(80))
     outcome: Mapped[str] = mapped_column(String(CODE))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)  # operational values only
+
+
+class OutboxMessage(Base):
+    """One notification to one recipient tag on one channel: written with the change that caused
+    it, sent later by the relay. ``context`` holds allowlisted operational values only."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "lane", "next_attempt_at"),)
+
+    id: Mapped[str] = id_column()
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(CODE))
+    lane: Mapped[str] = mapped_column(String(CODE))
+    recipient: Mapped[str] = mapped_column(String(130))  # a routing tag, never an address
+    channel: Mapped[str] = mapped_column(String(CODE))
+    status: Mapped[str] = mapped_column(String(CODE))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(String(CODE))  # a code, never a message
+    agency_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    alert_id: Mapped[str | None] = mapped_column(String(32))
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class Alert(Base):
+    """Something staff must acknowledge; escalates tier by tier until someone does."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("kind", "source_id"),
+        Index("ix_alerts_escalation", "acknowledged_at", "next_escalation_at"),
+    )
+
+    id: Mapped[str] = id_column()
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(CODE))
+    source_id: Mapped[str] = mapped_column(String(32))  # e.g. the assessment that raised it
+    tier: Mapped[int] = mapped_column(Integer, default=0)
+    opened_at: Mapped[datetime]
+    next_escalation_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ReminderMark(Base):
+    """A reminder threshold that has fired for an assessment's due date (re-armed if it moves)."""
+
+    __tablename__ = "reminder_marks"
+    __table_args__ = (UniqueConstraint("assessment_id", "threshold"),)
+
+    id: Mapped[str] = id_column()
+    assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id"), index=True)
+    threshold: Mapped[str] = mapped_column(String(CODE))
+    due_at: Mapped[datetime]
+    fired_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(CODE))  # sent, skipped (a later one was due)

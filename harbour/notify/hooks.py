@@ -8,10 +8,24 @@ from __future__ import annotations
 
 from harbour.app import UnitOfWork
 from harbour.db.models import Assessment, Case
+from harbour.domain.vocab import AlertKind, Lane, NotificationKind, RiskLevel, Role
+from harbour.notify import alerts, recipients
+from harbour.notify.outbox import enqueue
 
 
 def case_assigned(uow: UnitOfWork, case: Case) -> None:
     """A caseworker was given a case: tell them (pointer only)."""
+    if case.caseworker_id is None:
+        return
+    enqueue(
+        uow,
+        NotificationKind.CASE_ASSIGNED,
+        recipients=recipients.caseworker_or_supervisors(uow, case),
+        case=case,
+        dedupe=f"assigned:{case.id}:{case.caseworker_id}:{case.updated_at.isoformat()}",
+        context={},
+        lane=Lane.NORMAL,
+    )
 
 
 def assessment_completed(
@@ -19,7 +33,32 @@ def assessment_completed(
 ) -> None:
     """Risk raised to high: caseworker and supervisor. Imminent: an alert to on-call and
     supervisor on the urgent lane, at once."""
+    level = assessment.level
+    if level == RiskLevel.IMMINENT:
+        alerts.open_alert(
+            uow, case, AlertKind.IMMINENT_THREAT, assessment.id, NotificationKind.IMMINENT_THREAT
+        )
+    elif level == RiskLevel.HIGH and _rank(previous_level) < RiskLevel.HIGH.rank:
+        people = recipients.caseworker_or_supervisors(uow, case)
+        people += recipients.handles(uow, case.agency_id, role=Role.SUPERVISOR)
+        enqueue(
+            uow,
+            NotificationKind.RISK_RAISED,
+            recipients=people,
+            case=case,
+            dedupe=f"risk_raised:{assessment.id}",
+            context={},
+            lane=Lane.NORMAL,
+        )
 
 
 def case_discharged(uow: UnitOfWork, case: Case) -> None:
-    """The case left the program; follow-ups are scheduled by the domain."""
+    """The case left the program; follow-ups are scheduled by the domain.
+
+    Nothing is sent now: the follow-up assessments' reminders come from the sweep, like any other
+    due date (as ``follow_up_due``).
+    """
+
+
+def _rank(level: str | None) -> int:
+    return RiskLevel(level).rank if level else -1

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-26 16:41:23.800179
+Create Date: 2026-11-26 17:23:23.298053
 """
 
 from __future__ import annotations
@@ -100,6 +100,27 @@ def upgrade() -> None:
         batch_op.create_index("ix_cases_due", ["next_due_at", "status"], unique=False)
 
     op.create_table(
+        "alerts",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("case_id", sa.String(length=32), nullable=False),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("source_id", sa.String(length=32), nullable=False),
+        sa.Column("tier", sa.Integer(), nullable=False),
+        sa.Column("opened_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("next_escalation_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("acknowledged_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("acknowledged_by", sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_alerts_case_id_cases")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alerts")),
+        sa.UniqueConstraint("kind", "source_id", name=op.f("uq_alerts_kind_source_id")),
+    )
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_alerts_case_id"), ["case_id"], unique=False)
+        batch_op.create_index(
+            "ix_alerts_escalation", ["acknowledged_at", "next_escalation_at"], unique=False
+        )
+
+    op.create_table(
         "assessments",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("case_id", sa.String(length=32), nullable=False),
@@ -165,6 +186,33 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_lifecycle_events_unprocessed", ["processed_at", "occurred_at"], unique=False
         )
+
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("dedupe_key", sa.String(length=255), nullable=False),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("lane", sa.String(length=40), nullable=False),
+        sa.Column("recipient", sa.String(length=130), nullable=False),
+        sa.Column("channel", sa.String(length=40), nullable=False),
+        sa.Column("status", sa.String(length=40), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_error", sa.String(length=40), nullable=True),
+        sa.Column("agency_id", sa.String(length=32), nullable=True),
+        sa.Column("case_id", sa.String(length=32), nullable=True),
+        sa.Column("alert_id", sa.String(length=32), nullable=True),
+        sa.Column("context", sa.JSON(), nullable=False),
+        sa.Column("created_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_outbox_case_id_cases")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
+        sa.UniqueConstraint("dedupe_key", name=op.f("uq_outbox_dedupe_key")),
+    )
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_outbox_agency_id"), ["agency_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_outbox_case_id"), ["case_id"], unique=False)
+        batch_op.create_index("ix_outbox_due", ["status", "lane", "next_attempt_at"], unique=False)
 
     op.create_table(
         "people",
@@ -238,6 +286,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_plans_case_id"), ["case_id"], unique=False)
 
     op.create_table(
+        "reminder_marks",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("assessment_id", sa.String(length=32), nullable=False),
+        sa.Column("threshold", sa.String(length=40), nullable=False),
+        sa.Column("due_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("fired_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("outcome", sa.String(length=40), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["assessment_id"],
+            ["assessments.id"],
+            name=op.f("fk_reminder_marks_assessment_id_assessments"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reminder_marks")),
+        sa.UniqueConstraint(
+            "assessment_id", "threshold", name=op.f("uq_reminder_marks_assessment_id_threshold")
+        ),
+    )
+    with op.batch_alter_table("reminder_marks", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_reminder_marks_assessment_id"), ["assessment_id"], unique=False
+        )
+
+    op.create_table(
         "plan_items",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("plan_id", sa.String(length=32), nullable=False),
@@ -277,6 +348,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_plan_items_plan_id"))
 
     op.drop_table("plan_items")
+    with op.batch_alter_table("reminder_marks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_reminder_marks_assessment_id"))
+
+    op.drop_table("reminder_marks")
     with op.batch_alter_table("plans", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_plans_case_id"))
 
@@ -289,6 +364,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_people_case_id"))
 
     op.drop_table("people")
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_due")
+        batch_op.drop_index(batch_op.f("ix_outbox_case_id"))
+        batch_op.drop_index(batch_op.f("ix_outbox_agency_id"))
+
+    op.drop_table("outbox")
     with op.batch_alter_table("lifecycle_events", schema=None) as batch_op:
         batch_op.drop_index("ix_lifecycle_events_unprocessed")
         batch_op.drop_index(batch_op.f("ix_lifecycle_events_case_id"))
@@ -299,6 +380,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_assessments_case_id"))
 
     op.drop_table("assessments")
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_index("ix_alerts_escalation")
+        batch_op.drop_index(batch_op.f("ix_alerts_case_id"))
+
+    op.drop_table("alerts")
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.drop_index("ix_cases_due")
         batch_op.drop_index(batch_op.f("ix_cases_caseworker_id"))

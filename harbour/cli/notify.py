@@ -1,0 +1,125 @@
+"""Commands for notifications: notify check/test, outbox (and retry), ack.
+
+Delivery and the reminder sweep run through ``harbour deliver`` and ``harbour sweep``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from harbour.cli.app import As, Json, cli, emit, get_app
+
+notify_cli = typer.Typer(help="Notification routes: check them, send a test.", no_args_is_help=True)
+cli.add_typer(notify_cli, name="notify")
+outbox_cli = typer.Typer(help="The notification outbox: counts and rows, no content.")
+cli.add_typer(outbox_cli, name="outbox")
+
+
+@notify_cli.command("check")
+def notify_check(actor: As = None, as_json: Json = False) -> None:
+    """Validate the Apprise routes file; list staff and roles with no route."""
+    from harbour.notify.console import check
+
+    report = check(get_app(), actor)
+    emit(report, as_json, _check_text)
+    if not report["ok"]:
+        from harbour.errors import ConfigError
+
+        raise ConfigError("routes_problem", "the routes file has problems (listed above)")
+
+
+def _check_text(report: dict[str, Any]) -> str:
+    lines = [f"{len(report['routes'])} route(s)."]
+    lines += [
+        f"  {r['channel']:<6} {','.join(r['tags'])}  {r['service']}" for r in report["routes"]
+    ]
+    lines += [f"problem: {p}" for p in report["problems"]]
+    if report["staff_without_route"]:
+        lines.append("staff without a route: " + ", ".join(report["staff_without_route"]))
+    if report["roles_without_route"]:
+        lines.append("roles without a route: " + ", ".join(report["roles_without_route"]))
+    return "\n".join(lines)
+
+
+@notify_cli.command("test")
+def notify_test(
+    to: Annotated[str, typer.Option("--to", help="A routing tag: handle, or role/agency.")],
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Send a harmless test message to every route of a tag."""
+    from harbour.notify.console import send_test
+
+    results = send_test(get_app(), actor, to)
+    emit(
+        results,
+        as_json,
+        lambda rs: "\n".join(
+            f"{r['channel']:<6} {'ok' if r['ok'] else r['error']:<14} {r['service']}" for r in rs
+        ),
+    )
+    if not all(r["ok"] for r in results):
+        from harbour.errors import DeliveryError
+
+        raise DeliveryError("test_failed", "a route did not accept the test message")
+
+
+@outbox_cli.callback(invoke_without_command=True)
+def outbox_show(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="pending, sent or dead.")] = None,
+    limit: Annotated[int, typer.Option(help="How many rows to list.")] = 20,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Pending, sent and dead-lettered counts and the latest rows (no content)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from harbour.notify.console import outbox
+
+    emit(outbox(get_app(), actor, status, limit), as_json, _outbox_text)
+
+
+def _outbox_text(view: dict[str, Any]) -> str:
+    c = view["counts"]
+    lines = [f"pending {c['pending']}, sent {c['sent']}, dead {c['dead']}"]
+    for r in view["rows"]:
+        lines.append(
+            f"{r['id']}  {r['status']:<7} {r['lane']:<6} {r['kind']:<20} "
+            f"{r['recipient']}/{r['channel']}  tries {r['attempts']}  {r['last_error'] or ''}"
+        )
+    return "\n".join(lines)
+
+
+@outbox_cli.command("retry")
+def outbox_retry(
+    row_id: Annotated[str, typer.Argument(metavar="ID")], actor: As = None, as_json: Json = False
+) -> None:
+    """Requeue a dead-lettered row: due now, attempts from zero."""
+    from harbour.notify.console import retry
+
+    row = retry(get_app(), actor, row_id)
+    emit(row, as_json, f"{row['id']} requeued.")
+
+
+@cli.command("ack")
+def ack(alert_id: str, actor: As = None, as_json: Json = False) -> None:
+    """Acknowledge an alert: records who and when, and stops its escalation."""
+    from harbour.notify.alerts import acknowledge
+
+    alert = acknowledge(get_app(), actor, alert_id)
+    shown = {
+        "alert": alert.id,
+        "kind": alert.kind,
+        "tier": alert.tier,
+        "acknowledged_by": alert.acknowledged_by,
+        "acknowledged_at": alert.acknowledged_at,
+    }
+    emit(
+        shown,
+        as_json,
+        f"Alert {alert.id} acknowledged by {alert.acknowledged_by} "
+        f"at {alert.acknowledged_at:%Y-%m-%d %H:%M} UTC.",
+    )

@@ -1,0 +1,160 @@
+"""Alerts staff must acknowledge, and the ladder they climb until someone does.
+
+An imminent threat goes at once to on-call staff and supervisors (tier 0). Not acknowledged within
+the policy's ``alert_ack_timeout``, it goes to the supervisors again (tier 1), then to the agency's
+admins (tier 2), where the ladder ends. An overdue escalation starts with the supervisors.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from harbour import events
+from harbour.access import audit, authorize, resolve_actor
+from harbour.app import App, UnitOfWork
+from harbour.db.base import new_id
+from harbour.db.models import Alert, Case
+from harbour.domain.vocab import AlertKind, Lane, NotificationKind, Role
+from harbour.errors import InvalidInput, NotFound
+from harbour.notify import recipients
+from harbour.notify.outbox import enqueue
+from harbour.policy import load_policy
+
+Tier = Callable[[UnitOfWork, str], list[str]]
+
+
+def _oncall_and_supervisors(uow: UnitOfWork, agency_id: str) -> list[str]:
+    return recipients.on_call(uow, agency_id) + _supervisors(uow, agency_id)
+
+
+def _supervisors(uow: UnitOfWork, agency_id: str) -> list[str]:
+    return recipients.handles(uow, agency_id, role=Role.SUPERVISOR)
+
+
+def _admins(uow: UnitOfWork, agency_id: str) -> list[str]:
+    return recipients.handles(uow, agency_id, role=Role.ADMIN)
+
+
+LADDERS: dict[str, tuple[Tier, ...]] = {
+    AlertKind.IMMINENT_THREAT: (_oncall_and_supervisors, _supervisors, _admins),
+    AlertKind.OVERDUE_ESCALATION: (_supervisors, _admins),
+    AlertKind.RISK_RAISED: (_supervisors, _admins),
+}
+_HEX = re.compile(r"[0-9a-f]{8,32}")
+
+
+def ack_timeout(uow: UnitOfWork) -> timedelta:
+    return load_policy(uow.app.settings).alert_ack_timeout.delta
+
+
+def open_alert(
+    uow: UnitOfWork,
+    case: Case,
+    kind: AlertKind,
+    source_id: str,
+    notification: NotificationKind,
+    context: dict[str, Any] | None = None,
+) -> Alert:
+    """Open the alert for ``source_id`` once and notify its first tier on the urgent lane."""
+    existing = uow.session.scalar(
+        select(Alert).where(Alert.kind == kind, Alert.source_id == source_id)
+    )
+    if existing is not None:
+        return existing
+    now = uow.now()
+    alert = Alert(
+        case_id=case.id,
+        kind=kind,
+        source_id=source_id,
+        tier=0,
+        opened_at=now,
+        next_escalation_at=now + ack_timeout(uow) if len(LADDERS[kind]) > 1 else None,
+    )
+    uow.session.add(alert)
+    uow.session.flush()
+    _notify_tier(uow, alert, case, notification, context or {})
+    return alert
+
+
+def escalate_unacknowledged(uow: UnitOfWork, now: datetime) -> dict[str, int]:
+    """Move every alert whose acknowledgement is overdue one tier up; returns counts."""
+    due = uow.session.scalars(
+        select(Alert)
+        .where(Alert.acknowledged_at.is_(None), Alert.next_escalation_at <= now)
+        .order_by(Alert.next_escalation_at)
+    ).all()
+    for alert in due:
+        _climb(uow, alert, now)
+    return {"escalated": len(due)}
+
+
+def _climb(uow: UnitOfWork, alert: Alert, now: datetime) -> None:
+    ladder = LADDERS[alert.kind]
+    alert.tier += 1
+    last = alert.tier >= len(ladder) - 1
+    alert.next_escalation_at = None if last else now + ack_timeout(uow)
+    case = uow.session.get_one(Case, alert.case_id)
+    _notify_tier(uow, alert, case, NotificationKind.ALERT_ESCALATED, {"tier": alert.tier})
+    events.record(uow, case.id, events.CASE_ESCALATED, new_id(), alert_id=alert.id, tier=alert.tier)
+
+
+def _notify_tier(
+    uow: UnitOfWork,
+    alert: Alert,
+    case: Case,
+    notification: NotificationKind,
+    context: dict[str, Any],
+) -> None:
+    tier = LADDERS[alert.kind][alert.tier]
+    enqueue(
+        uow,
+        notification,
+        recipients=tier(uow, case.agency_id),
+        case=case,
+        dedupe=f"alert:{alert.id}:{alert.tier}",
+        context={"alert_id": alert.id, "path": f"/alerts/{alert.id}", **context},
+        lane=Lane.URGENT,
+    )
+
+
+def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> Alert:
+    """Record who acknowledged an alert of their agency, and when; the ladder stops there.
+
+    Acknowledging again changes nothing. Another agency's alert answers as a missing one.
+    """
+    typed = alert_id.strip().lower()
+    if not _HEX.fullmatch(typed):
+        raise InvalidInput([("ALERT_ID", "not an alert id (at least 8 hex characters)")])
+
+    def work(uow: UnitOfWork) -> Alert:
+        actor = resolve_actor(uow, actor_handle)
+        authorize(uow, actor, "alert.ack")
+        alert = _find(uow, actor.agency_id, typed)
+        if alert.acknowledged_at is None:
+            alert.acknowledged_at = uow.now()
+            alert.acknowledged_by = actor.handle
+            alert.next_escalation_at = None
+            audit(uow, actor, "alert.ack", alert.case_id, alert_id=alert.id, tier=alert.tier)
+            events.record(uow, alert.case_id, events.ALERT_ACKNOWLEDGED, alert.id, kind=alert.kind)
+        return alert
+
+    return app.run(work)
+
+
+def _find(uow: UnitOfWork, agency_id: str, typed: str) -> Alert:
+    matches = uow.session.scalars(
+        select(Alert)
+        .join(Case, Case.id == Alert.case_id)
+        .where(Case.agency_id == agency_id, Alert.id.startswith(typed))
+        .limit(2)
+    ).all()
+    if len(matches) > 1:
+        raise InvalidInput([("ALERT_ID", "matches more than one alert; type more of it")])
+    if not matches:
+        raise NotFound("alert_not_found", "no such alert")
+    return matches[0]

@@ -1,0 +1,95 @@
+"""What a notification says: templates rendered with the allowlisted context, and nothing more.
+
+Each kind has ``notifications/<kind>.subject.txt``, ``<kind>.txt`` (chat and other text channels)
+and ``<kind>.html`` (email). Subjects are one line: CR, LF and runs of spaces collapse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from harbour import templating
+from harbour.domain.vocab import NotificationKind as K
+from harbour.notify.context import ITEM_KEYS, KEYS
+from harbour.notify.routes import EMAIL
+
+if TYPE_CHECKING:
+    from harbour.settings import Settings
+
+SUBJECT_MAX = 120
+FOLDER = "notifications"
+BASES = ("_base.txt", "_base.html")
+
+# Bland on purpose: subjects and chat previews are read on lock screens.
+LABELS: dict[str, str] = {
+    K.CASE_ASSIGNED: "Case assigned to you",
+    K.ASSESSMENT_DUE_SOON: "Assessment due soon",
+    K.ASSESSMENT_DUE_TODAY: "Assessment due today",
+    K.ASSESSMENT_OVERDUE: "Assessment overdue",
+    K.OVERDUE_ESCALATION: "Overdue assessment for supervisor review",
+    K.FOLLOW_UP_DUE: "Follow-up due",
+    K.RISK_RAISED: "Case level raised, please review",
+    K.IMMINENT_THREAT: "Urgent alert, please acknowledge",
+    K.ALERT_ESCALATED: "Urgent alert not yet acknowledged",
+    K.REMINDER_DIGEST: "Reminders",
+    K.DEAD_LETTER: "A notification could not be delivered",
+    K.TEST: "Test message",
+}
+
+
+@dataclass(frozen=True)
+class Message:
+    title: str
+    body: str
+    body_format: str  # "html" or "text", as Apprise names them
+
+
+def template_names(kind: str) -> tuple[str, str, str]:
+    """(subject, text, html) template names of one kind."""
+    stem = f"{FOLDER}/{K(kind).value}"
+    return f"{stem}.subject.txt", f"{stem}.txt", f"{stem}.html"
+
+
+def all_template_names() -> list[str]:
+    names = [f"{FOLDER}/{base}" for base in BASES]
+    return names + [name for kind in K for name in template_names(kind)]
+
+
+templating.register(*all_template_names())
+
+
+def compose(settings: Settings, kind: str, context: Mapping[str, Any], channel: str) -> Message:
+    """The rendered message of one outbox row; HTML for email, text elsewhere."""
+    subject, text, html = template_names(kind)
+    values = template_context(settings, kind, context)
+    as_html = channel == EMAIL
+    body = templating.render(settings.templates_dir, html if as_html else text, values)
+    title = subject_line(templating.render(settings.templates_dir, subject, values))
+    return Message(title, body, "html" if as_html else "text")
+
+
+def subject_line(text: str) -> str:
+    """One line, no CR/LF (no header injection, no second line on a lock screen)."""
+    return " ".join(text.split())[:SUBJECT_MAX]
+
+
+def template_context(settings: Settings, kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {key: None for key in KEYS} | {"count": 0, "more": 0}
+    values |= {key: value for key, value in context.items() if key in KEYS}
+    values["items"] = [_item(settings, item) for item in context.get("items") or []]
+    values |= {"kind": K(kind).value, "label": LABELS[kind], "link": _link(settings, values)}
+    return values
+
+
+def _item(settings: Settings, item: Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {key: item.get(key) for key in ITEM_KEYS}
+    values["label"] = LABELS.get(values["kind"] or "", "Reminder")
+    values["link"] = _link(settings, values)
+    return values
+
+
+def _link(settings: Settings, values: Mapping[str, Any]) -> str | None:
+    path = values.get("path")
+    return f"{settings.base_url}{path}" if path else None

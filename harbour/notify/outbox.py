@@ -1,0 +1,117 @@
+"""The transactional outbox: rows written in the caller's transaction, sent later by the relay.
+
+One row per notification, recipient tag and channel. ``dedupe`` names the event; with the
+recipient and channel it forms a unique key, so the same event never enqueues twice (a repeat is
+silently ignored, also under a concurrent twin).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from harbour import refs
+from harbour.app import UnitOfWork
+from harbour.db.base import new_id
+from harbour.db.models import Case, OutboxMessage
+from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus
+from harbour.notify.context import clean_context
+from harbour.notify.recipients import agency_of, unique
+from harbour.notify.routes import ANY_CHANNEL, load_routes
+
+KEY_MAX = 255
+
+
+def enqueue(
+    uow: UnitOfWork,
+    kind: NotificationKind | str,
+    *,
+    recipients: list[str],
+    case: Case | None,
+    dedupe: str,
+    context: Mapping[str, Any],
+    lane: Lane,
+    agency_id: str | None = None,
+) -> int:
+    """Write the rows of one notification; returns how many rows were offered.
+
+    Args:
+        recipients: routing tags (staff handles, or ``role/agency``).
+        case: the case it points at (adds its short reference and link), or None.
+        dedupe: names the event, e.g. ``alert:<id>:0``; repeats are ignored.
+        context: allowlisted operational values only (see ``harbour.notify.context``).
+        agency_id: whose admins hear of a dead letter, when there is no case.
+    """
+    values = clean_context(_with_case(context, case))
+    routes = load_routes(uow.app.settings)
+    agency = case.agency_id if case is not None else agency_id
+    rows = [
+        _row(uow, kind, lane, dedupe, recipient, channel, values, case, agency)
+        for recipient in unique(recipients)
+        for channel in routes.channels_for(recipient) or [ANY_CHANNEL]
+    ]
+    _insert_new(uow, rows)
+    return len(rows)
+
+
+def _with_case(context: Mapping[str, Any], case: Case | None) -> dict[str, Any]:
+    if case is None:
+        return dict(context)
+    defaults = {"case_ref": refs.short_form(case.reference), "path": f"/cases/{case.reference}"}
+    return defaults | dict(context)
+
+
+def _row(
+    uow: UnitOfWork,
+    kind: str,
+    lane: Lane,
+    dedupe: str,
+    recipient: str,
+    channel: str,
+    context: dict[str, Any],
+    case: Case | None,
+    agency_id: str | None,
+) -> dict[str, Any]:
+    now = uow.now()
+    return {
+        "id": new_id(),
+        "dedupe_key": _key(dedupe, recipient, channel),
+        "kind": NotificationKind(kind).value,
+        "lane": Lane(lane).value,
+        "recipient": recipient,
+        "channel": channel,
+        "status": OutboxStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "agency_id": agency_id or agency_of(uow, recipient),
+        "case_id": case.id if case is not None else None,
+        "alert_id": context.get("alert_id"),
+        "context": context,
+        "created_at": now,
+    }
+
+
+def _key(dedupe: str, recipient: str, channel: str) -> str:
+    key = f"{dedupe}|{recipient}|{channel}"
+    return key if len(key) <= KEY_MAX else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def _insert_new(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    dialect = postgresql if uow.session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    uow.session.execute(statement, rows)
+
+
+def counts(uow: UnitOfWork, agency_id: str | None = None) -> dict[str, int]:
+    """Rows by status (pending, sent, dead), optionally for one agency."""
+    query = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    if agency_id is not None:
+        query = query.where(OutboxMessage.agency_id == agency_id)
+    found = dict(uow.session.execute(query).tuples().all())
+    return {status.value: found.get(status.value, 0) for status in OutboxStatus}

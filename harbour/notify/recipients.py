@@ -1,0 +1,56 @@
+"""Who receives what, as routing tags: staff handles from the database, shared role routes."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from harbour.app import UnitOfWork
+from harbour.db.models import Agency, Case, Staff
+from harbour.domain.vocab import Role
+from harbour.notify.routes import load_routes
+
+
+def handles(uow: UnitOfWork, agency_id: str | None, *, role: Role | None = None) -> list[str]:
+    """Active staff of an agency (every agency if None) with ``role``."""
+    query = select(Staff.handle).where(Staff.active.is_(True)).order_by(Staff.handle)
+    if agency_id is not None:
+        query = query.where(Staff.agency_id == agency_id)
+    if role is not None:
+        query = query.where(Staff.role == role)
+    return list(uow.session.scalars(query))
+
+
+def on_call(uow: UnitOfWork, agency_id: str) -> list[str]:
+    """On-call staff by handle, and the agency's shared on-call route if one is configured."""
+    people = uow.session.scalars(
+        select(Staff.handle)
+        .where(Staff.agency_id == agency_id, Staff.active.is_(True), Staff.on_call.is_(True))
+        .order_by(Staff.handle)
+    )
+    return [*people, *shared_route(uow, "oncall", agency_id)]
+
+
+def shared_route(uow: UnitOfWork, role: str, agency_id: str) -> list[str]:
+    """``role/agency`` when the routes file has a route tagged with both, else nothing."""
+    agency = uow.session.get(Agency, agency_id)
+    if agency is None:
+        return []
+    tag = f"{role}/{agency.name}"
+    return [tag] if load_routes(uow.app.settings).matching(tag) else []
+
+
+def caseworker_or_supervisors(uow: UnitOfWork, case: Case) -> list[str]:
+    """The case's caseworker; while it has none, the agency's supervisors."""
+    if case.caseworker_id is not None:
+        staff = uow.session.get(Staff, case.caseworker_id)
+        if staff is not None and staff.active:
+            return [staff.handle]
+    return handles(uow, case.agency_id, role=Role.SUPERVISOR)
+
+
+def agency_of(uow: UnitOfWork, handle: str) -> str | None:
+    return uow.session.scalar(select(Staff.agency_id).where(Staff.handle == handle))
+
+
+def unique(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(tags))

@@ -1,0 +1,253 @@
+"""The reminder sweep: each threshold of each open assessment fires once per due date.
+
+Thresholds and their times come from the reassessment policy (``reminder_times``). When a sweep
+finds several reminder thresholds passed at once (an assessment opened late), only the latest is
+sent and the earlier ones are marked skipped. Reminders of one sweep go out as one digest per
+recipient. Overdue past ``escalate_overdue_after``: the case is marked escalated and an alert goes
+to the supervisors (and up the ladder until acknowledged).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, bindparam, exists, or_, select
+
+from harbour import events, refs
+from harbour.app import UnitOfWork
+from harbour.db.models import Agency, Assessment, Case, ReminderMark
+from harbour.domain.vocab import (
+    AlertKind,
+    AssessmentPoint,
+    AssessmentStatus,
+    CaseStatus,
+    Lane,
+    NotificationKind,
+)
+from harbour.notify import alerts, recipients
+from harbour.notify.context import MAX_ITEMS
+from harbour.notify.outbox import enqueue
+from harbour.policy import ESCALATION, REMINDERS, Policy, load_policy, reminder_times
+
+K = NotificationKind
+KINDS = {"due_soon": K.ASSESSMENT_DUE_SOON, "due_today": K.ASSESSMENT_DUE_TODAY}
+FOLLOW_UP_KINDS = {"due_soon": K.FOLLOW_UP_DUE, "due_today": K.FOLLOW_UP_DUE}
+SENT, SKIPPED = "sent", "skipped"
+SLACK = timedelta(days=1)  # local calendar days and DST move a threshold by hours, not days
+
+
+@dataclass(frozen=True)
+class Due:
+    assessment: Assessment
+    case: Case
+    zone: ZoneInfo
+
+
+def sweep(uow: UnitOfWork, now: datetime, *, batch: int = 500) -> dict[str, int]:
+    """Fire the reminder thresholds passed by ``now``; returns counts by threshold and digests.
+
+    One call is one whole sweep, in the caller's transaction (so each recipient gets one digest);
+    assessments are read ``batch`` at a time and let go once handled.
+    """
+    policy = load_policy(uow.app.settings)
+    counts: Counter[str] = Counter()
+    digests: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for chunk in _candidates(uow, policy, now, batch):
+        marks = _marks(uow, [due.assessment.id for due in chunk])
+        for due in chunk:
+            counts["assessments"] += 1
+            _consider(uow, policy, now, due, marks[due.assessment.id], digests, counts)
+        _let_go(uow, chunk, marks)
+    for recipient, items in digests.items():
+        _send_digest(uow, now, recipient, items)
+    counts["digests"] = len(digests)
+    return dict(counts)
+
+
+def _candidates(uow: UnitOfWork, policy: Policy, now: datetime, batch: int) -> Iterator[list[Due]]:
+    """Open assessments with a threshold near or past ``now`` that has not fired for their due
+    date. The SQL bound is loose by a day (local calendar days, DST); ``_consider`` is exact."""
+    offsets = _offsets(policy)
+    query = _candidate_query(tuple(name for name, _ in offsets))
+    bounds = {f"bound_{name}": now - offset + SLACK for name, offset in offsets}
+    last = ""
+    while True:
+        params = {**bounds, "after": last, "batch": batch}
+        rows = uow.session.execute(query, params).tuples().all()
+        if not rows:
+            return
+        yield [Due(a, c, ZoneInfo(zone)) for a, c, zone in rows]
+        last = rows[-1][0].id
+
+
+def _offsets(policy: Policy) -> list[tuple[str, timedelta]]:
+    """Each threshold's offset from the due time, as plain elapsed time."""
+    reference = datetime(2001, 1, 1, tzinfo=UTC)
+    return [
+        (name, at - reference) for name, at in reminder_times(policy, reference, ZoneInfo("UTC"))
+    ]
+
+
+@lru_cache(maxsize=8)
+def _candidate_query(thresholds: tuple[str, ...]) -> Any:
+    """Built once (a sweep runs every few minutes): the bounds are parameters."""
+    return (
+        select(Assessment, Case, Agency.timezone)
+        .join(Case, Case.id == Assessment.case_id)
+        .join(Agency, Agency.id == Case.agency_id)
+        .where(
+            Assessment.status == AssessmentStatus.OPEN,
+            Assessment.due_at.is_not(None),
+            Case.status != CaseStatus.CLOSED,
+            Assessment.id > bindparam("after"),
+            or_(*(_unfired_near(name) for name in thresholds)),
+        )
+        .order_by(Assessment.id)
+        .limit(bindparam("batch"))
+    )
+
+
+def _unfired_near(threshold: str) -> Any:
+    fired = exists().where(
+        ReminderMark.assessment_id == Assessment.id,
+        ReminderMark.threshold == threshold,
+        ReminderMark.due_at == Assessment.due_at,
+    )
+    bound = bindparam(f"bound_{threshold}", type_=Assessment.__table__.c.due_at.type)
+    return and_(Assessment.due_at <= bound, ~fired)
+
+
+def _let_go(uow: UnitOfWork, chunk: list[Due], marks: dict[str, dict[str, ReminderMark]]) -> None:
+    """Write the chunk's changes and drop its rows from the session: memory stays one batch."""
+    uow.session.flush()
+    for due in chunk:
+        uow.session.expunge(due.assessment)
+        for mark in marks[due.assessment.id].values():
+            uow.session.expunge(mark)
+
+
+def _marks(uow: UnitOfWork, ids: list[str]) -> dict[str, dict[str, ReminderMark]]:
+    found: dict[str, dict[str, ReminderMark]] = defaultdict(dict)
+    for mark in uow.session.scalars(
+        select(ReminderMark).where(ReminderMark.assessment_id.in_(ids))
+    ):
+        found[mark.assessment_id][mark.threshold] = mark
+    return found
+
+
+def _consider(
+    uow: UnitOfWork,
+    policy: Policy,
+    now: datetime,
+    due: Due,
+    marks: dict[str, ReminderMark],
+    digests: dict[str, list[dict[str, Any]]],
+    counts: Counter[str],
+) -> None:
+    due_at = due.assessment.due_at
+    assert due_at is not None
+    passed = [
+        name
+        for name, at in reminder_times(policy, due_at, due.zone)
+        if at <= now and not _fired(marks.get(name), due_at)
+    ]
+    reminders = [name for name in passed if name in REMINDERS]
+    for name in reminders[:-1]:
+        _mark(uow, marks, due.assessment, name, now, SKIPPED)
+        counts["skipped"] += 1
+    if reminders:
+        latest = reminders[-1]
+        _mark(uow, marks, due.assessment, latest, now, SENT)
+        for recipient in recipients.caseworker_or_supervisors(uow, due.case):
+            digests[recipient].append(_item(due, latest))
+        counts[latest] += 1
+    if ESCALATION in passed:
+        _mark(uow, marks, due.assessment, ESCALATION, now, SENT)
+        escalate_overdue(uow, due)
+        counts["escalated"] += 1
+
+
+def _fired(mark: ReminderMark | None, due_at: datetime) -> bool:
+    return mark is not None and mark.due_at == due_at
+
+
+def _mark(
+    uow: UnitOfWork,
+    marks: dict[str, ReminderMark],
+    assessment: Assessment,
+    threshold: str,
+    now: datetime,
+    outcome: str,
+) -> None:
+    """Record that ``threshold`` fired for the current due date (re-arming a moved one)."""
+    mark = marks.get(threshold)
+    if mark is None:
+        mark = ReminderMark(assessment_id=assessment.id, threshold=threshold)
+        uow.session.add(mark)
+        marks[threshold] = mark
+    assert assessment.due_at is not None
+    mark.due_at = assessment.due_at
+    mark.fired_at = now
+    mark.outcome = outcome
+
+
+def _item(due: Due, threshold: str) -> dict[str, Any]:
+    follow_up = due.assessment.point == AssessmentPoint.FOLLOW_UP
+    kind = (FOLLOW_UP_KINDS if follow_up else KINDS).get(threshold, K.ASSESSMENT_OVERDUE)
+    return {
+        "case_ref": refs.short_form(due.case.reference),
+        "kind": kind.value,
+        "due_date": _local_date(due),
+        "path": f"/cases/{due.case.reference}",
+    }
+
+
+def _local_date(due: Due) -> str:
+    assert due.assessment.due_at is not None
+    return due.assessment.due_at.astimezone(due.zone).date().isoformat()
+
+
+def escalate_overdue(uow: UnitOfWork, due: Due) -> None:
+    """Overdue past the policy's threshold: mark the case and alert its supervisors."""
+    case = due.case
+    case.escalated = True
+    alerts.open_alert(
+        uow,
+        case,
+        AlertKind.OVERDUE_ESCALATION,
+        due.assessment.id,
+        NotificationKind.OVERDUE_ESCALATION,
+        {"due_date": _local_date(due)},
+    )
+    events.record(
+        uow,
+        case.id,
+        events.CASE_ESCALATED,
+        due.assessment.id,
+        reason="overdue",
+        point=due.assessment.point,
+    )
+
+
+def _send_digest(
+    uow: UnitOfWork, now: datetime, recipient: str, items: list[dict[str, Any]]
+) -> None:
+    enqueue(
+        uow,
+        K.REMINDER_DIGEST,
+        recipients=[recipient],
+        case=None,
+        dedupe=f"digest:{now.strftime('%Y%m%dT%H%M%S.%f')}",
+        context={
+            "items": items[:MAX_ITEMS],
+            "count": len(items),
+            "more": max(0, len(items) - MAX_ITEMS),
+        },
+        lane=Lane.NORMAL,
+    )

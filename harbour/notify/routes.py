@@ -1,0 +1,157 @@
+"""Routing by Apprise tag: which configured URLs reach which recipient on which channel.
+
+The Apprise YAML file (``HARBOUR_APPRISE_CONFIG``) tags each URL with who receives it (a staff
+handle, or a role such as ``oncall`` together with an agency name) and one channel tag (``email``
+or ``chat``). A recipient is a tag, or several joined by ``/`` that must all be present
+(``oncall/north``). URLs stay in memory: anything shown uses Apprise's privacy form.
+
+Every send gets fresh plugin instances (Apprise throttles per instance: 5.5 s between emails),
+with Apprise's own retries off, redirects refused and short socket timeouts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import apprise
+
+    from harbour.settings import Settings
+
+EMAIL = "email"
+CHAT = "chat"
+CHANNELS = (EMAIL, CHAT)
+ANY_CHANNEL = "any"  # a row enqueued when the recipient had no route: any route will do
+ROLE_TAGS = ("supervisor", "coordinator", "oncall", "admin")
+
+
+@dataclass(frozen=True)
+class Route:
+    tags: frozenset[str]
+    channel: str
+    service: str  # Apprise's privacy form of the URL: safe to show
+    url: str = field(repr=False, compare=False)
+
+    def reaches(self, recipient: str, channel: str = ANY_CHANNEL) -> bool:
+        wanted = set(recipient.lower().split("/"))
+        return wanted <= self.tags and channel in (ANY_CHANNEL, self.channel)
+
+
+@dataclass(frozen=True)
+class Routes:
+    routes: tuple[Route, ...] = ()
+    problems: tuple[str, ...] = ()
+
+    def matching(self, recipient: str, channel: str = ANY_CHANNEL) -> list[Route]:
+        return [route for route in self.routes if route.reaches(recipient, channel)]
+
+    def channels_for(self, recipient: str) -> list[str]:
+        return sorted({route.channel for route in self.matching(recipient)})
+
+
+def load_routes(settings: Settings) -> Routes:
+    """The routes in the configured file; an empty table with a problem code if unusable."""
+    path = settings.apprise_config
+    if path is None:
+        return Routes(problems=("no_config",))
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return Routes(problems=("config_unreadable",))
+    return _load_cached(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _load_cached(path: str, _mtime_ns: int, _size: int) -> Routes:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return Routes(problems=("config_unreadable",))
+    return parse_routes(text)
+
+
+def parse_routes(text: str) -> Routes:
+    """Routes from Apprise YAML text (a file's content, or a secret holding the same YAML)."""
+    import apprise
+
+    pin_apprise_logger()
+    config = apprise.AppriseConfig(asset=safe_asset())
+    if not config.add_config(text, format="yaml"):
+        return Routes(problems=("config_invalid",))
+    routes: list[Route] = []
+    problems: list[str] = []
+    for number, service in enumerate(config.services(), start=1):
+        route, problem = _route(service)
+        if route is not None:
+            routes.append(route)
+        if problem:
+            problems.append(f"url {number}: {problem}")
+    if not routes and not problems:
+        problems.append("no_routes")
+    return Routes(tuple(routes), tuple(problems))
+
+
+def _route(service: Any) -> tuple[Route | None, str | None]:
+    tags = frozenset(str(tag) for tag in service.tags)
+    channels = [tag for tag in tags if tag in CHANNELS]
+    if len(channels) != 1:
+        return None, "needs exactly one channel tag (email or chat)"
+    if not tags - set(channels):
+        return None, "needs a recipient tag (a staff handle or a role and agency)"
+    return Route(tags, channels[0], service.url(privacy=True), service.url()), None
+
+
+def safe_asset(timeout: float = 10.0) -> apprise.AppriseAsset:
+    import apprise
+
+    return apprise.AppriseAsset(
+        http_redirects=False,
+        storage_mode="memory",
+        service_timeout=timeout,
+        default_service_retry=0,
+    )
+
+
+def fresh_sender(routes: list[Route], timeout: float) -> apprise.Apprise:
+    """A new Apprise object with new, hardened plugin instances for ``routes``."""
+    import apprise
+
+    asset = safe_asset(timeout * 2 + 1)
+    sender = apprise.Apprise(asset=asset)
+    for route in routes:
+        plugin = apprise.Apprise.instantiate(route.url, asset=asset)
+        if plugin is not None:
+            sender.add(_harden(plugin, timeout))
+    return sender
+
+
+def _harden(plugin: Any, timeout: float) -> Any:
+    plugin.retry = 0  # the outbox retries, with backoff and a record
+    plugin.redirects = False  # a webhook that redirects is not followed anywhere
+    plugin.request_rate_per_sec = 0  # a fresh instance: nothing to throttle against
+    plugin.socket_connect_timeout = min(float(plugin.socket_connect_timeout or timeout), timeout)
+    plugin.socket_read_timeout = min(float(plugin.socket_read_timeout or timeout), timeout)
+    return plugin
+
+
+class _Withheld(logging.Filter):
+    """Apprise's messages can name recipients and hosts: keep the level, drop the words."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = "apprise reported a delivery problem (details withheld)"
+        record.args = ()
+        return True
+
+
+def pin_apprise_logger() -> None:
+    """Hold the ``apprise`` logger at WARNING, its text withheld (it logs bodies at DEBUG), and
+    urllib3's at WARNING (at DEBUG it logs request paths, where webhook tokens live)."""
+    logger = logging.getLogger("apprise")
+    logger.setLevel(logging.WARNING)
+    if not any(isinstance(f, _Withheld) for f in logger.filters):
+        logger.addFilter(_Withheld())
+    logging.getLogger("urllib3").setLevel(logging.WARNING)

@@ -1,0 +1,120 @@
+"""Cases and assessments for notification tests, the relay driven to quiet, and the invariants."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from harbour.app import App, UnitOfWork
+from harbour.cases import assign_case
+from harbour.clock import FixedClock
+from harbour.db.models import Assessment, Case, OutboxMessage
+from harbour.domain.vocab import AssessmentPoint, AssessmentStatus, OutboxStatus
+from harbour.intake import refer
+from harbour.notify.relay import DeliveryReport, RelayConfig, deliver
+from tests.notify.conftest import FAST, MAIL_DOMAIN, WEBHOOK_TOKEN
+from tests.support import referral
+
+MARKER = "MKNOTE"
+# What must never appear in a notification or a log line.
+BANNED_WORDS = ("traffick", "exploit", "abuse", "sex", "prostitut", "victim", "pimp")
+AGENCY_WORDS = ("north", "south", "MARK-")
+
+
+def new_case(app: App, marker: str = MARKER, caseworker: str | None = "cw1") -> Case:
+    case = refer(app, "coord", referral(marker), None)
+    if caseworker is None:
+        return case
+
+    def work(uow: UnitOfWork) -> Case:
+        row = uow.session.get_one(Case, case.id)
+        return assign_case(uow, None, row, caseworker)
+
+    return app.run(work)
+
+
+def open_assessment(
+    app: App,
+    case: Case,
+    due_at: datetime,
+    point: AssessmentPoint = AssessmentPoint.PLANNING_MEETING,
+) -> Assessment:
+    def work(uow: UnitOfWork) -> Assessment:
+        row = Assessment(
+            case_id=case.id,
+            point=point,
+            status=AssessmentStatus.OPEN,
+            due_at=due_at,
+            opened_at=uow.now(),
+        )
+        uow.session.add(row)
+        uow.session.flush()
+        return row
+
+    return app.run(work)
+
+
+def drain(
+    app: App, clock: FixedClock, config: RelayConfig = FAST, rounds: int = 8
+) -> list[DeliveryReport]:
+    """Deliver, then let time pass beyond any backoff, until nothing is pending."""
+    reports = []
+    for _ in range(rounds):
+        reports.append(deliver(app, config=config))
+        if status_counts(app)[OutboxStatus.PENDING] == 0:
+            break
+        clock.advance(config.backoff_cap * 1.3)
+    return reports
+
+
+def status_counts(app: App) -> Counter[str]:
+    def work(uow: UnitOfWork) -> Counter[str]:
+        rows = uow.session.execute(
+            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        ).all()
+        return Counter({status: count for status, count in rows})
+
+    return app.run(work)
+
+
+def rows(app: App, **where: Any) -> list[OutboxMessage]:
+    def work(uow: UnitOfWork) -> list[OutboxMessage]:
+        query = select(OutboxMessage).order_by(OutboxMessage.created_at, OutboxMessage.id)
+        for name, value in where.items():
+            query = query.where(getattr(OutboxMessage, name) == value)
+        return list(uow.session.scalars(query))
+
+    return app.run(work)
+
+
+def assert_nothing_lost(app: App, enqueued: int) -> None:
+    counts = status_counts(app)
+    assert sum(counts.values()) == enqueued
+    assert (
+        counts[OutboxStatus.SENT] + counts[OutboxStatus.PENDING] + counts[OutboxStatus.DEAD]
+        == enqueued
+    )
+
+
+def assert_clean_logs(records: list[logging.LogRecord], *extra: str) -> None:
+    """No identifying data, URL secret or address in any log line (the test servers' own
+    loggers, standing in for the providers, are not Harbour's)."""
+    needles = (MARKER, WEBHOOK_TOKEN, f"@{MAIL_DOMAIN}", *extra)
+    for record in records:
+        if record.name.startswith(("mail.log", "asyncio")):
+            continue
+        line = record.getMessage()
+        for needle in needles:
+            assert needle not in line, (record.name, needle)
+
+
+def advance_to(clock: FixedClock, moment: datetime) -> None:
+    clock.set(moment)
+
+
+def minutes(n: int) -> timedelta:
+    return timedelta(minutes=n)

@@ -1,0 +1,149 @@
+"""Hooks, alerts, acknowledgement and the escalation ladder."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from harbour import events
+from harbour.app import App, UnitOfWork
+from harbour.clock import FixedClock
+from harbour.db.models import Alert, Assessment, AuditEvent, Case, LifecycleEvent
+from harbour.domain.vocab import AlertKind, AssessmentPoint, AssessmentStatus, Lane
+from harbour.notify import hooks
+from harbour.notify.alerts import escalate_unacknowledged
+from tests.notify.conftest import RouteBook
+from tests.notify.helpers import new_case, rows
+from tests.support import invoke
+
+TIMEOUT = timedelta(minutes=10)  # the built-in policy's alert_ack_timeout
+
+
+def _completed(app: App, case: Case, level: str, previous: str | None) -> Assessment:
+    def work(uow: UnitOfWork) -> Assessment:
+        row = Assessment(
+            case_id=case.id,
+            point=AssessmentPoint.INCIDENT,
+            status=AssessmentStatus.COMPLETED,
+            opened_at=uow.now(),
+            completed_at=uow.now(),
+            computed_level=level,
+        )
+        uow.session.add(row)
+        uow.session.flush()
+        hooks.assessment_completed(uow, uow.session.get_one(Case, case.id), row, previous)
+        return row
+
+    return app.run(work)
+
+
+def _escalate(app: App) -> dict[str, int]:
+    return app.run(lambda uow: escalate_unacknowledged(uow, uow.now()))
+
+
+def _recipients(app: App, **where: object) -> list[str]:
+    return sorted({r.recipient for r in rows(app, **where)})
+
+
+def test_case_assigned_tells_the_caseworker(napp: App, routes: RouteBook) -> None:
+    routes.email("cw1")
+    case = new_case(napp)
+    napp.run(lambda uow: hooks.case_assigned(uow, uow.session.get_one(Case, case.id)))
+    napp.run(lambda uow: hooks.case_assigned(uow, uow.session.get_one(Case, case.id)))
+    [row] = rows(napp)
+    assert (row.kind, row.recipient, row.channel, row.lane) == (
+        "case_assigned",
+        "cw1",
+        "email",
+        "normal",
+    )
+    assert row.context == {
+        "case_ref": "-".join(case.reference.split("-")[:3]),
+        "path": f"/cases/{case.reference}",
+    }
+
+
+def test_risk_raised_to_high_tells_caseworker_and_supervisor_once(napp: App) -> None:
+    case = new_case(napp)
+    _completed(napp, case, "moderate", "low")
+    assert rows(napp) == []
+    _completed(napp, case, "high", "moderate")
+    assert _recipients(napp) == ["cw1", "sup"]
+    assert {r.kind for r in rows(napp)} == {"risk_raised"}
+    _completed(napp, case, "high", "high")  # still high: not raised
+    assert len(rows(napp)) == 2
+
+
+def test_imminent_alerts_on_call_and_supervisors_then_climbs_the_ladder(
+    napp: App, clock: FixedClock
+) -> None:
+    case = new_case(napp)
+    assessment = _completed(napp, case, "imminent", "moderate")
+    [alert] = napp.run(lambda uow: list(uow.session.scalars(select(Alert))))
+    assert (alert.kind, alert.source_id, alert.tier) == (
+        AlertKind.IMMINENT_THREAT,
+        assessment.id,
+        0,
+    )
+    first = rows(napp)
+    assert {(r.kind, r.lane, r.alert_id) for r in first} == {
+        ("imminent_threat", Lane.URGENT, alert.id)
+    }
+    assert _recipients(napp) == ["sup"]  # the seeded supervisor is also on call: one row
+    clock.advance(TIMEOUT - timedelta(seconds=1))
+    assert _escalate(napp) == {"escalated": 0}
+    clock.advance(timedelta(seconds=1))
+    assert _escalate(napp) == {"escalated": 1}
+    assert _recipients(napp, kind="alert_escalated") == ["sup"]
+    clock.advance(TIMEOUT)
+    assert _escalate(napp) == {"escalated": 1}
+    assert _recipients(napp, kind="alert_escalated") == ["adm", "sup"]
+    clock.advance(TIMEOUT * 10)
+    assert _escalate(napp) == {"escalated": 0}  # the ladder ended with the admins
+    escalations = napp.run(
+        lambda uow: uow.session.scalars(
+            select(LifecycleEvent).where(LifecycleEvent.name == events.CASE_ESCALATED)
+        ).all()
+    )
+    assert sorted(e.payload["tier"] for e in escalations) == [1, 2]
+
+
+def test_an_acknowledged_alert_does_not_escalate(napp: App, clock: FixedClock) -> None:
+    case = new_case(napp)
+    _completed(napp, case, "imminent", None)
+    [alert] = napp.run(lambda uow: list(uow.session.scalars(select(Alert))))
+    clock.advance(timedelta(minutes=3))
+    result = invoke(napp, "ack", alert.id[:8], "--as", "cw1", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["acknowledged_by"] == "cw1"
+    again = invoke(napp, "ack", alert.id, "--as", "sup", "--json")
+    assert again.json()["acknowledged_by"] == "cw1"  # the first acknowledgement stands
+    clock.advance(TIMEOUT * 3)
+    assert _escalate(napp) == {"escalated": 0}
+    acked = napp.run(
+        lambda uow: uow.session.scalars(
+            select(LifecycleEvent).where(LifecycleEvent.name == events.ALERT_ACKNOWLEDGED)
+        ).all()
+    )
+    assert [e.subject_id for e in acked] == [alert.id]
+    audited = napp.run(
+        lambda uow: uow.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "alert.ack")
+        ).all()
+    )
+    assert [a.actor_handle for a in audited] == ["cw1"]
+
+
+def test_ack_is_agency_scoped_permissioned_and_checked(napp: App) -> None:
+    case = new_case(napp)
+    _completed(napp, case, "imminent", None)
+    [alert] = napp.run(lambda uow: list(uow.session.scalars(select(Alert))))
+    other = invoke(napp, "ack", alert.id, "--as", "cw3")
+    missing = invoke(napp, "ack", "0" * 32, "--as", "cw3")
+    assert other.exit_code == missing.exit_code == 1
+    assert other.stderr == missing.stderr
+    assert invoke(napp, "ack", alert.id, "--as", "adm").exit_code == 1  # admins read no cases
+    bad = invoke(napp, "ack", "not-an-id", "--as", "cw1")
+    assert bad.exit_code == 2 and "ALERT_ID" in bad.stderr
+    assert napp.run(lambda uow: uow.session.get_one(Alert, alert.id).acknowledged_at) is None

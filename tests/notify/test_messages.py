@@ -1,0 +1,103 @@
+"""What messages say: every template with every kind, against the banned list; the allowlist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harbour import templating
+from harbour.domain.vocab import NotificationKind
+from harbour.notify.context import ContextError, clean_context
+from harbour.notify.messages import all_template_names, compose, subject_line, template_context
+from harbour.settings import REPO_ROOT, Settings
+from tests.notify.helpers import AGENCY_WORDS, BANNED_WORDS
+
+SETTINGS = Settings(base_url="https://harbour.test")
+SAMPLE = {
+    "case_ref": "HB-7K3Q-9XTM",
+    "due_date": "2026-03-05",
+    "alert_id": "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+    "path": "/cases/HB-7K3Q-9XTM-ABCD-EFGH-JKMN-PQRS-TVWX",
+    "tier": 2,
+    "count": 2,
+    "more": 1,
+    "failed_kind": "imminent_threat",
+    "outbox_id": "00112233445566778899aabbccddeeff",
+    "items": [
+        {"case_ref": "HB-7K3Q-9XTM", "kind": "assessment_due_soon", "due_date": "2026-03-05"},
+        {"case_ref": "HB-ABCD-EFGH", "kind": "follow_up_due", "path": "/cases/HB-ABCD"},
+    ],
+}
+
+
+def test_every_template_file_is_registered_and_every_kind_has_its_three() -> None:
+    folder = REPO_ROOT / "templates" / "notifications"
+    on_disk = {f"notifications/{p.name}" for p in Path(folder).iterdir()}
+    assert on_disk == set(all_template_names())
+    assert set(all_template_names()) <= templating.ALLOWED
+
+
+@pytest.mark.parametrize("kind", list(NotificationKind))
+def test_every_template_with_every_kind_says_nothing_it_should_not(kind: NotificationKind) -> None:
+    for context in (SAMPLE, {}):
+        values = template_context(SETTINGS, kind, context)
+        for name in all_template_names():
+            if name.rsplit("/", 1)[1].startswith("_"):
+                continue
+            text = templating.render(SETTINGS.templates_dir, name, values)
+            _check(text, subject=name.endswith(".subject.txt"))
+
+
+@pytest.mark.parametrize("kind", list(NotificationKind))
+@pytest.mark.parametrize("channel", ["email", "chat", "any"])
+def test_composed_messages_point_and_say_nothing_else(kind: NotificationKind, channel: str) -> None:
+    message = compose(SETTINGS, kind, SAMPLE, channel)
+    _check(message.title, subject=True)
+    _check(message.body, subject=False)
+    assert message.body_format == ("html" if channel == "email" else "text")
+    # The chat preview is the title and the body's first line.
+    _check(message.body.strip().splitlines()[0], subject=True)
+
+
+def _check(text: str, *, subject: bool) -> None:
+    lowered = text.lower()
+    for word in (*BANNED_WORDS, *AGENCY_WORDS):
+        assert word.lower() not in lowered, word
+    if subject:
+        assert "\n" not in text.strip() and "\r" not in text
+        assert len(text) <= 120
+
+
+def test_links_are_built_from_the_base_url() -> None:
+    message = compose(SETTINGS, NotificationKind.CASE_ASSIGNED, SAMPLE, "chat")
+    assert "https://harbour.test/cases/HB-7K3Q-9XTM-ABCD" in message.body
+    assert "HB-7K3Q-9XTM" in message.title
+
+
+def test_subject_lines_lose_cr_and_lf() -> None:
+    assert subject_line("Harbour:\r\nBcc: someone\n  x") == "Harbour: Bcc: someone x"
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"name": "Jane"},
+        {"case_ref": "Jane Doe"},  # a space: free text does not pass
+        {"due_date": "12 Elm Street"},
+        {"note": "x"},
+        {"items": [{"case_ref": "HB-1", "name": "x"}]},
+        {"items": "HB-1"},
+        {"case_ref": "a\nb"},
+        {"tier": True},
+        {"case_ref": {"nested": "x"}},
+    ],
+)
+def test_context_outside_the_allowlist_is_refused(context: dict[str, object]) -> None:
+    with pytest.raises(ContextError) as caught:
+        clean_context(context)
+    assert "Jane" not in str(caught.value) and "Elm" not in str(caught.value)
+
+
+def test_allowlisted_context_passes_unchanged() -> None:
+    assert clean_context(SAMPLE) == SAMPLE

@@ -1,0 +1,138 @@
+"""The reminder sweep: once per threshold per due date, one digest per recipient per sweep."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from harbour.app import App, UnitOfWork
+from harbour.clock import FixedClock
+from harbour.db.models import Alert, Assessment, Case, ReminderMark
+from harbour.domain.vocab import AssessmentPoint, AssessmentStatus
+from harbour.notify.alerts import escalate_unacknowledged
+from harbour.notify.reminders import sweep
+from tests.notify.helpers import new_case, open_assessment, rows
+
+SWEEP_EVERY = timedelta(minutes=15)
+THRESHOLDS = ("assessment_due_soon", "assessment_due_today", "assessment_overdue")
+
+
+def _sweep(app: App) -> dict[str, int]:
+    def work(uow: UnitOfWork) -> dict[str, int]:
+        now = uow.now()
+        return sweep(uow, now, batch=3) | escalate_unacknowledged(uow, now)
+
+    return app.run(work)
+
+
+def _at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 3, day, hour, minute, tzinfo=UTC)
+
+
+def _digest_items(app: App) -> list[tuple[str, str, str, str]]:
+    """(recipient, case_ref, kind, due_date) of every reminder in every digest."""
+    return [
+        (row.recipient, item["case_ref"], item["kind"], item["due_date"])
+        for row in rows(app, kind="reminder_digest")
+        for item in row.context["items"]
+    ]
+
+
+def _set(app: App, assessment: Assessment, **values: object) -> None:
+    def work(uow: UnitOfWork) -> None:
+        row = uow.session.get_one(Assessment, assessment.id)
+        for name, value in values.items():
+            setattr(row, name, value)
+
+    app.run(work)
+
+
+def test_a_month_of_sweeps_fires_each_threshold_once_per_due_date(
+    seeded: App, clock: FixedClock
+) -> None:
+    clock.set(_at(1, 0))
+    a_case, e_case, c_case, g_case, f_case = (new_case(seeded, f"M{n}") for n in range(5))
+    d_case = new_case(seeded, "M9", caseworker=None)
+    b_case = new_case(seeded, "M8", caseworker="cw2")
+    a = open_assessment(seeded, a_case, _at(5, 14))  # 09:00 New York, before DST
+    open_assessment(seeded, e_case, _at(5, 14))  # the same moment: one digest with both
+    open_assessment(seeded, b_case, _at(9, 13))  # 09:00 EDT, the day after the change
+    open_assessment(seeded, c_case, _at(20, 13), AssessmentPoint.FOLLOW_UP)
+    open_assessment(seeded, d_case, _at(10, 13))  # no caseworker: the supervisor hears
+    f = open_assessment(seeded, f_case, _at(12, 13))
+    g = open_assessment(seeded, g_case, _at(4, 14))
+    moved = False
+    while clock.now() < _at(31, 0):
+        _sweep(seeded)
+        if clock.now() >= _at(3, 0) and not moved:  # G's due_soon fired; then it moves
+            _set(seeded, g, due_at=_at(25, 13))
+            moved = True
+        if clock.now() == _at(11, 0):
+            _set(seeded, f, status=AssessmentStatus.COMPLETED, completed_at=clock.now())
+        clock.advance(SWEEP_EVERY)
+
+    refs = {
+        case.id: "-".join(case.reference.split("-")[:3])
+        for case in (a_case, b_case, c_case, d_case, e_case, f_case, g_case)
+    }
+    expected: Counter[tuple[str, str, str, str]] = Counter()
+    for case, who, due in (
+        (a_case, "cw1", "2026-03-05"),
+        (e_case, "cw1", "2026-03-05"),
+        (b_case, "cw2", "2026-03-09"),
+        (d_case, "sup", "2026-03-10"),
+        (g_case, "cw1", "2026-03-25"),
+    ):
+        expected.update((who, refs[case.id], kind, due) for kind in THRESHOLDS)
+    expected.update(
+        [
+            ("cw1", refs[c_case.id], "follow_up_due", "2026-03-20"),
+            ("cw1", refs[c_case.id], "follow_up_due", "2026-03-20"),  # due soon, due today
+            ("cw1", refs[c_case.id], "assessment_overdue", "2026-03-20"),
+            ("cw1", refs[f_case.id], "assessment_due_soon", "2026-03-12"),  # then completed
+            ("cw1", refs[g_case.id], "assessment_due_soon", "2026-03-04"),  # then moved
+        ]
+    )
+    assert Counter(_digest_items(seeded)) == expected
+
+    digests = rows(seeded, kind="reminder_digest")
+    per_sweep = Counter((row.recipient, row.created_at) for row in digests)
+    assert set(per_sweep.values()) == {1}
+    both = [row for row in digests if len(row.context["items"]) == 2]
+    assert {item["case_ref"] for row in both for item in row.context["items"]} >= {
+        refs[a_case.id],
+        refs[e_case.id],
+    }
+
+    escalated = seeded.run(lambda uow: uow.session.scalars(select(Alert)).all())
+    overdue_alerts = Counter(alert.source_id for alert in escalated)
+    assert set(overdue_alerts.values()) == {1} and a.id in overdue_alerts
+    assert f.id not in overdue_alerts
+    assert seeded.run(lambda uow: uow.session.get_one(Case, a_case.id).escalated) is True
+    assert {r.recipient for r in rows(seeded, kind="overdue_escalation")} == {"sup"}
+
+
+def test_a_late_assessment_sends_only_its_latest_threshold(seeded: App, clock: FixedClock) -> None:
+    case = new_case(seeded)
+    open_assessment(seeded, case, clock.now() - timedelta(days=2))
+    counts = _sweep(seeded)
+    assert (counts["overdue"], counts["skipped"]) == (1, 2)
+    assert [kind for _, _, kind, _ in _digest_items(seeded)] == ["assessment_overdue"]
+    marks = seeded.run(lambda uow: uow.session.scalars(select(ReminderMark)).all())
+    assert sorted((m.threshold, m.outcome) for m in marks) == [
+        ("due_soon", "skipped"),
+        ("due_today", "skipped"),
+        ("overdue", "sent"),
+    ]
+    assert _sweep(seeded)["digests"] == 0
+
+
+def test_many_assessments_in_batches_make_one_digest(seeded: App, clock: FixedClock) -> None:
+    for n in range(7):
+        open_assessment(seeded, new_case(seeded, f"B{n}"), clock.now() + timedelta(days=1))
+    counts = _sweep(seeded)
+    assert (counts["due_soon"], counts["digests"]) == (7, 1)
+    [digest] = rows(seeded, kind="reminder_digest")
+    assert (digest.recipient, digest.context["count"]) == ("cw1", 7)
