@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -72,6 +73,12 @@ class AssessmentOutcome:
     plan_version: int | None
     next_due_at: datetime | None
     replayed: bool = False
+    timezone: str = "UTC"  # the agency's, for showing the due time to people
+
+    def _local(self, moment: datetime | None) -> str | None:
+        if moment is None:
+            return None
+        return moment.astimezone(ZoneInfo(self.timezone)).strftime("%Y-%m-%d %H:%M %Z")
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -87,6 +94,7 @@ class AssessmentOutcome:
             "emergency_protocol": list(self.emergency_protocol),
             "plan_version": self.plan_version,
             "next_due": self.next_due_at.isoformat() if self.next_due_at else None,
+            "next_due_local": self._local(self.next_due_at),
             "replayed": self.replayed,
         }
 
@@ -162,7 +170,7 @@ def complete_assessment(
     events.record(uow, case.id, events.ASSESSMENT_COMPLETED, assessment.id, **payload)
     hooks.assessment_completed(uow, case, assessment, previous_level)
     protocol = result.emergency_protocol
-    return outcome_of(case, assessment, previous_level, plan.version_number, protocol)
+    return outcome_of(uow, case, assessment, previous_level, plan.version_number, protocol)
 
 
 def _digest(point: str, structured: Mapping[str, object], free_text: Mapping[str, str]) -> str:
@@ -190,7 +198,7 @@ def _replay(uow: UnitOfWork, case: Case, key: str | None, digest: str) -> Assess
     previous = (completed or {}).get("previous_level")
     protocol = load_instrument(uow.app.settings).emergency_protocol
     number = plan.version_number if plan else None
-    return outcome_of(case, existing, previous, number, protocol, replayed=True)
+    return outcome_of(uow, case, existing, previous, number, protocol, replayed=True)
 
 
 def _store(
@@ -268,6 +276,7 @@ def _compose_plan(
 
 
 def outcome_of(
+    uow: UnitOfWork,
     case: Case,
     assessment: Assessment,
     previous_level: str | None,
@@ -280,6 +289,7 @@ def outcome_of(
         for r in assessment.reasons or []
     )
     level = RiskLevel(assessment.level or RiskLevel.LOW)
+    zone = schedule.zone_of(uow, case)
     return AssessmentOutcome(
         assessment_id=assessment.id,
         case_reference=case.reference,
@@ -291,5 +301,6 @@ def outcome_of(
         emergency_protocol=tuple(protocol) if level == RiskLevel.IMMINENT else (),
         plan_version=plan_version,
         next_due_at=case.next_due_at,
+        timezone=zone.key,
         replayed=replayed,
     )

@@ -77,7 +77,7 @@ def override(
     hooks.assessment_completed(uow, case, assessment, previous)
     protocol = load_instrument(uow.app.settings).emergency_protocol
     number = plan.version_number if plan else None
-    return outcome_of(case, assessment, previous, number, protocol)
+    return outcome_of(uow, case, assessment, previous, number, protocol)
 
 
 def latest_completed(uow: UnitOfWork, case: Case) -> Assessment:

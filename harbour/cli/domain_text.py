@@ -67,7 +67,7 @@ def assessment_text(out: dict[str, Any]) -> str:
     lines += [f"  [{r['level']}] {r['text']}" for r in out["reasons"]]
     if out["plan_version"]:
         lines.append(f"Plan version {out['plan_version']} drafted (harbour plan show).")
-    lines.append(f"Next assessment due: {out['next_due'] or '-'}")
+    lines.append(f"Next assessment due: {out['next_due_local'] or '-'}")
     return "\n".join(lines)
 
 
