@@ -179,3 +179,14 @@ def test_python_dash_m_runs_a_command(seeded: App, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["case"].startswith("HB-")
+
+
+def test_refer_from_yaml(seeded: App, tmp_path: Path) -> None:
+    import yaml
+
+    path = tmp_path / "referral.yaml"
+    path.write_text(yaml.safe_dump(referral("Ym"), allow_unicode=True))
+    result = invoke(seeded, "refer", "--file", str(path), "--as", "coord", "--json")
+    assert result.exit_code == 0, result.stderr
+    shown = invoke(seeded, "case", "show", result.json()["case"], "--as", "coord", "--json")
+    assert shown.json()["people"][0]["name"] == "Ymyouthname"
