@@ -65,7 +65,7 @@ def compose(
     """The items of the next plan version. ``contacts``: ids of people the youth approved."""
     chosen = select_strategies(catalogue, situation, threats, persons)
     items = [
-        *_emergency(result, catalogue),
+        *_emergency(result, catalogue, today),
         *_risks(result),
         *(_strategy(s) for s in chosen),
         *(_step(s, today) for s in chosen if s.step is not None),
@@ -98,12 +98,15 @@ def select_strategies(
     ]
 
 
-def _emergency(result: RiskResult, catalogue: Catalogue) -> list[ProposedItem]:
+def _emergency(result: RiskResult, catalogue: Catalogue, today: date) -> list[ProposedItem]:
+    """The emergency protocol, due today."""
     if result.level != RiskLevel.IMMINENT:
         return []
     steps = [catalogue.emergency_protocol.get(code) for code in result.emergency_protocol]
     return [
-        ProposedItem(s.code, PlanSection.EMERGENCY, ItemState.ACCEPTED, s.code, owner=s.owner)
+        ProposedItem(
+            s.code, PlanSection.EMERGENCY, ItemState.ACCEPTED, s.code, owner=s.owner, due_on=today
+        )
         for s in steps
         if s is not None
     ]

@@ -96,11 +96,19 @@ def _add_emergency_steps(uow: UnitOfWork, plan: Plan) -> None:
     """Raised to imminent by hand: the draft gains the emergency protocol it lacked."""
     have = {row.key for row in plan_items(uow, plan)}
     catalogue = load_catalogue(uow.app.settings)
+    case = uow.session.get(Case, plan.case_id)
+    assert case is not None
+    today = uow.now().astimezone(schedule.zone_of(uow, case)).date()
     for code in load_instrument(uow.app.settings).emergency_protocol:
         step = catalogue.emergency_protocol.get(code)
         if step is not None and code not in have:
             item = ProposedItem(
-                code, PlanSection.EMERGENCY, ItemState.ACCEPTED, code, owner=step.owner
+                code,
+                PlanSection.EMERGENCY,
+                ItemState.ACCEPTED,
+                code,
+                owner=step.owner,
+                due_on=today,
             )
             uow.session.add(stored_item(uow, plan, -1, item))
     uow.session.flush()

@@ -109,7 +109,7 @@ def test_sections_in_plan_order_with_emergency_first_when_imminent(catalogue) ->
     assert order[0] == PlanSection.EMERGENCY
     emergency = [i for i in items if i.section == PlanSection.EMERGENCY]
     assert [i.key for i in emergency] == list(IMMINENT.emergency_protocol)
-    assert all(i.state == ItemState.ACCEPTED for i in emergency)
+    assert all(i.state == ItemState.ACCEPTED and i.due_on == TODAY for i in emergency)
     assert [i.key for i in items if i.section == PlanSection.RISKS] == ["risk:immediate_danger"]
     assert [i.person_id for i in items if i.section == PlanSection.CONTACTS] == ["p1"]
     assert {i.key for i in items if i.section == PlanSection.RESOURCES} == {
