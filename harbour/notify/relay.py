@@ -24,7 +24,6 @@ from sqlalchemy import select, update
 from harbour.app import App, UnitOfWork
 from harbour.db.models import OutboxMessage
 from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus, Role
-from harbour.errors import HarbourError
 from harbour.notify import recipients
 from harbour.notify.messages import compose
 from harbour.notify.outbox import enqueue
@@ -194,7 +193,7 @@ def send(app: App, routes: Routes, row: Claimed, config: RelayConfig) -> Outcome
         return Outcome(row, "no_route")
     try:
         message = compose(app.settings, row.kind, row.context, row.channel)
-    except HarbourError:
+    except Exception:  # a template or kind that no longer fits: retried, then dead-lettered
         return Outcome(row, "render_failed")
     try:
         result = fresh_sender(targets, config.timeout).notify(

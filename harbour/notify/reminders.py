@@ -80,9 +80,10 @@ def _candidates(uow: UnitOfWork, policy: Policy, now: datetime, batch: int) -> I
     while True:
         params = {**bounds, "after": last, "batch": batch}
         rows = uow.session.execute(query, params).tuples().all()
-        if not rows:
+        if rows:
+            yield [Due(a, c, ZoneInfo(zone)) for a, c, zone in rows]
+        if len(rows) < batch:
             return
-        yield [Due(a, c, ZoneInfo(zone)) for a, c, zone in rows]
         last = rows[-1][0].id
 
 
