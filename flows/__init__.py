@@ -1,9 +1,11 @@
 """Harbour's Prefect flows: thin tasks over ``harbour`` that take and return opaque ids only.
 
 Importing any ``flows.*`` module runs this first, so Prefect's settings are in place before
-``prefect`` is imported.
+``prefect`` is imported, and every flow run in this process (a worker's or ``serve``'s child
+process included: it imports the flow's module before running it) skips the heartbeat thread.
 """
 
 from flows import settings as _settings
 
 _settings.apply()
+_settings.disable_heartbeat_for_process()

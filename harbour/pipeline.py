@@ -9,7 +9,6 @@ and a sweep finishes whatever was recorded but never processed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -22,7 +21,7 @@ from harbour.errors import HarbourError
 
 log = logging.getLogger(__name__)
 
-Step = Callable[[App, str], object]
+Step = steps.Step
 Cursor = tuple[datetime, str]
 
 
@@ -45,6 +44,8 @@ def steps_for(app: App, name: str, subject_id: str) -> tuple[Step, ...]:
         return steps.INITIAL_CONTACT
     if name == events.ASSESSMENT_SUBMITTED:
         return steps.ASSESSMENT + steps.AFTER_POINT.get(steps.point_of(app, subject_id), ())
+    if name == events.PLAN_FINALIZED:
+        return steps.PLAN_FINALIZED
     return ()
 
 

@@ -12,10 +12,11 @@ from collections.abc import Callable
 
 from sqlalchemy import func, select
 
+from harbour import lifecycle, plan_documents, planning, schedule
 from harbour.app import App, UnitOfWork
-from harbour.db.models import Assessment, Case, Staff
-from harbour.domain.vocab import AssessmentPoint, CaseStatus, Role
-from harbour.errors import NotFound
+from harbour.db.models import Assessment, Case, Plan, Staff
+from harbour.domain.vocab import AssessmentPoint, AssessmentStatus, CaseStatus, RiskLevel, Role
+from harbour.errors import Conflict, NotFound
 from harbour.notify import hooks
 
 
@@ -41,8 +42,15 @@ def point_of(app: App, assessment_id: str) -> str:
 
 
 def open_initial_assessment(app: App, case_id: str) -> None:
-    """Open the initial-contact assessment, due by the policy's ``initial_contact_within``."""
-    # WIRE(issue 3): schedule.open_assessment(uow, case, INITIAL_CONTACT, initial_contact_due(...))
+    """Open the initial-contact assessment, due by the policy, while the case is still referred
+    (a contact already recorded, by a fast caseworker or before a late flow, needs none)."""
+
+    def work(uow: UnitOfWork) -> None:
+        case = case_row(uow, case_id)
+        if case.status == CaseStatus.REFERRED:
+            schedule.open_initial(uow, case)
+
+    app.run(work)
 
 
 def assign_caseworker(app: App, case_id: str) -> str | None:
@@ -82,42 +90,90 @@ def least_loaded_caseworker(uow: UnitOfWork, agency_id: str) -> str | None:
 
 
 # -- an assessment (subject: the assessment id) ------------------------------------------------
+# `harbour assess` evaluates, stores, composes the plan version, schedules the next assessment
+# and enqueues the notifications in its own transaction (an imminent alert must not wait for an
+# orchestrator); these steps do what follows it.
 
 
-def evaluate_assessment(app: App, assessment_id: str) -> None:
-    """Evaluate the risk and store the result, unless already done."""
-    # WIRE(issue 3): complete_assessment for a submitted-but-unevaluated assessment
+def confirm_completed(app: App, assessment_id: str) -> None:
+    """The assessment was evaluated and its plan version composed (the record, not Prefect)."""
+
+    def work(uow: UnitOfWork) -> None:
+        assessment = assessment_row(uow, assessment_id)
+        if assessment.status != AssessmentStatus.COMPLETED:
+            raise Conflict("assessment_not_completed", "the assessment is not completed")
+        if planning.plan_for_assessment(uow, assessment) is None:
+            raise Conflict("plan_missing", "the assessment has no plan version")
+
+    app.run(work)
 
 
-def compose_plan(app: App, assessment_id: str) -> None:
-    """Compose the next plan version from the assessment (one per assessment)."""
-    # WIRE(issue 3): planning.compose(uow, assessment) if no plan has this assessment_id
+def render_documents(app: App, assessment_id: str) -> int:
+    """Render the assessment's plan version for every audience and keep it sealed."""
+
+    def work(uow: UnitOfWork) -> int:
+        plan = planning.plan_for_assessment(uow, assessment_row(uow, assessment_id))
+        return plan_documents.store_documents(uow, plan) if plan is not None else 0
+
+    return app.run(work)
 
 
-def render_documents(app: App, assessment_id: str) -> None:
-    """Render the new plan version's documents and store them sealed (one set per plan)."""
-    # WIRE(issue 5): harbour.documents render per audience/format -> plan_documents rows
+def ensure_next_assessment(app: App, assessment_id: str) -> None:
+    """The case has its next assessment open (normally done with the assessment itself)."""
+
+    def work(uow: UnitOfWork) -> None:
+        schedule.ensure_next(uow, case_row(uow, assessment_row(uow, assessment_id).case_id))
+
+    app.run(work)
 
 
-def schedule_next(app: App, assessment_id: str) -> None:
-    """Set when the case's next assessment falls due, by the policy and the level."""
-    # WIRE(issue 3): schedule.next_due(...) -> case.next_due_at
+def discharge_when_safe(app: App, assessment_id: str) -> str:
+    """After the discharge assessment: discharge the case and open its first follow-up, unless
+    the assessment found high or imminent risk (then staff decide, with ``harbour discharge``).
+    Returns the case's status."""
+
+    def work(uow: UnitOfWork) -> str:
+        assessment = assessment_row(uow, assessment_id)
+        case = case_row(uow, assessment.case_id)
+        level = RiskLevel(assessment.level or RiskLevel.LOW)
+        if case.status == CaseStatus.DISCHARGE_PENDING and level.rank < RiskLevel.HIGH.rank:
+            lifecycle.discharge(uow, None, case)
+        return case.status
+
+    return app.run(work)
 
 
-def discharge_case(app: App, assessment_id: str) -> None:
-    """After the discharge assessment: move the case on and schedule its follow-ups."""
-    # WIRE(issue 3): lifecycle.discharge(...) + follow_up_dues
+def close_after_last_follow_up(app: App, assessment_id: str) -> bool:
+    """After a follow-up: close the case if it was the last one; True if closed."""
+
+    def work(uow: UnitOfWork) -> bool:
+        case = case_row(uow, assessment_row(uow, assessment_id).case_id)
+        return lifecycle.close_if_follow_ups_done(uow, case)
+
+    return app.run(work)
 
 
-def close_after_last_follow_up(app: App, assessment_id: str) -> None:
-    """After the last follow-up assessment: close the case."""
-    # WIRE(issue 3): lifecycle.close(...) when no follow-up remains
+# -- a finalised plan (subject: the plan id) ---------------------------------------------------
 
 
+def render_final_documents(app: App, plan_id: str) -> int:
+    """Render the finalised version again: what staff agreed with the youth is what is kept."""
+
+    def work(uow: UnitOfWork) -> int:
+        plan = uow.session.get(Plan, plan_id)
+        if plan is None:
+            raise NotFound("plan_not_found", "no such plan")
+        return plan_documents.store_documents(uow, plan)
+
+    return app.run(work)
+
+
+Step = Callable[[App, str], object]
 # The assignment comes last: its notice is keyed on the case's last change.
-INITIAL_CONTACT = (open_initial_assessment, assign_caseworker)
-ASSESSMENT = (evaluate_assessment, compose_plan, render_documents, schedule_next)
-AFTER_POINT: dict[str, tuple[Callable[[App, str], object], ...]] = {
-    AssessmentPoint.DISCHARGE: (discharge_case,),
+INITIAL_CONTACT: tuple[Step, ...] = (open_initial_assessment, assign_caseworker)
+ASSESSMENT: tuple[Step, ...] = (confirm_completed, render_documents, ensure_next_assessment)
+AFTER_POINT: dict[str, tuple[Step, ...]] = {
+    AssessmentPoint.DISCHARGE: (discharge_when_safe,),
     AssessmentPoint.FOLLOW_UP: (close_after_last_follow_up,),
 }
+PLAN_FINALIZED: tuple[Step, ...] = (render_final_documents,)

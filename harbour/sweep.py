@@ -1,17 +1,19 @@
 """The reassessment sweep: one pass over everything the clock makes due, in batches.
 
-Each phase works through its rows a batch at a time, one transaction per batch, so a sweep over
-a hundred thousand cases holds no more than a batch in memory and a crash loses at most one
-batch's work (which the next sweep redoes: every phase is idempotent).
+Each phase reads its rows a batch at a time, so a sweep over a hundred thousand cases holds no
+more than a batch in memory. Opening assessments and finishing events commit a batch at a time;
+reminders commit once, so that each recipient gets one digest. Every phase is idempotent: a
+crash loses the uncommitted work, which the next sweep redoes.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import partial
 
-from harbour import pipeline
-from harbour.app import App
+from harbour import pipeline, schedule
+from harbour.app import App, UnitOfWork
 
 BATCH = 500
 
@@ -35,9 +37,24 @@ def sweep_time(app: App) -> datetime:
 
 
 def open_due_assessments(app: App, now: datetime, batch: int = BATCH) -> int:
-    """Open the periodic (and follow-up) assessments whose time has come; how many opened."""
-    # WIRE(issue 3): the schedule's due cases, a batch at a time, open_assessment(...) each
-    return 0
+    """Open the next assessment (periodic, or follow-up after discharge) of every case that has
+    none open, a batch of cases per transaction; how many were opened.
+
+    Harbour opens each assessment ahead of its due time, when the previous one completes, so
+    reminders can fire before it is due; this pass catches what a crash or a policy change left.
+    """
+    opened, after = 0, ""
+    while True:
+        found, made, after = app.run(partial(_open_batch, batch=batch, after=after))
+        opened += made
+        if found < batch:
+            return opened
+
+
+def _open_batch(uow: UnitOfWork, *, batch: int, after: str) -> tuple[int, int, str]:
+    cases = schedule.cases_missing_next(uow, limit=batch, after_id=after)
+    made = sum(schedule.ensure_next(uow, case) is not None for case in cases)
+    return len(cases), made, cases[-1].id if cases else after
 
 
 def send_reminders(app: App, now: datetime, batch: int = BATCH) -> int:

@@ -281,3 +281,23 @@ class ReminderMark(Base):
     due_at: Mapped[datetime]
     fired_at: Mapped[datetime]
     outcome: Mapped[str] = mapped_column(String(CODE))  # sent, skipped (a later one was due)
+
+
+class PlanDocument(Base):
+    """A plan version rendered for one audience in one format, kept sealed (no plaintext files):
+    rendered when the version is composed and again when it is finalised."""
+
+    __tablename__ = "plan_documents"
+    __table_args__ = (UniqueConstraint("plan_id", "audience", "format"),)
+
+    id: Mapped[str] = id_column()
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id"), index=True)
+    audience: Mapped[str] = mapped_column(String(CODE))
+    format: Mapped[str] = mapped_column(String(CODE))
+    plan_status: Mapped[str] = mapped_column(String(CODE))  # the version's status when rendered
+    content_sealed: Mapped[str | None] = sealed(YOUTH_PII)
+    rendered_at: Mapped[datetime]
+
+
+# The event publisher reads the unpublished events every second.
+Index("ix_lifecycle_events_unpublished", LifecycleEvent.published_at)

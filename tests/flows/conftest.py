@@ -16,6 +16,11 @@ import flows  # noqa: F401  (Harbour's Prefect settings before prefect is import
 from flows.context import use_app
 from flows.settings import without_heartbeat
 from harbour.app import App
+from harbour.clock import FixedClock
+from tests.notify.conftest import RouteBook, receiver, routes, smtp  # noqa: F401  (targets)
+from tests.pipeline.helpers import in_mode
+
+STAFF = ("cw1", "cw2", "sup", "coord", "adm")
 
 
 @dataclass(frozen=True)
@@ -42,11 +47,23 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
 
 
 @pytest.fixture
-def flow_app(prefect_server: PrefectServer, seeded: App) -> Iterator[App]:
-    """The seeded store, in prefect mode, handed to the flows' tasks."""
-    from tests.pipeline.helpers import in_mode
+def mail(request: pytest.FixtureRequest) -> RouteBook:
+    """Every staff member reachable by email at a local SMTP server (sup also by chat)."""
+    book: RouteBook = request.getfixturevalue("routes")
+    for handle in STAFF:
+        book.email(handle)
+    book.chat("sup")
+    return book
 
-    app = in_mode(seeded, "prefect")
+
+@pytest.fixture
+def flow_app(
+    prefect_server: PrefectServer, seeded: App, mail: RouteBook, clock: FixedClock
+) -> Iterator[App]:
+    """The seeded store in prefect mode, with ``mail``'s routes, handed to the flows' tasks."""
+    prefect_mode = in_mode(seeded, "prefect").settings
+    settings = prefect_mode.model_copy(update={"apprise_config": mail.path})
+    app = App(settings, clock, seeded.cipher.keyring)
     use_app(app)
     yield app
     use_app(None)

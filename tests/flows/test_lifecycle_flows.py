@@ -1,44 +1,147 @@
-"""The lifecycle flows under Prefect: once per event, and nothing but codes when a step fails."""
+"""The lifecycle flows under Prefect: once per event, however often they run, and whatever step
+a run is killed at, the next sweep finishes the work with nothing lost or sent twice."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
-from flows.lifecycle import initial_contact
+import flows.tasks
+from flows.lifecycle import initial_contact, safety_assessment
 from flows.sweep import reassessment_sweep
 from flows.tasks import StepFailed
-from harbour import events, pipeline, steps
+from harbour import events, pipeline
 from harbour.app import App
 from harbour.clock import FixedClock
-from tests.pipeline.helpers import case_by_reference, lifecycle_events, refer
+from harbour.db.models import LifecycleEvent, OutboxMessage, PlanDocument
+from tests.flows.conftest import RouteBook
+from tests.lifecycle.helpers import answers_file
+from tests.pipeline.helpers import assess, case_by_reference, counts, refer
+
+INITIAL_CONTACT_TASKS = ["is_pending", "open_initial_assessment", "assign_caseworker"]
+INITIAL_CONTACT_TASKS += ["mark_processed", "deliver"]
+ASSESSMENT_TASKS = ["point_of", "is_pending", "confirm_completed", "render_documents"]
+ASSESSMENT_TASKS += ["ensure_next_assessment", "mark_processed", "deliver"]
 
 
-def test_initial_contact_twice_assigns_and_notifies_once(flow_app: App, tmp_path: Path) -> None:
+class Killed(Exception):
+    """Stands for the process dying: the step's transaction never commits."""
+
+
+def kill_before(monkeypatch: pytest.MonkeyPatch, task_name: str) -> None:
+    """The next run of the task ``task_name`` dies before its step starts."""
+    from prefect.context import TaskRunContext
+
+    real = flows.tasks.harbour_app
+
+    def dying() -> App:
+        context = TaskRunContext.get()
+        if context is not None and context.task.name == task_name:
+            raise Killed
+        return real()
+
+    monkeypatch.setattr(flows.tasks, "harbour_app", dying)
+
+
+def sent_once(app: App, mail: RouteBook) -> None:
+    """Every notification was sent, each email exactly once."""
+    with app.sessions() as session:
+        statuses = Counter(session.scalars(select(OutboxMessage.status)))
+        emails = session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.channel == "email")
+        )
+    assert set(statuses) == {"sent"}
+    assert len(mail.smtp.received) == emails
+
+
+def unprocessed(app: App, name: str) -> int:
+    with app.sessions() as session:
+        query = select(func.count()).select_from(LifecycleEvent)
+        query = query.where(LifecycleEvent.name == name, LifecycleEvent.processed_at.is_(None))
+        return session.scalar(query) or 0
+
+
+def test_each_flow_twice_does_the_work_once(flow_app: App, mail: RouteBook, tmp_path: Path) -> None:
     case = refer(flow_app, tmp_path)
     initial_contact(case.id)
     initial_contact(case.id)
-    assert case_by_reference(flow_app, case.reference).caseworker_id is not None
-    assert len(lifecycle_events(flow_app, events.CASE_ASSIGNED)) == 1
-    assert lifecycle_events(flow_app, events.CASE_REFERRED)[0].processed_at is not None
+    answers = answers_file(flow_app, tmp_path, "a", immediate_danger="yes")
+    outcome = assess(flow_app, case.reference, "initial_contact", answers)
+    safety_assessment(outcome["assessment"])
+    once = counts(flow_app)
+    safety_assessment(outcome["assessment"])
+    initial_contact(case.id)
+    assert counts(flow_app) == once
+    assert (once["assessments"], once["plans"], once["plan_documents"]) == (2, 1, 6)
+    assert len([e for e in events_named(flow_app, events.CASE_ASSIGNED)]) == 1
+    sent_once(flow_app, mail)
 
 
-def test_a_flow_killed_midway_is_finished_by_the_sweep(
-    flow_app: App, tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+def events_named(app: App, name: str) -> list[LifecycleEvent]:
+    with app.sessions() as session:
+        return list(session.scalars(select(LifecycleEvent).where(LifecycleEvent.name == name)))
+
+
+def test_initial_contact_killed_at_each_step_is_finished_by_the_sweep(
+    flow_app: App,
+    mail: RouteBook,
+    tmp_path: Path,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def crash(uow: object, agency_id: str) -> None:
-        raise RuntimeError("CANARYvalue")
-
-    case = refer(flow_app, tmp_path)
-    monkeypatch.setattr(steps, "least_loaded_caseworker", crash)
-    with pytest.raises(StepFailed) as failed:
-        initial_contact(case.id)
-    assert "CANARY" not in str(failed.value) and "RuntimeError" in str(failed.value)
-    assert lifecycle_events(flow_app, events.CASE_REFERRED)[0].processed_at is None
-    monkeypatch.undo()
+    cases = []
+    for task_name in INITIAL_CONTACT_TASKS:
+        case = refer(flow_app, tmp_path, task_name)
+        with monkeypatch.context() as patch:
+            kill_before(patch, task_name)
+            with pytest.raises(StepFailed):
+                initial_contact(case.id)
+        cases.append(case)
     clock.advance(pipeline.PREFECT_GRACE + timedelta(seconds=1))
-    assert reassessment_sweep()["events"] == 1
-    assert case_by_reference(flow_app, case.reference).caseworker_id is not None
-    assert reassessment_sweep()["events"] == 0
+    reassessment_sweep()
+    assert unprocessed(flow_app, events.CASE_REFERRED) == 0
+    for case in cases:
+        assert case_by_reference(flow_app, case.reference).caseworker_id is not None
+    assert len(events_named(flow_app, events.CASE_ASSIGNED)) == len(cases)
+    assert len(events_named(flow_app, events.ASSESSMENT_OPENED)) == len(cases)
+    sent_once(flow_app, mail)
+
+
+def test_safety_assessment_killed_at_each_step_is_finished_by_the_sweep(
+    flow_app: App,
+    mail: RouteBook,
+    tmp_path: Path,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answers = answers_file(flow_app, tmp_path, "a", immediate_danger="yes")
+    for task_name in ASSESSMENT_TASKS:
+        case = refer(flow_app, tmp_path, task_name)
+        initial_contact(case.id)
+        outcome = assess(flow_app, case.reference, "initial_contact", answers)
+        with monkeypatch.context() as patch:
+            kill_before(patch, task_name)
+            with pytest.raises(StepFailed):
+                safety_assessment(outcome["assessment"])
+    clock.advance(pipeline.PREFECT_GRACE + timedelta(seconds=1))
+    reassessment_sweep()
+    assert unprocessed(flow_app, events.ASSESSMENT_SUBMITTED) == 0
+    with flow_app.sessions() as session:
+        documents = session.scalar(select(func.count()).select_from(PlanDocument))
+    assert documents == 6 * len(ASSESSMENT_TASKS)
+    sent_once(flow_app, mail)
+
+
+def test_a_flow_for_an_event_never_recorded_does_nothing(flow_app: App) -> None:
+    before = counts(flow_app)
+    initial_contact("0" * 32)
+    assert counts(flow_app) == before
+
+
+def test_flow_parameters_accept_only_ids() -> None:
+    schema = initial_contact.parameters.model_dump()
+    assert schema["properties"]["case_id"]["pattern"] == "^[0-9a-f]{32}$"

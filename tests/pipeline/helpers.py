@@ -43,3 +43,27 @@ def in_mode(app: App, orchestration: str) -> App:
     """The same store, keys and clock with another orchestration mode."""
     settings = app.settings.model_copy(update={"orchestration": orchestration})
     return replace(app, settings=settings, keyring=app.cipher.keyring)
+
+
+def assess(app: App, ref: str, point: str, answers: str, actor: str = "cw1") -> dict[str, Any]:
+    """`harbour assess` through the CLI; its JSON output."""
+    result = invoke(
+        app, "assess", ref, "--point", point, "--answers", answers, "--as", actor, "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    data: dict[str, Any] = result.json()
+    return data
+
+
+def counts(app: App) -> dict[str, int]:
+    """Rows of the tables a repeated step could duplicate."""
+    from sqlalchemy import func
+
+    from harbour.db.models import Alert, Assessment, OutboxMessage, Plan, PlanDocument
+
+    tables = (Assessment, Plan, PlanDocument, OutboxMessage, Alert, LifecycleEvent)
+    with app.sessions() as session:
+        return {
+            t.__tablename__: session.scalar(select(func.count()).select_from(t)) or 0
+            for t in tables
+        }

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-26 17:23:23.298053
+Create Date: 2026-11-26 17:35:51.013693
 """
 
 from __future__ import annotations
@@ -186,6 +186,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_lifecycle_events_unprocessed", ["processed_at", "occurred_at"], unique=False
         )
+        batch_op.create_index("ix_lifecycle_events_unpublished", ["published_at"], unique=False)
 
     op.create_table(
         "outbox",
@@ -309,6 +310,26 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "plan_documents",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("plan_id", sa.String(length=32), nullable=False),
+        sa.Column("audience", sa.String(length=40), nullable=False),
+        sa.Column("format", sa.String(length=40), nullable=False),
+        sa.Column("plan_status", sa.String(length=40), nullable=False),
+        sa.Column("content_sealed", sa.Text(), nullable=True),
+        sa.Column("rendered_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["plan_id"], ["plans.id"], name=op.f("fk_plan_documents_plan_id_plans")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_plan_documents")),
+        sa.UniqueConstraint(
+            "plan_id", "audience", "format", name=op.f("uq_plan_documents_plan_id_audience_format")
+        ),
+    )
+    with op.batch_alter_table("plan_documents", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_plan_documents_plan_id"), ["plan_id"], unique=False)
+
+    op.create_table(
         "plan_items",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("plan_id", sa.String(length=32), nullable=False),
@@ -348,6 +369,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_plan_items_plan_id"))
 
     op.drop_table("plan_items")
+    with op.batch_alter_table("plan_documents", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_plan_documents_plan_id"))
+
+    op.drop_table("plan_documents")
     with op.batch_alter_table("reminder_marks", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_reminder_marks_assessment_id"))
 
@@ -371,6 +396,7 @@ def downgrade() -> None:
 
     op.drop_table("outbox")
     with op.batch_alter_table("lifecycle_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_lifecycle_events_unpublished")
         batch_op.drop_index("ix_lifecycle_events_unprocessed")
         batch_op.drop_index(batch_op.f("ix_lifecycle_events_case_id"))
 

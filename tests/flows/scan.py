@@ -1,0 +1,74 @@
+"""Where Prefect keeps things, searched for marker strings: every column of every table of its
+database, and every file under its home, with base64, compression and pickles undone."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bz2
+import contextlib
+import lzma
+import pickle
+import re
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+BASE64 = re.compile(rb"[A-Za-z0-9+/_-]{16,}={0,2}")
+DEPTH = 4
+
+
+def readings(blob: bytes, depth: int = DEPTH) -> Iterator[bytes]:
+    """``blob`` and everything it decodes to: base64 (inside it too), zlib/bz2/lzma, pickle."""
+    yield blob
+    if depth == 0:
+        return
+    for decoded in _decodings(blob):
+        yield from readings(decoded, depth - 1)
+
+
+def _decodings(blob: bytes) -> Iterator[bytes]:
+    for token in BASE64.findall(blob):
+        for decode in (base64.b64decode, base64.urlsafe_b64decode):
+            with contextlib.suppress(binascii.Error, ValueError):
+                yield decode(token + b"=" * (-len(token) % 4))
+    for decompress in (zlib.decompress, bz2.decompress, lzma.decompress):
+        with contextlib.suppress(Exception):  # not that format
+            yield decompress(blob)
+    with contextlib.suppress(Exception):  # not a pickle, or one of a class we cannot import
+        yield repr(pickle.loads(blob)).encode()
+
+
+def hits_in(blob: bytes, marker: bytes) -> bool:
+    return any(marker.lower() in reading.lower() for reading in readings(blob))
+
+
+def database_hits(path: Path, marker: str) -> list[str]:
+    """``table.column`` of every value in the SQLite database holding ``marker``."""
+    found = []
+    with sqlite3.connect(path) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            cursor = conn.execute(f'SELECT * FROM "{table}"')
+            columns = [c[0] for c in cursor.description]
+            for row in cursor:
+                found += [
+                    f"{table}.{column}"
+                    for column, value in zip(columns, row, strict=True)
+                    if value is not None and hits_in(_bytes(value), marker.encode())
+                ]
+    return found
+
+
+def folder_hits(folder: Path, marker: str) -> list[str]:
+    """Files under ``folder`` holding ``marker`` (databases are searched by ``database_hits``)."""
+    return [
+        str(path)
+        for path in folder.rglob("*")
+        if path.is_file() and hits_in(path.read_bytes(), marker.encode())
+    ]
+
+
+def _bytes(value: object) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()

@@ -1,0 +1,126 @@
+"""The whole lifecycle under Prefect with a marker in every identifying field and one injected
+task failure quoting one: Prefect's database, its home folder, the logs, the captured output
+and every notification received hold none of it."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import pickle
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from flows import lifecycle, publisher
+from flows.local_server import drain_clients
+from flows.relay import deliver_notifications
+from flows.sweep import reassessment_sweep
+from flows.tasks import StepFailed
+from harbour import plan_documents
+from harbour.app import App
+from harbour.clock import FixedClock
+from harbour.db.models import Alert
+from tests.flows.conftest import PrefectServer
+from tests.flows.scan import database_hits, folder_hits, hits_in
+from tests.lifecycle.helpers import safest
+from tests.notify.conftest import RouteBook
+from tests.pipeline.helpers import assess, case_by_reference, refer
+from tests.support import invoke
+
+M = "Zq7canary"  # every identifying field starts with it
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """SQLite only: Prefect is handed the same ids whichever database Harbour keeps."""
+    target = tmp_path / "harbour.db"
+    shutil.copy(sqlite_template, target)
+    return f"sqlite:///{target}"
+
+
+def _answers(app: App, folder: Path, name: str, **changed: object) -> str:
+    path = folder / f"{name}.json"
+    free = {"youth_worries": f"{M}worries", "staff_notes": f"{M}staffnotes"}
+    path.write_text(json.dumps(safest(app) | free | changed))
+    return str(path)
+
+
+def _publish(app: App) -> None:
+    asyncio.run(publisher.publish_all(app))
+
+
+def _lifecycle(app: App, folder: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Referral to the second follow-up, as the triggers would run it; the case id."""
+    case = refer(app, folder, M)
+    _publish(app)
+    lifecycle.initial_contact(case.id)
+    imminent = assess(
+        app, case.reference, "initial_contact", _answers(app, folder, "i", immediate_danger="yes")
+    )
+
+    def leaky(*args: object, **kwargs: object) -> str:
+        raise ValueError(f"template failed near {M}youthname")  # as a library might say
+
+    monkeypatch.setattr(plan_documents, "render_plan", leaky)
+    with pytest.raises(StepFailed):
+        lifecycle.safety_assessment(imminent["assessment"])
+    monkeypatch.undo()
+    lifecycle.safety_assessment(imminent["assessment"])
+    _acknowledge(app)
+    invoke(
+        app, "override", case.reference, "--level", "high", "--reason", f"{M}reason", "--as", "sup"
+    )
+    meeting = assess(app, case.reference, "planning_meeting", _answers(app, folder, "m"))
+    lifecycle.planning_meeting(meeting["assessment"])
+    leaving = assess(app, case.reference, "discharge", _answers(app, folder, "d"))
+    lifecycle.discharge(leaving["assessment"])
+    for number in range(2):
+        clock.set(case_by_reference(app, case.reference).next_due_at)  # type: ignore[arg-type]
+        follow = assess(app, case.reference, "follow_up", _answers(app, folder, f"f{number}"))
+        lifecycle.follow_up(follow["assessment"])
+    reassessment_sweep()
+    deliver_notifications()
+    _publish(app)
+    return case.id
+
+
+def _acknowledge(app: App) -> None:
+    with app.sessions() as session:
+        alert_id = session.scalars(select(Alert.id)).first()
+    assert alert_id is not None
+    assert invoke(app, "ack", alert_id, "--as", "sup").exit_code == 0
+
+
+def test_nothing_identifying_reaches_prefect(
+    flow_app: App,
+    prefect_server: PrefectServer,
+    mail: RouteBook,
+    tmp_path: Path,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO):
+        _lifecycle(flow_app, tmp_path / "in", clock, monkeypatch) if (
+            tmp_path / "in"
+        ).mkdir() is None else None
+        drain_clients()  # Prefect's logs and events are in its database before it is searched
+    out, err = capfd.readouterr()
+    assert "step_failed" in out + err + caplog.text  # the failure did reach Prefect, as a code
+    assert database_hits(prefect_server.database, M) == []
+    assert folder_hits(prefect_server.home, M) == []
+    assert M.lower() not in (out + err + caplog.text).lower()
+    mails = mail.smtp.received
+    assert mails and all(M.lower() not in (m.subject + m.text).lower() for m in mails)
+    assert all(M not in json.dumps(body) for _, body in mail.receiver.received)
+
+
+def test_the_search_finds_a_marker_however_it_is_wrapped(tmp_path: Path) -> None:
+    wrapped = base64.b64encode(pickle.dumps(ValueError(f"{M}youthname")))
+    (tmp_path / "blob").write_bytes(b'{"data": "' + wrapped + b'"}')
+    assert hits_in(wrapped, M.encode()) and folder_hits(tmp_path, M)
