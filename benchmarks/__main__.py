@@ -15,6 +15,10 @@ from benchmarks.common import Row
 SUITE = [
     ("benchmarks.intake", 400, 10),
     ("benchmarks.render", 2000, 5),
+    ("benchmarks.sweep", 100_000, 200),
+    # These two start Prefect servers (a minute or more): size 0 skips them in the smoke test.
+    ("benchmarks.lifecycle", 20, 0),
+    ("benchmarks.orchestration", 20, 0),
 ]
 RESULTS = Path(__file__).parent / "RESULTS.md"
 HEADER = (

@@ -1,8 +1,12 @@
 """``harbour serve``: every deployment of ``deployments/prefect.yaml`` served from one process,
-with its schedules and event triggers, and the event publisher beside it."""
+with its schedules and event triggers, and the event publisher beside it (or, with workers
+running the deployments, the publisher alone)."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import threading
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -45,6 +49,14 @@ def runner_deployment(spec: dict[str, Any], timezone: str) -> Any:
         enforce_parameter_schema=spec.get("enforce_parameter_schema", True),
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
+
+
+def publish_only(app: App, poll: float = publisher.POLL_SECONDS) -> None:
+    """Only the event publisher, until SIGINT or SIGTERM: for deployments run by workers."""
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    asyncio.run(publisher.run(app, stop, poll))
 
 
 def serve(app: App, path: Path = PREFECT_FILE, poll: float = publisher.POLL_SECONDS) -> None:

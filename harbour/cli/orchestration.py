@@ -1,4 +1,5 @@
-"""Operator commands for the lifecycle's background work: serve, sweep, deliver.
+"""Operator commands for the lifecycle's background work (serve, sweep, deliver) and for moving
+a store to another database (db copy).
 
 Only ``serve`` imports Prefect; ``sweep`` and ``deliver`` run the same plain steps the flows run,
 in-process, for cron or the demo.
@@ -13,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from harbour.cli.admin import db_cli
 from harbour.cli.app import As, Json, cli, emit, get_app
 
 
@@ -24,6 +26,9 @@ def serve(
     poll: Annotated[
         float, typer.Option(min=0.1, max=60, help="Seconds between event-publisher polls.")
     ] = 1.0,
+    publish_only: Annotated[
+        bool, typer.Option("--publish-only", help="Only publish events (workers run the flows).")
+    ] = False,
     actor: As = None,
     as_json: Json = False,
 ) -> None:
@@ -37,11 +42,15 @@ def serve(
     _audit_operator(app, actor, "orchestration.serve")
     if app.settings.orchestration != "prefect":
         typer.echo("note: set HARBOUR_ORCHESTRATION=prefect for CLI commands", err=True)
-    from flows.serve import PREFECT_FILE
-    from flows.serve import serve as do_serve
+    from flows import serve as serving
 
-    emit({"serving": str(prefect_file or PREFECT_FILE)}, as_json, "Serving Harbour's flows.")
-    do_serve(app, prefect_file or PREFECT_FILE, poll)
+    if publish_only:
+        emit({"publishing": True}, as_json, "Publishing Harbour's lifecycle events.")
+        serving.publish_only(app, poll)
+        return
+    path = prefect_file or serving.PREFECT_FILE
+    emit({"serving": str(path)}, as_json, "Serving Harbour's flows.")
+    serving.serve(app, path, poll)
 
 
 @cli.command()
@@ -113,3 +122,30 @@ def _audit_operator(app: Any, handle: str | None, action: str) -> None:
 
 def _counts(report: dict[str, int]) -> str:
     return ", ".join(f"{name} {count}" for name, count in report.items())
+
+
+@db_cli.command("copy")
+def db_copy(
+    to: Annotated[str, typer.Option("--to", envvar="HARBOUR_COPY_TO", help="Target database URL.")],
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Copy the whole store into another, empty database (e.g. SQLite to PostgreSQL); then
+    point HARBOUR_DATABASE_URL at it. Stop the CLI users and `harbour serve` first."""
+    from harbour.db.copy import copy_store
+    from harbour.db.engine import make_engine
+    from harbour.errors import InvalidInput
+    from harbour.settings import check_database_url
+
+    try:
+        check_database_url(to)
+    except ValueError as exc:
+        raise InvalidInput([("--to", str(exc))]) from None
+    app = get_app()
+    _audit_operator(app, actor, "store.copy")
+    target = make_engine(to)
+    try:
+        copied = copy_store(app.engine, target)
+    finally:
+        target.dispose()
+    emit(copied, as_json, lambda rows: f"Copied {sum(rows.values())} rows.")

@@ -1,0 +1,225 @@
+"""The lifecycle through Prefect against the same steps called directly, and an imminent alert's
+time from `harbour assess` to the email at a local SMTP server.
+
+Per case: the initial_contact flow after the referral and the safety_assessment flow after the
+first assessment, run against a local Prefect server on PostgreSQL (the recommended set-up), with
+Harbour's store on SQLite and PostgreSQL; the baseline makes the same step calls in-process
+(``harbour.pipeline.process``). The alert is timed through the CLI as staff type it, in a
+process of its own, against the start-up of a bare `harbour --help`.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import BACKENDS, Row, temp_store
+from benchmarks.orchestration import _postgres_database
+from flows.context import use_app
+from flows.local_server import drain_clients, local_server, server_environment
+from harbour import events, pipeline
+from harbour.app import App, UnitOfWork
+from harbour.assessments import submit_assessment
+from harbour.instrument import load_instrument
+from harbour.intake import refer
+from harbour.staffing import AgencyIn, StaffIn, create_agency, create_staff
+
+ALERTS = 5
+
+
+def run(size: int = 20) -> list[Row]:
+    if size < 1:
+        return []  # needs a Prefect server: not at smoke size
+    rows = []
+    with _prefect() as url:
+        for backend in BACKENDS:
+            with temp_store(backend) as app:
+                _seed(app)
+                flows_seconds, direct_seconds = _per_case(app, url, size)
+            rows.append(
+                Row(
+                    f"lifecycle flows per case, store on {backend}",
+                    flows_seconds,
+                    direct_seconds,
+                    "s/case",
+                    "same steps called directly",
+                )
+            )
+    alert, start_up = _imminent_alert()
+    rows.append(Row("imminent alert: assess to email", alert, start_up, "s", "bare CLI start"))
+    return rows
+
+
+@contextmanager
+def _prefect() -> Iterator[str]:
+    from prefect.settings import temporary_settings
+
+    with (
+        tempfile.TemporaryDirectory(prefix="harbour-prefect-") as home,
+        _postgres_database() as database,
+        local_server(Path(home), database_url=database) as url,
+        temporary_settings(updates={"api.url": url}),  # type: ignore[dict-item]
+    ):
+        try:
+            yield url
+        finally:
+            drain_clients()
+
+
+def _seed(app: App) -> None:
+    def work(uow: UnitOfWork) -> None:
+        create_agency(uow, AgencyIn(name="bench", timezone="America/New_York"))
+        for handle, role in (("coord", "coordinator"), ("cw1", "caseworker")):
+            create_staff(uow, StaffIn(handle=handle, agency="bench", role=role))
+        create_staff(uow, StaffIn(handle="sup", agency="bench", role="supervisor", on_call=True))
+
+    app.run(work)
+
+
+def _per_case(app: App, url: str, size: int) -> tuple[float, float]:
+    """(median seconds per case through the flows, the same directly)."""
+    from flows.lifecycle import initial_contact, safety_assessment
+
+    prefect = _in_mode(app, "prefect")
+    use_app(prefect)
+    try:
+        initial_contact(_referral(prefect))  # warm-up: the flows' first run registers them
+        through_flows = [_one(prefect, initial_contact, safety_assessment) for _ in range(size)]
+        direct = [_one(prefect, _direct_referral, _direct_assessment) for _ in range(size)]
+    finally:
+        use_app(None)
+        prefect.dispose()
+    return statistics.median(through_flows), statistics.median(direct)
+
+
+def _one(app: App, on_referral: Any, on_assessment: Any) -> float:
+    case_id = _referral(app)
+    started = time.perf_counter()
+    on_referral(case_id)
+    elapsed = time.perf_counter() - started
+    assessment_id = _assessment(app, case_id)
+    started = time.perf_counter()
+    on_assessment(assessment_id)
+    return elapsed + time.perf_counter() - started
+
+
+def _direct_referral(case_id: str) -> None:
+    from flows.context import harbour_app
+
+    pipeline.process(harbour_app(), events.CASE_REFERRED, case_id)
+
+
+def _direct_assessment(assessment_id: str) -> None:
+    from flows.context import harbour_app
+
+    pipeline.process(harbour_app(), events.ASSESSMENT_SUBMITTED, assessment_id)
+
+
+def _in_mode(app: App, mode: str) -> App:
+    settings = app.settings.model_copy(update={"orchestration": mode})
+    return App(settings, app.clock, app.cipher.keyring)
+
+
+def _referral(app: App) -> str:
+    data = {"youth": {"name": "Bench Youth"}, "situation": "just_left", "caseworker": "cw1"}
+    return refer(app, "coord", data, None).id
+
+
+def _assessment(app: App, case_id: str) -> str:
+    from harbour.db.models import Case
+
+    reference = app.run(lambda uow: uow.session.get(Case, case_id).reference)
+    outcome = submit_assessment(app, "cw1", reference, "initial_contact", _safest(app))
+    return outcome.assessment_id
+
+
+def _safest(app: App, **changed: str) -> dict[str, Any]:
+    questions = load_instrument(app.settings).questions.values()
+    return {q.id: q.answers()[0] for q in questions if q.type != "text"} | changed
+
+
+# -- the imminent alert, through the CLI ---------------------------------------------------------
+
+
+def _imminent_alert() -> tuple[float, float]:
+    """(median seconds from starting `harbour assess` to the email, a bare CLI start)."""
+    with temp_store("sqlite") as app, _smtp() as inbox:
+        _seed(app)
+        routes = app.settings.home / "routes.yaml"
+        url = f"mailto://127.0.0.1:{inbox.port}?from=harbour@bench.test&to=sup@bench.test"
+        routes.write_text(f"version: 1\nurls:\n  - {url}:\n      - tag: sup, email\n")
+        env = _cli_env(app, routes)
+        answers = app.settings.home / "imminent.json"
+        answers.write_text(json.dumps(_safest(app, immediate_danger="yes")))
+        times = [_alert_once(app, env, answers, inbox) for _ in range(ALERTS)]
+        start_up = statistics.median(_timed_cli(env, "--help") for _ in range(ALERTS))
+    return statistics.median(times), start_up
+
+
+def _cli_env(app: App, routes: Path) -> dict[str, str]:
+    return {
+        **server_environment(app.settings.home),
+        "HARBOUR_HOME": str(app.settings.home),
+        "HARBOUR_DATABASE_URL": app.settings.resolved_database_url,
+        "HARBOUR_KEY_FILE": str(app.settings.resolved_key_file),
+        "HARBOUR_APPRISE_CONFIG": str(routes),
+        "HARBOUR_ORCHESTRATION": "prefect",
+    }
+
+
+def _alert_once(app: App, env: dict[str, str], answers: Path, inbox: Any) -> float:
+    from harbour.db.models import Case
+
+    case_id = _referral(app)
+    reference = app.run(lambda uow: uow.session.get(Case, case_id).reference)
+    before = len(inbox.arrivals)
+    started = time.time()
+    _timed_cli(env, "assess", reference, "--point", "initial_contact", "--answers", str(answers),
+               "--as", "cw1")  # fmt: skip
+    deadline = time.time() + 60
+    while len(inbox.arrivals) == before and time.time() < deadline:
+        time.sleep(0.01)
+    return inbox.arrivals[before] - started
+
+
+def _timed_cli(env: dict[str, str], *args: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "harbour", *args], env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    return time.perf_counter() - started
+
+
+class _Inbox:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.arrivals: list[float] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.arrivals.append(time.time())
+        return "250 OK"
+
+
+@contextmanager
+def _smtp() -> Iterator[_Inbox]:
+    from aiosmtpd.controller import Controller
+
+    from flows.local_server import free_port
+
+    inbox = _Inbox(free_port())
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller.start()
+    try:
+        yield inbox
+    finally:
+        controller.stop()
