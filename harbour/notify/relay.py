@@ -93,17 +93,23 @@ def deliver(
 ) -> DeliveryReport:
     """Send up to ``limit`` due rows (urgent first; one lane only if ``lane`` is given).
 
-    Cheap when nothing is due (one query): every CLI command calls it after its commit.
+    Cheap when nothing is due (one query): every CLI command calls it after its commit. Without
+    a routes file (``HARBOUR_APPRISE_CONFIG`` unset) nothing is sent and due rows stay pending.
     """
     config = config or RelayConfig()
     lanes = (Lane(lane),) if lane else (Lane.URGENT, Lane.NORMAL)
     report = DeliveryReport()
     started = time.monotonic()
     if limit > 0 and app.run(lambda uow: _anything_due(uow, lanes)):
-        pin_apprise_logger()
         routes = load_routes(app.settings)
-        with ThreadPoolExecutor(config.workers, thread_name_prefix="harbour-relay") as pool:
-            _pump(app, pool, routes, lanes, limit, config, report)
+        if app.settings.apprise_config is None:
+            # Not configured (a demo, a fresh store): rows wait, nothing burns its attempts.
+            log.info("no notification routes configured; due rows stay pending")
+            report.errors["no_config"] += 1
+        else:
+            pin_apprise_logger()
+            with ThreadPoolExecutor(config.workers, thread_name_prefix="harbour-relay") as pool:
+                _pump(app, pool, routes, lanes, limit, config, report)
     report.seconds = time.monotonic() - started
     return report
 

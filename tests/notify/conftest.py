@@ -101,11 +101,19 @@ class Receiver:
     received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     scripts: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     hits: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    timeline: list[tuple[str, str]] = field(default_factory=list)  # (what happened, path)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def script(self, path: str, faults: list[str]) -> None:
         """The next faults for ``path``: "500", "429", "timeout", "reset" or "redirect"."""
         self.scripts[path] = list(faults)
+
+    def settle(self, event: tuple[str, str], within: float = 15.0) -> int:
+        """The timeline position of ``event``, once it has happened."""
+        deadline = time.monotonic() + within
+        while event not in self.timeline and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.timeline.index(event)
 
     def at(self, path: str) -> list[dict[str, Any]]:
         return [body for p, body in self.received if p == path]
@@ -117,6 +125,7 @@ class Receiver:
             if script:
                 return script.pop(0)
             self.received.append((path, body))
+            self.timeline.append(("accepted", path))
             return None
 
 
@@ -132,6 +141,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 self._answer(int(fault))
             elif fault == "timeout":
                 time.sleep(SLOW)
+                receiver.timeline.append(("slow_done", path))
                 self._answer(503)
             elif fault == "redirect":
                 self.send_response(307)

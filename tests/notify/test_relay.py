@@ -169,6 +169,24 @@ def test_webhook_faults_then_recovery(
     assert_clean_logs(logs.records)
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the pool, not the store
+def test_slow_targets_do_not_hold_up_a_healthy_one(
+    napp: App, routes: RouteBook, receiver: Receiver
+) -> None:
+    slow = ["cw2", "sup", "coord"]
+    for handle in [*slow, "cw1"]:
+        routes.chat(handle)
+    for handle in slow:
+        receiver.script(RouteBook.chat_path(handle), ["timeout"])
+    case = new_case(napp)
+    for handle in [*slow, "cw1"]:  # the healthy row comes last
+        _assigned(napp, case, [handle], dedupe=f"slow-{handle}")
+    report = deliver(napp, config=FAST)
+    assert (report.sent, report.retried) == (1, 3)
+    slow_done = [receiver.settle(("slow_done", RouteBook.chat_path(h))) for h in slow]
+    assert receiver.settle(("accepted", RouteBook.chat_path("cw1"))) < min(slow_done)
+
+
 def test_webhook_redirects_are_not_followed(
     napp: App, clock: FixedClock, routes: RouteBook, receiver: Receiver, logs
 ) -> None:
@@ -262,7 +280,7 @@ def test_apprise_stays_quiet_even_when_asked_for_debug(
 
 def test_backoff_grows_and_the_lease_keeps_a_claimed_row(napp: App, clock: FixedClock) -> None:
     case = new_case(napp)
-    _assigned(napp, case, ["cw2"])  # no routes file: no_route failures
+    _assigned(napp, case, ["cw2"])  # the routes file was never written: no_route failures
     deliver(napp, config=FAST)
     [row] = rows(napp)
     first_wait = row.next_attempt_at - clock.now()
@@ -271,3 +289,12 @@ def test_backoff_grows_and_the_lease_keeps_a_claimed_row(napp: App, clock: Fixed
     deliver(napp, config=FAST)
     [row] = rows(napp)
     assert timedelta(seconds=60) <= row.next_attempt_at - clock.now() <= timedelta(seconds=72)
+
+
+def test_without_a_routes_setting_rows_wait_untouched(seeded: App) -> None:
+    case = new_case(seeded)
+    _assigned(seeded, case, ["cw1"])
+    report = deliver(seeded, config=FAST)
+    assert (report.claimed, dict(report.errors)) == (0, {"no_config": 1})
+    [row] = rows(seeded)
+    assert (row.status, row.attempts, row.channel) == (OutboxStatus.PENDING, 0, "any")
