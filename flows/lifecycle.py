@@ -39,7 +39,8 @@ def initial_contact(case_id: Id) -> None:
 
 @flow(name="safety_assessment", **FLOW_OPTIONS)  # type: ignore[call-overload]
 def safety_assessment(assessment_id: Id) -> None:
-    """A submitted assessment at any point: evaluate, plan, render, schedule, notify."""
+    """A submitted assessment (evaluated, planned and scheduled as it was recorded): its plan's
+    documents, its next assessment checked, what its point adds, its notifications sent."""
     _assessment(assessment_id, point_of(assessment_id))
 
 

@@ -24,10 +24,14 @@ class StepFailed(HarbourError):
     default_code = "step_failed"
 
     def __init__(self, step: str, cause: str) -> None:
+        self.step, self.cause = step, cause
         super().__init__(self.default_code, f"{step} ({cause})")
 
+    def __reduce__(self) -> tuple[type[StepFailed], tuple[str, str]]:
+        return StepFailed, (self.step, self.cause)  # Prefect pickles a failed task's exception
 
-def harbour_task(step: Callable[Concatenate[App, P], R], *, retries: int = 0) -> Task[P, R]:
+
+def harbour_task(step: Callable[Concatenate[App, P], R]) -> Task[P, R]:
     """A task running ``step`` with this process's App, in its own unit of work.
 
     Every exception is caught here and replaced, ``from None``, by a ``StepFailed`` naming the
@@ -53,7 +57,6 @@ def harbour_task(step: Callable[Concatenate[App, P], R], *, retries: int = 0) ->
         cache_policy=NO_CACHE,
         persist_result=False,
         log_prints=False,
-        retries=retries,
     )(run)
 
 

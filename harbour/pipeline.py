@@ -38,6 +38,9 @@ NORMAL_LANE_BATCH = 20  # normal-lane notifications a CLI command delivers
 PREFECT_GRACE = timedelta(minutes=5)
 
 
+ROUTED = frozenset({events.CASE_REFERRED, events.ASSESSMENT_SUBMITTED, events.PLAN_FINALIZED})
+
+
 def steps_for(app: App, name: str, subject_id: str) -> tuple[Step, ...]:
     """The steps processing the event ``name`` about ``subject_id`` takes; () for none."""
     if name == events.CASE_REFERRED:
@@ -116,10 +119,26 @@ def process_pending(app: App, *, before: datetime | None = None, limit: int = IN
     done, cursor = 0, None
     while True:
         page = pending(app, before=before, limit=limit, after=cursor)
-        done += sum(_try(app, event) for event in page)
+        done += _mark_unrouted(app, [event.id for event in page if event.name not in ROUTED])
+        done += sum(_try(app, event) for event in page if event.name in ROUTED)
         if before is None or len(page) < limit:
             return done
         cursor = (page[-1].occurred_at, page[-1].id)
+
+
+def _mark_unrouted(app: App, ids: list[str]) -> int:
+    """Events that call for no step are processed as soon as they are seen, together."""
+
+    def work(uow: UnitOfWork) -> None:
+        uow.session.execute(
+            update(LifecycleEvent)
+            .where(LifecycleEvent.id.in_(ids), LifecycleEvent.processed_at.is_(None))
+            .values(processed_at=uow.now())
+        )
+
+    if ids:
+        app.run(work)
+    return len(ids)
 
 
 def _try(app: App, event: Pending) -> bool:

@@ -120,8 +120,7 @@ def test_safety_assessment_killed_at_each_step_is_finished_by_the_sweep(
 ) -> None:
     answers = answers_file(flow_app, tmp_path, "a", immediate_danger="yes")
     for task_name in ASSESSMENT_TASKS:
-        case = refer(flow_app, tmp_path, task_name)
-        initial_contact(case.id)
+        case = refer(flow_app, tmp_path, task_name)  # its initial contact left to the sweep
         outcome = assess(flow_app, case.reference, "initial_contact", answers)
         with monkeypatch.context() as patch:
             kill_before(patch, task_name)
@@ -145,3 +144,42 @@ def test_a_flow_for_an_event_never_recorded_does_nothing(flow_app: App) -> None:
 def test_flow_parameters_accept_only_ids() -> None:
     schema = initial_contact.parameters.model_dump()
     assert schema["properties"]["case_id"]["pattern"] == "^[0-9a-f]{32}$"
+
+
+def test_the_point_flows_twice_do_their_work_once(
+    flow_app: App, mail: RouteBook, tmp_path: Path, clock: FixedClock
+) -> None:
+    from flows.lifecycle import discharge, follow_up, planning_meeting
+
+    case = refer(flow_app, tmp_path)
+    initial_contact(case.id)
+    safe = answers_file(flow_app, tmp_path, "safe")
+    for point, flow in (
+        ("initial_contact", safety_assessment),
+        ("planning_meeting", planning_meeting),
+        ("discharge", discharge),
+    ):
+        outcome = assess(flow_app, case.reference, point, safe)
+        flow(outcome["assessment"])
+        once = counts(flow_app)
+        flow(outcome["assessment"])
+        assert counts(flow_app) == once, point
+    assert case_by_reference(flow_app, case.reference).status == "discharged"
+    for number in range(3):
+        clock.set(case_by_reference(flow_app, case.reference).next_due_at)  # type: ignore[arg-type]
+        outcome = assess(flow_app, case.reference, "follow_up", safe)
+        for _ in range(1 if number == 1 else 2):  # twice for the first and the closing one
+            follow_up(outcome["assessment"])
+    assert case_by_reference(flow_app, case.reference).status == "closed"
+    sent_once(flow_app, mail)
+
+
+def test_a_point_flow_refuses_another_point_s_assessment(flow_app: App, tmp_path: Path) -> None:
+    from flows.lifecycle import discharge
+
+    case = refer(flow_app, tmp_path)
+    outcome = assess(
+        flow_app, case.reference, "initial_contact", answers_file(flow_app, tmp_path, "a")
+    )
+    with pytest.raises(StepFailed, match="wrong_point"):
+        discharge(outcome["assessment"])
