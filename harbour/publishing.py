@@ -52,7 +52,9 @@ class Outgoing:
 
 
 def take_unpublished(app: App, limit: int = 100) -> tuple[list[str], list[Outgoing]]:
-    """The ids of up to ``limit`` unpublished events, oldest first, and the public ones among them."""
+    """The ids of up to ``limit`` unpublished events, oldest first, and those to emit: the
+    public ones not yet processed (work done in-process, before a server appeared or while it
+    was down, triggers nothing)."""
 
     def work(uow: UnitOfWork) -> tuple[list[str], list[Outgoing]]:
         rows = uow.session.execute(
@@ -62,7 +64,11 @@ def take_unpublished(app: App, limit: int = 100) -> tuple[list[str], list[Outgoi
             .order_by(LifecycleEvent.occurred_at, LifecycleEvent.id)
             .limit(limit)
         ).all()
-        public = [_outgoing(event, point) for event, point in rows if event.name in PUBLIC]
+        public = [
+            _outgoing(event, point)
+            for event, point in rows
+            if event.name in PUBLIC and event.processed_at is None
+        ]
         return [event.id for event, _ in rows], public
 
     return app.run(work)

@@ -7,11 +7,11 @@ from pathlib import Path
 from harbour import events
 from harbour.app import App
 from harbour.publishing import PUBLIC, mark_published, take_unpublished
-from tests.pipeline.helpers import lifecycle_events, refer
+from tests.pipeline.helpers import in_mode, lifecycle_events, refer
 
 
 def test_public_events_carry_ids_only_and_are_taken_once(seeded: App, tmp_path: Path) -> None:
-    case = refer(seeded, tmp_path, "PUBMARK")
+    case = refer(in_mode(seeded, "prefect"), tmp_path, "PUBMARK")
     ids, public = take_unpublished(seeded)
     assert len(ids) == len(lifecycle_events(seeded))  # the private ones too, to mark them
     assert [item.name for item in public] == [events.CASE_REFERRED]
@@ -34,3 +34,9 @@ def test_the_published_names_are_the_issue_s_six() -> None:
             "harbour.case.discharged",
         ]
     )
+
+
+def test_work_already_done_in_process_is_not_emitted(seeded: App, tmp_path: Path) -> None:
+    refer(seeded, tmp_path)  # inline: processed at once, before any server appears
+    ids, public = take_unpublished(seeded)
+    assert ids and public == []
