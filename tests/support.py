@@ -30,17 +30,23 @@ def seed_agencies(app: App) -> None:
     def work(uow: Any) -> None:
         for agency, members in STAFF.items():
             create_agency(
-                uow, AgencyIn(name=agency, timezone="America/New_York", address=f"MARK-{agency}-ADDR")
+                uow,
+                AgencyIn(name=agency, timezone="America/New_York", address=f"MARK-{agency}-ADDR"),
             )
             for handle, role in members:
                 create_staff(
-                    uow, StaffIn(handle=handle, agency=agency, role=role, on_call=role == Role.SUPERVISOR)
+                    uow,
+                    StaffIn(
+                        handle=handle, agency=agency, role=role, on_call=role == Role.SUPERVISOR
+                    ),
                 )
 
     app.run(work)
 
 
-def referral(marker: str = "MK", situation: str = "considering_leaving", **extra: Any) -> dict[str, Any]:
+def referral(
+    marker: str = "MK", situation: str = "considering_leaving", **extra: Any
+) -> dict[str, Any]:
     """A referral whose every identifying field holds a unique marker string."""
     data: dict[str, Any] = {
         "youth": {

@@ -74,7 +74,9 @@ class PlanSnapshot:
     timezone: str = "America/New_York"
     extra: dict[str, str] = field(default_factory=dict)
 
-    def section(self, section: PlanSection, *, include_rejected: bool = False) -> list[PlanItemView]:
+    def section(
+        self, section: PlanSection, *, include_rejected: bool = False
+    ) -> list[PlanItemView]:
         return [
             item
             for item in self.items
