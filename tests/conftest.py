@@ -27,6 +27,15 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 POSTGRES_URL = os.environ.get("HARBOUR_TEST_POSTGRES_URL")
 START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # a Monday, 09:00 in New York
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("HARBOUR_TEST_REQUIRE_POSTGRES") and not POSTGRES_URL:
+        raise pytest.UsageError(
+            "HARBOUR_TEST_REQUIRE_POSTGRES is set but HARBOUR_TEST_POSTGRES_URL is not: "
+            "the PostgreSQL tests must run, not be skipped"
+        )
+
+
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 

@@ -17,7 +17,8 @@ from flows.context import use_app
 from flows.settings import without_heartbeat
 from harbour.app import App
 from harbour.clock import FixedClock
-from tests.notify.conftest import RouteBook, receiver, routes, smtp  # noqa: F401  (targets)
+from harbour.demo.receivers import RouteBook
+from tests.notify.conftest import receiver, routes, smtp  # noqa: F401  (targets)
 from tests.pipeline.helpers import in_mode
 
 STAFF = ("cw1", "cw2", "sup", "coord", "adm")

@@ -24,10 +24,10 @@ from harbour import plan_documents
 from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.db.models import Alert
+from harbour.demo.receivers import RouteBook
 from tests.flows.conftest import PrefectServer
 from tests.flows.scan import database_hits, folder_hits, hits_in
 from tests.lifecycle.helpers import safest
-from tests.notify.conftest import RouteBook
 from tests.pipeline.helpers import assess, case_by_reference, refer
 from tests.support import invoke
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from flows.local_server import harbour_serve, local_server, server_environment
-from tests.flows.conftest import RouteBook
+from harbour.demo.receivers import RouteBook
 from tests.support import referral
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]

@@ -18,7 +18,7 @@ from harbour import events, pipeline
 from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.db.models import LifecycleEvent, OutboxMessage, PlanDocument
-from tests.flows.conftest import RouteBook
+from harbour.demo.receivers import RouteBook
 from tests.lifecycle.helpers import answers_file
 from tests.pipeline.helpers import assess, case_by_reference, counts, refer
 

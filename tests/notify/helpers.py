@@ -13,10 +13,11 @@ from harbour.app import App, UnitOfWork
 from harbour.cases import assign_case
 from harbour.clock import FixedClock
 from harbour.db.models import Assessment, Case, OutboxMessage
+from harbour.demo.receivers import MAIL_DOMAIN, WEBHOOK_TOKEN
 from harbour.domain.vocab import AssessmentPoint, AssessmentStatus, OutboxStatus
 from harbour.intake import refer
 from harbour.notify.relay import DeliveryReport, RelayConfig, deliver
-from tests.notify.conftest import FAST, MAIL_DOMAIN, WEBHOOK_TOKEN
+from tests.notify.conftest import FAST
 from tests.support import referral
 
 MARKER = "MKNOTE"

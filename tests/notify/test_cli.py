@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from harbour.app import App, UnitOfWork
 from harbour.clock import FixedClock
+from harbour.demo.receivers import MAIL_DOMAIN, WEBHOOK_TOKEN, Receiver, RouteBook, SmtpServer
 from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus
 from harbour.notify.outbox import enqueue
-from tests.notify.conftest import MAIL_DOMAIN, WEBHOOK_TOKEN, Receiver, RouteBook, SmtpServer
 from tests.notify.helpers import MARKER, drain, new_case, open_assessment, rows
 from tests.support import invoke
 

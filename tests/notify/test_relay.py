@@ -15,10 +15,11 @@ import pytest
 from harbour.app import App, UnitOfWork
 from harbour.clock import FixedClock
 from harbour.db.models import Case
+from harbour.demo.receivers import MAIL_DOMAIN, Receiver, RouteBook, SmtpServer, free_port
 from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus
 from harbour.notify.outbox import enqueue
 from harbour.notify.relay import deliver
-from tests.notify.conftest import FAST, MAIL_DOMAIN, Receiver, RouteBook, SmtpServer, free_port
+from tests.notify.conftest import FAST
 from tests.notify.helpers import (
     assert_clean_logs,
     assert_nothing_lost,
