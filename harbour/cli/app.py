@@ -93,8 +93,10 @@ def run(app: typer.Typer, args: list[str] | None = None) -> int:
     """Run the CLI; Harbour's errors print their safe message and map to exit codes."""
     configure_logging()
     try:
-        _command(app)(args=args, standalone_mode=False)
-        return 0
+        returned = _command(app)(args=args, standalone_mode=False)
+        # Outside standalone mode typer catches a command's ``typer.Exit`` itself and hands its
+        # code back as the return value (commands return None), so the code is read from there.
+        return returned if isinstance(returned, int) and not isinstance(returned, bool) else 0
     except HarbourError as exc:
         typer.echo(f"error: {exc}", err=True)
         return exc.exit_code

@@ -190,3 +190,44 @@ def test_refer_from_yaml(seeded: App, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     shown = invoke(seeded, "case", "show", result.json()["case"], "--as", "coord", "--json")
     assert shown.json()["people"][0]["name"] == "Ymyouthname"
+
+
+EXITS_WITH = """
+import typer
+from harbour.cli import cli, main
+
+@cli.command("exits-with", hidden=True)
+def exits_with(code: int) -> None:
+    raise typer.Exit(code=code)
+
+main()
+"""
+
+
+@pytest.mark.parametrize("code", [0, 2, 3])
+def test_a_commands_typer_exit_code_is_the_process_exit_code(code: int) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", EXITS_WITH, "exits-with", str(code)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_fail_prints_its_message_and_exits_with_its_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harbour.cli import main
+    from harbour.cli.app import fail
+
+    name = "fails-with-two"
+    cli.command(name, hidden=True)(lambda: fail("bad input", 2))
+    try:
+        monkeypatch.setattr(sys, "argv", ["harbour", name])
+        with pytest.raises(SystemExit) as exited:
+            main()
+    finally:
+        cli.registered_commands.pop()
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == "error: bad input\n"
