@@ -20,8 +20,9 @@ from harbour.access import Actor, load_case, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.catalogue import load_catalogue
 from harbour.composition import compose
-from harbour.db.models import Assessment, Case, LifecycleEvent, Plan, ThreatSource
+from harbour.db.models import Alert, Assessment, Case, LifecycleEvent, Plan, ThreatSource
 from harbour.domain.vocab import (
+    AlertKind,
     AssessmentPoint,
     AssessmentStatus,
     RiskLevel,
@@ -72,6 +73,8 @@ class AssessmentOutcome:
     emergency_protocol: tuple[str, ...]
     plan_version: int | None
     next_due_at: datetime | None
+    alert_id: str | None = None  # the imminent-threat alert staff must acknowledge
+    emergency_steps: tuple[tuple[str, str], ...] = ()  # (code, staff wording)
     replayed: bool = False
     timezone: str = "UTC"  # the agency's, for showing the due time to people
 
@@ -92,6 +95,8 @@ class AssessmentOutcome:
                 {"code": r.code, "level": r.level.value, "text": r.text} for r in self.reasons
             ],
             "emergency_protocol": list(self.emergency_protocol),
+            "emergency_steps": [{"code": c, "text": t} for c, t in self.emergency_steps],
+            "alert": self.alert_id,
             "plan_version": self.plan_version,
             "next_due": self.next_due_at.isoformat() if self.next_due_at else None,
             "next_due_local": self._local(self.next_due_at),
@@ -290,6 +295,13 @@ def outcome_of(
     )
     level = RiskLevel(assessment.level or RiskLevel.LOW)
     zone = schedule.zone_of(uow, case)
+    protocol = tuple(protocol) if level == RiskLevel.IMMINENT else ()
+    wording = load_catalogue(uow.app.settings).emergency_protocol if protocol else {}
+    alert_id = uow.session.scalar(
+        select(Alert.id).where(
+            Alert.kind == AlertKind.IMMINENT_THREAT, Alert.source_id == assessment.id
+        )
+    )
     return AssessmentOutcome(
         assessment_id=assessment.id,
         case_reference=case.reference,
@@ -298,9 +310,13 @@ def outcome_of(
         computed_level=str(assessment.computed_level),
         previous_level=previous_level,
         reasons=reasons,
-        emergency_protocol=tuple(protocol) if level == RiskLevel.IMMINENT else (),
+        emergency_protocol=protocol,
         plan_version=plan_version,
         next_due_at=case.next_due_at,
+        alert_id=alert_id,
+        emergency_steps=tuple(
+            (code, wording[code].staff_text if code in wording else code) for code in protocol
+        ),
         timezone=zone.key,
         replayed=replayed,
     )

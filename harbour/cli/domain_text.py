@@ -61,9 +61,15 @@ def assessment_text(out: dict[str, Any]) -> str:
     lines = [f"{out['case']}: {out['point']} assessment recorded; risk {level}"]
     if out["computed_level"] != out["risk_level"]:
         lines[0] += f" (computed {out['computed_level']}, overridden)"
-    if out["emergency_protocol"]:
+    if out["emergency_steps"]:
         lines.append("IMMEDIATE DANGER: follow the emergency protocol now:")
-        lines += [f"  - {code}" for code in out["emergency_protocol"]]
+        lines += [f"  - {step['text']}  [{step['code']}]" for step in out["emergency_steps"]]
+        lines.append(f"  Record each step taken: harbour plan done {out['case'][:12]} CODE")
+    if out["alert"]:
+        lines.append(
+            f"Alert {out['alert'][:12]} raised for on-call staff and supervisors; "
+            f"to take it: harbour ack {out['alert'][:12]}"
+        )
     lines += [f"  [{r['level']}] {r['text']}" for r in out["reasons"]]
     if out["plan_version"]:
         lines.append(f"Plan version {out['plan_version']} drafted (harbour plan show).")

@@ -1,4 +1,4 @@
-"""Commands for notifications: notify check/test, outbox (and retry), ack.
+"""Commands for notifications: notify check/test, outbox (and retry), alerts, ack.
 
 Delivery and the reminder sweep run through ``harbour deliver`` and ``harbour sweep``.
 """
@@ -102,6 +102,41 @@ def outbox_retry(
 
     row = retry(get_app(), actor, row_id)
     emit(row, as_json, f"{row['id']} requeued.")
+
+
+@cli.command("alerts")
+def alerts(
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Acknowledged alerts too, not only open ones.")
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, help="How many to list.")] = 50,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Alerts waiting for someone to take them (imminent threats, escalations), newest first."""
+    from harbour.notify.alerts import list_alerts
+
+    rows = list_alerts(get_app(), actor, include_acknowledged=show_all, limit=limit)
+    emit([r.as_json() for r in rows], as_json, _alerts_text)
+
+
+def _alerts_text(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "No open alerts."
+    lines = [f"{'alert':<13} {'case':<13} {'kind':<19} {'tier':<4} {'opened (UTC)':<17} state"]
+    for r in rows:
+        state = (
+            f"acknowledged by {r['acknowledged_by']}"
+            if r["acknowledged_at"]
+            else f"escalates {(r['next_escalation_at'] or '-')[:16]}"
+            if r["next_escalation_at"]
+            else "open (top of the ladder)"
+        )
+        lines.append(
+            f"{r['alert'][:12]:<13} {r['case'][:12]:<13} {r['kind']:<19} {r['tier']:<4} "
+            f"{r['opened_at'][:16]:<17} {state}"
+        )
+    return "\n".join(lines)
 
 
 @cli.command("ack")

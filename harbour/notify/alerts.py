@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -158,3 +159,68 @@ def _find(uow: UnitOfWork, agency_id: str, typed: str) -> Alert:
     if not matches:
         raise NotFound("alert_not_found", "no such alert")
     return matches[0]
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    """One alert as staff see it in a list: operational values only."""
+
+    id: str
+    case_reference: str
+    kind: str
+    tier: int
+    opened_at: datetime
+    next_escalation_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        def moment(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "alert": self.id,
+            "case": self.case_reference,
+            "kind": self.kind,
+            "tier": self.tier,
+            "opened_at": moment(self.opened_at),
+            "next_escalation_at": moment(self.next_escalation_at),
+            "acknowledged_at": moment(self.acknowledged_at),
+            "acknowledged_by": self.acknowledged_by,
+        }
+
+
+def list_alerts(
+    app: App, actor_handle: str | None, *, include_acknowledged: bool = False, limit: int = 50
+) -> list[AlertRow]:
+    """The agency's alerts, newest first: those still waiting for someone, or all of them."""
+
+    def work(uow: UnitOfWork) -> list[AlertRow]:
+        actor = resolve_actor(uow, actor_handle)
+        authorize(uow, actor, "alert.ack")
+        query = (
+            select(Alert, Case.reference)
+            .join(Case, Case.id == Alert.case_id)
+            .where(Case.agency_id == actor.agency_id)
+            .order_by(Alert.opened_at.desc(), Alert.id)
+            .limit(limit)
+        )
+        if not include_acknowledged:
+            query = query.where(Alert.acknowledged_at.is_(None))
+        rows = [
+            AlertRow(
+                a.id,
+                reference,
+                a.kind,
+                a.tier,
+                a.opened_at,
+                a.next_escalation_at,
+                a.acknowledged_at,
+                a.acknowledged_by,
+            )
+            for a, reference in uow.session.execute(query)
+        ]
+        audit(uow, actor, "alert.list", count=len(rows))
+        return rows
+
+    return app.run(work)
