@@ -259,6 +259,20 @@ def mark_emergency_done(uow: UnitOfWork, actor: Actor | None, case: Case, code: 
     return row
 
 
+def set_youth_copy(
+    uow: UnitOfWork, case: Case, *, title: str | None, hide_hotlines: bool | None
+) -> Plan:
+    """The youth's own title for their copy ("" for the neutral default) and whether it lists
+    hotlines (not when the youth's phone may be monitored); carried into later versions."""
+    plan = draft_of(uow, case)
+    if title is not None:
+        uow.seal(plan, "youth_title", title or None)
+    if hide_hotlines is not None:
+        plan.hide_hotlines = hide_hotlines
+    _touch(uow, plan)
+    return plan
+
+
 def _touch(uow: UnitOfWork, plan: Plan) -> None:
     """Bump the plan's version column: a concurrent finalize and edit cannot both commit."""
     flag_modified(plan, "status")

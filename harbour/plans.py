@@ -14,7 +14,7 @@ from harbour.access import Actor, audit, load_case, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Case
 from harbour.domain.plan import PlanSnapshot
-from harbour.domain.text import Note
+from harbour.domain.text import Note, Title
 from harbour.domain.vocab import ItemState, PlanSection, StepOwner
 from harbour.errors import NotFound
 from harbour.plan_diff import PlanDiff
@@ -30,6 +30,12 @@ class ItemIn(BaseModel):
     text: Note
     owner: StepOwner | None = None
     due: date | None = None
+
+
+class YouthCopyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Title | None = None
+    hide_hotlines: bool | None = None
 
 
 class VersionsIn(BaseModel):
@@ -95,6 +101,36 @@ def finalize(app: App, actor_handle: str | None, ref: str) -> int:
         plan = planning.finalize(uow, actor, case)
         audit(uow, actor, "plan.finalize", case.id, version=plan.version_number)
         return plan.version_number
+
+    return _on_case(app, actor_handle, ref, "case.plan", work)
+
+
+def youth_copy(
+    app: App,
+    actor_handle: str | None,
+    ref: str,
+    *,
+    title: str | None = None,
+    hide_hotlines: bool | None = None,
+) -> dict[str, object]:
+    """Set how the latest draft's youth copy reads: its title ("" for the neutral default) and
+    whether it lists hotlines. Returns the settings now in force."""
+    data = parse(
+        YouthCopyIn,
+        {"title": title or None, "hide_hotlines": hide_hotlines},
+    )
+    reset = title == ""
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> dict[str, object]:
+        plan = planning.set_youth_copy(
+            uow, case, title="" if reset else data.title, hide_hotlines=data.hide_hotlines
+        )
+        audit(uow, actor, "plan.youth_copy", case.id, version=plan.version_number)
+        return {
+            "version": plan.version_number,
+            "own_title": uow.unseal(plan, "youth_title") is not None,
+            "hide_hotlines": plan.hide_hotlines,
+        }
 
     return _on_case(app, actor_handle, ref, "case.plan", work)
 

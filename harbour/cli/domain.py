@@ -185,6 +185,41 @@ def plan_add(
     emit({"item": key, "section": section}, as_json, f"Added {key}.")
 
 
+@plan_cli.command("youth-copy")
+def plan_youth_copy(
+    ref: Ref,
+    title: Annotated[
+        str | None,
+        typer.Option(help='The youth\'s own title for their copy; "" for the neutral "My plan".'),
+    ] = None,
+    hotlines: Annotated[
+        bool | None,
+        typer.Option(
+            "--show-hotlines/--hide-hotlines",
+            help="Hide hotlines when the youth's phone may be monitored (911 always stays).",
+        ),
+    ] = None,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """How the youth's copy of the latest draft reads; kept in later versions."""
+    from harbour.plans import youth_copy
+
+    app = get_app()
+    hide = None if hotlines is None else not hotlines
+    result = youth_copy(app, actor, ref, title=title, hide_hotlines=hide)
+    _committed(app)
+    emit(
+        result,
+        as_json,
+        lambda r: (
+            f"Youth copy of version {r['version']}: "
+            f"{'their own title' if r['own_title'] else 'the neutral title'}, "
+            f"hotlines {'hidden' if r['hide_hotlines'] else 'shown'}."
+        ),
+    )
+
+
 @plan_cli.command("done")
 def plan_done(ref: Ref, item: Item, actor: As = None, as_json: Json = False) -> None:
     """Record that an emergency protocol step was taken."""

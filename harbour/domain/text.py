@@ -57,6 +57,7 @@ ShortText = Annotated[str, _line(200)]
 Phone = Annotated[str, _line(40)]
 Address = Annotated[str, _line(300)]
 Note = Annotated[str, _block(4000)]
+Title = Annotated[str, _line(60)]  # fits a wallet card
 
 
 def _past_date(value: date) -> date:
