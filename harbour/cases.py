@@ -15,6 +15,7 @@ from harbour.db.base import new_id
 from harbour.db.models import AuditEvent, Case, Person, Staff, ThreatSource
 from harbour.domain.vocab import CaseStatus, Role
 from harbour.errors import InvalidInput
+from harbour.notify import hooks
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,8 @@ def assign(app: App, actor_handle: str | None, ref: str, handle: str) -> Case:
 
 
 def assign_case(uow: UnitOfWork, actor: Actor | None, case: Case, handle: str) -> Case:
+    """Give the case to ``handle`` and tell them, in the caller's transaction; assigning it to
+    its current caseworker changes nothing and sends nothing."""
     staff = uow.session.scalar(
         select(Staff).where(
             Staff.handle == handle,
@@ -176,6 +179,7 @@ def assign_case(uow: UnitOfWork, actor: Actor | None, case: Case, handle: str) -
         case.updated_at = uow.now()
         audit(uow, actor, "case.assign", case.id, caseworker=staff.handle)
         events.record(uow, case.id, events.CASE_ASSIGNED, new_id(), caseworker=staff.handle)
+        hooks.case_assigned(uow, case)
     return case
 
 

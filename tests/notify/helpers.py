@@ -27,13 +27,15 @@ AGENCY_WORDS = ("north", "south", "MARK-")
 
 
 def new_case(app: App, marker: str = MARKER, caseworker: str | None = "cw1") -> Case:
-    case = refer(app, "coord", referral(marker), None)
-    if caseworker is None:
-        return case
+    """A referred case, given to ``caseworker`` by the referral itself: no notice is enqueued
+    (the initial-contact step sends that), so each test starts with an empty outbox."""
+    answers = referral(marker) | ({"caseworker": caseworker} if caseworker else {})
+    return refer(app, "coord", answers, None)
 
+
+def reassign(app: App, case: Case, handle: str) -> Case:
     def work(uow: UnitOfWork) -> Case:
-        row = uow.session.get_one(Case, case.id)
-        return assign_case(uow, None, row, caseworker)
+        return assign_case(uow, None, uow.session.get_one(Case, case.id), handle)
 
     return app.run(work)
 

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from harbour import events
 from harbour.app import App, UnitOfWork
 from harbour.clock import FixedClock
-from harbour.db.models import Alert, Assessment, AuditEvent, Case, LifecycleEvent
+from harbour.db.models import (
+    Alert,
+    Assessment,
+    AuditEvent,
+    Case,
+    LifecycleEvent,
+    OutboxMessage,
+    Staff,
+)
 from harbour.domain.vocab import AlertKind, AssessmentPoint, AssessmentStatus, Lane
 from harbour.notify import hooks
 from harbour.notify.alerts import escalate_unacknowledged
 from tests.notify.conftest import RouteBook
-from tests.notify.helpers import new_case, rows
+from tests.notify.helpers import new_case, reassign, rows
 from tests.support import invoke
 
 TIMEOUT = timedelta(minutes=10)  # the built-in policy's alert_ack_timeout
@@ -62,6 +71,43 @@ def test_case_assigned_tells_the_caseworker(napp: App, routes: RouteBook) -> Non
         "case_ref": "-".join(case.reference.split("-")[:3]),
         "path": f"/cases/{case.reference}",
     }
+
+
+def test_reassignment_tells_the_new_caseworker_once_per_assignment(
+    napp: App, clock: FixedClock
+) -> None:
+    case = new_case(napp, caseworker="cw1")
+    moved = invoke(napp, "assign", case.reference, "cw2", "--as", "coord")
+    assert moved.exit_code == 0, moved.stderr
+    assert [(r.kind, r.recipient) for r in rows(napp)] == [("case_assigned", "cw2")]
+
+    assert invoke(napp, "assign", case.reference, "cw2", "--as", "coord").exit_code == 0
+    reassign(napp, case, "cw2")
+    assert len(rows(napp)) == 1  # to the same person: no assignment, no notice
+
+    clock.advance(timedelta(minutes=1))
+    reassign(napp, case, "cw1")
+    assert [r.recipient for r in rows(napp)] == ["cw2", "cw1"]
+    keys = [r.dedupe_key for r in rows(napp)]
+    assert len(set(keys)) == 2
+
+
+def test_an_assignment_rolled_back_sends_nothing(napp: App) -> None:
+    from harbour.cases import assign_case
+
+    case = new_case(napp, caseworker="cw1")
+
+    def assign_then_fail(uow: UnitOfWork) -> None:
+        assign_case(uow, None, uow.session.get_one(Case, case.id), "cw2")
+        assert len(uow.session.scalars(select(OutboxMessage)).all()) == 1  # same transaction
+        raise RuntimeError("the work after the assignment failed")
+
+    with pytest.raises(RuntimeError):
+        napp.run(assign_then_fail)
+    assert rows(napp) == []
+    assert napp.run(lambda uow: uow.session.get_one(Case, case.id).caseworker_id) == (
+        napp.run(lambda uow: uow.session.scalar(select(Staff.id).where(Staff.handle == "cw1")))
+    )
 
 
 def test_risk_raised_to_high_tells_caseworker_and_supervisor_once(napp: App) -> None:
