@@ -31,7 +31,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "case.close": frozenset({S}),
     "case.reopen": frozenset({S}),
     "case.audit": frozenset({S}),
-    "alert.ack": frozenset({C, W, S}),
+    # Whoever an alert can page may acknowledge it: on-call staff of any role, supervisors and,
+    # at the top of the ladder (harbour.notify.alerts), admins. It shows no case content.
+    "alert.ack": frozenset({C, W, S, A}),
     "agency.manage": frozenset({A}),
     "staff.manage": frozenset({A}),
     "keys.rotate": frozenset({A}),

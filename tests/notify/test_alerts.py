@@ -189,7 +189,23 @@ def test_ack_is_agency_scoped_permissioned_and_checked(napp: App) -> None:
     missing = invoke(napp, "ack", "0" * 32, "--as", "cw3")
     assert other.exit_code == missing.exit_code == 1
     assert other.stderr == missing.stderr
-    assert invoke(napp, "ack", alert.id, "--as", "adm").exit_code == 1  # admins read no cases
     bad = invoke(napp, "ack", "not-an-id", "--as", "cw1")
     assert bad.exit_code == 2 and "ALERT_ID" in bad.stderr
     assert napp.run(lambda uow: uow.session.get_one(Alert, alert.id).acknowledged_at) is None
+
+
+def test_everyone_the_ladder_pages_may_acknowledge(napp: App, clock: FixedClock) -> None:
+    case = new_case(napp)
+    _completed(napp, case, "imminent", None)
+    for _ in range(2):
+        clock.advance(TIMEOUT)
+        _escalate(napp)
+    [alert] = napp.run(lambda uow: list(uow.session.scalars(select(Alert))))
+    assert alert.tier == 2 and alert.next_escalation_at is None  # the top of the ladder
+    paged = _recipients(napp, alert_id=alert.id)
+    assert "adm" in paged
+    first = invoke(napp, "ack", alert.id[:8], "--as", "adm", "--json")
+    assert first.exit_code == 0, first.stderr
+    assert first.json()["acknowledged_by"] == "adm"
+    for handle in paged:
+        assert invoke(napp, "ack", alert.id, "--as", handle).exit_code == 0, handle
