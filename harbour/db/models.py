@@ -116,10 +116,14 @@ class Assessment(Base):
     __table_args__ = (
         UniqueConstraint("case_id", "idempotency_key"),
         Index("ix_assessments_open_due", "status", "due_at"),
+        # A case's assessments by status ("has it one open?"): with only case_id indexed,
+        # SQLite's planner answers that per case through ix_assessments_open_due, a scan of
+        # every open assessment, and a pass over all cases turns quadratic.
+        Index("ix_assessments_case_status", "case_id", "status"),
     )
 
     id: Mapped[str] = id_column()
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))  # ix_assessments_case_status
     point: Mapped[str] = mapped_column(String(CODE))
     status: Mapped[str] = mapped_column(String(CODE))
     due_at: Mapped[datetime | None]

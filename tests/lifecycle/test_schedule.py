@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from harbour.app import App
+from harbour.app import App, UnitOfWork
 from harbour.assessments import submit_assessment
 from harbour.clock import FixedClock
-from harbour.db.models import Assessment, Case
+from harbour.crypto import Keyring
+from harbour.db.base import new_id
+from harbour.db.models import Agency, Assessment, Case
 from harbour.domain.vocab import AssessmentStatus
 from harbour.schedule import cases_missing_next, ensure_next
+from harbour.settings import Settings
 from tests.lifecycle.helpers import ok, referred_case, safest
 from tests.support import invoke
 
@@ -104,3 +109,89 @@ def test_discharge_follow_ups_and_the_sweep_reconciler(
     assert seeded.run(reconcile) == [True]
     assert seeded.run(reconcile) == []
     assert open_assessments(seeded, ref) == [("follow_up", due)]
+
+
+def _case(uow: UnitOfWork, agency_id: str, status: str, *assessment_statuses: str) -> str:
+    now = uow.now()
+    case = Case(
+        reference=f"HB-{new_id()}",
+        agency_id=agency_id,
+        status=status,
+        situation="considering_leaving",
+        persons_at_risk=[],
+        created_at=now,
+        updated_at=now,
+    )
+    uow.session.add(case)
+    uow.session.flush()
+    for assessment_status in assessment_statuses:
+        uow.session.add(
+            Assessment(
+                case_id=case.id,
+                point="planning_meeting",
+                status=assessment_status,
+                opened_at=now,
+                due_at=now,
+            )
+        )
+    return case.id
+
+
+def test_cases_missing_next_pages_through_exactly_the_cases_without_an_open_one(
+    seeded: App,
+) -> None:
+    statuses = ("referred", "active", "discharge_pending", "discharged", "closed", "reopened")
+    shapes = ((), ("open",), ("completed",), ("completed", "open"), ("cancelled", "completed"))
+
+    def make(uow: UnitOfWork) -> set[str]:
+        agency_id = uow.session.scalar(select(Agency.id).where(Agency.name == "north"))
+        assert agency_id is not None
+        expected = set()
+        for status in statuses:
+            for shape in shapes:
+                case_id = _case(uow, agency_id, status, *shape)
+                if status not in ("referred", "closed") and "open" not in shape:
+                    expected.add(case_id)
+        return expected
+
+    expected = seeded.run(make)
+    found: list[str] = []
+    while True:  # in pages of 3, as the sweep pages, resuming after the last id
+        after = found[-1] if found else ""
+        page = seeded.run(
+            lambda uow, after=after: [
+                c.id for c in cases_missing_next(uow, limit=3, after_id=after)
+            ]
+        )
+        found += page
+        if len(page) < 3:
+            break
+    assert found == sorted(expected)
+
+
+def test_cases_missing_next_looks_each_case_up_by_its_own_index_on_sqlite(
+    tmp_path: Path, sqlite_template: Path, clock: FixedClock
+) -> None:
+    """The correlated lookup must not walk the (status, due_at) index: that made it quadratic."""
+    key_file = tmp_path / "keys.json"
+    Keyring.generate().save(key_file)
+    url = f"sqlite:///{shutil.copy(sqlite_template, tmp_path / 'plan.db')}"
+    app = App(Settings(home=tmp_path, database_url=url, key_file=key_file), clock)
+    engine = app.engine
+    statements: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "assessments" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        app.run(lambda uow: cases_missing_next(uow, limit=10))
+        [(statement, parameters)] = statements
+        with engine.connect() as conn:
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+        app.dispose()
+    details = " | ".join(row[-1] for row in plan)
+    assert "ix_assessments_case_status (case_id=? AND status=?)" in details, details

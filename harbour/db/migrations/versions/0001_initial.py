@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-26 17:35:51.013693
+Create Date: 2026-11-30 08:57:33.242049
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("assessments", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_assessments_case_id"), ["case_id"], unique=False)
+        batch_op.create_index("ix_assessments_case_status", ["case_id", "status"], unique=False)
         batch_op.create_index("ix_assessments_open_due", ["status", "due_at"], unique=False)
 
     op.create_table(
@@ -403,7 +403,7 @@ def downgrade() -> None:
     op.drop_table("lifecycle_events")
     with op.batch_alter_table("assessments", schema=None) as batch_op:
         batch_op.drop_index("ix_assessments_open_due")
-        batch_op.drop_index(batch_op.f("ix_assessments_case_id"))
+        batch_op.drop_index("ix_assessments_case_status")
 
     op.drop_table("assessments")
     with op.batch_alter_table("alerts", schema=None) as batch_op:
