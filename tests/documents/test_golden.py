@@ -42,3 +42,9 @@ def test_matches_golden_file(audience: str, fmt: str, lang: str) -> None:
 def test_same_plan_same_bytes(audience: str) -> None:
     for fmt in FORMATS:
         assert rendered(fixed_plan(), audience, fmt) == rendered(fixed_plan(), audience, fmt)
+
+
+def test_staff_html_with_every_section_empty_matches_golden_file() -> None:
+    """The branches the fixed plan never takes: each section saying there is nothing."""
+    empty = fixed_plan(items=(), threats=(), contacts=(), resources=(), reasons=())
+    check_golden("staff.empty.html", rendered(empty, "staff", "html"))
