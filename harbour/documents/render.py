@@ -54,7 +54,8 @@ def _view(plan: PlanSnapshot, audience: str, fmt: str) -> Any:
     if audience == "family":
         return family_view(plan)
     view = youth_view(plan)
-    return wallet_card(view) if fmt == "html" else view
+    # The card (HTML) and the phone note (text) are cut to fit; Markdown is the full copy.
+    return wallet_card(view) if fmt in ("html", "text") else view
 
 
 def _render(templates_dir: Path, name: str, view: Any, lang: str) -> str:

@@ -159,3 +159,22 @@ def fixed_plan(**changes: object) -> PlanSnapshot:
         extra={"agency_name": "north"},
     )
     return replace(plan, **changes)  # type: ignore[arg-type]
+
+
+def crowded_plan() -> PlanSnapshot:
+    """More of everything than a wallet card or a phone note can hold."""
+    long = "Do this particular thing every single day, even when it is hard, and tell someone. " * 3
+    extra = tuple(
+        item(f"x{i}", section, f"{long} {i}", owner=StepOwner.YOUTH, phase=phase)
+        for i in range(12)
+        for section, phase in (
+            (PlanSection.STEPS, None),
+            (PlanSection.STRATEGIES, Phase.AFTER_LEAVING),
+            (PlanSection.STRATEGIES, Phase.EMOTIONAL_REGULATION),
+        )
+    )
+    contacts = tuple(
+        ContactView(f"Person {i} with a long name", "friend", "555-0100", "trusted_contact")
+        for i in range(10)
+    )
+    return replace(fixed_plan(), items=ITEMS + extra, contacts=contacts, youth_title=long[:60])

@@ -10,15 +10,12 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from harbour.domain.plan import ContactView
-from harbour.domain.vocab import Phase, PlanSection, StepOwner
-from tests.documents.fixtures import ITEMS, fixed_plan, item
+from tests.documents.fixtures import crowded_plan, fixed_plan
 from tests.documents.helpers import rendered
 from tests.documents.png import pixel, read_png
 
@@ -60,24 +57,6 @@ def keep(*paths: Path) -> None:
         Path(folder).mkdir(parents=True, exist_ok=True)
         for path in paths:
             shutil.copy(path, Path(folder) / path.name)
-
-
-def crowded_plan():  # type: ignore[no-untyped-def]
-    long = "Do this particular thing every single day, even when it is hard, and tell someone. " * 3
-    extra = tuple(
-        item(f"x{i}", section, f"{long} {i}", owner=StepOwner.YOUTH, phase=phase)
-        for i in range(12)
-        for section, phase in (
-            (PlanSection.STEPS, None),
-            (PlanSection.STRATEGIES, Phase.AFTER_LEAVING),
-            (PlanSection.STRATEGIES, Phase.EMOTIONAL_REGULATION),
-        )
-    )
-    contacts = tuple(
-        ContactView(f"Person {i} with a long name", "friend", "555-0100", "trusted_contact")
-        for i in range(10)
-    )
-    return replace(fixed_plan(), items=ITEMS + extra, contacts=contacts, youth_title=long[:60])
 
 
 @pytest.mark.parametrize("plan_name", ["fixed", "crowded"])

@@ -22,7 +22,7 @@ from harbour.domain.vocab import (
     StepOwner,
     ThreatKind,
 )
-from tests.documents.fixtures import fixed_plan
+from tests.documents.fixtures import crowded_plan, fixed_plan
 from tests.documents.helpers import rendered
 
 EXTERNAL = re.compile(r"https?:|//|\bsrc=|\bhref=|url\(|@import", re.IGNORECASE)
@@ -38,6 +38,12 @@ def test_html_is_self_contained_with_a_print_stylesheet(audience: str) -> None:
 def test_youth_text_fits_a_phone_note() -> None:
     text = rendered(fixed_plan(), "youth", "text")
     assert len(text) < 1000 and text.startswith("My plan\n\nIf I am in danger:\nCall 911 now.")
+
+
+def test_youth_text_of_a_crowded_plan_is_cut_to_a_phone_note_and_says_so() -> None:
+    text = rendered(crowded_plan(), "youth", "text")
+    assert len(text) < 2500 and text.rstrip().endswith("More in my full plan.")
+    assert "Call 911 now." in text and len(rendered(crowded_plan(), "youth", "md")) > 2 * len(text)
 
 
 def test_youth_title_is_the_youths_own_or_neutral() -> None:
