@@ -1,21 +1,15 @@
-"""The lifecycle through Prefect against the same steps called directly, and an imminent alert's
-time from `harbour assess` to the email at a local SMTP server.
+"""The lifecycle through Prefect against the same steps called directly.
 
 Per case: the initial_contact flow after the referral and the safety_assessment flow after the
 first assessment, run against a local Prefect server on PostgreSQL (the recommended set-up), with
 Harbour's store on SQLite and PostgreSQL; the baseline makes the same step calls in-process
-(``harbour.pipeline.process``). The alert is timed through the CLI as staff type it, in a
-process of its own, against the start-up of a bare `harbour --help`.
+(``harbour.pipeline.process``).
 """
 
 from __future__ import annotations
 
-import json
 import statistics
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,15 +19,14 @@ from typing import Any
 from benchmarks.common import BACKENDS, Row, temp_store
 from benchmarks.orchestration import _postgres_database
 from flows.context import use_app
-from flows.local_server import drain_clients, local_server, server_environment
+from flows.local_server import drain_clients, local_server
 from harbour import events, pipeline
 from harbour.app import App, UnitOfWork
 from harbour.assessments import submit_assessment
+from harbour.db.models import Case
 from harbour.instrument import load_instrument
 from harbour.intake import refer
 from harbour.staffing import AgencyIn, StaffIn, create_agency, create_staff
-
-ALERTS = 5
 
 
 def run(size: int = 20) -> list[Row]:
@@ -54,8 +47,6 @@ def run(size: int = 20) -> list[Row]:
                     "same steps called directly",
                 )
             )
-    alert, start_up = _imminent_alert()
-    rows.append(Row("imminent alert: assess to email", alert, start_up, "s", "bare CLI start"))
     return rows
 
 
@@ -135,9 +126,7 @@ def _referral(app: App) -> str:
 
 
 def _assessment(app: App, case_id: str) -> str:
-    from harbour.db.models import Case
-
-    reference = app.run(lambda uow: uow.session.get(Case, case_id).reference)
+    reference = app.run(lambda uow: uow.session.get_one(Case, case_id).reference)
     outcome = submit_assessment(app, "cw1", reference, "initial_contact", _safest(app))
     return outcome.assessment_id
 
@@ -145,81 +134,3 @@ def _assessment(app: App, case_id: str) -> str:
 def _safest(app: App, **changed: str) -> dict[str, Any]:
     questions = load_instrument(app.settings).questions.values()
     return {q.id: q.answers()[0] for q in questions if q.type != "text"} | changed
-
-
-# -- the imminent alert, through the CLI ---------------------------------------------------------
-
-
-def _imminent_alert() -> tuple[float, float]:
-    """(median seconds from starting `harbour assess` to the email, a bare CLI start)."""
-    with temp_store("sqlite") as app, _smtp() as inbox:
-        _seed(app)
-        routes = app.settings.home / "routes.yaml"
-        url = f"mailto://127.0.0.1:{inbox.port}?from=harbour@bench.test&to=sup@bench.test"
-        routes.write_text(f"version: 1\nurls:\n  - {url}:\n      - tag: sup, email\n")
-        env = _cli_env(app, routes)
-        answers = app.settings.home / "imminent.json"
-        answers.write_text(json.dumps(_safest(app, immediate_danger="yes")))
-        times = [_alert_once(app, env, answers, inbox) for _ in range(ALERTS)]
-        start_up = statistics.median(_timed_cli(env, "--help") for _ in range(ALERTS))
-    return statistics.median(times), start_up
-
-
-def _cli_env(app: App, routes: Path) -> dict[str, str]:
-    return {
-        **server_environment(app.settings.home),
-        "HARBOUR_HOME": str(app.settings.home),
-        "HARBOUR_DATABASE_URL": app.settings.resolved_database_url,
-        "HARBOUR_KEY_FILE": str(app.settings.resolved_key_file),
-        "HARBOUR_APPRISE_CONFIG": str(routes),
-        "HARBOUR_ORCHESTRATION": "prefect",
-    }
-
-
-def _alert_once(app: App, env: dict[str, str], answers: Path, inbox: Any) -> float:
-    from harbour.db.models import Case
-
-    case_id = _referral(app)
-    reference = app.run(lambda uow: uow.session.get(Case, case_id).reference)
-    before = len(inbox.arrivals)
-    started = time.time()
-    _timed_cli(env, "assess", reference, "--point", "initial_contact", "--answers", str(answers),
-               "--as", "cw1")  # fmt: skip
-    deadline = time.time() + 60
-    while len(inbox.arrivals) == before and time.time() < deadline:
-        time.sleep(0.01)
-    return inbox.arrivals[before] - started
-
-
-def _timed_cli(env: dict[str, str], *args: str) -> float:
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "harbour", *args], env=env, check=True,
-                   capture_output=True)  # fmt: skip
-    return time.perf_counter() - started
-
-
-class _Inbox:
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.arrivals: list[float] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.lock:
-            self.arrivals.append(time.time())
-        return "250 OK"
-
-
-@contextmanager
-def _smtp() -> Iterator[_Inbox]:
-    from aiosmtpd.controller import Controller
-
-    from flows.local_server import free_port
-
-    inbox = _Inbox(free_port())
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
-    controller.start()
-    try:
-        yield inbox
-    finally:
-        controller.stop()

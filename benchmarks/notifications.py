@@ -1,0 +1,281 @@
+"""Notifications: N deliveries to the local chat webhook receiver with failures injected, through
+Harbour's outbox and relay, against a bare Apprise loop sending the same N messages to the same
+receiver through the same faults; and an imminent alert's latency while a reminder backlog is
+being relayed, against the same alert with nothing else pending.
+
+The faults: 30% of the first attempts fail (half answered 500, half 429, and a few held past the
+send timeout). The relay retries a failed row after its backoff; the simulated clock skips the
+backoff waits (they are policy, not work), so the figure is the relay's own cost: claiming,
+composing each message from its template, one fresh Apprise call per row, recording the outcome.
+The bare loop keeps one Apprise object and retries a failure at once. Both give up on a held
+answer after the same timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from benchmarks.common import START, Row, temp_store
+from harbour.app import App, UnitOfWork
+from harbour.clock import FixedClock
+from harbour.db.base import new_id
+from harbour.db.models import Case, OutboxMessage
+from harbour.demo.receivers import WEBHOOK_TOKEN, Receiver, RouteBook, smtp_server, webhook_receiver
+from harbour.domain.vocab import AlertKind, Lane, NotificationKind, OutboxStatus
+from harbour.intake import refer
+from harbour.notify.alerts import open_alert
+from harbour.notify.outbox import enqueue
+from harbour.notify.relay import RelayConfig, deliver
+from harbour.staffing import AgencyIn, StaffIn, create_agency, create_staff
+
+ZONE = "America/New_York"
+WORKERS = [f"bench-cw{i}" for i in range(20)]
+ONCALL = "bench-sup"
+FAILING = 0.30  # of first attempts
+HELD = 0.002  # of first attempts: answered only after the timeout (part of FAILING)
+TIMEOUT = 0.5  # seconds: the receiver holds a "timeout" fault for 2.5 s
+CONFIG = RelayConfig(timeout=TIMEOUT, max_attempts=6, backoff_cap=timedelta(minutes=10))
+ALERTS = 5
+ENQUEUE_BATCH = 1000
+
+
+def run(size: int = 10_000) -> list[Row]:
+    with _harbour() as bench, _quiet_relay():
+        relay = _relay_rate(bench, size)
+        bare = _bare_rate(bench, size)
+        during, alone, backlog = _alert_latency(bench, max(size // 5, 200))
+    return [
+        Row(
+            f"notifications: {size:,} deliveries, {FAILING:.0%} failing",
+            relay,
+            bare,
+            "deliveries/s",
+            "bare Apprise loop",
+            "outbox and relay",
+        ),
+        Row(
+            "imminent alert, relay busy with a backlog",
+            during,
+            alone,
+            "s to the receiver",
+            "same alert, nothing pending",
+            f"urgent lane; {backlog:,} reminders pending",
+        ),
+    ]
+
+
+@dataclass
+class Bench:
+    app: App
+    clock: FixedClock
+    receiver: Receiver
+    agency_id: str
+    case: Case
+
+    def path(self, tag: str) -> str:
+        return RouteBook.chat_path(tag)
+
+
+@contextmanager
+def _harbour() -> Iterator[Bench]:
+    """A store with 20 caseworkers and an on-call supervisor, each with a chat route to the
+    receiver, and one case to raise alerts on."""
+    with temp_store("sqlite") as store, smtp_server() as smtp, webhook_receiver() as receiver:
+        book = RouteBook(store.settings.home / "routes.yaml", smtp, receiver)
+        for tag in [*WORKERS, ONCALL]:
+            book.chat(tag)
+        clock = FixedClock(START)
+        settings = store.settings.model_copy(update={"apprise_config": book.path})
+        app = App(settings, clock, store.keyring)
+        try:
+            agency_id = app.run(_staff)
+            youth = {"youth": {"name": "Bench Youth"}, "situation": "just_left"}
+            case = refer(app, "coord", youth, None)
+            yield Bench(app, clock, receiver, agency_id, case)
+        finally:
+            app.dispose()
+
+
+@contextmanager
+def _quiet_relay() -> Iterator[None]:
+    """Apprise and the relay log a warning per failed attempt: thousands here, by design."""
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def _staff(uow: UnitOfWork) -> str:
+    agency = create_agency(uow, AgencyIn(name="bench", timezone=ZONE))
+    create_staff(uow, StaffIn(handle="coord", agency="bench", role="coordinator"))
+    create_staff(uow, StaffIn(handle=ONCALL, agency="bench", role="supervisor", on_call=True))
+    for handle in WORKERS:
+        create_staff(uow, StaffIn(handle=handle, agency="bench", role="caseworker"))
+    return agency.id
+
+
+# -- deliveries with faults ----------------------------------------------------------------------
+
+
+def _relay_rate(bench: Bench, size: int) -> float:
+    """Deliveries per second through the outbox and the relay, backoff waits skipped."""
+    run_id = _enqueue_reminders(bench, size)
+    _script_faults(bench.receiver, size)
+    before = len(bench.receiver.received)
+    started = time.perf_counter()
+    for _ in range(CONFIG.max_attempts):
+        deliver(bench.app, limit=size * 2, config=CONFIG)
+        if not _pending(bench.app):
+            break
+        bench.clock.advance(CONFIG.backoff_cap * 1.3)
+    seconds = time.perf_counter() - started
+    _check_delivered(bench, run_id, size, len(bench.receiver.received) - before)
+    return size / seconds
+
+
+def _bare_rate(bench: Bench, size: int) -> float:
+    """Deliveries per second from one Apprise object in a loop, retrying each failure at once."""
+    import apprise
+
+    sender = apprise.Apprise()
+    for tag in WORKERS:
+        port = bench.receiver.port
+        url = f"json://127.0.0.1:{port}/{WEBHOOK_TOKEN}/{tag}?cto={TIMEOUT}&rto={TIMEOUT}"
+        sender.add(url, tag=tag)
+    _script_faults(bench.receiver, size)
+    before = len(bench.receiver.received)
+    started = time.perf_counter()
+    for n in range(size):
+        for _ in range(size):
+            if sender.notify(body=f"Reminder {n}", title="Assessment due soon", tag=_to(n)):
+                break
+    seconds = time.perf_counter() - started
+    if len(bench.receiver.received) - before != size:
+        raise AssertionError("the bare loop lost messages")
+    return size / seconds
+
+
+def _to(n: int) -> str:
+    return WORKERS[n % len(WORKERS)]
+
+
+def _enqueue_reminders(bench: Bench, size: int) -> str:
+    """``size`` due-soon reminders on the normal lane, round the caseworkers."""
+    run_id = new_id()[:8]
+
+    def batch(first: int) -> Any:
+        def work(uow: UnitOfWork) -> None:
+            for n in range(first, min(first + ENQUEUE_BATCH, size)):
+                enqueue(
+                    uow,
+                    NotificationKind.ASSESSMENT_DUE_SOON,
+                    recipients=[_to(n)],
+                    case=None,
+                    dedupe=f"bench:{run_id}:{n}",
+                    context={"case_ref": f"HB-{n:05d}", "due_date": "2026-03-09"},
+                    lane=Lane.NORMAL,
+                    agency_id=bench.agency_id,
+                )
+
+        return work
+
+    for first in range(0, size, ENQUEUE_BATCH):
+        bench.app.run(batch(first))
+    return run_id
+
+
+def _script_faults(receiver: Receiver, size: int) -> None:
+    """Per worker's path, the faults for its share of the failing first attempts."""
+    failing = round(size * FAILING)
+    held = max(1, round(size * HELD))
+    faults = ["timeout"] * held + ["500", "429"] * ((failing - held) // 2)
+    faults += ["500"] * (failing - len(faults))
+    shares: dict[str, list[str]] = {tag: [] for tag in WORKERS}
+    for n, fault in enumerate(faults):
+        shares[WORKERS[n % len(WORKERS)]].append(fault)
+    for tag, script in shares.items():
+        receiver.script(RouteBook.chat_path(tag), script)
+
+
+def _pending(app: App) -> int:
+    def work(uow: UnitOfWork) -> int:
+        query = select(func.count()).where(OutboxMessage.status == OutboxStatus.PENDING)
+        return uow.session.scalar(query) or 0
+
+    return app.run(work)
+
+
+def _check_delivered(bench: Bench, run_id: str, size: int, arrived: int) -> None:
+    def work(uow: UnitOfWork) -> int:
+        query = select(func.count()).where(
+            OutboxMessage.dedupe_key.like(f"bench:{run_id}:%"),
+            OutboxMessage.status == OutboxStatus.SENT,
+        )
+        return uow.session.scalar(query) or 0
+
+    sent = bench.app.run(work)
+    if sent != size or arrived < size:
+        raise AssertionError(f"relay: {sent} marked sent, {arrived} arrived, of {size}")
+
+
+# -- the urgent lane -----------------------------------------------------------------------------
+
+
+def _alert_latency(bench: Bench, backlog: int) -> tuple[float, float, int]:
+    """(median seconds from an imminent alert's commit to its arrival while the relay works
+    through ``backlog`` reminders, the same with nothing else pending, the backlog)."""
+    alone = []
+    for _ in range(ALERTS):
+        seen, committed = _raise_alert(bench)
+        deliver(bench.app, lane=Lane.URGENT, config=CONFIG)  # as a CLI command does
+        alone.append(_arrival(bench, seen, committed))
+    _enqueue_reminders(bench, backlog)
+    start = len(bench.receiver.received)
+    kwargs = {"limit": backlog + ALERTS * 2, "config": CONFIG}
+    relay = threading.Thread(target=deliver, args=(bench.app,), kwargs=kwargs)
+    relay.start()
+    during = []
+    try:
+        for n in range(1, ALERTS + 1):
+            # Raised while more than half of the backlog is still waiting.
+            while len(bench.receiver.received) - start < backlog * n // (2 * ALERTS + 2):
+                time.sleep(0.005)
+            during.append(_arrival(bench, *_raise_alert(bench)))
+    finally:
+        relay.join()
+    if len(bench.receiver.received) - start < backlog + ALERTS:
+        raise AssertionError("the backlog was not delivered")
+    return statistics.median(during), statistics.median(alone), backlog
+
+
+def _raise_alert(bench: Bench) -> tuple[int, float]:
+    """(alerts at the on-call route so far, the moment the alert was committed)."""
+    seen = len(bench.receiver.at(bench.path(ONCALL)))
+
+    def work(uow: UnitOfWork) -> None:
+        case = uow.session.get_one(Case, bench.case.id)
+        kind, notice = AlertKind.IMMINENT_THREAT, NotificationKind.IMMINENT_THREAT
+        open_alert(uow, case, kind, new_id(), notice)
+
+    bench.app.run(work)
+    return seen, time.perf_counter()
+
+
+def _arrival(bench: Bench, seen: int, committed: float, within: float = 30) -> float:
+    path = bench.path(ONCALL)
+    while time.perf_counter() < committed + within:
+        if len(bench.receiver.at(path)) > seen:
+            return time.perf_counter() - committed
+        time.sleep(0.002)
+    raise TimeoutError("the alert never arrived")
