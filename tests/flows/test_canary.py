@@ -21,9 +21,9 @@ from flows.relay import deliver_notifications
 from flows.sweep import reassessment_sweep
 from flows.tasks import StepFailed
 from harbour import plan_documents
-from harbour.app import App
+from harbour.app import App, UnitOfWork
 from harbour.clock import FixedClock
-from harbour.db.models import Alert
+from harbour.db.models import Agency, Alert
 from harbour.demo.receivers import RouteBook
 from tests.flows.conftest import PrefectServer
 from tests.flows.scan import database_hits, folder_hits, hits_in
@@ -55,6 +55,7 @@ def _publish(app: App) -> None:
 
 def _lifecycle(app: App, folder: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> str:
     """Referral to the second follow-up, as the triggers would run it; the case id."""
+    _mark_agencies(app)
     case = refer(app, folder, M)
     _publish(app)
     lifecycle.initial_contact(case.id)
@@ -86,6 +87,17 @@ def _lifecycle(app: App, folder: Path, clock: FixedClock, monkeypatch: pytest.Mo
     deliver_notifications()
     _publish(app)
     return case.id
+
+
+def _mark_agencies(app: App) -> None:
+    """The agency's address and direct number are confidential too (rule 1)."""
+
+    def work(uow: UnitOfWork) -> None:
+        for agency in uow.session.scalars(select(Agency)):
+            uow.seal(agency, "address", f"{M}agencyaddress")
+            uow.seal(agency, "phone", f"{M}agencyphone")
+
+    app.run(work)
 
 
 def _acknowledge(app: App) -> None:
