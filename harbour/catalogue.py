@@ -115,6 +115,7 @@ def _check_seed_list(name: str, entries: list[SeedEntry]) -> None:
 class Resource(_Data):
     code: Code
     name: Wording
+    youth_name: Wording | None = None  # the discreet label on the youth's copy
     call: Annotated[str, Field(max_length=40)] | None = None
     text: Annotated[str, Field(max_length=40)] | None = None
     source: Wording

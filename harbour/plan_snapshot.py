@@ -157,7 +157,7 @@ def _resources(rows: list[PlanItem], catalogue: Catalogue) -> tuple[ResourceView
     ]
     found = [catalogue.resource(code) for code in codes]
     return tuple(
-        ResourceView(code=r.code, name=r.name, call=r.call, text=r.text, emergency=r.emergency)
+        ResourceView(r.code, r.name, r.call, r.text, r.emergency, youth_name=r.youth_name)
         for r in found
         if r is not None
     )

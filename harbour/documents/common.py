@@ -70,7 +70,7 @@ def contact_line(contact: ContactView) -> Contact:
     )
 
 
-def resource_line(resource: ResourceView) -> Resource:
-    return Resource(
-        clean(resource.name), maybe(resource.call), maybe(resource.text), resource.emergency
-    )
+def resource_line(resource: ResourceView, *, discreet: bool = False) -> Resource:
+    """A resource as a document lists it; ``discreet`` (the youth's copy) uses its neutral label."""
+    name = (resource.youth_name if discreet else None) or resource.name
+    return Resource(clean(name), maybe(resource.call), maybe(resource.text), resource.emergency)

@@ -62,7 +62,9 @@ def youth_view(plan: PlanSnapshot) -> YouthView:
         contacts=tuple(contact_line(c) for c in plan.contacts if c.kind != PersonKind.YOUTH),
         calm=_steps(i for i in items if _strategy(i) and i.phase == Phase.EMOTIONAL_REGULATION),
         resources=tuple(
-            resource_line(r) for r in plan.resources if not r.emergency and not plan.hide_hotlines
+            resource_line(r, discreet=True)
+            for r in plan.resources
+            if not r.emergency and not plan.hide_hotlines
         ),
     )
 

@@ -51,6 +51,7 @@ class ResourceView:
     call: str | None
     text: str | None
     emergency: bool  # 911: always shown, even when hotlines are hidden
+    youth_name: str | None = None  # the discreet label on the youth's copy
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,14 @@ def item(key: str, section: PlanSection, text: str, **kw: object) -> PlanItemVie
 
 RESOURCES = (
     ResourceView("emergency", "Emergency", "911", None, True),
-    ResourceView("nhth", "National Human Trafficking Hotline", "1-888-373-7888", "233733", False),
+    ResourceView(
+        "nhth",
+        "National Human Trafficking Hotline",
+        "1-888-373-7888",
+        "233733",
+        False,
+        youth_name="Help line (any time)",
+    ),
     ResourceView("lifeline_988", "988 Suicide and Crisis Lifeline", "988", "988", False),
 )
 

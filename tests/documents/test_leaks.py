@@ -7,9 +7,11 @@ from dataclasses import replace
 
 import pytest
 
+from harbour.catalogue import load_catalogue
 from harbour.documents.strings import strings
 from harbour.domain.plan import PlanItemView, PlanSnapshot, ThreatView
 from harbour.domain.vocab import ItemState, Phase, PlanSection, StepOwner, ThreatKind
+from harbour.settings import Settings
 from tests.documents.fixtures import HOSTILE, ITEMS, fixed_plan, item
 from tests.documents.helpers import FORMATS, every_format, rendered
 
@@ -95,13 +97,27 @@ def test_family_copy_has_no_youth_only_data(fmt: str) -> None:
         assert secret not in text
 
 
-@pytest.mark.parametrize("audience", ["youth", "family"])
-def test_no_clinical_wording_when_hotlines_are_hidden(audience: str) -> None:
-    plan = replace(marked_plan(), hide_hotlines=True) if audience == "youth" else marked_plan()
-    plan = plan if audience == "youth" else replace(plan, resources=plan.resources[:1])
-    for fmt, text in every_format(plan, audience).items():
+@pytest.mark.parametrize("hide_hotlines", [False, True])
+def test_youth_copy_has_no_clinical_wording_hotlines_shown_or_not(hide_hotlines: bool) -> None:
+    plan = replace(marked_plan(), resources=fixed_plan().resources[:2], hide_hotlines=hide_hotlines)
+    for fmt, text in every_format(plan, "youth").items():
         words = [w for w in CLINICAL if w in text.lower()]
-        assert not words, f"{audience} {fmt}: {words}"
+        assert not words, f"youth {fmt}: {words}"
+    assert ("1-888-373-7888" in text) is not hide_hotlines
+
+
+def test_family_copy_has_no_clinical_wording() -> None:
+    plan = replace(marked_plan(), resources=marked_plan().resources[:1])
+    for fmt, text in every_format(plan, "family").items():
+        words = [w for w in CLINICAL if w in text.lower()]
+        assert not words, f"family {fmt}: {words}"
+
+
+def test_every_built_in_hotline_has_a_discreet_label_for_the_youth() -> None:
+    resources = load_catalogue(Settings()).resources
+    for r in resources:
+        if not r.emergency:
+            assert r.youth_name and not [w for w in CLINICAL if w in r.youth_name.lower()], r.code
 
 
 def test_hidden_hotlines_keep_911_on_the_youth_copy() -> None:
