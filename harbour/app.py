@@ -14,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from harbour import refs
 from harbour.clock import Clock, SystemClock
 from harbour.crypto import FieldCipher, Keyring
 from harbour.db.base import Base
@@ -35,6 +36,8 @@ class App:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
     keyring: Keyring | None = None
+    # New case references; the demo hands in a seeded generator so its runs repeat exactly.
+    references: Callable[[], str] = refs.new_reference
 
     @cached_property
     def engine(self) -> Engine:

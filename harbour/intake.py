@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from harbour import events, refs
+from harbour import events
 from harbour.access import Actor, audit, authorize
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Case, Person, Staff, ThreatSource
@@ -126,7 +126,7 @@ def _create_or_replay(uow: UnitOfWork, actor: Actor, referral: Referral, key: st
 def _new_case(uow: UnitOfWork, actor: Actor, referral: Referral, key: str | None) -> Case:
     now = uow.now()
     case = Case(
-        reference=refs.new_reference(),
+        reference=uow.app.references(),
         agency_id=actor.agency_id,
         status=CaseStatus.REFERRED,
         situation=referral.situation,

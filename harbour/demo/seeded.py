@@ -1,0 +1,20 @@
+"""Case references from a seeded generator: the same ``--seed`` gives the same references."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from harbour import refs
+
+
+def seeded_references(seed: int) -> Callable[[], str]:
+    """A generator of well-formed references, repeatable for ``seed`` (for the demo only:
+    real references come from ``secrets``)."""
+    rng = random.Random(f"harbour-demo-{seed}")
+    size = refs.GROUPS * refs.GROUP_LEN
+
+    def new_reference() -> str:
+        return refs.format_reference("".join(rng.choice(refs.ALPHABET) for _ in range(size)))
+
+    return new_reference

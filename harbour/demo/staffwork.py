@@ -1,0 +1,141 @@
+"""What the demo's staff do and look at, through the domain's own services: review a plan with the
+youth and finalise it, find the assessments they were reminded of, find alerts to acknowledge."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from harbour import planning
+from harbour.access import audit, load_case, resolve_actor
+from harbour.app import App, UnitOfWork
+from harbour.db.models import Alert, Assessment, Case, OutboxMessage, ReminderMark, Staff
+from harbour.demo.cast import Addition
+from harbour.domain.vocab import AssessmentStatus, ItemState, OutboxStatus, PlanSection, StepOwner
+
+
+@dataclass(frozen=True)
+class Review:
+    version: int
+    accepted: int
+    rejected: int
+    added: int
+
+
+def review_and_finalize(
+    app: App, handle: str, ref: str, declines: frozenset[str], additions: Sequence[Addition]
+) -> Review:
+    """The caseworker goes through the latest draft with the youth: accepts each suggestion the
+    youth wants, rejects the others, writes in ``additions``, and finalises the version."""
+
+    def work(uow: UnitOfWork) -> Review:
+        actor = resolve_actor(uow, handle)
+        case = load_case(uow, actor, ref, "case.plan")
+        plan = planning.draft_of(uow, case)
+        accepted = rejected = 0
+        for row in planning.plan_items(uow, plan):
+            if row.state != ItemState.SUGGESTED:
+                continue
+            if row.code in declines:
+                planning.decide(uow, case, row.key, ItemState.REJECTED)
+                rejected += 1
+            else:
+                planning.decide(uow, case, row.key, ItemState.ACCEPTED)
+                accepted += 1
+            audit(uow, actor, f"plan.item.{row.state}", case.id, item=row.key)
+        for item in additions:
+            owner = StepOwner(item.owner) if item.owner else None
+            added = planning.add_item(uow, case, PlanSection(item.section), item.text, owner=owner)
+            audit(uow, actor, "plan.item.add", case.id, item=added.key, section=item.section)
+        planning.finalize(uow, actor, case)
+        audit(uow, actor, "plan.finalize", case.id, version=plan.version_number)
+        return Review(plan.version_number, accepted, rejected, len(additions))
+
+    return app.run(work)
+
+
+@dataclass(frozen=True)
+class Reminded:
+    case_id: str
+    point: str
+    due_at: datetime
+
+
+def reminded_assessments(app: App) -> list[Reminded]:
+    """Open assessments whose reminder for their current due date has fired, by due date."""
+
+    def work(uow: UnitOfWork) -> list[Reminded]:
+        rows = uow.session.execute(
+            select(Assessment.case_id, Assessment.point, Assessment.due_at)
+            .where(Assessment.status == AssessmentStatus.OPEN)
+            .where(
+                select(ReminderMark.id)
+                .where(
+                    ReminderMark.assessment_id == Assessment.id,
+                    ReminderMark.due_at == Assessment.due_at,
+                )
+                .exists()
+            )
+            .order_by(Assessment.due_at, Assessment.case_id)
+        ).all()
+        return [Reminded(case_id, point, due) for case_id, point, due in rows if due is not None]
+
+    return app.run(work)
+
+
+@dataclass(frozen=True)
+class OpenAlert:
+    id: str
+    case_id: str
+    kind: str
+    opened_at: datetime
+
+
+def unacknowledged(app: App) -> list[OpenAlert]:
+    def work(uow: UnitOfWork) -> list[OpenAlert]:
+        rows = uow.session.scalars(
+            select(Alert).where(Alert.acknowledged_at.is_(None)).order_by(Alert.opened_at)
+        ).all()
+        return [OpenAlert(a.id, a.case_id, a.kind, a.opened_at) for a in rows]
+
+    return app.run(work)
+
+
+def case_facts(app: App, case_id: str) -> tuple[str, str | None, str, str | None]:
+    """(reference, caseworker handle, status, risk level) of a case."""
+
+    def work(uow: UnitOfWork) -> tuple[str, str | None, str, str | None]:
+        case = uow.session.get_one(Case, case_id)
+        worker = uow.session.get(Staff, case.caseworker_id) if case.caseworker_id else None
+        return case.reference, worker.handle if worker else None, case.status, case.risk_level
+
+    return app.run(work)
+
+
+def emergency_keys(app: App, case_id: str) -> list[str]:
+    """The emergency protocol items of the case's latest plan version, in plan order."""
+
+    def work(uow: UnitOfWork) -> list[str]:
+        plan = planning.latest_plan(uow, uow.session.get_one(Case, case_id))
+        if plan is None:
+            return []
+        rows = planning.plan_items(uow, plan)
+        return [row.key for row in rows if row.section == PlanSection.EMERGENCY]
+
+    return app.run(work)
+
+
+def deliverable(app: App) -> bool:
+    """Whether the outbox holds a row the relay would send now."""
+
+    def work(uow: UnitOfWork) -> bool:
+        due = select(OutboxMessage.id).where(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.next_attempt_at <= uow.now(),
+        )
+        return uow.session.scalar(due.limit(1)) is not None
+
+    return app.run(work)

@@ -1,0 +1,84 @@
+"""When the next sweep has something to do, so the demo's simulated 15-minute cron can skip the
+ticks that would find nothing: the same sweeps fire, in a fraction of the flow runs.
+
+Something is due at the earliest of: a reminder threshold (or the overdue escalation) of an open
+assessment that has not fired for its current due date; an unacknowledged alert's next
+escalation; a lifecycle event that calls for a step and is still unprocessed, once the sweep would
+take it (Prefect mode leaves recent events to their flows for ``PREFECT_GRACE``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from harbour import pipeline
+from harbour.app import App, UnitOfWork
+from harbour.db.models import Agency, Alert, Assessment, Case, LifecycleEvent, ReminderMark
+from harbour.domain.vocab import AssessmentStatus, CaseStatus
+from harbour.policy import load_policy, reminder_times
+
+TICK = timedelta(minutes=15)  # the sweep's cron in docs/orchestration.md
+
+
+def next_due(app: App) -> datetime | None:
+    """The earliest moment a sweep would find work (possibly already past), or None."""
+    return app.run(_next_due)
+
+
+def _next_due(uow: UnitOfWork) -> datetime | None:
+    candidates = [*_thresholds(uow), *_escalations(uow), *_unfinished(uow)]
+    return min(candidates, default=None)
+
+
+def _thresholds(uow: UnitOfWork) -> list[datetime]:
+    policy = load_policy(uow.app.settings)
+    rows = uow.session.execute(
+        select(Assessment.id, Assessment.due_at, Agency.timezone)
+        .join(Case, Case.id == Assessment.case_id)
+        .join(Agency, Agency.id == Case.agency_id)
+        .where(
+            Assessment.status == AssessmentStatus.OPEN,
+            Assessment.due_at.is_not(None),
+            Case.status != CaseStatus.CLOSED,
+        )
+    ).all()
+    fired = {
+        (mark.assessment_id, mark.threshold, mark.due_at)
+        for mark in uow.session.scalars(select(ReminderMark))
+    }
+    found = []
+    for assessment_id, due_at, zone in rows:
+        assert due_at is not None
+        times = reminder_times(policy, due_at, ZoneInfo(zone))
+        unfired = [at for name, at in times if (assessment_id, name, due_at) not in fired]
+        found += unfired[:1]
+    return found
+
+
+def _escalations(uow: UnitOfWork) -> list[datetime]:
+    earliest = uow.session.scalar(
+        select(func.min(Alert.next_escalation_at)).where(Alert.acknowledged_at.is_(None))
+    )
+    return [earliest] if earliest is not None else []
+
+
+def _unfinished(uow: UnitOfWork) -> list[datetime]:
+    oldest = uow.session.scalar(
+        select(func.min(LifecycleEvent.occurred_at)).where(
+            LifecycleEvent.processed_at.is_(None), LifecycleEvent.name.in_(pipeline.ROUTED)
+        )
+    )
+    if oldest is None:
+        return []
+    grace = pipeline.PREFECT_GRACE if uow.app.settings.orchestration == "prefect" else timedelta()
+    return [oldest + grace]
+
+
+def tick_at_or_after(moment: datetime) -> datetime:
+    """The first cron tick (every 15 minutes past the hour) at or after ``moment``."""
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    ticks = -((epoch - moment) // TICK)  # ceiling division
+    return epoch + ticks * TICK

@@ -1,0 +1,172 @@
+"""`harbour demo`, inline (no Prefect) over six simulated weeks: what it writes, what it counts,
+that no delivered message identifies a youth, and that the same seed gives the same run."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harbour.cli import cli
+from harbour.cli.app import run
+from harbour.demo import cast
+from harbour.demo.failure import DemoFailure
+from harbour.demo.inbox import Delivered
+from harbour.demo.leaks import Leak, find_in_files, find_leaks
+from harbour.demo.run import Options, run_demo
+from harbour.errors import ConfigError
+
+WEEKS = 6  # the imminent alert, the forgotten assessment's escalation, a discharge, a follow-up
+
+
+def _options(folder: Path, **changed: Any) -> Options:
+    base = Options(folder / "home", folder / "out", orchestration="inline", days=WEEKS * 7)
+    return Options(**(base.__dict__ | changed))
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], list[str]]:
+    folder = tmp_path_factory.mktemp("demo")
+    lines: list[str] = []
+    summary = run_demo(_options(folder), lines.append)
+    return folder, summary, lines
+
+
+def test_output_holds_every_plan_document_and_every_message(demo: Any) -> None:
+    folder, summary, _ = demo
+    out = folder / "out"
+    for case in summary["cases"]["list"]:
+        (home,) = (out / "plans").glob(f"{case['case']}-{case['youth']}")
+        for version in range(1, case["plan_versions"] + 1):
+            names = {p.name for p in (home / f"v{version}").iterdir()}
+            assert names == {
+                f"{a}.{e}" for a in ("staff", "youth", "family") for e in ("html", "txt")
+            }
+    diffs = list((out / "plans").glob("*/diffs/*-planning_meeting.txt"))
+    assert diffs and all(p.with_suffix(".html").exists() for p in diffs)
+    messages = [p for p in (out / "messages").iterdir() if p.name != "index.tsv"]
+    assert len(messages) == summary["leak_check"]["messages"] > 0
+    assert {p.name.split("-")[1] for p in messages} == {"email", "chat"}
+    assert json.loads((out / "summary.json").read_text()) == summary
+    assert "Leak check" in (out / "summary.txt").read_text()
+    assert (out / "progress.log").read_text().count("\n") > 20
+
+
+def test_staff_documents_carry_what_the_messages_must_not(demo: Any) -> None:
+    """The leak check looks for values that Harbour really holds (the staff plan shows them)."""
+    folder, summary, _ = demo
+    alpha = next(c for c in summary["cases"]["list"] if c["youth"] == "alpha")
+    (staff,) = (folder / "out" / "plans").glob(f"{alpha['case']}-alpha/v2/staff.txt")
+    assert "Walk to Makebelieve High" in staff.read_text()
+    assert summary["leak_check"] == {
+        "messages": summary["leak_check"]["messages"],
+        "values": 86,
+        "leaks": 0,
+    }
+
+
+def test_the_story_happened(demo: Any) -> None:
+    _, summary, lines = demo
+    alerts = summary["alerts"]
+    assert alerts["opened"] == {"imminent_threat": 1, "overdue_escalation": 1}
+    assert alerts["escalation_steps"] == {"imminent_threat": 2}  # supervisors, then admins
+    assert alerts["acknowledged"] == {"imminent_threat": 1, "overdue_escalation": 1}
+    reminders = summary["reminders"]
+    assert {"due_soon", "due_today", "overdue", "escalation"} <= set(reminders)
+    delivered = summary["notifications"]["delivered_by_channel_and_kind"]
+    assert delivered["chat"]["imminent_threat"] == 2  # on-call and the supervisor, at once
+    assert delivered["email"]["overdue_escalation"] == 1
+    assert {"reminder_digest", "case_assigned", "risk_raised"} <= set(delivered["email"])
+    charlie = next(c for c in summary["cases"]["list"] if c["youth"] == "charlie")
+    assert charlie["status"] == "discharged"
+    points = summary["assessments"]["completed_by_point"]
+    assert points["discharge"] == 1 and points["follow_up"] == 1 and points["initial_contact"] == 5
+    assert any("urgent lane: sent at once" in line for line in lines)
+    assert summary["notifications"]["received_by_local_servers"] == {
+        channel: sum(kinds.values()) for channel, kinds in delivered.items()
+    }
+
+
+def test_same_seed_same_run_and_reset_starts_afresh(demo: Any) -> None:
+    folder, summary, lines = demo
+    plans = _files(folder / "out" / "plans")
+    again: list[str] = []
+    assert run_demo(_options(folder, reset=True), again.append) == summary
+    assert _files(folder / "out" / "plans") == plans
+    assert (folder / "out" / "summary.json").read_text() == json.dumps(summary, indent=2) + "\n"
+    assert again == lines
+    other = run_demo(_options(folder, reset=True, seed=7, days=0), lambda line: None)
+    refs = {c["case"] for c in summary["cases"]["list"]}
+    assert refs.isdisjoint(c["case"] for c in other["cases"]["list"])
+
+
+def test_existing_folders_need_reset_and_reset_spares_other_folders(tmp_path: Path) -> None:
+    run_demo(_options(tmp_path, days=0), lambda line: None)
+    with pytest.raises(ConfigError, match="demo_exists"):
+        run_demo(_options(tmp_path, days=0), lambda line: None)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("not the demo's")
+    with pytest.raises(ConfigError, match="not_a_demo_folder"):
+        run_demo(_options(tmp_path, output=mine, reset=True, days=0), lambda line: None)
+    assert (mine / "notes.txt").exists()
+
+
+def test_a_leak_fails_the_demo() -> None:
+    at = datetime(2026, 3, 2, tzinfo=UTC)
+    clean = Delivered(1, "email", "sam-sup", at, "Urgent alert", "case HB-ABCD-EFGH")
+    by_name = Delivered(2, "chat", "oncall", at, "Alert", '{"message": "about alfie demo"}')
+    by_word = Delivered(3, "email", "wren-cw", at, "Due", "near   Xander's place")
+    by_birth = Delivered(4, "email", "wren-cw", at, "Due", "born 06/15/2009")
+    found = find_leaks([clean, by_name, by_word, by_birth], cast.YOUTH)
+    assert {(leak.message, leak.youth) for leak in found} == {
+        (2, "alpha"),
+        (3, "alpha"),
+        (4, "alpha"),
+    }
+    assert all("alfie" not in leak.field.lower() for leak in found)
+
+
+def test_the_leak_check_reads_files_too(tmp_path: Path) -> None:
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "prefect.db").write_bytes(b"\x00\x01run 9f3a...\x00")
+    assert find_in_files(tmp_path, cast.YOUTH) == []
+    (tmp_path / "server.log").write_text("parameters: {'name': 'Demo Youth Bravo'}")
+    assert ("server.log", "bravo", "referral.youth.name") in find_in_files(tmp_path, cast.YOUTH)
+
+
+def test_cli_runs_the_demo_and_fails_loudly_on_a_leak(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ["demo", "--orchestration", "inline", "--weeks", "0", "--home", str(tmp_path / "h")]
+    args += ["--output", str(tmp_path / "o")]
+    code, out, err = _cli(args)
+    assert code == 0, err
+    assert "Leak check" in out and "everything is in" in out
+    monkeypatch.setattr("harbour.demo.run.leaks.find_leaks", lambda *a: [Leak(1, "alpha", "x")])
+    code, out, err = _cli([*args, "--reset"])
+    assert code == 1 and "leak" in err
+    code, _, err = _cli([*args, "--reset", "--orchestration", "airflow"])
+    assert code == 2
+
+
+def _cli(args: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = run(cli, args)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_demo_failure_is_a_harbour_error() -> None:
+    assert DemoFailure("leak", "x").exit_code == 1
