@@ -138,7 +138,7 @@ class NotificationKind(StrEnum):
 
 
 class Lane(StrEnum):
-    URGENT = "urgent"  # imminent threats and escalations: never behind a reminder backlog
+    URGENT = "urgent"  # imminent threats and their escalations alone: never behind a backlog
     NORMAL = "normal"
 
 

@@ -3,6 +3,9 @@
 An imminent threat goes at once to on-call staff and supervisors (tier 0). Not acknowledged within
 the policy's ``alert_ack_timeout``, it goes to the supervisors again (tier 1), then to the agency's
 admins (tier 2), where the ladder ends. An overdue escalation starts with the supervisors.
+
+Only imminent threats (and their escalations) take the urgent lane: that lane is oldest-first, and
+a sweep can open hundreds of overdue escalations at once, which must not queue ahead of a threat.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ def open_alert(
     notification: NotificationKind,
     context: dict[str, Any] | None = None,
 ) -> Alert:
-    """Open the alert for ``source_id`` once and notify its first tier on the urgent lane."""
+    """Open the alert for ``source_id`` once and notify its first tier (see ``lane_of``)."""
     existing = uow.session.scalar(
         select(Alert).where(Alert.kind == kind, Alert.source_id == source_id)
     )
@@ -119,8 +122,13 @@ def _notify_tier(
         case=case,
         dedupe=f"alert:{alert.id}:{alert.tier}",
         context={"alert_id": alert.id, "path": f"/alerts/{alert.id}", **context},
-        lane=Lane.URGENT,
+        lane=lane_of(alert.kind),
     )
+
+
+def lane_of(kind: str) -> Lane:
+    """The urgent lane is for imminent threats alone; other alerts wait their turn."""
+    return Lane.URGENT if kind == AlertKind.IMMINENT_THREAT else Lane.NORMAL
 
 
 def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> Alert:

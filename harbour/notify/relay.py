@@ -2,10 +2,13 @@
 
 A row is claimed (attempts + 1, and a lease pushed into ``next_attempt_at``) in a short
 transaction, sent outside any transaction by a small thread pool, then marked sent, or given a
-backoff, or after ``max_attempts`` moved to dead-letter with a notice to the agency's admins.
+backoff, or after ``max_attempts`` moved to dead-letter with a notice to the agency's admins (one
+per admin per relay pass, on the normal lane, however many rows died in it).
 A crash between the send and the mark leaves the row pending: it is sent again once its lease
 ends (at most one duplicate per row in flight). Urgent rows are claimed before normal ones at
-every refill, so a reminder backlog delays an alert by one refill at most.
+every refill, so a reminder backlog delays an alert by one refill at most; the urgent lane carries
+imminent-threat alerts alone, so nothing that comes in hundreds (overdue escalations, dead-letter
+notices) can queue ahead of one.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from harbour.app import App, UnitOfWork
+from harbour.db.base import new_id
 from harbour.db.models import OutboxMessage
 from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus, Role
 from harbour.notify import recipients
@@ -58,6 +62,7 @@ class DeliveryReport:
     sent_by_lane: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    pass_id: str = field(default_factory=new_id)  # names this pass in its dead-letter notices
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -217,13 +222,13 @@ def record(app: App, outcomes: list[Outcome], config: RelayConfig, report: Deliv
     """Mark sent rows, schedule retries, dead-letter the exhausted; one short transaction."""
 
     def work(uow: UnitOfWork) -> list[tuple[Outcome, str]]:
-        return [(o, _apply(uow, o, config)) for o in outcomes]
+        return [(o, _apply(uow, o, config, report.pass_id)) for o in outcomes]
 
     for outcome, verdict in app.run(work):
         _count(report, outcome, verdict)
 
 
-def _apply(uow: UnitOfWork, outcome: Outcome, config: RelayConfig) -> str:
+def _apply(uow: UnitOfWork, outcome: Outcome, config: RelayConfig, pass_id: str) -> str:
     row = uow.session.get(OutboxMessage, outcome.row.id)
     if row is None or row.status != PENDING:
         return "gone"
@@ -236,7 +241,7 @@ def _apply(uow: UnitOfWork, outcome: Outcome, config: RelayConfig) -> str:
     row.last_error = outcome.error
     if row.attempts >= config.max_attempts:
         row.status = OutboxStatus.DEAD
-        _notify_admins(uow, row)
+        _notify_admins(uow, row, pass_id)
         return "dead"
     row.next_attempt_at = now + backoff(row, config)
     return "retried"
@@ -250,7 +255,10 @@ def backoff(row: OutboxMessage, config: RelayConfig) -> timedelta:
     return delay * (1 + 0.2 * spread)
 
 
-def _notify_admins(uow: UnitOfWork, row: OutboxMessage) -> None:
+def _notify_admins(uow: UnitOfWork, row: OutboxMessage, pass_id: str) -> None:
+    """One notice per admin per relay pass, naming the first row that died in it; the rest are in
+    ``harbour outbox --status dead``. A target that is down kills rows by the hundred: a notice
+    each would bury the admins (and, before, the urgent lane)."""
     if row.kind == NotificationKind.DEAD_LETTER:
         return  # the admins' own route is down: the row stays visible in `harbour outbox`
     admins = recipients.handles(uow, row.agency_id, role=Role.ADMIN)
@@ -261,9 +269,9 @@ def _notify_admins(uow: UnitOfWork, row: OutboxMessage) -> None:
         NotificationKind.DEAD_LETTER,
         recipients=admins,
         case=None,
-        dedupe=f"dead:{row.id}",
+        dedupe=f"dead:{pass_id}",
         context={"failed_kind": row.kind, "outbox_id": row.id},
-        lane=Lane.URGENT,
+        lane=Lane.NORMAL,
         agency_id=row.agency_id,
     )
 

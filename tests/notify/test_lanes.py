@@ -1,0 +1,119 @@
+"""The urgent lane carries imminent threats alone: nothing that comes by the hundred waits there."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from harbour.app import App, UnitOfWork
+from harbour.clock import FixedClock
+from harbour.db.base import new_id
+from harbour.db.models import Case
+from harbour.demo.receivers import Receiver, RouteBook
+from harbour.domain.vocab import AlertKind, Lane, NotificationKind, OutboxStatus
+from harbour.notify.alerts import open_alert
+from harbour.notify.outbox import enqueue
+from harbour.notify.relay import deliver
+from tests.notify.conftest import FAST
+from tests.notify.helpers import new_case, rows
+
+
+def _overdue_escalations(app: App, case: Case, n: int) -> None:
+    """What a catch-up sweep does: ``n`` overdue escalations opened at once."""
+
+    def work(uow: UnitOfWork) -> None:
+        found = uow.session.get_one(Case, case.id)
+        for _ in range(n):
+            open_alert(
+                uow,
+                found,
+                AlertKind.OVERDUE_ESCALATION,
+                new_id(),
+                NotificationKind.OVERDUE_ESCALATION,
+            )
+
+    app.run(work)
+
+
+def _unroutable(app: App, case: Case, n: int, prefix: str) -> None:
+    """``n`` notices to a handle with no route: each dies after the last attempt."""
+
+    def work(uow: UnitOfWork) -> None:
+        for k in range(n):
+            enqueue(
+                uow,
+                NotificationKind.CASE_ASSIGNED,
+                recipients=["cw2"],
+                case=case,
+                dedupe=f"{prefix}-{k}",
+                context={},
+                lane=Lane.NORMAL,
+            )
+
+    app.run(work)
+
+
+def _kill_all(app: App, clock: FixedClock, limit: int) -> int:
+    """Relay passes (at most ``limit`` rows each) until the unroutable rows are dead."""
+    passes = 0
+    while [r for r in rows(app, recipient="cw2") if r.status == OutboxStatus.PENDING]:
+        deliver(app, lane=Lane.NORMAL, limit=limit, config=FAST)
+        clock.advance(FAST.backoff_cap * 1.3)
+        passes += 1
+    return passes
+
+
+def test_an_imminent_alert_is_sent_before_hundreds_of_escalations_and_dead_letters(
+    napp: App, clock: FixedClock, routes: RouteBook, receiver: Receiver
+) -> None:
+    routes.chat("sup").chat("adm").chat("cw1")
+    case = new_case(napp)
+    _unroutable(napp, case, 40, "gone")
+    _kill_all(napp, clock, limit=4)  # many passes: several dead-letter notices
+    _overdue_escalations(napp, case, 300)
+    pending = Counter((r.lane, r.kind) for r in rows(napp) if r.status == OutboxStatus.PENDING)
+    assert pending[(Lane.NORMAL, "overdue_escalation")] == 300
+    assert pending[(Lane.NORMAL, "dead_letter")] >= 2
+    assert not [key for key in pending if key[0] == Lane.URGENT]
+
+    napp.run(
+        lambda uow: open_alert(
+            uow,
+            uow.session.get_one(Case, case.id),
+            AlertKind.IMMINENT_THREAT,
+            new_id(),
+            NotificationKind.IMMINENT_THREAT,
+        )
+    )
+    report = deliver(napp, lane=Lane.URGENT, limit=3, config=FAST)  # what a CLI command does
+    assert (report.sent, dict(report.sent_by_lane)) == (1, {"urgent": 1})
+    [sent] = receiver.at(RouteBook.chat_path("sup"))
+    assert sent["title"].startswith("Harbour: URGENT")
+
+
+def test_an_overdue_escalation_climbs_on_the_normal_lane(napp: App, clock: FixedClock) -> None:
+    from harbour.notify.alerts import escalate_unacknowledged
+
+    case = new_case(napp)
+    _overdue_escalations(napp, case, 1)
+    clock.advance(FAST.backoff_cap * 10)
+    assert napp.run(lambda uow: escalate_unacknowledged(uow, uow.now())) == {"escalated": 1}
+    assert {(r.kind, r.lane) for r in rows(napp)} == {
+        ("overdue_escalation", Lane.NORMAL),
+        ("alert_escalated", Lane.NORMAL),
+    }
+
+
+def test_rows_dying_in_one_pass_make_one_notice_per_admin(
+    napp: App, clock: FixedClock, routes: RouteBook, receiver: Receiver
+) -> None:
+    routes.chat("adm")
+    case = new_case(napp)
+    _unroutable(napp, case, 25, "down")
+    assert _kill_all(napp, clock, limit=100) == FAST.max_attempts
+    dead = rows(napp, status=OutboxStatus.DEAD)
+    assert len(dead) == 25
+    [notice] = rows(napp, kind="dead_letter")
+    assert (notice.recipient, notice.lane) == ("adm", Lane.NORMAL)
+    assert notice.context["outbox_id"] in {r.id for r in dead}
+    deliver(napp, config=FAST)
+    assert len(receiver.at(RouteBook.chat_path("adm"))) == 1
