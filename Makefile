@@ -12,8 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# Five fictional youth through 27 simulated weeks; output in demo-output/ (a few minutes at most).
+# e.g. make demo DEMO_ARGS="--orchestration inline --seed 7"
 demo: $(STAMP)
-	$(BIN)/harbour demo --reset
+	$(BIN)/harbour demo --reset $(DEMO_ARGS)
 
 test: $(STAMP) lint typecheck unit
 

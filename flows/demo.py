@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from flows.relay import deliver_notifications
 from flows.settings import without_heartbeat
 from flows.sweep import reassessment_sweep
 from harbour.app import App
+from harbour.demo.failure import DemoFailure
 from harbour.demo.orchestrator import triggered
 
 FLOWS: dict[str, Callable[[str], Any]] = {
@@ -87,7 +88,8 @@ def prefect_runs(app: App, home: Path) -> Iterator[PrefectRuns]:
     from prefect.settings import temporary_settings
 
     local = {"home": home / "client", "results.local_storage_path": home / "results"}
-    with _idle_services(), local_server(home / "server") as url:
+    with ExitStack() as stack:
+        url = stack.enter_context(_server(home / "server"))
         client = {"api.url": url, **local}
         with temporary_settings(updates=client), without_heartbeat():  # type: ignore[arg-type]
             use_app(app)
@@ -96,6 +98,21 @@ def prefect_runs(app: App, home: Path) -> Iterator[PrefectRuns]:
             finally:
                 use_app(None)
                 drain_clients()
+
+
+@contextmanager
+def _server(home: Path) -> Iterator[str]:
+    """``local_server`` with the idle services off; a failed start as the demo's own error."""
+    with ExitStack() as stack:
+        stack.enter_context(_idle_services())
+        try:
+            url = stack.enter_context(local_server(home))
+        except (RuntimeError, TimeoutError) as exc:
+            detail = f"{type(exc).__name__}; see {home / 'server.log'}"
+            raise DemoFailure(
+                "prefect_server", f"the local Prefect server did not start: {detail}"
+            ) from None
+        yield url
 
 
 @contextmanager

@@ -170,3 +170,24 @@ def _cli(args: list[str]) -> tuple[int, str, str]:
 
 def test_demo_failure_is_a_harbour_error() -> None:
     assert DemoFailure("leak", "x").exit_code == 1
+
+
+def test_the_demo_starts_the_flow_the_deployments_trigger() -> None:
+    """The Prefect orchestrator calls, per assessment point, the flow whose deployment trigger
+    matches that point in deployments/prefect.yaml."""
+    import yaml
+
+    from harbour.demo.orchestrator import FLOW_OF_POINT
+    from harbour.domain.vocab import AssessmentPoint
+    from harbour.settings import REPO_ROOT
+
+    specs = yaml.safe_load((REPO_ROOT / "deployments" / "prefect.yaml").read_text())["deployments"]
+    triggered: dict[str, str] = {}
+    for spec in specs:
+        for trigger in spec.get("triggers", []):
+            points = trigger.get("match", {}).get("harbour.assessment.point", [])
+            for point in [points] if isinstance(points, str) else points:
+                triggered[point] = spec["entrypoint"].split(":")[1]
+    assert triggered == {
+        point.value: FLOW_OF_POINT.get(point, "safety_assessment") for point in AssessmentPoint
+    }
