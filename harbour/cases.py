@@ -188,7 +188,9 @@ def audit_trail(app: App, actor_handle: str | None, ref: str) -> list[dict[str, 
         actor = resolve_actor(uow, actor_handle)
         case = load_case(uow, actor, ref, "case.audit")
         rows = uow.session.scalars(
-            select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.at)
+            select(AuditEvent)
+            .where(AuditEvent.case_id == case.id)
+            .order_by(AuditEvent.at, AuditEvent.seq)
         ).all()
         return [
             {

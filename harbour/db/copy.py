@@ -7,7 +7,7 @@ database, so the same keyring opens them in the new place.
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Connection, Engine, Table, func, insert, select
 
 from harbour.db import migrate, models  # noqa: F401  (every table registered)
 from harbour.db.base import Base
@@ -31,4 +31,18 @@ def copy_store(source: Engine, target: Engine, batch: int = BATCH) -> dict[str, 
             for rows in result.mappings().partitions():
                 writing.execute(insert(table), [dict(row) for row in rows])
                 copied[table.name] += len(rows)
+        _continue_sequences(writing, tables)
     return copied
+
+
+def _continue_sequences(writing: Connection, tables: list[Table]) -> None:
+    """Rows arrived with their numbers (audit_events.seq): PostgreSQL's sequences, which the
+    copy did not advance, go on after them. SQLite's autoincrement follows on its own."""
+    if writing.dialect.name != "postgresql":
+        return
+    for table in tables:
+        column = table.autoincrement_column
+        if column is not None:
+            sequence = func.pg_get_serial_sequence(table.name, column.name)
+            after = func.coalesce(func.max(column), 0) + 1
+            writing.execute(select(func.setval(sequence, after, False)))

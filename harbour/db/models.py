@@ -8,10 +8,27 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from harbour.db.base import AGENCY_CONFIDENTIAL, FAMILY_PII, YOUTH_PII, Base, id_column, sealed
+from harbour.db.base import (
+    AGENCY_CONFIDENTIAL,
+    FAMILY_PII,
+    YOUTH_PII,
+    Base,
+    id_column,
+    new_id,
+    sealed,
+)
 
 CODE = 40  # length of every enum-valued column
 
@@ -215,10 +232,19 @@ class LifecycleEvent(Base):
 
 
 class AuditEvent(Base):
-    __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_case_at", "case_id", "at"),)
+    """One audited action. ``seq`` numbers events in the order they were recorded, so events
+    with the same timestamp (a frozen clock, a coarse one) still list in order."""
 
-    id: Mapped[str] = id_column()
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_case_at", "case_id", "at"),
+        {"sqlite_autoincrement": True},  # never reuse a number
+    )
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    id: Mapped[str] = mapped_column(String(32), unique=True, default=new_id)
     at: Mapped[datetime]
     actor_handle: Mapped[str | None] = mapped_column(String(64))
     agency_id: Mapped[str | None] = mapped_column(String(32))

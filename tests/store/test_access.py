@@ -8,11 +8,13 @@ another agency's case answers exactly as a case that does not exist. Every refus
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, update
 
 from harbour import intake
 from harbour.app import App
@@ -208,3 +210,66 @@ def test_no_audit_no_operation(seeded: App) -> None:
     assert assigned.exit_code == 1
     after = invoke(seeded, "case", "show", ref, "--as", "cw1", "--json").json()
     assert after["caseworker"] != "cw2"
+
+
+def test_audit_lists_events_of_one_instant_in_the_order_they_happened(
+    seeded: App, tmp_path: Path
+) -> None:
+    """The clock is frozen, so every event below has the same timestamp."""
+    path = write_referral(tmp_path, referral("Sq"))
+    ref = invoke(seeded, "refer", "--file", str(path), "--as", "coord", "--json").json()["case"]
+    steps = [
+        ("assign", ref, "cw1", "--as", "coord"),
+        ("case", "show", ref, "--as", "cw1"),
+        ("assign", ref, "cw2", "--as", "sup"),
+        ("case", "show", ref, "--as", "cw2"),
+        ("assign", ref, "cw1", "--as", "coord"),
+        ("case", "show", ref, "--as", "sup"),
+    ]
+    for step in steps:
+        assert invoke(seeded, *step).exit_code == 0, step
+    # Rewrite the oldest rows in place: PostgreSQL stores their new versions after the others,
+    # and read by a table scan, a listing that leaned on physical order would change its order.
+    with seeded.engine.begin() as conn:
+        conn.execute(
+            update(AuditEvent)
+            .where(AuditEvent.action.in_(["case.refer", "case.assign"]))
+            .values(outcome="ok")
+        )
+    with _table_scans_only(seeded):
+        trail = invoke(seeded, "audit", ref, "--as", "sup", "--json").json()
+    assert len({row["at"] for row in trail}) == 1
+    assert [(row["actor"], row["action"], row["details"]) for row in trail] == [
+        ("coord", "case.refer", {}),
+        (None, "case.assign", {"caseworker": "cw1"}),  # the initial-contact step
+        ("coord", "case.assign", {}),  # already cw1's: nothing changed
+        ("cw1", "case.read", {}),
+        ("sup", "case.assign", {}),
+        ("sup", "case.assign", {"caseworker": "cw2"}),
+        ("cw2", "case.read", {}),
+        ("coord", "case.assign", {}),
+        ("coord", "case.assign", {"caseworker": "cw1"}),
+        ("sup", "case.read", {}),
+        ("sup", "case.audit", {}),
+    ]
+
+
+@contextmanager
+def _table_scans_only(app: App) -> Iterator[None]:
+    """PostgreSQL reads the audit table without its index, in physical order, while inside."""
+    engine = app.engine
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+
+    def no_index(conn: Any, _: Any) -> None:
+        with conn.cursor() as cursor:
+            cursor.execute("SET enable_indexscan = off; SET enable_bitmapscan = off")
+
+    engine.dispose()
+    event.listen(engine, "connect", no_index)
+    try:
+        yield
+    finally:
+        event.remove(engine, "connect", no_index)
+        engine.dispose()

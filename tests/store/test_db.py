@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -14,12 +15,15 @@ from sqlalchemy.exc import IntegrityError, InvalidRequestError, StatementError
 
 from harbour import intake, refs
 from harbour.app import App
+from harbour.clock import FixedClock
+from harbour.crypto import Keyring
 from harbour.db import migrate
 from harbour.db.base import Base
 from harbour.db.models import AuditEvent, Case, Staff
 from harbour.errors import Conflict
 from harbour.settings import Settings
-from tests.support import invoke, referral
+from tests.conftest import _empty_postgres
+from tests.support import invoke, referral, seed_agencies
 
 PLUS_FIVE = timezone(timedelta(hours=5, minutes=30))
 
@@ -33,7 +37,9 @@ def _audit_row(app: App, at: datetime) -> str:
 def test_timestamps_are_aware_utc_in_and_out(app: App) -> None:
     moment = datetime(2026, 3, 2, 19, 30, 0, 123456, tzinfo=PLUS_FIVE)
     row_id = _audit_row(app, moment)
-    read = app.run(lambda uow: uow.session.get(AuditEvent, row_id).at)
+    read = app.run(
+        lambda uow: uow.session.scalar(select(AuditEvent.at).where(AuditEvent.id == row_id))
+    )
     assert read == moment and read.tzinfo == UTC and read.hour == 14
     later = app.run(
         lambda uow: uow.session.scalar(
@@ -176,3 +182,27 @@ def test_case_references() -> None:
     assert refs.normalise_typed(typed) == ref
     assert refs.normalise_typed(ref[:12]) == ref[:12]
     assert refs.normalise_typed("HB-12") is None and refs.normalise_typed("HB-UUUU-UUUU") is None
+
+
+@pytest.mark.postgres
+def test_audit_numbers_go_on_after_a_store_is_copied_to_postgresql(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path, clock: FixedClock
+) -> None:
+    """A copy brings the audit rows' numbers along; new events are numbered after them."""
+    target = request.getfixturevalue("postgres_database")
+    _empty_postgres(target)
+    key_file = tmp_path / "keys.json"
+    Keyring.generate().save(key_file)
+    url = f"sqlite:///{shutil.copy(sqlite_template, tmp_path / 'from.db')}"
+    source = App(Settings(home=tmp_path, database_url=url, key_file=key_file), clock)
+    moved = App(Settings(home=tmp_path, database_url=target, key_file=key_file), clock)
+    try:
+        seed_agencies(source)
+        case = intake.refer(source, "coord", referral("Cp"), None)
+        assert invoke(source, "db", "copy", "--to", target).exit_code == 0
+        assert invoke(moved, "case", "show", case.reference, "--as", "cw1").exit_code == 0
+        trail = invoke(moved, "audit", case.reference, "--as", "sup", "--json").json()
+        assert [row["action"] for row in trail] == ["case.refer", "case.read", "case.audit"]
+    finally:
+        source.dispose()
+        moved.dispose()

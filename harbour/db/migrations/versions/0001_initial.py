@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-30 08:57:33.242049
+Create Date: 2026-11-30 09:05:23.107110
 """
 
 from __future__ import annotations
@@ -34,6 +34,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "audit_events",
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("actor_handle", sa.String(length=64), nullable=True),
@@ -42,7 +48,9 @@ def upgrade() -> None:
         sa.Column("action", sa.String(length=80), nullable=False),
         sa.Column("outcome", sa.String(length=40), nullable=False),
         sa.Column("details", sa.JSON(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_audit_events")),
+        sa.UniqueConstraint("id", name=op.f("uq_audit_events_id")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.create_index("ix_audit_events_case_at", ["case_id", "at"], unique=False)
