@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from harbour.cli import admin, core, demo, documents, domain, notify, orchestration  # noqa: F401  (register commands)
@@ -11,6 +12,7 @@ from harbour.cli.app import cli
 def main() -> None:
     from harbour.cli.app import run
 
+    os.umask(0o077)  # the store, its WAL and everything written are the owner's alone
     sys.exit(run(cli))
 
 

@@ -39,7 +39,10 @@ def get_app() -> Any:
 
     if _app_factory is not None:
         return _app_factory()
+    from harbour.startup import check_files
+
     settings = load_settings()
+    check_files(settings)
     clock = FixedClock(settings.frozen_time) if settings.frozen_time else None
     return App(settings, clock) if clock else App(settings)
 

@@ -1,0 +1,68 @@
+"""A command checks the files it will need before doing any work, and writes owner-only files."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harbour.errors import ConfigError
+from harbour.settings import Settings
+from harbour.startup import check_files
+
+
+def test_the_built_in_files_pass(tmp_path: Path) -> None:
+    check_files(Settings(home=tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("setting", "content", "says"),
+    [
+        ("policy_file", None, "HARBOUR_POLICY_FILE: "),
+        ("policy_file", "version: 1\nbad: [\n", "HARBOUR_POLICY_FILE: "),
+        ("instrument_file", "version: x\n", "HARBOUR_INSTRUMENT_FILE: "),
+        ("catalogue_file", "[]\n", "HARBOUR_CATALOGUE_FILE"),
+        ("resources_file", "version: x\nresources: []\n", "HARBOUR_RESOURCES_FILE"),
+        ("apprise_config", None, "HARBOUR_APPRISE_CONFIG: no such file"),
+        ("templates_dir", None, "HARBOUR_TEMPLATES_DIR: no such folder"),
+    ],
+)
+def test_a_file_that_cannot_be_used_is_named_at_start(
+    tmp_path: Path, setting: str, content: str | None, says: str
+) -> None:
+    path = tmp_path / "given.yaml"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ConfigError) as refused:
+        check_files(Settings(home=tmp_path, **{setting: path}))
+    assert says in str(refused.value) and refused.value.exit_code == 2
+
+
+def _harbour(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "HARBOUR_HOME": str(home), **env}
+    environment.pop("HARBOUR_DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "harbour", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_command_line_refuses_before_writing_and_keeps_files_private(tmp_path: Path) -> None:
+    home = tmp_path / "var"
+    missing = str(tmp_path / "missing.yaml")
+    refused = _harbour(home, "init", "--agency", "a", "--admin", "b", HARBOUR_POLICY_FILE=missing)
+    assert refused.returncode == 2 and "HARBOUR_POLICY_FILE" in refused.stderr
+    assert not home.exists()
+
+    made = _harbour(home, "init", "--agency", "a", "--admin", "b")
+    assert made.returncode == 0, made.stderr
+    for path in [home, *home.iterdir()]:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path.name
