@@ -87,7 +87,8 @@ class _KeyIn(_Strict):
 
 def refer(app: App, actor_handle: str | None, data: object, idempotency_key: str | None) -> Case:
     """Validate a referral, then create its case once (safe to repeat with the same key)."""
-    referral = parse(Referral, data)
+    today = app.clock.now().astimezone(app.settings.zone).date()
+    referral = parse(Referral, data, today=today)
     if idempotency_key is not None:
         idempotency_key = parse(_KeyIn, {"key": idempotency_key}, prefix="--idempotency-key").key
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,9 +17,11 @@ M = TypeVar("M", bound=BaseModel)
 MAX_DOCUMENT_BYTES = 1_000_000
 
 
-def parse(model: type[M], data: object, prefix: str = "") -> M:
+def parse(model: type[M], data: object, prefix: str = "", *, today: date | None = None) -> M:
+    """Validate ``data``; ``today`` (the App clock's date) is what past dates are checked
+    against."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={"today": today} if today else None)
     except ValidationError as exc:
         raise InvalidInput(problems(exc, prefix)) from None
 

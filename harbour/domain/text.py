@@ -11,7 +11,7 @@ from datetime import date
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, ValidationInfo
 
 # Bidirectional overrides and isolates can make text read differently from what is stored.
 _BIDI_CONTROLS = frozenset(
@@ -60,9 +60,14 @@ Note = Annotated[str, _block(4000)]
 Title = Annotated[str, _line(60)]  # fits a wallet card
 
 
-def _past_date(value: date) -> date:
-    if value > date.today() or value.year < 1900:
-        raise ValueError("must be a real date in the past")
+def _past_date(value: date, info: ValidationInfo) -> date:
+    """Today is the App clock's (``harbour.validation.parse(..., today=)``), so a frozen or
+    simulated clock decides; the machine's date only where no App is at hand."""
+    today = (info.context or {}).get("today") or date.today()
+    if value.year < 1900:
+        raise ValueError("must be a real date (1900 or later)")
+    if value > today:
+        raise ValueError(f"must be in the past: it is after today ({today.isoformat()})")
     return value
 
 
