@@ -20,17 +20,22 @@ sweep_time = harbour_task(sweep.sweep_time)
 
 @flow(name="reassessment_sweep", persist_result=False, log_prints=False)
 def reassessment_sweep(now: datetime | None = None) -> dict[str, int]:
-    """Open due assessments, remind, escalate, finish unprocessed events, then deliver.
+    """Escalate, open due assessments, remind, finish unprocessed events, then deliver. Each
+    phase runs even if another failed; the run then fails naming the phases (codes only).
 
     Args:
         now: the sweep's moment (aware); by default Harbour's clock.
     """
     at = now or sweep_time()
-    report = sweep.SweepReport(
-        opened=open_due_assessments(at),
-        reminders=send_reminders(at),
-        escalated=escalate(at),
-        events=finish_events(at),
-    )
-    deliver_pending()
+    try:
+        report = sweep.run_phases(
+            [
+                ("escalated", lambda: escalate(at)),
+                ("opened", lambda: open_due_assessments(at)),
+                ("reminders", lambda: send_reminders(at)),
+                ("events", lambda: finish_events(at)),
+            ]
+        )
+    finally:
+        deliver_pending()  # what the phases that ran enqueued goes out either way
     return report.as_json()

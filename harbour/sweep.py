@@ -3,11 +3,15 @@
 Each phase reads its rows a batch at a time, so a sweep over a hundred thousand cases holds no
 more than a batch in memory. Opening assessments and finishing events commit a batch at a time;
 reminders commit once, so that each recipient gets one digest. Every phase is idempotent: a
-crash loses the uncommitted work, which the next sweep redoes.
+crash loses the uncommitted work, which the next sweep redoes. The phases are independent: one
+that fails is reported (``SweepIncomplete``, codes only) after the others have run, so a bad row
+in one phase never holds back another (escalation above all).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
@@ -18,7 +22,9 @@ from harbour import pipeline, schedule
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Assessment, Case
 from harbour.domain.vocab import AssessmentStatus, CaseStatus
+from harbour.errors import HarbourError
 
+log = logging.getLogger("harbour.sweep")
 BATCH = 500
 NEEDS_NEXT = (*schedule.OPEN_CASE, CaseStatus.DISCHARGED)  # cases that always have one open
 
@@ -34,6 +40,47 @@ class SweepReport:
 
     def as_json(self) -> dict[str, int]:
         return asdict(self)
+
+
+class SweepIncomplete(HarbourError):
+    """Some phases of a sweep failed; the others ran. Names phases and codes, never a value."""
+
+    default_code = "sweep_incomplete"
+
+    def __init__(self, report: SweepReport, failed: dict[str, str]) -> None:
+        self.report, self.failed = report, failed
+        shown = ", ".join(f"{phase} ({code})" for phase, code in failed.items())
+        super().__init__(self.default_code, f"phases failed: {shown}")
+
+    def __reduce__(self) -> tuple[type[SweepIncomplete], tuple[SweepReport, dict[str, str]]]:
+        return SweepIncomplete, (self.report, self.failed)  # Prefect pickles a flow's exception
+
+
+Phase = tuple[str, Callable[[], int]]
+
+
+def run_phases(phases: list[Phase]) -> SweepReport:
+    """Run every phase, whatever the others did; each phase's count goes to the report field of
+    its name. Raises ``SweepIncomplete`` (with the partial report) at the end if any failed."""
+    counts: dict[str, int] = {}
+    failed: dict[str, str] = {}
+    for name, phase in phases:
+        try:
+            counts[name] = phase()
+        except Exception as exc:  # any failure: the next phase still runs
+            failed[name] = error_code(exc)
+            log.warning("sweep phase %s failed: %s", name, failed[name])
+    report = SweepReport(**counts)
+    if failed:
+        raise SweepIncomplete(report, failed)
+    return report
+
+
+def error_code(exc: BaseException) -> str:
+    """What may be shown of an error: a Harbour code (a failed task's cause), else the class."""
+    if isinstance(exc, HarbourError):
+        return str(getattr(exc, "cause", exc.code))
+    return type(exc).__name__
 
 
 def sweep_time(app: App) -> datetime:
@@ -101,11 +148,14 @@ def finish_events(app: App, now: datetime, batch: int = BATCH) -> int:
 
 
 def sweep(app: App, now: datetime | None = None, batch: int = BATCH) -> SweepReport:
-    """One whole sweep; ``now`` defaults to the App's clock."""
-    now = now or app.clock.now()
-    return SweepReport(
-        opened=open_due_assessments(app, now, batch),
-        reminders=send_reminders(app, now, batch),
-        escalated=escalate(app, now),
-        events=finish_events(app, now, batch),
+    """One whole sweep; ``now`` defaults to the App's clock. Every phase runs even if another
+    fails (then ``SweepIncomplete`` is raised at the end, carrying the partial report)."""
+    at = now or app.clock.now()
+    return run_phases(
+        [
+            ("escalated", partial(escalate, app, at)),  # first: the one that cannot wait
+            ("opened", partial(open_due_assessments, app, at, batch)),
+            ("reminders", partial(send_reminders, app, at, batch)),
+            ("events", partial(finish_events, app, at, batch)),
+        ]
     )

@@ -62,15 +62,25 @@ def sweep(
     actor: As = None,
     as_json: Json = False,
 ) -> None:
-    """One reassessment sweep now (for cron, or without a Prefect server), then deliver."""
+    """One reassessment sweep now (for cron, or without a Prefect server), then deliver.
+
+    A phase that fails does not stop the others: the counts are shown, what was enqueued is
+    delivered, and the command then fails naming the phases."""
     from harbour.pipeline import deliver
+    from harbour.sweep import SweepIncomplete
     from harbour.sweep import sweep as do_sweep
 
     app = get_app()
     _audit_operator(app, actor, "orchestration.sweep")
-    report = do_sweep(app, _moment(at), batch).as_json()
+    incomplete: SweepIncomplete | None = None
+    try:
+        report = do_sweep(app, _moment(at), batch).as_json()
+    except SweepIncomplete as exc:
+        incomplete, report = exc, exc.report.as_json()
     report["delivered"] = deliver(app)
     emit(report, as_json, _counts)
+    if incomplete is not None:
+        raise incomplete
 
 
 @cli.command()
@@ -80,16 +90,18 @@ def deliver(
     actor: As = None,
     as_json: Json = False,
 ) -> None:
-    """Relay the outbox once: send what is pending, urgent lane first."""
+    """Relay the outbox once: escalate unacknowledged alerts that are due, then send what is
+    pending, urgent lane first."""
     from harbour.domain.vocab import Lane
     from harbour.errors import InvalidInput
-    from harbour.pipeline import deliver as do_deliver
+    from harbour.notify.relay import deliver as relay
 
     if lane is not None and lane not in set(Lane):
         raise InvalidInput([("--lane", "must be urgent or normal")])
     app = get_app()
     _audit_operator(app, actor, "orchestration.deliver")
-    emit({"delivered": do_deliver(app, lane, limit)}, as_json, _counts)
+    done = relay(app, lane=Lane(lane) if lane else None, limit=limit or 500)
+    emit({"escalated": done.escalated, "delivered": done.sent}, as_json, _counts)
 
 
 def _moment(at: str | None) -> datetime | None:

@@ -85,16 +85,27 @@ def open_alert(
     return alert
 
 
+def alert_due(uow: UnitOfWork, now: datetime) -> bool:
+    """Whether an alert's acknowledgement is overdue (one indexed lookup: every relay pass asks)."""
+    return uow.session.scalar(_overdue(now).with_only_columns(Alert.id).limit(1)) is not None
+
+
 def escalate_unacknowledged(uow: UnitOfWork, now: datetime) -> dict[str, int]:
-    """Move every alert whose acknowledgement is overdue one tier up; returns counts."""
+    """Move every alert whose acknowledgement is overdue one tier up; returns counts.
+
+    Called by every relay pass and by the sweep; a concurrent caller skips the alerts this one
+    holds (PostgreSQL), or waits for its write lock (SQLite), so no alert climbs twice.
+    """
     due = uow.session.scalars(
-        select(Alert)
-        .where(Alert.acknowledged_at.is_(None), Alert.next_escalation_at <= now)
-        .order_by(Alert.next_escalation_at)
+        _overdue(now).order_by(Alert.next_escalation_at).with_for_update(skip_locked=True)
     ).all()
     for alert in due:
         _climb(uow, alert, now)
     return {"escalated": len(due)}
+
+
+def _overdue(now: datetime) -> Any:
+    return select(Alert).where(Alert.acknowledged_at.is_(None), Alert.next_escalation_at <= now)
 
 
 def _climb(uow: UnitOfWork, alert: Alert, now: datetime) -> None:

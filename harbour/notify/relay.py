@@ -29,6 +29,7 @@ from harbour.db.base import new_id
 from harbour.db.models import OutboxMessage
 from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus, Role
 from harbour.notify import recipients
+from harbour.notify.alerts import alert_due, escalate_unacknowledged
 from harbour.notify.messages import compose
 from harbour.notify.outbox import enqueue
 from harbour.notify.routes import Routes, fresh_sender, load_routes, pin_apprise_logger
@@ -55,6 +56,7 @@ class RelayConfig:
 class DeliveryReport:
     """What one ``deliver`` call did: counts for operators and benchmarks, never content."""
 
+    escalated: int = 0
     claimed: int = 0
     sent: int = 0
     retried: int = 0
@@ -66,6 +68,7 @@ class DeliveryReport:
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "escalated": self.escalated,
             "claimed": self.claimed,
             "sent": self.sent,
             "retried": self.retried,
@@ -96,16 +99,22 @@ class Outcome:
 def deliver(
     app: App, *, lane: Lane | None = None, limit: int = 500, config: RelayConfig | None = None
 ) -> DeliveryReport:
-    """Send up to ``limit`` due rows (urgent first; one lane only if ``lane`` is given).
+    """Escalate the alerts whose acknowledgement is overdue, then send up to ``limit`` due rows
+    (urgent first; one lane only if ``lane`` is given).
 
-    Cheap when nothing is due (one query): every CLI command calls it after its commit. Without
-    a routes file (``HARBOUR_APPRISE_CONFIG`` unset) nothing is sent and due rows stay pending.
+    Escalating here, not only in the 15-minute sweep, is what makes ``alert_ack_timeout`` hold:
+    the relay runs every minute and after every CLI command. Cheap when nothing is due (one
+    transaction, two indexed queries). Without a routes file (``HARBOUR_APPRISE_CONFIG`` unset)
+    nothing is sent and due rows stay pending.
     """
     config = config or RelayConfig()
     lanes = (Lane(lane),) if lane else (Lane.URGENT, Lane.NORMAL)
     report = DeliveryReport()
     started = time.monotonic()
-    if limit > 0 and app.run(lambda uow: _anything_due(uow, lanes)):
+    alerts_due, rows_due = app.run(lambda uow: _due(uow, lanes))
+    if alerts_due:
+        report.escalated = app.run(lambda uow: escalate_unacknowledged(uow, uow.now()))["escalated"]
+    if limit > 0 and (rows_due or report.escalated):
         routes = load_routes(app.settings)
         if app.settings.apprise_config is None:
             # Not configured (a demo, a fresh store): rows wait, nothing burns its attempts.
@@ -119,10 +128,11 @@ def deliver(
     return report
 
 
-def _anything_due(uow: UnitOfWork, lanes: tuple[Lane, ...]) -> bool:
-    M = OutboxMessage
-    due = select(M.id).where(M.status == PENDING, M.lane.in_(lanes), M.next_attempt_at <= uow.now())
-    return uow.session.scalar(due.limit(1)) is not None
+def _due(uow: UnitOfWork, lanes: tuple[Lane, ...]) -> tuple[bool, bool]:
+    """Whether an alert waits to escalate, and whether a row of ``lanes`` waits to be sent."""
+    now, M = uow.now(), OutboxMessage
+    due = select(M.id).where(M.status == PENDING, M.lane.in_(lanes), M.next_attempt_at <= now)
+    return alert_due(uow, now), uow.session.scalar(due.limit(1)) is not None
 
 
 def _pump(
