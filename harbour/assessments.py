@@ -119,6 +119,17 @@ def parse_key(key: str | None) -> str | None:
     return parse(_KeyIn, {"key": key}, prefix="--idempotency-key").key
 
 
+def check_can_assess(app: App, actor_handle: str | None, ref: str, point: str) -> None:
+    """Before anyone answers twenty questions: may this actor assess this case at this point?"""
+    at = parse_point(point)
+
+    def work(uow: UnitOfWork) -> None:
+        actor = resolve_actor(uow, actor_handle)
+        lifecycle.check_point(uow, load_case(uow, actor, ref, "case.assess"), at)
+
+    app.run(work)
+
+
 def submit_assessment(
     app: App,
     actor_handle: str | None,
@@ -162,7 +173,7 @@ def complete_assessment(
     replay = _replay(uow, case, key, digest)
     if replay is not None:
         return replay
-    lifecycle.check_point(case, point)
+    lifecycle.check_point(uow, case, point)
     result = evaluate(instrument, structured)
     assessment = _store(uow, actor, case, point, key, structured, free_text, digest, result)
     previous_level = case.risk_level

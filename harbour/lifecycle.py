@@ -57,8 +57,8 @@ def transition(uow: UnitOfWork, actor: Actor | None, case: Case, to: CaseStatus)
     audit(uow, actor, f"case.status.{to.value}", case.id, from_status=current.value)
 
 
-def check_point(case: Case, point: AssessmentPoint) -> None:
-    """Refuse an assessment point the case's state does not allow."""
+def check_point(uow: UnitOfWork, case: Case, point: AssessmentPoint) -> None:
+    """Refuse an assessment point the case's state (or the follow-up schedule) does not allow."""
     status = CaseStatus(case.status)
     if status == S.CLOSED:
         raise Conflict("case_closed", "the case is closed: a supervisor may reopen it")
@@ -68,6 +68,21 @@ def check_point(case: Case, point: AssessmentPoint) -> None:
         )
     if status != S.DISCHARGED and point == AssessmentPoint.FOLLOW_UP:
         raise Conflict("point_not_allowed", "follow-up assessments come after discharge")
+    if point == AssessmentPoint.FOLLOW_UP:
+        _check_follow_up_window(uow, case)
+
+
+def _check_follow_up_window(uow: UnitOfWork, case: Case) -> None:
+    """A follow-up is recorded from when its due-soon reminder fires, so the follow-ups spread
+    over the months after discharge as the policy sets them; they cannot all be done at once."""
+    opens = schedule.follow_up_opens_at(uow, case)
+    if opens is not None and uow.now() < opens:
+        local = opens.astimezone(schedule.zone_of(uow, case)).strftime("%Y-%m-%d %H:%M %Z")
+        raise Conflict(
+            "follow_up_not_open",
+            f"the next follow-up opens {local}; for a change in the youth's situation, "
+            "assess at the incident point",
+        )
 
 
 def _names(points: frozenset[AssessmentPoint]) -> str:

@@ -161,6 +161,21 @@ def follow_ups_remaining(uow: UnitOfWork, case: Case) -> int:
     return max(len(dues) - done, 0)
 
 
+def follow_up_opens_at(uow: UnitOfWork, case: Case) -> datetime | None:
+    """When the open follow-up may be recorded: as its due-soon reminder fires."""
+    due = uow.session.scalar(
+        select(Assessment.due_at).where(
+            Assessment.case_id == case.id,
+            Assessment.point == P.FOLLOW_UP,
+            Assessment.status == AssessmentStatus.OPEN,
+        )
+    )
+    if due is None:
+        return None
+    policy = load_policy(uow.app.settings)
+    return dict(reminder_times(policy, due, zone_of(uow, case)))["due_soon"]
+
+
 def open_next_follow_up(uow: UnitOfWork, case: Case) -> Assessment | None:
     """Open the next follow-up after discharge, if any remain."""
     dues, done = follow_up_schedule(uow, case)

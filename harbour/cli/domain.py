@@ -55,12 +55,14 @@ def assess(
     as_json: Json = False,
 ) -> None:
     """Submit a safety assessment: prints the risk level, the reasons and the plan version."""
-    from harbour.assessments import parse_point, submit_assessment
+    from harbour.assessments import check_can_assess, parse_point, submit_assessment
     from harbour.cli.domain_text import assessment_text, prompt_answers
     from harbour.validation import load_document
 
     app = get_app()
     parse_point(point)
+    if answers is None:
+        check_can_assess(app, actor, ref, point)
     data = load_document(answers) if answers is not None else prompt_answers(app.settings)
     outcome = submit_assessment(app, actor, ref, point, data, idempotency_key)
     _committed(app)
