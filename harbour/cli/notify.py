@@ -19,15 +19,20 @@ cli.add_typer(outbox_cli, name="outbox")
 
 @notify_cli.command("check")
 def notify_check(actor: As = None, as_json: Json = False) -> None:
-    """Validate the Apprise routes file; list staff and roles with no route."""
+    """Validate the Apprise routes file; list staff and roles with no route, agencies with
+    nobody to page for an imminent threat, and open alerts that found nobody to page."""
     from harbour.notify.console import check
 
     report = check(get_app(), actor)
     emit(report, as_json, _check_text)
-    if not report["ok"]:
+    if report["problems"]:
         from harbour.errors import ConfigError
 
         raise ConfigError("routes_problem", "the routes file has problems (listed above)")
+    if not report["ok"]:
+        from harbour.errors import ConfigError
+
+        raise ConfigError("nobody_to_page", "an alert would reach nobody (listed above)")
 
 
 def _check_text(report: dict[str, Any]) -> str:
@@ -40,6 +45,15 @@ def _check_text(report: dict[str, Any]) -> str:
         lines.append("staff without a route: " + ", ".join(report["staff_without_route"]))
     if report["roles_without_route"]:
         lines.append("roles without a route: " + ", ".join(report["roles_without_route"]))
+    if report["nobody_to_page"]:
+        lines.append(
+            "nobody to page for an imminent threat (no on-call staff, supervisor or admin) in: "
+            + ", ".join(report["nobody_to_page"])
+        )
+    lines += [
+        f"alert {a['alert']} ({a['kind']}, {a['agency']}) found nobody to page"
+        for a in report["alerts_paging_nobody"]
+    ]
     return "\n".join(lines)
 
 

@@ -4,19 +4,26 @@ An imminent threat goes at once to on-call staff and supervisors (tier 0). Not a
 the policy's ``alert_ack_timeout``, it goes to the supervisors again (tier 1), then to the agency's
 admins (tier 2), where the ladder ends. An overdue escalation starts with the supervisors.
 
+A tier with nobody in it (no on-call staff, no supervisor) is passed over at once: the next tier
+with someone in it is paged in its place. When the rest of the ladder is empty too, the alert
+stays at the top, the gap is logged (``nobody_to_page``) and it is tried again every
+``alert_ack_timeout`` until someone can be paged or it is acknowledged; ``harbour notify check``
+lists such alerts and the agencies whose ladder is empty.
+
 Only imminent threats (and their escalations) take the urgent lane: that lane is oldest-first, and
 a sweep can open hundreds of overdue escalations at once, which must not queue ahead of a threat.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from harbour import events
 from harbour.access import audit, authorize, resolve_actor
@@ -29,6 +36,7 @@ from harbour.notify import recipients
 from harbour.notify.outbox import enqueue
 from harbour.policy import load_policy
 
+log = logging.getLogger("harbour.notify.alerts")
 Tier = Callable[[UnitOfWork, str], list[str]]
 
 
@@ -70,18 +78,10 @@ def open_alert(
     )
     if existing is not None:
         return existing
-    now = uow.now()
-    alert = Alert(
-        case_id=case.id,
-        kind=kind,
-        source_id=source_id,
-        tier=0,
-        opened_at=now,
-        next_escalation_at=now + ack_timeout(uow) if len(LADDERS[kind]) > 1 else None,
-    )
+    alert = Alert(case_id=case.id, kind=kind, source_id=source_id, tier=0, opened_at=uow.now())
     uow.session.add(alert)
     uow.session.flush()
-    _notify_tier(uow, alert, case, notification, context or {})
+    _page(uow, alert, case, notification, context or {}, alert.opened_at)
     return alert
 
 
@@ -99,41 +99,75 @@ def escalate_unacknowledged(uow: UnitOfWork, now: datetime) -> dict[str, int]:
     due = uow.session.scalars(
         _overdue(now).order_by(Alert.next_escalation_at).with_for_update(skip_locked=True)
     ).all()
-    for alert in due:
-        _climb(uow, alert, now)
-    return {"escalated": len(due)}
+    return {"escalated": sum(_climb(uow, alert, now) for alert in due)}
 
 
 def _overdue(now: datetime) -> Any:
     return select(Alert).where(Alert.acknowledged_at.is_(None), Alert.next_escalation_at <= now)
 
 
-def _climb(uow: UnitOfWork, alert: Alert, now: datetime) -> None:
-    ladder = LADDERS[alert.kind]
-    alert.tier += 1
-    last = alert.tier >= len(ladder) - 1
-    alert.next_escalation_at = None if last else now + ack_timeout(uow)
+def _climb(uow: UnitOfWork, alert: Alert, now: datetime) -> bool:
+    """One tier up (or the top tried again, when it had nobody); whether anything changed."""
+    was = alert.tier
+    alert.tier = min(alert.tier + 1, top_tier(alert.kind))
     case = uow.session.get_one(Case, alert.case_id)
-    _notify_tier(uow, alert, case, NotificationKind.ALERT_ESCALATED, {"tier": alert.tier})
-    events.record(uow, case.id, events.CASE_ESCALATED, new_id(), alert_id=alert.id, tier=alert.tier)
+    paged = _page(uow, alert, case, NotificationKind.ALERT_ESCALATED, {}, now)
+    if alert.tier != was:
+        events.record(
+            uow, case.id, events.CASE_ESCALATED, new_id(), alert_id=alert.id, tier=alert.tier
+        )
+    return paged or alert.tier != was
 
 
-def _notify_tier(
+def _page(
     uow: UnitOfWork,
     alert: Alert,
     case: Case,
     notification: NotificationKind,
     context: dict[str, Any],
-) -> None:
-    tier = LADDERS[alert.kind][alert.tier]
+    now: datetime,
+) -> bool:
+    """Notify the alert's tier, or the first tier above it with someone in it; set when it
+    escalates next. Whether anyone was paged."""
+    ladder, top = LADDERS[alert.kind], top_tier(alert.kind)
+    people = ladder[alert.tier](uow, case.agency_id)
+    while not people and alert.tier < top:
+        alert.tier += 1
+        people = ladder[alert.tier](uow, case.agency_id)
+    done = alert.tier == top and bool(people)
+    alert.next_escalation_at = None if done else now + ack_timeout(uow)
+    if not people:
+        log.warning(
+            "alert %s (%s, tier %d) of agency %s: nobody_to_page",
+            alert.id,
+            alert.kind,
+            alert.tier,
+            case.agency_id,
+        )
+        return False
+    if notification == NotificationKind.ALERT_ESCALATED:
+        context = {**context, "tier": alert.tier}
     enqueue(
         uow,
         notification,
-        recipients=tier(uow, case.agency_id),
+        recipients=people,
         case=case,
         dedupe=f"alert:{alert.id}:{alert.tier}",
         context={"alert_id": alert.id, "path": f"/alerts/{alert.id}", **context},
         lane=lane_of(alert.kind),
+    )
+    return True
+
+
+def top_tier(kind: str) -> int:
+    return len(LADDERS[kind]) - 1
+
+
+def stuck() -> Any:
+    """Open alerts at the top of their ladder still waiting to page someone: nobody was left."""
+    at_top = [and_(Alert.kind == kind, Alert.tier == top_tier(kind)) for kind in LADDERS]
+    return select(Alert).where(
+        Alert.acknowledged_at.is_(None), Alert.next_escalation_at.is_not(None), or_(*at_top)
     )
 
 

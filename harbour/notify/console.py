@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from harbour.access import Actor, audit, authorize, resolve_actor
 from harbour.app import App, UnitOfWork
-from harbour.db.models import Agency, OutboxMessage, Staff
-from harbour.domain.vocab import NotificationKind, OutboxStatus
+from harbour.db.models import Agency, Alert, Case, OutboxMessage, Staff
+from harbour.domain.vocab import AlertKind, NotificationKind, OutboxStatus
 from harbour.errors import InvalidInput, NotFound
+from harbour.notify.alerts import LADDERS, stuck
 from harbour.notify.messages import compose
 from harbour.notify.outbox import counts
 from harbour.notify.routes import ROLE_TAGS, Routes, fresh_sender, load_routes, pin_apprise_logger
@@ -29,7 +30,9 @@ def _manager(uow: UnitOfWork, actor_handle: str | None) -> Actor:
 
 
 def check(app: App, actor_handle: str | None) -> dict[str, Any]:
-    """The routes file checked: its problems, its routes (privacy form), who has no route."""
+    """The routes file checked: its problems, its routes (privacy form), who has no route; and,
+    across agencies (the one with nobody may have nobody to run this either), whose
+    imminent-threat ladder has nobody in it and which open alerts found nobody left to page."""
     routes = load_routes(app.settings)
 
     def work(uow: UnitOfWork) -> dict[str, Any]:
@@ -39,9 +42,12 @@ def check(app: App, actor_handle: str | None) -> dict[str, Any]:
         ).all()
         agency = uow.session.get_one(Agency, actor.agency_id)
         audit(uow, actor, "notify.check", routes=len(routes.routes))
+        empty, stuck = _nobody_to_page(uow), _stuck_alerts(uow)
         return {
-            "ok": not routes.problems,
+            "ok": not (routes.problems or empty or stuck),
             "problems": list(routes.problems),
+            "nobody_to_page": empty,
+            "alerts_paging_nobody": stuck,
             "routes": [
                 {"service": r.service, "channel": r.channel, "tags": sorted(r.tags)}
                 for r in routes.routes
@@ -51,6 +57,22 @@ def check(app: App, actor_handle: str | None) -> dict[str, Any]:
         }
 
     return app.run(work)
+
+
+def _nobody_to_page(uow: UnitOfWork) -> list[str]:
+    """Agencies whose imminent-threat ladder (on call, supervisors, admins) has nobody in it."""
+    ladder = LADDERS[AlertKind.IMMINENT_THREAT]
+    agencies = uow.session.scalars(select(Agency).order_by(Agency.name))
+    return [a.name for a in agencies if not any(tier(uow, a.id) for tier in ladder)]
+
+
+def _stuck_alerts(uow: UnitOfWork) -> list[dict[str, str]]:
+    query = stuck().add_columns(Agency.name).join(Case, Case.id == Alert.case_id)
+    query = query.join(Agency, Agency.id == Case.agency_id).order_by(Alert.opened_at)
+    return [
+        {"alert": alert.id, "kind": alert.kind, "agency": agency}
+        for alert, agency in uow.session.execute(query)
+    ]
 
 
 def _roles_without_route(routes: Routes, staff: Any, agency: str) -> list[str]:

@@ -1,0 +1,104 @@
+"""A tier with nobody in it is passed over at once; a ladder with nobody at all is logged, retried
+and shown by `harbour notify check`."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+
+from harbour.app import App, UnitOfWork
+from harbour.clock import FixedClock
+from harbour.db.base import new_id
+from harbour.db.models import Alert, Case
+from harbour.demo.receivers import RouteBook
+from harbour.domain.vocab import AlertKind, Lane, NotificationKind, Role
+from harbour.intake import refer
+from harbour.notify.alerts import escalate_unacknowledged, open_alert
+from harbour.staffing import AgencyIn, StaffIn, create_agency, create_staff
+from tests.notify.helpers import rows
+from tests.support import invoke, referral
+
+TIMEOUT = timedelta(minutes=10)  # the built-in policy's alert_ack_timeout
+
+
+def _agency(app: App, name: str, *staff: tuple[str, Role]) -> None:
+    def work(uow: UnitOfWork) -> None:
+        create_agency(uow, AgencyIn(name=name, timezone="America/New_York"))
+        for handle, role in staff:
+            create_staff(uow, StaffIn(handle=handle, agency=name, role=role))
+
+    app.run(work)
+
+
+def _case(app: App, coordinator: str, caseworker: str) -> Case:
+    return refer(app, coordinator, referral("MKEMPTY") | {"caseworker": caseworker}, None)
+
+
+def _alert(app: App, case: Case, kind: AlertKind) -> Alert:
+    first = {
+        AlertKind.IMMINENT_THREAT: NotificationKind.IMMINENT_THREAT,
+        AlertKind.OVERDUE_ESCALATION: NotificationKind.OVERDUE_ESCALATION,
+    }[kind]
+    return app.run(
+        lambda uow: open_alert(uow, uow.session.get_one(Case, case.id), kind, new_id(), first)
+    )
+
+
+def _paged(app: App, alert: Alert) -> list[tuple[str, str, str]]:
+    return [(r.kind, r.recipient, r.lane) for r in rows(app, alert_id=alert.id)]
+
+
+def test_an_imminent_alert_with_no_on_call_or_supervisor_pages_the_admins_at_once(
+    napp: App,
+) -> None:
+    _agency(
+        napp,
+        "east",
+        ("ecoord", Role.COORDINATOR),
+        ("ecw", Role.CASEWORKER),
+        ("eadm", Role.ADMIN),
+    )
+    alert = _alert(napp, _case(napp, "ecoord", "ecw"), AlertKind.IMMINENT_THREAT)
+    assert _paged(napp, alert) == [("imminent_threat", "eadm", Lane.URGENT)]
+    stored = napp.run(lambda uow: uow.session.get_one(Alert, alert.id))
+    assert (stored.tier, stored.next_escalation_at) == (2, None)  # the top: nothing left
+
+
+def test_an_overdue_escalation_with_no_supervisor_goes_to_the_admins(napp: App) -> None:
+    _agency(napp, "east", ("ecoord", Role.COORDINATOR), ("ecw", Role.CASEWORKER))
+    napp.run(lambda uow: create_staff(uow, StaffIn(handle="eadm", agency="east", role=Role.ADMIN)))
+    alert = _alert(napp, _case(napp, "ecoord", "ecw"), AlertKind.OVERDUE_ESCALATION)
+    assert _paged(napp, alert) == [("overdue_escalation", "eadm", Lane.NORMAL)]
+
+
+def test_a_ladder_with_nobody_is_logged_retried_and_fails_the_check(
+    napp: App, clock: FixedClock, routes: RouteBook, caplog: pytest.LogCaptureFixture
+) -> None:
+    routes.chat("sup").chat("adm")
+    assert invoke(napp, "notify", "check", "--as", "adm").exit_code == 0
+    _agency(napp, "west", ("wcoord", Role.COORDINATOR), ("wcw", Role.CASEWORKER))
+    with caplog.at_level(logging.WARNING, logger="harbour.notify.alerts"):
+        alert = _alert(napp, _case(napp, "wcoord", "wcw"), AlertKind.IMMINENT_THREAT)
+    assert _paged(napp, alert) == []
+    [record] = [r for r in caplog.records if "nobody_to_page" in r.getMessage()]
+    assert alert.id in record.getMessage() and "MKEMPTY" not in record.getMessage()
+
+    check = invoke(napp, "notify", "check", "--as", "adm", "--json")  # another agency's admin
+    assert check.exit_code == 2 and "nobody_to_page" in check.stderr
+    report = check.json()
+    assert report["nobody_to_page"] == ["west"]
+    assert report["alerts_paging_nobody"] == [
+        {"alert": alert.id, "kind": "imminent_threat", "agency": "west"}
+    ]
+    text = invoke(napp, "notify", "check", "--as", "adm")
+    assert "in: west" in text.stdout and alert.id in text.stdout
+
+    clock.advance(TIMEOUT)  # still nobody: tried again, nothing sent, counted as no climb
+    assert napp.run(lambda uow: escalate_unacknowledged(uow, uow.now())) == {"escalated": 0}
+    napp.run(lambda uow: create_staff(uow, StaffIn(handle="wadm", agency="west", role=Role.ADMIN)))
+    clock.advance(TIMEOUT)
+    assert napp.run(lambda uow: escalate_unacknowledged(uow, uow.now())) == {"escalated": 1}
+    assert _paged(napp, alert) == [("alert_escalated", "wadm", Lane.URGENT)]
+    assert invoke(napp, "notify", "check", "--as", "adm").exit_code == 0
