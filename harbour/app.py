@@ -160,6 +160,10 @@ def _safe_database_error(exc: DBAPIError) -> Exception:
     """Errors users see name no value; integrity errors stay as they are for callers to handle."""
     if type(exc.orig).__name__ == "UndefinedTable" or "no such table" in str(exc.orig):
         return ConfigError("store_not_initialised", "run `harbour init` or `harbour db upgrade`")
+    if "unable to open database file" in str(exc.orig):  # SQLite: no store in that folder
+        return ConfigError(
+            "store_not_initialised", "no store there: run `harbour init` (or check HARBOUR_HOME)"
+        )
     if _is_transient(exc):
         return HarbourError("database_busy", "the database stayed busy; try again")
     if isinstance(exc, OperationalError):

@@ -86,6 +86,15 @@ def test_store_not_initialised(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert code == 2 and "harbour init" in err
 
 
+def test_no_store_in_a_folder_that_does_not_exist(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _clean_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("HARBOUR_HOME", str(tmp_path / "nowhere"))
+    code, _, err = _cli("cases", "--as", "coord")
+    assert code == 2 and "store_not_initialised" in err and "harbour init" in err
+
+
 def test_unreadable_keyring_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
