@@ -156,8 +156,12 @@ class Story:
         if due is not None and due <= now:
             raise DemoFailure("sweep_left_work", "a sweep left due work undone")
         messages = self.inbox.collect(self.clock.now())
-        words = {"opened": "assessment opened", "reminders": "reminder", "escalated": "escalation"}
-        parts = [_count(report[k], word) for k, word in words.items() if report.get(k)]
+        words = {
+            "opened": ("assessment opened", "assessments opened"),
+            "reminders": ("reminder", None),
+            "escalated": ("escalation", None),
+        }
+        parts = [_count(report[k], *word) for k, word in words.items() if report.get(k)]
         if parts:
             self.log(f"sweep: {', '.join(parts)}{_sent(messages)}")
         self._answer_escalations()
@@ -269,9 +273,8 @@ def _decisions(review: staffwork.Review) -> str:
     return ", ".join(parts)
 
 
-def _count(n: int, word: str) -> str:
-    head, _, tail = word.partition(" ")
-    return f"{n} {head}{'' if n == 1 else 's'}{' ' + tail if tail else ''}"
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def _sent(messages: list[Delivered]) -> str:
