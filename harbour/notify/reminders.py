@@ -21,6 +21,7 @@ from sqlalchemy import and_, bindparam, exists, or_, select
 
 from harbour import events, refs
 from harbour.app import UnitOfWork
+from harbour.db.base import new_id
 from harbour.db.models import Agency, Assessment, Case, ReminderMark
 from harbour.domain.vocab import (
     AlertKind,
@@ -64,8 +65,9 @@ def sweep(uow: UnitOfWork, now: datetime, *, batch: int = 500) -> dict[str, int]
             counts["assessments"] += 1
             _consider(uow, policy, now, due, marks[due.assessment.id], digests, counts)
         _let_go(uow, chunk, marks)
+    sweep_id = new_id()  # the reminder marks make each item once-only; this names the digest
     for recipient, items in digests.items():
-        _send_digest(uow, now, recipient, items)
+        _send_digest(uow, sweep_id, recipient, items)
     counts["digests"] = len(digests)
     return dict(counts)
 
@@ -237,14 +239,17 @@ def escalate_overdue(uow: UnitOfWork, due: Due) -> None:
 
 
 def _send_digest(
-    uow: UnitOfWork, now: datetime, recipient: str, items: list[dict[str, Any]]
+    uow: UnitOfWork, sweep_id: str, recipient: str, items: list[dict[str, Any]]
 ) -> None:
+    """One digest per recipient per sweep pass. Keyed by the pass, not by its moment: two sweeps
+    at the same ``now`` (``harbour sweep --at T`` twice) would otherwise share a key, and the
+    second one's digest, with reminders already marked sent, would be dropped as a repeat."""
     enqueue(
         uow,
         K.REMINDER_DIGEST,
         recipients=[recipient],
         case=None,
-        dedupe=f"digest:{now.strftime('%Y%m%dT%H%M%S.%f')}",
+        dedupe=f"digest:{sweep_id}",
         context={
             "items": items[:MAX_ITEMS],
             "count": len(items),
