@@ -42,6 +42,9 @@ class FamilyIn(_Strict):
     address: Address | None = None
     caretaker: bool = False
     non_offending: bool = Field(False, description="True only when staff know they are safe.")
+    approved_by_youth: bool = Field(
+        False, description="The youth agrees to have them on the plan as a contact."
+    )
 
 
 class ContactIn(_Strict):
@@ -193,6 +196,7 @@ def _people(uow: UnitOfWork, case: Case, referral: Referral) -> list[Person]:
             address=member.address,
         )
         row.non_offending = member.non_offending
+        row.approved_by_youth = member.approved_by_youth
         rows.append(row)
     for contact in referral.trusted_contacts:
         row = _person(

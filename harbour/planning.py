@@ -93,15 +93,19 @@ def proposed(uow: UnitOfWork, plan: Plan | None) -> list[ProposedItem]:
 
 
 def approved_contacts(uow: UnitOfWork, case: Case) -> list[str]:
-    """People the youth approved as contacts, and non-offending family or caretakers."""
+    """People the youth approved as contacts: trusted contacts, and family or caretakers staff
+    also know to be non-offending (the youth's approval alone is not enough for family)."""
     people = uow.session.scalars(
         select(Person).where(Person.case_id == case.id).order_by(Person.position)
     )
     return [
         p.id
         for p in people
-        if (p.kind == PersonKind.TRUSTED_CONTACT and p.approved_by_youth)
-        or (p.kind in (PersonKind.FAMILY_MEMBER, PersonKind.CARETAKER) and p.non_offending)
+        if p.approved_by_youth
+        and (
+            p.kind == PersonKind.TRUSTED_CONTACT
+            or (p.kind in (PersonKind.FAMILY_MEMBER, PersonKind.CARETAKER) and p.non_offending)
+        )
     ]
 
 

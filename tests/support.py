@@ -65,6 +65,7 @@ def referral(
                 "relationship": f"{marker}aunt",
                 "phone": f"{marker}auntphone",
                 "non_offending": True,
+                "approved_by_youth": True,
                 "caretaker": True,
             }
         ],

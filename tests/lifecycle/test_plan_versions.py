@@ -1,0 +1,78 @@
+"""What carries from one plan version to the next: staff decisions on every kind of item,
+suggestions nobody decided on, the contacts the youth approved; and how `plan show` numbers items."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from harbour.app import App, UnitOfWork
+from harbour.assessments import submit_assessment
+from harbour.db.models import Person
+from harbour.domain.plan import PlanSnapshot
+from harbour.domain.vocab import ItemState, PlanSection
+from harbour.plans import show
+from tests.lifecycle.helpers import ok, referred_case, safest
+from tests.support import invoke, referral
+
+TODAY = date(2026, 3, 2)  # the seeded clock's day in New York
+CALM = {"calm.five_senses", "calm.box_breathing", "calm.grounding_object", "calm.safe_person"}
+
+
+@pytest.fixture
+def ref(seeded: App, tmp_path: Path) -> str:
+    reference = referred_case(seeded, tmp_path, "PV", situation="just_left")
+    assess(seeded, reference, "initial_contact")
+    return reference
+
+
+def assess(app: App, ref: str, point: str = "planning_meeting") -> None:
+    answers = safest(app) | {"situation": "just_left", "family_at_risk": "yes"}
+    submit_assessment(app, "cw1", ref, point, answers)
+
+
+def contact_key(view: PlanSnapshot, name: str) -> str:
+    return next(
+        i.key
+        for i in view.section(PlanSection.CONTACTS, include_rejected=True)
+        if i.staff_text == name
+    )
+
+
+def states(app: App, ref: str, version: int | None = None) -> dict[str, ItemState]:
+    return {i.key: i.state for i in show(app, "cw1", ref, version).items}
+
+
+def test_family_are_contacts_only_when_non_offending_and_approved_by_the_youth(
+    seeded: App, tmp_path: Path
+) -> None:
+    family = [
+        {"name": "FAsafeunasked", "relationship": "aunt", "non_offending": True},
+        {"name": "FAaskedunsafe", "relationship": "uncle", "approved_by_youth": True},
+        {
+            "name": "FAsafeasked",
+            "relationship": "grandmother",
+            "caretaker": True,
+            "non_offending": True,
+            "approved_by_youth": True,
+        },
+    ]
+    path = tmp_path / "family.json"
+    path.write_text(json.dumps(referral("FA", family=family, trusted_contacts=[])))
+    made = ok(seeded, "refer", "--file", str(path), "--as", "coord")
+    ref = made["case"]
+    assert invoke(seeded, "assign", ref, "cw1", "--as", "coord").exit_code == 0
+    assess(seeded, ref, "initial_contact")
+    assert [c.name for c in show(seeded, "cw1", ref).contacts] == ["FAsafeasked"]
+
+    def stored(uow: UnitOfWork) -> list[tuple[bool, bool]]:
+        rows = uow.session.scalars(
+            select(Person).where(Person.kind != "youth").order_by(Person.position)
+        )
+        return [(p.non_offending, p.approved_by_youth) for p in rows if p.kind != "youth"]
+
+    assert seeded.run(stored)[-3:] == [(True, False), (False, True), (True, True)]
