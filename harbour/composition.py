@@ -4,7 +4,9 @@ Sections, in order: the emergency protocol (imminent only), risks and concerns (
 strategies (from the catalogue, by the youth's situation, the threat sources present and the
 persons at risk; always emotional regulation), actionable steps with owners and due dates, the
 contacts the youth approved, and the resources. Staff decisions on the previous version carry over:
-an accepted or rejected suggestion stays so, and items staff added stay.
+an accepted or rejected strategy, step, contact or resource stays so (a rejected contact is never
+offered again as accepted), and items staff added stay. A suggestion nobody decided on is offered
+again; the emergency number is never carried over as rejected.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ from harbour.domain.vocab import (
 )
 from harbour.risk import RiskResult
 
-# Suggestions staff decide on; everything else is part of the plan as it stands.
-DECIDED_BY_STAFF = frozenset({PlanSection.STRATEGIES, PlanSection.STEPS})
+# Items whose staff decision carries into the next version. Risks and the emergency protocol
+# follow each assessment afresh.
+DECIDED_BY_STAFF = frozenset(
+    {PlanSection.STRATEGIES, PlanSection.STEPS, PlanSection.CONTACTS, PlanSection.RESOURCES}
+)
 STEP_PREFIX = "step:"
 RISK_PREFIX = "risk:"
 CONTACT_PREFIX = "contact:"
@@ -77,7 +82,8 @@ def compose(
         ),
         *(_resource(code) for code in (r.code for r in catalogue.resources)),
     ]
-    return _carry_over(items, previous)
+    required = {f"{RESOURCE_PREFIX}{r.code}" for r in catalogue.resources if r.emergency}
+    return _carry_over(items, previous, required)
 
 
 def select_strategies(
@@ -148,9 +154,13 @@ def _resource(code: str) -> ProposedItem:
     return ProposedItem(f"{RESOURCE_PREFIX}{code}", PlanSection.RESOURCES, ItemState.ACCEPTED, code)
 
 
-def _carry_over(items: list[ProposedItem], previous: Sequence[ProposedItem]) -> list[ProposedItem]:
+def _carry_over(
+    items: list[ProposedItem], previous: Sequence[ProposedItem], required: set[str]
+) -> list[ProposedItem]:
     before = {item.key: item for item in previous}
-    kept = [_decided(item, before.get(item.key)) for item in items]
+    kept = [
+        item if item.key in required else _decided(item, before.get(item.key)) for item in items
+    ]
     added = [item for item in previous if item.state == ItemState.ADDED]
     by_section = {
         section: [i for i in kept + added if i.section == section] for section in PlanSection
@@ -159,7 +169,7 @@ def _carry_over(items: list[ProposedItem], previous: Sequence[ProposedItem]) -> 
 
 
 def _decided(item: ProposedItem, earlier: ProposedItem | None) -> ProposedItem:
-    """A suggestion staff already accepted or rejected keeps that decision."""
+    """An item staff already accepted or rejected keeps that decision."""
     if earlier is None or item.section not in DECIDED_BY_STAFF:
         return item
     if earlier.state in (ItemState.ACCEPTED, ItemState.REJECTED):

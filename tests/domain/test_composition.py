@@ -150,3 +150,30 @@ def test_staff_decisions_and_added_items_carry_over(catalogue) -> None:
     assert state["after.vary_routine"] == ItemState.SUGGESTED
     assert state["added:abc"] == ItemState.ADDED
     assert "leave.go_bag" not in state  # no longer fits the situation
+
+
+def test_contact_and_resource_decisions_carry_over(catalogue) -> None:
+    previous = [
+        ProposedItem("contact:p1", PlanSection.CONTACTS, ItemState.REJECTED, person_id="p1"),
+        ProposedItem("contact:p2", PlanSection.CONTACTS, ItemState.ACCEPTED, person_id="p2"),
+        ProposedItem("contact:p3", PlanSection.CONTACTS, ItemState.ACCEPTED, person_id="p3"),
+        ProposedItem("resource:lifeline_988", PlanSection.RESOURCES, ItemState.REJECTED),
+        # 911 cannot be rejected; should a row say so, it is not carried over.
+        ProposedItem("resource:emergency", PlanSection.RESOURCES, ItemState.REJECTED),
+    ]
+    again = compose(
+        MODERATE,
+        Situation.JUST_LEFT,
+        ALL_THREATS,
+        YOUTH,
+        previous,
+        catalogue,
+        contacts=["p1", "p2"],  # the youth no longer approves p3
+        today=TODAY,
+    )
+    state = {i.key: i.state for i in again}
+    assert state["contact:p1"] == ItemState.REJECTED
+    assert state["contact:p2"] == ItemState.ACCEPTED
+    assert "contact:p3" not in state
+    assert state["resource:lifeline_988"] == ItemState.REJECTED
+    assert state["resource:emergency"] == ItemState.ACCEPTED

@@ -15,7 +15,7 @@ from harbour.assessments import submit_assessment
 from harbour.db.models import Person
 from harbour.domain.plan import PlanSnapshot
 from harbour.domain.vocab import ItemState, PlanSection
-from harbour.plans import show
+from harbour.plans import decide, diff, finalize, show
 from tests.lifecycle.helpers import ok, referred_case, safest
 from tests.support import invoke, referral
 
@@ -45,6 +45,48 @@ def contact_key(view: PlanSnapshot, name: str) -> str:
 
 def states(app: App, ref: str, version: int | None = None) -> dict[str, ItemState]:
     return {i.key: i.state for i in show(app, "cw1", ref, version).items}
+
+
+def test_a_rejected_contact_or_resource_stays_rejected(seeded: App, ref: str) -> None:
+    friend = contact_key(show(seeded, "cw1", ref), "PVfriendname")
+    rejected = invoke(seeded, "plan", "reject", ref, friend, "--as", "cw1")
+    assert rejected.exit_code == 0, rejected.stderr
+    decide(seeded, "cw1", ref, "resource:runaway_safeline", ItemState.REJECTED)
+    assess(seeded, ref)  # a new assessment, without finalising version 1
+
+    second = show(seeded, "cw1", ref)
+    assert second.version_number == 2
+    assert states(seeded, ref)[friend] == ItemState.REJECTED
+    assert states(seeded, ref)["resource:runaway_safeline"] == ItemState.REJECTED
+    assert [c.name for c in second.contacts] == ["PVauntname"]
+    assert "runaway_safeline" not in {r.code for r in second.resources}
+    changes = ok(seeded, "plan", "diff", ref, "1", "2", "--as", "cw1")
+    touched = {s["section"] for s in changes["sections"]}
+    assert not touched & {"contacts", "resources"}, changes
+
+    # Still so after a finalised version in between.
+    finalize(seeded, "cw1", ref)
+    assess(seeded, ref)
+    assert states(seeded, ref)[friend] == ItemState.REJECTED
+    assert states(seeded, ref)["resource:runaway_safeline"] == ItemState.REJECTED
+
+
+def test_a_contact_the_youth_no_longer_approves_never_reappears(seeded: App, ref: str) -> None:
+    friend = contact_key(show(seeded, "cw1", ref), "PVfriendname")
+    decide(seeded, "cw1", ref, friend, ItemState.ACCEPTED)
+
+    def withdraw(uow: UnitOfWork) -> None:
+        person = uow.session.get(Person, friend.removeprefix("contact:"))
+        assert person is not None
+        person.approved_by_youth = False
+
+    seeded.run(withdraw)
+    assess(seeded, ref)
+    second = show(seeded, "cw1", ref)
+    assert friend not in {i.key for i in second.items}
+    assert "PVfriendname" not in {c.name for c in second.contacts}
+    contacts = next(s for s in diff(seeded, "cw1", ref, 1, 2).sections if s.section == "contacts")
+    assert [i.key for i in contacts.removed] == [friend]
 
 
 def test_family_are_contacts_only_when_non_offending_and_approved_by_the_youth(
