@@ -101,7 +101,7 @@ ALPHA = Youth(
         "Demo Youth Alpha",
         date(2009, 6, 15),
         "considering_leaving",
-        [{"kind": "trafficker", "name": "Fictional Trafficker Xander"}],
+        [{"kind": "trafficker", "name": "Fictional Trafficker Xandrel"}],
         youth={"preferred_name": "Alfie Demo", "address": "12 Imaginary Lane, Nowhereville"},
         referral_source="Fictional Youth Drop-in Centre",
     ),
@@ -157,10 +157,10 @@ BRAVO = Youth(
         [
             {
                 "kind": "trafficker",
-                "name": "Fictional Trafficker Yorick",
+                "name": "Fictional Trafficker Yorvane",
                 "description": "Drives a made-up purple van around Invented Park",
             },
-            {"kind": "network", "name": "The Fictional Crew of Nowhere"},
+            {"kind": "network", "name": "The Fictional Crew of Vexmoor"},
         ],
         youth={"phone": "555-0142", "address": "7 Pretend Avenue, Imaginary City"},
     ),
@@ -218,11 +218,11 @@ CHARLIE = Youth(
         "Demo Youth Charlie",
         date(2007, 2, 28),
         "stabilizing",
-        [{"kind": "complicit_family_friend", "name": "Fictional Cousin Zed"}],
+        [{"kind": "complicit_family_friend", "name": "Fictional Cousin Zedrin"}],
         youth={"notes": "Likes the made-up Riverbend library"},
     ),
     referred=(1, "11:00"),
-    profiles=((0, answers("Cousin Zed turning up at the Riverbend library")),),
+    profiles=((0, answers("Cousin Zedrin turning up at the Riverbend library")),),
 )
 
 DELTA = Youth(
@@ -235,8 +235,8 @@ DELTA = Youth(
         date(2009, 9, 9),
         "in_situation",
         [
-            {"kind": "trafficker", "name": "Fictional Trafficker Quill"},
-            {"kind": "network", "name": "Make-Believe Network Nine"},
+            {"kind": "trafficker", "name": "Fictional Trafficker Quillon"},
+            {"kind": "network", "name": "Grimsby-Vale Network"},
         ],
         youth={"address": "Room 3, 99 Nonexistent Street, Fabletown"},
     ),
@@ -245,7 +245,7 @@ DELTA = Youth(
         (
             0,
             answers(
-                "Quill checks my phone every night",
+                "Quillon checks my phone every night",
                 trafficker_threat="yes",
                 trafficker_contact="direct",
                 network_threat="yes",
@@ -258,7 +258,7 @@ DELTA = Youth(
         (
             10,
             answers(
-                "What happens if I stop answering Quill",
+                "What happens if I stop answering Quillon",
                 trafficker_threat="yes",
                 trafficker_contact="indirect",
                 network_threat="yes",
@@ -285,7 +285,7 @@ ECHO = Youth(
         "Demo Youth Echo",
         date(2008, 4, 1),
         "considering_leaving",
-        [{"kind": "trafficker", "name": "Fictional Trafficker Umber"}],
+        [{"kind": "trafficker", "name": "Fictional Trafficker Umbrik"}],
         persons_at_risk=["youth", "family"],
         family=[
             {
@@ -297,14 +297,14 @@ ECHO = Youth(
                 "non_offending": True,
             }
         ],
-        trusted_contacts=[{"name": "Demo Contact Juniper", "relationship": "coach"}],
+        trusted_contacts=[{"name": "Demo Contact Pemberlyn", "relationship": "coach"}],
     ),
     referred=(14, "10:00"),
     profiles=(
         (
             0,
             answers(
-                "Umber knows where grandmother lives",
+                "Umbrik knows where grandmother lives",
                 trafficker_threat="yes",
                 family_at_risk="yes",
                 situation="considering_leaving",
@@ -313,7 +313,7 @@ ECHO = Youth(
         (
             40,
             answers(
-                "Umber asking about me at Storybook Court",
+                "Umbrik asking about me at Storybook Court",
                 trafficker_threat="yes",
                 family_at_risk="yes",
                 situation="just_left",

@@ -3,7 +3,8 @@
 Every identifying value the story handed Harbour (names, dates of birth, phones, addresses, notes,
 threat names and descriptions, family and contacts, the youth's own words, items staff wrote) is
 looked for in every message as received, ignoring case and spacing; so are the distinctive words
-of names and places (a first name alone is a leak too).
+of names (a first name alone is a leak too). The fiction's names are invented words, so that no
+generated name (Prefect names its runs like ``umber-roadrunner``) can pass for one.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from harbour.demo.inbox import Delivered
 NOT_IDENTIFYING = frozenset(
     {"kind", "situation", "persons_at_risk", "relationship", "caretaker", "non_offending"}
 )
-WORDY = frozenset({"name", "preferred_name", "address"})  # their words are checked one by one
-# Words too common to say anything about a youth on their own.
+WORDY = frozenset({"name", "preferred_name"})  # each word of a name is checked on its own too
+# Words too common to say anything about a youth on their own (the labels are the story's own
+# names for the cases, used in the demo's output; the full names are checked).
 COMMON = frozenset(
     {"demo", "youth", "fictional", "trafficker", "caretaker", "contact", "senior", "network"}
+    | {"cousin", "alpha", "bravo", "charlie", "delta", "echo"}
 )
 MIN_WORD = 5
 

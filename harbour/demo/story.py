@@ -245,16 +245,17 @@ class Story:
         label = next(k for k, v in self.cases.items() if v == alert.case_id)
         self.forgetting.discard(label)
         minutes = int((self.clock.now() - alert.opened_at).total_seconds() // 60)
-        self.counts["acknowledged"] += 1
+        climbed = f"the ladder had climbed {_count(acknowledged.tier, 'tier')}"
         self.log(
             f"{label}: {handle} acknowledged the {alert.kind} alert after {minutes} min "
-            f"(ladder tier {acknowledged.tier})"
+            f"({climbed if acknowledged.tier else 'in time, before it escalated'})"
         )
 
     def emergency_steps(self, youth: Youth) -> None:
         ref, worker, _, _ = staffwork.case_facts(self.app, self.cases[youth.label])
         assert worker is not None
         keys = staffwork.emergency_keys(self.app, self.cases[youth.label])
+        # Safety now, shelter, law enforcement; the thorough assessment is tomorrow's, as due.
         done = [mark_done(self.app, worker, ref, key) for key in keys[:3]]
         self.follow_through()
         self.log(f"{youth.label}: {worker} recorded emergency steps taken: {', '.join(done)}")

@@ -71,7 +71,7 @@ def test_staff_documents_carry_what_the_messages_must_not(demo: Any) -> None:
     assert "Walk to Makebelieve High" in staff.read_text()
     assert summary["leak_check"] == {
         "messages": summary["leak_check"]["messages"],
-        "values": 86,
+        "values": 71,
         "leaks": 0,
     }
 
@@ -127,7 +127,7 @@ def test_a_leak_fails_the_demo() -> None:
     at = datetime(2026, 3, 2, tzinfo=UTC)
     clean = Delivered(1, "email", "sam-sup", at, "Urgent alert", "case HB-ABCD-EFGH")
     by_name = Delivered(2, "chat", "oncall", at, "Alert", '{"message": "about alfie demo"}')
-    by_word = Delivered(3, "email", "wren-cw", at, "Due", "near   Xander's place")
+    by_word = Delivered(3, "email", "wren-cw", at, "Due", "near   Xandrel's place")
     by_birth = Delivered(4, "email", "wren-cw", at, "Due", "born 06/15/2009")
     found = find_leaks([clean, by_name, by_word, by_birth], cast.YOUTH)
     assert {(leak.message, leak.youth) for leak in found} == {
