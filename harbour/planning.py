@@ -235,11 +235,12 @@ def add_item(
 
 
 def finalize(uow: UnitOfWork, actor: Actor | None, case: Case) -> Plan:
-    """Freeze the latest draft; pending suggestions are left out of the final version."""
+    """Freeze the latest draft. Suggestions nobody decided on are left out of the final version;
+    they are not a staff rejection, so the next version suggests them again."""
     plan = draft_of(uow, case)
     for row in plan_items(uow, plan):
         if row.state == ItemState.SUGGESTED:
-            row.state = ItemState.REJECTED
+            uow.session.delete(row)
     plan.status = PlanStatus.FINAL
     plan.finalized_at = uow.now()
     plan.finalized_by_id = actor.staff_id if actor else None

@@ -89,6 +89,34 @@ def test_a_contact_the_youth_no_longer_approves_never_reappears(seeded: App, ref
     assert [i.key for i in contacts.removed] == [friend]
 
 
+def test_undecided_suggestions_are_left_out_of_a_final_version_and_offered_again(
+    seeded: App, ref: str
+) -> None:
+    decide(seeded, "cw1", ref, "after.vary_routine", ItemState.ACCEPTED)
+    decide(seeded, "cw1", ref, "after.avoid_area", ItemState.REJECTED)
+    draft = states(seeded, ref)
+    undecided = {k for k, s in draft.items() if s == ItemState.SUGGESTED}
+    assert undecided >= CALM
+
+    finalize(seeded, "cw1", ref)
+    final = states(seeded, ref, 1)
+    assert not undecided & final.keys()  # left out, not rejected
+    assert [k for k, s in final.items() if s == ItemState.REJECTED] == ["after.avoid_area"]
+
+    assess(seeded, ref)
+    second = states(seeded, ref, 2)
+    assert {k: second[k] for k in undecided} == dict.fromkeys(undecided, ItemState.SUGGESTED)
+    assert second["after.vary_routine"] == ItemState.ACCEPTED
+    assert second["after.avoid_area"] == ItemState.REJECTED  # an explicit rejection carries
+
+    changes = diff(seeded, "cw1", ref, 1, 2)
+    added = {i.key: i.state for s in changes.sections for i in s.added}
+    assert {k: added[k] for k in undecided} == dict.fromkeys(undecided, ItemState.SUGGESTED)
+    assert not [c for s in changes.sections for c in s.changed if c.after.key in undecided]
+    text = invoke(seeded, "plan", "diff", ref, "1", "2", "--as", "cw1").stdout
+    assert "calm.box_breathing" in text and "rejected" not in text
+
+
 def test_family_are_contacts_only_when_non_offending_and_approved_by_the_youth(
     seeded: App, tmp_path: Path
 ) -> None:
