@@ -64,12 +64,17 @@ def plan_for_assessment(uow: UnitOfWork, assessment: Assessment) -> Plan | None:
     return uow.session.scalar(select(Plan).where(Plan.assessment_id == assessment.id))
 
 
+SECTION_ORDER = {section.value: number for number, section in enumerate(PlanSection)}
+
+
 def plan_items(uow: UnitOfWork, plan: Plan) -> list[PlanItem]:
-    return list(
-        uow.session.scalars(
-            select(PlanItem).where(PlanItem.plan_id == plan.id).order_by(PlanItem.position)
-        )
+    """A version's items in plan order: by section, then as added. ``plan show`` numbers them in
+    this order and ``plan accept N`` finds them by it, so an item staff add later to a section
+    is listed (and numbered) with that section, not at the end."""
+    rows = uow.session.scalars(
+        select(PlanItem).where(PlanItem.plan_id == plan.id).order_by(PlanItem.position)
     )
+    return sorted(rows, key=lambda row: SECTION_ORDER.get(row.section, len(SECTION_ORDER)))
 
 
 def proposed(uow: UnitOfWork, plan: Plan | None) -> list[ProposedItem]:
@@ -212,10 +217,13 @@ def add_item(
     owner: StepOwner | None = None,
     due_on: date | None = None,
 ) -> PlanItem:
-    """An item staff write with the youth; its wording is sealed."""
+    """An item staff write with the youth; its wording is sealed. A step needs an owner, and its
+    due date (if any) may not be in the past in the agency's zone."""
     if section not in ADDABLE:
         raise InvalidInput([("--section", f"add to one of: {', '.join(sorted(ADDABLE))}")])
     plan = draft_of(uow, case)
+    if section == PlanSection.STEPS:
+        _check_step(uow, case, owner, due_on)
     last = uow.session.scalar(
         select(func.max(PlanItem.position)).where(PlanItem.plan_id == plan.id)
     )
@@ -232,6 +240,18 @@ def add_item(
     _touch(uow, plan)
     uow.session.flush()
     return row
+
+
+def _check_step(uow: UnitOfWork, case: Case, owner: StepOwner | None, due_on: date | None) -> None:
+    problems = []
+    if owner is None:
+        owners = ", ".join(o.value for o in StepOwner)
+        problems.append(("--owner", f"a step needs an owner: one of {owners}"))
+    today = uow.now().astimezone(agency_zone(uow, case)).date()
+    if due_on is not None and due_on < today:
+        problems.append(("--due", f"must be today ({today.isoformat()}) or later"))
+    if problems:
+        raise InvalidInput(problems)
 
 
 def finalize(uow: UnitOfWork, actor: Actor | None, case: Case) -> Plan:

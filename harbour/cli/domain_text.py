@@ -9,7 +9,7 @@ import typer
 
 if TYPE_CHECKING:
     from harbour.catalogue import Catalogue
-    from harbour.domain.plan import PlanSnapshot
+    from harbour.domain.plan import PlanItemView, PlanSnapshot
     from harbour.instrument import Question
     from harbour.settings import Settings
 
@@ -41,14 +41,18 @@ def catalogue_json(catalogue: Catalogue) -> dict[str, Any]:
 
 
 def catalogue_text(data: dict[str, Any]) -> str:
+    from harbour.domain.vocab import Phase
+
     lines = [f"Strategy catalogue {data['version']}"]
-    phase = None
-    for s in data["strategies"]:
-        if s["phase"] != phase:
-            phase = s["phase"]
+    phases = [p.value for p in Phase]
+    phases += sorted({s["phase"] for s in data["strategies"]} - set(phases))
+    for phase in phases:  # one heading per phase, in the documented order
+        strategies = [s for s in data["strategies"] if s["phase"] == phase]
+        if strategies:
             lines.append(f"\n{phase}")
-        lines.append(f"  {s['code']:<28} {s['staff_text']}")
-        lines.append(f"  {'':<28} youth: {s['youth_text']}")
+        for s in strategies:
+            lines.append(f"  {s['code']:<28} {s['staff_text']}")
+            lines.append(f"  {'':<28} youth: {s['youth_text']}")
     lines.append(f"\nResources {data['resources_version']}")
     for r in data["resources"]:
         contact = ", ".join(f"{k} {r[k]}" for k in ("call", "text") if r.get(k))
@@ -78,21 +82,27 @@ def assessment_text(out: dict[str, Any]) -> str:
 
 
 def plan_text(view: PlanSnapshot) -> str:
+    from harbour.domain.vocab import PlanSection
+
     lines = [
         f"Plan {view.case_reference} version {view.version_number} ({view.status}), "
         f"risk {view.risk_level or '-'}, point {view.point or '-'}"
     ]
-    section = None
-    for number, item in enumerate(view.items, 1):
-        if item.section != section:
-            section = item.section
+    numbered = list(enumerate(view.items, 1))  # the numbers `plan accept N` takes
+    for section in PlanSection:  # one heading per section, in plan order
+        items = [(number, item) for number, item in numbered if item.section == section]
+        if items:
             lines.append(f"\n{section.value.upper()}")
-        details = [item.state.value]
-        details += [f"owner {item.owner.value}"] if item.owner else []
-        details += [f"due {item.due_on.isoformat()}"] if item.due_on else []
-        details += ["DONE"] if item.done_at else []
-        lines.append(f"{number:>3}. {item.staff_text}  [{item.key}; {', '.join(details)}]")
+        lines += [_item_line(number, item) for number, item in items]
     return "\n".join(lines)
+
+
+def _item_line(number: int, item: PlanItemView) -> str:
+    details = [item.state.value]
+    details += [f"owner {item.owner.value}"] if item.owner else []
+    details += [f"due {item.due_on.isoformat()}"] if item.due_on else []
+    details += ["DONE"] if item.done_at else []
+    return f"{number:>3}. {item.staff_text}  [{item.key}; {', '.join(details)}]"
 
 
 def diff_text(data: dict[str, Any]) -> str:

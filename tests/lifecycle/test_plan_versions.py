@@ -4,6 +4,7 @@ suggestions nobody decided on, the contacts the youth approved; and how `plan sh
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from harbour.assessments import submit_assessment
 from harbour.db.models import Person
 from harbour.domain.plan import PlanSnapshot
 from harbour.domain.vocab import ItemState, PlanSection
-from harbour.plans import decide, diff, finalize, show
+from harbour.errors import InvalidInput
+from harbour.plans import add, decide, diff, finalize, show
 from tests.lifecycle.helpers import ok, referred_case, safest
 from tests.support import invoke, referral
 
@@ -146,3 +148,54 @@ def test_family_are_contacts_only_when_non_offending_and_approved_by_the_youth(
         return [(p.non_offending, p.approved_by_youth) for p in rows if p.kind != "youth"]
 
     assert seeded.run(stored)[-3:] == [(True, False), (False, True), (True, True)]
+
+
+LINE = re.compile(r"^\s*(\d+)\. .*\[([^;\]]+);")
+
+
+def test_plan_show_lists_each_section_once_and_numbers_as_accept_reads(
+    seeded: App, ref: str
+) -> None:
+    added = add(seeded, "cw1", ref, section="strategies", text="PVmine")
+    add(seeded, "cw1", ref, section="steps", text="PVstep", owner="youth")
+    shown = invoke(seeded, "plan", "show", ref, "--as", "cw1").stdout
+    headers = [line for line in shown.splitlines() if line.isupper()]
+    assert headers == sorted(set(headers), key=headers.index)
+    assert headers == [s.value.upper() for s in PlanSection if s.value.upper() in headers]
+    matches = [m.groups() for line in shown.splitlines() if (m := LINE.match(line))]
+    numbers = {key: number for number, key in matches}
+    assert sorted(int(n) for n in numbers.values()) == list(range(1, len(matches) + 1))
+    strategies = shown.split("\nSTRATEGIES\n")[1].split("\nSTEPS\n")[0]
+    assert added in strategies  # with its section, not after the resources
+
+    step = "step:after.change_number"
+    accepted = ok(seeded, "plan", "accept", ref, numbers[step], "--as", "cw1")
+    assert accepted["item"] == step
+    listed = [int(number) for number, _key in matches]
+    assert listed == sorted(listed)  # numbered top to bottom, as shown
+
+
+def test_catalogue_lists_each_phase_once(seeded: App) -> None:
+    shown = invoke(seeded, "catalogue").stdout
+    headings = [line for line in shown.splitlines() if line and not line.startswith(" ")]
+    assert len(headings) == len(set(headings))
+    assert headings[1:5] == [
+        "contemplating_leaving",
+        "after_leaving",
+        "agency_staff",
+        "emotional_regulation",
+    ]
+
+
+def test_an_added_step_needs_an_owner_and_no_past_due_date(seeded: App, ref: str) -> None:
+    with pytest.raises(InvalidInput, match="--owner"):
+        add(seeded, "cw1", ref, section="steps", text="PVnobody")
+    with pytest.raises(InvalidInput, match="--due"):
+        add(seeded, "cw1", ref, section="steps", text="PVlate", owner="youth", due="2026-03-01")
+    refused = invoke(seeded, "plan", "add", ref, "--section", "steps", "--text", "x", "--as", "cw1")
+    assert refused.exit_code == 2 and "--owner" in refused.stderr
+    today = add(
+        seeded, "cw1", ref, section="steps", text="PVtoday", owner="youth", due="2026-03-02"
+    )
+    assert today in states(seeded, ref)
+    assert add(seeded, "cw1", ref, section="strategies", text="PVanyone")  # owners are for steps
