@@ -29,6 +29,7 @@ from harbour.demo.cast import COORDINATOR, SUPERVISOR, YOUTH, ZONE, Addition, Yo
 from harbour.demo.failure import DemoFailure
 from harbour.demo.inbox import Delivered, Inbox
 from harbour.demo.orchestrator import Orchestrator
+from harbour.demo.wording import count, decisions, sent
 from harbour.domain.vocab import AlertKind, AssessmentPoint, Lane
 from harbour.intake import refer
 from harbour.notify.alerts import acknowledge
@@ -161,9 +162,9 @@ class Story:
             "reminders": ("reminder", None),
             "escalated": ("escalation", None),
         }
-        parts = [_count(report[k], *word) for k, word in words.items() if report.get(k)]
+        parts = [count(report[k], *word) for k, word in words.items() if report.get(k)]
         if parts:
-            self.log(f"sweep: {', '.join(parts)}{_sent(messages)}")
+            self.log(f"sweep: {', '.join(parts)}{sent(messages)}")
         self._answer_escalations()
 
     # -- the people -------------------------------------------------------------------------------
@@ -175,7 +176,7 @@ class Story:
         _, worker, _, _ = staffwork.case_facts(self.app, case.id)
         self.log(
             f"{youth.label}: referred by {COORDINATOR} ({youth.situation}) as case "
-            f"{refs.short_form(case.reference)}; {self._ran(ran)}assigned {worker}{_sent(messages)}"
+            f"{refs.short_form(case.reference)}; {self._ran(ran)}assigned {worker}{sent(messages)}"
         )
 
     def routine(self) -> None:
@@ -204,13 +205,13 @@ class Story:
             text += f" (was {before})"
         if urgent:
             self.log(
-                f"{text}; urgent lane: sent at once, before any orchestrator step{_sent(urgent)}"
+                f"{text}; urgent lane: sent at once, before any orchestrator step{sent(urgent)}"
             )
             text = f"{youth.label}: plan v{outcome.plan_version}"
         review = self._review(youth, worker, ref)
         _, _, status, _ = staffwork.case_facts(self.app, self.cases[youth.label])
-        text += f"; {self._ran(ran)}plan v{review.version} final ({_decisions(review)})"
-        text += f"; case {status}{_sent(messages)}"
+        text += f"; {self._ran(ran)}plan v{review.version} final ({decisions(review)})"
+        text += f"; case {status}{sent(messages)}"
         self.log(text)
 
     def _ran(self, names: list[str]) -> str:
@@ -245,7 +246,7 @@ class Story:
         label = next(k for k, v in self.cases.items() if v == alert.case_id)
         self.forgetting.discard(label)
         minutes = int((self.clock.now() - alert.opened_at).total_seconds() // 60)
-        climbed = f"the ladder had climbed {_count(acknowledged.tier, 'tier')}"
+        climbed = f"the ladder had climbed {count(acknowledged.tier, 'tier')}"
         self.log(
             f"{label}: {handle} acknowledged the {alert.kind} alert after {minutes} min "
             f"({climbed if acknowledged.tier else 'in time, before it escalated'})"
@@ -263,26 +264,3 @@ class Story:
 
 def _youth(label: str) -> Youth:
     return next(youth for youth in YOUTH if youth.label == label)
-
-
-def _decisions(review: staffwork.Review) -> str:
-    if not (review.accepted or review.rejected or review.added):
-        return "earlier decisions carried over"
-    parts = [f"{review.accepted} suggestions accepted"] if review.accepted else []
-    parts += [f"{review.rejected} declined"] if review.rejected else []
-    parts += [f"{review.added} written in"] if review.added else []
-    return ", ".join(parts)
-
-
-def _count(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else many or one + 's'}"
-
-
-def _sent(messages: list[Delivered]) -> str:
-    if not messages:
-        return ""
-    by_channel = Counter(m.channel for m in messages)
-    to = sorted({m.to for m in messages})
-    names = {"email": "email", "chat": "chat post"}
-    shown = ", ".join(_count(n, names[channel]) for channel, n in sorted(by_channel.items()))
-    return f"; delivered {shown} to {', '.join(to)}"
