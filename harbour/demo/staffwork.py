@@ -3,6 +3,7 @@ youth and finalise it, find the assessments they were reminded of, find alerts t
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -137,5 +138,19 @@ def deliverable(app: App) -> bool:
             OutboxMessage.next_attempt_at <= uow.now(),
         )
         return uow.session.scalar(due.limit(1)) is not None
+
+    return app.run(work)
+
+
+def thresholds_fired(app: App, at: datetime) -> Counter[str]:
+    """The reminder thresholds a sweep at ``at`` sent (due_soon, ..., escalation), by name."""
+
+    def work(uow: UnitOfWork) -> Counter[str]:
+        rows = uow.session.scalars(
+            select(ReminderMark.threshold).where(
+                ReminderMark.fired_at == at, ReminderMark.outcome == "sent"
+            )
+        )
+        return Counter(rows)
 
     return app.run(work)

@@ -40,6 +40,14 @@ DAYS = 189  # 27 weeks: the stabilizing youth's third follow-up falls due 180 da
 ROUTINE = "10:00"  # caseworkers assess what they were reminded of
 ACK_AFTER = timedelta(minutes=5)  # the supervisor answers an overdue escalation this fast
 MAX_SWEEPS = 3000
+FIRED = {  # what a sweep's reminder thresholds are called in the progress lines
+    "due_soon": ("due-soon reminder", None),
+    "due_today": ("due-today reminder", None),
+    "overdue": ("overdue reminder", None),
+    "escalation": ("overdue escalation to the supervisor", "overdue escalations to the supervisor"),
+}
+CLIMBED = ("unacknowledged alert up a tier", "unacknowledged alerts up a tier")
+OPENED = ("missing assessment opened", "missing assessments opened")
 
 
 @dataclass(order=True)
@@ -157,12 +165,10 @@ class Story:
         if due is not None and due <= now:
             raise DemoFailure("sweep_left_work", "a sweep left due work undone")
         messages = self.inbox.collect(self.clock.now())
-        words = {
-            "opened": ("assessment opened", "assessments opened"),
-            "reminders": ("reminder", None),
-            "escalated": ("escalation", None),
-        }
-        parts = [count(report[k], *word) for k, word in words.items() if report.get(k)]
+        fired = staffwork.thresholds_fired(self.app, now)
+        parts = [count(fired[name], *FIRED[name]) for name in FIRED if fired[name]]
+        parts += [count(report["escalated"], *CLIMBED)] if report.get("escalated") else []
+        parts += [count(report["opened"], *OPENED)] if report.get("opened") else []
         if parts:
             self.log(f"sweep: {', '.join(parts)}{sent(messages)}")
         self._answer_escalations()
