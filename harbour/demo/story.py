@@ -150,7 +150,6 @@ class Story:
         pipeline.deliver(self.app, Lane.URGENT)  # as every CLI command does after committing
         urgent = self.inbox.collect(self.clock.now())
         ran = self.orchestrator.process(self.app)
-        self.counts.update(ran)
         if staffwork.deliverable(self.app):
             self.orchestrator.deliver(self.app)
         return urgent, ran, self.inbox.collect(self.clock.now())
