@@ -36,6 +36,7 @@ from harbour.planning import (
     approved_contacts,
     create_version,
     latest_plan,
+    note_next_due,
     plan_for_assessment,
     proposed,
 )
@@ -181,6 +182,7 @@ def complete_assessment(
     lifecycle.after_assessment(uow, actor, case, point)
     plan = _compose_plan(uow, case, assessment, instrument, structured, result)
     schedule.plan_next(uow, case, assessment)
+    note_next_due(plan, case)
     payload = {"point": point.value, "level": result.level.value, "previous_level": previous_level}
     events.record(uow, case.id, events.ASSESSMENT_SUBMITTED, assessment.id, **payload)
     events.record(uow, case.id, events.ASSESSMENT_COMPLETED, assessment.id, **payload)

@@ -27,7 +27,7 @@ from harbour.domain.vocab import (
 from harbour.errors import Conflict
 from harbour.instrument import load_instrument
 from harbour.notify import hooks
-from harbour.planning import plan_for_assessment, plan_items, stored_item
+from harbour.planning import note_next_due, plan_for_assessment, plan_items, stored_item
 from harbour.validation import parse
 
 
@@ -70,6 +70,8 @@ def override(
             _add_emergency_steps(uow, plan)
     if case.status != CaseStatus.DISCHARGED:
         schedule.plan_next(uow, case, assessment)
+    if plan is not None:
+        note_next_due(plan, case)
     payload = {"level": level.value, "computed_level": assessment.computed_level}
     events.record(
         uow, case.id, events.RISK_OVERRIDDEN, new_id(), previous_level=previous, **payload

@@ -40,7 +40,7 @@ def snapshot(uow: UnitOfWork, plan: Plan) -> PlanSnapshot:
         computed_level=assessment.computed_level if assessment else plan.risk_level,
         created_at=plan.created_at,
         finalized_at=plan.finalized_at,
-        next_due_at=case.next_due_at,
+        next_due_at=plan.next_due_at,  # as when the version was composed, not the case's now
         items=tuple(_item(uow, row, catalogue, dict(reasons)) for row in rows),
         reasons=reasons,
         threats=_threats(uow, case),

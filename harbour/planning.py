@@ -145,6 +145,13 @@ def create_version(
     return plan
 
 
+def note_next_due(plan: Plan, case: Case) -> None:
+    """After the schedule is planned: a draft keeps the next due time as it now stands, so the
+    version renders the same later whatever the schedule does; a final version keeps its own."""
+    if plan.status == PlanStatus.DRAFT:
+        plan.next_due_at = case.next_due_at
+
+
 def stored_item(uow: UnitOfWork, plan: Plan, position: int, item: ProposedItem) -> PlanItem:
     row = PlanItem(
         plan_id=plan.id,

@@ -185,6 +185,8 @@ class Plan(Base):
     created_at: Mapped[datetime]
     finalized_at: Mapped[datetime | None]
     finalized_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+    # The next assessment due when this version was composed: an old version renders the same.
+    next_due_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     items: Mapped[list[PlanItem]] = relationship(lazy="raise", order_by="PlanItem.position")

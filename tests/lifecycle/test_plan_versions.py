@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from harbour.app import App, UnitOfWork
 from harbour.assessments import submit_assessment
-from harbour.db.models import Person
+from harbour.clock import FixedClock
+from harbour.db.models import Case, Person
 from harbour.domain.plan import PlanSnapshot
 from harbour.domain.vocab import ItemState, PlanSection
 from harbour.errors import InvalidInput
@@ -199,3 +200,34 @@ def test_an_added_step_needs_an_owner_and_no_past_due_date(seeded: App, ref: str
     )
     assert today in states(seeded, ref)
     assert add(seeded, "cw1", ref, section="strategies", text="PVanyone")  # owners are for steps
+
+
+def test_an_earlier_version_renders_the_same_bytes_later(
+    seeded: App, ref: str, clock: FixedClock
+) -> None:
+    def render(version: int, audience: str = "staff") -> str:
+        args = ("--audience", audience, "--format", "text", "--version", str(version))
+        result = invoke(seeded, "plan", "render", ref, *args, "--as", "cw1")
+        assert result.exit_code == 0, result.stderr
+        return result.stdout
+
+    due_then = show(seeded, "cw1", ref).next_due_at
+    first = {audience: render(1, audience) for audience in ("staff", "youth", "family")}
+    finalize(seeded, "cw1", ref)
+    final = render(1)
+
+    clock.advance(timedelta(days=3))
+    answers = safest(seeded) | {"situation": "just_left", "immediate_danger": "yes"}
+    submit_assessment(seeded, "cw1", ref, "incident", answers)
+    assert ok(seeded, "override", ref, "--level", "high", "--reason", "PVwhy", "--as", "sup")
+    assert ok(seeded, "case", "show", ref, "--as", "cw1")["next_due"] != due_then.isoformat()
+
+    assert render(1) == final
+    assert {a: render(1, a) for a in ("youth", "family")} == {
+        a: first[a] for a in ("youth", "family")
+    }
+    assert show(seeded, "cw1", ref, 1).next_due_at == due_then
+    # The draft follows the override: it was composed from the assessment overridden.
+    assert show(seeded, "cw1", ref, 2).next_due_at == seeded.run(
+        lambda uow: uow.session.scalar(select(Case.next_due_at).where(Case.reference == ref))
+    )

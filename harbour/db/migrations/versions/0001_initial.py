@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-30 09:05:23.107110
+Create Date: 2026-11-30 09:20:47.494477
 """
 
 from __future__ import annotations
@@ -277,6 +277,7 @@ def upgrade() -> None:
         sa.Column("created_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("finalized_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("finalized_by_id", sa.String(length=32), nullable=True),
+        sa.Column("next_due_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["assessment_id"], ["assessments.id"], name=op.f("fk_plans_assessment_id_assessments")
