@@ -1,9 +1,10 @@
 """The reassessment sweep: one pass over everything the clock makes due, in batches.
 
-Each phase reads its rows a batch at a time, so a sweep over a hundred thousand cases holds no
-more than a batch in memory. Opening assessments and finishing events commit a batch at a time;
-reminders commit once, so that each recipient gets one digest. Every phase is idempotent: a
-crash loses the uncommitted work, which the next sweep redoes. The phases are independent: one
+Each phase reads its rows a batch at a time and commits a batch at a time, so a sweep over a
+hundred thousand cases holds no more than a batch in memory and never keeps the database (on
+SQLite, its one write lock) from other commands for longer than a batch. Reminders still make
+one digest per recipient per sweep (``harbour.notify.digests``). Every phase is idempotent: a
+crash loses the uncommitted batch, which the next sweep redoes. The phases are independent: one
 that fails is reported (``SweepIncomplete``, codes only) after the others have run, so a bad row
 in one phase never holds back another (escalation above all).
 """
@@ -11,6 +12,7 @@ in one phase never holds back another (escalation above all).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -26,6 +28,7 @@ from harbour.errors import HarbourError
 
 log = logging.getLogger("harbour.sweep")
 BATCH = 500
+SQLITE_GAP = 0.1  # seconds
 NEEDS_NEXT = (*schedule.OPEN_CASE, CaseStatus.DISCHARGED)  # cases that always have one open
 
 
@@ -88,6 +91,14 @@ def sweep_time(app: App) -> datetime:
     return app.clock.now()
 
 
+def let_writers_in(app: App) -> None:
+    """Between two batches on SQLite, leave the write lock free long enough for a command that
+    waits for it to get it. SQLite queues nobody: a waiting connection retries every 100 ms at
+    most, and a sweep that begins its next batch at once would keep it waiting to the end."""
+    if app.engine.dialect.name == "sqlite":
+        time.sleep(SQLITE_GAP)
+
+
 def open_due_assessments(app: App, now: datetime, batch: int = BATCH) -> int:
     """Open the next assessment (periodic, or follow-up after discharge) of every case that has
     none open, a batch of cases per transaction; how many were opened.
@@ -101,6 +112,7 @@ def open_due_assessments(app: App, now: datetime, batch: int = BATCH) -> int:
         opened += made
         if found < batch:
             return opened
+        let_writers_in(app)
 
 
 def _open_batch(uow: UnitOfWork, *, batch: int, after: str) -> tuple[int, int, str]:
@@ -123,12 +135,20 @@ def _open_batch(uow: UnitOfWork, *, batch: int, after: str) -> tuple[int, int, s
     return len(cases), made, cases[-1].id if cases else after
 
 
-def send_reminders(app: App, now: datetime, batch: int = BATCH) -> int:
+def send_reminders(
+    app: App, now: datetime, batch: int = BATCH, between: Callable[[], None] | None = None
+) -> int:
     """Enqueue the once-per-threshold reminders, one digest per recipient, and the overdue
-    escalations; how many. One transaction (one digest each), reading ``batch`` at a time."""
+    escalations; how many. A transaction per ``batch`` assessments (``between`` runs between
+    two), then a short one that sends the digests."""
     from harbour.notify import reminders
 
-    counts = app.run(lambda uow: reminders.sweep(uow, now, batch=batch))
+    def pause() -> None:
+        let_writers_in(app)
+        if between is not None:
+            between()
+
+    counts = reminders.sweep_in_batches(app, now, batch=batch, between=pause)
     return sum(counts.get(name, 0) for name in ("due_soon", "due_today", "overdue", "escalated"))
 
 

@@ -3,37 +3,35 @@
 Thresholds and their times come from the reassessment policy (``reminder_times``). When a sweep
 finds several reminder thresholds passed at once (an assessment opened late), only the latest is
 sent and the earlier ones are marked skipped. Reminders of one sweep go out as one digest per
-recipient. Overdue past ``escalate_overdue_after``: the case is marked escalated and an alert goes
-to the supervisors (and up the ladder until acknowledged).
+recipient (``harbour.notify.digests``), written batch by batch with the marks. Overdue past
+``escalate_overdue_after``: the case is marked escalated and an alert goes to the supervisors
+(and up the ladder until acknowledged).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, exists, or_, select
 
 from harbour import events, refs
-from harbour.app import UnitOfWork
-from harbour.db.base import new_id
+from harbour.app import App, UnitOfWork
 from harbour.db.models import Agency, Assessment, Case, ReminderMark
 from harbour.domain.vocab import (
     AlertKind,
     AssessmentPoint,
     AssessmentStatus,
     CaseStatus,
-    Lane,
     NotificationKind,
 )
 from harbour.notify import alerts, recipients
-from harbour.notify.context import MAX_ITEMS
-from harbour.notify.outbox import enqueue
+from harbour.notify.digests import Digests
 from harbour.policy import ESCALATION, REMINDERS, Policy, load_policy, reminder_times
 
 K = NotificationKind
@@ -50,43 +48,96 @@ class Due:
     zone: ZoneInfo
 
 
+@dataclass(frozen=True)
+class Batch:
+    """What one batch did, handed back once its transaction has committed."""
+
+    found: int
+    last: str  # the keyset cursor: the batch's last assessment id
+    counts: Counter[str]
+    started: dict[str, list[str]]  # digest rows it started, by recipient
+
+
 def sweep(uow: UnitOfWork, now: datetime, *, batch: int = 500) -> dict[str, int]:
     """Fire the reminder thresholds passed by ``now``; returns counts by threshold and digests.
 
-    One call is one whole sweep, in the caller's transaction (so each recipient gets one digest);
-    assessments are read ``batch`` at a time and let go once handled.
+    One call is one whole sweep in the caller's transaction; assessments are read ``batch`` at a
+    time and let go once handled. ``sweep_in_batches`` commits each batch instead.
     """
-    policy = load_policy(uow.app.settings)
+    policy, digests = load_policy(uow.app.settings), Digests()
     counts: Counter[str] = Counter()
-    digests: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for chunk in _candidates(uow, policy, now, batch):
-        marks = _marks(uow, [due.assessment.id for due in chunk])
-        for due in chunk:
-            counts["assessments"] += 1
-            _consider(uow, policy, now, due, marks[due.assessment.id], digests, counts)
-        _let_go(uow, chunk, marks)
-    sweep_id = new_id()  # the reminder marks make each item once-only; this names the digest
-    for recipient, items in digests.items():
-        _send_digest(uow, sweep_id, recipient, items)
-    counts["digests"] = len(digests)
-    return dict(counts)
+    after = ""
+    while True:
+        done = _batch(uow, policy, now, batch, after, digests)
+        digests.started(done.started)
+        counts += done.counts
+        if done.found < batch:
+            break
+        after = done.last
+    digests.release(uow)
+    return _totals(counts, digests)
 
 
-def _candidates(uow: UnitOfWork, policy: Policy, now: datetime, batch: int) -> Iterator[list[Due]]:
-    """Open assessments with a threshold near or past ``now`` that has not fired for their due
-    date. The SQL bound is loose by a day (local calendar days, DST); ``_consider`` is exact."""
+def sweep_in_batches(
+    app: App, now: datetime, *, batch: int = 500, between: Callable[[], None] | None = None
+) -> dict[str, int]:
+    """The same sweep, one transaction per batch (marks, digest items, escalations together)
+    and a short last one that sends the digests; ``between`` runs between two batches.
+
+    On SQLite a transaction holds the database's one write lock: a catch-up sweep over many
+    cases in one transaction kept every other command (``harbour assess`` too) waiting.
+    """
+    policy, digests = load_policy(app.settings), Digests()
+    counts: Counter[str] = Counter()
+    after = ""
+    while True:
+        done = app.run(
+            partial(_batch, policy=policy, now=now, batch=batch, after=after, digests=digests)
+        )
+        digests.started(done.started)
+        counts += done.counts
+        if done.found < batch:
+            break
+        after = done.last
+        if between is not None:
+            between()
+    app.run(digests.release)
+    return _totals(counts, digests)
+
+
+def _totals(counts: Counter[str], digests: Digests) -> dict[str, int]:
+    return {**counts, "digests": digests.written}
+
+
+def _batch(
+    uow: UnitOfWork, policy: Policy, now: datetime, batch: int, after: str, digests: Digests
+) -> Batch:
+    """The next ``batch`` candidates after ``after``: marks, escalations and digest items."""
+    chunk = _candidates(uow, policy, now, batch, after)
+    counts: Counter[str] = Counter()
+    items: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    marks = _marks(uow, [due.assessment.id for due in chunk])
+    for due in chunk:
+        counts["assessments"] += 1
+        _consider(uow, policy, now, due, marks[due.assessment.id], items, counts)
+    started = digests.add(items, uow)
+    _let_go(uow, chunk, marks)
+    last = chunk[-1].assessment.id if chunk else after
+    return Batch(len(chunk), last, counts, started)
+
+
+def _candidates(
+    uow: UnitOfWork, policy: Policy, now: datetime, batch: int, after: str
+) -> list[Due]:
+    """Open assessments after ``after`` (by id) with a threshold near or past ``now`` that has
+    not fired for their due date. The SQL bound is loose by a day (local calendar days, DST);
+    ``_consider`` is exact."""
     offsets = _offsets(policy)
     query = _candidate_query(tuple(name for name, _ in offsets))
     bounds = {f"bound_{name}": now - offset + SLACK for name, offset in offsets}
-    last = ""
-    while True:
-        params = {**bounds, "after": last, "batch": batch}
-        rows = uow.session.execute(query, params).tuples().all()
-        if rows:
-            yield [Due(a, c, ZoneInfo(zone)) for a, c, zone in rows]
-        if len(rows) < batch:
-            return
-        last = rows[-1][0].id
+    params = {**bounds, "after": after, "batch": batch}
+    rows = uow.session.execute(query, params).tuples().all()
+    return [Due(a, c, ZoneInfo(zone)) for a, c, zone in rows]
 
 
 def _offsets(policy: Policy) -> list[tuple[str, timedelta]]:
@@ -150,7 +201,7 @@ def _consider(
     now: datetime,
     due: Due,
     marks: dict[str, ReminderMark],
-    digests: dict[str, list[dict[str, Any]]],
+    items: dict[str, list[dict[str, Any]]],
     counts: Counter[str],
 ) -> None:
     due_at = due.assessment.due_at
@@ -168,7 +219,7 @@ def _consider(
         latest = reminders[-1]
         _mark(uow, marks, due.assessment, latest, now, SENT)
         for recipient in recipients.caseworker_or_supervisors(uow, due.case):
-            digests[recipient].append(_item(due, latest))
+            items[recipient].append(_item(due, latest))
         counts[latest] += 1
     if ESCALATION in passed:
         _mark(uow, marks, due.assessment, ESCALATION, now, SENT)
@@ -235,25 +286,4 @@ def escalate_overdue(uow: UnitOfWork, due: Due) -> None:
         due.assessment.id,
         reason="overdue",
         point=due.assessment.point,
-    )
-
-
-def _send_digest(
-    uow: UnitOfWork, sweep_id: str, recipient: str, items: list[dict[str, Any]]
-) -> None:
-    """One digest per recipient per sweep pass. Keyed by the pass, not by its moment: two sweeps
-    at the same ``now`` (``harbour sweep --at T`` twice) would otherwise share a key, and the
-    second one's digest, with reminders already marked sent, would be dropped as a repeat."""
-    enqueue(
-        uow,
-        K.REMINDER_DIGEST,
-        recipients=[recipient],
-        case=None,
-        dedupe=f"digest:{sweep_id}",
-        context={
-            "items": items[:MAX_ITEMS],
-            "count": len(items),
-            "more": max(0, len(items) - MAX_ITEMS),
-        },
-        lane=Lane.NORMAL,
     )

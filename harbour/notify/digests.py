@@ -1,0 +1,131 @@
+"""The reminder digests of one sweep pass, assembled across the pass's committed batches.
+
+A recipient's digest is written (one outbox row per channel) by the first batch that has a
+reminder for them, in the same transaction as that batch's reminder marks, and later batches add
+their reminders to the same rows. Until the pass ends the rows are held back from the relay
+(``next_attempt_at`` pushed ``HOLD`` ahead, renewed by every batch); the pass's last, short
+transaction makes them due. So each reminder is in exactly one digest, committed with its mark,
+and each recipient gets one digest per pass, while no transaction lasts longer than a batch.
+
+A pass that dies half-way leaves its rows held: they go out, with what the committed batches
+put in them, once ``HOLD`` has run out. A row the relay took anyway (a batch slower than
+``HOLD``) is left alone and the recipient's later reminders start a second digest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from harbour.app import UnitOfWork
+from harbour.db.base import new_id
+from harbour.db.models import OutboxMessage
+from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus
+from harbour.notify.context import MAX_ITEMS, clean_context
+from harbour.notify.outbox import _key as outbox_key
+from harbour.notify.outbox import enqueue
+from harbour.notify.routes import ANY_CHANNEL, load_routes
+
+HOLD = timedelta(minutes=30)
+Items = dict[str, list[dict[str, Any]]]  # recipient: reminder items
+
+
+@dataclass
+class Digests:
+    """One pass's digests: the outbox rows already written for each recipient (committed)."""
+
+    sweep_id: str = field(default_factory=new_id)
+    rows: dict[str, list[str]] = field(default_factory=dict)
+    written: int = 0
+
+    def add(self, items: Items, uow: UnitOfWork) -> dict[str, list[str]]:
+        """Put a batch's reminders into the digests, in the batch's transaction; returns the rows
+        it started. Changes nothing here: ``started`` does, once the batch has committed (a
+        transaction retried whole must find this object as it was)."""
+        started: dict[str, list[str]] = {}
+        for recipient, new in items.items():
+            held = self.rows.get(recipient)
+            if held and _extend(uow, held, new):
+                continue
+            started[recipient] = _start(uow, self, recipient, new)
+        self._hold(uow, [row for ids in self.rows.values() for row in ids])
+        return started
+
+    def started(self, rows: dict[str, list[str]]) -> None:
+        self.rows.update(rows)
+        self.written += len(rows)
+
+    def release(self, uow: UnitOfWork) -> None:
+        """The pass is over: its digests are due now."""
+        _set_due(uow, [row for ids in self.rows.values() for row in ids], uow.now())
+
+    def _hold(self, uow: UnitOfWork, ids: list[str]) -> None:
+        _set_due(uow, ids, uow.now() + HOLD)
+
+
+def _start(
+    uow: UnitOfWork, digests: Digests, recipient: str, items: list[dict[str, Any]]
+) -> list[str]:
+    # A second digest for a recipient in one pass only when the relay took the first one.
+    suffix = f":{digests.written}" if recipient in digests.rows else ""
+    dedupe = f"digest:{digests.sweep_id}{suffix}"
+    enqueue(
+        uow,
+        NotificationKind.REMINDER_DIGEST,
+        recipients=[recipient],
+        case=None,
+        dedupe=dedupe,
+        context=_context([], 0, items),
+        lane=Lane.NORMAL,
+    )
+    channels = load_routes(uow.app.settings).channels_for(recipient) or [ANY_CHANNEL]
+    keys = [outbox_key(dedupe, recipient, channel) for channel in channels]
+    ids = list(
+        uow.session.scalars(select(OutboxMessage.id).where(OutboxMessage.dedupe_key.in_(keys)))
+    )
+    _set_due(uow, ids, uow.now() + HOLD)
+    return ids
+
+
+def _extend(uow: UnitOfWork, ids: list[str], items: list[dict[str, Any]]) -> bool:
+    """Add ``items`` to held rows; False (nothing changed) if the relay has taken any of them."""
+    rows = uow.session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.attempts == 0,
+        )
+        .with_for_update()
+    ).all()
+    if len(rows) != len(ids):
+        return False
+    for row in rows:
+        row.context = _context(row.context["items"], row.context["count"], items)
+    return True
+
+
+def _context(
+    shown: list[dict[str, Any]], count: int, items: list[dict[str, Any]]
+) -> dict[str, Any]:
+    total = count + len(items)
+    kept = (shown + items)[:MAX_ITEMS]
+    return clean_context({"items": kept, "count": total, "more": max(0, total - MAX_ITEMS)})
+
+
+def _set_due(uow: UnitOfWork, ids: list[str], moment: Any) -> None:
+    if not ids:
+        return
+    uow.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.attempts == 0,
+        )
+        .values(next_attempt_at=moment)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,104 @@
+"""The reminder pass commits batch by batch: other commands write between its batches, and each
+reminder is still in exactly one digest, one digest per recipient per sweep."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from harbour.app import App
+from harbour.clock import FixedClock
+from harbour.db.models import ReminderMark, Staff
+from harbour.demo.receivers import Receiver, RouteBook
+from harbour.notify.digests import HOLD
+from harbour.notify.relay import deliver
+from harbour.sweep import send_reminders
+from tests.notify.conftest import FAST
+from tests.notify.helpers import new_case, open_assessment, rows
+
+
+def _due_tomorrow(app: App, clock: FixedClock, n: int) -> None:
+    for k in range(n):
+        open_assessment(app, new_case(app, f"B{k}"), clock.now() + timedelta(days=1))
+
+
+def _marks(app: App) -> int:
+    return app.run(lambda uow: uow.session.scalar(select(func.count(ReminderMark.id))) or 0)
+
+
+def _writer(app: App) -> Callable[[], None]:
+    """Another command's write, which must not wait: on SQLite a connection that gives up at once
+    if the write lock is taken (the sweep's batch transaction would hold it)."""
+    if app.engine.dialect.name == "sqlite":
+        path = app.settings.resolved_database_url.split("///", 1)[1]
+
+        def write() -> None:
+            connection = sqlite3.connect(path, timeout=0, isolation_level=None)
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute("UPDATE staff SET on_call = on_call WHERE handle = 'cw2'")
+                connection.execute("COMMIT")
+            finally:
+                connection.close()
+
+        return write
+
+    def write_pg() -> None:
+        app.run(
+            lambda uow: uow.session.execute(
+                update(Staff).where(Staff.handle == "cw2").values(on_call=Staff.on_call)
+            )
+        )
+
+    return write_pg
+
+
+def test_other_commands_write_between_batches_and_the_digest_waits_for_the_end(
+    napp: App, clock: FixedClock, routes: RouteBook, receiver: Receiver
+) -> None:
+    routes.chat("cw1")
+    _due_tomorrow(napp, clock, 7)
+    write = _writer(napp)
+    seen: list[tuple[int, int]] = []
+
+    def between() -> None:
+        write()  # raises "database is locked" if the sweep still held its transaction
+        seen.append((_marks(napp), deliver(napp, config=FAST).sent))
+
+    assert send_reminders(napp, clock.now(), batch=3, between=between) == 7
+    assert seen == [(3, 0), (6, 0)]  # each batch committed; the digest held back
+    [digest] = rows(napp, kind="reminder_digest")
+    assert (digest.recipient, digest.context["count"], len(digest.context["items"])) == (
+        "cw1",
+        7,
+        7,
+    )
+    assert deliver(napp, config=FAST).sent == 1
+    assert len(receiver.at(RouteBook.chat_path("cw1"))) == 1
+    assert send_reminders(napp, clock.now(), batch=3) == 0  # once per threshold
+
+
+def test_a_sweep_that_dies_half_way_loses_no_reminder(
+    napp: App, clock: FixedClock, routes: RouteBook, receiver: Receiver
+) -> None:
+    routes.chat("cw1")
+    _due_tomorrow(napp, clock, 7)
+
+    def die() -> None:
+        raise RuntimeError("the sweep's process was killed")
+
+    with pytest.raises(RuntimeError):
+        send_reminders(napp, clock.now(), batch=3, between=die)
+    assert _marks(napp) == 3
+    assert deliver(napp, config=FAST).sent == 0  # held: the pass might still be running
+    clock.advance(HOLD)
+    assert deliver(napp, config=FAST).sent == 1  # what the committed batch put in it
+    assert send_reminders(napp, clock.now(), batch=3) == 4  # the next sweep does the rest
+    assert deliver(napp, config=FAST).sent == 1
+    counts = [row.context["count"] for row in rows(napp, kind="reminder_digest")]
+    assert counts == [3, 4]
+    assert len(receiver.at(RouteBook.chat_path("cw1"))) == 2
