@@ -3,7 +3,8 @@
 The Apprise YAML file (``HARBOUR_APPRISE_CONFIG``) tags each URL with who receives it (a staff
 handle, or a role such as ``oncall`` together with an agency name) and one channel tag (``email``
 or ``chat``). A recipient is a tag, or several joined by ``/`` that must all be present
-(``oncall/north``). URLs stay in memory: anything shown uses Apprise's privacy form.
+(``oncall/north``). URLs stay in memory: anything shown is the scheme and host of Apprise's
+privacy form, no path and no query (a webhook's token is in its path; an address in its query).
 
 Every send gets fresh plugin instances (Apprise throttles per instance: 5.5 s between emails),
 with Apprise's own retries off, redirects refused and short socket timeouts.
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     import apprise
@@ -33,7 +35,7 @@ ROLE_TAGS = ("supervisor", "coordinator", "oncall", "admin")
 class Route:
     tags: frozenset[str]
     channel: str
-    service: str  # Apprise's privacy form of the URL: safe to show
+    service: str  # scheme://host[:port] of Apprise's privacy form: safe to show
     url: str = field(repr=False, compare=False)
 
     def reaches(self, recipient: str, channel: str = ANY_CHANNEL) -> bool:
@@ -102,7 +104,20 @@ def _route(service: Any) -> tuple[Route | None, str | None]:
         return None, "needs exactly one channel tag (email or chat)"
     if not tags - set(channels):
         return None, "needs a recipient tag (a staff handle or a role and agency)"
-    return Route(tags, channels[0], service.url(privacy=True), service.url()), None
+    return Route(tags, channels[0], shown(service.url(privacy=True)), service.url()), None
+
+
+def shown(private: str) -> str:
+    """What of a route may be shown: scheme, host and port of its privacy form. Apprise masks
+    passwords there but keeps paths and queries, where webhook tokens and addresses live."""
+    parts = urlsplit(private)
+    host = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
 def safe_asset(timeout: float = 10.0) -> apprise.AppriseAsset:
