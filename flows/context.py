@@ -1,10 +1,14 @@
-"""The Harbour App a flow's tasks work with: built once per process from ``HARBOUR_*`` settings."""
+"""The Harbour App a flow's tasks work with: built once per process from ``HARBOUR_*`` settings,
+with the notification routes from a Prefect Secret block when one is named."""
 
 from __future__ import annotations
 
+from pydantic import SecretStr
+
 from harbour.app import App
 from harbour.clock import FixedClock
-from harbour.settings import load_settings
+from harbour.errors import ConfigError
+from harbour.settings import Settings, load_settings
 
 _app: App | None = None
 
@@ -13,10 +17,30 @@ def harbour_app() -> App:
     """This process's App; each task still opens its own unit of work on it."""
     global _app
     if _app is None:
-        settings = load_settings()
+        settings = with_secret_routes(load_settings())
         frozen = settings.frozen_time
         _app = App(settings, FixedClock(frozen)) if frozen else App(settings)
     return _app
+
+
+def with_secret_routes(settings: Settings) -> Settings:
+    """``HARBOUR_APPRISE_SECRET_BLOCK`` names a Secret block holding the routes YAML: read it
+    here (harbour itself never imports Prefect) and hand the text to the App. A routes file,
+    when one is set too, wins."""
+    name = settings.apprise_secret_block
+    if name is None or settings.apprise_config is not None:
+        return settings
+    from prefect.blocks.system import Secret
+
+    try:
+        value = Secret.load(name).get()  # type: ignore[union-attr]  # sync: tasks are sync
+    except Exception:  # Prefect's message would name the block and the server: codes only
+        raise ConfigError(
+            "bad_setting", "HARBOUR_APPRISE_SECRET_BLOCK: no such Secret block"
+        ) from None
+    if not isinstance(value, str):
+        raise ConfigError("bad_setting", "HARBOUR_APPRISE_SECRET_BLOCK: not YAML text")
+    return settings.model_copy(update={"apprise_yaml": SecretStr(value)})
 
 
 def use_app(app: App | None) -> None:

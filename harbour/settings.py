@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     timezone: str = Field("America/New_York", description="Agency time zone for due dates.")
     base_url: str = Field("http://localhost:8080", description="Root of links in notifications.")
     apprise_config: Path | None = Field(None, description="Apprise YAML routes file (secret).")
+    apprise_secret_block: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,99}$",
+        description="Prefect Secret block holding the routes YAML, for flows (the file wins).",
+    )
+    apprise_yaml: SecretStr | None = Field(
+        None, description="The routes YAML itself; flows set it from the Secret block."
+    )
     policy_file: Path | None = Field(
         None, description="Reassessment policy YAML; default built-in."
     )

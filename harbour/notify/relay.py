@@ -32,7 +32,13 @@ from harbour.notify import recipients
 from harbour.notify.alerts import alert_due, escalate_unacknowledged
 from harbour.notify.messages import compose
 from harbour.notify.outbox import enqueue
-from harbour.notify.routes import Routes, fresh_sender, load_routes, pin_apprise_logger
+from harbour.notify.routes import (
+    Routes,
+    configured,
+    fresh_sender,
+    load_routes,
+    pin_apprise_logger,
+)
 
 log = logging.getLogger("harbour.notify.relay")
 PENDING = OutboxStatus.PENDING.value
@@ -104,8 +110,8 @@ def deliver(
 
     Escalating here, not only in the 15-minute sweep, is what makes ``alert_ack_timeout`` hold:
     the relay runs every minute and after every CLI command. Cheap when nothing is due (one
-    transaction, two indexed queries). Without a routes file (``HARBOUR_APPRISE_CONFIG`` unset)
-    nothing is sent and due rows stay pending.
+    transaction, two indexed queries). Without routes (no ``HARBOUR_APPRISE_CONFIG`` file, no
+    YAML from a Secret block) nothing is sent and due rows stay pending.
     """
     config = config or RelayConfig()
     lanes = (Lane(lane),) if lane else (Lane.URGENT, Lane.NORMAL)
@@ -116,7 +122,7 @@ def deliver(
         report.escalated = app.run(lambda uow: escalate_unacknowledged(uow, uow.now()))["escalated"]
     if limit > 0 and (rows_due or report.escalated):
         routes = load_routes(app.settings)
-        if app.settings.apprise_config is None:
+        if not configured(app.settings):
             # Not configured (a demo, a fresh store): rows wait, nothing burns its attempts.
             log.info("no notification routes configured; due rows stay pending")
             report.errors["no_config"] += 1

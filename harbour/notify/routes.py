@@ -1,6 +1,7 @@
 """Routing by Apprise tag: which configured URLs reach which recipient on which channel.
 
-The Apprise YAML file (``HARBOUR_APPRISE_CONFIG``) tags each URL with who receives it (a staff
+The Apprise YAML (the file ``HARBOUR_APPRISE_CONFIG``, or the same YAML as text in
+``apprise_yaml``, which flows fill from a Prefect Secret block) tags each URL with who receives it (a staff
 handle, or a role such as ``oncall`` together with an agency name) and one channel tag (``email``
 or ``chat``). A recipient is a tag, or several joined by ``/`` that must all be present
 (``oncall/north``). URLs stay in memory: anything shown is the scheme and host of Apprise's
@@ -55,10 +56,18 @@ class Routes:
         return sorted({route.channel for route in self.matching(recipient)})
 
 
+def configured(settings: Settings) -> bool:
+    """Whether routes are configured at all (a file, or YAML handed in by the flows)."""
+    return settings.apprise_config is not None or settings.apprise_yaml is not None
+
+
 def load_routes(settings: Settings) -> Routes:
-    """The routes in the configured file; an empty table with a problem code if unusable."""
+    """The routes in the configured file, else in the YAML text; an empty table with a problem
+    code if unusable."""
     path = settings.apprise_config
     if path is None:
+        if settings.apprise_yaml is not None:
+            return _parse_cached(settings.apprise_yaml.get_secret_value())
         return Routes(problems=("no_config",))
     try:
         stat = Path(path).stat()
@@ -73,6 +82,11 @@ def _load_cached(path: str, _mtime_ns: int, _size: int) -> Routes:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return Routes(problems=("config_unreadable",))
+    return parse_routes(text)
+
+
+@lru_cache(maxsize=4)
+def _parse_cached(text: str) -> Routes:
     return parse_routes(text)
 
 
