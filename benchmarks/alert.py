@@ -21,6 +21,7 @@ from typing import Any
 
 from benchmarks.common import Row, temp_store
 from flows.local_server import server_environment
+from harbour import pipeline
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Case
 from harbour.demo.receivers import (
@@ -149,7 +150,9 @@ def _cli_env(app: App, routes: Path, mode: str) -> dict[str, str]:
 
 def _alert_once(app: App, env: dict[str, str], answers: Path, smtp: SmtpServer) -> AlertTimes:
     """Start `harbour assess` on a new case; note when the alert arrives and when it exits."""
-    reference = _reference(app, _referral(app))
+    case_id = _referral(app)
+    pipeline.process_pending(app)  # the referral's own steps, as `harbour refer` would have run
+    reference = _reference(app, case_id)
     command = [sys.executable, "-m", "harbour", "assess", reference, "--point", "initial_contact",
                "--answers", str(answers), "--as", "cw1"]  # fmt: skip
     seen = len(_alerts(smtp))

@@ -4,6 +4,7 @@ bare inserts of the same case rows from the same number of threads, on SQLite an
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from sqlalchemy import insert
 
@@ -23,8 +24,8 @@ def run(size: int = 400) -> list[Row]:
     for backend in BACKENDS:
         with temp_store(backend) as app:
             _seed(app)
-            referrals = timed(lambda app=app: _referrals(app, size))
-            bare = timed(lambda app=app: _bare_inserts(app, size))
+            referrals = timed(partial(_referrals, app, size))
+            bare = timed(partial(_bare_inserts, app, size))
             rows.append(
                 Row(
                     f"intake, {THREADS} threads, {backend}",

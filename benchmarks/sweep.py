@@ -1,9 +1,12 @@
 """The reassessment sweep over N open cases, on SQLite and PostgreSQL: its time and peak memory
 against the bare indexed query that selects the cases with a reminder due.
 
-Every case has one open assessment, due somewhere from 10 days ago to 30 days ahead. Checked on
-the way: the assessments the sweep reminded or escalated are exactly those the policy says have a
-threshold passed, and a second sweep at the same moment enqueues nothing.
+Every case has one open assessment, due somewhere from a day ago to 29 days ahead (a 30-day
+planning cycle), and nothing has been reminded yet: about a tenth of them have a reminder due.
+``benchmarks.sweep_backlog`` runs the worst case: due from 10 days ago over 40 days, 30% of them
+with thresholds passed. Checked on the way: the assessments the sweep reminded or escalated are
+exactly those the policy says have a threshold passed, and a second sweep at the same moment
+enqueues nothing (its time is the routine cost of a sweep that finds nothing new).
 
 The sweep and the bare query each run in a fresh process of their own, which reports the seconds
 and how far the work raised the process's peak resident memory (``ru_maxrss``) above what it
@@ -41,7 +44,8 @@ from harbour.staffing import AgencyIn, StaffIn, create_agency, create_staff
 from harbour.sweep import sweep
 
 ZONE = "America/New_York"
-SPREAD = timedelta(days=40)
+BACK, SPREAD = timedelta(days=1), timedelta(days=30)
+OPENED = timedelta(days=60)  # when every case and assessment was opened
 CHUNK = 5000
 _CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", refs.ALPHABET)
 
@@ -58,16 +62,21 @@ class Measured:
 
 
 def run(size: int = 100_000) -> list[Row]:
+    return measure(size, BACK, SPREAD)
+
+
+def measure(size: int, back: timedelta, spread: timedelta) -> list[Row]:
+    """Rows for ``size`` cases due from ``back`` before START over ``spread``."""
     rows = []
     for backend in BACKENDS:
         with temp_store(backend) as app:
-            seed_cases(app, size)
+            seed_cases(app, size, back, spread)
             swept = _in_child(app, "sweep")
-            check_due_set(app)
+            due = check_due_set(app)
             if swept.outbox_again != swept.outbox:
                 raise AssertionError("a second sweep at the same moment enqueued notifications")
             bare = _in_child(app, "bare")
-        label = f"sweep over {size:,} cases, {backend}"
+        label = f"sweep over {size:,} cases, {due:,} due, {backend}"
         baseline = "bare indexed due query"
         rows.append(Row(f"{label}: time", swept.seconds, bare.seconds, "s", baseline))
         rows.append(Row(f"{label}: again", swept.again_seconds, bare.seconds, "s", baseline))
@@ -90,17 +99,22 @@ def _in_child(app: App, job: str) -> Measured:
 
 def _measure(job: str, database_url: str, home: str, key_file: str) -> Measured:
     """In a fresh process: "sweep" times the first sweep (with its memory) and a second one at
-    the same moment; "bare" times the due query alone."""
+    the same moment, as `harbour sweep` would run them; "bare" times the due query alone, its
+    statement already compiled."""
     import harbour.notify.alerts
     import harbour.notify.reminders
     import harbour.pipeline  # noqa: F401  (imported up front: the sweep imports them lazily)
 
     settings = Settings(home=Path(home), database_url=database_url, key_file=Path(key_file))
     app = App(settings, FixedClock(START))
-    work = (lambda: sweep(app, START)) if job == "sweep" else (lambda: _due_query(app))
+    horizon = START + _earliest_offset(app)  # the policy read outside the bare query's time
+    work = (lambda: sweep(app, START)) if job == "sweep" else (lambda: _due_query(app, horizon))
     try:
-        with app.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        if job == "sweep":
+            with app.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        else:
+            _due_query(app, START - 10 * SPREAD)  # compiled and connected, but no rows yet
         before = _reset_peak()
         started = time.perf_counter()
         work()
@@ -134,9 +148,8 @@ def _status_megabytes(field: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _due_query(app: App) -> int:
+def _due_query(app: App, horizon: datetime) -> int:
     """The due query alone: open assessments due by the earliest reminder's horizon."""
-    horizon = START + _earliest_offset(app)
     with app.engine.connect() as conn:
         found = conn.execute(
             select(Assessment.id).where(Assessment.status == "open", Assessment.due_at <= horizon)
@@ -149,8 +162,9 @@ def _earliest_offset(app: App) -> timedelta:
     return max(START - at for _, at in reminder_times(policy, START, ZoneInfo(ZONE)))
 
 
-def check_due_set(app: App, now: datetime = START) -> None:
-    """The assessments reminded or escalated are exactly those with a threshold passed."""
+def check_due_set(app: App, now: datetime = START) -> int:
+    """The assessments reminded or escalated are exactly those with a threshold passed; how
+    many."""
     policy, zone = load_policy(app.settings), ZoneInfo(ZONE)
     with app.engine.connect() as conn:
         dues = conn.execute(select(Assessment.id, Assessment.due_at)).all()
@@ -162,6 +176,7 @@ def check_due_set(app: App, now: datetime = START) -> None:
     }
     if marked != expected:
         raise AssertionError(f"due set differs: {len(marked ^ expected)} assessments")
+    return len(expected)
 
 
 def outbox_rows(app: App) -> int:
@@ -169,9 +184,9 @@ def outbox_rows(app: App) -> int:
         return conn.scalar(select(func.count()).select_from(OutboxMessage)) or 0
 
 
-def seed_cases(app: App, size: int) -> None:
-    """``size`` active cases of agency "bench", each with one open assessment, due from 10
-    days before START to 30 days after."""
+def seed_cases(app: App, size: int, back: timedelta = BACK, spread: timedelta = SPREAD) -> None:
+    """``size`` active cases of agency "bench", each with one open assessment, due from
+    ``back`` before START over ``spread``."""
 
     def staff(uow: UnitOfWork) -> tuple[str, list[str]]:
         agency = create_agency(uow, AgencyIn(name="bench", timezone=ZONE))
@@ -184,7 +199,8 @@ def seed_cases(app: App, size: int) -> None:
 
     agency_id, workers = app.run(staff)
     for first in range(0, size, CHUNK):
-        cases, assessments = _rows(agency_id, workers, range(first, min(first + CHUNK, size)), size)
+        numbers = range(first, min(first + CHUNK, size))
+        cases, assessments = _rows(agency_id, workers, numbers, START - back, spread / size)
         with app.engine.begin() as conn:
             bulk_insert(conn, cast(Table, Case.__table__), cases)
             bulk_insert(conn, cast(Table, Assessment.__table__), assessments)
@@ -219,12 +235,12 @@ def _copy_value(value: Any) -> Any:
 
 
 def _rows(
-    agency_id: str, workers: list[str], numbers: range, size: int
+    agency_id: str, workers: list[str], numbers: range, first_due: datetime, step: timedelta
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     cases, assessments = [], []
     for n in numbers:
         case_id = new_id()
-        due = START - timedelta(days=10) + SPREAD * n / size
+        due = first_due + step * n
         cases.append(_case(case_id, agency_id, workers[n % len(workers)], due))
         assessments.append(_assessment(case_id, due))
     return cases, assessments
@@ -242,8 +258,8 @@ def _case(case_id: str, agency_id: str, worker: str, due: datetime) -> dict[str,
         "persons_at_risk": ["youth"],
         "next_due_at": due,
         "escalated": False,
-        "created_at": START - SPREAD,
-        "updated_at": START - SPREAD,
+        "created_at": START - OPENED,
+        "updated_at": START - OPENED,
         "version": 1,
     }
 
@@ -262,7 +278,7 @@ def _assessment(case_id: str, due: datetime) -> dict[str, Any]:
         "point": "planning_meeting",
         "status": "open",
         "due_at": due,
-        "opened_at": START - SPREAD,
+        "opened_at": START - OPENED,
         "version": 1,
     }
 
