@@ -28,7 +28,7 @@ from harbour.errors import HarbourError
 
 log = logging.getLogger("harbour.sweep")
 BATCH = 500
-SQLITE_GAP = 0.1  # seconds
+SQLITE_GAP = 0.1  # seconds: the longest a waiting SQLite connection sleeps between tries
 NEEDS_NEXT = (*schedule.OPEN_CASE, CaseStatus.DISCHARGED)  # cases that always have one open
 
 
@@ -91,12 +91,21 @@ def sweep_time(app: App) -> datetime:
     return app.clock.now()
 
 
-def let_writers_in(app: App) -> None:
-    """Between two batches on SQLite, leave the write lock free long enough for a command that
-    waits for it to get it. SQLite queues nobody: a waiting connection retries every 100 ms at
-    most, and a sweep that begins its next batch at once would keep it waiting to the end."""
-    if app.engine.dialect.name == "sqlite":
-        time.sleep(SQLITE_GAP)
+class WriterGap:
+    """Called between two batches: on SQLite, leaves the write lock free for as long as the last
+    batch held it, up to ``SQLITE_GAP``. SQLite queues nobody: a waiting connection retries every
+    100 ms at most, and a sweep that began its next batch at once would keep a command waiting
+    (an imminent-threat ``harbour assess`` too) to its end. A batch that was quick (nothing to
+    do) costs a gap as short, so a sweep over many idle cases is not slowed by much."""
+
+    def __init__(self, app: App) -> None:
+        self.sqlite = app.engine.dialect.name == "sqlite"
+        self.since = time.monotonic()
+
+    def __call__(self) -> None:
+        if self.sqlite:
+            time.sleep(min(SQLITE_GAP, time.monotonic() - self.since))
+        self.since = time.monotonic()
 
 
 def open_due_assessments(app: App, now: datetime, batch: int = BATCH) -> int:
@@ -106,13 +115,13 @@ def open_due_assessments(app: App, now: datetime, batch: int = BATCH) -> int:
     Harbour opens each assessment ahead of its due time, when the previous one completes, so
     reminders can fire before it is due; this pass catches what a crash or a policy change left.
     """
-    opened, after = 0, ""
+    opened, after, gap = 0, "", WriterGap(app)
     while True:
         found, made, after = app.run(partial(_open_batch, batch=batch, after=after))
         opened += made
         if found < batch:
             return opened
-        let_writers_in(app)
+        gap()
 
 
 def _open_batch(uow: UnitOfWork, *, batch: int, after: str) -> tuple[int, int, str]:
@@ -143,8 +152,10 @@ def send_reminders(
     two), then a short one that sends the digests."""
     from harbour.notify import reminders
 
+    gap = WriterGap(app)
+
     def pause() -> None:
-        let_writers_in(app)
+        gap()
         if between is not None:
             between()
 
