@@ -11,6 +11,7 @@ import pytest
 
 from harbour.app import App
 from harbour.clock import FixedClock
+from harbour.demo import receivers
 from harbour.demo.receivers import (
     Receiver,
     RouteBook,
@@ -21,10 +22,13 @@ from harbour.demo.receivers import (
 from harbour.notify.relay import RelayConfig
 from harbour.settings import Settings
 
+# A "timeout" fault answers after SLOW seconds here (the demo's receivers wait 2.5 s): every
+# timed-out attempt is a real wait, so both are short, with room for a loaded machine.
+SLOW = 1.5
 FAST = RelayConfig(  # gives up on a target before its SLOW fault answers
     workers=4,
     max_attempts=3,
-    timeout=2.0,
+    timeout=1.0,
     lease=timedelta(minutes=2),
     backoff=timedelta(seconds=30),
     urgent_backoff=timedelta(seconds=5),
@@ -39,7 +43,8 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+    monkeypatch.setattr(receivers, "SLOW", SLOW)
     with webhook_receiver() as state:
         yield state
 
