@@ -40,9 +40,10 @@ def test_a_bad_target_is_refused_without_echoing_it(seeded: App) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the source is SQLite
 def test_sqlite_to_a_new_postgresql_database(seeded: App, tmp_path: Path) -> None:
-    if not POSTGRES_URL or not seeded.settings.resolved_database_url.startswith("sqlite"):
-        pytest.skip("from SQLite, to PostgreSQL (HARBOUR_TEST_POSTGRES_URL)")
+    if not POSTGRES_URL:
+        pytest.skip("to PostgreSQL: HARBOUR_TEST_POSTGRES_URL is not set")
     refer(seeded, tmp_path, "TOPG")
     name = f"harbour_copy_{uuid.uuid4().hex[:8]}"
     admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")

@@ -49,9 +49,11 @@ def test_timestamps_are_aware_utc_in_and_out(app: App) -> None:
     assert later == row_id
 
 
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@SQLITE_ONLY  # the stored form only matters where zones are dropped
 def test_sqlite_stores_utc_text(app: App) -> None:
-    if app.engine.dialect.name != "sqlite":
-        pytest.skip("the stored form only matters where zones are dropped")
     row_id = _audit_row(app, datetime(2026, 3, 2, 9, 0, tzinfo=timezone(timedelta(hours=-5))))
     with app.engine.connect() as conn:
         raw = conn.scalar(text("SELECT at FROM audit_events WHERE id = :i"), {"i": row_id})
@@ -123,9 +125,8 @@ def test_sqlite_engine_settings(app: App) -> None:
     assert app.engine.hide_parameters
 
 
+@SQLITE_ONLY  # PostgreSQL locks rows, not the file
 def test_sqlite_transactions_take_the_write_lock_up_front(app: App) -> None:
-    if app.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL locks rows, not the file")
     other = sqlite3.connect(app.engine.url.database, timeout=0, isolation_level=None)
 
     def read_only(uow: object) -> str | None:
