@@ -1,0 +1,44 @@
+"""The sweep flow runs every phase even when one fails, escalation included, then fails."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+import flows.sweep as sweep_flow
+from flows.tasks import StepFailed
+from harbour.app import App
+from harbour.clock import FixedClock
+from harbour.db.base import new_id
+from harbour.db.models import Alert, Case
+from harbour.domain.vocab import AlertKind, NotificationKind
+from harbour.notify.alerts import open_alert
+from harbour.sweep import SweepIncomplete
+from tests.notify.helpers import new_case
+
+
+def test_a_failing_phase_stops_neither_escalation_nor_delivery(
+    flow_app: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = new_case(flow_app)
+    alert = flow_app.run(
+        lambda uow: open_alert(
+            uow,
+            uow.session.get_one(Case, case.id),
+            AlertKind.IMMINENT_THREAT,
+            new_id(),
+            NotificationKind.IMMINENT_THREAT,
+        )
+    )
+    clock.advance(timedelta(minutes=10))
+
+    def broken(at: object) -> int:
+        raise StepFailed("open_due_assessments", "RuntimeError")
+
+    monkeypatch.setattr(sweep_flow, "open_due_assessments", broken)
+    with pytest.raises(SweepIncomplete) as failed:
+        sweep_flow.reassessment_sweep(clock.now())
+    assert failed.value.failed == {"opened": "RuntimeError"}
+    assert failed.value.report.escalated == 1
+    assert flow_app.run(lambda uow: uow.session.get_one(Alert, alert.id).tier) == 1
