@@ -8,6 +8,7 @@ Harbour's store on SQLite and PostgreSQL; the baseline makes the same step calls
 
 from __future__ import annotations
 
+import logging
 import statistics
 import tempfile
 import time
@@ -60,10 +61,14 @@ def _prefect() -> Iterator[str]:
         local_server(Path(home), database_url=database) as url,
         temporary_settings(updates={"api.url": url}),  # type: ignore[dict-item]
     ):
+        quiet = logging.getLogger("prefect")  # a few lines per run and task: not for the table
+        level = quiet.level
+        quiet.setLevel(logging.WARNING)
         try:
             yield url
         finally:
             drain_clients()
+            quiet.setLevel(level)
 
 
 def _seed(app: App) -> None:

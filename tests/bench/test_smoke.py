@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# A row each smoke run must print (the lifecycle's flows need a Prefect server: not here).
+# Part of a row each smoke run must print (the lifecycle's flows need a Prefect server: not here).
 EXPECTED = (
-    "sweep over 200 cases, sqlite: time",
-    "sweep over 200 cases, sqlite: memory",
+    "sqlite: time",  # the sweep
+    "sqlite: memory",
     "imminent alert: email after assess returned, inline",
     "imminent alert: assess start to email, prefect",
     "notifications: 100 deliveries",
-    "imminent alert, relay busy with a backlog",
+    "imminent alert while the relay is busy",
     "render youth copy",
     "intake, 8 threads, sqlite",
 )
@@ -46,4 +46,4 @@ def test_benchmarks_run_at_smoke_size() -> None:
     ]
     assert rows and all(line.count("|") >= 6 for line in rows)
     for name in EXPECTED:
-        assert any(line.startswith(f"| {name}") for line in rows), name
+        assert any(name in line for line in rows), name
