@@ -34,7 +34,7 @@ from harbour.db.models import Case, OutboxMessage
 from harbour.demo.receivers import WEBHOOK_TOKEN, Receiver, RouteBook, smtp_server, webhook_receiver
 from harbour.domain.vocab import AlertKind, Lane, NotificationKind, OutboxStatus
 from harbour.intake import refer
-from harbour.notify.alerts import open_alert
+from harbour.notify.alerts import acknowledge, open_alert
 from harbour.notify.outbox import enqueue
 from harbour.notify.relay import RelayConfig, deliver
 from harbour.staffing import AgencyIn, StaffIn, create_agency, create_staff
@@ -254,7 +254,7 @@ class AlertRaiser(threading.Thread):
             for n in range(1, ALERTS + 1):
                 while self._delivered() < self.size * n // (2 * ALERTS + 2):
                     time.sleep(0.005)
-                self.latencies.append(_arrival(self.bench, *_raise_alert(self.bench)))
+                self.latencies.append(_arrival(self.bench, _raise_alert(self.bench)))
         except Exception as exc:  # reported by the caller
             self.error = repr(exc)
 
@@ -265,29 +265,40 @@ class AlertRaiser(threading.Thread):
 def _alert_alone(bench: Bench) -> float:
     """An alert with nothing else pending, delivered right after its commit as a CLI command
     does."""
-    seen, committed = _raise_alert(bench)
+    raised = _raise_alert(bench)
     deliver(bench.app, lane=Lane.URGENT, config=CONFIG)
-    return _arrival(bench, seen, committed)
+    return _arrival(bench, raised)
 
 
-def _raise_alert(bench: Bench) -> tuple[int, float]:
-    """(requests at the on-call route so far, the moment the alert was committed)."""
-    seen = bench.receiver.hits[bench.path(ONCALL)]
+@dataclass(frozen=True)
+class Raised:
+    alert_id: str
+    committed: float  # perf_counter
+    seen: int  # messages the receiver had accepted before the commit
 
-    def work(uow: UnitOfWork) -> None:
+
+def _raise_alert(bench: Bench) -> Raised:
+    seen = len(bench.receiver.received)
+
+    def work(uow: UnitOfWork) -> str:
         case = uow.session.get_one(Case, bench.case.id)
         kind, notice = AlertKind.IMMINENT_THREAT, NotificationKind.IMMINENT_THREAT
-        open_alert(uow, case, kind, new_id(), notice)
+        return open_alert(uow, case, kind, new_id(), notice).id
 
-    bench.app.run(work)
-    return seen, time.perf_counter()
+    alert_id = bench.app.run(work)
+    return Raised(alert_id, time.perf_counter(), seen)
 
 
-def _arrival(bench: Bench, seen: int, committed: float, within: float = 60) -> float:
-    """Seconds from ``committed`` to the next request at the on-call route (no faults there)."""
-    path = bench.path(ONCALL)
-    while time.perf_counter() < committed + within:
-        if bench.receiver.hits[path] > seen:
-            return time.perf_counter() - committed
+def _arrival(bench: Bench, raised: Raised, within: float = 60) -> float:
+    """Seconds from the alert's commit to its message at the on-call route; then it is
+    acknowledged, so that no escalation joins the traffic as the simulated clock moves on."""
+    path, cursor = bench.path(ONCALL), raised.seen
+    while time.perf_counter() < raised.committed + within:
+        received = bench.receiver.received[cursor:]
+        if any(p == path and raised.alert_id in str(body) for p, body in received):
+            latency = time.perf_counter() - raised.committed
+            acknowledge(bench.app, ONCALL, raised.alert_id)
+            return latency
+        cursor += len(received)
         time.sleep(0.002)
     raise TimeoutError("the alert never arrived")
