@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import platform
 import sys
 import time
@@ -54,33 +55,47 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - started
     print(f"{len(rows)} rows in {seconds:.0f} s")
     if not (args.smoke or args.only or args.no_write):
-        write_results(rows, seconds)
+        write_results(rows, seconds, [module for module, _, _ in chosen])
     return 0
 
 
 def format_row(row: Row) -> str:
     return (
         f"| {row.name:<48} | {row.figure:>12.4g} | {row.baseline:>12.4g} | {row.ratio:>7.3f} "
-        f"| {row.unit} ({row.baseline_name}){' ' + row.note if row.note else ''} |"
+        f"| {row.unit} ({row.baseline_name}){'; ' + row.note if row.note else ''} |"
     )
 
 
-def write_results(rows: list[Row], seconds: float) -> None:
+def write_results(rows: list[Row], seconds: float, modules: list[str]) -> None:
     lines = [
         "# Benchmark results",
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.machine()}, Python "
-        f"{platform.python_version()}, by `make bench` in {seconds / 60:.1f} minutes. Each figure "
-        "is beside a baseline measured in the same run; the ratio is figure / baseline. The "
-        "machine (two cores) was shared with other work: read the ratios rather than the "
-        "seconds.",
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.machine()} with {os.cpu_count()} "
+        f"cores, Python {platform.python_version()}, by `make bench` in {seconds / 60:.1f} "
+        "minutes. Each figure is beside a baseline measured in the same run; the ratio is "
+        "figure / baseline. The machine was shared with other work while it ran: read the "
+        "ratios rather than the seconds.",
         "",
         HEADER,
         RULE,
         *[format_row(r) for r in rows],
         "",
+        "## What each benchmark measures",
+        "",
+        *[f"- `{name.replace('.', '/')}.py`: {_summary(name)}" for name in modules],
+        "",
+        "Run by name only (`python -m benchmarks --only NAME`), several minutes each:",
+        "",
+        *[f"- `{name.replace('.', '/')}.py`: {_summary(name)}" for name, _, _ in EXTRA],
+        "",
     ]
     RESULTS.write_text("\n".join(lines))
+
+
+def _summary(module: str) -> str:
+    """The first paragraph of a benchmark module's docstring, on one line."""
+    doc = importlib.import_module(module).__doc__ or ""
+    return " ".join(doc.strip().split("\n\n")[0].split())
 
 
 if __name__ == "__main__":

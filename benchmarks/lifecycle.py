@@ -1,9 +1,8 @@
-"""The lifecycle through Prefect against the same steps called directly.
-
-Per case: the initial_contact flow after the referral and the safety_assessment flow after the
-first assessment, run against a local Prefect server on PostgreSQL (the recommended set-up), with
-Harbour's store on SQLite and PostgreSQL; the baseline makes the same step calls in-process
-(``harbour.pipeline.process``).
+"""The lifecycle through Prefect against the same steps called directly: per case, the
+initial_contact flow after the referral and the safety_assessment flow after the first assessment
+(assessment, plan, documents rendered, notifications enqueued and sent), run against a local
+Prefect server on PostgreSQL (the recommended set-up), with Harbour's store on SQLite and
+PostgreSQL; the baseline makes the same step calls in-process (``harbour.pipeline.process``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Notifications: N deliveries to the local chat webhook receiver with failures injected, through
-Harbour's outbox and relay, against a bare Apprise loop sending the same N messages to the same
+"""Notifications: N deliveries to the local chat webhook receiver, 30% of first attempts failing
+(500, 429, or held past the timeout), through Harbour's outbox and relay, against a bare Apprise loop sending the same N messages to the same
 receiver through the same faults; and imminent alerts raised while the relay works through those
 N reminders, their latency against the same alert with nothing else pending.
 

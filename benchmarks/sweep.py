@@ -1,8 +1,8 @@
 """The reassessment sweep over N open cases, on SQLite and PostgreSQL: its time and peak memory
-against the bare indexed query that selects the cases with a reminder due.
+against the bare indexed query that selects the cases with a reminder due. Every case has one
+open assessment, due somewhere from a day ago to 29 days ahead (a 30-day planning cycle), and
+nothing has been reminded yet: about a tenth of them have a reminder due.
 
-Every case has one open assessment, due somewhere from a day ago to 29 days ahead (a 30-day
-planning cycle), and nothing has been reminded yet: about a tenth of them have a reminder due.
 ``benchmarks.sweep_backlog`` runs the worst case: due from 10 days ago over 40 days, 30% of them
 with thresholds passed. Checked on the way: the assessments the sweep reminded or escalated are
 exactly those the policy says have a threshold passed, and a second sweep at the same moment
