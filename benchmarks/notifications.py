@@ -1,10 +1,11 @@
 """Notifications: N deliveries to the local chat webhook receiver, 30% of first attempts failing
-(500, 429, or held past the timeout), through Harbour's outbox and relay, against a bare Apprise loop sending the same N messages to the same
-receiver through the same faults; and imminent alerts raised while the relay works through those
-N reminders, their latency against the same alert with nothing else pending.
+(500, 429, or held past the timeout), through Harbour's outbox and relay, against a bare Apprise
+loop sending the same N messages to the same receiver through the same faults; and imminent
+alerts raised while the relay works through those N reminders, their latency against the same
+alert with nothing else pending.
 
-The faults: 30% of the first attempts fail (half answered 500, half 429, and a few held past the
-send timeout). The relay retries a failed row after its backoff; the simulated clock skips the
+The faults: half of them are answered 500, half 429, and one in 500 first attempts is held past
+the send timeout. The relay retries a failed row after its backoff; the simulated clock skips the
 backoff waits (they are policy, not work), so the figure is the relay's own cost: claiming,
 composing each message from its template, one fresh Apprise call per row, recording the outcome.
 The bare loop keeps one Apprise object and retries a failure at once. Both give up on a held
