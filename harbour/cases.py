@@ -12,7 +12,7 @@ from harbour import events
 from harbour.access import Actor, audit, authorize, load_case, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
-from harbour.db.models import AuditEvent, Case, Person, Staff, ThreatSource
+from harbour.db.models import AuditEvent, Case, LifecycleEvent, Person, Staff, ThreatSource
 from harbour.domain.vocab import CaseStatus, Role
 from harbour.errors import InvalidInput
 from harbour.notify import hooks
@@ -178,9 +178,22 @@ def assign_case(uow: UnitOfWork, actor: Actor | None, case: Case, handle: str) -
         case.caseworker_id = staff.id
         case.updated_at = uow.now()
         audit(uow, actor, "case.assign", case.id, caseworker=staff.handle)
-        events.record(uow, case.id, events.CASE_ASSIGNED, new_id(), caseworker=staff.handle)
-        hooks.case_assigned(uow, case)
+        assignment = new_id()
+        events.record(uow, case.id, events.CASE_ASSIGNED, assignment, caseworker=staff.handle)
+        hooks.case_assigned(uow, case, assignment)
     return case
+
+
+def latest_assignment(uow: UnitOfWork, case: Case) -> str | None:
+    """The id of the assignment that gave the case its current caseworker (what a "case
+    assigned" notice is keyed on): the latest assignment event naming them."""
+    handle = uow.session.scalar(select(Staff.handle).where(Staff.id == case.caseworker_id))
+    rows = uow.session.execute(
+        select(LifecycleEvent.subject_id, LifecycleEvent.payload)
+        .where(LifecycleEvent.case_id == case.id, LifecycleEvent.name == events.CASE_ASSIGNED)
+        .order_by(LifecycleEvent.occurred_at.desc())
+    ).all()
+    return next((subject for subject, payload in rows if payload.get("caseworker") == handle), None)
 
 
 def audit_trail(app: App, actor_handle: str | None, ref: str) -> list[dict[str, Any]]:

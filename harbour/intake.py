@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from harbour import events
 from harbour.access import Actor, audit, authorize
 from harbour.app import App, UnitOfWork
+from harbour.db.base import new_id
 from harbour.db.models import Case, Person, Staff, ThreatSource
 from harbour.domain.text import Address, Handle, Name, Note, PastDate, Phone, ShortText
 from harbour.domain.vocab import CaseStatus, PersonAtRisk, PersonKind, Role, Situation, ThreatKind
@@ -150,6 +151,8 @@ def _new_case(uow: UnitOfWork, actor: Actor, referral: Referral, key: str | None
     for position, threat in enumerate(referral.threats):
         uow.session.add(_threat(uow, case, position, threat))
     uow.session.flush()
+    if referral.caseworker is not None:  # told by the initial-contact step, like any assignment
+        events.record(uow, case.id, events.CASE_ASSIGNED, new_id(), caseworker=referral.caseworker)
     return case
 
 

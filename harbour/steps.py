@@ -57,18 +57,20 @@ def assign_caseworker(app: App, case_id: str) -> str | None:
     """Give the case a caseworker by its agency's rule unless it has one, and tell them, in one
     transaction; returns the caseworker's id (None when the agency has no caseworker).
 
-    The notice is keyed on the assignment, so running this again enqueues nothing new.
+    The notice is keyed on the latest assignment (the referral's, when it named the caseworker),
+    so running this again, even after the case changed, enqueues nothing new.
     """
 
     def work(uow: UnitOfWork) -> str | None:
-        from harbour.cases import assign_case
+        from harbour.cases import assign_case, latest_assignment
 
         case = case_row(uow, case_id)
         if case.caseworker_id is None:
             handle = least_loaded_caseworker(uow, case.agency_id)
             if handle is not None:
-                assign_case(uow, None, case, handle)
-        hooks.case_assigned(uow, case)
+                assign_case(uow, None, case, handle)  # records the assignment and tells them
+        elif (assignment := latest_assignment(uow, case)) is not None:
+            hooks.case_assigned(uow, case, assignment)
         return case.caseworker_id
 
     return app.run(work)

@@ -13,8 +13,9 @@ from harbour.notify import alerts, recipients
 from harbour.notify.outbox import enqueue
 
 
-def case_assigned(uow: UnitOfWork, case: Case) -> None:
-    """A caseworker was given a case: tell them (pointer only)."""
+def case_assigned(uow: UnitOfWork, case: Case, assignment: str) -> None:
+    """A caseworker was given a case: tell them (pointer only), once per ``assignment`` (the
+    assignment's event id, or "referral" for a caseworker the referral named)."""
     if case.caseworker_id is None:
         return
     enqueue(
@@ -22,7 +23,7 @@ def case_assigned(uow: UnitOfWork, case: Case) -> None:
         NotificationKind.CASE_ASSIGNED,
         recipients=recipients.caseworker_or_supervisors(uow, case),
         case=case,
-        dedupe=f"assigned:{case.id}:{case.caseworker_id}:{case.updated_at.isoformat()}",
+        dedupe=f"assigned:{case.id}:{assignment}",
         context={},
         lane=Lane.NORMAL,
     )

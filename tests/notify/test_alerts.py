@@ -58,8 +58,8 @@ def _recipients(app: App, **where: object) -> list[str]:
 def test_case_assigned_tells_the_caseworker(napp: App, routes: RouteBook) -> None:
     routes.email("cw1")
     case = new_case(napp)
-    napp.run(lambda uow: hooks.case_assigned(uow, uow.session.get_one(Case, case.id)))
-    napp.run(lambda uow: hooks.case_assigned(uow, uow.session.get_one(Case, case.id)))
+    napp.run(lambda uow: hooks.case_assigned(uow, uow.session.get_one(Case, case.id), "a1"))
+    napp.run(lambda uow: hooks.case_assigned(uow, uow.session.get_one(Case, case.id), "a1"))
     [row] = rows(napp)
     assert (row.kind, row.recipient, row.channel, row.lane) == (
         "case_assigned",
