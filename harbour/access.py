@@ -27,6 +27,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "case.assess": frozenset({W, S}),
     "case.plan": frozenset({W, S}),
     "case.discharge": frozenset({W, S}),
+    # People and threat sources after referral: a caseworker only on their own cases.
+    "case.edit": frozenset({W, S}),
     "case.override": frozenset({S}),
     "case.close": frozenset({S}),
     "case.reopen": frozenset({S}),
@@ -63,6 +65,12 @@ def authorize(uow: UnitOfWork, actor: Actor, action: str, case_id: str | None = 
     if actor.role not in PERMISSIONS[action]:
         _audit_denied(uow, actor.handle, actor.agency_id, case_id, action)
         raise Forbidden("not_permitted", f"the {actor.role} role may not do {action}")
+
+
+def deny(uow: UnitOfWork, actor: Actor, action: str, case_id: str | None, why: str) -> None:
+    """Refuse ``action`` for a reason beyond the actor's role (audited on the case)."""
+    _audit_denied(uow, actor.handle, actor.agency_id, case_id, action)
+    raise Forbidden("not_permitted", f"{why} do {action}")
 
 
 def audit(

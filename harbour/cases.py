@@ -132,7 +132,7 @@ def _person(uow: UnitOfWork, person: Person) -> dict[str, Any]:
         "date_of_birth",
         "notes",
     )
-    shown: dict[str, Any] = {"kind": person.kind}
+    shown: dict[str, Any] = {"person": person.position, "kind": person.kind}
     shown |= {f: v for f in fields if (v := uow.unseal(person, f)) is not None}
     if person.kind != "youth":
         shown |= {
@@ -143,7 +143,11 @@ def _person(uow: UnitOfWork, person: Person) -> dict[str, Any]:
 
 
 def _threat(uow: UnitOfWork, threat: ThreatSource) -> dict[str, Any]:
-    shown: dict[str, Any] = {"kind": threat.kind, "protective_order": threat.protective_order}
+    shown: dict[str, Any] = {
+        "threat": threat.position,
+        "kind": threat.kind,
+        "protective_order": threat.protective_order,
+    }
     for f in ("name", "description", "protective_order_details"):
         if (v := uow.unseal(threat, f)) is not None:
             shown[f] = v

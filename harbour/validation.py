@@ -19,7 +19,9 @@ MAX_DOCUMENT_BYTES = 1_000_000
 
 def parse(model: type[M], data: object, prefix: str = "", *, today: date | None = None) -> M:
     """Validate ``data``; ``today`` (the App clock's date) is what past dates are checked
-    against."""
+    against. ``prefix`` names where the data came from in error messages: ``"--"`` when its
+    fields are command-line options (``due_on`` reads ``--due-on``), otherwise an option or a
+    file the fields sit under (``--idempotency-key.key``)."""
     try:
         return model.model_validate(data, context={"today": today} if today else None)
     except ValidationError as exc:
@@ -29,9 +31,18 @@ def parse(model: type[M], data: object, prefix: str = "", *, today: date | None 
 def problems(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
     found = []
     for err in exc.errors(include_input=False, include_url=False, include_context=False):
-        path = ".".join(_printable(str(part)) for part in err["loc"]) or "(document)"
+        parts = [_printable(str(part)) for part in err["loc"]]
+        if prefix == "--" and parts:
+            found.append((".".join([option_name(parts[0]), *parts[1:]]), _reason(err)))
+            continue
+        path = ".".join(parts) or "(document)"
         found.append((f"{prefix}.{path}" if prefix else path, _reason(err)))
     return found
+
+
+def option_name(field: str) -> str:
+    """The command-line option for a model field: ``due_on`` is ``--due-on``."""
+    return "--" + field.replace("_", "-")
 
 
 def _printable(part: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from harbour.cli import admin, core, demo, documents, domain, notify, orchestration  # noqa: F401  (register commands)
+from harbour.cli import admin, case_details, core, demo, documents, domain, notify, orchestration  # noqa: F401  (register commands)
 from harbour.cli.app import cli
 
 

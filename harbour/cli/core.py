@@ -88,11 +88,11 @@ def _describe(case: dict[str, Any]) -> str:
     if case.get("referral_source"):
         lines.append(f"  referred by: {case['referral_source']}")
     for person in case["people"]:
-        details = ", ".join(f"{k}: {v}" for k, v in person.items() if k != "kind")
-        lines.append(f"  {person['kind']}: {details}")
+        details = ", ".join(f"{k}: {v}" for k, v in person.items() if k not in ("kind", "person"))
+        lines.append(f"  person {person['person']} ({person['kind']}): {details}")
     for threat in case["threats"]:
-        details = ", ".join(f"{k}: {v}" for k, v in threat.items() if k != "kind")
-        lines.append(f"  threat {threat['kind']}: {details}")
+        details = ", ".join(f"{k}: {v}" for k, v in threat.items() if k not in ("kind", "threat"))
+        lines.append(f"  threat {threat['threat']} ({threat['kind']}): {details}")
     return "\n".join(lines)
 
 
