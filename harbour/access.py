@@ -38,6 +38,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "alert.ack": frozenset({C, W, S, A}),
     "agency.manage": frozenset({A}),
     "staff.manage": frozenset({A}),
+    # Coordinators and supervisors assign cases, so they see who is there to take them.
+    "staff.list": frozenset({C, S, A}),
     "keys.rotate": frozenset({A}),
     "notify.manage": frozenset({A, S}),
 }
@@ -68,9 +70,9 @@ def authorize(uow: UnitOfWork, actor: Actor, action: str, case_id: str | None = 
 
 
 def deny(uow: UnitOfWork, actor: Actor, action: str, case_id: str | None, why: str) -> None:
-    """Refuse ``action`` for a reason beyond the actor's role (audited on the case)."""
+    """Refuse ``action`` for a reason beyond the actor's role, audited (on the case, if any)."""
     _audit_denied(uow, actor.handle, actor.agency_id, case_id, action)
-    raise Forbidden("not_permitted", f"{why} do {action}")
+    raise Forbidden("not_permitted", why)
 
 
 def audit(

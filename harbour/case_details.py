@@ -220,7 +220,7 @@ def _on_editable_case(
         actor = resolve_actor(uow, actor_handle)
         case = load_case(uow, actor, ref, ACTION)
         if actor.role == Role.CASEWORKER and case.caseworker_id != actor.staff_id:
-            deny(uow, actor, ACTION, case.id, "only the case's caseworker or a supervisor may")
+            deny(uow, actor, ACTION, case.id, "only its caseworker or a supervisor edits a case")
         if case.status == CaseStatus.CLOSED:
             raise Conflict("case_closed", "the case is closed: reopen it first")
         result: Change = work(uow, actor, case)

@@ -11,7 +11,9 @@ from harbour.cli.app import As, Json, cli, emit, get_app
 
 db_cli = typer.Typer(help="The database schema.", no_args_is_help=True)
 agency_cli = typer.Typer(help="Agencies (admins).", no_args_is_help=True)
-staff_cli = typer.Typer(help="Staff accounts (admins).", no_args_is_help=True)
+staff_cli = typer.Typer(
+    help="Staff accounts (admins; listing also coordinators and supervisors).", no_args_is_help=True
+)
 keys_cli = typer.Typer(help="Encryption keys.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(agency_cli, name="agency")
@@ -39,20 +41,24 @@ def agency_add(
     ] = None,
     address: Annotated[str | None, typer.Option(help="Kept encrypted.")] = None,
     phone: Annotated[str | None, typer.Option(help="Kept encrypted.")] = None,
+    admin: Annotated[
+        str | None,
+        typer.Option(help="Its first admin's handle: admins manage their own agency's staff."),
+    ] = None,
     actor: As = None,
     as_json: Json = False,
 ) -> None:
-    """Add an agency."""
+    """Add an agency (and, with --admin, the admin who will add its staff)."""
     from harbour.staffing import add_agency
 
-    fields = {"name": name, "address": address, "phone": phone}
+    fields = {"name": name, "address": address, "phone": phone, "admin": admin}
     if timezone:
         fields["timezone"] = timezone
     agency = add_agency(get_app(), actor, **fields)
     emit(
-        {"agency": agency.name, "timezone": agency.timezone},
+        {"agency": agency.name, "timezone": agency.timezone, "admin": admin},
         as_json,
-        f"Agency {agency.name} added.",
+        f"Agency {agency.name} added" + (f", with admin {admin}." if admin else "."),
     )
 
 
@@ -78,39 +84,61 @@ def staff_add(
 
 @staff_cli.command("list")
 def staff_list(actor: As = None, as_json: Json = False) -> None:
-    """Every staff account, with agency, role, status and open caseload."""
+    """Your agency's staff. Admins: every account, with role, status and open caseload.
+    Coordinators and supervisors: the active accounts' handles and roles (whom to assign)."""
+    from harbour.domain.vocab import Role
     from harbour.staffing import list_staff
 
-    rows = [
-        {
-            "handle": s.handle,
-            "agency": agency,
-            "role": s.role,
-            "active": s.active,
-            "on_call": s.on_call,
-            "open_cases": count,
-        }
-        for s, agency, count in list_staff(get_app(), actor)
-    ]
-    emit(
-        rows,
-        as_json,
-        lambda rs: "\n".join(
-            f"{r['handle']:<16} {r['agency']:<16} {r['role']:<12} "
-            f"{'active' if r['active'] else 'inactive':<9} {r['open_cases']:>4} cases"
-            f"{'  on call' if r['on_call'] else ''}"
-            for r in rs
-        ),
+    who, found = list_staff(get_app(), actor)
+    full = who.role == Role.ADMIN
+    rows = [row.as_json(full) for row in found]
+    emit(rows, as_json, _staff_table if full else _handles_table)
+
+
+def _staff_table(rows: list[dict[str, Any]]) -> str:
+    return "\n".join(
+        f"{r['handle']:<16} {r['agency']:<16} {r['role']:<12} "
+        f"{'active' if r['active'] else 'inactive':<9} {r['open_cases']:>4} cases"
+        f"{'  on call' if r['on_call'] else ''}"
+        for r in rows
     )
 
 
+def _handles_table(rows: list[dict[str, Any]]) -> str:
+    return "\n".join(f"{r['handle']:<16} {r['role']}" for r in rows)
+
+
 @staff_cli.command("deactivate")
-def staff_deactivate(handle: str, actor: As = None, as_json: Json = False) -> None:
-    """Deactivate a staff account (kept for the audit trail)."""
+def staff_deactivate(
+    handle: str,
+    reassign_to: Annotated[
+        str | None,
+        typer.Option(help="Give their open cases to this caseworker (each is told, as by assign)."),
+    ] = None,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Deactivate a staff account (kept for the audit trail). Refused while open cases are
+    assigned to them, unless --reassign-to takes them."""
+    from harbour.pipeline import after_commit
     from harbour.staffing import deactivate_staff
 
-    staff = deactivate_staff(get_app(), actor, handle)
-    emit({"handle": staff.handle, "active": False}, as_json, f"{staff.handle} deactivated.")
+    app = get_app()
+    done = deactivate_staff(app, actor, handle, reassign_to)
+    after_commit(app)
+    moved = (
+        f"; {done.reassigned} open case(s) now {done.reassigned_to}'s" if done.reassigned else ""
+    )
+    emit(
+        {
+            "handle": done.handle,
+            "active": False,
+            "reassigned": done.reassigned,
+            "reassigned_to": done.reassigned_to,
+        },
+        as_json,
+        f"{done.handle} deactivated{moved}.",
+    )
 
 
 @keys_cli.command("rotate")

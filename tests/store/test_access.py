@@ -78,7 +78,12 @@ def commands(app: App) -> list[Command]:
             admin,
             False,
         ),
-        Command("staff list", lambda *_: ["staff", "list"], admin, False),
+        Command(
+            "staff list",
+            lambda *_: ["staff", "list"],
+            frozenset({"coordinator", "supervisor", "admin"}),
+            False,
+        ),
         Command(
             "staff deactivate", lambda *_: ["staff", "deactivate", _new_staff(app)], admin, False
         ),
