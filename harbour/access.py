@@ -33,6 +33,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "case.close": frozenset({S}),
     "case.reopen": frozenset({S}),
     "case.audit": frozenset({S}),
+    # The agency's audit rows that belong to no case: staff changes, key rotations, refusals.
+    "audit.system": frozenset({A}),
     # Whoever an alert can page may acknowledge it: on-call staff of any role, supervisors and,
     # at the top of the ladder (harbour.notify.alerts), admins. It shows no case content.
     "alert.ack": frozenset({C, W, S, A}),
@@ -93,8 +95,12 @@ def audit(
 
 
 def load_case(uow: UnitOfWork, actor: Actor, typed_ref: str, action: str) -> Case:
-    """The actor's agency's case for a typed reference; audited. Others' cases do not exist."""
-    authorize(uow, actor, action)
+    """The actor's agency's case for a typed reference; audited. Others' cases do not exist.
+
+    The case is looked up (within the actor's agency) before the role is checked, so that a
+    refusal is audited on the case and its supervisor sees it in ``harbour audit``. A refused
+    role answers the same whether the case is another agency's or none at all.
+    """
     prefix = refs.normalise_typed(typed_ref)
     if prefix is None:
         raise InvalidInput([("reference", "not a case reference (HB-XXXX-XXXX...)")])
@@ -103,14 +109,15 @@ def load_case(uow: UnitOfWork, actor: Actor, typed_ref: str, action: str) -> Cas
         .where(Case.agency_id == actor.agency_id, Case.reference.startswith(prefix))
         .limit(2)
     ).all()
-    if len(matches) != 1:
+    found = matches[0] if len(matches) == 1 else None
+    authorize(uow, actor, action, found.id if found else None)
+    if found is None:
         _audit_denied(uow, actor.handle, actor.agency_id, None, action, outcome="not_found")
         if matches:
             raise InvalidInput([("reference", "matches more than one case; type more of it")])
         raise NotFound("case_not_found", "no such case")
-    case = matches[0]
-    audit(uow, actor, action, case.id)
-    return case
+    audit(uow, actor, action, found.id)
+    return found
 
 
 def _audit_denied(

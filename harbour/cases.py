@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from harbour import events
 from harbour.access import Actor, audit, authorize, load_case, resolve_actor
@@ -209,15 +209,39 @@ def audit_trail(app: App, actor_handle: str | None, ref: str) -> list[dict[str, 
             .where(AuditEvent.case_id == case.id)
             .order_by(AuditEvent.at, AuditEvent.seq)
         ).all()
-        return [
-            {
-                "at": r.at.isoformat(),
-                "actor": r.actor_handle,
-                "action": r.action,
-                "outcome": r.outcome,
-                "details": r.details,
-            }
-            for r in rows
-        ]
+        return [_audit_row(r) for r in rows]
 
     return app.run(work)
+
+
+def system_audit(app: App, actor_handle: str | None, limit: int = 500) -> list[dict[str, Any]]:
+    """An admin's view of the audit rows that belong to no case: their agency's (staff and
+    agency changes, key rotations, refused commands) and the store's own (``init``, unknown
+    actors), the newest ``limit`` of them, oldest first. Codes and handles only."""
+
+    def work(uow: UnitOfWork) -> list[dict[str, Any]]:
+        actor = resolve_actor(uow, actor_handle)
+        authorize(uow, actor, "audit.system")
+        rows = uow.session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.case_id.is_(None),
+                or_(AuditEvent.agency_id == actor.agency_id, AuditEvent.agency_id.is_(None)),
+            )
+            .order_by(AuditEvent.seq.desc())
+            .limit(limit)
+        ).all()
+        audit(uow, actor, "audit.system", count=len(rows))
+        return [_audit_row(r) for r in reversed(rows)]
+
+    return app.run(work)
+
+
+def _audit_row(row: AuditEvent) -> dict[str, Any]:
+    return {
+        "at": row.at.isoformat(),
+        "actor": row.actor_handle,
+        "action": row.action,
+        "outcome": row.outcome,
+        "details": row.details,
+    }

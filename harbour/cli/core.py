@@ -146,11 +146,30 @@ def assign(ref: str, handle: str, actor: As = None, as_json: Json = False) -> No
 
 
 @cli.command()
-def audit(ref: str, actor: As = None, as_json: Json = False) -> None:
-    """Who read or changed a case, and when (supervisors only)."""
-    from harbour.cases import audit_trail
+def audit(
+    ref: Annotated[str | None, typer.Argument(help="The case (supervisors).")] = None,
+    system: Annotated[
+        bool,
+        typer.Option(
+            "--system",
+            help="Instead of a case: the agency's audit rows of no case, such as staff changes, "
+            "key rotations and unknown actors (admins).",
+        ),
+    ] = False,
+    limit: Annotated[
+        int, typer.Option(min=1, max=100_000, help="With --system: the newest N.")
+    ] = 500,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Who read or changed a case, and when (supervisors); or, with --system, the rest (admins)."""
+    from harbour.cases import audit_trail, system_audit
+    from harbour.errors import InvalidInput
 
-    rows = audit_trail(get_app(), actor, ref)
+    if (ref is None) == (not system):
+        raise InvalidInput([("REF", "give a case reference, or --system (not both)")])
+    app = get_app()
+    rows = system_audit(app, actor, limit) if system else audit_trail(app, actor, ref or "")
     emit(
         rows,
         as_json,

@@ -1,0 +1,86 @@
+"""Refusals show in the case's audit trail, and admins read the audit rows of no case."""
+
+from __future__ import annotations
+
+from harbour import intake
+from harbour.app import App
+from tests.support import invoke, referral
+
+ABSENT = "HB-0000-0000-0000-0000-0000-0000-0000"
+
+
+def test_refused_attempts_appear_in_the_cases_audit(seeded: App) -> None:
+    ref = intake.refer(seeded, "coord", referral("Rf"), None).reference
+    attempts = [
+        ("cw1", ["audit", ref]),
+        ("cw2", ["override", ref, "--level", "low", "--reason", "x"]),
+        ("adm", ["case", "show", ref]),
+        ("coord", ["plan", "finalize", ref]),
+    ]
+    for handle, args in attempts:
+        refused = invoke(seeded, *args, "--as", handle)
+        assert refused.exit_code == 1 and "not_permitted" in refused.stderr, (handle, args)
+    trail = invoke(seeded, "audit", ref, "--as", "sup", "--json").json()
+    denied = [(r["actor"], r["action"]) for r in trail if r["outcome"] == "denied"]
+    assert denied == [
+        ("cw1", "case.audit"),
+        ("cw2", "case.override"),
+        ("adm", "case.read"),
+        ("coord", "case.plan"),
+    ]
+
+
+def test_a_refused_role_answers_alike_for_another_agencys_case_and_none(seeded: App) -> None:
+    theirs = intake.refer(seeded, "coord2", referral("Rt"), None).reference
+    for handle, args in (("cw1", ["audit"]), ("adm", ["case", "show"]), ("coord", ["override"])):
+        extra = ["--level", "low", "--reason", "x"] if args == ["override"] else []
+        other = invoke(seeded, *args, theirs, *extra, "--as", handle)
+        nobody = invoke(seeded, *args, ABSENT, *extra, "--as", handle)
+        assert (other.exit_code, other.stdout, other.stderr) == (
+            nobody.exit_code,
+            nobody.stdout,
+            nobody.stderr,
+        )
+        assert "not_permitted" in other.stderr
+    # ...and nothing of it reaches the other agency's trail.
+    trail = invoke(seeded, "audit", theirs, "--as", "sup2", "--json").json()
+    assert {r["actor"] for r in trail} <= {"coord2", "sup2", None}
+
+
+def test_admins_read_the_audit_of_no_case(seeded: App) -> None:
+    ref = intake.refer(seeded, "coord", referral("SyMARK"), None).reference
+    assert invoke(seeded, "case", "show", ref, "--as", "cw1").exit_code == 0
+    steps = [
+        ("staff", "add", "newcw", "--agency", "north", "--role", "caseworker", "--as", "adm"),
+        ("staff", "deactivate", "newcw", "--as", "adm"),
+        ("keys", "rotate", "--as", "adm"),
+        ("cases", "--as", "ghost"),  # an unknown actor
+        ("staff", "add", "x", "--agency", "north", "--role", "caseworker", "--as", "cw1"),
+        ("staff", "add", "y", "--agency", "south", "--role", "caseworker", "--as", "sup2"),
+    ]
+    for step in steps:
+        invoke(seeded, *step)
+    shown = invoke(seeded, "audit", "--system", "--as", "adm", "--json")
+    assert shown.exit_code == 0, shown
+    rows = [(r["actor"], r["action"], r["outcome"]) for r in shown.json()]
+    for expected in [
+        ("adm", "staff.add", "ok"),
+        ("adm", "staff.deactivate", "ok"),
+        ("adm", "keys.rotate.start", "ok"),
+        ("adm", "keys.rotate.done", "ok"),
+        ("ghost", "actor.resolve", "denied"),
+        ("cw1", "staff.manage", "denied"),
+    ]:
+        assert expected in rows
+    assert all(actor != "sup2" for actor, _, _ in rows)  # another agency's stays theirs
+    assert all(action not in ("case.read", "case.refer") for _, action, _ in rows)
+    assert "SyMARK" not in shown.stdout
+    human = invoke(seeded, "audit", "--system", "--as", "adm")
+    assert human.exit_code == 0 and "staff.deactivate" in human.stdout
+
+    for handle in ("sup", "cw1", "coord"):
+        refused = invoke(seeded, "audit", "--system", "--as", handle)
+        assert refused.exit_code == 1 and "not_permitted" in refused.stderr
+    for args in ([], [ref, "--system"]):
+        wrong = invoke(seeded, "audit", *args, "--as", "adm")
+        assert wrong.exit_code == 2 and "REF" in wrong.stderr
