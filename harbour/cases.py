@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 
@@ -12,10 +13,33 @@ from harbour import events
 from harbour.access import Actor, audit, authorize, load_case, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
-from harbour.db.models import AuditEvent, Case, LifecycleEvent, Person, Staff, ThreatSource
+from harbour.db.models import Agency, AuditEvent, Case, LifecycleEvent, Person, Staff, ThreatSource
 from harbour.domain.vocab import CaseStatus, Role
 from harbour.errors import InvalidInput
 from harbour.notify import hooks
+from harbour.policy import Interval, load_policy, shift
+
+
+def local_time(moment: datetime | None, zone: ZoneInfo, *, seconds: bool = False) -> str | None:
+    """A moment as the agency reads it: local wall-clock time with the zone's abbreviation."""
+    shape = "%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z"
+    return moment.astimezone(zone).strftime(shape) if moment else None
+
+
+def agency_zone(uow: UnitOfWork, agency_id: str) -> ZoneInfo:
+    agency = uow.session.get(Agency, agency_id)
+    return ZoneInfo(agency.timezone if agency else uow.app.settings.timezone)
+
+
+def staff_zone(app: App, handle: str | None) -> ZoneInfo:
+    """The time zone of a staff member's agency (the default zone for an unknown handle): for
+    a command's human output, once the command itself has checked who is acting."""
+
+    def work(uow: UnitOfWork) -> ZoneInfo:
+        agency_id = uow.session.scalar(select(Staff.agency_id).where(Staff.handle == handle))
+        return agency_zone(uow, agency_id or "")
+
+    return app.run(work)
 
 
 @dataclass(frozen=True)
@@ -29,6 +53,7 @@ class CaseRow:
     overdue: bool
     escalated: bool
     caseworker: str | None
+    zone: ZoneInfo
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -36,6 +61,7 @@ class CaseRow:
             "status": self.status,
             "risk_level": self.risk_level,
             "next_due": self.next_due.isoformat() if self.next_due else None,
+            "next_due_local": local_time(self.next_due, self.zone),
             "overdue": self.overdue,
             "escalated": self.escalated,
             "caseworker": self.caseworker,
@@ -50,12 +76,15 @@ def caseload(
     overdue: bool = False,
     escalated: bool = False,
 ) -> list[CaseRow]:
-    """The actor's cases: a caseworker's own; coordinators and supervisors see the agency's."""
+    """The actor's cases: a caseworker's own; coordinators and supervisors see the agency's.
+    ``due``: an assessment falls due within the policy's due-soon reminder window, or is
+    overdue; ``overdue``: past its due time."""
 
     def work(uow: UnitOfWork) -> list[CaseRow]:
         actor = resolve_actor(uow, actor_handle)
         authorize(uow, actor, "case.list")
         now = uow.now()
+        zone = agency_zone(uow, actor.agency_id)
         query = (
             select(Case, Staff.handle)
             .outerjoin(Staff, Staff.id == Case.caseworker_id)
@@ -66,6 +95,8 @@ def caseload(
             query = query.where(Case.caseworker_id == actor.staff_id)
         if due or overdue:
             query = query.where(Case.next_due_at.is_not(None))
+        if due:
+            query = query.where(Case.next_due_at <= due_soon_horizon(uow, now, zone))
         if overdue:
             query = query.where(Case.next_due_at < now)
         if escalated:
@@ -79,6 +110,7 @@ def caseload(
                 bool(case.next_due_at and case.next_due_at < now),
                 case.escalated,
                 handle,
+                zone,
             )
             for case, handle in uow.session.execute(query)
         ]
@@ -86,6 +118,12 @@ def caseload(
         return rows
 
     return app.run(work)
+
+
+def due_soon_horizon(uow: UnitOfWork, now: datetime, zone: ZoneInfo) -> datetime:
+    """Due times up to this one have had their due-soon reminder (``--due``)."""
+    policy = load_policy(uow.app.settings)
+    return shift(now, policy.reminders.get("due_soon", Interval()), zone)
 
 
 def show_case(app: App, actor_handle: str | None, ref: str) -> dict[str, Any]:
@@ -107,12 +145,14 @@ def describe(uow: UnitOfWork, case: Case) -> dict[str, Any]:
         select(ThreatSource).where(ThreatSource.case_id == case.id).order_by(ThreatSource.position)
     ).all()
     caseworker = uow.session.get(Staff, case.caseworker_id) if case.caseworker_id else None
+    zone = agency_zone(uow, case.agency_id)
     return {
         "case": case.reference,
         "status": case.status,
         "situation": case.situation,
         "risk_level": case.risk_level,
         "next_due": case.next_due_at.isoformat() if case.next_due_at else None,
+        "next_due_local": local_time(case.next_due_at, zone),
         "escalated": case.escalated,
         "caseworker": caseworker.handle if caseworker else None,
         "persons_at_risk": case.persons_at_risk,
@@ -209,7 +249,8 @@ def audit_trail(app: App, actor_handle: str | None, ref: str) -> list[dict[str, 
             .where(AuditEvent.case_id == case.id)
             .order_by(AuditEvent.at, AuditEvent.seq)
         ).all()
-        return [_audit_row(r) for r in rows]
+        zone = agency_zone(uow, actor.agency_id)
+        return [_audit_row(r, zone) for r in rows]
 
     return app.run(work)
 
@@ -232,14 +273,16 @@ def system_audit(app: App, actor_handle: str | None, limit: int = 500) -> list[d
             .limit(limit)
         ).all()
         audit(uow, actor, "audit.system", count=len(rows))
-        return [_audit_row(r) for r in reversed(rows)]
+        zone = agency_zone(uow, actor.agency_id)
+        return [_audit_row(r, zone) for r in reversed(rows)]
 
     return app.run(work)
 
 
-def _audit_row(row: AuditEvent) -> dict[str, Any]:
+def _audit_row(row: AuditEvent, zone: ZoneInfo) -> dict[str, Any]:
     return {
         "at": row.at.isoformat(),
+        "at_local": local_time(row.at, zone, seconds=True),
         "actor": row.actor_handle,
         "action": row.action,
         "outcome": row.outcome,

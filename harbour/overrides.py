@@ -41,7 +41,7 @@ def override_level(
     app: App, actor_handle: str | None, ref: str, level: str, reason: str
 ) -> AssessmentOutcome:
     """A supervisor sets the level of the case's latest assessment, with a reason."""
-    data = parse(OverrideIn, {"level": level, "reason": reason}, prefix="-")
+    data = parse(OverrideIn, {"level": level, "reason": reason}, prefix="--")
 
     def work(uow: UnitOfWork) -> AssessmentOutcome:
         actor = resolve_actor(uow, actor_handle)

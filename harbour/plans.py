@@ -7,16 +7,16 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harbour import planning
 from harbour.access import Actor, audit, load_case, resolve_actor
 from harbour.app import App, UnitOfWork
-from harbour.db.models import Case
+from harbour.db.models import Case, Plan
 from harbour.domain.plan import PlanSnapshot
 from harbour.domain.text import Note, Title
 from harbour.domain.vocab import ItemState, PlanSection, StepOwner
-from harbour.errors import NotFound
+from harbour.errors import InvalidInput, NotFound
 from harbour.plan_diff import PlanDiff
 from harbour.validation import parse
 
@@ -38,10 +38,30 @@ class YouthCopyIn(BaseModel):
     hide_hotlines: bool | None = None
 
 
-class VersionsIn(BaseModel):
+class VersionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    v1: Version
-    v2: Version
+    number: Version
+
+
+def _version_number(field: str, number: int) -> int:
+    """A version number as typed: a bad one is bad input (exit 2), named by its option."""
+    try:
+        return VersionIn(number=number).number
+    except ValidationError:
+        raise InvalidInput([(field, "must be a plan version number (1 or more)")]) from None
+
+
+def _version(uow: UnitOfWork, case: Case, field: str, number: int) -> Plan:
+    """Version ``number`` of the case's plan; one it does not have is bad input too."""
+    try:
+        plan = planning.latest_plan(uow, case, number)
+    except NotFound:
+        plan = None
+    if plan is None:
+        newest = planning.latest_plan(uow, case)
+        have = f"it has 1 to {newest.version_number}" if newest else "it has no plan yet"
+        raise InvalidInput([(field, f"the case has no plan version {number} ({have})")])
+    return plan
 
 
 def _on_case(
@@ -60,8 +80,13 @@ def _on_case(
 
 
 def show(app: App, actor_handle: str | None, ref: str, version: int | None = None) -> PlanSnapshot:
+    if version is not None:
+        version = _version_number("--version", version)
+
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> PlanSnapshot:
-        plan = planning.latest_plan(uow, case, version)
+        if version is not None:
+            return planning.snapshot(uow, _version(uow, case, "--version", version))
+        plan = planning.latest_plan(uow, case)
         if plan is None:
             raise NotFound("no_plan", "the case has no plan yet: submit an assessment first")
         return planning.snapshot(uow, plan)
@@ -82,7 +107,7 @@ def decide(app: App, actor_handle: str | None, ref: str, item: str, state: ItemS
 
 def add(app: App, actor_handle: str | None, ref: str, **fields: object) -> str:
     """An item staff wrote with the youth, added to the latest draft; returns its key."""
-    data = parse(ItemIn, {k: v for k, v in fields.items() if v is not None}, prefix="-")
+    data = parse(ItemIn, {k: v for k, v in fields.items() if v is not None}, prefix="--")
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> str:
         row = planning.add_item(
@@ -147,12 +172,11 @@ def mark_done(app: App, actor_handle: str | None, ref: str, item: str) -> str:
 
 
 def diff(app: App, actor_handle: str | None, ref: str, v1: int, v2: int) -> PlanDiff:
-    versions = parse(VersionsIn, {"v1": v1, "v2": v2}, prefix="-")
+    v1, v2 = _version_number("V1", v1), _version_number("V2", v2)
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> PlanDiff:
-        old = planning.latest_plan(uow, case, versions.v1)
-        new = planning.latest_plan(uow, case, versions.v2)
-        assert old is not None and new is not None
+        old = _version(uow, case, "V1", v1)
+        new = _version(uow, case, "V2", v2)
         return planning.diff(planning.snapshot(uow, old), planning.snapshot(uow, new))
 
     return _on_case(app, actor_handle, ref, "case.read", work)

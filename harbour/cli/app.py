@@ -93,28 +93,53 @@ def _command(app: typer.Typer) -> Any:
 
 
 def run(app: typer.Typer, args: list[str] | None = None) -> int:
-    """Run the CLI; Harbour's errors print their safe message and map to exit codes."""
+    """Run the CLI; Harbour's errors print their safe message and map to exit codes. With
+    ``--json`` they print as a JSON object on stderr, ``{"error": code, "detail": text}`` (and
+    ``problems``, a list of ``{"field", "reason"}``, for bad input), so scripts can parse them."""
     configure_logging()
+    argv = sys.argv[1:] if args is None else args
+    as_json = "--json" in argv
     try:
         returned = _command(app)(args=args, standalone_mode=False)
         # Outside standalone mode typer catches a command's ``typer.Exit`` itself and hands its
         # code back as the return value (commands return None), so the code is read from there.
         return returned if isinstance(returned, int) and not isinstance(returned, bool) else 0
     except HarbourError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        problems = getattr(exc, "problems", None)
+        if as_json:
+            extra = (
+                {"problems": [{"field": f, "reason": r} for f, r in problems]} if problems else {}
+            )
+            _json_error(exc.code, exc.detail, **extra)
+        else:
+            typer.echo(f"error: {exc}", err=True)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
-        typer.echo("aborted", err=True)
+        _error("aborted", "aborted", as_json, plain="aborted")
         return 1
     except typer.TyperException as exc:  # typer's own click: usage errors and the like
         show = getattr(exc, "show", None)
-        if show is not None:
+        if as_json:
+            _json_error("usage" if exc.exit_code == 2 else "error", exc.format_message())
+        elif show is not None:
             show(file=sys.stderr)
         else:
             typer.echo(f"error: {exc.format_message()}", err=True)
         return exc.exit_code
     except Exception as exc:  # the last line of defence: no traceback, no values
-        typer.echo(f"error: internal ({type(exc).__name__}); nothing was shown", err=True)
+        detail = f"{type(exc).__name__}; nothing was shown"
+        _error("internal", detail, as_json, plain=f"error: internal ({detail})")
         return 1
+
+
+def _json_error(code: str, detail: str, **extra: Any) -> None:
+    typer.echo(json.dumps({"error": code, "detail": detail, **extra}, ensure_ascii=False), err=True)
+
+
+def _error(code: str, detail: str, as_json: bool, *, plain: str) -> None:
+    if as_json:
+        _json_error(code, detail)
+    else:
+        typer.echo(plain, err=True)

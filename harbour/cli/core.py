@@ -83,7 +83,8 @@ def _describe(case: dict[str, Any]) -> str:
         f"Case {case['case']}",
         f"  status {case['status']}, situation {case['situation']}, "
         f"risk {case['risk_level'] or 'not assessed'}",
-        f"  caseworker {case['caseworker'] or '(unassigned)'}, next due {case['next_due'] or '-'}",
+        f"  caseworker {case['caseworker'] or '(unassigned)'}, "
+        f"next due {case['next_due_local'] or '-'}",
     ]
     if case.get("referral_source"):
         lines.append(f"  referred by: {case['referral_source']}")
@@ -98,7 +99,14 @@ def _describe(case: dict[str, Any]) -> str:
 
 @cli.command()
 def cases(
-    due: Annotated[bool, typer.Option("--due", help="Only cases with a due date.")] = False,
+    due: Annotated[
+        bool,
+        typer.Option(
+            "--due",
+            help="Only cases whose next assessment is due soon (within the policy's due-soon "
+            "reminder window, e.g. 2 days) or overdue.",
+        ),
+    ] = False,
     overdue: Annotated[bool, typer.Option("--overdue", help="Only overdue cases.")] = False,
     escalated: Annotated[bool, typer.Option("--escalated", help="Only escalated.")] = False,
     actor: As = None,
@@ -114,16 +122,16 @@ def cases(
 def _caseload_table(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "No cases."
-    head = f"{'case':<14} {'status':<18} {'risk':<9} {'next due':<17} {'worker':<12} flags"
+    head = f"{'case':<14} {'status':<18} {'risk':<9} {'next due':<21} {'worker':<12} flags"
     lines = [head]
     for r in rows:
         flags = " ".join(
             f for f, on in (("OVERDUE", r["overdue"]), ("ESCALATED", r["escalated"])) if on
         )
-        due = (r["next_due"] or "-")[:16]
+        due = r["next_due_local"] or "-"
         lines.append(
             f"{r['case'][:12]:<14} {r['status']:<18} {r['risk_level'] or '-':<9} "
-            f"{due:<17} {r['caseworker'] or '-':<12} {flags}"
+            f"{due:<21} {r['caseworker'] or '-':<12} {flags}"
         )
     return "\n".join(lines)
 
@@ -175,7 +183,7 @@ def audit(
         as_json,
         lambda rs: (
             "\n".join(
-                f"{r['at'][:19]}  {r['actor'] or '-':<12} {r['action']:<24} {r['outcome']}"
+                f"{r['at_local']:<23}  {r['actor'] or '-':<12} {r['action']:<24} {r['outcome']}"
                 for r in rs
             )
             or "No audit events."

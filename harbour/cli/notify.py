@@ -156,9 +156,11 @@ def _alerts_text(rows: list[dict[str, Any]]) -> str:
 @cli.command("ack")
 def ack(alert_id: str, actor: As = None, as_json: Json = False) -> None:
     """Acknowledge an alert: records who and when, and stops its escalation."""
+    from harbour.cases import local_time, staff_zone
     from harbour.notify.alerts import acknowledge
 
-    alert = acknowledge(get_app(), actor, alert_id)
+    app = get_app()
+    alert = acknowledge(app, actor, alert_id)
     shown = {
         "alert": alert.id,
         "kind": alert.kind,
@@ -166,9 +168,8 @@ def ack(alert_id: str, actor: As = None, as_json: Json = False) -> None:
         "acknowledged_by": alert.acknowledged_by,
         "acknowledged_at": alert.acknowledged_at,
     }
-    emit(
-        shown,
-        as_json,
-        f"Alert {alert.id} acknowledged by {alert.acknowledged_by} "
-        f"at {alert.acknowledged_at:%Y-%m-%d %H:%M} UTC.",
-    )
+    human = None
+    if not as_json:  # in the agency's local time, with its zone
+        when = local_time(alert.acknowledged_at, staff_zone(app, actor))
+        human = f"Alert {alert.id} acknowledged by {alert.acknowledged_by} at {when}."
+    emit(shown, as_json, human)

@@ -9,7 +9,7 @@ import pytest
 from harbour.app import App
 from harbour.assessments import submit_assessment
 from harbour.domain.vocab import ItemState, PlanSection
-from harbour.errors import Conflict, InvalidInput, NotFound
+from harbour.errors import Conflict, InvalidInput
 from harbour.plans import add, decide, diff, finalize, show
 from tests.lifecycle.helpers import referred_case, safest
 from tests.support import invoke
@@ -88,10 +88,10 @@ def test_decisions_added_items_and_finalising(seeded: App, ref: str) -> None:
 
 
 def test_plan_commands_refuse_cleanly(seeded: App, ref: str) -> None:
-    with pytest.raises(NotFound, match="plan_version_not_found"):
+    with pytest.raises(InvalidInput, match="--version: the case has no plan version 9"):
         show(seeded, "cw1", ref, 9)
     missing = invoke(seeded, "plan", "diff", ref, "1", "0", "--as", "cw1")
-    assert missing.exit_code == 2 and "v2" in missing.stderr
+    assert missing.exit_code == 2 and "V2" in missing.stderr
     other = invoke(seeded, "plan", "show", ref, "--as", "cw3")
     assert other.exit_code == 1 and "not_found" in other.stderr
     coordinator = invoke(seeded, "plan", "accept", ref, "1", "--as", "coord")

@@ -160,7 +160,10 @@ def test_an_unexpected_failure_prints_no_traceback_and_no_value(
     monkeypatch.setattr("harbour.intake.refer", explode)
     result = refer(seeded, tmp_path, referral("Ex"))
     assert result.exit_code == 1
-    assert result.stderr == "error: internal (RuntimeError); nothing was shown\n"
+    assert json.loads(result.stderr) == {  # refer ran with --json: the error is JSON too
+        "error": "internal",
+        "detail": "RuntimeError; nothing was shown",
+    }
 
 
 def test_python_dash_m_runs_a_command(seeded: App, tmp_path: Path) -> None:

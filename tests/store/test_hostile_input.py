@@ -115,7 +115,7 @@ def _outcome(app: App, folder: Path, data: Any) -> tuple[int, str, dict[str, Any
     assert "Traceback" not in result.stdout + result.stderr
     if result.exit_code == 2:
         assert after == before, "a refused referral wrote something"
-        assert result.stderr.startswith("error: invalid_input: ")
+        assert json.loads(result.stderr)["error"] == "invalid_input"  # --json: errors as JSON
         return 2, result.stderr, None
     assert after["cases"] == before["cases"] + 1
     shown = invoke(app, "case", "show", result.json()["case"], "--as", "coord", "--json").json()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,10 +42,12 @@ def test_a_date_of_birth_is_in_the_past_of_the_apps_clock(
     for later in ("2026-03-03", "2026-06-01"):
         refused = _born(seeded, tmp_path, later)
         assert refused.exit_code == 2, later
-        assert refused.stderr == (
-            "error: invalid_input: "
-            "youth.date_of_birth: must be in the past: it is after today (2026-03-02)\n"
-        )
+        assert json.loads(refused.stderr)["problems"] == [  # refer ran with --json
+            {
+                "field": "youth.date_of_birth",
+                "reason": "must be in the past: it is after today (2026-03-02)",
+            }
+        ]
     clock.set(datetime(2040, 1, 1, 12, tzinfo=UTC))  # later than the machine's date too
     assert _born(seeded, tmp_path, "2039-12-31").exit_code == 0
 
