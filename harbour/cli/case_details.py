@@ -21,7 +21,9 @@ case_cli.add_typer(threat_cli, name="threat")
 
 Text = Annotated[str | None, typer.Option()]
 Flag = Annotated[bool | None, typer.Option()]
-Number = Annotated[int, typer.Argument(min=0, help="The number `case show` lists it with.")]
+Number = Annotated[
+    int, typer.Argument(min=0, max=10_000, help="The number `case show` lists it with.")
+]
 Clear = Annotated[
     list[str] | None,
     typer.Option("--clear", help="Empty an optional field (repeatable), e.g. --clear phone."),

@@ -251,6 +251,8 @@ def test_unknown_number_and_closed_case(seeded: App, tmp_path: Path) -> None:
     ref = _case(seeded, "Nu")
     missing = invoke(seeded, "case", "person", "edit", ref, "99", "--phone", "1", "--as", "sup")
     assert missing.exit_code == 1 and "person_not_found" in missing.stderr
+    huge = invoke(seeded, "case", "threat", "edit", ref, str(2**70), "--name", "N", "--as", "sup")
+    assert huge.exit_code == 2 and "Traceback" not in huge.stderr
     with seeded.engine.begin() as conn:
         conn.execute(Case.__table__.update().where(Case.reference == ref).values(status="closed"))
     closed = invoke(seeded, "case", "person", "edit", ref, "0", "--phone", "1", "--as", "sup")
