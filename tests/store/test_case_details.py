@@ -257,3 +257,33 @@ def test_unknown_number_and_closed_case(seeded: App, tmp_path: Path) -> None:
         conn.execute(Case.__table__.update().where(Case.reference == ref).values(status="closed"))
     closed = invoke(seeded, "case", "person", "edit", ref, "0", "--phone", "1", "--as", "sup")
     assert closed.exit_code == 1 and "case_closed" in closed.stderr
+
+
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_concurrent_edit_of_the_same_case_is_stale_not_lost(
+    seeded: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another edit commits between this one's read and its write. PostgreSQL only: SQLite's
+    write transactions begin IMMEDIATE, so there the two never overlap."""
+    from harbour import case_details
+
+    ref = _case(seeded, "Cc")
+    apply = case_details._apply_person
+    raced: list[bool] = []
+
+    def racing(uow: Any, person: Any, values: dict[str, Any]) -> None:
+        if not raced:
+            raced.append(True)
+            case_details.edit_person(seeded, "sup", ref, 0, {"phone": "CCfirst"})
+        apply(uow, person, values)
+
+    monkeypatch.setattr(case_details, "_apply_person", racing)
+    second = invoke(
+        seeded, "case", "person", "edit", ref, "0", "--phone", "CCsecond", "--as", "cw1"
+    )
+    assert second.exit_code == 1 and "stale" in second.stderr
+    monkeypatch.undo()
+    people = _show(seeded, ref)["people"]
+    assert people[0]["phone"] == "CCfirst"
