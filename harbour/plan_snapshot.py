@@ -7,6 +7,8 @@ assessment's stored reasons; items staff wrote from their sealed text.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
+from datetime import date
 from typing import TypeVar
 
 from sqlalchemy import select
@@ -31,6 +33,7 @@ def snapshot(uow: UnitOfWork, plan: Plan) -> PlanSnapshot:
     catalogue = load_catalogue(uow.app.settings)
     reasons = _reasons(assessment)
     rows = plan_items(uow, plan)
+    people = _frozen_people(uow, plan) or _live_people(uow, case, rows)
     return PlanSnapshot(
         case_reference=case.reference,
         version_number=plan.version_number,
@@ -43,8 +46,8 @@ def snapshot(uow: UnitOfWork, plan: Plan) -> PlanSnapshot:
         next_due_at=plan.next_due_at,  # as when the version was composed, not the case's now
         items=tuple(_item(uow, row, catalogue, dict(reasons)) for row in rows),
         reasons=reasons,
-        threats=_threats(uow, case),
-        contacts=_contacts(uow, rows),
+        threats=people.threats,
+        contacts=people.contacts,
         resources=_resources(rows, catalogue),
         youth_title=uow.unseal(plan, "youth_title"),
         hide_hotlines=plan.hide_hotlines,
@@ -113,6 +116,57 @@ def _wording(
 def _contact_name(uow: UnitOfWork, row: PlanItem) -> str:
     person = uow.session.get(Person, row.person_id) if row.person_id else None
     return (uow.unseal(person, "name") if person else None) or "contact"
+
+
+@dataclass(frozen=True)
+class People:
+    threats: tuple[ThreatView, ...]
+    contacts: tuple[ContactView, ...]
+
+
+def freeze_people(uow: UnitOfWork, plan: Plan) -> None:
+    """Keep a finalised version's threat sources and contacts as they are now: later edits of
+    the case's people change the next version, never this one."""
+    from harbour.planning import plan_items
+
+    people = _live_people(uow, _get(uow, Case, plan.case_id), plan_items(uow, plan))
+    data = {
+        "threats": [
+            {**asdict(t), "protective_order_expires_on": _iso(t.protective_order_expires_on)}
+            for t in people.threats
+        ],
+        "contacts": [asdict(c) for c in people.contacts],
+    }
+    uow.seal(plan, "people", json.dumps(data, sort_keys=True))
+
+
+def _frozen_people(uow: UnitOfWork, plan: Plan) -> People | None:
+    raw = uow.unseal(plan, "people")
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    threats = tuple(
+        ThreatView(
+            kind=ThreatKind(t["kind"]),
+            name=t["name"],
+            protective_order=t["protective_order"],
+            protective_order_expires_on=(
+                date.fromisoformat(t["protective_order_expires_on"])
+                if t["protective_order_expires_on"]
+                else None
+            ),
+        )
+        for t in data["threats"]
+    )
+    return People(threats, tuple(ContactView(**c) for c in data["contacts"]))
+
+
+def _live_people(uow: UnitOfWork, case: Case, rows: list[PlanItem]) -> People:
+    return People(_threats(uow, case), _contacts(uow, rows))
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def _threats(uow: UnitOfWork, case: Case) -> tuple[ThreatView, ...]:

@@ -30,7 +30,7 @@ from harbour.domain.vocab import (
 )
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.plan_diff import PlanDiff, diff
-from harbour.plan_snapshot import snapshot
+from harbour.plan_snapshot import freeze_people, snapshot
 
 __all__ = [
     "PlanDiff",
@@ -271,6 +271,7 @@ def finalize(uow: UnitOfWork, actor: Actor | None, case: Case) -> Plan:
     plan.status = PlanStatus.FINAL
     plan.finalized_at = uow.now()
     plan.finalized_by_id = actor.staff_id if actor else None
+    freeze_people(uow, plan)
     events.record(uow, case.id, events.PLAN_FINALIZED, plan.id, version=plan.version_number)
     uow.session.flush()
     return plan

@@ -181,6 +181,8 @@ class Plan(Base):
     risk_level: Mapped[str | None] = mapped_column(String(CODE))
     point: Mapped[str | None] = mapped_column(String(CODE))
     youth_title_sealed: Mapped[str | None] = sealed(YOUTH_PII)
+    # A final version's threat sources and contacts as they were when it was finalised (JSON).
+    people_sealed: Mapped[str | None] = sealed(YOUTH_PII)
     hide_hotlines: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     finalized_at: Mapped[datetime | None]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-30 09:20:47.494477
+Create Date: 2026-11-30 09:55:14.187652
 """
 
 from __future__ import annotations
@@ -273,6 +273,7 @@ def upgrade() -> None:
         sa.Column("risk_level", sa.String(length=40), nullable=True),
         sa.Column("point", sa.String(length=40), nullable=True),
         sa.Column("youth_title_sealed", sa.Text(), nullable=True),
+        sa.Column("people_sealed", sa.Text(), nullable=True),
         sa.Column("hide_hotlines", sa.Boolean(), nullable=False),
         sa.Column("created_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("finalized_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
