@@ -19,6 +19,7 @@ threat_cli = typer.Typer(
 case_cli.add_typer(person_cli, name="person")
 case_cli.add_typer(threat_cli, name="threat")
 
+# Each option is declared once here; add and edit differ only in what they require.
 Text = Annotated[str | None, typer.Option()]
 Flag = Annotated[bool | None, typer.Option()]
 Number = Annotated[
@@ -31,13 +32,27 @@ Clear = Annotated[
 PersonKindOption = Annotated[
     str, typer.Option("--kind", help="family_member | caretaker | trusted_contact")
 ]
-ThreatKindOption = Annotated[
-    str | None, typer.Option("--kind", help="trafficker | network | complicit_family_friend")
+_THREAT_KINDS = "trafficker | network | complicit_family_friend"
+ThreatKindOption = Annotated[str, typer.Option("--kind", help=_THREAT_KINDS)]
+ThreatKindChange = Annotated[str | None, typer.Option("--kind", help=_THREAT_KINDS)]
+Caretaker = Annotated[bool | None, typer.Option(help="A family member who cares for the youth.")]
+NonOffending = Annotated[bool | None, typer.Option(help="Staff know this family member is safe.")]
+ApprovedByYouth = Annotated[
+    bool | None, typer.Option(help="The youth agrees to have them on the plan.")
 ]
 # Dates are read as text and checked by the model: click's own errors would quote the value.
+DateOfBirth = Annotated[str | None, typer.Option(help="The youth's (YYYY-MM-DD).")]
 Expires = Annotated[
     str | None, typer.Option(help="The protective order's expiry date (YYYY-MM-DD).")
 ]
+
+_NOT_FIELDS = frozenset({"ref", "number", "clear", "actor", "as_json"})
+
+
+def _fields(options: dict[str, Any]) -> dict[str, Any]:
+    """A command's field options by name: its parameters (``locals()`` taken first thing)
+    less the case, the number and the command's own switches."""
+    return {name: value for name, value in options.items() if name not in _NOT_FIELDS}
 
 
 def _print(change: Any, as_json: bool, verb: str) -> None:
@@ -58,27 +73,15 @@ def person_add(
     relationship: Text = None,
     phone: Text = None,
     address: Text = None,
-    non_offending: Annotated[
-        bool | None, typer.Option(help="Staff know this family member is safe.")
-    ] = None,
-    approved_by_youth: Annotated[
-        bool | None, typer.Option(help="The youth agrees to have them on the plan.")
-    ] = None,
+    non_offending: NonOffending = None,
+    approved_by_youth: ApprovedByYouth = None,
     actor: As = None,
     as_json: Json = False,
 ) -> None:
     """Add a family member, caretaker or trusted contact (caseworker of the case, supervisor)."""
+    fields = _fields(locals())
     from harbour.case_details import add_person
 
-    fields = {
-        "kind": kind,
-        "name": name,
-        "relationship": relationship,
-        "phone": phone,
-        "address": address,
-        "non_offending": non_offending,
-        "approved_by_youth": approved_by_youth,
-    }
     _print(add_person(get_app(), actor, ref, fields), as_json, "added")
 
 
@@ -89,47 +92,28 @@ def person_edit(
     name: Text = None,
     preferred_name: Text = None,
     relationship: Text = None,
-    date_of_birth: Annotated[str | None, typer.Option(help="The youth's (YYYY-MM-DD).")] = None,
+    date_of_birth: DateOfBirth = None,
     phone: Text = None,
     address: Text = None,
     notes: Text = None,
-    caretaker: Annotated[
-        bool | None, typer.Option(help="A family member who cares for the youth.")
-    ] = None,
-    non_offending: Annotated[
-        bool | None, typer.Option(help="Staff know this family member is safe.")
-    ] = None,
-    approved_by_youth: Annotated[
-        bool | None, typer.Option(help="The youth agrees to have them on the plan.")
-    ] = None,
+    caretaker: Caretaker = None,
+    non_offending: NonOffending = None,
+    approved_by_youth: ApprovedByYouth = None,
     clear: Clear = None,
     actor: As = None,
     as_json: Json = False,
 ) -> None:
     """Change one person's details; only the options given change."""
+    fields = _fields(locals())
     from harbour.case_details import edit_person
 
-    fields = {
-        "name": name,
-        "preferred_name": preferred_name,
-        "relationship": relationship,
-        "date_of_birth": date_of_birth,
-        "phone": phone,
-        "address": address,
-        "notes": notes,
-        "caretaker": caretaker,
-        "non_offending": non_offending,
-        "approved_by_youth": approved_by_youth,
-    }
     _print(edit_person(get_app(), actor, ref, number, fields, clear), as_json, "changed")
 
 
 @threat_cli.command("add")
 def threat_add(
     ref: str,
-    kind: Annotated[
-        str, typer.Option("--kind", help="trafficker | network | complicit_family_friend")
-    ],
+    kind: ThreatKindOption,
     name: Text = None,
     description: Text = None,
     protective_order: Flag = None,
@@ -139,16 +123,9 @@ def threat_add(
     as_json: Json = False,
 ) -> None:
     """Add a threat source, with its protective order if there is one."""
+    fields = _fields(locals())
     from harbour.case_details import add_threat
 
-    fields = {
-        "kind": kind,
-        "name": name,
-        "description": description,
-        "protective_order": protective_order,
-        "protective_order_expires_on": protective_order_expires_on,
-        "protective_order_details": protective_order_details,
-    }
     _print(add_threat(get_app(), actor, ref, fields), as_json, "added")
 
 
@@ -156,7 +133,7 @@ def threat_add(
 def threat_edit(
     ref: str,
     number: Number,
-    kind: ThreatKindOption = None,
+    kind: ThreatKindChange = None,
     name: Text = None,
     description: Text = None,
     protective_order: Flag = None,
@@ -167,14 +144,7 @@ def threat_edit(
     as_json: Json = False,
 ) -> None:
     """Change one threat source; only the options given change."""
+    fields = _fields(locals())
     from harbour.case_details import edit_threat
 
-    fields = {
-        "kind": kind,
-        "name": name,
-        "description": description,
-        "protective_order": protective_order,
-        "protective_order_expires_on": protective_order_expires_on,
-        "protective_order_details": protective_order_details,
-    }
     _print(edit_threat(get_app(), actor, ref, number, fields, clear), as_json, "changed")
