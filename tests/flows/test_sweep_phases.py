@@ -10,27 +10,16 @@ import flows.sweep as sweep_flow
 from flows.tasks import StepFailed
 from harbour.app import App
 from harbour.clock import FixedClock
-from harbour.db.base import new_id
-from harbour.db.models import Alert, Case
-from harbour.domain.vocab import AlertKind, NotificationKind
-from harbour.notify.alerts import open_alert
+from harbour.db.models import Alert
 from harbour.sweep import SweepIncomplete
-from tests.notify.helpers import new_case
+from tests.notify.helpers import imminent_alert, new_case
 
 
 def test_a_failing_phase_stops_neither_escalation_nor_delivery(
     flow_app: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     case = new_case(flow_app)
-    alert = flow_app.run(
-        lambda uow: open_alert(
-            uow,
-            uow.session.get_one(Case, case.id),
-            AlertKind.IMMINENT_THREAT,
-            new_id(),
-            NotificationKind.IMMINENT_THREAT,
-        )
-    )
+    alert = imminent_alert(flow_app, case)
     clock.advance(timedelta(minutes=10))
 
     def broken(at: object) -> int:

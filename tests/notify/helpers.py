@@ -1,4 +1,5 @@
-"""Cases and assessments for notification tests, the relay driven to quiet, and the invariants."""
+"""Cases, assessments and alerts for notification tests, the relay driven to quiet, and the
+invariants."""
 
 from __future__ import annotations
 
@@ -12,10 +13,18 @@ from sqlalchemy import func, select
 from harbour.app import App, UnitOfWork
 from harbour.cases import assign_case
 from harbour.clock import FixedClock
-from harbour.db.models import Assessment, Case, OutboxMessage
+from harbour.db.base import new_id
+from harbour.db.models import Alert, Assessment, Case, OutboxMessage
 from harbour.demo.receivers import MAIL_DOMAIN, WEBHOOK_TOKEN
-from harbour.domain.vocab import AssessmentPoint, AssessmentStatus, OutboxStatus
+from harbour.domain.vocab import (
+    AlertKind,
+    AssessmentPoint,
+    AssessmentStatus,
+    NotificationKind,
+    OutboxStatus,
+)
 from harbour.intake import refer
+from harbour.notify.alerts import open_alert
 from harbour.notify.relay import DeliveryReport, RelayConfig, deliver
 from tests.notify.conftest import FAST
 from tests.support import referral
@@ -59,6 +68,19 @@ def open_assessment(
         return row
 
     return app.run(work)
+
+
+def imminent_alert(app: App, case: Case) -> Alert:
+    """An imminent-threat alert opened on ``case``, outside any assessment."""
+    return app.run(
+        lambda uow: open_alert(
+            uow,
+            uow.session.get_one(Case, case.id),
+            AlertKind.IMMINENT_THREAT,
+            new_id(),
+            NotificationKind.IMMINENT_THREAT,
+        )
+    )
 
 
 def drain(

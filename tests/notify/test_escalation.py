@@ -10,14 +10,11 @@ import pytest
 from harbour import sweep as sweeping
 from harbour.app import App
 from harbour.clock import FixedClock
-from harbour.db.base import new_id
-from harbour.db.models import Alert, Case
+from harbour.db.models import Alert
 from harbour.demo.receivers import Receiver, RouteBook
-from harbour.domain.vocab import AlertKind, NotificationKind
-from harbour.notify.alerts import open_alert
 from harbour.notify.relay import deliver
 from tests.notify.conftest import FAST
-from tests.notify.helpers import MARKER, new_case, open_assessment, rows
+from tests.notify.helpers import MARKER, imminent_alert, new_case, open_assessment, rows
 from tests.support import invoke
 
 TIMEOUT = timedelta(minutes=10)  # the built-in policy's alert_ack_timeout
@@ -29,18 +26,6 @@ FIELDS = {
 }
 
 
-def _imminent(app: App, case: Case) -> Alert:
-    return app.run(
-        lambda uow: open_alert(
-            uow,
-            uow.session.get_one(Case, case.id),
-            AlertKind.IMMINENT_THREAT,
-            new_id(),
-            NotificationKind.IMMINENT_THREAT,
-        )
-    )
-
-
 def _tier(app: App, alert: Alert) -> int:
     return app.run(lambda uow: uow.session.get_one(Alert, alert.id).tier)
 
@@ -49,7 +34,7 @@ def test_every_relay_pass_escalates_so_the_timeout_holds(
     napp: App, clock: FixedClock, routes: RouteBook, receiver: Receiver
 ) -> None:
     routes.chat("sup").chat("adm")
-    alert = _imminent(napp, new_case(napp))
+    alert = imminent_alert(napp, new_case(napp))
     opened = clock.now()
     climbed_at: dict[int, timedelta] = {}
     while len(climbed_at) < 2 and clock.now() - opened < 3 * TIMEOUT:
@@ -64,7 +49,7 @@ def test_every_relay_pass_escalates_so_the_timeout_holds(
 
 
 def test_harbour_deliver_escalates_and_says_so(napp: App, clock: FixedClock) -> None:
-    alert = _imminent(napp, new_case(napp))
+    alert = imminent_alert(napp, new_case(napp))
     clock.advance(TIMEOUT)
     result = invoke(napp, "deliver", "--lane", "urgent", "--json")
     assert result.exit_code == 0, result.stderr
@@ -75,7 +60,7 @@ def test_harbour_deliver_escalates_and_says_so(napp: App, clock: FixedClock) -> 
 
 def test_a_command_s_own_delivery_escalates(napp: App, clock: FixedClock) -> None:
     case = new_case(napp)
-    alert = _imminent(napp, case)
+    alert = imminent_alert(napp, case)
     clock.advance(TIMEOUT)
     moved = invoke(napp, "assign", case.reference, "cw2", "--as", "coord")  # any command
     assert moved.exit_code == 0, moved.stderr
@@ -88,7 +73,7 @@ def test_a_failing_sweep_phase_stops_no_other(
 ) -> None:
     case = new_case(napp)
     open_assessment(napp, case, clock.now() + timedelta(days=1))
-    alert = _imminent(napp, case)
+    alert = imminent_alert(napp, case)
     clock.advance(TIMEOUT)
 
     def broken(*_: object) -> int:
@@ -112,7 +97,7 @@ def test_harbour_sweep_delivers_and_fails_when_a_phase_fails(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     routes.chat("sup")
-    alert = _imminent(napp, new_case(napp))
+    alert = imminent_alert(napp, new_case(napp))
     deliver(napp, config=FAST)
     clock.advance(TIMEOUT)
 

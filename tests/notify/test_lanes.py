@@ -14,7 +14,7 @@ from harbour.notify.alerts import open_alert
 from harbour.notify.outbox import enqueue
 from harbour.notify.relay import deliver
 from tests.notify.conftest import FAST
-from tests.notify.helpers import new_case, rows
+from tests.notify.helpers import imminent_alert, new_case, rows
 
 
 def _overdue_escalations(app: App, case: Case, n: int) -> None:
@@ -75,15 +75,7 @@ def test_an_imminent_alert_is_sent_before_hundreds_of_escalations_and_dead_lette
     assert pending[(Lane.NORMAL, "dead_letter")] >= 2
     assert not [key for key in pending if key[0] == Lane.URGENT]
 
-    napp.run(
-        lambda uow: open_alert(
-            uow,
-            uow.session.get_one(Case, case.id),
-            AlertKind.IMMINENT_THREAT,
-            new_id(),
-            NotificationKind.IMMINENT_THREAT,
-        )
-    )
+    imminent_alert(napp, case)
     report = deliver(napp, lane=Lane.URGENT, limit=3, config=FAST)  # what a CLI command does
     assert (report.sent, dict(report.sent_by_lane)) == (1, {"urgent": 1})
     [sent] = receiver.at(RouteBook.chat_path("sup"))
