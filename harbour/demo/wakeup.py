@@ -10,15 +10,13 @@ take it (Prefect mode leaves recent events to their flows for ``PREFECT_GRACE``)
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
 from harbour import pipeline
 from harbour.app import App, UnitOfWork
-from harbour.db.models import Agency, Alert, Assessment, Case, LifecycleEvent, ReminderMark
-from harbour.domain.vocab import AssessmentStatus, CaseStatus
-from harbour.policy import load_policy, reminder_times
+from harbour.db.models import Alert, LifecycleEvent
+from harbour.notify import reminders
 
 TICK = timedelta(minutes=15)  # the sweep's cron in docs/orchestration.md
 
@@ -29,33 +27,8 @@ def next_due(app: App) -> datetime | None:
 
 
 def _next_due(uow: UnitOfWork) -> datetime | None:
-    candidates = [*_thresholds(uow), *_escalations(uow), *_unfinished(uow)]
+    candidates = [*reminders.unfired_thresholds(uow), *_escalations(uow), *_unfinished(uow)]
     return min(candidates, default=None)
-
-
-def _thresholds(uow: UnitOfWork) -> list[datetime]:
-    policy = load_policy(uow.app.settings)
-    rows = uow.session.execute(
-        select(Assessment.id, Assessment.due_at, Agency.timezone)
-        .join(Case, Case.id == Assessment.case_id)
-        .join(Agency, Agency.id == Case.agency_id)
-        .where(
-            Assessment.status == AssessmentStatus.OPEN,
-            Assessment.due_at.is_not(None),
-            Case.status != CaseStatus.CLOSED,
-        )
-    ).all()
-    fired = {
-        (mark.assessment_id, mark.threshold, mark.due_at)
-        for mark in uow.session.scalars(select(ReminderMark))
-    }
-    found = []
-    for assessment_id, due_at, zone in rows:
-        assert due_at is not None
-        times = reminder_times(policy, due_at, ZoneInfo(zone))
-        unfired = [at for name, at in times if (assessment_id, name, due_at) not in fired]
-        found += unfired[:1]
-    return found
 
 
 def _escalations(uow: UnitOfWork) -> list[datetime]:

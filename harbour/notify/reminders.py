@@ -148,17 +148,44 @@ def _offsets(policy: Policy) -> list[tuple[str, timedelta]]:
     ]
 
 
-@lru_cache(maxsize=8)
-def _candidate_query(thresholds: tuple[str, ...]) -> Any:
-    """Built once (a sweep runs every few minutes): the bounds are parameters."""
+def unfired_thresholds(uow: UnitOfWork) -> list[datetime]:
+    """When each open assessment's earliest threshold not yet fired for its current due date
+    passes (possibly already): the moments a sweep will next find work. The demo skips the cron
+    ticks before the earliest of them."""
+    policy = load_policy(uow.app.settings)
+    columns = (Assessment.id, Assessment.due_at, Agency.timezone)
+    rows = uow.session.execute(_remindable(*columns)).all()
+    marks = {(m.assessment_id, m.threshold): m for m in uow.session.scalars(select(ReminderMark))}
+    found = []
+    for assessment_id, due_at, zone in rows:
+        assert due_at is not None
+        times = reminder_times(policy, due_at, ZoneInfo(zone))
+        fired = {name for name, _ in times if _fired(marks.get((assessment_id, name)), due_at)}
+        found += [at for name, at in times if name not in fired][:1]
+    return found
+
+
+def _remindable(*columns: Any) -> Any:
+    """Open assessments with a due date on cases still open, with their agency: those whose
+    thresholds can fire."""
     return (
-        select(Assessment, Case, Agency.timezone)
+        select(*columns)
         .join(Case, Case.id == Assessment.case_id)
         .join(Agency, Agency.id == Case.agency_id)
         .where(
             Assessment.status == AssessmentStatus.OPEN,
             Assessment.due_at.is_not(None),
             Case.status != CaseStatus.CLOSED,
+        )
+    )
+
+
+@lru_cache(maxsize=8)
+def _candidate_query(thresholds: tuple[str, ...]) -> Any:
+    """Built once (a sweep runs every few minutes): the bounds are parameters."""
+    return (
+        _remindable(Assessment, Case, Agency.timezone)
+        .where(
             Assessment.id > bindparam("after"),
             or_(*(_unfired_near(name) for name in thresholds)),
         )
