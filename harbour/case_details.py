@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
@@ -34,6 +34,8 @@ CONTACTS_NOTE = (
     "Plan contacts are chosen from the people the youth approved when the next plan version is "
     "composed (at the next assessment); plans that exist already keep their contacts."
 )
+
+_Row = TypeVar("_Row", Person, ThreatSource)
 
 _SEALED_PERSON = ("name", "preferred_name", "relationship", "phone", "address", "notes")
 _SEALED_THREAT = ("name", "description", "protective_order_details")
@@ -68,11 +70,21 @@ class _Patch(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     clearable: ClassVar[frozenset[str]] = frozenset()
 
-    def given(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True)
+    @classmethod
+    def requested(
+        cls, fields: dict[str, Any], clear: list[str] | None, today: date | None = None
+    ) -> tuple[dict[str, Any], list[str]]:
+        """The fields given, checked, and the names to clear; refused if that changes nothing."""
+        patch = parse(cls, _present(fields), prefix="--", today=today)
+        given = patch.model_dump(exclude_unset=True)
+        cleared = _clear_names(clear, cls.clearable)
+        _nothing_to_do(given, cleared)
+        return given, cleared
 
 
 class PersonPatch(_Patch):
+    clearable: ClassVar[frozenset[str]] = _PERSON_CLEARABLE
+
     name: Name | None = None
     preferred_name: Name | None = None
     relationship: ShortText | None = None
@@ -86,6 +98,8 @@ class PersonPatch(_Patch):
 
 
 class ThreatPatch(_Patch):
+    clearable: ClassVar[frozenset[str]] = _THREAT_CLEARABLE
+
     kind: ThreatKind | None = None
     name: Name | None = None
     description: Note | None = None
@@ -130,9 +144,7 @@ def add_person(app: App, actor_handle: str | None, ref: str, fields: dict[str, A
         count = _count(uow, Person, case)
         if count >= 1 + 2 * MAX_PEOPLE:
             raise Conflict("too_many_people", "the case holds as many people as it can")
-        person = Person(case_id=case.id, kind=kind, position=_next_position(uow, Person, case))
-        uow.session.add(person)
-        uow.session.flush()
+        person = _new_row(uow, Person, case, kind)
         _apply_person(uow, person, values)
         return _changed(uow, actor, case, "case.person.add", person.position, kind, values)
 
@@ -148,9 +160,7 @@ def edit_person(
     clear: list[str] | None = None,
 ) -> Change:
     """Change the given fields of one person of the case; ``clear`` empties optional ones."""
-    patch = parse(PersonPatch, _present(fields), prefix="--", today=_today(app)).given()
-    cleared = _clear_names(clear, _PERSON_CLEARABLE)
-    _nothing_to_do(patch, cleared)
+    patch, cleared = PersonPatch.requested(fields, clear, today=_today(app))
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> Change:
         person = _numbered(uow, Person, case, number, "person")
@@ -177,13 +187,7 @@ def add_threat(app: App, actor_handle: str | None, ref: str, fields: dict[str, A
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> Change:
         if _count(uow, ThreatSource, case) >= MAX_PEOPLE:
             raise Conflict("too_many_threats", "the case holds as many threat sources as it can")
-        row = ThreatSource(
-            case_id=case.id,
-            kind=threat.kind,
-            position=_next_position(uow, ThreatSource, case),
-        )
-        uow.session.add(row)
-        uow.session.flush()
+        row = _new_row(uow, ThreatSource, case, threat.kind)
         _apply_threat(uow, row, values)
         return _changed(uow, actor, case, "case.threat.add", row.position, row.kind, values)
 
@@ -199,9 +203,7 @@ def edit_threat(
     clear: list[str] | None = None,
 ) -> Change:
     """Change the given fields of one threat source, protective order included."""
-    patch = parse(ThreatPatch, _present(fields), prefix="--").given()
-    cleared = _clear_names(clear, _THREAT_CLEARABLE)
-    _nothing_to_do(patch, cleared)
+    patch, cleared = ThreatPatch.requested(fields, clear)
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> Change:
         row = _numbered(uow, ThreatSource, case, number, "threat")
@@ -323,6 +325,15 @@ def _numbered(
     )
     if row is None:
         raise NotFound(f"{what}_not_found", f"the case has no {what} with that number")
+    return row
+
+
+def _new_row(uow: UnitOfWork, model: type[_Row], case: Case, kind: str) -> _Row:
+    """A person or threat source numbered after the case's last, flushed so that it has the
+    id its sealed fields are bound to."""
+    row = model(case_id=case.id, kind=kind, position=_next_position(uow, model, case))
+    uow.session.add(row)
+    uow.session.flush()
     return row
 
 
