@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,7 +48,26 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def new_id() -> str:
     """Random row ids, made before insert so they can bind a sealed value to its row."""
+    return _id_source()
+
+
+def _random_id() -> str:
     return uuid.uuid4().hex
+
+
+_id_source: Callable[[], str] = _random_id
+
+
+@contextmanager
+def ids_from(source: Callable[[], str]) -> Iterator[None]:
+    """Row ids from ``source`` for a while: the demo's seeded ids (alert ids appear in its
+    messages, which must repeat for a seed). Nothing else uses this."""
+    global _id_source
+    previous, _id_source = _id_source, source
+    try:
+        yield
+    finally:
+        _id_source = previous
 
 
 class Base(DeclarativeBase):

@@ -35,17 +35,25 @@ class Inbox:
         """Messages that arrived since the last call, stamped ``at``."""
         mails, posts = self.smtp.received[self._seen[0] :], self.receiver.received[self._seen[1] :]
         self._seen = (self._seen[0] + len(mails), self._seen[1] + len(posts))
-        new = [
-            self._add("email", mail.to.removesuffix(f"@{MAIL_DOMAIN}"), at, mail.subject, mail.text)
+        arrived = [
+            ("email", mail.to.removesuffix(f"@{MAIL_DOMAIN}"), mail.subject, mail.text)
             for mail in mails
         ]
-        for path, body in posts:
-            tag = path.removeprefix(f"/{WEBHOOK_TOKEN}/")
-            title = str(body.get("title", ""))
-            new.append(
-                self._add("chat", tag, at, title, json.dumps(body, indent=2, sort_keys=True))
+        arrived += [
+            (
+                "chat",
+                path.removeprefix(f"/{WEBHOOK_TOKEN}/"),
+                str(body.get("title", "")),
+                json.dumps(body, indent=2, sort_keys=True),
             )
-        return new
+            for path, body in posts
+        ]
+        # The relay sends in parallel, so arrivals within one step come in any order: number
+        # them in a fixed one, so a seed repeats the messages folder too.
+        return [
+            self._add(channel, to, at, subject, text)
+            for channel, to, subject, text in sorted(arrived)
+        ]
 
     def _add(self, channel: str, to: str, at: datetime, subject: str, text: str) -> Delivered:
         message = Delivered(len(self.messages) + 1, channel, to, at, subject, text)

@@ -19,12 +19,13 @@ from typing import Any
 
 from harbour.app import App
 from harbour.clock import FixedClock
+from harbour.db.base import ids_from
 from harbour.demo import cast, leaks, output, summary
 from harbour.demo.failure import DemoFailure
 from harbour.demo.inbox import Inbox
 from harbour.demo.orchestrator import Inline, Orchestrator
 from harbour.demo.receivers import RouteBook, smtp_server, webhook_receiver
-from harbour.demo.seeded import seeded_references
+from harbour.demo.seeded import seeded_ids, seeded_references
 from harbour.demo.story import DAYS, START, Story
 from harbour.errors import ConfigError
 from harbour.settings import REPO_ROOT, Settings
@@ -57,7 +58,7 @@ def run_demo(options: Options, say: Callable[[str], None]) -> dict[str, Any]:
         say(line)
 
     _prepare(options)
-    with smtp_server() as smtp, webhook_receiver() as receiver:
+    with ids_from(seeded_ids(options.seed)), smtp_server() as smtp, webhook_receiver() as receiver:
         book = _routes(RouteBook(options.home / "apprise.yaml", smtp, receiver))
         clock = FixedClock(Story.at(0, "08:00"))
         app = App(_settings(options, book.path), clock, references=seeded_references(options.seed))

@@ -1,4 +1,5 @@
-"""Case references from a seeded generator: the same ``--seed`` gives the same references."""
+"""Case references and row ids from seeded generators: the same ``--seed`` gives the same
+references and the same alert ids in the messages."""
 
 from __future__ import annotations
 
@@ -18,3 +19,9 @@ def seeded_references(seed: int) -> Callable[[], str]:
         return refs.format_reference("".join(rng.choice(refs.ALPHABET) for _ in range(size)))
 
     return new_reference
+
+
+def seeded_ids(seed: int) -> Callable[[], str]:
+    """Row ids (uuid-sized hex), repeatable for ``seed``; for the demo only."""
+    rng = random.Random(f"harbour-demo-ids-{seed}")
+    return lambda: f"{rng.getrandbits(128):032x}"

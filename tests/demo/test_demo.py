@@ -100,10 +100,11 @@ def test_the_story_happened(demo: Any) -> None:
 
 def test_same_seed_same_run_and_reset_starts_afresh(demo: Any) -> None:
     folder, summary, lines = demo
-    plans = _files(folder / "out" / "plans")
+    plans, messages = _files(folder / "out" / "plans"), _files(folder / "out" / "messages")
     again: list[str] = []
     assert run_demo(_options(folder, reset=True), again.append) == summary
     assert _files(folder / "out" / "plans") == plans
+    assert _files(folder / "out" / "messages") == messages  # alert ids and order included
     assert (folder / "out" / "summary.json").read_text() == json.dumps(summary, indent=2) + "\n"
     assert again == lines
     other = run_demo(_options(folder, reset=True, seed=7, days=0), lambda line: None)
