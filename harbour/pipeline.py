@@ -155,18 +155,17 @@ def _try(app: App, event: Pending) -> bool:
 def after_commit(app: App) -> None:
     """What a CLI command does once its change is committed.
 
-    Inline: process the new lifecycle events here, then deliver the urgent lane and a bounded
-    batch of the normal lane. Prefect: deliver only the urgent lane (an imminent-threat alert
-    never waits for a trigger) and leave the rest to the deployments.
+    The urgent lane first, in both modes: an imminent-threat alert waits for nothing, neither a
+    trigger nor this command's own follow-through. Inline: then process the new lifecycle events
+    here and deliver what they added, urgent rows first, with a bounded batch of the rest.
+    Prefect: the deployments do the rest.
     """
     from harbour.domain.vocab import Lane
 
+    deliver(app, Lane.URGENT)
     if app.settings.orchestration == "inline":
         process_pending(app)
-        deliver(app, Lane.URGENT)
-        deliver(app, Lane.NORMAL, limit=NORMAL_LANE_BATCH)
-    else:
-        deliver(app, Lane.URGENT)
+        deliver(app, limit=NORMAL_LANE_BATCH)
 
 
 def deliver(app: App, lane: str | None = None, limit: int | None = None) -> int:
