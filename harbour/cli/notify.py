@@ -83,12 +83,12 @@ def notify_test(
 @outbox_cli.callback(invoke_without_command=True)
 def outbox_show(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option(help="pending, sent or dead.")] = None,
+    status: Annotated[str | None, typer.Option(help="pending, sent, dead or cancelled.")] = None,
     limit: Annotated[int, typer.Option(help="How many rows to list.")] = 20,
     actor: As = None,
     as_json: Json = False,
 ) -> None:
-    """Pending, sent and dead-lettered counts and the latest rows (no content)."""
+    """Pending, sent, dead-lettered and cancelled counts and the latest rows (no content)."""
     if ctx.invoked_subcommand is not None:
         return
     from harbour.notify.console import outbox
@@ -98,7 +98,9 @@ def outbox_show(
 
 def _outbox_text(view: dict[str, Any]) -> str:
     c = view["counts"]
-    lines = [f"pending {c['pending']}, sent {c['sent']}, dead {c['dead']}"]
+    lines = [
+        f"pending {c['pending']}, sent {c['sent']}, dead {c['dead']}, cancelled {c['cancelled']}"
+    ]
     for r in view["rows"]:
         lines.append(
             f"{r['id']}  {r['status']:<7} {r['lane']:<6} {r['kind']:<20} "

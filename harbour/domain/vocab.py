@@ -146,6 +146,7 @@ class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     DEAD = "dead"
+    CANCELLED = "cancelled"  # kept, never sent: ``last_error`` says why (e.g. ``acknowledged``)
 
 
 class AlertKind(StrEnum):

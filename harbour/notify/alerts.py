@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 
 from harbour import events
 from harbour.access import audit, authorize, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
-from harbour.db.models import Alert, Case
-from harbour.domain.vocab import AlertKind, Lane, NotificationKind, Role
+from harbour.db.models import Alert, Case, OutboxMessage
+from harbour.domain.vocab import AlertKind, Lane, NotificationKind, OutboxStatus, Role
 from harbour.errors import InvalidInput, NotFound
 from harbour.notify import recipients
 from harbour.notify.outbox import enqueue
@@ -177,7 +177,8 @@ def lane_of(kind: str) -> Lane:
 
 
 def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> Alert:
-    """Record who acknowledged an alert of their agency, and when; the ladder stops there.
+    """Record who acknowledged an alert of their agency, and when; the ladder stops there, and
+    its pages not yet sent are settled (kept as ``cancelled``/``acknowledged``, never sent).
 
     Acknowledging again changes nothing. Another agency's alert answers as a missing one.
     """
@@ -193,11 +194,28 @@ def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> Alert:
             alert.acknowledged_at = uow.now()
             alert.acknowledged_by = actor.handle
             alert.next_escalation_at = None
+            settle_pages(uow, alert)
             audit(uow, actor, "alert.ack", alert.case_id, alert_id=alert.id, tier=alert.tier)
             events.record(uow, alert.case_id, events.ALERT_ACKNOWLEDGED, alert.id, kind=alert.kind)
         return alert
 
     return app.run(work)
+
+
+def settle_pages(uow: UnitOfWork, alert: Alert) -> int:
+    """Cancel the alert's pending pages: an acknowledged alert must not page anyone later.
+
+    A row a relay holds mid-send is cancelled too; if that send succeeds, the relay records it
+    as sent after all (see ``relay._apply``). Returns how many rows were settled.
+    """
+    M = OutboxMessage
+    result = uow.session.execute(
+        update(M)
+        .where(M.case_id == alert.case_id, M.alert_id == alert.id, M.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.CANCELLED, last_error="acknowledged")
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _find(uow: UnitOfWork, agency_id: str, typed: str) -> Alert:

@@ -112,7 +112,7 @@ def outbox(
 ) -> dict[str, Any]:
     """Counts by status and the latest rows of the actor's agency: codes and times, no content."""
     if status is not None and status not in {s.value for s in OutboxStatus}:
-        raise InvalidInput([("--status", "one of pending, sent, dead")])
+        raise InvalidInput([("--status", "one of pending, sent, dead, cancelled")])
     if not 1 <= limit <= 1000:
         raise InvalidInput([("--limit", "between 1 and 1000")])
 
@@ -156,6 +156,8 @@ def retry(app: App, actor_handle: str | None, row_id: str) -> dict[str, Any]:
             raise NotFound("outbox_row_not_found", "no such outbox row")
         if row.status == OutboxStatus.SENT:
             raise InvalidInput([("ID", "that row was sent; nothing to retry")])
+        if row.status == OutboxStatus.CANCELLED:
+            raise InvalidInput([("ID", f"that row was cancelled ({row.last_error}); not resent")])
         row.status, row.attempts, row.last_error = OutboxStatus.PENDING, 0, None
         row.next_attempt_at = uow.now()
         audit(uow, actor, "notify.outbox.retry", row.case_id, outbox_id=row.id)

@@ -109,7 +109,7 @@ def _insert_new(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
 
 
 def counts(uow: UnitOfWork, agency_id: str | None = None) -> dict[str, int]:
-    """Rows by status (pending, sent, dead), optionally for one agency."""
+    """Rows by status (pending, sent, dead, cancelled), optionally for one agency."""
     query = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     if agency_id is not None:
         query = query.where(OutboxMessage.agency_id == agency_id)

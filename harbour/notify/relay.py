@@ -246,9 +246,13 @@ def record(app: App, outcomes: list[Outcome], config: RelayConfig, report: Deliv
 
 def _apply(uow: UnitOfWork, outcome: Outcome, config: RelayConfig, pass_id: str) -> str:
     row = uow.session.get(OutboxMessage, outcome.row.id)
+    now = uow.now()
+    if row is not None and row.status == OutboxStatus.CANCELLED and outcome.error is None:
+        # Acknowledged while this send was in flight: the record says what really happened.
+        row.status, row.sent_at = OutboxStatus.SENT, now
+        return "sent"
     if row is None or row.status != PENDING:
         return "gone"
-    now = uow.now()
     if outcome.error is None:
         row.status, row.sent_at, row.last_error = OutboxStatus.SENT, now, None
         return "sent"
