@@ -9,6 +9,7 @@ and a sweep finishes whatever was recorded but never processed.
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -158,11 +159,13 @@ def after_commit(app: App) -> None:
     The urgent lane first, in both modes: an imminent-threat alert waits for nothing, neither a
     trigger nor this command's own follow-through. Inline: then process the new lifecycle events
     here and deliver what they added, urgent rows first, with a bounded batch of the rest.
-    Prefect: the deployments do the rest.
+    Prefect: the deployments do the rest. Urgent rows nobody has a route for are named on
+    stderr: the command succeeded (its change is recorded), but nobody was told.
     """
     from harbour.domain.vocab import Lane
+    from harbour.notify import relay
 
-    deliver(app, Lane.URGENT)
+    warn_unrouted(relay.deliver(app, lane=Lane.URGENT).unrouted)
     if app.settings.orchestration == "inline":
         process_pending(app)
         deliver(app, limit=NORMAL_LANE_BATCH)
@@ -175,3 +178,19 @@ def deliver(app: App, lane: str | None = None, limit: int | None = None) -> int:
 
     chosen = Lane(lane) if lane is not None else None
     return relay.deliver(app, lane=chosen, limit=limit if limit is not None else 500).sent
+
+
+def warn_unrouted(unrouted: dict[str, str]) -> None:
+    """One warning line per reason, naming the recipient tags only (no content)."""
+    why = {
+        "no_config": "no notification routes are configured",
+        "no_route": "no route has these tags",
+    }
+    for reason in ("no_config", "no_route"):
+        tags = sorted(tag for tag, found in unrouted.items() if found == reason)
+        if tags:
+            sys.stderr.write(
+                f"warning: urgent alert not sent to {', '.join(tags)}: {why[reason]}; "
+                "nobody has been told. Fix: set HARBOUR_APPRISE_CONFIG (routes for these tags), "
+                "then run: harbour notify check --as ADMIN\n"
+            )

@@ -70,6 +70,8 @@ class DeliveryReport:
     sent_by_lane: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    # Recipient tags of urgent rows left unsent for want of a route; why: no_config or no_route.
+    unrouted: dict[str, str] = field(default_factory=dict)
     pass_id: str = field(default_factory=new_id)  # names this pass in its dead-letter notices
 
     def as_json(self) -> dict[str, Any]:
@@ -126,6 +128,9 @@ def deliver(
             # Not configured (a demo, a fresh store): rows wait, nothing burns its attempts.
             log.info("no notification routes configured; due rows stay pending")
             report.errors["no_config"] += 1
+            if Lane.URGENT in lanes:
+                waiting = app.run(_urgent_recipients)
+                report.unrouted.update(dict.fromkeys(waiting, "no_config"))
         else:
             pin_apprise_logger()
             with ThreadPoolExecutor(config.workers, thread_name_prefix="harbour-relay") as pool:
@@ -139,6 +144,15 @@ def _due(uow: UnitOfWork, lanes: tuple[Lane, ...]) -> tuple[bool, bool]:
     now, M = uow.now(), OutboxMessage
     due = select(M.id).where(M.status == PENDING, M.lane.in_(lanes), M.next_attempt_at <= now)
     return alert_due(uow, now), uow.session.scalar(due.limit(1)) is not None
+
+
+def _urgent_recipients(uow: UnitOfWork, limit: int = 20) -> list[str]:
+    """Tags that urgent rows due now wait for (a few, for a warning)."""
+    M = OutboxMessage
+    query = select(M.recipient).where(
+        M.status == PENDING, M.lane == Lane.URGENT, M.next_attempt_at <= uow.now()
+    )
+    return sorted(uow.session.scalars(query.distinct().limit(limit)))
 
 
 def _pump(
@@ -304,6 +318,8 @@ def _count(report: DeliveryReport, outcome: Outcome, verdict: str) -> None:
         return
     if outcome.error is not None:
         report.errors[outcome.error] += 1
+        if outcome.error == "no_route" and row.lane == Lane.URGENT:
+            report.unrouted.setdefault(row.recipient, "no_route")
         log.warning(
             "outbox row %s (%s to tag %s on %s) failed: %s",
             row.id,
