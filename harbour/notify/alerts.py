@@ -45,11 +45,11 @@ def _oncall_and_supervisors(uow: UnitOfWork, agency_id: str) -> list[str]:
 
 
 def _supervisors(uow: UnitOfWork, agency_id: str) -> list[str]:
-    return recipients.handles(uow, agency_id, role=Role.SUPERVISOR)
+    return recipients.in_role(uow, agency_id, Role.SUPERVISOR)
 
 
 def _admins(uow: UnitOfWork, agency_id: str) -> list[str]:
-    return recipients.handles(uow, agency_id, role=Role.ADMIN)
+    return recipients.in_role(uow, agency_id, Role.ADMIN)
 
 
 LADDERS: dict[str, tuple[Tier, ...]] = {

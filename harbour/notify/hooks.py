@@ -41,7 +41,7 @@ def assessment_completed(
         )
     elif level == RiskLevel.HIGH and _rank(previous_level) < RiskLevel.HIGH.rank:
         people = recipients.caseworker_or_supervisors(uow, case)
-        people += recipients.handles(uow, case.agency_id, role=Role.SUPERVISOR)
+        people += recipients.in_role(uow, case.agency_id, Role.SUPERVISOR)
         enqueue(
             uow,
             NotificationKind.RISK_RAISED,

@@ -20,6 +20,12 @@ def handles(uow: UnitOfWork, agency_id: str | None, *, role: Role | None = None)
     return list(uow.session.scalars(query))
 
 
+def in_role(uow: UnitOfWork, agency_id: str, role: Role) -> list[str]:
+    """The agency's active staff with ``role`` by handle, and its shared ``role/agency`` route
+    (a team channel) if one is configured."""
+    return [*handles(uow, agency_id, role=role), *shared_route(uow, role.value, agency_id)]
+
+
 def on_call(uow: UnitOfWork, agency_id: str) -> list[str]:
     """On-call staff by handle, and the agency's shared on-call route if one is configured."""
     people = uow.session.scalars(
@@ -45,7 +51,7 @@ def caseworker_or_supervisors(uow: UnitOfWork, case: Case) -> list[str]:
         staff = uow.session.get(Staff, case.caseworker_id)
         if staff is not None and staff.active:
             return [staff.handle]
-    return handles(uow, case.agency_id, role=Role.SUPERVISOR)
+    return in_role(uow, case.agency_id, Role.SUPERVISOR)
 
 
 def agency_of(uow: UnitOfWork, handle: str) -> str | None:

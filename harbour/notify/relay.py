@@ -295,8 +295,8 @@ def _notify_admins(uow: UnitOfWork, row: OutboxMessage, pass_id: str) -> None:
     each would bury the admins (and, before, the urgent lane)."""
     if row.kind == NotificationKind.DEAD_LETTER:
         return  # the admins' own route is down: the row stays visible in `harbour outbox`
-    admins = recipients.handles(uow, row.agency_id, role=Role.ADMIN)
-    if not admins and row.agency_id is not None:
+    admins = recipients.in_role(uow, row.agency_id, Role.ADMIN) if row.agency_id else []
+    if not admins:  # no agency, or none of its own: every admin
         admins = recipients.handles(uow, None, role=Role.ADMIN)
     enqueue(
         uow,
