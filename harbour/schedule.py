@@ -227,31 +227,49 @@ def ensure_next(uow: UnitOfWork, case: Case) -> Assessment | None:
 # -- the dry run ----------------------------------------------------------------------------------
 
 
+PROJECTED_THRESHOLDS = frozenset({"due_soon", "due_today"})  # a projection is done on time
+PROJECTED_AT_MOST = 4
+
+
 def dry_run(uow: UnitOfWork, case: Case, weeks: int = 8) -> list[dict[str, Any]]:
     """What falls due and which reminders fire from now for ``weeks`` weeks, in time order.
 
-    Open assessments as they stand; after them, the assessments that would follow if each were
-    completed on its due date at the case's current level (marked ``projected``).
+    Open assessments as they stand, with every reminder and the escalation; after them, up to
+    four assessments that would follow if each were done on its due date (or now, if that is
+    past) at the case's current level, marked ``projected``: only their reminders before they
+    are due, and none before the assessment they follow exists.
     """
     now, policy, zone = uow.now(), load_policy(uow.app.settings), zone_of(uow, case)
     until = now + timedelta(weeks=weeks)
     entries: list[dict[str, Any]] = []
-    for point, due, projected in _dues(uow, case, policy, zone, until):
+    for point, due, opens in _dues(uow, case, policy, zone, until):
+        projected = opens is not None
         entries.append(_entry(due, f"{point} assessment due", None, point, projected, zone))
         for threshold, at in reminder_times(policy, due, zone):
+            if opens is not None and (threshold not in PROJECTED_THRESHOLDS or at < opens):
+                continue
             entries.append(_entry(at, f"{point} reminder", threshold, point, projected, zone))
     return sorted((e for e in entries if now <= e["at"] <= until), key=lambda e: e["at"])
 
 
 def _dues(
     uow: UnitOfWork, case: Case, policy: Policy, zone: ZoneInfo, until: datetime
-) -> list[tuple[str, datetime, bool]]:
-    found = [(a.point, a.due_at, False) for a in open_assessments(uow, case) if a.due_at]
+) -> list[tuple[str, datetime, datetime | None]]:
+    """(point, due, None) for open assessments; (point, due, opens) for projected ones, where
+    ``opens`` is when the one before is assumed done."""
+    found: list[tuple[str, datetime, datetime | None]] = [
+        (a.point, a.due_at, None) for a in open_assessments(uow, case) if a.due_at
+    ]
+    now = uow.now()
     if case.status == CaseStatus.DISCHARGED:
         dues, done = follow_up_schedule(uow, case)
-        found += [(P.FOLLOW_UP.value, due, True) for due in dues[done + 1 :]]
+        later = dues[done + 1 :][:PROJECTED_AT_MOST]
+        found += [
+            (P.FOLLOW_UP.value, due, max(before, now))
+            for before, due in zip(dues[done:], later, strict=False)
+        ]
     elif case.status in OPEN_CASE and case.risk_level:
-        found += _projected_meetings(policy, zone, case, found, until)
+        found += _projected_meetings(policy, zone, case, found, until, now)
     return found
 
 
@@ -259,15 +277,17 @@ def _projected_meetings(
     policy: Policy,
     zone: ZoneInfo,
     case: Case,
-    found: list[tuple[str, datetime, bool]],
+    found: list[tuple[str, datetime, datetime | None]],
     until: datetime,
-) -> list[tuple[str, datetime, bool]]:
+    now: datetime,
+) -> list[tuple[str, datetime, datetime | None]]:
     level = RiskLevel(case.risk_level or RiskLevel.LOW)
     at = next((due for point, due, _ in found if point == P.PLANNING_MEETING), None)
-    projected = []
-    while at is not None and at <= until:
-        at = min(next_due(policy, at, level, zone), planning_meeting_due(policy, at, zone))
-        projected.append((P.PLANNING_MEETING.value, at, True))
+    projected: list[tuple[str, datetime, datetime | None]] = []
+    while at is not None and at <= until and len(projected) < PROJECTED_AT_MOST:
+        done = max(at, now)
+        at = min(next_due(policy, done, level, zone), planning_meeting_due(policy, done, zone))
+        projected.append((P.PLANNING_MEETING.value, at, done))
     return projected
 
 

@@ -195,3 +195,19 @@ def test_cases_missing_next_looks_each_case_up_by_its_own_index_on_sqlite(
         app.dispose()
     details = " | ".join(row[-1] for row in plan)
     assert "ix_assessments_case_status (case_id=? AND status=?)" in details, details
+
+
+def test_dry_run_of_an_imminent_case_stays_readable(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    ref = referred_case(seeded, tmp_path)
+    submit_assessment(seeded, "cw1", ref, "initial_contact", safest(seeded))
+    submit_assessment(seeded, "cw1", ref, "incident", safest(seeded) | {"immediate_danger": "yes"})
+    entries = ok(seeded, "schedule", ref, "--as", "cw1")
+    projected = [e for e in entries if e["projected"]]
+    dues = [e for e in projected if e["threshold"] is None]
+    assert len(dues) == 4  # at most four projected assessments, however short the interval
+    assert {e["threshold"] for e in projected} <= {None, "due_soon", "due_today"}
+    real = [e["at"] for e in entries if not e["projected"] and e["threshold"] is None]
+    assert all(e["at"] >= real[0] for e in projected)  # none before the open one is due
+    assert len(entries) < 20
