@@ -130,27 +130,31 @@ def alerts(
     as_json: Json = False,
 ) -> None:
     """Alerts waiting for someone to take them (imminent threats, escalations), newest first."""
+    from harbour.cases import staff_zone
     from harbour.notify.alerts import list_alerts
 
-    rows = list_alerts(get_app(), actor, include_acknowledged=show_all, limit=limit)
-    emit([r.as_json() for r in rows], as_json, _alerts_text)
+    app = get_app()
+    rows = list_alerts(app, actor, include_acknowledged=show_all, limit=limit)
+    emit([r.as_json() for r in rows], as_json, lambda _: _alerts_text(rows, staff_zone(app, actor)))
 
 
-def _alerts_text(rows: list[dict[str, Any]]) -> str:
+def _alerts_text(rows: list[Any], zone: Any) -> str:
+    from harbour.cases import local_time
+
     if not rows:
         return "No open alerts."
-    lines = [f"{'alert':<13} {'case':<13} {'kind':<19} {'tier':<4} {'opened (UTC)':<17} state"]
+    lines = [f"{'alert':<13} {'case':<13} {'kind':<19} {'tier':<4} {'opened':<21} state"]
     for r in rows:
         state = (
-            f"acknowledged by {r['acknowledged_by']}"
-            if r["acknowledged_at"]
-            else f"escalates {(r['next_escalation_at'] or '-')[:16]}"
-            if r["next_escalation_at"]
+            f"acknowledged by {r.acknowledged_by}"
+            if r.acknowledged_at
+            else f"escalates {local_time(r.next_escalation_at, zone)}"
+            if r.next_escalation_at
             else "open (top of the ladder)"
         )
         lines.append(
-            f"{r['alert'][:12]:<13} {r['case'][:12]:<13} {r['kind']:<19} {r['tier']:<4} "
-            f"{r['opened_at'][:16]:<17} {state}"
+            f"{r.id[:12]:<13} {r.case_reference[:12]:<13} {r.kind:<19} {r.tier:<4} "
+            f"{local_time(r.opened_at, zone):<21} {state}"
         )
     return "\n".join(lines)
 
