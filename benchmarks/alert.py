@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Row, temp_store
+from benchmarks.common import Row, seed_agency, temp_store
 from flows.local_server import server_environment
 from harbour import pipeline
-from harbour.app import App, UnitOfWork
+from harbour.app import App
 from harbour.db.models import Case
 from harbour.demo.receivers import (
     MAIL_DOMAIN,
@@ -34,7 +34,6 @@ from harbour.demo.receivers import (
 )
 from harbour.instrument import load_instrument
 from harbour.intake import refer
-from harbour.staffing import AgencyIn, StaffIn, create_agency, create_staff
 
 SUP = f"sup@{MAIL_DOMAIN}"
 
@@ -59,7 +58,7 @@ def _imminent_alert(times: int) -> list[Row]:
     from its start, against a bare Apprise send to the same server."""
     rows = []
     with temp_store("sqlite") as app, smtp_server() as smtp, webhook_receiver() as receiver:
-        _seed(app)
+        seed_agency(app)
         book = RouteBook(app.settings.home / "routes.yaml", smtp, receiver)
         for handle in ("sup", "cw1", "coord"):
             book.email(handle)
@@ -180,16 +179,6 @@ def _alerts(smtp: SmtpServer) -> list[Mail]:
 
 def _reference(app: App, case_id: str) -> str:
     return app.run(lambda uow: uow.session.get_one(Case, case_id).reference)
-
-
-def _seed(app: App) -> None:
-    def work(uow: UnitOfWork) -> None:
-        create_agency(uow, AgencyIn(name="bench", timezone="America/New_York"))
-        for handle, role in (("coord", "coordinator"), ("cw1", "caseworker")):
-            create_staff(uow, StaffIn(handle=handle, agency="bench", role=role))
-        create_staff(uow, StaffIn(handle="sup", agency="bench", role="supervisor", on_call=True))
-
-    app.run(work)
 
 
 def _referral(app: App) -> str:

@@ -15,12 +15,13 @@ from typing import Any
 
 from sqlalchemy import text
 
-from harbour.app import App
+from harbour.app import App, UnitOfWork
 from harbour.clock import FixedClock
 from harbour.crypto import Keyring
 from harbour.db import migrate
 from harbour.db.engine import make_engine
 from harbour.settings import Settings
+from harbour.staffing import AgencyIn, StaffIn, create_agency, create_staff
 
 POSTGRES_URL = os.environ.get(
     "HARBOUR_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -86,3 +87,15 @@ def _database(backend: str, home: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def seed_agency(app: App) -> None:
+    """An agency "bench" with a coordinator, a caseworker and an on-call supervisor."""
+
+    def work(uow: UnitOfWork) -> None:
+        create_agency(uow, AgencyIn(name="bench", timezone="America/New_York"))
+        for handle, role in (("coord", "coordinator"), ("cw1", "caseworker")):
+            create_staff(uow, StaffIn(handle=handle, agency="bench", role=role))
+        create_staff(uow, StaffIn(handle="sup", agency="bench", role="supervisor", on_call=True))
+
+    app.run(work)

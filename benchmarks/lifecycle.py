@@ -16,17 +16,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import BACKENDS, Row, temp_store
+from benchmarks.common import BACKENDS, Row, seed_agency, temp_store
 from benchmarks.orchestration import _postgres_database
 from flows.context import use_app
 from flows.local_server import drain_clients, local_server
 from harbour import events, pipeline
-from harbour.app import App, UnitOfWork
+from harbour.app import App
 from harbour.assessments import submit_assessment
 from harbour.db.models import Case
 from harbour.instrument import load_instrument
 from harbour.intake import refer
-from harbour.staffing import AgencyIn, StaffIn, create_agency, create_staff
 
 
 def run(size: int = 20) -> list[Row]:
@@ -36,7 +35,7 @@ def run(size: int = 20) -> list[Row]:
     with _prefect() as url:
         for backend in BACKENDS:
             with temp_store(backend) as app:
-                _seed(app)
+                seed_agency(app)
                 flows_seconds, direct_seconds = _per_case(app, url, size)
             rows.append(
                 Row(
@@ -68,16 +67,6 @@ def _prefect() -> Iterator[str]:
         finally:
             drain_clients()
             quiet.setLevel(level)
-
-
-def _seed(app: App) -> None:
-    def work(uow: UnitOfWork) -> None:
-        create_agency(uow, AgencyIn(name="bench", timezone="America/New_York"))
-        for handle, role in (("coord", "coordinator"), ("cw1", "caseworker")):
-            create_staff(uow, StaffIn(handle=handle, agency="bench", role=role))
-        create_staff(uow, StaffIn(handle="sup", agency="bench", role="supervisor", on_call=True))
-
-    app.run(work)
 
 
 def _per_case(app: App, url: str, size: int) -> tuple[float, float]:
