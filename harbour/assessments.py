@@ -19,6 +19,7 @@ from harbour import events, lifecycle, schedule
 from harbour.access import Actor, load_case, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.catalogue import load_catalogue
+from harbour.clock import local_time
 from harbour.composition import compose
 from harbour.db.models import Alert, Assessment, Case, LifecycleEvent, Plan, ThreatSource
 from harbour.domain.vocab import (
@@ -82,7 +83,7 @@ class AssessmentOutcome:
     def _local(self, moment: datetime | None) -> str | None:
         if moment is None:
             return None
-        return moment.astimezone(ZoneInfo(self.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+        return local_time(moment, ZoneInfo(self.timezone))
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -12,18 +12,13 @@ from sqlalchemy import or_, select
 from harbour import events
 from harbour.access import Actor, audit, authorize, load_case, resolve_actor
 from harbour.app import App, UnitOfWork
+from harbour.clock import local_time
 from harbour.db.base import new_id
 from harbour.db.models import Agency, AuditEvent, Case, LifecycleEvent, Person, Staff, ThreatSource
 from harbour.domain.vocab import CaseStatus, Role
 from harbour.errors import InvalidInput
 from harbour.notify import hooks
 from harbour.policy import Interval, load_policy, shift
-
-
-def local_time(moment: datetime | None, zone: ZoneInfo, *, seconds: bool = False) -> str | None:
-    """A moment as the agency reads it: local wall-clock time with the zone's abbreviation."""
-    shape = "%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z"
-    return moment.astimezone(zone).strftime(shape) if moment else None
 
 
 def agency_zone(uow: UnitOfWork, agency_id: str) -> ZoneInfo:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, overload
+from zoneinfo import ZoneInfo
 
 
 class Clock(Protocol):
@@ -36,3 +37,13 @@ def as_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("naive datetime: Harbour only handles aware times")
     return moment.astimezone(UTC)
+
+
+@overload
+def local_time(moment: datetime, zone: ZoneInfo, *, seconds: bool = False) -> str: ...
+@overload
+def local_time(moment: None, zone: ZoneInfo, *, seconds: bool = False) -> None: ...
+def local_time(moment: datetime | None, zone: ZoneInfo, *, seconds: bool = False) -> str | None:
+    """A moment as the agency reads it: local wall-clock time with the zone's abbreviation."""
+    shape = "%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z"
+    return moment.astimezone(zone).strftime(shape) if moment else None

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from harbour import events, schedule
 from harbour.access import Actor, audit, load_case, resolve_actor
 from harbour.app import App, UnitOfWork
+from harbour.clock import local_time
 from harbour.db.base import new_id
 from harbour.db.models import Assessment, Case
 from harbour.domain.vocab import AssessmentPoint, AssessmentStatus, CaseStatus
@@ -77,7 +78,7 @@ def _check_follow_up_window(uow: UnitOfWork, case: Case) -> None:
     over the months after discharge as the policy sets them; they cannot all be done at once."""
     opens = schedule.follow_up_opens_at(uow, case)
     if opens is not None and uow.now() < opens:
-        local = opens.astimezone(schedule.zone_of(uow, case)).strftime("%Y-%m-%d %H:%M %Z")
+        local = local_time(opens, schedule.zone_of(uow, case))
         raise Conflict(
             "follow_up_not_open",
             f"the next follow-up opens {local}; for a change in the youth's situation, "

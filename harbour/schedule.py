@@ -18,6 +18,7 @@ from sqlalchemy import exists, func, select
 
 from harbour import events
 from harbour.app import UnitOfWork
+from harbour.clock import local_time
 from harbour.db.models import Agency, Assessment, Case, LifecycleEvent
 from harbour.domain.vocab import AssessmentPoint, AssessmentStatus, CaseStatus, RiskLevel
 from harbour.policy import (
@@ -296,7 +297,7 @@ def _entry(
 ) -> dict[str, Any]:
     return {
         "at": at,
-        "local": at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
+        "local": local_time(at, zone),
         "what": what,
         "threshold": threshold,
         "point": str(point),

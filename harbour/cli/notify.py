@@ -139,7 +139,7 @@ def alerts(
 
 
 def _alerts_text(rows: list[Any], zone: Any) -> str:
-    from harbour.cases import local_time
+    from harbour.clock import local_time
 
     if not rows:
         return "No open alerts."
@@ -162,7 +162,8 @@ def _alerts_text(rows: list[Any], zone: Any) -> str:
 @cli.command("ack")
 def ack(alert_id: str, actor: As = None, as_json: Json = False) -> None:
     """Acknowledge an alert: records who and when, and stops its escalation."""
-    from harbour.cases import local_time, staff_zone
+    from harbour.cases import staff_zone
+    from harbour.clock import local_time
     from harbour.notify.alerts import acknowledge
 
     app = get_app()

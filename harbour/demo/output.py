@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from harbour import plans, refs
 from harbour.app import App, UnitOfWork
+from harbour.clock import local_time
 from harbour.db.models import Case, Plan, PlanDocument
 from harbour.demo.cast import SUPERVISOR, ZONE
 from harbour.demo.failure import DemoFailure
@@ -86,7 +87,7 @@ def write_messages(folder: Path, messages: list[Delivered]) -> None:
     zone = ZoneInfo(ZONE)
     index = ["number\tdelivered (simulated)\tchannel\tto\tsubject"]
     for message in messages:
-        when = message.at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+        when = local_time(message.at, zone)
         name = f"{message.number:04d}-{message.channel}-{message.to.replace('/', '_')}.txt"
         header = f"channel: {message.channel}\nto: {message.to}\ndelivered: {when}\n"
         _write(folder / name, f"{header}subject: {message.subject}\n\n{message.text.rstrip()}\n")
