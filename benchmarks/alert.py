@@ -21,8 +21,8 @@ from typing import Any
 
 from benchmarks.common import Row, seed_agency, temp_store
 from flows.local_server import server_environment
-from harbour import pipeline
 from harbour.app import App
+from harbour.cases.intake import refer
 from harbour.db.models import Case
 from harbour.demo.receivers import (
     MAIL_DOMAIN,
@@ -32,8 +32,7 @@ from harbour.demo.receivers import (
     smtp_server,
     webhook_receiver,
 )
-from harbour.instrument import load_instrument
-from harbour.intake import refer
+from harbour.orchestration import pipeline
 
 SUP = f"sup@{MAIL_DOMAIN}"
 
@@ -187,5 +186,5 @@ def _referral(app: App) -> str:
 
 
 def _safest(app: App, **changed: str) -> dict[str, Any]:
-    questions = load_instrument(app.settings).questions.values()
+    questions = app.reference.instrument.questions.values()
     return {q.id: q.answers()[0] for q in questions if q.type != "text"} | changed

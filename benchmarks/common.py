@@ -15,13 +15,13 @@ from typing import Any
 
 from sqlalchemy import text
 
+from harbour.admin.staffing import AgencyIn, StaffIn, create_agency, create_staff
 from harbour.app import App, UnitOfWork
 from harbour.clock import FixedClock
 from harbour.crypto import Keyring
 from harbour.db import migrate
 from harbour.db.engine import make_engine
 from harbour.settings import Settings
-from harbour.staffing import AgencyIn, StaffIn, create_agency, create_staff
 
 POSTGRES_URL = os.environ.get(
     "HARBOUR_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -9,12 +9,12 @@ from functools import partial
 from sqlalchemy import insert
 
 from benchmarks.common import BACKENDS, Row, temp_store, timed
-from harbour import refs
+from harbour.admin.staffing import AgencyIn, StaffIn, create_agency, create_staff
 from harbour.app import App
+from harbour.cases.intake import refer
 from harbour.db.base import new_id
 from harbour.db.models import Agency, Case
-from harbour.intake import refer
-from harbour.staffing import AgencyIn, StaffIn, create_agency, create_staff
+from harbour.domain import refs
 
 THREADS = 8
 

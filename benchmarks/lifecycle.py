@@ -2,7 +2,7 @@
 initial_contact flow after the referral and the safety_assessment flow after the first assessment
 (assessment, plan, documents rendered, notifications enqueued and sent), run against a local
 Prefect server on PostgreSQL (the recommended set-up), with Harbour's store on SQLite and
-PostgreSQL; the baseline makes the same step calls in-process (``harbour.pipeline.process``).
+PostgreSQL; the baseline makes the same step calls in-process (``harbour.orchestration.pipeline.process``).
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from benchmarks.common import BACKENDS, Row, seed_agency, temp_store
 from benchmarks.orchestration import _postgres_database
 from flows.context import use_app
 from flows.local_server import drain_clients, local_server
-from harbour import events, pipeline
+from harbour import events
 from harbour.app import App
-from harbour.assessments import submit_assessment
+from harbour.assessments.submit import submit_assessment
+from harbour.cases.intake import refer
 from harbour.db.models import Case
-from harbour.instrument import load_instrument
-from harbour.intake import refer
+from harbour.orchestration import pipeline
 
 
 def run(size: int = 20) -> list[Row]:
@@ -125,5 +125,5 @@ def _assessment(app: App, case_id: str) -> str:
 
 
 def _safest(app: App, **changed: str) -> dict[str, Any]:
-    questions = load_instrument(app.settings).questions.values()
+    questions = app.reference.instrument.questions.values()
     return {q.id: q.answers()[0] for q in questions if q.type != "text"} | changed

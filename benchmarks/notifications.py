@@ -28,17 +28,17 @@ from typing import Any
 from sqlalchemy import func, select
 
 from benchmarks.common import START, Row, temp_store
+from harbour.admin.staffing import AgencyIn, StaffIn, create_agency, create_staff
 from harbour.app import App, UnitOfWork
+from harbour.cases.intake import refer
 from harbour.clock import FixedClock
 from harbour.db.base import new_id
 from harbour.db.models import Case, OutboxMessage
 from harbour.demo.receivers import WEBHOOK_TOKEN, Receiver, RouteBook, smtp_server, webhook_receiver
 from harbour.domain.vocab import AlertKind, Lane, NotificationKind, OutboxStatus
-from harbour.intake import refer
 from harbour.notify.alerts import acknowledge, open_alert
 from harbour.notify.outbox import enqueue
 from harbour.notify.relay import RelayConfig, deliver
-from harbour.staffing import AgencyIn, StaffIn, create_agency, create_staff
 
 ZONE = "America/New_York"
 WORKERS = [f"bench-cw{i}" for i in range(20)]

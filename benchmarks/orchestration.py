@@ -22,11 +22,11 @@ from sqlalchemy import text
 import flows  # noqa: F401  (Harbour's Prefect settings first)
 from benchmarks.common import POSTGRES_URL, Row, temp_store
 from flows.local_server import drain_clients, harbour_serve, local_server, server_environment
+from harbour.admin.staffing import AgencyIn, StaffIn, create_agency, create_staff
 from harbour.app import App, UnitOfWork
+from harbour.cases.intake import refer
 from harbour.db.engine import make_engine
 from harbour.domain.vocab import Role
-from harbour.intake import refer
-from harbour.staffing import AgencyIn, StaffIn, create_agency, create_staff
 
 TASKS = 3
 

@@ -11,10 +11,17 @@ import time
 from datetime import UTC, date, datetime
 
 from benchmarks.common import Row
-from harbour.catalogue import Catalogue, load_catalogue
 from harbour.documents.render import render_plan
-from harbour.domain.plan import ContactView, PlanItemView, PlanSnapshot, ResourceView, ThreatView
+from harbour.domain.catalogue import Catalogue
+from harbour.domain.plan_view import (
+    ContactView,
+    PlanItemView,
+    PlanSnapshot,
+    ResourceView,
+    ThreatView,
+)
 from harbour.domain.vocab import ItemState, PlanSection, ThreatKind
+from harbour.reference import load_catalogue
 from harbour.settings import Settings
 from harbour.templating import register, render
 

@@ -33,15 +33,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Table, func, select, text
 
 from benchmarks.common import BACKENDS, START, Row, temp_store
-from harbour import refs
+from harbour.admin.staffing import AgencyIn, StaffIn, create_agency, create_staff
 from harbour.app import App, UnitOfWork
 from harbour.clock import FixedClock
 from harbour.db.base import new_id
 from harbour.db.models import Assessment, Case, OutboxMessage, ReminderMark
-from harbour.policy import load_policy, reminder_times
+from harbour.domain import refs
+from harbour.domain.policy import reminder_times
+from harbour.orchestration.sweep import sweep
 from harbour.settings import Settings
-from harbour.staffing import AgencyIn, StaffIn, create_agency, create_staff
-from harbour.sweep import sweep
 
 ZONE = "America/New_York"
 BACK, SPREAD = timedelta(days=1), timedelta(days=30)
@@ -103,7 +103,7 @@ def _measure(job: str, database_url: str, home: str, key_file: str) -> Measured:
     statement already compiled."""
     import harbour.notify.alerts
     import harbour.notify.reminders
-    import harbour.pipeline  # noqa: F401  (imported up front: the sweep imports them lazily)
+    import harbour.orchestration.pipeline  # noqa: F401  (imported up front: the sweep imports them lazily)
 
     settings = Settings(home=Path(home), database_url=database_url, key_file=Path(key_file))
     app = App(settings, FixedClock(START))
@@ -158,14 +158,14 @@ def _due_query(app: App, horizon: datetime) -> int:
 
 
 def _earliest_offset(app: App) -> timedelta:
-    policy = load_policy(app.settings)
+    policy = app.reference.policy
     return max(START - at for _, at in reminder_times(policy, START, ZoneInfo(ZONE)))
 
 
 def check_due_set(app: App, now: datetime = START) -> int:
     """The assessments reminded or escalated are exactly those with a threshold passed; how
     many."""
-    policy, zone = load_policy(app.settings), ZoneInfo(ZONE)
+    policy, zone = app.reference.policy, ZoneInfo(ZONE)
     with app.engine.connect() as conn:
         dues = conn.execute(select(Assessment.id, Assessment.due_at)).all()
         marked = set(conn.scalars(select(ReminderMark.assessment_id).distinct()))

@@ -1,6 +1,6 @@
 """The case lifecycle as Prefect flows: a referral's initial contact and each assessment point.
 
-Every flow takes one opaque id, runs ``harbour.steps`` as tasks, marks its lifecycle event
+Every flow takes one opaque id, runs ``harbour.orchestration.steps`` as tasks, marks its lifecycle event
 processed, then delivers what the steps enqueued. A second run for the same event finds every
 step already done.
 """
@@ -12,8 +12,9 @@ from prefect import flow
 from flows.ids import Id
 from flows.relay import deliver_pending
 from flows.tasks import StepFailed, harbour_task
-from harbour import events, pipeline, steps
+from harbour import events
 from harbour.domain.vocab import AssessmentPoint
+from harbour.orchestration import pipeline, steps
 
 is_pending = harbour_task(pipeline.is_pending)
 mark_processed = harbour_task(pipeline.mark_processed)

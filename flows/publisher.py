@@ -16,7 +16,7 @@ from prefect.events import Event
 from prefect.events.clients import EventsClient, get_events_client
 
 from harbour.app import App
-from harbour.publishing import Outgoing, mark_published, take_unpublished
+from harbour.orchestration.publishing import Outgoing, mark_published, take_unpublished
 
 log = logging.getLogger(__name__)
 

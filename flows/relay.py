@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.tasks import harbour_task
-from harbour import pipeline
+from harbour.orchestration import pipeline
 
 deliver_pending = harbour_task(pipeline.deliver)
 

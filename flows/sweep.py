@@ -9,7 +9,7 @@ from prefect import flow
 
 from flows.relay import deliver_pending
 from flows.tasks import harbour_task
-from harbour import sweep
+from harbour.orchestration import sweep
 
 open_due_assessments = harbour_task(sweep.open_due_assessments)
 send_reminders = harbour_task(sweep.send_reminders)

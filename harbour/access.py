@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from harbour import refs
 from harbour.app import UnitOfWork
 from harbour.db.models import AuditEvent, Case, Staff
+from harbour.domain import refs
 from harbour.domain.vocab import Role
 from harbour.errors import Forbidden, InvalidInput, NotFound
 

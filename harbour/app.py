@@ -14,12 +14,13 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from harbour import refs
 from harbour.clock import Clock, SystemClock
 from harbour.crypto import FieldCipher, Keyring
 from harbour.db.base import Base
 from harbour.db.engine import make_engine
+from harbour.domain import refs
 from harbour.errors import ConfigError, Conflict, CryptoError, HarbourError
+from harbour.reference import Reference, load_reference
 from harbour.settings import Settings
 
 if TYPE_CHECKING:
@@ -46,6 +47,11 @@ class App:
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
         return sessionmaker(self.engine, expire_on_commit=False)
+
+    @cached_property
+    def reference(self) -> Reference:
+        """The policy, instrument and catalogue, loaded once for this App and handed to rules."""
+        return load_reference(self.settings)
 
     @cached_property
     def cipher(self) -> FieldCipher:
@@ -122,6 +128,10 @@ class UnitOfWork:
 
     def now(self) -> datetime:
         return self.app.clock.now()
+
+    @property
+    def reference(self) -> Reference:
+        return self.app.reference
 
     def seal(self, row: Base, field: str, value: str | None) -> None:
         token = None

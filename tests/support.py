@@ -8,11 +8,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from harbour.admin.staffing import AgencyIn, StaffIn, create_agency, create_staff
 from harbour.app import App
 from harbour.cli import cli
-from harbour.cli.app import run, set_app_factory
+from harbour.cli.base import run, set_app_factory
 from harbour.domain.vocab import Role
-from harbour.staffing import AgencyIn, StaffIn, create_agency, create_staff
 
 STAFF = {
     "north": [

@@ -5,12 +5,17 @@ from __future__ import annotations
 import os
 import sys
 
-from harbour.cli import admin, case_details, core, demo, documents, domain, notify, orchestration  # noqa: F401  (register commands)
-from harbour.cli.app import cli
+# Each module registers its commands; this order is the order of `harbour --help`.
+# isort: off
+from harbour.cli import admin, case, case_people, demo  # noqa: F401
+from harbour.cli import assess, plan, notify, orchestration  # noqa: F401
+
+# isort: on
+from harbour.cli.base import cli
 
 
 def main() -> None:
-    from harbour.cli.app import run
+    from harbour.cli.base import run
 
     os.umask(0o077)  # the store, its WAL and everything written are the owner's alone
     sys.exit(run(cli))

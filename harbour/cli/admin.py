@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from harbour.cli.app import As, Json, cli, emit, get_app
+from harbour.cli.base import As, Json, cli, committed, emit, get_app
 
 db_cli = typer.Typer(help="The database schema.", no_args_is_help=True)
 agency_cli = typer.Typer(help="Agencies (admins).", no_args_is_help=True)
@@ -49,7 +49,7 @@ def agency_add(
     as_json: Json = False,
 ) -> None:
     """Add an agency (and, with --admin, the admin who will add its staff)."""
-    from harbour.staffing import add_agency
+    from harbour.admin.staffing import add_agency
 
     fields = {"name": name, "address": address, "phone": phone, "admin": admin}
     if timezone:
@@ -72,7 +72,7 @@ def staff_add(
     as_json: Json = False,
 ) -> None:
     """Add a staff account."""
-    from harbour.staffing import add_staff
+    from harbour.admin.staffing import add_staff
 
     staff = add_staff(get_app(), actor, handle=handle, agency=agency, role=role, on_call=on_call)
     emit(
@@ -86,8 +86,8 @@ def staff_add(
 def staff_list(actor: As = None, as_json: Json = False) -> None:
     """Your agency's staff. Admins: every account, with role, status and open caseload.
     Coordinators and supervisors: the active accounts' handles and roles (whom to assign)."""
+    from harbour.admin.staffing import list_staff
     from harbour.domain.vocab import Role
-    from harbour.staffing import list_staff
 
     who, found = list_staff(get_app(), actor)
     full = who.role == Role.ADMIN
@@ -120,12 +120,11 @@ def staff_deactivate(
 ) -> None:
     """Deactivate a staff account (kept for the audit trail). Refused while open cases are
     assigned to them, unless --reassign-to takes them."""
-    from harbour.pipeline import after_commit
-    from harbour.staffing import deactivate_staff
+    from harbour.admin.staffing import deactivate_staff
 
     app = get_app()
     done = deactivate_staff(app, actor, handle, reassign_to)
-    after_commit(app)
+    committed(app)
     moved = (
         f"; {done.reassigned} open case(s) now {done.reassigned_to}'s" if done.reassigned else ""
     )
@@ -145,7 +144,7 @@ def staff_deactivate(
 def keys_rotate(actor: As = None, as_json: Json = False) -> None:
     """Add a key and re-encrypt every sealed value to it; run again to resume after a kill."""
     from harbour.access import audit, authorize, resolve_actor
-    from harbour.keys import rotate
+    from harbour.admin.keys import rotate
 
     app = get_app()
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from harbour.cli.app import Json, cli, emit
+from harbour.cli.base import Json, cli, emit
 
 
 @cli.command()

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from harbour.cli.app import As, Json, cli, emit, get_app
+from harbour.cli.base import As, Json, cli, emit, get_app
 
 notify_cli = typer.Typer(help="Notification routes: check them, send a test.", no_args_is_help=True)
 cli.add_typer(notify_cli, name="notify")
@@ -130,7 +130,7 @@ def alerts(
     as_json: Json = False,
 ) -> None:
     """Alerts waiting for someone to take them (imminent threats, escalations), newest first."""
-    from harbour.cases import staff_zone
+    from harbour.cases.reads import staff_zone
     from harbour.notify.alerts import list_alerts
 
     app = get_app()
@@ -162,7 +162,7 @@ def _alerts_text(rows: list[Any], zone: Any) -> str:
 @cli.command("ack")
 def ack(alert_id: str, actor: As = None, as_json: Json = False) -> None:
     """Acknowledge an alert: records who and when, and stops its escalation."""
-    from harbour.cases import staff_zone
+    from harbour.cases.reads import staff_zone
     from harbour.clock import local_time
     from harbour.notify.alerts import acknowledge
 

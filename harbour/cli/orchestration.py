@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from harbour.cli.admin import db_cli
-from harbour.cli.app import As, Json, cli, emit, get_app
+from harbour.cli.base import As, Json, cli, emit, get_app
 
 
 @cli.command()
@@ -66,9 +66,9 @@ def sweep(
 
     A phase that fails does not stop the others: the counts are shown, what was enqueued is
     delivered, and the command then fails naming the phases."""
-    from harbour.pipeline import deliver
-    from harbour.sweep import SweepIncomplete
-    from harbour.sweep import sweep as do_sweep
+    from harbour.orchestration.pipeline import deliver
+    from harbour.orchestration.sweep import SweepIncomplete
+    from harbour.orchestration.sweep import sweep as do_sweep
 
     app = get_app()
     _audit_operator(app, actor, "orchestration.sweep")

@@ -1,8 +1,8 @@
 """What runs the lifecycle's background work in the demo: Harbour's own inline pipeline, or
-Prefect flow runs (``flows/demo.py``). Both run the same steps; only who calls them differs.
+Prefect flow runs (``harbour/demo/prefect_runs.py``). Both run the same steps; only who calls them differs.
 
 The urgent lane is never the orchestrator's business: the demo sends it as every CLI command does,
-right after the change that enqueued it (``harbour.pipeline.after_commit``).
+right after the change that enqueued it (``harbour.orchestration.pipeline.after_commit``).
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from harbour import events, pipeline, steps, sweep
+from harbour import events
 from harbour.app import App
 from harbour.domain.vocab import AssessmentPoint
+from harbour.orchestration import pipeline, steps, sweep
 
 # The flow (deployment) a routed event starts, as deployments/prefect.yaml's triggers map them.
 FLOW_OF_POINT = {

@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from harbour import plans, refs
 from harbour.app import App, UnitOfWork
 from harbour.clock import local_time
 from harbour.db.models import Case, Plan, PlanDocument
@@ -24,7 +23,9 @@ from harbour.demo.cast import SUPERVISOR, ZONE
 from harbour.demo.failure import DemoFailure
 from harbour.demo.inbox import Delivered
 from harbour.documents.render import AUDIENCES
-from harbour.documents.service import format_diff
+from harbour.domain import refs
+from harbour.plans import actions as plans
+from harbour.plans.rendering import format_diff
 
 EXTENSIONS = {"html": "html", "text": "txt"}
 DIFF_FORMATS = ("text", "html")

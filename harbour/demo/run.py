@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harbour.admin.init import init
+from harbour.admin.staffing import add_staff
 from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.db.base import ids_from
@@ -29,8 +31,6 @@ from harbour.demo.seeded import seeded_ids, seeded_references
 from harbour.demo.story import DAYS, START, Story
 from harbour.errors import ConfigError
 from harbour.settings import REPO_ROOT, Settings
-from harbour.setup import init
-from harbour.staffing import add_staff
 
 MARKER = ".harbour-demo"  # a folder holding this was made by the demo: --reset may empty it
 DEFAULT_SEED = 2026
@@ -214,7 +214,7 @@ def _prefect(options: Options, app: App, tell: Callable[[str], None]) -> Iterato
     client_home.mkdir(parents=True, exist_ok=True)
     os.environ["PREFECT_HOME"] = str(client_home)
     os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
-    from flows.demo import prefect_runs
+    from harbour.demo.prefect_runs import prefect_runs
 
     tell("orchestration: prefect; starting a temporary local Prefect server ...")
     with prefect_runs(app, (options.home / "prefect").resolve()) as runs:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from harbour import refs
+from harbour.domain import refs
 
 
 def seeded_references(seed: int) -> Callable[[], str]:

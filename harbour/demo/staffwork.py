@@ -10,12 +10,12 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from harbour import planning
 from harbour.access import audit, load_case, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Alert, Assessment, Case, OutboxMessage, ReminderMark, Staff
 from harbour.demo.cast import Addition
 from harbour.domain.vocab import AssessmentStatus, ItemState, OutboxStatus, PlanSection, StepOwner
+from harbour.plans import store as planning
 
 
 @dataclass(frozen=True)

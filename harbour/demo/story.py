@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from harbour import pipeline, refs
 from harbour.app import App
-from harbour.assessments import submit_assessment
+from harbour.assessments.submit import submit_assessment
+from harbour.cases.intake import refer
 from harbour.clock import FixedClock
 from harbour.demo import staffwork, wakeup
 from harbour.demo.cast import COORDINATOR, SUPERVISOR, YOUTH, ZONE, Addition, Youth
@@ -30,10 +30,11 @@ from harbour.demo.failure import DemoFailure
 from harbour.demo.inbox import Delivered, Inbox
 from harbour.demo.orchestrator import Orchestrator
 from harbour.demo.wording import count, decisions, sent
+from harbour.domain import refs
 from harbour.domain.vocab import AlertKind, AssessmentPoint, Lane
-from harbour.intake import refer
 from harbour.notify.alerts import acknowledge
-from harbour.plans import mark_done
+from harbour.orchestration import pipeline
+from harbour.plans.actions import mark_done
 
 START = date(2026, 3, 2)  # a Monday; clocks go forward six days later, due dates do not move
 DAYS = 189  # 27 weeks: the stabilizing youth's third follow-up falls due 180 days after discharge

@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from harbour import refs
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Alert, Assessment, Case, OutboxMessage, Plan, ReminderMark, Staff
 from harbour.demo.cast import AGENCY, ON_CALL, YOUTH, ZONE
 from harbour.demo.inbox import Delivered
+from harbour.domain import refs
 from harbour.domain.vocab import AssessmentStatus, NotificationKind, OutboxStatus, PlanStatus
 
 

@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from harbour import pipeline
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Alert, LifecycleEvent
 from harbour.notify import reminders
+from harbour.orchestration import pipeline
 
 TICK = timedelta(minutes=15)  # the sweep's cron in docs/orchestration.md
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from harbour.domain.plan import ContactView, PlanItemView, PlanSnapshot, ResourceView
+from harbour.domain.plan_view import ContactView, PlanItemView, PlanSnapshot, ResourceView
 from harbour.domain.vocab import ItemState
 
 AGREED = frozenset({ItemState.ACCEPTED, ItemState.ADDED})  # what the youth and family agreed to

@@ -1,6 +1,6 @@
 """The view model of "what changed" between two plan versions, for a planning meeting (staff).
 
-Built from ``harbour.plan_diff.PlanDiff``: items added, removed and changed by section, in staff
+Built from ``harbour.domain.plan_diff.PlanDiff``: items added, removed and changed by section, in staff
 wording, and the change in risk level.
 """
 
@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from harbour.documents.common import clean, local
 
 if TYPE_CHECKING:
-    from harbour.domain.plan import PlanItemView
-    from harbour.plan_diff import ItemChange, PlanDiff, SectionDiff
+    from harbour.domain.plan_diff import ItemChange, PlanDiff, SectionDiff
+    from harbour.domain.plan_view import PlanItemView
 
 LABELLED = frozenset({"state", "owner"})  # values the template translates through the catalogue
 

@@ -18,7 +18,7 @@ from harbour.documents.common import (
     resource_line,
 )
 from harbour.documents.youth import Step
-from harbour.domain.plan import PlanSnapshot
+from harbour.domain.plan_view import PlanSnapshot
 from harbour.domain.vocab import StepOwner
 
 

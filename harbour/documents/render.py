@@ -13,7 +13,7 @@ from harbour.documents.family import family_view
 from harbour.documents.staff import staff_view
 from harbour.documents.strings import BASE, strings
 from harbour.documents.youth import wallet_card, youth_view
-from harbour.domain.plan import PlanSnapshot
+from harbour.domain.plan_view import PlanSnapshot
 from harbour.errors import InvalidInput
 from harbour.templating import register, render
 

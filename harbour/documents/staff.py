@@ -16,7 +16,7 @@ from harbour.documents.common import (
     maybe,
     resource_line,
 )
-from harbour.domain.plan import PlanItemView, PlanSnapshot, ThreatView
+from harbour.domain.plan_view import PlanItemView, PlanSnapshot, ThreatView
 from harbour.domain.vocab import ItemState, Phase, PlanSection
 
 EXPIRY_WARNING = timedelta(days=30)

@@ -22,7 +22,7 @@ from harbour.documents.common import (
     maybe,
     resource_line,
 )
-from harbour.domain.plan import PlanItemView, PlanSnapshot
+from harbour.domain.plan_view import PlanItemView, PlanSnapshot
 from harbour.domain.vocab import PersonKind, Phase, PlanSection, StepOwner
 
 # Agency and staff strategies protect staff; they are the agency's to carry out, not the youth's.

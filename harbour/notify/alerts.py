@@ -34,7 +34,6 @@ from harbour.domain.vocab import AlertKind, Lane, NotificationKind, OutboxStatus
 from harbour.errors import InvalidInput, NotFound
 from harbour.notify import recipients
 from harbour.notify.outbox import enqueue
-from harbour.policy import load_policy
 
 log = logging.getLogger("harbour.notify.alerts")
 Tier = Callable[[UnitOfWork, str], list[str]]
@@ -61,7 +60,7 @@ _HEX = re.compile(r"[0-9a-f]{8,32}")
 
 
 def ack_timeout(uow: UnitOfWork) -> timedelta:
-    return load_policy(uow.app.settings).alert_ack_timeout.delta
+    return uow.reference.policy.alert_ack_timeout.delta
 
 
 def open_alert(

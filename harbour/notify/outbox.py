@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from harbour import refs
 from harbour.app import UnitOfWork
 from harbour.db.base import new_id
 from harbour.db.models import Case, OutboxMessage
+from harbour.domain import refs
 from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus
 from harbour.notify.context import clean_context
 from harbour.notify.recipients import agency_of, unique

@@ -20,9 +20,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, exists, or_, select
 
-from harbour import events, refs
+from harbour import events
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Agency, Assessment, Case, ReminderMark
+from harbour.domain import refs
+from harbour.domain.policy import ESCALATION, REMINDERS, Policy, reminder_times
 from harbour.domain.vocab import (
     AlertKind,
     AssessmentPoint,
@@ -32,7 +34,6 @@ from harbour.domain.vocab import (
 )
 from harbour.notify import alerts, recipients
 from harbour.notify.digests import Digests
-from harbour.policy import ESCALATION, REMINDERS, Policy, load_policy, reminder_times
 
 K = NotificationKind
 KINDS = {"due_soon": K.ASSESSMENT_DUE_SOON, "due_today": K.ASSESSMENT_DUE_TODAY}
@@ -64,7 +65,7 @@ def sweep(uow: UnitOfWork, now: datetime, *, batch: int = 500) -> dict[str, int]
     One call is one whole sweep in the caller's transaction; assessments are read ``batch`` at a
     time and let go once handled. ``sweep_in_batches`` commits each batch instead.
     """
-    policy, digests = load_policy(uow.app.settings), Digests()
+    policy, digests = uow.reference.policy, Digests()
     counts: Counter[str] = Counter()
     after = ""
     while True:
@@ -87,7 +88,7 @@ def sweep_in_batches(
     On SQLite a transaction holds the database's one write lock: a catch-up sweep over many
     cases in one transaction kept every other command (``harbour assess`` too) waiting.
     """
-    policy, digests = load_policy(app.settings), Digests()
+    policy, digests = app.reference.policy, Digests()
     counts: Counter[str] = Counter()
     after = ""
     while True:
@@ -152,7 +153,7 @@ def unfired_thresholds(uow: UnitOfWork) -> list[datetime]:
     """When each open assessment's earliest threshold not yet fired for its current due date
     passes (possibly already): the moments a sweep will next find work. The demo skips the cron
     ticks before the earliest of them."""
-    policy = load_policy(uow.app.settings)
+    policy = uow.reference.policy
     columns = (Assessment.id, Assessment.due_at, Agency.timezone)
     rows = uow.session.execute(_remindable(*columns)).all()
     marks = {(m.assessment_id, m.threshold): m for m in uow.session.scalars(select(ReminderMark))}

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from harbour.cli import cli
-from harbour.cli.app import run
+from harbour.cli.base import run
 from harbour.demo import cast
 from harbour.demo.failure import DemoFailure
 from harbour.demo.inbox import Delivered

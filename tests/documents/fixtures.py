@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from harbour.domain.plan import ContactView, PlanItemView, PlanSnapshot, ResourceView, ThreatView
+from harbour.domain.plan_view import (
+    ContactView,
+    PlanItemView,
+    PlanSnapshot,
+    ResourceView,
+    ThreatView,
+)
 from harbour.domain.vocab import ItemState, Phase, PlanSection, StepOwner, ThreatKind
 
 CREATED = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)

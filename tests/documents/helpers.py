@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from harbour.documents.render import render_plan
-from harbour.domain.plan import PlanSnapshot
+from harbour.domain.plan_view import PlanSnapshot
 from harbour.settings import REPO_ROOT
 
 TEMPLATES = REPO_ROOT / "templates"

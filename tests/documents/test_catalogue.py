@@ -7,9 +7,10 @@ from datetime import date
 import pytest
 from markupsafe import escape
 
-from harbour.catalogue import Catalogue, load_catalogue
-from harbour.domain.plan import PlanItemView
+from harbour.domain.catalogue import Catalogue
+from harbour.domain.plan_view import PlanItemView
 from harbour.domain.vocab import ItemState, Phase, PlanSection, StepOwner
+from harbour.reference import load_catalogue
 from harbour.settings import Settings
 from harbour.templating import markdown_escape
 from tests.documents.fixtures import fixed_plan

@@ -9,10 +9,10 @@ import pytest
 
 from harbour.documents.diff import diff_view
 from harbour.documents.render import render_diff
-from harbour.domain.plan import PlanSnapshot
+from harbour.domain.plan_diff import diff
+from harbour.domain.plan_view import PlanSnapshot
 from harbour.domain.vocab import ItemState
 from harbour.errors import InvalidInput
-from harbour.plan_diff import diff
 from tests.documents.fixtures import HOSTILE, ITEMS, fixed_plan
 from tests.documents.helpers import TEMPLATES
 from tests.documents.test_golden import check_golden

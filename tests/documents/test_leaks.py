@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from harbour.catalogue import load_catalogue
 from harbour.documents.strings import strings
-from harbour.domain.plan import PlanItemView, PlanSnapshot, ThreatView
+from harbour.domain.plan_view import PlanItemView, PlanSnapshot, ThreatView
 from harbour.domain.vocab import ItemState, Phase, PlanSection, StepOwner, ThreatKind
+from harbour.reference import load_catalogue
 from harbour.settings import Settings
 from tests.documents.fixtures import HOSTILE, ITEMS, fixed_plan, item
 from tests.documents.helpers import FORMATS, every_format, rendered

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harbour.catalogue import Catalogue, load_catalogue
+from harbour.domain.catalogue import Catalogue
 from harbour.domain.vocab import PersonAtRisk, Phase, StepOwner
 from harbour.errors import InvalidInput, NotFound
+from harbour.reference import load_catalogue
 from harbour.settings import Settings
 
 SEED = Path(__file__).with_name("seed_fast_facts.txt")  # a copy of shared/seed, verbatim

@@ -6,8 +6,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from harbour.catalogue import Catalogue, load_catalogue
-from harbour.composition import ProposedItem, compose, select_strategies
+from harbour.domain.catalogue import Catalogue
+from harbour.domain.composition import ProposedItem, compose, select_strategies
+from harbour.domain.risk import Reason, RiskResult
 from harbour.domain.vocab import (
     ItemState,
     PersonAtRisk,
@@ -17,7 +18,7 @@ from harbour.domain.vocab import (
     Situation,
     ThreatKind,
 )
-from harbour.risk import Reason, RiskResult
+from harbour.reference import load_catalogue
 from harbour.settings import Settings
 
 TODAY = date(2026, 3, 2)

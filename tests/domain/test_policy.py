@@ -9,17 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from harbour.domain.policy import Interval, Policy, follow_up_dues, next_due, reminder_times, shift
 from harbour.domain.vocab import RiskLevel
 from harbour.errors import InvalidInput
-from harbour.policy import (
-    Interval,
-    Policy,
-    follow_up_dues,
-    load_policy,
-    next_due,
-    reminder_times,
-    shift,
-)
+from harbour.reference import load_policy
 from harbour.settings import Settings
 
 NY = ZoneInfo("America/New_York")

@@ -9,10 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harbour.domain.instrument import Instrument, describe
+from harbour.domain.risk import (
+    evaluate,
+    persons_at_risk,
+    situation_of,
+    threats_present,
+    validate_answers,
+)
 from harbour.domain.vocab import PersonAtRisk, RiskLevel, Situation, ThreatKind
 from harbour.errors import InvalidInput
-from harbour.instrument import Instrument, describe, load_instrument
-from harbour.risk import evaluate, persons_at_risk, situation_of, threats_present, validate_answers
+from harbour.reference import load_instrument
 from harbour.settings import Settings
 
 INSTRUMENT = load_instrument(Settings())

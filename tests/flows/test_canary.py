@@ -20,11 +20,11 @@ from flows.local_server import drain_clients
 from flows.relay import deliver_notifications
 from flows.sweep import reassessment_sweep
 from flows.tasks import StepFailed
-from harbour import plan_documents
 from harbour.app import App, UnitOfWork
 from harbour.clock import FixedClock
 from harbour.db.models import Agency, Alert
 from harbour.demo.receivers import RouteBook
+from harbour.plans import sealed_copies as plan_documents
 from tests.flows.conftest import PrefectServer
 from tests.flows.scan import database_hits, folder_hits, hits_in
 from tests.lifecycle.helpers import safest

@@ -14,11 +14,12 @@ import flows.tasks
 from flows.lifecycle import initial_contact, safety_assessment
 from flows.sweep import reassessment_sweep
 from flows.tasks import StepFailed
-from harbour import events, pipeline
+from harbour import events
 from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.db.models import LifecycleEvent, OutboxMessage, PlanDocument
 from harbour.demo.receivers import RouteBook
+from harbour.orchestration import pipeline
 from tests.lifecycle.helpers import answers_file
 from tests.pipeline.helpers import assess, case_by_reference, counts, refer
 

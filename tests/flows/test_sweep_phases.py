@@ -11,7 +11,7 @@ from flows.tasks import StepFailed
 from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.db.models import Alert
-from harbour.sweep import SweepIncomplete
+from harbour.orchestration.sweep import SweepIncomplete
 from tests.notify.helpers import imminent_alert, new_case
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harbour.app import App
-from harbour.instrument import load_instrument
+from harbour.reference import load_instrument
 from tests.support import invoke, referral
 
 

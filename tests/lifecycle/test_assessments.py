@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from harbour.app import App
-from harbour.assessments import submit_assessment
+from harbour.assessments.submit import submit_assessment
 from harbour.db.models import Assessment, Case, LifecycleEvent, Plan
 from harbour.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tests.lifecycle.helpers import answers_file, ok, referred_case, safest
@@ -142,7 +142,7 @@ def test_interactive_assessment_prompts_each_question(
 ) -> None:
     import io
 
-    from harbour.instrument import load_instrument
+    from harbour.reference import load_instrument
 
     ref = referred_case(seeded, tmp_path)
     replies = []

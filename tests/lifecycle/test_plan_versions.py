@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import select
 
 from harbour.app import App, UnitOfWork
-from harbour.assessments import submit_assessment
+from harbour.assessments.submit import submit_assessment
 from harbour.clock import FixedClock
 from harbour.db.models import Case, Person
-from harbour.domain.plan import PlanSnapshot
+from harbour.domain.plan_view import PlanSnapshot
 from harbour.domain.vocab import ItemState, PlanSection
 from harbour.errors import InvalidInput
-from harbour.plans import add, decide, diff, finalize, show
+from harbour.plans.actions import add, decide, diff, finalize, show
 from tests.lifecycle.helpers import ok, referred_case, safest
 from tests.support import invoke, referral
 

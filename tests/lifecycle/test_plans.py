@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from harbour.app import App
-from harbour.assessments import submit_assessment
+from harbour.assessments.submit import submit_assessment
 from harbour.domain.vocab import ItemState, PlanSection
 from harbour.errors import Conflict, InvalidInput
-from harbour.plans import add, decide, diff, finalize, show
+from harbour.plans.actions import add, decide, diff, finalize, show
 from tests.lifecycle.helpers import referred_case, safest
 from tests.support import invoke
 

@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import event, select
 
 from harbour.app import App, UnitOfWork
-from harbour.assessments import submit_assessment
+from harbour.assessments.submit import submit_assessment
+from harbour.cases.schedule import cases_missing_next, ensure_next
 from harbour.clock import FixedClock
 from harbour.crypto import Keyring
 from harbour.db.base import new_id
 from harbour.db.models import Agency, Assessment, Case
 from harbour.domain.vocab import AssessmentStatus
-from harbour.schedule import cases_missing_next, ensure_next
 from harbour.settings import Settings
 from tests.lifecycle.helpers import ok, referred_case, safest
 from tests.support import invoke

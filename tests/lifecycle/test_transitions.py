@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from harbour.app import App
+from harbour.cases.transitions import transition
 from harbour.db.models import Case, LifecycleEvent
+from harbour.domain.lifecycle import TRANSITIONS
 from harbour.domain.vocab import CaseStatus
 from harbour.errors import Conflict
-from harbour.lifecycle import TRANSITIONS, transition
 from tests.lifecycle.helpers import referred_case
 
 S = CaseStatus

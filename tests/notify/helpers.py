@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from harbour.app import App, UnitOfWork
-from harbour.cases import assign_case
+from harbour.cases.intake import refer
+from harbour.cases.reads import assign_case
 from harbour.clock import FixedClock
 from harbour.db.base import new_id
 from harbour.db.models import Alert, Assessment, Case, OutboxMessage
@@ -23,7 +24,6 @@ from harbour.domain.vocab import (
     NotificationKind,
     OutboxStatus,
 )
-from harbour.intake import refer
 from harbour.notify.alerts import open_alert
 from harbour.notify.relay import DeliveryReport, RelayConfig, deliver
 from tests.notify.conftest import FAST

@@ -93,7 +93,7 @@ def test_reassignment_tells_the_new_caseworker_once_per_assignment(
 
 
 def test_an_assignment_rolled_back_sends_nothing(napp: App) -> None:
-    from harbour.cases import assign_case
+    from harbour.cases.reads import assign_case
 
     case = new_case(napp, caseworker="cw1")
 

@@ -8,15 +8,15 @@ from datetime import timedelta
 
 import pytest
 
+from harbour.admin.staffing import AgencyIn, StaffIn, create_agency, create_staff
 from harbour.app import App, UnitOfWork
+from harbour.cases.intake import refer
 from harbour.clock import FixedClock
 from harbour.db.base import new_id
 from harbour.db.models import Alert, Case
 from harbour.demo.receivers import RouteBook
 from harbour.domain.vocab import AlertKind, Lane, NotificationKind, Role
-from harbour.intake import refer
 from harbour.notify.alerts import escalate_unacknowledged, open_alert
-from harbour.staffing import AgencyIn, StaffIn, create_agency, create_staff
 from tests.notify.helpers import rows
 from tests.support import invoke, referral
 

@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from harbour import sweep as sweeping
 from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.db.models import Alert
 from harbour.demo.receivers import Receiver, RouteBook
 from harbour.notify.relay import deliver
+from harbour.orchestration import sweep as sweeping
 from tests.notify.conftest import FAST
 from tests.notify.helpers import MARKER, imminent_alert, new_case, open_assessment, rows
 from tests.support import invoke

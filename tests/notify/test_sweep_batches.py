@@ -16,7 +16,7 @@ from harbour.db.models import ReminderMark, Staff
 from harbour.demo.receivers import Receiver, RouteBook
 from harbour.notify.digests import HOLD
 from harbour.notify.relay import deliver
-from harbour.sweep import send_reminders
+from harbour.orchestration.sweep import send_reminders
 from tests.notify.conftest import FAST
 from tests.notify.helpers import new_case, open_assessment, rows
 

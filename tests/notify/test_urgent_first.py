@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harbour import pipeline
 from harbour.app import App
 from harbour.demo.receivers import MAIL_DOMAIN, RouteBook
+from harbour.orchestration import pipeline
 from tests.lifecycle.helpers import answers_file, referred_case
 from tests.support import invoke
 

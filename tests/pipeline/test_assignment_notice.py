@@ -7,11 +7,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from harbour import pipeline, steps
 from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.db.models import OutboxMessage
-from harbour.sweep import finish_events
+from harbour.orchestration import pipeline, steps
+from harbour.orchestration.sweep import finish_events
 from tests.lifecycle.helpers import answers_file
 from tests.pipeline.helpers import assess, in_mode, refer
 

@@ -45,7 +45,7 @@ def test_the_cli_never_imports_prefect(tmp_path: Path) -> None:
         """
         import json, sys
         from harbour.cli import cli
-        from harbour.cli.app import run
+        from harbour.cli.base import run
         from tests.support import referral
         open("r.json", "w").write(json.dumps(referral("X")))
         assert run(cli, ["init", "--agency", "north", "--admin", "adm"]) == 0

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from sqlalchemy import text
 
 from harbour.app import App
-from harbour.cases import show_case
+from harbour.cases.reads import show_case
 from harbour.db.engine import make_engine
 from tests.conftest import POSTGRES_URL
 from tests.pipeline.helpers import counts, refer

@@ -6,11 +6,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from harbour import events, pipeline
+from harbour import events
 from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.db.models import Assessment, OutboxMessage, PlanDocument
-from harbour.plan_documents import stored_document
+from harbour.orchestration import pipeline
+from harbour.plans.sealed_copies import stored_document
 from tests.lifecycle.helpers import answers_file, ok
 from tests.pipeline.helpers import assess, case_by_reference, counts, in_mode, refer
 

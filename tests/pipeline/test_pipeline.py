@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from harbour import events, pipeline, steps
+from harbour import events
 from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.db.models import Staff
-from harbour.sweep import sweep
+from harbour.orchestration import pipeline, steps
+from harbour.orchestration.sweep import sweep
 from tests.pipeline.helpers import case_by_reference, in_mode, lifecycle_events, refer
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from harbour import events
 from harbour.app import App
-from harbour.publishing import PUBLIC, mark_published, take_unpublished
+from harbour.orchestration.publishing import PUBLIC, mark_published, take_unpublished
 from tests.pipeline.helpers import in_mode, lifecycle_events, refer
 
 

@@ -11,7 +11,7 @@ from benchmarks.sweep import check_due_set, outbox_rows, seed_cases
 from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.db.models import Assessment
-from harbour.sweep import sweep
+from harbour.orchestration.sweep import sweep
 from tests.conftest import START
 from tests.lifecycle.helpers import answers_file
 from tests.pipeline.helpers import assess, refer

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from harbour.app import App
 from harbour.cli import cli
-from harbour.cli.app import run, set_app_factory
+from harbour.cli.base import run, set_app_factory
 from harbour.db import models  # noqa: F401  (registers every table)
 from harbour.db.base import Base, sealed_columns
 from tests.support import CliResult, invoke
@@ -95,7 +95,7 @@ def threaded_cli() -> Iterator[Callable[..., CliResult]]:
 
 def sealed_snapshot(app: App) -> dict[tuple[str, str, str], str]:
     """Every sealed value in the store, opened: {(table, row id, field): plaintext}."""
-    from harbour.keys import sealed_tables
+    from harbour.admin.keys import sealed_tables
 
     def work(uow: Any) -> dict[tuple[str, str, str], str]:
         opened = {}

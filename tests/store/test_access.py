@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy import event, func, select, update
 
-from harbour import intake
+from harbour.admin.staffing import StaffIn, create_staff
 from harbour.app import App
+from harbour.cases import intake
 from harbour.db.models import AuditEvent
 from harbour.domain.vocab import Role
-from harbour.staffing import StaffIn, create_staff
 from tests.store.helpers import write_referral
 from tests.support import invoke, referral
 

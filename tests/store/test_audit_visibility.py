@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harbour import intake
 from harbour.app import App
+from harbour.cases import intake
 from tests.support import invoke, referral
 
 ABSENT = "HB-0000-0000-0000-0000-0000-0000-0000"

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from harbour import intake, planning
 from harbour.app import App
+from harbour.cases import intake
 from harbour.clock import FixedClock
 from harbour.db.models import AuditEvent, Case, Person
+from harbour.plans import store as planning
 from tests.store.helpers import row_counts, sealed_snapshot
 from tests.support import invoke, referral
 
@@ -267,7 +268,7 @@ def test_a_concurrent_edit_of_the_same_case_is_stale_not_lost(
 ) -> None:
     """Another edit commits between this one's read and its write. PostgreSQL only: SQLite's
     write transactions begin IMMEDIATE, so there the two never overlap."""
-    from harbour import case_details
+    from harbour.cases import details as case_details
 
     ref = _case(seeded, "Cc")
     apply = case_details._apply_person

@@ -157,7 +157,7 @@ def test_an_unexpected_failure_prints_no_traceback_and_no_value(
     def explode(*_: object) -> None:
         raise RuntimeError("Unexpected-VALUE-Xq")
 
-    monkeypatch.setattr("harbour.intake.refer", explode)
+    monkeypatch.setattr("harbour.cases.intake.refer", explode)
     result = refer(seeded, tmp_path, referral("Ex"))
     assert result.exit_code == 1
     assert json.loads(result.stderr) == {  # refer ran with --json: the error is JSON too
@@ -222,7 +222,7 @@ def test_fail_prints_its_message_and_exits_with_its_code(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from harbour.cli import main
-    from harbour.cli.app import fail
+    from harbour.cli.base import fail
 
     name = "fails-with-two"
     cli.command(name, hidden=True)(lambda: fail("bad input", 2))

@@ -1,7 +1,7 @@
 """Concurrent referrals: none lost, none duplicated, no lock error reaching anyone.
 
 Several Apps stand for several processes (each its own engine and pool); threads sharing an App
-stand for a server's workers. The store is driven through ``harbour.intake.refer`` (what
+stand for a server's workers. The store is driven through ``harbour.cases.intake.refer`` (what
 ``harbour refer`` calls) at full load, and through the whole CLI command at a smaller one.
 """
 
@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
-from harbour import intake
 from harbour.app import App
+from harbour.cases import intake
 from harbour.db.models import Case
 from tests.store.helpers import threaded_cli, write_referral
 from tests.support import referral

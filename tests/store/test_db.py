@@ -13,13 +13,14 @@ from alembic.migration import MigrationContext
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, InvalidRequestError, StatementError
 
-from harbour import intake, refs
 from harbour.app import App
+from harbour.cases import intake
 from harbour.clock import FixedClock
 from harbour.crypto import Keyring
 from harbour.db import migrate
 from harbour.db.base import Base
 from harbour.db.models import AuditEvent, Case, Staff
+from harbour.domain import refs
 from harbour.errors import Conflict
 from harbour.settings import Settings
 from tests.conftest import _empty_postgres

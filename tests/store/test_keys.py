@@ -16,12 +16,12 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
-from harbour import intake
+from harbour.admin.keys import rotate, stale_count
 from harbour.app import App
+from harbour.cases import intake
 from harbour.crypto import Keyring
 from harbour.db.models import Person
 from harbour.errors import CryptoError
-from harbour.keys import rotate, stale_count
 from harbour.settings import Settings
 from tests.store.helpers import sealed_snapshot
 from tests.support import invoke, referral

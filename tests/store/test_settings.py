@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harbour.cli import cli
-from harbour.cli.app import run
+from harbour.cli.base import run
 from harbour.crypto import Keyring
 from harbour.settings import load_settings
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from harbour import intake
 from harbour.app import App
+from harbour.cases import intake
 from harbour.db.models import Agency, AuditEvent, Case, OutboxMessage, Staff
 from tests.store.helpers import row_counts
 from tests.support import invoke, referral

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from harbour.errors import ConfigError
+from harbour.reference.startup import check_files
 from harbour.settings import Settings
-from harbour.startup import check_files
 
 
 def test_the_built_in_files_pass(tmp_path: Path) -> None:

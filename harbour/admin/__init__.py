@@ -1,0 +1,1 @@
+"""Staffing an installation: agencies, staff accounts, key rotation, and `harbour init`."""

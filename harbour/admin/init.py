@@ -1,0 +1,57 @@
+"""`harbour init`: the embedded store, its keyring, the first agency and its admin."""
+
+from __future__ import annotations
+
+from harbour.admin.staffing import AgencyIn, StaffIn, create_agency, create_staff
+from harbour.app import App, UnitOfWork
+from harbour.crypto import Keyring
+from harbour.db import migrate
+from harbour.domain.vocab import Role
+from harbour.errors import Conflict
+from harbour.validation import parse
+
+
+def ensure_keyring(app: App) -> bool:
+    """Create the key file (mode 0600) unless keys exist; True if a key was made."""
+    settings = app.settings
+    if settings.encryption_keys is not None or settings.resolved_key_file.exists():
+        return False
+    Keyring.generate().save(settings.resolved_key_file)
+    return True
+
+
+def init(app: App, agency: str, admin: str) -> bool:
+    """Idempotent: a second run with the same names changes nothing; other names on a store
+    that has its first agency are refused (``agency add``, ``staff add`` add more). True if
+    keys were made."""
+    agency_in = parse(AgencyIn, {"name": agency, "timezone": app.settings.timezone}, "--agency")
+    admin_in = parse(StaffIn, {"handle": admin, "agency": agency, "role": Role.ADMIN}, "--admin")
+    app.settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    made_keys = ensure_keyring(app)
+    migrate.upgrade(app.engine)
+
+    def work(uow: UnitOfWork) -> None:
+        from sqlalchemy import select
+
+        from harbour.access import audit
+        from harbour.db.models import Agency, Staff
+
+        if uow.session.scalar(select(Agency.id).limit(1)) is not None:
+            existing = uow.session.scalar(
+                select(Staff)
+                .join(Agency, Agency.id == Staff.agency_id)
+                .where(Staff.handle == admin_in.handle, Agency.name == agency_in.name)
+            )
+            if existing is None or existing.role != Role.ADMIN:
+                raise Conflict(
+                    "already_initialised",
+                    "this store has its first agency and admin already: add an agency with "
+                    "`harbour agency add NAME --admin HANDLE` and staff with `harbour staff add`",
+                )
+            return
+        create_agency(uow, agency_in)
+        create_staff(uow, admin_in)
+        audit(uow, None, "store.init", agency_name=agency_in.name, admin=admin_in.handle)
+
+    app.run(work)
+    return made_keys

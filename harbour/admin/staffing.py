@@ -1,0 +1,217 @@
+"""Agencies and staff accounts: managed by admins, who read no case data."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import func, select
+
+from harbour.access import Actor, audit, authorize, deny, resolve_actor
+from harbour.app import App, UnitOfWork
+from harbour.cases.reads import assign_case
+from harbour.db.models import Agency, Case, Staff
+from harbour.domain.text import Address, Handle, Phone, TimeZoneName
+from harbour.domain.vocab import CaseStatus, Role
+from harbour.errors import Conflict, InvalidInput, NotFound
+from harbour.validation import parse
+
+
+class AgencyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Handle
+    timezone: TimeZoneName
+    address: Address | None = None
+    phone: Phone | None = None
+
+
+class StaffIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    handle: Handle
+    agency: Handle
+    role: Role
+    on_call: bool = False
+
+
+def create_agency(uow: UnitOfWork, data: AgencyIn) -> Agency:
+    if uow.session.scalar(select(Agency).where(Agency.name == data.name)) is not None:
+        raise Conflict("agency_exists", "an agency with that name exists")
+    agency = Agency(name=data.name, timezone=data.timezone, created_at=uow.now())
+    uow.seal(agency, "address", data.address)
+    uow.seal(agency, "phone", data.phone)
+    uow.session.add(agency)
+    uow.session.flush()
+    return agency
+
+
+def create_staff(uow: UnitOfWork, data: StaffIn) -> Staff:
+    agency = uow.session.scalar(select(Agency).where(Agency.name == data.agency))
+    if agency is None:
+        raise InvalidInput([("--agency", "no agency with that name")])
+    if uow.session.scalar(select(Staff).where(Staff.handle == data.handle)) is not None:
+        raise Conflict("staff_exists", "a staff member with that handle exists")
+    staff = Staff(
+        agency_id=agency.id,
+        handle=data.handle,
+        role=data.role,
+        active=True,
+        on_call=data.on_call,
+        created_at=uow.now(),
+    )
+    uow.session.add(staff)
+    uow.session.flush()
+    return staff
+
+
+def add_agency(app: App, actor_handle: str | None, **fields: object) -> Agency:
+    """A new agency; with ``admin``, its first admin, who manages its staff from then on (an
+    admin manages the staff of their own agency only)."""
+    admin = fields.pop("admin", None)
+    fields.setdefault("timezone", app.settings.timezone)
+    data = parse(AgencyIn, fields, prefix="--")
+    admin_in = None
+    if admin is not None:
+        staff_fields = {"handle": admin, "agency": data.name, "role": Role.ADMIN}
+        admin_in = parse(StaffIn, staff_fields, prefix="--admin")
+
+    def work(uow: UnitOfWork) -> Agency:
+        actor = _admin(uow, actor_handle, "agency.manage")
+        agency = create_agency(uow, data)
+        audit(uow, actor, "agency.add", agency_name=agency.name)
+        if admin_in is not None:
+            staff = create_staff(uow, admin_in)
+            audit(uow, actor, "staff.add", handle=staff.handle, role=staff.role)
+        return agency
+
+    return app.run(work)
+
+
+def add_staff(app: App, actor_handle: str | None, **fields: object) -> Staff:
+    data = parse(StaffIn, fields, prefix="--")
+
+    def work(uow: UnitOfWork) -> Staff:
+        actor = _admin(uow, actor_handle, "staff.manage")
+        if data.agency != _agency_name(uow, actor):
+            why = "admins manage their own agency's staff: an admin of that agency adds them"
+            deny(uow, actor, "staff.manage", None, why)
+        staff = create_staff(uow, data)
+        audit(uow, actor, "staff.add", handle=staff.handle, role=staff.role)
+        return staff
+
+    return app.run(work)
+
+
+@dataclass(frozen=True)
+class StaffRow:
+    handle: str
+    role: str
+    agency: str
+    active: bool
+    on_call: bool
+    open_cases: int
+
+    def as_json(self, full: bool) -> dict[str, object]:
+        """Admins see the whole account; coordinators and supervisors the handle and role."""
+        shown = asdict(self)
+        return shown if full else {"handle": self.handle, "role": self.role}
+
+
+def list_staff(app: App, actor_handle: str | None) -> tuple[Actor, list[StaffRow]]:
+    """The actor's agency's staff: every account, with open caseloads, for its admins; the
+    active ones for coordinators and supervisors, who assign cases to them."""
+
+    def work(uow: UnitOfWork) -> tuple[Actor, list[StaffRow]]:
+        actor = resolve_actor(uow, actor_handle)
+        authorize(uow, actor, "staff.list")
+        open_cases = (
+            select(func.count(Case.id))
+            .where(Case.caseworker_id == Staff.id, Case.status != CaseStatus.CLOSED)
+            .scalar_subquery()
+        )
+        query = (
+            select(Staff, Agency.name, open_cases)
+            .join(Agency, Agency.id == Staff.agency_id)
+            .where(Staff.agency_id == actor.agency_id)
+            .order_by(Staff.handle)
+        )
+        if actor.role != Role.ADMIN:
+            query = query.where(Staff.active.is_(True))
+        rows = [
+            StaffRow(s.handle, s.role, name, s.active, s.on_call, count)
+            for s, name, count in uow.session.execute(query)
+        ]
+        audit(uow, actor, "staff.list", count=len(rows))
+        return actor, rows
+
+    return app.run(work)
+
+
+@dataclass(frozen=True)
+class Deactivated:
+    handle: str
+    reassigned: int
+    reassigned_to: str | None
+
+
+def deactivate_staff(
+    app: App, actor_handle: str | None, handle: str, reassign_to: str | None = None
+) -> Deactivated:
+    """Deactivate an account of the admin's agency. Its open cases must go to someone first:
+    refused while it has any, unless ``reassign_to`` takes them (each told, as by ``assign``)."""
+
+    def work(uow: UnitOfWork) -> Deactivated:
+        actor = _admin(uow, actor_handle, "staff.manage")
+        staff = uow.session.scalar(
+            select(Staff).where(Staff.handle == handle, Staff.agency_id == actor.agency_id)
+        )
+        if staff is None:
+            raise NotFound("staff_not_found", "no staff member with that handle")
+        if staff.id == actor.staff_id:
+            raise InvalidInput([("HANDLE", "you cannot deactivate yourself")])
+        if reassign_to is not None and reassign_to == handle:
+            raise InvalidInput([("--reassign-to", "names the account being deactivated")])
+        if reassign_to is not None and not _can_take_cases(uow, actor, reassign_to):
+            reason = "no active caseworker or supervisor with that handle in the agency"
+            raise InvalidInput([("--reassign-to", reason)])
+        cases = uow.session.scalars(
+            select(Case)
+            .where(Case.caseworker_id == staff.id, Case.status != CaseStatus.CLOSED)
+            .order_by(Case.created_at, Case.id)
+        ).all()
+        if cases and reassign_to is None:
+            raise Conflict(
+                "has_open_cases",
+                f"{len(cases)} open case(s) are assigned to {staff.handle}: reassign each with "
+                "`harbour assign REF HANDLE`, or give --reassign-to HANDLE to move them all",
+            )
+        for case in cases:
+            assign_case(uow, actor, case, reassign_to or "")
+        staff.active = False
+        audit(uow, actor, "staff.deactivate", handle=staff.handle, reassigned=len(cases))
+        return Deactivated(staff.handle, len(cases), reassign_to if cases else None)
+
+    return app.run(work)
+
+
+def _can_take_cases(uow: UnitOfWork, actor: Actor, handle: str) -> bool:
+    found = uow.session.scalar(
+        select(Staff.id).where(
+            Staff.handle == handle,
+            Staff.agency_id == actor.agency_id,
+            Staff.active.is_(True),
+            Staff.role.in_([Role.CASEWORKER, Role.SUPERVISOR]),
+        )
+    )
+    return found is not None
+
+
+def _agency_name(uow: UnitOfWork, actor: Actor) -> str:
+    agency = uow.session.get(Agency, actor.agency_id)
+    assert agency is not None
+    return agency.name
+
+
+def _admin(uow: UnitOfWork, actor_handle: str | None, action: str) -> Actor:
+    actor = resolve_actor(uow, actor_handle)
+    authorize(uow, actor, action)
+    return actor

@@ -1,0 +1,337 @@
+"""Submitting a safety assessment: validate, store, evaluate, compose the next plan version, and
+schedule the next assessment, all in one transaction. The same idempotency key stores it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from harbour import events
+from harbour.access import Actor, load_case, resolve_actor
+from harbour.app import App, UnitOfWork
+from harbour.cases import schedule
+from harbour.cases import transitions as lifecycle
+from harbour.cases.intake import IdempotencyKey
+from harbour.cases.schedule import open_assessment
+from harbour.clock import local_time
+from harbour.db.models import Alert, Assessment, Case, LifecycleEvent, Plan, ThreatSource
+from harbour.domain.composition import compose
+from harbour.domain.instrument import Instrument
+from harbour.domain.risk import (
+    Reason,
+    RiskResult,
+    evaluate,
+    persons_at_risk,
+    situation_of,
+    threats_present,
+    validate_answers,
+)
+from harbour.domain.vocab import (
+    AlertKind,
+    AssessmentPoint,
+    AssessmentStatus,
+    RiskLevel,
+    Situation,
+)
+from harbour.errors import Conflict, InvalidInput
+from harbour.notify import hooks
+from harbour.plans.store import (
+    approved_contacts,
+    create_version,
+    latest_plan,
+    note_next_due,
+    plan_for_assessment,
+    proposed,
+)
+from harbour.validation import parse
+
+__all__ = ["complete_assessment", "open_assessment", "submit_assessment"]
+
+SITUATION_OF_POINT = {
+    AssessmentPoint.CONSIDERING_LEAVING: Situation.CONSIDERING_LEAVING,
+    AssessmentPoint.JUST_LEFT: Situation.JUST_LEFT,
+}
+
+
+@dataclass(frozen=True)
+class AssessmentOutcome:
+    """What an assessment came to: operational values only."""
+
+    assessment_id: str
+    case_reference: str
+    point: str
+    risk_level: str
+    computed_level: str
+    previous_level: str | None
+    reasons: tuple[Reason, ...]
+    emergency_protocol: tuple[str, ...]
+    plan_version: int | None
+    next_due_at: datetime | None
+    alert_id: str | None = None  # the imminent-threat alert staff must acknowledge
+    emergency_steps: tuple[tuple[str, str], ...] = ()  # (code, staff wording)
+    replayed: bool = False
+    timezone: str = "UTC"  # the agency's, for showing the due time to people
+
+    def _local(self, moment: datetime | None) -> str | None:
+        if moment is None:
+            return None
+        return local_time(moment, ZoneInfo(self.timezone))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "assessment": self.assessment_id,
+            "case": self.case_reference,
+            "point": self.point,
+            "risk_level": self.risk_level,
+            "computed_level": self.computed_level,
+            "previous_level": self.previous_level,
+            "reasons": [
+                {"code": r.code, "level": r.level.value, "text": r.text} for r in self.reasons
+            ],
+            "emergency_protocol": list(self.emergency_protocol),
+            "emergency_steps": [{"code": c, "text": t} for c, t in self.emergency_steps],
+            "alert": self.alert_id,
+            "plan_version": self.plan_version,
+            "next_due": self.next_due_at.isoformat() if self.next_due_at else None,
+            "next_due_local": self._local(self.next_due_at),
+            "replayed": self.replayed,
+        }
+
+
+def parse_point(point: str) -> AssessmentPoint:
+    try:
+        return AssessmentPoint(point)
+    except ValueError:
+        raise InvalidInput([("--point", f"one of: {', '.join(AssessmentPoint)}")]) from None
+
+
+def parse_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    from harbour.cases.intake import _KeyIn
+
+    return parse(_KeyIn, {"key": key}, prefix="--idempotency-key").key
+
+
+def check_can_assess(app: App, actor_handle: str | None, ref: str, point: str) -> None:
+    """Before anyone answers twenty questions: may this actor assess this case at this point?"""
+    at = parse_point(point)
+
+    def work(uow: UnitOfWork) -> None:
+        actor = resolve_actor(uow, actor_handle)
+        lifecycle.check_point(uow, load_case(uow, actor, ref, "case.assess"), at)
+
+    app.run(work)
+
+
+def submit_assessment(
+    app: App,
+    actor_handle: str | None,
+    ref: str,
+    point: str,
+    answers: object,
+    idempotency_key: str | None = None,
+) -> AssessmentOutcome:
+    """Validate before anything is written, then complete the assessment in one transaction."""
+    at = parse_point(point)
+    key = parse_key(idempotency_key)
+    validate_answers(app.reference.instrument, answers)
+    assert isinstance(answers, Mapping)
+
+    def work(uow: UnitOfWork) -> AssessmentOutcome:
+        actor = resolve_actor(uow, actor_handle)
+        case = load_case(uow, actor, ref, "case.assess")
+        return complete_assessment(uow, actor, case, at, answers, key)
+
+    try:
+        return app.run(work)
+    except IntegrityError:
+        if key is None:  # a concurrent twin with the same key won: answer as its replay
+            raise
+        return app.run(work)
+
+
+def complete_assessment(
+    uow: UnitOfWork,
+    actor: Actor | None,
+    case: Case,
+    point: AssessmentPoint,
+    answers: Mapping[str, object],
+    key: IdempotencyKey | None,
+) -> AssessmentOutcome:
+    """Store, evaluate and follow through one assessment of ``case`` (usable by flows)."""
+    point = AssessmentPoint(point)
+    instrument = uow.reference.instrument
+    structured, free_text = validate_answers(instrument, answers)
+    digest = _digest(point, structured, free_text)
+    replay = _replay(uow, case, key, digest)
+    if replay is not None:
+        return replay
+    lifecycle.check_point(uow, case, point)
+    result = evaluate(instrument, structured)
+    assessment = _store(uow, actor, case, point, key, structured, free_text, digest, result)
+    previous_level = case.risk_level
+    _update_case(uow, case, point, instrument, structured, result)
+    lifecycle.after_assessment(uow, actor, case, point)
+    plan = _compose_plan(uow, case, assessment, instrument, structured, result)
+    schedule.plan_next(uow, case, assessment)
+    note_next_due(plan, case)
+    payload = {"point": point.value, "level": result.level.value, "previous_level": previous_level}
+    events.record(uow, case.id, events.ASSESSMENT_SUBMITTED, assessment.id, **payload)
+    events.record(uow, case.id, events.ASSESSMENT_COMPLETED, assessment.id, **payload)
+    hooks.assessment_completed(uow, case, assessment, previous_level)
+    protocol = result.emergency_protocol
+    return outcome_of(uow, case, assessment, previous_level, plan.version_number, protocol)
+
+
+def _digest(point: str, structured: Mapping[str, object], free_text: Mapping[str, str]) -> str:
+    body = json.dumps([point, structured, free_text], sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _replay(uow: UnitOfWork, case: Case, key: str | None, digest: str) -> AssessmentOutcome | None:
+    if key is None:
+        return None
+    existing = uow.session.scalar(
+        select(Assessment).where(Assessment.case_id == case.id, Assessment.idempotency_key == key)
+    )
+    if existing is None:
+        return None
+    if uow.unseal(existing, "answers_digest") != digest:
+        raise Conflict("idempotency_key_reused", "that key was used for another assessment")
+    plan = plan_for_assessment(uow, existing)
+    completed = uow.session.scalar(
+        select(LifecycleEvent.payload).where(
+            LifecycleEvent.subject_id == existing.id,
+            LifecycleEvent.name == events.ASSESSMENT_COMPLETED,
+        )
+    )
+    previous = (completed or {}).get("previous_level")
+    protocol = uow.reference.instrument.emergency_protocol
+    number = plan.version_number if plan else None
+    return outcome_of(uow, case, existing, previous, number, protocol, replayed=True)
+
+
+def _store(
+    uow: UnitOfWork,
+    actor: Actor | None,
+    case: Case,
+    point: AssessmentPoint,
+    key: str | None,
+    structured: dict[str, object],
+    free_text: dict[str, str],
+    digest: str,
+    result: RiskResult,
+) -> Assessment:
+    """Complete the case's open assessment for ``point``, or a new one."""
+    now = uow.now()
+    assessment = next(
+        (a for a in schedule.open_assessments(uow, case) if a.point == point), None
+    ) or Assessment(case_id=case.id, point=point, opened_at=now)
+    assessment.status = AssessmentStatus.COMPLETED
+    assessment.completed_at = now
+    assessment.submitted_by_id = actor.staff_id if actor else None
+    assessment.idempotency_key = key
+    assessment.instrument_version = result.instrument_version
+    assessment.answers = structured
+    assessment.computed_level = result.level
+    assessment.reasons = [
+        {"code": r.code, "level": r.level.value, "text": r.text} for r in result.reasons
+    ]
+    uow.session.add(assessment)
+    uow.session.flush()
+    uow.seal(assessment, "free_text", json.dumps(free_text, sort_keys=True) if free_text else None)
+    uow.seal(assessment, "answers_digest", digest)
+    return assessment
+
+
+def _update_case(
+    uow: UnitOfWork,
+    case: Case,
+    point: AssessmentPoint,
+    instrument: Instrument,
+    structured: Mapping[str, object],
+    result: RiskResult,
+) -> None:
+    case.risk_level = result.level
+    situation = situation_of(instrument, structured) or SITUATION_OF_POINT.get(point)
+    if situation is not None:
+        case.situation = situation
+    case.persons_at_risk = [p.value for p in persons_at_risk(instrument, structured)]
+    case.updated_at = uow.now()
+
+
+def _compose_plan(
+    uow: UnitOfWork,
+    case: Case,
+    assessment: Assessment,
+    instrument: Instrument,
+    structured: Mapping[str, object],
+    result: RiskResult,
+) -> Plan:
+    recorded = uow.session.scalars(
+        select(ThreatSource.kind).where(ThreatSource.case_id == case.id)
+    ).all()
+    threats = set(threats_present(instrument, structured)) | set(recorded)
+    items = compose(
+        result,
+        Situation(case.situation),
+        threats,  # type: ignore[arg-type]
+        persons_at_risk(instrument, structured),
+        proposed(uow, latest_plan(uow, case)),
+        uow.reference.catalogue,
+        contacts=approved_contacts(uow, case),
+        today=uow.now().astimezone(schedule.zone_of(uow, case)).date(),
+    )
+    return create_version(uow, case, assessment, items)
+
+
+def outcome_of(
+    uow: UnitOfWork,
+    case: Case,
+    assessment: Assessment,
+    previous_level: str | None,
+    plan_version: int | None,
+    protocol: Sequence[str],
+    replayed: bool = False,
+) -> AssessmentOutcome:
+    reasons = tuple(
+        Reason(str(r["code"]), str(r["text"]), RiskLevel(r["level"]))
+        for r in assessment.reasons or []
+    )
+    level = RiskLevel(assessment.level or RiskLevel.LOW)
+    zone = schedule.zone_of(uow, case)
+    protocol = tuple(protocol) if level == RiskLevel.IMMINENT else ()
+    wording = uow.reference.catalogue.emergency_protocol if protocol else {}
+    alert_id = uow.session.scalar(
+        select(Alert.id).where(
+            Alert.kind == AlertKind.IMMINENT_THREAT, Alert.source_id == assessment.id
+        )
+    )
+    return AssessmentOutcome(
+        assessment_id=assessment.id,
+        case_reference=case.reference,
+        point=assessment.point,
+        risk_level=level.value,
+        computed_level=str(assessment.computed_level),
+        previous_level=previous_level,
+        reasons=reasons,
+        emergency_protocol=protocol,
+        plan_version=plan_version,
+        next_due_at=case.next_due_at,
+        alert_id=alert_id,
+        emergency_steps=tuple(
+            (code, wording[code].staff_text if code in wording else code) for code in protocol
+        ),
+        timezone=zone.key,
+        replayed=replayed,
+    )

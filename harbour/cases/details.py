@@ -1,0 +1,360 @@
+"""Changing a case's people and threat sources after referral.
+
+Each change is validated in full before anything is written, sealed like the referral's own
+values, audited (field names, never values) in the same transaction, and touches the case, so
+its version column turns a concurrent edit of the same case into a ``stale`` conflict. People
+and threats are numbered as ``case show`` lists them (their stored position).
+
+Plan contacts are chosen from approved people when the next plan version is composed
+(``planning.approved_contacts``): a change here does not add or drop a contact in a plan that
+exists already.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import func, select
+from sqlalchemy.orm.attributes import flag_modified
+
+from harbour.access import Actor, audit, deny, load_case, resolve_actor
+from harbour.app import App, UnitOfWork
+from harbour.cases.intake import MAX_PEOPLE, ContactIn, FamilyIn, ThreatIn
+from harbour.db.models import Case, Person, ThreatSource
+from harbour.domain.text import Address, Name, Note, PastDate, Phone, ShortText
+from harbour.domain.vocab import CaseStatus, PersonKind, Role, ThreatKind
+from harbour.errors import Conflict, InvalidInput, NotFound
+from harbour.validation import option_name, parse
+
+ACTION = "case.edit"
+CONTACTS_NOTE = (
+    "Plan contacts are chosen from the people the youth approved when the next plan version is "
+    "composed (at the next assessment); plans that exist already keep their contacts."
+)
+
+_Row = TypeVar("_Row", Person, ThreatSource)
+
+_SEALED_PERSON = ("name", "preferred_name", "relationship", "phone", "address", "notes")
+_SEALED_THREAT = ("name", "description", "protective_order_details")
+
+# Which fields each kind of person has, and which of them may be cleared (left empty).
+_PERSON_FIELDS: dict[PersonKind, frozenset[str]] = {
+    PersonKind.YOUTH: frozenset(
+        {"name", "preferred_name", "date_of_birth", "phone", "address", "notes"}
+    ),
+    PersonKind.FAMILY_MEMBER: frozenset(
+        {"name", "relationship", "phone", "address", "caretaker", "non_offending"}
+        | {"approved_by_youth"}
+    ),
+    PersonKind.TRUSTED_CONTACT: frozenset({"name", "relationship", "phone", "approved_by_youth"}),
+}
+_PERSON_FIELDS[PersonKind.CARETAKER] = _PERSON_FIELDS[PersonKind.FAMILY_MEMBER]
+_PERSON_CLEARABLE_BY_KIND = {
+    PersonKind.YOUTH: frozenset({"preferred_name", "date_of_birth", "phone", "address", "notes"}),
+    PersonKind.FAMILY_MEMBER: frozenset({"phone", "address"}),
+    PersonKind.CARETAKER: frozenset({"phone", "address"}),
+    PersonKind.TRUSTED_CONTACT: frozenset({"relationship", "phone"}),
+}
+_PERSON_CLEARABLE = frozenset().union(*_PERSON_CLEARABLE_BY_KIND.values())
+_THREAT_CLEARABLE = frozenset(
+    {"name", "description", "protective_order_details", "protective_order_expires_on"}
+)
+
+
+class _Patch(BaseModel):
+    """Only the fields given change; every one is checked as the referral checks it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    clearable: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def requested(
+        cls, fields: dict[str, Any], clear: list[str] | None, today: date | None = None
+    ) -> tuple[dict[str, Any], list[str]]:
+        """The fields given, checked, and the names to clear; refused if that changes nothing."""
+        patch = parse(cls, _present(fields), prefix="--", today=today)
+        given = patch.model_dump(exclude_unset=True)
+        cleared = _clear_names(clear, cls.clearable)
+        _nothing_to_do(given, cleared)
+        return given, cleared
+
+
+class PersonPatch(_Patch):
+    clearable: ClassVar[frozenset[str]] = _PERSON_CLEARABLE
+
+    name: Name | None = None
+    preferred_name: Name | None = None
+    relationship: ShortText | None = None
+    date_of_birth: PastDate | None = None
+    phone: Phone | None = None
+    address: Address | None = None
+    notes: Note | None = None
+    caretaker: bool | None = None
+    non_offending: bool | None = None
+    approved_by_youth: bool | None = None
+
+
+class ThreatPatch(_Patch):
+    clearable: ClassVar[frozenset[str]] = _THREAT_CLEARABLE
+
+    kind: ThreatKind | None = None
+    name: Name | None = None
+    description: Note | None = None
+    protective_order: bool | None = None
+    protective_order_expires_on: date | None = None
+    protective_order_details: ShortText | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """What was changed, for the CLI: operational values only."""
+
+    case: str
+    number: int
+    kind: str
+    fields: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "case": self.case,
+            "number": self.number,
+            "kind": self.kind,
+            "fields": list(self.fields),
+            "note": CONTACTS_NOTE,
+        }
+
+
+def add_person(app: App, actor_handle: str | None, ref: str, fields: dict[str, Any]) -> Change:
+    """Add a family member, caretaker or trusted contact (``kind``) to the case."""
+    given = _present(fields)
+    kind = given.pop("kind", None)
+    if kind not in ("family_member", "caretaker", "trusted_contact"):
+        raise InvalidInput([("--kind", "must be family_member, caretaker or trusted_contact")])
+    if kind == "trusted_contact":
+        contact = parse(ContactIn, given, prefix="--")
+        values = contact.model_dump()
+    else:
+        member = parse(FamilyIn, {**given, "caretaker": kind == "caretaker"}, prefix="--")
+        values = member.model_dump(exclude={"caretaker"})
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> Change:
+        count = _count(uow, Person, case)
+        if count >= 1 + 2 * MAX_PEOPLE:
+            raise Conflict("too_many_people", "the case holds as many people as it can")
+        person = _new_row(uow, Person, case, kind)
+        _apply_person(uow, person, values)
+        return _changed(uow, actor, case, "case.person.add", person.position, kind, values)
+
+    return _on_editable_case(app, actor_handle, ref, work)
+
+
+def edit_person(
+    app: App,
+    actor_handle: str | None,
+    ref: str,
+    number: int,
+    fields: dict[str, Any],
+    clear: list[str] | None = None,
+) -> Change:
+    """Change the given fields of one person of the case; ``clear`` empties optional ones."""
+    patch, cleared = PersonPatch.requested(fields, clear, today=_today(app))
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> Change:
+        person = _numbered(uow, Person, case, number, "person")
+        kind = PersonKind(person.kind)
+        _applies(set(patch), _PERSON_FIELDS[kind], kind.value)
+        _clearable(cleared, _PERSON_CLEARABLE_BY_KIND[kind], kind.value)
+        values = {**patch, **dict.fromkeys(cleared)}
+        if values.pop("caretaker", None) is not None:
+            person.kind = PersonKind.CARETAKER if patch["caretaker"] else PersonKind.FAMILY_MEMBER
+            values["kind"] = person.kind
+        _apply_person(uow, person, values)
+        changed = _changed(uow, actor, case, "case.person.edit", number, person.kind, values)
+        return changed
+
+    return _on_editable_case(app, actor_handle, ref, work)
+
+
+def add_threat(app: App, actor_handle: str | None, ref: str, fields: dict[str, Any]) -> Change:
+    """Add a threat source (trafficker, network, complicit family or friend) to the case."""
+    threat = parse(ThreatIn, _present(fields), prefix="--")
+    values = threat.model_dump()
+    _check_order(values)
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> Change:
+        if _count(uow, ThreatSource, case) >= MAX_PEOPLE:
+            raise Conflict("too_many_threats", "the case holds as many threat sources as it can")
+        row = _new_row(uow, ThreatSource, case, threat.kind)
+        _apply_threat(uow, row, values)
+        return _changed(uow, actor, case, "case.threat.add", row.position, row.kind, values)
+
+    return _on_editable_case(app, actor_handle, ref, work)
+
+
+def edit_threat(
+    app: App,
+    actor_handle: str | None,
+    ref: str,
+    number: int,
+    fields: dict[str, Any],
+    clear: list[str] | None = None,
+) -> Change:
+    """Change the given fields of one threat source, protective order included."""
+    patch, cleared = ThreatPatch.requested(fields, clear)
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> Change:
+        row = _numbered(uow, ThreatSource, case, number, "threat")
+        values = {**patch, **dict.fromkeys(cleared)}
+        _check_order({**_threat_state(uow, row), **values})
+        _apply_threat(uow, row, values)
+        return _changed(uow, actor, case, "case.threat.edit", number, row.kind, values)
+
+    return _on_editable_case(app, actor_handle, ref, work)
+
+
+def _on_editable_case(
+    app: App, actor_handle: str | None, ref: str, work: Any
+) -> Change:  # work: (uow, actor, case) -> Change
+    def run(uow: UnitOfWork) -> Change:
+        actor = resolve_actor(uow, actor_handle)
+        case = load_case(uow, actor, ref, ACTION)
+        if actor.role == Role.CASEWORKER and case.caseworker_id != actor.staff_id:
+            deny(uow, actor, ACTION, case.id, "only its caseworker or a supervisor edits a case")
+        if case.status == CaseStatus.CLOSED:
+            raise Conflict("case_closed", "the case is closed: reopen it first")
+        result: Change = work(uow, actor, case)
+        case.updated_at = uow.now()
+        # Written even when the time is the same, so the version moves: a concurrent edit of
+        # the same case (read before this one committed) fails as stale, never overwrites.
+        flag_modified(case, "updated_at")
+        return result
+
+    return app.run(run)
+
+
+def _changed(
+    uow: UnitOfWork,
+    actor: Actor,
+    case: Case,
+    action: str,
+    number: int,
+    kind: str,
+    values: dict[str, Any],
+) -> Change:
+    fields = tuple(sorted(values))
+    audit(uow, actor, action, case.id, number=number, kind=str(kind), fields=list(fields))
+    return Change(case.reference, number, str(kind), fields)
+
+
+def _apply_person(uow: UnitOfWork, person: Person, values: dict[str, Any]) -> None:
+    for field, value in values.items():
+        if field in _SEALED_PERSON:
+            uow.seal(person, field, value)
+        elif field == "date_of_birth":
+            uow.seal(person, field, value.isoformat() if value else None)
+        elif field in ("non_offending", "approved_by_youth"):
+            setattr(person, field, bool(value))
+
+
+def _apply_threat(uow: UnitOfWork, row: ThreatSource, values: dict[str, Any]) -> None:
+    for field, value in values.items():
+        if field in _SEALED_THREAT:
+            uow.seal(row, field, value)
+        elif field == "kind":
+            row.kind = value
+        elif field in ("protective_order", "protective_order_expires_on"):
+            setattr(row, field, value)
+
+
+def _threat_state(uow: UnitOfWork, row: ThreatSource) -> dict[str, Any]:
+    return {
+        "protective_order": row.protective_order,
+        "protective_order_expires_on": row.protective_order_expires_on,
+        "protective_order_details": uow.unseal(row, "protective_order_details"),
+    }
+
+
+def _check_order(state: dict[str, Any]) -> None:
+    """An expiry date or details describe a protective order: there must be one."""
+    if state.get("protective_order"):
+        return
+    for field in ("protective_order_expires_on", "protective_order_details"):
+        if state.get(field) is not None:
+            reason = "describes a protective order: say --protective-order too"
+            raise InvalidInput([(option_name(field), reason)])
+
+
+def _present(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _clear_names(clear: list[str] | None, allowed: frozenset[str]) -> list[str]:
+    names = [c.replace("-", "_") for c in clear or []]
+    if any(name not in allowed for name in names):
+        choices = ", ".join(sorted(option_name(a).removeprefix("--") for a in allowed))
+        raise InvalidInput([("--clear", f"names a field that cannot be cleared ({choices})")])
+    return sorted(set(names))
+
+
+def _clearable(cleared: list[str], allowed: frozenset[str], kind: str) -> None:
+    for name in cleared:
+        if name not in allowed:
+            raise InvalidInput([("--clear", f"{option_name(name)} cannot be cleared for a {kind}")])
+
+
+def _applies(given: set[str], allowed: frozenset[str], kind: str) -> None:
+    for name in sorted(given - allowed):
+        raise InvalidInput([(option_name(name), f"does not apply to a {kind}")])
+
+
+def _nothing_to_do(patch: dict[str, Any], cleared: list[str]) -> None:
+    if not patch and not cleared:
+        raise InvalidInput([("(options)", "nothing to change: give a field or --clear")])
+    if set(patch) & set(cleared):
+        raise InvalidInput([("--clear", "clears a field also given a value")])
+
+
+def _numbered(
+    uow: UnitOfWork, model: type[Person] | type[ThreatSource], case: Case, number: int, what: str
+) -> Any:
+    row = uow.session.scalar(
+        select(model).where(model.case_id == case.id, model.position == number)
+    )
+    if row is None:
+        raise NotFound(f"{what}_not_found", f"the case has no {what} with that number")
+    return row
+
+
+def _new_row(uow: UnitOfWork, model: type[_Row], case: Case, kind: str) -> _Row:
+    """A person or threat source numbered after the case's last, flushed so that it has the
+    id its sealed fields are bound to."""
+    row = model(case_id=case.id, kind=kind, position=_next_position(uow, model, case))
+    uow.session.add(row)
+    uow.session.flush()
+    return row
+
+
+def _next_position(uow: UnitOfWork, model: type[Person] | type[ThreatSource], case: Case) -> int:
+    highest = uow.session.scalar(select(func.max(model.position)).where(model.case_id == case.id))
+    return 0 if highest is None else highest + 1
+
+
+def _count(uow: UnitOfWork, model: type[Person] | type[ThreatSource], case: Case) -> int:
+    return uow.session.scalar(select(func.count()).where(model.case_id == case.id)) or 0
+
+
+def _today(app: App) -> date:
+    return app.clock.now().astimezone(app.settings.zone).date()
+
+
+__all__ = [
+    "CONTACTS_NOTE",
+    "Change",
+    "add_person",
+    "add_threat",
+    "edit_person",
+    "edit_threat",
+]

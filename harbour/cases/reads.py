@@ -1,0 +1,285 @@
+"""Reading cases: one case in full (for its agency's staff), caseloads, assignment, the audit trail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+
+from harbour import events
+from harbour.access import Actor, audit, authorize, load_case, resolve_actor
+from harbour.app import App, UnitOfWork
+from harbour.clock import local_time
+from harbour.db.base import new_id
+from harbour.db.models import Agency, AuditEvent, Case, LifecycleEvent, Person, Staff, ThreatSource
+from harbour.domain.policy import Interval, shift
+from harbour.domain.vocab import CaseStatus, Role
+from harbour.errors import InvalidInput
+from harbour.notify import hooks
+
+
+def agency_zone(uow: UnitOfWork, agency_id: str) -> ZoneInfo:
+    agency = uow.session.get(Agency, agency_id)
+    return ZoneInfo(agency.timezone if agency else uow.app.settings.timezone)
+
+
+def staff_zone(app: App, handle: str | None) -> ZoneInfo:
+    """The time zone of a staff member's agency (the default zone for an unknown handle): for
+    a command's human output, once the command itself has checked who is acting."""
+
+    def work(uow: UnitOfWork) -> ZoneInfo:
+        agency_id = uow.session.scalar(select(Staff.agency_id).where(Staff.handle == handle))
+        return agency_zone(uow, agency_id or "")
+
+    return app.run(work)
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """One line of a caseload: operational values only."""
+
+    reference: str
+    status: str
+    risk_level: str | None
+    next_due: datetime | None
+    overdue: bool
+    escalated: bool
+    caseworker: str | None
+    zone: ZoneInfo
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "case": self.reference,
+            "status": self.status,
+            "risk_level": self.risk_level,
+            "next_due": self.next_due.isoformat() if self.next_due else None,
+            "next_due_local": local_time(self.next_due, self.zone),
+            "overdue": self.overdue,
+            "escalated": self.escalated,
+            "caseworker": self.caseworker,
+        }
+
+
+def caseload(
+    app: App,
+    actor_handle: str | None,
+    *,
+    due: bool = False,
+    overdue: bool = False,
+    escalated: bool = False,
+) -> list[CaseRow]:
+    """The actor's cases: a caseworker's own; coordinators and supervisors see the agency's.
+    ``due``: an assessment falls due within the policy's due-soon reminder window, or is
+    overdue; ``overdue``: past its due time."""
+
+    def work(uow: UnitOfWork) -> list[CaseRow]:
+        actor = resolve_actor(uow, actor_handle)
+        authorize(uow, actor, "case.list")
+        now = uow.now()
+        zone = agency_zone(uow, actor.agency_id)
+        query = (
+            select(Case, Staff.handle)
+            .outerjoin(Staff, Staff.id == Case.caseworker_id)
+            .where(Case.agency_id == actor.agency_id, Case.status != CaseStatus.CLOSED)
+            .order_by(Case.next_due_at.is_(None), Case.next_due_at, Case.reference)
+        )
+        if actor.role == Role.CASEWORKER:
+            query = query.where(Case.caseworker_id == actor.staff_id)
+        if due or overdue:
+            query = query.where(Case.next_due_at.is_not(None))
+        if due:
+            query = query.where(Case.next_due_at <= due_soon_horizon(uow, now, zone))
+        if overdue:
+            query = query.where(Case.next_due_at < now)
+        if escalated:
+            query = query.where(Case.escalated.is_(True))
+        rows = [
+            CaseRow(
+                case.reference,
+                case.status,
+                case.risk_level,
+                case.next_due_at,
+                bool(case.next_due_at and case.next_due_at < now),
+                case.escalated,
+                handle,
+                zone,
+            )
+            for case, handle in uow.session.execute(query)
+        ]
+        audit(uow, actor, "case.list", count=len(rows))
+        return rows
+
+    return app.run(work)
+
+
+def due_soon_horizon(uow: UnitOfWork, now: datetime, zone: ZoneInfo) -> datetime:
+    """Due times up to this one have had their due-soon reminder (``--due``)."""
+    policy = uow.reference.policy
+    return shift(now, policy.reminders.get("due_soon", Interval()), zone)
+
+
+def show_case(app: App, actor_handle: str | None, ref: str) -> dict[str, Any]:
+    """The whole case, identifying fields unsealed: for staff of the case's agency only."""
+
+    def work(uow: UnitOfWork) -> dict[str, Any]:
+        actor = resolve_actor(uow, actor_handle)
+        case = load_case(uow, actor, ref, "case.read")
+        return describe(uow, case)
+
+    return app.run(work)
+
+
+def describe(uow: UnitOfWork, case: Case) -> dict[str, Any]:
+    people = uow.session.scalars(
+        select(Person).where(Person.case_id == case.id).order_by(Person.position)
+    ).all()
+    threats = uow.session.scalars(
+        select(ThreatSource).where(ThreatSource.case_id == case.id).order_by(ThreatSource.position)
+    ).all()
+    caseworker = uow.session.get(Staff, case.caseworker_id) if case.caseworker_id else None
+    zone = agency_zone(uow, case.agency_id)
+    return {
+        "case": case.reference,
+        "status": case.status,
+        "situation": case.situation,
+        "risk_level": case.risk_level,
+        "next_due": case.next_due_at.isoformat() if case.next_due_at else None,
+        "next_due_local": local_time(case.next_due_at, zone),
+        "escalated": case.escalated,
+        "caseworker": caseworker.handle if caseworker else None,
+        "persons_at_risk": case.persons_at_risk,
+        "referral_source": uow.unseal(case, "referral_source"),
+        "people": [_person(uow, p) for p in people],
+        "threats": [_threat(uow, t) for t in threats],
+    }
+
+
+def _person(uow: UnitOfWork, person: Person) -> dict[str, Any]:
+    fields = (
+        "name",
+        "preferred_name",
+        "relationship",
+        "phone",
+        "address",
+        "date_of_birth",
+        "notes",
+    )
+    shown: dict[str, Any] = {"person": person.position, "kind": person.kind}
+    shown |= {f: v for f in fields if (v := uow.unseal(person, f)) is not None}
+    if person.kind != "youth":
+        shown |= {
+            "non_offending": person.non_offending,
+            "approved_by_youth": person.approved_by_youth,
+        }
+    return shown
+
+
+def _threat(uow: UnitOfWork, threat: ThreatSource) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "threat": threat.position,
+        "kind": threat.kind,
+        "protective_order": threat.protective_order,
+    }
+    for f in ("name", "description", "protective_order_details"):
+        if (v := uow.unseal(threat, f)) is not None:
+            shown[f] = v
+    if threat.protective_order_expires_on:
+        shown["protective_order_expires_on"] = threat.protective_order_expires_on.isoformat()
+    return shown
+
+
+def assign(app: App, actor_handle: str | None, ref: str, handle: str) -> Case:
+    def work(uow: UnitOfWork) -> Case:
+        actor = resolve_actor(uow, actor_handle)
+        case = load_case(uow, actor, ref, "case.assign")
+        return assign_case(uow, actor, case, handle)
+
+    return app.run(work)
+
+
+def assign_case(uow: UnitOfWork, actor: Actor | None, case: Case, handle: str) -> Case:
+    """Give the case to ``handle`` and tell them, in the caller's transaction; assigning it to
+    its current caseworker changes nothing and sends nothing."""
+    staff = uow.session.scalar(
+        select(Staff).where(
+            Staff.handle == handle,
+            Staff.agency_id == case.agency_id,
+            Staff.active.is_(True),
+            Staff.role.in_([Role.CASEWORKER, Role.SUPERVISOR]),
+        )
+    )
+    if staff is None:
+        raise InvalidInput([("HANDLE", "no active caseworker with that handle in the agency")])
+    if case.caseworker_id != staff.id:
+        case.caseworker_id = staff.id
+        case.updated_at = uow.now()
+        audit(uow, actor, "case.assign", case.id, caseworker=staff.handle)
+        assignment = new_id()
+        events.record(uow, case.id, events.CASE_ASSIGNED, assignment, caseworker=staff.handle)
+        hooks.case_assigned(uow, case, assignment)
+    return case
+
+
+def latest_assignment(uow: UnitOfWork, case: Case) -> str | None:
+    """The id of the assignment that gave the case its current caseworker (what a "case
+    assigned" notice is keyed on): the latest assignment event naming them."""
+    handle = uow.session.scalar(select(Staff.handle).where(Staff.id == case.caseworker_id))
+    rows = uow.session.execute(
+        select(LifecycleEvent.subject_id, LifecycleEvent.payload)
+        .where(LifecycleEvent.case_id == case.id, LifecycleEvent.name == events.CASE_ASSIGNED)
+        .order_by(LifecycleEvent.occurred_at.desc())
+    ).all()
+    return next((subject for subject, payload in rows if payload.get("caseworker") == handle), None)
+
+
+def audit_trail(app: App, actor_handle: str | None, ref: str) -> list[dict[str, Any]]:
+    def work(uow: UnitOfWork) -> list[dict[str, Any]]:
+        actor = resolve_actor(uow, actor_handle)
+        case = load_case(uow, actor, ref, "case.audit")
+        rows = uow.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.case_id == case.id)
+            .order_by(AuditEvent.at, AuditEvent.seq)
+        ).all()
+        zone = agency_zone(uow, actor.agency_id)
+        return [_audit_row(r, zone) for r in rows]
+
+    return app.run(work)
+
+
+def system_audit(app: App, actor_handle: str | None, limit: int = 500) -> list[dict[str, Any]]:
+    """An admin's view of the audit rows that belong to no case: their agency's (staff and
+    agency changes, key rotations, refused commands) and the store's own (``init``, unknown
+    actors), the newest ``limit`` of them, oldest first. Codes and handles only."""
+
+    def work(uow: UnitOfWork) -> list[dict[str, Any]]:
+        actor = resolve_actor(uow, actor_handle)
+        authorize(uow, actor, "audit.system")
+        rows = uow.session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.case_id.is_(None),
+                or_(AuditEvent.agency_id == actor.agency_id, AuditEvent.agency_id.is_(None)),
+            )
+            .order_by(AuditEvent.seq.desc())
+            .limit(limit)
+        ).all()
+        audit(uow, actor, "audit.system", count=len(rows))
+        zone = agency_zone(uow, actor.agency_id)
+        return [_audit_row(r, zone) for r in reversed(rows)]
+
+    return app.run(work)
+
+
+def _audit_row(row: AuditEvent, zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        "at": row.at.isoformat(),
+        "at_local": local_time(row.at, zone, seconds=True),
+        "actor": row.actor_handle,
+        "action": row.action,
+        "outcome": row.outcome,
+        "details": row.details,
+    }

@@ -1,0 +1,319 @@
+"""When a case's assessments fall due: opening them, re-timing them, and the dry run.
+
+A case that is open always has its next assessment open (status ``open`` with ``due_at``), so
+reminders can fire before it is due: the periodic ``planning_meeting`` assessment while the case
+is open (due at the earlier of the risk level's interval after the last assessment and the
+planning-meeting interval after the last meeting), and the next ``follow_up`` after discharge
+(due by the policy, counted from the discharge). ``case.next_due_at`` is the earliest open due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, func, select
+
+from harbour import events
+from harbour.access import load_case, resolve_actor
+from harbour.app import App, UnitOfWork
+from harbour.clock import local_time
+from harbour.db.models import Agency, Assessment, Case, LifecycleEvent
+from harbour.domain.policy import (
+    Policy,
+    follow_up_dues,
+    initial_contact_due,
+    next_due,
+    planning_meeting_due,
+    reminder_times,
+)
+from harbour.domain.vocab import AssessmentPoint, AssessmentStatus, CaseStatus, RiskLevel
+from harbour.errors import InvalidInput
+
+P = AssessmentPoint
+OPEN_CASE = (CaseStatus.ACTIVE, CaseStatus.REOPENED, CaseStatus.DISCHARGE_PENDING)
+MEETINGS = (P.INITIAL_CONTACT, P.PLANNING_MEETING)  # what the planning cadence counts from
+
+
+def zone_of(uow: UnitOfWork, case: Case) -> ZoneInfo:
+    agency = uow.session.get(Agency, case.agency_id)
+    return ZoneInfo(agency.timezone if agency else uow.app.settings.timezone)
+
+
+def open_assessments(uow: UnitOfWork, case: Case) -> list[Assessment]:
+    return list(
+        uow.session.scalars(
+            select(Assessment)
+            .where(Assessment.case_id == case.id, Assessment.status == AssessmentStatus.OPEN)
+            .order_by(Assessment.due_at, Assessment.id)
+        )
+    )
+
+
+def open_assessment(
+    uow: UnitOfWork, case: Case, point: AssessmentPoint, due_at: datetime
+) -> Assessment:
+    """The case's open assessment for ``point``, due at ``due_at``: one per case and point."""
+    found = next((a for a in open_assessments(uow, case) if a.point == point), None)
+    if found is None:
+        found = Assessment(
+            case_id=case.id, point=point, status=AssessmentStatus.OPEN, opened_at=uow.now()
+        )
+        found.due_at = due_at
+        uow.session.add(found)
+        uow.session.flush()
+        events.record(uow, case.id, events.ASSESSMENT_OPENED, found.id, point=point.value)
+    elif found.due_at != due_at:
+        found.due_at = due_at
+    refresh_next_due(uow, case)
+    return found
+
+
+def cancel_open(uow: UnitOfWork, case: Case, points: Sequence[AssessmentPoint] = ()) -> None:
+    """Cancel the case's open assessments (of ``points``, or all)."""
+    for assessment in open_assessments(uow, case):
+        if not points or assessment.point in points:
+            assessment.status = AssessmentStatus.CANCELLED
+    refresh_next_due(uow, case)
+
+
+def refresh_next_due(uow: UnitOfWork, case: Case) -> None:
+    uow.session.flush()
+    case.next_due_at = uow.session.scalar(
+        select(func.min(Assessment.due_at)).where(
+            Assessment.case_id == case.id, Assessment.status == AssessmentStatus.OPEN
+        )
+    )
+
+
+def open_initial(uow: UnitOfWork, case: Case) -> Assessment:
+    """The initial-contact assessment of a new referral, due by the policy."""
+    policy = uow.reference.policy
+    due = initial_contact_due(policy, case.created_at, zone_of(uow, case))
+    return open_assessment(uow, case, P.INITIAL_CONTACT, due)
+
+
+def plan_next(uow: UnitOfWork, case: Case, completed: Assessment) -> None:
+    """After an assessment: open (or re-time) the case's next one."""
+    if case.status == CaseStatus.DISCHARGED:
+        open_next_follow_up(uow, case)
+        return
+    if case.status not in OPEN_CASE:
+        return
+    cancel_open(uow, case, [P.INITIAL_CONTACT])  # contact has been made
+    due = periodic_due(uow, case, completed)
+    open_assessment(uow, case, P.PLANNING_MEETING, due)
+
+
+def periodic_due(uow: UnitOfWork, case: Case, completed: Assessment) -> datetime:
+    policy, zone = uow.reference.policy, zone_of(uow, case)
+    assert completed.completed_at is not None and completed.level is not None
+    by_level = next_due(policy, completed.completed_at, RiskLevel(completed.level), zone)
+    meeting = last_meeting(uow, case) or completed.completed_at
+    return min(by_level, planning_meeting_due(policy, meeting, zone))
+
+
+def last_meeting(uow: UnitOfWork, case: Case) -> datetime | None:
+    return uow.session.scalar(
+        select(func.max(Assessment.completed_at)).where(
+            Assessment.case_id == case.id,
+            Assessment.status == AssessmentStatus.COMPLETED,
+            Assessment.point.in_(MEETINGS),
+        )
+    )
+
+
+def open_after_reopen(uow: UnitOfWork, case: Case) -> Assessment:
+    """A reopened case is assessed as soon as a new referral would be."""
+    policy = uow.reference.policy
+    due = initial_contact_due(policy, uow.now(), zone_of(uow, case))
+    return open_assessment(uow, case, P.PLANNING_MEETING, due)
+
+
+def discharged_at(uow: UnitOfWork, case: Case) -> datetime | None:
+    """When the case was last discharged (from its event log)."""
+    return uow.session.scalar(
+        select(func.max(LifecycleEvent.occurred_at)).where(
+            LifecycleEvent.case_id == case.id, LifecycleEvent.name == events.CASE_DISCHARGED
+        )
+    )
+
+
+def follow_up_schedule(uow: UnitOfWork, case: Case) -> tuple[list[datetime], int]:
+    """(every follow-up due time since the last discharge, how many are done)."""
+    since = discharged_at(uow, case)
+    if since is None:
+        return [], 0
+    dues = follow_up_dues(uow.reference.policy, since, zone_of(uow, case))
+    done = uow.session.scalar(
+        select(func.count(Assessment.id)).where(
+            Assessment.case_id == case.id,
+            Assessment.point == P.FOLLOW_UP,
+            Assessment.status == AssessmentStatus.COMPLETED,
+            Assessment.completed_at >= since,
+        )
+    )
+    return dues, int(done or 0)
+
+
+def follow_ups_remaining(uow: UnitOfWork, case: Case) -> int:
+    dues, done = follow_up_schedule(uow, case)
+    return max(len(dues) - done, 0)
+
+
+def follow_up_opens_at(uow: UnitOfWork, case: Case) -> datetime | None:
+    """When the open follow-up may be recorded: as its due-soon reminder fires."""
+    due = uow.session.scalar(
+        select(Assessment.due_at).where(
+            Assessment.case_id == case.id,
+            Assessment.point == P.FOLLOW_UP,
+            Assessment.status == AssessmentStatus.OPEN,
+        )
+    )
+    if due is None:
+        return None
+    policy = uow.reference.policy
+    return dict(reminder_times(policy, due, zone_of(uow, case)))["due_soon"]
+
+
+def open_next_follow_up(uow: UnitOfWork, case: Case) -> Assessment | None:
+    """Open the next follow-up after discharge, if any remain."""
+    dues, done = follow_up_schedule(uow, case)
+    if done >= len(dues):
+        refresh_next_due(uow, case)
+        return None
+    return open_assessment(uow, case, P.FOLLOW_UP, dues[done])
+
+
+# -- for the sweep ------------------------------------------------------------------------------
+
+
+def cases_missing_next(uow: UnitOfWork, *, limit: int = 500, after_id: str = "") -> list[Case]:
+    """Open or discharged cases with no open assessment (a crash, an old policy), by id.
+
+    The sweep calls ``ensure_next`` on each, a batch at a time (pass the last id as ``after_id``).
+    """
+    has_open = exists().where(
+        Assessment.case_id == Case.id, Assessment.status == AssessmentStatus.OPEN
+    )
+    return list(
+        uow.session.scalars(
+            select(Case)
+            .where(Case.status.in_([*OPEN_CASE, CaseStatus.DISCHARGED]), ~has_open)
+            .where(Case.id > after_id)
+            .order_by(Case.id)
+            .limit(limit)
+        )
+    )
+
+
+def ensure_next(uow: UnitOfWork, case: Case) -> Assessment | None:
+    """Open the case's next assessment if it has none open (idempotent)."""
+    if open_assessments(uow, case):
+        return None
+    if case.status == CaseStatus.DISCHARGED:
+        return open_next_follow_up(uow, case)
+    latest = uow.session.scalar(
+        select(Assessment)
+        .where(Assessment.case_id == case.id, Assessment.status == AssessmentStatus.COMPLETED)
+        .order_by(Assessment.completed_at.desc())
+        .limit(1)
+    )
+    if latest is None or case.status not in OPEN_CASE:
+        return None
+    return open_assessment(uow, case, P.PLANNING_MEETING, periodic_due(uow, case, latest))
+
+
+# -- the dry run ----------------------------------------------------------------------------------
+
+
+PROJECTED_THRESHOLDS = frozenset({"due_soon", "due_today"})  # a projection is done on time
+PROJECTED_AT_MOST = 4
+
+
+def preview(app: App, actor_handle: str | None, ref: str, weeks: int = 8) -> list[dict[str, Any]]:
+    """``harbour schedule REF``: what will fall due and fire in the coming weeks."""
+    if not 1 <= weeks <= 104:
+        raise InvalidInput([("--weeks", "from 1 to 104")])
+
+    def work(uow: UnitOfWork) -> list[dict[str, Any]]:
+        actor = resolve_actor(uow, actor_handle)
+        case = load_case(uow, actor, ref, "case.read")
+        return dry_run(uow, case, weeks)
+
+    return app.run(work)
+
+
+def dry_run(uow: UnitOfWork, case: Case, weeks: int = 8) -> list[dict[str, Any]]:
+    """What falls due and which reminders fire from now for ``weeks`` weeks, in time order.
+
+    Open assessments as they stand, with every reminder and the escalation; after them, up to
+    four assessments that would follow if each were done on its due date (or now, if that is
+    past) at the case's current level, marked ``projected``: only their reminders before they
+    are due, and none before the assessment they follow exists.
+    """
+    now, policy, zone = uow.now(), uow.reference.policy, zone_of(uow, case)
+    until = now + timedelta(weeks=weeks)
+    entries: list[dict[str, Any]] = []
+    for point, due, opens in _dues(uow, case, policy, zone, until):
+        projected = opens is not None
+        entries.append(_entry(due, f"{point} assessment due", None, point, projected, zone))
+        for threshold, at in reminder_times(policy, due, zone):
+            if opens is not None and (threshold not in PROJECTED_THRESHOLDS or at < opens):
+                continue
+            entries.append(_entry(at, f"{point} reminder", threshold, point, projected, zone))
+    return sorted((e for e in entries if now <= e["at"] <= until), key=lambda e: e["at"])
+
+
+def _dues(
+    uow: UnitOfWork, case: Case, policy: Policy, zone: ZoneInfo, until: datetime
+) -> list[tuple[str, datetime, datetime | None]]:
+    """(point, due, None) for open assessments; (point, due, opens) for projected ones, where
+    ``opens`` is when the one before is assumed done."""
+    found: list[tuple[str, datetime, datetime | None]] = [
+        (a.point, a.due_at, None) for a in open_assessments(uow, case) if a.due_at
+    ]
+    now = uow.now()
+    if case.status == CaseStatus.DISCHARGED:
+        dues, done = follow_up_schedule(uow, case)
+        later = dues[done + 1 :][:PROJECTED_AT_MOST]
+        found += [
+            (P.FOLLOW_UP.value, due, max(before, now))
+            for before, due in zip(dues[done:], later, strict=False)
+        ]
+    elif case.status in OPEN_CASE and case.risk_level:
+        found += _projected_meetings(policy, zone, case, found, until, now)
+    return found
+
+
+def _projected_meetings(
+    policy: Policy,
+    zone: ZoneInfo,
+    case: Case,
+    found: list[tuple[str, datetime, datetime | None]],
+    until: datetime,
+    now: datetime,
+) -> list[tuple[str, datetime, datetime | None]]:
+    level = RiskLevel(case.risk_level or RiskLevel.LOW)
+    at = next((due for point, due, _ in found if point == P.PLANNING_MEETING), None)
+    projected: list[tuple[str, datetime, datetime | None]] = []
+    while at is not None and at <= until and len(projected) < PROJECTED_AT_MOST:
+        done = max(at, now)
+        at = min(next_due(policy, done, level, zone), planning_meeting_due(policy, done, zone))
+        projected.append((P.PLANNING_MEETING.value, at, done))
+    return projected
+
+
+def _entry(
+    at: datetime, what: str, threshold: str | None, point: str, projected: bool, zone: ZoneInfo
+) -> dict[str, Any]:
+    return {
+        "at": at,
+        "local": local_time(at, zone),
+        "what": what,
+        "threshold": threshold,
+        "point": str(point),
+        "projected": projected,
+    }

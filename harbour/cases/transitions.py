@@ -1,0 +1,147 @@
+"""A case's lifecycle moves as services: each transition recorded as a lifecycle event and audited,
+and discharge, close and reopen as staff ask for them. The table itself is ``domain.lifecycle``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func, select
+
+from harbour import events
+from harbour.access import Actor, audit, load_case, resolve_actor
+from harbour.app import App, UnitOfWork
+from harbour.cases import schedule
+from harbour.clock import local_time
+from harbour.db.base import new_id
+from harbour.db.models import Assessment, Case
+from harbour.domain import lifecycle
+from harbour.domain.lifecycle import S, check_transition
+from harbour.domain.vocab import AssessmentPoint, AssessmentStatus, CaseStatus
+from harbour.errors import Conflict
+from harbour.notify import hooks
+
+EVENT_FOR = {
+    S.DISCHARGED: events.CASE_DISCHARGED,
+    S.CLOSED: events.CASE_CLOSED,
+    S.REOPENED: events.CASE_REOPENED,
+}
+
+
+def transition(uow: UnitOfWork, actor: Actor | None, case: Case, to: CaseStatus) -> None:
+    """Move ``case`` to ``to`` if the lifecycle allows it, recording the event."""
+    current = CaseStatus(case.status)
+    check_transition(current, to)
+    case.status = to
+    case.updated_at = uow.now()
+    name = EVENT_FOR.get(to, events.CASE_STATUS_CHANGED)
+    events.record(uow, case.id, name, new_id(), from_status=current.value, to_status=to.value)
+    audit(uow, actor, f"case.status.{to.value}", case.id, from_status=current.value)
+
+
+def check_point(uow: UnitOfWork, case: Case, point: AssessmentPoint) -> None:
+    """Refuse an assessment point the case's state (or the follow-up schedule) does not allow."""
+    lifecycle.check_point(CaseStatus(case.status), point)
+    if point == AssessmentPoint.FOLLOW_UP:
+        _check_follow_up_window(uow, case)
+
+
+def _check_follow_up_window(uow: UnitOfWork, case: Case) -> None:
+    """A follow-up is recorded from when its due-soon reminder fires, so the follow-ups spread
+    over the months after discharge as the policy sets them; they cannot all be done at once."""
+    opens = schedule.follow_up_opens_at(uow, case)
+    if opens is not None and uow.now() < opens:
+        local = local_time(opens, schedule.zone_of(uow, case))
+        raise Conflict(
+            "follow_up_not_open",
+            f"the next follow-up opens {local}; for a change in the youth's situation, "
+            "assess at the incident point",
+        )
+
+
+def after_assessment(
+    uow: UnitOfWork, actor: Actor | None, case: Case, point: AssessmentPoint
+) -> None:
+    """The transitions a completed assessment brings about."""
+    for to in lifecycle.moves_after_assessment(CaseStatus(case.status), point):
+        transition(uow, actor, case, to)
+
+
+def discharge(uow: UnitOfWork, actor: Actor | None, case: Case) -> Case:
+    """Discharge after a completed discharge assessment; opens the first follow-up. Idempotent."""
+    if case.status == S.DISCHARGED:
+        return case
+    if case.status != S.DISCHARGE_PENDING or not _has_discharge_assessment(uow, case):
+        raise Conflict("discharge_assessment_required", "complete a discharge assessment first")
+    transition(uow, actor, case, S.DISCHARGED)
+    schedule.cancel_open(uow, case)
+    schedule.open_next_follow_up(uow, case)
+    hooks.case_discharged(uow, case)
+    return case
+
+
+def _has_discharge_assessment(uow: UnitOfWork, case: Case) -> bool:
+    return bool(
+        uow.session.scalar(
+            select(func.count(Assessment.id)).where(
+                Assessment.case_id == case.id,
+                Assessment.point == AssessmentPoint.DISCHARGE,
+                Assessment.status == AssessmentStatus.COMPLETED,
+            )
+        )
+    )
+
+
+def close(uow: UnitOfWork, actor: Actor | None, case: Case) -> Case:
+    """Close a discharged case whose follow-ups are all done. Idempotent."""
+    if case.status == S.CLOSED:
+        return case
+    if case.status == S.DISCHARGED and schedule.follow_ups_remaining(uow, case) > 0:
+        raise Conflict("follow_ups_outstanding", "follow-up assessments remain before closing")
+    transition(uow, actor, case, S.CLOSED)
+    schedule.cancel_open(uow, case)
+    return case
+
+
+def close_if_follow_ups_done(uow: UnitOfWork, case: Case) -> bool:
+    """After a follow-up: close the case if it was the last one (for the follow-up flow)."""
+    if case.status != S.DISCHARGED or schedule.follow_ups_remaining(uow, case) > 0:
+        return False
+    close(uow, None, case)
+    return True
+
+
+def reopen(uow: UnitOfWork, actor: Actor | None, case: Case) -> Case:
+    """Reopen a discharged or closed case; its next assessment is due as a new contact's."""
+    transition(uow, actor, case, S.REOPENED)
+    schedule.cancel_open(uow, case)
+    schedule.open_after_reopen(uow, case)
+    return case
+
+
+# -- as staff ask for them (one transaction each, agency-scoped and audited) ---------------------
+
+ACTIONS: dict[str, tuple[str, Callable[[UnitOfWork, Actor | None, Case], Case]]] = {
+    "discharge": ("case.discharge", discharge),
+    "close": ("case.close", close),
+    "reopen": ("case.reopen", reopen),
+}
+
+
+def run_action(app: App, actor_handle: str | None, ref: str, name: str) -> dict[str, Any]:
+    """Discharge, close or reopen a case; returns its status and what falls due next."""
+    permission, action = ACTIONS[name]
+
+    def work(uow: UnitOfWork) -> dict[str, Any]:
+        actor = resolve_actor(uow, actor_handle)
+        case = load_case(uow, actor, ref, permission)
+        action(uow, actor, case)
+        return {
+            "case": case.reference,
+            "status": case.status,
+            "next_due": case.next_due_at.isoformat() if case.next_due_at else None,
+            "follow_ups_remaining": schedule.follow_ups_remaining(uow, case),
+        }
+
+    return app.run(work)

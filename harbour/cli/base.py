@@ -1,0 +1,153 @@
+"""The typer application, the options every command shares, and how errors become exit codes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from harbour.errors import HarbourError
+
+cli = typer.Typer(
+    name="harbour",
+    help="Safety-planning workflows: referrals, assessments, plans and confidential alerts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+As = Annotated[
+    str | None,
+    typer.Option("--as", envvar="HARBOUR_ACTOR", help="Act as this staff handle."),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+Ref = Annotated[str, typer.Argument(help="The case reference (an unambiguous prefix will do).")]
+
+_app_factory: Callable[[], Any] | None = None
+
+
+def get_app() -> Any:
+    """The App for this command: settings from the environment, checked before any work."""
+    from harbour.app import App
+    from harbour.clock import FixedClock
+    from harbour.settings import load_settings
+
+    if _app_factory is not None:
+        return _app_factory()
+    from harbour.reference.startup import check_files
+
+    settings = load_settings()
+    check_files(settings)
+    clock = FixedClock(settings.frozen_time) if settings.frozen_time else None
+    return App(settings, clock) if clock else App(settings)
+
+
+def committed(app: Any) -> None:
+    """After a command's transaction: run the lifecycle steps it set off (embedded mode)."""
+    from harbour.orchestration.pipeline import after_commit
+
+    after_commit(app)
+
+
+def set_app_factory(factory: Callable[[], Any] | None) -> None:
+    """Tests and the demo hand commands their own App (a simulated clock, a temporary store)."""
+    global _app_factory
+    _app_factory = factory
+
+
+def emit(data: Any, as_json: bool, human: Callable[[Any], str] | str | None = None) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, default=_json_default, ensure_ascii=False))
+    elif callable(human):
+        typer.echo(human(data))
+    elif human is not None:
+        typer.echo(human)
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Apprise logs message bodies at DEBUG and recipients at INFO (guide/confidentiality.md).
+    logging.getLogger("apprise").setLevel(logging.WARNING)
+
+
+_built: dict[int, tuple[int, Any]] = {}
+
+
+def _command(app: typer.Typer) -> Any:
+    """The click command behind ``app``, built once: typer rebuilds it on every call otherwise
+    (a tenth of a second per in-process call, with all of Harbour's commands)."""
+    size = len(app.registered_commands) + len(app.registered_groups)
+    cached = _built.get(id(app))
+    if cached is None or cached[0] != size:
+        cached = _built[id(app)] = (size, typer.main.get_command(app))
+    return cached[1]
+
+
+def run(app: typer.Typer, args: list[str] | None = None) -> int:
+    """Run the CLI; Harbour's errors print their safe message and map to exit codes. With
+    ``--json`` they print as a JSON object on stderr, ``{"error": code, "detail": text}`` (and
+    ``problems``, a list of ``{"field", "reason"}``, for bad input), so scripts can parse them."""
+    configure_logging()
+    argv = sys.argv[1:] if args is None else args
+    as_json = "--json" in argv
+    try:
+        returned = _command(app)(args=args, standalone_mode=False)
+        # Outside standalone mode typer catches a command's ``typer.Exit`` itself and hands its
+        # code back as the return value (commands return None), so the code is read from there.
+        return returned if isinstance(returned, int) and not isinstance(returned, bool) else 0
+    except HarbourError as exc:
+        problems = getattr(exc, "problems", None)
+        if as_json:
+            extra = (
+                {"problems": [{"field": f, "reason": r} for f, r in problems]} if problems else {}
+            )
+            _json_error(exc.code, exc.detail, **extra)
+        else:
+            typer.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        _error("aborted", "aborted", as_json, plain="aborted")
+        return 1
+    except typer.TyperException as exc:  # typer's own click: usage errors and the like
+        show = getattr(exc, "show", None)
+        if as_json:
+            _json_error("usage" if exc.exit_code == 2 else "error", exc.format_message())
+        elif show is not None:
+            show(file=sys.stderr)
+        else:
+            typer.echo(f"error: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except Exception as exc:  # the last line of defence: no traceback, no values
+        detail = f"{type(exc).__name__}; nothing was shown"
+        _error("internal", detail, as_json, plain=f"error: internal ({detail})")
+        return 1
+
+
+def _json_error(code: str, detail: str, **extra: Any) -> None:
+    typer.echo(json.dumps({"error": code, "detail": detail, **extra}, ensure_ascii=False), err=True)
+
+
+def _error(code: str, detail: str, as_json: bool, *, plain: str) -> None:
+    if as_json:
+        _json_error(code, detail)
+    else:
+        typer.echo(plain, err=True)

@@ -1,0 +1,187 @@
+"""Commands for cases: init, refer, case show, cases, assign, audit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from harbour.cli.base import As, Json, cli, committed, emit, get_app
+
+case_cli = typer.Typer(help="One case.", no_args_is_help=True)
+cli.add_typer(case_cli, name="case")
+
+
+@cli.command()
+def init(
+    agency: Annotated[str, typer.Option(help="The first agency's name (a short handle).")],
+    admin: Annotated[str, typer.Option(help="The first admin's handle.")],
+    as_json: Json = False,
+) -> None:
+    """Create the store, its keyring (mode 0600), the first agency and an admin."""
+    from harbour.admin.init import init as do_init
+
+    app = get_app()
+    made_keys = do_init(app, agency, admin)
+    result = {
+        "agency": agency,
+        "admin": admin,
+        "keys_created": made_keys,
+        "home": str(app.settings.home),
+    }
+    emit(
+        result,
+        as_json,
+        f"Harbour store ready in {app.settings.home} (agency {agency}, "
+        f"admin {admin}{', new keyring' if made_keys else ''}).",
+    )
+
+
+@cli.command()
+def refer(
+    file: Annotated[Path | None, typer.Option("--file", help="Referral (.json or .yaml).")] = None,
+    idempotency_key: Annotated[str | None, typer.Option(help="Repeat-safe key.")] = None,
+    schema: Annotated[
+        bool, typer.Option("--schema", help="Print the referral JSON schema.")
+    ] = False,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Record a referral and start its case; prints the case reference."""
+    from harbour.cases.intake import Referral
+    from harbour.cases.intake import refer as do_refer
+    from harbour.validation import load_document
+
+    if schema:
+        typer.echo(json.dumps(Referral.model_json_schema(), indent=2))
+        return
+    if file is None:
+        from harbour.errors import InvalidInput
+
+        raise InvalidInput([("--file", "give a referral file, or --schema")])
+    data = load_document(file)
+    app = get_app()
+    case = do_refer(app, actor, data, idempotency_key)
+    committed(app)
+    emit({"case": case.reference, "status": case.status}, as_json, case.reference)
+
+
+@case_cli.command("show")
+def case_show(ref: str, actor: As = None, as_json: Json = False) -> None:
+    """Everything about one case, identifying fields included (its agency's staff only)."""
+    from harbour.cases.reads import show_case
+
+    emit(show_case(get_app(), actor, ref), as_json, _describe)
+
+
+def _describe(case: dict[str, Any]) -> str:
+    lines = [
+        f"Case {case['case']}",
+        f"  status {case['status']}, situation {case['situation']}, "
+        f"risk {case['risk_level'] or 'not assessed'}",
+        f"  caseworker {case['caseworker'] or '(unassigned)'}, "
+        f"next due {case['next_due_local'] or '-'}",
+    ]
+    if case.get("referral_source"):
+        lines.append(f"  referred by: {case['referral_source']}")
+    for person in case["people"]:
+        details = ", ".join(f"{k}: {v}" for k, v in person.items() if k not in ("kind", "person"))
+        lines.append(f"  person {person['person']} ({person['kind']}): {details}")
+    for threat in case["threats"]:
+        details = ", ".join(f"{k}: {v}" for k, v in threat.items() if k not in ("kind", "threat"))
+        lines.append(f"  threat {threat['threat']} ({threat['kind']}): {details}")
+    return "\n".join(lines)
+
+
+@cli.command()
+def cases(
+    due: Annotated[
+        bool,
+        typer.Option(
+            "--due",
+            help="Only cases whose next assessment is due soon (within the policy's due-soon "
+            "reminder window, e.g. 2 days) or overdue.",
+        ),
+    ] = False,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only overdue cases.")] = False,
+    escalated: Annotated[bool, typer.Option("--escalated", help="Only escalated.")] = False,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """The caseload: your cases, or your agency's for coordinators and supervisors."""
+    from harbour.cases.reads import caseload
+
+    rows = caseload(get_app(), actor, due=due, overdue=overdue, escalated=escalated)
+    emit([r.as_json() for r in rows], as_json, _caseload_table)
+
+
+def _caseload_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "No cases."
+    head = f"{'case':<14} {'status':<18} {'risk':<9} {'next due':<21} {'worker':<12} flags"
+    lines = [head]
+    for r in rows:
+        flags = " ".join(
+            f for f, on in (("OVERDUE", r["overdue"]), ("ESCALATED", r["escalated"])) if on
+        )
+        due = r["next_due_local"] or "-"
+        lines.append(
+            f"{r['case'][:12]:<14} {r['status']:<18} {r['risk_level'] or '-':<9} "
+            f"{due:<21} {r['caseworker'] or '-':<12} {flags}"
+        )
+    return "\n".join(lines)
+
+
+@cli.command()
+def assign(ref: str, handle: str, actor: As = None, as_json: Json = False) -> None:
+    """Assign a case to a caseworker of its agency."""
+    from harbour.cases.reads import assign as do_assign
+
+    app = get_app()
+    case = do_assign(app, actor, ref, handle)
+    committed(app)
+    emit(
+        {"case": case.reference, "caseworker": handle},
+        as_json,
+        f"{case.reference} assigned to {handle}.",
+    )
+
+
+@cli.command()
+def audit(
+    ref: Annotated[str | None, typer.Argument(help="The case (supervisors).")] = None,
+    system: Annotated[
+        bool,
+        typer.Option(
+            "--system",
+            help="Instead of a case: the agency's audit rows of no case, such as staff changes, "
+            "key rotations and unknown actors (admins).",
+        ),
+    ] = False,
+    limit: Annotated[
+        int, typer.Option(min=1, max=100_000, help="With --system: the newest N.")
+    ] = 500,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Who read or changed a case, and when (supervisors); or, with --system, the rest (admins)."""
+    from harbour.cases.reads import audit_trail, system_audit
+    from harbour.errors import InvalidInput
+
+    if (ref is None) == (not system):
+        raise InvalidInput([("REF", "give a case reference, or --system (not both)")])
+    app = get_app()
+    rows = system_audit(app, actor, limit) if system else audit_trail(app, actor, ref or "")
+    emit(
+        rows,
+        as_json,
+        lambda rs: (
+            "\n".join(
+                f"{r['at_local']:<23}  {r['actor'] or '-':<12} {r['action']:<24} {r['outcome']}"
+                for r in rs
+            )
+            or "No audit events."
+        ),
+    )

@@ -1,0 +1,201 @@
+"""Commands for a case's safety plan: plan show, accept, reject, add, youth-copy, done, finalize, diff
+and render."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harbour.cli.base import As, Json, Ref, cli, committed, emit, get_app
+
+plan_cli = typer.Typer(help="A case's safety plan versions.", no_args_is_help=True)
+cli.add_typer(plan_cli, name="plan")
+
+Item = Annotated[str, typer.Argument(help="The item's key or its number in `plan show`.")]
+
+
+@plan_cli.command("show")
+def plan_show(
+    ref: Ref,
+    version: Annotated[int | None, typer.Option(help="A version number; default latest.")] = None,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """The plan, by section, with each item's key, state, owner and due date."""
+    from harbour.cli.views import plan_text
+    from harbour.plans.actions import show
+    from harbour.plans.snapshot import as_json as snapshot_json
+
+    view = show(get_app(), actor, ref, version)
+    emit(snapshot_json(view) if as_json else view, as_json, plan_text)
+
+
+def _decide(ref: str, item: str, state: str, actor: str | None, as_json: bool) -> None:
+    from harbour.domain.vocab import ItemState
+    from harbour.plans.actions import decide
+
+    app = get_app()
+    key = decide(app, actor, ref, item, ItemState(state))
+    committed(app)
+    emit({"item": key, "state": state}, as_json, f"{key}: {state}.")
+
+
+@plan_cli.command("accept")
+def plan_accept(ref: Ref, item: Item, actor: As = None, as_json: Json = False) -> None:
+    """Accept a suggested item of the latest draft."""
+    _decide(ref, item, "accepted", actor, as_json)
+
+
+@plan_cli.command("reject")
+def plan_reject(ref: Ref, item: Item, actor: As = None, as_json: Json = False) -> None:
+    """Reject a suggested item of the latest draft (or withdraw one staff added)."""
+    _decide(ref, item, "rejected", actor, as_json)
+
+
+@plan_cli.command("add")
+def plan_add(
+    ref: Ref,
+    section: Annotated[str, typer.Option("--section", help="risks, strategies or steps.")],
+    text: Annotated[str, typer.Option("--text", help="The wording (kept encrypted).")],
+    owner: Annotated[
+        str | None, typer.Option(help="Steps: youth, family, caseworker, agency.")
+    ] = None,
+    due: Annotated[str | None, typer.Option(help="Steps: due date, YYYY-MM-DD.")] = None,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Add an item written with the youth to the latest draft."""
+    from harbour.plans.actions import add
+
+    app = get_app()
+    key = add(app, actor, ref, section=section, text=text, owner=owner, due=due)
+    committed(app)
+    emit({"item": key, "section": section}, as_json, f"Added {key}.")
+
+
+@plan_cli.command("youth-copy")
+def plan_youth_copy(
+    ref: Ref,
+    title: Annotated[
+        str | None,
+        typer.Option(help='The youth\'s own title for their copy; "" for the neutral "My plan".'),
+    ] = None,
+    hotlines: Annotated[
+        bool | None,
+        typer.Option(
+            "--show-hotlines/--hide-hotlines",
+            help="Hide hotlines when the youth's phone may be monitored (911 always stays).",
+        ),
+    ] = None,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """How the youth's copy of the latest draft reads; kept in later versions."""
+    from harbour.plans.actions import youth_copy
+
+    app = get_app()
+    hide = None if hotlines is None else not hotlines
+    result = youth_copy(app, actor, ref, title=title, hide_hotlines=hide)
+    committed(app)
+    emit(
+        result,
+        as_json,
+        lambda r: (
+            f"Youth copy of version {r['version']}: "
+            f"{'their own title' if r['own_title'] else 'the neutral title'}, "
+            f"hotlines {'hidden' if r['hide_hotlines'] else 'shown'}."
+        ),
+    )
+
+
+@plan_cli.command("done")
+def plan_done(ref: Ref, item: Item, actor: As = None, as_json: Json = False) -> None:
+    """Record that an emergency protocol step was taken."""
+    from harbour.plans.actions import mark_done
+
+    app = get_app()
+    key = mark_done(app, actor, ref, item)
+    committed(app)
+    emit({"item": key, "done": True}, as_json, f"{key}: done.")
+
+
+@plan_cli.command("finalize")
+def plan_finalize(ref: Ref, actor: As = None, as_json: Json = False) -> None:
+    """Freeze the latest draft: the version can no longer change."""
+    from harbour.plans.actions import finalize
+
+    app = get_app()
+    number = finalize(app, actor, ref)
+    committed(app)
+    emit({"version": number, "status": "final"}, as_json, f"Plan version {number} is final.")
+
+
+@plan_cli.command("diff")
+def plan_diff(
+    ref: Ref,
+    v1: Annotated[int, typer.Argument(help="The earlier version.")],
+    v2: Annotated[int, typer.Argument(help="The later version.")],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="text, html or md: a planning-meeting document.")
+    ] = None,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """What changed between two versions: items added, removed and changed, by section."""
+    from harbour.cli.views import diff_text
+    from harbour.plans.actions import diff
+
+    if fmt is not None:
+        emit_diff_document(ref, v1, v2, fmt, actor, as_json)
+        return
+    result = diff(get_app(), actor, ref, v1, v2)
+    emit(result.as_json(), as_json, diff_text)
+
+
+@plan_cli.command("render")
+def plan_render(
+    ref: Ref,
+    audience: Annotated[
+        str, typer.Option("--audience", help="staff (everything), youth (discreet) or family.")
+    ],
+    fmt: Annotated[str, typer.Option("--format", help="html, text or md.")] = "html",
+    version: Annotated[int | None, typer.Option(help="A version number; default latest.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write here (mode 0600), not to stdout.")
+    ] = None,
+    lang: Annotated[
+        str, typer.Option("--lang", help="Language of the document's own words.")
+    ] = "en",
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Render a plan version; the same version always renders to the same bytes."""
+    from harbour.documents.output import write_private
+    from harbour.plans.rendering import plan_document
+
+    number, document = plan_document(
+        get_app(), actor, ref, audience=audience, fmt=fmt, version=version, lang=lang
+    )
+    summary = {"audience": audience, "format": fmt, "version": number}
+    if output is None:
+        emit({**summary, "document": document}, as_json, lambda _: document.rstrip("\n"))
+        return
+    write_private(output, document)
+    emit({**summary, "output": str(output)}, as_json, f"Wrote {output} (version {number}).")
+
+
+def emit_diff_document(
+    ref: str, v1: int, v2: int, fmt: str, actor: str | None, as_json: bool
+) -> None:
+    """``plan diff --format``: the diff rendered for a planning meeting (staff only)."""
+    from harbour.documents.render import DIFF_FORMATS, check
+    from harbour.plans.actions import diff
+    from harbour.plans.rendering import format_diff
+
+    check(fmt, DIFF_FORMATS, "--format")  # before anything is read
+    app = get_app()
+    result = diff(app, actor, ref, v1, v2)
+    document = format_diff(result, fmt, settings=app.settings)
+    emit({**result.as_json(), "document": document}, as_json, lambda _: document.rstrip("\n"))

@@ -1,0 +1,153 @@
+"""How the domain commands print for people, and the interactive assessment prompts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+import typer
+
+if TYPE_CHECKING:
+    from harbour.domain.catalogue import Catalogue
+    from harbour.domain.instrument import Instrument, Question
+    from harbour.domain.plan_view import PlanItemView, PlanSnapshot
+
+
+def instrument_text(shown: dict[str, Any]) -> str:
+    lines = [f"{shown['title']} (version {shown['version']})"]
+    for group in shown["groups"]:
+        lines.append(f"\n{group['title']} [{group['concern']}]")
+        for q in group["questions"]:
+            kind = q["type"]
+            if kind == "choice":
+                kind += ": " + " | ".join(c["value"] for c in q["choices"])
+            if kind == "scale":
+                kind += f" {q['min']}-{q['max']}"
+            lines.append(f"  {q['id']:<22} {q['text']}  ({kind})")
+    return "\n".join(lines)
+
+
+def catalogue_json(catalogue: Catalogue) -> dict[str, Any]:
+    return {
+        "version": catalogue.version,
+        "strategies": [s.model_dump(mode="json") for s in catalogue.strategies.values()],
+        "emergency_protocol": [
+            e.model_dump(mode="json") for e in catalogue.emergency_protocol.values()
+        ],
+        "resources_version": catalogue.resources_version,
+        "resources": [r.model_dump(mode="json") for r in catalogue.resources],
+    }
+
+
+def catalogue_text(data: dict[str, Any]) -> str:
+    from harbour.domain.vocab import Phase
+
+    lines = [f"Strategy catalogue {data['version']}"]
+    phases = [p.value for p in Phase]
+    phases += sorted({s["phase"] for s in data["strategies"]} - set(phases))
+    for phase in phases:  # one heading per phase, in the documented order
+        strategies = [s for s in data["strategies"] if s["phase"] == phase]
+        if strategies:
+            lines.append(f"\n{phase}")
+        for s in strategies:
+            lines.append(f"  {s['code']:<28} {s['staff_text']}")
+            lines.append(f"  {'':<28} youth: {s['youth_text']}")
+    lines.append(f"\nResources {data['resources_version']}")
+    for r in data["resources"]:
+        contact = ", ".join(f"{k} {r[k]}" for k in ("call", "text") if r.get(k))
+        lines.append(f"  {r['code']:<28} {r['name']}: {contact} (verified {r['verified_on']})")
+    return "\n".join(lines)
+
+
+def assessment_text(out: dict[str, Any]) -> str:
+    level = out["risk_level"].upper()
+    lines = [f"{out['case']}: {out['point']} assessment recorded; risk {level}"]
+    if out["computed_level"] != out["risk_level"]:
+        lines[0] += f" (computed {out['computed_level']}, overridden)"
+    if out["emergency_steps"]:
+        lines.append("IMMEDIATE DANGER: follow the emergency protocol now:")
+        lines += [f"  - {step['text']}  [{step['code']}]" for step in out["emergency_steps"]]
+        lines.append(f"  Record each step taken: harbour plan done {out['case'][:12]} CODE")
+    if out["alert"]:
+        lines.append(
+            f"Alert {out['alert'][:12]} raised for on-call staff and supervisors; "
+            f"to take it: harbour ack {out['alert'][:12]}"
+        )
+    lines += [f"  [{r['level']}] {r['text']}" for r in out["reasons"]]
+    if out["plan_version"]:
+        lines.append(f"Plan version {out['plan_version']} drafted (harbour plan show).")
+    lines.append(f"Next assessment due: {out['next_due_local'] or '-'}")
+    return "\n".join(lines)
+
+
+def plan_text(view: PlanSnapshot) -> str:
+    from harbour.domain.vocab import PlanSection
+
+    lines = [
+        f"Plan {view.case_reference} version {view.version_number} ({view.status}), "
+        f"risk {view.risk_level or '-'}, point {view.point or '-'}"
+    ]
+    numbered = list(enumerate(view.items, 1))  # the numbers `plan accept N` takes
+    for section in PlanSection:  # one heading per section, in plan order
+        items = [(number, item) for number, item in numbered if item.section == section]
+        if items:
+            lines.append(f"\n{section.value.upper()}")
+        lines += [_item_line(number, item) for number, item in items]
+    return "\n".join(lines)
+
+
+def _item_line(number: int, item: PlanItemView) -> str:
+    details = [item.state.value]
+    details += [f"owner {item.owner.value}"] if item.owner else []
+    details += [f"due {item.due_on.isoformat()}"] if item.due_on else []
+    details += ["DONE"] if item.done_at else []
+    return f"{number:>3}. {item.staff_text}  [{item.key}; {', '.join(details)}]"
+
+
+def diff_text(data: dict[str, Any]) -> str:
+    risk = data["risk_level"]
+    lines = [f"Plan {data['case']}: version {data['from_version']} -> {data['to_version']}"]
+    if risk["before"] != risk["after"]:
+        lines.append(f"risk level: {risk['before']} -> {risk['after']}")
+    for s in data["sections"]:
+        lines.append(f"\n{s['section'].upper()}")
+        lines += [f"  + {i['text']}  [{i['key']}]" for i in s["added"]]
+        lines += [f"  - {i['text']}  [{i['key']}]" for i in s["removed"]]
+        lines += [f"  ~ {c['text']}  [{c['key']}: {', '.join(c['fields'])}]" for c in s["changed"]]
+    if len(lines) == 1:
+        lines.append("No changes.")
+    return "\n".join(lines)
+
+
+def schedule_text(entries: list[dict[str, Any]]) -> str:
+    if not entries:
+        return "Nothing falls due in that time."
+    lines = []
+    for e in entries:
+        what = e["what"] + (f" ({e['threshold']})" if e["threshold"] else "")
+        lines.append(f"{e['local']:<22} {what}{'  (projected)' if e['projected'] else ''}")
+    return "\n".join(lines)
+
+
+def prompt_answers(instrument: Instrument) -> dict[str, Any]:
+    """Ask each question of the instrument in turn (free text may be left empty)."""
+    answers: dict[str, Any] = {}
+    for group in instrument.groups:
+        typer.echo(f"\n{group.title}", err=True)
+        for question in group.questions:
+            value = _ask(question)
+            if value not in (None, ""):
+                answers[question.id] = value
+    return answers
+
+
+def _ask(question: Question) -> Any:
+    if question.type == "text":
+        return click.prompt(question.text, default="", show_default=False, err=True)
+    if question.type == "scale":
+        assert question.min is not None and question.max is not None
+        return click.prompt(
+            question.text, type=click.IntRange(question.min, question.max), err=True
+        )
+    values = ["yes", "no"] if question.type == "yes_no" else [c.value for c in question.choices]
+    return click.prompt(question.text, type=click.Choice(values), err=True)

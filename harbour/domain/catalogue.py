@@ -1,0 +1,166 @@
+"""The strategy catalogue and the standard resources, loaded from versioned YAML files.
+
+``harbour/data/strategies.yaml`` holds the seed's lists (strategies by phase, plus emotional
+regulation, the emergency protocol, and the seed's other lists with their codes);
+``harbour/data/resources.yaml`` the hotlines. Agencies may supply their own files
+(``HARBOUR_CATALOGUE_FILE``, ``HARBOUR_RESOURCES_FILE``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from harbour.domain.datacheck import DataProblem, no_repeats
+from harbour.domain.vocab import (
+    AssessmentPoint,
+    PersonAtRisk,
+    Phase,
+    PlanSection,
+    Situation,
+    StepOwner,
+    ThreatKind,
+)
+from harbour.errors import NotFound
+
+Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")]
+Wording = Annotated[str, Field(min_length=1, max_length=600)]
+
+# The seed's lists that are not strategies, and the vocabulary their codes must come from.
+SEED_LISTS: dict[str, type[StrEnum]] = {
+    "assessment_points": AssessmentPoint,
+    "plan_parts": PlanSection,
+    "threat_sources": ThreatKind,
+    "persons_at_risk": PersonAtRisk,
+}
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Step(_Data):
+    """What someone does to carry out a strategy; owned by the strategy's owner."""
+
+    staff_text: Wording
+    youth_text: Wording
+    due_days: int | None = Field(None, ge=0, le=365)
+
+
+class Strategy(_Data):
+    code: Code
+    phase: Phase
+    seed_item: Wording
+    threats: list[ThreatKind] = Field(min_length=1)
+    persons: list[PersonAtRisk] = Field(min_length=1)
+    situations: list[Situation] = Field(min_length=1)
+    owner: StepOwner
+    staff_text: Wording
+    youth_text: Wording
+    step: Step | None = None
+
+
+class EmergencyStep(_Data):
+    code: Code
+    seed_item: Wording
+    owner: StepOwner
+    staff_text: Wording
+    youth_text: Wording
+
+
+class SeedEntry(_Data):
+    code: Code
+    seed_item: Wording
+
+
+class StrategyFile(_Data):
+    version: Annotated[str, Field(min_length=1, max_length=40)]
+    seed_lists: dict[str, list[SeedEntry]]
+    emergency_protocol: list[EmergencyStep] = Field(min_length=1)
+    strategies: list[Strategy] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StrategyFile:
+        codes = [
+            (("emergency_protocol", i, "code"), step.code)
+            for i, step in enumerate(self.emergency_protocol)
+        ]
+        codes += [(("strategies", i, "code"), s.code) for i, s in enumerate(self.strategies)]
+        no_repeats(codes)
+        if missing := sorted(set(Phase) - {s.phase for s in self.strategies}):
+            raise DataProblem(("strategies",), f"no strategies for phase: {', '.join(missing)}")
+        for name, entries in self.seed_lists.items():
+            _check_seed_list(name, entries)
+        return self
+
+
+def _check_seed_list(name: str, entries: list[SeedEntry]) -> None:
+    vocabulary = SEED_LISTS.get(name)
+    if vocabulary is None:
+        known = ", ".join(SEED_LISTS)
+        raise DataProblem(("seed_lists", name), f"unknown seed list (known: {known})")
+    for index, entry in enumerate(entries):
+        if entry.code not in set(vocabulary):
+            loc = ("seed_lists", name, index, "code")
+            raise DataProblem(loc, f"{entry.code} is not a code Harbour knows")
+
+
+class Resource(_Data):
+    code: Code
+    name: Wording
+    youth_name: Wording | None = None  # the discreet label on the youth's copy
+    call: Annotated[str, Field(max_length=40)] | None = None
+    text: Annotated[str, Field(max_length=40)] | None = None
+    source: Wording
+    verified_on: date
+    emergency: bool = False
+
+
+class ResourceFile(_Data):
+    version: Annotated[str, Field(min_length=1, max_length=40)]
+    resources: list[Resource] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ResourceFile:
+        no_repeats([(("resources", i, "code"), r.code) for i, r in enumerate(self.resources)])
+        if not any(r.emergency for r in self.resources):
+            raise DataProblem(("resources",), "one resource must be the emergency number")
+        return self
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    version: str
+    resources_version: str
+    strategies: dict[str, Strategy]
+    emergency_protocol: dict[str, EmergencyStep]
+    resources: list[Resource]
+    seed_lists: dict[str, list[SeedEntry]]
+
+    def strategy(self, code: str) -> Strategy:
+        try:
+            return self.strategies[code]
+        except KeyError:
+            raise NotFound("unknown_strategy", f"no strategy {code} in the catalogue") from None
+
+    def by_phase(self, phase: Phase) -> list[Strategy]:
+        return [s for s in self.strategies.values() if s.phase == phase]
+
+    def resource(self, code: str) -> Resource | None:
+        return next((r for r in self.resources if r.code == code), None)
+
+
+def build_catalogue(strategies: StrategyFile, resources: ResourceFile) -> Catalogue:
+    """One catalogue from the strategies file and the resources file."""
+    return Catalogue(
+        version=strategies.version,
+        resources_version=resources.version,
+        strategies={s.code: s for s in strategies.strategies},
+        emergency_protocol={e.code: e for e in strategies.emergency_protocol},
+        resources=list(resources.resources),
+        seed_lists=dict(strategies.seed_lists),
+    )

@@ -1,0 +1,177 @@
+"""Composing a plan version from an assessment's result: a pure function of plain values.
+
+Sections, in order: the emergency protocol (imminent only), risks and concerns (the reasons),
+strategies (from the catalogue, by the youth's situation, the threat sources present and the
+persons at risk; always emotional regulation), actionable steps with owners and due dates, the
+contacts the youth approved, and the resources. Staff decisions on the previous version carry over:
+an accepted or rejected strategy, step, contact or resource stays so (a rejected contact is never
+offered again as accepted), and items staff added stay. A suggestion nobody decided on is offered
+again; the emergency number is never carried over as rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+
+from harbour.domain.catalogue import Catalogue, Strategy
+from harbour.domain.risk import RiskResult
+from harbour.domain.vocab import (
+    ItemState,
+    PersonAtRisk,
+    Phase,
+    PlanSection,
+    RiskLevel,
+    Situation,
+    StepOwner,
+    ThreatKind,
+)
+
+# Items whose staff decision carries into the next version. Risks and the emergency protocol
+# follow each assessment afresh.
+DECIDED_BY_STAFF = frozenset(
+    {PlanSection.STRATEGIES, PlanSection.STEPS, PlanSection.CONTACTS, PlanSection.RESOURCES}
+)
+STEP_PREFIX = "step:"
+RISK_PREFIX = "risk:"
+CONTACT_PREFIX = "contact:"
+RESOURCE_PREFIX = "resource:"
+ADDED_PREFIX = "added:"
+
+
+@dataclass(frozen=True)
+class ProposedItem:
+    """One item of a plan version, before it is stored (or as read back for carrying over)."""
+
+    key: str
+    section: PlanSection
+    state: ItemState
+    code: str | None = None
+    phase: Phase | None = None
+    owner: StepOwner | None = None
+    due_on: date | None = None
+    person_id: str | None = None
+    text: str | None = None  # staff-written wording: added items only
+    done_at: datetime | None = None
+
+
+def compose(
+    result: RiskResult,
+    situation: Situation,
+    threats: Iterable[ThreatKind],
+    persons: Iterable[PersonAtRisk],
+    previous: Sequence[ProposedItem],
+    catalogue: Catalogue,
+    *,
+    contacts: Sequence[str] = (),
+    today: date,
+) -> list[ProposedItem]:
+    """The items of the next plan version. ``contacts``: ids of people the youth approved."""
+    chosen = select_strategies(catalogue, situation, threats, persons)
+    items = [
+        *_emergency(result, catalogue, today),
+        *_risks(result),
+        *(_strategy(s) for s in chosen),
+        *(_step(s, today) for s in chosen if s.step is not None),
+        *(
+            ProposedItem(
+                f"{CONTACT_PREFIX}{pid}", PlanSection.CONTACTS, ItemState.ACCEPTED, person_id=pid
+            )
+            for pid in contacts
+        ),
+        *(_resource(code) for code in (r.code for r in catalogue.resources)),
+    ]
+    required = {f"{RESOURCE_PREFIX}{r.code}" for r in catalogue.resources if r.emergency}
+    return _carry_over(items, previous, required)
+
+
+def select_strategies(
+    catalogue: Catalogue,
+    situation: Situation,
+    threats: Iterable[ThreatKind],
+    persons: Iterable[PersonAtRisk],
+) -> list[Strategy]:
+    """Strategies fitting the situation, a threat present (any, if none is known) and a person
+    at risk. The youth is always at risk, so emotional regulation is always among them."""
+    present, at_risk = set(threats), set(persons) | {PersonAtRisk.YOUTH}
+    return [
+        strategy
+        for strategy in catalogue.strategies.values()
+        if situation in strategy.situations
+        and (not present or present & set(strategy.threats))
+        and at_risk & set(strategy.persons)
+    ]
+
+
+def _emergency(result: RiskResult, catalogue: Catalogue, today: date) -> list[ProposedItem]:
+    """The emergency protocol, due today."""
+    if result.level != RiskLevel.IMMINENT:
+        return []
+    steps = [catalogue.emergency_protocol.get(code) for code in result.emergency_protocol]
+    return [
+        ProposedItem(
+            s.code, PlanSection.EMERGENCY, ItemState.ACCEPTED, s.code, owner=s.owner, due_on=today
+        )
+        for s in steps
+        if s is not None
+    ]
+
+
+def _risks(result: RiskResult) -> list[ProposedItem]:
+    return [
+        ProposedItem(f"{RISK_PREFIX}{r.code}", PlanSection.RISKS, ItemState.ACCEPTED, r.code)
+        for r in result.reasons
+    ]
+
+
+def _strategy(strategy: Strategy) -> ProposedItem:
+    return ProposedItem(
+        strategy.code,
+        PlanSection.STRATEGIES,
+        ItemState.SUGGESTED,
+        strategy.code,
+        phase=strategy.phase,
+        owner=strategy.owner,
+    )
+
+
+def _step(strategy: Strategy, today: date) -> ProposedItem:
+    assert strategy.step is not None
+    days = strategy.step.due_days
+    return ProposedItem(
+        f"{STEP_PREFIX}{strategy.code}",
+        PlanSection.STEPS,
+        ItemState.SUGGESTED,
+        strategy.code,
+        phase=strategy.phase,
+        owner=strategy.owner,
+        due_on=today + timedelta(days=days) if days is not None else None,
+    )
+
+
+def _resource(code: str) -> ProposedItem:
+    return ProposedItem(f"{RESOURCE_PREFIX}{code}", PlanSection.RESOURCES, ItemState.ACCEPTED, code)
+
+
+def _carry_over(
+    items: list[ProposedItem], previous: Sequence[ProposedItem], required: set[str]
+) -> list[ProposedItem]:
+    before = {item.key: item for item in previous}
+    kept = [
+        item if item.key in required else _decided(item, before.get(item.key)) for item in items
+    ]
+    added = [item for item in previous if item.state == ItemState.ADDED]
+    by_section = {
+        section: [i for i in kept + added if i.section == section] for section in PlanSection
+    }
+    return [item for section in PlanSection for item in by_section[section]]
+
+
+def _decided(item: ProposedItem, earlier: ProposedItem | None) -> ProposedItem:
+    """An item staff already accepted or rejected keeps that decision."""
+    if earlier is None or item.section not in DECIDED_BY_STAFF:
+        return item
+    if earlier.state in (ItemState.ACCEPTED, ItemState.REJECTED):
+        return replace(item, state=earlier.state)
+    return item

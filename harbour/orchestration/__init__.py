@@ -1,0 +1,1 @@
+"""The lifecycle's background work without Prefect: steps, the event pipeline, the sweep, publishing."""

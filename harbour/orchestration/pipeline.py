@@ -1,0 +1,197 @@
+"""Lifecycle events, each processed once: the steps an event calls for, run by the CLI itself
+(``HARBOUR_ORCHESTRATION=inline``, the embedded default) or by Prefect flows (``prefect``).
+
+Both modes run the same idempotent step functions (``harbour.orchestration.steps``) and mark the event
+``processed_at`` when its steps are done, so nothing is done twice when a server appears later,
+and a sweep finishes whatever was recorded but never processed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from sqlalchemy import select, tuple_, update
+
+from harbour import events
+from harbour.app import App, UnitOfWork
+from harbour.db.models import LifecycleEvent
+from harbour.errors import HarbourError
+from harbour.orchestration import steps
+
+log = logging.getLogger(__name__)
+
+Step = steps.Step
+Cursor = tuple[datetime, str]
+
+
+class Pending(NamedTuple):
+    occurred_at: datetime
+    id: str
+    name: str
+    subject_id: str
+
+
+INLINE_BATCH = 20  # events a CLI command processes after committing; the sweep does the rest
+NORMAL_LANE_BATCH = 20  # normal-lane notifications a CLI command delivers
+# In prefect mode an event younger than this is left to the flow its trigger started.
+PREFECT_GRACE = timedelta(minutes=5)
+
+
+ROUTED = frozenset({events.CASE_REFERRED, events.ASSESSMENT_SUBMITTED, events.PLAN_FINALIZED})
+
+
+def steps_for(app: App, name: str, subject_id: str) -> tuple[Step, ...]:
+    """The steps processing the event ``name`` about ``subject_id`` takes; () for none."""
+    if name == events.CASE_REFERRED:
+        return steps.INITIAL_CONTACT
+    if name == events.ASSESSMENT_SUBMITTED:
+        return steps.ASSESSMENT + steps.AFTER_POINT.get(steps.point_of(app, subject_id), ())
+    if name == events.PLAN_FINALIZED:
+        return steps.PLAN_FINALIZED
+    return ()
+
+
+def process(app: App, name: str, subject_id: str) -> None:
+    """Run an event's steps in order (each its own transaction), then mark it processed."""
+    if not is_pending(app, name, subject_id):
+        return
+    for step in steps_for(app, name, subject_id):
+        step(app, subject_id)
+    mark_processed(app, name, subject_id)
+
+
+def is_pending(app: App, name: str, subject_id: str) -> bool:
+    """True when the event is recorded and not yet processed: a repeat run does nothing."""
+
+    def work(uow: UnitOfWork) -> bool:
+        found = uow.session.scalar(
+            select(LifecycleEvent.id).where(
+                LifecycleEvent.name == name,
+                LifecycleEvent.subject_id == subject_id,
+                LifecycleEvent.processed_at.is_(None),
+            )
+        )
+        return found is not None
+
+    return app.run(work)
+
+
+def mark_processed(app: App, name: str, subject_id: str) -> None:
+    def work(uow: UnitOfWork) -> None:
+        uow.session.execute(
+            update(LifecycleEvent)
+            .where(
+                LifecycleEvent.name == name,
+                LifecycleEvent.subject_id == subject_id,
+                LifecycleEvent.processed_at.is_(None),
+            )
+            .values(processed_at=uow.now())
+        )
+
+    app.run(work)
+
+
+def pending(
+    app: App, *, before: datetime | None, limit: int, after: Cursor | None = None
+) -> list[Pending]:
+    """Up to ``limit`` unprocessed events, oldest first, after the ``after`` cursor."""
+
+    def work(uow: UnitOfWork) -> list[Pending]:
+        row = LifecycleEvent
+        query = select(row.occurred_at, row.id, row.name, row.subject_id).where(
+            row.processed_at.is_(None)
+        )
+        if before is not None:
+            query = query.where(row.occurred_at <= before)
+        if after is not None:
+            query = query.where(tuple_(row.occurred_at, row.id) > tuple_(*after))
+        query = query.order_by(row.occurred_at, row.id).limit(limit)
+        return [Pending(*found) for found in uow.session.execute(query)]
+
+    return app.run(work)
+
+
+def process_pending(app: App, *, before: datetime | None = None, limit: int = INLINE_BATCH) -> int:
+    """Process unprocessed events in pages of ``limit`` (only one page when ``before`` is None,
+    as after a CLI command). A failing event is logged by code and left for the next pass.
+    Returns how many were processed."""
+    done, cursor = 0, None
+    while True:
+        page = pending(app, before=before, limit=limit, after=cursor)
+        done += _mark_unrouted(app, [event.id for event in page if event.name not in ROUTED])
+        done += sum(_try(app, event) for event in page if event.name in ROUTED)
+        if before is None or len(page) < limit:
+            return done
+        cursor = (page[-1].occurred_at, page[-1].id)
+
+
+def _mark_unrouted(app: App, ids: list[str]) -> int:
+    """Events that call for no step are processed as soon as they are seen, together."""
+
+    def work(uow: UnitOfWork) -> None:
+        uow.session.execute(
+            update(LifecycleEvent)
+            .where(LifecycleEvent.id.in_(ids), LifecycleEvent.processed_at.is_(None))
+            .values(processed_at=uow.now())
+        )
+
+    if ids:
+        app.run(work)
+    return len(ids)
+
+
+def _try(app: App, event: Pending) -> bool:
+    try:
+        process(app, event.name, event.subject_id)
+        return True
+    except HarbourError as exc:
+        log.warning("event %s left unprocessed: %s", event.name, exc.code)
+    except Exception as exc:  # logged by class only: third-party messages may quote values
+        log.warning("event %s left unprocessed: %s", event.name, type(exc).__name__)
+    return False
+
+
+def after_commit(app: App) -> None:
+    """What a CLI command does once its change is committed.
+
+    The urgent lane first, in both modes: an imminent-threat alert waits for nothing, neither a
+    trigger nor this command's own follow-through. Inline: then process the new lifecycle events
+    here and deliver what they added, urgent rows first, with a bounded batch of the rest.
+    Prefect: the deployments do the rest. Urgent rows nobody has a route for are named on
+    stderr: the command succeeded (its change is recorded), but nobody was told.
+    """
+    from harbour.domain.vocab import Lane
+    from harbour.notify import relay
+
+    warn_unrouted(relay.deliver(app, lane=Lane.URGENT).unrouted)
+    if app.settings.orchestration == "inline":
+        process_pending(app)
+        deliver(app, limit=NORMAL_LANE_BATCH)
+
+
+def deliver(app: App, lane: str | None = None, limit: int | None = None) -> int:
+    """Send pending notifications of ``lane`` (all lanes when None); how many were sent."""
+    from harbour.domain.vocab import Lane
+    from harbour.notify import relay
+
+    chosen = Lane(lane) if lane is not None else None
+    return relay.deliver(app, lane=chosen, limit=limit if limit is not None else 500).sent
+
+
+def warn_unrouted(unrouted: dict[str, str]) -> None:
+    """One warning line per reason, naming the recipient tags only (no content)."""
+    why = {
+        "no_config": "no notification routes are configured",
+        "no_route": "no route has these tags",
+    }
+    for reason in ("no_config", "no_route"):
+        tags = sorted(tag for tag, found in unrouted.items() if found == reason)
+        if tags:
+            sys.stderr.write(
+                f"warning: urgent alert not sent to {', '.join(tags)}: {why[reason]}; "
+                "nobody has been told. Fix: set HARBOUR_APPRISE_CONFIG (routes for these tags), "
+                "then run: harbour notify check --as ADMIN\n"
+            )

@@ -1,0 +1,184 @@
+"""The lifecycle steps, as plain functions ``step(app, subject_id)``: each opens its own unit of
+work, is safe to run again (a retry, a duplicate trigger, the sweep after a crash), and calls the
+domain's services rather than doing their work.
+
+The CLI's embedded mode runs them in-process (``harbour.orchestration.pipeline``); ``flows/`` wraps each one
+as a Prefect task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import func, select
+
+from harbour.app import App, UnitOfWork
+from harbour.cases import schedule
+from harbour.cases import transitions as lifecycle
+from harbour.db.models import Assessment, Case, Plan, Staff
+from harbour.domain.vocab import AssessmentPoint, AssessmentStatus, CaseStatus, RiskLevel, Role
+from harbour.errors import Conflict, NotFound
+from harbour.notify import hooks
+from harbour.plans import sealed_copies as plan_documents
+from harbour.plans import store as planning
+
+
+def case_row(uow: UnitOfWork, case_id: str) -> Case:
+    case = uow.session.get(Case, case_id)
+    if case is None:
+        raise NotFound("case_not_found", "no such case")
+    return case
+
+
+def assessment_row(uow: UnitOfWork, assessment_id: str) -> Assessment:
+    assessment = uow.session.get(Assessment, assessment_id)
+    if assessment is None:
+        raise NotFound("assessment_not_found", "no such assessment")
+    return assessment
+
+
+def point_of(app: App, assessment_id: str) -> str:
+    return app.run(lambda uow: assessment_row(uow, assessment_id).point)
+
+
+# -- initial contact (subject: the case id) ----------------------------------------------------
+
+
+def open_initial_assessment(app: App, case_id: str) -> None:
+    """Open the initial-contact assessment, due by the policy, while the case is still referred
+    (a contact already recorded, by a fast caseworker or before a late flow, needs none)."""
+
+    def work(uow: UnitOfWork) -> None:
+        case = case_row(uow, case_id)
+        if case.status == CaseStatus.REFERRED:
+            schedule.open_initial(uow, case)
+
+    app.run(work)
+
+
+def assign_caseworker(app: App, case_id: str) -> str | None:
+    """Give the case a caseworker by its agency's rule unless it has one, and tell them, in one
+    transaction; returns the caseworker's id (None when the agency has no caseworker).
+
+    The notice is keyed on the latest assignment (the referral's, when it named the caseworker),
+    so running this again, even after the case changed, enqueues nothing new.
+    """
+
+    def work(uow: UnitOfWork) -> str | None:
+        from harbour.cases.reads import assign_case, latest_assignment
+
+        case = case_row(uow, case_id)
+        if case.caseworker_id is None:
+            handle = least_loaded_caseworker(uow, case.agency_id)
+            if handle is not None:
+                assign_case(uow, None, case, handle)  # records the assignment and tells them
+        elif (assignment := latest_assignment(uow, case)) is not None:
+            hooks.case_assigned(uow, case, assignment)
+        return case.caseworker_id
+
+    return app.run(work)
+
+
+def least_loaded_caseworker(uow: UnitOfWork, agency_id: str) -> str | None:
+    """The agency's active caseworker with the fewest open cases (by handle on a tie)."""
+    open_cases = (
+        select(func.count(Case.id))
+        .where(Case.caseworker_id == Staff.id, Case.status != CaseStatus.CLOSED)
+        .scalar_subquery()
+    )
+    return uow.session.scalar(
+        select(Staff.handle)
+        .where(Staff.agency_id == agency_id, Staff.active.is_(True), Staff.role == Role.CASEWORKER)
+        .order_by(open_cases, Staff.handle)
+        .limit(1)
+    )
+
+
+# -- an assessment (subject: the assessment id) ------------------------------------------------
+# `harbour assess` evaluates, stores, composes the plan version, schedules the next assessment
+# and enqueues the notifications in its own transaction (an imminent alert must not wait for an
+# orchestrator); these steps do what follows it.
+
+
+def confirm_completed(app: App, assessment_id: str) -> None:
+    """The assessment was evaluated and its plan version composed (the record, not Prefect)."""
+
+    def work(uow: UnitOfWork) -> None:
+        assessment = assessment_row(uow, assessment_id)
+        if assessment.status != AssessmentStatus.COMPLETED:
+            raise Conflict("assessment_not_completed", "the assessment is not completed")
+        if planning.plan_for_assessment(uow, assessment) is None:
+            raise Conflict("plan_missing", "the assessment has no plan version")
+
+    app.run(work)
+
+
+def render_documents(app: App, assessment_id: str) -> int:
+    """Render the assessment's plan version for every audience and keep it sealed."""
+
+    def work(uow: UnitOfWork) -> int:
+        plan = planning.plan_for_assessment(uow, assessment_row(uow, assessment_id))
+        return plan_documents.store_documents(uow, plan) if plan is not None else 0
+
+    return app.run(work)
+
+
+def ensure_next_assessment(app: App, assessment_id: str) -> None:
+    """The case has its next assessment open (normally done with the assessment itself)."""
+
+    def work(uow: UnitOfWork) -> None:
+        schedule.ensure_next(uow, case_row(uow, assessment_row(uow, assessment_id).case_id))
+
+    app.run(work)
+
+
+def discharge_when_safe(app: App, assessment_id: str) -> str:
+    """After the discharge assessment: discharge the case and open its first follow-up, unless
+    the assessment found high or imminent risk (then staff decide, with ``harbour discharge``).
+    Returns the case's status."""
+
+    def work(uow: UnitOfWork) -> str:
+        assessment = assessment_row(uow, assessment_id)
+        case = case_row(uow, assessment.case_id)
+        level = RiskLevel(assessment.level or RiskLevel.LOW)
+        if case.status == CaseStatus.DISCHARGE_PENDING and level.rank < RiskLevel.HIGH.rank:
+            lifecycle.discharge(uow, None, case)
+        return case.status
+
+    return app.run(work)
+
+
+def close_after_last_follow_up(app: App, assessment_id: str) -> bool:
+    """After a follow-up: close the case if it was the last one; True if closed."""
+
+    def work(uow: UnitOfWork) -> bool:
+        case = case_row(uow, assessment_row(uow, assessment_id).case_id)
+        return lifecycle.close_if_follow_ups_done(uow, case)
+
+    return app.run(work)
+
+
+# -- a finalised plan (subject: the plan id) ---------------------------------------------------
+
+
+def render_final_documents(app: App, plan_id: str) -> int:
+    """Render the finalised version again: what staff agreed with the youth is what is kept."""
+
+    def work(uow: UnitOfWork) -> int:
+        plan = uow.session.get(Plan, plan_id)
+        if plan is None:
+            raise NotFound("plan_not_found", "no such plan")
+        return plan_documents.store_documents(uow, plan)
+
+    return app.run(work)
+
+
+Step = Callable[[App, str], object]
+# The assignment comes last: its notice is keyed on the case's last change.
+INITIAL_CONTACT: tuple[Step, ...] = (open_initial_assessment, assign_caseworker)
+ASSESSMENT: tuple[Step, ...] = (confirm_completed, render_documents, ensure_next_assessment)
+AFTER_POINT: dict[str, tuple[Step, ...]] = {
+    AssessmentPoint.DISCHARGE: (discharge_when_safe,),
+    AssessmentPoint.FOLLOW_UP: (close_after_last_follow_up,),
+}
+PLAN_FINALIZED: tuple[Step, ...] = (render_final_documents,)

@@ -1,0 +1,193 @@
+"""The reassessment sweep: one pass over everything the clock makes due, in batches.
+
+Each phase reads its rows a batch at a time and commits a batch at a time, so a sweep over a
+hundred thousand cases holds no more than a batch in memory and never keeps the database (on
+SQLite, its one write lock) from other commands for longer than a batch. Reminders still make
+one digest per recipient per sweep (``harbour.notify.digests``). Every phase is idempotent: a
+crash loses the uncommitted batch, which the next sweep redoes. The phases are independent: one
+that fails is reported (``SweepIncomplete``, codes only) after the others have run, so a bad row
+in one phase never holds back another (escalation above all).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from functools import partial
+
+from sqlalchemy import select
+
+from harbour.app import App, UnitOfWork
+from harbour.cases import schedule
+from harbour.db.models import Assessment, Case
+from harbour.domain.vocab import AssessmentStatus, CaseStatus
+from harbour.errors import HarbourError
+from harbour.orchestration import pipeline
+
+log = logging.getLogger("harbour.orchestration.sweep")
+BATCH = 500
+SQLITE_GAP = 0.1  # seconds: the longest a waiting SQLite connection sleeps between tries
+NEEDS_NEXT = (*schedule.OPEN_CASE, CaseStatus.DISCHARGED)  # cases that always have one open
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What one sweep did: counts only."""
+
+    opened: int = 0
+    reminders: int = 0
+    escalated: int = 0
+    events: int = 0
+
+    def as_json(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class SweepIncomplete(HarbourError):
+    """Some phases of a sweep failed; the others ran. Names phases and codes, never a value."""
+
+    default_code = "sweep_incomplete"
+
+    def __init__(self, report: SweepReport, failed: dict[str, str]) -> None:
+        self.report, self.failed = report, failed
+        shown = ", ".join(f"{phase} ({code})" for phase, code in failed.items())
+        super().__init__(self.default_code, f"phases failed: {shown}")
+
+    def __reduce__(self) -> tuple[type[SweepIncomplete], tuple[SweepReport, dict[str, str]]]:
+        return SweepIncomplete, (self.report, self.failed)  # Prefect pickles a flow's exception
+
+
+Phase = tuple[str, Callable[[], int]]
+
+
+def run_phases(phases: list[Phase]) -> SweepReport:
+    """Run every phase, whatever the others did; each phase's count goes to the report field of
+    its name. Raises ``SweepIncomplete`` (with the partial report) at the end if any failed."""
+    counts: dict[str, int] = {}
+    failed: dict[str, str] = {}
+    for name, phase in phases:
+        try:
+            counts[name] = phase()
+        except Exception as exc:  # any failure: the next phase still runs
+            failed[name] = error_code(exc)
+            log.warning("sweep phase %s failed: %s", name, failed[name])
+    report = SweepReport(**counts)
+    if failed:
+        raise SweepIncomplete(report, failed)
+    return report
+
+
+def error_code(exc: BaseException) -> str:
+    """What may be shown of an error: a Harbour code (a failed task's cause), else the class."""
+    if isinstance(exc, HarbourError):
+        return str(getattr(exc, "cause", exc.code))
+    return type(exc).__name__
+
+
+def sweep_time(app: App) -> datetime:
+    """The moment a scheduled sweep works at: Harbour's clock (frozen in tests and the demo)."""
+    return app.clock.now()
+
+
+class WriterGap:
+    """Called between two batches: on SQLite, leaves the write lock free for as long as the last
+    batch held it, up to ``SQLITE_GAP``. SQLite queues nobody: a waiting connection retries every
+    100 ms at most, and a sweep that began its next batch at once would keep a command waiting
+    (an imminent-threat ``harbour assess`` too) to its end. A batch that was quick (nothing to
+    do) costs a gap as short, so a sweep over many idle cases is not slowed by much."""
+
+    def __init__(self, app: App) -> None:
+        self.sqlite = app.engine.dialect.name == "sqlite"
+        self.since = time.monotonic()
+
+    def __call__(self) -> None:
+        if self.sqlite:
+            time.sleep(min(SQLITE_GAP, time.monotonic() - self.since))
+        self.since = time.monotonic()
+
+
+def open_due_assessments(app: App, now: datetime, batch: int = BATCH) -> int:
+    """Open the next assessment (periodic, or follow-up after discharge) of every case that has
+    none open, a batch of cases per transaction; how many were opened.
+
+    Harbour opens each assessment ahead of its due time, when the previous one completes, so
+    reminders can fire before it is due; this pass catches what a crash or a policy change left.
+    """
+    opened, after, gap = 0, "", WriterGap(app)
+    while True:
+        found, made, after = app.run(partial(_open_batch, batch=batch, after=after))
+        opened += made
+        if found < batch:
+            return opened
+        gap()
+
+
+def _open_batch(uow: UnitOfWork, *, batch: int, after: str) -> tuple[int, int, str]:
+    cases = uow.session.scalars(
+        select(Case)
+        .where(Case.status.in_(NEEDS_NEXT), Case.id > after)
+        .order_by(Case.id)
+        .limit(batch)
+    ).all()
+    # Looked up by case id alone: with a status condition beside it, SQLite's planner walks the
+    # (status, due_at) index for every case instead, and the sweep turns quadratic.
+    found = uow.session.execute(
+        select(Assessment.case_id, Assessment.status).where(
+            Assessment.case_id.in_([case.id for case in cases])
+        )
+    )
+    has_open = {case_id for case_id, status in found if status == AssessmentStatus.OPEN}
+    missing = [case for case in cases if case.id not in has_open]
+    made = sum(schedule.ensure_next(uow, case) is not None for case in missing)
+    return len(cases), made, cases[-1].id if cases else after
+
+
+def send_reminders(
+    app: App, now: datetime, batch: int = BATCH, between: Callable[[], None] | None = None
+) -> int:
+    """Enqueue the once-per-threshold reminders, one digest per recipient, and the overdue
+    escalations; how many. A transaction per ``batch`` assessments (``between`` runs between
+    two), then a short one that sends the digests."""
+    from harbour.notify import reminders
+
+    gap = WriterGap(app)
+
+    def pause() -> None:
+        gap()
+        if between is not None:
+            between()
+
+    counts = reminders.sweep_in_batches(app, now, batch=batch, between=pause)
+    return sum(counts.get(name, 0) for name in ("due_soon", "due_today", "overdue", "escalated"))
+
+
+def escalate(app: App, now: datetime) -> int:
+    """Re-escalate unacknowledged alerts one tier; how many. (Overdue work is escalated by the
+    reminder sweep, in the same transaction as its reminders.)"""
+    from harbour.notify import alerts
+
+    return app.run(lambda uow: alerts.escalate_unacknowledged(uow, now))["escalated"]
+
+
+def finish_events(app: App, now: datetime, batch: int = BATCH) -> int:
+    """Process lifecycle events recorded but never processed (a server was down, a flow was
+    killed). With Prefect, recent events are left to the flows their triggers started."""
+    before = now - pipeline.PREFECT_GRACE if app.settings.orchestration == "prefect" else now
+    return pipeline.process_pending(app, before=before, limit=batch)
+
+
+def sweep(app: App, now: datetime | None = None, batch: int = BATCH) -> SweepReport:
+    """One whole sweep; ``now`` defaults to the App's clock. Every phase runs even if another
+    fails (then ``SweepIncomplete`` is raised at the end, carrying the partial report)."""
+    at = now or app.clock.now()
+    return run_phases(
+        [
+            ("escalated", partial(escalate, app, at)),  # first: the one that cannot wait
+            ("opened", partial(open_due_assessments, app, at, batch)),
+            ("reminders", partial(send_reminders, app, at, batch)),
+            ("events", partial(finish_events, app, at, batch)),
+        ]
+    )

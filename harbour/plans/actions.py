@@ -1,0 +1,182 @@
+"""What staff do to a case's plan, one transaction each: show, decide, add, finalise, diff, and
+record emergency steps taken. Every call is agency-scoped and audited through ``load_case``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harbour.access import Actor, audit, load_case, resolve_actor
+from harbour.app import App, UnitOfWork
+from harbour.db.models import Case, Plan
+from harbour.domain.plan_diff import PlanDiff
+from harbour.domain.plan_view import PlanSnapshot
+from harbour.domain.text import Note, Title
+from harbour.domain.vocab import ItemState, PlanSection, StepOwner
+from harbour.errors import InvalidInput, NotFound
+from harbour.plans import store as planning
+from harbour.validation import parse
+
+T = TypeVar("T")
+Version = Annotated[int, Field(ge=1, le=100_000)]
+
+
+class ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    section: PlanSection
+    text: Note
+    owner: StepOwner | None = None
+    due: date | None = None
+
+
+class YouthCopyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Title | None = None
+    hide_hotlines: bool | None = None
+
+
+class VersionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    number: Version
+
+
+def _version_number(field: str, number: int) -> int:
+    """A version number as typed: a bad one is bad input (exit 2), named by its option."""
+    try:
+        return VersionIn(number=number).number
+    except ValidationError:
+        raise InvalidInput([(field, "must be a plan version number (1 or more)")]) from None
+
+
+def _version(uow: UnitOfWork, case: Case, field: str, number: int) -> Plan:
+    """Version ``number`` of the case's plan; one it does not have is bad input too."""
+    try:
+        plan = planning.latest_plan(uow, case, number)
+    except NotFound:
+        plan = None
+    if plan is None:
+        newest = planning.latest_plan(uow, case)
+        have = f"it has 1 to {newest.version_number}" if newest else "it has no plan yet"
+        raise InvalidInput([(field, f"the case has no plan version {number} ({have})")])
+    return plan
+
+
+def _on_case(
+    app: App,
+    actor_handle: str | None,
+    ref: str,
+    action: str,
+    work: Callable[[UnitOfWork, Actor, Case], T],
+) -> T:
+    def run(uow: UnitOfWork) -> T:
+        actor = resolve_actor(uow, actor_handle)
+        case = load_case(uow, actor, ref, action)
+        return work(uow, actor, case)
+
+    return app.run(run)
+
+
+def show(app: App, actor_handle: str | None, ref: str, version: int | None = None) -> PlanSnapshot:
+    if version is not None:
+        version = _version_number("--version", version)
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> PlanSnapshot:
+        if version is not None:
+            return planning.snapshot(uow, _version(uow, case, "--version", version))
+        plan = planning.latest_plan(uow, case)
+        if plan is None:
+            raise NotFound("no_plan", "the case has no plan yet: submit an assessment first")
+        return planning.snapshot(uow, plan)
+
+    return _on_case(app, actor_handle, ref, "case.read", work)
+
+
+def decide(app: App, actor_handle: str | None, ref: str, item: str, state: ItemState) -> str:
+    """Accept or reject one item of the latest draft; returns the item's key."""
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> str:
+        row = planning.decide(uow, case, item, state)
+        audit(uow, actor, f"plan.item.{state.value}", case.id, item=row.key)
+        return row.key
+
+    return _on_case(app, actor_handle, ref, "case.plan", work)
+
+
+def add(app: App, actor_handle: str | None, ref: str, **fields: object) -> str:
+    """An item staff wrote with the youth, added to the latest draft; returns its key."""
+    data = parse(ItemIn, {k: v for k, v in fields.items() if v is not None}, prefix="--")
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> str:
+        row = planning.add_item(
+            uow, case, data.section, data.text, owner=data.owner, due_on=data.due
+        )
+        audit(uow, actor, "plan.item.add", case.id, item=row.key, section=data.section.value)
+        return row.key
+
+    return _on_case(app, actor_handle, ref, "case.plan", work)
+
+
+def finalize(app: App, actor_handle: str | None, ref: str) -> int:
+    """Freeze the latest draft; returns its version number."""
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> int:
+        plan = planning.finalize(uow, actor, case)
+        audit(uow, actor, "plan.finalize", case.id, version=plan.version_number)
+        return plan.version_number
+
+    return _on_case(app, actor_handle, ref, "case.plan", work)
+
+
+def youth_copy(
+    app: App,
+    actor_handle: str | None,
+    ref: str,
+    *,
+    title: str | None = None,
+    hide_hotlines: bool | None = None,
+) -> dict[str, object]:
+    """Set how the latest draft's youth copy reads: its title ("" for the neutral default) and
+    whether it lists hotlines. Returns the settings now in force."""
+    data = parse(
+        YouthCopyIn,
+        {"title": title or None, "hide_hotlines": hide_hotlines},
+    )
+    reset = title == ""
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> dict[str, object]:
+        plan = planning.set_youth_copy(
+            uow, case, title="" if reset else data.title, hide_hotlines=data.hide_hotlines
+        )
+        audit(uow, actor, "plan.youth_copy", case.id, version=plan.version_number)
+        return {
+            "version": plan.version_number,
+            "own_title": uow.unseal(plan, "youth_title") is not None,
+            "hide_hotlines": plan.hide_hotlines,
+        }
+
+    return _on_case(app, actor_handle, ref, "case.plan", work)
+
+
+def mark_done(app: App, actor_handle: str | None, ref: str, item: str) -> str:
+    """Record that an emergency protocol step was taken; returns its key."""
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> str:
+        row = planning.mark_emergency_done(uow, actor, case, item)
+        audit(uow, actor, "plan.emergency.done", case.id, item=row.key)
+        return row.key
+
+    return _on_case(app, actor_handle, ref, "case.plan", work)
+
+
+def diff(app: App, actor_handle: str | None, ref: str, v1: int, v2: int) -> PlanDiff:
+    v1, v2 = _version_number("V1", v1), _version_number("V2", v2)
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> PlanDiff:
+        old = _version(uow, case, "V1", v1)
+        new = _version(uow, case, "V2", v2)
+        return planning.diff(planning.snapshot(uow, old), planning.snapshot(uow, new))
+
+    return _on_case(app, actor_handle, ref, "case.read", work)

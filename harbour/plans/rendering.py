@@ -1,0 +1,73 @@
+"""Plan documents for a case: load the version (agency-scoped, audited), then render it.
+
+The read and its audit row happen in one transaction; rendering is pure and happens after.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from harbour.documents.diff import diff_view
+from harbour.documents.render import (
+    AUDIENCES,
+    DIFF_FORMATS,
+    FORMATS,
+    check,
+    render_diff,
+    render_plan,
+)
+from harbour.documents.strings import BASE, strings
+from harbour.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from harbour.app import App, UnitOfWork
+    from harbour.domain.plan_diff import PlanDiff
+    from harbour.domain.plan_view import PlanSnapshot
+    from harbour.settings import Settings
+
+
+def plan_document(
+    app: App,
+    actor_handle: str | None,
+    ref: str,
+    *,
+    audience: str,
+    fmt: str,
+    version: int | None = None,
+    lang: str = BASE,
+) -> tuple[int, str]:
+    """(version number, document) of the case's plan as ``audience`` may see it."""
+    check(audience, AUDIENCES, "--audience")
+    check(fmt, tuple(FORMATS), "--format")
+    strings(lang)  # refuses an unknown language before anything is read
+    if version is not None and version < 1:
+        raise InvalidInput([("--version", "must be 1 or more")])
+    plan = app.run(lambda uow: _snapshot(uow, actor_handle, ref, version, audience, fmt))
+    document = render_plan(plan, audience, fmt, templates_dir=app.settings.templates_dir, lang=lang)
+    return plan.version_number, document
+
+
+def _snapshot(
+    uow: UnitOfWork, handle: str | None, ref: str, version: int | None, audience: str, fmt: str
+) -> PlanSnapshot:
+    from harbour.access import audit, load_case, resolve_actor
+    from harbour.plans import store as planning
+
+    actor = resolve_actor(uow, handle)
+    case = load_case(uow, actor, ref, "case.read")
+    plan = planning.latest_plan(uow, case, version)
+    if plan is None:
+        raise NotFound("no_plan", "the case has no plan yet: submit an assessment first")
+    detail = {"audience": audience, "format": fmt, "version": plan.version_number}
+    audit(uow, actor, "plan.render", case.id, **detail)
+    return planning.snapshot(uow, plan)
+
+
+def format_diff(diff: PlanDiff, fmt: str, *, settings: Settings, lang: str = BASE) -> str:
+    """``plan diff --format``: the diff as a document for a planning meeting (staff only).
+
+    Times (emergency steps done) are shown in ``settings.timezone``, the agency zone.
+    """
+    check(fmt, DIFF_FORMATS, "--format")
+    view = diff_view(diff, settings.timezone)
+    return render_diff(view, fmt, templates_dir=settings.templates_dir, lang=lang)

@@ -1,0 +1,230 @@
+"""A stored plan version read back as a ``PlanSnapshot``: wording looked up, identifying text unsealed.
+
+Catalogue items take their wording from the catalogue by code (public text); risks from the
+assessment's stored reasons; items staff wrote from their sealed text.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import TypeVar
+
+from sqlalchemy import select
+
+from harbour.app import UnitOfWork
+from harbour.db.models import Agency, Assessment, Case, Person, Plan, PlanItem, ThreatSource
+from harbour.domain.catalogue import Catalogue
+from harbour.domain.composition import RESOURCE_PREFIX
+from harbour.domain.plan_view import (
+    ContactView,
+    PlanItemView,
+    PlanSnapshot,
+    ResourceView,
+    ThreatView,
+)
+from harbour.domain.vocab import ItemState, Phase, PlanSection, StepOwner, ThreatKind
+
+T = TypeVar("T", Case, Agency)
+
+
+def snapshot(uow: UnitOfWork, plan: Plan) -> PlanSnapshot:
+    """The frozen view of one plan version, as documents and diffs read it."""
+    from harbour.plans.store import plan_items
+
+    case = _get(uow, Case, plan.case_id)
+    agency = _get(uow, Agency, case.agency_id)
+    assessment = uow.session.get(Assessment, plan.assessment_id) if plan.assessment_id else None
+    catalogue = uow.reference.catalogue
+    reasons = _reasons(assessment)
+    rows = plan_items(uow, plan)
+    people = _frozen_people(uow, plan) or _live_people(uow, case, rows)
+    return PlanSnapshot(
+        case_reference=case.reference,
+        version_number=plan.version_number,
+        status=plan.status,
+        point=plan.point,
+        risk_level=plan.risk_level,
+        computed_level=assessment.computed_level if assessment else plan.risk_level,
+        created_at=plan.created_at,
+        finalized_at=plan.finalized_at,
+        next_due_at=plan.next_due_at,  # as when the version was composed, not the case's now
+        items=tuple(_item(uow, row, catalogue, dict(reasons)) for row in rows),
+        reasons=reasons,
+        threats=people.threats,
+        contacts=people.contacts,
+        resources=_resources(rows, catalogue),
+        youth_title=uow.unseal(plan, "youth_title"),
+        hide_hotlines=plan.hide_hotlines,
+        timezone=agency.timezone,
+        extra={"agency_name": agency.name},
+    )
+
+
+def _get(uow: UnitOfWork, model: type[T], row_id: str) -> T:
+    row = uow.session.get(model, row_id)
+    assert row is not None, "plans belong to a case of an agency"
+    return row
+
+
+def _reasons(assessment: Assessment | None) -> tuple[tuple[str, str], ...]:
+    stored = (assessment.reasons if assessment else None) or []
+    return tuple((str(r["code"]), str(r["text"])) for r in stored if isinstance(r, dict))
+
+
+def _item(
+    uow: UnitOfWork, row: PlanItem, catalogue: Catalogue, reasons: dict[str, str]
+) -> PlanItemView:
+    staff, youth = _wording(uow, row, catalogue, reasons)
+    return PlanItemView(
+        key=row.key,
+        section=PlanSection(row.section),
+        staff_text=staff,
+        youth_text=youth,
+        state=ItemState(row.state),
+        phase=Phase(row.phase) if row.phase and row.section == PlanSection.STRATEGIES else None,
+        code=row.code,
+        owner=StepOwner(row.owner) if row.owner else None,
+        due_on=row.due_on,
+        done_at=row.done_at,
+    )
+
+
+def _wording(
+    uow: UnitOfWork, row: PlanItem, catalogue: Catalogue, reasons: dict[str, str]
+) -> tuple[str, str]:
+    """(staff wording, youth wording); the code itself if the catalogue no longer has it."""
+    written = uow.unseal(row, "text")
+    if written is not None:
+        return written, written
+    code = row.code or row.key
+    section = PlanSection(row.section)
+    if section == PlanSection.RISKS:
+        text = reasons.get(code, code)
+        return text, text
+    if section == PlanSection.EMERGENCY and code in catalogue.emergency_protocol:
+        step = catalogue.emergency_protocol[code]
+        return step.staff_text, step.youth_text
+    if section == PlanSection.CONTACTS:
+        return _contact_name(uow, row), _contact_name(uow, row)
+    if section == PlanSection.RESOURCES:
+        resource = catalogue.resource(code)
+        return (resource.name, resource.name) if resource else (code, code)
+    strategy = catalogue.strategies.get(code)
+    if strategy is None:
+        return code, code
+    if section == PlanSection.STEPS and strategy.step is not None:
+        return strategy.step.staff_text, strategy.step.youth_text
+    return strategy.staff_text, strategy.youth_text
+
+
+def _contact_name(uow: UnitOfWork, row: PlanItem) -> str:
+    person = uow.session.get(Person, row.person_id) if row.person_id else None
+    return (uow.unseal(person, "name") if person else None) or "contact"
+
+
+@dataclass(frozen=True)
+class People:
+    threats: tuple[ThreatView, ...]
+    contacts: tuple[ContactView, ...]
+
+
+def freeze_people(uow: UnitOfWork, plan: Plan) -> None:
+    """Keep a finalised version's threat sources and contacts as they are now: later edits of
+    the case's people change the next version, never this one."""
+    from harbour.plans.store import plan_items
+
+    people = _live_people(uow, _get(uow, Case, plan.case_id), plan_items(uow, plan))
+    data = {
+        "threats": [
+            {**asdict(t), "protective_order_expires_on": _iso(t.protective_order_expires_on)}
+            for t in people.threats
+        ],
+        "contacts": [asdict(c) for c in people.contacts],
+    }
+    uow.seal(plan, "people", json.dumps(data, sort_keys=True))
+
+
+def _frozen_people(uow: UnitOfWork, plan: Plan) -> People | None:
+    raw = uow.unseal(plan, "people")
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    threats = tuple(
+        ThreatView(
+            kind=ThreatKind(t["kind"]),
+            name=t["name"],
+            protective_order=t["protective_order"],
+            protective_order_expires_on=(
+                date.fromisoformat(t["protective_order_expires_on"])
+                if t["protective_order_expires_on"]
+                else None
+            ),
+        )
+        for t in data["threats"]
+    )
+    return People(threats, tuple(ContactView(**c) for c in data["contacts"]))
+
+
+def _live_people(uow: UnitOfWork, case: Case, rows: list[PlanItem]) -> People:
+    return People(_threats(uow, case), _contacts(uow, rows))
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _threats(uow: UnitOfWork, case: Case) -> tuple[ThreatView, ...]:
+    rows = uow.session.scalars(
+        select(ThreatSource).where(ThreatSource.case_id == case.id).order_by(ThreatSource.position)
+    )
+    return tuple(
+        ThreatView(
+            kind=ThreatKind(t.kind),
+            name=uow.unseal(t, "name"),
+            protective_order=t.protective_order,
+            protective_order_expires_on=t.protective_order_expires_on,
+        )
+        for t in rows
+    )
+
+
+def _contacts(uow: UnitOfWork, rows: list[PlanItem]) -> tuple[ContactView, ...]:
+    chosen = [
+        r.person_id
+        for r in rows
+        if r.section == PlanSection.CONTACTS and r.state != ItemState.REJECTED and r.person_id
+    ]
+    people = [uow.session.get(Person, pid) for pid in chosen]
+    return tuple(
+        ContactView(
+            name=uow.unseal(p, "name") or "",
+            relationship=uow.unseal(p, "relationship"),
+            phone=uow.unseal(p, "phone"),
+            kind=p.kind,
+        )
+        for p in people
+        if p is not None
+    )
+
+
+def _resources(rows: list[PlanItem], catalogue: Catalogue) -> tuple[ResourceView, ...]:
+    codes = [
+        r.code or r.key.removeprefix(RESOURCE_PREFIX)
+        for r in rows
+        if r.section == PlanSection.RESOURCES and r.state != ItemState.REJECTED
+    ]
+    found = [catalogue.resource(code) for code in codes]
+    return tuple(
+        ResourceView(r.code, r.name, r.call, r.text, r.emergency, youth_name=r.youth_name)
+        for r in found
+        if r is not None
+    )
+
+
+def as_json(view: PlanSnapshot) -> dict[str, object]:
+    """The snapshot as JSON-ready data, for ``plan show --json``."""
+    from dataclasses import asdict
+
+    return json.loads(json.dumps(asdict(view), default=str))  # type: ignore[no-any-return]

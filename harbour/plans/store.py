@@ -1,0 +1,316 @@
+"""Plan versions: composed from an assessment, decided on by staff, frozen when finalised.
+
+``compose`` (pure, in ``harbour.domain.composition``) proposes the items; this module stores a version,
+reads it back as a ``PlanSnapshot``, and applies staff decisions to the latest draft. A version is
+immutable once final; the next assessment starts a new one. ``diff`` compares two snapshots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm.attributes import flag_modified
+
+from harbour import events
+from harbour.access import Actor
+from harbour.app import UnitOfWork
+from harbour.db.base import new_id
+from harbour.db.models import Agency, Assessment, Case, Person, Plan, PlanItem
+from harbour.domain.composition import ADDED_PREFIX, ProposedItem, compose
+from harbour.domain.plan_diff import PlanDiff, diff
+from harbour.domain.vocab import (
+    ItemState,
+    PersonKind,
+    PlanSection,
+    PlanStatus,
+    StepOwner,
+)
+from harbour.errors import Conflict, InvalidInput, NotFound
+from harbour.plans.snapshot import freeze_people, snapshot
+
+__all__ = [
+    "PlanDiff",
+    "add_item",
+    "compose",
+    "create_version",
+    "decide",
+    "diff",
+    "finalize",
+    "latest_plan",
+    "mark_emergency_done",
+    "plan_items",
+    "snapshot",
+]
+
+ADDABLE = frozenset({PlanSection.RISKS, PlanSection.STRATEGIES, PlanSection.STEPS})
+
+
+def latest_plan(uow: UnitOfWork, case: Case, version: int | None = None) -> Plan | None:
+    """The case's newest plan version, or version ``version`` (NotFound if it has none such)."""
+    query = select(Plan).where(Plan.case_id == case.id)
+    if version is not None:
+        plan = uow.session.scalar(query.where(Plan.version_number == version))
+        if plan is None:
+            raise NotFound("plan_version_not_found", f"the case has no plan version {version}")
+        return plan
+    return uow.session.scalar(query.order_by(Plan.version_number.desc()).limit(1))
+
+
+def plan_for_assessment(uow: UnitOfWork, assessment: Assessment) -> Plan | None:
+    return uow.session.scalar(select(Plan).where(Plan.assessment_id == assessment.id))
+
+
+SECTION_ORDER = {section.value: number for number, section in enumerate(PlanSection)}
+
+
+def plan_items(uow: UnitOfWork, plan: Plan) -> list[PlanItem]:
+    """A version's items in plan order: by section, then as added. ``plan show`` numbers them in
+    this order and ``plan accept N`` finds them by it, so an item staff add later to a section
+    is listed (and numbered) with that section, not at the end."""
+    rows = uow.session.scalars(
+        select(PlanItem).where(PlanItem.plan_id == plan.id).order_by(PlanItem.position)
+    )
+    return sorted(rows, key=lambda row: SECTION_ORDER.get(row.section, len(SECTION_ORDER)))
+
+
+def proposed(uow: UnitOfWork, plan: Plan | None) -> list[ProposedItem]:
+    """A stored version's items as plain values, to carry staff decisions into the next one."""
+    if plan is None:
+        return []
+    return [
+        ProposedItem(
+            key=row.key,
+            section=PlanSection(row.section),
+            state=ItemState(row.state),
+            code=row.code,
+            phase=row.phase,  # type: ignore[arg-type]
+            owner=StepOwner(row.owner) if row.owner else None,
+            due_on=row.due_on,
+            person_id=row.person_id,
+            text=uow.unseal(row, "text"),
+        )
+        for row in plan_items(uow, plan)
+    ]
+
+
+def approved_contacts(uow: UnitOfWork, case: Case) -> list[str]:
+    """People the youth approved as contacts: trusted contacts, and family or caretakers staff
+    also know to be non-offending (the youth's approval alone is not enough for family)."""
+    people = uow.session.scalars(
+        select(Person).where(Person.case_id == case.id).order_by(Person.position)
+    )
+    return [
+        p.id
+        for p in people
+        if p.approved_by_youth
+        and (
+            p.kind == PersonKind.TRUSTED_CONTACT
+            or (p.kind in (PersonKind.FAMILY_MEMBER, PersonKind.CARETAKER) and p.non_offending)
+        )
+    ]
+
+
+def create_version(
+    uow: UnitOfWork, case: Case, assessment: Assessment, items: Sequence[ProposedItem]
+) -> Plan:
+    """Store the next plan version for ``assessment`` (once: a second call returns the first)."""
+    existing = plan_for_assessment(uow, assessment)
+    if existing is not None:
+        return existing
+    number = uow.session.scalar(
+        select(func.max(Plan.version_number)).where(Plan.case_id == case.id)
+    )
+    plan = Plan(
+        case_id=case.id,
+        version_number=(number or 0) + 1,
+        assessment_id=assessment.id,
+        status=PlanStatus.DRAFT,
+        risk_level=assessment.level,
+        point=assessment.point,
+        created_at=uow.now(),
+    )
+    previous = latest_plan(uow, case)
+    if previous is not None:
+        plan.hide_hotlines = previous.hide_hotlines
+        uow.seal(plan, "youth_title", uow.unseal(previous, "youth_title"))
+    uow.session.add(plan)
+    uow.session.flush()
+    for position, item in enumerate(items):
+        uow.session.add(stored_item(uow, plan, position, item))
+    uow.session.flush()
+    return plan
+
+
+def note_next_due(plan: Plan, case: Case) -> None:
+    """After the schedule is planned: a draft keeps the next due time as it now stands, so the
+    version renders the same later whatever the schedule does; a final version keeps its own."""
+    if plan.status == PlanStatus.DRAFT:
+        plan.next_due_at = case.next_due_at
+
+
+def stored_item(uow: UnitOfWork, plan: Plan, position: int, item: ProposedItem) -> PlanItem:
+    row = PlanItem(
+        plan_id=plan.id,
+        key=item.key,
+        section=item.section,
+        phase=item.phase,
+        code=item.code,
+        owner=item.owner,
+        person_id=item.person_id,
+        due_on=item.due_on,
+        state=item.state,
+        position=position,
+    )
+    uow.seal(row, "text", item.text)
+    return row
+
+
+def draft_of(uow: UnitOfWork, case: Case) -> Plan:
+    """The latest version, which staff may still change only while it is a draft."""
+    plan = latest_plan(uow, case)
+    if plan is None:
+        raise NotFound("no_plan", "the case has no plan yet: submit an assessment first")
+    if plan.status == PlanStatus.FINAL:
+        raise Conflict("plan_final", f"plan version {plan.version_number} is final; assess again")
+    return plan
+
+
+def find_item(uow: UnitOfWork, plan: Plan, ref: str) -> PlanItem:
+    """An item by its key, or by its number as ``plan show`` lists it (1-based)."""
+    rows = plan_items(uow, plan)
+    for row in rows:
+        if row.key == ref:
+            return row
+    if ref.isdigit() and 1 <= int(ref) <= len(rows):
+        return rows[int(ref) - 1]
+    raise InvalidInput([("ITEM", "no such item in the plan (give its key or number)")])
+
+
+def decide(uow: UnitOfWork, case: Case, ref: str, state: ItemState) -> PlanItem:
+    """Accept or reject an item of the draft; the emergency protocol is not optional."""
+    if state not in (ItemState.ACCEPTED, ItemState.REJECTED):
+        raise InvalidInput([("state", "must be accepted or rejected")])
+    plan = draft_of(uow, case)
+    row = find_item(uow, plan, ref)
+    if state == ItemState.REJECTED and _required(uow, row):
+        raise Conflict("item_required", "emergency steps and the emergency number stay on a plan")
+    if row.state != ItemState.ADDED:
+        row.state = state
+    elif state == ItemState.REJECTED:
+        uow.session.delete(row)  # staff withdrawing their own item
+    _touch(uow, plan)
+    return row
+
+
+def _required(uow: UnitOfWork, row: PlanItem) -> bool:
+    if row.section == PlanSection.EMERGENCY:
+        return True
+    if row.section != PlanSection.RESOURCES or row.code is None:
+        return False
+    resource = uow.reference.catalogue.resource(row.code)
+    return resource is not None and resource.emergency
+
+
+def add_item(
+    uow: UnitOfWork,
+    case: Case,
+    section: PlanSection,
+    text: str,
+    *,
+    owner: StepOwner | None = None,
+    due_on: date | None = None,
+) -> PlanItem:
+    """An item staff write with the youth; its wording is sealed. A step needs an owner, and its
+    due date (if any) may not be in the past in the agency's zone."""
+    if section not in ADDABLE:
+        raise InvalidInput([("--section", f"add to one of: {', '.join(sorted(ADDABLE))}")])
+    plan = draft_of(uow, case)
+    if section == PlanSection.STEPS:
+        _check_step(uow, case, owner, due_on)
+    last = uow.session.scalar(
+        select(func.max(PlanItem.position)).where(PlanItem.plan_id == plan.id)
+    )
+    item = ProposedItem(
+        f"{ADDED_PREFIX}{new_id()[:12]}",
+        section,
+        ItemState.ADDED,
+        owner=owner if section == PlanSection.STEPS else None,
+        due_on=due_on if section == PlanSection.STEPS else None,
+        text=text,
+    )
+    row = stored_item(uow, plan, (last or 0) + 1, item)
+    uow.session.add(row)
+    _touch(uow, plan)
+    uow.session.flush()
+    return row
+
+
+def _check_step(uow: UnitOfWork, case: Case, owner: StepOwner | None, due_on: date | None) -> None:
+    problems = []
+    if owner is None:
+        owners = ", ".join(o.value for o in StepOwner)
+        problems.append(("--owner", f"a step needs an owner: one of {owners}"))
+    today = uow.now().astimezone(agency_zone(uow, case)).date()
+    if due_on is not None and due_on < today:
+        problems.append(("--due", f"must be today ({today.isoformat()}) or later"))
+    if problems:
+        raise InvalidInput(problems)
+
+
+def finalize(uow: UnitOfWork, actor: Actor | None, case: Case) -> Plan:
+    """Freeze the latest draft. Suggestions nobody decided on are left out of the final version;
+    they are not a staff rejection, so the next version suggests them again."""
+    plan = draft_of(uow, case)
+    for row in plan_items(uow, plan):
+        if row.state == ItemState.SUGGESTED:
+            uow.session.delete(row)
+    plan.status = PlanStatus.FINAL
+    plan.finalized_at = uow.now()
+    plan.finalized_by_id = actor.staff_id if actor else None
+    freeze_people(uow, plan)
+    events.record(uow, case.id, events.PLAN_FINALIZED, plan.id, version=plan.version_number)
+    uow.session.flush()
+    return plan
+
+
+def mark_emergency_done(uow: UnitOfWork, actor: Actor | None, case: Case, code: str) -> PlanItem:
+    """Record that an emergency protocol step was taken (also on a final version: it is a record
+    of what was done, not a change of the plan)."""
+    plan = latest_plan(uow, case)
+    if plan is None:
+        raise NotFound("no_plan", "the case has no plan yet")
+    row = find_item(uow, plan, code)
+    if row.section != PlanSection.EMERGENCY:
+        raise InvalidInput([("ITEM", "not an emergency protocol step")])
+    if row.done_at is None:
+        row.done_at = uow.now()
+        row.done_by_id = actor.staff_id if actor else None
+    return row
+
+
+def set_youth_copy(
+    uow: UnitOfWork, case: Case, *, title: str | None, hide_hotlines: bool | None
+) -> Plan:
+    """The youth's own title for their copy ("" for the neutral default) and whether it lists
+    hotlines (not when the youth's phone may be monitored); carried into later versions."""
+    plan = draft_of(uow, case)
+    if title is not None:
+        uow.seal(plan, "youth_title", title or None)
+    if hide_hotlines is not None:
+        plan.hide_hotlines = hide_hotlines
+    _touch(uow, plan)
+    return plan
+
+
+def _touch(uow: UnitOfWork, plan: Plan) -> None:
+    """Bump the plan's version column: a concurrent finalize and edit cannot both commit."""
+    flag_modified(plan, "status")
+    uow.session.flush()
+
+
+def agency_zone(uow: UnitOfWork, case: Case) -> ZoneInfo:
+    agency = uow.session.get(Agency, case.agency_id)
+    return ZoneInfo(agency.timezone if agency else uow.app.settings.timezone)

@@ -1,0 +1,102 @@
+"""Reading Harbour's versioned YAML data files (policy, catalogue, instrument) into pydantic models.
+
+A built-in file ships in ``harbour/data``; an agency may point a setting at its own. A bad file is
+refused with its path, the line of the problem and what is wrong (the data is public wording, but
+we still never echo values). Loaded files are cached by path and modification time.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from harbour.domain.datacheck import DataProblem
+from harbour.errors import InvalidInput
+from harbour.validation import MAX_DOCUMENT_BYTES, problems
+
+M = TypeVar("M", bound=BaseModel)
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+
+
+def builtin(name: str) -> Path:
+    return DATA_DIR / name
+
+
+def load_model(model: type[M], path: Path) -> M:
+    """The file at ``path`` validated as ``model``; cached while the file is unchanged."""
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError as exc:
+        raise InvalidInput([(str(path), f"cannot be read ({exc.strerror})")]) from None
+    return _load_cached(model, str(path.resolve()), stamp)  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=32)
+def _load_cached(model: type[BaseModel], path: str, _stamp: int) -> BaseModel:
+    text = _read_text(Path(path))
+    node, data = _parse_yaml(path, text)
+    try:
+        return model.model_validate(data)
+    except DataProblem as exc:
+        where = f"{path}:{_line_of(node, exc.loc)}"
+        raise InvalidInput(
+            [(where, f"{'.'.join(exc.loc)}: {exc.message}")], "bad_data_file"
+        ) from None
+    except ValidationError as exc:
+        refused = [
+            (f"{path}:{_line_of(node, _loc_of(field))}", f"{field}: {reason}")
+            for field, reason in problems(exc)
+        ]
+        raise InvalidInput(refused, code="bad_data_file") from None
+
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise InvalidInput([(str(path), "is larger than 1 MB")], code="bad_data_file")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput([(str(path), "is not UTF-8 text")], code="bad_data_file") from None
+
+
+def _parse_yaml(path: str, text: str) -> tuple[yaml.Node | None, Any]:
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader), yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else path
+        problem = getattr(exc, "problem", None) or "is not valid YAML"
+        raise InvalidInput([(where, f"not valid YAML ({problem})")], code="bad_data_file") from None
+
+
+def _loc_of(field: str) -> list[str]:
+    return [] if field == "(document)" else field.split(".")
+
+
+def _line_of(node: yaml.Node | None, loc: list[str]) -> int:
+    """The line of the deepest node of ``loc`` that exists (1-based); 1 for an empty document."""
+    if node is None:
+        return 1
+    line = node.start_mark.line + 1
+    for part in loc:
+        child = _child(node, part)
+        if child is None:
+            break
+        node, line = child, child.start_mark.line + 1
+    return line
+
+
+def _child(node: yaml.Node, part: str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if str(key.value) == part:
+                return value  # type: ignore[no-any-return]
+    if isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+        return node.value[int(part)]  # type: ignore[no-any-return]
+    return None
