@@ -26,7 +26,8 @@ from harbour.domain.vocab import (
 )
 from harbour.errors import Conflict
 from harbour.notify import hooks
-from harbour.plans.store import note_next_due, plan_for_assessment, plan_items, stored_item
+from harbour.plans.snapshot import plan_items
+from harbour.plans.store import note_next_due, plan_for_assessment, stored_item
 from harbour.validation import parse
 
 

@@ -16,6 +16,7 @@ from harbour.db.models import Alert, Assessment, Case, OutboxMessage, ReminderMa
 from harbour.demo.cast import Addition
 from harbour.domain.vocab import AssessmentStatus, ItemState, OutboxStatus, PlanSection, StepOwner
 from harbour.plans import store as planning
+from harbour.plans.snapshot import plan_items
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def review_and_finalize(
         case = load_case(uow, actor, ref, "case.plan")
         plan = planning.draft_of(uow, case)
         accepted = rejected = 0
-        for row in planning.plan_items(uow, plan):
+        for row in plan_items(uow, plan):
             if row.state != ItemState.SUGGESTED:
                 continue
             if row.code in declines:
@@ -123,7 +124,7 @@ def emergency_keys(app: App, case_id: str) -> list[str]:
         plan = planning.latest_plan(uow, uow.session.get_one(Case, case_id))
         if plan is None:
             return []
-        rows = planning.plan_items(uow, plan)
+        rows = plan_items(uow, plan)
         return [row.key for row in rows if row.section == PlanSection.EMERGENCY]
 
     return app.run(work)

@@ -1,6 +1,6 @@
 """A plan version as the rest of Harbour reads it: plain frozen values, identifying text unsealed.
 
-Built by ``harbour.plans.store.snapshot(uow, plan)``; consumed by documents (audience view models
+Built by ``harbour.plans.snapshot.snapshot(uow, plan)``; consumed by documents (audience view models
 decide what each reader may see) and by diffs. Nothing here touches the database.
 """
 

@@ -12,12 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from harbour.access import Actor, audit, load_case, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Case, Plan
+from harbour.domain import plan_diff
 from harbour.domain.plan_diff import PlanDiff
 from harbour.domain.plan_view import PlanSnapshot
 from harbour.domain.text import Note, Title
 from harbour.domain.vocab import ItemState, PlanSection, StepOwner
 from harbour.errors import InvalidInput, NotFound
 from harbour.plans import store as planning
+from harbour.plans.snapshot import snapshot
 from harbour.validation import parse
 
 T = TypeVar("T")
@@ -85,11 +87,11 @@ def show(app: App, actor_handle: str | None, ref: str, version: int | None = Non
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> PlanSnapshot:
         if version is not None:
-            return planning.snapshot(uow, _version(uow, case, "--version", version))
+            return snapshot(uow, _version(uow, case, "--version", version))
         plan = planning.latest_plan(uow, case)
         if plan is None:
             raise NotFound("no_plan", "the case has no plan yet: submit an assessment first")
-        return planning.snapshot(uow, plan)
+        return snapshot(uow, plan)
 
     return _on_case(app, actor_handle, ref, "case.read", work)
 
@@ -177,6 +179,6 @@ def diff(app: App, actor_handle: str | None, ref: str, v1: int, v2: int) -> Plan
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> PlanDiff:
         old = _version(uow, case, "V1", v1)
         new = _version(uow, case, "V2", v2)
-        return planning.diff(planning.snapshot(uow, old), planning.snapshot(uow, new))
+        return plan_diff.diff(snapshot(uow, old), snapshot(uow, new))
 
     return _on_case(app, actor_handle, ref, "case.read", work)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from harbour.access import audit, load_case, resolve_actor
 from harbour.documents.diff import diff_view
 from harbour.documents.render import (
     AUDIENCES,
@@ -18,6 +19,8 @@ from harbour.documents.render import (
 )
 from harbour.documents.strings import BASE, strings
 from harbour.errors import InvalidInput, NotFound
+from harbour.plans import store as planning
+from harbour.plans.snapshot import snapshot
 
 if TYPE_CHECKING:
     from harbour.app import App, UnitOfWork
@@ -50,9 +53,6 @@ def plan_document(
 def _snapshot(
     uow: UnitOfWork, handle: str | None, ref: str, version: int | None, audience: str, fmt: str
 ) -> PlanSnapshot:
-    from harbour.access import audit, load_case, resolve_actor
-    from harbour.plans import store as planning
-
     actor = resolve_actor(uow, handle)
     case = load_case(uow, actor, ref, "case.read")
     plan = planning.latest_plan(uow, case, version)
@@ -60,7 +60,7 @@ def _snapshot(
         raise NotFound("no_plan", "the case has no plan yet: submit an assessment first")
     detail = {"audience": audience, "format": fmt, "version": plan.version_number}
     audit(uow, actor, "plan.render", case.id, **detail)
-    return planning.snapshot(uow, plan)
+    return snapshot(uow, plan)
 
 
 def format_diff(diff: PlanDiff, fmt: str, *, settings: Settings, lang: str = BASE) -> str:

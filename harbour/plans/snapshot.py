@@ -29,10 +29,21 @@ from harbour.domain.vocab import ItemState, Phase, PlanSection, StepOwner, Threa
 T = TypeVar("T", Case, Agency)
 
 
+SECTION_ORDER = {section.value: number for number, section in enumerate(PlanSection)}
+
+
+def plan_items(uow: UnitOfWork, plan: Plan) -> list[PlanItem]:
+    """A version's items in plan order: by section, then as added. ``plan show`` numbers them in
+    this order and ``plan accept N`` finds them by it, so an item staff add later to a section
+    is listed (and numbered) with that section, not at the end."""
+    rows = uow.session.scalars(
+        select(PlanItem).where(PlanItem.plan_id == plan.id).order_by(PlanItem.position)
+    )
+    return sorted(rows, key=lambda row: SECTION_ORDER.get(row.section, len(SECTION_ORDER)))
+
+
 def snapshot(uow: UnitOfWork, plan: Plan) -> PlanSnapshot:
     """The frozen view of one plan version, as documents and diffs read it."""
-    from harbour.plans.store import plan_items
-
     case = _get(uow, Case, plan.case_id)
     agency = _get(uow, Agency, case.agency_id)
     assessment = uow.session.get(Assessment, plan.assessment_id) if plan.assessment_id else None
@@ -133,8 +144,6 @@ class People:
 def freeze_people(uow: UnitOfWork, plan: Plan) -> None:
     """Keep a finalised version's threat sources and contacts as they are now: later edits of
     the case's people change the next version, never this one."""
-    from harbour.plans.store import plan_items
-
     people = _live_people(uow, _get(uow, Case, plan.case_id), plan_items(uow, plan))
     data = {
         "threats": [

@@ -1,8 +1,8 @@
 """Plan versions: composed from an assessment, decided on by staff, frozen when finalised.
 
 ``compose`` (pure, in ``harbour.domain.composition``) proposes the items; this module stores a version,
-reads it back as a ``PlanSnapshot``, and applies staff decisions to the latest draft. A version is
-immutable once final; the next assessment starts a new one. ``diff`` compares two snapshots.
+applies staff decisions to the latest draft. A version is immutable once final; the next assessment
+starts a new one. Reading a version back is ``harbour.plans.snapshot``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from harbour.access import Actor
 from harbour.app import UnitOfWork
 from harbour.db.base import new_id
 from harbour.db.models import Agency, Assessment, Case, Person, Plan, PlanItem
-from harbour.domain.composition import ADDED_PREFIX, ProposedItem, compose
-from harbour.domain.plan_diff import PlanDiff, diff
+from harbour.domain.composition import ADDED_PREFIX, ProposedItem
 from harbour.domain.vocab import (
     ItemState,
     PersonKind,
@@ -29,21 +28,7 @@ from harbour.domain.vocab import (
     StepOwner,
 )
 from harbour.errors import Conflict, InvalidInput, NotFound
-from harbour.plans.snapshot import freeze_people, snapshot
-
-__all__ = [
-    "PlanDiff",
-    "add_item",
-    "compose",
-    "create_version",
-    "decide",
-    "diff",
-    "finalize",
-    "latest_plan",
-    "mark_emergency_done",
-    "plan_items",
-    "snapshot",
-]
+from harbour.plans.snapshot import freeze_people, plan_items
 
 ADDABLE = frozenset({PlanSection.RISKS, PlanSection.STRATEGIES, PlanSection.STEPS})
 
@@ -61,19 +46,6 @@ def latest_plan(uow: UnitOfWork, case: Case, version: int | None = None) -> Plan
 
 def plan_for_assessment(uow: UnitOfWork, assessment: Assessment) -> Plan | None:
     return uow.session.scalar(select(Plan).where(Plan.assessment_id == assessment.id))
-
-
-SECTION_ORDER = {section.value: number for number, section in enumerate(PlanSection)}
-
-
-def plan_items(uow: UnitOfWork, plan: Plan) -> list[PlanItem]:
-    """A version's items in plan order: by section, then as added. ``plan show`` numbers them in
-    this order and ``plan accept N`` finds them by it, so an item staff add later to a section
-    is listed (and numbered) with that section, not at the end."""
-    rows = uow.session.scalars(
-        select(PlanItem).where(PlanItem.plan_id == plan.id).order_by(PlanItem.position)
-    )
-    return sorted(rows, key=lambda row: SECTION_ORDER.get(row.section, len(SECTION_ORDER)))
 
 
 def proposed(uow: UnitOfWork, plan: Plan | None) -> list[ProposedItem]:
