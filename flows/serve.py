@@ -15,9 +15,9 @@ import yaml
 
 from flows import publisher
 from harbour.app import App
-from harbour.settings import REPO_ROOT
+from harbour.shipped import shipped
 
-PREFECT_FILE = REPO_ROOT / "deployments" / "prefect.yaml"
+PREFECT_FILE = shipped("flows", "prefect.yaml")  # deployments/prefect.yaml of the repository
 
 
 def deployment_specs(path: Path = PREFECT_FILE) -> list[dict[str, Any]]:

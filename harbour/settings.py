@@ -13,8 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from harbour.domain.text import check_timezone
 from harbour.errors import ConfigError
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from harbour.shipped import shipped_templates
 
 
 class Settings(BaseSettings):
@@ -52,7 +51,10 @@ class Settings(BaseSettings):
         "inline",
         description="inline: the CLI runs lifecycle steps itself; prefect: deployments do.",
     )
-    templates_dir: Path = Field(REPO_ROOT / "templates", description="Jinja2 templates folder.")
+    templates_dir: Path = Field(
+        default_factory=shipped_templates,
+        description="Jinja2 templates folder; default the templates shipped with Harbour.",
+    )
     frozen_time: datetime | None = Field(
         None, description="Tests and demos only: the clock stands still at this aware time."
     )

@@ -21,7 +21,10 @@ from harbour.cli.base import As, Json, cli, emit, get_app
 @cli.command()
 def serve(
     prefect_file: Annotated[
-        Path | None, typer.Option(help="Deployments file; default deployments/prefect.yaml.")
+        Path | None,
+        typer.Option(
+            help="Deployments file; default the deployments/prefect.yaml shipped with Harbour."
+        ),
     ] = None,
     poll: Annotated[
         float, typer.Option(min=0.1, max=60, help="Seconds between event-publisher polls.")

@@ -30,7 +30,8 @@ from harbour.demo.receivers import RouteBook, smtp_server, webhook_receiver
 from harbour.demo.seeded import seeded_ids, seeded_references
 from harbour.demo.story import DAYS, START, Story
 from harbour.errors import ConfigError
-from harbour.settings import REPO_ROOT, Settings
+from harbour.settings import Settings
+from harbour.shipped import shipped_templates
 
 MARKER = ".harbour-demo"  # a folder holding this was made by the demo: --reset may empty it
 DEFAULT_SEED = 2026
@@ -177,7 +178,7 @@ def _settings(options: Options, routes: Path) -> Settings:
         resources_file=None,
         actor=None,
         orchestration=options.orchestration,  # type: ignore[arg-type]
-        templates_dir=REPO_ROOT / "templates",
+        templates_dir=shipped_templates(),
         frozen_time=None,
     )
 

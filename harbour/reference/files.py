@@ -16,15 +16,14 @@ from pydantic import BaseModel, ValidationError
 
 from harbour.domain.datacheck import DataProblem
 from harbour.errors import InvalidInput
+from harbour.shipped import shipped
 from harbour.validation import MAX_DOCUMENT_BYTES, problems
 
 M = TypeVar("M", bound=BaseModel)
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
-
 
 def builtin(name: str) -> Path:
-    return DATA_DIR / name
+    return shipped("harbour", "data") / name
 
 
 def load_model(model: type[M], path: Path) -> M:

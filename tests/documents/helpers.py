@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from harbour.documents.render import render_plan
 from harbour.domain.plan_view import PlanSnapshot
-from harbour.settings import REPO_ROOT
+from harbour.shipped import shipped_templates
 
-TEMPLATES = REPO_ROOT / "templates"
+TEMPLATES = shipped_templates()
 FORMATS = ("html", "text", "md")
 EXTENSIONS = {"html": "html", "text": "txt", "md": "md"}
 

@@ -61,3 +61,17 @@ def test_only_registered_names_load(tdir: Path) -> None:
 def test_from_string_is_refused(tdir: Path) -> None:
     with pytest.raises(RenderError):
         environment(tdir).from_string("{{ 1 }}")
+
+
+def test_the_shipped_templates_are_the_default_and_an_agencys_own_folder_wins(
+    tdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harbour.settings import Settings
+    from harbour.shipped import shipped_templates
+
+    monkeypatch.delenv("HARBOUR_TEMPLATES_DIR", raising=False)
+    assert Settings().templates_dir == shipped_templates()
+    assert (shipped_templates() / "plans" / "staff.html").is_file()
+    monkeypatch.setenv("HARBOUR_TEMPLATES_DIR", str(tdir))
+    own = Settings().templates_dir
+    assert own == tdir and render(own, "t/page.txt", {"value": "ours"}) == "ours\n"

@@ -15,10 +15,10 @@ from harbour.app import App, UnitOfWork
 from harbour.clock import FixedClock
 from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus
 from harbour.notify.outbox import enqueue
-from harbour.settings import REPO_ROOT
 from tests.notify.conftest import Receiver, RouteBook
 from tests.notify.helpers import assert_nothing_lost, drain, new_case, status_counts
 
+ROOT = Path(__file__).resolve().parents[2]
 PEOPLE = ["cw1", "cw2", "sup", "coord"]
 
 
@@ -26,7 +26,7 @@ def _run_relay(app: App, clock: FixedClock, point: str) -> int:
     settings = app.settings
     env = {
         **os.environ,
-        "PYTHONPATH": str(REPO_ROOT),
+        "PYTHONPATH": str(ROOT),
         "CRASH_AT": point,
         "HARBOUR_HOME": str(settings.home),
         "HARBOUR_DATABASE_URL": settings.resolved_database_url,

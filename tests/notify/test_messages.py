@@ -10,7 +10,7 @@ from harbour import templating
 from harbour.domain.vocab import NotificationKind
 from harbour.notify.context import ContextError, clean_context
 from harbour.notify.messages import all_template_names, compose, subject_line, template_context
-from harbour.settings import REPO_ROOT, Settings
+from harbour.settings import Settings
 from tests.notify.helpers import AGENCY_WORDS, BANNED_WORDS
 
 SETTINGS = Settings(base_url="https://harbour.test")
@@ -32,7 +32,7 @@ SAMPLE = {
 
 
 def test_every_template_file_is_registered_and_every_kind_has_its_three() -> None:
-    folder = REPO_ROOT / "templates" / "notifications"
+    folder = SETTINGS.templates_dir / "notifications"
     on_disk = {f"notifications/{p.name}" for p in Path(folder).iterdir()}
     assert on_disk == set(all_template_names())
     assert set(all_template_names()) <= templating.ALLOWED
