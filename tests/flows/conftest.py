@@ -19,7 +19,7 @@ from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.demo.receivers import RouteBook
 from tests.notify.conftest import receiver, routes, smtp  # noqa: F401  (targets)
-from tests.pipeline.helpers import in_mode
+from tests.orchestration.helpers import in_mode
 
 STAFF = ("cw1", "cw2", "sup", "coord", "adm")
 
