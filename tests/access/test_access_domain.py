@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, update
 
 from harbour.app import App
@@ -223,10 +224,13 @@ def _cell(app: App, folder: Path, command: Command, role: str, own: bool) -> lis
     return problems
 
 
-def test_every_domain_command_for_every_role_and_agency(seeded: App, tmp_path: Path) -> None:
+# One test per command (every role, both agencies), so the table's cells spread over workers.
+@pytest.mark.parametrize("command", commands(), ids=lambda command: command.name.replace(" ", "-"))
+def test_every_domain_command_for_every_role_and_agency(
+    seeded: App, tmp_path: Path, command: Command
+) -> None:
     problems = []
-    for command in commands():
-        scopes = (True, False) if command.on_a_case else (True,)
-        for role, own in itertools.product(ROLES, scopes):
-            problems += _cell(seeded, tmp_path, command, role, own)
+    scopes = (True, False) if command.on_a_case else (True,)
+    for role, own in itertools.product(ROLES, scopes):
+        problems += _cell(seeded, tmp_path, command, role, own)
     assert problems == [], json.dumps(problems, indent=1)

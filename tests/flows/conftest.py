@@ -18,10 +18,8 @@ from flows.settings import without_heartbeat
 from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.demo.receivers import RouteBook
-from tests.notify.conftest import receiver, routes, smtp  # noqa: F401  (targets)
+from tests.notify.conftest import mail, receiver, routes, smtp  # noqa: F401  (targets)
 from tests.orchestration.helpers import in_mode
-
-STAFF = ("cw1", "cw2", "sup", "coord", "adm")
 
 
 @dataclass(frozen=True)
@@ -48,22 +46,13 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
 
 
 @pytest.fixture
-def mail(request: pytest.FixtureRequest) -> RouteBook:
-    """Every staff member reachable by email at a local SMTP server (sup also by chat)."""
-    book: RouteBook = request.getfixturevalue("routes")
-    for handle in STAFF:
-        book.email(handle)
-    book.chat("sup")
-    return book
-
-
-@pytest.fixture
 def flow_app(
-    prefect_server: PrefectServer, seeded: App, mail: RouteBook, clock: FixedClock
+    request: pytest.FixtureRequest, prefect_server: PrefectServer, seeded: App, clock: FixedClock
 ) -> Iterator[App]:
     """The seeded store in prefect mode, with ``mail``'s routes, handed to the flows' tasks."""
+    book: RouteBook = request.getfixturevalue("mail")
     prefect_mode = in_mode(seeded, "prefect").settings
-    settings = prefect_mode.model_copy(update={"apprise_config": mail.path})
+    settings = prefect_mode.model_copy(update={"apprise_config": book.path})
     app = App(settings, clock, seeded.cipher.keyring)
     use_app(app)
     yield app
