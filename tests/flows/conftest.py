@@ -28,6 +28,14 @@ class PrefectServer:
     database: Path  # the test server's SQLite database
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The first test on the Prefect test server also waits for it to start: 20 s on an idle
+    machine, over a minute on a busy one, within the test's timeout."""
+    for item in items:
+        if "prefect_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.timeout(300))
+
+
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
     from prefect.settings import get_current_settings, temporary_settings
