@@ -30,8 +30,11 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
+# Two workers (this machine has two cores); tests/flows keeps to one of them, so the Prefect test
+# server starts once (tests/conftest.py). PYTEST_WORKERS=0 runs in one process, e.g. to use pdb.
+PYTEST_WORKERS ?= 2
 unit: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)

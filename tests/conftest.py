@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -26,6 +27,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 
 POSTGRES_URL = os.environ.get("HARBOUR_TEST_POSTGRES_URL")
 START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # a Monday, 09:00 in New York
+PREFECT_TESTS = "tests/flows/"  # the tests on the Prefect test server, all on one xdist worker
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -34,6 +36,22 @@ def pytest_configure(config: pytest.Config) -> None:
             "HARBOUR_TEST_REQUIRE_POSTGRES is set but HARBOUR_TEST_POSTGRES_URL is not: "
             "the PostgreSQL tests must run, not be skipped"
         )
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist may be absent or disabled
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under xdist (`make unit` runs `pytest -n 2`), tests/flows runs on one worker, so the one
+    Prefect test server of the session (about 20 s to start) starts once; every other test goes
+    to whichever worker is free. (xdist's own `--dist loadgroup` groups nothing under pytest 9.2.)"""
+    if config.getvalue("dist") != "load":
+        return None  # an explicit --dist keeps its meaning
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OnePrefectWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return PREFECT_TESTS if nodeid.startswith(PREFECT_TESTS) else nodeid
+
+    return OnePrefectWorker(config, log)
 
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

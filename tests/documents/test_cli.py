@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from harbour.app import App
 from harbour.db.models import AuditEvent
-from tests.lifecycle.helpers import answers_file, ok, referred_case
+from tests.cli.helpers import answers_file, ok, referred_case
 from tests.support import invoke
 
 M = "DM"

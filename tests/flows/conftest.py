@@ -18,16 +18,22 @@ from flows.settings import without_heartbeat
 from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.demo.receivers import RouteBook
-from tests.notify.conftest import receiver, routes, smtp  # noqa: F401  (targets)
-from tests.pipeline.helpers import in_mode
-
-STAFF = ("cw1", "cw2", "sup", "coord", "adm")
+from tests.notify.conftest import mail, receiver, routes, smtp  # noqa: F401  (targets)
+from tests.orchestration.helpers import in_mode
 
 
 @dataclass(frozen=True)
 class PrefectServer:
     home: Path  # PREFECT_HOME: storage, and anything else Prefect writes locally
     database: Path  # the test server's SQLite database
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The first test on the Prefect test server also waits for it to start: 20 s on an idle
+    machine, over a minute on a busy one, within the test's timeout."""
+    for item in items:
+        if "prefect_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.timeout(300))
 
 
 @pytest.fixture(scope="session")
@@ -48,22 +54,13 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
 
 
 @pytest.fixture
-def mail(request: pytest.FixtureRequest) -> RouteBook:
-    """Every staff member reachable by email at a local SMTP server (sup also by chat)."""
-    book: RouteBook = request.getfixturevalue("routes")
-    for handle in STAFF:
-        book.email(handle)
-    book.chat("sup")
-    return book
-
-
-@pytest.fixture
 def flow_app(
-    prefect_server: PrefectServer, seeded: App, mail: RouteBook, clock: FixedClock
+    request: pytest.FixtureRequest, prefect_server: PrefectServer, seeded: App, clock: FixedClock
 ) -> Iterator[App]:
     """The seeded store in prefect mode, with ``mail``'s routes, handed to the flows' tasks."""
+    book: RouteBook = request.getfixturevalue("mail")
     prefect_mode = in_mode(seeded, "prefect").settings
-    settings = prefect_mode.model_copy(update={"apprise_config": mail.path})
+    settings = prefect_mode.model_copy(update={"apprise_config": book.path})
     app = App(settings, clock, seeded.cipher.keyring)
     use_app(app)
     yield app

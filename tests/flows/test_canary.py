@@ -25,10 +25,10 @@ from harbour.clock import FixedClock
 from harbour.db.models import Agency, Alert
 from harbour.demo.receivers import RouteBook
 from harbour.plans import sealed_copies as plan_documents
+from tests.cli.helpers import safest
 from tests.flows.conftest import PrefectServer
 from tests.flows.scan import database_hits, folder_hits, hits_in
-from tests.lifecycle.helpers import safest
-from tests.pipeline.helpers import assess, case_by_reference, refer
+from tests.orchestration.helpers import assess, case_by_reference, refer
 from tests.support import invoke
 
 M = "Zq7canary"  # every identifying field starts with it

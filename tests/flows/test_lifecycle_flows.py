@@ -20,8 +20,8 @@ from harbour.clock import FixedClock
 from harbour.db.models import LifecycleEvent, OutboxMessage, PlanDocument
 from harbour.demo.receivers import RouteBook
 from harbour.orchestration import pipeline
-from tests.lifecycle.helpers import answers_file
-from tests.pipeline.helpers import assess, case_by_reference, counts, refer
+from tests.cli.helpers import answers_file
+from tests.orchestration.helpers import assess, case_by_reference, counts, refer
 
 INITIAL_CONTACT_TASKS = ["is_pending", "open_initial_assessment", "assign_caseworker"]
 INITIAL_CONTACT_TASKS += ["mark_processed", "deliver"]

@@ -9,7 +9,7 @@ from pathlib import Path
 from flows.publisher import publish_all
 from harbour import events
 from harbour.app import App
-from tests.pipeline.helpers import lifecycle_events, refer
+from tests.orchestration.helpers import lifecycle_events, refer
 
 
 def _server_events(case_id: str, timeout: float = 30) -> list[dict[str, object]]:

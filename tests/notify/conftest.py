@@ -22,6 +22,8 @@ from harbour.demo.receivers import (
 from harbour.notify.relay import RelayConfig
 from harbour.settings import Settings
 
+STAFF = ("cw1", "cw2", "sup", "coord", "adm")  # reachable through ``mail``
+
 # A "timeout" fault answers after SLOW seconds here (the demo's receivers wait 2.5 s): every
 # timed-out attempt is a real wait, so both are short, with room for a loaded machine.
 SLOW = 1.5
@@ -52,6 +54,16 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
 @pytest.fixture
 def routes(tmp_path: Path, smtp: SmtpServer, receiver: Receiver) -> RouteBook:
     return RouteBook(tmp_path / "apprise.yaml", smtp, receiver)
+
+
+@pytest.fixture
+def mail(request: pytest.FixtureRequest) -> RouteBook:
+    """Every staff member reachable by email at a local SMTP server (sup also by chat)."""
+    book: RouteBook = request.getfixturevalue("routes")
+    for handle in STAFF:
+        book.email(handle)
+    book.chat("sup")
+    return book
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from harbour.clock import FixedClock
 from harbour.db.models import Alert
 from harbour.demo.receivers import Receiver, RouteBook, SmtpServer
 from harbour.domain.vocab import OutboxStatus
-from tests.lifecycle.helpers import answers_file, ok, referred_case
+from tests.cli.helpers import answers_file, ok, referred_case
 from tests.notify.conftest import FAST
 from tests.notify.helpers import drain, rows
 from tests.support import invoke

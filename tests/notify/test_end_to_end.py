@@ -13,7 +13,7 @@ from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.db.models import Alert
 from harbour.demo.receivers import MAIL_DOMAIN, Receiver, RouteBook, SmtpServer
-from tests.lifecycle.helpers import answers_file, ok, referred_case
+from tests.cli.helpers import answers_file, ok, referred_case
 from tests.notify.helpers import assert_clean_logs
 
 MARK = "E2EMARK"

@@ -8,7 +8,7 @@ from pathlib import Path
 from harbour.app import App
 from harbour.demo.receivers import RouteBook
 from harbour.domain.vocab import Lane, OutboxStatus
-from tests.lifecycle.helpers import answers_file, referred_case
+from tests.cli.helpers import answers_file, referred_case
 from tests.notify.helpers import rows
 from tests.support import CliResult, invoke
 

@@ -10,7 +10,7 @@ import pytest
 from harbour.app import App
 from harbour.demo.receivers import MAIL_DOMAIN, RouteBook
 from harbour.orchestration import pipeline
-from tests.lifecycle.helpers import answers_file, referred_case
+from tests.cli.helpers import answers_file, referred_case
 from tests.support import invoke
 
 

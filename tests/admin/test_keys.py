@@ -1,0 +1,253 @@
+"""Keys: rotation that survives a kill, reads that never fail during one, and clear key errors."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select, update
+
+from harbour.admin.keys import rotate, stale_count
+from harbour.app import App
+from harbour.cases import intake
+from harbour.crypto import Keyring
+from harbour.db.models import Person
+from harbour.errors import CryptoError
+from harbour.settings import Settings
+from tests.db.helpers import sealed_snapshot
+from tests.support import invoke, referral
+
+CASES = 40
+
+
+def _fill(app: App, cases: int = CASES) -> dict[tuple[str, str, str], str]:
+    for i in range(cases):
+        intake.refer(app, "coord", referral(f"Kr{i}-"), None)
+    return sealed_snapshot(app)
+
+
+def _fresh(app: App, **changes: object) -> App:
+    """Another process's view of the same store: keys read from their source anew."""
+    return App(app.settings.model_copy(update=changes), app.clock)
+
+
+def _rotate_env(app: App, batch: int = 1) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HARBOUR_")}
+    env |= {
+        "HARBOUR_HOME": str(app.settings.home),
+        "HARBOUR_DATABASE_URL": app.settings.resolved_database_url,
+        "HARBOUR_KEY_FILE": str(app.settings.resolved_key_file),
+        "HARBOUR_KEY_ROTATION_BATCH": str(batch),
+        "HARBOUR_ACTOR": "adm",
+    }
+    return env
+
+
+def _start_rotation(app: App) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "harbour", "keys", "rotate"]
+    return subprocess.Popen(
+        command, env=_rotate_env(app), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _kill_at_random(app: App, rng: random.Random) -> None:
+    """Start `harbour keys rotate` and SIGKILL it at any moment: start-up, key save, a batch."""
+    process = _start_rotation(app)
+    threading.Event().wait(rng.uniform(0.1, 1.5))
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+
+
+def _kill_mid_rotation(app: App, rng: random.Random) -> None:
+    """Start `harbour keys rotate`, let it re-encrypt a little, then SIGKILL it."""
+    process = _start_rotation(app)
+    assert process.stderr is not None
+    line = process.stderr.readline()  # the first progress line: values are moving
+    assert line.startswith("re-encrypting: "), line
+    threading.Event().wait(rng.uniform(0.0, 0.1))  # one row a batch: far from done by then
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+
+
+def _finish_rotation(app: App) -> None:
+    """If the random kill left a rotation unfinished, finish it (a rerun resumes it)."""
+    if stale_count(_fresh(app)):
+        finished = subprocess.run(
+            [sys.executable, "-m", "harbour", "keys", "rotate"],
+            env=_rotate_env(app, batch=500),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert finished.returncode == 0, finished.stderr
+
+
+def _read_continuously(app: App, stop: threading.Event, seen: list[object]) -> None:
+    while not stop.wait(0.05):  # a reader now and then, not a CPU hog
+        try:
+            seen.append(sealed_snapshot(app))
+        except Exception as exc:
+            seen.append(exc)
+
+
+def test_rotation_killed_then_resumed_keeps_every_value_readable(seeded: App) -> None:
+    seed = random.randrange(1_000_000)
+    rng = random.Random(seed)
+    before = _fill(seeded)
+    reader = _fresh(seeded)  # holds only key 1: must pick up key 2 when it meets it
+    stop, seen = threading.Event(), []  # type: list[object]
+    thread = threading.Thread(target=_read_continuously, args=(reader, stop, seen))
+    thread.start()
+    try:
+        _kill_at_random(seeded, rng)
+        assert sealed_snapshot(_fresh(seeded)) == before, seed
+        _finish_rotation(seeded)  # so the next kill lands in a rotation with every value to move
+        _kill_mid_rotation(seeded, rng)
+        killed = _fresh(seeded)
+        assert 0 < stale_count(killed) < len(before), seed  # the kill landed mid-rotation
+        assert sealed_snapshot(killed) == before, seed
+        resumed = subprocess.run(
+            [sys.executable, "-m", "harbour", "keys", "rotate", "--json"],
+            env=_rotate_env(seeded, batch=500),
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        stop.set()
+        thread.join()
+        reader.dispose()
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["primary_key"] == killed.cipher.primary  # no new key
+    done = _fresh(seeded)
+    assert (stale_count(done), sealed_snapshot(done)) == (0, before)
+    assert seen and all(s == before for s in seen), [s for s in seen if s != before][:1]
+
+
+def test_rotation_failing_after_some_batches_resumes(seeded: App) -> None:
+    before = _fill(seeded, 10)
+    seeded.settings = seeded.settings.model_copy(update={"key_rotation_batch": 3})
+    batches = []
+
+    def crash_after_three(done: int, total: int) -> None:
+        batches.append(done)
+        if len(batches) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        rotate(seeded, crash_after_three)
+    assert sealed_snapshot(_fresh(seeded)) == before
+    assert stale_count(_fresh(seeded)) > 0
+    assert rotate(seeded)[0] == 2
+    assert stale_count(_fresh(seeded)) == 0
+    assert rotate(seeded)[0] == 3  # nothing left to resume: a new rotation
+    assert sealed_snapshot(_fresh(seeded)) == before
+
+
+def test_rotate_cli_shows_progress_and_is_audited(seeded: App) -> None:
+    _fill(seeded, 3)
+    result = invoke(seeded, "keys", "rotate", "--as", "adm")
+    assert result.exit_code == 0, result.stderr
+    assert "re-encrypting: " in result.stderr and "version 2" in result.stdout
+    quiet = invoke(seeded, "keys", "rotate", "--as", "adm", "--json")
+    assert quiet.stderr == "" and quiet.json()["primary_key"] == 3
+    denied = invoke(seeded, "keys", "rotate", "--as", "sup")
+    assert denied.exit_code == 1 and "not_permitted" in denied.stderr
+
+
+def test_wrong_key_is_a_clear_error_never_garbage(seeded: App, tmp_path: Path) -> None:
+    ref = intake.refer(seeded, "coord", referral("Wk"), None).reference
+    other = tmp_path / "other-keys.json"
+    Keyring.generate().save(other)
+    wrong = _fresh(seeded, key_file=other)
+    result = invoke(wrong, "case", "show", ref, "--as", "cw1")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: decrypt_failed: ") and "wrong key file" in result.stderr
+    assert result.stdout == ""
+    missing = invoke(
+        _fresh(seeded, key_file=tmp_path / "nope.json"), "case", "show", ref, "--as", "cw1"
+    )
+    assert missing.exit_code == 1 and missing.stderr.startswith("error: key_missing: ")
+
+
+def test_a_value_opens_only_in_its_own_row_and_field(seeded: App) -> None:
+    intake.refer(seeded, "coord", referral("Sw"), None)
+
+    def swap(uow: object) -> None:
+        session = uow.session  # type: ignore[attr-defined]
+        youth, aunt = session.scalars(select(Person).order_by(Person.position)).all()[:2]
+        session.execute(
+            update(Person).where(Person.id == aunt.id).values(name_sealed=youth.name_sealed)
+        )
+        session.execute(
+            update(Person).where(Person.id == youth.id).values(phone_sealed=youth.name_sealed)
+        )
+
+    seeded.run(swap)
+    with pytest.raises(CryptoError) as raised:
+        sealed_snapshot(seeded)
+    assert raised.value.code == "decrypt_failed"
+
+
+def test_a_token_relabelled_to_another_key_version_fails(seeded: App) -> None:
+    intake.refer(seeded, "coord", referral("Rl"), None)
+    rotate(seeded)
+    token = seeded.run(lambda uow: uow.session.scalars(select(Person)).first().name_sealed)
+    relabelled = token.replace("hb1:2:", "hb1:1:", 1)
+    seeded.run(
+        lambda uow: uow.session.execute(
+            update(Person).where(Person.name_sealed == token).values(name_sealed=relabelled)
+        )
+    )
+    with pytest.raises(CryptoError):
+        sealed_snapshot(_fresh(seeded))
+
+
+def test_keys_from_the_environment(seeded: App) -> None:
+    before = _fill(seeded, 2)
+    keyring = Keyring.load(seeded.settings.resolved_key_file)
+    in_env = _fresh(seeded, encryption_keys=SecretStr(keyring.to_json()), key_file=None)
+    refused = invoke(in_env, "keys", "rotate", "--as", "adm")
+    assert refused.exit_code == 2
+    assert refused.stderr.startswith("error: keys_from_environment: ")
+    assert "HARBOUR_ENCRYPTION_KEYS" in refused.stderr and keyring.to_json() not in refused.stderr
+    assert Keyring.load(seeded.settings.resolved_key_file) == keyring  # no file was touched
+    added = keyring.with_new_key()  # the operator adds a key there and makes it primary
+    moved = invoke(
+        _fresh(seeded, encryption_keys=SecretStr(added.to_json())), "keys", "rotate", "--as", "adm"
+    )
+    assert moved.exit_code == 0, moved.stderr
+    after = _fresh(seeded, encryption_keys=SecretStr(added.to_json()))
+    assert (stale_count(after), sealed_snapshot(after)) == (0, before)
+
+
+def test_one_rotation_at_a_time(seeded: App) -> None:
+    key_file = seeded.settings.resolved_key_file
+    with open(key_file.with_name(key_file.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = invoke(seeded, "keys", "rotate", "--as", "adm")
+    assert result.exit_code == 1 and "rotation_running" in result.stderr
+    assert Keyring.load(key_file).primary == 1
+
+
+def test_init_makes_a_private_keyring_once(tmp_path: Path) -> None:
+    home = tmp_path / "fresh"
+    app = App(Settings(home=home))
+    try:
+        first = invoke(app, "init", "--agency", "north", "--admin", "adm", "--json")
+        again = invoke(app, "init", "--agency", "north", "--admin", "adm", "--json")
+    finally:
+        app.dispose()
+    assert (first.exit_code, again.exit_code) == (0, 0), first.stderr + again.stderr
+    assert (first.json()["keys_created"], again.json()["keys_created"]) == (True, False)
+    assert (home / "keys.json").stat().st_mode & 0o777 == 0o600
+    assert home.stat().st_mode & 0o777 == 0o700
+    assert Keyring.load(home / "keys.json").primary == 1

@@ -1,0 +1,155 @@
+"""Submitting assessments: stored once, answers split and sealed, events, override, refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from harbour.app import App
+from harbour.assessments.submit import submit_assessment
+from harbour.db.models import Assessment, Case, LifecycleEvent, Plan
+from harbour.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tests.cli.helpers import answers_file, ok, referred_case, safest
+from tests.support import invoke
+
+
+def count(app: App, model: type) -> int:
+    return app.run(lambda uow: uow.session.scalar(select(func.count()).select_from(model)))
+
+
+def test_same_idempotency_key_stores_once(seeded: App, tmp_path: Path) -> None:
+    ref = referred_case(seeded, tmp_path)
+    answers = safest(seeded) | {"violence": "yes"}
+    first = submit_assessment(seeded, "cw1", ref, "initial_contact", answers, "visit-1")
+    again = submit_assessment(seeded, "cw1", ref, "initial_contact", answers, "visit-1")
+    assert again.assessment_id == first.assessment_id and again.replayed
+    assert again.risk_level == first.risk_level == "high"
+    assert again.plan_version == first.plan_version == 1
+    completed = seeded.run(
+        lambda uow: uow.session.scalar(
+            select(func.count()).select_from(Assessment).where(Assessment.status == "completed")
+        )
+    )
+    assert completed == 1 and count(seeded, Plan) == 1
+    with pytest.raises(Conflict, match="idempotency_key_reused"):
+        submit_assessment(seeded, "cw1", ref, "initial_contact", safest(seeded), "visit-1")
+
+
+def test_free_text_is_sealed_and_events_carry_levels_only(seeded: App, tmp_path: Path) -> None:
+    ref = referred_case(seeded, tmp_path)
+    answers = safest(seeded) | {"youth_worries": "MKworry", "immediate_danger": "yes"}
+    outcome = submit_assessment(seeded, "cw1", ref, "initial_contact", answers)
+
+    def read(uow):
+        row = uow.session.get(Assessment, outcome.assessment_id)
+        events = uow.session.scalars(
+            select(LifecycleEvent).where(LifecycleEvent.subject_id == row.id)
+        ).all()
+        return row, uow.unseal(row, "free_text"), events
+
+    row, free_text, events = seeded.run(read)
+    assert "youth_worries" not in row.answers and row.answers["immediate_danger"] == "yes"
+    assert "MKworry" not in (row.free_text_sealed or "")
+    assert json.loads(free_text) == {"youth_worries": "MKworry"}
+    assert row.instrument_version and row.computed_level == "imminent"
+    assert row.reasons[0]["code"] == "immediate_danger"
+    payloads = {e.name: e.payload for e in events}
+    expected = {"point": "initial_contact", "level": "imminent", "previous_level": None}
+    assert payloads["harbour.assessment.submitted"] == expected
+    assert payloads["harbour.assessment.completed"] == expected
+
+
+def test_bad_answers_are_refused_and_nothing_is_written(seeded: App, tmp_path: Path) -> None:
+    ref = referred_case(seeded, tmp_path)
+    before = (count(seeded, Assessment), count(seeded, Plan), count(seeded, LifecycleEvent))
+    bad = answers_file(seeded, tmp_path, "bad", violence="MKsecret", network_reach=12)
+    result = invoke(
+        seeded, "assess", ref, "--point", "initial_contact", "--answers", bad, "--as", "cw1"
+    )
+    assert result.exit_code == 2
+    assert "answers.violence" in result.stderr and "answers.network_reach" in result.stderr
+    assert "MKsecret" not in result.stderr
+    point = invoke(seeded, "assess", ref, "--point", "lunch", "--answers", bad, "--as", "cw1")
+    assert point.exit_code == 2 and "--point" in point.stderr
+    key = submit_assessment
+    with pytest.raises(InvalidInput, match="idempotency-key"):
+        key(seeded, "cw1", ref, "initial_contact", safest(seeded), "bad key!")
+    after = (count(seeded, Assessment), count(seeded, Plan), count(seeded, LifecycleEvent))
+    assert after == before
+
+
+def test_another_agencys_case_does_not_exist(seeded: App, tmp_path: Path) -> None:
+    ref = referred_case(seeded, tmp_path)
+    with pytest.raises(NotFound):
+        submit_assessment(seeded, "cw3", ref, "initial_contact", safest(seeded))
+    with pytest.raises(Forbidden):
+        submit_assessment(seeded, "coord", ref, "initial_contact", safest(seeded))
+
+
+def test_override_keeps_both_levels_and_reschedules(seeded: App, tmp_path: Path) -> None:
+    ref = referred_case(seeded, tmp_path)
+    calm = answers_file(seeded, tmp_path, "calm")
+    first = ok(
+        seeded, "assess", ref, "--point", "initial_contact", "--answers", calm, "--as", "cw1"
+    )
+    assert first["risk_level"] == "low"
+    raised = ok(seeded, "override", ref, "--level", "imminent", "--reason", "MKwhy", "--as", "sup")
+    assert (raised["risk_level"], raised["computed_level"]) == ("imminent", "low")
+    assert raised["previous_level"] == "low" and raised["emergency_protocol"]
+    assert raised["next_due"] < first["next_due"]  # imminent: due the next day
+
+    def read(uow):
+        row = uow.session.get(Assessment, first["assessment"])
+        case = uow.session.get(Case, row.case_id)
+        return (
+            row.override_level,
+            row.computed_level,
+            uow.unseal(row, "override_reason"),
+            case.risk_level,
+        )
+
+    assert seeded.run(read) == ("imminent", "low", "MKwhy", "imminent")
+    plan = ok(seeded, "plan", "show", ref, "--as", "cw1")
+    assert plan["risk_level"] == "imminent" and plan["computed_level"] == "low"
+    assert "emergency.shelter" in {i["key"] for i in plan["items"] if i["section"] == "emergency"}
+    bad = invoke(seeded, "override", ref, "--level", "extreme", "--reason", "x", "--as", "sup")
+    assert bad.exit_code == 2 and "level" in bad.stderr
+
+
+def test_discharged_and_closed_cases_refuse_the_wrong_points(seeded: App, tmp_path: Path) -> None:
+    ref = referred_case(seeded, tmp_path)
+    answers = safest(seeded)
+    with pytest.raises(Conflict, match="point_not_allowed"):
+        submit_assessment(seeded, "cw1", ref, "follow_up", answers)
+    submit_assessment(seeded, "cw1", ref, "discharge", answers)  # referred -> active -> pending
+    assert ok(seeded, "case", "show", ref, "--as", "cw1")["status"] == "discharge_pending"
+    submit_assessment(seeded, "cw1", ref, "incident", answers)  # the situation changed
+    assert ok(seeded, "case", "show", ref, "--as", "cw1")["status"] == "active"
+    submit_assessment(seeded, "cw1", ref, "discharge", answers)
+    ok(seeded, "discharge", ref, "--as", "cw1")
+    assert ok(seeded, "discharge", ref, "--as", "cw1")["status"] == "discharged"  # idempotent
+    with pytest.raises(Conflict, match="point_not_allowed"):
+        submit_assessment(seeded, "cw1", ref, "planning_meeting", answers)
+    early = invoke(seeded, "close", ref, "--as", "sup")
+    assert early.exit_code == 1 and "follow_ups_outstanding" in early.stderr
+
+
+def test_interactive_assessment_prompts_each_question(
+    seeded: App, tmp_path: Path, monkeypatch
+) -> None:
+    import io
+
+    from harbour.reference import load_instrument
+
+    ref = referred_case(seeded, tmp_path)
+    replies = []
+    for group in load_instrument(seeded.settings).groups:
+        for q in group.questions:
+            replies.append("" if q.type == "text" else str(safest(seeded)[q.id]))
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(replies) + "\n"))
+    result = invoke(seeded, "assess", ref, "--point", "initial_contact", "--as", "cw1", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["risk_level"] == "low"

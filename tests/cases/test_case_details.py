@@ -1,0 +1,290 @@
+"""`harbour case person|threat add|edit`: changing a case after referral, on both databases."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from harbour.app import App
+from harbour.cases import intake
+from harbour.clock import FixedClock
+from harbour.db.models import AuditEvent, Case, Person
+from harbour.plans import store as planning
+from tests.db.helpers import row_counts, sealed_snapshot
+from tests.support import invoke, referral
+
+
+def _case(app: App, marker: str = "Cd", caseworker: str = "cw1") -> str:
+    return intake.refer(app, "coord", referral(marker, caseworker=caseworker), None).reference
+
+
+def _version(app: App, ref: str) -> tuple[int, Any]:
+    with app.engine.connect() as conn:
+        row = conn.execute(select(Case.version, Case.updated_at).where(Case.reference == ref))
+        version, updated = row.one()
+    return version, updated
+
+
+def _audits(app: App, action: str) -> list[AuditEvent]:
+    with app.sessions() as session:
+        return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+
+
+def _show(app: App, ref: str) -> dict[str, Any]:
+    result = invoke(app, "case", "show", ref, "--as", "sup", "--json")
+    assert result.exit_code == 0, result
+    shown: dict[str, Any] = result.json()
+    return shown
+
+
+def test_people_added_and_edited_are_sealed_audited_and_touch_the_case(seeded: App) -> None:
+    ref = _case(seeded)
+    before = _version(seeded, ref)
+    assert isinstance(seeded.clock, FixedClock)
+    seeded.clock.advance(timedelta(minutes=5))
+    added = invoke(
+        seeded,
+        *("case", "person", "add", ref, "--kind", "caretaker", "--name", "CDnewname"),
+        *("--relationship", "CDgran", "--phone", "CDnewphone", "--non-offending"),
+        *("--approved-by-youth", "--as", "cw1", "--json"),
+    )
+    assert added.exit_code == 0, added
+    number = added.json()["number"]
+    assert "next plan version" in added.json()["note"]
+    edited = invoke(
+        seeded,
+        *("case", "person", "edit", ref, "0", "--phone", "CDyouthphone2", "--clear", "notes"),
+        *("--date-of-birth", "2010-02-03", "--as", "sup"),
+    )
+    assert edited.exit_code == 0, edited
+    assert "next plan version" in edited.stdout and "CDyouthphone2" not in edited.stdout
+
+    people = {p["person"]: p for p in _show(seeded, ref)["people"]}
+    assert people[number]["kind"] == "caretaker" and people[number]["name"] == "CDnewname"
+    assert people[number]["non_offending"] is True and people[number]["approved_by_youth"]
+    assert people[0]["phone"] == "CDyouthphone2" and "notes" not in people[0]
+    assert people[0]["date_of_birth"] == "2010-02-03"
+
+    opened = sealed_snapshot(seeded)
+    assert ("people", _person_id(seeded, ref, number), "name") in opened
+    with seeded.engine.connect() as conn:
+        raw = str(conn.exec_driver_sql("SELECT * FROM people").all())
+        trail = str(conn.exec_driver_sql("SELECT * FROM audit_events").all())
+    for marker in ("CDnewname", "CDgran", "CDnewphone", "CDyouthphone2"):
+        assert marker not in raw and marker not in trail
+
+    [add_row] = _audits(seeded, "case.person.add")
+    [edit_row] = _audits(seeded, "case.person.edit")
+    assert add_row.actor_handle == "cw1" and add_row.case_id is not None
+    assert add_row.details["fields"] == [
+        "address",
+        "approved_by_youth",
+        "name",
+        "non_offending",
+        "phone",
+        "relationship",
+    ]
+    assert edit_row.details == {
+        "number": 0,
+        "kind": "youth",
+        "fields": ["date_of_birth", "notes", "phone"],
+    }
+    after = _version(seeded, ref)
+    assert after[0] == before[0] + 2 and after[1] > before[1]
+
+    # Approved and known safe: a contact of the next plan version.
+    def contacts(uow: Any) -> list[str]:
+        case = uow.session.scalar(select(Case).where(Case.reference == ref))
+        return planning.approved_contacts(uow, case)
+
+    assert _person_id(seeded, ref, number) in seeded.run(contacts)
+
+
+def _person_id(app: App, ref: str, number: int) -> str:
+    with app.engine.connect() as conn:
+        case_id = conn.scalar(select(Case.id).where(Case.reference == ref))
+        found = conn.scalar(
+            select(Person.id).where(Person.case_id == case_id, Person.position == number)
+        )
+    assert found is not None
+    return str(found)
+
+
+def test_threats_and_protective_orders_added_and_edited(seeded: App) -> None:
+    ref = _case(seeded, "Th")
+    added = invoke(
+        seeded,
+        *("case", "threat", "add", ref, "--kind", "network", "--name", "THnet"),
+        *("--protective-order", "--protective-order-expires-on", "2027-06-30"),
+        *("--protective-order-details", "THcourt", "--as", "cw1", "--json"),
+    )
+    assert added.exit_code == 0, added
+    number = added.json()["number"]
+    edited = invoke(
+        seeded,
+        *("case", "threat", "edit", ref, str(number), "--protective-order-expires-on"),
+        *("2028-01-31", "--kind", "trafficker", "--clear", "name", "--as", "cw1"),
+    )
+    assert edited.exit_code == 0, edited
+    threats = {t["threat"]: t for t in _show(seeded, ref)["threats"]}
+    assert threats[number] == {
+        "threat": number,
+        "kind": "trafficker",
+        "protective_order": True,
+        "protective_order_details": "THcourt",
+        "protective_order_expires_on": "2028-01-31",
+    }
+    lifted = invoke(
+        seeded,
+        *("case", "threat", "edit", ref, str(number), "--no-protective-order"),
+        *("--clear", "protective-order-details", "--clear", "protective-order-expires-on"),
+        *("--as", "sup"),
+    )
+    assert lifted.exit_code == 0, lifted
+    assert {t["threat"]: t for t in _show(seeded, ref)["threats"]}[number] == {
+        "threat": number,
+        "kind": "trafficker",
+        "protective_order": False,
+    }
+    assert len(_audits(seeded, "case.threat.edit")) == 2
+    assert len(_audits(seeded, "case.threat.add")) == 1
+
+
+HOSTILE: list[tuple[list[str], str]] = [
+    (["person", "edit", "{ref}", "0", "--name", "a\x00b"], "--name"),
+    (["person", "edit", "{ref}", "0", "--name", "evil\u202eman"], "--name"),
+    (["person", "edit", "{ref}", "0", "--name", "x" * 500], "--name"),
+    (["person", "edit", "{ref}", "0", "--name", "   "], "--name"),
+    (["person", "edit", "{ref}", "0", "--date-of-birth", "2010-02-30"], "--date-of-birth"),
+    (["person", "edit", "{ref}", "0", "--date-of-birth", "2099-01-01"], "--date-of-birth"),
+    (["person", "edit", "{ref}", "0", "--date-of-birth", "1850-01-01"], "--date-of-birth"),
+    (["person", "edit", "{ref}", "0", "--non-offending"], "--non-offending"),
+    (["person", "edit", "{ref}", "2", "--date-of-birth", "2001-01-01"], "--date-of-birth"),
+    (["person", "edit", "{ref}", "0", "--clear", "name"], "--clear"),
+    (["person", "edit", "{ref}", "0", "--clear", "'; DROP TABLE people; --"], "--clear"),
+    (["person", "edit", "{ref}", "1", "--clear", "notes"], "--clear"),
+    (["person", "edit", "{ref}", "0"], "nothing to change"),
+    (["person", "edit", "{ref}", "0", "--phone", "1", "--clear", "phone"], "--clear"),
+    (["person", "add", "{ref}", "--kind", "youth", "--name", "Second"], "--kind"),
+    (["person", "add", "{ref}", "--kind", "family_member", "--name", "Nor"], "--relationship"),
+    (["person", "add", "{ref}", "--kind", "trusted_contact", "--name", "{{ 7*7 }}\x07"], "--name"),
+    (["threat", "add", "{ref}", "--kind", "boss"], "--kind"),
+    (
+        ["threat", "add", "{ref}", "--kind", "network", "--protective-order-expires-on", "x"],
+        "--protective-order-expires-on",
+    ),
+    (
+        ["threat", "edit", "{ref}", "0", "--protective-order-expires-on", "2027-02-30"],
+        "--protective-order-expires-on",
+    ),
+    (
+        ["threat", "add", "{ref}", "--kind", "network", "--protective-order-details", "c"],
+        "--protective-order-details",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "field"), HOSTILE)
+def test_bad_input_changes_nothing_and_names_the_field(
+    seeded: App, args: list[str], field: str
+) -> None:
+    ref = _case(seeded, "Ho")
+    counts, sealed, version = row_counts(seeded), sealed_snapshot(seeded), _version(seeded, ref)
+    argv = [a.replace("{ref}", ref) for a in args]
+    result = invoke(seeded, "case", *argv, "--as", "sup")
+    assert result.exit_code == 2, result
+    assert field in result.stderr and "Traceback" not in result.stderr
+    for option, value in itertools.pairwise(argv):
+        if option.startswith("--") and option != "--clear" and len(value) > 4:
+            assert value not in result.stderr  # the field and why, never the value
+    assert row_counts(seeded) == counts and sealed_snapshot(seeded) == sealed
+    assert _version(seeded, ref) == version
+
+
+def test_who_may_edit(seeded: App) -> None:
+    ref = _case(seeded, "Wh", caseworker="cw1")
+    edit = ["case", "person", "edit", ref, "0", "--phone", "WHphone"]
+    assert invoke(seeded, *edit, "--as", "cw1").exit_code == 0
+    assert invoke(seeded, *edit, "--as", "sup").exit_code == 0
+    for handle in ("cw2", "coord", "adm"):
+        refused = invoke(seeded, *edit, "--as", handle)
+        assert refused.exit_code == 1 and "not_permitted" in refused.stderr, handle
+    with seeded.engine.connect() as conn:
+        denied = conn.execute(
+            select(AuditEvent.actor_handle, AuditEvent.case_id).where(
+                AuditEvent.action == "case.edit", AuditEvent.outcome == "denied"
+            )
+        ).all()
+        case_id = conn.scalar(select(Case.id).where(Case.reference == ref))
+    assert {handle for handle, _ in denied} == {"cw2", "coord", "adm"}
+    assert dict(denied)["cw2"] == case_id  # on the case: the supervisor's audit lists it
+
+
+def test_another_agencys_case_answers_as_a_missing_one(seeded: App) -> None:
+    theirs = intake.refer(seeded, "coord2", referral("Ot"), None).reference
+    absent = "HB-0000-0000-0000-0000-0000-0000-0000"
+    counts = row_counts(seeded)
+    for args in (
+        ["person", "edit", "{ref}", "0", "--phone", "1"],
+        ["person", "add", "{ref}", "--kind", "trusted_contact", "--name", "N"],
+        ["threat", "add", "{ref}", "--kind", "network"],
+        ["threat", "edit", "{ref}", "0", "--name", "N"],
+    ):
+        other = invoke(seeded, "case", *[a.replace("{ref}", theirs) for a in args], "--as", "sup")
+        missing = invoke(seeded, "case", *[a.replace("{ref}", absent) for a in args], "--as", "sup")
+        assert (other.exit_code, other.stdout, other.stderr) == (
+            missing.exit_code,
+            missing.stdout,
+            missing.stderr,
+        )
+        assert other.stderr == "error: case_not_found: no such case\n"
+    assert {k: v for k, v in row_counts(seeded).items() if k != "audit_events"} == {
+        k: v for k, v in counts.items() if k != "audit_events"
+    }
+
+
+def test_unknown_number_and_closed_case(seeded: App, tmp_path: Path) -> None:
+    ref = _case(seeded, "Nu")
+    missing = invoke(seeded, "case", "person", "edit", ref, "99", "--phone", "1", "--as", "sup")
+    assert missing.exit_code == 1 and "person_not_found" in missing.stderr
+    huge = invoke(seeded, "case", "threat", "edit", ref, str(2**70), "--name", "N", "--as", "sup")
+    assert huge.exit_code == 2 and "Traceback" not in huge.stderr
+    with seeded.engine.begin() as conn:
+        conn.execute(Case.__table__.update().where(Case.reference == ref).values(status="closed"))
+    closed = invoke(seeded, "case", "person", "edit", ref, "0", "--phone", "1", "--as", "sup")
+    assert closed.exit_code == 1 and "case_closed" in closed.stderr
+
+
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_concurrent_edit_of_the_same_case_is_stale_not_lost(
+    seeded: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another edit commits between this one's read and its write. PostgreSQL only: SQLite's
+    write transactions begin IMMEDIATE, so there the two never overlap."""
+    from harbour.cases import details as case_details
+
+    ref = _case(seeded, "Cc")
+    apply = case_details._apply_person
+    raced: list[bool] = []
+
+    def racing(uow: Any, person: Any, values: dict[str, Any]) -> None:
+        if not raced:
+            raced.append(True)
+            case_details.edit_person(seeded, "sup", ref, 0, {"phone": "CCfirst"})
+        apply(uow, person, values)
+
+    monkeypatch.setattr(case_details, "_apply_person", racing)
+    second = invoke(
+        seeded, "case", "person", "edit", ref, "0", "--phone", "CCsecond", "--as", "cw1"
+    )
+    assert second.exit_code == 1 and "stale" in second.stderr
+    monkeypatch.undo()
+    people = _show(seeded, ref)["people"]
+    assert people[0]["phone"] == "CCfirst"

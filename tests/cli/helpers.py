@@ -1,0 +1,41 @@
+"""Answer sets, a referred case and a command that must succeed, through the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from harbour.app import App
+from harbour.reference import load_instrument
+from tests.support import invoke, referral
+
+
+def safest(app: App) -> dict[str, Any]:
+    """Every structured question answered on its safest side."""
+    questions = load_instrument(app.settings).questions.values()
+    return {q.id: q.answers()[0] for q in questions if q.type != "text"}
+
+
+def answers_file(app: App, tmp_path: Path, name: str, **changed: Any) -> str:
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(safest(app) | changed))
+    return str(path)
+
+
+def referred_case(app: App, tmp_path: Path, marker: str = "LC", **extra: Any) -> str:
+    path = tmp_path / f"referral-{marker}.json"
+    path.write_text(json.dumps(referral(marker, **extra)))
+    result = invoke(app, "refer", "--file", str(path), "--as", "coord", "--json")
+    assert result.exit_code == 0, result.stderr
+    ref: str = result.json()["case"]
+    assigned = invoke(app, "assign", ref, "cw1", "--as", "coord")
+    assert assigned.exit_code == 0, assigned.stderr
+    return ref
+
+
+def ok(app: App, *args: str) -> Any:
+    """Run a command that must succeed; its JSON output."""
+    result = invoke(app, *args, "--json")
+    assert result.exit_code == 0, (args, result.stderr)
+    return result.json()

@@ -1,0 +1,236 @@
+"""The command line: names other tools script, JSON shapes, exit codes, and no traceback ever."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+
+from harbour.app import App
+from harbour.cli import cli
+from tests.db.helpers import refer, write_referral
+from tests.support import invoke, referral
+
+REQUIRED = {
+    ("init",),
+    ("db", "upgrade"),
+    ("agency", "add"),
+    ("staff", "add"),
+    ("staff", "list"),
+    ("staff", "deactivate"),
+    ("refer",),
+    ("case", "show"),
+    ("cases",),
+    ("assign",),
+    ("audit",),
+    ("keys", "rotate"),
+}
+NO_ACTOR = {("init",), ("db", "upgrade")}  # they run before any staff exists
+
+
+def _leaves(group: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    found: dict[tuple[str, ...], Any] = {}
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):  # a group (typer carries its own click)
+            found |= _leaves(command, (*prefix, name))
+        else:
+            found[(*prefix, name)] = command
+    return found
+
+
+def test_required_commands_take_as_and_json() -> None:
+    commands = _leaves(typer.main.get_group(cli))
+    assert set(commands) >= REQUIRED
+    for path in REQUIRED:
+        options = {o for p in commands[path].params for o in p.opts}
+        assert "--json" in options, path
+        assert path in NO_ACTOR or "--as" in options, path
+
+
+def test_help_lists_the_commands_in_a_real_process() -> None:
+    for argv in (["-m", "harbour", "--help"], ["-m", "harbour", "staff", "--help"]):
+        done = subprocess.run([sys.executable, *argv], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    top = subprocess.run(
+        [sys.executable, "-m", "harbour", "--help"], capture_output=True, text=True
+    )
+    for name in (
+        "init",
+        "db",
+        "agency",
+        "staff",
+        "refer",
+        "case",
+        "cases",
+        "assign",
+        "audit",
+        "keys",
+    ):
+        assert f"  {name} " in top.stdout, name
+
+
+def test_the_cli_does_not_import_prefect_or_the_database() -> None:
+    probe = "import sys, harbour.cli; print(sorted(m for m in ('prefect', 'sqlalchemy') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_json_shapes(seeded: App, tmp_path: Path) -> None:
+    created = refer(seeded, tmp_path, referral("Js"))
+    assert created.exit_code == 0 and created.json()["case"].startswith("HB-")
+    rows = invoke(seeded, "cases", "--as", "coord", "--json").json()
+    assert len(rows) == 1
+    assert {"case", "status", "risk_level", "next_due", "overdue"} <= set(rows[0])
+    assert rows[0]["case"] == created.json()["case"] and isinstance(rows[0]["overdue"], bool)
+    plain = invoke(
+        seeded, "refer", "--file", str(write_referral(tmp_path, referral("Jp"))), "--as", "coord"
+    )
+    assert plain.stdout.strip().startswith("HB-") and len(plain.stdout.strip()) == 37
+
+
+def test_referral_schema(seeded: App) -> None:
+    result = invoke(seeded, "refer", "--schema")
+    schema = json.loads(result.stdout)
+    assert result.exit_code == 0 and {"youth", "situation"} <= set(schema["required"])
+
+
+def test_idempotency_key(seeded: App, tmp_path: Path) -> None:
+    first = refer(seeded, tmp_path, referral("Id"), "--idempotency-key", "intake-42")
+    again = refer(seeded, tmp_path, referral("Id"), "--idempotency-key", "intake-42")
+    other = refer(seeded, tmp_path, referral("Ie"), "--idempotency-key", "intake-42")
+    bad = refer(seeded, tmp_path, referral("If"), "--idempotency-key", "no spaces/allowed")
+    assert first.json()["case"] == again.json()["case"]
+    assert other.exit_code == 1 and "idempotency_key_reused" in other.stderr
+    assert bad.exit_code == 2 and "--idempotency-key" in bad.stderr
+    assert len(invoke(seeded, "cases", "--as", "coord", "--json").json()) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["cases", "--bogus"], 2),
+        (["nosuchcommand"], 2),
+        (["refer", "--as", "coord"], 2),
+        (["refer", "--file", "/nonexistent/r.json", "--as", "coord"], 2),
+        (["case", "show", "not-a-ref", "--as", "cw1"], 2),
+        (["case", "show", "HB-0000-0000", "--as", "cw1"], 1),
+        (
+            [
+                "staff",
+                "add",
+                "Bad Handle",
+                "--agency",
+                "north",
+                "--role",
+                "caseworker",
+                "--as",
+                "adm",
+            ],
+            2,
+        ),
+        (["staff", "add", "newbie", "--agency", "north", "--role", "janitor", "--as", "adm"], 2),
+        (["agency", "add", "west", "--timezone", "Mars/Base", "--as", "adm"], 2),
+        (["assign", "HB-0000-0000", "cw1", "--as", "coord"], 1),
+        (["cases", "--as", "cw1"], 0),
+    ],
+)
+def test_exit_codes(seeded: App, argv: list[str], code: int) -> None:
+    result = invoke(seeded, *argv)
+    assert result.exit_code == code, result
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_actor_from_the_environment(seeded: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARBOUR_ACTOR", "cw1")
+    assert invoke(seeded, "cases", "--json").exit_code == 0
+    assert invoke(seeded, "staff", "list").exit_code == 1  # cw1 is no admin
+
+
+def test_an_unexpected_failure_prints_no_traceback_and_no_value(
+    seeded: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*_: object) -> None:
+        raise RuntimeError("Unexpected-VALUE-Xq")
+
+    monkeypatch.setattr("harbour.cases.intake.refer", explode)
+    result = refer(seeded, tmp_path, referral("Ex"))
+    assert result.exit_code == 1
+    assert json.loads(result.stderr) == {  # refer ran with --json: the error is JSON too
+        "error": "internal",
+        "detail": "RuntimeError; nothing was shown",
+    }
+
+
+def test_python_dash_m_runs_a_command(seeded: App, tmp_path: Path) -> None:
+    env = {
+        "HARBOUR_HOME": str(tmp_path),
+        "HARBOUR_DATABASE_URL": seeded.settings.resolved_database_url,
+        "HARBOUR_KEY_FILE": str(seeded.settings.resolved_key_file),
+        "PATH": "/usr/bin:/bin",
+    }
+    path = write_referral(tmp_path, referral("Pm"))
+    done = subprocess.run(
+        [sys.executable, "-m", "harbour", "refer", "--file", str(path), "--as", "coord", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["case"].startswith("HB-")
+
+
+def test_refer_from_yaml(seeded: App, tmp_path: Path) -> None:
+    import yaml
+
+    path = tmp_path / "referral.yaml"
+    path.write_text(yaml.safe_dump(referral("Ym"), allow_unicode=True))
+    result = invoke(seeded, "refer", "--file", str(path), "--as", "coord", "--json")
+    assert result.exit_code == 0, result.stderr
+    shown = invoke(seeded, "case", "show", result.json()["case"], "--as", "coord", "--json")
+    assert shown.json()["people"][0]["name"] == "Ymyouthname"
+
+
+EXITS_WITH = """
+import typer
+from harbour.cli import cli, main
+
+@cli.command("exits-with", hidden=True)
+def exits_with(code: int) -> None:
+    raise typer.Exit(code=code)
+
+main()
+"""
+
+
+@pytest.mark.parametrize("code", [0, 2, 3])
+def test_a_commands_typer_exit_code_is_the_process_exit_code(code: int) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", EXITS_WITH, "exits-with", str(code)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_fail_prints_its_message_and_exits_with_its_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harbour.cli import main
+    from harbour.cli.base import fail
+
+    name = "fails-with-two"
+    cli.command(name, hidden=True)(lambda: fail("bad input", 2))
+    try:
+        monkeypatch.setattr(sys, "argv", ["harbour", name])
+        with pytest.raises(SystemExit) as exited:
+            main()
+    finally:
+        cli.registered_commands.pop()
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == "error: bad input\n"

@@ -1,0 +1,117 @@
+"""The CLI speaks one way: option names in errors, bad input exits 2, local times with their zone,
+`cases --due` as the reminders see it, and JSON errors under --json."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import update
+
+from harbour.app import App
+from harbour.db.models import Case
+from tests.cli.helpers import answers_file, ok, referred_case
+from tests.conftest import START
+from tests.support import invoke
+
+
+def _assessed(app: App, tmp_path: Path, marker: str = "CC") -> str:
+    ref = referred_case(app, tmp_path, marker)
+    answers = answers_file(app, tmp_path, f"a-{marker}")
+    ok(app, "assess", ref, "--point", "initial_contact", "--answers", answers, "--as", "cw1")
+    return ref
+
+
+def test_errors_name_options_as_they_are_typed(seeded: App, tmp_path: Path) -> None:
+    ref = _assessed(seeded, tmp_path)
+    override = invoke(seeded, "override", ref, "--level", "severe", "--reason", " ", "--as", "sup")
+    assert override.exit_code == 2
+    assert "--level:" in override.stderr and "--reason:" in override.stderr
+    assert "-.level" not in override.stderr
+    added = invoke(seeded, "plan", "add", ref, "--section", "nope", "--text", "x", "--as", "cw1")
+    assert added.exit_code == 2 and "--section:" in added.stderr and "-.section" not in added.stderr
+
+
+def test_plan_versions_that_do_not_exist_are_bad_input(seeded: App, tmp_path: Path) -> None:
+    ref = _assessed(seeded, tmp_path)
+    cases = [
+        (["plan", "show", ref, "--version", "0"], "--version"),
+        (["plan", "show", ref, "--version", "99"], "--version"),
+        (["plan", "diff", ref, "1", "99"], "V2"),
+        (["plan", "diff", ref, "0", "1"], "V1"),
+    ]
+    for args, field in cases:
+        result = invoke(seeded, *args, "--as", "cw1")
+        assert result.exit_code == 2, (args, result)
+        assert result.stderr.startswith(f"error: invalid_input: {field}: "), result.stderr
+    assert (
+        "it has 1 to 1"
+        in invoke(seeded, "plan", "show", ref, "--version", "9", "--as", "sup").stderr
+    )
+
+
+def test_human_tables_show_the_agencys_local_time(seeded: App, tmp_path: Path) -> None:
+    ref = referred_case(seeded, tmp_path, "LT")  # due a day after START: 09:00 New York, EST
+    caseload = invoke(seeded, "cases", "--as", "sup").stdout
+    assert "2026-03-03 09:00 EST" in caseload and "T14:00" not in caseload
+    shown = invoke(seeded, "case", "show", ref, "--as", "sup").stdout
+    assert "next due 2026-03-03 09:00 EST" in shown
+    trail = invoke(seeded, "audit", ref, "--as", "sup").stdout
+    assert trail.splitlines()[0].startswith("2026-03-02 09:00:00 EST")
+    as_json = invoke(seeded, "cases", "--as", "sup", "--json").json()[0]
+    assert as_json["next_due"] == "2026-03-03T14:00:00+00:00"  # JSON keeps UTC, and adds local
+    assert as_json["next_due_local"] == "2026-03-03 09:00 EST"
+
+
+def test_cases_due_means_due_soon_or_overdue(seeded: App, tmp_path: Path) -> None:
+    refs = {name: referred_case(seeded, tmp_path, name) for name in ("Soon", "Late", "Over", "No")}
+    due_at = {
+        "Soon": START + timedelta(days=1, hours=12),  # inside the 2-day due-soon window
+        "Late": START + timedelta(days=10),
+        "Over": START - timedelta(days=3),
+        "No": None,
+    }
+    with seeded.engine.begin() as conn:
+        for name, at in due_at.items():
+            conn.execute(update(Case).where(Case.reference == refs[name]).values(next_due_at=at))
+    due = {row["case"] for row in ok(seeded, "cases", "--due", "--as", "sup")}
+    assert due == {refs["Soon"], refs["Over"]}
+    overdue = {row["case"] for row in ok(seeded, "cases", "--overdue", "--as", "sup")}
+    assert overdue == {refs["Over"]}
+    assert len(ok(seeded, "cases", "--as", "sup")) == 4
+    helped = invoke(seeded, "cases", "--help").stdout
+    assert "due-soon" in helped and "overdue" in helped
+
+
+def test_json_errors_are_json_on_stderr_with_the_same_exit_codes(seeded: App) -> None:
+    absent = "HB-0000-0000-0000-0000-0000-0000-0000"
+    missing = invoke(seeded, "case", "show", absent, "--as", "sup", "--json")
+    assert missing.exit_code == 1 and missing.stdout == ""
+    assert json.loads(missing.stderr) == {"error": "case_not_found", "detail": "no such case"}
+
+    bad = invoke(
+        seeded, "override", absent, "--level", "x", "--reason", "y", "--as", "sup", "--json"
+    )
+    assert bad.exit_code == 2
+    parsed = json.loads(bad.stderr)
+    assert parsed["error"] == "invalid_input"
+    assert parsed["problems"][0]["field"] == "--level"
+
+    denied = invoke(seeded, "audit", absent, "--as", "cw1", "--json")
+    assert denied.exit_code == 1 and json.loads(denied.stderr)["error"] == "not_permitted"
+
+    usage = invoke(seeded, "cases", "--bogus", "--json")
+    assert usage.exit_code == 2 and json.loads(usage.stderr)["error"] == "usage"
+
+    plain = invoke(seeded, "case", "show", absent, "--as", "sup")
+    assert plain.stderr == "error: case_not_found: no such case\n"
+
+
+def test_ack_prints_the_agencys_local_time(seeded: App, tmp_path: Path) -> None:
+    ref = referred_case(seeded, tmp_path, "Ak")
+    answers = answers_file(seeded, tmp_path, "a-Ak", immediate_danger="yes")
+    done = ok(seeded, "assess", ref, "--point", "incident", "--answers", answers, "--as", "cw1")
+    acked = invoke(seeded, "ack", done["alert"], "--as", "sup")
+    assert acked.exit_code == 0, acked
+    assert acked.stdout.rstrip().endswith("at 2026-03-02 09:00 EST.")

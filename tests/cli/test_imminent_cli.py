@@ -1,0 +1,59 @@
+"""An imminent threat at the command line: the protocol in words, the alert id, `harbour alerts`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from harbour.app import App
+from harbour.clock import FixedClock
+from tests.cli.helpers import answers_file, ok, referred_case
+from tests.support import invoke
+
+
+def test_assess_names_the_protocol_and_the_alert_to_acknowledge(
+    seeded: App, tmp_path: Path
+) -> None:
+    ref = referred_case(seeded, tmp_path)
+    danger = answers_file(seeded, tmp_path, "danger", immediate_danger="yes")
+    result = invoke(
+        seeded, "assess", ref, "--point", "incident", "--answers", danger, "--as", "cw1"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "Arrange emergency shelter" in result.stdout  # the step in words, not only its code
+    assert "[emergency.shelter]" in result.stdout
+    [alert] = ok(seeded, "alerts", "--as", "sup")
+    assert f"harbour ack {alert['alert'][:12]}" in result.stdout
+    assert (alert["case"], alert["kind"], alert["tier"]) == (ref, "imminent_threat", 0)
+
+
+def test_alerts_lists_what_waits_and_drops_what_was_taken(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    ref = referred_case(seeded, tmp_path)
+    safe = answers_file(seeded, tmp_path, "safe")
+    danger = answers_file(seeded, tmp_path, "danger", immediate_danger="yes")
+    ok(seeded, "assess", ref, "--point", "initial_contact", "--answers", safe, "--as", "cw1")
+    assert ok(seeded, "assess", ref, "--point", "incident", "--answers", danger, "--as", "cw1")[
+        "alert"
+    ]
+    assert (
+        ok(seeded, "assess", ref, "--point", "just_left", "--answers", safe, "--as", "cw1")["alert"]
+        is None
+    )
+    [waiting] = ok(seeded, "alerts", "--as", "sup")
+    assert "No open alerts." not in invoke(seeded, "alerts", "--as", "sup").stdout
+
+    clock.advance(timedelta(minutes=1))
+    ok(seeded, "ack", waiting["alert"][:12], "--as", "sup")
+    assert ok(seeded, "alerts", "--as", "sup") == []
+    assert invoke(seeded, "alerts", "--as", "sup").stdout.strip() == "No open alerts."
+    [taken] = ok(seeded, "alerts", "--all", "--as", "sup")
+    assert taken["acknowledged_by"] == "sup"
+
+
+def test_another_agency_sees_none_of_them(seeded: App, tmp_path: Path) -> None:
+    ref = referred_case(seeded, tmp_path)
+    danger = answers_file(seeded, tmp_path, "danger", immediate_danger="yes")
+    ok(seeded, "assess", ref, "--point", "incident", "--answers", danger, "--as", "cw1")
+    assert ok(seeded, "alerts", "--all", "--as", "sup2") == []

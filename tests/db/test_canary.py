@@ -1,0 +1,103 @@
+"""Canary: identifying values never land outside their sealed columns and `case show`.
+
+Every identifying field of a case holds a unique marker; after a walk through the CLI the markers
+(and their base64 forms) must be absent from the raw SQLite file and its WAL, a pg_dump of the
+PostgreSQL database, every log record at DEBUG, and every CLI output except `case show`.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from harbour.app import App
+from tests.db.helpers import base64_forms, refer, write_referral
+from tests.support import CliResult, invoke, referral
+
+DATE_OF_BIRTH = "2009-07-13"
+
+
+def _walk(app: App, tmp_path: Path, marker: str) -> tuple[list[CliResult], CliResult]:
+    """Drive one case through the CLI; returns (every output but case show, case show)."""
+    data = referral(marker)
+    data["youth"]["date_of_birth"] = DATE_OF_BIRTH
+    created = refer(app, tmp_path, data, "--idempotency-key", "canary-1")
+    assert created.exit_code == 0, created.stderr
+    ref = created.json()["case"]
+    bad = referral(marker)
+    bad["youth"]["name"] += "\0"
+    bad["family"][0]["phone"] = f"{marker}\u202eevil"
+    outputs = [
+        created,
+        refer(app, tmp_path, data, "--idempotency-key", "canary-1"),  # the replay
+        refer(app, tmp_path, referral(marker + "x"), "--idempotency-key", "canary-1"),  # refused
+        refer(app, tmp_path, bad),
+        invoke(app, "refer", "--file", str(write_referral(tmp_path, data)), "--as", "coord"),
+        invoke(app, "cases", "--as", "coord"),
+        invoke(app, "cases", "--as", "coord", "--json"),
+        invoke(app, "assign", ref, "cw1", "--as", "coord"),
+        invoke(app, "cases", "--as", "cw1", "--json"),
+        invoke(app, "audit", ref, "--as", "sup", "--json"),
+        invoke(app, "audit", ref, "--as", "sup"),
+        invoke(app, "case", "show", ref, "--as", "cw3"),  # another agency: not found
+        invoke(app, "case", "show", ref, "--as", "adm"),  # admins read no case data
+        invoke(app, "agency", "add", "east", "--address", f"{marker}agencyaddr", "--as", "adm"),
+        invoke(app, "staff", "list", "--as", "adm", "--json"),
+        invoke(app, "keys", "rotate", "--as", "adm"),
+        invoke(app, "keys", "rotate", "--as", "adm", "--json"),
+    ]
+    assert [r.exit_code for r in outputs] == [0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0]
+    shown = invoke(app, "case", "show", ref, "--as", "cw1", "--json")
+    return outputs, shown
+
+
+def _needles(marker: str) -> list[bytes]:
+    return [marker.encode(), DATE_OF_BIRTH.encode(), *base64_forms(marker)]
+
+
+def _store_bytes(app: App) -> bytes:
+    url = make_url(app.settings.resolved_database_url)
+    if url.get_backend_name() == "sqlite":
+        base = Path(str(url.database))
+        files = [base, *(base.with_name(base.name + s) for s in ("-wal", "-journal", "-shm"))]
+        return b"".join(f.read_bytes() for f in files if f.exists())
+    plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    dump = subprocess.run(["pg_dump", "--dbname", plain], capture_output=True, check=True)
+    assert b"CREATE TABLE public.cases" in dump.stdout  # a real dump, not an empty one
+    return dump.stdout
+
+
+def test_markers_stay_sealed(seeded: App, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="sqlalchemy")  # SQLAlchemy pins its own at WARNING
+    marker = f"Cnry{uuid.uuid4().hex[:10]}"
+    outputs, shown = _walk(seeded, tmp_path, marker)
+    assert marker in shown.stdout and DATE_OF_BIRTH in shown.stdout  # the one authorized view
+    store = _store_bytes(seeded)  # read while the engine is open, so the WAL is still there
+    assert b"hb1:" in store  # the sealed values are in there, encrypted
+    assert "INSERT INTO people" in caplog.text  # the engine's own logging was on
+    places = {
+        "store": store,
+        "logs": caplog.text.encode(),
+        **{f"output {i}": (r.stdout + r.stderr).encode() for i, r in enumerate(outputs)},
+    }
+    leaks = [(place, n) for place, blob in places.items() for n in _needles(marker) if n in blob]
+    assert leaks == []
+
+
+def test_canary_sees_a_plaintext_leak(seeded: App, tmp_path: Path) -> None:
+    """The search itself works: a marker written in plain is found in the raw store."""
+    from harbour.db.models import AuditEvent
+
+    marker = f"Cnry{uuid.uuid4().hex[:10]}"
+    seeded.run(
+        lambda uow: uow.session.add(
+            AuditEvent(at=uow.now(), action="probe", outcome="ok", details={"x": marker})
+        )
+    )
+    assert marker.encode() in _store_bytes(seeded)

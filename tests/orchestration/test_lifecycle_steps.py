@@ -1,0 +1,115 @@
+"""The lifecycle's steps after each command, inline: what they do, once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from harbour import events
+from harbour.app import App
+from harbour.clock import FixedClock
+from harbour.db.models import Assessment, OutboxMessage, PlanDocument
+from harbour.orchestration import pipeline
+from harbour.plans.sealed_copies import stored_document
+from tests.cli.helpers import answers_file, ok
+from tests.orchestration.helpers import assess, case_by_reference, counts, in_mode, refer
+
+
+def _open_points(app: App, case_id: str) -> list[str]:
+    with app.sessions() as session:
+        rows = session.scalars(
+            select(Assessment).where(Assessment.case_id == case_id, Assessment.status == "open")
+        )
+        return [row.point for row in rows]
+
+
+def test_a_referral_gets_its_initial_assessment_and_a_notice(seeded: App, tmp_path: Path) -> None:
+    case = refer(seeded, tmp_path)
+    assert _open_points(seeded, case.id) == ["initial_contact"]
+    with seeded.sessions() as session:
+        notices = session.scalars(select(OutboxMessage.kind)).all()
+    assert notices == ["case_assigned"]
+
+
+def test_an_assessment_stores_its_documents_sealed(seeded: App, tmp_path: Path) -> None:
+    case = refer(seeded, tmp_path, "DOCMARK")
+    assess(seeded, case.reference, "initial_contact", answers_file(seeded, tmp_path, "a"))
+    with seeded.sessions() as session:
+        rows = session.scalars(select(PlanDocument)).all()
+        assert {(r.audience, r.format) for r in rows} == {
+            (a, f) for a in ("staff", "youth", "family") for f in ("html", "text")
+        }
+        assert all(r.content_sealed and "DOCMARK" not in r.content_sealed for r in rows)
+    with seeded.uow() as uow:
+        from harbour.db.models import Plan
+
+        plan = uow.session.scalars(select(Plan)).one()
+        staff = stored_document(uow, plan, "staff", "text")
+    assert staff is not None and "DOCMARK" in staff  # the staff copy names the people
+
+
+def test_processing_the_same_events_again_changes_nothing(seeded: App, tmp_path: Path) -> None:
+    case = refer(seeded, tmp_path)
+    outcome = assess(seeded, case.reference, "initial_contact", answers_file(seeded, tmp_path, "a"))
+    before = counts(seeded)
+    for name, subject in (
+        (events.CASE_REFERRED, case.id),
+        (events.ASSESSMENT_SUBMITTED, outcome["assessment"]),
+    ):
+        with seeded.sessions() as session, session.begin():
+            from sqlalchemy import update
+
+            from harbour.db.models import LifecycleEvent
+
+            session.execute(
+                update(LifecycleEvent)
+                .where(LifecycleEvent.subject_id == subject, LifecycleEvent.name == name)
+                .values(processed_at=None)
+            )
+        pipeline.process(seeded, name, subject)
+        pipeline.process(seeded, name, subject)
+    assert counts(seeded) == before
+
+
+def test_a_safe_discharge_assessment_discharges_and_the_last_follow_up_closes(
+    seeded: App, tmp_path: Path, clock: FixedClock
+) -> None:
+    case = refer(seeded, tmp_path)
+    safe = answers_file(seeded, tmp_path, "safe")
+    assess(seeded, case.reference, "initial_contact", safe)
+    assess(seeded, case.reference, "discharge", safe)
+    assert case_by_reference(seeded, case.reference).status == "discharged"
+    assert _open_points(seeded, case.id) == ["follow_up"]
+    for _ in range(3):
+        due = case_by_reference(seeded, case.reference).next_due_at
+        assert due is not None
+        clock.set(due)
+        assess(seeded, case.reference, "follow_up", safe)
+    assert case_by_reference(seeded, case.reference).status == "closed"
+
+
+def test_a_risky_discharge_assessment_leaves_the_decision_to_staff(
+    seeded: App, tmp_path: Path
+) -> None:
+    case = refer(seeded, tmp_path)
+    safe = answers_file(seeded, tmp_path, "safe")
+    risky = answers_file(seeded, tmp_path, "risky", trafficker_threat="yes", violence="yes")
+    assess(seeded, case.reference, "initial_contact", safe)
+    assert assess(seeded, case.reference, "discharge", risky)["risk_level"] in ("high", "imminent")
+    assert case_by_reference(seeded, case.reference).status == "discharge_pending"
+
+
+def test_finalising_a_plan_stores_the_final_documents(seeded: App, tmp_path: Path) -> None:
+    case = refer(seeded, tmp_path)
+    assess(seeded, case.reference, "initial_contact", answers_file(seeded, tmp_path, "a"))
+    ok(seeded, "plan", "finalize", case.reference, "--as", "cw1")
+    with seeded.sessions() as session:
+        statuses = set(session.scalars(select(PlanDocument.plan_status)))
+    assert statuses == {"final"}
+
+
+def test_prefect_mode_commands_leave_the_steps_to_the_flows(seeded: App, tmp_path: Path) -> None:
+    app = in_mode(seeded, "prefect")
+    case = refer(app, tmp_path)
+    assert _open_points(app, case.id) == [] and case.caseworker_id is None

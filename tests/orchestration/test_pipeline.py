@@ -1,0 +1,89 @@
+"""Lifecycle events processed once, in-process (inline) or left for the flows (prefect)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from harbour import events
+from harbour.app import App
+from harbour.clock import FixedClock
+from harbour.db.models import Staff
+from harbour.orchestration import pipeline, steps
+from harbour.orchestration.sweep import sweep
+from tests.orchestration.helpers import case_by_reference, in_mode, lifecycle_events, refer
+
+
+def _handle(app: App, staff_id: str | None) -> str | None:
+    with app.sessions() as session:
+        return session.get(Staff, staff_id).handle if staff_id else None
+
+
+def test_inline_referral_is_assigned_least_loaded_and_processed(
+    seeded: App, tmp_path: Path
+) -> None:
+    first = refer(seeded, tmp_path, "A")
+    second = refer(seeded, tmp_path, "B")
+    assert [_handle(seeded, c.caseworker_id) for c in (first, second)] == ["cw1", "cw2"]
+    referred = lifecycle_events(seeded, events.CASE_REFERRED)
+    assert len(referred) == 2 and all(e.processed_at is not None for e in referred)
+
+
+def test_prefect_mode_leaves_the_event_to_the_flows_then_the_sweep(
+    seeded: App, tmp_path: Path, clock: FixedClock
+) -> None:
+    app = in_mode(seeded, "prefect")
+    case = refer(app, tmp_path)
+    assert case.caseworker_id is None
+    assert sweep(app).events == 0  # still young: a triggered flow is expected to take it
+    clock.advance(pipeline.PREFECT_GRACE + timedelta(seconds=1))
+    assert sweep(app).events == 1
+    assert _handle(app, case_by_reference(app, case.reference).caseworker_id) == "cw1"
+    assert sweep(app).events == 0
+
+
+def test_processing_an_event_twice_assigns_once(seeded: App, tmp_path: Path) -> None:
+    app = in_mode(seeded, "prefect")
+    case = refer(app, tmp_path)
+    pipeline.process(app, events.CASE_REFERRED, case.id)
+    pipeline.process(app, events.CASE_REFERRED, case.id)
+    steps.assign_caseworker(app, case.id)  # a step run again on its own changes nothing
+    assigned = lifecycle_events(app, events.CASE_ASSIGNED)
+    assert len(assigned) == 1
+    assert [e.processed_at is not None for e in lifecycle_events(app, events.CASE_REFERRED)] == [
+        True
+    ]
+
+
+def test_a_failing_step_leaves_the_event_for_the_sweep_and_logs_no_value(
+    seeded: App,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(app: App, case_id: str) -> None:
+        raise ValueError("MARKERvalue quoted by a library")
+
+    monkeypatch.setattr(steps, "INITIAL_CONTACT", (broken, *steps.INITIAL_CONTACT))
+    with caplog.at_level(logging.WARNING):
+        case = refer(seeded, tmp_path)  # the referral itself is committed and reported
+    assert "MARKER" not in caplog.text and "ValueError" in caplog.text
+    assert lifecycle_events(seeded, events.CASE_REFERRED)[0].processed_at is None
+    monkeypatch.undo()
+    assert sweep(seeded).events == 1
+    assert case_by_reference(seeded, case.reference).caseworker_id is not None
+
+
+def test_an_agency_without_caseworkers_leaves_the_case_unassigned(
+    seeded: App, tmp_path: Path
+) -> None:
+    with seeded.sessions() as session, session.begin():
+        for staff in session.scalars(select(Staff).where(Staff.role == "caseworker")):
+            staff.active = False
+    case = refer(seeded, tmp_path)
+    assert case.caseworker_id is None
+    assert lifecycle_events(seeded, events.CASE_REFERRED)[0].processed_at is not None

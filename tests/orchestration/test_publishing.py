@@ -1,0 +1,42 @@
+"""What leaves Harbour for an orchestrator: the public events, with ids and codes only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harbour import events
+from harbour.app import App
+from harbour.orchestration.publishing import PUBLIC, mark_published, take_unpublished
+from tests.orchestration.helpers import in_mode, lifecycle_events, refer
+
+
+def test_public_events_carry_ids_only_and_are_taken_once(seeded: App, tmp_path: Path) -> None:
+    case = refer(in_mode(seeded, "prefect"), tmp_path, "PUBMARK")
+    ids, public = take_unpublished(seeded)
+    assert len(ids) == len(lifecycle_events(seeded))  # the private ones too, to mark them
+    assert [item.name for item in public] == [events.CASE_REFERRED]
+    item = public[0]
+    assert item.resource == {"prefect.resource.id": f"harbour.case.{case.id}"}
+    assert item.payload == {"case_id": case.id, "subject_id": case.id}
+    assert "PUBMARK" not in repr(item)
+    mark_published(seeded, ids)
+    assert take_unpublished(seeded) == ([], [])
+
+
+def test_the_published_names_are_the_issue_s_six() -> None:
+    assert sorted(PUBLIC) == sorted(
+        [
+            "harbour.case.referred",
+            "harbour.assessment.submitted",
+            "harbour.assessment.completed",
+            "harbour.case.escalated",
+            "harbour.alert.acknowledged",
+            "harbour.case.discharged",
+        ]
+    )
+
+
+def test_work_already_done_in_process_is_not_emitted(seeded: App, tmp_path: Path) -> None:
+    refer(seeded, tmp_path)  # inline: processed at once, before any server appears
+    ids, public = take_unpublished(seeded)
+    assert ids and public == []

@@ -1,0 +1,43 @@
+"""The sweep: what the policy says is due is reminded, once; batches change nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, select
+
+from benchmarks.sweep import check_due_set, outbox_rows, seed_cases
+from harbour.app import App
+from harbour.clock import FixedClock
+from harbour.db.models import Assessment
+from harbour.orchestration.sweep import sweep
+from tests.cli.helpers import answers_file
+from tests.conftest import START
+from tests.orchestration.helpers import assess, refer
+
+
+@pytest.mark.parametrize("batch", [7, 500])
+def test_the_due_set_is_the_policy_s_and_a_second_sweep_adds_nothing(
+    app: App, clock: FixedClock, batch: int
+) -> None:
+    clock.set(START)
+    seed_cases(app, 120)
+    report = sweep(app, batch=batch)
+    assert report.reminders > 0 and report.escalated == 0  # alerts: none yet to re-escalate
+    check_due_set(app, START)
+    enqueued = outbox_rows(app)
+    assert sweep(app, batch=batch).reminders == 0
+    assert outbox_rows(app) == enqueued
+
+
+def test_a_case_left_without_its_next_assessment_gets_one(seeded: App, tmp_path: Path) -> None:
+    case = refer(seeded, tmp_path)
+    assess(seeded, case.reference, "initial_contact", answers_file(seeded, tmp_path, "a"))
+    with seeded.sessions() as session, session.begin():  # as if a crash had lost it
+        session.execute(delete(Assessment).where(Assessment.status == "open"))
+    assert sweep(seeded).opened == 1
+    assert sweep(seeded).opened == 0
+    with seeded.sessions() as session:
+        points = session.scalars(select(Assessment.point).where(Assessment.status == "open"))
+        assert list(points) == ["planning_meeting"]
