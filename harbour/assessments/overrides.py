@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from harbour import events
-from harbour.access import Actor, load_case, resolve_actor
+from harbour.access import Actor, agency_today, on_case
 from harbour.app import App, UnitOfWork
 from harbour.assessments.submit import AssessmentOutcome, outcome_of
 from harbour.cases import schedule
@@ -43,12 +43,10 @@ def override_level(
     """A supervisor sets the level of the case's latest assessment, with a reason."""
     data = parse(OverrideIn, {"level": level, "reason": reason}, prefix="--")
 
-    def work(uow: UnitOfWork) -> AssessmentOutcome:
-        actor = resolve_actor(uow, actor_handle)
-        case = load_case(uow, actor, ref, "case.override")
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> AssessmentOutcome:
         return override(uow, actor, case, data.level, data.reason)
 
-    return app.run(work)
+    return on_case(app, actor_handle, ref, "case.override", work)
 
 
 def override(
@@ -100,7 +98,7 @@ def _add_emergency_steps(uow: UnitOfWork, plan: Plan) -> None:
     catalogue = uow.reference.catalogue
     case = uow.session.get(Case, plan.case_id)
     assert case is not None
-    today = uow.now().astimezone(schedule.zone_of(uow, case)).date()
+    today = agency_today(uow, case.agency_id)
     for code in uow.reference.instrument.emergency_protocol:
         step = catalogue.emergency_protocol.get(code)
         if step is not None and code not in have:

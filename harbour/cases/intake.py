@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from harbour import events
-from harbour.access import Actor, audit, authorize
+from harbour.access import Actor, agency_today, audit, authorize
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
 from harbour.db.models import Case, Person, Staff, ThreatSource
@@ -91,8 +91,7 @@ class _KeyIn(_Strict):
 
 def refer(app: App, actor_handle: str | None, data: object, idempotency_key: str | None) -> Case:
     """Validate a referral, then create its case once (safe to repeat with the same key)."""
-    today = app.clock.now().astimezone(app.settings.zone).date()
-    referral = parse(Referral, data, today=today)
+    parse(Referral, data, today=date.max)  # refused before anything is read; dates below
     if idempotency_key is not None:
         idempotency_key = parse(_KeyIn, {"key": idempotency_key}, prefix="--idempotency-key").key
 
@@ -100,6 +99,8 @@ def refer(app: App, actor_handle: str | None, data: object, idempotency_key: str
         from harbour.access import resolve_actor
 
         actor = resolve_actor(uow, actor_handle)
+        # The date of birth is checked against today where the actor's agency is.
+        referral = parse(Referral, data, today=agency_today(uow, actor.agency_id))
         authorize(uow, actor, "case.refer")
         return _create_or_replay(uow, actor, referral, idempotency_key)
 

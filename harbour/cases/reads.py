@@ -10,20 +10,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 
 from harbour import events
-from harbour.access import Actor, audit, authorize, load_case, resolve_actor
+from harbour.access import Actor, agency_zone, audit, authorize, on_case, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.clock import local_time
 from harbour.db.base import new_id
-from harbour.db.models import Agency, AuditEvent, Case, LifecycleEvent, Person, Staff, ThreatSource
+from harbour.db.models import AuditEvent, Case, LifecycleEvent, Person, Staff, ThreatSource
 from harbour.domain.policy import Interval, shift
 from harbour.domain.vocab import CaseStatus, Role
 from harbour.errors import InvalidInput
 from harbour.notify import hooks
-
-
-def agency_zone(uow: UnitOfWork, agency_id: str) -> ZoneInfo:
-    agency = uow.session.get(Agency, agency_id)
-    return ZoneInfo(agency.timezone if agency else uow.app.settings.timezone)
 
 
 def staff_zone(app: App, handle: str | None) -> ZoneInfo:
@@ -124,12 +119,10 @@ def due_soon_horizon(uow: UnitOfWork, now: datetime, zone: ZoneInfo) -> datetime
 def show_case(app: App, actor_handle: str | None, ref: str) -> dict[str, Any]:
     """The whole case, identifying fields unsealed: for staff of the case's agency only."""
 
-    def work(uow: UnitOfWork) -> dict[str, Any]:
-        actor = resolve_actor(uow, actor_handle)
-        case = load_case(uow, actor, ref, "case.read")
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> dict[str, Any]:
         return describe(uow, case)
 
-    return app.run(work)
+    return on_case(app, actor_handle, ref, "case.read", work)
 
 
 def describe(uow: UnitOfWork, case: Case) -> dict[str, Any]:
@@ -192,12 +185,10 @@ def _threat(uow: UnitOfWork, threat: ThreatSource) -> dict[str, Any]:
 
 
 def assign(app: App, actor_handle: str | None, ref: str, handle: str) -> Case:
-    def work(uow: UnitOfWork) -> Case:
-        actor = resolve_actor(uow, actor_handle)
-        case = load_case(uow, actor, ref, "case.assign")
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> Case:
         return assign_case(uow, actor, case, handle)
 
-    return app.run(work)
+    return on_case(app, actor_handle, ref, "case.assign", work)
 
 
 def assign_case(uow: UnitOfWork, actor: Actor | None, case: Case, handle: str) -> Case:
@@ -236,9 +227,7 @@ def latest_assignment(uow: UnitOfWork, case: Case) -> str | None:
 
 
 def audit_trail(app: App, actor_handle: str | None, ref: str) -> list[dict[str, Any]]:
-    def work(uow: UnitOfWork) -> list[dict[str, Any]]:
-        actor = resolve_actor(uow, actor_handle)
-        case = load_case(uow, actor, ref, "case.audit")
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> list[dict[str, Any]]:
         rows = uow.session.scalars(
             select(AuditEvent)
             .where(AuditEvent.case_id == case.id)
@@ -247,7 +236,7 @@ def audit_trail(app: App, actor_handle: str | None, ref: str) -> list[dict[str, 
         zone = agency_zone(uow, actor.agency_id)
         return [_audit_row(r, zone) for r in rows]
 
-    return app.run(work)
+    return on_case(app, actor_handle, ref, "case.audit", work)
 
 
 def system_audit(app: App, actor_handle: str | None, limit: int = 500) -> list[dict[str, Any]]:

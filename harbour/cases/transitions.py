@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from harbour import events
-from harbour.access import Actor, audit, load_case, resolve_actor
+from harbour.access import Actor, agency_zone, audit, on_case
 from harbour.app import App, UnitOfWork
 from harbour.cases import schedule
 from harbour.clock import local_time
@@ -52,7 +52,7 @@ def _check_follow_up_window(uow: UnitOfWork, case: Case) -> None:
     over the months after discharge as the policy sets them; they cannot all be done at once."""
     opens = schedule.follow_up_opens_at(uow, case)
     if opens is not None and uow.now() < opens:
-        local = local_time(opens, schedule.zone_of(uow, case))
+        local = local_time(opens, agency_zone(uow, case.agency_id))
         raise Conflict(
             "follow_up_not_open",
             f"the next follow-up opens {local}; for a change in the youth's situation, "
@@ -133,9 +133,7 @@ def run_action(app: App, actor_handle: str | None, ref: str, name: str) -> dict[
     """Discharge, close or reopen a case; returns its status and what falls due next."""
     permission, action = ACTIONS[name]
 
-    def work(uow: UnitOfWork) -> dict[str, Any]:
-        actor = resolve_actor(uow, actor_handle)
-        case = load_case(uow, actor, ref, permission)
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> dict[str, Any]:
         action(uow, actor, case)
         return {
             "case": case.reference,
@@ -144,4 +142,4 @@ def run_action(app: App, actor_handle: str | None, ref: str, name: str) -> dict[
             "follow_ups_remaining": schedule.follow_ups_remaining(uow, case),
         }
 
-    return app.run(work)
+    return on_case(app, actor_handle, ref, permission, work)
