@@ -82,6 +82,19 @@ def agency_today(uow: UnitOfWork, agency_id: str) -> date:
     return uow.now().astimezone(agency_zone(uow, agency_id)).date()
 
 
+def caseworker(uow: UnitOfWork, agency_id: str, handle: str) -> Staff | None:
+    """The agency's active staff member ``handle`` if they can take cases (caseworkers and
+    supervisors), else None."""
+    return uow.session.scalar(
+        select(Staff).where(
+            Staff.handle == handle,
+            Staff.agency_id == agency_id,
+            Staff.active.is_(True),
+            Staff.role.in_([Role.CASEWORKER, Role.SUPERVISOR]),
+        )
+    )
+
+
 def authorize(uow: UnitOfWork, actor: Actor, action: str, case_id: str | None = None) -> None:
     if actor.role not in PERMISSIONS[action]:
         _audit_denied(uow, actor.handle, actor.agency_id, case_id, action)

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 
-from harbour.access import Actor, audit, authorize, deny, resolve_actor
+from harbour.access import Actor, audit, authorize, caseworker, deny, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.cases.reads import assign_case
 from harbour.db.models import Agency, Case, Staff
@@ -194,15 +194,7 @@ def deactivate_staff(
 
 
 def _can_take_cases(uow: UnitOfWork, actor: Actor, handle: str) -> bool:
-    found = uow.session.scalar(
-        select(Staff.id).where(
-            Staff.handle == handle,
-            Staff.agency_id == actor.agency_id,
-            Staff.active.is_(True),
-            Staff.role.in_([Role.CASEWORKER, Role.SUPERVISOR]),
-        )
-    )
-    return found is not None
+    return caseworker(uow, actor.agency_id, handle) is not None
 
 
 def _agency_name(uow: UnitOfWork, actor: Actor) -> str:

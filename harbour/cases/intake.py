@@ -11,12 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from harbour import events
-from harbour.access import Actor, agency_today, audit, authorize
+from harbour.access import Actor, agency_today, audit, authorize, caseworker
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
-from harbour.db.models import Case, Person, Staff, ThreatSource
+from harbour.db.models import Case, Person, ThreatSource
 from harbour.domain.text import Address, Handle, Name, Note, PastDate, Phone, ShortText
-from harbour.domain.vocab import CaseStatus, PersonAtRisk, PersonKind, Role, Situation, ThreatKind
+from harbour.domain.vocab import CaseStatus, PersonAtRisk, PersonKind, Situation, ThreatKind
 from harbour.errors import Conflict, InvalidInput
 from harbour.validation import parse
 
@@ -158,14 +158,7 @@ def _new_case(uow: UnitOfWork, actor: Actor, referral: Referral, key: str | None
 
 
 def _caseworker_id(uow: UnitOfWork, actor: Actor, handle: str) -> str:
-    staff = uow.session.scalar(
-        select(Staff).where(
-            Staff.handle == handle,
-            Staff.agency_id == actor.agency_id,
-            Staff.active.is_(True),
-            Staff.role.in_([Role.CASEWORKER, Role.SUPERVISOR]),
-        )
-    )
+    staff = caseworker(uow, actor.agency_id, handle)
     if staff is None:
         raise InvalidInput([("caseworker", "no active caseworker with that handle in your agency")])
     return staff.id

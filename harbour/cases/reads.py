@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 
 from harbour import events
-from harbour.access import Actor, agency_zone, audit, authorize, on_case, resolve_actor
+from harbour.access import Actor, agency_zone, audit, authorize, caseworker, on_case, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.clock import local_time
 from harbour.db.base import new_id
@@ -194,14 +194,7 @@ def assign(app: App, actor_handle: str | None, ref: str, handle: str) -> Case:
 def assign_case(uow: UnitOfWork, actor: Actor | None, case: Case, handle: str) -> Case:
     """Give the case to ``handle`` and tell them, in the caller's transaction; assigning it to
     its current caseworker changes nothing and sends nothing."""
-    staff = uow.session.scalar(
-        select(Staff).where(
-            Staff.handle == handle,
-            Staff.agency_id == case.agency_id,
-            Staff.active.is_(True),
-            Staff.role.in_([Role.CASEWORKER, Role.SUPERVISOR]),
-        )
-    )
+    staff = caseworker(uow, case.agency_id, handle)
     if staff is None:
         raise InvalidInput([("HANDLE", "no active caseworker with that handle in the agency")])
     if case.caseworker_id != staff.id:

@@ -20,7 +20,6 @@ from harbour.domain import lifecycle
 from harbour.domain.lifecycle import S, check_transition
 from harbour.domain.vocab import AssessmentPoint, AssessmentStatus, CaseStatus
 from harbour.errors import Conflict
-from harbour.notify import hooks
 
 EVENT_FOR = {
     S.DISCHARGED: events.CASE_DISCHARGED,
@@ -76,8 +75,7 @@ def discharge(uow: UnitOfWork, actor: Actor | None, case: Case) -> Case:
         raise Conflict("discharge_assessment_required", "complete a discharge assessment first")
     transition(uow, actor, case, S.DISCHARGED)
     schedule.cancel_open(uow, case)
-    schedule.open_next_follow_up(uow, case)
-    hooks.case_discharged(uow, case)
+    schedule.open_next_follow_up(uow, case)  # its reminders come from the sweep, as any due date's
     return case
 
 

@@ -160,7 +160,7 @@ def send_reminders(
         if between is not None:
             between()
 
-    counts = reminders.sweep_in_batches(app, now, batch=batch, between=pause)
+    counts = reminders.sweep(app.run, app.reference.policy, now, batch=batch, between=pause)
     return sum(counts.get(name, 0) for name in ("due_soon", "due_today", "overdue", "escalated"))
 
 
