@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
@@ -89,20 +90,35 @@ class _KeyIn(_Strict):
     key: IdempotencyKey
 
 
-def refer(app: App, actor_handle: str | None, data: object, idempotency_key: str | None) -> Case:
+@dataclass(frozen=True)
+class Referred:
+    """The case a referral started (or, repeated with its key, had started): no content."""
+
+    id: str
+    reference: str
+    status: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"case": self.reference, "status": self.status}
+
+
+def refer(
+    app: App, actor_handle: str | None, data: object, idempotency_key: str | None
+) -> Referred:
     """Validate a referral, then create its case once (safe to repeat with the same key)."""
     parse(Referral, data, today=date.max)  # refused before anything is read; dates below
     if idempotency_key is not None:
         idempotency_key = parse(_KeyIn, {"key": idempotency_key}, prefix="--idempotency-key").key
 
-    def work(uow: UnitOfWork) -> Case:
+    def work(uow: UnitOfWork) -> Referred:
         from harbour.access import resolve_actor
 
         actor = resolve_actor(uow, actor_handle)
         # The date of birth is checked against today where the actor's agency is.
         referral = parse(Referral, data, today=agency_today(uow, actor.agency_id))
         authorize(uow, actor, "case.refer")
-        return _create_or_replay(uow, actor, referral, idempotency_key)
+        case = _create_or_replay(uow, actor, referral, idempotency_key)
+        return Referred(case.id, case.reference, case.status)
 
     try:
         return app.run(work)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -116,16 +118,51 @@ def due_soon_horizon(uow: UnitOfWork, now: datetime, zone: ZoneInfo) -> datetime
     return shift(now, policy.reminders.get("due_soon", Interval()), zone)
 
 
-def show_case(app: App, actor_handle: str | None, ref: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CaseDetails:
+    """The whole case as its agency's staff see it, identifying fields unsealed (people and
+    threat sources as ``case show`` lists them: by number, only the fields that hold a value)."""
+
+    case: str  # the reference
+    status: str
+    situation: str
+    risk_level: str | None
+    next_due: datetime | None
+    next_due_local: str | None  # in the agency's zone
+    escalated: bool
+    caseworker: str | None
+    persons_at_risk: tuple[str, ...]
+    referral_source: str | None
+    people: tuple[Mapping[str, Any], ...]
+    threats: tuple[Mapping[str, Any], ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "case": self.case,
+            "status": self.status,
+            "situation": self.situation,
+            "risk_level": self.risk_level,
+            "next_due": self.next_due.isoformat() if self.next_due else None,
+            "next_due_local": self.next_due_local,
+            "escalated": self.escalated,
+            "caseworker": self.caseworker,
+            "persons_at_risk": list(self.persons_at_risk),
+            "referral_source": self.referral_source,
+            "people": [dict(p) for p in self.people],
+            "threats": [dict(t) for t in self.threats],
+        }
+
+
+def show_case(app: App, actor_handle: str | None, ref: str) -> CaseDetails:
     """The whole case, identifying fields unsealed: for staff of the case's agency only."""
 
-    def work(uow: UnitOfWork, actor: Actor, case: Case) -> dict[str, Any]:
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> CaseDetails:
         return describe(uow, case)
 
     return on_case(app, actor_handle, ref, "case.read", work)
 
 
-def describe(uow: UnitOfWork, case: Case) -> dict[str, Any]:
+def describe(uow: UnitOfWork, case: Case) -> CaseDetails:
     people = uow.session.scalars(
         select(Person).where(Person.case_id == case.id).order_by(Person.position)
     ).all()
@@ -134,20 +171,20 @@ def describe(uow: UnitOfWork, case: Case) -> dict[str, Any]:
     ).all()
     caseworker = uow.session.get(Staff, case.caseworker_id) if case.caseworker_id else None
     zone = agency_zone(uow, case.agency_id)
-    return {
-        "case": case.reference,
-        "status": case.status,
-        "situation": case.situation,
-        "risk_level": case.risk_level,
-        "next_due": case.next_due_at.isoformat() if case.next_due_at else None,
-        "next_due_local": local_time(case.next_due_at, zone),
-        "escalated": case.escalated,
-        "caseworker": caseworker.handle if caseworker else None,
-        "persons_at_risk": case.persons_at_risk,
-        "referral_source": uow.unseal(case, "referral_source"),
-        "people": [_person(uow, p) for p in people],
-        "threats": [_threat(uow, t) for t in threats],
-    }
+    return CaseDetails(
+        case=case.reference,
+        status=case.status,
+        situation=case.situation,
+        risk_level=case.risk_level,
+        next_due=case.next_due_at,
+        next_due_local=local_time(case.next_due_at, zone),
+        escalated=case.escalated,
+        caseworker=caseworker.handle if caseworker else None,
+        persons_at_risk=tuple(case.persons_at_risk),
+        referral_source=uow.unseal(case, "referral_source"),
+        people=tuple(MappingProxyType(_person(uow, p)) for p in people),
+        threats=tuple(MappingProxyType(_threat(uow, t)) for t in threats),
+    )
 
 
 def _person(uow: UnitOfWork, person: Person) -> dict[str, Any]:
@@ -184,9 +221,23 @@ def _threat(uow: UnitOfWork, threat: ThreatSource) -> dict[str, Any]:
     return shown
 
 
-def assign(app: App, actor_handle: str | None, ref: str, handle: str) -> Case:
-    def work(uow: UnitOfWork, actor: Actor, case: Case) -> Case:
-        return assign_case(uow, actor, case, handle)
+@dataclass(frozen=True)
+class Assignment:
+    """Whose case it is now."""
+
+    case: str  # the reference
+    caseworker: str  # the handle
+
+    def as_json(self) -> dict[str, str]:
+        return {"case": self.case, "caseworker": self.caseworker}
+
+
+def assign(app: App, actor_handle: str | None, ref: str, handle: str) -> Assignment:
+    """Give a case of the actor's agency to one of its caseworkers (or supervisors)."""
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> Assignment:
+        assign_case(uow, actor, case, handle)
+        return Assignment(case.reference, handle)
 
     return on_case(app, actor_handle, ref, "case.assign", work)
 
@@ -219,8 +270,33 @@ def latest_assignment(uow: UnitOfWork, case: Case) -> str | None:
     return next((subject for subject, payload in rows if payload.get("caseworker") == handle), None)
 
 
-def audit_trail(app: App, actor_handle: str | None, ref: str) -> list[dict[str, Any]]:
-    def work(uow: UnitOfWork, actor: Actor, case: Case) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class AuditRow:
+    """One audited action: who, what, when (also in the agency's zone) and how it went; codes,
+    handles and counts only."""
+
+    at: datetime
+    at_local: str
+    actor: str | None
+    action: str
+    outcome: str
+    details: Mapping[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "at_local": self.at_local,
+            "actor": self.actor,
+            "action": self.action,
+            "outcome": self.outcome,
+            "details": dict(self.details),
+        }
+
+
+def audit_trail(app: App, actor_handle: str | None, ref: str) -> list[AuditRow]:
+    """Who read or changed a case of the supervisor's agency, and when, oldest first."""
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> list[AuditRow]:
         rows = uow.session.scalars(
             select(AuditEvent)
             .where(AuditEvent.case_id == case.id)
@@ -232,12 +308,12 @@ def audit_trail(app: App, actor_handle: str | None, ref: str) -> list[dict[str, 
     return on_case(app, actor_handle, ref, "case.audit", work)
 
 
-def system_audit(app: App, actor_handle: str | None, limit: int = 500) -> list[dict[str, Any]]:
+def system_audit(app: App, actor_handle: str | None, limit: int = 500) -> list[AuditRow]:
     """An admin's view of the audit rows that belong to no case: their agency's (staff and
     agency changes, key rotations, refused commands) and the store's own (``init``, unknown
     actors), the newest ``limit`` of them, oldest first. Codes and handles only."""
 
-    def work(uow: UnitOfWork) -> list[dict[str, Any]]:
+    def work(uow: UnitOfWork) -> list[AuditRow]:
         actor = resolve_actor(uow, actor_handle)
         authorize(uow, actor, "audit.system")
         rows = uow.session.scalars(
@@ -256,12 +332,7 @@ def system_audit(app: App, actor_handle: str | None, limit: int = 500) -> list[d
     return app.run(work)
 
 
-def _audit_row(row: AuditEvent, zone: ZoneInfo) -> dict[str, Any]:
-    return {
-        "at": row.at.isoformat(),
-        "at_local": local_time(row.at, zone, seconds=True),
-        "actor": row.actor_handle,
-        "action": row.action,
-        "outcome": row.outcome,
-        "details": row.details,
-    }
+def _audit_row(row: AuditEvent, zone: ZoneInfo) -> AuditRow:
+    at_local = local_time(row.at, zone, seconds=True)
+    details = MappingProxyType(dict(row.details))
+    return AuditRow(row.at, at_local, row.actor_handle, row.action, row.outcome, details)

@@ -5,6 +5,8 @@ and discharge, close and reopen as staff ask for them. The table itself is ``dom
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -127,17 +129,31 @@ ACTIONS: dict[str, tuple[str, Callable[[UnitOfWork, Actor | None, Case], Case]]]
 }
 
 
-def run_action(app: App, actor_handle: str | None, ref: str, name: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class StatusChange:
+    """A case's status after a discharge, close or reopen, and what falls due next."""
+
+    case: str  # the reference
+    status: str
+    next_due: datetime | None
+    follow_ups_remaining: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "case": self.case,
+            "status": self.status,
+            "next_due": self.next_due.isoformat() if self.next_due else None,
+            "follow_ups_remaining": self.follow_ups_remaining,
+        }
+
+
+def run_action(app: App, actor_handle: str | None, ref: str, name: str) -> StatusChange:
     """Discharge, close or reopen a case; returns its status and what falls due next."""
     permission, action = ACTIONS[name]
 
-    def work(uow: UnitOfWork, actor: Actor, case: Case) -> dict[str, Any]:
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> StatusChange:
         action(uow, actor, case)
-        return {
-            "case": case.reference,
-            "status": case.status,
-            "next_due": case.next_due_at.isoformat() if case.next_due_at else None,
-            "follow_ups_remaining": schedule.follow_ups_remaining(uow, case),
-        }
+        remaining = schedule.follow_ups_remaining(uow, case)
+        return StatusChange(case.reference, case.status, case.next_due_at, remaining)
 
     return on_case(app, actor_handle, ref, permission, work)

@@ -3,6 +3,7 @@ record emergency steps taken. Every call is agency-scoped and audited through ``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
@@ -115,6 +116,22 @@ def finalize(app: App, actor_handle: str | None, ref: str) -> int:
     return on_case(app, actor_handle, ref, "case.plan", work)
 
 
+@dataclass(frozen=True)
+class YouthCopy:
+    """How the youth's copy of a draft reads: its own title or the neutral one, and hotlines."""
+
+    version: int
+    own_title: bool
+    hide_hotlines: bool
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "version": self.version,
+            "own_title": self.own_title,
+            "hide_hotlines": self.hide_hotlines,
+        }
+
+
 def youth_copy(
     app: App,
     actor_handle: str | None,
@@ -122,7 +139,7 @@ def youth_copy(
     *,
     title: str | None = None,
     hide_hotlines: bool | None = None,
-) -> dict[str, object]:
+) -> YouthCopy:
     """Set how the latest draft's youth copy reads: its title ("" for the neutral default) and
     whether it lists hotlines. Returns the settings now in force."""
     data = parse(
@@ -131,16 +148,13 @@ def youth_copy(
     )
     reset = title == ""
 
-    def work(uow: UnitOfWork, actor: Actor, case: Case) -> dict[str, object]:
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> YouthCopy:
         plan = planning.set_youth_copy(
             uow, case, title="" if reset else data.title, hide_hotlines=data.hide_hotlines
         )
         audit(uow, actor, "plan.youth_copy", case.id, version=plan.version_number)
-        return {
-            "version": plan.version_number,
-            "own_title": uow.unseal(plan, "youth_title") is not None,
-            "hide_hotlines": plan.hide_hotlines,
-        }
+        own_title = uow.unseal(plan, "youth_title") is not None
+        return YouthCopy(plan.version_number, own_title, plan.hide_hotlines)
 
     return on_case(app, actor_handle, ref, "case.plan", work)
 
