@@ -19,23 +19,19 @@ from harbour.orchestration import pipeline, steps
 is_pending = harbour_task(pipeline.is_pending)
 mark_processed = harbour_task(pipeline.mark_processed)
 point_of = harbour_task(steps.point_of)
-INITIAL_CONTACT = [harbour_task(step) for step in steps.INITIAL_CONTACT]
-ASSESSMENT = [harbour_task(step) for step in steps.ASSESSMENT]
-AFTER_POINT = {
-    point: [harbour_task(step) for step in extra] for point, extra in steps.AFTER_POINT.items()
+# Each step as a task, once; which event runs which is pipeline's table (pipeline.steps_of).
+ROUTED_STEPS = {
+    *(step for run in pipeline.STEPS_OF_EVENT.values() for step in run),
+    *(step for extra in steps.AFTER_POINT.values() for step in extra),
 }
+TASKS = {step: harbour_task(step) for step in ROUTED_STEPS}
 FLOW_OPTIONS = {"persist_result": False, "log_prints": False, "validate_parameters": True}
 
 
 @flow(name="initial_contact", **FLOW_OPTIONS)  # type: ignore[call-overload]
 def initial_contact(case_id: Id) -> None:
     """A referred case: open the initial assessment, assign per the agency's rule, notify."""
-    if not is_pending(events.CASE_REFERRED, case_id):
-        return
-    for step in INITIAL_CONTACT:
-        step(case_id)
-    mark_processed(events.CASE_REFERRED, case_id)
-    deliver_pending()
+    _process(events.CASE_REFERRED, case_id)
 
 
 @flow(name="safety_assessment", **FLOW_OPTIONS)  # type: ignore[call-overload]
@@ -63,11 +59,16 @@ def follow_up(assessment_id: Id) -> None:
 
 
 def _assessment(assessment_id: str, point: str) -> None:
-    if not is_pending(events.ASSESSMENT_SUBMITTED, assessment_id):
+    _process(events.ASSESSMENT_SUBMITTED, assessment_id, point)
+
+
+def _process(name: str, subject_id: str, point: str | None = None) -> None:
+    """The event's steps as tasks, in order, then the event marked processed and delivered."""
+    if not is_pending(name, subject_id):
         return
-    for step in ASSESSMENT + AFTER_POINT.get(point, []):
-        step(assessment_id)
-    mark_processed(events.ASSESSMENT_SUBMITTED, assessment_id)
+    for step in pipeline.steps_of(name, point):
+        TASKS[step](subject_id)
+    mark_processed(name, subject_id)
     deliver_pending()
 
 

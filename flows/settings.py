@@ -6,10 +6,11 @@ imports ``flows``, whose ``__init__`` calls :func:`apply` first.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from harbour.notify.routes import pin_apprise_logger
 
 # Telemetry off (guide/confidentiality.md rule 10); prints never become Prefect logs.
 FORCED = {
@@ -33,12 +34,7 @@ def apply() -> None:
     for name in _LEVEL_VARIABLES:
         if os.environ.get(name, "").upper() == "DEBUG":
             os.environ[name] = "INFO"  # DEBUG logs would carry request bodies and parameters
-    quiet_loggers()
-
-
-def quiet_loggers() -> None:
-    """Apprise logs message bodies at DEBUG and recipients at INFO."""
-    logging.getLogger("apprise").setLevel(logging.WARNING)
+    pin_apprise_logger()
 
 
 @contextmanager

@@ -6,16 +6,21 @@ is audited in a transaction of its own, since the work it asked for is rolled ba
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import date
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from harbour.app import UnitOfWork
-from harbour.db.models import AuditEvent, Case, Staff
+from harbour.app import App, UnitOfWork
+from harbour.db.models import Agency, AuditEvent, Case, Staff
 from harbour.domain import refs
 from harbour.domain.vocab import Role
 from harbour.errors import Forbidden, InvalidInput, NotFound
+
+T = TypeVar("T")
 
 C, W, S, A = Role.COORDINATOR, Role.CASEWORKER, Role.SUPERVISOR, Role.ADMIN
 
@@ -63,6 +68,31 @@ def resolve_actor(uow: UnitOfWork, handle: str | None) -> Actor:
         _audit_denied(uow, handle, None, None, "actor.resolve")
         raise Forbidden("unknown_actor", "no active staff member with that handle")
     return Actor(staff.id, staff.handle, staff.agency_id, Role(staff.role))
+
+
+def agency_zone(uow: UnitOfWork, agency_id: str) -> ZoneInfo:
+    """The agency's time zone: its due dates, its "today" and the times shown to its staff (the
+    installation's default zone only for an agency that is not there)."""
+    agency = uow.session.get(Agency, agency_id)
+    return ZoneInfo(agency.timezone if agency else uow.app.settings.timezone)
+
+
+def agency_today(uow: UnitOfWork, agency_id: str) -> date:
+    """Today's date where the agency is: what a date of birth must not be after."""
+    return uow.now().astimezone(agency_zone(uow, agency_id)).date()
+
+
+def caseworker(uow: UnitOfWork, agency_id: str, handle: str) -> Staff | None:
+    """The agency's active staff member ``handle`` if they can take cases (caseworkers and
+    supervisors), else None."""
+    return uow.session.scalar(
+        select(Staff).where(
+            Staff.handle == handle,
+            Staff.agency_id == agency_id,
+            Staff.active.is_(True),
+            Staff.role.in_([Role.CASEWORKER, Role.SUPERVISOR]),
+        )
+    )
 
 
 def authorize(uow: UnitOfWork, actor: Actor, action: str, case_id: str | None = None) -> None:
@@ -118,6 +148,23 @@ def load_case(uow: UnitOfWork, actor: Actor, typed_ref: str, action: str) -> Cas
         raise NotFound("case_not_found", "no such case")
     audit(uow, actor, action, found.id)
     return found
+
+
+def on_case(
+    app: App,
+    actor_handle: str | None,
+    ref: str,
+    action: str,
+    work: Callable[[UnitOfWork, Actor, Case], T],
+) -> T:
+    """One transaction on a case: resolve the actor, find the case within the actor's agency
+    (``load_case``: audited, refused if the role may not do ``action``), then do ``work``."""
+
+    def run(uow: UnitOfWork) -> T:
+        actor = resolve_actor(uow, actor_handle)
+        return work(uow, actor, load_case(uow, actor, ref, action))
+
+    return app.run(run)
 
 
 def _audit_denied(

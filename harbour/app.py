@@ -188,8 +188,3 @@ def load_keyring(settings: Settings) -> Keyring:
             settings.encryption_keys.get_secret_value(), "HARBOUR_ENCRYPTION_KEYS"
         )
     return Keyring.load(settings.resolved_key_file)
-
-
-def require_key_file(settings: Settings) -> None:
-    if settings.encryption_keys is None and not settings.resolved_key_file.exists():
-        raise ConfigError("key_missing", "no keyring: run `harbour init` or set HARBOUR_KEY_FILE")

@@ -57,18 +57,23 @@ def _reason(err: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
-def load_document(path: Path) -> Any:
-    """Read a JSON or YAML file (by extension), refusing oversized or malformed ones by line."""
+def read_text(path: Path, code: str | None = None) -> str:
+    """A file's text, refused (as ``code``) if unreadable, over 1 MB or not UTF-8."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise InvalidInput([(str(path), f"cannot be read ({exc.strerror})")]) from None
+        raise InvalidInput([(str(path), f"cannot be read ({exc.strerror})")], code) from None
     if len(raw) > MAX_DOCUMENT_BYTES:
-        raise InvalidInput([(str(path), "is larger than 1 MB")])
+        raise InvalidInput([(str(path), "is larger than 1 MB")], code)
     try:
-        text = raw.decode("utf-8-sig")  # a byte-order mark from a Windows editor is fine
+        return raw.decode("utf-8-sig")  # a byte-order mark from a Windows editor is fine
     except UnicodeDecodeError:
-        raise InvalidInput([(str(path), "is not UTF-8 text")]) from None
+        raise InvalidInput([(str(path), "is not UTF-8 text")], code) from None
+
+
+def load_document(path: Path) -> Any:
+    """Read a JSON or YAML file (by extension), refusing oversized or malformed ones by line."""
+    text = read_text(path)
     if path.suffix.lower() == ".json":
         return _parse_json(path, text)
     return _parse_yaml(path, text)

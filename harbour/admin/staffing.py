@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 
-from harbour.access import Actor, audit, authorize, deny, resolve_actor
+from harbour.access import Actor, audit, authorize, caseworker, deny, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.cases.reads import assign_case
 from harbour.db.models import Agency, Case, Staff
@@ -63,44 +63,6 @@ def create_staff(uow: UnitOfWork, data: StaffIn) -> Staff:
     return staff
 
 
-def add_agency(app: App, actor_handle: str | None, **fields: object) -> Agency:
-    """A new agency; with ``admin``, its first admin, who manages its staff from then on (an
-    admin manages the staff of their own agency only)."""
-    admin = fields.pop("admin", None)
-    fields.setdefault("timezone", app.settings.timezone)
-    data = parse(AgencyIn, fields, prefix="--")
-    admin_in = None
-    if admin is not None:
-        staff_fields = {"handle": admin, "agency": data.name, "role": Role.ADMIN}
-        admin_in = parse(StaffIn, staff_fields, prefix="--admin")
-
-    def work(uow: UnitOfWork) -> Agency:
-        actor = _admin(uow, actor_handle, "agency.manage")
-        agency = create_agency(uow, data)
-        audit(uow, actor, "agency.add", agency_name=agency.name)
-        if admin_in is not None:
-            staff = create_staff(uow, admin_in)
-            audit(uow, actor, "staff.add", handle=staff.handle, role=staff.role)
-        return agency
-
-    return app.run(work)
-
-
-def add_staff(app: App, actor_handle: str | None, **fields: object) -> Staff:
-    data = parse(StaffIn, fields, prefix="--")
-
-    def work(uow: UnitOfWork) -> Staff:
-        actor = _admin(uow, actor_handle, "staff.manage")
-        if data.agency != _agency_name(uow, actor):
-            why = "admins manage their own agency's staff: an admin of that agency adds them"
-            deny(uow, actor, "staff.manage", None, why)
-        staff = create_staff(uow, data)
-        audit(uow, actor, "staff.add", handle=staff.handle, role=staff.role)
-        return staff
-
-    return app.run(work)
-
-
 @dataclass(frozen=True)
 class StaffRow:
     handle: str
@@ -114,6 +76,53 @@ class StaffRow:
         """Admins see the whole account; coordinators and supervisors the handle and role."""
         shown = asdict(self)
         return shown if full else {"handle": self.handle, "role": self.role}
+
+
+@dataclass(frozen=True)
+class AgencyRow:
+    """An agency as its admins see it: no address or phone."""
+
+    name: str
+    timezone: str
+
+
+def add_agency(app: App, actor_handle: str | None, **fields: object) -> AgencyRow:
+    """A new agency; with ``admin``, its first admin, who manages its staff from then on (an
+    admin manages the staff of their own agency only)."""
+    admin = fields.pop("admin", None)
+    fields.setdefault("timezone", app.settings.timezone)
+    data = parse(AgencyIn, fields, prefix="--")
+    admin_in = None
+    if admin is not None:
+        staff_fields = {"handle": admin, "agency": data.name, "role": Role.ADMIN}
+        admin_in = parse(StaffIn, staff_fields, prefix="--admin")
+
+    def work(uow: UnitOfWork) -> AgencyRow:
+        actor = _admin(uow, actor_handle, "agency.manage")
+        agency = create_agency(uow, data)
+        audit(uow, actor, "agency.add", agency_name=agency.name)
+        if admin_in is not None:
+            staff = create_staff(uow, admin_in)
+            audit(uow, actor, "staff.add", handle=staff.handle, role=staff.role)
+        return AgencyRow(agency.name, agency.timezone)
+
+    return app.run(work)
+
+
+def add_staff(app: App, actor_handle: str | None, **fields: object) -> StaffRow:
+    """A staff account in the admin's own agency."""
+    data = parse(StaffIn, fields, prefix="--")
+
+    def work(uow: UnitOfWork) -> StaffRow:
+        actor = _admin(uow, actor_handle, "staff.manage")
+        if data.agency != _agency_name(uow, actor):
+            why = "admins manage their own agency's staff: an admin of that agency adds them"
+            deny(uow, actor, "staff.manage", None, why)
+        staff = create_staff(uow, data)
+        audit(uow, actor, "staff.add", handle=staff.handle, role=staff.role)
+        return StaffRow(staff.handle, staff.role, data.agency, staff.active, staff.on_call, 0)
+
+    return app.run(work)
 
 
 def list_staff(app: App, actor_handle: str | None) -> tuple[Actor, list[StaffRow]]:
@@ -194,15 +203,7 @@ def deactivate_staff(
 
 
 def _can_take_cases(uow: UnitOfWork, actor: Actor, handle: str) -> bool:
-    found = uow.session.scalar(
-        select(Staff.id).where(
-            Staff.handle == handle,
-            Staff.agency_id == actor.agency_id,
-            Staff.active.is_(True),
-            Staff.role.in_([Role.CASEWORKER, Role.SUPERVISOR]),
-        )
-    )
-    return found is not None
+    return caseworker(uow, actor.agency_id, handle) is not None
 
 
 def _agency_name(uow: UnitOfWork, actor: Actor) -> str:

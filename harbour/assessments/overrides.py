@@ -8,19 +8,17 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from harbour import events
-from harbour.access import Actor, load_case, resolve_actor
+from harbour.access import Actor, agency_today, on_case
 from harbour.app import App, UnitOfWork
 from harbour.assessments.submit import AssessmentOutcome, outcome_of
 from harbour.cases import schedule
 from harbour.db.base import new_id
 from harbour.db.models import Assessment, Case, Plan
-from harbour.domain.composition import ProposedItem
+from harbour.domain.composition import emergency_items
 from harbour.domain.text import Note
 from harbour.domain.vocab import (
     AssessmentStatus,
     CaseStatus,
-    ItemState,
-    PlanSection,
     PlanStatus,
     RiskLevel,
 )
@@ -43,12 +41,10 @@ def override_level(
     """A supervisor sets the level of the case's latest assessment, with a reason."""
     data = parse(OverrideIn, {"level": level, "reason": reason}, prefix="--")
 
-    def work(uow: UnitOfWork) -> AssessmentOutcome:
-        actor = resolve_actor(uow, actor_handle)
-        case = load_case(uow, actor, ref, "case.override")
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> AssessmentOutcome:
         return override(uow, actor, case, data.level, data.reason)
 
-    return app.run(work)
+    return on_case(app, actor_handle, ref, "case.override", work)
 
 
 def override(
@@ -97,20 +93,10 @@ def latest_completed(uow: UnitOfWork, case: Case) -> Assessment:
 def _add_emergency_steps(uow: UnitOfWork, plan: Plan) -> None:
     """Raised to imminent by hand: the draft gains the emergency protocol it lacked."""
     have = {row.key for row in plan_items(uow, plan)}
-    catalogue = uow.reference.catalogue
     case = uow.session.get(Case, plan.case_id)
     assert case is not None
-    today = uow.now().astimezone(schedule.zone_of(uow, case)).date()
-    for code in uow.reference.instrument.emergency_protocol:
-        step = catalogue.emergency_protocol.get(code)
-        if step is not None and code not in have:
-            item = ProposedItem(
-                code,
-                PlanSection.EMERGENCY,
-                ItemState.ACCEPTED,
-                code,
-                owner=step.owner,
-                due_on=today,
-            )
-            uow.session.add(stored_item(uow, plan, -1, item))
+    today = agency_today(uow, case.agency_id)
+    missing = [c for c in uow.reference.instrument.emergency_protocol if c not in have]
+    for item in emergency_items(missing, uow.reference.catalogue, today):
+        uow.session.add(stored_item(uow, plan, -1, item))
     uow.session.flush()

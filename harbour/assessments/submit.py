@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from harbour import events
-from harbour.access import Actor, load_case, resolve_actor
+from harbour.access import Actor, agency_today, agency_zone, on_case
 from harbour.app import App, UnitOfWork
 from harbour.cases import schedule
 from harbour.cases import transitions as lifecycle
@@ -126,11 +126,10 @@ def check_can_assess(app: App, actor_handle: str | None, ref: str, point: str) -
     """Before anyone answers twenty questions: may this actor assess this case at this point?"""
     at = parse_point(point)
 
-    def work(uow: UnitOfWork) -> None:
-        actor = resolve_actor(uow, actor_handle)
-        lifecycle.check_point(uow, load_case(uow, actor, ref, "case.assess"), at)
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> None:
+        lifecycle.check_point(uow, case, at)
 
-    app.run(work)
+    on_case(app, actor_handle, ref, "case.assess", work)
 
 
 def submit_assessment(
@@ -147,17 +146,15 @@ def submit_assessment(
     validate_answers(app.reference.instrument, answers)
     assert isinstance(answers, Mapping)
 
-    def work(uow: UnitOfWork) -> AssessmentOutcome:
-        actor = resolve_actor(uow, actor_handle)
-        case = load_case(uow, actor, ref, "case.assess")
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> AssessmentOutcome:
         return complete_assessment(uow, actor, case, at, answers, key)
 
     try:
-        return app.run(work)
+        return on_case(app, actor_handle, ref, "case.assess", work)
     except IntegrityError:
         if key is None:  # a concurrent twin with the same key won: answer as its replay
             raise
-        return app.run(work)
+        return on_case(app, actor_handle, ref, "case.assess", work)
 
 
 def complete_assessment(
@@ -290,7 +287,7 @@ def _compose_plan(
         proposed(uow, latest_plan(uow, case)),
         uow.reference.catalogue,
         contacts=approved_contacts(uow, case),
-        today=uow.now().astimezone(schedule.zone_of(uow, case)).date(),
+        today=agency_today(uow, case.agency_id),
     )
     return create_version(uow, case, assessment, items)
 
@@ -309,7 +306,7 @@ def outcome_of(
         for r in assessment.reasons or []
     )
     level = RiskLevel(assessment.level or RiskLevel.LOW)
-    zone = schedule.zone_of(uow, case)
+    zone = agency_zone(uow, case.agency_id)
     protocol = tuple(protocol) if level == RiskLevel.IMMINENT else ()
     wording = uow.reference.catalogue.emergency_protocol if protocol else {}
     alert_id = uow.session.scalar(

@@ -12,6 +12,7 @@ exists already.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar, TypeVar
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.orm.attributes import flag_modified
 
-from harbour.access import Actor, audit, deny, load_case, resolve_actor
+from harbour.access import Actor, agency_today, audit, deny, on_case
 from harbour.app import App, UnitOfWork
 from harbour.cases.intake import MAX_PEOPLE, ContactIn, FamilyIn, ThreatIn
 from harbour.db.models import Case, Person, ThreatSource
@@ -160,9 +161,11 @@ def edit_person(
     clear: list[str] | None = None,
 ) -> Change:
     """Change the given fields of one person of the case; ``clear`` empties optional ones."""
-    patch, cleared = PersonPatch.requested(fields, clear, today=_today(app))
+    PersonPatch.requested(fields, clear, date.max)  # refused before anything is read; dates below
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> Change:
+        # The date of birth is checked against today where the case's agency is.
+        patch, cleared = PersonPatch.requested(fields, clear, agency_today(uow, case.agency_id))
         person = _numbered(uow, Person, case, number, "person")
         kind = PersonKind(person.kind)
         _applies(set(patch), _PERSON_FIELDS[kind], kind.value)
@@ -216,23 +219,21 @@ def edit_threat(
 
 
 def _on_editable_case(
-    app: App, actor_handle: str | None, ref: str, work: Any
-) -> Change:  # work: (uow, actor, case) -> Change
-    def run(uow: UnitOfWork) -> Change:
-        actor = resolve_actor(uow, actor_handle)
-        case = load_case(uow, actor, ref, ACTION)
+    app: App, actor_handle: str | None, ref: str, work: Callable[[UnitOfWork, Actor, Case], Change]
+) -> Change:
+    def run(uow: UnitOfWork, actor: Actor, case: Case) -> Change:
         if actor.role == Role.CASEWORKER and case.caseworker_id != actor.staff_id:
             deny(uow, actor, ACTION, case.id, "only its caseworker or a supervisor edits a case")
         if case.status == CaseStatus.CLOSED:
             raise Conflict("case_closed", "the case is closed: reopen it first")
-        result: Change = work(uow, actor, case)
+        result = work(uow, actor, case)
         case.updated_at = uow.now()
         # Written even when the time is the same, so the version moves: a concurrent edit of
         # the same case (read before this one committed) fails as stale, never overwrites.
         flag_modified(case, "updated_at")
         return result
 
-    return app.run(run)
+    return on_case(app, actor_handle, ref, ACTION, run)
 
 
 def _changed(
@@ -344,10 +345,6 @@ def _next_position(uow: UnitOfWork, model: type[Person] | type[ThreatSource], ca
 
 def _count(uow: UnitOfWork, model: type[Person] | type[ThreatSource], case: Case) -> int:
     return uow.session.scalar(select(func.count()).where(model.case_id == case.id)) or 0
-
-
-def _today(app: App) -> date:
-    return app.clock.now().astimezone(app.settings.zone).date()
 
 
 __all__ = [

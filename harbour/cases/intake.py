@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
@@ -11,12 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from harbour import events
-from harbour.access import Actor, audit, authorize
+from harbour.access import Actor, agency_today, audit, authorize, caseworker
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
-from harbour.db.models import Case, Person, Staff, ThreatSource
+from harbour.db.models import Case, Person, ThreatSource
 from harbour.domain.text import Address, Handle, Name, Note, PastDate, Phone, ShortText
-from harbour.domain.vocab import CaseStatus, PersonAtRisk, PersonKind, Role, Situation, ThreatKind
+from harbour.domain.vocab import CaseStatus, PersonAtRisk, PersonKind, Situation, ThreatKind
 from harbour.errors import Conflict, InvalidInput
 from harbour.validation import parse
 
@@ -89,19 +90,35 @@ class _KeyIn(_Strict):
     key: IdempotencyKey
 
 
-def refer(app: App, actor_handle: str | None, data: object, idempotency_key: str | None) -> Case:
+@dataclass(frozen=True)
+class Referred:
+    """The case a referral started (or, repeated with its key, had started): no content."""
+
+    id: str
+    reference: str
+    status: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"case": self.reference, "status": self.status}
+
+
+def refer(
+    app: App, actor_handle: str | None, data: object, idempotency_key: str | None
+) -> Referred:
     """Validate a referral, then create its case once (safe to repeat with the same key)."""
-    today = app.clock.now().astimezone(app.settings.zone).date()
-    referral = parse(Referral, data, today=today)
+    parse(Referral, data, today=date.max)  # refused before anything is read; dates below
     if idempotency_key is not None:
         idempotency_key = parse(_KeyIn, {"key": idempotency_key}, prefix="--idempotency-key").key
 
-    def work(uow: UnitOfWork) -> Case:
+    def work(uow: UnitOfWork) -> Referred:
         from harbour.access import resolve_actor
 
         actor = resolve_actor(uow, actor_handle)
+        # The date of birth is checked against today where the actor's agency is.
+        referral = parse(Referral, data, today=agency_today(uow, actor.agency_id))
         authorize(uow, actor, "case.refer")
-        return _create_or_replay(uow, actor, referral, idempotency_key)
+        case = _create_or_replay(uow, actor, referral, idempotency_key)
+        return Referred(case.id, case.reference, case.status)
 
     try:
         return app.run(work)
@@ -157,14 +174,7 @@ def _new_case(uow: UnitOfWork, actor: Actor, referral: Referral, key: str | None
 
 
 def _caseworker_id(uow: UnitOfWork, actor: Actor, handle: str) -> str:
-    staff = uow.session.scalar(
-        select(Staff).where(
-            Staff.handle == handle,
-            Staff.agency_id == actor.agency_id,
-            Staff.active.is_(True),
-            Staff.role.in_([Role.CASEWORKER, Role.SUPERVISOR]),
-        )
-    )
+    staff = caseworker(uow, actor.agency_id, handle)
     if staff is None:
         raise InvalidInput([("caseworker", "no active caseworker with that handle in your agency")])
     return staff.id

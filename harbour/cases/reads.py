@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 
 from harbour import events
-from harbour.access import Actor, audit, authorize, load_case, resolve_actor
+from harbour.access import Actor, agency_zone, audit, authorize, caseworker, on_case, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.clock import local_time
 from harbour.db.base import new_id
-from harbour.db.models import Agency, AuditEvent, Case, LifecycleEvent, Person, Staff, ThreatSource
+from harbour.db.models import AuditEvent, Case, LifecycleEvent, Person, Staff, ThreatSource
 from harbour.domain.policy import Interval, shift
 from harbour.domain.vocab import CaseStatus, Role
 from harbour.errors import InvalidInput
 from harbour.notify import hooks
-
-
-def agency_zone(uow: UnitOfWork, agency_id: str) -> ZoneInfo:
-    agency = uow.session.get(Agency, agency_id)
-    return ZoneInfo(agency.timezone if agency else uow.app.settings.timezone)
 
 
 def staff_zone(app: App, handle: str | None) -> ZoneInfo:
@@ -121,18 +118,51 @@ def due_soon_horizon(uow: UnitOfWork, now: datetime, zone: ZoneInfo) -> datetime
     return shift(now, policy.reminders.get("due_soon", Interval()), zone)
 
 
-def show_case(app: App, actor_handle: str | None, ref: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CaseDetails:
+    """The whole case as its agency's staff see it, identifying fields unsealed (people and
+    threat sources as ``case show`` lists them: by number, only the fields that hold a value)."""
+
+    case: str  # the reference
+    status: str
+    situation: str
+    risk_level: str | None
+    next_due: datetime | None
+    next_due_local: str | None  # in the agency's zone
+    escalated: bool
+    caseworker: str | None
+    persons_at_risk: tuple[str, ...]
+    referral_source: str | None
+    people: tuple[Mapping[str, Any], ...]
+    threats: tuple[Mapping[str, Any], ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "case": self.case,
+            "status": self.status,
+            "situation": self.situation,
+            "risk_level": self.risk_level,
+            "next_due": self.next_due.isoformat() if self.next_due else None,
+            "next_due_local": self.next_due_local,
+            "escalated": self.escalated,
+            "caseworker": self.caseworker,
+            "persons_at_risk": list(self.persons_at_risk),
+            "referral_source": self.referral_source,
+            "people": [dict(p) for p in self.people],
+            "threats": [dict(t) for t in self.threats],
+        }
+
+
+def show_case(app: App, actor_handle: str | None, ref: str) -> CaseDetails:
     """The whole case, identifying fields unsealed: for staff of the case's agency only."""
 
-    def work(uow: UnitOfWork) -> dict[str, Any]:
-        actor = resolve_actor(uow, actor_handle)
-        case = load_case(uow, actor, ref, "case.read")
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> CaseDetails:
         return describe(uow, case)
 
-    return app.run(work)
+    return on_case(app, actor_handle, ref, "case.read", work)
 
 
-def describe(uow: UnitOfWork, case: Case) -> dict[str, Any]:
+def describe(uow: UnitOfWork, case: Case) -> CaseDetails:
     people = uow.session.scalars(
         select(Person).where(Person.case_id == case.id).order_by(Person.position)
     ).all()
@@ -141,20 +171,20 @@ def describe(uow: UnitOfWork, case: Case) -> dict[str, Any]:
     ).all()
     caseworker = uow.session.get(Staff, case.caseworker_id) if case.caseworker_id else None
     zone = agency_zone(uow, case.agency_id)
-    return {
-        "case": case.reference,
-        "status": case.status,
-        "situation": case.situation,
-        "risk_level": case.risk_level,
-        "next_due": case.next_due_at.isoformat() if case.next_due_at else None,
-        "next_due_local": local_time(case.next_due_at, zone),
-        "escalated": case.escalated,
-        "caseworker": caseworker.handle if caseworker else None,
-        "persons_at_risk": case.persons_at_risk,
-        "referral_source": uow.unseal(case, "referral_source"),
-        "people": [_person(uow, p) for p in people],
-        "threats": [_threat(uow, t) for t in threats],
-    }
+    return CaseDetails(
+        case=case.reference,
+        status=case.status,
+        situation=case.situation,
+        risk_level=case.risk_level,
+        next_due=case.next_due_at,
+        next_due_local=local_time(case.next_due_at, zone),
+        escalated=case.escalated,
+        caseworker=caseworker.handle if caseworker else None,
+        persons_at_risk=tuple(case.persons_at_risk),
+        referral_source=uow.unseal(case, "referral_source"),
+        people=tuple(MappingProxyType(_person(uow, p)) for p in people),
+        threats=tuple(MappingProxyType(_threat(uow, t)) for t in threats),
+    )
 
 
 def _person(uow: UnitOfWork, person: Person) -> dict[str, Any]:
@@ -191,26 +221,31 @@ def _threat(uow: UnitOfWork, threat: ThreatSource) -> dict[str, Any]:
     return shown
 
 
-def assign(app: App, actor_handle: str | None, ref: str, handle: str) -> Case:
-    def work(uow: UnitOfWork) -> Case:
-        actor = resolve_actor(uow, actor_handle)
-        case = load_case(uow, actor, ref, "case.assign")
-        return assign_case(uow, actor, case, handle)
+@dataclass(frozen=True)
+class Assignment:
+    """Whose case it is now."""
 
-    return app.run(work)
+    case: str  # the reference
+    caseworker: str  # the handle
+
+    def as_json(self) -> dict[str, str]:
+        return {"case": self.case, "caseworker": self.caseworker}
+
+
+def assign(app: App, actor_handle: str | None, ref: str, handle: str) -> Assignment:
+    """Give a case of the actor's agency to one of its caseworkers (or supervisors)."""
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> Assignment:
+        assign_case(uow, actor, case, handle)
+        return Assignment(case.reference, handle)
+
+    return on_case(app, actor_handle, ref, "case.assign", work)
 
 
 def assign_case(uow: UnitOfWork, actor: Actor | None, case: Case, handle: str) -> Case:
     """Give the case to ``handle`` and tell them, in the caller's transaction; assigning it to
     its current caseworker changes nothing and sends nothing."""
-    staff = uow.session.scalar(
-        select(Staff).where(
-            Staff.handle == handle,
-            Staff.agency_id == case.agency_id,
-            Staff.active.is_(True),
-            Staff.role.in_([Role.CASEWORKER, Role.SUPERVISOR]),
-        )
-    )
+    staff = caseworker(uow, case.agency_id, handle)
     if staff is None:
         raise InvalidInput([("HANDLE", "no active caseworker with that handle in the agency")])
     if case.caseworker_id != staff.id:
@@ -235,10 +270,33 @@ def latest_assignment(uow: UnitOfWork, case: Case) -> str | None:
     return next((subject for subject, payload in rows if payload.get("caseworker") == handle), None)
 
 
-def audit_trail(app: App, actor_handle: str | None, ref: str) -> list[dict[str, Any]]:
-    def work(uow: UnitOfWork) -> list[dict[str, Any]]:
-        actor = resolve_actor(uow, actor_handle)
-        case = load_case(uow, actor, ref, "case.audit")
+@dataclass(frozen=True)
+class AuditRow:
+    """One audited action: who, what, when (also in the agency's zone) and how it went; codes,
+    handles and counts only."""
+
+    at: datetime
+    at_local: str
+    actor: str | None
+    action: str
+    outcome: str
+    details: Mapping[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "at_local": self.at_local,
+            "actor": self.actor,
+            "action": self.action,
+            "outcome": self.outcome,
+            "details": dict(self.details),
+        }
+
+
+def audit_trail(app: App, actor_handle: str | None, ref: str) -> list[AuditRow]:
+    """Who read or changed a case of the supervisor's agency, and when, oldest first."""
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> list[AuditRow]:
         rows = uow.session.scalars(
             select(AuditEvent)
             .where(AuditEvent.case_id == case.id)
@@ -247,15 +305,15 @@ def audit_trail(app: App, actor_handle: str | None, ref: str) -> list[dict[str, 
         zone = agency_zone(uow, actor.agency_id)
         return [_audit_row(r, zone) for r in rows]
 
-    return app.run(work)
+    return on_case(app, actor_handle, ref, "case.audit", work)
 
 
-def system_audit(app: App, actor_handle: str | None, limit: int = 500) -> list[dict[str, Any]]:
+def system_audit(app: App, actor_handle: str | None, limit: int = 500) -> list[AuditRow]:
     """An admin's view of the audit rows that belong to no case: their agency's (staff and
     agency changes, key rotations, refused commands) and the store's own (``init``, unknown
     actors), the newest ``limit`` of them, oldest first. Codes and handles only."""
 
-    def work(uow: UnitOfWork) -> list[dict[str, Any]]:
+    def work(uow: UnitOfWork) -> list[AuditRow]:
         actor = resolve_actor(uow, actor_handle)
         authorize(uow, actor, "audit.system")
         rows = uow.session.scalars(
@@ -274,12 +332,7 @@ def system_audit(app: App, actor_handle: str | None, limit: int = 500) -> list[d
     return app.run(work)
 
 
-def _audit_row(row: AuditEvent, zone: ZoneInfo) -> dict[str, Any]:
-    return {
-        "at": row.at.isoformat(),
-        "at_local": local_time(row.at, zone, seconds=True),
-        "actor": row.actor_handle,
-        "action": row.action,
-        "outcome": row.outcome,
-        "details": row.details,
-    }
+def _audit_row(row: AuditEvent, zone: ZoneInfo) -> AuditRow:
+    at_local = local_time(row.at, zone, seconds=True)
+    details = MappingProxyType(dict(row.details))
+    return AuditRow(row.at, at_local, row.actor_handle, row.action, row.outcome, details)

@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 
 from harbour import events
-from harbour.access import load_case, resolve_actor
+from harbour.access import Actor, agency_zone, on_case
 from harbour.app import App, UnitOfWork
 from harbour.clock import local_time
-from harbour.db.models import Agency, Assessment, Case, LifecycleEvent
+from harbour.db.models import Assessment, Case, LifecycleEvent
 from harbour.domain.policy import (
     Policy,
     follow_up_dues,
@@ -34,12 +34,8 @@ from harbour.errors import InvalidInput
 
 P = AssessmentPoint
 OPEN_CASE = (CaseStatus.ACTIVE, CaseStatus.REOPENED, CaseStatus.DISCHARGE_PENDING)
+NEEDS_NEXT = (*OPEN_CASE, CaseStatus.DISCHARGED)  # cases that always have an assessment open
 MEETINGS = (P.INITIAL_CONTACT, P.PLANNING_MEETING)  # what the planning cadence counts from
-
-
-def zone_of(uow: UnitOfWork, case: Case) -> ZoneInfo:
-    agency = uow.session.get(Agency, case.agency_id)
-    return ZoneInfo(agency.timezone if agency else uow.app.settings.timezone)
 
 
 def open_assessments(uow: UnitOfWork, case: Case) -> list[Assessment]:
@@ -91,7 +87,7 @@ def refresh_next_due(uow: UnitOfWork, case: Case) -> None:
 def open_initial(uow: UnitOfWork, case: Case) -> Assessment:
     """The initial-contact assessment of a new referral, due by the policy."""
     policy = uow.reference.policy
-    due = initial_contact_due(policy, case.created_at, zone_of(uow, case))
+    due = initial_contact_due(policy, case.created_at, agency_zone(uow, case.agency_id))
     return open_assessment(uow, case, P.INITIAL_CONTACT, due)
 
 
@@ -108,7 +104,7 @@ def plan_next(uow: UnitOfWork, case: Case, completed: Assessment) -> None:
 
 
 def periodic_due(uow: UnitOfWork, case: Case, completed: Assessment) -> datetime:
-    policy, zone = uow.reference.policy, zone_of(uow, case)
+    policy, zone = uow.reference.policy, agency_zone(uow, case.agency_id)
     assert completed.completed_at is not None and completed.level is not None
     by_level = next_due(policy, completed.completed_at, RiskLevel(completed.level), zone)
     meeting = last_meeting(uow, case) or completed.completed_at
@@ -128,7 +124,7 @@ def last_meeting(uow: UnitOfWork, case: Case) -> datetime | None:
 def open_after_reopen(uow: UnitOfWork, case: Case) -> Assessment:
     """A reopened case is assessed as soon as a new referral would be."""
     policy = uow.reference.policy
-    due = initial_contact_due(policy, uow.now(), zone_of(uow, case))
+    due = initial_contact_due(policy, uow.now(), agency_zone(uow, case.agency_id))
     return open_assessment(uow, case, P.PLANNING_MEETING, due)
 
 
@@ -146,7 +142,7 @@ def follow_up_schedule(uow: UnitOfWork, case: Case) -> tuple[list[datetime], int
     since = discharged_at(uow, case)
     if since is None:
         return [], 0
-    dues = follow_up_dues(uow.reference.policy, since, zone_of(uow, case))
+    dues = follow_up_dues(uow.reference.policy, since, agency_zone(uow, case.agency_id))
     done = uow.session.scalar(
         select(func.count(Assessment.id)).where(
             Assessment.case_id == case.id,
@@ -175,7 +171,7 @@ def follow_up_opens_at(uow: UnitOfWork, case: Case) -> datetime | None:
     if due is None:
         return None
     policy = uow.reference.policy
-    return dict(reminder_times(policy, due, zone_of(uow, case)))["due_soon"]
+    return dict(reminder_times(policy, due, agency_zone(uow, case.agency_id)))["due_soon"]
 
 
 def open_next_follow_up(uow: UnitOfWork, case: Case) -> Assessment | None:
@@ -190,23 +186,30 @@ def open_next_follow_up(uow: UnitOfWork, case: Case) -> Assessment | None:
 # -- for the sweep ------------------------------------------------------------------------------
 
 
-def cases_missing_next(uow: UnitOfWork, *, limit: int = 500, after_id: str = "") -> list[Case]:
-    """Open or discharged cases with no open assessment (a crash, an old policy), by id.
-
-    The sweep calls ``ensure_next`` on each, a batch at a time (pass the last id as ``after_id``).
+def cases_missing_next(
+    uow: UnitOfWork, *, limit: int = 500, after_id: str = ""
+) -> tuple[list[Case], list[Case]]:
+    """A page of up to ``limit`` open or discharged cases after ``after_id``, by id, and those of
+    them with no open assessment (a crash, an old policy): the sweep calls ``ensure_next`` on
+    each, page by page (pass the page's last id as ``after_id``; a short page is the last).
     """
-    has_open = exists().where(
-        Assessment.case_id == Case.id, Assessment.status == AssessmentStatus.OPEN
-    )
-    return list(
+    cases = list(
         uow.session.scalars(
             select(Case)
-            .where(Case.status.in_([*OPEN_CASE, CaseStatus.DISCHARGED]), ~has_open)
-            .where(Case.id > after_id)
+            .where(Case.status.in_(NEEDS_NEXT), Case.id > after_id)
             .order_by(Case.id)
             .limit(limit)
         )
     )
+    # Looked up by case id alone: with a status condition beside it, SQLite's planner walks the
+    # (status, due_at) index for every case instead, and the sweep turns quadratic.
+    found = uow.session.execute(
+        select(Assessment.case_id, Assessment.status).where(
+            Assessment.case_id.in_([case.id for case in cases])
+        )
+    )
+    has_open = {case_id for case_id, status in found if status == AssessmentStatus.OPEN}
+    return cases, [case for case in cases if case.id not in has_open]
 
 
 def ensure_next(uow: UnitOfWork, case: Case) -> Assessment | None:
@@ -238,12 +241,10 @@ def preview(app: App, actor_handle: str | None, ref: str, weeks: int = 8) -> lis
     if not 1 <= weeks <= 104:
         raise InvalidInput([("--weeks", "from 1 to 104")])
 
-    def work(uow: UnitOfWork) -> list[dict[str, Any]]:
-        actor = resolve_actor(uow, actor_handle)
-        case = load_case(uow, actor, ref, "case.read")
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> list[dict[str, Any]]:
         return dry_run(uow, case, weeks)
 
-    return app.run(work)
+    return on_case(app, actor_handle, ref, "case.read", work)
 
 
 def dry_run(uow: UnitOfWork, case: Case, weeks: int = 8) -> list[dict[str, Any]]:
@@ -254,7 +255,7 @@ def dry_run(uow: UnitOfWork, case: Case, weeks: int = 8) -> list[dict[str, Any]]
     past) at the case's current level, marked ``projected``: only their reminders before they
     are due, and none before the assessment they follow exists.
     """
-    now, policy, zone = uow.now(), uow.reference.policy, zone_of(uow, case)
+    now, policy, zone = uow.now(), uow.reference.policy, agency_zone(uow, case.agency_id)
     until = now + timedelta(weeks=weeks)
     entries: list[dict[str, Any]] = []
     for point, due, opens in _dues(uow, case, policy, zone, until):

@@ -5,12 +5,14 @@ and discharge, close and reopen as staff ask for them. The table itself is ``dom
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
 from harbour import events
-from harbour.access import Actor, audit, load_case, resolve_actor
+from harbour.access import Actor, agency_zone, audit, on_case
 from harbour.app import App, UnitOfWork
 from harbour.cases import schedule
 from harbour.clock import local_time
@@ -20,7 +22,6 @@ from harbour.domain import lifecycle
 from harbour.domain.lifecycle import S, check_transition
 from harbour.domain.vocab import AssessmentPoint, AssessmentStatus, CaseStatus
 from harbour.errors import Conflict
-from harbour.notify import hooks
 
 EVENT_FOR = {
     S.DISCHARGED: events.CASE_DISCHARGED,
@@ -52,7 +53,7 @@ def _check_follow_up_window(uow: UnitOfWork, case: Case) -> None:
     over the months after discharge as the policy sets them; they cannot all be done at once."""
     opens = schedule.follow_up_opens_at(uow, case)
     if opens is not None and uow.now() < opens:
-        local = local_time(opens, schedule.zone_of(uow, case))
+        local = local_time(opens, agency_zone(uow, case.agency_id))
         raise Conflict(
             "follow_up_not_open",
             f"the next follow-up opens {local}; for a change in the youth's situation, "
@@ -76,8 +77,7 @@ def discharge(uow: UnitOfWork, actor: Actor | None, case: Case) -> Case:
         raise Conflict("discharge_assessment_required", "complete a discharge assessment first")
     transition(uow, actor, case, S.DISCHARGED)
     schedule.cancel_open(uow, case)
-    schedule.open_next_follow_up(uow, case)
-    hooks.case_discharged(uow, case)
+    schedule.open_next_follow_up(uow, case)  # its reminders come from the sweep, as any due date's
     return case
 
 
@@ -129,19 +129,31 @@ ACTIONS: dict[str, tuple[str, Callable[[UnitOfWork, Actor | None, Case], Case]]]
 }
 
 
-def run_action(app: App, actor_handle: str | None, ref: str, name: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class StatusChange:
+    """A case's status after a discharge, close or reopen, and what falls due next."""
+
+    case: str  # the reference
+    status: str
+    next_due: datetime | None
+    follow_ups_remaining: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "case": self.case,
+            "status": self.status,
+            "next_due": self.next_due.isoformat() if self.next_due else None,
+            "follow_ups_remaining": self.follow_ups_remaining,
+        }
+
+
+def run_action(app: App, actor_handle: str | None, ref: str, name: str) -> StatusChange:
     """Discharge, close or reopen a case; returns its status and what falls due next."""
     permission, action = ACTIONS[name]
 
-    def work(uow: UnitOfWork) -> dict[str, Any]:
-        actor = resolve_actor(uow, actor_handle)
-        case = load_case(uow, actor, ref, permission)
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> StatusChange:
         action(uow, actor, case)
-        return {
-            "case": case.reference,
-            "status": case.status,
-            "next_due": case.next_due_at.isoformat() if case.next_due_at else None,
-            "follow_ups_remaining": schedule.follow_ups_remaining(uow, case),
-        }
+        remaining = schedule.follow_ups_remaining(uow, case)
+        return StatusChange(case.reference, case.status, case.next_due_at, remaining)
 
-    return app.run(work)
+    return on_case(app, actor_handle, ref, permission, work)

@@ -83,7 +83,7 @@ def _lifecycle(name: str, ref: str, actor: str | None, as_json: bool) -> None:
     app = get_app()
     result = run_action(app, actor, ref, name)
     committed(app)
-    emit(result, as_json, f"{result['case']} is now {result['status']}.")
+    emit(result.as_json(), as_json, f"{result.case} is now {result.status}.")
 
 
 @cli.command()

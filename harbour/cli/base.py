@@ -83,8 +83,9 @@ def fail(message: str, code: int = 1) -> None:
 
 def configure_logging() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # Apprise logs message bodies at DEBUG and recipients at INFO (guide/confidentiality.md).
-    logging.getLogger("apprise").setLevel(logging.WARNING)
+    from harbour.notify.routes import pin_apprise_logger
+
+    pin_apprise_logger()  # guide/confidentiality.md
 
 
 _built: dict[int, tuple[int, Any]] = {}

@@ -65,7 +65,7 @@ def refer(
     app = get_app()
     case = do_refer(app, actor, data, idempotency_key)
     committed(app)
-    emit({"case": case.reference, "status": case.status}, as_json, case.reference)
+    emit(case.as_json(), as_json, case.reference)
 
 
 @case_cli.command("show")
@@ -73,7 +73,7 @@ def case_show(ref: str, actor: As = None, as_json: Json = False) -> None:
     """Everything about one case, identifying fields included (its agency's staff only)."""
     from harbour.cases.reads import show_case
 
-    emit(show_case(get_app(), actor, ref), as_json, _describe)
+    emit(show_case(get_app(), actor, ref).as_json(), as_json, _describe)
 
 
 def _describe(case: dict[str, Any]) -> str:
@@ -140,13 +140,9 @@ def assign(ref: str, handle: str, actor: As = None, as_json: Json = False) -> No
     from harbour.cases.reads import assign as do_assign
 
     app = get_app()
-    case = do_assign(app, actor, ref, handle)
+    assigned = do_assign(app, actor, ref, handle)
     committed(app)
-    emit(
-        {"case": case.reference, "caseworker": handle},
-        as_json,
-        f"{case.reference} assigned to {handle}.",
-    )
+    emit(assigned.as_json(), as_json, f"{assigned.case} assigned to {assigned.caseworker}.")
 
 
 @cli.command()
@@ -175,7 +171,7 @@ def audit(
     app = get_app()
     rows = system_audit(app, actor, limit) if system else audit_trail(app, actor, ref or "")
     emit(
-        rows,
+        [row.as_json() for row in rows],
         as_json,
         lambda rs: (
             "\n".join(

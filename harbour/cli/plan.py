@@ -100,7 +100,7 @@ def plan_youth_copy(
     result = youth_copy(app, actor, ref, title=title, hide_hotlines=hide)
     committed(app)
     emit(
-        result,
+        result.as_json(),
         as_json,
         lambda r: (
             f"Youth copy of version {r['version']}: "

@@ -10,18 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from harbour import events
 from harbour.app import App
-from harbour.domain.vocab import AssessmentPoint
-from harbour.orchestration import pipeline, steps, sweep
-
-# The flow (deployment) a routed event starts, as deployments/prefect.yaml's triggers map them.
-FLOW_OF_POINT = {
-    AssessmentPoint.PLANNING_MEETING: "planning_meeting",
-    AssessmentPoint.DISCHARGE: "discharge",
-    AssessmentPoint.FOLLOW_UP: "follow_up",
-}
-TRIGGERED = frozenset({events.CASE_REFERRED, events.ASSESSMENT_SUBMITTED})
+from harbour.orchestration import pipeline, sweep
 
 
 class Orchestrator(Protocol):
@@ -40,20 +30,10 @@ class Orchestrator(Protocol):
         ...
 
 
-def flow_for(app: App, event: pipeline.Pending) -> str | None:
-    """The flow an event triggers in Prefect mode (None: the sweep finishes it)."""
-    if event.name == events.CASE_REFERRED:
-        return "initial_contact"
-    if event.name == events.ASSESSMENT_SUBMITTED:
-        point = steps.point_of(app, event.subject_id)
-        return FLOW_OF_POINT.get(AssessmentPoint(point), "safety_assessment")
-    return None
-
-
 def triggered(app: App) -> list[tuple[str, pipeline.Pending]]:
     """The recorded, unprocessed events that start a flow, oldest first, with its name."""
     found = pipeline.pending(app, before=None, limit=1000)
-    return [(name, event) for event in found if (name := flow_for(app, event)) is not None]
+    return [(name, event) for event in found if (name := pipeline.flow_for(app, event)) is not None]
 
 
 class Inline:

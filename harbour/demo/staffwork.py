@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from harbour.access import audit, load_case, resolve_actor
+from harbour.access import Actor, audit, on_case
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Alert, Assessment, Case, OutboxMessage, ReminderMark, Staff
 from harbour.demo.cast import Addition
@@ -33,9 +33,7 @@ def review_and_finalize(
     """The caseworker goes through the latest draft with the youth: accepts each suggestion the
     youth wants, rejects the others, writes in ``additions``, and finalises the version."""
 
-    def work(uow: UnitOfWork) -> Review:
-        actor = resolve_actor(uow, handle)
-        case = load_case(uow, actor, ref, "case.plan")
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> Review:
         plan = planning.draft_of(uow, case)
         accepted = rejected = 0
         for row in plan_items(uow, plan):
@@ -56,7 +54,7 @@ def review_and_finalize(
         audit(uow, actor, "plan.finalize", case.id, version=plan.version_number)
         return Review(plan.version_number, accepted, rejected, len(additions))
 
-    return app.run(work)
+    return on_case(app, handle, ref, "case.plan", work)
 
 
 @dataclass(frozen=True)

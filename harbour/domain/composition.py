@@ -108,7 +108,12 @@ def _emergency(result: RiskResult, catalogue: Catalogue, today: date) -> list[Pr
     """The emergency protocol, due today."""
     if result.level != RiskLevel.IMMINENT:
         return []
-    steps = [catalogue.emergency_protocol.get(code) for code in result.emergency_protocol]
+    return emergency_items(result.emergency_protocol, catalogue, today)
+
+
+def emergency_items(codes: Iterable[str], catalogue: Catalogue, today: date) -> list[ProposedItem]:
+    """The emergency protocol's steps ``codes`` (those the catalogue words), accepted, due today."""
+    steps = [catalogue.emergency_protocol.get(code) for code in codes]
     return [
         ProposedItem(
             s.code, PlanSection.EMERGENCY, ItemState.ACCEPTED, s.code, owner=s.owner, due_on=today

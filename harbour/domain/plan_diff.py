@@ -38,6 +38,7 @@ class PlanDiff:
     risk_before: str | None
     risk_after: str | None
     sections: tuple[SectionDiff, ...]  # only sections with a change, in plan order
+    timezone: str  # the case's agency's, for showing times (emergency steps done)
 
     @property
     def risk_changed(self) -> bool:
@@ -77,6 +78,7 @@ def diff(old: PlanSnapshot, new: PlanSnapshot) -> PlanDiff:
         old.risk_level,
         new.risk_level,
         sections,
+        new.timezone,
     )
 
 

@@ -175,7 +175,7 @@ def lane_of(kind: str) -> Lane:
     return Lane.URGENT if kind == AlertKind.IMMINENT_THREAT else Lane.NORMAL
 
 
-def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> Alert:
+def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> AlertRow:
     """Record who acknowledged an alert of their agency, and when; the ladder stops there, and
     its pages not yet sent are settled (kept as ``cancelled``/``acknowledged``, never sent).
 
@@ -185,10 +185,10 @@ def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> Alert:
     if not _HEX.fullmatch(typed):
         raise InvalidInput([("ALERT_ID", "not an alert id (at least 8 hex characters)")])
 
-    def work(uow: UnitOfWork) -> Alert:
+    def work(uow: UnitOfWork) -> AlertRow:
         actor = resolve_actor(uow, actor_handle)
         authorize(uow, actor, "alert.ack")
-        alert = _find(uow, actor.agency_id, typed)
+        alert, reference = _find(uow, actor.agency_id, typed)
         if alert.acknowledged_at is None:
             alert.acknowledged_at = uow.now()
             alert.acknowledged_by = actor.handle
@@ -196,7 +196,7 @@ def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> Alert:
             settle_pages(uow, alert)
             audit(uow, actor, "alert.ack", alert.case_id, alert_id=alert.id, tier=alert.tier)
             events.record(uow, alert.case_id, events.ALERT_ACKNOWLEDGED, alert.id, kind=alert.kind)
-        return alert
+        return _row(alert, reference)
 
     return app.run(work)
 
@@ -217,9 +217,10 @@ def settle_pages(uow: UnitOfWork, alert: Alert) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _find(uow: UnitOfWork, agency_id: str, typed: str) -> Alert:
-    matches = uow.session.scalars(
-        select(Alert)
+def _find(uow: UnitOfWork, agency_id: str, typed: str) -> tuple[Alert, str]:
+    """The agency's alert whose id starts with ``typed``, and its case's reference."""
+    matches = uow.session.execute(
+        select(Alert, Case.reference)
         .join(Case, Case.id == Alert.case_id)
         .where(Case.agency_id == agency_id, Alert.id.startswith(typed))
         .limit(2)
@@ -228,7 +229,8 @@ def _find(uow: UnitOfWork, agency_id: str, typed: str) -> Alert:
         raise InvalidInput([("ALERT_ID", "matches more than one alert; type more of it")])
     if not matches:
         raise NotFound("alert_not_found", "no such alert")
-    return matches[0]
+    alert, reference = matches[0]
+    return alert, reference
 
 
 @dataclass(frozen=True)
@@ -260,6 +262,19 @@ class AlertRow:
         }
 
 
+def _row(alert: Alert, case_reference: str) -> AlertRow:
+    return AlertRow(
+        alert.id,
+        case_reference,
+        alert.kind,
+        alert.tier,
+        alert.opened_at,
+        alert.next_escalation_at,
+        alert.acknowledged_at,
+        alert.acknowledged_by,
+    )
+
+
 def list_alerts(
     app: App, actor_handle: str | None, *, include_acknowledged: bool = False, limit: int = 50
 ) -> list[AlertRow]:
@@ -277,19 +292,7 @@ def list_alerts(
         )
         if not include_acknowledged:
             query = query.where(Alert.acknowledged_at.is_(None))
-        rows = [
-            AlertRow(
-                a.id,
-                reference,
-                a.kind,
-                a.tier,
-                a.opened_at,
-                a.next_escalation_at,
-                a.acknowledged_at,
-                a.acknowledged_by,
-            )
-            for a, reference in uow.session.execute(query)
-        ]
+        rows = [_row(a, reference) for a, reference in uow.session.execute(query)]
         audit(uow, actor, "alert.list", count=len(rows))
         return rows
 

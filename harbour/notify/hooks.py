@@ -53,13 +53,5 @@ def assessment_completed(
         )
 
 
-def case_discharged(uow: UnitOfWork, case: Case) -> None:
-    """The case left the program; follow-ups are scheduled by the domain.
-
-    Nothing is sent now: the follow-up assessments' reminders come from the sweep, like any other
-    due date (as ``follow_up_due``).
-    """
-
-
 def _rank(level: str | None) -> int:
     return RiskLevel(level).rank if level else -1

@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, exists, or_, select
 
 from harbour import events
-from harbour.app import App, UnitOfWork
+from harbour.app import UnitOfWork
 from harbour.db.models import Agency, Assessment, Case, ReminderMark
 from harbour.domain import refs
 from harbour.domain.policy import ESCALATION, REMINDERS, Policy, reminder_times
@@ -59,40 +59,37 @@ class Batch:
     started: dict[str, list[str]]  # digest rows it started, by recipient
 
 
-def sweep(uow: UnitOfWork, now: datetime, *, batch: int = 500) -> dict[str, int]:
-    """Fire the reminder thresholds passed by ``now``; returns counts by threshold and digests.
-
-    One call is one whole sweep in the caller's transaction; assessments are read ``batch`` at a
-    time and let go once handled. ``sweep_in_batches`` commits each batch instead.
-    """
-    policy, digests = uow.reference.policy, Digests()
-    counts: Counter[str] = Counter()
-    after = ""
-    while True:
-        done = _batch(uow, policy, now, batch, after, digests)
-        digests.started(done.started)
-        counts += done.counts
-        if done.found < batch:
-            break
-        after = done.last
-    digests.release(uow)
-    return _totals(counts, digests)
+T = TypeVar("T")
 
 
-def sweep_in_batches(
-    app: App, now: datetime, *, batch: int = 500, between: Callable[[], None] | None = None
+class Runner(Protocol):
+    """Runs a piece of work in a unit of work: ``App.run`` (a transaction each time), or a
+    caller's own unit of work (everything in one transaction)."""
+
+    def __call__(self, work: Callable[[UnitOfWork], T], /) -> T: ...
+
+
+def sweep(
+    run: Runner,
+    policy: Policy,
+    now: datetime,
+    *,
+    batch: int = 500,
+    between: Callable[[], None] | None = None,
 ) -> dict[str, int]:
-    """The same sweep, one transaction per batch (marks, digest items, escalations together)
-    and a short last one that sends the digests; ``between`` runs between two batches.
+    """Fire the reminder thresholds passed by ``now``; counts by threshold and digests.
 
-    On SQLite a transaction holds the database's one write lock: a catch-up sweep over many
-    cases in one transaction kept every other command (``harbour assess`` too) waiting.
+    Assessments are read ``batch`` at a time, each batch in one ``run`` (marks, digest items,
+    escalations together), then a short last one sends the digests; ``between`` runs between
+    two batches. With ``run=app.run`` each batch commits: on SQLite a transaction holds the
+    database's one write lock, and a catch-up sweep over many cases in one transaction kept
+    every other command (``harbour assess`` too) waiting.
     """
-    policy, digests = app.reference.policy, Digests()
+    digests = Digests()
     counts: Counter[str] = Counter()
     after = ""
     while True:
-        done = app.run(
+        done = run(
             partial(_batch, policy=policy, now=now, batch=batch, after=after, digests=digests)
         )
         digests.started(done.started)
@@ -102,7 +99,7 @@ def sweep_in_batches(
         after = done.last
         if between is not None:
             between()
-    app.run(digests.release)
+    run(digests.release)
     return _totals(counts, digests)
 
 

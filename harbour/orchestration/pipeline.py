@@ -18,6 +18,7 @@ from sqlalchemy import select, tuple_, update
 from harbour import events
 from harbour.app import App, UnitOfWork
 from harbour.db.models import LifecycleEvent
+from harbour.domain.vocab import AssessmentPoint
 from harbour.errors import HarbourError
 from harbour.orchestration import steps
 
@@ -40,18 +41,53 @@ NORMAL_LANE_BATCH = 20  # normal-lane notifications a CLI command delivers
 PREFECT_GRACE = timedelta(minutes=5)
 
 
-ROUTED = frozenset({events.CASE_REFERRED, events.ASSESSMENT_SUBMITTED, events.PLAN_FINALIZED})
+# Which lifecycle event runs which steps, in process or as a Prefect flow: said here only.
+STEPS_OF_EVENT: dict[str, tuple[Step, ...]] = {
+    events.CASE_REFERRED: steps.INITIAL_CONTACT,
+    events.ASSESSMENT_SUBMITTED: steps.ASSESSMENT,  # and what the assessment's point adds
+    events.PLAN_FINALIZED: steps.PLAN_FINALIZED,
+}
+ROUTED = frozenset(STEPS_OF_EVENT)
+# The flow (deployment) a routed event starts in Prefect mode, as deployments/prefect.yaml's
+# triggers map them; a finalised plan starts none (the sweep finishes it).
+FLOW_OF_REFERRAL = "initial_contact"
+FLOW_OF_POINT = {
+    AssessmentPoint.PLANNING_MEETING: "planning_meeting",
+    AssessmentPoint.DISCHARGE: "discharge",
+    AssessmentPoint.FOLLOW_UP: "follow_up",
+}
+FLOW_OF_OTHER_POINTS = "safety_assessment"
+
+
+def steps_of(name: str, point: str | None = None) -> tuple[Step, ...]:
+    """The steps the event ``name`` runs (``point``: a submitted assessment's); () for none."""
+    extra = (
+        steps.AFTER_POINT.get(point, ()) if name == events.ASSESSMENT_SUBMITTED and point else ()
+    )
+    return STEPS_OF_EVENT.get(name, ()) + extra
+
+
+def flow_of(name: str, point: str | None = None) -> str | None:
+    """The flow the event ``name`` starts in Prefect mode; None for an event that starts none."""
+    if name == events.CASE_REFERRED:
+        return FLOW_OF_REFERRAL
+    if name == events.ASSESSMENT_SUBMITTED and point is not None:
+        return FLOW_OF_POINT.get(AssessmentPoint(point), FLOW_OF_OTHER_POINTS)
+    return None
 
 
 def steps_for(app: App, name: str, subject_id: str) -> tuple[Step, ...]:
     """The steps processing the event ``name`` about ``subject_id`` takes; () for none."""
-    if name == events.CASE_REFERRED:
-        return steps.INITIAL_CONTACT
-    if name == events.ASSESSMENT_SUBMITTED:
-        return steps.ASSESSMENT + steps.AFTER_POINT.get(steps.point_of(app, subject_id), ())
-    if name == events.PLAN_FINALIZED:
-        return steps.PLAN_FINALIZED
-    return ()
+    return steps_of(name, _point(app, name, subject_id))
+
+
+def flow_for(app: App, event: Pending) -> str | None:
+    """The flow a recorded event starts in Prefect mode (None: the sweep finishes it)."""
+    return flow_of(event.name, _point(app, event.name, event.subject_id))
+
+
+def _point(app: App, name: str, subject_id: str) -> str | None:
+    return steps.point_of(app, subject_id) if name == events.ASSESSMENT_SUBMITTED else None
 
 
 def process(app: App, name: str, subject_id: str) -> None:

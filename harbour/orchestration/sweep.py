@@ -18,19 +18,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import select
-
 from harbour.app import App, UnitOfWork
 from harbour.cases import schedule
-from harbour.db.models import Assessment, Case
-from harbour.domain.vocab import AssessmentStatus, CaseStatus
 from harbour.errors import HarbourError
 from harbour.orchestration import pipeline
 
 log = logging.getLogger("harbour.orchestration.sweep")
 BATCH = 500
 SQLITE_GAP = 0.1  # seconds: the longest a waiting SQLite connection sleeps between tries
-NEEDS_NEXT = (*schedule.OPEN_CASE, CaseStatus.DISCHARGED)  # cases that always have one open
 
 
 @dataclass(frozen=True)
@@ -126,21 +121,7 @@ def open_due_assessments(app: App, now: datetime, batch: int = BATCH) -> int:
 
 
 def _open_batch(uow: UnitOfWork, *, batch: int, after: str) -> tuple[int, int, str]:
-    cases = uow.session.scalars(
-        select(Case)
-        .where(Case.status.in_(NEEDS_NEXT), Case.id > after)
-        .order_by(Case.id)
-        .limit(batch)
-    ).all()
-    # Looked up by case id alone: with a status condition beside it, SQLite's planner walks the
-    # (status, due_at) index for every case instead, and the sweep turns quadratic.
-    found = uow.session.execute(
-        select(Assessment.case_id, Assessment.status).where(
-            Assessment.case_id.in_([case.id for case in cases])
-        )
-    )
-    has_open = {case_id for case_id, status in found if status == AssessmentStatus.OPEN}
-    missing = [case for case in cases if case.id not in has_open]
+    cases, missing = schedule.cases_missing_next(uow, limit=batch, after_id=after)
     made = sum(schedule.ensure_next(uow, case) is not None for case in missing)
     return len(cases), made, cases[-1].id if cases else after
 
@@ -160,7 +141,7 @@ def send_reminders(
         if between is not None:
             between()
 
-    counts = reminders.sweep_in_batches(app, now, batch=batch, between=pause)
+    counts = reminders.sweep(app.run, app.reference.policy, now, batch=batch, between=pause)
     return sum(counts.get(name, 0) for name in ("due_soon", "due_today", "overdue", "escalated"))
 
 

@@ -1,15 +1,15 @@
 """What staff do to a case's plan, one transaction each: show, decide, add, finalise, diff, and
-record emergency steps taken. Every call is agency-scoped and audited through ``load_case``."""
+record emergency steps taken. Every call is agency-scoped and audited through ``on_case``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harbour.access import Actor, audit, load_case, resolve_actor
+from harbour.access import Actor, audit, on_case
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Case, Plan
 from harbour.domain import plan_diff
@@ -22,7 +22,6 @@ from harbour.plans import store as planning
 from harbour.plans.snapshot import snapshot
 from harbour.validation import parse
 
-T = TypeVar("T")
 Version = Annotated[int, Field(ge=1, le=100_000)]
 
 
@@ -66,21 +65,6 @@ def _version(uow: UnitOfWork, case: Case, field: str, number: int) -> Plan:
     return plan
 
 
-def _on_case(
-    app: App,
-    actor_handle: str | None,
-    ref: str,
-    action: str,
-    work: Callable[[UnitOfWork, Actor, Case], T],
-) -> T:
-    def run(uow: UnitOfWork) -> T:
-        actor = resolve_actor(uow, actor_handle)
-        case = load_case(uow, actor, ref, action)
-        return work(uow, actor, case)
-
-    return app.run(run)
-
-
 def show(app: App, actor_handle: str | None, ref: str, version: int | None = None) -> PlanSnapshot:
     if version is not None:
         version = _version_number("--version", version)
@@ -93,7 +77,7 @@ def show(app: App, actor_handle: str | None, ref: str, version: int | None = Non
             raise NotFound("no_plan", "the case has no plan yet: submit an assessment first")
         return snapshot(uow, plan)
 
-    return _on_case(app, actor_handle, ref, "case.read", work)
+    return on_case(app, actor_handle, ref, "case.read", work)
 
 
 def decide(app: App, actor_handle: str | None, ref: str, item: str, state: ItemState) -> str:
@@ -104,7 +88,7 @@ def decide(app: App, actor_handle: str | None, ref: str, item: str, state: ItemS
         audit(uow, actor, f"plan.item.{state.value}", case.id, item=row.key)
         return row.key
 
-    return _on_case(app, actor_handle, ref, "case.plan", work)
+    return on_case(app, actor_handle, ref, "case.plan", work)
 
 
 def add(app: App, actor_handle: str | None, ref: str, **fields: object) -> str:
@@ -118,7 +102,7 @@ def add(app: App, actor_handle: str | None, ref: str, **fields: object) -> str:
         audit(uow, actor, "plan.item.add", case.id, item=row.key, section=data.section.value)
         return row.key
 
-    return _on_case(app, actor_handle, ref, "case.plan", work)
+    return on_case(app, actor_handle, ref, "case.plan", work)
 
 
 def finalize(app: App, actor_handle: str | None, ref: str) -> int:
@@ -129,7 +113,23 @@ def finalize(app: App, actor_handle: str | None, ref: str) -> int:
         audit(uow, actor, "plan.finalize", case.id, version=plan.version_number)
         return plan.version_number
 
-    return _on_case(app, actor_handle, ref, "case.plan", work)
+    return on_case(app, actor_handle, ref, "case.plan", work)
+
+
+@dataclass(frozen=True)
+class YouthCopy:
+    """How the youth's copy of a draft reads: its own title or the neutral one, and hotlines."""
+
+    version: int
+    own_title: bool
+    hide_hotlines: bool
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "version": self.version,
+            "own_title": self.own_title,
+            "hide_hotlines": self.hide_hotlines,
+        }
 
 
 def youth_copy(
@@ -139,7 +139,7 @@ def youth_copy(
     *,
     title: str | None = None,
     hide_hotlines: bool | None = None,
-) -> dict[str, object]:
+) -> YouthCopy:
     """Set how the latest draft's youth copy reads: its title ("" for the neutral default) and
     whether it lists hotlines. Returns the settings now in force."""
     data = parse(
@@ -148,18 +148,15 @@ def youth_copy(
     )
     reset = title == ""
 
-    def work(uow: UnitOfWork, actor: Actor, case: Case) -> dict[str, object]:
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> YouthCopy:
         plan = planning.set_youth_copy(
             uow, case, title="" if reset else data.title, hide_hotlines=data.hide_hotlines
         )
         audit(uow, actor, "plan.youth_copy", case.id, version=plan.version_number)
-        return {
-            "version": plan.version_number,
-            "own_title": uow.unseal(plan, "youth_title") is not None,
-            "hide_hotlines": plan.hide_hotlines,
-        }
+        own_title = uow.unseal(plan, "youth_title") is not None
+        return YouthCopy(plan.version_number, own_title, plan.hide_hotlines)
 
-    return _on_case(app, actor_handle, ref, "case.plan", work)
+    return on_case(app, actor_handle, ref, "case.plan", work)
 
 
 def mark_done(app: App, actor_handle: str | None, ref: str, item: str) -> str:
@@ -170,7 +167,7 @@ def mark_done(app: App, actor_handle: str | None, ref: str, item: str) -> str:
         audit(uow, actor, "plan.emergency.done", case.id, item=row.key)
         return row.key
 
-    return _on_case(app, actor_handle, ref, "case.plan", work)
+    return on_case(app, actor_handle, ref, "case.plan", work)
 
 
 def diff(app: App, actor_handle: str | None, ref: str, v1: int, v2: int) -> PlanDiff:
@@ -181,4 +178,4 @@ def diff(app: App, actor_handle: str | None, ref: str, v1: int, v2: int) -> Plan
         new = _version(uow, case, "V2", v2)
         return plan_diff.diff(snapshot(uow, old), snapshot(uow, new))
 
-    return _on_case(app, actor_handle, ref, "case.read", work)
+    return on_case(app, actor_handle, ref, "case.read", work)

@@ -5,9 +5,10 @@ The read and its audit row happen in one transaction; rendering is pure and happ
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
-from harbour.access import audit, load_case, resolve_actor
+from harbour.access import Actor, audit, on_case
 from harbour.documents.diff import diff_view
 from harbour.documents.render import (
     AUDIENCES,
@@ -24,6 +25,7 @@ from harbour.plans.snapshot import snapshot
 
 if TYPE_CHECKING:
     from harbour.app import App, UnitOfWork
+    from harbour.db.models import Case
     from harbour.domain.plan_diff import PlanDiff
     from harbour.domain.plan_view import PlanSnapshot
     from harbour.settings import Settings
@@ -45,16 +47,20 @@ def plan_document(
     strings(lang)  # refuses an unknown language before anything is read
     if version is not None and version < 1:
         raise InvalidInput([("--version", "must be 1 or more")])
-    plan = app.run(lambda uow: _snapshot(uow, actor_handle, ref, version, audience, fmt))
+    plan = on_case(
+        app,
+        actor_handle,
+        ref,
+        "case.read",
+        partial(_snapshot, version=version, audience=audience, fmt=fmt),
+    )
     document = render_plan(plan, audience, fmt, templates_dir=app.settings.templates_dir, lang=lang)
     return plan.version_number, document
 
 
 def _snapshot(
-    uow: UnitOfWork, handle: str | None, ref: str, version: int | None, audience: str, fmt: str
+    uow: UnitOfWork, actor: Actor, case: Case, *, version: int | None, audience: str, fmt: str
 ) -> PlanSnapshot:
-    actor = resolve_actor(uow, handle)
-    case = load_case(uow, actor, ref, "case.read")
     plan = planning.latest_plan(uow, case, version)
     if plan is None:
         raise NotFound("no_plan", "the case has no plan yet: submit an assessment first")
@@ -66,8 +72,8 @@ def _snapshot(
 def format_diff(diff: PlanDiff, fmt: str, *, settings: Settings, lang: str = BASE) -> str:
     """``plan diff --format``: the diff as a document for a planning meeting (staff only).
 
-    Times (emergency steps done) are shown in ``settings.timezone``, the agency zone.
+    Times (emergency steps done) are shown in the case's agency's zone, which the diff carries.
     """
     check(fmt, DIFF_FORMATS, "--format")
-    view = diff_view(diff, settings.timezone)
+    view = diff_view(diff, diff.timezone)
     return render_diff(view, fmt, templates_dir=settings.templates_dir, lang=lang)

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm.attributes import flag_modified
 
 from harbour import events
-from harbour.access import Actor
+from harbour.access import Actor, agency_today
 from harbour.app import UnitOfWork
 from harbour.db.base import new_id
-from harbour.db.models import Agency, Assessment, Case, Person, Plan, PlanItem
+from harbour.db.models import Assessment, Case, Person, Plan, PlanItem
 from harbour.domain.composition import ADDED_PREFIX, ProposedItem
 from harbour.domain.vocab import (
     ItemState,
@@ -225,7 +224,7 @@ def _check_step(uow: UnitOfWork, case: Case, owner: StepOwner | None, due_on: da
     if owner is None:
         owners = ", ".join(o.value for o in StepOwner)
         problems.append(("--owner", f"a step needs an owner: one of {owners}"))
-    today = uow.now().astimezone(agency_zone(uow, case)).date()
+    today = agency_today(uow, case.agency_id)
     if due_on is not None and due_on < today:
         problems.append(("--due", f"must be today ({today.isoformat()}) or later"))
     if problems:
@@ -281,8 +280,3 @@ def _touch(uow: UnitOfWork, plan: Plan) -> None:
     """Bump the plan's version column: a concurrent finalize and edit cannot both commit."""
     flag_modified(plan, "status")
     uow.session.flush()
-
-
-def agency_zone(uow: UnitOfWork, case: Case) -> ZoneInfo:
-    agency = uow.session.get(Agency, case.agency_id)
-    return ZoneInfo(agency.timezone if agency else uow.app.settings.timezone)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from harbour.domain.datacheck import DataProblem
 from harbour.errors import InvalidInput
 from harbour.shipped import shipped
-from harbour.validation import MAX_DOCUMENT_BYTES, problems
+from harbour.validation import problems, read_text
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -37,7 +37,7 @@ def load_model(model: type[M], path: Path) -> M:
 
 @lru_cache(maxsize=32)
 def _load_cached(model: type[BaseModel], path: str, _stamp: int) -> BaseModel:
-    text = _read_text(Path(path))
+    text = read_text(Path(path), code="bad_data_file")
     node, data = _parse_yaml(path, text)
     try:
         return model.model_validate(data)
@@ -52,16 +52,6 @@ def _load_cached(model: type[BaseModel], path: str, _stamp: int) -> BaseModel:
             for field, reason in problems(exc)
         ]
         raise InvalidInput(refused, code="bad_data_file") from None
-
-
-def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
-    if len(raw) > MAX_DOCUMENT_BYTES:
-        raise InvalidInput([(str(path), "is larger than 1 MB")], code="bad_data_file")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidInput([(str(path), "is not UTF-8 text")], code="bad_data_file") from None
 
 
 def _parse_yaml(path: str, text: str) -> tuple[yaml.Node | None, Any]:

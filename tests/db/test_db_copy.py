@@ -27,7 +27,7 @@ def test_a_store_moves_whole_and_stays_readable(seeded: App, tmp_path: Path) -> 
     try:
         assert counts(moved) == counts(seeded)
         shown = show_case(moved, "cw1", case.reference)
-        assert shown["people"][0]["name"] == "MOVEDyouthname"
+        assert shown.people[0]["name"] == "MOVEDyouthname"
     finally:
         moved.dispose()
     again = invoke(seeded, "db", "copy", "--to", target)

@@ -178,8 +178,9 @@ def test_the_demo_starts_the_flow_the_deployments_trigger() -> None:
     matches that point in deployments/prefect.yaml."""
     import yaml
 
-    from harbour.demo.orchestrator import FLOW_OF_POINT
+    from harbour import events
     from harbour.domain.vocab import AssessmentPoint
+    from harbour.orchestration.pipeline import flow_of
 
     prefect_file = Path(__file__).resolve().parents[2] / "deployments" / "prefect.yaml"
     specs = yaml.safe_load(prefect_file.read_text())["deployments"]
@@ -190,5 +191,5 @@ def test_the_demo_starts_the_flow_the_deployments_trigger() -> None:
             for point in [points] if isinstance(points, str) else points:
                 triggered[point] = spec["entrypoint"].split(":")[1]
     assert triggered == {
-        point.value: FLOW_OF_POINT.get(point, "safety_assessment") for point in AssessmentPoint
+        point.value: flow_of(events.ASSESSMENT_SUBMITTED, point) for point in AssessmentPoint
     }

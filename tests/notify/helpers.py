@@ -39,7 +39,8 @@ def new_case(app: App, marker: str = MARKER, caseworker: str | None = "cw1") -> 
     """A referred case, given to ``caseworker`` by the referral itself: no notice is enqueued
     (the initial-contact step sends that), so each test starts with an empty outbox."""
     answers = referral(marker) | ({"caseworker": caseworker} if caseworker else {})
-    return refer(app, "coord", answers, None)
+    referred = refer(app, "coord", answers, None)
+    return app.run(lambda uow: uow.session.get_one(Case, referred.id))
 
 
 def reassign(app: App, case: Case, handle: str) -> Case:
@@ -143,3 +144,8 @@ def advance_to(clock: FixedClock, moment: datetime) -> None:
 
 def minutes(n: int) -> timedelta:
     return timedelta(minutes=n)
+
+
+def in_transaction(uow: UnitOfWork) -> Any:
+    """A ``reminders.sweep`` runner doing all its work in ``uow``: one transaction, fast."""
+    return lambda work: work(uow)

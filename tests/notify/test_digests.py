@@ -27,12 +27,12 @@ def test_two_sweeps_at_the_same_moment_each_send_their_digest(
     now = clock.now()
     first = new_case(seeded, "MKA")
     open_assessment(seeded, first, now + timedelta(days=1))
-    assert seeded.run(lambda uow: sweep(uow, now))["digests"] == 1
+    assert sweep(seeded.run, seeded.reference.policy, now)["digests"] == 1
     second = new_case(seeded, "MKB")
     open_assessment(seeded, second, now + timedelta(days=1))  # comes due at the same moment
-    assert seeded.run(lambda uow: sweep(uow, now))["digests"] == 1
+    assert sweep(seeded.run, seeded.reference.policy, now)["digests"] == 1
     assert _items(seeded) == sorted([_ref(first.reference), _ref(second.reference)])
-    assert seeded.run(lambda uow: sweep(uow, now))["digests"] == 0  # marks: nothing again
+    assert sweep(seeded.run, seeded.reference.policy, now)["digests"] == 0  # marks: nothing again
 
 
 def test_harbour_sweep_at_the_same_time_twice_loses_no_reminder(

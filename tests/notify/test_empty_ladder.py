@@ -10,7 +10,7 @@ import pytest
 
 from harbour.admin.staffing import AgencyIn, StaffIn, create_agency, create_staff
 from harbour.app import App, UnitOfWork
-from harbour.cases.intake import refer
+from harbour.cases.intake import Referred, refer
 from harbour.clock import FixedClock
 from harbour.db.base import new_id
 from harbour.db.models import Alert, Case
@@ -32,11 +32,11 @@ def _agency(app: App, name: str, *staff: tuple[str, Role]) -> None:
     app.run(work)
 
 
-def _case(app: App, coordinator: str, caseworker: str) -> Case:
+def _case(app: App, coordinator: str, caseworker: str) -> Referred:
     return refer(app, coordinator, referral("MKEMPTY") | {"caseworker": caseworker}, None)
 
 
-def _alert(app: App, case: Case, kind: AlertKind) -> Alert:
+def _alert(app: App, case: Referred, kind: AlertKind) -> Alert:
     first = {
         AlertKind.IMMINENT_THREAT: NotificationKind.IMMINENT_THREAT,
         AlertKind.OVERDUE_ESCALATION: NotificationKind.OVERDUE_ESCALATION,

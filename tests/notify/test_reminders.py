@@ -12,20 +12,20 @@ from harbour.clock import FixedClock
 from harbour.db.models import Alert, Assessment, Case, ReminderMark
 from harbour.domain.vocab import AssessmentPoint, AssessmentStatus
 from harbour.notify.reminders import sweep
-from tests.notify.helpers import new_case, open_assessment, rows
+from tests.notify.helpers import in_transaction, new_case, open_assessment, rows
 
 SWEEP_EVERY = timedelta(minutes=15)
 THRESHOLDS = ("assessment_due_soon", "assessment_due_today", "assessment_overdue")
 
 
 def _sweep(app: App, batch: int = 500) -> dict[str, int]:
-    return app.run(lambda uow: sweep(uow, uow.now(), batch=batch))
+    return sweep(app.run, app.reference.policy, app.clock.now(), batch=batch)
 
 
 def _sweep_a_day(uow: UnitOfWork, clock: FixedClock) -> None:
     """96 sweeps, one every 15 minutes; one transaction per simulated day keeps the test fast."""
     for _ in range(24 * 60 // 15):
-        sweep(uow, clock.now())
+        sweep(in_transaction(uow), uow.reference.policy, clock.now())
         clock.advance(SWEEP_EVERY)
 
 

@@ -68,7 +68,8 @@ def test_a_failing_step_leaves_the_event_for_the_sweep_and_logs_no_value(
     def broken(app: App, case_id: str) -> None:
         raise ValueError("MARKERvalue quoted by a library")
 
-    monkeypatch.setattr(steps, "INITIAL_CONTACT", (broken, *steps.INITIAL_CONTACT))
+    routes = pipeline.STEPS_OF_EVENT
+    monkeypatch.setitem(routes, events.CASE_REFERRED, (broken, *steps.INITIAL_CONTACT))
     with caplog.at_level(logging.WARNING):
         case = refer(seeded, tmp_path)  # the referral itself is committed and reported
     assert "MARKER" not in caplog.text and "ValueError" in caplog.text
