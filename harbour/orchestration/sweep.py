@@ -18,19 +18,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import select
-
 from harbour.app import App, UnitOfWork
 from harbour.cases import schedule
-from harbour.db.models import Assessment, Case
-from harbour.domain.vocab import AssessmentStatus, CaseStatus
 from harbour.errors import HarbourError
 from harbour.orchestration import pipeline
 
 log = logging.getLogger("harbour.orchestration.sweep")
 BATCH = 500
-SQLITE_GAP = 0.1  # seconds: the longest a waiting SQLite connection sleeps between tries
-NEEDS_NEXT = (*schedule.OPEN_CASE, CaseStatus.DISCHARGED)  # cases that always have one open
+SQLITE_GAP = 0.03  # seconds: longer than a waiting SQLite connection sleeps in its first 0.13 s
 
 
 @dataclass(frozen=True)
@@ -94,10 +89,11 @@ def sweep_time(app: App) -> datetime:
 
 class WriterGap:
     """Called between two batches: on SQLite, leaves the write lock free for as long as the last
-    batch held it, up to ``SQLITE_GAP``. SQLite queues nobody: a waiting connection retries every
-    100 ms at most, and a sweep that began its next batch at once would keep a command waiting
-    (an imminent-threat ``harbour assess`` too) to its end. A batch that was quick (nothing to
-    do) costs a gap as short, so a sweep over many idle cases is not slowed by much."""
+    batch held it, up to ``SQLITE_GAP``. SQLite queues nobody: a waiting connection sleeps and
+    tries again (after 1, 2, 5, 10, 15, 20, 25, 25, 25 ms, then longer), and a sweep that began
+    its next batch at once would keep a command waiting (an imminent-threat ``harbour assess``
+    too) to its end. A gap longer than those first sleeps lets in a command that began waiting
+    during the batch before; a batch that was quick costs a gap as short."""
 
     def __init__(self, app: App) -> None:
         self.sqlite = app.engine.dialect.name == "sqlite"
@@ -115,6 +111,7 @@ def open_due_assessments(app: App, now: datetime, batch: int = BATCH) -> int:
 
     Harbour opens each assessment ahead of its due time, when the previous one completes, so
     reminders can fire before it is due; this pass catches what a crash or a policy change left.
+    One anti-join finds those cases (usually none): the cases that have one are never loaded.
     """
     opened, after, gap = 0, "", WriterGap(app)
     while True:
@@ -126,22 +123,8 @@ def open_due_assessments(app: App, now: datetime, batch: int = BATCH) -> int:
 
 
 def _open_batch(uow: UnitOfWork, *, batch: int, after: str) -> tuple[int, int, str]:
-    cases = uow.session.scalars(
-        select(Case)
-        .where(Case.status.in_(NEEDS_NEXT), Case.id > after)
-        .order_by(Case.id)
-        .limit(batch)
-    ).all()
-    # Looked up by case id alone: with a status condition beside it, SQLite's planner walks the
-    # (status, due_at) index for every case instead, and the sweep turns quadratic.
-    found = uow.session.execute(
-        select(Assessment.case_id, Assessment.status).where(
-            Assessment.case_id.in_([case.id for case in cases])
-        )
-    )
-    has_open = {case_id for case_id, status in found if status == AssessmentStatus.OPEN}
-    missing = [case for case in cases if case.id not in has_open]
-    made = sum(schedule.ensure_next(uow, case) is not None for case in missing)
+    cases = schedule.cases_missing_next(uow, limit=batch, after_id=after)
+    made = sum(schedule.ensure_next(uow, case) is not None for case in cases)
     return len(cases), made, cases[-1].id if cases else after
 
 
