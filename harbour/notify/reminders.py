@@ -99,7 +99,7 @@ def sweep_in_batches(
     """
     thresholds, digests = Thresholds.of(app.reference.policy), Digests()
     counts: Counter[str] = Counter()
-    chunks = _chunks(app.run(partial(candidates, now=now)), batch)
+    chunks = _chunks(app.read(partial(candidates, now=now)), batch)
     for number, chunk in enumerate(chunks):
         if number and between is not None:
             between()

@@ -1,8 +1,10 @@
 """The reassessment sweep: one pass over everything the clock makes due, in batches.
 
-Each phase reads its rows a batch at a time and commits a batch at a time, so a sweep over a
-hundred thousand cases holds no more than a batch in memory and never keeps the database (on
-SQLite, its one write lock) from other commands for longer than a batch. Reminders still make
+Each phase finds its rows with one set-based query (an anti-join for the cases missing their
+next assessment, an indexed query for the reminders due), so its cost follows what is due, not
+the caseload; it then commits a batch at a time, so a sweep holds no more than a batch of rows
+in memory (and the due ids) and never keeps the database (on SQLite, its one write lock) from
+other commands for longer than a batch. Reminders still make
 one digest per recipient per sweep (``harbour.notify.digests``). Every phase is idempotent: a
 crash loses the uncommitted batch, which the next sweep redoes. The phases are independent: one
 that fails is reported (``SweepIncomplete``, codes only) after the others have run, so a bad row
@@ -18,14 +20,17 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
 
+from sqlalchemy import select
+
 from harbour.app import App, UnitOfWork
 from harbour.cases import schedule
+from harbour.db.models import Case
 from harbour.errors import HarbourError
 from harbour.orchestration import pipeline
 
 log = logging.getLogger("harbour.orchestration.sweep")
 BATCH = 500
-SQLITE_GAP = 0.03  # seconds: longer than a waiting SQLite connection sleeps in its first 0.13 s
+SQLITE_GAP = 0.1  # seconds: the longest a waiting SQLite connection sleeps between tries
 
 
 @dataclass(frozen=True)
@@ -89,11 +94,10 @@ def sweep_time(app: App) -> datetime:
 
 class WriterGap:
     """Called between two batches: on SQLite, leaves the write lock free for as long as the last
-    batch held it, up to ``SQLITE_GAP``. SQLite queues nobody: a waiting connection sleeps and
-    tries again (after 1, 2, 5, 10, 15, 20, 25, 25, 25 ms, then longer), and a sweep that began
-    its next batch at once would keep a command waiting (an imminent-threat ``harbour assess``
-    too) to its end. A gap longer than those first sleeps lets in a command that began waiting
-    during the batch before; a batch that was quick costs a gap as short."""
+    batch held it, up to ``SQLITE_GAP``. SQLite queues nobody: a waiting connection retries every
+    100 ms at most, and a sweep that began its next batch at once would keep a command waiting
+    (an imminent-threat ``harbour assess`` too) to its end. A batch that was quick (nothing to
+    do) costs a gap as short, so a sweep over many idle cases is not slowed by much."""
 
     def __init__(self, app: App) -> None:
         self.sqlite = app.engine.dialect.name == "sqlite"
@@ -115,17 +119,22 @@ def open_due_assessments(app: App, now: datetime, batch: int = BATCH) -> int:
     """
     opened, after, gap = 0, "", WriterGap(app)
     while True:
-        found, made, after = app.run(partial(_open_batch, batch=batch, after=after))
-        opened += made
-        if found < batch:
+        found = app.read(partial(_missing_next, batch=batch, after=after))
+        if found:
+            opened += app.run(partial(_open_next, ids=found))
+            after = found[-1]
+        if len(found) < batch:
             return opened
         gap()
 
 
-def _open_batch(uow: UnitOfWork, *, batch: int, after: str) -> tuple[int, int, str]:
-    cases = schedule.cases_missing_next(uow, limit=batch, after_id=after)
-    made = sum(schedule.ensure_next(uow, case) is not None for case in cases)
-    return len(cases), made, cases[-1].id if cases else after
+def _missing_next(uow: UnitOfWork, *, batch: int, after: str) -> list[str]:
+    return [case.id for case in schedule.cases_missing_next(uow, limit=batch, after_id=after)]
+
+
+def _open_next(uow: UnitOfWork, *, ids: list[str]) -> int:
+    cases = uow.session.scalars(select(Case).where(Case.id.in_(ids)))
+    return sum(schedule.ensure_next(uow, case) is not None for case in cases)
 
 
 def send_reminders(
