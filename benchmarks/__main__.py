@@ -22,9 +22,14 @@ SUITE = [
     ("benchmarks.render", 500, 5),
     ("benchmarks.intake", 400, 10),
 ]
-# Run by name only (--only, --all), several minutes each: the sweep's worst case, and the
-# measurements behind docs/orchestration.md's Prefect settings (Prefect servers, served runs).
-EXTRA = [("benchmarks.sweep_backlog", 100_000, 0), ("benchmarks.orchestration", 20, 0)]
+# Run by name only (--only, --all), several minutes each: the sweep's worst case and its growth
+# to a million cases, and the measurements behind docs/orchestration.md's Prefect settings
+# (Prefect servers, served runs).
+EXTRA = [
+    ("benchmarks.sweep_backlog", 100_000, 0),
+    ("benchmarks.million_cases", 1_000_000, 0),
+    ("benchmarks.orchestration", 20, 0),
+]
 RESULTS = Path(__file__).parent / "RESULTS.md"
 HEADER = (
     f"| {'benchmark':<48} | {'figure':>12} | {'baseline':>12} | {'ratio':>7} | unit (baseline) |"

@@ -1,7 +1,11 @@
-"""The reassessment sweep over N open cases, on SQLite and PostgreSQL: its time and peak memory
-against the bare indexed query that selects the cases with a reminder due. Every case has one
+"""The reassessment sweep over 10,000 and 100,000 open cases, on SQLite and PostgreSQL, against
+its floor: the bare indexed query that selects the assessments with a reminder due plus one bulk
+insert of as many outbox rows as there are due assessments, in the same run. Every case has one
 open assessment, due somewhere from a day ago to 29 days ahead (a 30-day planning cycle), and
-nothing has been reminded yet: about a tenth of them have a reminder due.
+nothing has been reminded yet: about a tenth of them have a reminder due. A second sweep at the
+same moment (nothing new) is set against the bare due query alone; peak memory against the
+query's; and on SQLite, the longest an imminent-threat write (``harbour assess``) made from
+another process every 20 ms waited for the write lock during the first sweep, against 0.2 s.
 
 ``benchmarks.sweep_backlog`` runs the worst case: due from 10 days ago over 40 days, 30% of them
 with thresholds passed. Checked on the way: the assessments the sweep reminded or escalated are
@@ -59,48 +63,75 @@ class Measured:
     outbox: int
     again_seconds: float = 0.0
     outbox_again: int = 0
+    floor_seconds: float = 0.0  # "bare": the due query and the bulk insert
+    longest_wait: float = 0.0  # "sweep" on SQLite: the longest another writer waited
+
+
+WAIT_GOAL = 0.2  # seconds an imminent-threat write may wait for a sweep on SQLite
 
 
 def run(size: int = 100_000) -> list[Row]:
-    return measure(size, BACK, SPREAD)
+    sizes = [size // 10, size] if size >= 10_000 else [size]
+    return [row for n in sizes for row in measure(n, BACK, SPREAD)]
 
 
-def measure(size: int, back: timedelta, spread: timedelta) -> list[Row]:
+def measure(
+    size: int, back: timedelta, spread: timedelta, backends: tuple[str, ...] = BACKENDS
+) -> list[Row]:
     """Rows for ``size`` cases due from ``back`` before START over ``spread``."""
     rows = []
-    for backend in BACKENDS:
+    for backend in backends:
         with temp_store(backend) as app:
             seed_cases(app, size, back, spread)
             swept = _in_child(app, "sweep")
             due = check_due_set(app)
             if swept.outbox_again != swept.outbox:
                 raise AssertionError("a second sweep at the same moment enqueued notifications")
-            bare = _in_child(app, "bare")
+            bare = _in_child(app, "bare", due)
         label = f"sweep over {size:,} cases, {due:,} due, {backend}"
-        baseline = "bare indexed due query"
-        rows.append(Row(f"{label}: time", swept.seconds, bare.seconds, "s", baseline))
-        rows.append(Row(f"{label}: again", swept.again_seconds, bare.seconds, "s", baseline))
-        rows.append(
-            Row(f"{label}: memory", swept.megabytes, bare.megabytes, "MB peak RSS growth", baseline)
-        )
+        floor = f"due query + insert of {due:,} outbox rows"
+        per_due = f"{swept.seconds / max(due, 1) * 1e6:.0f} µs per due case"
+        rows += [
+            Row(f"{label}: time", swept.seconds, bare.floor_seconds, "s", floor, per_due),
+            Row(f"{label}: again", swept.again_seconds, bare.seconds, "s", "bare due query"),
+            Row(
+                f"{label}: memory",
+                swept.megabytes,
+                bare.megabytes,
+                "MB peak RSS growth",
+                "bare due query",
+            ),
+        ]
+        if backend == "sqlite":
+            rows.append(
+                Row(f"{label}: writer waited", swept.longest_wait, WAIT_GOAL, "s", "the goal")
+            )
     return rows
 
 
-def _in_child(app: App, job: str) -> Measured:
-    """``_measure`` in a fresh interpreter (``python -m benchmarks.sweep JOB URL HOME KEYS``)."""
+def _in_child(app: App, job: str, due: int = 0) -> Measured:
+    """``_measure`` in a fresh interpreter (``python -m benchmarks.sweep JOB URL HOME KEYS DUE``)."""
     settings = app.settings
     args = [job, settings.resolved_database_url, str(settings.home)]
-    command = [sys.executable, "-m", "benchmarks.sweep", *args, str(settings.resolved_key_file)]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.sweep",
+        *args,
+        str(settings.resolved_key_file),
+        str(due),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"the {job} process failed:\n{done.stderr[-2000:]}")
     return Measured(**json.loads(done.stdout.splitlines()[-1]))
 
 
-def _measure(job: str, database_url: str, home: str, key_file: str) -> Measured:
-    """In a fresh process: "sweep" times the first sweep (with its memory) and a second one at
-    the same moment, as `harbour sweep` would run them; "bare" times the due query alone, its
-    statement already compiled."""
+def _measure(job: str, database_url: str, home: str, key_file: str, due: str) -> Measured:
+    """In a fresh process: "sweep" times the first sweep (with its memory, and on SQLite another
+    process's writes during it) and a second one at the same moment, as `harbour sweep` would run
+    them; "bare" times the due query alone, its statement already compiled, then the floor: the
+    query and one bulk insert of ``due`` outbox rows."""
     import harbour.notify.alerts
     import harbour.notify.reminders
     import harbour.orchestration.pipeline  # noqa: F401  (imported up front: the sweep imports them lazily)
@@ -115,19 +146,91 @@ def _measure(job: str, database_url: str, home: str, key_file: str) -> Measured:
                 conn.execute(text("SELECT 1"))
         else:
             _due_query(app, START - 10 * SPREAD)  # compiled and connected, but no rows yet
+        writer = (
+            _Writer(database_url) if job == "sweep" and database_url.startswith("sqlite") else None
+        )
         before = _reset_peak()
         started = time.perf_counter()
         work()
         seconds = time.perf_counter() - started
         measured = Measured(seconds, max(_peak() - before, 0.0), outbox_rows(app))
+        if writer is not None:
+            measured = replace(measured, longest_wait=writer.stop())
         if job == "sweep":
             started = time.perf_counter()
             work()
             again = time.perf_counter() - started
             measured = replace(measured, again_seconds=again, outbox_again=outbox_rows(app))
+        else:
+            started = time.perf_counter()
+            work()
+            _insert_outbox(app, int(due))
+            measured = replace(measured, floor_seconds=time.perf_counter() - started)
         return measured
     finally:
         app.dispose()
+
+
+def _insert_outbox(app: App, count: int) -> None:
+    """One bulk insert of ``count`` outbox rows like a reminder's, in one transaction."""
+    now = START
+    rows = [
+        {
+            "id": new_id(),
+            "dedupe_key": f"floor:{n}|bench-cw{n % 20}|email",
+            "kind": "assessment_due_soon",
+            "lane": "normal",
+            "recipient": f"bench-cw{n % 20}",
+            "channel": "email",
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "context": {"case_ref": "HB-ABCD", "due_date": "2026-03-04"},
+            "created_at": now,
+        }
+        for n in range(count)
+    ]
+    if rows:
+        with app.engine.begin() as conn:
+            bulk_insert(conn, cast(Table, OutboxMessage.__table__), rows)
+
+
+class _Writer:
+    """Another process that writes every 20 ms as a short command would (BEGIN IMMEDIATE, one
+    update, commit) and keeps the longest it waited for the lock; started before the sweep."""
+
+    SCRIPT = """
+import sqlite3, sys, time, os, json
+path, stop = sys.argv[1], sys.argv[2]
+conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+conn.execute("PRAGMA busy_timeout=30000")
+print("ready", flush=True)
+longest = 0.0
+while not os.path.exists(stop):
+    started = time.perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    longest = max(longest, time.perf_counter() - started)
+    conn.execute("UPDATE staff SET on_call = on_call WHERE handle = 'bench-sup'")
+    conn.execute("COMMIT")
+    time.sleep(0.02)
+print(json.dumps(longest), flush=True)
+"""
+
+    def __init__(self, database_url: str) -> None:
+        path = database_url.split("///", 1)[1]
+        self.stop_file = Path(path + ".stop")
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", self.SCRIPT, path, str(self.stop_file)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.process.stdout.readline()  # ready
+
+    def stop(self) -> float:
+        self.stop_file.touch()
+        out, _ = self.process.communicate(timeout=60)
+        return float(json.loads(out.strip().splitlines()[-1]))
 
 
 def _reset_peak() -> float:
@@ -284,4 +387,4 @@ def _assessment(case_id: str, due: datetime) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(asdict(_measure(*sys.argv[1:5]))))
+    print(json.dumps(asdict(_measure(*sys.argv[1:6]))))

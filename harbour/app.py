@@ -17,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from harbour.clock import Clock, SystemClock
 from harbour.crypto import FieldCipher, Keyring
 from harbour.db.base import Base
-from harbour.db.engine import make_engine
+from harbour.db.engine import READ_ONLY, make_engine
 from harbour.domain import refs
 from harbour.errors import ConfigError, Conflict, CryptoError, HarbourError
 from harbour.reference import Reference, load_reference
@@ -82,6 +82,13 @@ class App:
                     raise _safe_database_error(exc) from None
                 time.sleep(0.05 * 2**attempt)
         raise AssertionError("unreachable")
+
+    def read(self, work: Callable[[UnitOfWork], T]) -> T:
+        """Run ``work``, which only reads, in one transaction rolled back at the end: on SQLite
+        it takes no lock (WAL), so a long scan (the sweep's) keeps no writer waiting."""
+        with self.uow() as uow:
+            uow.session.connection(execution_options={READ_ONLY: True})
+            return work(uow)
 
     def reload_keys(self) -> bool:
         """Pick up keys added since start (a rotation in another process); False if fixed keys."""

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
 from harbour import events
 from harbour.access import Actor, agency_zone, on_case
@@ -186,30 +186,23 @@ def open_next_follow_up(uow: UnitOfWork, case: Case) -> Assessment | None:
 # -- for the sweep ------------------------------------------------------------------------------
 
 
-def cases_missing_next(
-    uow: UnitOfWork, *, limit: int = 500, after_id: str = ""
-) -> tuple[list[Case], list[Case]]:
-    """A page of up to ``limit`` open or discharged cases after ``after_id``, by id, and those of
-    them with no open assessment (a crash, an old policy): the sweep calls ``ensure_next`` on
-    each, page by page (pass the page's last id as ``after_id``; a short page is the last).
+def cases_missing_next(uow: UnitOfWork, *, limit: int = 500, after_id: str = "") -> list[Case]:
+    """Open or discharged cases with no open assessment (a crash, an old policy), by id.
+
+    The sweep calls ``ensure_next`` on each, a batch at a time (pass the last id as ``after_id``).
     """
-    cases = list(
+    has_open = exists().where(
+        Assessment.case_id == Case.id, Assessment.status == AssessmentStatus.OPEN
+    )
+    return list(
         uow.session.scalars(
             select(Case)
-            .where(Case.status.in_(NEEDS_NEXT), Case.id > after_id)
+            .where(Case.status.in_(NEEDS_NEXT), ~has_open)
+            .where(Case.id > after_id)
             .order_by(Case.id)
             .limit(limit)
         )
     )
-    # Looked up by case id alone: with a status condition beside it, SQLite's planner walks the
-    # (status, due_at) index for every case instead, and the sweep turns quadratic.
-    found = uow.session.execute(
-        select(Assessment.case_id, Assessment.status).where(
-            Assessment.case_id.in_([case.id for case in cases])
-        )
-    )
-    has_open = {case_id for case_id, status in found if status == AssessmentStatus.OPEN}
-    return cases, [case for case in cases if case.id not in has_open]
 
 
 def ensure_next(uow: UnitOfWork, case: Case) -> Assessment | None:

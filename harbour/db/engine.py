@@ -15,6 +15,9 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+READ_ONLY = "harbour_read_only"  # execution option of a transaction that only reads
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine whose errors never carry bound values (``hide_parameters``)."""
     url = normalise_url(url)
@@ -42,5 +45,7 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout
-        # instead of failing later with "database is locked" on lock upgrade.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # instead of failing later with "database is locked" on lock upgrade. A transaction
+        # that only reads takes no lock at all (WAL): a long scan keeps no writer waiting.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -7,7 +7,9 @@ after a 09:00 due date is 09:00 again, whatever the UTC offset did in between.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from itertools import pairwise
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -18,6 +20,9 @@ from harbour.domain.vocab import RiskLevel
 REMINDERS = ("due_soon", "due_today", "overdue")  # due_soon counts before the due time
 ESCALATION = "escalation"
 _BEFORE = frozenset({"due_soon"})
+# The most local calendar days (daylight saving, a zone's change of offset) move a threshold away
+# from its due time plus the interval as plain elapsed time.
+SLACK = timedelta(days=1)
 
 
 class Interval(BaseModel):
@@ -125,6 +130,46 @@ def reminder_times(policy: Policy, due_at: datetime, zone: ZoneInfo) -> list[tup
     ]
     fired.append((ESCALATION, shift(due_at, policy.escalate_overdue_after, zone)))
     return sorted(fired, key=lambda pair: pair[1])
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The policy's thresholds, for deciding many due times against one moment: what
+    ``reminder_times`` says, worked out in calendar days only for a threshold within ``SLACK``
+    of the moment (a sweep decides thousands of due times, nearly all of them far from it)."""
+
+    policy: Policy
+    specs: tuple[tuple[str, Interval, bool, timedelta], ...]  # name, interval, before, offset
+    in_fixed_order: bool  # every due time has its thresholds in the order of ``specs``
+
+    @classmethod
+    def of(cls, policy: Policy) -> Thresholds:
+        reference = datetime(2001, 1, 1, tzinfo=UTC)
+        intervals = {**policy.reminders, ESCALATION: policy.escalate_overdue_after}
+        specs = tuple(
+            (name, intervals[name], name in _BEFORE, at - reference)
+            for name, at in reminder_times(policy, reference, ZoneInfo("UTC"))
+        )
+        # Days and hours each only growing along the list: no date can reorder the thresholds.
+        signed = [(-1 if before else 1, interval) for _, interval, before, _ in specs]
+        in_order = all(
+            a * x.days <= b * y.days and a * x.elapsed <= b * y.elapsed
+            for (a, x), (b, y) in pairwise(signed)
+        )
+        return cls(policy, specs, in_order)
+
+    def passed(self, due_at: datetime, zone: ZoneInfo, now: datetime) -> list[str]:
+        """The thresholds of ``due_at`` that ``now`` has reached, in time order."""
+        if not self.in_fixed_order:
+            return [name for name, at in reminder_times(self.policy, due_at, zone) if at <= now]
+        found = []
+        for name, interval, before, offset in self.specs:
+            at = due_at + offset
+            if abs(at - now) <= SLACK:
+                at = shift(due_at, interval, zone, before=before)
+            if at <= now:
+                found.append(name)
+        return found
 
 
 def shift(

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 
 from harbour.app import UnitOfWork
 from harbour.db.base import new_id
@@ -46,11 +46,11 @@ class Digests:
         it started. Changes nothing here: ``started`` does, once the batch has committed (a
         transaction retried whole must find this object as it was)."""
         started: dict[str, list[str]] = {}
+        held = {recipient: self.rows[recipient] for recipient in items if recipient in self.rows}
+        extended = _extend(uow, held, items)
         for recipient, new in items.items():
-            held = self.rows.get(recipient)
-            if held and _extend(uow, held, new):
-                continue
-            started[recipient] = _start(uow, self, recipient, new)
+            if recipient not in extended:
+                started[recipient] = _start(uow, self, recipient, new)
         self._hold(uow, [row for ids in self.rows.values() for row in ids])
         return started
 
@@ -90,22 +90,38 @@ def _start(
     return ids
 
 
-def _extend(uow: UnitOfWork, ids: list[str], items: list[dict[str, Any]]) -> bool:
-    """Add ``items`` to held rows; False (nothing changed) if the relay has taken any of them."""
-    rows = uow.session.scalars(
-        select(OutboxMessage)
+def _extend(uow: UnitOfWork, held: dict[str, list[str]], items: Items) -> set[str]:
+    """Add each recipient's new ``items`` to their held rows, all in two statements; returns the
+    recipients extended (one whose rows the relay has taken any of is left as it was)."""
+    wanted = [row for ids in held.values() for row in ids]
+    if not wanted:
+        return set()
+    found = uow.session.execute(
+        select(OutboxMessage.id, OutboxMessage.context)
         .where(
-            OutboxMessage.id.in_(ids),
+            OutboxMessage.id.in_(wanted),
             OutboxMessage.status == OutboxStatus.PENDING,
             OutboxMessage.attempts == 0,
         )
         .with_for_update()
-    ).all()
-    if len(rows) != len(ids):
-        return False
-    for row in rows:
-        row.context = _context(row.context["items"], row.context["count"], items)
-    return True
+    )
+    contexts = {row_id: context for row_id, context in found.tuples()}
+    extended = {recipient for recipient, ids in held.items() if all(i in contexts for i in ids)}
+    changes = [
+        {"row": row, "context": _context(shown["items"], shown["count"], items[recipient])}
+        for recipient in extended
+        for row in held[recipient]
+        for shown in [contexts[row]]
+    ]
+    if changes:
+        table = cast(Table, OutboxMessage.__table__)
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("row"))
+            .values(context=bindparam("context", type_=table.c.context.type))
+        )
+        uow.session.connection().execute(statement, changes)
+    return extended
 
 
 def _context(

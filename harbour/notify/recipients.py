@@ -47,11 +47,32 @@ def shared_route(uow: UnitOfWork, role: str, agency_id: str) -> list[str]:
 
 def caseworker_or_supervisors(uow: UnitOfWork, case: Case) -> list[str]:
     """The case's caseworker; while it has none, the agency's supervisors."""
-    if case.caseworker_id is not None:
-        staff = uow.session.get(Staff, case.caseworker_id)
-        if staff is not None and staff.active:
-            return [staff.handle]
-    return in_role(uow, case.agency_id, Role.SUPERVISOR)
+    pair = (case.caseworker_id, case.agency_id)
+    return caseworkers_or_supervisors(uow, [pair])[pair]
+
+
+def caseworkers_or_supervisors(
+    uow: UnitOfWork, cases: list[tuple[str | None, str]]
+) -> dict[tuple[str | None, str], list[str]]:
+    """``caseworker_or_supervisors`` for many cases at once, by (caseworker id, agency id): one
+    query for the caseworkers, and one lookup of the supervisors per agency that needs them."""
+    wanted = set(cases)
+    ids = {caseworker for caseworker, _ in wanted if caseworker is not None}
+    active = dict(
+        uow.session.execute(
+            select(Staff.id, Staff.handle).where(Staff.id.in_(ids), Staff.active.is_(True))
+        ).all()
+    )
+    supervisors: dict[str, list[str]] = {}
+    found: dict[tuple[str | None, str], list[str]] = {}
+    for caseworker, agency_id in wanted:
+        if caseworker in active:
+            found[caseworker, agency_id] = [active[caseworker]]
+            continue
+        if agency_id not in supervisors:
+            supervisors[agency_id] = in_role(uow, agency_id, Role.SUPERVISOR)
+        found[caseworker, agency_id] = list(supervisors[agency_id])
+    return found
 
 
 def agency_of(uow: UnitOfWork, handle: str) -> str | None:

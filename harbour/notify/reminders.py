@@ -13,18 +13,26 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from functools import lru_cache, partial
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, exists, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from harbour import events
 from harbour.app import UnitOfWork
 from harbour.db.models import Agency, Assessment, Case, ReminderMark
 from harbour.domain import refs
-from harbour.domain.policy import ESCALATION, REMINDERS, Policy, reminder_times
+from harbour.domain.policy import (
+    ESCALATION,
+    REMINDERS,
+    SLACK,
+    Policy,
+    Thresholds,
+    reminder_times,
+)
 from harbour.domain.vocab import (
     AlertKind,
     AssessmentPoint,
@@ -39,13 +47,20 @@ K = NotificationKind
 KINDS = {"due_soon": K.ASSESSMENT_DUE_SOON, "due_today": K.ASSESSMENT_DUE_TODAY}
 FOLLOW_UP_KINDS = {"due_soon": K.FOLLOW_UP_DUE, "due_today": K.FOLLOW_UP_DUE}
 SENT, SKIPPED = "sent", "skipped"
-SLACK = timedelta(days=1)  # local calendar days and DST move a threshold by hours, not days
 
 
 @dataclass(frozen=True)
 class Due:
-    assessment: Assessment
-    case: Case
+    """An open assessment with a threshold near or past the sweep's moment: what its reminder
+    and escalation need, read as plain columns (no rows kept in the session)."""
+
+    assessment_id: str
+    due_at: datetime
+    point: str
+    case_id: str
+    reference: str
+    caseworker_id: str | None
+    agency_id: str
     zone: ZoneInfo
 
 
@@ -53,8 +68,6 @@ class Due:
 class Batch:
     """What one batch did, handed back once its transaction has committed."""
 
-    found: int
-    last: str  # the keyset cursor: the batch's last assessment id
     counts: Counter[str]
     started: dict[str, list[str]]  # digest rows it started, by recipient
 
@@ -76,74 +89,95 @@ def sweep(
     *,
     batch: int = 500,
     between: Callable[[], None] | None = None,
+    read: Runner | None = None,
 ) -> dict[str, int]:
     """Fire the reminder thresholds passed by ``now``; counts by threshold and digests.
 
-    Assessments are read ``batch`` at a time, each batch in one ``run`` (marks, digest items,
-    escalations together), then a short last one sends the digests; ``between`` runs between
+    The candidates are found by one indexed query (in ``read``, a read-only transaction, when
+    given); then ``batch`` of them at a time in one ``run`` each (marks, digest items,
+    escalations together), and a short last one sends the digests; ``between`` runs between
     two batches. With ``run=app.run`` each batch commits: on SQLite a transaction holds the
     database's one write lock, and a catch-up sweep over many cases in one transaction kept
     every other command (``harbour assess`` too) waiting.
     """
-    digests = Digests()
+    thresholds, digests = Thresholds.of(policy), Digests()
     counts: Counter[str] = Counter()
-    after = ""
-    while True:
-        done = run(
-            partial(_batch, policy=policy, now=now, batch=batch, after=after, digests=digests)
-        )
+    chunks = _chunks((read or run)(partial(candidates, now=now)), batch)
+    for number, chunk in enumerate(chunks):
+        if number and between is not None:
+            between()
+        done = run(partial(_batch, thresholds=thresholds, now=now, ids=chunk, digests=digests))
         digests.started(done.started)
         counts += done.counts
-        if done.found < batch:
-            break
-        after = done.last
-        if between is not None:
-            between()
     run(digests.release)
     return _totals(counts, digests)
+
+
+def _chunks(ids: list[str], size: int) -> list[list[str]]:
+    return [ids[first : first + size] for first in range(0, len(ids), size)]
 
 
 def _totals(counts: Counter[str], digests: Digests) -> dict[str, int]:
     return {**counts, "digests": digests.written}
 
 
+def candidates(uow: UnitOfWork, now: datetime) -> list[str]:
+    """The open assessments, by id, with a threshold near or past ``now`` that has not fired
+    for their due date: one indexed query, whose cost follows what is due (the rest of the
+    caseload is never read). The bound is loose by ``SLACK``; ``Thresholds.passed`` is exact."""
+    names, params = _bounds(uow.reference.policy, now)
+    return list(uow.session.scalars(_candidate_query(names), params))
+
+
+def _bounds(policy: Policy, now: datetime) -> tuple[tuple[str, ...], dict[str, datetime]]:
+    specs = Thresholds.of(policy).specs
+    names = tuple(name for name, *_ in specs)
+    return names, {f"bound_{name}": now - offset + SLACK for name, _, _, offset in specs}
+
+
 def _batch(
-    uow: UnitOfWork, policy: Policy, now: datetime, batch: int, after: str, digests: Digests
+    uow: UnitOfWork, thresholds: Thresholds, now: datetime, ids: list[str], digests: Digests
 ) -> Batch:
-    """The next ``batch`` candidates after ``after``: marks, escalations and digest items."""
-    chunk = _candidates(uow, policy, now, batch, after)
-    counts: Counter[str] = Counter()
-    items: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    marks = _marks(uow, [due.assessment.id for due in chunk])
+    """Marks, escalations and digest items for the candidates ``ids``, read again in this
+    transaction (one completed or reminded since is left out): a few statements per batch,
+    whatever its size."""
+    chunk = _due(uow, ids)
+    fired = _fired_marks(uow, [due.assessment_id for due in chunk])
+    who = recipients.caseworkers_or_supervisors(
+        uow, [(due.caseworker_id, due.agency_id) for due in chunk]
+    )
+    marks: list[dict[str, Any]] = []
     for due in chunk:
-        counts["assessments"] += 1
-        _consider(uow, policy, now, due, marks[due.assessment.id], items, counts)
-    started = digests.add(items, uow)
-    _let_go(uow, chunk, marks)
-    last = chunk[-1].assessment.id if chunk else after
-    return Batch(len(chunk), last, counts, started)
-
-
-def _candidates(
-    uow: UnitOfWork, policy: Policy, now: datetime, batch: int, after: str
-) -> list[Due]:
-    """Open assessments after ``after`` (by id) with a threshold near or past ``now`` that has
-    not fired for their due date. The SQL bound is loose by a day (local calendar days, DST);
-    ``_consider`` is exact."""
-    offsets = _offsets(policy)
-    query = _candidate_query(tuple(name for name, _ in offsets))
-    bounds = {f"bound_{name}": now - offset + SLACK for name, offset in offsets}
-    params = {**bounds, "after": after, "batch": batch}
-    rows = uow.session.execute(query, params).tuples().all()
-    return [Due(a, c, ZoneInfo(zone)) for a, c, zone in rows]
-
-
-def _offsets(policy: Policy) -> list[tuple[str, timedelta]]:
-    """Each threshold's offset from the due time, as plain elapsed time."""
-    reference = datetime(2001, 1, 1, tzinfo=UTC)
-    return [
-        (name, at - reference) for name, at in reminder_times(policy, reference, ZoneInfo("UTC"))
-    ]
+        passed = [
+            name
+            for name in thresholds.passed(due.due_at, due.zone, now)
+            if fired.get((due.assessment_id, name)) != due.due_at
+        ]
+        reminders = [name for name in passed if name in REMINDERS]
+        marks += [_mark(due, name, now, SKIPPED) for name in reminders[:-1]]
+        marks += [_mark(due, name, now, SENT) for name in reminders[-1:]]
+        if ESCALATION in passed:
+            marks.append(_mark(due, ESCALATION, now, SENT))
+    written = _record_marks(uow, marks)
+    by_id = {due.assessment_id: due for due in chunk}
+    counts: Counter[str] = Counter(assessments=len(chunk))
+    items: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    overdue: list[Due] = []
+    for mark in marks:
+        due, name = by_id[mark["assessment_id"]], mark["threshold"]
+        if (due.assessment_id, name) not in written:
+            continue  # another sweep fired it meanwhile
+        if mark["outcome"] == SKIPPED:
+            counts["skipped"] += 1
+        elif name == ESCALATION:
+            overdue.append(due)
+        else:
+            for recipient in who[due.caseworker_id, due.agency_id]:
+                items[recipient].append(_item(due, name))
+            counts[name] += 1
+    _escalate_all(uow, overdue)
+    counts["escalated"] += len(overdue)
+    return Batch(counts, digests.add(items, uow))
 
 
 def unfired_thresholds(uow: UnitOfWork) -> list[datetime]:
@@ -181,15 +215,43 @@ def _remindable(*columns: Any) -> Any:
 @lru_cache(maxsize=8)
 def _candidate_query(thresholds: tuple[str, ...]) -> Any:
     """Built once (a sweep runs every few minutes): the bounds are parameters."""
-    return (
-        _remindable(Assessment, Case, Agency.timezone)
-        .where(
-            Assessment.id > bindparam("after"),
-            or_(*(_unfired_near(name) for name in thresholds)),
-        )
-        .order_by(Assessment.id)
-        .limit(bindparam("batch"))
+    unfired = or_(*(_unfired_near(name) for name in thresholds))
+    return _remindable(Assessment.id).where(unfired).order_by(Assessment.id)
+
+
+# By primary key alone: beside the candidates' own conditions, SQLite's planner walked the
+# (status, due_at) index for every batch. What those conditions say is checked in Python.
+_DUE_BY_ID = (
+    select(
+        Assessment.id,
+        Assessment.due_at,
+        Assessment.point,
+        Case.id,
+        Case.reference,
+        Case.caseworker_id,
+        Case.agency_id,
+        Agency.timezone,
+        Assessment.status,
+        Case.status,
     )
+    .join(Case, Case.id == Assessment.case_id)
+    .join(Agency, Agency.id == Case.agency_id)
+    .where(Assessment.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Assessment.id)
+)
+
+
+def _due(uow: UnitOfWork, ids: list[str]) -> list[Due]:
+    """The candidates ``ids`` still remindable (``_remindable``) in this transaction."""
+    return [
+        Due(assessment, due_at, point, case, ref, worker, agency, ZoneInfo(zone))
+        for assessment, due_at, point, case, ref, worker, agency, zone, status, case_status in (
+            uow.session.execute(_DUE_BY_ID, {"ids": ids}).tuples()
+        )
+        if status == AssessmentStatus.OPEN
+        and due_at is not None
+        and case_status != CaseStatus.CLOSED
+    ]
 
 
 def _unfired_near(threshold: str) -> Any:
@@ -202,105 +264,80 @@ def _unfired_near(threshold: str) -> Any:
     return and_(Assessment.due_at <= bound, ~fired)
 
 
-def _let_go(uow: UnitOfWork, chunk: list[Due], marks: dict[str, dict[str, ReminderMark]]) -> None:
-    """Write the chunk's changes and drop its rows from the session: memory stays one batch."""
-    uow.session.flush()
-    for due in chunk:
-        uow.session.expunge(due.assessment)
-        for mark in marks[due.assessment.id].values():
-            uow.session.expunge(mark)
-
-
-def _marks(uow: UnitOfWork, ids: list[str]) -> dict[str, dict[str, ReminderMark]]:
-    found: dict[str, dict[str, ReminderMark]] = defaultdict(dict)
-    for mark in uow.session.scalars(
-        select(ReminderMark).where(ReminderMark.assessment_id.in_(ids))
-    ):
-        found[mark.assessment_id][mark.threshold] = mark
-    return found
-
-
-def _consider(
-    uow: UnitOfWork,
-    policy: Policy,
-    now: datetime,
-    due: Due,
-    marks: dict[str, ReminderMark],
-    items: dict[str, list[dict[str, Any]]],
-    counts: Counter[str],
-) -> None:
-    due_at = due.assessment.due_at
-    assert due_at is not None
-    passed = [
-        name
-        for name, at in reminder_times(policy, due_at, due.zone)
-        if at <= now and not _fired(marks.get(name), due_at)
-    ]
-    reminders = [name for name in passed if name in REMINDERS]
-    for name in reminders[:-1]:
-        _mark(uow, marks, due.assessment, name, now, SKIPPED)
-        counts["skipped"] += 1
-    if reminders:
-        latest = reminders[-1]
-        _mark(uow, marks, due.assessment, latest, now, SENT)
-        for recipient in recipients.caseworker_or_supervisors(uow, due.case):
-            items[recipient].append(_item(due, latest))
-        counts[latest] += 1
-    if ESCALATION in passed:
-        _mark(uow, marks, due.assessment, ESCALATION, now, SENT)
-        escalate_overdue(uow, due)
-        counts["escalated"] += 1
+def _fired_marks(uow: UnitOfWork, ids: list[str]) -> dict[tuple[str, str], datetime]:
+    """The due date each threshold of these assessments last fired for."""
+    found = uow.session.execute(
+        select(ReminderMark.assessment_id, ReminderMark.threshold, ReminderMark.due_at).where(
+            ReminderMark.assessment_id.in_(ids)
+        )
+    )
+    return {(assessment_id, name): due_at for assessment_id, name, due_at in found.tuples()}
 
 
 def _fired(mark: ReminderMark | None, due_at: datetime) -> bool:
     return mark is not None and mark.due_at == due_at
 
 
-def _mark(
-    uow: UnitOfWork,
-    marks: dict[str, ReminderMark],
-    assessment: Assessment,
-    threshold: str,
-    now: datetime,
-    outcome: str,
-) -> None:
-    """Record that ``threshold`` fired for the current due date (re-arming a moved one)."""
-    mark = marks.get(threshold)
-    if mark is None:
-        mark = ReminderMark(assessment_id=assessment.id, threshold=threshold)
-        uow.session.add(mark)
-        marks[threshold] = mark
-    assert assessment.due_at is not None
-    mark.due_at = assessment.due_at
-    mark.fired_at = now
-    mark.outcome = outcome
+def _mark(due: Due, threshold: str, now: datetime, outcome: str) -> dict[str, Any]:
+    return {
+        "assessment_id": due.assessment_id,
+        "threshold": threshold,
+        "due_at": due.due_at,
+        "fired_at": now,
+        "outcome": outcome,
+    }
+
+
+def _record_marks(uow: UnitOfWork, marks: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """Record that each threshold fired for the current due date, in one statement: a new mark,
+    or the assessment's earlier one re-armed (its due date moved since), keyed by the marks'
+    uniqueness. Returns those written: a mark another sweep has just written for the same due
+    date is left alone and left out, so a threshold fires once even if two sweeps overlap."""
+    if not marks:
+        return set()
+    dialect = postgresql if uow.session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(ReminderMark.__table__)
+    statement = statement.on_conflict_do_update(
+        index_elements=["assessment_id", "threshold"],
+        set_={name: statement.excluded[name] for name in ("due_at", "fired_at", "outcome")},
+        where=ReminderMark.due_at != statement.excluded.due_at,
+    ).returning(ReminderMark.assessment_id, ReminderMark.threshold)
+    found = uow.session.connection().execute(statement, marks)
+    return set(found.tuples())
 
 
 def _item(due: Due, threshold: str) -> dict[str, Any]:
-    follow_up = due.assessment.point == AssessmentPoint.FOLLOW_UP
+    follow_up = due.point == AssessmentPoint.FOLLOW_UP
     kind = (FOLLOW_UP_KINDS if follow_up else KINDS).get(threshold, K.ASSESSMENT_OVERDUE)
     return {
-        "case_ref": refs.short_form(due.case.reference),
+        "case_ref": refs.short_form(due.reference),
         "kind": kind.value,
         "due_date": _local_date(due),
-        "path": f"/cases/{due.case.reference}",
+        "path": f"/cases/{due.reference}",
     }
 
 
 def _local_date(due: Due) -> str:
-    assert due.assessment.due_at is not None
-    return due.assessment.due_at.astimezone(due.zone).date().isoformat()
+    return due.due_at.astimezone(due.zone).date().isoformat()
 
 
-def escalate_overdue(uow: UnitOfWork, due: Due) -> None:
+def _escalate_all(uow: UnitOfWork, overdue: list[Due]) -> None:
+    if not overdue:
+        return
+    ids = [due.case_id for due in overdue]
+    cases = {case.id: case for case in uow.session.scalars(select(Case).where(Case.id.in_(ids)))}
+    for due in overdue:
+        escalate_overdue(uow, due, cases[due.case_id])
+
+
+def escalate_overdue(uow: UnitOfWork, due: Due, case: Case) -> None:
     """Overdue past the policy's threshold: mark the case and alert its supervisors."""
-    case = due.case
     case.escalated = True
     alerts.open_alert(
         uow,
         case,
         AlertKind.OVERDUE_ESCALATION,
-        due.assessment.id,
+        due.assessment_id,
         NotificationKind.OVERDUE_ESCALATION,
         {"due_date": _local_date(due)},
     )
@@ -308,7 +345,7 @@ def escalate_overdue(uow: UnitOfWork, due: Due) -> None:
         uow,
         case.id,
         events.CASE_ESCALATED,
-        due.assessment.id,
+        due.assessment_id,
         reason="overdue",
-        point=due.assessment.point,
+        point=due.point,
     )

@@ -1,8 +1,10 @@
 """The reassessment sweep: one pass over everything the clock makes due, in batches.
 
-Each phase reads its rows a batch at a time and commits a batch at a time, so a sweep over a
-hundred thousand cases holds no more than a batch in memory and never keeps the database (on
-SQLite, its one write lock) from other commands for longer than a batch. Reminders still make
+Each phase finds its rows with one set-based query (an anti-join for the cases missing their
+next assessment, an indexed query for the reminders due), so its cost follows what is due, not
+the caseload; it then commits a batch at a time, so a sweep holds no more than a batch of rows
+in memory (and the due ids) and never keeps the database (on SQLite, its one write lock) from
+other commands for longer than a batch. Reminders still make
 one digest per recipient per sweep (``harbour.notify.digests``). Every phase is idempotent: a
 crash loses the uncommitted batch, which the next sweep redoes. The phases are independent: one
 that fails is reported (``SweepIncomplete``, codes only) after the others have run, so a bad row
@@ -18,8 +20,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
 
+from sqlalchemy import select
+
 from harbour.app import App, UnitOfWork
 from harbour.cases import schedule
+from harbour.db.models import Case
 from harbour.errors import HarbourError
 from harbour.orchestration import pipeline
 
@@ -110,20 +115,26 @@ def open_due_assessments(app: App, now: datetime, batch: int = BATCH) -> int:
 
     Harbour opens each assessment ahead of its due time, when the previous one completes, so
     reminders can fire before it is due; this pass catches what a crash or a policy change left.
+    One anti-join finds those cases (usually none): the cases that have one are never loaded.
     """
     opened, after, gap = 0, "", WriterGap(app)
     while True:
-        found, made, after = app.run(partial(_open_batch, batch=batch, after=after))
-        opened += made
-        if found < batch:
+        found = app.read(partial(_missing_next, batch=batch, after=after))
+        if found:
+            opened += app.run(partial(_open_next, ids=found))
+            after = found[-1]
+        if len(found) < batch:
             return opened
         gap()
 
 
-def _open_batch(uow: UnitOfWork, *, batch: int, after: str) -> tuple[int, int, str]:
-    cases, missing = schedule.cases_missing_next(uow, limit=batch, after_id=after)
-    made = sum(schedule.ensure_next(uow, case) is not None for case in missing)
-    return len(cases), made, cases[-1].id if cases else after
+def _missing_next(uow: UnitOfWork, *, batch: int, after: str) -> list[str]:
+    return [case.id for case in schedule.cases_missing_next(uow, limit=batch, after_id=after)]
+
+
+def _open_next(uow: UnitOfWork, *, ids: list[str]) -> int:
+    cases = uow.session.scalars(select(Case).where(Case.id.in_(ids)))
+    return sum(schedule.ensure_next(uow, case) is not None for case in cases)
 
 
 def send_reminders(
@@ -141,7 +152,9 @@ def send_reminders(
         if between is not None:
             between()
 
-    counts = reminders.sweep(app.run, app.reference.policy, now, batch=batch, between=pause)
+    counts = reminders.sweep(
+        app.run, app.reference.policy, now, batch=batch, between=pause, read=app.read
+    )
     return sum(counts.get(name, 0) for name in ("due_soon", "due_today", "overdue", "escalated"))
 
 

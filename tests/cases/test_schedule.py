@@ -103,7 +103,7 @@ def test_discharge_follow_ups_and_the_sweep_reconciler(
     seeded.run(lose)
 
     def reconcile(uow):
-        _, missing = cases_missing_next(uow, limit=10)
+        missing = cases_missing_next(uow, limit=10)
         return [ensure_next(uow, case) is not None for case in missing]
 
     assert seeded.run(reconcile) == [True]
@@ -156,15 +156,16 @@ def test_cases_missing_next_pages_through_exactly_the_cases_without_an_open_one(
 
     expected = seeded.run(make)
     found: list[str] = []
-    after = ""
-    while True:  # in pages of 3, as the sweep pages, resuming after the page's last id
-        page, missing = seeded.run(
-            lambda uow, after=after: cases_missing_next(uow, limit=3, after_id=after)
+    while True:  # in pages of 3, as the sweep pages, resuming after the last id
+        after = found[-1] if found else ""
+        page = seeded.run(
+            lambda uow, after=after: [
+                c.id for c in cases_missing_next(uow, limit=3, after_id=after)
+            ]
         )
-        found += [c.id for c in missing]
+        found += page
         if len(page) < 3:
             break
-        after = page[-1].id
     assert found == sorted(expected)
 
 

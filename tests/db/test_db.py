@@ -127,7 +127,7 @@ def test_sqlite_engine_settings(app: App) -> None:
 
 
 @SQLITE_ONLY  # PostgreSQL locks rows, not the file
-def test_sqlite_transactions_take_the_write_lock_up_front(app: App) -> None:
+def test_sqlite_transactions_take_the_write_lock_up_front_but_reads_none(app: App) -> None:
     other = sqlite3.connect(app.engine.url.database, timeout=0, isolation_level=None)
 
     def read_only(uow: object) -> str | None:
@@ -141,6 +141,7 @@ def test_sqlite_transactions_take_the_write_lock_up_front(app: App) -> None:
 
     try:
         assert app.run(read_only) == "database is locked"
+        assert app.read(read_only) is None  # a read (the sweep's scans) keeps nobody waiting
     finally:
         other.close()
 

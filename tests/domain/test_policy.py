@@ -9,7 +9,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from harbour.domain.policy import Interval, Policy, follow_up_dues, next_due, reminder_times, shift
+from harbour.domain.policy import (
+    Interval,
+    Policy,
+    Thresholds,
+    follow_up_dues,
+    next_due,
+    reminder_times,
+    shift,
+)
 from harbour.domain.vocab import RiskLevel
 from harbour.errors import InvalidInput
 from harbour.reference import load_policy
@@ -127,3 +135,30 @@ def test_follow_ups_after_discharge(policy: Policy) -> None:
 def test_hours_are_elapsed_time() -> None:
     moment = datetime(2026, 3, 8, 6, 30, tzinfo=UTC)  # 01:30 EST, just before the change
     assert shift(moment, Interval(hours=1), NY) == moment + timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    "reminders",
+    [
+        None,  # the built-in policy: thresholds in a fixed order, most decided without a calendar
+        {"due_soon": {"days": 1}, "due_today": {"hours": 30}, "overdue": {"days": 1}},
+    ],
+)
+@pytest.mark.parametrize("zone", [NY, ZoneInfo("Australia/Lord_Howe"), ZoneInfo("UTC")])
+def test_thresholds_passed_says_what_reminder_times_says(
+    policy: Policy, reminders: dict[str, dict[str, int]] | None, zone: ZoneInfo
+) -> None:
+    """The sweep's fast reading of the thresholds against ``reminder_times``, for due times
+    every 50 minutes across the spring and autumn changes, seen from moments around them."""
+    if reminders is not None:
+        policy = policy.model_copy(
+            update={"reminders": {k: Interval(**v) for k, v in reminders.items()}}
+        )
+    thresholds = Thresholds.of(policy)
+    assert thresholds.in_fixed_order is (reminders is None)
+    for change in (datetime(2026, 3, 8, 7, tzinfo=UTC), datetime(2026, 11, 1, 6, tzinfo=UTC)):
+        for k in range(-300, 300):
+            due_at = change + timedelta(minutes=50 * k)
+            for now in (change - timedelta(days=3), change, change + timedelta(hours=26)):
+                expected = [name for name, at in reminder_times(policy, due_at, zone) if at <= now]
+                assert thresholds.passed(due_at, zone, now) == expected, (due_at, now)
