@@ -18,22 +18,17 @@ Whitespace: ``trim_blocks`` and ``lstrip_blocks`` are on and the trailing newlin
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import (
-    Environment,
-    FileSystemLoader,
-    StrictUndefined,
-    TemplateError,
-    TemplateNotFound,
-    select_autoescape,
-)
 from markupsafe import Markup
 
-from harbour.errors import HarbourError
+from harbour.errors import RenderError
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 ALLOWED: set[str] = set()
 
@@ -43,35 +38,12 @@ _MD_INLINE = re.compile(r"([\\`*_\[\]#!|<>~&])")
 _MD_LINE_START = re.compile(r"^(\s*)([-+=]|\d+(?=[.)]))")
 
 
-class RenderError(HarbourError):
-    """A template could not be rendered. The detail names the template, never a value."""
-
-    default_code = "render_failed"
-
-
 def register(*names: str) -> None:
     """Allow these template names (relative to the templates folder, with ``/``)."""
     for name in names:
         if name.startswith("/") or ".." in name.split("/"):
             raise ValueError(f"template name must be relative: {name}")
         ALLOWED.add(name)
-
-
-class _AllowlistLoader(FileSystemLoader):
-    def get_source(
-        self, environment: Environment, template: str
-    ) -> tuple[str, str, Callable[[], bool]]:
-        if template not in ALLOWED:
-            raise TemplateNotFound(template)
-        return super().get_source(environment, template)
-
-    def list_templates(self) -> list[str]:
-        return sorted(ALLOWED)
-
-
-class _Environment(Environment):
-    def from_string(self, *args: Any, **kwargs: Any) -> Any:
-        raise RenderError("from_string", "templates come from files only")
 
 
 def neutralize(value: Any) -> Any:
@@ -97,28 +69,20 @@ def _escape_line_start(match: re.Match[str]) -> str:
 
 @lru_cache(maxsize=8)
 def environment(templates_dir: Path) -> Environment:
-    env = _Environment(
-        loader=_AllowlistLoader(str(templates_dir)),
-        autoescape=select_autoescape(
-            enabled_extensions=("html", "htm", "xml"), default_for_string=True, default=False
-        ),
-        undefined=StrictUndefined,
-        finalize=neutralize,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        auto_reload=False,
-    )
-    env.filters["md"] = markdown_escape
-    return env
+    from harbour.jinja_environment import build  # Jinja is imported only when rendering
+
+    return build(templates_dir, ALLOWED, neutralize, markdown_escape)
 
 
 def render(templates_dir: Path, name: str, context: Mapping[str, Any]) -> str:
     """Render a registered template with ``context``; any failure is a RenderError."""
     if name not in ALLOWED:
         raise RenderError("template_not_allowed", name)
+    template_env = environment(Path(templates_dir))
+    from jinja2 import TemplateError  # already loaded by environment()
+
     try:
-        return environment(Path(templates_dir)).get_template(name).render(**context)
+        return template_env.get_template(name).render(**context)
     except RenderError:
         raise
     except TemplateError as exc:

@@ -13,11 +13,10 @@ from harbour.documents.family import family_view
 from harbour.documents.staff import staff_view
 from harbour.documents.strings import BASE, strings
 from harbour.documents.youth import wallet_card, youth_view
-from harbour.domain.plan_view import PlanSnapshot
+from harbour.domain.plan_view import AUDIENCES, PlanSnapshot
 from harbour.errors import InvalidInput
 from harbour.templating import register, render
 
-AUDIENCES = ("staff", "youth", "family")
 FORMATS = {"html": "html", "text": "txt", "md": "md"}
 DIFF_FORMATS = ("text", "html", "md")
 PARTIALS = ("plans/_page.html", "plans/_base.css")

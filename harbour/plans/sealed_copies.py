@@ -12,7 +12,7 @@ from sqlalchemy import select
 from harbour.access import audit
 from harbour.app import UnitOfWork
 from harbour.db.models import Plan, PlanDocument
-from harbour.documents.render import AUDIENCES, render_plan
+from harbour.domain.plan_view import AUDIENCES
 from harbour.plans.snapshot import snapshot
 
 FORMATS = ("html", "text")
@@ -32,6 +32,8 @@ def store_documents(uow: UnitOfWork, plan: Plan) -> int:
     ]
     if not stale:
         return 0
+    from harbour.documents.render import render_plan  # Jinja only where a plan is rendered
+
     view = snapshot(uow, plan)
     for audience, fmt in stale:
         row = stored.get((audience, fmt)) or _new_row(uow, plan, audience, fmt)
