@@ -50,9 +50,15 @@ def neutralize(value: Any) -> Any:
     """The ``finalize`` hook: refuse ``None``, show bidi overrides as ``[U+202E]``."""
     if value is None:
         raise RenderError("none_value", "a template printed a missing value")
-    if isinstance(value, str) and not isinstance(value, Markup):
-        return _BIDI_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", value)
+    plain = type(value) is str or (isinstance(value, str) and not isinstance(value, Markup))
+    # Printed values rarely hold one: search (no callback, no copy) before substituting.
+    if plain and _BIDI_CONTROLS.search(value) is not None:
+        return _BIDI_CONTROLS.sub(_bidi_code, value)
     return value
+
+
+def _bidi_code(match: re.Match[str]) -> str:
+    return f"[U+{ord(match.group()):04X}]"
 
 
 def markdown_escape(value: Any) -> str:
@@ -78,7 +84,9 @@ def render(templates_dir: Path, name: str, context: Mapping[str, Any]) -> str:
     """Render a registered template with ``context``; any failure is a RenderError."""
     if name not in ALLOWED:
         raise RenderError("template_not_allowed", name)
-    template_env = environment(Path(templates_dir))
+    # The same Path object each time: its hash is cached, a new Path's is computed (~50 us).
+    folder = templates_dir if isinstance(templates_dir, Path) else Path(templates_dir)
+    template_env = environment(folder)
     from jinja2 import TemplateError  # already loaded by environment()
 
     try:
