@@ -200,31 +200,30 @@ def _claim_lane(uow: UnitOfWork, lane: Lane, n: int, config: RelayConfig) -> lis
         return []
     now = uow.now()
     M = OutboxMessage
-    due = uow.session.execute(
-        select(M.id, M.attempts)
+    due = uow.session.scalars(
+        select(M.id)
         .where(M.status == PENDING, M.lane == lane, M.next_attempt_at <= now)
         .order_by(M.next_attempt_at, M.created_at)
         .limit(n)
         .with_for_update(skip_locked=True)
     ).all()
-    taken = []
-    for row_id, attempts in due:
-        result = uow.session.execute(
-            update(M)
-            .where(M.id == row_id, M.attempts == attempts, M.status == PENDING)
-            .values(attempts=attempts + 1, next_attempt_at=now + config.lease)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            taken.append(row_id)
-    rows = uow.session.scalars(select(M).where(M.id.in_(taken))).all()
-    return [_snapshot(row) for row in sorted(rows, key=lambda r: taken.index(r.id))]
-
-
-def _snapshot(row: OutboxMessage) -> Claimed:
-    return Claimed(
-        row.id, row.kind, row.lane, row.recipient, row.channel, dict(row.context), row.attempts
-    )
+    if not due:
+        return []
+    # One UPDATE for the batch: a row another relay took since the SELECT has its lease in
+    # next_attempt_at (later than now) and is left out, so each row is taken by one relay only.
+    taken = uow.session.execute(
+        update(M)
+        .where(M.id.in_(due), M.status == PENDING)
+        .where(M.next_attempt_at <= now)
+        .values(attempts=M.attempts + 1, next_attempt_at=now + config.lease)
+        .returning(M.id, M.kind, M.lane, M.recipient, M.channel, M.context, M.attempts)
+        .execution_options(synchronize_session=False)
+    ).all()
+    order = {row_id: position for position, row_id in enumerate(due)}
+    return [
+        Claimed(r.id, r.kind, r.lane, r.recipient, r.channel, dict(r.context), r.attempts)
+        for r in sorted(taken, key=lambda r: order[r.id])
+    ]
 
 
 def send(app: App, routes: Routes, row: Claimed, config: RelayConfig) -> Outcome:
@@ -252,14 +251,20 @@ def record(app: App, outcomes: list[Outcome], config: RelayConfig, report: Deliv
     """Mark sent rows, schedule retries, dead-letter the exhausted; one short transaction."""
 
     def work(uow: UnitOfWork) -> list[tuple[Outcome, str]]:
-        return [(o, _apply(uow, o, config, report.pass_id)) for o in outcomes]
+        ids = [o.row.id for o in outcomes]  # one SELECT loads them all; the ORM batches updates
+        rows = {
+            r.id: r
+            for r in uow.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+        }
+        return [(o, _apply(uow, rows.get(o.row.id), o, config, report.pass_id)) for o in outcomes]
 
     for outcome, verdict in app.run(work):
         _count(report, outcome, verdict)
 
 
-def _apply(uow: UnitOfWork, outcome: Outcome, config: RelayConfig, pass_id: str) -> str:
-    row = uow.session.get(OutboxMessage, outcome.row.id)
+def _apply(
+    uow: UnitOfWork, row: OutboxMessage | None, outcome: Outcome, config: RelayConfig, pass_id: str
+) -> str:
     now = uow.now()
     if row is not None and row.status == OutboxStatus.CANCELLED and outcome.error is None:
         # Acknowledged while this send was in flight: the record says what really happened.
