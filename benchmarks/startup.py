@@ -36,7 +36,7 @@ print("\\n" + "\\n".join(names))
 """
 
 
-def run(size: int = 15) -> list[Row]:
+def run(size: int = 10) -> list[Row]:
     """Each command ``size`` times, alternating with its baseline (medians)."""
     if size < 1:
         return []
