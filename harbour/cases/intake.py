@@ -14,7 +14,7 @@ from harbour import events
 from harbour.access import Actor, audit, authorize
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
-from harbour.db.models import Case, Person, Staff, ThreatSource
+from harbour.db.models import PERSON_FIELDS, Case, Person, Staff, ThreatSource
 from harbour.domain.text import Address, Handle, Name, Note, PastDate, Phone, ShortText
 from harbour.domain.vocab import CaseStatus, PersonAtRisk, PersonKind, Role, Situation, ThreatKind
 from harbour.errors import Conflict, InvalidInput
@@ -219,17 +219,6 @@ def _people(uow: UnitOfWork, case: Case, referral: Referral) -> list[Person]:
         row.approved_by_youth = contact.approved_by_youth
         rows.append(row)
     return rows
-
-
-PERSON_FIELDS = (
-    "name",
-    "preferred_name",
-    "relationship",
-    "phone",
-    "address",
-    "date_of_birth",
-    "notes",
-)
 
 
 def _person(
