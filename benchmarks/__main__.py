@@ -17,6 +17,7 @@ from benchmarks.common import Row
 SUITE = [
     ("benchmarks.sweep", 100_000, 200),
     ("benchmarks.lifecycle", 10, 0),  # starts a Prefect server (half a minute): not in the smoke
+    ("benchmarks.startup", 10, 1),
     ("benchmarks.alert", 5, 1),
     ("benchmarks.notifications", 10_000, 100),
     ("benchmarks.render", 500, 5),

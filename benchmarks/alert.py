@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Row, seed_agency, temp_store
-from flows.local_server import server_environment
+from benchmarks.common import Row, cli_env, seed_agency, temp_store
 from harbour.app import App
 from harbour.cases.intake import refer
 from harbour.db.models import Case
@@ -67,7 +66,7 @@ def _imminent_alert(times: int) -> list[Row]:
         warm = statistics.median(_bare_send(smtp, url) for _ in range(times))
         cold = statistics.median(_bare_send_fresh(smtp, url) for _ in range(times))
         for mode in ("inline", "prefect"):
-            env = _cli_env(app, book.path, mode)
+            env = cli_env(app, book.path, mode)
             runs = [_alert_once(app, env, answers, smtp) for _ in range(times)]
             after = [t.arrived - t.returned for t in runs]
             early = sum(a <= 0 for a in after)
@@ -133,17 +132,6 @@ def _arrived(
             return time.perf_counter()
         time.sleep(0.002)
     raise TimeoutError("no email arrived")
-
-
-def _cli_env(app: App, routes: Path, mode: str) -> dict[str, str]:
-    return {
-        **server_environment(app.settings.home),
-        "HARBOUR_HOME": str(app.settings.home),
-        "HARBOUR_DATABASE_URL": app.settings.resolved_database_url,
-        "HARBOUR_KEY_FILE": str(app.settings.resolved_key_file),
-        "HARBOUR_APPRISE_CONFIG": str(routes),
-        "HARBOUR_ORCHESTRATION": mode,
-    }
 
 
 def _alert_once(app: App, env: dict[str, str], answers: Path, smtp: SmtpServer) -> AlertTimes:

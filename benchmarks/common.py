@@ -89,6 +89,20 @@ def _database(backend: str, home: Path) -> Iterator[str]:
         admin.dispose()
 
 
+def cli_env(app: App, routes: Path | None = None, mode: str = "inline") -> dict[str, str]:
+    """The environment of a `harbour` command against ``app``'s store."""
+    from flows.local_server import server_environment
+
+    env = {
+        **server_environment(app.settings.home),
+        "HARBOUR_HOME": str(app.settings.home),
+        "HARBOUR_DATABASE_URL": app.settings.resolved_database_url,
+        "HARBOUR_KEY_FILE": str(app.settings.resolved_key_file),
+        "HARBOUR_ORCHESTRATION": mode,
+    }
+    return env | ({"HARBOUR_APPRISE_CONFIG": str(routes)} if routes else {})
+
+
 def seed_agency(app: App) -> None:
     """An agency "bench" with a coordinator, a caseworker and an on-call supervisor."""
 

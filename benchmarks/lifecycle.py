@@ -2,7 +2,9 @@
 initial_contact flow after the referral and the safety_assessment flow after the first assessment
 (assessment, plan, documents rendered, notifications enqueued and sent), run against a local
 Prefect server on PostgreSQL (the recommended set-up), with Harbour's store on SQLite and
-PostgreSQL; the baseline makes the same step calls in-process (``harbour.orchestration.pipeline.process``).
+PostgreSQL; against two baselines: the same step calls in-process
+(``harbour.orchestration.pipeline.process``), and bare Prefect flows with as many tasks (each
+doing nothing, with the same flow and task options) run on the same server.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def run(size: int = 20) -> list[Row]:
         for backend in BACKENDS:
             with temp_store(backend) as app:
                 seed_agency(app)
-                flows_seconds, direct_seconds = _per_case(app, url, size)
+                flows_seconds, direct_seconds, bare_seconds = _per_case(app, url, size)
             rows.append(
                 Row(
                     f"lifecycle flows per case, store on {backend}",
@@ -44,6 +46,15 @@ def run(size: int = 20) -> list[Row]:
                     direct_seconds,
                     "s/case",
                     "same steps called directly",
+                )
+            )
+            rows.append(
+                Row(
+                    f"lifecycle flows per case vs bare flows, {backend}",
+                    flows_seconds,
+                    bare_seconds,
+                    "s/case",
+                    "bare Prefect flows, as many tasks, same server",
                 )
             )
     return rows
@@ -69,20 +80,53 @@ def _prefect() -> Iterator[str]:
             quiet.setLevel(level)
 
 
-def _per_case(app: App, url: str, size: int) -> tuple[float, float]:
-    """(median seconds per case through the flows, the same directly)."""
+def _per_case(app: App, url: str, size: int) -> tuple[float, float, float]:
+    """(median seconds per case through the flows, the same directly, bare flows)."""
     from flows.lifecycle import initial_contact, safety_assessment
 
     prefect = _in_mode(app, "prefect")
+    bare_referral, bare_assessment = _bare_flows()
     use_app(prefect)
     try:
         initial_contact(_referral(prefect))  # warm-up: the flows' first run registers them
+        bare_referral("warm-up")
         through_flows = [_one(prefect, initial_contact, safety_assessment) for _ in range(size)]
         direct = [_one(prefect, _direct_referral, _direct_assessment) for _ in range(size)]
+        bare = [_one(prefect, bare_referral, bare_assessment) for _ in range(size)]
     finally:
         use_app(None)
         prefect.dispose()
-    return statistics.median(through_flows), statistics.median(direct)
+    return statistics.median(through_flows), statistics.median(direct), statistics.median(bare)
+
+
+def _bare_flows() -> tuple[Any, Any]:
+    """Two Prefect flows with as many tasks as initial_contact and safety_assessment (at the
+    initial_contact point) run, each task doing nothing; the same flow and task options."""
+    from prefect import flow, task
+    from prefect.cache_policies import NO_CACHE
+
+    from flows.lifecycle import FLOW_OPTIONS
+    from harbour.orchestration import steps
+
+    @task(cache_policy=NO_CACHE, persist_result=False, log_prints=False)
+    def nothing(subject_id: str) -> None:
+        return None
+
+    # is_pending, the steps, mark_processed, deliver_pending; the assessment also point_of
+    referral_tasks = len(steps.INITIAL_CONTACT) + 3
+    assessment_tasks = len(steps.ASSESSMENT) + 4
+
+    @flow(name="bare_referral", **FLOW_OPTIONS)  # type: ignore[call-overload]
+    def bare_referral(case_id: str) -> None:
+        for _ in range(referral_tasks):
+            nothing(case_id)
+
+    @flow(name="bare_assessment", **FLOW_OPTIONS)  # type: ignore[call-overload]
+    def bare_assessment(assessment_id: str) -> None:
+        for _ in range(assessment_tasks):
+            nothing(assessment_id)
+
+    return bare_referral, bare_assessment
 
 
 def _one(app: App, on_referral: Any, on_assessment: Any) -> float:

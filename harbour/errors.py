@@ -55,5 +55,11 @@ class CryptoError(HarbourError):
     default_code = "crypto"
 
 
+class RenderError(HarbourError):
+    """A template could not be rendered. The detail names the template, never a value."""
+
+    default_code = "render_failed"
+
+
 class DeliveryError(HarbourError):
     default_code = "delivery"

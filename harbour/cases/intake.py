@@ -15,7 +15,7 @@ from harbour import events
 from harbour.access import Actor, agency_today, audit, authorize, caseworker
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
-from harbour.db.models import Case, Person, ThreatSource
+from harbour.db.models import PERSON_FIELDS, Case, Person, ThreatSource
 from harbour.domain.text import Address, Handle, Name, Note, PastDate, Phone, ShortText
 from harbour.domain.vocab import CaseStatus, PersonAtRisk, PersonKind, Situation, ThreatKind
 from harbour.errors import Conflict, InvalidInput
@@ -110,27 +110,32 @@ def refer(
     if idempotency_key is not None:
         idempotency_key = parse(_KeyIn, {"key": idempotency_key}, prefix="--idempotency-key").key
 
-    def work(uow: UnitOfWork) -> Referred:
+    def work(uow: UnitOfWork, look_first: bool) -> Referred:
         from harbour.access import resolve_actor
 
         actor = resolve_actor(uow, actor_handle)
         # The date of birth is checked against today where the actor's agency is.
         referral = parse(Referral, data, today=agency_today(uow, actor.agency_id))
         authorize(uow, actor, "case.refer")
-        case = _create_or_replay(uow, actor, referral, idempotency_key)
+        case = _create_or_replay(uow, actor, referral, idempotency_key, look_first)
         return Referred(case.id, case.reference, case.status)
 
     try:
-        return app.run(work)
+        # A new key is the common case: the unique (agency, key) index finds a repeat, so the
+        # first attempt inserts without looking the key up.
+        return app.run(lambda uow: work(uow, look_first=False))
     except IntegrityError:
-        # A concurrent twin with the same key won the race; answer as the replay it is.
+        # The key was used before (a repeat, or a concurrent twin that won the race): look it
+        # up and answer as the replay it is.
         if idempotency_key is None:
             raise
-        return app.run(work)
+        return app.run(lambda uow: work(uow, look_first=True))
 
 
-def _create_or_replay(uow: UnitOfWork, actor: Actor, referral: Referral, key: str | None) -> Case:
-    if key is not None:
+def _create_or_replay(
+    uow: UnitOfWork, actor: Actor, referral: Referral, key: str | None, look_first: bool
+) -> Case:
+    if key is not None and look_first:
         existing = uow.session.scalar(
             select(Case).where(Case.agency_id == actor.agency_id, Case.intake_key == key)
         )
@@ -141,7 +146,7 @@ def _create_or_replay(uow: UnitOfWork, actor: Actor, referral: Referral, key: st
             return existing
     case = _new_case(uow, actor, referral, key)
     audit(uow, actor, "case.refer", case.id)
-    events.record(uow, case.id, events.CASE_REFERRED, case.id, situation=case.situation)
+    events.record_new(uow, case.id, events.CASE_REFERRED, case.id, situation=case.situation)
     return case
 
 
@@ -161,15 +166,15 @@ def _new_case(uow: UnitOfWork, actor: Actor, referral: Referral, key: str | None
         case.caseworker_id = _caseworker_id(uow, actor, referral.caseworker)
     uow.seal(case, "intake_digest", referral.digest())
     uow.seal(case, "referral_source", referral.referral_source)
-    uow.session.add(case)
-    uow.session.flush()
-    for row in _people(uow, case, referral):
-        uow.session.add(row)
-    for position, threat in enumerate(referral.threats):
-        uow.session.add(_threat(uow, case, position, threat))
-    uow.session.flush()
+    uow.session.add(case)  # written with everything else in the commit's one flush
+    uow.session.add_all(_people(uow, case, referral))
+    uow.session.add_all(
+        _threat(uow, case, position, t) for position, t in enumerate(referral.threats)
+    )
     if referral.caseworker is not None:  # told by the initial-contact step, like any assignment
-        events.record(uow, case.id, events.CASE_ASSIGNED, new_id(), caseworker=referral.caseworker)
+        events.record_new(
+            uow, case.id, events.CASE_ASSIGNED, new_id(), caseworker=referral.caseworker
+        )
     return case
 
 
@@ -229,9 +234,13 @@ def _people(uow: UnitOfWork, case: Case, referral: Referral) -> list[Person]:
 def _person(
     uow: UnitOfWork, case: Case, position: int, kind: PersonKind, **fields: str | None
 ) -> Person:
-    person = Person(case_id=case.id, kind=kind, position=position)
-    for name, value in fields.items():
-        uow.seal(person, name, value)
+    """Every field sealed, the absent as None, and both flags set: rows with the same columns
+    are written by one multi-row INSERT."""
+    person = Person(
+        case_id=case.id, kind=kind, position=position, non_offending=False, approved_by_youth=False
+    )
+    for name in PERSON_FIELDS:
+        uow.seal(person, name, fields.get(name))
     return person
 
 

@@ -16,7 +16,15 @@ from harbour.access import Actor, agency_zone, audit, authorize, caseworker, on_
 from harbour.app import App, UnitOfWork
 from harbour.clock import local_time
 from harbour.db.base import new_id
-from harbour.db.models import AuditEvent, Case, LifecycleEvent, Person, Staff, ThreatSource
+from harbour.db.models import (
+    PERSON_FIELDS,
+    AuditEvent,
+    Case,
+    LifecycleEvent,
+    Person,
+    Staff,
+    ThreatSource,
+)
 from harbour.domain.policy import Interval, shift
 from harbour.domain.vocab import CaseStatus, Role
 from harbour.errors import InvalidInput
@@ -188,17 +196,8 @@ def describe(uow: UnitOfWork, case: Case) -> CaseDetails:
 
 
 def _person(uow: UnitOfWork, person: Person) -> dict[str, Any]:
-    fields = (
-        "name",
-        "preferred_name",
-        "relationship",
-        "phone",
-        "address",
-        "date_of_birth",
-        "notes",
-    )
     shown: dict[str, Any] = {"person": person.position, "kind": person.kind}
-    shown |= {f: v for f in fields if (v := uow.unseal(person, f)) is not None}
+    shown |= {f: v for f in PERSON_FIELDS if (v := uow.unseal(person, f)) is not None}
     if person.kind != "youth":
         shown |= {
             "non_offending": person.non_offending,

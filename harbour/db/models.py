@@ -112,6 +112,12 @@ class Person(Base):
     notes_sealed: Mapped[str | None] = sealed(YOUTH_PII)
 
 
+# A person's sealed fields, in column order (the order a case's details show them).
+PERSON_FIELDS = tuple(
+    column.name.removesuffix("_sealed") for column in Person.__table__.columns if column.info
+)
+
+
 class ThreatSource(Base):
     __tablename__ = "threat_sources"
 

@@ -22,8 +22,8 @@ from harbour.db.models import Case, Plan, PlanDocument
 from harbour.demo.cast import SUPERVISOR, ZONE
 from harbour.demo.failure import DemoFailure
 from harbour.demo.inbox import Delivered
-from harbour.documents.render import AUDIENCES
 from harbour.domain import refs
+from harbour.domain.plan_view import AUDIENCES
 from harbour.plans import actions as plans
 from harbour.plans.rendering import format_diff
 

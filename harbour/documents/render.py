@@ -13,11 +13,10 @@ from harbour.documents.family import family_view
 from harbour.documents.staff import staff_view
 from harbour.documents.strings import BASE, strings
 from harbour.documents.youth import wallet_card, youth_view
-from harbour.domain.plan_view import PlanSnapshot
+from harbour.domain.plan_view import AUDIENCES, PlanSnapshot
 from harbour.errors import InvalidInput
 from harbour.templating import register, render
 
-AUDIENCES = ("staff", "youth", "family")
 FORMATS = {"html": "html", "text": "txt", "md": "md"}
 DIFF_FORMATS = ("text", "html", "md")
 PARTIALS = ("plans/_page.html", "plans/_base.css")
@@ -37,9 +36,26 @@ def render_plan(
     plan: PlanSnapshot, audience: str, fmt: str, *, templates_dir: Path, lang: str = BASE
 ) -> str:
     """The plan as ``audience`` may see it, in ``fmt`` (html, text or md)."""
+    return render_copies(plan, audience, (fmt,), templates_dir=templates_dir, lang=lang)[fmt]
+
+
+def render_copies(
+    plan: PlanSnapshot,
+    audience: str,
+    formats: tuple[str, ...],
+    *,
+    templates_dir: Path,
+    lang: str = BASE,
+) -> dict[str, str]:
+    """The plan as ``audience`` may see it, in each of ``formats``: the view is built once."""
     check(audience, AUDIENCES, "--audience")
-    check(fmt, tuple(FORMATS), "--format")
-    return _render(templates_dir, template_name(audience, fmt), _view(plan, audience, fmt), lang)
+    for fmt in formats:
+        check(fmt, tuple(FORMATS), "--format")
+    prepared = views(plan, audience, formats)
+    return {
+        fmt: _render(templates_dir, template_name(audience, fmt), prepared[fmt], lang)
+        for fmt in formats
+    }
 
 
 def render_diff(diff: Any, fmt: str, *, templates_dir: Path, lang: str = BASE) -> str:
@@ -48,14 +64,16 @@ def render_diff(diff: Any, fmt: str, *, templates_dir: Path, lang: str = BASE) -
     return _render(templates_dir, template_name("diff", fmt), diff, lang)
 
 
-def _view(plan: PlanSnapshot, audience: str, fmt: str) -> Any:
+def views(plan: PlanSnapshot, audience: str, formats: tuple[str, ...]) -> dict[str, Any]:
+    """What each format's template is given for ``audience``, each view built once."""
     if audience == "staff":
-        return staff_view(plan)
+        return dict.fromkeys(formats, staff_view(plan))
     if audience == "family":
-        return family_view(plan)
-    view = youth_view(plan)
+        return dict.fromkeys(formats, family_view(plan))
+    full = youth_view(plan)
     # The card (HTML) and the phone note (text) are cut to fit; Markdown is the full copy.
-    return wallet_card(view) if fmt in ("html", "text") else view
+    card = wallet_card(full) if {"html", "text"} & set(formats) else None
+    return {fmt: card if fmt in ("html", "text") else full for fmt in formats}
 
 
 def _render(templates_dir: Path, name: str, view: Any, lang: str) -> str:

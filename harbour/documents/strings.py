@@ -34,7 +34,8 @@ def strings(lang: str = BASE) -> Mapping[str, Any]:
 
 
 def _load(lang: str) -> dict[str, Any]:
-    data = yaml.safe_load((FOLDER / f"{lang}.yaml").read_text(encoding="utf-8")) or {}
+    text = (FOLDER / f"{lang}.yaml").read_text(encoding="utf-8")
+    data = yaml.load(text, Loader=yaml.CSafeLoader) or {}
     if not isinstance(data, dict):
         raise InvalidInput([(f"strings/{lang}.yaml", "must be a mapping")])
     return data

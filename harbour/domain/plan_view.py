@@ -11,6 +11,8 @@ from datetime import date, datetime
 
 from harbour.domain.vocab import ItemState, Phase, PlanSection, StepOwner, ThreatKind
 
+AUDIENCES = ("staff", "youth", "family")  # who a plan version is rendered for
+
 
 @dataclass(frozen=True)
 class PlanItemView:

@@ -2,7 +2,8 @@
 
 A row is claimed (attempts + 1, and a lease pushed into ``next_attempt_at``) in a short
 transaction, sent outside any transaction by a small thread pool, then marked sent, or given a
-backoff, or after ``max_attempts`` moved to dead-letter with a notice to the agency's admins (one
+backoff, or after ``max_attempts`` moved to dead-letter (the marks and the next claim share one
+transaction; claims and marks are set-based, one statement per batch) with a notice to the agency's admins (one
 per admin per relay pass, on the normal lane, however many rows died in it).
 A crash between the send and the mark leaves the row pending: it is sent again once its lease
 ends (at most one duplicate per row in flight). Urgent rows are claimed before normal ones at
@@ -165,34 +166,39 @@ def _pump(
     report: DeliveryReport,
 ) -> None:
     inflight: dict[Future[Outcome], Claimed] = {}
+    outcomes: list[Outcome] = []
     more = True
     while True:
         room = min(config.prefetch * config.workers - len(inflight), limit - report.claimed)
-        if more and room > 0 and len(inflight) <= config.workers:
+        refill = (lanes, room) if more and room > 0 and len(inflight) <= config.workers else None
+        batch: list[Claimed] = []
+        if outcomes:  # recorded, and the next rows claimed, in one transaction
+            batch = record(app, outcomes, config, report, refill)
+        elif refill:
             batch = claim(app, lanes, room, config)
+        if refill:
             report.claimed += len(batch)
             more = len(batch) == room
-            for row in batch:
-                inflight[pool.submit(send, app, routes, row, config)] = row
+        for row in batch:
+            inflight[pool.submit(send, app, routes, row, config)] = row
         if not inflight:
             return
         done, _ = wait(inflight, return_when=FIRST_COMPLETED)
         outcomes = [future.result() for future in done]
         for future in done:
             del inflight[future]
-        record(app, outcomes, config, report)
 
 
 def claim(app: App, lanes: tuple[Lane, ...], n: int, config: RelayConfig) -> list[Claimed]:
     """Take up to ``n`` due rows, earlier lanes first; a row is taken by one relay only."""
+    return app.run(lambda uow: _claim(uow, lanes, n, config))
 
-    def work(uow: UnitOfWork) -> list[Claimed]:
-        taken: list[Claimed] = []
-        for lane in lanes:
-            taken += _claim_lane(uow, lane, n - len(taken), config)
-        return taken
 
-    return app.run(work)
+def _claim(uow: UnitOfWork, lanes: tuple[Lane, ...], n: int, config: RelayConfig) -> list[Claimed]:
+    taken: list[Claimed] = []
+    for lane in lanes:
+        taken += _claim_lane(uow, lane, n - len(taken), config)
+    return taken
 
 
 def _claim_lane(uow: UnitOfWork, lane: Lane, n: int, config: RelayConfig) -> list[Claimed]:
@@ -200,31 +206,30 @@ def _claim_lane(uow: UnitOfWork, lane: Lane, n: int, config: RelayConfig) -> lis
         return []
     now = uow.now()
     M = OutboxMessage
-    due = uow.session.execute(
-        select(M.id, M.attempts)
+    due = uow.session.scalars(
+        select(M.id)
         .where(M.status == PENDING, M.lane == lane, M.next_attempt_at <= now)
         .order_by(M.next_attempt_at, M.created_at)
         .limit(n)
         .with_for_update(skip_locked=True)
     ).all()
-    taken = []
-    for row_id, attempts in due:
-        result = uow.session.execute(
-            update(M)
-            .where(M.id == row_id, M.attempts == attempts, M.status == PENDING)
-            .values(attempts=attempts + 1, next_attempt_at=now + config.lease)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            taken.append(row_id)
-    rows = uow.session.scalars(select(M).where(M.id.in_(taken))).all()
-    return [_snapshot(row) for row in sorted(rows, key=lambda r: taken.index(r.id))]
-
-
-def _snapshot(row: OutboxMessage) -> Claimed:
-    return Claimed(
-        row.id, row.kind, row.lane, row.recipient, row.channel, dict(row.context), row.attempts
-    )
+    if not due:
+        return []
+    # One UPDATE for the batch: a row another relay took since the SELECT has its lease in
+    # next_attempt_at (later than now) and is left out, so each row is taken by one relay only.
+    taken = uow.session.execute(
+        update(M)
+        .where(M.id.in_(due), M.status == PENDING)
+        .where(M.next_attempt_at <= now)
+        .values(attempts=M.attempts + 1, next_attempt_at=now + config.lease)
+        .returning(M.id, M.kind, M.lane, M.recipient, M.channel, M.context, M.attempts)
+        .execution_options(synchronize_session=False)
+    ).all()
+    order = {row_id: position for position, row_id in enumerate(due)}
+    return [
+        Claimed(r.id, r.kind, r.lane, r.recipient, r.channel, dict(r.context), r.attempts)
+        for r in sorted(taken, key=lambda r: order[r.id])
+    ]
 
 
 def send(app: App, routes: Routes, row: Claimed, config: RelayConfig) -> Outcome:
@@ -248,18 +253,37 @@ def send(app: App, routes: Routes, row: Claimed, config: RelayConfig) -> Outcome
     return Outcome(row, None if result else f"send_{result.status.name.lower()}")
 
 
-def record(app: App, outcomes: list[Outcome], config: RelayConfig, report: DeliveryReport) -> None:
-    """Mark sent rows, schedule retries, dead-letter the exhausted; one short transaction."""
+def record(
+    app: App,
+    outcomes: list[Outcome],
+    config: RelayConfig,
+    report: DeliveryReport,
+    refill: tuple[tuple[Lane, ...], int] | None = None,
+) -> list[Claimed]:
+    """Mark sent rows, schedule retries, dead-letter the exhausted; one short transaction, which
+    also claims the next rows when ``refill`` (lanes, how many) is given (one commit, not two)."""
 
-    def work(uow: UnitOfWork) -> list[tuple[Outcome, str]]:
-        return [(o, _apply(uow, o, config, report.pass_id)) for o in outcomes]
+    def work(uow: UnitOfWork) -> tuple[list[tuple[Outcome, str]], list[Claimed]]:
+        ids = [o.row.id for o in outcomes]  # one SELECT loads them all; the ORM batches updates
+        M = OutboxMessage
+        rows = {r.id: r for r in uow.session.scalars(select(M).where(M.id.in_(ids)))}
+        verdicts = [
+            (o, _apply(uow, rows.get(o.row.id), o, config, report.pass_id)) for o in outcomes
+        ]
+        if refill is None:
+            return verdicts, []
+        uow.session.flush()  # the marks first: a row just retried may be due again
+        return verdicts, _claim(uow, *refill, config)
 
-    for outcome, verdict in app.run(work):
+    verdicts, taken = app.run(work)
+    for outcome, verdict in verdicts:
         _count(report, outcome, verdict)
+    return taken
 
 
-def _apply(uow: UnitOfWork, outcome: Outcome, config: RelayConfig, pass_id: str) -> str:
-    row = uow.session.get(OutboxMessage, outcome.row.id)
+def _apply(
+    uow: UnitOfWork, row: OutboxMessage | None, outcome: Outcome, config: RelayConfig, pass_id: str
+) -> str:
     now = uow.now()
     if row is not None and row.status == OutboxStatus.CANCELLED and outcome.error is None:
         # Acknowledged while this send was in flight: the record says what really happened.

@@ -10,15 +10,9 @@ from typing import TYPE_CHECKING
 
 from harbour.access import Actor, audit, on_case
 from harbour.documents.diff import diff_view
-from harbour.documents.render import (
-    AUDIENCES,
-    DIFF_FORMATS,
-    FORMATS,
-    check,
-    render_diff,
-    render_plan,
-)
+from harbour.documents.render import DIFF_FORMATS, FORMATS, check, render_diff, render_plan
 from harbour.documents.strings import BASE, strings
+from harbour.domain.plan_view import AUDIENCES
 from harbour.errors import InvalidInput, NotFound
 from harbour.plans import store as planning
 from harbour.plans.snapshot import snapshot

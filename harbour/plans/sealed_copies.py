@@ -12,7 +12,7 @@ from sqlalchemy import select
 from harbour.access import audit
 from harbour.app import UnitOfWork
 from harbour.db.models import Plan, PlanDocument
-from harbour.documents.render import AUDIENCES, render_plan
+from harbour.domain.plan_view import AUDIENCES
 from harbour.plans.snapshot import snapshot
 
 FORMATS = ("html", "text")
@@ -32,12 +32,18 @@ def store_documents(uow: UnitOfWork, plan: Plan) -> int:
     ]
     if not stale:
         return 0
+    from harbour.documents.render import render_copies  # Jinja only where a plan is rendered
+
     view = snapshot(uow, plan)
-    for audience, fmt in stale:
-        row = stored.get((audience, fmt)) or _new_row(uow, plan, audience, fmt)
-        text = render_plan(view, audience, fmt, templates_dir=uow.app.settings.templates_dir)
-        uow.seal(row, "content", text)
-        row.plan_status, row.rendered_at = plan.status, uow.now()
+    for audience in AUDIENCES:
+        formats = tuple(fmt for stale_audience, fmt in stale if stale_audience == audience)
+        copies = render_copies(
+            view, audience, formats, templates_dir=uow.app.settings.templates_dir
+        )
+        for fmt, text in copies.items():
+            row = stored.get((audience, fmt)) or _new_row(uow, plan, audience, fmt)
+            uow.seal(row, "content", text)
+            row.plan_status, row.rendered_at = plan.status, uow.now()
     details = {"version": plan.version_number, "status": plan.status, "documents": len(stale)}
     audit(uow, None, "plan.documents.stored", plan.case_id, **details)
     return len(stale)

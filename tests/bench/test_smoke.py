@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = (
     "sqlite: time",  # the sweep
     "sqlite: memory",
+    "`harbour cases`, small store",
     "imminent alert: email after assess returned, inline",
     "imminent alert: assess start to email, prefect",
     "notifications: 100 deliveries",

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from harbour import templating
-from harbour.templating import RenderError, environment, register, render
+from harbour.errors import RenderError
+from harbour.templating import environment, register, render
 
 
 @pytest.fixture

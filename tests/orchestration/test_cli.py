@@ -40,7 +40,8 @@ def test_serve_needs_a_prefect_server(seeded: App, monkeypatch) -> None:  # type
 
 
 def test_the_cli_never_imports_prefect(tmp_path: Path) -> None:
-    """Refer, sweep and deliver in a fresh interpreter: `prefect` is never loaded."""
+    """Refer, list, sweep and deliver in a fresh interpreter: `prefect` is never loaded, and with
+    nothing to render or send neither are Jinja nor Apprise (they cost a command's start)."""
     script = textwrap.dedent(
         """
         import json, sys
@@ -52,8 +53,10 @@ def test_the_cli_never_imports_prefect(tmp_path: Path) -> None:
         assert run(cli, ["staff", "add", "coord", "--agency", "north", "--role", "coordinator",
                          "--as", "adm"]) == 0
         assert run(cli, ["refer", "--file", "r.json", "--as", "coord"]) == 0
+        assert run(cli, ["cases", "--as", "coord"]) == 0
         assert run(cli, ["sweep"]) == 0 and run(cli, ["deliver"]) == 0
-        assert "prefect" not in sys.modules, "prefect was imported"
+        for library in ("prefect", "jinja2", "apprise"):
+            assert library not in sys.modules, f"{library} was imported"
         """
     )
     env = {**os.environ, "HARBOUR_HOME": str(tmp_path), "PYTHONPATH": str(Path.cwd())}
