@@ -7,7 +7,7 @@ is audited in a transaction of its own, since the work it asked for is rolled ba
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import select
 
@@ -75,6 +75,12 @@ def deny(uow: UnitOfWork, actor: Actor, action: str, case_id: str | None, why: s
     """Refuse ``action`` for a reason beyond the actor's role, audited (on the case, if any)."""
     _audit_denied(uow, actor.handle, actor.agency_id, case_id, action)
     raise Forbidden("not_permitted", why)
+
+
+def refuse_missing(uow: UnitOfWork, actor: Actor, action: str, code: str, what: str) -> NoReturn:
+    """Answer a record that is missing, or another agency's (the same answer), audited."""
+    _audit_denied(uow, actor.handle, actor.agency_id, None, action, outcome="not_found")
+    raise NotFound(code, what)
 
 
 def audit(

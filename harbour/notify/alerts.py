@@ -26,12 +26,12 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 
 from harbour import events
-from harbour.access import audit, authorize, resolve_actor
+from harbour.access import Actor, audit, authorize, refuse_missing, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
 from harbour.db.models import Alert, Case, OutboxMessage
 from harbour.domain.vocab import AlertKind, Lane, NotificationKind, OutboxStatus, Role
-from harbour.errors import InvalidInput, NotFound
+from harbour.errors import InvalidInput
 from harbour.notify import recipients
 from harbour.notify.outbox import enqueue
 
@@ -188,7 +188,7 @@ def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> Alert:
     def work(uow: UnitOfWork) -> Alert:
         actor = resolve_actor(uow, actor_handle)
         authorize(uow, actor, "alert.ack")
-        alert = _find(uow, actor.agency_id, typed)
+        alert = _find(uow, actor, typed, "alert.ack")
         if alert.acknowledged_at is None:
             alert.acknowledged_at = uow.now()
             alert.acknowledged_by = actor.handle
@@ -217,17 +217,19 @@ def settle_pages(uow: UnitOfWork, alert: Alert) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _find(uow: UnitOfWork, agency_id: str, typed: str) -> Alert:
+def _find(uow: UnitOfWork, actor: Actor, typed: str, action: str) -> Alert:
+    """The actor's agency's alert for a typed id; another agency's answers as a missing one,
+    and the attempt is audited."""
     matches = uow.session.scalars(
         select(Alert)
         .join(Case, Case.id == Alert.case_id)
-        .where(Case.agency_id == agency_id, Alert.id.startswith(typed))
+        .where(Case.agency_id == actor.agency_id, Alert.id.startswith(typed))
         .limit(2)
     ).all()
     if len(matches) > 1:
         raise InvalidInput([("ALERT_ID", "matches more than one alert; type more of it")])
     if not matches:
-        raise NotFound("alert_not_found", "no such alert")
+        refuse_missing(uow, actor, action, "alert_not_found", "no such alert")
     return matches[0]
 
 
@@ -260,6 +262,36 @@ class AlertRow:
         }
 
 
+def show_alert(app: App, actor_handle: str | None, alert_id: str) -> AlertRow:
+    """One alert of the actor's agency (the page a message's link opens); audited."""
+    typed = alert_id.strip().lower()
+    if not _HEX.fullmatch(typed):
+        raise InvalidInput([("ALERT_ID", "not an alert id (at least 8 hex characters)")])
+
+    def work(uow: UnitOfWork) -> AlertRow:
+        actor = resolve_actor(uow, actor_handle)
+        authorize(uow, actor, "alert.ack")
+        alert = _find(uow, actor, typed, "alert.read")
+        reference = uow.session.scalar(select(Case.reference).where(Case.id == alert.case_id))
+        audit(uow, actor, "alert.read", alert.case_id, alert_id=alert.id)
+        return _row(alert, reference or "")
+
+    return app.run(work)
+
+
+def _row(a: Alert, reference: str) -> AlertRow:
+    return AlertRow(
+        a.id,
+        reference,
+        a.kind,
+        a.tier,
+        a.opened_at,
+        a.next_escalation_at,
+        a.acknowledged_at,
+        a.acknowledged_by,
+    )
+
+
 def list_alerts(
     app: App, actor_handle: str | None, *, include_acknowledged: bool = False, limit: int = 50
 ) -> list[AlertRow]:
@@ -277,19 +309,7 @@ def list_alerts(
         )
         if not include_acknowledged:
             query = query.where(Alert.acknowledged_at.is_(None))
-        rows = [
-            AlertRow(
-                a.id,
-                reference,
-                a.kind,
-                a.tier,
-                a.opened_at,
-                a.next_escalation_at,
-                a.acknowledged_at,
-                a.acknowledged_by,
-            )
-            for a, reference in uow.session.execute(query)
-        ]
+        rows = [_row(a, reference) for a, reference in uow.session.execute(query)]
         audit(uow, actor, "alert.list", count=len(rows))
         return rows
 
