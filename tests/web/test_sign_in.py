@@ -234,3 +234,27 @@ def test_no_token_password_or_code_reaches_the_logs(
     assert "/enrol/[token]" in logged
     for secret_text in (path.rsplit("/", 1)[1], PASSWORD, secret):
         assert secret_text not in logged
+
+
+def test_the_link_goes_to_the_persons_own_route_never_to_a_shared_one(seeded: App) -> None:
+    from pydantic import SecretStr
+
+    from harbour.db.models import OutboxMessage
+    from harbour.notify.messages import compose
+    from tests.support import invoke
+
+    routes = "version: 1\nurls:\n  - json://127.0.0.1:9/hook:\n      - tag: cw1, chat\n"
+    routes += "  - json://127.0.0.1:9/team:\n      - tag: supervisor, north, chat\n"
+    routed = App(
+        seeded.settings.model_copy(update={"apprise_yaml": SecretStr(routes)}), seeded.clock
+    )
+    sent = invoke(routed, "staff", "reset", "cw1", "--as", "adm")
+    assert sent.exit_code == 0 and "/enrol/" not in sent.stdout
+    assert "went to their own route" in sent.stdout
+    printed = invoke(routed, "staff", "reset", "sup", "--as", "adm")  # only a shared route
+    assert printed.exit_code == 0 and "https://harbour.test/enrol/" in printed.stdout
+    rows = routed.run(lambda uow: uow.session.scalars(select(OutboxMessage)).all())
+    assert [(r.kind, r.recipient, r.channel) for r in rows] == [("enrolment", "cw1", "chat")]
+    message = compose(routed.settings, "enrolment", rows[0].context, "chat")
+    assert "/enrol/" not in message.title and "https://harbour.test/enrol/" in message.body
+    routed.dispose()
