@@ -8,6 +8,7 @@ from typing import Any
 
 from harbour.app import App
 from harbour.cases.caseload import caseload_page
+from harbour.cases.reads import audit_trail, system_audit
 from harbour.clock import local_time
 from harbour.domain import refs
 from harbour.notify import alerts
@@ -84,3 +85,24 @@ def age(delta: timedelta) -> str:
     if hours < 48:
         return f"{hours} h {minutes} min"
     return f"{hours // 24} days"
+
+
+def case_audit(app: App, handle: str, ref: str) -> list[dict[str, Any]]:
+    """``harbour audit REF`` (supervisors)."""
+    return [_audit(row) for row in audit_trail(app, handle, ref)]
+
+
+def agency_audit(app: App, handle: str) -> list[dict[str, Any]]:
+    """``harbour audit --system`` (admins): newest first on the page."""
+    return [_audit(row) for row in reversed(system_audit(app, handle, limit=200))]
+
+
+def _audit(row: dict[str, Any]) -> dict[str, Any]:
+    details = ", ".join(f"{key} {value}" for key, value in sorted(row["details"].items()))
+    return {
+        "at": row["at_local"],
+        "actor": row["actor"] or "-",
+        "action": row["action"],
+        "outcome": row["outcome"],
+        "details": details,
+    }

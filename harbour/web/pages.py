@@ -34,6 +34,7 @@ PAGES = (
     "alerts.html",
     "alert.html",
     "error.html",
+    "audit.html",
 )
 templating.register(*(f"web/{page}" for page in PAGES))
 
@@ -295,6 +296,30 @@ async def take_alert(request: Request) -> Response:
     except HarbourError as exc:
         return answer(request, who, exc)
     return RedirectResponse(f"/alerts/{full_id}", status_code=303)
+
+
+async def system_audit(request: Request) -> Response:
+    who = await current(request)
+    if who is None:
+        return to_sign_in(request)
+    try:
+        rows = await call(adapter.agency_audit, harbour(request), who.handle)
+    except HarbourError as exc:
+        return answer(request, who, exc)
+    return render(request, "audit", who, title="Audit", heading="Agency audit", rows=rows)
+
+
+async def case_audit(request: Request) -> Response:
+    who = await current(request)
+    if who is None:
+        return to_sign_in(request)
+    ref = request.path_params["ref"]
+    try:
+        rows = await call(adapter.case_audit, harbour(request), who.handle, ref)
+    except HarbourError as exc:
+        return answer(request, who, exc)
+    heading = f"Audit trail of {ref[:12]}"
+    return render(request, "audit", who, title="Audit", heading=heading, rows=rows)
 
 
 async def not_found(request: Request, exc: Exception) -> Response:

@@ -259,3 +259,32 @@ def test_no_identifying_data_in_any_page_or_log_line(
         "Alert - Harbour",
         "Error - Harbour",
     }
+
+
+def test_audit_pages_as_the_cli_shows_them(seeded: App, clock: FixedClock) -> None:
+    case = new_case(seeded)
+    theirs = refer_south(seeded)
+    alert = imminent_alert(seeded, case)
+    sign_in(
+        seeded,
+        client(seeded),
+        "nosuchperson",
+        "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+        password="guessing!!!!",
+    )
+    admin, _ = signed_in(seeded, clock, "adm")
+    page = admin.get("/audit")
+    assert page.status_code == 200
+    assert "unknown" in page.text and "sign_in" in page.text and "nosuchperson" not in page.text
+    sup, _ = signed_in(seeded, clock, "sup")
+    sup.post(f"/alerts/{alert.id}/ack", data={"csrf": csrf_of(sup)})
+    trail = sup.get(f"/cases/{case.reference[:12]}/audit")
+    assert trail.status_code == 200 and "alert.ack" in trail.text
+    foreign = sup.get(f"/cases/{theirs.reference[:12]}/audit")
+    missing = sup.get("/cases/HB-0000-0000/audit")
+    assert foreign.status_code == missing.status_code == 404
+    assert strip_csrf(foreign.text) == strip_csrf(missing.text)
+    assert sup.get("/audit").status_code == 403
+    worker, _ = signed_in(seeded, clock, "cw1")
+    assert worker.get(f"/cases/{case.reference[:12]}/audit").status_code == 403
+    assert "MKNOTE" not in page.text + trail.text
