@@ -181,9 +181,7 @@ def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> Alert:
 
     Acknowledging again changes nothing. Another agency's alert answers as a missing one.
     """
-    typed = alert_id.strip().lower()
-    if not _HEX.fullmatch(typed):
-        raise InvalidInput([("ALERT_ID", "not an alert id (at least 8 hex characters)")])
+    typed = _typed_id(alert_id)
 
     def work(uow: UnitOfWork) -> Alert:
         actor = resolve_actor(uow, actor_handle)
@@ -199,6 +197,13 @@ def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> Alert:
         return alert
 
     return app.run(work)
+
+
+def _typed_id(alert_id: str) -> str:
+    typed = alert_id.strip().lower()
+    if not _HEX.fullmatch(typed):
+        raise InvalidInput([("ALERT_ID", "not an alert id (at least 8 hex characters)")])
+    return typed
 
 
 def settle_pages(uow: UnitOfWork, alert: Alert) -> int:
@@ -264,9 +269,7 @@ class AlertRow:
 
 def show_alert(app: App, actor_handle: str | None, alert_id: str) -> AlertRow:
     """One alert of the actor's agency (the page a message's link opens); audited."""
-    typed = alert_id.strip().lower()
-    if not _HEX.fullmatch(typed):
-        raise InvalidInput([("ALERT_ID", "not an alert id (at least 8 hex characters)")])
+    typed = _typed_id(alert_id)
 
     def work(uow: UnitOfWork) -> AlertRow:
         actor = resolve_actor(uow, actor_handle)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import segno
@@ -103,6 +103,24 @@ def answer(request: Request, who: SignedIn | None, exc: HarbourError) -> HTMLRes
     return error(request, who, 500, f"Not done ({exc.code}).")
 
 
+def staff_page(
+    handler: Callable[[Request, SignedIn], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """A page for signed-in staff: others go to sign-in (and come back); a refusal from the
+    services becomes its page."""
+
+    async def page(request: Request) -> Response:
+        who = await current(request)
+        if who is None:
+            return to_sign_in(request)
+        try:
+            return await handler(request, who)
+        except HarbourError as exc:
+            return answer(request, who, exc)
+
+    return page
+
+
 # Sign-in and sign-out
 
 
@@ -161,15 +179,10 @@ async def sign_in(request: Request) -> Response:
     return response
 
 
-async def sign_out(request: Request) -> Response:
+@staff_page
+async def sign_out(request: Request, who: SignedIn) -> Response:
     app = harbour(request)
-    who = await current(request)
-    if who is None:
-        return to_sign_in(request)
-    try:
-        await checked_form(request, who)
-    except Forbidden as exc:
-        return answer(request, who, exc)
+    await checked_form(request, who)
     await call(sessions.end, app, request.cookies.get(cookies.name(app.settings, cookies.SESSION)))
     response = RedirectResponse("/sign-in", status_code=303)
     cookies.drop(response, app.settings, cookies.SESSION)
@@ -228,24 +241,26 @@ async def enrol(request: Request) -> Response:
     return render(request, "enrolled", None, title="Sign-in set up")
 
 
-# Caseload and alerts
+# Pages for signed-in staff
 
 
-async def caseload(request: Request) -> Response:
-    who = await current(request)
-    if who is None:
-        return to_sign_in(request)
+def alert_id_of(request: Request) -> str:
+    alert_id: str = request.path_params["alert_id"]
+    if not _ALERT_ID.fullmatch(alert_id):
+        raise NotFound("alert_not_found", "no such alert")
+    return alert_id
+
+
+@staff_page
+async def caseload(request: Request, who: SignedIn) -> Response:
     query = request.query_params
     filters = {name: query.get(name) == "1" for name in ("due", "overdue", "escalated")}
     page_text = query.get("page", "1")
-    try:
-        if not page_text.isdigit():
-            raise InvalidInput([("page", "a page number")])
-        shown = await call(
-            adapter.caseload, harbour(request), who.handle, page=int(page_text), **filters
-        )
-    except HarbourError as exc:
-        return answer(request, who, exc)
+    if not page_text.isdigit():
+        raise InvalidInput([("page", "a page number")])
+    shown = await call(
+        adapter.caseload, harbour(request), who.handle, page=int(page_text), **filters
+    )
     links = {
         "previous": _page_link(filters, shown["page"] - 1) if shown["page"] > 1 else None,
         "next": _page_link(filters, shown["page"] + 1) if shown["page"] < shown["pages"] else None,
@@ -258,66 +273,36 @@ def _page_link(filters: dict[str, bool], page: int) -> str:
     return "/?" + "&".join(parts)
 
 
-async def alert_list(request: Request) -> Response:
-    who = await current(request)
-    if who is None:
-        return to_sign_in(request)
-    try:
-        rows = await call(adapter.open_alerts, harbour(request), who.handle)
-    except HarbourError as exc:
-        return answer(request, who, exc)
+@staff_page
+async def alert_list(request: Request, who: SignedIn) -> Response:
+    rows = await call(adapter.open_alerts, harbour(request), who.handle)
     return render(request, "alerts", who, title="Alerts", alerts=rows)
 
 
-async def alert_page(request: Request) -> Response:
-    who = await current(request)
-    if who is None:
-        return to_sign_in(request)
-    alert_id = request.path_params["alert_id"]
-    if not _ALERT_ID.fullmatch(alert_id):
-        return error(request, who, 404, "Not found.")
-    try:
-        shown = await call(adapter.one_alert, harbour(request), who.handle, alert_id)
-    except HarbourError as exc:
-        return answer(request, who, exc)
+@staff_page
+async def alert_page(request: Request, who: SignedIn) -> Response:
+    shown = await call(adapter.one_alert, harbour(request), who.handle, alert_id_of(request))
     return render(request, "alert", who, title="Alert", alert=shown)
 
 
-async def take_alert(request: Request) -> Response:
-    who = await current(request)
-    if who is None:
-        return to_sign_in(request)
-    alert_id = request.path_params["alert_id"]
-    if not _ALERT_ID.fullmatch(alert_id):
-        return error(request, who, 404, "Not found.")
-    try:
-        await checked_form(request, who)
-        full_id = await call(adapter.take_alert, harbour(request), who.handle, alert_id)
-    except HarbourError as exc:
-        return answer(request, who, exc)
+@staff_page
+async def take_alert(request: Request, who: SignedIn) -> Response:
+    alert_id = alert_id_of(request)
+    await checked_form(request, who)
+    full_id = await call(adapter.take_alert, harbour(request), who.handle, alert_id)
     return RedirectResponse(f"/alerts/{full_id}", status_code=303)
 
 
-async def system_audit(request: Request) -> Response:
-    who = await current(request)
-    if who is None:
-        return to_sign_in(request)
-    try:
-        rows = await call(adapter.agency_audit, harbour(request), who.handle)
-    except HarbourError as exc:
-        return answer(request, who, exc)
+@staff_page
+async def system_audit(request: Request, who: SignedIn) -> Response:
+    rows = await call(adapter.agency_audit, harbour(request), who.handle)
     return render(request, "audit", who, title="Audit", heading="Agency audit", rows=rows)
 
 
-async def case_audit(request: Request) -> Response:
-    who = await current(request)
-    if who is None:
-        return to_sign_in(request)
+@staff_page
+async def case_audit(request: Request, who: SignedIn) -> Response:
     ref = request.path_params["ref"]
-    try:
-        rows = await call(adapter.case_audit, harbour(request), who.handle, ref)
-    except HarbourError as exc:
-        return answer(request, who, exc)
+    rows = await call(adapter.case_audit, harbour(request), who.handle, ref)
     heading = f"Audit trail of {ref[:12]}"
     return render(request, "audit", who, title="Audit", heading=heading, rows=rows)
 
