@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -105,6 +105,12 @@ def deny(uow: UnitOfWork, actor: Actor, action: str, case_id: str | None, why: s
     """Refuse ``action`` for a reason beyond the actor's role, audited (on the case, if any)."""
     _audit_denied(uow, actor.handle, actor.agency_id, case_id, action)
     raise Forbidden("not_permitted", why)
+
+
+def refuse_missing(uow: UnitOfWork, actor: Actor, action: str, code: str, what: str) -> NoReturn:
+    """Answer a record that is missing, or another agency's (the same answer), audited."""
+    _audit_denied(uow, actor.handle, actor.agency_id, None, action, outcome="not_found")
+    raise NotFound(code, what)
 
 
 def audit(

@@ -58,6 +58,23 @@ class Settings(BaseSettings):
     frozen_time: datetime | None = Field(
         None, description="Tests and demos only: the clock stands still at this aware time."
     )
+    web_host: str = Field(
+        "127.0.0.1", description="Address `harbour web` listens on (behind a TLS reverse proxy)."
+    )
+    web_port: int = Field(8080, ge=1, le=65535, description="Port `harbour web` listens on.")
+    web_forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Proxies whose X-Forwarded-For/-Proto `harbour web` trusts (comma-separated).",
+    )
+    session_idle_minutes: int = Field(
+        15,
+        ge=1,
+        le=24 * 60,
+        description="A console session ends after this long without a request.",
+    )
+    session_max_hours: int = Field(
+        10, ge=1, le=7 * 24, description="A console session ends this long after sign-in."
+    )
     key_rotation_batch: int = Field(
         500, ge=1, le=100_000, description="Rows re-encrypted per committed batch in a rotation."
     )

@@ -9,6 +9,8 @@ from sqlalchemy import func, select
 
 from harbour.access import Actor, audit, authorize, caseworker, deny, resolve_actor
 from harbour.app import App, UnitOfWork
+from harbour.auth import enrolment, sessions
+from harbour.auth.enrolment import IssuedLink
 from harbour.cases.reads import assign_case
 from harbour.db.models import Agency, Case, Staff
 from harbour.domain.text import Address, Handle, Phone, TimeZoneName
@@ -109,18 +111,29 @@ def add_agency(app: App, actor_handle: str | None, **fields: object) -> AgencyRo
     return app.run(work)
 
 
-def add_staff(app: App, actor_handle: str | None, **fields: object) -> StaffRow:
-    """A staff account in the admin's own agency."""
+@dataclass(frozen=True)
+class StaffAdded:
+    handle: str
+    role: str
+    enrolment: IssuedLink | None
+
+
+def add_staff(
+    app: App, actor_handle: str | None, *, enrol: bool = False, **fields: object
+) -> StaffAdded:
+    """A new account of the admin's agency; with ``enrol``, its one-time enrolment link for the
+    web console (sent to the person's own route if they have one, else returned to print)."""
     data = parse(StaffIn, fields, prefix="--")
 
-    def work(uow: UnitOfWork) -> StaffRow:
+    def work(uow: UnitOfWork) -> StaffAdded:
         actor = _admin(uow, actor_handle, "staff.manage")
         if data.agency != _agency_name(uow, actor):
             why = "admins manage their own agency's staff: an admin of that agency adds them"
             deny(uow, actor, "staff.manage", None, why)
         staff = create_staff(uow, data)
         audit(uow, actor, "staff.add", handle=staff.handle, role=staff.role)
-        return StaffRow(staff.handle, staff.role, data.agency, staff.active, staff.on_call, 0)
+        link = enrolment.issue(uow, actor, staff) if enrol else None
+        return StaffAdded(staff.handle, staff.role, link)
 
     return app.run(work)
 
@@ -196,7 +209,15 @@ def deactivate_staff(
         for case in cases:
             assign_case(uow, actor, case, reassign_to or "")
         staff.active = False
-        audit(uow, actor, "staff.deactivate", handle=staff.handle, reassigned=len(cases))
+        ended = sessions.end_all(uow, staff.id)
+        audit(
+            uow,
+            actor,
+            "staff.deactivate",
+            handle=staff.handle,
+            reassigned=len(cases),
+            sessions_ended=ended,
+        )
         return Deactivated(staff.handle, len(cases), reassign_to if cases else None)
 
     return app.run(work)

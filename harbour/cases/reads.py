@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 
 from harbour import events
 from harbour.access import Actor, agency_zone, audit, authorize, caseworker, on_case, resolve_actor
@@ -85,22 +85,8 @@ def caseload(
         authorize(uow, actor, "case.list")
         now = uow.now()
         zone = agency_zone(uow, actor.agency_id)
-        query = (
-            select(Case, Staff.handle)
-            .outerjoin(Staff, Staff.id == Case.caseworker_id)
-            .where(Case.agency_id == actor.agency_id, Case.status != CaseStatus.CLOSED)
-            .order_by(Case.next_due_at.is_(None), Case.next_due_at, Case.reference)
-        )
-        if actor.role == Role.CASEWORKER:
-            query = query.where(Case.caseworker_id == actor.staff_id)
-        if due or overdue:
-            query = query.where(Case.next_due_at.is_not(None))
-        if due:
-            query = query.where(Case.next_due_at <= due_soon_horizon(uow, now, zone))
-        if overdue:
-            query = query.where(Case.next_due_at < now)
-        if escalated:
-            query = query.where(Case.escalated.is_(True))
+        query = caseload_query(uow, actor, now, zone, due=due, overdue=overdue, escalated=escalated)
+        query = query.order_by(Case.next_due_at.is_(None), Case.next_due_at, Case.reference)
         rows = [
             CaseRow(
                 case.reference,
@@ -118,6 +104,36 @@ def caseload(
         return rows
 
     return app.run(work)
+
+
+def caseload_query(
+    uow: UnitOfWork,
+    actor: Actor,
+    now: datetime,
+    zone: ZoneInfo,
+    *,
+    due: bool = False,
+    overdue: bool = False,
+    escalated: bool = False,
+) -> Select[Case, str | None]:
+    """The cases ``actor`` may list (and their caseworker's handle), with ``harbour cases``'s
+    filters: a caseworker's own, the agency's for coordinators and supervisors."""
+    query = (
+        select(Case, Staff.handle)
+        .outerjoin(Staff, Staff.id == Case.caseworker_id)
+        .where(Case.agency_id == actor.agency_id, Case.status != CaseStatus.CLOSED)
+    )
+    if actor.role == Role.CASEWORKER:
+        query = query.where(Case.caseworker_id == actor.staff_id)
+    if due or overdue:
+        query = query.where(Case.next_due_at.is_not(None))
+    if due:
+        query = query.where(Case.next_due_at <= due_soon_horizon(uow, now, zone))
+    if overdue:
+        query = query.where(Case.next_due_at < now)
+    if escalated:
+        query = query.where(Case.escalated.is_(True))
+    return query
 
 
 def due_soon_horizon(uow: UnitOfWork, now: datetime, zone: ZoneInfo) -> datetime:

@@ -8,7 +8,7 @@ import sys
 # Each module registers its commands; this order is the order of `harbour --help`.
 # isort: off
 from harbour.cli import admin, case, case_people, demo  # noqa: F401
-from harbour.cli import assess, plan, notify, orchestration  # noqa: F401
+from harbour.cli import assess, plan, notify, orchestration, web  # noqa: F401
 
 # isort: on
 from harbour.cli.base import cli

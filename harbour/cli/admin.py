@@ -71,14 +71,45 @@ def staff_add(
     actor: As = None,
     as_json: Json = False,
 ) -> None:
-    """Add a staff account."""
+    """Add a staff account, and its one-time link to set up sign-in to the web console (sent
+    to the person's own route if they have one, otherwise printed here to hand over)."""
     from harbour.admin.staffing import add_staff
 
-    staff = add_staff(get_app(), actor, handle=handle, agency=agency, role=role, on_call=on_call)
+    staff = add_staff(
+        get_app(), actor, enrol=True, handle=handle, agency=agency, role=role, on_call=on_call
+    )
+    assert staff.enrolment is not None
     emit(
-        {"handle": staff.handle, "role": staff.role},
+        {"handle": staff.handle, "role": staff.role, **_link_json(staff.enrolment)},
         as_json,
-        f"{staff.handle} added as {staff.role}.",
+        f"{staff.handle} added as {staff.role}.\n{_link_text(staff.enrolment)}",
+    )
+
+
+@staff_cli.command("reset")
+def staff_reset(handle: str, actor: As = None, as_json: Json = False) -> None:
+    """Clear a person's password and code app, end their console sessions, lift any sign-in
+    lock, and issue a new one-time enrolment link (a lost phone, a forgotten password)."""
+    from harbour.auth.enrolment import reset
+
+    link = reset(get_app(), actor, handle)
+    emit(
+        {"handle": link.handle, **_link_json(link)},
+        as_json,
+        f"{link.handle}: sessions ended, sign-in cleared.\n{_link_text(link)}",
+    )
+
+
+def _link_json(link: Any) -> dict[str, Any]:
+    return {"enrolment_link": link.url, "link_sent": link.url is None, "expires": link.expires_at}
+
+
+def _link_text(link: Any) -> str:
+    if link.url is None:
+        return "Their enrolment link went to their own route (valid 24 hours, once)."
+    return (
+        "They have no route of their own: hand them this enrolment link in person "
+        f"(valid 24 hours, once):\n  {link.url}"
     )
 
 

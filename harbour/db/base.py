@@ -24,6 +24,7 @@ NAMING_CONVENTION = {
 YOUTH_PII = "youth-pii"
 FAMILY_PII = "family-pii"
 AGENCY_CONFIDENTIAL = "agency-confidential"
+STAFF_SECRET = "staff-secret"  # staff sign-in secrets (TOTP): never shown, never logged
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from harbour.db.base import (
     AGENCY_CONFIDENTIAL,
     FAMILY_PII,
+    STAFF_SECRET,
     YOUTH_PII,
     Base,
     id_column,
@@ -337,6 +338,71 @@ class PlanDocument(Base):
     plan_status: Mapped[str] = mapped_column(String(CODE))  # the version's status when rendered
     content_sealed: Mapped[str | None] = sealed(YOUTH_PII)
     rendered_at: Mapped[datetime]
+
+
+class Credential(Base):
+    """A staff member's sign-in secrets and failure state (harbour.auth): the password's argon2id
+    hash, the TOTP secret sealed, the last TOTP step used (no code twice), and the lock."""
+
+    __tablename__ = "credentials"
+
+    id: Mapped[str] = id_column()
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    totp_secret_sealed: Mapped[str | None] = sealed(STAFF_SECRET)
+    totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)
+    enrolled_at: Mapped[datetime | None]
+    failed_streak: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[datetime | None]
+    # Failures before this moment no longer count towards a lock (an admin's reset lifts it).
+    failures_since: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+
+
+class Enrolment(Base):
+    """A one-time enrolment link: only the token's hash is kept; single use, it expires."""
+
+    __tablename__ = "enrolments"
+
+    id: Mapped[str] = id_column()
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The TOTP secret offered on the enrolment page, kept until the person confirms a code.
+    pending_totp_sealed: Mapped[str | None] = sealed(STAFF_SECRET)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in console session: the cookie holds a random token, the table only its hash."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = id_column()
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class SignInAttempt(Base):
+    """One sign-in attempt, for the per-account lock and the per-address throttle. The address
+    is kept as a hash; ``staff_id`` is empty when the typed handle matched no account."""
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (
+        Index("ix_sign_in_attempts_staff_at", "staff_id", "at"),
+        Index("ix_sign_in_attempts_address_at", "address_hash", "at"),
+    )
+
+    id: Mapped[str] = id_column()
+    at: Mapped[datetime]
+    staff_id: Mapped[str | None] = mapped_column(String(32))
+    address_hash: Mapped[str] = mapped_column(String(64))
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 # The event publisher reads the unpublished events every second.

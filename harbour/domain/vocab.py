@@ -134,6 +134,7 @@ class NotificationKind(StrEnum):
     ALERT_ESCALATED = "alert_escalated"
     REMINDER_DIGEST = "reminder_digest"
     DEAD_LETTER = "dead_letter"
+    ENROLMENT = "enrolment"
     TEST = "test"
 
 

@@ -26,12 +26,12 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 
 from harbour import events
-from harbour.access import audit, authorize, resolve_actor
+from harbour.access import Actor, audit, authorize, refuse_missing, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
 from harbour.db.models import Alert, Case, OutboxMessage
 from harbour.domain.vocab import AlertKind, Lane, NotificationKind, OutboxStatus, Role
-from harbour.errors import InvalidInput, NotFound
+from harbour.errors import InvalidInput
 from harbour.notify import recipients
 from harbour.notify.outbox import enqueue
 
@@ -181,14 +181,12 @@ def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> AlertRow:
 
     Acknowledging again changes nothing. Another agency's alert answers as a missing one.
     """
-    typed = alert_id.strip().lower()
-    if not _HEX.fullmatch(typed):
-        raise InvalidInput([("ALERT_ID", "not an alert id (at least 8 hex characters)")])
+    typed = _typed_id(alert_id)
 
     def work(uow: UnitOfWork) -> AlertRow:
         actor = resolve_actor(uow, actor_handle)
         authorize(uow, actor, "alert.ack")
-        alert, reference = _find(uow, actor.agency_id, typed)
+        alert, reference = _find(uow, actor, typed, "alert.ack")
         if alert.acknowledged_at is None:
             alert.acknowledged_at = uow.now()
             alert.acknowledged_by = actor.handle
@@ -199,6 +197,13 @@ def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> AlertRow:
         return _row(alert, reference)
 
     return app.run(work)
+
+
+def _typed_id(alert_id: str) -> str:
+    typed = alert_id.strip().lower()
+    if not _HEX.fullmatch(typed):
+        raise InvalidInput([("ALERT_ID", "not an alert id (at least 8 hex characters)")])
+    return typed
 
 
 def settle_pages(uow: UnitOfWork, alert: Alert) -> int:
@@ -217,18 +222,19 @@ def settle_pages(uow: UnitOfWork, alert: Alert) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _find(uow: UnitOfWork, agency_id: str, typed: str) -> tuple[Alert, str]:
-    """The agency's alert whose id starts with ``typed``, and its case's reference."""
+def _find(uow: UnitOfWork, actor: Actor, typed: str, action: str) -> tuple[Alert, str]:
+    """The actor's agency's alert for a typed id, and its case's reference; another agency's
+    answers as a missing one, and the attempt is audited."""
     matches = uow.session.execute(
         select(Alert, Case.reference)
         .join(Case, Case.id == Alert.case_id)
-        .where(Case.agency_id == agency_id, Alert.id.startswith(typed))
+        .where(Case.agency_id == actor.agency_id, Alert.id.startswith(typed))
         .limit(2)
     ).all()
     if len(matches) > 1:
         raise InvalidInput([("ALERT_ID", "matches more than one alert; type more of it")])
     if not matches:
-        raise NotFound("alert_not_found", "no such alert")
+        refuse_missing(uow, actor, action, "alert_not_found", "no such alert")
     alert, reference = matches[0]
     return alert, reference
 
@@ -262,16 +268,30 @@ class AlertRow:
         }
 
 
-def _row(alert: Alert, case_reference: str) -> AlertRow:
+def show_alert(app: App, actor_handle: str | None, alert_id: str) -> AlertRow:
+    """One alert of the actor's agency (the page a message's link opens); audited."""
+    typed = _typed_id(alert_id)
+
+    def work(uow: UnitOfWork) -> AlertRow:
+        actor = resolve_actor(uow, actor_handle)
+        authorize(uow, actor, "alert.ack")
+        alert, reference = _find(uow, actor, typed, "alert.read")
+        audit(uow, actor, "alert.read", alert.case_id, alert_id=alert.id)
+        return _row(alert, reference)
+
+    return app.run(work)
+
+
+def _row(a: Alert, reference: str) -> AlertRow:
     return AlertRow(
-        alert.id,
-        case_reference,
-        alert.kind,
-        alert.tier,
-        alert.opened_at,
-        alert.next_escalation_at,
-        alert.acknowledged_at,
-        alert.acknowledged_by,
+        a.id,
+        reference,
+        a.kind,
+        a.tier,
+        a.opened_at,
+        a.next_escalation_at,
+        a.acknowledged_at,
+        a.acknowledged_by,
     )
 
 

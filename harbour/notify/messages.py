@@ -35,6 +35,7 @@ LABELS: dict[str, str] = {
     K.ALERT_ESCALATED: "Urgent alert not yet acknowledged",
     K.REMINDER_DIGEST: "Reminders",
     K.DEAD_LETTER: "A notification could not be delivered",
+    K.ENROLMENT: "Set up your sign-in",
     K.TEST: "Test message",
 }
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-30 09:55:14.187652
+Create Date: 2026-12-02 06:10:14.287971
 """
 
 from __future__ import annotations
@@ -56,6 +56,21 @@ def upgrade() -> None:
         batch_op.create_index("ix_audit_events_case_at", ["case_id", "at"], unique=False)
 
     op.create_table(
+        "sign_in_attempts",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("staff_id", sa.String(length=32), nullable=True),
+        sa.Column("address_hash", sa.String(length=64), nullable=False),
+        sa.Column("ok", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sign_in_attempts")),
+    )
+    with op.batch_alter_table("sign_in_attempts", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_sign_in_attempts_address_at", ["address_hash", "at"], unique=False
+        )
+        batch_op.create_index("ix_sign_in_attempts_staff_at", ["staff_id", "at"], unique=False)
+
+    op.create_table(
         "staff",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("agency_id", sa.String(length=32), nullable=False),
@@ -106,6 +121,60 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_cases_agency_id"), ["agency_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_cases_caseworker_id"), ["caseworker_id"], unique=False)
         batch_op.create_index("ix_cases_due", ["next_due_at", "status"], unique=False)
+
+    op.create_table(
+        "credentials",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("staff_id", sa.String(length=32), nullable=False),
+        sa.Column("password_hash", sa.String(length=200), nullable=True),
+        sa.Column("totp_secret_sealed", sa.Text(), nullable=True),
+        sa.Column("totp_last_step", sa.BigInteger(), nullable=False),
+        sa.Column("enrolled_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("failed_streak", sa.Integer(), nullable=False),
+        sa.Column("last_failed_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("failures_since", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("locked_until", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["staff_id"], ["staff.id"], name=op.f("fk_credentials_staff_id_staff")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_credentials")),
+        sa.UniqueConstraint("staff_id", name=op.f("uq_credentials_staff_id")),
+    )
+    op.create_table(
+        "enrolments",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("staff_id", sa.String(length=32), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("pending_totp_sealed", sa.Text(), nullable=True),
+        sa.Column("created_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("used_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["staff_id"], ["staff.id"], name=op.f("fk_enrolments_staff_id_staff")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_enrolments")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_enrolments_token_hash")),
+    )
+    with op.batch_alter_table("enrolments", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_enrolments_staff_id"), ["staff_id"], unique=False)
+
+    op.create_table(
+        "web_sessions",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("staff_id", sa.String(length=32), nullable=False),
+        sa.Column("csrf_token", sa.String(length=64), nullable=False),
+        sa.Column("created_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["staff_id"], ["staff.id"], name=op.f("fk_web_sessions_staff_id_staff")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_sessions")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_web_sessions_token_hash")),
+    )
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_web_sessions_staff_id"), ["staff_id"], unique=False)
 
     op.create_table(
         "alerts",
@@ -421,6 +490,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_alerts_case_id"))
 
     op.drop_table("alerts")
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_web_sessions_staff_id"))
+
+    op.drop_table("web_sessions")
+    with op.batch_alter_table("enrolments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_enrolments_staff_id"))
+
+    op.drop_table("enrolments")
+    op.drop_table("credentials")
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.drop_index("ix_cases_due")
         batch_op.drop_index(batch_op.f("ix_cases_caseworker_id"))
@@ -431,6 +509,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_staff_agency_id"))
 
     op.drop_table("staff")
+    with op.batch_alter_table("sign_in_attempts", schema=None) as batch_op:
+        batch_op.drop_index("ix_sign_in_attempts_staff_at")
+        batch_op.drop_index("ix_sign_in_attempts_address_at")
+
+    op.drop_table("sign_in_attempts")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_events_case_at")
 

@@ -1,0 +1,177 @@
+"""One-time enrolment links: an admin issues one, the person follows it, sets a password and
+enrols TOTP. A link is valid 24 hours, once; issuing a new one retires the old."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from harbour.access import Actor, audit, authorize, resolve_actor
+from harbour.app import App, UnitOfWork
+from harbour.auth import passwords, totp
+from harbour.auth.sessions import end_all
+from harbour.auth.tokens import new_token, token_hash
+from harbour.db.models import Credential, Enrolment, Staff
+from harbour.domain.vocab import Lane, NotificationKind
+from harbour.errors import InvalidInput, NotFound
+from harbour.notify.outbox import enqueue
+from harbour.notify.routes import load_routes
+
+VALID_FOR = timedelta(hours=24)
+PATH = "/enrol/"
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    handle: str
+    # The link itself when the person has no route of their own (the admin hands it over);
+    # None when it went to their route.
+    url: str | None
+    expires_at: datetime
+
+
+def issue(uow: UnitOfWork, actor: Actor | None, staff: Staff) -> IssuedLink:
+    """A new link for ``staff`` in the caller's transaction; earlier unused links stop working."""
+    now = uow.now()
+    uow.session.execute(
+        update(Enrolment)
+        .where(Enrolment.staff_id == staff.id, Enrolment.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    token = new_token()
+    row = Enrolment(
+        staff_id=staff.id, token_hash=token_hash(token), created_at=now, expires_at=now + VALID_FOR
+    )
+    uow.session.add(row)
+    uow.session.flush()
+    own_route = bool(load_routes(uow.app.settings).channels_for(staff.handle))
+    if own_route:
+        enqueue(
+            uow,
+            NotificationKind.ENROLMENT,
+            recipients=[staff.handle],
+            case=None,
+            dedupe=f"enrolment:{row.id}",
+            context={"path": PATH + token},
+            lane=Lane.NORMAL,
+            agency_id=staff.agency_id,
+        )
+    audit(uow, actor, "staff.enrolment_issued", handle=staff.handle, sent=own_route)
+    url = None if own_route else uow.app.settings.base_url + PATH + token
+    return IssuedLink(staff.handle, url, row.expires_at)
+
+
+def reset(app: App, actor_handle: str | None, handle: str) -> IssuedLink:
+    """An admin's reset: the person's password and TOTP are cleared, their sessions end, any
+    lock is lifted, and a new enrolment link is issued."""
+
+    def work(uow: UnitOfWork) -> IssuedLink:
+        actor = resolve_actor(uow, actor_handle)
+        authorize(uow, actor, "staff.manage")
+        staff = uow.session.scalar(
+            select(Staff).where(
+                Staff.handle == handle, Staff.agency_id == actor.agency_id, Staff.active.is_(True)
+            )
+        )
+        if staff is None:
+            raise NotFound("staff_not_found", "no active staff member with that handle")
+        credential = credential_of(uow, staff)
+        credential.password_hash = None
+        credential.totp_secret_sealed = None
+        credential.enrolled_at = None
+        lift_lock(uow, credential)
+        ended = end_all(uow, staff.id)
+        audit(uow, actor, "staff.reset", handle=staff.handle, sessions_ended=ended)
+        return issue(uow, actor, staff)
+
+    return app.run(work)
+
+
+def credential_of(uow: UnitOfWork, staff: Staff) -> Credential:
+    credential = uow.session.scalar(select(Credential).where(Credential.staff_id == staff.id))
+    if credential is None:
+        credential = Credential(staff_id=staff.id, totp_last_step=0, failed_streak=0)
+        uow.session.add(credential)
+        uow.session.flush()
+    return credential
+
+
+def lift_lock(uow: UnitOfWork, credential: Credential) -> None:
+    credential.locked_until = None
+    credential.failed_streak = 0
+    credential.failures_since = uow.now()
+
+
+@dataclass(frozen=True)
+class EnrolmentPage:
+    handle: str
+    totp_secret: str
+    totp_uri: str
+
+
+def open_link(app: App, token: str) -> EnrolmentPage:
+    """What the enrolment page shows: the handle and a TOTP secret to enrol (the same one each
+    time the page is opened, until enrolment completes)."""
+
+    def work(uow: UnitOfWork) -> EnrolmentPage:
+        row, staff = _valid(uow, token)
+        secret = uow.unseal(row, "pending_totp")
+        if secret is None:
+            secret = totp.new_secret()
+            uow.seal(row, "pending_totp", secret)
+        return EnrolmentPage(staff.handle, secret, totp.provisioning_uri(secret, staff.handle))
+
+    return app.run(work)
+
+
+def complete(app: App, token: str, password: str, again: str, code: str) -> str:
+    """Set the password and TOTP secret; the link is used up. Returns the handle.
+
+    Raises:
+        NotFound: the link is unknown, used or expired (one answer for all three).
+        InvalidInput: a weak password, or a code that does not match the secret shown.
+    """
+
+    def work(uow: UnitOfWork) -> str:
+        row, staff = _valid(uow, token)
+        passwords.check_new_password(password, again, staff.handle)
+        secret = uow.unseal(row, "pending_totp")
+        step = totp.accepted_step(secret, code, uow.now(), 0) if secret else None
+        if secret is None or step is None:
+            raise InvalidInput([("code", "the code does not match: check the device's clock")])
+        credential = credential_of(uow, staff)
+        credential.password_hash = passwords.hash_password(password)
+        uow.seal(credential, "totp_secret", secret)
+        credential.totp_last_step = step
+        credential.enrolled_at = uow.now()
+        lift_lock(uow, credential)
+        row.used_at = uow.now()
+        row.pending_totp_sealed = None
+        end_all(uow, staff.id)
+        audit(uow, _as_actor(staff), "staff.enrol")
+        return staff.handle
+
+    return app.run(work)
+
+
+def _valid(uow: UnitOfWork, token: str) -> tuple[Enrolment, Staff]:
+    found = uow.session.execute(
+        select(Enrolment, Staff)
+        .join(Staff, Staff.id == Enrolment.staff_id)
+        .where(Enrolment.token_hash == token_hash(token))
+    ).first()
+    if found is None:
+        raise NotFound("enrolment_not_found", "this link is unknown, used or expired")
+    row, staff = found
+    if row.used_at is not None or row.expires_at <= uow.now() or not staff.active:
+        raise NotFound("enrolment_not_found", "this link is unknown, used or expired")
+    return row, staff
+
+
+def _as_actor(staff: Staff) -> Actor:
+    from harbour.domain.vocab import Role
+
+    return Actor(staff.id, staff.handle, staff.agency_id, Role(staff.role))

@@ -1,0 +1,135 @@
+"""The caseload as the web console shows it: most urgent first, counted, one page at a time.
+
+The same scope and filters as ``harbour cases`` (``reads.caseload_query``), ordered by what needs
+someone first: an open imminent-threat alert, overdue, escalated, due today, due soon, the rest.
+Only one page of rows is ever loaded; the counts are one aggregate query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, exists, func, select
+
+from harbour.access import audit, authorize, resolve_actor
+from harbour.app import App, UnitOfWork
+from harbour.cases.reads import CaseRow, agency_zone, caseload_query, due_soon_horizon
+from harbour.db.models import Alert, Case
+from harbour.domain.vocab import AlertKind
+from harbour.errors import InvalidInput
+
+PAGE_SIZE = 50
+MAX_PAGE = 100_000
+
+# Urgency ranks, most urgent first.
+IMMINENT, OVERDUE, ESCALATED, DUE_TODAY, DUE_SOON, LATER = range(6)
+
+
+@dataclass(frozen=True)
+class CaseloadEntry:
+    row: CaseRow
+    urgency: int
+
+    @property
+    def imminent(self) -> bool:
+        return self.urgency == IMMINENT
+
+
+@dataclass(frozen=True)
+class CaseloadPage:
+    entries: tuple[CaseloadEntry, ...]
+    counts: dict[str, int]  # over the whole visible caseload, filters aside
+    matching: int  # cases the filters match
+    page: int
+    pages: int
+
+
+def caseload_page(
+    app: App,
+    actor_handle: str | None,
+    *,
+    page: int = 1,
+    due: bool = False,
+    overdue: bool = False,
+    escalated: bool = False,
+    page_size: int = PAGE_SIZE,
+) -> CaseloadPage:
+    if not 1 <= page <= MAX_PAGE:
+        raise InvalidInput([("page", f"a page number from 1 to {MAX_PAGE}")])
+
+    def work(uow: UnitOfWork) -> CaseloadPage:
+        actor = resolve_actor(uow, actor_handle)
+        authorize(uow, actor, "case.list")
+        now = uow.now()
+        zone = agency_zone(uow, actor.agency_id)
+        rank = _urgency(uow, now, zone)
+        scoped = caseload_query(uow, actor, now, zone)
+        counts = _counts(uow, scoped, rank)
+        filtered = caseload_query(
+            uow, actor, now, zone, due=due, overdue=overdue, escalated=escalated
+        )
+        matching = uow.session.scalar(select(func.count()).select_from(filtered.subquery())) or 0
+        rows = uow.session.execute(
+            filtered.add_columns(rank)
+            .order_by(rank, Case.next_due_at.is_(None), Case.next_due_at, Case.reference)
+            .limit(page_size)
+            .offset((page - 1) * page_size)
+        ).all()
+        entries = tuple(
+            CaseloadEntry(
+                CaseRow(
+                    c.reference,
+                    c.status,
+                    c.risk_level,
+                    c.next_due_at,
+                    bool(c.next_due_at and c.next_due_at < now),
+                    c.escalated,
+                    handle,
+                    zone,
+                ),
+                urgency,
+            )
+            for c, handle, urgency in rows
+        )
+        audit(uow, actor, "case.list", count=len(entries), page=page)
+        pages = max(1, -(-matching // page_size))
+        return CaseloadPage(entries, counts, matching, page, pages)
+
+    return app.run(work)
+
+
+def _urgency(uow: UnitOfWork, now: datetime, zone: ZoneInfo) -> Any:
+    open_threat = exists().where(
+        Alert.case_id == Case.id,
+        Alert.kind == AlertKind.IMMINENT_THREAT,
+        Alert.acknowledged_at.is_(None),
+    )
+    local_today = now.astimezone(zone).date()
+    end_of_today = datetime.combine(local_today + timedelta(days=1), time(), zone)
+    return case(
+        (open_threat, IMMINENT),
+        (Case.next_due_at < now, OVERDUE),
+        (Case.escalated.is_(True), ESCALATED),
+        (Case.next_due_at < end_of_today, DUE_TODAY),
+        (Case.next_due_at <= due_soon_horizon(uow, now, zone), DUE_SOON),
+        else_=LATER,
+    ).label("urgency")
+
+
+def _counts(uow: UnitOfWork, scoped: Any, rank: Any) -> dict[str, int]:
+    ranks = scoped.add_columns(rank).subquery()
+    level = ranks.c.urgency
+    row = uow.session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((level == IMMINENT, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((level == OVERDUE, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((ranks.c.escalated.is_(True), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((level.in_([DUE_TODAY, DUE_SOON]), 1), else_=0)), 0),
+        ).select_from(ranks)
+    ).one()
+    names = ("open", "imminent", "overdue", "escalated", "due_soon")
+    return {name: int(value) for name, value in zip(names, row, strict=True)}

@@ -1,0 +1,14 @@
+"""``harbour web``: the staff web console."""
+
+from __future__ import annotations
+
+from harbour.cli.base import cli, get_app
+
+
+@cli.command("web")
+def web() -> None:
+    """Serve the staff web console on HARBOUR_WEB_HOST:HARBOUR_WEB_PORT (default
+    127.0.0.1:8080); put it behind a TLS reverse proxy for anyone else to reach it."""
+    from harbour.web.server import serve
+
+    serve(get_app())

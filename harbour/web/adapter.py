@@ -1,0 +1,108 @@
+"""The one place the console calls Harbour's services and turns their results into what the
+templates show (plain values). When a service's result type changes, only this file follows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from harbour.app import App
+from harbour.cases.caseload import caseload_page
+from harbour.cases.reads import AuditRow, audit_trail, system_audit
+from harbour.clock import local_time
+from harbour.domain import refs
+from harbour.notify import alerts
+
+
+def caseload(
+    app: App, handle: str, *, page: int, due: bool, overdue: bool, escalated: bool
+) -> dict[str, Any]:
+    found = caseload_page(app, handle, page=page, due=due, overdue=overdue, escalated=escalated)
+    rows = []
+    for entry in found.entries:
+        row = entry.row
+        flags = [
+            name
+            for name, on in (
+                ("imminent alert", entry.imminent),
+                ("overdue", row.overdue),
+                ("escalated", row.escalated),
+            )
+            if on
+        ]
+        rows.append(
+            {
+                "case": refs.short_form(row.reference),
+                "status": row.status.replace("_", " "),
+                "risk": row.risk_level or "-",
+                "next_due": local_time(row.next_due, row.zone) or "-",
+                "caseworker": row.caseworker or "-",
+                "flags": flags,
+                "urgent": entry.urgency <= 1,
+            }
+        )
+    return {
+        "rows": rows,
+        "counts": found.counts,
+        "matching": found.matching,
+        "page": found.page,
+        "pages": found.pages,
+    }
+
+
+def open_alerts(app: App, handle: str) -> list[dict[str, Any]]:
+    now = app.clock.now()
+    return [_alert(row, now) for row in alerts.list_alerts(app, handle)]
+
+
+def one_alert(app: App, handle: str, alert_id: str) -> dict[str, Any]:
+    return _alert(alerts.show_alert(app, handle, alert_id), app.clock.now())
+
+
+def take_alert(app: App, handle: str, alert_id: str) -> str:
+    """``harbour ack``: the alert's full id."""
+    return alerts.acknowledge(app, handle, alert_id).id
+
+
+def _alert(row: alerts.AlertRow, now: datetime) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "short_id": row.id[:12],
+        "case": refs.short_form(row.case_reference),
+        "kind": row.kind.replace("_", " "),
+        "tier": row.tier,
+        "age": age(now - row.opened_at),
+        "acknowledged_by": row.acknowledged_by,
+        "acknowledged_age": age(now - row.acknowledged_at) if row.acknowledged_at else None,
+    }
+
+
+def age(delta: timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    return f"{hours // 24} days"
+
+
+def case_audit(app: App, handle: str, ref: str) -> list[dict[str, Any]]:
+    """``harbour audit REF`` (supervisors)."""
+    return [_audit(row) for row in audit_trail(app, handle, ref)]
+
+
+def agency_audit(app: App, handle: str) -> list[dict[str, Any]]:
+    """``harbour audit --system`` (admins): newest first on the page."""
+    return [_audit(row) for row in reversed(system_audit(app, handle, limit=200))]
+
+
+def _audit(row: AuditRow) -> dict[str, Any]:
+    details = ", ".join(f"{key} {value}" for key, value in sorted(row.details.items()))
+    return {
+        "at": row.at_local,
+        "actor": row.actor or "-",
+        "action": row.action,
+        "outcome": row.outcome,
+        "details": details,
+    }

@@ -1,0 +1,79 @@
+"""What wraps every response: security headers, a sanitized access log, and a last line of
+defence that turns any unexpected exception into a bare 500 (no traceback, no values)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+log = logging.getLogger("harbour.web")
+access_log = logging.getLogger("harbour.web.access")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+NO_STORE = (b"cache-control", b"no-store")
+STATIC_CACHE = (b"cache-control", b"public, max-age=3600")
+_SECRET_PATHS = re.compile(r"^/enrol/.*")
+_ERROR_PAGE = (
+    b'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Error - Harbour</title>'
+    b"</head><body><main><h1>Something went wrong</h1><p>Nothing was shown. "
+    b'<a href="/">Back to the caseload</a></p></main></body></html>'
+)
+
+
+def loggable_path(path: str) -> str:
+    """A request path as logs may show it: enrolment tokens replaced (never a query string)."""
+    return _SECRET_PATHS.sub("/enrol/[token]", path)
+
+
+class Guard:
+    """Pure ASGI middleware, outermost."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope["path"].startswith("/static/")
+        status: list[int] = []
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"
+                ]
+                headers += [*HEADERS, STATIC_CACHE if static else NO_STORE]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as exc:  # the last line of defence: the type's name only
+            log.error("internal error: %s", type(exc).__name__)
+            if not status:
+                await send_with_headers(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [(b"content-type", b"text/html; charset=utf-8")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": _ERROR_PAGE})
+                status.append(500)
+        access_log.info(
+            "%s %s %d", scope["method"], loggable_path(scope["path"]), status[0] if status else 0
+        )

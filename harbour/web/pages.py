@@ -1,0 +1,315 @@
+"""The console's pages. Each handler checks who is asking, calls the adapter (the same services
+as the CLI), and renders a template; every state change is a POST carrying the session's CSRF
+token. URLs hold case references and alert ids only."""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import segno
+from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from harbour import templating
+from harbour.app import App
+from harbour.auth import enrolment, sessions, signin
+from harbour.auth.sessions import SignedIn
+from harbour.errors import Forbidden, HarbourError, InvalidInput, NotFound
+from harbour.web import adapter, cookies
+
+T = TypeVar("T")
+PAGES = (
+    "_base.html",
+    "sign_in.html",
+    "enrol.html",
+    "enrolled.html",
+    "caseload.html",
+    "alerts.html",
+    "alert.html",
+    "error.html",
+    "audit.html",
+)
+templating.register(*(f"web/{page}" for page in PAGES))
+
+# Where a sign-in may lead back to: the console's own pages, by alert id only.
+_NEXT = re.compile(r"/(alerts(/[0-9a-f]{8,32})?)?")
+_ALERT_ID = re.compile(r"[0-9a-f]{8,32}")
+SIGN_IN_FAILED = (
+    "That did not work. Check your handle, password and the current code from your app. "
+    "After several failures you must wait before trying again."
+)
+
+
+def harbour(request: Request) -> App:
+    app: App = request.app.state.harbour
+    return app
+
+
+async def call(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A service call (synchronous database work) off the event loop."""
+    return await run_in_threadpool(work, *args, **kwargs)
+
+
+def render(
+    request: Request, template: str, who: SignedIn | None, status: int = 200, **context: Any
+) -> HTMLResponse:
+    app = harbour(request)
+    values = {"who": who, "csrf": who.csrf_token if who else "", "nav": template, **context}
+    html = templating.render(app.settings.templates_dir, f"web/{template}.html", values)
+    return HTMLResponse(html, status_code=status)
+
+
+def error(request: Request, who: SignedIn | None, status: int, message: str) -> HTMLResponse:
+    return render(request, "error", who, status=status, title="Error", message=message)
+
+
+async def current(request: Request) -> SignedIn | None:
+    app = harbour(request)
+    token = request.cookies.get(cookies.name(app.settings, cookies.SESSION))
+    return await call(sessions.current, app, token)
+
+
+def to_sign_in(request: Request) -> Response:
+    path = request.url.path
+    target = "/sign-in" + (f"?next={path}" if _NEXT.fullmatch(path) and path != "/" else "")
+    return RedirectResponse(target, status_code=303)
+
+
+async def checked_form(request: Request, who: SignedIn) -> FormData:
+    """The form of a state-changing request, refused without the session's CSRF token."""
+    form = await request.form()
+    sent = form.get("csrf")
+    if not isinstance(sent, str) or not hmac.compare_digest(sent, who.csrf_token):
+        raise Forbidden("csrf", "the form is stale or came from elsewhere; reload the page")
+    return form
+
+
+def answer(request: Request, who: SignedIn | None, exc: HarbourError) -> HTMLResponse:
+    """A refusal as a page: codes and field names only, never a value."""
+    if isinstance(exc, NotFound):
+        return error(request, who, 404, "Not found.")
+    if isinstance(exc, Forbidden):
+        return error(request, who, 403, "Not permitted.")
+    if isinstance(exc, InvalidInput):
+        reasons = "; ".join(f"{field}: {reason}" for field, reason in exc.problems)
+        return error(request, who, 400, f"Not accepted: {reasons}.")
+    return error(request, who, 500, f"Not done ({exc.code}).")
+
+
+def staff_page(
+    handler: Callable[[Request, SignedIn], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """A page for signed-in staff: others go to sign-in (and come back); a refusal from the
+    services becomes its page."""
+
+    async def page(request: Request) -> Response:
+        who = await current(request)
+        if who is None:
+            return to_sign_in(request)
+        try:
+            return await handler(request, who)
+        except HarbourError as exc:
+            return answer(request, who, exc)
+
+    return page
+
+
+# Sign-in and sign-out
+
+
+async def sign_in_form(request: Request) -> Response:
+    app = harbour(request)
+    next_path = request.query_params.get("next", "/")
+    return _sign_in_page(request, app, next_path if _NEXT.fullmatch(next_path) else "/")
+
+
+def _sign_in_page(
+    request: Request, app: App, next_path: str, status: int = 200, message: str | None = None
+) -> Response:
+    token = secrets.token_urlsafe(32)
+    response = render(
+        request,
+        "sign_in",
+        None,
+        status=status,
+        title="Sign in",
+        form_token=token,
+        next_path=next_path,
+        message=message,
+    )
+    cookies.put(response, app.settings, cookies.SIGN_IN, token)
+    return response
+
+
+async def sign_in(request: Request) -> Response:
+    app = harbour(request)
+    form = await request.form()
+    field = {k: v if isinstance(v, str) else "" for k, v in form.items()}
+    next_path = field.get("next", "/")
+    next_path = next_path if _NEXT.fullmatch(next_path) else "/"
+    expected = request.cookies.get(cookies.name(app.settings, cookies.SIGN_IN), "")
+    sent = field.get("form_token", "")
+    if not expected or not hmac.compare_digest(sent, expected):
+        return _sign_in_page(request, app, next_path, 403, "The form expired; try again.")
+    address = request.client.host if request.client else "-"
+    done = await call(
+        signin.sign_in,
+        app,
+        field.get("handle", "").strip(),
+        field.get("password", ""),
+        field.get("code", ""),
+        address,
+    )
+    if done is None:
+        return _sign_in_page(request, app, next_path, 400, SIGN_IN_FAILED)
+    old = request.cookies.get(cookies.name(app.settings, cookies.SESSION))
+    if old:
+        await call(sessions.end, app, old)
+    token, _ = done
+    response = RedirectResponse(next_path, status_code=303)
+    cookies.put(response, app.settings, cookies.SESSION, token)
+    cookies.drop(response, app.settings, cookies.SIGN_IN)
+    return response
+
+
+@staff_page
+async def sign_out(request: Request, who: SignedIn) -> Response:
+    app = harbour(request)
+    await checked_form(request, who)
+    await call(sessions.end, app, request.cookies.get(cookies.name(app.settings, cookies.SESSION)))
+    response = RedirectResponse("/sign-in", status_code=303)
+    cookies.drop(response, app.settings, cookies.SESSION)
+    return response
+
+
+# Enrolment: the link's token is the credential; the page has no session yet.
+
+
+async def enrol_form(request: Request) -> Response:
+    app = harbour(request)
+    try:
+        shown = await call(enrolment.open_link, app, request.path_params["token"])
+    except NotFound:
+        return error(request, None, 404, "This link is unknown, used or expired: ask an admin.")
+    return _enrol_page(request, shown)
+
+
+def _enrol_page(
+    request: Request, shown: enrolment.EnrolmentPage, status: int = 200, message: str = ""
+) -> Response:
+    qr = segno.make(shown.totp_uri, error="m").svg_inline(scale=4, dark="#000", light="#fff")
+    return render(
+        request,
+        "enrol",
+        None,
+        status=status,
+        title="Set up sign-in",
+        handle=shown.handle,
+        secret=" ".join(shown.totp_secret[i : i + 4] for i in range(0, len(shown.totp_secret), 4)),
+        qr=Markup(qr),  # noqa: S704 - segno's own SVG of our own provisioning URI
+        message=message,
+    )
+
+
+async def enrol(request: Request) -> Response:
+    app = harbour(request)
+    token = request.path_params["token"]
+    form = await request.form()
+    field = {k: v if isinstance(v, str) else "" for k, v in form.items()}
+    try:
+        await call(
+            enrolment.complete,
+            app,
+            token,
+            field.get("password", ""),
+            field.get("password_again", ""),
+            field.get("code", ""),
+        )
+    except NotFound:
+        return error(request, None, 404, "This link is unknown, used or expired: ask an admin.")
+    except InvalidInput as exc:
+        shown = await call(enrolment.open_link, app, token)
+        reasons = "; ".join(f"{f.replace('_', ' ')}: {r}" for f, r in exc.problems)
+        return _enrol_page(request, shown, 400, f"Not accepted: {reasons}.")
+    return render(request, "enrolled", None, title="Sign-in set up")
+
+
+# Pages for signed-in staff
+
+
+def alert_id_of(request: Request) -> str:
+    alert_id: str = request.path_params["alert_id"]
+    if not _ALERT_ID.fullmatch(alert_id):
+        raise NotFound("alert_not_found", "no such alert")
+    return alert_id
+
+
+@staff_page
+async def caseload(request: Request, who: SignedIn) -> Response:
+    query = request.query_params
+    filters = {name: query.get(name) == "1" for name in ("due", "overdue", "escalated")}
+    page_text = query.get("page", "1")
+    if not page_text.isdigit():
+        raise InvalidInput([("page", "a page number")])
+    shown = await call(
+        adapter.caseload, harbour(request), who.handle, page=int(page_text), **filters
+    )
+    links = {
+        "previous": _page_link(filters, shown["page"] - 1) if shown["page"] > 1 else None,
+        "next": _page_link(filters, shown["page"] + 1) if shown["page"] < shown["pages"] else None,
+    }
+    return render(request, "caseload", who, title="Caseload", filters=filters, links=links, **shown)
+
+
+def _page_link(filters: dict[str, bool], page: int) -> str:
+    parts = [f"{name}=1" for name, on in filters.items() if on] + [f"page={page}"]
+    return "/?" + "&".join(parts)
+
+
+@staff_page
+async def alert_list(request: Request, who: SignedIn) -> Response:
+    rows = await call(adapter.open_alerts, harbour(request), who.handle)
+    return render(request, "alerts", who, title="Alerts", alerts=rows)
+
+
+@staff_page
+async def alert_page(request: Request, who: SignedIn) -> Response:
+    shown = await call(adapter.one_alert, harbour(request), who.handle, alert_id_of(request))
+    return render(request, "alert", who, title="Alert", alert=shown)
+
+
+@staff_page
+async def take_alert(request: Request, who: SignedIn) -> Response:
+    alert_id = alert_id_of(request)
+    await checked_form(request, who)
+    full_id = await call(adapter.take_alert, harbour(request), who.handle, alert_id)
+    return RedirectResponse(f"/alerts/{full_id}", status_code=303)
+
+
+@staff_page
+async def system_audit(request: Request, who: SignedIn) -> Response:
+    rows = await call(adapter.agency_audit, harbour(request), who.handle)
+    return render(request, "audit", who, title="Audit", heading="Agency audit", rows=rows)
+
+
+@staff_page
+async def case_audit(request: Request, who: SignedIn) -> Response:
+    ref = request.path_params["ref"]
+    rows = await call(adapter.case_audit, harbour(request), who.handle, ref)
+    heading = f"Audit trail of {ref[:12]}"
+    return render(request, "audit", who, title="Audit", heading=heading, rows=rows)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return error(request, None, 404, "Not found.")
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    return error(request, None, 405, "Not allowed.")

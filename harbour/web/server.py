@@ -1,0 +1,58 @@
+"""The console's ASGI application, and ``harbour web``'s server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from harbour.app import App
+from harbour.web import pages
+from harbour.web.guard import Guard
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(app: App) -> Any:
+    """The console for one App (its settings, database and clock); wrapped in the Guard."""
+    routes = [
+        Route("/", pages.caseload, methods=["GET"]),
+        Route("/sign-in", pages.sign_in_form, methods=["GET"]),
+        Route("/sign-in", pages.sign_in, methods=["POST"]),
+        Route("/sign-out", pages.sign_out, methods=["POST"]),
+        Route("/enrol/{token}", pages.enrol_form, methods=["GET"]),
+        Route("/enrol/{token}", pages.enrol, methods=["POST"]),
+        Route("/alerts", pages.alert_list, methods=["GET"]),
+        Route("/alerts/{alert_id}", pages.alert_page, methods=["GET"]),
+        Route("/alerts/{alert_id}/ack", pages.take_alert, methods=["POST"]),
+        Route("/audit", pages.system_audit, methods=["GET"]),
+        Route("/cases/{ref}/audit", pages.case_audit, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    web = Starlette(
+        routes=routes,
+        exception_handlers={404: pages.not_found, 405: pages.method_not_allowed},
+    )
+    web.state.harbour = app
+    return Guard(web)
+
+
+def serve(app: App) -> None:
+    """Serve the console with uvicorn on HARBOUR_WEB_HOST:HARBOUR_WEB_PORT. Uvicorn's own access
+    log is off (it would print enrolment links); the Guard logs sanitized paths instead."""
+    import uvicorn
+
+    settings = app.settings
+    uvicorn.run(
+        create_app(app),
+        host=settings.web_host,
+        port=settings.web_port,
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.web_forwarded_allow_ips,
+        server_header=False,
+        log_level="info",
+    )

@@ -1,0 +1,104 @@
+"""A console client over a seeded store: enrol staff through their real links, sign in with a
+real TOTP code (the App's FixedClock is the authenticator's clock too)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import pyotp
+from starlette.testclient import TestClient
+
+from harbour.app import App
+from harbour.auth.enrolment import reset
+from harbour.clock import FixedClock
+from harbour.web.server import create_app
+
+PASSWORD = "correct mooring line 42"
+BASE = "https://harbour.test"  # the settings fixture's HARBOUR_BASE_URL: cookies are Secure
+
+
+def client(app: App, base_url: str = BASE) -> TestClient:
+    return TestClient(create_app(app), base_url=base_url, follow_redirects=False)
+
+
+def enrolment_path(app: App, handle: str, admin: str = "adm") -> str:
+    link = reset(app, admin, handle)
+    assert link.url is not None
+    return urlsplit(link.url).path
+
+
+def enrol(app: App, web: TestClient, handle: str, password: str = PASSWORD) -> str:
+    """Follow a fresh enrolment link as ``handle`` would; returns the TOTP secret."""
+    path = enrolment_path(app, handle)
+    page = web.get(path)
+    assert page.status_code == 200, page.text
+    secret = secret_on(page.text)
+    done = web.post(
+        path,
+        data={"password": password, "password_again": password, "code": code(app, secret)},
+    )
+    assert done.status_code == 200, done.text
+    return secret
+
+
+def secret_on(html: str) -> str:
+    found = re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', html)
+    assert found, "no TOTP secret on the enrolment page"
+    return found.group(1).replace(" ", "")
+
+
+def code(app: App, secret: str) -> str:
+    return pyotp.TOTP(secret).at(app.clock.now())
+
+
+def next_step(clock: FixedClock) -> None:
+    """Move to the next 30-second TOTP step (a code is accepted once)."""
+    clock.advance(timedelta(seconds=30))
+
+
+def form_token(web: TestClient, path: str = "/sign-in") -> str:
+    page = web.get(path)
+    found = re.search(r'name="form_token" value="([^"]+)"', page.text)
+    assert found
+    return found.group(1)
+
+
+def sign_in(
+    app: App,
+    web: TestClient,
+    handle: str,
+    secret: str,
+    password: str = PASSWORD,
+    next_path: str = "/",
+    code_text: str | None = None,
+) -> Any:
+    token = form_token(web)
+    return web.post(
+        "/sign-in",
+        data={
+            "form_token": token,
+            "handle": handle,
+            "password": password,
+            "code": code_text if code_text is not None else code(app, secret),
+            "next": next_path,
+        },
+    )
+
+
+def csrf_of(web: TestClient, path: str = "/") -> str:
+    page = web.get(path)
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found, page.text[:300]
+    return found.group(1)
+
+
+def signed_in(app: App, clock: FixedClock, handle: str) -> tuple[TestClient, str]:
+    web = client(app)
+    secret = enrol(app, web, handle)
+    next_step(clock)
+    answer = sign_in(app, web, handle, secret)
+    assert answer.status_code == 303, answer.text
+    return web, secret

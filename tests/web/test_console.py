@@ -1,0 +1,290 @@
+"""The console's pages over HTTP: headers, CSRF, session expiry, deactivation, agency scoping,
+the alert link, the caseload. Each test runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from harbour.admin.staffing import deactivate_staff
+from harbour.app import App, UnitOfWork
+from harbour.clock import FixedClock
+from harbour.db.models import Alert, AuditEvent, Case
+from harbour.notify.messages import compose
+from tests.notify.helpers import imminent_alert, new_case
+from tests.web.helpers import client, csrf_of, enrol, next_step, sign_in, signed_in
+
+MARKERS = ("MKNOTE", "MARK-north", "MARK-south")
+
+
+def alert_row(app: App, alert_id: str) -> Alert:
+    return app.run(lambda uow: uow.session.get_one(Alert, alert_id))
+
+
+def audits(app: App, action: str) -> list[AuditEvent]:
+    return list(
+        app.run(
+            lambda uow: uow.session.scalars(
+                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+            ).all()
+        )
+    )
+
+
+def test_security_headers_on_every_response(seeded: App, clock: FixedClock) -> None:
+    web, _ = signed_in(seeded, clock, "sup")
+    responses = {
+        "caseload": web.get("/"),
+        "alerts": web.get("/alerts"),
+        "sign-in": client(seeded).get("/sign-in"),
+        "missing": web.get("/no/such/page"),
+        "stylesheet": web.get("/static/console.css"),
+        "bad method": web.get("/sign-out"),
+    }
+    for name, response in responses.items():
+        csp = response.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp, name
+        assert "unsafe-inline" not in csp and "http" not in csp, name
+        assert response.headers["referrer-policy"] == "no-referrer", name
+        assert response.headers["x-content-type-options"] == "nosniff", name
+        assert "<script" not in response.text and " style=" not in response.text, name
+    for name in ("caseload", "alerts", "sign-in", "missing"):
+        assert responses[name].headers["cache-control"] == "no-store", name
+    assert responses["missing"].status_code == 404
+    assert responses["bad method"].status_code == 405
+
+
+def test_pages_need_a_session(seeded: App) -> None:
+    web = client(seeded)
+    for path in ("/", "/alerts", "/alerts/0123456789abcdef"):
+        answer = web.get(path)
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/sign-in")
+    assert web.post("/alerts/0123456789abcdef/ack").status_code == 303
+
+
+def test_state_changes_need_the_sessions_csrf_token(seeded: App, clock: FixedClock) -> None:
+    alert = imminent_alert(seeded, new_case(seeded))
+    web, _ = signed_in(seeded, clock, "sup")
+    path = f"/alerts/{alert.id}/ack"
+    assert web.post(path).status_code == 403
+    assert web.post(path, data={"csrf": "forged"}).status_code == 403
+    other, _ = signed_in(seeded, clock, "cw1")
+    assert web.post(path, data={"csrf": csrf_of(other)}).status_code == 403  # not this session's
+    assert web.get(path).status_code == 405  # no state change on GET
+    assert alert_row(seeded, alert.id).acknowledged_at is None
+    assert web.post("/sign-out").status_code == 403
+    assert web.get("/").status_code == 200  # still signed in
+    taken = web.post(path, data={"csrf": csrf_of(web)})
+    assert taken.status_code == 303
+    assert alert_row(seeded, alert.id).acknowledged_by == "sup"
+
+
+def test_sign_out_ends_the_session(seeded: App, clock: FixedClock) -> None:
+    web, _ = signed_in(seeded, clock, "cw1")
+    stolen = dict(web.cookies)
+    out = web.post("/sign-out", data={"csrf": csrf_of(web)})
+    assert out.status_code == 303 and out.headers["location"] == "/sign-in"
+    replay = client(seeded)
+    replay.cookies.update(stolen)
+    assert replay.get("/").status_code == 303
+    assert [r.actor_handle for r in audits(seeded, "sign_out")] == ["cw1"]
+
+
+def test_sessions_end_after_15_idle_minutes_and_10_hours_in_all(
+    seeded: App, clock: FixedClock
+) -> None:
+    web, _ = signed_in(seeded, clock, "cw1")
+    clock.advance(timedelta(minutes=14))
+    assert web.get("/").status_code == 200
+    clock.advance(timedelta(minutes=15, seconds=1))
+    assert web.get("/").status_code == 303
+    web, _ = signed_in(seeded, clock, "cw2")
+    for _ in range(60):  # busy all day, one request every ten minutes: ten hours
+        clock.advance(timedelta(minutes=10))
+        assert web.get("/").status_code == 200
+    clock.advance(timedelta(minutes=1))
+    assert web.get("/").status_code == 303
+    reasons = [r.details["reason"] for r in audits(seeded, "session.expired")]
+    assert reasons == ["idle", "max_age"]
+
+
+def test_deactivated_staff_are_signed_out_at_once_and_cannot_sign_in(
+    seeded: App, clock: FixedClock
+) -> None:
+    web, secret = signed_in(seeded, clock, "cw1")
+    deactivate_staff(seeded, "adm", "cw1")
+    assert web.get("/").status_code == 303
+    next_step(clock)
+    assert sign_in(seeded, client(seeded), "cw1", secret).status_code == 400
+
+
+def test_another_agencys_alert_answers_like_a_missing_one_and_is_audited(
+    seeded: App, clock: FixedClock
+) -> None:
+    theirs = imminent_alert(seeded, refer_south(seeded))
+    web, _ = signed_in(seeded, clock, "sup")
+    missing = web.get("/alerts/0123456789abcdef0123456789abcdef")
+    foreign = web.get(f"/alerts/{theirs.id}")
+    assert missing.status_code == foreign.status_code == 404
+    assert strip_csrf(missing.text) == strip_csrf(foreign.text)
+    taken = web.post(f"/alerts/{theirs.id}/ack", data={"csrf": csrf_of(web)})
+    assert taken.status_code == 404 and alert_row(seeded, theirs.id).acknowledged_at is None
+    refused = [(r.actor_handle, r.action, r.outcome) for r in audits(seeded, "alert.read")]
+    assert refused == [("sup", "alert.read", "not_found")] * 2
+    assert [(r.actor_handle, r.outcome) for r in audits(seeded, "alert.ack")] == [
+        ("sup", "not_found")
+    ]
+    listed = web.get("/alerts").text + web.get("/").text
+    assert theirs.id[:12] not in listed
+
+
+def refer_south(app: App) -> Case:
+    from harbour.cases.intake import refer
+    from tests.support import referral
+
+    return refer(app, "coord2", referral("MKNOTE") | {"caseworker": "cw3"}, None)
+
+
+def strip_csrf(html: str) -> str:
+    return re.sub(r'name="csrf" value="[^"]+"', "", html)
+
+
+def test_the_link_in_an_imminent_threat_message_lands_on_the_alert_after_sign_in(
+    seeded: App, clock: FixedClock
+) -> None:
+    alert = imminent_alert(seeded, new_case(seeded))
+    web = client(seeded)
+    secret = enrol(seeded, web, "sup")
+
+    def first_page(uow: UnitOfWork) -> dict[str, object]:
+        from harbour.db.models import OutboxMessage
+
+        row = uow.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.alert_id == alert.id)
+        ).first()
+        assert row is not None
+        return dict(row.context)
+
+    message = compose(seeded.settings, "imminent_threat", seeded.run(first_page), "chat")
+    link = re.search(r"https://harbour\.test(\S+)", message.body)
+    assert link and link.group(1) == f"/alerts/{alert.id}"
+    landing = web.get(link.group(1))
+    assert landing.status_code == 303
+    assert landing.headers["location"] == f"/sign-in?next=/alerts/{alert.id}"
+    next_step(clock)
+    signed = sign_in(seeded, web, "sup", secret, next_path=f"/alerts/{alert.id}")
+    assert signed.headers["location"] == f"/alerts/{alert.id}"
+    page = web.get(signed.headers["location"])
+    assert page.status_code == 200 and "m taking this</button>" in page.text
+    web.post(f"/alerts/{alert.id}/ack", data={"csrf": csrf_of(web, f"/alerts/{alert.id}")})
+    row = alert_row(seeded, alert.id)
+    assert row.acknowledged_by == "sup" and row.next_escalation_at is None
+    acks = audits(seeded, "alert.ack")
+    assert [(r.actor_handle, r.details["alert_id"]) for r in acks] == [("sup", alert.id)]
+    assert "Taken by sup" in web.get(f"/alerts/{alert.id}").text
+
+
+@pytest.mark.parametrize("target", ["https://elsewhere.example/", "//elsewhere.example/", "/x"])
+def test_sign_in_leads_back_only_to_the_consoles_own_pages(
+    seeded: App, clock: FixedClock, target: str
+) -> None:
+    web = client(seeded)
+    secret = enrol(seeded, web, "cw1")
+    next_step(clock)
+    assert sign_in(seeded, web, "cw1", secret, next_path=target).headers["location"] == "/"
+
+
+def test_caseload_most_urgent_first_paged_and_filtered(seeded: App, clock: FixedClock) -> None:
+    from harbour.cases.caseload import caseload_page
+
+    quiet = [new_case(seeded, f"MKNOTE{n}") for n in range(3)]
+
+    def shape(uow: UnitOfWork) -> None:
+        for n, case in enumerate(quiet):
+            row = uow.session.get_one(Case, case.id)
+            row.next_due_at = clock.now() + timedelta(days=20 + n)
+        overdue = uow.session.get_one(Case, quiet[2].id)
+        overdue.next_due_at = clock.now() - timedelta(days=1)
+
+    seeded.run(shape)
+    hot = new_case(seeded, "MKNOTEhot")
+    imminent_alert(seeded, hot)
+    web, _ = signed_in(seeded, clock, "sup")
+    page = web.get("/").text
+    order = re.findall(r"<code>(HB-[0-9A-Z-]+)</code>", page)
+    short = [c.reference[:12] for c in (hot, quiet[2], quiet[0], quiet[1])]
+    assert order == short
+    assert "<strong>4</strong> open" in page and "<strong>1</strong> overdue" in page
+    only_overdue = re.findall(r"<code>(HB-[0-9A-Z-]+)</code>", web.get("/?overdue=1").text)
+    assert only_overdue == [quiet[2].reference[:12]]
+    paged = caseload_page(seeded, "sup", page=2, page_size=3)
+    assert paged.pages == 2 and [e.row.reference for e in paged.entries] == [quiet[1].reference]
+    assert web.get("/?page=0").status_code == 400
+    assert web.get("/?page=x").status_code == 400
+    mine, _ = signed_in(seeded, clock, "cw2")
+    assert "No cases" in mine.get("/").text  # a caseworker sees their own cases only
+
+
+def test_no_identifying_data_in_any_page_or_log_line(
+    seeded: App, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    case = new_case(seeded)
+    alert = imminent_alert(seeded, case)
+    imminent_alert(seeded, refer_south(seeded))
+    pages = []
+    for handle in ("sup", "cw1", "coord", "adm"):
+        web, _ = signed_in(seeded, clock, handle)
+        for path in ("/", "/?due=1", "/alerts", f"/alerts/{alert.id}", "/nowhere"):
+            pages.append(web.get(path))
+    text = "\n".join(p.text for p in pages) + "\n".join(
+        r.getMessage() for r in caplog.records if r.name != "httpx"
+    )
+    for marker in MARKERS:
+        assert marker not in text
+    assert all(
+        "<title>" + t in p.text
+        for p in pages
+        for t in re.findall(r"<title>([^<]+)", p.text)
+        if t.endswith("- Harbour")
+    )
+    titles = {re.search(r"<title>([^<]+)", p.text).group(1) for p in pages}  # type: ignore[union-attr]
+    assert titles <= {
+        "Caseload - Harbour",
+        "Alerts - Harbour",
+        "Alert - Harbour",
+        "Error - Harbour",
+    }
+
+
+def test_audit_pages_as_the_cli_shows_them(seeded: App, clock: FixedClock) -> None:
+    case = new_case(seeded)
+    theirs = refer_south(seeded)
+    alert = imminent_alert(seeded, case)
+    sign_in(
+        seeded,
+        client(seeded),
+        "nosuchperson",
+        "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+        password="guessing!!!!",
+    )
+    admin, _ = signed_in(seeded, clock, "adm")
+    page = admin.get("/audit")
+    assert page.status_code == 200
+    assert "unknown" in page.text and "sign_in" in page.text and "nosuchperson" not in page.text
+    sup, _ = signed_in(seeded, clock, "sup")
+    sup.post(f"/alerts/{alert.id}/ack", data={"csrf": csrf_of(sup)})
+    trail = sup.get(f"/cases/{case.reference[:12]}/audit")
+    assert trail.status_code == 200 and "alert.ack" in trail.text
+    foreign = sup.get(f"/cases/{theirs.reference[:12]}/audit")
+    missing = sup.get("/cases/HB-0000-0000/audit")
+    assert foreign.status_code == missing.status_code == 404
+    assert strip_csrf(foreign.text) == strip_csrf(missing.text)
+    assert sup.get("/audit").status_code == 403
+    worker, _ = signed_in(seeded, clock, "cw1")
+    assert worker.get(f"/cases/{case.reference[:12]}/audit").status_code == 403
+    assert "MKNOTE" not in page.text + trail.text

@@ -1,0 +1,260 @@
+"""Enrolment and sign-in over HTTP: cookies, one-time links, passwords, TOTP, lockout, throttle.
+Each test runs on SQLite and PostgreSQL (the ``seeded`` fixture)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pyotp
+import pytest
+from sqlalchemy import select
+
+from harbour.app import App
+from harbour.auth import signin
+from harbour.clock import FixedClock
+from harbour.db.models import AuditEvent, Enrolment, WebSession
+from tests.web.helpers import (
+    PASSWORD,
+    client,
+    code,
+    enrol,
+    enrolment_path,
+    next_step,
+    secret_on,
+    sign_in,
+    signed_in,
+)
+
+
+def audit_rows(app: App, action: str) -> list[AuditEvent]:
+    return list(
+        app.run(
+            lambda uow: uow.session.scalars(
+                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+            ).all()
+        )
+    )
+
+
+def session_cookie(response: object) -> str:
+    headers = response.headers.get_list("set-cookie")  # type: ignore[attr-defined]
+    found = [h for h in headers if h.startswith("__Host-harbour-session=")]
+    assert len(found) == 1, headers
+    return found[0]
+
+
+def test_cookie_is_host_only_strict_secure_and_new_at_each_sign_in(
+    seeded: App, clock: FixedClock
+) -> None:
+    web = client(seeded)
+    secret = enrol(seeded, web, "cw1")
+    next_step(clock)
+    first = sign_in(seeded, web, "cw1", secret)
+    assert first.status_code == 303 and first.headers["location"] == "/"
+    cookie = session_cookie(first)
+    flags = {part.strip().lower() for part in cookie.split(";")[1:]}
+    assert {"httponly", "secure", "samesite=strict", "path=/"} <= flags
+    assert not any(f.startswith("domain") for f in flags)
+    token = cookie.split(";")[0].split("=", 1)[1]
+    next_step(clock)
+    second = sign_in(seeded, web, "cw1", secret)
+    assert session_cookie(second).split(";")[0].split("=", 1)[1] != token
+
+    def stored(uow: object) -> list[WebSession]:
+        return list(uow.session.scalars(select(WebSession)).all())  # type: ignore[attr-defined]
+
+    sessions = seeded.run(stored)
+    assert len(sessions) == 2
+    assert all(token not in (s.token_hash, s.id) for s in sessions)
+    assert sum(s.ended_at is None for s in sessions) == 1  # the old one ended at sign-in
+
+
+def test_on_loopback_the_cookie_is_not_secure(seeded: App, clock: FixedClock) -> None:
+    local = App(seeded.settings.model_copy(update={"base_url": "http://127.0.0.1:8080"}), clock)
+    web = client(local, "http://127.0.0.1:8080")
+    secret = enrol(local, web, "cw1")
+    next_step(clock)
+    answer = sign_in(local, web, "cw1", secret)
+    cookies = answer.headers.get_list("set-cookie")
+    ours = [c for c in cookies if c.startswith("harbour-session=")]
+    assert ours and "secure" not in ours[0].lower() and "samesite=strict" in ours[0].lower()
+    local.dispose()
+
+
+def test_an_enrolment_link_works_once_and_expires(seeded: App, clock: FixedClock) -> None:
+    web = client(seeded)
+    enrol(seeded, web, "cw1")
+    used = seeded.run(lambda uow: uow.session.scalars(select(Enrolment)).all())
+    path = f"/enrol/{'x' * 43}"
+    assert web.get(path).status_code == 404
+    assert all(row.used_at is not None for row in used)
+    stale = enrolment_path(seeded, "cw2")
+    clock.advance(timedelta(hours=24, seconds=1))
+    assert web.get(stale).status_code == 404
+    fresh = enrolment_path(seeded, "cw2")
+    assert web.get(fresh).status_code == 200
+    newer = enrolment_path(seeded, "cw2")  # a new link retires the one before
+    assert web.get(fresh).status_code == 404 and web.get(newer).status_code == 200
+
+
+def test_weak_passwords_and_wrong_codes_are_refused_at_enrolment(
+    seeded: App, clock: FixedClock
+) -> None:
+    web = client(seeded)
+    path = enrolment_path(seeded, "cw1")
+    secret = secret_on(web.get(path).text)
+    for password, again, typed in [
+        ("short pass", "short pass", code(seeded, secret)),
+        ("password1234", "password1234", code(seeded, secret)),
+        ("cw1 is my long password", "cw1 is my long password", code(seeded, secret)),
+        (PASSWORD, PASSWORD + "x", code(seeded, secret)),
+        (PASSWORD, PASSWORD, "000000" if code(seeded, secret) != "000000" else "111111"),
+    ]:
+        answer = web.post(path, data={"password": password, "password_again": again, "code": typed})
+        assert answer.status_code == 400
+        assert password not in answer.text
+    # The same secret is offered again after a refusal, and the link still works.
+    assert secret_on(web.get(path).text) == secret
+
+
+def test_sign_in_needs_password_and_a_fresh_code(seeded: App, clock: FixedClock) -> None:
+    web = client(seeded)
+    secret = enrol(seeded, web, "cw1")
+    # The code used at enrolment cannot sign in: each step is accepted once.
+    assert sign_in(seeded, web, "cw1", secret).status_code == 400
+    next_step(clock)
+    assert sign_in(seeded, web, "cw1", secret, password="wrong " + PASSWORD).status_code == 400
+    next_step(clock)
+    assert sign_in(seeded, web, "cw1", secret, code_text="12345").status_code == 400
+    clock.advance(timedelta(minutes=2))  # past the growing delay
+    good = sign_in(seeded, web, "cw1", secret)
+    assert good.status_code == 303
+    assert sign_in(seeded, client(seeded), "cw1", secret).status_code == 400  # same code again
+
+
+def test_the_answer_never_says_whether_the_handle_exists(seeded: App, clock: FixedClock) -> None:
+    web = client(seeded)
+    secret = enrol(seeded, web, "cw1")
+    next_step(clock)
+    known = sign_in(seeded, web, "cw1", secret, password="not the password at all")
+    unknown = sign_in(seeded, web, "nosuchperson", secret, password="not the password at all")
+    not_enrolled = sign_in(seeded, web, "cw2", secret, password="not the password at all")
+    assert known.status_code == unknown.status_code == not_enrolled.status_code == 400
+    assert body(known) == body(unknown) == body(not_enrolled)
+    failed = [r for r in audit_rows(seeded, "sign_in") if r.outcome == "failed"]
+    assert [r.actor_handle for r in failed] == ["cw1", "unknown", "cw2"]
+    assert "nosuchperson" not in repr([(r.actor_handle, r.details) for r in failed])
+
+
+def body(response: object) -> str:
+    """A page without its one-time form token."""
+    import re
+
+    return re.sub(r'name="form_token" value="[^"]+"', "", response.text)  # type: ignore[attr-defined]
+
+
+def test_ten_failures_in_an_hour_lock_the_account_until_time_or_an_admin(
+    seeded: App, clock: FixedClock
+) -> None:
+    web = client(seeded)
+    secret = enrol(seeded, web, "cw1")
+    for _ in range(signin.LOCK_AFTER):
+        clock.advance(signin.DELAY_MAX + timedelta(seconds=1))
+        assert sign_in(seeded, web, "cw1", secret, password="wrong password!").status_code == 400
+    assert [r.actor_handle for r in audit_rows(seeded, "sign_in.locked")] == ["cw1"]
+    clock.advance(signin.DELAY_MAX + timedelta(seconds=1))
+    locked = sign_in(seeded, web, "cw1", secret)
+    assert locked.status_code == 400  # the right password and code, and still no
+    assert audit_rows(seeded, "sign_in")[-1].details == {"reason": "locked"}
+    clock.advance(signin.LOCK_FOR)
+    assert sign_in(seeded, web, "cw1", secret).status_code == 303  # time lifted it
+
+
+def test_an_admin_reset_lifts_a_lock_and_ends_sessions(seeded: App, clock: FixedClock) -> None:
+    web, secret = signed_in(seeded, clock, "cw1")
+    other = client(seeded)
+    for _ in range(signin.LOCK_AFTER):
+        clock.advance(signin.DELAY_MAX + timedelta(seconds=1))
+        sign_in(seeded, other, "cw1", secret, password="wrong password!")
+    assert web.get("/").status_code == 200  # a lock does not end a live session
+    secret = enrol(seeded, other, "cw1")  # the admin's reset, and the person's new enrolment
+    assert web.get("/").status_code == 303  # the old session ended
+    next_step(clock)
+    assert sign_in(seeded, other, "cw1", secret).status_code == 303
+
+
+def test_growing_delay_between_failed_attempts(seeded: App, clock: FixedClock) -> None:
+    web = client(seeded)
+    secret = enrol(seeded, web, "cw1")
+    for _ in range(signin.DELAY_FROM):
+        next_step(clock)
+        sign_in(seeded, web, "cw1", secret, password="wrong password!")
+    next_step(clock)
+    assert signin.delay_after(signin.DELAY_FROM) < timedelta(seconds=30)
+    assert sign_in(seeded, web, "cw1", secret).status_code == 303
+    delays = [signin.delay_after(n) for n in range(1, 12)]
+    assert delays == sorted(delays) and delays[-1] == signin.DELAY_MAX > delays[3] > delays[2]
+    for _ in range(signin.DELAY_FROM + 2):
+        sign_in(seeded, web, "cw1", secret, password="wrong password!")
+    # At once, with the right password and the next step's code (within the one-step window):
+    upcoming = pyotp.TOTP(secret).at(clock.now() + timedelta(seconds=30))
+    too_soon = sign_in(seeded, web, "cw1", secret, code_text=upcoming)
+    assert too_soon.status_code == 400
+    assert audit_rows(seeded, "sign_in")[-1].details == {"reason": "too_soon"}
+    clock.advance(signin.delay_after(signin.DELAY_FROM + 3))
+    assert sign_in(seeded, web, "cw1", secret, code_text=upcoming).status_code == 303
+
+
+def test_one_address_is_throttled_whatever_handles_it_tries(seeded: App, clock: FixedClock) -> None:
+    web = client(seeded)
+    secret = enrol(seeded, web, "cw1")
+    for n in range(signin.ADDRESS_LIMIT):
+        sign_in(seeded, web, f"guess{n}", secret, password="wrong password!")
+    next_step(clock)
+    assert sign_in(seeded, web, "cw1", secret).status_code == 400
+    assert audit_rows(seeded, "sign_in")[-1].details == {"reason": "throttled"}
+    clock.advance(signin.ADDRESS_WINDOW)
+    assert sign_in(seeded, web, "cw1", secret).status_code == 303
+
+
+def test_no_token_password_or_code_reaches_the_logs(
+    seeded: App, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    web = client(seeded)
+    path = enrolment_path(seeded, "cw1")
+    secret = secret_on(web.get(path).text)
+    typed = code(seeded, secret)
+    web.post(path, data={"password": PASSWORD, "password_again": PASSWORD, "code": typed})
+    next_step(clock)
+    sign_in(seeded, web, "cw1", secret)
+    # The server's logs (httpx's are the test client's own, standing in for a browser).
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name != "httpx")
+    assert "/enrol/[token]" in logged
+    for secret_text in (path.rsplit("/", 1)[1], PASSWORD, secret):
+        assert secret_text not in logged
+
+
+def test_the_link_goes_to_the_persons_own_route_never_to_a_shared_one(seeded: App) -> None:
+    from pydantic import SecretStr
+
+    from harbour.db.models import OutboxMessage
+    from harbour.notify.messages import compose
+    from tests.support import invoke
+
+    routes = "version: 1\nurls:\n  - json://127.0.0.1:9/hook:\n      - tag: cw1, chat\n"
+    routes += "  - json://127.0.0.1:9/team:\n      - tag: supervisor, north, chat\n"
+    routed = App(
+        seeded.settings.model_copy(update={"apprise_yaml": SecretStr(routes)}), seeded.clock
+    )
+    sent = invoke(routed, "staff", "reset", "cw1", "--as", "adm")
+    assert sent.exit_code == 0 and "/enrol/" not in sent.stdout
+    assert "went to their own route" in sent.stdout
+    printed = invoke(routed, "staff", "reset", "sup", "--as", "adm")  # only a shared route
+    assert printed.exit_code == 0 and "https://harbour.test/enrol/" in printed.stdout
+    rows = routed.run(lambda uow: uow.session.scalars(select(OutboxMessage)).all())
+    assert [(r.kind, r.recipient, r.channel) for r in rows] == [("enrolment", "cw1", "chat")]
+    message = compose(routed.settings, "enrolment", rows[0].context, "chat")
+    assert "/enrol/" not in message.title and "https://harbour.test/enrol/" in message.body
+    routed.dispose()
