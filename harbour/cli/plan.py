@@ -4,7 +4,7 @@ and render."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -122,14 +122,50 @@ def plan_done(ref: Ref, item: Item, actor: As = None, as_json: Json = False) -> 
 
 
 @plan_cli.command("finalize")
-def plan_finalize(ref: Ref, actor: As = None, as_json: Json = False) -> None:
-    """Freeze the latest draft: the version can no longer change."""
+def plan_finalize(
+    ref: Ref,
+    accept_rest: Annotated[
+        bool, typer.Option("--accept-rest", help="Accept every suggestion still undecided.")
+    ] = False,
+    leave_out: Annotated[
+        list[str] | None,
+        typer.Option("--leave-out", help="Leave this undecided suggestion out (repeatable)."),
+    ] = None,
+    leave_out_rest: Annotated[
+        bool, typer.Option("--leave-out-rest", help="Leave out every suggestion still undecided.")
+    ] = False,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Freeze the latest draft: the version can no longer change. Suggestions still undecided
+    are never dropped silently: finalizing is refused with their list unless you accept the rest
+    or leave them out by name (or all); the emergency protocol cannot be left out."""
     from harbour.plans.actions import finalize
+    from harbour.plans.store import Undecided
 
     app = get_app()
-    number = finalize(app, actor, ref)
+    choice = Undecided(accept_rest, tuple(leave_out or ()), leave_out_rest)
+    done = finalize(app, actor, ref, choice)
     committed(app)
-    emit({"version": number, "status": "final"}, as_json, f"Plan version {number} is final.")
+    data = {
+        "version": done.version,
+        "status": "final",
+        "accepted": list(done.accepted),
+        "left_out": list(done.left_out),
+    }
+    emit(data, as_json, finalized_text)
+
+
+def finalized_text(data: dict[str, Any]) -> str:
+    lines = [f"Plan version {data['version']} is final."]
+    if data["accepted"]:
+        lines.append(f"Accepted {len(data['accepted'])} undecided: {', '.join(data['accepted'])}")
+    if data["left_out"]:
+        lines.append(
+            f"Left out {len(data['left_out'])} (suggested again next version): "
+            + ", ".join(data["left_out"])
+        )
+    return "\n".join(lines)
 
 
 @plan_cli.command("diff")

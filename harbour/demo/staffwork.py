@@ -52,7 +52,7 @@ def review_and_finalize(
             owner = StepOwner(item.owner) if item.owner else None
             added = planning.add_item(uow, case, PlanSection(item.section), item.text, owner=owner)
             audit(uow, actor, "plan.item.add", case.id, item=added.key, section=item.section)
-        planning.finalize(uow, actor, case)
+        planning.finalize(uow, actor, case)  # every suggestion was decided above
         audit(uow, actor, "plan.finalize", case.id, version=plan.version_number)
         return Review(plan.version_number, accepted, rejected, len(additions))
 

@@ -4,6 +4,7 @@ record emergency steps taken. Every call is agency-scoped and audited through ``
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, TypeVar
 
@@ -121,13 +122,27 @@ def add(app: App, actor_handle: str | None, ref: str, **fields: object) -> str:
     return _on_case(app, actor_handle, ref, "case.plan", work)
 
 
-def finalize(app: App, actor_handle: str | None, ref: str) -> int:
-    """Freeze the latest draft; returns its version number."""
+@dataclass(frozen=True)
+class Finalized:
+    version: int
+    accepted: tuple[str, ...]  # undecided suggestions accepted with --accept-rest
+    left_out: tuple[str, ...]  # undecided suggestions left out (suggested again next version)
 
-    def work(uow: UnitOfWork, actor: Actor, case: Case) -> int:
+
+def finalize(
+    app: App,
+    actor_handle: str | None,
+    ref: str,
+    choice: planning.Undecided = planning.Undecided(),
+) -> Finalized:
+    """Freeze the latest draft, every suggestion decided by staff or by ``choice``."""
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> Finalized:
+        settled = planning.settle_undecided(uow, planning.draft_of(uow, case), choice)
         plan = planning.finalize(uow, actor, case)
-        audit(uow, actor, "plan.finalize", case.id, version=plan.version_number)
-        return plan.version_number
+        details = {"accepted": len(settled.accepted), "left_out": len(settled.left_out)}
+        audit(uow, actor, "plan.finalize", case.id, version=plan.version_number, **details)
+        return Finalized(plan.version_number, settled.accepted, settled.left_out)
 
     return _on_case(app, actor_handle, ref, "case.plan", work)
 

@@ -132,7 +132,12 @@ def commands() -> list[Command]:
             ],
             workers,
         ),
-        Command("plan finalize", _assessed, lambda r: ["plan", "finalize", r.ref], workers),
+        Command(
+            "plan finalize",
+            _assessed,
+            lambda r: ["plan", "finalize", r.ref, "--leave-out-rest"],
+            workers,
+        ),
         Command("plan done", _imminent, lambda r: ["plan", "done", r.ref, r.item], workers),
         Command(
             "plan youth-copy",
