@@ -1,5 +1,5 @@
-"""Commands for a case's safety plan: plan show, accept, reject, add, youth-copy, done, finalize, diff
-and render."""
+"""Commands for a case's safety plan: plan show, versions, accept, reject, add, youth-copy, done,
+finalize, diff and render."""
 
 from __future__ import annotations
 
@@ -165,6 +165,28 @@ def finalized_text(data: dict[str, Any]) -> str:
             f"Left out {len(data['left_out'])} (suggested again next version): "
             + ", ".join(data["left_out"])
         )
+    return "\n".join(lines)
+
+
+@plan_cli.command("versions")
+def plan_versions(ref: Ref, actor: As = None, as_json: Json = False) -> None:
+    """Every version of the case's plan: number, point, status, risk, when and by whom
+    (finalised, or drafted for a version never finalised)."""
+    from harbour.plans.actions import versions
+
+    lines = versions(get_app(), actor, ref)
+    emit([line.as_json() for line in lines], as_json, versions_text)
+
+
+def versions_text(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "The case has no plan yet."
+    lines = [f"{'version':<8} {'point':<20} {'status':<11} {'risk':<9} {'when':<22} by"]
+    lines += [
+        f"{r['number']:<8} {r['point'] or '-':<20} {r['status']:<11} {r['risk_level'] or '-':<9} "
+        f"{r['at_local']:<22} {r['by'] or '-'}"
+        for r in rows
+    ]
     return "\n".join(lines)
 
 

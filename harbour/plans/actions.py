@@ -4,15 +4,18 @@ record emergency steps taken. Every call is agency-scoped and audited through ``
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
 from typing import Annotated, TypeVar
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
 
 from harbour.access import Actor, audit, load_case, resolve_actor
 from harbour.app import App, UnitOfWork
-from harbour.db.models import Case, Plan
+from harbour.clock import local_time
+from harbour.db.models import Assessment, Case, Plan, Staff
 from harbour.domain import plan_diff
 from harbour.domain.plan_diff import PlanDiff
 from harbour.domain.plan_view import PlanSnapshot
@@ -197,3 +200,51 @@ def diff(app: App, actor_handle: str | None, ref: str, v1: int, v2: int) -> Plan
         return plan_diff.diff(snapshot(uow, old), snapshot(uow, new))
 
     return _on_case(app, actor_handle, ref, "case.read", work)
+
+
+@dataclass(frozen=True)
+class VersionLine:
+    """One plan version in ``plan versions``: finalised when and by whom, else drafted when and
+    by whom (the staff who submitted its assessment)."""
+
+    number: int
+    point: str | None
+    status: str
+    risk_level: str | None
+    at: datetime
+    at_local: str
+    by: str | None  # staff handle
+
+    def as_json(self) -> dict[str, object]:
+        return {**asdict(self), "at": self.at.isoformat()}
+
+
+def versions(app: App, actor_handle: str | None, ref: str) -> list[VersionLine]:
+    """Every version of the case's plan, oldest first."""
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> list[VersionLine]:
+        zone = planning.agency_zone(uow, case)
+        plans = uow.session.scalars(
+            select(Plan).where(Plan.case_id == case.id).order_by(Plan.version_number)
+        ).all()
+        return [_version_line(uow, plan, zone) for plan in plans]
+
+    return _on_case(app, actor_handle, ref, "case.read", work)
+
+
+def _version_line(uow: UnitOfWork, plan: Plan, zone: ZoneInfo) -> VersionLine:
+    assessment = uow.session.get(Assessment, plan.assessment_id) if plan.assessment_id else None
+    if plan.finalized_at is not None:
+        at, by_id = plan.finalized_at, plan.finalized_by_id
+    else:
+        at, by_id = plan.created_at, assessment.submitted_by_id if assessment else None
+    staff = uow.session.get(Staff, by_id) if by_id else None
+    return VersionLine(
+        plan.version_number,
+        plan.point,
+        plan.status,
+        plan.risk_level,
+        at,
+        local_time(at, zone),
+        staff.handle if staff else None,
+    )

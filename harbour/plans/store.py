@@ -106,6 +106,8 @@ def create_version(
         created_at=uow.now(),
     )
     previous = latest_plan(uow, case)
+    if previous is not None and previous.status == PlanStatus.DRAFT:
+        previous.status = PlanStatus.SUPERSEDED  # kept readable, never finalised
     if previous is not None:
         plan.hide_hotlines = previous.hide_hotlines
         uow.seal(plan, "youth_title", uow.unseal(previous, "youth_title"))
@@ -146,7 +148,7 @@ def draft_of(uow: UnitOfWork, case: Case) -> Plan:
     plan = latest_plan(uow, case)
     if plan is None:
         raise NotFound("no_plan", "the case has no plan yet: submit an assessment first")
-    if plan.status == PlanStatus.FINAL:
+    if plan.status != PlanStatus.DRAFT:
         raise Conflict("plan_final", f"plan version {plan.version_number} is final; assess again")
     return plan
 

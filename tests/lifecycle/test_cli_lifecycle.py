@@ -88,6 +88,7 @@ def test_whole_lifecycle(seeded: App, clock: FixedClock, tmp_path: Path) -> None
         "discharge_pending",
         "discharged",
     )
+    ok(app, "plan", "finalize", ref, "--leave-out-rest", "--as", "cw1")  # the plan to leave with
     discharged = ok(app, "discharge", ref, "--as", "cw1")
     assert discharged["status"] == "discharged" and discharged["follow_ups_remaining"] == 3
 

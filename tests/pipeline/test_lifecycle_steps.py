@@ -79,6 +79,8 @@ def test_a_safe_discharge_assessment_discharges_and_the_last_follow_up_closes(
     safe = answers_file(seeded, tmp_path, "safe")
     assess(seeded, case.reference, "initial_contact", safe)
     assess(seeded, case.reference, "discharge", safe)
+    assert case_by_reference(seeded, case.reference).status == "discharge_pending"  # plan first
+    ok(seeded, "plan", "finalize", case.reference, "--leave-out-rest", "--as", "cw1")
     assert case_by_reference(seeded, case.reference).status == "discharged"
     assert _open_points(seeded, case.id) == ["follow_up"]
     for _ in range(3):

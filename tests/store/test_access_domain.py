@@ -77,6 +77,7 @@ def _discharge_pending(app: App, folder: Path, agency: str) -> Ready:
     path = answers_file(app, folder, f"answers{next(_serial)}")
     worker = AGENCY_STAFF[agency][W]
     _ok(app, "assess", ready.ref, "--point", "discharge", "--answers", path, "--as", worker)
+    _ok(app, "plan", "finalize", ready.ref, "--leave-out-rest", "--as", worker)
     return ready
 
 
