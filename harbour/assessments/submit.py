@@ -53,6 +53,7 @@ from harbour.plans.store import (
     plan_for_assessment,
     proposed,
 )
+from harbour.plans.tracking import done_keys
 from harbour.validation import parse
 
 __all__ = ["complete_assessment", "open_assessment", "submit_assessment"]
@@ -296,6 +297,7 @@ def _compose_plan(
         uow.reference.catalogue,
         contacts=approved_contacts(uow, case),
         today=uow.now().astimezone(schedule.zone_of(uow, case)).date(),
+        done=done_keys(uow, case),
     )
     return create_version(uow, case, assessment, items)
 

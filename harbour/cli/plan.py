@@ -1,5 +1,5 @@
 """Commands for a case's safety plan: plan show, versions, accept, reject, add, youth-copy, done,
-finalize, diff and render."""
+undo, finalize, diff and render."""
 
 from __future__ import annotations
 
@@ -112,13 +112,24 @@ def plan_youth_copy(
 
 @plan_cli.command("done")
 def plan_done(ref: Ref, item: Item, actor: As = None, as_json: Json = False) -> None:
-    """Record that an emergency protocol step was taken."""
+    """Record that a step of the plan was done (any step; emergency steps too), by you, now.
+    Progress is kept apart from the version: a final version can be worked through."""
+    _mark(ref, item, True, actor, as_json)
+
+
+@plan_cli.command("undo")
+def plan_undo(ref: Ref, item: Item, actor: As = None, as_json: Json = False) -> None:
+    """A step marked done by mistake: open again (both records are kept)."""
+    _mark(ref, item, False, actor, as_json)
+
+
+def _mark(ref: str, item: str, done: bool, actor: str | None, as_json: bool) -> None:
     from harbour.plans.actions import mark_done
 
     app = get_app()
-    key = mark_done(app, actor, ref, item)
+    key = mark_done(app, actor, ref, item, done=done)
     committed(app)
-    emit({"item": key, "done": True}, as_json, f"{key}: done.")
+    emit({"item": key, "done": done}, as_json, f"{key}: {'done' if done else 'not done'}.")
 
 
 @plan_cli.command("finalize")

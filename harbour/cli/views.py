@@ -105,7 +105,7 @@ def _item_line(number: int, item: PlanItemView) -> str:
     details = [item.state.value]
     details += [f"owner {item.owner.value}"] if item.owner else []
     details += [f"due {item.due_on.isoformat()}"] if item.due_on else []
-    details += ["DONE"] if item.done_at else []
+    details += [f"DONE {item.done_at.date().isoformat()}"] if item.done_at else []
     return f"{number:>3}. {item.staff_text}  [{item.key}; {', '.join(details)}]"
 
 

@@ -36,6 +36,7 @@ LABELS: dict[str, str] = {
     K.REMINDER_DIGEST: "Reminders",
     K.DEAD_LETTER: "A notification could not be delivered",
     K.TEST: "Test message",
+    "plan_step_overdue": "Plan steps overdue",  # a digest item (harbour.notify.digests)
 }
 
 

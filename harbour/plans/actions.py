@@ -23,6 +23,7 @@ from harbour.domain.text import Note, Title
 from harbour.domain.vocab import ItemState, PlanSection, StepOwner
 from harbour.errors import InvalidInput, NotFound
 from harbour.plans import store as planning
+from harbour.plans import tracking
 from harbour.plans.snapshot import snapshot
 from harbour.validation import parse
 
@@ -91,11 +92,11 @@ def show(app: App, actor_handle: str | None, ref: str, version: int | None = Non
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> PlanSnapshot:
         if version is not None:
-            return snapshot(uow, _version(uow, case, "--version", version))
+            return snapshot(uow, _version(uow, case, "--version", version), progress_now=True)
         plan = planning.latest_plan(uow, case)
         if plan is None:
             raise NotFound("no_plan", "the case has no plan yet: submit an assessment first")
-        return snapshot(uow, plan)
+        return snapshot(uow, plan, progress_now=True)
 
     return _on_case(app, actor_handle, ref, "case.read", work)
 
@@ -180,12 +181,13 @@ def youth_copy(
     return _on_case(app, actor_handle, ref, "case.plan", work)
 
 
-def mark_done(app: App, actor_handle: str | None, ref: str, item: str) -> str:
-    """Record that an emergency protocol step was taken; returns its key."""
+def mark_done(app: App, actor_handle: str | None, ref: str, item: str, *, done: bool = True) -> str:
+    """Record that a step (any step, emergency steps too) was done, or with ``done=False`` that
+    it was not after all (undoing a mistake); returns its key."""
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> str:
-        row = planning.mark_emergency_done(uow, actor, case, item)
-        audit(uow, actor, "plan.emergency.done", case.id, item=row.key)
+        row = tracking.mark(uow, actor, case, item, done)
+        audit(uow, actor, "plan.step.done" if done else "plan.step.undone", case.id, item=row.key)
         return row.key
 
     return _on_case(app, actor_handle, ref, "case.plan", work)

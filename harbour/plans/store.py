@@ -314,21 +314,6 @@ UNDECIDED_HELP = (
 )
 
 
-def mark_emergency_done(uow: UnitOfWork, actor: Actor | None, case: Case, code: str) -> PlanItem:
-    """Record that an emergency protocol step was taken (also on a final version: it is a record
-    of what was done, not a change of the plan)."""
-    plan = latest_plan(uow, case)
-    if plan is None:
-        raise NotFound("no_plan", "the case has no plan yet")
-    row = find_item(uow, plan, code)
-    if row.section != PlanSection.EMERGENCY:
-        raise InvalidInput([("ITEM", "not an emergency protocol step")])
-    if row.done_at is None:
-        row.done_at = uow.now()
-        row.done_by_id = actor.staff_id if actor else None
-    return row
-
-
 def set_youth_copy(
     uow: UnitOfWork, case: Case, *, title: str | None, hide_hotlines: bool | None
 ) -> Plan:

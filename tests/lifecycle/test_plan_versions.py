@@ -20,6 +20,7 @@ from harbour.domain.vocab import ItemState, PlanSection
 from harbour.errors import InvalidInput
 from harbour.plans.actions import add, decide, diff, finalize, show
 from harbour.plans.store import Undecided
+from tests.lifecycle.helpers import assess_just_left as assess
 from tests.lifecycle.helpers import ok, referred_case, safest
 from tests.support import invoke, referral
 
@@ -34,11 +35,6 @@ def ref(seeded: App, tmp_path: Path) -> str:
     reference = referred_case(seeded, tmp_path, "PV", situation="just_left")
     assess(seeded, reference, "initial_contact")
     return reference
-
-
-def assess(app: App, ref: str, point: str = "planning_meeting") -> None:
-    answers = safest(app) | {"situation": "just_left", "family_at_risk": "yes"}
-    submit_assessment(app, "cw1", ref, point, answers)
 
 
 def contact_key(view: PlanSnapshot, name: str) -> str:
