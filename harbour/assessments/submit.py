@@ -39,6 +39,7 @@ from harbour.domain.vocab import (
     AlertKind,
     AssessmentPoint,
     AssessmentStatus,
+    PlanStatus,
     RiskLevel,
     Situation,
 )
@@ -52,6 +53,7 @@ from harbour.plans.store import (
     plan_for_assessment,
     proposed,
 )
+from harbour.plans.tracking import done_keys
 from harbour.validation import parse
 
 __all__ = ["complete_assessment", "open_assessment", "submit_assessment"]
@@ -79,7 +81,10 @@ class AssessmentOutcome:
     alert_id: str | None = None  # the imminent-threat alert staff must acknowledge
     emergency_steps: tuple[tuple[str, str], ...] = ()  # (code, staff wording)
     replayed: bool = False
-    timezone: str = "UTC"  # the agency's, for showing the due time to people
+    timezone: str = "UTC"
+    superseded_version: int | None = (
+        None  # the draft this assessment's version replaced  # the agency's, for showing the due time to people
+    )
 
     def _local(self, moment: datetime | None) -> str | None:
         if moment is None:
@@ -104,6 +109,7 @@ class AssessmentOutcome:
             "next_due": self.next_due_at.isoformat() if self.next_due_at else None,
             "next_due_local": self._local(self.next_due_at),
             "replayed": self.replayed,
+            "superseded_version": self.superseded_version,
         }
 
 
@@ -288,6 +294,7 @@ def _compose_plan(
         uow.reference.catalogue,
         contacts=approved_contacts(uow, case),
         today=agency_today(uow, case.agency_id),
+        done=done_keys(uow, case),
     )
     return create_version(uow, case, assessment, items)
 
@@ -331,4 +338,13 @@ def outcome_of(
         ),
         timezone=zone.key,
         replayed=replayed,
+        superseded_version=_superseded_before(uow, case, plan_version),
     )
+
+
+def _superseded_before(uow: UnitOfWork, case: Case, plan_version: int | None) -> int | None:
+    """The draft version just before ``plan_version`` if that version superseded it."""
+    if not plan_version or plan_version < 2:
+        return None
+    before = latest_plan(uow, case, plan_version - 1)
+    return before.version_number if before and before.status == PlanStatus.SUPERSEDED else None

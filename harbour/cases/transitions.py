@@ -17,10 +17,10 @@ from harbour.app import App, UnitOfWork
 from harbour.cases import schedule
 from harbour.clock import local_time
 from harbour.db.base import new_id
-from harbour.db.models import Assessment, Case
+from harbour.db.models import Assessment, Case, Plan
 from harbour.domain import lifecycle
 from harbour.domain.lifecycle import S, check_transition
-from harbour.domain.vocab import AssessmentPoint, AssessmentStatus, CaseStatus
+from harbour.domain.vocab import AssessmentPoint, AssessmentStatus, CaseStatus, PlanStatus
 from harbour.errors import Conflict
 
 EVENT_FOR = {
@@ -75,10 +75,28 @@ def discharge(uow: UnitOfWork, actor: Actor | None, case: Case) -> Case:
         return case
     if case.status != S.DISCHARGE_PENDING or not _has_discharge_assessment(uow, case):
         raise Conflict("discharge_assessment_required", "complete a discharge assessment first")
+    if not discharge_plan_final(uow, case):
+        raise Conflict(
+            "discharge_plan_not_final",
+            "finalize the plan version of the discharge assessment first "
+            "(harbour plan show, then harbour plan finalize), then discharge",
+        )
     transition(uow, actor, case, S.DISCHARGED)
     schedule.cancel_open(uow, case)
     schedule.open_next_follow_up(uow, case)  # its reminders come from the sweep, as any due date's
     return case
+
+
+def discharge_plan_final(uow: UnitOfWork, case: Case) -> bool:
+    """Whether the plan version of the case's latest discharge assessment is final: the youth
+    leaves with a plan staff agreed with them."""
+    status = uow.session.scalar(
+        select(Plan.status)
+        .where(Plan.case_id == case.id, Plan.point == AssessmentPoint.DISCHARGE)
+        .order_by(Plan.version_number.desc())
+        .limit(1)
+    )
+    return status == PlanStatus.FINAL
 
 
 def _has_discharge_assessment(uow: UnitOfWork, case: Case) -> bool:

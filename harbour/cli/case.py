@@ -72,8 +72,12 @@ def refer(
 def case_show(ref: str, actor: As = None, as_json: Json = False) -> None:
     """Everything about one case, identifying fields included (its agency's staff only)."""
     from harbour.cases.reads import show_case
+    from harbour.plans.tracking import overdue_of
 
-    emit(show_case(get_app(), actor, ref).as_json(), as_json, _describe)
+    app = get_app()
+    case = show_case(app, actor, ref).as_json()
+    late = overdue_of(app, actor, [case["case"]]).get(case["case"], [])
+    emit({**case, "steps_overdue": [s.as_json() for s in late]}, as_json, _describe)
 
 
 def _describe(case: dict[str, Any]) -> str:
@@ -84,6 +88,9 @@ def _describe(case: dict[str, Any]) -> str:
         f"  caseworker {case['caseworker'] or '(unassigned)'}, "
         f"next due {case['next_due_local'] or '-'}",
     ]
+    if case["steps_overdue"]:
+        late = ", ".join(f"{s['key']} (due {s['due_on']})" for s in case["steps_overdue"])
+        lines.append(f"  STEPS-OVERDUE: {late}")
     if case.get("referral_source"):
         lines.append(f"  referred by: {case['referral_source']}")
     for person in case["people"]:
@@ -112,9 +119,16 @@ def cases(
 ) -> None:
     """The caseload: your cases, or your agency's for coordinators and supervisors."""
     from harbour.cases.reads import caseload
+    from harbour.plans.tracking import overdue_of
 
-    rows = caseload(get_app(), actor, due=due, overdue=overdue, escalated=escalated)
-    emit([r.as_json() for r in rows], as_json, _caseload_table)
+    app = get_app()
+    rows = caseload(app, actor, due=due, overdue=overdue, escalated=escalated)
+    late = overdue_of(app, actor, [r.reference for r in rows]) if rows else {}
+    shown = [
+        {**r.as_json(), "steps_overdue": [s.as_json() for s in late.get(r.reference, [])]}
+        for r in rows
+    ]
+    emit(shown, as_json, _caseload_table)
 
 
 def _caseload_table(rows: list[dict[str, Any]]) -> str:
@@ -123,8 +137,15 @@ def _caseload_table(rows: list[dict[str, Any]]) -> str:
     head = f"{'case':<14} {'status':<18} {'risk':<9} {'next due':<21} {'worker':<12} flags"
     lines = [head]
     for r in rows:
+        steps = len(r["steps_overdue"])
         flags = " ".join(
-            f for f, on in (("OVERDUE", r["overdue"]), ("ESCALATED", r["escalated"])) if on
+            f
+            for f, on in (
+                ("OVERDUE", r["overdue"]),
+                ("ESCALATED", r["escalated"]),
+                (f"STEPS-OVERDUE:{steps}", steps),
+            )
+            if on
         )
         due = r["next_due_local"] or "-"
         lines.append(

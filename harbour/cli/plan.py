@@ -1,10 +1,10 @@
-"""Commands for a case's safety plan: plan show, accept, reject, add, youth-copy, done, finalize, diff
-and render."""
+"""Commands for a case's safety plan: plan show, versions, accept, reject, add, youth-copy, done,
+undo, finalize, diff and render."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -112,24 +112,93 @@ def plan_youth_copy(
 
 @plan_cli.command("done")
 def plan_done(ref: Ref, item: Item, actor: As = None, as_json: Json = False) -> None:
-    """Record that an emergency protocol step was taken."""
+    """Record that a step of the plan was done (any step; emergency steps too), by you, now.
+    Progress is kept apart from the version: a final version can be worked through."""
+    _mark(ref, item, True, actor, as_json)
+
+
+@plan_cli.command("undo")
+def plan_undo(ref: Ref, item: Item, actor: As = None, as_json: Json = False) -> None:
+    """A step marked done by mistake: open again (both records are kept)."""
+    _mark(ref, item, False, actor, as_json)
+
+
+def _mark(ref: str, item: str, done: bool, actor: str | None, as_json: bool) -> None:
     from harbour.plans.actions import mark_done
 
     app = get_app()
-    key = mark_done(app, actor, ref, item)
+    key = mark_done(app, actor, ref, item, done=done)
     committed(app)
-    emit({"item": key, "done": True}, as_json, f"{key}: done.")
+    emit({"item": key, "done": done}, as_json, f"{key}: {'done' if done else 'not done'}.")
 
 
 @plan_cli.command("finalize")
-def plan_finalize(ref: Ref, actor: As = None, as_json: Json = False) -> None:
-    """Freeze the latest draft: the version can no longer change."""
+def plan_finalize(
+    ref: Ref,
+    accept_rest: Annotated[
+        bool, typer.Option("--accept-rest", help="Accept every suggestion still undecided.")
+    ] = False,
+    leave_out: Annotated[
+        list[str] | None,
+        typer.Option("--leave-out", help="Leave this undecided suggestion out (repeatable)."),
+    ] = None,
+    leave_out_rest: Annotated[
+        bool, typer.Option("--leave-out-rest", help="Leave out every suggestion still undecided.")
+    ] = False,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Freeze the latest draft: the version can no longer change. Suggestions still undecided
+    are never dropped silently: finalizing is refused with their list unless you accept the rest
+    or leave them out by name (or all); the emergency protocol cannot be left out."""
     from harbour.plans.actions import finalize
+    from harbour.plans.store import Undecided
 
     app = get_app()
-    number = finalize(app, actor, ref)
+    choice = Undecided(accept_rest, tuple(leave_out or ()), leave_out_rest)
+    done = finalize(app, actor, ref, choice)
     committed(app)
-    emit({"version": number, "status": "final"}, as_json, f"Plan version {number} is final.")
+    data = {
+        "version": done.version,
+        "status": "final",
+        "accepted": list(done.accepted),
+        "left_out": list(done.left_out),
+    }
+    emit(data, as_json, finalized_text)
+
+
+def finalized_text(data: dict[str, Any]) -> str:
+    lines = [f"Plan version {data['version']} is final."]
+    if data["accepted"]:
+        lines.append(f"Accepted {len(data['accepted'])} undecided: {', '.join(data['accepted'])}")
+    if data["left_out"]:
+        lines.append(
+            f"Left out {len(data['left_out'])} (suggested again next version): "
+            + ", ".join(data["left_out"])
+        )
+    return "\n".join(lines)
+
+
+@plan_cli.command("versions")
+def plan_versions(ref: Ref, actor: As = None, as_json: Json = False) -> None:
+    """Every version of the case's plan: number, point, status, risk, when and by whom
+    (finalised, or drafted for a version never finalised)."""
+    from harbour.plans.actions import versions
+
+    lines = versions(get_app(), actor, ref)
+    emit([line.as_json() for line in lines], as_json, versions_text)
+
+
+def versions_text(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "The case has no plan yet."
+    lines = [f"{'version':<8} {'point':<20} {'status':<11} {'risk':<9} {'when':<22} by"]
+    lines += [
+        f"{r['number']:<8} {r['point'] or '-':<20} {r['status']:<11} {r['risk_level'] or '-':<9} "
+        f"{r['at_local']:<22} {r['by'] or '-'}"
+        for r in rows
+    ]
+    return "\n".join(lines)
 
 
 @plan_cli.command("diff")

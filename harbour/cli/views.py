@@ -74,6 +74,11 @@ def assessment_text(out: dict[str, Any]) -> str:
             f"to take it: harbour ack {out['alert'][:12]}"
         )
     lines += [f"  [{r['level']}] {r['text']}" for r in out["reasons"]]
+    if out.get("superseded_version"):
+        lines.append(
+            f"Plan version {out['superseded_version']} was still a draft: superseded by the new "
+            f"version (still readable: harbour plan show --version {out['superseded_version']})."
+        )
     if out["plan_version"]:
         lines.append(f"Plan version {out['plan_version']} drafted (harbour plan show).")
     lines.append(f"Next assessment due: {out['next_due_local'] or '-'}")
@@ -100,7 +105,7 @@ def _item_line(number: int, item: PlanItemView) -> str:
     details = [item.state.value]
     details += [f"owner {item.owner.value}"] if item.owner else []
     details += [f"due {item.due_on.isoformat()}"] if item.due_on else []
-    details += ["DONE"] if item.done_at else []
+    details += [f"DONE {item.done_at.date().isoformat()}"] if item.done_at else []
     return f"{number:>3}. {item.staff_text}  [{item.key}; {', '.join(details)}]"
 
 

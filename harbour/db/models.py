@@ -219,8 +219,24 @@ class PlanItem(Base):
     due_on: Mapped[date | None] = mapped_column(Date)
     state: Mapped[str] = mapped_column(String(CODE))
     position: Mapped[int] = mapped_column(Integer, default=0)
-    done_at: Mapped[datetime | None]
-    done_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class StepProgress(Base):
+    """A step marked done (or undone) for a case, kept apart from the plan versions (a final
+    version never changes): appended, never edited, so a version's documents read the progress
+    as it stood when they were made. ``key`` is the step's key (an emergency step's is scoped to
+    its version: each imminent threat's protocol is done afresh)."""
+
+    __tablename__ = "step_progress"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[str] = id_column()
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
+    seq: Mapped[int] = mapped_column(Integer)  # the case's records in order (same-instant too)
+    key: Mapped[str] = mapped_column(String(100))
+    done: Mapped[bool] = mapped_column(Boolean)  # False: an undo
+    at: Mapped[datetime]
+    by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
 
 
 class LifecycleEvent(Base):

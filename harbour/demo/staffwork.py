@@ -10,12 +10,14 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from harbour.access import Actor, audit, on_case
+from harbour.access import Actor, agency_today, audit, on_case
 from harbour.app import App, UnitOfWork
-from harbour.db.models import Alert, Assessment, Case, OutboxMessage, ReminderMark, Staff
+from harbour.db.models import Alert, Assessment, Case, OutboxMessage, Plan, ReminderMark, Staff
 from harbour.demo.cast import Addition
+from harbour.domain.steps import ON_THE_PLAN
 from harbour.domain.vocab import AssessmentStatus, ItemState, OutboxStatus, PlanSection, StepOwner
 from harbour.plans import store as planning
+from harbour.plans import tracking
 from harbour.plans.snapshot import plan_items
 
 
@@ -25,16 +27,19 @@ class Review:
     accepted: int
     rejected: int
     added: int
+    steps_done: int = 0
 
 
 def review_and_finalize(
     app: App, handle: str, ref: str, declines: frozenset[str], additions: Sequence[Addition]
 ) -> Review:
     """The caseworker goes through the latest draft with the youth: accepts each suggestion the
-    youth wants, rejects the others, writes in ``additions``, and finalises the version."""
+    youth wants, rejects the others, writes in ``additions``, records the staff's own steps due
+    by now as done, and finalises the version, every suggestion decided."""
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> Review:
         plan = planning.draft_of(uow, case)
+        steps_done = _staff_steps_done(uow, actor, case, plan)
         accepted = rejected = 0
         for row in plan_items(uow, plan):
             if row.state != ItemState.SUGGESTED:
@@ -50,11 +55,34 @@ def review_and_finalize(
             owner = StepOwner(item.owner) if item.owner else None
             added = planning.add_item(uow, case, PlanSection(item.section), item.text, owner=owner)
             audit(uow, actor, "plan.item.add", case.id, item=added.key, section=item.section)
-        planning.finalize(uow, actor, case)
+        planning.finalize(uow, actor, case)  # every suggestion was decided above
         audit(uow, actor, "plan.finalize", case.id, version=plan.version_number)
-        return Review(plan.version_number, accepted, rejected, len(additions))
+        return Review(plan.version_number, accepted, rejected, len(additions), steps_done)
 
     return on_case(app, handle, ref, "case.plan", work)
+
+
+STAFF_OWNERS = frozenset({StepOwner.CASEWORKER, StepOwner.AGENCY})
+
+
+def _staff_steps_done(uow: UnitOfWork, actor: Actor, case: Case, plan: Plan) -> int:
+    """The caseworker's and agency's steps on the plan, due by today, recorded done."""
+    today = agency_today(uow, case.agency_id)
+    done = tracking.done_keys(uow, case)
+    due = [
+        row.key
+        for row in plan_items(uow, plan)
+        if row.section == PlanSection.STEPS
+        and row.state in ON_THE_PLAN
+        and row.owner in STAFF_OWNERS
+        and row.due_on is not None
+        and row.due_on <= today
+        and row.key not in done
+    ]
+    for key in due:
+        tracking.mark(uow, actor, case, key, True)
+        audit(uow, actor, "plan.step.done", case.id, item=key)
+    return len(due)
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,13 @@ from harbour.demo.staffwork import Review
 
 
 def decisions(review: Review) -> str:
+    done = [f"{count(review.steps_done, 'step')} done"] if review.steps_done else []
     if not (review.accepted or review.rejected or review.added):
-        return "earlier decisions carried over"
+        return ", ".join(["earlier decisions carried over", *done])
     parts = [f"{review.accepted} suggestions accepted"] if review.accepted else []
     parts += [f"{review.rejected} declined"] if review.rejected else []
     parts += [f"{review.added} written in"] if review.added else []
-    return ", ".join(parts)
+    return ", ".join(parts + done)
 
 
 def count(n: int, one: str, many: str | None = None) -> str:

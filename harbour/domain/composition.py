@@ -4,6 +4,7 @@ Sections, in order: the emergency protocol (imminent only), risks and concerns (
 strategies (from the catalogue, by the youth's situation, the threat sources present and the
 persons at risk; always emotional regulation), actionable steps with owners and due dates, the
 contacts the youth approved, and the resources. Staff decisions on the previous version carry over:
+a step keeps its due date and a step done stays on the plan;
 an accepted or rejected strategy, step, contact or resource stays so (a rejected contact is never
 offered again as accepted), and items staff added stay. A suggestion nobody decided on is offered
 again; the emergency number is never carried over as rejected.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from harbour.domain.catalogue import Catalogue, Strategy
 from harbour.domain.risk import RiskResult
@@ -53,7 +54,6 @@ class ProposedItem:
     due_on: date | None = None
     person_id: str | None = None
     text: str | None = None  # staff-written wording: added items only
-    done_at: datetime | None = None
 
 
 def compose(
@@ -66,8 +66,10 @@ def compose(
     *,
     contacts: Sequence[str] = (),
     today: date,
+    done: frozenset[str] = frozenset(),
 ) -> list[ProposedItem]:
-    """The items of the next plan version. ``contacts``: ids of people the youth approved."""
+    """The items of the next plan version. ``contacts``: ids of people the youth approved;
+    ``done``: keys of the steps already done (they stay on the plan, not suggested again)."""
     chosen = select_strategies(catalogue, situation, threats, persons)
     items = [
         *_emergency(result, catalogue, today),
@@ -83,7 +85,7 @@ def compose(
         *(_resource(code) for code in (r.code for r in catalogue.resources)),
     ]
     required = {f"{RESOURCE_PREFIX}{r.code}" for r in catalogue.resources if r.emergency}
-    return _carry_over(items, previous, required)
+    return _carry_over(items, previous, required, done)
 
 
 def select_strategies(
@@ -160,11 +162,15 @@ def _resource(code: str) -> ProposedItem:
 
 
 def _carry_over(
-    items: list[ProposedItem], previous: Sequence[ProposedItem], required: set[str]
+    items: list[ProposedItem],
+    previous: Sequence[ProposedItem],
+    required: set[str],
+    done: frozenset[str],
 ) -> list[ProposedItem]:
     before = {item.key: item for item in previous}
     kept = [
-        item if item.key in required else _decided(item, before.get(item.key)) for item in items
+        item if item.key in required else _decided(item, before.get(item.key), done)
+        for item in items
     ]
     added = [item for item in previous if item.state == ItemState.ADDED]
     by_section = {
@@ -173,10 +179,17 @@ def _carry_over(
     return [item for section in PlanSection for item in by_section[section]]
 
 
-def _decided(item: ProposedItem, earlier: ProposedItem | None) -> ProposedItem:
-    """An item staff already accepted or rejected keeps that decision."""
+def _decided(
+    item: ProposedItem, earlier: ProposedItem | None, done: frozenset[str]
+) -> ProposedItem:
+    """An item staff already accepted or rejected keeps that decision; a step carried over keeps
+    its due date (moving it at each meeting would make it never late); a step done is accepted."""
     if earlier is None or item.section not in DECIDED_BY_STAFF:
-        return item
+        return replace(item, state=ItemState.ACCEPTED) if item.key in done else item
+    if item.section == PlanSection.STEPS:
+        item = replace(item, due_on=earlier.due_on)
+    if item.key in done:
+        return replace(item, state=ItemState.ACCEPTED)
     if earlier.state in (ItemState.ACCEPTED, ItemState.REJECTED):
         return replace(item, state=earlier.state)
     return item

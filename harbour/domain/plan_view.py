@@ -25,7 +25,7 @@ class PlanItemView:
     code: str | None = None
     owner: StepOwner | None = None  # steps only
     due_on: date | None = None
-    done_at: datetime | None = None  # emergency protocol steps: when completion was recorded
+    done_at: datetime | None = None  # steps: when recorded done (progress, not the version)
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,7 @@ class ItemState(StrEnum):
 class PlanStatus(StrEnum):
     DRAFT = "draft"
     FINAL = "final"
+    SUPERSEDED = "superseded"  # a draft a newer assessment replaced before it was finalised
 
 
 class NotificationKind(StrEnum):

@@ -15,15 +15,17 @@ put in them, once ``HOLD`` has run out. A row the relay took anyway (a batch slo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, bindparam, select, update
 
 from harbour.app import UnitOfWork
 from harbour.db.base import new_id
-from harbour.db.models import OutboxMessage
-from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus
+from harbour.db.models import Agency, Case, OutboxMessage, Plan, PlanItem, Staff, StepProgress
+from harbour.domain import refs, steps
+from harbour.domain.vocab import CaseStatus, Lane, NotificationKind, OutboxStatus, PlanStatus
 from harbour.notify.context import MAX_ITEMS, clean_context
 from harbour.notify.outbox import _key as outbox_key
 from harbour.notify.outbox import enqueue
@@ -78,7 +80,7 @@ def _start(
         recipients=[recipient],
         case=None,
         dedupe=dedupe,
-        context=_context([], 0, items),
+        context=_context([], 0, items + overdue_step_items(uow, recipient)),
         lane=Lane.NORMAL,
     )
     channels = load_routes(uow.app.settings).channels_for(recipient) or [ANY_CHANNEL]
@@ -145,3 +147,59 @@ def _set_due(uow: UnitOfWork, ids: list[str], moment: Any) -> None:
         .values(next_attempt_at=moment)
         .execution_options(synchronize_session=False)
     )
+
+
+STEP_OVERDUE = "plan_step_overdue"  # a digest item's kind: not a notification of its own
+
+
+def overdue_step_items(uow: UnitOfWork, recipient: str) -> list[dict[str, Any]]:
+    """One digest item per case of the caseworker ``recipient`` whose plan has a step past its
+    due date (the earliest such date), added when their digest starts: pointers only."""
+    cases = uow.session.execute(
+        select(Case.id, Case.reference, Agency.timezone)
+        .join(Staff, Staff.id == Case.caseworker_id)
+        .join(Agency, Agency.id == Case.agency_id)
+        .where(Staff.handle == recipient, Case.status != CaseStatus.CLOSED)
+        .order_by(Case.reference)
+    ).all()
+    items = []
+    for case_id, reference, zone in cases:
+        today = uow.now().astimezone(ZoneInfo(zone)).date()
+        late = _overdue_dates(uow, case_id, today)
+        if late:
+            items.append(
+                {
+                    "case_ref": refs.short_form(reference),
+                    "kind": STEP_OVERDUE,
+                    "due_date": min(late).isoformat(),
+                    "path": f"/cases/{reference}",
+                }
+            )
+    return items
+
+
+def _overdue_dates(uow: UnitOfWork, case_id: str, today: date) -> list[date]:
+    plan = uow.session.scalar(
+        select(Plan).where(Plan.case_id == case_id).order_by(Plan.version_number.desc()).limit(1)
+    )
+    if plan is None or plan.status == PlanStatus.SUPERSEDED:
+        return []
+    records = uow.session.execute(
+        select(StepProgress.key, StepProgress.done)
+        .where(StepProgress.case_id == case_id)
+        .order_by(StepProgress.seq)
+    ).all()
+    done = steps.done_now((key, was_done) for key, was_done in records)
+    rows = uow.session.scalars(select(PlanItem).where(PlanItem.plan_id == plan.id))
+    return [
+        row.due_on
+        for row in rows
+        if row.due_on is not None
+        and steps.overdue(
+            row.section,
+            row.state,
+            row.due_on,
+            today,
+            steps.progress_key(plan.version_number, row.key, row.section) in done,
+        )
+    ]

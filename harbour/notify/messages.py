@@ -37,6 +37,7 @@ LABELS: dict[str, str] = {
     K.DEAD_LETTER: "A notification could not be delivered",
     K.ENROLMENT: "Set up your sign-in",
     K.TEST: "Test message",
+    "plan_step_overdue": "Plan steps overdue",  # a digest item (harbour.notify.digests)
 }
 
 

@@ -133,19 +133,32 @@ def ensure_next_assessment(app: App, assessment_id: str) -> None:
 
 
 def discharge_when_safe(app: App, assessment_id: str) -> str:
-    """After the discharge assessment: discharge the case and open its first follow-up, unless
-    the assessment found high or imminent risk (then staff decide, with ``harbour discharge``).
-    Returns the case's status."""
+    """After the discharge assessment, once its plan version is final: discharge the case and
+    open its first follow-up, unless the assessment found high or imminent risk (then staff
+    decide, with ``harbour discharge``). Returns the case's status."""
 
     def work(uow: UnitOfWork) -> str:
         assessment = assessment_row(uow, assessment_id)
         case = case_row(uow, assessment.case_id)
         level = RiskLevel(assessment.level or RiskLevel.LOW)
-        if case.status == CaseStatus.DISCHARGE_PENDING and level.rank < RiskLevel.HIGH.rank:
+        if (
+            case.status == CaseStatus.DISCHARGE_PENDING
+            and level.rank < RiskLevel.HIGH.rank
+            and lifecycle.discharge_plan_final(uow, case)
+        ):
             lifecycle.discharge(uow, None, case)
         return case.status
 
     return app.run(work)
+
+
+def discharge_after_final_plan(app: App, plan_id: str) -> str | None:
+    """A finalised discharge plan: the discharge that waited for it (see above)."""
+    assessment_id = app.run(lambda uow: _plan_row(uow, plan_id).assessment_id)
+    point = app.run(lambda uow: assessment_row(uow, assessment_id).point) if assessment_id else None
+    if assessment_id is None or point != AssessmentPoint.DISCHARGE:
+        return None
+    return discharge_when_safe(app, assessment_id)
 
 
 def close_after_last_follow_up(app: App, assessment_id: str) -> bool:
@@ -165,12 +178,16 @@ def render_final_documents(app: App, plan_id: str) -> int:
     """Render the finalised version again: what staff agreed with the youth is what is kept."""
 
     def work(uow: UnitOfWork) -> int:
-        plan = uow.session.get(Plan, plan_id)
-        if plan is None:
-            raise NotFound("plan_not_found", "no such plan")
-        return plan_documents.store_documents(uow, plan)
+        return plan_documents.store_documents(uow, _plan_row(uow, plan_id))
 
     return app.run(work)
+
+
+def _plan_row(uow: UnitOfWork, plan_id: str) -> Plan:
+    plan = uow.session.get(Plan, plan_id)
+    if plan is None:
+        raise NotFound("plan_not_found", "no such plan")
+    return plan
 
 
 Step = Callable[[App, str], object]
@@ -181,4 +198,4 @@ AFTER_POINT: dict[str, tuple[Step, ...]] = {
     AssessmentPoint.DISCHARGE: (discharge_when_safe,),
     AssessmentPoint.FOLLOW_UP: (close_after_last_follow_up,),
 }
-PLAN_FINALIZED: tuple[Step, ...] = (render_final_documents,)
+PLAN_FINALIZED: tuple[Step, ...] = (render_final_documents, discharge_after_final_plan)

@@ -3,15 +3,18 @@ record emergency steps taken. Every call is agency-scoped and audited through ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
 
-from harbour.access import Actor, audit, on_case
+from harbour.access import Actor, agency_zone, audit, on_case
 from harbour.app import App, UnitOfWork
-from harbour.db.models import Case, Plan
+from harbour.clock import local_time
+from harbour.db.models import Assessment, Case, Plan, Staff
 from harbour.domain import plan_diff
 from harbour.domain.plan_diff import PlanDiff
 from harbour.domain.plan_view import PlanSnapshot
@@ -19,6 +22,7 @@ from harbour.domain.text import Note, Title
 from harbour.domain.vocab import ItemState, PlanSection, StepOwner
 from harbour.errors import InvalidInput, NotFound
 from harbour.plans import store as planning
+from harbour.plans import tracking
 from harbour.plans.snapshot import snapshot
 from harbour.validation import parse
 
@@ -71,11 +75,11 @@ def show(app: App, actor_handle: str | None, ref: str, version: int | None = Non
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> PlanSnapshot:
         if version is not None:
-            return snapshot(uow, _version(uow, case, "--version", version))
+            return snapshot(uow, _version(uow, case, "--version", version), progress_now=True)
         plan = planning.latest_plan(uow, case)
         if plan is None:
             raise NotFound("no_plan", "the case has no plan yet: submit an assessment first")
-        return snapshot(uow, plan)
+        return snapshot(uow, plan, progress_now=True)
 
     return on_case(app, actor_handle, ref, "case.read", work)
 
@@ -105,13 +109,27 @@ def add(app: App, actor_handle: str | None, ref: str, **fields: object) -> str:
     return on_case(app, actor_handle, ref, "case.plan", work)
 
 
-def finalize(app: App, actor_handle: str | None, ref: str) -> int:
-    """Freeze the latest draft; returns its version number."""
+@dataclass(frozen=True)
+class Finalized:
+    version: int
+    accepted: tuple[str, ...]  # undecided suggestions accepted with --accept-rest
+    left_out: tuple[str, ...]  # undecided suggestions left out (suggested again next version)
 
-    def work(uow: UnitOfWork, actor: Actor, case: Case) -> int:
+
+def finalize(
+    app: App,
+    actor_handle: str | None,
+    ref: str,
+    choice: planning.Undecided = planning.Undecided(),
+) -> Finalized:
+    """Freeze the latest draft, every suggestion decided by staff or by ``choice``."""
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> Finalized:
+        settled = planning.settle_undecided(uow, planning.draft_of(uow, case), choice)
         plan = planning.finalize(uow, actor, case)
-        audit(uow, actor, "plan.finalize", case.id, version=plan.version_number)
-        return plan.version_number
+        details = {"accepted": len(settled.accepted), "left_out": len(settled.left_out)}
+        audit(uow, actor, "plan.finalize", case.id, version=plan.version_number, **details)
+        return Finalized(plan.version_number, settled.accepted, settled.left_out)
 
     return on_case(app, actor_handle, ref, "case.plan", work)
 
@@ -159,12 +177,13 @@ def youth_copy(
     return on_case(app, actor_handle, ref, "case.plan", work)
 
 
-def mark_done(app: App, actor_handle: str | None, ref: str, item: str) -> str:
-    """Record that an emergency protocol step was taken; returns its key."""
+def mark_done(app: App, actor_handle: str | None, ref: str, item: str, *, done: bool = True) -> str:
+    """Record that a step (any step, emergency steps too) was done, or with ``done=False`` that
+    it was not after all (undoing a mistake); returns its key."""
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> str:
-        row = planning.mark_emergency_done(uow, actor, case, item)
-        audit(uow, actor, "plan.emergency.done", case.id, item=row.key)
+        row = tracking.mark(uow, actor, case, item, done)
+        audit(uow, actor, "plan.step.done" if done else "plan.step.undone", case.id, item=row.key)
         return row.key
 
     return on_case(app, actor_handle, ref, "case.plan", work)
@@ -179,3 +198,51 @@ def diff(app: App, actor_handle: str | None, ref: str, v1: int, v2: int) -> Plan
         return plan_diff.diff(snapshot(uow, old), snapshot(uow, new))
 
     return on_case(app, actor_handle, ref, "case.read", work)
+
+
+@dataclass(frozen=True)
+class VersionLine:
+    """One plan version in ``plan versions``: finalised when and by whom, else drafted when and
+    by whom (the staff who submitted its assessment)."""
+
+    number: int
+    point: str | None
+    status: str
+    risk_level: str | None
+    at: datetime
+    at_local: str
+    by: str | None  # staff handle
+
+    def as_json(self) -> dict[str, object]:
+        return {**asdict(self), "at": self.at.isoformat()}
+
+
+def versions(app: App, actor_handle: str | None, ref: str) -> list[VersionLine]:
+    """Every version of the case's plan, oldest first."""
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> list[VersionLine]:
+        zone = agency_zone(uow, case.agency_id)
+        plans = uow.session.scalars(
+            select(Plan).where(Plan.case_id == case.id).order_by(Plan.version_number)
+        ).all()
+        return [_version_line(uow, plan, zone) for plan in plans]
+
+    return on_case(app, actor_handle, ref, "case.read", work)
+
+
+def _version_line(uow: UnitOfWork, plan: Plan, zone: ZoneInfo) -> VersionLine:
+    assessment = uow.session.get(Assessment, plan.assessment_id) if plan.assessment_id else None
+    if plan.finalized_at is not None:
+        at, by_id = plan.finalized_at, plan.finalized_by_id
+    else:
+        at, by_id = plan.created_at, assessment.submitted_by_id if assessment else None
+    staff = uow.session.get(Staff, by_id) if by_id else None
+    return VersionLine(
+        plan.version_number,
+        plan.point,
+        plan.status,
+        plan.risk_level,
+        at,
+        local_time(at, zone),
+        staff.handle if staff else None,
+    )

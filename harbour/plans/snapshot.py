@@ -24,7 +24,9 @@ from harbour.domain.plan_view import (
     ResourceView,
     ThreatView,
 )
+from harbour.domain.steps import progress_key
 from harbour.domain.vocab import ItemState, Phase, PlanSection, StepOwner, ThreatKind
+from harbour.plans.progress import Done, document_moment, done_as_of
 
 T = TypeVar("T", Case, Agency)
 
@@ -42,8 +44,9 @@ def plan_items(uow: UnitOfWork, plan: Plan) -> list[PlanItem]:
     return sorted(rows, key=lambda row: SECTION_ORDER.get(row.section, len(SECTION_ORDER)))
 
 
-def snapshot(uow: UnitOfWork, plan: Plan) -> PlanSnapshot:
-    """The frozen view of one plan version, as documents and diffs read it."""
+def snapshot(uow: UnitOfWork, plan: Plan, *, progress_now: bool = False) -> PlanSnapshot:
+    """One plan version, as documents and diffs read it: its frozen content and the progress on
+    its steps as of the version's moment (``progress_now``: as it stands now, for ``plan show``)."""
     case = _get(uow, Case, plan.case_id)
     agency = _get(uow, Agency, case.agency_id)
     assessment = uow.session.get(Assessment, plan.assessment_id) if plan.assessment_id else None
@@ -51,6 +54,7 @@ def snapshot(uow: UnitOfWork, plan: Plan) -> PlanSnapshot:
     reasons = _reasons(assessment)
     rows = plan_items(uow, plan)
     people = _frozen_people(uow, plan) or _live_people(uow, case, rows)
+    done = done_as_of(uow, case.id, uow.now() if progress_now else document_moment(plan))
     return PlanSnapshot(
         case_reference=case.reference,
         version_number=plan.version_number,
@@ -61,7 +65,9 @@ def snapshot(uow: UnitOfWork, plan: Plan) -> PlanSnapshot:
         created_at=plan.created_at,
         finalized_at=plan.finalized_at,
         next_due_at=plan.next_due_at,  # as when the version was composed, not the case's now
-        items=tuple(_item(uow, row, catalogue, dict(reasons)) for row in rows),
+        items=tuple(
+            _item(uow, row, catalogue, dict(reasons), done.get(_key(plan, row))) for row in rows
+        ),
         reasons=reasons,
         threats=people.threats,
         contacts=people.contacts,
@@ -84,8 +90,16 @@ def _reasons(assessment: Assessment | None) -> tuple[tuple[str, str], ...]:
     return tuple((str(r["code"]), str(r["text"])) for r in stored if isinstance(r, dict))
 
 
+def _key(plan: Plan, row: PlanItem) -> str:
+    return progress_key(plan.version_number, row.key, row.section)
+
+
 def _item(
-    uow: UnitOfWork, row: PlanItem, catalogue: Catalogue, reasons: dict[str, str]
+    uow: UnitOfWork,
+    row: PlanItem,
+    catalogue: Catalogue,
+    reasons: dict[str, str],
+    done: Done | None,
 ) -> PlanItemView:
     staff, youth = _wording(uow, row, catalogue, reasons)
     return PlanItemView(
@@ -98,7 +112,7 @@ def _item(
         code=row.code,
         owner=StepOwner(row.owner) if row.owner else None,
         due_on=row.due_on,
-        done_at=row.done_at,
+        done_at=done.at if done else None,
     )
 
 

@@ -8,6 +8,7 @@ starts a new one. Reading a version back is ``harbour.plans.snapshot``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
@@ -104,6 +105,8 @@ def create_version(
         created_at=uow.now(),
     )
     previous = latest_plan(uow, case)
+    if previous is not None and previous.status == PlanStatus.DRAFT:
+        previous.status = PlanStatus.SUPERSEDED  # kept readable, never finalised
     if previous is not None:
         plan.hide_hotlines = previous.hide_hotlines
         uow.seal(plan, "youth_title", uow.unseal(previous, "youth_title"))
@@ -144,7 +147,7 @@ def draft_of(uow: UnitOfWork, case: Case) -> Plan:
     plan = latest_plan(uow, case)
     if plan is None:
         raise NotFound("no_plan", "the case has no plan yet: submit an assessment first")
-    if plan.status == PlanStatus.FINAL:
+    if plan.status != PlanStatus.DRAFT:
         raise Conflict("plan_final", f"plan version {plan.version_number} is final; assess again")
     return plan
 
@@ -231,13 +234,28 @@ def _check_step(uow: UnitOfWork, case: Case, owner: StepOwner | None, due_on: da
         raise InvalidInput(problems)
 
 
-def finalize(uow: UnitOfWork, actor: Actor | None, case: Case) -> Plan:
-    """Freeze the latest draft. Suggestions nobody decided on are left out of the final version;
-    they are not a staff rejection, so the next version suggests them again."""
+@dataclass(frozen=True)
+class Undecided:
+    """What staff chose for the suggestions nobody decided on when they finalise: accept the
+    rest, leave named ones (or the rest) out, or neither (then finalising is refused)."""
+
+    accept_rest: bool = False
+    leave_out: tuple[str, ...] = ()
+    leave_out_rest: bool = False
+
+
+@dataclass(frozen=True)
+class Settled:
+    accepted: tuple[str, ...]
+    left_out: tuple[str, ...]
+
+
+def finalize(
+    uow: UnitOfWork, actor: Actor | None, case: Case, choice: Undecided = Undecided()
+) -> Plan:
+    """Freeze the latest draft once every suggestion is decided (see ``settle_undecided``)."""
     plan = draft_of(uow, case)
-    for row in plan_items(uow, plan):
-        if row.state == ItemState.SUGGESTED:
-            uow.session.delete(row)
+    settle_undecided(uow, plan, choice)
     plan.status = PlanStatus.FINAL
     plan.finalized_at = uow.now()
     plan.finalized_by_id = actor.staff_id if actor else None
@@ -247,19 +265,52 @@ def finalize(uow: UnitOfWork, actor: Actor | None, case: Case) -> Plan:
     return plan
 
 
-def mark_emergency_done(uow: UnitOfWork, actor: Actor | None, case: Case, code: str) -> PlanItem:
-    """Record that an emergency protocol step was taken (also on a final version: it is a record
-    of what was done, not a change of the plan)."""
-    plan = latest_plan(uow, case)
-    if plan is None:
-        raise NotFound("no_plan", "the case has no plan yet")
-    row = find_item(uow, plan, code)
-    if row.section != PlanSection.EMERGENCY:
-        raise InvalidInput([("ITEM", "not an emergency protocol step")])
-    if row.done_at is None:
-        row.done_at = uow.now()
-        row.done_by_id = actor.staff_id if actor else None
-    return row
+def undecided_keys(uow: UnitOfWork, plan: Plan) -> list[str]:
+    return [row.key for row in plan_items(uow, plan) if row.state == ItemState.SUGGESTED]
+
+
+def settle_undecided(uow: UnitOfWork, plan: Plan, choice: Undecided) -> Settled:
+    """Apply staff's choice to the draft's undecided suggestions; nothing is dropped silently.
+    A suggestion left out is not a staff rejection, so the next version suggests it again. The
+    emergency protocol and the emergency number cannot be left out. Refused (InvalidInput,
+    listing each undecided item) when some stay undecided."""
+    if choice.accept_rest and choice.leave_out_rest:
+        raise InvalidInput([("--accept-rest", "choose either --accept-rest or --leave-out-rest")])
+    rows = {row.key: row for row in plan_items(uow, plan)}
+    named = [find_item(uow, plan, ref) for ref in choice.leave_out]
+    problems = [
+        ("--leave-out", f"{row.key}: the emergency protocol cannot be left out")
+        for row in named
+        if _required(uow, row)
+    ]
+    problems += [
+        ("--leave-out", f"{row.key}: already {row.state}; only undecided items can be left out")
+        for row in named
+        if row.state != ItemState.SUGGESTED and not _required(uow, row)
+    ]
+    if problems:
+        raise InvalidInput(problems)
+    left = {row.key for row in named}
+    rest = [k for k, row in rows.items() if row.state == ItemState.SUGGESTED and k not in left]
+    if rest and not (choice.accept_rest or choice.leave_out_rest):
+        raise InvalidInput(
+            [(key, "undecided") for key in rest] + [("choice", UNDECIDED_HELP)],
+            code="undecided_items",
+        )
+    accepted = rest if choice.accept_rest else []
+    left_out = sorted(left) + ([] if choice.accept_rest else rest)
+    for key in accepted:
+        rows[key].state = ItemState.ACCEPTED
+    for key in left_out:
+        uow.session.delete(rows[key])
+    uow.session.flush()
+    return Settled(tuple(accepted), tuple(left_out))
+
+
+UNDECIDED_HELP = (
+    "decide them (plan accept/reject), or finalize with --accept-rest, "
+    "--leave-out KEY... or --leave-out-rest"
+)
 
 
 def set_youth_copy(

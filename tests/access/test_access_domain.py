@@ -78,6 +78,7 @@ def _discharge_pending(app: App, folder: Path, agency: str) -> Ready:
     path = answers_file(app, folder, f"answers{next(_serial)}")
     worker = AGENCY_STAFF[agency][W]
     _ok(app, "assess", ready.ref, "--point", "discharge", "--answers", path, "--as", worker)
+    _ok(app, "plan", "finalize", ready.ref, "--leave-out-rest", "--as", worker)
     return ready
 
 
@@ -133,7 +134,12 @@ def commands() -> list[Command]:
             ],
             workers,
         ),
-        Command("plan finalize", _assessed, lambda r: ["plan", "finalize", r.ref], workers),
+        Command(
+            "plan finalize",
+            _assessed,
+            lambda r: ["plan", "finalize", r.ref, "--leave-out-rest"],
+            workers,
+        ),
         Command("plan done", _imminent, lambda r: ["plan", "done", r.ref, r.item], workers),
         Command(
             "plan youth-copy",

@@ -129,6 +129,7 @@ def test_discharged_and_closed_cases_refuse_the_wrong_points(seeded: App, tmp_pa
     submit_assessment(seeded, "cw1", ref, "incident", answers)  # the situation changed
     assert ok(seeded, "case", "show", ref, "--as", "cw1")["status"] == "active"
     submit_assessment(seeded, "cw1", ref, "discharge", answers)
+    ok(seeded, "plan", "finalize", ref, "--leave-out-rest", "--as", "cw1")
     ok(seeded, "discharge", ref, "--as", "cw1")
     assert ok(seeded, "discharge", ref, "--as", "cw1")["status"] == "discharged"  # idempotent
     with pytest.raises(Conflict, match="point_not_allowed"):

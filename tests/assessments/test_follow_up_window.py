@@ -17,6 +17,7 @@ def _discharged(app: App, clock: FixedClock, tmp_path: Path) -> tuple[str, str]:
     safe = answers_file(app, tmp_path, "safe")
     ok(app, "assess", ref, "--point", "initial_contact", "--answers", safe, "--as", "cw1")
     ok(app, "assess", ref, "--point", "discharge", "--answers", safe, "--as", "cw1")
+    ok(app, "plan", "finalize", ref, "--leave-out-rest", "--as", "cw1")
     ok(app, "discharge", ref, "--as", "cw1")
     return ref, safe
 

@@ -87,6 +87,7 @@ def test_discharge_follow_ups_and_the_sweep_reconciler(
     ref = referred_case(seeded, tmp_path)
     answers = safest(seeded)
     submit_assessment(seeded, "cw1", ref, "discharge", answers)
+    ok(seeded, "plan", "finalize", ref, "--leave-out-rest", "--as", "cw1")
     ok(seeded, "discharge", ref, "--as", "cw1")
     [(point, due)] = open_assessments(seeded, ref)
     assert point == "follow_up"

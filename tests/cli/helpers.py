@@ -39,3 +39,11 @@ def ok(app: App, *args: str) -> Any:
     result = invoke(app, *args, "--json")
     assert result.exit_code == 0, (args, result.stderr)
     return result.json()
+
+
+def assess_just_left(app: App, ref: str, point: str = "planning_meeting") -> None:
+    """An assessment of a youth who has just left, whose family is at risk too."""
+    from harbour.assessments.submit import submit_assessment
+
+    answers = safest(app) | {"situation": "just_left", "family_at_risk": "yes"}
+    submit_assessment(app, "cw1", ref, point, answers)

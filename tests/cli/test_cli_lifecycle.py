@@ -58,7 +58,7 @@ def test_whole_lifecycle(seeded: App, clock: FixedClock, tmp_path: Path) -> None
         "cw1",
     )
     assert added["item"].startswith("added:")
-    assert ok(app, "plan", "finalize", ref, "--as", "cw1")["version"] == 2
+    assert ok(app, "plan", "finalize", ref, "--leave-out-rest", "--as", "cw1")["version"] == 2
     refused = invoke(app, "plan", "accept", ref, "after.vary_routine", "--as", "cw1")
     assert refused.exit_code == 1 and "plan_final" in refused.stderr
 
@@ -88,6 +88,7 @@ def test_whole_lifecycle(seeded: App, clock: FixedClock, tmp_path: Path) -> None
         "discharge_pending",
         "discharged",
     )
+    ok(app, "plan", "finalize", ref, "--leave-out-rest", "--as", "cw1")  # the plan to leave with
     discharged = ok(app, "discharge", ref, "--as", "cw1")
     assert discharged["status"] == "discharged" and discharged["follow_ups_remaining"] == 3
 

@@ -74,7 +74,7 @@ def case(seeded: App, tmp_path: Path) -> str:
             "--as",
             "cw1",
         )
-    ok(app, "plan", "finalize", ref, "--as", "cw1")
+    ok(app, "plan", "finalize", ref, "--leave-out-rest", "--as", "cw1")
     return ref
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -178,3 +179,30 @@ def test_contact_and_resource_decisions_carry_over(catalogue) -> None:
     assert "contact:p3" not in state
     assert state["resource:lifeline_988"] == ItemState.REJECTED
     assert state["resource:emergency"] == ItemState.ACCEPTED
+
+
+def test_a_carried_step_keeps_its_due_date_and_a_done_step_stays_on_the_plan(catalogue) -> None:
+    first = compose(MODERATE, Situation.JUST_LEFT, ALL_THREATS, YOUTH, [], catalogue, today=TODAY)
+    dated = [i for i in first if i.section == PlanSection.STEPS and i.due_on is not None]
+    kept, done = dated[0], dated[1]
+    previous = [replace(kept, state=ItemState.ACCEPTED), done]  # `done` left undecided
+    later = TODAY + timedelta(days=12)
+    second = {
+        i.key: i
+        for i in compose(
+            MODERATE,
+            Situation.JUST_LEFT,
+            ALL_THREATS,
+            YOUTH,
+            previous,
+            catalogue,
+            today=later,
+            done=frozenset({done.key}),
+        )
+    }
+    assert second[kept.key].due_on == kept.due_on  # not moved to the meeting's day
+    assert second[kept.key].state == ItemState.ACCEPTED
+    assert second[done.key].state == ItemState.ACCEPTED  # done: not suggested again
+    carried = {kept.key, done.key}
+    fresh = [i for i in second.values() if i.section == PlanSection.STEPS and i.key not in carried]
+    assert all(i.due_on is None or i.due_on > later for i in fresh)

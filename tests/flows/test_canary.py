@@ -78,6 +78,7 @@ def _lifecycle(app: App, folder: Path, clock: FixedClock, monkeypatch: pytest.Mo
     meeting = assess(app, case.reference, "planning_meeting", _answers(app, folder, "m"))
     lifecycle.planning_meeting(meeting["assessment"])
     leaving = assess(app, case.reference, "discharge", _answers(app, folder, "d"))
+    invoke(app, "plan", "finalize", case.reference, "--leave-out-rest", "--as", "cw1")
     lifecycle.discharge(leaving["assessment"])
     for number in range(2):
         clock.set(case_by_reference(app, case.reference).next_due_at)  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ def test_editing_people_after_finalize_leaves_the_final_version_as_it_was(
     ref = referred_case(seeded, tmp_path)
     answers = answers_file(seeded, tmp_path, "a", trafficker_threat="yes")
     ok(seeded, "assess", ref, "--point", "initial_contact", "--answers", answers, "--as", "cw1")
-    ok(seeded, "plan", "finalize", ref, "--as", "cw1")
+    ok(seeded, "plan", "finalize", ref, "--leave-out-rest", "--as", "cw1")
     before = {audience: _render(seeded, ref, audience, "1") for audience in ("staff", "youth")}
     shown = ok(seeded, "plan", "show", ref, "--version", "1", "--as", "cw1")
 

@@ -19,11 +19,15 @@ from harbour.domain.plan_view import PlanSnapshot
 from harbour.domain.vocab import ItemState, PlanSection
 from harbour.errors import InvalidInput
 from harbour.plans.actions import add, decide, diff, finalize, show
+from harbour.plans.store import Undecided
+from tests.cli.helpers import assess_just_left as assess
 from tests.cli.helpers import ok, referred_case, safest
 from tests.support import invoke, referral
 
 TODAY = date(2026, 3, 2)  # the seeded clock's day in New York
 CALM = {"calm.five_senses", "calm.box_breathing", "calm.grounding_object", "calm.safe_person"}
+
+LEAVE_OUT_REST = Undecided(leave_out_rest=True)
 
 
 @pytest.fixture
@@ -31,11 +35,6 @@ def ref(seeded: App, tmp_path: Path) -> str:
     reference = referred_case(seeded, tmp_path, "PV", situation="just_left")
     assess(seeded, reference, "initial_contact")
     return reference
-
-
-def assess(app: App, ref: str, point: str = "planning_meeting") -> None:
-    answers = safest(app) | {"situation": "just_left", "family_at_risk": "yes"}
-    submit_assessment(app, "cw1", ref, point, answers)
 
 
 def contact_key(view: PlanSnapshot, name: str) -> str:
@@ -68,7 +67,7 @@ def test_a_rejected_contact_or_resource_stays_rejected(seeded: App, ref: str) ->
     assert not touched & {"contacts", "resources"}, changes
 
     # Still so after a finalised version in between.
-    finalize(seeded, "cw1", ref)
+    finalize(seeded, "cw1", ref, LEAVE_OUT_REST)
     assess(seeded, ref)
     assert states(seeded, ref)[friend] == ItemState.REJECTED
     assert states(seeded, ref)["resource:runaway_safeline"] == ItemState.REJECTED
@@ -101,7 +100,7 @@ def test_undecided_suggestions_are_left_out_of_a_final_version_and_offered_again
     undecided = {k for k, s in draft.items() if s == ItemState.SUGGESTED}
     assert undecided >= CALM
 
-    finalize(seeded, "cw1", ref)
+    finalize(seeded, "cw1", ref, LEAVE_OUT_REST)
     final = states(seeded, ref, 1)
     assert not undecided & final.keys()  # left out, not rejected
     assert [k for k, s in final.items() if s == ItemState.REJECTED] == ["after.avoid_area"]
@@ -213,7 +212,7 @@ def test_an_earlier_version_renders_the_same_bytes_later(
 
     due_then = show(seeded, "cw1", ref).next_due_at
     first = {audience: render(1, audience) for audience in ("staff", "youth", "family")}
-    finalize(seeded, "cw1", ref)
+    finalize(seeded, "cw1", ref, LEAVE_OUT_REST)
     final = render(1)
 
     clock.advance(timedelta(days=3))

@@ -11,8 +11,11 @@ from harbour.assessments.submit import submit_assessment
 from harbour.domain.vocab import ItemState, PlanSection
 from harbour.errors import Conflict, InvalidInput
 from harbour.plans.actions import add, decide, diff, finalize, show
+from harbour.plans.store import Undecided
 from tests.cli.helpers import referred_case, safest
 from tests.support import invoke
+
+LEAVE_OUT_REST = Undecided(leave_out_rest=True)
 
 
 @pytest.fixture
@@ -63,7 +66,7 @@ def test_decisions_added_items_and_finalising(seeded: App, ref: str) -> None:
         add(seeded, "cw1", ref, section="emergency", text="x")
     with pytest.raises(InvalidInput, match="text"):
         add(seeded, "cw1", ref, section="steps", text="bad\x00text")
-    assert finalize(seeded, "cw1", ref) == 1
+    assert finalize(seeded, "cw1", ref, LEAVE_OUT_REST).version == 1
     final = show(seeded, "cw1", ref)
     assert final.status == "final" and final.finalized_at is not None
     assert all(i.state != ItemState.SUGGESTED for i in final.items)

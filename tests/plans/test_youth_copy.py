@@ -59,6 +59,6 @@ def test_a_bad_title_is_refused_and_changes_nothing(seeded: App, tmp_path: Path)
 def test_a_final_version_and_another_agency_are_refused(seeded: App, tmp_path: Path) -> None:
     ref = _assessed(seeded, tmp_path)
     assert invoke(seeded, "plan", "youth-copy", ref, "--hide-hotlines", "--as", "cw3").exit_code
-    ok(seeded, "plan", "finalize", ref, "--as", "cw1")
+    ok(seeded, "plan", "finalize", ref, "--leave-out-rest", "--as", "cw1")
     result = invoke(seeded, "plan", "youth-copy", ref, "--hide-hotlines", "--as", "cw1")
     assert result.exit_code != 0 and "final" in result.stderr

@@ -314,6 +314,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_people_case_id"), ["case_id"], unique=False)
 
     op.create_table(
+        "step_progress",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("case_id", sa.String(length=32), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=100), nullable=False),
+        sa.Column("done", sa.Boolean(), nullable=False),
+        sa.Column("at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("by_id", sa.String(length=32), nullable=True),
+        sa.ForeignKeyConstraint(["by_id"], ["staff.id"], name=op.f("fk_step_progress_by_id_staff")),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_step_progress_case_id_cases")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_step_progress")),
+        sa.UniqueConstraint("case_id", "seq", name=op.f("uq_step_progress_case_id_seq")),
+    )
+    op.create_table(
         "threat_sources",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("case_id", sa.String(length=32), nullable=False),
@@ -422,11 +438,6 @@ def upgrade() -> None:
         sa.Column("due_on", sa.Date(), nullable=True),
         sa.Column("state", sa.String(length=40), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("done_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("done_by_id", sa.String(length=32), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["done_by_id"], ["staff.id"], name=op.f("fk_plan_items_done_by_id_staff")
-        ),
         sa.ForeignKeyConstraint(
             ["person_id"], ["people.id"], name=op.f("fk_plan_items_person_id_people")
         ),
@@ -464,6 +475,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_threat_sources_case_id"))
 
     op.drop_table("threat_sources")
+    op.drop_table("step_progress")
     with op.batch_alter_table("people", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_people_case_id"))
 

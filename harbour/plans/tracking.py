@@ -1,0 +1,96 @@
+"""Working through a plan's steps: mark one done (or undo a mistake), and find the steps past their
+due date. The records themselves, and how they are read, are ``harbour.plans.progress``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+
+from harbour.access import Actor, agency_today, resolve_actor
+from harbour.app import App, UnitOfWork
+from harbour.db.models import Case, PlanItem, StepProgress
+from harbour.domain.steps import ACTIONABLE, carried, overdue, progress_key
+from harbour.domain.vocab import ItemState, PlanStatus
+from harbour.errors import InvalidInput, NotFound
+from harbour.plans.progress import done_as_of
+from harbour.plans.snapshot import plan_items
+from harbour.plans.store import find_item, latest_plan
+
+
+@dataclass(frozen=True)
+class OverdueStep:
+    key: str
+    due_on: date
+
+    def as_json(self) -> dict[str, str]:
+        return {"key": self.key, "due_on": self.due_on.isoformat()}
+
+
+def done_keys(uow: UnitOfWork, case: Case) -> frozenset[str]:
+    """The case's steps done now (keys of the steps section; composing the next version)."""
+    return frozenset(k for k in done_as_of(uow, case.id, uow.now()) if carried(k))
+
+
+def mark(uow: UnitOfWork, actor: Actor | None, case: Case, ref: str, done: bool) -> PlanItem:
+    """Record a step of the latest version done (or, ``done=False``, not done after all: an
+    undo of a mistake). Also on a final version: progress is not part of the version. Marking
+    twice records once."""
+    plan = latest_plan(uow, case)
+    if plan is None:
+        raise NotFound("no_plan", "the case has no plan yet")
+    row = find_item(uow, plan, ref)
+    if row.section not in ACTIONABLE:
+        raise InvalidInput([("ITEM", "not a step: only steps and emergency steps are done")])
+    if row.state == ItemState.REJECTED:
+        raise InvalidInput([("ITEM", "a rejected step is not on the plan")])
+    key = progress_key(plan.version_number, row.key, row.section)
+    if (key in done_as_of(uow, case.id, uow.now())) != done:
+        last = uow.session.scalar(
+            select(func.max(StepProgress.seq)).where(StepProgress.case_id == case.id)
+        )
+        record = StepProgress(case_id=case.id, seq=(last or 0) + 1, key=key, done=done)
+        record.at, record.by_id = uow.now(), actor.staff_id if actor else None
+        uow.session.add(record)
+        uow.session.flush()
+    return row
+
+
+def overdue_steps(uow: UnitOfWork, case: Case) -> list[OverdueStep]:
+    """Steps of the case's latest version on the plan, not done, due before today (the agency's
+    day): a step carried into later versions keeps its due date, so it can be late."""
+    plan = latest_plan(uow, case)
+    if plan is None or plan.status == PlanStatus.SUPERSEDED:
+        return []
+    today = agency_today(uow, case.agency_id)
+    done = done_as_of(uow, case.id, uow.now())
+    return [
+        OverdueStep(row.key, row.due_on)
+        for row in plan_items(uow, plan)
+        if row.due_on is not None
+        and overdue(
+            row.section,
+            row.state,
+            row.due_on,
+            today,
+            progress_key(plan.version_number, row.key, row.section) in done,
+        )
+    ]
+
+
+def overdue_of(
+    app: App, actor_handle: str | None, references: Sequence[str]
+) -> dict[str, list[OverdueStep]]:
+    """Overdue steps of the cases ``references`` of the actor's agency (for caseloads and
+    ``case show``, which have checked and audited the read), by case reference."""
+
+    def work(uow: UnitOfWork) -> dict[str, list[OverdueStep]]:
+        actor = resolve_actor(uow, actor_handle)
+        cases = uow.session.scalars(
+            select(Case).where(Case.reference.in_(references), Case.agency_id == actor.agency_id)
+        )
+        return {case.reference: overdue_steps(uow, case) for case in cases}
+
+    return app.run(work)

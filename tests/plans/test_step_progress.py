@@ -1,0 +1,144 @@
+"""Steps are tracked to done: any step can be marked done (and undone), with who and when; a step
+carried into the next version keeps its due date and its state, so an open one becomes overdue
+(in `cases` and `case show`); progress is kept apart from the versions, so a final version's
+stored copies and `plan render` agree, byte for byte, whatever is done later."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from harbour.app import App, UnitOfWork
+from harbour.clock import FixedClock
+from harbour.db.models import Case
+from harbour.domain.vocab import ItemState, PlanSection
+from harbour.plans import store as planning
+from harbour.plans.actions import show
+from harbour.plans.sealed_copies import store_documents, stored_document
+from tests.cli.helpers import assess_just_left as assess
+from tests.cli.helpers import ok, referred_case
+from tests.notify.helpers import rows
+from tests.support import invoke
+
+
+@pytest.fixture
+def ref(seeded: App, tmp_path: Path) -> str:
+    reference = referred_case(seeded, tmp_path, "SP", situation="just_left")
+    assess(seeded, reference, "initial_contact")
+    return reference
+
+
+def steps(app: App, ref: str, version: int | None = None) -> dict[str, object]:
+    view = show(app, "cw1", ref, version)
+    return {i.key: i for i in view.section(PlanSection.STEPS, include_rejected=True)}
+
+
+def dated_step(app: App, ref: str) -> str:
+    return next(k for k, i in steps(app, ref).items() if i.due_on is not None)  # type: ignore[attr-defined]
+
+
+def test_any_step_can_be_done_and_undone_with_who_and_when(seeded: App, ref: str) -> None:
+    key = dated_step(seeded, ref)
+    ok(seeded, "plan", "finalize", ref, "--accept-rest", "--as", "cw1")
+    done = ok(seeded, "plan", "done", ref, key, "--as", "cw1")
+    assert done == {"item": key, "done": True}
+    assert steps(seeded, ref)[key].done_at is not None  # type: ignore[attr-defined]
+    shown = invoke(seeded, "plan", "show", ref, "--as", "cw1")
+    assert any(key in line and "DONE" in line for line in shown.stdout.splitlines())
+    trail = ok(seeded, "audit", ref, "--as", "sup")
+    assert any(e["action"] == "plan.step.done" for e in trail), trail
+    ok(seeded, "plan", "undo", ref, key, "--as", "cw1")
+    assert steps(seeded, ref)[key].done_at is None  # type: ignore[attr-defined]
+    strategy = next(i.key for i in show(seeded, "cw1", ref).section(PlanSection.STRATEGIES))
+    refused = invoke(seeded, "plan", "done", ref, strategy, "--as", "cw1")
+    assert refused.exit_code == 2 and "not a step" in refused.stderr
+
+
+def test_a_carried_step_keeps_its_due_date_and_becomes_overdue(
+    seeded: App, ref: str, clock: FixedClock
+) -> None:
+    key = dated_step(seeded, ref)
+    due = steps(seeded, ref)[key].due_on  # type: ignore[attr-defined]
+    ok(seeded, "plan", "finalize", ref, "--accept-rest", "--as", "cw1")
+    clock.advance(timedelta(days=20))
+    assess(seeded, ref)
+    assert steps(seeded, ref)[key].due_on == due  # type: ignore[attr-defined]
+    listed = {r["case"]: r for r in ok(seeded, "cases", "--as", "cw1")}
+    assert key in [s["key"] for s in listed[ref]["steps_overdue"]]
+    table = invoke(seeded, "cases", "--as", "cw1")
+    assert "STEPS-OVERDUE:" in table.stdout
+    case = ok(seeded, "case", "show", ref, "--as", "cw1")
+    assert {"key": key, "due_on": due.isoformat()} in case["steps_overdue"]
+    ok(seeded, "plan", "done", ref, key, "--as", "cw1")
+    case = ok(seeded, "case", "show", ref, "--as", "cw1")
+    assert key not in [s["key"] for s in case["steps_overdue"]]
+
+
+def test_a_done_step_stays_done_and_is_not_suggested_again(
+    seeded: App, ref: str, clock: FixedClock
+) -> None:
+    key = dated_step(seeded, ref)
+    assert steps(seeded, ref)[key].state == ItemState.SUGGESTED  # type: ignore[attr-defined]
+    ok(seeded, "plan", "done", ref, key, "--as", "cw1")  # done while the draft is open
+    ok(seeded, "plan", "finalize", ref, "--leave-out-rest", "--as", "cw1")
+    clock.advance(timedelta(days=3))
+    assess(seeded, ref)
+    carried = steps(seeded, ref)[key]
+    assert carried.state == ItemState.ACCEPTED and carried.done_at is not None  # type: ignore[attr-defined]
+
+
+def test_final_copies_and_plan_render_agree_whatever_is_done_later(
+    seeded: App, ref: str, clock: FixedClock
+) -> None:
+    key = dated_step(seeded, ref)
+    ok(seeded, "plan", "finalize", ref, "--accept-rest", "--as", "cw1")
+
+    def stored() -> str | None:
+        def work(uow: UnitOfWork) -> str | None:
+            case = uow.session.scalars(select(Case).where(Case.reference == ref)).one()
+            plan = planning.latest_plan(uow, case, 1)
+            assert plan is not None
+            store_documents(uow, plan)
+            return stored_document(uow, plan, "staff", "text")
+
+        return seeded.run(work)
+
+    def render() -> str:
+        args = ("--audience", "staff", "--format", "text", "--version", "1", "--json")
+        result = invoke(seeded, "plan", "render", ref, *args, "--as", "cw1")
+        assert result.exit_code == 0, result.stderr
+        return str(result.json()["document"])
+
+    before = render()
+    assert stored() == before
+    clock.advance(timedelta(hours=2))
+    ok(seeded, "plan", "done", ref, key, "--as", "cw1")
+    assert render() == before == stored()  # the final version as agreed
+    assert steps(seeded, ref, 1)[key].done_at is not None  # type: ignore[attr-defined]
+    clock.advance(timedelta(days=3))
+    assess(seeded, ref)
+    args = ("--audience", "staff", "--format", "text", "--version", "2")
+    second = invoke(seeded, "plan", "render", ref, *args, "--as", "cw1")
+    assert second.exit_code == 0, second.stderr
+    steps_part = second.stdout.split("STEPS\n")[-1]
+    assert "done at" in steps_part  # the next version shows it done
+
+
+def test_the_caseworkers_digest_points_at_overdue_steps(
+    seeded: App, ref: str, clock: FixedClock
+) -> None:
+    key = dated_step(seeded, ref)
+    due = steps(seeded, ref)[key].due_on  # type: ignore[attr-defined]
+    ok(seeded, "plan", "finalize", ref, "--accept-rest", "--as", "cw1")
+    due_next = ok(seeded, "case", "show", ref, "--as", "cw1")["next_due"]
+    clock.set(datetime.fromisoformat(due_next) + timedelta(days=1))  # a reminder: a digest
+    assert invoke(seeded, "sweep", "--at", clock.now().isoformat()).exit_code == 0
+    items = [i for d in rows(seeded, kind="reminder_digest") for i in d.context["items"]]
+    late = [i for i in items if i["kind"] == "plan_step_overdue"]
+    assert [(i["case_ref"], i["path"]) for i in late] == [
+        ("-".join(ref.split("-")[:3]), f"/cases/{ref}")
+    ]
+    assert late[0]["due_date"] <= due.isoformat()
