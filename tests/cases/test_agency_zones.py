@@ -77,7 +77,7 @@ def test_a_plan_diff_shows_times_in_the_cases_agency_zone(far: App, tmp_path: Pa
     ref = _far_case(far, tmp_path)
     danger = answers_file(far, tmp_path, "danger", immediate_danger="yes")
     ok(far, "assess", ref, "--point", "initial_contact", "--answers", danger, "--as", "farcw")
-    ok(far, "plan", "finalize", ref, "--as", "farcw")
+    ok(far, "plan", "finalize", ref, "--leave-out-rest", "--as", "farcw")
     ok(far, "assess", ref, "--point", "incident", "--answers", danger, "--as", "farcw")
     ok(far, "plan", "done", ref, "emergency.shelter", "--as", "farcw")
     change = diff(far, "farcw", ref, 1, 2)
