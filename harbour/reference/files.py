@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from harbour.domain.datacheck import DataProblem
 from harbour.errors import InvalidInput
-from harbour.validation import MAX_DOCUMENT_BYTES, problems
+from harbour.validation import problems, read_bounded
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -56,9 +56,7 @@ def _load_cached(model: type[BaseModel], path: str, _stamp: int) -> BaseModel:
 
 
 def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
-    if len(raw) > MAX_DOCUMENT_BYTES:
-        raise InvalidInput([(str(path), "is larger than 1 MB")], code="bad_data_file")
+    raw = read_bounded(path, code="bad_data_file")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
