@@ -13,6 +13,7 @@ import binascii
 import json
 import os
 import secrets
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,8 +58,18 @@ class Keyring:
 
     @classmethod
     def load(cls, path: Path) -> Keyring:
+        """The keyring in ``path``; refused if group or others have any access to the file."""
         try:
-            text = path.read_text()
+            with path.open("rb") as handle:
+                mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
+                if mode & 0o077:
+                    raise CryptoError(
+                        "key_file_exposed",
+                        f"key file {path} has mode {mode:04o}, open to group or others: run "
+                        f"`chmod 600 {path}`, and if anyone else may have read it, rotate the "
+                        "keys with `harbour keys rotate`",
+                    )
+                text = handle.read().decode()
         except FileNotFoundError:
             raise CryptoError(
                 "key_missing", f"key file {path} not found; run `harbour init`"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import stat
+from dataclasses import dataclass
+
 from harbour.admin.staffing import AgencyIn, StaffIn, create_agency, create_staff
 from harbour.app import App, UnitOfWork
 from harbour.crypto import Keyring
 from harbour.db import migrate
 from harbour.domain.vocab import Role
 from harbour.errors import Conflict
+from harbour.settings import Settings
 from harbour.validation import parse
 
 
@@ -20,13 +24,30 @@ def ensure_keyring(app: App) -> bool:
     return True
 
 
-def init(app: App, agency: str, admin: str) -> bool:
+@dataclass(frozen=True)
+class Initialised:
+    keys_created: bool
+    home_was: int | None  # HARBOUR_HOME's mode before it was made owner-only, if it was wider
+
+
+def private_home(settings: Settings) -> int | None:
+    """Make HARBOUR_HOME (owner only, 0700); if it existed with wider modes, narrow it and
+    return the mode it had, so that the command can say so."""
+    home = settings.home
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(home.stat().st_mode)
+    if mode & 0o077 == 0:
+        return None
+    home.chmod(0o700)
+    return mode
+
+
+def init(app: App, agency: str, admin: str) -> Initialised:
     """Idempotent: a second run with the same names changes nothing; other names on a store
-    that has its first agency are refused (``agency add``, ``staff add`` add more). True if
-    keys were made."""
+    that has its first agency are refused (``agency add``, ``staff add`` add more)."""
     agency_in = parse(AgencyIn, {"name": agency, "timezone": app.settings.timezone}, "--agency")
     admin_in = parse(StaffIn, {"handle": admin, "agency": agency, "role": Role.ADMIN}, "--admin")
-    app.settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    home_was = private_home(app.settings)
     made_keys = ensure_keyring(app)
     migrate.upgrade(app.engine)
 
@@ -54,4 +75,4 @@ def init(app: App, agency: str, admin: str) -> bool:
         audit(uow, None, "store.init", agency_name=agency_in.name, admin=admin_in.handle)
 
     app.run(work)
-    return made_keys
+    return Initialised(made_keys, home_was)

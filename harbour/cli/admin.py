@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from harbour.cli.base import As, Json, cli, committed, emit, get_app
+from harbour.cli.base import As, Json, cli, committed, emit, get_app, say_home_narrowed
 
 db_cli = typer.Typer(help="The database schema.", no_args_is_help=True)
 agency_cli = typer.Typer(help="Agencies (admins).", no_args_is_help=True)
@@ -24,10 +24,11 @@ cli.add_typer(keys_cli, name="keys")
 @db_cli.command("upgrade")
 def db_upgrade(as_json: Json = False) -> None:
     """Apply schema migrations up to the newest."""
+    from harbour.admin.init import private_home
     from harbour.db import migrate
 
     app = get_app()
-    app.settings.home.mkdir(parents=True, exist_ok=True)
+    say_home_narrowed(app, private_home(app.settings))
     migrate.upgrade(app.engine)
     revision = migrate.current_revision(app.engine)
     emit({"revision": revision}, as_json, f"Database at revision {revision}.")

@@ -251,3 +251,31 @@ def test_init_makes_a_private_keyring_once(tmp_path: Path) -> None:
     assert (home / "keys.json").stat().st_mode & 0o777 == 0o600
     assert home.stat().st_mode & 0o777 == 0o700
     assert Keyring.load(home / "keys.json").primary == 1
+
+
+def test_a_key_file_open_to_group_or_others_is_refused(seeded: App) -> None:
+    ref = intake.refer(seeded, "coord", referral("Km"), None).reference
+    key_file = seeded.settings.resolved_key_file
+    key_file.chmod(0o640)
+    result = invoke(_fresh(seeded), "case", "show", ref, "--as", "cw1")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: key_file_exposed: ")
+    assert "mode 0640" in result.stderr and f"chmod 600 {key_file}" in result.stderr
+    key_file.chmod(0o600)
+    assert invoke(_fresh(seeded), "case", "show", ref, "--as", "cw1").exit_code == 0
+
+
+def test_init_makes_an_existing_open_home_owner_only_and_says_so(tmp_path: Path) -> None:
+    home = tmp_path / "trial"
+    home.mkdir(mode=0o755)  # what `mkdir -p $HARBOUR_HOME` makes
+    home.chmod(0o755)
+    app = App(Settings(home=home))
+    try:
+        result = invoke(app, "init", "--agency", "north", "--admin", "adm")
+        again = invoke(app, "init", "--agency", "north", "--admin", "adm")
+    finally:
+        app.dispose()
+    assert result.exit_code == 0, result.stderr
+    assert home.stat().st_mode & 0o777 == 0o700
+    assert f"{home} had mode 0755" in result.stderr and "made it 0700" in result.stderr
+    assert again.exit_code == 0 and "mode" not in again.stderr
