@@ -16,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from harbour.clock import Clock, SystemClock
 from harbour.crypto import FieldCipher, Keyring
+from harbour.db import storekeys
 from harbour.db.base import Base
 from harbour.db.engine import make_engine
 from harbour.domain import refs
@@ -133,9 +134,29 @@ class UnitOfWork:
     def reference(self) -> Reference:
         return self.app.reference
 
+    def check_keys(self, use: str) -> None:
+        """Refuse to ``use`` ("read" or "write") a keyring that is not this store's: checked
+        once per keyring, and again with the keys on disk when another process rotated them."""
+        if use in self.app.cipher.checked_for:
+            return
+        try:
+            self._check_keys(use)
+        except CryptoError as exc:
+            if exc.code != "wrong_keyring" or not self.app.reload_keys():
+                raise
+            self._check_keys(use)
+
+    def _check_keys(self, use: str) -> None:
+        cipher = self.app.cipher
+        if storekeys.check(self.session, cipher.keyring, writing=use == "write", now=self.now()):
+            cipher.checked_for.add(use)
+            if use == "write":
+                cipher.checked_for.add("read")
+
     def seal(self, row: Base, field: str, value: str | None) -> None:
         token = None
         if value is not None:
+            self.check_keys("write")
             token = self.app.cipher.encrypt(
                 value, table=row.__tablename__, row_id=_row_id(row), field=field
             )
@@ -145,6 +166,7 @@ class UnitOfWork:
         token = getattr(row, f"{field}_sealed")
         if token is None:
             return None
+        self.check_keys("read")
         where = {"table": row.__tablename__, "row_id": _row_id(row), "field": field}
         try:
             return self.app.cipher.decrypt(token, **where)
@@ -188,8 +210,3 @@ def load_keyring(settings: Settings) -> Keyring:
             settings.encryption_keys.get_secret_value(), "HARBOUR_ENCRYPTION_KEYS"
         )
     return Keyring.load(settings.resolved_key_file)
-
-
-def require_key_file(settings: Settings) -> None:
-    if settings.encryption_keys is None and not settings.resolved_key_file.exists():
-        raise ConfigError("key_missing", "no keyring: run `harbour init` or set HARBOUR_KEY_FILE")

@@ -16,12 +16,24 @@ from harbour.validation import parse
 
 
 def ensure_keyring(app: App) -> bool:
-    """Create the key file (mode 0600) unless keys exist; True if a key was made."""
+    """Create the key file (mode 0600) for a new store unless keys exist; True if a key was made.
+    A store that exists never gets new keys: its values open only with the keys they were sealed
+    under, and a missing key file is restored from its backup."""
     settings = app.settings
     if settings.encryption_keys is not None or settings.resolved_key_file.exists():
         return False
+    if app.run(_store_exists):
+        return False  # the key check in `init` then says the key file is missing
     Keyring.generate().save(settings.resolved_key_file)
     return True
+
+
+def _store_exists(uow: UnitOfWork) -> bool:
+    from sqlalchemy import select
+
+    from harbour.db.models import Agency, StoreKey
+
+    return any(uow.session.scalar(select(t.id).limit(1)) is not None for t in (Agency, StoreKey))
 
 
 @dataclass(frozen=True)
@@ -48,14 +60,16 @@ def init(app: App, agency: str, admin: str) -> Initialised:
     agency_in = parse(AgencyIn, {"name": agency, "timezone": app.settings.timezone}, "--agency")
     admin_in = parse(StaffIn, {"handle": admin, "agency": agency, "role": Role.ADMIN}, "--admin")
     home_was = private_home(app.settings)
-    made_keys = ensure_keyring(app)
     migrate.upgrade(app.engine)
+    made_keys = ensure_keyring(app)
 
     def work(uow: UnitOfWork) -> None:
         from sqlalchemy import select
 
         from harbour.access import audit
         from harbour.db.models import Agency, Staff
+
+        uow.check_keys("write")  # a new store records its key; an existing one refuses others
 
         if uow.session.scalar(select(Agency.id).limit(1)) is not None:
             existing = uow.session.scalar(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-30 09:55:14.187652
+Create Date: 2026-12-02 06:20:25.919288
 """
 
 from __future__ import annotations
@@ -55,6 +55,17 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.create_index("ix_audit_events_case_at", ["case_id", "at"], unique=False)
 
+    op.create_table(
+        "store_keys",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("key_id", sa.BigInteger(), nullable=False),
+        sa.Column("check_value", sa.String(length=64), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("recorded_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_store_keys")),
+        sa.UniqueConstraint("key_id", name=op.f("uq_store_keys_key_id")),
+        sa.UniqueConstraint("position", name=op.f("uq_store_keys_position")),
+    )
     op.create_table(
         "staff",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -431,6 +442,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_staff_agency_id"))
 
     op.drop_table("staff")
+    op.drop_table("store_keys")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_events_case_at")
 
