@@ -67,7 +67,11 @@ def record_primary(session: Session, keyring: Keyring, now: datetime) -> None:
         known.position = top + 1
     else:
         known = StoreKey(
-            key_id=keyring.primary, check_value=check_value, position=top + 1, recorded_at=now
+            id=f"key-{keyring.primary}",  # not new_id(): the demo's seeded row ids must not shift
+            key_id=keyring.primary,
+            check_value=check_value,
+            position=top + 1,
+            recorded_at=now,
         )
         session.add(known)
     session.flush()
