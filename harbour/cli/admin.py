@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from harbour.cli.base import As, Json, cli, committed, emit, get_app, say_home_narrowed
+from harbour.cli.sensitive import sensitive_option
 
 db_cli = typer.Typer(help="The database schema.", no_args_is_help=True)
 agency_cli = typer.Typer(help="Agencies (admins).", no_args_is_help=True)
@@ -40,8 +41,8 @@ def agency_add(
     timezone: Annotated[
         str | None, typer.Option(help="IANA zone; default HARBOUR_TIMEZONE.")
     ] = None,
-    address: Annotated[str | None, typer.Option(help="Kept encrypted.")] = None,
-    phone: Annotated[str | None, typer.Option(help="Kept encrypted.")] = None,
+    address: Annotated[str | None, sensitive_option("Kept encrypted.")] = None,
+    phone: Annotated[str | None, sensitive_option("Kept encrypted.")] = None,
     admin: Annotated[
         str | None,
         typer.Option(help="Its first admin's handle: admins manage their own agency's staff."),

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from harbour.app import App
 from harbour.db.models import AuditEvent
 from tests.lifecycle.helpers import answers_file, ok, referred_case
-from tests.support import invoke
+from tests.support import given, invoke
 
 M = "DM"
 NEVER_OUTSIDE_STAFF = [
@@ -70,7 +70,7 @@ def case(seeded: App, tmp_path: Path) -> str:
             "--section",
             "steps",
             "--text",
-            text,
+            given(text),
             "--owner",
             owner,
             "--as",
