@@ -13,6 +13,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from harbour.app import App
 from tests.lifecycle.helpers import answers_file, ok, referred_case
 from tests.store.helpers import row_counts
@@ -23,7 +25,7 @@ M = "Qx9argv"  # every sensitive value below starts with it
 
 def _watch(stop: threading.Event, seen: list[bytes]) -> None:
     """What another account sees: every process's arguments, read over and over."""
-    while not stop.is_set():
+    while not stop.wait(0.01):  # a harbour process lives a second or more: none slips by
         for pid in os.listdir("/proc"):
             if pid.isdigit():
                 with contextlib.suppress(OSError):  # the process ended meanwhile
@@ -80,6 +82,8 @@ def _lifecycle(app: App, ref: str) -> None:
     _harbour(app, "agency", "add", "east", "--address", given(f"{M}agency"), "--as", "adm")
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # seven commands, each a process of its own
 def test_a_lifecycle_shows_no_value_to_other_processes(seeded: App, tmp_path: Path) -> None:
     ref = referred_case(seeded, tmp_path)
     initial = answers_file(seeded, tmp_path, "initial")
@@ -130,6 +134,7 @@ def test_standard_input_serves_one_option(seeded: App, tmp_path: Path) -> None:
     assert ok(seeded, "case", "show", ref, "--as", "sup")["people"][0]["phone"] == "555-0100"
 
 
+@pytest.mark.timeout(300)
 def test_on_a_terminal_the_value_is_asked_for_and_not_echoed(seeded: App, tmp_path: Path) -> None:
     ref = referred_case(seeded, tmp_path)
     env = _env(seeded)
