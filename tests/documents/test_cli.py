@@ -18,7 +18,7 @@ from sqlalchemy import select
 from harbour.app import App
 from harbour.db.models import AuditEvent
 from tests.lifecycle.helpers import answers_file, ok, referred_case
-from tests.support import given, invoke
+from tests.support import CliResult, given, invoke
 
 M = "DM"
 NEVER_OUTSIDE_STAFF = [
@@ -106,23 +106,16 @@ def test_same_version_same_bytes_and_older_versions(seeded: App, case: str) -> N
     assert "Version: 1 (Final)" in first
 
 
+def _render_to(app: App, case: str, target: Path, audience: str, *extra: str) -> CliResult:
+    args = ("--audience", audience, "--output", str(target), "--as", "cw1", *extra)
+    return invoke(app, "plan", "render", case, *args)
+
+
 def test_output_file_is_private(seeded: App, case: str, tmp_path: Path) -> None:
     target = tmp_path / "card.html"
     target.write_text("old")
     target.chmod(0o644)
-    result = invoke(
-        seeded,
-        "plan",
-        "render",
-        case,
-        "--audience",
-        "youth",
-        "--output",
-        str(target),
-        "--as",
-        "cw1",
-        "--json",
-    )
+    result = _render_to(seeded, case, target, "youth", "--json")
     assert result.exit_code == 0, result.stderr
     assert result.json() == {
         "audience": "youth",
@@ -221,18 +214,7 @@ def test_output_refuses_what_is_not_a_regular_file(
 ) -> None:
     target = make_target(tmp_path)
     kind = stat.S_IFMT(target.stat().st_mode)
-    result = invoke(
-        seeded,
-        "plan",
-        "render",
-        case,
-        "--audience",
-        "staff",
-        "--output",
-        str(target),
-        "--as",
-        "cw1",
-    )
+    result = _render_to(seeded, case, target, "staff")
     assert result.exit_code == 2 and result.stdout == "", result.stderr
     assert "--output: must be a new or regular file" in result.stderr
     assert stat.S_IFMT(target.stat().st_mode) == kind
