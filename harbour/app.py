@@ -16,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from harbour.clock import Clock, SystemClock
 from harbour.crypto import FieldCipher, Keyring
+from harbour.db import storekeys
 from harbour.db.base import Base
 from harbour.db.engine import READ_ONLY, make_engine
 from harbour.domain import refs
@@ -140,9 +141,29 @@ class UnitOfWork:
     def reference(self) -> Reference:
         return self.app.reference
 
+    def check_keys(self, use: str) -> None:
+        """Refuse to ``use`` ("read" or "write") a keyring that is not this store's: checked
+        once per keyring, and again with the keys on disk when another process rotated them."""
+        if use in self.app.cipher.checked_for:
+            return
+        try:
+            self._check_keys(use)
+        except CryptoError as exc:
+            if exc.code != "wrong_keyring" or not self.app.reload_keys():
+                raise
+            self._check_keys(use)
+
+    def _check_keys(self, use: str) -> None:
+        cipher = self.app.cipher
+        if storekeys.check(self.session, cipher.keyring, writing=use == "write", now=self.now()):
+            cipher.checked_for.add(use)
+            if use == "write":
+                cipher.checked_for.add("read")
+
     def seal(self, row: Base, field: str, value: str | None) -> None:
         token = None
         if value is not None:
+            self.check_keys("write")
             token = self.app.cipher.encrypt(
                 value, table=row.__tablename__, row_id=_row_id(row), field=field
             )
@@ -152,6 +173,7 @@ class UnitOfWork:
         token = getattr(row, f"{field}_sealed")
         if token is None:
             return None
+        self.check_keys("read")
         where = {"table": row.__tablename__, "row_id": _row_id(row), "field": field}
         try:
             return self.app.cipher.decrypt(token, **where)

@@ -2,7 +2,8 @@
 
 A sealed value reads ``hb1:<key version>:<base64 of nonce + ciphertext>``; the associated data
 names the table, row, field and key version, so a token copied elsewhere or relabelled fails. Keys live in a key file
-(mode 0600) or in ``HARBOUR_ENCRYPTION_KEYS``, never in the database. Old keys stay in the keyring
+(mode 0600) or in ``HARBOUR_ENCRYPTION_KEYS``, never in the database, which holds only each key's
+check value (``harbour.db.storekeys``). Key versions are random ids. Old keys stay in the keyring
 after a rotation so that every row is readable at every moment.
 """
 
@@ -10,9 +11,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import os
 import secrets
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +28,8 @@ from harbour.errors import CryptoError
 TOKEN_PREFIX = "hb1"
 KEY_BYTES = 32
 NONCE_BYTES = 12
+MAX_KEY_ID = 2**31 - 1
+KEY_CHECK_MESSAGE = b"harbour key check value v1"
 
 
 @dataclass
@@ -33,11 +39,17 @@ class Keyring:
 
     @classmethod
     def generate(cls) -> Keyring:
-        return cls({1: secrets.token_bytes(KEY_BYTES)}, 1)
+        return cls().with_new_key()
 
     def with_new_key(self) -> Keyring:
-        version = max(self.keys, default=0) + 1
+        """This keyring and a new primary key. Its id is random, not the next number, so that two
+        keyrings made apart (two hosts, a restored backup) never both hold a different key N."""
+        version = _new_key_id(taken=set(self.keys))
         return Keyring({**self.keys, version: secrets.token_bytes(KEY_BYTES)}, version)
+
+    def check_values(self) -> dict[int, str]:
+        """Each key's check value: what the store records to know its keys, never the key."""
+        return {version: key_check_value(key) for version, key in self.keys.items()}
 
     def to_json(self) -> str:
         keys = {str(v): base64.b64encode(k).decode() for v, k in sorted(self.keys.items())}
@@ -57,11 +69,23 @@ class Keyring:
 
     @classmethod
     def load(cls, path: Path) -> Keyring:
+        """The keyring in ``path``; refused if group or others have any access to the file."""
         try:
-            text = path.read_text()
+            with path.open("rb") as handle:
+                mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
+                if mode & 0o077:
+                    raise CryptoError(
+                        "key_file_exposed",
+                        f"key file {path} has mode {mode:04o}, open to group or others: run "
+                        f"`chmod 600 {path}`, and if anyone else may have read it, rotate the "
+                        "keys with `harbour keys rotate`",
+                    )
+                text = handle.read().decode()
         except FileNotFoundError:
             raise CryptoError(
-                "key_missing", f"key file {path} not found; run `harbour init`"
+                "key_missing",
+                f"key file {path} not found: restore it from the keyring backup (a new keyring "
+                "cannot open the values sealed under this one), or set HARBOUR_KEY_FILE to it",
             ) from None
         except (OSError, UnicodeDecodeError):
             raise CryptoError("key_unreadable", f"key file {path} cannot be read") from None
@@ -85,6 +109,8 @@ class FieldCipher:
     def __init__(self, keyring: Keyring) -> None:
         self.keyring = keyring
         self._aead = {v: AESGCM(k) for v, k in keyring.keys.items()}
+        # "read" and "write" once this keyring was found to be the store's (harbour.db.storekeys)
+        self.checked_for: set[str] = set()
 
     @property
     def primary(self) -> int:
@@ -117,6 +143,18 @@ class FieldCipher:
     @staticmethod
     def key_version(token: str) -> int:
         return _split(token)[0]
+
+
+def key_check_value(key: bytes) -> str:
+    """An HMAC of a constant under ``key``: equal for the same key, and says nothing of it."""
+    return hmac.new(key, KEY_CHECK_MESSAGE, hashlib.sha256).hexdigest()
+
+
+def _new_key_id(taken: set[int]) -> int:
+    while True:
+        version = secrets.randbelow(MAX_KEY_ID) + 1
+        if version not in taken:
+            return version
 
 
 def _aad(table: str, row_id: str, field: str, version: int) -> bytes:

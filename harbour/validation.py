@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -58,13 +60,8 @@ def _reason(err: Any) -> str:
 
 
 def read_text(path: Path, code: str | None = None) -> str:
-    """A file's text, refused (as ``code``) if unreadable, over 1 MB or not UTF-8."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput([(str(path), f"cannot be read ({exc.strerror})")], code) from None
-    if len(raw) > MAX_DOCUMENT_BYTES:
-        raise InvalidInput([(str(path), "is larger than 1 MB")], code)
+    """A regular file's text, refused (as ``code``) if unreadable, over 1 MB or not UTF-8."""
+    raw = read_bounded(path, code)
     try:
         return raw.decode("utf-8-sig")  # a byte-order mark from a Windows editor is fine
     except UnicodeDecodeError:
@@ -77,6 +74,28 @@ def load_document(path: Path) -> Any:
     if path.suffix.lower() == ".json":
         return _parse_json(path, text)
     return _parse_yaml(path, text)
+
+
+def read_bounded(path: Path, code: str | None = None) -> bytes:
+    """The bytes of a regular file of at most 1 MB, its size checked before reading and the read
+    bounded (a file may grow meanwhile); a FIFO or device is refused without waiting on it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError as exc:
+        raise InvalidInput([(str(path), f"cannot be read ({exc.strerror})")], code) from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidInput([(str(path), "is not a regular file")], code)
+        if info.st_size > MAX_DOCUMENT_BYTES:
+            raise InvalidInput([(str(path), "is larger than 1 MB")], code)
+        try:
+            raw = handle.read(MAX_DOCUMENT_BYTES + 1)
+        except OSError as exc:
+            raise InvalidInput([(str(path), f"cannot be read ({exc.strerror})")], code) from None
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise InvalidInput([(str(path), "is larger than 1 MB")], code)
+    return raw
 
 
 def _parse_json(path: Path, text: str) -> Any:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import json
+import os
+import shutil
+import tempfile
+import unittest.mock
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from harbour.admin.staffing import AgencyIn, StaffIn, create_agency, create_staff
@@ -96,13 +102,30 @@ class CliResult:
         return json.loads(self.stdout)
 
 
-def invoke(app: App, *args: str) -> CliResult:
-    """Run ``harbour ARGS`` in-process against ``app`` (its store, keys and clock)."""
+def invoke(app: App, *args: str, stdin: str | None = None) -> CliResult:
+    """Run ``harbour ARGS`` in-process against ``app`` (its store, keys and clock), with
+    ``stdin``, if given, as what is piped in."""
     out, err = io.StringIO(), io.StringIO()
+    piped = contextlib.nullcontext()
+    if stdin is not None:
+        text = io.TextIOWrapper(io.BytesIO(stdin.encode()), encoding="utf-8")
+        piped = unittest.mock.patch("sys.stdin", text)
     set_app_factory(lambda: app)
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), piped:
             code = run(cli, list(args))
     finally:
         set_app_factory(None)
     return CliResult(code, out.getvalue(), err.getvalue())
+
+
+_VALUES = Path(tempfile.mkdtemp(prefix="harbour-test-values-"))
+atexit.register(shutil.rmtree, _VALUES, ignore_errors=True)
+
+
+def given(value: str) -> str:
+    """``@FILE`` for a file holding ``value``: how sensitive options take their text."""
+    fd, path = tempfile.mkstemp(dir=_VALUES, suffix=".txt")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value)
+    return f"@{path}"

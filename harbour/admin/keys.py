@@ -1,6 +1,7 @@
 """Key rotation: add a key, then re-encrypt every sealed value to it in small committed batches.
 
-Old keys stay in the keyring, so every row is readable at every moment. A rotation killed midway
+Old keys stay in the keyring, so every row is readable at every moment; the new key's check value
+is recorded in the store as its primary once the key file holds it (``harbour.db.storekeys``). A rotation killed midway
 is finished by running it again: while any value is sealed under an older key, ``rotate`` resumes
 instead of adding another key. Each value is swapped only if it is still the token that was read,
 so a rotation never overwrites a concurrent edit nor bumps a row's version.
@@ -17,6 +18,7 @@ from sqlalchemy import ColumnElement, Table, and_, func, or_, select, update
 
 from harbour.app import App, UnitOfWork, load_keyring
 from harbour.crypto import TOKEN_PREFIX, FieldCipher
+from harbour.db import storekeys
 from harbour.db.base import Base, sealed_columns
 from harbour.errors import ConfigError, Conflict
 
@@ -53,10 +55,12 @@ def rotate(app: App, progress: Progress = lambda done, total: None) -> tuple[int
     """
     with _rotation_lock(app):
         app.cipher = FieldCipher(load_keyring(app.settings))
+        app.run(lambda uow: uow.check_keys("write"))  # only this store's keyring moves on
         total = stale_count(app)
         if total == 0:
             _add_key(app)
             total = stale_count(app)
+        app.run(_record_primary)  # after the key file holds it: writers must have it from now
         done = 0
         for table in sealed_tables():
             for moved in _reseal_table(app, table):
@@ -75,6 +79,10 @@ def _add_key(app: App) -> None:
     keyring = app.cipher.keyring.with_new_key()
     keyring.save(app.settings.resolved_key_file)  # on disk before any value uses it
     app.cipher = FieldCipher(keyring)
+
+
+def _record_primary(uow: UnitOfWork) -> None:
+    storekeys.record_primary(uow.session, uow.app.cipher.keyring, uow.now())
 
 
 def _reseal_table(app: App, table: type[Base]) -> Iterator[int]:

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from harbour.cli.base import As, Json, cli, committed, emit, get_app
+from harbour.cli.base import As, Json, cli, committed, emit, get_app, say_home_narrowed
+from harbour.cli.sensitive import sensitive_option
 
 db_cli = typer.Typer(help="The database schema.", no_args_is_help=True)
 agency_cli = typer.Typer(help="Agencies (admins).", no_args_is_help=True)
@@ -24,10 +25,11 @@ cli.add_typer(keys_cli, name="keys")
 @db_cli.command("upgrade")
 def db_upgrade(as_json: Json = False) -> None:
     """Apply schema migrations up to the newest."""
+    from harbour.admin.init import private_home
     from harbour.db import migrate
 
     app = get_app()
-    app.settings.home.mkdir(parents=True, exist_ok=True)
+    say_home_narrowed(app, private_home(app.settings))
     migrate.upgrade(app.engine)
     revision = migrate.current_revision(app.engine)
     emit({"revision": revision}, as_json, f"Database at revision {revision}.")
@@ -39,8 +41,8 @@ def agency_add(
     timezone: Annotated[
         str | None, typer.Option(help="IANA zone; default HARBOUR_TIMEZONE.")
     ] = None,
-    address: Annotated[str | None, typer.Option(help="Kept encrypted.")] = None,
-    phone: Annotated[str | None, typer.Option(help="Kept encrypted.")] = None,
+    address: Annotated[str | None, sensitive_option("Kept encrypted.")] = None,
+    phone: Annotated[str | None, sensitive_option("Kept encrypted.")] = None,
     admin: Annotated[
         str | None,
         typer.Option(help="Its first admin's handle: admins manage their own agency's staff."),

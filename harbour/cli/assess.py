@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from harbour.cli.base import As, Json, Ref, cli, committed, emit, get_app
+from harbour.cli.sensitive import sensitive_option
 
 instrument_cli = typer.Typer(help="The safety assessment instrument.", no_args_is_help=True)
 cli.add_typer(instrument_cli, name="instrument")
@@ -63,7 +64,7 @@ def assess(
 def override(
     ref: Ref,
     level: Annotated[str, typer.Option("--level", help="low, moderate, high or imminent.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why (kept encrypted).")],
+    reason: Annotated[str, sensitive_option("Why (kept encrypted).")],
     actor: As = None,
     as_json: Json = False,
 ) -> None:

@@ -76,6 +76,16 @@ def _json_default(value: object) -> str:
     return str(value)
 
 
+def say_home_narrowed(app: Any, mode: int | None) -> None:
+    """Tell the operator that HARBOUR_HOME was open to others and is now owner-only."""
+    if mode is not None:
+        typer.echo(
+            f"warning: {app.settings.home} had mode {mode:04o}, open to group or others; "
+            "made it 0700 (owner only)",
+            err=True,
+        )
+
+
 def fail(message: str, code: int = 1) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)

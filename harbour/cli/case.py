@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from harbour.cli.base import As, Json, cli, committed, emit, get_app
+from harbour.cli.base import As, Json, cli, committed, emit, get_app, say_home_narrowed
 
 case_cli = typer.Typer(help="One case.", no_args_is_help=True)
 cli.add_typer(case_cli, name="case")
@@ -24,18 +24,19 @@ def init(
     from harbour.admin.init import init as do_init
 
     app = get_app()
-    made_keys = do_init(app, agency, admin)
+    done = do_init(app, agency, admin)
+    say_home_narrowed(app, done.home_was)
     result = {
         "agency": agency,
         "admin": admin,
-        "keys_created": made_keys,
+        "keys_created": done.keys_created,
         "home": str(app.settings.home),
     }
     emit(
         result,
         as_json,
         f"Harbour store ready in {app.settings.home} (agency {agency}, "
-        f"admin {admin}{', new keyring' if made_keys else ''}).",
+        f"admin {admin}{', new keyring' if done.keys_created else ''}).",
     )
 
 

@@ -8,6 +8,7 @@ import typer
 
 from harbour.cli.base import As, Json, emit, get_app
 from harbour.cli.case import case_cli
+from harbour.cli.sensitive import sensitive_option
 
 person_cli = typer.Typer(
     help="The case's youth, family members or caretakers, and trusted contacts.",
@@ -19,8 +20,9 @@ threat_cli = typer.Typer(
 case_cli.add_typer(person_cli, name="person")
 case_cli.add_typer(threat_cli, name="threat")
 
-# Each option is declared once here; add and edit differ only in what they require.
-Text = Annotated[str | None, typer.Option()]
+# Each option is declared once here; add and edit differ only in what they require. Identifying
+# text never comes from the command line itself (harbour.cli.sensitive).
+Text = Annotated[str | None, sensitive_option()]
 Flag = Annotated[bool | None, typer.Option()]
 Number = Annotated[
     int, typer.Argument(min=0, max=10_000, help="The number `case show` lists it with.")
@@ -41,7 +43,7 @@ ApprovedByYouth = Annotated[
     bool | None, typer.Option(help="The youth agrees to have them on the plan.")
 ]
 # Dates are read as text and checked by the model: click's own errors would quote the value.
-DateOfBirth = Annotated[str | None, typer.Option(help="The youth's (YYYY-MM-DD).")]
+DateOfBirth = Annotated[str | None, sensitive_option("The youth's (YYYY-MM-DD).")]
 Expires = Annotated[
     str | None, typer.Option(help="The protective order's expiry date (YYYY-MM-DD).")
 ]
@@ -69,7 +71,7 @@ def _print(change: Any, as_json: bool, verb: str) -> None:
 def person_add(
     ref: str,
     kind: PersonKindOption,
-    name: Annotated[str, typer.Option()],
+    name: Annotated[str, sensitive_option()],
     relationship: Text = None,
     phone: Text = None,
     address: Text = None,

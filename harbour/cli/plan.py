@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from harbour.cli.base import As, Json, Ref, cli, committed, emit, get_app
+from harbour.cli.sensitive import sensitive_option
 
 plan_cli = typer.Typer(help="A case's safety plan versions.", no_args_is_help=True)
 cli.add_typer(plan_cli, name="plan")
@@ -58,7 +59,7 @@ def plan_reject(ref: Ref, item: Item, actor: As = None, as_json: Json = False) -
 def plan_add(
     ref: Ref,
     section: Annotated[str, typer.Option("--section", help="risks, strategies or steps.")],
-    text: Annotated[str, typer.Option("--text", help="The wording (kept encrypted).")],
+    text: Annotated[str, sensitive_option("The wording (kept encrypted).")],
     owner: Annotated[
         str | None, typer.Option(help="Steps: youth, family, caseworker, agency.")
     ] = None,
@@ -80,7 +81,7 @@ def plan_youth_copy(
     ref: Ref,
     title: Annotated[
         str | None,
-        typer.Option(help='The youth\'s own title for their copy; "" for the neutral "My plan".'),
+        sensitive_option('The youth\'s own title for their copy; "" for the neutral "My plan".'),
     ] = None,
     hotlines: Annotated[
         bool | None,

@@ -76,7 +76,8 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("id", new_id())
+        if "id" not in kwargs:  # not setdefault: an id given must draw none from the source
+            kwargs["id"] = new_id()
         for key, value in kwargs.items():
             setattr(self, key, value)
 

@@ -423,3 +423,17 @@ class SignInAttempt(Base):
 
 # The event publisher reads the unpublished events every second.
 Index("ix_lifecycle_events_unpublished", LifecycleEvent.published_at)
+
+
+class StoreKey(Base):
+    """A key this store's values are sealed under, known by its check value, never the key: a
+    keyring from another store, or a new one made over this store's data, is refused by it. The
+    key recorded last (highest ``position``) is the store's primary, which writers must hold."""
+
+    __tablename__ = "store_keys"
+
+    id: Mapped[str] = id_column()
+    key_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    check_value: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer, unique=True)
+    recorded_at: Mapped[datetime]

@@ -20,7 +20,7 @@ from harbour.app import App
 from harbour.db.models import AuditEvent, Case
 from tests.cli.helpers import answers_file
 from tests.db.helpers import write_referral
-from tests.support import invoke, referral
+from tests.support import given, invoke, referral
 
 ROLES = {"coordinator": "coord", "caseworker": "cw1", "supervisor": "sup", "admin": "adm"}
 AGENCY_STAFF = {
@@ -115,7 +115,7 @@ def commands() -> list[Command]:
         Command(
             "override",
             _assessed,
-            lambda r: ["override", r.ref, "--level", "high", "--reason", "seen them"],
+            lambda r: ["override", r.ref, "--level", "high", "--reason", given("seen them")],
             frozenset({S}),
         ),
         Command("discharge", _discharge_pending, lambda r: ["discharge", r.ref], workers),
@@ -130,7 +130,7 @@ def commands() -> list[Command]:
             _assessed,
             lambda r: [
                 *("plan", "add", r.ref, "--section", "steps"),
-                *("--text", "call gran", "--owner", "family"),
+                *("--text", given("call gran"), "--owner", "family"),
             ],
             workers,
         ),
@@ -160,14 +160,14 @@ def commands() -> list[Command]:
             _referred,
             lambda r: [
                 *("case", "person", "add", r.ref, "--kind", "trusted_contact"),
-                *("--name", "Pat"),
+                *("--name", given("Pat")),
             ],
             workers,
         ),
         Command(
             "case person edit",
             _referred,
-            lambda r: ["case", "person", "edit", r.ref, "1", "--phone", "555-0199"],
+            lambda r: ["case", "person", "edit", r.ref, "1", "--phone", given("555-0199")],
             workers,
         ),
         Command(
@@ -179,7 +179,15 @@ def commands() -> list[Command]:
         Command(
             "case threat edit",
             _referred,
-            lambda r: ["case", "threat", "edit", r.ref, "0", "--protective-order-details", "c2"],
+            lambda r: [
+                "case",
+                "threat",
+                "edit",
+                r.ref,
+                "0",
+                "--protective-order-details",
+                given("c2"),
+            ],
             workers,
         ),
     ]

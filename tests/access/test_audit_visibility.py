@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harbour.app import App
 from harbour.cases import intake
-from tests.support import invoke, referral
+from tests.support import given, invoke, referral
 
 ABSENT = "HB-0000-0000-0000-0000-0000-0000-0000"
 
@@ -13,7 +13,7 @@ def test_refused_attempts_appear_in_the_cases_audit(seeded: App) -> None:
     ref = intake.refer(seeded, "coord", referral("Rf"), None).reference
     attempts = [
         ("cw1", ["audit", ref]),
-        ("cw2", ["override", ref, "--level", "low", "--reason", "x"]),
+        ("cw2", ["override", ref, "--level", "low", "--reason", given("x")]),
         ("adm", ["case", "show", ref]),
         ("coord", ["plan", "finalize", ref]),
     ]
@@ -33,7 +33,7 @@ def test_refused_attempts_appear_in_the_cases_audit(seeded: App) -> None:
 def test_a_refused_role_answers_alike_for_another_agencys_case_and_none(seeded: App) -> None:
     theirs = intake.refer(seeded, "coord2", referral("Rt"), None).reference
     for handle, args in (("cw1", ["audit"]), ("adm", ["case", "show"]), ("coord", ["override"])):
-        extra = ["--level", "low", "--reason", "x"] if args == ["override"] else []
+        extra = ["--level", "low", "--reason", given("x")] if args == ["override"] else []
         other = invoke(seeded, *args, theirs, *extra, "--as", handle)
         nobody = invoke(seeded, *args, ABSENT, *extra, "--as", handle)
         assert (other.exit_code, other.stdout, other.stderr) == (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import json
 import os
@@ -19,11 +20,12 @@ from sqlalchemy import select, update
 from harbour.admin.keys import rotate, stale_count
 from harbour.app import App
 from harbour.cases import intake
-from harbour.crypto import Keyring
+from harbour.crypto import Keyring, key_check_value
+from harbour.db import storekeys
 from harbour.db.models import Person
 from harbour.errors import CryptoError
 from harbour.settings import Settings
-from tests.db.helpers import sealed_snapshot
+from tests.db.helpers import row_counts, sealed_snapshot
 from tests.support import invoke, referral
 
 CASES = 40
@@ -38,6 +40,11 @@ def _fill(app: App, cases: int = CASES) -> dict[tuple[str, str, str], str]:
 def _fresh(app: App, **changes: object) -> App:
     """Another process's view of the same store: keys read from their source anew."""
     return App(app.settings.model_copy(update=changes), app.clock)
+
+
+def _primary(app: App) -> int:
+    """The primary key version in the key file now."""
+    return Keyring.load(app.settings.resolved_key_file).primary
 
 
 def _rotate_env(app: App, batch: int = 1) -> dict[str, str]:
@@ -142,13 +149,16 @@ def test_rotation_failing_after_some_batches_resumes(seeded: App) -> None:
         if len(batches) == 3:
             raise KeyboardInterrupt
 
+    first = _primary(seeded)
     with pytest.raises(KeyboardInterrupt):
         rotate(seeded, crash_after_three)
+    second = _primary(seeded)
     assert sealed_snapshot(_fresh(seeded)) == before
     assert stale_count(_fresh(seeded)) > 0
-    assert rotate(seeded)[0] == 2
+    assert rotate(seeded)[0] == second != first
     assert stale_count(_fresh(seeded)) == 0
-    assert rotate(seeded)[0] == 3  # nothing left to resume: a new rotation
+    third = rotate(seeded)[0]  # nothing left to resume: a new rotation
+    assert third == _primary(seeded) not in (first, second)
     assert sealed_snapshot(_fresh(seeded)) == before
 
 
@@ -156,9 +166,9 @@ def test_rotate_cli_shows_progress_and_is_audited(seeded: App) -> None:
     _fill(seeded, 3)
     result = invoke(seeded, "keys", "rotate", "--as", "adm")
     assert result.exit_code == 0, result.stderr
-    assert "re-encrypting: " in result.stderr and "version 2" in result.stdout
+    assert "re-encrypting: " in result.stderr and f"version {_primary(seeded)}" in result.stdout
     quiet = invoke(seeded, "keys", "rotate", "--as", "adm", "--json")
-    assert quiet.stderr == "" and quiet.json()["primary_key"] == 3
+    assert quiet.stderr == "" and quiet.json()["primary_key"] == _primary(seeded)
     denied = invoke(seeded, "keys", "rotate", "--as", "sup")
     assert denied.exit_code == 1 and "not_permitted" in denied.stderr
 
@@ -170,12 +180,15 @@ def test_wrong_key_is_a_clear_error_never_garbage(seeded: App, tmp_path: Path) -
     wrong = _fresh(seeded, key_file=other)
     result = invoke(wrong, "case", "show", ref, "--as", "cw1")
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: decrypt_failed: ") and "wrong key file" in result.stderr
+    assert result.stderr.startswith("error: wrong_keyring: ") and "none of" in result.stderr
+    assert "restore the store's keyring from its backup" in result.stderr
     assert result.stdout == ""
     missing = invoke(
         _fresh(seeded, key_file=tmp_path / "nope.json"), "case", "show", ref, "--as", "cw1"
     )
     assert missing.exit_code == 1 and missing.stderr.startswith("error: key_missing: ")
+    assert "restore it from the keyring backup" in missing.stderr
+    assert "harbour init" not in missing.stderr
 
 
 def test_a_value_opens_only_in_its_own_row_and_field(seeded: App) -> None:
@@ -201,7 +214,9 @@ def test_a_token_relabelled_to_another_key_version_fails(seeded: App) -> None:
     intake.refer(seeded, "coord", referral("Rl"), None)
     rotate(seeded)
     token = seeded.run(lambda uow: uow.session.scalars(select(Person)).first().name_sealed)
-    relabelled = token.replace("hb1:2:", "hb1:1:", 1)
+    first, second = sorted(seeded.cipher.keyring.keys, key=lambda v: v == _primary(seeded))
+    relabelled = token.replace(f"hb1:{second}:", f"hb1:{first}:", 1)
+    assert relabelled != token
     seeded.run(
         lambda uow: uow.session.execute(
             update(Person).where(Person.name_sealed == token).values(name_sealed=relabelled)
@@ -231,11 +246,12 @@ def test_keys_from_the_environment(seeded: App) -> None:
 
 def test_one_rotation_at_a_time(seeded: App) -> None:
     key_file = seeded.settings.resolved_key_file
+    before = Keyring.load(key_file)
     with open(key_file.with_name(key_file.name + ".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         result = invoke(seeded, "keys", "rotate", "--as", "adm")
     assert result.exit_code == 1 and "rotation_running" in result.stderr
-    assert Keyring.load(key_file).primary == 1
+    assert Keyring.load(key_file) == before
 
 
 def test_init_makes_a_private_keyring_once(tmp_path: Path) -> None:
@@ -250,4 +266,114 @@ def test_init_makes_a_private_keyring_once(tmp_path: Path) -> None:
     assert (first.json()["keys_created"], again.json()["keys_created"]) == (True, False)
     assert (home / "keys.json").stat().st_mode & 0o777 == 0o600
     assert home.stat().st_mode & 0o777 == 0o700
-    assert Keyring.load(home / "keys.json").primary == 1
+    assert len(Keyring.load(home / "keys.json").keys) == 1
+
+
+def test_a_key_file_open_to_group_or_others_is_refused(seeded: App) -> None:
+    ref = intake.refer(seeded, "coord", referral("Km"), None).reference
+    key_file = seeded.settings.resolved_key_file
+    key_file.chmod(0o640)
+    result = invoke(_fresh(seeded), "case", "show", ref, "--as", "cw1")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: key_file_exposed: ")
+    assert "mode 0640" in result.stderr and f"chmod 600 {key_file}" in result.stderr
+    key_file.chmod(0o600)
+    assert invoke(_fresh(seeded), "case", "show", ref, "--as", "cw1").exit_code == 0
+
+
+def test_init_makes_an_existing_open_home_owner_only_and_says_so(tmp_path: Path) -> None:
+    home = tmp_path / "trial"
+    home.mkdir(mode=0o755)  # what `mkdir -p $HARBOUR_HOME` makes
+    home.chmod(0o755)
+    app = App(Settings(home=home))
+    try:
+        result = invoke(app, "init", "--agency", "north", "--admin", "adm")
+        again = invoke(app, "init", "--agency", "north", "--admin", "adm")
+    finally:
+        app.dispose()
+    assert result.exit_code == 0, result.stderr
+    assert home.stat().st_mode & 0o777 == 0o700
+    assert f"{home} had mode 0755" in result.stderr and "made it 0700" in result.stderr
+    assert again.exit_code == 0 and "mode" not in again.stderr
+
+
+def _store_keys(app: App) -> list[tuple[int, str]]:
+    rows = app.run(lambda uow: storekeys.recorded(uow.session))
+    return [(row.key_id, row.check_value) for row in rows]
+
+
+def test_the_store_records_check_values_never_keys(seeded: App) -> None:
+    intake.refer(seeded, "coord", referral("Fp"), None)
+    keyring = Keyring.load(seeded.settings.resolved_key_file)
+    recorded = _store_keys(seeded)
+    assert recorded == [(keyring.primary, key_check_value(keyring.keys[keyring.primary]))]
+    key = keyring.keys[keyring.primary]
+    assert all(form not in recorded[0][1] for form in (key.hex(), base64.b64encode(key).decode()))
+    rotate(seeded)
+    rotated = Keyring.load(seeded.settings.resolved_key_file)
+    assert _store_keys(seeded) == [
+        *recorded,
+        (rotated.primary, rotated.check_values()[rotated.primary]),
+    ]
+
+
+def test_key_ids_are_random_not_a_counter() -> None:
+    made = [Keyring.generate() for _ in range(8)]
+    assert len({keyring.primary for keyring in made}) > 1
+    grown = made[0].with_new_key().with_new_key()
+    assert len(grown.keys) == 3 and sorted(grown.keys) != [1, 2, 3]
+
+
+def test_another_stores_keyring_neither_writes_nor_reads(seeded: App, tmp_path: Path) -> None:
+    ref = intake.refer(seeded, "coord", referral("Os"), None).reference
+    other = tmp_path / "other-keys.json"
+    Keyring.generate().save(other)
+    before = row_counts(seeded)
+    for command in (("refer", "--file", str(_referral_file(tmp_path))), ("case", "show", ref)):
+        result = invoke(_fresh(seeded, key_file=other), *command, "--as", "coord")
+        assert result.exit_code == 1 and result.stderr.startswith("error: wrong_keyring: ")
+    assert row_counts(seeded) == before
+
+
+def test_a_keyring_from_before_the_last_rotation_cannot_write(seeded: App, tmp_path: Path) -> None:
+    intake.refer(seeded, "coord", referral("Ol"), None)
+    backup = tmp_path / "old-keys.json"
+    Keyring.load(seeded.settings.resolved_key_file).save(backup)
+    rotate(seeded)
+    before = row_counts(seeded)
+    result = invoke(
+        _fresh(seeded, key_file=backup),
+        "refer",
+        "--file",
+        str(_referral_file(tmp_path)),
+        "--as",
+        "coord",
+    )
+    assert result.exit_code == 1 and result.stderr.startswith("error: wrong_keyring: ")
+    assert "primary key" in result.stderr and row_counts(seeded) == before
+
+
+def test_init_on_an_existing_store_never_makes_keys(tmp_path: Path) -> None:
+    home = tmp_path / "store"
+    app = App(Settings(home=home))
+    key_file = home / "keys.json"
+    try:
+        assert invoke(app, "init", "--agency", "north", "--admin", "adm").exit_code == 0
+        keys = key_file.read_bytes()
+        key_file.rename(tmp_path / "moved.json")
+        again = invoke(App(Settings(home=home)), "init", "--agency", "north", "--admin", "adm")
+        assert again.exit_code == 1 and again.stderr.startswith("error: key_missing: ")
+        assert "restore it from the keyring backup" in again.stderr
+        assert not key_file.exists()
+        (tmp_path / "moved.json").rename(key_file)
+        restored = invoke(App(Settings(home=home)), "init", "--agency", "north", "--admin", "adm")
+        assert restored.exit_code == 0, restored.stderr
+        assert key_file.read_bytes() == keys
+    finally:
+        app.dispose()
+
+
+def _referral_file(folder: Path) -> Path:
+    path = folder / "referral.json"
+    path.write_text(json.dumps(referral("Kn")))
+    return path

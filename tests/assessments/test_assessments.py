@@ -13,7 +13,7 @@ from harbour.assessments.submit import submit_assessment
 from harbour.db.models import Assessment, Case, LifecycleEvent, Plan
 from harbour.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tests.cli.helpers import answers_file, ok, referred_case, safest
-from tests.support import invoke
+from tests.support import given, invoke
 
 
 def count(app: App, model: type) -> int:
@@ -96,7 +96,9 @@ def test_override_keeps_both_levels_and_reschedules(seeded: App, tmp_path: Path)
         seeded, "assess", ref, "--point", "initial_contact", "--answers", calm, "--as", "cw1"
     )
     assert first["risk_level"] == "low"
-    raised = ok(seeded, "override", ref, "--level", "imminent", "--reason", "MKwhy", "--as", "sup")
+    raised = ok(
+        seeded, "override", ref, "--level", "imminent", "--reason", given("MKwhy"), "--as", "sup"
+    )
     assert (raised["risk_level"], raised["computed_level"]) == ("imminent", "low")
     assert raised["previous_level"] == "low" and raised["emergency_protocol"]
     assert raised["next_due"] < first["next_due"]  # imminent: due the next day
@@ -115,7 +117,9 @@ def test_override_keeps_both_levels_and_reschedules(seeded: App, tmp_path: Path)
     plan = ok(seeded, "plan", "show", ref, "--as", "cw1")
     assert plan["risk_level"] == "imminent" and plan["computed_level"] == "low"
     assert "emergency.shelter" in {i["key"] for i in plan["items"] if i["section"] == "emergency"}
-    bad = invoke(seeded, "override", ref, "--level", "extreme", "--reason", "x", "--as", "sup")
+    bad = invoke(
+        seeded, "override", ref, "--level", "extreme", "--reason", given("x"), "--as", "sup"
+    )
     assert bad.exit_code == 2 and "level" in bad.stderr
 
 

@@ -16,7 +16,7 @@ from harbour.clock import FixedClock
 from harbour.db.models import AuditEvent, Case, Person
 from harbour.plans import store as planning
 from tests.db.helpers import row_counts, sealed_snapshot
-from tests.support import invoke, referral
+from tests.support import given, invoke, referral
 
 
 def _case(app: App, marker: str = "Cd", caseworker: str = "cw1") -> str:
@@ -49,8 +49,8 @@ def test_people_added_and_edited_are_sealed_audited_and_touch_the_case(seeded: A
     seeded.clock.advance(timedelta(minutes=5))
     added = invoke(
         seeded,
-        *("case", "person", "add", ref, "--kind", "caretaker", "--name", "CDnewname"),
-        *("--relationship", "CDgran", "--phone", "CDnewphone", "--non-offending"),
+        *("case", "person", "add", ref, "--kind", "caretaker", "--name", given("CDnewname")),
+        *("--relationship", given("CDgran"), "--phone", given("CDnewphone"), "--non-offending"),
         *("--approved-by-youth", "--as", "cw1", "--json"),
     )
     assert added.exit_code == 0, added
@@ -58,8 +58,18 @@ def test_people_added_and_edited_are_sealed_audited_and_touch_the_case(seeded: A
     assert "next plan version" in added.json()["note"]
     edited = invoke(
         seeded,
-        *("case", "person", "edit", ref, "0", "--phone", "CDyouthphone2", "--clear", "notes"),
-        *("--date-of-birth", "2010-02-03", "--as", "sup"),
+        *(
+            "case",
+            "person",
+            "edit",
+            ref,
+            "0",
+            "--phone",
+            given("CDyouthphone2"),
+            "--clear",
+            "notes",
+        ),
+        *("--date-of-birth", given("2010-02-03"), "--as", "sup"),
     )
     assert edited.exit_code == 0, edited
     assert "next plan version" in edited.stdout and "CDyouthphone2" not in edited.stdout
@@ -119,9 +129,9 @@ def test_threats_and_protective_orders_added_and_edited(seeded: App) -> None:
     ref = _case(seeded, "Th")
     added = invoke(
         seeded,
-        *("case", "threat", "add", ref, "--kind", "network", "--name", "THnet"),
+        *("case", "threat", "add", ref, "--kind", "network", "--name", given("THnet")),
         *("--protective-order", "--protective-order-expires-on", "2027-06-30"),
-        *("--protective-order-details", "THcourt", "--as", "cw1", "--json"),
+        *("--protective-order-details", given("THcourt"), "--as", "cw1", "--json"),
     )
     assert added.exit_code == 0, added
     number = added.json()["number"]
@@ -156,23 +166,29 @@ def test_threats_and_protective_orders_added_and_edited(seeded: App) -> None:
 
 
 HOSTILE: list[tuple[list[str], str]] = [
-    (["person", "edit", "{ref}", "0", "--name", "a\x00b"], "--name"),
-    (["person", "edit", "{ref}", "0", "--name", "evil\u202eman"], "--name"),
-    (["person", "edit", "{ref}", "0", "--name", "x" * 500], "--name"),
-    (["person", "edit", "{ref}", "0", "--name", "   "], "--name"),
-    (["person", "edit", "{ref}", "0", "--date-of-birth", "2010-02-30"], "--date-of-birth"),
-    (["person", "edit", "{ref}", "0", "--date-of-birth", "2099-01-01"], "--date-of-birth"),
-    (["person", "edit", "{ref}", "0", "--date-of-birth", "1850-01-01"], "--date-of-birth"),
+    (["person", "edit", "{ref}", "0", "--name", given("a\x00b")], "--name"),
+    (["person", "edit", "{ref}", "0", "--name", given("evil\u202eman")], "--name"),
+    (["person", "edit", "{ref}", "0", "--name", given("x" * 500)], "--name"),
+    (["person", "edit", "{ref}", "0", "--name", given("   ")], "--name"),
+    (["person", "edit", "{ref}", "0", "--date-of-birth", given("2010-02-30")], "--date-of-birth"),
+    (["person", "edit", "{ref}", "0", "--date-of-birth", given("2099-01-01")], "--date-of-birth"),
+    (["person", "edit", "{ref}", "0", "--date-of-birth", given("1850-01-01")], "--date-of-birth"),
     (["person", "edit", "{ref}", "0", "--non-offending"], "--non-offending"),
-    (["person", "edit", "{ref}", "2", "--date-of-birth", "2001-01-01"], "--date-of-birth"),
+    (["person", "edit", "{ref}", "2", "--date-of-birth", given("2001-01-01")], "--date-of-birth"),
     (["person", "edit", "{ref}", "0", "--clear", "name"], "--clear"),
     (["person", "edit", "{ref}", "0", "--clear", "'; DROP TABLE people; --"], "--clear"),
     (["person", "edit", "{ref}", "1", "--clear", "notes"], "--clear"),
     (["person", "edit", "{ref}", "0"], "nothing to change"),
-    (["person", "edit", "{ref}", "0", "--phone", "1", "--clear", "phone"], "--clear"),
-    (["person", "add", "{ref}", "--kind", "youth", "--name", "Second"], "--kind"),
-    (["person", "add", "{ref}", "--kind", "family_member", "--name", "Nor"], "--relationship"),
-    (["person", "add", "{ref}", "--kind", "trusted_contact", "--name", "{{ 7*7 }}\x07"], "--name"),
+    (["person", "edit", "{ref}", "0", "--phone", given("1"), "--clear", "phone"], "--clear"),
+    (["person", "add", "{ref}", "--kind", "youth", "--name", given("Second")], "--kind"),
+    (
+        ["person", "add", "{ref}", "--kind", "family_member", "--name", given("Nor")],
+        "--relationship",
+    ),
+    (
+        ["person", "add", "{ref}", "--kind", "trusted_contact", "--name", given("{{ 7*7 }}\x07")],
+        "--name",
+    ),
     (["threat", "add", "{ref}", "--kind", "boss"], "--kind"),
     (
         ["threat", "add", "{ref}", "--kind", "network", "--protective-order-expires-on", "x"],
@@ -183,7 +199,7 @@ HOSTILE: list[tuple[list[str], str]] = [
         "--protective-order-expires-on",
     ),
     (
-        ["threat", "add", "{ref}", "--kind", "network", "--protective-order-details", "c"],
+        ["threat", "add", "{ref}", "--kind", "network", "--protective-order-details", given("c")],
         "--protective-order-details",
     ),
 ]
@@ -208,7 +224,7 @@ def test_bad_input_changes_nothing_and_names_the_field(
 
 def test_who_may_edit(seeded: App) -> None:
     ref = _case(seeded, "Wh", caseworker="cw1")
-    edit = ["case", "person", "edit", ref, "0", "--phone", "WHphone"]
+    edit = ["case", "person", "edit", ref, "0", "--phone", given("WHphone")]
     assert invoke(seeded, *edit, "--as", "cw1").exit_code == 0
     assert invoke(seeded, *edit, "--as", "sup").exit_code == 0
     for handle in ("cw2", "coord", "adm"):
@@ -230,10 +246,10 @@ def test_another_agencys_case_answers_as_a_missing_one(seeded: App) -> None:
     absent = "HB-0000-0000-0000-0000-0000-0000-0000"
     counts = row_counts(seeded)
     for args in (
-        ["person", "edit", "{ref}", "0", "--phone", "1"],
-        ["person", "add", "{ref}", "--kind", "trusted_contact", "--name", "N"],
+        ["person", "edit", "{ref}", "0", "--phone", given("1")],
+        ["person", "add", "{ref}", "--kind", "trusted_contact", "--name", given("N")],
         ["threat", "add", "{ref}", "--kind", "network"],
-        ["threat", "edit", "{ref}", "0", "--name", "N"],
+        ["threat", "edit", "{ref}", "0", "--name", given("N")],
     ):
         other = invoke(seeded, "case", *[a.replace("{ref}", theirs) for a in args], "--as", "sup")
         missing = invoke(seeded, "case", *[a.replace("{ref}", absent) for a in args], "--as", "sup")
@@ -250,13 +266,19 @@ def test_another_agencys_case_answers_as_a_missing_one(seeded: App) -> None:
 
 def test_unknown_number_and_closed_case(seeded: App, tmp_path: Path) -> None:
     ref = _case(seeded, "Nu")
-    missing = invoke(seeded, "case", "person", "edit", ref, "99", "--phone", "1", "--as", "sup")
+    missing = invoke(
+        seeded, "case", "person", "edit", ref, "99", "--phone", given("1"), "--as", "sup"
+    )
     assert missing.exit_code == 1 and "person_not_found" in missing.stderr
-    huge = invoke(seeded, "case", "threat", "edit", ref, str(2**70), "--name", "N", "--as", "sup")
+    huge = invoke(
+        seeded, "case", "threat", "edit", ref, str(2**70), "--name", given("N"), "--as", "sup"
+    )
     assert huge.exit_code == 2 and "Traceback" not in huge.stderr
     with seeded.engine.begin() as conn:
         conn.execute(Case.__table__.update().where(Case.reference == ref).values(status="closed"))
-    closed = invoke(seeded, "case", "person", "edit", ref, "0", "--phone", "1", "--as", "sup")
+    closed = invoke(
+        seeded, "case", "person", "edit", ref, "0", "--phone", given("1"), "--as", "sup"
+    )
     assert closed.exit_code == 1 and "case_closed" in closed.stderr
 
 
@@ -282,7 +304,7 @@ def test_a_concurrent_edit_of_the_same_case_is_stale_not_lost(
 
     monkeypatch.setattr(case_details, "_apply_person", racing)
     second = invoke(
-        seeded, "case", "person", "edit", ref, "0", "--phone", "CCsecond", "--as", "cw1"
+        seeded, "case", "person", "edit", ref, "0", "--phone", given("CCsecond"), "--as", "cw1"
     )
     assert second.exit_code == 1 and "stale" in second.stderr
     monkeypatch.undo()

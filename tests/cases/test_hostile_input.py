@@ -7,14 +7,19 @@ not echoed); never a traceback; and both databases answer alike.
 from __future__ import annotations
 
 import json
+import os
 import unicodedata
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from harbour.app import App
+from harbour.errors import InvalidInput
+from harbour.reference import load_policy
+from harbour.settings import Settings
 from tests.db.helpers import refer, row_counts
 from tests.support import invoke, referral
 
@@ -198,3 +203,46 @@ def test_oversized_file_refused(seeded: App, tmp_path: Path) -> None:
     path.write_text(json.dumps(referral("Hb", notes="x" * 1_100_000)))
     result = invoke(seeded, "refer", "--file", str(path), "--as", "coord")
     assert result.exit_code == 2 and "larger than 1 MB" in result.stderr
+
+
+def _fifo(folder: Path) -> Path:
+    path = folder / "referral.json"
+    os.mkfifo(path)  # with no writer, reading it would wait forever
+    return path
+
+
+def _sparse(folder: Path) -> Path:
+    path = folder / "referral.yaml"
+    with path.open("wb") as handle:
+        handle.truncate(3 * 2**30)  # 3 GB that take no disk: read whole, they take memory
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make_file", "says"),
+    [
+        (_fifo, "is not a regular file"),
+        (lambda _: Path("/dev/zero"), "is not a regular file"),
+        (_sparse, "is larger than 1 MB"),
+    ],
+)
+def test_input_that_is_not_a_small_regular_file_is_refused_unread(
+    seeded: App, tmp_path: Path, make_file: Any, says: str
+) -> None:
+    path = make_file(tmp_path)
+    before = row_counts(seeded)
+    assess = ("assess", "HB-0000-0000", "--point", "initial_contact", "--answers", str(path))
+    for command in (("refer", "--file", str(path)), assess):
+        result = invoke(seeded, *command, "--as", "coord")
+        assert (result.exit_code, row_counts(seeded)) == (2, before), result.stderr
+        assert f"{path}: {says}" in result.stderr
+
+
+@pytest.mark.parametrize("make_file", [_fifo, lambda _: Path("/dev/zero"), _sparse])
+def test_a_data_file_that_is_not_a_small_regular_file_is_refused_unread(
+    tmp_path: Path, make_file: Any
+) -> None:
+    path = make_file(tmp_path)
+    with pytest.raises(InvalidInput) as refused:
+        load_policy(Settings(policy_file=path))
+    assert refused.value.code == "bad_data_file" and str(path) in str(refused.value)

@@ -13,7 +13,7 @@ from harbour.app import App
 from harbour.db.models import Case
 from tests.cli.helpers import answers_file, ok, referred_case
 from tests.conftest import START
-from tests.support import invoke
+from tests.support import given, invoke
 
 
 def _assessed(app: App, tmp_path: Path, marker: str = "CC") -> str:
@@ -25,11 +25,15 @@ def _assessed(app: App, tmp_path: Path, marker: str = "CC") -> str:
 
 def test_errors_name_options_as_they_are_typed(seeded: App, tmp_path: Path) -> None:
     ref = _assessed(seeded, tmp_path)
-    override = invoke(seeded, "override", ref, "--level", "severe", "--reason", " ", "--as", "sup")
+    override = invoke(
+        seeded, "override", ref, "--level", "severe", "--reason", given(" "), "--as", "sup"
+    )
     assert override.exit_code == 2
     assert "--level:" in override.stderr and "--reason:" in override.stderr
     assert "-.level" not in override.stderr
-    added = invoke(seeded, "plan", "add", ref, "--section", "nope", "--text", "x", "--as", "cw1")
+    added = invoke(
+        seeded, "plan", "add", ref, "--section", "nope", "--text", given("x"), "--as", "cw1"
+    )
     assert added.exit_code == 2 and "--section:" in added.stderr and "-.section" not in added.stderr
 
 
@@ -91,7 +95,7 @@ def test_json_errors_are_json_on_stderr_with_the_same_exit_codes(seeded: App) ->
     assert json.loads(missing.stderr) == {"error": "case_not_found", "detail": "no such case"}
 
     bad = invoke(
-        seeded, "override", absent, "--level", "x", "--reason", "y", "--as", "sup", "--json"
+        seeded, "override", absent, "--level", "x", "--reason", given("y"), "--as", "sup", "--json"
     )
     assert bad.exit_code == 2
     parsed = json.loads(bad.stderr)

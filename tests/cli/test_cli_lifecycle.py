@@ -8,7 +8,7 @@ from pathlib import Path
 from harbour.app import App
 from harbour.clock import FixedClock
 from tests.cli.helpers import answers_file, ok, referred_case
-from tests.support import invoke
+from tests.support import given, invoke
 
 
 def test_whole_lifecycle(seeded: App, clock: FixedClock, tmp_path: Path) -> None:
@@ -51,7 +51,7 @@ def test_whole_lifecycle(seeded: App, clock: FixedClock, tmp_path: Path) -> None
         "--section",
         "steps",
         "--text",
-        "MKstep",
+        given("MKstep"),
         "--owner",
         "youth",
         "--as",
@@ -70,9 +70,11 @@ def test_whole_lifecycle(seeded: App, clock: FixedClock, tmp_path: Path) -> None
     assert "leave.go_bag" in {i["key"] for i in sections["strategies"]["removed"]}
 
     # A supervisor raises the level by hand; both levels are kept.
-    raised = ok(app, "override", ref, "--level", "high", "--reason", "MKreason", "--as", "sup")
+    raised = ok(
+        app, "override", ref, "--level", "high", "--reason", given("MKreason"), "--as", "sup"
+    )
     assert (raised["risk_level"], raised["computed_level"]) == ("high", "moderate")
-    denied = invoke(app, "override", ref, "--level", "low", "--reason", "x", "--as", "cw1")
+    denied = invoke(app, "override", ref, "--level", "low", "--reason", given("x"), "--as", "cw1")
     assert denied.exit_code == 1
 
     upcoming = ok(app, "schedule", ref, "--as", "cw1")

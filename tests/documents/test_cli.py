@@ -7,8 +7,10 @@ them except the contacts the youth approved (youth copy only).
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -16,7 +18,7 @@ from sqlalchemy import select
 from harbour.app import App
 from harbour.db.models import AuditEvent
 from tests.cli.helpers import answers_file, ok, referred_case
-from tests.support import invoke
+from tests.support import CliResult, given, invoke
 
 M = "DM"
 NEVER_OUTSIDE_STAFF = [
@@ -68,7 +70,7 @@ def case(seeded: App, tmp_path: Path) -> str:
             "--section",
             "steps",
             "--text",
-            text,
+            given(text),
             "--owner",
             owner,
             "--as",
@@ -104,23 +106,16 @@ def test_same_version_same_bytes_and_older_versions(seeded: App, case: str) -> N
     assert "Version: 1 (Final)" in first
 
 
+def _render_to(app: App, case: str, target: Path, audience: str, *extra: str) -> CliResult:
+    args = ("--audience", audience, "--output", str(target), "--as", "cw1", *extra)
+    return invoke(app, "plan", "render", case, *args)
+
+
 def test_output_file_is_private(seeded: App, case: str, tmp_path: Path) -> None:
     target = tmp_path / "card.html"
     target.write_text("old")
     target.chmod(0o644)
-    result = invoke(
-        seeded,
-        "plan",
-        "render",
-        case,
-        "--audience",
-        "youth",
-        "--output",
-        str(target),
-        "--as",
-        "cw1",
-        "--json",
-    )
+    result = _render_to(seeded, case, target, "youth", "--json")
     assert result.exit_code == 0, result.stderr
     assert result.json() == {
         "audience": "youth",
@@ -189,3 +184,38 @@ def test_plan_diff_renders_for_a_planning_meeting(seeded: App, case: str, tmp_pa
 def test_plan_diff_refuses_an_unknown_format_before_reading(seeded: App, case: str) -> None:
     result = invoke(seeded, "plan", "diff", case, "1", "1", "--format", "pdf", "--as", "cw1")
     assert result.exit_code == 2 and "--format" in result.stderr and result.stdout == ""
+
+
+def _fifo(folder: Path) -> Path:
+    path = folder / "pipe"
+    os.mkfifo(path)
+    return path
+
+
+def _null_device(folder: Path) -> Path:
+    """A stand-in for /dev/null, so a regression cannot replace the real one."""
+    if os.geteuid() != 0:
+        pytest.skip("making a device node needs root")
+    path = folder / "null"
+    os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    return path
+
+
+def _link_to_fifo(folder: Path) -> Path:
+    """Like /dev/stdout: a link to the pipe or terminal the output would go to."""
+    link = folder / "stdout"
+    link.symlink_to(_fifo(folder))
+    return link
+
+
+@pytest.mark.parametrize("make_target", [_fifo, _null_device, _link_to_fifo])
+def test_output_refuses_what_is_not_a_regular_file(
+    seeded: App, case: str, tmp_path: Path, make_target: Any
+) -> None:
+    target = make_target(tmp_path)
+    kind = stat.S_IFMT(target.stat().st_mode)
+    result = _render_to(seeded, case, target, "staff")
+    assert result.exit_code == 2 and result.stdout == "", result.stderr
+    assert "--output: must be a new or regular file" in result.stderr
+    assert stat.S_IFMT(target.stat().st_mode) == kind
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

@@ -29,7 +29,7 @@ from tests.cli.helpers import safest
 from tests.flows.conftest import PrefectServer
 from tests.flows.scan import database_hits, folder_hits, hits_in
 from tests.orchestration.helpers import assess, case_by_reference, refer
-from tests.support import invoke
+from tests.support import given, invoke
 
 M = "Zq7canary"  # every identifying field starts with it
 
@@ -73,7 +73,15 @@ def _lifecycle(app: App, folder: Path, clock: FixedClock, monkeypatch: pytest.Mo
     lifecycle.safety_assessment(imminent["assessment"])
     _acknowledge(app)
     invoke(
-        app, "override", case.reference, "--level", "high", "--reason", f"{M}reason", "--as", "sup"
+        app,
+        "override",
+        case.reference,
+        "--level",
+        "high",
+        "--reason",
+        given(f"{M}reason"),
+        "--as",
+        "sup",
     )
     meeting = assess(app, case.reference, "planning_meeting", _answers(app, folder, "m"))
     lifecycle.planning_meeting(meeting["assessment"])

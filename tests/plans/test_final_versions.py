@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harbour.app import App
 from tests.cli.helpers import answers_file, ok, referred_case
-from tests.support import invoke
+from tests.support import given, invoke
 
 
 def _render(app: App, ref: str, audience: str, version: str) -> str:
@@ -32,8 +32,30 @@ def test_editing_people_after_finalize_leaves_the_final_version_as_it_was(
     people = ok(seeded, "case", "show", ref, "--as", "cw1")
     contact = next(p["person"] for p in people["people"] if p.get("approved_by_youth"))
     threat = people["threats"][0]["threat"]
-    ok(seeded, "case", "threat", "edit", ref, str(threat), "--name", "Renamed", "--as", "cw1")
-    ok(seeded, "case", "person", "edit", ref, str(contact), "--phone", "555-0199", "--as", "cw1")
+    ok(
+        seeded,
+        "case",
+        "threat",
+        "edit",
+        ref,
+        str(threat),
+        "--name",
+        given("Renamed"),
+        "--as",
+        "cw1",
+    )
+    ok(
+        seeded,
+        "case",
+        "person",
+        "edit",
+        ref,
+        str(contact),
+        "--phone",
+        given("555-0199"),
+        "--as",
+        "cw1",
+    )
 
     assert {a: _render(seeded, ref, a, "1") for a in before} == before
     assert ok(seeded, "plan", "show", ref, "--version", "1", "--as", "cw1") == shown

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from harbour.app import App
 from tests.cli.helpers import answers_file, ok, referred_case
-from tests.support import invoke
+from tests.support import given, invoke
 
 HOTLINE = "1-888-373-7888"
 
@@ -31,7 +31,7 @@ def test_title_and_hidden_hotlines_reach_the_youth_copy_and_later_versions(
 ) -> None:
     ref = _assessed(seeded, tmp_path)
     assert HOTLINE in _youth_text(seeded, ref)
-    shown = ok(seeded, "plan", "youth-copy", ref, "--title", "Weekend list", "--hide-hotlines",
+    shown = ok(seeded, "plan", "youth-copy", ref, "--title", given("Weekend list"), "--hide-hotlines",
                "--as", "cw1")  # fmt: skip
     assert shown == {"version": 1, "own_title": True, "hide_hotlines": True}
     text = _youth_text(seeded, ref)
@@ -50,7 +50,7 @@ def test_title_and_hidden_hotlines_reach_the_youth_copy_and_later_versions(
 def test_a_bad_title_is_refused_and_changes_nothing(seeded: App, tmp_path: Path) -> None:
     ref = _assessed(seeded, tmp_path)
     for bad in ("x" * 61, "two\nlines", "rtl\u202eoverride"):
-        result = invoke(seeded, "plan", "youth-copy", ref, "--title", bad, "--hide-hotlines",
+        result = invoke(seeded, "plan", "youth-copy", ref, "--title", given(bad), "--hide-hotlines",
                         "--as", "cw1")  # fmt: skip
         assert result.exit_code != 0 and "title" in result.stderr
     assert HOTLINE in _youth_text(seeded, ref)

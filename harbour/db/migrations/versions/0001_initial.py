@@ -71,6 +71,17 @@ def upgrade() -> None:
         batch_op.create_index("ix_sign_in_attempts_staff_at", ["staff_id", "at"], unique=False)
 
     op.create_table(
+        "store_keys",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("key_id", sa.BigInteger(), nullable=False),
+        sa.Column("check_value", sa.String(length=64), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("recorded_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_store_keys")),
+        sa.UniqueConstraint("key_id", name=op.f("uq_store_keys_key_id")),
+        sa.UniqueConstraint("position", name=op.f("uq_store_keys_position")),
+    )
+    op.create_table(
         "staff",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("agency_id", sa.String(length=32), nullable=False),
@@ -521,6 +532,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_staff_agency_id"))
 
     op.drop_table("staff")
+    op.drop_table("store_keys")
     with op.batch_alter_table("sign_in_attempts", schema=None) as batch_op:
         batch_op.drop_index("ix_sign_in_attempts_staff_at")
         batch_op.drop_index("ix_sign_in_attempts_address_at")

@@ -1,0 +1,71 @@
+"""Options for identifying or sensitive text, which never come from the command line itself.
+
+Every local account can read a process's arguments (``/proc/*/cmdline``, ``ps``) and shell
+history keeps them, so such an option takes ``@FILE`` (read from a file) or ``-`` (standard input:
+a prompt that does not echo when it is a terminal, else what is piped in). A value written out on
+the command line is refused, with how to give it instead. ``""`` (nothing) is allowed.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import typer
+
+from harbour.errors import InvalidInput
+from harbour.validation import MAX_DOCUMENT_BYTES, read_bounded
+
+STDIN = "-"
+_STDIN_READ = "harbour.stdin_read"
+
+
+def sensitive_option(help: str = "") -> Any:
+    """A typer option whose value is read from ``@FILE`` or ``-``, never given in argv."""
+    where = (
+        "Never the text itself: @FILE reads it from a file, - from a prompt (not echoed) or a pipe."
+    )
+    return typer.Option(help=f"{help} {where}".strip(), metavar="@FILE|-", callback=_read_sensitive)
+
+
+def _read_sensitive(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if not value:
+        return value
+    option = param.opts[0] if param.opts else str(param.name)
+    if value.startswith("@"):
+        return _text(read_bounded(Path(value[1:])), option)
+    if value == STDIN:
+        return _from_stdin(ctx, option)
+    raise InvalidInput(
+        [
+            (
+                option,
+                "is never taken from the command line (every local account can read it there, "
+                f"and shell history keeps it): put it in a file and pass {option} @FILE, or "
+                f"pass {option} - and type it (not echoed) or pipe it in",
+            )
+        ]
+    )
+
+
+def _from_stdin(ctx: click.Context, option: str) -> str:
+    if sys.stdin.isatty():
+        return getpass.getpass(f"{option.removeprefix('--')} (not shown): ")
+    if ctx.meta.get(_STDIN_READ):
+        reason = "standard input is read by one option only: give the others as @FILE"
+        raise InvalidInput([(option, reason)])
+    ctx.meta[_STDIN_READ] = True
+    raw = sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1)
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise InvalidInput([(option, "standard input is larger than 1 MB")])
+    return _text(raw, option)
+
+
+def _text(raw: bytes, option: str) -> str:
+    try:
+        return raw.decode("utf-8-sig").rstrip("\r\n")  # the newline ending a file or a line typed
+    except UnicodeDecodeError:
+        raise InvalidInput([(option, "is not UTF-8 text")]) from None
