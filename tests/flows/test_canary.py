@@ -24,7 +24,7 @@ from harbour.app import App, UnitOfWork
 from harbour.clock import FixedClock
 from harbour.db.models import Agency, Alert
 from harbour.demo.receivers import RouteBook
-from harbour.plans import sealed_copies as plan_documents
+from harbour.documents import render
 from tests.cli.helpers import safest
 from tests.flows.conftest import PrefectServer
 from tests.flows.scan import database_hits, folder_hits, hits_in
@@ -66,7 +66,7 @@ def _lifecycle(app: App, folder: Path, clock: FixedClock, monkeypatch: pytest.Mo
     def leaky(*args: object, **kwargs: object) -> str:
         raise ValueError(f"template failed near {M}youthname")  # as a library might say
 
-    monkeypatch.setattr(plan_documents, "render_plan", leaky)
+    monkeypatch.setattr(render, "render_copies", leaky)
     with pytest.raises(StepFailed):
         lifecycle.safety_assessment(imminent["assessment"])
     monkeypatch.undo()
