@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     session_max_hours: int = Field(
         10, ge=1, le=7 * 24, description="A console session ends this long after sign-in."
     )
+    password_hashing: Literal["standard", "tests_only_cheap"] = Field(
+        "standard",
+        description="Tests only: tests_only_cheap hashes passwords with argon2's cheapest "
+        "parameters, which protect nothing; never set it in an installation.",
+    )
     key_rotation_batch: int = Field(
         500, ge=1, le=100_000, description="Rows re-encrypted per committed batch in a rotation."
     )

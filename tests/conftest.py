@@ -24,6 +24,9 @@ from tests.support import seed_agencies
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# argon2's cheapest parameters, also in the harbour processes tests start: a sign-in costs
+# milliseconds, not a tenth of a second. tests/web/test_sign_in.py checks the production default.
+os.environ.setdefault("HARBOUR_PASSWORD_HASHING", "tests_only_cheap")
 
 POSTGRES_URL = os.environ.get("HARBOUR_TEST_POSTGRES_URL")
 START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # a Monday, 09:00 in New York

@@ -143,7 +143,9 @@ def complete(app: App, token: str, password: str, again: str, code: str) -> str:
         if secret is None or step is None:
             raise InvalidInput([("code", "the code does not match: check the device's clock")])
         credential = credential_of(uow, staff)
-        credential.password_hash = passwords.hash_password(password)
+        credential.password_hash = passwords.hash_password(
+            password, uow.app.settings.password_hashing
+        )
         uow.seal(credential, "totp_secret", secret)
         credential.totp_last_step = step
         credential.enrolled_at = uow.now()

@@ -3,7 +3,10 @@ argon2id hashing."""
 
 from __future__ import annotations
 
-from argon2 import PasswordHasher
+from functools import cache
+from typing import Literal
+
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from harbour.errors import InvalidInput
@@ -58,9 +61,18 @@ COMMON = frozenset(
     }
 )
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# Checked when a handle matches no account, so that an unknown handle takes as long as a known one.
-DUMMY_HASH = _hasher.hash("not a password anyone has; only spends the same time")
+Hashing = Literal["standard", "tests_only_cheap"]  # Settings.password_hashing
+HASHERS: dict[Hashing, PasswordHasher] = {
+    "standard": PasswordHasher(),  # argon2id with the library's current recommended parameters
+    "tests_only_cheap": PasswordHasher.from_parameters(profiles.CHEAPEST),  # tests' speed only
+}
+
+
+@cache
+def _dummy_hash(hashing: Hashing) -> str:
+    """Checked when a handle matches no account, so that an unknown handle takes as long as a
+    known one."""
+    return HASHERS[hashing].hash("not a password anyone has; only spends the same time")
 
 
 def check_new_password(password: str, again: str, handle: str) -> None:
@@ -78,13 +90,14 @@ def check_new_password(password: str, again: str, handle: str) -> None:
         raise InvalidInput(problems, code="weak_password")
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+def hash_password(password: str, hashing: Hashing) -> str:
+    return HASHERS[hashing].hash(password)
 
 
-def verify_password(stored: str | None, password: str) -> bool:
+def verify_password(stored: str | None, password: str, hashing: Hashing) -> bool:
     """Whether ``password`` matches; with no stored hash, spends the same time and says no."""
+    hasher, checked = HASHERS[hashing], stored or _dummy_hash(hashing)
     try:
-        return _hasher.verify(stored or DUMMY_HASH, password[:MAX_LENGTH]) and stored is not None
+        return hasher.verify(checked, password[:MAX_LENGTH]) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False

@@ -36,6 +36,7 @@ def sign_in(
     app: App, handle: str, password: str, code: str, address: str
 ) -> tuple[str, SignedIn] | None:
     """A new session's cookie token and who signed in, or None (for any failure)."""
+    hashing = app.settings.password_hashing
 
     def work(uow: UnitOfWork) -> tuple[str, SignedIn] | None:
         now, where = uow.now(), token_hash(address or "-")
@@ -44,7 +45,7 @@ def sign_in(
         reason = _refusal(uow, staff, credential, where, now)
         if reason is None and credential is not None:
             step = None
-            if passwords.verify_password(credential.password_hash, password):
+            if passwords.verify_password(credential.password_hash, password, hashing):
                 secret = uow.unseal(credential, "totp_secret")
                 step = totp.accepted_step(secret or "", code, now, credential.totp_last_step)
                 reason = None if step is not None else "code"
@@ -59,7 +60,7 @@ def sign_in(
                 _audit(uow, staff, "sign_in", "ok", {})
                 return start(uow, staff)
         elif reason not in ("throttled", "locked", "too_soon"):
-            passwords.verify_password(None, password)  # the same time as a real check
+            passwords.verify_password(None, password, hashing)  # the same time as a real check
         _failed(uow, staff, credential, where, now, reason or "password")
         return None
 

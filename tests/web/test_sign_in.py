@@ -258,3 +258,20 @@ def test_the_link_goes_to_the_persons_own_route_never_to_a_shared_one(seeded: Ap
     message = compose(routed.settings, "enrolment", rows[0].context, "chat")
     assert "/enrol/" not in message.title and "https://harbour.test/enrol/" in message.body
     routed.dispose()
+
+
+def test_installations_hash_passwords_with_argon2s_recommended_parameters() -> None:
+    """The tests run with argon2's cheapest parameters (tests/conftest.py); an installation that
+    sets nothing gets the strong ones, and the hashes it stores say so."""
+    from argon2 import extract_parameters, profiles
+
+    from harbour.auth import passwords
+    from harbour.settings import Settings
+
+    assert Settings.model_fields["password_hashing"].default == "standard"
+    stored = passwords.hash_password(PASSWORD, "standard")
+    assert extract_parameters(stored) == profiles.RFC_9106_LOW_MEMORY
+    assert passwords.verify_password(stored, PASSWORD, "standard")
+    assert not passwords.verify_password(stored, PASSWORD + "x", "standard")
+    assert not passwords.verify_password(None, PASSWORD, "standard")
+    assert Settings(home="unused").password_hashing == "tests_only_cheap"  # as tests run
