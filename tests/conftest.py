@@ -31,6 +31,10 @@ os.environ.setdefault("HARBOUR_PASSWORD_HASHING", "tests_only_cheap")
 POSTGRES_URL = os.environ.get("HARBOUR_TEST_POSTGRES_URL")
 START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # a Monday, 09:00 in New York
 PREFECT_TESTS = "tests/flows/"  # the tests on the Prefect test server, all on one xdist worker
+# Under xdist each of these runs whole on one worker: their session or module fixtures (the
+# Prefect test server; a demo run; a wheel in a new virtual environment) are made once, not once
+# per worker.
+ONE_WORKER = (PREFECT_TESTS, "tests/demo/test_demo.py", "tests/packaging/test_wheel.py")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -43,16 +47,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(optionalhook=True)  # pytest-xdist may be absent or disabled
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Under xdist (`make unit` runs `pytest -n 2`), tests/flows runs on one worker, so the one
-    Prefect test server of the session (about 20 s to start) starts once; every other test goes
-    to whichever worker is free. (xdist's own `--dist loadgroup` groups nothing under pytest 9.2.)"""
+    """Under xdist (`make unit` runs `pytest -n 2`), each group in ONE_WORKER runs on one worker,
+    so the one Prefect test server of the session (about 20 s to start) starts once; every other
+    test goes to whichever worker is free. The biggest groups start first (xdist's
+    loadscope reorder). (xdist's own `--dist loadgroup` groups nothing under pytest 9.2.)"""
     if config.getvalue("dist") != "load":
         return None  # an explicit --dist keeps its meaning
     from xdist.scheduler import LoadScopeScheduling
 
     class OnePrefectWorker(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return PREFECT_TESTS if nodeid.startswith(PREFECT_TESTS) else nodeid
+            return next((group for group in ONE_WORKER if nodeid.startswith(group)), nodeid)
 
     return OnePrefectWorker(config, log)
 

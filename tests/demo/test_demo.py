@@ -98,6 +98,36 @@ def test_the_story_happened(demo: Any) -> None:
     }
 
 
+def test_the_stored_documents_are_what_plan_render_gives(demo: Any) -> None:
+    """The files in the output are the sealed copies; `plan render` gives the same bytes, also
+    for versions whose steps were done after they were finalised. (Before the next test, which
+    runs the demo again over the same folders.)"""
+    from harbour.app import App
+    from harbour.clock import SystemClock
+    from harbour.demo.cast import SUPERVISOR
+    from harbour.demo.run import _settings
+    from tests.support import invoke
+
+    folder, summary, _ = demo
+    options = _options(folder)
+    app = App(_settings(options, options.home / "apprise.yaml"), SystemClock())
+    try:
+        compared = 0
+        for case in summary["cases"]["list"]:
+            (home,) = (options.output / "plans").glob(f"{case['case']}-{case['youth']}")
+            for version in range(1, case["plan_versions"] + 1):
+                for audience in ("staff", "youth", "family"):
+                    args = ("--audience", audience, "--format", "text", "--version", str(version))
+                    result = invoke(app, "plan", "render", case["case"], *args, "--as", SUPERVISOR)
+                    assert result.exit_code == 0, result.stderr
+                    stored = (home / f"v{version}" / f"{audience}.txt").read_text()
+                    assert result.stdout.rstrip("\n") == stored.rstrip("\n"), (case, version)
+                    compared += 1
+        assert compared > 10
+    finally:
+        app.dispose()
+
+
 def test_same_seed_same_run_and_reset_starts_afresh(demo: Any) -> None:
     folder, summary, lines = demo
     plans, messages = _files(folder / "out" / "plans"), _files(folder / "out" / "messages")
@@ -193,32 +223,3 @@ def test_the_demo_starts_the_flow_the_deployments_trigger() -> None:
     assert triggered == {
         point.value: flow_of(events.ASSESSMENT_SUBMITTED, point) for point in AssessmentPoint
     }
-
-
-def test_the_stored_documents_are_what_plan_render_gives(tmp_path: Path) -> None:
-    """The files in the output are the sealed copies; `plan render` gives the same bytes, also
-    for versions whose steps were done after they were finalised."""
-    from harbour.app import App
-    from harbour.clock import SystemClock
-    from harbour.demo.cast import SUPERVISOR
-    from harbour.demo.run import _settings
-    from tests.support import invoke
-
-    options = _options(tmp_path, days=21)
-    summary = run_demo(options, lambda line: None)
-    app = App(_settings(options, options.home / "apprise.yaml"), SystemClock())
-    try:
-        compared = 0
-        for case in summary["cases"]["list"]:
-            (home,) = (options.output / "plans").glob(f"{case['case']}-{case['youth']}")
-            for version in range(1, case["plan_versions"] + 1):
-                for audience in ("staff", "youth", "family"):
-                    args = ("--audience", audience, "--format", "text", "--version", str(version))
-                    result = invoke(app, "plan", "render", case["case"], *args, "--as", SUPERVISOR)
-                    assert result.exit_code == 0, result.stderr
-                    stored = (home / f"v{version}" / f"{audience}.txt").read_text()
-                    assert result.stdout.rstrip("\n") == stored.rstrip("\n"), (case, version)
-                    compared += 1
-        assert compared > 10
-    finally:
-        app.dispose()
