@@ -32,9 +32,12 @@ contracts: $(STAMP)
 
 # Two workers (this machine has two cores); tests/flows keeps to one of them, so the Prefect test
 # server starts once (tests/conftest.py). PYTEST_WORKERS=0 runs in one process, e.g. to use pdb.
+# The tests' stores and folders go on tmpfs where there is one: on disk, SQLite's fsyncs
+# (synchronous=FULL) left the workers waiting.
 PYTEST_WORKERS ?= 2
+TEST_TMPDIR ?= $(if $(wildcard /dev/shm),/dev/shm,$(TMPDIR))
 unit: $(STAMP)
-	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
