@@ -15,7 +15,7 @@ from benchmarks.common import Row
 
 # (module, full size, smoke size): each module exposes run(size) -> list[Row]; size 0 skips it.
 SUITE = [
-    ("benchmarks.sweep", 100_000, 200),
+    ("benchmarks.sweep", 100_000, 60),
     ("benchmarks.lifecycle", 10, 0),  # starts a Prefect server (half a minute): not in the smoke
     ("benchmarks.startup", 10, 1),
     ("benchmarks.alert", 5, 1),
