@@ -5,13 +5,14 @@ Delivery and the reminder sweep run through ``harbour deliver`` and ``harbour sw
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from harbour.cli.base import As, Json, cli, emit, get_app
 
 if TYPE_CHECKING:
+    from harbour.notify.alerts import AlertRow
     from harbour.notify.console import OutboxView, RoutesCheck
 
 notify_cli = typer.Typer(help="Notification routes: check them, send a test.", no_args_is_help=True)
@@ -132,15 +133,13 @@ def alerts(
     as_json: Json = False,
 ) -> None:
     """Alerts waiting for someone to take them (imminent threats, escalations), newest first."""
-    from harbour.cases.reads import staff_zone
     from harbour.notify.alerts import list_alerts
 
-    app = get_app()
-    rows = list_alerts(app, actor, include_acknowledged=show_all, limit=limit)
-    emit([r.as_json() for r in rows], as_json, lambda _: _alerts_text(rows, staff_zone(app, actor)))
+    rows = list_alerts(get_app(), actor, include_acknowledged=show_all, limit=limit)
+    emit([r.as_json() for r in rows], as_json, lambda _: _alerts_text(rows))
 
 
-def _alerts_text(rows: list[Any], zone: Any) -> str:
+def _alerts_text(rows: list[AlertRow]) -> str:
     from harbour.clock import local_time
 
     if not rows:
@@ -150,13 +149,13 @@ def _alerts_text(rows: list[Any], zone: Any) -> str:
         state = (
             f"acknowledged by {r.acknowledged_by}"
             if r.acknowledged_at
-            else f"escalates {local_time(r.next_escalation_at, zone)}"
+            else f"escalates {local_time(r.next_escalation_at, r.zone)}"
             if r.next_escalation_at
             else "open (top of the ladder)"
         )
         lines.append(
             f"{r.id[:12]:<13} {r.case_reference[:12]:<13} {r.kind:<19} {r.tier:<4} "
-            f"{local_time(r.opened_at, zone):<21} {state}"
+            f"{local_time(r.opened_at, r.zone):<21} {state}"
         )
     return "\n".join(lines)
 
@@ -164,12 +163,10 @@ def _alerts_text(rows: list[Any], zone: Any) -> str:
 @cli.command("ack")
 def ack(alert_id: str, actor: As = None, as_json: Json = False) -> None:
     """Acknowledge an alert: records who and when, and stops its escalation."""
-    from harbour.cases.reads import staff_zone
     from harbour.clock import local_time
     from harbour.notify.alerts import acknowledge
 
-    app = get_app()
-    alert = acknowledge(app, actor, alert_id)
+    alert = acknowledge(get_app(), actor, alert_id)
     shown = {
         "alert": alert.id,
         "kind": alert.kind,
@@ -179,6 +176,6 @@ def ack(alert_id: str, actor: As = None, as_json: Json = False) -> None:
     }
     human = None
     if not as_json:  # in the agency's local time, with its zone
-        when = local_time(alert.acknowledged_at, staff_zone(app, actor))
+        when = local_time(alert.acknowledged_at, alert.zone)
         human = f"Alert {alert.id} acknowledged by {alert.acknowledged_by} at {when}."
     emit(shown, as_json, human)
