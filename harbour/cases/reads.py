@@ -31,17 +31,6 @@ from harbour.errors import InvalidInput
 from harbour.notify import hooks
 
 
-def staff_zone(app: App, handle: str | None) -> ZoneInfo:
-    """The time zone of a staff member's agency (the default zone for an unknown handle): for
-    a command's human output, once the command itself has checked who is acting."""
-
-    def work(uow: UnitOfWork) -> ZoneInfo:
-        agency_id = uow.session.scalar(select(Staff.agency_id).where(Staff.handle == handle))
-        return agency_zone(uow, agency_id or "")
-
-    return app.run(work)
-
-
 @dataclass(frozen=True)
 class CaseRow:
     """One line of a caseload: operational values only."""

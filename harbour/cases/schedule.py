@@ -10,6 +10,7 @@ planning-meeting interval after the last meeting), and the next ``follow_up`` af
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -229,18 +230,40 @@ PROJECTED_THRESHOLDS = frozenset({"due_soon", "due_today"})  # a projection is d
 PROJECTED_AT_MOST = 4
 
 
-def preview(app: App, actor_handle: str | None, ref: str, weeks: int = 8) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ScheduleEntry:
+    """One line of the dry run: an assessment falling due, or one of its reminders."""
+
+    at: datetime
+    local: str
+    what: str
+    threshold: str | None
+    point: str
+    projected: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "local": self.local,
+            "what": self.what,
+            "threshold": self.threshold,
+            "point": self.point,
+            "projected": self.projected,
+        }
+
+
+def preview(app: App, actor_handle: str | None, ref: str, weeks: int = 8) -> list[ScheduleEntry]:
     """``harbour schedule REF``: what will fall due and fire in the coming weeks."""
     if not 1 <= weeks <= 104:
         raise InvalidInput([("--weeks", "from 1 to 104")])
 
-    def work(uow: UnitOfWork, actor: Actor, case: Case) -> list[dict[str, Any]]:
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> list[ScheduleEntry]:
         return dry_run(uow, case, weeks)
 
     return on_case(app, actor_handle, ref, "case.read", work)
 
 
-def dry_run(uow: UnitOfWork, case: Case, weeks: int = 8) -> list[dict[str, Any]]:
+def dry_run(uow: UnitOfWork, case: Case, weeks: int = 8) -> list[ScheduleEntry]:
     """What falls due and which reminders fire from now for ``weeks`` weeks, in time order.
 
     Open assessments as they stand, with every reminder and the escalation; after them, up to
@@ -250,7 +273,7 @@ def dry_run(uow: UnitOfWork, case: Case, weeks: int = 8) -> list[dict[str, Any]]
     """
     now, policy, zone = uow.now(), uow.reference.policy, agency_zone(uow, case.agency_id)
     until = now + timedelta(weeks=weeks)
-    entries: list[dict[str, Any]] = []
+    entries: list[ScheduleEntry] = []
     for point, due, opens in _dues(uow, case, policy, zone, until):
         projected = opens is not None
         entries.append(_entry(due, f"{point} assessment due", None, point, projected, zone))
@@ -258,7 +281,7 @@ def dry_run(uow: UnitOfWork, case: Case, weeks: int = 8) -> list[dict[str, Any]]
             if opens is not None and (threshold not in PROJECTED_THRESHOLDS or at < opens):
                 continue
             entries.append(_entry(at, f"{point} reminder", threshold, point, projected, zone))
-    return sorted((e for e in entries if now <= e["at"] <= until), key=lambda e: e["at"])
+    return sorted((e for e in entries if now <= e.at <= until), key=lambda e: e.at)
 
 
 def _dues(
@@ -302,12 +325,5 @@ def _projected_meetings(
 
 def _entry(
     at: datetime, what: str, threshold: str | None, point: str, projected: bool, zone: ZoneInfo
-) -> dict[str, Any]:
-    return {
-        "at": at,
-        "local": local_time(at, zone),
-        "what": what,
-        "threshold": threshold,
-        "point": str(point),
-        "projected": projected,
-    }
+) -> ScheduleEntry:
+    return ScheduleEntry(at, local_time(at, zone), what, threshold, str(point), projected)

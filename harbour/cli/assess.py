@@ -116,4 +116,5 @@ def schedule_show(
     from harbour.cases.schedule import preview
     from harbour.cli.views import schedule_text
 
-    emit(preview(get_app(), actor, ref, weeks), as_json, schedule_text)
+    entries = preview(get_app(), actor, ref, weeks)
+    emit([e.as_json() for e in entries], as_json, lambda _: schedule_text(entries))

@@ -5,11 +5,15 @@ Delivery and the reminder sweep run through ``harbour deliver`` and ``harbour sw
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from harbour.cli.base import As, Json, cli, emit, get_app
+
+if TYPE_CHECKING:
+    from harbour.notify.alerts import AlertRow
+    from harbour.notify.console import OutboxView, RoutesCheck
 
 notify_cli = typer.Typer(help="Notification routes: check them, send a test.", no_args_is_help=True)
 cli.add_typer(notify_cli, name="notify")
@@ -24,35 +28,33 @@ def notify_check(actor: As = None, as_json: Json = False) -> None:
     from harbour.notify.console import check
 
     report = check(get_app(), actor)
-    emit(report, as_json, _check_text)
-    if report["problems"]:
+    emit(report.as_json(), as_json, lambda _: _check_text(report))
+    if report.problems:
         from harbour.errors import ConfigError
 
         raise ConfigError("routes_problem", "the routes file has problems (listed above)")
-    if not report["ok"]:
+    if not report.ok:
         from harbour.errors import ConfigError
 
         raise ConfigError("nobody_to_page", "an alert would reach nobody (listed above)")
 
 
-def _check_text(report: dict[str, Any]) -> str:
-    lines = [f"{len(report['routes'])} route(s)."]
-    lines += [
-        f"  {r['channel']:<6} {','.join(r['tags'])}  {r['service']}" for r in report["routes"]
-    ]
-    lines += [f"problem: {p}" for p in report["problems"]]
-    if report["staff_without_route"]:
-        lines.append("staff without a route: " + ", ".join(report["staff_without_route"]))
-    if report["roles_without_route"]:
-        lines.append("roles without a route: " + ", ".join(report["roles_without_route"]))
-    if report["nobody_to_page"]:
+def _check_text(report: RoutesCheck) -> str:
+    lines = [f"{len(report.routes)} route(s)."]
+    lines += [f"  {r.channel:<6} {','.join(r.tags)}  {r.service}" for r in report.routes]
+    lines += [f"problem: {p}" for p in report.problems]
+    if report.staff_without_route:
+        lines.append("staff without a route: " + ", ".join(report.staff_without_route))
+    if report.roles_without_route:
+        lines.append("roles without a route: " + ", ".join(report.roles_without_route))
+    if report.nobody_to_page:
         lines.append(
             "nobody to page for an imminent threat (no on-call staff, supervisor or admin) in: "
-            + ", ".join(report["nobody_to_page"])
+            + ", ".join(report.nobody_to_page)
         )
     lines += [
-        f"alert {a['alert']} ({a['kind']}, {a['agency']}) found nobody to page"
-        for a in report["alerts_paging_nobody"]
+        f"alert {a.alert} ({a.kind}, {a.agency}) found nobody to page"
+        for a in report.alerts_paging_nobody
     ]
     return "\n".join(lines)
 
@@ -68,13 +70,13 @@ def notify_test(
 
     results = send_test(get_app(), actor, to)
     emit(
-        results,
+        [r.as_json() for r in results],
         as_json,
-        lambda rs: "\n".join(
-            f"{r['channel']:<6} {'ok' if r['ok'] else r['error']:<14} {r['service']}" for r in rs
+        lambda _: "\n".join(
+            f"{r.channel:<6} {'ok' if r.ok else r.error:<14} {r.service}" for r in results
         ),
     )
-    if not all(r["ok"] for r in results):
+    if not all(r.ok for r in results):
         from harbour.errors import DeliveryError
 
         raise DeliveryError("test_failed", "a route did not accept the test message")
@@ -93,18 +95,19 @@ def outbox_show(
         return
     from harbour.notify.console import outbox
 
-    emit(outbox(get_app(), actor, status, limit), as_json, _outbox_text)
+    view = outbox(get_app(), actor, status, limit)
+    emit(view.as_json(), as_json, lambda _: _outbox_text(view))
 
 
-def _outbox_text(view: dict[str, Any]) -> str:
-    c = view["counts"]
+def _outbox_text(view: OutboxView) -> str:
+    c = view.counts
     lines = [
         f"pending {c['pending']}, sent {c['sent']}, dead {c['dead']}, cancelled {c['cancelled']}"
     ]
-    for r in view["rows"]:
+    for r in view.rows:
         lines.append(
-            f"{r['id']}  {r['status']:<7} {r['lane']:<6} {r['kind']:<20} "
-            f"{r['recipient']}/{r['channel']}  tries {r['attempts']}  {r['last_error'] or ''}"
+            f"{r.id}  {r.status:<7} {r.lane:<6} {r.kind:<20} "
+            f"{r.recipient}/{r.channel}  tries {r.attempts}  {r.last_error or ''}"
         )
     return "\n".join(lines)
 
@@ -117,7 +120,7 @@ def outbox_retry(
     from harbour.notify.console import retry
 
     row = retry(get_app(), actor, row_id)
-    emit(row, as_json, f"{row['id']} requeued.")
+    emit(row.as_json(), as_json, f"{row.id} requeued.")
 
 
 @cli.command("alerts")
@@ -130,15 +133,13 @@ def alerts(
     as_json: Json = False,
 ) -> None:
     """Alerts waiting for someone to take them (imminent threats, escalations), newest first."""
-    from harbour.cases.reads import staff_zone
     from harbour.notify.alerts import list_alerts
 
-    app = get_app()
-    rows = list_alerts(app, actor, include_acknowledged=show_all, limit=limit)
-    emit([r.as_json() for r in rows], as_json, lambda _: _alerts_text(rows, staff_zone(app, actor)))
+    rows = list_alerts(get_app(), actor, include_acknowledged=show_all, limit=limit)
+    emit([r.as_json() for r in rows], as_json, lambda _: _alerts_text(rows))
 
 
-def _alerts_text(rows: list[Any], zone: Any) -> str:
+def _alerts_text(rows: list[AlertRow]) -> str:
     from harbour.clock import local_time
 
     if not rows:
@@ -148,13 +149,13 @@ def _alerts_text(rows: list[Any], zone: Any) -> str:
         state = (
             f"acknowledged by {r.acknowledged_by}"
             if r.acknowledged_at
-            else f"escalates {local_time(r.next_escalation_at, zone)}"
+            else f"escalates {local_time(r.next_escalation_at, r.zone)}"
             if r.next_escalation_at
             else "open (top of the ladder)"
         )
         lines.append(
             f"{r.id[:12]:<13} {r.case_reference[:12]:<13} {r.kind:<19} {r.tier:<4} "
-            f"{local_time(r.opened_at, zone):<21} {state}"
+            f"{local_time(r.opened_at, r.zone):<21} {state}"
         )
     return "\n".join(lines)
 
@@ -162,12 +163,10 @@ def _alerts_text(rows: list[Any], zone: Any) -> str:
 @cli.command("ack")
 def ack(alert_id: str, actor: As = None, as_json: Json = False) -> None:
     """Acknowledge an alert: records who and when, and stops its escalation."""
-    from harbour.cases.reads import staff_zone
     from harbour.clock import local_time
     from harbour.notify.alerts import acknowledge
 
-    app = get_app()
-    alert = acknowledge(app, actor, alert_id)
+    alert = acknowledge(get_app(), actor, alert_id)
     shown = {
         "alert": alert.id,
         "kind": alert.kind,
@@ -177,6 +176,6 @@ def ack(alert_id: str, actor: As = None, as_json: Json = False) -> None:
     }
     human = None
     if not as_json:  # in the agency's local time, with its zone
-        when = local_time(alert.acknowledged_at, staff_zone(app, actor))
+        when = local_time(alert.acknowledged_at, alert.zone)
         human = f"Alert {alert.id} acknowledged by {alert.acknowledged_by} at {when}."
     emit(shown, as_json, human)

@@ -8,6 +8,7 @@ import click
 import typer
 
 if TYPE_CHECKING:
+    from harbour.cases.schedule import ScheduleEntry
     from harbour.domain.catalogue import Catalogue
     from harbour.domain.instrument import Instrument, Question
     from harbour.domain.plan_view import PlanItemView, PlanSnapshot
@@ -124,13 +125,13 @@ def diff_text(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def schedule_text(entries: list[dict[str, Any]]) -> str:
+def schedule_text(entries: list[ScheduleEntry]) -> str:
     if not entries:
         return "Nothing falls due in that time."
     lines = []
     for e in entries:
-        what = e["what"] + (f" ({e['threshold']})" if e["threshold"] else "")
-        lines.append(f"{e['local']:<22} {what}{'  (projected)' if e['projected'] else ''}")
+        what = e.what + (f" ({e.threshold})" if e.threshold else "")
+        lines.append(f"{e.local:<22} {what}{'  (projected)' if e.projected else ''}")
     return "\n".join(lines)
 
 

@@ -22,11 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select, update
 
 from harbour import events
-from harbour.access import Actor, audit, authorize, refuse_missing, resolve_actor
+from harbour.access import Actor, agency_zone, audit, authorize, refuse_missing, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
 from harbour.db.models import Alert, Case, OutboxMessage
@@ -194,7 +195,7 @@ def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> AlertRow:
             settle_pages(uow, alert)
             audit(uow, actor, "alert.ack", alert.case_id, alert_id=alert.id, tier=alert.tier)
             events.record(uow, alert.case_id, events.ALERT_ACKNOWLEDGED, alert.id, kind=alert.kind)
-        return _row(alert, reference)
+        return _row(alert, reference, agency_zone(uow, actor.agency_id))
 
     return app.run(work)
 
@@ -241,7 +242,8 @@ def _find(uow: UnitOfWork, actor: Actor, typed: str, action: str) -> tuple[Alert
 
 @dataclass(frozen=True)
 class AlertRow:
-    """One alert as staff see it in a list: operational values only."""
+    """One alert as staff see it in a list: operational values only, and the agency's zone
+    its times are shown in."""
 
     id: str
     case_reference: str
@@ -251,6 +253,7 @@ class AlertRow:
     next_escalation_at: datetime | None
     acknowledged_at: datetime | None
     acknowledged_by: str | None
+    zone: ZoneInfo
 
     def as_json(self) -> dict[str, Any]:
         def moment(value: datetime | None) -> str | None:
@@ -277,12 +280,12 @@ def show_alert(app: App, actor_handle: str | None, alert_id: str) -> AlertRow:
         authorize(uow, actor, "alert.ack")
         alert, reference = _find(uow, actor, typed, "alert.read")
         audit(uow, actor, "alert.read", alert.case_id, alert_id=alert.id)
-        return _row(alert, reference)
+        return _row(alert, reference, agency_zone(uow, actor.agency_id))
 
     return app.run(work)
 
 
-def _row(a: Alert, reference: str) -> AlertRow:
+def _row(a: Alert, reference: str, zone: ZoneInfo) -> AlertRow:
     return AlertRow(
         a.id,
         reference,
@@ -292,6 +295,7 @@ def _row(a: Alert, reference: str) -> AlertRow:
         a.next_escalation_at,
         a.acknowledged_at,
         a.acknowledged_by,
+        zone,
     )
 
 
@@ -312,7 +316,8 @@ def list_alerts(
         )
         if not include_acknowledged:
             query = query.where(Alert.acknowledged_at.is_(None))
-        rows = [_row(a, reference) for a, reference in uow.session.execute(query)]
+        zone = agency_zone(uow, actor.agency_id)
+        rows = [_row(a, reference, zone) for a, reference in uow.session.execute(query)]
         audit(uow, actor, "alert.list", count=len(rows))
         return rows
 

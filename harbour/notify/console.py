@@ -4,6 +4,10 @@ outbox. Supervisors and admins (``notify.manage``), within their own agency; no 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import select
@@ -29,13 +33,61 @@ def _manager(uow: UnitOfWork, actor_handle: str | None) -> Actor:
     return actor
 
 
-def check(app: App, actor_handle: str | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RouteShown:
+    """A route in its privacy form: the service name, the channel and the tags, no address."""
+
+    service: str
+    channel: str
+    tags: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"service": self.service, "channel": self.channel, "tags": list(self.tags)}
+
+
+@dataclass(frozen=True)
+class StuckAlert:
+    """An open alert whose ladder found nobody left to page."""
+
+    alert: str
+    kind: str
+    agency: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"alert": self.alert, "kind": self.kind, "agency": self.agency}
+
+
+@dataclass(frozen=True)
+class RoutesCheck:
+    """``harbour notify check``: the routes file's problems and who an alert would not reach."""
+
+    ok: bool
+    problems: tuple[str, ...]
+    nobody_to_page: tuple[str, ...]
+    alerts_paging_nobody: tuple[StuckAlert, ...]
+    routes: tuple[RouteShown, ...]
+    staff_without_route: tuple[str, ...]
+    roles_without_route: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "problems": list(self.problems),
+            "nobody_to_page": list(self.nobody_to_page),
+            "alerts_paging_nobody": [a.as_json() for a in self.alerts_paging_nobody],
+            "routes": [r.as_json() for r in self.routes],
+            "staff_without_route": list(self.staff_without_route),
+            "roles_without_route": list(self.roles_without_route),
+        }
+
+
+def check(app: App, actor_handle: str | None) -> RoutesCheck:
     """The routes file checked: its problems, its routes (privacy form), who has no route; and,
     across agencies (the one with nobody may have nobody to run this either), whose
     imminent-threat ladder has nobody in it and which open alerts found nobody left to page."""
     routes = load_routes(app.settings)
 
-    def work(uow: UnitOfWork) -> dict[str, Any]:
+    def work(uow: UnitOfWork) -> RoutesCheck:
         actor = _manager(uow, actor_handle)
         staff = uow.session.scalars(
             select(Staff).where(Staff.agency_id == actor.agency_id, Staff.active.is_(True))
@@ -43,18 +95,19 @@ def check(app: App, actor_handle: str | None) -> dict[str, Any]:
         agency = uow.session.get_one(Agency, actor.agency_id)
         audit(uow, actor, "notify.check", routes=len(routes.routes))
         empty, stuck = _nobody_to_page(uow), _stuck_alerts(uow)
-        return {
-            "ok": not (routes.problems or empty or stuck),
-            "problems": list(routes.problems),
-            "nobody_to_page": empty,
-            "alerts_paging_nobody": stuck,
-            "routes": [
-                {"service": r.service, "channel": r.channel, "tags": sorted(r.tags)}
-                for r in routes.routes
-            ],
-            "staff_without_route": sorted(s.handle for s in staff if not routes.matching(s.handle)),
-            "roles_without_route": _roles_without_route(routes, staff, agency.name),
-        }
+        return RoutesCheck(
+            ok=not (routes.problems or empty or stuck),
+            problems=tuple(routes.problems),
+            nobody_to_page=tuple(empty),
+            alerts_paging_nobody=tuple(stuck),
+            routes=tuple(
+                RouteShown(r.service, r.channel, tuple(sorted(r.tags))) for r in routes.routes
+            ),
+            staff_without_route=tuple(
+                sorted(s.handle for s in staff if not routes.matching(s.handle))
+            ),
+            roles_without_route=tuple(_roles_without_route(routes, staff, agency.name)),
+        )
 
     return app.run(work)
 
@@ -66,12 +119,11 @@ def _nobody_to_page(uow: UnitOfWork) -> list[str]:
     return [a.name for a in agencies if not any(tier(uow, a.id) for tier in ladder)]
 
 
-def _stuck_alerts(uow: UnitOfWork) -> list[dict[str, str]]:
+def _stuck_alerts(uow: UnitOfWork) -> list[StuckAlert]:
     query = stuck().add_columns(Agency.name).join(Case, Case.id == Alert.case_id)
     query = query.join(Agency, Agency.id == Case.agency_id).order_by(Alert.opened_at)
     return [
-        {"alert": alert.id, "kind": alert.kind, "agency": agency}
-        for alert, agency in uow.session.execute(query)
+        StuckAlert(alert.id, alert.kind, agency) for alert, agency in uow.session.execute(query)
     ]
 
 
@@ -85,7 +137,25 @@ def _roles_without_route(routes: Routes, staff: Any, agency: str) -> list[str]:
     return missing
 
 
-def send_test(app: App, actor_handle: str | None, tag: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class TestSent:
+    """How one route took the test message: accepted, or the code of its failure."""
+
+    service: str
+    channel: str
+    ok: bool
+    error: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "channel": self.channel,
+            "ok": self.ok,
+            "error": self.error,
+        }
+
+
+def send_test(app: App, actor_handle: str | None, tag: str) -> list[TestSent]:
     """A harmless test message to every route of ``tag``, directly (not through the outbox)."""
     tag = tag.strip().lower()
     if not _TAG.fullmatch(tag):
@@ -98,58 +168,105 @@ def send_test(app: App, actor_handle: str | None, tag: str) -> list[dict[str, An
     return [_test_one(app, route) for route in targets]
 
 
-def _test_one(app: App, route: Any) -> dict[str, Any]:
+def _test_one(app: App, route: Any) -> TestSent:
     message = compose(app.settings, NotificationKind.TEST, {"path": "/"}, route.channel)
     result = fresh_sender([route], TEST_TIMEOUT).notify(
         body=message.body, title=message.title, body_format=message.body_format
     )
     error = None if result else f"send_{result.status.name.lower()}"
-    return {"service": route.service, "channel": route.channel, "ok": bool(result), "error": error}
+    return TestSent(route.service, route.channel, bool(result), error)
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One outbox row as operators see it: codes and times, no content."""
+
+    id: str
+    kind: str
+    lane: str
+    recipient: str
+    channel: str
+    status: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime | None
+    created_at: datetime
+    sent_at: datetime | None
+
+    def as_json(self) -> dict[str, Any]:
+        def moment(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "lane": self.lane,
+            "recipient": self.recipient,
+            "channel": self.channel,
+            "status": self.status,
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "next_attempt_at": moment(self.next_attempt_at),
+            "created_at": moment(self.created_at),
+            "sent_at": moment(self.sent_at),
+        }
+
+
+@dataclass(frozen=True)
+class OutboxView:
+    """The actor's agency's outbox: counts by status and the latest rows."""
+
+    counts: Mapping[str, int]
+    rows: tuple[OutboxRow, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"counts": dict(self.counts), "rows": [r.as_json() for r in self.rows]}
 
 
 def outbox(
     app: App, actor_handle: str | None, status: str | None = None, limit: int = 20
-) -> dict[str, Any]:
+) -> OutboxView:
     """Counts by status and the latest rows of the actor's agency: codes and times, no content."""
     if status is not None and status not in {s.value for s in OutboxStatus}:
         raise InvalidInput([("--status", "one of pending, sent, dead, cancelled")])
     if not 1 <= limit <= 1000:
         raise InvalidInput([("--limit", "between 1 and 1000")])
 
-    def work(uow: UnitOfWork) -> dict[str, Any]:
+    def work(uow: UnitOfWork) -> OutboxView:
         actor = _manager(uow, actor_handle)
         query = select(OutboxMessage).where(OutboxMessage.agency_id == actor.agency_id)
         if status is not None:
             query = query.where(OutboxMessage.status == status)
         rows = uow.session.scalars(query.order_by(OutboxMessage.created_at.desc()).limit(limit))
-        return {"counts": counts(uow, actor.agency_id), "rows": [_shown(r) for r in rows]}
+        shown = tuple(_shown(r) for r in rows)
+        return OutboxView(MappingProxyType(dict(counts(uow, actor.agency_id))), shown)
 
     return app.run(work)
 
 
-def _shown(row: OutboxMessage) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "kind": row.kind,
-        "lane": row.lane,
-        "recipient": row.recipient,
-        "channel": row.channel,
-        "status": row.status,
-        "attempts": row.attempts,
-        "last_error": row.last_error,
-        "next_attempt_at": row.next_attempt_at,
-        "created_at": row.created_at,
-        "sent_at": row.sent_at,
-    }
+def _shown(row: OutboxMessage) -> OutboxRow:
+    return OutboxRow(
+        id=row.id,
+        kind=row.kind,
+        lane=row.lane,
+        recipient=row.recipient,
+        channel=row.channel,
+        status=row.status,
+        attempts=row.attempts,
+        last_error=row.last_error,
+        next_attempt_at=row.next_attempt_at,
+        created_at=row.created_at,
+        sent_at=row.sent_at,
+    )
 
 
-def retry(app: App, actor_handle: str | None, row_id: str) -> dict[str, Any]:
+def retry(app: App, actor_handle: str | None, row_id: str) -> OutboxRow:
     """Requeue a dead (or waiting) row of the actor's agency: due now, attempts from zero."""
     typed = row_id.strip().lower()
     if not _ROW_ID.fullmatch(typed):
         raise InvalidInput([("ID", "an outbox row id (32 hex characters)")])
 
-    def work(uow: UnitOfWork) -> dict[str, Any]:
+    def work(uow: UnitOfWork) -> OutboxRow:
         actor = _manager(uow, actor_handle)
         row = uow.session.get(OutboxMessage, typed)
         if row is None or row.agency_id != actor.agency_id:

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from sqlalchemy import select
 
+from harbour.access import agency_zone
 from harbour.app import UnitOfWork
 from harbour.db.models import Agency, Assessment, Case, Person, Plan, PlanItem, ThreatSource
 from harbour.domain.catalogue import Catalogue
@@ -74,7 +75,7 @@ def snapshot(uow: UnitOfWork, plan: Plan, *, progress_now: bool = False) -> Plan
         resources=_resources(rows, catalogue),
         youth_title=uow.unseal(plan, "youth_title"),
         hide_hotlines=plan.hide_hotlines,
-        timezone=agency.timezone,
+        timezone=agency_zone(uow, case.agency_id).key,
         extra={"agency_name": agency.name},
     )
 

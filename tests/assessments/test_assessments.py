@@ -147,11 +147,9 @@ def test_interactive_assessment_prompts_each_question(
 ) -> None:
     import io
 
-    from harbour.reference import load_instrument
-
     ref = referred_case(seeded, tmp_path)
     replies = []
-    for group in load_instrument(seeded.settings).groups:
+    for group in seeded.reference.instrument.groups:
         for q in group.questions:
             replies.append("" if q.type == "text" else str(safest(seeded)[q.id]))
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(replies) + "\n"))

@@ -85,3 +85,18 @@ def test_a_plan_diff_shows_times_in_the_cases_agency_zone(far: App, tmp_path: Pa
     assert change.timezone == FAR
     text = format_diff(change, "text", settings=far.settings)
     assert f"{TUESDAY} 04:00" in text and "2026-03-02 09:00" not in text
+
+
+def test_alerts_are_listed_and_acknowledged_in_the_cases_agency_zone(
+    far: App, tmp_path: Path
+) -> None:
+    ref = _far_case(far, tmp_path)
+    danger = answers_file(far, tmp_path, "danger", immediate_danger="yes")
+    ok(far, "assess", ref, "--point", "initial_contact", "--answers", danger, "--as", "farcw")
+    listed = invoke(far, "alerts", "--as", "farcw")
+    assert listed.exit_code == 0, listed.stderr
+    assert f"{TUESDAY} 04:00" in listed.stdout and "2026-03-02 09:00" not in listed.stdout
+    (alert,) = ok(far, "alerts", "--as", "farcw")
+    acked = invoke(far, "ack", alert["alert"], "--as", "farcw")
+    assert acked.exit_code == 0, acked.stderr
+    assert f"at {TUESDAY} 04:00" in acked.stdout

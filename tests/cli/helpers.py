@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from harbour.app import App
-from harbour.reference import load_instrument
 from tests.support import invoke, referral
 
 
 def safest(app: App) -> dict[str, Any]:
     """Every structured question answered on its safest side."""
-    questions = load_instrument(app.settings).questions.values()
+    questions = app.reference.instrument.questions.values()
     return {q.id: q.answers()[0] for q in questions if q.type != "text"}
 
 
