@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck contracts unit bench migration serve clean
+.PHONY: demo test lint typecheck contracts unit bench migration screenshots serve clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,15 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# The console's pages at a phone's width, from the browser tests (needs Debian's chromium);
+# all of them in build/screenshots/, and the README's three copied into docs/.
+screenshots: $(STAMP)
+	rm -rf build/screenshots
+	HARBOUR_TEST_ARTIFACTS=build/screenshots $(BIN)/pytest -p no:cacheprovider -q \
+		tests/web/test_browser.py tests/web/test_accessibility.py
+	cp build/screenshots/console-caseload.png build/screenshots/console-case.png \
+		build/screenshots/console-alert.png docs/
 
 # Pre-release: the initial migration is regenerated from the models (nothing has shipped yet).
 migration: $(STAMP)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from harbour.cli.base import Json, cli, emit
+
+if TYPE_CHECKING:
+    from harbour.demo.run import Options
 
 
 @cli.command()
@@ -30,6 +33,12 @@ def demo(
     weeks: Annotated[
         int | None, typer.Option(min=0, max=27, help="Simulate fewer weeks (default 27).")
     ] = None,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve", help="Afterwards, serve the web console on the demo's store (Ctrl-C stops)."
+        ),
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """Walk five fictional youth through 27 simulated weeks of Harbour: referrals, assessments,
@@ -49,3 +58,28 @@ def demo(
         as_json,
         lambda s: f"\n{as_text(s)}\nDone in {seconds:.0f} s; everything is in {output.resolve()}",
     )
+    if serve:
+        _serve_console(options)
+
+
+def _serve_console(options: Options) -> None:
+    """Enrol the demo's staff with fresh passwords and TOTP secrets, print them, and serve."""
+    from harbour.demo.accounts import console_app, enrol_demo_staff
+    from harbour.web.server import serve
+
+    app = console_app(options)
+    accounts = enrol_demo_staff(app)
+    settings = app.settings
+    typer.echo(
+        f"\nThe web console: http://{settings.web_host}:{settings.web_port}/ (fictional accounts):"
+    )
+    for account in accounts:
+        typer.echo(
+            f"  {account.handle:<12} {account.role:<11} password {account.password}  "
+            f"TOTP secret {account.totp_secret}"
+        )
+    typer.echo(
+        'Add a secret to a code app (or run: python -c "import pyotp; '
+        "print(pyotp.TOTP('SECRET').now())\"); wait for the next code before signing in."
+    )
+    serve(app)

@@ -26,6 +26,7 @@ class PlanItemView:
     owner: StepOwner | None = None  # steps only
     due_on: date | None = None
     done_at: datetime | None = None  # steps: when recorded done (progress, not the version)
+    written: bool = False  # staff wrote the text (identifying), not the catalogue
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,7 @@ def _item(
         owner=StepOwner(row.owner) if row.owner else None,
         due_on=row.due_on,
         done_at=done.at if done else None,
+        written=row.text_sealed is not None,
     )
 
 

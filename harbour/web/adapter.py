@@ -8,10 +8,12 @@ from typing import Any
 
 from harbour.app import App
 from harbour.cases.caseload import caseload_page
-from harbour.cases.reads import AuditRow, audit_trail, system_audit
+from harbour.cases.reads import AuditRow, audit_trail, show_case, system_audit
 from harbour.clock import local_time
 from harbour.domain import refs
+from harbour.domain.vocab import PlanSection
 from harbour.notify import alerts
+from harbour.plans.overview import case_overview, identifying
 
 
 def caseload(
@@ -106,3 +108,69 @@ def _audit(row: AuditRow) -> dict[str, Any]:
         "outcome": row.outcome,
         "details": details,
     }
+
+
+def case_page(app: App, handle: str, ref: str) -> dict[str, Any]:
+    """A case as its page opens: nothing identifying (that waits for ``case_details``)."""
+    found = case_overview(app, handle, ref)
+    plan = found.plan
+    sections = []
+    if plan is not None:
+        for section in PlanSection:
+            items = [
+                {
+                    "text": item.staff_text,
+                    "withheld": identifying(item),
+                    "state": item.state.value,
+                    "owner": item.owner.value if item.owner else None,
+                    "due_on": item.due_on.isoformat() if item.due_on else None,
+                    "done": item.done_at is not None,
+                }
+                for item in plan.section(section, include_rejected=True)
+            ]
+            if items:
+                sections.append({"name": section.value, "items": items})
+    return {
+        "case": refs.short_form(found.case),
+        "case_status": found.status.replace("_", " "),
+        "risk": found.risk_level or "-",
+        "reasons": [text for _, text in found.reasons],
+        "caseworker": found.caseworker or "-",
+        "next_due": found.next_due_local or "-",
+        "flags": [
+            n for n, on in (("overdue", found.overdue), ("escalated", found.escalated)) if on
+        ],
+        "timeline": [
+            {
+                "at": e.at_local,
+                "what": e.what,
+                "details": ", ".join(f"{k} {v}" for k, v in e.details),
+            }
+            for e in found.timeline
+        ],
+        "plan": None
+        if plan is None
+        else {"version": plan.version_number, "status": plan.status, "sections": sections},
+    }
+
+
+def case_details(app: App, handle: str, ref: str) -> dict[str, Any]:
+    """``harbour case show``: the people and threat sources, identifying fields unsealed."""
+    found = show_case(app, handle, ref)
+
+    def fields(entry: Any, skip: str) -> list[tuple[str, str]]:
+        return [(k.replace("_", " "), _shown(v)) for k, v in entry.items() if k != skip]
+
+    return {
+        "case": refs.short_form(found.case),
+        "referral_source": found.referral_source or "-",
+        "persons_at_risk": ", ".join(found.persons_at_risk),
+        "people": [fields(p, "person") for p in found.people],
+        "threats": [fields(t, "threat") for t in found.threats],
+    }
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value).replace("_", " ") if value is not None else "-"

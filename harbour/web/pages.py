@@ -35,11 +35,13 @@ PAGES = (
     "alert.html",
     "error.html",
     "audit.html",
+    "case.html",
+    "case_details.html",
 )
 templating.register(*(f"web/{page}" for page in PAGES))
 
 # Where a sign-in may lead back to: the console's own pages, by alert id only.
-_NEXT = re.compile(r"/(alerts(/[0-9a-f]{8,32})?)?")
+_NEXT = re.compile(r"/(alerts(/[0-9a-f]{8,32})?|cases/HB-[0-9A-Z-]{4,40})?")
 _ALERT_ID = re.compile(r"[0-9a-f]{8,32}")
 SIGN_IN_FAILED = (
     "That did not work. Check your handle, password and the current code from your app. "
@@ -291,6 +293,22 @@ async def take_alert(request: Request, who: SignedIn) -> Response:
     await checked_form(request, who)
     full_id = await call(adapter.take_alert, harbour(request), who.handle, alert_id)
     return RedirectResponse(f"/alerts/{full_id}", status_code=303)
+
+
+@staff_page
+async def case_page(request: Request, who: SignedIn) -> Response:
+    shown = await call(adapter.case_page, harbour(request), who.handle, request.path_params["ref"])
+    return render(request, "case", who, title="Case", **shown)
+
+
+@staff_page
+async def case_details(request: Request, who: SignedIn) -> Response:
+    """The deliberate "show details": a POST (CSRF-checked), audited as ``harbour case show``."""
+    await checked_form(request, who)
+    details = await call(
+        adapter.case_details, harbour(request), who.handle, request.path_params["ref"]
+    )
+    return render(request, "case_details", who, title="Case details", **details)
 
 
 @staff_page

@@ -29,6 +29,8 @@ def create_app(app: App) -> Any:
         Route("/alerts/{alert_id}", pages.alert_page, methods=["GET"]),
         Route("/alerts/{alert_id}/ack", pages.take_alert, methods=["POST"]),
         Route("/audit", pages.system_audit, methods=["GET"]),
+        Route("/cases/{ref}", pages.case_page, methods=["GET"]),
+        Route("/cases/{ref}", pages.case_details, methods=["POST"]),
         Route("/cases/{ref}/audit", pages.case_audit, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

@@ -223,3 +223,27 @@ def test_the_demo_starts_the_flow_the_deployments_trigger() -> None:
     assert triggered == {
         point.value: flow_of(events.ASSESSMENT_SUBMITTED, point) for point in AssessmentPoint
     }
+
+
+def test_serve_enrols_the_demo_staff_so_a_newcomer_can_sign_in(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from harbour.clock import FixedClock
+    from harbour.demo.accounts import console_app, enrol_demo_staff
+    from tests.web.helpers import client, sign_in
+
+    options = _options(tmp_path, days=0)
+    run_demo(options, lambda line: None)
+    clock = FixedClock(datetime(2026, 3, 2, 14, 0, tzinfo=UTC))
+    app = console_app(options, clock)
+    try:
+        accounts = enrol_demo_staff(app)
+        assert {a.handle for a in accounts} >= {cast.SUPERVISOR, cast.ADMIN}
+        clock.advance(timedelta(seconds=30))
+        sup = next(a for a in accounts if a.handle == cast.SUPERVISOR)
+        web = client(app, "http://localhost:8080")
+        signed = sign_in(app, web, sup.handle, sup.totp_secret, password=sup.password)
+        assert signed.status_code == 303 and signed.headers["location"] == "/"
+        assert web.get("/").status_code == 200
+    finally:
+        app.dispose()

@@ -1,0 +1,119 @@
+"""A case as its page opens: the summary, the timeline and the current plan version, with no
+identifying value in it (people, threat sources and staff-written text wait for "show details",
+which is ``show_case``). One transaction, audited as a read of the case."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from harbour.access import Actor, agency_zone, on_case
+from harbour.app import App, UnitOfWork
+from harbour.clock import local_time
+from harbour.db.models import Alert, Case, LifecycleEvent, Plan, Staff
+from harbour.domain.plan_view import PlanItemView, PlanSnapshot
+from harbour.domain.vocab import PlanSection
+from harbour.plans.snapshot import snapshot
+from harbour.plans.store import latest_plan
+
+WITHHELD = ""  # what an identifying item's text becomes before "show details"
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One thing that happened to the case: an event name and operational values only."""
+
+    at: datetime
+    at_local: str
+    what: str  # e.g. "assessment submitted", "alert opened"
+    details: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class CaseOverview:
+    case: str  # the reference
+    status: str
+    risk_level: str | None
+    reasons: tuple[tuple[str, str], ...]  # (rule code, staff wording) of the latest plan
+    caseworker: str | None
+    next_due_local: str | None
+    overdue: bool
+    escalated: bool
+    timeline: tuple[TimelineEntry, ...]  # oldest first
+    plan: PlanSnapshot | None  # identifying parts withheld (see ``withheld``)
+
+
+def case_overview(app: App, actor_handle: str | None, ref: str) -> CaseOverview:
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> CaseOverview:
+        zone = agency_zone(uow, case.agency_id)
+        plan = latest_plan(uow, case)
+        shown = withheld(snapshot(uow, plan, progress_now=True)) if plan else None
+        handle = uow.session.scalar(select(Staff.handle).where(Staff.id == case.caseworker_id))
+        now = uow.now()
+        entries = sorted(_timeline(uow, case), key=lambda e: e[0])
+        return CaseOverview(
+            case=case.reference,
+            status=case.status,
+            risk_level=case.risk_level,
+            reasons=shown.reasons if shown else (),
+            caseworker=handle,
+            next_due_local=local_time(case.next_due_at, zone),
+            overdue=bool(case.next_due_at and case.next_due_at < now),
+            escalated=case.escalated,
+            timeline=tuple(
+                TimelineEntry(at, local_time(at, zone) or "-", what, details)
+                for at, what, details in entries
+            ),
+            plan=shown,
+        )
+
+    return on_case(app, actor_handle, ref, "case.read", work)
+
+
+def identifying(item: PlanItemView) -> bool:
+    """Text staff wrote, and a contact's name, identify someone; catalogue wording does not."""
+    return item.written or item.section == PlanSection.CONTACTS
+
+
+def withheld(plan: PlanSnapshot) -> PlanSnapshot:
+    """The plan version without its identifying parts."""
+    items = tuple(
+        dataclasses.replace(i, staff_text=WITHHELD, youth_text=WITHHELD) if identifying(i) else i
+        for i in plan.items
+    )
+    return dataclasses.replace(
+        plan, items=items, threats=(), contacts=(), youth_title=None, extra={}
+    )
+
+
+Moment = tuple[datetime, str, tuple[tuple[str, str], ...]]
+
+
+def _timeline(uow: UnitOfWork, case: Case) -> list[Moment]:
+    moments: list[Moment] = []
+    for name, payload, at in uow.session.execute(
+        select(LifecycleEvent.name, LifecycleEvent.payload, LifecycleEvent.occurred_at).where(
+            LifecycleEvent.case_id == case.id
+        )
+    ):
+        what = name.removeprefix("harbour.").replace(".", " ").replace("_", " ")
+        details = tuple(
+            (key.replace("_", " "), str(value).replace("_", " "))
+            for key, value in sorted(payload.items())
+            if isinstance(value, str | int | float | bool) and not key.endswith("id")
+        )
+        moments.append((at, what, details))
+    for number, at in uow.session.execute(
+        select(Plan.version_number, Plan.created_at).where(Plan.case_id == case.id)
+    ):
+        moments.append((at, "plan version drafted", (("version", str(number)),)))
+    for kind, tier, at in uow.session.execute(
+        select(Alert.kind, Alert.tier, Alert.opened_at).where(Alert.case_id == case.id)
+    ):
+        moments.append(
+            (at, "alert opened", (("kind", kind.replace("_", " ")), ("tier", str(tier))))
+        )
+    return moments

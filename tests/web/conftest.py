@@ -1,0 +1,42 @@
+"""The console served for real (uvicorn on 127.0.0.1), for the browser tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from harbour.app import App
+from harbour.clock import FixedClock
+from harbour.web.server import create_app
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def console(seeded: App, clock: FixedClock) -> Iterator[tuple[App, str]]:
+    """The console served by uvicorn on 127.0.0.1 for the seeded store, in a thread."""
+    import uvicorn
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = App(seeded.settings.model_copy(update={"base_url": base}), clock)
+    config = uvicorn.Config(
+        create_app(app), host="127.0.0.1", port=port, access_log=False, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield app, base
+    server.should_exit = True
+    thread.join(timeout=10)
+    app.dispose()

@@ -1,0 +1,103 @@
+"""Every page of the console passes axe-core's WCAG 2.1 AA checks and fits a 390 px wide screen
+(a caseworker's phone): sign-in, enrolment, caseload, a case and its details, alerts, an alert,
+a case's audit trail and the agency audit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harbour.app import App
+from harbour.clock import FixedClock
+from harbour.domain.refs import short_form
+from harbour.plans.actions import add
+from tests.cli.helpers import assess_just_left, referred_case
+from tests.notify.helpers import imminent_alert
+from tests.web.browsing import (
+    BROWSER,
+    CHROMIUM,
+    PHONE,
+    axe_violations,
+    fits_a_phone,
+    playwright,
+    shot,
+)
+from tests.web.helpers import PASSWORD, code, enrolment_path, next_step
+
+pytestmark = BROWSER
+
+
+def checked(page: Any, name: str, problems: dict[str, list[str]]) -> None:
+    shot(page, name)
+    found = axe_violations(page)
+    if not fits_a_phone(page):
+        found.append("wider than a 390 px screen")
+    if found:
+        problems[name] = found
+
+
+def enrol_and_sign_in(page: Any, app: App, clock: FixedClock, base: str, handle: str) -> None:
+    page.goto(base + enrolment_path(app, handle))
+    secret = page.locator("code.secret").inner_text().replace(" ", "")
+    page.fill("#password", PASSWORD)
+    page.fill("#password_again", PASSWORD)
+    page.fill("#code", code(app, secret))
+    page.click("main button[type=submit]")
+    next_step(clock)
+    page.goto(f"{base}/sign-in")
+    page.fill("#handle", handle)
+    page.fill("#password", PASSWORD)
+    page.fill("#code", code(app, secret))
+    page.click("main button[type=submit]")
+    assert page.url == f"{base}/", page.url
+
+
+def test_every_page_passes_axe_at_wcag_21_aa_on_a_phone(
+    console: tuple[App, str], clock: FixedClock, tmp_path: Path
+) -> None:
+    app, base = console
+    ref = referred_case(app, tmp_path, "AX", situation="just_left")
+    assess_just_left(app, ref, "initial_contact")
+    add(app, "cw1", ref, section="strategies", text="AXwritten strategy")
+    alert = imminent_alert(app, app.run(lambda uow: _case(uow, ref)))
+    case_path = f"/cases/{short_form(ref)}"
+    problems: dict[str, list[str]] = {}
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport=PHONE)
+        page.set_content('<html><body><img src="/static/none.png"></body></html>')
+        assert any(v.startswith("image-alt") for v in axe_violations(page))  # axe does check
+
+        page.goto(base + enrolment_path(app, "sup"))
+        checked(page, "enrol", problems)
+        page.goto(f"{base}/sign-in")
+        checked(page, "sign-in", problems)
+
+        enrol_and_sign_in(page, app, clock, base, "sup")
+        checked(page, "caseload", problems)
+        page.goto(base + case_path)
+        checked(page, "case", problems)
+        page.click("text=Show details")
+        assert page.locator("h1").inner_text().endswith("details")
+        checked(page, "case-details", problems)
+        page.goto(f"{base}/alerts")
+        checked(page, "alerts", problems)
+        page.goto(f"{base}/alerts/{alert.id}")
+        checked(page, "alert", problems)
+        page.goto(f"{base}{case_path}/audit")
+        checked(page, "case-audit", problems)
+
+        admin = browser.new_page(viewport=PHONE)
+        enrol_and_sign_in(admin, app, clock, base, "adm")
+        admin.goto(f"{base}/audit")
+        checked(admin, "audit", problems)
+        browser.close()
+    assert problems == {}
+
+
+def _case(uow: Any, ref: str) -> Any:
+    from sqlalchemy import select
+
+    from harbour.db.models import Case
+
+    return uow.session.scalars(select(Case).where(Case.reference == ref)).one()

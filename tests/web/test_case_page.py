@@ -1,0 +1,125 @@
+"""The case page over HTTP: summary, timeline and plan with nothing identifying until a deliberate
+"show details" (a CSRF-checked POST audited as ``harbour case show``); another agency's case
+answers like a missing one. Each test runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from harbour.app import App
+from harbour.clock import FixedClock
+from harbour.db.models import AuditEvent
+from harbour.domain.refs import short_form
+from harbour.plans.actions import add
+from tests.cli.helpers import assess_just_left, referred_case
+from tests.support import invoke
+from tests.web.helpers import csrf_of, signed_in
+from tests.web.test_console import refer_south, strip_csrf
+
+MARKER = "MKCASE"
+
+
+def reads(app: App, outcome: str = "ok") -> list[tuple[str | None, str | None, dict[str, object]]]:
+    return [
+        (row.actor_handle, row.case_id, dict(row.details))
+        for row in app.run(
+            lambda uow: uow.session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.action == "case.read", AuditEvent.outcome == outcome)
+                .order_by(AuditEvent.seq)
+            ).all()
+        )
+    ]
+
+
+@pytest.fixture
+def ref(seeded: App, tmp_path: Path) -> str:
+    reference = referred_case(seeded, tmp_path, MARKER, situation="just_left")
+    assess_just_left(seeded, reference, "initial_contact")
+    add(seeded, "cw1", reference, section="strategies", text=f"{MARKER}written strategy")
+    return reference
+
+
+def test_the_case_page_withholds_identifying_details_until_asked(
+    seeded: App, clock: FixedClock, ref: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    web, _ = signed_in(seeded, clock, "cw1")
+    path = f"/cases/{short_form(ref)}"
+    before = len(reads(seeded))
+    page = web.get(path)
+    assert page.status_code == 200, page.text[-600:]
+    assert page.headers["cache-control"] == "no-store"
+    assert "<title>Case - Harbour</title>" in page.text
+    for shown in ("Summary", "cw1", "Safety plan", "Version 1", "Timeline", "case referred"):
+        assert shown in page.text
+    assert "assessment submitted" in page.text and "plan version drafted" in page.text
+    assert "shown with the details" in page.text  # the staff-written item, withheld
+    assert MARKER not in page.text
+    assert len(reads(seeded)) == before + 1  # the page is a read of the case, audited
+
+    refused = web.post(path, data={})
+    assert refused.status_code == 403 and MARKER not in refused.text
+    assert web.get(path).text.count(MARKER) == 0
+
+    shown_rows = len(reads(seeded))
+    details = web.post(path, data={"csrf": csrf_of(web, path)})
+    assert details.status_code == 200 and details.headers["cache-control"] == "no-store"
+    for field in ("youthname", "prefname", "auntname", "auntphone", "traffickername"):
+        assert f"{MARKER}{field}" in details.text
+    assert "<title>Case details - Harbour</title>" in details.text
+    web_read = reads(seeded)[shown_rows + 1 :]  # after the csrf_of page's own read
+
+    cli = invoke(seeded, "case", "show", ref, "--as", "cw1")
+    assert cli.exit_code == 0, cli.stderr
+    cli_read = reads(seeded)[-1:]
+    assert [(h, d) for h, _, d in web_read] == [(h, d) for h, _, d in cli_read]
+    assert [c for _, c, _ in web_read] == [c for _, c, _ in cli_read]
+
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name != "httpx")
+    assert MARKER not in logged
+
+
+def test_another_agencys_case_answers_like_a_missing_one_and_is_audited(
+    seeded: App, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    theirs = refer_south(seeded)
+    web, _ = signed_in(seeded, clock, "sup")
+    csrf = csrf_of(web)
+    answers = [
+        web.get(f"/cases/{short_form(theirs.reference)}"),
+        web.get("/cases/HB-0000-0000"),
+        web.post(f"/cases/{short_form(theirs.reference)}", data={"csrf": csrf}),
+        web.post("/cases/HB-0000-0000", data={"csrf": csrf}),
+    ]
+    assert [a.status_code for a in answers] == [404] * 4
+    assert len({strip_csrf(a.text) for a in answers}) == 1
+    assert reads(seeded, "not_found") == [("sup", None, {})] * 4
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name != "httpx")
+    assert "MKNOTE" not in "".join(a.text for a in answers) + logged
+
+
+def test_a_caseworker_lists_only_their_own_cases_and_reads_as_the_cli_allows(
+    seeded: App, clock: FixedClock, ref: str
+) -> None:
+    mine, _ = signed_in(seeded, clock, "cw1")
+    assert f'href="/cases/{short_form(ref)}"' in mine.get("/").text
+    other, _ = signed_in(seeded, clock, "cw2")
+    assert f'href="/cases/{short_form(ref)}"' not in other.get("/").text
+    cli = invoke(seeded, "case", "show", ref, "--as", "cw2")
+    page = other.get(f"/cases/{short_form(ref)}")
+    assert (page.status_code == 200) == (cli.exit_code == 0)
+    assert MARKER not in page.text
+
+
+def test_the_overview_holds_no_identifying_value(seeded: App, ref: str) -> None:
+    from harbour.plans.overview import case_overview
+
+    shown = case_overview(seeded, "cw1", ref)
+    assert shown.plan is not None and shown.plan.contacts == () and shown.plan.threats == ()
+    assert MARKER not in repr(shown)
