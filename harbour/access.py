@@ -40,8 +40,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "case.audit": frozenset({S}),
     # The agency's audit rows that belong to no case: staff changes, key rotations, refusals.
     "audit.system": frozenset({A}),
-    # Whoever an alert can page may acknowledge it: on-call staff of any role, supervisors and,
-    # at the top of the ladder (harbour.notify.alerts), admins. It shows no case content.
+    # Every role may see the agency's alerts (no case content); acknowledging one is narrower:
+    # those it paged, supervisors and admins (harbour.notify.alerts.may_acknowledge).
     "alert.ack": frozenset({C, W, S, A}),
     "agency.manage": frozenset({A}),
     "staff.manage": frozenset({A}),
