@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from datetime import date
 from pathlib import Path
@@ -17,6 +18,7 @@ from harbour.errors import InvalidInput
 M = TypeVar("M", bound=BaseModel)
 
 MAX_DOCUMENT_BYTES = 1_000_000
+_FIELD = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def parse(model: type[M], data: object, prefix: str = "", *, today: date | None = None) -> M:
@@ -33,7 +35,9 @@ def parse(model: type[M], data: object, prefix: str = "", *, today: date | None 
 def problems(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
     found = []
     for err in exc.errors(include_input=False, include_url=False, include_context=False):
-        parts = [_printable(str(part)) for part in err["loc"]]
+        parts = [_named(part) for part in err["loc"]]
+        if err["type"] == "extra_forbidden" and parts:
+            parts[-1] = "(unknown field)"  # its name was typed: not echoed
         if prefix == "--" and parts:
             found.append((".".join([option_name(parts[0]), *parts[1:]]), _reason(err)))
             continue
@@ -47,10 +51,11 @@ def option_name(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def _printable(part: str) -> str:
-    """Field names come from the input too: keep them short and printable."""
-    cleaned = "".join(c if c.isprintable() and c.isascii() else "?" for c in part)
-    return cleaned[:40]
+def _named(part: str | int) -> str:
+    """A location part as shown: a field name or an index; anything else came from the input
+    (a key typed into a mapping) and is not echoed."""
+    text = str(part)
+    return text if _FIELD.fullmatch(text) else "(key)"
 
 
 def _reason(err: Any) -> str:
