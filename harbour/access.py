@@ -17,6 +17,7 @@ from sqlalchemy import select
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Agency, AuditEvent, Case, Staff
 from harbour.domain import refs
+from harbour.domain.text import escaped
 from harbour.domain.vocab import Role
 from harbour.errors import Forbidden, InvalidInput, NotFound
 
@@ -203,7 +204,7 @@ def _audit_denied(
     uow.record_after_rollback(
         AuditEvent(
             at=uow.now(),
-            actor_handle=handle[:64] if handle else None,
+            actor_handle=escaped(handle)[:64] if handle else None,  # may be anything typed
             agency_id=agency_id,
             case_id=case_id,
             action=action,

@@ -23,6 +23,19 @@ _ALLOWED_FORMAT = frozenset("\u200c\u200d")
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Cn", "Zl", "Zp", "Cf"})
 
 
+def escaped(value: str) -> str:
+    """``value`` with every control, format or direction mark (a terminal escape, say) written
+    as a visible ``\\x..``/``\\u....`` escape: for text stored or shown as it was typed.
+    Escaping twice changes nothing, so rows stored escaped are shown as they are."""
+    return "".join(_visible(c) for c in value)
+
+
+def _visible(char: str) -> str:
+    if char in _BIDI_CONTROLS or unicodedata.category(char) in _REFUSED_CATEGORIES:
+        return char.encode("unicode_escape").decode("ascii")
+    return char
+
+
 def _clean(value: object, *, max_len: int, multiline: bool) -> str:
     if not isinstance(value, str):
         raise ValueError("must be text")

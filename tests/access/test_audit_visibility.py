@@ -112,3 +112,30 @@ def test_admins_read_the_audit_of_no_case(seeded: App) -> None:
     for args in ([], [ref, "--system"]):
         wrong = invoke(seeded, "audit", *args, "--as", "adm")
         assert wrong.exit_code == 2 and "REF" in wrong.stderr
+
+
+def test_a_typed_handle_reaches_the_system_audit_escaped(seeded: App) -> None:
+    hostile = "\x1b[2J\x1b]0;owned\x07gh\u202eost"
+    assert invoke(seeded, "cases", "--as", hostile).exit_code == 1
+    with seeded.engine.connect() as conn:  # a row stored raw before the fix, shown escaped too
+        conn.execute(AuditEvent.__table__.insert().values(**_raw_row(seeded, hostile)))
+        conn.commit()
+        stored = conn.scalars(
+            select(AuditEvent.actor_handle).where(AuditEvent.action == "actor.resolve")
+        ).all()
+    assert "\\x1b[2J\\x1b]0;owned\\x07gh\\u202eost" in stored
+    shown = invoke(seeded, "audit", "--system", "--as", "adm")
+    assert shown.exit_code == 0, shown.stderr
+    assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
+    assert "\u202e" not in shown.stdout
+    assert shown.stdout.count("\\x1b[2J\\x1b]0;owned") == 2
+
+
+def _raw_row(app: App, handle: str) -> dict[str, object]:
+    return {
+        "at": app.clock.now(),
+        "actor_handle": handle,
+        "action": "actor.resolve.old",
+        "outcome": "denied",
+        "details": {},
+    }
