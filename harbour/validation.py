@@ -103,9 +103,44 @@ def read_bounded(path: Path, code: str | None = None) -> bytes:
     return raw
 
 
+REPEATED_KEY = "repeats a key (each may appear once)"
+
+
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise _RepeatedKey
+    return found
+
+
+class UniqueKeyLoader(yaml.CSafeLoader):
+    """libyaml's safe loader, refusing a mapping that repeats a key (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            try:
+                repeated = key in seen
+                seen.add(key)
+            except TypeError:  # unhashable: the constructor refuses it below
+                continue
+            if repeated:
+                raise yaml.constructor.ConstructorError(
+                    None, None, REPEATED_KEY, key_node.start_mark
+                )
+        return super().construct_mapping(node, deep)  # type: ignore[no-untyped-call,no-any-return]
+
+
 def _parse_json(path: Path, text: str) -> Any:
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except _RepeatedKey:
+        raise InvalidInput([(str(path), f"an object {REPEATED_KEY}")]) from None
     except json.JSONDecodeError as exc:
         raise InvalidInput([(f"{path}:{exc.lineno}", "is not valid JSON")]) from None
     except (ValueError, RecursionError):  # absurd numbers, nesting too deep
@@ -114,11 +149,12 @@ def _parse_json(path: Path, text: str) -> Any:
 
 def _parse_yaml(path: Path, text: str) -> Any:
     try:
-        return yaml.load(text, Loader=yaml.CSafeLoader)
+        return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 (a CSafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise InvalidInput([(where, "is not valid YAML")]) from None
+        repeated = getattr(exc, "problem", None) == REPEATED_KEY
+        raise InvalidInput([(where, REPEATED_KEY if repeated else "is not valid YAML")]) from None
     except RecursionError:
         raise InvalidInput([(str(path), "is nested too deeply")]) from None
     except (ValueError, TypeError):  # e.g. a date that does not exist

@@ -7,7 +7,7 @@ The rules run in the application, so SQLite (which ignores lengths and keeps NUL
 from __future__ import annotations
 
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -84,7 +84,25 @@ def _past_date(value: date, info: ValidationInfo) -> date:
     return value
 
 
-PastDate = Annotated[date, AfterValidator(_past_date)]
+def _written_date(value: object) -> object:
+    """A date written out (``YYYY-MM-DD``, or a YAML date); a number is refused, not read as
+    seconds since 1970."""
+    if isinstance(value, str) or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD")
+
+
+def _plausible_date(value: date, info: ValidationInfo) -> date:
+    """From 1900 to a hundred years after today: 0001-01-01 and 9999-12-31 are typing slips."""
+    today = (info.context or {}).get("today") or date.today()
+    latest = date(min(today.year + 100, date.max.year), 12, 31)
+    if not date(1900, 1, 1) <= value <= latest:
+        raise ValueError(f"must be between 1900-01-01 and {latest.isoformat()}")
+    return value
+
+
+PastDate = Annotated[date, BeforeValidator(_written_date), AfterValidator(_past_date)]
+PlausibleDate = Annotated[date, BeforeValidator(_written_date), AfterValidator(_plausible_date)]
 
 
 def check_handle(value: str) -> str:
