@@ -17,6 +17,7 @@ from sqlalchemy import select
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Agency, AuditEvent, Case, Staff
 from harbour.domain import refs
+from harbour.domain.text import escaped
 from harbour.domain.vocab import Role
 from harbour.errors import Forbidden, InvalidInput, NotFound
 
@@ -40,8 +41,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "case.audit": frozenset({S}),
     # The agency's audit rows that belong to no case: staff changes, key rotations, refusals.
     "audit.system": frozenset({A}),
-    # Whoever an alert can page may acknowledge it: on-call staff of any role, supervisors and,
-    # at the top of the ladder (harbour.notify.alerts), admins. It shows no case content.
+    # Every role may see the agency's alerts (no case content); acknowledging one is narrower:
+    # those it paged, supervisors and admins (harbour.notify.alerts.may_acknowledge).
     "alert.ack": frozenset({C, W, S, A}),
     "agency.manage": frozenset({A}),
     "staff.manage": frozenset({A}),
@@ -135,7 +136,9 @@ def load_case(uow: UnitOfWork, actor: Actor, typed_ref: str, action: str) -> Cas
 
     The case is looked up (within the actor's agency) before the role is checked, so that a
     refusal is audited on the case and its supervisor sees it in ``harbour audit``. A refused
-    role answers the same whether the case is another agency's or none at all.
+    role answers the same whether the case is another agency's or none at all. An attempt on
+    another agency's case is audited on that case too (``other_agency``); the actor's own
+    ``not_found`` row keeps the reference they typed.
     """
     prefix = refs.normalise_typed(typed_ref)
     if prefix is None:
@@ -146,14 +149,30 @@ def load_case(uow: UnitOfWork, actor: Actor, typed_ref: str, action: str) -> Cas
         .limit(2)
     ).all()
     found = matches[0] if len(matches) == 1 else None
+    if not matches:
+        _record_probe(uow, actor, prefix, action)
     authorize(uow, actor, action, found.id if found else None)
     if found is None:
-        _audit_denied(uow, actor.handle, actor.agency_id, None, action, outcome="not_found")
+        _audit_denied(
+            uow, actor.handle, actor.agency_id, None, action, "not_found", reference=prefix
+        )
         if matches:
             raise InvalidInput([("reference", "matches more than one case; type more of it")])
         raise NotFound("case_not_found", "no such case")
     audit(uow, actor, action, found.id)
     return found
+
+
+def _record_probe(uow: UnitOfWork, actor: Actor, prefix: str, action: str) -> None:
+    """An attempt on another agency's case, kept on that case, where its supervisors see it in
+    ``harbour audit`` (the actor's answer stays that of a missing case)."""
+    owners = uow.session.scalars(
+        select(Case.id)
+        .where(Case.agency_id != actor.agency_id, Case.reference.startswith(prefix))
+        .limit(2)
+    ).all()
+    if len(owners) == 1:
+        _audit_denied(uow, actor.handle, actor.agency_id, owners[0], action, "other_agency")
 
 
 def on_case(
@@ -180,15 +199,16 @@ def _audit_denied(
     case_id: str | None,
     action: str,
     outcome: str = "denied",
+    **details: Any,
 ) -> None:
     uow.record_after_rollback(
         AuditEvent(
             at=uow.now(),
-            actor_handle=handle[:64] if handle else None,
+            actor_handle=escaped(handle)[:64] if handle else None,  # may be anything typed
             agency_id=agency_id,
             case_id=case_id,
             action=action,
             outcome=outcome,
-            details={},
+            details=details,
         )
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from datetime import date
 from pathlib import Path
@@ -17,6 +18,7 @@ from harbour.errors import InvalidInput
 M = TypeVar("M", bound=BaseModel)
 
 MAX_DOCUMENT_BYTES = 1_000_000
+_FIELD = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def parse(model: type[M], data: object, prefix: str = "", *, today: date | None = None) -> M:
@@ -33,7 +35,9 @@ def parse(model: type[M], data: object, prefix: str = "", *, today: date | None 
 def problems(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
     found = []
     for err in exc.errors(include_input=False, include_url=False, include_context=False):
-        parts = [_printable(str(part)) for part in err["loc"]]
+        parts = [_named(part) for part in err["loc"]]
+        if err["type"] == "extra_forbidden" and parts:
+            parts[-1] = "(unknown field)"  # its name was typed: not echoed
         if prefix == "--" and parts:
             found.append((".".join([option_name(parts[0]), *parts[1:]]), _reason(err)))
             continue
@@ -47,10 +51,11 @@ def option_name(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def _printable(part: str) -> str:
-    """Field names come from the input too: keep them short and printable."""
-    cleaned = "".join(c if c.isprintable() and c.isascii() else "?" for c in part)
-    return cleaned[:40]
+def _named(part: str | int) -> str:
+    """A location part as shown: a field name or an index; anything else came from the input
+    (a key typed into a mapping) and is not echoed."""
+    text = str(part)
+    return text if _FIELD.fullmatch(text) else "(key)"
 
 
 def _reason(err: Any) -> str:
@@ -98,9 +103,44 @@ def read_bounded(path: Path, code: str | None = None) -> bytes:
     return raw
 
 
+REPEATED_KEY = "repeats a key (each may appear once)"
+
+
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise _RepeatedKey
+    return found
+
+
+class UniqueKeyLoader(yaml.CSafeLoader):
+    """libyaml's safe loader, refusing a mapping that repeats a key (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            try:
+                repeated = key in seen
+                seen.add(key)
+            except TypeError:  # unhashable: the constructor refuses it below
+                continue
+            if repeated:
+                raise yaml.constructor.ConstructorError(
+                    None, None, REPEATED_KEY, key_node.start_mark
+                )
+        return super().construct_mapping(node, deep)  # type: ignore[no-untyped-call,no-any-return]
+
+
 def _parse_json(path: Path, text: str) -> Any:
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except _RepeatedKey:
+        raise InvalidInput([(str(path), f"an object {REPEATED_KEY}")]) from None
     except json.JSONDecodeError as exc:
         raise InvalidInput([(f"{path}:{exc.lineno}", "is not valid JSON")]) from None
     except (ValueError, RecursionError):  # absurd numbers, nesting too deep
@@ -109,11 +149,12 @@ def _parse_json(path: Path, text: str) -> Any:
 
 def _parse_yaml(path: Path, text: str) -> Any:
     try:
-        return yaml.load(text, Loader=yaml.CSafeLoader)
+        return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 (a CSafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise InvalidInput([(where, "is not valid YAML")]) from None
+        repeated = getattr(exc, "problem", None) == REPEATED_KEY
+        raise InvalidInput([(where, REPEATED_KEY if repeated else "is not valid YAML")]) from None
     except RecursionError:
         raise InvalidInput([(str(path), "is nested too deeply")]) from None
     except (ValueError, TypeError):  # e.g. a date that does not exist

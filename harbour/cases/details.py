@@ -25,7 +25,7 @@ from harbour.access import Actor, agency_today, audit, deny, on_case
 from harbour.app import App, UnitOfWork
 from harbour.cases.intake import MAX_PEOPLE, ContactIn, FamilyIn, ThreatIn
 from harbour.db.models import Case, Person, ThreatSource
-from harbour.domain.text import Address, Name, Note, PastDate, Phone, ShortText
+from harbour.domain.text import Address, Name, Note, PastDate, Phone, PlausibleDate, ShortText
 from harbour.domain.vocab import CaseStatus, PersonKind, Role, ThreatKind
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.validation import option_name, parse
@@ -105,7 +105,7 @@ class ThreatPatch(_Patch):
     name: Name | None = None
     description: Note | None = None
     protective_order: bool | None = None
-    protective_order_expires_on: date | None = None
+    protective_order_expires_on: PlausibleDate | None = None
     protective_order_details: ShortText | None = None
 
 

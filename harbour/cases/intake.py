@@ -16,7 +16,16 @@ from harbour.access import Actor, agency_today, audit, authorize, caseworker
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
 from harbour.db.models import PERSON_FIELDS, Case, Person, ThreatSource
-from harbour.domain.text import Address, Handle, Name, Note, PastDate, Phone, ShortText
+from harbour.domain.text import (
+    Address,
+    Handle,
+    Name,
+    Note,
+    PastDate,
+    Phone,
+    PlausibleDate,
+    ShortText,
+)
 from harbour.domain.vocab import CaseStatus, PersonAtRisk, PersonKind, Situation, ThreatKind
 from harbour.errors import Conflict, InvalidInput
 from harbour.validation import parse
@@ -61,7 +70,7 @@ class ThreatIn(_Strict):
     name: Name | None = None
     description: Note | None = None
     protective_order: bool = False
-    protective_order_expires_on: date | None = None
+    protective_order_expires_on: PlausibleDate | None = None
     protective_order_details: ShortText | None = None
 
 

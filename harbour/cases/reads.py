@@ -26,6 +26,7 @@ from harbour.db.models import (
     ThreatSource,
 )
 from harbour.domain.policy import Interval, shift
+from harbour.domain.text import escaped
 from harbour.domain.vocab import CaseStatus, Role
 from harbour.errors import InvalidInput
 from harbour.notify import hooks
@@ -339,4 +340,5 @@ def system_audit(app: App, actor_handle: str | None, limit: int = 500) -> list[A
 def _audit_row(row: AuditEvent, zone: ZoneInfo) -> AuditRow:
     at_local = local_time(row.at, zone, seconds=True)
     details = MappingProxyType(dict(row.details))
-    return AuditRow(row.at, at_local, row.actor_handle, row.action, row.outcome, details)
+    actor = escaped(row.actor_handle) if row.actor_handle else None  # also rows stored raw
+    return AuditRow(row.at, at_local, actor, row.action, row.outcome, details)

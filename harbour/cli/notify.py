@@ -128,7 +128,7 @@ def alerts(
     show_all: Annotated[
         bool, typer.Option("--all", help="Acknowledged alerts too, not only open ones.")
     ] = False,
-    limit: Annotated[int, typer.Option(min=1, help="How many to list.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many to list.")] = 50,
     actor: As = None,
     as_json: Json = False,
 ) -> None:

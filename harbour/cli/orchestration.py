@@ -118,6 +118,8 @@ def _moment(at: str | None) -> datetime | None:
         moment = None
     if moment is None or moment.tzinfo is None:
         raise InvalidInput([("--at", "must be an ISO time with a UTC offset")])
+    if not 1970 <= moment.year <= 2200:  # the sweep adds weeks and years to it
+        raise InvalidInput([("--at", "must be a time from 1970 to 2200")])
     return moment
 
 

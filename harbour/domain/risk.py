@@ -73,9 +73,9 @@ def validate_answers(
     if len(answers) > MAX_ANSWERS:
         raise InvalidInput([("answers", f"more than {MAX_ANSWERS} answers")])
     questions = instrument.questions
-    refused = [
-        (_field(str(qid)), f"is not a question of instrument {instrument.version}")
-        for qid in answers
+    refused = [  # by position: what was typed as a question id is not echoed
+        (f"answers (entry {number})", f"is not a question of instrument {instrument.version}")
+        for number, qid in enumerate(answers, 1)
         if qid not in questions
     ]
     structured: dict[str, object] = {}
@@ -99,8 +99,7 @@ def validate_answers(
 
 
 def _field(qid: str) -> str:
-    cleaned = "".join(c if c.isascii() and c.isprintable() else "?" for c in qid)
-    return f"answers.{cleaned[:40]}"
+    return f"answers.{qid}"  # the instrument's own question ids only
 
 
 def _check(question: Question, value: object) -> str | None:

@@ -7,7 +7,7 @@ The rules run in the application, so SQLite (which ignores lengths and keeps NUL
 from __future__ import annotations
 
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,6 +21,19 @@ _BIDI_CONTROLS = frozenset(
 _ALLOWED_FORMAT = frozenset("\u200c\u200d")
 # Control, surrogate, private-use, unassigned, line and paragraph separators, format marks.
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Cn", "Zl", "Zp", "Cf"})
+
+
+def escaped(value: str) -> str:
+    """``value`` with every control, format or direction mark (a terminal escape, say) written
+    as a visible ``\\x..``/``\\u....`` escape: for text stored or shown as it was typed.
+    Escaping twice changes nothing, so rows stored escaped are shown as they are."""
+    return "".join(_visible(c) for c in value)
+
+
+def _visible(char: str) -> str:
+    if char in _BIDI_CONTROLS or unicodedata.category(char) in _REFUSED_CATEGORIES:
+        return char.encode("unicode_escape").decode("ascii")
+    return char
 
 
 def _clean(value: object, *, max_len: int, multiline: bool) -> str:
@@ -71,7 +84,25 @@ def _past_date(value: date, info: ValidationInfo) -> date:
     return value
 
 
-PastDate = Annotated[date, AfterValidator(_past_date)]
+def _written_date(value: object) -> object:
+    """A date written out (``YYYY-MM-DD``, or a YAML date); a number is refused, not read as
+    seconds since 1970."""
+    if isinstance(value, str) or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD")
+
+
+def _plausible_date(value: date, info: ValidationInfo) -> date:
+    """From 1900 to a hundred years after today: 0001-01-01 and 9999-12-31 are typing slips."""
+    today = (info.context or {}).get("today") or date.today()
+    latest = date(min(today.year + 100, date.max.year), 12, 31)
+    if not date(1900, 1, 1) <= value <= latest:
+        raise ValueError(f"must be between 1900-01-01 and {latest.isoformat()}")
+    return value
+
+
+PastDate = Annotated[date, BeforeValidator(_written_date), AfterValidator(_past_date)]
+PlausibleDate = Annotated[date, BeforeValidator(_written_date), AfterValidator(_plausible_date)]
 
 
 def check_handle(value: str) -> str:

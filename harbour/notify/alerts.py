@@ -27,7 +27,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select, update
 
 from harbour import events
-from harbour.access import Actor, agency_zone, audit, authorize, refuse_missing, resolve_actor
+from harbour.access import (
+    Actor,
+    agency_zone,
+    audit,
+    authorize,
+    deny,
+    refuse_missing,
+    resolve_actor,
+)
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
 from harbour.db.models import Alert, Case, OutboxMessage
@@ -180,7 +188,9 @@ def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> AlertRow:
     """Record who acknowledged an alert of their agency, and when; the ladder stops there, and
     its pages not yet sent are settled (kept as ``cancelled``/``acknowledged``, never sent).
 
-    Acknowledging again changes nothing. Another agency's alert answers as a missing one.
+    Only those the alert paged so far, and the agency's supervisors and admins, may acknowledge
+    it (``may_acknowledge``); anyone else is refused and audited. Acknowledging again changes
+    nothing. Another agency's alert answers as a missing one.
     """
     typed = _typed_id(alert_id)
 
@@ -188,6 +198,8 @@ def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> AlertRow:
         actor = resolve_actor(uow, actor_handle)
         authorize(uow, actor, "alert.ack")
         alert, reference = _find(uow, actor, typed, "alert.ack")
+        if not may_acknowledge(uow, actor, alert):
+            deny(uow, actor, "alert.ack", alert.case_id, "only those it paged may acknowledge it")
         if alert.acknowledged_at is None:
             alert.acknowledged_at = uow.now()
             alert.acknowledged_by = actor.handle
@@ -198,6 +210,19 @@ def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> AlertRow:
         return _row(alert, reference, agency_zone(uow, actor.agency_id))
 
     return app.run(work)
+
+
+def may_acknowledge(uow: UnitOfWork, actor: Actor, alert: Alert) -> bool:
+    """Supervisors and admins of the alert's agency always; anyone else only if one of its
+    pages so far was addressed to them (acknowledging cancels the pages still to come)."""
+    if actor.role in (Role.SUPERVISOR, Role.ADMIN):
+        return True
+    paged = select(OutboxMessage.id).where(
+        OutboxMessage.case_id == alert.case_id,
+        OutboxMessage.alert_id == alert.id,
+        OutboxMessage.recipient == actor.handle,
+    )
+    return uow.session.scalar(paged.limit(1)) is not None
 
 
 def _typed_id(alert_id: str) -> str:

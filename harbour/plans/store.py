@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm.attributes import flag_modified
@@ -30,6 +30,7 @@ from harbour.domain.vocab import (
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.plans.snapshot import freeze_people, plan_items
 
+MAX_STEP_AHEAD = timedelta(days=5 * 365)  # a step further off than that is a typing slip
 ADDABLE = frozenset({PlanSection.RISKS, PlanSection.STRATEGIES, PlanSection.STEPS})
 
 
@@ -228,8 +229,9 @@ def _check_step(uow: UnitOfWork, case: Case, owner: StepOwner | None, due_on: da
         owners = ", ".join(o.value for o in StepOwner)
         problems.append(("--owner", f"a step needs an owner: one of {owners}"))
     today = agency_today(uow, case.agency_id)
-    if due_on is not None and due_on < today:
-        problems.append(("--due", f"must be today ({today.isoformat()}) or later"))
+    latest = today + MAX_STEP_AHEAD
+    if due_on is not None and not today <= due_on <= latest:
+        problems.append(("--due", f"must be from today ({today.isoformat()}) to {latest}"))
     if problems:
         raise InvalidInput(problems)
 

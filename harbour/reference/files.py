@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from harbour.domain.datacheck import DataProblem
 from harbour.errors import InvalidInput
 from harbour.shipped import shipped
-from harbour.validation import problems, read_text
+from harbour.validation import UniqueKeyLoader, problems, read_text
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -58,7 +58,7 @@ def _load_cached(model: type[BaseModel], path: str, _stamp: int) -> BaseModel:
 def _parse_yaml(path: str, text: str) -> Any:
     """The document's data, parsed by libyaml (PyYAML's pure-Python parser is ~20x slower)."""
     try:
-        return yaml.load(text, Loader=yaml.CSafeLoader)
+        return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 (a CSafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else path

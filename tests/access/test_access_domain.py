@@ -100,6 +100,9 @@ class Command:
     allowed: frozenset[str]
     on_a_case: bool = True
     missing: str = "error: case_not_found: no such case\n"
+    # Refused by what the record says (whom an alert paged), not by role alone: another
+    # agency's record is not found before anything else is asked of it.
+    refused_on_the_record: bool = False
 
 
 def commands() -> list[Command]:
@@ -151,8 +154,9 @@ def commands() -> list[Command]:
             "ack",
             _imminent,
             lambda r: ["ack", r.alert],
-            everyone,
+            frozenset({S, A}),  # the table's coordinator and caseworker are not on call
             missing="error: alert_not_found: no such alert\n",
+            refused_on_the_record=True,
         ),
         Command("alerts", _referred, lambda _: ["alerts"], everyone, on_a_case=False),
         Command(
@@ -214,7 +218,8 @@ def _cell(app: App, folder: Path, command: Command, role: str, own: bool) -> lis
     where = f"{command.name} as {role} on {'own' if own else 'other'} agency"
     allowed = role in command.allowed
     expected = "ok" if allowed and (own or not command.on_a_case) else "refused"
-    outcome = "ok" if expected == "ok" else "denied" if not allowed else "not_found"
+    refused = not allowed and (own or not command.refused_on_the_record)
+    outcome = "ok" if expected == "ok" else "denied" if refused else "not_found"
     before = _audits(app, handle, outcome)
     result = invoke(app, *command.args(ready), "--as", handle)
     problems = []

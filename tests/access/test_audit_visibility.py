@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from harbour.app import App
 from harbour.cases import intake
+from harbour.db.models import AuditEvent
 from tests.support import given, invoke, referral
 
 ABSENT = "HB-0000-0000-0000-0000-0000-0000-0000"
@@ -42,9 +45,34 @@ def test_a_refused_role_answers_alike_for_another_agencys_case_and_none(seeded: 
             nobody.stderr,
         )
         assert "not_permitted" in other.stderr
-    # ...and nothing of it reaches the other agency's trail.
+    # ...while the agency that owns the case sees every attempt in its trail.
     trail = invoke(seeded, "audit", theirs, "--as", "sup2", "--json").json()
-    assert {r["actor"] for r in trail} <= {"coord2", "sup2", None}
+    probes = [(r["actor"], r["action"]) for r in trail if r["outcome"] == "other_agency"]
+    assert probes == [("cw1", "case.audit"), ("adm", "case.read"), ("coord", "case.override")]
+
+
+def test_a_miss_on_another_agencys_case_is_in_its_trail_and_the_probers_row(
+    seeded: App,
+) -> None:
+    theirs = intake.refer(seeded, "coord2", referral("Rp"), None).reference
+    other = invoke(seeded, "case", "show", theirs, "--as", "cw1")
+    nobody = invoke(seeded, "case", "show", ABSENT, "--as", "cw1")
+    assert (other.exit_code, other.stdout, other.stderr) == (
+        nobody.exit_code,
+        nobody.stdout,
+        nobody.stderr,
+    )
+    trail = invoke(seeded, "audit", theirs, "--as", "sup2", "--json").json()
+    probes = [(r["actor"], r["action"]) for r in trail if r["outcome"] == "other_agency"]
+    assert probes == [("cw1", "case.read")]
+    with seeded.engine.connect() as conn:
+        own = conn.execute(
+            select(AuditEvent.case_id, AuditEvent.details)
+            .where(AuditEvent.actor_handle == "cw1", AuditEvent.outcome == "not_found")
+            .order_by(AuditEvent.seq)
+        ).all()
+    assert [case_id for case_id, _ in own] == [None, None]
+    assert own[0].details == {"reference": theirs} and own[1].details == {"reference": ABSENT}
 
 
 def test_admins_read_the_audit_of_no_case(seeded: App) -> None:
@@ -84,3 +112,30 @@ def test_admins_read_the_audit_of_no_case(seeded: App) -> None:
     for args in ([], [ref, "--system"]):
         wrong = invoke(seeded, "audit", *args, "--as", "adm")
         assert wrong.exit_code == 2 and "REF" in wrong.stderr
+
+
+def test_a_typed_handle_reaches_the_system_audit_escaped(seeded: App) -> None:
+    hostile = "\x1b[2J\x1b]0;owned\x07gh\u202eost"
+    assert invoke(seeded, "cases", "--as", hostile).exit_code == 1
+    with seeded.engine.connect() as conn:  # a row stored raw before the fix, shown escaped too
+        conn.execute(AuditEvent.__table__.insert().values(**_raw_row(seeded, hostile)))
+        conn.commit()
+        stored = conn.scalars(
+            select(AuditEvent.actor_handle).where(AuditEvent.action == "actor.resolve")
+        ).all()
+    assert "\\x1b[2J\\x1b]0;owned\\x07gh\\u202eost" in stored
+    shown = invoke(seeded, "audit", "--system", "--as", "adm")
+    assert shown.exit_code == 0, shown.stderr
+    assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
+    assert "\u202e" not in shown.stdout
+    assert shown.stdout.count("\\x1b[2J\\x1b]0;owned") == 2
+
+
+def _raw_row(app: App, handle: str) -> dict[str, object]:
+    return {
+        "at": app.clock.now(),
+        "actor_handle": handle,
+        "action": "actor.resolve.old",
+        "outcome": "denied",
+        "details": {},
+    }

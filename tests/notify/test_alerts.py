@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from harbour import events
 from harbour.app import App, UnitOfWork
@@ -160,11 +160,11 @@ def test_an_acknowledged_alert_does_not_escalate(napp: App, clock: FixedClock) -
     _completed(napp, case, "imminent", None)
     [alert] = napp.run(lambda uow: list(uow.session.scalars(select(Alert))))
     clock.advance(timedelta(minutes=3))
-    result = invoke(napp, "ack", alert.id[:8], "--as", "cw1", "--json")
+    result = invoke(napp, "ack", alert.id[:8], "--as", "sup", "--json")
     assert result.exit_code == 0, result.stderr
-    assert result.json()["acknowledged_by"] == "cw1"
-    again = invoke(napp, "ack", alert.id, "--as", "sup", "--json")
-    assert again.json()["acknowledged_by"] == "cw1"  # the first acknowledgement stands
+    assert result.json()["acknowledged_by"] == "sup"
+    again = invoke(napp, "ack", alert.id, "--as", "adm", "--json")
+    assert again.json()["acknowledged_by"] == "sup"  # the first acknowledgement stands
     clock.advance(TIMEOUT * 3)
     assert _escalate(napp) == {"escalated": 0}
     acked = napp.run(
@@ -178,7 +178,36 @@ def test_an_acknowledged_alert_does_not_escalate(napp: App, clock: FixedClock) -
             select(AuditEvent).where(AuditEvent.action == "alert.ack")
         ).all()
     )
-    assert [a.actor_handle for a in audited] == ["cw1"]
+    assert [a.actor_handle for a in audited] == ["sup"]
+
+
+def test_only_those_paged_supervisors_and_admins_may_acknowledge(napp: App) -> None:
+    napp.run(
+        lambda uow: uow.session.execute(
+            update(Staff).where(Staff.handle == "cw2").values(on_call=True)
+        )
+    )
+    case = new_case(napp)  # cw1's case; cw1 is not on call
+    _completed(napp, case, "imminent", None)
+    [alert] = napp.run(lambda uow: list(uow.session.scalars(select(Alert))))
+    for handle in ("cw1", "coord"):
+        refused = invoke(napp, "ack", alert.id, "--as", handle)
+        assert refused.exit_code == 1 and "not_permitted" in refused.stderr, handle
+    denied = napp.run(
+        lambda uow: uow.session.execute(
+            select(AuditEvent.actor_handle, AuditEvent.case_id).where(
+                AuditEvent.action == "alert.ack", AuditEvent.outcome == "denied"
+            )
+        ).all()
+    )
+    assert sorted(denied) == [("coord", case.id), ("cw1", case.id)]
+    assert napp.run(lambda uow: uow.session.get_one(Alert, alert.id).acknowledged_at) is None
+    assert napp.run(lambda uow: uow.session.scalars(select(OutboxMessage.status)).all()) == [
+        "pending"
+    ] * len(rows(napp))  # a refused acknowledgement cancels no page
+    paged = invoke(napp, "ack", alert.id, "--as", "cw2", "--json")
+    assert paged.exit_code == 0, paged.stderr
+    assert paged.json()["acknowledged_by"] == "cw2"
 
 
 def test_ack_is_agency_scoped_permissioned_and_checked(napp: App) -> None:

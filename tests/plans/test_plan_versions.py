@@ -187,6 +187,13 @@ def test_catalogue_lists_each_phase_once(seeded: App) -> None:
     ]
 
 
+def test_an_added_steps_due_date_is_within_five_years(seeded: App, ref: str) -> None:
+    for due in ("9999-12-31", "2031-03-05"):
+        with pytest.raises(InvalidInput, match="--due"):
+            add(seeded, "cw1", ref, section="steps", text="PVfar", owner="youth", due=due)
+    add(seeded, "cw1", ref, section="steps", text="PVnear", owner="youth", due="2031-03-01")
+
+
 def test_an_added_step_needs_an_owner_and_no_past_due_date(seeded: App, ref: str) -> None:
     with pytest.raises(InvalidInput, match="--owner"):
         add(seeded, "cw1", ref, section="steps", text="PVnobody")

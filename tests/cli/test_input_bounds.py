@@ -1,0 +1,78 @@
+"""Values that are typing slips are refused as input errors, never read oddly or ending in an
+"internal" error (issue 13, item 14)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from harbour.app import App
+from harbour.errors import InvalidInput
+from harbour.reference.files import load_model
+from tests.db.helpers import refer
+from tests.support import invoke, referral
+
+
+def _problems(stderr: str) -> list[tuple[str, str]]:
+    return [(p["field"], p["reason"]) for p in json.loads(stderr)["problems"]]
+
+
+def test_a_date_of_birth_given_as_a_number_is_refused(seeded: App, tmp_path: Path) -> None:
+    data = referral("Bn")
+    data["youth"]["date_of_birth"] = 86400
+    result = refer(seeded, tmp_path, data)
+    assert result.exit_code == 2
+    assert _problems(result.stderr) == [
+        ("youth.date_of_birth", "must be a date written YYYY-MM-DD")
+    ]
+
+
+@pytest.mark.parametrize("expiry", ["0001-01-01", "9999-12-31", "1899-12-31"])
+def test_an_implausible_protective_order_expiry_is_refused(
+    seeded: App, tmp_path: Path, expiry: str
+) -> None:
+    data = referral("Bx")
+    data["threats"][0]["protective_order_expires_on"] = expiry
+    result = refer(seeded, tmp_path, data)
+    assert result.exit_code == 2
+    [(field, _)] = _problems(result.stderr)
+    assert field == "threats.0.protective_order_expires_on"
+
+
+def test_repeated_keys_are_refused_in_json_and_yaml(seeded: App, tmp_path: Path) -> None:
+    body = json.dumps(referral("Bd"))
+    doubled = tmp_path / "doubled.json"
+    doubled.write_text(body[:-1] + ', "situation": "just_left"}')
+    result = invoke(seeded, "refer", "--file", str(doubled), "--as", "coord", "--json")
+    assert result.exit_code == 2
+    assert "repeats a key" in result.stderr and "just_left" not in result.stderr
+    yaml_file = tmp_path / "doubled.yaml"
+    yaml_file.write_text("situation: considering_leaving\nyouth: {}\nsituation: just_left\n")
+    result = invoke(seeded, "refer", "--file", str(yaml_file), "--as", "coord", "--json")
+    assert result.exit_code == 2
+    assert _problems(result.stderr) == [(f"{yaml_file}:3", "repeats a key (each may appear once)")]
+
+
+class _Tiny(BaseModel):
+    version: str
+
+
+def test_a_data_file_with_a_repeated_key_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text("version: one\nversion: two\n")
+    with pytest.raises(InvalidInput, match="repeats a key") as refused:
+        load_model(_Tiny, path)
+    assert f"{path}:2" in str(refused.value.problems)
+
+
+def test_absurd_limits_and_moments_are_input_errors(seeded: App) -> None:
+    for args in (
+        ("alerts", "--limit", str(10**20), "--as", "sup"),
+        ("sweep", "--at", "9999-12-31T00:00:00+00:00"),
+    ):
+        result = invoke(seeded, *args)
+        assert result.exit_code == 2, (args, result)
+        assert "internal" not in result.stderr
