@@ -29,7 +29,11 @@ def far(seeded: App) -> App:
 
     def work(uow: UnitOfWork) -> None:
         create_agency(uow, AgencyIn(name="far", timezone=FAR))
-        for handle, role in (("farcoord", Role.COORDINATOR), ("farcw", Role.CASEWORKER)):
+        for handle, role in (
+            ("farcoord", Role.COORDINATOR),
+            ("farcw", Role.CASEWORKER),
+            ("farsup", Role.SUPERVISOR),
+        ):
             create_staff(uow, StaffIn(handle=handle, agency="far", role=role))
 
     seeded.run(work)
@@ -97,6 +101,6 @@ def test_alerts_are_listed_and_acknowledged_in_the_cases_agency_zone(
     assert listed.exit_code == 0, listed.stderr
     assert f"{TUESDAY} 04:00" in listed.stdout and "2026-03-02 09:00" not in listed.stdout
     (alert,) = ok(far, "alerts", "--as", "farcw")
-    acked = invoke(far, "ack", alert["alert"], "--as", "farcw")
+    acked = invoke(far, "ack", alert["alert"], "--as", "farsup")
     assert acked.exit_code == 0, acked.stderr
     assert f"at {TUESDAY} 04:00" in acked.stdout
