@@ -118,17 +118,8 @@ def audit(
     uow: UnitOfWork, actor: Actor | None, action: str, case_id: str | None = None, **details: Any
 ) -> None:
     """Record an audited action in the current transaction. Details must be operational."""
-    uow.session.add(
-        AuditEvent(
-            at=uow.now(),
-            actor_handle=actor.handle if actor else None,
-            agency_id=actor.agency_id if actor else None,
-            case_id=case_id,
-            action=action,
-            outcome="ok",
-            details=details,
-        )
-    )
+    handle, agency_id = (actor.handle, actor.agency_id) if actor else (None, None)
+    uow.session.add(audit_event(uow, handle, agency_id, case_id, action, "ok", details))
 
 
 def load_case(uow: UnitOfWork, actor: Actor, typed_ref: str, action: str) -> Case:
@@ -201,14 +192,26 @@ def _audit_denied(
     outcome: str = "denied",
     **details: Any,
 ) -> None:
-    uow.record_after_rollback(
-        AuditEvent(
-            at=uow.now(),
-            actor_handle=escaped(handle)[:64] if handle else None,  # may be anything typed
-            agency_id=agency_id,
-            case_id=case_id,
-            action=action,
-            outcome=outcome,
-            details=details,
-        )
+    typed = escaped(handle)[:64] if handle else None  # may be anything typed
+    uow.record_after_rollback(audit_event(uow, typed, agency_id, case_id, action, outcome, details))
+
+
+def audit_event(
+    uow: UnitOfWork,
+    handle: str | None,
+    agency_id: str | None,
+    case_id: str | None,
+    action: str,
+    outcome: str,
+    details: dict[str, Any],
+) -> AuditEvent:
+    """One audit row, stamped now: the only place one is made."""
+    return AuditEvent(
+        at=uow.now(),
+        actor_handle=handle,
+        agency_id=agency_id,
+        case_id=case_id,
+        action=action,
+        outcome=outcome,
+        details=details,
     )

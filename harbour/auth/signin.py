@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from harbour.access import audit_event
 from harbour.app import App, UnitOfWork
 from harbour.auth import passwords, totp
 from harbour.auth.enrolment import credential_of
 from harbour.auth.sessions import SignedIn, start
 from harbour.auth.tokens import token_hash
-from harbour.db.models import AuditEvent, Credential, SignInAttempt, Staff
+from harbour.db.models import Credential, SignInAttempt, Staff
 
 LOCK_AFTER = 10  # failures within LOCK_WINDOW lock the account for LOCK_FOR
 LOCK_WINDOW = timedelta(hours=1)
@@ -139,14 +140,5 @@ def _failed(
 def _audit(
     uow: UnitOfWork, staff: Staff | None, action: str, outcome: str, details: dict[str, object]
 ) -> None:
-    uow.session.add(
-        AuditEvent(
-            at=uow.now(),
-            actor_handle=staff.handle if staff else UNKNOWN,
-            agency_id=staff.agency_id if staff else None,
-            case_id=None,
-            action=action,
-            outcome=outcome,
-            details=details,
-        )
-    )
+    handle, agency_id = (staff.handle, staff.agency_id) if staff else (UNKNOWN, None)
+    uow.session.add(audit_event(uow, handle, agency_id, None, action, outcome, details))
