@@ -77,7 +77,7 @@ def case_show(ref: str, actor: As = None, as_json: Json = False) -> None:
 
     app = get_app()
     case = show_case(app, actor, ref).as_json()
-    late = overdue_of(app, actor, [case["case"]]).get(case["case"], [])
+    late = overdue_of(app, actor, [case["case"]]).of(case["case"])
     emit({**case, "steps_overdue": [s.as_json() for s in late]}, as_json, _describe)
 
 
@@ -124,10 +124,9 @@ def cases(
 
     app = get_app()
     rows = caseload(app, actor, due=due, overdue=overdue, escalated=escalated)
-    late = overdue_of(app, actor, [r.reference for r in rows]) if rows else {}
+    late = overdue_of(app, actor, [r.reference for r in rows])
     shown = [
-        {**r.as_json(), "steps_overdue": [s.as_json() for s in late.get(r.reference, [])]}
-        for r in rows
+        {**r.as_json(), "steps_overdue": [s.as_json() for s in late.of(r.reference)]} for r in rows
     ]
     emit(shown, as_json, _caseload_table)
 

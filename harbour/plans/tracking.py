@@ -80,17 +80,28 @@ def overdue_steps(uow: UnitOfWork, case: Case) -> list[OverdueStep]:
     ]
 
 
-def overdue_of(
-    app: App, actor_handle: str | None, references: Sequence[str]
-) -> dict[str, list[OverdueStep]]:
-    """Overdue steps of the cases ``references`` of the actor's agency (for caseloads and
-    ``case show``, which have checked and audited the read), by case reference."""
+@dataclass(frozen=True)
+class OverdueByCase:
+    """Overdue steps by case reference (cases with none are absent)."""
 
-    def work(uow: UnitOfWork) -> dict[str, list[OverdueStep]]:
+    steps: tuple[tuple[str, tuple[OverdueStep, ...]], ...]
+
+    def of(self, reference: str) -> tuple[OverdueStep, ...]:
+        return next((late for ref, late in self.steps if ref == reference), ())
+
+
+def overdue_of(app: App, actor_handle: str | None, references: Sequence[str]) -> OverdueByCase:
+    """Overdue steps of the cases ``references`` of the actor's agency (for caseloads and
+    ``case show``, which have checked and audited the read)."""
+
+    def work(uow: UnitOfWork) -> OverdueByCase:
+        if not references:
+            return OverdueByCase(())
         actor = resolve_actor(uow, actor_handle)
         cases = uow.session.scalars(
             select(Case).where(Case.reference.in_(references), Case.agency_id == actor.agency_id)
         )
-        return {case.reference: overdue_steps(uow, case) for case in cases}
+        found = ((case.reference, tuple(overdue_steps(uow, case))) for case in cases)
+        return OverdueByCase(tuple((ref, late) for ref, late in found if late))
 
     return app.run(work)
