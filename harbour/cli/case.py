@@ -174,8 +174,9 @@ def audit(
         bool,
         typer.Option(
             "--system",
-            help="Instead of a case: the agency's audit rows of no case, such as staff changes, "
-            "key rotations and unknown actors (admins).",
+            help="Instead of a case: the agency's audit rows of no case, such as staff changes "
+            "and refusals (admins); operators also see the store's own trail (init, copies, key "
+            "rotations, agencies added, unknown actors).",
         ),
     ] = False,
     limit: Annotated[
