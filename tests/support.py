@@ -113,6 +113,16 @@ class CliResult:
         return json.loads(self.stdout)
 
 
+def recorded_unpaged(result: CliResult) -> bool:
+    """An assessment (or override) recorded whose imminent-threat alert paged nobody: exit 3,
+    the outcome printed with ``paged`` false, the error ``nobody_paged`` (with ``--json``)."""
+    return (
+        result.exit_code == 3
+        and '"error": "nobody_paged"' in result.stderr
+        and json.loads(result.stdout).get("paged") is False
+    )
+
+
 def invoke(app: App, *args: str, stdin: str | None = None) -> CliResult:
     """Run ``harbour ARGS`` in-process against ``app`` (its store, keys and clock), with
     ``stdin``, if given, as what is piped in."""
