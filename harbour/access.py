@@ -19,7 +19,7 @@ from harbour.db.models import Agency, AuditEvent, Case, Staff
 from harbour.domain import refs
 from harbour.domain.text import escaped
 from harbour.domain.vocab import Role
-from harbour.errors import Forbidden, InvalidInput, NotFound
+from harbour.errors import Forbidden, HarbourError, InvalidInput, NotFound
 
 T = TypeVar("T")
 
@@ -39,18 +39,29 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "case.close": frozenset({S}),
     "case.reopen": frozenset({S}),
     "case.audit": frozenset({S}),
-    # The agency's audit rows that belong to no case: staff changes, key rotations, refusals.
+    # The agency's audit rows that belong to no case: staff changes, refusals, sign-ins (and,
+    # for operators, the store's own trail besides).
     "audit.system": frozenset({A}),
     # Every role may see the agency's alerts (no case content); acknowledging one is narrower:
     # those it paged, supervisors and admins (harbour.notify.alerts.may_acknowledge).
     "alert.ack": frozenset({C, W, S, A}),
-    "agency.manage": frozenset({A}),
+    # An admin manages the staff of their own agency only.
     "staff.manage": frozenset({A}),
     # Coordinators and supervisors assign cases, so they see who is there to take them.
     "staff.list": frozenset({C, S, A}),
-    "keys.rotate": frozenset({A}),
     "notify.manage": frozenset({A, S}),
+    # Store-wide operations (STORE_WIDE): the installation's operators alone.
+    "agency.add": frozenset({A}),
+    "keys.rotate": frozenset({A}),
+    "store.copy": frozenset({A}),
+    "staff.operator": frozenset({A}),
 }
+
+# What reaches beyond one agency: every agency's data (a copy of the store, its keys), a new
+# agency, who else is an operator. Only the installation's operators do it: the admin
+# `harbour init` made, and the admins an operator named. Done or refused, it is audited in the
+# store's own trail (rows of no agency), which only operators read (``harbour audit --system``).
+STORE_WIDE = frozenset({"agency.add", "keys.rotate", "store.copy", "staff.operator"})
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,7 @@ class Actor:
     handle: str
     agency_id: str
     role: Role
+    operator: bool = False  # one of the installation's operators (an admin; see STORE_WIDE)
 
 
 def resolve_actor(uow: UnitOfWork, handle: str | None) -> Actor:
@@ -68,7 +80,8 @@ def resolve_actor(uow: UnitOfWork, handle: str | None) -> Actor:
     if staff is None or not staff.active:
         _audit_denied(uow, handle, None, None, "actor.resolve")
         raise Forbidden("unknown_actor", "no active staff member with that handle")
-    return Actor(staff.id, staff.handle, staff.agency_id, Role(staff.role))
+    role = Role(staff.role)
+    return Actor(staff.id, staff.handle, staff.agency_id, role, staff.operator and role == A)
 
 
 def agency_zone(uow: UnitOfWork, agency_id: str) -> ZoneInfo:
@@ -97,6 +110,9 @@ def caseworker(uow: UnitOfWork, agency_id: str, handle: str) -> Staff | None:
 
 
 def authorize(uow: UnitOfWork, actor: Actor, action: str, case_id: str | None = None) -> None:
+    if action in STORE_WIDE and not actor.operator:
+        _audit_denied(uow, actor.handle, None, None, action)  # in the store's trail
+        raise Forbidden("not_permitted", f"only the installation's operators may do {action}")
     if actor.role not in PERMISSIONS[action]:
         _audit_denied(uow, actor.handle, actor.agency_id, case_id, action)
         raise Forbidden("not_permitted", f"the {actor.role} role may not do {action}")
@@ -106,6 +122,22 @@ def deny(uow: UnitOfWork, actor: Actor, action: str, case_id: str | None, why: s
     """Refuse ``action`` for a reason beyond the actor's role, audited (on the case, if any)."""
     _audit_denied(uow, actor.handle, actor.agency_id, case_id, action)
     raise Forbidden("not_permitted", why)
+
+
+def guard_operator(uow: UnitOfWork, actor: Actor, staff: Staff, action: str) -> None:
+    """An operator's account is changed (reset, deactivated) by an operator only: an agency
+    admin who could reset it could then sign in as the operator."""
+    if staff.operator and not actor.operator:
+        deny(uow, actor, action, None, "only an operator may change an operator's account")
+
+
+def refuse_in_store_trail(
+    uow: UnitOfWork, actor: Actor, action: str, error: HarbourError
+) -> NoReturn:
+    """Refuse with ``error``, audited in the store's trail, where operators see an attempt that
+    touched another agency (the actor's answer says nothing of whose it was)."""
+    _audit_denied(uow, actor.handle, None, None, action, reason=error.code)
+    raise error
 
 
 def refuse_missing(uow: UnitOfWork, actor: Actor, action: str, code: str, what: str) -> NoReturn:
@@ -120,6 +152,23 @@ def audit(
     """Record an audited action in the current transaction. Details must be operational."""
     handle, agency_id = (actor.handle, actor.agency_id) if actor else (None, None)
     uow.session.add(audit_event(uow, handle, agency_id, case_id, action, "ok", details))
+
+
+def audit_store(uow: UnitOfWork, actor: Actor | None, action: str, **details: Any) -> None:
+    """Record a store-wide operation in the store's own trail (no agency: operators read it)."""
+    handle = actor.handle if actor else None
+    uow.session.add(audit_event(uow, handle, None, None, action, "ok", details))
+
+
+def store_operation(
+    uow: UnitOfWork, actor_handle: str | None, action: str, **details: Any
+) -> Actor:
+    """The operator doing a store-wide ``action`` (refused and audited for anyone else), with its
+    start recorded in the store's trail."""
+    actor = resolve_actor(uow, actor_handle)
+    authorize(uow, actor, action)
+    audit_store(uow, actor, action, **details)
+    return actor
 
 
 def load_case(uow: UnitOfWork, actor: Actor, typed_ref: str, action: str) -> Case:

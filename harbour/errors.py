@@ -63,3 +63,11 @@ class RenderError(HarbourError):
 
 class DeliveryError(HarbourError):
     default_code = "delivery"
+
+
+class NobodyPaged(DeliveryError):
+    """The command's change is recorded, but the imminent-threat alert it raised reached nobody:
+    its own exit code, so that a script can tell it from a refusal (nothing recorded)."""
+
+    exit_code = 3
+    default_code = "nobody_paged"

@@ -40,14 +40,25 @@ def seed_agencies(app: App) -> None:
                 AgencyIn(name=agency, timezone="America/New_York", address=f"MARK-{agency}-ADDR"),
             )
             for handle, role in members:
+                on_call, operator = role == Role.SUPERVISOR, role == Role.ADMIN  # as `init` made
                 create_staff(
                     uow,
                     StaffIn(
-                        handle=handle, agency=agency, role=role, on_call=role == Role.SUPERVISOR
+                        handle=handle, agency=agency, role=role, on_call=on_call, operator=operator
                     ),
                 )
 
     app.run(work)
+
+
+def agency_admin(app: App, handle: str = "nadm", agency: str = "north") -> str:
+    """An admin of ``agency`` who is not one of the installation's operators."""
+
+    def work(uow: Any) -> None:
+        create_staff(uow, StaffIn(handle=handle, agency=agency, role=Role.ADMIN))
+
+    app.run(work)
+    return handle
 
 
 def referral(
@@ -100,6 +111,16 @@ class CliResult:
 
     def json(self) -> Any:
         return json.loads(self.stdout)
+
+
+def recorded_unpaged(result: CliResult) -> bool:
+    """An assessment (or override) recorded whose imminent-threat alert paged nobody: exit 3,
+    the outcome printed with ``paged`` false, the error ``nobody_paged`` (with ``--json``)."""
+    return (
+        result.exit_code == 3
+        and '"error": "nobody_paged"' in result.stderr
+        and json.loads(result.stdout).get("paged") is False
+    )
 
 
 def invoke(app: App, *args: str, stdin: str | None = None) -> CliResult:

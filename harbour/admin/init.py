@@ -1,4 +1,5 @@
-"""`harbour init`: the embedded store, its keyring, the first agency and its admin."""
+"""`harbour init`: the embedded store, its keyring, the first agency and its admin, who is the
+installation's first operator."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ def init(app: App, agency: str, admin: str) -> Initialised:
     """Idempotent: a second run with the same names changes nothing; other names on a store
     that has its first agency are refused (``agency add``, ``staff add`` add more)."""
     agency_in = parse(AgencyIn, {"name": agency, "timezone": app.settings.timezone}, "--agency")
-    admin_in = parse(StaffIn, {"handle": admin, "agency": agency, "role": Role.ADMIN}, "--admin")
+    admin_fields = {"handle": admin, "agency": agency, "role": Role.ADMIN, "operator": True}
+    admin_in = parse(StaffIn, admin_fields, "--admin")
     home_was = private_home(app.settings)
     migrate.upgrade(app.engine)
     made_keys = ensure_keyring(app)
@@ -66,7 +68,7 @@ def init(app: App, agency: str, admin: str) -> Initialised:
     def work(uow: UnitOfWork) -> None:
         from sqlalchemy import select
 
-        from harbour.access import audit
+        from harbour.access import audit_store
         from harbour.db.models import Agency, Staff
 
         uow.check_keys("write")  # a new store records its key; an existing one refuses others
@@ -77,7 +79,7 @@ def init(app: App, agency: str, admin: str) -> Initialised:
                 .join(Agency, Agency.id == Staff.agency_id)
                 .where(Staff.handle == admin_in.handle, Agency.name == agency_in.name)
             )
-            if existing is None or existing.role != Role.ADMIN:
+            if existing is None or not existing.operator:
                 raise Conflict(
                     "already_initialised",
                     "this store has its first agency and admin already: add an agency with "
@@ -86,7 +88,7 @@ def init(app: App, agency: str, admin: str) -> Initialised:
             return
         create_agency(uow, agency_in)
         create_staff(uow, admin_in)
-        audit(uow, None, "store.init", agency_name=agency_in.name, admin=admin_in.handle)
+        audit_store(uow, None, "store.init", agency_name=agency_in.name, admin=admin_in.handle)
 
     app.run(work)
     return Initialised(made_keys, home_was)

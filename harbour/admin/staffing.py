@@ -1,4 +1,5 @@
-"""Agencies and staff accounts: managed by admins, who read no case data."""
+"""Agencies and staff accounts: managed by admins, who read no case data; an admin manages their
+own agency's staff, and the installation's operators add agencies and name other operators."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ from dataclasses import asdict, dataclass
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 
-from harbour.access import Actor, audit, authorize, caseworker, deny, resolve_actor
+from harbour.access import (
+    Actor,
+    audit,
+    audit_store,
+    authorize,
+    caseworker,
+    deny,
+    guard_operator,
+    refuse_in_store_trail,
+    resolve_actor,
+)
 from harbour.app import App, UnitOfWork
 from harbour.auth import enrolment, sessions
 from harbour.auth.enrolment import IssuedLink
@@ -16,6 +27,7 @@ from harbour.db.models import Agency, Case, Staff
 from harbour.domain.text import Address, Handle, Phone, TimeZoneName
 from harbour.domain.vocab import CaseStatus, Role
 from harbour.errors import Conflict, InvalidInput, NotFound
+from harbour.notify.routes import CHANNELS, ROLE_TAGS
 from harbour.validation import parse
 
 
@@ -33,6 +45,7 @@ class StaffIn(BaseModel):
     agency: Handle
     role: Role
     on_call: bool = False
+    operator: bool = False  # one of the installation's operators: admins only
 
 
 def create_agency(uow: UnitOfWork, data: AgencyIn) -> Agency:
@@ -46,18 +59,35 @@ def create_agency(uow: UnitOfWork, data: AgencyIn) -> Agency:
     return agency
 
 
+def _unavailable() -> Conflict:
+    why = "that handle cannot be used (handles are unique across the installation): choose another"
+    return Conflict("handle_unavailable", why)
+
+
+def handle_unavailable(uow: UnitOfWork, handle: str) -> bool:
+    """Whether ``handle`` is taken: by a staff member of any agency, or as a routing tag (an
+    agency's name, a role, a channel), which a person's own route must not be mistaken for.
+    One answer for all of them, so that a refusal does not say which, nor whose."""
+    if handle in ROLE_TAGS or handle in CHANNELS:
+        return True
+    taken = select(Staff.id).where(Staff.handle == handle)
+    named = select(Agency.id).where(Agency.name == handle)
+    return any(uow.session.scalar(q.limit(1)) is not None for q in (taken, named))
+
+
 def create_staff(uow: UnitOfWork, data: StaffIn) -> Staff:
     agency = uow.session.scalar(select(Agency).where(Agency.name == data.agency))
     if agency is None:
         raise InvalidInput([("--agency", "no agency with that name")])
-    if uow.session.scalar(select(Staff).where(Staff.handle == data.handle)) is not None:
-        raise Conflict("staff_exists", "a staff member with that handle exists")
+    if handle_unavailable(uow, data.handle):
+        raise _unavailable()
     staff = Staff(
         agency_id=agency.id,
         handle=data.handle,
         role=data.role,
         active=True,
         on_call=data.on_call,
+        operator=data.operator,
         created_at=uow.now(),
     )
     uow.session.add(staff)
@@ -73,6 +103,7 @@ class StaffRow:
     active: bool
     on_call: bool
     open_cases: int
+    operator: bool
 
     def as_json(self, full: bool) -> dict[str, object]:
         """Admins see the whole account; coordinators and supervisors the handle and role."""
@@ -89,8 +120,9 @@ class AgencyRow:
 
 
 def add_agency(app: App, actor_handle: str | None, **fields: object) -> AgencyRow:
-    """A new agency; with ``admin``, its first admin, who manages its staff from then on (an
-    admin manages the staff of their own agency only)."""
+    """A new agency (operators only); with ``admin``, its first admin, who manages its staff
+    from then on (an admin manages the staff of their own agency only). Audited in the store's
+    trail."""
     admin = fields.pop("admin", None)
     fields.setdefault("timezone", app.settings.timezone)
     data = parse(AgencyIn, fields, prefix="--")
@@ -100,12 +132,12 @@ def add_agency(app: App, actor_handle: str | None, **fields: object) -> AgencyRo
         admin_in = parse(StaffIn, staff_fields, prefix="--admin")
 
     def work(uow: UnitOfWork) -> AgencyRow:
-        actor = _admin(uow, actor_handle, "agency.manage")
+        actor = _admin(uow, actor_handle, "agency.add")
         agency = create_agency(uow, data)
-        audit(uow, actor, "agency.add", agency_name=agency.name)
+        audit_store(uow, actor, "agency.add", agency_name=agency.name)
         if admin_in is not None:
             staff = create_staff(uow, admin_in)
-            audit(uow, actor, "staff.add", handle=staff.handle, role=staff.role)
+            audit_store(uow, actor, "staff.add", handle=staff.handle, role=staff.role)
         return AgencyRow(agency.name, agency.timezone)
 
     return app.run(work)
@@ -122,16 +154,25 @@ def add_staff(
     app: App, actor_handle: str | None, *, enrol: bool = False, **fields: object
 ) -> StaffAdded:
     """A new account of the admin's agency; with ``enrol``, its one-time enrolment link for the
-    web console (sent to the person's own route if they have one, else returned to print)."""
+    web console (sent to the person's own route if they have one, else returned to print). An
+    operator may make the new admin an operator too (``operator``)."""
     data = parse(StaffIn, fields, prefix="--")
+    if data.operator and data.role != Role.ADMIN:
+        raise InvalidInput([("--operator", "only an admin can be an operator")])
 
     def work(uow: UnitOfWork) -> StaffAdded:
         actor = _admin(uow, actor_handle, "staff.manage")
+        if data.operator:
+            authorize(uow, actor, "staff.operator")
         if data.agency != _agency_name(uow, actor):
             why = "admins manage their own agency's staff: an admin of that agency adds them"
             deny(uow, actor, "staff.manage", None, why)
+        if handle_unavailable(uow, data.handle):  # maybe another agency's: operators see it
+            refuse_in_store_trail(uow, actor, "staff.add", _unavailable())
         staff = create_staff(uow, data)
         audit(uow, actor, "staff.add", handle=staff.handle, role=staff.role)
+        if staff.operator:
+            audit_store(uow, actor, "staff.operator", handle=staff.handle, operator=True)
         link = enrolment.issue(uow, actor, staff) if enrol else None
         return StaffAdded(staff.handle, staff.role, link)
 
@@ -159,7 +200,7 @@ def list_staff(app: App, actor_handle: str | None) -> tuple[Actor, list[StaffRow
         if actor.role != Role.ADMIN:
             query = query.where(Staff.active.is_(True))
         rows = [
-            StaffRow(s.handle, s.role, name, s.active, s.on_call, count)
+            StaffRow(s.handle, s.role, name, s.active, s.on_call, count, s.operator)
             for s, name, count in uow.session.execute(query)
         ]
         audit(uow, actor, "staff.list", count=len(rows))
@@ -190,6 +231,7 @@ def deactivate_staff(
             raise NotFound("staff_not_found", "no staff member with that handle")
         if staff.id == actor.staff_id:
             raise InvalidInput([("HANDLE", "you cannot deactivate yourself")])
+        guard_operator(uow, actor, staff, "staff.deactivate")
         if reassign_to is not None and reassign_to == handle:
             raise InvalidInput([("--reassign-to", "names the account being deactivated")])
         if reassign_to is not None and not _can_take_cases(uow, actor, reassign_to):
@@ -221,6 +263,39 @@ def deactivate_staff(
         return Deactivated(staff.handle, len(cases), reassign_to if cases else None)
 
     return app.run(work)
+
+
+@dataclass(frozen=True)
+class OperatorSet:
+    handle: str
+    operator: bool
+
+
+def set_operator(app: App, actor_handle: str | None, handle: str, operator: bool) -> OperatorSet:
+    """Name an active admin (of any agency) one of the installation's operators, or take it
+    back; operators only, audited in the store's trail. The last operator stays one."""
+
+    def work(uow: UnitOfWork) -> OperatorSet:
+        actor = resolve_actor(uow, actor_handle)
+        authorize(uow, actor, "staff.operator")
+        staff = uow.session.scalar(
+            select(Staff).where(Staff.handle == handle, Staff.active.is_(True))
+        )
+        if staff is None or staff.role != Role.ADMIN:
+            raise NotFound("staff_not_found", "no active admin with that handle")
+        if not operator and staff.operator and _operators(uow) == 1:
+            raise Conflict("last_operator", "the installation keeps at least one operator")
+        if staff.operator != operator:
+            staff.operator = operator
+            audit_store(uow, actor, "staff.operator", handle=staff.handle, operator=operator)
+        return OperatorSet(staff.handle, operator)
+
+    return app.run(work)
+
+
+def _operators(uow: UnitOfWork) -> int:
+    count = select(func.count(Staff.id)).where(Staff.operator.is_(True), Staff.active.is_(True))
+    return uow.session.scalar(count) or 0
 
 
 def _can_take_cases(uow: UnitOfWork, actor: Actor, handle: str) -> bool:

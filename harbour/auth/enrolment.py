@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from harbour.access import Actor, audit, authorize, resolve_actor
+from harbour.access import Actor, audit, authorize, guard_operator, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.auth import passwords, totp
 from harbour.auth.sessions import end_all
@@ -78,6 +78,7 @@ def reset(app: App, actor_handle: str | None, handle: str) -> IssuedLink:
         )
         if staff is None:
             raise NotFound("staff_not_found", "no active staff member with that handle")
+        guard_operator(uow, actor, staff, "staff.reset")
         credential = credential_of(uow, staff)
         credential.password_hash = None
         credential.totp_secret_sealed = None

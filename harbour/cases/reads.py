@@ -314,18 +314,21 @@ def audit_trail(app: App, actor_handle: str | None, ref: str) -> list[AuditRow]:
 
 
 def system_audit(app: App, actor_handle: str | None, limit: int = 500) -> list[AuditRow]:
-    """An admin's view of the audit rows that belong to no case: their agency's (staff and
-    agency changes, key rotations, refused commands) and the store's own (``init``, unknown
-    actors), the newest ``limit`` of them, oldest first. Codes and handles only."""
+    """An admin's view of the audit rows that belong to no case: their agency's (staff changes,
+    refused commands, sign-ins) and, for the installation's operators alone, the store's own
+    trail (``init``, agencies added, copies, key rotations, operators named, unknown actors,
+    store-wide operations refused), the newest ``limit`` of them, oldest first. Codes and
+    handles only."""
 
     def work(uow: UnitOfWork) -> list[AuditRow]:
         actor = resolve_actor(uow, actor_handle)
         authorize(uow, actor, "audit.system")
+        ours = AuditEvent.agency_id == actor.agency_id
         rows = uow.session.scalars(
             select(AuditEvent)
             .where(
                 AuditEvent.case_id.is_(None),
-                or_(AuditEvent.agency_id == actor.agency_id, AuditEvent.agency_id.is_(None)),
+                or_(ours, AuditEvent.agency_id.is_(None)) if actor.operator else ours,
             )
             .order_by(AuditEvent.seq.desc())
             .limit(limit)

@@ -11,11 +11,11 @@ from harbour.cli.base import As, Json, cli, committed, emit, get_app, say_home_n
 from harbour.cli.sensitive import sensitive_option
 
 db_cli = typer.Typer(help="The database schema.", no_args_is_help=True)
-agency_cli = typer.Typer(help="Agencies (admins).", no_args_is_help=True)
+agency_cli = typer.Typer(help="Agencies (operators).", no_args_is_help=True)
 staff_cli = typer.Typer(
     help="Staff accounts (admins; listing also coordinators and supervisors).", no_args_is_help=True
 )
-keys_cli = typer.Typer(help="Encryption keys.", no_args_is_help=True)
+keys_cli = typer.Typer(help="Encryption keys (operators).", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(agency_cli, name="agency")
 cli.add_typer(staff_cli, name="staff")
@@ -50,7 +50,7 @@ def agency_add(
     actor: As = None,
     as_json: Json = False,
 ) -> None:
-    """Add an agency (and, with --admin, the admin who will add its staff)."""
+    """Add an agency (operators), and with --admin the admin who will add its staff."""
     from harbour.admin.staffing import add_agency
 
     fields = {"name": name, "address": address, "phone": phone, "admin": admin}
@@ -70,21 +70,43 @@ def staff_add(
     agency: Annotated[str, typer.Option(help="The agency's name.")],
     role: Annotated[str, typer.Option(help="coordinator|caseworker|supervisor|admin")],
     on_call: Annotated[bool, typer.Option("--on-call", help="Receives imminent alerts.")] = False,
+    operator: Annotated[
+        bool,
+        typer.Option("--operator", help="An admin who is also an operator (by operators only)."),
+    ] = False,
     actor: As = None,
     as_json: Json = False,
 ) -> None:
-    """Add a staff account, and its one-time link to set up sign-in to the web console (sent
-    to the person's own route if they have one, otherwise printed here to hand over)."""
+    """Add a staff account of your agency, and its one-time link to set up sign-in to the web
+    console (sent to the person's own route if they have one, otherwise printed here)."""
     from harbour.admin.staffing import add_staff
 
-    staff = add_staff(
-        get_app(), actor, enrol=True, handle=handle, agency=agency, role=role, on_call=on_call
-    )
+    fields = {"handle": handle, "agency": agency, "role": role, "on_call": on_call}
+    staff = add_staff(get_app(), actor, enrol=True, **fields, operator=operator)
     assert staff.enrolment is not None
     emit(
         {"handle": staff.handle, "role": staff.role, **_link_json(staff.enrolment)},
         as_json,
         f"{staff.handle} added as {staff.role}.\n{_link_text(staff.enrolment)}",
+    )
+
+
+@staff_cli.command("operator")
+def staff_operator(
+    handle: str,
+    revoke: Annotated[bool, typer.Option("--revoke", help="Take it back.")] = False,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Name an admin (of any agency) one of the installation's operators, who copy the store,
+    rotate keys, add agencies and read the store's audit trail (operators only)."""
+    from harbour.admin.staffing import set_operator
+
+    done = set_operator(get_app(), actor, handle, not revoke)
+    emit(
+        {"handle": done.handle, "operator": done.operator},
+        as_json,
+        f"{done.handle} is {'now' if done.operator else 'no longer'} an operator.",
     )
 
 
@@ -132,7 +154,7 @@ def _staff_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(
         f"{r['handle']:<16} {r['agency']:<16} {r['role']:<12} "
         f"{'active' if r['active'] else 'inactive':<9} {r['open_cases']:>4} cases"
-        f"{'  on call' if r['on_call'] else ''}"
+        f"{'  on call' if r['on_call'] else ''}{'  operator' if r['operator'] else ''}"
         for r in rows
     )
 
@@ -175,21 +197,16 @@ def staff_deactivate(
 
 @keys_cli.command("rotate")
 def keys_rotate(actor: As = None, as_json: Json = False) -> None:
-    """Add a key and re-encrypt every sealed value to it; run again to resume after a kill."""
-    from harbour.access import audit, authorize, resolve_actor
+    """Add a key and re-encrypt every sealed value to it; run again to resume after a kill.
+    Operators only (every agency's data moves to the new key)."""
+    from harbour.access import audit_store, store_operation
     from harbour.admin.keys import rotate
 
     app = get_app()
-
-    def allowed(uow: Any) -> Any:
-        who = resolve_actor(uow, actor)
-        authorize(uow, who, "keys.rotate")
-        audit(uow, who, "keys.rotate.start")
-        return who
-
-    who = app.run(allowed)
+    who = app.run(lambda uow: store_operation(uow, actor, "keys.rotate"))
     version, count = rotate(app, _Progress() if not as_json else lambda done, total: None)
-    app.run(lambda uow: audit(uow, who, "keys.rotate.done", primary=version, reencrypted=count))
+    done = {"primary": version, "reencrypted": count}
+    app.run(lambda uow: audit_store(uow, who, "keys.rotate.done", **done))
     emit(
         {"primary_key": version, "reencrypted": count},
         as_json,

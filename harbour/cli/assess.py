@@ -4,7 +4,7 @@ assess, override, discharge, close, reopen, schedule."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -45,7 +45,7 @@ def assess(
 ) -> None:
     """Submit a safety assessment: prints the risk level, the reasons and the plan version."""
     from harbour.assessments.submit import check_can_assess, parse_point, submit_assessment
-    from harbour.cli.views import assessment_text, prompt_answers
+    from harbour.cli.views import prompt_answers
     from harbour.validation import load_document
 
     app = get_app()
@@ -57,7 +57,7 @@ def assess(
     )
     outcome = submit_assessment(app, actor, ref, point, data, idempotency_key)
     committed(app)
-    emit(outcome.as_json(), as_json, assessment_text)
+    _emit_paged(app, actor, outcome.as_json(), as_json)
 
 
 @cli.command()
@@ -70,12 +70,28 @@ def override(
 ) -> None:
     """Set the level of the latest assessment by hand (supervisors); both levels are kept."""
     from harbour.assessments.overrides import override_level
-    from harbour.cli.views import assessment_text
 
     app = get_app()
     outcome = override_level(app, actor, ref, level, reason)
     committed(app)
-    emit(outcome.as_json(), as_json, assessment_text)
+    _emit_paged(app, actor, outcome.as_json(), as_json)
+
+
+def _emit_paged(app: Any, actor: str | None, shown: dict[str, Any], as_json: bool) -> None:
+    """Print an assessment's outcome; if it raised an alert that reached nobody (no route, every
+    send failed), say so plainly and exit 3: the assessment is recorded all the same."""
+    from harbour.cli.views import assessment_text
+    from harbour.errors import NobodyPaged
+    from harbour.notify.alerts import reached_anyone
+
+    if shown["alert"]:
+        shown["paged"] = reached_anyone(app, actor, shown["alert"])
+    emit(shown, as_json, assessment_text)
+    if shown.get("paged") is False:
+        raise NobodyPaged(
+            detail="the assessment is recorded, but the imminent-threat alert reached nobody: "
+            "call the on-call staff and a supervisor yourself now"
+        )
 
 
 def _lifecycle(name: str, ref: str, actor: str | None, as_json: bool) -> None:

@@ -17,10 +17,13 @@ cli.add_typer(case_cli, name="case")
 @cli.command()
 def init(
     agency: Annotated[str, typer.Option(help="The first agency's name (a short handle).")],
-    admin: Annotated[str, typer.Option(help="The first admin's handle.")],
+    admin: Annotated[
+        str, typer.Option(help="The first admin's handle: the installation's first operator.")
+    ],
     as_json: Json = False,
 ) -> None:
-    """Create the store, its keyring (mode 0600), the first agency and an admin."""
+    """Create the store, its keyring (mode 0600), the first agency and its admin, who is the
+    installation's first operator (copies, key rotations, agencies, naming other operators)."""
     from harbour.admin.init import init as do_init
 
     app = get_app()
@@ -36,7 +39,7 @@ def init(
         result,
         as_json,
         f"Harbour store ready in {app.settings.home} (agency {agency}, "
-        f"admin {admin}{', new keyring' if done.keys_created else ''}).",
+        f"admin and operator {admin}{', new keyring' if done.keys_created else ''}).",
     )
 
 
@@ -173,8 +176,9 @@ def audit(
         bool,
         typer.Option(
             "--system",
-            help="Instead of a case: the agency's audit rows of no case, such as staff changes, "
-            "key rotations and unknown actors (admins).",
+            help="Instead of a case: the agency's audit rows of no case, such as staff changes "
+            "and refusals (admins); operators also see the store's own trail (init, copies, key "
+            "rotations, agencies added, unknown actors).",
         ),
     ] = False,
     limit: Annotated[

@@ -86,7 +86,7 @@ def notify_test(
 def outbox_show(
     ctx: typer.Context,
     status: Annotated[str | None, typer.Option(help="pending, sent, dead or cancelled.")] = None,
-    limit: Annotated[int, typer.Option(help="How many rows to list.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many rows to list.")] = 20,
     actor: As = None,
     as_json: Json = False,
 ) -> None:

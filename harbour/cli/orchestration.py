@@ -148,7 +148,11 @@ def db_copy(
     as_json: Json = False,
 ) -> None:
     """Copy the whole store into another, empty database (e.g. SQLite to PostgreSQL); then
-    point HARBOUR_DATABASE_URL at it. Stop the CLI users and `harbour serve` first."""
+    point HARBOUR_DATABASE_URL at it. Stop the CLI users and `harbour serve` first. Operators
+    only; recorded in the store's audit trail (the copy holds the record of its start)."""
+    from urllib.parse import urlsplit
+
+    from harbour.access import audit_store, store_operation
     from harbour.db.copy import copy_store
     from harbour.db.engine import make_engine
     from harbour.errors import InvalidInput
@@ -159,10 +163,12 @@ def db_copy(
     except ValueError as exc:
         raise InvalidInput([("--to", str(exc))]) from None
     app = get_app()
-    _audit_operator(app, actor, "store.copy")
+    who = app.run(lambda uow: store_operation(uow, actor, "store.copy", to=urlsplit(to).scheme))
     target = make_engine(to)
     try:
         copied = copy_store(app.engine, target)
     finally:
         target.dispose()
+    rows = sum(copied.values())
+    app.run(lambda uow: audit_store(uow, who, "store.copy.done", rows=rows))
     emit(copied, as_json, lambda rows: f"Copied {sum(rows.values())} rows.")

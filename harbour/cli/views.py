@@ -69,7 +69,8 @@ def assessment_text(out: dict[str, Any]) -> str:
         lines.append("IMMEDIATE DANGER: follow the emergency protocol now:")
         lines += [f"  - {step['text']}  [{step['code']}]" for step in out["emergency_steps"]]
         lines.append(f"  Record each step taken: harbour plan done {out['case'][:12]} CODE")
-    if out["alert"]:
+    unpaged = bool(out["alert"]) and out.get("paged") is False
+    if out["alert"] and not unpaged:
         lines.append(
             f"Alert {out['alert'][:12]} raised for on-call staff and supervisors; "
             f"to take it: harbour ack {out['alert'][:12]}"
@@ -83,6 +84,14 @@ def assessment_text(out: dict[str, Any]) -> str:
     if out["plan_version"]:
         lines.append(f"Plan version {out['plan_version']} drafted (harbour plan show).")
     lines.append(f"Next assessment due: {out['next_due_local'] or '-'}")
+    if unpaged:  # last, where it is seen
+        lines += [
+            f"NOBODY WAS PAGED: alert {out['alert'][:12]} could not be sent to anyone.",
+            "  Call the on-call staff and a supervisor yourself now, and tell them the alert id.",
+            "  The page stays in the outbox and is tried again (harbour outbox); to see what is",
+            "  missing: harbour notify check. To take the alert once someone has it: "
+            f"harbour ack {out['alert'][:12]}",
+        ]
     return "\n".join(lines)
 
 

@@ -55,6 +55,8 @@ class Staff(Base):
     role: Mapped[str] = mapped_column(String(CODE))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     on_call: Mapped[bool] = mapped_column(Boolean, default=False)
+    # An admin who is also one of the installation's operators (store-wide operations).
+    operator: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
 

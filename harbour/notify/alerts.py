@@ -225,6 +225,25 @@ def may_acknowledge(uow: UnitOfWork, actor: Actor, alert: Alert) -> bool:
     return uow.session.scalar(paged.limit(1)) is not None
 
 
+def reached_anyone(app: App, actor_handle: str | None, alert_id: str) -> bool:
+    """Whether an alert of the actor's agency reached anyone: one of its pages was sent, or
+    someone has already taken it. Read right after the command that raised it has sent its
+    urgent lane, so that the command can say plainly when nobody was paged."""
+    typed = _typed_id(alert_id)
+
+    def work(uow: UnitOfWork) -> bool:
+        actor = resolve_actor(uow, actor_handle)
+        alert, _ = _find(uow, actor, typed, "alert.read")
+        sent = select(OutboxMessage.id).where(
+            OutboxMessage.case_id == alert.case_id,
+            OutboxMessage.alert_id == alert.id,
+            OutboxMessage.status == OutboxStatus.SENT,
+        )
+        return alert.acknowledged_at is not None or uow.session.scalar(sent.limit(1)) is not None
+
+    return app.run(work)
+
+
 def _typed_id(alert_id: str) -> str:
     typed = alert_id.strip().lower()
     if not _HEX.fullmatch(typed):

@@ -82,9 +82,10 @@ class RoutesCheck:
 
 
 def check(app: App, actor_handle: str | None) -> RoutesCheck:
-    """The routes file checked: its problems, its routes (privacy form), who has no route; and,
-    across agencies (the one with nobody may have nobody to run this either), whose
-    imminent-threat ladder has nobody in it and which open alerts found nobody left to page."""
+    """The routes file checked: its problems, its routes (privacy form), who has no route; and
+    whether the agency's imminent-threat ladder has nobody in it, and which of its open alerts
+    found nobody left to page. An operator sees these across agencies (the one with nobody may
+    have nobody to run this either); anyone else sees their own agency's only."""
     routes = load_routes(app.settings)
 
     def work(uow: UnitOfWork) -> RoutesCheck:
@@ -93,16 +94,16 @@ def check(app: App, actor_handle: str | None) -> RoutesCheck:
             select(Staff).where(Staff.agency_id == actor.agency_id, Staff.active.is_(True))
         ).all()
         agency = uow.session.get_one(Agency, actor.agency_id)
-        audit(uow, actor, "notify.check", routes=len(routes.routes))
-        empty, stuck = _nobody_to_page(uow), _stuck_alerts(uow)
+        shown = _own_routes(uow, actor, routes.routes)
+        audit(uow, actor, "notify.check", routes=len(shown))
+        scope = None if actor.operator else actor.agency_id
+        empty, stuck = _nobody_to_page(uow, scope), _stuck_alerts(uow, scope)
         return RoutesCheck(
             ok=not (routes.problems or empty or stuck),
             problems=tuple(routes.problems),
             nobody_to_page=tuple(empty),
             alerts_paging_nobody=tuple(stuck),
-            routes=tuple(
-                RouteShown(r.service, r.channel, tuple(sorted(r.tags))) for r in routes.routes
-            ),
+            routes=tuple(RouteShown(r.service, r.channel, tuple(sorted(r.tags))) for r in shown),
             staff_without_route=tuple(
                 sorted(s.handle for s in staff if not routes.matching(s.handle))
             ),
@@ -112,16 +113,33 @@ def check(app: App, actor_handle: str | None) -> RoutesCheck:
     return app.run(work)
 
 
-def _nobody_to_page(uow: UnitOfWork) -> list[str]:
-    """Agencies whose imminent-threat ladder (on call, supervisors, admins) has nobody in it."""
+def _own_routes(uow: UnitOfWork, actor: Actor, routes: Any) -> list[Any]:
+    """The routes an actor may see and test: all of them for an operator; for anyone else, those
+    that name nothing of another agency (its name, one of its staff's handles)."""
+    if actor.operator:
+        return list(routes)
+    names = select(Agency.name).where(Agency.id != actor.agency_id)
+    handles = select(Staff.handle).where(Staff.agency_id != actor.agency_id)
+    foreign = {*uow.session.scalars(names), *uow.session.scalars(handles)}
+    return [r for r in routes if not r.tags & foreign]
+
+
+def _nobody_to_page(uow: UnitOfWork, agency_id: str | None) -> list[str]:
+    """Agencies (``agency_id``'s, or all) whose imminent-threat ladder (on call, supervisors,
+    admins) has nobody in it."""
     ladder = LADDERS[AlertKind.IMMINENT_THREAT]
-    agencies = uow.session.scalars(select(Agency).order_by(Agency.name))
+    query = select(Agency).order_by(Agency.name)
+    if agency_id is not None:
+        query = query.where(Agency.id == agency_id)
+    agencies = uow.session.scalars(query)
     return [a.name for a in agencies if not any(tier(uow, a.id) for tier in ladder)]
 
 
-def _stuck_alerts(uow: UnitOfWork) -> list[StuckAlert]:
+def _stuck_alerts(uow: UnitOfWork, agency_id: str | None) -> list[StuckAlert]:
     query = stuck().add_columns(Agency.name).join(Case, Case.id == Alert.case_id)
     query = query.join(Agency, Agency.id == Case.agency_id).order_by(Alert.opened_at)
+    if agency_id is not None:
+        query = query.where(Agency.id == agency_id)
     return [
         StuckAlert(alert.id, alert.kind, agency) for alert, agency in uow.session.execute(query)
     ]
@@ -156,13 +174,20 @@ class TestSent:
 
 
 def send_test(app: App, actor_handle: str | None, tag: str) -> list[TestSent]:
-    """A harmless test message to every route of ``tag``, directly (not through the outbox)."""
+    """A harmless test message to every route of ``tag`` the actor may see (``_own_routes``: not
+    another agency's), directly (not through the outbox)."""
     tag = tag.strip().lower()
     if not _TAG.fullmatch(tag):
         raise InvalidInput([("--to", "a routing tag: a handle, or role/agency")])
-    require_manager(app, actor_handle, "notify.test")
+    matching = load_routes(app.settings).matching(tag)
+
+    def work(uow: UnitOfWork) -> list[Any]:
+        actor = _manager(uow, actor_handle)
+        audit(uow, actor, "notify.test")
+        return _own_routes(uow, actor, matching)
+
+    targets = app.run(work)
     pin_apprise_logger()
-    targets = load_routes(app.settings).matching(tag)
     if not targets:
         raise NotFound("no_route", "no route has that tag")
     return [_test_one(app, route) for route in targets]
@@ -281,8 +306,3 @@ def retry(app: App, actor_handle: str | None, row_id: str) -> OutboxRow:
         return _shown(row)
 
     return app.run(work)
-
-
-def require_manager(app: App, actor_handle: str | None, action: str) -> None:
-    """Check (and audit) that the actor may run notification operations."""
-    app.run(lambda uow: audit(uow, _manager(uow, actor_handle), action))

@@ -1,8 +1,10 @@
 """Access: every command, for each role, on its own agency's case and on another agency's.
 
 Expected outcomes come from the issue: only coordinators and supervisors refer and assign; only
-supervisors read the audit trail; admins manage agencies, staff and keys and read no case data;
-another agency's case answers exactly as a case that does not exist. Every refusal is audited.
+supervisors read the audit trail; admins manage their agency's staff and read no case data; only
+the installation's operators (admins `init` made or an operator named) add agencies and rotate
+keys; another agency's case answers exactly as a case that does not exist. Every refusal is
+audited.
 """
 
 from __future__ import annotations
@@ -22,9 +24,15 @@ from harbour.cases import intake
 from harbour.db.models import AuditEvent
 from harbour.domain.vocab import Role
 from tests.db.helpers import write_referral
-from tests.support import invoke, referral
+from tests.support import agency_admin, invoke, referral
 
-ACTORS = {"coordinator": "coord", "caseworker": "cw1", "supervisor": "sup", "admin": "adm"}
+ACTORS = {
+    "coordinator": "coord",
+    "caseworker": "cw1",
+    "supervisor": "sup",
+    "admin": "nadm",  # an agency admin, not an operator (added by each test that needs one)
+    "operator": "adm",
+}
 OWN, OTHER = "own agency", "other agency"
 _fresh = itertools.count()
 
@@ -47,7 +55,8 @@ def _new_staff(app: App) -> str:
 
 def commands(app: App) -> list[Command]:
     case_roles = frozenset({"coordinator", "caseworker", "supervisor"})
-    admin = frozenset({"admin"})
+    admin = frozenset({"admin", "operator"})
+    operator = frozenset({"operator"})
     return [
         Command("case show", lambda ref, _: ["case", "show", ref], case_roles),
         Command(
@@ -63,7 +72,9 @@ def commands(app: App) -> list[Command]:
             on_a_case=False,
         ),
         Command("cases", lambda *_: ["cases"], case_roles, on_a_case=False),
-        Command("agency add", lambda *_: ["agency", "add", f"agency{next(_fresh)}"], admin, False),
+        Command(
+            "agency add", lambda *_: ["agency", "add", f"agency{next(_fresh)}"], operator, False
+        ),
         Command(
             "staff add",
             lambda *_: [
@@ -81,13 +92,19 @@ def commands(app: App) -> list[Command]:
         Command(
             "staff list",
             lambda *_: ["staff", "list"],
-            frozenset({"coordinator", "supervisor", "admin"}),
+            frozenset({"coordinator", "supervisor", "admin", "operator"}),
             False,
         ),
         Command(
             "staff deactivate", lambda *_: ["staff", "deactivate", _new_staff(app)], admin, False
         ),
-        Command("keys rotate", lambda *_: ["keys", "rotate"], admin, False),
+        Command("keys rotate", lambda *_: ["keys", "rotate"], operator, False),
+        Command(
+            "staff operator",
+            lambda *_: ["staff", "operator", agency_admin(app, f"nadm{next(_fresh)}")],
+            operator,
+            False,
+        ),
     ]
 
 
@@ -129,6 +146,7 @@ def _check(
 
 
 def test_every_command_for_every_role_and_agency(seeded: App, tmp_path: Path) -> None:
+    agency_admin(seeded)
     own = intake.refer(seeded, "coord", referral("Ao"), None).reference
     other = intake.refer(seeded, "coord2", referral("At"), None).reference
     problems = []
@@ -171,7 +189,8 @@ def test_admin_sees_no_case_data(seeded: App) -> None:
     intake.refer(seeded, "coord", referral("AdminSeesNot"), None)
     shown = invoke(seeded, "staff", "list", "--as", "adm", "--json")
     assert shown.exit_code == 0 and "AdminSeesNot" not in shown.stdout
-    assert {"handle", "agency", "role", "active", "on_call", "open_cases"} == set(shown.json()[0])
+    fields = {"handle", "agency", "role", "active", "on_call", "open_cases", "operator"}
+    assert fields == set(shown.json()[0])
 
 
 def _break_audit(app: App) -> None:

@@ -1,13 +1,15 @@
-"""Refusals show in the case's audit trail, and admins read the audit rows of no case."""
+"""Refusals show in the case's audit trail; admins read their agency's audit rows of no case,
+and only the installation's operators read the store's own trail."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
+from harbour.access import audit_store
 from harbour.app import App
 from harbour.cases import intake
 from harbour.db.models import AuditEvent
-from tests.support import given, invoke, referral
+from tests.support import agency_admin, given, invoke, referral
 
 ABSENT = "HB-0000-0000-0000-0000-0000-0000-0000"
 
@@ -94,7 +96,7 @@ def test_admins_read_the_audit_of_no_case(seeded: App) -> None:
     for expected in [
         ("adm", "staff.add", "ok"),
         ("adm", "staff.deactivate", "ok"),
-        ("adm", "keys.rotate.start", "ok"),
+        ("adm", "keys.rotate", "ok"),
         ("adm", "keys.rotate.done", "ok"),
         ("ghost", "actor.resolve", "denied"),
         ("cw1", "staff.manage", "denied"),
@@ -139,3 +141,35 @@ def _raw_row(app: App, handle: str) -> dict[str, object]:
         "outcome": "denied",
         "details": {},
     }
+
+
+def test_the_store_trail_is_for_operators_only(seeded: App) -> None:
+    """An agency admin reads their agency's rows of no case, never the store's: not `init`, not
+    another agency's creation, not key rotations, not unknown actors (issue 13, items 6, 13)."""
+    seeded.run(lambda uow: audit_store(uow, None, "store.init"))  # as `harbour init` records it
+    agency_admin(seeded)
+    steps = [
+        ("agency", "add", "east", "--admin", "eadm", "--as", "adm"),
+        ("keys", "rotate", "--as", "adm"),
+        ("cases", "--as", "ghost"),
+        ("keys", "rotate", "--as", "nadm"),  # refused: recorded where operators see it
+        ("staff", "add", "newcw", "--agency", "north", "--role", "caseworker", "--as", "nadm"),
+    ]
+    for step in steps:
+        invoke(seeded, *step)
+    store = [("adm", "agency.add"), ("adm", "keys.rotate"), ("ghost", "actor.resolve")]
+    store += [(None, "store.init"), ("nadm", "keys.rotate")]
+    operator = invoke(seeded, "audit", "--system", "--as", "adm", "--json").json()
+    seen = {(r["actor"], r["action"]) for r in operator}
+    assert set(store) <= seen and ("nadm", "staff.add") in seen
+    for admin in ("nadm", "eadm"):
+        shown = invoke(seeded, "audit", "--system", "--as", admin, "--json")
+        assert shown.exit_code == 0, shown.stderr
+        rows = {(r["actor"], r["action"]) for r in shown.json()}
+        assert not rows & set(store), admin
+        assert all(action.startswith(("staff.", "audit.")) for _, action in rows), rows
+    agency = {
+        (r["actor"], r["action"])
+        for r in invoke(seeded, "audit", "--system", "--as", "nadm", "--json").json()
+    }
+    assert ("nadm", "staff.add") in agency

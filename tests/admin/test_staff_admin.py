@@ -9,7 +9,7 @@ from harbour.app import App
 from harbour.cases import intake
 from harbour.db.models import Agency, AuditEvent, Case, OutboxMessage, Staff
 from tests.db.helpers import row_counts
-from tests.support import invoke, referral
+from tests.support import agency_admin, invoke, referral
 
 
 def _caseworkers(app: App) -> list[str | None]:
@@ -145,3 +145,94 @@ def test_a_second_init_with_other_names_is_refused(app: App) -> None:
     with app.engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(Agency)) == 1
         assert conn.scalar(select(func.count()).select_from(Staff)) == 1
+
+
+def test_init_makes_the_first_operator_who_names_others(app: App) -> None:
+    assert invoke(app, "init", "--agency", "north", "--admin", "adm").exit_code == 0
+    north = ("--agency", "north", "--role", "admin")
+    assert invoke(app, "staff", "add", "nadm", *north, "--as", "adm").exit_code == 0
+    listed = invoke(app, "staff", "list", "--as", "adm", "--json").json()
+    assert {(r["handle"], r["operator"]) for r in listed} == {("adm", True), ("nadm", False)}
+
+    # An agency admin can neither add agencies, rotate keys, nor make operators.
+    for args in (
+        ("agency", "add", "east", "--admin", "eadm"),
+        ("keys", "rotate"),
+        ("staff", "add", "x", *north, "--operator"),
+        ("staff", "operator", "nadm"),
+    ):
+        refused = invoke(app, *args, "--as", "nadm")
+        assert refused.exit_code == 1 and "not_permitted" in refused.stderr, args
+    assert (
+        invoke(
+            app,
+            "staff",
+            "add",
+            "c",
+            "--agency",
+            "north",
+            "--role",
+            "caseworker",
+            "--operator",
+            "--as",
+            "adm",
+        ).exit_code
+        == 2
+    )  # only an admin is an operator
+
+    # The operator names one by adding them, another by naming an admin who exists.
+    assert invoke(app, "staff", "add", "op2", *north, "--operator", "--as", "adm").exit_code == 0
+    made = invoke(app, "agency", "add", "east", "--admin", "eadm", "--as", "adm")
+    assert made.exit_code == 0, made.stderr
+    named = invoke(app, "staff", "operator", "eadm", "--as", "op2", "--json")
+    assert named.json() == {"handle": "eadm", "operator": True}
+    assert invoke(app, "keys", "rotate", "--as", "eadm").exit_code == 0
+    assert invoke(app, "staff", "operator", "eadm", "--revoke", "--as", "adm").exit_code == 0
+    assert invoke(app, "keys", "rotate", "--as", "eadm").exit_code == 1
+    missing = invoke(app, "staff", "operator", "ghostadm", "--as", "adm")
+    assert missing.exit_code == 1 and "staff_not_found" in missing.stderr
+
+    # An agency admin cannot reset or deactivate an operator of their agency (a reset would
+    # hand them the operator's sign-in), nor can the last operator be taken back.
+    for args in (("staff", "reset", "op2"), ("staff", "deactivate", "op2")):
+        refused = invoke(app, *args, "--as", "nadm")
+        assert refused.exit_code == 1 and "not_permitted" in refused.stderr, args
+    assert invoke(app, "staff", "deactivate", "op2", "--as", "adm").exit_code == 0
+    last = invoke(app, "staff", "operator", "adm", "--revoke", "--as", "adm")
+    assert last.exit_code == 1 and "last_operator" in last.stderr
+    with app.engine.connect() as conn:
+        operators = select(Staff.handle).where(Staff.operator.is_(True), Staff.active.is_(True))
+        assert list(conn.scalars(operators)) == ["adm"]
+
+
+def test_a_taken_handle_is_refused_without_saying_whose(seeded: App) -> None:
+    """`staff add` with another agency's handle answered "a staff member with that handle
+    exists": it now answers as for any handle that cannot be used (one's own agency's, an
+    agency's name, a role or channel tag), and the attempt is in the store's trail (issue 13,
+    item 13)."""
+    counts = row_counts(seeded)
+    add = ("staff", "add")
+    tail = ("--agency", "north", "--role", "caseworker", "--as", "adm")
+    answers = {
+        handle: invoke(seeded, *add, handle, *tail)
+        for handle in ("sup2", "cw1", "south", "oncall", "email")
+    }
+    assert {(r.exit_code, r.stderr) for r in answers.values()} == {
+        (
+            1,
+            "error: handle_unavailable: that handle cannot be used (handles are unique across "
+            "the installation): choose another\n",
+        )
+    }
+    assert row_counts(seeded)["staff"] == counts["staff"]
+    trail = invoke(seeded, "audit", "--system", "--as", "adm", "--json").json()
+    refused = [r for r in trail if (r["action"], r["outcome"]) == ("staff.add", "denied")]
+    assert len(refused) == 5 and {r["details"]["reason"] for r in refused} == {"handle_unavailable"}
+
+    # `agency add` by an agency admin answers the same for a name in use and a free one: it is
+    # the operators' alone, and no name is looked up for anyone else.
+    agency_admin(seeded)
+    taken = invoke(seeded, "agency", "add", "south", "--admin", "cw3", "--as", "nadm")
+    free = invoke(seeded, "agency", "add", "nowhere", "--admin", "fresh", "--as", "nadm")
+    assert (taken.exit_code, taken.stderr) == (free.exit_code, free.stderr)
+    assert taken.exit_code == 1 and "not_permitted" in taken.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harbour.app import App
-from tests.support import invoke, referral
+from tests.support import invoke, recorded_unpaged, referral
 
 
 def safest(app: App) -> dict[str, Any]:
@@ -34,9 +34,11 @@ def referred_case(app: App, tmp_path: Path, marker: str = "LC", **extra: Any) ->
 
 
 def ok(app: App, *args: str) -> Any:
-    """Run a command that must succeed; its JSON output."""
+    """Run a command that must succeed; its JSON output. An assessment whose imminent alert
+    reached nobody (a store without routes) is recorded, and exits 3 saying so: accepted here,
+    where paging is not what is tested (tests/notify/test_unrouted_warning.py tests it)."""
     result = invoke(app, *args, "--json")
-    assert result.exit_code == 0, (args, result.stderr)
+    assert result.exit_code == 0 or recorded_unpaged(result), (args, result.stderr)
     return result.json()
 
 

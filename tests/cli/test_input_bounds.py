@@ -72,7 +72,13 @@ def test_absurd_limits_and_moments_are_input_errors(seeded: App) -> None:
     for args in (
         ("alerts", "--limit", str(10**20), "--as", "sup"),
         ("sweep", "--at", "9999-12-31T00:00:00+00:00"),
+        ("outbox", "--limit", str(10**20), "--as", "sup"),
+        ("outbox", "--limit", "0", "--as", "sup"),
+        ("outbox", "--limit", "-5", "--as", "sup"),
     ):
         result = invoke(seeded, *args)
         assert result.exit_code == 2, (args, result)
         assert "internal" not in result.stderr
+        if "--limit" in args:  # refused as the option's range, before the store is opened
+            assert "Invalid value for '--limit'" in result.stderr, (args, result)
+    assert "1<=x<=1000" in invoke(seeded, "outbox", "--help").stdout

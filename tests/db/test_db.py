@@ -202,7 +202,7 @@ def test_audit_numbers_go_on_after_a_store_is_copied_to_postgresql(
     try:
         seed_agencies(source)
         case = intake.refer(source, "coord", referral("Cp"), None)
-        assert invoke(source, "db", "copy", "--to", target).exit_code == 0
+        assert invoke(source, "db", "copy", "--to", target, "--as", "adm").exit_code == 0
         assert invoke(moved, "case", "show", case.reference, "--as", "cw1").exit_code == 0
         trail = invoke(moved, "audit", case.reference, "--as", "sup", "--json").json()
         assert [row["action"] for row in trail] == ["case.refer", "case.read", "case.audit"]

@@ -1,4 +1,5 @@
-"""`harbour db copy`: a whole store into an empty database, readable there with the same keys."""
+"""`harbour db copy`: a whole store into an empty database, readable there with the same keys;
+the installation's operators alone copy it, and the store's audit trail records who did."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ from harbour.cases.reads import show_case
 from harbour.db.engine import make_engine
 from tests.conftest import POSTGRES_URL
 from tests.orchestration.helpers import counts, refer
-from tests.support import invoke
+from tests.support import agency_admin, invoke
 
 
 def test_a_store_moves_whole_and_stays_readable(seeded: App, tmp_path: Path) -> None:
     case = refer(seeded, tmp_path, "MOVED")
     target = f"sqlite:///{tmp_path / 'moved.db'}"
-    copied = invoke(seeded, "db", "copy", "--to", target, "--json")
+    copied = invoke(seeded, "db", "copy", "--to", target, "--as", "adm", "--json")
     assert copied.exit_code == 0, copied.stderr
     settings = seeded.settings.model_copy(update={"database_url": SecretStr(target)})
     moved = App(settings, seeded.clock)
@@ -30,12 +31,12 @@ def test_a_store_moves_whole_and_stays_readable(seeded: App, tmp_path: Path) -> 
         assert shown.people[0]["name"] == "MOVEDyouthname"
     finally:
         moved.dispose()
-    again = invoke(seeded, "db", "copy", "--to", target)
+    again = invoke(seeded, "db", "copy", "--to", target, "--as", "adm")
     assert again.exit_code == 1 and "target_not_empty" in again.stderr
 
 
 def test_a_bad_target_is_refused_without_echoing_it(seeded: App) -> None:
-    result = invoke(seeded, "db", "copy", "--to", "mysql://user:s3cret@host/db")
+    result = invoke(seeded, "db", "copy", "--to", "mysql://user:s3cret@host/db", "--as", "adm")
     assert result.exit_code == 2 and "--to" in result.stderr and "s3cret" not in result.stderr
 
 
@@ -51,7 +52,7 @@ def test_sqlite_to_a_new_postgresql_database(seeded: App, tmp_path: Path) -> Non
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     target = make_engine(POSTGRES_URL).url.set(database=name).render_as_string(hide_password=False)
     try:
-        assert invoke(seeded, "db", "copy", "--to", target).exit_code == 0
+        assert invoke(seeded, "db", "copy", "--to", target, "--as", "adm").exit_code == 0
         settings = seeded.settings.model_copy(update={"database_url": SecretStr(target)})
         moved = App(settings, seeded.clock)
         assert counts(moved) == counts(seeded)
@@ -60,3 +61,28 @@ def test_sqlite_to_a_new_postgresql_database(seeded: App, tmp_path: Path) -> Non
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_only_an_operator_copies_the_store_and_the_store_trail_says_who(
+    seeded: App, tmp_path: Path
+) -> None:
+    refer(seeded, tmp_path, "COPIER")
+    agency_admin(seeded)  # an admin of north, not an operator
+    target = f"sqlite:///{tmp_path / 'copy.db'}"
+    nobody = invoke(seeded, "db", "copy", "--to", target)
+    assert nobody.exit_code == 2 and "--as" in nobody.stderr
+    for handle in ("sup", "nadm", "sup2"):  # a supervisor, an agency admin, another agency
+        refused = invoke(seeded, "db", "copy", "--to", target, "--as", handle)
+        assert refused.exit_code == 1 and "not_permitted" in refused.stderr, refused
+    assert not (tmp_path / "copy.db").exists()  # nothing was copied anywhere
+
+    assert invoke(seeded, "db", "copy", "--to", target, "--as", "adm").exit_code == 0
+    trail = invoke(seeded, "audit", "--system", "--as", "adm", "--json").json()
+    rows = [(r["actor"], r["action"], r["outcome"]) for r in trail]
+    for handle in ("sup", "nadm", "sup2"):
+        assert (handle, "store.copy", "denied") in rows
+    assert ("adm", "store.copy", "ok") in rows and ("adm", "store.copy.done", "ok") in rows
+    [done] = [r for r in trail if r["action"] == "store.copy.done"]
+    assert done["details"]["rows"] > 0 and "copy.db" not in str(trail)
+    agency = invoke(seeded, "audit", "--system", "--as", "nadm", "--json").json()
+    assert not [r for r in agency if r["action"].startswith("store.")]

@@ -105,3 +105,24 @@ def test_the_sweep_command_sends_reminders(napp: App, clock: FixedClock) -> None
     assert result.exit_code == 0, result.stderr
     assert result.json()["reminders"] == 1
     assert "reminder_digest" in {r.kind for r in rows(napp)}
+
+
+def test_another_agencys_routes_are_neither_shown_nor_tested(
+    napp: App, routes: RouteBook, receiver: Receiver
+) -> None:
+    """`notify check` listed every route's tags (another agency's handles and name), and
+    `notify test --to sup2` paged south's supervisor for north's (issue 13, item 13): a
+    supervisor sees and tests their own agency's routes; an operator every one."""
+    routes.chat("sup").chat("sup2")
+    routes.add(f"json://127.0.0.1:{receiver.port}/s", "oncall", "south", "chat")
+    mine = invoke(napp, "notify", "check", "--as", "sup", "--json").json()
+    assert [r["tags"] for r in mine["routes"]] == [["chat", "sup"]]
+    everyone = invoke(napp, "notify", "check", "--as", "adm", "--json").json()
+    assert len(everyone["routes"]) == 3
+    theirs = invoke(napp, "notify", "test", "--to", "sup2", "--as", "sup")
+    nobody = invoke(napp, "notify", "test", "--to", "cw9", "--as", "sup")
+    shared = invoke(napp, "notify", "test", "--to", "oncall", "--as", "sup")
+    assert theirs.exit_code == nobody.exit_code == shared.exit_code == 1
+    assert theirs.stderr == nobody.stderr == shared.stderr
+    assert receiver.at(RouteBook.chat_path("sup2")) == [] and receiver.at("/s") == []
+    assert invoke(napp, "notify", "test", "--to", "sup2", "--as", "adm").exit_code == 0

@@ -85,7 +85,13 @@ def test_a_ladder_with_nobody_is_logged_retried_and_fails_the_check(
     [record] = [r for r in caplog.records if "nobody_to_page" in r.getMessage()]
     assert alert.id in record.getMessage() and "MKEMPTY" not in record.getMessage()
 
-    check = invoke(napp, "notify", "check", "--as", "adm", "--json")  # another agency's admin
+    # Another agency's supervisor sees their own agency only (issue 13, item 13): nothing of
+    # west's, not even its name; an operator (adm) sees across agencies.
+    own = invoke(napp, "notify", "check", "--as", "sup", "--json")
+    assert own.exit_code == 0, own.stderr
+    assert own.json()["nobody_to_page"] == [] and own.json()["alerts_paging_nobody"] == []
+    assert "west" not in own.stdout and alert.id not in own.stdout
+    check = invoke(napp, "notify", "check", "--as", "adm", "--json")  # the operator, of north
     assert check.exit_code == 2 and "nobody_to_page" in check.stderr
     report = check.json()
     assert report["nobody_to_page"] == ["west"]

@@ -1,11 +1,18 @@
-"""An imminent alert nobody has a route for: the command still succeeds (the assessment is
-recorded), and says on stderr whom the alert did not reach and how to fix it, with no content."""
+"""An imminent alert that reached nobody (issue 13, item 10): the assessment is recorded all the
+same, and the command says plainly that nobody was paged and what to do, names on stderr whom the
+alert did not reach and how to fix it (no content), and exits 3 (``nobody_paged``), apart from a
+refusal's 1 and bad input's 2. A store with no routes file at all counts: an alert that waits in
+the outbox has paged nobody. Reached means one of its pages was sent."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from sqlalchemy import select
+
 from harbour.app import App
+from harbour.db.models import Assessment, Case
 from harbour.demo.receivers import RouteBook
 from harbour.domain.vocab import Lane, OutboxStatus
 from tests.cli.helpers import answers_file, referred_case
@@ -15,10 +22,10 @@ from tests.support import CliResult, invoke
 MARK = "UNROUTED"
 
 
-def _assess_imminent(app: App, tmp_path: Path) -> tuple[str, CliResult]:
+def _assess_imminent(app: App, tmp_path: Path, *extra: str) -> tuple[str, CliResult]:
     ref = referred_case(app, tmp_path, MARK)
     danger = answers_file(app, tmp_path, "danger", immediate_danger="yes")
-    args = ("assess", ref, "--point", "incident", "--answers", danger, "--as", "cw1")
+    args = ("assess", ref, "--point", "incident", "--answers", danger, "--as", "cw1", *extra)
     return ref, invoke(app, *args)
 
 
@@ -27,11 +34,24 @@ def _assert_no_content(stderr: str, ref: str) -> None:
     assert "URGENT" not in stderr and "acknowledge" not in stderr
 
 
-def test_no_routes_file_warns_naming_the_recipients_and_the_fix(
+def _assert_loud_and_kept(app: App, ref: str, result: CliResult) -> None:
+    """Nobody paged: exit 3, said plainly with what to do, and the assessment kept."""
+    assert result.exit_code == 3, result
+    assert "NOBODY WAS PAGED" in result.stdout and "raised for on-call" not in result.stdout
+    assert "Call the on-call staff and a supervisor yourself now" in result.stdout
+    assert "harbour notify check" in result.stdout and "harbour ack" in result.stdout
+    assert "error: nobody_paged:" in result.stderr and "assessment is recorded" in result.stderr
+    with app.engine.connect() as conn:
+        case = conn.execute(select(Case).where(Case.reference == ref)).one()
+        points = conn.scalars(select(Assessment.point).where(Assessment.case_id == case.id))
+        assert case.risk_level == "imminent" and "incident" in list(points)
+
+
+def test_no_routes_file_is_loud_names_the_recipients_and_keeps_the_assessment(
     seeded: App, tmp_path: Path
 ) -> None:
     ref, result = _assess_imminent(seeded, tmp_path)
-    assert result.exit_code == 0, result.stderr
+    _assert_loud_and_kept(seeded, ref, result)
     urgent = rows(seeded, lane=Lane.URGENT)
     assert urgent and {r.status for r in urgent} == {OutboxStatus.PENDING}
     [warning] = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
@@ -42,12 +62,12 @@ def test_no_routes_file_warns_naming_the_recipients_and_the_fix(
     _assert_no_content(result.stderr, ref)
 
 
-def test_no_route_for_a_recipient_warns_naming_that_tag(
+def test_no_route_for_a_recipient_is_loud_naming_that_tag(
     napp: App, routes: RouteBook, tmp_path: Path
 ) -> None:
     routes.chat("adm")  # a routes file, but no route for anyone tier 0 pages
     ref, result = _assess_imminent(napp, tmp_path)
-    assert result.exit_code == 0, result.stderr
+    _assert_loud_and_kept(napp, ref, result)
     urgent = rows(napp, lane=Lane.URGENT)
     assert urgent and {r.last_error for r in urgent} == {"no_route"}
     [warning] = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
@@ -59,10 +79,23 @@ def test_no_route_for_a_recipient_warns_naming_that_tag(
     _assert_no_content(result.stderr, ref)
 
 
-def test_routed_alert_warns_nothing(napp: App, routes: RouteBook, tmp_path: Path) -> None:
+def test_a_route_that_fails_is_loud_too(napp: App, routes: RouteBook, tmp_path: Path) -> None:
+    routes.email("sup", port=1)  # the only route tier 0 has: nothing listens there
+    _, result = _assess_imminent(napp, tmp_path, "--json")
+    assert result.exit_code == 3, result
+    shown = json.loads(result.stdout)
+    assert shown["paged"] is False and shown["risk_level"] == "imminent" and shown["alert"]
+    error = json.loads(result.stderr.splitlines()[-1])
+    assert error["error"] == "nobody_paged"
+    assert {r.status for r in rows(napp, lane=Lane.URGENT)} <= {OutboxStatus.PENDING}
+
+
+def test_routed_alert_pages_and_says_so(napp: App, routes: RouteBook, tmp_path: Path) -> None:
     routes.chat("sup").chat("cw1").chat("cw2").chat("adm")
     _, result = _assess_imminent(napp, tmp_path)
     assert result.exit_code == 0, result.stderr
+    assert "raised for on-call staff and supervisors" in result.stdout
+    assert "NOBODY" not in result.stdout
     urgent = rows(napp, lane=Lane.URGENT)
     assert urgent and {r.status for r in urgent} == {OutboxStatus.SENT}
     assert "warning:" not in result.stderr

@@ -89,6 +89,7 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=40), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("on_call", sa.Boolean(), nullable=False),
+        sa.Column("operator", sa.Boolean(), nullable=False),
         sa.Column("created_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
