@@ -170,9 +170,7 @@ def send_test(app: App, actor_handle: str | None, tag: str) -> list[TestSent]:
 
 def _test_one(app: App, route: Any) -> TestSent:
     message = compose(app.settings, NotificationKind.TEST, {"path": "/"}, route.channel)
-    result = fresh_sender([route], TEST_TIMEOUT).notify(
-        body=message.body, title=message.title, body_format=message.body_format
-    )
+    result = message.send(fresh_sender([route], TEST_TIMEOUT))
     error = None if result else f"send_{result.status.name.lower()}"
     return TestSent(route.service, route.channel, bool(result), error)
 

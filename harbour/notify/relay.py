@@ -125,13 +125,15 @@ def deliver(
         report.escalated = app.run(lambda uow: escalate_unacknowledged(uow, uow.now()))["escalated"]
     if limit > 0 and (rows_due or report.escalated):
         routes = load_routes(app.settings)
-        if not configured(app.settings):
-            # Not configured (a demo, a fresh store): rows wait, nothing burns its attempts.
-            log.info("no notification routes configured; due rows stay pending")
-            report.errors["no_config"] += 1
+        if not configured(app.settings) or routes.unusable:
+            # Not configured (a demo, a fresh store), or a routes file that cannot be read:
+            # rows wait, nothing burns its attempts (`harbour notify check` names the problem).
+            why = "no_config" if not configured(app.settings) else "config_invalid"
+            log.info("notification routes unusable (%s); due rows stay pending", why)
+            report.errors[why] += 1
             if Lane.URGENT in lanes:
                 waiting = app.run(_urgent_recipients)
-                report.unrouted.update(dict.fromkeys(waiting, "no_config"))
+                report.unrouted.update(dict.fromkeys(waiting, why))
         else:
             pin_apprise_logger()
             with ThreadPoolExecutor(config.workers, thread_name_prefix="harbour-relay") as pool:
@@ -242,12 +244,7 @@ def send(app: App, routes: Routes, row: Claimed, config: RelayConfig) -> Outcome
     except Exception:  # a template or kind that no longer fits: retried, then dead-lettered
         return Outcome(row, "render_failed")
     try:
-        result = fresh_sender(targets, config.timeout).notify(
-            body=message.body,
-            title=message.title,
-            body_format=message.body_format,
-            timeout=config.timeout * 3,
-        )
+        result = message.send(fresh_sender(targets, config.timeout), config.timeout * 3)
     except Exception:  # a plugin bug must not take the relay down; the row retries
         return Outcome(row, "send_error")
     return Outcome(row, None if result else f"send_{result.status.name.lower()}")

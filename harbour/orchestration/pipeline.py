@@ -221,13 +221,14 @@ def warn_unrouted(unrouted: dict[str, str]) -> None:
     """One warning line per reason, naming the recipient tags only (no content)."""
     why = {
         "no_config": "no notification routes are configured",
+        "config_invalid": "the routes file cannot be used (harbour notify check says why)",
         "no_route": "no route has these tags",
     }
-    for reason in ("no_config", "no_route"):
+    for reason, said in why.items():
         tags = sorted(tag for tag, found in unrouted.items() if found == reason)
         if tags:
             sys.stderr.write(
-                f"warning: urgent alert not sent to {', '.join(tags)}: {why[reason]}; "
+                f"warning: urgent alert not sent to {', '.join(tags)}: {said}; "
                 "nobody has been told. Fix: set HARBOUR_APPRISE_CONFIG (routes for these tags), "
                 "then run: harbour notify check --as ADMIN\n"
             )
