@@ -40,6 +40,9 @@ class App:
     keyring: Keyring | None = None
     # New case references; the demo hands in a seeded generator so its runs repeat exactly.
     references: Callable[[], str] = refs.new_reference
+    # The urgent outbox rows written since a command started (None outside commands): a
+    # command warns about its own pages only, never about another person's delivery problems.
+    urgent_written: set[str] | None = None
 
     @cached_property
     def engine(self) -> Engine:

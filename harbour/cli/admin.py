@@ -161,15 +161,22 @@ def staff_deactivate(
     moved = (
         f"; {done.reassigned} open case(s) now {done.reassigned_to}'s" if done.reassigned else ""
     )
+    dead = (
+        f"; {done.dead_lettered} message(s) still waiting for them dead-lettered "
+        "(harbour outbox --status dead)"
+        if done.dead_lettered
+        else ""
+    )
     emit(
         {
             "handle": done.handle,
             "active": False,
             "reassigned": done.reassigned,
             "reassigned_to": done.reassigned_to,
+            "dead_lettered": done.dead_lettered,
         },
         as_json,
-        f"{done.handle} deactivated{moved}.",
+        f"{done.handle} deactivated{moved}{dead}.",
     )
 
 

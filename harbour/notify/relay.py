@@ -71,8 +71,9 @@ class DeliveryReport:
     sent_by_lane: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
-    # Recipient tags of urgent rows left unsent for want of a route; why: no_config or no_route.
-    unrouted: dict[str, str] = field(default_factory=dict)
+    # Urgent rows left unsent for want of a route: row id -> (recipient tag, why), why being
+    # no_config, config_invalid or no_route.
+    unrouted: dict[str, tuple[str, str]] = field(default_factory=dict)
     pass_id: str = field(default_factory=new_id)  # names this pass in its dead-letter notices
 
     def as_json(self) -> dict[str, Any]:
@@ -132,8 +133,8 @@ def deliver(
             log.info("notification routes unusable (%s); due rows stay pending", why)
             report.errors[why] += 1
             if Lane.URGENT in lanes:
-                waiting = app.run(_urgent_recipients)
-                report.unrouted.update(dict.fromkeys(waiting, why))
+                waiting = app.run(_urgent_waiting)
+                report.unrouted.update({row: (tag, why) for row, tag in waiting})
         else:
             pin_apprise_logger()
             with ThreadPoolExecutor(config.workers, thread_name_prefix="harbour-relay") as pool:
@@ -149,13 +150,13 @@ def _due(uow: UnitOfWork, lanes: tuple[Lane, ...]) -> tuple[bool, bool]:
     return alert_due(uow, now), uow.session.scalar(due.limit(1)) is not None
 
 
-def _urgent_recipients(uow: UnitOfWork, limit: int = 20) -> list[str]:
-    """Tags that urgent rows due now wait for (a few, for a warning)."""
+def _urgent_waiting(uow: UnitOfWork, limit: int = 200) -> list[tuple[str, str]]:
+    """(row id, recipient tag) of urgent rows due now (some, for a warning)."""
     M = OutboxMessage
-    query = select(M.recipient).where(
+    query = select(M.id, M.recipient).where(
         M.status == PENDING, M.lane == Lane.URGENT, M.next_attempt_at <= uow.now()
     )
-    return sorted(uow.session.scalars(query.distinct().limit(limit)))
+    return [(row_id, tag) for row_id, tag in uow.session.execute(query.limit(limit))]
 
 
 def _pump(
@@ -340,8 +341,10 @@ def _count(report: DeliveryReport, outcome: Outcome, verdict: str) -> None:
     if outcome.error is not None:
         report.errors[outcome.error] += 1
         if outcome.error == "no_route" and row.lane == Lane.URGENT:
-            report.unrouted.setdefault(row.recipient, "no_route")
-        log.warning(
+            report.unrouted[row.id] = (row.recipient, "no_route")
+        # INFO, not WARNING: the relay runs after every command, and one person's delivery
+        # problem is not for everyone's terminal; the outbox keeps it (`harbour outbox`).
+        log.info(
             "outbox row %s (%s to tag %s on %s) failed: %s",
             row.id,
             row.kind,
