@@ -129,16 +129,19 @@ def staff_list(actor: As = None, as_json: Json = False) -> None:
 
 
 def _staff_table(rows: list[dict[str, Any]]) -> str:
-    return "\n".join(
+    header = f"{'handle':<16} {'agency':<16} {'role':<12} {'status':<9} {'open cases':>10}  on call"
+    lines = [
         f"{r['handle']:<16} {r['agency']:<16} {r['role']:<12} "
-        f"{'active' if r['active'] else 'inactive':<9} {r['open_cases']:>4} cases"
-        f"{'  on call' if r['on_call'] else ''}"
+        f"{'active' if r['active'] else 'inactive':<9} {r['open_cases']:>10}"
+        f"{'  yes' if r['on_call'] else ''}"
         for r in rows
-    )
+    ]
+    return "\n".join([header, *lines])
 
 
 def _handles_table(rows: list[dict[str, Any]]) -> str:
-    return "\n".join(f"{r['handle']:<16} {r['role']}" for r in rows)
+    lines = [f"{r['handle']:<16} {r['role']}" for r in rows]
+    return "\n".join([f"{'handle':<16} role", *lines])
 
 
 @staff_cli.command("deactivate")

@@ -70,12 +70,12 @@ def override(
 ) -> None:
     """Set the level of the latest assessment by hand (supervisors); both levels are kept."""
     from harbour.assessments.overrides import override_level
-    from harbour.cli.views import assessment_text
+    from harbour.cli.views import override_text
 
     app = get_app()
-    outcome = override_level(app, actor, ref, level, reason)
+    done = override_level(app, actor, ref, level, reason)
     committed(app)
-    emit(outcome.as_json(), as_json, assessment_text)
+    emit(done.as_json(), as_json, lambda _: override_text(done))
 
 
 def _lifecycle(name: str, ref: str, actor: str | None, as_json: bool) -> None:
@@ -116,5 +116,5 @@ def schedule_show(
     from harbour.cases.schedule import preview
     from harbour.cli.views import schedule_text
 
-    entries = preview(get_app(), actor, ref, weeks)
-    emit([e.as_json() for e in entries], as_json, lambda _: schedule_text(entries))
+    view = preview(get_app(), actor, ref, weeks)
+    emit([e.as_json() for e in view.entries], as_json, lambda _: schedule_text(view))

@@ -8,7 +8,8 @@ import click
 import typer
 
 if TYPE_CHECKING:
-    from harbour.cases.schedule import ScheduleEntry
+    from harbour.assessments.overrides import Overridden
+    from harbour.cases.schedule import ScheduleView
     from harbour.domain.catalogue import Catalogue
     from harbour.domain.instrument import Instrument, Question
     from harbour.domain.plan_view import PlanItemView, PlanSnapshot
@@ -86,6 +87,27 @@ def assessment_text(out: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def override_text(done: Overridden) -> str:
+    """An override says what it changed, not what an assessment would: no new assessment was
+    made, and the reason is sealed (its length only; ``case show`` shows it)."""
+    out = done.outcome.as_json()
+    lines = [
+        f"{out['case']}: risk level overridden from {done.from_level or '-'} to {done.to_level} "
+        f"by {done.by}, on the {out['point']} assessment (computed {out['computed_level']}).",
+        f"  Reason kept encrypted ({done.reason_length} characters; harbour case show shows it).",
+    ]
+    if out["emergency_steps"]:
+        lines.append("IMMEDIATE DANGER: follow the emergency protocol now:")
+        lines += [f"  - {step['text']}  [{step['code']}]" for step in out["emergency_steps"]]
+    if out["alert"] and done.to_level == "imminent" and done.from_level != "imminent":
+        lines.append(
+            f"Alert {out['alert'][:12]} raised for on-call staff and supervisors; "
+            f"to take it: harbour ack {out['alert'][:12]}"
+        )
+    lines.append(f"Next assessment due: {out['next_due_local'] or '-'}")
+    return "\n".join(lines)
+
+
 def plan_text(view: PlanSnapshot) -> str:
     from harbour.domain.vocab import PlanSection
 
@@ -125,13 +147,26 @@ def diff_text(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def schedule_text(entries: list[ScheduleEntry]) -> str:
-    if not entries:
-        return "Nothing falls due in that time."
-    lines = []
-    for e in entries:
+def schedule_text(view: ScheduleView) -> str:
+    from harbour.domain.refs import short_form
+
+    lines = [
+        f"{short_form(view.case_reference)}: the next {view.weeks} weeks, to {view.until_local} "
+        f"({view.zone}).",
+        "Real: the assessments open now and their reminders, as they stand.",
+        "Projected (marked): the assessments that would follow if each were done on its due "
+        f"date, at the current level ({view.risk_level or 'not yet assessed'}).",
+    ]
+    if not view.entries:
+        lines.append("Nothing falls due in that time.")
+    for e in view.entries:
         what = e.what + (f" ({e.threshold})" if e.threshold else "")
         lines.append(f"{e.local:<22} {what}{'  (projected)' if e.projected else ''}")
+    if view.left_out:
+        lines.append(
+            f"... {view.left_out} more after the window, the first at {view.next_left_out} "
+            f"(--weeks {min(view.weeks * 2, 104)} shows more)."
+        )
     return "\n".join(lines)
 
 
