@@ -16,7 +16,7 @@ from harbour.access import Actor, audit, authorize, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Agency, Alert, Case, OutboxMessage, Staff
 from harbour.domain.vocab import AlertKind, NotificationKind, OutboxStatus
-from harbour.errors import InvalidInput, NotFound
+from harbour.errors import ConfigError, InvalidInput, NotFound
 from harbour.notify.alerts import LADDERS, stuck
 from harbour.notify.messages import compose
 from harbour.notify.outbox import counts
@@ -162,7 +162,10 @@ def send_test(app: App, actor_handle: str | None, tag: str) -> list[TestSent]:
         raise InvalidInput([("--to", "a routing tag: a handle, or role/agency")])
     require_manager(app, actor_handle, "notify.test")
     pin_apprise_logger()
-    targets = load_routes(app.settings).matching(tag)
+    routes = load_routes(app.settings)
+    if routes.unusable:
+        raise ConfigError("routes_problem", "; ".join(routes.problems))
+    targets = routes.matching(tag)
     if not targets:
         raise NotFound("no_route", "no route has that tag")
     return [_test_one(app, route) for route in targets]

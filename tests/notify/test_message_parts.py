@@ -79,6 +79,8 @@ def test_a_routes_file_with_a_yaml_error_names_its_path_line_and_problem(
     line = int(problem.split(f"{routes.path}:")[1].split(":")[0])
     assert 3 <= line <= len(broken.splitlines())
     assert "no_routes" not in check.stdout and "127.0.0.1" not in problem
+    test = invoke(napp, "notify", "test", "--to", "sup", "--as", "adm")
+    assert test.exit_code == 2 and f"{routes.path}:{line}: config_invalid" in test.stderr
     # Nothing is sent and nothing burns its attempts while the file is broken.
     report = deliver(napp, config=FAST)
     assert report.errors == {"config_invalid": 1}
