@@ -112,10 +112,14 @@ class Bindings:
                 parts.append(re.escape(real))
             elif kind == "token":
                 parts.append(r"[A-Za-z0-9_-]+")
+            elif shown in unbound:  # the same value again in this line: the same text
+                parts.append(f"(?P=g{unbound.index(shown)})")
             else:
                 groups = shown.count("-")
-                ref = r"(HB(?:-[0-9A-Z]{4}){" + str(groups) + "})"
-                parts.append(ref if kind == "ref" else r"([0-9a-f]{12})")
+                shape = (
+                    r"HB(?:-[0-9A-Z]{4}){" + str(groups) + "}" if kind == "ref" else "[0-9a-f]{12}"
+                )
+                parts.append(f"(?P<g{len(unbound)}>{shape})")
                 unbound.append(shown)
             at = end
         parts.append(re.escape(expected[at:]))
@@ -127,7 +131,7 @@ class Bindings:
         found = regex.fullmatch(actual.rstrip())
         if found is None:
             return None
-        return dict(zip(unbound, found.groups(), strict=True))
+        return {shown: found[f"g{number}"] for number, shown in enumerate(unbound)}
 
 
 def compare(expected: list[str], actual: list[str], bindings: Bindings) -> str | None:
