@@ -79,7 +79,9 @@ def resolve_actor(uow: UnitOfWork, handle: str | None) -> Actor:
     staff = uow.session.scalar(select(Staff).where(Staff.handle == handle))
     if staff is None or not staff.active:
         _audit_denied(uow, handle, None, None, "actor.resolve")
-        raise Forbidden("unknown_actor", "no active staff member with that handle")
+        typed = escaped(handle)
+        shown = typed if len(typed) <= 64 else typed[:64] + "..."
+        raise Forbidden("unknown_actor", f"no active staff member has the handle '{shown}'")
     role = Role(staff.role)
     return Actor(staff.id, staff.handle, staff.agency_id, role, staff.operator and role == A)
 
@@ -197,7 +199,10 @@ def load_case(uow: UnitOfWork, actor: Actor, typed_ref: str, action: str) -> Cas
             uow, actor.handle, actor.agency_id, None, action, "not_found", reference=prefix
         )
         if matches:
-            raise InvalidInput([("reference", "matches more than one case; type more of it")])
+            raise InvalidInput(
+                [("reference", "ambiguous: matches more than one case; type more of it")],
+                code="ambiguous_reference",
+            )
         raise NotFound("case_not_found", "no such case")
     audit(uow, actor, action, found.id)
     return found

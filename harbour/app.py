@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,6 +40,9 @@ class App:
     keyring: Keyring | None = None
     # New case references; the demo hands in a seeded generator so its runs repeat exactly.
     references: Callable[[], str] = refs.new_reference
+    # The urgent outbox rows written since a command started (None outside commands): a
+    # command warns about its own pages only, never about another person's delivery problems.
+    urgent_written: set[str] | None = None
 
     @cached_property
     def engine(self) -> Engine:
@@ -80,7 +83,7 @@ class App:
                 raise HarbourError("database_busy", "no database connection came free") from None
             except DBAPIError as exc:
                 if attempt == RETRIES - 1 or not _is_transient(exc):
-                    raise _safe_database_error(exc) from None
+                    raise _safe_database_error(exc, self.store_location) from None
                 time.sleep(0.05 * 2**attempt)
         raise AssertionError("unreachable")
 
@@ -90,6 +93,15 @@ class App:
         with self.uow() as uow:
             uow.session.connection(execution_options={READ_ONLY: True})
             return work(uow)
+
+    @property
+    def store_location(self) -> str:
+        """Where the store is looked for, as it may be shown: a SQLite file's path, or the
+        database URL without its password."""
+        url = make_url(self.settings.resolved_database_url)
+        if url.get_backend_name() == "sqlite":
+            return url.database or "(in memory)"
+        return url.render_as_string(hide_password=True)
 
     def reload_keys(self) -> bool:
         """Pick up keys added since start (a rotation in another process); False if fixed keys."""
@@ -195,13 +207,18 @@ def _is_transient(exc: Exception) -> bool:
     return any(marker in text for marker in _TRANSIENT)
 
 
-def _safe_database_error(exc: DBAPIError) -> Exception:
-    """Errors users see name no value; integrity errors stay as they are for callers to handle."""
+def _safe_database_error(exc: DBAPIError, where: str) -> Exception:
+    """Errors users see name no value (``where`` is the store's location, password hidden);
+    integrity errors stay as they are for callers to handle."""
     if type(exc.orig).__name__ == "UndefinedTable" or "no such table" in str(exc.orig):
-        return ConfigError("store_not_initialised", "run `harbour init` or `harbour db upgrade`")
+        return ConfigError(
+            "store_not_initialised",
+            f"no store in {where}: run `harbour init` or `harbour db upgrade`",
+        )
     if "unable to open database file" in str(exc.orig):  # SQLite: no store in that folder
         return ConfigError(
-            "store_not_initialised", "no store there: run `harbour init` (or check HARBOUR_HOME)"
+            "store_not_initialised",
+            f"no store there (looked for {where}): run `harbour init` (or check HARBOUR_HOME)",
         )
     if _is_transient(exc):
         return HarbourError("database_busy", "the database stayed busy; try again")

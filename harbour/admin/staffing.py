@@ -27,6 +27,7 @@ from harbour.db.models import Agency, Case, Staff
 from harbour.domain.text import Address, Handle, Phone, TimeZoneName
 from harbour.domain.vocab import CaseStatus, Role
 from harbour.errors import Conflict, InvalidInput, NotFound
+from harbour.notify.outbox import dead_letter_recipient
 from harbour.notify.routes import CHANNELS, ROLE_TAGS
 from harbour.validation import parse
 
@@ -214,6 +215,7 @@ class Deactivated:
     handle: str
     reassigned: int
     reassigned_to: str | None
+    dead_lettered: int = 0  # messages that were still waiting for them
 
 
 def deactivate_staff(
@@ -252,6 +254,7 @@ def deactivate_staff(
             assign_case(uow, actor, case, reassign_to or "")
         staff.active = False
         ended = sessions.end_all(uow, staff.id)
+        dead = dead_letter_recipient(uow, staff.handle, "recipient_deactivated")
         audit(
             uow,
             actor,
@@ -259,8 +262,9 @@ def deactivate_staff(
             handle=staff.handle,
             reassigned=len(cases),
             sessions_ended=ended,
+            dead_lettered=dead,
         )
-        return Deactivated(staff.handle, len(cases), reassign_to if cases else None)
+        return Deactivated(staff.handle, len(cases), reassign_to if cases else None, dead)
 
     return app.run(work)
 

@@ -4,6 +4,9 @@ and the case follows the new level (schedule, draft plan, notifications) as afte
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
@@ -35,14 +38,39 @@ class OverrideIn(BaseModel):
     reason: Note
 
 
+@dataclass(frozen=True)
+class Overridden:
+    """What an override did: the level from and to, by whom, the reason's length only (the
+    reason itself is sealed; ``case show`` shows it), and the case as it now stands."""
+
+    from_level: str | None
+    to_level: str
+    by: str
+    reason_length: int
+    outcome: AssessmentOutcome
+
+    def as_json(self) -> dict[str, Any]:
+        return self.outcome.as_json() | {
+            "override": {
+                "from": self.from_level,
+                "to": self.to_level,
+                "computed": self.outcome.computed_level,
+                "by": self.by,
+                "reason_length": self.reason_length,
+            }
+        }
+
+
 def override_level(
     app: App, actor_handle: str | None, ref: str, level: str, reason: str
-) -> AssessmentOutcome:
+) -> Overridden:
     """A supervisor sets the level of the case's latest assessment, with a reason."""
     data = parse(OverrideIn, {"level": level, "reason": reason}, prefix="--")
 
-    def work(uow: UnitOfWork, actor: Actor, case: Case) -> AssessmentOutcome:
-        return override(uow, actor, case, data.level, data.reason)
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> Overridden:
+        outcome = override(uow, actor, case, data.level, data.reason)
+        previous = outcome.previous_level
+        return Overridden(previous, outcome.risk_level, actor.handle, len(data.reason), outcome)
 
     return on_case(app, actor_handle, ref, "case.override", work)
 

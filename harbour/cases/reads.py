@@ -18,6 +18,7 @@ from harbour.clock import local_time
 from harbour.db.base import new_id
 from harbour.db.models import (
     PERSON_FIELDS,
+    Assessment,
     AuditEvent,
     Case,
     LifecycleEvent,
@@ -27,7 +28,7 @@ from harbour.db.models import (
 )
 from harbour.domain.policy import Interval, shift
 from harbour.domain.text import escaped
-from harbour.domain.vocab import CaseStatus, Role
+from harbour.domain.vocab import AssessmentStatus, CaseStatus, Role
 from harbour.errors import InvalidInput
 from harbour.notify import hooks
 
@@ -149,6 +150,8 @@ class CaseDetails:
     referral_source: str | None
     people: tuple[Mapping[str, Any], ...]
     threats: tuple[Mapping[str, Any], ...]
+    # The latest assessment's override, if any: level, computed, by, at (local), reason.
+    override: Mapping[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -164,6 +167,7 @@ class CaseDetails:
             "referral_source": self.referral_source,
             "people": [dict(p) for p in self.people],
             "threats": [dict(t) for t in self.threats],
+            "override": dict(self.override) if self.override else None,
         }
 
 
@@ -198,6 +202,31 @@ def describe(uow: UnitOfWork, case: Case) -> CaseDetails:
         referral_source=uow.unseal(case, "referral_source"),
         people=tuple(MappingProxyType(_person(uow, p)) for p in people),
         threats=tuple(MappingProxyType(_threat(uow, t)) for t in threats),
+        override=_override(uow, case, zone),
+    )
+
+
+def _override(uow: UnitOfWork, case: Case, zone: ZoneInfo) -> Mapping[str, Any] | None:
+    """The latest completed assessment's override, with its reason unsealed (supervisors'
+    judgement, shown where the rest of the case's sensitive detail is)."""
+    latest = uow.session.scalar(
+        select(Assessment)
+        .where(Assessment.case_id == case.id, Assessment.status == AssessmentStatus.COMPLETED)
+        .order_by(Assessment.completed_at.desc(), Assessment.id.desc())
+        .limit(1)
+    )
+    if latest is None or latest.override_level is None:
+        return None
+    by = uow.session.get(Staff, latest.override_by_id) if latest.override_by_id else None
+    return MappingProxyType(
+        {
+            "level": latest.override_level,
+            "computed_level": latest.computed_level,
+            "point": latest.point,
+            "by": by.handle if by else None,
+            "at_local": local_time(latest.overridden_at, zone),
+            "reason": uow.unseal(latest, "override_reason"),
+        }
     )
 
 

@@ -252,19 +252,47 @@ class ScheduleEntry:
         }
 
 
-def preview(app: App, actor_handle: str | None, ref: str, weeks: int = 8) -> list[ScheduleEntry]:
+@dataclass(frozen=True)
+class ScheduleView:
+    """``harbour schedule REF``: the dry run's lines within the window, with what it assumed
+    and how many lines fell after the window (left out)."""
+
+    case_reference: str
+    weeks: int
+    until_local: str
+    zone: str
+    risk_level: str | None
+    entries: tuple[ScheduleEntry, ...]
+    left_out: int  # lines after the window
+    next_left_out: str | None  # the first of them, local time
+
+
+def preview(app: App, actor_handle: str | None, ref: str, weeks: int = 8) -> ScheduleView:
     """``harbour schedule REF``: what will fall due and fire in the coming weeks."""
     if not 1 <= weeks <= 104:
         raise InvalidInput([("--weeks", "from 1 to 104")])
 
-    def work(uow: UnitOfWork, actor: Actor, case: Case) -> list[ScheduleEntry]:
-        return dry_run(uow, case, weeks)
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> ScheduleView:
+        zone = agency_zone(uow, case.agency_id)
+        until = uow.now() + timedelta(weeks=weeks)
+        every = _all_entries(uow, case, weeks)
+        later = [e for e in every if e.at > until]
+        return ScheduleView(
+            case_reference=case.reference,
+            weeks=weeks,
+            until_local=local_time(until, zone),
+            zone=zone.key,
+            risk_level=case.risk_level,
+            entries=tuple(e for e in every if e.at <= until),
+            left_out=len(later),
+            next_left_out=later[0].local if later else None,
+        )
 
     return on_case(app, actor_handle, ref, "case.read", work)
 
 
-def dry_run(uow: UnitOfWork, case: Case, weeks: int = 8) -> list[ScheduleEntry]:
-    """What falls due and which reminders fire from now for ``weeks`` weeks, in time order.
+def _all_entries(uow: UnitOfWork, case: Case, weeks: int) -> list[ScheduleEntry]:
+    """The dry run's lines from now, in time order (some of them after the window of ``weeks``).
 
     Open assessments as they stand, with every reminder and the escalation; after them, up to
     four assessments that would follow if each were done on its due date (or now, if that is
@@ -281,7 +309,7 @@ def dry_run(uow: UnitOfWork, case: Case, weeks: int = 8) -> list[ScheduleEntry]:
             if opens is not None and (threshold not in PROJECTED_THRESHOLDS or at < opens):
                 continue
             entries.append(_entry(at, f"{point} reminder", threshold, point, projected, zone))
-    return sorted((e for e in entries if now <= e.at <= until), key=lambda e: e.at)
+    return sorted((e for e in entries if now <= e.at), key=lambda e: e.at)
 
 
 def _dues(

@@ -151,16 +151,24 @@ def staff_list(actor: As = None, as_json: Json = False) -> None:
 
 
 def _staff_table(rows: list[dict[str, Any]]) -> str:
-    return "\n".join(
-        f"{r['handle']:<16} {r['agency']:<16} {r['role']:<12} "
-        f"{'active' if r['active'] else 'inactive':<9} {r['open_cases']:>4} cases"
-        f"{'  on call' if r['on_call'] else ''}{'  operator' if r['operator'] else ''}"
-        for r in rows
+    header = (
+        f"{'handle':<16} {'agency':<16} {'role':<12} {'status':<9} {'open cases':>10}  "
+        "on call  operator"
     )
+    lines = [
+        (
+            f"{r['handle']:<16} {r['agency']:<16} {r['role']:<12} "
+            f"{'active' if r['active'] else 'inactive':<9} {r['open_cases']:>10}  "
+            f"{'yes' if r['on_call'] else '':<7}  {'yes' if r['operator'] else ''}"
+        ).rstrip()
+        for r in rows
+    ]
+    return "\n".join([header, *lines])
 
 
 def _handles_table(rows: list[dict[str, Any]]) -> str:
-    return "\n".join(f"{r['handle']:<16} {r['role']}" for r in rows)
+    lines = [f"{r['handle']:<16} {r['role']}" for r in rows]
+    return "\n".join([f"{'handle':<16} role", *lines])
 
 
 @staff_cli.command("deactivate")
@@ -183,15 +191,22 @@ def staff_deactivate(
     moved = (
         f"; {done.reassigned} open case(s) now {done.reassigned_to}'s" if done.reassigned else ""
     )
+    dead = (
+        f"; {done.dead_lettered} message(s) still waiting for them dead-lettered "
+        "(harbour outbox --status dead)"
+        if done.dead_lettered
+        else ""
+    )
     emit(
         {
             "handle": done.handle,
             "active": False,
             "reassigned": done.reassigned,
             "reassigned_to": done.reassigned_to,
+            "dead_lettered": done.dead_lettered,
         },
         as_json,
-        f"{done.handle} deactivated{moved}.",
+        f"{done.handle} deactivated{moved}{dead}.",
     )
 
 

@@ -3,6 +3,7 @@ assess, override, discharge, close, reopen, schedule."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -45,7 +46,7 @@ def assess(
 ) -> None:
     """Submit a safety assessment: prints the risk level, the reasons and the plan version."""
     from harbour.assessments.submit import check_can_assess, parse_point, submit_assessment
-    from harbour.cli.views import prompt_answers
+    from harbour.cli.views import assessment_text, prompt_answers
     from harbour.validation import load_document
 
     app = get_app()
@@ -57,7 +58,7 @@ def assess(
     )
     outcome = submit_assessment(app, actor, ref, point, data, idempotency_key)
     committed(app)
-    _emit_paged(app, actor, outcome.as_json(), as_json)
+    _emit_paged(app, actor, outcome.as_json(), as_json, assessment_text)
 
 
 @cli.command()
@@ -70,23 +71,29 @@ def override(
 ) -> None:
     """Set the level of the latest assessment by hand (supervisors); both levels are kept."""
     from harbour.assessments.overrides import override_level
+    from harbour.cli.views import override_text
 
     app = get_app()
-    outcome = override_level(app, actor, ref, level, reason)
+    done = override_level(app, actor, ref, level, reason)
     committed(app)
-    _emit_paged(app, actor, outcome.as_json(), as_json)
+    _emit_paged(app, actor, done.as_json(), as_json, override_text)
 
 
-def _emit_paged(app: Any, actor: str | None, shown: dict[str, Any], as_json: bool) -> None:
-    """Print an assessment's outcome; if it raised an alert that reached nobody (no route, every
-    send failed), say so plainly and exit 3: the assessment is recorded all the same."""
-    from harbour.cli.views import assessment_text
+def _emit_paged(
+    app: Any,
+    actor: str | None,
+    shown: dict[str, Any],
+    as_json: bool,
+    render: Callable[[dict[str, Any]], str],
+) -> None:
+    """Print an assessment's (or override's) outcome; if it raised an alert that reached nobody
+    (no route, every send failed), say so plainly and exit 3: the change is recorded all the same."""
     from harbour.errors import NobodyPaged
     from harbour.notify.alerts import reached_anyone
 
     if shown["alert"]:
         shown["paged"] = reached_anyone(app, actor, shown["alert"])
-    emit(shown, as_json, assessment_text)
+    emit(shown, as_json, render)
     if shown.get("paged") is False:
         raise NobodyPaged(
             detail="the assessment is recorded, but the imminent-threat alert reached nobody: "
@@ -132,5 +139,5 @@ def schedule_show(
     from harbour.cases.schedule import preview
     from harbour.cli.views import schedule_text
 
-    entries = preview(get_app(), actor, ref, weeks)
-    emit([e.as_json() for e in entries], as_json, lambda _: schedule_text(entries))
+    view = preview(get_app(), actor, ref, weeks)
+    emit([e.as_json() for e in view.entries], as_json, lambda _: schedule_text(view))

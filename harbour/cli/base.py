@@ -39,13 +39,16 @@ def get_app() -> Any:
     from harbour.settings import load_settings
 
     if _app_factory is not None:
-        return _app_factory()
-    from harbour.reference.startup import check_files
+        app = _app_factory()
+    else:
+        from harbour.reference.startup import check_files
 
-    settings = load_settings()
-    check_files(settings)
-    clock = FixedClock(settings.frozen_time) if settings.frozen_time else None
-    return App(settings, clock) if clock else App(settings)
+        settings = load_settings()
+        check_files(settings)
+        clock = FixedClock(settings.frozen_time) if settings.frozen_time else None
+        app = App(settings, clock) if clock else App(settings)
+    app.urgent_written = set()  # this command's own pages, for its warning (after_commit)
+    return app
 
 
 def committed(app: Any) -> None:

@@ -95,6 +95,11 @@ def _describe(case: dict[str, Any]) -> str:
     if case["steps_overdue"]:
         late = ", ".join(f"{s['key']} (due {s['due_on']})" for s in case["steps_overdue"])
         lines.append(f"  STEPS-OVERDUE: {late}")
+    if override := case.get("override"):
+        lines.append(
+            f"  risk overridden to {override['level']} (computed {override['computed_level']}) "
+            f"by {override['by'] or '-'} at {override['at_local'] or '-'}: {override['reason']}"
+        )
     if case.get("referral_source"):
         lines.append(f"  referred by: {case['referral_source']}")
     for person in case["people"]:

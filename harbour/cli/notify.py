@@ -173,9 +173,11 @@ def ack(alert_id: str, actor: As = None, as_json: Json = False) -> None:
         "tier": alert.tier,
         "acknowledged_by": alert.acknowledged_by,
         "acknowledged_at": alert.acknowledged_at,
+        "already_acknowledged": alert.already_acknowledged,
     }
     human = None
     if not as_json:  # in the agency's local time, with its zone
         when = local_time(alert.acknowledged_at, alert.zone)
-        human = f"Alert {alert.id} acknowledged by {alert.acknowledged_by} at {when}."
+        said = "was already acknowledged" if alert.already_acknowledged else "acknowledged"
+        human = f"Alert {alert.id[:12]} {said} by {alert.acknowledged_by} at {when}."
     emit(shown, as_json, human)

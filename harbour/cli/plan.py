@@ -73,7 +73,11 @@ def plan_add(
     app = get_app()
     key = add(app, actor, ref, section=section, text=text, owner=owner, due=due)
     committed(app)
-    emit({"item": key, "section": section}, as_json, f"Added {key}.")
+    what = {"risks": "A risk", "strategies": "A strategy", "steps": "A step"}[
+        section.strip().lower()
+    ]
+    said = f"{what} written with the youth is in the draft plan, as item {key} (harbour plan show)."
+    emit({"item": key, "section": section}, as_json, said)
 
 
 @plan_cli.command("youth-copy")

@@ -8,7 +8,7 @@ import click
 import typer
 
 if TYPE_CHECKING:
-    from harbour.cases.schedule import ScheduleEntry
+    from harbour.cases.schedule import ScheduleView
     from harbour.domain.catalogue import Catalogue
     from harbour.domain.instrument import Instrument, Question
     from harbour.domain.plan_view import PlanItemView, PlanSnapshot
@@ -85,13 +85,41 @@ def assessment_text(out: dict[str, Any]) -> str:
         lines.append(f"Plan version {out['plan_version']} drafted (harbour plan show).")
     lines.append(f"Next assessment due: {out['next_due_local'] or '-'}")
     if unpaged:  # last, where it is seen
-        lines += [
-            f"NOBODY WAS PAGED: alert {out['alert'][:12]} could not be sent to anyone.",
-            "  Call the on-call staff and a supervisor yourself now, and tell them the alert id.",
-            "  The page stays in the outbox and is tried again (harbour outbox); to see what is",
-            "  missing: harbour notify check. To take the alert once someone has it: "
-            f"harbour ack {out['alert'][:12]}",
-        ]
+        lines += _nobody_paged(out["alert"])
+    return "\n".join(lines)
+
+
+def _nobody_paged(alert: str) -> list[str]:
+    return [
+        f"NOBODY WAS PAGED: alert {alert[:12]} could not be sent to anyone.",
+        "  Call the on-call staff and a supervisor yourself now, and tell them the alert id.",
+        "  The page stays in the outbox and is tried again (harbour outbox); to see what is",
+        f"  missing: harbour notify check. To take the alert once someone has it: harbour ack {alert[:12]}",
+    ]
+
+
+def override_text(out: dict[str, Any]) -> str:
+    """An override says what it changed, not what an assessment would: no new assessment was
+    made, and the reason is sealed (its length only; ``case show`` shows it)."""
+    change = out["override"]
+    lines = [
+        f"{out['case']}: risk level overridden from {change['from'] or '-'} to {change['to']} "
+        f"by {change['by']}, on the {out['point']} assessment (computed {change['computed']}).",
+        f"  Reason kept encrypted ({change['reason_length']} characters; harbour case show shows it).",
+    ]
+    if out["emergency_steps"]:
+        lines.append("IMMEDIATE DANGER: follow the emergency protocol now:")
+        lines += [f"  - {step['text']}  [{step['code']}]" for step in out["emergency_steps"]]
+    unpaged = bool(out["alert"]) and out.get("paged") is False
+    raised = out["alert"] and change["to"] == "imminent" and change["from"] != "imminent"
+    if raised and not unpaged:
+        lines.append(
+            f"Alert {out['alert'][:12]} raised for on-call staff and supervisors; "
+            f"to take it: harbour ack {out['alert'][:12]}"
+        )
+    lines.append(f"Next assessment due: {out['next_due_local'] or '-'}")
+    if unpaged:
+        lines += _nobody_paged(out["alert"])
     return "\n".join(lines)
 
 
@@ -134,13 +162,26 @@ def diff_text(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def schedule_text(entries: list[ScheduleEntry]) -> str:
-    if not entries:
-        return "Nothing falls due in that time."
-    lines = []
-    for e in entries:
+def schedule_text(view: ScheduleView) -> str:
+    from harbour.domain.refs import short_form
+
+    lines = [
+        f"{short_form(view.case_reference)}: the next {view.weeks} weeks, to {view.until_local} "
+        f"({view.zone}).",
+        "Real: the assessments open now and their reminders, as they stand.",
+        "Projected (marked): the assessments that would follow if each were done on its due "
+        f"date, at the current level ({view.risk_level or 'not yet assessed'}).",
+    ]
+    if not view.entries:
+        lines.append("Nothing falls due in that time.")
+    for e in view.entries:
         what = e.what + (f" ({e.threshold})" if e.threshold else "")
         lines.append(f"{e.local:<22} {what}{'  (projected)' if e.projected else ''}")
+    if view.left_out:
+        lines.append(
+            f"... {view.left_out} more after the window, the first at {view.next_left_out} "
+            f"(--weeks {min(view.weeks * 2, 104)} shows more)."
+        )
     return "\n".join(lines)
 
 

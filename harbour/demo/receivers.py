@@ -40,7 +40,8 @@ def free_port() -> int:
 class Mail:
     to: str
     subject: str
-    text: str
+    text: str  # every text part, the plain one and the HTML
+    plain: str = ""  # the text/plain part alone
 
 
 @dataclass
@@ -69,8 +70,10 @@ class SmtpServer:
 
 def _parse_mail(address: str, content: bytes) -> Mail:
     message = email.message_from_bytes(content, policy=email.policy.default)
-    parts = [part.get_content() for part in message.walk() if part.get_content_maintype() == "text"]
-    return Mail(address, str(message["Subject"]), "\n".join(parts))
+    texts = [part for part in message.walk() if part.get_content_maintype() == "text"]
+    plain = [part.get_content() for part in texts if part.get_content_subtype() == "plain"]
+    parts = [part.get_content() for part in texts]
+    return Mail(address, str(message["Subject"]), "\n".join(parts), "\n".join(plain))
 
 
 @contextmanager

@@ -1,7 +1,8 @@
 """Case references: random (140 bits), readable aloud, never derived from anything about the youth.
 
-Full form ``HB-7K3Q-9XTM-ABCD-EFGH-JKMN-PQRS-TVWX``; staff may type any unambiguous prefix of at
-least two groups (``HB-7K3Q-9XTM``), in any case, with O for 0 and I or L for 1.
+Full form ``HB-7K3Q-9XTM-ABCD-EFGH-JKMN-PQRS-TVWX``; staff may type any prefix of at least one
+group (``HB-7K3Q``) that is unambiguous within their agency (the short form, two groups, is what
+messages show), in any case, with O for 0 and I or L for 1.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 GROUPS = 7
 GROUP_LEN = 4
 PREFIX = "HB"
-MIN_TYPED = 8  # characters after the prefix: 40 bits, plenty to tell one agency's cases apart
+MIN_TYPED = 4  # one group: 20 bits; a prefix two cases share is refused as ambiguous
 
 _READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
 

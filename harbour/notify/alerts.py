@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -200,14 +200,16 @@ def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> AlertRow:
         alert, reference = _find(uow, actor, typed, "alert.ack")
         if not may_acknowledge(uow, actor, alert):
             deny(uow, actor, "alert.ack", alert.case_id, "only those it paged may acknowledge it")
-        if alert.acknowledged_at is None:
+        already = alert.acknowledged_at is not None
+        if not already:
             alert.acknowledged_at = uow.now()
             alert.acknowledged_by = actor.handle
             alert.next_escalation_at = None
             settle_pages(uow, alert)
             audit(uow, actor, "alert.ack", alert.case_id, alert_id=alert.id, tier=alert.tier)
             events.record(uow, alert.case_id, events.ALERT_ACKNOWLEDGED, alert.id, kind=alert.kind)
-        return _row(alert, reference, agency_zone(uow, actor.agency_id))
+        row = _row(alert, reference, agency_zone(uow, actor.agency_id))
+        return replace(row, already_acknowledged=already)
 
     return app.run(work)
 
@@ -298,6 +300,7 @@ class AlertRow:
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     zone: ZoneInfo
+    already_acknowledged: bool = False  # an `ack` that found it taken: nothing was changed
 
     def as_json(self) -> dict[str, Any]:
         def moment(value: datetime | None) -> str | None:

@@ -16,7 +16,7 @@ from harbour.access import Actor, audit, authorize, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Agency, Alert, Case, OutboxMessage, Staff
 from harbour.domain.vocab import AlertKind, NotificationKind, OutboxStatus
-from harbour.errors import InvalidInput, NotFound
+from harbour.errors import ConfigError, InvalidInput, NotFound
 from harbour.notify.alerts import LADDERS, stuck
 from harbour.notify.messages import compose
 from harbour.notify.outbox import counts
@@ -179,14 +179,16 @@ def send_test(app: App, actor_handle: str | None, tag: str) -> list[TestSent]:
     tag = tag.strip().lower()
     if not _TAG.fullmatch(tag):
         raise InvalidInput([("--to", "a routing tag: a handle, or role/agency")])
-    matching = load_routes(app.settings).matching(tag)
+    routes = load_routes(app.settings)
 
     def work(uow: UnitOfWork) -> list[Any]:
         actor = _manager(uow, actor_handle)
         audit(uow, actor, "notify.test")
-        return _own_routes(uow, actor, matching)
+        return _own_routes(uow, actor, routes.matching(tag))
 
     targets = app.run(work)
+    if routes.unusable:  # said to a manager only
+        raise ConfigError("routes_problem", "; ".join(routes.problems))
     pin_apprise_logger()
     if not targets:
         raise NotFound("no_route", "no route has that tag")
@@ -195,9 +197,7 @@ def send_test(app: App, actor_handle: str | None, tag: str) -> list[TestSent]:
 
 def _test_one(app: App, route: Any) -> TestSent:
     message = compose(app.settings, NotificationKind.TEST, {"path": "/"}, route.channel)
-    result = fresh_sender([route], TEST_TIMEOUT).notify(
-        body=message.body, title=message.title, body_format=message.body_format
-    )
+    result = message.send(fresh_sender([route], TEST_TIMEOUT))
     error = None if result else f"send_{result.status.name.lower()}"
     return TestSent(route.service, route.channel, bool(result), error)
 

@@ -7,13 +7,14 @@ and ``<kind>.html`` (email). Subjects are one line: CR, LF and runs of spaces co
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from harbour import templating
 from harbour.domain.vocab import NotificationKind as K
 from harbour.notify.context import ITEM_KEYS, KEYS
-from harbour.notify.routes import EMAIL
+from harbour.notify.routes import EMAIL, email_text_part
 
 if TYPE_CHECKING:
     from harbour.settings import Settings
@@ -41,11 +42,36 @@ LABELS: dict[str, str] = {
 }
 
 
+# How urgent a kind is, as Apprise names it (chat tools colour "failure" and "warning"):
+# a page about a youth in danger must not look like routine information.
+URGENCY: dict[str, str] = {
+    K.IMMINENT_THREAT: "failure",
+    K.ALERT_ESCALATED: "failure",
+    K.OVERDUE_ESCALATION: "warning",
+    K.RISK_RAISED: "warning",
+    K.DEAD_LETTER: "warning",
+}
+
+
 @dataclass(frozen=True)
 class Message:
     title: str
     body: str
     body_format: str  # "html" or "text", as Apprise names them
+    text: str = ""  # the text template: the plain-text part of an email
+    notify_type: str = "info"  # Apprise's info, success, warning or failure
+
+    def send(self, sender: Any, timeout: float | None = None) -> Any:
+        """Send through an Apprise ``sender``; an email's text part is our own text template."""
+        extra = {"timeout": timeout} if timeout is not None else {}
+        with email_text_part(self.body, self.text) if self.body_format == "html" else nullcontext():
+            return sender.notify(
+                body=self.body,
+                title=self.title,
+                body_format=self.body_format,
+                notify_type=self.notify_type,
+                **extra,
+            )
 
 
 def template_names(kind: str) -> tuple[str, str, str]:
@@ -67,9 +93,11 @@ def compose(settings: Settings, kind: str, context: Mapping[str, Any], channel: 
     subject, text, html = template_names(kind)
     values = template_context(settings, kind, context)
     as_html = channel == EMAIL
-    body = templating.render(settings.templates_dir, html if as_html else text, values)
+    plain = templating.render(settings.templates_dir, text, values)
+    body = templating.render(settings.templates_dir, html, values) if as_html else plain
     title = subject_line(templating.render(settings.templates_dir, subject, values))
-    return Message(title, body, "html" if as_html else "text")
+    urgency = URGENCY.get(K(kind).value, "info")
+    return Message(title, body, "html" if as_html else "text", plain, urgency)
 
 
 def subject_line(text: str) -> str:

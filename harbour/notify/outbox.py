@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from harbour.app import UnitOfWork
@@ -55,6 +55,8 @@ def enqueue(
         for channel in routes.channels_for(recipient) or [ANY_CHANNEL]
     ]
     _insert_new(uow, rows)
+    if Lane(lane) == Lane.URGENT and uow.app.urgent_written is not None:
+        uow.app.urgent_written.update(row["id"] for row in rows)
     return len(rows)
 
 
@@ -106,6 +108,20 @@ def _insert_new(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
     dialect = postgresql if uow.session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
     uow.session.execute(statement, rows)
+
+
+def dead_letter_recipient(uow: UnitOfWork, handle: str, reason: str) -> int:
+    """Move the rows still waiting for ``handle`` (a person, not a role) to dead-letter, with
+    ``reason`` as their last error: someone who has left is not retried forever, and their
+    failures never reach anyone else's terminal. ``harbour outbox --status dead`` lists them."""
+    M = OutboxMessage
+    result = uow.session.execute(
+        update(M)
+        .where(M.recipient == handle, M.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.DEAD, last_error=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def counts(uow: UnitOfWork, agency_id: str | None = None) -> dict[str, int]:

@@ -71,8 +71,9 @@ class DeliveryReport:
     sent_by_lane: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
-    # Recipient tags of urgent rows left unsent for want of a route; why: no_config or no_route.
-    unrouted: dict[str, str] = field(default_factory=dict)
+    # Urgent rows left unsent for want of a route: row id -> (recipient tag, why), why being
+    # no_config, config_invalid or no_route.
+    unrouted: dict[str, tuple[str, str]] = field(default_factory=dict)
     pass_id: str = field(default_factory=new_id)  # names this pass in its dead-letter notices
 
     def as_json(self) -> dict[str, Any]:
@@ -125,13 +126,15 @@ def deliver(
         report.escalated = app.run(lambda uow: escalate_unacknowledged(uow, uow.now()))["escalated"]
     if limit > 0 and (rows_due or report.escalated):
         routes = load_routes(app.settings)
-        if not configured(app.settings):
-            # Not configured (a demo, a fresh store): rows wait, nothing burns its attempts.
-            log.info("no notification routes configured; due rows stay pending")
-            report.errors["no_config"] += 1
+        if not configured(app.settings) or routes.unusable:
+            # Not configured (a demo, a fresh store), or a routes file that cannot be read:
+            # rows wait, nothing burns its attempts (`harbour notify check` names the problem).
+            why = "no_config" if not configured(app.settings) else "config_invalid"
+            log.info("notification routes unusable (%s); due rows stay pending", why)
+            report.errors[why] += 1
             if Lane.URGENT in lanes:
-                waiting = app.run(_urgent_recipients)
-                report.unrouted.update(dict.fromkeys(waiting, "no_config"))
+                waiting = app.run(_urgent_waiting)
+                report.unrouted.update({row: (tag, why) for row, tag in waiting})
         else:
             pin_apprise_logger()
             with ThreadPoolExecutor(config.workers, thread_name_prefix="harbour-relay") as pool:
@@ -147,13 +150,13 @@ def _due(uow: UnitOfWork, lanes: tuple[Lane, ...]) -> tuple[bool, bool]:
     return alert_due(uow, now), uow.session.scalar(due.limit(1)) is not None
 
 
-def _urgent_recipients(uow: UnitOfWork, limit: int = 20) -> list[str]:
-    """Tags that urgent rows due now wait for (a few, for a warning)."""
+def _urgent_waiting(uow: UnitOfWork, limit: int = 200) -> list[tuple[str, str]]:
+    """(row id, recipient tag) of urgent rows due now (some, for a warning)."""
     M = OutboxMessage
-    query = select(M.recipient).where(
+    query = select(M.id, M.recipient).where(
         M.status == PENDING, M.lane == Lane.URGENT, M.next_attempt_at <= uow.now()
     )
-    return sorted(uow.session.scalars(query.distinct().limit(limit)))
+    return [(row_id, tag) for row_id, tag in uow.session.execute(query.limit(limit))]
 
 
 def _pump(
@@ -242,12 +245,7 @@ def send(app: App, routes: Routes, row: Claimed, config: RelayConfig) -> Outcome
     except Exception:  # a template or kind that no longer fits: retried, then dead-lettered
         return Outcome(row, "render_failed")
     try:
-        result = fresh_sender(targets, config.timeout).notify(
-            body=message.body,
-            title=message.title,
-            body_format=message.body_format,
-            timeout=config.timeout * 3,
-        )
+        result = message.send(fresh_sender(targets, config.timeout), config.timeout * 3)
     except Exception:  # a plugin bug must not take the relay down; the row retries
         return Outcome(row, "send_error")
     return Outcome(row, None if result else f"send_{result.status.name.lower()}")
@@ -343,8 +341,10 @@ def _count(report: DeliveryReport, outcome: Outcome, verdict: str) -> None:
     if outcome.error is not None:
         report.errors[outcome.error] += 1
         if outcome.error == "no_route" and row.lane == Lane.URGENT:
-            report.unrouted.setdefault(row.recipient, "no_route")
-        log.warning(
+            report.unrouted[row.id] = (row.recipient, "no_route")
+        # INFO, not WARNING: the relay runs after every command, and one person's delivery
+        # problem is not for everyone's terminal; the outbox keeps it (`harbour outbox`).
+        log.info(
             "outbox row %s (%s to tag %s on %s) failed: %s",
             row.id,
             row.kind,

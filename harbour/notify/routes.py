@@ -14,6 +14,9 @@ with Apprise's own retries off, redirects refused and short socket timeouts.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -30,6 +33,7 @@ CHAT = "chat"
 CHANNELS = (EMAIL, CHAT)
 ANY_CHANNEL = "any"  # a row enqueued when the recipient had no route: any route will do
 ROLE_TAGS = ("supervisor", "coordinator", "oncall", "admin")
+SECRET_SOURCE = "the routes secret (HARBOUR_APPRISE_SECRET_BLOCK)"
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class Route:
 class Routes:
     routes: tuple[Route, ...] = ()
     problems: tuple[str, ...] = ()
+    # The file (or secret) cannot be used at all: rows wait for it to be fixed, attempts kept.
+    unusable: bool = False
 
     def matching(self, recipient: str, channel: str = ANY_CHANNEL) -> list[Route]:
         return [route for route in self.routes if route.reaches(recipient, channel)]
@@ -71,8 +77,8 @@ def load_routes(settings: Settings) -> Routes:
         return Routes(problems=("no_config",))
     try:
         stat = Path(path).stat()
-    except OSError:
-        return Routes(problems=("config_unreadable",))
+    except OSError as exc:
+        return Routes(problems=(f"{path}: config_unreadable ({exc.strerror})",), unusable=True)
     return _load_cached(str(path), stat.st_mtime_ns, stat.st_size)
 
 
@@ -81,23 +87,29 @@ def _load_cached(path: str, _mtime_ns: int, _size: int) -> Routes:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        return Routes(problems=("config_unreadable",))
-    return parse_routes(text)
+        return Routes(
+            problems=(f"{path}: config_unreadable (not readable UTF-8 text)",), unusable=True
+        )
+    return parse_routes(text, path)
 
 
 @lru_cache(maxsize=4)
 def _parse_cached(text: str) -> Routes:
-    return parse_routes(text)
+    return parse_routes(text, SECRET_SOURCE)
 
 
-def parse_routes(text: str) -> Routes:
-    """Routes from Apprise YAML text (a file's content, or a secret holding the same YAML)."""
+def parse_routes(text: str, source: str = SECRET_SOURCE) -> Routes:
+    """Routes from Apprise YAML text (a file's content, or a secret holding the same YAML);
+    ``source`` names where the text came from in the problems (a path, or the secret)."""
     import apprise
 
+    shape = _shape_problem(text, source)
+    if shape is not None:
+        return Routes(problems=(shape,), unusable=True)
     pin_apprise_logger()
     config = apprise.AppriseConfig(asset=safe_asset())
     if not config.add_config(text, format="yaml"):
-        return Routes(problems=("config_invalid",))
+        return Routes(problems=(f"{source}: config_invalid (Apprise refused it)",), unusable=True)
     routes: list[Route] = []
     problems: list[str] = []
     for number, service in enumerate(config.services(), start=1):
@@ -107,8 +119,27 @@ def parse_routes(text: str) -> Routes:
         if problem:
             problems.append(f"url {number}: {problem}")
     if not routes and not problems:
-        problems.append("no_routes")
+        problems.append(f"{source}: no_routes (Apprise found no usable URL in it)")
     return Routes(tuple(routes), tuple(problems))
+
+
+def _shape_problem(text: str, source: str) -> str | None:
+    """What makes the text unusable as Apprise YAML, with its line, as the other data files say
+    it (Apprise itself reads a broken file as an empty one). Values are never echoed: the file
+    holds addresses and tokens."""
+    import yaml
+
+    try:
+        data = yaml.load(text, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        return f"{where}: config_invalid (not valid YAML: {getattr(exc, 'problem', None) or 'unreadable'})"
+    if not isinstance(data, dict):
+        return f"{source}:1: config_invalid (not a mapping with a urls list)"
+    if not isinstance(data.get("urls"), list):
+        return f"{source}:1: config_invalid (no urls list)"
+    return None
 
 
 def _route(service: Any) -> tuple[Route | None, str | None]:
@@ -167,11 +198,55 @@ def _harden(plugin: Any, timeout: float) -> Any:
     return plugin
 
 
+_TEXT_PARTS: dict[str, tuple[str, int]] = {}  # an email's HTML -> (its text part, senders)
+_TEXT_PARTS_LOCK = threading.Lock()
+
+
+@contextmanager
+def email_text_part(html: str, text: str) -> Iterator[None]:
+    """While inside, an email whose HTML body is ``html`` gets ``text`` as its plain-text part.
+
+    Apprise makes that part itself by stripping the HTML, which loses every link ("Open in
+    Harbour" with no address); Harbour has its own text template for it. Apprise offers no
+    parameter for the part, so its converter is wrapped once, and answers from this table
+    (keyed by the HTML, which the sending thread of Apprise's pool hands it, stripped)."""
+    _wrap_email_converter()
+    html = html.strip()  # as Apprise hands the body on
+    with _TEXT_PARTS_LOCK:
+        _, users = _TEXT_PARTS.get(html, (text, 0))
+        _TEXT_PARTS[html] = (text, users + 1)
+    try:
+        yield
+    finally:
+        with _TEXT_PARTS_LOCK:
+            _, users = _TEXT_PARTS[html]
+            if users <= 1:
+                del _TEXT_PARTS[html]
+            else:
+                _TEXT_PARTS[html] = (text, users - 1)
+
+
+@lru_cache(maxsize=1)
+def _wrap_email_converter() -> None:
+    from apprise.plugins.email import base
+
+    original = base.convert_between
+
+    def convert_between(from_format: Any, to_format: Any, content: Any, *args: Any) -> Any:
+        with _TEXT_PARTS_LOCK:
+            found = _TEXT_PARTS.get(content.strip()) if isinstance(content, str) else None
+        if found is not None and to_format == "text":
+            return found[0]
+        return original(from_format, to_format, content, *args)
+
+    base.convert_between = convert_between
+
+
 class _Withheld(logging.Filter):
     """Apprise's messages can name recipients and hosts: keep the level, drop the words."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = "apprise reported a delivery problem (details withheld)"
+        record.msg = "apprise reported a problem (details withheld)"
         record.args = ()
         return True
 

@@ -196,13 +196,17 @@ def after_commit(app: App) -> None:
     The urgent lane first, in both modes: an imminent-threat alert waits for nothing, neither a
     trigger nor this command's own follow-through. Inline: then process the new lifecycle events
     here and deliver what they added, urgent rows first, with a bounded batch of the rest.
-    Prefect: the deployments do the rest. Urgent rows nobody has a route for are named on
-    stderr: the command succeeded (its change is recorded), but nobody was told.
+    Prefect: the deployments do the rest. The command's own urgent rows that nobody has a route
+    for are named on stderr: the command succeeded (its change is recorded), but nobody was
+    told. Other people's delivery problems are not this command's output: they are in
+    `harbour notify check` and `harbour outbox`.
     """
     from harbour.domain.vocab import Lane
     from harbour.notify import relay
 
-    warn_unrouted(relay.deliver(app, lane=Lane.URGENT).unrouted)
+    mine, app.urgent_written = app.urgent_written or set(), None  # not the relay's escalations
+    unrouted = relay.deliver(app, lane=Lane.URGENT).unrouted
+    warn_unrouted({tag: why for row, (tag, why) in unrouted.items() if row in mine})
     if app.settings.orchestration == "inline":
         process_pending(app)
         deliver(app, limit=NORMAL_LANE_BATCH)
@@ -221,13 +225,14 @@ def warn_unrouted(unrouted: dict[str, str]) -> None:
     """One warning line per reason, naming the recipient tags only (no content)."""
     why = {
         "no_config": "no notification routes are configured",
+        "config_invalid": "the routes file cannot be used (harbour notify check says why)",
         "no_route": "no route has these tags",
     }
-    for reason in ("no_config", "no_route"):
+    for reason, said in why.items():
         tags = sorted(tag for tag, found in unrouted.items() if found == reason)
         if tags:
             sys.stderr.write(
-                f"warning: urgent alert not sent to {', '.join(tags)}: {why[reason]}; "
+                f"warning: urgent alert not sent to {', '.join(tags)}: {said}; "
                 "nobody has been told. Fix: set HARBOUR_APPRISE_CONFIG (routes for these tags), "
                 "then run: harbour notify check --as ADMIN\n"
             )

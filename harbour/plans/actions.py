@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 
 from harbour.access import Actor, agency_zone, audit, on_case
@@ -35,6 +35,14 @@ class ItemIn(BaseModel):
     text: Note
     owner: StepOwner | None = None
     due: date | None = None
+
+    @field_validator("section", mode="before")
+    @classmethod
+    def _addable(cls, value: object) -> object:
+        """Only the sections staff write into (as ``--help`` lists them), in plan order."""
+        if isinstance(value, str) and value.strip().lower() in planning.ADDABLE:
+            return value.strip().lower()
+        raise ValueError(f"add to one of: {', '.join(planning.addable_sections())}")
 
 
 class YouthCopyIn(BaseModel):

@@ -34,6 +34,11 @@ MAX_STEP_AHEAD = timedelta(days=5 * 365)  # a step further off than that is a ty
 ADDABLE = frozenset({PlanSection.RISKS, PlanSection.STRATEGIES, PlanSection.STEPS})
 
 
+def addable_sections() -> list[str]:
+    """The sections staff may add to, in plan order."""
+    return [section.value for section in PlanSection if section in ADDABLE]
+
+
 def latest_plan(uow: UnitOfWork, case: Case, version: int | None = None) -> Plan | None:
     """The case's newest plan version, or version ``version`` (NotFound if it has none such)."""
     query = select(Plan).where(Plan.case_id == case.id)
@@ -201,7 +206,7 @@ def add_item(
     """An item staff write with the youth; its wording is sealed. A step needs an owner, and its
     due date (if any) may not be in the past in the agency's zone."""
     if section not in ADDABLE:
-        raise InvalidInput([("--section", f"add to one of: {', '.join(sorted(ADDABLE))}")])
+        raise InvalidInput([("--section", f"add to one of: {', '.join(addable_sections())}")])
     plan = draft_of(uow, case)
     if section == PlanSection.STEPS:
         _check_step(uow, case, owner, due_on)

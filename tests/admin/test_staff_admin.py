@@ -57,6 +57,7 @@ def test_deactivating_someone_with_open_cases_is_refused_until_they_are_reassign
         "active": False,
         "reassigned": 2,
         "reassigned_to": "cw2",
+        "dead_lettered": 0,
     }
     assert not _active(seeded, "cw1") and _caseworkers(seeded) == ["cw2", "cw2"]
     with seeded.engine.connect() as conn:

@@ -117,7 +117,7 @@ def test_idempotency_key(seeded: App, tmp_path: Path) -> None:
         (["nosuchcommand"], 2),
         (["refer", "--as", "coord"], 2),
         (["refer", "--file", "/nonexistent/r.json", "--as", "coord"], 2),
-        (["case", "show", "not-a-ref", "--as", "cw1"], 2),
+        (["case", "show", "HB-UU", "--as", "cw1"], 2),  # not a reference's shape
         (["case", "show", "HB-0000-0000", "--as", "cw1"], 1),
         (
             [

@@ -279,9 +279,12 @@ def test_apprise_stays_quiet_even_when_asked_for_debug(
     assert_clean_logs(caplog.records)
 
 
-def test_backoff_grows_and_the_lease_keeps_a_claimed_row(napp: App, clock: FixedClock) -> None:
+def test_backoff_grows_and_the_lease_keeps_a_claimed_row(
+    napp: App, clock: FixedClock, routes: RouteBook
+) -> None:
+    routes.chat("adm")  # a usable routes file with no route for cw2: no_route failures
     case = new_case(napp)
-    _assigned(napp, case, ["cw2"])  # the routes file was never written: no_route failures
+    _assigned(napp, case, ["cw2"])
     deliver(napp, config=FAST)
     [row] = rows(napp)
     first_wait = row.next_attempt_at - clock.now()
