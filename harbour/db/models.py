@@ -93,6 +93,23 @@ class Case(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class YouthIndex(Base):
+    """A case's blind index: a keyed HMAC of its youth's loose name and birth date (see
+    ``harbour.cases.duplicates``), to find likely duplicates within the agency without unsealing
+    every case. The HMAC key is derived from key ``key_id`` of the keyring, which never enters
+    the database; a key rotation recomputes every index under the new key. One row per case,
+    its id the case's."""
+
+    __tablename__ = "youth_index"
+    __table_args__ = (Index("ix_youth_index_agency_digest", "agency_id", "digest"),)
+
+    id: Mapped[str] = id_column()
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), unique=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    key_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    digest: Mapped[str] = mapped_column(String(64))
+
+
 class Person(Base):
     """The youth, family members or caretakers, and contacts the youth trusts."""
 
