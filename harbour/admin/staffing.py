@@ -8,12 +8,13 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 
 from harbour.access import Actor, audit, authorize, caseworker, deny, resolve_actor
+from harbour.admin.contacts import ContactIn, seal_contact
 from harbour.app import App, UnitOfWork
 from harbour.auth import enrolment, sessions
 from harbour.auth.enrolment import IssuedLink
 from harbour.cases.reads import assign_case
 from harbour.db.models import Agency, Case, Staff
-from harbour.domain.text import Address, Handle, Phone, TimeZoneName
+from harbour.domain.text import Address, ChatAddress, Email, Handle, Phone, TimeZoneName
 from harbour.domain.vocab import CaseStatus, Role
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.validation import parse
@@ -33,6 +34,8 @@ class StaffIn(BaseModel):
     agency: Handle
     role: Role
     on_call: bool = False
+    email: Email | None = None
+    chat: ChatAddress | None = None
 
 
 def create_agency(uow: UnitOfWork, data: AgencyIn) -> Agency:
@@ -61,6 +64,9 @@ def create_staff(uow: UnitOfWork, data: StaffIn) -> Staff:
         created_at=uow.now(),
     )
     uow.session.add(staff)
+    contact = ContactIn(email=data.email, chat=data.chat)
+    if contact.email or contact.chat:
+        seal_contact(uow, staff, contact, [])
     uow.session.flush()
     return staff
 
@@ -131,7 +137,8 @@ def add_staff(
             why = "admins manage their own agency's staff: an admin of that agency adds them"
             deny(uow, actor, "staff.manage", None, why)
         staff = create_staff(uow, data)
-        audit(uow, actor, "staff.add", handle=staff.handle, role=staff.role)
+        contact = [f for f in ("email", "chat") if getattr(data, f) is not None]
+        audit(uow, actor, "staff.add", handle=staff.handle, role=staff.role, contact=contact)
         link = enrolment.issue(uow, actor, staff) if enrol else None
         return StaffAdded(staff.handle, staff.role, link)
 

@@ -43,6 +43,10 @@ class Agency(Base):
     assignment_rule: Mapped[str] = mapped_column(String(CODE), default="least_loaded")
     address_sealed: Mapped[str | None] = sealed(AGENCY_CONFIDENTIAL)
     phone_sealed: Mapped[str | None] = sealed(AGENCY_CONFIDENTIAL)
+    # Its mail and chat settings (Apprise URLs holding a login or a webhook token), from which
+    # each staff member's email and chat address make their routes (harbour.notify.directory).
+    mail_url_sealed: Mapped[str | None] = sealed(AGENCY_CONFIDENTIAL)
+    chat_url_sealed: Mapped[str | None] = sealed(AGENCY_CONFIDENTIAL)
     created_at: Mapped[datetime]
 
 
@@ -55,6 +59,9 @@ class Staff(Base):
     role: Mapped[str] = mapped_column(String(CODE))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     on_call: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where they are reached, through their agency's mail and chat settings.
+    email_sealed: Mapped[str | None] = sealed(AGENCY_CONFIDENTIAL)
+    chat_sealed: Mapped[str | None] = sealed(AGENCY_CONFIDENTIAL)
     created_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
 

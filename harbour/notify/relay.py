@@ -31,13 +31,13 @@ from harbour.db.models import OutboxMessage
 from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus, Role
 from harbour.notify import recipients
 from harbour.notify.alerts import alert_due, escalate_unacknowledged
+from harbour.notify.directory import routes_of
 from harbour.notify.messages import compose
 from harbour.notify.outbox import enqueue
 from harbour.notify.routes import (
     Routes,
     configured,
     fresh_sender,
-    load_routes,
     pin_apprise_logger,
 )
 
@@ -124,8 +124,8 @@ def deliver(
     if alerts_due:
         report.escalated = app.run(lambda uow: escalate_unacknowledged(uow, uow.now()))["escalated"]
     if limit > 0 and (rows_due or report.escalated):
-        routes = load_routes(app.settings)
-        if not configured(app.settings):
+        routes = app.read(routes_of)
+        if not configured(app.settings) and not routes.routes:
             # Not configured (a demo, a fresh store): rows wait, nothing burns its attempts.
             log.info("no notification routes configured; due rows stay pending")
             report.errors["no_config"] += 1

@@ -28,6 +28,8 @@ def upgrade() -> None:
         sa.Column("assignment_rule", sa.String(length=40), nullable=False),
         sa.Column("address_sealed", sa.Text(), nullable=True),
         sa.Column("phone_sealed", sa.Text(), nullable=True),
+        sa.Column("mail_url_sealed", sa.Text(), nullable=True),
+        sa.Column("chat_url_sealed", sa.Text(), nullable=True),
         sa.Column("created_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_agencies")),
         sa.UniqueConstraint("name", name=op.f("uq_agencies_name")),
@@ -89,6 +91,8 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=40), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("on_call", sa.Boolean(), nullable=False),
+        sa.Column("email_sealed", sa.Text(), nullable=True),
+        sa.Column("chat_sealed", sa.Text(), nullable=True),
         sa.Column("created_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
