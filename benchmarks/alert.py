@@ -170,7 +170,7 @@ def _reference(app: App, case_id: str) -> str:
 
 def _referral(app: App) -> str:
     data = {"youth": {"name": "Bench Youth"}, "situation": "just_left", "caseworker": "cw1"}
-    return refer(app, "coord", data, None).id
+    return refer(app, "coord", data, None, allow_duplicate=True).id
 
 
 def _safest(app: App, **changed: str) -> dict[str, Any]:

@@ -66,7 +66,12 @@ def _referral(i: int) -> dict[str, object]:
 
 def _referrals(app: App, keys: list[str]) -> None:
     with ThreadPoolExecutor(THREADS) as pool:
-        list(pool.map(lambda i: refer(app, "coord", _referral(i), keys[i]), range(len(keys))))
+        list(pool.map(lambda i: _refer(app, keys[i], i), range(len(keys))))
+
+
+def _refer(app: App, key: str, i: int) -> None:
+    # Each round refers the same youth again (with new keys): referred anyway, as a duplicate.
+    refer(app, "coord", _referral(i), key, allow_duplicate=True)
 
 
 TABLES = (Case, Person, ThreatSource, AuditEvent, LifecycleEvent)  # in foreign-key order

@@ -159,7 +159,7 @@ def _in_mode(app: App, mode: str) -> App:
 
 def _referral(app: App) -> str:
     data = {"youth": {"name": "Bench Youth"}, "situation": "just_left", "caseworker": "cw1"}
-    return refer(app, "coord", data, None).id
+    return refer(app, "coord", data, None, allow_duplicate=True).id
 
 
 def _assessment(app: App, case_id: str) -> str:

@@ -103,7 +103,7 @@ def _harbour() -> Iterator[Bench]:
         try:
             agency_id = app.run(_staff)
             youth = {"youth": {"name": "Bench Youth"}, "situation": "just_left"}
-            case = refer(app, "coord", youth, None)
+            case = refer(app, "coord", youth, None, allow_duplicate=True)
             yield Bench(app, clock, receiver, agency_id, case)
         finally:
             app.dispose()

@@ -138,7 +138,7 @@ def _seed(app: App) -> None:
 
 def _one_referral(app: App, url: str, timeout: float = 120) -> float:
     data = {"youth": {"name": "Bench Youth"}, "situation": "just_left"}
-    case = refer(app, "coord", data, None)
+    case = refer(app, "coord", data, None, allow_duplicate=True)
     committed = datetime.now(UTC)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -51,7 +51,7 @@ def run(size: int = 10) -> list[Row]:
         commands = {
             "cases": ["cases", "--as", "coord"],
             "catalogue": ["catalogue"],
-            "refer": ["refer", "--file", str(referral), "--as", "coord"],
+            "refer": ["refer", "--file", str(referral), "--allow-duplicate", "--as", "coord"],
         }
         for name, argv in commands.items():
             command = [sys.executable, "-m", "harbour", *argv]

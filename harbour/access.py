@@ -47,6 +47,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "alert.ack": frozenset({C, W, S, A}),
     # An admin manages the staff of their own agency only.
     "staff.manage": frozenset({A}),
+    # ... and where their agency's mail and chat go (the settings that make staff routes).
+    "agency.delivery": frozenset({A}),
     # Coordinators and supervisors assign cases, so they see who is there to take them.
     "staff.list": frozenset({C, S, A}),
     "notify.manage": frozenset({A, S}),

@@ -126,6 +126,9 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         self.session = self.app.sessions()
         self._after_rollback: list[Base] = []
+        # Values worked out once per transaction (the notification routes, say); whoever
+        # changes what one was worked out from forgets it.
+        self.memo: dict[str, Any] = {}
         return self
 
     def __exit__(self, *exc: object) -> None:

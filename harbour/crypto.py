@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from harbour.errors import CryptoError
 
@@ -30,6 +32,7 @@ KEY_BYTES = 32
 NONCE_BYTES = 12
 MAX_KEY_ID = 2**31 - 1
 KEY_CHECK_MESSAGE = b"harbour key check value v1"
+BLIND_INDEX_INFO = b"harbour blind index v1"  # HKDF label: the index key is not the sealing key
 
 
 @dataclass
@@ -109,6 +112,7 @@ class FieldCipher:
     def __init__(self, keyring: Keyring) -> None:
         self.keyring = keyring
         self._aead = {v: AESGCM(k) for v, k in keyring.keys.items()}
+        self._index_keys = {v: _derived(k, BLIND_INDEX_INFO) for v, k in keyring.keys.items()}
         # "read" and "write" once this keyring was found to be the store's (harbour.db.storekeys)
         self.checked_for: set[str] = set()
 
@@ -144,10 +148,25 @@ class FieldCipher:
     def key_version(token: str) -> int:
         return _split(token)[0]
 
+    def blind_index(self, value: str, version: int | None = None) -> str:
+        """A keyed HMAC of ``value`` under a key derived from key ``version`` (the primary by
+        default): equal values match, and without the keyring it says nothing of the value."""
+        key = self._index_keys[self.keyring.primary if version is None else version]
+        return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+    def blind_indexes(self, value: str) -> dict[int, str]:
+        """``value``'s blind index under every key: to find rows indexed before a rotation."""
+        return {version: self.blind_index(value, version) for version in self._index_keys}
+
 
 def key_check_value(key: bytes) -> str:
     """An HMAC of a constant under ``key``: equal for the same key, and says nothing of it."""
     return hmac.new(key, KEY_CHECK_MESSAGE, hashlib.sha256).hexdigest()
+
+
+def _derived(key: bytes, info: bytes) -> bytes:
+    """A key for another purpose (``info`` names it), derived from ``key`` by HKDF-SHA256."""
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=info).derive(key)
 
 
 def _new_key_id(taken: set[int]) -> int:

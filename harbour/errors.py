@@ -19,6 +19,10 @@ class HarbourError(Exception):
         self.detail = detail
         super().__init__(f"{self.code}: {detail}" if detail else self.code)
 
+    def json_extra(self) -> dict[str, object]:
+        """Operational values a command's ``--json`` error shows beside code and detail."""
+        return {}
+
 
 class InvalidInput(HarbourError):
     """Input refused before anything was written. Carries (field, reason) pairs, never values."""

@@ -4,7 +4,8 @@ Old keys stay in the keyring, so every row is readable at every moment; the new 
 is recorded in the store as its primary once the key file holds it (``harbour.db.storekeys``). A rotation killed midway
 is finished by running it again: while any value is sealed under an older key, ``rotate`` resumes
 instead of adding another key. Each value is swapped only if it is still the token that was read,
-so a rotation never overwrites a concurrent edit nor bumps a row's version.
+so a rotation never overwrites a concurrent edit nor bumps a row's version. Then each case's
+blind index (``harbour.cases.duplicates``) is recomputed under the new key, batch by batch too.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from functools import partial
 from sqlalchemy import ColumnElement, Table, and_, func, or_, select, update
 
 from harbour.app import App, UnitOfWork, load_keyring
+from harbour.cases import duplicates
 from harbour.crypto import TOKEN_PREFIX, FieldCipher
 from harbour.db import storekeys
 from harbour.db.base import Base, sealed_columns
+from harbour.db.models import YouthIndex
 from harbour.errors import ConfigError, Conflict
 
 Progress = Callable[[int, int], None]
@@ -33,11 +36,12 @@ def sealed_tables() -> list[type[Base]]:
 
 
 def stale_count(app: App) -> int:
-    """How many sealed values are not under the primary key."""
+    """How many sealed values and blind indexes are not under the primary key."""
     primary = app.cipher.primary
 
     def work(uow: UnitOfWork) -> int:
-        total = 0
+        stale_index = select(func.count()).where(YouthIndex.key_id != primary)
+        total = uow.session.scalar(stale_index) or 0
         for table in sealed_tables():
             for column in _columns(table):
                 query = select(func.count()).where(_stale(column, primary))
@@ -66,6 +70,9 @@ def rotate(app: App, progress: Progress = lambda done, total: None) -> tuple[int
             for moved in _reseal_table(app, table):
                 done += moved
                 progress(done, total)
+        for moved in _reindex(app):
+            done += moved
+            progress(done, total)
         return app.cipher.primary, done
 
 
@@ -95,6 +102,24 @@ def _reseal_table(app: App, table: type[Base]) -> Iterator[int]:
         after = last
         if moved:
             yield moved
+
+
+def _reindex(app: App) -> Iterator[int]:
+    """Recompute the blind indexes not under the primary key, a committed batch at a time."""
+    while True:
+        moved = app.run(_reindex_batch)
+        if not moved:
+            return
+        yield moved
+
+
+def _reindex_batch(uow: UnitOfWork) -> int:
+    primary = uow.app.cipher.primary
+    stale = select(YouthIndex.case_id).where(YouthIndex.key_id != primary).order_by(YouthIndex.id)
+    case_ids = list(uow.session.scalars(stale.limit(uow.app.settings.key_rotation_batch)))
+    for case_id in case_ids:
+        duplicates.reindex(uow, case_id)
+    return len(case_ids)
 
 
 def _reseal_batch(uow: UnitOfWork, *, table: type[Base], after: str) -> tuple[str | None, int]:

@@ -19,12 +19,13 @@ from harbour.access import (
     refuse_in_store_trail,
     resolve_actor,
 )
+from harbour.admin.contacts import ContactIn, seal_contact
 from harbour.app import App, UnitOfWork
 from harbour.auth import enrolment, sessions
 from harbour.auth.enrolment import IssuedLink
 from harbour.cases.reads import assign_case
 from harbour.db.models import Agency, Case, Staff
-from harbour.domain.text import Address, Handle, Phone, TimeZoneName
+from harbour.domain.text import Address, ChatAddress, Email, Handle, Phone, TimeZoneName
 from harbour.domain.vocab import CaseStatus, Role
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.notify.outbox import dead_letter_recipient
@@ -47,6 +48,8 @@ class StaffIn(BaseModel):
     role: Role
     on_call: bool = False
     operator: bool = False  # one of the installation's operators: admins only
+    email: Email | None = None
+    chat: ChatAddress | None = None
 
 
 def create_agency(uow: UnitOfWork, data: AgencyIn) -> Agency:
@@ -92,6 +95,9 @@ def create_staff(uow: UnitOfWork, data: StaffIn) -> Staff:
         created_at=uow.now(),
     )
     uow.session.add(staff)
+    contact = ContactIn(email=data.email, chat=data.chat)
+    if contact.email or contact.chat:
+        seal_contact(uow, staff, contact, [])
     uow.session.flush()
     return staff
 
@@ -171,7 +177,8 @@ def add_staff(
         if handle_unavailable(uow, data.handle):  # maybe another agency's: operators see it
             refuse_in_store_trail(uow, actor, "staff.add", _unavailable())
         staff = create_staff(uow, data)
-        audit(uow, actor, "staff.add", handle=staff.handle, role=staff.role)
+        contact = [f for f in ("email", "chat") if getattr(data, f) is not None]
+        audit(uow, actor, "staff.add", handle=staff.handle, role=staff.role, contact=contact)
         if staff.operator:
             audit_store(uow, actor, "staff.operator", handle=staff.handle, operator=True)
         link = enrolment.issue(uow, actor, staff) if enrol else None

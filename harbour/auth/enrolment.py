@@ -16,8 +16,8 @@ from harbour.auth.tokens import new_token, token_hash
 from harbour.db.models import Credential, Enrolment, Staff
 from harbour.domain.vocab import Lane, NotificationKind
 from harbour.errors import InvalidInput, NotFound
+from harbour.notify.directory import routes_of
 from harbour.notify.outbox import enqueue
-from harbour.notify.routes import load_routes
 
 VALID_FOR = timedelta(hours=24)
 PATH = "/enrol/"
@@ -47,7 +47,7 @@ def issue(uow: UnitOfWork, actor: Actor | None, staff: Staff) -> IssuedLink:
     )
     uow.session.add(row)
     uow.session.flush()
-    own_route = bool(load_routes(uow.app.settings).channels_for(staff.handle))
+    own_route = bool(routes_of(uow).channels_for(staff.handle))
     if own_route:
         enqueue(
             uow,

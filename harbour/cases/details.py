@@ -23,6 +23,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from harbour.access import Actor, agency_today, audit, deny, on_case
 from harbour.app import App, UnitOfWork
+from harbour.cases import duplicates
 from harbour.cases.intake import MAX_PEOPLE, ContactIn, FamilyIn, ThreatIn
 from harbour.db.models import Case, Person, ThreatSource
 from harbour.domain.text import Address, Name, Note, PastDate, Phone, PlausibleDate, ShortText
@@ -175,6 +176,8 @@ def edit_person(
             person.kind = PersonKind.CARETAKER if patch["caretaker"] else PersonKind.FAMILY_MEMBER
             values["kind"] = person.kind
         _apply_person(uow, person, values)
+        if kind == PersonKind.YOUTH and {"name", "date_of_birth"} & set(values):
+            duplicates.reindex(uow, case.id)
         changed = _changed(uow, actor, case, "case.person.edit", number, person.kind, values)
         return changed
 

@@ -12,8 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from harbour import events
-from harbour.access import Actor, agency_today, audit, authorize, caseworker
+from harbour.access import Actor, agency_today, audit, audit_event, authorize, caseworker
 from harbour.app import App, UnitOfWork
+from harbour.cases import duplicates
+from harbour.cases.duplicates import Existing, LikelyDuplicate
 from harbour.db.base import new_id
 from harbour.db.models import PERSON_FIELDS, Case, Person, ThreatSource
 from harbour.domain.text import (
@@ -101,20 +103,36 @@ class _KeyIn(_Strict):
 
 @dataclass(frozen=True)
 class Referred:
-    """The case a referral started (or, repeated with its key, had started): no content."""
+    """The case a referral started (or, repeated with its key, had started): no content.
+    ``duplicate_of`` names the agency's cases likely of the same youth, when the referral was
+    made anyway (``allow_duplicate``)."""
 
     id: str
     reference: str
     status: str
+    duplicate_of: tuple[Existing, ...] = ()
 
-    def as_json(self) -> dict[str, str]:
-        return {"case": self.reference, "status": self.status}
+    def as_json(self) -> dict[str, object]:
+        shown: dict[str, object] = {"case": self.reference, "status": self.status}
+        if self.duplicate_of:
+            shown["likely_duplicates"] = [e.as_json() for e in self.duplicate_of]
+        return shown
 
 
 def refer(
-    app: App, actor_handle: str | None, data: object, idempotency_key: str | None
+    app: App,
+    actor_handle: str | None,
+    data: object,
+    idempotency_key: str | None,
+    *,
+    allow_duplicate: bool = False,
 ) -> Referred:
-    """Validate a referral, then create its case once (safe to repeat with the same key)."""
+    """Validate a referral, then create its case once (safe to repeat with the same key).
+
+    Raises:
+        LikelyDuplicate: the agency has a case of the same youth (loose name and birth date)
+            and ``allow_duplicate`` is not set; nothing is written but the refusal's audit row.
+    """
     parse(Referral, data, today=date.max)  # refused before anything is read; dates below
     if idempotency_key is not None:
         idempotency_key = parse(_KeyIn, {"key": idempotency_key}, prefix="--idempotency-key").key
@@ -126,8 +144,9 @@ def refer(
         # The date of birth is checked against today where the actor's agency is.
         referral = parse(Referral, data, today=agency_today(uow, actor.agency_id))
         authorize(uow, actor, "case.refer")
-        case = _create_or_replay(uow, actor, referral, idempotency_key, look_first)
-        return Referred(case.id, case.reference, case.status)
+        return _create_or_replay(
+            uow, actor, referral, idempotency_key, look_first=look_first, allow=allow_duplicate
+        )
 
     try:
         # A new key is the common case: the unique (agency, key) index finds a repeat, so the
@@ -142,21 +161,52 @@ def refer(
 
 
 def _create_or_replay(
-    uow: UnitOfWork, actor: Actor, referral: Referral, key: str | None, look_first: bool
-) -> Case:
-    if key is not None and look_first:
-        existing = uow.session.scalar(
-            select(Case).where(Case.agency_id == actor.agency_id, Case.intake_key == key)
-        )
-        if existing is not None:
-            if uow.unseal(existing, "intake_digest") != referral.digest():
-                raise Conflict("idempotency_key_reused", "that key was used for another referral")
-            audit(uow, actor, "case.refer.replayed", existing.id)
-            return existing
+    uow: UnitOfWork,
+    actor: Actor,
+    referral: Referral,
+    key: str | None,
+    *,
+    look_first: bool,
+    allow: bool,
+) -> Referred:
+    replayed = _replay(uow, actor, referral, key) if look_first else None
+    if replayed is not None:
+        return replayed
+    youth = referral.youth
+    alike = duplicates.likely(uow, actor, youth.name, youth.date_of_birth)
+    if alike:
+        # A repeat of this very referral (its key) finds its own case: a replay, not a duplicate.
+        replayed = _replay(uow, actor, referral, key) if not look_first else None
+        if replayed is not None:
+            return replayed
+        if not allow:
+            details = {"likely_duplicates": [e.reference for e in alike]}
+            refused = audit_event(
+                uow, actor.handle, actor.agency_id, None, "case.refer", "likely_duplicate", details
+            )
+            uow.record_after_rollback(refused)
+            raise LikelyDuplicate(alike)
     case = _new_case(uow, actor, referral, key)
-    audit(uow, actor, "case.refer", case.id)
+    duplicates.index(uow, case, youth.name, youth.date_of_birth)
+    shown = {"likely_duplicates": [e.reference for e in alike]} if alike else {}
+    audit(uow, actor, "case.refer", case.id, **shown)
     events.record_new(uow, case.id, events.CASE_REFERRED, case.id, situation=case.situation)
-    return case
+    return Referred(case.id, case.reference, case.status, alike)
+
+
+def _replay(uow: UnitOfWork, actor: Actor, referral: Referral, key: str | None) -> Referred | None:
+    """The case an earlier referral with ``key`` started, if any (audited as a replay)."""
+    if key is None:
+        return None
+    existing = uow.session.scalar(
+        select(Case).where(Case.agency_id == actor.agency_id, Case.intake_key == key)
+    )
+    if existing is None:
+        return None
+    if uow.unseal(existing, "intake_digest") != referral.digest():
+        raise Conflict("idempotency_key_reused", "that key was used for another referral")
+    audit(uow, actor, "case.refer.replayed", existing.id)
+    return Referred(existing.id, existing.reference, existing.status)
 
 
 def _new_case(uow: UnitOfWork, actor: Actor, referral: Referral, key: str | None) -> Case:

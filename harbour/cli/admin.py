@@ -64,6 +64,39 @@ def agency_add(
     )
 
 
+@agency_cli.command("delivery")
+def agency_delivery(
+    mail: Annotated[
+        str | None,
+        sensitive_option(
+            "An Apprise mailto:// or mailtos:// URL: the server, login and from= (each person's "
+            "address is added as to=)."
+        ),
+    ] = None,
+    chat: Annotated[
+        str | None,
+        sensitive_option(
+            "An Apprise URL of the chat service with {address} where each person's chat address goes."
+        ),
+    ] = None,
+    clear: Annotated[
+        list[str] | None, typer.Option(help="mail|chat: remove it (repeatable).")
+    ] = None,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Your agency's mail and chat settings (kept encrypted): with a staff record's email or
+    chat address, they make that person's route."""
+    from harbour.admin.contacts import set_delivery
+
+    done = set_delivery(get_app(), actor, {"mail": mail, "chat": chat}, clear or [])
+    emit(
+        done.as_json(),
+        as_json,
+        f"{done.agency}: mail {done.mail or 'not set'}; chat {done.chat or 'not set'}.",
+    )
+
+
 @staff_cli.command("add")
 def staff_add(
     handle: str,
@@ -74,15 +107,29 @@ def staff_add(
         bool,
         typer.Option("--operator", help="An admin who is also an operator (by operators only)."),
     ] = False,
+    email: Annotated[str | None, EMAIL] = None,
+    chat: Annotated[str | None, CHAT] = None,
     actor: As = None,
     as_json: Json = False,
 ) -> None:
     """Add a staff account of your agency, and its one-time link to set up sign-in to the web
-    console (sent to the person's own route if they have one, otherwise printed here)."""
+    console (sent to the person's own route if they have one, otherwise printed here to hand
+    over). With --email or --chat, the agency's mail or chat settings (`agency delivery`) give
+    them a route."""
     from harbour.admin.staffing import add_staff
 
-    fields = {"handle": handle, "agency": agency, "role": role, "on_call": on_call}
-    staff = add_staff(get_app(), actor, enrol=True, **fields, operator=operator)
+    staff = add_staff(
+        get_app(),
+        actor,
+        enrol=True,
+        handle=handle,
+        agency=agency,
+        role=role,
+        on_call=on_call,
+        operator=operator,
+        email=email,
+        chat=chat,
+    )
     assert staff.enrolment is not None
     emit(
         {"handle": staff.handle, "role": staff.role, **_link_json(staff.enrolment)},
@@ -108,6 +155,32 @@ def staff_operator(
         as_json,
         f"{done.handle} is {'now' if done.operator else 'no longer'} an operator.",
     )
+
+
+EMAIL = sensitive_option("Their email address (kept encrypted): their email route.")
+CHAT = sensitive_option(
+    "Their chat address (kept encrypted): goes in the agency's chat URL, their chat route."
+)
+
+
+@staff_cli.command("contact")
+def staff_contact(
+    handle: str,
+    email: Annotated[str | None, EMAIL] = None,
+    chat: Annotated[str | None, CHAT] = None,
+    clear: Annotated[
+        list[str] | None, typer.Option(help="email|chat: remove it (repeatable).")
+    ] = None,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Set or change where a person is reached: their email and chat address, sealed on their
+    staff record; the agency's settings (`agency delivery`) make them routes."""
+    from harbour.admin.contacts import set_contact
+
+    done = set_contact(get_app(), actor, handle, {"email": email, "chat": chat}, clear or [])
+    routes = ", ".join(done.channels) or "none yet (see harbour notify check)"
+    emit(done.as_json(), as_json, f"{done.handle}: contact details saved; routes: {routes}.")
 
 
 @staff_cli.command("reset")

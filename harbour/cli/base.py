@@ -129,9 +129,10 @@ def run(app: typer.Typer, args: list[str] | None = None) -> int:
     except HarbourError as exc:
         problems = getattr(exc, "problems", None)
         if as_json:
-            extra = (
+            extra: dict[str, object] = (
                 {"problems": [{"field": f, "reason": r} for f, r in problems]} if problems else {}
             )
+            extra |= exc.json_extra()
             _json_error(exc.code, exc.detail, **extra)
         else:
             typer.echo(f"error: {exc}", err=True)

@@ -47,6 +47,14 @@ def init(
 def refer(
     file: Annotated[Path | None, typer.Option("--file", help="Referral (.json or .yaml).")] = None,
     idempotency_key: Annotated[str | None, typer.Option(help="Repeat-safe key.")] = None,
+    allow_duplicate: Annotated[
+        bool,
+        typer.Option(
+            "--allow-duplicate",
+            help="Refer even though the agency has a case of the same youth (name and date of "
+            "birth); without it such a referral is refused, naming the case.",
+        ),
+    ] = False,
     schema: Annotated[
         bool, typer.Option("--schema", help="Print the referral JSON schema.")
     ] = False,
@@ -67,8 +75,11 @@ def refer(
         raise InvalidInput([("--file", "give a referral file, or --schema")])
     data = load_document(file)
     app = get_app()
-    case = do_refer(app, actor, data, idempotency_key)
+    case = do_refer(app, actor, data, idempotency_key, allow_duplicate=allow_duplicate)
     committed(app)
+    if case.duplicate_of and not as_json:
+        named = ", ".join(e.reference for e in case.duplicate_of)
+        typer.echo(f"warning: likely the same youth as {named}; referred anyway", err=True)
     emit(case.as_json(), as_json, case.reference)
 
 

@@ -23,8 +23,10 @@ cli.add_typer(outbox_cli, name="outbox")
 
 @notify_cli.command("check")
 def notify_check(actor: As = None, as_json: Json = False) -> None:
-    """Validate the Apprise routes file; list staff and roles with no route, agencies with
-    nobody to page for an imminent threat, and open alerts that found nobody to page."""
+    """Check the routes: the staff records' (their email and chat address through the agency's
+    settings) and the Apprise routes file's (shared routes, and overrides of a person's); list
+    staff and roles with no route, agencies with nobody to page for an imminent threat, and open
+    alerts that found nobody to page."""
     from harbour.notify.console import check
 
     report = check(get_app(), actor)
@@ -32,7 +34,7 @@ def notify_check(actor: As = None, as_json: Json = False) -> None:
     if report.problems:
         from harbour.errors import ConfigError
 
-        raise ConfigError("routes_problem", "the routes file has problems (listed above)")
+        raise ConfigError("routes_problem", "the routes have problems (listed above)")
     if not report.ok:
         from harbour.errors import ConfigError
 
@@ -41,7 +43,10 @@ def notify_check(actor: As = None, as_json: Json = False) -> None:
 
 def _check_text(report: RoutesCheck) -> str:
     lines = [f"{len(report.routes)} route(s)."]
-    lines += [f"  {r.channel:<6} {','.join(r.tags)}  {r.service}" for r in report.routes]
+    lines += [
+        f"  {r.channel:<6} {','.join(r.tags)}  {r.service}  ({r.source.replace('_', ' ')})"
+        for r in report.routes
+    ]
     lines += [f"problem: {p}" for p in report.problems]
     if report.staff_without_route:
         lines.append("staff without a route: " + ", ".join(report.staff_without_route))

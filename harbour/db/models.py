@@ -43,6 +43,10 @@ class Agency(Base):
     assignment_rule: Mapped[str] = mapped_column(String(CODE), default="least_loaded")
     address_sealed: Mapped[str | None] = sealed(AGENCY_CONFIDENTIAL)
     phone_sealed: Mapped[str | None] = sealed(AGENCY_CONFIDENTIAL)
+    # Its mail and chat settings (Apprise URLs holding a login or a webhook token), from which
+    # each staff member's email and chat address make their routes (harbour.notify.directory).
+    mail_url_sealed: Mapped[str | None] = sealed(AGENCY_CONFIDENTIAL)
+    chat_url_sealed: Mapped[str | None] = sealed(AGENCY_CONFIDENTIAL)
     created_at: Mapped[datetime]
 
 
@@ -57,6 +61,9 @@ class Staff(Base):
     on_call: Mapped[bool] = mapped_column(Boolean, default=False)
     # An admin who is also one of the installation's operators (store-wide operations).
     operator: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where they are reached, through their agency's mail and chat settings.
+    email_sealed: Mapped[str | None] = sealed(AGENCY_CONFIDENTIAL)
+    chat_sealed: Mapped[str | None] = sealed(AGENCY_CONFIDENTIAL)
     created_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -93,6 +100,23 @@ class Case(Base):
     )
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class YouthIndex(Base):
+    """A case's blind index: a keyed HMAC of its youth's loose name and birth date (see
+    ``harbour.cases.duplicates``), to find likely duplicates within the agency without unsealing
+    every case. The HMAC key is derived from key ``key_id`` of the keyring, which never enters
+    the database; a key rotation recomputes every index under the new key. One row per case,
+    its id the case's."""
+
+    __tablename__ = "youth_index"
+    __table_args__ = (Index("ix_youth_index_agency_digest", "agency_id", "digest"),)
+
+    id: Mapped[str] = id_column()
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), unique=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    key_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    digest: Mapped[str] = mapped_column(String(64))
 
 
 class Person(Base):

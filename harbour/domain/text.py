@@ -116,6 +116,29 @@ def check_handle(value: str) -> str:
 Handle = Annotated[str, BeforeValidator(check_handle)]
 
 
+def check_email(value: object) -> str:
+    """An email address: one ``@``, a dotted domain, no spaces (the mail server judges the rest)."""
+    text = _clean(value, max_len=254, multiline=False)
+    local, _, domain = text.rpartition("@")
+    labels = domain.split(".")
+    if not local or len(labels) < 2 or not all(labels) or any(c.isspace() for c in text):
+        raise ValueError("must be an email address (name@example.org)")
+    return text
+
+
+def check_chat_address(value: object) -> str:
+    """A chat address (a user id, ``@name``, a channel, a webhook's own path): one word."""
+    text = _clean(value, max_len=200, multiline=False)
+    if any(c.isspace() for c in text):
+        raise ValueError("must be one word (a user id, @name or a channel), without spaces")
+    return text
+
+
+Email = Annotated[str, BeforeValidator(check_email)]
+ChatAddress = Annotated[str, BeforeValidator(check_chat_address)]
+SettingsUrl = Annotated[str, _line(2000)]  # an Apprise URL of an agency's mail or chat
+
+
 def check_timezone(value: str) -> str:
     """An IANA zone name that exists on this machine (tzdata is a dependency)."""
     if not isinstance(value, str) or len(value) > 64:

@@ -18,9 +18,10 @@ from harbour.db.models import Agency, Alert, Case, OutboxMessage, Staff
 from harbour.domain.vocab import AlertKind, NotificationKind, OutboxStatus
 from harbour.errors import ConfigError, InvalidInput, NotFound
 from harbour.notify.alerts import LADDERS, stuck
+from harbour.notify.directory import routes_of
 from harbour.notify.messages import compose
 from harbour.notify.outbox import counts
-from harbour.notify.routes import ROLE_TAGS, Routes, fresh_sender, load_routes, pin_apprise_logger
+from harbour.notify.routes import FILE, ROLE_TAGS, Routes, fresh_sender, pin_apprise_logger
 
 _TAG = re.compile(r"[a-z0-9._-]{1,64}(/[a-z0-9._-]{1,64})*")
 _ROW_ID = re.compile(r"[0-9a-f]{32}")
@@ -40,9 +41,11 @@ class RouteShown:
     service: str
     channel: str
     tags: tuple[str, ...]
+    source: str  # routes_file, or staff_record
 
     def as_json(self) -> dict[str, Any]:
-        return {"service": self.service, "channel": self.channel, "tags": list(self.tags)}
+        shown = {"service": self.service, "channel": self.channel, "tags": list(self.tags)}
+        return shown | {"source": self.source}
 
 
 @dataclass(frozen=True)
@@ -82,17 +85,19 @@ class RoutesCheck:
 
 
 def check(app: App, actor_handle: str | None) -> RoutesCheck:
-    """The routes file checked: its problems, its routes (privacy form), who has no route; and
+    """The routes checked, the staff records' and the file's: their problems, the routes (privacy
+    form; the file's override a record's for the same person and channel), who has no route; and
     whether the agency's imminent-threat ladder has nobody in it, and which of its open alerts
     found nobody left to page. An operator sees these across agencies (the one with nobody may
-    have nobody to run this either); anyone else sees their own agency's only."""
-    routes = load_routes(app.settings)
+    have nobody to run this either); anyone else sees their own agency's only, and of the staff
+    records only their agency's routes and problems."""
 
     def work(uow: UnitOfWork) -> RoutesCheck:
         actor = _manager(uow, actor_handle)
         staff = uow.session.scalars(
             select(Staff).where(Staff.agency_id == actor.agency_id, Staff.active.is_(True))
         ).all()
+        routes = _own(routes_of(uow), {s.handle for s in staff})
         agency = uow.session.get_one(Agency, actor.agency_id)
         shown = _own_routes(uow, actor, routes.routes)
         audit(uow, actor, "notify.check", routes=len(shown))
@@ -103,7 +108,9 @@ def check(app: App, actor_handle: str | None) -> RoutesCheck:
             problems=tuple(routes.problems),
             nobody_to_page=tuple(empty),
             alerts_paging_nobody=tuple(stuck),
-            routes=tuple(RouteShown(r.service, r.channel, tuple(sorted(r.tags))) for r in shown),
+            routes=tuple(
+                RouteShown(r.service, r.channel, tuple(sorted(r.tags)), r.source) for r in shown
+            ),
             staff_without_route=tuple(
                 sorted(s.handle for s in staff if not routes.matching(s.handle))
             ),
@@ -111,6 +118,24 @@ def check(app: App, actor_handle: str | None) -> RoutesCheck:
         )
 
     return app.run(work)
+
+
+def _own(routes: Routes, handles: set[str]) -> Routes:
+    """The routes file's routes and problems, and the staff records' of ``handles`` only (a
+    record's problem starts with the handle)."""
+    return Routes(
+        tuple(r for r in routes.routes if r.source == FILE or r.tags & handles),
+        tuple(
+            p for p in routes.problems if not _record_problem(p) or _record_problem(p) in handles
+        ),
+        routes.unusable,
+    )
+
+
+def _record_problem(problem: str) -> str | None:
+    """The handle a staff record's problem is about; None for a problem of the routes file."""
+    head, colon, _ = problem.partition(":")
+    return head if colon and " " not in head else None
 
 
 def _own_routes(uow: UnitOfWork, actor: Actor, routes: Any) -> list[Any]:
@@ -179,14 +204,14 @@ def send_test(app: App, actor_handle: str | None, tag: str) -> list[TestSent]:
     tag = tag.strip().lower()
     if not _TAG.fullmatch(tag):
         raise InvalidInput([("--to", "a routing tag: a handle, or role/agency")])
-    routes = load_routes(app.settings)
 
-    def work(uow: UnitOfWork) -> list[Any]:
+    def work(uow: UnitOfWork) -> tuple[Routes, list[Any]]:
         actor = _manager(uow, actor_handle)
         audit(uow, actor, "notify.test")
-        return _own_routes(uow, actor, routes.matching(tag))
+        routes = routes_of(uow)
+        return routes, _own_routes(uow, actor, routes.matching(tag))
 
-    targets = app.run(work)
+    routes, targets = app.run(work)
     if routes.unusable:  # said to a manager only
         raise ConfigError("routes_problem", "; ".join(routes.problems))
     pin_apprise_logger()

@@ -27,9 +27,10 @@ from harbour.db.models import Agency, Case, OutboxMessage, Plan, PlanItem, Staff
 from harbour.domain import refs, steps
 from harbour.domain.vocab import CaseStatus, Lane, NotificationKind, OutboxStatus, PlanStatus
 from harbour.notify.context import MAX_ITEMS, clean_context
+from harbour.notify.directory import routes_of
 from harbour.notify.outbox import _key as outbox_key
 from harbour.notify.outbox import enqueue
-from harbour.notify.routes import ANY_CHANNEL, load_routes
+from harbour.notify.routes import ANY_CHANNEL
 
 HOLD = timedelta(minutes=30)
 Items = dict[str, list[dict[str, Any]]]  # recipient: reminder items
@@ -83,7 +84,7 @@ def _start(
         context=_context([], 0, items + overdue_step_items(uow, recipient)),
         lane=Lane.NORMAL,
     )
-    channels = load_routes(uow.app.settings).channels_for(recipient) or [ANY_CHANNEL]
+    channels = routes_of(uow).channels_for(recipient) or [ANY_CHANNEL]
     keys = [outbox_key(dedupe, recipient, channel) for channel in channels]
     ids = list(
         uow.session.scalars(select(OutboxMessage.id).where(OutboxMessage.dedupe_key.in_(keys)))

@@ -20,8 +20,9 @@ from harbour.db.models import Case, OutboxMessage
 from harbour.domain import refs
 from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus
 from harbour.notify.context import clean_context
+from harbour.notify.directory import routes_of
 from harbour.notify.recipients import agency_of, unique
-from harbour.notify.routes import ANY_CHANNEL, load_routes
+from harbour.notify.routes import ANY_CHANNEL
 
 KEY_MAX = 255
 
@@ -47,7 +48,7 @@ def enqueue(
         agency_id: whose admins hear of a dead letter, when there is no case.
     """
     values = clean_context(_with_case(context, case))
-    routes = load_routes(uow.app.settings)
+    routes = routes_of(uow)
     agency = case.agency_id if case is not None else agency_id
     rows = [
         _row(uow, kind, lane, dedupe, recipient, channel, values, case, agency)

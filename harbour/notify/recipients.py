@@ -7,7 +7,7 @@ from sqlalchemy import select
 from harbour.app import UnitOfWork
 from harbour.db.models import Agency, Case, Staff
 from harbour.domain.vocab import Role
-from harbour.notify.routes import load_routes
+from harbour.notify.directory import routes_of
 
 
 def handles(uow: UnitOfWork, agency_id: str | None, *, role: Role | None = None) -> list[str]:
@@ -42,7 +42,7 @@ def shared_route(uow: UnitOfWork, role: str, agency_id: str) -> list[str]:
     if agency is None:
         return []
     tag = f"{role}/{agency.name}"
-    return [tag] if load_routes(uow.app.settings).matching(tag) else []
+    return [tag] if routes_of(uow).matching(tag) else []
 
 
 def caseworker_or_supervisors(uow: UnitOfWork, case: Case) -> list[str]:

@@ -31,13 +31,13 @@ from harbour.db.models import OutboxMessage
 from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus, Role
 from harbour.notify import recipients
 from harbour.notify.alerts import alert_due, escalate_unacknowledged
+from harbour.notify.directory import routes_of
 from harbour.notify.messages import compose
 from harbour.notify.outbox import enqueue
 from harbour.notify.routes import (
     Routes,
     configured,
     fresh_sender,
-    load_routes,
     pin_apprise_logger,
 )
 
@@ -125,11 +125,11 @@ def deliver(
     if alerts_due:
         report.escalated = app.run(lambda uow: escalate_unacknowledged(uow, uow.now()))["escalated"]
     if limit > 0 and (rows_due or report.escalated):
-        routes = load_routes(app.settings)
-        if not configured(app.settings) or routes.unusable:
+        routes = app.read(routes_of)
+        if (not configured(app.settings) and not routes.routes) or routes.unusable:
             # Not configured (a demo, a fresh store), or a routes file that cannot be read:
             # rows wait, nothing burns its attempts (`harbour notify check` names the problem).
-            why = "no_config" if not configured(app.settings) else "config_invalid"
+            why = "config_invalid" if routes.unusable else "no_config"
             log.info("notification routes unusable (%s); due rows stay pending", why)
             report.errors[why] += 1
             if Lane.URGENT in lanes:

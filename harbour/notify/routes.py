@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     import apprise
@@ -34,6 +34,9 @@ CHANNELS = (EMAIL, CHAT)
 ANY_CHANNEL = "any"  # a row enqueued when the recipient had no route: any route will do
 ROLE_TAGS = ("supervisor", "coordinator", "oncall", "admin")
 SECRET_SOURCE = "the routes secret (HARBOUR_APPRISE_SECRET_BLOCK)"
+MAIL_SCHEMES = ("mailto", "mailtos")
+ADDRESS = "{address}"  # where a person's chat address goes in the agency's chat URL
+FILE, RECORD = "routes_file", "staff_record"  # where a route comes from
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Route:
     channel: str
     service: str  # scheme://host[:port] of Apprise's privacy form: safe to show
     url: str = field(repr=False, compare=False)
+    source: str = FILE
 
     def reaches(self, recipient: str, channel: str = ANY_CHANNEL) -> bool:
         wanted = set(recipient.lower().split("/"))
@@ -150,6 +154,69 @@ def _route(service: Any) -> tuple[Route | None, str | None]:
     if not tags - set(channels):
         return None, "needs a recipient tag (a staff handle or a role and agency)"
     return Route(tags, channels[0], shown(service.url(privacy=True)), service.url()), None
+
+
+def mail_settings_problem(url: str) -> str | None:
+    """Why ``url`` cannot be an agency's mail settings (an Apprise ``mailto``/``mailtos`` URL
+    naming the server and the sender; each person's address is added to it), or None."""
+    if urlsplit(url).scheme.lower() not in MAIL_SCHEMES:
+        return "must be an Apprise mailto:// or mailtos:// URL (server, login, from=)"
+    if _instance(personal_url(EMAIL, url, "check@example.org")) is None:
+        return "is not a mail URL Apprise accepts"
+    return None
+
+
+def chat_settings_problem(url: str) -> str | None:
+    """Why ``url`` cannot be an agency's chat settings (an Apprise URL with ``{address}`` where
+    each person's chat address goes), or None."""
+    if url.count(ADDRESS) != 1:
+        return "must hold {address} once, where each person's chat address goes"
+    if urlsplit(url).scheme.lower() in MAIL_SCHEMES:
+        return "is a mail URL: give it as the mail settings"
+    if _instance(personal_url(CHAT, url, "check")) is None:
+        return "is not a URL Apprise accepts"
+    return None
+
+
+def personal_url(channel: str, settings_url: str, address: str) -> str:
+    """A person's route URL: the agency's mail URL sent ``to`` the address, or its chat URL
+    with the address in place of ``{address}``."""
+    if channel == CHAT:
+        return settings_url.replace(ADDRESS, quote(address, safe="@"))
+    parts = urlsplit(settings_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "to"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("to", address)])))
+
+
+@lru_cache(maxsize=1024)
+def personal_route(handle: str, channel: str, settings_url: str, address: str) -> Route | None:
+    """The route a staff record gives ``handle`` on ``channel``; None if Apprise refuses it."""
+    url = personal_url(channel, settings_url, address)
+    plugin = _instance(url)
+    if plugin is None:
+        return None
+    tags = frozenset({handle, channel})
+    return Route(tags, channel, shown(plugin.url(privacy=True)), url, RECORD)
+
+
+def with_overrides(records: list[Route], file: Routes, problems: list[str]) -> Routes:
+    """The routes file's routes, and each staff record's route unless the file has a route for
+    that person on that channel (the file overrides). A missing file is no problem when staff
+    records give routes."""
+    kept = [
+        r
+        for r in records
+        if not any(f.reaches(min(r.tags - {r.channel}), r.channel) for f in file.routes)
+    ]
+    found = [p for p in file.problems if not (kept and p == "no_config")]
+    return Routes((*file.routes, *kept), (*found, *problems), file.unusable)
+
+
+def _instance(url: str) -> Any:
+    import apprise
+
+    pin_apprise_logger()
+    return apprise.Apprise.instantiate(url, asset=safe_asset())
 
 
 def shown(private: str) -> str:

@@ -67,7 +67,12 @@ def commands(app: App) -> list[Command]:
         Command("audit", lambda ref, _: ["audit", ref], frozenset({"supervisor"})),
         Command(
             "refer",
-            lambda _, d: ["refer", "--file", str(write_referral(d, referral("Ac")))],
+            lambda _, d: [
+                "refer",
+                "--file",
+                str(write_referral(d, referral("Ac"))),
+                "--allow-duplicate",
+            ],
             frozenset({"coordinator", "supervisor"}),
             on_a_case=False,
         ),

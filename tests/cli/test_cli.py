@@ -154,7 +154,7 @@ def test_actor_from_the_environment(seeded: App, monkeypatch: pytest.MonkeyPatch
 def test_an_unexpected_failure_prints_no_traceback_and_no_value(
     seeded: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def explode(*_: object) -> None:
+    def explode(*_: object, **__: object) -> None:
         raise RuntimeError("Unexpected-VALUE-Xq")
 
     monkeypatch.setattr("harbour.cases.intake.refer", explode)

@@ -138,7 +138,9 @@ def test_no_store_there_says_where_it_looked(tmp_path: Path, seeded: App) -> Non
 
 def test_staff_list_has_a_header(seeded: App) -> None:
     full = invoke(seeded, "staff", "list", "--as", "adm").stdout.splitlines()
-    assert full[0].split() == ["handle", "agency", "role", "status", "open", "cases", "on", "call"]
+    assert full[0].split() == [
+        *("handle", "agency", "role", "status", "open", "cases", "on", "call", "operator")
+    ]
     assert full[1].split()[:4] == ["adm", "north", "admin", "active"]
     handles = invoke(seeded, "staff", "list", "--as", "coord").stdout.splitlines()
     assert handles[0].split() == ["handle", "role"]

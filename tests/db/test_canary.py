@@ -37,7 +37,15 @@ def _walk(app: App, tmp_path: Path, marker: str) -> tuple[list[CliResult], CliRe
         refer(app, tmp_path, data, "--idempotency-key", "canary-1"),  # the replay
         refer(app, tmp_path, referral(marker + "x"), "--idempotency-key", "canary-1"),  # refused
         refer(app, tmp_path, bad),
-        invoke(app, "refer", "--file", str(write_referral(tmp_path, data)), "--as", "coord"),
+        invoke(  # the same youth again, referred anyway: the warning names the case only
+            app,
+            "refer",
+            "--file",
+            str(write_referral(tmp_path, data)),
+            "--allow-duplicate",
+            "--as",
+            "coord",
+        ),
         invoke(app, "cases", "--as", "coord"),
         invoke(app, "cases", "--as", "coord", "--json"),
         invoke(app, "assign", ref, "cw1", "--as", "coord"),

@@ -28,6 +28,8 @@ def upgrade() -> None:
         sa.Column("assignment_rule", sa.String(length=40), nullable=False),
         sa.Column("address_sealed", sa.Text(), nullable=True),
         sa.Column("phone_sealed", sa.Text(), nullable=True),
+        sa.Column("mail_url_sealed", sa.Text(), nullable=True),
+        sa.Column("chat_url_sealed", sa.Text(), nullable=True),
         sa.Column("created_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_agencies")),
         sa.UniqueConstraint("name", name=op.f("uq_agencies_name")),
@@ -90,6 +92,8 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("on_call", sa.Boolean(), nullable=False),
         sa.Column("operator", sa.Boolean(), nullable=False),
+        sa.Column("email_sealed", sa.Text(), nullable=True),
+        sa.Column("chat_sealed", sa.Text(), nullable=True),
         sa.Column("created_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -361,6 +365,26 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_threat_sources_case_id"), ["case_id"], unique=False)
 
     op.create_table(
+        "youth_index",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("case_id", sa.String(length=32), nullable=False),
+        sa.Column("agency_id", sa.String(length=32), nullable=False),
+        sa.Column("key_id", sa.BigInteger(), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["agency_id"], ["agencies.id"], name=op.f("fk_youth_index_agency_id_agencies")
+        ),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_youth_index_case_id_cases")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_youth_index")),
+        sa.UniqueConstraint("case_id", name=op.f("uq_youth_index_case_id")),
+    )
+    with op.batch_alter_table("youth_index", schema=None) as batch_op:
+        batch_op.create_index("ix_youth_index_agency_digest", ["agency_id", "digest"], unique=False)
+        batch_op.create_index(batch_op.f("ix_youth_index_key_id"), ["key_id"], unique=False)
+
+    op.create_table(
         "plans",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("case_id", sa.String(length=32), nullable=False),
@@ -483,6 +507,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_plans_case_id"))
 
     op.drop_table("plans")
+    with op.batch_alter_table("youth_index", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_youth_index_key_id"))
+        batch_op.drop_index("ix_youth_index_agency_digest")
+
+    op.drop_table("youth_index")
     with op.batch_alter_table("threat_sources", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_threat_sources_case_id"))
 

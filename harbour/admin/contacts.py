@@ -1,0 +1,161 @@
+"""Where staff are reached: a person's email and chat address on their staff record, and the
+agency's mail and chat settings, all sealed. Together they make each person's routes
+(``harbour.notify.directory``); the routes file keeps shared routes and overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+
+from harbour.access import Actor, audit, authorize, resolve_actor
+from harbour.app import App, UnitOfWork
+from harbour.db.models import Agency, Staff
+from harbour.domain.text import ChatAddress, Email, SettingsUrl
+from harbour.errors import InvalidInput, NotFound
+from harbour.notify import directory
+from harbour.notify.routes import chat_settings_problem, mail_settings_problem, shown
+from harbour.validation import option_name, parse
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    email: Email | None = None
+    chat: ChatAddress | None = None
+
+
+class DeliveryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mail: SettingsUrl | None = None
+    chat: SettingsUrl | None = None
+
+
+CHECKS: dict[str, Callable[[str], str | None]] = {
+    "mail": mail_settings_problem,
+    "chat": chat_settings_problem,
+}
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Which contact details a staff record holds (never the details), and its channels now."""
+
+    handle: str
+    email: bool
+    chat: bool
+    channels: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        shown = {"handle": self.handle, "email": self.email, "chat": self.chat}
+        return shown | {"channels": list(self.channels)}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An agency's mail and chat settings as they may be shown: scheme and host, or None."""
+
+    agency: str
+    mail: str | None
+    chat: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"agency": self.agency, "mail": self.mail, "chat": self.chat}
+
+
+def requested(model: type[M], fields: dict[str, Any], clear: list[str]) -> tuple[M, list[str]]:
+    """The fields given (validated) and those to clear; refused if both or neither."""
+    given = {k: v for k, v in fields.items() if v is not None}
+    unknown = [c for c in clear if c not in model.model_fields]
+    if unknown:
+        raise InvalidInput([("--clear", f"one of: {', '.join(model.model_fields)}")])
+    both = sorted(set(given) & set(clear))
+    if both:
+        raise InvalidInput([(option_name(both[0]), "given and cleared at once")])
+    if not given and not clear:
+        fields_named = ", ".join(option_name(f) for f in model.model_fields)
+        raise InvalidInput([("(options)", f"give {fields_named} or --clear")])
+    return parse(model, given, prefix="--"), sorted(set(clear))
+
+
+def set_contact(
+    app: App, actor_handle: str | None, handle: str, fields: dict[str, Any], clear: list[str]
+) -> Contact:
+    """Set or clear the email and chat address of one of the admin's agency's staff records."""
+    data, cleared = requested(ContactIn, fields, clear)
+
+    def work(uow: UnitOfWork) -> Contact:
+        actor = _admin(uow, actor_handle, "staff.manage")
+        staff = uow.session.scalar(
+            select(Staff).where(Staff.handle == handle, Staff.agency_id == actor.agency_id)
+        )
+        if staff is None:
+            raise NotFound("staff_not_found", "no staff member with that handle")
+        seal_contact(uow, staff, data, cleared)
+        changed = sorted([*data.model_dump(exclude_none=True), *cleared])
+        audit(uow, actor, "staff.contact", handle=staff.handle, fields=changed)
+        return contact_of(uow, staff)
+
+    return app.run(work)
+
+
+def seal_contact(uow: UnitOfWork, staff: Staff, data: ContactIn, cleared: list[str]) -> None:
+    """Seal the given contact details on ``staff`` (and empty the cleared ones)."""
+    for field in ("email", "chat"):
+        value = getattr(data, field)
+        if value is not None or field in cleared:
+            uow.seal(staff, field, value)
+    uow.session.flush()
+    directory.forget(uow)
+
+
+def contact_of(uow: UnitOfWork, staff: Staff) -> Contact:
+    channels = directory.routes_of(uow).channels_for(staff.handle)
+    email, chat = staff.email_sealed is not None, staff.chat_sealed is not None
+    return Contact(staff.handle, email, chat, tuple(channels))
+
+
+def set_delivery(
+    app: App, actor_handle: str | None, fields: dict[str, Any], clear: list[str]
+) -> Delivery:
+    """Set or clear the admin's agency's mail and chat settings (Apprise URLs: the mail server
+    and sender; the chat service with ``{address}`` where each person's address goes)."""
+    data, cleared = requested(DeliveryIn, fields, clear)
+    for field, check in CHECKS.items():
+        value = getattr(data, field)
+        problem = check(value) if value is not None else None
+        if problem:
+            raise InvalidInput([(option_name(field), problem)])
+
+    def work(uow: UnitOfWork) -> Delivery:
+        actor = _admin(uow, actor_handle, "agency.delivery")
+        agency = uow.session.get_one(Agency, actor.agency_id)
+        for field in ("mail", "chat"):
+            value = getattr(data, field)
+            if value is not None or field in cleared:
+                uow.seal(agency, f"{field}_url", value)
+        directory.forget(uow)
+        changed = sorted([*data.model_dump(exclude_none=True), *cleared])
+        audit(uow, actor, "agency.delivery", agency_name=agency.name, fields=changed)
+        return delivery_of(uow, agency)
+
+    return app.run(work)
+
+
+def delivery_of(uow: UnitOfWork, agency: Agency) -> Delivery:
+    mail, chat = uow.unseal(agency, "mail_url"), uow.unseal(agency, "chat_url")
+    return Delivery(
+        agency.name,
+        shown(mail) if mail else None,
+        shown(chat.replace("{address}", "")) if chat else None,
+    )
+
+
+def _admin(uow: UnitOfWork, actor_handle: str | None, action: str) -> Actor:
+    actor = resolve_actor(uow, actor_handle)
+    authorize(uow, actor, action)
+    return actor

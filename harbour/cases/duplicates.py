@@ -1,0 +1,132 @@
+"""Likely duplicates: is the youth of a referral already a case of the agency?
+
+Each case keeps a blind index of its youth (``YouthIndex``): a keyed HMAC of the loose name and
+birth date (``harbour.domain.likeness``), under a key derived from the keyring's (never stored),
+so a lookup compares digests instead of unsealing every case. Only the agency's own cases are
+looked at: another agency's case of the same youth is never named. A rotation recomputes the
+indexes under the new key (``harbour.admin.keys``); until it has, a lookup tries every key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import and_, or_, select
+
+from harbour.access import Actor, audit, authorize, resolve_actor
+from harbour.app import App, UnitOfWork
+from harbour.db.models import Case, Person, YouthIndex
+from harbour.domain.likeness import identity_text
+from harbour.domain.vocab import PersonKind
+from harbour.errors import Conflict
+
+MAX_NAMED = 5  # a refusal names at most this many existing cases
+
+
+@dataclass(frozen=True)
+class Existing:
+    """An agency's case that is likely the same youth: its reference and status, nothing else."""
+
+    reference: str
+    status: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"case": self.reference, "status": self.status}
+
+
+@dataclass(frozen=True)
+class DuplicateCheck:
+    """What a referral form shows before it is sent: the agency's likely duplicates, if any."""
+
+    existing: tuple[Existing, ...]
+
+    def as_json(self) -> dict[str, object]:
+        return {"likely_duplicates": [e.as_json() for e in self.existing]}
+
+
+class LikelyDuplicate(Conflict):
+    """A referral refused because its youth looks like one already referred (nothing written)."""
+
+    def __init__(self, existing: tuple[Existing, ...]) -> None:
+        self.existing = existing
+        named = ", ".join(f"{e.reference} ({e.status})" for e in existing)
+        super().__init__(
+            "likely_duplicate",
+            f"the agency has a case with the same youth name and date of birth: {named}; "
+            "nothing was written (to refer anyway, repeat with --allow-duplicate)",
+        )
+
+    def json_extra(self) -> dict[str, object]:
+        return {"likely_duplicates": [e.as_json() for e in self.existing]}
+
+
+def check(
+    app: App, actor_handle: str | None, name: str, date_of_birth: date | None
+) -> DuplicateCheck:
+    """The actor's agency's cases likely of this youth (for a form, before it refers); audited."""
+
+    def work(uow: UnitOfWork) -> DuplicateCheck:
+        actor = resolve_actor(uow, actor_handle)
+        authorize(uow, actor, "case.refer")
+        found = likely(uow, actor, name, date_of_birth)
+        audit(uow, actor, "case.refer.duplicate_check", found=len(found))
+        return DuplicateCheck(found)
+
+    return app.run(work)
+
+
+def likely(
+    uow: UnitOfWork,
+    actor: Actor,
+    name: str,
+    date_of_birth: date | str | None,
+    *,
+    besides: str | None = None,
+) -> tuple[Existing, ...]:
+    """The actor's agency's cases (but ``besides``) whose youth index matches, oldest first."""
+    uow.check_keys("read")
+    digests = uow.app.cipher.blind_indexes(identity_text(name, date_of_birth))
+    matches = or_(
+        *(and_(YouthIndex.key_id == k, YouthIndex.digest == d) for k, d in digests.items())
+    )
+    query = (
+        select(Case.reference, Case.status)
+        .join(YouthIndex, YouthIndex.case_id == Case.id)
+        .where(YouthIndex.agency_id == actor.agency_id, Case.agency_id == actor.agency_id, matches)
+        .order_by(Case.created_at, Case.reference)
+        .limit(MAX_NAMED)
+    )
+    if besides is not None:
+        query = query.where(Case.id != besides)
+    return tuple(Existing(ref, status) for ref, status in uow.session.execute(query))
+
+
+def index(uow: UnitOfWork, case: Case, name: str, date_of_birth: date | str | None) -> None:
+    """Write (or rewrite) ``case``'s youth index under the primary key."""
+    cipher = uow.app.cipher
+    uow.check_keys("write")
+    digest = cipher.blind_index(identity_text(name, date_of_birth))
+    row = uow.session.get(YouthIndex, case.id)
+    if row is None:  # its id is the case's: no id is drawn (the demo's seeded ids stay put)
+        row = YouthIndex(id=case.id, case_id=case.id, agency_id=case.agency_id)
+        uow.session.add(row)
+    row.key_id, row.digest = cipher.primary, digest
+
+
+def reindex(uow: UnitOfWork, case_id: str) -> None:
+    """Recompute a case's index from its youth's sealed name and birth date (after a rotation)."""
+    case = uow.session.get_one(Case, case_id)
+    youth = uow.session.scalar(
+        select(Person)
+        .where(Person.case_id == case_id, Person.kind == PersonKind.YOUTH)
+        .order_by(Person.position)
+        .limit(1)
+    )
+    name = uow.unseal(youth, "name") if youth is not None else None
+    if youth is None or name is None:  # nothing to match on (never so for a referral): no index
+        row = uow.session.get(YouthIndex, case_id)
+        if row is not None:
+            uow.session.delete(row)
+        return
+    index(uow, case, name, uow.unseal(youth, "date_of_birth"))

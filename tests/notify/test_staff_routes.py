@@ -1,0 +1,201 @@
+"""A person's route from their staff record (email, chat address) and the agency's mail and chat
+settings; the routes file keeps shared routes and overrides; ``notify check`` reads both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from harbour.admin.contacts import set_contact, set_delivery
+from harbour.admin.keys import rotate
+from harbour.app import App
+from harbour.clock import FixedClock
+from harbour.db.models import Agency, Staff
+from harbour.demo.receivers import MAIL_DOMAIN, WEBHOOK_TOKEN, Receiver, RouteBook, SmtpServer
+from harbour.domain.vocab import Lane, NotificationKind
+from harbour.errors import Forbidden, InvalidInput
+from harbour.notify.outbox import enqueue
+from tests.notify.helpers import drain
+from tests.support import given, invoke
+
+SECRET = "s3cretsender"  # in the query of the mail URL, never shown
+
+
+def _delivery(app: App, smtp: SmtpServer, receiver: Receiver, actor: str = "adm") -> None:
+    mail = f"mailto://127.0.0.1:{smtp.port}?from={SECRET}@relay.test"
+    chat = f"json://127.0.0.1:{receiver.port}/{WEBHOOK_TOKEN}/{{address}}"
+    set_delivery(app, actor, {"mail": mail, "chat": chat}, [])
+
+
+def _south_admin(app: App) -> None:
+    from harbour.admin.staffing import StaffIn, create_staff
+    from harbour.domain.vocab import Role
+
+    app.run(lambda uow: create_staff(uow, StaffIn(handle="adm2", agency="south", role=Role.ADMIN)))
+
+
+def _notice(app: App, handle: str, key: str) -> None:
+    app.run(
+        lambda uow: enqueue(
+            uow,
+            NotificationKind.TEST,
+            recipients=[handle],
+            case=None,
+            dedupe=key,
+            context={"path": "/"},
+            lane=Lane.NORMAL,
+        )
+    )
+
+
+def test_a_person_added_with_an_email_gets_a_route_and_their_link(
+    seeded: App, clock: FixedClock, smtp: SmtpServer, receiver: Receiver
+) -> None:
+    _delivery(seeded, smtp, receiver)
+    added = invoke(
+        seeded, "staff", "add", "nia", "--agency", "north", "--role", "caseworker",
+        "--email", given(f"nia.r@{MAIL_DOMAIN}"), "--as", "adm",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.stderr
+    assert "went to their own route" in added.stdout and "http" not in added.stdout
+    drain(seeded, clock)
+    [mail] = smtp.to(f"nia.r@{MAIL_DOMAIN}")
+    assert "/enrol/" in mail.text or "enrol" in mail.text.lower()
+    row = seeded.run(lambda uow: uow.session.scalar(select(Staff).where(Staff.handle == "nia")))
+    assert row.email_sealed is not None and row.email_sealed.startswith("hb1:")
+    assert MAIL_DOMAIN not in row.email_sealed
+
+
+def test_a_chat_address_reaches_the_chat_service(
+    seeded: App, clock: FixedClock, smtp: SmtpServer, receiver: Receiver
+) -> None:
+    _delivery(seeded, smtp, receiver)
+    done = set_contact(seeded, "adm", "cw1", {"chat": "@cw1-dm", "email": f"c1@{MAIL_DOMAIN}"}, [])
+    assert done.channels == ("chat", "email")
+    _notice(seeded, "cw1", "t:1")
+    drain(seeded, clock)
+    assert len(receiver.at(f"/{WEBHOOK_TOKEN}/@cw1-dm")) == 1
+    assert len(smtp.to(f"c1@{MAIL_DOMAIN}")) == 1
+    cleared = set_contact(seeded, "adm", "cw1", {}, ["chat"])
+    assert cleared.channels == ("email",) and not cleared.chat
+
+
+def test_the_routes_file_overrides_a_record(
+    napp: App, routes: RouteBook, clock: FixedClock, smtp: SmtpServer, receiver: Receiver
+) -> None:
+    _delivery(napp, smtp, receiver)
+    set_contact(napp, "adm", "cw1", {"email": f"record@{MAIL_DOMAIN}", "chat": "cw1"}, [])
+    routes.email("cw1")  # cw1@staff.test, on the email channel only
+    _notice(napp, "cw1", "t:2")
+    drain(napp, clock)
+    assert len(smtp.to(f"cw1@{MAIL_DOMAIN}")) == 1
+    assert smtp.to(f"record@{MAIL_DOMAIN}") == []
+    assert len(receiver.at(f"/{WEBHOOK_TOKEN}/cw1")) == 1  # the record's chat route stays
+
+
+def test_notify_check_reads_both(
+    napp: App, routes: RouteBook, smtp: SmtpServer, receiver: Receiver
+) -> None:
+    routes.email("cw2").chat("sup")
+    _delivery(napp, smtp, receiver)
+    set_contact(napp, "adm", "cw1", {"email": f"c1@{MAIL_DOMAIN}"}, [])
+    set_contact(napp, "adm", "coord", {"chat": "coord"}, [])
+    _south_admin(napp)
+    set_contact(napp, "adm2", "cw3", {"email": f"c3@{MAIL_DOMAIN}"}, [])  # another agency
+    result = invoke(napp, "notify", "check", "--as", "adm", "--json")
+    report = result.json()
+    shown = {(r["source"], r["channel"], ",".join(r["tags"])) for r in report["routes"]}
+    assert ("staff_record", "email", "cw1,email") in shown
+    assert ("staff_record", "chat", "chat,coord") in shown
+    assert ("routes_file", "email", "cw2,email") in shown
+    assert not any("cw3" in tags for _, _, tags in shown)  # not this agency's record
+    assert report["staff_without_route"] == ["adm"]
+    assert report["problems"] == []
+    assert SECRET not in result.stdout and "c1@" not in result.stdout
+    text = invoke(napp, "notify", "check", "--as", "adm").stdout
+    assert f"email  cw1,email  mailto://127.0.0.1:{smtp.port}  (staff record)" in text
+
+
+def test_a_record_without_its_agencys_settings_is_a_problem(seeded: App) -> None:
+    set_contact(seeded, "adm", "cw1", {"email": f"c1@{MAIL_DOMAIN}"}, [])
+    result = invoke(seeded, "notify", "check", "--as", "adm", "--json")
+    assert result.exit_code == 2
+    assert result.json()["problems"] == [
+        "no_config",
+        "cw1: a email address on record, but agency north has no email settings "
+        "(harbour agency delivery)",
+    ]
+
+
+def test_contact_details_are_never_taken_from_argv(seeded: App) -> None:
+    refused = invoke(seeded, "staff", "contact", "cw1", "--email", "cw1@staff.test", "--as", "adm")
+    assert refused.exit_code == 2 and "cw1@staff.test" not in refused.stderr
+    refused = invoke(seeded, "agency", "delivery", "--mail", "mailto://x", "--as", "adm")
+    assert refused.exit_code == 2 and "mailto://x" not in refused.stderr
+    piped = invoke(
+        seeded, "staff", "contact", "cw1", "--email", "-", "--as", "adm", stdin="a@b.org"
+    )
+    assert piped.exit_code == 0, piped.stderr
+
+
+@pytest.mark.parametrize(
+    ("fields", "option"),
+    [
+        ({"email": "not an address"}, "--email"),
+        ({"email": "nobody@localhost"}, "--email"),
+        ({"chat": "two words"}, "--chat"),
+    ],
+)
+def test_bad_contact_details_are_refused_unechoed(
+    seeded: App, fields: dict[str, str], option: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        set_contact(seeded, "adm", "cw1", fields, [])
+    assert refused.value.problems[0][0] == option
+    assert next(iter(fields.values())) not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("fields", "option"),
+    [
+        ({"mail": "json://127.0.0.1/x"}, "--mail"),
+        ({"chat": "json://127.0.0.1/no-placeholder"}, "--chat"),
+        ({"chat": "mailto://127.0.0.1/{address}"}, "--chat"),
+    ],
+)
+def test_bad_settings_are_refused_unechoed(
+    seeded: App, fields: dict[str, str], option: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        set_delivery(seeded, "adm", fields, [])
+    assert refused.value.problems[0][0] == option
+    assert "127.0.0.1" not in str(refused.value)
+
+
+def test_only_admins_of_the_agency_set_them(seeded: App) -> None:
+    with pytest.raises(Forbidden):
+        set_contact(seeded, "sup", "cw1", {"email": "a@b.org"}, [])
+    with pytest.raises(Forbidden):
+        set_delivery(seeded, "sup", {"chat": "json://h/{address}"}, [])
+    from harbour.errors import NotFound
+
+    _south_admin(seeded)
+    with pytest.raises(NotFound):
+        set_contact(seeded, "adm2", "cw1", {"email": "a@b.org"}, [])
+
+
+def test_settings_and_contacts_are_sealed_and_rotate(
+    seeded: App, smtp: SmtpServer, receiver: Receiver, tmp_path: Path
+) -> None:
+    _delivery(seeded, smtp, receiver)
+    set_contact(seeded, "adm", "cw1", {"email": f"c1@{MAIL_DOMAIN}"}, [])
+    agency = seeded.run(
+        lambda uow: uow.session.scalar(select(Agency).where(Agency.name == "north"))
+    )
+    assert agency.mail_url_sealed is not None and SECRET not in agency.mail_url_sealed
+    primary, _ = rotate(seeded)
+    after = seeded.run(lambda uow: uow.session.get_one(Agency, agency.id))
+    assert f"hb1:{primary}:" in (after.mail_url_sealed or "")
+    assert set_contact(seeded, "adm", "cw1", {"chat": "c1"}, []).channels == ("chat", "email")
