@@ -35,7 +35,7 @@ RETRIES = 8
 # Work that commutes is run again after a stale conflict: this many attempts in all, each after
 # a random wait of up to STALE_WAIT * 2**n seconds (so rivals that met once spread apart).
 STALE_ATTEMPTS = 8
-STALE_WAIT = 0.005
+STALE_WAIT = 0.01
 
 
 @dataclass
