@@ -228,15 +228,18 @@ def on_case(
     ref: str,
     action: str,
     work: Callable[[UnitOfWork, Actor, Case], T],
+    *,
+    commutes: bool = False,
 ) -> T:
     """One transaction on a case: resolve the actor, find the case within the actor's agency
-    (``load_case``: audited, refused if the role may not do ``action``), then do ``work``."""
+    (``load_case``: audited, refused if the role may not do ``action``), then do ``work``
+    (retried whole after a stale conflict when it ``commutes``: see ``App.run``)."""
 
     def run(uow: UnitOfWork) -> T:
         actor = resolve_actor(uow, actor_handle)
         return work(uow, actor, load_case(uow, actor, ref, action))
 
-    return app.run(run)
+    return app.run(run, commutes=commutes)
 
 
 def _audit_denied(

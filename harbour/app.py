@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,10 @@ T = TypeVar("T")
 
 _TRANSIENT = ("database is locked", "could not serialize", "deadlock detected", "too many clients")
 RETRIES = 8
+# Work that commutes is run again after a stale conflict: this many attempts in all, each after
+# a random wait of up to STALE_WAIT * 2**n seconds (so rivals that met once spread apart).
+STALE_ATTEMPTS = 8
+STALE_WAIT = 0.01
 
 
 @dataclass
@@ -64,28 +69,40 @@ class App:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self)
 
-    def run(self, work: Callable[[UnitOfWork], T]) -> T:
+    def run(self, work: Callable[[UnitOfWork], T], *, commutes: bool = False) -> T:
         """Run ``work`` in one transaction and commit; retry it whole on a transient lock.
+
+        ``commutes``: the work's change lands the same whatever concurrent changes it meets
+        (adding an item to a draft, processing a lifecycle event); when a row it read changed
+        before it wrote, it is run again, whole, from a fresh read (a few times, after a short
+        random wait) instead of refused as stale. Work whose meaning depends on what was read
+        (a decision on an item, a finalize) keeps the refusal.
 
         Raises:
             Conflict: code ``stale``, when a row changed since it was read (optimistic locking).
             HarbourError: the database is unreachable or unmigrated (codes only, never values).
         """
-        for attempt in range(RETRIES):
+        transient = stale = 0
+        while True:
             try:
                 with self.uow() as uow:
                     result = work(uow)
                     uow.commit()
                     return result
             except StaleDataError:
-                raise Conflict("stale", "the record changed since it was read; try again") from None
+                stale += 1
+                if not commutes or stale == STALE_ATTEMPTS:
+                    raise Conflict(
+                        "stale", "the record changed since it was read; try again"
+                    ) from None
+                time.sleep(random.uniform(0, STALE_WAIT * 2**stale))  # apart from its rivals
             except PoolTimeout:
                 raise HarbourError("database_busy", "no database connection came free") from None
             except DBAPIError as exc:
-                if attempt == RETRIES - 1 or not _is_transient(exc):
+                transient += 1
+                if transient == RETRIES or not _is_transient(exc):
                     raise _safe_database_error(exc, self.store_location) from None
-                time.sleep(0.05 * 2**attempt)
-        raise AssertionError("unreachable")
+                time.sleep(0.05 * 2 ** (transient - 1))
 
     def read(self, work: Callable[[UnitOfWork], T]) -> T:
         """Run ``work``, which only reads, in one transaction rolled back at the end: on SQLite

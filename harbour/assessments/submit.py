@@ -45,6 +45,7 @@ from harbour.domain.vocab import (
 )
 from harbour.errors import Conflict, InvalidInput
 from harbour.notify import hooks
+from harbour.plans.snapshot import stored_reasons
 from harbour.plans.store import (
     approved_contacts,
     create_version,
@@ -245,13 +246,12 @@ def _store(
     assessment.submitted_by_id = actor.staff_id if actor else None
     assessment.idempotency_key = key
     assessment.instrument_version = result.instrument_version
-    assessment.answers = structured
     assessment.computed_level = result.level
-    assessment.reasons = [
-        {"code": r.code, "level": r.level.value, "text": r.text} for r in result.reasons
-    ]
     uow.session.add(assessment)
     uow.session.flush()
+    uow.seal(assessment, "answers", json.dumps(structured, sort_keys=True, default=str))
+    reasons = [{"code": r.code, "level": r.level.value, "text": r.text} for r in result.reasons]
+    uow.seal(assessment, "reasons", json.dumps(reasons))
     uow.seal(assessment, "free_text", json.dumps(free_text, sort_keys=True) if free_text else None)
     uow.seal(assessment, "answers_digest", digest)
     return assessment
@@ -310,7 +310,7 @@ def outcome_of(
 ) -> AssessmentOutcome:
     reasons = tuple(
         Reason(str(r["code"]), str(r["text"]), RiskLevel(r["level"]))
-        for r in assessment.reasons or []
+        for r in stored_reasons(uow, assessment)
     )
     level = RiskLevel(assessment.level or RiskLevel.LOW)
     zone = agency_zone(uow, case.agency_id)

@@ -14,10 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from harbour import events
 from harbour.access import Actor, agency_today, audit, audit_event, authorize, caseworker
 from harbour.app import App, UnitOfWork
-from harbour.cases import duplicates
+from harbour.cases import duplicates, schedule
 from harbour.cases.duplicates import Existing, LikelyDuplicate
+from harbour.cases.reads import least_loaded_caseworker
 from harbour.db.base import new_id
-from harbour.db.models import PERSON_FIELDS, Case, Person, ThreatSource
+from harbour.db.models import PERSON_FIELDS, Case, Person, Staff, ThreatSource
 from harbour.domain.text import (
     Address,
     Handle,
@@ -186,11 +187,18 @@ def _create_or_replay(
             )
             uow.record_after_rollback(refused)
             raise LikelyDuplicate(alike)
-    case = _new_case(uow, actor, referral, key)
+    # The case has its caseworker and its initial assessment from the moment it exists, whatever
+    # runs the follow-through (which then only tells the caseworker).
+    assigned = _assignee(uow, actor, referral)  # looked up before the case is written
+    case = _new_case(uow, actor, referral, key, assigned)
     duplicates.index(uow, case, youth.name, youth.date_of_birth)
     shown = {"likely_duplicates": [e.reference for e in alike]} if alike else {}
     audit(uow, actor, "case.refer", case.id, **shown)
     events.record_new(uow, case.id, events.CASE_REFERRED, case.id, situation=case.situation)
+    if assigned is not None:  # told by the initial-contact step, like any assignment
+        if referral.caseworker is None:  # by the agency's rule
+            audit(uow, None, "case.assign", case.id, caseworker=assigned.handle)
+        events.record_new(uow, case.id, events.CASE_ASSIGNED, new_id(), caseworker=assigned.handle)
     return Referred(case.id, case.reference, case.status, alike)
 
 
@@ -209,7 +217,19 @@ def _replay(uow: UnitOfWork, actor: Actor, referral: Referral, key: str | None) 
     return Referred(existing.id, existing.reference, existing.status)
 
 
-def _new_case(uow: UnitOfWork, actor: Actor, referral: Referral, key: str | None) -> Case:
+def _assignee(uow: UnitOfWork, actor: Actor, referral: Referral) -> Staff | None:
+    """The caseworker the referral names, else the agency's rule's (None: it has none)."""
+    if referral.caseworker is None:
+        return least_loaded_caseworker(uow, actor.agency_id)
+    staff = caseworker(uow, actor.agency_id, referral.caseworker)
+    if staff is None:
+        raise InvalidInput([("caseworker", "no active caseworker with that handle in your agency")])
+    return staff
+
+
+def _new_case(
+    uow: UnitOfWork, actor: Actor, referral: Referral, key: str | None, assigned: Staff | None
+) -> Case:
     now = uow.now()
     case = Case(
         reference=uow.app.references(),
@@ -221,8 +241,7 @@ def _new_case(uow: UnitOfWork, actor: Actor, referral: Referral, key: str | None
         created_at=now,
         updated_at=now,
     )
-    if referral.caseworker is not None:
-        case.caseworker_id = _caseworker_id(uow, actor, referral.caseworker)
+    case.caseworker_id = assigned.id if assigned is not None else None
     uow.seal(case, "intake_digest", referral.digest())
     uow.seal(case, "referral_source", referral.referral_source)
     uow.session.add(case)  # written with everything else in the commit's one flush
@@ -230,18 +249,8 @@ def _new_case(uow: UnitOfWork, actor: Actor, referral: Referral, key: str | None
     uow.session.add_all(
         _threat(uow, case, position, t) for position, t in enumerate(referral.threats)
     )
-    if referral.caseworker is not None:  # told by the initial-contact step, like any assignment
-        events.record_new(
-            uow, case.id, events.CASE_ASSIGNED, new_id(), caseworker=referral.caseworker
-        )
+    schedule.open_initial(uow, case, new_case=True)
     return case
-
-
-def _caseworker_id(uow: UnitOfWork, actor: Actor, handle: str) -> str:
-    staff = caseworker(uow, actor.agency_id, handle)
-    if staff is None:
-        raise InvalidInput([("caseworker", "no active caseworker with that handle in your agency")])
-    return staff.id
 
 
 def _people(uow: UnitOfWork, case: Case, referral: Referral) -> list[Person]:

@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 
 from harbour import events
 from harbour.access import Actor, agency_zone, audit, authorize, caseworker, on_case, resolve_actor
@@ -290,6 +290,21 @@ def assign_case(uow: UnitOfWork, actor: Actor | None, case: Case, handle: str) -
         events.record(uow, case.id, events.CASE_ASSIGNED, assignment, caseworker=staff.handle)
         hooks.case_assigned(uow, case, assignment)
     return case
+
+
+def least_loaded_caseworker(uow: UnitOfWork, agency_id: str) -> Staff | None:
+    """The agency's active caseworker with the fewest open cases (by handle on a tie)."""
+    open_cases = (
+        select(func.count(Case.id))
+        .where(Case.caseworker_id == Staff.id, Case.status != CaseStatus.CLOSED)
+        .scalar_subquery()
+    )
+    return uow.session.scalar(
+        select(Staff)
+        .where(Staff.agency_id == agency_id, Staff.active.is_(True), Staff.role == Role.CASEWORKER)
+        .order_by(open_cases, Staff.handle)
+        .limit(1)
+    )
 
 
 def latest_assignment(uow: UnitOfWork, case: Case) -> str | None:

@@ -55,17 +55,21 @@ def open_assessment(
     """The case's open assessment for ``point``, due at ``due_at``: one per case and point."""
     found = next((a for a in open_assessments(uow, case) if a.point == point), None)
     if found is None:
-        found = Assessment(
-            case_id=case.id, point=point, status=AssessmentStatus.OPEN, opened_at=uow.now()
-        )
-        found.due_at = due_at
-        uow.session.add(found)
-        uow.session.flush()
-        events.record(uow, case.id, events.ASSESSMENT_OPENED, found.id, point=point.value)
+        found = _new_open(uow, case, point, due_at)
     elif found.due_at != due_at:
         found.due_at = due_at
     refresh_next_due(uow, case)
     return found
+
+
+def _new_open(uow: UnitOfWork, case: Case, point: AssessmentPoint, due_at: datetime) -> Assessment:
+    opened = Assessment(
+        case_id=case.id, point=point, status=AssessmentStatus.OPEN, opened_at=uow.now()
+    )
+    opened.due_at = due_at
+    uow.session.add(opened)
+    events.record_new(uow, case.id, events.ASSESSMENT_OPENED, opened.id, point=point.value)
+    return opened
 
 
 def cancel_open(uow: UnitOfWork, case: Case, points: Sequence[AssessmentPoint] = ()) -> None:
@@ -85,11 +89,18 @@ def refresh_next_due(uow: UnitOfWork, case: Case) -> None:
     )
 
 
-def open_initial(uow: UnitOfWork, case: Case) -> Assessment:
-    """The initial-contact assessment of a new referral, due by the policy."""
+def open_initial(uow: UnitOfWork, case: Case, *, new_case: bool = False) -> Assessment:
+    """The initial-contact assessment of a new referral, due by the policy. ``new_case``: the
+    case is being created in this transaction (added, not yet written), so it has no assessment
+    to look for, and it is written once, its due date included, before the assessment."""
     policy = uow.reference.policy
-    due = initial_contact_due(policy, case.created_at, agency_zone(uow, case.agency_id))
-    return open_assessment(uow, case, P.INITIAL_CONTACT, due)
+    with uow.session.no_autoflush:
+        due = initial_contact_due(policy, case.created_at, agency_zone(uow, case.agency_id))
+    if not new_case:
+        return open_assessment(uow, case, P.INITIAL_CONTACT, due)
+    case.next_due_at = due
+    uow.session.flush()  # the case before its assessment, which refers to it
+    return _new_open(uow, case, P.INITIAL_CONTACT, due)
 
 
 def plan_next(uow: UnitOfWork, case: Case, completed: Assessment) -> None:

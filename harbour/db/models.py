@@ -182,7 +182,9 @@ class Assessment(Base):
     submitted_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
     instrument_version: Mapped[str | None] = mapped_column(String(CODE))
-    answers: Mapped[dict[str, Any] | None]  # structured answers only: yes/no, choices, numbers
+    # The answers (self-harm, violence, running away...) are sealed; in clear only what queries
+    # and the schedule need: point, status, levels, times.
+    answers_sealed: Mapped[str | None] = sealed(YOUTH_PII)  # JSON: yes/no, choices, numbers
     free_text_sealed: Mapped[str | None] = sealed(YOUTH_PII)  # JSON of free-text answers
     answers_digest_sealed: Mapped[str | None] = sealed(YOUTH_PII)
     computed_level: Mapped[str | None] = mapped_column(String(CODE))
@@ -190,7 +192,7 @@ class Assessment(Base):
     override_reason_sealed: Mapped[str | None] = sealed(YOUTH_PII)
     override_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
     overridden_at: Mapped[datetime | None]
-    reasons: Mapped[list[Any] | None]  # rule codes that raised the level
+    reasons_sealed: Mapped[str | None] = sealed(YOUTH_PII)  # JSON: the rules that raised the level
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}

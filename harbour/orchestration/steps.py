@@ -1,6 +1,8 @@
 """The lifecycle steps, as plain functions ``step(app, subject_id)``: each opens its own unit of
 work, is safe to run again (a retry, a duplicate trigger, the sweep after a crash), and calls the
-domain's services rather than doing their work.
+domain's services rather than doing their work. Being safe to repeat, a step commutes with a
+concurrent run of itself: one that meets a row changed under it runs again (``App.run``) and
+finds the work done, rather than leaving its event unprocessed as stale.
 
 The CLI's embedded mode runs them in-process (``harbour.orchestration.pipeline``); ``flows/`` wraps each one
 as a Prefect task.
@@ -10,13 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import func, select
-
 from harbour.app import App, UnitOfWork
 from harbour.cases import schedule
 from harbour.cases import transitions as lifecycle
-from harbour.db.models import Assessment, Case, Plan, Staff
-from harbour.domain.vocab import AssessmentPoint, AssessmentStatus, CaseStatus, RiskLevel, Role
+from harbour.db.models import Assessment, Case, Plan
+from harbour.domain.vocab import AssessmentPoint, AssessmentStatus, CaseStatus, RiskLevel
 from harbour.errors import Conflict, NotFound
 from harbour.notify import hooks
 from harbour.plans import sealed_copies as plan_documents
@@ -45,53 +45,41 @@ def point_of(app: App, assessment_id: str) -> str:
 
 
 def open_initial_assessment(app: App, case_id: str) -> None:
-    """Open the initial-contact assessment, due by the policy, while the case is still referred
-    (a contact already recorded, by a fast caseworker or before a late flow, needs none)."""
+    """The initial-contact assessment is open while the case is still referred: the referral
+    opened it in its own transaction, so this normally finds it and changes nothing (a contact
+    already recorded, by a fast caseworker or before a late flow, needs none)."""
 
     def work(uow: UnitOfWork) -> None:
         case = case_row(uow, case_id)
         if case.status == CaseStatus.REFERRED:
             schedule.open_initial(uow, case)
 
-    app.run(work)
+    app.run(work, commutes=True)
 
 
 def assign_caseworker(app: App, case_id: str) -> str | None:
-    """Give the case a caseworker by its agency's rule unless it has one, and tell them, in one
-    transaction; returns the caseworker's id (None when the agency has no caseworker).
+    """Tell the case's caseworker (the referral assigned them in its own transaction, by the
+    agency's rule unless it named one); a case left without one, its agency having had no
+    caseworker then, gets one by the rule now. Returns the caseworker's id (None when the agency
+    has none).
 
     The notice is keyed on the latest assignment (the referral's, when it named the caseworker),
     so running this again, even after the case changed, enqueues nothing new.
     """
 
     def work(uow: UnitOfWork) -> str | None:
-        from harbour.cases.reads import assign_case, latest_assignment
+        from harbour.cases.reads import assign_case, latest_assignment, least_loaded_caseworker
 
         case = case_row(uow, case_id)
-        if case.caseworker_id is None:
-            handle = least_loaded_caseworker(uow, case.agency_id)
-            if handle is not None:
-                assign_case(uow, None, case, handle)  # records the assignment and tells them
+        if case.caseworker_id is None:  # the agency had no caseworker when it was referred
+            staff = least_loaded_caseworker(uow, case.agency_id)
+            if staff is not None:
+                assign_case(uow, None, case, staff.handle)  # records it and tells them
         elif (assignment := latest_assignment(uow, case)) is not None:
             hooks.case_assigned(uow, case, assignment)
         return case.caseworker_id
 
-    return app.run(work)
-
-
-def least_loaded_caseworker(uow: UnitOfWork, agency_id: str) -> str | None:
-    """The agency's active caseworker with the fewest open cases (by handle on a tie)."""
-    open_cases = (
-        select(func.count(Case.id))
-        .where(Case.caseworker_id == Staff.id, Case.status != CaseStatus.CLOSED)
-        .scalar_subquery()
-    )
-    return uow.session.scalar(
-        select(Staff.handle)
-        .where(Staff.agency_id == agency_id, Staff.active.is_(True), Staff.role == Role.CASEWORKER)
-        .order_by(open_cases, Staff.handle)
-        .limit(1)
-    )
+    return app.run(work, commutes=True)
 
 
 # -- an assessment (subject: the assessment id) ------------------------------------------------
@@ -110,7 +98,7 @@ def confirm_completed(app: App, assessment_id: str) -> None:
         if planning.plan_for_assessment(uow, assessment) is None:
             raise Conflict("plan_missing", "the assessment has no plan version")
 
-    app.run(work)
+    app.run(work, commutes=True)
 
 
 def render_documents(app: App, assessment_id: str) -> int:
@@ -120,7 +108,7 @@ def render_documents(app: App, assessment_id: str) -> int:
         plan = planning.plan_for_assessment(uow, assessment_row(uow, assessment_id))
         return plan_documents.store_documents(uow, plan) if plan is not None else 0
 
-    return app.run(work)
+    return app.run(work, commutes=True)
 
 
 def ensure_next_assessment(app: App, assessment_id: str) -> None:
@@ -129,7 +117,7 @@ def ensure_next_assessment(app: App, assessment_id: str) -> None:
     def work(uow: UnitOfWork) -> None:
         schedule.ensure_next(uow, case_row(uow, assessment_row(uow, assessment_id).case_id))
 
-    app.run(work)
+    app.run(work, commutes=True)
 
 
 def discharge_when_safe(app: App, assessment_id: str) -> str:
@@ -149,7 +137,7 @@ def discharge_when_safe(app: App, assessment_id: str) -> str:
             lifecycle.discharge(uow, None, case)
         return case.status
 
-    return app.run(work)
+    return app.run(work, commutes=True)
 
 
 def discharge_after_final_plan(app: App, plan_id: str) -> str | None:
@@ -168,7 +156,7 @@ def close_after_last_follow_up(app: App, assessment_id: str) -> bool:
         case = case_row(uow, assessment_row(uow, assessment_id).case_id)
         return lifecycle.close_if_follow_ups_done(uow, case)
 
-    return app.run(work)
+    return app.run(work, commutes=True)
 
 
 # -- a finalised plan (subject: the plan id) ---------------------------------------------------
@@ -180,7 +168,7 @@ def render_final_documents(app: App, plan_id: str) -> int:
     def work(uow: UnitOfWork) -> int:
         return plan_documents.store_documents(uow, _plan_row(uow, plan_id))
 
-    return app.run(work)
+    return app.run(work, commutes=True)
 
 
 def _plan_row(uow: UnitOfWork, plan_id: str) -> Plan:

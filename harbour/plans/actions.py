@@ -104,7 +104,9 @@ def decide(app: App, actor_handle: str | None, ref: str, item: str, state: ItemS
 
 
 def add(app: App, actor_handle: str | None, ref: str, **fields: object) -> str:
-    """An item staff wrote with the youth, added to the latest draft; returns its key."""
+    """An item staff wrote with the youth, added to the latest draft; returns its key. Adding
+    commutes with other additions, so one that meets a concurrent change of the draft is run
+    again rather than refused (a finalize that won still refuses it: the draft is final)."""
     data = parse(ItemIn, {k: v for k, v in fields.items() if v is not None}, prefix="--")
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> str:
@@ -114,7 +116,7 @@ def add(app: App, actor_handle: str | None, ref: str, **fields: object) -> str:
         audit(uow, actor, "plan.item.add", case.id, item=row.key, section=data.section.value)
         return row.key
 
-    return on_case(app, actor_handle, ref, "case.plan", work)
+    return on_case(app, actor_handle, ref, "case.plan", work, commutes=True)
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def snapshot(uow: UnitOfWork, plan: Plan, *, progress_now: bool = False) -> Plan
     agency = _get(uow, Agency, case.agency_id)
     assessment = uow.session.get(Assessment, plan.assessment_id) if plan.assessment_id else None
     catalogue = uow.reference.catalogue
-    reasons = _reasons(assessment)
+    reasons = tuple((str(r["code"]), str(r["text"])) for r in stored_reasons(uow, assessment))
     rows = plan_items(uow, plan)
     people = _frozen_people(uow, plan) or _live_people(uow, case, rows)
     done = done_as_of(uow, case.id, uow.now() if progress_now else document_moment(plan))
@@ -86,9 +86,10 @@ def _get(uow: UnitOfWork, model: type[T], row_id: str) -> T:
     return row
 
 
-def _reasons(assessment: Assessment | None) -> tuple[tuple[str, str], ...]:
-    stored = (assessment.reasons if assessment else None) or []
-    return tuple((str(r["code"]), str(r["text"])) for r in stored if isinstance(r, dict))
+def stored_reasons(uow: UnitOfWork, assessment: Assessment | None) -> list[dict[str, str]]:
+    """The rules that raised the assessment's level, unsealed: [{code, level, text}]."""
+    found = uow.unseal(assessment, "reasons") if assessment is not None else None
+    return [r for r in json.loads(found) if isinstance(r, dict)] if found else []
 
 
 def _key(plan: Plan, row: PlanItem) -> str:

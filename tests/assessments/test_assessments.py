@@ -48,14 +48,16 @@ def test_free_text_is_sealed_and_events_carry_levels_only(seeded: App, tmp_path:
         events = uow.session.scalars(
             select(LifecycleEvent).where(LifecycleEvent.subject_id == row.id)
         ).all()
-        return row, uow.unseal(row, "free_text"), events
+        opened = {f: json.loads(uow.unseal(row, f)) for f in ("answers", "free_text", "reasons")}
+        return row, opened, events
 
-    row, free_text, events = seeded.run(read)
-    assert "youth_worries" not in row.answers and row.answers["immediate_danger"] == "yes"
+    row, opened, events = seeded.run(read)
+    assert "youth_worries" not in opened["answers"] and opened["answers"]["self_harm"] == "no"
+    assert opened["answers"]["immediate_danger"] == "yes"
     assert "MKworry" not in (row.free_text_sealed or "")
-    assert json.loads(free_text) == {"youth_worries": "MKworry"}
+    assert opened["free_text"] == {"youth_worries": "MKworry"}
     assert row.instrument_version and row.computed_level == "imminent"
-    assert row.reasons[0]["code"] == "immediate_danger"
+    assert opened["reasons"][0]["code"] == "immediate_danger"
     payloads = {e.name: e.payload for e in events}
     expected = {"point": "initial_contact", "level": "imminent", "previous_level": None}
     assert payloads["harbour.assessment.submitted"] == expected

@@ -7,6 +7,7 @@ stand for a server's workers. The store is driven through ``harbour.cases.intake
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from sqlalchemy import func, select
 
 from harbour.app import App
@@ -116,3 +118,74 @@ def test_concurrent_cli_referrals_show_no_lock_error(seeded: App, tmp_path: Path
     assert [(r.exit_code, r.stderr) for r in results if not isinstance(r, str)] == [(0, "")] * 12
     assert len({r.stdout for r in results if not isinstance(r, str)}) == 12
     assert _case_count(seeded) == 12
+
+
+# -- writes that commute: retried inside the service, never refused as stale ------------------
+
+
+def test_concurrent_plan_adds_all_land(seeded: App, tmp_path: Path) -> None:
+    """Ten people adding an item to one draft at once (as ten processes): every item is kept.
+    Adding commutes, so a write that finds the draft changed since it read it is retried."""
+    from harbour.assessments.submit import submit_assessment
+    from harbour.plans.actions import add, show
+    from tests.cli.helpers import referred_case, safest
+
+    ref = referred_case(seeded, tmp_path, "PA")
+    submit_assessment(seeded, "cw1", ref, "initial_contact", safest(seeded))
+    apps = _processes(seeded, 10)
+    jobs = [
+        lambda app=app, i=i: add(app, "cw1", ref, section="strategies", text=f"PAstep{i}")
+        for i, app in enumerate(apps)
+    ]
+    try:
+        keys = _at_once(jobs)
+    finally:
+        for app in apps:
+            app.dispose()
+    assert [k for k in keys if not k.startswith("added:")] == []
+    texts = {item.staff_text for item in show(seeded, "cw1", ref).items if item.key in keys}
+    assert texts == {f"PAstep{i}" for i in range(10)}
+
+
+REFERRALS_AT_ONCE = 30
+
+
+def test_concurrent_cli_referrals_are_assigned_when_refer_returns(
+    seeded: App, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Thirty `harbour refer` at once (more than a command processes after its own), each as its own process: each case has its caseworker and
+    its initial assessment when its command returns, and no event is left unprocessed as stale."""
+    caplog.set_level(logging.WARNING)
+    apps = _processes(seeded, REFERRALS_AT_ONCE)
+    paths = [write_referral(tmp_path, referral(f"Ca{i}")) for i in range(REFERRALS_AT_ONCE)]
+
+    def refer_and_look(app: App, path: Path, call: Callable[..., Any]) -> tuple[Any, ...]:
+        result = call(app, "refer", "--file", str(path), "--as", "coord")
+        case = app.run(lambda uow: _case(uow, result.stdout.strip()))
+        return (result.exit_code, result.stderr, *case)
+
+    try:
+        with threaded_cli() as call:
+            jobs = [
+                lambda app=app, path=path: refer_and_look(app, path, call)
+                for app, path in zip(apps, paths, strict=True)
+            ]
+            results = _at_once(jobs)
+    finally:
+        for app in apps:
+            app.dispose()
+    assert results == [(0, "", True, True)] * REFERRALS_AT_ONCE
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def _case(uow: Any, reference: str) -> tuple[bool, bool]:
+    """(has a caseworker, has its initial assessment open)."""
+    from harbour.db.models import Assessment
+
+    case = uow.session.scalar(select(Case).where(Case.reference == reference))
+    opened = uow.session.scalar(
+        select(func.count())
+        .select_from(Assessment)
+        .where(Assessment.case_id == case.id, Assessment.point == "initial_contact")
+    )
+    return case.caseworker_id is not None, opened == 1

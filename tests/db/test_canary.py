@@ -111,3 +111,71 @@ def test_canary_sees_a_plaintext_leak(seeded: App, tmp_path: Path) -> None:
         )
     )
     assert marker.encode() in _store_bytes(seeded)
+
+
+def test_assessment_answers_stay_sealed(seeded: App, tmp_path: Path) -> None:
+    """What the youth answered (self-harm, violence, running away, their own words) is sealed,
+    and re-sealed by a key rotation; the assessment keeps in clear only what queries need (its
+    point, status, levels and times): no question id is in any of its clear columns."""
+    import json
+
+    from sqlalchemy import select
+
+    from harbour.admin.keys import stale_count
+    from harbour.db.base import sealed_columns
+    from harbour.db.models import Assessment
+    from tests.cli.helpers import safest
+    from tests.db.helpers import sealed_snapshot
+
+    marker = f"Cnry{uuid.uuid4().hex[:10]}"
+    ref = refer(seeded, tmp_path, referral(marker)).json()["case"]
+    given_answers = safest(seeded) | {
+        "self_harm": "yes",
+        "violence": "yes",
+        "ran_away": "yes",
+        "youth_worries": f"{marker}worry",
+    }
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps(given_answers))
+    assessed = invoke(
+        seeded,
+        "assess",
+        ref,
+        "--point",
+        "initial_contact",
+        "--answers",
+        str(answers),
+        "--as",
+        "cw1",
+    )
+    assert assessed.exit_code == 0, assessed.stderr
+    assert invoke(seeded, "keys", "rotate", "--as", "adm").exit_code == 0
+    assert stale_count(seeded) == 0  # the answers were re-sealed under the new key too
+
+    questions = set(seeded.reference.instrument.questions)
+    table = Assessment.__table__
+    clear = [c for c in table.columns if c.key not in sealed_columns(Assessment)]
+    rows = seeded.run(lambda uow: uow.session.execute(select(*clear)).all())
+    in_clear = [
+        (c.key, q)
+        for row in rows
+        for c, v in zip(clear, row, strict=True)
+        for q in questions
+        if q in str(v)
+    ]
+    assert rows and in_clear == []
+
+    store = _store_bytes(seeded)
+    assert [n for n in _needles(marker) if n in store] == []
+
+    opened = {
+        field: value
+        for (table_name, _, field), value in sealed_snapshot(seeded).items()
+        if table_name == "assessments"
+    }
+    kept = json.loads(opened["answers"])
+    assert {k: kept[k] for k in ("self_harm", "violence", "ran_away")} == dict.fromkeys(
+        ("self_harm", "violence", "ran_away"), "yes"
+    )
+    assert json.loads(opened["free_text"]) == {"youth_worries": f"{marker}worry"}
+    assert {r["code"] for r in json.loads(opened["reasons"])} >= {"self_harm", "violence"}

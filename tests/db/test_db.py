@@ -6,6 +6,7 @@ import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -87,6 +88,60 @@ def test_a_stale_edit_is_a_conflict(seeded: App) -> None:
     assert raised.value.code == "stale"
     fresh = seeded.run(lambda uow: uow.session.get(Case, case_id))
     assert (fresh.escalated, fresh.situation, fresh.version) == (True, "considering_leaving", 2)
+
+
+def _changed_under(uow: Any, staff: Staff) -> None:
+    """A rival's committed edit of ``staff``, as the row reads once the work has read it."""
+    table = Staff.__table__
+    bump = table.update().where(table.c.id == staff.id).values(version=table.c.version + 1)
+    uow.session.execute(bump)
+
+
+def test_work_that_commutes_is_run_again_after_a_stale_conflict(
+    seeded: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stale twice, then through: the whole work runs again from a fresh read, and only the
+    last run's change is kept; without ``commutes`` the same work is refused as stale."""
+    monkeypatch.setattr("harbour.app.STALE_WAIT", 0)
+    runs: list[int] = []
+
+    def work(uow: Any) -> int:
+        staff = uow.session.scalar(select(Staff).where(Staff.handle == "cw1"))
+        runs.append(staff.version)
+        if len(runs) <= 2:
+            _changed_under(uow, staff)  # rolled back with the attempt
+        staff.on_call = not staff.on_call
+        uow.session.flush()
+        return len(runs)
+
+    assert seeded.run(work, commutes=True) == 3
+    assert runs == [1, 1, 1]  # each attempt read the row afresh
+    on_call = seeded.run(lambda uow: uow.session.scalar(select(Staff).where(Staff.handle == "cw1")))
+    assert (on_call.on_call, on_call.version) == (True, 2)
+    runs.clear()
+    with pytest.raises(Conflict) as raised:
+        seeded.run(work)
+    assert raised.value.code == "stale" and len(runs) == 1
+
+
+def test_work_that_commutes_gives_up_after_a_few_attempts(
+    seeded: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harbour.app import STALE_ATTEMPTS
+
+    monkeypatch.setattr("harbour.app.STALE_WAIT", 0)
+    runs: list[int] = []
+
+    def always_stale(uow: Any) -> None:
+        staff = uow.session.scalar(select(Staff).where(Staff.handle == "cw1"))
+        runs.append(1)
+        _changed_under(uow, staff)
+        staff.on_call = True
+        uow.session.flush()
+
+    with pytest.raises(Conflict) as raised:
+        seeded.run(always_stale, commutes=True)
+    assert raised.value.code == "stale" and len(runs) == STALE_ATTEMPTS
 
 
 def test_migrations_match_the_models(app: App) -> None:
@@ -205,7 +260,8 @@ def test_audit_numbers_go_on_after_a_store_is_copied_to_postgresql(
         assert invoke(source, "db", "copy", "--to", target, "--as", "adm").exit_code == 0
         assert invoke(moved, "case", "show", case.reference, "--as", "cw1").exit_code == 0
         trail = invoke(moved, "audit", case.reference, "--as", "sup", "--json").json()
-        assert [row["action"] for row in trail] == ["case.refer", "case.read", "case.audit"]
+        actions = [row["action"] for row in trail]
+        assert actions == ["case.refer", "case.assign", "case.read", "case.audit"]
     finally:
         source.dispose()
         moved.dispose()

@@ -111,7 +111,30 @@ def test_finalising_a_plan_stores_the_final_documents(seeded: App, tmp_path: Pat
     assert statuses == {"final"}
 
 
-def test_prefect_mode_commands_leave_the_steps_to_the_flows(seeded: App, tmp_path: Path) -> None:
+def test_prefect_mode_referral_is_assigned_and_opened_before_the_flows(
+    seeded: App, tmp_path: Path
+) -> None:
+    """The referral's own transaction assigns the caseworker and opens the initial assessment;
+    the flow only tells the caseworker (and finds the rest done)."""
     app = in_mode(seeded, "prefect")
     case = refer(app, tmp_path)
-    assert _open_points(app, case.id) == [] and case.caseworker_id is None
+    assert _open_points(app, case.id) == ["initial_contact"] and case.caseworker_id is not None
+    with app.sessions() as session:
+        assert session.scalars(select(OutboxMessage.kind)).all() == []
+    pipeline.process(app, events.CASE_REFERRED, case.id)
+    assert _open_points(app, case.id) == ["initial_contact"]
+    with app.sessions() as session:
+        assert session.scalars(select(OutboxMessage.kind)).all() == ["case_assigned"]
+    assert case_by_reference(app, case.reference).caseworker_id == case.caseworker_id
+
+
+def test_prefect_mode_cases_shows_the_worker_and_due_right_after_refer(
+    seeded: App, tmp_path: Path
+) -> None:
+    """No flow has run yet, and `harbour cases` already shows who has the case and when the
+    initial contact is due (not "-", "-" for the seconds a flow takes to start)."""
+    app = in_mode(seeded, "prefect")
+    case = refer(app, tmp_path)
+    rows = ok(app, "cases", "--as", "coord")
+    row = next(r for r in rows if r["case"] == case.reference)
+    assert row["caseworker"] == "cw1" and row["next_due"] is not None

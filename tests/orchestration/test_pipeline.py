@@ -38,10 +38,12 @@ def test_prefect_mode_leaves_the_event_to_the_flows_then_the_sweep(
 ) -> None:
     app = in_mode(seeded, "prefect")
     case = refer(app, tmp_path)
-    assert case.caseworker_id is None
+    assert _handle(app, case.caseworker_id) == "cw1"  # assigned by the referral itself
+    assert lifecycle_events(app, events.CASE_REFERRED)[0].processed_at is None
     assert sweep(app).events == 0  # still young: a triggered flow is expected to take it
     clock.advance(pipeline.PREFECT_GRACE + timedelta(seconds=1))
-    assert sweep(app).events == 1
+    assert sweep(app).events == 3  # referred; and assigned and opened, which call for no step
+    assert lifecycle_events(app, events.CASE_REFERRED)[0].processed_at is not None
     assert _handle(app, case_by_reference(app, case.reference).caseworker_id) == "cw1"
     assert sweep(app).events == 0
 

@@ -225,7 +225,7 @@ def upgrade() -> None:
         sa.Column("submitted_by_id", sa.String(length=32), nullable=True),
         sa.Column("idempotency_key", sa.String(length=128), nullable=True),
         sa.Column("instrument_version", sa.String(length=40), nullable=True),
-        sa.Column("answers", sa.JSON(), nullable=True),
+        sa.Column("answers_sealed", sa.Text(), nullable=True),
         sa.Column("free_text_sealed", sa.Text(), nullable=True),
         sa.Column("answers_digest_sealed", sa.Text(), nullable=True),
         sa.Column("computed_level", sa.String(length=40), nullable=True),
@@ -233,7 +233,7 @@ def upgrade() -> None:
         sa.Column("override_reason_sealed", sa.Text(), nullable=True),
         sa.Column("override_by_id", sa.String(length=32), nullable=True),
         sa.Column("overridden_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("reasons", sa.JSON(), nullable=True),
+        sa.Column("reasons_sealed", sa.Text(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"], ["cases.id"], name=op.f("fk_assessments_case_id_cases")
