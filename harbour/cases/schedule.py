@@ -260,7 +260,7 @@ def preview(app: App, actor_handle: str | None, ref: str, weeks: int = 8) -> lis
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> list[ScheduleEntry]:
         return dry_run(uow, case, weeks)
 
-    return on_case(app, actor_handle, ref, "case.read", work)
+    return on_case(app, actor_handle, ref, "case.summary", work)
 
 
 def dry_run(uow: UnitOfWork, case: Case, weeks: int = 8) -> list[ScheduleEntry]:

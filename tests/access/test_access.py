@@ -1,8 +1,10 @@
 """Access: every command, for each role, on its own agency's case and on another agency's.
 
-Expected outcomes come from the issue: only coordinators and supervisors refer and assign; only
+Expected outcomes come from the issues: only coordinators and supervisors refer and assign; only
 supervisors read the audit trail; admins manage agencies, staff and keys and read no case data;
-another agency's case answers exactly as a case that does not exist. Every refusal is audited.
+a caseworker acts on the cases assigned to them, and a colleague's case is refused as "not
+assigned to you" (issue 13, item 3); another agency's case answers exactly as a case that does
+not exist. Every refusal is audited.
 """
 
 from __future__ import annotations
@@ -20,12 +22,21 @@ from harbour.admin.staffing import StaffIn, create_staff
 from harbour.app import App
 from harbour.cases import intake
 from harbour.db.models import AuditEvent
+from harbour.domain.privilege import REFUSALS, Refusal
 from harbour.domain.vocab import Role
 from tests.db.helpers import write_referral
 from tests.support import invoke, referral
 
-ACTORS = {"coordinator": "coord", "caseworker": "cw1", "supervisor": "sup", "admin": "adm"}
+# "caseworker" is the case's own; "colleague" another caseworker of the same agency.
+ACTORS = {
+    "coordinator": "coord",
+    "caseworker": "cw1",
+    "colleague": "cw2",
+    "supervisor": "sup",
+    "admin": "adm",
+}
 OWN, OTHER = "own agency", "other agency"
+NOT_ASSIGNED = REFUSALS[Refusal.NOT_ASSIGNED]
 _fresh = itertools.count()
 
 
@@ -35,6 +46,10 @@ class Command:
     args: Callable[[str, Path], list[str]]  # (case reference, folder) -> argv
     allowed: frozenset[str]
     on_a_case: bool = True
+
+    def role_permits(self, role: str) -> bool:
+        """The role may do it (on some case): a colleague is a caseworker by role."""
+        return role in self.allowed or (role == "colleague" and "caseworker" in self.allowed)
 
 
 def _new_staff(app: App) -> str:
@@ -47,12 +62,13 @@ def _new_staff(app: App) -> str:
 
 def commands(app: App) -> list[Command]:
     case_roles = frozenset({"coordinator", "caseworker", "supervisor"})
+    listing = case_roles | {"colleague"}
     admin = frozenset({"admin"})
     return [
         Command("case show", lambda ref, _: ["case", "show", ref], case_roles),
         Command(
             "assign",
-            lambda ref, _: ["assign", ref, "cw2"],
+            lambda ref, _: ["assign", ref, "cw1"],  # already theirs: the table stays as it is
             frozenset({"coordinator", "supervisor"}),
         ),
         Command("audit", lambda ref, _: ["audit", ref], frozenset({"supervisor"})),
@@ -62,7 +78,7 @@ def commands(app: App) -> list[Command]:
             frozenset({"coordinator", "supervisor"}),
             on_a_case=False,
         ),
-        Command("cases", lambda *_: ["cases"], case_roles, on_a_case=False),
+        Command("cases", lambda *_: ["cases"], listing, on_a_case=False),
         Command("agency add", lambda *_: ["agency", "add", f"agency{next(_fresh)}"], admin, False),
         Command(
             "staff add",
@@ -92,9 +108,11 @@ def commands(app: App) -> list[Command]:
 
 
 def _expected(command: Command, role: str, scope: str) -> str:
-    if role not in command.allowed:
+    if not command.role_permits(role):
         return "denied"
-    return "not_found" if scope == OTHER else "ok"
+    if scope == OTHER:
+        return "not_found"
+    return "ok" if role in command.allowed else "not_assigned"
 
 
 def _audit_count(app: App, handle: str, outcome: str) -> int:
@@ -110,12 +128,14 @@ def _check(
 ) -> list[str]:
     """Run one cell of the table; returns what went other than expected."""
     handle, expected = ACTORS[role], _expected(command, role, scope)
-    audit_outcome = "ok" if expected == "ok" else expected
+    audit_outcome = {"ok": "ok", "not_found": "not_found"}.get(expected, "denied")
     before = _audit_count(app, handle, audit_outcome)
     result = invoke(app, *command.args(ref, tmp_path), "--as", handle)
     got = {0: "ok"}.get(result.exit_code, "error")
     if expected == "denied" and "not_permitted" in result.stderr:
         got = "denied"
+    if expected == "not_assigned" and result.stderr == f"error: not_assigned: {NOT_ASSIGNED}\n":
+        got = "not_assigned"
     if expected == "not_found" and result.stderr == "error: case_not_found: no such case\n":
         got = "not_found"
     problems = []
@@ -129,7 +149,7 @@ def _check(
 
 
 def test_every_command_for_every_role_and_agency(seeded: App, tmp_path: Path) -> None:
-    own = intake.refer(seeded, "coord", referral("Ao"), None).reference
+    own = intake.refer(seeded, "coord", referral("Ao", caseworker="cw1"), None).reference
     other = intake.refer(seeded, "coord2", referral("At"), None).reference
     problems = []
     for command in commands(seeded):
@@ -203,7 +223,7 @@ def _unbreak_audit(app: App) -> None:
 
 
 def test_no_audit_no_operation(seeded: App) -> None:
-    ref = intake.refer(seeded, "coord", referral("Na"), None).reference
+    ref = intake.refer(seeded, "coord", referral("Na", caseworker="cw1"), None).reference
     _break_audit(seeded)
     try:
         shown = invoke(seeded, "case", "show", ref, "--as", "cw1")
