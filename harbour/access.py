@@ -8,62 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, exists, select
 
 from harbour.app import App, UnitOfWork
-from harbour.db.models import Agency, AuditEvent, Case, Staff
-from harbour.domain import refs
+from harbour.db.models import Agency, AuditEvent, Case, CaseCover, Staff
+from harbour.domain import privilege, refs
+from harbour.domain.privilege import Refusal, Standing
 from harbour.domain.text import escaped
 from harbour.domain.vocab import Role
 from harbour.errors import Forbidden, HarbourError, InvalidInput, NotFound
 
 T = TypeVar("T")
-
-C, W, S, A = Role.COORDINATOR, Role.CASEWORKER, Role.SUPERVISOR, Role.ADMIN
-
-PERMISSIONS: dict[str, frozenset[Role]] = {
-    "case.refer": frozenset({C, S}),
-    "case.assign": frozenset({C, S}),
-    "case.read": frozenset({C, W, S}),
-    "case.list": frozenset({C, W, S}),
-    "case.assess": frozenset({W, S}),
-    "case.plan": frozenset({W, S}),
-    "case.discharge": frozenset({W, S}),
-    # People and threat sources after referral: a caseworker only on their own cases.
-    "case.edit": frozenset({W, S}),
-    "case.override": frozenset({S}),
-    "case.close": frozenset({S}),
-    "case.reopen": frozenset({S}),
-    "case.audit": frozenset({S}),
-    # The agency's audit rows that belong to no case: staff changes, refusals, sign-ins (and,
-    # for operators, the store's own trail besides).
-    "audit.system": frozenset({A}),
-    # Every role may see the agency's alerts (no case content); acknowledging one is narrower:
-    # those it paged, supervisors and admins (harbour.notify.alerts.may_acknowledge).
-    "alert.ack": frozenset({C, W, S, A}),
-    # An admin manages the staff of their own agency only.
-    "staff.manage": frozenset({A}),
-    # ... and where their agency's mail and chat go (the settings that make staff routes).
-    "agency.delivery": frozenset({A}),
-    # Coordinators and supervisors assign cases, so they see who is there to take them.
-    "staff.list": frozenset({C, S, A}),
-    "notify.manage": frozenset({A, S}),
-    # Store-wide operations (STORE_WIDE): the installation's operators alone.
-    "agency.add": frozenset({A}),
-    "keys.rotate": frozenset({A}),
-    "store.copy": frozenset({A}),
-    "staff.operator": frozenset({A}),
-}
-
-# What reaches beyond one agency: every agency's data (a copy of the store, its keys), a new
-# agency, who else is an operator. Only the installation's operators do it: the admin
-# `harbour init` made, and the admins an operator named. Done or refused, it is audited in the
-# store's own trail (rows of no agency), which only operators read (``harbour audit --system``).
-STORE_WIDE = frozenset({"agency.add", "keys.rotate", "store.copy", "staff.operator"})
 
 
 @dataclass(frozen=True)
@@ -85,7 +44,9 @@ def resolve_actor(uow: UnitOfWork, handle: str | None) -> Actor:
         shown = typed if len(typed) <= 64 else typed[:64] + "..."
         raise Forbidden("unknown_actor", f"no active staff member has the handle '{shown}'")
     role = Role(staff.role)
-    return Actor(staff.id, staff.handle, staff.agency_id, role, staff.operator and role == A)
+    return Actor(
+        staff.id, staff.handle, staff.agency_id, role, staff.operator and role == Role.ADMIN
+    )
 
 
 def agency_zone(uow: UnitOfWork, agency_id: str) -> ZoneInfo:
@@ -114,10 +75,12 @@ def caseworker(uow: UnitOfWork, agency_id: str, handle: str) -> Staff | None:
 
 
 def authorize(uow: UnitOfWork, actor: Actor, action: str, case_id: str | None = None) -> None:
-    if action in STORE_WIDE and not actor.operator:
+    """Refuse (audited) an action the actor may not do at all: a store-wide one unless an
+    operator (``privilege.STORE_WIDE``), else one the role may not do (``PERMISSIONS``)."""
+    if action in privilege.STORE_WIDE and not actor.operator:
         _audit_denied(uow, actor.handle, None, None, action)  # in the store's trail
         raise Forbidden("not_permitted", f"only the installation's operators may do {action}")
-    if actor.role not in PERMISSIONS[action]:
+    if not privilege.permitted(actor.role, action):
         _audit_denied(uow, actor.handle, actor.agency_id, case_id, action)
         raise Forbidden("not_permitted", f"the {actor.role} role may not do {action}")
 
@@ -175,8 +138,17 @@ def store_operation(
     return actor
 
 
-def load_case(uow: UnitOfWork, actor: Actor, typed_ref: str, action: str) -> Case:
+def load_case(
+    uow: UnitOfWork, actor: Actor, typed_ref: str, action: str, otherwise: str | None = None
+) -> Case:
     """The actor's agency's case for a typed reference; audited. Others' cases do not exist.
+
+    On a case of their own agency the actor must also stand where the rule lets them do
+    ``action`` (``privilege.refusal``: a caseworker on a case assigned to them or that they
+    cover, a coordinator in full only until the case has a caseworker); if not, and they may
+    do ``otherwise`` (a lesser read, e.g. ``case.summary``), the case is theirs for that, and
+    audited as that. Otherwise the refusal says why, plainly (it is their own agency's case),
+    and is audited on the case.
 
     The case is looked up (within the actor's agency) before the role is checked, so that a
     refusal is audited on the case and its supervisor sees it in ``harbour audit``. A refused
@@ -206,8 +178,47 @@ def load_case(uow: UnitOfWork, actor: Actor, typed_ref: str, action: str) -> Cas
                 code="ambiguous_reference",
             )
         raise NotFound("case_not_found", "no such case")
+    tie = standing(uow, actor, found)
+    why = privilege.refusal(tie, action)
+    if why is not None and otherwise is not None and privilege.refusal(tie, otherwise) is None:
+        action, why = otherwise, None
+    if why is not None:
+        _audit_denied(uow, actor.handle, actor.agency_id, found.id, action, why=why.value)
+        code = "not_assigned" if why == Refusal.NOT_ASSIGNED else "not_permitted"
+        raise Forbidden(code, privilege.REFUSALS[why])
     audit(uow, actor, action, found.id)
     return found
+
+
+def standing(uow: UnitOfWork, actor: Actor, case: Case) -> Standing:
+    """The actor's tie to a case of their agency: what ``privilege.refusal`` decides on."""
+    assigned = case.caseworker_id == actor.staff_id
+    covering = (
+        actor.role == Role.CASEWORKER
+        and not assigned
+        and uow.session.scalar(
+            select(
+                exists().where(
+                    CaseCover.case_id == case.id,
+                    CaseCover.staff_id == actor.staff_id,
+                    cover_active(uow.now()),
+                )
+            )
+        )
+    )
+    return Standing(actor.role, assigned, bool(covering), case.caseworker_id is not None)
+
+
+def may(uow: UnitOfWork, actor: Actor, case: Case, action: str) -> bool:
+    """May the actor do ``action`` on this case of their agency (asked, not audited)?"""
+    return privilege.permitted(actor.role, action) and (
+        privilege.refusal(standing(uow, actor, case), action) is None
+    )
+
+
+def cover_active(now: datetime) -> ColumnElement[bool]:
+    """A cover that has started and has neither run out nor been ended, at ``now``."""
+    return and_(CaseCover.started_at <= now, CaseCover.ends_at > now, CaseCover.ended_at.is_(None))
 
 
 def _record_probe(uow: UnitOfWork, actor: Actor, prefix: str, action: str) -> None:
@@ -228,16 +239,18 @@ def on_case(
     ref: str,
     action: str,
     work: Callable[[UnitOfWork, Actor, Case], T],
+    otherwise: str | None = None,
     *,
     commutes: bool = False,
 ) -> T:
     """One transaction on a case: resolve the actor, find the case within the actor's agency
-    (``load_case``: audited, refused if the role may not do ``action``), then do ``work``
-    (retried whole after a stale conflict when it ``commutes``: see ``App.run``)."""
+    (``load_case``: audited, refused if the role, or the actor's tie to the case, does not
+    allow ``action``, nor ``otherwise`` if given), then do ``work`` (retried whole after a
+    stale conflict when it ``commutes``: see ``App.run``)."""
 
     def run(uow: UnitOfWork) -> T:
         actor = resolve_actor(uow, actor_handle)
-        return work(uow, actor, load_case(uow, actor, ref, action))
+        return work(uow, actor, load_case(uow, actor, ref, action, otherwise))
 
     return app.run(run, commutes=commutes)
 

@@ -26,6 +26,8 @@ CASE_CLOSED = "harbour.case.closed"
 CASE_REOPENED = "harbour.case.reopened"
 PLAN_FINALIZED = "harbour.plan.finalized"
 RISK_OVERRIDDEN = "harbour.assessment.overridden"
+COVER_STARTED = "harbour.case.cover_started"
+COVER_ENDED = "harbour.case.cover_ended"
 
 
 def record(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,11 +10,22 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 
 from harbour import events
-from harbour.access import Actor, agency_zone, audit, authorize, caseworker, on_case, resolve_actor
+from harbour.access import (
+    Actor,
+    agency_zone,
+    audit,
+    authorize,
+    caseworker,
+    cover_active,
+    may,
+    on_case,
+    resolve_actor,
+)
 from harbour.app import App, UnitOfWork
+from harbour.cases.cover import Cover, running_covers
 from harbour.clock import local_time
 from harbour.db.base import new_id
 from harbour.db.models import (
@@ -21,6 +33,7 @@ from harbour.db.models import (
     Assessment,
     AuditEvent,
     Case,
+    CaseCover,
     LifecycleEvent,
     Person,
     Staff,
@@ -67,7 +80,8 @@ def caseload(
     overdue: bool = False,
     escalated: bool = False,
 ) -> list[CaseRow]:
-    """The actor's cases: a caseworker's own; coordinators and supervisors see the agency's.
+    """The actor's cases: a caseworker's own and those they cover; coordinators and supervisors
+    see the agency's.
     ``due``: an assessment falls due within the policy's due-soon reminder window, or is
     overdue; ``overdue``: past its due time."""
 
@@ -108,14 +122,20 @@ def caseload_query(
     escalated: bool = False,
 ) -> Select[Case, str | None]:
     """The cases ``actor`` may list (and their caseworker's handle), with ``harbour cases``'s
-    filters: a caseworker's own, the agency's for coordinators and supervisors."""
+    filters: a caseworker's own and those they cover, the agency's for coordinators and
+    supervisors."""
     query = (
         select(Case, Staff.handle)
         .outerjoin(Staff, Staff.id == Case.caseworker_id)
         .where(Case.agency_id == actor.agency_id, Case.status != CaseStatus.CLOSED)
     )
     if actor.role == Role.CASEWORKER:
-        query = query.where(Case.caseworker_id == actor.staff_id)
+        covered = exists().where(
+            CaseCover.case_id == Case.id,
+            CaseCover.staff_id == actor.staff_id,
+            cover_active(now),
+        )
+        query = query.where(or_(Case.caseworker_id == actor.staff_id, covered))
     if due or overdue:
         query = query.where(Case.next_due_at.is_not(None))
     if due:
@@ -136,11 +156,15 @@ def due_soon_horizon(uow: UnitOfWork, now: datetime, zone: ZoneInfo) -> datetime
 @dataclass(frozen=True)
 class CaseDetails:
     """The whole case as its agency's staff see it, identifying fields unsealed (people and
-    threat sources as ``case show`` lists them: by number, only the fields that hold a value)."""
+    threat sources as ``case show`` lists them: by number, only the fields that hold a value).
+
+    ``summary_only``: the actor may see the case's summary alone (a coordinator, once the case
+    has a caseworker): reference, status, risk level, caseworker, due dates and covers; the
+    situation, persons at risk, referral source, people and threat sources are left empty."""
 
     case: str  # the reference
     status: str
-    situation: str
+    situation: str | None
     risk_level: str | None
     next_due: datetime | None
     next_due_local: str | None  # in the agency's zone
@@ -152,10 +176,13 @@ class CaseDetails:
     threats: tuple[Mapping[str, Any], ...]
     # The latest assessment's override, if any: level, computed, by, at (local), reason.
     override: Mapping[str, Any] | None = None
+    covers: tuple[Cover, ...] = ()  # running now; with their reasons unless summary_only
+    summary_only: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
             "case": self.case,
+            "summary_only": self.summary_only,
             "status": self.status,
             "situation": self.situation,
             "risk_level": self.risk_level,
@@ -168,41 +195,67 @@ class CaseDetails:
             "people": [dict(p) for p in self.people],
             "threats": [dict(t) for t in self.threats],
             "override": dict(self.override) if self.override else None,
+            "covers": [c.as_json() for c in self.covers],
         }
 
 
-def show_case(app: App, actor_handle: str | None, ref: str) -> CaseDetails:
-    """The whole case, identifying fields unsealed: for staff of the case's agency only."""
+def show_case(
+    app: App, actor_handle: str | None, ref: str, *, or_summary: bool = True
+) -> CaseDetails:
+    """The whole case, identifying fields unsealed, for those who may read it in full (its
+    caseworker, whoever covers it, its agency's supervisors, coordinators until it has a
+    caseworker); its summary for coordinators after that (audited as ``case.summary``), unless
+    not ``or_summary`` (the console's "show details": refused instead)."""
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> CaseDetails:
+        if not may(uow, actor, case, "case.read"):
+            return summarize(uow, case)
         return describe(uow, case)
 
-    return on_case(app, actor_handle, ref, "case.read", work)
+    lesser = "case.summary" if or_summary else None
+    return on_case(app, actor_handle, ref, "case.read", work, otherwise=lesser)
+
+
+def summarize(uow: UnitOfWork, case: Case) -> CaseDetails:
+    """What intake needs of a case: nothing identifying, nothing of its plan."""
+    caseworker = uow.session.get(Staff, case.caseworker_id) if case.caseworker_id else None
+    zone = agency_zone(uow, case.agency_id)
+    return CaseDetails(
+        case=case.reference,
+        status=case.status,
+        situation=None,
+        risk_level=case.risk_level,
+        next_due=case.next_due_at,
+        next_due_local=local_time(case.next_due_at, zone),
+        escalated=case.escalated,
+        caseworker=caseworker.handle if caseworker else None,
+        persons_at_risk=(),
+        referral_source=None,
+        people=(),
+        threats=(),
+        covers=running_covers(uow, case, with_reasons=False),
+        summary_only=True,
+    )
 
 
 def describe(uow: UnitOfWork, case: Case) -> CaseDetails:
+    """The whole case: its summary and everything identifying, unsealed."""
     people = uow.session.scalars(
         select(Person).where(Person.case_id == case.id).order_by(Person.position)
     ).all()
     threats = uow.session.scalars(
         select(ThreatSource).where(ThreatSource.case_id == case.id).order_by(ThreatSource.position)
     ).all()
-    caseworker = uow.session.get(Staff, case.caseworker_id) if case.caseworker_id else None
-    zone = agency_zone(uow, case.agency_id)
-    return CaseDetails(
-        case=case.reference,
-        status=case.status,
+    return dataclasses.replace(
+        summarize(uow, case),
         situation=case.situation,
-        risk_level=case.risk_level,
-        next_due=case.next_due_at,
-        next_due_local=local_time(case.next_due_at, zone),
-        escalated=case.escalated,
-        caseworker=caseworker.handle if caseworker else None,
         persons_at_risk=tuple(case.persons_at_risk),
         referral_source=uow.unseal(case, "referral_source"),
         people=tuple(MappingProxyType(_person(uow, p)) for p in people),
         threats=tuple(MappingProxyType(_threat(uow, t)) for t in threats),
-        override=_override(uow, case, zone),
+        override=_override(uow, case, agency_zone(uow, case.agency_id)),
+        covers=running_covers(uow, case, with_reasons=True),
+        summary_only=False,
     )
 
 

@@ -299,7 +299,7 @@ def preview(app: App, actor_handle: str | None, ref: str, weeks: int = 8) -> Sch
             next_left_out=later[0].local if later else None,
         )
 
-    return on_case(app, actor_handle, ref, "case.read", work)
+    return on_case(app, actor_handle, ref, "case.summary", work)
 
 
 def _all_entries(uow: UnitOfWork, case: Case, weeks: int) -> list[ScheduleEntry]:

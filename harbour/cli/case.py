@@ -1,4 +1,4 @@
-"""Commands for cases: init, refer, case show, cases, assign, audit."""
+"""Commands for cases: init, refer, case show, case cover, cases, assign, audit."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from harbour.cli.base import As, Json, cli, committed, emit, get_app, say_home_narrowed
+from harbour.cli.base import As, Json, Ref, cli, committed, emit, get_app, say_home_narrowed
+from harbour.cli.sensitive import sensitive_option
 
 case_cli = typer.Typer(help="One case.", no_args_is_help=True)
 cli.add_typer(case_cli, name="case")
@@ -85,24 +86,30 @@ def refer(
 
 @case_cli.command("show")
 def case_show(ref: str, actor: As = None, as_json: Json = False) -> None:
-    """Everything about one case, identifying fields included (its agency's staff only)."""
+    """Everything about one case, identifying fields included (its caseworker, whoever covers
+    it, its supervisors; coordinators until it has a caseworker, then its summary)."""
     from harbour.cases.reads import show_case
     from harbour.plans.tracking import overdue_of
 
     app = get_app()
     case = show_case(app, actor, ref).as_json()
-    late = overdue_of(app, actor, [case["case"]]).of(case["case"])
+    late = [] if case["summary_only"] else overdue_of(app, actor, [case["case"]]).of(case["case"])
     emit({**case, "steps_overdue": [s.as_json() for s in late]}, as_json, _describe)
 
 
 def _describe(case: dict[str, Any]) -> str:
+    situation = f"situation {case['situation']}, " if case["situation"] else ""
     lines = [
         f"Case {case['case']}",
-        f"  status {case['status']}, situation {case['situation']}, "
-        f"risk {case['risk_level'] or 'not assessed'}",
+        f"  status {case['status']}, {situation}risk {case['risk_level'] or 'not assessed'}",
         f"  caseworker {case['caseworker'] or '(unassigned)'}, "
         f"next due {case['next_due_local'] or '-'}",
     ]
+    for cover in case["covers"]:
+        why = f": {cover['reason']}" if cover.get("reason") else ""
+        lines.append(f"  covered by {cover['caseworker']} until {cover['ends_local']}{why}")
+    if case["summary_only"]:
+        lines.append("  (the summary: its details and plan are for its caseworker and supervisors)")
     if case["steps_overdue"]:
         late = ", ".join(f"{s['key']} (due {s['due_on']})" for s in case["steps_overdue"])
         lines.append(f"  STEPS-OVERDUE: {late}")
@@ -120,6 +127,50 @@ def _describe(case: dict[str, Any]) -> str:
         details = ", ".join(f"{k}: {v}" for k, v in threat.items() if k not in ("kind", "threat"))
         lines.append(f"  threat {threat['threat']} ({threat['kind']}): {details}")
     return "\n".join(lines)
+
+
+@case_cli.command("cover")
+def case_cover(
+    ref: Ref,
+    reason: Annotated[
+        str | None, sensitive_option("Why you cover the case (kept encrypted; not in the notice).")
+    ] = None,
+    hours: Annotated[
+        int | None,
+        typer.Option(help="How long, in hours (the policy's default: 8; at most its maximum, 72)."),
+    ] = None,
+    end: Annotated[
+        bool,
+        typer.Option("--end", help="End your cover of the case now (supervisors: every cover)."),
+    ] = False,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Cover a colleague's case for a while (caseworkers): break-glass access to a case not
+    assigned to you, with a reason; audited, and the supervisors are told. Ends by itself."""
+    from harbour.cases.cover import end_cover, start_cover
+    from harbour.errors import InvalidInput
+
+    app = get_app()
+    if end:
+        if reason is not None or hours is not None:
+            raise InvalidInput([("--end", "takes no --reason or --hours")])
+        ended = end_cover(app, actor, ref)
+        committed(app)
+        emit(
+            [c.as_json() for c in ended],
+            as_json,
+            "\n".join(f"Cover of {c.case} by {c.caseworker} ended." for c in ended),
+        )
+        return
+    cover = start_cover(app, actor, ref, reason, hours)
+    committed(app)
+    emit(
+        cover.as_json(),
+        as_json,
+        f"You cover {cover.case} until {cover.ends_local}; the supervisors are told. "
+        f"To end it sooner: harbour case cover {cover.case[:12]} --end",
+    )
 
 
 @cli.command()

@@ -159,6 +159,23 @@ class ThreatSource(Base):
     protective_order_details_sealed: Mapped[str | None] = sealed(YOUTH_PII)
 
 
+class CaseCover(Base):
+    """A caseworker covering a colleague's case for a while (break-glass): who, until when, and
+    why (sealed). It ends at ``ends_at``, or earlier when ended (``ended_at``)."""
+
+    __tablename__ = "case_covers"
+    __table_args__ = (Index("ix_case_covers_staff_case", "staff_id", "case_id"),)
+
+    id: Mapped[str] = id_column()
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"))  # ix_case_covers_staff_case
+    started_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    ended_by: Mapped[str | None] = mapped_column(String(64))  # a handle
+    reason_sealed: Mapped[str | None] = sealed(YOUTH_PII)
+
+
 class Assessment(Base):
     """One safety assessment at one point of one case: opened when due, completed when answered."""
 

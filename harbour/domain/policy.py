@@ -13,7 +13,14 @@ from itertools import pairwise
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from harbour.domain.vocab import RiskLevel
 
@@ -51,6 +58,21 @@ def _time_text(value: object) -> object:
     return value
 
 
+class CoverPolicy(BaseModel):
+    """How long a caseworker's cover of a colleague's case lasts, in hours."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default_hours: int = Field(8, ge=1, le=24 * 31)
+    max_hours: int = Field(72, ge=1, le=24 * 31)
+
+    @model_validator(mode="after")
+    def _default_within_max(self) -> CoverPolicy:
+        if self.default_hours > self.max_hours:
+            raise ValueError("default_hours must not be more than max_hours")
+        return self
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -63,6 +85,7 @@ class Policy(BaseModel):
     reminders: dict[str, Interval]
     escalate_overdue_after: Interval
     alert_ack_timeout: Interval
+    cover: CoverPolicy = CoverPolicy()
 
     @field_validator("next_assessment")
     @classmethod

@@ -125,6 +125,7 @@ class PlanStatus(StrEnum):
 
 class NotificationKind(StrEnum):
     CASE_ASSIGNED = "case_assigned"
+    COVER_STARTED = "cover_started"
     ASSESSMENT_DUE_SOON = "assessment_due_soon"
     ASSESSMENT_DUE_TODAY = "assessment_due_today"
     ASSESSMENT_OVERDUE = "assessment_overdue"

@@ -23,6 +23,7 @@ KEYS = frozenset(
         "items",
         "failed_kind",
         "outbox_id",
+        "staff",  # a staff handle: who started a cover
     }
 )
 ITEM_KEYS = frozenset({"case_ref", "kind", "due_date", "path"})

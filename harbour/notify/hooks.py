@@ -29,6 +29,20 @@ def case_assigned(uow: UnitOfWork, case: Case, assignment: str) -> None:
     )
 
 
+def cover_started(uow: UnitOfWork, case: Case, cover_id: str, handle: str) -> None:
+    """A caseworker started covering a case not assigned to them: its agency's supervisors are
+    told who and which case (never why: the reason stays in Harbour)."""
+    enqueue(
+        uow,
+        NotificationKind.COVER_STARTED,
+        recipients=recipients.in_role(uow, case.agency_id, Role.SUPERVISOR),
+        case=case,
+        dedupe=f"cover:{cover_id}",
+        context={"staff": handle},
+        lane=Lane.NORMAL,
+    )
+
+
 def assessment_completed(
     uow: UnitOfWork, case: Case, assessment: Assessment, previous_level: str | None
 ) -> None:

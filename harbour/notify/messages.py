@@ -26,6 +26,7 @@ BASES = ("_base.txt", "_base.html")
 # Bland on purpose: subjects and chat previews are read on lock screens.
 LABELS: dict[str, str] = {
     K.CASE_ASSIGNED: "Case assigned to you",
+    K.COVER_STARTED: "Cover started",
     K.ASSESSMENT_DUE_SOON: "Assessment due soon",
     K.ASSESSMENT_DUE_TODAY: "Assessment due today",
     K.ASSESSMENT_OVERDUE: "Assessment overdue",

@@ -1,6 +1,7 @@
 """A case as its page opens: the summary, the timeline and the current plan version, with no
 identifying value in it (people, threat sources and staff-written text wait for "show details",
-which is ``show_case``). One transaction, audited as a read of the case."""
+which is ``show_case``). One transaction, audited as a read of the case; for a coordinator once
+the case has a caseworker, the summary and timeline alone, audited as ``case.summary``."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from harbour.access import Actor, agency_zone, on_case
+from harbour.access import Actor, agency_zone, may, on_case
 from harbour.app import App, UnitOfWork
+from harbour.cases.cover import Cover, running_covers
 from harbour.clock import local_time
 from harbour.db.models import Alert, Case, LifecycleEvent, Plan, Staff
 from harbour.domain.plan_view import PlanItemView, PlanSnapshot
@@ -44,12 +46,15 @@ class CaseOverview:
     escalated: bool
     timeline: tuple[TimelineEntry, ...]  # oldest first
     plan: PlanSnapshot | None  # identifying parts withheld (see ``withheld``)
+    covers: tuple[Cover, ...] = ()  # running now (who, until when; never why)
+    summary_only: bool = False  # no plan, no reasons: the actor may see the summary alone
 
 
 def case_overview(app: App, actor_handle: str | None, ref: str) -> CaseOverview:
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> CaseOverview:
         zone = agency_zone(uow, case.agency_id)
-        plan = latest_plan(uow, case)
+        full = may(uow, actor, case, "case.read")
+        plan = latest_plan(uow, case) if full else None
         shown = withheld(snapshot(uow, plan, progress_now=True)) if plan else None
         handle = uow.session.scalar(select(Staff.handle).where(Staff.id == case.caseworker_id))
         now = uow.now()
@@ -68,9 +73,11 @@ def case_overview(app: App, actor_handle: str | None, ref: str) -> CaseOverview:
                 for at, what, details in entries
             ),
             plan=shown,
+            covers=running_covers(uow, case, with_reasons=False),
+            summary_only=not full,
         )
 
-    return on_case(app, actor_handle, ref, "case.read", work)
+    return on_case(app, actor_handle, ref, "case.read", work, otherwise="case.summary")
 
 
 def identifying(item: PlanItemView) -> bool:

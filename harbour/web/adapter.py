@@ -151,12 +151,14 @@ def case_page(app: App, handle: str, ref: str) -> dict[str, Any]:
         "plan": None
         if plan is None
         else {"version": plan.version_number, "status": plan.status, "sections": sections},
+        "summary_only": found.summary_only,
+        "covers": [{"caseworker": c.caseworker, "until": c.ends_local} for c in found.covers],
     }
 
 
 def case_details(app: App, handle: str, ref: str) -> dict[str, Any]:
     """``harbour case show``: the people and threat sources, identifying fields unsealed."""
-    found = show_case(app, handle, ref)
+    found = show_case(app, handle, ref, or_summary=False)
 
     def fields(entry: Any, skip: str) -> list[tuple[str, str]]:
         return [(k.replace("_", " "), _shown(v)) for k, v in entry.items() if k != skip]

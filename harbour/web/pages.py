@@ -97,6 +97,10 @@ def answer(request: Request, who: SignedIn | None, exc: HarbourError) -> HTMLRes
     """A refusal as a page: codes and field names only, never a value."""
     if isinstance(exc, NotFound):
         return error(request, who, 404, "Not found.")
+    if isinstance(exc, Forbidden) and exc.code == "not_assigned":
+        return error(
+            request, who, 403, "Not assigned to you: ask your supervisor, or start a cover."
+        )
     if isinstance(exc, Forbidden):
         return error(request, who, 403, "Not permitted.")
     if isinstance(exc, InvalidInput):

@@ -1,10 +1,11 @@
 """Access: every command, for each role, on its own agency's case and on another agency's.
 
-Expected outcomes come from the issue: only coordinators and supervisors refer and assign; only
+Expected outcomes come from the issues: only coordinators and supervisors refer and assign; only
 supervisors read the audit trail; admins manage their agency's staff and read no case data; only
 the installation's operators (admins `init` made or an operator named) add agencies and rotate
-keys; another agency's case answers exactly as a case that does not exist. Every refusal is
-audited.
+keys; a caseworker acts on the cases assigned to them, and a colleague's case is refused as "not
+assigned to you" (issue 13, item 3); another agency's case answers exactly as a case that does
+not exist. Every refusal is audited.
 """
 
 from __future__ import annotations
@@ -22,18 +23,22 @@ from harbour.admin.staffing import StaffIn, create_staff
 from harbour.app import App
 from harbour.cases import intake
 from harbour.db.models import AuditEvent
+from harbour.domain.privilege import REFUSALS, Refusal
 from harbour.domain.vocab import Role
 from tests.db.helpers import write_referral
 from tests.support import agency_admin, invoke, referral
 
+# "caseworker" is the case's own; "colleague" another caseworker of the same agency.
 ACTORS = {
     "coordinator": "coord",
     "caseworker": "cw1",
+    "colleague": "cw2",
     "supervisor": "sup",
     "admin": "nadm",  # an agency admin, not an operator (added by each test that needs one)
     "operator": "adm",
 }
 OWN, OTHER = "own agency", "other agency"
+NOT_ASSIGNED = REFUSALS[Refusal.NOT_ASSIGNED]
 _fresh = itertools.count()
 
 
@@ -43,6 +48,10 @@ class Command:
     args: Callable[[str, Path], list[str]]  # (case reference, folder) -> argv
     allowed: frozenset[str]
     on_a_case: bool = True
+
+    def role_permits(self, role: str) -> bool:
+        """The role may do it (on some case): a colleague is a caseworker by role."""
+        return role in self.allowed or (role == "colleague" and "caseworker" in self.allowed)
 
 
 def _new_staff(app: App) -> str:
@@ -55,13 +64,14 @@ def _new_staff(app: App) -> str:
 
 def commands(app: App) -> list[Command]:
     case_roles = frozenset({"coordinator", "caseworker", "supervisor"})
+    listing = case_roles | {"colleague"}
     admin = frozenset({"admin", "operator"})
     operator = frozenset({"operator"})
     return [
         Command("case show", lambda ref, _: ["case", "show", ref], case_roles),
         Command(
             "assign",
-            lambda ref, _: ["assign", ref, "cw2"],
+            lambda ref, _: ["assign", ref, "cw1"],  # already theirs: the table stays as it is
             frozenset({"coordinator", "supervisor"}),
         ),
         Command("audit", lambda ref, _: ["audit", ref], frozenset({"supervisor"})),
@@ -76,7 +86,7 @@ def commands(app: App) -> list[Command]:
             frozenset({"coordinator", "supervisor"}),
             on_a_case=False,
         ),
-        Command("cases", lambda *_: ["cases"], case_roles, on_a_case=False),
+        Command("cases", lambda *_: ["cases"], listing, on_a_case=False),
         Command(
             "agency add", lambda *_: ["agency", "add", f"agency{next(_fresh)}"], operator, False
         ),
@@ -114,9 +124,11 @@ def commands(app: App) -> list[Command]:
 
 
 def _expected(command: Command, role: str, scope: str) -> str:
-    if role not in command.allowed:
+    if not command.role_permits(role):
         return "denied"
-    return "not_found" if scope == OTHER else "ok"
+    if scope == OTHER:
+        return "not_found"
+    return "ok" if role in command.allowed else "not_assigned"
 
 
 def _audit_count(app: App, handle: str, outcome: str) -> int:
@@ -132,12 +144,14 @@ def _check(
 ) -> list[str]:
     """Run one cell of the table; returns what went other than expected."""
     handle, expected = ACTORS[role], _expected(command, role, scope)
-    audit_outcome = "ok" if expected == "ok" else expected
+    audit_outcome = {"ok": "ok", "not_found": "not_found"}.get(expected, "denied")
     before = _audit_count(app, handle, audit_outcome)
     result = invoke(app, *command.args(ref, tmp_path), "--as", handle)
     got = {0: "ok"}.get(result.exit_code, "error")
     if expected == "denied" and "not_permitted" in result.stderr:
         got = "denied"
+    if expected == "not_assigned" and result.stderr == f"error: not_assigned: {NOT_ASSIGNED}\n":
+        got = "not_assigned"
     if expected == "not_found" and result.stderr == "error: case_not_found: no such case\n":
         got = "not_found"
     problems = []
@@ -152,7 +166,7 @@ def _check(
 
 def test_every_command_for_every_role_and_agency(seeded: App, tmp_path: Path) -> None:
     agency_admin(seeded)
-    own = intake.refer(seeded, "coord", referral("Ao"), None).reference
+    own = intake.refer(seeded, "coord", referral("Ao", caseworker="cw1"), None).reference
     other = intake.refer(seeded, "coord2", referral("At"), None).reference
     problems = []
     for command in commands(seeded):
@@ -227,7 +241,7 @@ def _unbreak_audit(app: App) -> None:
 
 
 def test_no_audit_no_operation(seeded: App) -> None:
-    ref = intake.refer(seeded, "coord", referral("Na"), None).reference
+    ref = intake.refer(seeded, "coord", referral("Na", caseworker="cw1"), None).reference
     _break_audit(seeded)
     try:
         shown = invoke(seeded, "case", "show", ref, "--as", "cw1")

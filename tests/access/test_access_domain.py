@@ -1,7 +1,10 @@
 """Access to the domain commands (issue 3) and to case edits: every command, for each role, on
 its own agency's case and on another agency's, each cell on a case freshly brought to the state
-the command needs. Refusals and misses are audited; another agency's case (or alert) answers
-exactly as one that does not exist.
+the command needs. A caseworker acts on the case assigned to them ("caseworker"); another
+caseworker of the agency ("colleague") is refused as "not assigned to you"; a coordinator, once
+the case has its caseworker, sees its summary (the schedule) and not its plan (issue 13, item 3).
+Refusals and misses are audited; another agency's case (or alert) answers exactly as one that
+does not exist.
 """
 
 from __future__ import annotations
@@ -22,14 +25,20 @@ from tests.cli.helpers import answers_file
 from tests.db.helpers import write_referral
 from tests.support import given, invoke, recorded_unpaged, referral
 
-ROLES = {"coordinator": "coord", "caseworker": "cw1", "supervisor": "sup", "admin": "adm"}
+ROLES = {
+    "coordinator": "coord",
+    "caseworker": "cw1",
+    "colleague": "cw2",
+    "supervisor": "sup",
+    "admin": "adm",
+}
 AGENCY_STAFF = {
     "north": {"coordinator": "coord", "caseworker": "cw1", "supervisor": "sup"},
     "south": {"coordinator": "coord2", "caseworker": "cw3", "supervisor": "sup2"},
 }
 ABSENT_CASE = "HB-0000-0000-0000-0000-0000-0000-0000"
 ABSENT_ALERT = "0123456789abcdef"
-C, W, S, A = "coordinator", "caseworker", "supervisor", "admin"
+C, W, S, A, COLLEAGUE = "coordinator", "caseworker", "supervisor", "admin", "colleague"
 _serial = itertools.count()
 
 
@@ -97,17 +106,24 @@ class Command:
     name: str
     prepare: Callable[[App, Path, str], Ready]
     args: Callable[[Ready], list[str]]
-    allowed: frozenset[str]
+    allowed: frozenset[str]  # who gets it done on their own agency's case
     on_a_case: bool = True
+    # Whose role may do it on some case (default: ``allowed``, a colleague as a caseworker):
+    # on another agency's case they are answered "not found", not refused.
+    by_role: frozenset[str] | None = None
     missing: str = "error: case_not_found: no such case\n"
     # Refused by what the record says (whom an alert paged), not by role alone: another
     # agency's record is not found before anything else is asked of it.
     refused_on_the_record: bool = False
 
+    def role_permits(self, role: str) -> bool:
+        roles = self.allowed if self.by_role is None else self.by_role
+        return role in roles or (role == COLLEAGUE and W in roles)
+
 
 def commands() -> list[Command]:
-    everyone, workers = frozenset({C, W, S, A}), frozenset({W, S})
-    reads = frozenset({C, W, S})
+    everyone, workers = frozenset({C, W, S, A, COLLEAGUE}), frozenset({W, S})
+    reads, summary = frozenset({W, S}), frozenset({C, W, S})
     return [
         Command(
             "assess",
@@ -124,8 +140,15 @@ def commands() -> list[Command]:
         Command("discharge", _discharge_pending, lambda r: ["discharge", r.ref], workers),
         Command("close", _with_status("closed"), lambda r: ["close", r.ref], frozenset({S})),
         Command("reopen", _with_status("discharged"), lambda r: ["reopen", r.ref], frozenset({S})),
-        Command("schedule", _referred, lambda r: ["schedule", r.ref], reads),
-        Command("plan show", _assessed, lambda r: ["plan", "show", r.ref], reads),
+        Command("schedule", _referred, lambda r: ["schedule", r.ref], summary),
+        Command("plan show", _assessed, lambda r: ["plan", "show", r.ref], reads, by_role=summary),
+        Command(
+            "plan versions",
+            _assessed,
+            lambda r: ["plan", "versions", r.ref],
+            reads,
+            by_role=summary,
+        ),
         Command("plan accept", _assessed, lambda r: ["plan", "accept", r.ref, r.item], workers),
         Command("plan reject", _assessed, lambda r: ["plan", "reject", r.ref, r.item], workers),
         Command(
@@ -218,15 +241,17 @@ def _cell(app: App, folder: Path, command: Command, role: str, own: bool) -> lis
     where = f"{command.name} as {role} on {'own' if own else 'other'} agency"
     allowed = role in command.allowed
     expected = "ok" if allowed and (own or not command.on_a_case) else "refused"
-    refused = not allowed and (own or not command.refused_on_the_record)
+    permitted = command.role_permits(role)
+    refused = (not allowed and own) or (not permitted and not command.refused_on_the_record)
     outcome = "ok" if expected == "ok" else "denied" if refused else "not_found"
     before = _audits(app, handle, outcome)
     result = invoke(app, *command.args(ready), "--as", handle)
     problems = []
     if expected == "ok" and result.exit_code != 0:
         problems.append(f"{where}: ok expected, got {result}")
-    if outcome == "denied" and not (result.exit_code == 1 and "not_permitted" in result.stderr):
-        problems.append(f"{where}: not_permitted expected, got {result}")
+    why = "not_assigned" if role == COLLEAGUE and permitted else "not_permitted"
+    if outcome == "denied" and not (result.exit_code == 1 and why in result.stderr):
+        problems.append(f"{where}: {why} expected, got {result}")
     if outcome == "not_found" and (result.exit_code, result.stderr) != (1, command.missing):
         problems.append(f"{where}: not found expected, got {result}")
     audited = _audits(app, handle, outcome) > before

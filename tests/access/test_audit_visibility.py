@@ -78,7 +78,7 @@ def test_a_miss_on_another_agencys_case_is_in_its_trail_and_the_probers_row(
 
 
 def test_admins_read_the_audit_of_no_case(seeded: App) -> None:
-    ref = intake.refer(seeded, "coord", referral("SyMARK"), None).reference
+    ref = intake.refer(seeded, "coord", referral("SyMARK", caseworker="cw1"), None).reference
     assert invoke(seeded, "case", "show", ref, "--as", "cw1").exit_code == 0
     steps = [
         ("staff", "add", "newcw", "--agency", "north", "--role", "caseworker", "--as", "adm"),

@@ -330,8 +330,12 @@ def test_another_stores_keyring_neither_writes_nor_reads(seeded: App, tmp_path: 
     other = tmp_path / "other-keys.json"
     Keyring.generate().save(other)
     before = row_counts(seeded)
-    for command in (("refer", "--file", str(_referral_file(tmp_path))), ("case", "show", ref)):
-        result = invoke(_fresh(seeded, key_file=other), *command, "--as", "coord")
+    # A supervisor's read unseals (a coordinator's summary of an assigned case would not).
+    for command, actor in (
+        (("refer", "--file", str(_referral_file(tmp_path))), "coord"),
+        (("case", "show", ref), "sup"),
+    ):
+        result = invoke(_fresh(seeded, key_file=other), *command, "--as", actor)
         assert result.exit_code == 1 and result.stderr.startswith("error: wrong_keyring: ")
     assert row_counts(seeded) == before
 

@@ -123,7 +123,7 @@ def _outcome(app: App, folder: Path, data: Any) -> tuple[int, str, dict[str, Any
         assert json.loads(result.stderr)["error"] == "invalid_input"  # --json: errors as JSON
         return 2, result.stderr, None
     assert after["cases"] == before["cases"] + 1
-    shown = invoke(app, "case", "show", result.json()["case"], "--as", "coord", "--json").json()
+    shown = invoke(app, "case", "show", result.json()["case"], "--as", "sup", "--json").json()
     shown.pop("case")
     return 0, "", shown
 

@@ -191,7 +191,7 @@ def test_refer_from_yaml(seeded: App, tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(referral("Ym"), allow_unicode=True))
     result = invoke(seeded, "refer", "--file", str(path), "--as", "coord", "--json")
     assert result.exit_code == 0, result.stderr
-    shown = invoke(seeded, "case", "show", result.json()["case"], "--as", "coord", "--json")
+    shown = invoke(seeded, "case", "show", result.json()["case"], "--as", "sup", "--json")
     assert shown.json()["people"][0]["name"] == "Ymyouthname"
 
 

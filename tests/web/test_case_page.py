@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from harbour.app import App
 from harbour.clock import FixedClock
-from harbour.db.models import AuditEvent
+from harbour.db.models import AuditEvent, Case
 from harbour.domain.refs import short_form
 from harbour.plans.actions import add
 from tests.cli.helpers import assess_just_left, referred_case
-from tests.support import invoke
+from tests.support import given, invoke
 from tests.web.helpers import csrf_of, signed_in
 from tests.web.test_console import refer_south, strip_csrf
 
@@ -125,3 +125,50 @@ def test_the_overview_holds_no_identifying_value(seeded: App, ref: str) -> None:
     shown = case_overview(seeded, "cw1", ref)
     assert shown.plan is not None and shown.plan.contacts == () and shown.plan.threats == ()
     assert MARKER not in repr(shown)
+
+
+def test_a_colleagues_case_is_refused_in_the_console_until_they_cover_it(
+    seeded: App, clock: FixedClock, ref: str
+) -> None:
+    """Issue 13, item 3: neither the page nor its details open for a caseworker the case is not
+    assigned to; each attempt is refused plainly and audited on the case; a cover opens both."""
+    web, _ = signed_in(seeded, clock, "cw2")
+    path = f"/cases/{short_form(ref)}"
+    csrf = csrf_of(web)
+    page = web.get(path)
+    details = web.post(path, data={"csrf": csrf})
+    for refused in (page, details):
+        assert refused.status_code == 403
+        assert "Not assigned to you: ask your supervisor, or start a cover." in refused.text
+        assert MARKER not in refused.text and "Safety plan" not in refused.text
+    assert reads(seeded, "denied") == [("cw2", _case_id(seeded, ref), {"why": "not_assigned"})] * 2
+
+    reason = given("MKREASON covering while cw1 is away")
+    assert invoke(seeded, "case", "cover", ref, "--reason", reason, "--as", "cw2").exit_code == 0
+    page = web.get(path)
+    assert page.status_code == 200 and "Covered by" in page.text and "cw2" in page.text
+    assert "MKREASON" not in page.text
+    assert f'href="/cases/{short_form(ref)}"' in web.get("/").text
+    details = web.post(path, data={"csrf": csrf_of(web, path)})
+    assert details.status_code == 200 and f"{MARKER}youthname" in details.text
+
+
+def test_a_coordinator_sees_the_summary_of_an_assigned_case(
+    seeded: App, clock: FixedClock, ref: str
+) -> None:
+    web, _ = signed_in(seeded, clock, "coord")
+    path = f"/cases/{short_form(ref)}"
+    page = web.get(path)
+    assert page.status_code == 200
+    for shown in ("Summary", "cw1", "Timeline", "for its caseworker and supervisors"):
+        assert shown in page.text
+    assert "Show details" not in page.text and "Version 1" not in page.text
+    details = web.post(path, data={"csrf": csrf_of(web)})
+    assert details.status_code == 403 and MARKER not in details.text
+
+
+def _case_id(app: App, ref: str) -> str:
+    found: str = app.run(
+        lambda uow: uow.session.scalar(select(Case.id).where(Case.reference == ref))
+    )
+    return found

@@ -254,6 +254,28 @@ def upgrade() -> None:
         batch_op.create_index("ix_assessments_open_due", ["status", "due_at"], unique=False)
 
     op.create_table(
+        "case_covers",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("case_id", sa.String(length=32), nullable=False),
+        sa.Column("staff_id", sa.String(length=32), nullable=False),
+        sa.Column("started_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ended_by", sa.String(length=64), nullable=True),
+        sa.Column("reason_sealed", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_case_covers_case_id_cases")
+        ),
+        sa.ForeignKeyConstraint(
+            ["staff_id"], ["staff.id"], name=op.f("fk_case_covers_staff_id_staff")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_covers")),
+    )
+    with op.batch_alter_table("case_covers", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_case_covers_case_id"), ["case_id"], unique=False)
+        batch_op.create_index("ix_case_covers_staff_case", ["staff_id", "case_id"], unique=False)
+
+    op.create_table(
         "lifecycle_events",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("case_id", sa.String(length=32), nullable=False),
@@ -533,6 +555,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_lifecycle_events_case_id"))
 
     op.drop_table("lifecycle_events")
+    with op.batch_alter_table("case_covers", schema=None) as batch_op:
+        batch_op.drop_index("ix_case_covers_staff_case")
+        batch_op.drop_index(batch_op.f("ix_case_covers_case_id"))
+
+    op.drop_table("case_covers")
     with op.batch_alter_table("assessments", schema=None) as batch_op:
         batch_op.drop_index("ix_assessments_open_due")
         batch_op.drop_index("ix_assessments_case_status")
