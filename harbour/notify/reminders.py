@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache, partial
 from typing import Any, Protocol, TypeVar
@@ -105,19 +105,15 @@ def sweep(
     thresholds, digests = Thresholds.of(policy), Digests()
     counts: Counter[str] = Counter()
     firings = (read or run)(partial(to_fire, thresholds=thresholds, now=now))
-    for number, chunk in enumerate(_chunks(firings, batch)):
-        if number and between is not None:
+    for first in range(0, len(firings), batch):
+        if first and between is not None:
             between()
-        done = run(partial(_batch, firings=chunk, digests=digests))
+        done = run(partial(_batch, firings=firings[first : first + batch], digests=digests))
         digests.started(done.started)
         counts += done.counts
     if digests.rows:
         run(digests.release)
     return _totals(counts, digests)
-
-
-def _chunks(items: list[T], size: int) -> list[list[T]]:
-    return [items[first : first + size] for first in range(0, len(items), size)]
 
 
 def _totals(counts: Counter[str], digests: Digests) -> dict[str, int]:
@@ -192,7 +188,7 @@ def _batch(uow: UnitOfWork, firings: list[Firing], digests: Digests) -> Batch:
     """Marks, escalations and digest items for ``firings``, each checked again in this
     transaction (one completed, re-timed or reminded since is left out): a few statements per
     batch, whatever its size."""
-    chunk = _still_due(uow, firings)
+    chunk = [(firing.due, firing.marks) for firing in _still_due(uow, firings)]
     who = recipients.caseworkers_or_supervisors(
         uow, [(due.caseworker_id, due.agency_id) for due, _ in chunk]
     )
@@ -279,47 +275,21 @@ def _candidates_with_marks(thresholds: tuple[str, ...]) -> Any:
     )
 
 
-# By primary key alone: beside the candidates' own conditions, SQLite's planner walked the
-# (status, due_at) index for every batch. What those conditions say is checked in Python.
-_NOW_BY_ID = (
-    select(
-        Assessment.id,
-        Assessment.due_at,
-        Case.caseworker_id,
-        Case.agency_id,
-        Assessment.status,
-        Case.status,
-    )
-    .join(Case, Case.id == Assessment.case_id)
-    .where(Assessment.id.in_(bindparam("ids", expanding=True)))
+# By primary key alone, the assessment's own row: beside the candidates' own conditions,
+# SQLite's planner walked the (status, due_at) index for every batch, and with the case joined
+# PostgreSQL's scanned every assessment. The status is checked in Python; a closed case's
+# assessments are cancelled with it.
+_BY_ID = select(Assessment.id, Assessment.due_at, Assessment.status).where(
+    Assessment.id.in_(bindparam("ids", expanding=True))
 )
 
 
-def _still_due(
-    uow: UnitOfWork, firings: list[Firing]
-) -> list[tuple[Due, tuple[dict[str, Any], ...]]]:
-    """The ``firings`` whose assessment is still open, on a case not closed, due when it was read
-    (with the case's caseworker as it is now)."""
+def _still_due(uow: UnitOfWork, firings: list[Firing]) -> list[Firing]:
+    """The ``firings`` whose assessment is still open and due when it was read."""
     ids = [firing.due.assessment_id for firing in firings]
-    now = {
-        assessment: (due_at, worker, agency)
-        for assessment, due_at, worker, agency, status, case_status in (
-            uow.session.execute(_NOW_BY_ID, {"ids": ids}).tuples()
-        )
-        if status == AssessmentStatus.OPEN and case_status != CaseStatus.CLOSED
-    }
-    kept = []
-    for firing in firings:
-        due = firing.due
-        due_at, worker, agency = now.get(due.assessment_id, (None, None, None))
-        if due_at == due.due_at:
-            kept.append(
-                (
-                    replace(due, caseworker_id=worker, agency_id=agency or due.agency_id),
-                    firing.marks,
-                )
-            )
-    return kept
+    found = uow.session.execute(_BY_ID, {"ids": ids}).tuples()
+    now = {id_: due_at for id_, due_at, status in found if status == AssessmentStatus.OPEN}
+    return [firing for firing in firings if now.get(firing.due.assessment_id) == firing.due.due_at]
 
 
 def _unfired_near(threshold: str) -> Any:
@@ -380,30 +350,31 @@ def _local_date(due: Due) -> str:
 
 
 def _escalate_all(uow: UnitOfWork, overdue: list[Due]) -> None:
+    """Overdue past the policy's threshold: mark each case escalated and alert its supervisors
+    (``alerts.open_alerts``), once per assessment; a few statements whatever their number."""
     if not overdue:
         return
     ids = [due.case_id for due in overdue]
     cases = {case.id: case for case in uow.session.scalars(select(Case).where(Case.id.in_(ids)))}
-    for due in overdue:
-        escalate_overdue(uow, due, cases[due.case_id])
-
-
-def escalate_overdue(uow: UnitOfWork, due: Due, case: Case) -> None:
-    """Overdue past the policy's threshold: mark the case and alert its supervisors."""
-    case.escalated = True
-    alerts.open_alert(
+    for case in cases.values():
+        case.escalated = True
+    alerts.open_alerts(
         uow,
-        case,
         AlertKind.OVERDUE_ESCALATION,
-        due.assessment_id,
         NotificationKind.OVERDUE_ESCALATION,
-        {"due_date": _local_date(due)},
+        [
+            (cases[due.case_id], due.assessment_id, {"due_date": _local_date(due)})
+            for due in overdue
+        ],
     )
-    events.record(
-        uow,
-        case.id,
-        events.CASE_ESCALATED,
-        due.assessment_id,
-        reason="overdue",
-        point=due.point,
-    )
+    recorded = events.recorded(uow, events.CASE_ESCALATED, [due.assessment_id for due in overdue])
+    for due in overdue:
+        if (due.case_id, due.assessment_id) not in recorded:
+            events.record_new(
+                uow,
+                due.case_id,
+                events.CASE_ESCALATED,
+                due.assessment_id,
+                reason="overdue",
+                point=due.point,
+            )

@@ -139,8 +139,8 @@ def send_reminders(
     app: App, now: datetime, batch: int = BATCH, between: Callable[[], None] | None = None
 ) -> int:
     """Enqueue the once-per-threshold reminders, one digest per recipient, and the overdue
-    escalations; how many. A transaction per ``batch`` assessments (``between`` runs between
-    two), then a short one that sends the digests."""
+    escalations; how many. A transaction per ``batch`` assessments with something to fire
+    (``between`` runs between two), then a short one that sends the digests."""
     from harbour.notify import reminders
 
     gap = WriterGap(app)
