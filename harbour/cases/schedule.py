@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, or_, select
 
 from harbour import events
 from harbour.access import Actor, agency_zone, on_case
@@ -198,23 +198,18 @@ def open_next_follow_up(uow: UnitOfWork, case: Case) -> Assessment | None:
 # -- for the sweep ------------------------------------------------------------------------------
 
 
-def cases_missing_next(uow: UnitOfWork, *, limit: int = 500, after_id: str = "") -> list[Case]:
-    """Open or discharged cases with no open assessment (a crash, an old policy), by id.
-
-    The sweep calls ``ensure_next`` on each, a batch at a time (pass the last id as ``after_id``).
-    """
+def cases_missing_next(uow: UnitOfWork, *, due_by: datetime) -> list[str]:
+    """Open or discharged cases with no open assessment (a crash, an old policy), by id: one
+    anti-join over the cases with no next due date or one by ``due_by``, the sweep's reminder
+    horizon (indexed: ``ix_cases_due``). A case that lost its open assessment but kept a later
+    due date is found once that date comes within the horizon, before any of its reminders or
+    its escalation is due, so none is late; the rest of the caseload is never probed."""
     has_open = exists().where(
         Assessment.case_id == Case.id, Assessment.status == AssessmentStatus.OPEN
     )
-    return list(
-        uow.session.scalars(
-            select(Case)
-            .where(Case.status.in_(NEEDS_NEXT), ~has_open)
-            .where(Case.id > after_id)
-            .order_by(Case.id)
-            .limit(limit)
-        )
-    )
+    near = or_(Case.next_due_at.is_(None), Case.next_due_at <= due_by)
+    found = uow.session.scalars(select(Case.id).where(near, Case.status.in_(NEEDS_NEXT), ~has_open))
+    return sorted(found)  # in Python: ordered by id, SQLite's planner walked the whole caseload
 
 
 def ensure_next(uow: UnitOfWork, case: Case) -> Assessment | None:

@@ -261,7 +261,7 @@ class PlanItem(Base):
     text_sealed: Mapped[str | None] = sealed(YOUTH_PII)  # only staff-written wording
     owner: Mapped[str | None] = mapped_column(String(CODE))
     person_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
-    due_on: Mapped[date | None] = mapped_column(Date)
+    due_on: Mapped[date | None] = mapped_column(Date, index=True)  # the digests' late steps
     state: Mapped[str] = mapped_column(String(CODE))
     position: Mapped[int] = mapped_column(Integer, default=0)
 

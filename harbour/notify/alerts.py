@@ -42,7 +42,7 @@ from harbour.db.models import Alert, Case, OutboxMessage
 from harbour.domain.vocab import AlertKind, Lane, NotificationKind, OutboxStatus, Role
 from harbour.errors import InvalidInput
 from harbour.notify import recipients
-from harbour.notify.outbox import enqueue
+from harbour.notify.outbox import insert_new, notification_rows
 
 log = logging.getLogger("harbour.notify.alerts")
 Tier = Callable[[UnitOfWork, str], list[str]]
@@ -93,6 +93,42 @@ def open_alert(
     return alert
 
 
+def open_alerts(
+    uow: UnitOfWork,
+    kind: AlertKind,
+    notification: NotificationKind,
+    sources: list[tuple[Case, str, dict[str, Any]]],
+) -> int:
+    """``open_alert`` for many (case, source id, context) at once, as a sweep escalates: the
+    alerts already open found by one query, the new ones written together, each tier of each
+    agency looked up once, and all their pages written by one statement. How many opened."""
+    wanted = [source for _, source, _ in sources]
+    existing = set(
+        uow.session.scalars(
+            select(Alert.source_id).where(Alert.kind == kind, Alert.source_id.in_(wanted))
+        )
+    )
+    new: dict[str, tuple[Case, Alert, dict[str, Any]]] = {}
+    for case, source, context in sources:
+        if source not in existing and source not in new:
+            alert = Alert(case_id=case.id, kind=kind, source_id=source, tier=0, opened_at=uow.now())
+            new[source] = (case, alert, context)
+    uow.session.add_all([alert for _, alert, _ in new.values()])
+    uow.session.flush()
+    found: dict[tuple[int, str], list[str]] = {}
+
+    def tier(uow: UnitOfWork, agency_id: str, number: int) -> list[str]:
+        if (number, agency_id) not in found:
+            found[number, agency_id] = LADDERS[kind][number](uow, agency_id)
+        return list(found[number, agency_id])
+
+    pages: list[dict[str, Any]] = []
+    for case, alert, context in new.values():
+        _page(uow, alert, case, notification, context, alert.opened_at, tier=tier, pages=pages)
+    insert_new(uow, pages)
+    return len(new)
+
+
 def alert_due(uow: UnitOfWork, now: datetime) -> bool:
     """Whether an alert's acknowledgement is overdue (one indexed lookup: every relay pass asks)."""
     return uow.session.scalar(_overdue(now).with_only_columns(Alert.id).limit(1)) is not None
@@ -134,14 +170,19 @@ def _page(
     notification: NotificationKind,
     context: dict[str, Any],
     now: datetime,
+    *,
+    tier: Callable[[UnitOfWork, str, int], list[str]] | None = None,
+    pages: list[dict[str, Any]] | None = None,
 ) -> bool:
     """Notify the alert's tier, or the first tier above it with someone in it; set when it
-    escalates next. Whether anyone was paged."""
+    escalates next. Whether anyone was paged. ``tier`` looks a tier's people up (the ladder's,
+    by default); the pages are written at once, or added to ``pages`` for the caller to write."""
     ladder, top = LADDERS[alert.kind], top_tier(alert.kind)
-    people = ladder[alert.tier](uow, case.agency_id)
+    people_of = tier or (lambda uow, agency_id, number: ladder[number](uow, agency_id))
+    people = people_of(uow, case.agency_id, alert.tier)
     while not people and alert.tier < top:
         alert.tier += 1
-        people = ladder[alert.tier](uow, case.agency_id)
+        people = people_of(uow, case.agency_id, alert.tier)
     done = alert.tier == top and bool(people)
     alert.next_escalation_at = None if done else now + ack_timeout(uow)
     if not people:
@@ -155,7 +196,7 @@ def _page(
         return False
     if notification == NotificationKind.ALERT_ESCALATED:
         context = {**context, "tier": alert.tier}
-    enqueue(
+    rows = notification_rows(
         uow,
         notification,
         recipients=people,
@@ -164,6 +205,10 @@ def _page(
         context={"alert_id": alert.id, "path": f"/alerts/{alert.id}", **context},
         lane=lane_of(alert.kind),
     )
+    if pages is None:
+        insert_new(uow, rows)
+    else:
+        pages += rows
     return True
 
 

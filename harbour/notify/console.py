@@ -97,7 +97,8 @@ def check(app: App, actor_handle: str | None) -> RoutesCheck:
         staff = uow.session.scalars(
             select(Staff).where(Staff.agency_id == actor.agency_id, Staff.active.is_(True))
         ).all()
-        routes = _own(routes_of(uow), {s.handle for s in staff})
+        others = select(Staff.handle).where(Staff.agency_id != actor.agency_id)
+        routes = _own(routes_of(uow), {s.handle for s in staff}, set(uow.session.scalars(others)))
         agency = uow.session.get_one(Agency, actor.agency_id)
         shown = _own_routes(uow, actor, routes.routes)
         audit(uow, actor, "notify.check", routes=len(shown))
@@ -120,32 +121,29 @@ def check(app: App, actor_handle: str | None) -> RoutesCheck:
     return app.run(work)
 
 
-def _own(routes: Routes, handles: set[str]) -> Routes:
-    """The routes file's routes and problems, and the staff records' of ``handles`` only (a
-    record's problem starts with the handle)."""
+def _own(routes: Routes, handles: set[str], others: set[str]) -> Routes:
+    """The routes file's routes, the staff records' of ``handles`` only, and the problems but
+    those about ``others``' records (a record's problem starts with the handle)."""
     return Routes(
         tuple(r for r in routes.routes if r.source == FILE or r.tags & handles),
-        tuple(
-            p for p in routes.problems if not _record_problem(p) or _record_problem(p) in handles
-        ),
+        tuple(p for p in routes.problems if p.partition(":")[0] not in others),
         routes.unusable,
     )
 
 
-def _record_problem(problem: str) -> str | None:
-    """The handle a staff record's problem is about; None for a problem of the routes file."""
-    head, colon, _ = problem.partition(":")
-    return head if colon and " " not in head else None
+def _foreign(uow: UnitOfWork, actor: Actor) -> set[str]:
+    """What names another agency: its name, its staff's handles (nothing, for an operator)."""
+    if actor.operator:
+        return set()
+    names = select(Agency.name).where(Agency.id != actor.agency_id)
+    handles = select(Staff.handle).where(Staff.agency_id != actor.agency_id)
+    return {*uow.session.scalars(names), *uow.session.scalars(handles)}
 
 
 def _own_routes(uow: UnitOfWork, actor: Actor, routes: Any) -> list[Any]:
     """The routes an actor may see and test: all of them for an operator; for anyone else, those
-    that name nothing of another agency (its name, one of its staff's handles)."""
-    if actor.operator:
-        return list(routes)
-    names = select(Agency.name).where(Agency.id != actor.agency_id)
-    handles = select(Staff.handle).where(Staff.agency_id != actor.agency_id)
-    foreign = {*uow.session.scalars(names), *uow.session.scalars(handles)}
+    that name nothing of another agency."""
+    foreign = _foreign(uow, actor)
     return [r for r in routes if not r.tags & foreign]
 
 

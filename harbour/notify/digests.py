@@ -14,6 +14,7 @@ put in them, once ``HOLD`` has run out. A row the relay took anyway (a batch slo
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, cast
@@ -51,9 +52,10 @@ class Digests:
         started: dict[str, list[str]] = {}
         held = {recipient: self.rows[recipient] for recipient in items if recipient in self.rows}
         extended = _extend(uow, held, items)
-        for recipient, new in items.items():
-            if recipient not in extended:
-                started[recipient] = _start(uow, self, recipient, new)
+        new = [recipient for recipient in items if recipient not in extended]
+        late = overdue_step_items(uow, new)
+        for recipient in new:
+            started[recipient] = _start(uow, self, recipient, items[recipient] + late[recipient])
         self._hold(uow, [row for ids in self.rows.values() for row in ids])
         return started
 
@@ -81,7 +83,7 @@ def _start(
         recipients=[recipient],
         case=None,
         dedupe=dedupe,
-        context=_context([], 0, items + overdue_step_items(uow, recipient)),
+        context=_context([], 0, items),
         lane=Lane.NORMAL,
     )
     channels = routes_of(uow).channels_for(recipient) or [ANY_CHANNEL]
@@ -130,9 +132,14 @@ def _extend(uow: UnitOfWork, held: dict[str, list[str]], items: Items) -> set[st
 def _context(
     shown: list[dict[str, Any]], count: int, items: list[dict[str, Any]]
 ) -> dict[str, Any]:
+    """A digest's context: ``shown`` (already checked when it was written) and as many of the
+    new ``items`` as fit, checked now; ``count`` takes them all."""
     total = count + len(items)
-    kept = (shown + items)[:MAX_ITEMS]
-    return clean_context({"items": kept, "count": total, "more": max(0, total - MAX_ITEMS)})
+    kept = clean_context({"items": items[: max(0, MAX_ITEMS - len(shown))]})["items"]
+    return {
+        "items": shown + kept,
+        **clean_context({"count": total, "more": max(0, total - MAX_ITEMS)}),
+    }
 
 
 def _set_due(uow: UnitOfWork, ids: list[str], moment: Any) -> None:
@@ -153,31 +160,38 @@ def _set_due(uow: UnitOfWork, ids: list[str], moment: Any) -> None:
 STEP_OVERDUE = "plan_step_overdue"  # a digest item's kind: not a notification of its own
 
 
-def overdue_step_items(uow: UnitOfWork, recipient: str) -> list[dict[str, Any]]:
-    """One digest item per case of the caseworker ``recipient`` whose plan has a step past its
-    due date (the earliest such date), added when their digest starts: pointers only."""
+def overdue_step_items(uow: UnitOfWork, handles: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """For each caseworker in ``handles``, one digest item per case of theirs whose plan has a
+    step past its due date (the earliest such date), added when their digest starts: pointers
+    only. One query for them all."""
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if not handles:
+        return found
     # Only cases with some step dated before tomorrow (UTC) in any version can have one late
-    # today in their agency's zone: the rest of a large caseload is never walked in Python.
+    # today in their agency's zone: found from the steps' due dates (indexed), so the rest of a
+    # large caseload is never walked.
     latest_today = uow.now().date() + timedelta(days=1)
     some_step_due = (
-        select(PlanItem.id)
-        .join(Plan, Plan.id == PlanItem.plan_id)
-        .where(Plan.case_id == Case.id, PlanItem.due_on < latest_today)
-        .exists()
+        select(Plan.case_id)
+        .join(PlanItem, PlanItem.plan_id == Plan.id)
+        .where(PlanItem.due_on < latest_today)
     )
     cases = uow.session.execute(
-        select(Case.id, Case.reference, Agency.timezone)
+        select(Staff.handle, Case.id, Case.reference, Agency.timezone)
         .join(Staff, Staff.id == Case.caseworker_id)
         .join(Agency, Agency.id == Case.agency_id)
-        .where(Staff.handle == recipient, Case.status != CaseStatus.CLOSED, some_step_due)
-        .order_by(Case.reference)
-    ).all()
-    items = []
-    for case_id, reference, zone in cases:
+        .where(
+            Case.id.in_(some_step_due),
+            Staff.handle.in_(handles),
+            Case.status != CaseStatus.CLOSED,
+        )
+        .order_by(Staff.handle, Case.reference)
+    ).tuples()
+    for handle, case_id, reference, zone in cases:
         today = uow.now().astimezone(ZoneInfo(zone)).date()
         late = _overdue_dates(uow, case_id, today)
         if late:
-            items.append(
+            found[handle].append(
                 {
                     "case_ref": refs.short_form(reference),
                     "kind": STEP_OVERDUE,
@@ -185,7 +199,7 @@ def overdue_step_items(uow: UnitOfWork, recipient: str) -> list[dict[str, Any]]:
                     "path": f"/cases/{reference}",
                 }
             )
-    return items
+    return found
 
 
 def _overdue_dates(uow: UnitOfWork, case_id: str, today: date) -> list[date]:

@@ -47,18 +47,41 @@ def enqueue(
         context: allowlisted operational values only (see ``harbour.notify.context``).
         agency_id: whose admins hear of a dead letter, when there is no case.
     """
+    rows = notification_rows(
+        uow,
+        kind,
+        recipients=recipients,
+        case=case,
+        dedupe=dedupe,
+        context=context,
+        lane=lane,
+        agency_id=agency_id,
+    )
+    insert_new(uow, rows)
+    return len(rows)
+
+
+def notification_rows(
+    uow: UnitOfWork,
+    kind: NotificationKind | str,
+    *,
+    recipients: list[str],
+    case: Case | None,
+    dedupe: str,
+    context: Mapping[str, Any],
+    lane: Lane,
+    agency_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """The rows ``enqueue`` writes, for a caller that writes many notifications' together
+    (``insert_new``)."""
     values = clean_context(_with_case(context, case))
     routes = routes_of(uow)
     agency = case.agency_id if case is not None else agency_id
-    rows = [
+    return [
         _row(uow, kind, lane, dedupe, recipient, channel, values, case, agency)
         for recipient in unique(recipients)
         for channel in routes.channels_for(recipient) or [ANY_CHANNEL]
     ]
-    _insert_new(uow, rows)
-    if Lane(lane) == Lane.URGENT and uow.app.urgent_written is not None:
-        uow.app.urgent_written.update(row["id"] for row in rows)
-    return len(rows)
 
 
 def _with_case(context: Mapping[str, Any], case: Case | None) -> dict[str, Any]:
@@ -103,12 +126,16 @@ def _key(dedupe: str, recipient: str, channel: str) -> str:
     return key if len(key) <= KEY_MAX else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
-def _insert_new(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
+def insert_new(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
+    """Write outbox rows in one statement; a row whose key is already there is left out."""
     if not rows:
         return
     dialect = postgresql if uow.session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
     uow.session.execute(statement, rows)
+    if uow.app.urgent_written is not None:  # a command warns about its own urgent pages
+        urgent = Lane.URGENT.value
+        uow.app.urgent_written.update(row["id"] for row in rows if row["lane"] == urgent)
 
 
 def dead_letter_recipient(uow: UnitOfWork, handle: str, reason: str) -> int:

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 
 from harbour import events
 from harbour.app import UnitOfWork
@@ -93,88 +94,121 @@ def sweep(
 ) -> dict[str, int]:
     """Fire the reminder thresholds passed by ``now``; counts by threshold and digests.
 
-    The candidates are found by one indexed query (in ``read``, a read-only transaction, when
-    given); then ``batch`` of them at a time in one ``run`` each (marks, digest items,
-    escalations together), and a short last one sends the digests; ``between`` runs between
-    two batches. With ``run=app.run`` each batch commits: on SQLite a transaction holds the
-    database's one write lock, and a catch-up sweep over many cases in one transaction kept
-    every other command (``harbour assess`` too) waiting.
+    What fires is worked out in ``read`` (a read-only transaction, when given: on SQLite it
+    holds no lock) from one indexed query; then the assessments with something to fire, ``batch``
+    at a time, are written in one ``run`` each (marks, digest items, escalations together), and a
+    short last one sends the digests; ``between`` runs between two batches. A sweep that finds
+    nothing new writes nothing. With ``run=app.run`` each batch commits: on SQLite a transaction
+    holds the database's one write lock, and a catch-up sweep over many cases in one transaction
+    kept every other command (``harbour assess`` too) waiting.
     """
     thresholds, digests = Thresholds.of(policy), Digests()
     counts: Counter[str] = Counter()
-    chunks = _chunks((read or run)(partial(candidates, now=now)), batch)
-    for number, chunk in enumerate(chunks):
-        if number and between is not None:
+    firings = (read or run)(partial(to_fire, thresholds=thresholds, now=now))
+    for first in range(0, len(firings), batch):
+        if first and between is not None:
             between()
-        done = run(partial(_batch, thresholds=thresholds, now=now, ids=chunk, digests=digests))
+        done = run(partial(_batch, firings=firings[first : first + batch], digests=digests))
         digests.started(done.started)
         counts += done.counts
-    run(digests.release)
+    if digests.rows:
+        run(digests.release)
     return _totals(counts, digests)
-
-
-def _chunks(ids: list[str], size: int) -> list[list[str]]:
-    return [ids[first : first + size] for first in range(0, len(ids), size)]
 
 
 def _totals(counts: Counter[str], digests: Digests) -> dict[str, int]:
     return {**counts, "digests": digests.written}
 
 
-def candidates(uow: UnitOfWork, now: datetime) -> list[str]:
-    """The open assessments, by id, with a threshold near or past ``now`` that has not fired
-    for their due date: one indexed query, whose cost follows what is due (the rest of the
-    caseload is never read). The bound is loose by ``SLACK``; ``Thresholds.passed`` is exact."""
-    names, params = _bounds(uow.reference.policy, now)
-    return list(uow.session.scalars(_candidate_query(names), params))
+@dataclass(frozen=True)
+class Firing:
+    """An open assessment and the marks its passed, unfired thresholds make (one ``SENT``
+    reminder, the earlier ones ``SKIPPED``, and the escalation)."""
+
+    due: Due
+    marks: tuple[dict[str, Any], ...]
+
+
+def to_fire(uow: UnitOfWork, thresholds: Thresholds, now: datetime) -> list[Firing]:
+    """What a sweep at ``now`` fires, by assessment id: the candidates (``candidates``) and the
+    marks they hold, read by one query, decided in Python (``Thresholds.passed`` is exact)."""
+    names, params = _bounds(thresholds.policy, now)
+    fired: dict[str, dict[str, datetime]] = defaultdict(dict)
+    dues: dict[str, Due] = {}
+    zones: dict[str, ZoneInfo] = {}
+    for row in uow.session.execute(_candidates_with_marks(names), params).tuples():
+        assessment_id, due_at, point, case_id, ref, worker, agency_id, zone, name, fired_for = row
+        if assessment_id not in dues:
+            tz = zones.get(zone) or zones.setdefault(zone, ZoneInfo(zone))
+            dues[assessment_id] = Due(
+                assessment_id, due_at, point, case_id, ref, worker, agency_id, tz
+            )
+        if name is not None:
+            fired[assessment_id][name] = fired_for
+    found = []
+    for due in dues.values():
+        marks = _marks_for(due, thresholds, now, fired.get(due.assessment_id, {}))
+        if marks:
+            found.append(Firing(due, tuple(marks)))
+    return found
+
+
+def _marks_for(
+    due: Due, thresholds: Thresholds, now: datetime, fired: dict[str, datetime]
+) -> list[dict[str, Any]]:
+    passed = [
+        name
+        for name in thresholds.passed(due.due_at, due.zone, now)
+        if fired.get(name) != due.due_at
+    ]
+    reminders = [name for name in passed if name in REMINDERS]
+    marks = [_mark(due, name, now, SKIPPED) for name in reminders[:-1]]
+    marks += [_mark(due, name, now, SENT) for name in reminders[-1:]]
+    if ESCALATION in passed:
+        marks.append(_mark(due, ESCALATION, now, SENT))
+    return marks
+
+
+def horizon(policy: Policy, now: datetime) -> datetime:
+    """The latest due time a threshold passed by ``now`` can have (loose by ``SLACK``): an
+    assessment due later has nothing to fire yet."""
+    return _bounds(policy, now)[1]["horizon"]
 
 
 def _bounds(policy: Policy, now: datetime) -> tuple[tuple[str, ...], dict[str, datetime]]:
+    """The thresholds' names, and the latest due time each can have passed by ``now`` (and the
+    latest of those, ``horizon``, the one bound of the index range the candidates are read from)."""
     specs = Thresholds.of(policy).specs
     names = tuple(name for name, *_ in specs)
-    return names, {f"bound_{name}": now - offset + SLACK for name, _, _, offset in specs}
+    bounds = {f"bound_{name}": now - offset + SLACK for name, _, _, offset in specs}
+    return names, {**bounds, "horizon": max(bounds.values())}
 
 
-def _batch(
-    uow: UnitOfWork, thresholds: Thresholds, now: datetime, ids: list[str], digests: Digests
-) -> Batch:
-    """Marks, escalations and digest items for the candidates ``ids``, read again in this
-    transaction (one completed or reminded since is left out): a few statements per batch,
-    whatever its size."""
-    chunk = _due(uow, ids)
-    fired = _fired_marks(uow, [due.assessment_id for due in chunk])
+def _batch(uow: UnitOfWork, firings: list[Firing], digests: Digests) -> Batch:
+    """Marks, escalations and digest items for ``firings``, each checked again in this
+    transaction (one completed, re-timed or reminded since is left out): a few statements per
+    batch, whatever its size."""
+    chunk = [(firing.due, firing.marks) for firing in _still_due(uow, firings)]
     who = recipients.caseworkers_or_supervisors(
-        uow, [(due.caseworker_id, due.agency_id) for due in chunk]
+        uow, [(due.caseworker_id, due.agency_id) for due, _ in chunk]
     )
-    marks: list[dict[str, Any]] = []
-    for due in chunk:
-        passed = [
-            name
-            for name in thresholds.passed(due.due_at, due.zone, now)
-            if fired.get((due.assessment_id, name)) != due.due_at
-        ]
-        reminders = [name for name in passed if name in REMINDERS]
-        marks += [_mark(due, name, now, SKIPPED) for name in reminders[:-1]]
-        marks += [_mark(due, name, now, SENT) for name in reminders[-1:]]
-        if ESCALATION in passed:
-            marks.append(_mark(due, ESCALATION, now, SENT))
-    written = _record_marks(uow, marks)
-    by_id = {due.assessment_id: due for due in chunk}
+    written = _record_marks(uow, [mark for _, marks in chunk for mark in marks])
     counts: Counter[str] = Counter(assessments=len(chunk))
     items: dict[str, list[dict[str, Any]]] = defaultdict(list)
     overdue: list[Due] = []
-    for mark in marks:
-        due, name = by_id[mark["assessment_id"]], mark["threshold"]
-        if (due.assessment_id, name) not in written:
-            continue  # another sweep fired it meanwhile
-        if mark["outcome"] == SKIPPED:
-            counts["skipped"] += 1
-        elif name == ESCALATION:
-            overdue.append(due)
-        else:
-            for recipient in who[due.caseworker_id, due.agency_id]:
-                items[recipient].append(_item(due, name))
-            counts[name] += 1
+    for due, marks in chunk:
+        for mark in marks:
+            name = mark["threshold"]
+            if (due.assessment_id, name) not in written:
+                continue  # another sweep fired it meanwhile
+            if mark["outcome"] == SKIPPED:
+                counts["skipped"] += 1
+            elif name == ESCALATION:
+                overdue.append(due)
+            else:
+                for recipient in who[due.caseworker_id, due.agency_id]:
+                    items[recipient].append(_item(due, name))
+                counts[name] += 1
     _escalate_all(uow, overdue)
     counts["escalated"] += len(overdue)
     return Batch(counts, digests.add(items, uow))
@@ -213,16 +247,14 @@ def _remindable(*columns: Any) -> Any:
 
 
 @lru_cache(maxsize=8)
-def _candidate_query(thresholds: tuple[str, ...]) -> Any:
-    """Built once (a sweep runs every few minutes): the bounds are parameters."""
+def _candidates_with_marks(thresholds: tuple[str, ...]) -> Any:
+    """The open assessments with a threshold near or past the sweep's moment that has not fired
+    for their due date (the bounds are parameters: ``_bounds``), with what ``Due`` needs, beside
+    each mark they hold (or none): one indexed query, whose cost follows what is due (the rest
+    of the caseload is never read). Built once: a sweep runs every few minutes."""
     unfired = or_(*(_unfired_near(name) for name in thresholds))
-    return _remindable(Assessment.id).where(unfired).order_by(Assessment.id)
-
-
-# By primary key alone: beside the candidates' own conditions, SQLite's planner walked the
-# (status, due_at) index for every batch. What those conditions say is checked in Python.
-_DUE_BY_ID = (
-    select(
+    held = aliased(ReminderMark)  # not the one the unfired conditions correlate
+    columns = (
         Assessment.id,
         Assessment.due_at,
         Assessment.point,
@@ -231,27 +263,33 @@ _DUE_BY_ID = (
         Case.caseworker_id,
         Case.agency_id,
         Agency.timezone,
-        Assessment.status,
-        Case.status,
+        held.threshold,
+        held.due_at,
     )
-    .join(Case, Case.id == Assessment.case_id)
-    .join(Agency, Agency.id == Case.agency_id)
-    .where(Assessment.id.in_(bindparam("ids", expanding=True)))
-    .order_by(Assessment.id)
+    within = Assessment.due_at <= bindparam("horizon", type_=Assessment.__table__.c.due_at.type)
+    return (
+        _remindable(*columns)
+        .outerjoin(held, held.assessment_id == Assessment.id)
+        .where(within, unfired)
+        .order_by(Assessment.id)
+    )
+
+
+# By primary key alone, the assessment's own row: beside the candidates' own conditions,
+# SQLite's planner walked the (status, due_at) index for every batch, and with the case joined
+# PostgreSQL's scanned every assessment. The status is checked in Python; a closed case's
+# assessments are cancelled with it.
+_BY_ID = select(Assessment.id, Assessment.due_at, Assessment.status).where(
+    Assessment.id.in_(bindparam("ids", expanding=True))
 )
 
 
-def _due(uow: UnitOfWork, ids: list[str]) -> list[Due]:
-    """The candidates ``ids`` still remindable (``_remindable``) in this transaction."""
-    return [
-        Due(assessment, due_at, point, case, ref, worker, agency, ZoneInfo(zone))
-        for assessment, due_at, point, case, ref, worker, agency, zone, status, case_status in (
-            uow.session.execute(_DUE_BY_ID, {"ids": ids}).tuples()
-        )
-        if status == AssessmentStatus.OPEN
-        and due_at is not None
-        and case_status != CaseStatus.CLOSED
-    ]
+def _still_due(uow: UnitOfWork, firings: list[Firing]) -> list[Firing]:
+    """The ``firings`` whose assessment is still open and due when it was read."""
+    ids = [firing.due.assessment_id for firing in firings]
+    found = uow.session.execute(_BY_ID, {"ids": ids}).tuples()
+    now = {id_: due_at for id_, due_at, status in found if status == AssessmentStatus.OPEN}
+    return [firing for firing in firings if now.get(firing.due.assessment_id) == firing.due.due_at]
 
 
 def _unfired_near(threshold: str) -> Any:
@@ -262,16 +300,6 @@ def _unfired_near(threshold: str) -> Any:
     )
     bound = bindparam(f"bound_{threshold}", type_=Assessment.__table__.c.due_at.type)
     return and_(Assessment.due_at <= bound, ~fired)
-
-
-def _fired_marks(uow: UnitOfWork, ids: list[str]) -> dict[tuple[str, str], datetime]:
-    """The due date each threshold of these assessments last fired for."""
-    found = uow.session.execute(
-        select(ReminderMark.assessment_id, ReminderMark.threshold, ReminderMark.due_at).where(
-            ReminderMark.assessment_id.in_(ids)
-        )
-    )
-    return {(assessment_id, name): due_at for assessment_id, name, due_at in found.tuples()}
 
 
 def _fired(mark: ReminderMark | None, due_at: datetime) -> bool:
@@ -322,30 +350,31 @@ def _local_date(due: Due) -> str:
 
 
 def _escalate_all(uow: UnitOfWork, overdue: list[Due]) -> None:
+    """Overdue past the policy's threshold: mark each case escalated and alert its supervisors
+    (``alerts.open_alerts``), once per assessment; a few statements whatever their number."""
     if not overdue:
         return
     ids = [due.case_id for due in overdue]
     cases = {case.id: case for case in uow.session.scalars(select(Case).where(Case.id.in_(ids)))}
-    for due in overdue:
-        escalate_overdue(uow, due, cases[due.case_id])
-
-
-def escalate_overdue(uow: UnitOfWork, due: Due, case: Case) -> None:
-    """Overdue past the policy's threshold: mark the case and alert its supervisors."""
-    case.escalated = True
-    alerts.open_alert(
+    for case in cases.values():
+        case.escalated = True
+    alerts.open_alerts(
         uow,
-        case,
         AlertKind.OVERDUE_ESCALATION,
-        due.assessment_id,
         NotificationKind.OVERDUE_ESCALATION,
-        {"due_date": _local_date(due)},
+        [
+            (cases[due.case_id], due.assessment_id, {"due_date": _local_date(due)})
+            for due in overdue
+        ],
     )
-    events.record(
-        uow,
-        case.id,
-        events.CASE_ESCALATED,
-        due.assessment_id,
-        reason="overdue",
-        point=due.point,
-    )
+    recorded = events.recorded(uow, events.CASE_ESCALATED, [due.assessment_id for due in overdue])
+    for due in overdue:
+        if (due.case_id, due.assessment_id) not in recorded:
+            events.record_new(
+                uow,
+                due.case_id,
+                events.CASE_ESCALATED,
+                due.assessment_id,
+                reason="overdue",
+                point=due.point,
+            )

@@ -115,21 +115,19 @@ def open_due_assessments(app: App, now: datetime, batch: int = BATCH) -> int:
 
     Harbour opens each assessment ahead of its due time, when the previous one completes, so
     reminders can fire before it is due; this pass catches what a crash or a policy change left.
-    One anti-join finds those cases (usually none): the cases that have one are never loaded.
+    One anti-join finds those cases (usually none) among the cases due by the reminders' horizon
+    (``schedule.cases_missing_next``): the others are never read.
     """
-    opened, after, gap = 0, "", WriterGap(app)
-    while True:
-        found = app.read(partial(_missing_next, batch=batch, after=after))
-        if found:
-            opened += app.run(partial(_open_next, ids=found))
-            after = found[-1]
-        if len(found) < batch:
-            return opened
-        gap()
+    from harbour.notify import reminders
 
-
-def _missing_next(uow: UnitOfWork, *, batch: int, after: str) -> list[str]:
-    return [case.id for case in schedule.cases_missing_next(uow, limit=batch, after_id=after)]
+    due_by = reminders.horizon(app.reference.policy, now)
+    found = app.read(lambda uow: schedule.cases_missing_next(uow, due_by=due_by))
+    opened, gap = 0, WriterGap(app)
+    for first in range(0, len(found), batch):
+        if first:
+            gap()
+        opened += app.run(partial(_open_next, ids=found[first : first + batch]))
+    return opened
 
 
 def _open_next(uow: UnitOfWork, *, ids: list[str]) -> int:
@@ -141,8 +139,8 @@ def send_reminders(
     app: App, now: datetime, batch: int = BATCH, between: Callable[[], None] | None = None
 ) -> int:
     """Enqueue the once-per-threshold reminders, one digest per recipient, and the overdue
-    escalations; how many. A transaction per ``batch`` assessments (``between`` runs between
-    two), then a short one that sends the digests."""
+    escalations; how many. A transaction per ``batch`` assessments with something to fire
+    (``between`` runs between two), then a short one that sends the digests."""
     from harbour.notify import reminders
 
     gap = WriterGap(app)

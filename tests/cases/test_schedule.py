@@ -104,15 +104,21 @@ def test_discharge_follow_ups_and_the_sweep_reconciler(
     seeded.run(lose)
 
     def reconcile(uow):
-        missing = cases_missing_next(uow, limit=10)
-        return [ensure_next(uow, case) is not None for case in missing]
+        missing = cases_missing_next(uow, due_by=due)
+        return [ensure_next(uow, uow.session.get(Case, case_id)) is not None for case_id in missing]
 
     assert seeded.run(reconcile) == [True]
     assert seeded.run(reconcile) == []
     assert open_assessments(seeded, ref) == [("follow_up", due)]
 
 
-def _case(uow: UnitOfWork, agency_id: str, status: str, *assessment_statuses: str) -> str:
+def _case(
+    uow: UnitOfWork,
+    agency_id: str,
+    status: str,
+    *assessment_statuses: str,
+    due: datetime | None = None,
+) -> str:
     now = uow.now()
     case = Case(
         reference=f"HB-{new_id()}",
@@ -122,6 +128,7 @@ def _case(uow: UnitOfWork, agency_id: str, status: str, *assessment_statuses: st
         persons_at_risk=[],
         created_at=now,
         updated_at=now,
+        next_due_at=due,
     )
     uow.session.add(case)
     uow.session.flush()
@@ -138,11 +145,12 @@ def _case(uow: UnitOfWork, agency_id: str, status: str, *assessment_statuses: st
     return case.id
 
 
-def test_cases_missing_next_pages_through_exactly_the_cases_without_an_open_one(
+def test_cases_missing_next_finds_exactly_the_cases_due_by_the_horizon_without_an_open_one(
     seeded: App,
 ) -> None:
     statuses = ("referred", "active", "discharge_pending", "discharged", "closed", "reopened")
     shapes = ((), ("open",), ("completed",), ("completed", "open"), ("cancelled", "completed"))
+    horizon = timedelta(days=4)
 
     def make(uow: UnitOfWork) -> set[str]:
         agency_id = uow.session.scalar(select(Agency.id).where(Agency.name == "north"))
@@ -150,30 +158,24 @@ def test_cases_missing_next_pages_through_exactly_the_cases_without_an_open_one(
         expected = set()
         for status in statuses:
             for shape in shapes:
-                case_id = _case(uow, agency_id, status, *shape)
-                if status not in ("referred", "closed") and "open" not in shape:
-                    expected.add(case_id)
+                for due in (None, uow.now() - timedelta(days=9), uow.now() + horizon):
+                    case_id = _case(uow, agency_id, status, *shape, due=due)
+                    if status not in ("referred", "closed") and "open" not in shape:
+                        expected.add(case_id)
+                # Due after the horizon: left for a later sweep, before its first reminder.
+                _case(uow, agency_id, status, *shape, due=uow.now() + horizon * 2)
         return expected
 
     expected = seeded.run(make)
-    found: list[str] = []
-    while True:  # in pages of 3, as the sweep pages, resuming after the last id
-        after = found[-1] if found else ""
-        page = seeded.run(
-            lambda uow, after=after: [
-                c.id for c in cases_missing_next(uow, limit=3, after_id=after)
-            ]
-        )
-        found += page
-        if len(page) < 3:
-            break
+    found = seeded.run(lambda uow: cases_missing_next(uow, due_by=uow.now() + horizon))
     assert found == sorted(expected)
 
 
 def test_cases_missing_next_looks_each_case_up_by_its_own_index_on_sqlite(
     tmp_path: Path, sqlite_template: Path, clock: FixedClock
 ) -> None:
-    """The correlated lookup must not walk the (status, due_at) index: that made it quadratic."""
+    """The correlated lookup must not walk the (status, due_at) index: that made it quadratic;
+    and the cases are found by their due date, not by a walk over the caseload."""
     key_file = tmp_path / "keys.json"
     Keyring.generate().save(key_file)
     url = f"sqlite:///{shutil.copy(sqlite_template, tmp_path / 'plan.db')}"
@@ -187,7 +189,7 @@ def test_cases_missing_next_looks_each_case_up_by_its_own_index_on_sqlite(
 
     event.listen(engine, "before_cursor_execute", capture)
     try:
-        app.run(lambda uow: cases_missing_next(uow, limit=10))
+        app.run(lambda uow: cases_missing_next(uow, due_by=uow.now()))
         [(statement, parameters)] = statements
         with engine.connect() as conn:
             plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
@@ -196,6 +198,7 @@ def test_cases_missing_next_looks_each_case_up_by_its_own_index_on_sqlite(
         app.dispose()
     details = " | ".join(row[-1] for row in plan)
     assert "ix_assessments_case_status (case_id=? AND status=?)" in details, details
+    assert "ix_cases_due (next_due_at" in details, details
 
 
 def test_dry_run_of_an_imminent_case_stays_readable(

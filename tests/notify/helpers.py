@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from harbour.app import App, UnitOfWork
 from harbour.cases.intake import refer
@@ -36,11 +36,22 @@ AGENCY_WORDS = ("north", "south", "MARK-")
 
 
 def new_case(app: App, marker: str = MARKER, caseworker: str | None = "cw1") -> Case:
-    """A referred case, given to ``caseworker`` by the referral itself: no notice is enqueued
-    (the initial-contact step sends that), so each test starts with an empty outbox."""
+    """A referred case, given to ``caseworker`` by the referral itself (None: to nobody), with no
+    assessment open and no notice enqueued (the initial-contact step sends that), so each test
+    starts with an empty outbox and opens the assessments it needs."""
     answers = referral(marker) | ({"caseworker": caseworker} if caseworker else {})
     referred = refer(app, "coord", answers, None)
-    return app.run(lambda uow: uow.session.get_one(Case, referred.id))
+
+    def bare(uow: UnitOfWork) -> Case:
+        # The referral opened the initial assessment; each test opens the assessments it needs.
+        uow.session.execute(delete(Assessment).where(Assessment.case_id == referred.id))
+        case = uow.session.get_one(Case, referred.id)
+        case.next_due_at = None
+        if caseworker is None:  # as if the agency had had no caseworker to give it
+            case.caseworker_id = None
+        return case
+
+    return app.run(bare)
 
 
 def reassign(app: App, case: Case, handle: str) -> Case:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import delete, select
@@ -10,7 +11,8 @@ from sqlalchemy import delete, select
 from benchmarks.sweep import check_due_set, outbox_rows, seed_cases
 from harbour.app import App
 from harbour.clock import FixedClock
-from harbour.db.models import Assessment
+from harbour.db.models import Agency, Assessment, Case
+from harbour.domain.policy import reminder_times
 from harbour.orchestration.sweep import sweep
 from tests.cli.helpers import answers_file
 from tests.conftest import START
@@ -31,13 +33,29 @@ def test_the_due_set_is_the_policy_s_and_a_second_sweep_adds_nothing(
     assert outbox_rows(app) == enqueued
 
 
-def test_a_case_left_without_its_next_assessment_gets_one(seeded: App, tmp_path: Path) -> None:
+def test_a_case_left_without_its_next_assessment_gets_one_before_its_first_reminder(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
     case = refer(seeded, tmp_path)
     assess(seeded, case.reference, "initial_contact", answers_file(seeded, tmp_path, "a"))
     with seeded.sessions() as session, session.begin():  # as if a crash had lost it
+        lost_due, zone = session.execute(
+            select(Case.next_due_at, Agency.timezone).join(Agency, Agency.id == Case.agency_id)
+        ).one()
         session.execute(delete(Assessment).where(Assessment.status == "open"))
-    assert sweep(seeded).opened == 1
+    assert lost_due is not None
+    first_reminder = min(
+        at for _, at in reminder_times(seeded.reference.policy, lost_due, ZoneInfo(zone))
+    )
+    # The sweep probes only the cases due within its reminders' horizon (not the whole
+    # caseload): nothing of this case is late before its first reminder, and then the lost
+    # assessment is opened again in the same sweep that sends that reminder, on time.
+    clock.set(first_reminder)
+    report = sweep(seeded)
+    assert (report.opened, report.reminders) == (1, 1)
     assert sweep(seeded).opened == 0
     with seeded.sessions() as session:
-        points = session.scalars(select(Assessment.point).where(Assessment.status == "open"))
-        assert list(points) == ["planning_meeting"]
+        open_now = session.execute(
+            select(Assessment.point, Assessment.due_at).where(Assessment.status == "open")
+        )
+        assert list(open_now) == [("planning_meeting", lost_due)]
