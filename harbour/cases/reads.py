@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +25,7 @@ from harbour.db.models import (
     Staff,
     ThreatSource,
 )
+from harbour.domain import orders
 from harbour.domain.policy import Interval, shift
 from harbour.domain.text import escaped
 from harbour.domain.vocab import CaseStatus, Role
@@ -150,6 +151,11 @@ class CaseDetails:
     people: tuple[Mapping[str, Any], ...]
     threats: tuple[Mapping[str, Any], ...]
 
+    @property
+    def expired_orders(self) -> int:
+        """How many of the threat sources' protective orders have run out."""
+        return sum(bool(t.get("protective_order_expired")) for t in self.threats)
+
     def as_json(self) -> dict[str, Any]:
         return {
             "case": self.case,
@@ -164,6 +170,7 @@ class CaseDetails:
             "referral_source": self.referral_source,
             "people": [dict(p) for p in self.people],
             "threats": [dict(t) for t in self.threats],
+            "expired_orders": self.expired_orders,
         }
 
 
@@ -185,6 +192,7 @@ def describe(uow: UnitOfWork, case: Case) -> CaseDetails:
     ).all()
     caseworker = uow.session.get(Staff, case.caseworker_id) if case.caseworker_id else None
     zone = agency_zone(uow, case.agency_id)
+    today = uow.now().astimezone(zone).date()
     return CaseDetails(
         case=case.reference,
         status=case.status,
@@ -197,7 +205,7 @@ def describe(uow: UnitOfWork, case: Case) -> CaseDetails:
         persons_at_risk=tuple(case.persons_at_risk),
         referral_source=uow.unseal(case, "referral_source"),
         people=tuple(MappingProxyType(_person(uow, p)) for p in people),
-        threats=tuple(MappingProxyType(_threat(uow, t)) for t in threats),
+        threats=tuple(MappingProxyType(_threat(uow, t, today)) for t in threats),
     )
 
 
@@ -212,7 +220,7 @@ def _person(uow: UnitOfWork, person: Person) -> dict[str, Any]:
     return shown
 
 
-def _threat(uow: UnitOfWork, threat: ThreatSource) -> dict[str, Any]:
+def _threat(uow: UnitOfWork, threat: ThreatSource, today: date) -> dict[str, Any]:
     shown: dict[str, Any] = {
         "threat": threat.position,
         "kind": threat.kind,
@@ -223,6 +231,8 @@ def _threat(uow: UnitOfWork, threat: ThreatSource) -> dict[str, Any]:
             shown[f] = v
     if threat.protective_order_expires_on:
         shown["protective_order_expires_on"] = threat.protective_order_expires_on.isoformat()
+        if threat.protective_order and orders.expired(threat.protective_order_expires_on, today):
+            shown["protective_order_expired"] = True
     return shown
 
 

@@ -92,6 +92,8 @@ def _describe(case: dict[str, Any]) -> str:
     if case["steps_overdue"]:
         late = ", ".join(f"{s['key']} (due {s['due_on']})" for s in case["steps_overdue"])
         lines.append(f"  STEPS-OVERDUE: {late}")
+    if case["expired_orders"]:
+        lines.append(f"  PROTECTIVE-ORDER-EXPIRED: {case['expired_orders']} (renew or extend)")
     if case.get("referral_source"):
         lines.append(f"  referred by: {case['referral_source']}")
     for person in case["people"]:

@@ -63,6 +63,8 @@ class Policy(BaseModel):
     reminders: dict[str, Interval]
     escalate_overdue_after: Interval
     alert_ack_timeout: Interval
+    # A staff member not back this long after the time they gave: their buddy is alerted.
+    visit_check_in_grace: Interval = Interval(minutes=15)
 
     @field_validator("next_assessment")
     @classmethod

@@ -137,10 +137,13 @@ class NotificationKind(StrEnum):
     DEAD_LETTER = "dead_letter"
     ENROLMENT = "enrolment"
     TEST = "test"
+    VISIT_OVERDUE = "visit_overdue"
+    MISSING_STEPS_DUE = "missing_steps_due"
+    MISSING_STEPS_OVERDUE = "missing_steps_overdue"
 
 
 class Lane(StrEnum):
-    URGENT = "urgent"  # imminent threats and their escalations alone: never behind a backlog
+    URGENT = "urgent"  # someone in danger now (imminent threat, overdue visit): never queued
     NORMAL = "normal"
 
 
@@ -155,3 +158,6 @@ class AlertKind(StrEnum):
     IMMINENT_THREAT = "imminent_threat"
     OVERDUE_ESCALATION = "overdue_escalation"
     RISK_RAISED = "risk_raised"
+    VISIT_OVERDUE = "visit_overdue"  # a staff member not back from a visit (source: the visit)
+    MISSING_STEPS_DUE = "missing_steps_due"  # a missing youth's reports near their deadline
+    MISSING_STEPS_OVERDUE = "missing_steps_overdue"  # ... and past it

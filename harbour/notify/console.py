@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from harbour.access import Actor, audit, authorize, resolve_actor
 from harbour.app import App, UnitOfWork
-from harbour.db.models import Agency, Alert, Case, OutboxMessage, Staff
+from harbour.db.models import Agency, Alert, OutboxMessage, Staff
 from harbour.domain.vocab import AlertKind, NotificationKind, OutboxStatus
 from harbour.errors import InvalidInput, NotFound
 from harbour.notify.alerts import LADDERS, stuck
@@ -116,12 +116,14 @@ def _nobody_to_page(uow: UnitOfWork) -> list[str]:
     """Agencies whose imminent-threat ladder (on call, supervisors, admins) has nobody in it."""
     ladder = LADDERS[AlertKind.IMMINENT_THREAT]
     agencies = uow.session.scalars(select(Agency).order_by(Agency.name))
-    return [a.name for a in agencies if not any(tier(uow, a.id) for tier in ladder)]
+    return [
+        a.name for a in agencies if not any(tier(uow, Alert(agency_id=a.id)) for tier in ladder)
+    ]
 
 
 def _stuck_alerts(uow: UnitOfWork) -> list[StuckAlert]:
-    query = stuck().add_columns(Agency.name).join(Case, Case.id == Alert.case_id)
-    query = query.join(Agency, Agency.id == Case.agency_id).order_by(Alert.opened_at)
+    query = stuck().add_columns(Agency.name).join(Agency, Agency.id == Alert.agency_id)
+    query = query.order_by(Alert.opened_at)
     return [
         StuckAlert(alert.id, alert.kind, agency) for alert, agency in uow.session.execute(query)
     ]

@@ -23,6 +23,7 @@ KEYS = frozenset(
         "items",
         "failed_kind",
         "outbox_id",
+        "handle",  # a staff handle (whose visit is overdue): operational, never a name
     }
 )
 ITEM_KEYS = frozenset({"case_ref", "kind", "due_date", "path"})

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 
 from harbour.access import Actor, agency_zone, on_case
 from harbour.app import App, UnitOfWork
 from harbour.clock import local_time
-from harbour.db.models import Alert, Case, LifecycleEvent, Plan, Staff
+from harbour.db.models import Alert, Case, LifecycleEvent, Plan, Staff, ThreatSource
+from harbour.domain import orders
 from harbour.domain.plan_view import PlanItemView, PlanSnapshot
 from harbour.domain.vocab import PlanSection
 from harbour.plans.snapshot import snapshot
@@ -44,6 +45,7 @@ class CaseOverview:
     escalated: bool
     timeline: tuple[TimelineEntry, ...]  # oldest first
     plan: PlanSnapshot | None  # identifying parts withheld (see ``withheld``)
+    expired_orders: int = 0  # threat sources whose protective order has run out
 
 
 def case_overview(app: App, actor_handle: str | None, ref: str) -> CaseOverview:
@@ -68,9 +70,19 @@ def case_overview(app: App, actor_handle: str | None, ref: str) -> CaseOverview:
                 for at, what, details in entries
             ),
             plan=shown,
+            expired_orders=_expired_orders(uow, case, now.astimezone(zone).date()),
         )
 
     return on_case(app, actor_handle, ref, "case.read", work)
+
+
+def _expired_orders(uow: UnitOfWork, case: Case, today: date) -> int:
+    found = uow.session.scalars(
+        select(ThreatSource.protective_order_expires_on).where(
+            ThreatSource.case_id == case.id, ThreatSource.protective_order.is_(True)
+        )
+    )
+    return sum(orders.expired(day, today) for day in found)
 
 
 def identifying(item: PlanItemView) -> bool:
