@@ -50,6 +50,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "staff.list": frozenset({C, S, A}),
     "keys.rotate": frozenset({A}),
     "notify.manage": frozenset({A, S}),
+    # A youth gone missing, its reporting steps and their return: anyone who works the case.
+    "case.missing": frozenset({C, W, S}),
     # Staff who go out on visits; every role may list and read the visits it may see.
     "visit.start": frozenset({C, W, S}),
     "visit.read": frozenset({C, W, S, A}),

@@ -21,6 +21,8 @@ from harbour.db.models import (
     AuditEvent,
     Case,
     LifecycleEvent,
+    MissingEpisode,
+    MissingStep,
     Person,
     Staff,
     ThreatSource,
@@ -45,9 +47,11 @@ class CaseRow:
     escalated: bool
     caseworker: str | None
     zone: ZoneInfo
+    missing_since: datetime | None = None  # an open missing episode: when last seen
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "missing_since": self.missing_since.isoformat() if self.missing_since else None,
             "case": self.reference,
             "status": self.status,
             "risk_level": self.risk_level,
@@ -78,6 +82,7 @@ def caseload(
         zone = agency_zone(uow, actor.agency_id)
         query = caseload_query(uow, actor, now, zone, due=due, overdue=overdue, escalated=escalated)
         query = query.order_by(Case.next_due_at.is_(None), Case.next_due_at, Case.reference)
+        listed: Any = query.add_columns(missing_since())
         rows = [
             CaseRow(
                 case.reference,
@@ -88,13 +93,25 @@ def caseload(
                 case.escalated,
                 handle,
                 zone,
+                since,
             )
-            for case, handle in uow.session.execute(query)
+            for case, handle, since in uow.session.execute(listed)
         ]
         audit(uow, actor, "case.list", count=len(rows))
         return rows
 
     return app.run(work)
+
+
+def missing_since() -> Any:
+    """A caseload column: when the youth of an open missing episode was last seen, or NULL."""
+    return (
+        select(MissingEpisode.last_seen_at)
+        .where(MissingEpisode.case_id == Case.id, MissingEpisode.returned_at.is_(None))
+        .limit(1)
+        .scalar_subquery()
+        .label("missing_since")
+    )
 
 
 def caseload_query(
@@ -150,6 +167,7 @@ class CaseDetails:
     referral_source: str | None
     people: tuple[Mapping[str, Any], ...]
     threats: tuple[Mapping[str, Any], ...]
+    missing: Mapping[str, Any] | None = None  # the open missing episode, its steps
 
     @property
     def expired_orders(self) -> int:
@@ -171,6 +189,7 @@ class CaseDetails:
             "people": [dict(p) for p in self.people],
             "threats": [dict(t) for t in self.threats],
             "expired_orders": self.expired_orders,
+            "missing": dict(self.missing) if self.missing else None,
         }
 
 
@@ -206,6 +225,37 @@ def describe(uow: UnitOfWork, case: Case) -> CaseDetails:
         referral_source=uow.unseal(case, "referral_source"),
         people=tuple(MappingProxyType(_person(uow, p)) for p in people),
         threats=tuple(MappingProxyType(_threat(uow, t, today)) for t in threats),
+        missing=_missing(uow, case, zone),
+    )
+
+
+def _missing(uow: UnitOfWork, case: Case, zone: ZoneInfo) -> Mapping[str, Any] | None:
+    """The open missing episode: since when, for how long, and its steps (report numbers
+    unsealed: ``case show`` is the audited read of identifying details)."""
+    episode = uow.session.scalar(
+        select(MissingEpisode).where(
+            MissingEpisode.case_id == case.id, MissingEpisode.returned_at.is_(None)
+        )
+    )
+    if episode is None:
+        return None
+    steps = uow.session.scalars(
+        select(MissingStep).where(MissingStep.episode_id == episode.id).order_by(MissingStep.step)
+    )
+    return MappingProxyType(
+        {
+            "since_local": local_time(episode.last_seen_at, zone),
+            "hours": int((uow.now() - episode.last_seen_at).total_seconds() // 3600),
+            "steps": [
+                {
+                    "step": s.step,
+                    "due_local": local_time(s.due_at, zone),
+                    "done": s.done_at is not None,
+                    "report_number": uow.unseal(s, "report_number"),
+                }
+                for s in steps
+            ],
+        }
     )
 
 

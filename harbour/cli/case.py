@@ -92,6 +92,14 @@ def _describe(case: dict[str, Any]) -> str:
     if case["steps_overdue"]:
         late = ", ".join(f"{s['key']} (due {s['due_on']})" for s in case["steps_overdue"])
         lines.append(f"  STEPS-OVERDUE: {late}")
+    if case["missing"]:
+        gone = case["missing"]
+        steps = ", ".join(
+            f"{s['step']} {'done' if s['done'] else 'OPEN, due ' + s['due_local']}"
+            + (f" (report {s['report_number']})" if s["report_number"] else "")
+            for s in gone["steps"]
+        )
+        lines.append(f"  MISSING since {gone['since_local']} ({gone['hours']} h): {steps}")
     if case["expired_orders"]:
         lines.append(f"  PROTECTIVE-ORDER-EXPIRED: {case['expired_orders']} (renew or extend)")
     if case.get("referral_source"):
@@ -147,6 +155,7 @@ def _caseload_table(rows: list[dict[str, Any]]) -> str:
                 ("OVERDUE", r["overdue"]),
                 ("ESCALATED", r["escalated"]),
                 (f"STEPS-OVERDUE:{steps}", steps),
+                ("MISSING", r["missing_since"]),
             )
             if on
         )

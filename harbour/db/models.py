@@ -351,6 +351,40 @@ class Visit(Base):
     alert_id: Mapped[str | None] = mapped_column(String(32))  # the latest overdue alert
 
 
+class MissingEpisode(Base):
+    """A youth gone missing: from when they were last seen until they returned. Its reporting
+    steps (``MissingStep``) fall due counted from when they were last seen; their alerts come
+    from ``harbour.notify.missing_alerts``."""
+
+    __tablename__ = "missing_episodes"
+    __table_args__ = (Index("ix_missing_episodes_open", "returned_at", "case_id"),)
+
+    id: Mapped[str] = id_column()
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))  # ix_missing_episodes_open
+    last_seen_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    recorded_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+    returned_at: Mapped[datetime | None]
+    returned_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+    # The assessment the return opened (return screening).
+    assessment_id: Mapped[str | None] = mapped_column(ForeignKey("assessments.id"))
+
+
+class MissingStep(Base):
+    """One reporting step of a missing episode: law enforcement, NCMEC, the supervisor told."""
+
+    __tablename__ = "missing_steps"
+    __table_args__ = (UniqueConstraint("episode_id", "step"),)
+
+    id: Mapped[str] = id_column()
+    episode_id: Mapped[str] = mapped_column(ForeignKey("missing_episodes.id"), index=True)
+    step: Mapped[str] = mapped_column(String(CODE))
+    due_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    done_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+    report_number_sealed: Mapped[str | None] = sealed(YOUTH_PII)
+
+
 class ReminderMark(Base):
     """A reminder threshold that has fired for an assessment's due date (re-armed if it moves)."""
 

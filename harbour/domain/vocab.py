@@ -161,3 +161,12 @@ class AlertKind(StrEnum):
     VISIT_OVERDUE = "visit_overdue"  # a staff member not back from a visit (source: the visit)
     MISSING_STEPS_DUE = "missing_steps_due"  # a missing youth's reports near their deadline
     MISSING_STEPS_OVERDUE = "missing_steps_overdue"  # ... and past it
+
+
+class MissingStepKind(StrEnum):
+    """What must be done when a youth in care goes missing (the federal Preventing Sex
+    Trafficking and Strengthening Families Act: law enforcement and NCMEC within 24 hours)."""
+
+    LAW_ENFORCEMENT = "law_enforcement"  # a report to law enforcement (its number sealed)
+    NCMEC = "ncmec"  # a report to the National Center for Missing & Exploited Children
+    SUPERVISOR_TOLD = "supervisor_told"

@@ -42,6 +42,7 @@ class SweepReport:
     escalated: int = 0
     events: int = 0
     visits: int = 0
+    missing: int = 0
 
     def as_json(self) -> dict[str, int]:
         return asdict(self)
@@ -176,6 +177,14 @@ def raise_overdue_visits(app: App, now: datetime) -> int:
     return app.run(lambda uow: visit_checks.raise_overdue(uow, now))
 
 
+def alert_missing_steps(app: App, now: datetime) -> int:
+    """Alert staff of a missing youth's reporting steps as their deadline nears, and escalate
+    once it passes; how many alerts were opened."""
+    from harbour.notify import missing_alerts
+
+    return app.run(lambda uow: missing_alerts.raise_due(uow, now))
+
+
 def finish_events(app: App, now: datetime, batch: int = BATCH) -> int:
     """Process lifecycle events recorded but never processed (a server was down, a flow was
     killed). With Prefect, recent events are left to the flows their triggers started."""
@@ -191,6 +200,7 @@ def sweep(app: App, now: datetime | None = None, batch: int = BATCH) -> SweepRep
         [
             ("escalated", partial(escalate, app, at)),  # first: the one that cannot wait
             ("visits", partial(raise_overdue_visits, app, at)),
+            ("missing", partial(alert_missing_steps, app, at)),
             ("opened", partial(open_due_assessments, app, at, batch)),
             ("reminders", partial(send_reminders, app, at, batch)),
             ("events", partial(finish_events, app, at, batch)),

@@ -13,7 +13,15 @@ from sqlalchemy import select
 from harbour.access import Actor, agency_zone, on_case
 from harbour.app import App, UnitOfWork
 from harbour.clock import local_time
-from harbour.db.models import Alert, Case, LifecycleEvent, Plan, Staff, ThreatSource
+from harbour.db.models import (
+    Alert,
+    Case,
+    LifecycleEvent,
+    MissingEpisode,
+    Plan,
+    Staff,
+    ThreatSource,
+)
 from harbour.domain import orders
 from harbour.domain.plan_view import PlanItemView, PlanSnapshot
 from harbour.domain.vocab import PlanSection
@@ -46,6 +54,8 @@ class CaseOverview:
     timeline: tuple[TimelineEntry, ...]  # oldest first
     plan: PlanSnapshot | None  # identifying parts withheld (see ``withheld``)
     expired_orders: int = 0  # threat sources whose protective order has run out
+    missing_since_local: str | None = None  # an open missing episode: when last seen
+    missing_hours: int | None = None  # ... and how long ago
 
 
 def case_overview(app: App, actor_handle: str | None, ref: str) -> CaseOverview:
@@ -56,6 +66,11 @@ def case_overview(app: App, actor_handle: str | None, ref: str) -> CaseOverview:
         handle = uow.session.scalar(select(Staff.handle).where(Staff.id == case.caseworker_id))
         now = uow.now()
         entries = sorted(_timeline(uow, case), key=lambda e: e[0])
+        gone = uow.session.scalar(
+            select(MissingEpisode.last_seen_at).where(
+                MissingEpisode.case_id == case.id, MissingEpisode.returned_at.is_(None)
+            )
+        )
         return CaseOverview(
             case=case.reference,
             status=case.status,
@@ -71,6 +86,8 @@ def case_overview(app: App, actor_handle: str | None, ref: str) -> CaseOverview:
             ),
             plan=shown,
             expired_orders=_expired_orders(uow, case, now.astimezone(zone).date()),
+            missing_since_local=local_time(gone, zone) if gone else None,
+            missing_hours=int((now - gone).total_seconds() // 3600) if gone else None,
         )
 
     return on_case(app, actor_handle, ref, "case.read", work)

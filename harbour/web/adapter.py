@@ -143,6 +143,7 @@ def case_page(app: App, handle: str, ref: str) -> dict[str, Any]:
                 ("overdue", found.overdue),
                 ("escalated", found.escalated),
                 ("protective order expired", found.expired_orders > 0),
+                (f"missing {found.missing_hours} h", found.missing_hours is not None),
             )
             if on
         ],

@@ -394,6 +394,35 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_visits_staff_id"), ["staff_id"], unique=False)
 
     op.create_table(
+        "missing_episodes",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("case_id", sa.String(length=32), nullable=False),
+        sa.Column("last_seen_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_by_id", sa.String(length=32), nullable=True),
+        sa.Column("returned_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("returned_by_id", sa.String(length=32), nullable=True),
+        sa.Column("assessment_id", sa.String(length=32), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["assessment_id"],
+            ["assessments.id"],
+            name=op.f("fk_missing_episodes_assessment_id_assessments"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_missing_episodes_case_id_cases")
+        ),
+        sa.ForeignKeyConstraint(
+            ["recorded_by_id"], ["staff.id"], name=op.f("fk_missing_episodes_recorded_by_id_staff")
+        ),
+        sa.ForeignKeyConstraint(
+            ["returned_by_id"], ["staff.id"], name=op.f("fk_missing_episodes_returned_by_id_staff")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_missing_episodes")),
+    )
+    with op.batch_alter_table("missing_episodes", schema=None) as batch_op:
+        batch_op.create_index("ix_missing_episodes_open", ["returned_at", "case_id"], unique=False)
+
+    op.create_table(
         "order_reminder_marks",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("threat_id", sa.String(length=32), nullable=False),
@@ -473,6 +502,31 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "missing_steps",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("episode_id", sa.String(length=32), nullable=False),
+        sa.Column("step", sa.String(length=40), nullable=False),
+        sa.Column("due_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("done_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("done_by_id", sa.String(length=32), nullable=True),
+        sa.Column("report_number_sealed", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["done_by_id"], ["staff.id"], name=op.f("fk_missing_steps_done_by_id_staff")
+        ),
+        sa.ForeignKeyConstraint(
+            ["episode_id"],
+            ["missing_episodes.id"],
+            name=op.f("fk_missing_steps_episode_id_missing_episodes"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_missing_steps")),
+        sa.UniqueConstraint("episode_id", "step", name=op.f("uq_missing_steps_episode_id_step")),
+    )
+    with op.batch_alter_table("missing_steps", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_missing_steps_episode_id"), ["episode_id"], unique=False
+        )
+
+    op.create_table(
         "plan_documents",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("plan_id", sa.String(length=32), nullable=False),
@@ -531,6 +585,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_plan_documents_plan_id"))
 
     op.drop_table("plan_documents")
+    with op.batch_alter_table("missing_steps", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_missing_steps_episode_id"))
+
+    op.drop_table("missing_steps")
     with op.batch_alter_table("reminder_marks", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_reminder_marks_assessment_id"))
 
@@ -543,6 +601,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_order_reminder_marks_threat_id"))
 
     op.drop_table("order_reminder_marks")
+    with op.batch_alter_table("missing_episodes", schema=None) as batch_op:
+        batch_op.drop_index("ix_missing_episodes_open")
+
+    op.drop_table("missing_episodes")
     with op.batch_alter_table("visits", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_visits_staff_id"))
         batch_op.drop_index("ix_visits_overdue")
