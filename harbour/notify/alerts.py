@@ -10,8 +10,12 @@ stays at the top, the gap is logged (``nobody_to_page``) and it is tried again e
 ``alert_ack_timeout`` until someone can be paged or it is acknowledged; ``harbour notify check``
 lists such alerts and the agencies whose ladder is empty.
 
-Only imminent threats (and their escalations) take the urgent lane: that lane is oldest-first, and
-a sweep can open hundreds of overdue escalations at once, which must not queue ahead of a threat.
+Only imminent threats and overdue visit check-ins (and their escalations) take the urgent lane:
+someone may be in danger now, and neither comes by the hundred; that lane is oldest-first, and a
+sweep can open hundreds of overdue escalations at once, which must not queue ahead of them.
+A visit's alert belongs to no case (``agency_id`` says whose it is): its ladder is the buddy,
+the supervisors, then on-call. A missing youth's step alerts climb from the caseworker and
+supervisors (deadline near) or on-call and supervisors (deadline passed) to the admins.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ per admin per relay pass, on the normal lane, however many rows died in it).
 A crash between the send and the mark leaves the row pending: it is sent again once its lease
 ends (at most one duplicate per row in flight). Urgent rows are claimed before normal ones at
 every refill, so a reminder backlog delays an alert by one refill at most; the urgent lane carries
-imminent-threat alerts alone, so nothing that comes in hundreds (overdue escalations, dead-letter
+imminent-threat and overdue-visit alerts alone, so nothing that comes in hundreds (overdue escalations, dead-letter
 notices) can queue ahead of one.
 """
 
