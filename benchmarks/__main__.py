@@ -19,6 +19,7 @@ SUITE = [
     ("benchmarks.lifecycle", 10, 0),  # starts a Prefect server (half a minute): not in the smoke
     ("benchmarks.startup", 10, 1),
     ("benchmarks.alert", 5, 1),
+    ("benchmarks.visits", 5, 1),
     ("benchmarks.notifications", 10_000, 100),
     ("benchmarks.render", 500, 5),
     ("benchmarks.intake", 400, 10),

@@ -14,6 +14,8 @@ from harbour.orchestration import sweep
 open_due_assessments = harbour_task(sweep.open_due_assessments)
 send_reminders = harbour_task(sweep.send_reminders)
 escalate = harbour_task(sweep.escalate)
+raise_overdue_visits = harbour_task(sweep.raise_overdue_visits)
+alert_missing_steps = harbour_task(sweep.alert_missing_steps)
 finish_events = harbour_task(sweep.finish_events)
 sweep_time = harbour_task(sweep.sweep_time)
 
@@ -31,6 +33,8 @@ def reassessment_sweep(now: datetime | None = None) -> dict[str, int]:
         report = sweep.run_phases(
             [
                 ("escalated", lambda: escalate(at)),
+                ("visits", lambda: raise_overdue_visits(at)),
+                ("missing", lambda: alert_missing_steps(at)),
                 ("opened", lambda: open_due_assessments(at)),
                 ("reminders", lambda: send_reminders(at)),
                 ("events", lambda: finish_events(at)),

@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -295,8 +295,21 @@ def _compose_plan(
         contacts=approved_contacts(uow, case),
         today=agency_today(uow, case.agency_id),
         done=done_keys(uow, case),
+        order_expiries=order_expiries(uow, case),
     )
     return create_version(uow, case, assessment, items)
+
+
+def order_expiries(uow: UnitOfWork, case: Case) -> list[date]:
+    """The expiry dates of the protective orders of the case's threat sources."""
+    found = uow.session.scalars(
+        select(ThreatSource.protective_order_expires_on).where(
+            ThreatSource.case_id == case.id,
+            ThreatSource.protective_order.is_(True),
+            ThreatSource.protective_order_expires_on.is_not(None),
+        )
+    )
+    return [day for day in found if day is not None]
 
 
 def outcome_of(

@@ -17,7 +17,7 @@ from sqlalchemy import case, exists, func, select
 from harbour.access import audit, authorize, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.cases.reads import CaseRow, agency_zone, caseload_query, due_soon_horizon
-from harbour.db.models import Alert, Case
+from harbour.db.models import Alert, Case, MissingEpisode
 from harbour.domain.vocab import AlertKind
 from harbour.errors import InvalidInput
 
@@ -67,7 +67,7 @@ def caseload_page(
         zone = agency_zone(uow, actor.agency_id)
         rank = _urgency(uow, now, zone)
         scoped = caseload_query(uow, actor, now, zone)
-        counts = _counts(uow, scoped, rank)
+        counts = _counts(uow, scoped, rank) | _missing_counts(uow, scoped, now)
         filtered = caseload_query(
             uow, actor, now, zone, due=due, overdue=overdue, escalated=escalated
         )
@@ -133,3 +133,15 @@ def _counts(uow: UnitOfWork, scoped: Any, rank: Any) -> dict[str, int]:
     ).one()
     names = ("open", "imminent", "overdue", "escalated", "due_soon")
     return {name: int(value) for name, value in zip(names, row, strict=True)}
+
+
+def _missing_counts(uow: UnitOfWork, scoped: Any, now: datetime) -> dict[str, int]:
+    """Open missing episodes of the visible caseload, and the oldest one's age in hours."""
+    cases = scoped.with_only_columns(Case.id).subquery()
+    count, oldest = uow.session.execute(
+        select(func.count(), func.min(MissingEpisode.last_seen_at)).where(
+            MissingEpisode.returned_at.is_(None), MissingEpisode.case_id.in_(select(cases.c.id))
+        )
+    ).one()
+    hours = int((now - oldest).total_seconds() // 3600) if oldest is not None else 0
+    return {"missing": int(count), "missing_oldest_hours": hours}

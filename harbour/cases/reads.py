@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,10 +35,13 @@ from harbour.db.models import (
     Case,
     CaseCover,
     LifecycleEvent,
+    MissingEpisode,
+    MissingStep,
     Person,
     Staff,
     ThreatSource,
 )
+from harbour.domain import orders
 from harbour.domain.policy import Interval, shift
 from harbour.domain.text import escaped
 from harbour.domain.vocab import AssessmentStatus, CaseStatus, Role
@@ -58,9 +61,11 @@ class CaseRow:
     escalated: bool
     caseworker: str | None
     zone: ZoneInfo
+    missing_since: datetime | None = None  # an open missing episode: when last seen
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "missing_since": self.missing_since.isoformat() if self.missing_since else None,
             "case": self.reference,
             "status": self.status,
             "risk_level": self.risk_level,
@@ -92,6 +97,7 @@ def caseload(
         zone = agency_zone(uow, actor.agency_id)
         query = caseload_query(uow, actor, now, zone, due=due, overdue=overdue, escalated=escalated)
         query = query.order_by(Case.next_due_at.is_(None), Case.next_due_at, Case.reference)
+        listed: Any = query.add_columns(missing_since())
         rows = [
             CaseRow(
                 case.reference,
@@ -102,13 +108,25 @@ def caseload(
                 case.escalated,
                 handle,
                 zone,
+                since,
             )
-            for case, handle in uow.session.execute(query)
+            for case, handle, since in uow.session.execute(listed)
         ]
         audit(uow, actor, "case.list", count=len(rows))
         return rows
 
     return app.run(work)
+
+
+def missing_since() -> Any:
+    """A caseload column: when the youth of an open missing episode was last seen, or NULL."""
+    return (
+        select(MissingEpisode.last_seen_at)
+        .where(MissingEpisode.case_id == Case.id, MissingEpisode.returned_at.is_(None))
+        .limit(1)
+        .scalar_subquery()
+        .label("missing_since")
+    )
 
 
 def caseload_query(
@@ -178,6 +196,12 @@ class CaseDetails:
     override: Mapping[str, Any] | None = None
     covers: tuple[Cover, ...] = ()  # running now; with their reasons unless summary_only
     summary_only: bool = False
+    missing: Mapping[str, Any] | None = None  # the open missing episode, its steps
+
+    @property
+    def expired_orders(self) -> int:
+        """How many of the threat sources' protective orders have run out."""
+        return sum(bool(t.get("protective_order_expired")) for t in self.threats)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -196,6 +220,8 @@ class CaseDetails:
             "threats": [dict(t) for t in self.threats],
             "override": dict(self.override) if self.override else None,
             "covers": [c.as_json() for c in self.covers],
+            "expired_orders": self.expired_orders,
+            "missing": dict(self.missing) if self.missing else None,
         }
 
 
@@ -246,16 +272,19 @@ def describe(uow: UnitOfWork, case: Case) -> CaseDetails:
     threats = uow.session.scalars(
         select(ThreatSource).where(ThreatSource.case_id == case.id).order_by(ThreatSource.position)
     ).all()
+    zone = agency_zone(uow, case.agency_id)
+    today = uow.now().astimezone(zone).date()
     return dataclasses.replace(
         summarize(uow, case),
         situation=case.situation,
         persons_at_risk=tuple(case.persons_at_risk),
         referral_source=uow.unseal(case, "referral_source"),
         people=tuple(MappingProxyType(_person(uow, p)) for p in people),
-        threats=tuple(MappingProxyType(_threat(uow, t)) for t in threats),
-        override=_override(uow, case, agency_zone(uow, case.agency_id)),
+        threats=tuple(MappingProxyType(_threat(uow, t, today)) for t in threats),
+        override=_override(uow, case, zone),
         covers=running_covers(uow, case, with_reasons=True),
         summary_only=False,
+        missing=_missing(uow, case, zone),
     )
 
 
@@ -283,6 +312,36 @@ def _override(uow: UnitOfWork, case: Case, zone: ZoneInfo) -> Mapping[str, Any] 
     )
 
 
+def _missing(uow: UnitOfWork, case: Case, zone: ZoneInfo) -> Mapping[str, Any] | None:
+    """The open missing episode: since when, for how long, and its steps (report numbers
+    unsealed: ``case show`` is the audited read of identifying details)."""
+    episode = uow.session.scalar(
+        select(MissingEpisode).where(
+            MissingEpisode.case_id == case.id, MissingEpisode.returned_at.is_(None)
+        )
+    )
+    if episode is None:
+        return None
+    steps = uow.session.scalars(
+        select(MissingStep).where(MissingStep.episode_id == episode.id).order_by(MissingStep.step)
+    )
+    return MappingProxyType(
+        {
+            "since_local": local_time(episode.last_seen_at, zone),
+            "hours": int((uow.now() - episode.last_seen_at).total_seconds() // 3600),
+            "steps": [
+                {
+                    "step": s.step,
+                    "due_local": local_time(s.due_at, zone),
+                    "done": s.done_at is not None,
+                    "report_number": uow.unseal(s, "report_number"),
+                }
+                for s in steps
+            ],
+        }
+    )
+
+
 def _person(uow: UnitOfWork, person: Person) -> dict[str, Any]:
     shown: dict[str, Any] = {"person": person.position, "kind": person.kind}
     shown |= {f: v for f in PERSON_FIELDS if (v := uow.unseal(person, f)) is not None}
@@ -294,7 +353,7 @@ def _person(uow: UnitOfWork, person: Person) -> dict[str, Any]:
     return shown
 
 
-def _threat(uow: UnitOfWork, threat: ThreatSource) -> dict[str, Any]:
+def _threat(uow: UnitOfWork, threat: ThreatSource, today: date) -> dict[str, Any]:
     shown: dict[str, Any] = {
         "threat": threat.position,
         "kind": threat.kind,
@@ -305,6 +364,8 @@ def _threat(uow: UnitOfWork, threat: ThreatSource) -> dict[str, Any]:
             shown[f] = v
     if threat.protective_order_expires_on:
         shown["protective_order_expires_on"] = threat.protective_order_expires_on.isoformat()
+        if threat.protective_order and orders.expired(threat.protective_order_expires_on, today):
+            shown["protective_order_expired"] = True
     return shown
 
 

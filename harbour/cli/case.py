@@ -118,6 +118,16 @@ def _describe(case: dict[str, Any]) -> str:
             f"  risk overridden to {override['level']} (computed {override['computed_level']}) "
             f"by {override['by'] or '-'} at {override['at_local'] or '-'}: {override['reason']}"
         )
+    if case["missing"]:
+        gone = case["missing"]
+        steps = ", ".join(
+            f"{s['step']} {'done' if s['done'] else 'OPEN, due ' + s['due_local']}"
+            + (f" (report {s['report_number']})" if s["report_number"] else "")
+            for s in gone["steps"]
+        )
+        lines.append(f"  MISSING since {gone['since_local']} ({gone['hours']} h): {steps}")
+    if case["expired_orders"]:
+        lines.append(f"  PROTECTIVE-ORDER-EXPIRED: {case['expired_orders']} (renew or extend)")
     if case.get("referral_source"):
         lines.append(f"  referred by: {case['referral_source']}")
     for person in case["people"]:
@@ -214,6 +224,7 @@ def _caseload_table(rows: list[dict[str, Any]]) -> str:
                 ("OVERDUE", r["overdue"]),
                 ("ESCALATED", r["escalated"]),
                 (f"STEPS-OVERDUE:{steps}", steps),
+                ("MISSING", r["missing_since"]),
             )
             if on
         )

@@ -159,7 +159,7 @@ def _alerts_text(rows: list[AlertRow]) -> str:
             else "open (top of the ladder)"
         )
         lines.append(
-            f"{r.id[:12]:<13} {r.case_reference[:12]:<13} {r.kind:<19} {r.tier:<4} "
+            f"{r.id[:12]:<13} {(r.case_reference or '-')[:12]:<13} {r.kind:<19} {r.tier:<4} "
             f"{local_time(r.opened_at, r.zone):<21} {state}"
         )
     return "\n".join(lines)

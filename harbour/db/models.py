@@ -361,7 +361,9 @@ class Alert(Base):
     )
 
     id: Mapped[str] = id_column()
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
+    # None for an alert about no case (a staff member's visit that has no case).
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), index=True)
     kind: Mapped[str] = mapped_column(String(CODE))
     source_id: Mapped[str] = mapped_column(String(32))  # e.g. the assessment that raised it
     tier: Mapped[int] = mapped_column(Integer, default=0)
@@ -369,6 +371,63 @@ class Alert(Base):
     next_escalation_at: Mapped[datetime | None]
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Visit(Base):
+    """A staff member out in the community: where (sealed), who their check-in buddy is, and when
+    they expect to be back. Not back by ``deadline_at`` (expected time plus the policy's grace),
+    an alert climbs from the buddy to the supervisors to on-call (``harbour.notify.visits``)."""
+
+    __tablename__ = "visits"
+    __table_args__ = (Index("ix_visits_overdue", "back_at", "deadline_at"),)
+
+    id: Mapped[str] = id_column()
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"), index=True)
+    buddy_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    location_sealed: Mapped[str | None] = sealed(YOUTH_PII)
+    escort: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime]
+    expected_back_at: Mapped[datetime]
+    deadline_at: Mapped[datetime]
+    extensions: Mapped[int] = mapped_column(Integer, default=0)  # each deadline alerts once
+    back_at: Mapped[datetime | None]
+    alert_id: Mapped[str | None] = mapped_column(String(32))  # the latest overdue alert
+
+
+class MissingEpisode(Base):
+    """A youth gone missing: from when they were last seen until they returned. Its reporting
+    steps (``MissingStep``) fall due counted from when they were last seen; their alerts come
+    from ``harbour.notify.missing_alerts``."""
+
+    __tablename__ = "missing_episodes"
+    __table_args__ = (Index("ix_missing_episodes_open", "returned_at", "case_id"),)
+
+    id: Mapped[str] = id_column()
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))  # ix_missing_episodes_open
+    last_seen_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    recorded_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+    returned_at: Mapped[datetime | None]
+    returned_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+    # The assessment the return opened (return screening).
+    assessment_id: Mapped[str | None] = mapped_column(ForeignKey("assessments.id"))
+
+
+class MissingStep(Base):
+    """One reporting step of a missing episode: law enforcement, NCMEC, the supervisor told."""
+
+    __tablename__ = "missing_steps"
+    __table_args__ = (UniqueConstraint("episode_id", "step"),)
+
+    id: Mapped[str] = id_column()
+    episode_id: Mapped[str] = mapped_column(ForeignKey("missing_episodes.id"), index=True)
+    step: Mapped[str] = mapped_column(String(CODE))
+    due_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    done_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+    report_number_sealed: Mapped[str | None] = sealed(YOUTH_PII)
 
 
 class ReminderMark(Base):
@@ -381,6 +440,21 @@ class ReminderMark(Base):
     assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id"), index=True)
     threshold: Mapped[str] = mapped_column(String(CODE))
     due_at: Mapped[datetime]
+    fired_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(CODE))  # sent, skipped (a later one was due)
+
+
+class OrderReminderMark(Base):
+    """A protective-order reminder threshold that has fired for an order's expiry date
+    (re-armed if the expiry moves: a renewed order is reminded of again)."""
+
+    __tablename__ = "order_reminder_marks"
+    __table_args__ = (UniqueConstraint("threat_id", "threshold"),)
+
+    id: Mapped[str] = id_column()
+    threat_id: Mapped[str] = mapped_column(ForeignKey("threat_sources.id"), index=True)
+    threshold: Mapped[str] = mapped_column(String(CODE))
+    expires_on: Mapped[date] = mapped_column(Date)
     fired_at: Mapped[datetime]
     outcome: Mapped[str] = mapped_column(String(CODE))  # sent, skipped (a later one was due)
 

@@ -125,9 +125,11 @@ class OpenAlert:
 def unacknowledged(app: App) -> list[OpenAlert]:
     def work(uow: UnitOfWork) -> list[OpenAlert]:
         rows = uow.session.scalars(
-            select(Alert).where(Alert.acknowledged_at.is_(None)).order_by(Alert.opened_at)
+            select(Alert)
+            .where(Alert.acknowledged_at.is_(None), Alert.case_id.is_not(None))
+            .order_by(Alert.opened_at)
         ).all()
-        return [OpenAlert(a.id, a.case_id, a.kind, a.opened_at) for a in rows]
+        return [OpenAlert(a.id, a.case_id or "", a.kind, a.opened_at) for a in rows]
 
     return app.run(work)
 

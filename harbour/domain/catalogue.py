@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -62,6 +62,9 @@ class Strategy(_Data):
     staff_text: Wording
     youth_text: Wording
     step: Step | None = None
+    # A strategy offered by a rule instead of the situation (``harbour.domain.orders``): only
+    # ``protective_order_expiring``, an order of a threat source running out within 30 days.
+    when: Literal["protective_order_expiring"] | None = None
 
 
 class EmergencyStep(_Data):

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+from harbour.domain import orders
 from harbour.domain.catalogue import Catalogue, Strategy
 from harbour.domain.risk import RiskResult
 from harbour.domain.vocab import (
@@ -67,15 +68,20 @@ def compose(
     contacts: Sequence[str] = (),
     today: date,
     done: frozenset[str] = frozenset(),
+    order_expiries: Sequence[date] = (),
 ) -> list[ProposedItem]:
     """The items of the next plan version. ``contacts``: ids of people the youth approved;
-    ``done``: keys of the steps already done (they stay on the plan, not suggested again)."""
+    ``done``: keys of the steps already done (they stay on the plan, not suggested again);
+    ``order_expiries``: the expiry dates of the threat sources' protective orders."""
     chosen = select_strategies(catalogue, situation, threats, persons)
+    renewal = renewal_strategies(catalogue, order_expiries, today)
+    renew_on = orders.renewal_due(order_expiries, today)
     items = [
         *_emergency(result, catalogue, today),
         *_risks(result),
-        *(_strategy(s) for s in chosen),
+        *(_strategy(s) for s in chosen + renewal),
         *(_step(s, today) for s in chosen if s.step is not None),
+        *(_step(s, today, renew_on) for s in renewal if s.step is not None),
         *(
             ProposedItem(
                 f"{CONTACT_PREFIX}{pid}", PlanSection.CONTACTS, ItemState.ACCEPTED, person_id=pid
@@ -100,10 +106,21 @@ def select_strategies(
     return [
         strategy
         for strategy in catalogue.strategies.values()
-        if situation in strategy.situations
+        if strategy.when is None
+        and situation in strategy.situations
         and (not present or present & set(strategy.threats))
         and at_risk & set(strategy.persons)
     ]
+
+
+def renewal_strategies(
+    catalogue: Catalogue, expiries: Sequence[date], today: date
+) -> list[Strategy]:
+    """The catalogue's ``protective_order_expiring`` strategies, when an order of a threat
+    source runs out within 30 days (or has run out): renew or extend it."""
+    if not orders.expiring(expiries, today):
+        return []
+    return [s for s in catalogue.strategies.values() if s.when == orders.EXPIRING]
 
 
 def _emergency(result: RiskResult, catalogue: Catalogue, today: date) -> list[ProposedItem]:
@@ -143,9 +160,11 @@ def _strategy(strategy: Strategy) -> ProposedItem:
     )
 
 
-def _step(strategy: Strategy, today: date) -> ProposedItem:
+def _step(strategy: Strategy, today: date, due_on: date | None = None) -> ProposedItem:
     assert strategy.step is not None
     days = strategy.step.due_days
+    if due_on is None and days is not None:
+        due_on = today + timedelta(days=days)
     return ProposedItem(
         f"{STEP_PREFIX}{strategy.code}",
         PlanSection.STEPS,
@@ -153,7 +172,7 @@ def _step(strategy: Strategy, today: date) -> ProposedItem:
         strategy.code,
         phase=strategy.phase,
         owner=strategy.owner,
-        due_on=today + timedelta(days=days) if days is not None else None,
+        due_on=due_on,
     )
 
 

@@ -86,6 +86,13 @@ class Policy(BaseModel):
     escalate_overdue_after: Interval
     alert_ack_timeout: Interval
     cover: CoverPolicy = CoverPolicy()
+    # A staff member not back this long after the time they gave: their buddy is alerted.
+    visit_check_in_grace: Interval = Interval(minutes=15)
+    # A youth gone missing: the reports are due this long after they were last seen, staff are
+    # alerted this long before that, and a return opens an assessment due this long after it.
+    missing_report_within: Interval = Interval(hours=24)
+    missing_warn_before: Interval = Interval(hours=4)
+    return_assessment_within: Interval = Interval(hours=72)
 
     @field_validator("next_assessment")
     @classmethod

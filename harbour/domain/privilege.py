@@ -58,6 +58,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "keys.rotate": frozenset({A}),
     "store.copy": frozenset({A}),
     "staff.operator": frozenset({A}),
+    # A youth gone missing, its reporting steps and their return: those who work the case.
+    "case.missing": frozenset({W, S}),
+    # Staff who go out on visits; every role may list and read the visits it may see.
+    "visit.start": frozenset({C, W, S}),
+    "visit.read": frozenset({C, W, S, A}),
 }
 
 # What reaches beyond one agency: every agency's data (a copy of the store, its keys), a new
@@ -68,7 +73,10 @@ STORE_WIDE = frozenset({"agency.add", "keys.rotate", "store.copy", "staff.operat
 
 # What a caseworker does on a case only when it is assigned to them or they cover it.
 ASSIGNED_ONLY = frozenset(
-    {"case.summary", "case.read", "case.assess", "case.plan", "case.discharge", "case.edit"}
+    {
+        *("case.summary", "case.read", "case.assess", "case.plan", "case.discharge"),
+        *("case.edit", "case.missing"),
+    }
 )
 # What a coordinator does on a case only while it has no caseworker (intake).
 INTAKE_ONLY = frozenset({"case.read"})

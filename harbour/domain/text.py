@@ -151,3 +151,8 @@ def check_timezone(value: str) -> str:
 
 
 TimeZoneName = Annotated[str, BeforeValidator(check_timezone)]
+
+
+def check_line(value: object, max_len: int) -> str:
+    """One line of typed text, cleaned as every field is (``ValueError`` with a reason)."""
+    return _clean(value, max_len=max_len, multiline=False)

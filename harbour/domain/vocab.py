@@ -138,10 +138,13 @@ class NotificationKind(StrEnum):
     DEAD_LETTER = "dead_letter"
     ENROLMENT = "enrolment"
     TEST = "test"
+    VISIT_OVERDUE = "visit_overdue"
+    MISSING_STEPS_DUE = "missing_steps_due"
+    MISSING_STEPS_OVERDUE = "missing_steps_overdue"
 
 
 class Lane(StrEnum):
-    URGENT = "urgent"  # imminent threats and their escalations alone: never behind a backlog
+    URGENT = "urgent"  # someone in danger now (imminent threat, overdue visit): never queued
     NORMAL = "normal"
 
 
@@ -156,3 +159,15 @@ class AlertKind(StrEnum):
     IMMINENT_THREAT = "imminent_threat"
     OVERDUE_ESCALATION = "overdue_escalation"
     RISK_RAISED = "risk_raised"
+    VISIT_OVERDUE = "visit_overdue"  # a staff member not back from a visit (source: the visit)
+    MISSING_STEPS_DUE = "missing_steps_due"  # a missing youth's reports near their deadline
+    MISSING_STEPS_OVERDUE = "missing_steps_overdue"  # ... and past it
+
+
+class MissingStepKind(StrEnum):
+    """What must be done when a youth in care goes missing (the federal Preventing Sex
+    Trafficking and Strengthening Families Act: law enforcement and NCMEC within 24 hours)."""
+
+    LAW_ENFORCEMENT = "law_enforcement"  # a report to law enforcement (its number sealed)
+    NCMEC = "ncmec"  # a report to the National Center for Missing & Exploited Children
+    SUPERVISOR_TOLD = "supervisor_told"

@@ -10,8 +10,12 @@ stays at the top, the gap is logged (``nobody_to_page``) and it is tried again e
 ``alert_ack_timeout`` until someone can be paged or it is acknowledged; ``harbour notify check``
 lists such alerts and the agencies whose ladder is empty.
 
-Only imminent threats (and their escalations) take the urgent lane: that lane is oldest-first, and
-a sweep can open hundreds of overdue escalations at once, which must not queue ahead of a threat.
+Only imminent threats and overdue visit check-ins (and their escalations) take the urgent lane:
+someone may be in danger now, and neither comes by the hundred; that lane is oldest-first, and a
+sweep can open hundreds of overdue escalations at once, which must not queue ahead of them.
+A visit's alert belongs to no case (``agency_id`` says whose it is): its ladder is the buddy,
+the supervisors, then on-call. A missing youth's step alerts climb from the caseworker and
+supervisors (deadline near) or on-call and supervisors (deadline passed) to the admins.
 """
 
 from __future__ import annotations
@@ -45,26 +49,51 @@ from harbour.notify import recipients
 from harbour.notify.outbox import insert_new, notification_rows
 
 log = logging.getLogger("harbour.notify.alerts")
-Tier = Callable[[UnitOfWork, str], list[str]]
+Tier = Callable[[UnitOfWork, Alert], list[str]]
 
 
-def _oncall_and_supervisors(uow: UnitOfWork, agency_id: str) -> list[str]:
-    return recipients.on_call(uow, agency_id) + _supervisors(uow, agency_id)
+def _oncall_and_supervisors(uow: UnitOfWork, alert: Alert) -> list[str]:
+    return recipients.on_call(uow, alert.agency_id) + _supervisors(uow, alert)
 
 
-def _supervisors(uow: UnitOfWork, agency_id: str) -> list[str]:
-    return recipients.in_role(uow, agency_id, Role.SUPERVISOR)
+def _supervisors(uow: UnitOfWork, alert: Alert) -> list[str]:
+    return recipients.in_role(uow, alert.agency_id, Role.SUPERVISOR)
 
 
-def _admins(uow: UnitOfWork, agency_id: str) -> list[str]:
-    return recipients.in_role(uow, agency_id, Role.ADMIN)
+def _on_call(uow: UnitOfWork, alert: Alert) -> list[str]:
+    return recipients.on_call(uow, alert.agency_id)
+
+
+def _admins(uow: UnitOfWork, alert: Alert) -> list[str]:
+    return recipients.in_role(uow, alert.agency_id, Role.ADMIN)
+
+
+def _buddy(uow: UnitOfWork, alert: Alert) -> list[str]:
+    return recipients.visit_buddy(uow, alert.id)
+
+
+def _caseworker_and_supervisors(uow: UnitOfWork, alert: Alert) -> list[str]:
+    case = uow.session.get(Case, alert.case_id) if alert.case_id else None
+    worker = recipients.caseworker_or_supervisors(uow, case) if case is not None else []
+    return worker + _supervisors(uow, alert)
 
 
 LADDERS: dict[str, tuple[Tier, ...]] = {
     AlertKind.IMMINENT_THREAT: (_oncall_and_supervisors, _supervisors, _admins),
     AlertKind.OVERDUE_ESCALATION: (_supervisors, _admins),
     AlertKind.RISK_RAISED: (_supervisors, _admins),
+    # A staff member not back from a visit: their buddy at once, then supervisors, then on-call.
+    AlertKind.VISIT_OVERDUE: (_buddy, _supervisors, _on_call),
+    AlertKind.MISSING_STEPS_DUE: (_caseworker_and_supervisors, _supervisors, _admins),
+    AlertKind.MISSING_STEPS_OVERDUE: (_oncall_and_supervisors, _supervisors, _admins),
 }
+# Alerts whose every page says what they are (and who), not the generic "not yet acknowledged".
+ESCALATES_AS: dict[str, NotificationKind] = {
+    AlertKind.VISIT_OVERDUE: NotificationKind.VISIT_OVERDUE,
+    AlertKind.MISSING_STEPS_DUE: NotificationKind.MISSING_STEPS_DUE,
+    AlertKind.MISSING_STEPS_OVERDUE: NotificationKind.MISSING_STEPS_OVERDUE,
+}
+URGENT = frozenset({AlertKind.IMMINENT_THREAT, AlertKind.VISIT_OVERDUE})
 _HEX = re.compile(r"[0-9a-f]{8,32}")
 
 
@@ -74,19 +103,34 @@ def ack_timeout(uow: UnitOfWork) -> timedelta:
 
 def open_alert(
     uow: UnitOfWork,
-    case: Case,
+    case: Case | None,
     kind: AlertKind,
     source_id: str,
     notification: NotificationKind,
     context: dict[str, Any] | None = None,
+    *,
+    agency_id: str | None = None,
+    alert_id: str | None = None,
 ) -> Alert:
-    """Open the alert for ``source_id`` once and notify its first tier (see ``lane_of``)."""
+    """Open the alert for ``source_id`` once and notify its first tier (see ``lane_of``). An
+    alert about no case (a visit) names its agency instead; ``alert_id`` is the new alert's id
+    when the caller has recorded it already (a tier may look the alert's subject up by it)."""
     existing = uow.session.scalar(
         select(Alert).where(Alert.kind == kind, Alert.source_id == source_id)
     )
     if existing is not None:
         return existing
-    alert = Alert(case_id=case.id, kind=kind, source_id=source_id, tier=0, opened_at=uow.now())
+    agency = case.agency_id if case is not None else agency_id
+    assert agency is not None, "an alert belongs to an agency"
+    alert = Alert(
+        id=alert_id or new_id(),
+        agency_id=agency,
+        case_id=case.id if case is not None else None,
+        kind=kind,
+        source_id=source_id,
+        tier=0,
+        opened_at=uow.now(),
+    )
     uow.session.add(alert)
     uow.session.flush()
     _page(uow, alert, case, notification, context or {}, alert.opened_at)
@@ -111,16 +155,25 @@ def open_alerts(
     new: dict[str, tuple[Case, Alert, dict[str, Any]]] = {}
     for case, source, context in sources:
         if source not in existing and source not in new:
-            alert = Alert(case_id=case.id, kind=kind, source_id=source, tier=0, opened_at=uow.now())
+            alert = Alert(
+                case_id=case.id,
+                agency_id=case.agency_id,
+                kind=kind,
+                source_id=source,
+                tier=0,
+                opened_at=uow.now(),
+            )
             new[source] = (case, alert, context)
     uow.session.add_all([alert for _, alert, _ in new.values()])
     uow.session.flush()
     found: dict[tuple[int, str], list[str]] = {}
 
-    def tier(uow: UnitOfWork, agency_id: str, number: int) -> list[str]:
-        if (number, agency_id) not in found:
-            found[number, agency_id] = LADDERS[kind][number](uow, agency_id)
-        return list(found[number, agency_id])
+    def tier(uow: UnitOfWork, alert: Alert, number: int) -> list[str]:
+        # The kinds opened in bulk (overdue work) have tiers of the agency's people, not the
+        # alert's own: looked up once per agency.
+        if (number, alert.agency_id) not in found:
+            found[number, alert.agency_id] = LADDERS[kind][number](uow, alert)
+        return list(found[number, alert.agency_id])
 
     pages: list[dict[str, Any]] = []
     for case, alert, context in new.values():
@@ -154,9 +207,10 @@ def _climb(uow: UnitOfWork, alert: Alert, now: datetime) -> bool:
     """One tier up (or the top tried again, when it had nobody); whether anything changed."""
     was = alert.tier
     alert.tier = min(alert.tier + 1, top_tier(alert.kind))
-    case = uow.session.get_one(Case, alert.case_id)
-    paged = _page(uow, alert, case, NotificationKind.ALERT_ESCALATED, {}, now)
-    if alert.tier != was:
+    case = uow.session.get_one(Case, alert.case_id) if alert.case_id else None
+    notification = ESCALATES_AS.get(alert.kind, NotificationKind.ALERT_ESCALATED)
+    paged = _page(uow, alert, case, notification, recipients.alert_context(uow, alert), now)
+    if alert.tier != was and case is not None:
         events.record(
             uow, case.id, events.CASE_ESCALATED, new_id(), alert_id=alert.id, tier=alert.tier
         )
@@ -166,23 +220,23 @@ def _climb(uow: UnitOfWork, alert: Alert, now: datetime) -> bool:
 def _page(
     uow: UnitOfWork,
     alert: Alert,
-    case: Case,
+    case: Case | None,
     notification: NotificationKind,
     context: dict[str, Any],
     now: datetime,
     *,
-    tier: Callable[[UnitOfWork, str, int], list[str]] | None = None,
+    tier: Callable[[UnitOfWork, Alert, int], list[str]] | None = None,
     pages: list[dict[str, Any]] | None = None,
 ) -> bool:
     """Notify the alert's tier, or the first tier above it with someone in it; set when it
     escalates next. Whether anyone was paged. ``tier`` looks a tier's people up (the ladder's,
     by default); the pages are written at once, or added to ``pages`` for the caller to write."""
     ladder, top = LADDERS[alert.kind], top_tier(alert.kind)
-    people_of = tier or (lambda uow, agency_id, number: ladder[number](uow, agency_id))
-    people = people_of(uow, case.agency_id, alert.tier)
+    people_of = tier or (lambda uow, alert, number: ladder[number](uow, alert))
+    people = people_of(uow, alert, alert.tier)
     while not people and alert.tier < top:
         alert.tier += 1
-        people = people_of(uow, case.agency_id, alert.tier)
+        people = people_of(uow, alert, alert.tier)
     done = alert.tier == top and bool(people)
     alert.next_escalation_at = None if done else now + ack_timeout(uow)
     if not people:
@@ -191,10 +245,12 @@ def _page(
             alert.id,
             alert.kind,
             alert.tier,
-            case.agency_id,
+            alert.agency_id,
         )
         return False
-    if notification == NotificationKind.ALERT_ESCALATED:
+    if notification == NotificationKind.ALERT_ESCALATED or (
+        alert.kind in ESCALATES_AS and alert.tier
+    ):
         context = {**context, "tier": alert.tier}
     rows = notification_rows(
         uow,
@@ -204,6 +260,7 @@ def _page(
         dedupe=f"alert:{alert.id}:{alert.tier}",
         context={"alert_id": alert.id, "path": f"/alerts/{alert.id}", **context},
         lane=lane_of(alert.kind),
+        agency_id=alert.agency_id,
     )
     if pages is None:
         insert_new(uow, rows)
@@ -225,8 +282,9 @@ def stuck() -> Any:
 
 
 def lane_of(kind: str) -> Lane:
-    """The urgent lane is for imminent threats alone; other alerts wait their turn."""
-    return Lane.URGENT if kind == AlertKind.IMMINENT_THREAT else Lane.NORMAL
+    """The urgent lane is for someone in danger now (an imminent threat, a staff member not back
+    from a visit): a few at a time, never hundreds; other alerts wait their turn."""
+    return Lane.URGENT if kind in URGENT else Lane.NORMAL
 
 
 def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> AlertRow:
@@ -246,17 +304,29 @@ def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> AlertRow:
         if not may_acknowledge(uow, actor, alert):
             deny(uow, actor, "alert.ack", alert.case_id, "only those it paged may acknowledge it")
         already = alert.acknowledged_at is not None
-        if not already:
-            alert.acknowledged_at = uow.now()
-            alert.acknowledged_by = actor.handle
-            alert.next_escalation_at = None
-            settle_pages(uow, alert)
+        if close(uow, alert, actor.handle):
             audit(uow, actor, "alert.ack", alert.case_id, alert_id=alert.id, tier=alert.tier)
-            events.record(uow, alert.case_id, events.ALERT_ACKNOWLEDGED, alert.id, kind=alert.kind)
+            if alert.case_id is not None:
+                events.record(
+                    uow, alert.case_id, events.ALERT_ACKNOWLEDGED, alert.id, kind=alert.kind
+                )
         row = _row(alert, reference, agency_zone(uow, actor.agency_id))
         return replace(row, already_acknowledged=already)
 
     return app.run(work)
+
+
+def close(uow: UnitOfWork, alert: Alert, handle: str) -> bool:
+    """Record ``handle`` as having taken the alert now (also a visitor checking in, staff
+    recording the steps an alert waits for): the ladder stops and the pages not yet sent are
+    settled. Whether it was open."""
+    if alert.acknowledged_at is not None:
+        return False
+    alert.acknowledged_at = uow.now()
+    alert.acknowledged_by = handle
+    alert.next_escalation_at = None
+    settle_pages(uow, alert)
+    return True
 
 
 def may_acknowledge(uow: UnitOfWork, actor: Actor, alert: Alert) -> bool:
@@ -265,8 +335,7 @@ def may_acknowledge(uow: UnitOfWork, actor: Actor, alert: Alert) -> bool:
     if actor.role in (Role.SUPERVISOR, Role.ADMIN):
         return True
     paged = select(OutboxMessage.id).where(
-        OutboxMessage.case_id == alert.case_id,
-        OutboxMessage.alert_id == alert.id,
+        _pages_of(alert),
         OutboxMessage.recipient == actor.handle,
     )
     return uow.session.scalar(paged.limit(1)) is not None
@@ -307,20 +376,28 @@ def settle_pages(uow: UnitOfWork, alert: Alert) -> int:
     M = OutboxMessage
     result = uow.session.execute(
         update(M)
-        .where(M.case_id == alert.case_id, M.alert_id == alert.id, M.status == OutboxStatus.PENDING)
+        .where(_pages_of(alert), M.status == OutboxStatus.PENDING)
         .values(status=OutboxStatus.CANCELLED, last_error="acknowledged")
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _find(uow: UnitOfWork, actor: Actor, typed: str, action: str) -> tuple[Alert, str]:
+def _pages_of(alert: Alert) -> Any:
+    """The outbox rows of an alert (by its case first, the indexed column, when it has one)."""
+    M = OutboxMessage
+    if alert.case_id is None:
+        return and_(M.case_id.is_(None), M.agency_id == alert.agency_id, M.alert_id == alert.id)
+    return and_(M.case_id == alert.case_id, M.alert_id == alert.id)
+
+
+def _find(uow: UnitOfWork, actor: Actor, typed: str, action: str) -> tuple[Alert, str | None]:
     """The actor's agency's alert for a typed id, and its case's reference; another agency's
     answers as a missing one, and the attempt is audited."""
     matches = uow.session.execute(
         select(Alert, Case.reference)
-        .join(Case, Case.id == Alert.case_id)
-        .where(Case.agency_id == actor.agency_id, Alert.id.startswith(typed))
+        .outerjoin(Case, Case.id == Alert.case_id)
+        .where(Alert.agency_id == actor.agency_id, Alert.id.startswith(typed))
         .limit(2)
     ).all()
     if len(matches) > 1:
@@ -337,7 +414,7 @@ class AlertRow:
     its times are shown in."""
 
     id: str
-    case_reference: str
+    case_reference: str | None  # None: an alert about no case (a visit)
     kind: str
     tier: int
     opened_at: datetime
@@ -377,7 +454,7 @@ def show_alert(app: App, actor_handle: str | None, alert_id: str) -> AlertRow:
     return app.run(work)
 
 
-def _row(a: Alert, reference: str, zone: ZoneInfo) -> AlertRow:
+def _row(a: Alert, reference: str | None, zone: ZoneInfo) -> AlertRow:
     return AlertRow(
         a.id,
         reference,
@@ -401,8 +478,8 @@ def list_alerts(
         authorize(uow, actor, "alert.ack")
         query = (
             select(Alert, Case.reference)
-            .join(Case, Case.id == Alert.case_id)
-            .where(Case.agency_id == actor.agency_id)
+            .outerjoin(Case, Case.id == Alert.case_id)
+            .where(Alert.agency_id == actor.agency_id)
             .order_by(Alert.opened_at.desc(), Alert.id)
             .limit(limit)
         )

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from harbour.access import Actor, audit, authorize, resolve_actor
 from harbour.app import App, UnitOfWork
-from harbour.db.models import Agency, Alert, Case, OutboxMessage, Staff
+from harbour.db.models import Agency, Alert, OutboxMessage, Staff
 from harbour.domain.vocab import AlertKind, NotificationKind, OutboxStatus
 from harbour.errors import ConfigError, InvalidInput, NotFound
 from harbour.notify.alerts import LADDERS, stuck
@@ -155,12 +155,14 @@ def _nobody_to_page(uow: UnitOfWork, agency_id: str | None) -> list[str]:
     if agency_id is not None:
         query = query.where(Agency.id == agency_id)
     agencies = uow.session.scalars(query)
-    return [a.name for a in agencies if not any(tier(uow, a.id) for tier in ladder)]
+    return [
+        a.name for a in agencies if not any(tier(uow, Alert(agency_id=a.id)) for tier in ladder)
+    ]
 
 
 def _stuck_alerts(uow: UnitOfWork, agency_id: str | None) -> list[StuckAlert]:
-    query = stuck().add_columns(Agency.name).join(Case, Case.id == Alert.case_id)
-    query = query.join(Agency, Agency.id == Case.agency_id).order_by(Alert.opened_at)
+    query = stuck().add_columns(Agency.name).join(Agency, Agency.id == Alert.agency_id)
+    query = query.order_by(Alert.opened_at)
     if agency_id is not None:
         query = query.where(Agency.id == agency_id)
     return [

@@ -24,6 +24,7 @@ KEYS = frozenset(
         "failed_kind",
         "outbox_id",
         "staff",  # a staff handle: who started a cover
+        "handle",  # a staff handle (whose visit is overdue): operational, never a name
     }
 )
 ITEM_KEYS = frozenset({"case_ref", "kind", "due_date", "path"})

@@ -39,6 +39,12 @@ LABELS: dict[str, str] = {
     K.DEAD_LETTER: "A notification could not be delivered",
     K.ENROLMENT: "Set up your sign-in",
     K.TEST: "Test message",
+    K.VISIT_OVERDUE: "Visit check-in overdue",
+    # The word "missing" stays off lock screens (``LOCK_SCREEN_UNSAID``): it says what happened
+    # to a youth; the body, read once unlocked, says "missing-youth steps due".
+    K.MISSING_STEPS_DUE: "Urgent steps due",
+    K.MISSING_STEPS_OVERDUE: "Urgent steps overdue",
+    "protective_order_expiring": "Protective order expiring",  # a digest item
     "plan_step_overdue": "Plan steps overdue",  # a digest item (harbour.notify.digests)
 }
 
@@ -52,6 +58,11 @@ URGENCY: dict[str, str] = {
     K.RISK_RAISED: "warning",
     K.DEAD_LETTER: "warning",
 }
+
+# Words a subject line or a chat preview's first line never carries (a lock screen shows them),
+# though a message's body may: "missing" beside a case reference tells anyone near the phone
+# that a youth has gone. tests/notify/test_messages.py checks every kind.
+LOCK_SCREEN_UNSAID = ("missing",)
 
 
 @dataclass(frozen=True)

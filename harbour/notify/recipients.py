@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from harbour.app import UnitOfWork
-from harbour.db.models import Agency, Case, Staff
+from harbour.db.models import Agency, Alert, Case, Staff, Visit
 from harbour.domain.vocab import Role
 from harbour.notify.directory import routes_of
 
@@ -81,3 +84,32 @@ def agency_of(uow: UnitOfWork, handle: str) -> str | None:
 
 def unique(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(tags))
+
+
+def visit_buddy(uow: UnitOfWork, alert_id: str) -> list[str]:
+    """The check-in buddy of the visit an overdue alert is about (if still active)."""
+    buddy = aliased(Staff)
+    handle = uow.session.scalar(
+        select(buddy.handle)
+        .join(Visit, Visit.buddy_id == buddy.id)
+        .where(Visit.alert_id == alert_id, buddy.active.is_(True))
+    )
+    return [handle] if handle else []
+
+
+def visitor(uow: UnitOfWork, alert_id: str) -> str | None:
+    """The handle of the staff member whose visit an overdue alert is about."""
+    return uow.session.scalar(
+        select(Staff.handle)
+        .join(Visit, Visit.staff_id == Staff.id)
+        .where(Visit.alert_id == alert_id)
+    )
+
+
+def alert_context(uow: UnitOfWork, alert: Alert) -> dict[str, Any]:
+    """What every page of an alert says beyond its id: for a visit, whose (a handle)."""
+    from harbour.domain.vocab import AlertKind
+
+    if alert.kind == AlertKind.VISIT_OVERDUE:
+        return {"handle": visitor(uow, alert.id)}
+    return {}

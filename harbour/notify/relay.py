@@ -8,7 +8,7 @@ per admin per relay pass, on the normal lane, however many rows died in it).
 A crash between the send and the mark leaves the row pending: it is sent again once its lease
 ends (at most one duplicate per row in flight). Urgent rows are claimed before normal ones at
 every refill, so a reminder backlog delays an alert by one refill at most; the urgent lane carries
-imminent-threat alerts alone, so nothing that comes in hundreds (overdue escalations, dead-letter
+imminent-threat and overdue-visit alerts alone, so nothing that comes in hundreds (overdue escalations, dead-letter
 notices) can queue ahead of one.
 """
 
@@ -29,7 +29,7 @@ from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
 from harbour.db.models import OutboxMessage
 from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus, Role
-from harbour.notify import recipients
+from harbour.notify import recipients, visit_checks
 from harbour.notify.alerts import alert_due, escalate_unacknowledged
 from harbour.notify.directory import routes_of
 from harbour.notify.messages import compose
@@ -64,6 +64,7 @@ class DeliveryReport:
     """What one ``deliver`` call did: counts for operators and benchmarks, never content."""
 
     escalated: int = 0
+    raised: int = 0  # overdue visits whose alert this pass opened
     claimed: int = 0
     sent: int = 0
     retried: int = 0
@@ -79,6 +80,7 @@ class DeliveryReport:
     def as_json(self) -> dict[str, Any]:
         return {
             "escalated": self.escalated,
+            "raised": self.raised,
             "claimed": self.claimed,
             "sent": self.sent,
             "retried": self.retried,
@@ -109,8 +111,9 @@ class Outcome:
 def deliver(
     app: App, *, lane: Lane | None = None, limit: int = 500, config: RelayConfig | None = None
 ) -> DeliveryReport:
-    """Escalate the alerts whose acknowledgement is overdue, then send up to ``limit`` due rows
-    (urgent first; one lane only if ``lane`` is given).
+    """Raise the alerts of visits past their check-in deadline, escalate the alerts whose
+    acknowledgement is overdue, then send up to ``limit`` due rows (urgent first; one lane
+    only if ``lane`` is given).
 
     Escalating here, not only in the 15-minute sweep, is what makes ``alert_ack_timeout`` hold:
     the relay runs every minute and after every CLI command. Cheap when nothing is due (one
@@ -121,10 +124,12 @@ def deliver(
     lanes = (Lane(lane),) if lane else (Lane.URGENT, Lane.NORMAL)
     report = DeliveryReport()
     started = time.monotonic()
-    alerts_due, rows_due = app.run(lambda uow: _due(uow, lanes))
+    alerts_due, rows_due, visits_due = app.run(lambda uow: _due(uow, lanes))
+    if visits_due:
+        report.raised = app.run(lambda uow: visit_checks.raise_overdue(uow, uow.now()))
     if alerts_due:
         report.escalated = app.run(lambda uow: escalate_unacknowledged(uow, uow.now()))["escalated"]
-    if limit > 0 and (rows_due or report.escalated):
+    if limit > 0 and (rows_due or report.escalated or report.raised):
         routes = app.read(routes_of)
         if (not configured(app.settings) and not routes.routes) or routes.unusable:
             # Not configured (a demo, a fresh store), or a routes file that cannot be read:
@@ -143,11 +148,13 @@ def deliver(
     return report
 
 
-def _due(uow: UnitOfWork, lanes: tuple[Lane, ...]) -> tuple[bool, bool]:
-    """Whether an alert waits to escalate, and whether a row of ``lanes`` waits to be sent."""
+def _due(uow: UnitOfWork, lanes: tuple[Lane, ...]) -> tuple[bool, bool, bool]:
+    """Whether an alert waits to escalate, whether a row of ``lanes`` waits to be sent, and
+    whether a visit past its deadline waits for its alert."""
     now, M = uow.now(), OutboxMessage
     due = select(M.id).where(M.status == PENDING, M.lane.in_(lanes), M.next_attempt_at <= now)
-    return alert_due(uow, now), uow.session.scalar(due.limit(1)) is not None
+    pending = uow.session.scalar(due.limit(1)) is not None
+    return alert_due(uow, now), pending, visit_checks.overdue_waiting(uow, now)
 
 
 def _urgent_waiting(uow: UnitOfWork, limit: int = 200) -> list[tuple[str, str]]:

@@ -111,9 +111,19 @@ def sweep(
         done = run(partial(_batch, firings=firings[first : first + batch], digests=digests))
         digests.started(done.started)
         counts += done.counts
+    counts += _order_reminders(run, now, digests)
     if digests.rows:
         run(digests.release)
     return _totals(counts, digests)
+
+
+def _order_reminders(run: Runner, now: datetime, digests: Digests) -> Counter[str]:
+    """Protective orders running out, as one more batch of the pass, in the same digests."""
+    from harbour.notify import order_reminders
+
+    found, started = run(lambda uow: order_reminders.remind(uow, now, digests))
+    digests.started(started)
+    return found
 
 
 def _totals(counts: Counter[str], digests: Digests) -> dict[str, int]:

@@ -41,6 +41,8 @@ class SweepReport:
     reminders: int = 0
     escalated: int = 0
     events: int = 0
+    visits: int = 0
+    missing: int = 0
 
     def as_json(self) -> dict[str, int]:
         return asdict(self)
@@ -153,7 +155,8 @@ def send_reminders(
     counts = reminders.sweep(
         app.run, app.reference.policy, now, batch=batch, between=pause, read=app.read
     )
-    return sum(counts.get(name, 0) for name in ("due_soon", "due_today", "overdue", "escalated"))
+    names = ("due_soon", "due_today", "overdue", "escalated", "orders_expiring")
+    return sum(counts.get(name, 0) for name in names)
 
 
 def escalate(app: App, now: datetime) -> int:
@@ -162,6 +165,22 @@ def escalate(app: App, now: datetime) -> int:
     from harbour.notify import alerts
 
     return app.run(lambda uow: alerts.escalate_unacknowledged(uow, now))["escalated"]
+
+
+def raise_overdue_visits(app: App, now: datetime) -> int:
+    """Alert the buddies of visits past their check-in deadline; how many. (The relay does this
+    every minute; the sweep too, so a missed check-in never waits for a relay alone.)"""
+    from harbour.notify import visit_checks
+
+    return app.run(lambda uow: visit_checks.raise_overdue(uow, now))
+
+
+def alert_missing_steps(app: App, now: datetime) -> int:
+    """Alert staff of a missing youth's reporting steps as their deadline nears, and escalate
+    once it passes; how many alerts were opened."""
+    from harbour.notify import missing_alerts
+
+    return app.run(lambda uow: missing_alerts.raise_due(uow, now))
 
 
 def finish_events(app: App, now: datetime, batch: int = BATCH) -> int:
@@ -178,6 +197,8 @@ def sweep(app: App, now: datetime | None = None, batch: int = BATCH) -> SweepRep
     return run_phases(
         [
             ("escalated", partial(escalate, app, at)),  # first: the one that cannot wait
+            ("visits", partial(raise_overdue_visits, app, at)),
+            ("missing", partial(alert_missing_steps, app, at)),
             ("opened", partial(open_due_assessments, app, at, batch)),
             ("reminders", partial(send_reminders, app, at, batch)),
             ("events", partial(finish_events, app, at, batch)),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 
@@ -15,7 +15,16 @@ from harbour.access import Actor, agency_zone, may, on_case
 from harbour.app import App, UnitOfWork
 from harbour.cases.cover import Cover, running_covers
 from harbour.clock import local_time
-from harbour.db.models import Alert, Case, LifecycleEvent, Plan, Staff
+from harbour.db.models import (
+    Alert,
+    Case,
+    LifecycleEvent,
+    MissingEpisode,
+    Plan,
+    Staff,
+    ThreatSource,
+)
+from harbour.domain import orders
 from harbour.domain.plan_view import PlanItemView, PlanSnapshot
 from harbour.domain.vocab import PlanSection
 from harbour.plans.snapshot import snapshot
@@ -48,6 +57,9 @@ class CaseOverview:
     plan: PlanSnapshot | None  # identifying parts withheld (see ``withheld``)
     covers: tuple[Cover, ...] = ()  # running now (who, until when; never why)
     summary_only: bool = False  # no plan, no reasons: the actor may see the summary alone
+    expired_orders: int = 0  # threat sources whose protective order has run out
+    missing_since_local: str | None = None  # an open missing episode: when last seen
+    missing_hours: int | None = None  # ... and how long ago
 
 
 def case_overview(app: App, actor_handle: str | None, ref: str) -> CaseOverview:
@@ -59,6 +71,11 @@ def case_overview(app: App, actor_handle: str | None, ref: str) -> CaseOverview:
         handle = uow.session.scalar(select(Staff.handle).where(Staff.id == case.caseworker_id))
         now = uow.now()
         entries = sorted(_timeline(uow, case), key=lambda e: e[0])
+        gone = uow.session.scalar(
+            select(MissingEpisode.last_seen_at).where(
+                MissingEpisode.case_id == case.id, MissingEpisode.returned_at.is_(None)
+            )
+        )
         return CaseOverview(
             case=case.reference,
             status=case.status,
@@ -75,9 +92,21 @@ def case_overview(app: App, actor_handle: str | None, ref: str) -> CaseOverview:
             plan=shown,
             covers=running_covers(uow, case, with_reasons=False),
             summary_only=not full,
+            expired_orders=_expired_orders(uow, case, now.astimezone(zone).date()),
+            missing_since_local=local_time(gone, zone) if gone else None,
+            missing_hours=int((now - gone).total_seconds() // 3600) if gone else None,
         )
 
     return on_case(app, actor_handle, ref, "case.read", work, otherwise="case.summary")
+
+
+def _expired_orders(uow: UnitOfWork, case: Case, today: date) -> int:
+    found = uow.session.scalars(
+        select(ThreatSource.protective_order_expires_on).where(
+            ThreatSource.case_id == case.id, ThreatSource.protective_order.is_(True)
+        )
+    )
+    return sum(orders.expired(day, today) for day in found)
 
 
 def identifying(item: PlanItemView) -> bool:

@@ -70,7 +70,7 @@ def _alert(row: alerts.AlertRow, now: datetime) -> dict[str, Any]:
     return {
         "id": row.id,
         "short_id": row.id[:12],
-        "case": refs.short_form(row.case_reference),
+        "case": refs.short_form(row.case_reference) if row.case_reference else "-",
         "kind": row.kind.replace("_", " "),
         "tier": row.tier,
         "age": age(now - row.opened_at),
@@ -138,7 +138,14 @@ def case_page(app: App, handle: str, ref: str) -> dict[str, Any]:
         "caseworker": found.caseworker or "-",
         "next_due": found.next_due_local or "-",
         "flags": [
-            n for n, on in (("overdue", found.overdue), ("escalated", found.escalated)) if on
+            n
+            for n, on in (
+                ("overdue", found.overdue),
+                ("escalated", found.escalated),
+                ("protective order expired", found.expired_orders > 0),
+                (f"missing {found.missing_hours} h", found.missing_hours is not None),
+            )
+            if on
         ],
         "timeline": [
             {

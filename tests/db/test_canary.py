@@ -60,8 +60,50 @@ def _walk(app: App, tmp_path: Path, marker: str) -> tuple[list[CliResult], CliRe
         invoke(app, "staff", "list", "--as", "adm", "--json"),
         invoke(app, "keys", "rotate", "--as", "adm"),
         invoke(app, "keys", "rotate", "--as", "adm", "--json"),
+        # The field: a visit's place and a missing youth's report numbers are sealed too.
+        invoke(
+            app,
+            "visit",
+            "start",
+            "--back-at",
+            "10:00",
+            "--where",
+            given(f"{marker}visitplace"),
+            "--case",
+            ref,
+            "--as",
+            "cw1",
+            "--json",
+        ),
+        invoke(app, "visit", "list", "--as", "sup", "--json"),
+        invoke(app, "visit", "back", "--as", "cw1"),
+        invoke(app, "missing", ref, "--since", "07:00", "--as", "cw1"),
+        invoke(
+            app,
+            "missing-step",
+            ref,
+            "law_enforcement",
+            "--report-number",
+            given(f"{marker}lereport"),
+            "--as",
+            "cw1",
+        ),
+        invoke(
+            app,
+            "missing-step",
+            ref,
+            "ncmec",
+            "--report-number",
+            given(f"{marker}ncmecreport"),
+            "--as",
+            "cw1",
+            "--json",
+        ),
+        invoke(app, "cases", "--as", "sup", "--json"),
+        invoke(app, "returned", ref, "--at", "08:30", "--as", "cw1"),
     ]
-    assert [r.exit_code for r in outputs] == [0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0]
+    expected = [0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert [r.exit_code for r in outputs] == expected, [r.stderr for r in outputs]
     shown = invoke(app, "case", "show", ref, "--as", "cw1", "--json")
     return outputs, shown
 

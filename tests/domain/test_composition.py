@@ -50,7 +50,11 @@ def phases(items: list[ProposedItem], catalogue: Catalogue) -> dict[Phase, set[s
 
 
 def codes(catalogue: Catalogue, phase: Phase) -> set[str]:
-    return {s.code for s in catalogue.by_phase(phase) if s.persons != [PersonAtRisk.FAMILY]}
+    return {
+        s.code
+        for s in catalogue.by_phase(phase)
+        if s.persons != [PersonAtRisk.FAMILY] and s.when is None  # rules offer the others
+    }
 
 
 @pytest.mark.parametrize("situation", [Situation.CONSIDERING_LEAVING, Situation.IN_SITUATION])
@@ -206,3 +210,37 @@ def test_a_carried_step_keeps_its_due_date_and_a_done_step_stays_on_the_plan(cat
     carried = {kept.key, done.key}
     fresh = [i for i in second.values() if i.section == PlanSection.STEPS and i.key not in carried]
     assert all(i.due_on is None or i.due_on > later for i in fresh)
+
+
+RENEW = "after.renew_protective_order"
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "offered", "due_in"),
+    [(45, False, None), (30, True, 23), (10, True, 3), (3, True, 0), (-2, True, 0)],
+)
+def test_an_order_running_out_within_30_days_puts_its_renewal_on_the_plan(
+    catalogue, expires_in, offered, due_in
+) -> None:
+    expiry = TODAY + timedelta(days=expires_in)
+    items = compose(
+        MODERATE,
+        Situation.STABILIZING,
+        ALL_THREATS,
+        YOUTH,
+        [],
+        catalogue,
+        today=TODAY,
+        order_expiries=[expiry, TODAY + timedelta(days=300)],
+    )
+    keys = {item.key: item for item in items}
+    assert (RENEW in keys) is offered
+    assert (f"step:{RENEW}" in keys) is offered
+    if offered:
+        step = keys[f"step:{RENEW}"]
+        assert step.due_on == TODAY + timedelta(days=due_in)
+        assert step.owner == "caseworker" and step.state == ItemState.SUGGESTED
+    without = compose(
+        MODERATE, Situation.STABILIZING, ALL_THREATS, YOUTH, [], catalogue, today=TODAY
+    )
+    assert RENEW not in {item.key for item in without}

@@ -62,6 +62,10 @@ RULES: list[tuple[dict[str, Any], RiskLevel, list[str]]] = [
     ({"trusted_adult": "no"}, M, ["no_trusted_adult"]),
     ({"safe_phone": "no"}, M, ["unsafe_phone"]),
     ({"connected": "no"}, L, []),
+    # the return screening (optional questions): either exploitation answer raises the level
+    ({"return_with_exploiter": "yes"}, H, ["returned_exploited"]),
+    ({"return_traded": "yes"}, H, ["returned_exploited"]),
+    ({"return_needs_care": "yes"}, L, []),
     # combinations
     (
         {"trafficker_threat": "yes", "family_friend_threat": "yes"},

@@ -40,7 +40,7 @@ def new_case(app: App, marker: str = MARKER, caseworker: str | None = "cw1") -> 
     assessment open and no notice enqueued (the initial-contact step sends that), so each test
     starts with an empty outbox and opens the assessments it needs."""
     answers = referral(marker) | ({"caseworker": caseworker} if caseworker else {})
-    referred = refer(app, "coord", answers, None)
+    referred = refer(app, "coord", answers, None, allow_duplicate=True)  # many alike here
 
     def bare(uow: UnitOfWork) -> Case:
         # The referral opened the initial assessment; each test opens the assessments it needs.

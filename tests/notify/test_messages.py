@@ -9,7 +9,13 @@ import pytest
 from harbour import templating
 from harbour.domain.vocab import NotificationKind
 from harbour.notify.context import ContextError, clean_context
-from harbour.notify.messages import all_template_names, compose, subject_line, template_context
+from harbour.notify.messages import (
+    LOCK_SCREEN_UNSAID,
+    all_template_names,
+    compose,
+    subject_line,
+    template_context,
+)
 from harbour.settings import Settings
 from tests.notify.helpers import AGENCY_WORDS, BANNED_WORDS
 
@@ -24,6 +30,7 @@ SAMPLE = {
     "more": 1,
     "failed_kind": "imminent_threat",
     "outbox_id": "00112233445566778899aabbccddeeff",
+    "handle": "wes",
     "items": [
         {"case_ref": "HB-7K3Q-9XTM", "kind": "assessment_due_soon", "due_date": "2026-03-05"},
         {"case_ref": "HB-ABCD-EFGH", "kind": "follow_up_due", "path": "/cases/HB-ABCD"},
@@ -101,3 +108,26 @@ def test_context_outside_the_allowlist_is_refused(context: dict[str, object]) ->
 
 def test_allowlisted_context_passes_unchanged() -> None:
     assert clean_context(SAMPLE) == SAMPLE
+
+
+@pytest.mark.parametrize("kind", list(NotificationKind))
+@pytest.mark.parametrize("channel", ["email", "chat"])
+def test_lock_screens_never_show_the_words_kept_off_them(
+    kind: NotificationKind, channel: str
+) -> None:
+    """A subject and a chat preview's first line never say "missing" (``LOCK_SCREEN_UNSAID``);
+    the missing-youth steps' body, read once the phone is unlocked, says what is due."""
+    message = compose(SETTINGS, kind, SAMPLE, channel)
+    first_line = message.body.strip().splitlines()[0] if channel == "chat" else ""
+    for word in LOCK_SCREEN_UNSAID:
+        assert word not in message.title.lower() and word not in first_line.lower()
+    if kind in (NotificationKind.MISSING_STEPS_DUE, NotificationKind.MISSING_STEPS_OVERDUE):
+        assert "Missing-youth steps due" in message.body
+        assert "HB-7K3Q-9XTM" in message.title and SAMPLE["alert_id"][:8] in message.title
+
+
+def test_an_overdue_visit_says_whose_and_nothing_of_where() -> None:
+    context = {"alert_id": SAMPLE["alert_id"], "handle": "wes", "tier": 1}
+    message = compose(SETTINGS, NotificationKind.VISIT_OVERDUE, context, "chat")
+    assert message.title.startswith("Harbour: URGENT, visit check-in overdue: wes, alert")
+    assert "escalation level 1" in message.body

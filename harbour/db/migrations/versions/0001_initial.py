@@ -195,7 +195,8 @@ def upgrade() -> None:
     op.create_table(
         "alerts",
         sa.Column("id", sa.String(length=32), nullable=False),
-        sa.Column("case_id", sa.String(length=32), nullable=False),
+        sa.Column("agency_id", sa.String(length=32), nullable=False),
+        sa.Column("case_id", sa.String(length=32), nullable=True),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("source_id", sa.String(length=32), nullable=False),
         sa.Column("tier", sa.Integer(), nullable=False),
@@ -203,11 +204,15 @@ def upgrade() -> None:
         sa.Column("next_escalation_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("acknowledged_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("acknowledged_by", sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["agency_id"], ["agencies.id"], name=op.f("fk_alerts_agency_id_agencies")
+        ),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_alerts_case_id_cases")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alerts")),
         sa.UniqueConstraint("kind", "source_id", name=op.f("uq_alerts_kind_source_id")),
     )
     with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_alerts_agency_id"), ["agency_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_alerts_case_id"), ["case_id"], unique=False)
         batch_op.create_index(
             "ix_alerts_escalation", ["acknowledged_at", "next_escalation_at"], unique=False
@@ -387,6 +392,35 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_threat_sources_case_id"), ["case_id"], unique=False)
 
     op.create_table(
+        "visits",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("agency_id", sa.String(length=32), nullable=False),
+        sa.Column("staff_id", sa.String(length=32), nullable=False),
+        sa.Column("buddy_id", sa.String(length=32), nullable=True),
+        sa.Column("case_id", sa.String(length=32), nullable=True),
+        sa.Column("location_sealed", sa.Text(), nullable=True),
+        sa.Column("escort", sa.Boolean(), nullable=False),
+        sa.Column("started_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expected_back_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("deadline_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("extensions", sa.Integer(), nullable=False),
+        sa.Column("back_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("alert_id", sa.String(length=32), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["agency_id"], ["agencies.id"], name=op.f("fk_visits_agency_id_agencies")
+        ),
+        sa.ForeignKeyConstraint(["buddy_id"], ["staff.id"], name=op.f("fk_visits_buddy_id_staff")),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_visits_case_id_cases")),
+        sa.ForeignKeyConstraint(["staff_id"], ["staff.id"], name=op.f("fk_visits_staff_id_staff")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_visits")),
+    )
+    with op.batch_alter_table("visits", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_visits_agency_id"), ["agency_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_visits_case_id"), ["case_id"], unique=False)
+        batch_op.create_index("ix_visits_overdue", ["back_at", "deadline_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_visits_staff_id"), ["staff_id"], unique=False)
+
+    op.create_table(
         "youth_index",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("case_id", sa.String(length=32), nullable=False),
@@ -405,6 +439,58 @@ def upgrade() -> None:
     with op.batch_alter_table("youth_index", schema=None) as batch_op:
         batch_op.create_index("ix_youth_index_agency_digest", ["agency_id", "digest"], unique=False)
         batch_op.create_index(batch_op.f("ix_youth_index_key_id"), ["key_id"], unique=False)
+
+    op.create_table(
+        "missing_episodes",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("case_id", sa.String(length=32), nullable=False),
+        sa.Column("last_seen_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_by_id", sa.String(length=32), nullable=True),
+        sa.Column("returned_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("returned_by_id", sa.String(length=32), nullable=True),
+        sa.Column("assessment_id", sa.String(length=32), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["assessment_id"],
+            ["assessments.id"],
+            name=op.f("fk_missing_episodes_assessment_id_assessments"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_missing_episodes_case_id_cases")
+        ),
+        sa.ForeignKeyConstraint(
+            ["recorded_by_id"], ["staff.id"], name=op.f("fk_missing_episodes_recorded_by_id_staff")
+        ),
+        sa.ForeignKeyConstraint(
+            ["returned_by_id"], ["staff.id"], name=op.f("fk_missing_episodes_returned_by_id_staff")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_missing_episodes")),
+    )
+    with op.batch_alter_table("missing_episodes", schema=None) as batch_op:
+        batch_op.create_index("ix_missing_episodes_open", ["returned_at", "case_id"], unique=False)
+
+    op.create_table(
+        "order_reminder_marks",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("threat_id", sa.String(length=32), nullable=False),
+        sa.Column("threshold", sa.String(length=40), nullable=False),
+        sa.Column("expires_on", sa.Date(), nullable=False),
+        sa.Column("fired_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("outcome", sa.String(length=40), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["threat_id"],
+            ["threat_sources.id"],
+            name=op.f("fk_order_reminder_marks_threat_id_threat_sources"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_reminder_marks")),
+        sa.UniqueConstraint(
+            "threat_id", "threshold", name=op.f("uq_order_reminder_marks_threat_id_threshold")
+        ),
+    )
+    with op.batch_alter_table("order_reminder_marks", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_order_reminder_marks_threat_id"), ["threat_id"], unique=False
+        )
 
     op.create_table(
         "plans",
@@ -460,6 +546,31 @@ def upgrade() -> None:
     with op.batch_alter_table("reminder_marks", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_reminder_marks_assessment_id"), ["assessment_id"], unique=False
+        )
+
+    op.create_table(
+        "missing_steps",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("episode_id", sa.String(length=32), nullable=False),
+        sa.Column("step", sa.String(length=40), nullable=False),
+        sa.Column("due_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("done_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("done_by_id", sa.String(length=32), nullable=True),
+        sa.Column("report_number_sealed", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["done_by_id"], ["staff.id"], name=op.f("fk_missing_steps_done_by_id_staff")
+        ),
+        sa.ForeignKeyConstraint(
+            ["episode_id"],
+            ["missing_episodes.id"],
+            name=op.f("fk_missing_steps_episode_id_missing_episodes"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_missing_steps")),
+        sa.UniqueConstraint("episode_id", "step", name=op.f("uq_missing_steps_episode_id_step")),
+    )
+    with op.batch_alter_table("missing_steps", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_missing_steps_episode_id"), ["episode_id"], unique=False
         )
 
     op.create_table(
@@ -523,6 +634,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_plan_documents_plan_id"))
 
     op.drop_table("plan_documents")
+    with op.batch_alter_table("missing_steps", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_missing_steps_episode_id"))
+
+    op.drop_table("missing_steps")
     with op.batch_alter_table("reminder_marks", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_reminder_marks_assessment_id"))
 
@@ -531,11 +646,26 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_plans_case_id"))
 
     op.drop_table("plans")
+    with op.batch_alter_table("order_reminder_marks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_order_reminder_marks_threat_id"))
+
+    op.drop_table("order_reminder_marks")
+    with op.batch_alter_table("missing_episodes", schema=None) as batch_op:
+        batch_op.drop_index("ix_missing_episodes_open")
+
+    op.drop_table("missing_episodes")
     with op.batch_alter_table("youth_index", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_youth_index_key_id"))
         batch_op.drop_index("ix_youth_index_agency_digest")
 
     op.drop_table("youth_index")
+    with op.batch_alter_table("visits", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_visits_staff_id"))
+        batch_op.drop_index("ix_visits_overdue")
+        batch_op.drop_index(batch_op.f("ix_visits_case_id"))
+        batch_op.drop_index(batch_op.f("ix_visits_agency_id"))
+
+    op.drop_table("visits")
     with op.batch_alter_table("threat_sources", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_threat_sources_case_id"))
 
@@ -570,6 +700,7 @@ def downgrade() -> None:
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.drop_index("ix_alerts_escalation")
         batch_op.drop_index(batch_op.f("ix_alerts_case_id"))
+        batch_op.drop_index(batch_op.f("ix_alerts_agency_id"))
 
     op.drop_table("alerts")
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:

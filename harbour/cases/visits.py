@@ -1,0 +1,323 @@
+"""Staff visits in the community: tell a colleague where you go and when you will be back.
+
+A visit records who goes (the actor), optionally for which case, where (sealed, like any
+identifying field), their check-in buddy (by default a supervisor of the agency), when they
+expect to be back and whether an escort was arranged. Not back by that time plus the policy's
+``visit_check_in_grace``, the relay raises an alert to the buddy that climbs to the supervisors
+and on-call (``harbour.notify.visit_checks``). Checking in (``back``) or asking for more time
+(``extend``) takes that alert as the visitor's own acknowledgement. Where a visit went is shown
+only to the visitor, their buddy, supervisors and on-call staff, and every such read is audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import aliased
+
+from harbour.access import (
+    Actor,
+    agency_zone,
+    audit,
+    authorize,
+    load_case,
+    refuse_missing,
+    resolve_actor,
+)
+from harbour.app import App, UnitOfWork
+from harbour.clock import local_time
+from harbour.db.models import Alert, Case, Staff, Visit
+from harbour.domain import refs
+from harbour.domain.moments import parse_moment
+from harbour.domain.text import check_line
+from harbour.domain.vocab import Role
+from harbour.errors import Conflict, InvalidInput
+from harbour.notify import alerts
+
+LONGEST = timedelta(hours=16)  # a visit expected back later than this is a typing slip
+MAX_EXTEND = 240  # minutes
+LOCATION_MAX = 300
+
+
+@dataclass(frozen=True)
+class VisitView:
+    """A visit as staff see it. ``location`` is None unless the reader may see where it went
+    (and asked: ``harbour visit show``)."""
+
+    id: str
+    visitor: str
+    buddy: str | None
+    case_reference: str | None
+    escort: bool
+    started_at: datetime
+    expected_back_at: datetime
+    deadline_at: datetime
+    back_at: datetime | None
+    extensions: int
+    alert_id: str | None
+    overdue: bool
+    zone: ZoneInfo
+    location: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        def moment(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        shown = {
+            "visit": self.id,
+            "visitor": self.visitor,
+            "buddy": self.buddy,
+            "case": self.case_reference,
+            "escort": self.escort,
+            "started_at": moment(self.started_at),
+            "expected_back_at": moment(self.expected_back_at),
+            "deadline_at": moment(self.deadline_at),
+            "back_at": moment(self.back_at),
+            "extensions": self.extensions,
+            "alert": self.alert_id,
+            "overdue": self.overdue,
+        }
+        return shown | ({"location": self.location} if self.location is not None else {})
+
+    def local(self, moment: datetime | None) -> str:
+        return local_time(moment, self.zone) if moment else "-"
+
+
+def start_visit(
+    app: App,
+    actor_handle: str | None,
+    *,
+    back_at: str,
+    location: str | None = None,
+    buddy: str | None = None,
+    case_ref: str | None = None,
+    escort: bool = False,
+) -> VisitView:
+    """Start the actor's visit, expected back at ``back_at`` (see ``harbour.domain.moments``).
+
+    Refused if the actor has a visit not yet back, or the buddy is not active staff of the
+    agency (or the visitor). Without ``buddy``, the agency's first supervisor (by handle) other
+    than the visitor; with none, the alert starts with the supervisors' tier.
+    """
+
+    def work(uow: UnitOfWork) -> VisitView:
+        actor = resolve_actor(uow, actor_handle)
+        authorize(uow, actor, "visit.start")
+        now, zone = uow.now(), agency_zone(uow, actor.agency_id)
+        expected = _expected(back_at, zone, now)
+        where = _location(location)
+        partner = _buddy(uow, actor, buddy)
+        case = load_case(uow, actor, case_ref, "case.read") if case_ref else None
+        if _open_visit(uow, actor) is not None:
+            raise Conflict("visit_open", "you have a visit not checked in: harbour visit back")
+        visit = Visit(
+            agency_id=actor.agency_id,
+            staff_id=actor.staff_id,
+            buddy_id=partner.id if partner else None,
+            case_id=case.id if case else None,
+            escort=escort,
+            started_at=now,
+            expected_back_at=expected,
+            deadline_at=expected + _grace(uow),
+            extensions=0,
+        )
+        uow.session.add(visit)
+        uow.session.flush()
+        uow.seal(visit, "location", where)
+        audit(uow, actor, "visit.start", visit.case_id, visit_id=visit.id, escort=escort)
+        return _view(uow, visit, zone)
+
+    return app.run(work)
+
+
+def check_in(app: App, actor_handle: str | None) -> VisitView:
+    """The actor is back: their open visit ends, and its overdue alert (if any) stops."""
+
+    def work(uow: UnitOfWork) -> VisitView:
+        actor, visit = _own_open(uow, actor_handle)
+        visit.back_at = uow.now()
+        _settle_alert(uow, actor, visit)
+        audit(uow, actor, "visit.back", visit.case_id, visit_id=visit.id)
+        return _view(uow, visit, agency_zone(uow, actor.agency_id))
+
+    return app.run(work)
+
+
+def extend(app: App, actor_handle: str | None, minutes: int = 30) -> VisitView:
+    """The actor needs ``minutes`` more (from the time they gave, or from now if that has
+    passed): a new deadline, and its overdue alert (if any) stops, since they checked in."""
+    if not 1 <= minutes <= MAX_EXTEND:
+        raise InvalidInput([("--minutes", f"from 1 to {MAX_EXTEND}")])
+
+    def work(uow: UnitOfWork) -> VisitView:
+        actor, visit = _own_open(uow, actor_handle)
+        now = uow.now()
+        _settle_alert(uow, actor, visit)
+        visit.expected_back_at = max(visit.expected_back_at, now) + timedelta(minutes=minutes)
+        visit.deadline_at = visit.expected_back_at + _grace(uow)
+        visit.extensions += 1
+        visit.alert_id = None  # the new deadline alerts afresh if it passes too
+        audit(uow, actor, "visit.extend", visit.case_id, visit_id=visit.id, minutes=minutes)
+        return _view(uow, visit, agency_zone(uow, actor.agency_id))
+
+    return app.run(work)
+
+
+def list_visits(
+    app: App, actor_handle: str | None, *, include_back: bool = False, limit: int = 50
+) -> list[VisitView]:
+    """Visits the actor may see, newest first (supervisors and on-call staff: the agency's; the
+    others: their own and those they are buddy for); without where they went."""
+
+    def work(uow: UnitOfWork) -> list[VisitView]:
+        actor = resolve_actor(uow, actor_handle)
+        authorize(uow, actor, "visit.read")
+        query = select(Visit).where(Visit.agency_id == actor.agency_id)
+        if not _sees_all(uow, actor):
+            query = query.where(
+                or_(Visit.staff_id == actor.staff_id, Visit.buddy_id == actor.staff_id)
+            )
+        if not include_back:
+            query = query.where(Visit.back_at.is_(None))
+        rows = uow.session.scalars(query.order_by(Visit.started_at.desc(), Visit.id).limit(limit))
+        zone = agency_zone(uow, actor.agency_id)
+        shown = [_view(uow, visit, zone) for visit in rows]
+        audit(uow, actor, "visit.list", count=len(shown))
+        return shown
+
+    return app.run(work)
+
+
+def show_visit(app: App, actor_handle: str | None, visit_id: str) -> VisitView:
+    """One visit with where it went, for the visitor, their buddy, supervisors and on-call
+    staff; audited. Anyone else (and another agency's visit) is answered as a missing one."""
+    typed = visit_id.strip().lower()
+    if not (8 <= len(typed) <= 32 and all(c in "0123456789abcdef" for c in typed)):
+        raise InvalidInput([("VISIT_ID", "not a visit id (at least 8 hex characters)")])
+
+    def work(uow: UnitOfWork) -> VisitView:
+        actor = resolve_actor(uow, actor_handle)
+        authorize(uow, actor, "visit.read")
+        found = uow.session.scalars(
+            select(Visit)
+            .where(Visit.agency_id == actor.agency_id, Visit.id.startswith(typed))
+            .limit(2)
+        ).all()
+        if len(found) > 1:
+            raise InvalidInput([("VISIT_ID", "matches more than one visit; type more of it")])
+        visit = found[0] if found else None
+        if visit is None or not _may_see_where(uow, actor, visit):
+            refuse_missing(uow, actor, "visit.read", "visit_not_found", "no such visit")
+        audit(uow, actor, "visit.read", visit.case_id, visit_id=visit.id)
+        view = _view(uow, visit, agency_zone(uow, actor.agency_id))
+        return _with_location(view, uow.unseal(visit, "location") or "")
+
+    return app.run(work)
+
+
+def _with_location(view: VisitView, location: str) -> VisitView:
+    return replace(view, location=location)
+
+
+def _expected(back_at: str, zone: ZoneInfo, now: datetime) -> datetime:
+    try:
+        expected = parse_moment(back_at, zone, now, "future")
+    except ValueError as exc:
+        raise InvalidInput([("--back-at", str(exc))]) from None
+    if expected - now > LONGEST:
+        raise InvalidInput([("--back-at", "must be within 16 hours of now")])
+    return expected
+
+
+def _location(location: str | None) -> str | None:
+    if location is None or location == "":
+        return None
+    try:
+        return check_line(location, LOCATION_MAX)
+    except ValueError as exc:
+        raise InvalidInput([("--where", str(exc))]) from None
+
+
+def _grace(uow: UnitOfWork) -> timedelta:
+    return uow.reference.policy.visit_check_in_grace.delta
+
+
+def _buddy(uow: UnitOfWork, actor: Actor, handle: str | None) -> Staff | None:
+    staff = select(Staff).where(
+        Staff.agency_id == actor.agency_id, Staff.active.is_(True), Staff.id != actor.staff_id
+    )
+    if handle is None:
+        supervisors = staff.where(Staff.role == Role.SUPERVISOR).order_by(Staff.handle)
+        return uow.session.scalars(supervisors.limit(1)).first()
+    found = uow.session.scalar(staff.where(Staff.handle == handle))
+    if found is None:
+        raise InvalidInput([("--buddy", "not an active colleague in your agency (nor yourself)")])
+    return found
+
+
+def _open_visit(uow: UnitOfWork, actor: Actor) -> Visit | None:
+    return uow.session.scalar(
+        select(Visit).where(Visit.staff_id == actor.staff_id, Visit.back_at.is_(None)).limit(1)
+    )
+
+
+def _own_open(uow: UnitOfWork, actor_handle: str | None) -> tuple[Actor, Visit]:
+    actor = resolve_actor(uow, actor_handle)
+    authorize(uow, actor, "visit.start")
+    visit = _open_visit(uow, actor)
+    if visit is None:
+        refuse_missing(uow, actor, "visit.back", "no_open_visit", "you have no visit out")
+    return actor, visit
+
+
+def _settle_alert(uow: UnitOfWork, actor: Actor, visit: Visit) -> None:
+    alert = uow.session.get(Alert, visit.alert_id) if visit.alert_id else None
+    if alert is not None and alerts.close(uow, alert, actor.handle):
+        audit(uow, actor, "alert.ack", visit.case_id, alert_id=alert.id, tier=alert.tier)
+
+
+def _sees_all(uow: UnitOfWork, actor: Actor) -> bool:
+    """Supervisors, admins and on-call staff see every visit of their agency."""
+    if actor.role in (Role.SUPERVISOR, Role.ADMIN):
+        return True
+    return bool(uow.session.scalar(select(Staff.on_call).where(Staff.id == actor.staff_id)))
+
+
+def _may_see_where(uow: UnitOfWork, actor: Actor, visit: Visit) -> bool:
+    if actor.staff_id in (visit.staff_id, visit.buddy_id):
+        return True
+    if actor.role == Role.SUPERVISOR:
+        return True
+    return bool(uow.session.scalar(select(Staff.on_call).where(Staff.id == actor.staff_id)))
+
+
+def _view(uow: UnitOfWork, visit: Visit, zone: ZoneInfo) -> VisitView:
+    visitor, buddy = aliased(Staff), aliased(Staff)
+    handles = uow.session.execute(
+        select(visitor.handle, buddy.handle, Case.reference)
+        .select_from(Visit)
+        .join(visitor, visitor.id == Visit.staff_id)
+        .outerjoin(buddy, buddy.id == Visit.buddy_id)
+        .outerjoin(Case, Case.id == Visit.case_id)
+        .where(Visit.id == visit.id)
+    ).one()
+    now = uow.now()
+    return VisitView(
+        id=visit.id,
+        visitor=handles[0],
+        buddy=handles[1],
+        case_reference=refs.short_form(handles[2]) if handles[2] else None,
+        escort=visit.escort,
+        started_at=visit.started_at,
+        expected_back_at=visit.expected_back_at,
+        deadline_at=visit.deadline_at,
+        back_at=visit.back_at,
+        extensions=visit.extensions,
+        alert_id=visit.alert_id,
+        overdue=visit.back_at is None and visit.deadline_at <= now,
+        zone=zone,
+    )

@@ -1,0 +1,78 @@
+"""`harbour missing`, `harbour missing-step`, `harbour returned`: a youth who goes missing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from harbour.cli.base import As, Json, Ref, cli, emit, get_app
+from harbour.cli.sensitive import sensitive_option
+
+if TYPE_CHECKING:
+    from harbour.cases.missing import EpisodeView
+
+Moment = "2026-03-02 21:00 (the agency's time), 21:00, or ISO 8601"
+
+
+@cli.command("missing")
+def missing(
+    ref: Ref,
+    since: Annotated[str, typer.Option("--since", help=f"When last seen: {Moment}.")],
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """The youth has gone missing: record it, and open the reporting steps (law enforcement,
+    NCMEC, the supervisor told), due within 24 hours of when they were last seen."""
+    from harbour.cases.missing import report_missing
+
+    view = report_missing(get_app(), actor, ref, since)
+    emit(view.as_json(), as_json, lambda _: _text(view, "recorded missing"))
+
+
+@cli.command("missing-step")
+def missing_step(
+    ref: Ref,
+    step: Annotated[str, typer.Argument(help="law_enforcement | ncmec | supervisor_told")],
+    report_number: Annotated[
+        str | None, sensitive_option("The report's number (law_enforcement, ncmec).")
+    ] = None,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Record a reporting step of the missing youth done (now, by you)."""
+    from harbour.cases.missing import record_step
+
+    view = record_step(get_app(), actor, ref, step, report_number)
+    emit(view.as_json(), as_json, lambda _: _text(view, f"{step} recorded"))
+
+
+@cli.command("returned")
+def returned(
+    ref: Ref,
+    at: Annotated[str, typer.Option("--at", help=f"When the youth came back: {Moment}.")],
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """The missing youth is back: the episode closes and the return screening (a just_left
+    assessment) is opened, due within 72 hours."""
+    from harbour.cases.missing import report_return
+
+    view = report_return(get_app(), actor, ref, at)
+    emit(view.as_json(), as_json, lambda _: _text(view, "back"))
+
+
+def _text(view: EpisodeView, what: str) -> str:
+    lines = [f"{view.case_reference}: {what} (last seen {view.local(view.last_seen_at)})."]
+    for step in view.steps:
+        state = f"done by {step.done_by} {view.local(step.done_at)}" if step.done_at else "OPEN"
+        number = ", report number recorded" if step.has_report_number else ""
+        lines.append(f"  {step.step:<16} due {view.local(step.due_at)}: {state}{number}")
+    if what == "recorded missing":
+        lines += [f"Alert {alert} raised: harbour ack {alert}" for alert in view.alerts]
+    if view.assessment_due_at:
+        lines.append(
+            f"Return screening: just_left assessment due {view.local(view.assessment_due_at)} "
+            "(harbour assess REF --point just_left)."
+        )
+    return "\n".join(lines)

@@ -1,0 +1,137 @@
+"""`harbour visit start|back|extend|list|show`: staff visits in the community and their check-ins."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from harbour.cli.base import As, Json, cli, emit, get_app
+from harbour.cli.sensitive import sensitive_option
+
+if TYPE_CHECKING:
+    from harbour.cases.visits import VisitView
+
+visit_cli = typer.Typer(
+    help="Visits in the community: say where you go and when you will be back.",
+    no_args_is_help=True,
+)
+cli.add_typer(visit_cli, name="visit")
+
+
+@visit_cli.command("start")
+def visit_start(
+    back_at: Annotated[
+        str,
+        typer.Option(
+            "--back-at", help="When you expect to be back: 16:30, 2026-03-02 16:30, or ISO 8601."
+        ),
+    ],
+    where: Annotated[str | None, sensitive_option("Where you are going (kept encrypted).")] = None,
+    buddy: Annotated[
+        str | None, typer.Option(help="Your check-in buddy's handle (default: a supervisor).")
+    ] = None,
+    case: Annotated[str | None, typer.Option("--case", help="The case the visit is for.")] = None,
+    escort: Annotated[bool, typer.Option(help="A law-enforcement escort was arranged.")] = False,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Start a visit. Not back (or extended) by --back-at plus the policy's grace, your buddy
+    is alerted, then the supervisors, then on-call."""
+    from harbour.cases.visits import start_visit
+
+    view = start_visit(
+        get_app(), actor, back_at=back_at, location=where, buddy=buddy, case_ref=case, escort=escort
+    )
+    emit(view.as_json(), as_json, lambda _: _started(view))
+
+
+def _started(view: VisitView) -> str:
+    buddy = view.buddy or "the supervisors (no buddy available)"
+    return (
+        f"Visit {view.id[:12]} started; back by {view.local(view.expected_back_at)}.\n"
+        f"Not checked in by {view.local(view.deadline_at)}, {buddy} is alerted.\n"
+        "Check in: harbour visit back (or harbour visit extend for more time)."
+    )
+
+
+@visit_cli.command("back")
+def visit_back(actor: As = None, as_json: Json = False) -> None:
+    """You are back: your visit ends and any alert about it stops."""
+    from harbour.cases.visits import check_in
+
+    view = check_in(get_app(), actor)
+    emit(view.as_json(), as_json, f"Visit {view.id[:12]} checked in at {view.local(view.back_at)}.")
+
+
+@visit_cli.command("extend")
+def visit_extend(
+    minutes: Annotated[int, typer.Option(help="How much more time (1 to 240).")] = 30,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """You need more time: a new time to be back (any alert about the visit stops)."""
+    from harbour.cases.visits import extend
+
+    view = extend(get_app(), actor, minutes)
+    emit(
+        view.as_json(),
+        as_json,
+        f"Visit {view.id[:12]}: back by {view.local(view.expected_back_at)} "
+        f"(alert after {view.local(view.deadline_at)}).",
+    )
+
+
+@visit_cli.command("list")
+def visit_list(
+    all_: Annotated[bool, typer.Option("--all", help="Visits checked in too.")] = False,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Visits still out (or all), newest first; where they went is in `visit show`."""
+    from harbour.cases.visits import list_visits
+
+    views = list_visits(get_app(), actor, include_back=all_)
+    emit([v.as_json() for v in views], as_json, lambda _: _table(views))
+
+
+def _table(views: list[VisitView]) -> str:
+    lines = [f"{'visit':<13} {'who':<12} {'buddy':<12} {'back by':<22} {'state':<8} alert"]
+    for v in views:
+        state = "back" if v.back_at else ("OVERDUE" if v.overdue else "out")
+        lines.append(
+            f"{v.id[:12]:<13} {v.visitor[:12]:<12} {(v.buddy or '-')[:12]:<12} "
+            f"{v.local(v.expected_back_at):<22} {state:<8} {(v.alert_id or '-')[:12]}"
+        )
+    return "\n".join(lines)
+
+
+@visit_cli.command("show")
+def visit_show(
+    visit_id: Annotated[str, typer.Argument(metavar="VISIT_ID")],
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """One visit and where it went: for the visitor, their buddy, supervisors and on-call
+    staff (audited)."""
+    from harbour.cases.visits import show_visit
+
+    view = show_visit(get_app(), actor, visit_id)
+    emit(view.as_json(), as_json, lambda _: _shown(view))
+
+
+def _shown(v: VisitView) -> str:
+    return "\n".join(
+        [
+            f"visit      {v.id}",
+            f"who        {v.visitor}",
+            f"buddy      {v.buddy or '-'}",
+            f"case       {v.case_reference or '-'}",
+            f"where      {v.location or '-'}",
+            f"escort     {'yes' if v.escort else 'no'}",
+            f"started    {v.local(v.started_at)}",
+            f"back by    {v.local(v.expected_back_at)} (alert after {v.local(v.deadline_at)})",
+            f"back at    {v.local(v.back_at)}",
+            f"alert      {v.alert_id or '-'}",
+        ]
+    )

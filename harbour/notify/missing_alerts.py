@@ -1,0 +1,60 @@
+"""A missing youth's reporting steps as their deadline nears and passes.
+
+``missing_steps_due`` opens (once per episode) when the earliest step not yet done is within the
+policy's ``missing_warn_before`` of its deadline: the caseworker and the supervisors, then up the
+ladder unacknowledged. ``missing_steps_overdue`` opens when that deadline passes: on-call staff and
+the supervisors, then the admins. Recording every step (``harbour missing-step``) or the youth's
+return takes both. The sweep calls ``raise_due`` every pass, and the command that records an
+episode calls it at once (a youth last seen a day ago is overdue already).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from harbour.access import agency_zone
+from harbour.app import UnitOfWork
+from harbour.db.models import Alert, Case, MissingEpisode, MissingStep
+from harbour.domain.vocab import AlertKind, NotificationKind
+from harbour.notify import alerts
+
+KINDS = (AlertKind.MISSING_STEPS_DUE, AlertKind.MISSING_STEPS_OVERDUE)
+
+
+def raise_due(uow: UnitOfWork, now: datetime, episode_id: str | None = None) -> int:
+    """Open the alerts the open episodes (or one) call for now; how many were opened."""
+    warn = uow.reference.policy.missing_warn_before.delta
+    query = (
+        select(MissingEpisode.id, MissingEpisode.case_id, func.min(MissingStep.due_at))
+        .join(MissingStep, MissingStep.episode_id == MissingEpisode.id)
+        .where(MissingEpisode.returned_at.is_(None), MissingStep.done_at.is_(None))
+        .group_by(MissingEpisode.id, MissingEpisode.case_id)
+        .having(func.min(MissingStep.due_at) <= now + warn)
+    )
+    if episode_id is not None:
+        query = query.where(MissingEpisode.id == episode_id)
+    opened = 0
+    for episode, case_id, due_at in uow.session.execute(query).tuples().all():
+        for kind in KINDS[: 2 if due_at <= now else 1]:
+            opened += _open(uow, episode, case_id, kind, due_at)
+    return opened
+
+
+def _open(uow: UnitOfWork, episode: str, case_id: str, kind: AlertKind, due_at: datetime) -> int:
+    found = select(Alert.id).where(Alert.kind == kind, Alert.source_id == episode)
+    if uow.session.scalar(found) is not None:
+        return 0
+    case = uow.session.get_one(Case, case_id)
+    local = due_at.astimezone(agency_zone(uow, case.agency_id)).strftime("%Y-%m-%dT%H:%M")
+    alerts.open_alert(uow, case, kind, episode, NotificationKind(kind.value), {"due_date": local})
+    return 1
+
+
+def settle(uow: UnitOfWork, episode_id: str, handle: str) -> list[str]:
+    """Take the episode's open alerts (its steps are done, or the youth is back); their ids."""
+    found = uow.session.scalars(
+        select(Alert).where(Alert.kind.in_(KINDS), Alert.source_id == episode_id)
+    ).all()
+    return [alert.id for alert in found if alerts.close(uow, alert, handle)]

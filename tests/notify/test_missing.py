@@ -1,0 +1,172 @@
+"""A youth who goes missing: the reporting steps' alerts as the deadline nears and passes, their
+escalation, the steps recorded, the return and its assessment; on SQLite and PostgreSQL with the
+simulated clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from harbour.app import App
+from harbour.cases import missing
+from harbour.cases.caseload import caseload_page
+from harbour.cases.reads import caseload, show_case
+from harbour.clock import FixedClock
+from harbour.db.models import Alert, Assessment, MissingStep
+from harbour.demo.receivers import MAIL_DOMAIN, RouteBook, SmtpServer
+from harbour.domain.vocab import AlertKind, AssessmentStatus, OutboxStatus
+from harbour.errors import Conflict, InvalidInput, NotFound
+from harbour.notify.relay import deliver
+from harbour.orchestration.sweep import sweep
+from tests.conftest import START
+from tests.notify.conftest import FAST
+from tests.notify.helpers import new_case, rows
+from tests.support import given, invoke
+
+NUMBER = "MKREPORT-2026-0042"
+
+
+def _alerts(app: App) -> list[Alert]:
+    return app.run(
+        lambda uow: list(uow.session.scalars(select(Alert).order_by(Alert.opened_at, Alert.kind)))
+    )
+
+
+def test_the_steps_alert_as_the_deadline_nears_escalate_once_past_and_stop_when_done(
+    napp: App, clock: FixedClock, mail: RouteBook, smtp: SmtpServer
+) -> None:
+    case = new_case(napp)
+    since = (START - timedelta(hours=2)).isoformat()
+    view = missing.report_missing(napp, "cw1", case.reference, since)
+    assert [s.due_at for s in view.steps] == [START + timedelta(hours=22)] * 3
+    assert view.alerts == () and sweep(napp).missing == 0
+
+    clock.set(START + timedelta(hours=18))  # four hours before the deadline
+    assert sweep(napp).missing == 1
+    assert sweep(napp).missing == 0  # once
+    [due] = _alerts(napp)
+    assert due.kind == AlertKind.MISSING_STEPS_DUE
+    assert {r.recipient for r in rows(napp, alert_id=due.id)} >= {"cw1", "sup"}
+    deliver(napp, config=FAST)
+    [mail_to_cw1] = [m for m in smtp.to(f"cw1@{MAIL_DOMAIN}") if due.id[:8] in m.subject]
+    assert "missing" not in mail_to_cw1.subject.lower()  # a lock screen shows the subject
+    assert case.reference[:12] in mail_to_cw1.subject and due.id[:8] in mail_to_cw1.subject
+    assert "Missing-youth steps due" in mail_to_cw1.text
+
+    clock.set(START + timedelta(hours=22))  # the deadline passes
+    assert sweep(napp).missing == 1
+    overdue = [a for a in _alerts(napp) if a.kind == AlertKind.MISSING_STEPS_OVERDUE]
+    assert len(overdue) == 1 and overdue[0].tier == 0
+    clock.advance(timedelta(minutes=11))
+    deliver(napp, config=FAST)  # unacknowledged: up the ladder
+    climbed = napp.run(lambda uow: uow.session.get_one(Alert, overdue[0].id))
+    assert climbed.tier == 1
+
+    missing.record_step(napp, "cw1", case.reference, "law_enforcement", NUMBER)
+    missing.record_step(napp, "cw1", case.reference, "ncmec")
+    assert all(a.acknowledged_at is None for a in _alerts(napp))  # a step is still open
+    done = missing.record_step(napp, "sup", case.reference, "supervisor_told")
+    assert set(done.alerts) == {a.id for a in _alerts(napp)}
+    assert all(a.acknowledged_by == "sup" for a in _alerts(napp))
+    pending = [r for r in rows(napp) if r.status == OutboxStatus.PENDING and r.alert_id]
+    assert pending == []
+    for message in smtp.received:
+        assert NUMBER not in message.text
+
+
+def test_a_youth_last_seen_a_day_ago_is_overdue_at_once(napp: App, mail: RouteBook) -> None:
+    case = new_case(napp)
+    view = missing.report_missing(
+        napp, "cw1", case.reference, (START - timedelta(hours=30)).isoformat()
+    )
+    kinds = {a.kind for a in _alerts(napp)}
+    assert kinds == {AlertKind.MISSING_STEPS_DUE, AlertKind.MISSING_STEPS_OVERDUE}
+    assert len(view.alerts) == 2
+
+
+def test_the_return_closes_the_episode_and_opens_the_return_screening(
+    napp: App, clock: FixedClock, mail: RouteBook
+) -> None:
+    case = new_case(napp)
+    missing.report_missing(napp, "cw1", case.reference, (START - timedelta(hours=30)).isoformat())
+    with pytest.raises(Conflict):
+        missing.report_missing(napp, "cw1", case.reference, "08:00")
+    clock.advance(timedelta(hours=3))
+    back = missing.report_return(
+        napp, "cw1", case.reference, (START + timedelta(hours=2)).isoformat()
+    )
+    assert back.returned_at == START + timedelta(hours=2)
+    assert back.assessment_due_at == START + timedelta(hours=74)
+    opened = napp.run(
+        lambda uow: uow.session.scalars(
+            select(Assessment).where(
+                Assessment.case_id == case.id, Assessment.status == AssessmentStatus.OPEN
+            )
+        ).all()
+    )
+    assert "just_left" in {a.point for a in opened}
+    assert all(a.acknowledged_by == "cw1" for a in _alerts(napp))
+    with pytest.raises(NotFound):
+        missing.report_return(napp, "cw1", case.reference, "10:00")
+    assert show_case(napp, "cw1", case.reference).missing is None
+    missing.report_missing(napp, "cw1", case.reference, "11:00")  # a new episode
+
+
+def test_summaries_count_open_episodes_and_show_the_sealed_number_to_staff_only(
+    napp: App, clock: FixedClock, mail: RouteBook
+) -> None:
+    case = new_case(napp)
+    other = new_case(napp)
+    missing.report_missing(napp, "cw1", case.reference, (START - timedelta(hours=5)).isoformat())
+    missing.record_step(napp, "cw1", case.reference, "law_enforcement", NUMBER)
+    shown = show_case(napp, "sup", case.reference).as_json()["missing"]
+    assert shown["hours"] == 5
+    assert {s["step"]: s["report_number"] for s in shown["steps"]}["law_enforcement"] == NUMBER
+    sealed = napp.run(
+        lambda uow: uow.session.scalars(select(MissingStep.report_number_sealed)).all()
+    )
+    assert all(NUMBER not in (value or "") for value in sealed)
+    flagged = {r.reference: r.missing_since for r in caseload(napp, "sup")}
+    assert flagged[case.reference] == START - timedelta(hours=5)
+    assert flagged[other.reference] is None
+    counts = caseload_page(napp, "sup").counts
+    assert counts["missing"] == 1 and counts["missing_oldest_hours"] == 5
+
+
+def test_bad_input_is_refused_and_changes_nothing(napp: App, mail: RouteBook) -> None:
+    case = new_case(napp)
+    for since in ("tomorrow-ish", (START + timedelta(hours=1)).isoformat()):
+        with pytest.raises(InvalidInput):
+            missing.report_missing(napp, "cw1", case.reference, since)
+    with pytest.raises(NotFound):
+        missing.record_step(napp, "cw1", case.reference, "ncmec")
+    missing.report_missing(napp, "cw1", case.reference, "08:00")
+    with pytest.raises(InvalidInput):
+        missing.record_step(napp, "cw1", case.reference, "police")
+    with pytest.raises(InvalidInput):
+        missing.record_step(napp, "cw1", case.reference, "supervisor_told", "123")
+    with pytest.raises(InvalidInput):
+        missing.report_return(napp, "cw1", case.reference, "07:00")  # before last seen
+    assert show_case(napp, "cw1", case.reference).missing is not None
+    assert not any(s["done"] for s in show_case(napp, "cw1", case.reference).missing["steps"])
+
+
+def test_the_commands_take_the_report_number_from_a_file_only(napp: App, mail: RouteBook) -> None:
+    case = new_case(napp)
+    ref = case.reference[:12]
+    started = invoke(napp, "missing", ref, "--since", "07:30", "--as", "cw1")
+    assert started.exit_code == 0, started.stderr
+    assert "law_enforcement" in started.stdout
+    refused = invoke(napp, "missing-step", ref, "law_enforcement", "--report-number", NUMBER,
+                     "--as", "cw1")  # fmt: skip
+    assert refused.exit_code == 2 and NUMBER not in refused.stderr
+    done = invoke(napp, "missing-step", ref, "law_enforcement", "--report-number", given(NUMBER),
+                  "--as", "cw1")  # fmt: skip
+    assert done.exit_code == 0 and "report number recorded" in done.stdout
+    assert NUMBER not in done.stdout
+    listed = invoke(napp, "cases", "--as", "sup")
+    assert "MISSING" in listed.stdout
+    back = invoke(napp, "returned", ref, "--at", "09:00", "--as", "cw1")
+    assert back.exit_code == 0 and "just_left assessment due" in back.stdout

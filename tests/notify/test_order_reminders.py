@@ -1,0 +1,102 @@
+"""Protective orders running out: reminders 30 and 7 days before, each once per expiry date, in
+the sweep's digest; a renewed order is reminded of again; the plan gains the renewal step."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select, update
+
+from harbour.app import App
+from harbour.clock import FixedClock
+from harbour.db.models import Case, OrderReminderMark, ThreatSource
+from harbour.demo.receivers import RouteBook
+from harbour.domain import orders
+from harbour.domain.vocab import NotificationKind
+from harbour.orchestration.sweep import sweep
+from tests.conftest import START
+from tests.notify.helpers import new_case, rows
+
+
+def _expires(app: App, case: Case, day: date) -> None:
+    app.run(
+        lambda uow: uow.session.execute(
+            update(ThreatSource)
+            .where(ThreatSource.case_id == case.id)
+            .values(protective_order=True, protective_order_expires_on=day)
+        )
+    )
+
+
+def _order_items(app: App) -> list[dict[str, object]]:
+    found = []
+    for row in rows(app, kind=NotificationKind.REMINDER_DIGEST, recipient="cw1"):
+        found += [i for i in row.context["items"] if i["kind"] == orders.EXPIRING]
+    return found
+
+
+def _at(clock: FixedClock, day: date) -> None:
+    clock.set(START.replace(year=day.year, month=day.month, day=day.day))
+
+
+def test_each_threshold_fires_once_and_a_renewal_rearms_them(
+    napp: App, clock: FixedClock, mail: RouteBook
+) -> None:
+    case = new_case(napp)
+    expiry = START.date() + timedelta(days=40)
+    _expires(napp, case, expiry)
+    sweep(napp)
+    assert _order_items(napp) == []
+    _at(clock, expiry - timedelta(days=30))
+    assert sweep(napp).reminders >= 1
+    [item] = _order_items(napp)
+    assert item["due_date"] == expiry.isoformat() and item["case_ref"] == case.reference[:12]
+    sweep(napp)
+    _at(clock, expiry - timedelta(days=20))
+    sweep(napp)
+    assert len(_order_items(napp)) == 1  # once per threshold, across sweeps
+    _at(clock, expiry - timedelta(days=7))
+    sweep(napp)
+    sweep(napp)
+    assert len(_order_items(napp)) == 2
+    _at(clock, expiry + timedelta(days=1))
+    sweep(napp)
+    assert len(_order_items(napp)) == 2  # an expired order is shown, not reminded of
+
+    renewed = expiry + timedelta(days=365)
+    _expires(napp, case, renewed)
+    _at(clock, renewed - timedelta(days=29))
+    sweep(napp)
+    assert [i["due_date"] for i in _order_items(napp)][-1] == renewed.isoformat()
+
+
+def test_an_order_entered_late_sends_only_the_latest_threshold(
+    napp: App, clock: FixedClock, mail: RouteBook
+) -> None:
+    case = new_case(napp)
+    _expires(napp, case, START.date() + timedelta(days=5))
+    sweep(napp)
+    assert len(_order_items(napp)) == 1
+    marks = napp.run(
+        lambda uow: uow.session.execute(
+            select(OrderReminderMark.threshold, OrderReminderMark.outcome).order_by(
+                OrderReminderMark.threshold
+            )
+        ).all()
+    )
+    assert sorted(tuple(m) for m in marks) == [
+        ("order_30_days", "skipped"),
+        ("order_7_days", "sent"),
+    ]
+
+
+def test_a_closed_case_is_not_reminded(napp: App, clock: FixedClock, mail: RouteBook) -> None:
+    case = new_case(napp)
+    _expires(napp, case, START.date() + timedelta(days=5))
+    napp.run(
+        lambda uow: uow.session.execute(
+            update(Case).where(Case.id == case.id).values(status="closed")
+        )
+    )
+    sweep(napp)
+    assert _order_items(napp) == []

@@ -1,0 +1,206 @@
+"""Visit check-ins: a missed one alerts the buddy within two minutes of the deadline (the relay's
+minute schedule, simulated), climbs to the supervisors and on-call, and stops on check-in or
+acknowledgement. Where the visit went is shown only to those who may see it, audited."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from harbour.app import App
+from harbour.cases import visits
+from harbour.clock import FixedClock
+from harbour.db.models import Alert, AuditEvent, Visit
+from harbour.demo.receivers import MAIL_DOMAIN, SmtpServer
+from harbour.demo.receivers import RouteBook as Routes
+from harbour.domain.vocab import AlertKind, OutboxStatus
+from harbour.errors import Conflict, InvalidInput, NotFound
+from harbour.notify.alerts import acknowledge
+from harbour.notify.relay import deliver
+from harbour.orchestration.sweep import sweep
+from tests.conftest import START
+from tests.notify.conftest import FAST
+from tests.notify.helpers import BANNED_WORDS, rows
+from tests.support import invoke
+
+WHERE = "MKVISIT 12 Elm Street, apartment 3"
+GRACE = timedelta(minutes=15)
+
+
+def _start(app: App, who: str = "cw1", *, minutes: int = 60, **extra: object) -> visits.VisitView:
+    back = (START + timedelta(minutes=minutes)).isoformat()
+    return visits.start_visit(app, who, back_at=back, location=WHERE, **extra)  # type: ignore[arg-type]
+
+
+def _minute_by_minute(app: App, clock: FixedClock, until: timedelta) -> None:
+    """The relay's schedule (every minute), simulated up to ``START + until``."""
+    while clock.now() < START + until:
+        clock.advance(timedelta(minutes=1))
+        deliver(app, config=FAST)
+
+
+def _mails(smtp: SmtpServer, handle: str) -> list[str]:
+    return [m.subject for m in smtp.to(f"{handle}@{MAIL_DOMAIN}")]
+
+
+def _alert(app: App) -> Alert:
+    return app.run(lambda uow: uow.session.scalars(select(Alert)).one())
+
+
+def test_a_missed_check_in_reaches_the_buddy_within_two_minutes_then_climbs(
+    napp: App, clock: FixedClock, mail: Routes, smtp: SmtpServer
+) -> None:
+    view = _start(napp, buddy="cw2")
+    deadline = view.deadline_at - START
+    assert deadline == timedelta(minutes=60) + GRACE
+    _minute_by_minute(napp, clock, deadline - timedelta(minutes=1))
+    assert _mails(smtp, "cw2") == []
+    _minute_by_minute(napp, clock, deadline + timedelta(minutes=2))
+    [subject] = _mails(smtp, "cw2")
+    alert = _alert(napp)
+    assert alert.kind == AlertKind.VISIT_OVERDUE and alert.case_id is None
+    assert alert.opened_at - view.deadline_at <= timedelta(minutes=2)
+    assert "visit check-in overdue: cw1" in subject and alert.id[:8] in subject
+    assert _mails(smtp, "sup") == []
+
+    _minute_by_minute(napp, clock, deadline + timedelta(minutes=11))  # the ack timeout: 10 min
+    assert len(_mails(smtp, "sup")) == 1  # the supervisors' tier
+    _minute_by_minute(napp, clock, deadline + timedelta(minutes=21))
+    assert len(_mails(smtp, "sup")) == 2  # on-call (sup is on call)
+    assert _alert(napp).tier == 2
+
+    back = visits.check_in(napp, "cw1")
+    assert back.back_at == clock.now()
+    alert = _alert(napp)
+    assert alert.acknowledged_by == "cw1" and alert.next_escalation_at is None
+    sent = len(smtp.received)
+    _minute_by_minute(napp, clock, deadline + timedelta(hours=2))
+    assert len(smtp.received) == sent  # nothing after the check-in
+    for message in smtp.received:
+        assert "MKVISIT" not in message.text and "Elm" not in message.text
+        for word in BANNED_WORDS:
+            assert word not in message.subject.lower()
+
+
+def test_back_in_time_raises_nothing(napp: App, clock: FixedClock, mail: Routes) -> None:
+    _start(napp, buddy="cw2")
+    clock.advance(timedelta(minutes=70))
+    visits.check_in(napp, "cw1")
+    _minute_by_minute(napp, clock, timedelta(hours=3))
+    assert napp.run(lambda uow: uow.session.scalars(select(Alert)).all()) == []
+
+
+def test_the_buddy_acknowledging_stops_the_ladder(
+    napp: App, clock: FixedClock, mail: Routes, smtp: SmtpServer
+) -> None:
+    view = _start(napp, buddy="cw2")
+    _minute_by_minute(napp, clock, view.deadline_at - START + timedelta(minutes=1))
+    acknowledge(napp, "cw2", _alert(napp).id)
+    _minute_by_minute(napp, clock, timedelta(hours=3))
+    assert _mails(smtp, "sup") == []
+    assert visits.list_visits(napp, "sup")[0].overdue  # still out: it shows as overdue
+
+
+def test_more_time_moves_the_deadline_and_a_late_extension_stops_the_alert(
+    napp: App, clock: FixedClock, mail: Routes, smtp: SmtpServer
+) -> None:
+    view = _start(napp, buddy="cw2")
+    clock.advance(timedelta(minutes=50))
+    longer = visits.extend(napp, "cw1")  # 30 more minutes from the time given
+    assert longer.expected_back_at == view.expected_back_at + timedelta(minutes=30)
+    _minute_by_minute(napp, clock, timedelta(minutes=104))
+    assert _mails(smtp, "cw2") == []
+    _minute_by_minute(napp, clock, timedelta(minutes=107))
+    assert len(_mails(smtp, "cw2")) == 1
+    first = _alert(napp)
+    again = visits.extend(napp, "cw1", 30)  # overdue: 30 minutes from now
+    assert again.expected_back_at == clock.now() + timedelta(minutes=30)
+    assert again.alert_id is None
+    assert napp.run(lambda uow: uow.session.get_one(Alert, first.id)).acknowledged_by == "cw1"
+    _minute_by_minute(napp, clock, timedelta(minutes=107 + 30 + 15 + 2))
+    alerts = napp.run(lambda uow: uow.session.scalars(select(Alert)).all())
+    assert len(alerts) == 2 and len(_mails(smtp, "cw2")) == 2  # the new deadline alerted afresh
+
+
+def test_the_buddy_defaults_to_a_supervisor_and_where_is_shown_to_few(napp: App) -> None:
+    view = _start(napp)
+    assert view.buddy == "sup" and view.location is None
+    assert "location" not in view.as_json()
+    for reader in ("cw1", "sup"):
+        assert visits.show_visit(napp, reader, view.id[:12]).location == WHERE
+    for outsider in ("cw2", "coord", "adm", "sup2"):
+        with pytest.raises(NotFound):
+            visits.show_visit(napp, outsider, view.id)
+    audit = napp.run(
+        lambda uow: uow.session.execute(
+            select(AuditEvent.actor_handle, AuditEvent.outcome)
+            .where(AuditEvent.action == "visit.read")
+            .order_by(AuditEvent.seq)
+        ).all()
+    )
+    assert [tuple(a) for a in audit] == [
+        ("cw1", "ok"),
+        ("sup", "ok"),
+        ("cw2", "not_found"),
+        ("coord", "not_found"),
+        ("adm", "not_found"),
+        ("sup2", "not_found"),
+    ]
+    sealed = napp.run(lambda uow: uow.session.scalars(select(Visit.location_sealed)).one())
+    assert sealed is not None and "MKVISIT" not in sealed
+    assert [v.visitor for v in visits.list_visits(napp, "cw2")] == []  # not theirs
+    assert [v.visitor for v in visits.list_visits(napp, "sup")] == ["cw1"]
+
+
+def test_the_sweep_raises_a_missed_check_in_too(napp: App, clock: FixedClock) -> None:
+    view = _start(napp, buddy="cw2")
+    clock.set(view.deadline_at)
+    assert sweep(napp).visits == 1
+    assert sweep(napp).visits == 0  # once
+    [page] = rows(napp, recipient="cw2")
+    assert page.lane == "urgent" and page.context["handle"] == "cw1"
+    assert page.status == OutboxStatus.PENDING
+
+
+def test_bad_starts_are_refused_and_change_nothing(napp: App) -> None:
+    cases = [
+        {"back_at": (START - timedelta(minutes=5)).isoformat()},
+        {"back_at": (START + timedelta(hours=20)).isoformat()},
+        {"back_at": "soonish"},
+        {"back_at": "16:00", "buddy": "nobody"},
+        {"back_at": "16:00", "buddy": "cw1"},  # oneself
+        {"back_at": "16:00", "buddy": "cw3"},  # another agency's
+        {"back_at": "16:00", "location": "a\x00b"},
+    ]
+    for options in cases:
+        with pytest.raises(InvalidInput) as refused:
+            visits.start_visit(napp, "cw1", **options)  # type: ignore[arg-type]
+        assert "soonish" not in str(refused.value) and "nobody" not in str(refused.value)
+    with pytest.raises(NotFound):
+        visits.check_in(napp, "cw1")
+    _start(napp)
+    with pytest.raises(Conflict):
+        _start(napp)
+    assert len(napp.run(lambda uow: uow.session.scalars(select(Visit)).all())) == 1
+
+
+def test_the_commands(napp: App, clock: FixedClock) -> None:
+    from tests.support import given
+
+    refused = invoke(napp, "visit", "start", "--back-at", "16:00", "--where", "Elm", "--as", "cw1")
+    assert refused.exit_code == 2 and "Elm" not in refused.stderr
+    started = invoke(
+        napp, "visit", "start", "--back-at", "10:30", "--where", given(WHERE), "--as", "cw1"
+    )
+    assert started.exit_code == 0, started.stderr
+    assert "sup is alerted" in started.stdout and "MKVISIT" not in started.stdout
+    listed = invoke(napp, "visit", "list", "--as", "sup")
+    assert "cw1" in listed.stdout and "MKVISIT" not in listed.stdout
+    visit_id = started.stdout.split()[1]
+    shown = invoke(napp, "visit", "show", visit_id, "--as", "sup")
+    assert WHERE in shown.stdout
+    assert invoke(napp, "visit", "extend", "--as", "cw1").exit_code == 0
+    back = invoke(napp, "visit", "back", "--as", "cw1", "--json")
+    assert back.exit_code == 0 and '"back_at"' in back.stdout
