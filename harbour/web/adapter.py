@@ -13,6 +13,7 @@ from harbour.clock import local_time
 from harbour.domain import refs
 from harbour.domain.vocab import PlanSection
 from harbour.notify import alerts
+from harbour.orchestration.pipeline import after_commit
 from harbour.plans.overview import case_overview, identifying
 
 
@@ -174,3 +175,16 @@ def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value).replace("_", " ") if value is not None else "-"
+
+
+# Changes: each is the CLI command's service call, then what the CLI does once it committed
+# (the urgent lane at once; inline, the lifecycle steps it set off; in Prefect mode the flows).
+
+
+def refer(app: App, handle: str, data: dict[str, Any], key: str) -> str:
+    """``harbour refer``: the new (or, repeated with the key, the same) case's short form."""
+    from harbour.cases.intake import refer as do_refer
+
+    case = do_refer(app, handle, data, key)
+    after_commit(app)
+    return refs.short_form(case.reference)

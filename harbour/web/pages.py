@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from harbour import templating
+from harbour.access import PERMISSIONS
 from harbour.app import App
 from harbour.auth import enrolment, sessions, signin
 from harbour.auth.sessions import SignedIn
@@ -63,7 +64,13 @@ def render(
     request: Request, template: str, who: SignedIn | None, status: int = 200, **context: Any
 ) -> HTMLResponse:
     app = harbour(request)
-    values = {"who": who, "csrf": who.csrf_token if who else "", "nav": template, **context}
+    values = {
+        "who": who,
+        "csrf": who.csrf_token if who else "",
+        "nav": template,
+        "may": lambda action: who is not None and who.role in PERMISSIONS[action],
+        **context,
+    }
     html = templating.render(app.settings.templates_dir, f"web/{template}.html", values)
     return HTMLResponse(html, status_code=status)
 

@@ -10,7 +10,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from harbour.app import App
-from harbour.web import pages
+from harbour.web import casework, pages
 from harbour.web.guard import Guard
 
 STATIC = Path(__file__).parent / "static"
@@ -29,6 +29,8 @@ def create_app(app: App) -> Any:
         Route("/alerts/{alert_id}", pages.alert_page, methods=["GET"]),
         Route("/alerts/{alert_id}/ack", pages.take_alert, methods=["POST"]),
         Route("/audit", pages.system_audit, methods=["GET"]),
+        Route("/refer", casework.refer_form, methods=["GET"]),
+        Route("/refer", casework.refer, methods=["POST"]),
         Route("/cases/{ref}", pages.case_page, methods=["GET"]),
         Route("/cases/{ref}", pages.case_details, methods=["POST"]),
         Route("/cases/{ref}/audit", pages.case_audit, methods=["GET"]),
