@@ -188,3 +188,85 @@ def refer(app: App, handle: str, data: dict[str, Any], key: str) -> str:
     case = do_refer(app, handle, data, key)
     after_commit(app)
     return refs.short_form(case.reference)
+
+
+def instrument_form(app: App) -> list[dict[str, Any]]:
+    """The instrument's groups and questions as the assessment form draws them: an agency's own
+    instrument file renders without code."""
+    groups = []
+    for group in app.reference.instrument.groups:
+        questions = []
+        for q in group.questions:
+            if q.type == "yes_no":
+                options = [("yes", "Yes"), ("no", "No")]
+            elif q.type == "choice":
+                options = [(c.value, c.text) for c in q.choices]
+            elif q.type == "scale":
+                assert q.min is not None and q.max is not None
+                options = [(str(n), str(n)) for n in range(q.min, q.max + 1)]
+            else:
+                options = []
+            questions.append(
+                {
+                    "id": q.id,
+                    "name": f"answers.{q.id}",
+                    "text": q.text,
+                    "type": q.type,
+                    "options": options,
+                    "required": q.is_required,
+                }
+            )
+        groups.append({"id": group.id, "title": group.title, "questions": questions})
+    return groups
+
+
+def check_can_assess(app: App, handle: str, ref: str, point: str) -> None:
+    """Before anyone answers the questions: may this person assess this case at this point?"""
+    from harbour.assessments.submit import check_can_assess as check
+
+    check(app, handle, ref, point)
+
+
+def assess(
+    app: App, handle: str, ref: str, point: str, answers: dict[str, str], key: str
+) -> dict[str, Any]:
+    """``harbour assess``: the level, its reasons, the plan version and, at imminent risk, the
+    emergency protocol and the alert, which the urgent lane has sent before this returns."""
+    from harbour.assessments.submit import submit_assessment
+
+    outcome = submit_assessment(app, handle, ref, point, answers, key)
+    after_commit(app)
+    found = outcome.as_json()
+    return {
+        "case": refs.short_form(outcome.case_reference),
+        "point": outcome.point.replace("_", " "),
+        "level": outcome.risk_level,
+        "computed_level": outcome.computed_level,
+        "previous_level": outcome.previous_level or "-",
+        "reasons": [r.text for r in outcome.reasons],
+        "plan_version": outcome.plan_version,
+        "next_due": found["next_due_local"] or "-",
+        "alert_id": outcome.alert_id,
+        "emergency": [{"key": code, "text": text} for code, text in outcome.emergency_steps],
+        "replayed": outcome.replayed,
+    }
+
+
+def emergency_steps(app: App, handle: str, ref: str) -> list[dict[str, Any]]:
+    """The emergency steps of the case's latest plan version, each with whether it is done."""
+    found = case_overview(app, handle, ref)
+    if found.plan is None:
+        return []
+    return [
+        {"key": item.key, "text": item.staff_text, "done": item.done_at is not None}
+        for item in found.plan.section(PlanSection.EMERGENCY)
+    ]
+
+
+def mark_step(app: App, handle: str, ref: str, item: str, done: bool) -> str:
+    """``harbour plan done|undo``: the step's key."""
+    from harbour.plans.actions import mark_done
+
+    key = mark_done(app, handle, ref, item, done=done)
+    after_commit(app)
+    return key

@@ -10,14 +10,14 @@ import secrets
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from harbour import templating
 from harbour.auth.sessions import SignedIn
-from harbour.domain.vocab import PersonAtRisk, Situation, ThreatKind
-from harbour.errors import Conflict, InvalidInput
+from harbour.domain.vocab import AssessmentPoint, PersonAtRisk, Situation, ThreatKind
+from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.web import adapter, forms
-from harbour.web.pages import call, checked_form, harbour, render, staff_page
+from harbour.web.pages import ALERT_ID, call, checked_form, harbour, render, staff_page
 
 templating.register("web/_fields.html", "web/refer.html")
 
@@ -126,15 +126,175 @@ async def refer(request: Request, who: SignedIn) -> Response:
     except InvalidInput as exc:
         refusal = forms.refusal(exc, REFERRAL_FIELDS)
         return _refer_page(request, who, typed, at_risk, key, refusal=refusal)
-    except Conflict:
-        refused = forms.Refusal(
-            general=[
-                (
-                    "form",
-                    "this form already recorded a referral with other values: "
-                    "open a new referral form to refer another youth",
-                )
-            ]
-        )
-        return _refer_page(request, who, typed, at_risk, key, refusal=refused)
+    except Conflict as exc:
+        return _refer_page(request, who, typed, at_risk, key, refusal=forms.conflict(exc))
     return RedirectResponse(f"/cases/{short}", status_code=303)
+
+
+# Assessment
+
+templating.register(
+    "web/assess.html",
+    "web/assessed.html",
+    "web/emergency.html",
+    "web/_alert_status.html",
+    "web/_emergency.html",
+)
+ANSWER_FIELDS = re.compile(r"answers\.[A-Za-z0-9_]+")
+_ITEM_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,80}")
+
+
+def ref_of(request: Request) -> str:
+    ref: str = request.path_params["ref"]
+    return ref
+
+
+def _assess_page(
+    request: Request,
+    who: SignedIn,
+    point: str | None,
+    *,
+    typed: dict[str, str] | None = None,
+    key: str | None = None,
+    refusal: forms.Refusal | None = None,
+) -> Response:
+    app = harbour(request)
+    groups = adapter.instrument_form(app) if point else []
+    labels = {q["name"]: q["text"] for g in groups for q in g["questions"]}
+    refusal = refusal or forms.Refusal()
+    return render(
+        request,
+        "assess",
+        who,
+        status=400 if refusal else 200,
+        title="Assessment",
+        case=ref_of(request)[:40],
+        point=point or "",
+        point_shown=(point or "").replace("_", " ").capitalize(),
+        points=_choices(AssessmentPoint),
+        groups=groups,
+        labels=labels,
+        typed=typed or {},
+        errors=refusal.by_field,
+        refusal=refusal,
+        idempotency_key=key or new_key(),
+    )
+
+
+@staff_page
+async def assess_form(request: Request, who: SignedIn) -> Response:
+    point = request.query_params.get("point")
+    if point:
+        await call(adapter.check_can_assess, harbour(request), who.handle, ref_of(request), point)
+    return _assess_page(request, who, point)
+
+
+@staff_page
+async def assess(request: Request, who: SignedIn) -> Response:
+    app = harbour(request)
+    form = await checked_form(request, who)
+    typed = forms.values(form)
+    point = typed.get("point", "")
+    key = typed.get("idempotency_key") or new_key()
+    answers = {
+        name.removeprefix("answers."): value
+        for name, value in typed.items()
+        if name.startswith("answers.") and value.strip()
+    }
+    ref = ref_of(request)
+    try:
+        result = await call(adapter.assess, app, who.handle, ref, point, answers, key)
+    except InvalidInput as exc:
+        if any(name == "--point" for name, _ in exc.problems):
+            raise
+        refusal = forms.refusal(exc, ANSWER_FIELDS)
+        return _assess_page(request, who, point, typed=typed, key=key, refusal=refusal)
+    except Conflict as exc:
+        refusal = forms.conflict(exc)
+        return _assess_page(request, who, point, typed=typed, key=key, refusal=refusal)
+    alert = None
+    steps: list[dict[str, Any]] = []
+    if result["level"] == "imminent":
+        if result["alert_id"]:
+            alert = await call(adapter.one_alert, app, who.handle, result["alert_id"])
+        steps = await call(adapter.emergency_steps, app, who.handle, ref)
+    return render(
+        request,
+        "assessed",
+        who,
+        title="Assessment recorded",
+        case=result["case"],
+        result=result,
+        alert=alert,
+        polls=alert is not None,
+        steps=steps,
+        back=_emergency_path(result["case"], result["alert_id"]),
+    )
+
+
+def _emergency_path(case: str, alert_id: str | None) -> str:
+    return f"/cases/{case}/emergency" + (f"?alert={alert_id}" if alert_id else "")
+
+
+@staff_page
+async def emergency(request: Request, who: SignedIn) -> Response:
+    app = harbour(request)
+    ref = ref_of(request)
+    alert_id = request.query_params.get("alert")
+    alert = None
+    if alert_id:
+        if not ALERT_ID.fullmatch(alert_id):
+            raise NotFound("alert_not_found", "no such alert")
+        alert = await call(adapter.one_alert, app, who.handle, alert_id)
+    steps = await call(adapter.emergency_steps, app, who.handle, ref)
+    case = ref[:40]
+    return render(
+        request,
+        "emergency",
+        who,
+        title="Emergency",
+        case=case,
+        alert=alert,
+        polls=alert is not None,
+        steps=steps,
+        back=_emergency_path(case, alert["id"] if alert else None),
+    )
+
+
+@staff_page
+async def alert_status(request: Request, who: SignedIn) -> Response:
+    """The alert's status region alone, for the page's poll."""
+    alert_id = request.path_params["alert_id"]
+    if not ALERT_ID.fullmatch(alert_id):
+        raise NotFound("alert_not_found", "no such alert")
+    alert = await call(adapter.one_alert, harbour(request), who.handle, alert_id)
+    return fragment(request, "_alert_status", alert=alert)
+
+
+def fragment(request: Request, template: str, **context: Any) -> Response:
+    html = templating.render(
+        harbour(request).settings.templates_dir, f"web/{template}.html", context
+    )
+    return HTMLResponse(html)
+
+
+@staff_page
+async def mark_step(request: Request, who: SignedIn) -> Response:
+    """``harbour plan done|undo``: then back to the page the button was on (this case's own)."""
+    form = await checked_form(request, who)
+    ref, item = ref_of(request), request.path_params["item"]
+    if not _ITEM_KEY.fullmatch(item):
+        raise NotFound("item_not_found", "no such item")
+    what = request.path_params["what"]
+    if what not in ("done", "undo"):
+        raise NotFound("not_found", "no such page")
+    done = what == "done"
+    await call(adapter.mark_step, harbour(request), who.handle, ref, item, done)
+    back = form.get("back")
+    own = f"/cases/{ref}/"
+    ours = isinstance(back, str) and back.startswith(own) and _SAFE_BACK.fullmatch(back)
+    target = back if ours and isinstance(back, str) else f"/cases/{ref}"
+    return RedirectResponse(target, status_code=303)
+
+
+_SAFE_BACK = re.compile(r"/cases/[A-Za-z0-9-]{4,40}/(emergency(\?alert=[0-9a-f]{8,32})?|plan)")

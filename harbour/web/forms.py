@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
-from harbour.errors import InvalidInput
+from harbour.errors import Conflict, InvalidInput
 
 MAX_FIELDS = 400  # a form with more fields than any of ours is not one of ours
 ON = "on"
@@ -119,3 +119,14 @@ def refusal(
         else:
             general.append((name, reason))
     return Refusal(by_field, general)
+
+
+REUSED = "this form was already submitted with other values: open it again to start afresh"
+
+
+def conflict(exc: Conflict) -> Refusal:
+    """A refusal because the case moved on (or the form was sent before with other values),
+    shown above the form that keeps what was typed."""
+    if exc.code == "idempotency_key_reused":
+        return Refusal(general=[("form", REUSED)])
+    return Refusal(general=[("not done", exc.detail or exc.code)])

@@ -28,12 +28,17 @@ def create_app(app: App) -> Any:
         Route("/alerts", pages.alert_list, methods=["GET"]),
         Route("/alerts/{alert_id}", pages.alert_page, methods=["GET"]),
         Route("/alerts/{alert_id}/ack", pages.take_alert, methods=["POST"]),
+        Route("/alerts/{alert_id}/status", casework.alert_status, methods=["GET"]),
         Route("/audit", pages.system_audit, methods=["GET"]),
         Route("/refer", casework.refer_form, methods=["GET"]),
         Route("/refer", casework.refer, methods=["POST"]),
         Route("/cases/{ref}", pages.case_page, methods=["GET"]),
         Route("/cases/{ref}", pages.case_details, methods=["POST"]),
         Route("/cases/{ref}/audit", pages.case_audit, methods=["GET"]),
+        Route("/cases/{ref}/assess", casework.assess_form, methods=["GET"]),
+        Route("/cases/{ref}/assess", casework.assess, methods=["POST"]),
+        Route("/cases/{ref}/emergency", casework.emergency, methods=["GET"]),
+        Route("/cases/{ref}/steps/{item}/{what:str}", casework.mark_step, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     web = Starlette(
