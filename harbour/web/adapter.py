@@ -270,3 +270,143 @@ def mark_step(app: App, handle: str, ref: str, item: str, done: bool) -> str:
     key = mark_done(app, handle, ref, item, done=done)
     after_commit(app)
     return key
+
+
+# The plan workbench
+
+
+def workbench(app: App, handle: str, ref: str, version: int | None) -> dict[str, Any]:
+    """``harbour plan show`` and ``plan versions``: a version's items by section, with what
+    staff can do to each (the text staff wrote is shown: this is the deliberate plan view)."""
+    from harbour.plans.actions import show, versions
+
+    plan = show(app, handle, ref, version)
+    lines = versions(app, handle, ref)
+    draft = plan.status == "draft" and plan.version_number == lines[-1].number
+    sections: list[dict[str, Any]] = []
+    for section in PlanSection:
+        items = [
+            {
+                "key": item.key,
+                "text": item.staff_text,
+                "state": item.state.value,
+                "owner": item.owner.value if item.owner else "",
+                "due_on": item.due_on.isoformat() if item.due_on else "",
+                "done": item.done_at is not None,
+                "written": item.written,
+                "required": section == PlanSection.EMERGENCY,
+            }
+            for item in plan.section(section, include_rejected=True)
+        ]
+        if items:
+            sections.append({"name": section.value, "items": items})
+    return {
+        "case": refs.short_form(plan.case_reference),
+        "version": plan.version_number,
+        "plan_status": plan.status,
+        "draft": draft,
+        "risk": plan.risk_level or "-",
+        "sections": sections,
+        "undecided": [
+            {"key": i["key"], "text": i["text"], "required": i["required"]}
+            for s in sections
+            for i in s["items"]
+            if i["state"] == "suggested"
+        ],
+        "own_title": plan.youth_title is not None,
+        "hide_hotlines": plan.hide_hotlines,
+        "versions": [
+            {
+                "number": line.number,
+                "point": (line.point or "-").replace("_", " "),
+                "status": line.status,
+                "risk": line.risk_level or "-",
+                "at": line.at_local,
+                "by": line.by or "-",
+            }
+            for line in lines
+        ],
+    }
+
+
+def plan_change(app: App, handle: str, ref: str, what: str, **values: Any) -> str:
+    """One change to the draft, as the ``harbour plan`` command of the same name makes it:
+    accept, reject, add, edit, youth-copy or finalize. Returns what to tell the person."""
+    from harbour.domain.vocab import ItemState
+    from harbour.plans import actions
+    from harbour.plans.store import Undecided
+
+    version = values.pop("expect_version")
+    if what in ("accept", "reject"):
+        state = ItemState.ACCEPTED if what == "accept" else ItemState.REJECTED
+        key = actions.decide(app, handle, ref, values["item"], state, version)
+        said = f"{key}: {state.value}."
+    elif what == "add":
+        key = actions.add(app, handle, ref, version, **values)
+        said = "Added."
+    elif what == "edit":
+        key = actions.edit_step(app, handle, ref, expect_version=version, **values)
+        said = f"{key}: owner and due date saved."
+    elif what == "youth-copy":
+        copy = actions.youth_copy(app, handle, ref, expect_version=version, **values)
+        said = "Youth copy: " + ("their own title" if copy.own_title else "the neutral title")
+        said += ", hotlines " + ("hidden." if copy.hide_hotlines else "shown.")
+    else:
+        done = actions.finalize(app, handle, ref, Undecided(**values), version)
+        said = f"Plan version {done.version} is final."
+        if done.accepted:
+            said += f" Accepted {len(done.accepted)} undecided."
+        if done.left_out:
+            said += f" Left out {len(done.left_out)} (suggested again next version)."
+    after_commit(app)
+    return said
+
+
+def plan_diff(app: App, handle: str, ref: str, v1: int, v2: int) -> dict[str, Any]:
+    """``harbour plan diff``: by section, what was only before, only after, or changed."""
+    from harbour.plans.actions import diff
+
+    found = diff(app, handle, ref, v1, v2)
+
+    def shown(item: Any) -> dict[str, str]:
+        meta = [item.state.value]
+        if item.owner:
+            meta.append(item.owner.value)
+        if item.due_on:
+            meta.append(f"due {item.due_on.isoformat()}")
+        if item.done_at:
+            meta.append("done")
+        return {"text": item.staff_text, "meta": "; ".join(meta)}
+
+    return {
+        "from": found.from_version,
+        "to": found.to_version,
+        "risk_before": found.risk_before or "-",
+        "risk_after": found.risk_after or "-",
+        "empty": found.empty,
+        "sections": [
+            {
+                "name": s.section.value,
+                "rows": [{"before": shown(i), "after": None, "what": "removed"} for i in s.removed]
+                + [
+                    {
+                        "before": shown(c.before),
+                        "after": shown(c.after),
+                        "what": "changed: " + ", ".join(f.replace("_", " ") for f in c.fields),
+                    }
+                    for c in s.changed
+                ]
+                + [{"before": None, "after": shown(i), "what": "added"} for i in s.added],
+            }
+            for s in found.sections
+        ],
+    }
+
+
+def plan_document(
+    app: App, handle: str, ref: str, audience: str, fmt: str, version: int | None
+) -> tuple[int, str]:
+    """``harbour plan render``: (version, the document), the same bytes the CLI writes."""
+    from harbour.plans.rendering import plan_document as render_document
+
+    return render_document(app, handle, ref, audience=audience, fmt=fmt, version=version)

@@ -298,3 +298,166 @@ async def mark_step(request: Request, who: SignedIn) -> Response:
 
 
 _SAFE_BACK = re.compile(r"/cases/[A-Za-z0-9-]{4,40}/(emergency(\?alert=[0-9a-f]{8,32})?|plan)")
+
+
+# The plan workbench
+
+templating.register("web/workbench.html", "web/plan_diff.html")
+PLAN_CHANGES = ("accept", "reject", "add", "edit", "youth-copy", "finalize")
+WORKBENCH_FIELDS = re.compile(r"section|text|owner|due|title|hide_hotlines")
+SERVICE_NAMES = {"--section": "section", "--text": "text", "--owner": "owner", "--due": "due"}
+ADDABLE = ("risks", "strategies", "steps")
+OWNERS = ("youth", "family", "caseworker", "agency")
+DOCUMENTS = {
+    "html": ("text/html", "html"),
+    "text": ("text/plain", "txt"),
+    "md": ("text/markdown", "md"),
+}
+# A plan document opened to print: self-contained (its own inline style), never a script.
+DOCUMENT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+
+
+def _version_param(raw: str | None, field: str = "version") -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 6:
+        raise InvalidInput([(field, "must be a plan version number (1 or more)")])
+    return int(raw)
+
+
+async def _workbench_page(
+    request: Request,
+    who: SignedIn,
+    version: int | None,
+    *,
+    typed: dict[str, str] | None = None,
+    refusal: forms.Refusal | None = None,
+) -> Response:
+    app = harbour(request)
+    shown = await call(adapter.workbench, app, who.handle, ref_of(request), version)
+    refusal = refusal or forms.Refusal()
+    return render(
+        request,
+        "workbench",
+        who,
+        status=400 if refusal else 200,
+        title="Plan workbench",
+        typed=typed or {"section": "steps"},
+        errors=refusal.by_field,
+        refusal=refusal,
+        addable=[(s, s) for s in ADDABLE],
+        owners=[(o, o) for o in OWNERS],
+        version_options=[(str(v["number"]), str(v["number"])) for v in shown["versions"]],
+        **shown,
+    )
+
+
+@staff_page
+async def workbench(request: Request, who: SignedIn) -> Response:
+    return await _workbench_page(request, who, _version_param(request.query_params.get("version")))
+
+
+@staff_page
+async def plan_change(request: Request, who: SignedIn) -> Response:
+    """One of ``harbour plan accept|reject|add|edit|youth-copy|finalize``, from the workbench;
+    the form carries the version it showed, so a change to a plan that moved on is refused."""
+    what = request.path_params["what"]
+    if what not in PLAN_CHANGES:
+        raise NotFound("not_found", "no such page")
+    form = await checked_form(request, who)
+    typed = forms.values(form)
+    ref = ref_of(request)
+    shown_version = _version_param(typed.get("version"))
+    values: dict[str, Any] = {"expect_version": shown_version}
+    if what in ("accept", "reject"):
+        values["item"] = typed.get("item", "")
+    elif what == "add":
+        values.update(
+            section=forms.text(typed, "section"),
+            text=forms.text(typed, "text"),
+            owner=forms.text(typed, "owner"),
+            due=forms.text(typed, "due"),
+        )
+    elif what == "edit":
+        values.update(
+            item=typed.get("item", ""),
+            owner=forms.text(typed, "owner"),
+            due=forms.text(typed, "due"),
+        )
+    elif what == "youth-copy":
+        values.update(
+            title=typed.get("title", "").strip(),
+            hide_hotlines=forms.checked(typed, "hide_hotlines"),
+        )
+    else:
+        choice = typed.get("choice", "accept_rest")
+        if choice == "keep":
+            return RedirectResponse(f"/cases/{ref}/plan", status_code=303)
+        left_out = tuple(forms.listed(form, "leave_out"))
+        values.update(
+            accept_rest=choice == "accept_rest",
+            leave_out=left_out,
+            leave_out_rest=choice == "leave_out_rest",
+        )
+    try:
+        await call(adapter.plan_change, harbour(request), who.handle, ref, what, **values)
+    except InvalidInput as exc:
+        refusal = forms.refusal(exc, WORKBENCH_FIELDS, SERVICE_NAMES)
+        return await _workbench_page(request, who, None, typed=typed, refusal=refusal)
+    except Conflict as exc:
+        return await _workbench_page(request, who, None, typed=typed, refusal=forms.conflict(exc))
+    anchor = (
+        f"#item-{values['item']}"
+        if "item" in values and _ITEM_KEY.fullmatch(values["item"])
+        else ""
+    )
+    return RedirectResponse(f"/cases/{ref}/plan{anchor}", status_code=303)
+
+
+@staff_page
+async def plan_diff(request: Request, who: SignedIn) -> Response:
+    query = request.query_params
+    v1 = _version_param(query.get("v1"), "v1") or 1
+    v2 = _version_param(query.get("v2"), "v2") or 1
+    ref = ref_of(request)
+    shown = await call(adapter.plan_diff, harbour(request), who.handle, ref, v1, v2)
+    return render(
+        request, "plan_diff", who, title="Plan versions compared", case=ref[:40], diff=shown
+    )
+
+
+@staff_page
+async def plan_print(request: Request, who: SignedIn) -> Response:
+    """A plan document as ``harbour plan render --format html`` writes it, opened to print:
+    the staff or family copy, or the youth's wallet card."""
+    return await _document(request, who, "html", attachment=False)
+
+
+@staff_page
+async def plan_download(request: Request, who: SignedIn) -> Response:
+    fmt = request.path_params["fmt"]
+    if fmt not in DOCUMENTS:
+        raise NotFound("not_found", "no such page")
+    return await _document(request, who, fmt, attachment=True)
+
+
+async def _document(request: Request, who: SignedIn, fmt: str, *, attachment: bool) -> Response:
+    audience = request.path_params["audience"]
+    if audience not in ("staff", "youth", "family"):
+        raise NotFound("not_found", "no such page")
+    ref = ref_of(request)
+    version = _version_param(request.query_params.get("version"))
+    number, document = await call(
+        adapter.plan_document, harbour(request), who.handle, ref, audience, fmt, version
+    )
+    media, ext = DOCUMENTS[fmt]
+    headers = {"content-security-policy": DOCUMENT_CSP} if fmt == "html" else {}
+    if attachment:
+        short = ref[:12].upper() if re.fullmatch(r"[A-Za-z0-9-]{4,40}", ref) else "case"
+        headers["content-disposition"] = (
+            f'attachment; filename="plan-{short}-v{number}-{audience}.{ext}"'
+        )
+    return Response(document, media_type=f"{media}; charset=utf-8", headers=headers)

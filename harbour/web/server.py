@@ -38,6 +38,15 @@ def create_app(app: App) -> Any:
         Route("/cases/{ref}/assess", casework.assess_form, methods=["GET"]),
         Route("/cases/{ref}/assess", casework.assess, methods=["POST"]),
         Route("/cases/{ref}/emergency", casework.emergency, methods=["GET"]),
+        Route("/cases/{ref}/plan", casework.workbench, methods=["GET"]),
+        Route("/cases/{ref}/plan/diff", casework.plan_diff, methods=["GET"]),
+        Route("/cases/{ref}/plan/print/{audience}", casework.plan_print, methods=["GET"]),
+        Route(
+            "/cases/{ref}/plan/download/{audience}.{fmt}",
+            casework.plan_download,
+            methods=["GET"],
+        ),
+        Route("/cases/{ref}/plan/{what}", casework.plan_change, methods=["POST"]),
         Route("/cases/{ref}/steps/{item}/{what:str}", casework.mark_step, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
