@@ -410,3 +410,64 @@ def plan_document(
     from harbour.plans.rendering import plan_document as render_document
 
     return render_document(app, handle, ref, audience=audience, fmt=fmt, version=version)
+
+
+# A case's lifecycle, assignment, override and schedule
+
+
+def follow_up_days(app: App) -> list[int]:
+    """The policy's follow-ups after discharge, in days (30, 90, 180 by default)."""
+    return [i.delta.days for i in app.reference.policy.follow_ups_after_discharge]
+
+
+def lifecycle(app: App, handle: str, ref: str, action: str) -> dict[str, Any]:
+    """``harbour discharge|close|reopen``."""
+    from harbour.cases.transitions import run_action
+
+    done = run_action(app, handle, ref, action)
+    after_commit(app)
+    return {"status": done.status.replace("_", " "), "follow_ups": done.follow_ups_remaining}
+
+
+def assignable(app: App, handle: str) -> list[tuple[str, str]]:
+    """``harbour staff list`` as coordinators and supervisors see it: who can take a case."""
+    from harbour.admin.staffing import list_staff
+
+    _, rows = list_staff(app, handle)
+    return [
+        (r.handle, f"{r.handle} ({r.role})") for r in rows if r.role in ("caseworker", "supervisor")
+    ]
+
+
+def assign(app: App, handle: str, ref: str, to: str) -> str:
+    """``harbour assign``."""
+    from harbour.cases.reads import assign as do_assign
+
+    done = do_assign(app, handle, ref, to)
+    after_commit(app)
+    return done.caseworker
+
+
+def override(app: App, handle: str, ref: str, level: str, reason: str) -> str:
+    """``harbour override``: the level now in force."""
+    from harbour.assessments.overrides import override_level
+
+    outcome = override_level(app, handle, ref, level, reason)
+    after_commit(app)
+    return outcome.risk_level
+
+
+def schedule(app: App, handle: str, ref: str, weeks: int) -> list[dict[str, Any]]:
+    """``harbour schedule``: the dry run as a timeline."""
+    from harbour.cases.schedule import preview
+
+    return [
+        {
+            "at": e.local,
+            "what": e.what.replace("_", " "),
+            "point": e.point.replace("_", " "),
+            "threshold": (e.threshold or "").replace("_", " "),
+            "projected": e.projected,
+        }
+        for e in preview(app, handle, ref, weeks)
+    ]

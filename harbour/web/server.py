@@ -10,7 +10,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from harbour.app import App
-from harbour.web import casework, pages
+from harbour.web import casework, pages, supervision
 from harbour.web.guard import Guard
 
 STATIC = Path(__file__).parent / "static"
@@ -38,6 +38,13 @@ def create_app(app: App) -> Any:
         Route("/cases/{ref}/assess", casework.assess_form, methods=["GET"]),
         Route("/cases/{ref}/assess", casework.assess, methods=["POST"]),
         Route("/cases/{ref}/emergency", casework.emergency, methods=["GET"]),
+        Route("/cases/{ref}/lifecycle/{action}", supervision.lifecycle_confirm, methods=["GET"]),
+        Route("/cases/{ref}/lifecycle/{action}", supervision.lifecycle, methods=["POST"]),
+        Route("/cases/{ref}/assign", supervision.assign_form, methods=["GET"]),
+        Route("/cases/{ref}/assign", supervision.assign, methods=["POST"]),
+        Route("/cases/{ref}/override", supervision.override_form, methods=["GET"]),
+        Route("/cases/{ref}/override", supervision.override, methods=["POST"]),
+        Route("/cases/{ref}/schedule", supervision.schedule, methods=["GET"]),
         Route("/cases/{ref}/plan", casework.workbench, methods=["GET"]),
         Route("/cases/{ref}/plan/diff", casework.plan_diff, methods=["GET"]),
         Route("/cases/{ref}/plan/print/{audience}", casework.plan_print, methods=["GET"]),

@@ -50,7 +50,11 @@ def counts(app: App) -> dict[str, int]:
             uow.session.scalar(
                 select(func.count())
                 .select_from(AuditEvent)
-                .where(AuditEvent.outcome == "ok", AuditEvent.action.not_like("%.read"))
+                .where(
+                    AuditEvent.outcome == "ok",
+                    AuditEvent.action.not_like("%.read"),
+                    AuditEvent.action != "staff.list",  # the assign form's list of staff
+                )
             )
         )
         return found

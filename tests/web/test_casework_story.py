@@ -4,7 +4,8 @@ through the form; the caseworker assesses at initial contact (moderate), works t
 (accept, reject, add), finalizes it and opens the youth's copy to print; later an incident
 assessment finds immediate danger: the alert is at the mail server before the page shows the
 result, a supervisor follows the link from the mail, signs in and takes it, the caseworker's
-page shows that by itself, and the caseworker records the emergency steps done.
+page shows that by itself, and the caseworker records the emergency steps done; the
+supervisor's pages on the case (override, assign, schedule, reopen, versions compared).
 
 See tests/web/browsing.py for what it needs, and for screenshots."""
 
@@ -151,6 +152,20 @@ def test_refer_assess_plan_print_and_an_emergency(
             worker.locator("main form[action$='/done'] button").first.click()
         assert worker.locator("ol.steps .done").count() == count
         looked_at(worker, "emergency", problems)
+
+        # The supervisor's pages on the case: each passes axe too.
+        for path, name in (
+            ("/override", "override"),
+            ("/assign", "assign"),
+            ("/schedule", "schedule"),
+            ("/lifecycle/reopen", "reopen"),
+            ("/plan/diff?v1=1&v2=2", "plan-diff"),
+        ):
+            sup.goto(f"{base}/cases/{case}{path}")
+            looked_at(sup, name, problems)
+        sup.goto(f"{base}/cases/{case}/override")
+        sup.click("main button.primary")  # nothing chosen: refused beside the fields
+        looked_at(sup, "override-refused", problems)
         browser.close()
 
     assert problems == {}
