@@ -168,6 +168,10 @@ def case_details(app: App, handle: str, ref: str) -> dict[str, Any]:
         "persons_at_risk": ", ".join(found.persons_at_risk),
         "people": [fields(p, "person") for p in found.people],
         "threats": [fields(t, "threat") for t in found.threats],
+        "numbers": {
+            "people": [p["person"] for p in found.people],
+            "threats": [t["threat"] for t in found.threats],
+        },
     }
 
 
@@ -471,3 +475,46 @@ def schedule(app: App, handle: str, ref: str, weeks: int) -> list[dict[str, Any]
         }
         for e in preview(app, handle, ref, weeks)
     ]
+
+
+# A case's people and threat sources after referral (``harbour case person|threat``)
+
+
+def entry_of(app: App, handle: str, ref: str, what: str, number: int) -> dict[str, Any]:
+    """One person or threat source as ``case show`` has it (an audited read), or NotFound."""
+    from harbour.errors import NotFound
+
+    found = show_case(app, handle, ref)
+    entries = found.people if what == "person" else found.threats
+    for entry in entries:
+        if entry[what] == number:
+            return dict(entry)
+    raise NotFound(f"{what}_not_found", f"no such {what} on the case")
+
+
+def add_entry(app: App, handle: str, ref: str, what: str, fields: dict[str, Any]) -> int:
+    """``harbour case person|threat add``: the new entry's number."""
+    from harbour.cases import details
+
+    adding = details.add_person if what == "person" else details.add_threat
+    change = adding(app, handle, ref, fields)
+    after_commit(app)
+    return change.number
+
+
+def edit_entry(
+    app: App,
+    handle: str,
+    ref: str,
+    what: str,
+    number: int,
+    fields: dict[str, Any],
+    clear: list[str],
+) -> int:
+    """``harbour case person|threat edit``: the fields given change, ``clear`` empties."""
+    from harbour.cases import details
+
+    editing = details.edit_person if what == "person" else details.edit_threat
+    change = editing(app, handle, ref, number, fields, clear or None)
+    after_commit(app)
+    return change.number

@@ -10,7 +10,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from harbour.app import App
-from harbour.web import casework, pages, supervision
+from harbour.web import casework, pages, people, supervision
 from harbour.web.guard import Guard
 
 STATIC = Path(__file__).parent / "static"
@@ -45,6 +45,16 @@ def create_app(app: App) -> Any:
         Route("/cases/{ref}/override", supervision.override_form, methods=["GET"]),
         Route("/cases/{ref}/override", supervision.override, methods=["POST"]),
         Route("/cases/{ref}/schedule", supervision.schedule, methods=["GET"]),
+        *(
+            route
+            for what in ("people", "threats")
+            for route in (
+                Route(f"/cases/{{ref}}/{what}/new", people.new_form, methods=["GET"]),
+                Route(f"/cases/{{ref}}/{what}/new", people.add, methods=["POST"]),
+                Route(f"/cases/{{ref}}/{what}/{{number:int}}", people.edit_form, methods=["GET"]),
+                Route(f"/cases/{{ref}}/{what}/{{number:int}}", people.edit, methods=["POST"]),
+            )
+        ),
         Route("/cases/{ref}/plan", casework.workbench, methods=["GET"]),
         Route("/cases/{ref}/plan/diff", casework.plan_diff, methods=["GET"]),
         Route("/cases/{ref}/plan/print/{audience}", casework.plan_print, methods=["GET"]),

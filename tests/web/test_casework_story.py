@@ -160,6 +160,8 @@ def test_refer_assess_plan_print_and_an_emergency(
             ("/schedule", "schedule"),
             ("/lifecycle/reopen", "reopen"),
             ("/plan/diff?v1=1&v2=2", "plan-diff"),
+            ("/people/new", "person-new"),
+            ("/people/1", "person-edit"),
         ):
             sup.goto(f"{base}/cases/{case}{path}")
             looked_at(sup, name, problems)
