@@ -33,6 +33,7 @@ PAGES = (
     "enrol.html",
     "enrolled.html",
     "caseload.html",
+    "_cases.html",
     "alerts.html",
     "alert.html",
     "error.html",

@@ -30,6 +30,7 @@ def create_app(app: App) -> Any:
         Route("/alerts/{alert_id}/ack", pages.take_alert, methods=["POST"]),
         Route("/alerts/{alert_id}/status", casework.alert_status, methods=["GET"]),
         Route("/audit", pages.system_audit, methods=["GET"]),
+        Route("/escalations", supervision.escalations, methods=["GET"]),
         Route("/refer", casework.refer_form, methods=["GET"]),
         Route("/refer", casework.refer, methods=["POST"]),
         Route("/cases/{ref}", pages.case_page, methods=["GET"]),

@@ -18,7 +18,11 @@ from harbour.web.casework import ref_of
 from harbour.web.pages import call, checked_form, harbour, render, staff_page
 
 templating.register(
-    "web/lifecycle.html", "web/assign.html", "web/override.html", "web/schedule.html"
+    "web/lifecycle.html",
+    "web/assign.html",
+    "web/override.html",
+    "web/schedule.html",
+    "web/escalations.html",
 )
 LIFECYCLE = ("discharge", "close", "reopen")
 OVERRIDE_FIELDS = re.compile(r"level|reason")
@@ -171,4 +175,25 @@ async def schedule(request: Request, who: SignedIn) -> Response:
     entries = await call(adapter.schedule, harbour(request), who.handle, ref, int(raw))
     return render(
         request, "schedule", who, title="Schedule", case=ref[:40], weeks=int(raw), entries=entries
+    )
+
+
+@staff_page
+async def escalations(request: Request, who: SignedIn) -> Response:
+    """Overdue work and alerts nobody has taken: the agency's (a caseworker's own cases)."""
+    app = harbour(request)
+    alerts = await call(adapter.open_alerts, app, who.handle)
+    flags = {"due": False, "overdue": False, "escalated": False}
+    escalated = await call(
+        adapter.caseload, app, who.handle, page=1, **(flags | {"escalated": True})
+    )
+    overdue = await call(adapter.caseload, app, who.handle, page=1, **(flags | {"overdue": True}))
+    return render(
+        request,
+        "escalations",
+        who,
+        title="Escalations",
+        waiting=[a for a in alerts if not a["acknowledged_by"]],
+        escalated=escalated,
+        overdue=overdue,
     )

@@ -165,6 +165,8 @@ def test_refer_assess_plan_print_and_an_emergency(
         ):
             sup.goto(f"{base}/cases/{case}{path}")
             looked_at(sup, name, problems)
+        sup.goto(f"{base}/escalations")
+        looked_at(sup, "escalations", problems)
         sup.goto(f"{base}/cases/{case}/override")
         sup.click("main button.primary")  # nothing chosen: refused beside the fields
         looked_at(sup, "override-refused", problems)

@@ -113,3 +113,42 @@ def test_assign_override_and_schedule(seeded: App, clock: FixedClock) -> None:
     assert timeline.status_code == 200 and '<ol class="timeline">' in timeline.text
     assert sup.get(f"/cases/{case}/schedule?weeks=0").status_code == 400
     assert sup.get(f"/cases/{case}/schedule?weeks=abc").status_code == 400
+
+
+def test_escalations_show_overdue_work_and_alerts_nobody_took(
+    seeded: App, clock: FixedClock
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from tests.notify.helpers import imminent_alert
+
+    late, flagged = new_case(seeded, "MKL"), new_case(seeded, "MKF")
+    alert = imminent_alert(seeded, late)
+    seeded.run(
+        lambda uow: uow.session.execute(
+            update(Case)
+            .where(Case.id == late.id)
+            .values(status="active", next_due_at=clock.now() - timedelta(days=3))
+        )
+    )
+    seeded.run(
+        lambda uow: uow.session.execute(
+            update(Case).where(Case.id == flagged.id).values(escalated=True)
+        )
+    )
+    sup, _ = signed_in(seeded, clock, "sup")
+    assert 'href="/escalations"' in sup.get("/").text
+    page = sup.get("/escalations")
+    assert page.status_code == 200, page.text[-800:]
+    text = page.text
+    assert f"/alerts/{alert.id}" in text
+    escalated = text.split('id="escalated"')[1].split('id="overdue"')[0]
+    overdue = text.split('id="overdue"')[1]
+    assert (
+        short_form(flagged.reference) in escalated and short_form(late.reference) not in escalated
+    )
+    assert short_form(late.reference) in overdue
+    cw, _ = signed_in(seeded, clock, "cw1")
+    assert 'href="/escalations"' not in cw.get("/").text
