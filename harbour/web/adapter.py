@@ -518,3 +518,56 @@ def edit_entry(
     change = editing(app, handle, ref, number, fields, clear or None)
     after_commit(app)
     return change.number
+
+
+# Admin: the agency's staff (``harbour staff list|add|reset|deactivate``)
+
+
+def staff_page(app: App, handle: str) -> dict[str, Any]:
+    from harbour.admin.staffing import list_staff
+
+    actor, rows = list_staff(app, handle)
+    agency = next((r.agency for r in rows if r.handle == actor.handle), "")
+    return {
+        "agency": agency,
+        "staff": [
+            {
+                "handle": r.handle,
+                "role": r.role,
+                "active": r.active,
+                "on_call": r.on_call,
+                "open_cases": r.open_cases,
+                "me": r.handle == actor.handle,
+            }
+            for r in rows
+        ],
+    }
+
+
+def add_staff(app: App, handle: str, agency: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """``harbour staff add``: the new account and its enrolment link (None when it went to the
+    person's own route)."""
+    from harbour.admin.staffing import add_staff as do_add
+
+    added = do_add(app, handle, enrol=True, agency=agency, **fields)
+    after_commit(app)
+    link = added.enrolment
+    return {"handle": added.handle, "role": added.role, "link": link.url if link else None}
+
+
+def reset_staff(app: App, handle: str, whom: str) -> dict[str, Any]:
+    """``harbour staff reset``."""
+    from harbour.auth.enrolment import reset
+
+    link = reset(app, handle, whom)
+    after_commit(app)
+    return {"handle": link.handle, "role": "", "link": link.url}
+
+
+def deactivate_staff(app: App, handle: str, whom: str, reassign_to: str | None) -> int:
+    """``harbour staff deactivate``: how many open cases moved."""
+    from harbour.admin.staffing import deactivate_staff as do_deactivate
+
+    done = do_deactivate(app, handle, whom, reassign_to)
+    after_commit(app)
+    return done.reassigned

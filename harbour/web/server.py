@@ -10,7 +10,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from harbour.app import App
-from harbour.web import casework, pages, people, supervision
+from harbour.web import admin, casework, pages, people, supervision
 from harbour.web.guard import Guard
 
 STATIC = Path(__file__).parent / "static"
@@ -31,6 +31,10 @@ def create_app(app: App) -> Any:
         Route("/alerts/{alert_id}/status", casework.alert_status, methods=["GET"]),
         Route("/audit", pages.system_audit, methods=["GET"]),
         Route("/escalations", supervision.escalations, methods=["GET"]),
+        Route("/staff", admin.staff, methods=["GET"]),
+        Route("/staff", admin.add, methods=["POST"]),
+        Route("/staff/{handle}/reset", admin.reset, methods=["POST"]),
+        Route("/staff/{handle}/deactivate", admin.deactivate, methods=["POST"]),
         Route("/refer", casework.refer_form, methods=["GET"]),
         Route("/refer", casework.refer, methods=["POST"]),
         Route("/cases/{ref}", pages.case_page, methods=["GET"]),
