@@ -43,13 +43,14 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 # The console's pages at a phone's width, from the browser tests (needs Debian's chromium);
-# all of them in build/screenshots/, and the README's three copied into docs/.
+# all of them in build/screenshots/, and the README's five copied into docs/.
 screenshots: $(STAMP)
 	rm -rf build/screenshots
 	HARBOUR_TEST_ARTIFACTS=build/screenshots $(BIN)/pytest -p no:cacheprovider -q \
-		tests/web/test_browser.py tests/web/test_accessibility.py
+		tests/web/test_browser.py tests/web/test_accessibility.py tests/web/test_casework_story.py
 	cp build/screenshots/console-caseload.png build/screenshots/console-case.png \
-		build/screenshots/console-alert.png docs/
+		build/screenshots/console-alert.png build/screenshots/console-workbench.png \
+		build/screenshots/console-imminent.png docs/
 
 # Pre-release: the initial migration is regenerated from the models (nothing has shipped yet).
 migration: $(STAMP)

@@ -22,7 +22,7 @@ from harbour.auth import sessions
 from harbour.cases.intake import refer
 from harbour.db.models import Staff
 from harbour.domain.refs import short_form
-from harbour.web import adapter, cookies
+from harbour.web import adapter, cookies, pages
 from harbour.web.server import create_app
 
 HANDLE = "bench-sup"
@@ -89,14 +89,9 @@ def _render(app: App, who: Any, template: str, shown: dict[str, Any]) -> str:
     """What the page handler renders, called directly (``pages.render`` without a request)."""
     off = dict.fromkeys(("due", "overdue", "escalated"), False)
     extra = {"filters": off, "links": {"previous": None, "next": "/?page=2"}}
-    values = {
-        "who": who,
-        "csrf": who.csrf_token,
-        "nav": template,
-        "title": "-",
-        **(extra if template == "caseload" else {}),
-        **shown,
-    }
+    own = {"caseload": extra, "case": {"points": pages.ASSESSMENT_POINTS}}.get(template, {})
+    context = {"title": "-", **own, **shown}
+    values = pages.page_values(who, template, context)
     return templating.render(app.settings.templates_dir, f"web/{template}.html", values)
 
 

@@ -1,4 +1,4 @@
-"""Commands for a case's safety plan: plan show, versions, accept, reject, add, youth-copy, done,
+"""Commands for a case's safety plan: plan show, versions, accept, reject, add, edit, youth-copy, done,
 undo, finalize, diff and render."""
 
 from __future__ import annotations
@@ -78,6 +78,26 @@ def plan_add(
     ]
     said = f"{what} written with the youth is in the draft plan, as item {key} (harbour plan show)."
     emit({"item": key, "section": section}, as_json, said)
+
+
+@plan_cli.command("edit")
+def plan_edit(
+    ref: Ref,
+    item: Item,
+    owner: Annotated[str, typer.Option(help="youth, family, caseworker or agency.")],
+    due: Annotated[
+        str | None, typer.Option(help="Due date, YYYY-MM-DD; leave out for no date.")
+    ] = None,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Change who does a step of the latest draft, and by when."""
+    from harbour.plans.actions import edit_step
+
+    app = get_app()
+    key = edit_step(app, actor, ref, item, owner=owner, due=due)
+    committed(app)
+    emit({"item": key, "owner": owner, "due": due}, as_json, f"{key}: {owner}, due {due or '-'}.")
 
 
 @plan_cli.command("youth-copy")

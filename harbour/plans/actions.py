@@ -20,7 +20,7 @@ from harbour.domain.plan_diff import PlanDiff
 from harbour.domain.plan_view import PlanSnapshot
 from harbour.domain.text import Note, Title
 from harbour.domain.vocab import ItemState, PlanSection, StepOwner
-from harbour.errors import InvalidInput, NotFound
+from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.plans import store as planning
 from harbour.plans import tracking
 from harbour.plans.snapshot import snapshot
@@ -43,6 +43,12 @@ class ItemIn(BaseModel):
         if isinstance(value, str) and value.strip().lower() in planning.ADDABLE:
             return value.strip().lower()
         raise ValueError(f"add to one of: {', '.join(planning.addable_sections())}")
+
+
+class StepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    owner: StepOwner
+    due: date | None = None
 
 
 class YouthCopyIn(BaseModel):
@@ -92,10 +98,29 @@ def show(app: App, actor_handle: str | None, ref: str, version: int | None = Non
     return on_case(app, actor_handle, ref, "case.read", work)
 
 
-def decide(app: App, actor_handle: str | None, ref: str, item: str, state: ItemState) -> str:
+def _expect(uow: UnitOfWork, case: Case, version: int | None) -> None:
+    """Refuse a change made from a page of an older version (the console sends the version it
+    showed): a newer assessment drafted another, or someone finalised it, since."""
+    if version is None:
+        return
+    plan = planning.latest_plan(uow, case)
+    if plan is None or plan.version_number != version or plan.status != "draft":
+        now = f"version {plan.version_number} is {plan.status}" if plan else "no plan"
+        raise Conflict("plan_changed", f"the plan changed since the page was opened ({now})")
+
+
+def decide(
+    app: App,
+    actor_handle: str | None,
+    ref: str,
+    item: str,
+    state: ItemState,
+    expect_version: int | None = None,
+) -> str:
     """Accept or reject one item of the latest draft; returns the item's key."""
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> str:
+        _expect(uow, case, expect_version)
         row = planning.decide(uow, case, item, state)
         audit(uow, actor, f"plan.item.{state.value}", case.id, item=row.key)
         return row.key
@@ -103,13 +128,20 @@ def decide(app: App, actor_handle: str | None, ref: str, item: str, state: ItemS
     return on_case(app, actor_handle, ref, "case.plan", work)
 
 
-def add(app: App, actor_handle: str | None, ref: str, **fields: object) -> str:
+def add(
+    app: App,
+    actor_handle: str | None,
+    ref: str,
+    expect_version: int | None = None,
+    **fields: object,
+) -> str:
     """An item staff wrote with the youth, added to the latest draft; returns its key. Adding
     commutes with other additions, so one that meets a concurrent change of the draft is run
     again rather than refused (a finalize that won still refuses it: the draft is final)."""
     data = parse(ItemIn, {k: v for k, v in fields.items() if v is not None}, prefix="--")
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> str:
+        _expect(uow, case, expect_version)
         row = planning.add_item(
             uow, case, data.section, data.text, owner=data.owner, due_on=data.due
         )
@@ -117,6 +149,28 @@ def add(app: App, actor_handle: str | None, ref: str, **fields: object) -> str:
         return row.key
 
     return on_case(app, actor_handle, ref, "case.plan", work, commutes=True)
+
+
+def edit_step(
+    app: App,
+    actor_handle: str | None,
+    ref: str,
+    item: str,
+    *,
+    owner: str | None,
+    due: str | None,
+    expect_version: int | None = None,
+) -> str:
+    """Change who does a step of the latest draft and by when; returns its key."""
+    data = parse(StepIn, {k: v for k, v in (("owner", owner), ("due", due)) if v}, prefix="--")
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> str:
+        _expect(uow, case, expect_version)
+        row = planning.edit_step(uow, case, item, data.owner, data.due)
+        audit(uow, actor, "plan.item.edit", case.id, item=row.key)
+        return row.key
+
+    return on_case(app, actor_handle, ref, "case.plan", work)
 
 
 @dataclass(frozen=True)
@@ -131,10 +185,12 @@ def finalize(
     actor_handle: str | None,
     ref: str,
     choice: planning.Undecided = planning.Undecided(),
+    expect_version: int | None = None,
 ) -> Finalized:
     """Freeze the latest draft, every suggestion decided by staff or by ``choice``."""
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> Finalized:
+        _expect(uow, case, expect_version)
         settled = planning.settle_undecided(uow, planning.draft_of(uow, case), choice)
         plan = planning.finalize(uow, actor, case)
         details = {"accepted": len(settled.accepted), "left_out": len(settled.left_out)}
@@ -167,6 +223,7 @@ def youth_copy(
     *,
     title: str | None = None,
     hide_hotlines: bool | None = None,
+    expect_version: int | None = None,
 ) -> YouthCopy:
     """Set how the latest draft's youth copy reads: its title ("" for the neutral default) and
     whether it lists hotlines. Returns the settings now in force."""
@@ -177,6 +234,7 @@ def youth_copy(
     reset = title == ""
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> YouthCopy:
+        _expect(uow, case, expect_version)
         plan = planning.set_youth_copy(
             uow, case, title="" if reset else data.title, hide_hotlines=data.hide_hotlines
         )

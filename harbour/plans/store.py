@@ -228,6 +228,22 @@ def add_item(
     return row
 
 
+def edit_step(
+    uow: UnitOfWork, case: Case, ref: str, owner: StepOwner, due_on: date | None
+) -> PlanItem:
+    """Who does a step of the draft, and by when (None: no date); checked as a new step is."""
+    plan = draft_of(uow, case)
+    row = find_item(uow, plan, ref)
+    if row.section != PlanSection.STEPS:
+        raise InvalidInput([("ITEM", "only steps have an owner and a due date")])
+    if row.state == ItemState.REJECTED:
+        raise InvalidInput([("ITEM", "a rejected step is not on the plan")])
+    _check_step(uow, case, owner, due_on)
+    row.owner, row.due_on = owner, due_on
+    _touch(uow, plan)
+    return row
+
+
 def _check_step(uow: UnitOfWork, case: Case, owner: StepOwner | None, due_on: date | None) -> None:
     problems = []
     if owner is None:

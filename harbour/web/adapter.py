@@ -13,6 +13,7 @@ from harbour.clock import local_time
 from harbour.domain import refs
 from harbour.domain.vocab import PlanSection
 from harbour.notify import alerts
+from harbour.orchestration.pipeline import after_commit
 from harbour.plans.overview import case_overview, identifying
 
 
@@ -176,6 +177,10 @@ def case_details(app: App, handle: str, ref: str) -> dict[str, Any]:
         "persons_at_risk": ", ".join(found.persons_at_risk),
         "people": [fields(p, "person") for p in found.people],
         "threats": [fields(t, "threat") for t in found.threats],
+        "numbers": {
+            "people": [p["person"] for p in found.people],
+            "threats": [t["threat"] for t in found.threats],
+        },
     }
 
 
@@ -183,3 +188,397 @@ def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value).replace("_", " ") if value is not None else "-"
+
+
+# Changes: each is the CLI command's service call, then what the CLI does once it committed
+# (the urgent lane at once; inline, the lifecycle steps it set off; in Prefect mode the flows).
+
+
+def refer(
+    app: App, handle: str, data: dict[str, Any], key: str, allow_duplicate: bool = False
+) -> str:
+    """``harbour refer``: the new (or, repeated with the key, the same) case's short form."""
+    from harbour.cases.intake import refer as do_refer
+
+    case = do_refer(app, handle, data, key, allow_duplicate=allow_duplicate)
+    after_commit(app)
+    return refs.short_form(case.reference)
+
+
+def instrument_form(app: App) -> list[dict[str, Any]]:
+    """The instrument's groups and questions as the assessment form draws them: an agency's own
+    instrument file renders without code."""
+    groups = []
+    for group in app.reference.instrument.groups:
+        questions = []
+        for q in group.questions:
+            if q.type == "yes_no":
+                options = [("yes", "Yes"), ("no", "No")]
+            elif q.type == "choice":
+                options = [(c.value, c.text) for c in q.choices]
+            elif q.type == "scale":
+                assert q.min is not None and q.max is not None
+                options = [(str(n), str(n)) for n in range(q.min, q.max + 1)]
+            else:
+                options = []
+            questions.append(
+                {
+                    "id": q.id,
+                    "name": f"answers.{q.id}",
+                    "text": q.text,
+                    "type": q.type,
+                    "options": options,
+                    "required": q.is_required,
+                }
+            )
+        groups.append({"id": group.id, "title": group.title, "questions": questions})
+    return groups
+
+
+def check_can_assess(app: App, handle: str, ref: str, point: str) -> None:
+    """Before anyone answers the questions: may this person assess this case at this point?"""
+    from harbour.assessments.submit import check_can_assess as check
+
+    check(app, handle, ref, point)
+
+
+def assess(
+    app: App, handle: str, ref: str, point: str, answers: dict[str, str], key: str
+) -> dict[str, Any]:
+    """``harbour assess``: the level, its reasons, the plan version and, at imminent risk, the
+    emergency protocol and the alert, which the urgent lane has sent before this returns."""
+    from harbour.assessments.submit import submit_assessment
+
+    outcome = submit_assessment(app, handle, ref, point, answers, key)
+    after_commit(app)
+    found = outcome.as_json()
+    return {
+        "case": refs.short_form(outcome.case_reference),
+        "point": outcome.point.replace("_", " "),
+        "level": outcome.risk_level,
+        "computed_level": outcome.computed_level,
+        "previous_level": outcome.previous_level or "-",
+        "reasons": [r.text for r in outcome.reasons],
+        "plan_version": outcome.plan_version,
+        "next_due": found["next_due_local"] or "-",
+        "alert_id": outcome.alert_id,
+        "emergency": [{"key": code, "text": text} for code, text in outcome.emergency_steps],
+        "replayed": outcome.replayed,
+    }
+
+
+def emergency_steps(app: App, handle: str, ref: str) -> list[dict[str, Any]]:
+    """The emergency steps of the case's latest plan version, each with whether it is done."""
+    found = case_overview(app, handle, ref)
+    if found.plan is None:
+        return []
+    return [
+        {"key": item.key, "text": item.staff_text, "done": item.done_at is not None}
+        for item in found.plan.section(PlanSection.EMERGENCY)
+    ]
+
+
+def mark_step(app: App, handle: str, ref: str, item: str, done: bool) -> str:
+    """``harbour plan done|undo``: the step's key."""
+    from harbour.plans.actions import mark_done
+
+    key = mark_done(app, handle, ref, item, done=done)
+    after_commit(app)
+    return key
+
+
+# The plan workbench
+
+
+def workbench(app: App, handle: str, ref: str, version: int | None) -> dict[str, Any]:
+    """``harbour plan show`` and ``plan versions``: a version's items by section, with what
+    staff can do to each (the text staff wrote is shown: this is the deliberate plan view)."""
+    from harbour.plans.actions import show, versions
+
+    plan = show(app, handle, ref, version)
+    lines = versions(app, handle, ref)
+    draft = plan.status == "draft" and plan.version_number == lines[-1].number
+    sections: list[dict[str, Any]] = []
+    for section in PlanSection:
+        items = [
+            {
+                "key": item.key,
+                "text": item.staff_text,
+                "state": item.state.value,
+                "owner": item.owner.value if item.owner else "",
+                "due_on": item.due_on.isoformat() if item.due_on else "",
+                "done": item.done_at is not None,
+                "written": item.written,
+                "required": section == PlanSection.EMERGENCY,
+            }
+            for item in plan.section(section, include_rejected=True)
+        ]
+        if items:
+            sections.append({"name": section.value, "items": items})
+    return {
+        "case": refs.short_form(plan.case_reference),
+        "version": plan.version_number,
+        "plan_status": plan.status,
+        "draft": draft,
+        "risk": plan.risk_level or "-",
+        "sections": sections,
+        "undecided": [
+            {"key": i["key"], "text": i["text"], "required": i["required"]}
+            for s in sections
+            for i in s["items"]
+            if i["state"] == "suggested"
+        ],
+        "own_title": plan.youth_title is not None,
+        "hide_hotlines": plan.hide_hotlines,
+        "versions": [
+            {
+                "number": line.number,
+                "point": (line.point or "-").replace("_", " "),
+                "status": line.status,
+                "risk": line.risk_level or "-",
+                "at": line.at_local,
+                "by": line.by or "-",
+            }
+            for line in lines
+        ],
+    }
+
+
+def plan_change(app: App, handle: str, ref: str, what: str, **values: Any) -> str:
+    """One change to the draft, as the ``harbour plan`` command of the same name makes it:
+    accept, reject, add, edit, youth-copy or finalize. Returns what to tell the person."""
+    from harbour.domain.vocab import ItemState
+    from harbour.plans import actions
+    from harbour.plans.store import Undecided
+
+    version = values.pop("expect_version")
+    if what in ("accept", "reject"):
+        state = ItemState.ACCEPTED if what == "accept" else ItemState.REJECTED
+        key = actions.decide(app, handle, ref, values["item"], state, version)
+        said = f"{key}: {state.value}."
+    elif what == "add":
+        key = actions.add(app, handle, ref, version, **values)
+        said = "Added."
+    elif what == "edit":
+        key = actions.edit_step(app, handle, ref, expect_version=version, **values)
+        said = f"{key}: owner and due date saved."
+    elif what == "youth-copy":
+        copy = actions.youth_copy(app, handle, ref, expect_version=version, **values)
+        said = "Youth copy: " + ("their own title" if copy.own_title else "the neutral title")
+        said += ", hotlines " + ("hidden." if copy.hide_hotlines else "shown.")
+    else:
+        done = actions.finalize(app, handle, ref, Undecided(**values), version)
+        said = f"Plan version {done.version} is final."
+        if done.accepted:
+            said += f" Accepted {len(done.accepted)} undecided."
+        if done.left_out:
+            said += f" Left out {len(done.left_out)} (suggested again next version)."
+    after_commit(app)
+    return said
+
+
+def plan_diff(app: App, handle: str, ref: str, v1: int, v2: int) -> dict[str, Any]:
+    """``harbour plan diff``: by section, what was only before, only after, or changed."""
+    from harbour.plans.actions import diff
+
+    found = diff(app, handle, ref, v1, v2)
+
+    def shown(item: Any) -> dict[str, str]:
+        meta = [item.state.value]
+        if item.owner:
+            meta.append(item.owner.value)
+        if item.due_on:
+            meta.append(f"due {item.due_on.isoformat()}")
+        if item.done_at:
+            meta.append("done")
+        return {"text": item.staff_text, "meta": "; ".join(meta)}
+
+    return {
+        "from": found.from_version,
+        "to": found.to_version,
+        "risk_before": found.risk_before or "-",
+        "risk_after": found.risk_after or "-",
+        "empty": found.empty,
+        "sections": [
+            {
+                "name": s.section.value,
+                "rows": [{"before": shown(i), "after": None, "what": "removed"} for i in s.removed]
+                + [
+                    {
+                        "before": shown(c.before),
+                        "after": shown(c.after),
+                        "what": "changed: " + ", ".join(f.replace("_", " ") for f in c.fields),
+                    }
+                    for c in s.changed
+                ]
+                + [{"before": None, "after": shown(i), "what": "added"} for i in s.added],
+            }
+            for s in found.sections
+        ],
+    }
+
+
+def plan_document(
+    app: App, handle: str, ref: str, audience: str, fmt: str, version: int | None
+) -> tuple[int, str]:
+    """``harbour plan render``: (version, the document), the same bytes the CLI writes."""
+    from harbour.plans.rendering import plan_document as render_document
+
+    return render_document(app, handle, ref, audience=audience, fmt=fmt, version=version)
+
+
+# A case's lifecycle, assignment, override and schedule
+
+
+def follow_up_days(app: App) -> list[int]:
+    """The policy's follow-ups after discharge, in days (30, 90, 180 by default)."""
+    return [i.delta.days for i in app.reference.policy.follow_ups_after_discharge]
+
+
+def lifecycle(app: App, handle: str, ref: str, action: str) -> dict[str, Any]:
+    """``harbour discharge|close|reopen``."""
+    from harbour.cases.transitions import run_action
+
+    done = run_action(app, handle, ref, action)
+    after_commit(app)
+    return {"status": done.status.replace("_", " "), "follow_ups": done.follow_ups_remaining}
+
+
+def assignable(app: App, handle: str) -> list[tuple[str, str]]:
+    """``harbour staff list`` as coordinators and supervisors see it: who can take a case."""
+    from harbour.admin.staffing import list_staff
+
+    _, rows = list_staff(app, handle)
+    return [
+        (r.handle, f"{r.handle} ({r.role})") for r in rows if r.role in ("caseworker", "supervisor")
+    ]
+
+
+def assign(app: App, handle: str, ref: str, to: str) -> str:
+    """``harbour assign``."""
+    from harbour.cases.reads import assign as do_assign
+
+    done = do_assign(app, handle, ref, to)
+    after_commit(app)
+    return done.caseworker
+
+
+def override(app: App, handle: str, ref: str, level: str, reason: str) -> str:
+    """``harbour override``: the level now in force."""
+    from harbour.assessments.overrides import override_level
+
+    done = override_level(app, handle, ref, level, reason)
+    after_commit(app)
+    return done.to_level
+
+
+def schedule(app: App, handle: str, ref: str, weeks: int) -> list[dict[str, Any]]:
+    """``harbour schedule``: the dry run as a timeline."""
+    from harbour.cases.schedule import preview
+
+    return [
+        {
+            "at": e.local,
+            "what": e.what.replace("_", " "),
+            "point": e.point.replace("_", " "),
+            "threshold": (e.threshold or "").replace("_", " "),
+            "projected": e.projected,
+        }
+        for e in preview(app, handle, ref, weeks).entries
+    ]
+
+
+# A case's people and threat sources after referral (``harbour case person|threat``)
+
+
+def entry_of(app: App, handle: str, ref: str, what: str, number: int) -> dict[str, Any]:
+    """One person or threat source as ``case show`` has it (an audited read), or NotFound."""
+    from harbour.errors import NotFound
+
+    found = show_case(app, handle, ref)
+    entries = found.people if what == "person" else found.threats
+    for entry in entries:
+        if entry[what] == number:
+            return dict(entry)
+    raise NotFound(f"{what}_not_found", f"no such {what} on the case")
+
+
+def add_entry(app: App, handle: str, ref: str, what: str, fields: dict[str, Any]) -> int:
+    """``harbour case person|threat add``: the new entry's number."""
+    from harbour.cases import details
+
+    adding = details.add_person if what == "person" else details.add_threat
+    change = adding(app, handle, ref, fields)
+    after_commit(app)
+    return change.number
+
+
+def edit_entry(
+    app: App,
+    handle: str,
+    ref: str,
+    what: str,
+    number: int,
+    fields: dict[str, Any],
+    clear: list[str],
+) -> int:
+    """``harbour case person|threat edit``: the fields given change, ``clear`` empties."""
+    from harbour.cases import details
+
+    editing = details.edit_person if what == "person" else details.edit_threat
+    change = editing(app, handle, ref, number, fields, clear or None)
+    after_commit(app)
+    return change.number
+
+
+# Admin: the agency's staff (``harbour staff list|add|reset|deactivate``)
+
+
+def staff_page(app: App, handle: str) -> dict[str, Any]:
+    from harbour.admin.staffing import list_staff
+
+    actor, rows = list_staff(app, handle)
+    agency = next((r.agency for r in rows if r.handle == actor.handle), "")
+    return {
+        "agency": agency,
+        "staff": [
+            {
+                "handle": r.handle,
+                "role": r.role,
+                "active": r.active,
+                "on_call": r.on_call,
+                "open_cases": r.open_cases,
+                "me": r.handle == actor.handle,
+            }
+            for r in rows
+        ],
+    }
+
+
+def add_staff(app: App, handle: str, agency: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """``harbour staff add``: the new account and its enrolment link (None when it went to the
+    person's own route)."""
+    from harbour.admin.staffing import add_staff as do_add
+
+    added = do_add(app, handle, enrol=True, agency=agency, **fields)
+    after_commit(app)
+    link = added.enrolment
+    return {"handle": added.handle, "role": added.role, "link": link.url if link else None}
+
+
+def reset_staff(app: App, handle: str, whom: str) -> dict[str, Any]:
+    """``harbour staff reset``."""
+    from harbour.auth.enrolment import reset
+
+    link = reset(app, handle, whom)
+    after_commit(app)
+    return {"handle": link.handle, "role": "", "link": link.url}
+
+
+def deactivate_staff(app: App, handle: str, whom: str, reassign_to: str | None) -> int:
+    """``harbour staff deactivate``: how many open cases moved."""
+    from harbour.admin.staffing import deactivate_staff as do_deactivate
+
+    done = do_deactivate(app, handle, whom, reassign_to)
+    after_commit(app)
+    return done.reassigned

@@ -22,6 +22,7 @@ HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
+CSP_HEADER = b"content-security-policy"
 NO_STORE = (b"cache-control", b"no-store")
 STATIC_CACHE = (b"cache-control", b"public, max-age=3600")
 _SECRET_PATHS = re.compile(r"^/enrol/.*")
@@ -56,7 +57,11 @@ class Guard:
                 headers = [
                     (k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"
                 ]
-                headers += [*HEADERS, STATIC_CACHE if static else NO_STORE]
+                # A page with its own policy (a printable plan document: inline style, and
+                # nothing else at all) keeps it; every other response gets the console's.
+                own_csp = any(k.lower() == CSP_HEADER for k, _ in headers)
+                headers += [h for h in HEADERS if not (own_csp and h[0] == CSP_HEADER)]
+                headers.append(STATIC_CACHE if static else NO_STORE)
                 message = {**message, "headers": headers}
             await send(message)
 

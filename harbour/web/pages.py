@@ -21,7 +21,9 @@ from harbour import templating
 from harbour.app import App
 from harbour.auth import enrolment, sessions, signin
 from harbour.auth.sessions import SignedIn
-from harbour.errors import Forbidden, HarbourError, InvalidInput, NotFound
+from harbour.domain.privilege import permitted
+from harbour.domain.vocab import AssessmentPoint
+from harbour.errors import Conflict, Forbidden, HarbourError, InvalidInput, NotFound
 from harbour.web import adapter, cookies
 
 T = TypeVar("T")
@@ -31,6 +33,7 @@ PAGES = (
     "enrol.html",
     "enrolled.html",
     "caseload.html",
+    "_cases.html",
     "alerts.html",
     "alert.html",
     "error.html",
@@ -42,7 +45,7 @@ templating.register(*(f"web/{page}" for page in PAGES))
 
 # Where a sign-in may lead back to: the console's own pages, by alert id only.
 _NEXT = re.compile(r"/(alerts(/[0-9a-f]{8,32})?|cases/HB-[0-9A-Z-]{4,40})?")
-_ALERT_ID = re.compile(r"[0-9a-f]{8,32}")
+ALERT_ID = re.compile(r"[0-9a-f]{8,32}")
 SIGN_IN_FAILED = (
     "That did not work. Check your handle, password and the current code from your app. "
     "After several failures you must wait before trying again."
@@ -63,9 +66,20 @@ def render(
     request: Request, template: str, who: SignedIn | None, status: int = 200, **context: Any
 ) -> HTMLResponse:
     app = harbour(request)
-    values = {"who": who, "csrf": who.csrf_token if who else "", "nav": template, **context}
+    values = page_values(who, template, context)
     html = templating.render(app.settings.templates_dir, f"web/{template}.html", values)
     return HTMLResponse(html, status_code=status)
+
+
+def page_values(who: SignedIn | None, template: str, context: dict[str, Any]) -> dict[str, Any]:
+    """What every page's template is given besides its own context."""
+    return {
+        "who": who,
+        "csrf": who.csrf_token if who else "",
+        "nav": template,
+        "may": lambda action: who is not None and permitted(who.role, action),
+        **context,
+    }
 
 
 def error(request: Request, who: SignedIn | None, status: int, message: str) -> HTMLResponse:
@@ -106,6 +120,8 @@ def answer(request: Request, who: SignedIn | None, exc: HarbourError) -> HTMLRes
     if isinstance(exc, InvalidInput):
         reasons = "; ".join(f"{field}: {reason}" for field, reason in exc.problems)
         return error(request, who, 400, f"Not accepted: {reasons}.")
+    if isinstance(exc, Conflict):  # the state moved on: what the service says, never a value
+        return error(request, who, 409, f"Not done: {exc.detail or exc.code}.")
     return error(request, who, 500, f"Not done ({exc.code}).")
 
 
@@ -252,7 +268,7 @@ async def enrol(request: Request) -> Response:
 
 def alert_id_of(request: Request) -> str:
     alert_id: str = request.path_params["alert_id"]
-    if not _ALERT_ID.fullmatch(alert_id):
+    if not ALERT_ID.fullmatch(alert_id):
         raise NotFound("alert_not_found", "no such alert")
     return alert_id
 
@@ -302,7 +318,11 @@ async def take_alert(request: Request, who: SignedIn) -> Response:
 @staff_page
 async def case_page(request: Request, who: SignedIn) -> Response:
     shown = await call(adapter.case_page, harbour(request), who.handle, request.path_params["ref"])
-    return render(request, "case", who, title="Case", **shown)
+    return render(request, "case", who, title="Case", points=ASSESSMENT_POINTS, **shown)
+
+
+# The points an assessment may be made at, as the case page offers them.
+ASSESSMENT_POINTS = [(p.value, p.value.replace("_", " ")) for p in AssessmentPoint]
 
 
 @staff_page

@@ -10,7 +10,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from harbour.app import App
-from harbour.web import pages
+from harbour.web import admin, casework, pages, people, supervision
 from harbour.web.guard import Guard
 
 STATIC = Path(__file__).parent / "static"
@@ -28,10 +28,48 @@ def create_app(app: App) -> Any:
         Route("/alerts", pages.alert_list, methods=["GET"]),
         Route("/alerts/{alert_id}", pages.alert_page, methods=["GET"]),
         Route("/alerts/{alert_id}/ack", pages.take_alert, methods=["POST"]),
+        Route("/alerts/{alert_id}/status", casework.alert_status, methods=["GET"]),
         Route("/audit", pages.system_audit, methods=["GET"]),
+        Route("/escalations", supervision.escalations, methods=["GET"]),
+        Route("/staff", admin.staff, methods=["GET"]),
+        Route("/staff", admin.add, methods=["POST"]),
+        Route("/staff/{handle}/reset", admin.reset, methods=["POST"]),
+        Route("/staff/{handle}/deactivate", admin.deactivate, methods=["POST"]),
+        Route("/refer", casework.refer_form, methods=["GET"]),
+        Route("/refer", casework.refer, methods=["POST"]),
         Route("/cases/{ref}", pages.case_page, methods=["GET"]),
         Route("/cases/{ref}", pages.case_details, methods=["POST"]),
         Route("/cases/{ref}/audit", pages.case_audit, methods=["GET"]),
+        Route("/cases/{ref}/assess", casework.assess_form, methods=["GET"]),
+        Route("/cases/{ref}/assess", casework.assess, methods=["POST"]),
+        Route("/cases/{ref}/emergency", casework.emergency, methods=["GET"]),
+        Route("/cases/{ref}/lifecycle/{action}", supervision.lifecycle_confirm, methods=["GET"]),
+        Route("/cases/{ref}/lifecycle/{action}", supervision.lifecycle, methods=["POST"]),
+        Route("/cases/{ref}/assign", supervision.assign_form, methods=["GET"]),
+        Route("/cases/{ref}/assign", supervision.assign, methods=["POST"]),
+        Route("/cases/{ref}/override", supervision.override_form, methods=["GET"]),
+        Route("/cases/{ref}/override", supervision.override, methods=["POST"]),
+        Route("/cases/{ref}/schedule", supervision.schedule, methods=["GET"]),
+        *(
+            route
+            for what in ("people", "threats")
+            for route in (
+                Route(f"/cases/{{ref}}/{what}/new", people.new_form, methods=["GET"]),
+                Route(f"/cases/{{ref}}/{what}/new", people.add, methods=["POST"]),
+                Route(f"/cases/{{ref}}/{what}/{{number:int}}", people.edit_form, methods=["GET"]),
+                Route(f"/cases/{{ref}}/{what}/{{number:int}}", people.edit, methods=["POST"]),
+            )
+        ),
+        Route("/cases/{ref}/plan", casework.workbench, methods=["GET"]),
+        Route("/cases/{ref}/plan/diff", casework.plan_diff, methods=["GET"]),
+        Route("/cases/{ref}/plan/print/{audience}", casework.plan_print, methods=["GET"]),
+        Route(
+            "/cases/{ref}/plan/download/{audience}.{fmt}",
+            casework.plan_download,
+            methods=["GET"],
+        ),
+        Route("/cases/{ref}/plan/{what}", casework.plan_change, methods=["POST"]),
+        Route("/cases/{ref}/steps/{item}/{what:str}", casework.mark_step, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     web = Starlette(

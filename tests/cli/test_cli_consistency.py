@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import update
 
 from harbour.app import App
+from harbour.clock import FixedClock
 from harbour.db.models import Case
 from tests.cli.helpers import answers_file, ok, referred_case
 from tests.conftest import START
@@ -119,3 +120,43 @@ def test_ack_prints_the_agencys_local_time(seeded: App, tmp_path: Path) -> None:
     acked = invoke(seeded, "ack", done["alert"], "--as", "sup")
     assert acked.exit_code == 0, acked
     assert acked.stdout.rstrip().endswith("at 2026-03-02 09:00 EST.")
+
+
+def test_plan_edit_changes_a_steps_owner_and_due_date(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    from tests.cli.helpers import assess_just_left
+
+    ref = referred_case(seeded, tmp_path)
+    assess_just_left(seeded, ref, "initial_contact")
+    due = (clock.now() + timedelta(days=3)).date().isoformat()
+    text = tmp_path / "step.txt"
+    text.write_text("MKEDIT a step")
+    key = ok(
+        seeded,
+        "plan",
+        "add",
+        ref,
+        "--section",
+        "steps",
+        "--text",
+        f"@{text}",
+        "--owner",
+        "youth",
+        "--as",
+        "cw1",
+    )["item"]
+    edited = ok(seeded, "plan", "edit", ref, key, "--owner", "family", "--due", due, "--as", "cw1")
+    assert edited == {"item": key, "owner": "family", "due": due}
+    shown = ok(seeded, "plan", "show", ref, "--as", "cw1")
+    step = next(i for i in shown["items"] if i["key"] == key)
+    assert (step["owner"], step["due_on"]) == ("family", due)
+    bad = invoke(seeded, "plan", "edit", ref, key, "--owner", "nobody", "--as", "cw1")
+    assert bad.exit_code == 2 and "--owner" in bad.stderr
+    past = invoke(
+        seeded, "plan", "edit", ref, key, "--owner", "youth", "--due", "2001-01-01", "--as", "cw1"
+    )
+    assert past.exit_code == 2 and "--due" in past.stderr
+    strategy = next(i["key"] for i in shown["items"] if i["section"] == "strategies")
+    not_step = invoke(seeded, "plan", "edit", ref, strategy, "--owner", "youth", "--as", "cw1")
+    assert not_step.exit_code == 2 and "only steps" in not_step.stderr

@@ -250,7 +250,9 @@ def shell(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Shell]:
     home = tmp_path / "harbour-trial"
-    home.mkdir(mode=0o755)  # what `mkdir -p` makes under a usual umask
+    home.mkdir()
+    home.chmod(0o755)  # what `mkdir -p` makes under a usual umask (not this process's: the CLI
+    # run in-process before may have set 077)
     for name in ("HARBOUR_DATABASE_URL", "HARBOUR_KEY_FILE", "HARBOUR_ENCRYPTION_KEYS"):
         monkeypatch.delenv(name, raising=False)
     for name in ("HARBOUR_APPRISE_CONFIG", "HARBOUR_ACTOR", "HARBOUR_ORCHESTRATION"):

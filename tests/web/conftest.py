@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -23,11 +24,18 @@ def free_port() -> int:
 @pytest.fixture
 def console(seeded: App, clock: FixedClock) -> Iterator[tuple[App, str]]:
     """The console served by uvicorn on 127.0.0.1 for the seeded store, in a thread."""
+    with serving(seeded, clock) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def serving(seeded: App, clock: FixedClock, **settings: object) -> Iterator[tuple[App, str]]:
+    """The console of ``seeded``'s store (with these settings changed) served in a thread."""
     import uvicorn
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    app = App(seeded.settings.model_copy(update={"base_url": base}), clock)
+    app = App(seeded.settings.model_copy(update={"base_url": base, **settings}), clock)
     config = uvicorn.Config(
         create_app(app), host="127.0.0.1", port=port, access_log=False, log_level="warning"
     )
@@ -36,7 +44,9 @@ def console(seeded: App, clock: FixedClock) -> Iterator[tuple[App, str]]:
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    yield app, base
-    server.should_exit = True
-    thread.join(timeout=10)
-    app.dispose()
+    try:
+        yield app, base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        app.dispose()

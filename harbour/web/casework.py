@@ -1,0 +1,464 @@
+"""The casework pages: referral, assessment, the plan workbench. Each form posts what the CLI
+takes from a file or options, through the adapter to the same services; a refusal re-renders the
+form with each message beside its field and the typed values kept (in the page only, never in a
+URL or a log line), and writes nothing."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from harbour import templating
+from harbour.auth.sessions import SignedIn
+from harbour.domain.vocab import AssessmentPoint, PersonAtRisk, Situation, ThreatKind
+from harbour.errors import Conflict, InvalidInput, NotFound
+from harbour.web import adapter, forms
+from harbour.web.pages import ALERT_ID, call, checked_form, harbour, render, staff_page
+
+templating.register("web/_fields.html", "web/refer.html")
+
+
+def _choices(values: Any) -> list[tuple[str, str]]:
+    return [(v.value, v.value.replace("_", " ")) for v in values]
+
+
+def new_key() -> str:
+    """A form's idempotency key: the same submission twice (a double click, back and submit
+    again) is one case."""
+    return secrets.token_hex(16)
+
+
+# Referral
+
+YOUTH = ("name", "preferred_name", "date_of_birth", "phone", "address", "notes")
+FAMILY = ("name", "relationship", "phone", "address")
+FAMILY_FLAGS = ("caretaker", "non_offending", "approved_by_youth")
+CONTACT = ("name", "relationship", "phone")
+CONTACT_FLAGS = ("approved_by_youth",)
+THREAT = ("kind", "name", "description", "protective_order_expires_on", "protective_order_details")
+THREAT_FLAGS = ("protective_order",)
+GROUPS = {  # the referral's repeated groups: (text fields, flags)
+    "family": (FAMILY, FAMILY_FLAGS),
+    "trusted_contacts": (CONTACT, CONTACT_FLAGS),
+    "threats": (THREAT, THREAT_FLAGS),
+}
+REFERRAL_FIELDS = re.compile(
+    r"youth\.\w+|situation|referral_source|caseworker|persons_at_risk"
+    r"|(family|trusted_contacts|threats)\.\d+\.\w+"
+)
+EMPTY_ROWS = 1  # empty rows each group offers; "More rows" adds one to each
+
+
+def referral_document(typed: dict[str, str], at_risk: list[str]) -> dict[str, Any]:
+    """The form as the referral file ``harbour refer --file`` reads."""
+    youth = {name: v for name in YOUTH if (v := forms.text(typed, f"youth.{name}")) is not None}
+    data: dict[str, Any] = {"youth": youth}
+    for name in ("situation", "referral_source", "caseworker"):
+        if (value := forms.text(typed, name)) is not None:
+            data[name] = value
+    if at_risk:
+        data["persons_at_risk"] = at_risk
+    for group, (texts, flags) in GROUPS.items():
+        data[group] = forms.rows(typed, group, texts, flags)
+    return data
+
+
+def _refer_page(
+    request: Request,
+    who: SignedIn,
+    typed: dict[str, str],
+    at_risk: list[str],
+    key: str,
+    *,
+    extra: int = 0,
+    refusal: forms.Refusal | None = None,
+) -> Response:
+    shown = {k: v for k, v in typed.items() if k.split(".")[0] not in GROUPS}
+    rows = {}
+    for group, (texts, flags) in GROUPS.items():
+        shown.update(forms.renumbered(typed, group, texts, flags))
+        filled = len(forms.rows(typed, group, texts))
+        rows[group] = list(range(filled + EMPTY_ROWS + extra))
+        if group == "trusted_contacts":  # a new contact row starts as approved by the youth
+            for n in range(filled, len(rows[group])):
+                shown[f"{group}.{n}.approved_by_youth"] = forms.ON
+    refusal = refusal or forms.Refusal()
+    return render(
+        request,
+        "refer",
+        who,
+        status=400 if refusal else 200,
+        title="Refer a youth",
+        typed=shown,
+        errors=refusal.by_field,
+        refusal=refusal,
+        at_risk=at_risk,
+        idempotency_key=key,
+        situations=_choices(Situation),
+        persons=_choices(PersonAtRisk),
+        threat_kinds=_choices(ThreatKind),
+        family_rows=rows["family"],
+        contact_rows=rows["trusted_contacts"],
+        threat_rows=rows["threats"],
+    )
+
+
+@staff_page
+async def refer_form(request: Request, who: SignedIn) -> Response:
+    return _refer_page(request, who, {}, [PersonAtRisk.YOUTH.value], new_key())
+
+
+@staff_page
+async def refer(request: Request, who: SignedIn) -> Response:
+    form = await checked_form(request, who)
+    typed = forms.values(form)
+    at_risk = forms.listed(form, "persons_at_risk")
+    key = typed.get("idempotency_key") or new_key()
+    if "more" in typed:
+        return _refer_page(request, who, typed, at_risk, key, extra=1)
+    data = referral_document(typed, at_risk)
+    try:
+        allow = typed.get("allow_duplicate") == forms.ON  # ticked once told of a likely duplicate
+        short = await call(adapter.refer, harbour(request), who.handle, data, key, allow)
+    except InvalidInput as exc:
+        refusal = forms.refusal(exc, REFERRAL_FIELDS)
+        return _refer_page(request, who, typed, at_risk, key, refusal=refusal)
+    except Conflict as exc:
+        return _refer_page(request, who, typed, at_risk, key, refusal=forms.conflict(exc))
+    return RedirectResponse(f"/cases/{short}", status_code=303)
+
+
+# Assessment
+
+templating.register(
+    "web/assess.html",
+    "web/assessed.html",
+    "web/emergency.html",
+    "web/_alert_status.html",
+    "web/_emergency.html",
+)
+ANSWER_FIELDS = re.compile(r"answers\.[A-Za-z0-9_]+")
+_ITEM_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,80}")
+
+
+def ref_of(request: Request) -> str:
+    ref: str = request.path_params["ref"]
+    return ref
+
+
+def _assess_page(
+    request: Request,
+    who: SignedIn,
+    point: str | None,
+    *,
+    typed: dict[str, str] | None = None,
+    key: str | None = None,
+    refusal: forms.Refusal | None = None,
+) -> Response:
+    app = harbour(request)
+    groups = adapter.instrument_form(app) if point else []
+    labels = {q["name"]: q["text"] for g in groups for q in g["questions"]}
+    refusal = refusal or forms.Refusal()
+    return render(
+        request,
+        "assess",
+        who,
+        status=400 if refusal else 200,
+        title="Assessment",
+        case=ref_of(request)[:40],
+        point=point or "",
+        point_shown=(point or "").replace("_", " ").capitalize(),
+        points=_choices(AssessmentPoint),
+        groups=groups,
+        labels=labels,
+        typed=typed or {},
+        errors=refusal.by_field,
+        refusal=refusal,
+        idempotency_key=key or new_key(),
+    )
+
+
+@staff_page
+async def assess_form(request: Request, who: SignedIn) -> Response:
+    point = request.query_params.get("point")
+    if point:
+        await call(adapter.check_can_assess, harbour(request), who.handle, ref_of(request), point)
+    return _assess_page(request, who, point)
+
+
+@staff_page
+async def assess(request: Request, who: SignedIn) -> Response:
+    app = harbour(request)
+    form = await checked_form(request, who)
+    typed = forms.values(form)
+    point = typed.get("point", "")
+    key = typed.get("idempotency_key") or new_key()
+    answers = {
+        name.removeprefix("answers."): value
+        for name, value in typed.items()
+        if name.startswith("answers.") and value.strip()
+    }
+    ref = ref_of(request)
+    try:
+        result = await call(adapter.assess, app, who.handle, ref, point, answers, key)
+    except InvalidInput as exc:
+        if any(name == "--point" for name, _ in exc.problems):
+            raise
+        refusal = forms.refusal(exc, ANSWER_FIELDS)
+        return _assess_page(request, who, point, typed=typed, key=key, refusal=refusal)
+    except Conflict as exc:
+        refusal = forms.conflict(exc)
+        return _assess_page(request, who, point, typed=typed, key=key, refusal=refusal)
+    alert = None
+    steps: list[dict[str, Any]] = []
+    if result["level"] == "imminent":
+        if result["alert_id"]:
+            alert = await call(adapter.one_alert, app, who.handle, result["alert_id"])
+        steps = await call(adapter.emergency_steps, app, who.handle, ref)
+    return render(
+        request,
+        "assessed",
+        who,
+        title="Assessment recorded",
+        case=result["case"],
+        result=result,
+        alert=alert,
+        polls=alert is not None,
+        steps=steps,
+        back=_emergency_path(result["case"], result["alert_id"]),
+    )
+
+
+def _emergency_path(case: str, alert_id: str | None) -> str:
+    return f"/cases/{case}/emergency" + (f"?alert={alert_id}" if alert_id else "")
+
+
+@staff_page
+async def emergency(request: Request, who: SignedIn) -> Response:
+    app = harbour(request)
+    ref = ref_of(request)
+    alert_id = request.query_params.get("alert")
+    alert = None
+    if alert_id:
+        if not ALERT_ID.fullmatch(alert_id):
+            raise NotFound("alert_not_found", "no such alert")
+        alert = await call(adapter.one_alert, app, who.handle, alert_id)
+    steps = await call(adapter.emergency_steps, app, who.handle, ref)
+    case = ref[:40]
+    return render(
+        request,
+        "emergency",
+        who,
+        title="Emergency",
+        case=case,
+        alert=alert,
+        polls=alert is not None,
+        steps=steps,
+        back=_emergency_path(case, alert["id"] if alert else None),
+    )
+
+
+@staff_page
+async def alert_status(request: Request, who: SignedIn) -> Response:
+    """The alert's status region alone, for the page's poll."""
+    alert_id = request.path_params["alert_id"]
+    if not ALERT_ID.fullmatch(alert_id):
+        raise NotFound("alert_not_found", "no such alert")
+    alert = await call(adapter.one_alert, harbour(request), who.handle, alert_id)
+    return fragment(request, "_alert_status", alert=alert)
+
+
+def fragment(request: Request, template: str, **context: Any) -> Response:
+    html = templating.render(
+        harbour(request).settings.templates_dir, f"web/{template}.html", context
+    )
+    return HTMLResponse(html)
+
+
+@staff_page
+async def mark_step(request: Request, who: SignedIn) -> Response:
+    """``harbour plan done|undo``: then back to the page the button was on (this case's own)."""
+    form = await checked_form(request, who)
+    ref, item = ref_of(request), request.path_params["item"]
+    if not _ITEM_KEY.fullmatch(item):
+        raise NotFound("item_not_found", "no such item")
+    what = request.path_params["what"]
+    if what not in ("done", "undo"):
+        raise NotFound("not_found", "no such page")
+    done = what == "done"
+    await call(adapter.mark_step, harbour(request), who.handle, ref, item, done)
+    back = form.get("back")
+    own = f"/cases/{ref}/"
+    ours = isinstance(back, str) and back.startswith(own) and _SAFE_BACK.fullmatch(back)
+    target = back if ours and isinstance(back, str) else f"/cases/{ref}"
+    return RedirectResponse(target, status_code=303)
+
+
+_SAFE_BACK = re.compile(r"/cases/[A-Za-z0-9-]{4,40}/(emergency(\?alert=[0-9a-f]{8,32})?|plan)")
+
+
+# The plan workbench
+
+templating.register("web/workbench.html", "web/plan_diff.html")
+PLAN_CHANGES = ("accept", "reject", "add", "edit", "youth-copy", "finalize")
+WORKBENCH_FIELDS = re.compile(r"section|text|owner|due|title|hide_hotlines")
+SERVICE_NAMES = {"--section": "section", "--text": "text", "--owner": "owner", "--due": "due"}
+ADDABLE = ("risks", "strategies", "steps")
+OWNERS = ("youth", "family", "caseworker", "agency")
+DOCUMENTS = {
+    "html": ("text/html", "html"),
+    "text": ("text/plain", "txt"),
+    "md": ("text/markdown", "md"),
+}
+# A plan document opened to print: self-contained (its own inline style), never a script.
+DOCUMENT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+
+
+def _version_param(raw: str | None, field: str = "version") -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 6:
+        raise InvalidInput([(field, "must be a plan version number (1 or more)")])
+    return int(raw)
+
+
+async def _workbench_page(
+    request: Request,
+    who: SignedIn,
+    version: int | None,
+    *,
+    typed: dict[str, str] | None = None,
+    refusal: forms.Refusal | None = None,
+) -> Response:
+    app = harbour(request)
+    shown = await call(adapter.workbench, app, who.handle, ref_of(request), version)
+    refusal = refusal or forms.Refusal()
+    return render(
+        request,
+        "workbench",
+        who,
+        status=400 if refusal else 200,
+        title="Plan workbench",
+        typed=typed or {"section": "steps"},
+        errors=refusal.by_field,
+        refusal=refusal,
+        addable=[(s, s) for s in ADDABLE],
+        owners=[(o, o) for o in OWNERS],
+        version_options=[(str(v["number"]), str(v["number"])) for v in shown["versions"]],
+        **shown,
+    )
+
+
+@staff_page
+async def workbench(request: Request, who: SignedIn) -> Response:
+    return await _workbench_page(request, who, _version_param(request.query_params.get("version")))
+
+
+@staff_page
+async def plan_change(request: Request, who: SignedIn) -> Response:
+    """One of ``harbour plan accept|reject|add|edit|youth-copy|finalize``, from the workbench;
+    the form carries the version it showed, so a change to a plan that moved on is refused."""
+    what = request.path_params["what"]
+    if what not in PLAN_CHANGES:
+        raise NotFound("not_found", "no such page")
+    form = await checked_form(request, who)
+    typed = forms.values(form)
+    ref = ref_of(request)
+    shown_version = _version_param(typed.get("version"))
+    values: dict[str, Any] = {"expect_version": shown_version}
+    if what in ("accept", "reject"):
+        values["item"] = typed.get("item", "")
+    elif what == "add":
+        values.update(
+            section=forms.text(typed, "section"),
+            text=forms.text(typed, "text"),
+            owner=forms.text(typed, "owner"),
+            due=forms.text(typed, "due"),
+        )
+    elif what == "edit":
+        values.update(
+            item=typed.get("item", ""),
+            owner=forms.text(typed, "owner"),
+            due=forms.text(typed, "due"),
+        )
+    elif what == "youth-copy":
+        values.update(
+            title=typed.get("title", "").strip(),
+            hide_hotlines=forms.checked(typed, "hide_hotlines"),
+        )
+    else:
+        choice = typed.get("choice", "accept_rest")
+        if choice == "keep":
+            return RedirectResponse(f"/cases/{ref}/plan", status_code=303)
+        left_out = tuple(forms.listed(form, "leave_out"))
+        values.update(
+            accept_rest=choice == "accept_rest",
+            leave_out=left_out,
+            leave_out_rest=choice == "leave_out_rest",
+        )
+    try:
+        await call(adapter.plan_change, harbour(request), who.handle, ref, what, **values)
+    except InvalidInput as exc:
+        refusal = forms.refusal(exc, WORKBENCH_FIELDS, SERVICE_NAMES)
+        return await _workbench_page(request, who, None, typed=typed, refusal=refusal)
+    except Conflict as exc:
+        return await _workbench_page(request, who, None, typed=typed, refusal=forms.conflict(exc))
+    anchor = (
+        f"#item-{values['item']}"
+        if "item" in values and _ITEM_KEY.fullmatch(values["item"])
+        else ""
+    )
+    return RedirectResponse(f"/cases/{ref}/plan{anchor}", status_code=303)
+
+
+@staff_page
+async def plan_diff(request: Request, who: SignedIn) -> Response:
+    query = request.query_params
+    v1 = _version_param(query.get("v1"), "v1") or 1
+    v2 = _version_param(query.get("v2"), "v2") or 1
+    ref = ref_of(request)
+    shown = await call(adapter.plan_diff, harbour(request), who.handle, ref, v1, v2)
+    return render(
+        request, "plan_diff", who, title="Plan versions compared", case=ref[:40], diff=shown
+    )
+
+
+@staff_page
+async def plan_print(request: Request, who: SignedIn) -> Response:
+    """A plan document as ``harbour plan render --format html`` writes it, opened to print:
+    the staff or family copy, or the youth's wallet card."""
+    return await _document(request, who, "html", attachment=False)
+
+
+@staff_page
+async def plan_download(request: Request, who: SignedIn) -> Response:
+    fmt = request.path_params["fmt"]
+    if fmt not in DOCUMENTS:
+        raise NotFound("not_found", "no such page")
+    return await _document(request, who, fmt, attachment=True)
+
+
+async def _document(request: Request, who: SignedIn, fmt: str, *, attachment: bool) -> Response:
+    audience = request.path_params["audience"]
+    if audience not in ("staff", "youth", "family"):
+        raise NotFound("not_found", "no such page")
+    ref = ref_of(request)
+    version = _version_param(request.query_params.get("version"))
+    number, document = await call(
+        adapter.plan_document, harbour(request), who.handle, ref, audience, fmt, version
+    )
+    media, ext = DOCUMENTS[fmt]
+    headers = {"content-security-policy": DOCUMENT_CSP} if fmt == "html" else {}
+    if attachment:
+        short = ref[:12].upper() if re.fullmatch(r"[A-Za-z0-9-]{4,40}", ref) else "case"
+        headers["content-disposition"] = (
+            f'attachment; filename="plan-{short}-v{number}-{audience}.{ext}"'
+        )
+    return Response(document, media_type=f"{media}; charset=utf-8", headers=headers)

@@ -1,0 +1,136 @@
+"""Form posts turned into the documents the services take (the same shapes as the CLI's files),
+and the services' refusals turned back into messages beside the fields they name.
+
+What was typed goes only back into the form it came from: never into a URL, a log line or an
+error page. Field names are the services' own paths (``youth.name``, ``family.0.phone``), so a
+refusal's field is the input it belongs beside.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.datastructures import FormData
+
+from harbour.errors import Conflict, InvalidInput
+
+MAX_FIELDS = 400  # a form with more fields than any of ours is not one of ours
+ON = "on"
+
+
+class TooManyFields(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__([("(form)", f"more than {MAX_FIELDS} fields")])
+
+
+def values(form: FormData) -> dict[str, str]:
+    """The form's text fields, the last value of each (files are not taken)."""
+    if len(form) > MAX_FIELDS:
+        raise TooManyFields()
+    return {k: v for k, v in form.multi_items() if isinstance(v, str)}
+
+
+def listed(form: FormData, name: str) -> list[str]:
+    """Every value of a repeated field (checkboxes of one group)."""
+    return [v for v in form.getlist(name) if isinstance(v, str)]
+
+
+def text(typed: Mapping[str, str], name: str) -> str | None:
+    """A text field as the services take it: absent when left empty."""
+    value = typed.get(name, "").strip()
+    return value or None
+
+
+def checked(typed: Mapping[str, str], name: str) -> bool:
+    return typed.get(name) == ON
+
+
+def rows(
+    typed: Mapping[str, str], prefix: str, texts: Iterable[str], flags: Iterable[str] = ()
+) -> list[dict[str, Any]]:
+    """The filled rows of a repeated group (``prefix.N.field``), renumbered from 0 in order;
+    a row with none of its text fields filled is an empty slot and left out."""
+    texts, flags = tuple(texts), tuple(flags)
+    numbers = sorted(
+        {
+            int(parts[1])
+            for name in typed
+            if (parts := name.split(".")) and len(parts) == 3 and parts[0] == prefix
+            if parts[1].isdigit() and len(parts[1]) < 4
+        }
+    )
+    found = []
+    for number in numbers:
+        row: dict[str, Any] = {
+            name: value
+            for name in texts
+            if (value := text(typed, f"{prefix}.{number}.{name}")) is not None
+        }
+        if not row:
+            continue
+        row.update({name: checked(typed, f"{prefix}.{number}.{name}") for name in flags})
+        found.append((number, row))
+    return [row for _, row in found]
+
+
+def renumbered(
+    typed: Mapping[str, str], prefix: str, texts: Iterable[str], flags: Iterable[str] = ()
+) -> dict[str, str]:
+    """The typed values of a repeated group, its filled rows renumbered from 0 as the service
+    saw them, so a refusal's ``family.1.phone`` is beside the second filled row."""
+    texts, flags = tuple(texts), tuple(flags)
+    shown: dict[str, str] = {}
+    for number, row in enumerate(rows(typed, prefix, texts, flags)):
+        for name, value in row.items():
+            if isinstance(value, bool):
+                if value:
+                    shown[f"{prefix}.{number}.{name}"] = ON
+            else:
+                shown[f"{prefix}.{number}.{name}"] = value
+    return shown
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A service's refusal as a form shows it: messages by field, and the rest at the top."""
+
+    by_field: dict[str, str] = field(default_factory=dict)
+    general: list[tuple[str, str]] = field(default_factory=list)
+    code: str | None = None  # the service's error code, where the page offers a way on
+
+    def __bool__(self) -> bool:
+        return bool(self.by_field or self.general)
+
+
+def refusal(
+    exc: InvalidInput, known: re.Pattern[str], aliases: Mapping[str, str] | None = None
+) -> Refusal:
+    """Place each problem beside its field when the form has it (``known`` matches the form's
+    field names; ``aliases`` maps a service's name, e.g. ``--due``, to the form's); the others
+    go in the summary."""
+    by_field: dict[str, str] = {}
+    general = []
+    for name, reason in exc.problems:
+        target = (aliases or {}).get(name, name)
+        if known.fullmatch(target):
+            by_field[target] = f"{by_field[target]}; {reason}" if target in by_field else reason
+        else:
+            general.append((name, reason))
+    return Refusal(by_field, general)
+
+
+REUSED = "this form was already submitted with other values: open it again to start afresh"
+
+
+def conflict(exc: Conflict) -> Refusal:
+    """A refusal because the case moved on (or the form was sent before with other values),
+    shown above the form that keeps what was typed."""
+    if exc.code == "idempotency_key_reused":
+        return Refusal(general=[("form", REUSED)])
+    if exc.code == "likely_duplicate":
+        detail = (exc.detail or "").replace("repeat with --allow-duplicate", "tick the box below")
+        return Refusal(general=[("not done", detail)], code=exc.code)
+    return Refusal(general=[("not done", exc.detail or exc.code)], code=exc.code)

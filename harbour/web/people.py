@@ -1,0 +1,186 @@
+"""A case's people and threat sources after referral: add and edit, as ``harbour case
+person|threat add|edit`` do, with the same checks (the services'). An edit form opens on the
+entry as ``case show`` has it (an audited read); what was changed is sent as the change, what
+was emptied as a clearing."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from harbour import templating
+from harbour.auth.sessions import SignedIn
+from harbour.errors import Conflict, InvalidInput, NotFound
+from harbour.web import adapter, forms
+from harbour.web.casework import ref_of
+from harbour.web.pages import call, checked_form, harbour, render, staff_page
+
+templating.register("web/entry.html")
+PERSON_KINDS = ("family_member", "caretaker", "trusted_contact")
+THREAT_KINDS = ("trafficker", "network", "complicit_family_friend")
+TEXTS: dict[str, tuple[str, ...]] = {
+    "youth": ("name", "preferred_name", "date_of_birth", "phone", "address", "notes"),
+    "family_member": ("name", "relationship", "phone", "address"),
+    "caretaker": ("name", "relationship", "phone", "address"),
+    "trusted_contact": ("name", "relationship", "phone"),
+    "threat": ("name", "description", "protective_order_expires_on", "protective_order_details"),
+}
+FLAGS: dict[str, tuple[str, ...]] = {
+    "youth": (),
+    "family_member": ("caretaker", "non_offending", "approved_by_youth"),
+    "caretaker": ("caretaker", "non_offending", "approved_by_youth"),
+    "trusted_contact": ("approved_by_youth",),
+    "threat": ("protective_order",),
+}
+ALL = sorted({f for fields in (*TEXTS.values(), *FLAGS.values()) for f in fields} | {"kind"})
+KNOWN = re.compile("|".join(ALL))
+ALIASES = {"--" + f.replace("_", "-"): f for f in ALL}
+
+
+def _what(request: Request) -> str:
+    what = {"people": "person", "threats": "threat"}.get(request.url.path.split("/")[3])
+    if what is None:
+        raise NotFound("not_found", "no such page")
+    return what
+
+
+def _number(request: Request) -> int:
+    number: int = request.path_params["number"]
+    if number > 10_000:
+        raise NotFound("not_found", "no such page")
+    return number
+
+
+def _shape(what: str, kind: str) -> str:
+    return "threat" if what == "threat" else kind
+
+
+def _page(
+    request: Request,
+    who: SignedIn,
+    what: str,
+    kind: str,
+    number: int | None,
+    typed: dict[str, str],
+    refusal: forms.Refusal | None = None,
+) -> Response:
+    refusal = refusal or forms.Refusal()
+    shape = _shape(what, kind)
+    kinds = THREAT_KINDS if what == "threat" else PERSON_KINDS
+    return render(
+        request,
+        "entry",
+        who,
+        status=400 if refusal else 200,
+        title="Threat source" if what == "threat" else "Person",
+        case=ref_of(request)[:40],
+        what=what,
+        path=request.url.path,
+        number=number,
+        kind=kind,
+        kinds=[(k, k.replace("_", " ")) for k in kinds]
+        if what == "threat" or number is None
+        else [],
+        texts=TEXTS[shape],
+        flags=FLAGS[shape],
+        typed=typed,
+        errors=refusal.by_field,
+        refusal=refusal,
+    )
+
+
+def _typed(entry: dict[str, Any]) -> dict[str, str]:
+    """An entry as ``case show`` has it, as the form shows it."""
+    shown = {}
+    for name, value in entry.items():
+        if isinstance(value, bool):
+            if value:
+                shown[name] = forms.ON
+        elif value is not None:
+            shown[name] = str(value)
+    if entry.get("kind") == "caretaker":
+        shown["caretaker"] = forms.ON
+    return shown
+
+
+@staff_page
+async def new_form(request: Request, who: SignedIn) -> Response:
+    what = _what(request)
+    kinds = THREAT_KINDS if what == "threat" else PERSON_KINDS
+    kind = request.query_params.get("kind", kinds[0])
+    if kind not in kinds:
+        kind = kinds[0]
+    typed = {"kind": kind} | ({"approved_by_youth": forms.ON} if kind == "trusted_contact" else {})
+    return _page(request, who, what, kind, None, typed)
+
+
+@staff_page
+async def add(request: Request, who: SignedIn) -> Response:
+    what = _what(request)
+    form = await checked_form(request, who)
+    typed = forms.values(form)
+    kinds = THREAT_KINDS if what == "threat" else PERSON_KINDS
+    kind = typed.get("kind", "")
+    shape = _shape(what, kind if kind in kinds else kinds[0])
+    fields: dict[str, Any] = {
+        name: value for name in TEXTS[shape] if (value := forms.text(typed, name)) is not None
+    }
+    fields |= {name: forms.checked(typed, name) for name in FLAGS[shape] if name != "caretaker"}
+    fields["kind"] = kind
+    if "refresh" in typed:  # the kind was changed: show its fields
+        return _page(request, who, what, kind if kind in kinds else kinds[0], None, typed)
+    ref = ref_of(request)
+    try:
+        await call(adapter.add_entry, harbour(request), who.handle, ref, what, fields)
+    except InvalidInput as exc:
+        refusal = forms.refusal(exc, KNOWN, ALIASES)
+        return _page(request, who, what, shape if what == "person" else kind, None, typed, refusal)
+    except Conflict as exc:
+        return _page(request, who, what, kind, None, typed, forms.conflict(exc))
+    return RedirectResponse(f"/cases/{ref}", status_code=303)
+
+
+@staff_page
+async def edit_form(request: Request, who: SignedIn) -> Response:
+    what, number = _what(request), _number(request)
+    entry = await call(
+        adapter.entry_of, harbour(request), who.handle, ref_of(request), what, number
+    )
+    return _page(request, who, what, str(entry["kind"]), number, _typed(entry))
+
+
+@staff_page
+async def edit(request: Request, who: SignedIn) -> Response:
+    what, number = _what(request), _number(request)
+    form = await checked_form(request, who)
+    typed = forms.values(form)
+    ref = ref_of(request)
+    app = harbour(request)
+    entry = await call(adapter.entry_of, app, who.handle, ref, what, number)
+    was = _typed(entry)
+    kind = str(entry["kind"])
+    shape = _shape(what, kind)
+    fields: dict[str, Any] = {}
+    clear = []
+    for name in TEXTS[shape]:
+        value = forms.text(typed, name)
+        if value is None and name in was:
+            clear.append(name)
+        elif value is not None and value != was.get(name):
+            fields[name] = value
+    for name in FLAGS[shape]:
+        if forms.checked(typed, name) != (name in was):
+            fields[name] = forms.checked(typed, name)
+    if what == "threat" and typed.get("kind") in THREAT_KINDS and typed["kind"] != kind:
+        fields["kind"] = typed["kind"]
+    try:
+        await call(adapter.edit_entry, app, who.handle, ref, what, number, fields, clear)
+    except InvalidInput as exc:
+        refusal = forms.refusal(exc, KNOWN, ALIASES)
+        return _page(request, who, what, kind, number, typed, refusal)
+    except Conflict as exc:
+        return _page(request, who, what, kind, number, typed, forms.conflict(exc))
+    return RedirectResponse(f"/cases/{ref}", status_code=303)

@@ -1,0 +1,199 @@
+"""A case's lifecycle and oversight pages: discharge, close and reopen (each confirmed with what
+will happen), assignment, a supervisor's override of the risk level, and the schedule's dry
+run as a timeline. Each calls the command's service through the adapter."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from harbour import templating
+from harbour.auth.sessions import SignedIn
+from harbour.domain.vocab import RiskLevel
+from harbour.errors import Conflict, InvalidInput, NotFound
+from harbour.web import adapter, forms
+from harbour.web.casework import ref_of
+from harbour.web.pages import call, checked_form, harbour, render, staff_page
+
+templating.register(
+    "web/lifecycle.html",
+    "web/assign.html",
+    "web/override.html",
+    "web/schedule.html",
+    "web/escalations.html",
+)
+LIFECYCLE = ("discharge", "close", "reopen")
+OVERRIDE_FIELDS = re.compile(r"level|reason")
+OVERRIDE_NAMES = {"--level": "level", "--reason": "reason"}
+
+
+def _action(request: Request) -> str:
+    action: str = request.path_params["action"]
+    if action not in LIFECYCLE:
+        raise NotFound("not_found", "no such page")
+    return action
+
+
+def _lifecycle_page(
+    request: Request, who: SignedIn, action: str, refusal: forms.Refusal | None = None
+) -> Response:
+    refusal = refusal or forms.Refusal()
+    return render(
+        request,
+        "lifecycle",
+        who,
+        status=409 if refusal else 200,
+        title=action.capitalize(),
+        case=ref_of(request)[:40],
+        action=action,
+        follow_ups=adapter.follow_up_days(harbour(request)),
+        refusal=refusal,
+    )
+
+
+@staff_page
+async def lifecycle_confirm(request: Request, who: SignedIn) -> Response:
+    """What discharging, closing or reopening will do, before it is done."""
+    return _lifecycle_page(request, who, _action(request))
+
+
+@staff_page
+async def lifecycle(request: Request, who: SignedIn) -> Response:
+    action = _action(request)
+    await checked_form(request, who)
+    ref = ref_of(request)
+    try:
+        await call(adapter.lifecycle, harbour(request), who.handle, ref, action)
+    except Conflict as exc:
+        return _lifecycle_page(request, who, action, forms.conflict(exc))
+    return RedirectResponse(f"/cases/{ref}", status_code=303)
+
+
+async def _assign_page(
+    request: Request,
+    who: SignedIn,
+    typed: dict[str, str] | None = None,
+    refusal: forms.Refusal | None = None,
+) -> Response:
+    people = await call(adapter.assignable, harbour(request), who.handle)
+    refusal = refusal or forms.Refusal()
+    return render(
+        request,
+        "assign",
+        who,
+        status=400 if refusal else 200,
+        title="Assign",
+        case=ref_of(request)[:40],
+        people=people,
+        typed=typed or {},
+        errors=refusal.by_field,
+        refusal=refusal,
+    )
+
+
+@staff_page
+async def assign_form(request: Request, who: SignedIn) -> Response:
+    return await _assign_page(request, who)
+
+
+@staff_page
+async def assign(request: Request, who: SignedIn) -> Response:
+    form = await checked_form(request, who)
+    typed = forms.values(form)
+    ref = ref_of(request)
+    to = typed.get("caseworker", "").strip()
+    try:
+        if not to:
+            raise InvalidInput([("caseworker", "choose who takes the case")])
+        await call(adapter.assign, harbour(request), who.handle, ref, to)
+    except InvalidInput as exc:
+        refusal = forms.refusal(
+            exc, re.compile(r"caseworker"), {"HANDLE": "caseworker", "handle": "caseworker"}
+        )
+        return await _assign_page(request, who, typed, refusal)
+    except Conflict as exc:
+        return await _assign_page(request, who, typed, forms.conflict(exc))
+    return RedirectResponse(f"/cases/{ref}", status_code=303)
+
+
+def _override_page(
+    request: Request,
+    who: SignedIn,
+    typed: dict[str, str] | None = None,
+    refusal: forms.Refusal | None = None,
+) -> Response:
+    refusal = refusal or forms.Refusal()
+    return render(
+        request,
+        "override",
+        who,
+        status=400 if refusal else 200,
+        title="Override the risk level",
+        case=ref_of(request)[:40],
+        levels=[(lv.value, lv.value) for lv in RiskLevel],
+        typed=typed or {},
+        errors=refusal.by_field,
+        refusal=refusal,
+    )
+
+
+@staff_page
+async def override_form(request: Request, who: SignedIn) -> Response:
+    return _override_page(request, who)
+
+
+@staff_page
+async def override(request: Request, who: SignedIn) -> Response:
+    form = await checked_form(request, who)
+    typed = forms.values(form)
+    ref = ref_of(request)
+    try:
+        await call(
+            adapter.override,
+            harbour(request),
+            who.handle,
+            ref,
+            typed.get("level", ""),
+            typed.get("reason", "").strip(),
+        )
+    except InvalidInput as exc:
+        refusal = forms.refusal(exc, OVERRIDE_FIELDS, OVERRIDE_NAMES)
+        return _override_page(request, who, typed, refusal)
+    except Conflict as exc:
+        return _override_page(request, who, typed, forms.conflict(exc))
+    return RedirectResponse(f"/cases/{ref}", status_code=303)
+
+
+@staff_page
+async def schedule(request: Request, who: SignedIn) -> Response:
+    raw = request.query_params.get("weeks", "8")
+    if not raw.isdigit() or len(raw) > 3:
+        raise InvalidInput([("weeks", "from 1 to 104")])
+    ref = ref_of(request)
+    entries = await call(adapter.schedule, harbour(request), who.handle, ref, int(raw))
+    return render(
+        request, "schedule", who, title="Schedule", case=ref[:40], weeks=int(raw), entries=entries
+    )
+
+
+@staff_page
+async def escalations(request: Request, who: SignedIn) -> Response:
+    """Overdue work and alerts nobody has taken: the agency's (a caseworker's own cases)."""
+    app = harbour(request)
+    alerts = await call(adapter.open_alerts, app, who.handle)
+    flags = {"due": False, "overdue": False, "escalated": False}
+    escalated = await call(
+        adapter.caseload, app, who.handle, page=1, **(flags | {"escalated": True})
+    )
+    overdue = await call(adapter.caseload, app, who.handle, page=1, **(flags | {"overdue": True}))
+    return render(
+        request,
+        "escalations",
+        who,
+        title="Escalations",
+        waiting=[a for a in alerts if not a["acknowledged_by"]],
+        escalated=escalated,
+        overdue=overdue,
+    )

@@ -1,0 +1,220 @@
+"""The assessment form over HTTP: drawn from the instrument, submitted as ``harbour assess``
+submits (same rows, same audit), refusals beside their question with nothing written; at
+imminent danger the alert has reached the mail server before the page answers, the page shows
+who has taken it (its own status URL, polled), and each emergency step is recorded done. Each
+test runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from markupsafe import escape
+from sqlalchemy import select
+
+from harbour.app import App
+from harbour.clock import FixedClock
+from harbour.db.models import Assessment, AuditEvent, Case
+from harbour.demo.receivers import MAIL_DOMAIN, RouteBook, smtp_server, webhook_receiver
+from harbour.domain.refs import short_form
+from tests.cli.helpers import safest
+from tests.notify.helpers import new_case
+from tests.support import invoke
+from tests.web.forming import counts
+from tests.web.helpers import client, csrf_of, signed_in
+from tests.web.test_console import refer_south
+
+
+def form_of(web: Any, case: str, point: str) -> dict[str, str]:
+    page = web.get(f"/cases/{case}/assess?point={point}")
+    assert page.status_code == 200, page.text[-500:]
+    found = dict(re.findall(r'name="(csrf|idempotency_key|point)" value="([^"]+)"', page.text))
+    assert set(found) == {"csrf", "idempotency_key", "point"}
+    return found
+
+
+def answered(app: App, **changed: str) -> dict[str, str]:
+    return {f"answers.{k}": str(v) for k, v in (safest(app) | changed).items()}
+
+
+def actions_of(app: App, case_id: str) -> list[str]:
+    return list(
+        app.run(
+            lambda uow: uow.session.scalars(
+                select(AuditEvent.action)
+                .where(AuditEvent.case_id == case_id, AuditEvent.outcome == "ok")
+                .order_by(AuditEvent.seq)
+            ).all()
+        )
+    )
+
+
+def test_the_form_is_the_instrument_and_submits_as_the_cli_does(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    by_web, by_cli = new_case(seeded, "MKW"), new_case(seeded, "MKC")
+    web, _ = signed_in(seeded, clock, "cw1")
+    case = short_form(by_web.reference)
+    chooser = web.get(f"/cases/{case}/assess")
+    assert chooser.status_code == 200 and 'name="point"' in chooser.text
+    fields = form_of(web, case, "initial_contact")
+    page = web.get(f"/cases/{case}/assess?point=initial_contact").text
+    for question in seeded.reference.instrument.questions.values():
+        assert f'name="answers.{question.id}"' in page
+        assert str(escape(question.text)) in page
+    before = actions_of(seeded, by_web.id)
+    done = web.post(f"/cases/{case}/assess", data=fields | answered(seeded))
+    assert done.status_code == 200, done.text[-800:]
+    text = done.text
+    assert "Assessment recorded" in text and "<strong>low</strong>" in text
+    assert "version 1 drafted" in text
+    again = web.post(f"/cases/{case}/assess", data=fields | answered(seeded))
+    assert "already been submitted" in again.text  # a double submit: one assessment
+
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps(safest(seeded)))
+    cli_before = actions_of(seeded, by_cli.id)
+    ref = by_cli.reference
+    result = invoke(
+        seeded,
+        "assess",
+        ref,
+        "--point",
+        "initial_contact",
+        "--answers",
+        str(answers),
+        "--as",
+        "cw1",
+    )
+    assert result.exit_code == 0, result.stderr
+    web_actions = actions_of(seeded, by_web.id)[len(before) :]
+    cli_actions = actions_of(seeded, by_cli.id)[len(cli_before) :]
+    assert web_actions[0] == cli_actions[0] == "case.assess"
+
+    def shape(case_id: str) -> tuple[Any, ...]:
+        def work(uow: Any) -> tuple[Any, ...]:
+            rows = uow.session.scalars(
+                select(Assessment).where(
+                    Assessment.case_id == case_id, Assessment.status == "completed"
+                )
+            ).all()
+            c = uow.session.get_one(Case, case_id)
+            return (
+                tuple((a.point, uow.unseal(a, "answers"), a.computed_level) for a in rows),
+                c.status,
+                c.risk_level,
+            )
+
+        return seeded.run(work)
+
+    assert shape(by_web.id) == shape(by_cli.id)
+
+
+BAD: list[tuple[dict[str, str], str, str]] = [
+    ({"answers.immediate_danger": ""}, "answers.immediate_danger", "required"),
+    ({"answers.immediate_danger": "maybe"}, "answers.immediate_danger", "yes or no"),
+    ({"answers.network_reach": "9"}, "answers.network_reach", "whole number"),
+    ({"answers.network_reach": "\x00"}, "answers.network_reach", ""),
+]
+
+
+@pytest.mark.parametrize(("changed", "field", "says"), BAD)
+def test_bad_answers_are_refused_beside_their_question_and_write_nothing(
+    seeded: App, clock: FixedClock, changed: dict[str, str], field: str, says: str
+) -> None:
+    case = short_form(new_case(seeded).reference)
+    web, _ = signed_in(seeded, clock, "cw1")
+    fields = form_of(web, case, "initial_contact")
+    before = counts(seeded)
+    answer = web.post(f"/cases/{case}/assess", data=fields | answered(seeded) | changed)
+    assert answer.status_code == 400, answer.text[-500:]
+    fid = "f-" + field.replace(".", "-")
+    error = re.search(rf'<span class="error" id="{fid}-error">([^<]+)</span>', answer.text)
+    assert error and says in error.group(1), answer.text[-1500:]
+    assert 'value="yes" checked' in answer.text or 'value="no" checked' in answer.text  # kept
+    assert counts(seeded) == before
+
+
+def test_text_too_long_an_unknown_point_another_agencys_case_and_a_closed_point(
+    seeded: App, clock: FixedClock
+) -> None:
+    case = short_form(new_case(seeded).reference)
+    web, _ = signed_in(seeded, clock, "cw1")
+    fields = form_of(web, case, "initial_contact")
+    text_ids = [q.id for q in seeded.reference.instrument.questions.values() if q.type == "text"]
+    before = counts(seeded)
+    long = web.post(
+        f"/cases/{case}/assess",
+        data=fields | answered(seeded) | {f"answers.{text_ids[0]}": "x" * 1_000_000},
+    )
+    assert long.status_code == 400 and f"f-answers-{text_ids[0]}-error" in long.text
+    bad_point = web.post(
+        f"/cases/{case}/assess", data=fields | answered(seeded) | {"point": "moon"}
+    )
+    assert bad_point.status_code == 400
+    assert web.get(f"/cases/{case}/assess?point=moon").status_code == 400
+    # A discharge assessment of a case not yet worked with: the case's state refuses it.
+    assert web.get(f"/cases/{case}/assess?point=follow_up").status_code == 409
+    theirs = short_form(refer_south(seeded).reference)
+    before = counts(seeded)
+    assert web.get(f"/cases/{theirs}/assess?point=initial_contact").status_code == 404
+    refused = web.post(f"/cases/{theirs}/assess", data=fields | answered(seeded))
+    assert refused.status_code == 404
+    assert counts(seeded) == before
+
+
+def test_immediate_danger_alerts_before_the_page_answers_and_the_steps_are_recorded(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    case_row = new_case(seeded)
+    case = short_form(case_row.reference)
+    web, _ = signed_in(seeded, clock, "cw1")
+    with smtp_server() as smtp, webhook_receiver() as receiver:
+        book = RouteBook(tmp_path / "apprise.yaml", smtp, receiver).email("sup").email("cw1")
+        app = App(seeded.settings.model_copy(update={"apprise_config": book.path}), clock)
+        routed = client(app)  # the same session, on a console whose alerts go out by mail
+        routed.cookies.update(web.cookies)
+        fields = form_of(routed, case, "incident")
+        page = routed.post(
+            f"/cases/{case}/assess", data=fields | answered(app, immediate_danger="yes")
+        )
+        mails = smtp.to(f"sup@{MAIL_DOMAIN}")  # read as soon as the page answered
+        app.dispose()
+    assert page.status_code == 200, page.text[-800:]
+    assert "Imminent danger" in page.text and "Emergency protocol" in page.text
+    alert_id = re.search(r'data-poll="/alerts/([0-9a-f]+)/status"', page.text)
+    assert alert_id, page.text
+    assert any(alert_id.group(1) in mail.text for mail in mails)
+    assert '<script src="/static/poll.js" defer></script>' in page.text
+    assert "Not taken yet" in page.text
+
+    status = f"/alerts/{alert_id.group(1)}/status"
+    assert "Not taken yet" in web.get(status).text
+    sup, _ = signed_in(seeded, clock, "sup")
+    took = sup.post(f"/alerts/{alert_id.group(1)}/ack", data={"csrf": csrf_of(sup)})
+    assert took.status_code == 303
+    fresh = web.get(status).text
+    assert "Taken by sup" in fresh and "data-poll" not in fresh  # the polling stops
+
+    steps = re.findall(rf'action="/cases/{case}/steps/([A-Za-z0-9_.:-]+)/done"', page.text)
+    assert steps
+    back = f"/cases/{case}/emergency?alert={alert_id.group(1)}"
+    csrf = csrf_of(web, back)
+    for key in steps:
+        marked = web.post(f"/cases/{case}/steps/{key}/done", data={"csrf": csrf, "back": back})
+        assert marked.status_code == 303 and marked.headers["location"] == back
+    emergency = web.get(back).text
+    assert emergency.count('<span class="done">done</span>') == len(steps)
+    assert "Taken by sup" in emergency
+    assert actions_of(seeded, case_row.id).count("plan.step.done") == len(steps)
+    evil = web.post(
+        f"/cases/{case}/steps/{steps[0]}/undo", data={"csrf": csrf, "back": "https://evil.test/"}
+    )
+    assert evil.headers["location"] == f"/cases/{case}"
+    assert (
+        web.post(f"/cases/{case}/steps/{steps[0]}/explode", data={"csrf": csrf}).status_code == 404
+    )
+    assert client(seeded).get(status).status_code == 303  # signed out: to sign-in

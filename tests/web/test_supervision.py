@@ -1,0 +1,154 @@
+"""Discharge, close and reopen (each confirmed with what will happen), assignment, the
+supervisor's override and the schedule, over HTTP: each as its command does it, each refusal
+saying why and writing nothing. Each test runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from harbour.app import App
+from harbour.clock import FixedClock
+from harbour.db.models import Case, Staff
+from harbour.domain.refs import short_form
+from harbour.plans.actions import finalize
+from harbour.plans.store import Undecided
+from tests.cli.helpers import assess_just_left
+from tests.notify.helpers import new_case
+from tests.web.forming import counts
+from tests.web.helpers import csrf_of, signed_in
+
+
+def status_of(app: App, reference: str) -> tuple[str, str | None, str | None]:
+    def work(uow: Any) -> tuple[str, str | None, str | None]:
+        case = uow.session.scalars(select(Case).where(Case.reference == reference)).one()
+        worker = uow.session.get(Staff, case.caseworker_id) if case.caseworker_id else None
+        return case.status, case.risk_level, worker.handle if worker else None
+
+    return app.run(work)
+
+
+def test_discharge_close_and_reopen_say_what_will_happen_first(
+    seeded: App, clock: FixedClock
+) -> None:
+    reference = new_case(seeded).reference
+    case = short_form(reference)
+    assess_just_left(seeded, reference, "initial_contact")
+    finalize(seeded, "cw1", reference, Undecided(accept_rest=True))
+    assess_just_left(seeded, reference, "discharge")
+    assert status_of(seeded, reference)[0] == "discharge_pending"
+    web, _ = signed_in(seeded, clock, "cw1")
+    page = web.get(f"/cases/{case}")
+    assert f'href="/cases/{case}/lifecycle/discharge"' in page.text
+    assert "/lifecycle/close" not in page.text and "/override" not in page.text
+    confirm = web.get(f"/cases/{case}/lifecycle/discharge")
+    assert confirm.status_code == 200 and "30, 90, 180 days" in confirm.text
+    csrf = csrf_of(web, f"/cases/{case}/lifecycle/discharge")
+    before = counts(seeded)
+    early = web.post(f"/cases/{case}/lifecycle/discharge", data={"csrf": csrf})
+    assert early.status_code == 409 and "finalize the plan version" in early.text
+    assert counts(seeded) == before and status_of(seeded, reference)[0] == "discharge_pending"
+    finalize(seeded, "cw1", reference, Undecided(accept_rest=True))
+    done = web.post(f"/cases/{case}/lifecycle/discharge", data={"csrf": csrf})
+    assert done.status_code == 303 and done.headers["location"] == f"/cases/{case}"
+    assert status_of(seeded, reference)[0] == "discharged"
+    assert web.post(f"/cases/{case}/lifecycle/close", data={"csrf": csrf}).status_code == 403
+    assert web.post(f"/cases/{case}/lifecycle/explode", data={"csrf": csrf}).status_code == 404
+
+    sup, _ = signed_in(seeded, clock, "sup")
+    sup_csrf = csrf_of(sup, f"/cases/{case}")
+    before = counts(seeded)
+    not_yet = sup.post(f"/cases/{case}/lifecycle/close", data={"csrf": sup_csrf})
+    assert not_yet.status_code == 409 and "follow-up assessments remain" in not_yet.text
+    assert counts(seeded) == before
+    assert "Reopen" in sup.get(f"/cases/{case}").text
+    reopened = sup.post(f"/cases/{case}/lifecycle/reopen", data={"csrf": sup_csrf})
+    assert reopened.status_code == 303 and status_of(seeded, reference)[0] == "reopened"
+
+
+def test_assign_override_and_schedule(seeded: App, clock: FixedClock) -> None:
+    reference = new_case(seeded).reference
+    case = short_form(reference)
+    assess_just_left(seeded, reference, "initial_contact")
+    coord, _ = signed_in(seeded, clock, "coord")
+    form = coord.get(f"/cases/{case}/assign")
+    assert form.status_code == 200 and 'value="cw2"' in form.text and 'value="cw3"' not in form.text
+    csrf = csrf_of(coord, f"/cases/{case}/assign")
+    before = counts(seeded)
+    for bad in ("", "cw3", "nobody", "x" * 100_000):
+        refused = coord.post(f"/cases/{case}/assign", data={"csrf": csrf, "caseworker": bad})
+        assert refused.status_code == 400 and 'id="f-caseworker-error"' in refused.text, bad
+    assert counts(seeded) == before
+    moved = coord.post(f"/cases/{case}/assign", data={"csrf": csrf, "caseworker": "cw2"})
+    assert moved.status_code == 303 and status_of(seeded, reference)[2] == "cw2"
+
+    sup, _ = signed_in(seeded, clock, "sup")
+    csrf = csrf_of(sup, f"/cases/{case}/override")
+    before = counts(seeded)
+    for changed, field in (
+        ({"level": "high", "reason": ""}, "reason"),
+        ({"level": "extreme", "reason": "MKWHY"}, "level"),
+        ({"level": "high", "reason": "x" * 1_000_000}, "reason"),
+        ({"level": "high", "reason": "MK\x00WHY"}, "reason"),
+    ):
+        refused = sup.post(f"/cases/{case}/override", data={"csrf": csrf} | changed)
+        assert refused.status_code == 400 and f'id="f-{field}-error"' in refused.text, changed
+        if changed["reason"] == "MKWHY":
+            assert ">MKWHY</textarea>" in refused.text  # kept, in the page
+    assert counts(seeded) == before
+    done = sup.post(
+        f"/cases/{case}/override", data={"csrf": csrf, "level": "high", "reason": "MKWHY known"}
+    )
+    assert done.status_code == 303 and status_of(seeded, reference)[1] == "high"
+    cw, _ = signed_in(seeded, clock, "cw2")
+    assert (
+        cw.post(
+            f"/cases/{case}/override", data={"csrf": csrf_of(cw), "level": "low", "reason": "r"}
+        ).status_code
+        == 403
+    )
+
+    timeline = sup.get(f"/cases/{case}/schedule")
+    assert timeline.status_code == 200 and '<ol class="timeline">' in timeline.text
+    assert sup.get(f"/cases/{case}/schedule?weeks=0").status_code == 400
+    assert sup.get(f"/cases/{case}/schedule?weeks=abc").status_code == 400
+
+
+def test_escalations_show_overdue_work_and_alerts_nobody_took(
+    seeded: App, clock: FixedClock
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from tests.notify.helpers import imminent_alert
+
+    late, flagged = new_case(seeded, "MKL"), new_case(seeded, "MKF")
+    alert = imminent_alert(seeded, late)
+    seeded.run(
+        lambda uow: uow.session.execute(
+            update(Case)
+            .where(Case.id == late.id)
+            .values(status="active", next_due_at=clock.now() - timedelta(days=3))
+        )
+    )
+    seeded.run(
+        lambda uow: uow.session.execute(
+            update(Case).where(Case.id == flagged.id).values(escalated=True)
+        )
+    )
+    sup, _ = signed_in(seeded, clock, "sup")
+    assert 'href="/escalations"' in sup.get("/").text
+    page = sup.get("/escalations")
+    assert page.status_code == 200, page.text[-800:]
+    text = page.text
+    assert f"/alerts/{alert.id}" in text
+    escalated = text.split('id="escalated"')[1].split('id="overdue"')[0]
+    overdue = text.split('id="overdue"')[1]
+    assert (
+        short_form(flagged.reference) in escalated and short_form(late.reference) not in escalated
+    )
+    assert short_form(late.reference) in overdue
+    cw, _ = signed_in(seeded, clock, "cw1")
+    assert 'href="/escalations"' not in cw.get("/").text

@@ -1,0 +1,280 @@
+"""The plan workbench over HTTP: accept, reject, add, edit a step, the youth's copy, finalize
+with the undecided-items choice, steps done, versions compared, documents printed and
+downloaded; each as the ``harbour plan`` command makes it, each refusal writing nothing. Each
+test runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from harbour.app import App
+from harbour.clock import FixedClock
+from harbour.db.models import AuditEvent, Plan, PlanItem
+from harbour.domain.refs import short_form
+from harbour.web.casework import DOCUMENT_CSP
+from tests.cli.helpers import assess_just_left
+from tests.notify.helpers import new_case
+from tests.support import invoke
+from tests.web.forming import counts
+from tests.web.helpers import csrf_of, signed_in
+from tests.web.test_console import refer_south
+
+
+@pytest.fixture
+def worked(seeded: App, clock: FixedClock) -> tuple[Any, str, str]:
+    """cw1 signed in on a case with a draft plan (version 1): (client, case, full reference)."""
+    case = new_case(seeded)
+    assess_just_left(seeded, case.reference, "initial_contact")
+    web, _ = signed_in(seeded, clock, "cw1")
+    return web, short_form(case.reference), case.reference
+
+
+def items(app: App, reference: str, version: int = 1) -> dict[str, tuple[str, str | None, Any]]:
+    rows = app.run(
+        lambda uow: [
+            (i.key, i.state, i.owner, i.due_on)
+            for i in uow.session.scalars(
+                select(PlanItem)
+                .join(Plan, Plan.id == PlanItem.plan_id)
+                .where(Plan.version_number == version)
+                .where(Plan.case_id == _case_id(uow, reference))
+            ).all()
+        ]
+    )
+    return {key: (state, owner, due) for key, state, owner, due in rows}
+
+
+def _case_id(uow: Any, reference: str) -> str:
+    from harbour.db.models import Case
+
+    return str(uow.session.scalars(select(Case.id).where(Case.reference == reference)).one())
+
+
+def actions(app: App, prefix: str = "plan.") -> list[str]:
+    return list(
+        app.run(
+            lambda uow: uow.session.scalars(
+                select(AuditEvent.action)
+                .where(AuditEvent.action.startswith(prefix), AuditEvent.outcome == "ok")
+                .order_by(AuditEvent.seq)
+            ).all()
+        )
+    )
+
+
+def page_of(web: Any, case: str) -> tuple[str, str]:
+    page = web.get(f"/cases/{case}/plan")
+    assert page.status_code == 200, page.text[-600:]
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf
+    return page.text, csrf.group(1)
+
+
+def suggested(html: str, case: str, what: str = "accept") -> list[str]:
+    return re.findall(
+        rf'action="/cases/{case}/plan/{what}" class="inline-form">\s*<input type="hidden" '
+        r'name="csrf" value="[^"]+"><input type="hidden" name="version" value="\d+">'
+        r'<input type="hidden" name="item" value="([^"]+)">',
+        html,
+    )
+
+
+def test_work_the_draft_as_the_cli_would(
+    seeded: App, clock: FixedClock, worked: tuple[Any, str, str]
+) -> None:
+    web, case, reference = worked
+    html, csrf = page_of(web, case)
+    for heading in ("Emergency", "Strategies", "Steps", "Finalize this version", "Versions"):
+        assert heading in html
+    to_accept = suggested(html, case)
+    assert len(to_accept) >= 3, html[:3000]
+    base = {"csrf": csrf, "version": "1"}
+    first, second = to_accept[0], to_accept[1]
+    accepted = web.post(f"/cases/{case}/plan/accept", data=base | {"item": first})
+    assert accepted.status_code == 303
+    assert accepted.headers["location"] == f"/cases/{case}/plan#item-{first}"
+    assert web.post(f"/cases/{case}/plan/reject", data=base | {"item": second}).status_code == 303
+    due = (clock.now() + timedelta(days=7)).date().isoformat()
+    added = web.post(
+        f"/cases/{case}/plan/add",
+        data=base
+        | {"section": "steps", "text": "MKSTEP call the aunt", "owner": "youth", "due": due},
+    )
+    assert added.status_code == 303, added.text[-1500:]
+    state = items(seeded, reference)
+    assert state[first][0] == "accepted" and state[second][0] == "rejected"
+    new_key = next(k for k, v in state.items() if v[0] == "added")
+    assert state[new_key][1:] == ("youth", clock.now().date() + timedelta(days=7))
+    html, _ = page_of(web, case)
+    assert "MKSTEP call the aunt" in html  # the deliberate plan view shows what staff wrote
+
+    later = (clock.now() + timedelta(days=14)).date().isoformat()
+    edited = web.post(
+        f"/cases/{case}/plan/edit",
+        data=base | {"item": new_key, "owner": "caseworker", "due": later},
+    )
+    assert edited.status_code == 303
+    assert items(seeded, reference)[new_key][1] == "caseworker"
+    copy = web.post(
+        f"/cases/{case}/plan/youth-copy", data=base | {"title": "MKTITLE", "hide_hotlines": "on"}
+    )
+    assert copy.status_code == 303
+    html, _ = page_of(web, case)
+    assert "MKTITLE" not in html and "the youth&#39;s own title" in html
+    assert (
+        web.post(
+            f"/cases/{case}/steps/{new_key}/done",
+            data={"csrf": csrf, "back": f"/cases/{case}/plan"},
+        ).status_code
+        == 303
+    )
+
+    keep = web.post(f"/cases/{case}/plan/finalize", data=base | {"choice": "keep"})
+    assert (
+        keep.status_code == 303
+        and seeded.run(
+            lambda uow: uow.session.scalars(
+                select(Plan.status).where(Plan.case_id == _case_id(uow, reference))
+            ).one()
+        )
+        == "draft"
+    )
+    undecided = [k for k, v in items(seeded, reference).items() if v[0] == "suggested"]
+    assert undecided
+    before = counts(seeded)
+    refused = web.post(
+        f"/cases/{case}/plan/finalize",
+        data=base | {"choice": "leave_out", "leave_out": undecided[:1]},
+    )
+    if len(undecided) > 1:
+        assert refused.status_code == 400 and "undecided" in refused.text
+        assert counts(seeded) == before
+    emergency = [k for k, v in items(seeded, reference).items() if k in html and v[0] == "accepted"]
+    done = web.post(
+        f"/cases/{case}/plan/finalize",
+        data=base | {"choice": "accept_rest", "leave_out": undecided[:1]},
+    )
+    assert done.status_code == 303, done.text[-1500:]
+    final = items(seeded, reference)
+    assert undecided[0] not in final  # left out: suggested again next version
+    assert all(final[k][0] == "accepted" for k in undecided[1:])
+    assert emergency
+    html, _ = page_of(web, case)
+    assert "This version is final" in html and "/plan/accept" not in html
+
+    # The CLI's audit rows for the same commands, in the same order.
+    assert [a for a in actions(seeded) if not a.startswith("plan.documents")] == [
+        "plan.item.accepted",
+        "plan.item.rejected",
+        "plan.item.add",
+        "plan.item.edit",
+        "plan.youth_copy",
+        "plan.step.done",
+        "plan.finalize",
+    ]
+
+
+def test_documents_print_and_download_as_the_cli_renders_them(
+    seeded: App, worked: tuple[Any, str, str]
+) -> None:
+    web, case, reference = worked
+    printed = web.get(f"/cases/{case}/plan/print/youth")
+    assert printed.status_code == 200 and printed.headers["content-type"].startswith("text/html")
+    assert printed.headers["content-security-policy"] == DOCUMENT_CSP
+    assert printed.headers["cache-control"] == "no-store"
+    assert "content-disposition" not in printed.headers and "<script" not in printed.text
+    cli = invoke(seeded, "plan", "render", reference, "--audience", "youth", "--as", "cw1")
+    assert printed.text == cli.stdout
+    for audience, fmt in (("staff", "html"), ("family", "text"), ("youth", "md")):
+        got = web.get(f"/cases/{case}/plan/download/{audience}.{fmt}?version=1")
+        assert got.status_code == 200
+        disposition = got.headers["content-disposition"]
+        assert disposition.startswith("attachment; filename=") and case in disposition
+        assert got.headers["cache-control"] == "no-store"
+        cli = invoke(
+            seeded,
+            "plan",
+            "render",
+            reference,
+            "--audience",
+            audience,
+            "--format",
+            fmt,
+            "--as",
+            "cw1",
+        )
+        assert got.text == cli.stdout
+    assert web.get(f"/cases/{case}/plan/print/everyone").status_code == 404
+    assert web.get(f"/cases/{case}/plan/download/staff.pdf").status_code == 404
+    assert web.get(f"/cases/{case}/plan/print/staff?version=x").status_code == 400
+    assert web.get(f"/cases/{case}/plan/print/staff?version=9").status_code == 404
+
+
+def test_versions_compared_side_by_side(seeded: App, worked: tuple[Any, str, str]) -> None:
+    web, case, reference = worked
+    assess_just_left(seeded, reference, "incident")
+    html, _ = page_of(web, case)
+    assert 'action="/cases/' + case + '/plan/diff"' in html
+    shown = web.get(f"/cases/{case}/plan/diff?v1=1&v2=2")
+    assert shown.status_code == 200 and "Plan versions compared" in shown.text
+    assert web.get(f"/cases/{case}/plan/diff?v1=1&v2=7").status_code == 400
+
+
+BAD: list[tuple[str, dict[str, str], str]] = [
+    ("add", {"section": "steps", "text": "", "owner": "youth"}, "text"),
+    ("add", {"section": "steps", "text": "MKX"}, "owner"),
+    ("add", {"section": "steps", "text": "MKX", "owner": "youth", "due": "2001-01-01"}, "due"),
+    ("add", {"section": "steps", "text": "MKX", "owner": "youth", "due": "soon"}, "due"),
+    ("add", {"section": "emergency", "text": "MKX"}, "section"),
+    ("add", {"section": "steps", "text": "x" * 1_000_000, "owner": "youth"}, "text"),
+    ("add", {"section": "steps", "text": "MK\x00X", "owner": "youth"}, "text"),
+    ("youth-copy", {"title": "x" * 500}, "title"),
+    ("edit", {"item": "nope", "owner": "youth"}, ""),
+    ("accept", {"item": "nope"}, ""),
+]
+
+
+@pytest.mark.parametrize(("what", "changed", "field"), BAD)
+def test_bad_input_is_refused_and_writes_nothing(
+    seeded: App, worked: tuple[Any, str, str], what: str, changed: dict[str, str], field: str
+) -> None:
+    web, case, _ = worked
+    _, csrf = page_of(web, case)
+    before = counts(seeded)
+    answer = web.post(f"/cases/{case}/plan/{what}", data={"csrf": csrf, "version": "1"} | changed)
+    assert answer.status_code == 400, answer.text[-800:]
+    assert "Not done. Please check" in answer.text
+    if field:
+        assert f'id="f-{field}-error"' in answer.text, answer.text[-3000:]
+    assert counts(seeded) == before
+
+
+def test_a_stale_page_another_agencys_case_and_the_emergency_protocol(
+    seeded: App, worked: tuple[Any, str, str]
+) -> None:
+    web, case, reference = worked
+    html, csrf = page_of(web, case)
+    key = suggested(html, case)[0]
+    assess_just_left(seeded, reference, "incident")  # someone drafted version 2 meanwhile
+    before = counts(seeded)
+    stale = web.post(f"/cases/{case}/plan/accept", data={"csrf": csrf, "version": "1", "item": key})
+    assert stale.status_code == 400 and "the plan changed since the page was opened" in stale.text
+    assert counts(seeded) == before
+    emergency = [k for k, v in items(seeded, reference, 2).items() if v[0] == "accepted"]
+    refused = web.post(
+        f"/cases/{case}/plan/finalize",
+        data={"csrf": csrf, "version": "2", "choice": "accept_rest", "leave_out": emergency[0]},
+    )
+    assert refused.status_code == 400
+    theirs = short_form(refer_south(seeded).reference)
+    assert web.get(f"/cases/{theirs}/plan").status_code == 404
+    gone = web.post(
+        f"/cases/{theirs}/plan/accept", data={"csrf": csrf_of(web), "version": "1", "item": key}
+    )
+    assert gone.status_code == 404
+    assert counts(seeded)["plans"] == before["plans"]
