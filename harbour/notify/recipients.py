@@ -23,6 +23,12 @@ def handles(uow: UnitOfWork, agency_id: str | None, *, role: Role | None = None)
     return list(uow.session.scalars(query))
 
 
+def operators(uow: UnitOfWork) -> list[str]:
+    """The installation's active operators, by handle."""
+    query = select(Staff.handle).where(Staff.active.is_(True), Staff.operator.is_(True))
+    return list(uow.session.scalars(query.order_by(Staff.handle)))
+
+
 def in_role(uow: UnitOfWork, agency_id: str, role: Role) -> list[str]:
     """The agency's active staff with ``role`` by handle, and its shared ``role/agency`` route
     (a team channel) if one is configured."""

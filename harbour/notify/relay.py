@@ -319,14 +319,14 @@ def backoff(row: OutboxMessage, config: RelayConfig) -> timedelta:
 
 
 def _notify_admins(uow: UnitOfWork, row: OutboxMessage, pass_id: str) -> None:
-    """One notice per admin per relay pass, naming the first row that died in it; the rest are in
+    """One notice per admin (of the row's agency; else the operators) per relay pass, naming the first row that died in it; the rest are in
     ``harbour outbox --status dead``. A target that is down kills rows by the hundred: a notice
     each would bury the admins (and, before, the urgent lane)."""
     if row.kind == NotificationKind.DEAD_LETTER:
         return  # the admins' own route is down: the row stays visible in `harbour outbox`
     admins = recipients.in_role(uow, row.agency_id, Role.ADMIN) if row.agency_id else []
-    if not admins:  # no agency, or none of its own: every admin
-        admins = recipients.handles(uow, None, role=Role.ADMIN)
+    if not admins:  # no agency, or none of its own: the installation's operators (never
+        admins = recipients.operators(uow)  # another agency's admins)
     enqueue(
         uow,
         NotificationKind.DEAD_LETTER,
