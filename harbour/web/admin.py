@@ -13,7 +13,7 @@ from harbour import templating
 from harbour.auth.sessions import SignedIn
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.web import adapter, forms
-from harbour.web.pages import call, checked_form, harbour, render, staff_page
+from harbour.web.pages import call, checked_form, form_page, harbour, render, staff_page
 
 templating.register("web/staff.html", "web/staff_link.html")
 ROLES = ("coordinator", "caseworker", "supervisor", "admin")
@@ -34,23 +34,20 @@ async def _page(
     refusal: forms.Refusal | None = None,
 ) -> Response:
     shown = await call(adapter.staff_page, harbour(request), who.handle)
-    refusal = refusal or forms.Refusal()
     takers = [
         (s["handle"], s["handle"])
         for s in shown["staff"]
         if s["active"] and s["role"] in ("caseworker", "supervisor")
     ]
-    return render(
+    return form_page(
         request,
         "staff",
         who,
-        status=400 if refusal else 200,
+        refusal,
         title="Staff",
         roles=[(r, r) for r in ROLES],
         takers=takers,
         typed=typed or {"role": "caseworker"},
-        errors=refusal.by_field,
-        refusal=refusal,
         **shown,
     )
 

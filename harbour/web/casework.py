@@ -17,7 +17,7 @@ from harbour.auth.sessions import SignedIn
 from harbour.domain.vocab import AssessmentPoint, PersonAtRisk, Situation, ThreatKind
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.web import adapter, forms
-from harbour.web.pages import ALERT_ID, call, checked_form, harbour, render, staff_page
+from harbour.web.pages import ALERT_ID, call, checked_form, form_page, harbour, render, staff_page
 
 templating.register("web/_fields.html", "web/refer.html")
 
@@ -86,16 +86,13 @@ def _refer_page(
         if group == "trusted_contacts":  # a new contact row starts as approved by the youth
             for n in range(filled, len(rows[group])):
                 shown[f"{group}.{n}.approved_by_youth"] = forms.ON
-    refusal = refusal or forms.Refusal()
-    return render(
+    return form_page(
         request,
         "refer",
         who,
-        status=400 if refusal else 200,
+        refusal,
         title="Refer a youth",
         typed=shown,
-        errors=refusal.by_field,
-        refusal=refusal,
         at_risk=at_risk,
         idempotency_key=key,
         situations=_choices(Situation),
@@ -162,12 +159,11 @@ def _assess_page(
     app = harbour(request)
     groups = adapter.instrument_form(app) if point else []
     labels = {q["name"]: q["text"] for g in groups for q in g["questions"]}
-    refusal = refusal or forms.Refusal()
-    return render(
+    return form_page(
         request,
         "assess",
         who,
-        status=400 if refusal else 200,
+        refusal,
         title="Assessment",
         case=ref_of(request)[:40],
         point=point or "",
@@ -176,8 +172,6 @@ def _assess_page(
         groups=groups,
         labels=labels,
         typed=typed or {},
-        errors=refusal.by_field,
-        refusal=refusal,
         idempotency_key=key or new_key(),
     )
 
@@ -339,16 +333,13 @@ async def _workbench_page(
 ) -> Response:
     app = harbour(request)
     shown = await call(adapter.workbench, app, who.handle, ref_of(request), version)
-    refusal = refusal or forms.Refusal()
-    return render(
+    return form_page(
         request,
         "workbench",
         who,
-        status=400 if refusal else 200,
+        refusal,
         title="Plan workbench",
         typed=typed or {"section": "steps"},
-        errors=refusal.by_field,
-        refusal=refusal,
         addable=[(s, s) for s in ADDABLE],
         owners=[(o, o) for o in OWNERS],
         version_options=[(str(v["number"]), str(v["number"])) for v in shown["versions"]],

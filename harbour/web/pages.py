@@ -25,6 +25,7 @@ from harbour.domain.privilege import permitted
 from harbour.domain.vocab import AssessmentPoint
 from harbour.errors import Conflict, Forbidden, HarbourError, InvalidInput, NotFound
 from harbour.web import adapter, cookies
+from harbour.web.forms import Refusal
 
 T = TypeVar("T")
 PAGES = (
@@ -69,6 +70,21 @@ def render(
     values = page_values(who, template, context)
     html = templating.render(app.settings.templates_dir, f"web/{template}.html", values)
     return HTMLResponse(html, status_code=status)
+
+
+def form_page(
+    request: Request,
+    template: str,
+    who: SignedIn | None,
+    refusal: Refusal | None,
+    **context: Any,
+) -> HTMLResponse:
+    """A form's page: as first shown, or again with a refusal (400), each message beside its
+    field and the rest at the top, what was typed kept (``context["typed"]``)."""
+    refusal = refusal or Refusal()
+    status = 400 if refusal else 200
+    errors = refusal.by_field
+    return render(request, template, who, status, errors=errors, refusal=refusal, **context)
 
 
 def page_values(who: SignedIn | None, template: str, context: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from harbour.auth.sessions import SignedIn
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.web import adapter, forms
 from harbour.web.casework import ref_of
-from harbour.web.pages import call, checked_form, harbour, render, staff_page
+from harbour.web.pages import call, checked_form, form_page, harbour, staff_page
 
 templating.register("web/entry.html")
 PERSON_KINDS = ("family_member", "caretaker", "trusted_contact")
@@ -67,14 +67,13 @@ def _page(
     typed: dict[str, str],
     refusal: forms.Refusal | None = None,
 ) -> Response:
-    refusal = refusal or forms.Refusal()
     shape = _shape(what, kind)
     kinds = THREAT_KINDS if what == "threat" else PERSON_KINDS
-    return render(
+    return form_page(
         request,
         "entry",
         who,
-        status=400 if refusal else 200,
+        refusal,
         title="Threat source" if what == "threat" else "Person",
         case=ref_of(request)[:40],
         what=what,
@@ -87,8 +86,6 @@ def _page(
         texts=TEXTS[shape],
         flags=FLAGS[shape],
         typed=typed,
-        errors=refusal.by_field,
-        refusal=refusal,
     )
 
 

@@ -15,7 +15,7 @@ from harbour.domain.vocab import RiskLevel
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.web import adapter, forms
 from harbour.web.casework import ref_of
-from harbour.web.pages import call, checked_form, harbour, render, staff_page
+from harbour.web.pages import call, checked_form, form_page, harbour, render, staff_page
 
 templating.register(
     "web/lifecycle.html",
@@ -78,18 +78,15 @@ async def _assign_page(
     refusal: forms.Refusal | None = None,
 ) -> Response:
     people = await call(adapter.assignable, harbour(request), who.handle)
-    refusal = refusal or forms.Refusal()
-    return render(
+    return form_page(
         request,
         "assign",
         who,
-        status=400 if refusal else 200,
+        refusal,
         title="Assign",
         case=ref_of(request)[:40],
         people=people,
         typed=typed or {},
-        errors=refusal.by_field,
-        refusal=refusal,
     )
 
 
@@ -124,18 +121,15 @@ def _override_page(
     typed: dict[str, str] | None = None,
     refusal: forms.Refusal | None = None,
 ) -> Response:
-    refusal = refusal or forms.Refusal()
-    return render(
+    return form_page(
         request,
         "override",
         who,
-        status=400 if refusal else 200,
+        refusal,
         title="Override the risk level",
         case=ref_of(request)[:40],
         levels=[(lv.value, lv.value) for lv in RiskLevel],
         typed=typed or {},
-        errors=refusal.by_field,
-        refusal=refusal,
     )
 
 
