@@ -12,6 +12,8 @@ See tests/web/browsing.py for what it needs, and for screenshots."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,23 @@ pytestmark = [*BROWSER, pytest.mark.timeout(300)]
 MARK = "MKSTORY"
 
 
+@contextmanager
+def story(seeded: App, clock: FixedClock, tmp_path: Path) -> Iterator[tuple[Any, App, str, Any]]:
+    """The console served with routes to a local mail server (the supervisor's by email), and a
+    browser: (the mail server, the served app, its base URL, the browser)."""
+    with (
+        smtp_server() as smtp,
+        webhook_receiver() as receiver,
+        serving(
+            seeded,
+            clock,
+            apprise_config=RouteBook(tmp_path / "apprise.yaml", smtp, receiver).email("sup").path,
+        ) as (app, base),
+        playwright.sync_playwright() as p,
+    ):
+        yield smtp, app, base, p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+
+
 def looked_at(page: Any, name: str, problems: dict[str, list[str]]) -> None:
     shot(page, name)
     found = axe_violations(page)
@@ -63,17 +82,7 @@ def test_refer_assess_work_and_print_the_plan(
     seeded: App, clock: FixedClock, tmp_path: Path
 ) -> None:
     problems: dict[str, list[str]] = {}
-    with (
-        smtp_server() as smtp,
-        webhook_receiver() as receiver,
-        serving(
-            seeded,
-            clock,
-            apprise_config=RouteBook(tmp_path / "apprise.yaml", smtp, receiver).email("sup").path,
-        ) as (app, base),
-        playwright.sync_playwright() as p,
-    ):
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with story(seeded, clock, tmp_path) as (_, app, base, browser):
         coord = browser.new_page(viewport=PHONE)
         enrol_and_sign_in(coord, seeded, clock, base, "coord")
         coord.click("nav >> text=Refer")
@@ -142,17 +151,7 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
     finalize(seeded, "cw1", reference, Undecided(accept_rest=True))
     case = short_form(reference)
     problems: dict[str, list[str]] = {}
-    with (
-        smtp_server() as smtp,
-        webhook_receiver() as receiver,
-        serving(
-            seeded,
-            clock,
-            apprise_config=RouteBook(tmp_path / "apprise.yaml", smtp, receiver).email("sup").path,
-        ) as (app, base),
-        playwright.sync_playwright() as p,
-    ):
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with story(seeded, clock, tmp_path) as (smtp, app, base, browser):
         worker = browser.new_page(viewport=PHONE)
         enrol_and_sign_in(worker, seeded, clock, base, "cw1")
         worker.goto(f"{base}/cases/{case}/assess?point=incident")
