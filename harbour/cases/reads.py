@@ -15,6 +15,7 @@ from sqlalchemy import Select, exists, func, or_, select
 from harbour import events
 from harbour.access import (
     Actor,
+    agency_today,
     agency_zone,
     audit,
     authorize,
@@ -273,7 +274,7 @@ def describe(uow: UnitOfWork, case: Case) -> CaseDetails:
         select(ThreatSource).where(ThreatSource.case_id == case.id).order_by(ThreatSource.position)
     ).all()
     zone = agency_zone(uow, case.agency_id)
-    today = uow.now().astimezone(zone).date()
+    today = agency_today(uow, case.agency_id)
     return dataclasses.replace(
         summarize(uow, case),
         situation=case.situation,

@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from harbour.access import Actor, agency_zone, may, on_case
+from harbour.access import Actor, agency_today, agency_zone, may, on_case
 from harbour.app import App, UnitOfWork
 from harbour.cases.cover import Cover, running_covers
 from harbour.clock import local_time
@@ -92,7 +92,7 @@ def case_overview(app: App, actor_handle: str | None, ref: str) -> CaseOverview:
             plan=shown,
             covers=running_covers(uow, case, with_reasons=False),
             summary_only=not full,
-            expired_orders=_expired_orders(uow, case, now.astimezone(zone).date()),
+            expired_orders=_expired_orders(uow, case, agency_today(uow, case.agency_id)),
             missing_since_local=local_time(gone, zone) if gone else None,
             missing_hours=int((now - gone).total_seconds() // 3600) if gone else None,
         )
