@@ -58,8 +58,12 @@ def open_alerts(app: App, handle: str) -> list[dict[str, Any]]:
     return [_alert(row, now) for row in alerts.list_alerts(app, handle)]
 
 
-def one_alert(app: App, handle: str, alert_id: str) -> dict[str, Any]:
-    return _alert(alerts.show_alert(app, handle, alert_id), app.clock.now())
+def one_alert(
+    app: App, handle: str, alert_id: str, seen_within: timedelta | None = None
+) -> dict[str, Any]:
+    """``harbour alerts`` for one alert; ``seen_within``: a page's refresh (see show_alert)."""
+    found = alerts.show_alert(app, handle, alert_id, seen_within=seen_within)
+    return _alert(found, app.clock.now())
 
 
 def take_alert(app: App, handle: str, alert_id: str) -> str:

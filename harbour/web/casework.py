@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -256,13 +257,18 @@ async def emergency(request: Request, who: SignedIn) -> Response:
     )
 
 
+# How long a page polls its alert's status (static/poll.js: at most 90 tries, 10 s apart), with
+# room for slow answers: the page view audited the read, its polls within this are not again.
+POLLED_FOR = timedelta(minutes=20)
+
+
 @staff_page
 async def alert_status(request: Request, who: SignedIn) -> Response:
     """The alert's status region alone, for the page's poll."""
     alert_id = request.path_params["alert_id"]
     if not ALERT_ID.fullmatch(alert_id):
         raise NotFound("alert_not_found", "no such alert")
-    alert = await call(adapter.one_alert, harbour(request), who.handle, alert_id)
+    alert = await call(adapter.one_alert, harbour(request), who.handle, alert_id, POLLED_FOR)
     return fragment(request, "_alert_status", alert=alert)
 
 
