@@ -448,6 +448,21 @@ def lifecycle(app: App, handle: str, ref: str, action: str) -> dict[str, Any]:
     return {"status": done.status.replace("_", " "), "follow_ups": done.follow_ups_remaining}
 
 
+def cover_hours(app: App) -> tuple[int, int]:
+    """The policy's cover: (default hours, most hours)."""
+    policy = app.reference.policy.cover
+    return policy.default_hours, policy.max_hours
+
+
+def start_cover(app: App, handle: str, ref: str, reason: str, hours: int | None) -> str:
+    """``harbour case cover REF --reason - --hours N``: until when (the agency's time)."""
+    from harbour.cases.cover import start_cover as start
+
+    cover = start(app, handle, ref, reason, hours)
+    after_commit(app)
+    return cover.ends_local
+
+
 def assignable(app: App, handle: str) -> list[tuple[str, str]]:
     """``harbour staff list`` as coordinators and supervisors see it: who can take a case."""
     from harbour.admin.staffing import list_staff

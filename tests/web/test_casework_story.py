@@ -192,6 +192,7 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
             ("/plan/diff?v1=1&v2=2", "plan-diff"),
             ("/people/new", "person-new"),
             ("/people/1", "person-edit"),
+            ("/cover", "cover"),  # the form (a supervisor's cover is refused when sent)
         ):
             sup.goto(f"{base}/cases/{case}{path}")
             looked_at(sup, name, problems)
