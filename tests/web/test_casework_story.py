@@ -124,8 +124,10 @@ def test_refer_assess_work_and_print_the_plan(
         worker.click("text=Work on the plan")
         looked_at(worker, "workbench", problems)
         worker.locator("main form[action$='/plan/accept'] button").first.focus()
-        worker.keyboard.press("Enter")
+        worker.keyboard.press("Enter")  # answered in place (static/swap.js): wait for it
+        worker.wait_for_selector("#workbench-status >> text=Accepted")
         worker.locator("main form[action$='/plan/reject'] button").first.click()
+        worker.wait_for_selector("#workbench-status >> text=Rejected")
         worker.select_option("#f-section", "strategies")
         worker.fill("#f-text", f"{MARK} go to the library after school")
         worker.click("text=Add to the draft")
