@@ -42,7 +42,7 @@ from harbour.access import (
 )
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
-from harbour.db.models import Alert, Case, OutboxMessage
+from harbour.db.models import Alert, AuditEvent, Case, OutboxMessage
 from harbour.domain.vocab import AlertKind, Lane, NotificationKind, OutboxStatus, Role
 from harbour.errors import InvalidInput
 from harbour.notify import recipients
@@ -440,18 +440,43 @@ class AlertRow:
         }
 
 
-def show_alert(app: App, actor_handle: str | None, alert_id: str) -> AlertRow:
-    """One alert of the actor's agency (the page a message's link opens); audited."""
+def show_alert(
+    app: App, actor_handle: str | None, alert_id: str, *, seen_within: timedelta | None = None
+) -> AlertRow:
+    """One alert of the actor's agency (the page a message's link opens); audited.
+
+    ``seen_within``: a refresh of what a page already showed (the console's status poll). The
+    read is audited only if this person has no ``alert.read`` of this alert that recent, so a
+    page open for a quarter of an hour is one row, not one per poll, while a status asked for
+    without the page (or after the page's polling has long stopped) is still recorded."""
     typed = _typed_id(alert_id)
 
     def work(uow: UnitOfWork) -> AlertRow:
         actor = resolve_actor(uow, actor_handle)
         authorize(uow, actor, "alert.ack")
         alert, reference = _find(uow, actor, typed, "alert.read")
-        audit(uow, actor, "alert.read", alert.case_id, alert_id=alert.id)
+        if seen_within is None or not _read_since(uow, actor, alert, uow.now() - seen_within):
+            audit(uow, actor, "alert.read", alert.case_id, alert_id=alert.id)
         return _row(alert, reference, agency_zone(uow, actor.agency_id))
 
     return app.run(work)
+
+
+def _read_since(uow: UnitOfWork, actor: Actor, alert: Alert, since: datetime) -> bool:
+    """Whether ``actor`` has an audited read of ``alert`` at or after ``since`` (by the alert's
+    case and time first: the audit table's index)."""
+    A = AuditEvent
+    recent = uow.session.scalars(
+        select(A.details).where(
+            A.case_id.is_(None) if alert.case_id is None else A.case_id == alert.case_id,
+            A.at >= since,
+            A.agency_id == actor.agency_id,
+            A.actor_handle == actor.handle,
+            A.action == "alert.read",
+            A.outcome == "ok",
+        )
+    )
+    return any(details.get("alert_id") == alert.id for details in recent)
 
 
 def _row(a: Alert, reference: str | None, zone: ZoneInfo) -> AlertRow:

@@ -58,8 +58,12 @@ def open_alerts(app: App, handle: str) -> list[dict[str, Any]]:
     return [_alert(row, now) for row in alerts.list_alerts(app, handle)]
 
 
-def one_alert(app: App, handle: str, alert_id: str) -> dict[str, Any]:
-    return _alert(alerts.show_alert(app, handle, alert_id), app.clock.now())
+def one_alert(
+    app: App, handle: str, alert_id: str, seen_within: timedelta | None = None
+) -> dict[str, Any]:
+    """``harbour alerts`` for one alert; ``seen_within``: a page's refresh (see show_alert)."""
+    found = alerts.show_alert(app, handle, alert_id, seen_within=seen_within)
+    return _alert(found, app.clock.now())
 
 
 def take_alert(app: App, handle: str, alert_id: str) -> str:
@@ -442,6 +446,21 @@ def lifecycle(app: App, handle: str, ref: str, action: str) -> dict[str, Any]:
     done = run_action(app, handle, ref, action)
     after_commit(app)
     return {"status": done.status.replace("_", " "), "follow_ups": done.follow_ups_remaining}
+
+
+def cover_hours(app: App) -> tuple[int, int]:
+    """The policy's cover: (default hours, most hours)."""
+    policy = app.reference.policy.cover
+    return policy.default_hours, policy.max_hours
+
+
+def start_cover(app: App, handle: str, ref: str, reason: str, hours: int | None) -> str:
+    """``harbour case cover REF --reason - --hours N``: until when (the agency's time)."""
+    from harbour.cases.cover import start_cover as start
+
+    cover = start(app, handle, ref, reason, hours)
+    after_commit(app)
+    return cover.ends_local
 
 
 def assignable(app: App, handle: str) -> list[tuple[str, str]]:

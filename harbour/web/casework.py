@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -17,7 +18,16 @@ from harbour.auth.sessions import SignedIn
 from harbour.domain.vocab import AssessmentPoint, PersonAtRisk, Situation, ThreatKind
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.web import adapter, forms
-from harbour.web.pages import ALERT_ID, call, checked_form, form_page, harbour, render, staff_page
+from harbour.web.pages import (
+    ALERT_ID,
+    call,
+    checked_form,
+    form_page,
+    harbour,
+    page_values,
+    render,
+    staff_page,
+)
 
 templating.register("web/_fields.html", "web/refer.html")
 
@@ -256,13 +266,18 @@ async def emergency(request: Request, who: SignedIn) -> Response:
     )
 
 
+# How long a page polls its alert's status (static/poll.js: at most 90 tries, 10 s apart), with
+# room for slow answers: the page view audited the read, its polls within this are not again.
+POLLED_FOR = timedelta(minutes=20)
+
+
 @staff_page
 async def alert_status(request: Request, who: SignedIn) -> Response:
     """The alert's status region alone, for the page's poll."""
     alert_id = request.path_params["alert_id"]
     if not ALERT_ID.fullmatch(alert_id):
         raise NotFound("alert_not_found", "no such alert")
-    alert = await call(adapter.one_alert, harbour(request), who.handle, alert_id)
+    alert = await call(adapter.one_alert, harbour(request), who.handle, alert_id, POLLED_FOR)
     return fragment(request, "_alert_status", alert=alert)
 
 
@@ -286,6 +301,8 @@ async def mark_step(request: Request, who: SignedIn) -> Response:
     done = what == "done"
     await call(adapter.mark_step, harbour(request), who.handle, ref, item, done)
     back = form.get("back")
+    if back == f"/cases/{ref}/plan" and swapping(request):
+        return await _swapped(request, who, ref, item, said=what)
     own = f"/cases/{ref}/"
     ours = isinstance(back, str) and back.startswith(own) and _SAFE_BACK.fullmatch(back)
     target = back if ours and isinstance(back, str) else f"/cases/{ref}"
@@ -297,8 +314,16 @@ _SAFE_BACK = re.compile(r"/cases/[A-Za-z0-9-]{4,40}/(emergency(\?alert=[0-9a-f]{
 
 # The plan workbench
 
-templating.register("web/workbench.html", "web/plan_diff.html")
+templating.register(
+    "web/workbench.html",
+    "web/plan_diff.html",
+    "web/_workbench_strings.html",
+    "web/_plan_item.html",
+    "web/_plan_finalize.html",
+    "web/_workbench_swap.html",
+)
 PLAN_CHANGES = ("accept", "reject", "add", "edit", "youth-copy", "finalize")
+SWAPPED = ("accept", "reject", "edit")  # answered with the item's fragment when swap.js sends
 WORKBENCH_FIELDS = re.compile(r"section|text|owner|due|title|hide_hotlines")
 SERVICE_NAMES = {"--section": "section", "--text": "text", "--owner": "owner", "--due": "due"}
 ADDABLE = ("risks", "strategies", "steps")
@@ -394,19 +419,72 @@ async def plan_change(request: Request, who: SignedIn) -> Response:
             leave_out=left_out,
             leave_out_rest=choice == "leave_out_rest",
         )
+    swap = what in SWAPPED and swapping(request)
     try:
         await call(adapter.plan_change, harbour(request), who.handle, ref, what, **values)
     except InvalidInput as exc:
         refusal = forms.refusal(exc, WORKBENCH_FIELDS, SERVICE_NAMES)
+        if swap:
+            item = values["item"]
+            return await _swapped(request, who, ref, item, refusal=refusal, typed=typed)
         return await _workbench_page(request, who, None, typed=typed, refusal=refusal)
     except Conflict as exc:
+        if swap:
+            refusal = forms.conflict(exc)
+            return await _swapped(request, who, ref, values["item"], refusal=refusal)
         return await _workbench_page(request, who, None, typed=typed, refusal=forms.conflict(exc))
+    if swap:
+        return await _swapped(request, who, ref, values["item"], said=what)
     anchor = (
         f"#item-{values['item']}"
         if "item" in values and _ITEM_KEY.fullmatch(values["item"])
         else ""
     )
     return RedirectResponse(f"/cases/{ref}/plan{anchor}", status_code=303)
+
+
+def swapping(request: Request) -> bool:
+    """Whether the form was sent by static/swap.js (the header htmx sends, so either script can
+    drive these pages): answer with the fragment that changed, not a redirect. Without the
+    script the same form posts and is redirected back to the page, as it always was."""
+    return request.headers.get("hx-request") == "true"
+
+
+async def _swapped(
+    request: Request,
+    who: SignedIn,
+    ref: str,
+    changed: str,
+    *,
+    said: str = "",
+    refusal: forms.Refusal | None = None,
+    typed: dict[str, str] | None = None,
+) -> Response:
+    """The workbench's fragment after a change to one item (or its refusal): the item as it is
+    now, the finalize form (its undecided list), and what was done or why not. A page of a
+    plan that moved on gets the message and a link to the plan as it is, nothing else."""
+    app = harbour(request)
+    stale = refusal is not None and refusal.code == "plan_changed"
+    context: dict[str, Any] = {
+        "case": ref[:40],
+        "changed": changed,
+        "said": said,
+        "refusal": refusal,
+        "stale": stale,
+    }
+    if not stale:
+        shown = await call(adapter.workbench, app, who.handle, ref, None)
+        context.update(
+            shown,
+            owners=[(o, o) for o in OWNERS],
+            refused_item=changed if refusal else "",
+            item_typed=typed or {},
+            item_errors=refusal.by_field if refusal else {},
+        )
+    values = page_values(who, "workbench", context)
+    html = templating.render(app.settings.templates_dir, "web/_workbench_swap.html", values)
+    status = 200 if refusal is None else 409 if isinstance(refusal.code, str) else 400
+    return HTMLResponse(html, status_code=status)
 
 
 @staff_page

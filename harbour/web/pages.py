@@ -47,6 +47,7 @@ templating.register(*(f"web/{page}" for page in PAGES))
 # Where a sign-in may lead back to: the console's own pages, by alert id only.
 _NEXT = re.compile(r"/(alerts(/[0-9a-f]{8,32})?|cases/HB-[0-9A-Z-]{4,40})?")
 ALERT_ID = re.compile(r"[0-9a-f]{8,32}")
+_CASE_REF = re.compile(r"[A-Za-z0-9-]{4,40}")
 SIGN_IN_FAILED = (
     "That did not work. Check your handle, password and the current code from your app. "
     "After several failures you must wait before trying again."
@@ -98,8 +99,11 @@ def page_values(who: SignedIn | None, template: str, context: dict[str, Any]) ->
     }
 
 
-def error(request: Request, who: SignedIn | None, status: int, message: str) -> HTMLResponse:
-    return render(request, "error", who, status=status, title="Error", message=message)
+def error(
+    request: Request, who: SignedIn | None, status: int, message: str, cover: str = ""
+) -> HTMLResponse:
+    """An error page; ``cover``: the case a caseworker may start a cover of from here."""
+    return render(request, "error", who, status=status, title="Error", message=message, cover=cover)
 
 
 async def current(request: Request) -> SignedIn | None:
@@ -128,8 +132,13 @@ def answer(request: Request, who: SignedIn | None, exc: HarbourError) -> HTMLRes
     if isinstance(exc, NotFound):
         return error(request, who, 404, "Not found.")
     if isinstance(exc, Forbidden) and exc.code == "not_assigned":
+        ref = request.path_params.get("ref", "")
         return error(
-            request, who, 403, "Not assigned to you: ask your supervisor, or start a cover."
+            request,
+            who,
+            403,
+            "Not assigned to you: ask your supervisor, or start a cover.",
+            cover=ref if _CASE_REF.fullmatch(ref) else "",
         )
     if isinstance(exc, Forbidden):
         return error(request, who, 403, "Not permitted.")

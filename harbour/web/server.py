@@ -10,7 +10,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from harbour.app import App
-from harbour.web import admin, casework, pages, people, supervision
+from harbour.web import admin, casework, cover, pages, people, supervision
 from harbour.web.guard import Guard
 
 STATIC = Path(__file__).parent / "static"
@@ -50,6 +50,8 @@ def create_app(app: App) -> Any:
         Route("/cases/{ref}/override", supervision.override_form, methods=["GET"]),
         Route("/cases/{ref}/override", supervision.override, methods=["POST"]),
         Route("/cases/{ref}/schedule", supervision.schedule, methods=["GET"]),
+        Route("/cases/{ref}/cover", cover.cover_form, methods=["GET"]),
+        Route("/cases/{ref}/cover", cover.cover, methods=["POST"]),
         *(
             route
             for what in ("people", "threats")

@@ -36,7 +36,8 @@ def checked(page: Any, name: str, problems: dict[str, list[str]]) -> None:
         problems[name] = found
 
 
-def enrol_and_sign_in(page: Any, app: App, clock: FixedClock, base: str, handle: str) -> None:
+def enrol_and_sign_in(page: Any, app: App, clock: FixedClock, base: str, handle: str) -> str:
+    """Enrol ``handle`` through its link and sign in: the code app's secret (to sign in again)."""
     page.goto(base + enrolment_path(app, handle))
     secret = page.locator("code.secret").inner_text().replace(" ", "")
     page.fill("#password", PASSWORD)
@@ -44,6 +45,11 @@ def enrol_and_sign_in(page: Any, app: App, clock: FixedClock, base: str, handle:
     page.fill("#code", code(app, secret))
     page.click("main button[type=submit]")
     next_step(clock)
+    sign_in_again(page, app, base, handle, secret)
+    return secret
+
+
+def sign_in_again(page: Any, app: App, base: str, handle: str, secret: str) -> None:
     page.goto(f"{base}/sign-in")
     page.fill("#handle", handle)
     page.fill("#password", PASSWORD)

@@ -5,7 +5,10 @@ through the form; the caseworker assesses at initial contact (moderate), works t
 assessment finds immediate danger: the alert is at the mail server before the page shows the
 result, a supervisor follows the link from the mail, signs in and takes it, the caseworker's
 page shows that by itself, and the caseworker records the emergency steps done; the
-supervisor's pages on the case (override, assign, schedule, reopen, versions compared).
+supervisor's pages on the case (override, assign, schedule, reopen, versions compared); then,
+in the same browser, a planning meeting whose plan is worked in place (no page load), the
+discharge assessment and the discharge (its confirmation, refused until the plan is final), a
+follow-up a month on, and the case closing once its follow-ups are done.
 
 See tests/web/browsing.py for what it needs, and for screenshots."""
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +26,10 @@ from sqlalchemy import select
 
 from harbour.app import App
 from harbour.clock import FixedClock
-from harbour.db.models import AuditEvent, Plan
+from harbour.db.models import AuditEvent, Case, Plan
 from harbour.demo.receivers import MAIL_DOMAIN, RouteBook, smtp_server, webhook_receiver
 from harbour.domain.refs import short_form
+from harbour.orchestration.pipeline import after_commit
 from harbour.plans.actions import finalize
 from harbour.plans.store import Undecided
 from tests.cli.helpers import assess_just_left, safest
@@ -39,7 +44,7 @@ from tests.web.browsing import (
     shot,
 )
 from tests.web.conftest import serving
-from tests.web.test_accessibility import enrol_and_sign_in
+from tests.web.test_accessibility import enrol_and_sign_in, sign_in_again
 
 # A story is long on a shared machine (axe-core on every page, three sign-ins, a poll): more
 # than the suite's two minutes when the other workers are busy.
@@ -124,8 +129,10 @@ def test_refer_assess_work_and_print_the_plan(
         worker.click("text=Work on the plan")
         looked_at(worker, "workbench", problems)
         worker.locator("main form[action$='/plan/accept'] button").first.focus()
-        worker.keyboard.press("Enter")
+        worker.keyboard.press("Enter")  # answered in place (static/swap.js): wait for it
+        worker.wait_for_selector("#workbench-status >> text=Accepted")
         worker.locator("main form[action$='/plan/reject'] button").first.click()
+        worker.wait_for_selector("#workbench-status >> text=Rejected")
         worker.select_option("#f-section", "strategies")
         worker.fill("#f-text", f"{MARK} go to the library after school")
         worker.click("text=Add to the draft")
@@ -153,7 +160,7 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
     problems: dict[str, list[str]] = {}
     with story(seeded, clock, tmp_path) as (smtp, app, base, browser):
         worker = browser.new_page(viewport=PHONE)
-        enrol_and_sign_in(worker, seeded, clock, base, "cw1")
+        worker_secret = enrol_and_sign_in(worker, seeded, clock, base, "cw1")
         worker.goto(f"{base}/cases/{case}/assess?point=incident")
         answer(worker, app, trafficker_threat="yes", situation="just_left", immediate_danger="yes")
         worker.click("main button.primary")
@@ -168,7 +175,7 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
         sup = browser.new_page(viewport=PHONE)
         sup.goto(link.group())
         assert sup.url.startswith(f"{base}/sign-in")
-        enrol_and_sign_in(sup, seeded, clock, base, "sup")
+        sup_secret = enrol_and_sign_in(sup, seeded, clock, base, "sup")
         sup.goto(link.group())
         sup.click("text=I'm taking this")
         assert "Taken by sup" in sup.locator("main").inner_text()
@@ -192,6 +199,7 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
             ("/plan/diff?v1=1&v2=2", "plan-diff"),
             ("/people/new", "person-new"),
             ("/people/1", "person-edit"),
+            ("/cover", "cover"),  # the form (a supervisor's cover is refused when sent)
         ):
             sup.goto(f"{base}/cases/{case}{path}")
             looked_at(sup, name, problems)
@@ -208,6 +216,72 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
         sup.goto(f"{base}/cases/{case}/override")
         sup.click("main button.primary")  # nothing chosen: refused beside the fields
         looked_at(sup, "override-refused", problems)
+
+        # Past the emergency, in the same browser: the planning meeting, its plan worked in
+        # place, the discharge assessment and the discharge, a follow-up a month on, and the
+        # case closing once its follow-ups are done.
+        assessed(worker, base, case, "planning_meeting", app)
+        assert "version 3 drafted" in worker.locator("main").inner_text()
+        worker.click("text=Work on the plan")
+        worker.evaluate("window.harbourStayed = true")  # gone if the page loads again
+        # The meeting's draft carries the decisions made before: reject one, then take it back.
+        decided = worker.locator("main li:has(form[action$='/plan/reject'])").last
+        decided_id = decided.get_attribute("id")
+        decided.locator("form[action$='/plan/reject'] button").click()
+        worker.wait_for_selector("#workbench-status >> text=Rejected")
+        worker.locator(f"[id='{decided_id}'] form[action$='/plan/accept'] button").click()
+        worker.wait_for_selector("#workbench-status >> text=Accepted")
+        step = worker.locator("main li:has(details.edit)").first
+        step_id = step.get_attribute("id")
+        step.locator("summary").click()
+        step.locator("select").select_option("family")
+        due = (clock.now() + timedelta(days=10)).date().isoformat()
+        step.locator("input[type=date]").fill(due)
+        step.locator("button:has-text('Save')").click()
+        # Saved, or refused (then the assertion says why).
+        worker.wait_for_selector(
+            "#workbench-status:has-text('saved'), #workbench-status[role=alert]"
+        )
+        status = worker.locator("#workbench-status").inner_text()
+        assert "Owner and due date saved" in status, status
+        assert f"family; due {due}" in worker.locator(f"[id='{step_id}']").inner_text()
+        worker.locator(f"[id='{step_id}'] form[action$='/done'] button").click()
+        worker.wait_for_selector("#workbench-status >> text=Recorded done")
+        assert worker.locator(f"[id='{step_id}'] form[action$='/undo']").count() == 1
+        assert worker.evaluate("window.harbourStayed === true"), "the workbench was reloaded"
+        looked_at(worker, "workbench-in-place", problems)
+        finalized(worker)
+
+        assessed(worker, base, case, "discharge", app)
+        worker.goto(f"{base}/cases/{case}")
+        assert "discharge pending" in worker.locator("dl.facts").inner_text()
+        worker.click("main a:has-text('Discharge')")
+        said = worker.locator("main").inner_text()
+        assert "30, 90, 180 days after the discharge" in said, said
+        worker.click("text=Discharge the case")  # its plan is still a draft: nothing changes
+        assert "finalize the plan version" in worker.locator("main").inner_text()
+        worker.goto(f"{base}/cases/{case}/plan")
+        finalized(worker)  # the discharge plan final: the case is discharged
+        worker.goto(f"{base}/cases/{case}")
+        assert "discharged" in worker.locator("dl.facts").inner_text()
+
+        clock.advance(timedelta(days=30))  # a month on: everyone signs in again
+        sign_in_again(worker, seeded, base, "cw1", worker_secret)
+        assessed(worker, base, case, "follow_up", app)
+        sign_in_again(sup, seeded, base, "sup", sup_secret)
+        sup.goto(f"{base}/cases/{case}")
+        sup.click("main a:has-text('Close')")
+        assert "follow-ups are done" in sup.locator("main").inner_text()
+        sup.click("text=Close the case")  # two follow-ups are still to come
+        assert "follow-up assessments remain before closing" in sup.locator("main").inner_text()
+        for months in (2, 3):  # the 90- and 180-day follow-ups (as the CLI records them)
+            clock.advance(timedelta(days=30 * months))
+            assess_just_left(seeded, reference, "follow_up")
+            after_commit(seeded)
+        sign_in_again(sup, seeded, base, "sup", sup_secret)
+        sup.goto(f"{base}/cases/{case}")
+        assert "closed" in sup.locator("dl.facts").inner_text()
+        assert sup.locator("main a:has-text('Reopen')").count() == 1
         browser.close()
 
     assert problems == {}
@@ -216,8 +290,45 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
             select(AuditEvent.action).where(AuditEvent.action == "plan.step.done")
         ).all()
     )
-    assert len(done) == count
+    assert len(done) == count + 1  # the emergency steps, and one step of the meeting's plan
     statuses = seeded.run(
-        lambda uow: uow.session.scalars(select(Plan.status).order_by(Plan.version_number)).all()
+        lambda uow: uow.session.execute(
+            select(Plan.point, Plan.status).order_by(Plan.version_number)
+        ).all()
     )
-    assert statuses == ["final", "draft"]
+    assert [tuple(row) for row in statuses[:4]] == [
+        ("initial_contact", "final"),
+        ("incident", "superseded"),  # the planning meeting drafted the next one
+        ("planning_meeting", "final"),
+        ("discharge", "final"),
+    ]
+    closed = select(Case.status).where(Case.reference == reference)
+    assert seeded.run(lambda uow: uow.session.scalars(closed).one()) == "closed"
+
+
+def assessed(page: Any, base: str, case: str, point: str, app: App) -> None:
+    """An assessment at ``point`` from the case page, as the caseworker makes it."""
+    page.goto(f"{base}/cases/{case}")
+    page.select_option("#f-point", point)
+    page.click("text=Open the assessment")
+    # The earlier assessments click each answer as a person does; these tick the same radio
+    # buttons in one step (about a dozen round trips to the browser fewer each).
+    chosen = safest(app) | {"trafficker_threat": "yes", "situation": "just_left"}
+    ticked = page.evaluate(
+        """answers => Object.entries(answers).filter(([name, value]) => {
+            const box = document.querySelector(`input[name='answers.${name}'][value='${value}']`);
+            if (box) { box.checked = true; }
+            return box !== null;
+        }).length""",
+        {qid: str(value) for qid, value in chosen.items()},
+    )
+    assert ticked == len(chosen)
+    page.click("main button.primary")
+    assert "Assessment recorded" in page.locator("h1").inner_text()
+
+
+def finalized(page: Any) -> None:
+    if page.locator("#f-choice-accept_rest").count():  # offered when suggestions are undecided
+        page.check("#f-choice-accept_rest")
+    page.click("main form[action$='/plan/finalize'] button.primary")
+    assert "This version is final" in page.locator("main").inner_text()

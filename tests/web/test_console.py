@@ -122,6 +122,37 @@ def test_deactivated_staff_are_signed_out_at_once_and_cannot_sign_in(
     assert sign_in(seeded, client(seeded), "cw1", secret).status_code == 400
 
 
+def test_an_alert_page_is_audited_once_not_each_time_it_polls(
+    seeded: App, clock: FixedClock
+) -> None:
+    alert = imminent_alert(seeded, new_case(seeded))
+    status = f"/alerts/{alert.id}/status"
+
+    def reads() -> list[tuple[str | None, str]]:
+        return [(r.actor_handle, r.outcome) for r in audits(seeded, "alert.read")]
+
+    sup, _ = signed_in(seeded, clock, "sup")
+    assert sup.get(f"/alerts/{alert.id}").status_code == 200
+    assert reads() == [("sup", "ok")]  # the page view
+    for _ in range(5):  # the page's polls, ten seconds apart
+        clock.advance(timedelta(seconds=10))
+        polled = sup.get(status)
+        assert polled.status_code == 200 and "Not taken yet" in polled.text
+    assert reads() == [("sup", "ok")]
+    cw, _ = signed_in(seeded, clock, "cw1")  # a status asked for without the page: recorded
+    assert cw.get(status).status_code == 200
+    assert reads() == [("sup", "ok"), ("cw1", "ok")]
+    for _ in range(5):  # long after the page stopped polling (the session kept alive)...
+        clock.advance(timedelta(minutes=5))
+        assert sup.get("/").status_code == 200
+    # ... a poll is recorded again
+    assert sup.get(status).status_code == 200
+    assert reads() == [("sup", "ok"), ("cw1", "ok"), ("sup", "ok")]
+    theirs = imminent_alert(seeded, refer_south(seeded))
+    assert sup.get(f"/alerts/{theirs.id}/status").status_code == 404  # refused, and recorded
+    assert reads()[-1] == ("sup", "not_found")
+
+
 def test_another_agencys_alert_answers_like_a_missing_one_and_is_audited(
     seeded: App, clock: FixedClock
 ) -> None:

@@ -77,7 +77,7 @@ def page_of(web: Any, case: str) -> tuple[str, str]:
 
 def suggested(html: str, case: str, what: str = "accept") -> list[str]:
     return re.findall(
-        rf'action="/cases/{case}/plan/{what}" class="inline-form">\s*<input type="hidden" '
+        rf'action="/cases/{case}/plan/{what}" class="inline-form" data-swap>\s*<input type="hidden" '
         r'name="csrf" value="[^"]+"><input type="hidden" name="version" value="\d+">'
         r'<input type="hidden" name="item" value="([^"]+)">',
         html,
@@ -278,3 +278,84 @@ def test_a_stale_page_another_agencys_case_and_the_emergency_protocol(
     )
     assert gone.status_code == 404
     assert counts(seeded)["plans"] == before["plans"]
+
+
+SWAP = {"HX-Request": "true"}  # what static/swap.js sends (htmx's header)
+
+
+def test_decisions_swap_the_item_without_a_page_load_and_a_stale_page_says_so(
+    seeded: App, clock: FixedClock, worked: tuple[Any, str, str]
+) -> None:
+    """With the script, accept, reject, edit and done/undo answer with the item's fragment (and
+    the finalize form, and what was done), the same rows written as the redirecting form; a
+    refusal comes back in the fragment beside its field; a page of a plan that moved on gets a
+    plain message and a link; a missing CSRF token is still refused."""
+    web, case, reference = worked
+    html, csrf = page_of(web, case)
+    assert '<script src="/static/swap.js" defer></script>' in html
+    assert '<div id="workbench-status" role="status" tabindex="-1" data-live></div>' in html
+    first, second = suggested(html, case)[:2]
+    base = {"csrf": csrf, "version": "1"}
+
+    accepted = web.post(f"/cases/{case}/plan/accept", data=base | {"item": first}, headers=SWAP)
+    assert accepted.status_code == 200, accepted.text[-1500:]
+    fragment = accepted.text
+    assert "<!DOCTYPE" not in fragment and "<main" not in fragment
+    assert re.search(rf'<li id="item-{re.escape(first)}" class="state-accepted"', fragment)
+    assert fragment.count("<li id=") == 1 and 'id="finalize-section"' in fragment
+    assert re.search(r'<div id="workbench-status" role="status"[^>]*>Accepted: ', fragment)
+    assert f'name="csrf" value="{csrf}"' in fragment  # its forms work again
+    rejected = web.post(f"/cases/{case}/plan/reject", data=base | {"item": second}, headers=SWAP)
+    assert rejected.status_code == 200 and "Rejected: " in rejected.text
+    assert items(seeded, reference)[first][0] == "accepted"
+    assert items(seeded, reference)[second][0] == "rejected"
+
+    step = next(
+        k for k, v in items(seeded, reference).items() if v[0] != "rejected" and "step" in k
+    )
+    later = (clock.now() + timedelta(days=14)).date().isoformat()
+    before = counts(seeded)
+    refused = web.post(
+        f"/cases/{case}/plan/edit",
+        data=base | {"item": step, "owner": "caseworker", "due": "soon"},
+        headers=SWAP,
+    )
+    assert refused.status_code == 400, refused.text[-1500:]
+    assert '<details class="edit" open>' in refused.text
+    assert re.search(r'id="f-due-steps-\d+-error"', refused.text)
+    assert 'value="soon"' in refused.text and 'role="alert"' in refused.text
+    assert counts(seeded) == before
+    edited = web.post(
+        f"/cases/{case}/plan/edit",
+        data=base | {"item": step, "owner": "caseworker", "due": later},
+        headers=SWAP,
+    )
+    assert edited.status_code == 200 and "Owner and due date saved" in edited.text
+    assert f"; caseworker; due {later}" in edited.text
+    back = {"csrf": csrf, "back": f"/cases/{case}/plan"}
+    done = web.post(f"/cases/{case}/steps/{step}/done", data=back, headers=SWAP)
+    assert done.status_code == 200 and "Recorded done" in done.text
+    assert f"/steps/{step}/undo" in done.text
+    undone = web.post(f"/cases/{case}/steps/{step}/undo", data=back, headers=SWAP)
+    assert undone.status_code == 200 and "Recorded not done" in undone.text
+
+    assert (
+        web.post(f"/cases/{case}/plan/accept", data={"version": "1", "item": first}, headers=SWAP)
+    ).status_code == 403  # no CSRF token: the refusal page (the script posts it plainly)
+
+    assess_just_left(seeded, reference, "incident")  # someone drafted version 2 meanwhile
+    before = counts(seeded)
+    stale = web.post(f"/cases/{case}/plan/accept", data=base | {"item": second}, headers=SWAP)
+    assert stale.status_code == 409
+    assert 'role="alert"' in stale.text and "the plan changed since the page was opened" in (
+        stale.text
+    )
+    assert f'<a href="/cases/{case}/plan">Open the plan as it is now</a>' in stale.text
+    assert "<li id=" not in stale.text and counts(seeded) == before
+    assert [a for a in actions(seeded) if not a.startswith("plan.documents")] == [
+        "plan.item.accepted",
+        "plan.item.rejected",
+        "plan.item.edit",
+        "plan.step.done",
+        "plan.step.undone",
+    ]

@@ -1,0 +1,138 @@
+"""Starting a cover of a colleague's case from the console, as ``harbour case cover`` does:
+offered to a caseworker refused "not assigned to you"; refused without a reason, or for more
+hours than the policy allows, writing nothing; once started it is audited, on the timeline, the
+supervisors are told through the outbox (never why), and the case opens. Each test runs on
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from markupsafe import escape
+from sqlalchemy import func, select
+
+from harbour.app import App
+from harbour.clock import FixedClock
+from harbour.db.models import AuditEvent, CaseCover, OutboxMessage
+from harbour.domain.refs import short_form
+from tests.cli.helpers import assess_just_left, referred_case
+from tests.web.forming import counts
+from tests.web.helpers import client, csrf_of, signed_in
+from tests.web.test_console import refer_south
+
+MARK = "MKCOVER"
+
+
+@pytest.fixture
+def ref(seeded: App, tmp_path: Path) -> str:
+    reference = referred_case(seeded, tmp_path, MARK, situation="just_left")
+    assess_just_left(seeded, reference, "initial_contact")
+    return reference
+
+
+def written(app: App) -> dict[str, int]:
+    """What a cover writes: the cover, the supervisors' notices, and the other rows."""
+
+    def work(uow: Any) -> dict[str, int]:
+        return {
+            "covers": int(uow.session.scalar(select(func.count()).select_from(CaseCover))),
+            "notices": int(
+                uow.session.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(OutboxMessage.kind == "cover_started")
+                )
+            ),
+        }
+
+    return counts(app) | app.run(work)
+
+
+def test_a_caseworker_refused_a_colleagues_case_starts_a_cover_from_the_console(
+    seeded: App, clock: FixedClock, ref: str
+) -> None:
+    web, _ = signed_in(seeded, clock, "cw2")
+    case = short_form(ref)
+    refused = web.get(f"/cases/{case}")
+    assert refused.status_code == 403
+    assert f'<a href="/cases/{case}/cover">Start a cover of this case</a>' in refused.text
+    form = web.get(f"/cases/{case}/cover")
+    assert form.status_code == 200 and "Cover a colleague" in form.text
+    assert 'value="8"' in form.text and "From 1 to 72" in form.text  # the policy's
+    csrf = csrf_of(web, f"/cases/{case}/cover")
+    before = written(seeded)
+
+    bad = {
+        "no reason": ({"reason": "  ", "hours": "4"}, "reason", "say why you cover the case"),
+        "too long": ({"reason": f"{MARK} away", "hours": "73"}, "hours", "from 1 to 72"),
+        "no hours": ({"reason": f"{MARK} away", "hours": "0"}, "hours", "from 1 to 72"),
+        "not a number": ({"reason": f"{MARK} away", "hours": "4.5"}, "hours", "a whole number"),
+        "NUL": ({"reason": f"{MARK}\x00", "hours": "4"}, "reason", ""),
+        "1 MB": ({"reason": "x" * 1_000_000, "hours": "4"}, "reason", ""),
+    }
+    for name, (fields, field, message) in bad.items():
+        answer = web.post(f"/cases/{case}/cover", data={"csrf": csrf} | fields)
+        assert answer.status_code == 400, name
+        assert f'id="f-{field}-error"' in answer.text, (name, answer.text[-1500:])
+        assert str(escape(message)) in answer.text, name
+        assert written(seeded) == before, name
+    assert web.post(f"/cases/{case}/cover", data={"reason": "away", "hours": "4"}).status_code == (
+        403
+    )  # no CSRF token
+    assert written(seeded) == before
+
+    started = web.post(
+        f"/cases/{case}/cover",
+        data={"csrf": csrf, "reason": f"{MARK} cw1 is off sick", "hours": "4"},
+    )
+    assert started.status_code == 303 and started.headers["location"] == f"/cases/{case}"
+    page = web.get(f"/cases/{case}")
+    assert page.status_code == 200 and "Covered by</dt><dd>cw2" in page.text
+    assert MARK not in page.text
+    after = written(seeded)
+    assert after["covers"] == before["covers"] + 1 and after["notices"] > before["notices"]
+    starts = seeded.run(
+        lambda uow: [
+            (r.actor_handle, r.details)
+            for r in uow.session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "case.cover.start")
+            )
+        ]
+    )
+    assert starts == [("cw2", {"hours": 4})]
+    notices = seeded.run(
+        lambda uow: [
+            (r.recipient, r.context)
+            for r in uow.session.scalars(
+                select(OutboxMessage).where(OutboxMessage.kind == "cover_started")
+            )
+        ]
+    )
+    assert {recipient for recipient, _ in notices} == {"sup"}
+    assert all(MARK not in repr(context) for _, context in notices)
+    sealed = seeded.run(lambda uow: uow.session.scalars(select(CaseCover.reason_sealed)).all())
+    assert sealed and all(MARK not in (s or "") for s in sealed)
+
+    again = web.post(f"/cases/{case}/cover", data={"csrf": csrf, "reason": "again", "hours": "2"})
+    assert again.status_code == 400 and "you cover the case already" in again.text
+    assert written(seeded)["covers"] == after["covers"]
+
+
+def test_a_cover_is_refused_where_it_is_not_needed_or_not_theirs(
+    seeded: App, clock: FixedClock, ref: str
+) -> None:
+    case = short_form(ref)
+    form = {"reason": f"{MARK} away", "hours": "4"}
+    theirs = short_form(refer_south(seeded).reference)
+    staff = {handle: signed_in(seeded, clock, handle)[0] for handle in ("cw1", "sup", "cw2")}
+    tokens = {handle: csrf_of(web) for handle, web in staff.items()}
+    before = written(seeded)  # signed in: what the refusals must not add to
+    for handle, needed in (("cw1", "assigned to you"), ("sup", "supervisors act on every case")):
+        answer = staff[handle].post(f"/cases/{case}/cover", data=form | {"csrf": tokens[handle]})
+        assert answer.status_code == 400 and needed in answer.text, handle
+    foreign = staff["cw2"].post(f"/cases/{theirs}/cover", data=form | {"csrf": tokens["cw2"]})
+    assert foreign.status_code == 404 and MARK not in foreign.text
+    assert written(seeded) == before
+    assert client(seeded).get(f"/cases/{case}/cover").status_code == 303  # signed out
