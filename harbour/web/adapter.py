@@ -235,11 +235,27 @@ def instrument_form(app: App) -> list[dict[str, Any]]:
     return groups
 
 
-def check_can_assess(app: App, handle: str, ref: str, point: str) -> None:
-    """Before anyone answers the questions: may this person assess this case at this point?"""
-    from harbour.assessments.submit import check_can_assess as check
+def assessment_draft(app: App, handle: str, ref: str, point: str) -> dict[str, Any] | None:
+    """Before the questions open: may this person assess this case at this point? Then their
+    own saved draft of it, as the form's typed values, or None."""
+    from harbour.assessments.drafts import open_draft
 
-    check(app, handle, ref, point)
+    return _draft(open_draft(app, handle, ref, point))
+
+
+def save_draft(app: App, handle: str, ref: str, point: str, answers: dict[str, str]) -> None:
+    """Save the answers given so far as the person's draft (nothing else happens: no flow, no
+    lifecycle event, no notification)."""
+    from harbour.assessments.drafts import save_draft as save
+
+    save(app, handle, ref, point, answers)
+
+
+def _draft(found: Any) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    typed = {f"answers.{qid}": value for qid, value in found.answers}
+    return {"typed": typed, "saved": found.saved_local, "answered": found.answered}
 
 
 def assess(
