@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 
 from sqlalchemy import ColumnElement, Table, and_, func, or_, select, update
@@ -37,16 +38,49 @@ def sealed_tables() -> list[type[Base]]:
 
 def stale_count(app: App) -> int:
     """How many sealed values and blind indexes are not under the primary key."""
-    primary = app.cipher.primary
+    return app.run(_stale_total)
 
-    def work(uow: UnitOfWork) -> int:
-        stale_index = select(func.count()).where(YouthIndex.key_id != primary)
-        total = uow.session.scalar(stale_index) or 0
-        for table in sealed_tables():
-            for column in _columns(table):
-                query = select(func.count()).where(_stale(column, primary))
-                total += uow.session.scalar(query.select_from(column.table)) or 0
-        return total
+
+def _stale_total(uow: UnitOfWork) -> int:
+    primary = uow.app.cipher.primary
+    stale_index = select(func.count()).where(YouthIndex.key_id != primary)
+    total = uow.session.scalar(stale_index) or 0
+    for table in sealed_tables():
+        for column in _columns(table):
+            query = select(func.count()).where(_stale(column, primary))
+            total += uow.session.scalar(query.select_from(column.table)) or 0
+    return total
+
+
+@dataclass(frozen=True)
+class KeyStatus:
+    """Where a key rotation stands, as ``keys status`` and the console's keys page show it:
+    key versions and counts only, never a key."""
+
+    primary: int  # the version new values are sealed under
+    versions: tuple[int, ...]  # every key of the keyring (old ones read older values)
+    stale: int  # values and blind indexes still under an older key: a rotation to finish
+
+    @property
+    def finished(self) -> bool:
+        return self.stale == 0
+
+    def as_json(self) -> dict[str, object]:
+        shown = {"primary": self.primary, "versions": list(self.versions), "stale": self.stale}
+        return shown | {"finished": self.finished}
+
+
+def key_status(app: App, actor_handle: str | None) -> KeyStatus:
+    """The keyring's versions and how many values a rotation has still to move (operators
+    only, audited in the store's trail). Read-only: rotating stays ``harbour keys rotate``."""
+    from harbour.access import store_operation
+
+    app.reload_keys()  # a rotation running elsewhere may have added a key since we started
+
+    def work(uow: UnitOfWork) -> KeyStatus:
+        store_operation(uow, actor_handle, "keys.status")
+        keyring = uow.app.cipher.keyring
+        return KeyStatus(uow.app.cipher.primary, tuple(sorted(keyring.keys)), _stale_total(uow))
 
     return app.run(work)
 

@@ -19,7 +19,7 @@ from harbour.access import (
     refuse_in_store_trail,
     resolve_actor,
 )
-from harbour.admin.contacts import ContactIn, seal_contact
+from harbour.admin.contacts import ContactIn, delivery_of, seal_contact
 from harbour.app import App, UnitOfWork
 from harbour.auth import enrolment, sessions
 from harbour.auth.enrolment import IssuedLink
@@ -28,6 +28,7 @@ from harbour.db.models import Agency, Case, Staff
 from harbour.domain.text import Address, ChatAddress, Email, Handle, Phone, TimeZoneName
 from harbour.domain.vocab import CaseStatus, Role
 from harbour.errors import Conflict, InvalidInput, NotFound
+from harbour.notify import directory
 from harbour.notify.outbox import dead_letter_recipient
 from harbour.notify.routes import CHANNELS, ROLE_TAGS
 from harbour.validation import parse
@@ -146,6 +147,58 @@ def add_agency(app: App, actor_handle: str | None, **fields: object) -> AgencyRo
             staff = create_staff(uow, admin_in)
             audit_store(uow, actor, "staff.add", handle=staff.handle, role=staff.role)
         return AgencyRow(agency.name, agency.timezone)
+
+    return app.run(work)
+
+
+@dataclass(frozen=True)
+class AgencyListed:
+    """An agency as the agencies page and ``agency list`` show it: no address or phone, and its
+    mail and chat settings only as scheme and host (``contacts.delivery_of``), or None."""
+
+    name: str
+    timezone: str
+    staff: int  # active accounts
+    admins: int  # active admins
+    mail: str | None
+    chat: str | None
+    own: bool  # the actor's agency
+
+    def as_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def list_agencies(app: App, actor_handle: str | None) -> tuple[Actor, list[AgencyListed]]:
+    """Every agency, for the installation's operators (audited in the store's trail); an
+    agency's other admins see their own agency alone."""
+
+    def work(uow: UnitOfWork) -> tuple[Actor, list[AgencyListed]]:
+        actor = _admin(uow, actor_handle, "agency.list")
+        active = (Staff.agency_id == Agency.id, Staff.active.is_(True))
+        staff = select(func.count(Staff.id)).where(*active).scalar_subquery()
+        admins = select(func.count(Staff.id)).where(*active, Staff.role == Role.ADMIN)
+        query = select(Agency, staff, admins.scalar_subquery()).order_by(Agency.name)
+        if not actor.operator:
+            query = query.where(Agency.id == actor.agency_id)
+        rows = []
+        for agency, members, admin_count in uow.session.execute(query):
+            shown = delivery_of(uow, agency)
+            rows.append(
+                AgencyListed(
+                    agency.name,
+                    agency.timezone,
+                    members,
+                    admin_count,
+                    shown.mail,
+                    shown.chat,
+                    agency.id == actor.agency_id,
+                )
+            )
+        if actor.operator:
+            audit_store(uow, actor, "agency.list", count=len(rows))
+        else:
+            audit(uow, actor, "agency.list", count=len(rows))
+        return actor, rows
 
     return app.run(work)
 
@@ -272,6 +325,71 @@ def deactivate_staff(
             dead_lettered=dead,
         )
         return Deactivated(staff.handle, len(cases), reassign_to if cases else None, dead)
+
+    return app.run(work)
+
+
+class RoleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Role
+
+
+@dataclass(frozen=True)
+class RoleChanged:
+    handle: str
+    role: str
+    previous: str
+
+    @property
+    def changed(self) -> bool:
+        return self.role != self.previous
+
+
+CASE_ROLES = (Role.CASEWORKER, Role.SUPERVISOR)
+
+
+def change_role(app: App, actor_handle: str | None, handle: str, role: str) -> RoleChanged:
+    """Give an active account of the admin's agency another role. Refused for the admin's own
+    account (the agency could be left with no admin), for an operator's (an operator is an
+    admin: ``staff operator --revoke`` first), and while open cases are assigned to someone
+    who would no longer take cases (reassign them first). Their console shows the new role at
+    once; the routes (``role/agency`` tags) are worked out anew."""
+    data = parse(RoleIn, {"role": role}, prefix="--")
+
+    def work(uow: UnitOfWork) -> RoleChanged:
+        actor = _admin(uow, actor_handle, "staff.manage")
+        staff = uow.session.scalar(
+            select(Staff).where(
+                Staff.handle == handle, Staff.agency_id == actor.agency_id, Staff.active.is_(True)
+            )
+        )
+        if staff is None:
+            raise NotFound("staff_not_found", "no active staff member with that handle")
+        if staff.id == actor.staff_id:
+            raise InvalidInput([("HANDLE", "you cannot change your own role")])
+        guard_operator(uow, actor, staff, "staff.role")
+        previous = Role(staff.role)
+        if staff.operator and data.role != Role.ADMIN:
+            why = "an operator is an admin: take that back first (harbour staff operator --revoke)"
+            raise Conflict("operator_stays_admin", why)
+        if previous == data.role:
+            return RoleChanged(staff.handle, previous, previous)
+        if data.role not in CASE_ROLES:
+            open_cases = uow.session.scalar(
+                select(func.count(Case.id)).where(
+                    Case.caseworker_id == staff.id, Case.status != CaseStatus.CLOSED
+                )
+            )
+            if open_cases:
+                raise Conflict(
+                    "has_open_cases",
+                    f"{open_cases} open case(s) are assigned to {staff.handle}, and a "
+                    f"{data.role} takes no cases: reassign them first (harbour assign REF HANDLE)",
+                )
+        staff.role = data.role
+        directory.forget(uow)
+        audit(uow, actor, "staff.role", handle=staff.handle, role=data.role, previous=previous)
+        return RoleChanged(staff.handle, data.role, previous)
 
     return app.run(work)
 

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from harbour import events
@@ -23,7 +23,15 @@ from harbour.cases import transitions as lifecycle
 from harbour.cases.intake import IdempotencyKey
 from harbour.cases.schedule import open_assessment
 from harbour.clock import local_time
-from harbour.db.models import Alert, Assessment, Case, LifecycleEvent, Plan, ThreatSource
+from harbour.db.models import (
+    Alert,
+    Assessment,
+    AssessmentDraft,
+    Case,
+    LifecycleEvent,
+    Plan,
+    ThreatSource,
+)
 from harbour.domain.composition import compose
 from harbour.domain.instrument import Instrument
 from harbour.domain.risk import (
@@ -254,6 +262,12 @@ def _store(
     uow.seal(assessment, "reasons", json.dumps(reasons))
     uow.seal(assessment, "free_text", json.dumps(free_text, sort_keys=True) if free_text else None)
     uow.seal(assessment, "answers_digest", digest)
+    # Whoever saved a draft of this point: it is answered now (harbour.assessments.drafts).
+    uow.session.execute(
+        delete(AssessmentDraft).where(
+            AssessmentDraft.case_id == case.id, AssessmentDraft.point == point
+        )
+    )
     return assessment
 
 

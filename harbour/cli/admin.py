@@ -64,6 +64,26 @@ def agency_add(
     )
 
 
+@agency_cli.command("list")
+def agency_list(actor: As = None, as_json: Json = False) -> None:
+    """The agencies (operators; an agency's admin sees their own): time zone, active staff and
+    admins, and whether mail and chat are set (scheme and host only)."""
+    from harbour.admin.staffing import list_agencies
+
+    _, rows = list_agencies(get_app(), actor)
+    emit([r.as_json() for r in rows], as_json, _agencies_table)
+
+
+def _agencies_table(rows: list[dict[str, Any]]) -> str:
+    header = f"{'agency':<16} {'timezone':<20} {'staff':>5} {'admins':>6}  mail / chat"
+    lines = [
+        f"{r['name']:<16} {r['timezone']:<20} {r['staff']:>5} {r['admins']:>6}  "
+        f"{r['mail'] or 'not set'} / {r['chat'] or 'not set'}"
+        for r in rows
+    ]
+    return "\n".join([header, *lines])
+
+
 @agency_cli.command("delivery")
 def agency_delivery(
     mail: Annotated[
@@ -244,6 +264,26 @@ def _handles_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join([f"{'handle':<16} role", *lines])
 
 
+@staff_cli.command("role")
+def staff_role(
+    handle: str,
+    role: Annotated[str, typer.Argument(help="coordinator|caseworker|supervisor|admin")],
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Give an account of your agency another role (not your own). Refused while open cases are
+    assigned to someone who would no longer take cases: reassign them first."""
+    from harbour.admin.staffing import change_role
+
+    done = change_role(get_app(), actor, handle, role)
+    said = f"{done.handle} is now {done.role} (was {done.previous})."
+    emit(
+        {"handle": done.handle, "role": done.role, "previous": done.previous},
+        as_json,
+        said if done.changed else f"{done.handle} is already {done.role}: nothing changed.",
+    )
+
+
 @staff_cli.command("deactivate")
 def staff_deactivate(
     handle: str,
@@ -299,6 +339,24 @@ def keys_rotate(actor: As = None, as_json: Json = False) -> None:
         {"primary_key": version, "reencrypted": count},
         as_json,
         f"Primary key is now version {version}; {count} values re-encrypted.",
+    )
+
+
+@keys_cli.command("status")
+def keys_status(actor: As = None, as_json: Json = False) -> None:
+    """Where a rotation stands: the primary key's version, the keyring's, and how many values
+    are still under an older key (operators only; `keys rotate` finishes them)."""
+    from harbour.admin.keys import key_status
+
+    done = key_status(get_app(), actor)
+    left = (
+        "every value is under it."
+        if done.finished
+        else f"{done.stale} value(s) still under an older key: run `harbour keys rotate` to finish."
+    )
+    versions = ", ".join(str(v) for v in done.versions)
+    emit(
+        done.as_json(), as_json, f"Primary key version {done.primary} (keyring: {versions}); {left}"
     )
 
 

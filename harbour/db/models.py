@@ -219,6 +219,25 @@ class Assessment(Base):
         return self.override_level or self.computed_level
 
 
+class AssessmentDraft(Base):
+    """One person's unfinished answers to an assessment of a case, saved to come back to: sealed
+    like the answers, one per case, point and author (a later save replaces it), removed when
+    the assessment at that point is submitted (``harbour.assessments.submit``)."""
+
+    __tablename__ = "assessment_drafts"
+    __table_args__ = (UniqueConstraint("case_id", "point", "author_id"),)
+
+    id: Mapped[str] = id_column()
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))  # the unique constraint's lead
+    point: Mapped[str] = mapped_column(String(CODE))
+    author_id: Mapped[str] = mapped_column(ForeignKey("staff.id"), index=True)
+    # The open assessment the draft answers, when one was opened for the point (an incident's
+    # is opened by its submission).
+    assessment_id: Mapped[str | None] = mapped_column(ForeignKey("assessments.id"), index=True)
+    answers_sealed: Mapped[str | None] = sealed(YOUTH_PII)  # JSON of the answers given so far
+    saved_at: Mapped[datetime]
+
+
 class Plan(Base):
     """One version of a case's safety plan; immutable once final."""
 

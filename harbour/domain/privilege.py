@@ -50,12 +50,15 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "staff.manage": frozenset({A}),
     # ... and where their agency's mail and chat go (the settings that make staff routes).
     "agency.delivery": frozenset({A}),
+    # ... and their agency as the agencies page shows it (operators: every agency).
+    "agency.list": frozenset({A}),
     # Coordinators and supervisors assign cases, so they see who is there to take them.
     "staff.list": frozenset({C, S, A}),
     "notify.manage": frozenset({A, S}),
     # Store-wide operations (STORE_WIDE): the installation's operators alone.
     "agency.add": frozenset({A}),
     "keys.rotate": frozenset({A}),
+    "keys.status": frozenset({A}),
     "store.copy": frozenset({A}),
     "staff.operator": frozenset({A}),
     # A youth gone missing, its reporting steps and their return: those who work the case.
@@ -69,7 +72,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
 # agency, who else is an operator. Only the installation's operators do it: the admin
 # `harbour init` made, and the admins an operator named. Done or refused, it is audited in the
 # store's own trail (rows of no agency), which only operators read (``harbour audit --system``).
-STORE_WIDE = frozenset({"agency.add", "keys.rotate", "store.copy", "staff.operator"})
+STORE_WIDE = frozenset({"agency.add", "keys.rotate", "keys.status", "store.copy", "staff.operator"})
 
 # What a caseworker does on a case only when it is assigned to them or they cover it.
 ASSIGNED_ONLY = frozenset(

@@ -65,9 +65,10 @@ def _holds(instrument: Instrument, condition: Condition, ranks: Mapping[str, int
 
 
 def validate_answers(
-    instrument: Instrument, answers: object
+    instrument: Instrument, answers: object, *, partial: bool = False
 ) -> tuple[dict[str, object], dict[str, str]]:
-    """(structured answers, free-text answers), or InvalidInput naming question ids, never values."""
+    """(structured answers, free-text answers), or InvalidInput naming question ids, never values.
+    ``partial`` (a draft): the answers given are checked, the required ones may still be missing."""
     if not isinstance(answers, Mapping):
         raise InvalidInput([("answers", "must map question ids to answers")])
     if len(answers) > MAX_ANSWERS:
@@ -83,7 +84,7 @@ def validate_answers(
     for question in questions.values():
         value = answers.get(question.id)
         if value is None:
-            if question.is_required:
+            if question.is_required and not partial:
                 refused.append((_field(question.id), "is required"))
             continue
         problem = _check(question, value)

@@ -239,11 +239,27 @@ def instrument_form(app: App) -> list[dict[str, Any]]:
     return groups
 
 
-def check_can_assess(app: App, handle: str, ref: str, point: str) -> None:
-    """Before anyone answers the questions: may this person assess this case at this point?"""
-    from harbour.assessments.submit import check_can_assess as check
+def assessment_draft(app: App, handle: str, ref: str, point: str) -> dict[str, Any] | None:
+    """Before the questions open: may this person assess this case at this point? Then their
+    own saved draft of it, as the form's typed values, or None."""
+    from harbour.assessments.drafts import open_draft
 
-    check(app, handle, ref, point)
+    return _draft(open_draft(app, handle, ref, point))
+
+
+def save_draft(app: App, handle: str, ref: str, point: str, answers: dict[str, str]) -> None:
+    """Save the answers given so far as the person's draft (nothing else happens: no flow, no
+    lifecycle event, no notification)."""
+    from harbour.assessments.drafts import save_draft as save
+
+    save(app, handle, ref, point, answers)
+
+
+def _draft(found: Any) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    typed = {f"answers.{qid}": value for qid, value in found.answers}
+    return {"typed": typed, "saved": found.saved_local, "answered": found.answered}
 
 
 def assess(
@@ -601,3 +617,58 @@ def deactivate_staff(app: App, handle: str, whom: str, reassign_to: str | None) 
     done = do_deactivate(app, handle, whom, reassign_to)
     after_commit(app)
     return done.reassigned
+
+
+def change_role(app: App, handle: str, whom: str, role: str) -> dict[str, Any]:
+    """``harbour staff role``."""
+    from harbour.admin.staffing import change_role as do_change
+
+    done = do_change(app, handle, whom, role)
+    after_commit(app)
+    return {"handle": done.handle, "role": done.role, "previous": done.previous}
+
+
+# Admin: agencies (``harbour agency list|add``), routes (``notify check|test``), keys
+
+
+def agencies_page(app: App, handle: str) -> dict[str, Any]:
+    """``harbour agency list``: every agency for an operator, their own for another admin."""
+    from harbour.admin.staffing import list_agencies
+
+    actor, rows = list_agencies(app, handle)
+    return {"operator": actor.operator, "agencies": [r.as_json() for r in rows]}
+
+
+def add_agency(app: App, handle: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """``harbour agency add`` (operators), with its first admin if named."""
+    from harbour.admin.staffing import add_agency as do_add
+
+    done = do_add(app, handle, **fields)
+    after_commit(app)
+    return {"name": done.name, "timezone": done.timezone, "admin": fields.get("admin")}
+
+
+def notify_check(app: App, handle: str) -> dict[str, Any]:
+    """``harbour notify check``: the routes (privacy form, where each comes from), who has none,
+    and whom an imminent alert would not reach."""
+    from harbour.notify.console import check
+
+    report = check(app, handle)
+    shown = report.as_json()
+    for route in shown["routes"]:
+        route["source"] = route["source"].replace("_", " ")
+    return shown
+
+
+def notify_test(app: App, handle: str, to: str) -> list[dict[str, Any]]:
+    """``harbour notify test --to TAG``: how each route of the tag took the test message."""
+    from harbour.notify.console import send_test
+
+    return [r.as_json() for r in send_test(app, handle, to)]
+
+
+def key_status(app: App, handle: str) -> dict[str, Any]:
+    """``harbour keys status`` (operators): read-only; rotation stays a CLI job."""
+    from harbour.admin.keys import key_status as status
+
+    return status(app, handle).as_json()

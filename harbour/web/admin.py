@@ -1,6 +1,9 @@
 """The admin's pages: the agency's staff, adding an account (with its enrolment link, as
-``harbour staff add`` prints it or sends it), a new link (``staff reset``) and deactivating
-with the open cases reassigned (``staff deactivate --reassign-to``)."""
+``harbour staff add`` prints it or sends it), a new link (``staff reset``), a new role
+(``staff role``) and deactivating with the open cases reassigned (``staff deactivate
+--reassign-to``); the agencies (``agency list|add``); the routes (``notify check``, and
+``notify test`` as a button); where a key rotation stands (``keys status``: read-only, rotating
+stays a CLI job)."""
 
 from __future__ import annotations
 
@@ -11,11 +14,13 @@ from starlette.responses import Response
 
 from harbour import templating
 from harbour.auth.sessions import SignedIn
-from harbour.errors import Conflict, InvalidInput, NotFound
+from harbour.errors import ConfigError, Conflict, InvalidInput, NotFound
 from harbour.web import adapter, forms
 from harbour.web.pages import call, checked_form, form_page, harbour, render, staff_page
 
-templating.register("web/staff.html", "web/staff_link.html")
+templating.register(
+    "web/staff.html", "web/staff_link.html", "web/agencies.html", "web/routes.html", "web/keys.html"
+)
 ROLES = ("coordinator", "caseworker", "supervisor", "admin")
 FIELDS = re.compile(r"handle|role|on_call|reassign_to")
 ALIASES = {
@@ -24,6 +29,7 @@ ALIASES = {
     "--reassign-to": "reassign_to",
     "HANDLE": "handle",
 }
+ROLE_FIELDS = re.compile(r"role")
 _HANDLE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
@@ -32,6 +38,7 @@ async def _page(
     who: SignedIn,
     typed: dict[str, str] | None = None,
     refusal: forms.Refusal | None = None,
+    notice: str | None = None,
 ) -> Response:
     shown = await call(adapter.staff_page, harbour(request), who.handle)
     takers = [
@@ -48,6 +55,7 @@ async def _page(
         roles=[(r, r) for r in ROLES],
         takers=takers,
         typed=typed or {"role": "caseworker"},
+        notice=notice,
         **shown,
     )
 
@@ -103,3 +111,140 @@ async def deactivate(request: Request, who: SignedIn) -> Response:
     except Conflict as exc:
         return await _page(request, who, None, forms.conflict(exc))
     return await _page(request, who)
+
+
+@staff_page
+async def role(request: Request, who: SignedIn) -> Response:
+    """``harbour staff role HANDLE ROLE``: back to the staff list, saying what changed."""
+    form = await checked_form(request, who)
+    typed = forms.values(form)
+    whom = _whom(request)
+    try:
+        done = await call(
+            adapter.change_role, harbour(request), who.handle, whom, typed.get("role", "")
+        )
+    except InvalidInput as exc:
+        return await _page(request, who, None, _placed(exc, whom))
+    except Conflict as exc:
+        return await _page(request, who, None, forms.conflict(exc))
+    if done["role"] == done["previous"]:
+        return await _page(request, who, notice=f"{whom} is already {done['role']}.")
+    return await _page(
+        request, who, notice=f"{whom} is now {done['role']} (was {done['previous']})."
+    )
+
+
+def _placed(exc: InvalidInput, whom: str) -> forms.Refusal:
+    """A role form's refusal, in the summary (each row has its own form) naming the person."""
+    refused = forms.refusal(exc, FIELDS, ALIASES)
+    named = [(f"{whom}: {name}", reason) for name, reason in refused.by_field.items()]
+    return forms.Refusal(general=[*named, *refused.general])
+
+
+# Agencies (``harbour agency list|add``)
+
+AGENCY_FIELDS = re.compile(r"name|timezone|address|phone|admin")
+AGENCY_ALIASES = {
+    "--name": "name",
+    "--timezone": "timezone",
+    "--address": "address",
+    "--phone": "phone",
+    "--admin": "admin",
+    "--admin.handle": "admin",
+}
+
+
+async def _agencies(
+    request: Request,
+    who: SignedIn,
+    typed: dict[str, str] | None = None,
+    refusal: forms.Refusal | None = None,
+    added: dict[str, str] | None = None,
+) -> Response:
+    shown = await call(adapter.agencies_page, harbour(request), who.handle)
+    return form_page(
+        request, "agencies", who, refusal, title="Agencies", typed=typed or {}, added=added, **shown
+    )
+
+
+@staff_page
+async def agencies(request: Request, who: SignedIn) -> Response:
+    return await _agencies(request, who)
+
+
+@staff_page
+async def add_agency(request: Request, who: SignedIn) -> Response:
+    form = await checked_form(request, who)
+    typed = forms.values(form)
+    fields: dict[str, str | None] = {
+        name: forms.text(typed, name) for name in ("name", "address", "phone", "admin")
+    }
+    fields["name"] = fields["name"] or ""
+    if timezone := forms.text(typed, "timezone"):
+        fields["timezone"] = timezone
+    try:
+        added = await call(adapter.add_agency, harbour(request), who.handle, fields)
+    except InvalidInput as exc:
+        refusal = forms.refusal(exc, AGENCY_FIELDS, AGENCY_ALIASES)
+        return await _agencies(request, who, typed, refusal)
+    except Conflict as exc:
+        return await _agencies(request, who, typed, forms.conflict(exc))
+    return await _agencies(request, who, added=added)
+
+
+# Routes (``harbour notify check``, ``notify test``)
+
+TEST_FIELDS = re.compile(r"to")
+
+
+async def _routes(
+    request: Request,
+    who: SignedIn,
+    typed: dict[str, str] | None = None,
+    refusal: forms.Refusal | None = None,
+    tested: list[dict[str, object]] | None = None,
+) -> Response:
+    report = await call(adapter.notify_check, harbour(request), who.handle)
+    return form_page(
+        request,
+        "routes",
+        who,
+        refusal,
+        title="Routes",
+        report=report,
+        typed=typed or {},
+        tested=tested,
+    )
+
+
+@staff_page
+async def routes(request: Request, who: SignedIn) -> Response:
+    return await _routes(request, who)
+
+
+@staff_page
+async def test_route(request: Request, who: SignedIn) -> Response:
+    """A harmless test message to every route of a tag the person may see (never another
+    agency's): how each route took it, beside the routes."""
+    form = await checked_form(request, who)
+    typed = forms.values(form)
+    to = typed.get("to", "")
+    try:
+        tested = await call(adapter.notify_test, harbour(request), who.handle, to)
+    except InvalidInput as exc:
+        return await _routes(request, who, typed, forms.refusal(exc, TEST_FIELDS, {"--to": "to"}))
+    except NotFound:
+        refusal = forms.Refusal({"to": "no route you can see has that tag"})
+        return await _routes(request, who, typed, refusal)
+    except ConfigError as exc:
+        return await _routes(request, who, typed, forms.Refusal(general=[("routes", exc.code)]))
+    return await _routes(request, who, typed, tested=tested)
+
+
+# Keys (``harbour keys status``): read-only
+
+
+@staff_page
+async def keys(request: Request, who: SignedIn) -> Response:
+    status = await call(adapter.key_status, harbour(request), who.handle)
+    return render(request, "keys", who, title="Encryption keys", keys=status)

@@ -165,6 +165,7 @@ def _assess_page(
     typed: dict[str, str] | None = None,
     key: str | None = None,
     refusal: forms.Refusal | None = None,
+    draft: dict[str, Any] | None = None,
 ) -> Response:
     app = harbour(request)
     groups = adapter.instrument_form(app) if point else []
@@ -181,17 +182,20 @@ def _assess_page(
         points=_choices(AssessmentPoint),
         groups=groups,
         labels=labels,
-        typed=typed or {},
+        typed=typed or (draft or {}).get("typed", {}),
         idempotency_key=key or new_key(),
+        draft=draft,
     )
 
 
 @staff_page
 async def assess_form(request: Request, who: SignedIn) -> Response:
     point = request.query_params.get("point")
-    if point:
-        await call(adapter.check_can_assess, harbour(request), who.handle, ref_of(request), point)
-    return _assess_page(request, who, point)
+    draft = None
+    if point:  # may they assess it here? And their own draft of it, if they saved one
+        app, ref = harbour(request), ref_of(request)
+        draft = await call(adapter.assessment_draft, app, who.handle, ref, point)
+    return _assess_page(request, who, point, draft=draft)
 
 
 @staff_page
@@ -207,6 +211,8 @@ async def assess(request: Request, who: SignedIn) -> Response:
         if name.startswith("answers.") and value.strip()
     }
     ref = ref_of(request)
+    if "save_draft" in typed:
+        return await _save_draft(request, who, point, typed, answers, key)
     try:
         result = await call(adapter.assess, app, who.handle, ref, point, answers, key)
     except InvalidInput as exc:
@@ -235,6 +241,26 @@ async def assess(request: Request, who: SignedIn) -> Response:
         steps=steps,
         back=_emergency_path(result["case"], result["alert_id"]),
     )
+
+
+async def _save_draft(
+    request: Request,
+    who: SignedIn,
+    point: str,
+    typed: dict[str, str],
+    answers: dict[str, str],
+    key: str,
+) -> Response:
+    """Save the answers given so far, then open the form again with them (from the draft)."""
+    app, ref = harbour(request), ref_of(request)
+    try:
+        await call(adapter.save_draft, app, who.handle, ref, point, answers)
+    except InvalidInput as exc:
+        if any(name == "--point" for name, _ in exc.problems):
+            raise
+        refusal = forms.refusal(exc, ANSWER_FIELDS)
+        return _assess_page(request, who, point, typed=typed, key=key, refusal=refusal)
+    return RedirectResponse(f"/cases/{ref[:40]}/assess?point={point}", status_code=303)
 
 
 def _emergency_path(case: str, alert_id: str | None) -> str:

@@ -237,3 +237,68 @@ def test_a_taken_handle_is_refused_without_saying_whose(seeded: App) -> None:
     free = invoke(seeded, "agency", "add", "nowhere", "--admin", "fresh", "--as", "nadm")
     assert (taken.exit_code, taken.stderr) == (free.exit_code, free.stderr)
     assert taken.exit_code == 1 and "not_permitted" in taken.stderr
+
+
+def _role(app: App, handle: str) -> str | None:
+    with app.engine.connect() as conn:
+        return conn.scalar(select(Staff.role).where(Staff.handle == handle))
+
+
+def test_an_admin_changes_a_role_in_their_own_agency_only(seeded: App) -> None:
+    """`harbour staff role`: one transaction, audited; refused for oneself, an operator (by a
+    non-operator), another agency's account, a bad role, and someone whose open cases would
+    have nobody to work them."""
+    changed = invoke(seeded, "staff", "role", "cw2", "supervisor", "--as", "adm", "--json")
+    assert changed.exit_code == 0, changed.stderr
+    assert changed.json() == {"handle": "cw2", "role": "supervisor", "previous": "caseworker"}
+    again = invoke(seeded, "staff", "role", "cw2", "supervisor", "--as", "adm")
+    assert again.exit_code == 0 and "nothing changed" in again.stdout
+
+    intake.refer(seeded, "coord", referral(marker="RL", caseworker="cw1"), None)
+    nadm = agency_admin(seeded)
+    counts = row_counts(seeded)
+    busy = invoke(seeded, "staff", "role", "cw1", "coordinator", "--as", "adm")
+    assert busy.exit_code == 1 and "open case(s)" in busy.stderr
+    assert invoke(seeded, "staff", "role", "cw1", "king", "--as", "adm").exit_code == 2
+    assert invoke(seeded, "staff", "role", "adm", "caseworker", "--as", "adm").exit_code == 2
+    theirs = invoke(seeded, "staff", "role", "cw3", "supervisor", "--as", "adm")
+    nobody = invoke(seeded, "staff", "role", "nobody", "supervisor", "--as", "adm")
+    assert (theirs.exit_code, theirs.stderr) == (nobody.exit_code, nobody.stderr)
+    operator = invoke(seeded, "staff", "role", "adm", "caseworker", "--as", nadm)
+    assert operator.exit_code == 1 and "operator" in operator.stderr
+    assert invoke(seeded, "staff", "role", "coord", "admin", "--as", "sup").exit_code == 1
+    assert row_counts(seeded) == counts | {"audit_events": row_counts(seeded)["audit_events"]}
+    assert [_role(seeded, h) for h in ("cw1", "cw3", "adm", "coord")] == [
+        "caseworker",
+        "caseworker",
+        "admin",
+        "coordinator",
+    ]
+    with seeded.engine.connect() as conn:
+        done = conn.scalars(
+            select(AuditEvent.details).where(
+                AuditEvent.action == "staff.role", AuditEvent.outcome == "ok"
+            )
+        ).all()
+    assert done == [{"handle": "cw2", "role": "supervisor", "previous": "caseworker"}]
+
+
+def test_agencies_are_listed_for_operators_and_an_admin_sees_their_own(seeded: App) -> None:
+    everyone = invoke(seeded, "agency", "list", "--as", "adm", "--json")
+    assert [r["name"] for r in everyone.json()] == ["north", "south"]
+    nadm = agency_admin(seeded)
+    own = invoke(seeded, "agency", "list", "--as", nadm, "--json").json()
+    assert [(r["name"], r["own"], r["mail"]) for r in own] == [("north", True, None)]
+    assert invoke(seeded, "agency", "list", "--as", "sup").exit_code == 1
+
+
+def test_keys_status_says_where_a_rotation_stands(seeded: App) -> None:
+    from harbour.admin.keys import rotate
+
+    before = invoke(seeded, "keys", "status", "--as", "adm", "--json").json()
+    assert before["stale"] == 0 and before["finished"] and before["primary"] in before["versions"]
+    assert invoke(seeded, "keys", "status", "--as", agency_admin(seeded)).exit_code == 1
+    rotate(seeded)
+    after = invoke(seeded, "keys", "status", "--as", "adm", "--json").json()
+    assert after["primary"] != before["primary"] and len(after["versions"]) == 2
+    assert after["finished"]

@@ -161,7 +161,7 @@ def test_assessment_answers_stay_sealed(seeded: App, tmp_path: Path) -> None:
     point, status, levels and times): no question id is in any of its clear columns."""
     import json
 
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     from harbour.admin.keys import stale_count
     from harbour.db.base import sealed_columns
@@ -177,6 +177,17 @@ def test_assessment_answers_stay_sealed(seeded: App, tmp_path: Path) -> None:
         "ran_away": "yes",
         "youth_worries": f"{marker}worry",
     }
+    # A draft first (the console's "save as draft"): its free text sealed too, and removed by
+    # the submission below.
+    from harbour.assessments.drafts import save_draft
+    from harbour.db.models import AssessmentDraft
+
+    draft = save_draft(seeded, "cw1", ref, "initial_contact", {"youth_worries": f"{marker}draft"})
+    assert draft.answered == 1
+    assert [n for n in _needles(marker) if n in _store_bytes(seeded)] == []
+    count = select(func.count()).select_from(AssessmentDraft)
+    assert seeded.run(lambda uow: uow.session.scalar(count)) == 1
+
     answers = tmp_path / "answers.json"
     answers.write_text(json.dumps(given_answers))
     assessed = invoke(
@@ -193,6 +204,7 @@ def test_assessment_answers_stay_sealed(seeded: App, tmp_path: Path) -> None:
     assert assessed.exit_code == 0, assessed.stderr
     assert invoke(seeded, "keys", "rotate", "--as", "adm").exit_code == 0
     assert stale_count(seeded) == 0  # the answers were re-sealed under the new key too
+    assert seeded.run(lambda uow: uow.session.scalar(count)) == 0  # submitted: draft gone
 
     questions = set(seeded.reference.instrument.questions)
     table = Assessment.__table__

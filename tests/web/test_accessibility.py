@@ -1,6 +1,6 @@
 """Every page of the console passes axe-core's WCAG 2.1 AA checks and fits a 390 px wide screen
 (a caseworker's phone): sign-in, enrolment, caseload, a case and its details, alerts, an alert,
-a case's audit trail and the agency audit."""
+a case's audit trail and the agency audit, the assessment form, the admin's pages."""
 
 from __future__ import annotations
 
@@ -97,6 +97,11 @@ def test_every_page_passes_axe_at_wcag_21_aa_on_a_phone(
         enrol_and_sign_in(admin, app, clock, base, "adm")
         admin.goto(f"{base}/audit")
         checked(admin, "audit", problems)
+        for name in ("staff", "agencies", "routes", "keys"):  # the admin's pages
+            admin.goto(f"{base}/{name}")
+            checked(admin, name, problems)
+        page.goto(f"{base}{case_path}/assess?point=incident")  # the form with its draft button
+        checked(page, "assess", problems)
         browser.close()
     assert problems == {}
 

@@ -441,6 +441,42 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_youth_index_key_id"), ["key_id"], unique=False)
 
     op.create_table(
+        "assessment_drafts",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("case_id", sa.String(length=32), nullable=False),
+        sa.Column("point", sa.String(length=40), nullable=False),
+        sa.Column("author_id", sa.String(length=32), nullable=False),
+        sa.Column("assessment_id", sa.String(length=32), nullable=True),
+        sa.Column("answers_sealed", sa.Text(), nullable=True),
+        sa.Column("saved_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["assessment_id"],
+            ["assessments.id"],
+            name=op.f("fk_assessment_drafts_assessment_id_assessments"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["author_id"], ["staff.id"], name=op.f("fk_assessment_drafts_author_id_staff")
+        ),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_assessment_drafts_case_id_cases")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_assessment_drafts")),
+        sa.UniqueConstraint(
+            "case_id",
+            "point",
+            "author_id",
+            name=op.f("uq_assessment_drafts_case_id_point_author_id"),
+        ),
+    )
+    with op.batch_alter_table("assessment_drafts", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_assessment_drafts_assessment_id"), ["assessment_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_assessment_drafts_author_id"), ["author_id"], unique=False
+        )
+
+    op.create_table(
         "missing_episodes",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("case_id", sa.String(length=32), nullable=False),
@@ -654,6 +690,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_missing_episodes_open")
 
     op.drop_table("missing_episodes")
+    with op.batch_alter_table("assessment_drafts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_assessment_drafts_author_id"))
+        batch_op.drop_index(batch_op.f("ix_assessment_drafts_assessment_id"))
+
+    op.drop_table("assessment_drafts")
     with op.batch_alter_table("youth_index", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_youth_index_key_id"))
         batch_op.drop_index("ix_youth_index_agency_digest")

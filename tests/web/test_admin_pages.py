@@ -1,0 +1,191 @@
+"""The admin's other pages over HTTP: a staff member's role, the agencies, the routes (``notify
+check`` and ``notify test``) and where a key rotation stands. As the CLI: the same services,
+refused for those the CLI refuses, a form without the session's token refused, bad input
+writing nothing, and nothing of another agency shown to its neighbours. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+from harbour.admin.contacts import set_delivery
+from harbour.admin.keys import _add_key, rotate
+from harbour.app import App
+from harbour.clock import FixedClock
+from harbour.db.models import Agency, AuditEvent, Staff
+from harbour.demo.receivers import MAIL_DOMAIN, Receiver, RouteBook, SmtpServer
+from harbour.settings import Settings
+from tests.db.helpers import row_counts
+from tests.notify.conftest import receiver, routes, smtp  # noqa: F401  (fixtures)
+from tests.notify.helpers import new_case
+from tests.support import agency_admin
+from tests.web.helpers import csrf_of, signed_in
+
+
+def _roles(app: App) -> dict[str, str]:
+    return dict(app.run(lambda uow: uow.session.execute(select(Staff.handle, Staff.role)).all()))
+
+
+def _ok(app: App, action: str) -> int:
+    query = select(func.count()).where(AuditEvent.action == action, AuditEvent.outcome == "ok")
+    return int(app.run(lambda uow: uow.session.scalar(query)))
+
+
+def _unchanged(app: App, before: dict[str, int]) -> bool:
+    """Nothing written but audit rows (a refusal is audited; the page shown again is a read)."""
+    return row_counts(app) | {"audit_events": 0} == before | {"audit_events": 0}
+
+
+def test_an_admin_changes_a_role_from_the_staff_page(seeded: App, clock: FixedClock) -> None:
+    new_case(seeded)  # cw1's
+    nadm = agency_admin(seeded)
+    web, _ = signed_in(seeded, clock, "adm")
+    page = web.get("/staff")
+    assert 'action="/staff/cw2/role"' in page.text and "cw3" not in page.text
+    assert 'action="/staff/adm/role"' not in page.text  # not one's own
+    csrf = csrf_of(web, "/staff")
+    before, roles = row_counts(seeded), _roles(seeded)
+    refused = [
+        web.post("/staff/cw2/role", data={"csrf": csrf, "role": "king"}),
+        web.post("/staff/cw2/role", data={"csrf": csrf, "role": "x" * 100_000}),
+        web.post("/staff/cw2/role", data={"csrf": csrf, "role": "super\x00visor"}),
+        web.post("/staff/cw2/role", data={"csrf": csrf}),
+        web.post("/staff/cw1/role", data={"csrf": csrf, "role": "coordinator"}),  # open case
+        web.post("/staff/adm/role", data={"csrf": csrf, "role": "caseworker"}),  # oneself
+    ]
+    assert [r.status_code for r in refused] == [400] * 6
+    assert "cw2: role" in refused[0].text and "open case(s)" in refused[4].text
+    assert "super\x00visor" not in refused[2].text
+    assert web.post("/staff/cw2/role", data={"role": "supervisor"}).status_code == 403
+    stale = web.post("/staff/cw2/role", data={"csrf": "0" * 43, "role": "supervisor"})
+    assert stale.status_code == 403
+    theirs = web.post("/staff/cw3/role", data={"csrf": csrf, "role": "supervisor"})
+    nobody = web.post("/staff/zz9/role", data={"csrf": csrf, "role": "supervisor"})
+    assert theirs.status_code == nobody.status_code == 404 and theirs.text == nobody.text
+    assert _unchanged(seeded, before) and _roles(seeded) == roles
+
+    done = web.post("/staff/cw2/role", data={"csrf": csrf, "role": "supervisor"})
+    assert done.status_code == 200 and "cw2 is now supervisor (was caseworker)" in done.text
+    assert _roles(seeded) == roles | {"cw2": "supervisor"} and _ok(seeded, "staff.role") == 1
+
+    for handle in ("sup", "cw1"):  # not an admin: refused, nothing changed
+        other, _ = signed_in(seeded, clock, handle)
+        answer = other.post("/staff/coord/role", data={"csrf": csrf_of(other), "role": "admin"})
+        assert answer.status_code == 403
+    agency, _ = signed_in(seeded, clock, nadm)  # an agency admin changes no operator's role
+    operator = agency.post("/staff/adm/role", data={"csrf": csrf_of(agency), "role": "caseworker"})
+    assert operator.status_code == 403
+    assert _roles(seeded) == roles | {"cw2": "supervisor"}
+
+
+def test_agencies_for_operators_and_an_admins_own(seeded: App, clock: FixedClock) -> None:
+    secret = "mailtos://harbour:s3cretpass@mail.north.test:587/?from=h@north.test"
+    nadm = agency_admin(seeded)
+    set_delivery(seeded, nadm, {"mail": secret}, [])
+    web, _ = signed_in(seeded, clock, "adm")
+    page = web.get("/agencies")
+    assert page.status_code == 200 and "north" in page.text and "south" in page.text
+    assert "mailtos://mail.north.test:587" in page.text and "s3cretpass" not in page.text
+    assert 'action="/agencies"' in page.text and 'href="/keys"' in page.text
+
+    own, _ = signed_in(seeded, clock, nadm)
+    mine = own.get("/agencies")
+    assert mine.status_code == 200 and "north" in mine.text and "south" not in mine.text
+    assert "mailtos://mail.north.test:587" in mine.text and "s3cretpass" not in mine.text
+    assert 'action="/agencies"' not in mine.text and 'href="/keys"' not in mine.text
+    for handle in ("sup", "coord"):
+        other, _ = signed_in(seeded, clock, handle)
+        assert other.get("/agencies").status_code == 403
+        assert 'href="/agencies"' not in other.get("/").text
+
+    csrf = csrf_of(web, "/agencies")
+    before = row_counts(seeded)
+    for data, field in (
+        ({"name": ""}, "name"),
+        ({"name": "East Side"}, "name"),
+        ({"name": "east", "timezone": "Mars/Olympus"}, "timezone"),
+        ({"name": "east", "address": "x" * 100_000}, "address"),
+        ({"name": "east", "phone": "555\x00"}, "phone"),
+        ({"name": "east", "admin": "Jane Doe"}, "admin"),
+    ):
+        refused = web.post("/agencies", data={"csrf": csrf} | data)
+        assert refused.status_code == 400 and f'id="f-{field}-error"' in refused.text, data
+    taken = web.post("/agencies", data={"csrf": csrf, "name": "south"})
+    assert taken.status_code == 400 and "exists" in taken.text
+    assert web.post("/agencies", data={"name": "east"}).status_code == 403
+    agency_csrf = csrf_of(own, "/agencies")
+    assert own.post("/agencies", data={"csrf": agency_csrf, "name": "east"}).status_code == 403
+    assert _unchanged(seeded, before)
+
+    added = web.post(
+        "/agencies",
+        data={"csrf": csrf, "name": "east", "timezone": "America/Chicago", "admin": "eadm"},
+    )
+    assert added.status_code == 200 and "east added, with admin eadm" in added.text
+    names = seeded.run(lambda uow: list(uow.session.scalars(select(Agency.name))))
+    assert sorted(names) == ["east", "north", "south"]
+    assert _roles(seeded)["eadm"] == "admin"
+
+
+@pytest.fixture
+def napp(seeded: App, settings: Settings, clock: FixedClock, routes: RouteBook) -> Iterator[App]:  # noqa: F811
+    application = App(settings.model_copy(update={"apprise_config": routes.path}), clock)
+    yield application
+    application.dispose()
+
+
+def test_routes_page_and_a_test_message(
+    napp: App,
+    routes: RouteBook,  # noqa: F811
+    smtp: SmtpServer,  # noqa: F811
+    receiver: Receiver,  # noqa: F811
+    clock: FixedClock,
+) -> None:
+    web, _ = signed_in(napp, clock, "sup")  # enrolled before they have a route (no link sent)
+    others = [signed_in(napp, clock, handle)[0] for handle in ("cw1", "coord")]
+    routes.email("cw1").chat("sup").chat("sup2")
+    page = web.get("/routes")
+    assert page.status_code == 200
+    assert "staff record" in page.text or "routes file" in page.text  # where each comes from
+    assert "cw1" in page.text and "sup2" not in page.text and "south" not in page.text
+    assert "adm, coord, cw2" in page.text  # staff without a route
+    csrf = csrf_of(web, "/routes")
+
+    before = row_counts(napp)
+    bad = web.post("/routes/test", data={"csrf": csrf, "to": "no one"})
+    assert bad.status_code == 400 and 'id="f-to-error"' in bad.text
+    theirs = web.post("/routes/test", data={"csrf": csrf, "to": "sup2"})
+    nobody = web.post("/routes/test", data={"csrf": csrf, "to": "cw9"})
+    assert theirs.status_code == nobody.status_code == 400
+    assert "no route you can see has that tag" in theirs.text
+    assert web.post("/routes/test", data={"to": "cw1"}).status_code == 403
+    assert receiver.at(RouteBook.chat_path("sup2")) == [] and smtp.to(f"cw1@{MAIL_DOMAIN}") == []
+    for other in others:
+        assert other.get("/routes").status_code == 403
+        sent = other.post("/routes/test", data={"csrf": csrf_of(other), "to": "cw1"})
+        assert sent.status_code == 403
+    assert smtp.to(f"cw1@{MAIL_DOMAIN}") == []
+    assert _unchanged(napp, before)
+
+    tested = web.post("/routes/test", data={"csrf": csrf, "to": "cw1"})
+    assert tested.status_code == 200 and "accepted" in tested.text
+    [mail] = smtp.to(f"cw1@{MAIL_DOMAIN}")
+    assert mail.subject == "Harbour: test message"
+
+
+def test_key_rotation_progress_is_read_only(seeded: App, clock: FixedClock) -> None:
+    nadm = agency_admin(seeded)
+    web, _ = signed_in(seeded, clock, "adm")
+    page = web.get("/keys")
+    assert page.status_code == 200 and "no rotation is unfinished" in page.text
+    assert web.post("/keys", data={"csrf": csrf_of(web, "/keys")}).status_code == 405
+    for handle in (nadm, "sup"):
+        other, _ = signed_in(seeded, clock, handle)
+        assert other.get("/keys").status_code == 403
+    _add_key(seeded)  # a rotation that added its key and stopped there
+    unfinished = web.get("/keys")
+    assert "A rotation is unfinished" in unfinished.text
+    rotate(seeded)
+    assert "no rotation is unfinished" in web.get("/keys").text
