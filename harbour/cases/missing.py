@@ -57,6 +57,7 @@ class EpisodeView:
     alerts: tuple[str, ...]  # the alerts this command opened or took
     assessment_due_at: datetime | None
     zone: ZoneInfo
+    owner: str | None = None  # who does the steps: the case's caseworker (None: its supervisors)
 
     def as_json(self) -> dict[str, Any]:
         def moment(value: datetime | None) -> str | None:
@@ -171,6 +172,21 @@ def report_return(app: App, actor_handle: str | None, ref: str, at: str) -> Epis
     return on_case(app, actor_handle, ref, "case.missing", work)
 
 
+def current_episode(app: App, actor_handle: str | None, ref: str) -> EpisodeView | None:
+    """The case's open episode and its steps (report numbers stay sealed: whether one was
+    recorded only), for those who work the case; None when the youth is not missing. Audited
+    on the case as ``case.missing.read``."""
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> EpisodeView | None:
+        episode = open_episode(uow, case)
+        if episode is None:
+            return None
+        zone = agency_zone(uow, case.agency_id)
+        return _view(uow, case, episode, zone, missing_alerts_of(uow, episode.id))
+
+    return on_case(app, actor_handle, ref, "case.missing.read", work)
+
+
 def open_episode(uow: UnitOfWork, case: Case) -> MissingEpisode | None:
     return uow.session.scalar(
         select(MissingEpisode).where(
@@ -238,6 +254,7 @@ def _view(
     found = uow.session.execute(select(Staff.id, Staff.handle).where(Staff.id.in_(ids)))
     handles = {staff_id: handle for staff_id, handle in found.tuples()}
     order = list(MissingStepKind)
+    owner = uow.session.get(Staff, case.caseworker_id) if case.caseworker_id else None
     return EpisodeView(
         id=episode.id,
         case_reference=refs.short_form(case.reference),
@@ -256,4 +273,5 @@ def _view(
         alerts=tuple(alerts),
         assessment_due_at=assessment_due_at,
         zone=zone,
+        owner=owner.handle if owner else None,
     )

@@ -10,7 +10,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from harbour.app import App
-from harbour.web import admin, casework, pages, people, supervision
+from harbour.web import admin, casework, field, pages, people, supervision
 from harbour.web.guard import Guard
 
 STATIC = Path(__file__).parent / "static"
@@ -35,6 +35,7 @@ def create_app(app: App) -> Any:
         Route("/staff", admin.add, methods=["POST"]),
         Route("/staff/{handle}/reset", admin.reset, methods=["POST"]),
         Route("/staff/{handle}/deactivate", admin.deactivate, methods=["POST"]),
+        *field.ROUTES,
         Route("/refer", casework.refer_form, methods=["GET"]),
         Route("/refer", casework.refer, methods=["POST"]),
         Route("/cases/{ref}", pages.case_page, methods=["GET"]),
