@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from harbour import events
 from harbour.access import Actor, agency_zone, audit, on_case
 from harbour.app import App, UnitOfWork
 from harbour.cases import schedule
@@ -112,6 +113,7 @@ def report_missing(app: App, actor_handle: str | None, ref: str, since: str) -> 
         )
         uow.session.flush()
         audit(uow, actor, "case.missing", case.id, episode_id=episode.id)
+        events.record_new(uow, case.id, events.MISSING_OPENED, episode.id)
         missing_alerts.raise_due(uow, uow.now(), episode.id)
         opened = missing_alerts_of(uow, episode.id)
         return _view(uow, case, episode, zone, opened)
@@ -166,6 +168,7 @@ def report_return(app: App, actor_handle: str | None, ref: str, at: str) -> Epis
         assessment = schedule.open_assessment(uow, case, AssessmentPoint.JUST_LEFT, due)
         episode.assessment_id = assessment.id
         audit(uow, actor, "case.returned", case.id, episode_id=episode.id)
+        events.record(uow, case.id, events.MISSING_CLOSED, episode.id)
         taken = missing_alerts.settle(uow, episode.id, actor.handle)
         return _view(uow, case, episode, zone, taken, assessment.due_at)
 
