@@ -28,10 +28,15 @@ PLAN_FINALIZED = "harbour.plan.finalized"
 RISK_OVERRIDDEN = "harbour.assessment.overridden"
 COVER_STARTED = "harbour.case.cover_started"
 COVER_ENDED = "harbour.case.cover_ended"
+MISSING_OPENED = "harbour.case.missing_opened"  # subject: the episode
+MISSING_CLOSED = "harbour.case.missing_closed"  # subject: the episode (the youth is back)
+# A staff visit not checked in by its deadline (subject: the alert). Of no case, even when the
+# visit was for one (as its alert): it is about the staff member's safety alone.
+VISIT_OVERDUE = "harbour.visit.overdue"
 
 
 def record(
-    uow: UnitOfWork, case_id: str, name: str, subject_id: str, **payload: Any
+    uow: UnitOfWork, case_id: str | None, name: str, subject_id: str, **payload: Any
 ) -> LifecycleEvent:
     """Record an event once; ``payload`` holds operational values only (codes, levels, ids)."""
     existing = uow.session.scalar(
@@ -48,7 +53,7 @@ def record(
     return event
 
 
-def recorded(uow: UnitOfWork, name: str, subject_ids: list[str]) -> set[tuple[str, str]]:
+def recorded(uow: UnitOfWork, name: str, subject_ids: list[str]) -> set[tuple[str | None, str]]:
     """(case id, subject id) of the events ``name`` already recorded about ``subject_ids``: what
     ``record`` would find, for many subjects in one query."""
     found = uow.session.execute(
@@ -60,7 +65,7 @@ def recorded(uow: UnitOfWork, name: str, subject_ids: list[str]) -> set[tuple[st
 
 
 def record_new(
-    uow: UnitOfWork, case_id: str, name: str, subject_id: str, **payload: Any
+    uow: UnitOfWork, case_id: str | None, name: str, subject_id: str, **payload: Any
 ) -> LifecycleEvent:
     """Record an event about a subject created in this transaction: none can exist yet, so the
     lookup ``record`` makes is skipped, and the row is written by the next flush (one statement

@@ -16,7 +16,13 @@ from sqlalchemy import case, exists, func, select
 
 from harbour.access import audit, authorize, resolve_actor
 from harbour.app import App, UnitOfWork
-from harbour.cases.reads import CaseRow, agency_zone, caseload_query, due_soon_horizon
+from harbour.cases.reads import (
+    CaseRow,
+    agency_zone,
+    caseload_query,
+    due_soon_horizon,
+    missing_since,
+)
 from harbour.db.models import Alert, Case, MissingEpisode
 from harbour.domain.vocab import AlertKind
 from harbour.errors import InvalidInput
@@ -73,7 +79,7 @@ def caseload_page(
         )
         matching = uow.session.scalar(select(func.count()).select_from(filtered.subquery())) or 0
         rows = uow.session.execute(
-            filtered.add_columns(rank)
+            filtered.add_columns(rank, missing_since())
             .order_by(rank, Case.next_due_at.is_(None), Case.next_due_at, Case.reference)
             .limit(page_size)
             .offset((page - 1) * page_size)
@@ -89,10 +95,11 @@ def caseload_page(
                     c.escalated,
                     handle,
                     zone,
+                    since,
                 ),
                 urgency,
             )
-            for c, handle, urgency in rows
+            for c, handle, urgency, since in rows
         )
         audit(uow, actor, "case.list", count=len(entries), page=page)
         pages = max(1, -(-matching // page_size))

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from harbour import events
 from harbour.access import Actor, agency_zone, audit, on_case
 from harbour.app import App, UnitOfWork
 from harbour.cases import schedule
@@ -57,6 +58,7 @@ class EpisodeView:
     alerts: tuple[str, ...]  # the alerts this command opened or took
     assessment_due_at: datetime | None
     zone: ZoneInfo
+    owner: str | None = None  # who does the steps: the case's caseworker (None: its supervisors)
 
     def as_json(self) -> dict[str, Any]:
         def moment(value: datetime | None) -> str | None:
@@ -111,6 +113,7 @@ def report_missing(app: App, actor_handle: str | None, ref: str, since: str) -> 
         )
         uow.session.flush()
         audit(uow, actor, "case.missing", case.id, episode_id=episode.id)
+        events.record_new(uow, case.id, events.MISSING_OPENED, episode.id)
         missing_alerts.raise_due(uow, uow.now(), episode.id)
         opened = missing_alerts_of(uow, episode.id)
         return _view(uow, case, episode, zone, opened)
@@ -165,10 +168,26 @@ def report_return(app: App, actor_handle: str | None, ref: str, at: str) -> Epis
         assessment = schedule.open_assessment(uow, case, AssessmentPoint.JUST_LEFT, due)
         episode.assessment_id = assessment.id
         audit(uow, actor, "case.returned", case.id, episode_id=episode.id)
+        events.record(uow, case.id, events.MISSING_CLOSED, episode.id)
         taken = missing_alerts.settle(uow, episode.id, actor.handle)
         return _view(uow, case, episode, zone, taken, assessment.due_at)
 
     return on_case(app, actor_handle, ref, "case.missing", work)
+
+
+def current_episode(app: App, actor_handle: str | None, ref: str) -> EpisodeView | None:
+    """The case's open episode and its steps (report numbers stay sealed: whether one was
+    recorded only), for those who work the case; None when the youth is not missing. Audited
+    on the case as ``case.missing.read``."""
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> EpisodeView | None:
+        episode = open_episode(uow, case)
+        if episode is None:
+            return None
+        zone = agency_zone(uow, case.agency_id)
+        return _view(uow, case, episode, zone, missing_alerts_of(uow, episode.id))
+
+    return on_case(app, actor_handle, ref, "case.missing.read", work)
 
 
 def open_episode(uow: UnitOfWork, case: Case) -> MissingEpisode | None:
@@ -238,6 +257,7 @@ def _view(
     found = uow.session.execute(select(Staff.id, Staff.handle).where(Staff.id.in_(ids)))
     handles = {staff_id: handle for staff_id, handle in found.tuples()}
     order = list(MissingStepKind)
+    owner = uow.session.get(Staff, case.caseworker_id) if case.caseworker_id else None
     return EpisodeView(
         id=episode.id,
         case_reference=refs.short_form(case.reference),
@@ -256,4 +276,5 @@ def _view(
         alerts=tuple(alerts),
         assessment_due_at=assessment_due_at,
         zone=zone,
+        owner=owner.handle if owner else None,
     )

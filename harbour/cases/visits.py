@@ -219,6 +219,28 @@ def show_visit(app: App, actor_handle: str | None, visit_id: str) -> VisitView:
     return app.run(work)
 
 
+@dataclass(frozen=True)
+class Buddies:
+    """Whom the actor may name as their check-in buddy, and who it is when they name nobody."""
+
+    handles: tuple[str, ...]
+    default: str | None
+
+
+def buddy_choices(app: App, actor_handle: str | None) -> Buddies:
+    """The actor's active colleagues (by handle) and the default buddy ``start_visit`` takes
+    (a supervisor), for a form that offers them; handles only, nothing else of them."""
+
+    def work(uow: UnitOfWork) -> Buddies:
+        actor = resolve_actor(uow, actor_handle)
+        authorize(uow, actor, "visit.start")
+        found = uow.session.scalars(_colleagues(actor).order_by(Staff.handle)).all()
+        default = _buddy(uow, actor, None)
+        return Buddies(tuple(s.handle for s in found), default.handle if default else None)
+
+    return app.run(work)
+
+
 def _with_location(view: VisitView, location: str) -> VisitView:
     return replace(view, location=location)
 
@@ -246,10 +268,14 @@ def _grace(uow: UnitOfWork) -> timedelta:
     return uow.reference.policy.visit_check_in_grace.delta
 
 
-def _buddy(uow: UnitOfWork, actor: Actor, handle: str | None) -> Staff | None:
-    staff = select(Staff).where(
+def _colleagues(actor: Actor) -> Any:
+    return select(Staff).where(
         Staff.agency_id == actor.agency_id, Staff.active.is_(True), Staff.id != actor.staff_id
     )
+
+
+def _buddy(uow: UnitOfWork, actor: Actor, handle: str | None) -> Staff | None:
+    staff = _colleagues(actor)
     if handle is None:
         supervisors = staff.where(Staff.role == Role.SUPERVISOR).order_by(Staff.handle)
         return uow.session.scalars(supervisors.limit(1)).first()

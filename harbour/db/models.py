@@ -313,7 +313,8 @@ class LifecycleEvent(Base):
     )
 
     id: Mapped[str] = id_column()
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    # None for an event about no case (a staff visit not checked in, when it was for none).
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), index=True)
     name: Mapped[str] = mapped_column(String(80))
     subject_id: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)  # operational values only

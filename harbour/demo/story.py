@@ -22,10 +22,19 @@ from zoneinfo import ZoneInfo
 
 from harbour.app import App
 from harbour.assessments.submit import submit_assessment
+from harbour.cases import visits
 from harbour.cases.intake import refer
 from harbour.clock import FixedClock
 from harbour.demo import staffwork, wakeup
-from harbour.demo.cast import COORDINATOR, SUPERVISOR, YOUTH, ZONE, Addition, Youth
+from harbour.demo.cast import (
+    CASEWORKERS,
+    COORDINATOR,
+    SUPERVISOR,
+    YOUTH,
+    ZONE,
+    Addition,
+    Youth,
+)
 from harbour.demo.failure import DemoFailure
 from harbour.demo.inbox import Delivered, Inbox
 from harbour.demo.orchestrator import Orchestrator
@@ -49,6 +58,13 @@ FIRED = {  # what a sweep's reminder thresholds are called in the progress lines
 }
 CLIMBED = ("unacknowledged alert up a tier", "unacknowledged alerts up a tier")
 OPENED = ("missing assessment opened", "missing assessments opened")
+OVERDUE_VISITS = ("visit check-in overdue", "visit check-ins overdue")
+# Two home visits (fictional places, sealed like any identifying field): one back on time, one
+# not back by its deadline, whose alert climbs from the buddy to the supervisors until taken.
+VISITS = (
+    (CASEWORKERS[0], "Makebelieve Family Centre, 4 Pretend Row", "12:00", None),
+    (CASEWORKERS[1], "Imaginary Apartments 7B, Nowhere Street", "15:00", CASEWORKERS[0]),
+)
 
 
 @dataclass(order=True)
@@ -143,6 +159,12 @@ class Story:
         self.plan(self.at(9, "10:30"), lambda: self.assess(charlie, AssessmentPoint.DISCHARGE))
         self.plan(self.at(9, "14:00"), lambda: self.assess(alpha, AssessmentPoint.JUST_LEFT))
         self.plan(self.at(70, "10:30"), lambda: self.assess(echo, AssessmentPoint.DISCHARGE))
+        on_time, late = VISITS
+        self.plan(self.at(1, "10:30"), lambda: self.start_visit(*on_time))
+        self.plan(self.at(1, "11:40"), lambda: self.visit_back(on_time[0]))
+        self.plan(self.at(2, "13:30"), lambda: self.start_visit(*late))
+        self.plan(self.at(2, "15:40"), self.acknowledge_visit)
+        self.plan(self.at(2, "15:50"), lambda: self.visit_back(late[0]))
 
     # -- what follows every change ----------------------------------------------------------------
 
@@ -169,6 +191,7 @@ class Story:
         parts = [count(fired[name], *FIRED[name]) for name in FIRED if fired[name]]
         parts += [count(report["escalated"], *CLIMBED)] if report.get("escalated") else []
         parts += [count(report["opened"], *OPENED)] if report.get("opened") else []
+        parts += [count(report["visits"], *OVERDUE_VISITS)] if report.get("visits") else []
         if parts:
             self.log(f"sweep: {', '.join(parts)}{sent(messages)}")
         self._answer_escalations()
@@ -257,6 +280,35 @@ class Story:
             f"{label}: {handle} acknowledged the {alert.kind} alert after {minutes} min "
             f"({climbed if acknowledged.tier else 'in time, before it escalated'})"
         )
+
+    def start_visit(self, worker: str, where: str, back: str, buddy: str | None) -> None:
+        view = visits.start_visit(self.app, worker, back_at=back, location=where, buddy=buddy)
+        self.follow_through()
+        self.log(
+            f"visit: {worker} out on a home visit, back by {back}, check-in buddy "
+            f"{view.buddy or 'the supervisors'}"
+        )
+
+    def visit_back(self, worker: str) -> None:
+        view = visits.check_in(self.app, worker)
+        self.follow_through()
+        back_at = view.back_at or view.expected_back_at
+        late = int((back_at - view.expected_back_at).total_seconds() // 60)
+        self.log(f"visit: {worker} checked in ({f'{late} min late' if late > 0 else 'on time'})")
+
+    def acknowledge_visit(self) -> None:
+        """The supervisor, paged, takes the overdue visit's alert and calls the caseworker."""
+        for alert in visits.list_visits(self.app, SUPERVISOR):
+            if alert.alert_id is None:
+                continue
+            taken = acknowledge(self.app, SUPERVISOR, alert.alert_id)
+            self.follow_through()
+            minutes = int((self.clock.now() - alert.deadline_at).total_seconds() // 60)
+            self.log(
+                f"visit: {SUPERVISOR} acknowledged the visit_overdue alert of {alert.visitor} "
+                f"{minutes} min after the deadline (the ladder had climbed "
+                f"{count(taken.tier, 'tier')})"
+            )
 
     def emergency_steps(self, youth: Youth) -> None:
         ref, worker, _, _ = staffwork.case_facts(self.app, self.cases[youth.label])

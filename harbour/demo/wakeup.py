@@ -4,7 +4,8 @@ ticks that would find nothing: the same sweeps fire, in a fraction of the flow r
 Something is due at the earliest of: a reminder threshold (or the overdue escalation) of an open
 assessment that has not fired for its current due date; an unacknowledged alert's next
 escalation; a lifecycle event that calls for a step and is still unprocessed, once the sweep would
-take it (Prefect mode leaves recent events to their flows for ``PREFECT_GRACE``).
+take it (Prefect mode leaves recent events to their flows for ``PREFECT_GRACE``); a staff visit's
+check-in deadline that has not alerted yet.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from harbour.app import App, UnitOfWork
-from harbour.db.models import Alert, LifecycleEvent
+from harbour.db.models import Alert, LifecycleEvent, Visit
 from harbour.notify import reminders
 from harbour.orchestration import pipeline
 
@@ -28,12 +29,20 @@ def next_due(app: App) -> datetime | None:
 
 def _next_due(uow: UnitOfWork) -> datetime | None:
     candidates = [*reminders.unfired_thresholds(uow), *_escalations(uow), *_unfinished(uow)]
+    candidates += _visit_deadlines(uow)
     return min(candidates, default=None)
 
 
 def _escalations(uow: UnitOfWork) -> list[datetime]:
     earliest = uow.session.scalar(
         select(func.min(Alert.next_escalation_at)).where(Alert.acknowledged_at.is_(None))
+    )
+    return [earliest] if earliest is not None else []
+
+
+def _visit_deadlines(uow: UnitOfWork) -> list[datetime]:
+    earliest = uow.session.scalar(
+        select(func.min(Visit.deadline_at)).where(Visit.back_at.is_(None), Visit.alert_id.is_(None))
     )
     return [earliest] if earliest is not None else []
 

@@ -63,6 +63,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "staff.operator": frozenset({A}),
     # A youth gone missing, its reporting steps and their return: those who work the case.
     "case.missing": frozenset({W, S}),
+    "case.missing.read": frozenset({W, S}),
     # Staff who go out on visits; every role may list and read the visits it may see.
     "visit.start": frozenset({C, W, S}),
     "visit.read": frozenset({C, W, S, A}),
@@ -78,7 +79,7 @@ STORE_WIDE = frozenset({"agency.add", "keys.rotate", "keys.status", "store.copy"
 ASSIGNED_ONLY = frozenset(
     {
         *("case.summary", "case.read", "case.assess", "case.plan", "case.discharge"),
-        *("case.edit", "case.missing"),
+        *("case.edit", "case.missing", "case.missing.read"),
     }
 )
 # What a coordinator does on a case only while it has no caseworker (intake).

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from harbour import events
 from harbour.app import UnitOfWork
 from harbour.db.base import new_id
 from harbour.db.models import Visit
@@ -60,6 +61,8 @@ def _raise(uow: UnitOfWork, visit: Visit) -> None:
         alert_id=visit.alert_id,
     )
     visit.alert_id = alert.id  # the same, unless this deadline had alerted already
+    # Ids only, and no case (as the alert has none): the alert is its subject, one per deadline.
+    events.record(uow, None, events.VISIT_OVERDUE, alert.id, visit_id=visit.id)
 
 
 def source_of(visit: Visit) -> str:

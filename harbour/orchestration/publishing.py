@@ -24,6 +24,9 @@ PUBLIC = frozenset(
         events.CASE_ESCALATED,
         events.ALERT_ACKNOWLEDGED,
         events.CASE_DISCHARGED,
+        events.MISSING_OPENED,
+        events.MISSING_CLOSED,
+        events.VISIT_OVERDUE,
     }
 )
 
@@ -34,21 +37,25 @@ class Outgoing:
 
     id: str
     name: str
-    case_id: str
+    case_id: str | None  # None: an event about no case (a visit overdue), named by its subject
     subject_id: str
     occurred_at: datetime
     point: str | None  # the assessment point, for assessment events
 
     @property
     def resource(self) -> dict[str, str]:
-        labels = {"prefect.resource.id": f"harbour.case.{self.case_id}"}
+        named = (
+            f"harbour.case.{self.case_id}" if self.case_id else f"harbour.alert.{self.subject_id}"
+        )
+        labels = {"prefect.resource.id": named}
         if self.point is not None:
             labels["harbour.assessment.point"] = self.point
         return labels
 
     @property
     def payload(self) -> dict[str, str]:
-        return {"case_id": self.case_id, "subject_id": self.subject_id}
+        shown = {"case_id": self.case_id} if self.case_id else {}
+        return shown | {"subject_id": self.subject_id}
 
 
 def take_unpublished(app: App, limit: int = 100) -> tuple[list[str], list[Outgoing]]:

@@ -21,13 +21,16 @@ def caseload(
     app: App, handle: str, *, page: int, due: bool, overdue: bool, escalated: bool
 ) -> dict[str, Any]:
     found = caseload_page(app, handle, page=page, due=due, overdue=overdue, escalated=escalated)
+    now = app.clock.now()
     rows = []
     for entry in found.entries:
         row = entry.row
+        missing = row.missing_since
         flags = [
             name
             for name, on in (
                 ("imminent alert", entry.imminent),
+                (f"missing {age(now - missing)}" if missing else "", missing is not None),
                 ("overdue", row.overdue),
                 ("escalated", row.escalated),
             )

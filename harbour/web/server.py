@@ -10,7 +10,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from harbour.app import App
-from harbour.web import admin, casework, cover, pages, people, supervision
+from harbour.web import admin, casework, cover, field, pages, people, supervision
 from harbour.web.guard import Guard
 
 STATIC = Path(__file__).parent / "static"
@@ -41,6 +41,7 @@ def create_app(app: App) -> Any:
         Route("/routes", admin.routes, methods=["GET"]),
         Route("/routes/test", admin.test_route, methods=["POST"]),
         Route("/keys", admin.keys, methods=["GET"]),
+        *field.ROUTES,
         Route("/refer", casework.refer_form, methods=["GET"]),
         Route("/refer", casework.refer, methods=["POST"]),
         Route("/cases/{ref}", pages.case_page, methods=["GET"]),

@@ -79,14 +79,33 @@ def test_staff_documents_carry_what_the_messages_must_not(demo: Any) -> None:
 def test_the_story_happened(demo: Any) -> None:
     _, summary, lines = demo
     alerts = summary["alerts"]
-    assert alerts["opened"] == {"imminent_threat": 1, "overdue_escalation": 1}
-    assert alerts["escalation_steps"] == {"imminent_threat": 2}  # supervisors, then admins
-    assert alerts["acknowledged"] == {"imminent_threat": 1, "overdue_escalation": 1}
+    assert alerts["opened"] == {"imminent_threat": 1, "overdue_escalation": 1, "visit_overdue": 1}
+    # Imminent: supervisors, then admins; the late visit: its buddy, then the supervisors.
+    assert alerts["escalation_steps"] == {"imminent_threat": 2, "visit_overdue": 1}
+    assert alerts["acknowledged"] == {
+        "imminent_threat": 1,
+        "overdue_escalation": 1,
+        "visit_overdue": 1,
+    }
+    # Two home visits: one back on time (no alert), one not back, its alert climbing until taken.
+    visits = [line.split("] ", 1)[1] for line in lines if "] visit: " in line]
+    assert visits == [
+        "visit: rowan-cw out on a home visit, back by 12:00, check-in buddy sam-sup",
+        "visit: rowan-cw checked in (on time)",
+        "visit: wren-cw out on a home visit, back by 15:00, check-in buddy rowan-cw",
+        "visit: sam-sup acknowledged the visit_overdue alert of wren-cw 25 min after the "
+        "deadline (the ladder had climbed 1 tier)",
+        "visit: wren-cw checked in (50 min late)",
+    ]
+    assert any(
+        "sweep: 1 visit check-in overdue; delivered 1 email to rowan-cw" in line for line in lines
+    )
     reminders = summary["reminders"]
     assert {"due_soon", "due_today", "overdue", "escalation"} <= set(reminders)
     delivered = summary["notifications"]["delivered_by_channel_and_kind"]
     assert delivered["chat"]["imminent_threat"] == 2  # on-call and the supervisor, at once
     assert delivered["email"]["overdue_escalation"] == 1
+    assert delivered["email"]["visit_overdue"] == 2  # the buddy, then the supervisor
     assert {"reminder_digest", "case_assigned", "risk_raised"} <= set(delivered["email"])
     charlie = next(c for c in summary["cases"]["list"] if c["youth"] == "charlie")
     assert charlie["status"] == "discharged"

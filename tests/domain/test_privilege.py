@@ -17,7 +17,7 @@ from harbour.domain.vocab import Role
 
 C, W, S, A = Role.COORDINATOR, Role.CASEWORKER, Role.SUPERVISOR, Role.ADMIN
 WORK = {"case.summary", "case.read", "case.assess", "case.plan", "case.discharge", "case.edit"}
-WORK |= {"case.missing"}
+WORK |= {"case.missing", "case.missing.read"}
 
 
 def standing(role: Role, *, assigned: bool = False, covering: bool = False) -> Standing:

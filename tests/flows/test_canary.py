@@ -1,6 +1,8 @@
 """The whole lifecycle under Prefect with a marker in every identifying field and one injected
 task failure quoting one: Prefect's database, its home folder, the logs, the captured output
-and every notification received hold none of it."""
+and every notification received hold none of it. Safety in the field too: a visit's place and a
+missing episode's report numbers, typed at the command line (from files) and in the console's
+forms, with the visit's overdue alert and the episode's events going through Prefect."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import logging
 import pickle
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -92,10 +95,64 @@ def _lifecycle(app: App, folder: Path, clock: FixedClock, monkeypatch: pytest.Mo
         clock.set(case_by_reference(app, case.reference).next_due_at)  # type: ignore[arg-type]
         follow = assess(app, case.reference, "follow_up", _answers(app, folder, f"f{number}"))
         lifecycle.follow_up(follow["assessment"])
+    _in_the_field(app, case.reference, clock)
     reassessment_sweep()
     deliver_notifications()
     _publish(app)
     return case.id
+
+
+def _in_the_field(app: App, reference: str, clock: FixedClock) -> None:
+    """A visit's place and report numbers, from the CLI and from the console's pages; the
+    visit not back in time (its alert raised and sent by the relay flow), the youth missing
+    and back (the episode's events published)."""
+    from datetime import timedelta
+
+    from tests.web.helpers import csrf_of
+
+    back = (clock.now() + timedelta(hours=1)).isoformat()
+    place = given(f"{M}visitplace")
+    done = invoke(app, "visit", "start", "--back-at", back, "--where", place, "--as", "cw1")
+    assert done.exit_code == 0, done.stderr
+    since = (clock.now() - timedelta(hours=1)).isoformat()
+    assert invoke(app, "missing", reference, "--since", since, "--as", "cw1").exit_code == 0
+    number = given(f"{M}reportnumber")
+    step = ("missing-step", reference, "law_enforcement", "--report-number", number)
+    assert invoke(app, *step, "--as", "cw1").exit_code == 0
+
+    web = _signed_in(app, "cw2")
+    csrf = csrf_of(web, "/visits")
+    form = {"csrf": csrf, "where": f"{M}webvisitplace", "back_at": back, "buddy": "sup"}
+    assert web.post("/visits", data=form).status_code == 303
+    sup = _signed_in(app, "sup")
+    page = f"/cases/{reference[:12]}/missing"
+    form = {"csrf": csrf_of(sup, page), "step": "ncmec", "report_number": f"{M}webnumber"}
+    assert sup.post(f"{page}/step", data=form).status_code == 303
+    refused = sup.post(f"{page}/step", data=form | {"step": "supervisor_told"})
+    assert refused.status_code == 400  # a number for a step that has none: never shown back
+
+    clock.advance(timedelta(hours=2))  # neither visitor is back: both alerts go out
+    assert deliver_notifications() >= 2
+    at = clock.now().isoformat()
+    assert invoke(app, "returned", reference, "--at", at, "--as", "cw1").exit_code == 0
+    assert invoke(app, "visit", "back", "--as", "cw1").exit_code == 0
+
+
+def _signed_in(app: App, handle: str) -> Any:
+    """A console session for ``handle`` (staff here have routes of their own, so enrolment
+    links go there, not to the test): the session a sign-in would have started."""
+    from harbour.auth import sessions
+    from harbour.db.models import Staff
+    from harbour.web import cookies
+    from tests.web.helpers import client
+
+    def work(uow: UnitOfWork) -> str:
+        staff = uow.session.scalars(select(Staff).where(Staff.handle == handle)).one()
+        return sessions.start(uow, staff)[0]
+
+    web = client(app)
+    web.cookies.set(cookies.name(app.settings, cookies.SESSION), app.run(work))
+    return web
 
 
 def _mark_agencies(app: App) -> None:
@@ -139,6 +196,8 @@ def test_nothing_identifying_reaches_prefect(
     mails = mail.smtp.received
     assert mails and all(M.lower() not in (m.subject + m.text).lower() for m in mails)
     assert all(M not in json.dumps(body) for _, body in mail.receiver.received)
+    store = sorted(tmp_path.glob("harbour.db*"))  # Harbour's own file and its WAL: sealed only
+    assert store and [p.name for p in store if hits_in(p.read_bytes(), M.encode())] == []
 
 
 def test_the_search_finds_a_marker_however_it_is_wrapped(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ def test_public_events_carry_ids_only_and_are_taken_once(seeded: App, tmp_path: 
     assert take_unpublished(seeded) == ([], [])
 
 
-def test_the_published_names_are_the_issue_s_six() -> None:
+def test_the_published_names_are_the_issue_s_six_and_the_field_s_three() -> None:
     assert sorted(PUBLIC) == sorted(
         [
             "harbour.case.referred",
@@ -32,6 +32,9 @@ def test_the_published_names_are_the_issue_s_six() -> None:
             "harbour.case.escalated",
             "harbour.alert.acknowledged",
             "harbour.case.discharged",
+            "harbour.case.missing_opened",
+            "harbour.case.missing_closed",
+            "harbour.visit.overdue",
         ]
     )
 

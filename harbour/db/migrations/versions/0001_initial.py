@@ -283,7 +283,7 @@ def upgrade() -> None:
     op.create_table(
         "lifecycle_events",
         sa.Column("id", sa.String(length=32), nullable=False),
-        sa.Column("case_id", sa.String(length=32), nullable=False),
+        sa.Column("case_id", sa.String(length=32), nullable=True),
         sa.Column("name", sa.String(length=80), nullable=False),
         sa.Column("subject_id", sa.String(length=32), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),

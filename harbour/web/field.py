@@ -1,0 +1,276 @@
+"""Safety in the field on the console: a staff member's visit (start it, then "I'm back" or
+"30 more minutes" from a phone) and a case's missing-youth episode (record it, its steps done,
+the return). Each calls the same service as ``harbour visit`` and ``harbour missing``,
+``missing-step`` and ``returned``; a refusal shows the form again with each message beside its
+field and writes nothing.
+
+Where a visit went is never on a page unless asked for (a POST, CSRF-checked), and only for
+those the service lets see it (the visitor, their buddy, supervisors, on-call staff): that read
+is audited as ``harbour visit show`` is. A report number goes in and is never shown back: the
+page says only whether one was recorded (``case show`` is the audited read of it).
+
+The conversions from the services' results to what the templates show live here, beside the
+pages that use them (as ``adapter`` does for the others).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from harbour import templating
+from harbour.app import App
+from harbour.auth.sessions import SignedIn
+from harbour.cases import missing, visits
+from harbour.domain.vocab import MissingStepKind
+from harbour.errors import Conflict, Forbidden, InvalidInput, NotFound
+from harbour.orchestration.pipeline import after_commit
+from harbour.web import forms
+from harbour.web.casework import ref_of
+from harbour.web.pages import call, checked_form, form_page, harbour, render, staff_page
+
+templating.register("web/visits.html", "web/visit.html", "web/missing.html")
+
+VISIT_FIELDS = re.compile(r"case|where|buddy|back_at")
+VISIT_NAMES = {"--back-at": "back_at", "--where": "where", "--buddy": "buddy", "reference": "case"}
+VISIT_ID = re.compile(r"[0-9a-f]{8,32}")
+MORE_MINUTES = 30  # the page's one button; the CLI takes any number from 1 to 240
+
+MISSING_FIELDS = re.compile(r"since|step|report_number|at")
+MISSING_NAMES = {
+    "--since": "since",
+    "STEP": "step",
+    "--report-number": "report_number",
+    "--at": "at",
+}
+STEP_NAMES = {
+    MissingStepKind.LAW_ENFORCEMENT: "Law-enforcement report",
+    MissingStepKind.NCMEC: "Report to NCMEC",
+    MissingStepKind.SUPERVISOR_TOLD: "Supervisor told",
+}
+
+
+# Visits
+
+
+def _visit(view: visits.VisitView) -> dict[str, Any]:
+    return {
+        "id": view.id,
+        "short_id": view.id[:12],
+        "visitor": view.visitor,
+        "buddy": view.buddy or "the supervisors",
+        "case": view.case_reference,
+        "escort": view.escort,
+        "started": view.local(view.started_at),
+        "back_by": view.local(view.expected_back_at),
+        "alert_after": view.local(view.deadline_at),
+        "back_at": view.local(view.back_at) if view.back_at else None,
+        "overdue": view.overdue,
+        "alert": view.alert_id,
+        "where": view.location,
+    }
+
+
+def visits_of(app: App, handle: str) -> dict[str, Any]:
+    """``harbour visit list``: the actor's own visit still out, and the others they may see."""
+    shown = [_visit(v) for v in visits.list_visits(app, handle)]
+    mine = next((v for v in shown if v["visitor"] == handle), None)
+    return {"mine": mine, "others": [v for v in shown if v["visitor"] != handle]}
+
+
+async def _visits_page(
+    request: Request,
+    who: SignedIn,
+    typed: dict[str, str] | None = None,
+    refusal: forms.Refusal | None = None,
+) -> Response:
+    app = harbour(request)
+    shown = await call(visits_of, app, who.handle)
+    buddies = None
+    if shown["mine"] is None and who.role in ("coordinator", "caseworker", "supervisor"):
+        buddies = await call(visits.buddy_choices, app, who.handle)
+    chosen = typed if typed is not None else {"buddy": buddies.default or ""} if buddies else {}
+    return form_page(
+        request,
+        "visits",
+        who,
+        refusal,
+        title="Visits",
+        buddies=[(h, h) for h in buddies.handles] if buddies else [],
+        default_buddy=buddies.default if buddies else None,
+        may_start=buddies is not None,
+        typed=chosen,
+        more_minutes=MORE_MINUTES,
+        **shown,
+    )
+
+
+@staff_page
+async def visits_page(request: Request, who: SignedIn) -> Response:
+    return await _visits_page(request, who)
+
+
+@staff_page
+async def start(request: Request, who: SignedIn) -> Response:
+    form = await checked_form(request, who)
+    typed = forms.values(form)
+    app = harbour(request)
+    try:
+        await call(
+            visits.start_visit,
+            app,
+            who.handle,
+            back_at=typed.get("back_at", ""),
+            location=forms.text(typed, "where"),
+            buddy=forms.text(typed, "buddy"),
+            case_ref=forms.text(typed, "case"),
+            escort=forms.checked(typed, "escort"),
+        )
+    except InvalidInput as exc:
+        refusal = forms.refusal(exc, VISIT_FIELDS, VISIT_NAMES)
+        return await _visits_page(request, who, typed, refusal)
+    except NotFound:  # the case: none of the agency's (another agency's answers the same)
+        return await _visits_page(request, who, typed, forms.Refusal({"case": "no such case"}))
+    except Forbidden as exc:
+        if exc.code != "not_assigned":
+            raise
+        refusal = forms.Refusal({"case": "not assigned to you"})
+        return await _visits_page(request, who, typed, refusal)
+    except Conflict as exc:
+        return await _visits_page(request, who, typed, forms.conflict(exc))
+    await call(after_commit, app)
+    return RedirectResponse("/visits", status_code=303)
+
+
+@staff_page
+async def back(request: Request, who: SignedIn) -> Response:
+    """ "I'm back": ``harbour visit back``."""
+    await checked_form(request, who)
+    app = harbour(request)
+    await call(visits.check_in, app, who.handle)
+    await call(after_commit, app)
+    return RedirectResponse("/visits", status_code=303)
+
+
+@staff_page
+async def more_time(request: Request, who: SignedIn) -> Response:
+    """ "30 more minutes": ``harbour visit extend --minutes 30``."""
+    await checked_form(request, who)
+    app = harbour(request)
+    await call(visits.extend, app, who.handle, MORE_MINUTES)
+    await call(after_commit, app)
+    return RedirectResponse("/visits", status_code=303)
+
+
+@staff_page
+async def where(request: Request, who: SignedIn) -> Response:
+    """Where a visit went: a deliberate POST, audited as ``harbour visit show``; anyone but the
+    visitor, their buddy, supervisors and on-call staff is answered "Not found"."""
+    await checked_form(request, who)
+    visit_id = request.path_params["visit_id"]
+    if not VISIT_ID.fullmatch(visit_id):
+        raise NotFound("visit_not_found", "no such visit")
+    view = await call(visits.show_visit, harbour(request), who.handle, visit_id)
+    return render(request, "visit", who, title="Visit", visit=_visit(view))
+
+
+# A youth who goes missing
+
+
+def episode_of(app: App, handle: str, ref: str) -> dict[str, Any] | None:
+    """The case's open episode as the page shows it (report numbers: recorded or not)."""
+    view = missing.current_episode(app, handle, ref)
+    if view is None:
+        return None
+    owner = view.owner or "the supervisors"
+    steps = [(s.step, STEP_NAMES[MissingStepKind(s.step)]) for s in view.steps if not s.done_at]
+    return {
+        "choices": steps,
+        "since": view.local(view.last_seen_at),
+        "alerts": [a[:12] for a in view.alerts],
+        "steps": [
+            {
+                "step": s.step,
+                "name": STEP_NAMES[MissingStepKind(s.step)],
+                "owner": owner,
+                "due": view.local(s.due_at),
+                "done": view.local(s.done_at) if s.done_at else None,
+                "by": s.done_by or "-",
+                "number_recorded": s.has_report_number,
+            }
+            for s in view.steps
+        ],
+    }
+
+
+async def _missing_page(
+    request: Request,
+    who: SignedIn,
+    typed: dict[str, str] | None = None,
+    refusal: forms.Refusal | None = None,
+    said: str | None = None,
+) -> Response:
+    ref = ref_of(request)
+    episode = await call(episode_of, harbour(request), who.handle, ref)
+    return form_page(
+        request,
+        "missing",
+        who,
+        refusal,
+        title="Missing",
+        case=ref[:40],
+        episode=episode,
+        typed=typed or {},
+        said=said,
+    )
+
+
+@staff_page
+async def missing_page(request: Request, who: SignedIn) -> Response:
+    return await _missing_page(request, who)
+
+
+@staff_page
+async def missing_change(request: Request, who: SignedIn) -> Response:
+    """Record the episode (``missing``), a step done (``missing-step``) or the return
+    (``returned``), as the form's ``what`` says."""
+    what = request.path_params["what"]
+    form = await checked_form(request, who)
+    typed = forms.values(form)
+    ref, app = ref_of(request), harbour(request)
+    try:
+        if what == "record":
+            await call(missing.report_missing, app, who.handle, ref, typed.get("since", ""))
+        elif what == "step":
+            number = forms.text(typed, "report_number")
+            step = typed.get("step", "")
+            await call(missing.record_step, app, who.handle, ref, step, number)
+        elif what == "returned":
+            await call(missing.report_return, app, who.handle, ref, typed.get("at", ""))
+        else:
+            raise NotFound("not_found", "no such page")
+    except InvalidInput as exc:
+        kept = {k: v for k, v in typed.items() if k != "report_number"}  # never shown back
+        refusal = forms.refusal(exc, MISSING_FIELDS, MISSING_NAMES)
+        return await _missing_page(request, who, kept, refusal)
+    except Conflict as exc:
+        return await _missing_page(request, who, {}, forms.conflict(exc))
+    await call(after_commit, app)
+    if what == "returned":
+        return RedirectResponse(f"/cases/{ref}", status_code=303)
+    return RedirectResponse(f"/cases/{ref}/missing", status_code=303)
+
+
+ROUTES = [
+    Route("/visits", visits_page, methods=["GET"]),
+    Route("/visits", start, methods=["POST"]),
+    Route("/visits/back", back, methods=["POST"]),
+    Route("/visits/extend", more_time, methods=["POST"]),
+    Route("/visits/{visit_id}/where", where, methods=["POST"]),
+    Route("/cases/{ref}/missing", missing_page, methods=["GET"]),
+    Route("/cases/{ref}/missing/{what}", missing_change, methods=["POST"]),
+]

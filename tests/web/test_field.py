@@ -1,0 +1,275 @@
+"""Safety in the field on the console, over HTTP on SQLite and PostgreSQL: a visit started from
+the page, "I'm back" and "30 more minutes"; where an overdue visit went shown (audited) to the
+buddy and supervisors only; a case's missing episode recorded, its steps done (the report number
+sealed, never shown back) and the return. Each refusal says why and writes nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from harbour.app import App
+from harbour.cases import missing, visits
+from harbour.clock import FixedClock
+from harbour.db.models import AuditEvent, MissingEpisode, MissingStep, Visit
+from harbour.domain.refs import short_form
+from harbour.notify.visit_checks import raise_overdue
+from tests.conftest import START
+from tests.notify.helpers import new_case
+from tests.support import agency_admin
+from tests.web.forming import counts
+from tests.web.helpers import (
+    PASSWORD,
+    client,
+    code,
+    csrf_of,
+    enrolment_path,
+    next_step,
+    secret_on,
+    sign_in,
+    signed_in,
+)
+
+WHERE = "MKWEBVISIT 9 Harbour Lane"
+NUMBER = "MKWEBREPORT-77"
+
+
+def field_rows(app: App) -> dict[str, int]:
+    """What the field pages write, besides what ``counts`` covers."""
+
+    def work(uow: Any) -> dict[str, int]:
+        return {
+            name: int(uow.session.scalar(select(func.count()).select_from(table)))
+            for name, table in (
+                ("visits", Visit),
+                ("episodes", MissingEpisode),
+                (
+                    "steps_done",
+                    select(MissingStep).where(MissingStep.done_at.is_not(None)).subquery(),
+                ),
+            )
+        }
+
+    found = counts(app)
+    found["audit_ok"] -= len(audited(app, "visit.list"))  # the page shown again is a read
+    return app.run(work) | found
+
+
+def audited(app: App, action: str) -> list[AuditEvent]:
+    return app.run(
+        lambda uow: list(
+            uow.session.scalars(
+                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+            )
+        )
+    )
+
+
+def signed_in_south(app: App, clock: FixedClock, handle: str) -> Any:
+    """A member of the other agency, enrolled through a link from that agency's own admin."""
+    admin = agency_admin(app, "sadm", "south")
+    web = client(app)
+    path = enrolment_path(app, handle, admin)
+    secret = secret_on(web.get(path).text)
+    fields = {"password": PASSWORD, "password_again": PASSWORD, "code": code(app, secret)}
+    assert web.post(path, data=fields).status_code == 200
+    next_step(clock)
+    assert sign_in(app, web, handle, secret).status_code == 303
+    return web
+
+
+def refer_south(app: App) -> str:
+    from harbour.cases.intake import refer
+    from tests.support import referral
+
+    return refer(app, "coord2", referral("MKS") | {"caseworker": "cw3"}, None).reference
+
+
+def one_visit(app: App) -> Visit:
+    return app.run(lambda uow: uow.session.scalars(select(Visit)).one())
+
+
+def test_a_visit_from_the_phone_page_back_and_more_time(seeded: App, clock: FixedClock) -> None:
+    case = short_form(new_case(seeded).reference)
+    web, _ = signed_in(seeded, clock, "cw1")
+    page = web.get("/visits")
+    assert page.status_code == 200 and 'action="/visits"' in page.text
+    assert '<option value="sup" selected>sup (default)</option>' in page.text  # a supervisor
+    assert 'value="cw1"' not in page.text  # not oneself
+    csrf = csrf_of(web, "/visits")
+    other_agency = short_form(refer_south(seeded))
+    good = {"csrf": csrf, "where": WHERE, "back_at": "16:30", "buddy": "sup", "case": case}
+    before = field_rows(seeded)
+    for changed, field in (
+        ({"back_at": ""}, "back_at"),
+        ({"back_at": "yesterday"}, "back_at"),
+        ({"back_at": (START + timedelta(hours=20)).isoformat()}, "back_at"),
+        ({"where": "x" * 10_000}, "where"),
+        ({"where": "MK\x00WHERE"}, "where"),
+        ({"buddy": "cw3"}, "buddy"),  # another agency's
+        ({"buddy": "cw1"}, "buddy"),  # oneself
+        ({"case": "HB-ZZZZ"}, "case"),
+        ({"case": "not a reference"}, "case"),
+    ):
+        refused = web.post("/visits", data=good | changed)
+        assert refused.status_code == 400, changed
+        assert f'id="f-{field}-error"' in refused.text, (changed, refused.text[-2000:])
+        if "where" not in changed:
+            assert WHERE in refused.text  # what was typed is kept, in the page only
+    refused = web.post("/visits", data=good | {"case": other_agency})
+    assert refused.status_code == 400 and "no such case" in refused.text
+    assert field_rows(seeded) == before
+    assert web.post("/visits", data=good | {"csrf": "forged"}).status_code == 403
+    assert field_rows(seeded) == before
+
+    started = web.post("/visits", data=good | {"escort": "on"})
+    assert started.status_code == 303 and started.headers["location"] == "/visits"
+    visit = one_visit(seeded)
+    assert visit.escort and visit.case_id is not None and visit.location_sealed
+    assert WHERE not in (visit.location_sealed or "")
+    assert [a.details.get("visit_id") for a in audited(seeded, "visit.start")] == [visit.id]
+    out = web.get("/visits")
+    assert "I&#39;m back" in out.text and "30 more minutes" in out.text
+    assert WHERE not in out.text  # the place is not on the page
+    again = web.post("/visits", data=good)
+    assert again.status_code == 400 and "visit not checked in" in again.text
+
+    deadline = visit.expected_back_at
+    more = web.post("/visits/extend", data={"csrf": csrf})
+    assert more.status_code == 303
+    assert one_visit(seeded).expected_back_at == deadline + timedelta(minutes=30)
+    assert len(audited(seeded, "visit.extend")) == 1
+    back = web.post("/visits/back", data={"csrf": csrf})
+    assert back.status_code == 303 and one_visit(seeded).back_at == clock.now()
+    assert len(audited(seeded, "visit.back")) == 1
+    assert web.post("/visits/back", data={"csrf": csrf}).status_code == 404  # none out now
+    assert web.post("/visits/extend", data={"csrf": "forged"}).status_code == 403
+    assert 'action="/visits"' in web.get("/visits").text  # the start form again
+
+
+def test_where_an_overdue_visit_went_is_for_the_buddy_and_supervisors_only_and_audited(
+    seeded: App, clock: FixedClock
+) -> None:
+    visits.start_visit(seeded, "cw1", back_at="16:30", location=WHERE, buddy="cw2")
+    view = visits.list_visits(seeded, "cw1")[0]
+    clock.set(view.deadline_at + timedelta(minutes=1))
+    assert seeded.run(lambda uow: raise_overdue(uow, clock.now())) == 1
+    for handle in ("cw2", "sup"):
+        web, _ = signed_in(seeded, clock, handle)
+        page = web.get("/visits")
+        assert "OVERDUE" in page.text and f"/visits/{view.id}/where" in page.text
+        assert WHERE not in page.text
+        shown = web.post(f"/visits/{view.id}/where", data={"csrf": csrf_of(web, "/visits")})
+        assert shown.status_code == 200 and WHERE in shown.text, handle
+        assert "/alerts/" in shown.text
+    readers = [(a.actor_handle, a.details["visit_id"]) for a in audited(seeded, "visit.read")]
+    assert readers == [("cw2", view.id), ("sup", view.id)]
+
+    for handle in ("coord", "adm", "sup2"):  # neither buddy, supervisor nor on-call; elsewhere
+        web = signed_in_south(seeded, clock, handle) if handle == "sup2" else None
+        web = web or signed_in(seeded, clock, handle)[0]
+        refused = web.post(f"/visits/{view.id}/where", data={"csrf": csrf_of(web)})
+        assert refused.status_code == 404 and WHERE not in refused.text, handle
+    web, _ = signed_in(seeded, clock, "sup")
+    csrf = csrf_of(web)
+    assert web.post(f"/visits/{view.id}/where", data={"csrf": "x"}).status_code == 403
+    assert web.post("/visits/not-hex/where", data={"csrf": csrf}).status_code == 404
+    reads = audited(seeded, "visit.read")
+    assert [a.outcome == "ok" for a in reads] == [True, True, False, False, False]
+    assert [a.actor_handle for a in reads[2:]] == ["coord", "adm", "sup2"]  # refusals audited
+
+
+def test_a_missing_episode_recorded_its_steps_done_and_the_return(
+    seeded: App, clock: FixedClock
+) -> None:
+    reference = new_case(seeded).reference
+    case = short_form(reference)
+    web, _ = signed_in(seeded, clock, "cw1")
+    assert f'href="/cases/{case}/missing"' in web.get(f"/cases/{case}").text
+    page = web.get(f"/cases/{case}/missing")
+    assert page.status_code == 200 and "not recorded missing" in page.text
+    csrf = csrf_of(web, f"/cases/{case}/missing")
+    before = field_rows(seeded)
+    for since in ("", "soon", (START + timedelta(hours=2)).isoformat(), "x" * 5000):
+        refused = web.post(f"/cases/{case}/missing/record", data={"csrf": csrf, "since": since})
+        assert refused.status_code == 400 and 'id="f-since-error"' in refused.text, since
+    assert web.post(f"/cases/{case}/missing/explode", data={"csrf": csrf}).status_code == 404
+    early = web.post(f"/cases/{case}/missing/step", data={"csrf": csrf, "step": "ncmec"})
+    assert early.status_code == 404
+    assert field_rows(seeded) == before
+
+    since = (START - timedelta(hours=3)).isoformat()
+    recorded = web.post(f"/cases/{case}/missing/record", data={"csrf": csrf, "since": since})
+    assert recorded.status_code == 303
+    page = web.get(f"/cases/{case}/missing")
+    assert "Law-enforcement report" in page.text and "Report to NCMEC" in page.text
+    assert page.text.count(">cw1<") == 3  # each step's owner: the caseworker
+    assert "not done" in page.text and len(audited(seeded, "case.missing.read")) >= 1
+    again = web.post(f"/cases/{case}/missing/record", data={"csrf": csrf, "since": since})
+    assert again.status_code == 400 and "already recorded missing" in again.text
+
+    before = field_rows(seeded)
+    for changed, field in (
+        ({"step": ""}, "step"),
+        ({"step": "coffee"}, "step"),
+        ({"step": "supervisor_told", "report_number": NUMBER}, "report_number"),
+        ({"step": "law_enforcement", "report_number": "MK\x00" + NUMBER}, "report_number"),
+        ({"step": "law_enforcement", "report_number": "9" * 500}, "report_number"),
+    ):
+        refused = web.post(f"/cases/{case}/missing/step", data={"csrf": csrf} | changed)
+        assert refused.status_code == 400, changed
+        assert f'id="f-{field}-error"' in refused.text, changed
+        assert NUMBER not in refused.text  # a report number is never shown back
+    assert field_rows(seeded) == before
+    done = web.post(
+        f"/cases/{case}/missing/step",
+        data={"csrf": csrf, "step": "law_enforcement", "report_number": NUMBER},
+    )
+    assert done.status_code == 303
+    page = web.get(f"/cases/{case}/missing")
+    assert "report number recorded" in page.text and NUMBER not in page.text
+    sealed = seeded.run(
+        lambda uow: uow.session.scalars(
+            select(MissingStep.report_number_sealed).where(MissingStep.step == "law_enforcement")
+        ).one()
+    )
+    assert sealed and NUMBER not in sealed
+    assert [a.details["step"] for a in audited(seeded, "case.missing.step")] == ["law_enforcement"]
+
+    caseload = web.get("/")
+    assert "missing 3 h" in caseload.text and "1</strong> missing" in caseload.text
+
+    for at in ("", (START - timedelta(hours=5)).isoformat(), "tomorrow"):
+        refused = web.post(f"/cases/{case}/missing/returned", data={"csrf": csrf, "at": at})
+        assert refused.status_code == 400 and 'id="f-at-error"' in refused.text, at
+    back = web.post(f"/cases/{case}/missing/returned", data={"csrf": csrf, "at": "now"})
+    if back.status_code == 400:  # "now" is not a moment the parser takes: the time of day is
+        at = clock.now().isoformat()
+        back = web.post(f"/cases/{case}/missing/returned", data={"csrf": csrf, "at": at})
+    assert back.status_code == 303 and back.headers["location"] == f"/cases/{case}"
+    assert missing.current_episode(seeded, "cw1", reference) is None
+    assert len(audited(seeded, "case.returned")) == 1
+
+
+def test_the_missing_page_is_for_those_who_work_the_case(seeded: App, clock: FixedClock) -> None:
+    reference = new_case(seeded).reference
+    case = short_form(reference)
+    since = (START - timedelta(hours=1)).isoformat()
+    for handle, status in (("cw2", 403), ("coord", 403), ("adm", 403), ("cw3", 404)):
+        web = signed_in_south(seeded, clock, handle) if handle == "cw3" else None
+        web = web or signed_in(seeded, clock, handle)[0]
+        assert web.get(f"/cases/{case}/missing").status_code == status, handle
+        csrf = csrf_of(web)
+        before = field_rows(seeded)
+        refused = web.post(f"/cases/{case}/missing/record", data={"csrf": csrf, "since": since})
+        assert refused.status_code == status, handle
+        assert field_rows(seeded) == before
+    sup, _ = signed_in(seeded, clock, "sup")  # a supervisor works every case of the agency
+    csrf = csrf_of(sup, f"/cases/{case}/missing")
+    done = sup.post(f"/cases/{case}/missing/record", data={"csrf": csrf, "since": since})
+    assert done.status_code == 303
+    assert sup.post(f"/cases/{case}/missing/record", data={"since": since}).status_code == 403
+    denied = [a for a in audited(seeded, "case.missing") if a.outcome != "ok"]
+    assert {a.actor_handle for a in denied} >= {"cw2", "coord"}
