@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -32,8 +33,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from harbour.access import audit, authorize, resolve_actor
+from harbour.access import agency_zone, audit, authorize, resolve_actor
 from harbour.app import App, UnitOfWork
+from harbour.clock import local_time
 from harbour.db.models import (
     Agency,
     Alert,
@@ -82,6 +84,7 @@ class ProgramReport:
 
     agency: str
     as_of: datetime
+    zone: ZoneInfo  # the agency's: its "as of" as its staff read it
     open_by_status_and_risk: dict[str, dict[str, int]]  # every open status, every risk level
     active_cases: int
     active_with_final_plan: int
@@ -120,6 +123,7 @@ class ProgramReport:
         return {
             "agency": self.agency,
             "as_of": self.as_of.isoformat(),
+            "as_of_local": local_time(self.as_of, self.zone),
             "window_days": WINDOW_DAYS,
             "open_cases": {
                 "total": self.open_cases,
@@ -166,7 +170,8 @@ def program_report(app: App, actor_handle: str | None) -> ProgramReport:
         authorize(uow, actor, "program.report")
         agency = uow.session.get(Agency, actor.agency_id)
         grouped, scalars = statements(actor.agency_id, uow.now())
-        report = _report(agency.name if agency else "-", uow.now(), grouped, scalars, uow)
+        zone = agency_zone(uow, actor.agency_id)
+        report = _report(agency.name if agency else "-", uow.now(), zone, grouped, scalars, uow)
         audit(uow, actor, "program.report")
         return report
 
@@ -300,7 +305,12 @@ def _sent(agency_id: str, since: datetime, kinds: tuple[str, ...]) -> Any:
 
 
 def _report(
-    agency: str, now: datetime, grouped: Select[Any], scalars: Select[Any], uow: UnitOfWork
+    agency: str,
+    now: datetime,
+    zone: ZoneInfo,
+    grouped: Select[Any],
+    scalars: Select[Any],
+    uow: UnitOfWork,
 ) -> ProgramReport:
     table = {status: dict.fromkeys(RISKS, 0) for status in OPEN_STATUSES}
     overdue = dict.fromkeys((key for key, _ in OVERDUE_BUCKETS), 0)
@@ -318,6 +328,7 @@ def _report(
     return ProgramReport(
         agency=agency,
         as_of=now,
+        zone=zone,
         open_by_status_and_risk=table,
         active_cases=sum(sum(table[s].values()) for s in ACTIVE_STATUSES),
         active_with_final_plan=int(row.with_final or 0),

@@ -32,7 +32,7 @@ def report_text(data: dict[str, Any]) -> str:
     window = f"last {data['window_days']} days"
     risks = list(cases["by_risk"])
     lines = [
-        f"Program report, agency {data['agency']}, as of {data['as_of']}",
+        f"Program report, agency {data['agency']}, as of {data['as_of_local']}",
         "",
         f"Open cases: {cases['total']}",
         f"  {'status':<18}" + "".join(f"{risk:>9}" for risk in risks) + f"{'all':>7}",

@@ -18,6 +18,7 @@ def test_report_json_is_the_services_figures(seeded: App, clock: FixedClock) -> 
     assert set(result.json()) == {
         "agency",
         "as_of",
+        "as_of_local",
         "window_days",
         "open_cases",
         "final_plans",
@@ -34,7 +35,7 @@ def test_report_text(seeded: App, clock: FixedClock) -> None:
     result = invoke(seeded, "report", "--as", "adm")
     assert result.exit_code == 0, result.stderr
     text = result.stdout
-    assert text.startswith("Program report, agency north, as of 2026-03-12T14:00:00+00:00\n")
+    assert text.startswith("Program report, agency north, as of 2026-03-12 10:00 EDT\n")
     assert "Open cases: 3\n" in text
     assert "  referred                  0        0        0        0        1      1\n" in text
     assert "  all                       2        0        0        0        1      3\n" in text
