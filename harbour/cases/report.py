@@ -22,7 +22,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
     func,
     literal,
     null,
@@ -183,10 +182,11 @@ def statements(agency_id: str, now: datetime) -> tuple[Select[Any], Select[Any]]
     row of scalar figures. ``benchmarks/dashboard.py`` runs them bare."""
     since = now - timedelta(days=WINDOW_DAYS)
     in_agency = Case.agency_id == agency_id
-    first = (
-        select(Assessment.case_id, func.min(Assessment.completed_at).label("at"))
-        .where(Assessment.status == AssessmentStatus.COMPLETED)
-        .group_by(Assessment.case_id)
+    first = (  # each case's referral and its first completed assessment
+        select(Case.created_at.label("referred"), func.min(Assessment.completed_at).label("at"))
+        .join_from(Assessment, Case, Case.id == Assessment.case_id)
+        .where(Assessment.status == AssessmentStatus.COMPLETED, in_agency)
+        .group_by(Assessment.case_id, Case.created_at)
         .subquery()
     )
     grouped = union_all(
@@ -205,9 +205,7 @@ def statements(agency_id: str, now: datetime) -> tuple[Select[Any], Select[Any]]
         ),
         _grouped(
             "first_hours",
-            select(WholeUnitsBetween(Case.created_at, first.c.at, 3600).label("number"))
-            .join_from(Case, first, first.c.case_id == Case.id)
-            .where(in_agency),
+            select(WholeUnitsBetween(first.c.referred, first.c.at, 3600).label("number")),
         ),
         _grouped(
             "ack_seconds",
@@ -235,26 +233,32 @@ def _grouped(figure: str, rows: Select[*tuple[Any, ...]]) -> Select[Any]:
 
 
 def _scalars(agency_id: str, now: datetime, since: datetime) -> Select[Any]:
+    # Per active case, when its latest assessment was completed and when its latest assessment
+    # with a final plan was: equal when the latest one's plan is final. One grouped pass, where
+    # a lookup of each case's latest assessment took seconds over 100,000 cases.
     latest = (
-        select(Assessment.id)
-        .where(Assessment.case_id == Case.id, Assessment.status == AssessmentStatus.COMPLETED)
-        .order_by(Assessment.completed_at.desc(), Assessment.id.desc())
-        .limit(1)
-        .correlate(Case)
-        .scalar_subquery()
+        select(
+            func.max(Assessment.completed_at).label("latest"),
+            func.max(case((Plan.status == PlanStatus.FINAL, Assessment.completed_at))).label(
+                "latest_final"
+            ),
+        )
+        .join_from(Assessment, Case, Case.id == Assessment.case_id)
+        .outerjoin(Plan, Plan.assessment_id == Assessment.id)
+        .where(
+            Assessment.status == AssessmentStatus.COMPLETED,
+            Case.agency_id == agency_id,
+            Case.status.in_(ACTIVE_STATUSES),
+        )
+        .group_by(Assessment.case_id)
+        .subquery()
     )
-    final = exists().where(Plan.assessment_id == latest, Plan.status == PlanStatus.FINAL)
     missing = and_(
         MissingEpisode.returned_at.is_(None),
         MissingEpisode.case_id.in_(select(Case.id).where(Case.agency_id == agency_id)),
     )
     return select(
-        _scalar(
-            func.count(),
-            Case.agency_id == agency_id,
-            Case.status.in_(ACTIVE_STATUSES),
-            final,
-        ).label("with_final"),
+        _scalar(func.count(), latest.c.latest_final == latest.c.latest).label("with_final"),
         _scalar(func.min(Assessment.due_at), _overdue_assessments(agency_id, now)).label("oldest"),
         _scalar(func.count(), _imminent(agency_id), Alert.acknowledged_at.is_(None)).label(
             "imminent_open"
