@@ -250,3 +250,24 @@ def test_coordinators_and_caseworkers_may_not_and_are_audited(seeded: App, handl
 def test_supervisors_and_admins_read_it_audited(seeded: App, handle: str) -> None:
     program_report(seeded, handle)
     assert _audited(seeded, handle, "ok") == 1
+
+
+def test_a_final_plan_counts_only_while_its_assessment_is_the_latest(
+    seeded: App, clock: FixedClock
+) -> None:
+    ref = refer(seeded, "coord", referral("RF", caseworker="cw1"), None).reference
+
+    def final_plans() -> tuple[int, int]:
+        report = program_report(seeded, "sup")
+        return report.active_with_final_plan, report.active_cases
+
+    clock.advance(HOUR)
+    submit_assessment(seeded, "cw1", ref, "initial_contact", safest(seeded))
+    assert final_plans() == (0, 1)
+    finalize(seeded, "cw1", ref, Undecided(accept_rest=True))
+    assert final_plans() == (1, 1)
+    clock.advance(DAY)
+    submit_assessment(seeded, "cw1", ref, "planning_meeting", safest(seeded))
+    assert final_plans() == (0, 1)  # the earlier version is final, the latest a draft
+    finalize(seeded, "cw1", ref, Undecided(accept_rest=True))
+    assert final_plans() == (1, 1)
