@@ -24,6 +24,7 @@ SUITE = [
     ("benchmarks.render", 500, 5),
     ("benchmarks.intake", 400, 10),
     ("benchmarks.web", 10_000, 50),
+    ("benchmarks.dashboard", 100_000, 50),
 ]
 # Run by name only (--only, --all), several minutes each: the sweep's worst case and its growth
 # to a million cases, and the measurements behind docs/orchestration.md's Prefect settings

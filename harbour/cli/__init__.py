@@ -9,7 +9,7 @@ import sys
 # isort: off
 from harbour.cli import admin, case, case_people, demo  # noqa: F401
 from harbour.cli import assess, plan, notify, orchestration, web  # noqa: F401
-from harbour.cli import missing, visit  # noqa: F401
+from harbour.cli import missing, visit, report  # noqa: F401
 
 # isort: on
 from harbour.cli.base import cli

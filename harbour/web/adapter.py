@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from harbour.app import App
+from harbour.cases import report
 from harbour.cases.caseload import caseload_page
 from harbour.cases.reads import AuditRow, audit_trail, show_case, system_audit
 from harbour.clock import local_time
@@ -105,6 +106,11 @@ def case_audit(app: App, handle: str, ref: str) -> list[dict[str, Any]]:
 def agency_audit(app: App, handle: str) -> list[dict[str, Any]]:
     """``harbour audit --system`` (admins): newest first on the page."""
     return [_audit(row) for row in reversed(system_audit(app, handle, limit=200))]
+
+
+def program_report(app: App, handle: str) -> dict[str, Any]:
+    """``harbour report --json``: the agency's program figures."""
+    return report.program_report(app, handle).as_json()
 
 
 def _audit(row: AuditRow) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from harbour.app import App
-from harbour.web import admin, casework, cover, field, pages, people, supervision
+from harbour.web import admin, casework, cover, dashboard, field, pages, people, supervision
 from harbour.web.guard import Guard
 
 STATIC = Path(__file__).parent / "static"
@@ -31,6 +31,7 @@ def create_app(app: App) -> Any:
         Route("/alerts/{alert_id}/status", casework.alert_status, methods=["GET"]),
         Route("/audit", pages.system_audit, methods=["GET"]),
         Route("/escalations", supervision.escalations, methods=["GET"]),
+        Route("/dashboard", dashboard.dashboard, methods=["GET"]),
         Route("/staff", admin.staff, methods=["GET"]),
         Route("/staff", admin.add, methods=["POST"]),
         Route("/staff/{handle}/reset", admin.reset, methods=["POST"]),

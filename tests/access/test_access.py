@@ -114,6 +114,7 @@ def commands(app: App) -> list[Command]:
             "staff deactivate", lambda *_: ["staff", "deactivate", _new_staff(app)], admin, False
         ),
         Command("keys rotate", lambda *_: ["keys", "rotate"], operator, False),
+        Command("report", lambda *_: ["report"], frozenset({"supervisor"}) | admin, False),
         Command(
             "staff operator",
             lambda *_: ["staff", "operator", agency_admin(app, f"nadm{next(_fresh)}")],

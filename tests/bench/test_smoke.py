@@ -22,6 +22,7 @@ EXPECTED = (
     "imminent alert while the relay is busy",
     "render youth copy",
     "intake, 8 threads, sqlite",
+    "dashboard: page, 50 cases (sqlite)",
 )
 
 

@@ -1,6 +1,7 @@
 """Every page of the console passes axe-core's WCAG 2.1 AA checks and fits a 390 px wide screen
 (a caseworker's phone): sign-in, enrolment, caseload, a case and its details, alerts, an alert,
-a case's audit trail and the agency audit, the assessment form, the admin's pages."""
+a case's audit trail, the program dashboard and the agency audit, the assessment form, the admin's
+pages."""
 
 from __future__ import annotations
 
@@ -92,6 +93,8 @@ def test_every_page_passes_axe_at_wcag_21_aa_on_a_phone(
         checked(page, "alert", problems)
         page.goto(f"{base}{case_path}/audit")
         checked(page, "case-audit", problems)
+        page.goto(f"{base}/dashboard")
+        checked(page, "dashboard", problems)
 
         admin = browser.new_page(viewport=PHONE)
         enrol_and_sign_in(admin, app, clock, base, "adm")
