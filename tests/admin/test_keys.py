@@ -106,6 +106,7 @@ def _read_continuously(app: App, stop: threading.Event, seen: list[object]) -> N
             seen.append(exc)
 
 
+@pytest.mark.slow  # three `harbour keys rotate` processes, and a reader all along
 def test_rotation_killed_then_resumed_keeps_every_value_readable(seeded: App) -> None:
     seed = random.randrange(1_000_000)
     rng = random.Random(seed)
