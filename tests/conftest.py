@@ -62,6 +62,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return OnePrefectWorker(config, log)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked slow first. Under xdist the scheduler hands out the ONE_WORKER groups,
+    then every other test in this order: a long test (a browser story, a rotation killed at
+    random, a real Prefect server) that started last would leave the other worker idle at the end.
+    The sort is stable and the slow marks are per module or per test, so a module's tests stay
+    together."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 

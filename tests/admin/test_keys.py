@@ -99,13 +99,17 @@ def _finish_rotation(app: App) -> None:
 
 
 def _read_continuously(app: App, stop: threading.Event, seen: list[object]) -> None:
-    while not stop.wait(0.05):  # a reader now and then, not a CPU hog
+    # A read every 0.2 s: each opens every sealed value of the store (tens of milliseconds of
+    # CPU), so at 0.05 s the reader took most of a core for as long as the rotations ran (7 s
+    # of CPU under load). Each rotation with one row a batch still lasts several reads.
+    while not stop.wait(0.2):
         try:
             seen.append(sealed_snapshot(app))
         except Exception as exc:
             seen.append(exc)
 
 
+@pytest.mark.slow  # three `harbour keys rotate` processes, and a reader all along
 def test_rotation_killed_then_resumed_keeps_every_value_readable(seeded: App) -> None:
     seed = random.randrange(1_000_000)
     rng = random.Random(seed)

@@ -137,6 +137,7 @@ def _no_value_echoed(stderr: str, data: Any) -> None:
             assert value not in stderr
 
 
+@pytest.mark.slow  # forty referrals, each through the CLI on both databases
 @settings(
     max_examples=40,
     deadline=None,
@@ -158,6 +159,7 @@ def test_hostile_referrals_alike_on_both_databases(
     event(f"exit {first[0]}")
 
 
+@pytest.mark.slow  # 44 referrals, each through the CLI on both databases
 def test_each_hostile_value_in_each_youth_field(
     backend_apps: dict[str, App], tmp_path: Path
 ) -> None:

@@ -35,12 +35,14 @@ def refer(app: App, folder: Path, data: Any, *extra: str) -> CliResult:
 
 
 def row_counts(app: App) -> dict[str, int]:
-    """Rows in every table of the schema."""
+    """Rows in every table of the schema, in one query (one round trip, where a query a table
+    cost 8 ms of CPU a call on SQLite and 22 ms on PostgreSQL; the hostile-input tests call it
+    hundreds of times)."""
+    tables = Base.metadata.sorted_tables
+    counts = (select(func.count()).select_from(t).scalar_subquery().label(t.name) for t in tables)
     with app.engine.connect() as conn:
-        return {
-            t.name: conn.scalar(select(func.count()).select_from(t)) or 0
-            for t in Base.metadata.sorted_tables
-        }
+        row = conn.execute(select(*counts)).one()
+    return {t.name: row[i] or 0 for i, t in enumerate(tables)}
 
 
 def base64_forms(marker: str) -> list[bytes]:

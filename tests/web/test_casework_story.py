@@ -50,6 +50,7 @@ from tests.web.test_accessibility import enrol_and_sign_in, sign_in_again
 # than the suite's two minutes when the other workers are busy.
 pytestmark = [*BROWSER, pytest.mark.timeout(300)]
 MARK = "MKSTORY"
+POLL_MS = 10_000  # poll.js's EVERY_MS
 
 
 @contextmanager
@@ -161,6 +162,8 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
     with story(seeded, clock, tmp_path) as (smtp, app, base, browser):
         worker = browser.new_page(viewport=PHONE)
         worker_secret = enrol_and_sign_in(worker, seeded, clock, base, "cw1")
+        # The page's own clock, running as usual until we move it on (POLL_MS below).
+        worker.clock.install()
         worker.goto(f"{base}/cases/{case}/assess?point=incident")
         answer(worker, app, trafficker_threat="yes", situation="just_left", immediate_danger="yes")
         worker.click("main button.primary")
@@ -180,7 +183,10 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
         sup.click("text=I'm taking this")
         assert "Taken by sup" in sup.locator("main").inner_text()
 
-        # The caseworker's page learns it by itself (it polls every ten seconds).
+        # The caseworker's page learns it by itself: its poll (every ten seconds, poll.js) fires
+        # when the page's clock is moved on by as much, rather than after ten seconds waited.
+        assert "Not taken yet" in worker.locator("#alert-status").inner_text()
+        worker.clock.fast_forward(POLL_MS)
         worker.wait_for_selector("#alert-status >> text=Taken by sup", timeout=20_000)
         steps = worker.locator("main form[action$='/done'] button")
         count = steps.count()
