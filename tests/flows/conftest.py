@@ -45,7 +45,7 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
     local = {"home": home, "results.local_storage_path": home / "storage"}
     with (
         temporary_settings(updates=local),  # type: ignore[arg-type]
-        prefect_test_harness(server_startup_timeout=120),  # drains the log and event workers
+        prefect_test_harness(server_startup_timeout=300),  # drains the log and event workers
         without_heartbeat(),
     ):
         url = get_current_settings().server.database.connection_url
