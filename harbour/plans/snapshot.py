@@ -27,6 +27,7 @@ from harbour.domain.plan_view import (
 )
 from harbour.domain.steps import progress_key
 from harbour.domain.vocab import ItemState, Phase, PlanSection, StepOwner, ThreatKind
+from harbour.plans.opaque import shown_code, shown_key
 from harbour.plans.progress import Done, document_moment, done_as_of
 
 T = TypeVar("T", Case, Agency)
@@ -105,13 +106,13 @@ def _item(
 ) -> PlanItemView:
     staff, youth = _wording(uow, row, catalogue, reasons)
     return PlanItemView(
-        key=row.key,
+        key=shown_key(uow, row),
         section=PlanSection(row.section),
         staff_text=staff,
         youth_text=youth,
         state=ItemState(row.state),
         phase=Phase(row.phase) if row.phase and row.section == PlanSection.STRATEGIES else None,
-        code=row.code,
+        code=shown_code(uow, row),
         owner=StepOwner(row.owner) if row.owner else None,
         due_on=row.due_on,
         done_at=done.at if done else None,
@@ -126,7 +127,7 @@ def _wording(
     written = uow.unseal(row, "text")
     if written is not None:
         return written, written
-    code = row.code or row.key
+    code = shown_code(uow, row) or row.key
     section = PlanSection(row.section)
     if section == PlanSection.RISKS:
         text = reasons.get(code, code)

@@ -28,6 +28,7 @@ from harbour.domain.vocab import (
     StepOwner,
 )
 from harbour.errors import Conflict, InvalidInput, NotFound
+from harbour.plans import opaque
 from harbour.plans.snapshot import freeze_people, plan_items
 
 MAX_STEP_AHEAD = timedelta(days=5 * 365)  # a step further off than that is a typing slip
@@ -60,10 +61,10 @@ def proposed(uow: UnitOfWork, plan: Plan | None) -> list[ProposedItem]:
         return []
     return [
         ProposedItem(
-            key=row.key,
+            key=opaque.shown_key(uow, row),
             section=PlanSection(row.section),
             state=ItemState(row.state),
-            code=row.code,
+            code=opaque.shown_code(uow, row),
             phase=row.phase,  # type: ignore[arg-type]
             owner=StepOwner(row.owner) if row.owner else None,
             due_on=row.due_on,
@@ -132,12 +133,15 @@ def note_next_due(plan: Plan, case: Case) -> None:
 
 
 def stored_item(uow: UnitOfWork, plan: Plan, position: int, item: ProposedItem) -> PlanItem:
+    """``item`` as a row of ``plan``: its wording sealed, and its key and code opaque when it
+    says what sealed answers were (``harbour.plans.opaque``)."""
+    key, code, sealed_code = opaque.stored(uow, plan, item)
     row = PlanItem(
         plan_id=plan.id,
-        key=item.key,
+        key=key,
         section=item.section,
         phase=item.phase,
-        code=item.code,
+        code=code,
         owner=item.owner,
         person_id=item.person_id,
         due_on=item.due_on,
@@ -145,6 +149,7 @@ def stored_item(uow: UnitOfWork, plan: Plan, position: int, item: ProposedItem) 
         position=position,
     )
     uow.seal(row, "text", item.text)
+    uow.seal(row, "code", sealed_code)
     return row
 
 
@@ -159,10 +164,10 @@ def draft_of(uow: UnitOfWork, case: Case) -> Plan:
 
 
 def find_item(uow: UnitOfWork, plan: Plan, ref: str) -> PlanItem:
-    """An item by its key, or by its number as ``plan show`` lists it (1-based)."""
+    """An item by its key (as ``plan show`` lists it), or by its number there (1-based)."""
     rows = plan_items(uow, plan)
     for row in rows:
-        if row.key == ref:
+        if opaque.shown_key(uow, row) == ref:
             return row
     if ref.isdigit() and 1 <= int(ref) <= len(rows):
         return rows[int(ref) - 1]
@@ -289,7 +294,11 @@ def finalize(
 
 
 def undecided_keys(uow: UnitOfWork, plan: Plan) -> list[str]:
-    return [row.key for row in plan_items(uow, plan) if row.state == ItemState.SUGGESTED]
+    return [
+        opaque.shown_key(uow, row)
+        for row in plan_items(uow, plan)
+        if row.state == ItemState.SUGGESTED
+    ]
 
 
 def settle_undecided(uow: UnitOfWork, plan: Plan, choice: Undecided) -> Settled:
@@ -299,21 +308,24 @@ def settle_undecided(uow: UnitOfWork, plan: Plan, choice: Undecided) -> Settled:
     listing each undecided item) when some stay undecided."""
     if choice.accept_rest and choice.leave_out_rest:
         raise InvalidInput([("--accept-rest", "choose either --accept-rest or --leave-out-rest")])
-    rows = {row.key: row for row in plan_items(uow, plan)}
-    named = [find_item(uow, plan, ref) for ref in choice.leave_out]
+    rows = {opaque.shown_key(uow, row): row for row in plan_items(uow, plan)}
+    named = {
+        opaque.shown_key(uow, row): row
+        for row in (find_item(uow, plan, ref) for ref in choice.leave_out)
+    }
     problems = [
-        ("--leave-out", f"{row.key}: the emergency protocol cannot be left out")
-        for row in named
+        ("--leave-out", f"{key}: the emergency protocol cannot be left out")
+        for key, row in named.items()
         if _required(uow, row)
     ]
     problems += [
-        ("--leave-out", f"{row.key}: already {row.state}; only undecided items can be left out")
-        for row in named
+        ("--leave-out", f"{key}: already {row.state}; only undecided items can be left out")
+        for key, row in named.items()
         if row.state != ItemState.SUGGESTED and not _required(uow, row)
     ]
     if problems:
         raise InvalidInput(problems)
-    left = {row.key for row in named}
+    left = set(named)
     rest = [k for k, row in rows.items() if row.state == ItemState.SUGGESTED and k not in left]
     if rest and not (choice.accept_rest or choice.leave_out_rest):
         raise InvalidInput(

@@ -15,6 +15,7 @@ from harbour.db.models import Case, PlanItem, StepProgress
 from harbour.domain.steps import ACTIONABLE, carried, overdue, progress_key
 from harbour.domain.vocab import ItemState, PlanStatus
 from harbour.errors import InvalidInput, NotFound
+from harbour.plans import opaque
 from harbour.plans.progress import done_as_of
 from harbour.plans.snapshot import plan_items
 from harbour.plans.store import find_item, latest_plan
@@ -30,8 +31,10 @@ class OverdueStep:
 
 
 def done_keys(uow: UnitOfWork, case: Case) -> frozenset[str]:
-    """The case's steps done now (keys of the steps section; composing the next version)."""
-    return frozenset(k for k in done_as_of(uow, case.id, uow.now()) if carried(k))
+    """The case's steps done now (keys of the steps section as composition gives them;
+    composing the next version)."""
+    done = (k for k in done_as_of(uow, case.id, uow.now()) if carried(k))
+    return opaque.clear_keys(uow, case.id, done)
 
 
 def mark(uow: UnitOfWork, actor: Actor | None, case: Case, ref: str, done: bool) -> PlanItem:
@@ -67,7 +70,7 @@ def overdue_steps(uow: UnitOfWork, case: Case) -> list[OverdueStep]:
     today = agency_today(uow, case.agency_id)
     done = done_as_of(uow, case.id, uow.now())
     return [
-        OverdueStep(row.key, row.due_on)
+        OverdueStep(opaque.shown_key(uow, row), row.due_on)
         for row in plan_items(uow, plan)
         if row.due_on is not None
         and overdue(
