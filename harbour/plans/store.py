@@ -167,7 +167,7 @@ def find_item(uow: UnitOfWork, plan: Plan, ref: str) -> PlanItem:
     """An item by its key (as ``plan show`` lists it), or by its number there (1-based)."""
     rows = plan_items(uow, plan)
     for row in rows:
-        if opaque.shown_key(uow, row) == ref:
+        if ref in (row.key, opaque.shown_key(uow, row)):  # as stored (opaque), or as composed
             return row
     if ref.isdigit() and 1 <= int(ref) <= len(rows):
         return rows[int(ref) - 1]
