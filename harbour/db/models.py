@@ -263,10 +263,10 @@ class PlanItem(Base):
     key: Mapped[str] = mapped_column(String(80))  # stable across versions, for diffs
     section: Mapped[str] = mapped_column(String(CODE))
     phase: Mapped[str | None] = mapped_column(String(CODE))
-    # Catalogue or rule code; for an item drawn from sealed answers (``harbour.plans.opaque``)
-    # the code is sealed and the key is opaque.
+    # Catalogue or rule code. An item drawn from sealed answers (``harbour.plans.opaque``) keeps
+    # its code, phase and owner sealed in ``detail`` (JSON), and its key is opaque.
     code: Mapped[str | None] = mapped_column(String(CODE))
-    code_sealed: Mapped[str | None] = sealed(YOUTH_PII)
+    detail_sealed: Mapped[str | None] = sealed(YOUTH_PII)
     text_sealed: Mapped[str | None] = sealed(YOUTH_PII)  # only staff-written wording
     owner: Mapped[str | None] = mapped_column(String(CODE))
     person_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))

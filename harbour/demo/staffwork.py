@@ -74,7 +74,7 @@ def _staff_steps_done(uow: UnitOfWork, actor: Actor, case: Case, plan: Plan) -> 
         for row in plan_items(uow, plan)
         if row.section == PlanSection.STEPS
         and row.state in ON_THE_PLAN
-        and row.owner in STAFF_OWNERS
+        and opaque.detail(uow, row).owner in STAFF_OWNERS
         and row.due_on is not None
         and row.due_on <= today
         and (key := opaque.shown_key(uow, row)) not in done

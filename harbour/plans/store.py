@@ -64,9 +64,9 @@ def proposed(uow: UnitOfWork, plan: Plan | None) -> list[ProposedItem]:
             key=opaque.shown_key(uow, row),
             section=PlanSection(row.section),
             state=ItemState(row.state),
-            code=opaque.shown_code(uow, row),
-            phase=row.phase,  # type: ignore[arg-type]
-            owner=StepOwner(row.owner) if row.owner else None,
+            code=(found := opaque.detail(uow, row)).code,
+            phase=found.phase,  # type: ignore[arg-type]
+            owner=StepOwner(found.owner) if found.owner else None,
             due_on=row.due_on,
             person_id=row.person_id,
             text=uow.unseal(row, "text"),
@@ -134,22 +134,22 @@ def note_next_due(plan: Plan, case: Case) -> None:
 
 def stored_item(uow: UnitOfWork, plan: Plan, position: int, item: ProposedItem) -> PlanItem:
     """``item`` as a row of ``plan``: its wording sealed, and its key and code opaque when it
-    says what sealed answers were (``harbour.plans.opaque``)."""
-    key, code, sealed_code = opaque.stored(uow, plan, item)
+    says what sealed answers were (``harbour.plans.opaque``): its code, phase and owner sealed."""
+    key, clear, sealed_detail = opaque.stored(uow, plan, item)
     row = PlanItem(
         plan_id=plan.id,
         key=key,
         section=item.section,
-        phase=item.phase,
-        code=code,
-        owner=item.owner,
+        phase=clear.phase,
+        code=clear.code,
+        owner=clear.owner,
         person_id=item.person_id,
         due_on=item.due_on,
         state=item.state,
         position=position,
     )
     uow.seal(row, "text", item.text)
-    uow.seal(row, "code", sealed_code)
+    uow.seal(row, "detail", sealed_detail)
     return row
 
 
@@ -244,7 +244,8 @@ def edit_step(
     if row.state == ItemState.REJECTED:
         raise InvalidInput([("ITEM", "a rejected step is not on the plan")])
     _check_step(uow, case, owner, due_on)
-    row.owner, row.due_on = owner, due_on
+    opaque.set_owner(uow, row, owner)
+    row.due_on = due_on
     _touch(uow, plan)
     return row
 

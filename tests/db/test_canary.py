@@ -296,6 +296,19 @@ def test_risk_rules_and_what_they_draw_stay_opaque(seeded: App, tmp_path: Path) 
     changes = ok(seeded, "plan", "diff", ref, "1", "2", "--as", "cw1")["sections"]
     assert [s for s in changes if s["section"] in ("risks", "strategies", "steps")] == []
 
+    from sqlalchemy import select
+
+    from harbour.db.models import PlanItem
+
+    kept = seeded.run(
+        lambda uow: uow.session.execute(
+            select(PlanItem.key, PlanItem.code, PlanItem.phase, PlanItem.owner)
+        ).all()
+    )
+    hidden = [(code, phase, owner) for key, code, phase, owner in kept if key.startswith("opaque:")]
+    assert hidden and set(hidden) == {(None, None, None)}  # an owner "family" says as much
+    assert "family" not in {owner for _, _, _, owner in kept}
+
     store = _store_bytes(seeded)
     assert b"opaque:" in store
     found = [code for code in sorted(fired | drawn) if code.encode() in store]

@@ -602,7 +602,7 @@ def upgrade() -> None:
         sa.Column("section", sa.String(length=40), nullable=False),
         sa.Column("phase", sa.String(length=40), nullable=True),
         sa.Column("code", sa.String(length=40), nullable=True),
-        sa.Column("code_sealed", sa.Text(), nullable=True),
+        sa.Column("detail_sealed", sa.Text(), nullable=True),
         sa.Column("text_sealed", sa.Text(), nullable=True),
         sa.Column("owner", sa.String(length=40), nullable=True),
         sa.Column("person_id", sa.String(length=32), nullable=True),
