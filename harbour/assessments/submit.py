@@ -21,6 +21,7 @@ from harbour.app import App, UnitOfWork
 from harbour.cases import schedule
 from harbour.cases import transitions as lifecycle
 from harbour.cases.intake import IdempotencyKey
+from harbour.cases.reads import set_at_risk
 from harbour.cases.schedule import open_assessment
 from harbour.clock import local_time
 from harbour.db.models import (
@@ -283,7 +284,7 @@ def _update_case(
     situation = situation_of(instrument, structured) or SITUATION_OF_POINT.get(point)
     if situation is not None:
         case.situation = situation
-    case.persons_at_risk = [p.value for p in persons_at_risk(instrument, structured)]
+    set_at_risk(uow, case, (p.value for p in persons_at_risk(instrument, structured)))
     case.updated_at = uow.now()
 
 

@@ -16,7 +16,7 @@ from harbour.access import Actor, agency_today, audit, audit_event, authorize, c
 from harbour.app import App, UnitOfWork
 from harbour.cases import duplicates, schedule
 from harbour.cases.duplicates import Existing, LikelyDuplicate
-from harbour.cases.reads import least_loaded_caseworker
+from harbour.cases.reads import least_loaded_caseworker, set_at_risk
 from harbour.db.base import new_id
 from harbour.db.models import PERSON_FIELDS, Case, Person, Staff, ThreatSource
 from harbour.domain.text import (
@@ -236,7 +236,6 @@ def _new_case(
         agency_id=actor.agency_id,
         status=CaseStatus.REFERRED,
         situation=referral.situation,
-        persons_at_risk=sorted(set(referral.persons_at_risk)),
         intake_key=key,
         created_at=now,
         updated_at=now,
@@ -244,6 +243,7 @@ def _new_case(
     case.caseworker_id = assigned.id if assigned is not None else None
     uow.seal(case, "intake_digest", referral.digest())
     uow.seal(case, "referral_source", referral.referral_source)
+    set_at_risk(uow, case, referral.persons_at_risk)
     uow.session.add(case)  # written with everything else in the commit's one flush
     uow.session.add_all(_people(uow, case, referral))
     uow.session.add_all(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import MappingProxyType
@@ -265,6 +266,17 @@ def summarize(uow: UnitOfWork, case: Case) -> CaseDetails:
     )
 
 
+def at_risk(uow: UnitOfWork, case: Case) -> list[str]:
+    """Who besides the youth is at risk (codes), as the referral or the latest assessment said:
+    sealed, since it tells what the answers were."""
+    found = uow.unseal(case, "persons_at_risk")
+    return [str(code) for code in json.loads(found)] if found else []
+
+
+def set_at_risk(uow: UnitOfWork, case: Case, codes: Iterable[str]) -> None:
+    uow.seal(case, "persons_at_risk", json.dumps(sorted(set(codes))))
+
+
 def describe(uow: UnitOfWork, case: Case) -> CaseDetails:
     """The whole case: its summary and everything identifying, unsealed."""
     people = uow.session.scalars(
@@ -278,7 +290,7 @@ def describe(uow: UnitOfWork, case: Case) -> CaseDetails:
     return dataclasses.replace(
         summarize(uow, case),
         situation=case.situation,
-        persons_at_risk=tuple(case.persons_at_risk),
+        persons_at_risk=tuple(at_risk(uow, case)),
         referral_source=uow.unseal(case, "referral_source"),
         people=tuple(MappingProxyType(_person(uow, p)) for p in people),
         threats=tuple(MappingProxyType(_threat(uow, t, today)) for t in threats),

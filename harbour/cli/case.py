@@ -206,7 +206,12 @@ def cases(
     rows = caseload(app, actor, due=due, overdue=overdue, escalated=escalated)
     late = overdue_of(app, actor, [r.reference for r in rows])
     shown = [
-        {**r.as_json(), "steps_overdue": [s.as_json() for s in late.of(r.reference)]} for r in rows
+        {
+            **r.as_json(),
+            "steps_overdue": [s.as_json() for s in late.of(r.reference)],
+            "steps_overdue_count": late.count(r.reference),
+        }
+        for r in rows
     ]
     emit(shown, as_json, _caseload_table)
 
@@ -217,7 +222,7 @@ def _caseload_table(rows: list[dict[str, Any]]) -> str:
     head = f"{'case':<14} {'status':<18} {'risk':<9} {'next due':<21} {'worker':<12} flags"
     lines = [head]
     for r in rows:
-        steps = len(r["steps_overdue"])
+        steps = r["steps_overdue_count"]
         flags = " ".join(
             f
             for f, on in (

@@ -84,7 +84,13 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(CODE))
     situation: Mapped[str] = mapped_column(String(CODE))
     risk_level: Mapped[str | None] = mapped_column(String(CODE))
-    persons_at_risk: Mapped[list[Any]] = mapped_column(default=list)
+    # Who besides the youth is at risk: the referral's or the latest assessment's answers, so
+    # sealed like them (a JSON list of codes).
+    persons_at_risk_sealed: Mapped[str | None] = sealed(YOUTH_PII)
+    # The case's secret for the opaque keys of its plan items drawn from sealed answers (the risk
+    # rules that fired, strategies only a risk answer draws): ``harbour.plans.opaque``. Sealed,
+    # so a key rotation re-seals it and the keys it made stay as they are.
+    item_secret_sealed: Mapped[str | None] = sealed(YOUTH_PII)
     next_due_at: Mapped[datetime | None]
     escalated: Mapped[bool] = mapped_column(Boolean, default=False)
     intake_key: Mapped[str | None] = mapped_column(String(128))
@@ -276,7 +282,10 @@ class PlanItem(Base):
     key: Mapped[str] = mapped_column(String(80))  # stable across versions, for diffs
     section: Mapped[str] = mapped_column(String(CODE))
     phase: Mapped[str | None] = mapped_column(String(CODE))
-    code: Mapped[str | None] = mapped_column(String(CODE))  # catalogue or rule code
+    # Catalogue or rule code. An item drawn from sealed answers (``harbour.plans.opaque``) keeps
+    # its code, phase and owner sealed in ``detail`` (JSON), and its key is opaque.
+    code: Mapped[str | None] = mapped_column(String(CODE))
+    detail_sealed: Mapped[str | None] = sealed(YOUTH_PII)
     text_sealed: Mapped[str | None] = sealed(YOUTH_PII)  # only staff-written wording
     owner: Mapped[str | None] = mapped_column(String(CODE))
     person_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))

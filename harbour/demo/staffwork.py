@@ -16,8 +16,8 @@ from harbour.db.models import Alert, Assessment, Case, OutboxMessage, Plan, Remi
 from harbour.demo.cast import Addition
 from harbour.domain.steps import ON_THE_PLAN
 from harbour.domain.vocab import AssessmentStatus, ItemState, OutboxStatus, PlanSection, StepOwner
+from harbour.plans import opaque, tracking
 from harbour.plans import store as planning
-from harbour.plans import tracking
 from harbour.plans.snapshot import plan_items
 
 
@@ -44,7 +44,7 @@ def review_and_finalize(
         for row in plan_items(uow, plan):
             if row.state != ItemState.SUGGESTED:
                 continue
-            if row.code in declines:
+            if opaque.shown_code(uow, row) in declines:
                 planning.decide(uow, case, row.key, ItemState.REJECTED)
                 rejected += 1
             else:
@@ -70,18 +70,18 @@ def _staff_steps_done(uow: UnitOfWork, actor: Actor, case: Case, plan: Plan) -> 
     today = agency_today(uow, case.agency_id)
     done = tracking.done_keys(uow, case)
     due = [
-        row.key
+        key
         for row in plan_items(uow, plan)
         if row.section == PlanSection.STEPS
         and row.state in ON_THE_PLAN
-        and row.owner in STAFF_OWNERS
+        and opaque.detail(uow, row).owner in STAFF_OWNERS
         and row.due_on is not None
         and row.due_on <= today
-        and row.key not in done
+        and (key := opaque.shown_key(uow, row)) not in done
     ]
     for key in due:
-        tracking.mark(uow, actor, case, key, True)
-        audit(uow, actor, "plan.step.done", case.id, item=key)
+        row = tracking.mark(uow, actor, case, key, True)
+        audit(uow, actor, "plan.step.done", case.id, item=row.key)  # as stored: opaque or not
     return len(due)
 
 

@@ -94,6 +94,29 @@ def compose(
     return _carry_over(items, previous, required, done)
 
 
+def drawn_from_answers(item: ProposedItem, catalogue: Catalogue) -> bool:
+    """Whether the item says what sealed answers were: a risk the rules raised (the rule that
+    fired), or a strategy or step only an answer draws (one for family or staff at risk, never
+    for the youth alone). Such an item's key and code are kept opaque at rest."""
+    if item.state == ItemState.ADDED:
+        return False  # staff's own wording, sealed, under a random key
+    if item.section == PlanSection.RISKS:
+        return True
+    if item.section not in (PlanSection.STRATEGIES, PlanSection.STEPS) or item.code is None:
+        return False
+    strategy = catalogue.strategies.get(item.code)
+    return strategy is not None and PersonAtRisk.YOUTH not in strategy.persons
+
+
+def item_key(section: PlanSection, code: str) -> str:
+    """The key composition gives a risk, strategy or step of ``code``."""
+    if section == PlanSection.RISKS:
+        return f"{RISK_PREFIX}{code}"
+    if section == PlanSection.STEPS:
+        return f"{STEP_PREFIX}{code}"
+    return code
+
+
 def select_strategies(
     catalogue: Catalogue,
     situation: Situation,

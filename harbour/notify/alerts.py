@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select, true, update
 
 from harbour import events
 from harbour.access import (
@@ -36,13 +36,14 @@ from harbour.access import (
     agency_zone,
     audit,
     authorize,
+    cover_active,
     deny,
     refuse_missing,
     resolve_actor,
 )
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
-from harbour.db.models import Alert, AuditEvent, Case, OutboxMessage
+from harbour.db.models import Alert, AuditEvent, Case, CaseCover, OutboxMessage
 from harbour.domain.vocab import AlertKind, Lane, NotificationKind, OutboxStatus, Role
 from harbour.errors import InvalidInput
 from harbour.notify import recipients
@@ -493,10 +494,29 @@ def _row(a: Alert, reference: str | None, zone: ZoneInfo) -> AlertRow:
     )
 
 
+def visible_to(actor: Actor, now: datetime) -> Any:
+    """Which of the agency's alerts an actor sees listed: supervisors and admins all of them;
+    anyone else those paged to them and those of the cases assigned to them or that they
+    cover (an alert names its case: which cases are in danger is not everyone's to know)."""
+    if actor.role in (Role.SUPERVISOR, Role.ADMIN):
+        return true()
+    M = OutboxMessage
+    paged = select(M.alert_id).where(M.alert_id.is_not(None), M.recipient == actor.handle)
+    covered = select(CaseCover.case_id).where(
+        CaseCover.staff_id == actor.staff_id, cover_active(now)
+    )
+    return or_(
+        Alert.id.in_(paged),
+        Case.caseworker_id == actor.staff_id,
+        Alert.case_id.in_(covered),
+    )
+
+
 def list_alerts(
     app: App, actor_handle: str | None, *, include_acknowledged: bool = False, limit: int = 50
 ) -> list[AlertRow]:
-    """The agency's alerts, newest first: those still waiting for someone, or all of them."""
+    """The alerts the actor may see (``visible_to``), newest first: those still waiting for
+    someone, or all of them."""
 
     def work(uow: UnitOfWork) -> list[AlertRow]:
         actor = resolve_actor(uow, actor_handle)
@@ -504,7 +524,7 @@ def list_alerts(
         query = (
             select(Alert, Case.reference)
             .outerjoin(Case, Case.id == Alert.case_id)
-            .where(Alert.agency_id == actor.agency_id)
+            .where(Alert.agency_id == actor.agency_id, visible_to(actor, uow.now()))
             .order_by(Alert.opened_at.desc(), Alert.id)
             .limit(limit)
         )

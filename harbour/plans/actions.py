@@ -21,8 +21,8 @@ from harbour.domain.plan_view import PlanSnapshot
 from harbour.domain.text import Note, Title
 from harbour.domain.vocab import ItemState, PlanSection, StepOwner
 from harbour.errors import Conflict, InvalidInput, NotFound
+from harbour.plans import opaque, tracking
 from harbour.plans import store as planning
-from harbour.plans import tracking
 from harbour.plans.snapshot import snapshot
 from harbour.validation import parse
 
@@ -123,7 +123,7 @@ def decide(
         _expect(uow, case, expect_version)
         row = planning.decide(uow, case, item, state)
         audit(uow, actor, f"plan.item.{state.value}", case.id, item=row.key)
-        return row.key
+        return opaque.shown_key(uow, row)
 
     return on_case(app, actor_handle, ref, "case.plan", work)
 
@@ -146,7 +146,7 @@ def add(
             uow, case, data.section, data.text, owner=data.owner, due_on=data.due
         )
         audit(uow, actor, "plan.item.add", case.id, item=row.key, section=data.section.value)
-        return row.key
+        return opaque.shown_key(uow, row)
 
     return on_case(app, actor_handle, ref, "case.plan", work, commutes=True)
 
@@ -168,7 +168,7 @@ def edit_step(
         _expect(uow, case, expect_version)
         row = planning.edit_step(uow, case, item, data.owner, data.due)
         audit(uow, actor, "plan.item.edit", case.id, item=row.key)
-        return row.key
+        return opaque.shown_key(uow, row)
 
     return on_case(app, actor_handle, ref, "case.plan", work)
 
@@ -252,7 +252,7 @@ def mark_done(app: App, actor_handle: str | None, ref: str, item: str, *, done: 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> str:
         row = tracking.mark(uow, actor, case, item, done)
         audit(uow, actor, "plan.step.done" if done else "plan.step.undone", case.id, item=row.key)
-        return row.key
+        return opaque.shown_key(uow, row)
 
     return on_case(app, actor_handle, ref, "case.plan", work)
 

@@ -27,6 +27,7 @@ from harbour.domain.plan_view import (
 )
 from harbour.domain.steps import progress_key
 from harbour.domain.vocab import ItemState, Phase, PlanSection, StepOwner, ThreatKind
+from harbour.plans.opaque import detail, shown_code, shown_key
 from harbour.plans.progress import Done, document_moment, done_as_of
 
 T = TypeVar("T", Case, Agency)
@@ -104,15 +105,16 @@ def _item(
     done: Done | None,
 ) -> PlanItemView:
     staff, youth = _wording(uow, row, catalogue, reasons)
+    found = detail(uow, row)
     return PlanItemView(
-        key=row.key,
+        key=shown_key(uow, row),
         section=PlanSection(row.section),
         staff_text=staff,
         youth_text=youth,
         state=ItemState(row.state),
-        phase=Phase(row.phase) if row.phase and row.section == PlanSection.STRATEGIES else None,
-        code=row.code,
-        owner=StepOwner(row.owner) if row.owner else None,
+        phase=Phase(found.phase) if found.phase and row.section == PlanSection.STRATEGIES else None,
+        code=found.code,
+        owner=StepOwner(found.owner) if found.owner else None,
         due_on=row.due_on,
         done_at=done.at if done else None,
         written=row.text_sealed is not None,
@@ -126,7 +128,7 @@ def _wording(
     written = uow.unseal(row, "text")
     if written is not None:
         return written, written
-    code = row.code or row.key
+    code = shown_code(uow, row) or row.key
     section = PlanSection(row.section)
     if section == PlanSection.RISKS:
         text = reasons.get(code, code)

@@ -28,6 +28,7 @@ from harbour.domain.vocab import (
     StepOwner,
 )
 from harbour.errors import Conflict, InvalidInput, NotFound
+from harbour.plans import opaque
 from harbour.plans.snapshot import freeze_people, plan_items
 
 MAX_STEP_AHEAD = timedelta(days=5 * 365)  # a step further off than that is a typing slip
@@ -60,12 +61,12 @@ def proposed(uow: UnitOfWork, plan: Plan | None) -> list[ProposedItem]:
         return []
     return [
         ProposedItem(
-            key=row.key,
+            key=opaque.shown_key(uow, row),
             section=PlanSection(row.section),
             state=ItemState(row.state),
-            code=row.code,
-            phase=row.phase,  # type: ignore[arg-type]
-            owner=StepOwner(row.owner) if row.owner else None,
+            code=(found := opaque.detail(uow, row)).code,
+            phase=found.phase,  # type: ignore[arg-type]
+            owner=StepOwner(found.owner) if found.owner else None,
             due_on=row.due_on,
             person_id=row.person_id,
             text=uow.unseal(row, "text"),
@@ -132,19 +133,23 @@ def note_next_due(plan: Plan, case: Case) -> None:
 
 
 def stored_item(uow: UnitOfWork, plan: Plan, position: int, item: ProposedItem) -> PlanItem:
+    """``item`` as a row of ``plan``: its wording sealed, and its key and code opaque when it
+    says what sealed answers were (``harbour.plans.opaque``): its code, phase and owner sealed."""
+    key, clear, sealed_detail = opaque.stored(uow, plan, item)
     row = PlanItem(
         plan_id=plan.id,
-        key=item.key,
+        key=key,
         section=item.section,
-        phase=item.phase,
-        code=item.code,
-        owner=item.owner,
+        phase=clear.phase,
+        code=clear.code,
+        owner=clear.owner,
         person_id=item.person_id,
         due_on=item.due_on,
         state=item.state,
         position=position,
     )
     uow.seal(row, "text", item.text)
+    uow.seal(row, "detail", sealed_detail)
     return row
 
 
@@ -159,10 +164,10 @@ def draft_of(uow: UnitOfWork, case: Case) -> Plan:
 
 
 def find_item(uow: UnitOfWork, plan: Plan, ref: str) -> PlanItem:
-    """An item by its key, or by its number as ``plan show`` lists it (1-based)."""
+    """An item by its key (as ``plan show`` lists it), or by its number there (1-based)."""
     rows = plan_items(uow, plan)
     for row in rows:
-        if row.key == ref:
+        if ref in (row.key, opaque.shown_key(uow, row)):  # as stored (opaque), or as composed
             return row
     if ref.isdigit() and 1 <= int(ref) <= len(rows):
         return rows[int(ref) - 1]
@@ -239,7 +244,8 @@ def edit_step(
     if row.state == ItemState.REJECTED:
         raise InvalidInput([("ITEM", "a rejected step is not on the plan")])
     _check_step(uow, case, owner, due_on)
-    row.owner, row.due_on = owner, due_on
+    opaque.set_owner(uow, row, owner)
+    row.due_on = due_on
     _touch(uow, plan)
     return row
 
@@ -289,7 +295,11 @@ def finalize(
 
 
 def undecided_keys(uow: UnitOfWork, plan: Plan) -> list[str]:
-    return [row.key for row in plan_items(uow, plan) if row.state == ItemState.SUGGESTED]
+    return [
+        opaque.shown_key(uow, row)
+        for row in plan_items(uow, plan)
+        if row.state == ItemState.SUGGESTED
+    ]
 
 
 def settle_undecided(uow: UnitOfWork, plan: Plan, choice: Undecided) -> Settled:
@@ -299,21 +309,24 @@ def settle_undecided(uow: UnitOfWork, plan: Plan, choice: Undecided) -> Settled:
     listing each undecided item) when some stay undecided."""
     if choice.accept_rest and choice.leave_out_rest:
         raise InvalidInput([("--accept-rest", "choose either --accept-rest or --leave-out-rest")])
-    rows = {row.key: row for row in plan_items(uow, plan)}
-    named = [find_item(uow, plan, ref) for ref in choice.leave_out]
+    rows = {opaque.shown_key(uow, row): row for row in plan_items(uow, plan)}
+    named = {
+        opaque.shown_key(uow, row): row
+        for row in (find_item(uow, plan, ref) for ref in choice.leave_out)
+    }
     problems = [
-        ("--leave-out", f"{row.key}: the emergency protocol cannot be left out")
-        for row in named
+        ("--leave-out", f"{key}: the emergency protocol cannot be left out")
+        for key, row in named.items()
         if _required(uow, row)
     ]
     problems += [
-        ("--leave-out", f"{row.key}: already {row.state}; only undecided items can be left out")
-        for row in named
+        ("--leave-out", f"{key}: already {row.state}; only undecided items can be left out")
+        for key, row in named.items()
         if row.state != ItemState.SUGGESTED and not _required(uow, row)
     ]
     if problems:
         raise InvalidInput(problems)
-    left = {row.key for row in named}
+    left = set(named)
     rest = [k for k, row in rows.items() if row.state == ItemState.SUGGESTED and k not in left]
     if rest and not (choice.accept_rest or choice.leave_out_rest):
         raise InvalidInput(

@@ -9,12 +9,13 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from harbour.access import Actor, agency_today, resolve_actor
+from harbour.access import Actor, agency_today, may, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Case, PlanItem, StepProgress
 from harbour.domain.steps import ACTIONABLE, carried, overdue, progress_key
 from harbour.domain.vocab import ItemState, PlanStatus
 from harbour.errors import InvalidInput, NotFound
+from harbour.plans import opaque
 from harbour.plans.progress import done_as_of
 from harbour.plans.snapshot import plan_items
 from harbour.plans.store import find_item, latest_plan
@@ -30,8 +31,10 @@ class OverdueStep:
 
 
 def done_keys(uow: UnitOfWork, case: Case) -> frozenset[str]:
-    """The case's steps done now (keys of the steps section; composing the next version)."""
-    return frozenset(k for k in done_as_of(uow, case.id, uow.now()) if carried(k))
+    """The case's steps done now (keys of the steps section as composition gives them;
+    composing the next version)."""
+    done = (k for k in done_as_of(uow, case.id, uow.now()) if carried(k))
+    return opaque.clear_keys(uow, case.id, done)
 
 
 def mark(uow: UnitOfWork, actor: Actor | None, case: Case, ref: str, done: bool) -> PlanItem:
@@ -67,7 +70,7 @@ def overdue_steps(uow: UnitOfWork, case: Case) -> list[OverdueStep]:
     today = agency_today(uow, case.agency_id)
     done = done_as_of(uow, case.id, uow.now())
     return [
-        OverdueStep(row.key, row.due_on)
+        OverdueStep(opaque.shown_key(uow, row), row.due_on)
         for row in plan_items(uow, plan)
         if row.due_on is not None
         and overdue(
@@ -82,17 +85,23 @@ def overdue_steps(uow: UnitOfWork, case: Case) -> list[OverdueStep]:
 
 @dataclass(frozen=True)
 class OverdueByCase:
-    """Overdue steps by case reference (cases with none are absent)."""
+    """Overdue steps by case reference (cases with none are absent): (reference, the steps,
+    how many). An actor who may not read a case's plan (a coordinator once the case has its
+    caseworker) gets the count only: which steps is plan content."""
 
-    steps: tuple[tuple[str, tuple[OverdueStep, ...]], ...]
+    steps: tuple[tuple[str, tuple[OverdueStep, ...], int], ...]
 
     def of(self, reference: str) -> tuple[OverdueStep, ...]:
-        return next((late for ref, late in self.steps if ref == reference), ())
+        return next((late for ref, late, _ in self.steps if ref == reference), ())
+
+    def count(self, reference: str) -> int:
+        return next((n for ref, _, n in self.steps if ref == reference), 0)
 
 
 def overdue_of(app: App, actor_handle: str | None, references: Sequence[str]) -> OverdueByCase:
     """Overdue steps of the cases ``references`` of the actor's agency (for caseloads and
-    ``case show``, which have checked and audited the read)."""
+    ``case show``, which have checked and audited the read); their number only where the actor
+    may not read the plan."""
 
     def work(uow: UnitOfWork) -> OverdueByCase:
         if not references:
@@ -101,7 +110,12 @@ def overdue_of(app: App, actor_handle: str | None, references: Sequence[str]) ->
         cases = uow.session.scalars(
             select(Case).where(Case.reference.in_(references), Case.agency_id == actor.agency_id)
         )
-        found = ((case.reference, tuple(overdue_steps(uow, case))) for case in cases)
-        return OverdueByCase(tuple((ref, late) for ref, late in found if late))
+        found = (
+            (case.reference, tuple(overdue_steps(uow, case)), may(uow, actor, case, "case.read"))
+            for case in cases
+        )
+        return OverdueByCase(
+            tuple((ref, late if shown else (), len(late)) for ref, late, shown in found if late)
+        )
 
     return app.run(work)

@@ -125,7 +125,6 @@ def _case(
         agency_id=agency_id,
         status=status,
         situation="considering_leaving",
-        persons_at_risk=[],
         created_at=now,
         updated_at=now,
         next_due_at=due,

@@ -57,3 +57,25 @@ def test_another_agency_sees_none_of_them(seeded: App, tmp_path: Path) -> None:
     danger = answers_file(seeded, tmp_path, "danger", immediate_danger="yes")
     ok(seeded, "assess", ref, "--point", "incident", "--answers", danger, "--as", "cw1")
     assert ok(seeded, "alerts", "--all", "--as", "sup2") == []
+
+
+def test_a_caseworker_lists_the_alerts_of_their_cases_not_the_agencys(
+    seeded: App, tmp_path: Path
+) -> None:
+    """Which cases are in danger is not every caseworker's to know: a caseworker lists the alerts
+    paged to them and those of the cases assigned to them or that they cover; supervisors and
+    admins every alert of the agency. The console's alerts page asks the same service."""
+    from tests.support import given
+
+    ref = referred_case(seeded, tmp_path)
+    ok(seeded, "assign", ref, "cw1", "--as", "coord")
+    danger = answers_file(seeded, tmp_path, "danger", immediate_danger="yes")
+    ok(seeded, "assess", ref, "--point", "incident", "--answers", danger, "--as", "cw1")
+    [alert] = ok(seeded, "alerts", "--as", "sup")
+    assert [a["alert"] for a in ok(seeded, "alerts", "--as", "cw1")] == [alert["alert"]]
+    assert [a["alert"] for a in ok(seeded, "alerts", "--as", "adm")] == [alert["alert"]]
+    assert ok(seeded, "alerts", "--all", "--as", "cw2") == []
+    assert invoke(seeded, "alerts", "--as", "cw2").stdout.strip() == "No open alerts."
+    reason = given("covering while cw1 is away")
+    assert invoke(seeded, "case", "cover", ref, "--reason", reason, "--as", "cw2").exit_code == 0
+    assert [a["alert"] for a in ok(seeded, "alerts", "--as", "cw2")] == [alert["alert"]]

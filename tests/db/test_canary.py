@@ -233,3 +233,98 @@ def test_assessment_answers_stay_sealed(seeded: App, tmp_path: Path) -> None:
     )
     assert json.loads(opened["free_text"]) == {"youth_worries": f"{marker}worry"}
     assert {r["code"] for r in json.loads(opened["reasons"])} >= {"self_harm", "violence"}
+
+
+# Answers that fire several rules (none imminent) and say family and staff are at risk.
+RISKY = {
+    "self_harm": "yes",
+    "violence": "yes",
+    "trafficker_threat": "yes",
+    "network_threat": "yes",
+    "trafficker_contact": "direct",
+    "location_known": "unsure",
+    "family_at_risk": "yes",
+    "staff_at_risk": "yes",
+    "situation": "just_left",
+}
+
+
+def test_risk_rules_and_what_they_draw_stay_opaque(seeded: App, tmp_path: Path) -> None:
+    """The rules that fired on sealed answers (``risk:self_harm``) and the strategies only an
+    answer draws (family or staff at risk) are nowhere in clear in the store, nor is who is at
+    risk: keys opaque, codes sealed. Staff still see the keys as composed; carrying decisions
+    over, diffs, progress on a step and a key rotation keep working."""
+    import json
+
+    from harbour.admin.keys import stale_count
+    from harbour.domain.vocab import PersonAtRisk
+    from tests.cli.helpers import ok, safest
+    from tests.db.helpers import sealed_snapshot
+
+    marker = f"Cnry{uuid.uuid4().hex[:10]}"
+    ref = refer(seeded, tmp_path, referral(marker)).json()["case"]
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps(safest(seeded) | RISKY))
+
+    def assess(point: str) -> None:
+        ok(seeded, "assess", ref, "--point", point, "--answers", str(answers), "--as", "cw1")
+
+    def items(version: int | None = None) -> dict[str, dict[str, object]]:
+        shown = ok(
+            seeded,
+            "plan",
+            "show",
+            ref,
+            *(["--version", str(version)] if version else []),
+            "--as",
+            "cw1",
+        )
+        return {i["key"]: i for i in shown["items"]}
+
+    assess("initial_contact")
+    fired = {r.code for r in seeded.reference.instrument.rules} & {
+        k.removeprefix("risk:") for k in items()
+    }
+    assert {"self_harm", "violence", "several_threat_sources"} <= fired
+    catalogue = seeded.reference.catalogue
+    drawn = {
+        code for code, s in catalogue.strategies.items() if PersonAtRisk.YOUTH not in s.persons
+    } & {str(i["code"]) for i in items().values()}
+    assert {"family.code_word", "family.report_contact", "agency.meet_away"} <= drawn
+    ok(seeded, "plan", "accept", ref, "risk:self_harm", "--as", "cw1")
+    ok(seeded, "plan", "reject", ref, "agency.meet_away", "--as", "cw1")
+    ok(seeded, "plan", "accept", ref, "step:family.report_contact", "--as", "cw1")
+    ok(seeded, "plan", "done", ref, "step:family.report_contact", "--as", "cw1")
+    ok(seeded, "plan", "finalize", ref, "--accept-rest", "--as", "cw1")
+    assess("planning_meeting")
+    assert ok(seeded, "keys", "rotate", "--as", "adm")
+    assert stale_count(seeded) == 0
+
+    now = items()
+    assert {f"risk:{code}" for code in fired} <= set(now)
+    assert now["step:family.report_contact"]["done_at"] is not None  # progress carried over
+    assert now["agency.meet_away"]["state"] == "rejected"  # the decision too
+    assert now["risk:self_harm"]["staff_text"] == "The youth has spoken of harming themselves."
+    changes = ok(seeded, "plan", "diff", ref, "1", "2", "--as", "cw1")["sections"]
+    assert [s for s in changes if s["section"] in ("risks", "strategies", "steps")] == []
+
+    from sqlalchemy import select
+
+    from harbour.db.models import PlanItem
+
+    kept = seeded.run(
+        lambda uow: uow.session.execute(
+            select(PlanItem.key, PlanItem.code, PlanItem.phase, PlanItem.owner)
+        ).all()
+    )
+    hidden = [(code, phase, owner) for key, code, phase, owner in kept if key.startswith("opaque:")]
+    assert hidden and set(hidden) == {(None, None, None)}  # an owner "family" says as much
+    assert "family" not in {owner for _, _, _, owner in kept}
+
+    store = _store_bytes(seeded)
+    assert b"opaque:" in store
+    found = [code for code in sorted(fired | drawn) if code.encode() in store]
+    assert found == []
+    assert [n for n in _needles(marker) if n in store] == []
+    opened = {(t, f): v for (t, _, f), v in sealed_snapshot(seeded).items() if t == "cases"}
+    assert json.loads(opened[("cases", "persons_at_risk")]) == ["family", "staff", "youth"]

@@ -77,6 +77,24 @@ def test_a_carried_step_keeps_its_due_date_and_becomes_overdue(
     assert key not in [s["key"] for s in case["steps_overdue"]]
 
 
+def test_a_coordinator_sees_how_many_steps_are_overdue_not_which(
+    seeded: App, ref: str, clock: FixedClock
+) -> None:
+    """Which steps a plan holds is plan content: once the case has its caseworker, the
+    coordinators' caseload counts the overdue steps and names none (its caseworker's names them)."""
+    ok(seeded, "plan", "finalize", ref, "--accept-rest", "--as", "cw1")
+    clock.advance(timedelta(days=20))
+    assess(seeded, ref)
+    mine = {r["case"]: r for r in ok(seeded, "cases", "--as", "cw1")}[ref]
+    assert mine["steps_overdue"] and mine["steps_overdue_count"] == len(mine["steps_overdue"])
+    theirs = {r["case"]: r for r in ok(seeded, "cases", "--as", "coord")}[ref]
+    assert theirs["steps_overdue"] == []
+    assert theirs["steps_overdue_count"] == mine["steps_overdue_count"]
+    table = invoke(seeded, "cases", "--as", "coord")
+    assert f"STEPS-OVERDUE:{mine['steps_overdue_count']}" in table.stdout
+    assert not any(s["key"] in table.stdout for s in mine["steps_overdue"])
+
+
 def test_a_done_step_stays_done_and_is_not_suggested_again(
     seeded: App, ref: str, clock: FixedClock
 ) -> None:

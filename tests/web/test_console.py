@@ -319,3 +319,18 @@ def test_audit_pages_as_the_cli_shows_them(seeded: App, clock: FixedClock) -> No
     worker, _ = signed_in(seeded, clock, "cw1")
     assert worker.get(f"/cases/{case.reference[:12]}/audit").status_code == 403
     assert "MKNOTE" not in page.text + trail.text
+
+
+def test_a_caseworker_sees_only_the_alerts_of_their_own_cases(
+    seeded: App, clock: FixedClock
+) -> None:
+    """The alerts page lists what ``harbour alerts`` lists: a colleague's alert, with its case
+    reference, is not on another caseworker's page; the case's caseworker and supervisors see it."""
+    case = new_case(seeded, caseworker="cw1")
+    alert = imminent_alert(seeded, case)
+    for handle, shown in (("cw1", True), ("sup", True), ("cw2", False)):
+        web, _ = signed_in(seeded, clock, handle)
+        page = web.get("/alerts")
+        assert page.status_code == 200, handle
+        assert (f"/alerts/{alert.id}" in page.text) is shown, handle
+        assert (case.reference[:12] in page.text) is shown, handle

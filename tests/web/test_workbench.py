@@ -16,6 +16,7 @@ from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.db.models import AuditEvent, Plan, PlanItem
 from harbour.domain.refs import short_form
+from harbour.plans.opaque import shown_key
 from harbour.web.casework import DOCUMENT_CSP
 from tests.cli.helpers import assess_just_left
 from tests.notify.helpers import new_case
@@ -37,7 +38,7 @@ def worked(seeded: App, clock: FixedClock) -> tuple[Any, str, str]:
 def items(app: App, reference: str, version: int = 1) -> dict[str, tuple[str, str | None, Any]]:
     rows = app.run(
         lambda uow: [
-            (i.key, i.state, i.owner, i.due_on)
+            (shown_key(uow, i), i.state, i.owner, i.due_on)
             for i in uow.session.scalars(
                 select(PlanItem)
                 .join(Plan, Plan.id == PlanItem.plan_id)
