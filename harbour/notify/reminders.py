@@ -48,8 +48,9 @@ K = NotificationKind
 KINDS = {"due_soon": K.ASSESSMENT_DUE_SOON, "due_today": K.ASSESSMENT_DUE_TODAY}
 FOLLOW_UP_KINDS = {"due_soon": K.FOLLOW_UP_DUE, "due_today": K.FOLLOW_UP_DUE}
 SENT, SKIPPED = "sent", "skipped"
-# The first batch of a sweep that paces its batches (``hold``), and the smallest it makes.
-FIRST_PACED_BATCH = 500
+# The first batch of a sweep that paces its batches (``hold``), and the smallest it makes (a
+# loaded machine: smaller batches, not longer transactions).
+FIRST_PACED_BATCH, SMALLEST_PACED_BATCH = 200, 50
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def sweep(
     holds the database's one write lock, and a catch-up sweep over many cases in one transaction
     kept every other command (``harbour assess`` too) waiting. ``hold``: about how long (seconds)
     a batch's transaction may last; each batch is then sized from the pace of the last one (up
-    to ``batch``, and down to ``FIRST_PACED_BATCH`` at least).
+    to ``batch``, and down to ``SMALLEST_PACED_BATCH``).
     """
     thresholds, digests = Thresholds.of(policy), Digests()
     counts: Counter[str] = Counter()
@@ -121,7 +122,7 @@ def sweep(
         first += len(chunk)
         if hold is not None:
             pace = len(chunk) / max(time.monotonic() - started, 0.001)
-            size = max(min(batch, FIRST_PACED_BATCH), min(batch, int(pace * hold)))
+            size = min(batch, max(SMALLEST_PACED_BATCH, int(pace * hold)))
     counts += _order_reminders(run, now, digests)
     if digests.rows:
         run(digests.release)
