@@ -61,7 +61,10 @@ def sweep(
     at: Annotated[
         str | None, typer.Option(help="Sweep as of this aware ISO time; default now.")
     ] = None,
-    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Rows per transaction.")] = 500,
+    batch: Annotated[
+        int | None,
+        typer.Option(min=1, max=10_000, help="Rows per transaction; default each phase's own."),
+    ] = None,
     actor: As = None,
     as_json: Json = False,
 ) -> None:

@@ -188,6 +188,11 @@ class Thresholds:
         )
         return cls(policy, specs, in_order)
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The thresholds' names, in the order of ``specs``."""
+        return tuple(name for name, *_ in self.specs)
+
     def passed(self, due_at: datetime, zone: ZoneInfo, now: datetime) -> list[str]:
         """The thresholds of ``due_at`` that ``now`` has reached, in time order."""
         if not self.in_fixed_order:

@@ -372,7 +372,7 @@ def settle_pages(uow: UnitOfWork, alert: Alert) -> int:
     """Cancel the alert's pending pages: an acknowledged alert must not page anyone later.
 
     A row a relay holds mid-send is cancelled too; if that send succeeds, the relay records it
-    as sent after all (see ``relay._apply``). Returns how many rows were settled.
+    as sent after all (see ``relay._verdict``). Returns how many rows were settled.
     """
     M = OutboxMessage
     result = uow.session.execute(

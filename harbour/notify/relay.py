@@ -21,9 +21,9 @@ from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
@@ -182,8 +182,12 @@ def _pump(
         room = min(config.prefetch * config.workers - len(inflight), limit - report.claimed)
         refill = (lanes, room) if more and room > 0 and len(inflight) <= config.workers else None
         batch: list[Claimed] = []
-        if outcomes:  # recorded, and the next rows claimed, in one transaction
+        # Outcomes are recorded when the next rows are claimed, in the same transaction, or
+        # when nothing is left in flight: one transaction per refill, not one per send. What
+        # a crash can leave sent but unrecorded is still only the rows claimed (and leased).
+        if outcomes and (refill or not inflight):
             batch = record(app, outcomes, config, report, refill)
+            outcomes = []
         elif refill:
             batch = claim(app, lanes, room, config)
         if refill:
@@ -192,9 +196,11 @@ def _pump(
         for row in batch:
             inflight[pool.submit(send, app, routes, row, config)] = row
         if not inflight:
+            if outcomes:
+                continue
             return
         done, _ = wait(inflight, return_when=FIRST_COMPLETED)
-        outcomes = [future.result() for future in done]
+        outcomes += [future.result() for future in done]
         for future in done:
             del inflight[future]
 
@@ -269,16 +275,10 @@ def record(
     also claims the next rows when ``refill`` (lanes, how many) is given (one commit, not two)."""
 
     def work(uow: UnitOfWork) -> tuple[list[tuple[Outcome, str]], list[Claimed]]:
-        ids = [o.row.id for o in outcomes]  # one SELECT loads them all; the ORM batches updates
-        M = OutboxMessage
-        rows = {r.id: r for r in uow.session.scalars(select(M).where(M.id.in_(ids)))}
-        verdicts = [
-            (o, _apply(uow, rows.get(o.row.id), o, config, report.pass_id)) for o in outcomes
-        ]
+        verdicts = _record(uow, outcomes, config, report.pass_id)
         if refill is None:
             return verdicts, []
-        uow.session.flush()  # the marks first: a row just retried may be due again
-        return verdicts, _claim(uow, *refill, config)
+        return verdicts, _claim(uow, *refill, config)  # after the marks: a retry may be due
 
     verdicts, taken = app.run(work)
     for outcome, verdict in verdicts:
@@ -286,31 +286,102 @@ def record(
     return taken
 
 
-def _apply(
-    uow: UnitOfWork, row: OutboxMessage | None, outcome: Outcome, config: RelayConfig, pass_id: str
-) -> str:
+@dataclass(frozen=True)
+class _Held:
+    """What recording an outcome needs of its row, as it is now."""
+
+    id: str
+    status: str
+    attempts: int
+    lane: str
+    kind: str
+    agency_id: str | None
+
+
+_SENT = OutboxStatus.SENT.value
+_CANCELLED = OutboxStatus.CANCELLED.value
+
+
+def _record(
+    uow: UnitOfWork, outcomes: list[Outcome], config: RelayConfig, pass_id: str
+) -> list[tuple[Outcome, str]]:
+    """Each outcome's verdict (``_verdict``), written set-based: one SELECT for the rows, one
+    UPDATE for the sent ones, one executemany for the retried and one for the dead."""
+    M = OutboxMessage
+    ids = [o.row.id for o in outcomes]
+    columns = (M.id, M.status, M.attempts, M.lane, M.kind, M.agency_id)
+    rows = {r[0]: _Held(*r) for r in uow.session.execute(select(*columns).where(M.id.in_(ids)))}
     now = uow.now()
-    if row is not None and row.status == OutboxStatus.CANCELLED and outcome.error is None:
-        # Acknowledged while this send was in flight: the record says what really happened.
-        row.status, row.sent_at = OutboxStatus.SENT, now
-        return "sent"
+    verdicts = []
+    changes: dict[str, list[dict[str, Any]]] = {"sent": [], "acknowledged": [], "retried": []}
+    dead: list[tuple[_Held, str]] = []
+    for outcome in outcomes:
+        row = rows.get(outcome.row.id)
+        verdict = _verdict(row, outcome, config)
+        verdicts.append((outcome, "sent" if verdict == "acknowledged" else verdict))
+        if row is None or verdict == "gone":
+            continue
+        if verdict == "dead":
+            dead.append((row, outcome.error or ""))
+        elif verdict == "retried":
+            at = now + backoff(row, config)
+            retry = {"row": row.id, "tries": row.attempts, "error": outcome.error, "at": at}
+            changes["retried"].append(retry)
+        else:
+            changes[verdict].append({"row": row.id})
+    gone = [{"row": row.id, "tries": row.attempts, "error": error} for row, error in dead]
+    _write(uow, changes, gone, now)
+    for row, _ in dead:
+        _notify_admins(uow, row, pass_id)
+    return verdicts
+
+
+def _verdict(row: _Held | None, outcome: Outcome, config: RelayConfig) -> str:
+    """sent, acknowledged (cancelled while in flight, but sent: recorded as sent after all),
+    gone (no longer ours), dead or retried."""
+    if row is not None and row.status == _CANCELLED and outcome.error is None:
+        return "acknowledged"
     if row is None or row.status != PENDING:
         return "gone"
     if outcome.error is None:
-        row.status, row.sent_at, row.last_error = OutboxStatus.SENT, now, None
         return "sent"
     if row.attempts != outcome.row.attempts:
         return "gone"  # another relay took it after our lease ran out
-    row.last_error = outcome.error
-    if row.attempts >= config.max_attempts:
-        row.status = OutboxStatus.DEAD
-        _notify_admins(uow, row, pass_id)
-        return "dead"
-    row.next_attempt_at = now + backoff(row, config)
-    return "retried"
+    return "dead" if row.attempts >= config.max_attempts else "retried"
 
 
-def backoff(row: OutboxMessage, config: RelayConfig) -> timedelta:
+def _write(
+    uow: UnitOfWork, changes: dict[str, list[dict[str, Any]]], dead: list[dict[str, Any]], now: Any
+) -> None:
+    """The verdicts' updates, each on rows still as they were read (status, and attempts for
+    the failed: a row another relay took meanwhile is left to it)."""
+    table = cast(Table, OutboxMessage.__table__)
+    c = table.c
+    row = c.id == bindparam("row")
+    statements = {
+        "sent": update(table)
+        .where(row, c.status == PENDING)
+        .values(status=_SENT, sent_at=now, last_error=None),
+        "acknowledged": update(table)
+        .where(row, c.status == _CANCELLED)
+        .values(status=_SENT, sent_at=now),
+        "retried": update(table)
+        .where(row, c.status == PENDING, c.attempts == bindparam("tries"))
+        .values(
+            last_error=bindparam("error"),
+            next_attempt_at=bindparam("at", type_=c.next_attempt_at.type),
+        ),
+        "dead": update(table)
+        .where(row, c.status == PENDING, c.attempts == bindparam("tries"))
+        .values(status=OutboxStatus.DEAD.value, last_error=bindparam("error")),
+    }
+    connection = uow.session.connection()
+    for name, params in {**changes, "dead": dead}.items():
+        if params:
+            connection.execute(statements[name], params)
+
+
+def backoff(row: _Held | OutboxMessage, config: RelayConfig) -> timedelta:
     """Exponential from the lane's base, capped, with a fixed per-row spread of up to 20%."""
     base = config.urgent_backoff if row.lane == Lane.URGENT else config.backoff
     delay = min(base * 2 ** max(row.attempts - 1, 0), config.backoff_cap)
@@ -318,7 +389,7 @@ def backoff(row: OutboxMessage, config: RelayConfig) -> timedelta:
     return delay * (1 + 0.2 * spread)
 
 
-def _notify_admins(uow: UnitOfWork, row: OutboxMessage, pass_id: str) -> None:
+def _notify_admins(uow: UnitOfWork, row: _Held, pass_id: str) -> None:
     """One notice per admin (of the row's agency; else the operators) per relay pass, naming the first row that died in it; the rest are in
     ``harbour outbox --status dead``. A target that is down kills rows by the hundred: a notice
     each would bury the admins (and, before, the urgent lane)."""

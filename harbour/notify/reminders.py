@@ -10,17 +10,17 @@ recipient (``harbour.notify.digests``), written batch by batch with the marks. O
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache, partial
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import aliased
 
 from harbour import events
 from harbour.app import UnitOfWork
@@ -48,6 +48,9 @@ K = NotificationKind
 KINDS = {"due_soon": K.ASSESSMENT_DUE_SOON, "due_today": K.ASSESSMENT_DUE_TODAY}
 FOLLOW_UP_KINDS = {"due_soon": K.FOLLOW_UP_DUE, "due_today": K.FOLLOW_UP_DUE}
 SENT, SKIPPED = "sent", "skipped"
+# The first batch of a sweep that paces its batches (``hold``), and the smallest it makes (a
+# loaded machine: smaller batches, not longer transactions).
+FIRST_PACED_BATCH, SMALLEST_PACED_BATCH = 200, 50
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ def sweep(
     batch: int = 500,
     between: Callable[[], None] | None = None,
     read: Runner | None = None,
+    hold: float | None = None,
 ) -> dict[str, int]:
     """Fire the reminder thresholds passed by ``now``; counts by threshold and digests.
 
@@ -100,17 +104,25 @@ def sweep(
     short last one sends the digests; ``between`` runs between two batches. A sweep that finds
     nothing new writes nothing. With ``run=app.run`` each batch commits: on SQLite a transaction
     holds the database's one write lock, and a catch-up sweep over many cases in one transaction
-    kept every other command (``harbour assess`` too) waiting.
+    kept every other command (``harbour assess`` too) waiting. ``hold``: about how long (seconds)
+    a batch's transaction may last; each batch is then sized from the pace of the last one (up
+    to ``batch``, and down to ``SMALLEST_PACED_BATCH``).
     """
     thresholds, digests = Thresholds.of(policy), Digests()
     counts: Counter[str] = Counter()
     firings = (read or run)(partial(to_fire, thresholds=thresholds, now=now))
-    for first in range(0, len(firings), batch):
+    first, size = 0, batch if hold is None else min(batch, FIRST_PACED_BATCH)
+    while first < len(firings):
         if first and between is not None:
             between()
-        done = run(partial(_batch, firings=firings[first : first + batch], digests=digests))
+        chunk, started = firings[first : first + size], time.monotonic()
+        done = run(partial(_batch, firings=chunk, digests=digests))
         digests.started(done.started)
         counts += done.counts
+        first += len(chunk)
+        if hold is not None:
+            pace = len(chunk) / max(time.monotonic() - started, 0.001)
+            size = min(batch, max(SMALLEST_PACED_BATCH, int(pace * hold)))
     counts += _order_reminders(run, now, digests)
     if digests.rows:
         run(digests.release)
@@ -140,43 +152,107 @@ class Firing:
 
 
 def to_fire(uow: UnitOfWork, thresholds: Thresholds, now: datetime) -> list[Firing]:
-    """What a sweep at ``now`` fires, by assessment id: the candidates (``candidates``) and the
-    marks they hold, read by one query, decided in Python (``Thresholds.passed`` is exact)."""
-    names, params = _bounds(thresholds.policy, now)
-    fired: dict[str, dict[str, datetime]] = defaultdict(dict)
-    dues: dict[str, Due] = {}
-    zones: dict[str, ZoneInfo] = {}
-    for row in uow.session.execute(_candidates_with_marks(names), params).tuples():
-        assessment_id, due_at, point, case_id, ref, worker, agency_id, zone, name, fired_for = row
-        if assessment_id not in dues:
-            tz = zones.get(zone) or zones.setdefault(zone, ZoneInfo(zone))
-            dues[assessment_id] = Due(
-                assessment_id, due_at, point, case_id, ref, worker, agency_id, tz
-            )
-        if name is not None:
-            fired[assessment_id][name] = fired_for
+    """What a sweep at ``now`` fires, most overdue first: decided by the database where it can
+    be exact, in Python where it cannot (``Cutoffs``).
+
+    A first query on the assessments alone asks whether anything is to fire at all (a sweep
+    that finds nothing new, the usual case, stops there: no case is read). Then one indexed
+    query reads the candidates with what ``Due`` needs and, for each threshold, whether it has
+    passed and not yet fired for the current due date; rows only Python can decide (a zone
+    changing its offset near now) are decided by ``Thresholds.passed``."""
+    cutoffs = Cutoffs.of(uow, thresholds, now)
+    params = cutoffs.params()
+    if uow.session.execute(_anything_to_fire(thresholds.names), params).first() is None:
+        return []
     found = []
-    for due in dues.values():
-        marks = _marks_for(due, thresholds, now, fired.get(due.assessment_id, {}))
+    zones: dict[str, ZoneInfo] = {}
+    for row in uow.session.execute(_candidates(thresholds.names), params).tuples():
+        assessment_id, due_at, point, case_id, ref, worker, agency_id, zone, *fires = row
+        tz = zones.get(zone) or zones.setdefault(zone, ZoneInfo(zone))
+        due = Due(assessment_id, due_at, point, case_id, ref, worker, agency_id, tz)
+        marks = cutoffs.marks(due, fires, now)
         if marks:
-            found.append(Firing(due, tuple(marks)))
+            found.append(Firing(due, marks))
     return found
 
 
-def _marks_for(
-    due: Due, thresholds: Thresholds, now: datetime, fired: dict[str, datetime]
-) -> list[dict[str, Any]]:
-    passed = [
-        name
-        for name in thresholds.passed(due.due_at, due.zone, now)
-        if fired.get(name) != due.due_at
-    ]
-    reminders = [name for name in passed if name in REMINDERS]
-    marks = [_mark(due, name, now, SKIPPED) for name in reminders[:-1]]
-    marks += [_mark(due, name, now, SENT) for name in reminders[-1:]]
-    if ESCALATION in passed:
-        marks.append(_mark(due, ESCALATION, now, SENT))
-    return marks
+@dataclass(frozen=True)
+class Cutoffs:
+    """The latest due time at which each threshold has passed by ``now``, as the database
+    compares it (``due_at <= cutoff``).
+
+    A threshold is whole local calendar days plus elapsed time from the due time
+    (``reminder_times``): the same as plain elapsed time unless the zone changes its UTC offset
+    between the due time and the threshold. When no agency's zone does so anywhere near
+    ``now`` (nearly always), the cutoffs are exact and the database decides every row. Near a
+    change they are loosened by ``SLACK`` and Python decides the candidates exactly."""
+
+    thresholds: Thresholds
+    bounds: tuple[datetime, ...]  # one per threshold, in ``thresholds.names`` order
+    exact: bool
+
+    @classmethod
+    def of(cls, uow: UnitOfWork, thresholds: Thresholds, now: datetime) -> Cutoffs:
+        offsets = [offset for *_, offset in thresholds.specs]
+        zones = uow.session.scalars(select(Agency.timezone).distinct())
+        exact = thresholds.in_fixed_order and all(
+            _steady(ZoneInfo(zone), now, offsets) for zone in zones
+        )
+        slack = timedelta(0) if exact else SLACK
+        return cls(thresholds, tuple(now - offset + slack for offset in offsets), exact)
+
+    def params(self) -> dict[str, datetime]:
+        names = self.thresholds.names
+        return {
+            **{f"bound_{name}": bound for name, bound in zip(names, self.bounds, strict=True)},
+            "horizon": max(self.bounds),
+        }
+
+    def marks(self, due: Due, fires: list[Any], now: datetime) -> tuple[dict[str, Any], ...]:
+        """The marks of one candidate: ``fires`` says, per threshold, passed (by the cutoffs)
+        and not fired for its due date."""
+        names = self.thresholds.names
+        if self.exact:
+            return _pattern_marks(
+                due, now, tuple(n for n, f in zip(names, fires, strict=True) if f)
+            )
+        unfired = {name for name, fire in zip(names, fires, strict=True) if fire}
+        passed = self.thresholds.passed(due.due_at, due.zone, now)
+        return _pattern_marks(due, now, tuple(name for name in passed if name in unfired))
+
+
+def _steady(zone: ZoneInfo, now: datetime, offsets: list[timedelta]) -> bool:
+    """Whether ``zone`` keeps one UTC offset over every span a threshold near ``now`` can
+    cross (a due time and its threshold, each within ``SLACK`` of where it would be in
+    elapsed time), looked at every ``STEADY_STEP`` (a zone's offsets last months)."""
+    start = now - max(max(offsets), timedelta(0)) - 2 * SLACK
+    end = now - min(min(offsets), timedelta(0)) + 2 * SLACK
+    first = zone.utcoffset(start)
+    moment = start
+    while moment < end:
+        moment = min(moment + STEADY_STEP, end)
+        if zone.utcoffset(moment) != first:
+            return False
+    return True
+
+
+STEADY_STEP = timedelta(hours=6)
+
+
+def _pattern_marks(due: Due, now: datetime, unfired: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
+    """The marks for the passed, unfired thresholds ``unfired`` (in time order): the latest
+    reminder ``SENT``, earlier ones ``SKIPPED``, and the escalation."""
+    return tuple(_mark(due, name, now, outcome) for name, outcome in _outcomes(unfired))
+
+
+@lru_cache(maxsize=64)
+def _outcomes(unfired: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    reminders = [name for name in unfired if name in REMINDERS]
+    found = [(name, SKIPPED) for name in reminders[:-1]]
+    found += [(name, SENT) for name in reminders[-1:]]
+    if ESCALATION in unfired:
+        found.append((ESCALATION, SENT))
+    return tuple(found)
 
 
 def horizon(policy: Policy, now: datetime) -> datetime:
@@ -256,14 +332,42 @@ def _remindable(*columns: Any) -> Any:
     )
 
 
+_DUE_AT = Assessment.__table__.c.due_at.type
+
+
+def _fires(threshold: str) -> Any:
+    """Passed by its cutoff (a parameter: ``Cutoffs``) and not fired for the current due date."""
+    fired = exists().where(
+        ReminderMark.assessment_id == Assessment.id,
+        ReminderMark.threshold == threshold,
+        ReminderMark.due_at == Assessment.due_at,
+    )
+    return and_(Assessment.due_at <= bindparam(f"bound_{threshold}", type_=_DUE_AT), ~fired)
+
+
+def _open_within() -> Any:
+    return and_(
+        Assessment.status == AssessmentStatus.OPEN,
+        Assessment.due_at <= bindparam("horizon", type_=_DUE_AT),
+    )
+
+
 @lru_cache(maxsize=8)
-def _candidates_with_marks(thresholds: tuple[str, ...]) -> Any:
-    """The open assessments with a threshold near or past the sweep's moment that has not fired
-    for their due date (the bounds are parameters: ``_bounds``), with what ``Due`` needs, beside
-    each mark they hold (or none): one indexed query, whose cost follows what is due (the rest
-    of the caseload is never read). Built once: a sweep runs every few minutes."""
-    unfired = or_(*(_unfired_near(name) for name in thresholds))
-    held = aliased(ReminderMark)  # not the one the unfired conditions correlate
+def _anything_to_fire(thresholds: tuple[str, ...]) -> Any:
+    """One open assessment with a threshold to fire, if there is any: the assessments alone,
+    through their (status, due_at) index and the marks' (assessment, threshold) one; no case
+    is joined, so a sweep that finds nothing new reads only the due index range."""
+    fires = or_(*(_fires(name) for name in thresholds))
+    return select(Assessment.id).where(_open_within(), fires).limit(1)
+
+
+@lru_cache(maxsize=8)
+def _candidates(thresholds: tuple[str, ...]) -> Any:
+    """The open assessments with a threshold to fire (the cutoffs are parameters), with what
+    ``Due`` needs and, per threshold, whether it fires: one indexed query, whose cost follows
+    what is due (the rest of the caseload is never read), most overdue first. Built once: a
+    sweep runs every few minutes."""
+    fires = [_fires(name) for name in thresholds]
     columns = (
         Assessment.id,
         Assessment.due_at,
@@ -273,15 +377,12 @@ def _candidates_with_marks(thresholds: tuple[str, ...]) -> Any:
         Case.caseworker_id,
         Case.agency_id,
         Agency.timezone,
-        held.threshold,
-        held.due_at,
+        *(fire.label(f"fires_{n}") for n, fire in enumerate(fires)),
     )
-    within = Assessment.due_at <= bindparam("horizon", type_=Assessment.__table__.c.due_at.type)
     return (
         _remindable(*columns)
-        .outerjoin(held, held.assessment_id == Assessment.id)
-        .where(within, unfired)
-        .order_by(Assessment.id)
+        .where(_open_within(), or_(*fires))
+        .order_by(Assessment.due_at, Assessment.id)
     )
 
 
@@ -300,16 +401,6 @@ def _still_due(uow: UnitOfWork, firings: list[Firing]) -> list[Firing]:
     found = uow.session.execute(_BY_ID, {"ids": ids}).tuples()
     now = {id_: due_at for id_, due_at, status in found if status == AssessmentStatus.OPEN}
     return [firing for firing in firings if now.get(firing.due.assessment_id) == firing.due.due_at]
-
-
-def _unfired_near(threshold: str) -> Any:
-    fired = exists().where(
-        ReminderMark.assessment_id == Assessment.id,
-        ReminderMark.threshold == threshold,
-        ReminderMark.due_at == Assessment.due_at,
-    )
-    bound = bindparam(f"bound_{threshold}", type_=Assessment.__table__.c.due_at.type)
-    return and_(Assessment.due_at <= bound, ~fired)
 
 
 def _fired(mark: ReminderMark | None, due_at: datetime) -> bool:

@@ -30,6 +30,12 @@ from harbour.orchestration import pipeline
 
 log = logging.getLogger("harbour.orchestration.sweep")
 BATCH = 500
+# Assessments whose reminders one transaction writes, at most: a few statements a batch whatever
+# its size, so a bigger batch costs less in all (on SQLite, ``SQLITE_HOLD`` sizes them).
+REMINDER_BATCH = 2000
+# On SQLite, about how long one batch of reminders may hold the write lock: batches are sized
+# to it from the pace of the last, so another writer waits about this plus one ``WriterGap``.
+SQLITE_HOLD = 0.05
 SQLITE_GAP = 0.1  # seconds: the longest a waiting SQLite connection sleeps between tries
 
 
@@ -95,11 +101,13 @@ def sweep_time(app: App) -> datetime:
 
 
 class WriterGap:
-    """Called between two batches: on SQLite, leaves the write lock free for as long as the last
-    batch held it, up to ``SQLITE_GAP``. SQLite queues nobody: a waiting connection retries every
-    100 ms at most, and a sweep that began its next batch at once would keep a command waiting
-    (an imminent-threat ``harbour assess`` too) to its end. A batch that was quick (nothing to
-    do) costs a gap as short, so a sweep over many idle cases is not slowed by much."""
+    """Called between two batches: on SQLite, leaves the write lock free long enough for a
+    connection that waited through the last batch to take it. SQLite queues nobody: a waiting
+    connection sleeps and retries (its busy handler's sleeps grow from 1 ms to 100 ms with the
+    time waited, ``BUSY_SLEEPS``), and a sweep that began its next batch at once would keep a
+    command waiting (an imminent-threat ``harbour assess`` too) to its end. So the gap is the
+    sleep a connection that has waited as long as the batch held the lock is in, plus a margin:
+    25 ms after a batch of 50 to 100 ms, not the batch's length again."""
 
     def __init__(self, app: App) -> None:
         self.sqlite = app.engine.dialect.name == "sqlite"
@@ -107,8 +115,33 @@ class WriterGap:
 
     def __call__(self) -> None:
         if self.sqlite:
-            time.sleep(min(SQLITE_GAP, time.monotonic() - self.since))
+            time.sleep(busy_sleep(time.monotonic() - self.since) + GAP_MARGIN)
         self.since = time.monotonic()
+
+
+# SQLite's default busy handler (sqlite3_busy_timeout): after waiting at least the first
+# figure (seconds), a connection sleeps the second before it tries again.
+BUSY_SLEEPS = (
+    (0.0, 0.001),
+    (0.001, 0.002),
+    (0.003, 0.005),
+    (0.008, 0.010),
+    (0.018, 0.015),
+    (0.033, 0.020),
+    (0.053, 0.025),
+    (0.078, 0.025),
+    (0.103, 0.025),
+    (0.128, 0.050),
+    (0.178, 0.050),
+    (0.228, SQLITE_GAP),
+)
+GAP_MARGIN = 0.005
+
+
+def busy_sleep(waited: float) -> float:
+    """The longest a SQLite connection that has waited ``waited`` seconds sleeps before its
+    next try."""
+    return max(sleep for after, sleep in BUSY_SLEEPS if after <= max(waited, 0.0))
 
 
 def open_due_assessments(app: App, now: datetime, batch: int = BATCH) -> int:
@@ -138,7 +171,10 @@ def _open_next(uow: UnitOfWork, *, ids: list[str]) -> int:
 
 
 def send_reminders(
-    app: App, now: datetime, batch: int = BATCH, between: Callable[[], None] | None = None
+    app: App,
+    now: datetime,
+    batch: int = REMINDER_BATCH,
+    between: Callable[[], None] | None = None,
 ) -> int:
     """Enqueue the once-per-threshold reminders, one digest per recipient, and the overdue
     escalations; how many. A transaction per ``batch`` assessments with something to fire
@@ -152,8 +188,9 @@ def send_reminders(
         if between is not None:
             between()
 
+    hold = SQLITE_HOLD if app.engine.dialect.name == "sqlite" else None
     counts = reminders.sweep(
-        app.run, app.reference.policy, now, batch=batch, between=pause, read=app.read
+        app.run, app.reference.policy, now, batch=batch, between=pause, read=app.read, hold=hold
     )
     names = ("due_soon", "due_today", "overdue", "escalated", "orders_expiring")
     return sum(counts.get(name, 0) for name in names)
@@ -190,17 +227,18 @@ def finish_events(app: App, now: datetime, batch: int = BATCH) -> int:
     return pipeline.process_pending(app, before=before, limit=batch)
 
 
-def sweep(app: App, now: datetime | None = None, batch: int = BATCH) -> SweepReport:
-    """One whole sweep; ``now`` defaults to the App's clock. Every phase runs even if another
-    fails (then ``SweepIncomplete`` is raised at the end, carrying the partial report)."""
+def sweep(app: App, now: datetime | None = None, batch: int | None = None) -> SweepReport:
+    """One whole sweep; ``now`` defaults to the App's clock; ``batch`` overrides every phase's
+    batch size. Every phase runs even if another fails (then ``SweepIncomplete`` is raised at
+    the end, carrying the partial report)."""
     at = now or app.clock.now()
     return run_phases(
         [
             ("escalated", partial(escalate, app, at)),  # first: the one that cannot wait
             ("visits", partial(raise_overdue_visits, app, at)),
             ("missing", partial(alert_missing_steps, app, at)),
-            ("opened", partial(open_due_assessments, app, at, batch)),
-            ("reminders", partial(send_reminders, app, at, batch)),
-            ("events", partial(finish_events, app, at, batch)),
+            ("opened", partial(open_due_assessments, app, at, batch or BATCH)),
+            ("reminders", partial(send_reminders, app, at, batch or REMINDER_BATCH)),
+            ("events", partial(finish_events, app, at, batch or BATCH)),
         ]
     )
