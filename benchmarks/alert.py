@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Row, cli_env, seed_agency, temp_store
+from benchmarks.common import Row, byte_compiled, cli_env, seed_agency, temp_store
 from harbour.app import App
 from harbour.cases.intake import refer
 from harbour.db.models import Case
@@ -54,6 +54,7 @@ class AlertTimes:
 def _imminent_alert(times: int) -> list[Row]:
     """The email's arrival after `harbour assess` returned (in each mode), and the whole command
     from its start, against a bare Apprise send to the same server."""
+    byte_compiled()
     rows = []
     with temp_store("sqlite") as app, smtp_server() as smtp, webhook_receiver() as receiver:
         seed_agency(app)

@@ -103,6 +103,21 @@ def cli_env(app: App, routes: Path | None = None, mode: str = "inline") -> dict[
     return env | ({"HARBOUR_APPRISE_CONFIG": str(routes)} if routes else {})
 
 
+def byte_compiled() -> None:
+    """Byte-compile Harbour's own modules, as installing its wheel does. A benchmark that starts
+    `harbour` processes compares them with a bare process importing the same third-party modules,
+    which pip compiled when it installed them; where PYTHONDONTWRITEBYTECODE is set (it is in
+    some shells and CI images), Harbour's modules would otherwise be compiled from source by
+    every process, a cost no installation pays."""
+    import compileall
+
+    import flows
+    import harbour
+
+    for package in (harbour, flows):
+        compileall.compile_dir(Path(str(package.__file__)).parent, quiet=2)
+
+
 def seed_agency(app: App) -> None:
     """An agency "bench" with a coordinator, a caseworker and an on-call supervisor."""
 

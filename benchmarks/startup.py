@@ -1,6 +1,7 @@
 """Commands start fast: a `harbour` command on a small store, the whole process from its start to
 its exit, against a bare Python process that imports the same third-party modules the command
-loaded (found by running it once) and does nothing else.
+loaded (found by running it once) and does nothing else. Harbour's own modules are byte-compiled
+first, as an installation's are (the third-party ones were, by pip).
 
 The store holds one agency and a few cases on SQLite. ``cases`` reads the caseload; ``catalogue``
 prints the strategies; ``refer`` records a referral (prefect orchestration: the command records
@@ -16,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import Row, cli_env, seed_agency, temp_store
+from benchmarks.common import Row, byte_compiled, cli_env, seed_agency, temp_store
 from harbour.cases.intake import refer
 
 SIZE_CASES = 5
@@ -40,6 +41,7 @@ def run(size: int = 10) -> list[Row]:
     """Each command ``size`` times, alternating with its baseline (medians)."""
     if size < 1:
         return []
+    byte_compiled()
     rows = []
     with temp_store("sqlite") as app:
         seed_agency(app)

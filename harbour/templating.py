@@ -8,7 +8,7 @@ Rules it enforces, so no caller has to remember them:
   Markdown on anything that came from data);
 - a missing variable fails the render (``StrictUndefined``), and so does a ``None`` printed with
   ``{{ }}``: optional values must be handled with ``{% if %}`` in the template, never printed blank;
-- bidirectional override characters in printed values are shown as visible codes, not obeyed;
+- bidirectional override characters in the output are shown as visible codes, not obeyed;
 - ``from_string`` is refused: data is never a template.
 
 Whitespace: ``trim_blocks`` and ``lstrip_blocks`` are on and the trailing newline is kept, so
@@ -46,8 +46,18 @@ def register(*names: str) -> None:
         ALLOWED.add(name)
 
 
+def refuse_none(value: Any) -> Any:
+    """The ``finalize`` hook, called on every printed value: refuse ``None``. (Bidi overrides
+    are shown as codes in the whole rendered text at once, by ``render``: one search of the
+    output rather than one per printed value.)"""
+    if value is None:
+        raise RenderError("none_value", "a template printed a missing value")
+    return value
+
+
 def neutralize(value: Any) -> Any:
-    """The ``finalize`` hook: refuse ``None``, show bidi overrides as ``[U+202E]``."""
+    """Refuse ``None``, show bidi overrides as ``[U+202E]``: what the output gets, for a value
+    a filter transforms further (``|md`` escapes it afterwards)."""
     if value is None:
         raise RenderError("none_value", "a template printed a missing value")
     plain = type(value) is str or (isinstance(value, str) and not isinstance(value, Markup))
@@ -77,7 +87,7 @@ def _escape_line_start(match: re.Match[str]) -> str:
 def environment(templates_dir: Path) -> Environment:
     from harbour.jinja_environment import build  # Jinja is imported only when rendering
 
-    return build(templates_dir, ALLOWED, neutralize, markdown_escape)
+    return build(templates_dir, ALLOWED, refuse_none, markdown_escape)
 
 
 def render(templates_dir: Path, name: str, context: Mapping[str, Any]) -> str:
@@ -90,8 +100,12 @@ def render(templates_dir: Path, name: str, context: Mapping[str, Any]) -> str:
     from jinja2 import TemplateError  # already loaded by environment()
 
     try:
-        return template_env.get_template(name).render(**context)
+        text = template_env.get_template(name).render(**context)
     except RenderError:
         raise
     except TemplateError as exc:
         raise RenderError(detail=f"{name}: {type(exc).__name__}") from None
+    # Printed values rarely hold a bidi override: search the whole text before substituting.
+    if _BIDI_CONTROLS.search(text) is not None:
+        return _BIDI_CONTROLS.sub(_bidi_code, text)
+    return text

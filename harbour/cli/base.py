@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import sys
@@ -101,17 +102,39 @@ def configure_logging() -> None:
     pin_apprise_logger()  # guide/confidentiality.md
 
 
-_built: dict[int, tuple[int, Any]] = {}
+_built: dict[tuple[int, str | None], tuple[int, Any]] = {}
 
 
-def _command(app: typer.Typer) -> Any:
-    """The click command behind ``app``, built once: typer rebuilds it on every call otherwise
-    (a tenth of a second per in-process call, with all of Harbour's commands)."""
+def _command(app: typer.Typer, argv: list[str] | None = None) -> Any:
+    """The click command behind ``app``, built once: typer rebuilds it on every call otherwise.
+    When ``argv`` names one of its commands or groups, only that one is built (typer reads the
+    signature of every command it builds: half a second of a command's start for all of
+    Harbour's); otherwise (``--help``, a mistyped name) the whole tree, for click's messages."""
     size = len(app.registered_commands) + len(app.registered_groups)
-    cached = _built.get(id(app))
+    name = argv[0] if argv and not argv[0].startswith("-") else None
+    only = _only(app, name) if name else None
+    key = (id(app), name if only else None)
+    cached = _built.get(key)
     if cached is None or cached[0] != size:
-        cached = _built[id(app)] = (size, typer.main.get_command(app))
+        built = typer.main.get_group(only) if only else typer.main.get_command(app)
+        cached = _built[key] = (size, built)
     return cached[1]
+
+
+def _only(app: typer.Typer, name: str) -> typer.Typer | None:
+    """A copy of ``app`` holding only its command or group called ``name``, if there is one."""
+    commands = [
+        info
+        for info in app.registered_commands
+        if (info.name or typer.main.get_command_name(getattr(info.callback, "__name__", "")))
+        == name
+    ]
+    groups = [info for info in app.registered_groups if info.name == name]
+    if len(commands) + len(groups) != 1:
+        return None
+    pruned = copy.copy(app)
+    pruned.registered_commands, pruned.registered_groups = commands, groups
+    return pruned
 
 
 def run(app: typer.Typer, args: list[str] | None = None) -> int:
@@ -122,7 +145,7 @@ def run(app: typer.Typer, args: list[str] | None = None) -> int:
     argv = sys.argv[1:] if args is None else args
     as_json = "--json" in argv
     try:
-        returned = _command(app)(args=args, standalone_mode=False)
+        returned = _command(app, argv)(args=args, standalone_mode=False)
         # Outside standalone mode typer catches a command's ``typer.Exit`` itself and hands its
         # code back as the return value (commands return None), so the code is read from there.
         return returned if isinstance(returned, int) and not isinstance(returned, bool) else 0

@@ -92,7 +92,8 @@ def _steps(items: Iterable[PlanItemView]) -> tuple[Step, ...]:
 
 
 def _short(entry: object) -> object:
-    return replace(entry, text=_clip(entry.text, CARD_TEXT)) if isinstance(entry, Step) else entry
+    # Step(...) rather than dataclasses.replace: a tenth of the cost, for every card entry.
+    return Step(_clip(entry.text, CARD_TEXT), entry.due) if isinstance(entry, Step) else entry
 
 
 def _clip(text: str, limit: int) -> str:
