@@ -56,7 +56,7 @@ def _measure(app: App, backend: str, size: int, repeats: int) -> list[Row]:
     )[0]
     web = TestClient(create_app(app), base_url="http://127.0.0.1")
     web.cookies.set(cookies.name(app.settings, cookies.SESSION), token)
-    grouped, scalars = statements(agency_id, START)
+    grouped, scalars = statements(agency_id, START, app.engine.dialect.name)
 
     def bare() -> None:
         with app.engine.connect() as conn:
