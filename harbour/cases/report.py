@@ -29,6 +29,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -168,7 +169,8 @@ def program_report(app: App, actor_handle: str | None) -> ProgramReport:
         actor = resolve_actor(uow, actor_handle)
         authorize(uow, actor, "program.report")
         agency = uow.session.get(Agency, actor.agency_id)
-        grouped, scalars = statements(actor.agency_id, uow.now())
+        per_case = uow.session.get_bind().dialect.name == "sqlite"
+        grouped, scalars = statements(actor.agency_id, uow.now(), per_case)
         zone = agency_zone(uow, actor.agency_id)
         report = _report(agency.name if agency else "-", uow.now(), zone, grouped, scalars, uow)
         audit(uow, actor, "program.report")
@@ -177,18 +179,13 @@ def program_report(app: App, actor_handle: str | None) -> ProgramReport:
     return app.run(work)
 
 
-def statements(agency_id: str, now: datetime) -> tuple[Select[Any], Select[Any]]:
+def statements(agency_id: str, now: datetime, per_case: bool) -> tuple[Select[Any], Select[Any]]:
     """The report's two queries: grouped rows ``(figure, status, risk, number, count)`` and one
-    row of scalar figures. ``benchmarks/dashboard.py`` runs them bare."""
+    row of scalar figures; ``per_case`` for SQLite's planner (the note above
+    ``_first_assessed``). ``benchmarks/dashboard.py`` runs them bare."""
     since = now - timedelta(days=WINDOW_DAYS)
     in_agency = Case.agency_id == agency_id
-    first = (  # each case's referral and its first completed assessment
-        select(Case.created_at.label("referred"), func.min(Assessment.completed_at).label("at"))
-        .join_from(Assessment, Case, Case.id == Assessment.case_id)
-        .where(Assessment.status == AssessmentStatus.COMPLETED, in_agency)
-        .group_by(Assessment.case_id, Case.created_at)
-        .subquery()
-    )
+    first = _first_assessed(in_agency, per_case)
     grouped = union_all(
         _grouped(
             "open",
@@ -216,7 +213,7 @@ def statements(agency_id: str, now: datetime) -> tuple[Select[Any], Select[Any]]
             ),
         ),
     )
-    return select(grouped.subquery()), _scalars(agency_id, now, since)
+    return select(grouped.subquery()), _scalars(agency_id, now, since, per_case)
 
 
 def _grouped(figure: str, rows: Select[*tuple[Any, ...]]) -> Select[Any]:
@@ -232,11 +229,70 @@ def _grouped(figure: str, rows: Select[*tuple[Any, ...]]) -> Select[Any]:
     return select(literal(figure, String), *columns, func.count()).group_by(*keys)
 
 
-def _scalars(agency_id: str, now: datetime, since: datetime) -> Select[Any]:
+# Two figures look at each case's assessments: its first completed one (referral to first
+# assessment) and its latest (has that one a final plan?). PostgreSQL hash-joins and groups
+# the assessments in one pass. SQLite has no hash join: the grouped form reads each case and
+# each plan row by key, seconds over 100,000 cases, where walking the cases' index
+# (``ix_cases_agency``) with one seek per case into ``ix_assessments_case_status`` (case,
+# status, completed_at) reads indexes alone. Both forms count the same rows: a case counts
+# with a final plan when its latest completed assessment (or one completed at that same
+# instant) has one; a case without a completed assessment has no first one.
+
+
+def _first_assessed(in_agency: ColumnElement[bool], per_case: bool) -> Any:
+    """Each case's referral and its first completed assessment (``referred``, ``at``); with
+    ``per_case``, every case of the agency, ``at`` NULL where none is completed yet."""
+    if per_case:
+        at = (
+            select(func.min(Assessment.completed_at))
+            .where(Assessment.case_id == Case.id, Assessment.status == AssessmentStatus.COMPLETED)
+            .scalar_subquery()
+        )
+        # OFFSET 0 (a no-op): SQLite then keeps the subquery whole instead of flattening it
+        # into the outer query and seeking each case's assessments once per use of ``at``.
+        return (
+            select(Case.created_at.label("referred"), at.label("at"))
+            .where(in_agency)
+            .offset(0)
+            .subquery()
+        )
+    return (
+        select(Case.created_at.label("referred"), func.min(Assessment.completed_at).label("at"))
+        .join_from(Assessment, Case, Case.id == Assessment.case_id)
+        .where(Assessment.status == AssessmentStatus.COMPLETED, in_agency)
+        .group_by(Assessment.case_id, Case.created_at)
+        .subquery()
+    )
+
+
+def _with_final_plan(agency_id: str, per_case: bool) -> Any:
+    """How many active cases have a final plan from their latest completed assessment."""
+    active = and_(Case.agency_id == agency_id, Case.status.in_(ACTIVE_STATUSES))
+    completed = Assessment.status == AssessmentStatus.COMPLETED
+    if per_case:
+        other = aliased(Assessment)
+        latest = (
+            select(func.max(other.completed_at))
+            .where(other.case_id == Case.id, other.status == AssessmentStatus.COMPLETED)
+            .correlate(Case)
+            .scalar_subquery()
+        )
+        final = (
+            select(Plan.assessment_id)  # in ix_plans_assessment_status: no plan row read
+            .join_from(Assessment, Plan, Plan.assessment_id == Assessment.id)
+            .where(
+                Assessment.case_id == Case.id,
+                completed,
+                Assessment.completed_at == latest,
+                Plan.status == PlanStatus.FINAL,
+            )
+            .correlate(Case)
+            .exists()
+        )
+        return _scalar(func.count(), active, final)
     # Per active case, when its latest assessment was completed and when its latest assessment
-    # with a final plan was: equal when the latest one's plan is final. One grouped pass, where
-    # a lookup of each case's latest assessment took seconds over 100,000 cases.
-    latest = (
+    # with a final plan was: equal when the latest one's plan is final.
+    latest_of = (
         select(
             func.max(Assessment.completed_at).label("latest"),
             func.max(case((Plan.status == PlanStatus.FINAL, Assessment.completed_at))).label(
@@ -245,20 +301,20 @@ def _scalars(agency_id: str, now: datetime, since: datetime) -> Select[Any]:
         )
         .join_from(Assessment, Case, Case.id == Assessment.case_id)
         .outerjoin(Plan, Plan.assessment_id == Assessment.id)
-        .where(
-            Assessment.status == AssessmentStatus.COMPLETED,
-            Case.agency_id == agency_id,
-            Case.status.in_(ACTIVE_STATUSES),
-        )
+        .where(completed, active)
         .group_by(Assessment.case_id)
         .subquery()
     )
+    return _scalar(func.count(), latest_of.c.latest_final == latest_of.c.latest)
+
+
+def _scalars(agency_id: str, now: datetime, since: datetime, per_case: bool) -> Select[Any]:
     missing = and_(
         MissingEpisode.returned_at.is_(None),
-        MissingEpisode.case_id.in_(select(Case.id).where(Case.agency_id == agency_id)),
+        _of_agency(MissingEpisode.case_id, agency_id),
     )
     return select(
-        _scalar(func.count(), latest.c.latest_final == latest.c.latest).label("with_final"),
+        _with_final_plan(agency_id, per_case).label("with_final"),
         _scalar(func.min(Assessment.due_at), _overdue_assessments(agency_id, now)).label("oldest"),
         _scalar(func.count(), _imminent(agency_id), Alert.acknowledged_at.is_(None)).label(
             "imminent_open"
@@ -279,8 +335,14 @@ def _overdue_assessments(agency_id: str, now: datetime) -> ColumnElement[bool]:
     return and_(
         Assessment.status == AssessmentStatus.OPEN,
         Assessment.due_at < now,
-        Assessment.case_id.in_(select(Case.id).where(Case.agency_id == agency_id)),
+        _of_agency(Assessment.case_id, agency_id),
     )
+
+
+def _of_agency(case_id: Any, agency_id: str) -> ColumnElement[bool]:
+    """The row's case is the agency's: a lookup by key per row, where ``IN (the agency's case
+    ids)`` would list the whole caseload first (SQLite does, for each use)."""
+    return select(Case.id).where(Case.id == case_id, Case.agency_id == agency_id).exists()
 
 
 def _overdue_bucket(now: datetime) -> Any:
@@ -325,7 +387,7 @@ def _report(
             table[status][risk] = int(count)
         elif figure == "overdue":
             overdue[OVERDUE_BUCKETS[int(number)][0]] = int(count)
-        else:
+        elif number is not None:  # None: a case not assessed yet (first_hours, per case)
             (hours if figure == "first_hours" else seconds).append((int(number), int(count)))
     row = uow.session.execute(scalars).one()
     first_hours, ack_seconds = median_of_counts(hours), median_of_counts(seconds)

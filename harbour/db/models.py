@@ -75,11 +75,15 @@ class Case(Base):
     __table_args__ = (
         UniqueConstraint("agency_id", "intake_key"),
         Index("ix_cases_due", "next_due_at", "status"),
+        # The agency's cases, and everything the program report counts of them (status, risk,
+        # referral, id to reach their assessments) in the index itself: the report walks it
+        # without reading a case row (harbour/cases/report.py).
+        Index("ix_cases_agency", "agency_id", "status", "risk_level", "created_at", "id"),
     )
 
     id: Mapped[str] = id_column()
     reference: Mapped[str] = mapped_column(String(40), unique=True)
-    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))  # ix_cases_agency
     caseworker_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"), index=True)
     status: Mapped[str] = mapped_column(String(CODE))
     situation: Mapped[str] = mapped_column(String(CODE))
@@ -188,11 +192,15 @@ class Assessment(Base):
     __tablename__ = "assessments"
     __table_args__ = (
         UniqueConstraint("case_id", "idempotency_key"),
-        Index("ix_assessments_open_due", "status", "due_at"),
+        # Open assessments by due time; with their case, so that the report's overdue figures
+        # read the index alone.
+        Index("ix_assessments_open_due", "status", "due_at", "case_id"),
         # A case's assessments by status ("has it one open?"): with only case_id indexed,
         # SQLite's planner answers that per case through ix_assessments_open_due, a scan of
-        # every open assessment, and a pass over all cases turns quadratic.
-        Index("ix_assessments_case_status", "case_id", "status"),
+        # every open assessment, and a pass over all cases turns quadratic. With completed_at,
+        # a case's first and latest completed assessment, and its id, is one seek (the program
+        # report).
+        Index("ix_assessments_case_status", "case_id", "status", "completed_at", "id"),
     )
 
     id: Mapped[str] = id_column()
@@ -248,7 +256,12 @@ class Plan(Base):
     """One version of a case's safety plan; immutable once final."""
 
     __tablename__ = "plans"
-    __table_args__ = (UniqueConstraint("case_id", "version_number"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "version_number"),
+        # An assessment's plan and whether it is final, from the index alone: the program
+        # report asks it of each case's latest assessment.
+        Index("ix_plans_assessment_status", "assessment_id", "status"),
+    )
 
     id: Mapped[str] = id_column()
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)

@@ -8,12 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
+from harbour.access import agency_zone
 from harbour.app import App, UnitOfWork
 from harbour.assessments.submit import submit_assessment
 from harbour.cases.intake import refer
-from harbour.cases.report import program_report
+from harbour.cases.report import ProgramReport, _report, program_report, statements
 from harbour.clock import FixedClock
 from harbour.db.models import (
     Agency,
@@ -271,3 +272,61 @@ def test_a_final_plan_counts_only_while_its_assessment_is_the_latest(
     assert final_plans() == (0, 1)  # the earlier version is final, the latest a draft
     finalize(seeded, "cw1", ref, Undecided(accept_rest=True))
     assert final_plans() == (1, 1)
+
+
+def test_the_per_case_and_the_grouped_forms_count_alike(seeded: App, clock: FixedClock) -> None:
+    """SQLite runs the figures per case, PostgreSQL grouped (harbour/cases/report.py): on each
+    database both forms give every figure alike."""
+    build_store(seeded, clock)
+
+    def both(uow: UnitOfWork) -> list[ProgramReport]:
+        agency = uow.session.scalars(select(Agency).where(Agency.name == "north")).one()
+        zone, now = agency_zone(uow, agency.id), uow.now()
+        return [
+            _report(agency.name, now, zone, *statements(agency.id, now, per_case), uow)
+            for per_case in (True, False)
+        ]
+
+    per_case, grouped = seeded.run(both)
+    assert per_case == grouped
+    assert per_case.first_assessed_cases == 2 and per_case.active_with_final_plan == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_on_sqlite_the_report_reads_indexes_not_the_caseload(
+    seeded: App, clock: FixedClock
+) -> None:
+    """Over 100,000 cases the report must read indexes: no table scanned, no list of the
+    agency's case ids built, no case or plan row read per case (benchmarks/dashboard.py)."""
+    build_store(seeded, clock)
+    issued: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "assessments" in statement:
+            issued.append((statement, parameters))
+
+    event.listen(seeded.engine, "before_cursor_execute", capture)
+    try:
+        program_report(seeded, "sup")
+    finally:
+        event.remove(seeded.engine, "before_cursor_execute", capture)
+    assert len(issued) == 2
+    with seeded.engine.connect() as conn:
+        plans = [
+            [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
+            for sql, params in issued
+        ]
+    for plan in plans:
+        details = " | ".join(plan)
+        assert "LIST SUBQUERY" not in details, details
+        for step in plan:
+            if step.startswith("SCAN"):
+                assert step in ("SCAN CONSTANT ROW",) or step.startswith("SCAN anon_"), details
+            for table in ("cases", "assessments", "plans"):
+                if step.startswith(f"SEARCH {table} "):
+                    by_key = step == f"SEARCH {table} USING INDEX sqlite_autoindex_{table}_1 (id=?)"
+                    assert "COVERING INDEX" in step or by_key, details
+    everything = " | ".join(" | ".join(plan) for plan in plans)
+    assert "COVERING INDEX ix_cases_agency" in everything
+    assert "COVERING INDEX ix_assessments_case_status" in everything
+    assert "COVERING INDEX ix_plans_assessment_status" in everything

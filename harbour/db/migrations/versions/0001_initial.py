@@ -135,7 +135,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("reference", name=op.f("uq_cases_reference")),
     )
     with op.batch_alter_table("cases", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_cases_agency_id"), ["agency_id"], unique=False)
+        batch_op.create_index(
+            "ix_cases_agency",
+            ["agency_id", "status", "risk_level", "created_at", "id"],
+            unique=False,
+        )
         batch_op.create_index(batch_op.f("ix_cases_caseworker_id"), ["caseworker_id"], unique=False)
         batch_op.create_index("ix_cases_due", ["next_due_at", "status"], unique=False)
 
@@ -256,8 +260,12 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("assessments", schema=None) as batch_op:
-        batch_op.create_index("ix_assessments_case_status", ["case_id", "status"], unique=False)
-        batch_op.create_index("ix_assessments_open_due", ["status", "due_at"], unique=False)
+        batch_op.create_index(
+            "ix_assessments_case_status", ["case_id", "status", "completed_at", "id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_assessments_open_due", ["status", "due_at", "case_id"], unique=False
+        )
 
     op.create_table(
         "case_covers",
@@ -560,6 +568,9 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("plans", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_plans_assessment_status", ["assessment_id", "status"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_plans_case_id"), ["case_id"], unique=False)
 
     op.create_table(
@@ -682,6 +693,7 @@ def downgrade() -> None:
     op.drop_table("reminder_marks")
     with op.batch_alter_table("plans", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_plans_case_id"))
+        batch_op.drop_index("ix_plans_assessment_status")
 
     op.drop_table("plans")
     with op.batch_alter_table("order_reminder_marks", schema=None) as batch_op:
@@ -758,7 +770,7 @@ def downgrade() -> None:
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.drop_index("ix_cases_due")
         batch_op.drop_index(batch_op.f("ix_cases_caseworker_id"))
-        batch_op.drop_index(batch_op.f("ix_cases_agency_id"))
+        batch_op.drop_index("ix_cases_agency")
 
     op.drop_table("cases")
     with op.batch_alter_table("staff", schema=None) as batch_op:
