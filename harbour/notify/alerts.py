@@ -508,9 +508,9 @@ def _row(a: Alert, reference: str | None, zone: ZoneInfo) -> AlertRow:
 def visible_to(actor: Actor, now: datetime) -> Any:
     """Which of the agency's alerts an actor sees, listed or by id (the page a message's link
     opens, its acknowledgement): supervisors and admins all of them; anyone else those paged
-    to them, those of the cases assigned to them or that they cover, and those about a visit
-    they went on or are the buddy of (an alert names its case: which cases are in danger is
-    not everyone's to know). The query must join ``Case`` on the alert's case."""
+    to them, those of the cases assigned to them or that they cover, and those about their own
+    visits (an alert names its case: which cases are in danger is not everyone's to know).
+    Each part is an indexed lookup. The query must join ``Case`` on the alert's case."""
     if actor.role in (Role.SUPERVISOR, Role.ADMIN):
         return true()
     M = OutboxMessage
@@ -518,9 +518,9 @@ def visible_to(actor: Actor, now: datetime) -> Any:
     covered = select(CaseCover.case_id).where(
         CaseCover.staff_id == actor.staff_id, cover_active(now)
     )
+    # The buddy is paged (tier 0); the visitor is not, but the alert is about their visit.
     visits = select(Visit.alert_id).where(
-        Visit.alert_id.is_not(None),
-        or_(Visit.staff_id == actor.staff_id, Visit.buddy_id == actor.staff_id),
+        Visit.staff_id == actor.staff_id, Visit.alert_id.is_not(None)
     )
     return or_(
         Alert.id.in_(paged),

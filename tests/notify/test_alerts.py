@@ -287,3 +287,39 @@ def test_an_alert_by_id_answers_only_those_who_may_see_it(napp: App) -> None:
     assert show_alert(napp, "cw2", paged.id[:8]).id == paged.id  # the hidden one is not counted
     taken = invoke(napp, "ack", paged.id, "--as", "cw2", "--json")
     assert taken.exit_code == 0 and taken.json()["acknowledged_by"] == "cw2", taken.stderr
+
+
+def test_the_alerts_paged_to_someone_are_found_by_index_not_by_reading_the_outbox(
+    napp: App,
+) -> None:
+    """``visible_to`` asks which alerts were paged to a caseworker: the outbox keeps every
+    notification ever sent, so that must be an index lookup on both databases (PostgreSQL asked
+    with sequential scans off: a handful of rows would otherwise be read whole, rightly)."""
+    from typing import Any
+
+    from sqlalchemy import event, text
+
+    from harbour.notify.alerts import list_alerts
+
+    statements: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM outbox" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(napp.engine, "before_cursor_execute", capture)
+    try:
+        list_alerts(napp, "cw1")
+    finally:
+        event.remove(napp.engine, "before_cursor_execute", capture)
+    [(statement, parameters)] = statements
+    sqlite = napp.engine.dialect.name == "sqlite"
+    with napp.engine.begin() as conn:
+        if not sqlite:
+            conn.execute(text("SET LOCAL enable_seqscan = off"))
+        explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+        plan = " | ".join(
+            str(row[-1]) for row in conn.exec_driver_sql(explain + statement, parameters)
+        )
+    assert "ix_outbox_recipient_alert" in plan, plan
+    assert "SCAN outbox" not in plan and "Seq Scan on outbox" not in plan, plan
