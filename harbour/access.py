@@ -113,6 +113,22 @@ def refuse_missing(uow: UnitOfWork, actor: Actor, action: str, code: str, what: 
     raise NotFound(code, what)
 
 
+def refuse_hidden(
+    uow: UnitOfWork,
+    actor: Actor,
+    action: str,
+    case_id: str | None,
+    code: str,
+    what: str,
+    **details: Any,
+) -> NoReturn:
+    """Answer a record of the actor's own agency that they may not see exactly as a missing one
+    (``refuse_missing``: which records exist is not theirs to know), audited as a refusal on its
+    case, where its supervisors see the attempt."""
+    _audit_denied(uow, actor.handle, actor.agency_id, case_id, action, why="not_visible", **details)
+    raise NotFound(code, what)
+
+
 def audit(
     uow: UnitOfWork, actor: Actor | None, action: str, case_id: str | None = None, **details: Any
 ) -> None:

@@ -373,7 +373,11 @@ class OutboxMessage(Base):
     it, sent later by the relay. ``context`` holds allowlisted operational values only."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "lane", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "lane", "next_attempt_at"),
+        # The alerts paged to someone (``alerts.visible_to``), without reading the whole outbox.
+        Index("ix_outbox_recipient_alert", "recipient", "alert_id"),
+    )
 
     id: Mapped[str] = id_column()
     dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)

@@ -38,12 +38,13 @@ from harbour.access import (
     authorize,
     cover_active,
     deny,
+    refuse_hidden,
     refuse_missing,
     resolve_actor,
 )
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
-from harbour.db.models import Alert, AuditEvent, Case, CaseCover, OutboxMessage
+from harbour.db.models import Alert, AuditEvent, Case, CaseCover, OutboxMessage, Visit
 from harbour.domain.vocab import AlertKind, Lane, NotificationKind, OutboxStatus, Role
 from harbour.errors import InvalidInput
 from harbour.notify import recipients
@@ -294,7 +295,8 @@ def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> AlertRow:
 
     Only those the alert paged so far, and the agency's supervisors and admins, may acknowledge
     it (``may_acknowledge``); anyone else is refused and audited. Acknowledging again changes
-    nothing. Another agency's alert answers as a missing one.
+    nothing. An alert the actor may not see (another agency's, or one ``visible_to`` hides from
+    them) answers as a missing one.
     """
     typed = _typed_id(alert_id)
 
@@ -393,20 +395,28 @@ def _pages_of(alert: Alert) -> Any:
 
 
 def _find(uow: UnitOfWork, actor: Actor, typed: str, action: str) -> tuple[Alert, str | None]:
-    """The actor's agency's alert for a typed id, and its case's reference; another agency's
-    answers as a missing one, and the attempt is audited."""
-    matches = uow.session.execute(
+    """The alert for a typed id that the actor may see (``visible_to``), and its case's
+    reference. Another agency's alert answers as a missing one, and so does one of their own
+    agency's they may not see (no existence leak: an id that also matches hidden alerts is not
+    called ambiguous); each attempt is audited, the hidden one as a refusal on its case."""
+    of_agency = (
         select(Alert, Case.reference)
         .outerjoin(Case, Case.id == Alert.case_id)
         .where(Alert.agency_id == actor.agency_id, Alert.id.startswith(typed))
-        .limit(2)
-    ).all()
+    )
+    matches = uow.session.execute(of_agency.where(visible_to(actor, uow.now())).limit(2)).all()
     if len(matches) > 1:
         raise InvalidInput([("ALERT_ID", "matches more than one alert; type more of it")])
-    if not matches:
-        refuse_missing(uow, actor, action, "alert_not_found", "no such alert")
-    alert, reference = matches[0]
-    return alert, reference
+    if matches:
+        alert, reference = matches[0]
+        return alert, reference
+    hidden = uow.session.scalars(of_agency.with_only_columns(Alert).limit(2)).all()
+    if len(hidden) == 1:
+        refuse_hidden(uow, actor, action, hidden[0].case_id, *_MISSING, alert_id=hidden[0].id)
+    refuse_missing(uow, actor, action, *_MISSING)
+
+
+_MISSING = ("alert_not_found", "no such alert")
 
 
 @dataclass(frozen=True)
@@ -444,7 +454,8 @@ class AlertRow:
 def show_alert(
     app: App, actor_handle: str | None, alert_id: str, *, seen_within: timedelta | None = None
 ) -> AlertRow:
-    """One alert of the actor's agency (the page a message's link opens); audited.
+    """One alert the actor may see (``visible_to``: the page a message's link opens); audited.
+    Any other answers as a missing one (``_find``).
 
     ``seen_within``: a refresh of what a page already showed (the console's status poll). The
     read is audited only if this person has no ``alert.read`` of this alert that recent, so a
@@ -495,9 +506,11 @@ def _row(a: Alert, reference: str | None, zone: ZoneInfo) -> AlertRow:
 
 
 def visible_to(actor: Actor, now: datetime) -> Any:
-    """Which of the agency's alerts an actor sees listed: supervisors and admins all of them;
-    anyone else those paged to them and those of the cases assigned to them or that they
-    cover (an alert names its case: which cases are in danger is not everyone's to know)."""
+    """Which of the agency's alerts an actor sees, listed or by id (the page a message's link
+    opens, its acknowledgement): supervisors and admins all of them; anyone else those paged
+    to them, those of the cases assigned to them or that they cover, and those about their own
+    visits (an alert names its case: which cases are in danger is not everyone's to know).
+    Each part is an indexed lookup. The query must join ``Case`` on the alert's case."""
     if actor.role in (Role.SUPERVISOR, Role.ADMIN):
         return true()
     M = OutboxMessage
@@ -505,10 +518,15 @@ def visible_to(actor: Actor, now: datetime) -> Any:
     covered = select(CaseCover.case_id).where(
         CaseCover.staff_id == actor.staff_id, cover_active(now)
     )
+    # The buddy is paged (tier 0); the visitor is not, but the alert is about their visit.
+    visits = select(Visit.alert_id).where(
+        Visit.staff_id == actor.staff_id, Visit.alert_id.is_not(None)
+    )
     return or_(
         Alert.id.in_(paged),
         Case.caseworker_id == actor.staff_id,
         Alert.case_id.in_(covered),
+        Alert.id.in_(visits),
     )
 
 

@@ -4,7 +4,7 @@ the command needs. A caseworker acts on the case assigned to them ("caseworker")
 caseworker of the agency ("colleague") is refused as "not assigned to you"; a coordinator, once
 the case has its caseworker, sees its summary (the schedule) and not its plan (issue 13, item 3).
 Refusals and misses are audited; another agency's case (or alert) answers exactly as one that
-does not exist.
+does not exist, and so does an alert of their own agency the person may not see.
 """
 
 from __future__ import annotations
@@ -115,6 +115,9 @@ class Command:
     # Refused by what the record says (whom an alert paged), not by role alone: another
     # agency's record is not found before anything else is asked of it.
     refused_on_the_record: bool = False
+    # Who may not even see the record (an alert of a case not theirs, not paged to them): on
+    # their own agency's, answered exactly as a missing one, audited as a refusal.
+    hidden_from: frozenset[str] = frozenset()
 
     def role_permits(self, role: str) -> bool:
         roles = self.allowed if self.by_role is None else self.by_role
@@ -180,6 +183,7 @@ def commands() -> list[Command]:
             frozenset({S, A}),  # the table's coordinator and caseworker are not on call
             missing="error: alert_not_found: no such alert\n",
             refused_on_the_record=True,
+            hidden_from=frozenset({C, COLLEAGUE}),  # the caseworker sees it, was not paged
         ),
         Command("alerts", _referred, lambda _: ["alerts"], everyone, on_a_case=False),
         Command(
@@ -250,7 +254,10 @@ def _cell(app: App, folder: Path, command: Command, role: str, own: bool) -> lis
     if expected == "ok" and result.exit_code != 0:
         problems.append(f"{where}: ok expected, got {result}")
     why = "not_assigned" if role == COLLEAGUE and permitted else "not_permitted"
-    if outcome == "denied" and not (result.exit_code == 1 and why in result.stderr):
+    hidden = own and role in command.hidden_from
+    if outcome == "denied" and hidden and (result.exit_code, result.stderr) != (1, command.missing):
+        problems.append(f"{where}: hidden, answered as missing expected, got {result}")
+    if outcome == "denied" and not hidden and not (result.exit_code == 1 and why in result.stderr):
         problems.append(f"{where}: {why} expected, got {result}")
     if outcome == "not_found" and (result.exit_code, result.stderr) != (1, command.missing):
         problems.append(f"{where}: not found expected, got {result}")

@@ -23,7 +23,7 @@ from harbour.domain.vocab import AlertKind, AssessmentPoint, AssessmentStatus, L
 from harbour.notify import hooks
 from harbour.notify.alerts import escalate_unacknowledged
 from tests.notify.conftest import RouteBook
-from tests.notify.helpers import new_case, reassign, rows
+from tests.notify.helpers import imminent_alert, new_case, reassign, rows
 from tests.support import invoke
 
 TIMEOUT = timedelta(minutes=10)  # the built-in policy's alert_ack_timeout
@@ -190,9 +190,10 @@ def test_only_those_paged_supervisors_and_admins_may_acknowledge(napp: App) -> N
     case = new_case(napp)  # cw1's case; cw1 is not on call
     _completed(napp, case, "imminent", None)
     [alert] = napp.run(lambda uow: list(uow.session.scalars(select(Alert))))
-    for handle in ("cw1", "coord"):
-        refused = invoke(napp, "ack", alert.id, "--as", handle)
-        assert refused.exit_code == 1 and "not_permitted" in refused.stderr, handle
+    refused = invoke(napp, "ack", alert.id, "--as", "cw1")  # sees it (their case): not paged
+    assert refused.exit_code == 1 and "not_permitted" in refused.stderr
+    hidden = invoke(napp, "ack", alert.id, "--as", "coord")  # may not even see it
+    assert hidden.exit_code == 1 and "alert_not_found" in hidden.stderr
     denied = napp.run(
         lambda uow: uow.session.execute(
             select(AuditEvent.actor_handle, AuditEvent.case_id).where(
@@ -238,3 +239,87 @@ def test_everyone_the_ladder_pages_may_acknowledge(napp: App, clock: FixedClock)
     assert first.json()["acknowledged_by"] == "adm"
     for handle in paged:
         assert invoke(napp, "ack", alert.id, "--as", handle).exit_code == 0, handle
+
+
+def test_an_alert_by_id_answers_only_those_who_may_see_it(napp: App) -> None:
+    """Reading or acknowledging one alert by id follows the rule that lists them: a caseworker
+    of another case is answered exactly as for an unknown id (audited as a refusal, on the
+    case); the one it paged, the case's caseworker and a supervisor read it."""
+    from harbour.errors import NotFound
+    from harbour.notify.alerts import show_alert
+
+    case = new_case(napp)  # cw1's; cw2 is not on call
+    _completed(napp, case, "imminent", None)
+    [alert] = napp.run(lambda uow: list(uow.session.scalars(select(Alert))))
+    unknown = invoke(napp, "ack", "0" * 32, "--as", "cw2")
+    for typed in (alert.id, alert.id[:8]):
+        hidden = invoke(napp, "ack", typed, "--as", "cw2")
+        assert (hidden.exit_code, hidden.stderr) == (unknown.exit_code, unknown.stderr), typed
+    for typed in (alert.id, "f" * 32):
+        with pytest.raises(NotFound) as read:
+            show_alert(napp, "cw2", typed)
+        assert str(read.value) == "alert_not_found: no such alert", typed
+    refusals = napp.run(
+        lambda uow: uow.session.execute(
+            select(AuditEvent.action, AuditEvent.outcome, AuditEvent.case_id, AuditEvent.details)
+            .where(AuditEvent.actor_handle == "cw2")
+            .order_by(AuditEvent.seq)
+        ).all()
+    )
+    why = {"why": "not_visible", "alert_id": alert.id}
+    assert [tuple(r) for r in refusals] == [
+        ("alert.ack", "not_found", None, {}),
+        ("alert.ack", "denied", case.id, why),
+        ("alert.ack", "denied", case.id, why),
+        ("alert.read", "denied", case.id, why),
+        ("alert.read", "not_found", None, {}),
+    ]
+    assert napp.run(lambda uow: uow.session.get_one(Alert, alert.id).acknowledged_at) is None
+    for handle in ("cw1", "sup", "adm"):  # the case's caseworker, the one paged, an admin
+        assert show_alert(napp, handle, alert.id[:8]).id == alert.id, handle
+    napp.run(
+        lambda uow: uow.session.execute(
+            update(Staff).where(Staff.handle == "cw2").values(on_call=True)
+        )
+    )
+    paged = imminent_alert(napp, case)  # on call now: paged
+    assert show_alert(napp, "cw2", paged.id).id == paged.id
+    assert show_alert(napp, "cw2", paged.id[:8]).id == paged.id  # the hidden one is not counted
+    taken = invoke(napp, "ack", paged.id, "--as", "cw2", "--json")
+    assert taken.exit_code == 0 and taken.json()["acknowledged_by"] == "cw2", taken.stderr
+
+
+def test_the_alerts_paged_to_someone_are_found_by_index_not_by_reading_the_outbox(
+    napp: App,
+) -> None:
+    """``visible_to`` asks which alerts were paged to a caseworker: the outbox keeps every
+    notification ever sent, so that must be an index lookup on both databases (PostgreSQL asked
+    with sequential scans off: a handful of rows would otherwise be read whole, rightly)."""
+    from typing import Any
+
+    from sqlalchemy import event, text
+
+    from harbour.notify.alerts import list_alerts
+
+    statements: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM outbox" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(napp.engine, "before_cursor_execute", capture)
+    try:
+        list_alerts(napp, "cw1")
+    finally:
+        event.remove(napp.engine, "before_cursor_execute", capture)
+    [(statement, parameters)] = statements
+    sqlite = napp.engine.dialect.name == "sqlite"
+    with napp.engine.begin() as conn:
+        if not sqlite:
+            conn.execute(text("SET LOCAL enable_seqscan = off"))
+        explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+        plan = " | ".join(
+            str(row[-1]) for row in conn.exec_driver_sql(explain + statement, parameters)
+        )
+    assert "ix_outbox_recipient_alert" in plan, plan
+    assert "SCAN outbox" not in plan and "Seq Scan on outbox" not in plan, plan

@@ -334,3 +334,57 @@ def test_a_caseworker_sees_only_the_alerts_of_their_own_cases(
         assert page.status_code == 200, handle
         assert (f"/alerts/{alert.id}" in page.text) is shown, handle
         assert (case.reference[:12] in page.text) is shown, handle
+
+
+def test_an_alert_by_id_opens_only_for_those_who_may_see_it(seeded: App, clock: FixedClock) -> None:
+    """The alert page, its status poll and its acknowledgement follow the rule that lists alerts:
+    a caseworker of another case gets exactly the answer of an unknown id (audited as a refusal
+    on the case); the case's caseworker, the one it paged and the supervisors open it."""
+    from sqlalchemy import update
+
+    from harbour.db.models import Staff
+
+    case = new_case(seeded, caseworker="cw1")
+    alert = imminent_alert(seeded, case)  # pages the supervisor (on call); cw2 is not
+    unknown = "0123456789abcdef0123456789abcdef"
+    other, _ = signed_in(seeded, clock, "cw2")
+    for suffix in ("", "/status"):
+        missing, hidden = (
+            other.get(f"/alerts/{unknown}{suffix}"),
+            other.get(f"/alerts/{alert.id}{suffix}"),
+        )
+        assert missing.status_code == hidden.status_code == 404, suffix
+        assert strip_csrf(missing.text) == strip_csrf(hidden.text), suffix
+    taken = other.post(f"/alerts/{alert.id}/ack", data={"csrf": csrf_of(other)})
+    assert taken.status_code == 404 and alert_row(seeded, alert.id).acknowledged_at is None
+    refused = [
+        (r.action, r.outcome, r.case_id, r.details.get("why"))
+        for r in audits(seeded, "alert.read") + audits(seeded, "alert.ack")
+        if r.actor_handle == "cw2"
+    ]
+    hid = ("denied", case.id, "not_visible")
+    assert refused == [
+        ("alert.read", "not_found", None, None),
+        ("alert.read", *hid),
+        ("alert.read", "not_found", None, None),
+        ("alert.read", *hid),
+        ("alert.ack", *hid),
+    ]
+    assert alert.id[:12] not in other.get("/alerts").text
+    for handle in ("cw1", "sup"):  # the case's caseworker; the supervisor it paged
+        web, _ = signed_in(seeded, clock, handle)
+        page, polled = web.get(f"/alerts/{alert.id}"), web.get(f"/alerts/{alert.id}/status")
+        assert page.status_code == polled.status_code == 200, handle
+        assert "Not taken yet" in polled.text, handle
+    worker, _ = signed_in(seeded, clock, "cw1")  # sees it, was not paged: may not take it
+    assert worker.post(f"/alerts/{alert.id}/ack", data={"csrf": csrf_of(worker)}).status_code == 403
+    seeded.run(
+        lambda uow: uow.session.execute(
+            update(Staff).where(Staff.handle == "cw2").values(on_call=True)
+        )
+    )
+    paged = imminent_alert(seeded, case)  # cw2, on call now, is paged
+    assert other.get(f"/alerts/{paged.id}").status_code == 200
+    assert other.get(f"/alerts/{paged.id}/status").status_code == 200
+    assert other.post(f"/alerts/{paged.id}/ack", data={"csrf": csrf_of(other)}).status_code == 303
+    assert alert_row(seeded, paged.id).acknowledged_by == "cw2"

@@ -181,6 +181,41 @@ def test_where_an_overdue_visit_went_is_for_the_buddy_and_supervisors_only_and_a
     assert [a.actor_handle for a in reads[2:]] == ["coord", "adm", "sup2"]  # refusals audited
 
 
+def test_an_overdue_visits_alert_is_listed_and_opens_for_its_buddy_and_its_visitor(
+    seeded: App, clock: FixedClock
+) -> None:
+    """A visit's alert belongs to no case: the buddy it paged lists it (``harbour alerts``, the
+    alerts page), opens it and takes it; the visitor opens it from their visit page; a colleague
+    neither paged nor the visitor gets the answer of an unknown id."""
+    from tests.support import invoke
+
+    visits.start_visit(seeded, "cw1", back_at="16:30", location=WHERE, buddy="cw2")
+    view = visits.list_visits(seeded, "cw1")[0]
+    clock.set(view.deadline_at + timedelta(minutes=1))
+    assert seeded.run(lambda uow: raise_overdue(uow, clock.now())) == 1
+    alert = seeded.run(lambda uow: uow.session.get_one(Visit, view.id).alert_id)
+    assert alert is not None
+    listed = invoke(seeded, "alerts", "--as", "cw2", "--json")
+    assert [a["alert"] for a in listed.json()] == [alert], listed.stderr
+    assert invoke(seeded, "alerts", "--as", "coord", "--json").json() == []
+    buddy, _ = signed_in(seeded, clock, "cw2")
+    assert f"/alerts/{alert}" in buddy.get("/alerts").text
+    assert buddy.get(f"/alerts/{alert}").status_code == 200
+    assert buddy.get(f"/alerts/{alert}/status").status_code == 200
+    visitor, _ = signed_in(seeded, clock, "cw1")
+    where = visitor.post(f"/visits/{view.id}/where", data={"csrf": csrf_of(visitor, "/visits")})
+    assert f"/alerts/{alert}" in where.text
+    assert visitor.get(f"/alerts/{alert}").status_code == 200
+    other, _ = signed_in(seeded, clock, "coord")
+    unknown = other.get("/alerts/0123456789abcdef0123456789abcdef")
+    hidden = other.get(f"/alerts/{alert}")
+    assert unknown.status_code == hidden.status_code == 404
+    assert f"/alerts/{alert}" not in other.get("/alerts").text
+    taken = buddy.post(f"/alerts/{alert}/ack", data={"csrf": csrf_of(buddy)})
+    assert taken.status_code == 303
+    assert "Taken by cw2" in buddy.get(f"/alerts/{alert}").text
+
+
 def test_a_missing_episode_recorded_its_steps_done_and_the_return(
     seeded: App, clock: FixedClock
 ) -> None:

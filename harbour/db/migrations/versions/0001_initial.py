@@ -343,6 +343,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_outbox_agency_id"), ["agency_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_case_id"), ["case_id"], unique=False)
         batch_op.create_index("ix_outbox_due", ["status", "lane", "next_attempt_at"], unique=False)
+        batch_op.create_index("ix_outbox_recipient_alert", ["recipient", "alert_id"], unique=False)
 
     op.create_table(
         "people",
@@ -731,6 +732,7 @@ def downgrade() -> None:
 
     op.drop_table("people")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_recipient_alert")
         batch_op.drop_index("ix_outbox_due")
         batch_op.drop_index(batch_op.f("ix_outbox_case_id"))
         batch_op.drop_index(batch_op.f("ix_outbox_agency_id"))
