@@ -58,7 +58,12 @@ def agency_zone(uow: UnitOfWork, agency_id: str) -> ZoneInfo:
 
 def agency_today(uow: UnitOfWork, agency_id: str) -> date:
     """Today's date where the agency is: what a date of birth must not be after."""
-    return uow.now().astimezone(agency_zone(uow, agency_id)).date()
+    return today_in(uow, agency_zone(uow, agency_id))
+
+
+def today_in(uow: UnitOfWork, zone: ZoneInfo) -> date:
+    """Today's date in ``zone`` (an agency's, already looked up)."""
+    return uow.now().astimezone(zone).date()
 
 
 def caseworker(uow: UnitOfWork, agency_id: str, handle: str) -> Staff | None:

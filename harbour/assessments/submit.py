@@ -53,7 +53,7 @@ from harbour.domain.vocab import (
     Situation,
 )
 from harbour.errors import Conflict, InvalidInput
-from harbour.notify import hooks
+from harbour.notify import directory, hooks
 from harbour.plans.snapshot import stored_reasons
 from harbour.plans.store import (
     approved_contacts,
@@ -161,8 +161,12 @@ def submit_assessment(
     key = parse_key(idempotency_key)
     validate_answers(app.reference.instrument, answers)
     assert isinstance(answers, Mapping)
+    # Read before the transaction: an imminent level pages at once, and the routes file (with
+    # Apprise's plugins) would otherwise be loaded while it holds the write lock.
+    routes_file = directory.read_ahead(app.settings)
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> AssessmentOutcome:
+        directory.hand_in(uow, routes_file)
         return complete_assessment(uow, actor, case, at, answers, key)
 
     try:

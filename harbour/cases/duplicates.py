@@ -102,12 +102,20 @@ def likely(
     return tuple(Existing(ref, status) for ref, status in uow.session.execute(query))
 
 
-def index(uow: UnitOfWork, case: Case, name: str, date_of_birth: date | str | None) -> None:
-    """Write (or rewrite) ``case``'s youth index under the primary key."""
+def index(
+    uow: UnitOfWork,
+    case: Case,
+    name: str,
+    date_of_birth: date | str | None,
+    *,
+    new_case: bool = False,
+) -> None:
+    """Write (or rewrite) ``case``'s youth index under the primary key. ``new_case``: the case is
+    created in this transaction, so it has no index yet to look up."""
     cipher = uow.app.cipher
     uow.check_keys("write")
     digest = cipher.blind_index(identity_text(name, date_of_birth))
-    row = uow.session.get(YouthIndex, case.id)
+    row = None if new_case else uow.session.get(YouthIndex, case.id)
     if row is None:  # its id is the case's: no id is drawn (the demo's seeded ids stay put)
         row = YouthIndex(id=case.id, case_id=case.id, agency_id=case.agency_id)
         uow.session.add(row)

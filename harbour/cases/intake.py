@@ -6,13 +6,22 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from harbour import events
-from harbour.access import Actor, agency_today, audit, audit_event, authorize, caseworker
+from harbour.access import (
+    Actor,
+    agency_zone,
+    audit,
+    audit_event,
+    authorize,
+    caseworker,
+    today_in,
+)
 from harbour.app import App, UnitOfWork
 from harbour.cases import duplicates, schedule
 from harbour.cases.duplicates import Existing, LikelyDuplicate
@@ -142,11 +151,19 @@ def refer(
         from harbour.access import resolve_actor
 
         actor = resolve_actor(uow, actor_handle)
-        # The date of birth is checked against today where the actor's agency is.
-        referral = parse(Referral, data, today=agency_today(uow, actor.agency_id))
+        # The agency's zone, looked up once: the date of birth is checked against today
+        # there, and the initial assessment falls due by its clock.
+        zone = agency_zone(uow, actor.agency_id)
+        referral = parse(Referral, data, today=today_in(uow, zone))
         authorize(uow, actor, "case.refer")
         return _create_or_replay(
-            uow, actor, referral, idempotency_key, look_first=look_first, allow=allow_duplicate
+            uow,
+            actor,
+            referral,
+            zone,
+            idempotency_key,
+            look_first=look_first,
+            allow=allow_duplicate,
         )
 
     try:
@@ -165,6 +182,7 @@ def _create_or_replay(
     uow: UnitOfWork,
     actor: Actor,
     referral: Referral,
+    zone: ZoneInfo,
     key: str | None,
     *,
     look_first: bool,
@@ -190,8 +208,8 @@ def _create_or_replay(
     # The case has its caseworker and its initial assessment from the moment it exists, whatever
     # runs the follow-through (which then only tells the caseworker).
     assigned = _assignee(uow, actor, referral)  # looked up before the case is written
-    case = _new_case(uow, actor, referral, key, assigned)
-    duplicates.index(uow, case, youth.name, youth.date_of_birth)
+    case = _new_case(uow, actor, referral, zone, key, assigned)
+    duplicates.index(uow, case, youth.name, youth.date_of_birth, new_case=True)
     shown = {"likely_duplicates": [e.reference for e in alike]} if alike else {}
     audit(uow, actor, "case.refer", case.id, **shown)
     events.record_new(uow, case.id, events.CASE_REFERRED, case.id, situation=case.situation)
@@ -228,7 +246,12 @@ def _assignee(uow: UnitOfWork, actor: Actor, referral: Referral) -> Staff | None
 
 
 def _new_case(
-    uow: UnitOfWork, actor: Actor, referral: Referral, key: str | None, assigned: Staff | None
+    uow: UnitOfWork,
+    actor: Actor,
+    referral: Referral,
+    zone: ZoneInfo,
+    key: str | None,
+    assigned: Staff | None,
 ) -> Case:
     now = uow.now()
     case = Case(
@@ -249,7 +272,7 @@ def _new_case(
     uow.session.add_all(
         _threat(uow, case, position, t) for position, t in enumerate(referral.threats)
     )
-    schedule.open_initial(uow, case, new_case=True)
+    schedule.open_initial_new(uow, case, zone)
     return case
 
 

@@ -89,17 +89,20 @@ def refresh_next_due(uow: UnitOfWork, case: Case) -> None:
     )
 
 
-def open_initial(uow: UnitOfWork, case: Case, *, new_case: bool = False) -> Assessment:
-    """The initial-contact assessment of a new referral, due by the policy. ``new_case``: the
-    case is being created in this transaction (added, not yet written), so it has no assessment
-    to look for, and it is written once, its due date included, before the assessment."""
-    policy = uow.reference.policy
-    with uow.session.no_autoflush:
-        due = initial_contact_due(policy, case.created_at, agency_zone(uow, case.agency_id))
-    if not new_case:
-        return open_assessment(uow, case, P.INITIAL_CONTACT, due)
+def open_initial(uow: UnitOfWork, case: Case) -> Assessment:
+    """The initial-contact assessment of a referred case, due by the policy."""
+    due = initial_contact_due(
+        uow.reference.policy, case.created_at, agency_zone(uow, case.agency_id)
+    )
+    return open_assessment(uow, case, P.INITIAL_CONTACT, due)
+
+
+def open_initial_new(uow: UnitOfWork, case: Case, zone: ZoneInfo) -> Assessment:
+    """``open_initial`` for a case created in this transaction (added, not yet written): it has
+    no assessment to look for, and it is written once, its due date included, by the same flush
+    as its assessment (the mapping orders the case's INSERT first). ``zone``: its agency's."""
+    due = initial_contact_due(uow.reference.policy, case.created_at, zone)
     case.next_due_at = due
-    uow.session.flush()  # the case before its assessment, which refers to it
     return _new_open(uow, case, P.INITIAL_CONTACT, due)
 
 

@@ -128,6 +128,10 @@ class YouthIndex(Base):
     key_id: Mapped[int] = mapped_column(BigInteger, index=True)
     digest: Mapped[str] = mapped_column(String(64))
 
+    # Never loaded (lazy="raise"): it tells the unit of work that the case's INSERT comes first,
+    # so a new case and its youth index are written by one flush.
+    case: Mapped[Case] = relationship(lazy="raise")
+
 
 class Person(Base):
     """The youth, family members or caretakers, and contacts the youth trusts."""
@@ -225,6 +229,10 @@ class Assessment(Base):
     overridden_at: Mapped[datetime | None]
     reasons_sealed: Mapped[str | None] = sealed(YOUTH_PII)  # JSON: the rules that raised the level
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+    # Never loaded (lazy="raise"): it tells the unit of work that the case's INSERT comes first,
+    # so a new case and its initial assessment are written by one flush.
+    case: Mapped[Case] = relationship(lazy="raise")
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -344,6 +352,10 @@ class LifecycleEvent(Base):
     published_at: Mapped[datetime | None]
     processed_at: Mapped[datetime | None]
 
+    # Never loaded (lazy="raise"): it tells the unit of work that the case's INSERT comes first,
+    # so a new case and its events are written by one flush.
+    case: Mapped[Case | None] = relationship(lazy="raise")
+
 
 class AuditEvent(Base):
     """One audited action. ``seq`` numbers events in the order they were recorded, so events
@@ -358,7 +370,7 @@ class AuditEvent(Base):
     seq: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    id: Mapped[str] = mapped_column(String(32), unique=True, default=new_id)
+    id: Mapped[str] = mapped_column(String(32), unique=True, default=new_id, insert_sentinel=True)
     at: Mapped[datetime]
     actor_handle: Mapped[str | None] = mapped_column(String(64))
     agency_id: Mapped[str | None] = mapped_column(String(32))

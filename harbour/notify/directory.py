@@ -18,12 +18,15 @@ from harbour.notify.routes import (
     EMAIL,
     Route,
     Routes,
+    load_apprise,
     load_routes,
     personal_route,
     with_overrides,
 )
+from harbour.settings import Settings
 
 _MEMO = "notify.routes"
+_FILE = "notify.routes_file"  # the routes file, read before the transaction opened
 SETTING = {EMAIL: "mail_url", CHAT: "chat_url"}
 CONTACT = {EMAIL: "email", CHAT: "chat"}
 
@@ -32,9 +35,25 @@ def routes_of(uow: UnitOfWork) -> Routes:
     """The routes of the staff records and of the routes file (which overrides them)."""
     if _MEMO not in uow.memo:
         records, problems = _records(uow)
-        uow.memo[_MEMO] = with_overrides(records, load_routes(uow.app.settings), problems)
+        file = uow.memo.get(_FILE)
+        if file is None:
+            file = load_routes(uow.app.settings)
+        uow.memo[_MEMO] = with_overrides(records, file, problems)
     routes: Routes = uow.memo[_MEMO]
     return routes
+
+
+def read_ahead(settings: Settings) -> Routes:
+    """The routes file, read and checked before a transaction opens (then ``hand_in``): reading
+    it imports Apprise and loads all its plugins, which inside the transaction would hold
+    SQLite's write lock (an imminent assessment's, say) for as long."""
+    load_apprise()  # the staff records' routes are checked by Apprise too
+    return load_routes(settings)
+
+
+def hand_in(uow: UnitOfWork, file: Routes) -> None:
+    """Give the transaction the routes file read ahead (``read_ahead``)."""
+    uow.memo[_FILE] = file
 
 
 def forget(uow: UnitOfWork) -> None:

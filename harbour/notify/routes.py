@@ -232,6 +232,14 @@ def shown(private: str) -> str:
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
+def load_apprise() -> None:
+    """Import Apprise and load its plugins now (once per process), so that the first route
+    checked later (a staff record's, in a transaction) does not pay for it."""
+    from apprise.manager_plugins import NotificationManager
+
+    NotificationManager().load_modules()
+
+
 def safe_asset(timeout: float = 10.0) -> apprise.AppriseAsset:
     import apprise
 

@@ -57,3 +57,30 @@ def test_today_is_the_date_in_harbours_zone(seeded: App, clock: FixedClock, tmp_
     clock.set(datetime(2026, 3, 3, 3, 0, tzinfo=UTC))
     assert _born(seeded, tmp_path, "2026-03-03").exit_code == 2
     assert _born(seeded, tmp_path, "2026-03-02").exit_code == 0
+
+
+def test_a_referral_writes_each_table_once_after_four_reads(seeded: App) -> None:
+    """The statements of a referral (issue 16): the actor, the agency (its zone, once), the
+    likely duplicates and the agency rule's caseworker are read; then one flush writes each
+    table with one statement (the lifecycle events and the audit rows as one batch each)."""
+    from sqlalchemy import event
+
+    from harbour.cases.intake import refer as refer_service
+
+    refer_service(seeded, "coord", referral("Warm"), "warm-up")  # the keyring checked once
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        statements.append(" ".join(statement.split()[:3]).upper())
+
+    event.listen(seeded.engine, "before_cursor_execute", count)
+    try:
+        refer_service(seeded, "coord", referral("Counted"), "counted")
+    finally:
+        event.remove(seeded.engine, "before_cursor_execute", count)
+    selects = [s for s in statements if s.startswith("SELECT")]
+    inserts = sorted(s.split()[2].lower() for s in statements if s.startswith("INSERT"))
+    assert len(selects) == 4, statements
+    tables = "assessments audit_events cases lifecycle_events people threat_sources youth_index"
+    assert inserts == tables.split(), statements
+    assert not [s for s in statements if s.split()[0] not in ("SELECT", "INSERT", "BEGIN")]

@@ -323,3 +323,38 @@ def test_the_alerts_paged_to_someone_are_found_by_index_not_by_reading_the_outbo
         )
     assert "ix_outbox_recipient_alert" in plan, plan
     assert "SCAN outbox" not in plan and "Seq Scan on outbox" not in plan, plan
+
+
+def test_an_assessment_reads_the_routes_file_before_its_transaction(
+    napp: App, routes: RouteBook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading the routes file imports Apprise and loads its plugins: an imminent assessment
+    does it before its transaction opens (which on SQLite holds the write lock), and the alert's
+    pages use the routes handed in (issue 16)."""
+    from sqlalchemy import event
+
+    from harbour.assessments.submit import submit_assessment
+    from harbour.notify import directory
+    from tests.cli.helpers import safest
+
+    routes.email("sup")
+    case = new_case(napp)
+    seen: list[str] = []
+    read = directory.load_routes
+
+    def load_routes(settings):  # type: ignore[no-untyped-def]
+        seen.append("routes")
+        return read(settings)
+
+    def begin(conn) -> None:  # type: ignore[no-untyped-def]
+        seen.append("begin")
+
+    monkeypatch.setattr(directory, "load_routes", load_routes)
+    event.listen(napp.engine, "begin", begin)
+    try:
+        answers = safest(napp) | {"situation": "just_left", "immediate_danger": "yes"}
+        submit_assessment(napp, "cw1", case.reference, "incident", answers)
+    finally:
+        event.remove(napp.engine, "begin", begin)
+    assert seen[0] == "routes" and "routes" not in seen[1:], seen
+    assert _recipients(napp, kind="imminent_threat") == ["sup"]  # paged by its route
