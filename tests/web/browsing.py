@@ -1,5 +1,5 @@
-"""What the browser tests share: Debian's chromium, a phone's viewport, screenshots, and the
-axe-core accessibility check.
+"""What the browser tests share: Debian's chromium, a phone's viewport, screenshots, the
+axe-core accessibility check, and signing a person in through the pages.
 
 Needs ``chromium`` (``.ci/run`` installs it) and the ``playwright`` package; a test module that
 imports this is skipped with a reason when either is absent. Screenshots of each page go to the
@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from harbour.app import App
+from harbour.clock import FixedClock
+from tests.web.helpers import PASSWORD, code, enrolment_path, next_step
 
 CHROMIUM = shutil.which("chromium") or (
     "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
@@ -57,3 +61,34 @@ def axe_violations(page: Any) -> list[str]:
 def fits_a_phone(page: Any) -> bool:
     """Nothing wider than a phone's screen (no sideways scrolling)."""
     return bool(page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"])
+
+
+def checked(page: Any, name: str, problems: dict[str, list[str]]) -> None:
+    shot(page, name)
+    found = axe_violations(page)
+    if not fits_a_phone(page):
+        found.append("wider than a 390 px screen")
+    if found:
+        problems[name] = found
+
+
+def enrol_and_sign_in(page: Any, app: App, clock: FixedClock, base: str, handle: str) -> str:
+    """Enrol ``handle`` through its link and sign in: the code app's secret (to sign in again)."""
+    page.goto(base + enrolment_path(app, handle))
+    secret = page.locator("code.secret").inner_text().replace(" ", "")
+    page.fill("#password", PASSWORD)
+    page.fill("#password_again", PASSWORD)
+    page.fill("#code", code(app, secret))
+    page.click("main button[type=submit]")
+    next_step(clock)
+    sign_in_again(page, app, base, handle, secret)
+    return secret
+
+
+def sign_in_again(page: Any, app: App, base: str, handle: str, secret: str) -> None:
+    page.goto(f"{base}/sign-in")
+    page.fill("#handle", handle)
+    page.fill("#password", PASSWORD)
+    page.fill("#code", code(app, secret))
+    page.click("main button[type=submit]")
+    assert page.url == f"{base}/", page.url

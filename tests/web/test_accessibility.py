@@ -19,44 +19,13 @@ from tests.web.browsing import (
     CHROMIUM,
     PHONE,
     axe_violations,
-    fits_a_phone,
+    checked,
+    enrol_and_sign_in,
     playwright,
-    shot,
 )
-from tests.web.helpers import PASSWORD, code, enrolment_path, next_step
+from tests.web.helpers import enrolment_path
 
 pytestmark = BROWSER
-
-
-def checked(page: Any, name: str, problems: dict[str, list[str]]) -> None:
-    shot(page, name)
-    found = axe_violations(page)
-    if not fits_a_phone(page):
-        found.append("wider than a 390 px screen")
-    if found:
-        problems[name] = found
-
-
-def enrol_and_sign_in(page: Any, app: App, clock: FixedClock, base: str, handle: str) -> str:
-    """Enrol ``handle`` through its link and sign in: the code app's secret (to sign in again)."""
-    page.goto(base + enrolment_path(app, handle))
-    secret = page.locator("code.secret").inner_text().replace(" ", "")
-    page.fill("#password", PASSWORD)
-    page.fill("#password_again", PASSWORD)
-    page.fill("#code", code(app, secret))
-    page.click("main button[type=submit]")
-    next_step(clock)
-    sign_in_again(page, app, base, handle, secret)
-    return secret
-
-
-def sign_in_again(page: Any, app: App, base: str, handle: str, secret: str) -> None:
-    page.goto(f"{base}/sign-in")
-    page.fill("#handle", handle)
-    page.fill("#password", PASSWORD)
-    page.fill("#code", code(app, secret))
-    page.click("main button[type=submit]")
-    assert page.url == f"{base}/", page.url
 
 
 def test_every_page_passes_axe_at_wcag_21_aa_on_a_phone(

@@ -14,8 +14,7 @@ from harbour.db.models import AssessmentDraft, Staff
 from harbour.domain.refs import short_form
 from tests.cli.helpers import safest
 from tests.notify.helpers import new_case
-from tests.web.browsing import BROWSER, CHROMIUM, PHONE, playwright
-from tests.web.test_accessibility import enrol_and_sign_in
+from tests.web.browsing import BROWSER, CHROMIUM, PHONE, enrol_and_sign_in, playwright
 
 pytestmark = BROWSER
 WORRY = "BrowserDraft worried about Friday"

@@ -39,12 +39,13 @@ from tests.web.browsing import (
     CHROMIUM,
     PHONE,
     axe_violations,
+    enrol_and_sign_in,
     fits_a_phone,
     playwright,
     shot,
+    sign_in_again,
 )
 from tests.web.conftest import serving
-from tests.web.test_accessibility import enrol_and_sign_in, sign_in_again
 
 # A story is long on a shared machine (axe-core on every page, three sign-ins, a poll): more
 # than the suite's two minutes when the other workers are busy.

@@ -16,8 +16,7 @@ from harbour.db.models import Visit
 from harbour.domain.refs import short_form
 from tests.conftest import START
 from tests.notify.helpers import new_case
-from tests.web.browsing import BROWSER, CHROMIUM, PHONE, playwright
-from tests.web.test_accessibility import checked, enrol_and_sign_in
+from tests.web.browsing import BROWSER, CHROMIUM, PHONE, checked, enrol_and_sign_in, playwright
 
 pytestmark = BROWSER
 ZONE = ZoneInfo("America/New_York")  # the seeded agencies' time
