@@ -373,14 +373,16 @@ def workbench(app: App, handle: str, ref: str, version: int | None) -> dict[str,
     }
 
 
-def plan_change(app: App, handle: str, ref: str, what: str, **values: Any) -> str:
+def plan_change(app: App, handle: str, ref: str, what: str, **values: Any) -> dict[str, str]:
     """One change to the draft, as the ``harbour plan`` command of the same name makes it:
-    accept, reject, add, edit, youth-copy or finalize. Returns what to tell the person."""
+    accept, reject, add, edit, youth-copy or finalize. Returns what to tell the person
+    (``said``) and the key of the item changed or added (``key``; "" for the plan's own)."""
     from harbour.domain.vocab import ItemState
     from harbour.plans import actions
     from harbour.plans.store import Undecided
 
     version = values.pop("expect_version")
+    key = ""
     if what in ("accept", "reject"):
         state = ItemState.ACCEPTED if what == "accept" else ItemState.REJECTED
         key = actions.decide(app, handle, ref, values["item"], state, version)
@@ -403,7 +405,7 @@ def plan_change(app: App, handle: str, ref: str, what: str, **values: Any) -> st
         if done.left_out:
             said += f" Left out {len(done.left_out)} (suggested again next version)."
     after_commit(app)
-    return said
+    return {"said": said, "key": key}
 
 
 def plan_diff(app: App, handle: str, ref: str, v1: int, v2: int) -> dict[str, Any]:
