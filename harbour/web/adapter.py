@@ -174,6 +174,16 @@ def case_page(app: App, handle: str, ref: str) -> dict[str, Any]:
         else {"version": plan.version_number, "status": plan.status, "sections": sections},
         "summary_only": found.summary_only,
         "covers": [{"caseworker": c.caseworker, "until": c.ends_local} for c in found.covers],
+        "drafts": [
+            {
+                "point": d.point,
+                "point_shown": d.point.replace("_", " "),
+                "saved": d.saved_local,
+                "by": d.author,
+                "mine": d.mine,
+            }
+            for d in found.drafts
+        ],
     }
 
 
