@@ -173,7 +173,10 @@ def case_page(app: App, handle: str, ref: str) -> dict[str, Any]:
         if plan is None
         else {"version": plan.version_number, "status": plan.status, "sections": sections},
         "summary_only": found.summary_only,
-        "covers": [{"caseworker": c.caseworker, "until": c.ends_local} for c in found.covers],
+        "covers": [
+            {"caseworker": c.caseworker, "until": c.ends_local, "mine": c.caseworker == handle}
+            for c in found.covers
+        ],
         "drafts": [
             {
                 "point": d.point,
@@ -693,3 +696,16 @@ def key_status(app: App, handle: str) -> dict[str, Any]:
     from harbour.admin.keys import key_status as status
 
     return status(app, handle).as_json()
+
+
+# Covers (``harbour case cover REF --end``)
+
+
+def end_cover(app: App, handle: str, ref: str) -> list[dict[str, Any]]:
+    """``harbour case cover REF --end``: the actor's cover of the case ends now (a supervisor's
+    call ends every cover of it); who covered it, and when it ended (the agency's time)."""
+    from harbour.cases.cover import end_cover as end
+
+    ended = end(app, handle, ref)
+    after_commit(app)
+    return [{"caseworker": c.caseworker, "ended": c.ends_local} for c in ended]
