@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -17,6 +18,7 @@ from harbour.cases.cover import Cover, running_covers
 from harbour.clock import local_time
 from harbour.db.models import (
     Alert,
+    AssessmentDraft,
     Case,
     LifecycleEvent,
     MissingEpisode,
@@ -44,6 +46,16 @@ class TimelineEntry:
 
 
 @dataclass(frozen=True)
+class DraftNote:
+    """That an assessment draft of the case exists (its answers are its author's alone)."""
+
+    point: str
+    saved_local: str
+    author: str  # the handle of who saved it
+    mine: bool  # saved by the actor: they can continue it
+
+
+@dataclass(frozen=True)
 class CaseOverview:
     case: str  # the reference
     status: str
@@ -60,6 +72,7 @@ class CaseOverview:
     expired_orders: int = 0  # threat sources whose protective order has run out
     missing_since_local: str | None = None  # an open missing episode: when last seen
     missing_hours: int | None = None  # ... and how long ago
+    drafts: tuple[DraftNote, ...] = ()  # for those who may assess the case, oldest first
 
 
 def case_overview(app: App, actor_handle: str | None, ref: str) -> CaseOverview:
@@ -95,9 +108,24 @@ def case_overview(app: App, actor_handle: str | None, ref: str) -> CaseOverview:
             expired_orders=_expired_orders(uow, case, agency_today(uow, case.agency_id)),
             missing_since_local=local_time(gone, zone) if gone else None,
             missing_hours=int((now - gone).total_seconds() // 3600) if gone else None,
+            drafts=_drafts(uow, actor, case, zone) if may(uow, actor, case, "case.assess") else (),
         )
 
     return on_case(app, actor_handle, ref, "case.read", work, otherwise="case.summary")
+
+
+def _drafts(uow: UnitOfWork, actor: Actor, case: Case, zone: ZoneInfo) -> tuple[DraftNote, ...]:
+    """The case's assessment drafts: whose, of which point, when (never their answers)."""
+    rows = uow.session.execute(
+        select(AssessmentDraft.point, AssessmentDraft.saved_at, Staff.handle, Staff.id)
+        .join(Staff, Staff.id == AssessmentDraft.author_id)
+        .where(AssessmentDraft.case_id == case.id)
+        .order_by(AssessmentDraft.saved_at)
+    ).all()
+    return tuple(
+        DraftNote(point, local_time(at, zone), handle, author == actor.staff_id)
+        for point, at, handle, author in rows
+    )
 
 
 def _expired_orders(uow: UnitOfWork, case: Case, today: date) -> int:

@@ -173,7 +173,20 @@ def case_page(app: App, handle: str, ref: str) -> dict[str, Any]:
         if plan is None
         else {"version": plan.version_number, "status": plan.status, "sections": sections},
         "summary_only": found.summary_only,
-        "covers": [{"caseworker": c.caseworker, "until": c.ends_local} for c in found.covers],
+        "covers": [
+            {"caseworker": c.caseworker, "until": c.ends_local, "mine": c.caseworker == handle}
+            for c in found.covers
+        ],
+        "drafts": [
+            {
+                "point": d.point,
+                "point_shown": d.point.replace("_", " "),
+                "saved": d.saved_local,
+                "by": d.author,
+                "mine": d.mine,
+            }
+            for d in found.drafts
+        ],
     }
 
 
@@ -373,14 +386,16 @@ def workbench(app: App, handle: str, ref: str, version: int | None) -> dict[str,
     }
 
 
-def plan_change(app: App, handle: str, ref: str, what: str, **values: Any) -> str:
+def plan_change(app: App, handle: str, ref: str, what: str, **values: Any) -> dict[str, str]:
     """One change to the draft, as the ``harbour plan`` command of the same name makes it:
-    accept, reject, add, edit, youth-copy or finalize. Returns what to tell the person."""
+    accept, reject, add, edit, youth-copy or finalize. Returns what to tell the person
+    (``said``) and the key of the item changed or added (``key``; "" for the plan's own)."""
     from harbour.domain.vocab import ItemState
     from harbour.plans import actions
     from harbour.plans.store import Undecided
 
     version = values.pop("expect_version")
+    key = ""
     if what in ("accept", "reject"):
         state = ItemState.ACCEPTED if what == "accept" else ItemState.REJECTED
         key = actions.decide(app, handle, ref, values["item"], state, version)
@@ -403,7 +418,7 @@ def plan_change(app: App, handle: str, ref: str, what: str, **values: Any) -> st
         if done.left_out:
             said += f" Left out {len(done.left_out)} (suggested again next version)."
     after_commit(app)
-    return said
+    return {"said": said, "key": key}
 
 
 def plan_diff(app: App, handle: str, ref: str, v1: int, v2: int) -> dict[str, Any]:
@@ -681,3 +696,16 @@ def key_status(app: App, handle: str) -> dict[str, Any]:
     from harbour.admin.keys import key_status as status
 
     return status(app, handle).as_json()
+
+
+# Covers (``harbour case cover REF --end``)
+
+
+def end_cover(app: App, handle: str, ref: str) -> list[dict[str, Any]]:
+    """``harbour case cover REF --end``: the actor's cover of the case ends now (a supervisor's
+    call ends every cover of it); who covered it, and when it ended (the agency's time)."""
+    from harbour.cases.cover import end_cover as end
+
+    ended = end(app, handle, ref)
+    after_commit(app)
+    return [{"caseworker": c.caseworker, "ended": c.ends_local} for c in ended]

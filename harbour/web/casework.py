@@ -347,11 +347,24 @@ templating.register(
     "web/_plan_item.html",
     "web/_plan_finalize.html",
     "web/_workbench_swap.html",
+    "web/_workbench_body.html",
+    "web/_workbench_part.html",
+    "web/_plan_sections.html",
+    "web/_plan_add.html",
+    "web/_plan_youth_copy.html",
 )
 PLAN_CHANGES = ("accept", "reject", "add", "edit", "youth-copy", "finalize")
 SWAPPED = ("accept", "reject", "edit")  # answered with the item's fragment when swap.js sends
-WORKBENCH_FIELDS = re.compile(r"section|text|owner|due|title|hide_hotlines")
-SERVICE_NAMES = {"--section": "section", "--text": "text", "--owner": "owner", "--due": "due"}
+# ... and these with the part of the workbench they change (see _in_place)
+IN_PLACE = ("add", "youth-copy", "finalize")
+WORKBENCH_FIELDS = re.compile(r"section|text|owner|due|title|hide_hotlines|choice|leave_out")
+SERVICE_NAMES = {
+    "--section": "section",
+    "--text": "text",
+    "--owner": "owner",
+    "--due": "due",
+    "--leave-out": "leave_out",
+}
 ADDABLE = ("risks", "strategies", "steps")
 OWNERS = ("youth", "family", "caseworker", "agency")
 DOCUMENTS = {
@@ -438,6 +451,8 @@ async def plan_change(request: Request, who: SignedIn) -> Response:
     else:
         choice = typed.get("choice", "accept_rest")
         if choice == "keep":
+            if swapping(request):
+                return await _in_place(request, who, ref, "keep", said="keep")
             return RedirectResponse(f"/cases/{ref}/plan", status_code=303)
         left_out = tuple(forms.listed(form, "leave_out"))
         values.update(
@@ -446,21 +461,30 @@ async def plan_change(request: Request, who: SignedIn) -> Response:
             leave_out_rest=choice == "leave_out_rest",
         )
     swap = what in SWAPPED and swapping(request)
+    in_place = what in IN_PLACE and swapping(request)
     try:
-        await call(adapter.plan_change, harbour(request), who.handle, ref, what, **values)
+        done = await call(adapter.plan_change, harbour(request), who.handle, ref, what, **values)
     except InvalidInput as exc:
         refusal = forms.refusal(exc, WORKBENCH_FIELDS, SERVICE_NAMES)
         if swap:
             item = values["item"]
             return await _swapped(request, who, ref, item, refusal=refusal, typed=typed)
+        if in_place:
+            return await _in_place(request, who, ref, what, refusal=refusal, typed=typed)
         return await _workbench_page(request, who, None, typed=typed, refusal=refusal)
     except Conflict as exc:
         if swap:
             refusal = forms.conflict(exc)
             return await _swapped(request, who, ref, values["item"], refusal=refusal)
+        if in_place:  # the plan moved on (or is final): shown as it is now, what was typed kept
+            refusal = forms.conflict(exc)
+            return await _in_place(request, who, ref, "workbench", refusal=refusal, typed=typed)
         return await _workbench_page(request, who, None, typed=typed, refusal=forms.conflict(exc))
     if swap:
         return await _swapped(request, who, ref, values["item"], said=what)
+    if in_place:
+        part = "workbench" if what == "finalize" else what
+        return await _in_place(request, who, ref, part, said=what, added=done["key"])
     anchor = (
         f"#item-{values['item']}"
         if "item" in values and _ITEM_KEY.fullmatch(values["item"])
@@ -509,6 +533,52 @@ async def _swapped(
         )
     values = page_values(who, "workbench", context)
     html = templating.render(app.settings.templates_dir, "web/_workbench_swap.html", values)
+    status = 200 if refusal is None else 409 if isinstance(refusal.code, str) else 400
+    return HTMLResponse(html, status_code=status)
+
+
+async def _in_place(
+    request: Request,
+    who: SignedIn,
+    ref: str,
+    part: str,
+    *,
+    said: str = "",
+    added: str = "",
+    refusal: forms.Refusal | None = None,
+    typed: dict[str, str] | None = None,
+) -> Response:
+    """The workbench's fragment after adding an item, the youth-copy settings or finalizing (or
+    their refusal): the part of the page that changed, rendered from the plan as it is now with
+    the same templates as the page (``part``: see web/_workbench_part.html), and what was done
+    or why not for the page's live region. Focus goes to the item added, to the message after
+    a finalize (the form is gone) or a refusal, else back to the form's own section."""
+    app = harbour(request)
+    stale = refusal is not None and refusal.code == "plan_changed"
+    context: dict[str, Any] = {
+        "case": ref[:40],
+        "part": part,
+        "said": said,
+        "refusal": refusal,
+        "stale": stale,
+        "focus_item": added,
+        "added_text": "",
+        "errors": refusal.by_field if refusal else {},
+        # Added: the form is empty again; refused: what was typed stays in it.
+        "typed": typed if refusal and typed else {"section": "steps"},
+    }
+    if not stale:
+        shown = await call(adapter.workbench, app, who.handle, ref, None)
+        context.update(
+            shown,
+            addable=[(s, s) for s in ADDABLE],
+            owners=[(o, o) for o in OWNERS],
+            version_options=[(str(v["number"]), str(v["number"])) for v in shown["versions"]],
+        )
+        texts = (i["text"] for s in shown["sections"] for i in s["items"] if i["key"] == added)
+        context["added_text"] = next(texts, "")
+    values = page_values(who, "workbench", context)
+    html = templating.render(app.settings.templates_dir, "web/_workbench_part.html", values)
     status = 200 if refusal is None else 409 if isinstance(refusal.code, str) else 400
     return HTMLResponse(html, status_code=status)
 

@@ -1,7 +1,9 @@
 """Covering a colleague's case from the console (``harbour case cover REF --reason - --hours N``):
 the page a caseworker refused "not assigned to you" is offered, with the reason and how long.
 The same service as the CLI: break-glass, time-limited by the policy, the reason sealed, the
-supervisors told through the outbox, audited on the case."""
+supervisors told through the outbox, audited on the case. Ending it sooner (``--end``) is a
+button on the case page, beside the cover shown there: the one covering ends theirs, a
+supervisor every cover of the case."""
 
 from __future__ import annotations
 
@@ -12,10 +14,20 @@ from starlette.responses import RedirectResponse, Response
 
 from harbour import templating
 from harbour.auth.sessions import SignedIn
-from harbour.errors import Conflict, InvalidInput
+from harbour.domain.vocab import Role
+from harbour.errors import Conflict, Forbidden, InvalidInput
 from harbour.web import adapter, forms
 from harbour.web.casework import ref_of
-from harbour.web.pages import call, checked_form, form_page, harbour, staff_page
+from harbour.web.pages import (
+    ASSESSMENT_POINTS,
+    call,
+    checked_form,
+    error,
+    form_page,
+    harbour,
+    render,
+    staff_page,
+)
 
 templating.register("web/cover.html")
 COVER_FIELDS = re.compile(r"reason|hours")
@@ -65,3 +77,33 @@ async def cover(request: Request, who: SignedIn) -> Response:
     except Conflict as exc:
         return _cover_page(request, who, typed, forms.conflict(exc))
     return RedirectResponse(f"/cases/{ref}", status_code=303)
+
+
+@staff_page
+async def end_cover(request: Request, who: SignedIn) -> Response:
+    """``harbour case cover REF --end``. A caseworker whose cover ended no longer has the case:
+    back to their caseload; a supervisor back to the case. Refused (no cover running that they
+    may end, e.g. it ran out meanwhile): the case page again, the reason beside the button (a
+    caseworker whose cover it was no longer has the page: the reason alone)."""
+    await checked_form(request, who)
+    app, ref = harbour(request), ref_of(request)
+    try:
+        await call(adapter.end_cover, app, who.handle, ref)
+    except Conflict as exc:
+        refused = f"Not done: {exc.detail or exc.code}."
+        try:
+            shown = await call(adapter.case_page, app, who.handle, ref)
+        except Forbidden:  # a caseworker whose cover ran out meanwhile: the case is not theirs
+            return error(request, who, 409, refused)
+        return render(
+            request,
+            "case",
+            who,
+            status=409,
+            title="Case",
+            points=ASSESSMENT_POINTS,
+            end_refused=refused,
+            **shown,
+        )
+    back = f"/cases/{ref}" if who.role == Role.SUPERVISOR else "/"
+    return RedirectResponse(back, status_code=303)

@@ -60,6 +60,7 @@ def create_app(app: App) -> Any:
         Route("/cases/{ref}/schedule", supervision.schedule, methods=["GET"]),
         Route("/cases/{ref}/cover", cover.cover_form, methods=["GET"]),
         Route("/cases/{ref}/cover", cover.cover, methods=["POST"]),
+        Route("/cases/{ref}/cover/end", cover.end_cover, methods=["POST"]),
         *(
             route
             for what in ("people", "threats")

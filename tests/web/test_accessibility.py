@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from harbour.app import App
+from harbour.assessments.drafts import save_draft
+from harbour.cases.cover import start_cover
 from harbour.clock import FixedClock
 from harbour.domain.refs import short_form
 from harbour.plans.actions import add
@@ -35,6 +37,9 @@ def test_every_page_passes_axe_at_wcag_21_aa_on_a_phone(
     ref = referred_case(app, tmp_path, "AX", situation="just_left")
     assess_just_left(app, ref, "initial_contact")
     add(app, "cw1", ref, section="strategies", text="AXwritten strategy")
+    # The case page with what it shows besides: a draft saved, a colleague's cover to end.
+    save_draft(app, "cw1", ref, "planning_meeting", {"violence": "no"})
+    start_cover(app, "cw2", ref, "AX away", 4)
     alert = imminent_alert(app, app.run(lambda uow: _case(uow, ref)))
     case_path = f"/cases/{short_form(ref)}"
     problems: dict[str, list[str]] = {}
@@ -52,6 +57,8 @@ def test_every_page_passes_axe_at_wcag_21_aa_on_a_phone(
         enrol_and_sign_in(page, app, clock, base, "sup")
         checked(page, "caseload", problems)
         page.goto(base + case_path)
+        assert "A draft of the planning meeting assessment" in page.locator("main").inner_text()
+        assert page.locator("#end-cover button").count() == 1
         checked(page, "case", problems)
         page.click("text=Show details")
         assert page.locator("h1").inner_text().endswith("details")

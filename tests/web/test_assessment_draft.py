@@ -2,9 +2,12 @@
 (sealed, one per case, point and author, replaced by a later save), shown again when they open
 the same assessment and to nobody else, refused and unwritten when an answer is not one the
 instrument takes, removed when the assessment is submitted; submitting still checks every
-answer. Each test runs on SQLite and PostgreSQL."""
+answer; the case page says that it exists to those who may assess the case. Each test runs on
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
+
+import re
 
 from sqlalchemy import select
 
@@ -13,6 +16,7 @@ from harbour.clock import FixedClock
 from harbour.db.models import AssessmentDraft, AuditEvent
 from harbour.domain.refs import short_form
 from tests.notify.helpers import new_case
+from tests.support import given, invoke
 from tests.web.forming import counts
 from tests.web.helpers import signed_in
 from tests.web.test_assessment import answered, form_of
@@ -124,3 +128,42 @@ def test_a_draft_is_its_authors_alone(seeded: App, clock: FixedClock) -> None:
     assert web.get(f"/cases/{south}/assess?point=initial_contact").status_code == 404
     assert web.post(f"/cases/{south}/assess", data=fields | draft).status_code == 404
     assert len(drafts(seeded)) == 1
+
+
+def test_the_case_page_says_a_draft_exists_to_those_who_may_assess_it(
+    seeded: App, clock: FixedClock
+) -> None:
+    """Its point, when and by whom, never its answers; its author follows the link to continue
+    it; others who may assess the case (a supervisor, a colleague covering it) see that it is
+    there, not a way into it; a coordinator, who may not assess, does not see it at all."""
+    reference = new_case(seeded).reference
+    case = short_form(reference)
+    web, _ = signed_in(seeded, clock, "cw1")
+    fields = form_of(web, case, "initial_contact")
+    draft = {"answers.youth_worries": WORRY, "save_draft": "1"}
+    assert web.post(f"/cases/{case}/assess", data=fields | draft).status_code == 303
+
+    said = re.compile(
+        r"A draft of the initial contact assessment saved \d{4}-\d\d-\d\d \d\d:\d\d \S+ by cw1: "
+    )
+    link = f'<a href="/cases/{case}/assess?point=initial_contact">continue it'
+    page = web.get(f"/cases/{case}").text
+    assert said.search(page) and link in page and WORRY not in page
+    assert "Your draft, saved" in web.get(f"/cases/{case}/assess?point=initial_contact").text
+
+    sup, _ = signed_in(seeded, clock, "sup")
+    theirs = sup.get(f"/cases/{case}").text
+    assert said.search(theirs) and "only they can continue it" in theirs
+    assert link not in theirs and WORRY not in theirs
+    reason = given("MKREASON away")
+    assert (
+        invoke(seeded, "case", "cover", reference, "--reason", reason, "--as", "cw2").exit_code == 0
+    )
+    covering, _ = signed_in(seeded, clock, "cw2")
+    assert said.search(covering.get(f"/cases/{case}").text)
+    coord, _ = signed_in(seeded, clock, "coord")
+    summary = coord.get(f"/cases/{case}")
+    assert summary.status_code == 200 and "A draft of" not in summary.text
+
+    done = web.post(f"/cases/{case}/assess", data=fields | answered(seeded))
+    assert done.status_code == 200 and "A draft of" not in web.get(f"/cases/{case}").text

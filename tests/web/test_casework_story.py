@@ -1,14 +1,15 @@
 """The casework in a real browser, as people do it (Debian's chromium, driven by Playwright, at a
 phone's width; every page checked by axe-core at WCAG 2.1 AA): a coordinator refers a youth
-through the form; the caseworker assesses at initial contact (moderate), works the plan
-(accept, reject, add), finalizes it and opens the youth's copy to print; later an incident
-assessment finds immediate danger: the alert is at the mail server before the page shows the
-result, a supervisor follows the link from the mail, signs in and takes it, the caseworker's
-page shows that by itself, and the caseworker records the emergency steps done; the
-supervisor's pages on the case (override, assign, schedule, reopen, versions compared); then,
-in the same browser, a planning meeting whose plan is worked in place (no page load), the
-discharge assessment and the discharge (its confirmation, refused until the plan is final), a
-follow-up a month on, and the case closing once its follow-ups are done.
+through the form; the caseworker assesses at initial contact (moderate), works the plan in
+place (accept, reject, add, the youth copy's settings: no page load), finalizes it (in place
+too) and opens the youth's copy to print; later an incident assessment finds immediate danger:
+the alert is at the mail server before the page shows the result, a supervisor follows the link
+from the mail, signs in and takes it, the caseworker's page shows that by itself, and the
+caseworker records the emergency steps done; the supervisor's pages on the case (override,
+assign, schedule, reopen, versions compared); then, in the same browser, a planning meeting
+whose plan is worked in place (no page load), the discharge assessment and the discharge (its
+confirmation, refused until the plan is final), a follow-up a month on, and the case closing
+once its follow-ups are done.
 
 See tests/web/browsing.py for what it needs, and for screenshots."""
 
@@ -130,18 +131,31 @@ def test_refer_assess_work_and_print_the_plan(
 
         worker.click("text=Work on the plan")
         looked_at(worker, "workbench", problems)
+        worker.evaluate("window.harbourStayed = true")  # gone if the page loads again
         worker.locator("main form[action$='/plan/accept'] button").first.focus()
         worker.keyboard.press("Enter")  # answered in place (static/swap.js): wait for it
         worker.wait_for_selector("#workbench-status >> text=Accepted")
         worker.locator("main form[action$='/plan/reject'] button").first.click()
         worker.wait_for_selector("#workbench-status >> text=Rejected")
+        # Adding the youth's own item, their copy's settings and finalizing: in place too.
         worker.select_option("#f-section", "strategies")
         worker.fill("#f-text", f"{MARK} go to the library after school")
         worker.click("text=Add to the draft")
-        assert f"{MARK} go to the library" in worker.locator("main").inner_text()
-        worker.check("#f-choice-accept_rest")
-        worker.click("main form[action$='/plan/finalize'] button.primary")
-        assert "This version is final" in worker.locator("main").inner_text()
+        worker.wait_for_selector("#workbench-status >> text=Added")
+        added = worker.locator("main li.state-added")
+        assert f"{MARK} go to the library" in added.inner_text()
+        assert worker.evaluate("document.activeElement.id") == added.get_attribute("id")
+        assert worker.locator("#f-text").input_value() == ""  # the form is ready for another
+        worker.fill("#f-title", "Maya's plan")
+        worker.check("#f-hide_hotlines")
+        worker.click("#youth-copy-section button")
+        worker.wait_for_selector("#workbench-status >> text=Youth copy saved")
+        assert "youth's own title" in worker.locator("#youth-copy-section").inner_text()
+        assert worker.locator("#f-title").input_value() == ""  # never shown back
+        finalized(worker)
+        assert worker.evaluate("document.activeElement.id") == "workbench-status"
+        assert worker.locator("main form[action$='/plan/accept']").count() == 0
+        assert worker.evaluate("window.harbourStayed === true"), "the workbench was reloaded"
         worker.click("text=Youth's wallet card")
         assert worker.url.endswith("/plan/print/youth?version=1")
         assert "<script" not in worker.content()  # the document as plan render writes it
@@ -335,7 +349,9 @@ def assessed(page: Any, base: str, case: str, point: str, app: App) -> None:
 
 
 def finalized(page: Any) -> None:
+    """The workbench's finalize, answered in place (static/swap.js): the page as reloaded."""
     if page.locator("#f-choice-accept_rest").count():  # offered when suggestions are undecided
         page.check("#f-choice-accept_rest")
     page.click("main form[action$='/plan/finalize'] button.primary")
+    page.wait_for_selector("#workbench-status >> text=Finalized")
     assert "This version is final" in page.locator("main").inner_text()

@@ -1,8 +1,8 @@
 """Starting a cover of a colleague's case from the console, as ``harbour case cover`` does:
 offered to a caseworker refused "not assigned to you"; refused without a reason, or for more
 hours than the policy allows, writing nothing; once started it is audited, on the timeline, the
-supervisors are told through the outbox (never why), and the case opens. Each test runs on
-SQLite and PostgreSQL."""
+supervisors are told through the outbox (never why), and the case opens; it ends from the case
+page, as ``case cover --end``. Each test runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from harbour.clock import FixedClock
 from harbour.db.models import AuditEvent, CaseCover, OutboxMessage
 from harbour.domain.refs import short_form
 from tests.cli.helpers import assess_just_left, referred_case
+from tests.support import given, invoke
 from tests.web.forming import counts
 from tests.web.helpers import client, csrf_of, signed_in
 from tests.web.test_console import refer_south
@@ -136,3 +137,82 @@ def test_a_cover_is_refused_where_it_is_not_needed_or_not_theirs(
     assert foreign.status_code == 404 and MARK not in foreign.text
     assert written(seeded) == before
     assert client(seeded).get(f"/cases/{case}/cover").status_code == 303  # signed out
+
+
+def ends(app: App) -> list[tuple[str | None, dict[str, Any]]]:
+    return app.run(
+        lambda uow: [
+            (r.actor_handle, r.details)
+            for r in uow.session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.action == "case.cover.end", AuditEvent.outcome == "ok")
+                .order_by(AuditEvent.seq)
+            )
+        ]
+    )
+
+
+def running(app: App) -> int:
+    return int(
+        app.run(
+            lambda uow: uow.session.scalar(
+                select(func.count()).select_from(CaseCover).where(CaseCover.ended_at.is_(None))
+            )
+        )
+    )
+
+
+def test_a_cover_ends_from_the_case_page_as_case_cover_end_does(
+    seeded: App, clock: FixedClock, ref: str
+) -> None:
+    """The one covering ends theirs (and the case leaves their caseload), a supervisor every
+    cover of the case; the same service, audit row and timeline entry as ``case cover --end``;
+    a refusal (no cover running) beside the button, writing nothing; CSRF checked; refused to a
+    coordinator and on another agency's case."""
+    case = short_form(ref)
+    path = f"/cases/{case}"
+    cw2, _ = signed_in(seeded, clock, "cw2")
+    csrf = csrf_of(cw2, f"{path}/cover")
+    cw2.post(f"{path}/cover", data={"csrf": csrf, "reason": f"{MARK} away", "hours": "4"})
+    page = cw2.get(path).text
+    assert f'action="/cases/{case}/cover/end"' in page and "End my cover now" in page
+    before = counts(seeded)
+    assert cw2.post(f"{path}/cover/end", data={}).status_code == 403  # no CSRF token
+    assert running(seeded) == 1 and counts(seeded) == before
+    ended = cw2.post(f"{path}/cover/end", data={"csrf": csrf})
+    assert ended.status_code == 303 and ended.headers["location"] == "/"
+    assert running(seeded) == 0 and ends(seeded) == [("cw2", {"caseworker": "cw2"})]
+    assert cw2.get(path).status_code == 403  # not theirs any more
+    again = cw2.post(f"{path}/cover/end", data={"csrf": csrf})
+    assert again.status_code == 409 and "no cover of this case is running" in again.text
+
+    # A supervisor ends a colleague's cover (started here by the CLI) from the same page.
+    reason = given(f"{MARK} off sick")
+    assert invoke(seeded, "case", "cover", ref, "--reason", reason, "--as", "cw2").exit_code == 0
+    sup, _ = signed_in(seeded, clock, "sup")
+    coord, _ = signed_in(seeded, clock, "coord")
+    page = sup.get(path).text
+    assert "End the cover now" in page and "cw2 no longer sees the case" in page
+    assert "/cover/end" not in coord.get(path).text
+    theirs = short_form(refer_south(seeded).reference)
+    tokens = {"coord": csrf_of(coord), "sup": csrf_of(sup)}  # the caseload: a read, audited
+    before = counts(seeded)
+    refused = coord.post(f"{path}/cover/end", data={"csrf": tokens["coord"]})
+    assert refused.status_code == 403 and running(seeded) == 1
+    foreign = sup.post(f"/cases/{theirs}/cover/end", data={"csrf": tokens["sup"]})
+    assert foreign.status_code == 404 and counts(seeded) == before
+    done = sup.post(f"{path}/cover/end", data={"csrf": tokens["sup"]})
+    assert done.status_code == 303 and done.headers["location"] == path
+    assert running(seeded) == 0
+    after = sup.get(path).text
+    assert "Covered by" not in after and "cover ended" in after  # on the timeline
+    before = counts(seeded)
+    stale = sup.post(f"{path}/cover/end", data={"csrf": tokens["sup"]})  # a second click
+    assert stale.status_code == 409
+    assert '<p class="error" id="f-end-cover-error" role="alert">Not done: no cover' in stale.text
+    assert counts(seeded) == before and ends(seeded)[1:] == [("sup", {"caseworker": "cw2"})]
+
+    # The CLI's own end writes the same row.
+    assert invoke(seeded, "case", "cover", ref, "--reason", reason, "--as", "cw2").exit_code == 0
+    assert invoke(seeded, "case", "cover", ref, "--end", "--as", "sup").exit_code == 0
+    assert ends(seeded)[2:] == [("sup", {"caseworker": "cw2"})]

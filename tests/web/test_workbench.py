@@ -1,7 +1,7 @@
 """The plan workbench over HTTP: accept, reject, add, edit a step, the youth's copy, finalize
 with the undecided-items choice, steps done, versions compared, documents printed and
-downloaded; each as the ``harbour plan`` command makes it, each refusal writing nothing. Each
-test runs on SQLite and PostgreSQL."""
+downloaded; each as the ``harbour plan`` command makes it, each refusal writing nothing; with
+the script (static/swap.js), each answered in place. Each test runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -360,3 +360,181 @@ def test_decisions_swap_the_item_without_a_page_load_and_a_stale_page_says_so(
         "plan.step.done",
         "plan.step.undone",
     ]
+
+
+# Add, youth copy and finalize answered in place (static/swap.js): the part of the page they
+# change comes back as a fragment, rendered from the same templates as the page; a finalize
+# answers with the whole workbench as the reloaded page reads.
+
+IN_PLACE_MARK = "MKINPLACE"
+
+
+def workbench_of(html: str) -> str:
+    """The ``<div id="workbench">`` of a page or fragment (it holds no other div of that name)."""
+    start = html.index('<div id="workbench">')
+    end = html.index("\n</div>\n", html.index('<p><a href="/cases/', start))
+    return html[start:end]
+
+
+def status_of(html: str) -> str:
+    found = re.search(r'<div id="workbench-status"[^>]*>(.*?)</div>', html, re.S)
+    assert found, html[-1500:]
+    return found.group(0)
+
+
+def plan_status(app: App, reference: str) -> str:
+    query = select(Plan.status)
+    return str(
+        app.run(
+            lambda uow: uow.session.scalars(
+                query.where(Plan.case_id == _case_id(uow, reference))
+            ).one()
+        )
+    )
+
+
+def test_add_youth_copy_and_finalize_answer_in_place(
+    seeded: App, clock: FixedClock, worked: tuple[Any, str, str]
+) -> None:
+    web, case, reference = worked
+    html, csrf = page_of(web, case)
+    for action in ("add", "youth-copy", "finalize"):
+        assert f'action="/cases/{case}/plan/{action}" class="form" data-swap>' in html
+    base = {"csrf": csrf, "version": "1"}
+
+    # Added: the sections with the new item (which takes the focus), the form empty again.
+    due = (clock.now() + timedelta(days=7)).date().isoformat()
+    added = web.post(
+        f"/cases/{case}/plan/add",
+        data=base
+        | {"section": "steps", "text": f"{IN_PLACE_MARK} call the aunt", "owner": "youth"}
+        | {"due": due},
+        headers=SWAP,
+    )
+    assert added.status_code == 200, added.text[-1500:]
+    fragment = added.text
+    assert "<!DOCTYPE" not in fragment and "<main" not in fragment
+    new_key = next(k for k, v in items(seeded, reference).items() if v[0] == "added")
+    assert re.search(
+        rf'<li id="item-{re.escape(new_key)}" class="state-added" tabindex="-1" data-focus>',
+        fragment,
+    )
+    assert fragment.count(" data-focus") == 1
+    assert '<div id="plan-sections">' in fragment and 'id="add-section"' in fragment
+    assert 'id="finalize-section"' in fragment and f"; youth; due {due}" in fragment
+    assert "</textarea>" in fragment.split('id="f-text"')[1].split("\n")[0]  # empty again
+    said = status_of(fragment)
+    assert 'role="status"' in said and f"Added: {IN_PLACE_MARK} call the aunt." in said
+    assert f'name="csrf" value="{csrf}"' in fragment  # its forms work again
+
+    # Refused: beside its field, what was typed kept, the message announced; nothing written.
+    before = counts(seeded)
+    refused = web.post(
+        f"/cases/{case}/plan/add",
+        data=base
+        | {"section": "steps", "text": f"{IN_PLACE_MARK} later", "owner": "youth", "due": "soon"},
+        headers=SWAP,
+    )
+    assert refused.status_code == 400, refused.text[-1500:]
+    assert 'id="f-due-error"' in refused.text and 'value="soon"' in refused.text
+    assert f"{IN_PLACE_MARK} later</textarea>" in refused.text
+    said = status_of(refused.text)
+    assert 'role="alert"' in said and "data-focus" in said and "due:" in said
+    assert "data-focus>" not in refused.text.split('id="workbench-status"')[0]
+    assert counts(seeded) == before
+    nul = web.post(
+        f"/cases/{case}/plan/add",
+        data=base | {"section": "steps", "text": "MK\x00X", "owner": "youth"},
+        headers=SWAP,
+    )
+    assert nul.status_code == 400 and 'id="f-text-error"' in nul.text
+    assert counts(seeded) == before
+
+    # The youth's copy: its settings as they are now, the title never shown back once saved.
+    copy = web.post(
+        f"/cases/{case}/plan/youth-copy",
+        data=base | {"title": "MKTITLE", "hide_hotlines": "on"},
+        headers=SWAP,
+    )
+    assert copy.status_code == 200, copy.text[-1500:]
+    assert 'id="youth-copy-section"' in copy.text and "MKTITLE" not in copy.text
+    assert "It has the youth&#39;s own title." in copy.text
+    assert 'id="f-hide_hotlines" name="hide_hotlines" type="checkbox" checked' in copy.text
+    assert "Youth copy saved: their own title, hotlines hidden." in status_of(copy.text)
+    assert "<li id=" not in copy.text  # the items are as they were
+    before = counts(seeded)
+    long = web.post(
+        f"/cases/{case}/plan/youth-copy", data=base | {"title": "x" * 500}, headers=SWAP
+    )
+    assert long.status_code == 400 and 'id="f-title-error"' in long.text
+    assert 'role="alert"' in status_of(long.text)
+    assert counts(seeded) == before
+
+    # Finalize: "keep" changes nothing; leaving out one while others stay undecided is refused
+    # beside the choice; then final, and the whole workbench as the reloaded page reads.
+    kept = web.post(f"/cases/{case}/plan/finalize", data=base | {"choice": "keep"}, headers=SWAP)
+    assert kept.status_code == 200 and "Still a draft" in status_of(kept.text)
+    assert plan_status(seeded, reference) == "draft"
+    undecided = [k for k, v in items(seeded, reference).items() if v[0] == "suggested"]
+    assert len(undecided) > 1
+    before = counts(seeded)
+    refused = web.post(
+        f"/cases/{case}/plan/finalize",
+        data=base | {"choice": "leave_out", "leave_out": undecided[:1]},
+        headers=SWAP,
+    )
+    assert refused.status_code == 400, refused.text[-1500:]
+    assert 'id="finalize-section"' in refused.text and 'id="f-choice-error"' in refused.text
+    assert 'id="f-choice-leave_out" name="choice" value="leave_out" checked' in refused.text
+    assert 'role="alert"' in status_of(refused.text) and counts(seeded) == before
+    done = web.post(
+        f"/cases/{case}/plan/finalize", data=base | {"choice": "accept_rest"}, headers=SWAP
+    )
+    assert done.status_code == 200, done.text[-1500:]
+    assert plan_status(seeded, reference) == "final"
+    said = status_of(done.text)
+    assert "Finalized" in said and "version 1" in said and "data-focus" in said
+    reloaded, _ = page_of(web, case)
+    assert workbench_of(done.text) == workbench_of(reloaded)  # as the reloaded page reads
+    assert "Version 1, final" in done.text and "This version is final" in done.text
+    for gone in ("/plan/accept", "/plan/reject", "/plan/add", "/plan/youth-copy", "/plan/edit"):
+        assert gone not in done.text, gone
+
+    # The old page's form, sent again once final: refused, with a link to the plan as it is.
+    before = counts(seeded)
+    late = web.post(
+        f"/cases/{case}/plan/add",
+        data=base | {"section": "steps", "text": f"{IN_PLACE_MARK} late", "owner": "youth"},
+        headers=SWAP,
+    )
+    assert late.status_code == 409, late.text[-1500:]
+    assert 'role="alert"' in status_of(late.text) and "version 1 is final" in late.text
+    assert f'<a href="/cases/{case}/plan">Open the plan as it is now</a>' in late.text
+    assert counts(seeded) == before
+
+    # The CLI's audit rows for the same commands, in the same order.
+    assert [a for a in actions(seeded) if not a.startswith("plan.documents")] == [
+        "plan.item.add",
+        "plan.youth_copy",
+        "plan.finalize",
+    ]
+
+
+def test_a_page_of_a_plan_that_moved_on_is_told_so_in_place(
+    seeded: App, worked: tuple[Any, str, str]
+) -> None:
+    """Another assessment drafted version 2 while the page showed version 1: the add is refused
+    with the message and a link to the plan as it is; without the script, the page again."""
+    web, case, reference = worked
+    _, csrf = page_of(web, case)
+    assess_just_left(seeded, reference, "incident")
+    before = counts(seeded)
+    fields = {"csrf": csrf, "version": "1", "section": "steps", "text": f"{IN_PLACE_MARK} x"}
+    stale = web.post(f"/cases/{case}/plan/add", data=fields | {"owner": "youth"}, headers=SWAP)
+    assert stale.status_code == 409
+    assert "the plan changed since the page was opened" in stale.text
+    assert f'<a href="/cases/{case}/plan">Open the plan as it is now</a>' in stale.text
+    assert 'id="workbench"' not in stale.text and counts(seeded) == before
+    plain = web.post(f"/cases/{case}/plan/finalize", data={"csrf": csrf, "version": "1"})
+    assert plain.status_code == 400 and "<!DOCTYPE" in plain.text
+    assert counts(seeded) == before

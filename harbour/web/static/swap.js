@@ -3,8 +3,8 @@
 // element in it replaces the page's element of the same id (the server's own escaped HTML).
 // Anything else (a whole page: signed out, a refusal page) or no answer at all: the form is
 // posted the ordinary way, as it is without scripts. Focus goes to the element the fragment
-// marks data-focus (a refusal), or else back to the item the form belonged to; a region marked
-// data-live keeps its element (its new content is announced).
+// marks data-focus (a refusal, an item just added), or else back to the item or section the
+// form belonged to; a region marked data-live keeps its element (its new content is announced).
 (function () {
   "use strict";
 
@@ -59,6 +59,8 @@
             }
             if (placed.hasAttribute("data-focus")) {
               focus = placed;
+            } else if (!focus) {
+              focus = placed.querySelector("[data-focus]");
             }
           }
         });
