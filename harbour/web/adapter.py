@@ -649,12 +649,43 @@ def agencies_page(app: App, handle: str) -> dict[str, Any]:
 
 
 def add_agency(app: App, handle: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """``harbour agency add`` (operators), with its first admin if named."""
+    """``harbour agency add`` (operators), with its first admin if named, and that admin's
+    enrolment link (``link``: None when it went to their own route; ``enrolled``: whether a
+    link was issued), as ``add_staff`` gives it."""
     from harbour.admin.staffing import add_agency as do_add
 
-    done = do_add(app, handle, **fields)
+    done = do_add(app, handle, enrol=True, **fields)
     after_commit(app)
-    return {"name": done.name, "timezone": done.timezone, "admin": fields.get("admin")}
+    link = done.enrolment
+    return {
+        "name": done.name,
+        "timezone": done.timezone,
+        "admin": fields.get("admin"),
+        "enrolled": link is not None,
+        "link": link.url if link else None,
+    }
+
+
+def agency_delivery(app: App, handle: str, agency: str) -> dict[str, Any]:
+    """One agency's row of ``harbour agency list`` (its mail and chat settings as scheme and
+    host): an operator's any, another admin's their own; any other answers NotFound."""
+    from harbour.errors import NotFound
+
+    for row in agencies_page(app, handle)["agencies"]:
+        if row["name"] == agency:
+            return dict(row)
+    raise NotFound("agency_not_found", "no agency with that name")
+
+
+def set_delivery(
+    app: App, handle: str, agency: str, fields: dict[str, Any], clear: list[str]
+) -> dict[str, Any]:
+    """``harbour agency delivery [--agency NAME]``: the settings now, as scheme and host."""
+    from harbour.admin.contacts import set_delivery as do_set
+
+    done = do_set(app, handle, fields, clear, agency=agency)
+    after_commit(app)
+    return done.as_json()
 
 
 def notify_check(app: App, handle: str) -> dict[str, Any]:
