@@ -160,7 +160,13 @@ def store_operation(
 
 
 def load_case(
-    uow: UnitOfWork, actor: Actor, typed_ref: str, action: str, otherwise: str | None = None
+    uow: UnitOfWork,
+    actor: Actor,
+    typed_ref: str,
+    action: str,
+    otherwise: str | None = None,
+    *,
+    recorded_as: str | None = None,
 ) -> Case:
     """The actor's agency's case for a typed reference; audited. Others' cases do not exist.
 
@@ -176,6 +182,9 @@ def load_case(
     role answers the same whether the case is another agency's or none at all. An attempt on
     another agency's case is audited on that case too (``other_agency``); the actor's own
     ``not_found`` row keeps the reference they typed.
+
+    ``recorded_as``: the name of the ``ok`` row when ``action`` is only asked about, not done
+    (may this actor assess, before the questions are shown): a refusal is of ``action``.
     """
     prefix = refs.normalise_typed(typed_ref)
     if prefix is None:
@@ -202,12 +211,12 @@ def load_case(
     tie = standing(uow, actor, found)
     why = privilege.refusal(tie, action)
     if why is not None and otherwise is not None and privilege.refusal(tie, otherwise) is None:
-        action, why = otherwise, None
+        action, why, recorded_as = otherwise, None, None
     if why is not None:
         _audit_denied(uow, actor.handle, actor.agency_id, found.id, action, why=why.value)
         code = "not_assigned" if why == Refusal.NOT_ASSIGNED else "not_permitted"
         raise Forbidden(code, privilege.REFUSALS[why])
-    audit(uow, actor, action, found.id)
+    audit(uow, actor, recorded_as or action, found.id)
     return found
 
 
@@ -263,15 +272,17 @@ def on_case(
     otherwise: str | None = None,
     *,
     commutes: bool = False,
+    recorded_as: str | None = None,
 ) -> T:
     """One transaction on a case: resolve the actor, find the case within the actor's agency
     (``load_case``: audited, refused if the role, or the actor's tie to the case, does not
     allow ``action``, nor ``otherwise`` if given), then do ``work`` (retried whole after a
-    stale conflict when it ``commutes``: see ``App.run``)."""
+    stale conflict when it ``commutes``: see ``App.run``). ``recorded_as``: see ``load_case``."""
 
     def run(uow: UnitOfWork) -> T:
         actor = resolve_actor(uow, actor_handle)
-        return work(uow, actor, load_case(uow, actor, ref, action, otherwise))
+        case = load_case(uow, actor, ref, action, otherwise, recorded_as=recorded_as)
+        return work(uow, actor, case)
 
     return app.run(run, commutes=commutes)
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from harbour.access import Actor, audit, authorize, resolve_actor
+from harbour.access import Actor, audit, audit_store, authorize, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Agency, Staff
 from harbour.domain.text import ChatAddress, Email, SettingsUrl
@@ -120,10 +120,16 @@ def contact_of(uow: UnitOfWork, staff: Staff) -> Contact:
 
 
 def set_delivery(
-    app: App, actor_handle: str | None, fields: dict[str, Any], clear: list[str]
+    app: App,
+    actor_handle: str | None,
+    fields: dict[str, Any],
+    clear: list[str],
+    agency: str | None = None,
 ) -> Delivery:
-    """Set or clear the admin's agency's mail and chat settings (Apprise URLs: the mail server
-    and sender; the chat service with ``{address}`` where each person's address goes)."""
+    """Set or clear an agency's mail and chat settings (Apprise URLs: the mail server and
+    sender; the chat service with ``{address}`` where each person's address goes): the admin's
+    own agency's, or, for the installation's operators, the ``agency`` named (recorded in the
+    store's trail). Another agency answers, for anyone else, as one that does not exist."""
     data, cleared = requested(DeliveryIn, fields, clear)
     for field, check in CHECKS.items():
         value = getattr(data, field)
@@ -133,17 +139,28 @@ def set_delivery(
 
     def work(uow: UnitOfWork) -> Delivery:
         actor = _admin(uow, actor_handle, "agency.delivery")
-        agency = uow.session.get_one(Agency, actor.agency_id)
+        target = _agency_of(uow, actor, agency)
         for field in ("mail", "chat"):
             value = getattr(data, field)
             if value is not None or field in cleared:
-                uow.seal(agency, f"{field}_url", value)
+                uow.seal(target, f"{field}_url", value)
         directory.forget(uow)
         changed = sorted([*data.model_dump(exclude_none=True), *cleared])
-        audit(uow, actor, "agency.delivery", agency_name=agency.name, fields=changed)
-        return delivery_of(uow, agency)
+        trail = audit if target.id == actor.agency_id else audit_store
+        trail(uow, actor, "agency.delivery", agency_name=target.name, fields=changed)
+        return delivery_of(uow, target)
 
     return app.run(work)
+
+
+def _agency_of(uow: UnitOfWork, actor: Actor, name: str | None) -> Agency:
+    """The actor's agency, or the one named: any, for an operator; their own, for others."""
+    if name is None:
+        return uow.session.get_one(Agency, actor.agency_id)
+    found = uow.session.scalar(select(Agency).where(Agency.name == name))
+    if found is None or (found.id != actor.agency_id and not actor.operator):
+        raise NotFound("agency_not_found", "no agency with that name")
+    return found
 
 
 def delivery_of(uow: UnitOfWork, agency: Agency) -> Delivery:

@@ -121,15 +121,20 @@ class StaffRow:
 
 @dataclass(frozen=True)
 class AgencyRow:
-    """An agency as its admins see it: no address or phone."""
+    """An agency as its admins see it: no address or phone; with its first admin's enrolment
+    link when one was issued."""
 
     name: str
     timezone: str
+    enrolment: IssuedLink | None = None
 
 
-def add_agency(app: App, actor_handle: str | None, **fields: object) -> AgencyRow:
+def add_agency(
+    app: App, actor_handle: str | None, *, enrol: bool = False, **fields: object
+) -> AgencyRow:
     """A new agency (operators only); with ``admin``, its first admin, who manages its staff
-    from then on (an admin manages the staff of their own agency only). Audited in the store's
+    from then on (an admin manages the staff of their own agency only), and with ``enrol`` that
+    admin's one-time enrolment link, as ``add_staff`` issues it. Audited in the store's
     trail."""
     admin = fields.pop("admin", None)
     fields.setdefault("timezone", app.settings.timezone)
@@ -143,10 +148,12 @@ def add_agency(app: App, actor_handle: str | None, **fields: object) -> AgencyRo
         actor = _admin(uow, actor_handle, "agency.add")
         agency = create_agency(uow, data)
         audit_store(uow, actor, "agency.add", agency_name=agency.name)
+        link = None
         if admin_in is not None:
             staff = create_staff(uow, admin_in)
             audit_store(uow, actor, "staff.add", handle=staff.handle, role=staff.role)
-        return AgencyRow(agency.name, agency.timezone)
+            link = enrolment.issue(uow, actor, staff) if enrol else None
+        return AgencyRow(agency.name, agency.timezone, link)
 
     return app.run(work)
 

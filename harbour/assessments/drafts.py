@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from harbour.access import Actor, agency_zone, audit, on_case
 from harbour.app import App, UnitOfWork
-from harbour.assessments.submit import parse_point
+from harbour.assessments.submit import CHECKED, parse_point
 from harbour.cases import schedule
 from harbour.cases import transitions as lifecycle
 from harbour.clock import local_time
@@ -83,7 +83,7 @@ def open_draft(app: App, actor_handle: str | None, ref: str, point: str) -> Draf
         audit(uow, actor, "assessment.draft.read", case.id, point=at.value)
         return _shown(uow, case, draft, given)
 
-    return on_case(app, actor_handle, ref, "case.assess", work)
+    return on_case(app, actor_handle, ref, "case.assess", work, recorded_as=CHECKED)
 
 
 def _draft_of(uow: UnitOfWork, actor: Actor, case: Case, point: str) -> AssessmentDraft | None:

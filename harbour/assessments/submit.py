@@ -138,6 +138,11 @@ def parse_key(key: str | None) -> str | None:
     return parse(_KeyIn, {"key": key}, prefix="--idempotency-key").key
 
 
+# The check before the questions, as the case's trail records it: not ``case.assess``, which
+# would read as an assessment recorded when none was (a form opened and left, say).
+CHECKED = "case.assess.check"
+
+
 def check_can_assess(app: App, actor_handle: str | None, ref: str, point: str) -> None:
     """Before anyone answers twenty questions: may this actor assess this case at this point?"""
     at = parse_point(point)
@@ -145,7 +150,7 @@ def check_can_assess(app: App, actor_handle: str | None, ref: str, point: str) -
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> None:
         lifecycle.check_point(uow, case, at)
 
-    on_case(app, actor_handle, ref, "case.assess", work)
+    on_case(app, actor_handle, ref, "case.assess", work, recorded_as=CHECKED)
 
 
 def submit_assessment(

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from harbour.access import Actor, audit, authorize, guard_operator, resolve_actor
+from harbour.access import Actor, audit, audit_store, authorize, guard_operator, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.auth import passwords, totp
 from harbour.auth.sessions import end_all
@@ -59,7 +59,11 @@ def issue(uow: UnitOfWork, actor: Actor | None, staff: Staff) -> IssuedLink:
             lane=Lane.NORMAL,
             agency_id=staff.agency_id,
         )
-    audit(uow, actor, "staff.enrolment_issued", handle=staff.handle, sent=own_route)
+    # An operator's link for another agency's new admin goes in the store's trail, as its
+    # ``staff.add`` did; that agency's admins do not see the operator's agency's rows.
+    other_agency = actor is not None and actor.agency_id != staff.agency_id
+    trail = audit_store if other_agency else audit
+    trail(uow, actor, "staff.enrolment_issued", handle=staff.handle, sent=own_route)
     url = None if own_route else uow.app.settings.base_url + PATH + token
     return IssuedLink(staff.handle, url, row.expires_at)
 

@@ -45,23 +45,28 @@ def agency_add(
     phone: Annotated[str | None, sensitive_option("Kept encrypted.")] = None,
     admin: Annotated[
         str | None,
-        typer.Option(help="Its first admin's handle: admins manage their own agency's staff."),
+        typer.Option(
+            help="Its first admin's handle: admins manage their own agency's staff. Their "
+            "one-time link to set up sign-in to the web console is printed to hand over."
+        ),
     ] = None,
     actor: As = None,
     as_json: Json = False,
 ) -> None:
-    """Add an agency (operators), and with --admin the admin who will add its staff."""
+    """Add an agency (operators), and with --admin the admin who will add its staff (and their
+    enrolment link)."""
     from harbour.admin.staffing import add_agency
 
     fields = {"name": name, "address": address, "phone": phone, "admin": admin}
     if timezone:
         fields["timezone"] = timezone
-    agency = add_agency(get_app(), actor, **fields)
-    emit(
-        {"agency": agency.name, "timezone": agency.timezone, "admin": admin},
-        as_json,
-        f"Agency {agency.name} added" + (f", with admin {admin}." if admin else "."),
-    )
+    agency = add_agency(get_app(), actor, enrol=True, **fields)
+    shown: dict[str, Any] = {"agency": agency.name, "timezone": agency.timezone, "admin": admin}
+    said = f"Agency {agency.name} added" + (f", with admin {admin}." if admin else ".")
+    if agency.enrolment is not None:
+        shown |= _link_json(agency.enrolment)
+        said += f"\n{_link_text(agency.enrolment)}"
+    emit(shown, as_json, said)
 
 
 @agency_cli.command("list")
@@ -102,6 +107,9 @@ def agency_delivery(
     clear: Annotated[
         list[str] | None, typer.Option(help="mail|chat: remove it (repeatable).")
     ] = None,
+    agency: Annotated[
+        str | None, typer.Option(help="Another agency's (operators); default your own.")
+    ] = None,
     actor: As = None,
     as_json: Json = False,
 ) -> None:
@@ -109,7 +117,8 @@ def agency_delivery(
     chat address, they make that person's route."""
     from harbour.admin.contacts import set_delivery
 
-    done = set_delivery(get_app(), actor, {"mail": mail, "chat": chat}, clear or [])
+    fields = {"mail": mail, "chat": chat}
+    done = set_delivery(get_app(), actor, fields, clear or [], agency=agency)
     emit(
         done.as_json(),
         as_json,

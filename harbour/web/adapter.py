@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from harbour.app import App
-from harbour.cases import report
+from harbour.cases import missing, report, visits
 from harbour.cases.caseload import caseload_page
 from harbour.cases.reads import AuditRow, audit_trail, show_case, system_audit
 from harbour.clock import local_time
 from harbour.domain import refs
-from harbour.domain.vocab import PlanSection
+from harbour.domain.vocab import MissingStepKind, PlanSection
 from harbour.notify import alerts
 from harbour.orchestration.pipeline import after_commit
 from harbour.plans.overview import case_overview, identifying
@@ -664,12 +664,43 @@ def agencies_page(app: App, handle: str) -> dict[str, Any]:
 
 
 def add_agency(app: App, handle: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """``harbour agency add`` (operators), with its first admin if named."""
+    """``harbour agency add`` (operators), with its first admin if named, and that admin's
+    enrolment link (``link``: None when it went to their own route; ``enrolled``: whether a
+    link was issued), as ``add_staff`` gives it."""
     from harbour.admin.staffing import add_agency as do_add
 
-    done = do_add(app, handle, **fields)
+    done = do_add(app, handle, enrol=True, **fields)
     after_commit(app)
-    return {"name": done.name, "timezone": done.timezone, "admin": fields.get("admin")}
+    link = done.enrolment
+    return {
+        "name": done.name,
+        "timezone": done.timezone,
+        "admin": fields.get("admin"),
+        "enrolled": link is not None,
+        "link": link.url if link else None,
+    }
+
+
+def agency_delivery(app: App, handle: str, agency: str) -> dict[str, Any]:
+    """One agency's row of ``harbour agency list`` (its mail and chat settings as scheme and
+    host): an operator's any, another admin's their own; any other answers NotFound."""
+    from harbour.errors import NotFound
+
+    for row in agencies_page(app, handle)["agencies"]:
+        if row["name"] == agency:
+            return dict(row)
+    raise NotFound("agency_not_found", "no agency with that name")
+
+
+def set_delivery(
+    app: App, handle: str, agency: str, fields: dict[str, Any], clear: list[str]
+) -> dict[str, Any]:
+    """``harbour agency delivery [--agency NAME]``: the settings now, as scheme and host."""
+    from harbour.admin.contacts import set_delivery as do_set
+
+    done = do_set(app, handle, fields, clear, agency=agency)
+    after_commit(app)
+    return done.as_json()
 
 
 def notify_check(app: App, handle: str) -> dict[str, Any]:
@@ -709,3 +740,116 @@ def end_cover(app: App, handle: str, ref: str) -> list[dict[str, Any]]:
     ended = end(app, handle, ref)
     after_commit(app)
     return [{"caseworker": c.caseworker, "ended": c.ends_local} for c in ended]
+
+
+# ---------------------------------------------------------------------------------------------
+# Safety in the field (``harbour visit ...``, ``harbour missing|missing-step|returned``): the
+# calls and conversions harbour/web/field.py's pages make. Kept together at the end of this file.
+
+# The steps of a missing-youth episode, as the missing page names them.
+STEP_NAMES = {
+    MissingStepKind.LAW_ENFORCEMENT: "Law-enforcement report",
+    MissingStepKind.NCMEC: "Report to NCMEC",
+    MissingStepKind.SUPERVISOR_TOLD: "Supervisor told",
+}
+
+
+def _visit(view: visits.VisitView) -> dict[str, Any]:
+    return {
+        "id": view.id,
+        "short_id": view.id[:12],
+        "visitor": view.visitor,
+        "buddy": view.buddy or "the supervisors",
+        "case": view.case_reference,
+        "escort": view.escort,
+        "started": view.local(view.started_at),
+        "back_by": view.local(view.expected_back_at),
+        "alert_after": view.local(view.deadline_at),
+        "back_at": view.local(view.back_at) if view.back_at else None,
+        "overdue": view.overdue,
+        "alert": view.alert_id,
+        "where": view.location,
+    }
+
+
+def visits_of(app: App, handle: str) -> dict[str, Any]:
+    """``harbour visit list``: the actor's own visit still out, and the others they may see."""
+    shown = [_visit(v) for v in visits.list_visits(app, handle)]
+    mine = next((v for v in shown if v["visitor"] == handle), None)
+    return {"mine": mine, "others": [v for v in shown if v["visitor"] != handle]}
+
+
+def buddy_choices(app: App, handle: str) -> dict[str, Any]:
+    """Whom a visit may name as its buddy: ``handles``, and the ``default`` (or None)."""
+    found = visits.buddy_choices(app, handle)
+    return {"handles": list(found.handles), "default": found.default}
+
+
+def start_visit(app: App, handle: str, **fields: Any) -> None:
+    """``harbour visit start``: ``back_at``, ``location``, ``buddy``, ``case_ref``, ``escort``."""
+    visits.start_visit(app, handle, **fields)
+    after_commit(app)
+
+
+def visit_back(app: App, handle: str) -> None:
+    """``harbour visit back``."""
+    visits.check_in(app, handle)
+    after_commit(app)
+
+
+def visit_extend(app: App, handle: str, minutes: int) -> None:
+    """``harbour visit extend --minutes N``."""
+    visits.extend(app, handle, minutes)
+    after_commit(app)
+
+
+def visit_where(app: App, handle: str, visit_id: str) -> dict[str, Any]:
+    """``harbour visit show``: one visit, where it went included (an audited read)."""
+    return _visit(visits.show_visit(app, handle, visit_id))
+
+
+def episode_of(app: App, handle: str, ref: str) -> dict[str, Any] | None:
+    """The case's open episode as the page shows it (report numbers: recorded or not)."""
+    view = missing.current_episode(app, handle, ref)
+    if view is None:
+        return None
+    owner = view.owner or "the supervisors"
+    steps = [(s.step, STEP_NAMES[MissingStepKind(s.step)]) for s in view.steps if not s.done_at]
+    return {
+        "choices": steps,
+        "since": view.local(view.last_seen_at),
+        "alerts": [a[:12] for a in view.alerts],
+        "steps": [
+            {
+                "step": s.step,
+                "name": STEP_NAMES[MissingStepKind(s.step)],
+                "owner": owner,
+                "due": view.local(s.due_at),
+                "done": view.local(s.done_at) if s.done_at else None,
+                "by": s.done_by or "-",
+                "number_recorded": s.has_report_number,
+            }
+            for s in view.steps
+        ],
+    }
+
+
+def report_missing(app: App, handle: str, ref: str, since: str) -> None:
+    """``harbour missing REF --since``."""
+    missing.report_missing(app, handle, ref, since)
+    after_commit(app)
+
+
+def missing_step(app: App, handle: str, ref: str, step: str, number: str | None) -> None:
+    """``harbour missing-step REF STEP --report-number``."""
+    missing.record_step(app, handle, ref, step, number)
+    after_commit(app)
+
+
+def report_return(app: App, handle: str, ref: str, at: str) -> None:
+    """``harbour returned REF --at``."""
+    missing.report_return(app, handle, ref, at)
+    after_commit(app)
+
+
+# (end of the field-safety section)

@@ -1,7 +1,8 @@
 """The admin's pages: the agency's staff, adding an account (with its enrolment link, as
 ``harbour staff add`` prints it or sends it), a new link (``staff reset``), a new role
 (``staff role``) and deactivating with the open cases reassigned (``staff deactivate
---reassign-to``); the agencies (``agency list|add``); the routes (``notify check``, and
+--reassign-to``); the agencies (``agency list|add``, the new agency's first admin's enrolment
+link with it) and an agency's mail and chat settings (``agency delivery``); the routes (``notify check``, and
 ``notify test`` as a button); where a key rotation stands (``keys status``: read-only, rotating
 stays a CLI job)."""
 
@@ -19,7 +20,12 @@ from harbour.web import adapter, forms
 from harbour.web.pages import call, checked_form, form_page, harbour, render, staff_page
 
 templating.register(
-    "web/staff.html", "web/staff_link.html", "web/agencies.html", "web/routes.html", "web/keys.html"
+    "web/staff.html",
+    "web/staff_link.html",
+    "web/agencies.html",
+    "web/agency_delivery.html",
+    "web/routes.html",
+    "web/keys.html",
 )
 ROLES = ("coordinator", "caseworker", "supervisor", "admin")
 FIELDS = re.compile(r"handle|role|on_call|reassign_to")
@@ -190,6 +196,66 @@ async def add_agency(request: Request, who: SignedIn) -> Response:
     except Conflict as exc:
         return await _agencies(request, who, typed, forms.conflict(exc))
     return await _agencies(request, who, added=added)
+
+
+# An agency's mail and chat settings (``harbour agency delivery [--agency NAME]``): an agency's
+# admin their own agency's, an operator any agency's. What was typed into them is never shown
+# back (a mail URL holds a password, a chat URL a token): a refused form keeps the ticks only.
+
+DELIVERY_FIELDS = re.compile(r"mail|chat|clear_mail|clear_chat")
+DELIVERY_ALIASES = {"--mail": "mail", "--chat": "chat"}
+NOTHING_GIVEN = "give new mail or chat settings, or tick one to remove"
+
+
+def _agency_name(request: Request) -> str:
+    name: str = request.path_params["agency"]
+    if not _HANDLE.fullmatch(name):
+        raise NotFound("agency_not_found", "no agency with that name")
+    return name
+
+
+async def _delivery(
+    request: Request,
+    who: SignedIn,
+    ticked: dict[str, str] | None = None,
+    refusal: forms.Refusal | None = None,
+    saved: bool = False,
+) -> Response:
+    app, name = harbour(request), _agency_name(request)
+    shown = await call(adapter.agency_delivery, app, who.handle, name)
+    return form_page(
+        request,
+        "agency_delivery",
+        who,
+        refusal,
+        title="Mail and chat settings",
+        agency=shown,
+        typed=ticked or {},
+        saved=saved,
+    )
+
+
+@staff_page
+async def delivery_form(request: Request, who: SignedIn) -> Response:
+    return await _delivery(request, who)
+
+
+@staff_page
+async def delivery(request: Request, who: SignedIn) -> Response:
+    form = await checked_form(request, who)
+    typed = forms.values(form)
+    name = _agency_name(request)
+    fields = {channel: forms.text(typed, channel) for channel in ("mail", "chat")}
+    clear = [channel for channel in ("mail", "chat") if forms.checked(typed, f"clear_{channel}")]
+    ticked = {f"clear_{channel}": forms.ON for channel in clear}
+    try:
+        await call(adapter.set_delivery, harbour(request), who.handle, name, fields, clear)
+    except InvalidInput as exc:
+        refused = forms.refusal(exc, DELIVERY_FIELDS, DELIVERY_ALIASES)
+        general = [(n, NOTHING_GIVEN) if n == "(options)" else (n, r) for n, r in refused.general]
+        refusal = forms.Refusal(refused.by_field, general)
+        return await _delivery(request, who, ticked, refusal)
+    return await _delivery(request, who, saved=True)
 
 
 # Routes (``harbour notify check``, ``notify test``)

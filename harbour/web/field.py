@@ -9,27 +9,22 @@ those the service lets see it (the visitor, their buddy, supervisors, on-call st
 is audited as ``harbour visit show`` is. A report number goes in and is never shown back: the
 page says only whether one was recorded (``case show`` is the audited read of it).
 
-The conversions from the services' results to what the templates show live here, beside the
-pages that use them (as ``adapter`` does for the others).
+The calls to those services, and the conversions of their results into what the templates
+show, are in ``adapter`` with the other pages'.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from harbour import templating
-from harbour.app import App
 from harbour.auth.sessions import SignedIn
-from harbour.cases import missing, visits
-from harbour.domain.vocab import MissingStepKind
 from harbour.errors import Conflict, Forbidden, InvalidInput, NotFound
-from harbour.orchestration.pipeline import after_commit
-from harbour.web import forms
+from harbour.web import adapter, forms
 from harbour.web.casework import ref_of
 from harbour.web.pages import call, checked_form, form_page, harbour, render, staff_page
 
@@ -47,39 +42,9 @@ MISSING_NAMES = {
     "--report-number": "report_number",
     "--at": "at",
 }
-STEP_NAMES = {
-    MissingStepKind.LAW_ENFORCEMENT: "Law-enforcement report",
-    MissingStepKind.NCMEC: "Report to NCMEC",
-    MissingStepKind.SUPERVISOR_TOLD: "Supervisor told",
-}
 
 
 # Visits
-
-
-def _visit(view: visits.VisitView) -> dict[str, Any]:
-    return {
-        "id": view.id,
-        "short_id": view.id[:12],
-        "visitor": view.visitor,
-        "buddy": view.buddy or "the supervisors",
-        "case": view.case_reference,
-        "escort": view.escort,
-        "started": view.local(view.started_at),
-        "back_by": view.local(view.expected_back_at),
-        "alert_after": view.local(view.deadline_at),
-        "back_at": view.local(view.back_at) if view.back_at else None,
-        "overdue": view.overdue,
-        "alert": view.alert_id,
-        "where": view.location,
-    }
-
-
-def visits_of(app: App, handle: str) -> dict[str, Any]:
-    """``harbour visit list``: the actor's own visit still out, and the others they may see."""
-    shown = [_visit(v) for v in visits.list_visits(app, handle)]
-    mine = next((v for v in shown if v["visitor"] == handle), None)
-    return {"mine": mine, "others": [v for v in shown if v["visitor"] != handle]}
 
 
 async def _visits_page(
@@ -89,19 +54,19 @@ async def _visits_page(
     refusal: forms.Refusal | None = None,
 ) -> Response:
     app = harbour(request)
-    shown = await call(visits_of, app, who.handle)
+    shown = await call(adapter.visits_of, app, who.handle)
     buddies = None
     if shown["mine"] is None and who.role in ("coordinator", "caseworker", "supervisor"):
-        buddies = await call(visits.buddy_choices, app, who.handle)
-    chosen = typed if typed is not None else {"buddy": buddies.default or ""} if buddies else {}
+        buddies = await call(adapter.buddy_choices, app, who.handle)
+    chosen = typed if typed is not None else {"buddy": buddies["default"] or ""} if buddies else {}
     return form_page(
         request,
         "visits",
         who,
         refusal,
         title="Visits",
-        buddies=[(h, h) for h in buddies.handles] if buddies else [],
-        default_buddy=buddies.default if buddies else None,
+        buddies=[(h, h) for h in buddies["handles"]] if buddies else [],
+        default_buddy=buddies["default"] if buddies else None,
         may_start=buddies is not None,
         typed=chosen,
         more_minutes=MORE_MINUTES,
@@ -121,7 +86,7 @@ async def start(request: Request, who: SignedIn) -> Response:
     app = harbour(request)
     try:
         await call(
-            visits.start_visit,
+            adapter.start_visit,
             app,
             who.handle,
             back_at=typed.get("back_at", ""),
@@ -142,7 +107,6 @@ async def start(request: Request, who: SignedIn) -> Response:
         return await _visits_page(request, who, typed, refusal)
     except Conflict as exc:
         return await _visits_page(request, who, typed, forms.conflict(exc))
-    await call(after_commit, app)
     return RedirectResponse("/visits", status_code=303)
 
 
@@ -150,9 +114,7 @@ async def start(request: Request, who: SignedIn) -> Response:
 async def back(request: Request, who: SignedIn) -> Response:
     """ "I'm back": ``harbour visit back``."""
     await checked_form(request, who)
-    app = harbour(request)
-    await call(visits.check_in, app, who.handle)
-    await call(after_commit, app)
+    await call(adapter.visit_back, harbour(request), who.handle)
     return RedirectResponse("/visits", status_code=303)
 
 
@@ -160,9 +122,7 @@ async def back(request: Request, who: SignedIn) -> Response:
 async def more_time(request: Request, who: SignedIn) -> Response:
     """ "30 more minutes": ``harbour visit extend --minutes 30``."""
     await checked_form(request, who)
-    app = harbour(request)
-    await call(visits.extend, app, who.handle, MORE_MINUTES)
-    await call(after_commit, app)
+    await call(adapter.visit_extend, harbour(request), who.handle, MORE_MINUTES)
     return RedirectResponse("/visits", status_code=303)
 
 
@@ -174,37 +134,11 @@ async def where(request: Request, who: SignedIn) -> Response:
     visit_id = request.path_params["visit_id"]
     if not VISIT_ID.fullmatch(visit_id):
         raise NotFound("visit_not_found", "no such visit")
-    view = await call(visits.show_visit, harbour(request), who.handle, visit_id)
-    return render(request, "visit", who, title="Visit", visit=_visit(view))
+    shown = await call(adapter.visit_where, harbour(request), who.handle, visit_id)
+    return render(request, "visit", who, title="Visit", visit=shown)
 
 
 # A youth who goes missing
-
-
-def episode_of(app: App, handle: str, ref: str) -> dict[str, Any] | None:
-    """The case's open episode as the page shows it (report numbers: recorded or not)."""
-    view = missing.current_episode(app, handle, ref)
-    if view is None:
-        return None
-    owner = view.owner or "the supervisors"
-    steps = [(s.step, STEP_NAMES[MissingStepKind(s.step)]) for s in view.steps if not s.done_at]
-    return {
-        "choices": steps,
-        "since": view.local(view.last_seen_at),
-        "alerts": [a[:12] for a in view.alerts],
-        "steps": [
-            {
-                "step": s.step,
-                "name": STEP_NAMES[MissingStepKind(s.step)],
-                "owner": owner,
-                "due": view.local(s.due_at),
-                "done": view.local(s.done_at) if s.done_at else None,
-                "by": s.done_by or "-",
-                "number_recorded": s.has_report_number,
-            }
-            for s in view.steps
-        ],
-    }
 
 
 async def _missing_page(
@@ -215,7 +149,7 @@ async def _missing_page(
     said: str | None = None,
 ) -> Response:
     ref = ref_of(request)
-    episode = await call(episode_of, harbour(request), who.handle, ref)
+    episode = await call(adapter.episode_of, harbour(request), who.handle, ref)
     return form_page(
         request,
         "missing",
@@ -244,13 +178,13 @@ async def missing_change(request: Request, who: SignedIn) -> Response:
     ref, app = ref_of(request), harbour(request)
     try:
         if what == "record":
-            await call(missing.report_missing, app, who.handle, ref, typed.get("since", ""))
+            await call(adapter.report_missing, app, who.handle, ref, typed.get("since", ""))
         elif what == "step":
             number = forms.text(typed, "report_number")
             step = typed.get("step", "")
-            await call(missing.record_step, app, who.handle, ref, step, number)
+            await call(adapter.missing_step, app, who.handle, ref, step, number)
         elif what == "returned":
-            await call(missing.report_return, app, who.handle, ref, typed.get("at", ""))
+            await call(adapter.report_return, app, who.handle, ref, typed.get("at", ""))
         else:
             raise NotFound("not_found", "no such page")
     except InvalidInput as exc:
@@ -259,7 +193,6 @@ async def missing_change(request: Request, who: SignedIn) -> Response:
         return await _missing_page(request, who, kept, refusal)
     except Conflict as exc:
         return await _missing_page(request, who, {}, forms.conflict(exc))
-    await call(after_commit, app)
     if what == "returned":
         return RedirectResponse(f"/cases/{ref}", status_code=303)
     return RedirectResponse(f"/cases/{ref}/missing", status_code=303)

@@ -39,6 +39,8 @@ def create_app(app: App) -> Any:
         Route("/staff/{handle}/role", admin.role, methods=["POST"]),
         Route("/agencies", admin.agencies, methods=["GET"]),
         Route("/agencies", admin.add_agency, methods=["POST"]),
+        Route("/agencies/{agency}/delivery", admin.delivery_form, methods=["GET"]),
+        Route("/agencies/{agency}/delivery", admin.delivery, methods=["POST"]),
         Route("/routes", admin.routes, methods=["GET"]),
         Route("/routes/test", admin.test_route, methods=["POST"]),
         Route("/keys", admin.keys, methods=["GET"]),

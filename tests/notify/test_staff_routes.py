@@ -184,6 +184,14 @@ def test_only_admins_of_the_agency_set_them(seeded: App) -> None:
     _south_admin(seeded)
     with pytest.raises(NotFound):
         set_contact(seeded, "adm2", "cw1", {"email": "a@b.org"}, [])
+    # Another agency's settings: an operator's to set (`agency delivery --agency`), and for an
+    # agency's admin one that does not exist.
+    url, chat = "json://chat.south.test/{address}", ("--chat", "-", "--as")
+    theirs = invoke(seeded, "agency", "delivery", "--agency", "north", *chat, "adm2", stdin=url)
+    nobody = invoke(seeded, "agency", "delivery", "--agency", "nowhere", *chat, "adm2", stdin=url)
+    assert theirs.exit_code == nobody.exit_code == 1 and theirs.stderr == nobody.stderr
+    done = invoke(seeded, "agency", "delivery", "--agency", "south", *chat, "adm", stdin=url)
+    assert done.exit_code == 0 and "south: mail not set; chat json://chat.south.test" in done.stdout
 
 
 def test_settings_and_contacts_are_sealed_and_rotate(

@@ -79,6 +79,8 @@ def test_every_page_passes_axe_at_wcag_21_aa_on_a_phone(
         for name in ("staff", "agencies", "routes", "keys"):  # the admin's pages
             admin.goto(f"{base}/{name}")
             checked(admin, name, problems)
+        admin.goto(f"{base}/agencies/north/delivery")
+        checked(admin, "agency-delivery", problems)
         page.goto(f"{base}{case_path}/assess?point=incident")  # the form with its draft button
         checked(page, "assess", problems)
         browser.close()

@@ -1,10 +1,13 @@
-"""The admin's other pages over HTTP: a staff member's role, the agencies, the routes (``notify
+"""The admin's other pages over HTTP: a staff member's role, the agencies (a new one's admin's
+enrolment link, an agency's mail and chat settings), the routes (``notify
 check`` and ``notify test``) and where a key rotation stands. As the CLI: the same services,
 refused for those the CLI refuses, a form without the session's token refused, bad input
 writing nothing, and nothing of another agency shown to its neighbours. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +15,7 @@ from sqlalchemy import func, select
 
 from harbour.admin.contacts import set_delivery
 from harbour.admin.keys import _add_key, rotate
+from harbour.admin.staffing import list_agencies
 from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.db.models import Agency, AuditEvent, Staff
@@ -21,7 +25,7 @@ from tests.db.helpers import row_counts
 from tests.notify.conftest import receiver, routes, smtp  # noqa: F401  (fixtures)
 from tests.notify.helpers import new_case
 from tests.support import agency_admin
-from tests.web.helpers import csrf_of, signed_in
+from tests.web.helpers import client, csrf_of, signed_in
 
 
 def _roles(app: App) -> dict[str, str]:
@@ -127,6 +131,80 @@ def test_agencies_for_operators_and_an_admins_own(seeded: App, clock: FixedClock
     names = seeded.run(lambda uow: list(uow.session.scalars(select(Agency.name))))
     assert sorted(names) == ["east", "north", "south"]
     assert _roles(seeded)["eadm"] == "admin"
+    # The new admin's enrolment link, as staff add shows it (in the store's trail: not in the
+    # operator's agency's), and it works.
+    link = re.search(r'<code class="link">https://harbour\.test(/enrol/[^<]+)</code>', added.text)
+    assert link and "not shown again" in added.text
+    assert web.get("/agencies").text.count("/enrol/") == 0
+    assert client(seeded).get(link.group(1)).status_code == 200
+    issued = select(AuditEvent.agency_id, AuditEvent.details).where(
+        AuditEvent.action == "staff.enrolment_issued"
+    )
+    rows = seeded.run(lambda uow: uow.session.execute(issued).all())
+    assert [agency for agency, details in rows if details["handle"] == "eadm"] == [None]
+
+
+SECRET_MAIL = "mailtos://harbour:s3cretpass@mail.north.test:587/?from=h@north.test"
+
+
+def test_an_agencys_mail_and_chat_settings_from_the_console(
+    seeded: App, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``harbour agency delivery`` as a page: an agency's admin their own agency's, an
+    operator any agency's; what was typed is never shown back nor logged."""
+    caplog.set_level(logging.DEBUG)
+    nadm = agency_admin(seeded)
+    own, _ = signed_in(seeded, clock, nadm)
+    sup, _ = signed_in(seeded, clock, "sup")
+    listed = own.get("/agencies").text
+    assert 'href="/agencies/north/delivery"' in listed and "/agencies/south/" not in listed
+    page = own.get("/agencies/north/delivery")
+    assert page.status_code == 200 and "not set" in page.text
+    path, csrf = "/agencies/north/delivery", csrf_of(own, "/agencies/north/delivery")
+    before = row_counts(seeded)
+    for data, field in (
+        ({}, None),
+        ({"mail": "json://127.0.0.1/s3cretpass"}, "mail"),
+        ({"chat": "json://127.0.0.1/s3cretpass"}, "chat"),
+        ({"mail": "mailtos://s3cretpass" + "x" * 100_000}, "mail"),
+        ({"mail": SECRET_MAIL + "\x00"}, "mail"),
+        ({"mail": SECRET_MAIL, "clear_mail": "on"}, "mail"),
+    ):
+        refused = own.post(path, data={"csrf": csrf} | data)
+        assert refused.status_code == 400 and "s3cretpass" not in refused.text, data
+        assert (f'id="f-{field}-error"' if field else "give new mail or chat") in refused.text
+    assert own.post(path, data={"mail": SECRET_MAIL}).status_code == 403  # no CSRF token
+    theirs = own.post("/agencies/south/delivery", data={"csrf": csrf, "mail": SECRET_MAIL})
+    nobody = own.post("/agencies/nowhere/delivery", data={"csrf": csrf, "mail": SECRET_MAIL})
+    assert theirs.status_code == nobody.status_code == 404 and theirs.text == nobody.text
+    assert own.get("/agencies/south/delivery").status_code == 404
+    assert sup.get(path).status_code == 403
+    assert sup.post(path, data={"csrf": csrf_of(sup), "mail": SECRET_MAIL}).status_code == 403
+    assert _unchanged(seeded, before)
+
+    done = own.post(path, data={"csrf": csrf, "mail": SECRET_MAIL})
+    assert done.status_code == 200 and "Saved." in done.text and "s3cretpass" not in done.text
+    assert "mailtos://mail.north.test:587" in done.text
+    operator, _ = signed_in(seeded, clock, "adm")  # an operator: another agency's too
+    chat = {"csrf": csrf_of(operator, "/agencies"), "chat": "json://chat.south.test/{address}"}
+    assert operator.post("/agencies/south/delivery", data=chat).status_code == 200
+    cleared = own.post(path, data={"csrf": csrf, "clear_mail": "on"})
+    assert cleared.status_code == 200 and "mail.north.test" not in cleared.text
+    shown = {r.name: (r.mail, r.chat) for r in list_agencies(seeded, "adm")[1]}
+    assert shown == {"north": (None, None), "south": (None, "json://chat.south.test")}
+    rows = seeded.run(
+        lambda uow: uow.session.execute(
+            select(AuditEvent.actor_handle, AuditEvent.agency_id)
+            .where(AuditEvent.action == "agency.delivery", AuditEvent.outcome == "ok")
+            .order_by(AuditEvent.seq)
+        ).all()
+    )
+    assert [(handle, agency is None) for handle, agency in rows] == [
+        (nadm, False),
+        ("adm", True),  # another agency's: in the store's trail
+        (nadm, False),
+    ]
+    assert "s3cretpass" not in caplog.text and "chat.south.test" not in caplog.text
 
 
 @pytest.fixture
