@@ -129,7 +129,7 @@ def start_visit(
         uow.session.flush()
         uow.seal(visit, "location", where)
         audit(uow, actor, "visit.start", visit.case_id, visit_id=visit.id, escort=escort)
-        return _view(uow, visit, zone)
+        return _view(uow, actor, visit, zone)
 
     return app.run(work)
 
@@ -142,7 +142,7 @@ def check_in(app: App, actor_handle: str | None) -> VisitView:
         visit.back_at = uow.now()
         _settle_alert(uow, actor, visit)
         audit(uow, actor, "visit.back", visit.case_id, visit_id=visit.id)
-        return _view(uow, visit, agency_zone(uow, actor.agency_id))
+        return _view(uow, actor, visit, agency_zone(uow, actor.agency_id))
 
     return app.run(work)
 
@@ -162,7 +162,7 @@ def extend(app: App, actor_handle: str | None, minutes: int = 30) -> VisitView:
         visit.extensions += 1
         visit.alert_id = None  # the new deadline alerts afresh if it passes too
         audit(uow, actor, "visit.extend", visit.case_id, visit_id=visit.id, minutes=minutes)
-        return _view(uow, visit, agency_zone(uow, actor.agency_id))
+        return _view(uow, actor, visit, agency_zone(uow, actor.agency_id))
 
     return app.run(work)
 
@@ -185,7 +185,7 @@ def list_visits(
             query = query.where(Visit.back_at.is_(None))
         rows = uow.session.scalars(query.order_by(Visit.started_at.desc(), Visit.id).limit(limit))
         zone = agency_zone(uow, actor.agency_id)
-        shown = [_view(uow, visit, zone) for visit in rows]
+        shown = [_view(uow, actor, visit, zone) for visit in rows]
         audit(uow, actor, "visit.list", count=len(shown))
         return shown
 
@@ -213,7 +213,7 @@ def show_visit(app: App, actor_handle: str | None, visit_id: str) -> VisitView:
         if visit is None or not _may_see_where(uow, actor, visit):
             refuse_missing(uow, actor, "visit.read", "visit_not_found", "no such visit")
         audit(uow, actor, "visit.read", visit.case_id, visit_id=visit.id)
-        view = _view(uow, visit, agency_zone(uow, actor.agency_id))
+        view = _view(uow, actor, visit, agency_zone(uow, actor.agency_id))
         return _with_location(view, uow.unseal(visit, "location") or "")
 
     return app.run(work)
@@ -321,7 +321,10 @@ def _may_see_where(uow: UnitOfWork, actor: Actor, visit: Visit) -> bool:
     return bool(uow.session.scalar(select(Staff.on_call).where(Staff.id == actor.staff_id)))
 
 
-def _view(uow: UnitOfWork, visit: Visit, zone: ZoneInfo) -> VisitView:
+def _view(uow: UnitOfWork, actor: Actor, visit: Visit, zone: ZoneInfo) -> VisitView:
+    """The visit as ``actor`` sees it: its alert only if they may see that alert (on-call staff
+    see every visit, but an alert only once it has paged them), so a link to it never answers
+    "not found"."""
     visitor, buddy = aliased(Staff), aliased(Staff)
     handles = uow.session.execute(
         select(visitor.handle, buddy.handle, Case.reference)
@@ -343,7 +346,7 @@ def _view(uow: UnitOfWork, visit: Visit, zone: ZoneInfo) -> VisitView:
         deadline_at=visit.deadline_at,
         back_at=visit.back_at,
         extensions=visit.extensions,
-        alert_id=visit.alert_id,
+        alert_id=visit.alert_id if alerts.sees(uow, actor, visit.alert_id) else None,
         overdue=visit.back_at is None and visit.deadline_at <= now,
         zone=zone,
     )

@@ -303,8 +303,8 @@ class PlanItem(Base):
     key: Mapped[str] = mapped_column(String(80))  # stable across versions, for diffs
     section: Mapped[str] = mapped_column(String(CODE))
     phase: Mapped[str | None] = mapped_column(String(CODE))
-    # Catalogue or rule code. An item drawn from sealed answers (``harbour.plans.opaque``) keeps
-    # its code, phase and owner sealed in ``detail`` (JSON), and its key is opaque.
+    # Catalogue or rule code. A risk, strategy or step (``harbour.plans.opaque``) keeps its code,
+    # phase and owner sealed in ``detail`` (JSON, one length), and its key is opaque.
     code: Mapped[str | None] = mapped_column(String(CODE))
     detail_sealed: Mapped[str | None] = sealed(YOUTH_PII)
     text_sealed: Mapped[str | None] = sealed(YOUTH_PII)  # only staff-written wording

@@ -94,18 +94,16 @@ def compose(
     return _carry_over(items, previous, required, done)
 
 
-def drawn_from_answers(item: ProposedItem, catalogue: Catalogue) -> bool:
-    """Whether the item says what sealed answers were: a risk the rules raised (the rule that
-    fired), or a strategy or step only an answer draws (one for family or staff at risk, never
-    for the youth alone). Such an item's key and code are kept opaque at rest."""
+def kept_opaque(item: ProposedItem) -> bool:
+    """Whether the item says what sealed answers or sealed details were, so its key and code are
+    kept opaque at rest: a risk the rules raised (the rule that fired), and every strategy or
+    step the catalogue draws: by who is at risk and which threat sources are present (both
+    sealed), and even the youth's own ("change phone number") says what the youth disclosed and
+    plans. Only the emergency protocol (implied by the level), contacts (a person's id) and the
+    resources (every plan has them all) stay in clear."""
     if item.state == ItemState.ADDED:
         return False  # staff's own wording, sealed, under a random key
-    if item.section == PlanSection.RISKS:
-        return True
-    if item.section not in (PlanSection.STRATEGIES, PlanSection.STEPS) or item.code is None:
-        return False
-    strategy = catalogue.strategies.get(item.code)
-    return strategy is not None and PersonAtRisk.YOUTH not in strategy.persons
+    return item.section in (PlanSection.RISKS, PlanSection.STRATEGIES, PlanSection.STEPS)
 
 
 def item_key(section: PlanSection, code: str) -> str:

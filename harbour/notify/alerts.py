@@ -530,6 +530,20 @@ def visible_to(actor: Actor, now: datetime) -> Any:
     )
 
 
+def sees(uow: UnitOfWork, actor: Actor, alert_id: str | None) -> bool:
+    """Whether the actor may see the alert ``alert_id`` (``visible_to``): a page links to an
+    alert only for those its link would not answer "not found"."""
+    if alert_id is None:
+        return False
+    found = uow.session.scalar(
+        select(Alert.id)
+        .outerjoin(Case, Case.id == Alert.case_id)
+        .where(Alert.id == alert_id, Alert.agency_id == actor.agency_id)
+        .where(visible_to(actor, uow.now()))
+    )
+    return found is not None
+
+
 def list_alerts(
     app: App, actor_handle: str | None, *, include_acknowledged: bool = False, limit: int = 50
 ) -> list[AlertRow]:

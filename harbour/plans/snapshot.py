@@ -27,7 +27,7 @@ from harbour.domain.plan_view import (
 )
 from harbour.domain.steps import progress_key
 from harbour.domain.vocab import ItemState, Phase, PlanSection, StepOwner, ThreatKind
-from harbour.plans.opaque import detail, shown_code, shown_key
+from harbour.plans.opaque import detail, is_padding, shown_code, shown_key
 from harbour.plans.progress import Done, document_moment, done_as_of
 
 T = TypeVar("T", Case, Agency)
@@ -39,11 +39,13 @@ SECTION_ORDER = {section.value: number for number, section in enumerate(PlanSect
 def plan_items(uow: UnitOfWork, plan: Plan) -> list[PlanItem]:
     """A version's items in plan order: by section, then as added. ``plan show`` numbers them in
     this order and ``plan accept N`` finds them by it, so an item staff add later to a section
-    is listed (and numbered) with that section, not at the end."""
+    is listed (and numbered) with that section, not at the end. The risks section's
+    placeholders (``harbour.plans.opaque``) are left out: they are no item."""
     rows = uow.session.scalars(
         select(PlanItem).where(PlanItem.plan_id == plan.id).order_by(PlanItem.position)
     )
-    return sorted(rows, key=lambda row: SECTION_ORDER.get(row.section, len(SECTION_ORDER)))
+    kept = [row for row in rows if not is_padding(uow, row)]
+    return sorted(kept, key=lambda row: SECTION_ORDER.get(row.section, len(SECTION_ORDER)))
 
 
 def snapshot(uow: UnitOfWork, plan: Plan, *, progress_now: bool = False) -> PlanSnapshot:

@@ -119,7 +119,7 @@ def create_version(
         uow.seal(plan, "youth_title", uow.unseal(previous, "youth_title"))
     uow.session.add(plan)
     uow.session.flush()
-    for position, item in enumerate(items):
+    for position, item in enumerate(opaque.with_padding(uow, items)):
         uow.session.add(stored_item(uow, plan, position, item))
     uow.session.flush()
     return plan
@@ -134,7 +134,7 @@ def note_next_due(plan: Plan, case: Case) -> None:
 
 def stored_item(uow: UnitOfWork, plan: Plan, position: int, item: ProposedItem) -> PlanItem:
     """``item`` as a row of ``plan``: its wording sealed, and its key and code opaque when it
-    says what sealed answers were (``harbour.plans.opaque``): its code, phase and owner sealed."""
+    says what sealed values were (``harbour.plans.opaque``): its code, phase and owner sealed."""
     key, clear, sealed_detail = opaque.stored(uow, plan, item)
     row = PlanItem(
         plan_id=plan.id,

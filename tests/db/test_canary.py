@@ -250,10 +250,13 @@ RISKY = {
 
 
 def test_risk_rules_and_what_they_draw_stay_opaque(seeded: App, tmp_path: Path) -> None:
-    """The rules that fired on sealed answers (``risk:self_harm``) and the strategies only an
-    answer draws (family or staff at risk) are nowhere in clear in the store, nor is who is at
-    risk: keys opaque, codes sealed. Staff still see the keys as composed; carrying decisions
-    over, diffs, progress on a step and a key rotation keep working."""
+    """The rules that fired on sealed answers (``risk:self_harm``), the strategies only an
+    answer draws (family or staff at risk) and the youth's own strategies and steps ("change
+    phone number": what the youth disclosed and plans) are nowhere in clear in the store, nor is
+    who is at risk, nor how many rules fired (the risks section has as many rows in every
+    version, each detail sealed to one length): keys opaque, codes sealed. Staff still see the
+    keys as composed; carrying decisions over, diffs, progress on a step and a key rotation keep
+    working."""
     import json
 
     from harbour.admin.keys import stale_count
@@ -291,10 +294,17 @@ def test_risk_rules_and_what_they_draw_stay_opaque(seeded: App, tmp_path: Path) 
         code for code, s in catalogue.strategies.items() if PersonAtRisk.YOUTH not in s.persons
     } & {str(i["code"]) for i in items().values()}
     assert {"family.code_word", "family.report_contact", "agency.meet_away"} <= drawn
+    own = {code for code, s in catalogue.strategies.items() if PersonAtRisk.YOUTH in s.persons} & {
+        str(i["code"]) for i in items().values()
+    }
+    assert {"after.change_number", "calm.five_senses"} <= own
     ok(seeded, "plan", "accept", ref, "risk:self_harm", "--as", "cw1")
     ok(seeded, "plan", "reject", ref, "agency.meet_away", "--as", "cw1")
+    ok(seeded, "plan", "reject", ref, "calm.five_senses", "--as", "cw1")
     ok(seeded, "plan", "accept", ref, "step:family.report_contact", "--as", "cw1")
     ok(seeded, "plan", "done", ref, "step:family.report_contact", "--as", "cw1")
+    ok(seeded, "plan", "accept", ref, "step:after.change_number", "--as", "cw1")
+    ok(seeded, "plan", "done", ref, "step:after.change_number", "--as", "cw1")
     ok(seeded, "plan", "finalize", ref, "--accept-rest", "--as", "cw1")
     assess("planning_meeting")
     assert ok(seeded, "keys", "rotate", "--as", "adm")
@@ -303,7 +313,10 @@ def test_risk_rules_and_what_they_draw_stay_opaque(seeded: App, tmp_path: Path) 
     now = items()
     assert {f"risk:{code}" for code in fired} <= set(now)
     assert now["step:family.report_contact"]["done_at"] is not None  # progress carried over
+    assert now["step:after.change_number"]["done_at"] is not None
     assert now["agency.meet_away"]["state"] == "rejected"  # the decision too
+    assert now["calm.five_senses"]["state"] == "rejected"
+    assert len(items(1)) == len(now)  # the risks section's placeholders are no item
     assert now["risk:self_harm"]["staff_text"] == "The youth has spoken of harming themselves."
     changes = ok(seeded, "plan", "diff", ref, "1", "2", "--as", "cw1")["sections"]
     assert [s for s in changes if s["section"] in ("risks", "strategies", "steps")] == []
@@ -320,10 +333,39 @@ def test_risk_rules_and_what_they_draw_stay_opaque(seeded: App, tmp_path: Path) 
     hidden = [(code, phase, owner) for key, code, phase, owner in kept if key.startswith("opaque:")]
     assert hidden and set(hidden) == {(None, None, None)}  # an owner "family" says as much
     assert "family" not in {owner for _, _, _, owner in kept}
+    strategy_rows = seeded.run(
+        lambda uow: uow.session.execute(
+            select(PlanItem.key, PlanItem.code).where(PlanItem.section.in_(("strategies", "steps")))
+        ).all()
+    )
+    assert strategy_rows and all(k.startswith("opaque:") and c is None for k, c in strategy_rows)
+
+    from sqlalchemy import func
+
+    rules = len(seeded.reference.instrument.rules)
+    assert 3 <= len(fired) < rules
+    risk_rows = seeded.run(
+        lambda uow: uow.session.execute(
+            select(PlanItem.plan_id, func.count())
+            .where(PlanItem.section == "risks")
+            .group_by(PlanItem.plan_id)
+        ).all()
+    )
+    assert sorted(n for _, n in risk_rows) == [rules, rules]  # not how many fired
+    sizes = seeded.run(
+        lambda uow: set(
+            uow.session.scalars(
+                select(func.length(PlanItem.detail_sealed)).where(
+                    PlanItem.detail_sealed.is_not(None)
+                )
+            )
+        )
+    )
+    assert len(sizes) == 1  # a placeholder or a code: one size of ciphertext
 
     store = _store_bytes(seeded)
     assert b"opaque:" in store
-    found = [code for code in sorted(fired | drawn) if code.encode() in store]
+    found = [code for code in sorted(fired | drawn | own) if code.encode() in store]
     assert found == []
     assert [n for n in _needles(marker) if n in store] == []
     opened = {(t, f): v for (t, _, f), v in sealed_snapshot(seeded).items() if t == "cases"}

@@ -216,6 +216,50 @@ def test_an_overdue_visits_alert_is_listed_and_opens_for_its_buddy_and_its_visit
     assert "Taken by cw2" in buddy.get(f"/alerts/{alert}").text
 
 
+def test_on_call_staff_see_a_visits_alert_link_only_once_the_alert_pages_them(
+    seeded: App, clock: FixedClock
+) -> None:
+    """On-call staff see every visit of their agency, but its alert only from its on-call tier
+    (``visible_to``): before that the visit page shows no link to it, which would answer "not
+    found"; once it has paged them, the link is there and opens."""
+    from sqlalchemy import update
+
+    from harbour.db.models import Alert, Staff
+    from harbour.notify.alerts import escalate_unacknowledged
+
+    seeded.run(
+        lambda uow: uow.session.execute(
+            update(Staff).where(Staff.handle == "coord").values(on_call=True)
+        )
+    )
+    visits.start_visit(seeded, "cw1", back_at="16:30", location=WHERE, buddy="cw2")
+    view = visits.list_visits(seeded, "cw1")[0]
+    clock.set(view.deadline_at + timedelta(minutes=1))
+    assert seeded.run(lambda uow: raise_overdue(uow, clock.now())) == 1
+    alert = seeded.run(lambda uow: uow.session.get_one(Visit, view.id).alert_id)
+    assert alert is not None
+    on_call, _ = signed_in(seeded, clock, "coord")
+
+    def shown() -> str:
+        page = on_call.post(f"/visits/{view.id}/where", data={"csrf": csrf_of(on_call, "/visits")})
+        assert page.status_code == 200 and WHERE in page.text
+        return str(page.text)
+
+    def climb() -> int:
+        due = seeded.run(lambda uow: uow.session.get_one(Alert, alert).next_escalation_at)
+        clock.set(due)
+        seeded.run(lambda uow: escalate_unacknowledged(uow, clock.now()))
+        return int(seeded.run(lambda uow: uow.session.get_one(Alert, alert).tier))
+
+    for tier in (0, 1):  # the buddy, then the supervisors: not yet the on-call staff
+        assert "/alerts/" not in shown(), tier
+        assert on_call.get(f"/alerts/{alert}").status_code == 404
+        assert climb() == tier + 1
+    assert f"/alerts/{alert}" in shown()  # paged now: the link, and it opens
+    assert on_call.get(f"/alerts/{alert}").status_code == 200
+    assert [v.alert_id for v in visits.list_visits(seeded, "coord")] == [alert]
+
+
 def test_a_missing_episode_recorded_its_steps_done_and_the_return(
     seeded: App, clock: FixedClock
 ) -> None:

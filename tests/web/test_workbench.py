@@ -14,9 +14,10 @@ from sqlalchemy import select
 
 from harbour.app import App
 from harbour.clock import FixedClock
-from harbour.db.models import AuditEvent, Plan, PlanItem
+from harbour.db.models import AuditEvent, Plan
 from harbour.domain.refs import short_form
-from harbour.plans.opaque import shown_key
+from harbour.plans.opaque import detail, shown_key
+from harbour.plans.snapshot import plan_items
 from harbour.web.casework import DOCUMENT_CSP
 from tests.cli.helpers import assess_just_left
 from tests.notify.helpers import new_case
@@ -36,15 +37,19 @@ def worked(seeded: App, clock: FixedClock) -> tuple[Any, str, str]:
 
 
 def items(app: App, reference: str, version: int = 1) -> dict[str, tuple[str, str | None, Any]]:
+    """The version's items as stored (their owners unsealed), without the risks section's
+    placeholders."""
     rows = app.run(
         lambda uow: [
-            (shown_key(uow, i), i.state, i.owner, i.due_on)
-            for i in uow.session.scalars(
-                select(PlanItem)
-                .join(Plan, Plan.id == PlanItem.plan_id)
-                .where(Plan.version_number == version)
-                .where(Plan.case_id == _case_id(uow, reference))
-            ).all()
+            (shown_key(uow, i), i.state, detail(uow, i).owner, i.due_on)
+            for i in plan_items(
+                uow,
+                uow.session.scalars(
+                    select(Plan)
+                    .where(Plan.version_number == version)
+                    .where(Plan.case_id == _case_id(uow, reference))
+                ).one(),
+            )
         ]
     )
     return {key: (state, owner, due) for key, state, owner, due in rows}
