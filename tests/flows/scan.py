@@ -8,7 +8,7 @@ import binascii
 import bz2
 import contextlib
 import lzma
-import pickle
+import pickletools
 import re
 import sqlite3
 import zlib
@@ -36,8 +36,21 @@ def _decodings(blob: bytes) -> Iterator[bytes]:
     for decompress in (zlib.decompress, bz2.decompress, lzma.decompress):
         with contextlib.suppress(Exception):  # not that format
             yield decompress(blob)
-    with contextlib.suppress(Exception):  # not a pickle, or one of a class we cannot import
-        yield repr(pickle.loads(blob)).encode()
+    yield from _pickled_values(blob)
+
+
+def _pickled_values(blob: bytes) -> Iterator[bytes]:
+    """The strings and bytes a pickle holds, read by walking its opcodes, never by unpickling:
+    loading arbitrary bytes as a pickle may run code, and an opcode read from random bytes can
+    ask for a memo of gigabytes (seen: a 27.5 GB allocation; the kernel may kill the worker)."""
+    if not blob.startswith(b"\x80"):  # protocol 2 and later, all Prefect and cloudpickle write
+        return
+    with contextlib.suppress(Exception):  # not a pickle after all, or cut short
+        for _, arg, _ in pickletools.genops(blob):
+            if isinstance(arg, str):
+                yield arg.encode()
+            elif isinstance(arg, bytes | bytearray):
+                yield bytes(arg)
 
 
 def hits_in(blob: bytes, marker: bytes) -> bool:
