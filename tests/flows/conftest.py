@@ -26,6 +26,7 @@ from tests.orchestration.helpers import in_mode
 class PrefectServer:
     home: Path  # PREFECT_HOME: storage, and anything else Prefect writes locally
     database: Path  # the test server's SQLite database
+    api_url: str  # for the processes a test starts (PREFECT_API_URL)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -48,9 +49,10 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
         prefect_test_harness(server_startup_timeout=300),  # drains the log and event workers
         without_heartbeat(),
     ):
-        url = get_current_settings().server.database.connection_url
-        assert url is not None
-        yield PrefectServer(home, Path(url.get_secret_value().split(":///", 1)[1]))
+        current = get_current_settings()
+        url, api = current.server.database.connection_url, current.api.url
+        assert url is not None and api is not None
+        yield PrefectServer(home, Path(url.get_secret_value().split(":///", 1)[1]), api)
 
 
 @pytest.fixture
