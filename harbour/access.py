@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy import ColumnElement, and_, bindparam, exists, select
 
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Agency, AuditEvent, Case, CaseCover, Staff
@@ -34,10 +34,15 @@ class Actor:
     operator: bool = False  # one of the installation's operators (an admin; see STORE_WIDE)
 
 
+# Built once: every command and page resolves its actor, and building a statement costs more
+# than running it (issue 16).
+_STAFF_BY_HANDLE = select(Staff).where(Staff.handle == bindparam("handle"))
+
+
 def resolve_actor(uow: UnitOfWork, handle: str | None) -> Actor:
     if not handle:
         raise InvalidInput([("--as", "say who is acting (--as HANDLE or HARBOUR_ACTOR)")])
-    staff = uow.session.scalar(select(Staff).where(Staff.handle == handle))
+    staff = uow.session.scalar(_STAFF_BY_HANDLE, {"handle": handle})
     if staff is None or not staff.active:
         _audit_denied(uow, handle, None, None, "actor.resolve")
         typed = escaped(handle)

@@ -105,7 +105,8 @@ def render(templates_dir: Path, name: str, context: Mapping[str, Any]) -> str:
         raise
     except TemplateError as exc:
         raise RenderError(detail=f"{name}: {type(exc).__name__}") from None
-    # Printed values rarely hold a bidi override: search the whole text before substituting.
-    if _BIDI_CONTROLS.search(text) is not None:
+    # Printed values rarely hold a bidi override: search the whole text before substituting,
+    # and only text that is not all ASCII (a check several times faster than the search).
+    if not text.isascii() and _BIDI_CONTROLS.search(text) is not None:
         return _BIDI_CONTROLS.sub(_bidi_code, text)
     return text

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, String, and_, bindparam, or_, select
 
 from harbour.access import Actor, audit, authorize, resolve_actor
 from harbour.app import App, UnitOfWork
@@ -87,19 +88,35 @@ def likely(
     """The actor's agency's cases (but ``besides``) whose youth index matches, oldest first."""
     uow.check_keys("read")
     digests = uow.app.cipher.blind_indexes(identity_text(name, date_of_birth))
+    values: dict[str, object] = {"agency_id": actor.agency_id, "besides": besides}
+    for i, (key_id, digest) in enumerate(digests.items()):
+        values |= {f"key_{i}": key_id, f"digest_{i}": digest}
+    query = _likely_query(len(digests), besides is not None)
+    return tuple(Existing(ref, status) for ref, status in uow.session.execute(query, values))
+
+
+@cache
+def _likely_query(keys: int, besides: bool) -> Select[str, str]:
+    """``likely``'s statement for a keyring of ``keys`` keys, built once (building it cost
+    more than running it): its values are bound when it runs."""
     matches = or_(
-        *(and_(YouthIndex.key_id == k, YouthIndex.digest == d) for k, d in digests.items())
+        *(
+            and_(
+                YouthIndex.key_id == bindparam(f"key_{i}"),
+                YouthIndex.digest == bindparam(f"digest_{i}"),
+            )
+            for i in range(keys)
+        )
     )
+    agency = bindparam("agency_id", type_=String)
     query = (
         select(Case.reference, Case.status)
         .join(YouthIndex, YouthIndex.case_id == Case.id)
-        .where(YouthIndex.agency_id == actor.agency_id, Case.agency_id == actor.agency_id, matches)
+        .where(YouthIndex.agency_id == agency, Case.agency_id == agency, matches)
         .order_by(Case.created_at, Case.reference)
         .limit(MAX_NAMED)
     )
-    if besides is not None:
-        query = query.where(Case.id != besides)
-    return tuple(Existing(ref, status) for ref, status in uow.session.execute(query))
+    return query.where(Case.id != bindparam("besides")) if besides else query
 
 
 def index(

@@ -217,6 +217,7 @@ def _create_or_replay(
         if referral.caseworker is None:  # by the agency's rule
             audit(uow, None, "case.assign", case.id, caseworker=assigned.handle)
         events.record_new(uow, case.id, events.CASE_ASSIGNED, new_id(), caseworker=assigned.handle)
+    uow.insert_added()  # the case and everything it starts with: all new, no flush needed
     return Referred(case.id, case.reference, case.status, alike)
 
 

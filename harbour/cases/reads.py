@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, bindparam, exists, func, or_, select
 
 from harbour import events
 from harbour.access import (
@@ -419,19 +419,27 @@ def assign_case(uow: UnitOfWork, actor: Actor | None, case: Case, handle: str) -
     return case
 
 
-def least_loaded_caseworker(uow: UnitOfWork, agency_id: str) -> Staff | None:
-    """The agency's active caseworker with the fewest open cases (by handle on a tie)."""
-    open_cases = (
+# Built once, as every referral asks it: building the statement cost five times running it.
+_LEAST_LOADED = (
+    select(Staff)
+    .where(
+        Staff.agency_id == bindparam("agency_id"),
+        Staff.active.is_(True),
+        Staff.role == Role.CASEWORKER,
+    )
+    .order_by(
         select(func.count(Case.id))
         .where(Case.caseworker_id == Staff.id, Case.status != CaseStatus.CLOSED)
-        .scalar_subquery()
+        .scalar_subquery(),
+        Staff.handle,
     )
-    return uow.session.scalar(
-        select(Staff)
-        .where(Staff.agency_id == agency_id, Staff.active.is_(True), Staff.role == Role.CASEWORKER)
-        .order_by(open_cases, Staff.handle)
-        .limit(1)
-    )
+    .limit(1)
+)
+
+
+def least_loaded_caseworker(uow: UnitOfWork, agency_id: str) -> Staff | None:
+    """The agency's active caseworker with the fewest open cases (by handle on a tie)."""
+    return uow.session.scalar(_LEAST_LOADED, {"agency_id": agency_id})
 
 
 def latest_assignment(uow: UnitOfWork, case: Case) -> str | None:

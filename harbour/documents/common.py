@@ -18,6 +18,8 @@ _SPACE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")  # whitespace and every control 
 
 def clean(text: str) -> str:
     """One line of text: control characters and line breaks become single spaces."""
+    if text.isprintable() and "  " not in text:  # nothing to replace: no line break, no
+        return text.strip()  # control character, no other space than single ASCII ones
     return _SPACE.sub(" ", text).strip()
 
 

@@ -77,6 +77,7 @@ class StaffView:
 
 def staff_view(plan: PlanSnapshot) -> StaffView:
     as_of = local_day(plan.finalized_at or plan.created_at, plan.timezone)
+    sections = _by_section(plan)
     return StaffView(
         reference=plan.case_reference,
         agency=maybe(plan.extra.get("agency_name")),
@@ -92,15 +93,15 @@ def staff_view(plan: PlanSnapshot) -> StaffView:
         timezone=plan.timezone,
         youth_title=maybe(plan.youth_title),
         hide_hotlines=plan.hide_hotlines,
-        emergency=_items(plan, PlanSection.EMERGENCY),
+        emergency=_items(plan, sections[PlanSection.EMERGENCY]),
         reasons=tuple(clean(text) for _code, text in plan.reasons),
-        risks=tuple(staff_item(plan, i) for i in _unexplained_risks(plan)),
+        risks=_items(plan, _unexplained_risks(plan, sections[PlanSection.RISKS])),
         threats=tuple(_threat(threat, as_of) for threat in plan.threats),
-        strategies=_by_phase(plan),
-        steps=_items(plan, PlanSection.STEPS),
-        contact_items=_written(plan, PlanSection.CONTACTS),
+        strategies=_by_phase(plan, sections[PlanSection.STRATEGIES]),
+        steps=_items(plan, sections[PlanSection.STEPS]),
+        contact_items=_written(plan, sections[PlanSection.CONTACTS]),
         contacts=tuple(contact_line(contact) for contact in plan.contacts),
-        resource_items=_written(plan, PlanSection.RESOURCES),
+        resource_items=_written(plan, sections[PlanSection.RESOURCES]),
         resources=tuple(resource_line(resource) for resource in plan.resources),
     )
 
@@ -116,29 +117,38 @@ def staff_item(plan: PlanSnapshot, item: PlanItemView) -> StaffItem:
     )
 
 
-def _items(plan: PlanSnapshot, section: PlanSection) -> tuple[StaffItem, ...]:
-    return tuple(staff_item(plan, item) for item in plan.section(section))
+def _by_section(plan: PlanSnapshot) -> dict[PlanSection, list[PlanItemView]]:
+    """The plan's items but the rejected, by section in their order: one pass over the items
+    (``plan.section`` for each section would be one pass each)."""
+    sections: dict[PlanSection, list[PlanItemView]] = {section: [] for section in PlanSection}
+    for item in plan.items:
+        if item.state != ItemState.REJECTED:
+            sections[item.section].append(item)
+    return sections
 
 
-def _unexplained_risks(plan: PlanSnapshot) -> list[PlanItemView]:
+def _items(plan: PlanSnapshot, items: list[PlanItemView]) -> tuple[StaffItem, ...]:
+    return tuple(staff_item(plan, item) for item in items)
+
+
+def _unexplained_risks(plan: PlanSnapshot, risks: list[PlanItemView]) -> list[PlanItemView]:
     """Risk items other than the assessment's reasons, which the copy already lists."""
     reasons = {code for code, _text in plan.reasons}
-    return [i for i in plan.section(PlanSection.RISKS) if i.code is None or i.code not in reasons]
+    return [i for i in risks if i.code is None or i.code not in reasons]
 
 
-def _written(plan: PlanSnapshot, section: PlanSection) -> tuple[StaffItem, ...]:
+def _written(plan: PlanSnapshot, items: list[PlanItemView]) -> tuple[StaffItem, ...]:
     """Items staff wrote; the section's people and resources are listed from the plan itself."""
-    return tuple(staff_item(plan, i) for i in plan.section(section) if i.state == ItemState.ADDED)
+    return tuple(staff_item(plan, i) for i in items if i.state == ItemState.ADDED)
 
 
-def _by_phase(plan: PlanSnapshot) -> tuple[PhaseGroup, ...]:
-    strategies = plan.section(PlanSection.STRATEGIES)
-    groups = [
-        PhaseGroup(str(phase), tuple(staff_item(plan, i) for i in strategies if i.phase == phase))
-        for phase in Phase
-    ]
-    other = tuple(staff_item(plan, i) for i in strategies if i.phase is None)
-    return tuple(g for g in [*groups, PhaseGroup("other", other)] if g.items)
+def _by_phase(plan: PlanSnapshot, strategies: list[PlanItemView]) -> tuple[PhaseGroup, ...]:
+    """The strategies by phase, in the phases' order, those of none last ("other")."""
+    phases: dict[Phase | None, list[StaffItem]] = {phase: [] for phase in (*Phase, None)}
+    for item in strategies:
+        phases[item.phase].append(staff_item(plan, item))
+    groups = [PhaseGroup(str(phase or "other"), tuple(items)) for phase, items in phases.items()]
+    return tuple(g for g in groups if g.items)
 
 
 def _threat(threat: ThreatView, as_of: date) -> ThreatLine:

@@ -8,7 +8,6 @@ trafficker.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from harbour.documents.common import (
@@ -52,15 +51,19 @@ class YouthView:
 
 
 def youth_view(plan: PlanSnapshot) -> YouthView:
-    items = agreed(plan.items)
+    shelves: dict[str, list[Step]] = {"emergency": [], "steps": [], "ideas": [], "calm": []}
+    for item in agreed(plan.items):  # one pass: each item goes on one shelf, or none
+        shelf = _shelf(item)
+        if shelf is not None:
+            shelves[shelf].append(Step(clean(item.youth_text), iso(item.due_on)))
     return YouthView(
         title=maybe(plan.youth_title),
         emergency_number=emergency_resource(plan).call or "911",
-        emergency=_steps(i for i in items if _own(i, PlanSection.EMERGENCY)),
-        steps=_steps(i for i in items if _own(i, PlanSection.STEPS)),
-        ideas=_steps(i for i in items if _strategy(i) and i.phase in IDEA_PHASES),
+        emergency=tuple(shelves["emergency"]),
+        steps=tuple(shelves["steps"]),
+        ideas=tuple(shelves["ideas"]),
         contacts=tuple(contact_line(c) for c in plan.contacts if c.kind != PersonKind.YOUTH),
-        calm=_steps(i for i in items if _strategy(i) and i.phase == Phase.EMOTIONAL_REGULATION),
+        calm=tuple(shelves["calm"]),
         resources=tuple(
             resource_line(r, discreet=True)
             for r in plan.resources
@@ -78,17 +81,20 @@ def wallet_card(view: YouthView) -> YouthView:
     return replace(view, **cut, title=title, more=more or view.more)
 
 
-def _own(item: PlanItemView, section: PlanSection) -> bool:
-    return item.section == section and item.owner == StepOwner.YOUTH
+_OWN_SHELVES = {PlanSection.EMERGENCY: "emergency", PlanSection.STEPS: "steps"}
 
 
-def _strategy(item: PlanItemView) -> bool:
-    """A strategy the youth carries out (staff-added ones have no owner)."""
-    return item.section == PlanSection.STRATEGIES and item.owner in (StepOwner.YOUTH, None)
-
-
-def _steps(items: Iterable[PlanItemView]) -> tuple[Step, ...]:
-    return tuple(Step(clean(item.youth_text), iso(item.due_on)) for item in items)
+def _shelf(item: PlanItemView) -> str | None:
+    """Where an agreed item goes on the youth's copy: the youth's own emergency steps and steps,
+    and the strategies the youth carries out (staff-added ones have no owner) as ideas or as
+    ways to calm down; None for anything else."""
+    if item.section in _OWN_SHELVES:
+        return _OWN_SHELVES[item.section] if item.owner == StepOwner.YOUTH else None
+    if item.section != PlanSection.STRATEGIES or item.owner not in (StepOwner.YOUTH, None):
+        return None
+    if item.phase in IDEA_PHASES:
+        return "ideas"
+    return "calm" if item.phase == Phase.EMOTIONAL_REGULATION else None
 
 
 def _short(entry: object) -> object:
