@@ -462,14 +462,16 @@ _MARK_COLUMNS = (
     "INSERT INTO reminder_marks (id, assessment_id, threshold, due_at, fired_at, outcome)"
 )
 # By the marks' rows, each joined to its assessment by primary key: nothing else is read.
-# (SQLite: ``WHERE true`` keeps its parser from taking ON CONFLICT for the join's ON.)
+# (SQLite: ``CROSS JOIN`` keeps the marks the outer loop, which its planner otherwise made the
+# open assessments, probing the JSON for each; ``WHERE true`` keeps its parser from taking
+# ON CONFLICT for the join's ON.)
 _RECORD_MARKS = {
     False: text(
         f"""{_MARK_COLUMNS}
         SELECT json_extract(m.value, '$.id'), a.id, json_extract(m.value, '$.threshold'),
             a.due_at, :fired_at, json_extract(m.value, '$.outcome')
         FROM json_each(:marks) AS m
-        JOIN assessments AS a ON a.id = json_extract(m.value, '$.assessment_id')
+        CROSS JOIN assessments AS a ON a.id = json_extract(m.value, '$.assessment_id')
             AND a.due_at = json_extract(m.value, '$.due_at') AND a.status = :open
         WHERE true {_UPSERT_MARKS}"""
     ).bindparams(bindparam("fired_at", type_=_DUE_AT)),
