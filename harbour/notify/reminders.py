@@ -10,6 +10,7 @@ recipient (``harbour.notify.digests``), written batch by batch with the marks. O
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -19,11 +20,11 @@ from functools import lru_cache, partial
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, exists, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, bindparam, exists, or_, select, text
 
 from harbour import events
 from harbour.app import UnitOfWork
+from harbour.db.base import new_id
 from harbour.db.models import Agency, Assessment, Case, ReminderMark
 from harbour.domain import refs
 from harbour.domain.policy import (
@@ -274,11 +275,15 @@ def _batch(uow: UnitOfWork, firings: list[Firing], digests: Digests) -> Batch:
     """Marks, escalations and digest items for ``firings``, each checked again in this
     transaction (one completed, re-timed or reminded since is left out): a few statements per
     batch, whatever its size."""
-    chunk = [(firing.due, firing.marks) for firing in _still_due(uow, firings)]
+    written = _record_marks(uow, [mark for firing in firings for mark in firing.marks])
+    chunk = [
+        (firing.due, firing.marks)
+        for firing in firings
+        if any((firing.due.assessment_id, mark["threshold"]) in written for mark in firing.marks)
+    ]
     who = recipients.caseworkers_or_supervisors(
         uow, [(due.caseworker_id, due.agency_id) for due, _ in chunk]
     )
-    written = _record_marks(uow, [mark for _, marks in chunk for mark in marks])
     counts: Counter[str] = Counter(assessments=len(chunk))
     items: dict[str, list[dict[str, Any]]] = defaultdict(list)
     overdue: list[Due] = []
@@ -386,23 +391,6 @@ def _candidates(thresholds: tuple[str, ...]) -> Any:
     )
 
 
-# By primary key alone, the assessment's own row: beside the candidates' own conditions,
-# SQLite's planner walked the (status, due_at) index for every batch, and with the case joined
-# PostgreSQL's scanned every assessment. The status is checked in Python; a closed case's
-# assessments are cancelled with it.
-_BY_ID = select(Assessment.id, Assessment.due_at, Assessment.status).where(
-    Assessment.id.in_(bindparam("ids", expanding=True))
-)
-
-
-def _still_due(uow: UnitOfWork, firings: list[Firing]) -> list[Firing]:
-    """The ``firings`` whose assessment is still open and due when it was read."""
-    ids = [firing.due.assessment_id for firing in firings]
-    found = uow.session.execute(_BY_ID, {"ids": ids}).tuples()
-    now = {id_: due_at for id_, due_at, status in found if status == AssessmentStatus.OPEN}
-    return [firing for firing in firings if now.get(firing.due.assessment_id) == firing.due.due_at]
-
-
 def _fired(mark: ReminderMark | None, due_at: datetime) -> bool:
     return mark is not None and mark.due_at == due_at
 
@@ -420,19 +408,83 @@ def _mark(due: Due, threshold: str, now: datetime, outcome: str) -> dict[str, An
 def _record_marks(uow: UnitOfWork, marks: list[dict[str, Any]]) -> set[tuple[str, str]]:
     """Record that each threshold fired for the current due date, in one statement: a new mark,
     or the assessment's earlier one re-armed (its due date moved since), keyed by the marks'
-    uniqueness. Returns those written: a mark another sweep has just written for the same due
-    date is left alone and left out, so a threshold fires once even if two sweeps overlap."""
+    uniqueness, for the assessments still open and due when they were read (one completed or
+    re-timed since is left out). Returns those written: a mark another sweep has just written
+    for the same due date is left alone and left out, so a threshold fires once even if two
+    sweeps overlap.
+
+    The marks travel as one JSON parameter, read back as rows by the database (``json_each``,
+    ``jsonb_to_recordset``): a statement of a few hundred characters whatever the batch's size,
+    where thousands of bound parameters cost more to render and parse than the inserts."""
     if not marks:
         return set()
-    dialect = postgresql if uow.session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(ReminderMark.__table__)
-    statement = statement.on_conflict_do_update(
-        index_elements=["assessment_id", "threshold"],
-        set_={name: statement.excluded[name] for name in ("due_at", "fired_at", "outcome")},
-        where=ReminderMark.due_at != statement.excluded.due_at,
-    ).returning(ReminderMark.assessment_id, ReminderMark.threshold)
-    found = uow.session.connection().execute(statement, marks)
+    dialect = uow.session.get_bind().dialect
+    due_at = _due_at_value(dialect)
+    rows = [
+        {
+            "id": new_id(),
+            "assessment_id": mark["assessment_id"],
+            "threshold": mark["threshold"],
+            "due_at": due_at(mark["due_at"]),
+            "outcome": mark["outcome"],
+        }
+        for mark in marks
+    ]
+    statement = _RECORD_MARKS[dialect.name == "postgresql"]
+    found = uow.session.connection().execute(
+        statement,
+        {
+            "marks": json.dumps(rows, separators=(",", ":")),
+            "fired_at": marks[0]["fired_at"],
+            "open": AssessmentStatus.OPEN.value,
+        },
+    )
     return set(found.tuples())
+
+
+def _due_at_value(dialect: Any) -> Callable[[datetime], str]:
+    """A due time as the database stores it, for the JSON the marks travel in: SQLite's text
+    (compared as text with the assessment's), PostgreSQL's ISO form with its zone."""
+    if dialect.name == "postgresql":
+        return lambda moment: moment.isoformat()
+    process = _DUE_AT.dialect_impl(dialect).bind_processor(dialect)
+    assert process is not None
+    return lambda moment: str(process(moment))
+
+
+_UPSERT_MARKS = """
+    ON CONFLICT (assessment_id, threshold) DO UPDATE
+    SET due_at = excluded.due_at, fired_at = excluded.fired_at, outcome = excluded.outcome
+    WHERE reminder_marks.due_at <> excluded.due_at
+    RETURNING assessment_id, threshold
+"""
+_MARK_COLUMNS = (
+    "INSERT INTO reminder_marks (id, assessment_id, threshold, due_at, fired_at, outcome)"
+)
+# By the marks' rows, each joined to its assessment by primary key: nothing else is read.
+# (SQLite: ``CROSS JOIN`` keeps the marks the outer loop, which its planner otherwise made the
+# open assessments, probing the JSON for each; ``WHERE true`` keeps its parser from taking
+# ON CONFLICT for the join's ON.)
+_RECORD_MARKS = {
+    False: text(
+        f"""{_MARK_COLUMNS}
+        SELECT json_extract(m.value, '$.id'), a.id, json_extract(m.value, '$.threshold'),
+            a.due_at, :fired_at, json_extract(m.value, '$.outcome')
+        FROM json_each(:marks) AS m
+        CROSS JOIN assessments AS a ON a.id = json_extract(m.value, '$.assessment_id')
+            AND a.due_at = json_extract(m.value, '$.due_at') AND a.status = :open
+        WHERE true {_UPSERT_MARKS}"""
+    ).bindparams(bindparam("fired_at", type_=_DUE_AT)),
+    True: text(
+        f"""{_MARK_COLUMNS}
+        SELECT m.id, a.id, m.threshold, a.due_at, :fired_at, m.outcome
+        FROM jsonb_to_recordset(CAST(:marks AS jsonb))
+            AS m(id text, assessment_id text, threshold text, due_at timestamptz, outcome text)
+        JOIN assessments AS a ON a.id = m.assessment_id AND a.due_at = m.due_at
+            AND a.status = :open
+        {_UPSERT_MARKS}"""
+    ).bindparams(bindparam("fired_at", type_=_DUE_AT)),
+}
 
 
 def _item(due: Due, threshold: str) -> dict[str, Any]:

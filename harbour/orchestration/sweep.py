@@ -36,6 +36,7 @@ REMINDER_BATCH = 2000
 # On SQLite, about how long one batch of reminders may hold the write lock: batches are sized
 # to it from the pace of the last, so another writer waits about this plus one ``WriterGap``.
 SQLITE_HOLD = 0.05
+ALL = 2**62  # a batch size: every assessment in one transaction
 SQLITE_GAP = 0.1  # seconds: the longest a waiting SQLite connection sleeps between tries
 
 
@@ -173,12 +174,17 @@ def _open_next(uow: UnitOfWork, *, ids: list[str]) -> int:
 def send_reminders(
     app: App,
     now: datetime,
-    batch: int = REMINDER_BATCH,
+    batch: int | None = None,
     between: Callable[[], None] | None = None,
 ) -> int:
     """Enqueue the once-per-threshold reminders, one digest per recipient, and the overdue
     escalations; how many. A transaction per ``batch`` assessments with something to fire
-    (``between`` runs between two), then a short one that sends the digests."""
+    (``between`` runs between two), then a short one that sends the digests.
+
+    By default, on SQLite batches of up to ``REMINDER_BATCH``, each sized to hold the write lock
+    about ``SQLITE_HOLD``; on PostgreSQL one transaction for them all: its writers wait for no
+    lock the sweep takes (new marks and outbox rows; the rows of overdue cases, only while it
+    commits), so batches there would only add transactions and re-checks."""
     from harbour.notify import reminders
 
     gap = WriterGap(app)
@@ -188,9 +194,11 @@ def send_reminders(
         if between is not None:
             between()
 
-    hold = SQLITE_HOLD if app.engine.dialect.name == "sqlite" else None
+    sqlite = app.engine.dialect.name == "sqlite"
+    hold = SQLITE_HOLD if sqlite else None
+    size = batch or (REMINDER_BATCH if sqlite else ALL)
     counts = reminders.sweep(
-        app.run, app.reference.policy, now, batch=batch, between=pause, read=app.read, hold=hold
+        app.run, app.reference.policy, now, batch=size, between=pause, read=app.read, hold=hold
     )
     names = ("due_soon", "due_today", "overdue", "escalated", "orders_expiring")
     return sum(counts.get(name, 0) for name in names)
@@ -238,7 +246,7 @@ def sweep(app: App, now: datetime | None = None, batch: int | None = None) -> Sw
             ("visits", partial(raise_overdue_visits, app, at)),
             ("missing", partial(alert_missing_steps, app, at)),
             ("opened", partial(open_due_assessments, app, at, batch or BATCH)),
-            ("reminders", partial(send_reminders, app, at, batch or REMINDER_BATCH)),
+            ("reminders", partial(send_reminders, app, at, batch)),
             ("events", partial(finish_events, app, at, batch or BATCH)),
         ]
     )
