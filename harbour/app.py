@@ -18,7 +18,6 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from harbour.clock import Clock, SystemClock
 from harbour.crypto import FieldCipher, Keyring
-from harbour.db import storekeys
 from harbour.db.base import Base
 from harbour.db.engine import READ_ONLY, make_engine
 from harbour.domain import refs
@@ -207,6 +206,10 @@ class UnitOfWork:
             self._check_keys(use)
 
     def _check_keys(self, use: str) -> None:
+        # Imported here: it maps every table, which a command that never opens the store
+        # (`harbour catalogue`, `instrument show`) need not pay for at start.
+        from harbour.db import storekeys
+
         cipher = self.app.cipher
         if storekeys.check(self.session, cipher.keyring, writing=use == "write", now=self.now()):
             cipher.checked_for.add(use)

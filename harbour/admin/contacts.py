@@ -24,13 +24,13 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class ContactIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     email: Email | None = None
     chat: ChatAddress | None = None
 
 
 class DeliveryIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     mail: SettingsUrl | None = None
     chat: SettingsUrl | None = None
 

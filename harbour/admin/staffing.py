@@ -35,7 +35,7 @@ from harbour.validation import parse
 
 
 class AgencyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     name: Handle
     timezone: TimeZoneName
     address: Address | None = None
@@ -43,7 +43,7 @@ class AgencyIn(BaseModel):
 
 
 class StaffIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     handle: Handle
     agency: Handle
     role: Role
@@ -337,7 +337,7 @@ def deactivate_staff(
 
 
 class RoleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     role: Role
 
 

@@ -33,7 +33,7 @@ from harbour.validation import parse
 
 
 class OverrideIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     level: RiskLevel
     reason: Note
 

@@ -33,7 +33,7 @@ from harbour.validation import parse
 
 
 class _CoverIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     reason: Note
 
 

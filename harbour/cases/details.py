@@ -69,7 +69,7 @@ _THREAT_CLEARABLE = frozenset(
 class _Patch(BaseModel):
     """Only the fields given change; every one is checked as the referral checks it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     clearable: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod

@@ -46,7 +46,7 @@ MAX_PEOPLE = 20
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class YouthIn(_Strict):

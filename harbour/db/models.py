@@ -1,9 +1,11 @@
 """Harbour's tables. Identifying fields are sealed (``*_sealed``); everything else is operational.
 
 Relationships use ``lazy="raise"`` so that no query hides behind an attribute access.
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: every command maps these classes, and with the
+annotations kept as strings SQLAlchemy evaluates each column's with ``eval`` (about a tenth of the
+mapping's cost); a class not defined yet is named in quotes instead.
+"""
 
 from datetime import date, datetime
 from typing import Any
@@ -104,8 +106,8 @@ class Case(Base):
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    people: Mapped[list[Person]] = relationship(lazy="raise", order_by="Person.position")
-    threats: Mapped[list[ThreatSource]] = relationship(
+    people: Mapped[list["Person"]] = relationship(lazy="raise", order_by="Person.position")
+    threats: Mapped[list["ThreatSource"]] = relationship(
         lazy="raise", order_by="ThreatSource.position"
     )
 
@@ -289,7 +291,7 @@ class Plan(Base):
     next_due_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    items: Mapped[list[PlanItem]] = relationship(lazy="raise", order_by="PlanItem.position")
+    items: Mapped[list["PlanItem"]] = relationship(lazy="raise", order_by="PlanItem.position")
 
     __mapper_args__ = {"version_id_col": version}
 

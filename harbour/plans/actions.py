@@ -30,7 +30,7 @@ Version = Annotated[int, Field(ge=1, le=100_000)]
 
 
 class ItemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     section: PlanSection
     text: Note
     owner: StepOwner | None = None
@@ -46,19 +46,19 @@ class ItemIn(BaseModel):
 
 
 class StepIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     owner: StepOwner
     due: date | None = None
 
 
 class YouthCopyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     title: Title | None = None
     hide_hotlines: bool | None = None
 
 
 class VersionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     number: Version
 
 
