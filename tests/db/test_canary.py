@@ -151,7 +151,9 @@ def test_markers_stay_sealed(seeded: App, tmp_path: Path, caplog: pytest.LogCapt
 
 def _situations_in_clear(app: App) -> list[tuple[str, str, str]]:
     """(table, column, situation) for any situation code in a clear column of the cases or
-    their lifecycle events (whose payloads are published to Prefect)."""
+    their lifecycle events (whose payloads are published to Prefect). An assessment's point is
+    in clear by design (the schedule and the flows route on it; the README says what it tells),
+    so an event's ``point`` is left out, though some points share a situation's name."""
     from sqlalchemy import select
 
     from harbour.db.base import sealed_columns
@@ -168,9 +170,13 @@ def _situations_in_clear(app: App) -> list[tuple[str, str, str]]:
             for row in rows
             for c, v in zip(clear, row, strict=True)
             for s in Situation
-            if s.value in str(v)
+            if s.value in str(_without_point(v))
         ]
     return found
+
+
+def _without_point(value: object) -> object:
+    return {k: v for k, v in value.items() if k != "point"} if isinstance(value, dict) else value
 
 
 def test_canary_sees_a_plaintext_leak(seeded: App, tmp_path: Path) -> None:
