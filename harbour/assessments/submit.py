@@ -21,7 +21,8 @@ from harbour.app import App, UnitOfWork
 from harbour.cases import schedule
 from harbour.cases import transitions as lifecycle
 from harbour.cases.intake import IdempotencyKey
-from harbour.cases.reads import set_at_risk
+from harbour.cases.reads import set_at_risk, set_situation
+from harbour.cases.reads import situation as situation_now
 from harbour.cases.schedule import open_assessment
 from harbour.clock import local_time
 from harbour.db.models import (
@@ -292,7 +293,7 @@ def _update_case(
     case.risk_level = result.level
     situation = situation_of(instrument, structured) or SITUATION_OF_POINT.get(point)
     if situation is not None:
-        case.situation = situation
+        set_situation(uow, case, situation)
     set_at_risk(uow, case, (p.value for p in persons_at_risk(instrument, structured)))
     case.updated_at = uow.now()
 
@@ -311,7 +312,7 @@ def _compose_plan(
     threats = set(threats_present(instrument, structured)) | set(recorded)
     items = compose(
         result,
-        Situation(case.situation),
+        situation_now(uow, case),
         threats,  # type: ignore[arg-type]
         persons_at_risk(instrument, structured),
         proposed(uow, latest_plan(uow, case)),

@@ -25,7 +25,7 @@ from harbour.access import (
 from harbour.app import App, UnitOfWork
 from harbour.cases import duplicates, schedule
 from harbour.cases.duplicates import Existing, LikelyDuplicate
-from harbour.cases.reads import least_loaded_caseworker, set_at_risk
+from harbour.cases.reads import least_loaded_caseworker, set_at_risk, set_situation
 from harbour.db.base import new_id
 from harbour.db.models import PERSON_FIELDS, Case, Person, Staff, ThreatSource
 from harbour.domain.text import (
@@ -212,7 +212,8 @@ def _create_or_replay(
     duplicates.index(uow, case, youth.name, youth.date_of_birth, new_case=True)
     shown = {"likely_duplicates": [e.reference for e in alike]} if alike else {}
     audit(uow, actor, "case.refer", case.id, **shown)
-    events.record_new(uow, case.id, events.CASE_REFERRED, case.id, situation=case.situation)
+    # Ids only: the youth's situation ("considering leaving") is sealed on the case, never here.
+    events.record_new(uow, case.id, events.CASE_REFERRED, case.id)
     if assigned is not None:  # told by the initial-contact step, like any assignment
         if referral.caseworker is None:  # by the agency's rule
             audit(uow, None, "case.assign", case.id, caseworker=assigned.handle)
@@ -259,7 +260,6 @@ def _new_case(
         reference=uow.app.references(),
         agency_id=actor.agency_id,
         status=CaseStatus.REFERRED,
-        situation=referral.situation,
         intake_key=key,
         created_at=now,
         updated_at=now,
@@ -267,6 +267,7 @@ def _new_case(
     case.caseworker_id = assigned.id if assigned is not None else None
     uow.seal(case, "intake_digest", referral.digest())
     uow.seal(case, "referral_source", referral.referral_source)
+    set_situation(uow, case, referral.situation)
     set_at_risk(uow, case, referral.persons_at_risk)
     uow.session.add(case)  # written with everything else in the commit's one flush
     uow.session.add_all(_people(uow, case, referral))

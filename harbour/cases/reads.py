@@ -46,7 +46,7 @@ from harbour.db.models import (
 from harbour.domain import orders
 from harbour.domain.policy import Interval, shift
 from harbour.domain.text import escaped
-from harbour.domain.vocab import AssessmentStatus, CaseStatus, Role
+from harbour.domain.vocab import AssessmentStatus, CaseStatus, Role, Situation
 from harbour.errors import InvalidInput
 from harbour.notify import hooks
 
@@ -277,6 +277,19 @@ def set_at_risk(uow: UnitOfWork, case: Case, codes: Iterable[str]) -> None:
     uow.seal(case, "persons_at_risk", json.dumps(sorted(set(codes))))
 
 
+def situation(uow: UnitOfWork, case: Case) -> Situation:
+    """Where the youth stands, as the referral or the latest assessment said: sealed, since it
+    tells what the answers were (every case has one from its referral on)."""
+    found = uow.unseal(case, "situation")
+    if found is None:
+        raise ValueError("a case without a situation")  # every referral gives it one
+    return Situation(found)
+
+
+def set_situation(uow: UnitOfWork, case: Case, value: Situation) -> None:
+    uow.seal(case, "situation", Situation(value).value)
+
+
 def describe(uow: UnitOfWork, case: Case) -> CaseDetails:
     """The whole case: its summary and everything identifying, unsealed."""
     people = uow.session.scalars(
@@ -289,7 +302,7 @@ def describe(uow: UnitOfWork, case: Case) -> CaseDetails:
     today = agency_today(uow, case.agency_id)
     return dataclasses.replace(
         summarize(uow, case),
-        situation=case.situation,
+        situation=situation(uow, case).value,
         persons_at_risk=tuple(at_risk(uow, case)),
         referral_source=uow.unseal(case, "referral_source"),
         people=tuple(MappingProxyType(_person(uow, p)) for p in people),

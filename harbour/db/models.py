@@ -88,8 +88,11 @@ class Case(Base):
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))  # ix_cases_agency
     caseworker_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"), index=True)
     status: Mapped[str] = mapped_column(String(CODE))
-    situation: Mapped[str] = mapped_column(String(CODE))
     risk_level: Mapped[str | None] = mapped_column(String(CODE))
+    # Where the youth stands (in the situation, considering leaving, just left, stabilizing):
+    # no query needs it (a plan is composed from it within the case's own transaction), and it
+    # tells what the answers were, so sealed like them (``harbour.cases.reads.situation``).
+    situation_sealed: Mapped[str | None] = sealed(YOUTH_PII)
     # Who besides the youth is at risk: the referral's or the latest assessment's answers, so
     # sealed like them (a JSON list of codes).
     persons_at_risk_sealed: Mapped[str | None] = sealed(YOUTH_PII)

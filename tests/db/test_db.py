@@ -81,13 +81,13 @@ def test_a_stale_edit_is_a_conflict(seeded: App) -> None:
 
     def late_edit(uow: object) -> None:
         uow.session.add(stale)  # type: ignore[attr-defined]
-        stale.situation = "just_left"
+        stale.risk_level = "high"
 
     with pytest.raises(Conflict) as raised:
         seeded.run(late_edit)
     assert raised.value.code == "stale"
     fresh = seeded.run(lambda uow: uow.session.get(Case, case_id))
-    assert (fresh.escalated, fresh.situation, fresh.version) == (True, "considering_leaving", 2)
+    assert (fresh.escalated, fresh.risk_level, fresh.version) == (True, None, 2)
 
 
 def _changed_under(uow: Any, staff: Staff) -> None:
