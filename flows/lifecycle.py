@@ -18,7 +18,7 @@ from harbour.orchestration import pipeline, steps
 
 is_pending = harbour_task(pipeline.is_pending)
 mark_processed = harbour_task(pipeline.mark_processed)
-point_of = harbour_task(steps.point_of)
+flow_of_assessment = harbour_task(pipeline.flow_of_assessment)
 # Each step as a task, once; which event runs which is pipeline's table (pipeline.steps_of).
 ROUTED_STEPS = {
     *(step for run in pipeline.STEPS_OF_EVENT.values() for step in run),
@@ -37,28 +37,33 @@ def initial_contact(case_id: Id) -> None:
 @flow(name="safety_assessment", **FLOW_OPTIONS)  # type: ignore[call-overload]
 def safety_assessment(assessment_id: Id) -> None:
     """A submitted assessment (evaluated, planned and scheduled as it was recorded): its plan's
-    documents, its next assessment checked, what its point adds, its notifications sent."""
-    _assessment(assessment_id, point_of(assessment_id))
+    documents, its next assessment checked, its notifications sent. Its points (initial contact,
+    considering leaving, just left, an incident) add no steps, and Prefect is never told which."""
+    _assessment(assessment_id, pipeline.FLOW_OF_OTHER_POINTS, None)
 
 
 @flow(name="planning_meeting", **FLOW_OPTIONS)  # type: ignore[call-overload]
 def planning_meeting(assessment_id: Id) -> None:
-    _assessment(assessment_id, _expect(assessment_id, AssessmentPoint.PLANNING_MEETING))
+    _assessment(assessment_id, "planning_meeting", AssessmentPoint.PLANNING_MEETING)
 
 
 @flow(name="discharge", **FLOW_OPTIONS)  # type: ignore[call-overload]
 def discharge(assessment_id: Id) -> None:
     """The assessment before discharge, then the discharge and its follow-ups."""
-    _assessment(assessment_id, _expect(assessment_id, AssessmentPoint.DISCHARGE))
+    _assessment(assessment_id, "discharge", AssessmentPoint.DISCHARGE)
 
 
 @flow(name="follow_up", **FLOW_OPTIONS)  # type: ignore[call-overload]
 def follow_up(assessment_id: Id) -> None:
     """A follow-up assessment after discharge; the last one closes the case."""
-    _assessment(assessment_id, _expect(assessment_id, AssessmentPoint.FOLLOW_UP))
+    _assessment(assessment_id, "follow_up", AssessmentPoint.FOLLOW_UP)
 
 
-def _assessment(assessment_id: str, point: str) -> None:
+def _assessment(assessment_id: str, flow: str, point: AssessmentPoint | None) -> None:
+    """The assessment's steps, once it is known to be this flow's (a run started by hand with
+    another point's id fails before any step)."""
+    if flow_of_assessment(assessment_id) != flow:
+        raise StepFailed("flow_of_assessment", "wrong_point")
     _process(events.ASSESSMENT_SUBMITTED, assessment_id, point)
 
 
@@ -70,10 +75,3 @@ def _process(name: str, subject_id: str, point: str | None = None) -> None:
         TASKS[step](subject_id)
     mark_processed(name, subject_id)
     deliver_pending()
-
-
-def _expect(assessment_id: str, point: AssessmentPoint) -> str:
-    found = point_of(assessment_id)
-    if found != point:
-        raise StepFailed("point_of", "wrong_point")
-    return found

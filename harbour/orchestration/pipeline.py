@@ -76,6 +76,14 @@ def flow_of(name: str, point: str | None = None) -> str | None:
     return None
 
 
+def flow_of_assessment(app: App, assessment_id: str) -> str:
+    """The flow a submitted assessment starts: what may be said of it outside Harbour, where its
+    point may not (a youth who "just left" or is "considering leaving" is at their most exposed)."""
+    flow = flow_of(events.ASSESSMENT_SUBMITTED, steps.point_of(app, assessment_id))
+    assert flow is not None  # every point starts a flow
+    return flow
+
+
 def steps_for(app: App, name: str, subject_id: str) -> tuple[Step, ...]:
     """The steps processing the event ``name`` about ``subject_id`` takes; () for none."""
     return steps_of(name, _point(app, name, subject_id))

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from harbour import events
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Assessment, LifecycleEvent
+from harbour.orchestration import pipeline
 
 PUBLIC = frozenset(
     {
@@ -40,7 +41,7 @@ class Outgoing:
     case_id: str | None  # None: an event about no case (a visit overdue), named by its subject
     subject_id: str
     occurred_at: datetime
-    point: str | None  # the assessment point, for assessment events
+    flow: str | None  # the flow an assessment event starts; never its point (flow_of_assessment)
 
     @property
     def resource(self) -> dict[str, str]:
@@ -48,8 +49,8 @@ class Outgoing:
             f"harbour.case.{self.case_id}" if self.case_id else f"harbour.alert.{self.subject_id}"
         )
         labels = {"prefect.resource.id": named}
-        if self.point is not None:
-            labels["harbour.assessment.point"] = self.point
+        if self.flow is not None:
+            labels["harbour.flow"] = self.flow
         return labels
 
     @property
@@ -82,7 +83,8 @@ def take_unpublished(app: App, limit: int = 100) -> tuple[list[str], list[Outgoi
 
 
 def _outgoing(event: LifecycleEvent, point: str | None) -> Outgoing:
-    return Outgoing(event.id, event.name, event.case_id, event.subject_id, event.occurred_at, point)
+    flow = pipeline.flow_of(event.name, point) if point is not None else None
+    return Outgoing(event.id, event.name, event.case_id, event.subject_id, event.occurred_at, flow)
 
 
 def mark_published(app: App, ids: list[str]) -> None:

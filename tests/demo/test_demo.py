@@ -224,7 +224,7 @@ def test_demo_failure_is_a_harbour_error() -> None:
 
 def test_the_demo_starts_the_flow_the_deployments_trigger() -> None:
     """The Prefect orchestrator calls, per assessment point, the flow whose deployment trigger
-    matches that point in deployments/prefect.yaml."""
+    matches the flow label that point's events carry in deployments/prefect.yaml."""
     import yaml
 
     from harbour import events
@@ -236,12 +236,11 @@ def test_the_demo_starts_the_flow_the_deployments_trigger() -> None:
     triggered: dict[str, str] = {}
     for spec in specs:
         for trigger in spec.get("triggers", []):
-            points = trigger.get("match", {}).get("harbour.assessment.point", [])
-            for point in [points] if isinstance(points, str) else points:
-                triggered[point] = spec["entrypoint"].split(":")[1]
-    assert triggered == {
-        point.value: flow_of(events.ASSESSMENT_SUBMITTED, point) for point in AssessmentPoint
-    }
+            if label := trigger.get("match", {}).get("harbour.flow"):
+                triggered[label] = spec["entrypoint"].split(":")[1]
+    for point in AssessmentPoint:
+        flow = flow_of(events.ASSESSMENT_SUBMITTED, point)
+        assert flow is not None and triggered[flow] == flow
 
 
 def test_serve_enrols_the_demo_staff_so_a_newcomer_can_sign_in(tmp_path: Path) -> None:

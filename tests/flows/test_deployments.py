@@ -37,15 +37,19 @@ def test_schedules_have_a_zone_and_triggers_pass_ids() -> None:
 
 
 def test_every_assessment_point_starts_exactly_one_flow() -> None:
+    """Each flow an assessment can start has one deployment whose trigger matches it."""
+    from harbour import events
     from harbour.domain.vocab import AssessmentPoint
+    from harbour.orchestration.pipeline import flow_of
 
     started = []
     for spec in deployment_specs():
         for trigger in spec.get("triggers", []):
             if trigger["expect"] == ["harbour.assessment.submitted"]:
-                points = trigger["match"]["harbour.assessment.point"]
-                started += [points] if isinstance(points, str) else points
-    assert sorted(started) == sorted(AssessmentPoint)
+                started.append(trigger["match"]["harbour.flow"])
+                assert spec["entrypoint"].endswith(f":{started[-1]}")
+    flows = {flow_of(events.ASSESSMENT_SUBMITTED, point) for point in AssessmentPoint}
+    assert sorted(started) == sorted(flows)
 
 
 def test_served_deployments_take_the_agency_zone() -> None:

@@ -26,7 +26,7 @@ from tests.support import invoke
 
 INITIAL_CONTACT_TASKS = ["is_pending", "open_initial_assessment", "assign_caseworker"]
 INITIAL_CONTACT_TASKS += ["mark_processed", "deliver"]
-ASSESSMENT_TASKS = ["point_of", "is_pending", "confirm_completed", "render_documents"]
+ASSESSMENT_TASKS = ["flow_of_assessment", "is_pending", "confirm_completed", "render_documents"]
 ASSESSMENT_TASKS += ["ensure_next_assessment", "mark_processed", "deliver"]
 
 

@@ -14,7 +14,9 @@ from harbour.domain.vocab import AssessmentPoint, AssessmentStatus
 from harbour.notify.reminders import sweep
 from tests.notify.helpers import in_transaction, new_case, open_assessment, rows
 
-SWEEP_EVERY = timedelta(hours=1)  # the deployment sweeps every 15 minutes; hourly crosses the same thresholds
+SWEEP_EVERY = timedelta(
+    hours=1
+)  # the deployment sweeps every 15 minutes; hourly crosses the same thresholds
 THRESHOLDS = ("assessment_due_soon", "assessment_due_today", "assessment_overdue")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from harbour import events
 from harbour.app import App
 from harbour.orchestration.publishing import PUBLIC, mark_published, take_unpublished
-from tests.orchestration.helpers import in_mode, lifecycle_events, refer
+from tests.orchestration.helpers import assess, in_mode, lifecycle_events, refer
 
 
 def test_public_events_carry_ids_only_and_are_taken_once(seeded: App, tmp_path: Path) -> None:
@@ -21,6 +21,22 @@ def test_public_events_carry_ids_only_and_are_taken_once(seeded: App, tmp_path: 
     assert "PUBMARK" not in repr(item)
     mark_published(seeded, ids)
     assert take_unpublished(seeded) == ([], [])
+
+
+def test_an_assessment_event_names_its_flow_never_its_point(seeded: App, tmp_path: Path) -> None:
+    """A youth who just left or is considering leaving is at their most exposed: the label the
+    triggers route on is the flow the assessment starts, the same for every unscheduled point."""
+    from tests.cli.helpers import answers_file
+
+    prefect = in_mode(seeded, "prefect")
+    case = refer(prefect, tmp_path)
+    mark_published(seeded, take_unpublished(seeded)[0])
+    answers = answers_file(seeded, tmp_path, "a")
+    for point in ("just_left", "considering_leaving"):
+        assess(prefect, case.reference, point, answers, actor="sup")
+    shown = [item for item in take_unpublished(seeded)[1] if item.flow is not None]
+    assert [item.resource.get("harbour.flow") for item in shown] == ["safety_assessment"] * 2
+    assert not any(point in repr(item) for item in shown for point in ("just_left", "leaving"))
 
 
 def test_the_published_names_are_the_issue_s_six_and_the_field_s_three() -> None:
