@@ -31,7 +31,8 @@ HANDLE = "bench-sup"
 def run(size: int = 10_000) -> list[Row]:
     if size < 1:
         return []
-    repeats = 100 if size >= 1000 else 20
+    # At smoke size (python -m benchmarks --smoke) two of each: enough for both figures.
+    repeats = 100 if size >= 1000 else 2
     rows = []
     for backend in BACKENDS:
         with temp_store(backend) as app:

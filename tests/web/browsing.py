@@ -3,7 +3,9 @@ axe-core accessibility check, and signing a person in through the pages.
 
 Needs ``chromium`` (``.ci/run`` installs it) and the ``playwright`` package; a test module that
 imports this is skipped with a reason when either is absent. Screenshots of each page go to the
-folder in ``HARBOUR_TEST_ARTIFACTS`` when it is set (``make screenshots``).
+folder in ``HARBOUR_TEST_ARTIFACTS`` when it is set (``make screenshots``). A test takes the
+``browser`` fixture (tests/web/conftest.py): the session's one Chromium, each page it opens in a
+context of its own.
 """
 
 from __future__ import annotations

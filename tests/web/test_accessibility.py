@@ -18,12 +18,10 @@ from tests.cli.helpers import assess_just_left, referred_case
 from tests.notify.helpers import imminent_alert
 from tests.web.browsing import (
     BROWSER,
-    CHROMIUM,
     PHONE,
     axe_violations,
     checked,
     enrol_and_sign_in,
-    playwright,
 )
 from tests.web.helpers import enrolment_path
 
@@ -31,7 +29,7 @@ pytestmark = BROWSER
 
 
 def test_every_page_passes_axe_at_wcag_21_aa_on_a_phone(
-    console: tuple[App, str], clock: FixedClock, tmp_path: Path
+    console: tuple[App, str], clock: FixedClock, tmp_path: Path, browser: Any
 ) -> None:
     app, base = console
     ref = referred_case(app, tmp_path, "AX", situation="just_left")
@@ -43,47 +41,44 @@ def test_every_page_passes_axe_at_wcag_21_aa_on_a_phone(
     alert = imminent_alert(app, app.run(lambda uow: _case(uow, ref)))
     case_path = f"/cases/{short_form(ref)}"
     problems: dict[str, list[str]] = {}
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport=PHONE)
-        page.set_content('<html><body><img src="/static/none.png"></body></html>')
-        assert any(v.startswith("image-alt") for v in axe_violations(page))  # axe does check
+    page = browser.new_page(viewport=PHONE)
+    page.set_content('<html><body><img src="/static/none.png"></body></html>')
+    assert any(v.startswith("image-alt") for v in axe_violations(page))  # axe does check
 
-        page.goto(base + enrolment_path(app, "sup"))
-        checked(page, "enrol", problems)
-        page.goto(f"{base}/sign-in")
-        checked(page, "sign-in", problems)
+    page.goto(base + enrolment_path(app, "sup"))
+    checked(page, "enrol", problems)
+    page.goto(f"{base}/sign-in")
+    checked(page, "sign-in", problems)
 
-        enrol_and_sign_in(page, app, clock, base, "sup")
-        checked(page, "caseload", problems)
-        page.goto(base + case_path)
-        assert "A draft of the planning meeting assessment" in page.locator("main").inner_text()
-        assert page.locator("#end-cover button").count() == 1
-        checked(page, "case", problems)
-        page.click("text=Show details")
-        assert page.locator("h1").inner_text().endswith("details")
-        checked(page, "case-details", problems)
-        page.goto(f"{base}/alerts")
-        checked(page, "alerts", problems)
-        page.goto(f"{base}/alerts/{alert.id}")
-        checked(page, "alert", problems)
-        page.goto(f"{base}{case_path}/audit")
-        checked(page, "case-audit", problems)
-        page.goto(f"{base}/dashboard")
-        checked(page, "dashboard", problems)
+    enrol_and_sign_in(page, app, clock, base, "sup")
+    checked(page, "caseload", problems)
+    page.goto(base + case_path)
+    assert "A draft of the planning meeting assessment" in page.locator("main").inner_text()
+    assert page.locator("#end-cover button").count() == 1
+    checked(page, "case", problems)
+    page.click("text=Show details")
+    assert page.locator("h1").inner_text().endswith("details")
+    checked(page, "case-details", problems)
+    page.goto(f"{base}/alerts")
+    checked(page, "alerts", problems)
+    page.goto(f"{base}/alerts/{alert.id}")
+    checked(page, "alert", problems)
+    page.goto(f"{base}{case_path}/audit")
+    checked(page, "case-audit", problems)
+    page.goto(f"{base}/dashboard")
+    checked(page, "dashboard", problems)
 
-        admin = browser.new_page(viewport=PHONE)
-        enrol_and_sign_in(admin, app, clock, base, "adm")
-        admin.goto(f"{base}/audit")
-        checked(admin, "audit", problems)
-        for name in ("staff", "agencies", "routes", "keys"):  # the admin's pages
-            admin.goto(f"{base}/{name}")
-            checked(admin, name, problems)
-        admin.goto(f"{base}/agencies/north/delivery")
-        checked(admin, "agency-delivery", problems)
-        page.goto(f"{base}{case_path}/assess?point=incident")  # the form with its draft button
-        checked(page, "assess", problems)
-        browser.close()
+    admin = browser.new_page(viewport=PHONE)
+    enrol_and_sign_in(admin, app, clock, base, "adm")
+    admin.goto(f"{base}/audit")
+    checked(admin, "audit", problems)
+    for name in ("staff", "agencies", "routes", "keys"):  # the admin's pages
+        admin.goto(f"{base}/{name}")
+        checked(admin, name, problems)
+    admin.goto(f"{base}/agencies/north/delivery")
+    checked(admin, "agency-delivery", problems)
+    page.goto(f"{base}{case_path}/assess?point=incident")  # the form with its draft button
+    checked(page, "assess", problems)
     assert problems == {}
 
 

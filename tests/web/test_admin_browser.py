@@ -5,6 +5,7 @@ admin gives a colleague another role from the staff page. See tests/web/browsing
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -14,48 +15,45 @@ from harbour.db.models import AssessmentDraft, Staff
 from harbour.domain.refs import short_form
 from tests.cli.helpers import safest
 from tests.notify.helpers import new_case
-from tests.web.browsing import BROWSER, CHROMIUM, PHONE, enrol_and_sign_in, playwright
+from tests.web.browsing import BROWSER, PHONE, enrol_and_sign_in
 
 pytestmark = BROWSER
 WORRY = "BrowserDraft worried about Friday"
 
 
 def test_a_draft_saved_and_come_back_to_then_a_role_changed(
-    console: tuple[App, str], clock: FixedClock, tmp_path: Path
+    console: tuple[App, str], clock: FixedClock, tmp_path: Path, browser: Any
 ) -> None:
     app, base = console
     case = short_form(new_case(app).reference)
     assess = f"{base}/cases/{case}/assess?point=incident"
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport=PHONE)
-        enrol_and_sign_in(page, app, clock, base, "cw1")
-        page.goto(assess)
-        page.check('input[name="answers.immediate_danger"][value="no"]')
-        page.fill("#f-answers-youth_worries", WORRY)
-        page.click("text=Save as draft")
-        assert "Your draft, saved" in page.locator("main").inner_text()
-        page.goto(f"{base}/cases/{case}")  # away, and back to the same assessment
-        page.goto(assess)
-        assert page.locator("#f-answers-youth_worries").input_value() == WORRY
-        assert page.is_checked('input[name="answers.immediate_danger"][value="no"]')
-        for qid, value in safest(app).items():
-            page.check(f'input[name="answers.{qid}"][value="{value}"]')
-        page.click("text=Submit the assessment")
-        assert page.locator("h1").inner_text().startswith("Assessment recorded")
-        left = app.run(
-            lambda uow: uow.session.scalar(select(func.count()).select_from(AssessmentDraft))
-        )
-        assert left == 0
+    page = browser.new_page(viewport=PHONE)
+    enrol_and_sign_in(page, app, clock, base, "cw1")
+    page.goto(assess)
+    page.check('input[name="answers.immediate_danger"][value="no"]')
+    page.fill("#f-answers-youth_worries", WORRY)
+    page.click("text=Save as draft")
+    assert "Your draft, saved" in page.locator("main").inner_text()
+    page.goto(f"{base}/cases/{case}")  # away, and back to the same assessment
+    page.goto(assess)
+    assert page.locator("#f-answers-youth_worries").input_value() == WORRY
+    assert page.is_checked('input[name="answers.immediate_danger"][value="no"]')
+    for qid, value in safest(app).items():
+        page.check(f'input[name="answers.{qid}"][value="{value}"]')
+    page.click("text=Submit the assessment")
+    assert page.locator("h1").inner_text().startswith("Assessment recorded")
+    left = app.run(
+        lambda uow: uow.session.scalar(select(func.count()).select_from(AssessmentDraft))
+    )
+    assert left == 0
 
-        admin = browser.new_page(viewport=PHONE)
-        enrol_and_sign_in(admin, app, clock, base, "adm")
-        admin.goto(f"{base}/staff")
-        admin.click("text=Change role: cw2")
-        row = admin.locator('form[action="/staff/cw2/role"]')
-        row.locator("select").select_option("supervisor")
-        row.locator("button").click()
-        assert "cw2 is now supervisor (was caseworker)" in admin.locator("main").inner_text()
-        browser.close()
+    admin = browser.new_page(viewport=PHONE)
+    enrol_and_sign_in(admin, app, clock, base, "adm")
+    admin.goto(f"{base}/staff")
+    admin.click("text=Change role: cw2")
+    row = admin.locator('form[action="/staff/cw2/role"]')
+    row.locator("select").select_option("supervisor")
+    row.locator("button").click()
+    assert "cw2 is now supervisor (was caseworker)" in admin.locator("main").inner_text()
     role = app.run(lambda uow: uow.session.scalar(select(Staff.role).where(Staff.handle == "cw2")))
     assert role == "supervisor"

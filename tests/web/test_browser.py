@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from harbour.app import App
 from harbour.clock import FixedClock
@@ -16,14 +17,14 @@ from harbour.demo.receivers import MAIL_DOMAIN, RouteBook, smtp_server, webhook_
 from harbour.domain.refs import short_form
 from harbour.notify.relay import deliver
 from tests.notify.helpers import MARKER, imminent_alert, new_case
-from tests.web.browsing import BROWSER, CHROMIUM, PHONE, fits_a_phone, playwright, shot
+from tests.web.browsing import BROWSER, PHONE, fits_a_phone, shot
 from tests.web.helpers import PASSWORD, code, enrolment_path, next_step
 
 pytestmark = BROWSER
 
 
 def test_enrol_sign_in_see_the_caseload_take_an_alert_and_sign_out(
-    console: tuple[App, str], clock: FixedClock, tmp_path: Path
+    console: tuple[App, str], clock: FixedClock, tmp_path: Path, browser: Any
 ) -> None:
     app, base = console
     case = new_case(app)
@@ -41,48 +42,45 @@ def test_enrol_sign_in_see_the_caseload_take_an_alert_and_sign_out(
     assert links == [f"{base}/alerts/{alert.id}"]
     link_in_mail = links[0]
     link = base + enrolment_path(app, "sup")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport=PHONE)
-        page.goto(link)
-        secret = page.locator("code.secret").inner_text().replace(" ", "")
-        assert page.locator(".qr svg").count() == 1
-        shot(page, "enrol")
-        page.fill("#password", PASSWORD)
-        page.fill("#password_again", PASSWORD)
-        page.fill("#code", code(app, secret))
-        page.click("button[type=submit]")
-        assert page.locator("h1").inner_text() == "Sign-in set up"
+    page = browser.new_page(viewport=PHONE)
+    page.goto(link)
+    secret = page.locator("code.secret").inner_text().replace(" ", "")
+    assert page.locator(".qr svg").count() == 1
+    shot(page, "enrol")
+    page.fill("#password", PASSWORD)
+    page.fill("#password_again", PASSWORD)
+    page.fill("#code", code(app, secret))
+    page.click("button[type=submit]")
+    assert page.locator("h1").inner_text() == "Sign-in set up"
 
-        next_step(clock)
-        page.goto(link_in_mail)  # the link in the message: sign in first
-        assert page.url.startswith(f"{base}/sign-in")
-        shot(page, "sign-in")
-        page.fill("#handle", "sup")
-        page.fill("#password", PASSWORD)
-        page.fill("#code", code(app, secret))
-        page.click("main button[type=submit]")
-        assert page.url == f"{base}/alerts/{alert.id}"
-        shot(page, "alert")
-        page.click("text=I'm taking this")
-        assert "Taken by sup" in page.locator("main").inner_text()
+    next_step(clock)
+    page.goto(link_in_mail)  # the link in the message: sign in first
+    assert page.url.startswith(f"{base}/sign-in")
+    shot(page, "sign-in")
+    page.fill("#handle", "sup")
+    page.fill("#password", PASSWORD)
+    page.fill("#code", code(app, secret))
+    page.click("main button[type=submit]")
+    assert page.url == f"{base}/alerts/{alert.id}"
+    shot(page, "alert")
+    page.click("text=I'm taking this")
+    assert "Taken by sup" in page.locator("main").inner_text()
 
-        page.click("nav >> text=Caseload")
-        assert page.locator("h1").inner_text() == "Caseload"
-        assert case.reference[:12] in page.locator("table.cases").inner_text()
-        # Usable at a phone's width: nothing wider than the screen.
-        assert fits_a_phone(page)
-        shot(page, "caseload")
-        page.click(f"text={short_form(case.reference)}")
-        assert page.locator("h1").inner_text() == f"Case {short_form(case.reference)}"
-        assert MARKER not in page.content()  # nothing identifying before "show details"
-        shot(page, "case")
-        assert fits_a_phone(page)
+    page.click("nav >> text=Caseload")
+    assert page.locator("h1").inner_text() == "Caseload"
+    assert case.reference[:12] in page.locator("table.cases").inner_text()
+    # Usable at a phone's width: nothing wider than the screen.
+    assert fits_a_phone(page)
+    shot(page, "caseload")
+    page.click(f"text={short_form(case.reference)}")
+    assert page.locator("h1").inner_text() == f"Case {short_form(case.reference)}"
+    assert MARKER not in page.content()  # nothing identifying before "show details"
+    shot(page, "case")
+    assert fits_a_phone(page)
 
-        page.click("text=Sign out")
-        assert page.url == f"{base}/sign-in"
-        page.goto(f"{base}/")
-        assert page.url.startswith(f"{base}/sign-in")
-        browser.close()
+    page.click("text=Sign out")
+    assert page.url == f"{base}/sign-in"
+    page.goto(f"{base}/")
+    assert page.url.startswith(f"{base}/sign-in")
     acknowledged = app.run(lambda uow: uow.session.get_one(type(alert), alert.id).acknowledged_by)
     assert acknowledged == "sup"

@@ -37,12 +37,10 @@ from tests.cli.helpers import assess_just_left, safest
 from tests.notify.helpers import new_case
 from tests.web.browsing import (
     BROWSER,
-    CHROMIUM,
     PHONE,
     axe_violations,
     enrol_and_sign_in,
     fits_a_phone,
-    playwright,
     shot,
     sign_in_again,
 )
@@ -56,9 +54,9 @@ POLL_MS = 10_000  # poll.js's EVERY_MS
 
 
 @contextmanager
-def story(seeded: App, clock: FixedClock, tmp_path: Path) -> Iterator[tuple[Any, App, str, Any]]:
-    """The console served with routes to a local mail server (the supervisor's by email), and a
-    browser: (the mail server, the served app, its base URL, the browser)."""
+def story(seeded: App, clock: FixedClock, tmp_path: Path) -> Iterator[tuple[Any, App, str]]:
+    """The console served with routes to a local mail server (the supervisor's by email):
+    (the mail server, the served app, its base URL)."""
     with (
         smtp_server() as smtp,
         webhook_receiver() as receiver,
@@ -67,9 +65,8 @@ def story(seeded: App, clock: FixedClock, tmp_path: Path) -> Iterator[tuple[Any,
             clock,
             apprise_config=RouteBook(tmp_path / "apprise.yaml", smtp, receiver).email("sup").path,
         ) as (app, base),
-        playwright.sync_playwright() as p,
     ):
-        yield smtp, app, base, p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield smtp, app, base
 
 
 def looked_at(page: Any, name: str, problems: dict[str, list[str]]) -> None:
@@ -87,10 +84,10 @@ def answer(page: Any, app: App, **changed: str) -> None:
 
 
 def test_refer_assess_work_and_print_the_plan(
-    seeded: App, clock: FixedClock, tmp_path: Path
+    seeded: App, clock: FixedClock, tmp_path: Path, browser: Any
 ) -> None:
     problems: dict[str, list[str]] = {}
-    with story(seeded, clock, tmp_path) as (_, app, base, browser):
+    with story(seeded, clock, tmp_path) as (_, app, base):
         coord = browser.new_page(viewport=PHONE)
         enrol_and_sign_in(coord, seeded, clock, base, "coord")
         coord.click("nav >> text=Refer")
@@ -160,21 +157,20 @@ def test_refer_assess_work_and_print_the_plan(
         assert worker.url.endswith("/plan/print/youth?version=1")
         assert "<script" not in worker.content()  # the document as plan render writes it
         shot(worker, "wallet-card")
-        browser.close()
     assert problems == {}
     statuses = seeded.run(lambda uow: uow.session.scalars(select(Plan.status)).all())
     assert statuses == ["final"]
 
 
 def test_an_emergency_alerted_taken_and_its_steps_recorded(
-    seeded: App, clock: FixedClock, tmp_path: Path
+    seeded: App, clock: FixedClock, tmp_path: Path, browser: Any
 ) -> None:
     reference = new_case(seeded, MARK).reference
     assess_just_left(seeded, reference, "initial_contact")
     finalize(seeded, "cw1", reference, Undecided(accept_rest=True))
     case = short_form(reference)
     problems: dict[str, list[str]] = {}
-    with story(seeded, clock, tmp_path) as (smtp, app, base, browser):
+    with story(seeded, clock, tmp_path) as (smtp, app, base):
         worker = browser.new_page(viewport=PHONE)
         worker_secret = enrol_and_sign_in(worker, seeded, clock, base, "cw1")
         # The page's own clock, running as usual until we move it on (POLL_MS below).
@@ -303,7 +299,6 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
         sup.goto(f"{base}/cases/{case}")
         assert "closed" in sup.locator("dl.facts").inner_text()
         assert sup.locator("main a:has-text('Reopen')").count() == 1
-        browser.close()
 
     assert problems == {}
     done = seeded.run(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -16,56 +17,51 @@ from harbour.db.models import Visit
 from harbour.domain.refs import short_form
 from tests.conftest import START
 from tests.notify.helpers import new_case
-from tests.web.browsing import BROWSER, CHROMIUM, PHONE, checked, enrol_and_sign_in, playwright
+from tests.web.browsing import BROWSER, PHONE, checked, enrol_and_sign_in
 
 pytestmark = BROWSER
 ZONE = ZoneInfo("America/New_York")  # the seeded agencies' time
 
 
 def test_a_visit_and_a_missing_episode_from_a_phone(
-    console: tuple[App, str], clock: FixedClock, tmp_path: Path
+    console: tuple[App, str], clock: FixedClock, tmp_path: Path, browser: Any
 ) -> None:
     app, base = console
     case = short_form(new_case(app).reference)
     problems: dict[str, list[str]] = {}
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport=PHONE)
-        enrol_and_sign_in(page, app, clock, base, "cw1")
-        page.click("nav >> text=Visits")
-        checked(page, "visit-start", problems)
-        page.fill("#f-where", "MKBROWSERVISIT a flat on Quay Street")
-        page.fill("#f-back_at", "16:30")
-        page.check("#f-escort")
-        page.click("text=Start the visit")
-        assert page.url == f"{base}/visits"
-        checked(page, "visit-out", problems)
-        visit = app.run(lambda uow: uow.session.scalars(select(Visit)).one())
-        assert visit.escort and visit.back_at is None
+    page = browser.new_page(viewport=PHONE)
+    enrol_and_sign_in(page, app, clock, base, "cw1")
+    page.click("nav >> text=Visits")
+    checked(page, "visit-start", problems)
+    page.fill("#f-where", "MKBROWSERVISIT a flat on Quay Street")
+    page.fill("#f-back_at", "16:30")
+    page.check("#f-escort")
+    page.click("text=Start the visit")
+    assert page.url == f"{base}/visits"
+    checked(page, "visit-out", problems)
+    visit = app.run(lambda uow: uow.session.scalars(select(Visit)).one())
+    assert visit.escort and visit.back_at is None
 
-        page.click("text=30 more minutes")
-        again = app.run(lambda uow: uow.session.get_one(Visit, visit.id))
-        assert again.expected_back_at == visit.expected_back_at + timedelta(minutes=30)
-        page.click("text=I'm back")
-        assert app.run(lambda uow: uow.session.get_one(Visit, visit.id)).back_at is not None
-        assert page.locator("text=Start the visit").count() == 1
+    page.click("text=30 more minutes")
+    again = app.run(lambda uow: uow.session.get_one(Visit, visit.id))
+    assert again.expected_back_at == visit.expected_back_at + timedelta(minutes=30)
+    page.click("text=I'm back")
+    assert app.run(lambda uow: uow.session.get_one(Visit, visit.id)).back_at is not None
+    assert page.locator("text=Start the visit").count() == 1
 
-        page.goto(f"{base}/cases/{case}")
-        page.click("text=Missing youth: record, steps, return")
-        checked(page, "missing-record", problems)
-        page.fill(
-            "#f-since", (START - timedelta(hours=2)).astimezone(ZONE).strftime("%Y-%m-%d %H:%M")
-        )
-        page.click("text=Record missing")
-        assert "Law-enforcement report" in page.content()
-        checked(page, "missing-open", problems)
-        page.select_option("#f-step", "law_enforcement")
-        page.fill("#f-report_number", "MKBROWSERNUMBER")
-        page.click("text=Record the step done")
-        assert "report number recorded" in page.content()
-        assert "MKBROWSERNUMBER" not in page.content()
-        page.fill("#f-at", clock.now().astimezone(ZONE).strftime("%Y-%m-%d %H:%M"))
-        page.click("text=Record the return")
-        assert page.url == f"{base}/cases/{case}"
-        browser.close()
+    page.goto(f"{base}/cases/{case}")
+    page.click("text=Missing youth: record, steps, return")
+    checked(page, "missing-record", problems)
+    page.fill("#f-since", (START - timedelta(hours=2)).astimezone(ZONE).strftime("%Y-%m-%d %H:%M"))
+    page.click("text=Record missing")
+    assert "Law-enforcement report" in page.content()
+    checked(page, "missing-open", problems)
+    page.select_option("#f-step", "law_enforcement")
+    page.fill("#f-report_number", "MKBROWSERNUMBER")
+    page.click("text=Record the step done")
+    assert "report number recorded" in page.content()
+    assert "MKBROWSERNUMBER" not in page.content()
+    page.fill("#f-at", clock.now().astimezone(ZONE).strftime("%Y-%m-%d %H:%M"))
+    page.click("text=Record the return")
+    assert page.url == f"{base}/cases/{case}"
     assert problems == {}
