@@ -269,7 +269,7 @@ def _new_case(
     uow.seal(case, "referral_source", referral.referral_source)
     set_situation(uow, case, referral.situation)
     set_at_risk(uow, case, referral.persons_at_risk)
-    uow.session.add(case)  # written with everything else in the commit's one flush
+    uow.session.add(case)  # written with everything else by _create_or_replay's insert_added
     uow.session.add_all(_people(uow, case, referral))
     uow.session.add_all(
         _threat(uow, case, position, t) for position, t in enumerate(referral.threats)
