@@ -38,9 +38,8 @@ from tests.notify.helpers import new_case
 from tests.web.browsing import (
     BROWSER,
     PHONE,
-    axe_violations,
+    checked,
     enrol_and_sign_in,
-    fits_a_phone,
     shot,
     sign_in_again,
 )
@@ -69,15 +68,6 @@ def story(seeded: App, clock: FixedClock, tmp_path: Path) -> Iterator[tuple[Any,
         yield smtp, app, base
 
 
-def looked_at(page: Any, name: str, problems: dict[str, list[str]]) -> None:
-    shot(page, name)
-    found = axe_violations(page)
-    if not fits_a_phone(page):
-        found.append("wider than a 390 px screen")
-    if found:
-        problems[name] = found
-
-
 def answer(page: Any, app: App, **changed: str) -> None:
     for qid, value in (safest(app) | changed).items():
         page.check(f"input[name='answers.{qid}'][value='{value}']")
@@ -93,7 +83,7 @@ def test_refer_assess_work_and_print_the_plan(
         coord.click("nav >> text=Refer")
         coord.click("main button.primary")  # nothing filled in: refused, beside each field
         assert coord.locator("#f-youth-name-error").is_visible()
-        looked_at(coord, "refer-refused", problems)
+        checked(coord, "refer-refused", problems)
         coord.fill("#f-youth-name", f"{MARK} youth")
         coord.fill("#f-youth-phone", "555-0100")
         coord.select_option("#f-situation", "just_left")
@@ -110,24 +100,24 @@ def test_refer_assess_work_and_print_the_plan(
         ).inner_text()
         case = coord.url.rsplit("/", 1)[1]
         assert MARK not in coord.content()
-        looked_at(coord, "case-referred", problems)
+        checked(coord, "case-referred", problems)
 
         worker = browser.new_page(viewport=PHONE)
         enrol_and_sign_in(worker, seeded, clock, base, "cw1")
         worker.click(f"text={case}")
         worker.select_option("#f-point", "initial_contact")
         worker.click("text=Open the assessment")
-        looked_at(worker, "assess", problems)
+        checked(worker, "assess", problems)
         answer(worker, app, trafficker_threat="yes", situation="just_left")
         worker.click("main button.primary")
         assert "Assessment recorded" in worker.locator("h1").inner_text()
         main = worker.locator("main").inner_text()
         assert "moderate" in main and "A trafficker is a current or potential threat." in main
         assert "version 1 drafted" in main
-        looked_at(worker, "assessed", problems)
+        checked(worker, "assessed", problems)
 
         worker.click("text=Work on the plan")
-        looked_at(worker, "workbench", problems)
+        checked(worker, "workbench", problems)
         worker.evaluate("window.harbourStayed = true")  # gone if the page loads again
         worker.locator("main form[action$='/plan/accept'] button").first.focus()
         worker.keyboard.press("Enter")  # answered in place (static/swap.js): wait for it
@@ -182,7 +172,7 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
         assert mails, "the alert was not at the mail server when the page answered"
         assert "Imminent danger" in worker.locator("main").inner_text()
         assert "Not taken yet" in worker.locator("#alert-status").inner_text()
-        looked_at(worker, "imminent", problems)
+        checked(worker, "imminent", problems)
         link = re.search(re.escape(base) + r"/alerts/[0-9a-f]+", mails[0].text)
         assert link
 
@@ -205,7 +195,7 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
         for _ in range(count):
             worker.locator("main form[action$='/done'] button").first.click()
         assert worker.locator("ol.steps .done").count() == count
-        looked_at(worker, "emergency", problems)
+        checked(worker, "emergency", problems)
 
         # The supervisor's pages on the case: each passes axe too.
         for path, name in (
@@ -219,20 +209,20 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
             ("/cover", "cover"),  # the form (a supervisor's cover is refused when sent)
         ):
             sup.goto(f"{base}/cases/{case}{path}")
-            looked_at(sup, name, problems)
+            checked(sup, name, problems)
         sup.goto(f"{base}/escalations")
-        looked_at(sup, "escalations", problems)
+        checked(sup, "escalations", problems)
         admin = browser.new_page(viewport=PHONE)
         enrol_and_sign_in(admin, seeded, clock, base, "adm")
         admin.goto(f"{base}/staff")
-        looked_at(admin, "staff", problems)
+        checked(admin, "staff", problems)
         admin.fill("#f-handle", "newcw")
         admin.click("main button.primary")
         assert "newcw added as caseworker" in admin.locator("main").inner_text()
-        looked_at(admin, "staff-added", problems)
+        checked(admin, "staff-added", problems)
         sup.goto(f"{base}/cases/{case}/override")
         sup.click("main button.primary")  # nothing chosen: refused beside the fields
-        looked_at(sup, "override-refused", problems)
+        checked(sup, "override-refused", problems)
 
         # Past the emergency, in the same browser: the planning meeting, its plan worked in
         # place, the discharge assessment and the discharge, a follow-up a month on, and the
@@ -266,7 +256,7 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
         worker.wait_for_selector("#workbench-status >> text=Recorded done")
         assert worker.locator(f"[id='{step_id}'] form[action$='/undo']").count() == 1
         assert worker.evaluate("window.harbourStayed === true"), "the workbench was reloaded"
-        looked_at(worker, "workbench-in-place", problems)
+        checked(worker, "workbench-in-place", problems)
         finalized(worker)
 
         assessed(worker, base, case, "discharge", app)
