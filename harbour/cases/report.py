@@ -16,8 +16,10 @@ assessments and plans come to, written in the transaction of the assessment or t
 that changes them (``harbour.cases.milestones``): working them out here from every assessment
 (the first per case, the latest per case and then its plan) took over a second at 100,000 cases
 on either database (``benchmarks/dashboard.py``). The rest are small ranges of their own
-indexes: open assessments due before now (``ix_assessments_open_due``), each checked for the
-agency by its case's key; the agency's alerts, sent messages and open missing episodes.
+indexes: open assessments due before now (``ix_assessments_open_due``), each checked against
+its case's agency (SQLite seeks each case by key; PostgreSQL, which takes more of them to be
+due than are, hash-joins the agency's cases instead, the largest part left there); the agency's
+alerts, sent messages and open missing episodes.
 """
 
 from __future__ import annotations
