@@ -6,7 +6,8 @@ database. The goal is under a second for the page.
 
 The store is the sweep's (every case active with one open assessment, due from a day ago over
 30 days) with more on top: a completed initial assessment per case (referral to it from 0 to 71
-hours), a final plan for two in three of them, cases spread over the statuses and risk levels
+hours), a final plan for two in three of them (and each case's milestones as
+``harbour.cases.milestones`` would have kept them), cases spread over the statuses and risk levels
 (a sixteenth closed), an imminent alert per hundred cases (most acknowledged), a sent
 notification per ten, an open missing episode per thousand; on PostgreSQL, vacuumed and analysed
 as autovacuum would have.
@@ -18,7 +19,7 @@ import statistics
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 
 from benchmarks.common import BACKENDS, START, Row, temp_store, timed
 from benchmarks.sweep import bulk_insert, seed_cases
@@ -57,7 +58,7 @@ def _measure(app: App, backend: str, size: int, repeats: int) -> list[Row]:
     )[0]
     web = TestClient(create_app(app), base_url="http://127.0.0.1")
     web.cookies.set(cookies.name(app.settings, cookies.SESSION), token)
-    grouped, scalars = statements(agency_id, START, app.engine.dialect.name == "sqlite")
+    grouped, scalars = statements(agency_id, START)
 
     def bare() -> None:
         with app.engine.connect() as conn:
@@ -100,12 +101,14 @@ def seed(app: App, size: int) -> None:
             OutboxMessage: [],
             MissingEpisode: [],
         }
+        reached: list[dict[str, Any]] = []
         for n, (case_id, agency_id, created) in enumerate(cases[first : first + CHUNK], first):
-            _rows_of(tables, n, case_id, agency_id, created)
+            reached.append(_rows_of(tables, n, case_id, agency_id, created))
         with app.engine.begin() as conn:
             for model, rows in tables.items():
                 if rows:
                     bulk_insert(conn, cast(Table, model.__table__), rows)
+            conn.execute(REACHED, reached)
     with app.engine.begin() as conn:
         for ending, values in (
             ("1", {"status": "referred", "risk_level": None}),
@@ -125,10 +128,21 @@ def seed(app: App, size: int) -> None:
             conn.exec_driver_sql("VACUUM ANALYZE")
 
 
+# What ``harbour.cases.milestones.note`` keeps on a case, written as it would have been after
+# the case's one assessment and (for two in three) its plan's finalisation.
+REACHED = (
+    update(Case)
+    .where(Case.id == bindparam("case"))
+    .values(first_assessed_at=bindparam("first"), latest_plan_final=bindparam("final"))
+)
+
+
 def _rows_of(
     tables: dict[Any, list[dict[str, Any]]], n: int, case_id: str, agency_id: str, created: Any
-) -> None:
+) -> dict[str, Any]:
+    """Case ``n``'s rows in ``tables``; its milestones, as ``REACHED`` writes them."""
     completed = created + timedelta(hours=n % 72)
+    plan_status = "final" if n % 3 else "draft"
     assessment_id = new_id()
     tables[Assessment].append(
         {
@@ -149,7 +163,7 @@ def _rows_of(
             "case_id": case_id,
             "version_number": 1,
             "assessment_id": assessment_id,
-            "status": "final" if n % 3 else "draft",
+            "status": plan_status,
             "risk_level": "moderate",
             "point": "initial_contact",
             "hide_hotlines": False,
@@ -201,3 +215,4 @@ def _rows_of(
                 "recorded_at": START - timedelta(hours=n % 50),
             }
         )
+    return {"case": case_id, "first": completed, "final": plan_status == "final"}

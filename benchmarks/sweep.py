@@ -358,6 +358,8 @@ def _case(case_id: str, agency_id: str, worker: str, due: datetime) -> dict[str,
         "status": "active",
         "risk_level": "moderate",
         "next_due_at": due,
+        "first_assessed_at": None,  # no assessment completed yet (harbour.cases.milestones)
+        "latest_plan_final": False,
         "escalated": False,
         "created_at": START - OPENED,
         "updated_at": START - OPENED,

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from harbour import events
 from harbour.access import Actor, agency_today, agency_zone, on_case
 from harbour.app import App, UnitOfWork
-from harbour.cases import schedule
+from harbour.cases import milestones, schedule
 from harbour.cases import transitions as lifecycle
 from harbour.cases.intake import IdempotencyKey
 from harbour.cases.reads import set_at_risk, set_situation
@@ -206,6 +206,7 @@ def complete_assessment(
     _update_case(uow, case, point, instrument, structured, result)
     lifecycle.after_assessment(uow, actor, case, point)
     plan = _compose_plan(uow, case, assessment, instrument, structured, result)
+    milestones.note(uow, case, assessment, plan)
     schedule.plan_next(uow, case, assessment)
     note_next_due(plan, case)
     payload = {"point": point.value, "level": result.level.value, "previous_level": previous_level}

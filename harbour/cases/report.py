@@ -5,6 +5,21 @@ share of active cases whose latest assessment has a final plan, overdue assessme
 long, the median time from referral to first assessment, imminent alerts and the median time to
 acknowledge them, reminders and escalations sent, open missing-youth episodes. The medians come
 from small histograms the database groups (whole hours, whole seconds), never from case rows.
+
+How the figures are read. Every figure about cases comes from the cases table alone, and from
+the agency's range of one index, ``ix_cases_agency`` (agency, status, risk level, whether the
+latest plan is final, referral, first assessment), which holds every column they need: no case
+row is read, nor any assessment or plan. Open cases are its status and risk; referral to first
+assessment is ``created_at`` to ``first_assessed_at``; active cases with a final plan of their
+latest assessment are those with ``latest_plan_final``. Those two columns are what the case's
+assessments and plans come to, written in the transaction of the assessment or the finalisation
+that changes them (``harbour.cases.milestones``): working them out here from every assessment
+(the first per case, the latest per case and then its plan) took over a second at 100,000 cases
+on either database (``benchmarks/dashboard.py``). The rest are small ranges of their own
+indexes: open assessments due before now (``ix_assessments_open_due``), each checked against
+its case's agency (SQLite seeks each case by key; PostgreSQL, which takes more of them to be
+due than are, hash-joins the agency's cases instead, the largest part left there); the agency's
+alerts, sent messages and open missing episodes.
 """
 
 from __future__ import annotations
@@ -29,7 +44,6 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -43,7 +57,6 @@ from harbour.db.models import (
     Case,
     MissingEpisode,
     OutboxMessage,
-    Plan,
 )
 from harbour.domain.figures import median_of_counts, percent
 from harbour.domain.vocab import (
@@ -52,7 +65,6 @@ from harbour.domain.vocab import (
     CaseStatus,
     NotificationKind,
     OutboxStatus,
-    PlanStatus,
     RiskLevel,
 )
 
@@ -169,8 +181,7 @@ def program_report(app: App, actor_handle: str | None) -> ProgramReport:
         actor = resolve_actor(uow, actor_handle)
         authorize(uow, actor, "program.report")
         agency = uow.session.get(Agency, actor.agency_id)
-        per_case = uow.session.get_bind().dialect.name == "sqlite"
-        grouped, scalars = statements(actor.agency_id, uow.now(), per_case)
+        grouped, scalars = statements(actor.agency_id, uow.now())
         zone = agency_zone(uow, actor.agency_id)
         report = _report(agency.name if agency else "-", uow.now(), zone, grouped, scalars, uow)
         audit(uow, actor, "program.report")
@@ -179,13 +190,11 @@ def program_report(app: App, actor_handle: str | None) -> ProgramReport:
     return app.run(work)
 
 
-def statements(agency_id: str, now: datetime, per_case: bool) -> tuple[Select[Any], Select[Any]]:
+def statements(agency_id: str, now: datetime) -> tuple[Select[Any], Select[Any]]:
     """The report's two queries: grouped rows ``(figure, status, risk, number, count)`` and one
-    row of scalar figures; ``per_case`` for SQLite's planner (the note above
-    ``_first_assessed``). ``benchmarks/dashboard.py`` runs them bare."""
+    row of scalar figures. ``benchmarks/dashboard.py`` runs them bare."""
     since = now - timedelta(days=WINDOW_DAYS)
     in_agency = Case.agency_id == agency_id
-    first = _first_assessed(in_agency, per_case)
     grouped = union_all(
         _grouped(
             "open",
@@ -202,7 +211,9 @@ def statements(agency_id: str, now: datetime, per_case: bool) -> tuple[Select[An
         ),
         _grouped(
             "first_hours",
-            select(WholeUnitsBetween(first.c.referred, first.c.at, 3600).label("number")),
+            select(
+                WholeUnitsBetween(Case.created_at, Case.first_assessed_at, 3600).label("number")
+            ).where(in_agency, Case.first_assessed_at.is_not(None)),
         ),
         _grouped(
             "ack_seconds",
@@ -213,7 +224,7 @@ def statements(agency_id: str, now: datetime, per_case: bool) -> tuple[Select[An
             ),
         ),
     )
-    return select(grouped.subquery()), _scalars(agency_id, now, since, per_case)
+    return select(grouped.subquery()), _scalars(agency_id, now, since)
 
 
 def _grouped(figure: str, rows: Select[*tuple[Any, ...]]) -> Select[Any]:
@@ -229,92 +240,18 @@ def _grouped(figure: str, rows: Select[*tuple[Any, ...]]) -> Select[Any]:
     return select(literal(figure, String), *columns, func.count()).group_by(*keys)
 
 
-# Two figures look at each case's assessments: its first completed one (referral to first
-# assessment) and its latest (has that one a final plan?). PostgreSQL hash-joins and groups
-# the assessments in one pass. SQLite has no hash join: the grouped form reads each case and
-# each plan row by key, seconds over 100,000 cases, where walking the cases' index
-# (``ix_cases_agency``) with one seek per case into ``ix_assessments_case_status`` (case,
-# status, completed_at) reads indexes alone. Both forms count the same rows: a case counts
-# with a final plan when its latest completed assessment (or one completed at that same
-# instant) has one; a case without a completed assessment has no first one.
-
-
-def _first_assessed(in_agency: ColumnElement[bool], per_case: bool) -> Any:
-    """Each case's referral and its first completed assessment (``referred``, ``at``); with
-    ``per_case``, every case of the agency, ``at`` NULL where none is completed yet."""
-    if per_case:
-        at = (
-            select(func.min(Assessment.completed_at))
-            .where(Assessment.case_id == Case.id, Assessment.status == AssessmentStatus.COMPLETED)
-            .scalar_subquery()
-        )
-        # OFFSET 0 (a no-op): SQLite then keeps the subquery whole instead of flattening it
-        # into the outer query and seeking each case's assessments once per use of ``at``.
-        return (
-            select(Case.created_at.label("referred"), at.label("at"))
-            .where(in_agency)
-            .offset(0)
-            .subquery()
-        )
-    return (
-        select(Case.created_at.label("referred"), func.min(Assessment.completed_at).label("at"))
-        .join_from(Assessment, Case, Case.id == Assessment.case_id)
-        .where(Assessment.status == AssessmentStatus.COMPLETED, in_agency)
-        .group_by(Assessment.case_id, Case.created_at)
-        .subquery()
-    )
-
-
-def _with_final_plan(agency_id: str, per_case: bool) -> Any:
-    """How many active cases have a final plan from their latest completed assessment."""
-    active = and_(Case.agency_id == agency_id, Case.status.in_(ACTIVE_STATUSES))
-    completed = Assessment.status == AssessmentStatus.COMPLETED
-    if per_case:
-        other = aliased(Assessment)
-        latest = (
-            select(func.max(other.completed_at))
-            .where(other.case_id == Case.id, other.status == AssessmentStatus.COMPLETED)
-            .correlate(Case)
-            .scalar_subquery()
-        )
-        final = (
-            select(Plan.assessment_id)  # in ix_plans_assessment_status: no plan row read
-            .join_from(Assessment, Plan, Plan.assessment_id == Assessment.id)
-            .where(
-                Assessment.case_id == Case.id,
-                completed,
-                Assessment.completed_at == latest,
-                Plan.status == PlanStatus.FINAL,
-            )
-            .correlate(Case)
-            .exists()
-        )
-        return _scalar(func.count(), active, final)
-    # Per active case, when its latest assessment was completed and when its latest assessment
-    # with a final plan was: equal when the latest one's plan is final.
-    latest_of = (
-        select(
-            func.max(Assessment.completed_at).label("latest"),
-            func.max(case((Plan.status == PlanStatus.FINAL, Assessment.completed_at))).label(
-                "latest_final"
-            ),
-        )
-        .join_from(Assessment, Case, Case.id == Assessment.case_id)
-        .outerjoin(Plan, Plan.assessment_id == Assessment.id)
-        .where(completed, active)
-        .group_by(Assessment.case_id)
-        .subquery()
-    )
-    return _scalar(func.count(), latest_of.c.latest_final == latest_of.c.latest)
-
-
-def _scalars(agency_id: str, now: datetime, since: datetime, per_case: bool) -> Select[Any]:
+def _scalars(agency_id: str, now: datetime, since: datetime) -> Select[Any]:
     missing = and_(
         MissingEpisode.returned_at.is_(None),
         _of_agency(MissingEpisode.case_id, agency_id),
     )
     return select(
-        _with_final_plan(agency_id, per_case).label("with_final"),
+        _scalar(
+            func.count(),
+            Case.agency_id == agency_id,
+            Case.status.in_(ACTIVE_STATUSES),
+            Case.latest_plan_final.is_(True),
+        ).label("with_final"),
         _scalar(func.min(Assessment.due_at), _overdue_assessments(agency_id, now)).label("oldest"),
         _scalar(func.count(), _imminent(agency_id), Alert.acknowledged_at.is_(None)).label(
             "imminent_open"
@@ -387,7 +324,7 @@ def _report(
             table[status][risk] = int(count)
         elif figure == "overdue":
             overdue[OVERDUE_BUCKETS[int(number)][0]] = int(count)
-        elif number is not None:  # None: a case not assessed yet (first_hours, per case)
+        else:
             (hours if figure == "first_hours" else seconds).append((int(number), int(count)))
     row = uow.session.execute(scalars).one()
     first_hours, ack_seconds = median_of_counts(hours), median_of_counts(seconds)

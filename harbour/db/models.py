@@ -78,9 +78,18 @@ class Case(Base):
         UniqueConstraint("agency_id", "intake_key"),
         Index("ix_cases_due", "next_due_at", "status"),
         # The agency's cases, and everything the program report counts of them (status, risk,
-        # referral, id to reach their assessments) in the index itself: the report walks it
-        # without reading a case row (harbour/cases/report.py).
-        Index("ix_cases_agency", "agency_id", "status", "risk_level", "created_at", "id"),
+        # whether the latest plan is final, referral, first assessment) in the index itself:
+        # the report walks the agency's range of it and reads no case row, nor any
+        # assessment or plan (harbour/cases/report.py).
+        Index(
+            "ix_cases_agency",
+            "agency_id",
+            "status",
+            "risk_level",
+            "latest_plan_final",
+            "created_at",
+            "first_assessed_at",
+        ),
     )
 
     id: Mapped[str] = id_column()
@@ -101,6 +110,12 @@ class Case(Base):
     # so a key rotation re-seals it and the keys it made stay as they are.
     item_secret_sealed: Mapped[str | None] = sealed(YOUTH_PII)
     next_due_at: Mapped[datetime | None]
+    # What the program report reads of the case's assessments and plans, kept on its row in
+    # the transaction that changes it (``harbour.cases.milestones``, its only writer): when
+    # its first assessment was completed, and whether the plan version of its latest one is
+    # final (a new assessment's plan is a draft: no longer, until that one is finalised).
+    first_assessed_at: Mapped[datetime | None]
+    latest_plan_final: Mapped[bool] = mapped_column(Boolean, default=False)
     escalated: Mapped[bool] = mapped_column(Boolean, default=False)
     intake_key: Mapped[str | None] = mapped_column(String(128))
     intake_digest_sealed: Mapped[str | None] = sealed(YOUTH_PII)
@@ -206,9 +221,8 @@ class Assessment(Base):
         Index("ix_assessments_open_due", "status", "due_at", "case_id"),
         # A case's assessments by status ("has it one open?"): with only case_id indexed,
         # SQLite's planner answers that per case through ix_assessments_open_due, a scan of
-        # every open assessment, and a pass over all cases turns quadratic. With completed_at,
-        # a case's first and latest completed assessment, and its id, is one seek (the program
-        # report).
+        # every open assessment, and a pass over all cases turns quadratic. With completed_at
+        # and id, a case's latest completed assessment is one seek (an override's).
         Index("ix_assessments_case_status", "case_id", "status", "completed_at", "id"),
     )
 
@@ -269,12 +283,7 @@ class Plan(Base):
     """One version of a case's safety plan; immutable once final."""
 
     __tablename__ = "plans"
-    __table_args__ = (
-        UniqueConstraint("case_id", "version_number"),
-        # An assessment's plan and whether it is final, from the index alone: the program
-        # report asks it of each case's latest assessment.
-        Index("ix_plans_assessment_status", "assessment_id", "status"),
-    )
+    __table_args__ = (UniqueConstraint("case_id", "version_number"),)
 
     id: Mapped[str] = id_column()
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)

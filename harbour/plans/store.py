@@ -17,6 +17,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from harbour import events
 from harbour.access import Actor, agency_today
 from harbour.app import UnitOfWork
+from harbour.cases import milestones
 from harbour.db.base import new_id
 from harbour.db.models import Assessment, Case, Person, Plan, PlanItem
 from harbour.domain.composition import ADDED_PREFIX, ProposedItem
@@ -288,6 +289,7 @@ def finalize(
     plan.status = PlanStatus.FINAL
     plan.finalized_at = uow.now()
     plan.finalized_by_id = actor.staff_id if actor else None
+    milestones.note(uow, case, uow.session.get_one(Assessment, plan.assessment_id), plan)
     freeze_people(uow, plan)
     events.record(uow, case.id, events.PLAN_FINALIZED, plan.id, version=plan.version_number)
     uow.session.flush()

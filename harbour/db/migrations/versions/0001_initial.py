@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-12-02 06:10:14.287971
+Create Date: 2026-12-02 21:39:24.304613
 """
 
 from __future__ import annotations
@@ -117,6 +117,8 @@ def upgrade() -> None:
         sa.Column("persons_at_risk_sealed", sa.Text(), nullable=True),
         sa.Column("item_secret_sealed", sa.Text(), nullable=True),
         sa.Column("next_due_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("first_assessed_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("latest_plan_final", sa.Boolean(), nullable=False),
         sa.Column("escalated", sa.Boolean(), nullable=False),
         sa.Column("intake_key", sa.String(length=128), nullable=True),
         sa.Column("intake_digest_sealed", sa.Text(), nullable=True),
@@ -137,7 +139,14 @@ def upgrade() -> None:
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.create_index(
             "ix_cases_agency",
-            ["agency_id", "status", "risk_level", "created_at", "id"],
+            [
+                "agency_id",
+                "status",
+                "risk_level",
+                "latest_plan_final",
+                "created_at",
+                "first_assessed_at",
+            ],
             unique=False,
         )
         batch_op.create_index(batch_op.f("ix_cases_caseworker_id"), ["caseworker_id"], unique=False)
@@ -569,9 +578,6 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("plans", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_plans_assessment_status", ["assessment_id", "status"], unique=False
-        )
         batch_op.create_index(batch_op.f("ix_plans_case_id"), ["case_id"], unique=False)
 
     op.create_table(
@@ -694,7 +700,6 @@ def downgrade() -> None:
     op.drop_table("reminder_marks")
     with op.batch_alter_table("plans", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_plans_case_id"))
-        batch_op.drop_index("ix_plans_assessment_status")
 
     op.drop_table("plans")
     with op.batch_alter_table("order_reminder_marks", schema=None) as batch_op:
