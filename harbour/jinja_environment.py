@@ -56,6 +56,10 @@ def build(
         lstrip_blocks=True,
         keep_trailing_newline=True,
         auto_reload=False,
+        # Every template is compiled once per process and kept: only registered names load, so
+        # the allowlist bounds the cache, and a plain dict spares each render (and each
+        # ``extends``) the LRU cache's lock and reordering.
+        cache_size=-1,
     )
     env.filters["md"] = markdown_escape
     return env

@@ -7,13 +7,15 @@ from dataclasses import replace
 
 import pytest
 
+from harbour.documents.render import render_views, views
 from harbour.documents.strings import strings
 from harbour.domain.plan_view import PlanItemView, PlanSnapshot, ThreatView
 from harbour.domain.vocab import ItemState, Phase, PlanSection, StepOwner, ThreatKind
+from harbour.errors import RenderError
 from harbour.reference import load_catalogue
 from harbour.settings import Settings
 from tests.documents.fixtures import HOSTILE, ITEMS, fixed_plan, item
-from tests.documents.helpers import FORMATS, every_format, rendered
+from tests.documents.helpers import FORMATS, TEMPLATES, every_format, rendered
 
 STAFF_ONLY_MARKERS = {
     "threat name": "MKthreatname",
@@ -183,3 +185,30 @@ def test_line_breaks_in_data_cannot_forge_a_heading() -> None:
     plan = fixed_plan(items=(item("f", PlanSection.STEPS, forged, owner=StepOwner.YOUTH),))
     for text in every_format(plan, "youth").values():
         assert "\nIF I AM IN DANGER:" not in text and "ok IF I AM IN DANGER: Call 555-EVIL" in text
+
+
+@pytest.mark.parametrize(("audience", "built_for"), [("youth", "staff"), ("family", "staff")])
+def test_a_view_built_for_staff_is_never_rendered_as_another_copy(
+    audience: str, built_for: str
+) -> None:
+    prepared = views(marked_plan(), built_for, FORMATS)
+    with pytest.raises(RenderError):
+        render_views(prepared, audience, templates_dir=TEMPLATES)
+
+
+def test_rendering_prepared_views_gives_the_same_copies() -> None:
+    plan = marked_plan()
+    for audience in ("staff", "youth", "family"):
+        prepared = views(plan, audience, FORMATS)
+        assert render_views(prepared, audience, templates_dir=TEMPLATES) == every_format(
+            plan, audience
+        )
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_bidi_overrides_beside_accented_text_are_shown_not_obeyed(fmt: str) -> None:
+    plan = fixed_plan(youth_title="Bénédicte … a\u2067b\u202ac")
+    for audience in ("staff", "youth"):
+        text = rendered(plan, audience, fmt)
+        assert "\u2067" not in text and "\u202a" not in text
+        assert "U+2067" in text and "U+202A" in text
