@@ -3,6 +3,14 @@ server, counted from `harbour assess` returning (it is sent before the command r
 wait is zero) and from the command's start, against a bare Apprise send of the same email to the
 same server (warm in this process, and from a fresh Python process).
 
+The fresh-process baseline imports Apprise alone, while an alert that is recorded before it is
+sent cannot do without the database layer (SQLAlchemy and the driver), the cipher that seals what
+it records, and the templates that word it: a second baseline row times a fresh process that
+first imports the third-party modules `harbour assess` had loaded when its alert went out (found
+by running it once), then makes the same bare Apprise send. What lies between that row's figure
+and its baseline is Harbour's own work: its modules, settings and reference data, the
+transaction, and the relay's claim before the send.
+
 Both orchestration modes are timed: embedded (``inline``: the command also runs the lifecycle
 steps) and ``prefect`` (the command records and sends the urgent lane; the flows do the rest).
 No Prefect server is needed: the CLI never imports Prefect.
@@ -64,8 +72,10 @@ def _imminent_alert(times: int) -> list[Row]:
         answers = app.settings.home / "imminent.json"
         answers.write_text(json.dumps(_safest(app, immediate_danger="yes")))
         url = _sup_url(smtp)
+        loaded = _loaded_at_send(app, cli_env(app, book.path, "prefect"), answers, smtp)
         warm = statistics.median(_bare_send(smtp, url) for _ in range(times))
         cold = statistics.median(_bare_send_fresh(smtp, url) for _ in range(times))
+        same = statistics.median(_bare_send_fresh(smtp, url, loaded) for _ in range(times))
         for mode in ("inline", "prefect"):
             env = cli_env(app, book.path, mode)
             runs = [_alert_once(app, env, answers, smtp) for _ in range(times)]
@@ -92,6 +102,16 @@ def _imminent_alert(times: int) -> list[Row]:
                     f"command returned after {statistics.median(t.returned for t in runs):.2f} s",
                 )
             )
+            rows.append(
+                Row(
+                    f"imminent alert: assess start to email, {mode}, same imports",
+                    statistics.median(t.arrived for t in runs),
+                    same,
+                    "s",
+                    "bare Apprise send, fresh process importing the same third-party modules",
+                    f"{len(loaded)} modules: those loaded when the alert was sent",
+                )
+            )
     return rows
 
 
@@ -111,11 +131,13 @@ def _bare_send(smtp: SmtpServer, url: str) -> float:
     return _arrived(smtp, SUP, seen, started) - started
 
 
-def _bare_send_fresh(smtp: SmtpServer, url: str) -> float:
+def _bare_send_fresh(smtp: SmtpServer, url: str, modules: tuple[str, ...] = ()) -> float:
     """Seconds from starting a Python process that sends the same email with Apprise to its
-    arrival: what any command that sends an alert at least costs."""
+    arrival: what any command that sends an alert at least costs. With ``modules``, the
+    process imports them first (those a record-then-send command has loaded by its send)."""
     seen = len(smtp.to(SUP))
-    code = (
+    imports = "".join(f"try:\n    import {name}\nexcept Exception:\n    pass\n" for name in modules)
+    code = imports + (
         "import apprise, sys; a = apprise.Apprise(); a.add(sys.argv[1]); "
         "a.notify(body='Bench alert', title='Urgent alert, please acknowledge')"
     )
@@ -135,13 +157,60 @@ def _arrived(
     raise TimeoutError("no email arrived")
 
 
-def _alert_once(app: App, env: dict[str, str], answers: Path, smtp: SmtpServer) -> AlertTimes:
-    """Start `harbour assess` on a new case; note when the alert arrives and when it exits."""
+# Runs `harbour assess` in this interpreter; at its first email, notes the third-party modules
+# loaded so far, in order, and prints them at the end.
+_LOADED_AT_SEND = """
+import smtplib, sys, sysconfig
+site = sysconfig.get_paths()["purelib"]
+seen = []
+original = smtplib.SMTP.sendmail
+def sendmail(self, *args, **kwargs):
+    if not seen:
+        seen.extend(n for n, m in list(sys.modules.items())
+                    if site in (getattr(m, "__file__", None) or "")
+                    and not n.startswith("__editable__"))
+    return original(self, *args, **kwargs)
+smtplib.SMTP.sendmail = sendmail
+from harbour.cli import main
+sys.argv = ["harbour", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print("\\n" + "\\n".join(seen))
+"""
+
+
+def _loaded_at_send(
+    app: App, env: dict[str, str], answers: Path, smtp: SmtpServer
+) -> tuple[str, ...]:
+    """The third-party modules `harbour assess` has loaded when it sends its imminent alert."""
+    seen = len(_alerts(smtp))
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED_AT_SEND, *_assess_argv(app, answers)[3:]],
+        env=env,
+        cwd=app.settings.home,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    if len(_alerts(smtp)) == seen:
+        raise RuntimeError("the alert was not sent: no modules to note")
+    return tuple(done.stdout.rsplit("\n\n", 1)[-1].split())
+
+
+def _assess_argv(app: App, answers: Path) -> list[str]:
+    """`harbour assess` of an imminent threat on a new case (its referral's steps done)."""
     case_id = _referral(app)
     pipeline.process_pending(app)  # the referral's own steps, as `harbour refer` would have run
     reference = _reference(app, case_id)
-    command = [sys.executable, "-m", "harbour", "assess", reference, "--point", "initial_contact",
-               "--answers", str(answers), "--as", "cw1"]  # fmt: skip
+    return [sys.executable, "-m", "harbour", "assess", reference, "--point", "initial_contact",
+            "--answers", str(answers), "--as", "cw1"]  # fmt: skip
+
+
+def _alert_once(app: App, env: dict[str, str], answers: Path, smtp: SmtpServer) -> AlertTimes:
+    """Start `harbour assess` on a new case; note when the alert arrives and when it exits."""
+    command = _assess_argv(app, answers)
     seen = len(_alerts(smtp))
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

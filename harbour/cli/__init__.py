@@ -5,6 +5,11 @@ from __future__ import annotations
 import os
 import sys
 
+# Pydantic plugins off, before any model is defined: a plugin (an observability one, say) would
+# be handed every value Harbour validates, youth data included (guide/confidentiality.md), and
+# looking for one scans the metadata of every installed distribution on each command's start.
+os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
+
 # Each module registers its commands; this order is the order of `harbour --help`.
 # isort: off
 from harbour.cli import admin, case, case_people, demo  # noqa: F401

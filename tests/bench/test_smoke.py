@@ -17,6 +17,7 @@ EXPECTED = (
     "`harbour cases`, small store",
     "imminent alert: email after assess returned, inline",
     "imminent alert: assess start to email, prefect",
+    "imminent alert: assess start to email, prefect, same imports",
     "missed visit check-in: relay pass to buddy's email, sqlite",
     "notifications: 100 deliveries",
     "imminent alert while the relay is busy",
