@@ -2,7 +2,8 @@
 
 A recipient's digest is written (one outbox row per channel) by the first batch that has a
 reminder for them, in the same transaction as that batch's reminder marks, and later batches add
-their reminders to the same rows. Until the pass ends the rows are held back from the relay
+their reminders to the same rows (from the pass's own copy of what each row shows: no context is
+read back, and a full digest has only its count set). Until the pass ends the rows are held back from the relay
 (``next_attempt_at`` pushed ``HOLD`` ahead, renewed by every batch); the pass's last, short
 transaction makes them due. So each reminder is in exactly one digest, committed with its mark,
 and each recipient gets one digest per pass, while no transaction lasts longer than a batch.
@@ -20,7 +21,7 @@ from datetime import date, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, select, text, update
 
 from harbour.app import UnitOfWork
 from harbour.db.base import new_id
@@ -30,7 +31,7 @@ from harbour.domain.vocab import CaseStatus, Lane, NotificationKind, OutboxStatu
 from harbour.notify.context import MAX_ITEMS, clean_context
 from harbour.notify.directory import routes_of
 from harbour.notify.outbox import _key as outbox_key
-from harbour.notify.outbox import enqueue
+from harbour.notify.outbox import insert_new, notification_rows
 from harbour.notify.routes import ANY_CHANNEL
 
 HOLD = timedelta(minutes=30)
@@ -39,29 +40,38 @@ Items = dict[str, list[dict[str, Any]]]  # recipient: reminder items
 
 @dataclass
 class Digests:
-    """One pass's digests: the outbox rows already written for each recipient (committed)."""
+    """One pass's digests: the outbox rows already written for each recipient (committed), and
+    what each of those rows shows (``Shown``), kept here as written: a batch adds its items to
+    the rows from this copy, so it reads no context back and decodes no JSON."""
 
     sweep_id: str = field(default_factory=new_id)
     rows: dict[str, list[str]] = field(default_factory=dict)
     written: int = 0
+    shown: dict[str, Shown] = field(default_factory=dict)  # by outbox row id
+    _pending: dict[str, Shown] = field(default_factory=dict)  # the last ``add``'s, until committed
 
     def add(self, items: Items, uow: UnitOfWork) -> dict[str, list[str]]:
         """Put a batch's reminders into the digests, in the batch's transaction; returns the rows
         it started. Changes nothing here: ``started`` does, once the batch has committed (a
         transaction retried whole must find this object as it was)."""
+        self._pending = {}
         started: dict[str, list[str]] = {}
         held = {recipient: self.rows[recipient] for recipient in items if recipient in self.rows}
-        extended = _extend(uow, held, items)
+        extended = _extend(uow, self, held, items)
         new = [recipient for recipient in items if recipient not in extended]
         late = overdue_step_items(uow, new)
-        for recipient in new:
-            started[recipient] = _start(uow, self, recipient, items[recipient] + late[recipient])
-        self._hold(uow, [row for ids in self.rows.values() for row in ids])
+        started = _start(uow, self, {r: items[r] + late[r] for r in new})
+        renewed = {row for recipient in extended for row in held[recipient]}
+        renewed.update(row for ids in started.values() for row in ids)
+        self._hold(uow, [row for ids in self.rows.values() for row in ids if row not in renewed])
         return started
 
     def started(self, rows: dict[str, list[str]]) -> None:
+        """The batch whose ``add`` returned ``rows`` has committed."""
         self.rows.update(rows)
         self.written += len(rows)
+        self.shown.update(self._pending)
+        self._pending = {}
 
     def release(self, uow: UnitOfWork) -> None:
         """The pass is over: its digests are due now."""
@@ -71,75 +81,144 @@ class Digests:
         _set_due(uow, ids, uow.now() + HOLD)
 
 
+@dataclass(frozen=True)
+class Shown:
+    """What a digest row's context holds: the items shown (already checked) and the count."""
+
+    items: tuple[dict[str, Any], ...]
+    count: int
+
+    @property
+    def more(self) -> int:
+        return max(0, self.count - MAX_ITEMS)
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "items": list(self.items),
+            **clean_context({"count": self.count, "more": self.more}),
+        }
+
+
 def _start(
-    uow: UnitOfWork, digests: Digests, recipient: str, items: list[dict[str, Any]]
-) -> list[str]:
+    uow: UnitOfWork, digests: Digests, items: dict[str, list[dict[str, Any]]]
+) -> dict[str, list[str]]:
+    """Start the digests of the recipients of ``items``, held back ``HOLD``: their rows in one
+    statement (and one lookup of the recipients' agencies, one of the rows' ids); the rows
+    started, by recipient."""
+    if not items:
+        return {}
     # A second digest for a recipient in one pass only when the relay took the first one.
-    suffix = f":{digests.written}" if recipient in digests.rows else ""
-    dedupe = f"digest:{digests.sweep_id}{suffix}"
-    enqueue(
-        uow,
-        NotificationKind.REMINDER_DIGEST,
-        recipients=[recipient],
-        case=None,
-        dedupe=dedupe,
-        context=_context([], 0, items),
-        lane=Lane.NORMAL,
+    routes, until = routes_of(uow), uow.now() + HOLD
+    agencies = dict(
+        uow.session.execute(
+            select(Staff.handle, Staff.agency_id).where(Staff.handle.in_(list(items)))
+        ).all()
     )
-    channels = routes_of(uow).channels_for(recipient) or [ANY_CHANNEL]
-    keys = [outbox_key(dedupe, recipient, channel) for channel in channels]
-    ids = list(
-        uow.session.scalars(select(OutboxMessage.id).where(OutboxMessage.dedupe_key.in_(keys)))
-    )
-    _set_due(uow, ids, uow.now() + HOLD)
-    return ids
+    rows: list[dict[str, Any]] = []
+    keys: dict[str, str] = {}  # outbox key: recipient
+    shown: dict[str, Shown] = {}
+    for recipient, recipient_items in items.items():
+        suffix = f":{digests.written}" if recipient in digests.rows else ""
+        dedupe = f"digest:{digests.sweep_id}{suffix}"
+        shown[recipient] = _added(Shown((), 0), recipient_items)
+        made = notification_rows(
+            uow,
+            NotificationKind.REMINDER_DIGEST,
+            recipients=[recipient],
+            case=None,
+            dedupe=dedupe,
+            context=shown[recipient].context(),
+            lane=Lane.NORMAL,
+            agency_id=agencies.get(recipient),
+        )
+        for row in made:
+            row["next_attempt_at"] = until
+        rows += made
+        channels = routes.channels_for(recipient) or [ANY_CHANNEL]
+        keys.update((outbox_key(dedupe, recipient, channel), recipient) for channel in channels)
+    insert_new(uow, rows)
+    found = uow.session.execute(
+        select(OutboxMessage.id, OutboxMessage.dedupe_key).where(
+            OutboxMessage.dedupe_key.in_(list(keys))
+        )
+    ).tuples()
+    started: dict[str, list[str]] = {}
+    for row_id, key in found:
+        started.setdefault(keys[key], []).append(row_id)
+        digests._pending[row_id] = shown[keys[key]]
+    return started
 
 
-def _extend(uow: UnitOfWork, held: dict[str, list[str]], items: Items) -> set[str]:
-    """Add each recipient's new ``items`` to their held rows, all in two statements; returns the
-    recipients extended (one whose rows the relay has taken any of is left as it was)."""
+def _extend(
+    uow: UnitOfWork, digests: Digests, held: dict[str, list[str]], items: Items
+) -> set[str]:
+    """Add each recipient's new ``items`` to their held rows (and hold them on), all in two
+    statements; returns the recipients extended (one whose rows the relay has taken any of is
+    left as it was). The rows' contexts come from ``digests.shown``: no context is read."""
     wanted = [row for ids in held.values() for row in ids]
     if not wanted:
         return set()
-    found = uow.session.execute(
-        select(OutboxMessage.id, OutboxMessage.context)
-        .where(
-            OutboxMessage.id.in_(wanted),
-            OutboxMessage.status == OutboxStatus.PENDING,
-            OutboxMessage.attempts == 0,
+    found = set(
+        uow.session.scalars(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.id.in_(wanted),
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.attempts == 0,
+            )
+            .with_for_update()
         )
-        .with_for_update()
     )
-    contexts = {row_id: context for row_id, context in found.tuples()}
-    extended = {recipient for recipient, ids in held.items() if all(i in contexts for i in ids)}
-    changes = [
-        {"row": row, "context": _context(shown["items"], shown["count"], items[recipient])}
-        for recipient in extended
-        for row in held[recipient]
-        for shown in [contexts[row]]
-    ]
+    extended = {recipient for recipient, ids in held.items() if all(i in found for i in ids)}
+    until = uow.now() + HOLD
+    changes, counts = [], []
+    for recipient in extended:
+        for row in held[recipient]:
+            before = digests.shown[row]
+            shown = digests._pending[row] = _added(before, items[recipient])
+            if len(shown.items) == len(before.items):  # full: only the count moves
+                counts.append(
+                    {"row": row, "count": shown.count, "more": shown.more, "until": until}
+                )
+            else:
+                changes.append({"row": row, "context": shown.context(), "until": until})
+    table = cast(Table, OutboxMessage.__table__)
     if changes:
-        table = cast(Table, OutboxMessage.__table__)
         statement = (
             update(table)
             .where(table.c.id == bindparam("row"))
-            .values(context=bindparam("context", type_=table.c.context.type))
+            .values(
+                context=bindparam("context", type_=table.c.context.type),
+                next_attempt_at=bindparam("until", type_=table.c.next_attempt_at.type),
+            )
         )
         uow.session.connection().execute(statement, changes)
+    if counts:
+        postgres = uow.session.get_bind().dialect.name == "postgresql"
+        uow.session.connection().execute(_COUNTS[postgres], counts)
     return extended
 
 
-def _context(
-    shown: list[dict[str, Any]], count: int, items: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """A digest's context: ``shown`` (already checked when it was written) and as many of the
-    new ``items`` as fit, checked now; ``count`` takes them all."""
-    total = count + len(items)
-    kept = clean_context({"items": items[: max(0, MAX_ITEMS - len(shown))]})["items"]
-    return {
-        "items": shown + kept,
-        **clean_context({"count": total, "more": max(0, total - MAX_ITEMS)}),
-    }
+# A full digest's new count, set in the stored context where it lies: rewriting the whole
+# context (its fifty items) for each batch was most of a batch's time.
+_UNTIL = bindparam("until", type_=OutboxMessage.__table__.c.next_attempt_at.type)
+_COUNTS = {
+    False: text(
+        "UPDATE outbox SET next_attempt_at = :until,"
+        " context = json_set(context, '$.count', :count, '$.more', :more) WHERE id = :row"
+    ).bindparams(_UNTIL),
+    True: text(
+        "UPDATE outbox SET next_attempt_at = :until, context = CAST(jsonb_set(jsonb_set("
+        "CAST(context AS jsonb), '{count}', to_jsonb(CAST(:count AS integer))),"
+        " '{more}', to_jsonb(CAST(:more AS integer))) AS json) WHERE id = :row"
+    ).bindparams(_UNTIL),
+}
+
+
+def _added(shown: Shown, items: list[dict[str, Any]]) -> Shown:
+    """``shown`` with as many of the new ``items`` as fit, checked now; the count takes them all."""
+    kept = clean_context({"items": items[: max(0, MAX_ITEMS - len(shown.items))]})["items"]
+    return Shown((*shown.items, *kept), shown.count + len(items))
 
 
 def _set_due(uow: UnitOfWork, ids: list[str], moment: Any) -> None:

@@ -50,8 +50,10 @@ KINDS = {"due_soon": K.ASSESSMENT_DUE_SOON, "due_today": K.ASSESSMENT_DUE_TODAY}
 FOLLOW_UP_KINDS = {"due_soon": K.FOLLOW_UP_DUE, "due_today": K.FOLLOW_UP_DUE}
 SENT, SKIPPED = "sent", "skipped"
 # The first batch of a sweep that paces its batches (``hold``), and the smallest it makes (a
-# loaded machine: smaller batches, not longer transactions).
-FIRST_PACED_BATCH, SMALLEST_PACED_BATCH = 200, 50
+# loaded machine: smaller batches, not longer transactions). The first is the smallest: it also
+# starts every recipient's digest and compiles the batch's statements, and at 200 it was the
+# longest a sweep held SQLite's write lock.
+FIRST_PACED_BATCH, SMALLEST_PACED_BATCH = 50, 50
 
 
 @dataclass(frozen=True)
@@ -111,13 +113,15 @@ def sweep(
     """
     thresholds, digests = Thresholds.of(policy), Digests()
     counts: Counter[str] = Counter()
-    firings = (read or run)(partial(to_fire, thresholds=thresholds, now=now))
+    firings, dialect = (read or run)(partial(_read_firings, thresholds=thresholds, now=now))
     first, size = 0, batch if hold is None else min(batch, FIRST_PACED_BATCH)
     while first < len(firings):
         if first and between is not None:
             between()
-        chunk, started = firings[first : first + size], time.monotonic()
-        done = run(partial(_batch, firings=chunk, digests=digests))
+        chunk = firings[first : first + size]
+        prepared = Prepared.of(chunk, dialect)  # before the transaction: no lock held for it
+        started = time.monotonic()
+        done = run(partial(_batch, firings=chunk, digests=digests, prepared=prepared))
         digests.started(done.started)
         counts += done.counts
         first += len(chunk)
@@ -141,6 +145,33 @@ def _order_reminders(run: Runner, now: datetime, digests: Digests) -> Counter[st
 
 def _totals(counts: Counter[str], digests: Digests) -> dict[str, int]:
     return {**counts, "digests": digests.written}
+
+
+def _read_firings(
+    uow: UnitOfWork, thresholds: Thresholds, now: datetime
+) -> tuple[list[Firing], Any]:
+    return to_fire(uow, thresholds, now), uow.session.get_bind().dialect
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a batch writes, worked out before its transaction (so a batch on SQLite holds the
+    write lock for its statements, not for this): its marks as the one JSON parameter
+    ``_record_marks`` sends, and the digest item of each reminder it sends."""
+
+    marks: str
+    items: dict[tuple[str, str], dict[str, Any]]  # by (assessment, threshold)
+
+    @classmethod
+    def of(cls, firings: list[Firing], dialect: Any) -> Prepared:
+        items = {
+            (firing.due.assessment_id, mark["threshold"]): _item(firing.due, mark["threshold"])
+            for firing in firings
+            for mark in firing.marks
+            if mark["outcome"] == SENT and mark["threshold"] != ESCALATION
+        }
+        marks = [mark for firing in firings for mark in firing.marks]
+        return cls(_marks_json(dialect, marks), items)
 
 
 @dataclass(frozen=True)
@@ -271,11 +302,15 @@ def _bounds(policy: Policy, now: datetime) -> tuple[tuple[str, ...], dict[str, d
     return names, {**bounds, "horizon": max(bounds.values())}
 
 
-def _batch(uow: UnitOfWork, firings: list[Firing], digests: Digests) -> Batch:
+def _batch(
+    uow: UnitOfWork, firings: list[Firing], digests: Digests, prepared: Prepared | None = None
+) -> Batch:
     """Marks, escalations and digest items for ``firings``, each checked again in this
     transaction (one completed, re-timed or reminded since is left out): a few statements per
-    batch, whatever its size."""
-    written = _record_marks(uow, [mark for firing in firings for mark in firing.marks])
+    batch, whatever its size. ``prepared``: ``Prepared.of(firings, ...)``, made beforehand."""
+    marks = [mark for firing in firings for mark in firing.marks]
+    written = _record_marks(uow, marks, prepared.marks if prepared else None)
+    made = prepared.items if prepared else {}
     chunk = [
         (firing.due, firing.marks)
         for firing in firings
@@ -287,8 +322,8 @@ def _batch(uow: UnitOfWork, firings: list[Firing], digests: Digests) -> Batch:
     counts: Counter[str] = Counter(assessments=len(chunk))
     items: dict[str, list[dict[str, Any]]] = defaultdict(list)
     overdue: list[Due] = []
-    for due, marks in chunk:
-        for mark in marks:
+    for due, fired in chunk:
+        for mark in fired:
             name = mark["threshold"]
             if (due.assessment_id, name) not in written:
                 continue  # another sweep fired it meanwhile
@@ -297,8 +332,9 @@ def _batch(uow: UnitOfWork, firings: list[Firing], digests: Digests) -> Batch:
             elif name == ESCALATION:
                 overdue.append(due)
             else:
+                item = made.get((due.assessment_id, name)) or _item(due, name)
                 for recipient in who[due.caseworker_id, due.agency_id]:
-                    items[recipient].append(_item(due, name))
+                    items[recipient].append(item)
                 counts[name] += 1
     _escalate_all(uow, overdue)
     counts["escalated"] += len(overdue)
@@ -405,7 +441,9 @@ def _mark(due: Due, threshold: str, now: datetime, outcome: str) -> dict[str, An
     }
 
 
-def _record_marks(uow: UnitOfWork, marks: list[dict[str, Any]]) -> set[tuple[str, str]]:
+def _record_marks(
+    uow: UnitOfWork, marks: list[dict[str, Any]], prepared: str | None = None
+) -> set[tuple[str, str]]:
     """Record that each threshold fired for the current due date, in one statement: a new mark,
     or the assessment's earlier one re-armed (its due date moved since), keyed by the marks'
     uniqueness, for the assessments still open and due when they were read (one completed or
@@ -413,12 +451,27 @@ def _record_marks(uow: UnitOfWork, marks: list[dict[str, Any]]) -> set[tuple[str
     for the same due date is left alone and left out, so a threshold fires once even if two
     sweeps overlap.
 
-    The marks travel as one JSON parameter, read back as rows by the database (``json_each``,
-    ``jsonb_to_recordset``): a statement of a few hundred characters whatever the batch's size,
-    where thousands of bound parameters cost more to render and parse than the inserts."""
+    The marks travel as one JSON parameter (``_marks_json``; ``prepared``, if made already),
+    read back as rows by the database (``json_each``, ``jsonb_to_recordset``): a statement of a
+    few hundred characters whatever the batch's size, where thousands of bound parameters cost
+    more to render and parse than the inserts."""
     if not marks:
         return set()
     dialect = uow.session.get_bind().dialect
+    statement = _RECORD_MARKS[dialect.name == "postgresql"]
+    found = uow.session.connection().execute(
+        statement,
+        {
+            "marks": prepared if prepared is not None else _marks_json(dialect, marks),
+            "fired_at": marks[0]["fired_at"],
+            "open": AssessmentStatus.OPEN.value,
+        },
+    )
+    return set(found.tuples())
+
+
+def _marks_json(dialect: Any, marks: list[dict[str, Any]]) -> str:
+    """``marks`` as the JSON rows ``_RECORD_MARKS`` reads, each with a new id."""
     due_at = _due_at_value(dialect)
     rows = [
         {
@@ -430,16 +483,7 @@ def _record_marks(uow: UnitOfWork, marks: list[dict[str, Any]]) -> set[tuple[str
         }
         for mark in marks
     ]
-    statement = _RECORD_MARKS[dialect.name == "postgresql"]
-    found = uow.session.connection().execute(
-        statement,
-        {
-            "marks": json.dumps(rows, separators=(",", ":")),
-            "fired_at": marks[0]["fired_at"],
-            "open": AssessmentStatus.OPEN.value,
-        },
-    )
-    return set(found.tuples())
+    return json.dumps(rows, separators=(",", ":"))
 
 
 def _due_at_value(dialect: Any) -> Callable[[datetime], str]:

@@ -21,6 +21,7 @@ from datetime import datetime
 from functools import partial
 
 from sqlalchemy import select
+from sqlalchemy.orm import configure_mappers
 
 from harbour.app import App, UnitOfWork
 from harbour.cases import schedule
@@ -240,6 +241,9 @@ def sweep(app: App, now: datetime | None = None, batch: int | None = None) -> Sw
     batch size. Every phase runs even if another fails (then ``SweepIncomplete`` is raised at
     the end, carrying the partial report)."""
     at = now or app.clock.now()
+    # The ORM's mappers are configured by their first query: here, not in a phase's first
+    # transaction (on SQLite it holds the write lock, and that took a tenth of a second).
+    configure_mappers()
     return run_phases(
         [
             ("escalated", partial(escalate, app, at)),  # first: the one that cannot wait
