@@ -98,25 +98,23 @@ def likely(
 @cache
 def _likely_query(keys: int, besides: bool) -> Select[str, str]:
     """``likely``'s statement for a keyring of ``keys`` keys, built once (building it cost
-    more than running it): its values are bound when it runs."""
+    more than running it): its values are bound when it runs. Core columns: no ORM loading."""
+    cases, index = Case.__table__.c, YouthIndex.__table__.c
     matches = or_(
         *(
-            and_(
-                YouthIndex.key_id == bindparam(f"key_{i}"),
-                YouthIndex.digest == bindparam(f"digest_{i}"),
-            )
+            and_(index.key_id == bindparam(f"key_{i}"), index.digest == bindparam(f"digest_{i}"))
             for i in range(keys)
         )
     )
     agency = bindparam("agency_id", type_=String)
     query = (
-        select(Case.reference, Case.status)
-        .join(YouthIndex, YouthIndex.case_id == Case.id)
-        .where(YouthIndex.agency_id == agency, Case.agency_id == agency, matches)
-        .order_by(Case.created_at, Case.reference)
+        select(cases.reference, cases.status)
+        .join_from(Case.__table__, YouthIndex.__table__, index.case_id == cases.id)
+        .where(index.agency_id == agency, cases.agency_id == agency, matches)
+        .order_by(cases.created_at, cases.reference)
         .limit(MAX_NAMED)
     )
-    return query.where(Case.id != bindparam("besides")) if besides else query
+    return query.where(cases.id != bindparam("besides")) if besides else query
 
 
 def index(

@@ -25,9 +25,9 @@ from harbour.access import (
 from harbour.app import App, UnitOfWork
 from harbour.cases import duplicates, schedule
 from harbour.cases.duplicates import Existing, LikelyDuplicate
-from harbour.cases.reads import least_loaded_caseworker, set_at_risk, set_situation
+from harbour.cases.reads import Assignee, least_loaded_caseworker, set_at_risk, set_situation
 from harbour.db.base import new_id
-from harbour.db.models import PERSON_FIELDS, Case, Person, Staff, ThreatSource
+from harbour.db.models import PERSON_FIELDS, Case, Person, ThreatSource
 from harbour.domain.text import (
     Address,
     Handle,
@@ -237,14 +237,14 @@ def _replay(uow: UnitOfWork, actor: Actor, referral: Referral, key: str | None) 
     return Referred(existing.id, existing.reference, existing.status)
 
 
-def _assignee(uow: UnitOfWork, actor: Actor, referral: Referral) -> Staff | None:
+def _assignee(uow: UnitOfWork, actor: Actor, referral: Referral) -> Assignee | None:
     """The caseworker the referral names, else the agency's rule's (None: it has none)."""
     if referral.caseworker is None:
         return least_loaded_caseworker(uow, actor.agency_id)
     staff = caseworker(uow, actor.agency_id, referral.caseworker)
     if staff is None:
         raise InvalidInput([("caseworker", "no active caseworker with that handle in your agency")])
-    return staff
+    return Assignee(staff.id, staff.handle)
 
 
 def _new_case(
@@ -253,7 +253,7 @@ def _new_case(
     referral: Referral,
     zone: ZoneInfo,
     key: str | None,
-    assigned: Staff | None,
+    assigned: Assignee | None,
 ) -> Case:
     now = uow.now()
     case = Case(
