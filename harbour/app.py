@@ -227,11 +227,14 @@ class UnitOfWork:
         setattr(row, f"{field}_sealed", token)
 
     def unseal(self, row: Base, field: str) -> str | None:
-        token = getattr(row, f"{field}_sealed")
+        return self.unseal_token(getattr(row, f"{field}_sealed"), row.__tablename__, row, field)
+
+    def unseal_token(self, token: str | None, table: str, row: Any, field: str) -> str | None:
+        """``unseal`` of a token read as a column (not on a loaded row): ``row`` has its id."""
         if token is None:
             return None
         self.check_keys("read")
-        where = {"table": row.__tablename__, "row_id": _row_id(row), "field": field}
+        where = {"table": table, "row_id": _row_id(row), "field": field}
         try:
             return self.app.cipher.decrypt(token, **where)
         except CryptoError as exc:

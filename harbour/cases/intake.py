@@ -9,7 +9,6 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from harbour import events
@@ -24,7 +23,7 @@ from harbour.access import (
 )
 from harbour.app import App, UnitOfWork
 from harbour.cases import duplicates, schedule
-from harbour.cases.duplicates import Existing, LikelyDuplicate
+from harbour.cases.duplicates import Existing, Keyed, LikelyDuplicate
 from harbour.cases.reads import Assignee, least_loaded_caseworker, set_at_risk, set_situation
 from harbour.db.base import new_id
 from harbour.db.models import PERSON_FIELDS, Case, Person, ThreatSource
@@ -147,7 +146,7 @@ def refer(
     if idempotency_key is not None:
         idempotency_key = parse(_KeyIn, {"key": idempotency_key}, prefix="--idempotency-key").key
 
-    def work(uow: UnitOfWork, look_first: bool) -> Referred:
+    def work(uow: UnitOfWork) -> Referred:
         from harbour.access import resolve_actor
 
         actor = resolve_actor(uow, actor_handle)
@@ -156,26 +155,16 @@ def refer(
         zone = agency_zone(uow, actor.agency_id)
         referral = parse(Referral, data, today=today_in(uow, zone))
         authorize(uow, actor, "case.refer")
-        return _create_or_replay(
-            uow,
-            actor,
-            referral,
-            zone,
-            idempotency_key,
-            look_first=look_first,
-            allow=allow_duplicate,
-        )
+        return _create_or_replay(uow, actor, referral, zone, idempotency_key, allow_duplicate)
 
     try:
-        # A new key is the common case: the unique (agency, key) index finds a repeat, so the
-        # first attempt inserts without looking the key up.
-        return app.run(lambda uow: work(uow, look_first=False))
+        return app.run(work)
     except IntegrityError:
-        # The key was used before (a repeat, or a concurrent twin that won the race): look it
-        # up and answer as the replay it is.
+        # The key was used since it was looked up (a concurrent twin that won the race, the
+        # unique (agency, key) index tells): again, to answer as the replay it now is.
         if idempotency_key is None:
             raise
-        return app.run(lambda uow: work(uow, look_first=True))
+        return app.run(work)
 
 
 def _create_or_replay(
@@ -184,27 +173,22 @@ def _create_or_replay(
     referral: Referral,
     zone: ZoneInfo,
     key: str | None,
-    *,
-    look_first: bool,
     allow: bool,
 ) -> Referred:
-    replayed = _replay(uow, actor, referral, key) if look_first else None
-    if replayed is not None:
-        return replayed
     youth = referral.youth
-    alike = duplicates.likely(uow, actor, youth.name, youth.date_of_birth)
-    if alike:
-        # A repeat of this very referral (its key) finds its own case: a replay, not a duplicate.
-        replayed = _replay(uow, actor, referral, key) if not look_first else None
-        if replayed is not None:
-            return replayed
-        if not allow:
-            details = {"likely_duplicates": [e.reference for e in alike]}
-            refused = audit_event(
-                uow, actor.handle, actor.agency_id, None, "case.refer", "likely_duplicate", details
-            )
-            uow.record_after_rollback(refused)
-            raise LikelyDuplicate(alike)
+    if key is None:
+        alike = duplicates.likely(uow, actor, youth.name, youth.date_of_birth)
+    else:  # the likely duplicates and the case this key started, by one statement
+        alike, keyed = duplicates.likely_or_keyed(uow, actor, youth.name, youth.date_of_birth, key)
+        if keyed is not None:  # a repeat of a referral: a replay, not a duplicate
+            return _replay(uow, actor, referral, keyed)
+    if alike and not allow:
+        details = {"likely_duplicates": [e.reference for e in alike]}
+        refused = audit_event(
+            uow, actor.handle, actor.agency_id, None, "case.refer", "likely_duplicate", details
+        )
+        uow.record_after_rollback(refused)
+        raise LikelyDuplicate(alike)
     # The case has its caseworker and its initial assessment from the moment it exists, whatever
     # runs the follow-through (which then only tells the caseworker).
     assigned = _assignee(uow, actor, referral)  # looked up before the case is written
@@ -222,16 +206,11 @@ def _create_or_replay(
     return Referred(case.id, case.reference, case.status, alike)
 
 
-def _replay(uow: UnitOfWork, actor: Actor, referral: Referral, key: str | None) -> Referred | None:
-    """The case an earlier referral with ``key`` started, if any (audited as a replay)."""
-    if key is None:
-        return None
-    existing = uow.session.scalar(
-        select(Case).where(Case.agency_id == actor.agency_id, Case.intake_key == key)
-    )
-    if existing is None:
-        return None
-    if uow.unseal(existing, "intake_digest") != referral.digest():
+def _replay(uow: UnitOfWork, actor: Actor, referral: Referral, existing: Keyed) -> Referred:
+    """The case an earlier referral with the same key started (audited as a replay); refused if
+    that referral said something else."""
+    digest = uow.unseal_token(existing.intake_digest_sealed, "cases", existing, "intake_digest")
+    if digest != referral.digest():
         raise Conflict("idempotency_key_reused", "that key was used for another referral")
     audit(uow, actor, "case.refer.replayed", existing.id)
     return Referred(existing.id, existing.reference, existing.status)
