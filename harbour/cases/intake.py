@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -142,7 +142,16 @@ def refer(
         LikelyDuplicate: the agency has a case of the same youth (loose name and birth date)
             and ``allow_duplicate`` is not set; nothing is written but the refusal's audit row.
     """
-    parse(Referral, data, today=date.max)  # refused before anything is read; dates below
+    # Validated once, before the transaction, where it can be: no agency's today is before
+    # yesterday in UTC, so dates that pass against it pass against the agency's today too.
+    # Otherwise (a date of birth today, say) it is refused here if malformed, and its dates
+    # are checked against the agency's today once its zone is read.
+    floor = app.clock.now().astimezone(UTC).date() - timedelta(days=1)
+    try:
+        checked: Referral | None = parse(Referral, data, today=floor)
+    except InvalidInput:
+        parse(Referral, data, today=date.max)
+        checked = None
     if idempotency_key is not None:
         idempotency_key = parse(_KeyIn, {"key": idempotency_key}, prefix="--idempotency-key").key
 
@@ -153,7 +162,7 @@ def refer(
         # The agency's zone, looked up once: the date of birth is checked against today
         # there, and the initial assessment falls due by its clock.
         zone = agency_zone(uow, actor.agency_id)
-        referral = parse(Referral, data, today=today_in(uow, zone))
+        referral = checked or parse(Referral, data, today=today_in(uow, zone))
         authorize(uow, actor, "case.refer")
         return _create_or_replay(uow, actor, referral, zone, idempotency_key, allow_duplicate)
 
