@@ -7,8 +7,9 @@ alert with nothing else pending.
 The faults: half of them are answered 500, half 429, and one in 500 first attempts is held past
 the send timeout. The relay retries a failed row after its backoff; the simulated clock skips the
 backoff waits (they are policy, not work), so the figure is the relay's own cost: claiming,
-composing each message from its template, one fresh Apprise call per row, recording the outcome.
-The bare loop keeps one Apprise object and retries a failure at once. Both give up on a held
+composing each message from its template, one Apprise call per row (on the hardened plugin
+instances each relay worker keeps per route), recording the outcome. The bare loop keeps one
+Apprise object and retries a failure at once. Both give up on a held
 answer after the same timeout. An alert's latency runs from its commit to its arrival at the
 receiver; it goes on the urgent lane, which the relay claims first at every refill.
 """

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from itertools import groupby
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Engine, inspect, make_url
+from sqlalchemy import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import Mapper, Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from harbour.clock import Clock, SystemClock
@@ -164,23 +165,23 @@ class UnitOfWork:
 
     def insert_added(self) -> None:
         """Write the rows added in this transaction, every one of them new, now: one INSERT per
-        table (rows of a table setting the same columns), in foreign-key order, without the
-        unit of work's flush, whose bookkeeping costs a small transaction more than its
-        statements do (issue 16). The rows are detached afterwards: read them, don't change
-        them. A value set to None is written as NULL; a column's default fills one never set."""
+        table (rows of a table setting the same columns), in foreign-key order, by Core on the
+        transaction's connection: neither the unit of work's flush nor the ORM's bulk path,
+        whose bookkeeping costs a small transaction more than its statements do (issue 16).
+        The rows are detached afterwards: read them, don't change them. A value set to None is
+        written as NULL; a column's default fills one never set."""
         added = list(self.session.new)
         for row in added:
             self.session.expunge(row)
-        tables = _table_order()
-        added.sort(key=lambda row: tables[row.__table__])  # stable: a table's rows keep their order
-        for model, rows in groupby(added, type):
-            mapper: Mapper[Any] = inspect(model)
-            columns = mapper.column_attrs
-            self.session.bulk_insert_mappings(
-                mapper,
-                [{c.key: vars(row)[c.key] for c in columns if c.key in vars(row)} for row in rows],
-                render_nulls=True,
-            )
+        order = _table_order()
+        added.sort(key=lambda row: order[row.__table__])  # stable: a table's rows keep their order
+        connection = self.session.connection()
+        with _pipelined(connection):
+            for table, rows in groupby(added, lambda row: row.__table__):
+                keys = _column_keys(table)
+                values = [{k: v for k, v in vars(row).items() if k in keys} for row in rows]
+                for _, same in groupby(values, dict.keys):  # an executemany binds the same columns
+                    connection.execute(_insert(table), list(same))
 
     def record_after_rollback(self, row: Base) -> None:
         """Keep ``row`` (a denied attempt's audit event) even though the work is rolled back."""
@@ -226,11 +227,14 @@ class UnitOfWork:
         setattr(row, f"{field}_sealed", token)
 
     def unseal(self, row: Base, field: str) -> str | None:
-        token = getattr(row, f"{field}_sealed")
+        return self.unseal_token(getattr(row, f"{field}_sealed"), row.__tablename__, row, field)
+
+    def unseal_token(self, token: str | None, table: str, row: Any, field: str) -> str | None:
+        """``unseal`` of a token read as a column (not on a loaded row): ``row`` has its id."""
         if token is None:
             return None
         self.check_keys("read")
-        where = {"table": row.__tablename__, "row_id": _row_id(row), "field": field}
+        where = {"table": table, "row_id": _row_id(row), "field": field}
         try:
             return self.app.cipher.decrypt(token, **where)
         except CryptoError as exc:
@@ -244,6 +248,40 @@ class UnitOfWork:
 def _table_order() -> dict[Any, int]:
     """Each table's place in foreign-key order (a table after those it refers to)."""
     return {table: i for i, table in enumerate(Base.metadata.sorted_tables)}
+
+
+@contextmanager
+def _pipelined(connection: Connection) -> Iterator[None]:
+    """On PostgreSQL, the statements run in the block are sent together (psycopg's pipeline
+    mode) and their results awaited once at its end: a round trip for them all instead of one
+    each. Only for statements whose results are not read (INSERTs without RETURNING). An error
+    is raised as SQLAlchemy's (an IntegrityError stays one), with no bound values."""
+    dbapi_connection = connection.connection.dbapi_connection
+    if connection.dialect.driver != "psycopg" or dbapi_connection is None:
+        yield
+        return
+    error = connection.dialect.loaded_dbapi.Error
+    try:
+        with dbapi_connection.pipeline():
+            yield
+    except error as exc:
+        raise DBAPIError.instance(
+            None, None, exc, error, hide_parameters=True, dialect=connection.dialect
+        ) from None
+
+
+@cache
+def _column_keys(table: Any) -> frozenset[str]:
+    """The attribute names of ``table``'s columns (the mapping names each as its column)."""
+    return frozenset(table.columns.keys())
+
+
+@cache
+def _insert(table: Any) -> Any:
+    """``table``'s INSERT, built once (its compiled form is cached for each set of columns);
+    inline: the database's generated values (the audit log's ``seq``) are not read back, so no
+    RETURNING and nothing to wait for."""
+    return table.insert().inline()
 
 
 def _row_id(row: Any) -> str:

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Select, String, and_, bindparam, or_, select
+from sqlalchemy import Select, String, and_, bindparam, literal, or_, select, union_all
 
 from harbour.access import Actor, audit, authorize, resolve_actor
 from harbour.app import App, UnitOfWork
@@ -95,28 +96,71 @@ def likely(
     return tuple(Existing(ref, status) for ref, status in uow.session.execute(query, values))
 
 
+@dataclass(frozen=True)
+class Keyed:
+    """The agency's case an earlier referral with the same idempotency key started."""
+
+    id: str
+    reference: str
+    status: str
+    intake_digest_sealed: str | None
+
+
+def likely_or_keyed(
+    uow: UnitOfWork, actor: Actor, name: str, date_of_birth: date | str | None, key: str
+) -> tuple[tuple[Existing, ...], Keyed | None]:
+    """``likely``, and the agency's case whose referral had idempotency key ``key`` (if any):
+    one statement, which a referral reads instead of two."""
+    uow.check_keys("read")
+    digests = uow.app.cipher.blind_indexes(identity_text(name, date_of_birth))
+    values: dict[str, object] = {"agency_id": actor.agency_id, "key": key}
+    for i, (key_id, digest) in enumerate(digests.items()):
+        values |= {f"key_{i}": key_id, f"digest_{i}": digest}
+    alike, keyed = [], None
+    for row in uow.session.execute(_likely_or_keyed_query(len(digests)), values):
+        if row.keyed:
+            keyed = Keyed(row.id, row.reference, row.status, row.intake_digest_sealed)
+        else:
+            alike.append(Existing(row.reference, row.status))
+    return tuple(alike), keyed
+
+
+@cache
+def _likely_or_keyed_query(keys: int) -> Select[Any]:
+    """``likely``'s statement, and the keyed case's row after its rows, built once."""
+    cases = Case.__table__.c
+    columns = (cases.id, cases.reference, cases.status, cases.intake_digest_sealed)
+    alike = _likely_query(keys, False).with_only_columns(
+        *columns, literal(False).label("keyed"), cases.created_at
+    )
+    keyed = select(*columns, literal(True).label("keyed"), cases.created_at).where(
+        cases.agency_id == bindparam("agency_id", type_=String),
+        cases.intake_key == bindparam("key"),
+    )
+    both = union_all(select(alike.subquery()), keyed).subquery()
+    return select(both).order_by(both.c.keyed, both.c.created_at, both.c.reference)
+
+
 @cache
 def _likely_query(keys: int, besides: bool) -> Select[str, str]:
     """``likely``'s statement for a keyring of ``keys`` keys, built once (building it cost
-    more than running it): its values are bound when it runs."""
+    more than running it): its values are bound when it runs. Core columns: no ORM loading."""
+    cases, index = Case.__table__.c, YouthIndex.__table__.c
     matches = or_(
         *(
-            and_(
-                YouthIndex.key_id == bindparam(f"key_{i}"),
-                YouthIndex.digest == bindparam(f"digest_{i}"),
-            )
+            and_(index.key_id == bindparam(f"key_{i}"), index.digest == bindparam(f"digest_{i}"))
             for i in range(keys)
         )
     )
     agency = bindparam("agency_id", type_=String)
     query = (
-        select(Case.reference, Case.status)
-        .join(YouthIndex, YouthIndex.case_id == Case.id)
-        .where(YouthIndex.agency_id == agency, Case.agency_id == agency, matches)
-        .order_by(Case.created_at, Case.reference)
+        select(cases.reference, cases.status)
+        .join_from(Case.__table__, YouthIndex.__table__, index.case_id == cases.id)
+        .where(index.agency_id == agency, cases.agency_id == agency, matches)
+        .order_by(cases.created_at, cases.reference)
         .limit(MAX_NAMED)
     )
-    return query.where(Case.id != bindparam("besides")) if besides else query
+    return query.where(cases.id != bindparam("besides")) if besides else query
 
 
 def index(

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from harbour import events
@@ -24,10 +23,10 @@ from harbour.access import (
 )
 from harbour.app import App, UnitOfWork
 from harbour.cases import duplicates, schedule
-from harbour.cases.duplicates import Existing, LikelyDuplicate
-from harbour.cases.reads import least_loaded_caseworker, set_at_risk, set_situation
+from harbour.cases.duplicates import Existing, Keyed, LikelyDuplicate
+from harbour.cases.reads import Assignee, least_loaded_caseworker, set_at_risk, set_situation
 from harbour.db.base import new_id
-from harbour.db.models import PERSON_FIELDS, Case, Person, Staff, ThreatSource
+from harbour.db.models import PERSON_FIELDS, Case, Person, ThreatSource
 from harbour.domain.text import (
     Address,
     Handle,
@@ -143,39 +142,38 @@ def refer(
         LikelyDuplicate: the agency has a case of the same youth (loose name and birth date)
             and ``allow_duplicate`` is not set; nothing is written but the refusal's audit row.
     """
-    parse(Referral, data, today=date.max)  # refused before anything is read; dates below
+    # Validated once, before the transaction, where it can be: no agency's today is before
+    # yesterday in UTC, so dates that pass against it pass against the agency's today too.
+    # Otherwise (a date of birth today, say) it is refused here if malformed, and its dates
+    # are checked against the agency's today once its zone is read.
+    floor = app.clock.now().astimezone(UTC).date() - timedelta(days=1)
+    try:
+        checked: Referral | None = parse(Referral, data, today=floor)
+    except InvalidInput:
+        parse(Referral, data, today=date.max)
+        checked = None
     if idempotency_key is not None:
         idempotency_key = parse(_KeyIn, {"key": idempotency_key}, prefix="--idempotency-key").key
 
-    def work(uow: UnitOfWork, look_first: bool) -> Referred:
+    def work(uow: UnitOfWork) -> Referred:
         from harbour.access import resolve_actor
 
         actor = resolve_actor(uow, actor_handle)
         # The agency's zone, looked up once: the date of birth is checked against today
         # there, and the initial assessment falls due by its clock.
         zone = agency_zone(uow, actor.agency_id)
-        referral = parse(Referral, data, today=today_in(uow, zone))
+        referral = checked or parse(Referral, data, today=today_in(uow, zone))
         authorize(uow, actor, "case.refer")
-        return _create_or_replay(
-            uow,
-            actor,
-            referral,
-            zone,
-            idempotency_key,
-            look_first=look_first,
-            allow=allow_duplicate,
-        )
+        return _create_or_replay(uow, actor, referral, zone, idempotency_key, allow_duplicate)
 
     try:
-        # A new key is the common case: the unique (agency, key) index finds a repeat, so the
-        # first attempt inserts without looking the key up.
-        return app.run(lambda uow: work(uow, look_first=False))
+        return app.run(work)
     except IntegrityError:
-        # The key was used before (a repeat, or a concurrent twin that won the race): look it
-        # up and answer as the replay it is.
+        # The key was used since it was looked up (a concurrent twin that won the race, the
+        # unique (agency, key) index tells): again, to answer as the replay it now is.
         if idempotency_key is None:
             raise
-        return app.run(lambda uow: work(uow, look_first=True))
+        return app.run(work)
 
 
 def _create_or_replay(
@@ -184,27 +182,22 @@ def _create_or_replay(
     referral: Referral,
     zone: ZoneInfo,
     key: str | None,
-    *,
-    look_first: bool,
     allow: bool,
 ) -> Referred:
-    replayed = _replay(uow, actor, referral, key) if look_first else None
-    if replayed is not None:
-        return replayed
     youth = referral.youth
-    alike = duplicates.likely(uow, actor, youth.name, youth.date_of_birth)
-    if alike:
-        # A repeat of this very referral (its key) finds its own case: a replay, not a duplicate.
-        replayed = _replay(uow, actor, referral, key) if not look_first else None
-        if replayed is not None:
-            return replayed
-        if not allow:
-            details = {"likely_duplicates": [e.reference for e in alike]}
-            refused = audit_event(
-                uow, actor.handle, actor.agency_id, None, "case.refer", "likely_duplicate", details
-            )
-            uow.record_after_rollback(refused)
-            raise LikelyDuplicate(alike)
+    if key is None:
+        alike = duplicates.likely(uow, actor, youth.name, youth.date_of_birth)
+    else:  # the likely duplicates and the case this key started, by one statement
+        alike, keyed = duplicates.likely_or_keyed(uow, actor, youth.name, youth.date_of_birth, key)
+        if keyed is not None:  # a repeat of a referral: a replay, not a duplicate
+            return _replay(uow, actor, referral, keyed)
+    if alike and not allow:
+        details = {"likely_duplicates": [e.reference for e in alike]}
+        refused = audit_event(
+            uow, actor.handle, actor.agency_id, None, "case.refer", "likely_duplicate", details
+        )
+        uow.record_after_rollback(refused)
+        raise LikelyDuplicate(alike)
     # The case has its caseworker and its initial assessment from the moment it exists, whatever
     # runs the follow-through (which then only tells the caseworker).
     assigned = _assignee(uow, actor, referral)  # looked up before the case is written
@@ -222,29 +215,24 @@ def _create_or_replay(
     return Referred(case.id, case.reference, case.status, alike)
 
 
-def _replay(uow: UnitOfWork, actor: Actor, referral: Referral, key: str | None) -> Referred | None:
-    """The case an earlier referral with ``key`` started, if any (audited as a replay)."""
-    if key is None:
-        return None
-    existing = uow.session.scalar(
-        select(Case).where(Case.agency_id == actor.agency_id, Case.intake_key == key)
-    )
-    if existing is None:
-        return None
-    if uow.unseal(existing, "intake_digest") != referral.digest():
+def _replay(uow: UnitOfWork, actor: Actor, referral: Referral, existing: Keyed) -> Referred:
+    """The case an earlier referral with the same key started (audited as a replay); refused if
+    that referral said something else."""
+    digest = uow.unseal_token(existing.intake_digest_sealed, "cases", existing, "intake_digest")
+    if digest != referral.digest():
         raise Conflict("idempotency_key_reused", "that key was used for another referral")
     audit(uow, actor, "case.refer.replayed", existing.id)
     return Referred(existing.id, existing.reference, existing.status)
 
 
-def _assignee(uow: UnitOfWork, actor: Actor, referral: Referral) -> Staff | None:
+def _assignee(uow: UnitOfWork, actor: Actor, referral: Referral) -> Assignee | None:
     """The caseworker the referral names, else the agency's rule's (None: it has none)."""
     if referral.caseworker is None:
         return least_loaded_caseworker(uow, actor.agency_id)
     staff = caseworker(uow, actor.agency_id, referral.caseworker)
     if staff is None:
         raise InvalidInput([("caseworker", "no active caseworker with that handle in your agency")])
-    return staff
+    return Assignee(staff.id, staff.handle)
 
 
 def _new_case(
@@ -253,7 +241,7 @@ def _new_case(
     referral: Referral,
     zone: ZoneInfo,
     key: str | None,
-    assigned: Staff | None,
+    assigned: Assignee | None,
 ) -> Case:
     now = uow.now()
     case = Case(

@@ -400,7 +400,9 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_due", "status", "lane", "next_attempt_at"),
+        # The relay's claim walks it in its order (due time, then first written) and stops at
+        # its batch: without created_at, rows due at the same moment were all sorted each time.
+        Index("ix_outbox_due", "status", "lane", "next_attempt_at", "created_at"),
         # The alerts paged to someone (``alerts.visible_to``), without reading the whole outbox.
         Index("ix_outbox_recipient_alert", "recipient", "alert_id"),
     )

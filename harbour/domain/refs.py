@@ -7,6 +7,7 @@ messages show), in any case, with O for 0 and I or L for 1.
 
 from __future__ import annotations
 
+import base64
 import secrets
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -18,8 +19,15 @@ MIN_TYPED = 4  # one group: 20 bits; a prefix two cases share is refused as ambi
 _READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 
+# Base32's own alphabet, letter for letter into Crockford's: each character of a base32
+# encoding of random bytes is as random as a choice of the alphabet, 5 bits each.
+_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ALPHABET)
+
+
 def new_reference() -> str:
-    chars = "".join(secrets.choice(ALPHABET) for _ in range(GROUPS * GROUP_LEN))
+    length = GROUPS * GROUP_LEN  # 28 characters, 140 bits
+    random_bytes = secrets.token_bytes((length * 5 + 7) // 8)
+    chars = base64.b32encode(random_bytes).decode()[:length].translate(_CROCKFORD)
     return format_reference(chars)
 
 

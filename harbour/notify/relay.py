@@ -37,7 +37,7 @@ from harbour.notify.outbox import enqueue
 from harbour.notify.routes import (
     Routes,
     configured,
-    fresh_sender,
+    kept_sender,
     pin_apprise_logger,
 )
 
@@ -249,7 +249,8 @@ def _claim_lane(uow: UnitOfWork, lane: Lane, n: int, config: RelayConfig) -> lis
 
 
 def send(app: App, routes: Routes, row: Claimed, config: RelayConfig) -> Outcome:
-    """One Apprise call for one row, on fresh plugin instances; errors become codes."""
+    """One Apprise call for one row, on the worker's kept hardened plugin instances (as fresh
+    ones: no throttle, no retries, no redirects); errors become codes."""
     targets = routes.matching(row.recipient, row.channel)
     if not targets:
         return Outcome(row, "no_route")
@@ -258,7 +259,7 @@ def send(app: App, routes: Routes, row: Claimed, config: RelayConfig) -> Outcome
     except Exception:  # a template or kind that no longer fits: retried, then dead-lettered
         return Outcome(row, "render_failed")
     try:
-        result = message.send(fresh_sender(targets, config.timeout), config.timeout * 3)
+        result = message.send(kept_sender(targets, config.timeout), config.timeout * 3)
     except Exception:  # a plugin bug must not take the relay down; the row retries
         return Outcome(row, "send_error")
     return Outcome(row, None if result else f"send_{result.status.name.lower()}")

@@ -7,8 +7,10 @@ or ``chat``). A recipient is a tag, or several joined by ``/`` that must all be 
 (``oncall/north``). URLs stay in memory: anything shown is the scheme and host of Apprise's
 privacy form, no path and no query (a webhook's token is in its path; an address in its query).
 
-Every send gets fresh plugin instances (Apprise throttles per instance: 5.5 s between emails),
-with Apprise's own retries off, redirects refused and short socket timeouts.
+Every send goes through hardened plugin instances: Apprise's own retries off, redirects refused,
+short socket timeouts, and no throttle (Apprise throttles per instance: 5.5 s between emails). A
+relay worker keeps its instances per route (``kept_sender``), their throttle clocks cleared before
+each send; a test send makes fresh ones (``fresh_sender``).
 """
 
 from __future__ import annotations
@@ -261,6 +263,30 @@ def fresh_sender(routes: list[Route], timeout: float) -> apprise.Apprise:
         plugin = apprise.Apprise.instantiate(route.url, asset=asset)
         if plugin is not None:
             sender.add(_harden(plugin, timeout))
+    return sender
+
+
+_SENDERS = threading.local()  # a relay worker's senders: (route urls, timeout) -> Apprise
+SENDERS_KEPT = 64  # per worker thread; the oldest is dropped beyond this
+
+
+def kept_sender(routes: list[Route], timeout: float) -> apprise.Apprise:
+    """``fresh_sender(routes, timeout)``, made once per worker thread and kept: building one
+    (Apprise's locale lookup, parsing each URL) cost a relay more than the send itself. Used by
+    one thread at a time, as a fresh one was; its plugins' throttle clocks are cleared before
+    each use, so that a kept instance waits no more than a fresh one (no wait at all)."""
+    kept: dict[tuple[tuple[str, ...], float], apprise.Apprise] | None
+    kept = getattr(_SENDERS, "kept", None)
+    if kept is None:
+        kept = _SENDERS.kept = {}
+    key = (tuple(route.url for route in routes), timeout)
+    sender = kept.get(key)
+    if sender is None:
+        if len(kept) >= SENDERS_KEPT:
+            del kept[next(iter(kept))]
+        sender = kept[key] = fresh_sender(routes, timeout)
+    for plugin in sender:
+        plugin._last_io_datetime = None  # what a fresh instance has: no throttle to keep
     return sender
 
 

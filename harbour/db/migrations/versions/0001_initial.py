@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-12-02 21:39:24.304613
+Create Date: 2026-12-02 22:42:05.515951
 """
 
 from __future__ import annotations
@@ -351,7 +351,9 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_outbox_agency_id"), ["agency_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_case_id"), ["case_id"], unique=False)
-        batch_op.create_index("ix_outbox_due", ["status", "lane", "next_attempt_at"], unique=False)
+        batch_op.create_index(
+            "ix_outbox_due", ["status", "lane", "next_attempt_at", "created_at"], unique=False
+        )
         batch_op.create_index("ix_outbox_recipient_alert", ["recipient", "alert_id"], unique=False)
 
     op.create_table(
