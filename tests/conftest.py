@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from harbour.app import App
 from harbour.clock import FixedClock
@@ -105,20 +105,53 @@ def postgres_database() -> Iterator[str]:
 def _empty_postgres(url: str) -> None:
     """DELETE, children first: on a test's handful of rows it takes milliseconds, where TRUNCATE
     (new files for every table) took a tenth of a second or more before each PostgreSQL test."""
-    engine = make_engine(url)
-    with engine.begin() as conn:
+    with _SHARED_ENGINES[url].begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
-    engine.dispose()
+
+
+# The fixture store's engine, one per URL in each worker, kept from test to test: SQLAlchemy
+# caches compiled statements per engine, and compiling every statement afresh in every test cost
+# more than most tests' own work. On PostgreSQL its connections stay open too: a new connection
+# is a new server process that reads the catalogue afresh, and psycopg prepares statements per
+# connection. Only the `app` fixture's App uses it; an App a test makes stands for another
+# process and gets its own engine, as before.
+_SHARED_ENGINES: dict[str, Engine] = {}
+
+
+def _shared(url: str, *, reconnect: bool) -> str:
+    engine = _SHARED_ENGINES.get(url)
+    if engine is None:
+        _SHARED_ENGINES[url] = make_engine(url)
+    elif reconnect:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dispose_shared_engines() -> Iterator[None]:
+    yield
+    for engine in _SHARED_ENGINES.values():
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The worker's SQLite store: one path, so one engine, filled afresh for each test."""
+    return tmp_path_factory.mktemp("store") / "harbour.db"
 
 
 @pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+def database_url(request: pytest.FixtureRequest, sqlite_store: Path, sqlite_template: Path) -> str:
     if request.param == "sqlite":
-        target = tmp_path / "harbour.db"
-        shutil.copy(sqlite_template, target)
-        return f"sqlite:///{target}"
-    url: str = request.getfixturevalue("postgres_database")
+        url = _shared(f"sqlite:///{sqlite_store}", reconnect=True)  # the file is replaced
+        for leftover in sqlite_store.parent.glob(f"{sqlite_store.name}*"):
+            leftover.unlink()  # the last test's file, WAL and shared memory
+        fresh = sqlite_store.with_suffix(".fresh")
+        shutil.copy(sqlite_template, fresh)
+        fresh.replace(sqlite_store)  # a new file: a connection a test leaked keeps the old one
+        return url
+    url = _shared(request.getfixturevalue("postgres_database"), reconnect=False)
     _empty_postgres(url)
     return url
 
@@ -145,8 +178,12 @@ def clock() -> FixedClock:
 @pytest.fixture
 def app(settings: Settings, clock: FixedClock) -> Iterator[App]:
     application = App(settings, clock)
+    shared = _SHARED_ENGINES.get(settings.resolved_database_url)
+    if shared is not None:
+        application.engine = shared
     yield application
-    application.dispose()
+    if shared is None or application.engine is not shared:
+        application.dispose()
 
 
 @pytest.fixture

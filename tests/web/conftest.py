@@ -39,6 +39,7 @@ def serving(seeded: App, clock: FixedClock, **settings: object) -> Iterator[tupl
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     app = App(seeded.settings.model_copy(update={"base_url": base, **settings}), clock)
+    app.engine = seeded.engine  # the same store: the seeded App's engine (the `app` fixture's)
     config = uvicorn.Config(
         create_app(app), host="127.0.0.1", port=port, access_log=False, log_level="warning"
     )
@@ -52,7 +53,6 @@ def serving(seeded: App, clock: FixedClock, **settings: object) -> Iterator[tupl
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        app.dispose()
 
 
 class Chromium:
