@@ -76,7 +76,8 @@ class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
         UniqueConstraint("agency_id", "intake_key"),
-        Index("ix_cases_due", "next_due_at", "status"),
+        # With the id: the sweep's search for cases with no open assessment reads no case row.
+        Index("ix_cases_due", "next_due_at", "status", "id"),
         # The agency's cases, and everything the program report counts of them (status, risk,
         # whether the latest plan is final, referral, first assessment) in the index itself:
         # the report walks the agency's range of it and reads no case row, nor any

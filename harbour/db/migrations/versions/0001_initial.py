@@ -150,7 +150,7 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(batch_op.f("ix_cases_caseworker_id"), ["caseworker_id"], unique=False)
-        batch_op.create_index("ix_cases_due", ["next_due_at", "status"], unique=False)
+        batch_op.create_index("ix_cases_due", ["next_due_at", "status", "id"], unique=False)
 
     op.create_table(
         "credentials",
