@@ -215,4 +215,4 @@ def shift(
     local = moment.astimezone(zone)
     day = local.date() + timedelta(days=sign * interval.days)
     moved = datetime.combine(day, local.time(), tzinfo=zone).astimezone(UTC)
-    return (moved + sign * interval.elapsed).astimezone(UTC)
+    return moved + sign * interval.elapsed  # UTC plus elapsed time is UTC
