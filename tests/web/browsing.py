@@ -94,3 +94,10 @@ def sign_in_again(page: Any, app: App, base: str, handle: str, secret: str) -> N
     page.fill("#code", code(app, secret))
     page.click("main button[type=submit]")
     assert page.url == f"{base}/", page.url
+
+
+def follow(page: Any, selector: str) -> None:
+    """Click what opens another page, and wait for that page: a click does not wait for the
+    page it opens, and a check made at once would look at the page before it."""
+    with page.expect_navigation():
+        page.click(selector)

@@ -40,6 +40,7 @@ from tests.web.browsing import (
     PHONE,
     checked,
     enrol_and_sign_in,
+    follow,
     shot,
     sign_in_again,
 )
@@ -106,7 +107,7 @@ def test_refer_assess_work_and_print_the_plan(
         enrol_and_sign_in(worker, seeded, clock, base, "cw1")
         worker.click(f"text={case}")
         worker.select_option("#f-point", "initial_contact")
-        worker.click("text=Open the assessment")
+        follow(worker, "text=Open the assessment")
         checked(worker, "assess", problems)
         answer(worker, app, trafficker_threat="yes", situation="just_left")
         worker.click("main button.primary")
@@ -116,7 +117,7 @@ def test_refer_assess_work_and_print_the_plan(
         assert "version 1 drafted" in main
         checked(worker, "assessed", problems)
 
-        worker.click("text=Work on the plan")
+        follow(worker, "text=Work on the plan")
         checked(worker, "workbench", problems)
         worker.evaluate("window.harbourStayed = true")  # gone if the page loads again
         worker.locator("main form[action$='/plan/accept'] button").first.focus()
@@ -229,7 +230,7 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
         # case closing once its follow-ups are done.
         assessed(worker, base, case, "planning_meeting", app)
         assert "version 3 drafted" in worker.locator("main").inner_text()
-        worker.click("text=Work on the plan")
+        follow(worker, "text=Work on the plan")
         worker.evaluate("window.harbourStayed = true")  # gone if the page loads again
         # The meeting's draft carries the decisions made before: reject one, then take it back.
         decided = worker.locator("main li:has(form[action$='/plan/reject'])").last
@@ -316,7 +317,7 @@ def assessed(page: Any, base: str, case: str, point: str, app: App) -> None:
     """An assessment at ``point`` from the case page, as the caseworker makes it."""
     page.goto(f"{base}/cases/{case}")
     page.select_option("#f-point", point)
-    page.click("text=Open the assessment")
+    follow(page, "text=Open the assessment")
     # The earlier assessments click each answer as a person does; these tick the same radio
     # buttons in one step (about a dozen round trips to the browser fewer each).
     chosen = safest(app) | {"trafficker_threat": "yes", "situation": "just_left"}

@@ -17,7 +17,7 @@ from harbour.db.models import Visit
 from harbour.domain.refs import short_form
 from tests.conftest import START
 from tests.notify.helpers import new_case
-from tests.web.browsing import BROWSER, PHONE, checked, enrol_and_sign_in
+from tests.web.browsing import BROWSER, PHONE, checked, enrol_and_sign_in, follow
 
 pytestmark = BROWSER
 ZONE = ZoneInfo("America/New_York")  # the seeded agencies' time
@@ -31,7 +31,7 @@ def test_a_visit_and_a_missing_episode_from_a_phone(
     problems: dict[str, list[str]] = {}
     page = browser.new_page(viewport=PHONE)
     enrol_and_sign_in(page, app, clock, base, "cw1")
-    page.click("nav >> text=Visits")
+    follow(page, "nav >> text=Visits")
     checked(page, "visit-start", problems)
     page.fill("#f-where", "MKBROWSERVISIT a flat on Quay Street")
     page.fill("#f-back_at", "16:30")
@@ -50,7 +50,7 @@ def test_a_visit_and_a_missing_episode_from_a_phone(
     assert page.locator("text=Start the visit").count() == 1
 
     page.goto(f"{base}/cases/{case}")
-    page.click("text=Missing youth: record, steps, return")
+    follow(page, "text=Missing youth: record, steps, return")
     checked(page, "missing-record", problems)
     page.fill("#f-since", (START - timedelta(hours=2)).astimezone(ZONE).strftime("%Y-%m-%d %H:%M"))
     page.click("text=Record missing")
