@@ -81,7 +81,7 @@ def enrol_and_sign_in(page: Any, app: App, clock: FixedClock, base: str, handle:
     page.fill("#password", PASSWORD)
     page.fill("#password_again", PASSWORD)
     page.fill("#code", code(app, secret))
-    page.click("main button[type=submit]")
+    follow(page, "main button[type=submit]")
     next_step(clock)
     sign_in_again(page, app, base, handle, secret)
     return secret
@@ -92,12 +92,13 @@ def sign_in_again(page: Any, app: App, base: str, handle: str, secret: str) -> N
     page.fill("#handle", handle)
     page.fill("#password", PASSWORD)
     page.fill("#code", code(app, secret))
-    page.click("main button[type=submit]")
+    follow(page, "main button[type=submit]")
     assert page.url == f"{base}/", page.url
 
 
-def follow(page: Any, selector: str) -> None:
-    """Click what opens another page, and wait for that page: a click does not wait for the
-    page it opens, and a check made at once would look at the page before it."""
+def follow(page: Any, target: Any) -> None:
+    """Click what opens another page (a link, a form posted the ordinary way), and wait for that
+    page: a click does not wait for the page it opens, and a check made at once would look at the
+    page before it, or at an empty one. ``target`` is a selector or a locator on ``page``."""
     with page.expect_navigation():
-        page.click(selector)
+        (page.locator(target) if isinstance(target, str) else target).click()

@@ -22,6 +22,7 @@ from tests.web.browsing import (
     axe_violations,
     checked,
     enrol_and_sign_in,
+    follow,
 )
 from tests.web.helpers import enrolment_path
 
@@ -56,7 +57,7 @@ def test_every_page_passes_axe_at_wcag_21_aa_on_a_phone(
     assert "A draft of the planning meeting assessment" in page.locator("main").inner_text()
     assert page.locator("#end-cover button").count() == 1
     checked(page, "case", problems)
-    page.click("text=Show details")
+    follow(page, "text=Show details")
     assert page.locator("h1").inner_text().endswith("details")
     checked(page, "case-details", problems)
     page.goto(f"{base}/alerts")

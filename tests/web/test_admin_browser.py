@@ -15,7 +15,7 @@ from harbour.db.models import AssessmentDraft, Staff
 from harbour.domain.refs import short_form
 from tests.cli.helpers import safest
 from tests.notify.helpers import new_case
-from tests.web.browsing import BROWSER, PHONE, enrol_and_sign_in
+from tests.web.browsing import BROWSER, PHONE, enrol_and_sign_in, follow
 
 pytestmark = BROWSER
 WORRY = "BrowserDraft worried about Friday"
@@ -32,7 +32,7 @@ def test_a_draft_saved_and_come_back_to_then_a_role_changed(
     page.goto(assess)
     page.check('input[name="answers.immediate_danger"][value="no"]')
     page.fill("#f-answers-youth_worries", WORRY)
-    page.click("text=Save as draft")
+    follow(page, "text=Save as draft")
     assert "Your draft, saved" in page.locator("main").inner_text()
     page.goto(f"{base}/cases/{case}")  # away, and back to the same assessment
     page.goto(assess)
@@ -40,7 +40,7 @@ def test_a_draft_saved_and_come_back_to_then_a_role_changed(
     assert page.is_checked('input[name="answers.immediate_danger"][value="no"]')
     for qid, value in safest(app).items():
         page.check(f'input[name="answers.{qid}"][value="{value}"]')
-    page.click("text=Submit the assessment")
+    follow(page, "text=Submit the assessment")
     assert page.locator("h1").inner_text().startswith("Assessment recorded")
     left = app.run(
         lambda uow: uow.session.scalar(select(func.count()).select_from(AssessmentDraft))
@@ -50,10 +50,10 @@ def test_a_draft_saved_and_come_back_to_then_a_role_changed(
     admin = browser.new_page(viewport=PHONE)
     enrol_and_sign_in(admin, app, clock, base, "adm")
     admin.goto(f"{base}/staff")
-    admin.click("text=Change role: cw2")
+    admin.click("text=Change role: cw2")  # opens the row's form in place
     row = admin.locator('form[action="/staff/cw2/role"]')
     row.locator("select").select_option("supervisor")
-    row.locator("button").click()
+    follow(admin, row.locator("button"))
     assert "cw2 is now supervisor (was caseworker)" in admin.locator("main").inner_text()
     role = app.run(lambda uow: uow.session.scalar(select(Staff.role).where(Staff.handle == "cw2")))
     assert role == "supervisor"

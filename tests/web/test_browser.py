@@ -17,7 +17,7 @@ from harbour.demo.receivers import MAIL_DOMAIN, RouteBook, smtp_server, webhook_
 from harbour.domain.refs import short_form
 from harbour.notify.relay import deliver
 from tests.notify.helpers import MARKER, imminent_alert, new_case
-from tests.web.browsing import BROWSER, PHONE, fits_a_phone, shot
+from tests.web.browsing import BROWSER, PHONE, fits_a_phone, follow, shot
 from tests.web.helpers import PASSWORD, code, enrolment_path, next_step
 
 pytestmark = BROWSER
@@ -50,7 +50,7 @@ def test_enrol_sign_in_see_the_caseload_take_an_alert_and_sign_out(
     page.fill("#password", PASSWORD)
     page.fill("#password_again", PASSWORD)
     page.fill("#code", code(app, secret))
-    page.click("button[type=submit]")
+    follow(page, "button[type=submit]")
     assert page.locator("h1").inner_text() == "Sign-in set up"
 
     next_step(clock)
@@ -60,25 +60,25 @@ def test_enrol_sign_in_see_the_caseload_take_an_alert_and_sign_out(
     page.fill("#handle", "sup")
     page.fill("#password", PASSWORD)
     page.fill("#code", code(app, secret))
-    page.click("main button[type=submit]")
+    follow(page, "main button[type=submit]")
     assert page.url == f"{base}/alerts/{alert.id}"
     shot(page, "alert")
-    page.click("text=I'm taking this")
+    follow(page, "text=I'm taking this")
     assert "Taken by sup" in page.locator("main").inner_text()
 
-    page.click("nav >> text=Caseload")
+    follow(page, "nav >> text=Caseload")
     assert page.locator("h1").inner_text() == "Caseload"
     assert case.reference[:12] in page.locator("table.cases").inner_text()
     # Usable at a phone's width: nothing wider than the screen.
     assert fits_a_phone(page)
     shot(page, "caseload")
-    page.click(f"text={short_form(case.reference)}")
+    follow(page, f"text={short_form(case.reference)}")
     assert page.locator("h1").inner_text() == f"Case {short_form(case.reference)}"
     assert MARKER not in page.content()  # nothing identifying before "show details"
     shot(page, "case")
     assert fits_a_phone(page)
 
-    page.click("text=Sign out")
+    follow(page, "text=Sign out")
     assert page.url == f"{base}/sign-in"
     page.goto(f"{base}/")
     assert page.url.startswith(f"{base}/sign-in")

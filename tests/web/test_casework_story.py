@@ -81,8 +81,8 @@ def test_refer_assess_work_and_print_the_plan(
     with story(seeded, clock, tmp_path) as (_, app, base):
         coord = browser.new_page(viewport=PHONE)
         enrol_and_sign_in(coord, seeded, clock, base, "coord")
-        coord.click("nav >> text=Refer")
-        coord.click("main button.primary")  # nothing filled in: refused, beside each field
+        follow(coord, "nav >> text=Refer")
+        follow(coord, "main button.primary")  # nothing filled in: refused, beside each field
         assert coord.locator("#f-youth-name-error").is_visible()
         checked(coord, "refer-refused", problems)
         coord.fill("#f-youth-name", f"{MARK} youth")
@@ -105,12 +105,12 @@ def test_refer_assess_work_and_print_the_plan(
 
         worker = browser.new_page(viewport=PHONE)
         enrol_and_sign_in(worker, seeded, clock, base, "cw1")
-        worker.click(f"text={case}")
+        follow(worker, f"text={case}")
         worker.select_option("#f-point", "initial_contact")
         follow(worker, "text=Open the assessment")
         checked(worker, "assess", problems)
         answer(worker, app, trafficker_threat="yes", situation="just_left")
-        worker.click("main button.primary")
+        follow(worker, "main button.primary")
         assert "Assessment recorded" in worker.locator("h1").inner_text()
         main = worker.locator("main").inner_text()
         assert "moderate" in main and "A trafficker is a current or potential threat." in main
@@ -144,7 +144,7 @@ def test_refer_assess_work_and_print_the_plan(
         assert worker.evaluate("document.activeElement.id") == "workbench-status"
         assert worker.locator("main form[action$='/plan/accept']").count() == 0
         assert worker.evaluate("window.harbourStayed === true"), "the workbench was reloaded"
-        worker.click("text=Youth's wallet card")
+        follow(worker, "text=Youth's wallet card")
         assert worker.url.endswith("/plan/print/youth?version=1")
         assert "<script" not in worker.content()  # the document as plan render writes it
         shot(worker, "wallet-card")
@@ -168,7 +168,7 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
         worker.clock.install()
         worker.goto(f"{base}/cases/{case}/assess?point=incident")
         answer(worker, app, trafficker_threat="yes", situation="just_left", immediate_danger="yes")
-        worker.click("main button.primary")
+        follow(worker, "main button.primary")
         mails = [m for m in smtp.to(f"sup@{MAIL_DOMAIN}") if "/alerts/" in m.text]
         assert mails, "the alert was not at the mail server when the page answered"
         assert "Imminent danger" in worker.locator("main").inner_text()
@@ -182,7 +182,7 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
         assert sup.url.startswith(f"{base}/sign-in")
         sup_secret = enrol_and_sign_in(sup, seeded, clock, base, "sup")
         sup.goto(link.group())
-        sup.click("text=I'm taking this")
+        follow(sup, "text=I'm taking this")
         assert "Taken by sup" in sup.locator("main").inner_text()
 
         # The caseworker's page learns it by itself: its poll (every ten seconds, poll.js) fires
@@ -194,7 +194,7 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
         count = steps.count()
         assert count >= 1
         for _ in range(count):
-            worker.locator("main form[action$='/done'] button").first.click()
+            follow(worker, worker.locator("main form[action$='/done'] button").first)
         assert worker.locator("ol.steps .done").count() == count
         checked(worker, "emergency", problems)
 
@@ -218,11 +218,11 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
         admin.goto(f"{base}/staff")
         checked(admin, "staff", problems)
         admin.fill("#f-handle", "newcw")
-        admin.click("main button.primary")
+        follow(admin, "main button.primary")
         assert "newcw added as caseworker" in admin.locator("main").inner_text()
         checked(admin, "staff-added", problems)
         sup.goto(f"{base}/cases/{case}/override")
-        sup.click("main button.primary")  # nothing chosen: refused beside the fields
+        follow(sup, "main button.primary")  # nothing chosen: refused beside the fields
         checked(sup, "override-refused", problems)
 
         # Past the emergency, in the same browser: the planning meeting, its plan worked in
@@ -263,10 +263,10 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
         assessed(worker, base, case, "discharge", app)
         worker.goto(f"{base}/cases/{case}")
         assert "discharge pending" in worker.locator("dl.facts").inner_text()
-        worker.click("main a:has-text('Discharge')")
+        follow(worker, "main a:has-text('Discharge')")
         said = worker.locator("main").inner_text()
         assert "30, 90, 180 days after the discharge" in said, said
-        worker.click("text=Discharge the case")  # its plan is still a draft: nothing changes
+        follow(worker, "text=Discharge the case")  # its plan is still a draft: nothing changes
         assert "finalize the plan version" in worker.locator("main").inner_text()
         worker.goto(f"{base}/cases/{case}/plan")
         finalized(worker)  # the discharge plan final: the case is discharged
@@ -278,9 +278,9 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
         assessed(worker, base, case, "follow_up", app)
         sign_in_again(sup, seeded, base, "sup", sup_secret)
         sup.goto(f"{base}/cases/{case}")
-        sup.click("main a:has-text('Close')")
+        follow(sup, "main a:has-text('Close')")
         assert "follow-ups are done" in sup.locator("main").inner_text()
-        sup.click("text=Close the case")  # two follow-ups are still to come
+        follow(sup, "text=Close the case")  # two follow-ups are still to come
         assert "follow-up assessments remain before closing" in sup.locator("main").inner_text()
         for months in (2, 3):  # the 90- and 180-day follow-ups (as the CLI records them)
             clock.advance(timedelta(days=30 * months))
@@ -330,7 +330,7 @@ def assessed(page: Any, base: str, case: str, point: str, app: App) -> None:
         {qid: str(value) for qid, value in chosen.items()},
     )
     assert ticked == len(chosen)
-    page.click("main button.primary")
+    follow(page, "main button.primary")
     assert "Assessment recorded" in page.locator("h1").inner_text()
 
 

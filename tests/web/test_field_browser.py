@@ -36,16 +36,16 @@ def test_a_visit_and_a_missing_episode_from_a_phone(
     page.fill("#f-where", "MKBROWSERVISIT a flat on Quay Street")
     page.fill("#f-back_at", "16:30")
     page.check("#f-escort")
-    page.click("text=Start the visit")
+    follow(page, "text=Start the visit")
     assert page.url == f"{base}/visits"
     checked(page, "visit-out", problems)
     visit = app.run(lambda uow: uow.session.scalars(select(Visit)).one())
     assert visit.escort and visit.back_at is None
 
-    page.click("text=30 more minutes")
+    follow(page, "text=30 more minutes")
     again = app.run(lambda uow: uow.session.get_one(Visit, visit.id))
     assert again.expected_back_at == visit.expected_back_at + timedelta(minutes=30)
-    page.click("text=I'm back")
+    follow(page, "text=I'm back")
     assert app.run(lambda uow: uow.session.get_one(Visit, visit.id)).back_at is not None
     assert page.locator("text=Start the visit").count() == 1
 
@@ -53,15 +53,15 @@ def test_a_visit_and_a_missing_episode_from_a_phone(
     follow(page, "text=Missing youth: record, steps, return")
     checked(page, "missing-record", problems)
     page.fill("#f-since", (START - timedelta(hours=2)).astimezone(ZONE).strftime("%Y-%m-%d %H:%M"))
-    page.click("text=Record missing")
+    follow(page, "text=Record missing")
     assert "Law-enforcement report" in page.content()
     checked(page, "missing-open", problems)
     page.select_option("#f-step", "law_enforcement")
     page.fill("#f-report_number", "MKBROWSERNUMBER")
-    page.click("text=Record the step done")
+    follow(page, "text=Record the step done")
     assert "report number recorded" in page.content()
     assert "MKBROWSERNUMBER" not in page.content()
     page.fill("#f-at", clock.now().astimezone(ZONE).strftime("%Y-%m-%d %H:%M"))
-    page.click("text=Record the return")
+    follow(page, "text=Record the return")
     assert page.url == f"{base}/cases/{case}"
     assert problems == {}
