@@ -25,9 +25,29 @@ def free_port() -> int:
         return port
 
 
+# The server records task runs and events in batches, at least every second, rather than a write
+# per task run as it arrives. On SQLite those writes collided with creating the next flow run: the
+# server answered 503 "database is locked" and the client waited 2 s before retrying (13 times in
+# one module of tests, half its time). Whole seconds: Prefect 3.9 reads the task-run recorder's
+# interval through int(), and 0.5 became 0, a loop that kept a core busy. An operator's own values
+# win.
+FLUSH_SECONDS = 1  # the longest a task run or an event waits to be written
+SERVER_DEFAULTS = {
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "500",
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": str(FLUSH_SECONDS),
+    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL": str(FLUSH_SECONDS),
+}
+
+
 def server_environment(home: Path, database_url: str | None = None) -> dict[str, str]:
     """The environment a local server runs with (and clients of it may reuse)."""
-    env = {**os.environ, **FORCED, "PREFECT_HOME": str(home), "PREFECT_UI_ENABLED": "false"}
+    env = {
+        **SERVER_DEFAULTS,
+        **os.environ,
+        **FORCED,
+        "PREFECT_HOME": str(home),
+        "PREFECT_UI_ENABLED": "false",
+    }
     env.pop("PREFECT_API_URL", None)
     if database_url is not None:
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url

@@ -105,7 +105,7 @@ def postgres_database() -> Iterator[str]:
 def _empty_postgres(url: str) -> None:
     """DELETE, children first: on a test's handful of rows it takes milliseconds, where TRUNCATE
     (new files for every table) took a tenth of a second or more before each PostgreSQL test."""
-    with _SHARED_ENGINES[url].begin() as conn:
+    with _SHARED_ENGINES[_shared(url, reconnect=False)].begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
 

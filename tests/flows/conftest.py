@@ -6,15 +6,17 @@ the heartbeat thread as Harbour's deployments do.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 
 import flows  # noqa: F401  (Harbour's Prefect settings before prefect is imported)
 from flows.context import use_app
-from flows.local_server import drain_clients
+from flows.local_server import SERVER_DEFAULTS, drain_clients
 from flows.settings import without_heartbeat
 from harbour.app import App
 from harbour.clock import FixedClock
@@ -49,6 +51,7 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
     home = tmp_path_factory.mktemp("prefect-home")
     local = {"home": home, "results.local_storage_path": home / "storage"}
     with (
+        patch.dict(os.environ, {**SERVER_DEFAULTS, **os.environ}),  # as a local server runs
         temporary_settings(updates=local),  # type: ignore[arg-type]
         prefect_test_harness(server_startup_timeout=300),  # drains the log and event workers
         without_heartbeat(),

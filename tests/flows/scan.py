@@ -11,6 +11,7 @@ import lzma
 import pickletools
 import re
 import sqlite3
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,6 +56,24 @@ def _pickled_values(blob: bytes) -> Iterator[bytes]:
 
 def hits_in(blob: bytes, marker: bytes) -> bool:
     return any(marker.lower() in reading.lower() for reading in readings(blob))
+
+
+def settled(path: Path, quiet: float, timeout: float = 60) -> None:
+    """Wait until the SQLite database at ``path`` has stopped growing for ``quiet`` seconds: a
+    server that writes what it receives in batches has written the last of them."""
+    deadline, last, since = time.monotonic() + timeout, None, time.monotonic()
+    while time.monotonic() < deadline:
+        with sqlite3.connect(path) as conn:
+            tables = [
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            ]
+            counts = [conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables]
+        if counts != last:
+            last, since = counts, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(quiet / 4)
+    raise TimeoutError(f"{path} was still being written after {timeout} s")
 
 
 def database_hits(path: Path, marker: str) -> list[str]:

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from flows import lifecycle, publisher
-from flows.local_server import drain_clients
+from flows.local_server import FLUSH_SECONDS, drain_clients
 from flows.relay import deliver_notifications
 from flows.sweep import reassessment_sweep
 from flows.tasks import StepFailed
@@ -30,7 +30,7 @@ from harbour.demo.receivers import RouteBook
 from harbour.documents import render
 from tests.cli.helpers import safest
 from tests.flows.conftest import PrefectServer
-from tests.flows.scan import database_hits, folder_hits, hits_in
+from tests.flows.scan import database_hits, folder_hits, hits_in, settled
 from tests.orchestration.helpers import assess, case_by_reference, refer
 from tests.support import given, invoke
 
@@ -187,7 +187,8 @@ def test_nothing_identifying_reaches_prefect(
         _lifecycle(flow_app, tmp_path / "in", clock, monkeypatch) if (
             tmp_path / "in"
         ).mkdir() is None else None
-        drain_clients()  # Prefect's logs and events are in its database before it is searched
+        drain_clients()  # Prefect's logs and events sent, and written before it is searched
+        settled(prefect_server.database, quiet=2 * FLUSH_SECONDS)
     out, err = capfd.readouterr()
     assert "step_failed" in out + err + caplog.text  # the failure did reach Prefect, as a code
     assert database_hits(prefect_server.database, M) == []
