@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, Table, select, text
 
 from harbour.app import App
 from harbour.clock import FixedClock
@@ -156,9 +156,14 @@ def database_url(request: pytest.FixtureRequest, sqlite_store: Path, sqlite_temp
     return url
 
 
+# The session's keys, in every test's key file: the rows ``seeded`` copies in were sealed under
+# them. A test that needs other keys makes them (``with_new_key``), as an operator would.
+_KEYRING = Keyring.generate()
+
+
 @pytest.fixture
 def keyring() -> Keyring:
-    return Keyring.generate()
+    return Keyring(dict(_KEYRING.keys), _KEYRING.primary)
 
 
 @pytest.fixture
@@ -186,8 +191,28 @@ def app(settings: Settings, clock: FixedClock) -> Iterator[App]:
         application.dispose()
 
 
+# What seed_agencies wrote, per database kind and moment, table by table (parents first).
+_SEEDED_ROWS: dict[tuple[str, datetime], list[tuple[Table, list[dict[str, Any]]]]] = {}
+
+
 @pytest.fixture
-def seeded(app: App) -> App:
-    """Two agencies: north (adm, coord, cw1, cw2, sup) and south (coord2, cw3, sup2)."""
-    seed_agencies(app)
+def seeded(app: App, keyring: Keyring) -> App:
+    """Two agencies: north (adm, coord, cw1, cw2, sup) and south (coord2, cw3, sup2).
+
+    Seeded through the services once per database kind in each worker, then copied in as the
+    same rows: the services' dozens of statements took longer than many tests' own work."""
+    key = (app.engine.dialect.name, app.clock.now())
+    rows = _SEEDED_ROWS.get(key)
+    if rows is None:
+        seed_agencies(app)
+        with app.engine.connect() as conn:
+            _SEEDED_ROWS[key] = [
+                (table, [dict(row._mapping) for row in conn.execute(select(table))])
+                for table in Base.metadata.sorted_tables
+            ]
+        return app
+    with app.engine.begin() as conn:
+        for table, values in rows:
+            if values:
+                conn.execute(table.insert(), values)
     return app
