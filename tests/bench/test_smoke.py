@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = (
     "sqlite: time",  # the sweep
     "sqlite: memory",
-    "`harbour cases`, small store",
+    "`harbour refer`, small store",  # the one command the startup benchmark times at smoke size
     "imminent alert: email after assess returned, inline",
     "imminent alert: assess start to email, prefect",
     "imminent alert: assess start to email, prefect, same imports",

@@ -30,6 +30,7 @@ class PrefectServer:
     home: Path  # PREFECT_HOME: storage, and anything else Prefect writes locally
     database: Path  # the test server's SQLite database
     api_url: str  # for the processes a test starts (PREFECT_API_URL)
+    flush_seconds: float  # the longest it holds a task run or an event before writing it
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -50,8 +51,10 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
 
     home = tmp_path_factory.mktemp("prefect-home")
     local = {"home": home, "results.local_storage_path": home / "storage"}
+    server_env = {**SERVER_DEFAULTS, **os.environ}  # as a local server runs: an operator's win
+    flush = max(float(server_env[name]) for name in SERVER_DEFAULTS if "INTERVAL" in name)
     with (
-        patch.dict(os.environ, {**SERVER_DEFAULTS, **os.environ}),  # as a local server runs
+        patch.dict(os.environ, server_env),
         temporary_settings(updates=local),  # type: ignore[arg-type]
         prefect_test_harness(server_startup_timeout=300),  # drains the log and event workers
         without_heartbeat(),
@@ -59,7 +62,7 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
         current = get_current_settings()
         url, api = current.server.database.connection_url, current.api.url
         assert url is not None and api is not None
-        yield PrefectServer(home, Path(url.get_secret_value().split(":///", 1)[1]), api)
+        yield PrefectServer(home, Path(url.get_secret_value().split(":///", 1)[1]), api, flush)
         drain_clients()  # within 30 s each: the harness's own drain then finds nothing to wait for
 
 

@@ -58,21 +58,26 @@ def hits_in(blob: bytes, marker: bytes) -> bool:
     return any(marker.lower() in reading.lower() for reading in readings(blob))
 
 
-def settled(path: Path, quiet: float, timeout: float = 60) -> None:
-    """Wait until the SQLite database at ``path`` has stopped growing for ``quiet`` seconds: a
-    server that writes what it receives in batches has written the last of them."""
+def settled(path: Path, last_event: str, quiet: float, timeout: float = 60) -> None:
+    """Wait until the SQLite database at ``path`` holds the event about ``last_event`` (a
+    resource id, sent last) and has then stopped growing for ``quiet`` seconds: a server that
+    writes what it receives in batches, and puts back a batch whose write failed, has written
+    the last of them."""
     deadline, last, since = time.monotonic() + timeout, None, time.monotonic()
     while time.monotonic() < deadline:
         with sqlite3.connect(path) as conn:
+            arrived = conn.execute(
+                "SELECT count(*) FROM events WHERE resource_id = ?", (last_event,)
+            ).fetchone()[0]
             tables = [
                 r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
             ]
             counts = [conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables]
-        if counts != last:
+        if not arrived or counts != last:
             last, since = counts, time.monotonic()
         elif time.monotonic() - since >= quiet:
             return
-        time.sleep(quiet / 4)
+        time.sleep(min(quiet / 4, 0.25))
     raise TimeoutError(f"{path} was still being written after {timeout} s")
 
 

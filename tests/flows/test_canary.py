@@ -12,14 +12,16 @@ import json
 import logging
 import pickle
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prefect.events import emit_event
 from sqlalchemy import select
 
 from flows import lifecycle, publisher
-from flows.local_server import FLUSH_SECONDS, drain_clients
+from flows.local_server import drain_clients
 from flows.relay import deliver_notifications
 from flows.sweep import reassessment_sweep
 from flows.tasks import StepFailed
@@ -187,8 +189,12 @@ def test_nothing_identifying_reaches_prefect(
         _lifecycle(flow_app, tmp_path / "in", clock, monkeypatch) if (
             tmp_path / "in"
         ).mkdir() is None else None
-        drain_clients()  # Prefect's logs and events sent, and written before it is searched
-        settled(prefect_server.database, quiet=2 * FLUSH_SECONDS)
+        # Prefect's logs and events sent, then written (the server writes in batches) before
+        # its database is searched: an event sent last, and then three intervals with no write.
+        last = f"harbour.test.canary-sent-last.{uuid.uuid4().hex}"
+        emit_event(event="harbour.test.sent-last", resource={"prefect.resource.id": last})
+        drain_clients()
+        settled(prefect_server.database, last, quiet=3 * prefect_server.flush_seconds)
     out, err = capfd.readouterr()
     assert "step_failed" in out + err + caplog.text  # the failure did reach Prefect, as a code
     assert database_hits(prefect_server.database, M) == []
