@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,19 +31,31 @@ def free_port() -> int:
 # one module of tests, half its time). Whole seconds: Prefect 3.9 reads the task-run recorder's
 # interval through int(), and 0.5 became 0, a loop that kept a core busy. An operator's own values
 # win.
-FLUSH_SECONDS = 1  # the longest a task run or an event waits to be written
-SERVER_DEFAULTS = {
+_FLUSH_INTERVALS = (
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL",
+    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL",
+)
+_SERVER_DEFAULTS = {
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "500",
-    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": str(FLUSH_SECONDS),
-    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL": str(FLUSH_SECONDS),
+    **dict.fromkeys(_FLUSH_INTERVALS, "1"),
 }
+
+
+def with_server_defaults(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with Harbour's server defaults where it sets none."""
+    return {**_SERVER_DEFAULTS, **env}
+
+
+def flush_seconds(env: Mapping[str, str]) -> float:
+    """The longest a server started with ``env`` holds a task run or an event before writing it."""
+    merged = with_server_defaults(env)
+    return max(float(merged[name]) for name in _FLUSH_INTERVALS)
 
 
 def server_environment(home: Path, database_url: str | None = None) -> dict[str, str]:
     """The environment a local server runs with (and clients of it may reuse)."""
     env = {
-        **SERVER_DEFAULTS,
-        **os.environ,
+        **with_server_defaults(os.environ),
         **FORCED,
         "PREFECT_HOME": str(home),
         "PREFECT_UI_ENABLED": "false",

@@ -207,7 +207,7 @@ _SEEDED_ROWS: dict[tuple[str, datetime], list[tuple[Table, list[dict[str, Any]]]
 
 
 @pytest.fixture
-def seeded(app: App, keyring: Keyring) -> App:
+def seeded(app: App) -> App:
     """Two agencies: north (adm, coord, cw1, cw2, sup) and south (coord2, cw3, sup2).
 
     Seeded through the services once per database kind in each worker, then copied in as the

@@ -1,10 +1,11 @@
 """Access to the domain commands (issue 3) and to case edits: every command, for each role, on
 its own agency's case and on another agency's, each cell on a case in the state the command
-needs (a fresh one after the command went through). A caseworker acts on the case assigned to them ("caseworker"); another
-caseworker of the agency ("colleague") is refused as "not assigned to you"; a coordinator, once
-the case has its caseworker, sees its summary (the schedule) and not its plan (issue 13, item 3).
-Refusals and misses are audited; another agency's case (or alert) answers exactly as one that
-does not exist, and so does an alert of their own agency the person may not see.
+needs (a fresh one after the command went through). A caseworker acts on the case assigned to
+them ("caseworker"); another caseworker of the agency ("colleague") is refused as "not assigned
+to you"; a coordinator, once the case has its caseworker, sees its summary (the schedule) and not
+its plan (issue 13, item 3). Refusals and misses are audited; another agency's case (or alert)
+answers exactly as one that does not exist, and so does an alert of their own agency the person
+may not see.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import pytest
 
 import flows  # noqa: F401  (Harbour's Prefect settings before prefect is imported)
 from flows.context import use_app
-from flows.local_server import SERVER_DEFAULTS, drain_clients
+from flows.local_server import drain_clients, flush_seconds, with_server_defaults
 from flows.settings import without_heartbeat
 from harbour.app import App
 from harbour.clock import FixedClock
@@ -51,10 +51,8 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
 
     home = tmp_path_factory.mktemp("prefect-home")
     local = {"home": home, "results.local_storage_path": home / "storage"}
-    server_env = {**SERVER_DEFAULTS, **os.environ}  # as a local server runs: an operator's win
-    flush = max(float(server_env[name]) for name in SERVER_DEFAULTS if "INTERVAL" in name)
     with (
-        patch.dict(os.environ, server_env),
+        patch.dict(os.environ, with_server_defaults(os.environ)),  # as a local server runs
         temporary_settings(updates=local),  # type: ignore[arg-type]
         prefect_test_harness(server_startup_timeout=300),  # drains the log and event workers
         without_heartbeat(),
@@ -62,7 +60,8 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
         current = get_current_settings()
         url, api = current.server.database.connection_url, current.api.url
         assert url is not None and api is not None
-        yield PrefectServer(home, Path(url.get_secret_value().split(":///", 1)[1]), api, flush)
+        database = Path(url.get_secret_value().split(":///", 1)[1])
+        yield PrefectServer(home, database, api, flush_seconds(os.environ))
         drain_clients()  # within 30 s each: the harness's own drain then finds nothing to wait for
 
 
