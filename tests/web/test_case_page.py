@@ -80,7 +80,7 @@ def test_the_case_page_withholds_identifying_details_until_asked(
     assert [(h, d) for h, _, d in web_read] == [(h, d) for h, _, d in cli_read]
     assert [c for _, c, _ in web_read] == [c for _, c, _ in cli_read]
 
-    logged = "\n".join(r.getMessage() for r in caplog.records if r.name != "httpx")
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name != "httpx2")
     assert MARKER not in logged
 
 
@@ -102,7 +102,7 @@ def test_another_agencys_case_answers_like_a_missing_one_and_is_audited(
     # The prober's own rows keep what they typed; the answers above are alike all the same.
     typed = [short_form(theirs.reference), "HB-0000-0000"] * 2
     assert reads(seeded, "not_found") == [("sup", None, {"reference": r}) for r in typed]
-    logged = "\n".join(r.getMessage() for r in caplog.records if r.name != "httpx")
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name != "httpx2")
     assert "MKNOTE" not in "".join(a.text for a in answers) + logged
 
 

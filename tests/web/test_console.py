@@ -273,7 +273,7 @@ def test_no_identifying_data_in_any_page_or_log_line(
         for path in ("/", "/?due=1", "/alerts", f"/alerts/{alert.id}", "/nowhere"):
             pages.append(web.get(path))
     text = "\n".join(p.text for p in pages) + "\n".join(
-        r.getMessage() for r in caplog.records if r.name != "httpx"
+        r.getMessage() for r in caplog.records if r.name != "httpx2"
     )
     for marker in MARKERS:
         assert marker not in text
