@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pyotp
+import pytest
 from starlette.testclient import TestClient
 
 from harbour.app import App
@@ -18,6 +19,16 @@ from harbour.web.server import create_app
 
 PASSWORD = "correct mooring line 42"
 BASE = "https://harbour.test"  # the settings fixture's HARBOUR_BASE_URL: cookies are Secure
+
+
+# The logger of Starlette's TestClient (httpx2): its lines are the client's own, standing in for a
+# browser, not the server's.
+CLIENT_LOGGER = "httpx2"
+
+
+def server_log(caplog: pytest.LogCaptureFixture) -> str:
+    """Every line the server logged while ``caplog`` watched, the test client's left out."""
+    return "\n".join(r.getMessage() for r in caplog.records if r.name != CLIENT_LOGGER)
 
 
 def client(app: App, base_url: str = BASE) -> TestClient:

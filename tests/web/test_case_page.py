@@ -17,7 +17,7 @@ from harbour.domain.refs import short_form
 from harbour.plans.actions import add
 from tests.cli.helpers import assess_just_left, referred_case
 from tests.support import given, invoke
-from tests.web.helpers import csrf_of, signed_in
+from tests.web.helpers import csrf_of, server_log, signed_in
 from tests.web.test_console import refer_south, strip_csrf
 
 MARKER = "MKCASE"
@@ -80,7 +80,7 @@ def test_the_case_page_withholds_identifying_details_until_asked(
     assert [(h, d) for h, _, d in web_read] == [(h, d) for h, _, d in cli_read]
     assert [c for _, c, _ in web_read] == [c for _, c, _ in cli_read]
 
-    logged = "\n".join(r.getMessage() for r in caplog.records if r.name != "httpx2")
+    logged = server_log(caplog)
     assert MARKER not in logged
 
 
@@ -102,7 +102,7 @@ def test_another_agencys_case_answers_like_a_missing_one_and_is_audited(
     # The prober's own rows keep what they typed; the answers above are alike all the same.
     typed = [short_form(theirs.reference), "HB-0000-0000"] * 2
     assert reads(seeded, "not_found") == [("sup", None, {"reference": r}) for r in typed]
-    logged = "\n".join(r.getMessage() for r in caplog.records if r.name != "httpx2")
+    logged = server_log(caplog)
     assert "MKNOTE" not in "".join(a.text for a in answers) + logged
 
 

@@ -16,7 +16,7 @@ from harbour.clock import FixedClock
 from harbour.db.models import Alert, AuditEvent, Case
 from harbour.notify.messages import compose
 from tests.notify.helpers import imminent_alert, new_case
-from tests.web.helpers import client, csrf_of, enrol, next_step, sign_in, signed_in
+from tests.web.helpers import client, csrf_of, enrol, next_step, server_log, sign_in, signed_in
 
 MARKERS = ("MKNOTE", "MARK-north", "MARK-south")
 
@@ -272,9 +272,7 @@ def test_no_identifying_data_in_any_page_or_log_line(
         web, _ = signed_in(seeded, clock, handle)
         for path in ("/", "/?due=1", "/alerts", f"/alerts/{alert.id}", "/nowhere"):
             pages.append(web.get(path))
-    text = "\n".join(p.text for p in pages) + "\n".join(
-        r.getMessage() for r in caplog.records if r.name != "httpx2"
-    )
+    text = "\n".join(p.text for p in pages) + server_log(caplog)
     for marker in MARKERS:
         assert marker not in text
     assert all(

@@ -22,6 +22,7 @@ from tests.web.helpers import (
     enrolment_path,
     next_step,
     secret_on,
+    server_log,
     sign_in,
     signed_in,
 )
@@ -229,8 +230,7 @@ def test_no_token_password_or_code_reaches_the_logs(
     web.post(path, data={"password": PASSWORD, "password_again": PASSWORD, "code": typed})
     next_step(clock)
     sign_in(seeded, web, "cw1", secret)
-    # The server's logs (httpx2's are the test client's own, standing in for a browser).
-    logged = "\n".join(r.getMessage() for r in caplog.records if r.name != "httpx2")
+    logged = server_log(caplog)
     assert "/enrol/[token]" in logged
     for secret_text in (path.rsplit("/", 1)[1], PASSWORD, secret):
         assert secret_text not in logged
