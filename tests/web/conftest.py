@@ -33,15 +33,22 @@ def console(seeded: App, clock: FixedClock) -> Iterator[tuple[App, str]]:
 
 @contextlib.contextmanager
 def serving(seeded: App, clock: FixedClock, **settings: object) -> Iterator[tuple[App, str]]:
-    """The console of ``seeded``'s store (with these settings changed) served in a thread."""
+    """The console of ``seeded``'s store (with these settings changed) served in a thread, and
+    axe-core beside it for the accessibility checks (``browsing.with_axe``)."""
     import uvicorn
+
+    from tests.web.browsing import with_axe
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     app = App(seeded.settings.model_copy(update={"base_url": base, **settings}), clock)
     app.engine = seeded.engine  # the same store: the seeded App's engine (the `app` fixture's)
     config = uvicorn.Config(
-        create_app(app), host="127.0.0.1", port=port, access_log=False, log_level="warning"
+        with_axe(create_app(app)),
+        host="127.0.0.1",
+        port=port,
+        access_log=False,
+        log_level="warning",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
