@@ -184,9 +184,10 @@ def open_alerts(
     return len(new)
 
 
-def alert_due(uow: UnitOfWork, now: datetime) -> bool:
-    """Whether an alert's acknowledgement is overdue (one indexed lookup: every relay pass asks)."""
-    return uow.session.scalar(_overdue(now).with_only_columns(Alert.id).limit(1)) is not None
+def escalation_due(now: datetime) -> Any:
+    """The query for an alert whose acknowledgement is overdue: an indexed lookup every relay
+    pass makes (``relay``'s one probe)."""
+    return _overdue(now).with_only_columns(Alert.id)
 
 
 def escalate_unacknowledged(uow: UnitOfWork, now: datetime) -> dict[str, int]:

@@ -30,7 +30,7 @@ from harbour.db.base import new_id
 from harbour.db.models import OutboxMessage
 from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus, Role
 from harbour.notify import recipients, visit_checks
-from harbour.notify.alerts import alert_due, escalate_unacknowledged
+from harbour.notify.alerts import escalate_unacknowledged, escalation_due
 from harbour.notify.directory import routes_of
 from harbour.notify.messages import compose
 from harbour.notify.outbox import enqueue
@@ -117,7 +117,7 @@ def deliver(
 
     Escalating here, not only in the 15-minute sweep, is what makes ``alert_ack_timeout`` hold:
     the relay runs every minute and after every CLI command. Cheap when nothing is due (one
-    transaction, two indexed queries). Without routes (no ``HARBOUR_APPRISE_CONFIG`` file, no
+    statement of three indexed lookups). Without routes (no ``HARBOUR_APPRISE_CONFIG`` file, no
     YAML from a Secret block) nothing is sent and due rows stay pending.
     """
     config = config or RelayConfig()
@@ -152,9 +152,13 @@ def _due(uow: UnitOfWork, lanes: tuple[Lane, ...]) -> tuple[bool, bool, bool]:
     """Whether an alert waits to escalate, whether a row of ``lanes`` waits to be sent, and
     whether a visit past its deadline waits for its alert."""
     now, M = uow.now(), OutboxMessage
-    due = select(M.id).where(M.status == PENDING, M.lane.in_(lanes), M.next_attempt_at <= now)
-    pending = uow.session.scalar(due.limit(1)) is not None
-    return alert_due(uow, now), pending, visit_checks.overdue_waiting(uow, now)
+    rows = select(M.id).where(M.status == PENDING, M.lane.in_(lanes), M.next_attempt_at <= now)
+    # One statement, one round trip: every command and every relay pass asks, mostly to hear no.
+    probes = (escalation_due(now), rows, visit_checks.alert_due(now))
+    alerts_due, rows_due, visits_due = uow.session.execute(
+        select(*(probe.exists() for probe in probes))
+    ).one()
+    return bool(alerts_due), bool(rows_due), bool(visits_due)
 
 
 def _urgent_waiting(uow: UnitOfWork, limit: int = 200) -> list[tuple[str, str]]:

@@ -29,9 +29,10 @@ def _overdue(now: datetime) -> Any:
     )
 
 
-def overdue_waiting(uow: UnitOfWork, now: datetime) -> bool:
-    """Whether a visit waits for its alert (one indexed lookup: every relay pass asks)."""
-    return uow.session.scalar(_overdue(now).with_only_columns(Visit.id).limit(1)) is not None
+def alert_due(now: datetime) -> Any:
+    """The query for a visit waiting for its alert: an indexed lookup every relay pass makes
+    (``relay``'s one probe)."""
+    return _overdue(now).with_only_columns(Visit.id)
 
 
 def raise_overdue(uow: UnitOfWork, now: datetime) -> int:
