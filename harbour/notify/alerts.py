@@ -184,9 +184,9 @@ def open_alerts(
     return len(new)
 
 
-def escalation_due(now: datetime) -> Any:
-    """The query for an alert whose acknowledgement is overdue: an indexed lookup every relay
-    pass makes (``relay``'s one probe)."""
+def awaiting_escalation(now: datetime) -> Any:
+    """A query for the alerts ``escalate_unacknowledged`` would move (their ids): an indexed
+    lookup in the probe every relay pass makes."""
     return _overdue(now).with_only_columns(Alert.id)
 
 

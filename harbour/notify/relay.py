@@ -30,7 +30,7 @@ from harbour.db.base import new_id
 from harbour.db.models import OutboxMessage
 from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus, Role
 from harbour.notify import recipients, visit_checks
-from harbour.notify.alerts import escalate_unacknowledged, escalation_due
+from harbour.notify.alerts import awaiting_escalation, escalate_unacknowledged
 from harbour.notify.directory import routes_of
 from harbour.notify.messages import compose
 from harbour.notify.outbox import enqueue
@@ -154,7 +154,7 @@ def _due(uow: UnitOfWork, lanes: tuple[Lane, ...]) -> tuple[bool, bool, bool]:
     now, M = uow.now(), OutboxMessage
     rows = select(M.id).where(M.status == PENDING, M.lane.in_(lanes), M.next_attempt_at <= now)
     # One statement, one round trip: every command and every relay pass asks, mostly to hear no.
-    probes = (escalation_due(now), rows, visit_checks.alert_due(now))
+    probes = (awaiting_escalation(now), rows, visit_checks.awaiting_alert(now))
     alerts_due, rows_due, visits_due = uow.session.execute(
         select(*(probe.exists() for probe in probes))
     ).one()

@@ -29,9 +29,9 @@ def _overdue(now: datetime) -> Any:
     )
 
 
-def alert_due(now: datetime) -> Any:
-    """The query for a visit waiting for its alert: an indexed lookup every relay pass makes
-    (``relay``'s one probe)."""
+def awaiting_alert(now: datetime) -> Any:
+    """A query for the visits ``raise_overdue`` would alert on (their ids): an indexed lookup in
+    the probe every relay pass makes."""
     return _overdue(now).with_only_columns(Visit.id)
 
 
