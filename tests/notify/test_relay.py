@@ -19,7 +19,7 @@ from harbour.demo.receivers import MAIL_DOMAIN, Receiver, RouteBook, SmtpServer,
 from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus
 from harbour.notify.outbox import enqueue
 from harbour.notify.relay import deliver
-from tests.notify.conftest import FAST
+from tests.notify.conftest import FAST, GIVES_UP
 from tests.notify.helpers import (
     assert_clean_logs,
     assert_nothing_lost,
@@ -158,7 +158,7 @@ def test_webhook_faults_then_recovery(
     receiver.script(RouteBook.chat_path("cw2"), faults)
     case = new_case(napp)
     _assigned(napp, case, ["cw1", "cw2"])
-    first = deliver(napp, config=FAST)
+    first = deliver(napp, config=GIVES_UP)
     assert len(receiver.at(RouteBook.chat_path("cw1"))) == 1
     assert (first.sent, first.retried) == (1, 1)
     drain(napp, clock)
@@ -182,7 +182,7 @@ def test_slow_targets_do_not_hold_up_a_healthy_one(
     case = new_case(napp)
     for handle in [*slow, "cw1"]:  # the healthy row comes last
         _assigned(napp, case, [handle], dedupe=f"slow-{handle}")
-    report = deliver(napp, config=FAST)
+    report = deliver(napp, config=GIVES_UP)
     assert (report.sent, report.retried) == (1, 3)
     slow_done = [receiver.settle(("slow_done", RouteBook.chat_path(h))) for h in slow]
     assert receiver.settle(("accepted", RouteBook.chat_path("cw1"))) < min(slow_done)
