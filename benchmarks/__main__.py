@@ -22,7 +22,7 @@ SUITE = [
     ("benchmarks.visits", 5, 1),
     ("benchmarks.notifications", 10_000, 100),
     ("benchmarks.render", 500, 5),
-    ("benchmarks.intake", 400, 10),
+    ("benchmarks.intake", 2000, 10),
     ("benchmarks.web", 10_000, 50),
     ("benchmarks.dashboard", 100_000, 50),
 ]

@@ -1,6 +1,7 @@
 """Intake: concurrent referrals per second (validated, sealed, audited, idempotency-keyed), against
-bare inserts of the same rows (the case, its people and threats, the audit row and the lifecycle
-event, copied with new ids, one transaction per referral) from the same number of threads, on
+bare inserts of the same rows (the case, its people and threats, its initial assessment, its
+duplicate-check index entries, the audit row and the lifecycle event, copied with new ids, one
+transaction per referral) from the same number of threads, on
 SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -16,14 +17,22 @@ from harbour.admin.staffing import AgencyIn, StaffIn, create_agency, create_staf
 from harbour.app import App
 from harbour.cases.intake import refer
 from harbour.db.base import new_id
-from harbour.db.models import AuditEvent, Case, LifecycleEvent, Person, ThreatSource
+from harbour.db.models import (
+    Assessment,
+    AuditEvent,
+    Case,
+    LifecycleEvent,
+    Person,
+    ThreatSource,
+    YouthIndex,
+)
 from harbour.domain import refs
 
 THREADS = 8
 ROUNDS = 4  # the two alternate, so that a change in the machine's load falls on both
 
 
-def run(size: int = 400) -> list[Row]:
+def run(size: int = 2000) -> list[Row]:
     rows = []
     for backend in BACKENDS:
         with temp_store(backend) as app:
@@ -74,7 +83,8 @@ def _refer(app: App, key: str, i: int) -> None:
     refer(app, "coord", _referral(i), key, allow_duplicate=True)
 
 
-TABLES = (Case, Person, ThreatSource, AuditEvent, LifecycleEvent)  # in foreign-key order
+# Every row a referral writes, in foreign-key order.
+TABLES = (Case, Person, ThreatSource, Assessment, YouthIndex, AuditEvent, LifecycleEvent)
 
 
 def _bare_inserts(app: App, referrals: list[dict[type, list[dict[str, Any]]]]) -> None:
