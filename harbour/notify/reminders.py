@@ -467,7 +467,9 @@ def _record_marks(
             "open": AssessmentStatus.OPEN.value,
         },
     )
-    return set(found.tuples())
+    # Plain tuples, not Rows: the caller tests thousands of keys against them, and comparing a
+    # tuple with a Row is slow.
+    return {(assessment_id, threshold) for assessment_id, threshold in found}
 
 
 def _marks_json(dialect: Any, marks: list[dict[str, Any]]) -> str:
