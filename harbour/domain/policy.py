@@ -8,6 +8,7 @@ after a 09:00 due date is 09:00 again, whatever the UTC offset did in between.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import UTC, datetime, time, timedelta
 from itertools import pairwise
 from typing import Annotated
@@ -188,7 +189,7 @@ class Thresholds:
         )
         return cls(policy, specs, in_order)
 
-    @property
+    @cached_property  # asked once per candidate by a sweep
     def names(self) -> tuple[str, ...]:
         """The thresholds' names, in the order of ``specs``."""
         return tuple(name for name, *_ in self.specs)
