@@ -82,7 +82,7 @@ def write_results(rows: list[Row], seconds: float, modules: list[str]) -> None:
         f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.machine()} with {os.cpu_count()} "
         f"cores, Python {platform.python_version()}, by `make bench` in {seconds / 60:.1f} "
         "minutes. Each figure is beside a baseline measured in the same run; the ratio is "
-        "figure / baseline. The machine was shared with other work while it ran: read the "
+        "figure / baseline. The machine may have been running other work too: read the "
         "ratios rather than the seconds.",
         "",
         HEADER,
