@@ -8,8 +8,8 @@ after a 09:00 due date is 09:00 again, whatever the UTC offset did in between.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import UTC, datetime, time, timedelta
+from functools import cached_property
 from itertools import pairwise
 from typing import Annotated
 from zoneinfo import ZoneInfo
