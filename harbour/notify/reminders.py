@@ -20,7 +20,7 @@ from functools import lru_cache, partial
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, exists, or_, select, text
+from sqlalchemy import and_, bindparam, exists, or_, select, text, update
 
 from harbour import events
 from harbour.app import UnitOfWork
@@ -554,9 +554,16 @@ def _escalate_all(uow: UnitOfWork, overdue: list[Due]) -> None:
     if not overdue:
         return
     ids = [due.case_id for due in overdue]
-    cases = {case.id: case for case in uow.session.scalars(select(Case).where(Case.id.in_(ids)))}
-    for case in cases.values():
-        case.escalated = True
+    # One UPDATE for them all (the version moved, as the ORM's would): marking loaded rows made
+    # the flush write each case by a statement of its own, 7,500 of them after an outage.
+    uow.session.execute(
+        update(Case)
+        .where(Case.id.in_(ids), Case.escalated.is_not(True))
+        .values(escalated=True, version=Case.version + 1),
+        execution_options={"synchronize_session": False},
+    )
+    loaded = select(Case).where(Case.id.in_(ids)).execution_options(populate_existing=True)
+    cases = {case.id: case for case in uow.session.scalars(loaded)}
     alerts.open_alerts(
         uow,
         AlertKind.OVERDUE_ESCALATION,

@@ -137,3 +137,40 @@ def test_many_assessments_in_batches_make_one_digest(seeded: App, clock: FixedCl
     assert (counts["assessments"], counts["due_soon"], counts["digests"]) == (7, 7, 1)
     [digest] = rows(seeded, kind="reminder_digest")
     assert (digest.recipient, digest.context["count"]) == ("cw1", 7)
+
+
+def test_overdue_cases_are_marked_escalated_by_one_update_their_versions_moved_once(
+    seeded: App, clock: FixedClock
+) -> None:
+    """A backlog's escalations mark their cases with one statement, not one per case (issue 16:
+    7,500 of them after an outage); each case's version still moves once, so an edit made from
+    an earlier read of it is refused as stale, and a later sweep leaves the cases alone."""
+    from sqlalchemy import event
+
+    cases = [new_case(seeded, f"E{n}") for n in range(3)]
+    for case in cases:
+        open_assessment(seeded, case, clock.now() - timedelta(days=30))
+
+    def versions() -> dict[str, tuple[bool, int]]:
+        found = seeded.run(lambda uow: uow.session.scalars(select(Case)).all())
+        return {case.id: (case.escalated, case.version) for case in found}
+
+    before = versions()
+    updates: list[str] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("UPDATE CASES"):
+            updates.append(statement)
+
+    event.listen(seeded.engine, "before_cursor_execute", capture)
+    try:
+        _sweep(seeded)
+    finally:
+        event.remove(seeded.engine, "before_cursor_execute", capture)
+    after = versions()
+    assert len(updates) == 1, updates
+    assert {after[case.id] for case in cases} == {(True, before[cases[0].id][1] + 1)}
+
+    clock.advance(timedelta(hours=1))
+    _sweep(seeded)
+    assert versions() == after
