@@ -39,7 +39,11 @@ REMINDER_BATCH = 2000
 # On SQLite, about how long one batch of reminders may hold the write lock: batches are sized
 # to it from the pace of the last, so another writer waits about this plus one ``WriterGap``.
 SQLITE_HOLD = 0.05
-ALL = 2**62  # a batch size: every assessment in one transaction
+# On PostgreSQL, the assessments one transaction writes reminders for: bounded because a batch's
+# statements name its cases, alerts and events in IN lists, and PostgreSQL binds at most 65,535
+# parameters to a statement (a catch-up sweep over a million cases, 75,000 of them overdue, failed
+# every time as one transaction).
+POSTGRES_BATCH = 20_000
 SQLITE_GAP = 0.1  # seconds: the longest a waiting SQLite connection sleeps between tries
 
 
@@ -185,9 +189,10 @@ def send_reminders(
     (``between`` runs between two), then a short one that sends the digests.
 
     By default, on SQLite batches of up to ``REMINDER_BATCH``, each sized to hold the write lock
-    about ``SQLITE_HOLD``; on PostgreSQL one transaction for them all: its writers wait for no
-    lock the sweep takes (new marks and outbox rows; the rows of overdue cases, only while it
-    commits), so batches there would only add transactions and re-checks."""
+    about ``SQLITE_HOLD``; on PostgreSQL batches of ``POSTGRES_BATCH``, nearly always one: its
+    writers wait for no lock the sweep takes (new marks and outbox rows; the rows of overdue
+    cases, only while it commits), so smaller batches would only add transactions and
+    re-checks."""
     from harbour.notify import reminders
 
     gap = WriterGap(app)
@@ -199,7 +204,7 @@ def send_reminders(
 
     sqlite = app.engine.dialect.name == "sqlite"
     hold = SQLITE_HOLD if sqlite else None
-    size = batch or (REMINDER_BATCH if sqlite else ALL)
+    size = batch or (REMINDER_BATCH if sqlite else POSTGRES_BATCH)
     run = without_collections(app.run) if sqlite else app.run
     counts = reminders.sweep(
         run, app.reference.policy, now, batch=size, between=pause, read=app.read, hold=hold
