@@ -28,9 +28,10 @@ from sqlalchemy import Table, bindparam, select, update
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
 from harbour.db.models import OutboxMessage
+from harbour.db.writer_gap import WriterGap
 from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus, Role
 from harbour.notify import recipients, visit_checks
-from harbour.notify.alerts import awaiting_escalation, escalate_unacknowledged
+from harbour.notify.alerts import awaiting_escalation, escalate_due
 from harbour.notify.directory import routes_of
 from harbour.notify.messages import compose
 from harbour.notify.outbox import enqueue
@@ -128,7 +129,11 @@ def deliver(
     if visits_due:
         report.raised = app.run(lambda uow: visit_checks.raise_overdue(uow, uow.now()))
     if alerts_due:
-        report.escalated = app.run(lambda uow: escalate_unacknowledged(uow, uow.now()))["escalated"]
+        # After a command (the urgent lane) only the urgent kinds: thousands of overdue-work
+        # alerts a catch-up sweep opened are the periodic pass's, not an imminent alert's wait.
+        report.escalated = escalate_due(
+            app, app.clock.now(), urgent_only=lanes == (Lane.URGENT,), between=WriterGap(app.engine)
+        )
     if limit > 0 and (rows_due or report.escalated or report.raised):
         routes = app.read(routes_of)
         if (not configured(app.settings) and not routes.routes) or routes.unusable:

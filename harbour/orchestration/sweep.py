@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -28,6 +27,7 @@ from sqlalchemy.orm import configure_mappers
 from harbour.app import App, UnitOfWork
 from harbour.cases import schedule
 from harbour.db.models import Case
+from harbour.db.writer_gap import WriterGap
 from harbour.errors import HarbourError
 from harbour.orchestration import pipeline
 
@@ -44,7 +44,6 @@ SQLITE_HOLD = 0.05
 # parameters to a statement (a catch-up sweep over a million cases, 75,000 of them overdue, failed
 # every time as one transaction).
 POSTGRES_BATCH = 20_000
-SQLITE_GAP = 0.1  # seconds: the longest a waiting SQLite connection sleeps between tries
 
 
 @dataclass(frozen=True)
@@ -108,50 +107,6 @@ def sweep_time(app: App) -> datetime:
     return app.clock.now()
 
 
-class WriterGap:
-    """Called between two batches: on SQLite, leaves the write lock free long enough for a
-    connection that waited through the last batch to take it. SQLite queues nobody: a waiting
-    connection sleeps and retries (its busy handler's sleeps grow from 1 ms to 100 ms with the
-    time waited, ``BUSY_SLEEPS``), and a sweep that began its next batch at once would keep a
-    command waiting (an imminent-threat ``harbour assess`` too) to its end. So the gap is the
-    sleep a connection that has waited as long as the batch held the lock is in, plus a margin:
-    25 ms after a batch of 50 to 100 ms, not the batch's length again."""
-
-    def __init__(self, app: App) -> None:
-        self.sqlite = app.engine.dialect.name == "sqlite"
-        self.since = time.monotonic()
-
-    def __call__(self) -> None:
-        if self.sqlite:
-            time.sleep(busy_sleep(time.monotonic() - self.since) + GAP_MARGIN)
-        self.since = time.monotonic()
-
-
-# SQLite's default busy handler (sqlite3_busy_timeout): after waiting at least the first
-# figure (seconds), a connection sleeps the second before it tries again.
-BUSY_SLEEPS = (
-    (0.0, 0.001),
-    (0.001, 0.002),
-    (0.003, 0.005),
-    (0.008, 0.010),
-    (0.018, 0.015),
-    (0.033, 0.020),
-    (0.053, 0.025),
-    (0.078, 0.025),
-    (0.103, 0.025),
-    (0.128, 0.050),
-    (0.178, 0.050),
-    (0.228, SQLITE_GAP),
-)
-GAP_MARGIN = 0.005
-
-
-def busy_sleep(waited: float) -> float:
-    """The longest a SQLite connection that has waited ``waited`` seconds sleeps before its
-    next try."""
-    return max(sleep for after, sleep in BUSY_SLEEPS if after <= max(waited, 0.0))
-
-
 def open_due_assessments(app: App, now: datetime, batch: int = BATCH) -> int:
     """Open the next assessment (periodic, or follow-up after discharge) of every case that has
     none open, a batch of cases per transaction; how many were opened.
@@ -165,7 +120,7 @@ def open_due_assessments(app: App, now: datetime, batch: int = BATCH) -> int:
 
     due_by = reminders.horizon(app.reference.policy, now)
     found = app.read(lambda uow: schedule.cases_missing_next(uow, due_by=due_by))
-    opened, gap = 0, WriterGap(app)
+    opened, gap = 0, WriterGap(app.engine)
     for first in range(0, len(found), batch):
         if first:
             gap()
@@ -195,7 +150,7 @@ def send_reminders(
     re-checks."""
     from harbour.notify import reminders
 
-    gap = WriterGap(app)
+    gap = WriterGap(app.engine)
 
     def pause() -> None:
         gap()
@@ -235,11 +190,11 @@ def without_collections(run: Callable[[Callable[[UnitOfWork], T]], T]) -> Callab
 
 
 def escalate(app: App, now: datetime) -> int:
-    """Re-escalate unacknowledged alerts one tier; how many. (Overdue work is escalated by the
-    reminder sweep, in the same transaction as its reminders.)"""
+    """Re-escalate unacknowledged alerts one tier, a batch per transaction; how many. (Overdue
+    work is escalated by the reminder sweep, in the same transaction as its reminders.)"""
     from harbour.notify import alerts
 
-    return app.run(lambda uow: alerts.escalate_unacknowledged(uow, now))["escalated"]
+    return alerts.escalate_due(app, now, between=WriterGap(app.engine))
 
 
 def raise_overdue_visits(app: App, now: datetime) -> int:

@@ -21,7 +21,7 @@ from harbour.db.models import (
 )
 from harbour.domain.vocab import AlertKind, AssessmentPoint, AssessmentStatus, Lane
 from harbour.notify import hooks
-from harbour.notify.alerts import escalate_unacknowledged
+from harbour.notify.alerts import escalate_due
 from tests.notify.conftest import RouteBook
 from tests.notify.helpers import imminent_alert, new_case, reassign, rows
 from tests.support import invoke
@@ -47,8 +47,8 @@ def _completed(app: App, case: Case, level: str, previous: str | None) -> Assess
     return app.run(work)
 
 
-def _escalate(app: App) -> dict[str, int]:
-    return app.run(lambda uow: escalate_unacknowledged(uow, uow.now()))
+def _escalate(app: App) -> int:
+    return escalate_due(app, app.clock.now())
 
 
 def _recipients(app: App, **where: object) -> list[str]:
@@ -138,15 +138,15 @@ def test_imminent_alerts_on_call_and_supervisors_then_climbs_the_ladder(
     }
     assert _recipients(napp) == ["sup"]  # the seeded supervisor is also on call: one row
     clock.advance(TIMEOUT - timedelta(seconds=1))
-    assert _escalate(napp) == {"escalated": 0}
+    assert _escalate(napp) == 0
     clock.advance(timedelta(seconds=1))
-    assert _escalate(napp) == {"escalated": 1}
+    assert _escalate(napp) == 1
     assert _recipients(napp, kind="alert_escalated") == ["sup"]
     clock.advance(TIMEOUT)
-    assert _escalate(napp) == {"escalated": 1}
+    assert _escalate(napp) == 1
     assert _recipients(napp, kind="alert_escalated") == ["adm", "sup"]
     clock.advance(TIMEOUT * 10)
-    assert _escalate(napp) == {"escalated": 0}  # the ladder ended with the admins
+    assert _escalate(napp) == 0  # the ladder ended with the admins
     escalations = napp.run(
         lambda uow: uow.session.scalars(
             select(LifecycleEvent).where(LifecycleEvent.name == events.CASE_ESCALATED)
@@ -166,7 +166,7 @@ def test_an_acknowledged_alert_does_not_escalate(napp: App, clock: FixedClock) -
     again = invoke(napp, "ack", alert.id, "--as", "adm", "--json")
     assert again.json()["acknowledged_by"] == "sup"  # the first acknowledgement stands
     clock.advance(TIMEOUT * 3)
-    assert _escalate(napp) == {"escalated": 0}
+    assert _escalate(napp) == 0
     acked = napp.run(
         lambda uow: uow.session.scalars(
             select(LifecycleEvent).where(LifecycleEvent.name == events.ALERT_ACKNOWLEDGED)

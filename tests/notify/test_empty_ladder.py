@@ -102,9 +102,9 @@ def test_a_ladder_with_nobody_is_logged_retried_and_fails_the_check(
     assert "in: west" in text.stdout and alert.id in text.stdout
 
     clock.advance(TIMEOUT)  # still nobody: tried again, nothing sent, counted as no climb
-    assert napp.run(lambda uow: escalate_unacknowledged(uow, uow.now())) == {"escalated": 0}
+    assert napp.run(lambda uow: escalate_unacknowledged(uow, uow.now()))["escalated"] == 0
     napp.run(lambda uow: create_staff(uow, StaffIn(handle="wadm", agency="west", role=Role.ADMIN)))
     clock.advance(TIMEOUT)
-    assert napp.run(lambda uow: escalate_unacknowledged(uow, uow.now())) == {"escalated": 1}
+    assert napp.run(lambda uow: escalate_unacknowledged(uow, uow.now()))["escalated"] == 1
     assert _paged(napp, alert) == [("alert_escalated", "wadm", Lane.URGENT)]
     assert invoke(napp, "notify", "check", "--as", "adm").exit_code == 0

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
 
 from harbour.app import App, UnitOfWork
 from harbour.clock import FixedClock
 from harbour.db.base import new_id
-from harbour.db.models import Case
+from harbour.db.models import Alert, Case
 from harbour.demo.receivers import Receiver, RouteBook
 from harbour.domain.vocab import AlertKind, Lane, NotificationKind, OutboxStatus
 from harbour.notify.alerts import open_alert
@@ -88,7 +92,7 @@ def test_an_overdue_escalation_climbs_on_the_normal_lane(napp: App, clock: Fixed
     case = new_case(napp)
     _overdue_escalations(napp, case, 1)
     clock.advance(FAST.backoff_cap * 10)
-    assert napp.run(lambda uow: escalate_unacknowledged(uow, uow.now())) == {"escalated": 1}
+    assert napp.run(lambda uow: escalate_unacknowledged(uow, uow.now()))["escalated"] == 1
     assert {(r.kind, r.lane) for r in rows(napp)} == {
         ("overdue_escalation", Lane.NORMAL),
         ("alert_escalated", Lane.NORMAL),
@@ -109,3 +113,56 @@ def test_rows_dying_in_one_pass_make_one_notice_per_admin(
     assert notice.context["outbox_id"] in {r.id for r in dead}
     deliver(napp, config=FAST)
     assert len(receiver.at(RouteBook.chat_path("adm"))) == 1
+
+
+ACK_TIMEOUT = timedelta(minutes=10)  # the built-in policy's alert_ack_timeout
+
+
+_TIERS = select(Alert.id, Alert.tier)
+
+
+def _tiers(app: App) -> dict[str, int]:
+    return dict(app.run(lambda uow: uow.session.execute(_TIERS).all()))
+
+
+def test_escalations_climb_a_batch_per_transaction_an_imminent_one_first(
+    napp: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a catch-up sweep opened thousands of overdue-work alerts, moving them up held
+    SQLite's write lock 11 s in one transaction: they climb a batch per transaction, and an
+    imminent alert overdue with them, though it waited the least, is in the first."""
+    from harbour.notify import alerts
+
+    monkeypatch.setattr(alerts, "ESCALATION_BATCH", 2)
+    case = new_case(napp)
+    _overdue_escalations(napp, case, 5)
+    clock.advance(timedelta(minutes=1))
+    imminent = imminent_alert(napp, case)
+    clock.advance(ACK_TIMEOUT)
+    after_each: list[dict[str, int]] = []
+    run = napp.run
+
+    def counted(work, **options):  # type: ignore[no-untyped-def]
+        done = run(work, **options)
+        after_each.append(dict(run(lambda uow: uow.session.execute(_TIERS).all())))
+        return done
+
+    monkeypatch.setattr(napp, "run", counted)
+    assert alerts.escalate_due(napp, clock.now()) == 6
+    assert len(after_each) == 4  # three full batches, then one that finds none
+    assert after_each[0][imminent.id] == 1
+    assert sum(tier for tier in after_each[0].values()) == 2
+    assert set(after_each[-1].values()) == {1}
+
+
+def test_a_command_escalates_only_the_urgent_alerts(napp: App, clock: FixedClock) -> None:
+    """What a command runs after its change (the urgent lane) moves up an overdue imminent
+    alert, not the overdue-work ones beside it: those are the relay's periodic pass's."""
+    case = new_case(napp)
+    _overdue_escalations(napp, case, 3)
+    imminent = imminent_alert(napp, case)
+    clock.advance(ACK_TIMEOUT)
+    assert deliver(napp, lane=Lane.URGENT, config=FAST).escalated == 1
+    assert {alert: tier for alert, tier in _tiers(napp).items() if tier} == {imminent.id: 1}
+    assert deliver(napp, config=FAST).escalated == 3
+    assert set(_tiers(napp).values()) == {1}
