@@ -194,6 +194,7 @@ def awaiting_escalation(now: datetime) -> Any:
 # all at once held SQLite's write lock 11 s, an imminent-threat write waiting; an alert takes about
 # 1.5 ms, so a batch holds it 60 ms (at most 113 ms, measured), and a WriterGap follows it.
 ESCALATION_BATCH = 40
+_URGENT_KINDS = Alert.kind.in_(sorted(URGENT))
 
 
 def escalate_unacknowledged(
@@ -206,14 +207,15 @@ def escalate_unacknowledged(
     A concurrent caller skips the alerts this one holds (PostgreSQL), or waits for its write lock
     (SQLite), so no alert climbs twice.
     """
-    query = _overdue(now)
-    if urgent_only:
-        query = query.where(Alert.kind.in_(sorted(URGENT)))
-    due = uow.session.scalars(
-        query.order_by(Alert.kind.not_in(sorted(URGENT)), Alert.next_escalation_at)  # false first
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
+    due: list[Alert] = []
+    # Two queries, each in the escalation index's order: sorting by urgency first made every
+    # batch read and sort the whole overdue set.
+    for kinds in (_URGENT_KINDS,) if urgent_only else (_URGENT_KINDS, ~_URGENT_KINDS):
+        room = None if limit is None else limit - len(due)
+        if room == 0:
+            break
+        query = _overdue(now).where(kinds).order_by(Alert.next_escalation_at).limit(room)
+        due += uow.session.scalars(query.with_for_update(skip_locked=True)).all()
     return {"escalated": sum(_climb(uow, alert, now) for alert in due), "due": len(due)}
 
 
@@ -222,20 +224,22 @@ def escalate_due(
     now: datetime,
     *,
     urgent_only: bool = False,
+    batches: int | None = None,
     between: Callable[[], None] | None = None,
 ) -> int:
-    """``escalate_unacknowledged`` until nothing is left overdue, ``ESCALATION_BATCH`` alerts per
-    transaction (``between`` runs between two); how many escalated. Each alert taken leaves the
-    overdue set (its next escalation is set ahead, or cleared at the top), so this ends."""
-    escalated = 0
+    """``escalate_unacknowledged`` until nothing is left overdue (or ``batches`` transactions
+    are done), ``ESCALATION_BATCH`` alerts per transaction, ``between`` run between two; how many
+    escalated. Each alert taken leaves the overdue set (its next escalation is set ahead, or
+    cleared at the top), so this ends."""
+    escalated, done_batches = 0, 0
     while True:
         done = app.run(
             lambda uow: escalate_unacknowledged(
                 uow, now, limit=ESCALATION_BATCH, urgent_only=urgent_only
             )
         )
-        escalated += done["escalated"]
-        if done["due"] < ESCALATION_BATCH:
+        escalated, done_batches = escalated + done["escalated"], done_batches + 1
+        if done["due"] < ESCALATION_BATCH or done_batches == batches:
             return escalated
         if between is not None:
             between()

@@ -110,11 +110,16 @@ class Outcome:
 
 
 def deliver(
-    app: App, *, lane: Lane | None = None, limit: int = 500, config: RelayConfig | None = None
+    app: App,
+    *,
+    lane: Lane | None = None,
+    limit: int = 500,
+    config: RelayConfig | None = None,
+    escalation_batches: int | None = None,
 ) -> DeliveryReport:
     """Raise the alerts of visits past their check-in deadline, escalate the alerts whose
-    acknowledgement is overdue, then send up to ``limit`` due rows (urgent first; one lane
-    only if ``lane`` is given).
+    acknowledgement is overdue (at most ``escalation_batches`` transactions of them), then send
+    up to ``limit`` due rows (urgent first; one lane only if ``lane`` is given).
 
     Escalating here, not only in the 15-minute sweep, is what makes ``alert_ack_timeout`` hold:
     the relay runs every minute and after every CLI command. Cheap when nothing is due (one
@@ -132,7 +137,11 @@ def deliver(
         # After a command (the urgent lane) only the urgent kinds: thousands of overdue-work
         # alerts a catch-up sweep opened are the periodic pass's, not an imminent alert's wait.
         report.escalated = escalate_due(
-            app, app.clock.now(), urgent_only=lanes == (Lane.URGENT,), between=WriterGap(app.engine)
+            app,
+            app.clock.now(),
+            urgent_only=lanes == (Lane.URGENT,),
+            batches=escalation_batches,
+            between=WriterGap(app.engine),
         )
     if limit > 0 and (rows_due or report.escalated or report.raised):
         routes = app.read(routes_of)

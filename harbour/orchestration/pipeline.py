@@ -217,7 +217,9 @@ def after_commit(app: App) -> None:
     warn_unrouted({tag: why for row, (tag, why) in unrouted.items() if row in mine})
     if app.settings.orchestration == "inline":
         process_pending(app)
-        deliver(app, limit=NORMAL_LANE_BATCH)
+        # A bounded share of the rest: after a catch-up sweep, thousands of alerts may wait to
+        # move up (the relay's periodic pass and the sweep take them all); a command takes a batch.
+        relay.deliver(app, limit=NORMAL_LANE_BATCH, escalation_batches=1)
 
 
 def deliver(app: App, lane: str | None = None, limit: int | None = None) -> int:

@@ -166,3 +166,47 @@ def test_a_command_escalates_only_the_urgent_alerts(napp: App, clock: FixedClock
     assert {alert: tier for alert, tier in _tiers(napp).items() if tier} == {imminent.id: 1}
     assert deliver(napp, config=FAST).escalated == 3
     assert set(_tiers(napp).values()) == {1}
+
+
+def test_a_command_s_follow_through_moves_up_one_batch_of_the_rest(
+    napp: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inline, a command then delivers a bounded share of the normal lane: one batch of the
+    overdue-work alerts waiting to move up, not all of a catch-up's thousands."""
+    from harbour.notify import alerts
+
+    monkeypatch.setattr(alerts, "ESCALATION_BATCH", 2)
+    case = new_case(napp)
+    _overdue_escalations(napp, case, 5)
+    clock.advance(ACK_TIMEOUT)
+    assert deliver(napp, config=FAST, escalation_batches=1).escalated == 2
+    assert deliver(napp, config=FAST).escalated == 3
+
+
+def test_each_escalation_query_reads_the_index_in_order(napp: App, clock: FixedClock) -> None:
+    """A batch of escalations reads the overdue alerts in the escalation index's order, urgent
+    kinds and the rest each by a query of its own: sorting them all by urgency made every batch
+    read and sort the whole overdue set."""
+    from sqlalchemy import event
+
+    from harbour.notify.alerts import escalate_unacknowledged
+
+    statements: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and "FROM alerts" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(napp.engine, "before_cursor_execute", capture)
+    try:
+        napp.run(lambda uow: escalate_unacknowledged(uow, clock.now(), limit=40))
+    finally:
+        event.remove(napp.engine, "before_cursor_execute", capture)
+    assert len(statements) == 2, statements
+    if napp.engine.dialect.name != "sqlite":
+        return  # PostgreSQL's planner picks by the table's size: a small one is read whole
+    with napp.engine.connect() as conn:
+        for statement, parameters in statements:
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+            details = " | ".join(row[-1] for row in plan)
+            assert "ix_alerts_escalation" in details and "TEMP B-TREE" not in details, details
