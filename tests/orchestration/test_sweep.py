@@ -20,10 +20,15 @@ from tests.conftest import START
 from tests.orchestration.helpers import assess, refer
 
 
-@pytest.mark.parametrize("batch", [7, 500])
+@pytest.mark.parametrize(("batch", "page"), [(7, 5), (500, 20_000)])
 def test_the_due_set_is_the_policy_s_and_a_second_sweep_adds_nothing(
-    app: App, clock: FixedClock, batch: int
+    app: App, clock: FixedClock, batch: int, page: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """In batches and read in pages (of 5 candidates: a page's batches, then the next page's)
+    or not, the same set is reminded, once."""
+    from harbour.notify import reminders
+
+    monkeypatch.setattr(reminders, "READ_PAGE", page)
     clock.set(START)
     seed_cases(app, 120)
     report = sweep(app, batch=batch)
