@@ -457,8 +457,12 @@ def _candidates(thresholds: tuple[str, ...], paged: bool = False) -> Any:
     )
     query = _remindable(*columns).where(_open_within(), or_(*fires))
     if paged:
-        after = tuple_(bindparam("after_due", type_=_DUE_AT), bindparam("after_id"))
-        query = query.where(tuple_(Assessment.due_at, Assessment.id) > after)
+        # The row comparison decides; the plain bound lets the (status, due_at) index start there.
+        after_due = bindparam("after_due", type_=_DUE_AT)
+        after = tuple_(after_due, bindparam("after_id"))
+        query = query.where(
+            Assessment.due_at >= after_due, tuple_(Assessment.due_at, Assessment.id) > after
+        )
     return query.order_by(Assessment.due_at, Assessment.id)
 
 
