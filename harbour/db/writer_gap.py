@@ -1,9 +1,13 @@
-"""Pauses between the batches of a long piece of work (a sweep, a run of escalations), so that
-a SQLite writer waiting for the one write lock gets it in between; nothing on PostgreSQL."""
+"""Keeping SQLite's one write lock short for the writers waiting on it, during a long piece of
+work done in batches (a sweep, a run of escalations): a pause between two batches long enough for
+a waiting writer to get in, and no garbage collection inside one. Nothing changes on PostgreSQL."""
 
 from __future__ import annotations
 
+import gc
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy import Engine
 
@@ -52,3 +56,25 @@ def busy_sleep(waited: float) -> float:
     """The longest a SQLite connection that has waited ``waited`` seconds sleeps before its
     next try."""
     return max(sleep for after, sleep in BUSY_SLEEPS if after <= max(waited, 0.0))
+
+
+T = TypeVar("T")
+W = TypeVar("W")
+
+
+def without_collections(run: Callable[[W], T]) -> Callable[[W], T]:
+    """``run`` with Python's cyclic garbage collector paused for each transaction. A full
+    collection over a large sweep's objects took 40 to 60 ms; one that fell inside a batch
+    doubled how long it held SQLite's write lock, and a writer then waited 0.18 s rather than
+    0.13 (a catch-up sweep over 30,000 due). Collections run between the batches instead."""
+
+    def paused(work: W) -> T:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return run(work)
+        finally:
+            if enabled:
+                gc.enable()
+
+    return paused

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
@@ -102,9 +102,9 @@ def sweep(
     """Fire the reminder thresholds passed by ``now``; counts by threshold and digests.
 
     What fires is worked out in ``read`` (a read-only transaction, when given: on SQLite it
-    holds no lock) from one indexed query; then the assessments with something to fire, ``batch``
-    at a time, are written in one ``run`` each (marks, digest items, escalations together), and a
-    short last one sends the digests; ``between`` runs between two batches. A sweep that finds
+    holds no lock) from one indexed query, ``READ_PAGE`` candidates at a time; then the
+    assessments with something to fire, ``batch`` at a time, are written in one ``run`` each
+    (marks, digest items, escalations together), and a short last one sends the digests; ``between`` runs between two batches. A sweep that finds
     nothing new writes nothing. With ``run=app.run`` each batch commits: on SQLite a transaction
     holds the database's one write lock, and a catch-up sweep over many cases in one transaction
     kept every other command (``harbour assess`` too) waiting. ``hold``: about how long (seconds)
@@ -113,9 +113,8 @@ def sweep(
     """
     thresholds, digests = Thresholds.of(policy), Digests()
     counts: Counter[str] = Counter()
-    size, written, after = (batch if hold is None else min(batch, FIRST_PACED_BATCH)), 0, None
-    while True:  # a page of candidates at a time, in due order: the memory a page takes, at most
-        page = (read or run)(partial(_read_page, thresholds=thresholds, now=now, after=after))
+    size, written = (batch if hold is None else min(batch, FIRST_PACED_BATCH)), 0
+    for page in _pages(read or run, thresholds, now):
         first = 0
         while first < len(page.firings):
             if written and between is not None:
@@ -130,9 +129,6 @@ def sweep(
             if hold is not None:
                 pace = len(chunk) / max(time.monotonic() - started, 0.001)
                 size = min(batch, max(SMALLEST_PACED_BATCH, int(pace * hold)))
-        if page.next_after is None:
-            break
-        after = page.next_after
     counts += _order_reminders(run, now, digests)
     if digests.rows:
         run(digests.release)
@@ -166,6 +162,18 @@ class Page:
     firings: list[Firing]
     next_after: Key | None
     dialect: Any
+
+
+def _pages(read: Runner, thresholds: Thresholds, now: datetime) -> Iterator[Page]:
+    """What fires, a page at a time, each read in a transaction of its own when the caller is
+    done with the last: at most a page's candidates are held at once."""
+    after: Key | None = None
+    while True:
+        page = read(partial(_read_page, thresholds=thresholds, now=now, after=after))
+        yield page
+        if page.next_after is None:
+            return
+        after = page.next_after
 
 
 def _read_page(uow: UnitOfWork, thresholds: Thresholds, now: datetime, after: Key | None) -> Page:

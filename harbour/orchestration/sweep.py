@@ -13,13 +13,11 @@ in one phase never holds back another (escalation above all).
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
-from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import configure_mappers
@@ -27,7 +25,7 @@ from sqlalchemy.orm import configure_mappers
 from harbour.app import App, UnitOfWork
 from harbour.cases import schedule
 from harbour.db.models import Case
-from harbour.db.writer_gap import WriterGap
+from harbour.db.writer_gap import WriterGap, without_collections
 from harbour.errors import HarbourError
 from harbour.orchestration import pipeline
 
@@ -166,27 +164,6 @@ def send_reminders(
     )
     names = ("due_soon", "due_today", "overdue", "escalated", "orders_expiring")
     return sum(counts.get(name, 0) for name in names)
-
-
-T = TypeVar("T")
-
-
-def without_collections(run: Callable[[Callable[[UnitOfWork], T]], T]) -> Callable[..., T]:
-    """``run`` with Python's cyclic garbage collector paused for each transaction. A full
-    collection over a large sweep's objects took 40 to 60 ms; one that fell inside a batch
-    doubled how long it held SQLite's write lock, and a writer then waited 0.18 s rather than
-    0.13 (a catch-up sweep over 30,000 due). Collections run between the batches instead."""
-
-    def paused(work: Callable[[UnitOfWork], T]) -> T:
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return run(work)
-        finally:
-            if enabled:
-                gc.enable()
-
-    return paused
 
 
 def escalate(app: App, now: datetime) -> int:

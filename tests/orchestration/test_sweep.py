@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -14,7 +13,7 @@ from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.db.models import Agency, Assessment, Case
 from harbour.domain.policy import reminder_times
-from harbour.orchestration.sweep import sweep, without_collections
+from harbour.orchestration.sweep import sweep
 from tests.cli.helpers import answers_file
 from tests.conftest import START
 from tests.orchestration.helpers import assess, refer
@@ -65,18 +64,3 @@ def test_a_case_left_without_its_next_assessment_gets_one_before_its_first_remin
             select(Assessment.point, Assessment.due_at).where(Assessment.status == "open")
         )
         assert list(open_now) == [("planning_meeting", lost_due)]
-
-
-def test_a_reminder_batch_runs_with_the_collector_paused_and_restores_it() -> None:
-    """On SQLite each reminder batch holds the write lock: a full collection inside one doubled
-    it. Paused for the transaction only, and enabled again even when the work fails."""
-
-    def run(work):  # type: ignore[no-untyped-def]
-        return work(None)
-
-    paused = without_collections(run)
-    assert paused(lambda _: gc.isenabled()) is False
-    assert gc.isenabled()
-    with pytest.raises(ZeroDivisionError):
-        paused(lambda _: 1 / 0)
-    assert gc.isenabled()
