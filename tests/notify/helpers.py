@@ -34,6 +34,8 @@ MARKER = "MKNOTE"
 BANNED_WORDS = ("traffick", "exploit", "abuse", "sex", "prostitut", "victim", "pimp")
 AGENCY_WORDS = ("north", "south", "MARK-")
 
+TIMEOUT = timedelta(minutes=10)  # the built-in policy's alert_ack_timeout
+
 
 def new_case(app: App, marker: str = MARKER, caseworker: str | None = "cw1") -> Case:
     """A referred case, given to ``caseworker`` by the referral itself (None: to nobody), with no

@@ -3,7 +3,6 @@ stay (``cancelled``, with why), and no later tier is ever enqueued."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -15,10 +14,8 @@ from harbour.demo.receivers import Receiver, RouteBook, SmtpServer
 from harbour.domain.vocab import OutboxStatus
 from tests.cli.helpers import answers_file, ok, referred_case
 from tests.notify.conftest import FAST
-from tests.notify.helpers import drain, rows
+from tests.notify.helpers import TIMEOUT, drain, rows
 from tests.support import invoke
-
-TIMEOUT = timedelta(minutes=10)  # the built-in policy's alert_ack_timeout
 
 
 def _raise_imminent(app: App, tmp_path: Path) -> Alert:

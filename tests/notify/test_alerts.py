@@ -23,10 +23,8 @@ from harbour.domain.vocab import AlertKind, AssessmentPoint, AssessmentStatus, L
 from harbour.notify import hooks
 from harbour.notify.alerts import escalate_due
 from tests.notify.conftest import RouteBook
-from tests.notify.helpers import imminent_alert, new_case, reassign, rows
+from tests.notify.helpers import TIMEOUT, imminent_alert, new_case, reassign, rows
 from tests.support import invoke
-
-TIMEOUT = timedelta(minutes=10)  # the built-in policy's alert_ack_timeout
 
 
 def _completed(app: App, case: Case, level: str, previous: str | None) -> Assessment:

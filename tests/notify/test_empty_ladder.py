@@ -4,7 +4,6 @@ and shown by `harbour notify check`."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 import pytest
 
@@ -17,10 +16,8 @@ from harbour.db.models import Alert, Case
 from harbour.demo.receivers import RouteBook
 from harbour.domain.vocab import AlertKind, Lane, NotificationKind, Role
 from harbour.notify.alerts import escalate_unacknowledged, open_alert
-from tests.notify.helpers import rows
+from tests.notify.helpers import TIMEOUT, rows
 from tests.support import invoke, referral
-
-TIMEOUT = timedelta(minutes=10)  # the built-in policy's alert_ack_timeout
 
 
 def _agency(app: App, name: str, *staff: tuple[str, Role]) -> None:

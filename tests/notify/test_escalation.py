@@ -14,10 +14,9 @@ from harbour.demo.receivers import Receiver, RouteBook
 from harbour.notify.relay import deliver
 from harbour.orchestration import sweep as sweeping
 from tests.notify.conftest import FAST
-from tests.notify.helpers import MARKER, imminent_alert, new_case, open_assessment, rows
+from tests.notify.helpers import MARKER, TIMEOUT, imminent_alert, new_case, open_assessment, rows
 from tests.support import invoke
 
-TIMEOUT = timedelta(minutes=10)  # the built-in policy's alert_ack_timeout
 RELAY_EVERY = timedelta(minutes=1)  # the deliver_notifications schedule, or `* * * * * deliver`
 FIELDS = {
     "open_due_assessments": "opened",

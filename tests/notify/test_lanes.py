@@ -18,7 +18,7 @@ from harbour.notify.alerts import open_alert
 from harbour.notify.outbox import enqueue
 from harbour.notify.relay import deliver
 from tests.notify.conftest import FAST
-from tests.notify.helpers import imminent_alert, new_case, rows
+from tests.notify.helpers import TIMEOUT, imminent_alert, new_case, rows
 
 
 def _overdue_escalations(app: App, case: Case, n: int) -> None:
@@ -115,9 +115,6 @@ def test_rows_dying_in_one_pass_make_one_notice_per_admin(
     assert len(receiver.at(RouteBook.chat_path("adm"))) == 1
 
 
-ACK_TIMEOUT = timedelta(minutes=10)  # the built-in policy's alert_ack_timeout
-
-
 _TIERS = select(Alert.id, Alert.tier)
 
 
@@ -138,7 +135,7 @@ def test_escalations_climb_a_batch_per_transaction_an_imminent_one_first(
     _overdue_escalations(napp, case, 5)
     clock.advance(timedelta(minutes=1))
     imminent = imminent_alert(napp, case)
-    clock.advance(ACK_TIMEOUT)
+    clock.advance(TIMEOUT)
     after_each: list[dict[str, int]] = []
     run = napp.run
 
@@ -161,7 +158,7 @@ def test_a_command_escalates_only_the_urgent_alerts(napp: App, clock: FixedClock
     case = new_case(napp)
     _overdue_escalations(napp, case, 3)
     imminent = imminent_alert(napp, case)
-    clock.advance(ACK_TIMEOUT)
+    clock.advance(TIMEOUT)
     assert deliver(napp, lane=Lane.URGENT, config=FAST).escalated == 1
     assert {alert: tier for alert, tier in _tiers(napp).items() if tier} == {imminent.id: 1}
     assert deliver(napp, config=FAST).escalated == 3
@@ -178,7 +175,7 @@ def test_a_command_s_follow_through_moves_up_one_batch_of_the_rest(
     monkeypatch.setattr(alerts, "ESCALATION_BATCH", 2)
     case = new_case(napp)
     _overdue_escalations(napp, case, 5)
-    clock.advance(ACK_TIMEOUT)
+    clock.advance(TIMEOUT)
     assert deliver(napp, config=FAST, escalation_batches=1).escalated == 2
     assert deliver(napp, config=FAST).escalated == 3
 

@@ -3,8 +3,6 @@ receives what goes to that role, beside each person's own route."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import select
 
 from harbour.app import App
@@ -12,9 +10,7 @@ from harbour.clock import FixedClock
 from harbour.db.models import Case, OutboxMessage
 from harbour.demo.receivers import RouteBook
 from harbour.notify.alerts import escalate_unacknowledged
-from tests.notify.helpers import imminent_alert, new_case
-
-TIMEOUT = timedelta(minutes=10)
+from tests.notify.helpers import TIMEOUT, imminent_alert, new_case
 
 
 def _recipients(app: App, kind: str) -> set[str]:
