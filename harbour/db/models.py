@@ -287,7 +287,7 @@ class Plan(Base):
     __table_args__ = (UniqueConstraint("case_id", "version_number"),)
 
     id: Mapped[str] = id_column()
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
     version_number: Mapped[int] = mapped_column(Integer)
     assessment_id: Mapped[str | None] = mapped_column(ForeignKey("assessments.id"), unique=True)
     status: Mapped[str] = mapped_column(String(CODE))
@@ -314,7 +314,7 @@ class PlanItem(Base):
     __table_args__ = (UniqueConstraint("plan_id", "key"),)
 
     id: Mapped[str] = id_column()
-    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id"), index=True)
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id"))
     key: Mapped[str] = mapped_column(String(80))  # stable across versions, for diffs
     section: Mapped[str] = mapped_column(String(CODE))
     phase: Mapped[str | None] = mapped_column(String(CODE))
@@ -359,7 +359,7 @@ class LifecycleEvent(Base):
 
     id: Mapped[str] = id_column()
     # None for an event about no case (a staff visit not checked in, when it was for none).
-    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"))
     name: Mapped[str] = mapped_column(String(80))
     subject_id: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)  # operational values only
@@ -497,7 +497,7 @@ class MissingStep(Base):
     __table_args__ = (UniqueConstraint("episode_id", "step"),)
 
     id: Mapped[str] = id_column()
-    episode_id: Mapped[str] = mapped_column(ForeignKey("missing_episodes.id"), index=True)
+    episode_id: Mapped[str] = mapped_column(ForeignKey("missing_episodes.id"))
     step: Mapped[str] = mapped_column(String(CODE))
     due_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
@@ -512,7 +512,7 @@ class ReminderMark(Base):
     __table_args__ = (UniqueConstraint("assessment_id", "threshold"),)
 
     id: Mapped[str] = id_column()
-    assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id"), index=True)
+    assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id"))
     threshold: Mapped[str] = mapped_column(String(CODE))
     due_at: Mapped[datetime]
     fired_at: Mapped[datetime]
@@ -527,7 +527,7 @@ class OrderReminderMark(Base):
     __table_args__ = (UniqueConstraint("threat_id", "threshold"),)
 
     id: Mapped[str] = id_column()
-    threat_id: Mapped[str] = mapped_column(ForeignKey("threat_sources.id"), index=True)
+    threat_id: Mapped[str] = mapped_column(ForeignKey("threat_sources.id"))
     threshold: Mapped[str] = mapped_column(String(CODE))
     expires_on: Mapped[date] = mapped_column(Date)
     fired_at: Mapped[datetime]
@@ -542,7 +542,7 @@ class PlanDocument(Base):
     __table_args__ = (UniqueConstraint("plan_id", "audience", "format"),)
 
     id: Mapped[str] = id_column()
-    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id"), index=True)
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id"))
     audience: Mapped[str] = mapped_column(String(CODE))
     format: Mapped[str] = mapped_column(String(CODE))
     plan_status: Mapped[str] = mapped_column(String(CODE))  # the version's status when rendered

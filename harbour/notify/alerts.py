@@ -133,9 +133,12 @@ def open_alert(
         tier=0,
         opened_at=uow.now(),
     )
+    # Paged before it is written, so its tier and next escalation go in with it (no UPDATE after).
+    pages: list[dict[str, Any]] = []
+    _page(uow, alert, case, notification, context or {}, alert.opened_at, pages=pages)
     uow.session.add(alert)
     uow.session.flush()
-    _page(uow, alert, case, notification, context or {}, alert.opened_at)
+    insert_new(uow, pages)
     return alert
 
 
@@ -158,6 +161,7 @@ def open_alerts(
     for case, source, context in sources:
         if source not in existing and source not in new:
             alert = Alert(
+                id=new_id(),
                 case_id=case.id,
                 agency_id=case.agency_id,
                 kind=kind,
@@ -166,8 +170,6 @@ def open_alerts(
                 opened_at=uow.now(),
             )
             new[source] = (case, alert, context)
-    uow.session.add_all([alert for _, alert, _ in new.values()])
-    uow.session.flush()
     found: dict[tuple[int, str], list[str]] = {}
 
     def tier(uow: UnitOfWork, alert: Alert, number: int) -> list[str]:
@@ -180,6 +182,9 @@ def open_alerts(
     pages: list[dict[str, Any]] = []
     for case, alert, context in new.values():
         _page(uow, alert, case, notification, context, alert.opened_at, tier=tier, pages=pages)
+    # Written once paged, tiers and next escalations set: one INSERT, no UPDATE per alert.
+    uow.session.add_all([alert for _, alert, _ in new.values()])
+    uow.session.flush()
     insert_new(uow, pages)
     return len(new)
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select, text
+from sqlalchemy import UniqueConstraint, select, text
 from sqlalchemy.exc import IntegrityError, InvalidRequestError, StatementError
 
 from harbour.app import App
@@ -225,6 +225,26 @@ def test_relationships_never_load_behind_an_attribute(seeded: App) -> None:
 def test_constraint_names_follow_the_convention() -> None:
     names = {c.name for t in Base.metadata.sorted_tables for c in t.constraints}
     assert {"pk_cases", "fk_cases_agency_id_agencies", "uq_cases_reference"} <= names
+
+
+def test_no_index_repeats_the_start_of_another() -> None:
+    """An index on a column that already leads a unique constraint or a longer index serves no
+    query the other cannot, and costs every insert (seven of them slowed the sweep's marks)."""
+    repeated = []
+    for table in Base.metadata.sorted_tables:
+        keys = [tuple(c.name for c in index.columns) for index in table.indexes]
+        keys += [
+            tuple(c.name for c in constraint.columns)
+            for constraint in table.constraints
+            if isinstance(constraint, UniqueConstraint)
+        ]
+        for index in table.indexes:
+            columns = tuple(c.name for c in index.columns)
+            if not index.unique and any(
+                len(key) > len(columns) and key[: len(columns)] == columns for key in keys
+            ):
+                repeated.append(index.name)
+    assert repeated == []
 
 
 def test_case_references() -> None:

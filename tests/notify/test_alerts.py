@@ -356,3 +356,48 @@ def test_an_assessment_reads_the_routes_file_before_its_transaction(
         event.remove(napp.engine, "begin", begin)
     assert seen[0] == "routes" and "routes" not in seen[1:], seen
     assert _recipients(napp, kind="imminent_threat") == ["sup"]  # paged by its route
+
+
+def test_an_alert_is_written_once_with_its_tier_and_next_escalation(napp: App) -> None:
+    """Opened one by one (an imminent threat) or many at once (a sweep's overdue escalations),
+    an alert is paged before it is written: one INSERT carries its tier and next escalation,
+    with no UPDATE of each alert after it (7,500 of them after an outage)."""
+    from typing import Any
+
+    from sqlalchemy import event
+
+    from harbour.db.base import new_id
+    from harbour.domain.vocab import NotificationKind
+    from harbour.notify.alerts import open_alerts
+
+    case = new_case(napp)
+    writes: list[str] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith(("INSERT INTO ALERTS", "UPDATE ALERTS")):
+            writes.append(statement.split()[0].upper())
+
+    def many(uow: UnitOfWork) -> int:
+        found = uow.session.get_one(Case, case.id)
+        return open_alerts(
+            uow,
+            AlertKind.OVERDUE_ESCALATION,
+            NotificationKind.OVERDUE_ESCALATION,
+            [(found, new_id(), {"due_date": "2026-03-01"}) for _ in range(3)],
+        )
+
+    event.listen(napp.engine, "before_cursor_execute", capture)
+    try:
+        imminent_alert(napp, case)
+        assert napp.run(many) == 3
+    finally:
+        event.remove(napp.engine, "before_cursor_execute", capture)
+    assert writes == ["INSERT", "INSERT"]
+    with napp.engine.connect() as conn:
+        opened = conn.execute(select(Alert.kind, Alert.tier, Alert.next_escalation_at)).all()
+    assert len(opened) == 4
+    assert all(at == napp.clock.now() + TIMEOUT for _, _, at in opened)
+    assert {(kind, tier) for kind, tier, _ in opened} == {
+        (AlertKind.IMMINENT_THREAT, 0),
+        (AlertKind.OVERDUE_ESCALATION, 0),
+    }
