@@ -21,7 +21,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
 
-from benchmarks.common import BACKENDS, START, Row, temp_store, timed
+from benchmarks.common import BACKENDS, START, Row, settle, temp_store, timed
 from benchmarks.sweep import bulk_insert, seed_cases
 from harbour.app import App
 from harbour.auth import sessions
@@ -119,13 +119,7 @@ def seed(app: App, size: int) -> None:
             ("6", {"risk_level": "imminent"}),
         ):
             conn.execute(update(Case).where(Case.id.endswith(ending)).values(**values))
-    if app.engine.dialect.name == "postgresql":
-        # A PostgreSQL store in use has its planner statistics and visibility map from
-        # autovacuum; this machine's server runs without it, and a store queried straight
-        # after a bulk load has neither: the planner then guesses a handful of rows per table
-        # and reads each by key (seconds here).
-        with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE")
+    settle(app)
 
 
 # What ``harbour.cases.milestones.note`` keeps on a case, written as it would have been after

@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Table, func, select, text
 
-from benchmarks.common import BACKENDS, START, Row, temp_store
+from benchmarks.common import BACKENDS, START, Row, settle, temp_store
 from harbour.admin.staffing import AgencyIn, StaffIn, create_agency, create_staff
 from harbour.app import App, UnitOfWork
 from harbour.clock import FixedClock
@@ -289,7 +289,7 @@ def outbox_rows(app: App) -> int:
 
 def seed_cases(app: App, size: int, back: timedelta = BACK, spread: timedelta = SPREAD) -> None:
     """``size`` active cases of agency "bench", each with one open assessment, due from
-    ``back`` before START over ``spread``."""
+    ``back`` before START over ``spread``; settled as a store in use is (``settle``)."""
 
     def staff(uow: UnitOfWork) -> tuple[str, list[str]]:
         agency = create_agency(uow, AgencyIn(name="bench", timezone=ZONE))
@@ -307,6 +307,7 @@ def seed_cases(app: App, size: int, back: timedelta = BACK, spread: timedelta = 
         with app.engine.begin() as conn:
             bulk_insert(conn, cast(Table, Case.__table__), cases)
             bulk_insert(conn, cast(Table, Assessment.__table__), assessments)
+    settle(app)
 
 
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
