@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 _TRANSIENT = ("database is locked", "could not serialize", "deadlock detected", "too many clients")
+# A statement binding more values than the database takes (SQLite's 32,766; PostgreSQL's
+# 65,535): a fault in Harbour, not a database out of reach, which is how it used to be told.
+_TOO_MANY_VALUES = ("too many sql variables", "number of parameters must be between")
 RETRIES = 8
 # Work that commutes is run again after a stale conflict: this many attempts in all, each after
 # a random wait of up to STALE_WAIT * 2**n seconds (so rivals that met once spread apart).
@@ -107,10 +110,16 @@ class App:
 
     def read(self, work: Callable[[UnitOfWork], T]) -> T:
         """Run ``work``, which only reads, in one transaction rolled back at the end: on SQLite
-        it takes no lock (WAL), so a long scan (the sweep's) keeps no writer waiting."""
-        with self.uow() as uow:
-            uow.session.connection(execution_options={READ_ONLY: True})
-            return work(uow)
+        it takes no lock (WAL), so a long scan (the sweep's) keeps no writer waiting. Its
+        database errors are told as ``run``'s are."""
+        try:
+            with self.uow() as uow:
+                uow.session.connection(execution_options={READ_ONLY: True})
+                return work(uow)
+        except PoolTimeout:
+            raise HarbourError("database_busy", "no database connection came free") from None
+        except DBAPIError as exc:
+            raise _safe_database_error(exc, self.store_location) from None
 
     @property
     def store_location(self) -> str:
@@ -310,6 +319,8 @@ def _safe_database_error(exc: DBAPIError, where: str) -> Exception:
         )
     if _is_transient(exc):
         return HarbourError("database_busy", "the database stayed busy; try again")
+    if any(marker in str(exc.orig).lower() for marker in _TOO_MANY_VALUES):
+        return HarbourError("statement_too_large", "a statement bound more values than allowed")
     if isinstance(exc, OperationalError):
         reason = f"{type(exc.orig).__name__}: the database cannot be reached or opened"
         return HarbourError("database_unavailable", reason)

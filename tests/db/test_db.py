@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import UniqueConstraint, select, text
+from sqlalchemy import UniqueConstraint, event, select, text
 from sqlalchemy.exc import IntegrityError, InvalidRequestError, StatementError
 
 from harbour.app import App
@@ -22,7 +22,7 @@ from harbour.db import migrate
 from harbour.db.base import Base
 from harbour.db.models import AuditEvent, Case, Staff
 from harbour.domain import refs
-from harbour.errors import Conflict
+from harbour.errors import Conflict, HarbourError
 from harbour.settings import Settings
 from tests.conftest import _empty_postgres
 from tests.support import invoke, referral, seed_agencies
@@ -210,6 +210,31 @@ def test_errors_carry_no_bound_values(seeded: App) -> None:
     with pytest.raises(IntegrityError) as raised:
         seeded.run(duplicate)
     assert "Bv-MARKER" not in str(raised.value)
+
+
+def test_a_statement_binding_too_many_values_is_named_a_fault_not_an_outage(app: App) -> None:
+    """More values than the database binds to one statement (PostgreSQL 65,535; SQLite as
+    built, here lowered to 1,000) is a fault in Harbour: said so, not reported as a database that
+    cannot be reached."""
+    ids = [f"{n:032x}" for n in range(70_000)]
+    query = select(Case.id).where(Case.id.in_(ids))
+
+    def lowered(dbapi_connection: Any, *_: Any) -> None:
+        dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 1000)
+
+    sqlite = app.engine.dialect.name == "sqlite"
+    if sqlite:
+        event.listen(app.engine, "checkout", lowered)
+    try:
+        for runner in (app.read, app.run):
+            with pytest.raises(HarbourError) as raised:
+                runner(lambda uow: uow.session.scalars(query).all())
+            assert raised.value.code == "statement_too_large", raised.value.code
+            assert ids[7] not in str(raised.value)
+    finally:
+        if sqlite:
+            event.remove(app.engine, "checkout", lowered)
+            app.engine.dispose()  # no connection keeps the lowered limit
 
 
 def test_relationships_never_load_behind_an_attribute(seeded: App) -> None:
