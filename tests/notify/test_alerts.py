@@ -401,3 +401,80 @@ def test_an_alert_is_written_once_with_its_tier_and_next_escalation(napp: App) -
         (AlertKind.IMMINENT_THREAT, 0),
         (AlertKind.OVERDUE_ESCALATION, 0),
     }
+
+
+def test_alerts_climb_together_in_a_few_statements_whatever_their_number(
+    napp: App, clock: FixedClock
+) -> None:
+    """A batch of alerts climbs with the same statements for 3 as for 12 (cases read at once,
+    each agency's tier looked up once, pages and events written together), and each climbs
+    exactly as alone: imminent threats to the supervisors again, overdue escalations to the
+    admins, one escalation event each."""
+    from typing import Any
+
+    from sqlalchemy import event
+
+    from harbour.db.base import new_id
+    from harbour.domain.vocab import NotificationKind
+    from harbour.notify.alerts import open_alert
+
+    cases = [new_case(napp, f"MKC{n}") for n in range(3)]
+
+    def open_some(count: int) -> list[str]:
+        def work(uow: UnitOfWork) -> list[str]:
+            opened = []
+            for n in range(count):
+                case = uow.session.get_one(Case, cases[n % len(cases)].id)
+                kind, notification = (
+                    (AlertKind.IMMINENT_THREAT, NotificationKind.IMMINENT_THREAT)
+                    if n % 3 == 0
+                    else (AlertKind.OVERDUE_ESCALATION, NotificationKind.OVERDUE_ESCALATION)
+                )
+                opened.append(open_alert(uow, case, kind, new_id(), notification).id)
+            return opened
+
+        return napp.run(work)
+
+    statements: list[str] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    counted = []
+    for count in (3, 12):
+        opened = open_some(count)
+        clock.advance(TIMEOUT)
+        event.listen(napp.engine, "before_cursor_execute", capture)
+        try:
+            assert _escalate(napp) == count
+        finally:
+            event.remove(napp.engine, "before_cursor_execute", capture)
+        counted.append(len(statements))
+        statements.clear()
+        climbed = napp.run(
+            lambda uow, opened=opened: uow.session.scalars(
+                select(Alert).where(Alert.id.in_(opened))
+            ).all()
+        )
+        assert {alert.tier for alert in climbed} == {1}
+        for alert in climbed:
+            paged = {
+                r.recipient
+                for r in rows(napp, alert_id=alert.id)
+                if r.dedupe_key.startswith(f"alert:{alert.id}:1")
+            }
+            assert paged == ({"sup"} if alert.kind == AlertKind.IMMINENT_THREAT else {"adm"})
+        recorded = napp.run(
+            lambda uow: uow.session.scalars(
+                select(LifecycleEvent).where(LifecycleEvent.name == events.CASE_ESCALATED)
+            ).all()
+        )
+        assert sorted(
+            e.payload["alert_id"] for e in recorded if e.payload["alert_id"] in opened
+        ) == sorted(opened)
+        napp.run(  # acknowledged: out of the next round
+            lambda uow: uow.session.execute(
+                update(Alert).values(acknowledged_at=uow.now(), acknowledged_by="sup")
+            )
+        )
+    assert counted[0] == counted[1], counted
