@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -158,15 +159,29 @@ def pending(
     return app.run(work)
 
 
-def process_pending(app: App, *, before: datetime | None = None, limit: int = INLINE_BATCH) -> int:
+def process_pending(
+    app: App,
+    *,
+    before: datetime | None = None,
+    limit: int = INLINE_BATCH,
+    between: Callable[[], None] = lambda: None,
+) -> int:
     """Process unprocessed events in pages of ``limit`` (only one page when ``before`` is None,
     as after a CLI command). A failing event is logged by code and left for the next pass.
-    Returns how many were processed."""
+    ``between`` runs before each of its transactions (a sweep's ``WriterGap``: after an outage a
+    catch-up sweep marks thousands of escalation events, and back to back their transactions
+    kept an SQLite writer waiting 0.3 to 1.3 s). Returns how many were processed."""
     done, cursor = 0, None
     while True:
         page = pending(app, before=before, limit=limit, after=cursor)
-        done += _mark_unrouted(app, [event.id for event in page if event.name not in ROUTED])
-        done += sum(_try(app, event) for event in page if event.name in ROUTED)
+        unrouted = [event.id for event in page if event.name not in ROUTED]
+        if unrouted:
+            between()
+            done += _mark_unrouted(app, unrouted)
+        for event in page:
+            if event.name in ROUTED:
+                between()
+                done += _try(app, event)
         if before is None or len(page) < limit:
             return done
         cursor = (page[-1].occurred_at, page[-1].id)

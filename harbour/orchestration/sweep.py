@@ -194,7 +194,7 @@ def finish_events(app: App, now: datetime, batch: int = BATCH) -> int:
     """Process lifecycle events recorded but never processed (a server was down, a flow was
     killed). With Prefect, recent events are left to the flows their triggers started."""
     before = now - pipeline.PREFECT_GRACE if app.settings.orchestration == "prefect" else now
-    return pipeline.process_pending(app, before=before, limit=batch)
+    return pipeline.process_pending(app, before=before, limit=batch, between=WriterGap(app.engine))
 
 
 def sweep(app: App, now: datetime | None = None, batch: int | None = None) -> SweepReport:

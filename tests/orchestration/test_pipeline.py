@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -90,3 +91,30 @@ def test_an_agency_without_caseworkers_leaves_the_case_unassigned(
     case = refer(seeded, tmp_path)
     assert case.caseworker_id is None
     assert lifecycle_events(seeded, events.CASE_REFERRED)[0].processed_at is not None
+
+
+def test_a_pass_over_pending_events_pauses_before_each_of_its_transactions(
+    seeded: App, tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep hands ``process_pending`` a ``WriterGap``: every transaction it writes (a page
+    of events that call for no step, or one routed event) follows a pause, so thousands of
+    events after an outage never keep an SQLite writer waiting through them back to back."""
+    app = in_mode(seeded, "prefect")
+    for marker in ("A", "B"):
+        refer(app, tmp_path, marker)  # referred (a step), assigned and opened (none) each
+    clock.advance(pipeline.PREFECT_GRACE + timedelta(seconds=1))
+    order: list[str] = []
+    for name in ("_mark_unrouted", "_try"):
+        real = getattr(pipeline, name)
+
+        def writes(*args: object, real: Any = real) -> Any:
+            order.append("write")
+            return real(*args)
+
+        monkeypatch.setattr(pipeline, name, writes)
+    done = pipeline.process_pending(
+        app, before=clock.now(), limit=2, between=lambda: order.append("gap")
+    )
+    assert done == 6
+    assert order.count("write") >= 3
+    assert order == ["gap", "write"] * order.count("write")
