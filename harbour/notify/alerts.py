@@ -200,8 +200,9 @@ def awaiting_escalation(now: datetime) -> Any:
 
 # Alerts one transaction moves up, at most: after a catch-up sweep had opened 7,501, climbing them
 # all at once held SQLite's write lock 11 s, an imminent-threat write waiting. Climbed together,
-# 200 take about 30 ms on SQLite (at most 38 ms, measured), and a WriterGap follows each batch.
-ESCALATION_BATCH = 200
+# 100 take about 33 ms on SQLite (at most 92 ms: those 7,501, each on a case of its own; 200 took
+# up to 149 ms), and a WriterGap follows each batch: 4.2 s for all 7,501 (17 s one by one).
+ESCALATION_BATCH = 100
 _URGENT_KINDS = Alert.kind.in_(sorted(URGENT))
 
 
