@@ -111,7 +111,8 @@ class App:
     def read(self, work: Callable[[UnitOfWork], T]) -> T:
         """Run ``work``, which only reads, in one transaction rolled back at the end: on SQLite
         it takes no lock (WAL), so a long scan (the sweep's) keeps no writer waiting. Its
-        database errors are told as ``run``'s are."""
+        database errors are told by code as ``run``'s are (not retried: a read waits on no
+        lock)."""
         try:
             with self.uow() as uow:
                 uow.session.connection(execution_options={READ_ONLY: True})

@@ -202,7 +202,7 @@ def open_next_follow_up(uow: UnitOfWork, case: Case) -> Assessment | None:
 
 
 def cases_missing_next(uow: UnitOfWork, *, due_by: datetime) -> list[str]:
-    """Open or discharged cases with no open assessment (a crash, an old policy), by id: one
+    """Open or discharged cases with no open assessment (a crash, an old policy), by id: an
     anti-join over the cases with no next due date or one by ``due_by``, the sweep's reminder
     horizon (indexed: ``ix_cases_due``). A case that lost its open assessment but kept a later
     due date is found once that date comes within the horizon, before any of its reminders or

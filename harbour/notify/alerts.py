@@ -287,7 +287,7 @@ def _climb_all(uow: UnitOfWork, due: list[Alert], now: datetime) -> int:
         for alert in due:
             was = alert.tier
             alert.tier = min(alert.tier + 1, top_tier(alert.kind))
-            case = cases.get(alert.case_id) if alert.case_id else None
+            case = cases[alert.case_id] if alert.case_id else None
             notification = ESCALATES_AS.get(alert.kind, NotificationKind.ALERT_ESCALATED)
             context = recipients.alert_context(uow, alert)
             paged = _page(uow, alert, case, notification, context, now, tier=tier, pages=pages)

@@ -156,7 +156,7 @@ def pending(
         query = query.order_by(row.occurred_at, row.id).limit(limit)
         return [Pending(*found) for found in uow.session.execute(query)]
 
-    return app.run(work)
+    return app.read(work)  # on SQLite a read takes no lock: a page read keeps no writer waiting
 
 
 def process_pending(
@@ -168,9 +168,10 @@ def process_pending(
 ) -> int:
     """Process unprocessed events in pages of ``limit`` (only one page when ``before`` is None,
     as after a CLI command). A failing event is logged by code and left for the next pass.
-    ``between`` runs before each of its transactions (a sweep's ``WriterGap``: after an outage a
-    catch-up sweep marks thousands of escalation events, and back to back their transactions
-    kept an SQLite writer waiting 0.3 to 1.3 s). Returns how many were processed."""
+    ``between`` runs before each page of events that call for no step is marked and before each
+    routed event is processed (a sweep's ``WriterGap``: after an outage a catch-up sweep marks
+    thousands of escalation events, and back to back their transactions kept an SQLite writer
+    waiting 0.3 to 1.3 s). Returns how many were processed."""
     done, cursor = 0, None
     while True:
         page = pending(app, before=before, limit=limit, after=cursor)

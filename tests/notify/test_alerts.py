@@ -406,31 +406,38 @@ def test_an_alert_is_written_once_with_its_tier_and_next_escalation(napp: App) -
 def test_alerts_climb_together_in_a_few_statements_whatever_their_number(
     napp: App, clock: FixedClock
 ) -> None:
-    """A batch of alerts climbs with the same statements for 3 as for 12 (cases read at once,
+    """A batch of alerts climbs with the same statements for 4 as for 16 (cases read at once,
     each agency's tier looked up once, pages and events written together), and each climbs
-    exactly as alone: imminent threats to the supervisors again, overdue escalations to the
-    admins, one escalation event each."""
+    exactly as alone, to its own agency's people: imminent threats to the supervisors again,
+    overdue escalations to the admins (south has none: nobody paged), one event each."""
     from typing import Any
 
     from sqlalchemy import event
 
+    from harbour.cases.intake import refer
     from harbour.db.base import new_id
     from harbour.domain.vocab import NotificationKind
     from harbour.notify.alerts import open_alert
+    from tests.support import referral
 
-    cases = [new_case(napp, f"MKC{n}") for n in range(3)]
+    north = new_case(napp, "MKN")
+    south = refer(napp, "coord2", referral("MKS") | {"caseworker": "cw3"}, None)
+    IMM, OVERDUE = AlertKind.IMMINENT_THREAT, AlertKind.OVERDUE_ESCALATION
+    notices = {IMM: NotificationKind.IMMINENT_THREAT, OVERDUE: NotificationKind.OVERDUE_ESCALATION}
+    climbs_to = {
+        (north.id, IMM): {"sup"},
+        (north.id, OVERDUE): {"adm"},
+        (south.id, IMM): {"sup2"},
+        (south.id, OVERDUE): set(),
+    }
 
     def open_some(count: int) -> list[str]:
         def work(uow: UnitOfWork) -> list[str]:
             opened = []
-            for n in range(count):
-                case = uow.session.get_one(Case, cases[n % len(cases)].id)
-                kind, notification = (
-                    (AlertKind.IMMINENT_THREAT, NotificationKind.IMMINENT_THREAT)
-                    if n % 3 == 0
-                    else (AlertKind.OVERDUE_ESCALATION, NotificationKind.OVERDUE_ESCALATION)
-                )
-                opened.append(open_alert(uow, case, kind, new_id(), notification).id)
+            for n in range(count):  # every (agency, kind) in every four
+                case = uow.session.get_one(Case, (north, south)[n % 2].id)
+                kind = (IMM, OVERDUE)[n // 2 % 2]
+                opened.append(open_alert(uow, case, kind, new_id(), notices[kind]).id)
             return opened
 
         return napp.run(work)
@@ -441,7 +448,7 @@ def test_alerts_climb_together_in_a_few_statements_whatever_their_number(
         statements.append(statement)
 
     counted = []
-    for count in (3, 12):
+    for count in (4, 16):
         opened = open_some(count)
         clock.advance(TIMEOUT)
         event.listen(napp.engine, "before_cursor_execute", capture)
@@ -463,7 +470,7 @@ def test_alerts_climb_together_in_a_few_statements_whatever_their_number(
                 for r in rows(napp, alert_id=alert.id)
                 if r.dedupe_key.startswith(f"alert:{alert.id}:1")
             }
-            assert paged == ({"sup"} if alert.kind == AlertKind.IMMINENT_THREAT else {"adm"})
+            assert paged == climbs_to[alert.case_id, alert.kind], (alert.case_id, alert.kind)
         recorded = napp.run(
             lambda uow: uow.session.scalars(
                 select(LifecycleEvent).where(LifecycleEvent.name == events.CASE_ESCALATED)

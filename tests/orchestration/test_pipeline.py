@@ -96,9 +96,9 @@ def test_an_agency_without_caseworkers_leaves_the_case_unassigned(
 def test_a_pass_over_pending_events_pauses_before_each_of_its_transactions(
     seeded: App, tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The sweep hands ``process_pending`` a ``WriterGap``: every transaction it writes (a page
-    of events that call for no step, or one routed event) follows a pause, so thousands of
-    events after an outage never keep an SQLite writer waiting through them back to back."""
+    """Each page of events that call for no step is marked, and each routed event processed,
+    after a pause (the sweep's ``WriterGap``, next test), so thousands of events after an
+    outage never keep an SQLite writer waiting through them back to back."""
     app = in_mode(seeded, "prefect")
     for marker in ("A", "B"):
         refer(app, tmp_path, marker)  # referred (a step), assigned and opened (none) each
@@ -118,3 +118,20 @@ def test_a_pass_over_pending_events_pauses_before_each_of_its_transactions(
     assert done == 6
     assert order.count("write") >= 3
     assert order == ["gap", "write"] * order.count("write")
+
+
+def test_the_sweep_passes_its_writer_gap_to_the_pass_over_pending_events(
+    seeded: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harbour.db.writer_gap import WriterGap
+    from harbour.orchestration import sweep as sweeping
+
+    handed: dict[str, Any] = {}
+
+    def process_pending(app: App, **options: Any) -> int:
+        handed.update(options)
+        return 0
+
+    monkeypatch.setattr(pipeline, "process_pending", process_pending)
+    sweeping.finish_events(seeded, seeded.clock.now())
+    assert isinstance(handed["between"], WriterGap)
