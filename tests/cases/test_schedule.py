@@ -202,6 +202,34 @@ def test_cases_missing_next_reads_two_index_ranges_on_sqlite(
     assert "SCAN" not in details.replace("SCAN CONSTANT ROW", ""), details
 
 
+def test_cases_missing_next_joins_the_ranges_as_each_database_does_best(app: App) -> None:
+    """PostgreSQL: a hashed anti-join, which spills to disk past work_mem, never ``NOT IN``'s
+    subplan (past work_mem it read the due assessments again for every case: 460 s at a
+    million cases). SQLite: ``NOT IN``'s set, built once as an index of its own."""
+    statements: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "assessments" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(app.engine, "before_cursor_execute", capture)
+    try:
+        app.run(lambda uow: cases_missing_next(uow, due_by=uow.now()))
+    finally:
+        event.remove(app.engine, "before_cursor_execute", capture)
+    [(statement, parameters)] = statements
+    sqlite = app.engine.dialect.name == "sqlite"
+    explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+    with app.engine.connect() as conn:
+        plan = " | ".join(
+            str(row[-1]) for row in conn.exec_driver_sql(explain + statement, parameters)
+        )
+    if sqlite:
+        assert "LIST SUBQUERY" in plan, plan
+    else:
+        assert "Anti Join" in plan and "SubPlan" not in plan, plan
+
+
 def test_dry_run_of_an_imminent_case_stays_readable(
     seeded: App, clock: FixedClock, tmp_path: Path
 ) -> None:
