@@ -33,6 +33,8 @@ def remind(
 ) -> tuple[Counter[str], dict[str, list[str]]]:
     """Fire the thresholds passed by ``now``; (counts, digest rows started by recipient)."""
     found = _candidates(uow, now)
+    if not found:  # nearly every sweep: nothing more to read
+        return Counter(orders_expiring=0), {}
     fired = _fired(uow, [threat for threat, *_ in found])
     marks: list[dict[str, Any]] = []
     owed: list[tuple[str, str, str | None, str, Any]] = []

@@ -67,11 +67,8 @@ def caseworkers_or_supervisors(
     query for the caseworkers, and one lookup of the supervisors per agency that needs them."""
     wanted = set(cases)
     ids = {caseworker for caseworker, _ in wanted if caseworker is not None}
-    active = dict(
-        uow.session.execute(
-            select(Staff.id, Staff.handle).where(Staff.id.in_(ids), Staff.active.is_(True))
-        ).all()
-    )
+    query = select(Staff.id, Staff.handle).where(Staff.id.in_(ids), Staff.active.is_(True))
+    active = dict(uow.session.execute(query).all()) if ids else {}
     supervisors: dict[str, list[str]] = {}
     found: dict[tuple[str | None, str], list[str]] = {}
     for caseworker, agency_id in wanted:
