@@ -10,9 +10,12 @@ import os
 import shutil
 import tempfile
 import unittest.mock
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import Engine, event
 
 from harbour.admin.staffing import AgencyIn, StaffIn, create_agency, create_staff
 from harbour.app import App
@@ -150,3 +153,18 @@ def given(value: str) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(value)
     return f"@{path}"
+
+
+@contextlib.contextmanager
+def executed(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+    """The statements ``engine`` runs inside the block, each with its parameters, in order."""
+    seen: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)

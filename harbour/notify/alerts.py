@@ -173,15 +173,7 @@ def open_alerts(
                 opened_at=uow.now(),
             )
             new[source] = (case, alert, context)
-    found: dict[tuple[int, str], list[str]] = {}
-
-    def tier(uow: UnitOfWork, alert: Alert, number: int) -> list[str]:
-        # The kinds opened in bulk (overdue work) have tiers of the agency's people, not the
-        # alert's own: looked up once per agency.
-        if (number, alert.agency_id) not in found:
-            found[number, alert.agency_id] = LADDERS[kind][number](uow, alert)
-        return list(found[number, alert.agency_id])
-
+    tier = _tiers_by_agency()
     pages: list[dict[str, Any]] = []
     for case, alert, context in new.values():
         _page(uow, alert, case, notification, context, alert.opened_at, tier=tier, pages=pages)
@@ -269,16 +261,7 @@ def _climb_all(uow: UnitOfWork, due: list[Alert], now: datetime) -> int:
         if case_ids
         else {}
     )
-    found: dict[tuple[Tier, str], list[str]] = {}
-
-    def tier(uow: UnitOfWork, alert: Alert, number: int) -> list[str]:
-        step = LADDERS[alert.kind][number]
-        if step not in _BY_AGENCY:
-            return step(uow, alert)
-        if (step, alert.agency_id) not in found:
-            found[step, alert.agency_id] = step(uow, alert)
-        return list(found[step, alert.agency_id])
-
+    tier = _tiers_by_agency()
     pages: list[dict[str, Any]] = []
     changed = 0
     # The tiers' lookups read staff, agencies, cases and visits, never what this loop changes:
@@ -304,6 +287,23 @@ def _climb_all(uow: UnitOfWork, due: list[Alert], now: datetime) -> int:
             changed += paged or alert.tier != was
     insert_new(uow, pages)
     return changed
+
+
+def _tiers_by_agency() -> Callable[[UnitOfWork, Alert, int], list[str]]:
+    """A tier lookup for many alerts in one transaction (``_page``'s ``tier``): the people of a
+    tier that follows from the agency alone (``_BY_AGENCY``) looked up once per agency, a buddy
+    or a caseworker for each alert."""
+    found: dict[tuple[Tier, str], list[str]] = {}
+
+    def tier(uow: UnitOfWork, alert: Alert, number: int) -> list[str]:
+        step = LADDERS[alert.kind][number]
+        if step not in _BY_AGENCY:
+            return step(uow, alert)
+        if (step, alert.agency_id) not in found:
+            found[step, alert.agency_id] = step(uow, alert)
+        return list(found[step, alert.agency_id])
+
+    return tier
 
 
 def _page(

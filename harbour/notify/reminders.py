@@ -104,12 +104,13 @@ def sweep(
     What fires is worked out in ``read`` (a read-only transaction, when given: on SQLite it
     holds no lock) from one indexed query, ``READ_PAGE`` candidates at a time; then the
     assessments with something to fire, ``batch`` at a time, are written in one ``run`` each
-    (marks, digest items, escalations together), and a short last one sends the digests; ``between`` runs between two batches. A sweep that finds
-    nothing new writes nothing. With ``run=app.run`` each batch commits: on SQLite a transaction
-    holds the database's one write lock, and a catch-up sweep over many cases in one transaction
-    kept every other command (``harbour assess`` too) waiting. ``hold``: about how long (seconds)
-    a batch's transaction may last; each batch is then sized from the pace of the last one (up
-    to ``batch``, and down to ``SMALLEST_PACED_BATCH``).
+    (marks, digest items, escalations together), and a short last one sends the digests;
+    ``between`` runs between two batches. A sweep that finds nothing new writes nothing. With
+    ``run=app.run`` each batch commits: on SQLite a transaction holds the database's one write
+    lock, and a catch-up sweep over many cases in one transaction kept every other command
+    (``harbour assess`` too) waiting. ``hold``: about how long (seconds) a batch's transaction
+    may last; each batch is then sized from the pace of the last one (up to ``batch``, and down
+    to ``SMALLEST_PACED_BATCH``).
     """
     thresholds, digests = Thresholds.of(policy), Digests()
     counts: Counter[str] = Counter()

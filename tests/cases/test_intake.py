@@ -7,7 +7,7 @@ from pathlib import Path
 from harbour.app import App
 from harbour.clock import FixedClock
 from tests.db.helpers import refer
-from tests.support import CliResult, invoke, referral
+from tests.support import CliResult, executed, invoke, referral
 
 
 def test_refer_prints_reference_and_show_unseals(seeded: App, tmp_path) -> None:
@@ -63,21 +63,12 @@ def test_a_referral_writes_each_table_once_after_three_reads(seeded: App) -> Non
     """The statements of a referral (issue 16): the actor with their agency's zone, the likely
     duplicates and the agency rule's caseworker are read; then one flush writes each
     table with one statement (the lifecycle events and the audit rows as one batch each)."""
-    from sqlalchemy import event
-
     from harbour.cases.intake import refer as refer_service
 
     refer_service(seeded, "coord", referral("Warm"), "warm-up")  # the keyring checked once
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        statements.append(" ".join(statement.split()[:3]).upper())
-
-    event.listen(seeded.engine, "before_cursor_execute", count)
-    try:
+    with executed(seeded.engine) as seen:
         refer_service(seeded, "coord", referral("Counted"), "counted")
-    finally:
-        event.remove(seeded.engine, "before_cursor_execute", count)
+    statements = [" ".join(statement.split()[:3]).upper() for statement, _ in seen]
     selects = [s for s in statements if s.startswith("SELECT")]
     inserts = sorted(s.split()[2].lower() for s in statements if s.startswith("INSERT"))
     assert len(selects) == 3, statements

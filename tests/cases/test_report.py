@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 
 from harbour.app import App, UnitOfWork
 from harbour.assessments.submit import submit_assessment
@@ -28,7 +28,7 @@ from harbour.errors import Forbidden
 from harbour.plans.actions import finalize
 from harbour.plans.store import Undecided
 from tests.cli.helpers import safest
-from tests.support import referral
+from tests.support import executed, referral
 
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 
@@ -281,17 +281,9 @@ def test_on_sqlite_the_report_reads_indexes_not_the_caseload(
     agency's case ids built, no case row read per case, and no case's assessments or plans
     (its row keeps what the report needs of them: benchmarks/dashboard.py)."""
     build_store(seeded, clock)
-    issued: list[tuple[str, Any]] = []
-
-    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if "assessments" in statement:
-            issued.append((statement, parameters))
-
-    event.listen(seeded.engine, "before_cursor_execute", capture)
-    try:
+    with executed(seeded.engine) as seen:
         program_report(seeded, "sup")
-    finally:
-        event.remove(seeded.engine, "before_cursor_execute", capture)
+    issued = [(sql, params) for sql, params in seen if "assessments" in sql]
     assert len(issued) == 2
     with seeded.engine.connect() as conn:
         plans = [

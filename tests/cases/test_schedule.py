@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from harbour.app import App, UnitOfWork
 from harbour.assessments.submit import submit_assessment
@@ -21,7 +21,7 @@ from harbour.db.models import Agency, Assessment, Case
 from harbour.domain.vocab import AssessmentStatus
 from harbour.settings import Settings
 from tests.cli.helpers import ok, referred_case, safest
-from tests.support import invoke
+from tests.support import executed, invoke
 
 NY = ZoneInfo("America/New_York")
 
@@ -170,6 +170,14 @@ def test_cases_missing_next_finds_exactly_the_cases_due_by_the_horizon_without_a
     assert found == sorted(expected)
 
 
+def _reads_of_assessments(seen: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    return [
+        (statement, parameters)
+        for statement, parameters in seen
+        if statement.lstrip().upper().startswith("SELECT") and "assessments" in statement
+    ]
+
+
 def test_cases_missing_next_reads_two_index_ranges_on_sqlite(
     tmp_path: Path, sqlite_template: Path, clock: FixedClock
 ) -> None:
@@ -181,20 +189,13 @@ def test_cases_missing_next_reads_two_index_ranges_on_sqlite(
     url = f"sqlite:///{shutil.copy(sqlite_template, tmp_path / 'plan.db')}"
     app = App(Settings(home=tmp_path, database_url=url, key_file=key_file), clock)
     engine = app.engine
-    statements: list[tuple[str, Any]] = []
-
-    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "assessments" in statement:
-            statements.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", capture)
     try:
-        app.run(lambda uow: cases_missing_next(uow, due_by=uow.now()))
-        [(statement, parameters)] = statements
+        with executed(engine) as seen:
+            app.run(lambda uow: cases_missing_next(uow, due_by=uow.now()))
+        [(statement, parameters)] = _reads_of_assessments(seen)
         with engine.connect() as conn:
             plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
     finally:
-        event.remove(engine, "before_cursor_execute", capture)
         app.dispose()
     details = " | ".join(row[-1] for row in plan)
     assert "ix_assessments_open_due (status=? AND due_at<?)" in details, details
@@ -206,18 +207,9 @@ def test_cases_missing_next_joins_the_ranges_as_each_database_does_best(app: App
     """PostgreSQL: a hashed anti-join, which spills to disk past work_mem, never ``NOT IN``'s
     subplan (past work_mem it read the due assessments again for every case: 460 s at a
     million cases). SQLite: ``NOT IN``'s set, built once as an index of its own."""
-    statements: list[tuple[str, Any]] = []
-
-    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "assessments" in statement:
-            statements.append((statement, parameters))
-
-    event.listen(app.engine, "before_cursor_execute", capture)
-    try:
+    with executed(app.engine) as seen:
         app.run(lambda uow: cases_missing_next(uow, due_by=uow.now()))
-    finally:
-        event.remove(app.engine, "before_cursor_execute", capture)
-    [(statement, parameters)] = statements
+    [(statement, parameters)] = _reads_of_assessments(seen)
     sqlite = app.engine.dialect.name == "sqlite"
     explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
     with app.engine.connect() as conn:

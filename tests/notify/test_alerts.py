@@ -24,7 +24,7 @@ from harbour.notify import hooks
 from harbour.notify.alerts import escalate_due
 from tests.notify.conftest import RouteBook
 from tests.notify.helpers import TIMEOUT, imminent_alert, new_case, reassign, rows
-from tests.support import invoke
+from tests.support import executed, invoke
 
 
 def _completed(app: App, case: Case, level: str, previous: str | None) -> Assessment:
@@ -293,24 +293,17 @@ def test_the_alerts_paged_to_someone_are_found_by_index_not_by_reading_the_outbo
     """``visible_to`` asks which alerts were paged to a caseworker: the outbox keeps every
     notification ever sent, so that must be an index lookup on both databases (PostgreSQL asked
     with sequential scans off: a handful of rows would otherwise be read whole, rightly)."""
-    from typing import Any
-
-    from sqlalchemy import event, text
+    from sqlalchemy import text
 
     from harbour.notify.alerts import list_alerts
 
-    statements: list[tuple[str, Any]] = []
-
-    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "FROM outbox" in statement:
-            statements.append((statement, parameters))
-
-    event.listen(napp.engine, "before_cursor_execute", capture)
-    try:
+    with executed(napp.engine) as seen:
         list_alerts(napp, "cw1")
-    finally:
-        event.remove(napp.engine, "before_cursor_execute", capture)
-    [(statement, parameters)] = statements
+    [(statement, parameters)] = [
+        (statement, parameters)
+        for statement, parameters in seen
+        if statement.lstrip().upper().startswith("SELECT") and "FROM outbox" in statement
+    ]
     sqlite = napp.engine.dialect.name == "sqlite"
     with napp.engine.begin() as conn:
         if not sqlite:
@@ -362,20 +355,11 @@ def test_an_alert_is_written_once_with_its_tier_and_next_escalation(napp: App) -
     """Opened one by one (an imminent threat) or many at once (a sweep's overdue escalations),
     an alert is paged before it is written: one INSERT carries its tier and next escalation,
     with no UPDATE of each alert after it (7,500 of them after an outage)."""
-    from typing import Any
-
-    from sqlalchemy import event
-
     from harbour.db.base import new_id
     from harbour.domain.vocab import NotificationKind
     from harbour.notify.alerts import open_alerts
 
     case = new_case(napp)
-    writes: list[str] = []
-
-    def capture(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith(("INSERT INTO ALERTS", "UPDATE ALERTS")):
-            writes.append(statement.split()[0].upper())
 
     def many(uow: UnitOfWork) -> int:
         found = uow.session.get_one(Case, case.id)
@@ -386,12 +370,14 @@ def test_an_alert_is_written_once_with_its_tier_and_next_escalation(napp: App) -
             [(found, new_id(), {"due_date": "2026-03-01"}) for _ in range(3)],
         )
 
-    event.listen(napp.engine, "before_cursor_execute", capture)
-    try:
+    with executed(napp.engine) as seen:
         imminent_alert(napp, case)
         assert napp.run(many) == 3
-    finally:
-        event.remove(napp.engine, "before_cursor_execute", capture)
+    writes = [
+        statement.split()[0].upper()
+        for statement, _ in seen
+        if statement.lstrip().upper().startswith(("INSERT INTO ALERTS", "UPDATE ALERTS"))
+    ]
     assert writes == ["INSERT", "INSERT"]
     with napp.engine.connect() as conn:
         opened = conn.execute(select(Alert.kind, Alert.tier, Alert.next_escalation_at)).all()
@@ -410,9 +396,6 @@ def test_alerts_climb_together_in_a_few_statements_whatever_their_number(
     each agency's tier looked up once, pages and events written together), and each climbs
     exactly as alone, to its own agency's people: imminent threats to the supervisors again,
     overdue escalations to the admins (south has none: nobody paged), one event each."""
-    from typing import Any
-
-    from sqlalchemy import event
 
     from harbour.cases.intake import refer
     from harbour.db.base import new_id
@@ -442,22 +425,13 @@ def test_alerts_climb_together_in_a_few_statements_whatever_their_number(
 
         return napp.run(work)
 
-    statements: list[str] = []
-
-    def capture(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
     counted = []
     for count in (4, 16):
         opened = open_some(count)
         clock.advance(TIMEOUT)
-        event.listen(napp.engine, "before_cursor_execute", capture)
-        try:
+        with executed(napp.engine) as seen:
             assert _escalate(napp) == count
-        finally:
-            event.remove(napp.engine, "before_cursor_execute", capture)
-        counted.append(len(statements))
-        statements.clear()
+        counted.append(len(seen))
         climbed = napp.run(
             lambda uow, opened=opened: uow.session.scalars(
                 select(Alert).where(Alert.id.in_(opened))

@@ -184,21 +184,16 @@ def test_each_escalation_query_reads_the_index_in_order(napp: App, clock: FixedC
     """A batch of escalations reads the overdue alerts in the escalation index's order, urgent
     kinds and the rest each by a query of its own: sorting them all by urgency made every batch
     read and sort the whole overdue set."""
-    from sqlalchemy import event
-
     from harbour.notify.alerts import escalate_unacknowledged
+    from tests.support import executed
 
-    statements: list[tuple[str, object]] = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        if statement.lstrip().upper().startswith("SELECT") and "FROM alerts" in statement:
-            statements.append((statement, parameters))
-
-    event.listen(napp.engine, "before_cursor_execute", capture)
-    try:
+    with executed(napp.engine) as seen:
         napp.run(lambda uow: escalate_unacknowledged(uow, clock.now(), limit=40))
-    finally:
-        event.remove(napp.engine, "before_cursor_execute", capture)
+    statements = [
+        (statement, parameters)
+        for statement, parameters in seen
+        if statement.lstrip().upper().startswith("SELECT") and "FROM alerts" in statement
+    ]
     assert len(statements) == 2, statements
     if napp.engine.dialect.name != "sqlite":
         return  # PostgreSQL's planner picks by the table's size: a small one is read whole

@@ -105,24 +105,13 @@ def test_a_closed_case_is_not_reminded(napp: App, clock: FixedClock, mail: Route
 def test_with_no_order_near_its_expiry_the_step_reads_nothing_more(napp: App) -> None:
     """The usual sweep: one query finds no order near its expiry, and nothing else is read
     (neither the marks of no threats nor the people of no cases)."""
-    from typing import Any
-
-    from sqlalchemy import event
-
     from harbour.notify import order_reminders
     from harbour.notify.digests import Digests
+    from tests.support import executed
 
     new_case(napp)  # a case with no protective order
-    statements: list[str] = []
-
-    def capture(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    event.listen(napp.engine, "before_cursor_execute", capture)
-    try:
+    with executed(napp.engine) as seen:
         counts, started = napp.run(lambda uow: order_reminders.remind(uow, uow.now(), Digests()))
-    finally:
-        event.remove(napp.engine, "before_cursor_execute", capture)
     assert (counts["orders_expiring"], started) == (0, {})
-    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    selects = [s for s, _ in seen if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 1 and "threat_sources" in selects[0]

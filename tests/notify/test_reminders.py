@@ -145,7 +145,7 @@ def test_overdue_cases_are_marked_escalated_by_one_update_their_versions_moved_o
     """A backlog's escalations mark their cases with one statement, not one per case (issue 16:
     7,500 of them after an outage); each case's version still moves once, so an edit made from
     an earlier read of it is refused as stale, and a later sweep leaves the cases alone."""
-    from sqlalchemy import event
+    from tests.support import executed
 
     cases = [new_case(seeded, f"E{n}") for n in range(3)]
     for case in cases:
@@ -156,17 +156,9 @@ def test_overdue_cases_are_marked_escalated_by_one_update_their_versions_moved_o
         return {case.id: (case.escalated, case.version) for case in found}
 
     before = versions()
-    updates: list[str] = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        if statement.lstrip().upper().startswith("UPDATE CASES"):
-            updates.append(statement)
-
-    event.listen(seeded.engine, "before_cursor_execute", capture)
-    try:
+    with executed(seeded.engine) as seen:
         _sweep(seeded)
-    finally:
-        event.remove(seeded.engine, "before_cursor_execute", capture)
+    updates = [s for s, _ in seen if s.lstrip().upper().startswith("UPDATE CASES")]
     after = versions()
     assert len(updates) == 1, updates
     assert {after[case.id] for case in cases} == {(True, before[cases[0].id][1] + 1)}
