@@ -83,6 +83,7 @@ def measure(
     for backend in backends:
         with temp_store(backend) as app:
             seed_cases(app, size, back, spread)
+            settle(app)
             swept = _in_child(app, "sweep")
             due = check_due_set(app)
             if swept.outbox_again != swept.outbox:
@@ -289,7 +290,7 @@ def outbox_rows(app: App) -> int:
 
 def seed_cases(app: App, size: int, back: timedelta = BACK, spread: timedelta = SPREAD) -> None:
     """``size`` active cases of agency "bench", each with one open assessment, due from
-    ``back`` before START over ``spread``; settled as a store in use is (``settle``)."""
+    ``back`` before START over ``spread``."""
 
     def staff(uow: UnitOfWork) -> tuple[str, list[str]]:
         agency = create_agency(uow, AgencyIn(name="bench", timezone=ZONE))
@@ -307,7 +308,6 @@ def seed_cases(app: App, size: int, back: timedelta = BACK, spread: timedelta = 
         with app.engine.begin() as conn:
             bulk_insert(conn, cast(Table, Case.__table__), cases)
             bulk_insert(conn, cast(Table, Assessment.__table__), assessments)
-    settle(app)
 
 
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

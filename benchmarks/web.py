@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks.alert import _safest
-from benchmarks.common import BACKENDS, Row, temp_store
+from benchmarks.common import BACKENDS, Row, settle, temp_store
 from benchmarks.intake import _referral
 from benchmarks.sweep import seed_cases
 from harbour import templating
@@ -44,6 +44,7 @@ def _pages(app: App, backend: str, size: int, repeats: int) -> list[Row]:
     from starlette.testclient import TestClient
 
     seed_cases(app, size)
+    settle(app)
     ref = _case_with_plan(app)
     token = app.run(
         lambda uow: sessions.start(uow, uow.session.query(Staff).filter_by(handle=HANDLE).one())
