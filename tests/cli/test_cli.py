@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -14,7 +15,7 @@ import typer
 
 from harbour.app import App
 from harbour.cli import cli
-from harbour.cli.base import run
+from harbour.cli.base import get_app, run
 from tests.db.helpers import refer, write_referral
 from tests.support import invoke, referral
 
@@ -189,6 +190,29 @@ def test_python_dash_m_runs_a_command(seeded: App, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["case"].startswith("HB-")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_command_freezes_what_its_start_up_made_and_tests_do_not(
+    seeded: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process's own App freezes the collector's view (a short command's exit no longer
+    walks every module); an App handed in by a factory does not, or a test run would keep all
+    its garbage."""
+    for name, value in {
+        "HARBOUR_HOME": str(tmp_path),
+        "HARBOUR_DATABASE_URL": seeded.settings.resolved_database_url,
+        "HARBOUR_KEY_FILE": str(seeded.settings.resolved_key_file),
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert gc.get_freeze_count() == 0
+    invoke(seeded, "cases", "--as", "coord")
+    assert gc.get_freeze_count() == 0
+    try:
+        get_app()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_refer_from_yaml(seeded: App, tmp_path: Path) -> None:
