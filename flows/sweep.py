@@ -18,6 +18,7 @@ raise_overdue_visits = harbour_task(sweep.raise_overdue_visits)
 alert_missing_steps = harbour_task(sweep.alert_missing_steps)
 finish_events = harbour_task(sweep.finish_events)
 sweep_time = harbour_task(sweep.sweep_time)
+idle_phases = harbour_task(sweep.idle_phases)
 
 
 @flow(name="reassessment_sweep", persist_result=False, log_prints=False)
@@ -38,7 +39,8 @@ def reassessment_sweep(now: datetime | None = None) -> dict[str, int]:
                 ("opened", lambda: open_due_assessments(at)),
                 ("reminders", lambda: send_reminders(at)),
                 ("events", lambda: finish_events(at)),
-            ]
+            ],
+            idle_phases(at),
         )
     finally:
         deliver_pending()  # what the phases that ran enqueued goes out either way

@@ -205,8 +205,9 @@ def cases_missing_next(uow: UnitOfWork, *, due_by: datetime) -> list[str]:
     """Open or discharged cases with no open assessment (a crash, an old policy), by id: an
     anti-join over the cases with no next due date or one by ``due_by``, the sweep's reminder
     horizon (indexed: ``ix_cases_due``). A case that lost its open assessment but kept a later
-    due date is found once that date comes within the horizon, before any of its reminders or
-    its escalation is due, so none is late; the rest of the caseload is never probed.
+    due date is found once that date comes within the horizon: by the sweep in which its first
+    reminder comes due, which opens it before its reminders run, so none is late; the rest of
+    the caseload is never probed.
 
     In two steps, each over a range the indexes hold: the cases in range with no open assessment
     due by ``due_by`` (that range of ``ix_assessments_open_due``; an anti-join over every open

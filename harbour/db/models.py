@@ -506,14 +506,18 @@ class MissingStep(Base):
 
 
 class ReminderMark(Base):
-    """A reminder threshold that has fired for an assessment's due date (re-armed if it moves)."""
+    """A reminder threshold that has fired for an assessment's due date (re-armed if it moves).
+
+    Keyed by what it marks, and on SQLite stored in that key's order (no rowid): the sweep asks
+    "fired for this due date?" of every assessment in its range, and each answer is one seek
+    that finds the due date beside the key, where a separate unique index sent every probe on
+    to the table; and a mark written is one row in one tree, not three."""
 
     __tablename__ = "reminder_marks"
-    __table_args__ = (UniqueConstraint("assessment_id", "threshold"),)
+    __table_args__ = {"sqlite_with_rowid": False}
 
-    id: Mapped[str] = id_column()
-    assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id"))
-    threshold: Mapped[str] = mapped_column(String(CODE))
+    assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id"), primary_key=True)
+    threshold: Mapped[str] = mapped_column(String(CODE), primary_key=True)
     due_at: Mapped[datetime]
     fired_at: Mapped[datetime]
     outcome: Mapped[str] = mapped_column(String(CODE))  # sent, skipped (a later one was due)

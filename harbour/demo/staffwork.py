@@ -100,7 +100,7 @@ def reminded_assessments(app: App) -> list[Reminded]:
             select(Assessment.case_id, Assessment.point, Assessment.due_at)
             .where(Assessment.status == AssessmentStatus.OPEN)
             .where(
-                select(ReminderMark.id)
+                select(ReminderMark.threshold)
                 .where(
                     ReminderMark.assessment_id == Assessment.id,
                     ReminderMark.due_at == Assessment.due_at,

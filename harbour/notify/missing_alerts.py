@@ -11,12 +11,14 @@ episode calls it at once (a youth last seen a day ago is overdue already).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 
 from harbour.access import agency_zone
 from harbour.app import UnitOfWork
 from harbour.db.models import Alert, Case, MissingEpisode, MissingStep
+from harbour.domain.policy import Policy
 from harbour.domain.vocab import AlertKind, NotificationKind
 from harbour.notify import alerts
 
@@ -29,7 +31,7 @@ def raise_due(uow: UnitOfWork, now: datetime, episode_id: str | None = None) -> 
     query = (
         select(MissingEpisode.id, MissingEpisode.case_id, func.min(MissingStep.due_at))
         .join(MissingStep, MissingStep.episode_id == MissingEpisode.id)
-        .where(MissingEpisode.returned_at.is_(None), MissingStep.done_at.is_(None))
+        .where(*_steps_open)
         .group_by(MissingEpisode.id, MissingEpisode.case_id)
         .having(func.min(MissingStep.due_at) <= now + warn)
     )
@@ -40,6 +42,21 @@ def raise_due(uow: UnitOfWork, now: datetime, episode_id: str | None = None) -> 
         for kind in KINDS[: 2 if due_at <= now else 1]:
             opened += _open(uow, episode, case_id, kind, due_at)
     return opened
+
+
+def any_due(policy: Policy, now: datetime) -> Any:
+    """Whether ``raise_due`` has an episode to look at ``now`` (an SQL EXISTS)."""
+    warn = policy.missing_warn_before.delta
+    return (
+        select(MissingStep.id)
+        .join(MissingEpisode, MissingStep.episode_id == MissingEpisode.id)
+        .where(*_steps_open, MissingStep.due_at <= now + warn)
+        .exists()
+    )
+
+
+# A step not done, of an episode whose youth is not back.
+_steps_open = (MissingEpisode.returned_at.is_(None), MissingStep.done_at.is_(None))
 
 
 def _open(uow: UnitOfWork, episode: str, case_id: str, kind: AlertKind, due_at: datetime) -> int:

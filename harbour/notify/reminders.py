@@ -24,7 +24,6 @@ from sqlalchemy import and_, bindparam, exists, or_, select, text, tuple_, updat
 
 from harbour import events
 from harbour.app import UnitOfWork
-from harbour.db.base import new_id
 from harbour.db.models import Agency, Assessment, Case, ReminderMark
 from harbour.domain import refs
 from harbour.domain.policy import (
@@ -331,19 +330,11 @@ def _outcomes(unfired: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-def horizon(policy: Policy, now: datetime) -> datetime:
-    """The latest due time a threshold passed by ``now`` can have (loose by ``SLACK``): an
-    assessment due later has nothing to fire yet."""
-    return _bounds(policy, now)[1]["horizon"]
-
-
-def _bounds(policy: Policy, now: datetime) -> tuple[tuple[str, ...], dict[str, datetime]]:
-    """The thresholds' names, and the latest due time each can have passed by ``now`` (and the
-    latest of those, ``horizon``, the one bound of the index range the candidates are read from)."""
-    specs = Thresholds.of(policy).specs
-    names = tuple(name for name, *_ in specs)
-    bounds = {f"bound_{name}": now - offset + SLACK for name, _, _, offset in specs}
-    return names, {**bounds, "horizon": max(bounds.values())}
+def horizon(uow: UnitOfWork, policy: Policy, now: datetime) -> datetime:
+    """The latest due time a threshold passed by ``now`` can have, as the sweep reads its
+    candidates (``Cutoffs``: exact unless a zone changes its offset nearby): an assessment due
+    later has nothing to fire yet."""
+    return Cutoffs.of(uow, Thresholds.of(policy), now).params()["horizon"]
 
 
 def _batch(
@@ -521,11 +512,10 @@ def _record_marks(
 
 
 def _marks_json(dialect: Any, marks: list[dict[str, Any]]) -> str:
-    """``marks`` as the JSON rows ``_RECORD_MARKS`` reads, each with a new id."""
+    """``marks`` as the JSON rows ``_RECORD_MARKS`` reads."""
     due_at = _due_at_value(dialect)
     rows = [
         {
-            "id": new_id(),
             "assessment_id": mark["assessment_id"],
             "threshold": mark["threshold"],
             "due_at": due_at(mark["due_at"]),
@@ -552,9 +542,7 @@ _UPSERT_MARKS = """
     WHERE reminder_marks.due_at <> excluded.due_at
     RETURNING assessment_id, threshold
 """
-_MARK_COLUMNS = (
-    "INSERT INTO reminder_marks (id, assessment_id, threshold, due_at, fired_at, outcome)"
-)
+_MARK_COLUMNS = "INSERT INTO reminder_marks (assessment_id, threshold, due_at, fired_at, outcome)"
 # By the marks' rows, each joined to its assessment by primary key: nothing else is read.
 # (SQLite: ``CROSS JOIN`` keeps the marks the outer loop, which its planner otherwise made the
 # open assessments, probing the JSON for each; ``WHERE true`` keeps its parser from taking
@@ -562,7 +550,7 @@ _MARK_COLUMNS = (
 _RECORD_MARKS = {
     False: text(
         f"""{_MARK_COLUMNS}
-        SELECT json_extract(m.value, '$.id'), a.id, json_extract(m.value, '$.threshold'),
+        SELECT a.id, json_extract(m.value, '$.threshold'),
             a.due_at, :fired_at, json_extract(m.value, '$.outcome')
         FROM json_each(:marks) AS m
         CROSS JOIN assessments AS a ON a.id = json_extract(m.value, '$.assessment_id')
@@ -571,9 +559,9 @@ _RECORD_MARKS = {
     ).bindparams(bindparam("fired_at", type_=_DUE_AT)),
     True: text(
         f"""{_MARK_COLUMNS}
-        SELECT m.id, a.id, m.threshold, a.due_at, :fired_at, m.outcome
+        SELECT a.id, m.threshold, a.due_at, :fired_at, m.outcome
         FROM jsonb_to_recordset(CAST(:marks AS jsonb))
-            AS m(id text, assessment_id text, threshold text, due_at timestamptz, outcome text)
+            AS m(assessment_id text, threshold text, due_at timestamptz, outcome text)
         JOIN assessments AS a ON a.id = m.assessment_id AND a.due_at = m.due_at
             AND a.status = :open
         {_UPSERT_MARKS}"""

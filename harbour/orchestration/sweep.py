@@ -14,7 +14,7 @@ in one phase never holds back another (escalation above all).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
@@ -76,12 +76,15 @@ class SweepIncomplete(HarbourError):
 Phase = tuple[str, Callable[[], int]]
 
 
-def run_phases(phases: list[Phase]) -> SweepReport:
-    """Run every phase, whatever the others did; each phase's count goes to the report field of
-    its name. Raises ``SweepIncomplete`` (with the partial report) at the end if any failed."""
+def run_phases(phases: list[Phase], idle: Collection[str] = ()) -> SweepReport:
+    """Run every phase but the ``idle`` ones (``idle_phases``), whatever the others did; each
+    phase's count goes to the report field of its name. Raises ``SweepIncomplete`` (with the
+    partial report) at the end if any failed."""
     counts: dict[str, int] = {}
     failed: dict[str, str] = {}
     for name, phase in phases:
+        if name in idle:
+            continue
         try:
             counts[name] = phase()
         except Exception as exc:  # any failure: the next phase still runs
@@ -100,6 +103,29 @@ def error_code(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def idle_phases(app: App, now: datetime) -> list[str]:
+    """The phases with nothing to do at ``now``, of those that take rows already due (alerts to
+    escalate, visits to alert on, missing steps to warn of), asked in one read. Most sweeps find
+    nothing new, and then start none of their transactions (on SQLite take no write lock; under
+    Prefect run no task). What comes due after this read waits for the next sweep, as it would
+    had it come due just after this one. (The events phase asks for itself, at the end: the
+    phases before it record events.) If the read fails, none is idle: each phase runs and
+    reports its own failure."""
+    from harbour.notify import alerts, missing_alerts, visit_checks
+
+    probes = {
+        "escalated": alerts.any_overdue(now),
+        "visits": visit_checks.awaiting_alert(now).exists(),
+        "missing": missing_alerts.any_due(app.reference.policy, now),
+    }
+    try:
+        busy = app.read(lambda uow: uow.session.execute(select(*probes.values())).one())
+    except Exception as exc:  # the phases find out for themselves
+        log.warning("sweep probe failed: %s", error_code(exc))
+        return []
+    return [name for name, due in zip(probes, busy, strict=True) if not due]
+
+
 def sweep_time(app: App) -> datetime:
     """The moment a scheduled sweep works at: Harbour's clock (frozen in tests and the demo)."""
     return app.clock.now()
@@ -116,8 +142,11 @@ def open_due_assessments(app: App, now: datetime, batch: int = BATCH) -> int:
     """
     from harbour.notify import reminders
 
-    due_by = reminders.horizon(app.reference.policy, now)
-    found = app.read(lambda uow: schedule.cases_missing_next(uow, due_by=due_by))
+    def missing(uow: UnitOfWork) -> list[str]:
+        due_by = reminders.horizon(uow, app.reference.policy, now)
+        return schedule.cases_missing_next(uow, due_by=due_by)
+
+    found = app.read(missing)
     opened, gap = 0, WriterGap(app.engine)
     for first in range(0, len(found), batch):
         if first:
@@ -213,5 +242,6 @@ def sweep(app: App, now: datetime | None = None, batch: int | None = None) -> Sw
             ("opened", partial(open_due_assessments, app, at, batch or BATCH)),
             ("reminders", partial(send_reminders, app, at, batch)),
             ("events", partial(finish_events, app, at, batch or BATCH)),
-        ]
+        ],
+        idle_phases(app, at),
     )

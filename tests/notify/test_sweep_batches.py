@@ -27,7 +27,9 @@ def _due_tomorrow(app: App, clock: FixedClock, n: int) -> None:
 
 
 def _marks(app: App) -> int:
-    return app.run(lambda uow: uow.session.scalar(select(func.count(ReminderMark.id))) or 0)
+    return app.run(
+        lambda uow: uow.session.scalar(select(func.count()).select_from(ReminderMark)) or 0
+    )
 
 
 def _writer(app: App) -> Callable[[], None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -11,12 +12,14 @@ from sqlalchemy import delete, select
 from benchmarks.sweep import check_due_set, outbox_rows, seed_cases
 from harbour.app import App
 from harbour.clock import FixedClock
-from harbour.db.models import Agency, Assessment, Case
+from harbour.db.models import Agency, Alert, Assessment, Case
 from harbour.domain.policy import reminder_times
-from harbour.orchestration.sweep import sweep
+from harbour.cases import missing, visits
+from harbour.orchestration.sweep import idle_phases, sweep
 from tests.cli.helpers import answers_file
 from tests.conftest import START
 from tests.orchestration.helpers import assess, refer
+from tests.support import executed
 
 
 @pytest.mark.parametrize(("batch", "page"), [(7, 5), (500, 20_000)])
@@ -64,3 +67,47 @@ def test_a_case_left_without_its_next_assessment_gets_one_before_its_first_remin
             select(Assessment.point, Assessment.due_at).where(Assessment.status == "open")
         )
         assert list(open_now) == [("planning_meeting", lost_due)]
+
+
+def test_a_phase_is_idle_until_its_rows_come_due_and_an_idle_sweep_takes_no_row(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    """One read says which phases have nothing due; each runs again from the moment it has:
+    a visit past its deadline, a missing youth's steps within their warning, an alert past its
+    acknowledgement time. A sweep with nothing new locks no row (PostgreSQL) and takes the
+    write lock once, for the protective orders (SQLite)."""
+    case = refer(seeded, tmp_path)
+    everything = ["escalated", "visits", "missing"]
+    assert idle_phases(seeded, START) == everything
+    sweep(seeded)  # the referral's first reminder
+    with executed(seeded.engine) as statements:
+        report = sweep(seeded).as_json()
+    assert set(report.values()) == {0}
+    shown = [str(sql) for sql, _ in statements]
+    assert not [sql for sql in shown if "FOR UPDATE" in sql]
+    if seeded.engine.dialect.name == "sqlite":
+        assert shown.count("BEGIN IMMEDIATE") == 1
+
+    visit = visits.start_visit(
+        seeded, "cw1", back_at=(START + timedelta(minutes=60)).isoformat(), location="MKV 1 Elm"
+    )
+    assert "visits" in idle_phases(seeded, visit.deadline_at - timedelta(seconds=1))
+    assert "visits" not in idle_phases(seeded, visit.deadline_at)
+    clock.set(visit.deadline_at)
+    assert sweep(seeded).visits == 1
+    assert idle_phases(seeded, clock.now()) == everything  # alerted: once
+
+    since = clock.now() - timedelta(hours=2)
+    steps_due = missing.report_missing(seeded, "cw1", case.reference, since.isoformat()).steps[0]
+    warned_from = steps_due.due_at - seeded.reference.policy.missing_warn_before.delta
+    assert "missing" in idle_phases(seeded, warned_from - timedelta(seconds=1))
+    assert "missing" not in idle_phases(seeded, warned_from)
+
+    # The visit's alert, unacknowledged, climbs at its next escalation time.
+    climbs_at = seeded.run(
+        lambda uow: uow.session.scalar(
+            select(Alert.next_escalation_at).where(Alert.case_id.is_(None))
+        )
+    )
+    assert "escalated" in idle_phases(seeded, climbs_at - timedelta(seconds=1))
+    assert "escalated" not in idle_phases(seeded, climbs_at)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-12-04 18:16:54.464295
+Create Date: 2026-12-04 21:06:45.559589
 """
 
 from __future__ import annotations
@@ -575,7 +575,6 @@ def upgrade() -> None:
     )
     op.create_table(
         "reminder_marks",
-        sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("assessment_id", sa.String(length=32), nullable=False),
         sa.Column("threshold", sa.String(length=40), nullable=False),
         sa.Column("due_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
@@ -586,10 +585,8 @@ def upgrade() -> None:
             ["assessments.id"],
             name=op.f("fk_reminder_marks_assessment_id_assessments"),
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_reminder_marks")),
-        sa.UniqueConstraint(
-            "assessment_id", "threshold", name=op.f("uq_reminder_marks_assessment_id_threshold")
-        ),
+        sa.PrimaryKeyConstraint("assessment_id", "threshold", name=op.f("pk_reminder_marks")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "missing_steps",
