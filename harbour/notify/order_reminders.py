@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from harbour.app import UnitOfWork
@@ -25,7 +25,6 @@ from harbour.notify import recipients
 from harbour.notify.digests import Digests
 
 SENT, SKIPPED = "sent", "skipped"
-FARTHEST = max(orders.REMINDERS.values()) + 1  # days: the loose bound of the candidate query
 
 
 def remind(
@@ -57,10 +56,19 @@ def remind(
     return counts, digests.add(items, uow) if items else {}
 
 
+def any_due(now: datetime) -> Any:
+    """Whether ``remind`` may have a threshold to fire at ``now`` (an SQL EXISTS)."""
+    return (
+        select(ThreatSource.id)
+        .join(Case, Case.id == ThreatSource.case_id)
+        .where(*_unfired_near(now))
+        .exists()
+    )
+
+
 def _candidates(uow: UnitOfWork, now: datetime) -> list[Any]:
-    """Orders of open cases expiring within the farthest threshold (a day's slack for zones)
-    that have not fired for their expiry date: one query, whose cost follows what is near."""
-    today = now.date()
+    """The orders ``_unfired_near`` finds, with what a reminder needs: one query, whose cost
+    follows what is near and not yet reminded of."""
     query = (
         select(
             ThreatSource.id,
@@ -72,15 +80,35 @@ def _candidates(uow: UnitOfWork, now: datetime) -> list[Any]:
         )
         .join(Case, Case.id == ThreatSource.case_id)
         .join(Agency, Agency.id == Case.agency_id)
-        .where(
-            ThreatSource.protective_order.is_(True),
-            ThreatSource.protective_order_expires_on >= today - timedelta(days=1),
-            ThreatSource.protective_order_expires_on <= today + timedelta(days=FARTHEST),
-            Case.status != CaseStatus.CLOSED,
-        )
+        .where(*_unfired_near(now))
         .order_by(ThreatSource.id)
     )
     return list(uow.session.execute(query).tuples())
+
+
+def _unfired_near(now: datetime) -> tuple[Any, ...]:
+    """Orders of cases not closed, not expired, with a threshold that may have passed by ``now``
+    (a day's slack: the agency's date may differ from UTC's) and has not fired for the order's
+    expiry date. (Joined with the cases.)"""
+    today, day = now.date(), timedelta(days=1)
+    expires_on, mark = ThreatSource.protective_order_expires_on, OrderReminderMark
+    unfired = [
+        and_(
+            expires_on <= today + timedelta(days=days) + day,
+            ~exists().where(
+                mark.threat_id == ThreatSource.id,
+                mark.threshold == name,
+                mark.expires_on == expires_on,
+            ),
+        )
+        for name, days in orders.REMINDERS.items()
+    ]
+    return (
+        ThreatSource.protective_order.is_(True),
+        expires_on >= today - day,
+        Case.status != CaseStatus.CLOSED,
+        or_(*unfired),
+    )
 
 
 def _fired(uow: UnitOfWork, ids: list[str]) -> dict[tuple[str, str], Any]:

@@ -230,10 +230,7 @@ def to_fire(
     changing its offset near now) are decided by ``Thresholds.passed``."""
     cutoffs = Cutoffs.of(uow, thresholds, now)
     params: dict[str, Any] = cutoffs.params()
-    if (
-        after is None
-        and uow.session.execute(_anything_to_fire(thresholds.names), params).first() is None
-    ):
+    if after is None and not anything_to_fire(uow, cutoffs):
         return [], None
     query = _candidates(thresholds.names, paged=after is not None)
     if after is not None:
@@ -426,6 +423,12 @@ def _open_within() -> Any:
         Assessment.status == AssessmentStatus.OPEN,
         Assessment.due_at <= bindparam("horizon", type_=_DUE_AT),
     )
+
+
+def anything_to_fire(uow: UnitOfWork, cutoffs: Cutoffs) -> bool:
+    """Whether an open assessment has a threshold to fire by ``cutoffs`` (one indexed query)."""
+    query = _anything_to_fire(cutoffs.thresholds.names)
+    return uow.session.execute(query, cutoffs.params()).first() is not None
 
 
 @lru_cache(maxsize=8)

@@ -104,26 +104,42 @@ def error_code(exc: BaseException) -> str:
 
 
 def idle_phases(app: App, now: datetime) -> list[str]:
-    """The phases with nothing to do at ``now``, of those that take rows already due (alerts to
-    escalate, visits to alert on, missing steps to warn of), asked in one read. Most sweeps find
-    nothing new, and then start none of their transactions (on SQLite take no write lock; under
-    Prefect run no task). What comes due after this read waits for the next sweep, as it would
-    had it come due just after this one. (The events phase asks for itself, at the end: the
-    phases before it record events.) If the read fails, none is idle: each phase runs and
-    reports its own failure."""
-    from harbour.notify import alerts, missing_alerts, visit_checks
+    """The phases with nothing to do at ``now``, each asked its own question in one read:
+    alerts to escalate, visits to alert on, missing steps to warn of (one statement), cases
+    missing their next assessment, reminders to fire. Most sweeps find nothing new, and then
+    start none of those phases' transactions (on SQLite take no write lock; under Prefect run
+    no task). What comes due after this read waits for the next sweep, as it would had it come
+    due just after this one. (The events phase asks for itself, at the end: the phases before it
+    record events.) If the read fails, none is idle: each phase runs and reports its own
+    failure."""
+    from harbour.notify import alerts, missing_alerts, order_reminders, reminders, visit_checks
 
-    probes = {
-        "escalated": alerts.any_overdue(now),
-        "visits": visit_checks.awaiting_alert(now).exists(),
-        "missing": missing_alerts.any_due(app.reference.policy, now),
-    }
+    policy = app.reference.policy
+
+    def ask(uow: UnitOfWork) -> list[str]:
+        cheap = {
+            "escalated": alerts.any_overdue(now),
+            "visits": visit_checks.awaiting_alert(now).exists(),
+            "missing": missing_alerts.any_due(policy, now),
+            "orders": order_reminders.any_due(now),
+        }
+        due = dict(zip(cheap, uow.session.execute(select(*cheap.values())).one(), strict=True))
+        # Each a statement of its own: asked as an EXISTS, PostgreSQL planned both for a first
+        # row, not for the whole range they read when there is none, and took twice as long.
+        cutoffs = reminders.Cutoffs.of(uow, reminders.Thresholds.of(policy), now)
+        horizon = cutoffs.params()["horizon"]
+        due["opened"] = bool(schedule.cases_missing_next(uow, due_by=horizon))
+        # What the opening phase opens may have its reminders due at once.
+        due["reminders"] = (
+            due.pop("orders") or due["opened"] or reminders.anything_to_fire(uow, cutoffs)
+        )
+        return [name for name, busy in due.items() if not busy]
+
     try:
-        busy = app.read(lambda uow: uow.session.execute(select(*probes.values())).one())
+        return app.read(ask)
     except Exception as exc:  # the phases find out for themselves
         log.warning("sweep probe failed: %s", error_code(exc))
         return []
-    return [name for name, due in zip(probes, busy, strict=True) if not due]
 
 
 def sweep_time(app: App) -> datetime:

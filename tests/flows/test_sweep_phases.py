@@ -26,6 +26,8 @@ def test_a_failing_phase_stops_neither_escalation_nor_delivery(
         raise StepFailed("open_due_assessments", "RuntimeError")
 
     monkeypatch.setattr(sweep_flow, "open_due_assessments", broken)
+    # Every phase runs (the probe would find no case missing its next assessment here).
+    monkeypatch.setattr(sweep_flow, "idle_phases", lambda at: [])
     with pytest.raises(SweepIncomplete) as failed:
         sweep_flow.reassessment_sweep(clock.now())
     assert failed.value.failed == {"opened": "RuntimeError"}

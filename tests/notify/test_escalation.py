@@ -79,6 +79,7 @@ def test_a_failing_sweep_phase_stops_no_other(
         raise RuntimeError(f"a value {MARKER} the phase choked on")
 
     monkeypatch.setattr(sweeping, phase, broken)
+    monkeypatch.setattr(sweeping, "idle_phases", lambda *_: [])  # as when each has work
     with pytest.raises(sweeping.SweepIncomplete) as failed:
         sweeping.sweep(napp)
     report = failed.value.report
@@ -104,6 +105,7 @@ def test_harbour_sweep_delivers_and_fails_when_a_phase_fails(
         raise RuntimeError(MARKER)
 
     monkeypatch.setattr(sweeping, "open_due_assessments", broken)
+    monkeypatch.setattr(sweeping, "idle_phases", lambda *_: [])  # as when each has work
     result = invoke(napp, "sweep", "--json")
     assert result.exit_code == 1
     shown = result.json()

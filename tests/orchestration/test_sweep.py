@@ -7,14 +7,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from benchmarks.sweep import check_due_set, outbox_rows, seed_cases
 from harbour.app import App
-from harbour.clock import FixedClock
-from harbour.db.models import Agency, Alert, Assessment, Case
-from harbour.domain.policy import reminder_times
 from harbour.cases import missing, visits
+from harbour.clock import FixedClock
+from harbour.db.models import Agency, Alert, Assessment, Case, ReminderMark, ThreatSource
+from harbour.domain.policy import reminder_times
+from harbour.errors import HarbourError
 from harbour.orchestration.sweep import idle_phases, sweep
 from tests.cli.helpers import answers_file
 from tests.conftest import START
@@ -74,19 +75,21 @@ def test_a_phase_is_idle_until_its_rows_come_due_and_an_idle_sweep_takes_no_row(
 ) -> None:
     """One read says which phases have nothing due; each runs again from the moment it has:
     a visit past its deadline, a missing youth's steps within their warning, an alert past its
-    acknowledgement time. A sweep with nothing new locks no row (PostgreSQL) and takes the
-    write lock once, for the protective orders (SQLite)."""
+    acknowledgement time, an order near its expiry, a case missing its next assessment. A sweep
+    with nothing new locks no row (PostgreSQL) and takes no write lock (SQLite)."""
     case = refer(seeded, tmp_path)
-    everything = ["escalated", "visits", "missing"]
+    everything = ["escalated", "visits", "missing", "opened", "reminders"]
+    assert idle_phases(seeded, START) == everything[:-1]  # the referral's first reminder
+    sweep(seeded)
     assert idle_phases(seeded, START) == everything
-    sweep(seeded)  # the referral's first reminder
     with executed(seeded.engine) as statements:
         report = sweep(seeded).as_json()
     assert set(report.values()) == {0}
     shown = [str(sql) for sql, _ in statements]
-    assert not [sql for sql in shown if "FOR UPDATE" in sql]
-    if seeded.engine.dialect.name == "sqlite":
-        assert shown.count("BEGIN IMMEDIATE") == 1
+    assert not [sql for sql in shown if "FOR UPDATE" in sql or "BEGIN IMMEDIATE" in sql]
+    # Two reads: the probe's four statements (the quick questions, the zones, the cases missing
+    # their next, the reminders) and the events' page; on SQLite, the BEGIN of each.
+    assert len(shown) <= 7
 
     visit = visits.start_visit(
         seeded, "cw1", back_at=(START + timedelta(minutes=60)).isoformat(), location="MKV 1 Elm"
@@ -111,3 +114,41 @@ def test_a_phase_is_idle_until_its_rows_come_due_and_an_idle_sweep_takes_no_row(
     )
     assert "escalated" in idle_phases(seeded, climbs_at - timedelta(seconds=1))
     assert "escalated" not in idle_phases(seeded, climbs_at)
+
+    # A protective order nearing its expiry: its 7-day reminder, then nothing until renewed.
+    expiry = (clock.now() + timedelta(days=5)).date()
+    seeded.run(
+        lambda uow: uow.session.execute(
+            update(ThreatSource)
+            .where(ThreatSource.case_id == case.id)
+            .values(protective_order=True, protective_order_expires_on=expiry)
+        )
+    )
+    assert "reminders" not in idle_phases(seeded, clock.now())
+    assert sweep(seeded).reminders == 1
+    assert "reminders" in idle_phases(seeded, clock.now())
+
+    # A case left without its next assessment: the opening phase runs once its first reminder
+    # comes due, and the reminders with it (what it opens may be due at once).
+    assess(seeded, case.reference, "initial_contact", answers_file(seeded, tmp_path, "a"))
+    with seeded.sessions() as session, session.begin():
+        lost_due, zone = session.execute(
+            select(Case.next_due_at, Agency.timezone).join(Agency, Agency.id == Case.agency_id)
+        ).one()
+        session.execute(delete(ReminderMark))
+        session.execute(delete(Assessment).where(Assessment.status == "open"))
+    assert lost_due is not None
+    first = min(at for _, at in reminder_times(seeded.reference.policy, lost_due, ZoneInfo(zone)))
+    assert {"opened", "reminders"} <= set(idle_phases(seeded, first - timedelta(seconds=1)))
+    assert not {"opened", "reminders"} & set(idle_phases(seeded, first))
+
+
+def test_when_the_probe_cannot_read_every_phase_runs(
+    seeded: App, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def unreadable(work: object) -> None:
+        raise HarbourError("database_unavailable", "the store cannot be reached")
+
+    monkeypatch.setattr(seeded, "read", unreadable)
+    assert idle_phases(seeded, START) == []
+    assert "sweep probe failed: database_unavailable" in caplog.text
