@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, exists, or_, select, text, tuple_, update
@@ -55,10 +55,10 @@ SENT, SKIPPED = "sent", "skipped"
 FIRST_PACED_BATCH, SMALLEST_PACED_BATCH = 50, 50
 
 
-@dataclass(frozen=True)
-class Due:
+class Due(NamedTuple):
     """An open assessment with a threshold near or past the sweep's moment: what its reminder
-    and escalation need, read as plain columns (no rows kept in the session)."""
+    and escalation need, read as plain columns (no rows kept in the session). A tuple: a sweep
+    makes one per due assessment."""
 
     assessment_id: str
     due_at: datetime
@@ -122,7 +122,7 @@ def sweep(
             chunk = page.firings[first : first + size]
             prepared = Prepared.of(chunk, page.dialect)  # before the transaction: no lock held
             started = time.monotonic()
-            done = run(partial(_batch, firings=chunk, digests=digests, prepared=prepared))
+            done = run(partial(_batch, firings=chunk, digests=digests, prepared=prepared, now=now))
             digests.started(done.started)
             counts += done.counts
             first, written = first + len(chunk), written + 1
@@ -193,22 +193,23 @@ class Prepared:
     @classmethod
     def of(cls, firings: list[Firing], dialect: Any) -> Prepared:
         items = {
-            (firing.due.assessment_id, mark["threshold"]): _item(firing.due, mark["threshold"])
-            for firing in firings
-            for mark in firing.marks
-            if mark["outcome"] == SENT and mark["threshold"] != ESCALATION
+            (due.assessment_id, name): _item(due, name)
+            for due, marks in firings
+            for name, outcome in marks
+            if outcome == SENT and name != ESCALATION
         }
-        marks = [mark for firing in firings for mark in firing.marks]
-        return cls(_marks_json(dialect, marks), items)
+        return cls(_marks_json(dialect, firings), items)
 
 
-@dataclass(frozen=True)
-class Firing:
+Mark = tuple[str, str]  # a threshold that fires, and how: (threshold, SENT or SKIPPED)
+
+
+class Firing(NamedTuple):
     """An open assessment and the marks its passed, unfired thresholds make (one ``SENT``
-    reminder, the earlier ones ``SKIPPED``, and the escalation)."""
+    reminder, the earlier ones ``SKIPPED``, and the escalation). A tuple, as ``Due``."""
 
     due: Due
-    marks: tuple[dict[str, Any], ...]
+    marks: tuple[Mark, ...]
 
 
 def to_fire(
@@ -280,17 +281,15 @@ class Cutoffs:
             "horizon": max(self.bounds),
         }
 
-    def marks(self, due: Due, fires: list[Any], now: datetime) -> tuple[dict[str, Any], ...]:
+    def marks(self, due: Due, fires: list[Any], now: datetime) -> tuple[Mark, ...]:
         """The marks of one candidate: ``fires`` says, per threshold, passed (by the cutoffs)
         and not fired for its due date."""
         names = self.thresholds.names
         if self.exact:
-            return _pattern_marks(
-                due, now, tuple(n for n, f in zip(names, fires, strict=True) if f)
-            )
+            return _exact_marks(names, tuple(fires))
         unfired = {name for name, fire in zip(names, fires, strict=True) if fire}
         passed = self.thresholds.passed(due.due_at, due.zone, now)
-        return _pattern_marks(due, now, tuple(name for name in passed if name in unfired))
+        return _outcomes(tuple(name for name in passed if name in unfired))
 
 
 def _steady(zone: ZoneInfo, now: datetime, offsets: list[timedelta]) -> bool:
@@ -311,14 +310,17 @@ def _steady(zone: ZoneInfo, now: datetime, offsets: list[timedelta]) -> bool:
 STEADY_STEP = timedelta(hours=6)
 
 
-def _pattern_marks(due: Due, now: datetime, unfired: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
-    """The marks for the passed, unfired thresholds ``unfired`` (in time order): the latest
-    reminder ``SENT``, earlier ones ``SKIPPED``, and the escalation."""
-    return tuple(_mark(due, name, now, outcome) for name, outcome in _outcomes(unfired))
+@lru_cache(maxsize=64)
+def _exact_marks(names: tuple[str, ...], fires: tuple[Any, ...]) -> tuple[Mark, ...]:
+    """The marks of a candidate whose thresholds ``names`` fire as ``fires`` says (a few
+    patterns, whatever the number of candidates)."""
+    return _outcomes(tuple(name for name, fire in zip(names, fires, strict=True) if fire))
 
 
 @lru_cache(maxsize=64)
-def _outcomes(unfired: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+def _outcomes(unfired: tuple[str, ...]) -> tuple[Mark, ...]:
+    """The marks for the passed, unfired thresholds ``unfired`` (in time order): the latest
+    reminder ``SENT``, earlier ones ``SKIPPED``, and the escalation."""
     reminders = [name for name in unfired if name in REMINDERS]
     found = [(name, SKIPPED) for name in reminders[:-1]]
     found += [(name, SENT) for name in reminders[-1:]]
@@ -335,18 +337,18 @@ def horizon(uow: UnitOfWork, policy: Policy, now: datetime) -> datetime:
 
 
 def _batch(
-    uow: UnitOfWork, firings: list[Firing], digests: Digests, prepared: Prepared | None = None
+    uow: UnitOfWork, firings: list[Firing], digests: Digests, prepared: Prepared, now: datetime
 ) -> Batch:
-    """Marks, escalations and digest items for ``firings``, each checked again in this
-    transaction (one completed, re-timed or reminded since is left out): a few statements per
-    batch, whatever its size. ``prepared``: ``Prepared.of(firings, ...)``, made beforehand."""
-    marks = [mark for firing in firings for mark in firing.marks]
-    written = _record_marks(uow, marks, prepared.marks if prepared else None)
-    made = prepared.items if prepared else {}
+    """Marks, escalations and digest items for ``firings``, fired at ``now``, each checked again
+    in this transaction (one completed, re-timed or reminded since is left out): a few
+    statements per batch, whatever its size. ``prepared``: ``Prepared.of(firings, ...)``, made
+    beforehand."""
+    written = _record_marks(uow, prepared.marks, now) if firings else set()
+    made = prepared.items
     chunk = [
-        (firing.due, firing.marks)
-        for firing in firings
-        if any((firing.due.assessment_id, mark["threshold"]) in written for mark in firing.marks)
+        (due, marks)
+        for due, marks in firings
+        if any((due.assessment_id, name) in written for name, _ in marks)
     ]
     who = recipients.caseworkers_or_supervisors(
         uow, [(due.caseworker_id, due.agency_id) for due, _ in chunk]
@@ -355,11 +357,10 @@ def _batch(
     items: dict[str, list[dict[str, Any]]] = defaultdict(list)
     overdue: list[Due] = []
     for due, fired in chunk:
-        for mark in fired:
-            name = mark["threshold"]
+        for name, outcome in fired:
             if (due.assessment_id, name) not in written:
                 continue  # another sweep fired it meanwhile
-            if mark["outcome"] == SKIPPED:
+            if outcome == SKIPPED:
                 counts["skipped"] += 1
             elif name == ESCALATION:
                 overdue.append(due)
@@ -473,19 +474,7 @@ def _fired(mark: ReminderMark | None, due_at: datetime) -> bool:
     return mark is not None and mark.due_at == due_at
 
 
-def _mark(due: Due, threshold: str, now: datetime, outcome: str) -> dict[str, Any]:
-    return {
-        "assessment_id": due.assessment_id,
-        "threshold": threshold,
-        "due_at": due.due_at,
-        "fired_at": now,
-        "outcome": outcome,
-    }
-
-
-def _record_marks(
-    uow: UnitOfWork, marks: list[dict[str, Any]], prepared: str | None = None
-) -> set[tuple[str, str]]:
+def _record_marks(uow: UnitOfWork, marks: str, fired_at: datetime) -> set[tuple[str, str]]:
     """Record that each threshold fired for the current due date, in one statement: a new mark,
     or the assessment's earlier one re-armed (its due date moved since), keyed by the marks'
     uniqueness, for the assessments still open and due when they were read (one completed or
@@ -493,38 +482,28 @@ def _record_marks(
     for the same due date is left alone and left out, so a threshold fires once even if two
     sweeps overlap.
 
-    The marks travel as one JSON parameter (``_marks_json``; ``prepared``, if made already),
+    The marks travel as one JSON parameter (``_marks_json``, made before the transaction),
     read back as rows by the database (``json_each``, ``jsonb_to_recordset``): a statement of a
     few hundred characters whatever the batch's size, where thousands of bound parameters cost
     more to render and parse than the inserts."""
-    if not marks:
-        return set()
-    dialect = uow.session.get_bind().dialect
-    statement = _RECORD_MARKS[dialect.name == "postgresql"]
+    postgresql = uow.session.get_bind().dialect.name == "postgresql"
     found = uow.session.connection().execute(
-        statement,
-        {
-            "marks": prepared if prepared is not None else _marks_json(dialect, marks),
-            "fired_at": marks[0]["fired_at"],
-            "open": AssessmentStatus.OPEN.value,
-        },
+        _RECORD_MARKS[postgresql],
+        {"marks": marks, "fired_at": fired_at, "open": AssessmentStatus.OPEN.value},
     )
     # Plain tuples, not Rows: the caller tests thousands of keys against them, and comparing a
     # tuple with a Row is slow.
     return {(assessment_id, threshold) for assessment_id, threshold in found}
 
 
-def _marks_json(dialect: Any, marks: list[dict[str, Any]]) -> str:
-    """``marks`` as the JSON rows ``_RECORD_MARKS`` reads."""
-    due_at = _due_at_value(dialect)
+def _marks_json(dialect: Any, firings: list[Firing]) -> str:
+    """The marks of ``firings`` as the JSON rows ``_RECORD_MARKS`` reads."""
+    value = _due_at_value(dialect)
     rows = [
-        {
-            "assessment_id": mark["assessment_id"],
-            "threshold": mark["threshold"],
-            "due_at": due_at(mark["due_at"]),
-            "outcome": mark["outcome"],
-        }
-        for mark in marks
+        {"assessment_id": due.assessment_id, "threshold": name, "due_at": at, "outcome": outcome}
+        for due, marks in firings
+        for at in (value(due.due_at),)
+        for name, outcome in marks
     ]
     return json.dumps(rows, separators=(",", ":"))
 
