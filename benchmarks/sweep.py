@@ -141,7 +141,7 @@ def _measure(job: str, database_url: str, home: str, key_file: str, due: str) ->
     settings = Settings(home=Path(home), database_url=database_url, key_file=Path(key_file))
     app = App(settings, FixedClock(START))
     horizon = START + _earliest_offset(app)  # the policy read outside the bare query's time
-    gc.freeze()  # as a command does once its App is built (harbour.cli.base.get_app)
+    gc.freeze()  # as `harbour sweep` does once its App is built (harbour.cli.base.get_app)
     work = (lambda: sweep(app, START)) if job == "sweep" else (lambda: _due_query(app, horizon))
     try:
         if job == "sweep":

@@ -250,11 +250,6 @@ def _overdue(now: datetime) -> Any:
     return select(Alert).where(Alert.acknowledged_at.is_(None), Alert.next_escalation_at <= now)
 
 
-def any_overdue(now: datetime) -> Any:
-    """Whether ``escalate_due`` has an alert to take at ``now`` (an SQL EXISTS)."""
-    return _overdue(now).with_only_columns(Alert.id).exists()
-
-
 def _climb_all(uow: UnitOfWork, due: list[Alert], now: datetime) -> int:
     """Each alert one tier up (or the top tried again, when it had nobody); how many changed.
     A few statements whatever their number: their cases read at once, each agency's tiers looked

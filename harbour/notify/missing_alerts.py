@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, exists, func, or_, select
 
 from harbour.access import agency_zone
 from harbour.app import UnitOfWork
@@ -45,12 +45,25 @@ def raise_due(uow: UnitOfWork, now: datetime, episode_id: str | None = None) -> 
 
 
 def any_due(policy: Policy, now: datetime) -> Any:
-    """Whether ``raise_due`` has an episode to look at ``now`` (an SQL EXISTS)."""
+    """Whether ``raise_due`` has an alert to open at ``now`` (an SQL EXISTS): an open episode
+    with a step not done that is due within the warning and no alert of the kind it calls for
+    (``KINDS``: the warning; once the step is past due, the overdue alert too)."""
     warn = policy.missing_warn_before.delta
+
+    def without(kind: AlertKind) -> Any:
+        alerted = Alert.kind == kind, Alert.source_id == MissingEpisode.id
+        return ~exists().where(*alerted)
+
     return (
         select(MissingStep.id)
         .join(MissingEpisode, MissingStep.episode_id == MissingEpisode.id)
-        .where(*_steps_open, MissingStep.due_at <= now + warn)
+        .where(
+            *_steps_open,
+            or_(
+                and_(MissingStep.due_at <= now + warn, without(KINDS[0])),
+                and_(MissingStep.due_at <= now, without(KINDS[1])),
+            ),
+        )
         .exists()
     )
 

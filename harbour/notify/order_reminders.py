@@ -10,11 +10,11 @@ reminded of: the case summary and the staff copy show them.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, false, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from harbour.app import UnitOfWork
@@ -56,23 +56,49 @@ def remind(
     return counts, digests.add(items, uow) if items else {}
 
 
-def any_due(now: datetime) -> Any:
-    """Whether ``remind`` may have a threshold to fire at ``now`` (an SQL EXISTS)."""
-    return (
-        select(ThreatSource.id)
-        .join(Case, Case.id == ThreatSource.case_id)
-        .where(*_unfired_near(now))
-        .exists()
-    )
+def any_due(uow: UnitOfWork, now: datetime) -> Any:
+    """Whether ``remind`` has a threshold to fire at ``now`` (an SQL EXISTS)."""
+    return _candidates_query(uow, now).exists()
 
 
 def _candidates(uow: UnitOfWork, now: datetime) -> list[Any]:
-    """The orders ``_unfired_near`` finds, with what a reminder needs: one query, whose cost
+    """The orders with a threshold to fire, with what a reminder needs: one query, whose cost
     follows what is near and not yet reminded of."""
-    query = (
+    return list(uow.session.execute(_candidates_query(uow, now)).tuples())
+
+
+def _candidates_query(uow: UnitOfWork, now: datetime) -> Any:
+    """Orders of cases not closed, not expired, with a threshold passed by ``now`` in their
+    agency's zone (``orders.passed``) that has not fired for the order's expiry date."""
+    expires_on, mark = ThreatSource.protective_order_expires_on, OrderReminderMark
+    # Each agency's today: zones on the same date share one condition (a handful at most).
+    zones_on: dict[date, list[str]] = defaultdict(list)
+    for zone in uow.session.scalars(select(Agency.timezone).distinct()):
+        zones_on[now.astimezone(ZoneInfo(zone)).date()].append(zone)
+    unfired = [
+        and_(
+            Agency.timezone.in_(zones),
+            expires_on >= today,
+            or_(
+                *(
+                    and_(
+                        expires_on <= today + timedelta(days=days),
+                        ~exists().where(
+                            mark.threat_id == ThreatSource.id,
+                            mark.threshold == name,
+                            mark.expires_on == expires_on,
+                        ),
+                    )
+                    for name, days in orders.REMINDERS.items()
+                )
+            ),
+        )
+        for today, zones in zones_on.items()
+    ]
+    return (
         select(
             ThreatSource.id,
-            ThreatSource.protective_order_expires_on,
+            expires_on,
             Case.reference,
             Case.caseworker_id,
             Case.agency_id,
@@ -80,34 +106,12 @@ def _candidates(uow: UnitOfWork, now: datetime) -> list[Any]:
         )
         .join(Case, Case.id == ThreatSource.case_id)
         .join(Agency, Agency.id == Case.agency_id)
-        .where(*_unfired_near(now))
-        .order_by(ThreatSource.id)
-    )
-    return list(uow.session.execute(query).tuples())
-
-
-def _unfired_near(now: datetime) -> tuple[Any, ...]:
-    """Orders of cases not closed, not expired, with a threshold that may have passed by ``now``
-    (a day's slack: the agency's date may differ from UTC's) and has not fired for the order's
-    expiry date. (Joined with the cases.)"""
-    today, day = now.date(), timedelta(days=1)
-    expires_on, mark = ThreatSource.protective_order_expires_on, OrderReminderMark
-    unfired = [
-        and_(
-            expires_on <= today + timedelta(days=days) + day,
-            ~exists().where(
-                mark.threat_id == ThreatSource.id,
-                mark.threshold == name,
-                mark.expires_on == expires_on,
-            ),
+        .where(
+            ThreatSource.protective_order.is_(True),
+            Case.status != CaseStatus.CLOSED,
+            or_(false(), *unfired),
         )
-        for name, days in orders.REMINDERS.items()
-    ]
-    return (
-        ThreatSource.protective_order.is_(True),
-        expires_on >= today - day,
-        Case.status != CaseStatus.CLOSED,
-        or_(*unfired),
+        .order_by(ThreatSource.id)
     )
 
 

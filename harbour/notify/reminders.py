@@ -274,11 +274,17 @@ class Cutoffs:
         slack = timedelta(0) if exact else SLACK
         return cls(thresholds, tuple(now - offset + slack for offset in offsets), exact)
 
+    @property
+    def horizon(self) -> datetime:
+        """The latest due time a threshold passed by the cutoffs' moment can have: an
+        assessment due later has nothing to fire yet."""
+        return max(self.bounds)
+
     def params(self) -> dict[str, datetime]:
         names = self.thresholds.names
         return {
             **{f"bound_{name}": bound for name, bound in zip(names, self.bounds, strict=True)},
-            "horizon": max(self.bounds),
+            "horizon": self.horizon,
         }
 
     def marks(self, due: Due, fires: list[Any], now: datetime) -> tuple[Mark, ...]:
@@ -330,10 +336,8 @@ def _outcomes(unfired: tuple[str, ...]) -> tuple[Mark, ...]:
 
 
 def horizon(uow: UnitOfWork, policy: Policy, now: datetime) -> datetime:
-    """The latest due time a threshold passed by ``now`` can have, as the sweep reads its
-    candidates (``Cutoffs``: exact unless a zone changes its offset nearby): an assessment due
-    later has nothing to fire yet."""
-    return Cutoffs.of(uow, Thresholds.of(policy), now).params()["horizon"]
+    """``Cutoffs.horizon`` at ``now``: exact unless a zone changes its offset nearby."""
+    return Cutoffs.of(uow, Thresholds.of(policy), now).horizon
 
 
 def _batch(

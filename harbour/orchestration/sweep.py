@@ -118,17 +118,16 @@ def idle_phases(app: App, now: datetime) -> list[str]:
 
     def ask(uow: UnitOfWork) -> list[str]:
         cheap = {
-            "escalated": alerts.any_overdue(now),
+            "escalated": alerts.awaiting_escalation(now).exists(),
             "visits": visit_checks.awaiting_alert(now).exists(),
             "missing": missing_alerts.any_due(policy, now),
-            "orders": order_reminders.any_due(now),
+            "orders": order_reminders.any_due(uow, now),
         }
         due = dict(zip(cheap, uow.session.execute(select(*cheap.values())).one(), strict=True))
         # Each a statement of its own: asked as an EXISTS, PostgreSQL planned both for a first
         # row, not for the whole range they read when there is none, and took twice as long.
         cutoffs = reminders.Cutoffs.of(uow, reminders.Thresholds.of(policy), now)
-        horizon = cutoffs.params()["horizon"]
-        due["opened"] = bool(schedule.cases_missing_next(uow, due_by=horizon))
+        due["opened"] = bool(schedule.cases_missing_next(uow, due_by=cutoffs.horizon))
         # What the opening phase opens may have its reminders due at once.
         due["reminders"] = (
             due.pop("orders") or due["opened"] or reminders.anything_to_fire(uow, cutoffs)

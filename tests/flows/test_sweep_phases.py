@@ -25,9 +25,13 @@ def test_a_failing_phase_stops_neither_escalation_nor_delivery(
     def broken(at: object) -> int:
         raise StepFailed("open_due_assessments", "RuntimeError")
 
+    def unknown(at: object) -> list[str]:
+        raise StepFailed("idle_phases", "ConfigError")
+
     monkeypatch.setattr(sweep_flow, "open_due_assessments", broken)
-    # Every phase runs (the probe would find no case missing its next assessment here).
-    monkeypatch.setattr(sweep_flow, "idle_phases", lambda at: [])
+    # The probe failing too: every phase runs (the broken one included, which the probe would
+    # have left idle, having no case to open here) and reports for itself.
+    monkeypatch.setattr(sweep_flow, "idle_phases", unknown)
     with pytest.raises(SweepIncomplete) as failed:
         sweep_flow.reassessment_sweep(clock.now())
     assert failed.value.failed == {"opened": "RuntimeError"}

@@ -103,8 +103,9 @@ def test_a_closed_case_is_not_reminded(napp: App, clock: FixedClock, mail: Route
 
 
 def test_with_no_order_near_its_expiry_the_step_reads_nothing_more(napp: App) -> None:
-    """The usual sweep: one query finds no order near its expiry, and nothing else is read
-    (neither the marks of no threats nor the people of no cases)."""
+    """The usual sweep: one query finds no order near its expiry (after the agencies' zones,
+    for their dates), and nothing else is read (neither the marks of no threats nor the people
+    of no cases)."""
     from harbour.notify import order_reminders
     from harbour.notify.digests import Digests
     from tests.support import executed
@@ -114,4 +115,5 @@ def test_with_no_order_near_its_expiry_the_step_reads_nothing_more(napp: App) ->
         counts, started = napp.run(lambda uow: order_reminders.remind(uow, uow.now(), Digests()))
     assert (counts["orders_expiring"], started) == (0, {})
     selects = [s for s, _ in seen if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) == 1 and "threat_sources" in selects[0]
+    assert len(selects) == 2 and "agencies.timezone" in selects[0]
+    assert "threat_sources" in selects[1]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,7 @@ from harbour.clock import FixedClock
 from harbour.db.models import Agency, Alert, Assessment, Case, ReminderMark, ThreatSource
 from harbour.domain.policy import reminder_times
 from harbour.errors import HarbourError
+from harbour.notify.order_reminders import any_due
 from harbour.orchestration.sweep import idle_phases, sweep
 from tests.cli.helpers import answers_file
 from tests.conftest import START
@@ -87,9 +88,10 @@ def test_a_phase_is_idle_until_its_rows_come_due_and_an_idle_sweep_takes_no_row(
     assert set(report.values()) == {0}
     shown = [str(sql) for sql, _ in statements]
     assert not [sql for sql in shown if "FOR UPDATE" in sql or "BEGIN IMMEDIATE" in sql]
-    # Two reads: the probe's four statements (the quick questions, the zones, the cases missing
-    # their next, the reminders) and the events' page; on SQLite, the BEGIN of each.
-    assert len(shown) <= 7
+    # Two reads: the probe's five statements (the agencies' zones for the orders' dates, the
+    # quick questions, the zones for the cutoffs, the cases missing their next, the reminders)
+    # and the events' page; on SQLite, the BEGIN of each.
+    assert len(shown) <= 8
 
     visit = visits.start_visit(
         seeded, "cw1", back_at=(START + timedelta(minutes=60)).isoformat(), location="MKV 1 Elm"
@@ -105,6 +107,10 @@ def test_a_phase_is_idle_until_its_rows_come_due_and_an_idle_sweep_takes_no_row(
     warned_from = steps_due.due_at - seeded.reference.policy.missing_warn_before.delta
     assert "missing" in idle_phases(seeded, warned_from - timedelta(seconds=1))
     assert "missing" not in idle_phases(seeded, warned_from)
+    clock.set(warned_from)
+    assert sweep(seeded).missing == 1
+    assert "missing" in idle_phases(seeded, steps_due.due_at - timedelta(seconds=1))  # warned
+    assert "missing" not in idle_phases(seeded, steps_due.due_at)  # then overdue
 
     # The visit's alert, unacknowledged, climbs at its next escalation time.
     climbs_at = seeded.run(
@@ -127,6 +133,24 @@ def test_a_phase_is_idle_until_its_rows_come_due_and_an_idle_sweep_takes_no_row(
     assert "reminders" not in idle_phases(seeded, clock.now())
     assert sweep(seeded).reminders == 1
     assert "reminders" in idle_phases(seeded, clock.now())
+    # Renewed, 8 days from its end in the agency's zone: the 30-day reminder now, the 7-day one
+    # from the agency's midnight a day later (not UTC's).
+    zone = ZoneInfo(seeded.run(lambda uow: uow.session.scalar(select(Agency.timezone).join(Case))))
+    expiry = clock.now().astimezone(zone).date() + timedelta(days=8)
+    seeded.run(
+        lambda uow: uow.session.execute(
+            update(ThreatSource)
+            .where(ThreatSource.case_id == case.id)
+            .values(protective_order_expires_on=expiry)
+        )
+    )
+    assert sweep(seeded).reminders == 1
+    seven_days = datetime.combine(expiry - timedelta(days=7), time(0), tzinfo=zone)
+
+    def order_due(at: datetime) -> bool:  # the orders' part of the reminders' question
+        return bool(seeded.read(lambda uow: uow.session.scalar(select(any_due(uow, at)))))
+
+    assert not order_due(seven_days - timedelta(seconds=1)) and order_due(seven_days)
 
     # A case left without its next assessment: the opening phase runs once its first reminder
     # comes due, and the reminders with it (what it opens may be due at once).
