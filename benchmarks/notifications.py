@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 from benchmarks.common import START, Row, temp_store
 from harbour.admin.staffing import AgencyIn, StaffIn, create_agency, create_staff
 from harbour.app import App, UnitOfWork
-from harbour.cases.intake import refer
+from harbour.cases.intake import Referred, refer
 from harbour.clock import FixedClock
 from harbour.db.base import new_id
 from harbour.db.models import Case, OutboxMessage
@@ -84,7 +84,7 @@ class Bench:
     clock: FixedClock
     receiver: Receiver
     agency_id: str
-    case: Case
+    case: Referred
 
     def path(self, tag: str) -> str:
         return RouteBook.chat_path(tag)

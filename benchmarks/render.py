@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +60,9 @@ def run(size: int = 2000) -> list[Row]:
             for fmt, v in views.items()
         ]
         work: dict[str, Callable[[], Any]] = {
-            "bare": lambda p=prepared: [template.render(**context) for template, context in p],
-            "render": lambda v=views, a=audience: render_views(v, a, templates_dir=folder),
-            "snapshot": lambda a=audience: render_copies(plan, a, FORMATS, templates_dir=folder),
+            "bare": partial(_render_bare, prepared),
+            "render": partial(render_views, views, audience, templates_dir=folder),
+            "snapshot": partial(render_copies, plan, audience, FORMATS, templates_dir=folder),
         }
         spent = dict.fromkeys(work, 0.0)
         per_round = max(1, size // ROUNDS)
@@ -175,3 +176,7 @@ def full_plan(catalogue: Catalogue) -> PlanSnapshot:
             ResourceView(r.code, r.name, r.call, r.text, r.emergency) for r in catalogue.resources
         ),
     )
+
+
+def _render_bare(prepared: list[tuple[Any, dict[str, Any]]]) -> list[str]:
+    return [template.render(**context) for template, context in prepared]

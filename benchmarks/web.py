@@ -8,6 +8,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from benchmarks.alert import _safest
@@ -71,7 +72,7 @@ def _pages(app: App, backend: str, size: int, repeats: int) -> list[Row]:
         served: list[float] = []
         bare: list[float] = []
         for _ in range(repeats):  # alternating, so that the machine's load falls on both
-            served.append(_timed(lambda p=path: web.get(p)))
+            served.append(_timed(partial(web.get, path)))
             bare.append(_timed(direct))
         for label, pick in (("p50", _median), ("p95", _p95)):
             rows.append(
@@ -91,7 +92,11 @@ def _render(app: App, who: Any, template: str, shown: dict[str, Any]) -> str:
     """What the page handler renders, called directly (``pages.render`` without a request)."""
     off = dict.fromkeys(("due", "overdue", "escalated"), False)
     extra = {"filters": off, "links": {"previous": None, "next": "/?page=2"}}
-    own = {"caseload": extra, "case": {"points": pages.ASSESSMENT_POINTS}}.get(template, {})
+    by_page: dict[str, dict[str, Any]] = {
+        "caseload": extra,
+        "case": {"points": pages.ASSESSMENT_POINTS},
+    }
+    own = by_page.get(template, {})
     context = {"title": "-", **own, **shown}
     values = pages.page_values(who, template, context)
     return templating.render(app.settings.templates_dir, f"web/{template}.html", values)
