@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, select, union_all
+from sqlalchemy import and_, exists, func, or_, select, union_all
 
 from harbour import events
 from harbour.access import Actor, agency_zone, on_case
@@ -145,10 +145,22 @@ def open_after_reopen(uow: UnitOfWork, case: Case) -> Assessment:
 
 def discharged_at(uow: UnitOfWork, case: Case) -> datetime | None:
     """When the case was last discharged (from its event log)."""
-    return uow.session.scalar(
-        select(func.max(LifecycleEvent.occurred_at)).where(
-            LifecycleEvent.case_id == case.id, LifecycleEvent.name == events.CASE_DISCHARGED
-        )
+    return uow.session.scalar(_last_discharge(case.id))
+
+
+def _last_discharge(case_id: Any) -> Any:
+    return select(func.max(LifecycleEvent.occurred_at)).where(
+        LifecycleEvent.case_id == case_id, LifecycleEvent.name == events.CASE_DISCHARGED
+    )
+
+
+def _follow_ups_done(case_id: Any, since: Any) -> Any:
+    """How many follow-ups the case has completed since ``since`` (its last discharge)."""
+    return select(func.count(Assessment.id)).where(
+        Assessment.case_id == case_id,
+        Assessment.point == P.FOLLOW_UP,
+        Assessment.status == AssessmentStatus.COMPLETED,
+        Assessment.completed_at >= since,
     )
 
 
@@ -158,14 +170,7 @@ def follow_up_schedule(uow: UnitOfWork, case: Case) -> tuple[list[datetime], int
     if since is None:
         return [], 0
     dues = follow_up_dues(uow.reference.policy, since, agency_zone(uow, case.agency_id))
-    done = uow.session.scalar(
-        select(func.count(Assessment.id)).where(
-            Assessment.case_id == case.id,
-            Assessment.point == P.FOLLOW_UP,
-            Assessment.status == AssessmentStatus.COMPLETED,
-            Assessment.completed_at >= since,
-        )
-    )
+    done = uow.session.scalar(_follow_ups_done(case.id, since))
     return dues, int(done or 0)
 
 
@@ -236,10 +241,22 @@ def cases_missing_next(uow: UnitOfWork, *, due_by: datetime) -> list[str]:
     ]
     maybe = list(uow.session.scalars(union_all(*in_range)))
     exact: set[str] = set()
+    finished = _follow_ups_finished(len(uow.reference.policy.follow_ups_after_discharge))
     for first in range(0, len(maybe), CHECK_CHUNK):
         chunk = maybe[first : first + CHECK_CHUNK]
-        exact.update(uow.session.scalars(select(Case.id).where(Case.id.in_(chunk), ~has_open)))
+        query = select(Case.id).where(Case.id.in_(chunk), ~has_open, ~finished)
+        exact.update(uow.session.scalars(query))
     return sorted(exact)
+
+
+def _follow_ups_finished(count: int) -> Any:
+    """A discharged case with every follow-up done since its last discharge (``count`` by the
+    policy), or with no discharge on record: nothing to open (``open_next_follow_up``), so not
+    found sweep after sweep until someone closes it. A policy with more follow-ups finds it
+    again."""
+    since = _last_discharge(Case.id).correlate(Case).scalar_subquery()
+    done = _follow_ups_done(Case.id, since).correlate(Case).scalar_subquery()
+    return and_(Case.status == CaseStatus.DISCHARGED, or_(since.is_(None), done >= count))
 
 
 CHECK_CHUNK = 1000  # case ids per exact test

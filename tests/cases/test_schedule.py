@@ -111,6 +111,15 @@ def test_discharge_follow_ups_and_the_sweep_reconciler(
     assert seeded.run(reconcile) == []
     assert open_assessments(seeded, ref) == [("follow_up", due)]
 
+    # Every follow-up done: nothing is left to open, and the sweep no longer finds the case
+    # (discharged, with no assessment open) sweep after sweep until someone closes it.
+    for _ in seeded.reference.policy.follow_ups_after_discharge:
+        [(point, due)] = open_assessments(seeded, ref)
+        clock.set(due)
+        submit_assessment(seeded, "cw1", ref, "follow_up", answers)
+    assert open_assessments(seeded, ref) == []
+    assert seeded.run(reconcile) == []
+
 
 def _case(
     uow: UnitOfWork,
@@ -159,7 +168,8 @@ def test_cases_missing_next_finds_exactly_the_cases_due_by_the_horizon_without_a
             for shape in shapes:
                 for due in (None, uow.now() - timedelta(days=9), uow.now() + horizon):
                     case_id = _case(uow, agency_id, status, *shape, due=due)
-                    if status not in ("referred", "closed") and "open" not in shape:
+                    # A discharged case with no discharge on record has no follow-up to open.
+                    if status not in ("referred", "closed", "discharged") and "open" not in shape:
                         expected.add(case_id)
                 # Due after the horizon: left for a later sweep, before its first reminder.
                 _case(uow, agency_id, status, *shape, due=uow.now() + horizon * 2)
