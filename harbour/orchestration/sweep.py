@@ -104,19 +104,18 @@ def error_code(exc: BaseException) -> str:
 
 
 def idle_phases(app: App, now: datetime) -> list[str]:
-    """The phases with nothing to do at ``now``, each asked its own question in one read:
-    alerts to escalate, visits to alert on, missing steps to warn of (one statement), cases
-    missing their next assessment, reminders to fire. Most sweeps find nothing new, and then
-    start none of those phases' transactions (on SQLite take no write lock; under Prefect run
-    no task). What comes due after this read waits for the next sweep, as it would had it come
-    due just after this one. (The events phase asks for itself, at the end: the phases before it
-    record events.) If the read fails, none is idle: each phase runs and reports its own
-    failure."""
+    """The phases with nothing to do at ``now``, each asked its own question in one read
+    (alerts to escalate, visits to alert on, missing steps to warn of, orders near their end:
+    one statement; then cases missing their next assessment; reminders to fire). Most sweeps
+    find nothing new, and then start none of those phases' transactions (on SQLite take no
+    write lock; under Prefect run no task). What comes due after this read waits for the next
+    sweep, as it would had it come due just after this one. (The events phase asks for itself,
+    at the end: the phases before it record events.) If the read fails, none is idle: each
+    phase runs and reports its own failure."""
     from harbour.notify import alerts, missing_alerts, order_reminders, reminders, visit_checks
 
-    policy = app.reference.policy
-
     def ask(uow: UnitOfWork) -> list[str]:
+        policy = uow.reference.policy
         cheap = {
             "escalated": alerts.awaiting_escalation(now).exists(),
             "visits": visit_checks.awaiting_alert(now).exists(),

@@ -176,3 +176,15 @@ def test_when_the_probe_cannot_read_every_phase_runs(
     monkeypatch.setattr(seeded, "read", unreadable)
     assert idle_phases(seeded, START) == []
     assert "sweep probe failed: database_unavailable" in caplog.text
+
+
+def test_when_the_reference_files_cannot_be_read_every_phase_runs(
+    seeded: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe reads the policy inside its guard: a policy that cannot be loaded leaves every
+    phase to run (and fail, naming its code) rather than stopping the sweep before escalation."""
+    app = App(seeded.settings.model_copy(update={"policy_file": Path("/nonexistent.yaml")}))
+    try:
+        assert idle_phases(app, START) == []
+    finally:
+        app.dispose()
