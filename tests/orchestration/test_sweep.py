@@ -178,9 +178,7 @@ def test_when_the_probe_cannot_read_every_phase_runs(
     assert "sweep probe failed: database_unavailable" in caplog.text
 
 
-def test_when_the_reference_files_cannot_be_read_every_phase_runs(
-    seeded: App, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_when_the_reference_files_cannot_be_read_every_phase_runs(seeded: App) -> None:
     """The probe reads the policy inside its guard: a policy that cannot be loaded leaves every
     phase to run (and fail, naming its code) rather than stopping the sweep before escalation."""
     app = App(seeded.settings.model_copy(update={"policy_file": Path("/nonexistent.yaml")}))
