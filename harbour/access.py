@@ -80,6 +80,17 @@ def agency_zone(uow: UnitOfWork, agency_id: str) -> ZoneInfo:
     return zone
 
 
+def agency_zones(uow: UnitOfWork) -> list[str]:
+    """Every agency's time zone, each named once: read once per transaction (the sweep's
+    reminders and protective orders both work out dates and cutoffs from them)."""
+    zones: list[str] | None = uow.memo.get("access.zones")
+    if zones is None:
+        zones = uow.memo["access.zones"] = list(
+            uow.session.scalars(select(Agency.timezone).distinct())
+        )
+    return zones
+
+
 def _zone_memo(agency_id: str) -> str:
     return f"access.zone:{agency_id}"
 

@@ -51,8 +51,9 @@ def get_app() -> Any:
         app = App(settings, clock) if clock else App(settings)
         # Start-up is over: what is alive now (the modules, the settings, the reference files
         # read) lives as long as the process, so the collector need not walk it again, during
-        # the command or at its exit (together a fifth of a short command's time). Not for a factory's App: tests
-        # and the demo create many in one process, and what they drop must still be collected.
+        # the command or at its exit (together a fifth of a short command's time). Not for a
+        # factory's App: tests and the demo create many in one process, and what they drop
+        # must still be collected.
         gc.freeze()
     app.urgent_written = set()  # this command's own pages, for its warning (after_commit)
     return app

@@ -23,6 +23,8 @@ from harbour.domain.vocab import AlertKind, NotificationKind
 from harbour.notify import alerts
 
 KINDS = (AlertKind.MISSING_STEPS_DUE, AlertKind.MISSING_STEPS_OVERDUE)
+# A step not done, of an episode whose youth is not back.
+_steps_open = (MissingEpisode.returned_at.is_(None), MissingStep.done_at.is_(None))
 
 
 def raise_due(uow: UnitOfWork, now: datetime, episode_id: str | None = None) -> int:
@@ -66,10 +68,6 @@ def any_due(policy: Policy, now: datetime) -> Any:
         )
         .exists()
     )
-
-
-# A step not done, of an episode whose youth is not back.
-_steps_open = (MissingEpisode.returned_at.is_(None), MissingStep.done_at.is_(None))
 
 
 def _open(uow: UnitOfWork, episode: str, case_id: str, kind: AlertKind, due_at: datetime) -> int:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, exists, false, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from harbour.access import agency_zones
 from harbour.app import UnitOfWork
 from harbour.db.models import Agency, Case, OrderReminderMark, ThreatSource
 from harbour.domain import orders, refs
@@ -73,7 +74,7 @@ def _candidates_query(uow: UnitOfWork, now: datetime) -> Any:
     expires_on, mark = ThreatSource.protective_order_expires_on, OrderReminderMark
     # Each agency's today: zones on the same date share one condition (a handful at most).
     zones_on: dict[date, list[str]] = defaultdict(list)
-    for zone in uow.session.scalars(select(Agency.timezone).distinct()):
+    for zone in agency_zones(uow):
         zones_on[now.astimezone(ZoneInfo(zone)).date()].append(zone)
     unfired = [
         and_(

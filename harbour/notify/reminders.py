@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, bindparam, exists, or_, select, text, tuple_, update
 
 from harbour import events
+from harbour.access import agency_zones
 from harbour.app import UnitOfWork
 from harbour.db.models import Agency, Assessment, Case, ReminderMark
 from harbour.domain import refs
@@ -267,7 +268,7 @@ class Cutoffs:
     @classmethod
     def of(cls, uow: UnitOfWork, thresholds: Thresholds, now: datetime) -> Cutoffs:
         offsets = [offset for *_, offset in thresholds.specs]
-        zones = uow.session.scalars(select(Agency.timezone).distinct())
+        zones = agency_zones(uow)
         exact = thresholds.in_fixed_order and all(
             _steady(ZoneInfo(zone), now, offsets) for zone in zones
         )
