@@ -105,7 +105,10 @@ def case_overview(app: App, actor_handle: str | None, ref: str) -> CaseOverview:
             plan=shown,
             covers=running_covers(uow, case, with_reasons=False),
             summary_only=not full,
-            expired_orders=_expired_orders(uow, case, agency_today(uow, case.agency_id)),
+            # Threat-source information: not in a summary (as ``case show`` withholds it).
+            expired_orders=_expired_orders(uow, case, agency_today(uow, case.agency_id))
+            if full
+            else 0,
             missing_since_local=local_time(gone, zone) if gone else None,
             missing_hours=int((now - gone).total_seconds() // 3600) if gone else None,
             drafts=_drafts(uow, actor, case, zone) if may(uow, actor, case, "case.assess") else (),

@@ -5,6 +5,7 @@ answers like a missing one. Each test runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -165,6 +166,23 @@ def test_a_coordinator_sees_the_summary_of_an_assigned_case(
     assert "Show details" not in page.text and "Version 1" not in page.text
     details = web.post(path, data={"csrf": csrf_of(web)})
     assert details.status_code == 403 and MARKER not in details.text
+
+
+def test_a_coordinators_summary_says_nothing_of_the_threat_sources(
+    seeded: App, clock: FixedClock, ref: str
+) -> None:
+    # The referral's protective order expires 2027-01-31; a year on, it has run out. Its
+    # caseworker sees the flag; a coordinator's summary keeps the threat sources out of it, as
+    # `harbour case show` does.
+    clock.advance(timedelta(days=400))
+    path = f"/cases/{short_form(ref)}"
+    caseworker, _ = signed_in(seeded, clock, "cw1")
+    assert "protective order expired" in caseworker.get(path).text
+    coordinator, _ = signed_in(seeded, clock, "coord")
+    page = coordinator.get(path)
+    assert page.status_code == 200 and "Summary" in page.text
+    assert "protective order" not in page.text
+    assert invoke(seeded, "case", "show", ref, "--as", "coord", "--json").json()["threats"] == []
 
 
 def _case_id(app: App, ref: str) -> str:
