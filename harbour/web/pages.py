@@ -301,6 +301,8 @@ def alert_id_of(request: Request) -> str:
 
 @staff_page
 async def caseload(request: Request, who: SignedIn) -> Response:
+    if not permitted(who.role, "case.list"):  # an admin: their console starts at the staff
+        return RedirectResponse("/staff", status_code=303)
     query = request.query_params
     filters = {name: query.get(name) == "1" for name in ("due", "overdue", "escalated")}
     page_text = query.get("page", "1")

@@ -100,7 +100,7 @@ def sign_in(
 
 
 def csrf_of(web: TestClient, path: str = "/") -> str:
-    page = web.get(path)
+    page = web.get(path, follow_redirects=True)  # an admin's "/" leads to the staff page
     found = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert found, page.text[:300]
     return found.group(1)

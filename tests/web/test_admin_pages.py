@@ -42,6 +42,22 @@ def _unchanged(app: App, before: dict[str, int]) -> bool:
     return row_counts(app) | {"audit_events": 0} == before | {"audit_events": 0}
 
 
+def test_an_admins_console_starts_at_their_staff(seeded: App, clock: FixedClock) -> None:
+    # An admin has no caseload: signing in (to "/") leads to the staff page, the menu offers
+    # no caseload, and a refusal's page leads back to the start, not to another refusal.
+    web, _ = signed_in(seeded, clock, "adm")
+    start = web.get("/")
+    assert start.status_code == 303 and start.headers["location"] == "/staff"
+    staff = web.get("/staff")
+    assert staff.status_code == 200 and ">Caseload</a>" not in staff.text
+    refused = web.get("/escalations")
+    assert refused.status_code == 403
+    assert '<a href="/">Back to the start</a>' in refused.text
+    worker, _ = signed_in(seeded, clock, "cw1")
+    assert worker.get("/").status_code == 200
+    assert '<a href="/">Back to the caseload</a>' in worker.get("/staff").text
+
+
 def test_an_admin_changes_a_role_from_the_staff_page(seeded: App, clock: FixedClock) -> None:
     new_case(seeded)  # cw1's
     nadm = agency_admin(seeded)
