@@ -1,10 +1,15 @@
 """A case's people and threat sources after referral: add and edit, as ``harbour case
 person|threat add|edit`` do, with the same checks (the services'). An edit form opens on the
 entry as ``case show`` has it (an audited read); what was changed is sent as the change, what
-was emptied as a clearing."""
+was emptied as a clearing. The form carries a fingerprint of the entry it showed: sent after
+someone else changed the entry, it is refused and shows the entry as it is now, so a change is
+never worked out against values nobody saw (which would undo the other change)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import re
 from typing import Any
 
@@ -40,6 +45,12 @@ KNOWN = re.compile("|".join(ALL))
 ALIASES = {"--" + f.replace("_", "-"): f for f in ALL}
 
 
+STALE = (
+    "someone changed this entry since the form was opened; it is shown as it is now: "
+    "make your change again"
+)
+
+
 def _what(request: Request) -> str:
     what = {"people": "person", "threats": "threat"}.get(request.url.path.split("/")[3])
     if what is None:
@@ -66,6 +77,7 @@ def _page(
     number: int | None,
     typed: dict[str, str],
     refusal: forms.Refusal | None = None,
+    shown: str | None = None,
 ) -> Response:
     shape = _shape(what, kind)
     kinds = THREAT_KINDS if what == "threat" else PERSON_KINDS
@@ -86,6 +98,7 @@ def _page(
         texts=TEXTS[shape],
         flags=FLAGS[shape],
         typed=typed,
+        shown=shown,
     )
 
 
@@ -101,6 +114,15 @@ def _typed(entry: dict[str, Any]) -> dict[str, str]:
     if entry.get("kind") == "caretaker":
         shown["caretaker"] = forms.ON
     return shown
+
+
+def _fingerprint(who: SignedIn, what: str, was: dict[str, str]) -> str:
+    """The editable values of an entry as its form shows them (``_typed``), as one value: keyed
+    by the session's secret, so that it tells nothing of them beyond the page it is on."""
+    shape = _shape(what, was["kind"])
+    values = {name: was.get(name) for name in ("kind", *TEXTS[shape], *FLAGS[shape])}
+    payload = json.dumps(values, sort_keys=True).encode()
+    return hmac.new(who.csrf_token.encode(), payload, hashlib.sha256).hexdigest()
 
 
 @staff_page
@@ -146,7 +168,8 @@ async def edit_form(request: Request, who: SignedIn) -> Response:
     entry = await call(
         adapter.entry_of, harbour(request), who.handle, ref_of(request), what, number
     )
-    return _page(request, who, what, str(entry["kind"]), number, _typed(entry))
+    was = _typed(entry)
+    return _page(request, who, what, was["kind"], number, was, shown=_fingerprint(who, what, was))
 
 
 @staff_page
@@ -158,8 +181,12 @@ async def edit(request: Request, who: SignedIn) -> Response:
     app = harbour(request)
     entry = await call(adapter.entry_of, app, who.handle, ref, what, number)
     was = _typed(entry)
-    kind = str(entry["kind"])
+    kind = was["kind"]
     shape = _shape(what, kind)
+    now = _fingerprint(who, what, was)
+    if not hmac.compare_digest(typed.get("shown", ""), now):  # changed since it was shown
+        stale = forms.Refusal(general=[("not done", STALE)], code="entry_changed")
+        return _page(request, who, what, kind, number, was, stale, shown=now)
     fields: dict[str, Any] = {}
     clear = []
     for name in TEXTS[shape]:
@@ -177,7 +204,7 @@ async def edit(request: Request, who: SignedIn) -> Response:
         await call(adapter.edit_entry, app, who.handle, ref, what, number, fields, clear)
     except InvalidInput as exc:
         refusal = forms.refusal(exc, KNOWN, ALIASES)
-        return _page(request, who, what, kind, number, typed, refusal)
+        return _page(request, who, what, kind, number, typed, refusal, shown=now)
     except Conflict as exc:
-        return _page(request, who, what, kind, number, typed, forms.conflict(exc))
+        return _page(request, who, what, kind, number, typed, forms.conflict(exc), shown=now)
     return RedirectResponse(f"/cases/{ref}", status_code=303)

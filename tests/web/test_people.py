@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import re
 
+from starlette.testclient import TestClient
+
 from harbour.app import App
+from harbour.cases.details import edit_person, edit_threat
 from harbour.cases.reads import show_case
 from harbour.clock import FixedClock
 from harbour.domain.refs import short_form
@@ -15,6 +18,13 @@ from tests.notify.helpers import new_case
 from tests.web.forming import counts
 from tests.web.helpers import csrf_of, signed_in
 from tests.web.test_workbench import actions
+
+
+def shown_on(web: TestClient, path: str) -> str:
+    """The fingerprint an edit form carries of the entry it showed."""
+    found = re.search(r'name="shown" value="([0-9a-f]+)"', web.get(path).text)
+    assert found, path
+    return found.group(1)
 
 
 def test_add_and_edit_people_and_threats(seeded: App, clock: FixedClock) -> None:
@@ -44,9 +54,16 @@ def test_add_and_edit_people_and_threats(seeded: App, clock: FixedClock) -> None
 
     form = web.get(f"/cases/{case}/people/{number}")
     assert form.status_code == 200 and 'value="MKCOACH"' in form.text
+    shown = shown_on(web, f"/cases/{case}/people/{number}")
     edited = web.post(
         f"/cases/{case}/people/{number}",
-        data={"csrf": csrf, "name": "MKCOACH", "relationship": "", "phone": "555-0100"},
+        data={
+            "csrf": csrf,
+            "shown": shown,
+            "name": "MKCOACH",
+            "relationship": "",
+            "phone": "555-0100",
+        },
     )
     assert edited.status_code == 303, edited.text[-1500:]
     after = next(p for p in show_case(seeded, "cw1", reference).people if p["person"] == number)
@@ -68,6 +85,7 @@ def test_add_and_edit_people_and_threats(seeded: App, clock: FixedClock) -> None
         f"/cases/{case}/threats/0",
         data={
             "csrf": csrf,
+            "shown": shown_on(web, f"/cases/{case}/threats/0"),
             "kind": "trafficker",
             "name": "MKtraffickername",
             "description": "MKdesc",
@@ -104,6 +122,8 @@ def test_refusals_beside_their_field_write_nothing(seeded: App, clock: FixedCloc
         ),
         ("people/0", {"name": "MKY", "date_of_birth": "2999-01-01"}, "date_of_birth"),
     ):
+        if not path.endswith("new"):
+            data |= {"shown": shown_on(web, f"/cases/{case}/{path}")}
         refused = web.post(f"/cases/{case}/{path}", data={"csrf": csrf} | data)
         assert refused.status_code == 400, (path, data, refused.text[-800:])
         assert re.search(rf'id="f-{field}-error"', refused.text), (
@@ -120,3 +140,76 @@ def test_refusals_beside_their_field_write_nothing(seeded: App, clock: FixedCloc
     )
     assert refused.status_code == 403
     assert counts(seeded) == before
+
+
+def test_a_form_sent_after_a_colleague_changed_the_entry_undoes_nothing(
+    seeded: App, clock: FixedClock
+) -> None:
+    # The caseworker opens the aunt's form; a supervisor then gives her a new phone number. The
+    # caseworker's form, which changes only the relationship, would have put the old number
+    # back: it is refused, and shows the entry as it is now; sent again from there, it applies.
+    reference = new_case(seeded).reference
+    case = short_form(reference)
+    aunt = next(p for p in show_case(seeded, "cw1", reference).people if p["kind"] != "youth")
+    path = f"/cases/{case}/people/{aunt['person']}"
+    web, _ = signed_in(seeded, clock, "cw1")
+    opened = web.get(path).text
+    typed = dict(re.findall(r'name="([a-z_]+)" [^>]*value="([^"]*)"', opened))
+    typed |= {name: "on" for name in re.findall(r'name="([a-z_]+)"[^>]*checked', opened)}
+    edit_person(seeded, "sup", reference, aunt["person"], {"phone": "555-0142"})
+    before = counts(seeded)
+
+    refused = web.post(path, data=typed | {"relationship": "MKaunt, maternal"})
+    assert refused.status_code == 400
+    assert "someone changed this entry since the form was opened" in refused.text
+    assert 'value="555-0142"' in refused.text and "MKaunt, maternal" not in refused.text
+    after = next(
+        p for p in show_case(seeded, "sup", reference).people if p["person"] == aunt["person"]
+    )
+    assert after["phone"] == "555-0142" and after.get("relationship") == aunt.get("relationship")
+    assert counts(seeded) == before
+
+    again = dict(re.findall(r'name="([a-z_]+)" [^>]*value="([^"]*)"', refused.text))
+    again |= {name: "on" for name in re.findall(r'name="([a-z_]+)"[^>]*checked', refused.text)}
+    sent = web.post(path, data=again | {"relationship": "MKaunt, maternal"})
+    assert sent.status_code == 303, sent.text[-1500:]
+    after = next(
+        p for p in show_case(seeded, "sup", reference).people if p["person"] == aunt["person"]
+    )
+    assert after["phone"] == "555-0142" and after["relationship"] == "MKaunt, maternal"
+
+
+def test_a_stale_form_neither_reapproves_a_contact_nor_restores_an_order(
+    seeded: App, clock: FixedClock
+) -> None:
+    # The youth withdrew their approval of a contact, and the protective order was lifted, after
+    # the caseworker opened both forms: sending them as they were changes nothing.
+    reference = new_case(seeded).reference
+    case = short_form(reference)
+    details = show_case(seeded, "cw1", reference)
+    friend = next(p for p in details.people if p["kind"] == "trusted_contact")
+    web, _ = signed_in(seeded, clock, "cw1")
+    forms = {}
+    for path in (f"/cases/{case}/people/{friend['person']}", f"/cases/{case}/threats/0"):
+        opened = web.get(path).text
+        typed = dict(re.findall(r'name="([a-z_]+)" [^>]*value="([^"]*)"', opened))
+        forms[path] = typed | {n: "on" for n in re.findall(r'name="([a-z_]+)"[^>]*checked', opened)}
+    edit_person(seeded, "sup", reference, friend["person"], {"approved_by_youth": False})
+    edit_threat(
+        seeded,
+        "sup",
+        reference,
+        0,
+        {"protective_order": False},
+        ["protective_order_expires_on", "protective_order_details"],
+    )
+    before = counts(seeded)
+    for path, typed in forms.items():
+        assert web.post(path, data=typed | {"name": "MKrenamed"}).status_code == 400
+    assert counts(seeded) == before
+    now = show_case(seeded, "sup", reference)
+    assert (
+        next(p for p in now.people if p["person"] == friend["person"])["approved_by_youth"] is False
+    )
+    assert now.threats[0]["protective_order"] is False
+    assert all(p.get("name") != "MKrenamed" for p in (*now.people, *now.threats))
