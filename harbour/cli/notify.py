@@ -26,7 +26,7 @@ def notify_check(actor: As = None, as_json: Json = False) -> None:
     """Check the routes: the staff records' (their email and chat address through the agency's
     settings) and the Apprise routes file's (shared routes, and overrides of a person's); list
     staff and roles with no route, agencies with nobody to page for an imminent threat, and open
-    alerts that found nobody to page."""
+    alerts that reached nobody (nobody left to page, or every send failed so far)."""
     from harbour.notify.console import check
 
     report = check(get_app(), actor)
@@ -38,7 +38,7 @@ def notify_check(actor: As = None, as_json: Json = False) -> None:
     if not report.ok:
         from harbour.errors import ConfigError
 
-        raise ConfigError("nobody_to_page", "an alert would reach nobody (listed above)")
+        raise ConfigError("nobody_to_page", "an alert reaches nobody (listed above)")
 
 
 def _check_text(report: RoutesCheck) -> str:
@@ -58,7 +58,12 @@ def _check_text(report: RoutesCheck) -> str:
             + ", ".join(report.nobody_to_page)
         )
     lines += [
-        f"alert {a.alert} ({a.kind}, {a.agency}) found nobody to page"
+        f"alert {a.alert} ({a.kind}, {a.agency}) "
+        + (
+            "found nobody to page"
+            if a.why == "nobody_left"
+            else "reached nobody: every send failed"
+        )
         for a in report.alerts_paging_nobody
     ]
     return "\n".join(lines)

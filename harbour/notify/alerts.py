@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select, true, update
+from sqlalchemy import and_, exists, or_, select, true, update
 
 from harbour import events
 from harbour.access import (
@@ -368,6 +368,18 @@ def stuck() -> Any:
     return select(Alert).where(
         Alert.acknowledged_at.is_(None), Alert.next_escalation_at.is_not(None), or_(*at_top)
     )
+
+
+def unreached() -> Any:
+    """Open alerts none of whose pages was sent, though one was tried: every send so far failed
+    (each is tried again; ``harbour notify test`` finds the route at fault)."""
+    M = OutboxMessage
+    by_case = and_(M.case_id == Alert.case_id, M.alert_id == Alert.id)
+    by_agency = and_(M.case_id.is_(None), M.agency_id == Alert.agency_id, M.alert_id == Alert.id)
+    page = or_(by_case, by_agency)
+    tried = exists().where(page, M.attempts > 0)
+    sent = exists().where(page, M.status == OutboxStatus.SENT)
+    return select(Alert).where(Alert.acknowledged_at.is_(None), tried, ~sent)
 
 
 def lane_of(kind: str) -> Lane:

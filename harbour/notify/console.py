@@ -17,7 +17,7 @@ from harbour.app import App, UnitOfWork
 from harbour.db.models import Agency, Alert, OutboxMessage, Staff
 from harbour.domain.vocab import AlertKind, NotificationKind, OutboxStatus
 from harbour.errors import ConfigError, InvalidInput, NotFound
-from harbour.notify.alerts import LADDERS, stuck
+from harbour.notify.alerts import LADDERS, stuck, unreached
 from harbour.notify.directory import routes_of
 from harbour.notify.messages import compose
 from harbour.notify.outbox import counts
@@ -50,14 +50,16 @@ class RouteShown:
 
 @dataclass(frozen=True)
 class StuckAlert:
-    """An open alert whose ladder found nobody left to page."""
+    """An open alert that reached nobody: its ladder found nobody left to page
+    (``nobody_left``), or every send of its pages failed so far (``sends_failed``)."""
 
     alert: str
     kind: str
     agency: str
+    why: str
 
     def as_json(self) -> dict[str, str]:
-        return {"alert": self.alert, "kind": self.kind, "agency": self.agency}
+        return {"alert": self.alert, "kind": self.kind, "agency": self.agency, "why": self.why}
 
 
 @dataclass(frozen=True)
@@ -161,13 +163,15 @@ def _nobody_to_page(uow: UnitOfWork, agency_id: str | None) -> list[str]:
 
 
 def _stuck_alerts(uow: UnitOfWork, agency_id: str | None) -> list[StuckAlert]:
-    query = stuck().add_columns(Agency.name).join(Agency, Agency.id == Alert.agency_id)
-    query = query.order_by(Alert.opened_at)
-    if agency_id is not None:
-        query = query.where(Agency.id == agency_id)
-    return [
-        StuckAlert(alert.id, alert.kind, agency) for alert, agency in uow.session.execute(query)
-    ]
+    found: dict[str, StuckAlert] = {}
+    for why, alerts in (("nobody_left", stuck()), ("sends_failed", unreached())):
+        query = alerts.add_columns(Agency.name).join(Agency, Agency.id == Alert.agency_id)
+        query = query.order_by(Alert.opened_at)
+        if agency_id is not None:
+            query = query.where(Agency.id == agency_id)
+        for alert, agency in uow.session.execute(query):
+            found.setdefault(alert.id, StuckAlert(alert.id, alert.kind, agency, why))
+    return list(found.values())
 
 
 def _roles_without_route(routes: Routes, staff: Any, agency: str) -> list[str]:

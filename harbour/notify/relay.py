@@ -73,9 +73,9 @@ class DeliveryReport:
     sent_by_lane: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
-    # Urgent rows left unsent for want of a route: row id -> (recipient tag, why), why being
-    # no_config, config_invalid or no_route.
-    unrouted: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Urgent rows this pass left unsent: row id -> (recipient tag, channel, why), why being
+    # no_config, config_invalid, no_route (for want of a route) or send_failed (tried again).
+    unsent: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     pass_id: str = field(default_factory=new_id)  # names this pass in its dead-letter notices
 
     def as_json(self) -> dict[str, Any]:
@@ -153,7 +153,7 @@ def deliver(
             report.errors[why] += 1
             if Lane.URGENT in lanes:
                 waiting = app.run(_urgent_waiting)
-                report.unrouted.update({row: (tag, why) for row, tag in waiting})
+                report.unsent.update({row: (tag, channel, why) for row, tag, channel in waiting})
         else:
             pin_apprise_logger()
             with ThreadPoolExecutor(config.workers, thread_name_prefix="harbour-relay") as pool:
@@ -175,13 +175,15 @@ def _due(uow: UnitOfWork, lanes: tuple[Lane, ...]) -> tuple[bool, bool, bool]:
     return bool(alerts_due), bool(rows_due), bool(visits_due)
 
 
-def _urgent_waiting(uow: UnitOfWork, limit: int = 200) -> list[tuple[str, str]]:
-    """(row id, recipient tag) of urgent rows due now (some, for a warning)."""
+def _urgent_waiting(uow: UnitOfWork, limit: int = 200) -> list[tuple[str, str, str]]:
+    """(row id, recipient tag, channel) of urgent rows due now (some, for a warning)."""
     M = OutboxMessage
-    query = select(M.id, M.recipient).where(
+    query = select(M.id, M.recipient, M.channel).where(
         M.status == PENDING, M.lane == Lane.URGENT, M.next_attempt_at <= uow.now()
     )
-    return [(row_id, tag) for row_id, tag in uow.session.execute(query.limit(limit))]
+    return [
+        (row_id, tag, channel) for row_id, tag, channel in uow.session.execute(query.limit(limit))
+    ]
 
 
 def _pump(
@@ -437,8 +439,9 @@ def _count(report: DeliveryReport, outcome: Outcome, verdict: str) -> None:
         return
     if outcome.error is not None:
         report.errors[outcome.error] += 1
-        if outcome.error == "no_route" and row.lane == Lane.URGENT:
-            report.unrouted[row.id] = (row.recipient, "no_route")
+        if row.lane == Lane.URGENT:
+            why = "no_route" if outcome.error == "no_route" else "send_failed"
+            report.unsent[row.id] = (row.recipient, row.channel, why)
         # INFO, not WARNING: the relay runs after every command, and one person's delivery
         # problem is not for everyone's terminal; the outbox keeps it (`harbour outbox`).
         log.info(

@@ -229,8 +229,8 @@ def after_commit(app: App) -> None:
     from harbour.notify import relay
 
     mine, app.urgent_written = app.urgent_written or set(), None  # not the relay's escalations
-    unrouted = relay.deliver(app, lane=Lane.URGENT).unrouted
-    warn_unrouted({tag: why for row, (tag, why) in unrouted.items() if row in mine})
+    unsent = relay.deliver(app, lane=Lane.URGENT).unsent
+    warn_unsent([unsent[row] for row in sorted(unsent) if row in mine])
     if app.settings.orchestration == "inline":
         process_pending(app)
         # A bounded share of the rest: after a catch-up sweep, thousands of alerts may wait to
@@ -247,18 +247,35 @@ def deliver(app: App, lane: str | None = None, limit: int | None = None) -> int:
     return relay.deliver(app, lane=chosen, limit=limit if limit is not None else 500).sent
 
 
-def warn_unrouted(unrouted: dict[str, str]) -> None:
-    """One warning line per reason, naming the recipient tags only (no content)."""
-    why = {
-        "no_config": "no notification routes are configured",
-        "config_invalid": "the routes file cannot be used (harbour notify check says why)",
-        "no_route": "no route has these tags",
-    }
-    for reason, said in why.items():
-        tags = sorted(tag for tag, found in unrouted.items() if found == reason)
-        if tags:
+# Why an urgent page was not sent, as a warning says it, and the fix to try.
+_ROUTES_FIX = (
+    "set HARBOUR_APPRISE_CONFIG (routes for these tags), then run: harbour notify check --as ADMIN"
+)
+_UNSENT: dict[str, tuple[str, str]] = {
+    "no_config": ("no notification routes are configured; nobody has been told", _ROUTES_FIX),
+    "config_invalid": (
+        "the routes file cannot be used (harbour notify check says why); nobody has been told",
+        _ROUTES_FIX,
+    ),
+    "no_route": ("no route has these tags; nobody has been told", _ROUTES_FIX),
+    "send_failed": (
+        "the send failed; it is tried again",
+        "test their route: harbour notify test --to TAG --as ADMIN",
+    ),
+}
+
+
+def warn_unsent(unsent: list[tuple[str, str, str]]) -> None:
+    """One warning line per reason, naming the recipients only (tags, and the channel of a
+    failed send; no content). ``unsent``: (recipient tag, channel, why) per page."""
+    for reason, (said, fix) in _UNSENT.items():
+        named = {
+            f"{tag} by {channel}" if why == "send_failed" else tag
+            for tag, channel, why in unsent
+            if why == reason
+        }
+        if named:
             sys.stderr.write(
-                f"warning: urgent alert not sent to {', '.join(tags)}: {said}; "
-                "nobody has been told. Fix: set HARBOUR_APPRISE_CONFIG (routes for these tags), "
-                "then run: harbour notify check --as ADMIN\n"
+                f"warning: urgent alert not sent to {', '.join(sorted(named))}: {said}. "
+                f"Fix: {fix}\n"
             )

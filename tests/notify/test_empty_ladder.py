@@ -93,7 +93,7 @@ def test_a_ladder_with_nobody_is_logged_retried_and_fails_the_check(
     report = check.json()
     assert report["nobody_to_page"] == ["west"]
     assert report["alerts_paging_nobody"] == [
-        {"alert": alert.id, "kind": "imminent_threat", "agency": "west"}
+        {"alert": alert.id, "kind": "imminent_threat", "agency": "west", "why": "nobody_left"}
     ]
     text = invoke(napp, "notify", "check", "--as", "adm")
     assert "in: west" in text.stdout and alert.id in text.stdout

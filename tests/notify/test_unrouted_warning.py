@@ -81,13 +81,25 @@ def test_no_route_for_a_recipient_is_loud_naming_that_tag(
 
 def test_a_route_that_fails_is_loud_too(napp: App, routes: RouteBook, tmp_path: Path) -> None:
     routes.email("sup", port=1)  # the only route tier 0 has: nothing listens there
-    _, result = _assess_imminent(napp, tmp_path, "--json")
+    ref, result = _assess_imminent(napp, tmp_path, "--json")
     assert result.exit_code == 3, result
     shown = json.loads(result.stdout)
     assert shown["paged"] is False and shown["risk_level"] == "imminent" and shown["alert"]
     error = json.loads(result.stderr.splitlines()[-1])
     assert error["error"] == "nobody_paged"
     assert {r.status for r in rows(napp, lane=Lane.URGENT)} <= {OutboxStatus.PENDING}
+    # Named on stderr as the unrouted are, with the channel that failed and how to test it.
+    [warning] = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert "not sent to sup by email: the send failed; it is tried again" in warning
+    assert "harbour notify test --to TAG" in warning
+    _assert_no_content(result.stderr, ref)
+    # And `harbour notify check` lists the alert until one of its pages is sent.
+    check = invoke(napp, "notify", "check", "--as", "sup", "--json")
+    assert check.exit_code == 2 and "nobody_to_page" in check.stderr
+    [stuck] = check.json()["alerts_paging_nobody"]
+    assert stuck["alert"] == shown["alert"] and stuck["why"] == "sends_failed"
+    text = invoke(napp, "notify", "check", "--as", "sup").stdout
+    assert f"alert {shown['alert']} (imminent_threat, " in text and "every send failed" in text
 
 
 def test_routed_alert_pages_and_says_so(napp: App, routes: RouteBook, tmp_path: Path) -> None:
