@@ -84,20 +84,34 @@ def plan_add(
 def plan_edit(
     ref: Ref,
     item: Item,
-    owner: Annotated[str, typer.Option(help="youth, family, caseworker or agency.")],
-    due: Annotated[
-        str | None, typer.Option(help="Due date, YYYY-MM-DD; leave out for no date.")
+    owner: Annotated[
+        str | None,
+        typer.Option(help="youth, family, caseworker or agency; left out: unchanged."),
     ] = None,
+    due: Annotated[
+        str | None, typer.Option(help="Due date, YYYY-MM-DD; left out: unchanged.")
+    ] = None,
+    no_due: Annotated[bool, typer.Option("--no-due", help="Take the due date off.")] = False,
     actor: As = None,
     as_json: Json = False,
 ) -> None:
-    """Change who does a step of the latest draft, and by when."""
+    """Change who does a step of the latest draft, or by when (what is left out stays)."""
+    from harbour.errors import InvalidInput
     from harbour.plans.actions import edit_step
 
+    if due is not None and no_due:
+        raise InvalidInput([("--due", "a due date, or --no-due: not both")])
     app = get_app()
-    key = edit_step(app, actor, ref, item, owner=owner, due=due)
+    step = edit_step(
+        app, actor, ref, item, owner=owner, due=due, keep_due=due is None and not no_due
+    )
     committed(app)
-    emit({"item": key, "owner": owner, "due": due}, as_json, f"{key}: {owner}, due {due or '-'}.")
+    shown = {
+        "item": step.key,
+        "owner": step.owner,
+        "due": step.due.isoformat() if step.due else None,
+    }
+    emit(shown, as_json, f"{step.key}: {step.owner or '-'}, due {shown['due'] or '-'}.")
 
 
 @plan_cli.command("youth-copy")

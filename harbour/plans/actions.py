@@ -47,7 +47,7 @@ class ItemIn(BaseModel):
 
 class StepIn(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
-    owner: StepOwner
+    owner: StepOwner | None = None
     due: date | None = None
 
 
@@ -151,6 +151,15 @@ def add(
     return on_case(app, actor_handle, ref, "case.plan", work, commutes=True)
 
 
+@dataclass(frozen=True)
+class StepSet:
+    """A step as an edit left it: its key, who does it, and by when."""
+
+    key: str
+    owner: str | None
+    due: date | None
+
+
 def edit_step(
     app: App,
     actor_handle: str | None,
@@ -159,16 +168,22 @@ def edit_step(
     *,
     owner: str | None,
     due: str | None,
+    keep_due: bool = False,
     expect_version: int | None = None,
-) -> str:
-    """Change who does a step of the latest draft and by when; returns its key."""
+) -> StepSet:
+    """Change who does a step of the latest draft (``owner`` None: unchanged) and by when
+    (``due`` None: no date; with ``keep_due``, unchanged)."""
+    if keep_due and due:
+        raise InvalidInput([("--due", "give a due date, or keep the one it has: not both")])
+    if keep_due and not owner:
+        raise InvalidInput([("--owner", "say what changes: --owner, --due or --no-due")])
     data = parse(StepIn, {k: v for k, v in (("owner", owner), ("due", due)) if v}, prefix="--")
 
-    def work(uow: UnitOfWork, actor: Actor, case: Case) -> str:
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> StepSet:
         _expect(uow, case, expect_version)
-        row = planning.edit_step(uow, case, item, data.owner, data.due)
+        row = planning.edit_step(uow, case, item, data.owner, data.due, keep_due=keep_due)
         audit(uow, actor, "plan.item.edit", case.id, item=row.key)
-        return opaque.shown_key(uow, row)
+        return StepSet(opaque.shown_key(uow, row), opaque.detail(uow, row).owner, row.due_on)
 
     return on_case(app, actor_handle, ref, "case.plan", work)
 

@@ -235,18 +235,28 @@ def add_item(
 
 
 def edit_step(
-    uow: UnitOfWork, case: Case, ref: str, owner: StepOwner, due_on: date | None
+    uow: UnitOfWork,
+    case: Case,
+    ref: str,
+    owner: StepOwner | None,
+    due_on: date | None,
+    *,
+    keep_due: bool = False,
 ) -> PlanItem:
-    """Who does a step of the draft, and by when (None: no date); checked as a new step is."""
+    """Who does a step of the draft (None: the owner it has), and by when (None: no date, or
+    the date it has with ``keep_due``); what changes is checked as a new step is."""
     plan = draft_of(uow, case)
     row = find_item(uow, plan, ref)
     if row.section != PlanSection.STEPS:
         raise InvalidInput([("ITEM", "only steps have an owner and a due date")])
     if row.state == ItemState.REJECTED:
         raise InvalidInput([("ITEM", "a rejected step is not on the plan")])
-    _check_step(uow, case, owner, due_on)
+    kept = opaque.detail(uow, row).owner
+    owner = owner or (StepOwner(kept) if kept else None)
+    _check_step(uow, case, owner, None if keep_due else due_on)
     opaque.set_owner(uow, row, owner)
-    row.due_on = due_on
+    if not keep_due:
+        row.due_on = due_on
     _touch(uow, plan)
     return row
 

@@ -404,7 +404,7 @@ def plan_change(app: App, handle: str, ref: str, what: str, **values: Any) -> di
         key = actions.add(app, handle, ref, version, **values)
         said = "Added."
     elif what == "edit":
-        key = actions.edit_step(app, handle, ref, expect_version=version, **values)
+        key = actions.edit_step(app, handle, ref, expect_version=version, **values).key
         said = f"{key}: owner and due date saved."
     elif what == "youth-copy":
         copy = actions.youth_copy(app, handle, ref, expect_version=version, **values)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import update
@@ -160,3 +160,19 @@ def test_plan_edit_changes_a_steps_owner_and_due_date(
     strategy = next(i["key"] for i in shown["items"] if i["section"] == "strategies")
     not_step = invoke(seeded, "plan", "edit", ref, strategy, "--owner", "youth", "--as", "cw1")
     assert not_step.exit_code == 2 and "only steps" in not_step.stderr
+    # What is left out stays: a new owner keeps the date, a new date keeps the owner; the date
+    # comes off only when asked (--no-due); asking nothing, or both, is refused.
+    owner = ok(seeded, "plan", "edit", ref, key, "--owner", "agency", "--as", "cw1")
+    assert owner == {"item": key, "owner": "agency", "due": due}
+    later = (date.fromisoformat(due) + timedelta(days=1)).isoformat()
+    dated = ok(seeded, "plan", "edit", ref, key, "--due", later, "--as", "cw1")
+    assert dated == {"item": key, "owner": "agency", "due": later}
+    undated = ok(seeded, "plan", "edit", ref, key, "--no-due", "--as", "cw1")
+    assert undated == {"item": key, "owner": "agency", "due": None}
+    for args in ((), ("--due", later, "--no-due")):
+        refused = invoke(seeded, "plan", "edit", ref, key, *args, "--as", "cw1")
+        assert refused.exit_code == 2 and "--" in refused.stderr, refused.stderr
+    step = next(
+        i for i in ok(seeded, "plan", "show", ref, "--as", "cw1")["items"] if i["key"] == key
+    )
+    assert (step["owner"], step["due_on"]) == ("agency", None)
