@@ -147,8 +147,9 @@ def staff_add(
     them a route."""
     from harbour.admin.staffing import add_staff
 
+    app = get_app()
     staff = add_staff(
-        get_app(),
+        app,
         actor,
         enrol=True,
         handle=handle,
@@ -159,6 +160,7 @@ def staff_add(
         email=email,
         chat=chat,
     )
+    committed(app)  # the link, to their own route
     assert staff.enrolment is not None
     emit(
         {"handle": staff.handle, "role": staff.role, **_link_json(staff.enrolment)},
@@ -218,7 +220,9 @@ def staff_reset(handle: str, actor: As = None, as_json: Json = False) -> None:
     lock, and issue a new one-time enrolment link (a lost phone, a forgotten password)."""
     from harbour.auth.enrolment import reset
 
-    link = reset(get_app(), actor, handle)
+    app = get_app()
+    link = reset(app, actor, handle)
+    committed(app)  # the link, to their own route
     emit(
         {"handle": link.handle, **_link_json(link)},
         as_json,
