@@ -420,7 +420,8 @@ def set_operator(app: App, actor_handle: str | None, handle: str, operator: bool
         if staff is None or staff.role != Role.ADMIN:
             raise NotFound("staff_not_found", "no active admin with that handle")
         if not operator and staff.operator and _operators(uow) == 1:
-            raise Conflict("last_operator", "the installation keeps at least one operator")
+            last = Conflict("last_operator", "the installation keeps at least one operator")
+            refuse_in_store_trail(uow, actor, "staff.operator", last)
         if staff.operator != operator:
             staff.operator = operator
             audit_store(uow, actor, "staff.operator", handle=staff.handle, operator=operator)

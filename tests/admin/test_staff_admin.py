@@ -201,6 +201,12 @@ def test_init_makes_the_first_operator_who_names_others(app: App) -> None:
     assert invoke(app, "staff", "deactivate", "op2", "--as", "adm").exit_code == 0
     last = invoke(app, "staff", "operator", "adm", "--revoke", "--as", "adm")
     assert last.exit_code == 1 and "last_operator" in last.stderr
+    trail = invoke(app, "audit", "--system", "--as", "adm", "--json").json()
+    assert [
+        (row["action"], row["outcome"], row["details"])
+        for row in trail
+        if row["action"] == "staff.operator" and row["outcome"] != "ok"
+    ][-1] == ("staff.operator", "denied", {"reason": "last_operator"})
     with app.engine.connect() as conn:
         operators = select(Staff.handle).where(Staff.operator.is_(True), Staff.active.is_(True))
         assert list(conn.scalars(operators)) == ["adm"]
