@@ -238,13 +238,22 @@ async def sign_out(request: Request, who: SignedIn) -> Response:
 # Enrolment: the link's token is the credential; the page has no session yet.
 
 
+LINK_GONE = "This link is unknown, used or expired: ask an admin."
+
+
 async def enrol_form(request: Request) -> Response:
-    app = harbour(request)
+    return await _enrol_page_of(request, request.path_params["token"])
+
+
+async def _enrol_page_of(
+    request: Request, token: str, status: int = 200, message: str = ""
+) -> Response:
+    """The enrolment page of a link, or a plain 404 once the link is unknown, used or expired."""
     try:
-        shown = await call(enrolment.open_link, app, request.path_params["token"])
-    except NotFound:
-        return error(request, None, 404, "This link is unknown, used or expired: ask an admin.")
-    return _enrol_page(request, shown)
+        shown = await call(enrolment.open_link, harbour(request), token)
+    except NotFound:  # also when it ran out while its form was refused
+        return error(request, None, 404, LINK_GONE)
+    return _enrol_page(request, shown, status, message)
 
 
 def _enrol_page(
@@ -281,11 +290,10 @@ async def enrol(request: Request) -> Response:
             field.get("code", ""),
         )
     except NotFound:
-        return error(request, None, 404, "This link is unknown, used or expired: ask an admin.")
+        return error(request, None, 404, LINK_GONE)
     except InvalidInput as exc:
-        shown = await call(enrolment.open_link, app, token)
         reasons = "; ".join(f"{f.replace('_', ' ')}: {r}" for f, r in exc.problems)
-        return _enrol_page(request, shown, 400, f"Not accepted: {reasons}.")
+        return await _enrol_page_of(request, token, 400, f"Not accepted: {reasons}.")
     return render(request, "enrolled", None, title="Sign-in set up")
 
 

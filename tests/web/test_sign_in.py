@@ -119,6 +119,29 @@ def test_weak_passwords_and_wrong_codes_are_refused_at_enrolment(
     assert secret_on(web.get(path).text) == secret
 
 
+def test_a_link_that_runs_out_while_its_form_is_refused_answers_404(
+    seeded: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harbour.auth import enrolment
+
+    web = client(seeded)
+    path = enrolment_path(seeded, "cw1")
+    secret = secret_on(web.get(path).text)
+    refuse = enrolment.complete
+
+    def refused_then_expired(*args: object) -> None:  # the refusal, then the link's last second
+        try:
+            refuse(*args)  # type: ignore[arg-type]
+        finally:
+            clock.advance(timedelta(days=2))
+
+    monkeypatch.setattr(enrolment, "complete", refused_then_expired)
+    answer = web.post(
+        path, data={"password": "short", "password_again": "short", "code": code(seeded, secret)}
+    )
+    assert answer.status_code == 404 and "unknown, used or expired" in answer.text
+
+
 def test_sign_in_needs_password_and_a_fresh_code(seeded: App, clock: FixedClock) -> None:
     web = client(seeded)
     secret = enrol(seeded, web, "cw1")
