@@ -23,6 +23,7 @@ from harbour.admin.contacts import ContactIn, delivery_of, seal_contact
 from harbour.app import App, UnitOfWork
 from harbour.auth import enrolment, sessions
 from harbour.auth.enrolment import IssuedLink
+from harbour.cases.cover import end_covers_of
 from harbour.cases.reads import assign_case
 from harbour.db.models import Agency, Case, Staff
 from harbour.domain.text import Address, ChatAddress, Email, Handle, Phone, TimeZoneName
@@ -394,6 +395,8 @@ def change_role(app: App, actor_handle: str | None, handle: str, role: str) -> R
                     f"{data.role} takes no cases: reassign them first (harbour assign REF HANDLE)",
                 )
         staff.role = data.role
+        if previous == Role.CASEWORKER:  # the only role that covers (supervisors need not)
+            end_covers_of(uow, actor, staff)
         directory.forget(uow)
         audit(uow, actor, "staff.role", handle=staff.handle, role=data.role, previous=previous)
         return RoleChanged(staff.handle, data.role, previous)

@@ -115,13 +115,29 @@ def end_cover(app: App, actor_handle: str | None, ref: str) -> list[Cover]:
             raise Conflict("no_cover", "no cover of this case is running that you may end")
         ended = []
         for cover, handle in running:
-            cover.ended_at, cover.ended_by = now, actor.handle
-            audit(uow, actor, "case.cover.end", case.id, caseworker=handle)
-            events.record(uow, case.id, events.COVER_ENDED, cover.id, by=actor.handle)
+            _end(uow, actor, cover, handle)
             ended.append(_shown(uow, case, cover, handle))
         return ended
 
     return on_case(app, actor_handle, ref, "case.cover", work)
+
+
+def end_covers_of(uow: UnitOfWork, actor: Actor, staff: Staff) -> int:
+    """End every running cover of a staff member whose role changed: a cover is a caseworker
+    standing in, not something a coordinator or an admin keeps (it showed them the case's
+    alerts). Audited on each case, as an ended cover is; how many."""
+    running = uow.session.scalars(
+        select(CaseCover).where(CaseCover.staff_id == staff.id, cover_active(uow.now()))
+    ).all()
+    for cover in running:
+        _end(uow, actor, cover, staff.handle)
+    return len(running)
+
+
+def _end(uow: UnitOfWork, actor: Actor, cover: CaseCover, handle: str) -> None:
+    cover.ended_at, cover.ended_by = uow.now(), actor.handle
+    audit(uow, actor, "case.cover.end", cover.case_id, caseworker=handle)
+    events.record(uow, cover.case_id, events.COVER_ENDED, cover.id, by=actor.handle)
 
 
 def running_covers(uow: UnitOfWork, case: Case, *, with_reasons: bool) -> tuple[Cover, ...]:

@@ -159,6 +159,20 @@ def test_a_cover_ends_when_ended(seeded: App, ref: str) -> None:
     assert [a for a, _, _ in _audit(seeded, "sup", action="case.cover.end")] == ["case.cover.end"]
 
 
+def test_a_new_role_ends_the_covers_a_caseworker_had(seeded: App, ref: str, tmp_path: Path) -> None:
+    # A cover is a caseworker standing in: made a coordinator, cw2 keeps no cover, so neither
+    # the case nor its alerts (whose listing a cover opens) stay theirs.
+    ok(seeded, "case", "cover", ref, "--reason", given(REASON), "--hours", "8", "--as", "cw2")
+    danger = answers_file(seeded, tmp_path, "danger", immediate_danger="yes")
+    invoke(seeded, "assess", ref, "--point", "incident", "--answers", danger, "--as", "cw2")
+    assert ok(seeded, "alerts", "--as", "cw2")  # the case's imminent alert, through the cover
+    ok(seeded, "staff", "role", "cw2", "coordinator", "--as", "adm")
+    shown = ok(seeded, "case", "show", ref, "--as", "sup")
+    assert [c for c in shown["covers"] if c["caseworker"] == "cw2"] == []
+    assert ok(seeded, "alerts", "--as", "cw2") == []
+    assert ("case.cover.end", "ok", {"caseworker": "cw2"}) in _audit(seeded, "adm")
+
+
 def test_the_supervisors_are_told_who_covers_which_case_and_nothing_else(
     seeded: App, ref: str
 ) -> None:
