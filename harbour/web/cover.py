@@ -25,6 +25,7 @@ from harbour.web.pages import (
     error,
     form_page,
     harbour,
+    offered,
     render,
     staff_page,
 )
@@ -56,6 +57,7 @@ def _cover_page(
 
 @staff_page
 async def cover_form(request: Request, who: SignedIn) -> Response:
+    offered(who, "case.cover")
     return _cover_page(request, who)
 
 

@@ -117,6 +117,13 @@ def to_sign_in(request: Request) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
+def offered(who: SignedIn, action: str) -> None:
+    """A form is shown only to a role that may send it (refused as the service would refuse it:
+    the case is looked up, and the attempt audited, when it is sent)."""
+    if not permitted(who.role, action):
+        raise Forbidden("not_permitted", f"the {who.role} role may not do {action}")
+
+
 async def checked_form(request: Request, who: SignedIn) -> FormData:
     """The form of a state-changing request, refused without the session's CSRF token."""
     form = await request.form()

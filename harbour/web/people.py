@@ -21,7 +21,7 @@ from harbour.auth.sessions import SignedIn
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.web import adapter, forms
 from harbour.web.casework import ref_of
-from harbour.web.pages import call, checked_form, form_page, harbour, staff_page
+from harbour.web.pages import call, checked_form, form_page, harbour, offered, staff_page
 
 templating.register("web/entry.html")
 PERSON_KINDS = ("family_member", "caretaker", "trusted_contact")
@@ -128,6 +128,7 @@ def _fingerprint(who: SignedIn, what: str, was: dict[str, str]) -> str:
 @staff_page
 async def new_form(request: Request, who: SignedIn) -> Response:
     what = _what(request)
+    offered(who, "case.edit")
     kinds = THREAT_KINDS if what == "threat" else PERSON_KINDS
     kind = request.query_params.get("kind", kinds[0])
     if kind not in kinds:

@@ -15,7 +15,15 @@ from harbour.domain.vocab import RiskLevel
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.web import adapter, forms
 from harbour.web.casework import ref_of
-from harbour.web.pages import call, checked_form, form_page, harbour, render, staff_page
+from harbour.web.pages import (
+    call,
+    checked_form,
+    form_page,
+    harbour,
+    offered,
+    render,
+    staff_page,
+)
 
 templating.register(
     "web/lifecycle.html",
@@ -56,7 +64,9 @@ def _lifecycle_page(
 @staff_page
 async def lifecycle_confirm(request: Request, who: SignedIn) -> Response:
     """What discharging, closing or reopening will do, before it is done."""
-    return _lifecycle_page(request, who, _action(request))
+    action = _action(request)
+    offered(who, f"case.{action}")
+    return _lifecycle_page(request, who, action)
 
 
 @staff_page
@@ -92,6 +102,7 @@ async def _assign_page(
 
 @staff_page
 async def assign_form(request: Request, who: SignedIn) -> Response:
+    offered(who, "case.assign")
     return await _assign_page(request, who)
 
 
@@ -135,6 +146,7 @@ def _override_page(
 
 @staff_page
 async def override_form(request: Request, who: SignedIn) -> Response:
+    offered(who, "case.override")
     return _override_page(request, who)
 
 

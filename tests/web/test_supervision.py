@@ -152,3 +152,24 @@ def test_escalations_show_overdue_work_and_alerts_nobody_took(
     assert short_form(late.reference) in overdue
     cw, _ = signed_in(seeded, clock, "cw1")
     assert 'href="/escalations"' not in cw.get("/").text
+
+
+def test_a_form_is_shown_only_to_a_role_that_may_send_it(seeded: App, clock: FixedClock) -> None:
+    # Refused by role as sending it would be (no case is looked up: every reference answers
+    # alike); shown to the roles that may act.
+    case = short_form(new_case(seeded).reference)
+    forms = ("/cover", "/assign", "/override", "/lifecycle/discharge", "/lifecycle/close")
+    forms += ("/lifecycle/reopen", "/people/new", "/threats/new")
+    may = {
+        "adm": (),
+        "coord": ("/assign",),
+        "cw1": ("/cover", "/lifecycle/discharge", "/people/new", "/threats/new"),
+        "sup": forms,
+    }
+    for handle, shown in may.items():
+        web, _ = signed_in(seeded, clock, handle)
+        for form in forms:
+            page = web.get(f"/cases/{case}{form}")
+            assert page.status_code == (200 if form in shown else 403), (handle, form)
+            if form not in shown:
+                assert "Not permitted" in page.text and f'action="/cases/{case}' not in page.text
