@@ -229,15 +229,18 @@ def load_case(
 
     ``recorded_as``: the name of the ``ok`` row when ``action`` is only asked about, not done
     (may this actor assess, before the questions are shown): a refusal is of ``action``.
+
+    An action that changes the case (not ``privilege.READ_ONLY``, not only asked about) holds
+    the case's row until the transaction ends.
     """
     prefix = refs.normalise_typed(typed_ref)
     if prefix is None:
         raise InvalidInput([("reference", "not a case reference (HB-XXXX-XXXX...)")])
-    matches = uow.session.scalars(
-        select(Case)
-        .where(Case.agency_id == actor.agency_id, Case.reference.startswith(prefix))
-        .limit(2)
-    ).all()
+    query = select(Case).where(Case.agency_id == actor.agency_id, Case.reference.startswith(prefix))
+    if action not in privilege.READ_ONLY and recorded_as is None:
+        # Held until the transaction ends (PostgreSQL; SQLite's writers queue on its one lock).
+        query = query.with_for_update()
+    matches = uow.session.scalars(query.limit(2)).all()
     found = matches[0] if len(matches) == 1 else None
     if not matches:
         _record_probe(uow, actor, prefix, action)

@@ -214,7 +214,9 @@ def edit_threat(
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> Change:
         row = _numbered(uow, ThreatSource, case, number, "threat")
         values = {**patch, **dict.fromkeys(cleared)}
-        _check_order({**_threat_state(uow, row), **values})
+        _check_order(
+            {**_threat_state(uow, row), **values}, taken_off=patch.get("protective_order") is False
+        )
         _apply_threat(uow, row, values)
         return _changed(uow, actor, case, "case.threat.edit", number, row.kind, values)
 
@@ -279,14 +281,20 @@ def _threat_state(uow: UnitOfWork, row: ThreatSource) -> dict[str, Any]:
     }
 
 
-def _check_order(state: dict[str, Any]) -> None:
-    """An expiry date or details describe a protective order: there must be one."""
+def _check_order(state: dict[str, Any], taken_off: bool = False) -> None:
+    """An expiry date or details describe a protective order: there must be one (``taken_off``:
+    this change takes the order off, so what describes it goes too)."""
     if state.get("protective_order"):
         return
     for field in ("protective_order_expires_on", "protective_order_details"):
         if state.get(field) is not None:
-            reason = "describes a protective order: say --protective-order too"
-            raise InvalidInput([(option_name(field), reason)])
+            name = option_name(field)
+            reason = (
+                f"describes the order being taken off: empty it too (--clear {name[2:]})"
+                if taken_off
+                else "describes a protective order: say --protective-order too"
+            )
+            raise InvalidInput([(name, reason)])
 
 
 def _present(fields: dict[str, Any]) -> dict[str, Any]:

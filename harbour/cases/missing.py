@@ -125,7 +125,8 @@ def record_step(
     app: App, actor_handle: str | None, ref: str, step: str, report_number: str | None = None
 ) -> EpisodeView:
     """Mark a step of the open episode done, now, by the actor (a report's number with it);
-    once every step is done, the episode's alerts stop."""
+    once every step is done, the episode's alerts stop. A step already recorded is refused
+    (who recorded it, and when, and its report number stay as they were)."""
     kind = _step_kind(step)
     number = _report_number(kind, report_number)
 
@@ -138,6 +139,12 @@ def record_step(
                 MissingStep.episode_id == episode.id, MissingStep.step == kind.value
             )
         ).one()
+        if row.done_at is not None:  # recorded once: a second never overwrites the first
+            by = uow.session.scalar(select(Staff.handle).where(Staff.id == row.done_by_id))
+            when = local_time(row.done_at, agency_zone(uow, case.agency_id))
+            raise Conflict(
+                "step_done", f"{kind.value} was recorded done by {by} at {when}; nothing changed"
+            )
         row.done_at, row.done_by_id = uow.now(), actor.staff_id
         if number is not None:
             uow.seal(row, "report_number", number)

@@ -286,8 +286,16 @@ def _buddy(uow: UnitOfWork, actor: Actor, handle: str | None) -> Staff | None:
 
 
 def _open_visit(uow: UnitOfWork, actor: Actor) -> Visit | None:
+    """The actor's visit not yet back, to change it (or to start one when there is none). The
+    actor's staff row and that visit are held until the transaction ends: a person's visits
+    change one at a time, and the relay's pass skips a visit being changed (PostgreSQL;
+    SQLite's writers queue anyway)."""
+    uow.session.execute(select(Staff.id).where(Staff.id == actor.staff_id).with_for_update())
     return uow.session.scalar(
-        select(Visit).where(Visit.staff_id == actor.staff_id, Visit.back_at.is_(None)).limit(1)
+        select(Visit)
+        .where(Visit.staff_id == actor.staff_id, Visit.back_at.is_(None))
+        .limit(1)
+        .with_for_update()
     )
 
 

@@ -71,6 +71,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "program.report": frozenset({S, A}),
 }
 
+# What only reads a case. Every other action on a case changes it, and holds the case's row
+# for its transaction (``access.load_case``): two changes to one case queue, so each decides on
+# what the other did (one open missing episode, one acknowledgement, one step numbered once).
+READ_ONLY = frozenset({"case.read", "case.summary", "case.audit", "case.missing.read"})
+
 # What reaches beyond one agency: every agency's data (a copy of the store, its keys), a new
 # agency, who else is an operator. Only the installation's operators do it: the admin
 # `harbour init` made, and the admins an operator named. Done or refused, it is audited in the

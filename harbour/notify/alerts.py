@@ -29,6 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, or_, select, true, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from harbour import events
 from harbour.access import (
@@ -405,15 +406,15 @@ def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> AlertRow:
         alert, reference = _find(uow, actor, typed, "alert.ack")
         if not may_acknowledge(uow, actor, alert):
             deny(uow, actor, "alert.ack", alert.case_id, "only those it paged may acknowledge it")
-        already = alert.acknowledged_at is not None
-        if close(uow, alert, actor.handle):
+        taken = close(uow, alert, actor.handle)
+        if taken:
             audit(uow, actor, "alert.ack", alert.case_id, alert_id=alert.id, tier=alert.tier)
             if alert.case_id is not None:
                 events.record(
                     uow, alert.case_id, events.ALERT_ACKNOWLEDGED, alert.id, kind=alert.kind
                 )
         row = _row(alert, reference, agency_zone(uow, actor.agency_id))
-        return replace(row, already_acknowledged=already)
+        return replace(row, already_acknowledged=not taken)
 
     return app.run(work)
 
@@ -421,7 +422,17 @@ def acknowledge(app: App, actor_handle: str | None, alert_id: str) -> AlertRow:
 def close(uow: UnitOfWork, alert: Alert, handle: str) -> bool:
     """Record ``handle`` as having taken the alert now (also a visitor checking in, staff
     recording the steps an alert waits for): the ladder stops and the pages not yet sent are
-    settled. Whether it was open."""
+    settled. Whether it was open.
+
+    The alert's row is held until the transaction ends, and read again: of two taking it at
+    once, the second waits and sees the first (PostgreSQL; SQLite's writers queue anyway)."""
+    held = uow.session.execute(
+        select(Alert.acknowledged_at, Alert.acknowledged_by)
+        .where(Alert.id == alert.id)
+        .with_for_update()
+    ).one()
+    set_committed_value(alert, "acknowledged_at", held.acknowledged_at)
+    set_committed_value(alert, "acknowledged_by", held.acknowledged_by)
     if alert.acknowledged_at is not None:
         return False
     alert.acknowledged_at = uow.now()

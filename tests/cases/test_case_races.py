@@ -1,0 +1,148 @@
+"""Two changes to one case at once (or to one alert, or to one person's visits): the second
+waits for the first and decides on what it did, as it would have a moment later. On PostgreSQL
+each read its own snapshot and both went through: two open missing episodes, two people told
+they took one alert, alerts left climbing after every step was done, two visits out at once,
+and an internal error for two emergency steps done together. SQLite's writers queue on its one
+lock. Several Apps stand for several processes, released together; each race runs a few rounds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from harbour.app import App
+from harbour.assessments.submit import submit_assessment
+from harbour.cases.missing import record_step, report_missing
+from harbour.cases.reads import show_case
+from harbour.cases.visits import start_visit
+from harbour.db.models import Alert, AuditEvent, Case, MissingEpisode, Visit
+from harbour.errors import Conflict
+from harbour.notify.alerts import acknowledge
+from harbour.plans.actions import mark_done
+from tests.cases.racing import race
+from tests.cli.helpers import safest
+from tests.notify.helpers import imminent_alert, new_case
+
+ROUNDS = 4
+SINCE = "2026-03-02 06:00"  # when the youth was last seen (New York), before the test clock
+LONG_AGO = "2026-03-01 12:00"  # 21 hours before it: the steps' deadline is near, alerts open
+
+
+def _outcomes(results: list[Any]) -> Counter[str]:
+    return Counter(r.split(":")[0] if isinstance(r, str) else "ok" for r in results)
+
+
+def _count(app: App, query: Any) -> int:
+    return int(app.run(lambda uow: uow.session.scalar(query)))
+
+
+def test_two_reports_of_one_missing_youth_open_one_episode(seeded: App) -> None:
+    def round_(ref: str) -> None:
+        done = race(
+            seeded,
+            lambda app: report_missing(app, "cw1", ref, SINCE),
+            lambda app: report_missing(app, "sup", ref, SINCE),
+        )
+        assert _outcomes(done) == {"ok": 1, "Conflict": 1}, done
+        assert any("already recorded missing" in str(r) for r in done)
+        episodes = select(func.count(MissingEpisode.id)).join(Case).where(Case.reference == ref)
+        assert _count(seeded, episodes) == 1
+
+    for _ in range(ROUNDS):
+        round_(new_case(seeded).reference)
+
+
+def test_the_last_two_steps_at_once_stop_the_alerts(seeded: App) -> None:
+    def round_(ref: str) -> None:
+        episode = report_missing(seeded, "cw1", ref, LONG_AGO)
+        assert episode.alerts
+        record_step(seeded, "cw1", ref, "law_enforcement")
+        done = race(
+            seeded,
+            lambda app: record_step(app, "cw1", ref, "ncmec"),
+            lambda app: record_step(app, "sup", ref, "supervisor_told"),
+        )
+        assert _outcomes(done) == {"ok": 2}, done
+        still_open = select(func.count(Alert.id)).where(
+            Alert.id.in_(episode.alerts), Alert.acknowledged_at.is_(None)
+        )
+        assert _count(seeded, still_open) == 0
+
+    for _ in range(ROUNDS):
+        round_(new_case(seeded).reference)
+
+
+def test_a_step_recorded_is_not_recorded_again(seeded: App) -> None:
+    ref = new_case(seeded).reference
+    report_missing(seeded, "cw1", ref, SINCE)
+    record_step(seeded, "cw1", ref, "law_enforcement", "LE-111")
+    for number in ("LE-222", None):
+        with pytest.raises(Conflict) as refused:
+            record_step(seeded, "sup", ref, "law_enforcement", number)
+        assert refused.value.code == "step_done" and "recorded done by cw1" in str(refused.value)
+    missing = show_case(seeded, "sup", ref).missing
+    assert missing is not None
+    [step] = [s for s in missing["steps"] if s["step"] == "law_enforcement"]
+    assert step["report_number"] == "LE-111"
+
+
+def test_two_people_taking_one_alert_are_told_who_took_it(seeded: App) -> None:
+    def round_(alert_id: str) -> None:
+        taken = race(
+            seeded,
+            lambda app: acknowledge(app, "sup", alert_id),
+            lambda app: acknowledge(app, "adm", alert_id),
+        )
+        assert sorted(t.already_acknowledged for t in taken) == [False, True], taken
+        assert len({t.acknowledged_by for t in taken}) == 1
+        acks = seeded.run(
+            lambda uow: uow.session.scalars(
+                select(AuditEvent.details).where(
+                    AuditEvent.action == "alert.ack", AuditEvent.outcome == "ok"
+                )
+            ).all()
+        )
+        assert sum(details.get("alert_id") == alert_id for details in acks) == 1
+
+    for _ in range(ROUNDS):
+        round_(imminent_alert(seeded, new_case(seeded)).id)
+
+
+def test_two_emergency_steps_done_at_once_are_both_recorded(seeded: App) -> None:
+    def round_(ref: str) -> None:
+        danger = safest(seeded) | {"immediate_danger": "yes"}
+        submit_assessment(seeded, "cw1", ref, "incident", danger)
+        done = race(
+            seeded,
+            lambda app: mark_done(app, "cw1", ref, "emergency.shelter"),
+            lambda app: mark_done(app, "sup", ref, "emergency.law_enforcement"),
+        )
+        assert sorted(done) == ["emergency.law_enforcement", "emergency.shelter"], done
+
+    for _ in range(ROUNDS):
+        round_(new_case(seeded).reference)
+
+
+def test_one_person_starting_two_visits_at_once_has_one_out(seeded: App) -> None:
+    def round_(handle: str) -> None:
+        started = race(
+            seeded,
+            lambda app: start_visit(app, handle, back_at="16:00"),
+            lambda app: start_visit(app, handle, back_at="17:00"),
+        )
+        assert _outcomes(started) == {"ok": 1, "Conflict": 1}, started
+        per_person = seeded.run(
+            lambda uow: uow.session.execute(
+                select(Visit.staff_id, func.count(Visit.id))
+                .where(Visit.back_at.is_(None))
+                .group_by(Visit.staff_id)
+            ).all()
+        )
+        assert all(count == 1 for _, count in per_person), per_person
+
+    for handle in ("cw1", "cw2", "coord", "sup"):
+        round_(handle)
