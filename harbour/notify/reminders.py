@@ -115,25 +115,40 @@ def sweep(
     thresholds, digests = Thresholds.of(policy), Digests()
     counts: Counter[str] = Counter()
     size, written = (batch if hold is None else min(batch, FIRST_PACED_BATCH)), 0
-    for page in _pages(read or run, thresholds, now):
-        first = 0
-        while first < len(page.firings):
-            if written and between is not None:
-                between()
-            chunk = page.firings[first : first + size]
-            prepared = Prepared.of(chunk, page.dialect)  # before the transaction: no lock held
-            started = time.monotonic()
-            done = run(partial(_batch, firings=chunk, digests=digests, prepared=prepared, now=now))
-            digests.started(done.started)
-            counts += done.counts
-            first, written = first + len(chunk), written + 1
-            if hold is not None:
-                pace = len(chunk) / max(time.monotonic() - started, 0.001)
-                size = min(batch, max(SMALLEST_PACED_BATCH, int(pace * hold)))
-    counts += _order_reminders(run, now, digests)
-    if digests.rows:
-        run(digests.release)
+    try:
+        for page in _pages(read or run, thresholds, now):
+            first = 0
+            while first < len(page.firings):
+                if written and between is not None:
+                    between()
+                chunk = page.firings[first : first + size]
+                prepared = Prepared.of(chunk, page.dialect)  # before the transaction: no lock
+                started = time.monotonic()
+                done = run(
+                    partial(_batch, firings=chunk, digests=digests, prepared=prepared, now=now)
+                )
+                digests.started(done.started)
+                counts += done.counts
+                first, written = first + len(chunk), written + 1
+                if hold is not None:
+                    pace = len(chunk) / max(time.monotonic() - started, 0.001)
+                    size = min(batch, max(SMALLEST_PACED_BATCH, int(pace * hold)))
+    except Exception:
+        # A batch failed and the process lives on: what was committed goes out now (held, it
+        # would wait past the next pass), and protective orders are reminded of as on any pass.
+        _end_pass(run, now, digests)
+        raise
+    counts += _end_pass(run, now, digests)
     return _totals(counts, digests)
+
+
+def _end_pass(run: Runner, now: datetime, digests: Digests) -> Counter[str]:
+    """The protective orders' batch, then the pass's digests released to the relay."""
+    try:
+        return _order_reminders(run, now, digests)
+    finally:
+        if digests.rows:
+            run(digests.release)
 
 
 def _order_reminders(run: Runner, now: datetime, digests: Digests) -> Counter[str]:

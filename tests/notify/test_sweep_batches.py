@@ -90,10 +90,10 @@ def test_a_sweep_that_dies_half_way_loses_no_reminder(
     routes.chat("cw1")
     _due_tomorrow(napp, clock, 7)
 
-    def die() -> None:
-        raise RuntimeError("the sweep's process was killed")
+    def die() -> None:  # the process ends (killed, stopped): nothing more of the pass runs
+        raise SystemExit("the sweep's process was killed")
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(SystemExit):
         send_reminders(napp, clock.now(), batch=3, between=die)
     assert _marks(napp) == 3
     assert deliver(napp, config=FAST).sent == 0  # held: the pass might still be running
@@ -104,3 +104,44 @@ def test_a_sweep_that_dies_half_way_loses_no_reminder(
     counts = [row.context["count"] for row in rows(napp, kind="reminder_digest")]
     assert counts == [3, 4]
     assert len(receiver.at(RouteBook.chat_path("cw1"))) == 2
+
+
+def test_reminders_committed_before_a_failed_batch_go_out_with_that_pass(
+    napp: App, clock: FixedClock, mail: RouteBook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The second batch fails (a transient error; the process lives on). The first batch's
+    # reminders are committed: they go out with this pass's delivery, not after the digests'
+    # hold, past the next sweep; the next pass sends the rest.
+    from harbour.notify import reminders
+    from harbour.orchestration.sweep import SweepIncomplete, finish_events, sweep
+
+    for k in range(4):
+        open_assessment(napp, new_case(napp, f"F{k}"), clock.now() + timedelta(days=3))
+    finish_events(napp, clock.now())
+    real, calls = reminders._batch, []
+
+    def second_fails(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("database is locked")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    clock.advance(timedelta(days=1))  # every planning meeting's due_soon has passed
+    monkeypatch.setattr(reminders, "_batch", second_fails)
+    with pytest.raises(SweepIncomplete):
+        sweep(napp, batch=2)
+    monkeypatch.undo()
+    deliver(napp, config=FAST)
+
+    def sent() -> tuple[int, int]:
+        marked = select(func.count()).where(ReminderMark.outcome == "sent")
+        digests = rows(napp, kind="reminder_digest")
+        told = sum(d.context["count"] for d in digests if d.status == "sent")
+        return napp.run(lambda uow: uow.session.scalar(marked)), told
+
+    assert sent() == (2, 2)
+    clock.advance(timedelta(minutes=15))
+    sweep(napp, batch=2)
+    deliver(napp, config=FAST)
+    marked, told = sent()
+    assert marked == told > 2
