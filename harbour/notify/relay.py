@@ -101,6 +101,12 @@ class Claimed:
     channel: str
     context: dict[str, Any]
     attempts: int
+    alert_id: str | None = None  # a page of this alert
+
+
+# A page whose alert was taken after it was claimed, before its turn to be sent: not sent (the
+# acknowledgement cancelled it), and no failure.
+TAKEN = "alert_taken"
 
 
 @dataclass(frozen=True)
@@ -258,19 +264,25 @@ def _claim_lane(uow: UnitOfWork, lane: Lane, n: int, config: RelayConfig) -> lis
         .where(M.id.in_(due), M.status == PENDING)
         .where(M.next_attempt_at <= now)
         .values(attempts=M.attempts + 1, next_attempt_at=now + config.lease)
-        .returning(M.id, M.kind, M.lane, M.recipient, M.channel, M.context, M.attempts)
+        .returning(M.id, M.kind, M.lane, M.recipient, M.channel, M.context, M.attempts, M.alert_id)
         .execution_options(synchronize_session=False)
     ).all()
     order = {row_id: position for position, row_id in enumerate(due)}
     return [
-        Claimed(r.id, r.kind, r.lane, r.recipient, r.channel, dict(r.context), r.attempts)
+        Claimed(
+            r.id, r.kind, r.lane, r.recipient, r.channel, dict(r.context), r.attempts, r.alert_id
+        )
         for r in sorted(taken, key=lambda r: order[r.id])
     ]
 
 
 def send(app: App, routes: Routes, row: Claimed, config: RelayConfig) -> Outcome:
     """One Apprise call for one row, on the worker's kept hardened plugin instances (as fresh
-    ones: no throttle, no retries, no redirects); errors become codes."""
+    ones: no throttle, no retries, no redirects); errors become codes. A page of an alert is
+    looked at again first: claimed rows wait for a worker, and one whose alert was taken
+    meanwhile was cancelled by it (``TAKEN``; one sent already is recorded as sent)."""
+    if row.alert_id is not None and app.read(lambda uow: _cancelled(uow, row.id)):
+        return Outcome(row, TAKEN)
     targets = routes.matching(row.recipient, row.channel)
     if not targets:
         return Outcome(row, "no_route")
@@ -283,6 +295,11 @@ def send(app: App, routes: Routes, row: Claimed, config: RelayConfig) -> Outcome
     except Exception:  # a plugin bug must not take the relay down; the row retries
         return Outcome(row, "send_error")
     return Outcome(row, None if result else f"send_{result.status.name.lower()}")
+
+
+def _cancelled(uow: UnitOfWork, row_id: str) -> bool:
+    status = uow.session.scalar(select(OutboxMessage.status).where(OutboxMessage.id == row_id))
+    return status == OutboxStatus.CANCELLED
 
 
 def record(
@@ -436,6 +453,8 @@ def _count(report: DeliveryReport, outcome: Outcome, verdict: str) -> None:
     if verdict == "sent":
         report.sent += 1
         report.sent_by_lane[row.lane] += 1
+        return
+    if outcome.error == TAKEN:
         return
     if outcome.error is not None:
         report.errors[outcome.error] += 1

@@ -3,8 +3,11 @@ stay (``cancelled``, with why), and no later tier is ever enqueued."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from harbour.app import App
@@ -76,3 +79,31 @@ def test_acknowledged_after_tier_0_was_sent_no_later_tier_is_enqueued(
     assert {r.status for r in after} == {OutboxStatus.SENT}  # a sent page stays sent
     assert len(receiver.at(RouteBook.chat_path("sup"))) == 1
     assert receiver.at(RouteBook.chat_path("adm")) == []
+
+
+def test_a_page_claimed_but_not_yet_sent_when_the_alert_is_taken_is_not_sent(
+    napp: App, mail: RouteBook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One worker, two pages claimed together: the supervisor takes the alert as the first goes
+    # out. The second, whose turn comes after, is not sent; the first is recorded as sent;
+    # neither counts as a failure.
+    from harbour.notify import alerts, relay
+    from tests.notify.helpers import imminent_alert, new_case
+
+    alert = imminent_alert(napp, new_case(napp))  # tier 0: sup, by email and by chat
+    assert len(rows(napp, alert_id=alert.id)) == 2
+    real, order = relay.send, []
+
+    def send(app: App, routes: Any, row: Any, config: Any) -> Any:
+        outcome = real(app, routes, row, config)
+        if not order:  # taken just as the first page went out
+            alerts.acknowledge(napp, "sup", alert.id)
+        order.append(row.channel)
+        return outcome
+
+    monkeypatch.setattr(relay, "send", send)
+    report = relay.deliver(napp, config=dataclasses.replace(FAST, workers=1, prefetch=2))
+    after = {r.channel: (r.status, r.last_error) for r in rows(napp, alert_id=alert.id)}
+    assert after[order[0]][0] == OutboxStatus.SENT
+    assert after[order[1]] == (OutboxStatus.CANCELLED, "acknowledged"), (order, after)
+    assert report.sent == 1 and not report.errors and not report.unsent
