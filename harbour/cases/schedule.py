@@ -21,8 +21,9 @@ from harbour import events
 from harbour.access import Actor, agency_zone, on_case
 from harbour.app import App, UnitOfWork
 from harbour.clock import local_time
-from harbour.db.models import Assessment, Case, LifecycleEvent
+from harbour.db.models import Assessment, Case, LifecycleEvent, ReminderMark
 from harbour.domain.policy import (
+    ESCALATION,
     Policy,
     follow_up_dues,
     initial_contact_due,
@@ -81,12 +82,24 @@ def cancel_open(uow: UnitOfWork, case: Case, points: Sequence[AssessmentPoint] =
 
 
 def refresh_next_due(uow: UnitOfWork, case: Case) -> None:
+    """The case's schedule as its open assessments now stand: when the next one falls due, and
+    whether it is still escalated (only while an open assessment is past its escalation for
+    the due date it has: once that work is done, cancelled or re-timed, the flag goes)."""
     uow.session.flush()
     case.next_due_at = uow.session.scalar(
         select(func.min(Assessment.due_at)).where(
             Assessment.case_id == case.id, Assessment.status == AssessmentStatus.OPEN
         )
     )
+    if case.escalated:
+        escalated = exists().where(
+            Assessment.case_id == case.id,
+            Assessment.status == AssessmentStatus.OPEN,
+            ReminderMark.assessment_id == Assessment.id,
+            ReminderMark.threshold == ESCALATION,
+            ReminderMark.due_at == Assessment.due_at,
+        )
+        case.escalated = bool(uow.session.scalar(select(escalated)))
 
 
 def open_initial(uow: UnitOfWork, case: Case) -> Assessment:

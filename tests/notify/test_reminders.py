@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -166,3 +167,28 @@ def test_overdue_cases_are_marked_escalated_by_one_update_their_versions_moved_o
     clock.advance(timedelta(hours=1))
     _sweep(seeded)
     assert versions() == after
+
+
+def test_a_case_is_escalated_only_while_its_overdue_work_is(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    # Overdue past the escalation: flagged, and in the escalated caseload. Once the overdue
+    # assessment is done (or moved to a later date), the flag goes; the next one, overdue
+    # past its own escalation, flags the case again.
+    from tests.cli.helpers import answers_file, ok
+
+    case = new_case(seeded)
+    assessment = open_assessment(seeded, case, clock.now() - timedelta(days=30))
+    _sweep(seeded)
+    listed = [row["case"] for row in ok(seeded, "cases", "--escalated", "--as", "sup")]
+    assert case.reference in listed
+
+    answers = answers_file(seeded, tmp_path, "done")
+    point = assessment.point
+    ok(seeded, "assess", case.reference, "--point", point, "--answers", answers, "--as", "cw1")
+    assert seeded.run(lambda uow: uow.session.get_one(Case, case.id).escalated) is False
+    assert ok(seeded, "cases", "--escalated", "--as", "sup") == []
+
+    clock.advance(timedelta(days=200))  # the next assessment, long overdue too
+    _sweep(seeded)
+    assert seeded.run(lambda uow: uow.session.get_one(Case, case.id).escalated) is True
