@@ -213,6 +213,7 @@ def complete_assessment(
     events.record(uow, case.id, events.ASSESSMENT_SUBMITTED, assessment.id, **payload)
     events.record(uow, case.id, events.ASSESSMENT_COMPLETED, assessment.id, **payload)
     hooks.assessment_completed(uow, case, assessment, previous_level)
+    hooks.overdue_work_done(uow, assessment, actor.handle if actor else "harbour")
     protocol = result.emergency_protocol
     return outcome_of(uow, case, assessment, previous_level, plan.version_number, protocol)
 

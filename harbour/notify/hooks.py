@@ -6,8 +6,10 @@ exactly when the change that caused it was committed. Delivery happens later, in
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from harbour.app import UnitOfWork
-from harbour.db.models import Assessment, Case
+from harbour.db.models import Alert, Assessment, Case
 from harbour.domain.vocab import AlertKind, Lane, NotificationKind, RiskLevel, Role
 from harbour.notify import alerts, recipients
 from harbour.notify.outbox import enqueue
@@ -65,6 +67,18 @@ def assessment_completed(
             context={},
             lane=Lane.NORMAL,
         )
+
+
+def overdue_work_done(uow: UnitOfWork, assessment: Assessment, handle: str) -> None:
+    """An assessment was done: its overdue escalation, if one is open, is taken by who did it
+    (as a missing youth's alerts are once the steps are), so it pages nobody further."""
+    alert = uow.session.scalar(
+        select(Alert).where(
+            Alert.kind == AlertKind.OVERDUE_ESCALATION, Alert.source_id == assessment.id
+        )
+    )
+    if alert is not None:
+        alerts.close(uow, alert, handle)
 
 
 def _rank(level: str | None) -> int:

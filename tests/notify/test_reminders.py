@@ -172,9 +172,11 @@ def test_overdue_cases_are_marked_escalated_by_one_update_their_versions_moved_o
 def test_a_case_is_escalated_only_while_its_overdue_work_is(
     seeded: App, clock: FixedClock, tmp_path: Path
 ) -> None:
-    # Overdue past the escalation: flagged, and in the escalated caseload. Once the overdue
-    # assessment is done (or moved to a later date), the flag goes; the next one, overdue
-    # past its own escalation, flags the case again.
+    # Overdue past the escalation: flagged, in the escalated caseload, and the supervisors'
+    # alert open. Once the overdue assessment is done, the flag goes and the alert is taken by
+    # who did it (it climbs no further); the next one, overdue past its own escalation, flags
+    # the case again.
+    from harbour.notify.alerts import escalate_unacknowledged
     from tests.cli.helpers import answers_file, ok
 
     case = new_case(seeded)
@@ -188,6 +190,10 @@ def test_a_case_is_escalated_only_while_its_overdue_work_is(
     ok(seeded, "assess", case.reference, "--point", point, "--answers", answers, "--as", "cw1")
     assert seeded.run(lambda uow: uow.session.get_one(Case, case.id).escalated) is False
     assert ok(seeded, "cases", "--escalated", "--as", "sup") == []
+    [alert] = seeded.run(lambda uow: uow.session.scalars(select(Alert)).all())
+    assert (alert.source_id, alert.acknowledged_by) == (assessment.id, "cw1")
+    clock.advance(timedelta(days=1))
+    assert seeded.run(lambda uow: escalate_unacknowledged(uow, uow.now()))["escalated"] == 0
 
     clock.advance(timedelta(days=200))  # the next assessment, long overdue too
     _sweep(seeded)
