@@ -17,7 +17,13 @@ from harbour.db.models import Agency, Staff
 from harbour.domain.text import ChatAddress, Email, SettingsUrl
 from harbour.errors import InvalidInput, NotFound
 from harbour.notify import directory
-from harbour.notify.routes import chat_settings_problem, mail_settings_problem, shown
+from harbour.notify.routes import (
+    CHAT,
+    EMAIL,
+    chat_settings_problem,
+    mail_settings_problem,
+    settings_shown,
+)
 from harbour.validation import option_name, parse
 
 M = TypeVar("M", bound=BaseModel)
@@ -167,8 +173,8 @@ def delivery_of(uow: UnitOfWork, agency: Agency) -> Delivery:
     mail, chat = uow.unseal(agency, "mail_url"), uow.unseal(agency, "chat_url")
     return Delivery(
         agency.name,
-        shown(mail) if mail else None,
-        shown(chat.replace("{address}", "")) if chat else None,
+        settings_shown(EMAIL, mail) if mail else None,
+        settings_shown(CHAT, chat) if chat else None,
     )
 
 

@@ -214,6 +214,19 @@ def with_overrides(records: list[Route], file: Routes, problems: list[str]) -> R
     return Routes((*file.routes, *kept), (*found, *problems), file.unusable)
 
 
+def settings_shown(channel: str, settings_url: str) -> str:
+    """What of an agency's mail or chat settings may be shown: the mail server (``shown``),
+    and of chat settings the privacy form of the route they give a person, as staff routes are
+    shown (a chat service's "host" can be a token, which only that form masks); the scheme
+    alone if Apprise refuses them."""
+    if channel == EMAIL:
+        return shown(settings_url)
+    plugin = _instance(personal_url(channel, settings_url, "someone@example.invalid"))
+    if plugin is None:
+        return f"{urlsplit(settings_url).scheme}://"
+    return shown(plugin.url(privacy=True))
+
+
 def _instance(url: str) -> Any:
     import apprise
 

@@ -24,7 +24,7 @@ from harbour.settings import Settings
 from tests.db.helpers import row_counts
 from tests.notify.conftest import receiver, routes, smtp  # noqa: F401  (fixtures)
 from tests.notify.helpers import new_case
-from tests.support import agency_admin
+from tests.support import agency_admin, invoke
 from tests.web.helpers import client, csrf_of, signed_in
 
 
@@ -221,6 +221,11 @@ def test_an_agencys_mail_and_chat_settings_from_the_console(
         (nadm, False),
     ]
     assert "s3cretpass" not in caplog.text and "chat.south.test" not in caplog.text
+    # A chat service whose "host" is a token: shown in its privacy form, as a staff route is.
+    token = {"csrf": csrf, "chat": "slack://T1SECRETA/B1SECRETB/C1SECRETC/{address}"}
+    assert own.post(path, data=token).status_code == 200
+    page = own.get("/agencies").text + invoke(seeded, "agency", "list", "--as", nadm).stdout
+    assert "slack://t...a" in page and "secret" not in page.lower()
 
 
 @pytest.fixture
