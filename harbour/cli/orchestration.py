@@ -16,6 +16,7 @@ import typer
 
 from harbour.cli.admin import db_cli
 from harbour.cli.base import As, Json, cli, emit, get_app
+from harbour.cli.sensitive import url_option
 
 
 @cli.command()
@@ -146,7 +147,7 @@ def _counts(report: dict[str, int]) -> str:
 
 @db_cli.command("copy")
 def db_copy(
-    to: Annotated[str, typer.Option("--to", envvar="HARBOUR_COPY_TO", help="Target database URL.")],
+    to: Annotated[str, url_option("The target database's URL.", "HARBOUR_COPY_TO")],
     actor: As = None,
     as_json: Json = False,
 ) -> None:

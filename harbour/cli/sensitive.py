@@ -51,6 +51,41 @@ def _read_sensitive(ctx: click.Context, param: click.Parameter, value: str | Non
     )
 
 
+def url_option(help: str, envvar: str) -> Any:
+    """A typer option for a database URL: a URL with a password is taken from ``@FILE``, ``-``
+    or ``envvar``, never from the command line (one without is, as written)."""
+    where = f"With a password: @FILE, - (a prompt or a pipe) or {envvar}, never the URL itself."
+    return typer.Option(
+        help=f"{help} {where}", envvar=envvar, metavar="URL|@FILE|-", callback=_read_url
+    )
+
+
+def _read_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if not value or value.startswith("@") or value == STDIN:
+        return _read_sensitive(ctx, param, value)
+    source = ctx.get_parameter_source(str(param.name))
+    typed = source is not None and source.name == "COMMANDLINE"  # (typer's click, or click's)
+    if typed and _has_password(value):
+        option = param.opts[0] if param.opts else str(param.name)
+        envvar = param.envvar if isinstance(param.envvar, str) else "its environment variable"
+        reason = (
+            "holds a password, which is never taken from the command line (every local account "
+            f"can read it there, and shell history keeps it): pass {option} @FILE or {option} -, "
+            f"or set {envvar}"
+        )
+        raise InvalidInput([(option, reason)])
+    return value
+
+
+def _has_password(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).password is not None
+    except ValueError:
+        return False
+
+
 def _from_stdin(ctx: click.Context, option: str) -> str:
     if sys.stdin.isatty():
         return getpass.getpass(f"{option.removeprefix('--')} (not shown): ")

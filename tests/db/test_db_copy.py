@@ -40,6 +40,21 @@ def test_a_bad_target_is_refused_without_echoing_it(seeded: App) -> None:
     assert result.exit_code == 2 and "--to" in result.stderr and "s3cret" not in result.stderr
 
 
+def test_a_target_with_a_password_is_never_taken_from_the_command_line(
+    seeded: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "postgresql://harbour:MKs3cret@127.0.0.1:1/nowhere"  # nothing listens on port 1
+    typed = invoke(seeded, "db", "copy", "--to", url, "--as", "adm")
+    assert typed.exit_code == 2 and "never taken from the command line" in typed.stderr
+    assert "MKs3cret" not in typed.stdout + typed.stderr
+    (tmp_path / "to.txt").write_text(url + "\n")
+    for args in (("--to", f"@{tmp_path / 'to.txt'}"), ()):
+        monkeypatch.setenv("HARBOUR_COPY_TO", url)  # the other way, for the second run
+        given_so = invoke(seeded, "db", "copy", *args, "--as", "adm")
+        assert "never taken from the command line" not in given_so.stderr, args
+        assert given_so.exit_code == 1 and "MKs3cret" not in given_so.stderr  # unreachable
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the source is SQLite
 def test_sqlite_to_a_new_postgresql_database(seeded: App, tmp_path: Path) -> None:
