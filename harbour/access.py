@@ -18,7 +18,7 @@ from harbour.app import App, UnitOfWork
 from harbour.db.models import Agency, AuditEvent, Case, CaseCover, Staff
 from harbour.domain import privilege, refs
 from harbour.domain.privilege import Refusal, Standing
-from harbour.domain.text import escaped
+from harbour.domain.text import check_handle, escaped
 from harbour.domain.vocab import Role
 from harbour.errors import Forbidden, HarbourError, InvalidInput, NotFound
 
@@ -59,7 +59,11 @@ def resolve_actor(uow: UnitOfWork, handle: str | None) -> Actor:
         raise InvalidInput([("--as", "say who is acting (--as HANDLE or HARBOUR_ACTOR)")])
     staff = uow.session.execute(_STAFF_BY_HANDLE, {"handle": handle}).first()
     if staff is None or not staff.active:
-        _audit_denied(uow, handle, None, None, "actor.resolve")
+        # Kept as typed only when it could be a handle: anything else may be what should never
+        # be kept (a password typed into the wrong place), as console sign-in keeps none.
+        _audit_denied(
+            uow, handle if _handle_shaped(handle) else "not a handle", None, None, "actor.resolve"
+        )
         typed = escaped(handle)
         shown = typed if len(typed) <= 64 else typed[:64] + "..."
         raise Forbidden("unknown_actor", f"no active staff member has the handle '{shown}'")
@@ -68,6 +72,13 @@ def resolve_actor(uow: UnitOfWork, handle: str | None) -> Actor:
     return Actor(
         staff.id, staff.handle, staff.agency_id, role, staff.operator and role == Role.ADMIN
     )
+
+
+def _handle_shaped(typed: str) -> bool:
+    try:
+        return check_handle(typed) == typed
+    except ValueError:
+        return False
 
 
 def agency_zone(uow: UnitOfWork, agency_id: str) -> ZoneInfo:

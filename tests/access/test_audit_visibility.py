@@ -116,21 +116,26 @@ def test_admins_read_the_audit_of_no_case(seeded: App) -> None:
         assert wrong.exit_code == 2 and "REF" in wrong.stderr
 
 
-def test_a_typed_handle_reaches_the_system_audit_escaped(seeded: App) -> None:
+def test_a_typed_handle_reaches_the_system_audit_only_if_it_could_be_one(seeded: App) -> None:
+    # What is not shaped like a handle may be anything typed (a password in the wrong place):
+    # kept as "not a handle". A row an older version stored raw is shown escaped.
     hostile = "\x1b[2J\x1b]0;owned\x07gh\u202eost"
-    assert invoke(seeded, "cases", "--as", hostile).exit_code == 1
-    with seeded.engine.connect() as conn:  # a row stored raw before the fix, shown escaped too
+    for typed in (hostile, "MKpassw0rd!2026", "ghost"):
+        assert invoke(seeded, "cases", "--as", typed).exit_code == 1
+    with seeded.engine.connect() as conn:
         conn.execute(AuditEvent.__table__.insert().values(**_raw_row(seeded, hostile)))
         conn.commit()
         stored = conn.scalars(
-            select(AuditEvent.actor_handle).where(AuditEvent.action == "actor.resolve")
+            select(AuditEvent.actor_handle)
+            .where(AuditEvent.action == "actor.resolve")
+            .order_by(AuditEvent.seq)
         ).all()
-    assert "\\x1b[2J\\x1b]0;owned\\x07gh\\u202eost" in stored
+    assert stored[:3] == ["not a handle", "not a handle", "ghost"]
     shown = invoke(seeded, "audit", "--system", "--as", "adm")
     assert shown.exit_code == 0, shown.stderr
     assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
-    assert "\u202e" not in shown.stdout
-    assert shown.stdout.count("\\x1b[2J\\x1b]0;owned") == 2
+    assert "\u202e" not in shown.stdout and "MKpassw0rd" not in shown.stdout
+    assert shown.stdout.count("\\x1b[2J\\x1b]0;owned") == 1
 
 
 def _raw_row(app: App, handle: str) -> dict[str, object]:
