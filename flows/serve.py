@@ -5,8 +5,10 @@ running the deployments, the publisher alone)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import threading
+import time
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,9 @@ from harbour.app import App
 from harbour.shipped import shipped
 
 PREFECT_FILE = shipped("flows", "prefect.yaml")  # deployments/prefect.yaml of the repository
+AGAIN_AFTER = 10.0  # seconds between two tries to serve, while the Prefect server is away
+
+log = logging.getLogger(__name__)
 
 
 def deployment_specs(path: Path = PREFECT_FILE) -> list[dict[str, Any]]:
@@ -33,8 +38,8 @@ def load_flow(entrypoint: str) -> Any:
     return getattr(import_module(module), name)
 
 
-def runner_deployment(spec: dict[str, Any], timezone: str) -> Any:
-    """A served deployment from its prefect.yaml entry; schedules in ``timezone``."""
+def runner_deployment(spec: dict[str, Any]) -> Any:
+    """A served deployment from its prefect.yaml entry, its schedules in their zone (UTC)."""
     from prefect.deployments.runner import EntrypointType
     from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
     from prefect.schedules import Cron
@@ -43,7 +48,7 @@ def runner_deployment(spec: dict[str, Any], timezone: str) -> Any:
         name=spec["name"],
         description=spec.get("description"),
         tags=spec.get("tags"),
-        schedules=[Cron(s["cron"], timezone=timezone) for s in spec.get("schedules", [])],
+        schedules=[Cron(s["cron"], timezone=s["timezone"]) for s in spec.get("schedules", [])],
         triggers=[DeploymentEventTrigger(**t) for t in spec.get("triggers", [])],
         concurrency_limit=spec.get("concurrency_limit"),
         enforce_parameter_schema=spec.get("enforce_parameter_schema", True),
@@ -59,14 +64,30 @@ def publish_only(app: App, poll: float = publisher.POLL_SECONDS) -> None:
     asyncio.run(publisher.run(app, stop, poll))
 
 
-def serve(app: App, path: Path = PREFECT_FILE, poll: float = publisher.POLL_SECONDS) -> None:
-    """Serve until interrupted (Ctrl-C or SIGTERM); stopping pauses the deployments' schedules."""
+def serve(
+    app: App,
+    path: Path = PREFECT_FILE,
+    poll: float = publisher.POLL_SECONDS,
+    again_after: float = AGAIN_AFTER,
+) -> None:
+    """Serve until interrupted (Ctrl-C or SIGTERM). Stopping leaves the deployments' schedules
+    running (another ``harbour serve``, or this one restarted, serves them); a Prefect server
+    that cannot be reached (down at the start, or for more than the runner's few polls) is
+    waited for, and served again once it answers."""
     from prefect import serve as prefect_serve
 
-    deployments = [runner_deployment(s, app.settings.timezone) for s in deployment_specs(path)]
+    deployments = [runner_deployment(s) for s in deployment_specs(path)]
     thread, stop = publisher.start_thread(app, poll)
     try:
-        prefect_serve(*deployments)
+        while True:
+            try:
+                prefect_serve(*deployments, pause_on_shutdown=False)
+                return
+            except Exception as exc:  # the server unreachable: wait, and serve again
+                log.warning(
+                    "serving stopped (%s); serving again in %.0f s", type(exc).__name__, again_after
+                )
+                time.sleep(again_after)
     finally:
         stop.set()
         thread.join(timeout=10)

@@ -1,7 +1,12 @@
 """deployments/prefect.yaml: one deployment per flow, each naming a flow that exists, with its
-schedule in a time zone or its event trigger passing ids from the event."""
+schedule (in UTC) or its event trigger passing ids from the event."""
 
 from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
 
 from flows.serve import deployment_specs, load_flow, runner_deployment
 
@@ -28,7 +33,7 @@ def test_one_deployment_per_flow_on_the_process_pool() -> None:
 def test_schedules_have_a_zone_and_triggers_pass_ids() -> None:
     for spec in deployment_specs():
         for schedule in spec.get("schedules", []):
-            assert schedule["timezone"] == "America/New_York"
+            assert schedule["timezone"] == "UTC"
         for trigger in spec.get("triggers", []):
             assert trigger["match"]["prefect.resource.id"] == "harbour.case.*"
             assert all(v.startswith("{{ event.payload.") for v in trigger["parameters"].values())
@@ -52,8 +57,48 @@ def test_every_assessment_point_starts_exactly_one_flow() -> None:
     assert sorted(started) == sorted(flows)
 
 
-def test_served_deployments_take_the_agency_zone() -> None:
-    built = [runner_deployment(s, "Europe/Paris") for s in deployment_specs()]
-    zones = {d.schedules[0].schedule.timezone for d in built if d.schedules}
-    assert zones == {"Europe/Paris"}
+def test_schedules_keep_their_pace_when_the_clocks_go_back() -> None:
+    # In UTC, as served: in a local zone the hour the clocks went back was skipped (the sweep
+    # went 75 minutes without running, the relay 61, on the first Sunday of November).
+    from datetime import UTC, datetime, timedelta
+
+    from prefect.server.schemas.schedules import CronSchedule
+
+    built = [runner_deployment(s) for s in deployment_specs()]
     assert all(d.enforce_parameter_schema for d in built)
+    night = datetime(2026, 11, 1, 4, 0, tzinfo=UTC)  # New York: 00:00 EDT to 03:00 EST
+    for deployment in (d for d in built if d.schedules):
+        cron = deployment.schedules[0].schedule
+        assert cron.timezone == "UTC"
+        schedule = CronSchedule(cron=cron.cron, timezone=cron.timezone)
+        runs = asyncio.run(schedule.get_dates(start=night, end=night + timedelta(hours=4)))
+        gaps = {(later - earlier).total_seconds() for earlier, later in itertools.pairwise(runs)}
+        assert len(gaps) == 1, (deployment.name, gaps)
+
+
+def test_serve_waits_for_a_server_that_went_away_and_never_pauses_the_schedules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Prefect's runner gives up after a few failed polls of its server: `harbour serve` serves
+    # again once it answers, instead of exiting with the deployments paused; and stopping
+    # leaves the schedules running for another serve (a rolling restart).
+    import threading
+
+    import prefect
+
+    from flows import publisher, serve
+
+    calls: list[bool] = []
+
+    def prefect_serve(*deployments: object, pause_on_shutdown: bool = True) -> None:
+        calls.append(pause_on_shutdown)
+        if len(calls) < 3:
+            raise ExceptionGroup("unreachable", [ConnectionError("all attempts failed")])
+
+    stop = threading.Event()
+    standing_in = threading.Thread(target=stop.wait)
+    standing_in.start()
+    monkeypatch.setattr(prefect, "serve", prefect_serve)
+    monkeypatch.setattr(publisher, "start_thread", lambda app, poll: (standing_in, stop))
+    serve.serve(None, again_after=0)  # type: ignore[arg-type]  # the publisher is stood in for
+    assert calls == [False, False, False] and stop.is_set()
