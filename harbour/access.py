@@ -250,7 +250,8 @@ def load_case(
     query = select(Case).where(Case.agency_id == actor.agency_id, Case.reference.startswith(prefix))
     if action not in privilege.READ_ONLY and recorded_as is None:
         # Held until the transaction ends (PostgreSQL; SQLite's writers queue on its one lock).
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=True)  # FOR NO KEY UPDATE: inserts of rows
+        # referring to the case (events, pages) take KEY SHARE and must not wait on it
     matches = uow.session.scalars(query.limit(2)).all()
     found = matches[0] if len(matches) == 1 else None
     if not matches:

@@ -290,12 +290,13 @@ def _open_visit(uow: UnitOfWork, actor: Actor) -> Visit | None:
     actor's staff row and that visit are held until the transaction ends: a person's visits
     change one at a time, and the relay's pass skips a visit being changed (PostgreSQL;
     SQLite's writers queue anyway)."""
-    uow.session.execute(select(Staff.id).where(Staff.id == actor.staff_id).with_for_update())
+    held = select(Staff.id).where(Staff.id == actor.staff_id).with_for_update(key_share=True)
+    uow.session.execute(held)
     return uow.session.scalar(
         select(Visit)
         .where(Visit.staff_id == actor.staff_id, Visit.back_at.is_(None))
         .limit(1)
-        .with_for_update()
+        .with_for_update(key_share=True)
     )
 
 

@@ -429,7 +429,7 @@ def close(uow: UnitOfWork, alert: Alert, handle: str) -> bool:
     held = uow.session.execute(
         select(Alert.acknowledged_at, Alert.acknowledged_by)
         .where(Alert.id == alert.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     ).one()
     set_committed_value(alert, "acknowledged_at", held.acknowledged_at)
     set_committed_value(alert, "acknowledged_by", held.acknowledged_by)

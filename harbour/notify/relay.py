@@ -281,7 +281,7 @@ def send(app: App, routes: Routes, row: Claimed, config: RelayConfig) -> Outcome
     ones: no throttle, no retries, no redirects); errors become codes. A page of an alert is
     looked at again first: claimed rows wait for a worker, and one whose alert was taken
     meanwhile was cancelled by it (``TAKEN``; one sent already is recorded as sent)."""
-    if row.alert_id is not None and app.read(lambda uow: _cancelled(uow, row.id)):
+    if row.alert_id is not None and _taken(app, row.id):
         return Outcome(row, TAKEN)
     targets = routes.matching(row.recipient, row.channel)
     if not targets:
@@ -297,9 +297,14 @@ def send(app: App, routes: Routes, row: Claimed, config: RelayConfig) -> Outcome
     return Outcome(row, None if result else f"send_{result.status.name.lower()}")
 
 
-def _cancelled(uow: UnitOfWork, row_id: str) -> bool:
-    status = uow.session.scalar(select(OutboxMessage.status).where(OutboxMessage.id == row_id))
-    return status == OutboxStatus.CANCELLED
+def _taken(app: App, row_id: str) -> bool:
+    """Whether the page was cancelled by its alert's acknowledgement; if that cannot be read,
+    not (a page sent twice is better than a page of an open alert not sent)."""
+    query = select(OutboxMessage.status).where(OutboxMessage.id == row_id)
+    try:
+        return bool(app.read(lambda uow: uow.session.scalar(query)) == OutboxStatus.CANCELLED)
+    except Exception:  # a database error must not take the relay down: send
+        return False
 
 
 def record(
