@@ -48,12 +48,28 @@ def runner_deployment(spec: dict[str, Any]) -> Any:
         name=spec["name"],
         description=spec.get("description"),
         tags=spec.get("tags"),
-        schedules=[Cron(s["cron"], timezone=s["timezone"]) for s in spec.get("schedules", [])],
+        schedules=[
+            Cron(s["cron"], timezone=s.get("timezone", "UTC")) for s in spec.get("schedules", [])
+        ],
         triggers=[DeploymentEventTrigger(**t) for t in spec.get("triggers", [])],
         concurrency_limit=spec.get("concurrency_limit"),
         enforce_parameter_schema=spec.get("enforce_parameter_schema", True),
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
+
+
+def unreachable(exc: BaseException) -> str | None:
+    """What says the Prefect server could not be reached (a connection refused or timed out, a
+    5xx answer), found in ``exc`` or the errors it groups; None for anything else."""
+    import httpx
+
+    if isinstance(exc, BaseExceptionGroup):
+        return next(filter(None, (unreachable(e) for e in exc.exceptions)), None)
+    if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code >= 500:
+        return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError)):
+        return type(exc).__name__
+    return None
 
 
 def publish_only(app: App, poll: float = publisher.POLL_SECONDS) -> None:
@@ -83,9 +99,14 @@ def serve(
             try:
                 prefect_serve(*deployments, pause_on_shutdown=False)
                 return
-            except Exception as exc:  # the server unreachable: wait, and serve again
+            except Exception as exc:
+                why = unreachable(exc)
+                if why is None:  # not the server being away (a refusal, a bug): no looping on it
+                    raise
                 log.warning(
-                    "serving stopped (%s); serving again in %.0f s", type(exc).__name__, again_after
+                    "the Prefect server is out of reach (%s); serving again in %.0f s",
+                    why,
+                    again_after,
                 )
                 time.sleep(again_after)
     finally:

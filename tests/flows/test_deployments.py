@@ -102,3 +102,11 @@ def test_serve_waits_for_a_server_that_went_away_and_never_pauses_the_schedules(
     monkeypatch.setattr(publisher, "start_thread", lambda app, poll: (standing_in, stop))
     serve.serve(None, again_after=0)  # type: ignore[arg-type]  # the publisher is stood in for
     assert calls == [False, False, False] and stop.is_set()
+
+    # Anything else (a refusal, a bug) is not waited out: it ends serve, for its supervisor.
+    def refused(*deployments: object, pause_on_shutdown: bool = True) -> None:
+        raise ExceptionGroup("refused", [RuntimeError("401 Unauthorized")])
+
+    monkeypatch.setattr(prefect, "serve", refused)
+    with pytest.raises(ExceptionGroup):
+        serve.serve(None, again_after=0)  # type: ignore[arg-type]
