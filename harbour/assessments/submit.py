@@ -202,6 +202,7 @@ def complete_assessment(
     lifecycle.check_point(uow, case, point)
     result = evaluate(instrument, structured)
     assessment = _store(uow, actor, case, point, key, structured, free_text, digest, result)
+    hooks.overdue_work_done(uow, assessment, actor.handle if actor else "harbour")  # by its doer
     previous_level = case.risk_level
     _update_case(uow, case, point, instrument, structured, result)
     lifecycle.after_assessment(uow, actor, case, point)
@@ -213,7 +214,6 @@ def complete_assessment(
     events.record(uow, case.id, events.ASSESSMENT_SUBMITTED, assessment.id, **payload)
     events.record(uow, case.id, events.ASSESSMENT_COMPLETED, assessment.id, **payload)
     hooks.assessment_completed(uow, case, assessment, previous_level)
-    hooks.overdue_work_done(uow, assessment, actor.handle if actor else "harbour")
     protocol = result.emergency_protocol
     return outcome_of(uow, case, assessment, previous_level, plan.version_number, protocol)
 

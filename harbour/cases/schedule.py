@@ -33,6 +33,7 @@ from harbour.domain.policy import (
 )
 from harbour.domain.vocab import AssessmentPoint, AssessmentStatus, CaseStatus, RiskLevel
 from harbour.errors import InvalidInput
+from harbour.notify.hooks import overdue_work_gone
 
 P = AssessmentPoint
 OPEN_CASE = (CaseStatus.ACTIVE, CaseStatus.REOPENED, CaseStatus.DISCHARGE_PENDING)
@@ -100,6 +101,8 @@ def refresh_next_due(uow: UnitOfWork, case: Case) -> None:
             ReminderMark.due_at == Assessment.due_at,
         )
         case.escalated = bool(uow.session.scalar(select(escalated)))
+        if not case.escalated:  # the overdue work is done, cancelled or re-timed
+            overdue_work_gone(uow, case)
 
 
 def open_initial(uow: UnitOfWork, case: Case) -> Assessment:

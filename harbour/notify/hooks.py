@@ -81,5 +81,17 @@ def overdue_work_done(uow: UnitOfWork, assessment: Assessment, handle: str) -> N
         alerts.close(uow, alert, handle)
 
 
+def overdue_work_gone(uow: UnitOfWork, case: Case) -> None:
+    """The case is no longer escalated (its overdue assessment cancelled, or moved to a later
+    date): the overdue escalations still open on it are taken by Harbour, paging nobody further."""
+    still_open = select(Alert).where(
+        Alert.case_id == case.id,
+        Alert.kind == AlertKind.OVERDUE_ESCALATION,
+        Alert.acknowledged_at.is_(None),
+    )
+    for alert in uow.session.scalars(still_open).all():
+        alerts.close(uow, alert, "harbour")
+
+
 def _rank(level: str | None) -> int:
     return RiskLevel(level).rank if level else -1

@@ -198,3 +198,30 @@ def test_a_case_is_escalated_only_while_its_overdue_work_is(
     clock.advance(timedelta(days=200))  # the next assessment, long overdue too
     _sweep(seeded)
     assert seeded.run(lambda uow: uow.session.get_one(Case, case.id).escalated) is True
+
+
+def test_an_overdue_assessment_cancelled_or_moved_later_stops_its_escalation(
+    seeded: App, clock: FixedClock
+) -> None:
+    # Discharged (the open assessment cancelled) or re-timed to a later date: the case is no
+    # longer escalated, and the escalation still open is taken by Harbour, paging nobody more.
+    from harbour.cases import schedule
+    from harbour.notify.alerts import escalate_unacknowledged
+
+    case = new_case(seeded)
+    open_assessment(seeded, case, clock.now() - timedelta(days=30))
+    _sweep(seeded)
+
+    def move_later(uow: UnitOfWork) -> None:
+        row = uow.session.get_one(Case, case.id)
+        [open_now] = schedule.open_assessments(uow, row)
+        schedule.open_assessment(
+            uow, row, AssessmentPoint(open_now.point), clock.now() + timedelta(days=10)
+        )
+
+    seeded.run(move_later)
+    assert seeded.run(lambda uow: uow.session.get_one(Case, case.id).escalated) is False
+    [alert] = seeded.run(lambda uow: uow.session.scalars(select(Alert)).all())
+    assert alert.acknowledged_by == "harbour"
+    clock.advance(timedelta(days=1))
+    assert seeded.run(lambda uow: escalate_unacknowledged(uow, uow.now()))["escalated"] == 0
