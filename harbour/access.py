@@ -142,7 +142,7 @@ def authorize(uow: UnitOfWork, actor: Actor, action: str, case_id: str | None = 
         raise Forbidden("not_permitted", f"only the installation's operators may do {action}")
     if not privilege.permitted(actor.role, action):
         _audit_denied(uow, actor.handle, actor.agency_id, case_id, action)
-        raise Forbidden("not_permitted", f"the {actor.role} role may not do {action}")
+        raise Forbidden("not_permitted", privilege.role_refusal(actor.role, action))
 
 
 def deny(uow: UnitOfWork, actor: Actor, action: str, case_id: str | None, why: str) -> None:

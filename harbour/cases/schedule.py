@@ -21,7 +21,7 @@ from harbour import events
 from harbour.access import Actor, agency_zone, on_case
 from harbour.app import App, UnitOfWork
 from harbour.clock import local_time
-from harbour.db.models import Assessment, Case, LifecycleEvent, ReminderMark
+from harbour.db.models import Assessment, Case, LifecycleEvent
 from harbour.domain.policy import (
     ESCALATION,
     Policy,
@@ -34,6 +34,7 @@ from harbour.domain.policy import (
 from harbour.domain.vocab import AssessmentPoint, AssessmentStatus, CaseStatus, RiskLevel
 from harbour.errors import InvalidInput
 from harbour.notify.hooks import overdue_work_gone
+from harbour.notify.reminders import fired
 
 P = AssessmentPoint
 OPEN_CASE = (CaseStatus.ACTIVE, CaseStatus.REOPENED, CaseStatus.DISCHARGE_PENDING)
@@ -93,14 +94,12 @@ def refresh_next_due(uow: UnitOfWork, case: Case) -> None:
         )
     )
     if case.escalated:
-        escalated = exists().where(
+        escalated = select(Assessment.id).where(
             Assessment.case_id == case.id,
             Assessment.status == AssessmentStatus.OPEN,
-            ReminderMark.assessment_id == Assessment.id,
-            ReminderMark.threshold == ESCALATION,
-            ReminderMark.due_at == Assessment.due_at,
+            fired(ESCALATION),
         )
-        case.escalated = bool(uow.session.scalar(select(escalated)))
+        case.escalated = bool(uow.session.scalar(escalated.exists().select()))
         if not case.escalated:  # the overdue work is done, cancelled or re-timed
             overdue_work_gone(uow, case)
 

@@ -71,6 +71,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "program.report": frozenset({S, A}),
 }
 
+
+def role_refusal(role: Role, action: str) -> str:
+    """How a role that may not do ``action`` at all is refused (``PERMISSIONS``)."""
+    return f"the {role} role may not do {action}"
+
+
 # What only reads a case. Every other action on a case changes it, and holds the case's row
 # for its transaction (``access.load_case``): two changes to one case queue, so each decides on
 # what the other did (one open missing episode, one acknowledgement, one step numbered once).

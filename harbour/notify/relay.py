@@ -187,9 +187,7 @@ def _urgent_waiting(uow: UnitOfWork, limit: int = 200) -> list[tuple[str, str, s
     query = select(M.id, M.recipient, M.channel).where(
         M.status == PENDING, M.lane == Lane.URGENT, M.next_attempt_at <= uow.now()
     )
-    return [
-        (row_id, tag, channel) for row_id, tag, channel in uow.session.execute(query.limit(limit))
-    ]
+    return [(r.id, r.recipient, r.channel) for r in uow.session.execute(query.limit(limit))]
 
 
 def _pump(

@@ -429,14 +429,19 @@ def _remindable(*columns: Any) -> Any:
 _DUE_AT = Assessment.__table__.c.due_at.type
 
 
-def _fires(threshold: str) -> Any:
-    """Passed by its cutoff (a parameter: ``Cutoffs``) and not fired for the current due date."""
-    fired = exists().where(
+def fired(threshold: str) -> Any:
+    """An SQL EXISTS: an assessment's ``threshold`` has fired for the due date it has now."""
+    return exists().where(
         ReminderMark.assessment_id == Assessment.id,
         ReminderMark.threshold == threshold,
         ReminderMark.due_at == Assessment.due_at,
     )
-    return and_(Assessment.due_at <= bindparam(f"bound_{threshold}", type_=_DUE_AT), ~fired)
+
+
+def _fires(threshold: str) -> Any:
+    """Passed by its cutoff (a parameter: ``Cutoffs``) and not fired for the current due date."""
+    passed = Assessment.due_at <= bindparam(f"bound_{threshold}", type_=_DUE_AT)
+    return and_(passed, ~fired(threshold))
 
 
 def _open_within() -> Any:

@@ -173,8 +173,6 @@ def edit_step(
 ) -> StepSet:
     """Change who does a step of the latest draft (``owner`` None: unchanged) and by when
     (``due`` None: no date; with ``keep_due``, unchanged)."""
-    if keep_due and due:
-        raise InvalidInput([("--due", "give a due date, or keep the one it has: not both")])
     if keep_due and not owner:
         raise InvalidInput([("--owner", "say what changes: --owner, --due or --no-due")])
     data = parse(StepIn, {k: v for k, v in (("owner", owner), ("due", due)) if v}, prefix="--")

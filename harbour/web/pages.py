@@ -20,7 +20,7 @@ from harbour import templating
 from harbour.app import App
 from harbour.auth import enrolment, sessions, signin
 from harbour.auth.sessions import SignedIn
-from harbour.domain.privilege import permitted
+from harbour.domain.privilege import permitted, role_refusal
 from harbour.domain.vocab import AssessmentPoint
 from harbour.errors import Conflict, Forbidden, HarbourError, InvalidInput, NotFound
 from harbour.web import adapter, cookies
@@ -121,7 +121,7 @@ def offered(who: SignedIn, action: str) -> None:
     """A form is shown only to a role that may send it (refused as the service would refuse it:
     the case is looked up, and the attempt audited, when it is sent)."""
     if not permitted(who.role, action):
-        raise Forbidden("not_permitted", f"the {who.role} role may not do {action}")
+        raise Forbidden("not_permitted", role_refusal(who.role, action))
 
 
 async def checked_form(request: Request, who: SignedIn) -> FormData:
