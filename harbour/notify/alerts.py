@@ -20,11 +20,12 @@ supervisors (deadline near) or on-call and supervisors (deadline passed) to the 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -101,6 +102,14 @@ URGENT = frozenset({AlertKind.IMMINENT_THREAT, AlertKind.VISIT_OVERDUE})
 # many alerts climb together); a buddy or a caseworker is the alert's own.
 _BY_AGENCY: frozenset[Tier] = frozenset({_oncall_and_supervisors, _supervisors, _on_call, _admins})
 _HEX = re.compile(r"[0-9a-f]{8,32}")
+
+
+def overdue_source(assessment_id: str, due_at: datetime) -> str:
+    """The source of an overdue escalation: the assessment and the due date it is overdue from,
+    hashed to an id's size. An assessment moved to a later date and overdue again is a new
+    escalation (its first was taken when it moved), paged afresh, not the first one found."""
+    moment = due_at.astimezone(UTC).isoformat()
+    return hashlib.blake2b(f"{assessment_id}@{moment}".encode(), digest_size=16).hexdigest()
 
 
 def ack_timeout(uow: UnitOfWork) -> timedelta:

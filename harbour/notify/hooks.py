@@ -72,12 +72,15 @@ def assessment_completed(
 def overdue_work_done(uow: UnitOfWork, assessment: Assessment, handle: str) -> None:
     """An assessment was done: its overdue escalation, if one is open, is taken by who did it
     (as a missing youth's alerts are once the steps are), so it pages nobody further."""
-    alert = uow.session.scalar(
-        select(Alert).where(
-            Alert.kind == AlertKind.OVERDUE_ESCALATION, Alert.source_id == assessment.id
-        )
+    if assessment.due_at is None:
+        return  # never due, never overdue
+    # Its escalation from the date it was due (one opened before escalations named their date
+    # has the assessment's id for its source).
+    sources = (alerts.overdue_source(assessment.id, assessment.due_at), assessment.id)
+    found = select(Alert).where(
+        Alert.kind == AlertKind.OVERDUE_ESCALATION, Alert.source_id.in_(sources)
     )
-    if alert is not None:
+    for alert in uow.session.scalars(found).all():
         alerts.close(uow, alert, handle)
 
 

@@ -389,8 +389,7 @@ def _batch(
                 for recipient in who[due.caseworker_id, due.agency_id]:
                     items[recipient].append(item)
                 counts[name] += 1
-    _escalate_all(uow, overdue)
-    counts["escalated"] += len(overdue)
+    counts["escalated"] += _escalate_all(uow, overdue)
     return Batch(counts, digests.add(items, uow))
 
 
@@ -591,11 +590,14 @@ def _local_date(due: Due) -> str:
     return due.due_at.astimezone(due.zone).date().isoformat()
 
 
-def _escalate_all(uow: UnitOfWork, overdue: list[Due]) -> None:
+def _escalate_all(uow: UnitOfWork, overdue: list[Due]) -> int:
     """Overdue past the policy's threshold: mark each case escalated and alert its supervisors
-    (``alerts.open_alerts``), once per assessment; a few statements whatever their number."""
+    (``alerts.open_alerts``), once per assessment and due date; a few statements whatever their
+    number. How many were escalated (those done or moved meanwhile are not)."""
+    overdue = _still_overdue(uow, overdue)
     if not overdue:
-        return
+        return 0
+    sources = {due: alerts.overdue_source(due.assessment_id, due.due_at) for due in overdue}
     ids = [due.case_id for due in overdue]
     # One UPDATE for them all (the version moved, as the ORM's would): marking loaded rows made
     # the flush write each case by a statement of its own, 7,500 of them after an outage.
@@ -612,18 +614,35 @@ def _escalate_all(uow: UnitOfWork, overdue: list[Due]) -> None:
         AlertKind.OVERDUE_ESCALATION,
         NotificationKind.OVERDUE_ESCALATION,
         [
-            (cases[due.case_id], due.assessment_id, {"due_date": _local_date(due)})
-            for due in overdue
+            (cases[due.case_id], source, {"due_date": _local_date(due)})
+            for due, source in sources.items()
         ],
     )
-    recorded = events.recorded(uow, events.CASE_ESCALATED, [due.assessment_id for due in overdue])
-    for due in overdue:
-        if (due.case_id, due.assessment_id) not in recorded:
+    recorded = events.recorded(uow, events.CASE_ESCALATED, list(sources.values()))
+    for due, source in sources.items():
+        if (due.case_id, source) not in recorded:
             events.record_new(
-                uow,
-                due.case_id,
-                events.CASE_ESCALATED,
-                due.assessment_id,
-                reason="overdue",
-                point=due.point,
+                uow, due.case_id, events.CASE_ESCALATED, source, reason="overdue", point=due.point
             )
+    return len(overdue)
+
+
+def _still_overdue(uow: UnitOfWork, overdue: list[Due]) -> list[Due]:
+    """Those of ``overdue`` still open and due when they were read, their cases held until the
+    transaction ends: an assessment done (or moved) while its mark was being written, which the
+    mark's statement could not see yet (PostgreSQL), is not escalated after it was done.
+    Cases are taken in id order, as another sweep would take them."""
+    if not overdue:
+        return []
+    case_ids = sorted({due.case_id for due in overdue})
+    uow.session.execute(
+        select(Case.id).where(Case.id.in_(case_ids)).order_by(Case.id).with_for_update()
+    )
+    current = uow.session.execute(
+        select(Assessment.id, Assessment.due_at).where(
+            Assessment.id.in_([due.assessment_id for due in overdue]),
+            Assessment.status == AssessmentStatus.OPEN,
+        )
+    )
+    due_now = dict(current.tuples().all())
+    return [due for due in overdue if due_now.get(due.assessment_id) == due.due_at]
