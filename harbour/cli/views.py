@@ -130,21 +130,20 @@ def plan_text(view: PlanSnapshot) -> str:
         f"Plan {view.case_reference} version {view.version_number} ({view.status}), "
         f"risk {view.risk_level or '-'}, point {view.point or '-'}"
     ]
-    numbered = list(enumerate(view.items, 1))  # the numbers `plan accept N` takes
     for section in PlanSection:  # one heading per section, in plan order
-        items = [(number, item) for number, item in numbered if item.section == section]
+        items = [item for item in view.items if item.section == section]
         if items:
             lines.append(f"\n{section.value.upper()}")
-        lines += [_item_line(number, item) for number, item in items]
+        lines += [_item_line(item) for item in items]
     return "\n".join(lines)
 
 
-def _item_line(number: int, item: PlanItemView) -> str:
+def _item_line(item: PlanItemView) -> str:
     details = [item.state.value]
     details += [f"owner {item.owner.value}"] if item.owner else []
     details += [f"due {item.due_on.isoformat()}"] if item.due_on else []
     details += [f"DONE {item.done_at.date().isoformat()}"] if item.done_at else []
-    return f"{number:>3}. {item.staff_text}  [{item.key}; {', '.join(details)}]"
+    return f"{item.number:>3}. {item.staff_text}  [{item.key}; {', '.join(details)}]"
 
 
 def diff_text(data: dict[str, Any]) -> str:

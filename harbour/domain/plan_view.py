@@ -27,6 +27,7 @@ class PlanItemView:
     due_on: date | None = None
     done_at: datetime | None = None  # steps: when recorded done (progress, not the version)
     written: bool = False  # staff wrote the text (identifying), not the catalogue
+    number: int = 0  # what `plan show` numbers it and `plan accept N` takes (kept as it is added)
 
 
 @dataclass(frozen=True)

@@ -37,15 +37,27 @@ SECTION_ORDER = {section.value: number for number, section in enumerate(PlanSect
 
 
 def plan_items(uow: UnitOfWork, plan: Plan) -> list[PlanItem]:
-    """A version's items in plan order: by section, then as added. ``plan show`` numbers them in
-    this order and ``plan accept N`` finds them by it, so an item staff add later to a section
-    is listed (and numbered) with that section, not at the end. The risks section's
-    placeholders (``harbour.plans.opaque``) are left out: they are no item."""
+    """A version's items in plan order: by section, then as added, so an item staff add later
+    to a section is listed with that section, not at the end. The risks section's placeholders
+    (``harbour.plans.opaque``) are left out: they are no item."""
+    return [row for _, row in numbered_items(uow, plan)]
+
+
+def numbered_items(uow: UnitOfWork, plan: Plan) -> list[tuple[int, PlanItem]]:
+    """``plan_items`` with the numbers ``plan show`` gives them and ``plan accept N`` takes:
+    counted in the order the items were added, placeholders left out, so a number stays with its
+    item while the draft is worked on (an item added takes the next number, one withdrawn leaves
+    its own unused): a number read before someone else changed the draft is never another item."""
     rows = uow.session.scalars(
         select(PlanItem).where(PlanItem.plan_id == plan.id).order_by(PlanItem.position)
     )
-    kept = [row for row in rows if not is_padding(uow, row)]
-    return sorted(kept, key=lambda row: SECTION_ORDER.get(row.section, len(SECTION_ORDER)))
+    numbered, placeholders = [], 0
+    for row in rows:
+        if is_padding(uow, row):
+            placeholders += 1
+        else:
+            numbered.append((row.position + 1 - placeholders, row))
+    return sorted(numbered, key=lambda pair: SECTION_ORDER.get(pair[1].section, len(SECTION_ORDER)))
 
 
 def snapshot(uow: UnitOfWork, plan: Plan, *, progress_now: bool = False) -> PlanSnapshot:
@@ -56,7 +68,8 @@ def snapshot(uow: UnitOfWork, plan: Plan, *, progress_now: bool = False) -> Plan
     assessment = uow.session.get(Assessment, plan.assessment_id) if plan.assessment_id else None
     catalogue = uow.reference.catalogue
     reasons = tuple((str(r["code"]), str(r["text"])) for r in stored_reasons(uow, assessment))
-    rows = plan_items(uow, plan)
+    numbered = numbered_items(uow, plan)
+    rows = [row for _, row in numbered]
     people = _frozen_people(uow, plan) or _live_people(uow, case, rows)
     done = done_as_of(uow, case.id, uow.now() if progress_now else document_moment(plan))
     return PlanSnapshot(
@@ -70,7 +83,8 @@ def snapshot(uow: UnitOfWork, plan: Plan, *, progress_now: bool = False) -> Plan
         finalized_at=plan.finalized_at,
         next_due_at=plan.next_due_at,  # as when the version was composed, not the case's now
         items=tuple(
-            _item(uow, row, catalogue, dict(reasons), done.get(_key(plan, row))) for row in rows
+            _item(uow, row, catalogue, dict(reasons), done.get(_key(plan, row)), number)
+            for number, row in numbered
         ),
         reasons=reasons,
         threats=people.threats,
@@ -105,6 +119,7 @@ def _item(
     catalogue: Catalogue,
     reasons: dict[str, str],
     done: Done | None,
+    number: int,
 ) -> PlanItemView:
     staff, youth = _wording(uow, row, catalogue, reasons)
     found = detail(uow, row)
@@ -120,6 +135,7 @@ def _item(
         due_on=row.due_on,
         done_at=done.at if done else None,
         written=row.text_sealed is not None,
+        number=number,
     )
 
 

@@ -30,7 +30,7 @@ from harbour.domain.vocab import (
 )
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.plans import opaque
-from harbour.plans.snapshot import freeze_people, plan_items
+from harbour.plans.snapshot import freeze_people, numbered_items, plan_items
 
 MAX_STEP_AHEAD = timedelta(days=5 * 365)  # a step further off than that is a typing slip
 ADDABLE = frozenset({PlanSection.RISKS, PlanSection.STRATEGIES, PlanSection.STEPS})
@@ -165,13 +165,14 @@ def draft_of(uow: UnitOfWork, case: Case) -> Plan:
 
 
 def find_item(uow: UnitOfWork, plan: Plan, ref: str) -> PlanItem:
-    """An item by its key (as ``plan show`` lists it), or by its number there (1-based)."""
-    rows = plan_items(uow, plan)
-    for row in rows:
+    """An item by its key (as ``plan show`` lists it), or by its number there."""
+    numbered = numbered_items(uow, plan)
+    for _, row in numbered:
         if ref in (row.key, opaque.shown_key(uow, row)):  # as stored (opaque), or as composed
             return row
-    if ref.isdigit() and 1 <= int(ref) <= len(rows):
-        return rows[int(ref) - 1]
+    for number, row in numbered:
+        if ref.isdigit() and int(ref) == number:
+            return row
     raise InvalidInput([("ITEM", "no such item in the plan (give its key or number)")])
 
 

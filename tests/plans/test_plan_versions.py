@@ -153,26 +153,42 @@ def test_family_are_contacts_only_when_non_offending_and_approved_by_the_youth(
 LINE = re.compile(r"^\s*(\d+)\. .*\[([^;\]]+);")
 
 
+def _numbered(app: App, ref: str) -> tuple[str, dict[str, int]]:
+    """``plan show``'s text, and the number it gives each item's key."""
+    shown = invoke(app, "plan", "show", ref, "--as", "cw1").stdout
+    return shown, {key: int(number) for line in shown.splitlines() if (m := LINE.match(line))
+                   for number, key in [m.groups()]}  # fmt: skip
+
+
 def test_plan_show_lists_each_section_once_and_numbers_as_accept_reads(
     seeded: App, ref: str
 ) -> None:
+    # A draft as composed is numbered top to bottom; each number then stays with its item
+    # while the draft is worked on: an item added takes the next, one withdrawn leaves its own
+    # unused, so a number read before a colleague changed the draft is never another item.
+    shown, composed = _numbered(seeded, ref)
+    listed = [int(m.group(1)) for line in shown.splitlines() if (m := LINE.match(line))]
+    assert listed == list(range(1, len(listed) + 1))
+
     added = add(seeded, "cw1", ref, section="strategies", text="PVmine")
-    add(seeded, "cw1", ref, section="steps", text="PVstep", owner="youth")
-    shown = invoke(seeded, "plan", "show", ref, "--as", "cw1").stdout
+    step_added = add(seeded, "cw1", ref, section="steps", text="PVstep", owner="youth")
+    shown, numbers = _numbered(seeded, ref)
     headers = [line for line in shown.splitlines() if line.isupper()]
     assert headers == sorted(set(headers), key=headers.index)
     assert headers == [s.value.upper() for s in PlanSection if s.value.upper() in headers]
-    matches = [m.groups() for line in shown.splitlines() if (m := LINE.match(line))]
-    numbers = {key: number for number, key in matches}
-    assert sorted(int(n) for n in numbers.values()) == list(range(1, len(matches) + 1))
     strategies = shown.split("\nSTRATEGIES\n")[1].split("\nSTEPS\n")[0]
     assert added in strategies  # with its section, not after the resources
+    assert numbers == composed | {added: len(composed) + 1, step_added: len(composed) + 2}
 
+    ok(seeded, "plan", "reject", ref, str(numbers[added]), "--as", "cw1")  # withdrawn
+    assert _numbered(seeded, ref)[1] == composed | {step_added: len(composed) + 2}
     step = "step:after.change_number"
-    accepted = ok(seeded, "plan", "accept", ref, numbers[step], "--as", "cw1")
+    accepted = ok(seeded, "plan", "accept", ref, str(numbers[step]), "--as", "cw1")
     assert accepted["item"] == step
-    listed = [int(number) for number, _key in matches]
-    assert listed == sorted(listed)  # numbered top to bottom, as shown
+    accepted = ok(seeded, "plan", "accept", ref, str(numbers[step_added]), "--as", "cw1")
+    assert accepted["item"] == step_added
+    refused = invoke(seeded, "plan", "accept", ref, str(numbers[added]), "--as", "cw1")
+    assert refused.exit_code == 2 and "no such item" in refused.stderr
 
 
 def test_catalogue_lists_each_phase_once(seeded: App) -> None:
