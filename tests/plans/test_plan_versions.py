@@ -164,8 +164,8 @@ def test_plan_show_lists_each_section_once_and_numbers_as_accept_reads(
     seeded: App, ref: str
 ) -> None:
     # A draft as composed is numbered top to bottom; each number then stays with its item
-    # while the draft is worked on: an item added takes the next, one withdrawn leaves its own
-    # unused, so a number read before a colleague changed the draft is never another item.
+    # while the draft is worked on: an item added takes the number after the newest, and
+    # withdrawing one moves no other's, so a colleague's changes never renumber what you read.
     shown, composed = _numbered(seeded, ref)
     listed = [int(m.group(1)) for line in shown.splitlines() if (m := LINE.match(line))]
     assert listed == list(range(1, len(listed) + 1))
