@@ -83,6 +83,7 @@ def start_cover(
             raise Conflict(f"cover_{why.value}", privilege.COVER_REFUSALS[why])
         if case.status == CaseStatus.CLOSED:
             raise Conflict("case_closed", "the case is closed: reopen it first")
+        _hold_role(uow, actor)
         now = uow.now()
         cover = CaseCover(
             id=new_id(),
@@ -99,6 +100,19 @@ def start_cover(
         return _shown(uow, case, cover, actor.handle)
 
     return on_case(app, actor_handle, ref, "case.cover", work)
+
+
+def _hold_role(uow: UnitOfWork, actor: Actor) -> None:
+    """Hold the actor's account row until the cover is written, and check their role is still
+    the one they act in: a role changed meanwhile ends the covers it finds (``end_covers_of``),
+    and must not miss one being started (PostgreSQL; SQLite's writers queue anyway)."""
+    held = uow.session.execute(
+        select(Staff.role, Staff.active)
+        .where(Staff.id == actor.staff_id)
+        .with_for_update(read=True)
+    ).one()
+    if (held.role, held.active) != (actor.role, True):
+        raise Conflict("role_changed", "your role changed as you asked: nothing was started")
 
 
 def end_cover(app: App, actor_handle: str | None, ref: str) -> list[Cover]:

@@ -3,11 +3,14 @@ agency, and a second `harbour init` with other names."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
-from harbour.app import App
+from harbour.access import Actor
+from harbour.app import App, UnitOfWork
 from harbour.cases import intake
 from harbour.db.models import Agency, AuditEvent, Case, OutboxMessage, Staff
+from harbour.domain.privilege import Standing
 from tests.db.helpers import row_counts
 from tests.support import agency_admin, invoke, referral
 
@@ -308,3 +311,32 @@ def test_keys_status_says_where_a_rotation_stands(seeded: App) -> None:
     after = invoke(seeded, "keys", "status", "--as", "adm", "--json").json()
     assert after["primary"] != before["primary"] and len(after["versions"]) == 2
     assert after["finished"]
+
+
+def test_a_cover_started_as_its_taker_s_role_changes_is_refused_or_ended(
+    seeded: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL: the role change commits while the cover is being started, after its taker's
+    # role was read. The cover must not outlive the role: it is refused, nothing written. (A
+    # role change that comes later waits for the cover, then ends it: ``end_covers_of``.)
+    if seeded.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite's writers queue: no role changes while a cover is written")
+    from harbour.admin.staffing import change_role
+    from harbour.cases import cover
+    from harbour.db.models import CaseCover
+    from harbour.errors import Conflict
+
+    case = intake.refer(seeded, "coord", referral(marker="RC", caseworker="cw1"), None)
+    standing = cover.standing
+
+    def then_role_changed(uow: UnitOfWork, actor: Actor, case: Case) -> Standing:
+        found = standing(uow, actor, case)
+        change_role(seeded, "adm", "cw2", "supervisor")
+        return found
+
+    monkeypatch.setattr(cover, "standing", then_role_changed)
+    with pytest.raises(Conflict, match="role changed"):
+        cover.start_cover(seeded, "cw2", case.reference, "RC away", 4)
+    assert _role(seeded, "cw2") == "supervisor"
+    with seeded.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(CaseCover)) == 0
