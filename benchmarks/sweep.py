@@ -199,22 +199,26 @@ def _insert_outbox(app: App, count: int) -> None:
 
 
 class _Writer:
-    """Another process that writes every 20 ms as a short command would (BEGIN IMMEDIATE, one
-    update, commit) and keeps the longest it waited for the lock; started before the sweep."""
+    """Another process that writes every 20 ms as a short `harbour` command would (its write
+    transaction begun through Harbour's engine, one update, commit) and keeps the longest it
+    waited for the lock; started before the sweep."""
 
     SCRIPT = """
-import sqlite3, sys, time, os, json
+import sys, time, os, json
+from sqlalchemy import text
+from harbour.db.engine import make_engine
 path, stop = sys.argv[1], sys.argv[2]
-conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-conn.execute("PRAGMA busy_timeout=30000")
+engine = make_engine("sqlite:///" + path)
+with engine.connect():
+    pass
 print("ready", flush=True)
 longest = 0.0
 while not os.path.exists(stop):
-    started = time.perf_counter()
-    conn.execute("BEGIN IMMEDIATE")
-    longest = max(longest, time.perf_counter() - started)
-    conn.execute("UPDATE staff SET on_call = on_call WHERE handle = 'bench-sup'")
-    conn.execute("COMMIT")
+    with engine.connect() as conn:
+        started = time.perf_counter()
+        with conn.begin():
+            longest = max(longest, time.perf_counter() - started)
+            conn.execute(text("UPDATE staff SET on_call = on_call WHERE handle = 'bench-sup'"))
     time.sleep(0.02)
 print(json.dumps(longest), flush=True)
 """

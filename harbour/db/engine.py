@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 
@@ -22,7 +24,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine whose errors never carry bound values (``hide_parameters``)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, hide_parameters=True, connect_args={"timeout": 30}, **kwargs)
+        engine = create_engine(
+            url, hide_parameters=True, connect_args={"timeout": BUSY_TIMEOUT}, **kwargs
+        )
         _configure_sqlite(engine)
         return engine
     connect_args = {"options": _server_options(url)}
@@ -48,7 +52,7 @@ def _configure_sqlite(engine: Engine) -> None:
         for pragma in (
             "journal_mode=WAL",
             "foreign_keys=ON",
-            "busy_timeout=30000",
+            f"busy_timeout={int(BUSY_TIMEOUT * 1000)}",
             "synchronous=FULL",
         ):
             cursor.execute(f"PRAGMA {pragma}")
@@ -56,8 +60,38 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout
+        # IMMEDIATE takes the write lock up front, so two writers wait for it at the start
         # instead of failing later with "database is locked" on lock upgrade. A transaction
         # that only reads takes no lock at all (WAL): a long scan keeps no writer waiting.
-        read_only = conn.get_execution_options().get(READ_ONLY, False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY, False):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            begin_immediate(conn)
+
+
+BUSY_TIMEOUT = 30.0  # seconds a statement waits for a lock before "database is locked"
+RETRY_EVERY = 0.002  # seconds, at most, between a waiting writer's tries for the write lock
+
+
+def begin_immediate(conn: Connection) -> None:
+    """Take the write lock, trying again every millisecond or two while another writer holds
+    it, for up to ``BUSY_TIMEOUT``. SQLite's own busy handler sleeps longer the longer it has
+    waited (up to 100 ms a try): a writer behind a sweep's batches missed the short gaps left
+    between them, and those gaps had to be as long as its sleeps (``harbour.db.writer_gap``)."""
+    dbapi_conn = conn.connection.driver_connection
+    assert isinstance(dbapi_conn, sqlite3.Connection)
+    dbapi_conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        deadline, pause = time.monotonic() + BUSY_TIMEOUT, RETRY_EVERY / 4
+        while time.monotonic() < deadline:
+            try:
+                dbapi_conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                    break
+            time.sleep(pause)
+            pause = min(pause * 2, RETRY_EVERY)
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # the last try: its error is SQLAlchemy's
+    finally:
+        dbapi_conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")

@@ -11,51 +11,28 @@ from typing import TypeVar
 
 from sqlalchemy import Engine
 
-SQLITE_GAP = 0.1  # seconds: the longest a waiting SQLite connection sleeps between tries
+from harbour.db.engine import RETRY_EVERY
+
+# Seconds: a waiting writer's longest pause between tries for the lock (``begin_immediate``),
+# twice over and a margin, so it tries at least twice in the gap whatever its pace.
+GAP = 2 * RETRY_EVERY + 0.001
 
 
 class WriterGap:
     """Called between two batches: on SQLite, leaves the write lock free long enough for a
-    connection that waited through the last batch to take it. SQLite queues nobody: a waiting
-    connection sleeps and retries (its busy handler's sleeps grow from 1 ms to 100 ms with the
-    time waited, ``BUSY_SLEEPS``), and a sweep that began its next batch at once would keep a
-    command waiting (an imminent-threat ``harbour assess`` too) to its end. So the gap is the
-    sleep a connection that has waited as long as the batch held the lock is in, plus a margin:
-    25 ms after a batch of 50 to 100 ms, not the batch's length again."""
+    connection waiting for it to take it. SQLite queues nobody: a waiting connection tries
+    again and again, and a sweep that began its next batch at once would keep a command
+    waiting (an imminent-threat ``harbour assess`` too) to its end. Harbour's writers try every
+    millisecond or two (``harbour.db.engine.begin_immediate``), so a gap of a few milliseconds
+    lets one in; SQLite's own busy handler, which sleeps up to 100 ms a try, needed gaps of
+    25 ms after each 50 ms batch, and a sweep of 10,000 due spent half its time in them."""
 
     def __init__(self, engine: Engine) -> None:
         self.sqlite = engine.dialect.name == "sqlite"
-        self.since = time.monotonic()
 
     def __call__(self) -> None:
         if self.sqlite:
-            time.sleep(busy_sleep(time.monotonic() - self.since) + GAP_MARGIN)
-        self.since = time.monotonic()
-
-
-# SQLite's default busy handler (sqlite3_busy_timeout): after waiting at least the first
-# figure (seconds), a connection sleeps the second before it tries again.
-BUSY_SLEEPS = (
-    (0.0, 0.001),
-    (0.001, 0.002),
-    (0.003, 0.005),
-    (0.008, 0.010),
-    (0.018, 0.015),
-    (0.033, 0.020),
-    (0.053, 0.025),
-    (0.078, 0.025),
-    (0.103, 0.025),
-    (0.128, 0.050),
-    (0.178, 0.050),
-    (0.228, SQLITE_GAP),
-)
-GAP_MARGIN = 0.005
-
-
-def busy_sleep(waited: float) -> float:
-    """The longest a SQLite connection that has waited ``waited`` seconds sleeps before its
-    next try."""
-    return max(sleep for after, sleep in BUSY_SLEEPS if after <= max(waited, 0.0))
+            time.sleep(GAP)
 
 
 T = TypeVar("T")

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import gc
+import sqlite3
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
-from harbour.db.writer_gap import without_collections
+from harbour.db.engine import make_engine
+from harbour.db.writer_gap import WriterGap, without_collections
 
 
 def test_a_reminder_batch_runs_with_the_collector_paused_and_restores_it() -> None:
@@ -22,3 +27,60 @@ def test_a_reminder_batch_runs_with_the_collector_paused_and_restores_it() -> No
     with pytest.raises(ZeroDivisionError):
         paused(lambda _: 1 / 0)
     assert gc.isenabled()
+
+
+def test_a_writer_waiting_behind_batches_gets_in_at_the_next_gap(tmp_path: Path) -> None:
+    # A sweep's batches hold SQLite's write lock 50 ms each with a WriterGap between them. A
+    # Harbour writer that has waited a while (SQLite's own busy handler would by then sleep
+    # 100 ms a try, and miss a gap of a few ms) takes the lock in the next gap.
+    engine = make_engine(f"sqlite:///{tmp_path / 'gap.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE written (n INTEGER)")
+    batches = sqlite3.connect(tmp_path / "gap.db", timeout=5, isolation_level=None)
+    batches.execute("BEGIN IMMEDIATE")
+    done = threading.Event()
+
+    def write() -> None:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO written VALUES (1)")
+        done.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        time.sleep(0.3)
+        gaps = 0
+        while not done.is_set() and gaps < 3:
+            batches.execute("COMMIT")
+            WriterGap(engine)()
+            gaps += 1
+            batches.execute("BEGIN IMMEDIATE")  # the next batch (after the writer's commit)
+            time.sleep(0.05)
+        assert done.is_set() and gaps == 1
+    finally:
+        batches.execute("COMMIT")
+        writer.join(10)
+        batches.close()
+        engine.dispose()
+
+
+def test_a_writer_that_waits_too_long_fails_as_a_locked_database_and_waits_again_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from harbour.db import engine as engines
+
+    monkeypatch.setattr(engines, "BUSY_TIMEOUT", 0.05)
+    engine = make_engine(f"sqlite:///{tmp_path / 'held.db'}")
+    holder = sqlite3.connect(tmp_path / "held.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(OperationalError, match="database is locked"), engine.begin():
+            pass
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    with engine.begin() as conn:  # the lock free: taken at once, the busy timeout as it was
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 50
+    engine.dispose()
