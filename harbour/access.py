@@ -194,7 +194,7 @@ def audit(
 ) -> None:
     """Record an audited action in the current transaction. Details must be operational."""
     handle, agency_id = (actor.handle, actor.agency_id) if actor else (None, None)
-    uow.session.add(audit_event(uow, handle, agency_id, case_id, action, "ok", details))
+    uow.add(audit_event(uow, handle, agency_id, case_id, action, "ok", details))
 
 
 def audit_store(uow: UnitOfWork, actor: Actor | None, action: str, **details: Any) -> None:

@@ -150,6 +150,7 @@ class UnitOfWork:
 
     def __init__(self, app: App) -> None:
         self.app = app
+        self._inserting: list[Base] | None = None  # the rows of an ``inserting`` block
 
     def __enter__(self) -> UnitOfWork:
         self.session = self.app.sessions()
@@ -173,23 +174,39 @@ class UnitOfWork:
         self._after_rollback = []
         self.session.commit()
 
-    def insert_added(self) -> None:
-        """Write the rows added in this transaction, every one of them new, now: one INSERT per
-        table (rows of a table setting the same columns), in foreign-key order, by Core on the
-        transaction's connection: neither the unit of work's flush nor the ORM's bulk path,
-        whose bookkeeping costs a small transaction more than its statements do (issue 16).
-        The rows are detached afterwards: read them, don't change them. A value set to None is
-        written as NULL; a column's default fills one never set."""
-        added = list(self.session.new)
-        for row in added:
-            self.session.expunge(row)
+    def add(self, row: Base) -> None:
+        """Add a new row: to the session, written by its next flush; within ``inserting``, to
+        the rows written at the end of its block."""
+        if self._inserting is None:
+            self.session.add(row)
+        else:
+            self._inserting.append(row)
+
+    @contextmanager
+    def inserting(self) -> Iterator[None]:
+        """The rows ``add``ed within the block, every one of them new, are written at its end
+        (none if it raises): one INSERT per table (rows of a table setting the same columns), in
+        foreign-key order, by Core on the transaction's connection. They never enter the
+        session: its add, flush and expunge, and the ORM's bulk path, cost a small transaction
+        more than its statements do (issue 16). So no query sees them before the block ends;
+        read them afterwards, don't change them. A value set to None is written as NULL; a
+        column's default fills one never set."""
+        rows: list[Base] = []
+        self._inserting = rows
+        try:
+            yield
+        finally:
+            self._inserting = None
+        self._insert(rows)
+
+    def _insert(self, rows: list[Base]) -> None:
         order = _table_order()
-        added.sort(key=lambda row: order[row.__table__])  # stable: a table's rows keep their order
+        rows.sort(key=lambda row: order[row.__table__])  # stable: a table's rows keep their order
         connection = self.session.connection()
         with _pipelined(connection):
-            for table, rows in groupby(added, lambda row: row.__table__):
+            for table, of_table in groupby(rows, lambda row: row.__table__):
                 keys = _column_keys(table)
-                values = [{k: v for k, v in vars(row).items() if k in keys} for row in rows]
+                values = [{k: v for k, v in vars(row).items() if k in keys} for row in of_table]
                 for _, same in groupby(values, dict.keys):  # an executemany binds the same columns
                     connection.execute(_insert(table), list(same))
 

@@ -179,7 +179,7 @@ def index(
     row = None if new_case else uow.session.get(YouthIndex, case.id)
     if row is None:  # its id is the case's: no id is drawn (the demo's seeded ids stay put)
         row = YouthIndex(id=case.id, case_id=case.id, agency_id=case.agency_id)
-        uow.session.add(row)
+        uow.add(row)
     row.key_id, row.digest = cipher.primary, digest
 
 

@@ -201,17 +201,20 @@ def _create_or_replay(
     # The case has its caseworker and its initial assessment from the moment it exists, whatever
     # runs the follow-through (which then only tells the caseworker).
     assigned = _assignee(uow, actor, referral)  # looked up before the case is written
-    case = _new_case(uow, actor, referral, zone, key, assigned)
-    duplicates.index(uow, case, youth.name, youth.date_of_birth, new_case=True)
-    shown = {"likely_duplicates": [e.reference for e in alike]} if alike else {}
-    audit(uow, actor, "case.refer", case.id, **shown)
-    # Ids only: the youth's situation ("considering leaving") is sealed on the case, never here.
-    events.record_new(uow, case.id, events.CASE_REFERRED, case.id)
-    if assigned is not None:  # told by the initial-contact step, like any assignment
-        if referral.caseworker is None:  # by the agency's rule
-            audit(uow, None, "case.assign", case.id, caseworker=assigned.handle)
-        events.record_new(uow, case.id, events.CASE_ASSIGNED, new_id(), caseworker=assigned.handle)
-    uow.insert_added()  # the case and everything it starts with: all new, no flush needed
+    with uow.inserting():  # the case and everything it starts with: all new
+        case = _new_case(uow, actor, referral, zone, key, assigned)
+        duplicates.index(uow, case, youth.name, youth.date_of_birth, new_case=True)
+        shown = {"likely_duplicates": [e.reference for e in alike]} if alike else {}
+        audit(uow, actor, "case.refer", case.id, **shown)
+        # Ids only: the youth's situation ("considering leaving") is sealed on the case, never
+        # here.
+        events.record_new(uow, case.id, events.CASE_REFERRED, case.id)
+        if assigned is not None:  # told by the initial-contact step, like any assignment
+            if referral.caseworker is None:  # by the agency's rule
+                audit(uow, None, "case.assign", case.id, caseworker=assigned.handle)
+            events.record_new(
+                uow, case.id, events.CASE_ASSIGNED, new_id(), caseworker=assigned.handle
+            )
     return Referred(case.id, case.reference, case.status, alike)
 
 
@@ -257,11 +260,11 @@ def _new_case(
     uow.seal(case, "referral_source", referral.referral_source)
     set_situation(uow, case, referral.situation)
     set_at_risk(uow, case, referral.persons_at_risk)
-    uow.session.add(case)  # written with everything else by _create_or_replay's insert_added
-    uow.session.add_all(_people(uow, case, referral))
-    uow.session.add_all(
-        _threat(uow, case, position, t) for position, t in enumerate(referral.threats)
-    )
+    uow.add(case)
+    for row in _people(uow, case, referral):
+        uow.add(row)
+    for position, threat in enumerate(referral.threats):
+        uow.add(_threat(uow, case, position, threat))
     schedule.open_initial_new(uow, case, zone)
     return case
 

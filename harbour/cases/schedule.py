@@ -70,7 +70,7 @@ def _new_open(uow: UnitOfWork, case: Case, point: AssessmentPoint, due_at: datet
         case_id=case.id, point=point, status=AssessmentStatus.OPEN, opened_at=uow.now()
     )
     opened.due_at = due_at
-    uow.session.add(opened)
+    uow.add(opened)
     events.record_new(uow, case.id, events.ASSESSMENT_OPENED, opened.id, point=point.value)
     return opened
 
@@ -114,8 +114,8 @@ def open_initial(uow: UnitOfWork, case: Case) -> Assessment:
 
 def open_initial_new(uow: UnitOfWork, case: Case, zone: ZoneInfo) -> Assessment:
     """``open_initial`` for a case created in this transaction (added, not yet written): it has
-    no assessment to look for, and it is written once, its due date included, by the same flush
-    as its assessment (the mapping orders the case's INSERT first). ``zone``: its agency's."""
+    no assessment to look for, and it is written once, its due date included, with its assessment
+    (by the same flush, or ``inserting`` block: the case's INSERT first). ``zone``: its agency's."""
     due = initial_contact_due(uow.reference.policy, case.created_at, zone)
     case.next_due_at = due
     return _new_open(uow, case, P.INITIAL_CONTACT, due)
