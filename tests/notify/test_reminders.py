@@ -201,11 +201,12 @@ def test_a_case_is_escalated_only_while_its_overdue_work_is(
     assert seeded.run(lambda uow: uow.session.get_one(Case, case.id).escalated) is True
 
 
-def test_an_overdue_assessment_cancelled_or_moved_later_stops_its_escalation(
+def test_an_overdue_assessment_moved_later_stops_its_escalation_until_overdue_again(
     seeded: App, clock: FixedClock
 ) -> None:
-    # Discharged (the open assessment cancelled) or re-timed to a later date: the case is no
-    # longer escalated, and the escalation still open is taken by Harbour, paging nobody more.
+    # Re-timed to a later date (or cancelled): the case is no longer escalated, and the
+    # escalation still open is taken by Harbour, paging nobody more. Overdue past its new date's
+    # escalation, the supervisors are paged again, by a new alert (the first stays taken).
     from harbour.cases import schedule
     from harbour.notify.alerts import escalate_unacknowledged
 
@@ -227,26 +228,6 @@ def test_an_overdue_assessment_cancelled_or_moved_later_stops_its_escalation(
     clock.advance(timedelta(days=1))
     assert seeded.run(lambda uow: escalate_unacknowledged(uow, uow.now()))["escalated"] == 0
 
-
-def test_an_assessment_moved_later_and_overdue_again_escalates_again(
-    seeded: App, clock: FixedClock
-) -> None:
-    # Its first escalation was taken when it was moved; overdue past its new date's escalation,
-    # the supervisors are paged again, by a new alert (the first stays taken, as it was).
-    from harbour.cases import schedule
-
-    case = new_case(seeded)
-    open_assessment(seeded, case, clock.now() - timedelta(days=30))
-    _sweep(seeded)
-
-    def move_later(uow: UnitOfWork) -> None:
-        row = uow.session.get_one(Case, case.id)
-        [open_now] = schedule.open_assessments(uow, row)
-        schedule.open_assessment(
-            uow, row, AssessmentPoint(open_now.point), clock.now() + timedelta(days=10)
-        )
-
-    seeded.run(move_later)
     pages_before = len(rows(seeded, kind="overdue_escalation"))
     clock.advance(timedelta(days=40))
     _sweep(seeded)
