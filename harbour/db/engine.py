@@ -29,19 +29,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    connect_args = {"options": _server_options(url)}
-    return create_engine(
-        url, hide_parameters=True, pool_pre_ping=True, connect_args=connect_args, **kwargs
-    )
-
-
-def _server_options(url: str) -> str:
-    """The URL's own server options (``?options=...``), and JIT compilation off: Harbour's
-    statements are short, and the planner's estimate for the sweep's query of what is due (its
-    row count guessed over every mark) crossed ``jit_above_cost`` once a store had marks, so
-    each routine sweep spent 45 ms compiling a 25 ms query (200 ms on its first)."""
-    given = make_url(url).query.get("options", "")
-    return " ".join([*([given] if isinstance(given, str) else given), "-c jit=off"]).strip()
+    return create_engine(url, hide_parameters=True, pool_pre_ping=True, **kwargs)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -310,25 +310,3 @@ def test_audit_numbers_go_on_after_a_store_is_copied_to_postgresql(
     finally:
         source.dispose()
         moved.dispose()
-
-
-def test_postgresql_connections_compile_no_jit_and_keep_the_url_s_options(app: App) -> None:
-    # The sweep's query of what is due, planned over a store with marks, crossed the JIT's cost
-    # threshold: compiling it took longer than running it. A deployer's own options still hold.
-    if app.engine.dialect.name != "postgresql":
-        pytest.skip("a PostgreSQL setting")
-    from harbour.db.engine import make_engine
-
-    url = app.engine.url.update_query_dict({"options": "-c statement_timeout=5000"})
-    engine = make_engine(url.render_as_string(hide_password=False))
-    try:
-        with engine.connect() as conn:
-            shown = (
-                conn.exec_driver_sql("SHOW jit").scalar(),
-                conn.exec_driver_sql("SHOW statement_timeout").scalar(),
-            )
-    finally:
-        engine.dispose()
-    assert shown == ("off", "5s")
-    with app.engine.connect() as conn:
-        assert conn.exec_driver_sql("SHOW jit").scalar() == "off"
