@@ -65,7 +65,9 @@ def begin_immediate(conn: Connection) -> None:
     """Take the write lock, trying again every millisecond or two while another writer holds
     it, for up to ``BUSY_TIMEOUT``. SQLite's own busy handler sleeps longer the longer it has
     waited (up to 100 ms a try): a writer behind a sweep's batches missed the short gaps left
-    between them, and those gaps had to be as long as its sleeps (``harbour.db.writer_gap``)."""
+    between them, and those gaps had to be as long as its sleeps (``harbour.db.writer_gap``).
+    A writer that is not Harbour's (the ``sqlite3`` shell) still sleeps so, and may wait
+    seconds during a sweep: the store is Harbour's to write."""
     dbapi_conn = conn.connection.driver_connection
     assert isinstance(dbapi_conn, sqlite3.Connection)
     dbapi_conn.execute("PRAGMA busy_timeout = 0")
@@ -76,7 +78,7 @@ def begin_immediate(conn: Connection) -> None:
                 dbapi_conn.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # extended codes too
                     break
             time.sleep(pause)
             pause = min(pause * 2, RETRY_EVERY)

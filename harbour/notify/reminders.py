@@ -642,7 +642,10 @@ def _still_overdue(uow: UnitOfWork, overdue: list[Due]) -> list[Due]:
         return []
     case_ids = sorted({due.case_id for due in overdue})
     uow.session.execute(
-        select(Case.id).where(Case.id.in_(case_ids)).order_by(Case.id).with_for_update()
+        select(Case.id)
+        .where(Case.id.in_(case_ids))
+        .order_by(Case.id)
+        .with_for_update(key_share=True)  # as a write on a case holds it (``load_case``)
     )
     # By primary key alone: with the status in the statement, SQLite read every open assessment
     # through the (status, due_at) index for each batch, and a catch-up sweep took twice as long.

@@ -84,3 +84,32 @@ def test_a_writer_that_waits_too_long_fails_as_a_locked_database_and_waits_again
     with engine.begin() as conn:  # the lock free: taken at once, the busy timeout as it was
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 50
     engine.dispose()
+
+
+def test_a_writer_waits_through_a_busy_recovery_too(tmp_path: Path) -> None:
+    # SQLite reports a lock held while another connection recovers the WAL after a crash as
+    # SQLITE_BUSY_RECOVERY (an extended code, 261): a writer waits for it as for any BUSY.
+    from types import SimpleNamespace
+
+    from harbour.db.engine import begin_immediate
+
+    class Recovering(sqlite3.Connection):
+        tries = 0
+
+        def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+            if sql == "BEGIN IMMEDIATE" and self.tries < 3:
+                self.tries += 1
+                busy = sqlite3.OperationalError("database is locked")
+                busy.sqlite_errorcode = 261  # type: ignore[attr-defined]
+                raise busy
+            return super().execute(sql, *args)
+
+    dbapi = sqlite3.connect(tmp_path / "r.db", factory=Recovering, isolation_level=None)
+    conn = SimpleNamespace(
+        connection=SimpleNamespace(driver_connection=dbapi),
+        exec_driver_sql=lambda sql: pytest.fail("gave up waiting out a recovery"),
+    )
+    begin_immediate(conn)  # type: ignore[arg-type]
+    assert dbapi.in_transaction and dbapi.tries == 3
+    dbapi.execute("COMMIT")
+    dbapi.close()
