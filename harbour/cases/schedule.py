@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, or_, select, union_all
+from sqlalchemy import and_, delete, exists, func, or_, select, union_all
 
 from harbour import events
 from harbour.access import Actor, agency_zone, on_case
 from harbour.app import App, UnitOfWork
 from harbour.clock import local_time
-from harbour.db.models import Assessment, Case, LifecycleEvent
+from harbour.db.models import Assessment, Case, LifecycleEvent, ReminderMark
 from harbour.domain.policy import (
     ESCALATION,
     Policy,
@@ -61,6 +61,13 @@ def open_assessment(
         found = _new_open(uow, case, point, due_at)
     elif found.due_at != due_at:
         found.due_at = due_at
+        # Its escalation, taken as it moves (``refresh_next_due``), fires again if it comes
+        # back to the date it fired for: that mark no longer says anyone was paged.
+        uow.session.execute(
+            delete(ReminderMark).where(
+                ReminderMark.assessment_id == found.id, ReminderMark.threshold == ESCALATION
+            )
+        )
     refresh_next_due(uow, case)
     return found
 

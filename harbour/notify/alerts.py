@@ -104,12 +104,13 @@ _BY_AGENCY: frozenset[Tier] = frozenset({_oncall_and_supervisors, _supervisors, 
 _HEX = re.compile(r"[0-9a-f]{8,32}")
 
 
-def overdue_source(assessment_id: str, due_at: datetime) -> str:
-    """The source of an overdue escalation: the assessment and the due date it is overdue from,
-    hashed to an id's size. An assessment moved to a later date and overdue again is a new
-    escalation (its first was taken when it moved), paged afresh, not the first one found."""
-    moment = due_at.astimezone(UTC).isoformat()
-    return hashlib.blake2b(f"{assessment_id}@{moment}".encode(), digest_size=16).hexdigest()
+def overdue_source(assessment_id: str, due_at: datetime, fired_at: datetime) -> str:
+    """The source of an overdue escalation: the assessment, the due date it is overdue from and
+    the moment its escalation fired (its mark's), hashed to an id's size. Each firing is an
+    alert of its own: an assessment moved to another date (its first escalation taken as it
+    moved) and overdue again is paged afresh, even back at a date it was escalated from."""
+    moments = ",".join(moment.astimezone(UTC).isoformat() for moment in (due_at, fired_at))
+    return hashlib.blake2b(f"{assessment_id}@{moments}".encode(), digest_size=16).hexdigest()
 
 
 def ack_timeout(uow: UnitOfWork) -> timedelta:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from harbour.app import UnitOfWork
-from harbour.db.models import Alert, Assessment, Case
+from harbour.db.models import Alert, Assessment, Case, ReminderMark
+from harbour.domain.policy import ESCALATION
 from harbour.domain.vocab import AlertKind, Lane, NotificationKind, RiskLevel, Role
 from harbour.notify import alerts, recipients
 from harbour.notify.outbox import enqueue
@@ -72,11 +73,12 @@ def assessment_completed(
 def overdue_work_done(uow: UnitOfWork, assessment: Assessment, handle: str) -> None:
     """An assessment was done: its overdue escalation, if one is open, is taken by who did it
     (as a missing youth's alerts are once the steps are), so it pages nobody further."""
-    if assessment.due_at is None:
-        return  # never due, never overdue
-    # Its escalation from the date it was due (one opened before escalations named their date
-    # has the assessment's id for its source).
-    sources = (alerts.overdue_source(assessment.id, assessment.due_at), assessment.id)
+    # Its escalation as its mark says it fired (one opened before escalations were keyed so has
+    # the assessment's id for its source).
+    sources = [assessment.id]
+    mark = uow.session.get(ReminderMark, (assessment.id, ESCALATION))
+    if mark is not None:
+        sources.append(alerts.overdue_source(assessment.id, mark.due_at, mark.fired_at))
     found = select(Alert).where(
         Alert.kind == AlertKind.OVERDUE_ESCALATION, Alert.source_id.in_(sources)
     )

@@ -395,7 +395,7 @@ def _batch(
                 for recipient in who[due.caseworker_id, due.agency_id]:
                     items[recipient].append(item)
                 counts[name] += 1
-    counts["escalated"] += _escalate_all(uow, overdue)
+    counts["escalated"] += _escalate_all(uow, overdue, now)
     return Batch(counts, digests.add(items, uow))
 
 
@@ -596,14 +596,16 @@ def _local_date(due: Due) -> str:
     return due.due_at.astimezone(due.zone).date().isoformat()
 
 
-def _escalate_all(uow: UnitOfWork, overdue: list[Due]) -> int:
+def _escalate_all(uow: UnitOfWork, overdue: list[Due], fired_at: datetime) -> int:
     """Overdue past the policy's threshold: mark each case escalated and alert its supervisors
     (``alerts.open_alerts``), once per assessment and due date; a few statements whatever their
     number. How many were escalated (those done or moved meanwhile are not)."""
     overdue = _still_overdue(uow, overdue)
     if not overdue:
         return 0
-    sources = {due: alerts.overdue_source(due.assessment_id, due.due_at) for due in overdue}
+    sources = {
+        due: alerts.overdue_source(due.assessment_id, due.due_at, fired_at) for due in overdue
+    }
     ids = [due.case_id for due in overdue]
     # One UPDATE for them all (the version moved, as the ORM's would): marking loaded rows made
     # the flush write each case by a statement of its own, 7,500 of them after an outage.

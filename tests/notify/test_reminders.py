@@ -201,40 +201,54 @@ def test_a_case_is_escalated_only_while_its_overdue_work_is(
     assert seeded.run(lambda uow: uow.session.get_one(Case, case.id).escalated) is True
 
 
-def test_an_overdue_assessment_moved_later_stops_its_escalation_until_overdue_again(
+def test_an_overdue_assessment_moved_stops_its_escalation_until_overdue_again(
     seeded: App, clock: FixedClock
 ) -> None:
-    # Re-timed to a later date (or cancelled): the case is no longer escalated, and the
-    # escalation still open is taken by Harbour, paging nobody more. Overdue past its new date's
-    # escalation, the supervisors are paged again, by a new alert (the first stays taken).
+    # Re-timed (or cancelled): the case is no longer escalated, and the escalation still open
+    # is taken by Harbour, paging nobody more. Overdue past its new date's escalation, the
+    # supervisors are paged again by a new alert; and again when it is moved back to the date
+    # it was first escalated from (each firing an alert of its own).
     from harbour.cases import schedule
     from harbour.notify.alerts import escalate_unacknowledged
 
     case = new_case(seeded)
-    open_assessment(seeded, case, clock.now() - timedelta(days=30))
+    first_due = clock.now() - timedelta(days=30)
+    open_assessment(seeded, case, first_due)
     _sweep(seeded)
 
-    def move_later(uow: UnitOfWork) -> None:
-        row = uow.session.get_one(Case, case.id)
-        [open_now] = schedule.open_assessments(uow, row)
-        schedule.open_assessment(
-            uow, row, AssessmentPoint(open_now.point), clock.now() + timedelta(days=10)
-        )
+    def move_to(due: datetime) -> None:
+        def work(uow: UnitOfWork) -> None:
+            row = uow.session.get_one(Case, case.id)
+            [open_now] = schedule.open_assessments(uow, row)
+            schedule.open_assessment(uow, row, AssessmentPoint(open_now.point), due)
 
-    seeded.run(move_later)
-    assert seeded.run(lambda uow: uow.session.get_one(Case, case.id).escalated) is False
-    [alert] = seeded.run(lambda uow: uow.session.scalars(select(Alert)).all())
-    assert alert.acknowledged_by == "harbour"
+        seeded.run(work)
+
+    def alerts_by_state() -> list[str]:
+        found = seeded.run(lambda uow: uow.session.scalars(select(Alert)).all())
+        return sorted(alert.acknowledged_by or "open" for alert in found)
+
+    def escalated() -> bool:
+        return seeded.run(lambda uow: uow.session.get_one(Case, case.id).escalated)
+
+    move_to(clock.now() + timedelta(days=10))
+    assert not escalated() and alerts_by_state() == ["harbour"]
     clock.advance(timedelta(days=1))
     assert seeded.run(lambda uow: escalate_unacknowledged(uow, uow.now()))["escalated"] == 0
 
-    pages_before = len(rows(seeded, kind="overdue_escalation"))
+    pages = len(rows(seeded, kind="overdue_escalation"))
     clock.advance(timedelta(days=40))
     _sweep(seeded)
-    assert seeded.run(lambda uow: uow.session.get_one(Case, case.id).escalated) is True
-    alerts = seeded.run(lambda uow: uow.session.scalars(select(Alert)).all())
-    assert sorted(alert.acknowledged_by or "open" for alert in alerts) == ["harbour", "open"]
-    assert len(rows(seeded, kind="overdue_escalation")) > pages_before
+    assert escalated() and alerts_by_state() == ["harbour", "open"]
+    assert len(rows(seeded, kind="overdue_escalation")) > pages
+
+    pages = len(rows(seeded, kind="overdue_escalation"))
+    move_to(first_due)
+    assert not escalated() and alerts_by_state() == ["harbour", "harbour"]
+    clock.advance(timedelta(hours=1))
+    _sweep(seeded)
+    assert escalated() and alerts_by_state() == ["harbour", "harbour", "open"]
+    assert len(rows(seeded, kind="overdue_escalation")) > pages
 
 
 def test_an_assessment_done_while_its_escalation_is_written_is_not_escalated(
