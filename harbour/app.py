@@ -191,6 +191,7 @@ class UnitOfWork:
         more than its statements do (issue 16). So no query sees them before the block ends;
         read them afterwards, don't change them. A value set to None is written as NULL; a
         column's default fills one never set."""
+        assert self._inserting is None, "an inserting block is not nested"
         rows: list[Base] = []
         self._inserting = rows
         try:

@@ -171,7 +171,7 @@ def find_item(uow: UnitOfWork, plan: Plan, ref: str) -> PlanItem:
         if ref in (row.key, opaque.shown_key(uow, row)):  # as stored (opaque), or as composed
             return row
     for number, row in numbered:
-        if ref.isdigit() and int(ref) == number:
+        if ref.isascii() and ref.isdigit() and int(ref) == number:
             return row
     raise InvalidInput([("ITEM", "no such item in the plan (give its key or number)")])
 

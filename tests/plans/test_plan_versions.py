@@ -255,3 +255,8 @@ def test_an_earlier_version_renders_the_same_bytes_later(
     assert show(seeded, "cw1", ref, 2).next_due_at == seeded.run(
         lambda uow: uow.session.scalar(select(Case.next_due_at).where(Case.reference == ref))
     )
+
+
+def test_an_item_number_in_other_digits_is_bad_input(seeded: App, ref: str) -> None:
+    refused = invoke(seeded, "plan", "accept", ref, "²", "--as", "cw1")
+    assert refused.exit_code == 2 and "no such item" in refused.stderr
