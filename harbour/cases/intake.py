@@ -206,8 +206,7 @@ def _create_or_replay(
         duplicates.index(uow, case, youth.name, youth.date_of_birth, new_case=True)
         shown = {"likely_duplicates": [e.reference for e in alike]} if alike else {}
         audit(uow, actor, "case.refer", case.id, **shown)
-        # Ids only: the youth's situation ("considering leaving") is sealed on the case, never
-        # here.
+        # Ids only: the youth's situation ("considering leaving") is sealed on the case.
         events.record_new(uow, case.id, events.CASE_REFERRED, case.id)
         if assigned is not None:  # told by the initial-contact step, like any assignment
             if referral.caseworker is None:  # by the agency's rule

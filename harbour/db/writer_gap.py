@@ -25,7 +25,7 @@ class WriterGap:
     waiting (an imminent-threat ``harbour assess`` too) to its end. Harbour's writers try every
     millisecond or two (``harbour.db.engine.begin_immediate``), so a gap of a few milliseconds
     lets one in; SQLite's own busy handler, which sleeps up to 100 ms a try, needed gaps of
-    25 ms after each 50 ms batch, and a sweep of 10,000 due spent half its time in them."""
+    25 ms after each 50 ms batch, and a sweep of 10,000 due spent a quarter of its time in them."""
 
     def __init__(self, engine: Engine) -> None:
         self.sqlite = engine.dialect.name == "sqlite"

@@ -598,8 +598,9 @@ def _local_date(due: Due) -> str:
 
 def _escalate_all(uow: UnitOfWork, overdue: list[Due], fired_at: datetime) -> int:
     """Overdue past the policy's threshold: mark each case escalated and alert its supervisors
-    (``alerts.open_alerts``), once per assessment and due date; a few statements whatever their
-    number. How many were escalated (those done or moved meanwhile are not)."""
+    (``alerts.open_alerts``), an alert for each firing (``alerts.overdue_source``: ``fired_at``
+    is the firing's moment, its mark's); a few statements whatever their number. How many were
+    escalated (those done or moved meanwhile are not)."""
     overdue = _still_overdue(uow, overdue)
     if not overdue:
         return 0
