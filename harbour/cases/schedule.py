@@ -62,12 +62,12 @@ def open_assessment(
     elif found.due_at != due_at:
         found.due_at = due_at
         # Its escalation, taken as it moves (``refresh_next_due``), fires again if it comes
-        # back to the date it fired for: that mark no longer says anyone was paged.
-        uow.session.execute(
-            delete(ReminderMark).where(
-                ReminderMark.assessment_id == found.id, ReminderMark.threshold == ESCALATION
-            )
-        )
+        # back to the date it fired for: that mark no longer says anyone was paged. A mark a
+        # sweep holds is left to it (PostgreSQL): waiting for it, holding the case the sweep
+        # takes next, was a deadlock; the sweep sees the new date and escalates nothing.
+        mark = (ReminderMark.assessment_id == found.id, ReminderMark.threshold == ESCALATION)
+        free = select(ReminderMark.assessment_id).where(*mark).with_for_update(skip_locked=True)
+        uow.session.execute(delete(ReminderMark).where(*mark, ReminderMark.assessment_id.in_(free)))
     refresh_next_due(uow, case)
     return found
 

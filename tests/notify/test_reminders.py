@@ -294,3 +294,69 @@ def test_the_due_query_runs_without_jit_compilation_on_postgresql(seeded: App) -
 
     assert seeded.read(jit_after) == ("on", "off")
     assert seeded.read(lambda uow: uow.session.execute(text("SHOW jit")).scalar_one()) == "on"
+
+
+def test_a_sweep_re_arming_an_escalation_and_a_re_time_of_its_case_do_not_deadlock(
+    seeded: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL: the re-time holds the case and clears the escalation mark; the sweep holds
+    # the mark it re-arms and takes the case next. The re-time leaves a mark the sweep holds,
+    # so neither waits for the other in a circle, and the sweep escalates nothing moved.
+    if seeded.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite's writers queue: one transaction at a time")
+    import threading
+
+    from harbour.cases import schedule
+    from harbour.db.models import ReminderMark
+    from harbour.domain.policy import ESCALATION
+    from harbour.notify import reminders
+
+    case = new_case(seeded)
+    due = clock.now() - timedelta(days=30)
+    assessment = open_assessment(seeded, case, due)
+    seeded.run(  # an escalation mark for an earlier date: the sweep re-arms it
+        lambda uow: uow.session.add(
+            ReminderMark(
+                assessment_id=assessment.id,
+                threshold=ESCALATION,
+                due_at=due - timedelta(days=50),
+                fired_at=due - timedelta(days=40),
+                outcome="sent",
+            )
+        )
+    )
+    case_held, marks_written = threading.Event(), threading.Event()
+    tries: list[str] = []
+
+    def re_time(uow: UnitOfWork) -> None:
+        tries.append("re-time")
+        row = uow.session.scalars(
+            select(Case).where(Case.id == case.id).with_for_update(key_share=True)
+        ).one()
+        case_held.set()
+        marks_written.wait(5)
+        schedule.open_assessment(
+            uow, row, AssessmentPoint(assessment.point), due + timedelta(days=60)
+        )
+
+    other = App(seeded.settings, clock)
+    thread = threading.Thread(target=lambda: other.run(re_time))
+    thread.start()
+    case_held.wait(5)
+    record_marks = reminders._record_marks
+
+    def then_wait(uow: UnitOfWork, marks: str, fired_at: datetime) -> set[tuple[str, str]]:
+        tries.append("marks")
+        written = record_marks(uow, marks, fired_at)
+        marks_written.set()
+        return written
+
+    monkeypatch.setattr(reminders, "_record_marks", then_wait)
+    try:
+        counts = _sweep(seeded)
+    finally:
+        thread.join(20)
+        other.dispose()
+    assert tries == ["re-time", "marks"]  # each once: no deadlock broken and retried
+    assert counts.get("escalated", 0) == 0
+    assert seeded.run(lambda uow: uow.session.scalars(select(Alert)).all()) == []
