@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -53,6 +54,21 @@ def _set(app: App, assessment: Assessment, **values: object) -> None:
             setattr(row, name, value)
 
     app.run(work)
+
+
+def _after_the_marks(monkeypatch: pytest.MonkeyPatch, then: Callable[[], None]) -> None:
+    """Each batch of the sweep writes its marks, then ``then`` runs (another transaction's
+    work, in the middle of the sweep's), then the batch goes on."""
+    from harbour.notify import reminders
+
+    record_marks = reminders._record_marks
+
+    def and_then(uow: UnitOfWork, marks: str, fired_at: datetime) -> set[tuple[str, str]]:
+        written = record_marks(uow, marks, fired_at)
+        then()
+        return written
+
+    monkeypatch.setattr(reminders, "_record_marks", and_then)
 
 
 def test_a_month_of_sweeps_fires_each_threshold_once_per_due_date(
@@ -259,18 +275,10 @@ def test_an_assessment_done_while_its_escalation_is_written_is_not_escalated(
     # (On SQLite the sweep holds the one write lock: nothing can be done meanwhile.)
     if seeded.engine.dialect.name == "sqlite":
         pytest.skip("SQLite's writers queue: no assessment is done during a sweep's batch")
-    from harbour.notify import reminders
-
     case = new_case(seeded)
     assessment = open_assessment(seeded, case, clock.now() - timedelta(days=30))
-    record_marks = reminders._record_marks
-
-    def then_done(uow: UnitOfWork, marks: str, fired_at: datetime) -> set[tuple[str, str]]:
-        written = record_marks(uow, marks, fired_at)
-        _set(seeded, assessment, status=AssessmentStatus.COMPLETED, completed_at=clock.now())
-        return written
-
-    monkeypatch.setattr(reminders, "_record_marks", then_done)
+    done = {"status": AssessmentStatus.COMPLETED, "completed_at": clock.now()}
+    _after_the_marks(monkeypatch, lambda: _set(seeded, assessment, **done))
     assert _sweep(seeded).get("escalated", 0) == 0
     assert seeded.run(lambda uow: uow.session.scalars(select(Alert)).all()) == []
     assert seeded.run(lambda uow: uow.session.get_one(Case, case.id).escalated) is False
@@ -309,7 +317,6 @@ def test_a_sweep_re_arming_an_escalation_and_a_re_time_of_its_case_do_not_deadlo
     from harbour.cases import schedule
     from harbour.db.models import ReminderMark
     from harbour.domain.policy import ESCALATION
-    from harbour.notify import reminders
 
     case = new_case(seeded)
     due = clock.now() - timedelta(days=30)
@@ -343,15 +350,7 @@ def test_a_sweep_re_arming_an_escalation_and_a_re_time_of_its_case_do_not_deadlo
     thread = threading.Thread(target=lambda: other.run(re_time))
     thread.start()
     case_held.wait(5)
-    record_marks = reminders._record_marks
-
-    def then_wait(uow: UnitOfWork, marks: str, fired_at: datetime) -> set[tuple[str, str]]:
-        tries.append("marks")
-        written = record_marks(uow, marks, fired_at)
-        marks_written.set()
-        return written
-
-    monkeypatch.setattr(reminders, "_record_marks", then_wait)
+    _after_the_marks(monkeypatch, lambda: (tries.append("marks"), marks_written.set()))
     try:
         counts = _sweep(seeded)
     finally:

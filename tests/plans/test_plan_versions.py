@@ -154,10 +154,10 @@ LINE = re.compile(r"^\s*(\d+)\. .*\[([^;\]]+);")
 
 
 def _numbered(app: App, ref: str) -> tuple[str, dict[str, int]]:
-    """``plan show``'s text, and the number it gives each item's key."""
+    """``plan show``'s text, and the number it gives each item's key, in the listing's order."""
     shown = invoke(app, "plan", "show", ref, "--as", "cw1").stdout
-    return shown, {key: int(number) for line in shown.splitlines() if (m := LINE.match(line))
-                   for number, key in [m.groups()]}  # fmt: skip
+    found = (m.groups() for line in shown.splitlines() if (m := LINE.match(line)))
+    return shown, {key: int(number) for number, key in found}
 
 
 def test_plan_show_lists_each_section_once_and_numbers_as_accept_reads(
@@ -166,9 +166,8 @@ def test_plan_show_lists_each_section_once_and_numbers_as_accept_reads(
     # A draft as composed is numbered top to bottom; each number then stays with its item
     # while the draft is worked on: an item added takes the number after the newest, and
     # withdrawing one moves no other's, so a colleague's changes never renumber what you read.
-    shown, composed = _numbered(seeded, ref)
-    listed = [int(m.group(1)) for line in shown.splitlines() if (m := LINE.match(line))]
-    assert listed == list(range(1, len(listed) + 1))
+    composed = _numbered(seeded, ref)[1]
+    assert list(composed.values()) == list(range(1, len(composed) + 1))
 
     added = add(seeded, "cw1", ref, section="strategies", text="PVmine")
     step_added = add(seeded, "cw1", ref, section="steps", text="PVstep", owner="youth")
