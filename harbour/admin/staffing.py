@@ -55,8 +55,14 @@ class StaffIn(BaseModel):
 
 
 def create_agency(uow: UnitOfWork, data: AgencyIn) -> Agency:
+    """A new agency. Its name becomes a routing tag (``role/agency``: its team channels), so it
+    may be no staff member's handle, role or channel: named ``cw3`` or ``chat``, an agency's
+    on-call channel was a route of another agency's caseworker, or of every chat route."""
     if uow.session.scalar(select(Agency).where(Agency.name == data.name)) is not None:
         raise Conflict("agency_exists", "an agency with that name exists")
+    if handle_unavailable(uow, data.name):
+        why = "that name cannot be used (a staff member's handle, a role or a channel): choose another"
+        raise Conflict("name_unavailable", why)
     agency = Agency(name=data.name, timezone=data.timezone, created_at=uow.now())
     uow.seal(agency, "address", data.address)
     uow.seal(agency, "phone", data.phone)

@@ -340,3 +340,17 @@ def test_a_cover_started_as_its_taker_s_role_changes_is_refused_or_ended(
     assert _role(seeded, "cw2") == "supervisor"
     with seeded.engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(CaseCover)) == 0
+
+
+def test_an_agency_is_not_named_as_a_handle_role_or_channel(seeded: App) -> None:
+    """An agency's name is a routing tag (its team channels are ``role/agency`` routes): named
+    as a staff member's handle, its on-call channel was a route of that person (another agency's
+    caseworker), and named ``chat`` every chat route was one of its on-call channels. Such names
+    are refused, as a taken handle is, and nothing is added."""
+    counts = row_counts(seeded)
+    for name in ("cw3", "oncall", "chat", "supervisor"):
+        refused = invoke(seeded, "agency", "add", name, "--as", "adm")
+        assert refused.exit_code == 1, name
+        assert refused.stderr.startswith("error: name_unavailable: that name cannot be used"), name
+    assert row_counts(seeded)["agencies"] == counts["agencies"]
+    assert invoke(seeded, "agency", "add", "east", "--as", "adm").exit_code == 0
