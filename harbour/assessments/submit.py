@@ -54,7 +54,7 @@ from harbour.domain.vocab import (
     Situation,
 )
 from harbour.errors import Conflict, InvalidInput
-from harbour.notify import directory, hooks
+from harbour.notify import alerts, directory, hooks
 from harbour.plans.snapshot import stored_reasons
 from harbour.plans.store import (
     approved_contacts,
@@ -358,7 +358,8 @@ def outcome_of(
     wording = uow.reference.catalogue.emergency_protocol if protocol else {}
     alert_id = uow.session.scalar(
         select(Alert.id).where(
-            Alert.kind == AlertKind.IMMINENT_THREAT, Alert.source_id == assessment.id
+            Alert.kind == AlertKind.IMMINENT_THREAT,
+            Alert.source_id == alerts.imminent_source(assessment),
         )
     )
     return AssessmentOutcome(

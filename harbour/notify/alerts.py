@@ -46,7 +46,7 @@ from harbour.access import (
 )
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
-from harbour.db.models import Alert, AuditEvent, Case, CaseCover, OutboxMessage, Visit
+from harbour.db.models import Alert, Assessment, AuditEvent, Case, CaseCover, OutboxMessage, Visit
 from harbour.domain.vocab import AlertKind, Lane, NotificationKind, OutboxStatus, Role
 from harbour.errors import InvalidInput
 from harbour.notify import recipients
@@ -111,6 +111,17 @@ def overdue_source(assessment_id: str, due_at: datetime, fired_at: datetime) -> 
     moved) and overdue again is paged afresh, even back at a date it was escalated from."""
     moments = ",".join(moment.astimezone(UTC).isoformat() for moment in (due_at, fired_at))
     return hashlib.blake2b(f"{assessment_id}@{moments}".encode(), digest_size=16).hexdigest()
+
+
+def imminent_source(assessment: Assessment) -> str:
+    """The source of an imminent-threat alert: the assessment that found the threat or, when a
+    supervisor set its level by hand, that override (its moment, hashed with the assessment as
+    ``overdue_source`` is). Each override to imminent is an alert of its own: one made after the
+    first alert was taken pages afresh, where the taken alert was found and nobody paged."""
+    if assessment.overridden_at is None:
+        return assessment.id
+    moment = assessment.overridden_at.astimezone(UTC).isoformat()
+    return hashlib.blake2b(f"{assessment.id}@{moment}".encode(), digest_size=16).hexdigest()
 
 
 def ack_timeout(uow: UnitOfWork) -> timedelta:

@@ -53,8 +53,9 @@ def assessment_completed(
     supervisor on the urgent lane, at once."""
     level = assessment.level
     if level == RiskLevel.IMMINENT:
+        source = alerts.imminent_source(assessment)
         alerts.open_alert(
-            uow, case, AlertKind.IMMINENT_THREAT, assessment.id, NotificationKind.IMMINENT_THREAT
+            uow, case, AlertKind.IMMINENT_THREAT, source, NotificationKind.IMMINENT_THREAT
         )
     elif level == RiskLevel.HIGH and _rank(previous_level) < RiskLevel.HIGH.rank:
         people = recipients.caseworker_or_supervisors(uow, case)

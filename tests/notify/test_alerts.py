@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -22,9 +23,10 @@ from harbour.db.models import (
 from harbour.domain.vocab import AlertKind, AssessmentPoint, AssessmentStatus, Lane
 from harbour.notify import hooks
 from harbour.notify.alerts import escalate_due
+from tests.cli.helpers import answers_file, ok, referred_case
 from tests.notify.conftest import RouteBook
 from tests.notify.helpers import TIMEOUT, imminent_alert, new_case, reassign, rows
-from tests.support import executed, invoke
+from tests.support import executed, given, invoke
 
 
 def _completed(app: App, case: Case, level: str, previous: str | None) -> Assessment:
@@ -151,6 +153,31 @@ def test_imminent_alerts_on_call_and_supervisors_then_climbs_the_ladder(
         ).all()
     )
     assert sorted(e.payload["tier"] for e in escalations) == [1, 2]
+
+
+def test_a_case_raised_to_imminent_again_after_its_alert_was_taken_pages_afresh(
+    napp: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    """An override to imminent is an alert of its own: a supervisor who lowers a level and
+    raises it to imminent again, after the first alert was taken, pages the on-call staff again
+    (the taken alert was found, nobody was paged, and the command said the alert had reached
+    someone). Found by review."""
+    ref = referred_case(napp, tmp_path)
+    calm = answers_file(napp, tmp_path, "calm")
+    ok(napp, "assess", ref, "--point", "initial_contact", "--answers", calm, "--as", "cw1")
+    override = ("override", ref, "--reason", given("MKwhy"), "--as", "sup")
+    first = ok(napp, *override, "--level", "imminent")
+    ok(napp, "ack", first["alert"], "--as", "sup")
+    clock.advance(timedelta(minutes=5))
+    ok(napp, *override, "--level", "moderate")
+    again = ok(napp, *override, "--level", "imminent")
+    assert again["alert"] not in (None, first["alert"])
+    standing = napp.run(
+        lambda uow: uow.session.scalars(select(Alert.id).where(Alert.acknowledged_at.is_(None)))
+    )
+    assert list(standing) == [again["alert"]]
+    pages = {(r.kind, r.lane) for r in rows(napp) if r.alert_id == again["alert"]}
+    assert pages == {("imminent_threat", Lane.URGENT)}
 
 
 def test_an_acknowledged_alert_does_not_escalate(napp: App, clock: FixedClock) -> None:
