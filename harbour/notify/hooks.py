@@ -6,12 +6,19 @@ exactly when the change that caused it was committed. Delivery happens later, in
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, tuple_
 
 from harbour.app import UnitOfWork
 from harbour.db.models import Alert, Assessment, Case, ReminderMark
 from harbour.domain.policy import ESCALATION
-from harbour.domain.vocab import AlertKind, Lane, NotificationKind, RiskLevel, Role
+from harbour.domain.vocab import (
+    AlertKind,
+    AssessmentStatus,
+    Lane,
+    NotificationKind,
+    RiskLevel,
+    Role,
+)
 from harbour.notify import alerts, recipients
 from harbour.notify.outbox import enqueue
 
@@ -30,6 +37,23 @@ def case_assigned(uow: UnitOfWork, case: Case, assignment: str) -> None:
         context={},
         lane=Lane.NORMAL,
     )
+
+
+def reminders_rearmed(uow: UnitOfWork, case: Case) -> None:
+    """A case given to another caseworker: the reminders its open assessments have had fire
+    again, for the new caseworker, at the next sweep (its escalation, the supervisors', stays
+    fired). Their last one went to the caseworker before, or waits to be retried to them. A
+    mark a sweep holds is left to it, as a re-time leaves it (``schedule.open_assessment``)."""
+    assessments = select(Assessment.id).where(
+        Assessment.case_id == case.id, Assessment.status == AssessmentStatus.OPEN
+    )
+    marks = (
+        ReminderMark.assessment_id.in_(assessments),
+        ReminderMark.threshold != ESCALATION,
+    )
+    key = (ReminderMark.assessment_id, ReminderMark.threshold)
+    free = select(*key).where(*marks).with_for_update(skip_locked=True)
+    uow.session.execute(delete(ReminderMark).where(tuple_(*key).in_(free)))
 
 
 def cover_started(uow: UnitOfWork, case: Case, cover_id: str, handle: str) -> None:

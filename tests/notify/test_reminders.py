@@ -15,7 +15,7 @@ from harbour.clock import FixedClock
 from harbour.db.models import Alert, Assessment, Case, ReminderMark
 from harbour.domain.vocab import AssessmentPoint, AssessmentStatus
 from harbour.notify.reminders import sweep
-from tests.notify.helpers import in_transaction, new_case, open_assessment, rows
+from tests.notify.helpers import in_transaction, new_case, open_assessment, reassign, rows
 
 SWEEP_EVERY = timedelta(
     hours=1
@@ -144,6 +144,28 @@ def test_a_late_assessment_sends_only_its_latest_threshold(seeded: App, clock: F
         ("due_soon", "skipped"),
         ("due_today", "skipped"),
         ("overdue", "sent"),
+    ]
+    assert _sweep(seeded)["digests"] == 0
+
+
+def test_a_case_given_to_another_caseworker_reminds_them_of_what_is_due(
+    seeded: App, clock: FixedClock
+) -> None:
+    """Its reminder went to the caseworker before (or waits to be retried to them): the new
+    caseworker is reminded at the next sweep, of the latest threshold passed; the escalation,
+    the supervisors', stays fired. Given to the caseworker it has, nothing fires again. Found
+    by review: the new caseworker was never reminded of that threshold."""
+    case = new_case(seeded)  # cw1's
+    open_assessment(seeded, case, clock.now() - timedelta(days=8))
+    assert _sweep(seeded)["escalated"] == 1
+    reassign(seeded, case, "cw1")
+    assert _sweep(seeded)["digests"] == 0
+    reassign(seeded, case, "cw2")
+    counts = _sweep(seeded)
+    assert (counts["overdue"], counts["skipped"], counts.get("escalated")) == (1, 2, None)
+    assert sorted((who, kind) for who, _, kind, _ in _digest_items(seeded)) == [
+        ("cw1", "assessment_overdue"),
+        ("cw2", "assessment_overdue"),
     ]
     assert _sweep(seeded)["digests"] == 0
 
