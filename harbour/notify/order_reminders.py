@@ -15,10 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, false, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from harbour.access import agency_zones
 from harbour.app import UnitOfWork
+from harbour.db import upsert
 from harbour.db.models import Agency, Case, OrderReminderMark, ThreatSource
 from harbour.domain import orders, refs
 from harbour.domain.vocab import CaseStatus
@@ -141,9 +141,7 @@ def _record(uow: UnitOfWork, marks: list[dict[str, Any]]) -> set[str]:
         return set()
     from harbour.db.base import new_id
 
-    dialect = postgresql if uow.session.get_bind().dialect.name == "postgresql" else sqlite
-    table = OrderReminderMark.__table__
-    statement = dialect.insert(table)
+    statement = upsert.insert(uow.session, OrderReminderMark.__table__)
     statement = statement.on_conflict_do_update(
         index_elements=["threat_id", "threshold"],
         set_={name: statement.excluded[name] for name in ("expires_on", "fired_at", "outcome")},

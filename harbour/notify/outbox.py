@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from harbour.app import UnitOfWork
+from harbour.db import upsert
 from harbour.db.base import new_id
 from harbour.db.models import Case, OutboxMessage
 from harbour.domain import refs
@@ -130,8 +130,8 @@ def insert_new(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
     """Write outbox rows in one statement; a row whose key is already there is left out."""
     if not rows:
         return
-    dialect = postgresql if uow.session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    statement = upsert.insert(uow.session, OutboxMessage)
+    statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
     uow.session.execute(statement, rows)
     if uow.app.urgent_written is not None:  # a command warns about its own urgent pages
         urgent = Lane.URGENT.value

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -310,3 +312,34 @@ def test_audit_numbers_go_on_after_a_store_is_copied_to_postgresql(
     finally:
         source.dispose()
         moved.dispose()
+
+
+_DIALECTS_PROBE = """
+import sys
+from pathlib import Path
+from harbour.app import App
+from harbour.db import upsert
+from harbour.db.models import OutboxMessage
+from harbour.notify import order_reminders, outbox, reminders  # each writes by an upsert
+from harbour.settings import Settings
+home, url, keys = sys.argv[1:]
+app = App(Settings(home=Path(home), database_url=url, key_file=Path(keys)))
+with app.sessions() as session:
+    upsert.insert(session, OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
+print(" ".join({n.split(".")[2] for n in sys.modules if n.startswith("sqlalchemy.dialects.")}))
+"""
+
+
+def test_an_upsert_on_sqlite_imports_no_postgresql_dialect(app: App) -> None:
+    """An upsert (every notification's) imports the dialect of the store's database: PostgreSQL's
+    cost a command on the embedded SQLite store about 80 ms (an imminent alert's too), imported
+    by every module that wrote one. (On PostgreSQL, the models' SQLite table option loads
+    SQLite's, a tenth of that.)"""
+    settings = app.settings
+    args = [str(settings.home), settings.resolved_database_url, str(settings.resolved_key_file)]
+    probe = [sys.executable, "-c", _DIALECTS_PROBE, *args]
+    done = subprocess.run(probe, capture_output=True, text=True, check=True)
+    loaded = set(done.stdout.split())
+    assert app.engine.dialect.name in loaded, loaded
+    if app.engine.dialect.name == "sqlite":
+        assert "postgresql" not in loaded, loaded
