@@ -302,6 +302,9 @@ class Plan(Base):
     finalized_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
     # The next assessment due when this version was composed: an old version renders the same.
     next_due_at: Mapped[datetime | None]
+    # The position the next item added takes: it only goes up, so the number of an item staff
+    # withdrew (its row deleted) is never given to another.
+    next_position: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     items: Mapped[list["PlanItem"]] = relationship(lazy="raise", order_by="PlanItem.position")

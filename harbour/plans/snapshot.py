@@ -46,8 +46,8 @@ def plan_items(uow: UnitOfWork, plan: Plan) -> list[PlanItem]:
 def numbered_items(uow: UnitOfWork, plan: Plan) -> list[tuple[int, PlanItem]]:
     """``plan_items`` with the numbers ``plan show`` gives them and ``plan accept N`` takes:
     counted in the order the items were added, placeholders left out, so a number stays with its
-    item while the draft is worked on: an item added takes the number after the newest, and
-    withdrawing one moves no other's."""
+    item while the draft is worked on: an item added takes the number after the newest the
+    version ever had (``Plan.next_position``), and withdrawing one moves no other's."""
     rows = uow.session.scalars(
         select(PlanItem).where(PlanItem.plan_id == plan.id).order_by(PlanItem.position)
     )

@@ -103,6 +103,7 @@ def create_version(
     number = uow.session.scalar(
         select(func.max(Plan.version_number)).where(Plan.case_id == case.id)
     )
+    rows = opaque.with_padding(uow, items)
     plan = Plan(
         case_id=case.id,
         version_number=(number or 0) + 1,
@@ -111,6 +112,7 @@ def create_version(
         risk_level=assessment.level,
         point=assessment.point,
         created_at=uow.now(),
+        next_position=len(rows),
     )
     previous = latest_plan(uow, case)
     if previous is not None and previous.status == PlanStatus.DRAFT:
@@ -120,7 +122,7 @@ def create_version(
         uow.seal(plan, "youth_title", uow.unseal(previous, "youth_title"))
     uow.session.add(plan)
     uow.session.flush()
-    for position, item in enumerate(opaque.with_padding(uow, items)):
+    for position, item in enumerate(rows):
         uow.session.add(stored_item(uow, plan, position, item))
     uow.session.flush()
     return plan
@@ -217,9 +219,6 @@ def add_item(
     plan = draft_of(uow, case)
     if section == PlanSection.STEPS:
         _check_step(uow, case, owner, due_on)
-    last = uow.session.scalar(
-        select(func.max(PlanItem.position)).where(PlanItem.plan_id == plan.id)
-    )
     item = ProposedItem(
         f"{ADDED_PREFIX}{new_id()[:12]}",
         section,
@@ -228,7 +227,8 @@ def add_item(
         due_on=due_on if section == PlanSection.STEPS else None,
         text=text,
     )
-    row = stored_item(uow, plan, (last or 0) + 1, item)
+    row = stored_item(uow, plan, plan.next_position, item)
+    plan.next_position += 1
     uow.session.add(row)
     _touch(uow, plan)
     uow.session.flush()

@@ -190,6 +190,23 @@ def test_plan_show_lists_each_section_once_and_numbers_as_accept_reads(
     assert refused.exit_code == 2 and "no such item" in refused.stderr
 
 
+def test_the_number_of_a_withdrawn_item_is_never_given_to_another(seeded: App, ref: str) -> None:
+    # Withdrawing the newest item frees no number: the next one added takes the number after
+    # it, so a colleague's `plan done N` read before the withdrawal acts on no other item.
+    composed = _numbered(seeded, ref)[1]
+    first = add(seeded, "cw1", ref, section="steps", text="PVfirst", owner="youth")
+    withdrawn = _numbered(seeded, ref)[1][first]
+    ok(seeded, "plan", "reject", ref, str(withdrawn), "--as", "cw1")
+    second = add(seeded, "cw1", ref, section="steps", text="PVsecond", owner="youth")
+    assert _numbered(seeded, ref)[1] == composed | {second: withdrawn + 1}
+
+    for command in ("accept", "done"):
+        refused = invoke(seeded, "plan", command, ref, str(withdrawn), "--as", "cw1")
+        assert refused.exit_code == 2 and "no such item" in refused.stderr
+    assert states(seeded, ref)[second] == ItemState.ADDED
+    assert "DONE" not in _numbered(seeded, ref)[0]
+
+
 def test_catalogue_lists_each_phase_once(seeded: App) -> None:
     shown = invoke(seeded, "catalogue").stdout
     headings = [line for line in shown.splitlines() if line and not line.startswith(" ")]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-12-04 21:06:45.559589
+Create Date: 2026-12-05 21:32:23.043834
 """
 
 from __future__ import annotations
@@ -559,6 +559,7 @@ def upgrade() -> None:
         sa.Column("finalized_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("finalized_by_id", sa.String(length=32), nullable=True),
         sa.Column("next_due_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("next_position", sa.Integer(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["assessment_id"], ["assessments.id"], name=op.f("fk_plans_assessment_id_assessments")
