@@ -213,18 +213,20 @@ def add_item(
     due_on: date | None = None,
 ) -> PlanItem:
     """An item staff write with the youth; its wording is sealed. A step needs an owner, and its
-    due date (if any) may not be in the past in the agency's zone."""
+    due date (if any) may not be in the past in the agency's zone; only a step has either."""
     if section not in ADDABLE:
         raise InvalidInput([("--section", f"add to one of: {', '.join(addable_sections())}")])
     plan = draft_of(uow, case)
     if section == PlanSection.STEPS:
         _check_step(uow, case, owner, due_on)
+    else:
+        _check_not_step(owner, due_on)
     item = ProposedItem(
         f"{ADDED_PREFIX}{new_id()[:12]}",
         section,
         ItemState.ADDED,
-        owner=owner if section == PlanSection.STEPS else None,
-        due_on=due_on if section == PlanSection.STEPS else None,
+        owner=owner,
+        due_on=due_on,
         text=text,
     )
     row = stored_item(uow, plan, plan.next_position, item)
@@ -271,6 +273,14 @@ def _check_step(uow: UnitOfWork, case: Case, owner: StepOwner | None, due_on: da
     latest = today + MAX_STEP_AHEAD
     if due_on is not None and not today <= due_on <= latest:
         problems.append(("--due", f"must be from today ({today.isoformat()}) to {latest}"))
+    if problems:
+        raise InvalidInput(problems)
+
+
+def _check_not_step(owner: StepOwner | None, due_on: date | None) -> None:
+    """A risk or a strategy has neither owner nor due date: refused rather than dropped unseen."""
+    given = (("--owner", "an owner", owner), ("--due", "a due date", due_on))
+    problems = [(field, f"only steps have {what}") for field, what, value in given if value]
     if problems:
         raise InvalidInput(problems)
 

@@ -176,3 +176,22 @@ def test_plan_edit_changes_a_steps_owner_and_due_date(
         i for i in ok(seeded, "plan", "show", ref, "--as", "cw1")["items"] if i["key"] == key
     )
     assert (step["owner"], step["due_on"]) == ("agency", None)
+
+
+def test_plan_add_refuses_an_owner_or_due_date_for_a_risk_or_strategy(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    # Only a step has an owner and a due date: given for anything else they are refused, not
+    # dropped unseen (a strategy meant for the family would else reach the youth's copy).
+    ref = _assessed(seeded, tmp_path)
+    before = invoke(seeded, "plan", "show", ref, "--as", "cw1").stdout
+    due = (clock.now() + timedelta(days=3)).date().isoformat()
+    for section in ("strategies", "risks"):
+        for extra in (("--owner", "family"), ("--due", due), ("--owner", "family", "--due", due)):
+            args = ("--section", section, "--text", given("MKFAMILYONLY"), *extra)
+            refused = invoke(seeded, "plan", "add", ref, *args, "--as", "cw1")
+            assert refused.exit_code == 2 and "invalid_input" in refused.stderr, refused.stderr
+            for option, what in (("--owner", "an owner"), ("--due", "a due date")):
+                named = f"{option}: only steps have {what}" in refused.stderr
+                assert named == (option in extra), refused.stderr
+    assert invoke(seeded, "plan", "show", ref, "--as", "cw1").stdout == before

@@ -454,6 +454,19 @@ def test_add_youth_copy_and_finalize_answer_in_place(
     )
     assert nul.status_code == 400 and 'id="f-text-error"' in nul.text
     assert counts(seeded) == before
+    # Only a step has an owner and a due date: for a strategy they are refused beside their
+    # fields, as `plan add` refuses them, not dropped unseen.
+    strategy = web.post(
+        f"/cases/{case}/plan/add",
+        data=base
+        | {"section": "strategies", "text": f"{IN_PLACE_MARK} aunt", "owner": "family", "due": due},
+        headers=SWAP,
+    )
+    assert strategy.status_code == 400, strategy.text[-1500:]
+    assert 'id="f-owner-error"' in strategy.text and 'id="f-due-error"' in strategy.text
+    said = status_of(strategy.text)
+    assert "only steps have an owner" in said and "only steps have a due date" in said
+    assert counts(seeded) == before
 
     # The youth's copy: its settings as they are now, the title never shown back once saved.
     copy = web.post(
