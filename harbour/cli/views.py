@@ -134,15 +134,18 @@ def plan_text(view: PlanSnapshot) -> str:
         items = [item for item in view.items if item.section == section]
         if items:
             lines.append(f"\n{section.value.upper()}")
-        lines += [_item_line(item) for item in items]
+        lines += [_item_line(item, view.timezone) for item in items]
     return "\n".join(lines)
 
 
-def _item_line(item: PlanItemView) -> str:
+def _item_line(item: PlanItemView, zone: str) -> str:
+    """One numbered item; the day a step was done is the agency's day, as the documents show it."""
+    from harbour.documents.common import local_day
+
     details = [item.state.value]
     details += [f"owner {item.owner.value}"] if item.owner else []
     details += [f"due {item.due_on.isoformat()}"] if item.due_on else []
-    details += [f"DONE {item.done_at.date().isoformat()}"] if item.done_at else []
+    details += [f"DONE {local_day(item.done_at, zone).isoformat()}"] if item.done_at else []
     return f"{item.number:>3}. {item.staff_text}  [{item.key}; {', '.join(details)}]"
 
 

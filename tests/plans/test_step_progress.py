@@ -57,6 +57,17 @@ def test_any_step_can_be_done_and_undone_with_who_and_when(seeded: App, ref: str
     assert refused.exit_code == 2 and "not a step" in refused.stderr
 
 
+def test_plan_show_gives_the_day_a_step_was_done_in_the_agencys_zone(
+    seeded: App, clock: FixedClock, ref: str
+) -> None:
+    key = dated_step(seeded, ref)
+    clock.advance(timedelta(hours=10, minutes=30))  # 19:30 on the 2nd in New York, the 3rd in UTC
+    ok(seeded, "plan", "done", ref, key, "--as", "cw1")
+    shown = invoke(seeded, "plan", "show", ref, "--as", "cw1").stdout
+    line = next(line for line in shown.splitlines() if key in line)
+    assert line.endswith(", DONE 2026-03-02]"), line
+
+
 def test_a_carried_step_keeps_its_due_date_and_becomes_overdue(
     seeded: App, ref: str, clock: FixedClock
 ) -> None:
