@@ -61,10 +61,17 @@ class Strategy(_Data):
     owner: StepOwner
     staff_text: Wording
     youth_text: Wording
+    # The youth's wording on a copy that leaves the hotlines out (a phone that may be
+    # monitored), for a youth_text that names one.
+    youth_text_without_hotlines: Wording | None = None
     step: Step | None = None
     # A strategy offered by a rule instead of the situation (``harbour.domain.orders``): only
     # ``protective_order_expiring``, an order of a threat source running out within 30 days.
     when: Literal["protective_order_expiring"] | None = None
+
+    def youth_wording(self, *, hide_hotlines: bool) -> str:
+        """The youth's wording; on a copy without hotlines, one that names none."""
+        return (hide_hotlines and self.youth_text_without_hotlines) or self.youth_text
 
 
 class EmergencyStep(_Data):

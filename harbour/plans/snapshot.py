@@ -83,7 +83,7 @@ def snapshot(uow: UnitOfWork, plan: Plan, *, progress_now: bool = False) -> Plan
         finalized_at=plan.finalized_at,
         next_due_at=plan.next_due_at,  # as when the version was composed, not the case's now
         items=tuple(
-            _item(uow, row, catalogue, dict(reasons), done.get(_key(plan, row)), number)
+            _item(uow, plan, row, catalogue, dict(reasons), done.get(_key(plan, row)), number)
             for number, row in numbered
         ),
         reasons=reasons,
@@ -115,13 +115,14 @@ def _key(plan: Plan, row: PlanItem) -> str:
 
 def _item(
     uow: UnitOfWork,
+    plan: Plan,
     row: PlanItem,
     catalogue: Catalogue,
     reasons: dict[str, str],
     done: Done | None,
     number: int,
 ) -> PlanItemView:
-    staff, youth = _wording(uow, row, catalogue, reasons)
+    staff, youth = _wording(uow, row, catalogue, reasons, hide_hotlines=plan.hide_hotlines)
     found = detail(uow, row)
     return PlanItemView(
         key=shown_key(uow, row),
@@ -140,9 +141,15 @@ def _item(
 
 
 def _wording(
-    uow: UnitOfWork, row: PlanItem, catalogue: Catalogue, reasons: dict[str, str]
+    uow: UnitOfWork,
+    row: PlanItem,
+    catalogue: Catalogue,
+    reasons: dict[str, str],
+    *,
+    hide_hotlines: bool,
 ) -> tuple[str, str]:
-    """(staff wording, youth wording); the code itself if the catalogue no longer has it."""
+    """(staff wording, youth wording); the code itself if the catalogue no longer has it. The
+    youth wording of a version whose youth copy leaves the hotlines out names none."""
     written = uow.unseal(row, "text")
     if written is not None:
         return written, written
@@ -164,7 +171,7 @@ def _wording(
         return code, code
     if section == PlanSection.STEPS and strategy.step is not None:
         return strategy.step.staff_text, strategy.step.youth_text
-    return strategy.staff_text, strategy.youth_text
+    return strategy.staff_text, strategy.youth_wording(hide_hotlines=hide_hotlines)
 
 
 def _contact_name(uow: UnitOfWork, row: PlanItem) -> str:

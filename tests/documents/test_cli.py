@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from harbour.app import App
 from harbour.db.models import AuditEvent
-from tests.cli.helpers import answers_file, ok, referred_case
+from tests.cli.helpers import answers_file, assess_just_left, ok, referred_case
 from tests.support import CliResult, given, invoke
 
 M = "DM"
@@ -96,6 +96,29 @@ def test_youth_and_family_copies_leak_nothing(seeded: App, case: str, fmt: str) 
     assert f"{M}auntname" in youth and "Keep my phone charged" in youth and "911" in youth
     assert "Lock the door at night" in family and "Keep my phone charged" not in family
     assert f"{M}traffickername" in staff and f"{M}cwstep" in staff and case in staff
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_a_youth_copy_without_hotlines_names_none_in_its_wording(
+    seeded: App, tmp_path: Path, lang: str
+) -> None:
+    # calm.safe_person's youth wording names 988; a copy for a phone that may be monitored
+    # says the same without it, in every format and either language of the document.
+    ref = referred_case(seeded, tmp_path, "HH", situation="just_left")
+    assess_just_left(seeded, ref, "initial_contact")
+    ok(seeded, "plan", "accept", ref, "calm.safe_person", "--as", "cw1")
+    reach_out = "When it gets hard, reach out to someone safe."
+    for fmt in ("html", "text", "md"):
+        shown = render(seeded, ref, "--audience", "youth", "--format", fmt, "--lang", lang)
+        assert f"{reach_out} You can call or text 988 any time." in shown, fmt
+    ok(seeded, "plan", "youth-copy", ref, "--hide-hotlines", "--as", "cw1")
+    ok(seeded, "plan", "finalize", ref, "--leave-out-rest", "--as", "cw1")
+    for fmt in ("html", "text", "md"):
+        hidden = render(seeded, ref, "--audience", "youth", "--format", fmt, "--lang", lang)
+        assert reach_out in hidden and "988" not in hidden, fmt
+        assert "911" in hidden, fmt
+    staff = render(seeded, ref, "--audience", "staff", "--format", "text", "--lang", lang)
+    assert "988 is there at any hour" in staff  # staff wording is as it was
 
 
 def test_same_version_same_bytes_and_older_versions(seeded: App, case: str) -> None:

@@ -93,6 +93,20 @@ def test_strategies_are_complete_and_youth_wording_is_discreet(catalogue: Catalo
         catalogue.strategy("nope")
 
 
+def test_youth_wording_naming_a_hotline_has_one_naming_none(catalogue: Catalogue) -> None:
+    # The youth's copy for a phone that may be monitored names no hotline, in its wording too.
+    numbers = {n for r in catalogue.resources if not r.emergency for n in (r.call, r.text) if n}
+
+    def names_one(text: str) -> bool:
+        return any(number in text for number in numbers)
+
+    for s in catalogue.strategies.values():
+        assert not names_one(s.youth_wording(hide_hotlines=True)), s.code
+        assert not (s.step and names_one(s.step.youth_text)), s.code
+    assert not [e.code for e in catalogue.emergency_protocol.values() if names_one(e.youth_text)]
+    assert "988" in catalogue.strategy("calm.safe_person").youth_wording(hide_hotlines=False)
+
+
 def test_emergency_protocol_names_shelter_and_law_enforcement(catalogue: Catalogue) -> None:
     assert {"emergency.shelter", "emergency.law_enforcement"} <= set(catalogue.emergency_protocol)
 
