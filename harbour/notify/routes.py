@@ -10,7 +10,8 @@ privacy form, no path and no query (a webhook's token is in its path; an address
 Every send goes through hardened plugin instances: Apprise's own retries off, redirects refused,
 short socket timeouts, and no throttle (Apprise throttles per instance: 5.5 s between emails). A
 relay worker keeps its instances per route (``kept_sender``), their throttle clocks cleared before
-each send; a test send makes fresh ones (``fresh_sender``).
+each send; a test send makes fresh ones (``fresh_sender``). Each plugin is tagged with its route's
+position, so that what one send did is read route by route (``per_route``).
 """
 
 from __future__ import annotations
@@ -267,16 +268,37 @@ def safe_asset(timeout: float = 10.0) -> apprise.AppriseAsset:
 
 
 def fresh_sender(routes: list[Route], timeout: float) -> apprise.Apprise:
-    """A new Apprise object with new, hardened plugin instances for ``routes``."""
+    """A new Apprise object with new, hardened plugin instances for ``routes``, each tagged with
+    its route's position (``per_route`` reads the results by it)."""
     import apprise
 
     asset = safe_asset(timeout * 2 + 1)
     sender = apprise.Apprise(asset=asset)
-    for route in routes:
+    for position, route in enumerate(routes):
         plugin = apprise.Apprise.instantiate(route.url, asset=asset)
         if plugin is not None:
+            plugin.tags = {_position_tag(position)}
             sender.add(_harden(plugin, timeout))
     return sender
+
+
+def per_route(result: apprise.AppriseResult, count: int) -> list[str | None]:
+    """What a send through ``fresh_sender`` or ``kept_sender`` did for each of its ``count``
+    routes: None where it was delivered, else an error code (``send_failure``, ...). Apprise
+    reports one combined status, and a result per service it dispatched."""
+    codes = {tag: _code(service.status) for service in result for tag in service.tag}
+    if not codes:  # Apprise dispatched nothing (it refused the call): its status for each
+        return [_code(result.status) or "send_failure"] * count
+    # A route with no result had its plugin refused by Apprise: not delivered.
+    return [codes.get(_position_tag(n), "send_failure") for n in range(count)]
+
+
+def _position_tag(position: int) -> str:
+    return f"harbour-route-{position}"
+
+
+def _code(status: Any) -> str | None:
+    return None if status.name == "SUCCESS" else f"send_{status.name.lower()}"
 
 
 _SENDERS = threading.local()  # a relay worker's senders: (route urls, timeout) -> Apprise
