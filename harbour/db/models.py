@@ -400,7 +400,9 @@ class AuditEvent(Base):
 
 class OutboxMessage(Base):
     """One notification to one recipient tag on one channel: written with the change that caused
-    it, sent later by the relay. ``context`` holds allowlisted operational values only."""
+    it, sent later by the relay to each of the recipient's routes on that channel (it stays
+    pending while one of them is still to be retried). ``context`` holds allowlisted operational
+    values only."""
 
     __tablename__ = "outbox"
     __table_args__ = (
@@ -425,8 +427,11 @@ class OutboxMessage(Base):
     case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), index=True)
     alert_id: Mapped[str | None] = mapped_column(String(32))
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The recipient's routes that have it, by fingerprint (``relay.fingerprint``; never a URL):
+    # a retry goes to the others only.
+    delivered: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime]
-    sent_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]  # when it first reached one of the recipient's routes
 
 
 class Alert(Base):

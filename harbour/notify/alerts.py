@@ -393,15 +393,15 @@ def stuck() -> Any:
 
 
 def unreached() -> Any:
-    """Open alerts none of whose pages was sent, though one was tried: every send so far failed
-    (each is tried again; ``harbour notify test`` finds the route at fault)."""
+    """Open alerts none of whose pages reached a route, though one was tried: every send so far
+    failed (each is tried again; ``harbour notify test`` finds the route at fault)."""
     M = OutboxMessage
     by_case = and_(M.case_id == Alert.case_id, M.alert_id == Alert.id)
     by_agency = and_(M.case_id.is_(None), M.agency_id == Alert.agency_id, M.alert_id == Alert.id)
     page = or_(by_case, by_agency)
     tried = exists().where(page, M.attempts > 0)
-    sent = exists().where(page, M.status == OutboxStatus.SENT)
-    return select(Alert).where(Alert.acknowledged_at.is_(None), tried, ~sent)
+    reached = exists().where(page, M.sent_at.is_not(None))
+    return select(Alert).where(Alert.acknowledged_at.is_(None), tried, ~reached)
 
 
 def lane_of(kind: str) -> Lane:
@@ -476,20 +476,20 @@ def may_acknowledge(uow: UnitOfWork, actor: Actor, alert: Alert) -> bool:
 
 
 def reached_anyone(app: App, actor_handle: str | None, alert_id: str) -> bool:
-    """Whether an alert of the actor's agency reached anyone: one of its pages was sent, or
-    someone has already taken it. Read right after the command that raised it has sent its
+    """Whether an alert of the actor's agency reached anyone: one of its pages reached a route
+    (``sent_at``; it may still be retried on another), or someone has already taken it. Read right after the command that raised it has sent its
     urgent lane, so that the command can say plainly when nobody was paged."""
     typed = _typed_id(alert_id)
 
     def work(uow: UnitOfWork) -> bool:
         actor = resolve_actor(uow, actor_handle)
         alert, _ = _find(uow, actor, typed, "alert.read")
-        sent = select(OutboxMessage.id).where(
+        reached = select(OutboxMessage.id).where(
             OutboxMessage.case_id == alert.case_id,
             OutboxMessage.alert_id == alert.id,
-            OutboxMessage.status == OutboxStatus.SENT,
+            OutboxMessage.sent_at.is_not(None),
         )
-        return alert.acknowledged_at is not None or uow.session.scalar(sent.limit(1)) is not None
+        return alert.acknowledged_at is not None or uow.session.scalar(reached.limit(1)) is not None
 
     return app.run(work)
 
@@ -502,19 +502,25 @@ def _typed_id(alert_id: str) -> str:
 
 
 def settle_pages(uow: UnitOfWork, alert: Alert) -> int:
-    """Cancel the alert's pending pages: an acknowledged alert must not page anyone later.
+    """Settle the alert's pending pages: an acknowledged alert must not page anyone later.
 
-    A row a relay holds mid-send is cancelled too; if that send succeeds, the relay records it
-    as sent after all (see ``relay._verdict``). Returns how many rows were settled.
+    A page that reached one of its routes already (its retry was for another) is sent; the rest
+    are cancelled. A row a relay holds mid-send is cancelled too; if that send succeeds, the
+    relay records it as sent after all (see ``relay._verdict``). Returns how many rows were
+    settled.
     """
     M = OutboxMessage
-    result = uow.session.execute(
+    pending = (
         update(M)
         .where(_pages_of(alert), M.status == OutboxStatus.PENDING)
-        .values(status=OutboxStatus.CANCELLED, last_error="acknowledged")
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    reached = pending.where(M.sent_at.is_not(None)).values(status=OutboxStatus.SENT)
+    unsent = pending.where(M.sent_at.is_(None)).values(
+        status=OutboxStatus.CANCELLED, last_error="acknowledged"
+    )
+    sent, cancelled = uow.session.execute(reached), uow.session.execute(unsent)
+    return int(sent.rowcount) + int(cancelled.rowcount)  # type: ignore[attr-defined]
 
 
 def _pages_of(alert: Alert) -> Any:

@@ -5,8 +5,12 @@ transaction, sent outside any transaction by a small thread pool, then marked se
 backoff, or after ``max_attempts`` moved to dead-letter (the marks and the next claim share one
 transaction; claims and marks are set-based, one statement per batch) with a notice to the agency's admins (one
 per admin per relay pass, on the normal lane, however many rows died in it).
+A row goes to each of its recipient's routes on its channel, and Apprise's result is read per
+route: the routes that have it are recorded on the row (``delivered``, by fingerprint), a retry
+goes to the others only, and a row that reached one of them counts as delivered (``sent_at``;
+sent, not dead, when its attempts run out).
 A crash between the send and the mark leaves the row pending: it is sent again once its lease
-ends (at most one duplicate per row in flight). Urgent rows are claimed before normal ones at
+ends (at most one duplicate per route in flight). Urgent rows are claimed before normal ones at
 every refill, so a reminder backlog delays an alert by one refill at most; the urgent lane carries
 imminent-threat and overdue-visit alerts alone, so nothing that comes in hundreds (overdue escalations, dead-letter
 notices) can queue ahead of one.
@@ -23,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
@@ -36,9 +40,11 @@ from harbour.notify.directory import routes_of
 from harbour.notify.messages import compose
 from harbour.notify.outbox import enqueue
 from harbour.notify.routes import (
+    Route,
     Routes,
     configured,
     kept_sender,
+    per_route,
     pin_apprise_logger,
 )
 
@@ -102,6 +108,7 @@ class Claimed:
     context: dict[str, Any]
     attempts: int
     alert_id: str | None = None  # a page of this alert
+    delivered: frozenset[str] = frozenset()  # fingerprints of the routes that have it already
 
 
 # A page whose alert was taken after it was claimed, before its turn to be sent: not sent (the
@@ -112,7 +119,13 @@ TAKEN = "alert_taken"
 @dataclass(frozen=True)
 class Outcome:
     row: Claimed
-    error: str | None  # None: sent
+    error: str | None  # None: sent (to every route that did not have it yet)
+    delivered: frozenset[str] = frozenset()  # fingerprints of the routes that got it now
+
+    @property
+    def reached(self) -> bool:
+        """Whether one of the recipient's routes has it, now or from an earlier attempt."""
+        return bool(self.delivered or self.row.delivered)
 
 
 def deliver(
@@ -262,23 +275,42 @@ def _claim_lane(uow: UnitOfWork, lane: Lane, n: int, config: RelayConfig) -> lis
         .where(M.id.in_(due), M.status == PENDING)
         .where(M.next_attempt_at <= now)
         .values(attempts=M.attempts + 1, next_attempt_at=now + config.lease)
-        .returning(M.id, M.kind, M.lane, M.recipient, M.channel, M.context, M.attempts, M.alert_id)
+        .returning(
+            M.id,
+            M.kind,
+            M.lane,
+            M.recipient,
+            M.channel,
+            M.context,
+            M.attempts,
+            M.alert_id,
+            M.delivered,
+        )
         .execution_options(synchronize_session=False)
     ).all()
     order = {row_id: position for position, row_id in enumerate(due)}
     return [
         Claimed(
-            r.id, r.kind, r.lane, r.recipient, r.channel, dict(r.context), r.attempts, r.alert_id
+            r.id,
+            r.kind,
+            r.lane,
+            r.recipient,
+            r.channel,
+            dict(r.context),
+            r.attempts,
+            r.alert_id,
+            frozenset(r.delivered),
         )
         for r in sorted(taken, key=lambda r: order[r.id])
     ]
 
 
 def send(app: App, routes: Routes, row: Claimed, config: RelayConfig) -> Outcome:
-    """One Apprise call for one row, on the worker's kept hardened plugin instances (as fresh
-    ones: no throttle, no retries, no redirects); errors become codes. A page of an alert is
-    looked at again first: claimed rows wait for a worker, and one whose alert was taken
-    meanwhile was cancelled by it (``TAKEN``; one sent already is recorded as sent)."""
+    """One Apprise call for one row, to the recipient's routes that do not have it yet, on the
+    worker's kept hardened plugin instances (as fresh ones: no throttle, no retries, no
+    redirects); errors become codes. A page of an alert is looked at again first: claimed rows
+    wait for a worker, and one whose alert was taken meanwhile was cancelled by it (``TAKEN``;
+    one sent already is recorded as sent)."""
     if row.alert_id is not None and _taken(app, row.id):
         return Outcome(row, TAKEN)
     targets = routes.matching(row.recipient, row.channel)
@@ -288,11 +320,46 @@ def send(app: App, routes: Routes, row: Claimed, config: RelayConfig) -> Outcome
         message = compose(app.settings, row.kind, row.context, row.channel)
     except Exception:  # a template or kind that no longer fits: retried, then dead-lettered
         return Outcome(row, "render_failed")
+    remaining = [route for route in targets if not _has(app, row, route)]
+    if not remaining:  # the route that kept failing is gone from the routes
+        return Outcome(row, None)
     try:
-        result = message.send(kept_sender(targets, config.timeout), config.timeout * 3)
+        result = message.send(kept_sender(remaining, config.timeout), config.timeout * 3)
     except Exception:  # a plugin bug must not take the relay down; the row retries
         return Outcome(row, "send_error")
-    return Outcome(row, None if result else f"send_{result.status.name.lower()}")
+    return _outcome(app, row, remaining, per_route(result, len(remaining)))
+
+
+def _outcome(app: App, row: Claimed, routes: list[Route], errors: list[str | None]) -> Outcome:
+    """The routes that got the row (``errors``: each route's, from ``per_route``), and the
+    first failure."""
+    pairs = zip(routes, errors, strict=True)
+    got = frozenset(fingerprint(app, row.id, route) for route, error in pairs if error is None)
+    failed = [error for error in errors if error is not None]
+    return Outcome(row, failed[0] if failed else None, got)
+
+
+FINGERPRINT_DIGITS = 16  # 64 bits: enough to tell a row's few routes apart
+
+
+def fingerprint(app: App, row_id: str, route: Route, version: int | None = None) -> str:
+    """How ``delivered`` names a route of a row: a keyed hash (the keyring's blind-index key, of
+    key ``version``, the primary by default) of the row and the route's URL. The URL is a secret,
+    and a plain hash of it could be tested against guessed addresses."""
+    return app.cipher.blind_index(_fingerprinted(row_id, route), version)[:FINGERPRINT_DIGITS]
+
+
+def _has(app: App, row: Claimed, route: Route) -> bool:
+    """Whether ``route`` has the row already (by its fingerprint under any key of the keyring:
+    the primary may have changed since it was recorded)."""
+    if not row.delivered:
+        return False
+    prints = app.cipher.blind_indexes(_fingerprinted(row.id, route)).values()
+    return any(full[:FINGERPRINT_DIGITS] in row.delivered for full in prints)
+
+
+def _fingerprinted(row_id: str, route: Route) -> str:
+    return f"outbox.delivered\0{row_id}\0{route.url}"
 
 
 def _taken(app: App, row_id: str) -> bool:
@@ -347,7 +414,7 @@ def _record(
     uow: UnitOfWork, outcomes: list[Outcome], config: RelayConfig, pass_id: str
 ) -> list[tuple[Outcome, str]]:
     """Each outcome's verdict (``_verdict``), written set-based: one SELECT for the rows, one
-    UPDATE for the sent ones, one executemany for the retried and one for the dead."""
+    executemany for the sent, one for the retried and one for the dead."""
     M = OutboxMessage
     ids = [o.row.id for o in outcomes]
     columns = (M.id, M.status, M.attempts, M.lane, M.kind, M.agency_id)
@@ -364,12 +431,14 @@ def _record(
             continue
         if verdict == "dead":
             dead.append((row, outcome.error or ""))
-        elif verdict == "retried":
+            continue
+        delivered = _delivered(outcome)
+        change: dict[str, Any] = {"row": row.id, "error": outcome.error, "delivered": delivered}
+        if verdict == "retried":
+            reached_at = now if outcome.delivered else None  # an earlier sent_at is kept
             at = now + backoff(row, config)
-            retry = {"row": row.id, "tries": row.attempts, "error": outcome.error, "at": at}
-            changes["retried"].append(retry)
-        else:
-            changes[verdict].append({"row": row.id})
+            change |= {"tries": row.attempts, "at": at, "reached_at": reached_at}
+        changes[verdict].append(change)
     gone = [{"row": row.id, "tries": row.attempts, "error": error} for row, error in dead]
     _write(uow, changes, gone, now)
     for row, _ in dead:
@@ -378,9 +447,10 @@ def _record(
 
 
 def _verdict(row: _Held | None, outcome: Outcome, config: RelayConfig) -> str:
-    """sent, acknowledged (cancelled while in flight, but sent: recorded as sent after all),
-    gone (no longer ours), dead or retried."""
-    if row is not None and row.status == _CANCELLED and outcome.error is None:
+    """sent, acknowledged (cancelled while in flight, but it reached a route: recorded as sent
+    after all), gone (no longer ours), retried, or when its attempts have run out, sent if it
+    reached one of the recipient's routes (the failed one is in ``last_error``), else dead."""
+    if row is not None and row.status == _CANCELLED and outcome.reached:
         return "acknowledged"
     if row is None or row.status != PENDING:
         return "gone"
@@ -388,29 +458,40 @@ def _verdict(row: _Held | None, outcome: Outcome, config: RelayConfig) -> str:
         return "sent"
     if row.attempts != outcome.row.attempts:
         return "gone"  # another relay took it after our lease ran out
-    return "dead" if row.attempts >= config.max_attempts else "retried"
+    if row.attempts < config.max_attempts:
+        return "retried"
+    return "sent" if outcome.reached else "dead"
+
+
+def _delivered(outcome: Outcome) -> list[str]:
+    return sorted(outcome.row.delivered | outcome.delivered)
 
 
 def _write(
     uow: UnitOfWork, changes: dict[str, list[dict[str, Any]]], dead: list[dict[str, Any]], now: Any
 ) -> None:
     """The verdicts' updates, each on rows still as they were read (status, and attempts for
-    the failed: a row another relay took meanwhile is left to it)."""
+    the failed: a row another relay took meanwhile is left to it). ``sent_at`` keeps the
+    moment the row first reached a route."""
     table = cast(Table, OutboxMessage.__table__)
     c = table.c
     row = c.id == bindparam("row")
+    delivered = bindparam("delivered", type_=c.delivered.type)
+    reached = func.coalesce(c.sent_at, now)
     statements = {
         "sent": update(table)
         .where(row, c.status == PENDING)
-        .values(status=_SENT, sent_at=now, last_error=None),
+        .values(status=_SENT, sent_at=reached, last_error=bindparam("error"), delivered=delivered),
         "acknowledged": update(table)
         .where(row, c.status == _CANCELLED)
-        .values(status=_SENT, sent_at=now),
+        .values(status=_SENT, sent_at=reached, delivered=delivered),
         "retried": update(table)
         .where(row, c.status == PENDING, c.attempts == bindparam("tries"))
         .values(
             last_error=bindparam("error"),
             next_attempt_at=bindparam("at", type_=c.next_attempt_at.type),
+            sent_at=func.coalesce(c.sent_at, bindparam("reached_at", type_=c.sent_at.type)),
+            delivered=delivered,
         ),
         "dead": update(table)
         .where(row, c.status == PENDING, c.attempts == bindparam("tries"))
@@ -452,29 +533,32 @@ def _notify_admins(uow: UnitOfWork, row: _Held, pass_id: str) -> None:
 
 
 def _count(report: DeliveryReport, outcome: Outcome, verdict: str) -> None:
-    row = outcome.row
+    if outcome.error is not None and outcome.error != TAKEN:
+        _failed(report, outcome)
     if verdict == "sent":
         report.sent += 1
-        report.sent_by_lane[row.lane] += 1
-        return
-    if outcome.error == TAKEN:
-        return
-    if outcome.error is not None:
-        report.errors[outcome.error] += 1
-        if row.lane == Lane.URGENT:
-            why = "no_route" if outcome.error == "no_route" else "send_failed"
-            report.unsent[row.id] = (row.recipient, row.channel, why)
-        # INFO, not WARNING: the relay runs after every command, and one person's delivery
-        # problem is not for everyone's terminal; the outbox keeps it (`harbour outbox`).
-        log.info(
-            "outbox row %s (%s to tag %s on %s) failed: %s",
-            row.id,
-            row.kind,
-            row.recipient,
-            row.channel,
-            outcome.error,
-        )
-    if verdict == "retried":
+        report.sent_by_lane[outcome.row.lane] += 1
+    elif verdict == "retried":
         report.retried += 1
     elif verdict == "dead":
         report.dead += 1
+
+
+def _failed(report: DeliveryReport, outcome: Outcome) -> None:
+    """Count and log a failed send; an urgent row that reached nobody is named as unsent."""
+    row = outcome.row
+    report.errors[outcome.error or ""] += 1
+    if row.lane == Lane.URGENT and not outcome.reached:
+        why = "no_route" if outcome.error == "no_route" else "send_failed"
+        report.unsent[row.id] = (row.recipient, row.channel, why)
+    # INFO, not WARNING: the relay runs after every command, and one person's delivery
+    # problem is not for everyone's terminal; the outbox keeps it (`harbour outbox`).
+    log.info(
+        "outbox row %s (%s to tag %s on %s) failed: %s%s",
+        row.id,
+        row.kind,
+        row.recipient,
+        row.channel,
+        outcome.error,
+        " (delivered on another route)" if outcome.reached else "",
+    )

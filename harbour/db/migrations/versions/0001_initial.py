@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-12-05 21:32:23.043834
+Create Date: 2026-12-05 21:59:55.614604
 """
 
 from __future__ import annotations
@@ -341,6 +341,7 @@ def upgrade() -> None:
         sa.Column("case_id", sa.String(length=32), nullable=True),
         sa.Column("alert_id", sa.String(length=32), nullable=True),
         sa.Column("context", sa.JSON(), nullable=False),
+        sa.Column("delivered", sa.JSON(), nullable=False),
         sa.Column("created_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("sent_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_outbox_case_id_cases")),

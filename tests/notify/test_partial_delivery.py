@@ -1,0 +1,119 @@
+"""A recipient with two routes on one channel, one of them down: the healthy route gets the
+message once, the row counts as delivered (never dead-lettered), and only the route that failed
+is tried again. Against a real HTTP receiver, on both databases."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+
+from harbour.app import App
+from harbour.clock import FixedClock
+from harbour.demo.receivers import WEBHOOK_TOKEN, Receiver, RouteBook, free_port
+from harbour.domain.vocab import NotificationKind, OutboxStatus
+from harbour.notify.alerts import acknowledge, reached_anyone, unreached
+from harbour.notify.relay import deliver
+from tests.notify.conftest import FAST
+from tests.notify.helpers import (
+    assert_clean_logs,
+    drain,
+    imminent_alert,
+    new_case,
+    rows,
+    status_counts,
+)
+
+HEALTHY = RouteBook.chat_path("sup")
+PAGER = f"/{WEBHOOK_TOKEN}/sup-pager"  # sup's second chat route, on the same receiver
+FAULTS = {
+    "refused": None,  # nobody listens on its port
+    "500_always": ["500"] * 10,
+    "500_then_ok": ["500"],
+}
+
+
+def _relay_until_done(app: App, clock: FixedClock) -> None:
+    """Relay passes a minute apart (beyond the urgent backoffs, within the alert's time to be
+    acknowledged: no escalation pages sup again) until nothing is pending."""
+    for _ in range(FAST.max_attempts):
+        deliver(app, config=FAST)
+        clock.advance(timedelta(minutes=1))
+    assert status_counts(app)[OutboxStatus.PENDING] == 0
+
+
+def _second_route(routes: RouteBook, receiver: Receiver, fault: str) -> None:
+    script = FAULTS[fault]
+    port = free_port() if script is None else receiver.port
+    routes.add(f"json://127.0.0.1:{port}{PAGER}", "sup", "chat")
+    if script is not None:
+        receiver.script(PAGER, script)
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_the_healthy_route_gets_one_copy_and_only_the_failed_route_is_retried(
+    fault: str,
+    napp: App,
+    clock: FixedClock,
+    routes: RouteBook,
+    receiver: Receiver,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    routes.chat("sup").chat("adm")
+    _second_route(routes, receiver, fault)
+    alert = imminent_alert(napp, new_case(napp))  # tier 0: sup, on chat (two routes)
+
+    first = deliver(napp, config=FAST)
+    [page] = rows(napp, alert_id=alert.id)
+    assert (page.status, page.attempts) == (OutboxStatus.PENDING, 1)
+    assert page.last_error == "send_failure"
+    assert page.sent_at == clock.now() and len(page.delivered) == 1
+    assert first.unsent == {}  # reached: no "nobody was told" warning for it
+    assert reached_anyone(napp, "sup", alert.id)
+    assert napp.read(lambda uow: uow.session.scalars(unreached()).all()) == []
+
+    _relay_until_done(napp, clock)
+    recovers = fault == "500_then_ok"
+    assert len(receiver.at(HEALTHY)) == 1
+    assert receiver.hits[PAGER] == {"refused": 0, "500_always": FAST.max_attempts}.get(fault, 2)
+    assert len(receiver.at(PAGER)) == (1 if recovers else 0)
+    [page] = rows(napp, alert_id=alert.id)
+    assert page.status == OutboxStatus.SENT
+    assert page.attempts == (2 if recovers else FAST.max_attempts)
+    assert page.last_error == (None if recovers else "send_failure")  # what failed, kept
+    assert len(page.delivered) == (2 if recovers else 1)
+    assert rows(napp, kind=NotificationKind.DEAD_LETTER) == []
+    assert receiver.at(RouteBook.chat_path("adm")) == []
+    assert_clean_logs(caplog.records, PAGER)
+
+
+def test_a_restarted_relay_does_not_send_again_to_the_route_that_has_it(
+    napp: App, clock: FixedClock, routes: RouteBook, receiver: Receiver
+) -> None:
+    routes.chat("sup")
+    _second_route(routes, receiver, "500_then_ok")
+    imminent_alert(napp, new_case(napp))
+    deliver(napp, config=FAST)
+    restarted = App(napp.settings, clock)  # knows only what the row says
+    try:
+        clock.advance(FAST.backoff_cap)
+        assert deliver(restarted, config=FAST).sent == 1
+    finally:
+        restarted.dispose()
+    assert (len(receiver.at(HEALTHY)), len(receiver.at(PAGER))) == (1, 1)
+
+
+def test_taking_an_alert_settles_a_page_that_reached_one_route_as_sent(
+    napp: App, clock: FixedClock, routes: RouteBook, receiver: Receiver
+) -> None:
+    routes.chat("sup")
+    _second_route(routes, receiver, "500_always")
+    alert = imminent_alert(napp, new_case(napp))
+    deliver(napp, config=FAST)
+    acknowledge(napp, "sup", alert.id)
+    [page] = rows(napp, alert_id=alert.id)
+    assert (page.status, page.last_error) == (OutboxStatus.SENT, "send_failure")
+    drain(napp, clock)
+    assert (len(receiver.at(HEALTHY)), receiver.hits[PAGER]) == (1, 1)  # not tried again
