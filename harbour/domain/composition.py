@@ -4,10 +4,12 @@ Sections, in order: the emergency protocol (imminent only), risks and concerns (
 strategies (from the catalogue, by the youth's situation, the threat sources present and the
 persons at risk; always emotional regulation), actionable steps with owners and due dates, the
 contacts the youth approved, and the resources. Staff decisions on the previous version carry over:
-a step keeps its due date and a step done stays on the plan;
-an accepted or rejected strategy, step, contact or resource stays so (a rejected contact is never
-offered again as accepted), and items staff added stay. A suggestion nobody decided on is offered
-again; the emergency number is never carried over as rejected.
+a step keeps its due date and a step done stays on the plan, even once the situation no longer
+calls for it; an accepted or rejected strategy, step, contact or resource stays so (a rejected
+contact is never offered again as accepted), and items staff added stay. A step agreed with the
+youth but not done, which the situation no longer calls for, is suggested again rather than
+dropped (see ``_steps_kept``). A suggestion nobody decided on is offered again while the
+situation calls for it; the emergency number is never carried over as rejected.
 """
 
 from __future__ import annotations
@@ -212,11 +214,32 @@ def _carry_over(
         item if item.key in required else _decided(item, before.get(item.key), done)
         for item in items
     ]
-    added = [item for item in previous if item.state == ItemState.ADDED]
+    chosen = {item.key for item in items}
+    carried = [item for item in previous if item.key not in chosen]
+    added = [item for item in carried if item.state == ItemState.ADDED]
+    steps = _steps_kept(carried, done)
     by_section = {
-        section: [i for i in kept + added if i.section == section] for section in PlanSection
+        section: [i for i in kept + added + steps if i.section == section]
+        for section in PlanSection
     }
     return [item for section in PlanSection for item in by_section[section]]
+
+
+def _steps_kept(dropped: Sequence[ProposedItem], done: frozenset[str]) -> list[ProposedItem]:
+    """Steps of the previous version the new composition no longer calls for (the situation
+    changed) that still belong on the plan. A step done stays, accepted, with its due date: it
+    records what the youth did. A step accepted but not done is suggested again, not kept as
+    accepted: it was agreed for a situation that has passed (a go bag, once the youth has left),
+    so staff decide with the youth whether it still fits, and finalizing will not drop it
+    silently; as a suggestion it is not counted overdue meanwhile. Undecided and rejected steps
+    go, as a suggestion the situation no longer calls for does."""
+    return [
+        replace(step, state=ItemState.ACCEPTED if step.key in done else ItemState.SUGGESTED)
+        for step in dropped
+        if step.section == PlanSection.STEPS
+        and step.state != ItemState.ADDED
+        and (step.key in done or step.state == ItemState.ACCEPTED)
+    ]
 
 
 def _decided(

@@ -212,6 +212,40 @@ def test_a_carried_step_keeps_its_due_date_and_a_done_step_stays_on_the_plan(cat
     assert all(i.due_on is None or i.due_on > later for i in fresh)
 
 
+def test_steps_the_new_situation_no_longer_calls_for_are_not_dropped_silently(catalogue) -> None:
+    """Considering leaving, then just left: the go bag done stays, accepted, with its date; the
+    exit plan agreed but not done is suggested again (staff decide); undecided ones go."""
+    first = compose(
+        MODERATE, Situation.CONSIDERING_LEAVING, ALL_THREATS, YOUTH, [], catalogue, today=TODAY
+    )
+    steps = {i.key: i for i in first if i.section == PlanSection.STEPS}
+    done, agreed, undecided = "step:leave.go_bag", "step:leave.escape_route", "step:leave.hotline"
+    previous = [
+        replace(i, state=ItemState.ACCEPTED) if i.key in (done, agreed) else i for i in first
+    ]
+    later = TODAY + timedelta(days=3)
+    second = {
+        i.key: i
+        for i in compose(
+            MODERATE,
+            Situation.JUST_LEFT,
+            ALL_THREATS,
+            YOUTH,
+            previous,
+            catalogue,
+            today=later,
+            done=frozenset({done}),
+        )
+    }
+    assert (second[done].state, second[done].due_on) == (ItemState.ACCEPTED, steps[done].due_on)
+    assert (second[agreed].state, second[agreed].due_on) == (
+        ItemState.SUGGESTED,
+        steps[agreed].due_on,
+    )
+    assert undecided not in second
+    assert second[done].section == second[agreed].section == PlanSection.STEPS
+
+
 RENEW = "after.renew_protective_order"
 
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from harbour.app import App, UnitOfWork
+from harbour.assessments.submit import submit_assessment
 from harbour.clock import FixedClock
 from harbour.db.models import Case
 from harbour.domain.vocab import ItemState, PlanSection
@@ -19,7 +20,7 @@ from harbour.plans import store as planning
 from harbour.plans.actions import show
 from harbour.plans.sealed_copies import store_documents, stored_document
 from tests.cli.helpers import assess_just_left as assess
-from tests.cli.helpers import ok, referred_case
+from tests.cli.helpers import ok, referred_case, safest
 from tests.notify.helpers import rows
 from tests.support import invoke
 
@@ -117,6 +118,30 @@ def test_a_done_step_stays_done_and_is_not_suggested_again(
     assess(seeded, ref)
     carried = steps(seeded, ref)[key]
     assert carried.state == ItemState.ACCEPTED and carried.done_at is not None  # type: ignore[attr-defined]
+
+
+def test_steps_done_or_agreed_outlive_a_change_of_situation(
+    seeded: App, tmp_path: Path, clock: FixedClock
+) -> None:
+    """Considering leaving, then just left: the go bag done stays on the next version, done;
+    the exit plan agreed but not done comes back as a suggestion for staff to decide."""
+    reference = referred_case(seeded, tmp_path, "SC", situation="considering_leaving")
+    considering = safest(seeded) | {"situation": "considering_leaving"}
+    submit_assessment(seeded, "cw1", reference, "initial_contact", considering)
+    ok(seeded, "plan", "done", reference, "step:leave.go_bag", "--as", "cw1")
+    ok(seeded, "plan", "finalize", reference, "--accept-rest", "--as", "cw1")
+    clock.advance(timedelta(days=3))
+    submit_assessment(
+        seeded, "cw1", reference, "just_left", safest(seeded) | {"situation": "just_left"}
+    )
+
+    shown = invoke(seeded, "plan", "show", reference, "--as", "cw1").stdout
+    go_bag = next(line for line in shown.splitlines() if "[step:leave.go_bag;" in line)
+    assert "accepted" in go_bag and "DONE 2026-03-02" in go_bag
+    exit_plan = next(line for line in shown.splitlines() if "[step:leave.escape_route;" in line)
+    assert "suggested" in exit_plan and "DONE" not in exit_plan
+    refused = invoke(seeded, "plan", "finalize", reference, "--as", "cw1")
+    assert refused.exit_code == 2 and "step:leave.escape_route" in refused.stderr
 
 
 def test_final_copies_and_plan_render_agree_whatever_is_done_later(
