@@ -28,7 +28,7 @@ from harbour.domain.vocab import (
 from harbour.errors import Conflict
 from harbour.notify import hooks
 from harbour.plans.snapshot import plan_items
-from harbour.plans.store import note_next_due, plan_for_assessment, stored_item
+from harbour.plans.store import append_items, note_next_due, plan_for_assessment
 from harbour.validation import parse
 
 
@@ -125,6 +125,4 @@ def _add_emergency_steps(uow: UnitOfWork, plan: Plan) -> None:
     assert case is not None
     today = agency_today(uow, case.agency_id)
     missing = [c for c in uow.reference.instrument.emergency_protocol if c not in have]
-    for item in emergency_items(missing, uow.reference.catalogue, today):
-        uow.session.add(stored_item(uow, plan, -1, item))
-    uow.session.flush()
+    append_items(uow, plan, emergency_items(missing, uow.reference.catalogue, today))

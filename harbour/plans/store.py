@@ -128,6 +128,18 @@ def create_version(
     return plan
 
 
+def append_items(uow: UnitOfWork, plan: Plan, items: Sequence[ProposedItem]) -> None:
+    """Items that join a version after it was composed (the emergency protocol an override
+    calls for), in the order given: each takes the number after the newest, as an item staff
+    add does, and is listed with its section."""
+    last = uow.session.scalar(
+        select(func.max(PlanItem.position)).where(PlanItem.plan_id == plan.id)
+    )
+    for position, item in enumerate(items, start=(last or 0) + 1):
+        uow.session.add(stored_item(uow, plan, position, item))
+    uow.session.flush()
+
+
 def note_next_due(plan: Plan, case: Case) -> None:
     """After the schedule is planned: a draft keeps the next due time as it now stands, so the
     version renders the same later whatever the schedule does; a final version keeps its own."""

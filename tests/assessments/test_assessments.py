@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,33 @@ def test_interactive_assessment_prompts_each_question(
     result = invoke(seeded, "assess", ref, "--point", "initial_contact", "--as", "cw1", "--json")
     assert result.exit_code == 0, result.stderr
     assert result.json()["risk_level"] == "low"
+
+
+LINE = re.compile(r"^\s*(\d+)\. .*\[([^;\]]+);")
+
+
+def numbered(app: App, ref: str, *args: str) -> dict[str, int]:
+    """What ``plan show`` lists, in its order: each item's key and the number it gives it."""
+    shown = invoke(app, "plan", "show", ref, *args, "--as", "cw1").stdout
+    found = (m.groups() for line in shown.splitlines() if (m := LINE.match(line)))
+    return {key: int(number) for number, key in found}
+
+
+def test_an_override_to_imminent_numbers_the_protocol_it_adds_to_the_draft(
+    seeded: App, tmp_path: Path
+) -> None:
+    ref = referred_case(seeded, tmp_path)
+    calm = answers_file(seeded, tmp_path, "calm")
+    ok(seeded, "assess", ref, "--point", "initial_contact", "--answers", calm, "--as", "cw1")
+    before = numbered(seeded, ref)
+    ok(seeded, "override", ref, "--level", "imminent", "--reason", given("MKwhy"), "--as", "sup")
+
+    after = numbered(seeded, ref)
+    protocol = list(seeded.reference.instrument.emergency_protocol)
+    assert list(after)[: len(protocol)] == protocol  # listed first, in the protocol's order
+    assert [after[code] for code in protocol] == [len(before) + n for n in range(1, len(protocol) + 1)]
+    assert {k: n for k, n in after.items() if k not in protocol} == before  # nothing renumbered
+    shelter = str(after["emergency.shelter"])
+    assert ok(seeded, "plan", "done", ref, shelter, "--as", "cw1")["item"] == "emergency.shelter"
+    done = ok(seeded, "plan", "show", ref, "--as", "cw1")["items"]
+    assert [i["key"] for i in done if i["done_at"]] == ["emergency.shelter"]
