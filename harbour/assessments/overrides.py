@@ -1,9 +1,12 @@
 """A supervisor's override of a computed risk level: both levels are kept, with the reason sealed,
 and the case follows the new level (schedule, draft plan, notifications) as after an assessment.
+Raised to imminent, the plan holds the emergency protocol whatever the state of its version, so
+each step taken can be recorded (``_with_protocol``).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,11 +16,17 @@ from sqlalchemy import select
 from harbour import events
 from harbour.access import Actor, agency_today, on_case
 from harbour.app import App, UnitOfWork
-from harbour.assessments.submit import AssessmentOutcome, outcome_of
-from harbour.cases import schedule
+from harbour.assessments.submit import (
+    AssessmentOutcome,
+    next_plan_items,
+    outcome_of,
+    reasons_of,
+)
+from harbour.cases import milestones, schedule
 from harbour.db.base import new_id
 from harbour.db.models import Assessment, Case, Plan
 from harbour.domain.composition import emergency_items
+from harbour.domain.risk import RiskResult
 from harbour.domain.text import Note
 from harbour.domain.vocab import (
     AssessmentStatus,
@@ -28,7 +37,12 @@ from harbour.domain.vocab import (
 from harbour.errors import Conflict
 from harbour.notify import hooks
 from harbour.plans.snapshot import plan_items
-from harbour.plans.store import append_items, note_next_due, plan_for_assessment
+from harbour.plans.store import (
+    append_items,
+    draft_version,
+    note_next_due,
+    plan_for_assessment,
+)
 from harbour.validation import parse
 
 
@@ -48,6 +62,7 @@ class Overridden:
     by: str
     reason_length: int
     outcome: AssessmentOutcome
+    protocol_on: ProtocolOn | None = None  # at imminent: the version holding the protocol
 
     def as_json(self) -> dict[str, Any]:
         return self.outcome.as_json() | {
@@ -57,6 +72,7 @@ class Overridden:
                 "computed": self.outcome.computed_level,
                 "by": self.by,
                 "reason_length": self.reason_length,
+                "emergency_protocol_on": self.protocol_on.as_json() if self.protocol_on else None,
             }
         }
 
@@ -68,16 +84,43 @@ def override_level(
     data = parse(OverrideIn, {"level": level, "reason": reason}, prefix="--")
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> Overridden:
-        outcome = override(uow, actor, case, data.level, data.reason)
-        previous = outcome.previous_level
-        return Overridden(previous, outcome.risk_level, actor.handle, len(data.reason), outcome)
+        followed = override(uow, actor, case, data.level, data.reason)
+        outcome = followed.outcome
+        return Overridden(
+            outcome.previous_level,
+            outcome.risk_level,
+            actor.handle,
+            len(data.reason),
+            outcome,
+            followed.protocol_on,
+        )
 
     return on_case(app, actor_handle, ref, "case.override", work)
 
 
-def override(
-    uow: UnitOfWork, actor: Actor, case: Case, level: RiskLevel, reason: str
-) -> AssessmentOutcome:
+@dataclass(frozen=True)
+class ProtocolOn:
+    """Where an override to imminent left the emergency protocol: the plan version that holds
+    it, and how: ``held`` already, ``added`` to that draft, or a version ``drafted`` for it
+    (the assessment's own was final without it)."""
+
+    version: int
+    how: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"version": self.version, "how": self.how}
+
+
+@dataclass(frozen=True)
+class Followed:
+    """What an override came to: the case as after an assessment, and where the emergency
+    protocol is when the level is imminent."""
+
+    outcome: AssessmentOutcome
+    protocol_on: ProtocolOn | None
+
+
+def override(uow: UnitOfWork, actor: Actor, case: Case, level: RiskLevel, reason: str) -> Followed:
     """Keep the computed level, set the effective one, and follow through as an assessment would."""
     assessment = latest_completed(uow, case)
     previous = assessment.level
@@ -90,8 +133,9 @@ def override(
     plan = plan_for_assessment(uow, assessment)
     if plan is not None and plan.status == PlanStatus.DRAFT:
         plan.risk_level = level
-        if level == RiskLevel.IMMINENT:
-            _add_emergency_steps(uow, plan)
+    protocol_on = None
+    if level == RiskLevel.IMMINENT:
+        plan, protocol_on = _with_protocol(uow, case, assessment, plan)
     if case.status != CaseStatus.DISCHARGED:
         schedule.plan_next(uow, case, assessment)
     if plan is not None:
@@ -103,7 +147,8 @@ def override(
     hooks.assessment_completed(uow, case, assessment, previous)
     protocol = uow.reference.instrument.emergency_protocol
     number = plan.version_number if plan else None
-    return outcome_of(uow, case, assessment, previous, number, protocol)
+    outcome = outcome_of(uow, case, assessment, previous, number, protocol)
+    return Followed(outcome, protocol_on)
 
 
 def latest_completed(uow: UnitOfWork, case: Case) -> Assessment:
@@ -118,11 +163,47 @@ def latest_completed(uow: UnitOfWork, case: Case) -> Assessment:
     return found
 
 
-def _add_emergency_steps(uow: UnitOfWork, plan: Plan) -> None:
-    """Raised to imminent by hand: the draft gains the emergency protocol it lacked."""
+def _with_protocol(
+    uow: UnitOfWork, case: Case, assessment: Assessment, plan: Plan | None
+) -> tuple[Plan, ProtocolOn]:
+    """Raised to imminent by hand: the assessment's version holds the emergency protocol, so
+    each step taken can be recorded. A draft gains the steps it lacks; a final version never
+    changes, so the next version is drafted with them, as an assessment at imminent drafts it."""
+    if plan is not None and plan.status == PlanStatus.DRAFT:
+        added = _add_emergency_steps(uow, case, plan)
+        return plan, ProtocolOn(plan.version_number, "added" if added else "held")
+    if plan is not None and not _missing_steps(uow, plan):
+        return plan, ProtocolOn(plan.version_number, "held")
+    drafted = _draft_with_protocol(uow, case, assessment)
+    return drafted, ProtocolOn(drafted.version_number, "drafted")
+
+
+def _missing_steps(uow: UnitOfWork, plan: Plan) -> list[str]:
+    """The emergency protocol's steps the version does not hold."""
     have = {row.key for row in plan_items(uow, plan)}
-    case = uow.session.get(Case, plan.case_id)
-    assert case is not None
+    return [c for c in uow.reference.instrument.emergency_protocol if c not in have]
+
+
+def _add_emergency_steps(uow: UnitOfWork, case: Case, plan: Plan) -> bool:
+    """The draft gains the emergency protocol's steps it lacked; whether it lacked any."""
+    missing = _missing_steps(uow, plan)
     today = agency_today(uow, case.agency_id)
-    missing = [c for c in uow.reference.instrument.emergency_protocol if c not in have]
     append_items(uow, plan, emergency_items(missing, uow.reference.catalogue, today))
+    return bool(missing)
+
+
+def _draft_with_protocol(uow: UnitOfWork, case: Case, assessment: Assessment) -> Plan:
+    """The case's next version, composed from the assessment's answers at the level
+    overridden: the emergency protocol first, staff decisions and steps done carried over."""
+    instrument = uow.reference.instrument
+    answers = json.loads(uow.unseal(assessment, "answers") or "{}")
+    result = RiskResult(
+        RiskLevel.IMMINENT,
+        reasons_of(uow, assessment),
+        tuple(instrument.emergency_protocol),
+        assessment.instrument_version or instrument.version,
+    )
+    items = next_plan_items(uow, case, instrument, answers, result)
+    plan = draft_version(uow, case, assessment, items)
+    milestones.note(uow, case, assessment, plan)  # the latest plan is a draft again
+    return plan

@@ -34,7 +34,7 @@ from harbour.db.models import (
     Plan,
     ThreatSource,
 )
-from harbour.domain.composition import compose
+from harbour.domain.composition import ProposedItem, compose
 from harbour.domain.instrument import Instrument
 from harbour.domain.risk import (
     Reason,
@@ -308,11 +308,24 @@ def _compose_plan(
     structured: Mapping[str, object],
     result: RiskResult,
 ) -> Plan:
+    items = next_plan_items(uow, case, instrument, structured, result)
+    return create_version(uow, case, assessment, items)
+
+
+def next_plan_items(
+    uow: UnitOfWork,
+    case: Case,
+    instrument: Instrument,
+    structured: Mapping[str, object],
+    result: RiskResult,
+) -> list[ProposedItem]:
+    """The items of the case's next plan version for an assessment's answers and result: composed
+    from its latest version, with the case's threat sources, contacts and steps done."""
     recorded = uow.session.scalars(
         select(ThreatSource.kind).where(ThreatSource.case_id == case.id)
     ).all()
     threats = set(threats_present(instrument, structured)) | set(recorded)
-    items = compose(
+    return compose(
         result,
         situation_now(uow, case),
         threats,  # type: ignore[arg-type]
@@ -324,7 +337,6 @@ def _compose_plan(
         done=done_keys(uow, case),
         order_expiries=order_expiries(uow, case),
     )
-    return create_version(uow, case, assessment, items)
 
 
 def order_expiries(uow: UnitOfWork, case: Case) -> list[date]:
@@ -348,10 +360,7 @@ def outcome_of(
     protocol: Sequence[str],
     replayed: bool = False,
 ) -> AssessmentOutcome:
-    reasons = tuple(
-        Reason(str(r["code"]), str(r["text"]), RiskLevel(r["level"]))
-        for r in stored_reasons(uow, assessment)
-    )
+    reasons = reasons_of(uow, assessment)
     level = RiskLevel(assessment.level or RiskLevel.LOW)
     zone = agency_zone(uow, case.agency_id)
     protocol = tuple(protocol) if level == RiskLevel.IMMINENT else ()
@@ -380,6 +389,14 @@ def outcome_of(
         timezone=zone.key,
         replayed=replayed,
         superseded_version=_superseded_before(uow, case, plan_version),
+    )
+
+
+def reasons_of(uow: UnitOfWork, assessment: Assessment) -> tuple[Reason, ...]:
+    """The rules that raised the assessment's computed level, as stored."""
+    return tuple(
+        Reason(str(r["code"]), str(r["text"]), RiskLevel(r["level"]))
+        for r in stored_reasons(uow, assessment)
     )
 
 

@@ -110,6 +110,9 @@ def override_text(out: dict[str, Any]) -> str:
     if out["emergency_steps"]:
         lines.append("IMMEDIATE DANGER: follow the emergency protocol now:")
         lines += [f"  - {step['text']}  [{step['code']}]" for step in out["emergency_steps"]]
+        lines.append(f"  Record each step taken: harbour plan done {out['case'][:12]} CODE")
+    if change["emergency_protocol_on"]:
+        lines.append(_protocol_placed(change["emergency_protocol_on"]))
     unpaged = bool(out["alert"]) and out.get("paged") is False
     raised = out["alert"] and change["to"] == "imminent" and change["from"] != "imminent"
     if raised and not unpaged:
@@ -121,6 +124,21 @@ def override_text(out: dict[str, Any]) -> str:
     if unpaged:
         lines += _nobody_paged(out["alert"])
     return "\n".join(lines)
+
+
+def _protocol_placed(on: dict[str, Any]) -> str:
+    """Which plan version holds the emergency protocol an override to imminent calls for."""
+    version = on["version"]
+    if on["how"] == "drafted":
+        return (
+            f"Plan version {version} drafted with the emergency protocol (the version before "
+            "is final): decide and finalize it with the youth (harbour plan show)."
+        )
+    if on["how"] == "added":
+        return (
+            f"The emergency protocol is added to draft plan version {version} (harbour plan show)."
+        )
+    return f"Plan version {version} holds the emergency protocol (harbour plan show)."
 
 
 def plan_text(view: PlanSnapshot) -> str:

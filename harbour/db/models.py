@@ -289,7 +289,9 @@ class Plan(Base):
     id: Mapped[str] = id_column()
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
     version_number: Mapped[int] = mapped_column(Integer)
-    assessment_id: Mapped[str | None] = mapped_column(ForeignKey("assessments.id"), unique=True)
+    # The assessment a version was drafted from: its own, and later one per override to
+    # imminent that found it final without the emergency protocol.
+    assessment_id: Mapped[str | None] = mapped_column(ForeignKey("assessments.id"), index=True)
     status: Mapped[str] = mapped_column(String(CODE))
     risk_level: Mapped[str | None] = mapped_column(String(CODE))
     point: Mapped[str | None] = mapped_column(String(CODE))

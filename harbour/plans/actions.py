@@ -9,7 +9,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from harbour.access import Actor, agency_zone, audit, on_case
 from harbour.app import App, UnitOfWork
@@ -284,7 +284,7 @@ def diff(app: App, actor_handle: str | None, ref: str, v1: int, v2: int) -> Plan
 @dataclass(frozen=True)
 class VersionLine:
     """One plan version in ``plan versions``: finalised when and by whom, else drafted when and
-    by whom (the staff who submitted its assessment)."""
+    by whom (the staff who submitted its assessment, or overrode it to imminent)."""
 
     number: int
     point: str | None
@@ -316,7 +316,7 @@ def _version_line(uow: UnitOfWork, plan: Plan, zone: ZoneInfo) -> VersionLine:
     if plan.finalized_at is not None:
         at, by_id = plan.finalized_at, plan.finalized_by_id
     else:
-        at, by_id = plan.created_at, assessment.submitted_by_id if assessment else None
+        at, by_id = plan.created_at, _drafted_by(uow, plan, assessment)
     staff = uow.session.get(Staff, by_id) if by_id else None
     return VersionLine(
         plan.version_number,
@@ -327,3 +327,14 @@ def _version_line(uow: UnitOfWork, plan: Plan, zone: ZoneInfo) -> VersionLine:
         local_time(at, zone),
         staff.handle if staff else None,
     )
+
+
+def _drafted_by(uow: UnitOfWork, plan: Plan, assessment: Assessment | None) -> str | None:
+    """Who drafted a version: whoever submitted its assessment, or, for a later version of the
+    same assessment, the supervisor whose override to imminent drafted it."""
+    if assessment is None:
+        return None
+    first = uow.session.scalar(
+        select(func.min(Plan.version_number)).where(Plan.assessment_id == assessment.id)
+    )
+    return assessment.submitted_by_id if plan.version_number == first else assessment.override_by_id

@@ -53,7 +53,14 @@ def latest_plan(uow: UnitOfWork, case: Case, version: int | None = None) -> Plan
 
 
 def plan_for_assessment(uow: UnitOfWork, assessment: Assessment) -> Plan | None:
-    return uow.session.scalar(select(Plan).where(Plan.assessment_id == assessment.id))
+    """The newest version drafted from ``assessment``: the one it composed, or the one an
+    override drafted after it (``harbour.assessments.overrides``)."""
+    return uow.session.scalar(
+        select(Plan)
+        .where(Plan.assessment_id == assessment.id)
+        .order_by(Plan.version_number.desc())
+        .limit(1)
+    )
 
 
 def proposed(uow: UnitOfWork, plan: Plan | None) -> list[ProposedItem]:
@@ -100,6 +107,14 @@ def create_version(
     existing = plan_for_assessment(uow, assessment)
     if existing is not None:
         return existing
+    return draft_version(uow, case, assessment, items)
+
+
+def draft_version(
+    uow: UnitOfWork, case: Case, assessment: Assessment, items: Sequence[ProposedItem]
+) -> Plan:
+    """Store ``items`` as the case's next plan version, a draft drafted from ``assessment``;
+    a draft still open is superseded."""
     number = uow.session.scalar(
         select(func.max(Plan.version_number)).where(Plan.case_id == case.id)
     )

@@ -183,9 +183,54 @@ def test_an_override_to_imminent_numbers_the_protocol_it_adds_to_the_draft(
     after = numbered(seeded, ref)
     protocol = list(seeded.reference.instrument.emergency_protocol)
     assert list(after)[: len(protocol)] == protocol  # listed first, in the protocol's order
-    assert [after[code] for code in protocol] == [len(before) + n for n in range(1, len(protocol) + 1)]
+    assert [after[code] for code in protocol] == [
+        len(before) + n for n in range(1, len(protocol) + 1)
+    ]
     assert {k: n for k, n in after.items() if k not in protocol} == before  # nothing renumbered
     shelter = str(after["emergency.shelter"])
     assert ok(seeded, "plan", "done", ref, shelter, "--as", "cw1")["item"] == "emergency.shelter"
     done = ok(seeded, "plan", "show", ref, "--as", "cw1")["items"]
     assert [i["key"] for i in done if i["done_at"]] == ["emergency.shelter"]
+
+
+def test_an_override_to_imminent_after_the_plan_is_final_drafts_the_protocol(
+    seeded: App, tmp_path: Path
+) -> None:
+    """A final version never changes: the next version is drafted with the emergency protocol,
+    as an assessment at imminent drafts it, so each step taken can be recorded."""
+    ref = referred_case(seeded, tmp_path)
+    calm = answers_file(seeded, tmp_path, "calm")
+    ok(seeded, "assess", ref, "--point", "initial_contact", "--answers", calm, "--as", "cw1")
+    ok(seeded, "plan", "finalize", ref, "--accept-rest", "--as", "cw1")
+    final = ok(seeded, "plan", "show", ref, "--as", "cw1")
+
+    raised = invoke(
+        seeded, "override", ref, "--level", "imminent", "--reason", given("MKwhy"), "--as", "sup"
+    )
+    assert raised.exit_code in (0, 3), raised.stderr  # 3: this store pages nobody
+    assert "Plan version 2 drafted with the emergency protocol" in raised.stdout
+    assert f"harbour plan done {ref[:12]} CODE" in raised.stdout
+
+    versions = ok(seeded, "plan", "versions", ref, "--as", "cw1")
+    assert [(v["number"], v["status"], v["risk_level"], v["by"]) for v in versions] == [
+        (1, "final", "low", "cw1"),
+        (2, "draft", "imminent", "sup"),  # drafted by the override
+    ]
+    assert ok(seeded, "plan", "show", ref, "--version", "1", "--as", "cw1") == final
+    drafted = ok(seeded, "plan", "show", ref, "--as", "cw1")
+    protocol = list(seeded.reference.instrument.emergency_protocol)
+    assert [i["key"] for i in drafted["items"] if i["section"] == "emergency"] == protocol
+    decided = {i["key"]: i["state"] for i in final["items"] if i["section"] != "emergency"}
+    assert {k: s for k, s in decided.items() if k in {i["key"] for i in drafted["items"]}} == (
+        decided
+    )  # the agreed plan carried over
+    assert ok(seeded, "plan", "done", ref, "emergency.shelter", "--as", "cw1")["done"]
+    case = ok(seeded, "case", "show", ref, "--as", "cw1")
+    assert case["risk_level"] == "imminent"
+
+    again = ok(
+        seeded, "override", ref, "--level", "imminent", "--reason", given("MKstill"), "--as", "sup"
+    )
+    assert again["override"]["emergency_protocol_on"] == {"version": 2, "how": "held"}
+    assert [v["number"] for v in ok(seeded, "plan", "versions", ref, "--as", "cw1")] == [1, 2]
+    ok(seeded, "plan", "finalize", ref, "--as", "cw1")  # nothing left undecided

@@ -570,11 +570,13 @@ def upgrade() -> None:
             ["finalized_by_id"], ["staff.id"], name=op.f("fk_plans_finalized_by_id_staff")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_plans")),
-        sa.UniqueConstraint("assessment_id", name=op.f("uq_plans_assessment_id")),
         sa.UniqueConstraint(
             "case_id", "version_number", name=op.f("uq_plans_case_id_version_number")
         ),
     )
+    with op.batch_alter_table("plans", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_plans_assessment_id"), ["assessment_id"], unique=False)
+
     op.create_table(
         "reminder_marks",
         sa.Column("assessment_id", sa.String(length=32), nullable=False),
@@ -666,6 +668,9 @@ def downgrade() -> None:
     op.drop_table("plan_documents")
     op.drop_table("missing_steps")
     op.drop_table("reminder_marks")
+    with op.batch_alter_table("plans", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_plans_assessment_id"))
+
     op.drop_table("plans")
     op.drop_table("order_reminder_marks")
     with op.batch_alter_table("missing_episodes", schema=None) as batch_op:
