@@ -149,26 +149,45 @@ def plan_youth_copy(
     )
 
 
+StepVersion = Annotated[
+    int | None,
+    typer.Option(
+        "--version",
+        help="The version the step is on (ITEM numbered as there); default the latest, or for "
+        "an emergency step's key the newest version holding it.",
+    ),
+]
+
+
 @plan_cli.command("done")
-def plan_done(ref: Ref, item: Item, actor: As = None, as_json: Json = False) -> None:
+def plan_done(
+    ref: Ref, item: Item, version: StepVersion = None, actor: As = None, as_json: Json = False
+) -> None:
     """Record that a step of the plan was done (any step; emergency steps too), by you, now.
-    Progress is kept apart from the version: a final version can be worked through."""
-    _mark(ref, item, True, actor, as_json)
+    Progress is kept apart from the version: a final version can be worked through, and an
+    emergency step stays recordable on its version after a newer one is drafted."""
+    _mark(ref, item, True, version, actor, as_json)
 
 
 @plan_cli.command("undo")
-def plan_undo(ref: Ref, item: Item, actor: As = None, as_json: Json = False) -> None:
+def plan_undo(
+    ref: Ref, item: Item, version: StepVersion = None, actor: As = None, as_json: Json = False
+) -> None:
     """A step marked done by mistake: open again (both records are kept)."""
-    _mark(ref, item, False, actor, as_json)
+    _mark(ref, item, False, version, actor, as_json)
 
 
-def _mark(ref: str, item: str, done: bool, actor: str | None, as_json: bool) -> None:
+def _mark(
+    ref: str, item: str, done: bool, version: int | None, actor: str | None, as_json: bool
+) -> None:
     from harbour.plans.actions import mark_done
 
     app = get_app()
-    key = mark_done(app, actor, ref, item, done=done)
+    marked = mark_done(app, actor, ref, item, done=done, version=version)
     committed(app)
-    emit({"item": key, "done": done}, as_json, f"{key}: {'done' if done else 'not done'}.")
+    said = f"{marked.key}: {'done' if done else 'not done'}"
+    said += "." if marked.latest else f", on plan version {marked.version}."
+    emit(marked.as_json(done), as_json, said)
 
 
 @plan_cli.command("finalize")

@@ -315,7 +315,7 @@ class Story:
         assert worker is not None
         keys = staffwork.emergency_keys(self.app, self.cases[youth.label])
         # Safety now, shelter, law enforcement; the thorough assessment is tomorrow's, as due.
-        done = [mark_done(self.app, worker, ref, key) for key in keys[:3]]
+        done = [mark_done(self.app, worker, ref, key).key for key in keys[:3]]
         self.follow_through()
         self.log(f"{youth.label}: {worker} recorded emergency steps taken: {', '.join(done)}")
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import func, select
 
-from harbour.access import Actor, agency_zone, audit, on_case
+from harbour.access import Actor, agency_zone, audit, may, on_case
 from harbour.app import App, UnitOfWork
 from harbour.clock import local_time
 from harbour.db.models import Assessment, Case, Plan, Staff
@@ -258,16 +258,53 @@ def youth_copy(
     return on_case(app, actor_handle, ref, "case.plan", work)
 
 
-def mark_done(app: App, actor_handle: str | None, ref: str, item: str, *, done: bool = True) -> str:
-    """Record that a step (any step, emergency steps too) was done, or with ``done=False`` that
-    it was not after all (undoing a mistake); returns its key."""
+@dataclass(frozen=True)
+class Marked:
+    """A step recorded done (or not): its key, and the version it was recorded on."""
 
-    def work(uow: UnitOfWork, actor: Actor, case: Case) -> str:
-        row = tracking.mark(uow, actor, case, item, done)
+    key: str
+    version: int
+    latest: bool  # whether that version is the case's latest
+
+    def as_json(self, done: bool) -> dict[str, object]:
+        return {"item": self.key, "done": done, "version": self.version}
+
+
+def mark_done(
+    app: App,
+    actor_handle: str | None,
+    ref: str,
+    item: str,
+    *,
+    done: bool = True,
+    version: int | None = None,
+) -> Marked:
+    """Record that a step (any step, emergency steps too) was done, or with ``done=False`` that
+    it was not after all (undoing a mistake): a step of version ``version``, else of the latest
+    version, else an emergency step of the newest version holding it (``tracking.step_of``)."""
+    if version is not None:
+        version = _version_number("--version", version)
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> Marked:
+        chosen = _version(uow, case, "--version", version) if version is not None else None
+        plan, row = tracking.mark(uow, actor, case, item, done, chosen)
         audit(uow, actor, "plan.step.done" if done else "plan.step.undone", case.id, item=row.key)
-        return opaque.shown_key(uow, row)
+        newest = planning.latest_plan(uow, case)
+        latest = newest is not None and newest.id == plan.id
+        return Marked(opaque.shown_key(uow, row), plan.version_number, latest)
 
     return on_case(app, actor_handle, ref, "case.plan", work)
+
+
+def emergency_protocol(app: App, actor_handle: str | None, ref: str) -> PlanSnapshot | None:
+    """The newest version holding the emergency protocol, its steps' progress as it stands now;
+    None if no version holds it, or for an actor who may read the case's summary alone."""
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> PlanSnapshot | None:
+        plan = tracking.protocol_version(uow, case) if may(uow, actor, case, "case.read") else None
+        return snapshot(uow, plan, progress_now=True) if plan else None
+
+    return on_case(app, actor_handle, ref, "case.read", work, otherwise="case.summary")
 
 
 def diff(app: App, actor_handle: str | None, ref: str, v1: int, v2: int) -> PlanDiff:

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from harbour.access import Actor, agency_today, may, resolve_actor
 from harbour.app import App, UnitOfWork
-from harbour.db.models import Case, PlanItem, StepProgress
+from harbour.db.models import Case, Plan, PlanItem, StepProgress
 from harbour.domain.steps import ACTIONABLE, carried, overdue, progress_key
-from harbour.domain.vocab import ItemState, PlanStatus
+from harbour.domain.vocab import ItemState, PlanSection, PlanStatus
 from harbour.errors import InvalidInput, NotFound
 from harbour.plans import opaque
 from harbour.plans.progress import done_as_of
@@ -37,14 +37,19 @@ def done_keys(uow: UnitOfWork, case: Case) -> frozenset[str]:
     return opaque.clear_keys(uow, case.id, done)
 
 
-def mark(uow: UnitOfWork, actor: Actor | None, case: Case, ref: str, done: bool) -> PlanItem:
-    """Record a step of the latest version done (or, ``done=False``, not done after all: an
-    undo of a mistake). Also on a final version: progress is not part of the version. Marking
-    twice records once."""
-    plan = latest_plan(uow, case)
-    if plan is None:
-        raise NotFound("no_plan", "the case has no plan yet")
-    row = find_item(uow, plan, ref)
+def mark(
+    uow: UnitOfWork,
+    actor: Actor | None,
+    case: Case,
+    ref: str,
+    done: bool,
+    version: Plan | None = None,
+) -> tuple[Plan, PlanItem]:
+    """Record a step done (or, ``done=False``, not done after all: an undo of a mistake), and
+    the version it was found in: ``version``, else the latest, else for an emergency step's key
+    the newest version holding it (see ``step_of``). Also on a final version: progress is not
+    part of the version. Marking twice records once."""
+    plan, row = step_of(uow, case, ref, version)
     if row.section not in ACTIONABLE:
         raise InvalidInput([("ITEM", "not a step: only steps and emergency steps are done")])
     if row.state == ItemState.REJECTED:
@@ -58,7 +63,36 @@ def mark(uow: UnitOfWork, actor: Actor | None, case: Case, ref: str, done: bool)
         record.at, record.by_id = uow.now(), actor.staff_id if actor else None
         uow.session.add(record)
         uow.session.flush()
-    return row
+    return plan, row
+
+
+def step_of(uow: UnitOfWork, case: Case, ref: str, version: Plan | None) -> tuple[Plan, PlanItem]:
+    """The item ``ref`` (a key, or a number as ``plan show`` gives it) of ``version``, else of
+    the latest version. An emergency step's progress is kept per version, and a later assessment
+    drafts a version without the protocol, so an emergency step's key the latest version lacks
+    is looked up in the newest version that holds it: the actions taken stay recordable."""
+    plan = version or latest_plan(uow, case)
+    if plan is None:
+        raise NotFound("no_plan", "the case has no plan yet")
+    try:
+        return plan, find_item(uow, plan, ref)
+    except InvalidInput:
+        holder = None if version else protocol_version(uow, case, ref)
+        if holder is None:
+            raise
+        return holder, find_item(uow, holder, ref)
+
+
+def protocol_version(uow: UnitOfWork, case: Case, code: str | None = None) -> Plan | None:
+    """The case's newest version holding the emergency protocol (its step ``code``, if given)."""
+    query = (
+        select(Plan)
+        .join(PlanItem, PlanItem.plan_id == Plan.id)
+        .where(Plan.case_id == case.id, PlanItem.section == PlanSection.EMERGENCY)
+        .order_by(Plan.version_number.desc())
+        .limit(1)
+    )
+    return uow.session.scalar(query if code is None else query.where(PlanItem.key == code))
 
 
 def overdue_steps(uow: UnitOfWork, case: Case) -> list[OverdueStep]:

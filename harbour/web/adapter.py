@@ -310,21 +310,31 @@ def assess(
 
 
 def emergency_steps(app: App, handle: str, ref: str) -> list[dict[str, Any]]:
-    """The emergency steps of the case's latest plan version, each with whether it is done."""
-    found = case_overview(app, handle, ref)
-    if found.plan is None:
+    """The emergency steps of the newest plan version holding them (a later assessment may
+    have drafted one without), each with whether it is done and its version."""
+    from harbour.plans.actions import emergency_protocol
+
+    plan = emergency_protocol(app, handle, ref)
+    if plan is None:
         return []
     return [
-        {"key": item.key, "text": item.staff_text, "done": item.done_at is not None}
-        for item in found.plan.section(PlanSection.EMERGENCY)
+        {
+            "key": item.key,
+            "text": item.staff_text,
+            "done": item.done_at is not None,
+            "version": plan.version_number,
+        }
+        for item in plan.section(PlanSection.EMERGENCY)
     ]
 
 
-def mark_step(app: App, handle: str, ref: str, item: str, done: bool) -> str:
-    """``harbour plan done|undo``: the step's key."""
+def mark_step(
+    app: App, handle: str, ref: str, item: str, done: bool, version: int | None = None
+) -> str:
+    """``harbour plan done|undo [--version N]``: the step's key."""
     from harbour.plans.actions import mark_done
 
-    key = mark_done(app, handle, ref, item, done=done)
+    key = mark_done(app, handle, ref, item, done=done, version=version).key
     after_commit(app)
     return key
 

@@ -325,17 +325,22 @@ async def mark_step(request: Request, who: SignedIn) -> Response:
     if what not in ("done", "undo"):
         raise NotFound("not_found", "no such page")
     done = what == "done"
-    await call(adapter.mark_step, harbour(request), who.handle, ref, item, done)
+    raw = form.get("version")  # the version the step was shown on (an older one's emergency)
+    version = _version_param(raw if isinstance(raw, str) else None)
+    await call(adapter.mark_step, harbour(request), who.handle, ref, item, done, version)
     back = form.get("back")
-    if back == f"/cases/{ref}/plan" and swapping(request):
-        return await _swapped(request, who, ref, item, said=what)
+    workbench = f"/cases/{ref}/plan"
+    if isinstance(back, str) and back.startswith(workbench) and swapping(request):
+        return await _swapped(request, who, ref, item, said=what, version=version)
     own = f"/cases/{ref}/"
     ours = isinstance(back, str) and back.startswith(own) and _SAFE_BACK.fullmatch(back)
     target = back if ours and isinstance(back, str) else f"/cases/{ref}"
     return RedirectResponse(target, status_code=303)
 
 
-_SAFE_BACK = re.compile(r"/cases/[A-Za-z0-9-]{4,40}/(emergency(\?alert=[0-9a-f]{8,32})?|plan)")
+_SAFE_BACK = re.compile(
+    r"/cases/[A-Za-z0-9-]{4,40}/(emergency(\?alert=[0-9a-f]{8,32})?|plan(\?version=[0-9]{1,6})?)"
+)
 
 
 # The plan workbench
@@ -509,10 +514,12 @@ async def _swapped(
     said: str = "",
     refusal: forms.Refusal | None = None,
     typed: dict[str, str] | None = None,
+    version: int | None = None,
 ) -> Response:
     """The workbench's fragment after a change to one item (or its refusal): the item as it is
-    now, the finalize form (its undecided list), and what was done or why not. A page of a
-    plan that moved on gets the message and a link to the plan as it is, nothing else."""
+    now, the finalize form (its undecided list), and what was done or why not; ``version``: of
+    the version the page shows (default the latest). A page of a plan that moved on gets the
+    message and a link to the plan as it is, nothing else."""
     app = harbour(request)
     stale = refusal is not None and refusal.code == "plan_changed"
     context: dict[str, Any] = {
@@ -523,7 +530,7 @@ async def _swapped(
         "stale": stale,
     }
     if not stale:
-        shown = await call(adapter.workbench, app, who.handle, ref, None)
+        shown = await call(adapter.workbench, app, who.handle, ref, version)
         context.update(
             shown,
             owners=[(o, o) for o in OWNERS],

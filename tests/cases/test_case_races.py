@@ -118,8 +118,8 @@ def test_two_emergency_steps_done_at_once_are_both_recorded(seeded: App) -> None
         submit_assessment(seeded, "cw1", ref, "incident", danger)
         done = race(
             seeded,
-            lambda app: mark_done(app, "cw1", ref, "emergency.shelter"),
-            lambda app: mark_done(app, "sup", ref, "emergency.law_enforcement"),
+            lambda app: mark_done(app, "cw1", ref, "emergency.shelter").key,
+            lambda app: mark_done(app, "sup", ref, "emergency.law_enforcement").key,
         )
         assert sorted(done) == ["emergency.law_enforcement", "emergency.shelter"], done
 

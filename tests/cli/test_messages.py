@@ -47,6 +47,7 @@ def test_override_says_what_was_overridden_by_whom_and_the_reasons_length(
         "computed": "low",
         "by": "sup",
         "reason_length": 1,
+        "emergency_protocol_on": None,  # only an override to imminent places the protocol
     }
 
 

@@ -45,7 +45,7 @@ def test_any_step_can_be_done_and_undone_with_who_and_when(seeded: App, ref: str
     key = dated_step(seeded, ref)
     ok(seeded, "plan", "finalize", ref, "--accept-rest", "--as", "cw1")
     done = ok(seeded, "plan", "done", ref, key, "--as", "cw1")
-    assert done == {"item": key, "done": True}
+    assert done == {"item": key, "done": True, "version": 1}
     assert steps(seeded, ref)[key].done_at is not None  # type: ignore[attr-defined]
     shown = invoke(seeded, "plan", "show", ref, "--as", "cw1")
     assert any(key in line and "DONE" in line for line in shown.stdout.splitlines())
@@ -142,6 +142,51 @@ def test_steps_done_or_agreed_outlive_a_change_of_situation(
     assert "suggested" in exit_plan and "DONE" not in exit_plan
     refused = invoke(seeded, "plan", "finalize", reference, "--as", "cw1")
     assert refused.exit_code == 2 and "step:leave.escape_route" in refused.stderr
+
+
+def test_emergency_steps_stay_recordable_on_their_version_after_a_newer_one(
+    seeded: App, tmp_path: Path, clock: FixedClock
+) -> None:
+    """Imminent at initial contact (version 1 holds the protocol), a planning meeting the next
+    day (version 2 has none): each action taken is still recorded, on version 1."""
+    reference = referred_case(seeded, tmp_path, "EM", situation="just_left")
+    danger = safest(seeded) | {"situation": "just_left", "immediate_danger": "yes"}
+    submit_assessment(seeded, "cw1", reference, "initial_contact", danger)
+    clock.advance(timedelta(hours=20))
+    submit_assessment(seeded, "cw1", reference, "planning_meeting", safest(seeded))
+
+    def shown(version: str) -> dict[str, str]:
+        out = invoke(seeded, "plan", "show", reference, "--version", version, "--as", "cw1")
+        return {
+            line.split("[")[1].split(";")[0]: line
+            for line in out.stdout.splitlines()
+            if "[" in line
+        }
+
+    assert not [k for k in shown("2") if k.startswith("emergency.")]
+    done = invoke(seeded, "plan", "done", reference, "emergency.shelter", "--as", "cw1")
+    assert done.exit_code == 0, done.stderr
+    assert done.stdout == "emergency.shelter: done, on plan version 1.\n"
+    assert "DONE" in shown("1")["emergency.shelter"]
+    number = shown("1")["emergency.law_enforcement"].split(".")[0].strip()
+    by_number = ok(seeded, "plan", "done", reference, number, "--version", "1", "--as", "cw1")
+    assert by_number == {"item": "emergency.law_enforcement", "done": True, "version": 1}
+    ok(seeded, "plan", "undo", reference, "emergency.shelter", "--version", "1", "--as", "cw1")
+    assert "DONE" not in shown("1")["emergency.shelter"]
+    assert "DONE" in shown("1")["emergency.law_enforcement"]
+
+    trail = len(ok(seeded, "audit", reference, "--as", "sup"))
+    for args, said in (
+        (("emergency.shelter", "--version", "9"), "no plan version 9 (it has 1 to 2)"),
+        (("emergency.shelter", "--version", "0"), "--version"),
+        (("emergency.shelter", "--version", "2"), "no such item"),  # named: not looked for
+        (("emergency.nowhere",), "no such item"),
+    ):
+        refused = invoke(seeded, "plan", "done", reference, *args, "--as", "cw1")
+        assert refused.exit_code == 2 and said in refused.stderr, (args, refused.stderr)
+    assert "DONE" not in shown("1")["emergency.shelter"]
+    audited = ok(seeded, "audit", reference, "--as", "sup")[trail:]
+    assert not [e for e in audited if e["action"].startswith("plan.step")]
 
 
 def test_final_copies_and_plan_render_agree_whatever_is_done_later(

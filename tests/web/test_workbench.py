@@ -556,3 +556,50 @@ def test_a_page_of_a_plan_that_moved_on_is_told_so_in_place(
     plain = web.post(f"/cases/{case}/plan/finalize", data={"csrf": csrf, "version": "1"})
     assert plain.status_code == 400 and "<!DOCTYPE" in plain.text
     assert counts(seeded) == before
+
+
+def test_an_emergency_step_is_recorded_on_its_version_after_a_newer_one(
+    seeded: App, clock: FixedClock
+) -> None:
+    """Imminent at initial contact (version 1), a planning meeting the next day (version 2, no
+    protocol): the emergency page and version 1's workbench record the steps on version 1, as
+    ``plan done`` does."""
+    from harbour.assessments.submit import submit_assessment
+    from tests.cli.helpers import safest
+
+    case_row = new_case(seeded)
+    reference, case = case_row.reference, short_form(case_row.reference)
+    danger = safest(seeded) | {"situation": "just_left", "immediate_danger": "yes"}
+    submit_assessment(seeded, "cw1", reference, "initial_contact", danger)
+    clock.advance(timedelta(hours=20))
+    submit_assessment(seeded, "cw1", reference, "planning_meeting", safest(seeded))
+    web, _ = signed_in(seeded, clock, "cw1")
+
+    back = f"/cases/{case}/emergency"
+    page = web.get(back).text
+    steps = re.findall(rf'action="/cases/{case}/steps/([a-z_.]+)/done"', page)
+    assert steps == list(seeded.reference.instrument.emergency_protocol)
+    assert page.count('name="version" value="1"') == len(steps)
+    csrf = csrf_of(web, back)
+    before = counts(seeded)
+    bad = {"csrf": csrf, "back": back, "version": "one"}
+    assert web.post(f"/cases/{case}/steps/{steps[1]}/done", data=bad).status_code == 400
+    assert counts(seeded) == before
+    marked = web.post(
+        f"/cases/{case}/steps/{steps[1]}/done", data={"csrf": csrf, "back": back, "version": "1"}
+    )
+    assert marked.status_code == 303 and marked.headers["location"] == back
+    assert web.get(back).text.count('<span class="done">done</span>') == 1
+
+    first = web.get(f"/cases/{case}/plan?version=1").text
+    assert f'action="/cases/{case}/steps/{steps[1]}/undo"' in first
+    assert f'action="/cases/{case}/steps/{steps[0]}/done"' in first
+    mine = f"/cases/{case}/plan?version=1"
+    undone = web.post(
+        f"/cases/{case}/steps/{steps[1]}/undo",
+        data={"csrf": csrf, "back": mine, "version": "1"},
+        headers=SWAP,
+    )
+    assert undone.status_code == 200 and "Recorded not done" in undone.text
+    assert f'action="/cases/{case}/steps/{steps[1]}/done"' in undone.text
+    assert '<span class="done">done</span>' not in web.get(back).text
