@@ -143,16 +143,15 @@ def draft_version(
     return plan
 
 
-def append_items(uow: UnitOfWork, plan: Plan, items: Sequence[ProposedItem]) -> None:
-    """Items that join a version after it was composed (the emergency protocol an override
-    calls for), in the order given: each takes the number after the newest, as an item staff
-    add does, and is listed with its section."""
-    last = uow.session.scalar(
-        select(func.max(PlanItem.position)).where(PlanItem.plan_id == plan.id)
-    )
-    for position, item in enumerate(items, start=(last or 0) + 1):
-        uow.session.add(stored_item(uow, plan, position, item))
+def append_items(uow: UnitOfWork, plan: Plan, items: Sequence[ProposedItem]) -> list[PlanItem]:
+    """Items that join a version after it was composed (one staff add, the emergency protocol
+    an override calls for), in the order given: each takes the version's next number
+    (``Plan.next_position``, which only goes up), and is listed with its section."""
+    rows = [stored_item(uow, plan, plan.next_position + n, item) for n, item in enumerate(items)]
+    plan.next_position += len(rows)
+    uow.session.add_all(rows)
     uow.session.flush()
+    return rows
 
 
 def note_next_due(plan: Plan, case: Case) -> None:
@@ -256,9 +255,7 @@ def add_item(
         due_on=due_on,
         text=text,
     )
-    row = stored_item(uow, plan, plan.next_position, item)
-    plan.next_position += 1
-    uow.session.add(row)
+    [row] = append_items(uow, plan, [item])
     _touch(uow, plan)
     uow.session.flush()
     return row
