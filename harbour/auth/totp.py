@@ -8,6 +8,8 @@ from datetime import datetime
 
 import pyotp
 
+from harbour.domain.text import is_digits
+
 ISSUER = "Harbour"
 WINDOW = 1
 
@@ -18,9 +20,10 @@ def new_secret() -> str:
 
 def accepted_step(secret: str, code: str, now: datetime, last_step: int) -> int | None:
     """The step ``code`` belongs to, if it is current (give or take one) and newer than
-    ``last_step``; otherwise None."""
+    ``last_step``; otherwise None, as for anything but six digits 0-9 (other scripts' digits
+    too: ``compare_digest`` takes ASCII text only)."""
     code = code.strip().replace(" ", "")
-    if not (len(code) == 6 and code.isdigit()):
+    if not (len(code) == 6 and is_digits(code)):
         return None
     totp = pyotp.TOTP(secret)
     current = totp.timecode(now)

@@ -105,6 +105,12 @@ PastDate = Annotated[date, BeforeValidator(_written_date), AfterValidator(_past_
 PlausibleDate = Annotated[date, BeforeValidator(_written_date), AfterValidator(_plausible_date)]
 
 
+def is_digits(text: str) -> bool:
+    """Whether ``text`` is one or more of the digits 0-9. ``str.isdigit`` alone also takes
+    superscripts and other scripts' digits, which ``int`` refuses or reads as numbers."""
+    return text.isascii() and text.isdigit()
+
+
 def check_handle(value: str) -> str:
     """Staff and agency handles double as routing tags: lower-case letters, digits, - _ ."""
     text = _clean(value, max_len=64, multiline=False)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from harbour.app import App
 from harbour.auth import signin
 from harbour.clock import FixedClock
-from harbour.db.models import AuditEvent, Enrolment, WebSession
+from harbour.db.models import AuditEvent, Credential, Enrolment, Staff, WebSession
 from tests.web.helpers import (
     PASSWORD,
     client,
@@ -155,6 +155,59 @@ def test_sign_in_needs_password_and_a_fresh_code(seeded: App, clock: FixedClock)
     good = sign_in(seeded, web, "cw1", secret)
     assert good.status_code == 303
     assert sign_in(seeded, client(seeded), "cw1", secret).status_code == 400  # same code again
+
+
+# The digits of other scripts, which str.isdigit takes as it takes 0-9.
+OTHER_DIGITS = (
+    "".join(chr(0x0660 + n) for n in range(10)),  # Arabic-Indic
+    "\u2070\u00b9\u00b2\u00b3" + "".join(chr(0x2074 + n) for n in range(6)),  # superscript
+    "".join(chr(0xFF10 + n) for n in range(10)),  # full-width
+)
+
+
+def written_in(digits: str, ascii_code: str) -> str:
+    return ascii_code.translate(str.maketrans("0123456789", digits))
+
+
+def failed_streak(app: App, handle: str) -> int:
+    streak = select(Credential.failed_streak).join(Staff).where(Staff.handle == handle)
+    return int(app.run(lambda uow: uow.session.scalar(streak)))
+
+
+def test_a_code_in_other_digits_is_a_wrong_code_counted_and_audited(
+    seeded: App, clock: FixedClock
+) -> None:
+    web = client(seeded)
+    secret = enrol(seeded, web, "cw1")
+    answers = []
+    for digits in OTHER_DIGITS:
+        for password in (PASSWORD, "not the password"):
+            clock.advance(signin.DELAY_MAX)  # past the growing delay: each attempt is checked
+            typed = written_in(digits, code(seeded, secret))
+            answers.append(sign_in(seeded, web, "cw1", secret, password, code_text=typed))
+    # The same answer whether the password was right or not: no password oracle.
+    assert {answer.status_code for answer in answers} == {400}
+    assert len({body(answer) for answer in answers}) == 1
+    reasons = [r.details["reason"] for r in audit_rows(seeded, "sign_in")]
+    assert reasons == ["code", "password"] * len(OTHER_DIGITS)
+    assert failed_streak(seeded, "cw1") == 2 * len(OTHER_DIGITS)
+    clock.advance(signin.DELAY_MAX)
+    assert sign_in(seeded, web, "cw1", secret).status_code == 303  # the same code, in 0-9
+
+
+def test_a_code_in_other_digits_is_refused_at_enrolment(seeded: App, clock: FixedClock) -> None:
+    web = client(seeded)
+    path = enrolment_path(seeded, "cw1")
+    secret = secret_on(web.get(path).text)
+    for digits in OTHER_DIGITS:
+        typed = written_in(digits, code(seeded, secret))
+        answer = web.post(
+            path, data={"password": PASSWORD, "password_again": PASSWORD, "code": typed}
+        )
+        assert answer.status_code == 400 and "code: the code does not match" in answer.text
+    assert not audit_rows(seeded, "staff.enrol")
+    done = {"password": PASSWORD, "password_again": PASSWORD, "code": code(seeded, secret)}
+    assert web.post(path, data=done).status_code == 200  # the link still works
 
 
 def test_the_answer_never_says_whether_the_handle_exists(seeded: App, clock: FixedClock) -> None:
