@@ -96,7 +96,12 @@ def reset(app: App, actor_handle: str | None, handle: str) -> IssuedLink:
 
 
 def credential_of(uow: UnitOfWork, staff: Staff) -> Credential:
-    credential = uow.session.scalar(select(Credential).where(Credential.staff_id == staff.id))
+    """The staff member's credential, locked until the caller's transaction ends: every caller
+    changes it, and a sign-in's checks (a code's step used once, the delay, the lock) hold only
+    if the attempts on one account run one after another."""
+    credential = uow.session.scalar(
+        select(Credential).where(Credential.staff_id == staff.id).with_for_update()
+    )
     if credential is None:
         credential = Credential(staff_id=staff.id, totp_last_step=0, failed_streak=0)
         uow.session.add(credential)

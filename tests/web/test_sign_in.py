@@ -4,8 +4,12 @@ Each test runs on SQLite and PostgreSQL (the ``seeded`` fixture)."""
 from __future__ import annotations
 
 import logging
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import httpx
 import pyotp
 import pytest
 from sqlalchemy import select
@@ -20,6 +24,7 @@ from tests.web.helpers import (
     code,
     enrol,
     enrolment_path,
+    form_token,
     next_step,
     secret_on,
     server_log,
@@ -281,6 +286,50 @@ def test_growing_delay_between_failed_attempts(seeded: App, clock: FixedClock) -
     assert audit_rows(seeded, "sign_in")[-1].details == {"reason": "too_soon"}
     clock.advance(signin.delay_after(signin.DELAY_FROM + 3))
     assert sign_in(seeded, web, "cw1", secret, code_text=upcoming).status_code == 303
+
+
+def at_once(base: str, forms: list[dict[str, str]]) -> list[int]:
+    """Each sign-in form posted by a client of its own to the console served at ``base``, all
+    at the same moment (a thread each): the answers' statuses, in order."""
+    ready = threading.Barrier(len(forms), timeout=60)
+
+    def post(form: dict[str, str]) -> int:
+        with httpx.Client(base_url=base, follow_redirects=False) as web:
+            token = form_token(web)
+            ready.wait()
+            return web.post("/sign-in", data={"form_token": token, **form}).status_code
+
+    with ThreadPoolExecutor(len(forms)) as pool:
+        return list(pool.map(post, forms))
+
+
+def test_parallel_sign_ins_with_one_code_start_one_session(
+    seeded: App, clock: FixedClock, console: tuple[App, str]
+) -> None:
+    _, base = console
+    secret = enrol(seeded, client(seeded), "cw1")
+    next_step(clock)
+    form = {"handle": "cw1", "password": PASSWORD, "code": code(seeded, secret)}
+    assert sorted(at_once(base, [form] * 12)) == [303] + [400] * 11
+    assert [r.outcome for r in audit_rows(seeded, "sign_in")].count("ok") == 1
+    assert len(seeded.run(lambda uow: uow.session.scalars(select(WebSession)).all())) == 1
+
+
+def test_parallel_wrong_guesses_are_delayed_and_locked_as_one_after_another(
+    seeded: App, clock: FixedClock, console: tuple[App, str]
+) -> None:
+    _, base = console
+    enrol(seeded, client(seeded), "cw1")
+    guesses = [{"handle": "cw1", "password": f"guess {n:02}", "code": "123456"} for n in range(20)]
+    assert set(at_once(base, guesses)) == {400}
+    # As one after another with the clock standing still: the first few passwords are checked,
+    # then every attempt is too soon (unchecked), and the failures lock the account.
+    reasons = Counter(r.details["reason"] for r in audit_rows(seeded, "sign_in"))
+    assert reasons == {
+        "password": signin.DELAY_FROM,
+        "too_soon": signin.LOCK_AFTER - signin.DELAY_FROM,
+        "locked": 20 - signin.LOCK_AFTER,
+    }
 
 
 def test_one_address_is_throttled_whatever_handles_it_tries(seeded: App, clock: FixedClock) -> None:
