@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pydantic import TypeAdapter, ValidationError
 
 from harbour.domain.instrument import Condition, Instrument, Question, answer_ranks, yes_no_word
-from harbour.domain.text import Note
+from harbour.domain.text import Note, is_digits
 from harbour.domain.vocab import PersonAtRisk, RiskLevel, Situation, ThreatKind
 from harbour.errors import InvalidInput
 from harbour.validation import problems
@@ -122,7 +122,7 @@ def _normalise(question: Question, value: object) -> object:
         if not isinstance(word, str):
             return None
         return word.strip().lower() if question.type == "yes_no" else word
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and is_digits(value.strip()):
         return int(value)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 

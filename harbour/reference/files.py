@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from harbour.domain.datacheck import DataProblem
+from harbour.domain.text import is_digits
 from harbour.errors import InvalidInput
 from harbour.shipped import shipped
 from harbour.validation import UniqueKeyLoader, problems, read_text
@@ -93,6 +94,6 @@ def _child(node: yaml.Node, part: str) -> yaml.Node | None:
         for key, value in node.value:
             if str(key.value) == part:
                 return value  # type: ignore[no-any-return]
-    if isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+    if isinstance(node, yaml.SequenceNode) and is_digits(part) and int(part) < len(node.value):
         return node.value[int(part)]  # type: ignore[no-any-return]
     return None

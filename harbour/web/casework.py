@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from harbour import templating
 from harbour.auth.sessions import SignedIn
+from harbour.domain.text import is_digits
 from harbour.domain.vocab import AssessmentPoint, PersonAtRisk, Situation, ThreatKind
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.web import adapter, forms
@@ -387,7 +388,7 @@ DOCUMENT_CSP = (
 def _version_param(raw: str | None, field: str = "version") -> int | None:
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 6:
+    if not is_digits(raw) or len(raw) > 6:
         raise InvalidInput([(field, "must be a plan version number (1 or more)")])
     return int(raw)
 

@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from harbour import templating
 from harbour.auth.sessions import SignedIn
+from harbour.domain.text import is_digits
 from harbour.domain.vocab import Role
 from harbour.errors import Conflict, Forbidden, InvalidInput
 from harbour.web import adapter, forms
@@ -68,7 +69,7 @@ async def cover(request: Request, who: SignedIn) -> Response:
     ref = ref_of(request)
     raw = typed.get("hours", "").strip()
     try:
-        if raw and not (raw.isdigit() and len(raw) <= 4):
+        if raw and not (is_digits(raw) and len(raw) <= 4):
             raise InvalidInput([("hours", "a whole number of hours")])
         hours = int(raw) if raw else None
         await call(

@@ -15,6 +15,7 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
+from harbour.domain.text import is_digits
 from harbour.errors import Conflict, InvalidInput
 
 MAX_FIELDS = 400  # a form with more fields than any of ours is not one of ours
@@ -59,7 +60,7 @@ def rows(
             int(parts[1])
             for name in typed
             if (parts := name.split(".")) and len(parts) == 3 and parts[0] == prefix
-            if parts[1].isdigit() and len(parts[1]) < 4
+            if is_digits(parts[1]) and len(parts[1]) < 4
         }
     )
     found = []

@@ -21,6 +21,7 @@ from harbour.app import App
 from harbour.auth import enrolment, sessions, signin
 from harbour.auth.sessions import SignedIn
 from harbour.domain.privilege import permitted, role_refusal
+from harbour.domain.text import is_digits
 from harbour.domain.vocab import AssessmentPoint
 from harbour.errors import Conflict, Forbidden, HarbourError, InvalidInput, NotFound
 from harbour.web import adapter, cookies
@@ -321,7 +322,7 @@ async def caseload(request: Request, who: SignedIn) -> Response:
     query = request.query_params
     filters = {name: query.get(name) == "1" for name in ("due", "overdue", "escalated")}
     page_text = query.get("page", "1")
-    if not page_text.isdigit():
+    if not is_digits(page_text):
         raise InvalidInput([("page", "a page number")])
     shown = await call(
         adapter.caseload, harbour(request), who.handle, page=int(page_text), **filters

@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from harbour import templating
 from harbour.auth.sessions import SignedIn
+from harbour.domain.text import is_digits
 from harbour.domain.vocab import RiskLevel
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.web import adapter, forms
@@ -175,7 +176,7 @@ async def override(request: Request, who: SignedIn) -> Response:
 @staff_page
 async def schedule(request: Request, who: SignedIn) -> Response:
     raw = request.query_params.get("weeks", "8")
-    if not raw.isdigit() or len(raw) > 3:
+    if not is_digits(raw) or len(raw) > 3:
         raise InvalidInput([("weeks", "from 1 to 104")])
     ref = ref_of(request)
     entries = await call(adapter.schedule, harbour(request), who.handle, ref, int(raw))

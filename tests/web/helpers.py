@@ -18,6 +18,9 @@ from harbour.clock import FixedClock
 from harbour.web.server import create_app
 
 PASSWORD = "correct mooring line 42"
+# 2 as a superscript, in Arabic-Indic and full-width: str.isdigit takes each of them, and int
+# refuses the first and reads the others; a number typed into the console is 0-9 only.
+OTHER_TWOS = ("\u00b2", "\u0662", "\uff12")
 BASE = "https://harbour.test"  # the settings fixture's HARBOUR_BASE_URL: cookies are Secure
 
 

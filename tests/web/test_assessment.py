@@ -24,7 +24,7 @@ from tests.cli.helpers import safest
 from tests.notify.helpers import new_case
 from tests.support import invoke
 from tests.web.forming import counts
-from tests.web.helpers import client, csrf_of, signed_in
+from tests.web.helpers import OTHER_TWOS, client, csrf_of, signed_in
 from tests.web.test_console import refer_south
 
 
@@ -118,6 +118,10 @@ BAD: list[tuple[dict[str, str], str, str]] = [
     ({"answers.immediate_danger": "maybe"}, "answers.immediate_danger", "yes or no"),
     ({"answers.network_reach": "9"}, "answers.network_reach", "whole number"),
     ({"answers.network_reach": "\x00"}, "answers.network_reach", ""),
+    *(
+        ({"answers.network_reach": two}, "answers.network_reach", "whole number")
+        for two in OTHER_TWOS
+    ),
 ]
 
 

@@ -18,7 +18,7 @@ from harbour.domain.refs import short_form
 from tests.notify.helpers import new_case
 from tests.support import given, invoke
 from tests.web.forming import counts
-from tests.web.helpers import signed_in
+from tests.web.helpers import OTHER_TWOS, signed_in
 from tests.web.test_assessment import answered, form_of
 from tests.web.test_console import refer_south
 
@@ -89,6 +89,7 @@ def test_bad_draft_answers_are_refused_and_write_nothing(seeded: App, clock: Fix
         ({"answers.immediate_danger": "maybe"}, "answers-immediate_danger"),
         ({"answers.network_reach": "9"}, "answers-network_reach"),
         ({"answers.network_reach": "\x00"}, "answers-network_reach"),
+        *(({"answers.network_reach": two}, "answers-network_reach") for two in OTHER_TWOS),
         ({"answers.youth_worries": "x" * 1_000_000}, "answers-youth_worries"),
         ({"answers.youth_worries": "a\x00b"}, "answers-youth_worries"),
     ):

@@ -16,7 +16,16 @@ from harbour.clock import FixedClock
 from harbour.db.models import Alert, AuditEvent, Case
 from harbour.notify.messages import compose
 from tests.notify.helpers import imminent_alert, new_case
-from tests.web.helpers import client, csrf_of, enrol, next_step, server_log, sign_in, signed_in
+from tests.web.helpers import (
+    OTHER_TWOS,
+    client,
+    csrf_of,
+    enrol,
+    next_step,
+    server_log,
+    sign_in,
+    signed_in,
+)
 
 MARKERS = ("MKNOTE", "MARK-north", "MARK-south")
 
@@ -256,6 +265,8 @@ def test_caseload_most_urgent_first_paged_and_filtered(seeded: App, clock: Fixed
     assert paged.pages == 2 and [e.row.reference for e in paged.entries] == [quiet[1].reference]
     assert web.get("/?page=0").status_code == 400
     assert web.get("/?page=x").status_code == 400
+    for two in OTHER_TWOS:
+        assert web.get("/", params={"page": two}).status_code == 400
     mine, _ = signed_in(seeded, clock, "cw2")
     assert "No cases" in mine.get("/").text  # a caseworker sees their own cases only
 

@@ -20,7 +20,7 @@ from harbour.domain.refs import short_form
 from tests.cli.helpers import assess_just_left, referred_case
 from tests.support import given, invoke
 from tests.web.forming import counts
-from tests.web.helpers import client, csrf_of, signed_in
+from tests.web.helpers import OTHER_TWOS, client, csrf_of, signed_in
 from tests.web.test_console import refer_south
 
 MARK = "MKCOVER"
@@ -72,6 +72,9 @@ def test_a_caseworker_refused_a_colleagues_case_starts_a_cover_from_the_console(
         "not a number": ({"reason": f"{MARK} away", "hours": "4.5"}, "hours", "a whole number"),
         "NUL": ({"reason": f"{MARK}\x00", "hours": "4"}, "reason", ""),
         "1 MB": ({"reason": "x" * 1_000_000, "hours": "4"}, "reason", ""),
+    } | {
+        f"other digits {two!a}": ({"reason": f"{MARK} away", "hours": two}, "hours", "whole number")
+        for two in OTHER_TWOS
     }
     for name, (fields, field, message) in bad.items():
         answer = web.post(f"/cases/{case}/cover", data={"csrf": csrf} | fields)

@@ -19,7 +19,7 @@ from harbour.clock import FixedClock
 from harbour.db.models import AuditEvent, Case
 from tests.support import invoke, referral
 from tests.web.forming import counts, flat
-from tests.web.helpers import csrf_of, signed_in
+from tests.web.helpers import OTHER_TWOS, csrf_of, signed_in
 
 MARKER = "MKREF"
 
@@ -119,11 +119,14 @@ def test_a_coordinator_form_without_a_caseworker_or_extra_rows(
         "youth.name": "MKMIN",
         "situation": "in_situation",
     }
-    more = web.post("/refer", data=minimal | {"more": "1", "family.0.name": "MKAUNT"})
+    # A row numbered in other digits than 0-9 is no row, as one numbered "x" is none.
+    stray = {f"family.{two}.name": "MKSTRAY" for two in OTHER_TWOS}
+    more = web.post("/refer", data=minimal | {"more": "1", "family.0.name": "MKAUNT"} | stray)
     assert more.status_code == 200 and 'name="family.1.name"' in more.text
+    assert 'name="family.3.name"' not in more.text and "MKSTRAY" not in more.text
     assert 'value="MKAUNT"' in more.text and 'value="MKMIN"' in more.text  # kept
     assert counts(seeded)["cases"] == 0
-    done = web.post("/refer", data=minimal | {"trusted_contacts.0.approved_by_youth": "on"})
+    done = web.post("/refer", data=minimal | {"trusted_contacts.0.approved_by_youth": "on"} | stray)
     assert done.status_code == 303
     assert counts(seeded)["people"] == 1  # an untouched row is no one
 

@@ -17,7 +17,7 @@ from harbour.plans.store import Undecided
 from tests.cli.helpers import assess_just_left
 from tests.notify.helpers import new_case
 from tests.web.forming import counts
-from tests.web.helpers import csrf_of, signed_in
+from tests.web.helpers import OTHER_TWOS, csrf_of, signed_in
 
 
 def status_of(app: App, reference: str) -> tuple[str, str | None, str | None]:
@@ -113,6 +113,8 @@ def test_assign_override_and_schedule(seeded: App, clock: FixedClock) -> None:
     assert timeline.status_code == 200 and '<ol class="timeline">' in timeline.text
     assert sup.get(f"/cases/{case}/schedule?weeks=0").status_code == 400
     assert sup.get(f"/cases/{case}/schedule?weeks=abc").status_code == 400
+    for two in OTHER_TWOS:
+        assert sup.get(f"/cases/{case}/schedule", params={"weeks": two}).status_code == 400
 
 
 def test_escalations_show_overdue_work_and_alerts_nobody_took(

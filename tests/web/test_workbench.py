@@ -23,7 +23,7 @@ from tests.cli.helpers import assess_just_left
 from tests.notify.helpers import new_case
 from tests.support import invoke
 from tests.web.forming import counts
-from tests.web.helpers import csrf_of, signed_in
+from tests.web.helpers import OTHER_TWOS, csrf_of, signed_in
 from tests.web.test_console import refer_south
 
 
@@ -229,6 +229,27 @@ def test_versions_compared_side_by_side(seeded: App, worked: tuple[Any, str, str
     shown = web.get(f"/cases/{case}/plan/diff?v1=1&v2=2")
     assert shown.status_code == 200 and "Plan versions compared" in shown.text
     assert web.get(f"/cases/{case}/plan/diff?v1=1&v2=7").status_code == 400
+
+
+def test_a_version_in_other_digits_is_refused_and_writes_nothing(
+    seeded: App, worked: tuple[Any, str, str]
+) -> None:
+    web, case, _ = worked
+    _, csrf = page_of(web, case)
+    before = counts(seeded)
+    for two in OTHER_TWOS:
+        for path, asked in (
+            ("plan", {"version": two}),
+            ("plan/diff", {"v1": two, "v2": "1"}),
+            ("plan/diff", {"v1": "1", "v2": two}),
+            ("plan/print/staff", {"version": two}),
+            ("plan/download/staff.html", {"version": two}),
+        ):
+            assert web.get(f"/cases/{case}/{path}", params=asked).status_code == 400, (path, asked)
+        item = {"section": "steps", "text": "MKX", "owner": "youth"}
+        added = web.post(f"/cases/{case}/plan/add", data={"csrf": csrf, "version": two} | item)
+        assert added.status_code == 400 and "must be a plan version number" in added.text
+    assert counts(seeded) == before
 
 
 BAD: list[tuple[str, dict[str, str], str]] = [
