@@ -18,7 +18,7 @@ from harbour.app import App, UnitOfWork
 from harbour.db.models import Agency, AuditEvent, Case, CaseCover, Staff
 from harbour.domain import privilege, refs
 from harbour.domain.privilege import Refusal, Standing
-from harbour.domain.text import check_handle, escaped
+from harbour.domain.text import escaped, is_handle
 from harbour.domain.vocab import Role
 from harbour.errors import Forbidden, HarbourError, InvalidInput, NotFound
 
@@ -57,12 +57,16 @@ _AGENCY_ZONE = select(_AGENCY.timezone).where(_AGENCY.id == bindparam("id"))
 def resolve_actor(uow: UnitOfWork, handle: str | None) -> Actor:
     if not handle:
         raise InvalidInput([("--as", "say who is acting (--as HANDLE or HARBOUR_ACTOR)")])
-    staff = uow.session.execute(_STAFF_BY_HANDLE, {"handle": handle}).first()
+    staff = (
+        uow.session.execute(_STAFF_BY_HANDLE, {"handle": handle}).first()
+        if is_handle(handle)
+        else None
+    )
     if staff is None or not staff.active:
         # Kept as typed only when it could be a handle: anything else may be what should never
         # be kept (a password typed into the wrong place), as console sign-in keeps none.
         _audit_denied(
-            uow, handle if _handle_shaped(handle) else "not a handle", None, None, "actor.resolve"
+            uow, handle if is_handle(handle) else "not a handle", None, None, "actor.resolve"
         )
         typed = escaped(handle)
         shown = typed if len(typed) <= 64 else typed[:64] + "..."
@@ -72,13 +76,6 @@ def resolve_actor(uow: UnitOfWork, handle: str | None) -> Actor:
     return Actor(
         staff.id, staff.handle, staff.agency_id, role, staff.operator and role == Role.ADMIN
     )
-
-
-def _handle_shaped(typed: str) -> bool:
-    try:
-        return check_handle(typed) == typed
-    except ValueError:
-        return False
 
 
 def agency_zone(uow: UnitOfWork, agency_id: str) -> ZoneInfo:
@@ -124,6 +121,8 @@ def today_in(uow: UnitOfWork, zone: ZoneInfo) -> date:
 def caseworker(uow: UnitOfWork, agency_id: str, handle: str) -> Staff | None:
     """The agency's active staff member ``handle`` if they can take cases (caseworkers and
     supervisors), else None."""
+    if not is_handle(handle):
+        return None
     return uow.session.scalar(
         select(Staff).where(
             Staff.handle == handle,

@@ -15,6 +15,7 @@ from harbour.auth.enrolment import credential_of
 from harbour.auth.sessions import SignedIn, start
 from harbour.auth.tokens import token_hash
 from harbour.db.models import Credential, SignInAttempt, Staff
+from harbour.domain.text import is_handle
 
 LOCK_AFTER = 10  # failures within LOCK_WINDOW lock the account for LOCK_FOR
 LOCK_WINDOW = timedelta(hours=1)
@@ -41,7 +42,7 @@ def sign_in(
 
     def work(uow: UnitOfWork) -> tuple[str, SignedIn] | None:
         now, where = uow.now(), token_hash(address or "-")
-        staff = uow.session.scalar(select(Staff).where(Staff.handle == handle[:64]))
+        staff = _staff_named(uow, handle)
         credential = credential_of(uow, staff) if staff is not None and staff.active else None
         reason = _refusal(uow, staff, credential, where, now)
         if reason is None and credential is not None:
@@ -66,6 +67,12 @@ def sign_in(
         return None
 
     return app.run(work)
+
+
+def _staff_named(uow: UnitOfWork, handle: str) -> Staff | None:
+    if not is_handle(handle):  # no one: answered as an unknown handle
+        return None
+    return uow.session.scalar(select(Staff).where(Staff.handle == handle))
 
 
 def _refusal(

@@ -33,7 +33,7 @@ from harbour.clock import local_time
 from harbour.db.models import Alert, Case, Staff, Visit
 from harbour.domain import refs
 from harbour.domain.moments import parse_moment
-from harbour.domain.text import check_line
+from harbour.domain.text import check_line, is_handle
 from harbour.domain.vocab import Role
 from harbour.errors import Conflict, InvalidInput
 from harbour.notify import alerts
@@ -279,7 +279,7 @@ def _buddy(uow: UnitOfWork, actor: Actor, handle: str | None) -> Staff | None:
     if handle is None:
         supervisors = staff.where(Staff.role == Role.SUPERVISOR).order_by(Staff.handle)
         return uow.session.scalars(supervisors.limit(1)).first()
-    found = uow.session.scalar(staff.where(Staff.handle == handle))
+    found = uow.session.scalar(staff.where(Staff.handle == handle)) if is_handle(handle) else None
     if found is None:
         raise InvalidInput([("--buddy", "not an active colleague in your agency (nor yourself)")])
     return found

@@ -119,6 +119,15 @@ def check_handle(value: str) -> str:
     return text
 
 
+def is_handle(typed: str) -> bool:
+    """Whether ``typed`` is a handle exactly as ``check_handle`` keeps one. Anything else names
+    no one, and is never sent to a query (PostgreSQL refuses a NUL that SQLite would compare)."""
+    try:
+        return check_handle(typed) == typed
+    except ValueError:
+        return False
+
+
 Handle = Annotated[str, BeforeValidator(check_handle)]
 
 

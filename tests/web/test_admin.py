@@ -37,6 +37,11 @@ def test_staff_add_reset_and_deactivate(seeded: App, clock: FixedClock) -> None:
     case = new_case(seeded)  # cw1's
     busy = web.post("/staff/cw1/deactivate", data={"csrf": csrf})
     assert busy.status_code == 400 and "open case(s)" in busy.text
+    before = counts(seeded)
+    for nobody in ("cw3", "nobody", "cw2\x00"):
+        refused = web.post("/staff/cw1/deactivate", data={"csrf": csrf, "reassign_to": nobody})
+        assert refused.status_code == 400 and "no active caseworker" in refused.text, nobody
+    assert counts(seeded) == before
     moved = web.post("/staff/cw1/deactivate", data={"csrf": csrf, "reassign_to": "cw2"})
     assert moved.status_code == 200
     worker = seeded.run(

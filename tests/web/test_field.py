@@ -110,6 +110,7 @@ def test_a_visit_from_the_phone_page_back_and_more_time(seeded: App, clock: Fixe
         ({"where": "MK\x00WHERE"}, "where"),
         ({"buddy": "cw3"}, "buddy"),  # another agency's
         ({"buddy": "cw1"}, "buddy"),  # oneself
+        ({"buddy": "sup\x00"}, "buddy"),
         ({"case": "HB-ZZZZ"}, "case"),
         ({"case": "not a reference"}, "case"),
     ):

@@ -229,6 +229,21 @@ def test_the_answer_never_says_whether_the_handle_exists(seeded: App, clock: Fix
     assert "nosuchperson" not in repr([(r.actor_handle, r.details) for r in failed])
 
 
+def test_a_handle_no_one_could_have_is_answered_as_an_unknown_one(
+    seeded: App, clock: FixedClock
+) -> None:
+    web = client(seeded)
+    secret = enrol(seeded, web, "cw1")
+    next_step(clock)
+    unknown = sign_in(seeded, web, "nosuchperson", secret)
+    for typed in ("cw1\x00", "cw1\x00x", "CW1", "cw1" + "x" * 100):
+        answer = sign_in(seeded, web, typed, secret)
+        assert answer.status_code == 400 and body(answer) == body(unknown), repr(typed)
+    failed = [r.actor_handle for r in audit_rows(seeded, "sign_in") if r.outcome == "failed"]
+    assert failed == ["unknown"] * 5
+    assert sign_in(seeded, web, "cw1", secret).status_code == 303
+
+
 def body(response: object) -> str:
     """A page without its one-time form token."""
     import re

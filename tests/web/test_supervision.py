@@ -76,7 +76,7 @@ def test_assign_override_and_schedule(seeded: App, clock: FixedClock) -> None:
     assert form.status_code == 200 and 'value="cw2"' in form.text and 'value="cw3"' not in form.text
     csrf = csrf_of(coord, f"/cases/{case}/assign")
     before = counts(seeded)
-    for bad in ("", "cw3", "nobody", "x" * 100_000):
+    for bad in ("", "cw3", "nobody", "x" * 100_000, "cw2\x00"):
         refused = coord.post(f"/cases/{case}/assign", data={"csrf": csrf, "caseworker": bad})
         assert refused.status_code == 400 and 'id="f-caseworker-error"' in refused.text, bad
     assert counts(seeded) == before
