@@ -70,8 +70,8 @@ HASHERS: dict[Hashing, PasswordHasher] = {
 
 @cache
 def _dummy_hash(hashing: Hashing) -> str:
-    """Checked when a handle matches no account, so that an unknown handle takes as long as a
-    known one."""
+    """Checked when a sign-in is refused before its password is (an unknown handle, a locked
+    account), so that it takes as long as one whose password is checked."""
     return HASHERS[hashing].hash("not a password anyone has; only spends the same time")
 
 

@@ -1,6 +1,7 @@
 """Signing in: handle, password and a current TOTP code, with a growing per-account delay, a
 lock after repeated failures, and a per-address throttle. Every outcome is audited; a handle
-that matches no account is recorded as ``unknown``. The caller learns only yes or no."""
+that matches no account is recorded as ``unknown``. The caller learns only yes or no, and every
+attempt costs one password check, so its time says no more."""
 
 from __future__ import annotations
 
@@ -61,8 +62,10 @@ def sign_in(
                 )
                 _audit(uow, staff, "sign_in", "ok", {})
                 return start(uow, staff)
-        elif reason not in ("throttled", "locked", "too_soon"):
-            passwords.verify_password(None, password, hashing)  # the same time as a real check
+        else:
+            # Every refusal costs one password check, as a real attempt does: a known handle
+            # that is locked or made to wait answers no faster than an unknown one.
+            passwords.verify_password(None, password, hashing)
         _failed(uow, staff, credential, where, now, reason or "password")
         return None
 

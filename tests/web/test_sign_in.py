@@ -12,6 +12,7 @@ from datetime import timedelta
 import httpx
 import pyotp
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from harbour.app import App
@@ -242,6 +243,35 @@ def test_a_handle_no_one_could_have_is_answered_as_an_unknown_one(
     failed = [r.actor_handle for r in audit_rows(seeded, "sign_in") if r.outcome == "failed"]
     assert failed == ["unknown"] * 5
     assert sign_in(seeded, web, "cw1", secret).status_code == 303
+
+
+def password_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The hashes argon2 checks a password against from now on, one entry per check."""
+    checked: list[str] = []
+    verify = PasswordHasher.verify
+
+    def counted(hasher: PasswordHasher, stored: str, password: str) -> bool:
+        checked.append(stored)
+        return verify(hasher, stored, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", counted)
+    return checked
+
+
+def test_every_refusal_costs_one_password_check_so_its_time_tells_nothing(
+    seeded: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    web = client(seeded)
+    secret = enrol(seeded, web, "cw1")
+    checked = password_checks(monkeypatch)
+    # Enough wrong guesses for every refusal: checked, too soon, locked, and then throttled.
+    for _ in range(signin.ADDRESS_LIMIT // 2 + 1):
+        for handle in ("cw1", "nosuchperson"):
+            before = len(checked)
+            assert sign_in(seeded, web, handle, secret, "wrong password!").status_code == 400
+            assert len(checked) == before + 1, audit_rows(seeded, "sign_in")[-1].details
+    reasons = {r.details["reason"] for r in audit_rows(seeded, "sign_in")}
+    assert reasons == {"password", "too_soon", "locked", "unknown", "throttled"}
 
 
 def body(response: object) -> str:
