@@ -22,6 +22,8 @@ HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
+# Sent only over HTTPS: a browser that has seen it keeps to HTTPS for a year.
+HSTS = (b"strict-transport-security", b"max-age=31536000")
 CSP_HEADER = b"content-security-policy"
 NO_STORE = (b"cache-control", b"no-store")
 STATIC_CACHE = (b"cache-control", b"public, max-age=3600")
@@ -39,10 +41,12 @@ def loggable_path(path: str) -> str:
 
 
 class Guard:
-    """Pure ASGI middleware, outermost."""
+    """Pure ASGI middleware, outermost. ``https``: the console is reached over HTTPS only (not
+    on a loopback address), so its responses tell browsers to keep to it (HSTS)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, https: bool) -> None:
         self.app = app
+        self.headers = [*HEADERS, HSTS] if https else HEADERS
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -60,7 +64,7 @@ class Guard:
                 # A page with its own policy (a printable plan document: inline style, and
                 # nothing else at all) keeps it; every other response gets the console's.
                 own_csp = any(k.lower() == CSP_HEADER for k, _ in headers)
-                headers += [h for h in HEADERS if not (own_csp and h[0] == CSP_HEADER)]
+                headers += [h for h in self.headers if not (own_csp and h[0] == CSP_HEADER)]
                 headers.append(STATIC_CACHE if static else NO_STORE)
                 message = {**message, "headers": headers}
             await send(message)

@@ -10,7 +10,17 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from harbour.app import App
-from harbour.web import admin, casework, cover, dashboard, field, pages, people, supervision
+from harbour.web import (
+    admin,
+    casework,
+    cookies,
+    cover,
+    dashboard,
+    field,
+    pages,
+    people,
+    supervision,
+)
 from harbour.web.guard import Guard
 
 STATIC = Path(__file__).parent / "static"
@@ -90,7 +100,7 @@ def create_app(app: App) -> Any:
         exception_handlers={404: pages.not_found, 405: pages.method_not_allowed},
     )
     web.state.harbour = app
-    return Guard(web)
+    return Guard(web, https=cookies.secure(app.settings))
 
 
 def serve(app: App) -> None:

@@ -60,11 +60,20 @@ def test_security_headers_on_every_response(seeded: App, clock: FixedClock) -> N
         assert "unsafe-inline" not in csp and "http" not in csp, name
         assert response.headers["referrer-policy"] == "no-referrer", name
         assert response.headers["x-content-type-options"] == "nosniff", name
+        assert response.headers["strict-transport-security"] == "max-age=31536000", name
         assert "<script" not in response.text and " style=" not in response.text, name
     for name in ("caseload", "alerts", "sign-in", "missing"):
         assert responses[name].headers["cache-control"] == "no-store", name
     assert responses["missing"].status_code == 404
     assert responses["bad method"].status_code == 405
+
+
+def test_on_loopback_browsers_are_not_told_to_keep_to_https(seeded: App) -> None:
+    local = App(seeded.settings.model_copy(update={"base_url": "http://127.0.0.1:8080"}))
+    for path in ("/sign-in", "/static/console.css", "/no/such/page"):
+        answer = client(local, "http://127.0.0.1:8080").get(path)
+        assert "strict-transport-security" not in answer.headers, path
+    local.dispose()
 
 
 def test_pages_need_a_session(seeded: App) -> None:
