@@ -161,6 +161,7 @@ def _rows_of(
             "risk_level": "moderate",
             "point": "initial_contact",
             "hide_hotlines": False,
+            "next_position": 0,
             "created_at": completed,
             "finalized_at": completed if n % 3 else None,
             "version": 1,
@@ -196,6 +197,7 @@ def _rows_of(
                 "next_attempt_at": START,
                 "agency_id": agency_id,
                 "context": {},
+                "delivered": [],
                 "created_at": START - timedelta(hours=n % 1000),
                 "sent_at": START - timedelta(hours=n % 1000),
             }

@@ -189,6 +189,7 @@ def _insert_outbox(app: App, count: int) -> None:
             "attempts": 0,
             "next_attempt_at": now,
             "context": {"case_ref": "HB-ABCD", "due_date": "2026-03-04"},
+            "delivered": [],
             "created_at": now,
         }
         for n in range(count)
