@@ -21,6 +21,7 @@ from harbour.cases import milestones
 from harbour.db.base import new_id
 from harbour.db.models import Assessment, Case, Person, Plan, PlanItem
 from harbour.domain.composition import ADDED_PREFIX, ProposedItem
+from harbour.domain.text import is_digits
 from harbour.domain.vocab import (
     ItemState,
     PersonKind,
@@ -199,7 +200,7 @@ def find_item(uow: UnitOfWork, plan: Plan, ref: str) -> PlanItem:
         if ref in (row.key, opaque.shown_key(uow, row)):  # as stored (opaque), or as composed
             return row
     for number, row in numbered:
-        if ref.isascii() and ref.isdigit() and int(ref) == number:
+        if is_digits(ref) and int(ref) == number:
             return row
     raise InvalidInput([("ITEM", "no such item in the plan (give its key or number)")])
 
