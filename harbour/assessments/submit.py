@@ -368,7 +368,7 @@ def outcome_of(
     alert_id = uow.session.scalar(
         select(Alert.id).where(
             Alert.kind == AlertKind.IMMINENT_THREAT,
-            Alert.source_id == alerts.imminent_source(assessment),
+            Alert.source_id == alerts.imminent_source(uow, assessment),
         )
     )
     return AssessmentOutcome(

@@ -113,13 +113,27 @@ def overdue_source(assessment_id: str, due_at: datetime, fired_at: datetime) -> 
     return hashlib.blake2b(f"{assessment_id}@{moments}".encode(), digest_size=16).hexdigest()
 
 
-def imminent_source(assessment: Assessment) -> str:
-    """The source of an imminent-threat alert: the assessment that found the threat or, when a
-    supervisor set its level by hand, that override (its moment, hashed with the assessment as
-    ``overdue_source`` is). Each override to imminent is an alert of its own: one made after the
-    first alert was taken pages afresh, where the taken alert was found and nobody paged."""
+def imminent_source(uow: UnitOfWork, assessment: Assessment) -> str:
+    """The source of the imminent-threat alert for ``assessment``'s level: the assessment that
+    found the threat or, when a supervisor set its level by hand, the alert of the assessment's
+    case still waiting to be taken (one pages until someone takes it: an override confirming
+    imminent, or a form sent twice, pages nobody twice), else that override (its moment, hashed
+    with the assessment as ``overdue_source`` is), so raised to imminent again after the first
+    alert was taken it pages afresh."""
     if assessment.overridden_at is None:
         return assessment.id
+    standing = uow.session.scalar(
+        select(Alert.source_id)
+        .where(
+            Alert.case_id == assessment.case_id,
+            Alert.kind == AlertKind.IMMINENT_THREAT,
+            Alert.acknowledged_at.is_(None),
+        )
+        .order_by(Alert.opened_at.desc(), Alert.id)
+        .limit(1)
+    )
+    if standing is not None:
+        return standing
     moment = assessment.overridden_at.astimezone(UTC).isoformat()
     return hashlib.blake2b(f"{assessment.id}@{moment}".encode(), digest_size=16).hexdigest()
 

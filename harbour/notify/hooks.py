@@ -77,7 +77,7 @@ def assessment_completed(
     supervisor on the urgent lane, at once."""
     level = assessment.level
     if level == RiskLevel.IMMINENT:
-        source = alerts.imminent_source(assessment)
+        source = alerts.imminent_source(uow, assessment)
         alerts.open_alert(
             uow, case, AlertKind.IMMINENT_THREAT, source, NotificationKind.IMMINENT_THREAT
         )

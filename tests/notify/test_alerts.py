@@ -158,15 +158,19 @@ def test_imminent_alerts_on_call_and_supervisors_then_climbs_the_ladder(
 def test_a_case_raised_to_imminent_again_after_its_alert_was_taken_pages_afresh(
     napp: App, clock: FixedClock, tmp_path: Path
 ) -> None:
-    """An override to imminent is an alert of its own: a supervisor who lowers a level and
-    raises it to imminent again, after the first alert was taken, pages the on-call staff again
-    (the taken alert was found, nobody was paged, and the command said the alert had reached
-    someone). Found by review."""
+    """An override to imminent is an alert of its own once the case's last one was taken: a
+    supervisor who lowers a level and raises it to imminent again, after the first alert was
+    taken, pages the on-call staff again (the taken alert was found, nobody was paged, and the
+    command said the alert had reached someone); while one waits to be taken, an override
+    confirming imminent pages nobody twice. Found by review."""
     ref = referred_case(napp, tmp_path)
     calm = answers_file(napp, tmp_path, "calm")
     ok(napp, "assess", ref, "--point", "initial_contact", "--answers", calm, "--as", "cw1")
     override = ("override", ref, "--reason", given("MKwhy"), "--as", "sup")
     first = ok(napp, *override, "--level", "imminent")
+    clock.advance(timedelta(seconds=30))  # confirmed, or the form sent twice: no second page
+    assert ok(napp, *override, "--level", "imminent")["alert"] == first["alert"]
+    assert len([r for r in rows(napp) if r.kind == "imminent_threat"]) == 1
     ok(napp, "ack", first["alert"], "--as", "sup")
     clock.advance(timedelta(minutes=5))
     ok(napp, *override, "--level", "moderate")
