@@ -30,6 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, or_, select, true, update
+from sqlalchemy import case as case_when
 from sqlalchemy.orm.attributes import set_committed_value
 
 from harbour import events
@@ -519,22 +520,24 @@ def settle_pages(uow: UnitOfWork, alert: Alert) -> int:
     """Settle the alert's pending pages: an acknowledged alert must not page anyone later.
 
     A page that reached one of its routes already (its retry was for another) is sent; the rest
-    are cancelled. A row a relay holds mid-send is cancelled too; if that send succeeds, the
-    relay records it as sent after all (see ``relay._verdict``). Returns how many rows were
-    settled.
+    are cancelled; by one statement, each row as it stands once its lock is had (a relay's
+    record of a first delivery, committed meanwhile, makes it sent, not left pending). A row a
+    relay holds mid-send is settled too; the relay sends none of them (``relay._taken``), and if
+    a send already under way succeeds, records it as sent after all (see ``relay._verdict``).
+    Returns how many rows were settled.
     """
     M = OutboxMessage
-    pending = (
+    unsent = M.sent_at.is_(None)
+    settled = (
         update(M)
         .where(_pages_of(alert), M.status == OutboxStatus.PENDING)
+        .values(
+            status=case_when((unsent, OutboxStatus.CANCELLED.value), else_=OutboxStatus.SENT.value),
+            last_error=case_when((unsent, "acknowledged"), else_=M.last_error),
+        )
         .execution_options(synchronize_session=False)
     )
-    reached = pending.where(M.sent_at.is_not(None)).values(status=OutboxStatus.SENT)
-    unsent = pending.where(M.sent_at.is_(None)).values(
-        status=OutboxStatus.CANCELLED, last_error="acknowledged"
-    )
-    sent, cancelled = uow.session.execute(reached), uow.session.execute(unsent)
-    return int(sent.rowcount) + int(cancelled.rowcount)  # type: ignore[attr-defined]
+    return int(uow.session.execute(settled).rowcount)  # type: ignore[attr-defined]
 
 
 def _pages_of(alert: Alert) -> Any:

@@ -363,11 +363,12 @@ def _fingerprinted(row_id: str, route: Route) -> str:
 
 
 def _taken(app: App, row_id: str) -> bool:
-    """Whether the page was cancelled by its alert's acknowledgement; if that cannot be read,
-    not (a page sent twice is better than a page of an open alert not sent)."""
+    """Whether the page was settled by its alert's acknowledgement (cancelled, or sent when it
+    had reached one of its routes: not to be sent to the others); if that cannot be read, not
+    (a page sent twice is better than a page of an open alert not sent)."""
     query = select(OutboxMessage.status).where(OutboxMessage.id == row_id)
     try:
-        return bool(app.read(lambda uow: uow.session.scalar(query)) == OutboxStatus.CANCELLED)
+        return bool(app.read(lambda uow: uow.session.scalar(query)) != OutboxStatus.PENDING)
     except Exception:  # a database error must not take the relay down: send
         return False
 

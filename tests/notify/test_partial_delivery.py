@@ -117,3 +117,33 @@ def test_taking_an_alert_settles_a_page_that_reached_one_route_as_sent(
     assert (page.status, page.last_error) == (OutboxStatus.SENT, "send_failure")
     drain(napp, clock)
     assert (len(receiver.at(HEALTHY)), receiver.hits[PAGER]) == (1, 1)  # not tried again
+
+
+def test_a_page_claimed_before_its_alert_was_taken_is_not_retried_on_its_failed_route(
+    napp: App,
+    clock: FixedClock,
+    routes: RouteBook,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The alert is taken after a relay claimed the page's retry, before its send: the page,
+    settled as sent (it had reached a route), goes to the failed route no more. Found by review:
+    only a cancelled page counted as taken, so the retry went out after the acknowledgement."""
+    from harbour.notify import relay
+
+    routes.chat("sup")
+    _second_route(routes, receiver, "500_always")
+    alert = imminent_alert(napp, new_case(napp))
+    deliver(napp, config=FAST)
+    real = relay.send
+
+    def taken_then_sent(app: App, *args: object) -> relay.Outcome:
+        acknowledge(napp, "sup", alert.id)
+        return real(app, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(relay, "send", taken_then_sent)
+    clock.advance(FAST.backoff_cap)
+    deliver(napp, config=FAST)
+    [page] = rows(napp, alert_id=alert.id)
+    assert page.status == OutboxStatus.SENT
+    assert (len(receiver.at(HEALTHY)), receiver.hits[PAGER]) == (1, 1)
