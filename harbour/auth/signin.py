@@ -1,7 +1,8 @@
 """Signing in: handle, password and a current TOTP code, with a growing per-account delay, a
 lock after repeated failures, and a per-address throttle. Every outcome is audited; a handle
 that matches no account is recorded as ``unknown``. The caller learns only yes or no, and every
-attempt costs one password check, so its time says no more."""
+attempt costs one password check (but a throttled address's, refused whatever the handle), so
+its time says no more."""
 
 from __future__ import annotations
 
@@ -41,11 +42,13 @@ def sign_in(
     """A new session's cookie token and who signed in, or None (for any failure)."""
     hashing = app.settings.password_hashing
 
-    def work(uow: UnitOfWork) -> tuple[str, SignedIn] | None:
+    def work(uow: UnitOfWork) -> tuple[tuple[str, SignedIn] | None, str | None]:
+        """The session, or None and why its refusal checked no password (None: it did)."""
         now, where = uow.now(), token_hash(address or "-")
         staff = _staff_named(uow, handle)
         credential = credential_of(uow, staff) if staff is not None and staff.active else None
         reason = _refusal(uow, staff, credential, where, now)
+        unchecked = reason
         if reason is None and credential is not None:
             step = None
             if passwords.verify_password(credential.password_hash, password, hashing):
@@ -61,15 +64,18 @@ def sign_in(
                     SignInAttempt(at=now, staff_id=staff.id, address_hash=where, ok=True)
                 )
                 _audit(uow, staff, "sign_in", "ok", {})
-                return start(uow, staff)
-        else:
-            # Every refusal costs one password check, as a real attempt does: a known handle
-            # that is locked or made to wait answers no faster than an unknown one.
-            passwords.verify_password(None, password, hashing)
+                return start(uow, staff), None
         _failed(uow, staff, credential, where, now, reason or "password")
-        return None
+        return None, unchecked
 
-    return app.run(work)
+    signed, unchecked = app.run(work)
+    if unchecked is not None and unchecked != "throttled":
+        # Every refusal of a handle costs one password check, as a real attempt does: a known
+        # handle that is locked or made to wait answers no faster than an unknown one. Spent
+        # once the transaction has ended, not holding SQLite's write lock or the account's
+        # credential row; a throttled address is refused whatever the handle, and spends none.
+        passwords.verify_password(None, password, hashing)
+    return signed
 
 
 def _staff_named(uow: UnitOfWork, handle: str) -> Staff | None:
