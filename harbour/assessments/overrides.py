@@ -130,7 +130,7 @@ def override(uow: UnitOfWork, actor: Actor, case: Case, level: RiskLevel, reason
     uow.seal(assessment, "override_reason", reason)
     case.risk_level = level
     case.updated_at = uow.now()
-    plan = plan_for_assessment(uow, assessment)
+    plan = plan_for_assessment(uow, assessment, newest=True)
     if plan is not None and plan.status == PlanStatus.DRAFT:
         plan.risk_level = level
     protocol_on = None

@@ -53,14 +53,15 @@ def latest_plan(uow: UnitOfWork, case: Case, version: int | None = None) -> Plan
     return uow.session.scalar(query.order_by(Plan.version_number.desc()).limit(1))
 
 
-def plan_for_assessment(uow: UnitOfWork, assessment: Assessment) -> Plan | None:
-    """The newest version drafted from ``assessment``: the one it composed, or the one an
-    override drafted after it (``harbour.assessments.overrides``)."""
+def plan_for_assessment(
+    uow: UnitOfWork, assessment: Assessment, *, newest: bool = False
+) -> Plan | None:
+    """The version ``assessment`` composed (a replay's, the lifecycle steps' that render it);
+    with ``newest``, the newest drafted from it: an override to imminent that found that version
+    final drafts another (``harbour.assessments.overrides``)."""
+    order = Plan.version_number.desc() if newest else Plan.version_number
     return uow.session.scalar(
-        select(Plan)
-        .where(Plan.assessment_id == assessment.id)
-        .order_by(Plan.version_number.desc())
-        .limit(1)
+        select(Plan).where(Plan.assessment_id == assessment.id).order_by(order).limit(1)
     )
 
 

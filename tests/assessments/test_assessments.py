@@ -200,7 +200,8 @@ def test_an_override_to_imminent_after_the_plan_is_final_drafts_the_protocol(
     as an assessment at imminent drafts it, so each step taken can be recorded."""
     ref = referred_case(seeded, tmp_path)
     calm = answers_file(seeded, tmp_path, "calm")
-    ok(seeded, "assess", ref, "--point", "initial_contact", "--answers", calm, "--as", "cw1")
+    assess = ("assess", ref, "--point", "initial_contact", "--answers", calm, "--as", "cw1")
+    ok(seeded, *assess, "--idempotency-key", "meeting-1")
     ok(seeded, "plan", "finalize", ref, "--accept-rest", "--as", "cw1")
     final = ok(seeded, "plan", "show", ref, "--as", "cw1")
 
@@ -233,4 +234,7 @@ def test_an_override_to_imminent_after_the_plan_is_final_drafts_the_protocol(
     )
     assert again["override"]["emergency_protocol_on"] == {"version": 2, "how": "held"}
     assert [v["number"] for v in ok(seeded, "plan", "versions", ref, "--as", "cw1")] == [1, 2]
+    # The assessment repeated with its key answers with the version it composed, not the
+    # override's (found by review).
+    assert ok(seeded, *assess, "--idempotency-key", "meeting-1")["plan_version"] == 1
     ok(seeded, "plan", "finalize", ref, "--as", "cw1")  # nothing left undecided
