@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, exists, func, or_, select, union_all
+from sqlalchemy import and_, exists, func, or_, select, union_all
 
 from harbour import events
 from harbour.access import Actor, agency_zone, on_case
@@ -34,7 +34,7 @@ from harbour.domain.policy import (
 from harbour.domain.vocab import AssessmentPoint, AssessmentStatus, CaseStatus, RiskLevel
 from harbour.errors import InvalidInput
 from harbour.notify.hooks import overdue_work_gone
-from harbour.notify.reminders import fired
+from harbour.notify.reminders import fired, forget_marks
 
 P = AssessmentPoint
 OPEN_CASE = (CaseStatus.ACTIVE, CaseStatus.REOPENED, CaseStatus.DISCHARGE_PENDING)
@@ -62,12 +62,10 @@ def open_assessment(
     elif found.due_at != due_at:
         found.due_at = due_at
         # Its escalation, taken as it moves (``refresh_next_due``), fires again if it comes
-        # back to the date it fired for: that mark no longer says anyone was paged. A mark a
-        # sweep holds is left to it (PostgreSQL): waiting for it, holding the case the sweep
-        # takes next, was a deadlock; the sweep sees the new date and escalates nothing.
-        mark = (ReminderMark.assessment_id == found.id, ReminderMark.threshold == ESCALATION)
-        free = select(ReminderMark.assessment_id).where(*mark).with_for_update(skip_locked=True)
-        uow.session.execute(delete(ReminderMark).where(*mark, ReminderMark.assessment_id.in_(free)))
+        # back to the date it fired for: that mark no longer says anyone was paged.
+        forget_marks(
+            uow, ReminderMark.assessment_id == found.id, ReminderMark.threshold == ESCALATION
+        )
     refresh_next_due(uow, case)
     return found
 

@@ -110,8 +110,13 @@ def overdue_source(assessment_id: str, due_at: datetime, fired_at: datetime) -> 
     the moment its escalation fired (its mark's), hashed to an id's size. Each firing is an
     alert of its own: an assessment moved to another date (its first escalation taken as it
     moved) and overdue again is paged afresh, even back at a date it was escalated from."""
-    moments = ",".join(moment.astimezone(UTC).isoformat() for moment in (due_at, fired_at))
-    return hashlib.blake2b(f"{assessment_id}@{moments}".encode(), digest_size=16).hexdigest()
+    return _source(assessment_id, due_at, fired_at)
+
+
+def _source(assessment_id: str, *moments: datetime) -> str:
+    """An alert's source made of an assessment and moments, hashed to an id's size."""
+    at = ",".join(moment.astimezone(UTC).isoformat() for moment in moments)
+    return hashlib.blake2b(f"{assessment_id}@{at}".encode(), digest_size=16).hexdigest()
 
 
 def imminent_source(uow: UnitOfWork, assessment: Assessment) -> str:
@@ -133,10 +138,7 @@ def imminent_source(uow: UnitOfWork, assessment: Assessment) -> str:
         .order_by(Alert.opened_at.desc(), Alert.id)
         .limit(1)
     )
-    if standing is not None:
-        return standing
-    moment = assessment.overridden_at.astimezone(UTC).isoformat()
-    return hashlib.blake2b(f"{assessment.id}@{moment}".encode(), digest_size=16).hexdigest()
+    return standing or _source(assessment.id, assessment.overridden_at)
 
 
 def ack_timeout(uow: UnitOfWork) -> timedelta:
@@ -492,8 +494,9 @@ def may_acknowledge(uow: UnitOfWork, actor: Actor, alert: Alert) -> bool:
 
 def reached_anyone(app: App, actor_handle: str | None, alert_id: str) -> bool:
     """Whether an alert of the actor's agency reached anyone: one of its pages reached a route
-    (``sent_at``; it may still be retried on another), or someone has already taken it. Read right after the command that raised it has sent its
-    urgent lane, so that the command can say plainly when nobody was paged."""
+    (``sent_at``; it may still be retried on another), or someone has already taken it. Read
+    right after the command that raised it has sent its urgent lane, so that the command can
+    say plainly when nobody was paged."""
     typed = _typed_id(alert_id)
 
     def work(uow: UnitOfWork) -> bool:

@@ -6,7 +6,7 @@ exactly when the change that caused it was committed. Delivery happens later, in
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import select
 
 from harbour.app import UnitOfWork
 from harbour.db.models import Alert, Assessment, Case, ReminderMark
@@ -21,6 +21,7 @@ from harbour.domain.vocab import (
 )
 from harbour.notify import alerts, recipients
 from harbour.notify.outbox import enqueue
+from harbour.notify.reminders import forget_marks
 
 
 def case_assigned(uow: UnitOfWork, case: Case, assignment: str) -> None:
@@ -42,18 +43,13 @@ def case_assigned(uow: UnitOfWork, case: Case, assignment: str) -> None:
 def reminders_rearmed(uow: UnitOfWork, case: Case) -> None:
     """A case given to another caseworker: the reminders its open assessments have had fire
     again, for the new caseworker, at the next sweep (its escalation, the supervisors', stays
-    fired). Their last one went to the caseworker before, or waits to be retried to them. A
-    mark a sweep holds is left to it, as a re-time leaves it (``schedule.open_assessment``)."""
+    fired). Their last one went to the caseworker before, or waits to be retried to them."""
     assessments = select(Assessment.id).where(
         Assessment.case_id == case.id, Assessment.status == AssessmentStatus.OPEN
     )
-    marks = (
-        ReminderMark.assessment_id.in_(assessments),
-        ReminderMark.threshold != ESCALATION,
+    forget_marks(
+        uow, ReminderMark.assessment_id.in_(assessments), ReminderMark.threshold != ESCALATION
     )
-    key = (ReminderMark.assessment_id, ReminderMark.threshold)
-    free = select(*key).where(*marks).with_for_update(skip_locked=True)
-    uow.session.execute(delete(ReminderMark).where(tuple_(*key).in_(free)))
 
 
 def cover_started(uow: UnitOfWork, case: Case, cover_id: str, handle: str) -> None:

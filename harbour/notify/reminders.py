@@ -20,7 +20,7 @@ from functools import lru_cache, partial
 from typing import Any, NamedTuple, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, exists, or_, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, delete, exists, or_, select, text, tuple_, update
 
 from harbour import events
 from harbour.access import agency_zones
@@ -524,6 +524,16 @@ def _record_marks(uow: UnitOfWork, marks: str, fired_at: datetime) -> set[tuple[
     # Plain tuples, not Rows: the caller tests thousands of keys against them, and comparing a
     # tuple with a Row is slow.
     return {(assessment_id, threshold) for assessment_id, threshold in found}
+
+
+def forget_marks(uow: UnitOfWork, *where: Any) -> None:
+    """Delete the marks ``where`` names, so that their thresholds fire again, but those a sweep
+    holds (PostgreSQL, SKIP LOCKED): waiting for one, while holding a case the sweep takes next,
+    was a deadlock; the sweep, which sees the change once it has the case, fires nothing it
+    should not."""
+    key = (ReminderMark.assessment_id, ReminderMark.threshold)
+    free = select(*key).where(*where).with_for_update(skip_locked=True)
+    uow.session.execute(delete(ReminderMark).where(tuple_(*key).in_(free)))
 
 
 def _marks_json(dialect: Any, firings: list[Firing]) -> str:
