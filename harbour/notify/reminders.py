@@ -638,11 +638,17 @@ def _escalate_all(uow: UnitOfWork, overdue: list[Due], fired_at: datetime) -> in
         ],
     )
     recorded = events.recorded(uow, events.CASE_ESCALATED, list(sources.values()))
-    for due, source in sources.items():
-        if (due.case_id, source) not in recorded:
-            events.record_new(
-                uow, due.case_id, events.CASE_ESCALATED, source, reason="overdue", point=due.point
-            )
+    with uow.inserting():
+        for due, source in sources.items():
+            if (due.case_id, source) not in recorded:
+                events.record_new(
+                    uow,
+                    due.case_id,
+                    events.CASE_ESCALATED,
+                    source,
+                    reason="overdue",
+                    point=due.point,
+                )
     return len(overdue)
 
 
