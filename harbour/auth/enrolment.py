@@ -13,6 +13,8 @@ from harbour.app import App, UnitOfWork
 from harbour.auth import passwords, totp
 from harbour.auth.sessions import end_all
 from harbour.auth.tokens import new_token, token_hash
+from harbour.db import upsert
+from harbour.db.base import new_id
 from harbour.db.models import Credential, Enrolment, Staff
 from harbour.domain.vocab import Lane, NotificationKind
 from harbour.errors import InvalidInput, NotFound
@@ -99,13 +101,15 @@ def credential_of(uow: UnitOfWork, staff: Staff) -> Credential:
     """The staff member's credential, locked until the caller's transaction ends: every caller
     changes it, and a sign-in's checks (a code's step used once, the delay, the lock) hold only
     if the attempts on one account run one after another."""
-    credential = uow.session.scalar(
-        select(Credential).where(Credential.staff_id == staff.id).with_for_update()
-    )
+    locked = select(Credential).where(Credential.staff_id == staff.id).with_for_update()
+    credential = uow.session.scalar(locked)
     if credential is None:
-        credential = Credential(staff_id=staff.id, totp_last_step=0, failed_streak=0)
-        uow.session.add(credential)
-        uow.session.flush()
+        # Made by whichever first attempt gets there; the others find it once it commits
+        # (two inserting it at once: one failed on the unique staff id, an error page).
+        fresh = {"id": new_id(), "staff_id": staff.id, "totp_last_step": 0, "failed_streak": 0}
+        insert = upsert.insert(uow.session, Credential).values(fresh)
+        uow.session.execute(insert.on_conflict_do_nothing(index_elements=["staff_id"]))
+        credential = uow.session.scalars(locked).one()
     return credential
 
 

@@ -380,6 +380,18 @@ def test_parallel_wrong_guesses_are_delayed_and_locked_as_one_after_another(
     }
 
 
+def test_parallel_first_attempts_on_an_account_never_enrolled_are_refused_as_one(
+    seeded: App, console: tuple[App, str]
+) -> None:
+    # cw2 has no credential row yet: each attempt's transaction would create it.
+    _, base = console
+    guesses = [{"handle": "cw2", "password": f"guess {n:02}", "code": "123456"} for n in range(8)]
+    assert set(at_once(base, guesses)) == {400}
+    credentials = seeded.run(lambda uow: uow.session.scalars(select(Credential)).all())
+    assert len([c for c in credentials if c.failed_streak]) == 1
+    assert len(audit_rows(seeded, "sign_in")) == 8
+
+
 def test_one_address_is_throttled_whatever_handles_it_tries(seeded: App, clock: FixedClock) -> None:
     web = client(seeded)
     secret = enrol(seeded, web, "cw1")
