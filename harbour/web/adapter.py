@@ -532,13 +532,13 @@ def assign(app: App, handle: str, ref: str, to: str) -> str:
     return done.caseworker
 
 
-def override(app: App, handle: str, ref: str, level: str, reason: str) -> str:
-    """``harbour override``: the level now in force."""
+def override(app: App, handle: str, ref: str, level: str, reason: str) -> int | None:
+    """``harbour override``: at imminent, the plan version holding the emergency protocol."""
     from harbour.assessments.overrides import override_level
 
     done = override_level(app, handle, ref, level, reason)
     after_commit(app)
-    return done.to_level
+    return done.protocol_on.version if done.protocol_on else None
 
 
 def schedule(app: App, handle: str, ref: str, weeks: int) -> list[dict[str, Any]]:

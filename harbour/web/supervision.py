@@ -157,7 +157,7 @@ async def override(request: Request, who: SignedIn) -> Response:
     typed = forms.values(form)
     ref = ref_of(request)
     try:
-        await call(
+        protocol_version = await call(
             adapter.override,
             harbour(request),
             who.handle,
@@ -170,7 +170,9 @@ async def override(request: Request, who: SignedIn) -> Response:
         return _override_page(request, who, typed, refusal)
     except Conflict as exc:
         return _override_page(request, who, typed, forms.conflict(exc))
-    return RedirectResponse(f"/cases/{ref}", status_code=303)
+    # At imminent, straight to the protocol's steps (the page names the version holding them).
+    to = f"/cases/{ref}/emergency" if protocol_version is not None else f"/cases/{ref}"
+    return RedirectResponse(to, status_code=303)
 
 
 @staff_page

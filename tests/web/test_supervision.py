@@ -101,6 +101,14 @@ def test_assign_override_and_schedule(seeded: App, clock: FixedClock) -> None:
         f"/cases/{case}/override", data={"csrf": csrf, "level": "high", "reason": "MKWHY known"}
     )
     assert done.status_code == 303 and status_of(seeded, reference)[1] == "high"
+    assert done.headers["location"] == f"/cases/{case}"
+    # To imminent: straight to the protocol's steps, on the version the override left them.
+    urgent = sup.post(
+        f"/cases/{case}/override", data={"csrf": csrf, "level": "imminent", "reason": "MKWHY"}
+    )
+    assert urgent.status_code == 303 and urgent.headers["location"] == f"/cases/{case}/emergency"
+    protocol = sup.get(urgent.headers["location"])
+    assert protocol.status_code == 200 and "They are on plan version " in protocol.text
     cw, _ = signed_in(seeded, clock, "cw2")
     assert (
         cw.post(
