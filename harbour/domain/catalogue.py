@@ -8,12 +8,14 @@ regulation, the emergency protocol, and the seed's other lists with their codes)
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from harbour.domain.datacheck import DataProblem, no_repeats
 from harbour.domain.vocab import (
@@ -37,6 +39,18 @@ SEED_LISTS: dict[str, type[StrEnum]] = {
     "threat_sources": ThreatKind,
     "persons_at_risk": PersonAtRisk,
 }
+
+
+# A number someone could call or text: three digits or more in a row (988, 211, a short code,
+# any part of 1-800-...). Single digits ("name 5 things you see") are no number to dial.
+_DIALLED = re.compile(r"\d{3,}")
+
+
+def hotlines_named(text: str, emergency_numbers: Iterable[str]) -> list[str]:
+    """The numbers ``text`` names that a youth copy without hotlines must not show: every one
+    but the emergency number's own, which stays on every copy."""
+    allowed = {run for number in emergency_numbers for run in _DIALLED.findall(number)}
+    return [number for number in _DIALLED.findall(text) if number not in allowed]
 
 
 class _Data(BaseModel):
@@ -94,7 +108,7 @@ class StrategyFile(_Data):
     strategies: list[Strategy] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _consistent(self) -> StrategyFile:
+    def _consistent(self, info: ValidationInfo) -> StrategyFile:
         codes = [
             (("emergency_protocol", i, "code"), step.code)
             for i, step in enumerate(self.emergency_protocol)
@@ -105,7 +119,49 @@ class StrategyFile(_Data):
             raise DataProblem(("strategies",), f"no strategies for phase: {', '.join(missing)}")
         for name, entries in self.seed_lists.items():
             _check_seed_list(name, entries)
+        # From the resources file (``harbour.reference.load_catalogue``); none given, even 911
+        # counts as a hotline: a load that forgot them refuses rather than lets one through.
+        emergency = (info.context or {}).get("emergency_numbers", ())
+        _check_youth_wording(self, emergency)
         return self
+
+
+def _check_youth_wording(data: StrategyFile, emergency: Iterable[str]) -> None:
+    """A youth copy without hotlines (a phone that may be monitored) names none."""
+    for loc, code, text, problem in _hidden_copy_wording(data):
+        if hotlines_named(text, emergency):
+            raise DataProblem(loc, f"{code}: {problem}")
+
+
+def _hidden_copy_wording(
+    data: StrategyFile,
+) -> Iterator[tuple[tuple[str | int, ...], str, str, str]]:
+    """Each youth wording a copy without hotlines shows (where it is, its entry's code, the
+    wording), and what to do should it name a hotline: a strategy's own wording for such a
+    copy, else its youth wording; a step's and an emergency step's, on every copy."""
+    for index, strategy in enumerate(data.strategies):
+        if strategy.youth_text_without_hotlines is None:
+            loc: tuple[str | int, ...] = ("strategies", index, "youth_text")
+            yield loc, strategy.code, strategy.youth_text, NEEDS_A_VARIANT
+        else:
+            loc = ("strategies", index, "youth_text_without_hotlines")
+            yield loc, strategy.code, strategy.youth_text_without_hotlines, NAMES_ONE
+        if strategy.step is not None:
+            loc = ("strategies", index, "step", "youth_text")
+            yield loc, strategy.code, strategy.step.youth_text, ON_EVERY_COPY
+    for index, step in enumerate(data.emergency_protocol):
+        yield ("emergency_protocol", index, "youth_text"), step.code, step.youth_text, ON_EVERY_COPY
+
+
+NAMES_ONE = "names a number to call or text"
+NEEDS_A_VARIANT = (
+    f"{NAMES_ONE}, which a youth copy without hotlines would show: "
+    "give youth_text_without_hotlines too, naming none"
+)
+ON_EVERY_COPY = (
+    f"{NAMES_ONE}, and this wording is on every youth copy, hotlines hidden or not: name none "
+    "here (a strategy's youth_text may, with youth_text_without_hotlines)"
+)
 
 
 def _check_seed_list(name: str, entries: list[SeedEntry]) -> None:
@@ -140,6 +196,12 @@ class ResourceFile(_Data):
         if not any(r.emergency for r in self.resources):
             raise DataProblem(("resources",), "one resource must be the emergency number")
         return self
+
+    @property
+    def emergency_numbers(self) -> frozenset[str]:
+        """What the emergency resource is called or texted at: on every copy, even one that
+        leaves the hotlines out."""
+        return frozenset(n for r in self.resources if r.emergency for n in (r.call, r.text) if n)
 
 
 @dataclass(frozen=True)

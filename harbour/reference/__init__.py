@@ -37,9 +37,15 @@ def load_instrument(settings: Settings) -> Instrument:
 
 
 def load_catalogue(settings: Settings) -> Catalogue:
-    """The agency's catalogue and resources files, or the built-in ones."""
-    strategies = load_model(StrategyFile, settings.catalogue_file or builtin("strategies.yaml"))
+    """The agency's catalogue and resources files, or the built-in ones. The strategies are
+    checked against the resources' emergency number: the one number a youth copy without
+    hotlines may name."""
     resources = load_model(ResourceFile, settings.resources_file or builtin("resources.yaml"))
+    strategies = load_model(
+        StrategyFile,
+        settings.catalogue_file or builtin("strategies.yaml"),
+        emergency_numbers=resources.emergency_numbers,
+    )
     return build_catalogue(strategies, resources)
 
 

@@ -7,6 +7,7 @@ we still never echo values). Loaded files are cached by path and modification ti
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,21 +28,25 @@ def builtin(name: str) -> Path:
     return shipped("harbour", "data") / name
 
 
-def load_model(model: type[M], path: Path) -> M:
-    """The file at ``path`` validated as ``model``; cached while the file is unchanged."""
+def load_model(model: type[M], path: Path, **context: Hashable) -> M:
+    """The file at ``path`` validated as ``model``, its validators given ``context`` (what
+    another file says that this one is checked against); cached while the file is unchanged."""
     try:
         stamp = path.stat().st_mtime_ns
     except OSError as exc:
         raise InvalidInput([(str(path), f"cannot be read ({exc.strerror})")]) from None
-    return _load_cached(model, str(path.resolve()), stamp)  # type: ignore[return-value]
+    given = tuple(sorted(context.items()))
+    return _load_cached(model, str(path.resolve()), stamp, given)  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=32)
-def _load_cached(model: type[BaseModel], path: str, _stamp: int) -> BaseModel:
+def _load_cached(
+    model: type[BaseModel], path: str, _stamp: int, context: tuple[tuple[str, Hashable], ...]
+) -> BaseModel:
     text = read_text(Path(path), code="bad_data_file")
     data = _parse_yaml(path, text)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=dict(context))
     except DataProblem as exc:
         where = f"{path}:{_line_of(_compose(text), exc.loc)}"
         raise InvalidInput(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harbour.domain.catalogue import Catalogue
+from harbour.domain.catalogue import Catalogue, hotlines_named
 from harbour.domain.vocab import PersonAtRisk, Phase, StepOwner
 from harbour.errors import InvalidInput, NotFound
 from harbour.reference import load_catalogue
@@ -95,16 +95,85 @@ def test_strategies_are_complete_and_youth_wording_is_discreet(catalogue: Catalo
 
 def test_youth_wording_naming_a_hotline_has_one_naming_none(catalogue: Catalogue) -> None:
     # The youth's copy for a phone that may be monitored names no hotline, in its wording too.
+    emergency = [n for r in catalogue.resources if r.emergency for n in (r.call, r.text) if n]
     numbers = {n for r in catalogue.resources if not r.emergency for n in (r.call, r.text) if n}
+    assert all(hotlines_named(number, emergency) for number in numbers)  # the rule finds each
 
     def names_one(text: str) -> bool:
-        return any(number in text for number in numbers)
+        return bool(hotlines_named(text, emergency))
 
     for s in catalogue.strategies.values():
         assert not names_one(s.youth_wording(hide_hotlines=True)), s.code
         assert not (s.step and names_one(s.step.youth_text)), s.code
     assert not [e.code for e in catalogue.emergency_protocol.values() if names_one(e.youth_text)]
     assert "988" in catalogue.strategy("calm.safe_person").youth_wording(hide_hotlines=False)
+    assert names_one("call or text 988") and not names_one("call 911; name 5 things you see")
+
+
+AGENCY_LINE = "call the youth line on 1-800-555-0199 any time"
+SAFE_PERSON = 'youth_text_without_hotlines: "When it gets hard, reach out to someone safe."'
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "problem"),
+    [
+        (
+            f"    {SAFE_PERSON}\n",
+            "",
+            "strategies.{safe_person}.youth_text: calm.safe_person: names a number to call or "
+            "text, which a youth copy without hotlines would show: give "
+            "youth_text_without_hotlines too",
+        ),
+        (
+            SAFE_PERSON,
+            f'youth_text_without_hotlines: "Reach out to someone safe, or {AGENCY_LINE}."',
+            "strategies.{safe_person}.youth_text_without_hotlines: calm.safe_person: "
+            "names a number to call or text",
+        ),
+        (
+            'youth_text: "Get your bag ready."',
+            f'youth_text: "Get your bag ready, and {AGENCY_LINE}."',
+            "strategies.3.step.youth_text: leave.go_bag: names a number to call or text, and "
+            "this wording is on every youth copy",
+        ),
+        (
+            'youth_text: "Staff will help you get to a safe place to stay today."',
+            f'youth_text: "Staff will help you get somewhere safe today; {AGENCY_LINE}."',
+            "emergency_protocol.1.youth_text: emergency.shelter: names a number",
+        ),
+    ],
+)
+def test_an_agency_catalogue_naming_a_hotline_a_hidden_copy_would_show_is_refused(
+    tmp_path: Path, catalogue: Catalogue, replace: str, by: str, problem: str
+) -> None:
+    """The built-in catalogue's rule, checked at load: an agency's youth wording that names a
+    number to call or text (988, a phone number) where a youth copy with the hotlines hidden
+    would show it is refused, naming the entry, its field and its line."""
+    text = (DATA / "strategies.yaml").read_text(encoding="utf-8")
+    assert text.count(replace) == 1
+    path = tmp_path / "ours.yaml"
+    path.write_text(text.replace(replace, by), encoding="utf-8")
+    with pytest.raises(InvalidInput) as refused:
+        load_catalogue(Settings(catalogue_file=path))
+    safe_person = list(catalogue.strategies).index("calm.safe_person")
+    message = str(refused.value)
+    assert problem.format(safe_person=safe_person) in message, message
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if by:
+        assert f"ours.yaml:{1 + next(i for i, t in enumerate(lines) if by in t)}: " in message
+
+
+def test_the_resources_emergency_number_is_the_one_a_hidden_copy_may_name(
+    tmp_path: Path,
+) -> None:
+    """The resources file says which number stays on every copy: against one whose emergency
+    number is another, the catalogue's own "call 911" names a hotline."""
+    text = (DATA / "resources.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "resources.yaml"
+    path.write_text(text.replace('call: "911"', 'call: "112"', 1), encoding="utf-8")
+    with pytest.raises(InvalidInput) as refused:
+        load_catalogue(Settings(resources_file=path))
+    assert "strategies.0.youth_text: leave.call_911: names a number" in str(refused.value)
 
 
 def test_emergency_protocol_names_shelter_and_law_enforcement(catalogue: Catalogue) -> None:
