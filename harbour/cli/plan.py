@@ -154,7 +154,8 @@ StepVersion = Annotated[
     typer.Option(
         "--version",
         help="The version the step is on (ITEM numbered as there); default the latest, or for "
-        "an emergency step's key the newest version holding it.",
+        "an emergency step's key the newest version holding it. An earlier version: for an "
+        "emergency step only.",
     ),
 ]
 

@@ -18,6 +18,25 @@ def progress_key(version_number: int, key: str, section: str) -> str:
     return f"{key}@v{version_number}" if section == PlanSection.EMERGENCY else key
 
 
+def not_recordable(section: str, state: str, *, latest: bool) -> str | None:
+    """Why progress on an item of a version (``latest``: the case's newest) is not recorded
+    there; None: it is. Only a step on the plan is done. A step's progress is the case's, its
+    key the same on every version, so it is recorded on the latest, the version that says
+    whether it is still on the plan: an older one may hold it agreed where the latest rejected
+    or left it out, and done, it would come back. An emergency step's progress is its own
+    version's, so it is recorded on whichever version holds it."""
+    if section not in ACTIONABLE:
+        return "not a step: only steps and emergency steps are done"
+    if state == ItemState.REJECTED:
+        return "a rejected step is not on the plan"
+    if not latest and section != PlanSection.EMERGENCY:
+        return (
+            "only an emergency step is recorded on an earlier version: "
+            "record this step on the latest version (no --version)"
+        )
+    return None
+
+
 def carried(progress: str) -> bool:
     """Whether a progress key is a step's that carries into later versions."""
     return "@v" not in progress

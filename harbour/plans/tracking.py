@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from harbour.access import Actor, agency_today, may, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Case, Plan, PlanItem, StepProgress
-from harbour.domain.steps import ACTIONABLE, carried, overdue, progress_key
-from harbour.domain.vocab import ItemState, PlanSection, PlanStatus
+from harbour.domain.steps import carried, not_recordable, overdue, progress_key
+from harbour.domain.vocab import PlanSection, PlanStatus
 from harbour.errors import InvalidInput, NotFound
 from harbour.plans import opaque
 from harbour.plans.progress import done_as_of
@@ -48,12 +48,13 @@ def mark(
     """Record a step done (or, ``done=False``, not done after all: an undo of a mistake), and
     the version it was found in: ``version``, else the latest, else for an emergency step's key
     the newest version holding it (see ``step_of``). Also on a final version: progress is not
-    part of the version. Marking twice records once."""
+    part of the version; but on an earlier version only for an emergency step
+    (``not_recordable``). Marking twice records once."""
     plan, row = step_of(uow, case, ref, version)
-    if row.section not in ACTIONABLE:
-        raise InvalidInput([("ITEM", "not a step: only steps and emergency steps are done")])
-    if row.state == ItemState.REJECTED:
-        raise InvalidInput([("ITEM", "a rejected step is not on the plan")])
+    newest = latest_plan(uow, case)
+    why = not_recordable(row.section, row.state, latest=newest is not None and newest.id == plan.id)
+    if why is not None:
+        raise InvalidInput([("ITEM", why)])
     key = progress_key(plan.version_number, row.key, row.section)
     if (key in done_as_of(uow, case.id, uow.now())) != done:
         last = uow.session.scalar(

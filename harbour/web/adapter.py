@@ -12,6 +12,7 @@ from harbour.cases.caseload import caseload_page
 from harbour.cases.reads import AuditRow, audit_trail, show_case, system_audit
 from harbour.clock import local_time
 from harbour.domain import refs
+from harbour.domain.steps import not_recordable
 from harbour.domain.vocab import MissingStepKind, PlanSection
 from harbour.notify import alerts
 from harbour.orchestration.pipeline import after_commit
@@ -349,7 +350,8 @@ def workbench(app: App, handle: str, ref: str, version: int | None) -> dict[str,
 
     plan = show(app, handle, ref, version)
     lines = versions(app, handle, ref)
-    draft = plan.status == "draft" and plan.version_number == lines[-1].number
+    latest = plan.version_number == lines[-1].number
+    draft = plan.status == "draft" and latest
     sections: list[dict[str, Any]] = []
     for section in PlanSection:
         items = [
@@ -362,6 +364,8 @@ def workbench(app: App, handle: str, ref: str, version: int | None) -> dict[str,
                 "done": item.done_at is not None,
                 "written": item.written,
                 "required": section == PlanSection.EMERGENCY,
+                # ``harbour plan done`` records it on this version (the same rule refuses)
+                "recordable": not_recordable(section, item.state, latest=latest) is None,
             }
             for item in plan.section(section, include_rejected=True)
         ]

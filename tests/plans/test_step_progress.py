@@ -189,6 +189,30 @@ def test_emergency_steps_stay_recordable_on_their_version_after_a_newer_one(
     assert not [e for e in audited if e["action"].startswith("plan.step")]
 
 
+def test_a_step_is_recorded_on_the_latest_version_only_an_emergency_step_on_an_earlier(
+    seeded: App, ref: str, clock: FixedClock
+) -> None:
+    """A step's progress is the case's, whichever version holds it: recorded on an earlier
+    version, a step the latest version rejected would come back, done, in the next one. So
+    `plan done --version N` records only an emergency step on an earlier version (its progress
+    is its version's own), as the console offers; a step is recorded on the latest."""
+    key = dated_step(seeded, ref)
+    ok(seeded, "plan", "finalize", ref, "--accept-rest", "--as", "cw1")
+    clock.advance(timedelta(days=3))
+    assess(seeded, ref)  # version 2: the step carried, agreed
+    ok(seeded, "plan", "reject", ref, key, "--as", "cw1")  # and no longer wanted
+    trail = len(ok(seeded, "audit", ref, "--as", "sup"))
+    for command in ("done", "undo"):
+        refused = invoke(seeded, "plan", command, ref, key, "--version", "1", "--as", "cw1")
+        assert refused.exit_code == 2, refused.stdout
+        assert "only an emergency step is recorded on an earlier version" in refused.stderr
+    latest = invoke(seeded, "plan", "done", ref, key, "--as", "cw1")
+    assert latest.exit_code == 2 and "a rejected step is not on the plan" in latest.stderr
+    assert steps(seeded, ref, 1)[key].done_at is None  # type: ignore[attr-defined]
+    audited = ok(seeded, "audit", ref, "--as", "sup")[trail:]
+    assert not [e for e in audited if e["action"].startswith("plan.step")]
+
+
 def test_final_copies_and_plan_render_agree_whatever_is_done_later(
     seeded: App, ref: str, clock: FixedClock
 ) -> None:

@@ -10,11 +10,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from harbour.app import App
 from harbour.clock import FixedClock
-from harbour.db.models import AuditEvent, Plan
+from harbour.db.models import AuditEvent, Plan, StepProgress
 from harbour.domain.refs import short_form
 from harbour.plans.opaque import detail, shown_key
 from harbour.plans.snapshot import plan_items
@@ -624,3 +624,35 @@ def test_an_emergency_step_is_recorded_on_its_version_after_a_newer_one(
     assert undone.status_code == 200 and "Recorded not done" in undone.text
     assert f'action="/cases/{case}/steps/{steps[1]}/done"' in undone.text
     assert '<span class="done">done</span>' not in web.get(back).text
+
+
+def test_a_step_of_an_earlier_version_is_not_recorded_there_as_plan_done_refuses(
+    seeded: App, clock: FixedClock, worked: tuple[Any, str, str]
+) -> None:
+    """Version 1 final, version 2 drafted: version 1's workbench offers no step to record (only
+    an emergency step is recorded on an earlier version), and a form posted anyway is refused
+    by the same rule as ``plan done --version 1``, writing nothing; version 2's offers it."""
+    _, case, reference = worked
+    invoke(seeded, "plan", "finalize", reference, "--accept-rest", "--as", "cw1")
+    clock.advance(timedelta(days=3))
+    assess_just_left(seeded, reference)
+    web, _ = signed_in(seeded, clock, "cw1")  # days on: signed in afresh
+    step = next(k for k, v in items(seeded, reference, 2).items() if k.startswith("step:"))
+    first = web.get(f"/cases/{case}/plan?version=1").text
+    assert "/done" not in first and "/undo" not in first
+    assert f'action="/cases/{case}/steps/{step}/done"' in web.get(f"/cases/{case}/plan").text
+    back = f"/cases/{case}/plan?version=1"
+    before = counts(seeded), progress(seeded)
+    refused = web.post(
+        f"/cases/{case}/steps/{step}/done",
+        data={"csrf": csrf_of(web, back), "back": back, "version": "1"},
+    )
+    assert refused.status_code == 400, refused.text[-800:]
+    assert "only an emergency step is recorded on an earlier version" in refused.text
+    assert (counts(seeded), progress(seeded)) == before
+
+
+def progress(app: App) -> int:
+    return int(
+        app.run(lambda uow: uow.session.scalar(select(func.count()).select_from(StepProgress)))
+    )
