@@ -45,7 +45,8 @@ def _decide(ref: str, item: str, state: str, actor: str | None, as_json: bool) -
 
 @plan_cli.command("accept")
 def plan_accept(ref: Ref, item: Item, actor: As = None, as_json: Json = False) -> None:
-    """Accept a suggested item of the latest draft."""
+    """Accept a suggested item of the latest draft. A step whose due date has gone by is
+    refused until `plan edit --due` gives it a new one (or `--no-due` none)."""
     _decide(ref, item, "accepted", actor, as_json)
 
 
@@ -209,7 +210,8 @@ def plan_finalize(
 ) -> None:
     """Freeze the latest draft: the version can no longer change. Suggestions still undecided
     are never dropped silently: finalizing is refused with their list unless you accept the rest
-    or leave them out by name (or all); the emergency protocol cannot be left out."""
+    or leave them out by name (or all); the emergency protocol cannot be left out. A step
+    --accept-rest would accept past its due date is refused, as `plan accept` refuses it."""
     from harbour.plans.actions import finalize
     from harbour.plans.store import Undecided
 

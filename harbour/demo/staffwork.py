@@ -6,13 +6,22 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from harbour.access import Actor, agency_today, audit, on_case
 from harbour.app import App, UnitOfWork
-from harbour.db.models import Alert, Assessment, Case, OutboxMessage, Plan, ReminderMark, Staff
+from harbour.db.models import (
+    Alert,
+    Assessment,
+    Case,
+    OutboxMessage,
+    Plan,
+    PlanItem,
+    ReminderMark,
+    Staff,
+)
 from harbour.demo.cast import Addition
 from harbour.domain.steps import ON_THE_PLAN
 from harbour.domain.vocab import AssessmentStatus, ItemState, OutboxStatus, PlanSection, StepOwner
@@ -34,8 +43,9 @@ def review_and_finalize(
     app: App, handle: str, ref: str, declines: frozenset[str], additions: Sequence[Addition]
 ) -> Review:
     """The caseworker goes through the latest draft with the youth: accepts each suggestion the
-    youth wants, rejects the others, writes in ``additions``, records the staff's own steps due
-    by now as done, and finalises the version, every suggestion decided."""
+    youth wants (a step whose date went by with a new one, ``_dated_again``), rejects the
+    others, writes in ``additions``, records the staff's own steps due by now as done, and
+    finalises the version, every suggestion decided."""
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> Review:
         plan = planning.draft_of(uow, case)
@@ -48,6 +58,7 @@ def review_and_finalize(
                 planning.decide(uow, case, row.key, ItemState.REJECTED)
                 rejected += 1
             else:
+                _dated_again(uow, actor, case, plan, row)
                 planning.decide(uow, case, row.key, ItemState.ACCEPTED)
                 accepted += 1
             audit(uow, actor, f"plan.item.{row.state}", case.id, item=row.key)
@@ -60,6 +71,18 @@ def review_and_finalize(
         return Review(plan.version_number, accepted, rejected, len(additions), steps_done)
 
     return on_case(app, handle, ref, "case.plan", work)
+
+
+def _dated_again(uow: UnitOfWork, actor: Actor, case: Case, plan: Plan, row: PlanItem) -> None:
+    """A step suggested again after its date went by is given a new one before it is accepted,
+    as far off as the catalogue gives it when first suggested."""
+    if not planning.late_once_accepted(uow, plan, [row]):
+        return
+    step = uow.reference.catalogue.strategy(opaque.shown_code(uow, row) or "").step
+    days = step.due_days if step is not None else None
+    due = agency_today(uow, case.agency_id) + timedelta(days=days) if days is not None else None
+    planning.edit_step(uow, case, row.key, None, due)
+    audit(uow, actor, "plan.item.edit", case.id, item=row.key)
 
 
 STAFF_OWNERS = frozenset({StepOwner.CASEWORKER, StepOwner.AGENCY})

@@ -231,8 +231,9 @@ def _steps_kept(dropped: Sequence[ProposedItem], done: frozenset[str]) -> list[P
     records what the youth did. A step accepted but not done is suggested again, not kept as
     accepted: it was agreed for a situation that has passed (a go bag, once the youth has left),
     so staff decide with the youth whether it still fits, and finalizing will not drop it
-    silently; as a suggestion it is not counted overdue meanwhile. Undecided and rejected steps
-    go, as a suggestion the situation no longer calls for does."""
+    silently; as a suggestion it is not counted overdue meanwhile, and once its date has gone by
+    it is accepted again only with a new one. Undecided and rejected steps go, as a suggestion
+    the situation no longer calls for does."""
     return [
         replace(step, state=ItemState.ACCEPTED if step.key in done else ItemState.SUGGESTED)
         for step in dropped

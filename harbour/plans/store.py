@@ -7,7 +7,7 @@ starts a new one. Reading a version back is ``harbour.plans.snapshot``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -21,6 +21,7 @@ from harbour.cases import milestones
 from harbour.db.base import new_id
 from harbour.db.models import Assessment, Case, Person, Plan, PlanItem
 from harbour.domain.composition import ADDED_PREFIX, ProposedItem
+from harbour.domain.steps import ON_THE_PLAN, overdue, progress_key
 from harbour.domain.text import is_digits
 from harbour.domain.vocab import (
     ItemState,
@@ -31,6 +32,7 @@ from harbour.domain.vocab import (
 )
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.plans import opaque
+from harbour.plans.progress import done_as_of
 from harbour.plans.snapshot import freeze_people, numbered_items, plan_items
 
 MAX_STEP_AHEAD = timedelta(days=5 * 365)  # a step further off than that is a typing slip
@@ -207,13 +209,16 @@ def find_item(uow: UnitOfWork, plan: Plan, ref: str) -> PlanItem:
 
 
 def decide(uow: UnitOfWork, case: Case, ref: str, state: ItemState) -> PlanItem:
-    """Accept or reject an item of the draft; the emergency protocol is not optional."""
+    """Accept or reject an item of the draft; the emergency protocol is not optional, and a
+    step is not accepted past its due date (``late_once_accepted``)."""
     if state not in (ItemState.ACCEPTED, ItemState.REJECTED):
         raise InvalidInput([("state", "must be accepted or rejected")])
     plan = draft_of(uow, case)
     row = find_item(uow, plan, ref)
     if state == ItemState.REJECTED and _required(uow, row):
         raise Conflict("item_required", "emergency steps and the emergency number stay on a plan")
+    if state == ItemState.ACCEPTED and (late := late_once_accepted(uow, plan, [row])):
+        raise InvalidInput(late)
     if row.state != ItemState.ADDED:
         row.state = state
     elif state == ItemState.REJECTED:
@@ -290,6 +295,38 @@ def edit_step(
     return row
 
 
+def late_once_accepted(
+    uow: UnitOfWork, plan: Plan, rows: Sequence[PlanItem]
+) -> list[tuple[str, str]]:
+    """(key, why) for each step of ``rows`` that accepting now would put on the plan overdue at
+    once. A step keeps its due date from version to version, so one agreed for a situation that
+    has passed comes back, suggested again, with a date that may have gone by: staff give it a
+    new one, or none, as for a step they add, rather than accept it late."""
+    if not rows:
+        return []
+    case = uow.session.get_one(Case, plan.case_id)
+    today = agency_today(uow, case.agency_id)
+    done = done_as_of(uow, case.id, uow.now())
+    return [
+        _was_due(opaque.shown_key(uow, row), row.due_on, today)
+        for row in rows
+        if row.state not in ON_THE_PLAN
+        and row.due_on is not None
+        and overdue(row.section, ItemState.ACCEPTED, row.due_on, today, _done(plan, row, done))
+    ]
+
+
+def _was_due(key: str, due_on: date, today: date) -> tuple[str, str]:
+    return key, (
+        f"was due {due_on.isoformat()}, before today ({today.isoformat()}): give it a new due "
+        f"date, or none, first (plan edit {key} --due YYYY-MM-DD, or --no-due)"
+    )
+
+
+def _done(plan: Plan, row: PlanItem, done: Mapping[str, object]) -> bool:
+    return progress_key(plan.version_number, row.key, row.section) in done
+
+
 def _check_step(uow: UnitOfWork, case: Case, owner: StepOwner | None, due_on: date | None) -> None:
     problems = []
     if owner is None:
@@ -355,7 +392,8 @@ def settle_undecided(uow: UnitOfWork, plan: Plan, choice: Undecided) -> Settled:
     """Apply staff's choice to the draft's undecided suggestions; nothing is dropped silently.
     A suggestion left out is not a staff rejection, so the next version suggests it again. The
     emergency protocol and the emergency number cannot be left out. Refused (InvalidInput,
-    listing each undecided item) when some stay undecided."""
+    listing each undecided item) when some stay undecided, and (listing each) when a step the
+    rest accepts has gone past its due date (``late_once_accepted``)."""
     if choice.accept_rest and choice.leave_out_rest:
         raise InvalidInput([("--accept-rest", "choose either --accept-rest or --leave-out-rest")])
     rows = {opaque.shown_key(uow, row): row for row in plan_items(uow, plan)}
@@ -383,6 +421,10 @@ def settle_undecided(uow: UnitOfWork, plan: Plan, choice: Undecided) -> Settled:
             code="undecided_items",
         )
     accepted = rest if choice.accept_rest else []
+    if late := late_once_accepted(uow, plan, [rows[key] for key in accepted]):
+        raise InvalidInput(
+            [(key, f"{why}, or leave it out (--leave-out {key})") for key, why in late]
+        )
     left_out = sorted(left) + ([] if choice.accept_rest else rest)
     for key in accepted:
         rows[key].state = ItemState.ACCEPTED

@@ -472,9 +472,9 @@ async def plan_change(request: Request, who: SignedIn) -> Response:
         done = await call(adapter.plan_change, harbour(request), who.handle, ref, what, **values)
     except InvalidInput as exc:
         refusal = forms.refusal(exc, WORKBENCH_FIELDS, SERVICE_NAMES)
-        if swap:
-            item = values["item"]
-            return await _swapped(request, who, ref, item, refusal=refusal, typed=typed)
+        if swap:  # the item's edit form opens: a step accepted past its date needs a new one
+            item, edited = values["item"], typed if what == "edit" else None
+            return await _swapped(request, who, ref, item, refusal=refusal, typed=edited)
         if in_place:
             return await _in_place(request, who, ref, what, refusal=refusal, typed=typed)
         return await _workbench_page(request, who, None, typed=typed, refusal=refusal)

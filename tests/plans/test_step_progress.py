@@ -5,7 +5,8 @@ stored copies and `plan render` agree, byte for byte, whatever is done later."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import json
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -142,6 +143,57 @@ def test_steps_done_or_agreed_outlive_a_change_of_situation(
     assert "suggested" in exit_plan and "DONE" not in exit_plan
     refused = invoke(seeded, "plan", "finalize", reference, "--as", "cw1")
     assert refused.exit_code == 2 and "step:leave.escape_route" in refused.stderr
+
+
+def test_a_step_agreed_again_after_its_date_went_by_is_asked_for_a_new_one(
+    seeded: App, tmp_path: Path, clock: FixedClock
+) -> None:
+    """Considering leaving, then two weeks on just left: the exit plan and the hotline call,
+    agreed but not done, come back as suggestions with their dates gone by. Accepting either
+    (`plan accept`, `plan finalize --accept-rest`) is refused, naming each step and what to
+    pass, and changes nothing; given a new date, or none, each is accepted, and the final
+    version has no step overdue at once."""
+    reference = referred_case(seeded, tmp_path, "SD", situation="considering_leaving")
+    considering = safest(seeded) | {"situation": "considering_leaving"}
+    submit_assessment(seeded, "cw1", reference, "initial_contact", considering)
+    ok(seeded, "plan", "done", reference, "step:leave.go_bag", "--as", "cw1")
+    ok(seeded, "plan", "finalize", reference, "--accept-rest", "--as", "cw1")
+    agreed = {k: i.due_on for k, i in steps(seeded, reference).items()}  # type: ignore[attr-defined]
+    clock.advance(timedelta(days=14))
+    just_left = safest(seeded) | {"situation": "just_left"}
+    submit_assessment(seeded, "cw1", reference, "planning_meeting", just_left)
+    late = ["step:leave.escape_route", "step:leave.hotline"]
+    before = show(seeded, "cw1", reference)
+    assert [i.state for k, i in steps(seeded, reference).items() if k in late] == [
+        ItemState.SUGGESTED
+    ] * 2
+
+    refused = invoke(
+        seeded, "plan", "finalize", reference, "--accept-rest", "--as", "cw1", "--json"
+    )
+    assert refused.exit_code == 2, refused.stdout
+    problems = {p["field"]: p["reason"] for p in json.loads(refused.stderr)["problems"]}
+    assert sorted(problems) == late
+    exit_plan = late[0]
+    assert problems[exit_plan] == (
+        f"was due {agreed[exit_plan].isoformat()}, before today (2026-03-16): give it a new due "
+        f"date, or none, first (plan edit {exit_plan} --due YYYY-MM-DD, or --no-due), "
+        f"or leave it out (--leave-out {exit_plan})"
+    )
+    accepted = invoke(seeded, "plan", "accept", reference, exit_plan, "--as", "cw1")
+    assert accepted.exit_code == 2 and f"{exit_plan}: was due" in accepted.stderr
+    assert show(seeded, "cw1", reference) == before  # nothing changed
+
+    ok(seeded, "plan", "edit", reference, exit_plan, "--due", "2026-03-23", "--as", "cw1")
+    ok(seeded, "plan", "accept", reference, exit_plan, "--as", "cw1")
+    ok(seeded, "plan", "edit", reference, late[1], "--no-due", "--as", "cw1")
+    ok(seeded, "plan", "finalize", reference, "--accept-rest", "--as", "cw1")
+    final = steps(seeded, reference)
+    assert [(final[k].state, final[k].due_on) for k in late] == [  # type: ignore[attr-defined]
+        (ItemState.ACCEPTED, date(2026, 3, 23)),
+        (ItemState.ACCEPTED, None),
+    ]
+    assert ok(seeded, "case", "show", reference, "--as", "cw1")["steps_overdue"] == []
 
 
 def test_emergency_steps_stay_recordable_on_their_version_after_a_newer_one(

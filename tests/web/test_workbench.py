@@ -6,7 +6,7 @@ the script (static/swap.js), each answered in place. Each test runs on SQLite an
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -656,3 +656,49 @@ def progress(app: App) -> int:
     return int(
         app.run(lambda uow: uow.session.scalar(select(func.count()).select_from(StepProgress)))
     )
+
+
+EXIT_PLAN = "step:leave.escape_route"
+
+
+def carried_past_its_date(app: App, clock: FixedClock) -> str:
+    """A case whose version 1 (considering leaving) agreed the exit plan, due in a week, and
+    whose version 2, drafted two weeks on (just left), suggests it again, its date gone by."""
+    from harbour.assessments.submit import submit_assessment
+    from tests.cli.helpers import safest
+
+    reference = new_case(app).reference
+    considering = safest(app) | {"situation": "considering_leaving"}
+    submit_assessment(app, "cw1", reference, "initial_contact", considering)
+    invoke(app, "plan", "finalize", reference, "--accept-rest", "--as", "cw1")
+    clock.advance(timedelta(days=14))
+    just_left = safest(app) | {"situation": "just_left"}
+    submit_assessment(app, "cw1", reference, "planning_meeting", just_left)
+    return reference
+
+
+def test_a_step_accepted_past_its_date_opens_its_date_to_change(
+    seeded: App, clock: FixedClock
+) -> None:
+    """Accepting a step suggested again after its date went by is refused, as by ``plan
+    accept``, writing nothing: the item's form to change its date opens, showing its owner and
+    the date gone by; saved with a new date, the step is accepted."""
+    reference = carried_past_its_date(seeded, clock)
+    case = short_form(reference)
+    web, _ = signed_in(seeded, clock, "cw1")
+    html, csrf = page_of(web, case)
+    assert "; due 2026-03-09" in html
+    base = {"csrf": csrf, "version": "2", "item": EXIT_PLAN}
+    before = counts(seeded)
+    refused = web.post(f"/cases/{case}/plan/accept", data=base, headers=SWAP)
+    assert refused.status_code == 400, refused.text[-800:]
+    assert "was due 2026-03-09, before today (2026-03-16): give it a new due date" in refused.text
+    assert '<details class="edit" open>' in refused.text
+    assert 'name="due" type="date" value="2026-03-09"' in refused.text
+    assert '<option value="youth" selected>' in refused.text
+    assert counts(seeded) == before and items(seeded, reference, 2)[EXIT_PLAN][0] == "suggested"
+    edited = base | {"owner": "youth", "due": "2026-03-20"}
+    assert web.post(f"/cases/{case}/plan/edit", data=edited, headers=SWAP).status_code == 200
+    accepted = web.post(f"/cases/{case}/plan/accept", data=base, headers=SWAP)
+    assert accepted.status_code == 200 and "Accepted" in accepted.text
+    assert items(seeded, reference, 2)[EXIT_PLAN][::2] == ("accepted", date(2026, 3, 20))
