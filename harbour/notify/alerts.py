@@ -14,7 +14,7 @@ Only imminent threats and overdue visit check-ins (and their escalations) take t
 someone may be in danger now, and neither comes by the hundred; that lane is oldest-first, and a
 sweep can open hundreds of overdue escalations at once, which must not queue ahead of them.
 A visit's alert belongs to no case (``agency_id`` says whose it is): its ladder is the buddy,
-the supervisors, then on-call. A missing youth's step alerts climb from the caseworker and
+the supervisors, then on-call, never the staff member not back. A missing youth's step alerts climb from the caseworker and
 supervisors (deadline near) or on-call and supervisors (deadline passed) to the admins.
 """
 
@@ -77,6 +77,18 @@ def _buddy(uow: UnitOfWork, alert: Alert) -> list[str]:
     return recipients.visit_buddy(uow, alert.id)
 
 
+def _but_the_visitor(tier: Tier) -> Tier:
+    """A tier of a visit's alert without the staff member not back (a supervisor, or on call):
+    paging the one who may be in danger reaches nobody who can act, and a tier of them alone
+    held the alert there an ``alert_ack_timeout`` (the top tier: for good)."""
+
+    def step(uow: UnitOfWork, alert: Alert) -> list[str]:
+        visitor = recipients.visitor(uow, alert.id)
+        return [person for person in tier(uow, alert) if person != visitor]
+
+    return step
+
+
 def _caseworker_and_supervisors(uow: UnitOfWork, alert: Alert) -> list[str]:
     case = uow.session.get(Case, alert.case_id) if alert.case_id else None
     worker = recipients.caseworker_or_supervisors(uow, case) if case is not None else []
@@ -87,8 +99,9 @@ LADDERS: dict[str, tuple[Tier, ...]] = {
     AlertKind.IMMINENT_THREAT: (_oncall_and_supervisors, _supervisors, _admins),
     AlertKind.OVERDUE_ESCALATION: (_supervisors, _admins),
     AlertKind.RISK_RAISED: (_supervisors, _admins),
-    # A staff member not back from a visit: their buddy at once, then supervisors, then on-call.
-    AlertKind.VISIT_OVERDUE: (_buddy, _supervisors, _on_call),
+    # A staff member not back from a visit: their buddy at once, then supervisors, then on-call
+    # (those two without the visitor, who may be either).
+    AlertKind.VISIT_OVERDUE: (_buddy, _but_the_visitor(_supervisors), _but_the_visitor(_on_call)),
     AlertKind.MISSING_STEPS_DUE: (_caseworker_and_supervisors, _supervisors, _admins),
     AlertKind.MISSING_STEPS_OVERDUE: (_oncall_and_supervisors, _supervisors, _admins),
 }
@@ -332,8 +345,8 @@ def _climb_all(uow: UnitOfWork, due: list[Alert], now: datetime) -> int:
 
 def _tiers_by_agency() -> Callable[[UnitOfWork, Alert, int], list[str]]:
     """A tier lookup for many alerts in one transaction (``_page``'s ``tier``): the people of a
-    tier that follows from the agency alone (``_BY_AGENCY``) looked up once per agency, a buddy
-    or a caseworker for each alert."""
+    tier that follows from the agency alone (``_BY_AGENCY``) looked up once per agency, a buddy,
+    a caseworker or a tier without a visitor for each alert."""
     found: dict[tuple[Tier, str], list[str]] = {}
 
     def tier(uow: UnitOfWork, alert: Alert, number: int) -> list[str]:

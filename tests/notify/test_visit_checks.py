@@ -204,3 +204,29 @@ def test_the_commands(napp: App, clock: FixedClock) -> None:
     assert invoke(napp, "visit", "extend", "--as", "cw1").exit_code == 0
     back = invoke(napp, "visit", "back", "--as", "cw1", "--json")
     assert back.exit_code == 0 and '"back_at"' in back.stdout
+
+
+def test_a_supervisor_not_back_is_not_the_one_paged_about_it(
+    napp: App, clock: FixedClock, mail: Routes, smtp: SmtpServer
+) -> None:
+    # sup, the agency's one supervisor and on call, goes out with no buddy (no other supervisor
+    # to default to); coord is on call too. The supervisors' tier was sup alone: the person not
+    # back was the only one paged, and coord heard only after the ack timeout (10 minutes).
+    from sqlalchemy import update
+
+    from harbour.db.models import Staff
+
+    napp.run(
+        lambda uow: uow.session.execute(
+            update(Staff).where(Staff.handle == "coord").values(on_call=True)
+        )
+    )
+    view = _start(napp, "sup")
+    assert view.buddy is None
+    _minute_by_minute(napp, clock, view.deadline_at - START + timedelta(minutes=2))
+    alert = _alert(napp)
+    assert len(_mails(smtp, "coord")) == 1 and alert.id[:8] in _mails(smtp, "coord")[0]
+    assert {r.recipient for r in rows(napp, alert_id=alert.id)} == {"coord"}
+    _minute_by_minute(napp, clock, view.deadline_at - START + timedelta(hours=1))
+    assert _mails(smtp, "sup") == []  # never the one who is not back
+    assert acknowledge(napp, "coord", alert.id).acknowledged_by == "coord"
