@@ -54,4 +54,7 @@ def _date_time(written: str, zone: ZoneInfo) -> datetime:
         raise ValueError("not a time (write 2026-03-02 09:00, 09:00, or ISO 8601)") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # a date at the calendar's edge whose UTC moment is past it
+        raise ValueError("must be within a year of now") from None

@@ -353,3 +353,30 @@ def test_the_missing_page_is_for_those_who_work_the_case(seeded: App, clock: Fix
     assert sup.post(f"/cases/{case}/missing/record", data={"since": since}).status_code == 403
     denied = [a for a in audited(seeded, "case.missing") if a.outcome != "ok"]
     assert {a.actor_handle for a in denied} >= {"cw2", "coord"}
+
+
+def test_a_moment_beyond_the_calendar_is_refused_beside_its_field(
+    seeded: App, clock: FixedClock
+) -> None:
+    # A local time at the calendar's edge is a valid date whose UTC moment is not: it was an
+    # OverflowError, not a ValueError, so an error page (500) instead of the form again.
+    reference = new_case(seeded).reference
+    case = short_form(reference)
+    web, _ = signed_in(seeded, clock, "cw1")
+    csrf = csrf_of(web, "/visits")
+    edges = ("9999-12-31 23:59", "0001-01-01T00:00+05:00", "9999-12-31T23:00-05:00")
+    before = field_rows(seeded)
+    for edge in edges:
+        refused = web.post("/visits", data={"csrf": csrf, "back_at": edge, "where": WHERE})
+        assert refused.status_code == 400 and 'id="f-back_at-error"' in refused.text, edge
+        refused = web.post(f"/cases/{case}/missing/record", data={"csrf": csrf, "since": edge})
+        assert refused.status_code == 400 and 'id="f-since-error"' in refused.text, edge
+    assert field_rows(seeded) == before
+    since = (START - timedelta(hours=3)).isoformat()
+    assert web.post(
+        f"/cases/{case}/missing/record", data={"csrf": csrf, "since": since}
+    ).is_redirect
+    for edge in edges:
+        refused = web.post(f"/cases/{case}/missing/returned", data={"csrf": csrf, "at": edge})
+        assert refused.status_code == 400 and 'id="f-at-error"' in refused.text, edge
+    assert missing.current_episode(seeded, "cw1", reference) is not None
