@@ -40,10 +40,29 @@ def raise_due(uow: UnitOfWork, now: datetime, episode_id: str | None = None) -> 
     if episode_id is not None:
         query = query.where(MissingEpisode.id == episode_id)
     opened = 0
-    for episode, case_id, due_at in uow.session.execute(query).tuples().all():
+    found = uow.session.execute(query.order_by(MissingEpisode.case_id)).tuples().all()
+    for episode, case_id, due_at in found:
+        if not _still_open(uow, episode, case_id):
+            continue
         for kind in KINDS[: 2 if due_at <= now else 1]:
             opened += _open(uow, episode, case_id, kind, due_at)
     return opened
+
+
+def _still_open(uow: UnitOfWork, episode_id: str, case_id: str) -> bool:
+    """Whether the episode still has a step open, asked again with its case held as the
+    commands that record a step or the return hold it (``access.load_case``): one committed
+    since the query above took the episode's alerts before this opened any, and an alert opened
+    now would climb about a youth already back (PostgreSQL; SQLite's writers queue anyway)."""
+    held = select(Case.id).where(Case.id == case_id).with_for_update(key_share=True)
+    uow.session.execute(held)
+    step = (
+        select(MissingStep.id)
+        .join(MissingEpisode, MissingStep.episode_id == MissingEpisode.id)
+        .where(MissingEpisode.id == episode_id, *_steps_open)
+        .limit(1)
+    )
+    return uow.session.scalar(step) is not None
 
 
 def any_due(policy: Policy, now: datetime) -> Any:

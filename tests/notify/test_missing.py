@@ -5,6 +5,7 @@ simulated clock."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -170,3 +171,55 @@ def test_the_commands_take_the_report_number_from_a_file_only(napp: App, mail: R
     assert "MISSING" in listed.stdout
     back = invoke(napp, "returned", ref, "--at", "09:00", "--as", "cw1")
     assert back.exit_code == 0 and "just_left assessment due" in back.stdout
+
+
+@pytest.mark.parametrize("ended_by", ["return", "last_step"])
+def test_a_return_or_last_step_while_the_sweep_alerts_leaves_no_alert_climbing(
+    seeded: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, ended_by: str
+) -> None:
+    # The sweep read the episode open; the youth's return (or the last step) was recorded and
+    # committed before the sweep opened its overdue alert. PostgreSQL: nothing held the case,
+    # so the alert opened after the return had taken the episode's alerts, and paged on-call
+    # and the supervisors, then the admins, about a youth already back. (SQLite: the return
+    # waits for the sweep's write lock, and takes the alert the sweep opened.)
+    import threading
+
+    from harbour.notify import missing_alerts
+
+    case = new_case(seeded)
+    missing.report_missing(seeded, "cw1", case.reference, (START - timedelta(hours=21)).isoformat())
+    if ended_by == "last_step":
+        for step in ("law_enforcement", "ncmec"):
+            missing.record_step(seeded, "cw1", case.reference, step)
+    clock.set(START + timedelta(hours=4))  # the steps' deadline has passed
+
+    other = App(seeded.settings, clock)
+
+    def end() -> None:
+        if ended_by == "return":
+            missing.report_return(other, "sup", case.reference, clock.now().isoformat())
+        else:
+            missing.record_step(other, "sup", case.reference, "supervisor_told")
+        ended.append(ended_by)
+
+    opening = missing_alerts._open
+
+    def ended_meanwhile(uow: Any, *args: Any) -> int:
+        if not threads:  # before the sweep's first alert of the episode
+            threads.append(threading.Thread(target=end))
+            threads[0].start()
+            threads[0].join(3)  # PostgreSQL: done; SQLite: waiting for the sweep's write lock
+        return opening(uow, *args)
+
+    threads: list[threading.Thread] = []
+    ended: list[str] = []
+    monkeypatch.setattr(missing_alerts, "_open", ended_meanwhile)
+    try:
+        sweep(seeded)
+    finally:
+        for thread in threads:
+            thread.join(20)
+        other.dispose()
+    assert len(threads) == 1 and ended == [ended_by]
+    assert [a.kind for a in _alerts(seeded) if a.acknowledged_at is None] == []
+    assert show_case(seeded, "sup", case.reference).missing is None or ended_by == "last_step"
