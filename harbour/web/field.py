@@ -34,6 +34,12 @@ VISIT_FIELDS = re.compile(r"case|where|buddy|back_at")
 VISIT_NAMES = {"--back-at": "back_at", "--where": "where", "--buddy": "buddy", "reference": "case"}
 VISIT_ID = re.compile(r"[0-9a-f]{8,32}")
 MORE_MINUTES = 30  # the page's one button; the CLI takes any number from 1 to 240
+VISITORS = ("coordinator", "caseworker", "supervisor")  # the roles that start visits
+# Why a case of the agency may not be named on a visit, beside the field, by the refusal's code.
+CASE_REFUSED = {
+    "not_assigned": "not assigned to you",
+    "not_permitted": "has its caseworker: a coordinator names only a case in intake",
+}
 
 MISSING_FIELDS = re.compile(r"since|step|report_number|at")
 MISSING_NAMES = {
@@ -56,7 +62,7 @@ async def _visits_page(
     app = harbour(request)
     shown = await call(adapter.visits_of, app, who.handle)
     buddies = None
-    if shown["mine"] is None and who.role in ("coordinator", "caseworker", "supervisor"):
+    if shown["mine"] is None and who.role in VISITORS:
         buddies = await call(adapter.buddy_choices, app, who.handle)
     chosen = typed if typed is not None else {"buddy": buddies["default"] or ""} if buddies else {}
     return form_page(
@@ -101,9 +107,11 @@ async def start(request: Request, who: SignedIn) -> Response:
     except NotFound:  # the case: none of the agency's (another agency's answers the same)
         return await _visits_page(request, who, typed, forms.Refusal({"case": "no such case"}))
     except Forbidden as exc:
-        if exc.code != "not_assigned":
+        # A role that starts visits is refused only the case it named: its tie to it (not
+        # assigned; a coordinator's case past intake, "not_permitted" as any refusal of a role).
+        if who.role not in VISITORS or exc.code not in CASE_REFUSED or not typed.get("case"):
             raise
-        refusal = forms.Refusal({"case": "not assigned to you"})
+        refusal = forms.Refusal({"case": CASE_REFUSED[exc.code]})
         return await _visits_page(request, who, typed, refusal)
     except Conflict as exc:
         return await _visits_page(request, who, typed, forms.conflict(exc))

@@ -380,3 +380,25 @@ def test_a_moment_beyond_the_calendar_is_refused_beside_its_field(
         refused = web.post(f"/cases/{case}/missing/returned", data={"csrf": csrf, "at": edge})
         assert refused.status_code == 400 and 'id="f-at-error"' in refused.text, edge
     assert missing.current_episode(seeded, "cw1", reference) is not None
+
+
+def test_a_case_the_visitor_may_not_name_is_refused_beside_its_field(
+    seeded: App, clock: FixedClock
+) -> None:
+    # A coordinator names a case that has its caseworker (intake done): the service refuses it
+    # ("intake_done"), and the page answered "Not permitted." on an error page, what was typed
+    # gone and no visit out, instead of the form again with the reason beside the case.
+    case = short_form(new_case(seeded).reference)
+    web, _ = signed_in(seeded, clock, "coord")
+    csrf = csrf_of(web, "/visits")
+    typed = {"csrf": csrf, "where": WHERE, "back_at": "16:30", "buddy": "sup", "case": case}
+    before = field_rows(seeded)
+    refused = web.post("/visits", data=typed)
+    assert refused.status_code == 400 and 'id="f-case-error"' in refused.text
+    assert "caseworker" in refused.text and WHERE in refused.text  # kept, in the page only
+    assert field_rows(seeded) == before
+    started = web.post("/visits", data=typed | {"case": ""})
+    assert started.status_code == 303 and one_visit(seeded).case_id is None
+    admin, _ = signed_in(seeded, clock, "adm")  # a role that starts no visit: refused as such
+    typed["csrf"] = csrf_of(admin, "/visits")
+    assert admin.post("/visits", data=typed).status_code == 403
