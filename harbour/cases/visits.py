@@ -61,6 +61,7 @@ class VisitView:
     alert_id: str | None
     overdue: bool
     zone: ZoneInfo
+    may_see_where: bool  # the reader may ask where it went (``show_visit``); not shown in JSON
     location: str | None = None
 
     def as_json(self) -> dict[str, Any]:
@@ -333,7 +334,7 @@ def _may_see_where(uow: UnitOfWork, actor: Actor, visit: Visit) -> bool:
 def _view(uow: UnitOfWork, actor: Actor, visit: Visit, zone: ZoneInfo) -> VisitView:
     """The visit as ``actor`` sees it: its alert only if they may see that alert (on-call staff
     see every visit, but an alert only once it has paged them), so a link to it never answers
-    "not found"."""
+    "not found"; and whether they may ask where it went, so a page offers it to them alone."""
     visitor, buddy = aliased(Staff), aliased(Staff)
     handles = uow.session.execute(
         select(visitor.handle, buddy.handle, Case.reference)
@@ -358,4 +359,5 @@ def _view(uow: UnitOfWork, actor: Actor, visit: Visit, zone: ZoneInfo) -> VisitV
         alert_id=visit.alert_id if alerts.sees(uow, actor, visit.alert_id) else None,
         overdue=visit.back_at is None and visit.deadline_at <= now,
         zone=zone,
+        may_see_where=_may_see_where(uow, actor, visit),
     )

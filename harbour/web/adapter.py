@@ -781,6 +781,7 @@ def _visit(view: visits.VisitView) -> dict[str, Any]:
         "alert_after": view.local(view.deadline_at),
         "back_at": view.local(view.back_at) if view.back_at else None,
         "overdue": view.overdue,
+        "may_see_where": view.may_see_where,
         "alert": view.alert_id,
         "where": view.location,
     }

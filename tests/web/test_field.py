@@ -402,3 +402,39 @@ def test_a_case_the_visitor_may_not_name_is_refused_beside_its_field(
     admin, _ = signed_in(seeded, clock, "adm")  # a role that starts no visit: refused as such
     typed["csrf"] = csrf_of(admin, "/visits")
     assert admin.post("/visits", data=typed).status_code == 403
+
+
+def test_an_admin_who_is_the_buddy_or_on_call_is_offered_where_an_overdue_visit_went(
+    seeded: App, clock: FixedClock
+) -> None:
+    # Any active colleague may be a buddy, an admin too, and on-call staff may be admins: the
+    # service shows them where (as it does `harbour visit show`), but the page offered "Show
+    # where" to no admin, so the buddy paged about a colleague not back could not see where.
+    from sqlalchemy import update
+
+    from harbour.db.models import Staff
+
+    visits.start_visit(seeded, "cw1", back_at="16:30", location=WHERE, buddy="adm")
+    view = visits.list_visits(seeded, "cw1")[0]
+    clock.set(view.deadline_at + timedelta(minutes=1))
+    assert seeded.run(lambda uow: raise_overdue(uow, clock.now())) == 1
+    buddy, secret = signed_in(seeded, clock, "adm")
+    page = buddy.get("/visits")
+    assert "OVERDUE" in page.text and f"/visits/{view.id}/where" in page.text
+    shown = buddy.post(f"/visits/{view.id}/where", data={"csrf": csrf_of(buddy, "/visits")})
+    assert shown.status_code == 200 and WHERE in shown.text
+
+    visits.check_in(seeded, "cw1")
+    visits.start_visit(seeded, "cw2", back_at="18:30", location=WHERE, buddy="sup")
+    [later] = visits.list_visits(seeded, "cw2")
+    clock.set(later.deadline_at + timedelta(minutes=1))
+    admin = client(seeded)
+    assert sign_in(seeded, admin, "adm", secret).status_code == 303
+    page = admin.get("/visits")
+    assert "OVERDUE" in page.text and f"/visits/{later.id}/where" not in page.text  # not theirs
+    seeded.run(
+        lambda uow: uow.session.execute(
+            update(Staff).where(Staff.handle == "adm").values(on_call=True)
+        )
+    )
+    assert f"/visits/{later.id}/where" in admin.get("/visits").text  # on call now
