@@ -14,8 +14,9 @@ Only imminent threats and overdue visit check-ins (and their escalations) take t
 someone may be in danger now, and neither comes by the hundred; that lane is oldest-first, and a
 sweep can open hundreds of overdue escalations at once, which must not queue ahead of them.
 A visit's alert belongs to no case (``agency_id`` says whose it is): its ladder is the buddy,
-the supervisors, then on-call, never the staff member not back. A missing youth's step alerts climb from the caseworker and
-supervisors (deadline near) or on-call and supervisors (deadline passed) to the admins.
+the supervisors, then on-call, never the staff member not back. A missing youth's step alerts
+climb from the caseworker and supervisors (deadline near) or on-call and supervisors (deadline
+passed) to the admins.
 """
 
 from __future__ import annotations
