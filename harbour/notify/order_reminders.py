@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, false, or_, select
+from sqlalchemy import and_, delete, exists, false, or_, select
 
 from harbour.access import agency_zones
 from harbour.app import UnitOfWork
@@ -55,6 +55,14 @@ def remind(
             items[recipient].append(_item(reference, expires_on))
     counts = Counter(orders_expiring=len(owed))
     return counts, digests.add(items, uow) if items else {}
+
+
+def forget_order_marks(uow: UnitOfWork, case_id: str) -> None:
+    """Delete the marks of the case's protective orders, so that their thresholds fire again.
+    A sweep writing one is waited for (it holds no case, unlike the assessments' sweep: see
+    ``reminders.forget_marks``), so its reminder is committed before it is forgotten."""
+    threats = select(ThreatSource.id).where(ThreatSource.case_id == case_id)
+    uow.session.execute(delete(OrderReminderMark).where(OrderReminderMark.threat_id.in_(threats)))
 
 
 def any_due(uow: UnitOfWork, now: datetime) -> Any:

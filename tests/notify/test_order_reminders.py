@@ -15,7 +15,7 @@ from harbour.domain import orders
 from harbour.domain.vocab import NotificationKind
 from harbour.orchestration.sweep import sweep
 from tests.conftest import START
-from tests.notify.helpers import new_case, rows
+from tests.notify.helpers import new_case, reassign, rows
 
 
 def _expires(app: App, case: Case, day: date) -> None:
@@ -28,9 +28,9 @@ def _expires(app: App, case: Case, day: date) -> None:
     )
 
 
-def _order_items(app: App) -> list[dict[str, object]]:
+def _order_items(app: App, recipient: str = "cw1") -> list[dict[str, object]]:
     found = []
-    for row in rows(app, kind=NotificationKind.REMINDER_DIGEST, recipient="cw1"):
+    for row in rows(app, kind=NotificationKind.REMINDER_DIGEST, recipient=recipient):
         found += [i for i in row.context["items"] if i["kind"] == orders.EXPIRING]
     return found
 
@@ -88,6 +88,28 @@ def test_an_order_entered_late_sends_only_the_latest_threshold(
         ("order_30_days", "skipped"),
         ("order_7_days", "sent"),
     ]
+
+
+def test_a_case_given_to_another_caseworker_reminds_them_of_its_order(
+    napp: App, clock: FixedClock, mail: RouteBook
+) -> None:
+    """As of its assessments (tests/notify/test_reminders.py): the new caseworker is reminded at
+    the next sweep, of the latest threshold passed. Found by review: only the caseworker before
+    was ever reminded of an order running out."""
+    case = new_case(napp)
+    expiry = START.date() + timedelta(days=5)
+    _expires(napp, case, expiry)
+    sweep(napp)
+    reassign(napp, case, "cw1")
+    sweep(napp)
+    assert _order_items(napp, "cw2") == []  # given to the caseworker it has: nothing again
+    reassign(napp, case, "cw2")
+    sweep(napp)
+    [item] = _order_items(napp, "cw2")
+    assert (item["case_ref"], item["due_date"]) == (case.reference[:12], expiry.isoformat())
+    assert len(_order_items(napp, "cw1")) == 1
+    sweep(napp)
+    assert len(_order_items(napp, "cw2")) == 1  # once per threshold, for them too
 
 
 def test_a_closed_case_is_not_reminded(napp: App, clock: FixedClock, mail: RouteBook) -> None:
