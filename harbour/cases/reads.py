@@ -429,7 +429,7 @@ def assign_case(uow: UnitOfWork, actor: Actor | None, case: Case, handle: str) -
         assignment = new_id()
         events.record(uow, case.id, events.CASE_ASSIGNED, assignment, caseworker=staff.handle)
         hooks.case_assigned(uow, case, assignment)
-        hooks.reminders_rearmed(uow, case)
+        hooks.reminders_handed_over(uow, case)
     return case
 
 

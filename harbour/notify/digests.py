@@ -10,7 +10,11 @@ and each recipient gets one digest per pass, while no transaction lasts longer t
 
 A pass that dies half-way leaves its rows held: they go out, with what the committed batches
 put in them, once ``HOLD`` has run out. A row the relay took anyway (a batch slower than
-``HOLD``) is left alone and the recipient's later reminders start a second digest.
+``HOLD``), or that a reassignment changed meanwhile (``withdraw_case``), is left alone and the
+recipient's later reminders start a second digest; the row goes out once its hold runs out.
+
+A case given to another caseworker is taken out of the digests not yet sent
+(``withdraw_case``): its reminders fire afresh for the new caseworker.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from datetime import date, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, select, text, update
+from sqlalchemy import Table, Text, and_, bindparam, select, text, update
 
 from harbour.app import UnitOfWork
 from harbour.db.base import new_id
@@ -83,14 +87,15 @@ class Digests:
 
 @dataclass(frozen=True)
 class Shown:
-    """What a digest row's context holds: the items shown (already checked) and the count."""
+    """What a digest row's context holds: the items shown (already checked) and the count of
+    its reminders, those shown and those only counted (past ``MAX_ITEMS``)."""
 
     items: tuple[dict[str, Any], ...]
     count: int
 
     @property
     def more(self) -> int:
-        return max(0, self.count - MAX_ITEMS)
+        return max(0, self.count - len(self.items))
 
     def context(self) -> dict[str, Any]:
         return {
@@ -153,22 +158,23 @@ def _extend(
     uow: UnitOfWork, digests: Digests, held: dict[str, list[str]], items: Items
 ) -> set[str]:
     """Add each recipient's new ``items`` to their held rows (and hold them on), all in two
-    statements; returns the recipients extended (one whose rows the relay has taken any of is
-    left as it was). The rows' contexts come from ``digests.shown``: no context is read."""
+    statements; returns the recipients extended (one whose rows the relay has taken any of, or
+    a reassignment has changed, is left as it was). The rows' contexts come from
+    ``digests.shown``: no context is read, only each row's count, which a reassignment that
+    took items out of it (``withdraw_case``) has moved."""
     wanted = [row for ids in held.values() for row in ids]
     if not wanted:
         return set()
-    found = set(
-        uow.session.scalars(
-            select(OutboxMessage.id)
-            .where(
-                OutboxMessage.id.in_(wanted),
-                OutboxMessage.status == OutboxStatus.PENDING,
-                OutboxMessage.attempts == 0,
-            )
-            .with_for_update()
+    as_shown = uow.session.execute(
+        select(OutboxMessage.id, _COUNT)
+        .where(
+            OutboxMessage.id.in_(wanted),
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.attempts == 0,
         )
-    )
+        .with_for_update()
+    ).tuples()
+    found = {row for row, count in as_shown if count == digests.shown[row].count}
     extended = {recipient for recipient, ids in held.items() if all(i in found for i in ids)}
     until = uow.now() + HOLD
     changes, counts = [], []
@@ -198,6 +204,8 @@ def _extend(
         uow.session.connection().execute(_COUNTS[postgres], counts)
     return extended
 
+
+_COUNT = OutboxMessage.context["count"].as_integer()
 
 # A full digest's new count, set in the stored context where it lies: rewriting the whole
 # context (its fifty items) for each batch was most of a batch's time.
@@ -234,6 +242,76 @@ def _set_due(uow: UnitOfWork, ids: list[str], moment: Any) -> None:
         .values(next_attempt_at=moment)
         .execution_options(synchronize_session=False)
     )
+
+
+REASSIGNED = "reassigned"  # why a digest with nothing left to say was cancelled
+
+
+def withdraw_case(uow: UnitOfWork, reference: str) -> int:
+    """Take the case ``reference`` out of every reminder digest not yet sent (held by a sweep,
+    due, or waiting to be retried), in the caller's transaction: the case was given to another
+    caseworker, whose reminders of it fire afresh, and whoever had them before must not get them
+    later. Returns how many digests it changed.
+
+    Each digest is locked and settled as it then stands (a relay's record committed meanwhile
+    is seen; a relay's claim passes over a locked row): one that reached a route already is sent
+    (its recipient has it; a retry to another route would carry the case again), one with
+    nothing else in it is cancelled (``REASSIGNED``; its context kept as the record of what was
+    withdrawn), and the rest keep their other items and count. A send already under way is not
+    recalled: it goes as claimed (recorded as sent if it gets through: ``relay._verdict``), and
+    its retry goes without the case.
+    """
+    path = f"/cases/{reference}"
+    settled: dict[str, list[dict[str, Any]]] = {"sent": [], "cancelled": [], "shortened": []}
+    for row_id, context, sent_at in _unsent_naming(uow, reference):
+        items = context.get("items", [])
+        kept = tuple(item for item in items if item.get("path") != path)
+        if len(kept) == len(items):
+            continue
+        if sent_at is not None:
+            settled["sent"].append({"row": row_id})
+        elif not kept:
+            settled["cancelled"].append({"row": row_id})
+        else:
+            shown = Shown(kept, context["count"] - (len(items) - len(kept)))
+            settled["shortened"].append({"row": row_id, "context": shown.context()})
+    _write_withdrawn(uow, settled)
+    return sum(len(rows) for rows in settled.values())
+
+
+def _unsent_naming(uow: UnitOfWork, reference: str) -> list[Any]:
+    """(id, context, sent_at) of the pending digests whose text holds ``reference``, locked."""
+    M = OutboxMessage
+    return list(
+        uow.session.execute(
+            select(M.id, M.context, M.sent_at)
+            .where(
+                M.kind == NotificationKind.REMINDER_DIGEST,
+                M.status == OutboxStatus.PENDING,
+                M.context.cast(Text).contains(reference),
+            )
+            .order_by(M.id)
+            .with_for_update()
+        ).tuples()
+    )
+
+
+def _write_withdrawn(uow: UnitOfWork, settled: dict[str, list[dict[str, Any]]]) -> None:
+    """``withdraw_case``'s settlements, one statement for each kind, on the rows it locked."""
+    table = cast(Table, OutboxMessage.__table__)
+    pending = and_(table.c.id == bindparam("row"), table.c.status == OutboxStatus.PENDING)
+    statements = {
+        "sent": update(table).where(pending).values(status=OutboxStatus.SENT.value),
+        "cancelled": update(table)
+        .where(pending)
+        .values(status=OutboxStatus.CANCELLED.value, last_error=REASSIGNED),
+        "shortened": update(table)
+        .where(pending)
+        .values(context=bindparam("context", type_=table.c.context.type)),
+    }
+    for name, params in settled.items():
+        if params:
+            uow.session.connection().execute(statements[name], params)
 
 
 STEP_OVERDUE = "plan_step_overdue"  # a digest item's kind: not a notification of its own

@@ -20,6 +20,7 @@ from harbour.domain.vocab import (
     Role,
 )
 from harbour.notify import alerts, recipients
+from harbour.notify.digests import withdraw_case
 from harbour.notify.order_reminders import forget_order_marks
 from harbour.notify.outbox import enqueue
 from harbour.notify.reminders import forget_marks
@@ -41,11 +42,11 @@ def case_assigned(uow: UnitOfWork, case: Case, assignment: str) -> None:
     )
 
 
-def reminders_rearmed(uow: UnitOfWork, case: Case) -> None:
+def reminders_handed_over(uow: UnitOfWork, case: Case) -> None:
     """A case given to another caseworker: the reminders its open assessments and its
     protective orders have had fire again, for the new caseworker, at the next sweep (its
-    escalation, the supervisors', stays fired). Their last one went to the caseworker before,
-    or waits to be retried to them."""
+    escalation, the supervisors', stays fired), and the digests not yet sent carry it to nobody
+    (``digests.withdraw_case``)."""
     assessments = select(Assessment.id).where(
         Assessment.case_id == case.id, Assessment.status == AssessmentStatus.OPEN
     )
@@ -53,6 +54,7 @@ def reminders_rearmed(uow: UnitOfWork, case: Case) -> None:
         uow, ReminderMark.assessment_id.in_(assessments), ReminderMark.threshold != ESCALATION
     )
     forget_order_marks(uow, case.id)
+    withdraw_case(uow, case.reference)
 
 
 def cover_started(uow: UnitOfWork, case: Case, cover_id: str, handle: str) -> None:

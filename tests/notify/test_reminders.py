@@ -151,10 +151,11 @@ def test_a_late_assessment_sends_only_its_latest_threshold(seeded: App, clock: F
 def test_a_case_given_to_another_caseworker_reminds_them_of_what_is_due(
     seeded: App, clock: FixedClock
 ) -> None:
-    """Its reminder went to the caseworker before (or waits to be retried to them): the new
-    caseworker is reminded at the next sweep, of the latest threshold passed; the escalation,
-    the supervisors', stays fired. Given to the caseworker it has, nothing fires again. Found
-    by review: the new caseworker was never reminded of that threshold."""
+    """Its reminder went to the caseworker before (one not sent yet is withdrawn from their
+    digest: tests/notify/test_digest_withdrawal.py): the new caseworker is reminded at the next
+    sweep, of the latest threshold passed; the escalation, the supervisors', stays fired. Given
+    to the caseworker it has, nothing fires again. Found by review: the new caseworker was never
+    reminded of that threshold."""
     case = new_case(seeded)  # cw1's
     open_assessment(seeded, case, clock.now() - timedelta(days=8))
     assert _sweep(seeded)["escalated"] == 1
@@ -166,6 +167,11 @@ def test_a_case_given_to_another_caseworker_reminds_them_of_what_is_due(
     assert sorted((who, kind) for who, _, kind, _ in _digest_items(seeded)) == [
         ("cw1", "assessment_overdue"),
         ("cw2", "assessment_overdue"),
+    ]
+    digests = rows(seeded, kind="reminder_digest")
+    assert sorted((row.recipient, row.status) for row in digests) == [
+        ("cw1", "cancelled"),  # not sent yet when the case was given to cw2
+        ("cw2", "pending"),
     ]
     assert _sweep(seeded)["digests"] == 0
 
