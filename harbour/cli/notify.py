@@ -25,8 +25,9 @@ cli.add_typer(outbox_cli, name="outbox")
 def notify_check(actor: As = None, as_json: Json = False) -> None:
     """Check the routes: the staff records' (their email and chat address through the agency's
     settings) and the Apprise routes file's (shared routes, and overrides of a person's); list
-    staff and roles with no route, agencies with nobody to page for an imminent threat, and open
-    alerts that reached nobody (nobody left to page, or every send failed so far)."""
+    staff and roles with no route, agencies with nobody to page for an imminent threat, open
+    alerts that reached nobody (nobody left to page, or every send failed so far), and routes
+    that keep failing while another route of the same person gets their notifications."""
     from harbour.notify.console import check
 
     report = check(get_app(), actor)
@@ -35,10 +36,14 @@ def notify_check(actor: As = None, as_json: Json = False) -> None:
         from harbour.errors import ConfigError
 
         raise ConfigError("routes_problem", "the routes have problems (listed above)")
-    if not report.ok:
+    if report.nobody_to_page or report.alerts_paging_nobody:
         from harbour.errors import ConfigError
 
         raise ConfigError("nobody_to_page", "an alert reaches nobody (listed above)")
+    if report.partly_delivered:
+        from harbour.errors import ConfigError
+
+        raise ConfigError("route_failing", "a route keeps failing (listed above)")
 
 
 def _check_text(report: RoutesCheck) -> str:
@@ -65,6 +70,11 @@ def _check_text(report: RoutesCheck) -> str:
             else "reached nobody: every send failed"
         )
         for a in report.alerts_paging_nobody
+    ]
+    lines += [
+        f"{p.count} notification(s) to {p.recipient} ({p.agency or 'no agency'}) reached another "
+        f"route but not their {p.channel} route: {p.error}"
+        for p in report.partly_delivered
     ]
     return "\n".join(lines)
 

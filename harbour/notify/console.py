@@ -4,6 +4,7 @@ outbox. Supervisors and admins (``notify.manage``), within their own agency; no 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,8 @@ from harbour.errors import ConfigError, InvalidInput, NotFound
 from harbour.notify.alerts import LADDERS, stuck, unreached
 from harbour.notify.directory import routes_of
 from harbour.notify.messages import compose
-from harbour.notify.outbox import counts
+from harbour.notify.outbox import counts, partly_delivered
+from harbour.notify.relay import has_reached
 from harbour.notify.routes import FILE, ROLE_TAGS, Routes, fresh_sender, pin_apprise_logger
 
 _TAG = re.compile(r"[a-z0-9._-]{1,64}(/[a-z0-9._-]{1,64})*")
@@ -63,13 +65,37 @@ class StuckAlert:
 
 
 @dataclass(frozen=True)
+class PartlyDelivered:
+    """Notifications to one recipient that reached one of their routes but not another, which
+    kept failing (``outbox.partly_delivered``): how many, the failing route's channel and the
+    code of its last failure; never an address, nor what was said."""
+
+    recipient: str
+    channel: str
+    error: str
+    count: int
+    agency: str | None  # None: rows of no agency (to the operators)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "recipient": self.recipient,
+            "channel": self.channel,
+            "error": self.error,
+            "count": self.count,
+            "agency": self.agency,
+        }
+
+
+@dataclass(frozen=True)
 class RoutesCheck:
-    """``harbour notify check``: the routes file's problems and who an alert would not reach."""
+    """``harbour notify check``: the routes file's problems, who an alert would not reach, and
+    the routes that keep failing while another route of the same person works."""
 
     ok: bool
     problems: tuple[str, ...]
     nobody_to_page: tuple[str, ...]
     alerts_paging_nobody: tuple[StuckAlert, ...]
+    partly_delivered: tuple[PartlyDelivered, ...]
     routes: tuple[RouteShown, ...]
     staff_without_route: tuple[str, ...]
     roles_without_route: tuple[str, ...]
@@ -80,6 +106,7 @@ class RoutesCheck:
             "problems": list(self.problems),
             "nobody_to_page": list(self.nobody_to_page),
             "alerts_paging_nobody": [a.as_json() for a in self.alerts_paging_nobody],
+            "partly_delivered": [p.as_json() for p in self.partly_delivered],
             "routes": [r.as_json() for r in self.routes],
             "staff_without_route": list(self.staff_without_route),
             "roles_without_route": list(self.roles_without_route),
@@ -89,8 +116,9 @@ class RoutesCheck:
 def check(app: App, actor_handle: str | None) -> RoutesCheck:
     """The routes checked, the staff records' and the file's: their problems, the routes (privacy
     form; the file's override a record's for the same person and channel), who has no route; and
-    whether the agency's imminent-threat ladder has nobody in it, and which of its open alerts
-    found nobody left to page. An operator sees these across agencies (the one with nobody may
+    whether the agency's imminent-threat ladder has nobody in it, which of its open alerts found
+    nobody left to page, and whose notifications reached one of their routes but not another
+    (``_partly_delivered``). An operator sees these across agencies (the one with nobody may
     have nobody to run this either); anyone else sees their own agency's only, and of the staff
     records only their agency's routes and problems."""
 
@@ -106,11 +134,13 @@ def check(app: App, actor_handle: str | None) -> RoutesCheck:
         audit(uow, actor, "notify.check", routes=len(shown))
         scope = None if actor.operator else actor.agency_id
         empty, stuck = _nobody_to_page(uow, scope), _stuck_alerts(uow, scope)
+        partly = _partly_delivered(uow, scope, _foreign(uow, actor))
         return RoutesCheck(
-            ok=not (routes.problems or empty or stuck),
+            ok=not (routes.problems or empty or stuck or partly),
             problems=tuple(routes.problems),
             nobody_to_page=tuple(empty),
             alerts_paging_nobody=tuple(stuck),
+            partly_delivered=tuple(partly),
             routes=tuple(
                 RouteShown(r.service, r.channel, tuple(sorted(r.tags)), r.source) for r in shown
             ),
@@ -172,6 +202,41 @@ def _stuck_alerts(uow: UnitOfWork, agency_id: str | None) -> list[StuckAlert]:
         for alert, agency in uow.session.execute(query):
             found.setdefault(alert.id, StuckAlert(alert.id, alert.kind, agency, why))
     return list(found.values())
+
+
+def _partly_delivered(
+    uow: UnitOfWork, agency_id: str | None, foreign: set[str]
+) -> list[PartlyDelivered]:
+    """The rows ``outbox.partly_delivered`` finds (of ``agency_id``, or all), counted by
+    recipient, failing channel and code; none to a recipient that names another agency or its
+    staff (``foreign``: a dead-letter notice to an operator elsewhere)."""
+    query = partly_delivered().add_columns(Agency.name)
+    query = query.outerjoin(Agency, Agency.id == OutboxMessage.agency_id)
+    if agency_id is not None:
+        query = query.where(OutboxMessage.agency_id == agency_id)
+    routes = routes_of(uow)
+    counted: Counter[tuple[str, str, str, str | None]] = Counter()
+    for row, agency in uow.session.execute(query):
+        if foreign & set(row.recipient.split("/")):
+            continue
+        for channel in _missed_channels(uow.app, routes, row):
+            counted[row.recipient, channel, row.last_error or "", agency] += 1
+    found = [
+        PartlyDelivered(recipient, channel, error, count, agency)
+        for (recipient, channel, error, agency), count in counted.items()
+    ]
+    return sorted(found, key=lambda p: (p.agency or "", p.recipient, p.channel, p.error))
+
+
+def _missed_channels(app: App, routes: Routes, row: OutboxMessage) -> set[str]:
+    """The channels of the recipient's routes (as they are now) that the row never reached; its
+    own channel when none is left (that route has gone since)."""
+    missed = {
+        route.channel
+        for route in routes.matching(row.recipient, row.channel)
+        if not has_reached(app, row.id, row.delivered, route)
+    }
+    return missed or {row.channel}
 
 
 def _roles_without_route(routes: Routes, staff: Any, agency: str) -> list[str]:

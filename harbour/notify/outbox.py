@@ -11,7 +11,8 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.orm import aliased
 
 from harbour.app import UnitOfWork
 from harbour.db import upsert
@@ -159,3 +160,21 @@ def counts(uow: UnitOfWork, agency_id: str | None = None) -> dict[str, int]:
         query = query.where(OutboxMessage.agency_id == agency_id)
     found = dict(uow.session.execute(query).tuples().all())
     return {status.value: found.get(status.value, 0) for status in OutboxStatus}
+
+
+def partly_delivered() -> Any:
+    """Rows recorded as sent though one of their recipient's routes failed on its last try
+    (``last_error``: the relay ran out of attempts, or an acknowledgement or a reassignment
+    settled the row), with no row to that recipient on that channel reaching every route since:
+    a route that keeps failing, as far as the outbox knows."""
+    M, later = OutboxMessage, aliased(OutboxMessage)
+    reached_every_route_since = exists().where(
+        later.recipient == M.recipient,
+        later.channel == M.channel,
+        later.status == OutboxStatus.SENT,
+        later.last_error.is_(None),
+        later.sent_at > M.sent_at,
+    )
+    return select(M).where(
+        M.status == OutboxStatus.SENT, M.last_error.is_not(None), ~reached_every_route_since
+    )

@@ -22,6 +22,7 @@ import hashlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Collection
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -320,7 +321,7 @@ def send(app: App, routes: Routes, row: Claimed, config: RelayConfig) -> Outcome
         message = compose(app.settings, row.kind, row.context, row.channel)
     except Exception:  # a template or kind that no longer fits: retried, then dead-lettered
         return Outcome(row, "render_failed")
-    remaining = [route for route in targets if not _has(app, row, route)]
+    remaining = [route for route in targets if not has_reached(app, row.id, row.delivered, route)]
     if not remaining:  # the route that kept failing is gone from the routes
         return Outcome(row, None)
     try:
@@ -349,13 +350,13 @@ def fingerprint(app: App, row_id: str, route: Route, version: int | None = None)
     return app.cipher.blind_index(_fingerprinted(row_id, route), version)[:FINGERPRINT_DIGITS]
 
 
-def _has(app: App, row: Claimed, route: Route) -> bool:
-    """Whether ``route`` has the row already (by its fingerprint under any key of the keyring:
-    the primary may have changed since it was recorded)."""
-    if not row.delivered:
+def has_reached(app: App, row_id: str, delivered: Collection[str], route: Route) -> bool:
+    """Whether ``route`` has the row ``row_id`` already, by the row's ``delivered`` fingerprints
+    (under any key of the keyring: the primary may have changed since they were recorded)."""
+    if not delivered:
         return False
-    prints = app.cipher.blind_indexes(_fingerprinted(row.id, route)).values()
-    return any(full[:FINGERPRINT_DIGITS] in row.delivered for full in prints)
+    prints = app.cipher.blind_indexes(_fingerprinted(row_id, route)).values()
+    return any(full[:FINGERPRINT_DIGITS] in delivered for full in prints)
 
 
 def _fingerprinted(row_id: str, route: Route) -> str:

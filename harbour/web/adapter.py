@@ -719,7 +719,8 @@ def set_delivery(
 
 def notify_check(app: App, handle: str) -> dict[str, Any]:
     """``harbour notify check``: the routes (privacy form, where each comes from), who has none,
-    and whom an imminent alert would not reach."""
+    whom an imminent alert would not reach, and the routes that keep failing while another
+    route of the same person works."""
     from harbour.notify.console import check
 
     report = check(app, handle)

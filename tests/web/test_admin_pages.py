@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -19,7 +20,7 @@ from harbour.admin.staffing import list_agencies
 from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.db.models import Agency, AuditEvent, Staff
-from harbour.demo.receivers import MAIL_DOMAIN, Receiver, RouteBook, SmtpServer
+from harbour.demo.receivers import MAIL_DOMAIN, WEBHOOK_TOKEN, Receiver, RouteBook, SmtpServer
 from harbour.settings import Settings
 from tests.db.helpers import row_counts
 from tests.notify.conftest import receiver, routes, smtp  # noqa: F401  (fixtures)
@@ -272,6 +273,34 @@ def test_routes_page_and_a_test_message(
     assert tested.status_code == 200 and "accepted" in tested.text
     [mail] = smtp.to(f"cw1@{MAIL_DOMAIN}")
     assert mail.subject == "Harbour: test message"
+
+
+def test_routes_page_names_a_route_that_kept_failing_while_another_worked(
+    napp: App,
+    routes: RouteBook,  # noqa: F811
+    receiver: Receiver,  # noqa: F811
+    clock: FixedClock,
+) -> None:
+    """As `notify check` (tests/notify/test_partly_delivered_check.py): the failing route's
+    channel and code, never its address."""
+    from harbour.notify.relay import deliver
+    from tests.notify.conftest import FAST
+    from tests.notify.helpers import imminent_alert
+
+    web, _ = signed_in(napp, clock, "sup")
+    pager = f"/{WEBHOOK_TOKEN}/sup-pager"
+    routes.chat("sup").add(f"json://127.0.0.1:{receiver.port}{pager}", "sup", "chat")
+    receiver.script(pager, ["500"] * 10)
+    assert "Routes that keep failing" in web.get("/routes").text
+    imminent_alert(napp, new_case(napp))
+    for _ in range(FAST.max_attempts):
+        deliver(napp, config=FAST)
+        clock.advance(timedelta(minutes=1))
+    page = web.get("/routes").text
+    said = "1 notification(s) to sup (north) reached another route but not their chat route"
+    assert said in page and "<strong>send_failure</strong>" in page
+    assert "Some alerts would reach nobody, or the routes have problems" in page
+    assert WEBHOOK_TOKEN not in page
 
 
 def test_key_rotation_progress_is_read_only(seeded: App, clock: FixedClock) -> None:
