@@ -514,14 +514,17 @@ def backoff(row: _Held | OutboxMessage, config: RelayConfig) -> timedelta:
 
 
 def _notify_admins(uow: UnitOfWork, row: _Held, pass_id: str) -> None:
-    """One notice per admin (of the row's agency; else the operators) per relay pass, naming the first row that died in it; the rest are in
-    ``harbour outbox --status dead``. A target that is down kills rows by the hundred: a notice
-    each would bury the admins (and, before, the urgent lane)."""
+    """One notice per admin (of the row's agency; else the operators) per relay pass, naming
+    the first row that died in it; the rest are in ``harbour outbox --status dead``. A target
+    that is down kills rows by the hundred: a notice each would bury the admins (and, before,
+    the urgent lane)."""
     if row.kind == NotificationKind.DEAD_LETTER:
         return  # the admins' own route is down: the row stays visible in `harbour outbox`
     admins = recipients.in_role(uow, row.agency_id, Role.ADMIN) if row.agency_id else []
+    agency_id = row.agency_id
     if not admins:  # no agency, or none of its own: the installation's operators (never
-        admins = recipients.operators(uow)  # another agency's admins)
+        admins = recipients.operators(uow)  # another agency's admins), each notice of their
+        agency_id = None  # own agency: an operator's handle is not the row's agency's to see
     enqueue(
         uow,
         NotificationKind.DEAD_LETTER,
@@ -530,7 +533,7 @@ def _notify_admins(uow: UnitOfWork, row: _Held, pass_id: str) -> None:
         dedupe=f"dead:{pass_id}",
         context={"failed_kind": row.kind, "outbox_id": row.id},
         lane=Lane.NORMAL,
-        agency_id=row.agency_id,
+        agency_id=agency_id,
     )
 
 

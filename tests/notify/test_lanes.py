@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import timedelta
 
@@ -19,6 +20,7 @@ from harbour.notify.outbox import enqueue
 from harbour.notify.relay import deliver
 from tests.notify.conftest import FAST
 from tests.notify.helpers import TIMEOUT, imminent_alert, new_case, rows
+from tests.support import invoke
 
 
 def _overdue_escalations(app: App, case: Case, n: int) -> None:
@@ -113,6 +115,36 @@ def test_rows_dying_in_one_pass_make_one_notice_per_admin(
     assert notice.context["outbox_id"] in {r.id for r in dead}
     deliver(napp, config=FAST)
     assert len(receiver.at(RouteBook.chat_path("adm"))) == 1
+
+
+def test_a_notice_to_the_operators_is_theirs_not_the_agency_without_admins(
+    napp: App, clock: FixedClock, routes: RouteBook
+) -> None:
+    """South has no admin: its dead rows are told to the installation's operators (adm, of
+    north), whose handles are not south's to see in its outbox."""
+    routes.chat("adm")
+
+    def work(uow: UnitOfWork) -> None:
+        enqueue(
+            uow,
+            NotificationKind.CASE_ASSIGNED,
+            recipients=["cw3"],
+            case=None,
+            dedupe="south-down",
+            context={},
+            lane=Lane.NORMAL,
+        )
+
+    napp.run(work)
+    while [r for r in rows(napp, recipient="cw3") if r.status == OutboxStatus.PENDING]:
+        deliver(napp, lane=Lane.NORMAL, config=FAST)
+        clock.advance(FAST.backoff_cap * 1.3)
+    [notice] = rows(napp, kind="dead_letter")
+    assert notice.recipient == "adm"
+    south = json.loads(invoke(napp, "outbox", "--as", "sup2", "--json").stdout)
+    assert [r["recipient"] for r in south["rows"]] == ["cw3"]
+    north = json.loads(invoke(napp, "outbox", "--as", "adm", "--json").stdout)
+    assert notice.id in {r["id"] for r in north["rows"]}
 
 
 _TIERS = select(Alert.id, Alert.tier)
