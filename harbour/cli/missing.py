@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from harbour.cli.base import As, Json, Ref, cli, emit, get_app
+from harbour.cli.base import As, Json, Ref, cli, committed, emit, get_app
 from harbour.cli.sensitive import sensitive_option
 
 if TYPE_CHECKING:
@@ -26,7 +26,9 @@ def missing(
     NCMEC, the supervisor told), due within 24 hours of when they were last seen."""
     from harbour.cases.missing import report_missing
 
-    view = report_missing(get_app(), actor, ref, since)
+    app = get_app()
+    view = report_missing(app, actor, ref, since)
+    committed(app)  # a youth last seen a day ago: the overdue alert goes at once (urgent lane)
     emit(view.as_json(), as_json, lambda _: _text(view, "recorded missing"))
 
 

@@ -10,9 +10,10 @@ stays at the top, the gap is logged (``nobody_to_page``) and it is tried again e
 ``alert_ack_timeout`` until someone can be paged or it is acknowledged; ``harbour notify check``
 lists such alerts and the agencies whose ladder is empty.
 
-Only imminent threats and overdue visit check-ins (and their escalations) take the urgent lane:
-someone may be in danger now, and neither comes by the hundred; that lane is oldest-first, and a
-sweep can open hundreds of overdue escalations at once, which must not queue ahead of them.
+Only imminent threats, overdue visit check-ins and a missing youth's reporting deadline passed
+(and their escalations) take the urgent lane: someone may be in danger now, and none comes by the
+hundred; that lane is oldest-first, and a sweep can open hundreds of overdue escalations at once,
+which must not queue ahead of them.
 A visit's alert belongs to no case (``agency_id`` says whose it is): its ladder is the buddy,
 the supervisors, then on-call, never the staff member not back. A missing youth's step alerts
 climb from the caseworker and supervisors (deadline near) or on-call and supervisors (deadline
@@ -112,7 +113,9 @@ ESCALATES_AS: dict[str, NotificationKind] = {
     AlertKind.MISSING_STEPS_DUE: NotificationKind.MISSING_STEPS_DUE,
     AlertKind.MISSING_STEPS_OVERDUE: NotificationKind.MISSING_STEPS_OVERDUE,
 }
-URGENT = frozenset({AlertKind.IMMINENT_THREAT, AlertKind.VISIT_OVERDUE})
+URGENT = frozenset(
+    {AlertKind.IMMINENT_THREAT, AlertKind.VISIT_OVERDUE, AlertKind.MISSING_STEPS_OVERDUE}
+)
 # The tiers whose people follow from the alert's agency alone (looked up once per agency when
 # many alerts climb together); a buddy or a caseworker is the alert's own.
 _BY_AGENCY: frozenset[Tier] = frozenset({_oncall_and_supervisors, _supervisors, _on_call, _admins})
@@ -439,7 +442,8 @@ def unreached() -> Any:
 
 def lane_of(kind: str) -> Lane:
     """The urgent lane is for someone in danger now (an imminent threat, a staff member not back
-    from a visit): a few at a time, never hundreds; other alerts wait their turn."""
+    from a visit, a missing youth not yet reported): a few at a time, never hundreds; other
+    alerts wait their turn."""
     return Lane.URGENT if kind in URGENT else Lane.NORMAL
 
 

@@ -12,8 +12,8 @@ sent, not dead, when its attempts run out).
 A crash between the send and the mark leaves the row pending: it is sent again once its lease
 ends (at most one duplicate per route in flight). Urgent rows are claimed before normal ones at
 every refill, so a reminder backlog delays an alert by one refill at most; the urgent lane carries
-imminent-threat and overdue-visit alerts alone, so nothing that comes in hundreds (overdue escalations, dead-letter
-notices) can queue ahead of one.
+the ``alerts.URGENT`` kinds alone (someone in danger now), so nothing that comes in hundreds
+(overdue escalations, dead-letter notices) can queue ahead of one.
 """
 
 from __future__ import annotations

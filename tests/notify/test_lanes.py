@@ -1,4 +1,5 @@
-"""The urgent lane carries imminent threats alone: nothing that comes by the hundred waits there."""
+"""The urgent lane carries someone in danger now alone (``alerts.URGENT``): nothing that comes by
+the hundred waits there."""
 
 from __future__ import annotations
 

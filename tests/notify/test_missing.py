@@ -17,7 +17,7 @@ from harbour.cases.reads import caseload, show_case
 from harbour.clock import FixedClock
 from harbour.db.models import Alert, Assessment, MissingStep
 from harbour.demo.receivers import MAIL_DOMAIN, RouteBook, SmtpServer
-from harbour.domain.vocab import AlertKind, AssessmentStatus, OutboxStatus
+from harbour.domain.vocab import AlertKind, AssessmentStatus, Lane, OutboxStatus
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.notify.relay import deliver
 from harbour.orchestration.sweep import sweep
@@ -85,6 +85,28 @@ def test_a_youth_last_seen_a_day_ago_is_overdue_at_once(napp: App, mail: RouteBo
     kinds = {a.kind for a in _alerts(napp)}
     assert kinds == {AlertKind.MISSING_STEPS_DUE, AlertKind.MISSING_STEPS_OVERDUE}
     assert len(view.alerts) == 2
+
+
+def test_the_overdue_alert_takes_the_urgent_lane_and_the_command_sends_it_at_once(
+    napp: App, clock: FixedClock, mail: RouteBook, smtp: SmtpServer
+) -> None:
+    # A missing youth's reporting deadline passed: the alert went on the normal lane (though
+    # its message says URGENT), behind any backlog of reminders, and `harbour missing` sent
+    # nothing itself; its escalation too waited for the relay's periodic pass.
+    case = new_case(napp)
+    since = (START - timedelta(hours=30)).isoformat()
+    started = invoke(napp, "missing", case.reference[:12], "--since", since, "--as", "cw1")
+    assert started.exit_code == 0, started.stderr
+    lanes = {a.kind: {r.lane for r in rows(napp, alert_id=a.id)} for a in _alerts(napp)}
+    assert lanes == {
+        AlertKind.MISSING_STEPS_DUE: {Lane.NORMAL},  # the deadline nears: not someone's danger yet
+        AlertKind.MISSING_STEPS_OVERDUE: {Lane.URGENT},
+    }
+    [overdue] = [a for a in _alerts(napp) if a.kind == AlertKind.MISSING_STEPS_OVERDUE]
+    assert [m for m in smtp.to(f"sup@{MAIL_DOMAIN}") if overdue.id[:8] in m.subject]
+    clock.advance(timedelta(minutes=11))
+    assert deliver(napp, lane=Lane.URGENT, config=FAST).escalated == 1  # what a command runs
+    assert napp.run(lambda uow: uow.session.get_one(Alert, overdue.id)).tier == 1
 
 
 def test_the_return_closes_the_episode_and_opens_the_return_screening(
