@@ -3,10 +3,11 @@
 A visit records who goes (the actor), optionally for which case, where (sealed, like any
 identifying field), their check-in buddy (by default a supervisor of the agency), when they
 expect to be back and whether an escort was arranged. Not back by that time plus the policy's
-``visit_check_in_grace``, the relay raises an alert to the buddy that climbs to the supervisors
-and on-call (``harbour.notify.visit_checks``). Checking in (``back``) or asking for more time
-(``extend``) takes that alert as the visitor's own acknowledgement. Where a visit went is shown
-only to the visitor, their buddy, supervisors and on-call staff, and every such read is audited.
+``visit_check_in_grace``, the relay raises an alert to the buddy that climbs to the supervisors,
+on-call, then the admins (``harbour.notify.visit_checks``). Checking in (``back``) or asking for
+more time (``extend``) takes that alert as the visitor's own acknowledgement. Where a visit went is
+shown only to the visitor, their buddy, supervisors, on-call staff and an admin its alert paged
+(whoever is paged must know where to send help), and every such read is audited.
 """
 
 from __future__ import annotations
@@ -194,8 +195,8 @@ def list_visits(
 
 
 def show_visit(app: App, actor_handle: str | None, visit_id: str) -> VisitView:
-    """One visit with where it went, for the visitor, their buddy, supervisors and on-call
-    staff; audited. Anyone else (and another agency's visit) is answered as a missing one."""
+    """One visit with where it went, for the visitor, their buddy, supervisors, on-call staff
+    and an admin its alert paged; audited. Anyone else (and another agency's visit) is answered as a missing one."""
     typed = visit_id.strip().lower()
     if not (8 <= len(typed) <= 32 and all(c in "0123456789abcdef" for c in typed)):
         raise InvalidInput([("VISIT_ID", "not a visit id (at least 8 hex characters)")])
@@ -326,9 +327,15 @@ def _sees_all(uow: UnitOfWork, actor: Actor) -> bool:
 def _may_see_where(uow: UnitOfWork, actor: Actor, visit: Visit) -> bool:
     if actor.staff_id in (visit.staff_id, visit.buddy_id):
         return True
-    if actor.role == Role.SUPERVISOR:
+    if actor.role == Role.SUPERVISOR or _paged_about(uow, actor, visit):
         return True
     return bool(uow.session.scalar(select(Staff.on_call).where(Staff.id == actor.staff_id)))
+
+
+def _paged_about(uow: UnitOfWork, actor: Actor, visit: Visit) -> bool:
+    """Whether the visit's overdue alert paged the actor (its last tier: the admins)."""
+    alert = uow.session.get(Alert, visit.alert_id) if visit.alert_id else None
+    return alert is not None and alerts.paged_to(uow, alert, actor.handle)
 
 
 def _view(uow: UnitOfWork, actor: Actor, visit: Visit, zone: ZoneInfo) -> VisitView:

@@ -112,8 +112,8 @@ def visit_show(
     actor: As = None,
     as_json: Json = False,
 ) -> None:
-    """One visit and where it went: for the visitor, their buddy, supervisors and on-call
-    staff (audited)."""
+    """One visit and where it went: for the visitor, their buddy, supervisors, on-call staff
+    and an admin its alert paged (audited)."""
     from harbour.cases.visits import show_visit
 
     view = show_visit(get_app(), actor, visit_id)

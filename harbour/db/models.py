@@ -461,7 +461,8 @@ class Alert(Base):
 class Visit(Base):
     """A staff member out in the community: where (sealed), who their check-in buddy is, and when
     they expect to be back. Not back by ``deadline_at`` (expected time plus the policy's grace),
-    an alert climbs from the buddy to the supervisors to on-call (``harbour.notify.visits``)."""
+    an alert climbs from the buddy to the supervisors, on-call, then the admins
+    (``harbour.notify.visit_checks``)."""
 
     __tablename__ = "visits"
     __table_args__ = (Index("ix_visits_overdue", "back_at", "deadline_at"),)

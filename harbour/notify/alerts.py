@@ -15,7 +15,7 @@ Only imminent threats, overdue visit check-ins and a missing youth's reporting d
 hundred; that lane is oldest-first, and a sweep can open hundreds of overdue escalations at once,
 which must not queue ahead of them.
 A visit's alert belongs to no case (``agency_id`` says whose it is): its ladder is the buddy,
-the supervisors, then on-call, never the staff member not back. A missing youth's step alerts
+the supervisors, on-call, then the admins, never the staff member not back. A missing youth's step alerts
 climb from the caseworker and supervisors (deadline near) or on-call and supervisors (deadline
 passed) to the admins.
 """
@@ -101,9 +101,14 @@ LADDERS: dict[str, tuple[Tier, ...]] = {
     AlertKind.IMMINENT_THREAT: (_oncall_and_supervisors, _supervisors, _admins),
     AlertKind.OVERDUE_ESCALATION: (_supervisors, _admins),
     AlertKind.RISK_RAISED: (_supervisors, _admins),
-    # A staff member not back from a visit: their buddy at once, then supervisors, then on-call
-    # (those two without the visitor, who may be either).
-    AlertKind.VISIT_OVERDUE: (_buddy, _but_the_visitor(_supervisors), _but_the_visitor(_on_call)),
+    # A staff member not back from a visit: their buddy at once, then supervisors, on-call, and
+    # the admins, as every ladder ends (those without the visitor, who may be any of them).
+    AlertKind.VISIT_OVERDUE: (
+        _buddy,
+        _but_the_visitor(_supervisors),
+        _but_the_visitor(_on_call),
+        _but_the_visitor(_admins),
+    ),
     AlertKind.MISSING_STEPS_DUE: (_caseworker_and_supervisors, _supervisors, _admins),
     AlertKind.MISSING_STEPS_OVERDUE: (_oncall_and_supervisors, _supervisors, _admins),
 }
@@ -505,10 +510,12 @@ def may_acknowledge(uow: UnitOfWork, actor: Actor, alert: Alert) -> bool:
     pages so far was addressed to them (acknowledging cancels the pages still to come)."""
     if actor.role in (Role.SUPERVISOR, Role.ADMIN):
         return True
-    paged = select(OutboxMessage.id).where(
-        _pages_of(alert),
-        OutboxMessage.recipient == actor.handle,
-    )
+    return paged_to(uow, alert, actor.handle)
+
+
+def paged_to(uow: UnitOfWork, alert: Alert, handle: str) -> bool:
+    """Whether one of the alert's pages so far was addressed to ``handle``."""
+    paged = select(OutboxMessage.id).where(_pages_of(alert), OutboxMessage.recipient == handle)
     return uow.session.scalar(paged.limit(1)) is not None
 
 

@@ -5,9 +5,10 @@ the return). Each calls the same service as ``harbour visit`` and ``harbour miss
 field and writes nothing.
 
 Where a visit went is never on a page unless asked for (a POST, CSRF-checked), and only for
-those the service lets see it (the visitor, their buddy, supervisors, on-call staff): that read
-is audited as ``harbour visit show`` is. A report number goes in and is never shown back: the
-page says only whether one was recorded (``case show`` is the audited read of it).
+those the service lets see it (the visitor, their buddy, supervisors, on-call staff, an admin
+its alert paged): that read is audited as ``harbour visit show`` is. A report number goes in and
+is never shown back: the page says only whether one was recorded (``case show`` is the audited
+read of it).
 
 The calls to those services, and the conversions of their results into what the templates
 show, are in ``adapter`` with the other pages'.
@@ -137,7 +138,8 @@ async def more_time(request: Request, who: SignedIn) -> Response:
 @staff_page
 async def where(request: Request, who: SignedIn) -> Response:
     """Where a visit went: a deliberate POST, audited as ``harbour visit show``; anyone but the
-    visitor, their buddy, supervisors and on-call staff is answered "Not found"."""
+    visitor, their buddy, supervisors, on-call staff and an admin its alert paged is answered
+    "Not found"."""
     await checked_form(request, who)
     visit_id = request.path_params["visit_id"]
     if not VISIT_ID.fullmatch(visit_id):

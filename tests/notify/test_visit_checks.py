@@ -1,6 +1,7 @@
 """Visit check-ins: a missed one alerts the buddy within two minutes of the deadline (the relay's
-minute schedule, simulated), climbs to the supervisors and on-call, and stops on check-in or
-acknowledgement. Where the visit went is shown only to those who may see it, audited."""
+minute schedule, simulated), climbs to the supervisors, on-call and the admins, and stops on
+check-in or acknowledgement. Where the visit went is shown only to those who may see it,
+audited."""
 
 from __future__ import annotations
 
@@ -230,3 +231,25 @@ def test_a_supervisor_not_back_is_not_the_one_paged_about_it(
     _minute_by_minute(napp, clock, view.deadline_at - START + timedelta(hours=1))
     assert _mails(smtp, "sup") == []  # never the one who is not back
     assert acknowledge(napp, "coord", alert.id).acknowledged_by == "coord"
+
+
+def test_a_visitor_who_is_every_tier_leaves_the_admins_to_page_and_they_see_where(
+    napp: App, clock: FixedClock, mail: Routes, smtp: SmtpServer
+) -> None:
+    # sup, the agency's one supervisor and its one on-call person, goes out with no buddy: each
+    # tier of the ladder was sup alone and passed over, so the alert stopped at nobody_to_page,
+    # though the agency has an admin; an admin paged could not have seen where to send help.
+    view = _start(napp, "sup")
+    assert view.buddy is None
+    _minute_by_minute(napp, clock, view.deadline_at - START + timedelta(minutes=2))
+    alert = _alert(napp)
+    assert {r.recipient for r in rows(napp, alert_id=alert.id)} == {"adm"}
+    [subject] = _mails(smtp, "adm")
+    assert "visit check-in overdue: sup" in subject and alert.id[:8] in subject
+    assert visits.show_visit(napp, "adm", view.id).location == WHERE  # paged: where to go
+    assert [v.may_see_where for v in visits.list_visits(napp, "adm")] == [True]
+    with pytest.raises(NotFound):
+        visits.show_visit(napp, "coord", view.id)  # not paged, not on call: as before
+    _minute_by_minute(napp, clock, view.deadline_at - START + timedelta(hours=1))
+    assert _mails(smtp, "sup") == []  # never the one who is not back
+    assert acknowledge(napp, "adm", alert.id).acknowledged_by == "adm"
