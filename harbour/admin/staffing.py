@@ -30,6 +30,7 @@ from harbour.domain.text import Address, ChatAddress, Email, Handle, Phone, Time
 from harbour.domain.vocab import CaseStatus, Role
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.notify import directory
+from harbour.notify.alerts import climb_now_where_nobody_is_left
 from harbour.notify.outbox import dead_letter_recipient
 from harbour.notify.routes import CHANNELS, ROLE_TAGS
 from harbour.validation import parse
@@ -296,7 +297,8 @@ def deactivate_staff(
     app: App, actor_handle: str | None, handle: str, reassign_to: str | None = None
 ) -> Deactivated:
     """Deactivate an account of the admin's agency. Its open cases must go to someone first:
-    refused while it has any, unless ``reassign_to`` takes them (each told, as by ``assign``)."""
+    refused while it has any, unless ``reassign_to`` takes them (each told, as by ``assign``).
+    An alert waiting on them alone climbs at once (``climb_now_where_nobody_is_left``)."""
 
     def work(uow: UnitOfWork) -> Deactivated:
         actor = _admin(uow, actor_handle, "staff.manage")
@@ -328,6 +330,8 @@ def deactivate_staff(
             assign_case(uow, actor, case, reassign_to or "")
         staff.active = False
         ended = sessions.end_all(uow, staff.id)
+        # The alerts held before their pages, as an acknowledgement holds them (no deadlock).
+        climbing = climb_now_where_nobody_is_left(uow, staff.handle)
         dead = dead_letter_recipient(uow, staff.handle, "recipient_deactivated")
         audit(
             uow,
@@ -337,6 +341,7 @@ def deactivate_staff(
             reassigned=len(cases),
             sessions_ended=ended,
             dead_lettered=dead,
+            alerts_climbing=climbing,
         )
         return Deactivated(staff.handle, len(cases), reassign_to if cases else None, dead)
 

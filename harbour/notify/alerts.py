@@ -313,6 +313,27 @@ def _overdue(now: datetime) -> Any:
     return select(Alert).where(Alert.acknowledged_at.is_(None), Alert.next_escalation_at <= now)
 
 
+def climb_now_where_nobody_is_left(uow: UnitOfWork, handle: str) -> int:
+    """Make the standing alerts that paged ``handle`` (deactivated in this transaction) due to
+    climb now where their tier has nobody active left: nobody there can take them, and waiting
+    ``alert_ack_timeout`` kept someone who may be in danger waiting. The relay's next pass (right
+    after the command, and every minute) climbs them. Each is held as the relay holds those it
+    climbs, so none climbs twice. How many."""
+    paged = select(OutboxMessage.alert_id).where(
+        OutboxMessage.recipient == handle, OutboxMessage.alert_id.is_not(None)
+    )
+    standing = uow.session.scalars(
+        select(Alert)
+        .where(Alert.id.in_(paged), Alert.acknowledged_at.is_(None))
+        .order_by(Alert.id)
+        .with_for_update()
+    ).all()
+    emptied = [alert for alert in standing if not LADDERS[alert.kind][alert.tier](uow, alert)]
+    for alert in emptied:
+        alert.next_escalation_at = uow.now()
+    return len(emptied)
+
+
 def _climb_all(uow: UnitOfWork, due: list[Alert], now: datetime) -> int:
     """Each alert one tier up (or the top tried again, when it had nobody); how many changed.
     A few statements whatever their number: their cases read at once, each agency's tiers looked

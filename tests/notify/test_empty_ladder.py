@@ -4,8 +4,10 @@ and shown by `harbour notify check`."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from harbour.admin.staffing import AgencyIn, StaffIn, create_agency, create_staff
 from harbour.app import App, UnitOfWork
@@ -13,10 +15,11 @@ from harbour.cases.intake import Referred, refer
 from harbour.clock import FixedClock
 from harbour.db.base import new_id
 from harbour.db.models import Alert, Case
-from harbour.demo.receivers import RouteBook
+from harbour.demo.receivers import MAIL_DOMAIN, RouteBook, SmtpServer
 from harbour.domain.vocab import AlertKind, Lane, NotificationKind, Role
 from harbour.notify.alerts import escalate_unacknowledged, open_alert
-from tests.notify.helpers import TIMEOUT, rows
+from tests.conftest import START
+from tests.notify.helpers import TIMEOUT, imminent_alert, new_case, rows
 from tests.support import invoke, referral
 
 
@@ -105,3 +108,35 @@ def test_a_ladder_with_nobody_is_logged_retried_and_fails_the_check(
     assert napp.run(lambda uow: escalate_unacknowledged(uow, uow.now()))["escalated"] == 1
     assert _paged(napp, alert) == [("alert_escalated", "wadm", Lane.URGENT)]
     assert invoke(napp, "notify", "check", "--as", "adm").exit_code == 0
+
+
+@pytest.mark.parametrize("kind", [AlertKind.IMMINENT_THREAT, AlertKind.MISSING_STEPS_OVERDUE])
+def test_a_tier_a_deactivation_leaves_empty_climbs_at_once(
+    napp: App, mail: RouteBook, smtp: SmtpServer, kind: AlertKind
+) -> None:
+    # sup, north's only supervisor and its only on-call person, is the whole first tier of an
+    # imminent threat (and of a missing youth's steps overdue). Deactivated while it waited, its
+    # page was dead-lettered and the alert waited a full alert_ack_timeout (10 minutes), with
+    # nobody who could take it, before it reached the admins.
+    from harbour.cases import missing
+
+    case = new_case(napp)
+    if kind == AlertKind.IMMINENT_THREAT:
+        imminent_alert(napp, case)
+    else:
+        since = (START - timedelta(hours=30)).isoformat()
+        missing.report_missing(napp, "cw1", case.reference, since)
+    alerts = {a.kind: a for a in napp.run(lambda uow: uow.session.scalars(select(Alert)).all())}
+    alert = alerts[kind]
+    assert alert.tier == 0 and {r.recipient for r in rows(napp, alert_id=alert.id)} == {"sup"}
+
+    done = invoke(napp, "staff", "deactivate", "sup", "--as", "adm")
+    assert done.exit_code == 0, done.stderr
+    climbed = {a.kind: a for a in napp.run(lambda uow: uow.session.scalars(select(Alert)).all())}
+    assert climbed[kind].tier == 2  # the supervisors' tier is empty too: the admins
+    [page] = [m for m in smtp.to(f"adm@{MAIL_DOMAIN}") if alert.id[:8] in m.subject]
+    assert "URGENT" in page.subject  # sent by the command itself: the urgent lane
+    if kind == AlertKind.MISSING_STEPS_OVERDUE:  # its caseworker (cw1) is left at that tier
+        due = alerts[AlertKind.MISSING_STEPS_DUE]
+        assert climbed[due.kind].tier == 0
+        assert climbed[due.kind].next_escalation_at == due.next_escalation_at

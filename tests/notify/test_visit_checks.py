@@ -253,3 +253,21 @@ def test_a_visitor_who_is_every_tier_leaves_the_admins_to_page_and_they_see_wher
     _minute_by_minute(napp, clock, view.deadline_at - START + timedelta(hours=1))
     assert _mails(smtp, "sup") == []  # never the one who is not back
     assert acknowledge(napp, "adm", alert.id).acknowledged_by == "adm"
+
+
+def test_a_buddy_deactivated_while_paged_passes_the_alert_on_at_once(
+    napp: App, clock: FixedClock, mail: Routes, smtp: SmtpServer
+) -> None:
+    # cw2, the buddy, had the alert alone; deactivated, their waiting page was dead-lettered and
+    # the alert waited a full alert_ack_timeout (10 minutes) before reaching the supervisors.
+    view = _start(napp, buddy="cw2")
+    clock.set(view.deadline_at)
+    assert sweep(napp).visits == 1  # raised; the buddy's page not sent yet
+    done = invoke(napp, "staff", "deactivate", "cw2", "--as", "adm")
+    assert done.exit_code == 0, done.stderr
+    [page] = rows(napp, recipient="cw2")
+    assert (page.status, page.last_error) == (OutboxStatus.DEAD, "recipient_deactivated")
+    alert = _alert(napp)
+    assert alert.tier == 1
+    [subject] = _mails(smtp, "sup")  # sent by the command itself: the urgent lane
+    assert "visit check-in overdue: cw1" in subject and alert.id[:8] in subject
