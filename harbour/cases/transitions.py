@@ -15,6 +15,7 @@ from harbour import events
 from harbour.access import Actor, agency_zone, audit, on_case
 from harbour.app import App, UnitOfWork
 from harbour.cases import schedule
+from harbour.cases.missing import open_episode
 from harbour.clock import local_time
 from harbour.db.base import new_id
 from harbour.db.models import Assessment, Case, Plan
@@ -73,6 +74,7 @@ def discharge(uow: UnitOfWork, actor: Actor | None, case: Case) -> Case:
     """Discharge after a completed discharge assessment; opens the first follow-up. Idempotent."""
     if case.status == S.DISCHARGED:
         return case
+    _refuse_while_missing(uow, case, "discharge")
     if case.status != S.DISCHARGE_PENDING or not _has_discharge_assessment(uow, case):
         raise Conflict("discharge_assessment_required", "complete a discharge assessment first")
     if not discharge_plan_final(uow, case):
@@ -115,6 +117,7 @@ def close(uow: UnitOfWork, actor: Actor | None, case: Case) -> Case:
     """Close a discharged case whose follow-ups are all done. Idempotent."""
     if case.status == S.CLOSED:
         return case
+    _refuse_while_missing(uow, case, "close the case")
     if case.status == S.DISCHARGED and schedule.follow_ups_remaining(uow, case) > 0:
         raise Conflict("follow_ups_outstanding", "follow-up assessments remain before closing")
     transition(uow, actor, case, S.CLOSED)
@@ -123,11 +126,29 @@ def close(uow: UnitOfWork, actor: Actor | None, case: Case) -> Case:
 
 
 def close_if_follow_ups_done(uow: UnitOfWork, case: Case) -> bool:
-    """After a follow-up: close the case if it was the last one (for the follow-up flow)."""
+    """After a follow-up: close the case if it was the last one (for the follow-up flow), unless
+    the youth is missing (staff close it once the return is recorded)."""
     if case.status != S.DISCHARGED or schedule.follow_ups_remaining(uow, case) > 0:
+        return False
+    if youth_missing(uow, case):
         return False
     close(uow, None, case)
     return True
+
+
+def youth_missing(uow: UnitOfWork, case: Case) -> bool:
+    return open_episode(uow, case) is not None
+
+
+def _refuse_while_missing(uow: UnitOfWork, case: Case, then: str) -> None:
+    """A case whose youth is missing is worked until the return is recorded: discharged or
+    closed, its episode's alerts would go on climbing about a case nobody works any more."""
+    if youth_missing(uow, case):
+        raise Conflict(
+            "youth_missing",
+            "the youth is recorded missing: record their return first (harbour returned REF "
+            f"--at TIME, or the case's Missing youth page), then {then}",
+        )
 
 
 def reopen(uow: UnitOfWork, actor: Actor | None, case: Case) -> Case:

@@ -122,8 +122,8 @@ def ensure_next_assessment(app: App, assessment_id: str) -> None:
 
 def discharge_when_safe(app: App, assessment_id: str) -> str:
     """After the discharge assessment, once its plan version is final: discharge the case and
-    open its first follow-up, unless the assessment found high or imminent risk (then staff
-    decide, with ``harbour discharge``). Returns the case's status."""
+    open its first follow-up, unless the assessment found high or imminent risk or the youth is
+    missing (then staff decide, with ``harbour discharge``). Returns the case's status."""
 
     def work(uow: UnitOfWork) -> str:
         assessment = assessment_row(uow, assessment_id)
@@ -133,6 +133,7 @@ def discharge_when_safe(app: App, assessment_id: str) -> str:
             case.status == CaseStatus.DISCHARGE_PENDING
             and level.rank < RiskLevel.HIGH.rank
             and lifecycle.discharge_plan_final(uow, case)
+            and not lifecycle.youth_missing(uow, case)
         ):
             lifecycle.discharge(uow, None, case)
         return case.status

@@ -137,6 +137,44 @@ def test_the_return_closes_the_episode_and_opens_the_return_screening(
     missing.report_missing(napp, "cw1", case.reference, "11:00")  # a new episode
 
 
+def test_a_case_is_neither_discharged_nor_closed_while_the_youth_is_missing(
+    napp: App, mail: RouteBook
+) -> None:
+    # Closing (or discharging) the case of a youth recorded missing went ahead, and the
+    # episode's alerts went on climbing about a case nobody works any more.
+    from sqlalchemy import update
+
+    from harbour.cases.transitions import close_if_follow_ups_done
+    from harbour.db.models import Case
+
+    case = new_case(napp)
+    missing.report_missing(napp, "cw1", case.reference, (START - timedelta(hours=30)).isoformat())
+
+    def status(value: str) -> None:
+        napp.run(
+            lambda uow: uow.session.execute(
+                update(Case).where(Case.id == case.id).values(status=value)
+            )
+        )
+
+    for before, action in (("discharged", "close"), ("discharge_pending", "discharge")):
+        status(before)
+        refused = invoke(napp, action, case.reference[:12], "--as", "sup")
+        assert refused.exit_code == 1 and "youth_missing" in refused.stderr, refused.stderr
+        assert "record their return first" in refused.stderr
+        assert show_case(napp, "sup", case.reference).status == before
+    # The last follow-up done meanwhile does not close it either (the flow's step).
+    status("discharged")
+    found = napp.run(lambda uow: close_if_follow_ups_done(uow, uow.session.get_one(Case, case.id)))
+    assert found is False and show_case(napp, "sup", case.reference).status == "discharged"
+    assert all(a.acknowledged_at is None for a in _alerts(napp))
+
+    missing.report_return(napp, "cw1", case.reference, START.isoformat())
+    closed = invoke(napp, "close", case.reference[:12], "--as", "sup")
+    assert closed.exit_code == 0, closed.stderr
+    assert show_case(napp, "sup", case.reference).status == "closed"
+
+
 def test_summaries_count_open_episodes_and_show_the_sealed_number_to_staff_only(
     napp: App, clock: FixedClock, mail: RouteBook
 ) -> None:

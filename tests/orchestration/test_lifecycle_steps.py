@@ -91,6 +91,20 @@ def test_a_safe_discharge_assessment_discharges_and_the_last_follow_up_closes(
     assert case_by_reference(seeded, case.reference).status == "closed"
 
 
+def test_a_safe_discharge_waits_while_the_youth_is_missing(seeded: App, tmp_path: Path) -> None:
+    # The plan of a safe discharge assessment finalized while the youth was recorded missing:
+    # the step discharged the case, and the episode's alerts went on about a discharged case.
+    from harbour.cases import missing
+
+    case = refer(seeded, tmp_path)
+    safe = answers_file(seeded, tmp_path, "safe")
+    assess(seeded, case.reference, "initial_contact", safe)
+    assess(seeded, case.reference, "discharge", safe)
+    missing.report_missing(seeded, "cw1", case.reference, "08:00")
+    ok(seeded, "plan", "finalize", case.reference, "--leave-out-rest", "--as", "cw1")
+    assert case_by_reference(seeded, case.reference).status == "discharge_pending"
+
+
 def test_a_risky_discharge_assessment_leaves_the_decision_to_staff(
     seeded: App, tmp_path: Path
 ) -> None:

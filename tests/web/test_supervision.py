@@ -67,6 +67,32 @@ def test_discharge_close_and_reopen_say_what_will_happen_first(
     assert reopened.status_code == 303 and status_of(seeded, reference)[0] == "reopened"
 
 
+def test_a_missing_youth_s_case_is_not_discharged_and_the_page_says_what_to_do(
+    seeded: App, clock: FixedClock
+) -> None:
+    # Everything ready for discharge, but the youth is recorded missing: discharging went ahead.
+    from harbour.cases import missing
+
+    reference = new_case(seeded).reference
+    case = short_form(reference)
+    assess_just_left(seeded, reference, "initial_contact")
+    finalize(seeded, "cw1", reference, Undecided(accept_rest=True))
+    assess_just_left(seeded, reference, "discharge")
+    finalize(seeded, "cw1", reference, Undecided(accept_rest=True))
+    missing.report_missing(seeded, "cw1", reference, "08:00")
+    web, _ = signed_in(seeded, clock, "cw1")
+    confirm = web.get(f"/cases/{case}/lifecycle/discharge")
+    assert "Not while the youth is recorded missing" in confirm.text
+    csrf = csrf_of(web, f"/cases/{case}/lifecycle/discharge")
+    before = counts(seeded)
+    refused = web.post(f"/cases/{case}/lifecycle/discharge", data={"csrf": csrf})
+    assert refused.status_code == 409 and "record their return first" in refused.text
+    assert counts(seeded) == before and status_of(seeded, reference)[0] == "discharge_pending"
+    missing.report_return(seeded, "cw1", reference, "08:30")
+    done = web.post(f"/cases/{case}/lifecycle/discharge", data={"csrf": csrf})
+    assert done.status_code == 303 and status_of(seeded, reference)[0] == "discharged"
+
+
 def test_assign_override_and_schedule(seeded: App, clock: FixedClock) -> None:
     reference = new_case(seeded).reference
     case = short_form(reference)
