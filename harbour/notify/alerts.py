@@ -16,8 +16,8 @@ hundred; that lane is oldest-first, and a sweep can open hundreds of overdue esc
 which must not queue ahead of them.
 A visit's alert belongs to no case (``agency_id`` says whose it is): its ladder is the buddy,
 the supervisors, on-call, then the admins, never the staff member not back. A missing youth's step alerts
-climb from the caseworker and supervisors (deadline near) or on-call and supervisors (deadline
-passed) to the admins.
+climb from the caseworker (and a colleague covering the case) and supervisors (deadline near)
+or on-call and supervisors (deadline passed) to the admins.
 """
 
 from __future__ import annotations
@@ -92,9 +92,13 @@ def _but_the_visitor(tier: Tier) -> Tier:
 
 
 def _caseworker_and_supervisors(uow: UnitOfWork, alert: Alert) -> list[str]:
+    """The case's caseworker and whoever covers it (doing the caseworker's work while they are
+    away: the steps are theirs to record), and the supervisors."""
     case = uow.session.get(Case, alert.case_id) if alert.case_id else None
-    worker = recipients.caseworker_or_supervisors(uow, case) if case is not None else []
-    return worker + _supervisors(uow, alert)
+    if case is None:
+        return _supervisors(uow, alert)
+    workers = recipients.caseworker_or_supervisors(uow, case) + recipients.covering(uow, case)
+    return workers + _supervisors(uow, alert)
 
 
 LADDERS: dict[str, tuple[Tier, ...]] = {

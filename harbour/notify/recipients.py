@@ -7,8 +7,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from harbour.access import cover_active
 from harbour.app import UnitOfWork
-from harbour.db.models import Agency, Alert, Case, Staff, Visit
+from harbour.db.models import Agency, Alert, Case, CaseCover, Staff, Visit
 from harbour.domain.vocab import Role
 from harbour.notify.directory import routes_of
 
@@ -58,6 +59,17 @@ def caseworker_or_supervisors(uow: UnitOfWork, case: Case) -> list[str]:
     """The case's caseworker; while it has none, the agency's supervisors."""
     pair = (case.caseworker_id, case.agency_id)
     return caseworkers_or_supervisors(uow, [pair])[pair]
+
+
+def covering(uow: UnitOfWork, case: Case) -> list[str]:
+    """The active staff covering the case now (``harbour case cover``), by handle."""
+    query = (
+        select(Staff.handle)
+        .join(CaseCover, CaseCover.staff_id == Staff.id)
+        .where(CaseCover.case_id == case.id, cover_active(uow.now()), Staff.active.is_(True))
+        .order_by(Staff.handle)
+    )
+    return list(uow.session.scalars(query))
 
 
 def caseworkers_or_supervisors(

@@ -109,6 +109,29 @@ def test_the_overdue_alert_takes_the_urgent_lane_and_the_command_sends_it_at_onc
     assert napp.run(lambda uow: uow.session.get_one(Alert, overdue.id)).tier == 1
 
 
+def test_a_colleague_covering_the_case_is_paged_with_the_caseworker_and_may_take_it(
+    napp: App, mail: RouteBook
+) -> None:
+    # cw2 covers cw1's case (cw1 is off sick): the steps are theirs to record while the cover
+    # runs, and `harbour alerts` showed them the alert, but it paged only cw1 and the
+    # supervisors, so cw2 was not told and could not acknowledge it.
+    from harbour.cases.cover import end_cover, start_cover
+    from harbour.notify.alerts import acknowledge
+
+    case, other = new_case(napp), new_case(napp)
+    start_cover(napp, "cw2", case.reference, "MKCOVER off sick")
+    start_cover(napp, "cw2", other.reference, "MKCOVER off sick")
+    end_cover(napp, "cw2", other.reference)
+    since = (START - timedelta(hours=21)).isoformat()  # the deadline in 3 hours: warned at once
+    for ref in (case.reference, other.reference):
+        missing.report_missing(napp, "cw1", ref, since)
+    by_case = {a.case_id: a for a in _alerts(napp)}
+    covered, ended = by_case[case.id], by_case[other.id]
+    assert {r.recipient for r in rows(napp, alert_id=covered.id)} == {"cw1", "cw2", "sup"}
+    assert {r.recipient for r in rows(napp, alert_id=ended.id)} == {"cw1", "sup"}
+    assert acknowledge(napp, "cw2", covered.id).acknowledged_by == "cw2"
+
+
 def test_the_return_closes_the_episode_and_opens_the_return_screening(
     napp: App, clock: FixedClock, mail: RouteBook
 ) -> None:
