@@ -195,8 +195,9 @@ def list_visits(
 
 
 def show_visit(app: App, actor_handle: str | None, visit_id: str) -> VisitView:
-    """One visit with where it went, for the visitor, their buddy, supervisors, on-call staff
-    and an admin its alert paged; audited. Anyone else (and another agency's visit) is answered as a missing one."""
+    """One visit with where it went, for the visitor, their buddy, supervisors, on-call staff and an
+    admin its alert paged; audited. Anyone else (and another agency's visit) is answered as a
+    missing one."""
     typed = visit_id.strip().lower()
     if not (8 <= len(typed) <= 32 and all(c in "0123456789abcdef" for c in typed)):
         raise InvalidInput([("VISIT_ID", "not a visit id (at least 8 hex characters)")])

@@ -14,9 +14,9 @@ Only imminent threats, overdue visit check-ins and a missing youth's reporting d
 (and their escalations) take the urgent lane: someone may be in danger now, and none comes by the
 hundred; that lane is oldest-first, and a sweep can open hundreds of overdue escalations at once,
 which must not queue ahead of them.
-A visit's alert belongs to no case (``agency_id`` says whose it is): its ladder is the buddy,
-the supervisors, on-call, then the admins, never the staff member not back. A missing youth's step alerts
-climb from the caseworker (and a colleague covering the case) and supervisors (deadline near)
+A visit's alert belongs to no case (``agency_id`` says whose it is): its ladder is the buddy, the
+supervisors, on-call, then the admins, never the staff member not back. A missing youth's step
+alerts climb from the caseworker (and a colleague covering the case) and supervisors (deadline near)
 or on-call and supervisors (deadline passed) to the admins.
 """
 

@@ -1,11 +1,11 @@
 """A missing youth's reporting steps as their deadline nears and passes.
 
 ``missing_steps_due`` opens (once per episode) when the earliest step not yet done is within the
-policy's ``missing_warn_before`` of its deadline: the caseworker (and a colleague covering the
-case) and the supervisors, then up the ladder unacknowledged. ``missing_steps_overdue`` opens when that deadline passes: on-call staff and
-the supervisors, then the admins. Recording every step (``harbour missing-step``) or the youth's
-return takes both. The sweep calls ``raise_due`` every pass, and the command that records an
-episode calls it at once (a youth last seen a day ago is overdue already).
+policy's ``missing_warn_before`` of its deadline: the caseworker (and a colleague covering the case)
+and the supervisors, then up the ladder unacknowledged. ``missing_steps_overdue`` opens when that
+deadline passes: on-call staff and the supervisors, then the admins. Recording every step (``harbour
+missing-step``) or the youth's return takes both. The sweep calls ``raise_due`` every pass, and the
+command that records an episode calls it at once (a youth last seen a day ago is overdue already).
 """
 
 from __future__ import annotations

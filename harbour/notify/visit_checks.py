@@ -1,10 +1,10 @@
 """Staff visits not checked in by their deadline: each raises one alert, at once.
 
-A visit's deadline is the time its staff member gave plus the policy's grace; past it and not
-back, an alert of kind ``visit_overdue`` goes to their buddy and climbs to the supervisors,
-on-call, then the admins, until someone takes it or they check in (``harbour.cases.visits``). Every relay pass
-(every minute, and after every command) and every sweep calls ``raise_overdue``, so the alert is
-out within a relay period of the deadline; when nothing is overdue it costs one indexed lookup.
+A visit's deadline is the time its staff member gave plus the policy's grace; past it and not back,
+an alert of kind ``visit_overdue`` goes to their buddy and climbs to the supervisors, on-call, then
+the admins, until someone takes it or they check in (``harbour.cases.visits``). Every relay pass
+(every minute, and after every command) and every sweep calls ``raise_overdue``, so the alert is out
+within a relay period of the deadline; when nothing is overdue it costs one indexed lookup.
 """
 
 from __future__ import annotations
