@@ -53,7 +53,10 @@ LABELS: dict[str, str] = {
 # a page about a youth in danger must not look like routine information.
 URGENCY: dict[str, str] = {
     K.IMMINENT_THREAT: "failure",
+    K.VISIT_OVERDUE: "failure",
+    K.MISSING_STEPS_OVERDUE: "failure",
     K.ALERT_ESCALATED: "failure",
+    K.MISSING_STEPS_DUE: "warning",
     K.OVERDUE_ESCALATION: "warning",
     K.RISK_RAISED: "warning",
     K.DEAD_LETTER: "warning",

@@ -131,3 +131,19 @@ def test_an_overdue_visit_says_whose_and_nothing_of_where() -> None:
     message = compose(SETTINGS, NotificationKind.VISIT_OVERDUE, context, "chat")
     assert message.title.startswith("Harbour: URGENT, visit check-in overdue: wes, alert")
     assert "escalation level 1" in message.body
+
+
+@pytest.mark.parametrize(
+    ("kind", "urgency"),
+    [
+        (NotificationKind.IMMINENT_THREAT, "failure"),
+        (NotificationKind.VISIT_OVERDUE, "failure"),  # a colleague not back from a visit
+        (NotificationKind.MISSING_STEPS_OVERDUE, "failure"),  # a youth missing, not yet reported
+        (NotificationKind.MISSING_STEPS_DUE, "warning"),
+        (NotificationKind.ASSESSMENT_DUE_SOON, "info"),
+    ],
+)
+def test_a_page_about_someone_in_danger_is_coloured_as_urgent_in_chat(
+    kind: NotificationKind, urgency: str
+) -> None:
+    assert compose(SETTINGS, kind, dict(SAMPLE), "chat").notify_type == urgency
