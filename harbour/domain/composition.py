@@ -4,7 +4,7 @@ Sections, in order: the emergency protocol (imminent only), risks and concerns (
 strategies (from the catalogue, by the youth's situation, the threat sources present and the
 persons at risk; always emotional regulation), actionable steps with owners and due dates, the
 contacts the youth approved, and the resources. Staff decisions on the previous version carry over:
-a step keeps its due date and a step done stays on the plan, even once the situation no longer
+a step keeps its owner and due date and a step done stays on the plan, even once the situation no longer
 calls for it; an accepted or rejected strategy, step, contact or resource stays so (a rejected
 contact is never offered again as accepted), and items staff added stay. A step agreed with the
 youth but not done, which the situation no longer calls for, is suggested again rather than
@@ -247,11 +247,13 @@ def _decided(
     item: ProposedItem, earlier: ProposedItem | None, done: frozenset[str]
 ) -> ProposedItem:
     """An item staff already accepted or rejected keeps that decision; a step carried over keeps
-    its due date (moving it at each meeting would make it never late); a step done is accepted."""
+    its due date (moving it at each meeting would make it never late) and its owner (whom staff
+    gave it to with the youth: the youth's and the family's copies list it by its owner); a
+    step done is accepted."""
     if earlier is None or item.section not in DECIDED_BY_STAFF:
         return replace(item, state=ItemState.ACCEPTED) if item.key in done else item
     if item.section == PlanSection.STEPS:
-        item = replace(item, due_on=earlier.due_on)
+        item = replace(item, due_on=earlier.due_on, owner=earlier.owner or item.owner)
     if item.key in done:
         return replace(item, state=ItemState.ACCEPTED)
     if earlier.state in (ItemState.ACCEPTED, ItemState.REJECTED):

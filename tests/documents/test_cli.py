@@ -242,3 +242,30 @@ def test_output_refuses_what_is_not_a_regular_file(
     assert "--output: must be a new or regular file" in result.stderr
     assert stat.S_IFMT(target.stat().st_mode) == kind
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_step_given_to_someone_else_stays_theirs_in_the_next_version(
+    seeded: App, tmp_path: Path
+) -> None:
+    # The youth's bag would be found where they stay: the aunt keeps it. At the next meeting
+    # the step is on the family's copy still, and the youth's copy does not ask for the bag.
+    ref = referred_case(seeded, tmp_path, "OW")
+    answers = answers_file(seeded, tmp_path, "leaving", situation="considering_leaving")
+    ok(seeded, "assess", ref, "--point", "initial_contact", "--answers", answers, "--as", "cw1")
+    ok(seeded, "plan", "edit", ref, "step:leave.go_bag", "--owner", "family", "--as", "cw1")
+    ok(seeded, "plan", "finalize", ref, "--accept-rest", "--as", "cw1")
+    bag_for_family = "Check that the youth has a ready bag and a safe place to keep it."
+    bag_for_youth = "Get your bag ready."
+    for version in ("1", "2"):
+        if version == "2":
+            meeting = ("--point", "planning_meeting", "--answers", answers)
+            ok(seeded, "assess", ref, *meeting, "--as", "cw1")
+        for fmt in ("html", "text", "md"):
+            args = ("--format", fmt, "--version", version)
+            assert bag_for_family in render(seeded, ref, "--audience", "family", *args), version
+            assert bag_for_youth not in render(seeded, ref, "--audience", "youth", *args), version
+    shown = ok(seeded, "plan", "show", ref, "--as", "cw1")
+    bag = next(i for i in shown["items"] if i["key"] == "step:leave.go_bag")
+    assert bag["owner"] == "family" and bag["state"] == "accepted"
+    moved = invoke(seeded, "plan", "diff", ref, "1", "2", "--as", "cw1")
+    assert moved.exit_code == 0 and "step:leave.go_bag" not in moved.stdout

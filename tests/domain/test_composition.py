@@ -17,6 +17,7 @@ from harbour.domain.vocab import (
     PlanSection,
     RiskLevel,
     Situation,
+    StepOwner,
     ThreatKind,
 )
 from harbour.reference import load_catalogue
@@ -210,6 +211,33 @@ def test_a_carried_step_keeps_its_due_date_and_a_done_step_stays_on_the_plan(cat
     carried = {kept.key, done.key}
     fresh = [i for i in second.values() if i.section == PlanSection.STEPS and i.key not in carried]
     assert all(i.due_on is None or i.due_on > later for i in fresh)
+
+
+def test_a_carried_step_keeps_the_owner_staff_gave_it(catalogue) -> None:
+    """The go bag given to the family (the youth's would be found) stays the family's: the
+    youth's and the family's copies list a step by its owner."""
+    first = compose(
+        MODERATE, Situation.CONSIDERING_LEAVING, ALL_THREATS, YOUTH, [], catalogue, today=TODAY
+    )
+    given = {"step:leave.go_bag": StepOwner.FAMILY, "step:leave.hotline": StepOwner.AGENCY}
+    previous = [
+        replace(i, state=ItemState.ACCEPTED, owner=given[i.key]) if i.key in given else i
+        for i in first
+    ]
+    second = {
+        i.key: i
+        for i in compose(
+            MODERATE,
+            Situation.CONSIDERING_LEAVING,
+            ALL_THREATS,
+            YOUTH,
+            previous,
+            catalogue,
+            today=TODAY + timedelta(days=14),
+        )
+    }
+    assert {key: second[key].owner for key in given} == given
+    assert second["step:leave.escape_route"].owner == StepOwner.YOUTH  # the catalogue's
 
 
 def test_steps_the_new_situation_no_longer_calls_for_are_not_dropped_silently(catalogue) -> None:
