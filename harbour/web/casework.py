@@ -378,6 +378,10 @@ DOCUMENTS = {
     "text": ("text/plain", "txt"),
     "md": ("text/markdown", "md"),
 }
+# The name a copy handed over downloads under: as it is titled (``harbour.documents.strings``),
+# never the case reference (which no such copy shows) nor whom it is for: it lands on the youth's
+# phone, or in a family home.
+HANDED_OVER = {"youth": "my-plan", "family": "our-plan"}
 # A plan document opened to print: self-contained (its own inline style), never a script.
 DOCUMENT_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
@@ -630,8 +634,14 @@ async def _document(request: Request, who: SignedIn, fmt: str, *, attachment: bo
     media, ext = DOCUMENTS[fmt]
     headers = {"content-security-policy": DOCUMENT_CSP} if fmt == "html" else {}
     if attachment:
-        short = ref[:12].upper() if re.fullmatch(r"[A-Za-z0-9-]{4,40}", ref) else "case"
-        headers["content-disposition"] = (
-            f'attachment; filename="plan-{short}-v{number}-{audience}.{ext}"'
-        )
+        name = _file_name(ref, audience, number)
+        headers["content-disposition"] = f'attachment; filename="{name}.{ext}"'
     return Response(document, media_type=f"{media}; charset=utf-8", headers=headers)
+
+
+def _file_name(ref: str, audience: str, number: int) -> str:
+    """A download's name, without its extension: the staff copy's names its case and version."""
+    if audience in HANDED_OVER:
+        return HANDED_OVER[audience]
+    short = ref[:12].upper() if re.fullmatch(r"[A-Za-z0-9-]{4,40}", ref) else "case"
+    return f"plan-{short}-v{number}-{audience}"

@@ -200,7 +200,8 @@ def test_documents_print_and_download_as_the_cli_renders_them(
         got = web.get(f"/cases/{case}/plan/download/{audience}.{fmt}?version=1")
         assert got.status_code == 200
         disposition = got.headers["content-disposition"]
-        assert disposition.startswith("attachment; filename=") and case in disposition
+        assert disposition.startswith("attachment; filename=")
+        assert (case in disposition) is (audience == "staff")  # see the test below
         assert got.headers["cache-control"] == "no-store"
         cli = invoke(
             seeded,
@@ -219,6 +220,38 @@ def test_documents_print_and_download_as_the_cli_renders_them(
     assert web.get(f"/cases/{case}/plan/download/staff.pdf").status_code == 404
     assert web.get(f"/cases/{case}/plan/print/staff?version=x").status_code == 400
     assert web.get(f"/cases/{case}/plan/print/staff?version=9").status_code == 404
+
+
+def test_the_youths_and_the_familys_copies_download_under_a_neutral_name(
+    seeded: App, worked: tuple[Any, str, str]
+) -> None:
+    """A copy handed to the youth (their phone) or to the family is named as it is titled, "My
+    plan" or "Our plan": never by the case reference, which no such copy shows, nor by whom it
+    is for. The staff copy keeps the reference, to be told from other cases'."""
+    web, case, reference = worked
+    named = {}
+    for audience, fmt in (
+        ("youth", "html"),
+        ("youth", "md"),
+        ("youth", "text"),
+        ("family", "html"),
+        ("family", "text"),
+        ("family", "md"),
+        ("staff", "text"),
+    ):
+        got = web.get(f"/cases/{case}/plan/download/{audience}.{fmt}?version=1")
+        assert got.status_code == 200 and got.headers["cache-control"] == "no-store"
+        disposition = got.headers["content-disposition"]
+        assert disposition.startswith("attachment; filename="), disposition
+        named[audience, fmt] = disposition.removeprefix("attachment; filename=").strip('"')
+    for (audience, _), name in named.items():
+        if audience == "staff":
+            assert case in name, name
+            continue
+        assert reference[:7] not in name and "HB-" not in name.upper(), name
+        assert not {"youth", "family", "staff", "safety", "case"} & set(re.split(r"\W", name))
+    assert named["youth", "html"] == "my-plan.html" and named["youth", "text"] == "my-plan.txt"
+    assert named["family", "md"] == "our-plan.md"
 
 
 def test_versions_compared_side_by_side(seeded: App, worked: tuple[Any, str, str]) -> None:
