@@ -20,7 +20,7 @@ from harbour.templating import register, render
 
 FORMATS = {"html": "html", "text": "txt", "md": "md"}
 DIFF_FORMATS = ("text", "html", "md")
-PARTIALS = ("plans/_page.html", "plans/_base.css")
+PARTIALS = ("plans/_page.html", "plans/_base.css", "plans/_handed_over.css")
 # The one view model each audience's templates are given: a view built for another audience is
 # refused before any template sees it (the youth's card is a YouthView too, cut to fit).
 VIEW_TYPES: dict[str, type] = {"staff": StaffView, "youth": YouthView, "family": FamilyView}

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import zlib
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -68,6 +69,39 @@ def test_wallet_card_prints_on_exactly_one_page(tmp_path: Path, plan_name: str) 
     chromium(tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", html.as_uri())
     keep(html, pdf)
     assert page_count(pdf) == 1
+
+
+def drawn(pdf: Path) -> list[bytes]:
+    """What a PDF's pages draw: its content streams holding text, uncompressed."""
+    streams = re.findall(rb"stream\r?\n(.*?)endstream", pdf.read_bytes(), re.S)
+    found = []
+    for raw in streams:
+        try:
+            content = zlib.decompress(raw)
+        except zlib.error:
+            continue  # an image, or a stream that is not Flate-compressed
+        if b"BT" in content:
+            found.append(content)
+    return found
+
+
+@pytest.mark.parametrize("audience", ["youth", "family"])
+def test_a_copy_handed_over_prints_without_the_browsers_header_and_footer(
+    tmp_path: Path, audience: str
+) -> None:
+    """Printed from the console as it opens (Chromium's headers and footers on, as a browser has
+    them by default), the youth's card and the family's copy carry nothing of the browser's:
+    not the page's address (the console's host, the case reference, "plan/print/youth"), nor
+    the date or the page's title. They print as with the headers and footers turned off."""
+    folder = tmp_path / "cases" / "HB-7Q4K-M2XD" / "plan" / "print"
+    folder.mkdir(parents=True)
+    html = folder / f"{audience}.html"
+    html.write_text(rendered(fixed_plan(), audience, "html"), encoding="utf-8")
+    default, bare = tmp_path / f"{audience}-default.pdf", tmp_path / f"{audience}-bare.pdf"
+    chromium(tmp_path, f"--print-to-pdf={default}", html.as_uri())
+    chromium(tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={bare}", html.as_uri())
+    keep(default)
+    assert drawn(default) and drawn(default) == drawn(bare)
 
 
 class _Sections(HTMLParser):
