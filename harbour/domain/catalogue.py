@@ -175,10 +175,16 @@ def _check_seed_list(name: str, entries: list[SeedEntry]) -> None:
             raise DataProblem(loc, f"{entry.code} is not a code Harbour knows")
 
 
+NO_DISCREET_LABEL = (
+    "give the youth_name the youth's copy lists it by, saying nothing of what it is for: that "
+    "copy may be found by the people posing the threat"
+)
+
+
 class Resource(_Data):
     code: Code
     name: Wording
-    youth_name: Wording | None = None  # the discreet label on the youth's copy
+    youth_name: Wording | None = None  # the youth copy's discreet label: a hotline needs one
     call: Annotated[str, Field(max_length=40)] | None = None
     text: Annotated[str, Field(max_length=40)] | None = None
     source: Wording
@@ -195,6 +201,10 @@ class ResourceFile(_Data):
         no_repeats([(("resources", i, "code"), r.code) for i, r in enumerate(self.resources)])
         if not any(r.emergency for r in self.resources):
             raise DataProblem(("resources",), "one resource must be the emergency number")
+        for index, resource in enumerate(self.resources):
+            if not resource.emergency and resource.youth_name is None:
+                loc = ("resources", index, "youth_name")
+                raise DataProblem(loc, f"{resource.code}: {NO_DISCREET_LABEL}")
         return self
 
     @property

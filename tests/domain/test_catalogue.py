@@ -176,6 +176,22 @@ def test_the_resources_emergency_number_is_the_one_a_hidden_copy_may_name(
     assert "strategies.0.youth_text: leave.call_911: names a number" in str(refused.value)
 
 
+def test_every_hotline_of_a_resources_file_has_a_discreet_label_for_the_youth(
+    tmp_path: Path,
+) -> None:
+    """The youth's copy lists a hotline by its youth_name ("Help line (any time)"): that copy may
+    be found by the people posing the threat. An agency's file that leaves it out is refused,
+    rather than print "National Human Trafficking Hotline" on the youth's copy."""
+    text = (DATA / "resources.yaml").read_text(encoding="utf-8")
+    label = '    youth_name: "Help line (any time)"\n'
+    assert label in text
+    path = tmp_path / "resources.yaml"
+    path.write_text(text.replace(label, "", 1), encoding="utf-8")
+    with pytest.raises(InvalidInput) as refused:
+        load_catalogue(Settings(resources_file=path))
+    assert "resources.1.youth_name: nht_hotline: " in str(refused.value)
+
+
 def test_emergency_protocol_names_shelter_and_law_enforcement(catalogue: Catalogue) -> None:
     assert {"emergency.shelter", "emergency.law_enforcement"} <= set(catalogue.emergency_protocol)
 
