@@ -254,6 +254,26 @@ def test_the_youths_and_the_familys_copies_download_under_a_neutral_name(
     assert named["family", "md"] == "our-plan.md"
 
 
+def test_the_youths_own_title_is_on_their_card_not_in_the_pages_title(
+    seeded: App, worked: tuple[Any, str, str]
+) -> None:
+    """The title the youth chose is kept sealed and the workbench never shows it again; the card
+    opened to print shows it, as its heading, but not as the page's title, which the staff's
+    browser keeps in its history (and tabs, and synced profile) with the page's address."""
+    web, case, reference = worked
+    _, csrf = page_of(web, case)
+    own = web.post(
+        f"/cases/{case}/plan/youth-copy", data={"csrf": csrf, "version": "1", "title": "MKTITLE"}
+    )
+    assert own.status_code == 303
+    printed = web.get(f"/cases/{case}/plan/print/youth")
+    assert printed.status_code == 200 and "<h1>MKTITLE</h1>" in printed.text
+    titled = re.findall(r"<title>([^<]*)</title>", printed.text)
+    assert titled == ["My plan"], titled
+    cli = invoke(seeded, "plan", "render", reference, "--audience", "youth", "--as", "cw1")
+    assert printed.text == cli.stdout  # as `plan render` writes it
+
+
 def test_versions_compared_side_by_side(seeded: App, worked: tuple[Any, str, str]) -> None:
     web, case, reference = worked
     assess_just_left(seeded, reference, "incident")
