@@ -1,15 +1,15 @@
 """Composing a plan version from an assessment's result: a pure function of plain values.
 
 Sections, in order: the emergency protocol (imminent only), risks and concerns (the reasons),
-strategies (from the catalogue, by the youth's situation, the threat sources present and the
-persons at risk; always emotional regulation), actionable steps with owners and due dates, the
-contacts the youth approved, and the resources. Staff decisions on the previous version carry over:
-a step keeps its owner and due date and a step done stays on the plan, even once the situation no longer
-calls for it; an accepted or rejected strategy, step, contact or resource stays so (a rejected
-contact is never offered again as accepted), and items staff added stay. A step agreed with the
-youth but not done, which the situation no longer calls for, is suggested again rather than
-dropped (see ``_steps_kept``). A suggestion nobody decided on is offered again while the
-situation calls for it; the emergency number is never carried over as rejected.
+strategies (from the catalogue, by the youth's situation, the threat sources present and the persons
+at risk; always emotional regulation), actionable steps with owners and due dates, the contacts the
+youth approved, and the resources. Staff decisions on the previous version carry over: a step keeps
+its owner and due date and a step done stays on the plan, even once the situation no longer calls
+for it; an accepted or rejected strategy, step, contact or resource stays so (a rejected contact is
+never offered again as accepted), and items staff added stay. A step agreed with the youth but not
+done, which the situation no longer calls for, is suggested again rather than dropped (see
+``_steps_kept``). A suggestion nobody decided on is offered again while the situation calls for it;
+the emergency number is never carried over as rejected.
 """
 
 from __future__ import annotations
