@@ -140,9 +140,15 @@ def mark_processed(app: App, name: str, subject_id: str) -> None:
 
 
 def pending(
-    app: App, *, before: datetime | None, limit: int, after: Cursor | None = None
+    app: App,
+    *,
+    before: datetime | None,
+    limit: int,
+    after: Cursor | None = None,
+    newest: bool = False,
 ) -> list[Pending]:
-    """Up to ``limit`` unprocessed events, oldest first, after the ``after`` cursor."""
+    """Up to ``limit`` unprocessed events, oldest first, after the ``after`` cursor; with
+    ``newest``, the latest ``limit`` of them (still listed oldest first)."""
 
     def work(uow: UnitOfWork) -> list[Pending]:
         row = LifecycleEvent
@@ -153,8 +159,10 @@ def pending(
             query = query.where(row.occurred_at <= before)
         if after is not None:
             query = query.where(tuple_(row.occurred_at, row.id) > tuple_(*after))
-        query = query.order_by(row.occurred_at, row.id).limit(limit)
-        return [Pending(*found) for found in uow.session.execute(query)]
+        order = (row.occurred_at.desc(), row.id.desc()) if newest else (row.occurred_at, row.id)
+        query = query.order_by(*order).limit(limit)
+        page = [Pending(*found) for found in uow.session.execute(query)]
+        return page[::-1] if newest else page
 
     return app.read(work)  # on SQLite a read takes no lock: a page read keeps no writer waiting
 
@@ -166,15 +174,18 @@ def process_pending(
     limit: int = INLINE_BATCH,
     between: Callable[[], None] = lambda: None,
 ) -> int:
-    """Process unprocessed events in pages of ``limit`` (only one page when ``before`` is None,
-    as after a CLI command). A failing event is logged by code and left for the next pass.
+    """Process unprocessed events in pages of ``limit``; when ``before`` is None, as after a CLI
+    command, only the newest page: the command's own events (older ones, a backlog left by
+    another mode or events whose step keeps failing, are the sweep's, which pages through them
+    all; taking the oldest page, every command retried the same failing events and never
+    reached its own). A failing event is logged by code and left for the next pass.
     ``between`` runs before each page of events that call for no step is marked and before each
     routed event is processed (a sweep's ``WriterGap``: after an outage a catch-up sweep marks
     thousands of escalation events, and back to back their transactions kept an SQLite writer
     waiting 0.3 to 1.3 s). Returns how many were processed."""
     done, cursor = 0, None
     while True:
-        page = pending(app, before=before, limit=limit, after=cursor)
+        page = pending(app, before=before, limit=limit, after=cursor, newest=before is None)
         unrouted = [event.id for event in page if event.name not in ROUTED]
         if unrouted:
             between()

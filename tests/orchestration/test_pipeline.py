@@ -14,6 +14,7 @@ from harbour import events
 from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.db.models import Staff
+from harbour.errors import HarbourError
 from harbour.orchestration import pipeline, steps
 from harbour.orchestration.sweep import sweep
 from tests.orchestration.helpers import case_by_reference, in_mode, lifecycle_events, refer
@@ -135,3 +136,36 @@ def test_the_sweep_passes_its_writer_gap_to_the_pass_over_pending_events(
     monkeypatch.setattr(pipeline, "process_pending", process_pending)
     sweeping.finish_events(seeded, seeded.clock.now())
     assert isinstance(handed["between"], WriterGap)
+
+
+def test_events_failing_for_ever_hold_back_no_command_s_own(
+    seeded: App, tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command processes the events it recorded, whatever older ones wait: a page of events
+    whose step fails every time (or a backlog left by another mode) is the sweep's, and used
+    to be the only page every command took, its own referral left unprocessed, its caseworker
+    untold, until the next sweep."""
+    stuck: set[str] = set()
+
+    def broken(app: App, case_id: str) -> None:
+        if case_id in stuck:
+            raise HarbourError("broken", "fails every time")
+
+    monkeypatch.setitem(
+        pipeline.STEPS_OF_EVENT, events.CASE_REFERRED, (broken, *steps.INITIAL_CONTACT)
+    )
+    for number in range(pipeline.INLINE_BATCH):
+        stuck.add(refer(in_mode(seeded, "prefect"), tmp_path, f"S{number}").id)
+        clock.advance(timedelta(seconds=1))
+    refer(seeded, tmp_path, "OLDER")  # inline: processed, but the stuck ones first, and fail
+    clock.advance(timedelta(seconds=1))
+    case = refer(seeded, tmp_path, "MINE")
+    mine = [e for e in lifecycle_events(seeded, events.CASE_REFERRED) if e.subject_id == case.id]
+    assert mine[0].processed_at is not None
+    with seeded.sessions() as session:
+        from harbour.db.models import OutboxMessage
+
+        notices = session.scalars(
+            select(OutboxMessage.kind).where(OutboxMessage.case_id == case.id)
+        ).all()
+    assert notices == ["case_assigned"]
