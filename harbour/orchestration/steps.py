@@ -12,11 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sqlalchemy import select
+
 from harbour.app import App, UnitOfWork
 from harbour.cases import schedule
 from harbour.cases import transitions as lifecycle
 from harbour.db.models import Assessment, Case, Plan
-from harbour.domain.vocab import AssessmentPoint, AssessmentStatus, CaseStatus, RiskLevel
+from harbour.domain.vocab import (
+    AssessmentPoint,
+    AssessmentStatus,
+    CaseStatus,
+    PlanStatus,
+    RiskLevel,
+)
 from harbour.errors import Conflict, NotFound
 from harbour.notify import hooks
 from harbour.plans import sealed_copies as plan_documents
@@ -123,7 +131,11 @@ def ensure_next_assessment(app: App, assessment_id: str) -> None:
 def discharge_when_safe(app: App, assessment_id: str) -> str:
     """After the discharge assessment, once its plan version is final: discharge the case and
     open its first follow-up, unless the assessment found high or imminent risk or the youth is
-    missing (then staff decide, with ``harbour discharge``). Returns the case's status."""
+    missing (then staff decide, with ``harbour discharge``). Returns the case's status.
+
+    Only the case's latest discharge plan version decides, and only for its own assessment:
+    an earlier assessment's event processed late (a flow that waited, the sweep after an
+    outage) would otherwise discharge on its level once a later one's plan was finalised."""
 
     def work(uow: UnitOfWork) -> str:
         assessment = assessment_row(uow, assessment_id)
@@ -132,13 +144,23 @@ def discharge_when_safe(app: App, assessment_id: str) -> str:
         if (
             case.status == CaseStatus.DISCHARGE_PENDING
             and level.rank < RiskLevel.HIGH.rank
-            and lifecycle.discharge_plan_final(uow, case)
+            and _final_discharge_plan_is_of(uow, case, assessment)
             and not lifecycle.youth_missing(uow, case)
         ):
             lifecycle.discharge(uow, None, case)
         return case.status
 
     return app.run(work, commutes=True)
+
+
+def _final_discharge_plan_is_of(uow: UnitOfWork, case: Case, assessment: Assessment) -> bool:
+    latest = uow.session.execute(
+        select(Plan.assessment_id, Plan.status)
+        .where(Plan.case_id == case.id, Plan.point == AssessmentPoint.DISCHARGE)
+        .order_by(Plan.version_number.desc())
+        .limit(1)
+    ).first()
+    return latest is not None and tuple(latest) == (assessment.id, PlanStatus.FINAL)
 
 
 def discharge_after_final_plan(app: App, plan_id: str) -> str | None:

@@ -152,3 +152,30 @@ def test_prefect_mode_cases_shows_the_worker_and_due_right_after_refer(
     rows = ok(app, "cases", "--as", "coord")
     row = next(r for r in rows if r["case"] == case.reference)
     assert row["caseworker"] == "cw1" and row["next_due"] is not None
+
+
+def test_a_late_safe_discharge_assessment_does_not_overrule_a_later_risky_one(
+    seeded: App, tmp_path: Path, clock: FixedClock
+) -> None:
+    """The safe discharge assessment's event processed after a second discharge assessment
+    found high risk, and after that one's plan was finalised (Prefect mode: its flow late, the
+    server down, the sweep finishing it): the case is not discharged on the first one's level.
+    Staff decide, as for any risky discharge assessment."""
+    from datetime import timedelta
+
+    app = in_mode(seeded, "prefect")
+    case = refer(app, tmp_path)
+    safe = answers_file(app, tmp_path, "safe")
+    risky = answers_file(app, tmp_path, "risky", trafficker_threat="yes", violence="yes")
+    assess(app, case.reference, "initial_contact", safe)
+    for answers in (safe, risky):
+        clock.advance(timedelta(seconds=1))
+        outcome = assess(app, case.reference, "discharge", answers)
+    assert outcome["risk_level"] in ("high", "imminent")
+    clock.advance(timedelta(seconds=1))
+    ok(app, "plan", "finalize", case.reference, "--leave-out-rest", "--as", "cw1")
+    clock.advance(pipeline.PREFECT_GRACE + timedelta(seconds=1))
+    from harbour.orchestration.sweep import sweep
+
+    sweep(app)
+    assert case_by_reference(app, case.reference).status == "discharge_pending"
