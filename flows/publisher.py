@@ -17,6 +17,7 @@ from prefect.events.clients import EventsClient, get_events_client
 
 from harbour.app import App
 from harbour.orchestration.publishing import Outgoing, mark_published, take_unpublished
+from harbour.orchestration.standby import Standby
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,9 @@ async def publish_all(app: App, limit: int = BATCH) -> int:
 
 
 async def run(app: App, stop: threading.Event, poll: float = POLL_SECONDS) -> None:
-    """Publish until ``stop`` is set, polling every ``poll`` seconds; reconnect after errors."""
+    """Publish until ``stop`` is set, polling every ``poll`` seconds; reconnect after errors,
+    and while the server cannot be reached, relay and sweep in-process (``Standby``)."""
+    standby = Standby(app)
     while not stop.is_set():
         try:
             async with _client() as client:
@@ -61,6 +64,7 @@ async def run(app: App, stop: threading.Event, poll: float = POLL_SECONDS) -> No
                         await asyncio.sleep(poll)
         except Exception as exc:  # the server is down or restarting: keep the rows, try again
             log.warning("publisher: %s; retrying", type(exc).__name__)
+            standby()
             await asyncio.sleep(poll * 5)
 
 

@@ -6,10 +6,13 @@ import asyncio
 import time
 from pathlib import Path
 
+from sqlalchemy import select
+
 from flows.publisher import publish_all
 from harbour import events
 from harbour.app import App
 from harbour.clock import FixedClock
+from harbour.demo.receivers import RouteBook
 from tests.orchestration.helpers import lifecycle_events, refer
 
 
@@ -66,3 +69,59 @@ def test_a_missing_episode_and_a_visit_overdue_are_published_with_ids_only(
     assert opened["payload"] == closed["payload"] == {"case_id": case.id, "subject_id": episode.id}
     assert names[events.VISIT_OVERDUE]["payload"] == {"subject_id": alert_id}
     assert "PUBFIELD" not in str(names)
+
+
+def test_while_the_server_is_away_alerts_still_move_up_their_ladder(
+    seeded: App, clock: FixedClock, mail: RouteBook, tmp_path: Path
+) -> None:
+    """The Prefect server down (nothing listens at PREFECT_API_URL): its relay and sweep
+    deployments run nowhere, and an imminent alert nobody acknowledged used to stay at its
+    first tier, a referral's caseworker untold, until the server came back. `harbour serve`
+    (and `--publish-only`), which notices through its publisher, now relays in-process
+    meanwhile, and sweeps."""
+    import threading
+    from datetime import timedelta
+
+    from prefect.settings import temporary_settings
+
+    from flows import publisher
+    from flows.local_server import free_port
+    from harbour.db.models import Alert, OutboxMessage
+    from tests.notify.helpers import imminent_alert, new_case
+    from tests.orchestration.helpers import in_mode
+
+    settings = in_mode(seeded, "prefect").settings
+    app = App(
+        settings.model_copy(update={"apprise_config": mail.path}), clock, seeded.cipher.keyring
+    )
+    alert = imminent_alert(app, new_case(app))
+    referred = refer(app, tmp_path, "AWAY")
+    clock.advance(timedelta(minutes=10))  # past the alert's acknowledgement time, and the grace
+
+    def handled() -> bool:
+        def read(uow: object) -> tuple[int, list[str]]:
+            tier = uow.session.get_one(Alert, alert.id).tier  # type: ignore[attr-defined]
+            query = select(OutboxMessage.kind).where(OutboxMessage.case_id == referred.id)
+            return tier, list(uow.session.scalars(query))  # type: ignore[attr-defined]
+
+        tier, notices = app.read(read)  # type: ignore[arg-type]
+        return tier == 1 and notices == ["case_assigned"] and bool(mail.smtp.received)
+
+    stop = threading.Event()
+
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while not handled() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        stop.set()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with temporary_settings(updates={"api.url": f"http://127.0.0.1:{free_port()}/api"}):  # type: ignore[dict-item]
+            asyncio.run(publisher.run(app, stop, poll=0.1))
+    finally:
+        stop.set()
+        watcher.join()
+        app.dispose()
+    assert handled()

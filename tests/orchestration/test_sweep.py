@@ -186,3 +186,27 @@ def test_when_the_reference_files_cannot_be_read_every_phase_runs(seeded: App) -
         assert idle_phases(app, START) == []
     finally:
         app.dispose()
+
+
+def test_standby_relays_on_every_pass_and_sweeps_once_a_quarter_hour(
+    seeded: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `harbour serve` does while the Prefect server is away (tests/flows/test_publisher.py
+    has it against a server that is not there): the relay every pass, the sweep at the
+    schedule's pace, and a failing one stops neither."""
+    from harbour.orchestration import pipeline, standby
+    from harbour.orchestration import sweep as sweeping
+
+    done: list[str] = []
+
+    def failing_sweep(app: App) -> None:
+        done.append("sweep")
+        raise HarbourError("sweep_incomplete")
+
+    monkeypatch.setattr(sweeping, "sweep", failing_sweep)
+    monkeypatch.setattr(pipeline, "deliver", lambda app: done.append("relay") or 0)
+    seconds = [0.0]
+    away = standby.Standby(seeded, monotonic=lambda: seconds[0])
+    for seconds[0] in (0, 10, standby.SWEEP_EVERY - 1, standby.SWEEP_EVERY):
+        away()
+    assert done == ["sweep", "relay", "relay", "relay", "sweep", "relay"]
