@@ -58,9 +58,16 @@ def runner_deployment(spec: dict[str, Any]) -> Any:
     )
 
 
+# What Prefect's runner raises once its polls of the server failed several times in a row
+# (``prefect.utilities.services.critical_service_loop``, which counts only connection errors and
+# 5xx answers): the server went away while serving. It carries no connection error of its own.
+RUNNER_GAVE_UP = "Service exceeded error threshold."
+
+
 def unreachable(exc: BaseException) -> str | None:
     """What says the Prefect server could not be reached (a connection refused or timed out, a
-    5xx answer), found in ``exc`` or the errors it groups; None for anything else."""
+    5xx answer, the runner giving up its polls), found in ``exc`` or the errors it groups; None
+    for anything else."""
     import httpx
 
     if isinstance(exc, BaseExceptionGroup):
@@ -69,6 +76,8 @@ def unreachable(exc: BaseException) -> str | None:
         return f"HTTP {exc.response.status_code}"
     if isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError)):
         return type(exc).__name__
+    if isinstance(exc, RuntimeError) and str(exc) == RUNNER_GAVE_UP:
+        return "its polls kept failing"
     return None
 
 
