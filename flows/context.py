@@ -17,10 +17,17 @@ def harbour_app() -> App:
     """This process's App; each task still opens its own unit of work on it."""
     global _app
     if _app is None:
-        settings = with_secret_routes(load_settings())
+        settings = flow_settings(load_settings())
         frozen = settings.frozen_time
         _app = App(settings, FixedClock(frozen)) if frozen else App(settings)
     return _app
+
+
+def flow_settings(settings: Settings) -> Settings:
+    """The settings a flow runs with: Prefect's mode whatever the process's environment says (a
+    worker started without HARBOUR_ORCHESTRATION ran the sweep with no grace for the events a
+    flow of their own was taking), and the routes from a Secret block when one is named."""
+    return with_secret_routes(settings).model_copy(update={"orchestration": "prefect"})
 
 
 def with_secret_routes(settings: Settings) -> Settings:

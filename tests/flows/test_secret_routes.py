@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows.context import with_secret_routes
+from flows.context import flow_settings, with_secret_routes
 from harbour.app import App
 from harbour.demo.receivers import RouteBook
 from harbour.errors import ConfigError
@@ -34,3 +34,8 @@ def test_the_routes_come_from_the_secret_block(
     with pytest.raises(ConfigError) as error:
         with_secret_routes(missing)
     assert "no-such-block-here" not in str(error.value)
+
+
+def test_a_flow_runs_in_prefect_mode_whatever_its_worker_environment_says(seeded: App) -> None:
+    inline = seeded.settings.model_copy(update={"orchestration": "inline"})
+    assert flow_settings(inline).orchestration == "prefect"
