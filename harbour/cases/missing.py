@@ -24,11 +24,11 @@ from harbour.access import Actor, agency_zone, audit, on_case
 from harbour.app import App, UnitOfWork
 from harbour.cases import schedule
 from harbour.clock import local_time
-from harbour.db.models import Alert, Case, MissingEpisode, MissingStep, Staff
+from harbour.db.models import Alert, Assessment, Case, MissingEpisode, MissingStep, Staff
 from harbour.domain import refs
 from harbour.domain.moments import parse_moment
 from harbour.domain.text import check_line
-from harbour.domain.vocab import AssessmentPoint, CaseStatus, MissingStepKind
+from harbour.domain.vocab import AssessmentPoint, AssessmentStatus, CaseStatus, MissingStepKind
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.notify import missing_alerts
 
@@ -202,6 +202,16 @@ def open_episode(uow: UnitOfWork, case: Case) -> MissingEpisode | None:
         select(MissingEpisode).where(
             MissingEpisode.case_id == case.id, MissingEpisode.returned_at.is_(None)
         )
+    )
+
+
+def open_return_screening(uow: UnitOfWork, case: Case) -> Assessment | None:
+    """The case's return screening not yet done: the open assessment a return opened."""
+    return uow.session.scalar(
+        select(Assessment)
+        .join(MissingEpisode, MissingEpisode.assessment_id == Assessment.id)
+        .where(Assessment.case_id == case.id, Assessment.status == AssessmentStatus.OPEN)
+        .limit(1)
     )
 
 

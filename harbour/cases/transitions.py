@@ -15,7 +15,7 @@ from harbour import events
 from harbour.access import Actor, agency_zone, audit, on_case
 from harbour.app import App, UnitOfWork
 from harbour.cases import schedule
-from harbour.cases.missing import open_episode
+from harbour.cases.missing import open_episode, open_return_screening
 from harbour.clock import local_time
 from harbour.db.base import new_id
 from harbour.db.models import Assessment, Case, Plan
@@ -43,7 +43,11 @@ def transition(uow: UnitOfWork, actor: Actor | None, case: Case, to: CaseStatus)
 
 
 def check_point(uow: UnitOfWork, case: Case, point: AssessmentPoint) -> None:
-    """Refuse an assessment point the case's state (or the follow-up schedule) does not allow."""
+    """Refuse an assessment point the case's state (or the follow-up schedule) does not allow.
+    The return screening a youth's return opened is taken in any state it is open in: a
+    discharged case's youth back from being missing is screened as any other."""
+    if point == AssessmentPoint.JUST_LEFT and open_return_screening(uow, case) is not None:
+        return
     lifecycle.check_point(CaseStatus(case.status), point)
     if point == AssessmentPoint.FOLLOW_UP:
         _check_follow_up_window(uow, case)

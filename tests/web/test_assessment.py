@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -222,3 +223,28 @@ def test_immediate_danger_alerts_before_the_page_answers_and_the_steps_are_recor
         web.post(f"/cases/{case}/steps/{steps[0]}/explode", data={"csrf": csrf}).status_code == 404
     )
     assert client(seeded).get(status).status_code == 303  # signed out: to sign-in
+
+
+def test_the_return_screening_of_a_discharged_case_is_taken_on_the_console(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    # The youth of a discharged case came back from being missing: the console's assess page
+    # refused the return screening (just_left) its return had opened (409), as the CLI did.
+    from tests.cli.helpers import answers_file, ok, referred_case
+
+    ref = referred_case(seeded, tmp_path)
+    safe = answers_file(seeded, tmp_path, "safe")
+    for point in ("initial_contact", "discharge"):
+        ok(seeded, "assess", ref, "--point", point, "--answers", safe, "--as", "cw1")
+    ok(seeded, "plan", "finalize", ref, "--leave-out-rest", "--as", "cw1")
+    ok(seeded, "discharge", ref, "--as", "cw1")
+    case = short_form(ref)
+    web, _ = signed_in(seeded, clock, "cw1")
+    assert web.get(f"/cases/{case}/assess?point=just_left").status_code == 409  # not yet
+    ok(seeded, "missing", ref, "--since", (clock.now() - timedelta(hours=5)).isoformat(),
+       "--as", "cw1")  # fmt: skip
+    ok(seeded, "returned", ref, "--at", clock.now().isoformat(), "--as", "cw1")
+    fields = form_of(web, case, "just_left")
+    done = web.post(f"/cases/{case}/assess", data=fields | answered(seeded, situation="just_left"))
+    assert done.status_code == 200 and "Assessment recorded" in done.text, done.text[-800:]
+    assert ok(seeded, "case", "show", ref, "--as", "cw1")["status"] == "discharged"
