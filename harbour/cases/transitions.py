@@ -131,27 +131,36 @@ def close(uow: UnitOfWork, actor: Actor | None, case: Case) -> Case:
 
 def close_if_follow_ups_done(uow: UnitOfWork, case: Case) -> bool:
     """After a follow-up: close the case if it was the last one (for the follow-up flow), unless
-    the youth is missing (staff close it once the return is recorded)."""
+    the youth is missing or not yet screened since their return (staff close it after that)."""
     if case.status != S.DISCHARGED or schedule.follow_ups_remaining(uow, case) > 0:
         return False
-    if youth_missing(uow, case):
+    if missing_work_open(uow, case):
         return False
     close(uow, None, case)
     return True
 
 
-def youth_missing(uow: UnitOfWork, case: Case) -> bool:
-    return open_episode(uow, case) is not None
+def missing_work_open(uow: UnitOfWork, case: Case) -> bool:
+    """Whether the youth is recorded missing, or back and not yet screened (see below)."""
+    return open_episode(uow, case) is not None or open_return_screening(uow, case) is not None
 
 
 def _refuse_while_missing(uow: UnitOfWork, case: Case, then: str) -> None:
-    """A case whose youth is missing is worked until the return is recorded: discharged or
-    closed, its episode's alerts would go on climbing about a case nobody works any more."""
-    if youth_missing(uow, case):
+    """A case whose youth is missing is worked until the return is recorded, then until the
+    youth is screened: discharged or closed, its episode's alerts would go on climbing about a
+    case nobody works any more, and the return screening would be cancelled, never done."""
+    if open_episode(uow, case) is not None:
         raise Conflict(
             "youth_missing",
             "the youth is recorded missing: record their return first (harbour returned REF "
             f"--at TIME, or the case's Missing youth page), then {then}",
+        )
+    if open_return_screening(uow, case) is not None:
+        raise Conflict(
+            "return_screening_open",
+            "the youth is back from being missing and not yet screened: complete the return "
+            "screening first (harbour assess REF --point just_left, or the case's assess page), "
+            f"then {then}",
         )
 
 

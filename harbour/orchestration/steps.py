@@ -130,8 +130,9 @@ def ensure_next_assessment(app: App, assessment_id: str) -> None:
 
 def discharge_when_safe(app: App, assessment_id: str) -> str:
     """After the discharge assessment, once its plan version is final: discharge the case and
-    open its first follow-up, unless the assessment found high or imminent risk or the youth is
-    missing (then staff decide, with ``harbour discharge``). Returns the case's status.
+    open its first follow-up, unless the assessment found high or imminent risk, or the youth is
+    missing or not yet screened since their return (then staff decide, with ``harbour
+    discharge``). Returns the case's status.
 
     Only the case's latest discharge plan version decides, and only for its own assessment:
     an earlier assessment's event processed late (a flow that waited, the sweep after an
@@ -145,7 +146,7 @@ def discharge_when_safe(app: App, assessment_id: str) -> str:
             case.status == CaseStatus.DISCHARGE_PENDING
             and level.rank < RiskLevel.HIGH.rank
             and _final_discharge_plan_is_of(uow, case, assessment)
-            and not lifecycle.youth_missing(uow, case)
+            and not lifecycle.missing_work_open(uow, case)
         ):
             lifecycle.discharge(uow, None, case)
         return case.status

@@ -4,7 +4,7 @@ the command line, as staff type it, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -77,3 +77,48 @@ def test_a_discharged_case_takes_the_return_screening_of_its_youth(
     assert _open_points(seeded, ref) == ["follow_up"]  # the follow-ups go on as scheduled
     again = invoke(seeded, "assess", ref, "--point", "just_left", "--answers", back, "--as", "cw1")
     assert again.exit_code == 1 and "point_not_allowed" in again.stderr  # screened once
+
+
+def test_discharge_waits_for_the_return_screening(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    # Discharging after the youth's return cancelled the return screening still open (discharge
+    # cancels every open assessment): a youth back from being missing left the program unscreened.
+    ref, safe = _active(seeded, tmp_path)
+    _gone_and_back(seeded, clock, ref)
+    ok(seeded, "assess", ref, "--point", "discharge", "--answers", safe, "--as", "cw1")
+    ok(seeded, "plan", "finalize", ref, "--leave-out-rest", "--as", "cw1")  # a safe discharge
+    assert _status(seeded, ref) == "discharge_pending"  # it waits for the screening
+    refused = invoke(seeded, "discharge", ref, "--as", "cw1")
+    assert refused.exit_code == 1 and "return_screening_open" in refused.stderr, refused.stderr
+    assert "--point just_left" in refused.stderr  # says what to do
+    assert _status(seeded, ref) == "discharge_pending" and "just_left" in _open_points(seeded, ref)
+
+    back = answers_file(seeded, tmp_path, "back", situation="just_left", return_traded="no")
+    ok(seeded, "assess", ref, "--point", "just_left", "--answers", back, "--as", "cw1")
+    assert _status(seeded, ref) == "active"  # the situation changed: discharge is assessed anew
+    ok(seeded, "assess", ref, "--point", "discharge", "--answers", safe, "--as", "cw1")
+    ok(seeded, "plan", "finalize", ref, "--leave-out-rest", "--as", "cw1")
+    assert ok(seeded, "discharge", ref, "--as", "cw1")["status"] == "discharged"
+
+
+def test_the_last_follow_up_and_close_wait_for_the_return_screening(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    # The last follow-up done after the youth's return closed the case by itself, and `close`
+    # closed it, each cancelling the return screening still open.
+    ref, safe = _discharged(seeded, tmp_path)
+    for number in range(3):
+        due = ok(seeded, "case", "show", ref, "--as", "cw1")["next_due"]
+        clock.set(datetime.fromisoformat(due))
+        if number == 2:
+            _gone_and_back(seeded, clock, ref)
+        ok(seeded, "assess", ref, "--point", "follow_up", "--answers", safe, "--as", "cw1")
+    assert _status(seeded, ref) == "discharged" and _open_points(seeded, ref) == ["just_left"]
+    refused = invoke(seeded, "close", ref, "--as", "sup")
+    assert refused.exit_code == 1 and "return_screening_open" in refused.stderr, refused.stderr
+    assert _status(seeded, ref) == "discharged" and _open_points(seeded, ref) == ["just_left"]
+
+    back = answers_file(seeded, tmp_path, "back", situation="just_left", return_traded="no")
+    ok(seeded, "assess", ref, "--point", "just_left", "--answers", back, "--as", "cw1")
+    assert ok(seeded, "close", ref, "--as", "sup")["status"] == "closed"

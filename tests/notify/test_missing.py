@@ -167,8 +167,10 @@ def test_a_case_is_neither_discharged_nor_closed_while_the_youth_is_missing(
     # episode's alerts went on climbing about a case nobody works any more.
     from sqlalchemy import update
 
+    from harbour.assessments.submit import submit_assessment
     from harbour.cases.transitions import close_if_follow_ups_done
     from harbour.db.models import Case
+    from tests.cli.helpers import safest
 
     case = new_case(napp)
     missing.report_missing(napp, "cw1", case.reference, (START - timedelta(hours=30)).isoformat())
@@ -193,6 +195,10 @@ def test_a_case_is_neither_discharged_nor_closed_while_the_youth_is_missing(
     assert all(a.acknowledged_at is None for a in _alerts(napp))
 
     missing.report_return(napp, "cw1", case.reference, START.isoformat())
+    unscreened = invoke(napp, "close", case.reference[:12], "--as", "sup")
+    assert unscreened.exit_code == 1 and "return_screening_open" in unscreened.stderr
+    screening = safest(napp) | {"situation": "just_left"}
+    submit_assessment(napp, "cw1", case.reference, "just_left", screening)
     closed = invoke(napp, "close", case.reference[:12], "--as", "sup")
     assert closed.exit_code == 0, closed.stderr
     assert show_case(napp, "sup", case.reference).status == "closed"

@@ -83,12 +83,19 @@ def test_a_missing_youth_s_case_is_not_discharged_and_the_page_says_what_to_do(
     web, _ = signed_in(seeded, clock, "cw1")
     confirm = web.get(f"/cases/{case}/lifecycle/discharge")
     assert "Not while the youth is recorded missing" in confirm.text
+    assert "Not until the youth back from being missing is screened" in confirm.text
     csrf = csrf_of(web, f"/cases/{case}/lifecycle/discharge")
     before = counts(seeded)
     refused = web.post(f"/cases/{case}/lifecycle/discharge", data={"csrf": csrf})
     assert refused.status_code == 409 and "record their return first" in refused.text
     assert counts(seeded) == before and status_of(seeded, reference)[0] == "discharge_pending"
     missing.report_return(seeded, "cw1", reference, "08:30")
+    unscreened = web.post(f"/cases/{case}/lifecycle/discharge", data={"csrf": csrf})
+    assert unscreened.status_code == 409 and "complete the return screening" in unscreened.text
+    assert status_of(seeded, reference)[0] == "discharge_pending"
+    assess_just_left(seeded, reference, "just_left")  # the screening: back to active
+    assess_just_left(seeded, reference, "discharge")
+    finalize(seeded, "cw1", reference, Undecided(accept_rest=True))
     done = web.post(f"/cases/{case}/lifecycle/discharge", data={"csrf": csrf})
     assert done.status_code == 303 and status_of(seeded, reference)[0] == "discharged"
 
