@@ -165,9 +165,10 @@ def _refuse_while_missing(uow: UnitOfWork, case: Case, then: str) -> None:
 
 
 def reopen(uow: UnitOfWork, actor: Actor | None, case: Case) -> Case:
-    """Reopen a discharged or closed case; its next assessment is due as a new contact's."""
+    """Reopen a discharged or closed case: its follow-ups are cancelled (a return screening
+    still open stays: the youth back is screened), its next assessment due as a new contact's."""
     transition(uow, actor, case, S.REOPENED)
-    schedule.cancel_open(uow, case)
+    schedule.cancel_open(uow, case, [AssessmentPoint.FOLLOW_UP])
     schedule.open_after_reopen(uow, case)
     return case
 

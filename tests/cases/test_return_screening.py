@@ -122,3 +122,18 @@ def test_the_last_follow_up_and_close_wait_for_the_return_screening(
     back = answers_file(seeded, tmp_path, "back", situation="just_left", return_traded="no")
     ok(seeded, "assess", ref, "--point", "just_left", "--answers", back, "--as", "cw1")
     assert ok(seeded, "close", ref, "--as", "sup")["status"] == "closed"
+
+
+def test_a_reopened_case_keeps_the_return_screening(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    # Reopening a discharged case whose youth had come back cancelled the return screening
+    # with the follow-ups (reopen cancelled every open assessment): back in the program, the
+    # youth was never screened.
+    ref, _ = _discharged(seeded, tmp_path)
+    _gone_and_back(seeded, clock, ref)
+    assert ok(seeded, "reopen", ref, "--as", "sup")["status"] == "reopened"
+    assert _open_points(seeded, ref) == ["just_left", "planning_meeting"]
+    back = answers_file(seeded, tmp_path, "back", situation="just_left", return_traded="no")
+    ok(seeded, "assess", ref, "--point", "just_left", "--answers", back, "--as", "cw1")
+    assert _status(seeded, ref) == "active" and _open_points(seeded, ref) == ["planning_meeting"]
