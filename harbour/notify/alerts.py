@@ -53,6 +53,7 @@ from harbour.db.models import Alert, Assessment, AuditEvent, Case, CaseCover, Ou
 from harbour.domain.vocab import AlertKind, Lane, NotificationKind, OutboxStatus, Role
 from harbour.errors import InvalidInput
 from harbour.notify import recipients
+from harbour.notify.outbox import _key as outbox_key
 from harbour.notify.outbox import insert_new, notification_rows
 
 log = logging.getLogger("harbour.notify.alerts")
@@ -434,7 +435,7 @@ def _page(
         notification,
         recipients=people,
         case=case,
-        dedupe=f"alert:{alert.id}:{alert.tier}",
+        dedupe=_tier_key(alert),
         context={"alert_id": alert.id, "path": f"/alerts/{alert.id}", **context},
         lane=lane_of(alert.kind),
         agency_id=alert.agency_id,
@@ -444,6 +445,54 @@ def _page(
     else:
         pages += rows
     return True
+
+
+def _tier_key(alert: Alert) -> str:
+    """What names the pages of the alert's current tier: one per person (and channel)."""
+    return f"alert:{alert.id}:{alert.tier}"
+
+
+def page_joining(uow: UnitOfWork, case: Case, people: list[str]) -> int:
+    """Page ``people``, who have just joined the case (given it, or covering it), about each of
+    its standing alerts whose current tier now counts them. A tier is paged as the alert reaches
+    it, so one who joins it later was never told, and, never paged, could not acknowledge it.
+    Each gets the page the tier had, under its key: one per alert, tier and person, however
+    often they join. Each alert is held as an acknowledgement holds it: one taken meanwhile is
+    not paged. How many alerts paged someone."""
+    standing = uow.session.scalars(
+        select(Alert)
+        .where(Alert.case_id == case.id, Alert.acknowledged_at.is_(None))
+        .order_by(Alert.id)
+        .with_for_update(key_share=True)
+    ).all()
+    pages: list[dict[str, Any]] = []
+    paged = 0
+    for alert in standing:
+        tier = LADDERS[alert.kind][alert.tier](uow, alert)
+        joining = [person for person in people if person in tier]
+        page = _tier_page(uow, alert) if joining else None
+        if page is None:  # none of them is in its tier, or nobody was paged there
+            continue
+        pages += notification_rows(
+            uow,
+            page.kind,
+            recipients=joining,
+            case=case,
+            dedupe=_tier_key(alert),
+            context=page.context,
+            lane=lane_of(alert.kind),
+        )
+        paged += 1
+    insert_new(uow, pages)
+    return paged
+
+
+def _tier_page(uow: UnitOfWork, alert: Alert) -> OutboxMessage | None:
+    """A page of the alert's current tier as it was written (its key says which tier it is of),
+    or None when that tier paged nobody."""
+    key = _tier_key(alert)
+    pages = uow.session.scalars(select(OutboxMessage).where(_pages_of(alert)))
+    return next((p for p in pages if p.dedupe_key == outbox_key(key, p.recipient, p.channel)), None)
 
 
 def top_tier(kind: str) -> int:

@@ -28,18 +28,21 @@ from harbour.notify.reminders import forget_marks
 
 def case_assigned(uow: UnitOfWork, case: Case, assignment: str) -> None:
     """A caseworker was given a case: tell them (pointer only), once per ``assignment`` (the
-    assignment's event id, or "referral" for a caseworker the referral named)."""
+    assignment's event id, or "referral" for a caseworker the referral named), and page them
+    about its standing alerts whose tier counts them now (``alerts.page_joining``)."""
     if case.caseworker_id is None:
         return
+    people = recipients.caseworker_or_supervisors(uow, case)
     enqueue(
         uow,
         NotificationKind.CASE_ASSIGNED,
-        recipients=recipients.caseworker_or_supervisors(uow, case),
+        recipients=people,
         case=case,
         dedupe=f"assigned:{case.id}:{assignment}",
         context={},
         lane=Lane.NORMAL,
     )
+    alerts.page_joining(uow, case, people)
 
 
 def reminders_handed_over(uow: UnitOfWork, case: Case) -> None:
@@ -59,7 +62,8 @@ def reminders_handed_over(uow: UnitOfWork, case: Case) -> None:
 
 def cover_started(uow: UnitOfWork, case: Case, cover_id: str, handle: str) -> None:
     """A caseworker started covering a case not assigned to them: its agency's supervisors are
-    told who and which case (never why: the reason stays in Harbour)."""
+    told who and which case (never why: the reason stays in Harbour), and the one covering is
+    paged about its standing alerts whose tier counts them now (``alerts.page_joining``)."""
     enqueue(
         uow,
         NotificationKind.COVER_STARTED,
@@ -69,6 +73,7 @@ def cover_started(uow: UnitOfWork, case: Case, cover_id: str, handle: str) -> No
         context={"staff": handle},
         lane=Lane.NORMAL,
     )
+    alerts.page_joining(uow, case, [handle])
 
 
 def assessment_completed(

@@ -312,3 +312,46 @@ def test_a_return_or_last_step_while_the_sweep_alerts_leaves_no_alert_climbing(
     assert len(threads) == 1 and ended == [ended_by]
     assert [a.kind for a in _alerts(seeded) if a.acknowledged_at is None] == []
     assert show_case(seeded, "sup", case.reference).missing is None or ended_by == "last_step"
+
+
+@pytest.mark.parametrize("joins_by", ["assignment", "cover"])
+def test_one_who_joins_the_case_is_paged_about_its_standing_alerts_of_their_tier(
+    napp: App, clock: FixedClock, mail: RouteBook, smtp: SmtpServer, joins_by: str
+) -> None:
+    # The steps' warning paged cw1 and the supervisors; then the case was given to cw2 (or cw2
+    # started covering it). The warning's tier now counts cw2, but a tier is paged as the alert
+    # reaches it: cw2 was never told, and, never paged, could not acknowledge it either.
+    from harbour.cases.cover import end_cover, start_cover
+    from harbour.notify.alerts import acknowledge
+
+    case = new_case(napp)
+    last_seen = (START - timedelta(hours=30)).isoformat()  # warned, and overdue at once
+    missing.report_missing(napp, "cw1", case.reference, last_seen)
+    by_kind = {a.kind: a for a in _alerts(napp)}
+    warning, overdue = (
+        by_kind[AlertKind.MISSING_STEPS_DUE],
+        by_kind[AlertKind.MISSING_STEPS_OVERDUE],
+    )
+    [to_cw1] = rows(napp, alert_id=warning.id, recipient="cw1")
+    clock.advance(timedelta(minutes=3))
+    if joins_by == "assignment":
+        joined = invoke(napp, "assign", case.reference[:12], "cw2", "--as", "sup")
+    else:
+        joined = invoke(napp, "case", "cover", case.reference[:12], "--reason", given("MKCOVER"),
+                        "--as", "cw2")  # fmt: skip
+    assert joined.exit_code == 0, joined.stderr
+    [to_cw2] = rows(napp, alert_id=warning.id, recipient="cw2")
+    assert (to_cw2.kind, to_cw2.lane, to_cw2.context) == (to_cw1.kind, to_cw1.lane, to_cw1.context)
+    assert to_cw2.status == OutboxStatus.SENT  # the command's own delivery sent it
+    assert [m for m in smtp.to(f"cw2@{MAIL_DOMAIN}") if warning.id[:8] in m.subject]
+    assert rows(napp, alert_id=overdue.id, recipient="cw2") == []  # on-call and supervisors'
+    if joins_by == "assignment":  # given back and forth: nobody is paged twice at one tier
+        for handle in ("cw1", "cw2"):
+            invoke(napp, "assign", case.reference[:12], handle, "--as", "sup")
+        assert len(rows(napp, alert_id=warning.id, recipient="cw1")) == 1
+        assert len(rows(napp, alert_id=warning.id, recipient="cw2")) == 1
+    else:
+        end_cover(napp, "cw2", case.reference)
+        start_cover(napp, "cw2", case.reference, "MKCOVER again")
+        assert len(rows(napp, alert_id=warning.id, recipient="cw2")) == 1
+    assert acknowledge(napp, "cw2", warning.id).acknowledged_by == "cw2"
