@@ -45,7 +45,9 @@ def missing_step(
     """Record a reporting step of the missing youth done (now, by you)."""
     from harbour.cases.missing import record_step
 
-    view = record_step(get_app(), actor, ref, step, report_number)
+    app = get_app()
+    view = record_step(app, actor, ref, step, report_number)
+    committed(app)  # as the console does: nothing it set off waits for a later pass
     emit(view.as_json(), as_json, lambda _: _text(view, f"{step} recorded"))
 
 
@@ -60,7 +62,9 @@ def returned(
     assessment) is opened, due within 72 hours."""
     from harbour.cases.missing import report_return
 
-    view = report_return(get_app(), actor, ref, at)
+    app = get_app()
+    view = report_return(app, actor, ref, at)
+    committed(app)  # the return's events (the episode closed, the screening opened)
     emit(view.as_json(), as_json, lambda _: _text(view, "back"))
 
 

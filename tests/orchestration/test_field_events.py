@@ -15,6 +15,7 @@ from harbour.notify.visit_checks import raise_overdue
 from harbour.orchestration.publishing import take_unpublished
 from tests.conftest import START
 from tests.orchestration.helpers import in_mode, lifecycle_events, refer
+from tests.support import invoke
 
 WHERE = "MKEVENTWHERE 4 Dock Road"
 NUMBER = "MKEVENTNUMBER-1"
@@ -66,3 +67,23 @@ def test_a_visit_overdue_is_an_event_of_its_alert_once_per_deadline(
     clock.advance(timedelta(hours=1))
     assert seeded.run(lambda uow: raise_overdue(uow, clock.now())) == 1
     assert len(lifecycle_events(seeded, events.VISIT_OVERDUE)) == 2
+
+
+def test_the_missing_commands_follow_through_once_committed_as_the_console_does(
+    seeded: App, tmp_path: Path
+) -> None:
+    # `harbour missing` ran its follow-through once committed (the console runs it for all
+    # three), but `missing-step` and `returned` did not: the return's events (the episode
+    # closed, the screening opened) waited for another command or the sweep.
+    case = refer(seeded, tmp_path, "MKEV")
+    ref = case.reference[:12]
+    since = (START - timedelta(hours=1)).isoformat()
+    for command in (
+        ("missing", ref, "--since", since),
+        ("missing-step", ref, "supervisor_told"),
+        ("returned", ref, "--at", START.isoformat()),
+    ):
+        done = invoke(seeded, *command, "--as", "cw1")
+        assert done.exit_code == 0, done.stderr
+        waiting = [e.name for e in lifecycle_events(seeded) if e.processed_at is None]
+        assert waiting == [], (command[0], waiting)
