@@ -53,8 +53,7 @@ from harbour.db.models import Alert, Assessment, AuditEvent, Case, CaseCover, Ou
 from harbour.domain.vocab import AlertKind, Lane, NotificationKind, OutboxStatus, Role
 from harbour.errors import InvalidInput
 from harbour.notify import recipients
-from harbour.notify.outbox import _key as outbox_key
-from harbour.notify.outbox import insert_new, notification_rows
+from harbour.notify.outbox import dedupe_key, insert_new, notification_rows
 
 log = logging.getLogger("harbour.notify.alerts")
 Tier = Callable[[UnitOfWork, Alert], list[str]]
@@ -492,7 +491,7 @@ def _tier_page(uow: UnitOfWork, alert: Alert) -> OutboxMessage | None:
     or None when that tier paged nobody."""
     key = _tier_key(alert)
     pages = uow.session.scalars(select(OutboxMessage).where(_pages_of(alert)))
-    return next((p for p in pages if p.dedupe_key == outbox_key(key, p.recipient, p.channel)), None)
+    return next((p for p in pages if p.dedupe_key == dedupe_key(key, p.recipient, p.channel)), None)
 
 
 def top_tier(kind: str) -> int:

@@ -34,8 +34,7 @@ from harbour.domain import refs, steps
 from harbour.domain.vocab import CaseStatus, Lane, NotificationKind, OutboxStatus, PlanStatus
 from harbour.notify.context import MAX_ITEMS, clean_context
 from harbour.notify.directory import routes_of
-from harbour.notify.outbox import _key as outbox_key
-from harbour.notify.outbox import insert_new, notification_rows
+from harbour.notify.outbox import dedupe_key, insert_new, notification_rows
 from harbour.notify.routes import ANY_CHANNEL
 
 HOLD = timedelta(minutes=30)
@@ -140,7 +139,7 @@ def _start(
             row["next_attempt_at"] = until
         rows += made
         channels = routes.channels_for(recipient) or [ANY_CHANNEL]
-        keys.update((outbox_key(dedupe, recipient, channel), recipient) for channel in channels)
+        keys.update((dedupe_key(dedupe, recipient, channel), recipient) for channel in channels)
     insert_new(uow, rows)
     found = uow.session.execute(
         select(OutboxMessage.id, OutboxMessage.dedupe_key).where(

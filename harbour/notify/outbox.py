@@ -106,7 +106,7 @@ def _row(
     now = uow.now()
     return {
         "id": new_id(),
-        "dedupe_key": _key(dedupe, recipient, channel),
+        "dedupe_key": dedupe_key(dedupe, recipient, channel),
         "kind": NotificationKind(kind).value,
         "lane": Lane(lane).value,
         "recipient": recipient,
@@ -122,7 +122,8 @@ def _row(
     }
 
 
-def _key(dedupe: str, recipient: str, channel: str) -> str:
+def dedupe_key(dedupe: str, recipient: str, channel: str) -> str:
+    """The unique key of the row ``dedupe`` makes for one recipient on one channel."""
     key = f"{dedupe}|{recipient}|{channel}"
     return key if len(key) <= KEY_MAX else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
