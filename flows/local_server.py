@@ -99,14 +99,7 @@ def local_server(
 def harbour_serve(env: dict[str, str], log: Path, timeout: float = 120) -> Iterator[None]:
     """``harbour serve`` as a subprocess with ``env`` (HARBOUR_* and PREFECT_API_URL), until
     its deployments are served; stopped (SIGTERM) afterwards."""
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "harbour", "serve"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = serve_process(env, log)
     try:
         deadline = time.monotonic() + timeout
         while b"being served" not in log.read_bytes():
@@ -116,6 +109,18 @@ def harbour_serve(env: dict[str, str], log: Path, timeout: float = 120) -> Itera
         yield
     finally:
         stop(process)
+
+
+def serve_process(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``harbour serve`` started as a subprocess with ``env``, its output appended to ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "harbour", "serve"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def drain_clients() -> None:

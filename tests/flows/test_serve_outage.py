@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from flows import local_server as servers
-from flows.local_server import free_port, local_server, server_environment, stop
+from flows.local_server import (
+    free_port,
+    local_server,
+    serve_process,
+    server_environment,
+    stop,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -42,14 +48,7 @@ def test_serve_waits_out_a_server_that_went_away_while_serving(
     init = [sys.executable, "-m", "harbour", "init", "--agency", "north", "--admin", "adm"]
     subprocess.run(init, env=env, check=True, capture_output=True, timeout=60)
     log = tmp_path / "serve.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "harbour", "serve"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = serve_process(env, log)
     try:
         with local_server(tmp_path / "server"):
             wait_for(log, b"being served", 1, process)
