@@ -24,7 +24,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from harbour.access import Actor, agency_today, audit, on_case
 from harbour.app import App, UnitOfWork
 from harbour.cases import duplicates
-from harbour.cases.intake import MAX_PEOPLE, ContactIn, FamilyIn, ThreatIn
+from harbour.cases.intake import MAX_PEOPLE, ContactIn, FamilyIn, ThreatIn, check_order
 from harbour.db.models import Case, Person, ThreatSource
 from harbour.domain.text import Address, Name, Note, PastDate, Phone, PlausibleDate, ShortText
 from harbour.domain.vocab import CaseStatus, PersonKind, ThreatKind
@@ -188,7 +188,7 @@ def add_threat(app: App, actor_handle: str | None, ref: str, fields: dict[str, A
     """Add a threat source (trafficker, network, complicit family or friend) to the case."""
     threat = parse(ThreatIn, _present(fields), prefix="--")
     values = threat.model_dump()
-    _check_order(values)
+    check_order(values)
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> Change:
         if _count(uow, ThreatSource, case) >= MAX_PEOPLE:
@@ -214,7 +214,7 @@ def edit_threat(
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> Change:
         row = _numbered(uow, ThreatSource, case, number, "threat")
         values = {**patch, **dict.fromkeys(cleared)}
-        _check_order(
+        check_order(
             {**_threat_state(uow, row), **values}, taken_off=patch.get("protective_order") is False
         )
         _apply_threat(uow, row, values)
@@ -279,22 +279,6 @@ def _threat_state(uow: UnitOfWork, row: ThreatSource) -> dict[str, Any]:
         "protective_order_expires_on": row.protective_order_expires_on,
         "protective_order_details": uow.unseal(row, "protective_order_details"),
     }
-
-
-def _check_order(state: dict[str, Any], taken_off: bool = False) -> None:
-    """An expiry date or details describe a protective order: there must be one (``taken_off``:
-    this change takes the order off, so what describes it goes too)."""
-    if state.get("protective_order"):
-        return
-    for field in ("protective_order_expires_on", "protective_order_details"):
-        if state.get(field) is not None:
-            name = option_name(field)
-            reason = (
-                f"describes the order being taken off: empty it too (--clear {name[2:]})"
-                if taken_off
-                else "describes a protective order: say --protective-order too"
-            )
-            raise InvalidInput([(name, reason)])
 
 
 def _present(fields: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,7 +39,7 @@ from harbour.domain.text import (
 )
 from harbour.domain.vocab import CaseStatus, PersonAtRisk, PersonKind, Situation, ThreatKind
 from harbour.errors import Conflict, InvalidInput
-from harbour.validation import parse
+from harbour.validation import option_name, parse
 
 MAX_PEOPLE = 20
 
@@ -102,6 +102,31 @@ class Referral(_Strict):
     def digest(self) -> str:
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
 
+    def checked_orders(self) -> Referral:
+        """The referral, refused if a threat source's order is described but not said to exist."""
+        for number, threat in enumerate(self.threats):
+            check_order(threat.model_dump(), where=f"threats.{number}.")
+        return self
+
+
+def check_order(state: dict[str, Any], *, taken_off: bool = False, where: str = "") -> None:
+    """An expiry date or details describe a protective order: there must be one (``taken_off``:
+    this change takes the order off, so what describes it goes too). ``where``: the fields sit
+    in a referral's file (``threats.0.``); otherwise they are command-line options. A date
+    without an order would be shown but never reminded of (the sweep watches orders)."""
+    if state.get("protective_order"):
+        return
+    for field in ("protective_order_expires_on", "protective_order_details"):
+        if state.get(field) is not None:
+            name = f"{where}{field}" if where else option_name(field)
+            said = f"{where}protective_order: true" if where else "--protective-order"
+            reason = (
+                f"describes the order being taken off: empty it too (--clear {name[2:]})"
+                if taken_off
+                else f"describes a protective order: say {said} too"
+            )
+            raise InvalidInput([(name, reason)])
+
 
 IdempotencyKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
 
@@ -148,9 +173,9 @@ def refer(
     # are checked against the agency's today once its zone is read.
     floor = app.clock.now().astimezone(UTC).date() - timedelta(days=1)
     try:
-        checked: Referral | None = parse(Referral, data, today=floor)
+        checked: Referral | None = parse(Referral, data, today=floor).checked_orders()
     except InvalidInput:
-        parse(Referral, data, today=date.max)
+        parse(Referral, data, today=date.max).checked_orders()
         checked = None
     if idempotency_key is not None:
         idempotency_key = parse(_KeyIn, {"key": idempotency_key}, prefix="--idempotency-key").key

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from harbour.app import App
 from harbour.errors import InvalidInput
 from harbour.reference.files import load_model
-from tests.db.helpers import refer
+from tests.db.helpers import refer, row_counts
 from tests.support import invoke, referral
 
 
@@ -40,6 +40,26 @@ def test_an_implausible_protective_order_expiry_is_refused(
     assert result.exit_code == 2
     [(field, _)] = _problems(result.stderr)
     assert field == "threats.0.protective_order_expires_on"
+
+
+@pytest.mark.parametrize("described", ["protective_order_expires_on", "protective_order_details"])
+def test_an_order_described_but_not_said_to_exist_is_refused(
+    seeded: App, tmp_path: Path, described: str
+) -> None:
+    # As `case threat add` refuses it: an expiry on a threat source without an order would be
+    # shown on the case, yet never reminded of (the sweep watches orders only).
+    data = referral("Bo")
+    data["threats"][0]["protective_order"] = False
+    for field in ("protective_order_expires_on", "protective_order_details"):
+        if field != described:
+            del data["threats"][0][field]
+    before = row_counts(seeded)
+    result = refer(seeded, tmp_path, data)
+    assert result.exit_code == 2, result
+    [(field, reason)] = _problems(result.stderr)
+    assert field == f"threats.0.{described}"
+    assert "protective_order: true" in reason
+    assert row_counts(seeded) == before
 
 
 def test_repeated_keys_are_refused_in_json_and_yaml(seeded: App, tmp_path: Path) -> None:
