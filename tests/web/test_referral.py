@@ -146,6 +146,11 @@ BAD = [
         "threats.0.protective_order_expires_on",
         "",
     ),
+    (  # an expiry without the order ticked: shown, yet never reminded of
+        {"threats.0.kind": "trafficker", "threats.0.protective_order_expires_on": "2027-01-31"},
+        "threats.0.protective_order_expires_on",
+        "describes a protective order",
+    ),
 ]
 
 
