@@ -6,6 +6,7 @@ The rules run in the application, so SQLite (which ignores lengths and keeps NUL
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import date, datetime
 from typing import Annotated
@@ -84,10 +85,15 @@ def _past_date(value: date, info: ValidationInfo) -> date:
     return value
 
 
+_WRITTEN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _written_date(value: object) -> object:
     """A date written out (``YYYY-MM-DD``, or a YAML date); a number is refused, not read as
     seconds since 1970."""
-    if isinstance(value, str) or (isinstance(value, date) and not isinstance(value, datetime)):
+    if isinstance(value, str) and _WRITTEN_DATE.fullmatch(value.strip()):
+        return value.strip()  # a string of digits alone pydantic reads as seconds since 1970
+    if isinstance(value, date) and not isinstance(value, datetime):
         return value
     raise ValueError("must be a date written YYYY-MM-DD")
 

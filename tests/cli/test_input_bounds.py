@@ -30,6 +30,20 @@ def test_a_date_of_birth_given_as_a_number_is_refused(seeded: App, tmp_path: Pat
     ]
 
 
+@pytest.mark.parametrize("written", ["1238544000", "2009-04-01T00:00:00"])
+def test_a_date_of_birth_written_as_seconds_or_a_time_is_refused(
+    seeded: App, tmp_path: Path, written: str
+) -> None:
+    # A quoted number is not a date either: pydantic read "1238544000" as 2009-04-01.
+    data = referral("Bs")
+    data["youth"]["date_of_birth"] = written
+    result = refer(seeded, tmp_path, data)
+    assert result.exit_code == 2, result
+    assert _problems(result.stderr) == [
+        ("youth.date_of_birth", "must be a date written YYYY-MM-DD")
+    ]
+
+
 @pytest.mark.parametrize("expiry", ["0001-01-01", "9999-12-31", "1899-12-31"])
 def test_an_implausible_protective_order_expiry_is_refused(
     seeded: App, tmp_path: Path, expiry: str
