@@ -12,12 +12,11 @@ from datetime import date
 
 
 def loose_name(name: str) -> str:
-    """``name`` compatibility-folded (NFKD), without accents or punctuation, casefolded, its
-    words separated by single spaces."""
+    """``name`` compatibility-folded (NFKD), casefolded, its letters and digits alone: without
+    accents, punctuation or spacing, so "O'Neil", "ONeil" and "O Neil" are one name
+    (punctuation made a space, "o neil" and "oneil" were two youth)."""
     decomposed = unicodedata.normalize("NFKD", name)
-    kept = (c for c in decomposed if not unicodedata.combining(c))
-    words = "".join(c if c.isalnum() else " " for c in kept).casefold().split()
-    return " ".join(words)
+    return "".join(c for c in decomposed if c.isalnum()).casefold()
 
 
 def identity_text(name: str, date_of_birth: date | str | None) -> str:

@@ -33,7 +33,9 @@ def _cases(app: App) -> int:
 
 
 def test_loose_names_ignore_case_accents_spacing_and_punctuation() -> None:
-    assert loose_name("  José   Ortiz-Ruiz ") == loose_name("jose ortiz ruiz") == "jose ortiz ruiz"
+    assert loose_name("  José   Ortiz-Ruiz ") == loose_name("jose ortiz ruiz") == "joseortizruiz"
+    names = ("Ana O'Neil", "Ana O’Neil", "Ana ONeil", "ana o neil", "AnaO-Neil")
+    assert len({loose_name(name) for name in names}) == 1
     assert loose_name("ＡＮＡ") == "ana"  # full-width letters fold too (NFKD)
     assert identity_text("Ana", None) != identity_text("Ana", "2009-04-01")
 
@@ -53,6 +55,14 @@ def test_a_second_referral_of_the_same_youth_is_refused_naming_the_case(seeded: 
         ).all()
     )
     assert ("likely_duplicate", {"likely_duplicates": [first.reference]}) in rows
+
+
+def test_a_name_written_with_or_without_its_apostrophe_is_the_same_youth(seeded: App) -> None:
+    first = intake.refer(seeded, "coord", _youth("Da", "Ana O'Neil"), None)
+    for typed in ("Ana ONeil", "Ana O’Neil", "ana o neil"):
+        with pytest.raises(LikelyDuplicate) as refused:
+            intake.refer(seeded, "coord", _youth("Db", typed), None)
+        assert [e.reference for e in refused.value.existing] == [first.reference]
 
 
 def test_allow_duplicate_refers_and_says_which_case_it_resembles(seeded: App) -> None:
