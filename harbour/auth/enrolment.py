@@ -157,6 +157,7 @@ def complete(app: App, token: str, password: str, again: str, code: str) -> str:
         if secret is None or step is None:
             raise InvalidInput([("code", "the code does not match: check the device's clock")])
         credential = credential_of(uow, staff)
+        _use_up(uow, row)
         credential.password_hash = passwords.hash_password(
             password, uow.app.settings.password_hashing
         )
@@ -164,7 +165,6 @@ def complete(app: App, token: str, password: str, again: str, code: str) -> str:
         credential.totp_last_step = step
         credential.enrolled_at = uow.now()
         lift_lock(uow, credential)
-        row.used_at = uow.now()
         row.pending_totp_sealed = None
         end_all(uow, staff.id)
         audit(uow, _as_actor(staff), "staff.enrol")
@@ -185,6 +185,22 @@ def _valid(uow: UnitOfWork, token: str) -> tuple[Enrolment, Staff]:
     if row.used_at is not None or row.expires_at <= uow.now() or not staff.active:
         raise NotFound("enrolment_not_found", "this link is unknown, used or expired")
     return row, staff
+
+
+def _use_up(uow: UnitOfWork, row: Enrolment) -> None:
+    """Mark the link used, if it still is unused: ``_valid`` read it without a lock, so two
+    forms sent at once both found it unused (PostgreSQL). The update waits for the other's
+    transaction and then finds nothing to change: that one answers as a used link."""
+    now = uow.now()
+    result = uow.session.execute(
+        update(Enrolment)
+        .where(Enrolment.id == row.id, Enrolment.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if int(result.rowcount) != 1:  # type: ignore[attr-defined]
+        raise NotFound("enrolment_not_found", "this link is unknown, used or expired")
+    row.used_at = now
 
 
 def _as_actor(staff: Staff) -> Actor:

@@ -392,6 +392,34 @@ def test_parallel_first_attempts_on_an_account_never_enrolled_are_refused_as_one
     assert len(audit_rows(seeded, "sign_in")) == 8
 
 
+def test_parallel_posts_of_one_enrolment_link_enrol_once(
+    seeded: App, clock: FixedClock, console: tuple[App, str]
+) -> None:
+    # Whoever holds a copy of the link (a forwarded message, a second tab) and sends the form
+    # at the same moment as its owner must not set a password of their own after the owner's.
+    _, base = console
+    path = enrolment_path(seeded, "cw1")
+    with httpx.Client(base_url=base) as web:
+        secret = secret_on(web.get(path).text)
+    typed = code(seeded, secret)
+    passwords = [f"{PASSWORD} {n:02}" for n in range(6)]
+    ready = threading.Barrier(len(passwords), timeout=60)
+
+    def post(password: str) -> int:
+        with httpx.Client(base_url=base, follow_redirects=False) as web:
+            ready.wait()
+            form = {"password": password, "password_again": password, "code": typed}
+            return web.post(path, data=form).status_code
+
+    with ThreadPoolExecutor(len(passwords)) as pool:
+        statuses = list(pool.map(post, passwords))
+    assert sorted(statuses) == [200] + [404] * (len(passwords) - 1)
+    assert len(audit_rows(seeded, "staff.enrol")) == 1
+    chosen = passwords[statuses.index(200)]
+    next_step(clock)
+    assert sign_in(seeded, client(seeded), "cw1", secret, password=chosen).status_code == 303
+
+
 def test_one_address_is_throttled_whatever_handles_it_tries(seeded: App, clock: FixedClock) -> None:
     web = client(seeded)
     secret = enrol(seeded, web, "cw1")
