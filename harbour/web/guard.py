@@ -27,7 +27,9 @@ HSTS = (b"strict-transport-security", b"max-age=31536000")
 CSP_HEADER = b"content-security-policy"
 NO_STORE = (b"cache-control", b"no-store")
 STATIC_CACHE = (b"cache-control", b"public, max-age=3600")
-_SECRET_PATHS = re.compile(r"^/enrol/.*")
+# Anywhere in the path, not only at its start: a link mangled on its way (``//enrol/...``
+# from a base URL ending in "/", a proxy's prefix) is a 404 that still carries its token.
+_SECRET_PATHS = re.compile(r"/enrol/.*", re.IGNORECASE | re.DOTALL)
 _ERROR_PAGE = (
     b'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Error - Harbour</title>'
     b"</head><body><main><h1>Something went wrong</h1><p>Nothing was shown. "

@@ -20,6 +20,7 @@ from harbour.auth import signin
 from harbour.clock import FixedClock
 from harbour.db.models import AuditEvent, Credential, Enrolment, Staff, WebSession
 from tests.web.helpers import (
+    BASE,
     PASSWORD,
     client,
     code,
@@ -447,6 +448,21 @@ def test_no_token_password_or_code_reaches_the_logs(
     assert "/enrol/[token]" in logged
     for secret_text in (path.rsplit("/", 1)[1], PASSWORD, secret):
         assert secret_text not in logged
+
+
+def test_no_token_reaches_the_logs_from_a_mangled_enrolment_link(
+    seeded: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A link as a mail client, a proxy under a prefix, or a base URL ending in "/" makes it:
+    # not one of the console's paths (a 404), and still the token in it.
+    caplog.set_level(logging.DEBUG)
+    web = client(seeded)
+    token = enrolment_path(seeded, "cw1").rsplit("/", 1)[1]
+    for path in (f"//enrol/{token}", f"/harbour/enrol/{token}", f"/enrol//{token}"):
+        assert web.get(f"{BASE}{path}").status_code == 404, path
+    logged = server_log(caplog)
+    assert "enrol/[token]" in logged
+    assert token not in logged
 
 
 def test_the_link_goes_to_the_persons_own_route_never_to_a_shared_one(seeded: App) -> None:
