@@ -27,9 +27,13 @@ HSTS = (b"strict-transport-security", b"max-age=31536000")
 CSP_HEADER = b"content-security-policy"
 NO_STORE = (b"cache-control", b"no-store")
 STATIC_CACHE = (b"cache-control", b"public, max-age=3600")
-# Anywhere in the path, not only at its start: a link mangled on its way (``//enrol/...``
-# from a base URL ending in "/", a proxy's prefix) is a 404 that still carries its token.
-_SECRET_PATHS = re.compile(r"/enrol/.*", re.IGNORECASE | re.DOTALL)
+# A route's parameter in its path template, and the values of one the log may show: a case
+# reference (HB-...), an id, a handle or a word of the console's own; anything else (a name
+# typed where a reference goes) is masked, and an enrolment token always is.
+_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
+_SHOWN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_MASKED = frozenset({"token"})
+UNKNOWN_PATH = "[no such page]"
 _ERROR_PAGE = (
     b'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Error - Harbour</title>'
     b"</head><body><main><h1>Something went wrong</h1><p>Nothing was shown. "
@@ -37,9 +41,28 @@ _ERROR_PAGE = (
 )
 
 
-def loggable_path(path: str) -> str:
-    """A request path as logs may show it: enrolment tokens replaced (never a query string)."""
-    return _SECRET_PATHS.sub("/enrol/[token]", path)
+def loggable_path(scope: Any) -> str:
+    """A request's path as logs may show it: the template of the route it matched, each
+    parameter filled in only where its value is one the log may show (``_SHOWN``; never a query
+    string); a path no route matched is not shown at all: what was typed into the address bar
+    (a youth's name, a mangled enrolment link and its token) stays out of the log."""
+    template = getattr(scope.get("route"), "path", None)
+    if template is None:
+        return UNKNOWN_PATH
+    params = scope.get("path_params") or {}
+
+    def shown(found: re.Match[str]) -> str:
+        name, value = found.group(1), str(params.get(found.group(1), ""))
+        if name in _MASKED or not _SHOWN.fullmatch(value) or not _looks_like(name, value):
+            return f"[{name}]"
+        return value
+
+    return _PARAM.sub(shown, template)
+
+
+def _looks_like(name: str, value: str) -> bool:
+    """A reference is shown only as one (HB-...): a single word there may be a name."""
+    return name != "ref" or value.upper().startswith("HB-")
 
 
 class Guard:
@@ -86,5 +109,5 @@ class Guard:
                 await send({"type": "http.response.body", "body": _ERROR_PAGE})
                 status.append(500)
         access_log.info(
-            "%s %s %d", scope["method"], loggable_path(scope["path"]), status[0] if status else 0
+            "%s %s %d", scope["method"], loggable_path(scope), status[0] if status else 0
         )

@@ -107,6 +107,20 @@ def test_another_agencys_case_answers_like_a_missing_one_and_is_audited(
     assert "MKNOTE" not in "".join(a.text for a in answers) + logged
 
 
+def test_a_name_typed_into_the_address_bar_stays_out_of_the_access_log(
+    seeded: App, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    web, _ = signed_in(seeded, clock, "sup")
+    for path in ("/cases/Marisol", "/cases/Marisol%20Vega/plan", "/Marisol%20Vega"):
+        assert web.get(path).status_code == 404, path
+    assert web.get("/cases/HB-0000-0000").status_code == 404
+    logged = server_log(caplog)
+    assert "Marisol" not in logged
+    assert "GET /cases/[ref] 404" in logged and "GET [no such page] 404" in logged
+    assert "GET /cases/HB-0000-0000 404" in logged  # a reference is shown as typed
+
+
 def test_a_caseworker_lists_only_their_own_cases_and_reads_as_the_cli_allows(
     seeded: App, clock: FixedClock, ref: str
 ) -> None:

@@ -461,7 +461,7 @@ def test_no_token_reaches_the_logs_from_a_mangled_enrolment_link(
     for path in (f"//enrol/{token}", f"/harbour/enrol/{token}", f"/enrol//{token}"):
         assert web.get(f"{BASE}{path}").status_code == 404, path
     logged = server_log(caplog)
-    assert "enrol/[token]" in logged
+    assert logged.count("GET [no such page] 404") == 3  # no path no route matched is shown
     assert token not in logged
 
 
