@@ -40,8 +40,6 @@ RETRIES = 8
 # a random wait of up to STALE_WAIT * 2**n seconds (so rivals that met once spread apart).
 STALE_ATTEMPTS = 8
 STALE_WAIT = 0.01
-# Seconds a process may go on sealing under a key after a rotation recorded the next one.
-PRIMARY_RECHECK = 1.0
 
 
 @dataclass
@@ -54,8 +52,6 @@ class App:
     # The urgent outbox rows written since a command started (None outside commands): a
     # command warns about its own pages only, never about another person's delivery problems.
     urgent_written: set[str] | None = None
-    # When this process last read the store's primary key, and which it was (``check_keys``).
-    primary_seen: tuple[float, int] | None = None
 
     @cached_property
     def engine(self) -> Engine:
@@ -229,11 +225,9 @@ class UnitOfWork:
     def check_keys(self, use: str) -> None:
         """Refuse to ``use`` ("read" or "write") a keyring that is not this store's: checked
         once per keyring, and again with the keys on disk when another process rotated them.
-        A write also asks, at most once per ``PRIMARY_RECHECK``, whether the store's primary is
-        still this keyring's: a process started before a rotation must not go on sealing under
-        the old key once the rotation has passed (it reloads the keys, or is refused); a rotation
-        waits that long before its passes (``harbour.admin.keys.rotate``). Asked in every write,
-        it cost a quarter of PostgreSQL's referrals a second (a round trip in a pipeline)."""
+        A write also asks, once per transaction, whether the store's primary is still this
+        keyring's: a process started before a rotation must not go on sealing under the old key
+        once the rotation has passed (it reloads the keys, or is refused)."""
         if use in self.app.cipher.checked_for and (use == "read" or self._primary_current()):
             return
         try:
@@ -244,20 +238,13 @@ class UnitOfWork:
             self._check_keys(use)
 
     def _primary_current(self) -> bool:
-        """Whether the store's primary key (the one recorded last) is the keyring's primary, as
-        read at most ``PRIMARY_RECHECK`` ago."""
-        seen = self.app.primary_seen
-        now = time.monotonic()
-        if seen is None or now - seen[0] >= PRIMARY_RECHECK:
+        """Whether the store's primary key (the one recorded last) is the keyring's primary."""
+        if "store_primary" not in self.memo:
             from harbour.db.models import StoreKey
 
             last = select(StoreKey.key_id).order_by(StoreKey.position.desc()).limit(1)
-            primary = self.session.scalar(last)
-            if primary is None:  # none recorded yet (or not yet committed): nothing rotated
-                return True
-            seen = (now, primary)
-            self.app.primary_seen = seen
-        return seen[1] == self.app.cipher.primary
+            self.memo["store_primary"] = self.session.scalar(last)
+        return bool(self.memo["store_primary"] == self.app.cipher.primary)
 
     def _check_keys(self, use: str) -> None:
         # Imported here: it maps every table, which a command that never opens the store

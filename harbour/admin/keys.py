@@ -11,7 +11,6 @@ blind index (``harbour.cases.duplicates``) is recomputed under the new key, batc
 from __future__ import annotations
 
 import fcntl
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from functools import partial
 
 from sqlalchemy import ColumnElement, Table, and_, func, or_, select, update
 
-from harbour.app import PRIMARY_RECHECK, App, UnitOfWork, load_keyring
+from harbour.app import App, UnitOfWork, load_keyring
 from harbour.cases import duplicates
 from harbour.crypto import TOKEN_PREFIX, FieldCipher
 from harbour.db import storekeys
@@ -100,7 +99,6 @@ def rotate(app: App, progress: Progress = lambda done, total: None) -> tuple[int
             _add_key(app)
             total = stale_count(app)
         app.run(_record_primary)  # after the key file holds it: writers must have it from now
-        time.sleep(PRIMARY_RECHECK)  # each writer has asked again since (``check_keys``)
         done = 0
         for table in sealed_tables():
             for moved in _reseal_table(app, table):
