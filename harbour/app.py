@@ -11,7 +11,7 @@ from functools import cache, cached_property
 from itertools import groupby
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection, Engine, make_url, select
+from sqlalchemy import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -224,11 +224,8 @@ class UnitOfWork:
 
     def check_keys(self, use: str) -> None:
         """Refuse to ``use`` ("read" or "write") a keyring that is not this store's: checked
-        once per keyring, and again with the keys on disk when another process rotated them.
-        A write also asks, once per transaction, whether the store's primary is still this
-        keyring's: a process started before a rotation must not go on sealing under the old key
-        once the rotation has passed (it reloads the keys, or is refused)."""
-        if use in self.app.cipher.checked_for and (use == "read" or self._primary_current()):
+        once per keyring, and again with the keys on disk when another process rotated them."""
+        if use in self.app.cipher.checked_for:
             return
         try:
             self._check_keys(use)
@@ -236,15 +233,6 @@ class UnitOfWork:
             if exc.code != "wrong_keyring" or not self.app.reload_keys():
                 raise
             self._check_keys(use)
-
-    def _primary_current(self) -> bool:
-        """Whether the store's primary key (the one recorded last) is the keyring's primary."""
-        if "store_primary" not in self.memo:
-            from harbour.db.models import StoreKey
-
-            last = select(StoreKey.key_id).order_by(StoreKey.position.desc()).limit(1)
-            self.memo["store_primary"] = self.session.scalar(last)
-        return bool(self.memo["store_primary"] == self.app.cipher.primary)
 
     def _check_keys(self, use: str) -> None:
         # Imported here: it maps every table, which a command that never opens the store

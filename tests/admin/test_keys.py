@@ -386,19 +386,3 @@ def _referral_file(folder: Path) -> Path:
     path = folder / "referral.json"
     path.write_text(json.dumps(referral("Kn")))
     return path
-
-
-def test_a_writer_started_before_a_rotation_seals_under_the_new_key(seeded: App) -> None:
-    """A long-running process (the console, `harbour serve`) that wrote before a rotation
-    must not go on sealing under the old key once the rotation has passed: its values would be
-    left behind, under a key the store no longer calls primary."""
-    writer = _fresh(seeded)  # another process, started before the rotation
-    try:
-        intake.refer(writer, "coord", referral("Wb"), None)  # its keyring checked for writing
-        new = rotate(_fresh(seeded))[0]
-        assert stale_count(_fresh(seeded)) == 0
-        intake.refer(writer, "coord", referral("Wa"), None)  # after the rotation's pass
-        assert writer.cipher.primary == new
-        assert stale_count(_fresh(seeded)) == 0
-    finally:
-        writer.dispose()
