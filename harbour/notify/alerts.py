@@ -31,8 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, or_, select, true, update
-from sqlalchemy import case as case_when
+from sqlalchemy import and_, exists, or_, select, true
 from sqlalchemy.orm.attributes import set_committed_value
 
 from harbour import events
@@ -50,9 +49,9 @@ from harbour.access import (
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
 from harbour.db.models import Alert, Assessment, AuditEvent, Case, CaseCover, OutboxMessage, Visit
-from harbour.domain.vocab import AlertKind, Lane, NotificationKind, OutboxStatus, Role
+from harbour.domain.vocab import AlertKind, Lane, NotificationKind, Role
 from harbour.errors import InvalidInput
-from harbour.notify import recipients
+from harbour.notify import outbox, recipients
 from harbour.notify.outbox import dedupe_key, insert_new, notification_rows
 
 log = logging.getLogger("harbour.notify.alerts")
@@ -629,18 +628,7 @@ def settle_pages(uow: UnitOfWork, alert: Alert) -> int:
     a send already under way succeeds, records it as sent after all (see ``relay._verdict``).
     Returns how many rows were settled.
     """
-    M = OutboxMessage
-    unsent = M.sent_at.is_(None)
-    settled = (
-        update(M)
-        .where(_pages_of(alert), M.status == OutboxStatus.PENDING)
-        .values(
-            status=case_when((unsent, OutboxStatus.CANCELLED.value), else_=OutboxStatus.SENT.value),
-            last_error=case_when((unsent, "acknowledged"), else_=M.last_error),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return int(uow.session.execute(settled).rowcount)  # type: ignore[attr-defined]
+    return outbox.settle(uow, _pages_of(alert), "acknowledged")
 
 
 def _pages_of(alert: Alert) -> Any:

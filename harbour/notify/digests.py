@@ -25,13 +25,14 @@ from datetime import date, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, Text, and_, bindparam, select, text, update
+from sqlalchemy import Table, Text, bindparam, select, text, update
 
 from harbour.app import UnitOfWork
 from harbour.db.base import new_id
 from harbour.db.models import Agency, Case, OutboxMessage, Plan, PlanItem, Staff, StepProgress
 from harbour.domain import refs, steps
 from harbour.domain.vocab import CaseStatus, Lane, NotificationKind, OutboxStatus, PlanStatus
+from harbour.notify import outbox
 from harbour.notify.context import MAX_ITEMS, clean_context
 from harbour.notify.directory import routes_of
 from harbour.notify.outbox import dedupe_key, insert_new, notification_rows
@@ -261,21 +262,23 @@ def withdraw_case(uow: UnitOfWork, reference: str) -> int:
     its retry goes without the case.
     """
     path = f"/cases/{reference}"
-    settled: dict[str, list[dict[str, Any]]] = {"sent": [], "cancelled": [], "shortened": []}
+    taken: list[str] = []  # from the relay: sent if they reached a route, else cancelled
+    shortened: list[dict[str, Any]] = []
     for row_id, context, sent_at in _unsent_naming(uow, reference):
         items = context.get("items", [])
         kept = tuple(item for item in items if item.get("path") != path)
         if len(kept) == len(items):
             continue
-        if sent_at is not None:
-            settled["sent"].append({"row": row_id})
-        elif not kept:
-            settled["cancelled"].append({"row": row_id})
+        if sent_at is not None or not kept:
+            taken.append(row_id)
         else:
             shown = Shown(kept, context["count"] - (len(items) - len(kept)))
-            settled["shortened"].append({"row": row_id, "context": shown.context()})
-    _write_withdrawn(uow, settled)
-    return sum(len(rows) for rows in settled.values())
+            shortened.append({"row": row_id, "context": shown.context()})
+    if taken:
+        outbox.settle(uow, OutboxMessage.id.in_(taken), REASSIGNED)
+    if shortened:
+        uow.session.connection().execute(_SHORTENED, shortened)
+    return len(taken) + len(shortened)
 
 
 def _unsent_naming(uow: UnitOfWork, reference: str) -> list[Any]:
@@ -295,22 +298,13 @@ def _unsent_naming(uow: UnitOfWork, reference: str) -> list[Any]:
     )
 
 
-def _write_withdrawn(uow: UnitOfWork, settled: dict[str, list[dict[str, Any]]]) -> None:
-    """``withdraw_case``'s settlements, one statement for each kind, on the rows it locked."""
-    table = cast(Table, OutboxMessage.__table__)
-    pending = and_(table.c.id == bindparam("row"), table.c.status == OutboxStatus.PENDING)
-    statements = {
-        "sent": update(table).where(pending).values(status=OutboxStatus.SENT.value),
-        "cancelled": update(table)
-        .where(pending)
-        .values(status=OutboxStatus.CANCELLED.value, last_error=REASSIGNED),
-        "shortened": update(table)
-        .where(pending)
-        .values(context=bindparam("context", type_=table.c.context.type)),
-    }
-    for name, params in settled.items():
-        if params:
-            uow.session.connection().execute(statements[name], params)
+_TABLE = cast(Table, OutboxMessage.__table__)
+# A digest that keeps other items: the case's taken out, on a row still pending.
+_SHORTENED = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("row"), _TABLE.c.status == OutboxStatus.PENDING)
+    .values(context=bindparam("context", type_=_TABLE.c.context.type))
+)
 
 
 STEP_OVERDUE = "plan_step_overdue"  # a digest item's kind: not a notification of its own

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import case, exists, func, select, update
 from sqlalchemy.orm import aliased
 
 from harbour.app import UnitOfWork
@@ -152,6 +152,26 @@ def dead_letter_recipient(uow: UnitOfWork, handle: str, reason: str) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def settle(uow: UnitOfWork, where: Any, reason: str) -> int:
+    """Take the pending rows ``where`` names from the relay: one that reached a route already is
+    sent (its recipient has it; a retry to another route would say it again), the others are
+    cancelled, ``reason`` their last error; by one statement, each row as it stands once its
+    lock is had (a relay's record of a first delivery, committed meanwhile, makes it sent).
+    How many rows were settled."""
+    M = OutboxMessage
+    unsent = M.sent_at.is_(None)
+    settled = (
+        update(M)
+        .where(where, M.status == OutboxStatus.PENDING)
+        .values(
+            status=case((unsent, OutboxStatus.CANCELLED.value), else_=OutboxStatus.SENT.value),
+            last_error=case((unsent, reason), else_=M.last_error),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(uow.session.execute(settled).rowcount)  # type: ignore[attr-defined]
 
 
 def counts(uow: UnitOfWork, agency_id: str | None = None) -> dict[str, int]:
