@@ -103,7 +103,7 @@ def _staff_steps_done(uow: UnitOfWork, actor: Actor, case: Case, plan: Plan) -> 
         and (key := opaque.shown_key(uow, row)) not in done
     ]
     for key in due:
-        _, row = tracking.mark(uow, actor, case, key, True)
+        _, row, _ = tracking.mark(uow, actor, case, key, True)
         audit(uow, actor, "plan.step.done", case.id, item=row.key)  # as stored: opaque or not
     return len(due)
 

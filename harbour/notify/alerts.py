@@ -331,7 +331,7 @@ def climb_now_where_nobody_is_left(uow: UnitOfWork, handle: str) -> int:
         .order_by(Alert.id)
         .with_for_update()
     ).all()
-    emptied = [alert for alert in standing if not LADDERS[alert.kind][alert.tier](uow, alert)]
+    emptied = [alert for alert in standing if not _tier_now(uow, alert)]
     for alert in emptied:
         alert.next_escalation_at = uow.now()
     return len(emptied)
@@ -445,6 +445,11 @@ def _page(
     return True
 
 
+def _tier_now(uow: UnitOfWork, alert: Alert) -> list[str]:
+    """The people of the alert's current tier, as they stand now."""
+    return LADDERS[alert.kind][alert.tier](uow, alert)
+
+
 def _tier_key(alert: Alert) -> str:
     """What names the pages of the alert's current tier: one per person (and channel)."""
     return f"alert:{alert.id}:{alert.tier}"
@@ -466,7 +471,7 @@ def page_joining(uow: UnitOfWork, case: Case, people: list[str]) -> int:
     pages: list[dict[str, Any]] = []
     paged = 0
     for alert in standing:
-        tier = LADDERS[alert.kind][alert.tier](uow, alert)
+        tier = _tier_now(uow, alert)
         joining = [person for person in people if person in tier]
         page = _tier_page(uow, alert) if joining else None
         if page is None:  # none of them is in its tier, or nobody was paged there

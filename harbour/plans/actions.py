@@ -287,10 +287,8 @@ def mark_done(
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> Marked:
         chosen = _version(uow, case, "--version", version) if version is not None else None
-        plan, row = tracking.mark(uow, actor, case, item, done, chosen)
+        plan, row, latest = tracking.mark(uow, actor, case, item, done, chosen)
         audit(uow, actor, "plan.step.done" if done else "plan.step.undone", case.id, item=row.key)
-        newest = planning.latest_plan(uow, case)
-        latest = newest is not None and newest.id == plan.id
         return Marked(opaque.shown_key(uow, row), plan.version_number, latest)
 
     return on_case(app, actor_handle, ref, "case.plan", work)

@@ -44,15 +44,16 @@ def mark(
     ref: str,
     done: bool,
     version: Plan | None = None,
-) -> tuple[Plan, PlanItem]:
+) -> tuple[Plan, PlanItem, bool]:
     """Record a step done (or, ``done=False``, not done after all: an undo of a mistake), and
     the version it was found in: ``version``, else the latest, else for an emergency step's key
-    the newest version holding it (see ``step_of``). Also on a final version: progress is not
-    part of the version; but on an earlier version only for an emergency step
-    (``not_recordable``). Marking twice records once."""
+    the newest version holding it (see ``step_of``); and whether that version is the latest.
+    Also on a final version: progress is not part of the version; but on an earlier version
+    only for an emergency step (``not_recordable``). Marking twice records once."""
     plan, row = step_of(uow, case, ref, version)
     newest = latest_plan(uow, case)
-    why = not_recordable(row.section, row.state, latest=newest is not None and newest.id == plan.id)
+    latest = newest is not None and newest.id == plan.id
+    why = not_recordable(row.section, row.state, latest=latest)
     if why is not None:
         raise InvalidInput([("ITEM", why)])
     key = progress_key(plan.version_number, row.key, row.section)
@@ -64,7 +65,7 @@ def mark(
         record.at, record.by_id = uow.now(), actor.staff_id if actor else None
         uow.session.add(record)
         uow.session.flush()
-    return plan, row
+    return plan, row, latest
 
 
 def step_of(uow: UnitOfWork, case: Case, ref: str, version: Plan | None) -> tuple[Plan, PlanItem]:
