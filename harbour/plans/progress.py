@@ -17,7 +17,8 @@ from datetime import datetime
 from sqlalchemy import select
 
 from harbour.app import UnitOfWork
-from harbour.db.models import Plan, StepProgress
+from harbour.db.models import Plan, PlanItem, StepProgress
+from harbour.domain.steps import progress_key
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,11 @@ class Done:
 def document_moment(plan: Plan) -> datetime:
     """The moment a version's documents show progress as of: finalised, else composed."""
     return plan.finalized_at or plan.created_at
+
+
+def key_of(plan: Plan, row: PlanItem) -> str:
+    """The progress key of ``row``, an item of version ``plan``."""
+    return progress_key(plan.version_number, row.key, row.section)
 
 
 def done_as_of(uow: UnitOfWork, case_id: str, moment: datetime) -> dict[str, Done]:

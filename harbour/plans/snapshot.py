@@ -25,10 +25,9 @@ from harbour.domain.plan_view import (
     ResourceView,
     ThreatView,
 )
-from harbour.domain.steps import progress_key
 from harbour.domain.vocab import ItemState, Phase, PlanSection, StepOwner, ThreatKind
 from harbour.plans.opaque import detail, is_padding, shown_code, shown_key
-from harbour.plans.progress import Done, document_moment, done_as_of
+from harbour.plans.progress import Done, document_moment, done_as_of, key_of
 
 T = TypeVar("T", Case, Agency)
 
@@ -83,7 +82,7 @@ def snapshot(uow: UnitOfWork, plan: Plan, *, progress_now: bool = False) -> Plan
         finalized_at=plan.finalized_at,
         next_due_at=plan.next_due_at,  # as when the version was composed, not the case's now
         items=tuple(
-            _item(uow, plan, row, catalogue, dict(reasons), done.get(_key(plan, row)), number)
+            _item(uow, plan, row, catalogue, dict(reasons), done.get(key_of(plan, row)), number)
             for number, row in numbered
         ),
         reasons=reasons,
@@ -107,10 +106,6 @@ def stored_reasons(uow: UnitOfWork, assessment: Assessment | None) -> list[dict[
     """The rules that raised the assessment's level, unsealed: [{code, level, text}]."""
     found = uow.unseal(assessment, "reasons") if assessment is not None else None
     return [r for r in json.loads(found) if isinstance(r, dict)] if found else []
-
-
-def _key(plan: Plan, row: PlanItem) -> str:
-    return progress_key(plan.version_number, row.key, row.section)
 
 
 def _item(

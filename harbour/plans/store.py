@@ -7,7 +7,7 @@ starts a new one. Reading a version back is ``harbour.plans.snapshot``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -21,7 +21,7 @@ from harbour.cases import milestones
 from harbour.db.base import new_id
 from harbour.db.models import Assessment, Case, Person, Plan, PlanItem
 from harbour.domain.composition import ADDED_PREFIX, ProposedItem
-from harbour.domain.steps import ON_THE_PLAN, overdue, progress_key
+from harbour.domain.steps import ON_THE_PLAN, overdue
 from harbour.domain.text import is_digits
 from harbour.domain.vocab import (
     ItemState,
@@ -32,7 +32,7 @@ from harbour.domain.vocab import (
 )
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.plans import opaque
-from harbour.plans.progress import done_as_of
+from harbour.plans.progress import done_as_of, key_of
 from harbour.plans.snapshot import freeze_people, numbered_items, plan_items
 
 MAX_STEP_AHEAD = timedelta(days=5 * 365)  # a step further off than that is a typing slip
@@ -312,7 +312,7 @@ def late_once_accepted(
         for row in rows
         if row.state not in ON_THE_PLAN
         and row.due_on is not None
-        and overdue(row.section, ItemState.ACCEPTED, row.due_on, today, _done(plan, row, done))
+        and overdue(row.section, ItemState.ACCEPTED, row.due_on, today, key_of(plan, row) in done)
     ]
 
 
@@ -321,10 +321,6 @@ def _was_due(key: str, due_on: date, today: date) -> tuple[str, str]:
         f"was due {due_on.isoformat()}, before today ({today.isoformat()}): give it a new due "
         f"date, or none, first (plan edit {key} --due YYYY-MM-DD, or --no-due)"
     )
-
-
-def _done(plan: Plan, row: PlanItem, done: Mapping[str, object]) -> bool:
-    return progress_key(plan.version_number, row.key, row.section) in done
 
 
 def _check_step(uow: UnitOfWork, case: Case, owner: StepOwner | None, due_on: date | None) -> None:

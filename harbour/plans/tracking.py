@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 from harbour.access import Actor, agency_today, may, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Case, Plan, PlanItem, StepProgress
-from harbour.domain.steps import carried, not_recordable, overdue, progress_key
+from harbour.domain.steps import carried, not_recordable, overdue
 from harbour.domain.vocab import PlanSection, PlanStatus
 from harbour.errors import InvalidInput, NotFound
 from harbour.plans import opaque
-from harbour.plans.progress import done_as_of
+from harbour.plans.progress import done_as_of, key_of
 from harbour.plans.snapshot import plan_items
 from harbour.plans.store import find_item, latest_plan
 
@@ -56,7 +56,7 @@ def mark(
     why = not_recordable(row.section, row.state, latest=latest)
     if why is not None:
         raise InvalidInput([("ITEM", why)])
-    key = progress_key(plan.version_number, row.key, row.section)
+    key = key_of(plan, row)
     if (key in done_as_of(uow, case.id, uow.now())) != done:
         last = uow.session.scalar(
             select(func.max(StepProgress.seq)).where(StepProgress.case_id == case.id)
@@ -114,7 +114,7 @@ def overdue_steps(uow: UnitOfWork, case: Case) -> list[OverdueStep]:
             row.state,
             row.due_on,
             today,
-            progress_key(plan.version_number, row.key, row.section) in done,
+            key_of(plan, row) in done,
         )
     ]
 
