@@ -186,25 +186,29 @@ def test_contact_and_resource_decisions_carry_over(catalogue) -> None:
     assert state["resource:emergency"] == ItemState.ACCEPTED
 
 
+def _next_version(
+    catalogue: Catalogue,
+    situation: Situation,
+    previous: list[ProposedItem],
+    today: date,
+    done: frozenset[str] = frozenset(),
+) -> dict[str, ProposedItem]:
+    """The items of the version composed after ``previous`` at moderate risk, by key."""
+    items = compose(
+        MODERATE, situation, ALL_THREATS, YOUTH, previous, catalogue, today=today, done=done
+    )
+    return {i.key: i for i in items}
+
+
 def test_a_carried_step_keeps_its_due_date_and_a_done_step_stays_on_the_plan(catalogue) -> None:
     first = compose(MODERATE, Situation.JUST_LEFT, ALL_THREATS, YOUTH, [], catalogue, today=TODAY)
     dated = [i for i in first if i.section == PlanSection.STEPS and i.due_on is not None]
     kept, done = dated[0], dated[1]
     previous = [replace(kept, state=ItemState.ACCEPTED), done]  # `done` left undecided
     later = TODAY + timedelta(days=12)
-    second = {
-        i.key: i
-        for i in compose(
-            MODERATE,
-            Situation.JUST_LEFT,
-            ALL_THREATS,
-            YOUTH,
-            previous,
-            catalogue,
-            today=later,
-            done=frozenset({done.key}),
-        )
-    }
+    second = _next_version(
+        catalogue, Situation.JUST_LEFT, previous, later, done=frozenset({done.key})
+    )
     assert second[kept.key].due_on == kept.due_on  # not moved to the meeting's day
     assert second[kept.key].state == ItemState.ACCEPTED
     assert second[done.key].state == ItemState.ACCEPTED  # done: not suggested again
@@ -224,18 +228,9 @@ def test_a_carried_step_keeps_the_owner_staff_gave_it(catalogue) -> None:
         replace(i, state=ItemState.ACCEPTED, owner=given[i.key]) if i.key in given else i
         for i in first
     ]
-    second = {
-        i.key: i
-        for i in compose(
-            MODERATE,
-            Situation.CONSIDERING_LEAVING,
-            ALL_THREATS,
-            YOUTH,
-            previous,
-            catalogue,
-            today=TODAY + timedelta(days=14),
-        )
-    }
+    second = _next_version(
+        catalogue, Situation.CONSIDERING_LEAVING, previous, TODAY + timedelta(days=14)
+    )
     assert {key: second[key].owner for key in given} == given
     assert second["step:leave.escape_route"].owner == StepOwner.YOUTH  # the catalogue's
 
@@ -252,19 +247,7 @@ def test_steps_the_new_situation_no_longer_calls_for_are_not_dropped_silently(ca
         replace(i, state=ItemState.ACCEPTED) if i.key in (done, agreed) else i for i in first
     ]
     later = TODAY + timedelta(days=3)
-    second = {
-        i.key: i
-        for i in compose(
-            MODERATE,
-            Situation.JUST_LEFT,
-            ALL_THREATS,
-            YOUTH,
-            previous,
-            catalogue,
-            today=later,
-            done=frozenset({done}),
-        )
-    }
+    second = _next_version(catalogue, Situation.JUST_LEFT, previous, later, done=frozenset({done}))
     assert (second[done].state, second[done].due_on) == (ItemState.ACCEPTED, steps[done].due_on)
     assert (second[agreed].state, second[agreed].due_on) == (
         ItemState.SUGGESTED,
