@@ -224,15 +224,22 @@ class UnitOfWork:
 
     def check_keys(self, use: str) -> None:
         """Refuse to ``use`` ("read" or "write") a keyring that is not this store's: checked
-        once per keyring, and again with the keys on disk when another process rotated them."""
-        if use in self.app.cipher.checked_for:
+        once per keyring, and again with the keys on disk when another process rotated them.
+        A writer asks again every ``key_recheck_seconds``: a rotation elsewhere makes a new key
+        primary, and values sealed under the old one after it would stay behind it."""
+        cipher = self.app.cipher
+        if use in cipher.checked_for and (use == "read" or not self._write_check_due(cipher)):
             return
-        try:
-            self._check_keys(use)
-        except CryptoError as exc:
-            if exc.code != "wrong_keyring" or not self.app.reload_keys():
-                raise
-            self._check_keys(use)
+        with self.session.no_autoflush:  # a row being built is not flushed by the check's reads
+            try:
+                self._check_keys(use)
+            except CryptoError as exc:
+                if exc.code != "wrong_keyring" or not self.app.reload_keys():
+                    raise
+                self._check_keys(use)
+
+    def _write_check_due(self, cipher: FieldCipher) -> bool:
+        return time.monotonic() - cipher.write_checked_at >= self.app.settings.key_recheck_seconds
 
     def _check_keys(self, use: str) -> None:
         # Imported here: it maps every table, which a command that never opens the store
@@ -244,6 +251,7 @@ class UnitOfWork:
             cipher.checked_for.add(use)
             if use == "write":
                 cipher.checked_for.add("read")
+                cipher.write_checked_at = time.monotonic()
 
     def seal(self, row: Base, field: str, value: str | None) -> None:
         token = None

@@ -115,6 +115,7 @@ class FieldCipher:
         self._index_keys = {v: _derived(k, BLIND_INDEX_INFO) for v, k in keyring.keys.items()}
         # "read" and "write" once this keyring was found to be the store's (harbour.db.storekeys)
         self.checked_for: set[str] = set()
+        self.write_checked_at = 0.0  # time.monotonic() of the last "write" check
 
     @property
     def primary(self) -> int:

@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     key_rotation_batch: int = Field(
         500, ge=1, le=100_000, description="Rows re-encrypted per committed batch in a rotation."
     )
+    key_recheck_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="How often a writing process asks the store whether a key rotation made "
+        "another key primary; a rotation waits this long before its last count of old values.",
+    )
 
     @field_validator("encryption_keys")
     @classmethod

@@ -187,6 +187,7 @@ def settings(tmp_path: Path, database_url: str, keyring: Keyring) -> Settings:
     key_file = tmp_path / "keys.json"
     keyring.save(key_file)
     own = {"home": tmp_path, "database_url": SecretStr(database_url), "key_file": key_file}
+    own["key_recheck_seconds"] = 0.05  # each rotation waits this out: not a second per test
     return _environment_settings().model_copy(update=own)
 
 

@@ -6,11 +6,15 @@ is finished by running it again: while any value is sealed under an older key, `
 instead of adding another key. Each value is swapped only if it is still the token that was read,
 so a rotation never overwrites a concurrent edit nor bumps a row's version. Then each case's
 blind index (``harbour.cases.duplicates``) is recomputed under the new key, batch by batch too.
+Processes already running go on sealing under the old key until they next ask the store for
+its primary (every ``key_recheck_seconds``): the rotation waits that out and moves what they
+wrote meanwhile, so when it returns no value is left under an old key.
 """
 
 from __future__ import annotations
 
 import fcntl
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -99,15 +103,27 @@ def rotate(app: App, progress: Progress = lambda done, total: None) -> tuple[int
             _add_key(app)
             total = stale_count(app)
         app.run(_record_primary)  # after the key file holds it: writers must have it from now
+        recorded = time.monotonic()
         done = 0
-        for table in sealed_tables():
-            for moved in _reseal_table(app, table):
+        while True:
+            for moved in _moves(app):
                 done += moved
                 progress(done, total)
-        for moved in _reindex(app):
-            done += moved
-            progress(done, total)
-        return app.cipher.primary, done
+            # A process that last asked the store before the record may seal under the old key
+            # until it asks again: wait that out, then move what it wrote, if anything.
+            time.sleep(max(0.0, recorded + app.settings.key_recheck_seconds - time.monotonic()))
+            left = stale_count(app)
+            if not left:
+                return app.cipher.primary, done
+            total = done + left
+
+
+def _moves(app: App) -> Iterator[int]:
+    """Re-encrypt every stale value, then recompute every stale blind index; yields how many
+    each committed batch moved."""
+    for table in sealed_tables():
+        yield from _reseal_table(app, table)
+    yield from _reindex(app)
 
 
 def _add_key(app: App) -> None:

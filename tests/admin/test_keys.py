@@ -362,6 +362,38 @@ def test_a_keyring_from_before_the_last_rotation_cannot_write(seeded: App, tmp_p
     assert "primary key" in result.stderr and row_counts(seeded) == before
 
 
+def test_a_process_started_before_a_rotation_seals_under_the_new_key(seeded: App) -> None:
+    writer = _fresh(seeded)  # `harbour web`, say: started, and has written, before the rotation
+    intake.refer(writer, "coord", referral("Early"), None)
+    first = writer.cipher.primary
+    primary, _ = rotate(seeded)
+    assert primary != first
+    intake.refer(writer, "coord", referral("Later"), None)
+    assert writer.cipher.primary == primary
+    assert stale_count(_fresh(seeded)) == 0  # the old key may be retired: nothing needs it
+
+
+def test_values_sealed_under_the_old_key_during_a_rotation_are_moved_too(seeded: App) -> None:
+    _fill(seeded, 3)
+    # A process that asked the store for its primary just before the rotation recorded a new
+    # one: it seals under the old key until it asks again.
+    writer = _fresh(seeded, key_recheck_seconds=60)
+    intake.refer(writer, "coord", referral("Before"), None)
+    old = writer.cipher.primary
+    written: list[int] = []
+
+    def write_meanwhile(done: int, total: int) -> None:
+        if done == total and not written:  # behind every table's pass
+            intake.refer(writer, "coord", referral("During"), None)
+            written.append(writer.cipher.primary)
+
+    rotate(seeded, write_meanwhile)
+    assert written == [old]
+    after = _fresh(seeded)
+    assert stale_count(after) == 0
+    assert "During" in str(sealed_snapshot(after).values())
+
+
 def test_init_on_an_existing_store_never_makes_keys(tmp_path: Path) -> None:
     home = tmp_path / "store"
     app = App(Settings(home=home))
