@@ -10,13 +10,22 @@ from __future__ import annotations
 import unicodedata
 from datetime import date
 
+# Letters NFKD leaves whole (no accent to strip), written as their base letters are typed on a
+# keyboard without them: "Søren" and "Soren", "Łucja" and "Lucja" are one name.
+_UNDECOMPOSED = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ı": "i", "æ": "ae",
+                               "œ": "oe", "þ": "th", "ð": "d"})  # fmt: skip
+
 
 def loose_name(name: str) -> str:
     """``name`` compatibility-folded (NFKD), casefolded, its letters and digits alone: without
     accents, punctuation or spacing, so "O'Neil", "ONeil" and "O Neil" are one name
-    (punctuation made a space, "o neil" and "oneil" were two youth)."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    return "".join(c for c in decomposed if c.isalnum()).casefold()
+    (punctuation made a space, "o neil" and "oneil" were two youth). Written family name first
+    with a comma ("Ortiz, José"), it is read in the usual order ("José Ortiz")."""
+    family, comma, given = name.partition(",")
+    if comma:
+        name = f"{given} {family}"
+    decomposed = unicodedata.normalize("NFKD", name).casefold().translate(_UNDECOMPOSED)
+    return "".join(c for c in decomposed if c.isalnum())
 
 
 def identity_text(name: str, date_of_birth: date | str | None) -> str:

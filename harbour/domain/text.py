@@ -66,7 +66,14 @@ def _block(max_len: int) -> BeforeValidator:
     return BeforeValidator(lambda v: _clean(v, max_len=max_len, multiline=True))
 
 
-Name = Annotated[str, _line(120)]
+def _has_letter(value: str) -> str:
+    if not any(c.isalnum() for c in value):
+        raise ValueError("must have a letter or a digit (write what the person is called)")
+    return value
+
+
+# A person's name: one of punctuation alone would be any other such name to the duplicate check.
+Name = Annotated[str, _line(120), AfterValidator(_has_letter)]
 ShortText = Annotated[str, _line(200)]
 Phone = Annotated[str, _line(40)]
 Address = Annotated[str, _line(300)]

@@ -17,6 +17,7 @@ from harbour.cases import duplicates, intake
 from harbour.cases.duplicates import LikelyDuplicate
 from harbour.db.models import AuditEvent, Case, YouthIndex
 from harbour.domain.likeness import identity_text, loose_name
+from harbour.errors import InvalidInput
 from tests.db.helpers import refer
 from tests.support import referral
 
@@ -37,7 +38,20 @@ def test_loose_names_ignore_case_accents_spacing_and_punctuation() -> None:
     names = ("Ana O'Neil", "Ana O’Neil", "Ana ONeil", "ana o neil", "AnaO-Neil")
     assert len({loose_name(name) for name in names}) == 1
     assert loose_name("ＡＮＡ") == "ana"  # full-width letters fold too (NFKD)
+    assert loose_name("Søren Łukasz Æsa") == loose_name("Soren Lukasz Aesa")  # no accent to strip
+    assert loose_name("Ortiz, José") == loose_name("José Ortiz") == loose_name(" ortiz ,jose")
+    assert loose_name("Ortiz Ruiz, Ana María") == loose_name("Ana Maria Ortiz-Ruiz")
     assert identity_text("Ana", None) != identity_text("Ana", "2009-04-01")
+
+
+@pytest.mark.parametrize("name", ["???", "-", "'. ,"])
+def test_a_name_of_punctuation_alone_is_refused(seeded: App, name: str) -> None:
+    """It would be every other such name of the same birth date to the duplicate check."""
+    before = _cases(seeded)
+    with pytest.raises(InvalidInput) as refused:
+        intake.refer(seeded, "coord", _youth("Pu", name), None)
+    assert "youth.name: must have a letter or a digit" in str(refused.value)
+    assert _cases(seeded) == before
 
 
 def test_a_second_referral_of_the_same_youth_is_refused_naming_the_case(seeded: App) -> None:
