@@ -5,13 +5,14 @@ birth date (``harbour.domain.likeness``), under a key derived from the keyring's
 so a lookup compares digests instead of unsealing every case. Only the agency's own cases are
 looked at: another agency's case of the same youth is never named. A rotation recomputes the
 indexes under the new key (``harbour.admin.keys``); until it has, a lookup tries every key.
+``harbour db upgrade`` recomputes those a newer Harbour matches differently (``rematch``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from sqlalchemy import Select, String, and_, bindparam, literal, or_, select, union_all
@@ -199,3 +200,33 @@ def reindex(uow: UnitOfWork, case_id: str) -> None:
             uow.session.delete(row)
         return
     index(uow, case, name, uow.unseal(youth, "date_of_birth"))
+
+
+REMATCH_BATCH = 500
+
+
+def rematch(app: App) -> int:
+    """Recompute each case's index whose digest is not what this Harbour's matching rule
+    (``harbour.domain.likeness``) gives its youth, a committed batch at a time: after an
+    upgrade that matches names differently, a youth referred before is still found. How many
+    changed (none the second time)."""
+    changed, after = 0, ""
+    while True:
+        after, moved = app.run(partial(_rematch_batch, after=after))
+        changed += moved
+        if not after:
+            return changed
+
+
+def _rematch_batch(uow: UnitOfWork, *, after: str) -> tuple[str, int]:
+    """(the batch's last case id, or "" when none is left; how many indexes changed)"""
+    rows = uow.session.scalars(
+        select(YouthIndex).where(YouthIndex.case_id > after).order_by(YouthIndex.case_id)
+        .limit(REMATCH_BATCH)
+    ).all()  # fmt: skip
+    changed = 0
+    for row in rows:
+        before = (row.key_id, row.digest)
+        reindex(uow, row.case_id)
+        changed += (row.key_id, row.digest) != before
+    return (rows[-1].case_id if rows else ""), changed

@@ -26,13 +26,18 @@ cli.add_typer(keys_cli, name="keys")
 def db_upgrade(as_json: Json = False) -> None:
     """Apply schema migrations up to the newest."""
     from harbour.admin.init import private_home
+    from harbour.cases import duplicates
     from harbour.db import migrate
 
     app = get_app()
     say_home_narrowed(app, private_home(app.settings))
     migrate.upgrade(app.engine)
     revision = migrate.current_revision(app.engine)
-    emit({"revision": revision}, as_json, f"Database at revision {revision}.")
+    rematched = duplicates.rematch(app)  # names this Harbour matches differently
+    shown = f"Database at revision {revision}."
+    if rematched:
+        shown += f" Recomputed {rematched} youth indexes for the duplicate check."
+    emit({"revision": revision, "youth_indexes_recomputed": rematched}, as_json, shown)
 
 
 @agency_cli.command("add")

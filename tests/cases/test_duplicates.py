@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from harbour.admin.keys import rotate, stale_count
 from harbour.app import App
@@ -19,7 +19,7 @@ from harbour.db.models import AuditEvent, Case, YouthIndex
 from harbour.domain.likeness import identity_text, loose_name
 from harbour.errors import InvalidInput
 from tests.db.helpers import refer
-from tests.support import referral
+from tests.support import invoke, referral
 
 
 def _youth(marker: str, name: str, born: str | None = "2009-04-01", **extra: Any) -> dict[str, Any]:
@@ -199,3 +199,21 @@ def test_refer_at_the_command_line_says_so_in_words(seeded: App, tmp_path: Path)
     assert allowed.exit_code == 0
     assert allowed.stderr == f"warning: likely the same youth as {first}; referred anyway\n"
     assert allowed.stdout.startswith("HB-")
+
+
+def test_db_upgrade_rematches_youth_indexed_by_an_older_rule(seeded: App) -> None:
+    """A Harbour that matched "Søren" as "sren" indexed its cases so; after the upgrade, "Søren"
+    referred again must still find them."""
+    first = intake.refer(seeded, "coord", _youth("Ua", "Søren Holm"), None)
+    legacy = seeded.cipher.blind_index("youth|srenholm|2009-04-01")
+    seeded.run(
+        lambda uow: uow.session.execute(
+            update(YouthIndex).where(YouthIndex.case_id == first.id).values(digest=legacy)
+        )
+    )
+    upgraded = invoke(seeded, "db", "upgrade", "--json")
+    assert upgraded.exit_code == 0, upgraded.stderr
+    assert upgraded.json()["youth_indexes_recomputed"] == 1
+    with pytest.raises(LikelyDuplicate):
+        intake.refer(seeded, "coord", _youth("Ub", "Soren Holm"), None)
+    assert invoke(seeded, "db", "upgrade", "--json").json()["youth_indexes_recomputed"] == 0
