@@ -30,7 +30,7 @@ from harbour.domain.text import Address, ChatAddress, Email, Handle, Phone, Time
 from harbour.domain.vocab import CaseStatus, Role
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.notify import directory
-from harbour.notify.alerts import climb_now_where_nobody_is_left
+from harbour.notify.alerts import climb_now_where_nobody_is_left, page_newly_counted
 from harbour.notify.outbox import dead_letter_recipient
 from harbour.notify.routes import CHANNELS, ROLE_TAGS
 from harbour.validation import parse
@@ -230,7 +230,9 @@ def add_staff(
 ) -> StaffAdded:
     """A new account of the admin's agency; with ``enrol``, its one-time enrolment link for the
     web console (sent to the person's own route if they have one, else returned to print). An
-    operator may make the new admin an operator too (``operator``)."""
+    operator may make the new admin an operator too (``operator``). A supervisor, one on call or
+    an admin is paged about the agency's standing alerts whose tier counts them
+    (``alerts.page_newly_counted``)."""
     data = parse(StaffIn, fields, prefix="--")
     if data.operator and data.role != Role.ADMIN:
         raise InvalidInput([("--operator", "only an admin can be an operator")])
@@ -245,6 +247,7 @@ def add_staff(
         if handle_unavailable(uow, data.handle):  # maybe another agency's: operators see it
             refuse_in_store_trail(uow, actor, "staff.add", _unavailable())
         staff = create_staff(uow, data)
+        page_newly_counted(uow, staff.agency_id, staff.handle)
         contact = [f for f in ("email", "chat") if getattr(data, f) is not None]
         audit(uow, actor, "staff.add", handle=staff.handle, role=staff.role, contact=contact)
         if staff.operator:
@@ -372,7 +375,8 @@ def change_role(app: App, actor_handle: str | None, handle: str, role: str) -> R
     account (the agency could be left with no admin), for an operator's (an operator is an
     admin: ``staff operator --revoke`` first), and while open cases are assigned to someone
     who would no longer take cases (reassign them first). Their console shows the new role at
-    once; the routes (``role/agency`` tags) are worked out anew."""
+    once; the routes (``role/agency`` tags) are worked out anew, and they are paged about the
+    agency's standing alerts whose tier counts them now (``alerts.page_newly_counted``)."""
     data = parse(RoleIn, {"role": role}, prefix="--")
 
     def work(uow: UnitOfWork) -> RoleChanged:
@@ -409,6 +413,7 @@ def change_role(app: App, actor_handle: str | None, handle: str, role: str) -> R
         if previous == Role.CASEWORKER:  # the only role that covers (supervisors need not)
             end_covers_of(uow, actor, staff)
         directory.forget(uow)
+        page_newly_counted(uow, staff.agency_id, staff.handle)
         audit(uow, actor, "staff.role", handle=staff.handle, role=data.role, previous=previous)
         return RoleChanged(staff.handle, data.role, previous)
 

@@ -293,7 +293,9 @@ def staff_role(
     assigned to someone who would no longer take cases: reassign them first."""
     from harbour.admin.staffing import change_role
 
-    done = change_role(get_app(), actor, handle, role)
+    app = get_app()
+    done = change_role(app, actor, handle, role)
+    committed(app)  # their pages about the alerts their new role is counted for
     said = f"{done.handle} is now {done.role} (was {done.previous})."
     emit(
         {"handle": done.handle, "role": done.role, "previous": done.previous},

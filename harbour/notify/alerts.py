@@ -456,23 +456,36 @@ def _tier_key(alert: Alert) -> str:
 
 
 def page_joining(uow: UnitOfWork, case: Case, people: list[str]) -> int:
-    """Page ``people``, who have just joined the case (given it, or covering it), about each of
-    its standing alerts whose current tier now counts them. A tier is paged as the alert reaches
-    it, so one who joins it later was never told, and, never paged, could not acknowledge it.
-    Each gets the page the tier had, under its key: one per alert, tier and person, however
-    often they join. Each alert is held as an acknowledgement holds it: one taken meanwhile is
-    not paged. How many alerts paged someone."""
+    """Page ``people``, who have just joined the case (given it, or covering it), about its
+    standing alerts (``_page_newly_counted``)."""
+    return _page_newly_counted(uow, Alert.case_id == case.id, people)
+
+
+def page_newly_counted(uow: UnitOfWork, agency_id: str, handle: str) -> int:
+    """Page ``handle``, just added to the agency or given a new role, about its standing alerts
+    (any case's, or none's: a visit's): a supervisor, one on call or an admin is counted in
+    tiers of them all (``_page_newly_counted``)."""
+    return _page_newly_counted(uow, Alert.agency_id == agency_id, [handle])
+
+
+def _page_newly_counted(uow: UnitOfWork, alerts: Any, people: list[str]) -> int:
+    """Page ``people`` about each standing alert of ``alerts`` whose current tier now counts
+    them. A tier is paged as the alert reaches it, so one counted in it later was never told,
+    and, never paged, could not acknowledge it. Each gets the page the tier had, under its key:
+    one per alert, tier and person, however often they join. Each alert is held as an
+    acknowledgement holds it: one taken meanwhile is not paged. How many alerts paged someone."""
     standing = uow.session.scalars(
         select(Alert)
-        .where(Alert.case_id == case.id, Alert.acknowledged_at.is_(None))
+        .where(alerts, Alert.acknowledged_at.is_(None))
         .order_by(Alert.id)
         .with_for_update(key_share=True)
     ).all()
+    tier = _tiers_by_agency()
     pages: list[dict[str, Any]] = []
     paged = 0
     for alert in standing:
-        tier = _tier_now(uow, alert)
-        joining = [person for person in people if person in tier]
+        counted = tier(uow, alert, alert.tier)
+        joining = [person for person in people if person in counted]
         page = _tier_page(uow, alert) if joining else None
         if page is None:  # none of them is in its tier, or nobody was paged there
             continue
@@ -480,10 +493,11 @@ def page_joining(uow: UnitOfWork, case: Case, people: list[str]) -> int:
             uow,
             page.kind,
             recipients=joining,
-            case=case,
+            case=uow.session.get(Case, alert.case_id) if alert.case_id else None,
             dedupe=_tier_key(alert),
             context=page.context,
             lane=lane_of(alert.kind),
+            agency_id=alert.agency_id,
         )
         paged += 1
     insert_new(uow, pages)

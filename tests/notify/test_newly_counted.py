@@ -1,0 +1,116 @@
+"""One made a supervisor, or added on call (or as a supervisor), is counted in tiers of alerts
+already standing, which were paged as they reached them: each pages them then, as it pages one
+who joins a case (``alerts.page_joining``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from harbour.admin.staffing import change_role
+from harbour.app import App
+from harbour.cases import visits
+from harbour.cases.intake import refer
+from harbour.clock import FixedClock
+from harbour.db.base import new_id
+from harbour.db.models import Alert, Case
+from harbour.demo.receivers import MAIL_DOMAIN, RouteBook, SmtpServer
+from harbour.domain.vocab import AlertKind, NotificationKind, OutboxStatus
+from harbour.notify.alerts import acknowledge, escalate_due, open_alert
+from harbour.orchestration.sweep import sweep
+from tests.conftest import START
+from tests.notify.helpers import MARKER, TIMEOUT, imminent_alert, new_case, rows
+from tests.support import invoke, referral
+
+
+def _overdue_escalation(app: App, case: Case) -> Alert:
+    return app.run(
+        lambda uow: open_alert(
+            uow,
+            uow.session.get_one(Case, case.id),
+            AlertKind.OVERDUE_ESCALATION,
+            new_id(),
+            NotificationKind.OVERDUE_ESCALATION,
+        )
+    )
+
+
+def _climb(app: App, clock: FixedClock) -> None:
+    clock.advance(TIMEOUT + timedelta(minutes=1))
+    escalate_due(app, clock.now())
+
+
+def _stored(app: App, alert_id: str) -> Alert:
+    return app.run(lambda uow: uow.session.get_one(Alert, alert_id))
+
+
+def _same_page(app: App, alert: Alert, handle: str, paged: str) -> None:
+    """``handle`` has, once, the page ``paged`` had at the alert's current tier."""
+    tier = f"alert:{alert.id}:{alert.tier}|"
+    [theirs] = rows(app, alert_id=alert.id, recipient=handle)
+    [had] = [r for r in rows(app, alert_id=alert.id, recipient=paged, channel="email")
+             if r.dedupe_key.startswith(tier)]  # fmt: skip
+    assert theirs.dedupe_key.startswith(tier)
+    assert (theirs.kind, theirs.lane, theirs.context) == (had.kind, had.lane, had.context)
+
+
+def test_one_made_supervisor_is_paged_about_the_agency_s_standing_alerts_of_their_tier(
+    napp: App, clock: FixedClock, mail: RouteBook
+) -> None:
+    # At the top already (the admins'): a supervisor is not counted there.
+    at_top = imminent_alert(napp, new_case(napp))
+    # A visit's alert (about no case): its buddy's tier, then the supervisors' but the visitor.
+    back = (START + timedelta(minutes=1)).isoformat()
+    visits.start_visit(napp, "cw1", back_at=back, location="MKVISIT")
+    clock.set(START + TIMEOUT + timedelta(minutes=10))
+    sweep(napp)
+    escalate_due(napp, clock.now())
+    _climb(napp, clock)
+    visit = napp.run(
+        lambda uow: uow.session.scalars(
+            select(Alert).where(Alert.kind == AlertKind.VISIT_OVERDUE)
+        ).one()
+    )
+    assert (visit.tier, _stored(napp, at_top.id).tier) == (1, 2)
+    # Standing at the tier of on-call staff and supervisors, and at the supervisors'.
+    imminent = imminent_alert(napp, new_case(napp))
+    overdue = _overdue_escalation(napp, new_case(napp))
+    taken = imminent_alert(napp, new_case(napp))
+    acknowledge(napp, "sup", taken.id)
+    south = refer(napp, "coord2", referral("MKSOUTH") | {"caseworker": "cw3"}, None)
+    theirs = imminent_alert(napp, napp.run(lambda uow: uow.session.get_one(Case, south.id)))
+
+    change_role(napp, "adm", "cw2", "supervisor")
+    for alert in (imminent, overdue, visit):
+        _same_page(napp, alert, "cw2", "sup")
+    for other in (at_top, taken, theirs):
+        assert rows(napp, alert_id=other.id, recipient="cw2") == []
+    # Made a supervisor again: nobody is paged twice at one tier.
+    change_role(napp, "adm", "cw2", "caseworker")
+    change_role(napp, "adm", "cw2", "supervisor")
+    for alert in (imminent, overdue, visit):
+        assert len(rows(napp, alert_id=alert.id, recipient="cw2")) == 1
+
+
+@pytest.mark.parametrize("counted_by", ["added on call", "made supervisor"])
+def test_the_commands_page_one_newly_counted_at_once_who_may_then_acknowledge(
+    napp: App, mail: RouteBook, smtp: SmtpServer, counted_by: str
+) -> None:
+    alert = imminent_alert(napp, new_case(napp))  # on-call staff and supervisors
+    if counted_by == "added on call":
+        who = "oc"
+        mail.email(who)
+        done = invoke(napp, "staff", "add", who, "--agency", "north", "--role", "caseworker",
+                      "--on-call", "--as", "adm")  # fmt: skip
+    else:
+        who = "cw2"
+        done = invoke(napp, "staff", "role", who, "supervisor", "--as", "adm")
+    assert done.exit_code == 0, done.stderr
+    [page] = rows(napp, alert_id=alert.id, recipient=who)
+    assert page.status == OutboxStatus.SENT  # the command's own delivery sent it (urgent lane)
+    [message] = [m for m in smtp.to(f"{who}@{MAIL_DOMAIN}") if alert.id[:8] in m.subject]
+    assert MARKER not in message.text and "north" not in message.text
+    acked = invoke(napp, "ack", alert.id[:8], "--as", who)
+    assert acked.exit_code == 0, acked.stderr
