@@ -352,6 +352,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_outbox_agency_id"), ["agency_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_case_id"), ["case_id"], unique=False)
         batch_op.create_index(
+            "ix_outbox_delivery",
+            ["status", "last_error", "recipient", "channel", "sent_at"],
+            unique=False,
+        )
+        batch_op.create_index(
             "ix_outbox_due", ["status", "lane", "next_attempt_at", "created_at"], unique=False
         )
         batch_op.create_index("ix_outbox_recipient_alert", ["recipient", "alert_id"], unique=False)
@@ -706,6 +711,7 @@ def downgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_recipient_alert")
         batch_op.drop_index("ix_outbox_due")
+        batch_op.drop_index("ix_outbox_delivery")
         batch_op.drop_index(batch_op.f("ix_outbox_case_id"))
         batch_op.drop_index(batch_op.f("ix_outbox_agency_id"))
 
