@@ -152,7 +152,8 @@ def db_copy(
     as_json: Json = False,
 ) -> None:
     """Copy the whole store into another, empty database (e.g. SQLite to PostgreSQL); then
-    point HARBOUR_DATABASE_URL at it. Stop the CLI users and `harbour serve` first. Operators
+    point HARBOUR_DATABASE_URL at it. It copies the store as it was when it started: stop the
+    CLI users, `harbour web` and `harbour serve` first. Operators
     only; recorded in the store's audit trail (the copy holds the record of its start)."""
     from urllib.parse import urlsplit
 

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, Table, func, insert, select
 
 from harbour.db import migrate, models  # noqa: F401  (every table registered)
 from harbour.db.base import Base
+from harbour.db.engine import READ_ONLY
 from harbour.errors import Conflict
 
 BATCH = 1000
@@ -23,6 +24,13 @@ def copy_store(source: Engine, target: Engine, batch: int = BATCH) -> dict[str, 
     tables = Base.metadata.sorted_tables
     copied: dict[str, int] = {}
     with source.connect() as reading, target.begin() as writing:
+        # One snapshot of every table, keeping no writer waiting: under PostgreSQL's READ
+        # COMMITTED each table's read saw the rows committed by then (a case referred mid-copy
+        # could arrive with its people but not itself); SQLite's deferred read is one snapshot.
+        options: dict[str, object] = {READ_ONLY: True}
+        if source.dialect.name == "postgresql":
+            options["isolation_level"] = "REPEATABLE READ"
+        reading = reading.execution_options(**options)
         if any(writing.scalar(select(func.count()).select_from(t)) for t in tables):
             raise Conflict("target_not_empty", "the target database already holds data")
         for table in tables:

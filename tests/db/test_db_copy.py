@@ -101,3 +101,29 @@ def test_only_an_operator_copies_the_store_and_the_store_trail_says_who(
     assert done["details"]["rows"] > 0 and "copy.db" not in str(trail)
     agency = invoke(seeded, "audit", "--system", "--as", "nadm", "--json").json()
     assert not [r for r in agency if r["action"].startswith("store.")]
+
+
+def test_the_copy_reads_every_table_in_one_snapshot(seeded: App, tmp_path: Path) -> None:
+    """A row committed while the copy runs is in none of its tables, or in all."""
+    from sqlalchemy import event, func, select
+
+    from harbour.access import audit
+    from harbour.db.copy import copy_store
+    from harbour.db.models import AuditEvent
+
+    before = seeded.run(lambda uow: uow.session.scalar(select(func.count(AuditEvent.seq))))
+    target = make_engine(f"sqlite:///{tmp_path / 'snapshot.db'}")
+    writes: list[int] = []
+
+    def write_meanwhile(conn: object, cursor: object, statement: str, *_: object) -> None:
+        if "FROM agencies" in statement and not writes:  # the first table; audit_events after
+            writes.append(1)
+            seeded.run(lambda uow: audit(uow, None, "test.meanwhile"))
+
+    event.listen(seeded.engine, "after_cursor_execute", write_meanwhile)
+    try:
+        copied = copy_store(seeded.engine, target)
+    finally:
+        event.remove(seeded.engine, "after_cursor_execute", write_meanwhile)
+        target.dispose()
+    assert writes and copied["audit_events"] == before
