@@ -413,6 +413,9 @@ def change_role(app: App, actor_handle: str | None, handle: str, role: str) -> R
         if previous == Role.CASEWORKER:  # the only role that covers (supervisors need not)
             end_covers_of(uow, actor, staff)
         directory.forget(uow)
+        # Left out of a tier (the only supervisor made a caseworker), an alert waiting there
+        # climbs at once, as on a deactivation; counted in one, they are paged.
+        climb_now_where_nobody_is_left(uow, staff.handle)
         page_newly_counted(uow, staff.agency_id, staff.handle)
         audit(uow, actor, "staff.role", handle=staff.handle, role=data.role, previous=previous)
         return RoleChanged(staff.handle, data.role, previous)

@@ -317,8 +317,8 @@ def _overdue(now: datetime) -> Any:
 
 
 def climb_now_where_nobody_is_left(uow: UnitOfWork, handle: str) -> int:
-    """Make the standing alerts that paged ``handle`` (deactivated in this transaction) due to
-    climb now where their tier has nobody active left: nobody there can take them, and waiting
+    """Make the standing alerts that paged ``handle`` (deactivated, or given a role their tier
+    does not count, in this transaction) due to climb now where their tier has nobody left: nobody there can take them, and waiting
     ``alert_ack_timeout`` kept someone who may be in danger waiting. The relay's next pass (right
     after the command, and every minute) climbs them. Each is held as the relay holds those it
     climbs, so none climbs twice. How many."""

@@ -114,3 +114,17 @@ def test_the_commands_page_one_newly_counted_at_once_who_may_then_acknowledge(
     assert MARKER not in message.text and "north" not in message.text
     acked = invoke(napp, "ack", alert.id[:8], "--as", who)
     assert acked.exit_code == 0, acked.stderr
+
+
+def test_the_only_supervisor_made_a_caseworker_lets_their_alert_climb_at_once(
+    napp: App, clock: FixedClock, mail: RouteBook
+) -> None:
+    # sup is north's only supervisor: an overdue escalation waits for the supervisors. Made a
+    # caseworker, nobody is left there: it waited a whole alert_ack_timeout before the admins.
+    overdue = _overdue_escalation(napp, new_case(napp))
+    assert {r.recipient for r in rows(napp, alert_id=overdue.id)} == {"sup"}
+    changed = invoke(napp, "staff", "role", "sup", "caseworker", "--as", "adm")
+    assert changed.exit_code == 0, changed.stderr
+    climbed = _stored(napp, overdue.id)
+    assert climbed.tier > overdue.tier
+    assert "adm" in {r.recipient for r in rows(napp, alert_id=overdue.id)}
