@@ -29,7 +29,7 @@ from harbour.db.models import Agency, Case, Staff
 from harbour.domain.text import Address, ChatAddress, Email, Handle, Phone, TimeZoneName
 from harbour.domain.vocab import CaseStatus, Role
 from harbour.errors import Conflict, InvalidInput, NotFound
-from harbour.notify import directory
+from harbour.notify import directory, recipients
 from harbour.notify.alerts import climb_now_where_nobody_is_left, page_newly_counted
 from harbour.notify.outbox import dead_letter_recipient
 from harbour.notify.routes import CHANNELS, ROLE_TAGS
@@ -419,6 +419,42 @@ def change_role(app: App, actor_handle: str | None, handle: str, role: str) -> R
         page_newly_counted(uow, staff.agency_id, staff.handle)
         audit(uow, actor, "staff.role", handle=staff.handle, role=data.role, previous=previous)
         return RoleChanged(staff.handle, data.role, previous)
+
+    return app.run(work)
+
+
+@dataclass(frozen=True)
+class OnCallSet:
+    handle: str
+    on_call: bool
+    changed: bool
+    nobody_on_call: bool  # the agency has nobody on call now: imminent threats page supervisors
+
+
+def set_on_call(app: App, actor_handle: str | None, handle: str, on_call: bool) -> OnCallSet:
+    """Put an active account of the admin's agency on call for imminent alerts (the admin's
+    own too), or take them off: the on-call rota. Put on, they are paged about the standing
+    alerts whose tier counts them now; taken off, an alert left with nobody at its tier climbs
+    at once (as on a role change). The routes (``oncall/agency``) are worked out anew."""
+
+    def work(uow: UnitOfWork) -> OnCallSet:
+        actor = _admin(uow, actor_handle, "staff.manage")
+        staff = uow.session.scalar(
+            select(Staff).where(
+                Staff.handle == handle, Staff.agency_id == actor.agency_id, Staff.active.is_(True)
+            )
+        )
+        if staff is None:
+            raise NotFound("staff_not_found", "no active staff member with that handle")
+        changed = staff.on_call != on_call
+        if changed:
+            staff.on_call = on_call
+            directory.forget(uow)
+            climb_now_where_nobody_is_left(uow, staff.handle)
+            page_newly_counted(uow, staff.agency_id, staff.handle)
+            audit(uow, actor, "staff.on_call", handle=staff.handle, on_call=on_call)
+        nobody = not recipients.on_call(uow, staff.agency_id)
+        return OnCallSet(staff.handle, on_call, changed, nobody)
 
     return app.run(work)
 

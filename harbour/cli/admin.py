@@ -304,6 +304,33 @@ def staff_role(
     )
 
 
+@staff_cli.command("on-call")
+def staff_on_call(
+    handle: str,
+    off: Annotated[bool, typer.Option("--off", help="Take them off call.")] = False,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Put an account of your agency on call for imminent alerts (your own too), or take it off
+    with --off: the on-call rota. Put on, they are paged about the alerts waiting for on-call
+    staff; taken off, an alert left with nobody on call climbs at once."""
+    from harbour.admin.staffing import set_on_call
+
+    app = get_app()
+    done = set_on_call(app, actor, handle, not off)
+    committed(app)  # their pages, or an alert's climb, go out with the command
+    state = "on call" if done.on_call else "off call"
+    said = f"{done.handle} is {'now' if done.changed else 'already'} {state}."
+    if done.nobody_on_call:
+        said += " Nobody in the agency is on call: imminent threats page the supervisors."
+    emit(
+        {"handle": done.handle, "on_call": done.on_call, "changed": done.changed,
+         "nobody_on_call": done.nobody_on_call},
+        as_json,
+        said,
+    )  # fmt: skip
+
+
 @staff_cli.command("deactivate")
 def staff_deactivate(
     handle: str,

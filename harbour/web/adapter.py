@@ -666,6 +666,15 @@ def change_role(app: App, handle: str, whom: str, role: str) -> dict[str, Any]:
     return {"handle": done.handle, "role": done.role, "previous": done.previous}
 
 
+def set_on_call(app: App, handle: str, whom: str, on_call: bool) -> dict[str, Any]:
+    """``harbour staff on-call [--off]``."""
+    from harbour.admin.staffing import set_on_call as do_set
+
+    done = do_set(app, handle, whom, on_call)
+    after_commit(app)
+    return {"handle": done.handle, "on_call": done.on_call, "nobody": done.nobody_on_call}
+
+
 # Admin: agencies (``harbour agency list|add``), routes (``notify check|test``), keys
 
 

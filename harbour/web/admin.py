@@ -1,6 +1,6 @@
 """The admin's pages: the agency's staff, adding an account (with its enrolment link, as
 ``harbour staff add`` prints it or sends it), a new link (``staff reset``), a new role
-(``staff role``) and deactivating with the open cases reassigned (``staff deactivate
+(``staff role``), the on-call rota (``staff on-call``) and deactivating with the open cases reassigned (``staff deactivate
 --reassign-to``); the agencies (``agency list|add``, the new agency's first admin's enrolment
 link with it) and an agency's mail and chat settings (``agency delivery``); the routes (``notify check``, and
 ``notify test`` as a button); where a key rotation stands (``keys status``: read-only, rotating
@@ -138,6 +138,19 @@ async def role(request: Request, who: SignedIn) -> Response:
     return await _page(
         request, who, notice=f"{whom} is now {done['role']} (was {done['previous']})."
     )
+
+
+@staff_page
+async def on_call(request: Request, who: SignedIn) -> Response:
+    """``harbour staff on-call HANDLE [--off]``: back to the staff list, saying what changed."""
+    form = await checked_form(request, who)
+    putting_on = forms.values(form).get("on_call") == "yes"
+    whom = _whom(request)
+    done = await call(adapter.set_on_call, harbour(request), who.handle, whom, putting_on)
+    notice = f"{whom} is {'on' if done['on_call'] else 'off'} call."
+    if done["nobody"]:
+        notice += " Nobody in the agency is on call: imminent threats page the supervisors."
+    return await _page(request, who, notice=notice)
 
 
 def _placed(exc: InvalidInput, whom: str) -> forms.Refusal:

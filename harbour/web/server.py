@@ -47,6 +47,7 @@ def create_app(app: App) -> Any:
         Route("/staff/{handle}/reset", admin.reset, methods=["POST"]),
         Route("/staff/{handle}/deactivate", admin.deactivate, methods=["POST"]),
         Route("/staff/{handle}/role", admin.role, methods=["POST"]),
+        Route("/staff/{handle}/on-call", admin.on_call, methods=["POST"]),
         Route("/agencies", admin.agencies, methods=["GET"]),
         Route("/agencies", admin.add_agency, methods=["POST"]),
         Route("/agencies/{agency}/delivery", admin.delivery_form, methods=["GET"]),

@@ -15,7 +15,7 @@ from harbour.cases import visits
 from harbour.cases.intake import refer
 from harbour.clock import FixedClock
 from harbour.db.base import new_id
-from harbour.db.models import Alert, Case
+from harbour.db.models import Alert, AuditEvent, Case
 from harbour.demo.receivers import MAIL_DOMAIN, RouteBook, SmtpServer
 from harbour.domain.vocab import AlertKind, NotificationKind, OutboxStatus
 from harbour.notify.alerts import acknowledge, escalate_due, open_alert
@@ -94,7 +94,7 @@ def test_one_made_supervisor_is_paged_about_the_agency_s_standing_alerts_of_thei
         assert len(rows(napp, alert_id=alert.id, recipient="cw2")) == 1
 
 
-@pytest.mark.parametrize("counted_by", ["added on call", "made supervisor"])
+@pytest.mark.parametrize("counted_by", ["added on call", "made supervisor", "put on call"])
 def test_the_commands_page_one_newly_counted_at_once_who_may_then_acknowledge(
     napp: App, mail: RouteBook, smtp: SmtpServer, counted_by: str
 ) -> None:
@@ -104,9 +104,13 @@ def test_the_commands_page_one_newly_counted_at_once_who_may_then_acknowledge(
         mail.email(who)
         done = invoke(napp, "staff", "add", who, "--agency", "north", "--role", "caseworker",
                       "--on-call", "--as", "adm")  # fmt: skip
-    else:
+    elif counted_by == "made supervisor":
         who = "cw2"
         done = invoke(napp, "staff", "role", who, "supervisor", "--as", "adm")
+    else:
+        who = "cw2"
+        done = invoke(napp, "staff", "on-call", who, "--as", "adm")
+        assert "cw2 is now on call." in done.stdout
     assert done.exit_code == 0, done.stderr
     [page] = rows(napp, alert_id=alert.id, recipient=who)
     assert page.status == OutboxStatus.SENT  # the command's own delivery sent it (urgent lane)
@@ -128,3 +132,45 @@ def test_the_only_supervisor_made_a_caseworker_lets_their_alert_climb_at_once(
     climbed = _stored(napp, overdue.id)
     assert climbed.tier > overdue.tier
     assert "adm" in {r.recipient for r in rows(napp, alert_id=overdue.id)}
+
+
+def test_the_on_call_rota_changes_by_command_refused_for_others_and_audited(
+    napp: App, mail: RouteBook
+) -> None:
+    # sup is north's only one on call. Taken off, imminent threats page the supervisors alone:
+    # the command says so. Put on again (or already on): nobody is paged twice.
+    alert = imminent_alert(napp, new_case(napp))
+    paged = len(rows(napp, alert_id=alert.id, recipient="sup"))  # one row per route
+    off = invoke(napp, "staff", "on-call", "sup", "--off", "--as", "adm", "--json")
+    assert off.exit_code == 0, off.stderr
+    assert off.json() == {
+        "handle": "sup",
+        "on_call": False,
+        "changed": True,
+        "nobody_on_call": True,
+    }
+    assert _stored(napp, alert.id).tier == alert.tier  # sup, a supervisor, is still at its tier
+    text = invoke(napp, "staff", "on-call", "sup", "--off", "--as", "adm").stdout
+    assert "sup is already off call. Nobody in the agency is on call" in text
+    assert invoke(napp, "staff", "on-call", "adm", "--as", "adm").exit_code == 0  # oneself too
+    assert invoke(napp, "staff", "on-call", "sup", "--as", "adm").exit_code == 0
+    assert len(rows(napp, alert_id=alert.id, recipient="sup")) == paged
+    before = invoke(napp, "staff", "list", "--as", "adm", "--json").json()
+    for command, code in (
+        (("staff", "on-call", "cw2", "--as", "sup"), "not_permitted"),  # not an admin
+        (("staff", "on-call", "cw3", "--as", "adm"), "staff_not_found"),  # another agency's
+        (("staff", "on-call", "zz9", "--as", "adm"), "staff_not_found"),
+    ):
+        refused = invoke(napp, *command)
+        assert refused.exit_code == 1 and f"error: {code}" in refused.stderr, refused.stderr
+    assert invoke(napp, "staff", "list", "--as", "adm", "--json").json() == before
+    audited = napp.run(
+        lambda uow: uow.session.scalars(
+            select(AuditEvent.details).where(AuditEvent.action == "staff.on_call")
+        ).all()
+    )
+    assert audited == [
+        {"handle": "sup", "on_call": False},
+        {"handle": "adm", "on_call": True},
+        {"handle": "sup", "on_call": True},
+    ]

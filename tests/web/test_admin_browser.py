@@ -1,6 +1,6 @@
 """Two stories of the console in a real browser (Debian's chromium, driven by Playwright): a
 caseworker saves an assessment as a draft, leaves, comes back to their answers and submits; an
-admin gives a colleague another role from the staff page. See tests/web/browsing.py."""
+admin gives a colleague another role from the staff page and puts them on call. See tests/web/browsing.py."""
 
 from __future__ import annotations
 
@@ -57,3 +57,9 @@ def test_a_draft_saved_and_come_back_to_then_a_role_changed(
     assert "cw2 is now supervisor (was caseworker)" in admin.locator("main").inner_text()
     role = app.run(lambda uow: uow.session.scalar(select(Staff.role).where(Staff.handle == "cw2")))
     assert role == "supervisor"
+    follow(admin, "text=Put on call: cw2")
+    assert "cw2 is on call." in admin.locator("main").inner_text()
+    on_call = app.run(
+        lambda uow: uow.session.scalar(select(Staff.on_call).where(Staff.handle == "cw2"))
+    )
+    assert on_call is True

@@ -101,6 +101,41 @@ def test_an_admin_changes_a_role_from_the_staff_page(seeded: App, clock: FixedCl
     assert _roles(seeded) == roles | {"cw2": "supervisor"}
 
 
+def _on_call(app: App) -> dict[str, bool]:
+    query = select(Staff.handle, Staff.on_call)
+    return dict(app.run(lambda uow: uow.session.execute(query).all()))  # type: ignore[arg-type]
+
+
+def test_an_admin_keeps_the_on_call_rota_from_the_staff_page(
+    seeded: App, clock: FixedClock
+) -> None:
+    web, _ = signed_in(seeded, clock, "adm")
+    page = web.get("/staff")
+    assert 'action="/staff/cw2/on-call"' in page.text and 'action="/staff/adm/on-call"' in page.text
+    assert "Take off call<" in page.text  # sup is on call
+    csrf = csrf_of(web, "/staff")
+    others = [signed_in(seeded, clock, handle)[0] for handle in ("sup", "cw1", "coord")]
+    before, rota = row_counts(seeded), _on_call(seeded)
+    assert web.post("/staff/cw2/on-call", data={"on_call": "yes"}).status_code == 403
+    stale = web.post("/staff/cw2/on-call", data={"csrf": "0" * 43, "on_call": "yes"})
+    theirs = web.post("/staff/cw3/on-call", data={"csrf": csrf, "on_call": "yes"})
+    nobody = web.post("/staff/zz9/on-call", data={"csrf": csrf, "on_call": "yes"})
+    assert stale.status_code == 403
+    assert theirs.status_code == nobody.status_code == 404 and theirs.text == nobody.text
+    for other in others:  # not an admin: refused, nothing changed
+        answer = other.post("/staff/cw2/on-call", data={"csrf": csrf_of(other), "on_call": "yes"})
+        assert answer.status_code == 403
+    assert _unchanged(seeded, before) and _on_call(seeded) == rota
+
+    on = web.post("/staff/cw2/on-call", data={"csrf": csrf, "on_call": "yes"})
+    assert on.status_code == 200 and "cw2 is on call." in on.text
+    off = web.post("/staff/sup/on-call", data={"csrf": csrf, "on_call": "no"})
+    assert "sup is off call." in off.text and "Nobody in the agency" not in off.text
+    last = web.post("/staff/cw2/on-call", data={"csrf": csrf, "on_call": "anything"})
+    assert "cw2 is off call. Nobody in the agency is on call" in last.text
+    assert _on_call(seeded) == rota | {"sup": False} and _ok(seeded, "staff.on_call") == 3
+
+
 def test_agencies_for_operators_and_an_admins_own(seeded: App, clock: FixedClock) -> None:
     secret = "mailtos://harbour:s3cretpass@mail.north.test:587/?from=h@north.test"
     nadm = agency_admin(seeded)
