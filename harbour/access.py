@@ -150,6 +150,23 @@ def deny(uow: UnitOfWork, actor: Actor, action: str, case_id: str | None, why: s
     raise Forbidden("not_permitted", why)
 
 
+def colleague(uow: UnitOfWork, actor: Actor, handle: str) -> Staff:
+    """The active account ``handle`` of the actor's agency (one of another agency is answered
+    as nobody's).
+
+    Raises:
+        NotFound: code ``staff_not_found``.
+    """
+    staff = uow.session.scalar(
+        select(Staff).where(
+            Staff.handle == handle, Staff.agency_id == actor.agency_id, Staff.active.is_(True)
+        )
+    )
+    if staff is None:
+        raise NotFound("staff_not_found", "no active staff member with that handle")
+    return staff
+
+
 def guard_operator(uow: UnitOfWork, actor: Actor, staff: Staff, action: str) -> None:
     """An operator's account is changed (reset, deactivated) by an operator only: an agency
     admin who could reset it could then sign in as the operator."""

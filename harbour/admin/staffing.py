@@ -14,6 +14,7 @@ from harbour.access import (
     audit_store,
     authorize,
     caseworker,
+    colleague,
     deny,
     guard_operator,
     refuse_in_store_trail,
@@ -381,13 +382,7 @@ def change_role(app: App, actor_handle: str | None, handle: str, role: str) -> R
 
     def work(uow: UnitOfWork) -> RoleChanged:
         actor = _admin(uow, actor_handle, "staff.manage")
-        staff = uow.session.scalar(
-            select(Staff).where(
-                Staff.handle == handle, Staff.agency_id == actor.agency_id, Staff.active.is_(True)
-            )
-        )
-        if staff is None:
-            raise NotFound("staff_not_found", "no active staff member with that handle")
+        staff = colleague(uow, actor, handle)
         if staff.id == actor.staff_id:
             raise InvalidInput([("HANDLE", "you cannot change your own role")])
         guard_operator(uow, actor, staff, "staff.role")
@@ -439,13 +434,7 @@ def set_on_call(app: App, actor_handle: str | None, handle: str, on_call: bool) 
 
     def work(uow: UnitOfWork) -> OnCallSet:
         actor = _admin(uow, actor_handle, "staff.manage")
-        staff = uow.session.scalar(
-            select(Staff).where(
-                Staff.handle == handle, Staff.agency_id == actor.agency_id, Staff.active.is_(True)
-            )
-        )
-        if staff is None:
-            raise NotFound("staff_not_found", "no active staff member with that handle")
+        staff = colleague(uow, actor, handle)
         changed = staff.on_call != on_call
         if changed:
             staff.on_call = on_call

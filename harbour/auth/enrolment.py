@@ -8,7 +8,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from harbour.access import Actor, audit, audit_store, authorize, guard_operator, resolve_actor
+from harbour.access import (
+    Actor,
+    audit,
+    audit_store,
+    authorize,
+    colleague,
+    guard_operator,
+    resolve_actor,
+)
 from harbour.app import App, UnitOfWork
 from harbour.auth import passwords, totp
 from harbour.auth.sessions import end_all
@@ -77,13 +85,7 @@ def reset(app: App, actor_handle: str | None, handle: str) -> IssuedLink:
     def work(uow: UnitOfWork) -> IssuedLink:
         actor = resolve_actor(uow, actor_handle)
         authorize(uow, actor, "staff.manage")
-        staff = uow.session.scalar(
-            select(Staff).where(
-                Staff.handle == handle, Staff.agency_id == actor.agency_id, Staff.active.is_(True)
-            )
-        )
-        if staff is None:
-            raise NotFound("staff_not_found", "no active staff member with that handle")
+        staff = colleague(uow, actor, handle)
         guard_operator(uow, actor, staff, "staff.reset")
         credential = credential_of(uow, staff)
         credential.password_hash = None
