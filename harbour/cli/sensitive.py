@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 
 from harbour.errors import InvalidInput
@@ -31,7 +30,9 @@ def sensitive_option(help: str = "") -> Any:
     return typer.Option(help=f"{help} {where}".strip(), metavar="@FILE|-", callback=_read_sensitive)
 
 
-def _read_sensitive(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+def _read_sensitive(
+    ctx: typer.Context, param: typer.CallbackParam, value: str | None
+) -> str | None:
     if not value:
         return value
     option = param.opts[0] if param.opts else str(param.name)
@@ -60,7 +61,7 @@ def url_option(help: str, envvar: str) -> Any:
     )
 
 
-def _read_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+def _read_url(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
     if not value or value.startswith("@") or value == STDIN:
         return _read_sensitive(ctx, param, value)
     source = ctx.get_parameter_source(str(param.name))
@@ -86,7 +87,7 @@ def _has_password(url: str) -> bool:
         return False
 
 
-def _from_stdin(ctx: click.Context, option: str) -> str:
+def _from_stdin(ctx: typer.Context, option: str) -> str:
     if sys.stdin.isatty():
         return getpass.getpass(f"{option.removeprefix('--')} (not shown): ")
     if ctx.meta.get(_STDIN_READ):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import click
 import typer
 
 if TYPE_CHECKING:
@@ -218,6 +217,8 @@ def prompt_answers(instrument: Instrument) -> dict[str, Any]:
 
 
 def _ask(question: Question) -> Any:
+    import click  # only when prompting: typer carries its own, a command's start need not load it
+
     if question.type == "text":
         return click.prompt(question.text, default="", show_default=False, err=True)
     if question.type == "scale":

@@ -85,6 +85,14 @@ def test_the_cli_does_not_import_prefect_or_the_database() -> None:
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
+def test_the_cli_and_its_views_leave_the_click_package_to_prompts() -> None:
+    """typer carries its own click: the package itself (a twentieth of a second) is imported
+    only to prompt for answers."""
+    probe = "import sys, harbour.cli, harbour.cli.views; print('click' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stdout + done.stderr
+
+
 def test_json_shapes(seeded: App, tmp_path: Path) -> None:
     created = refer(seeded, tmp_path, referral("Js"))
     assert created.exit_code == 0 and created.json()["case"].startswith("HB-")
