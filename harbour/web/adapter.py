@@ -289,12 +289,14 @@ def assess(
     app: App, handle: str, ref: str, point: str, answers: dict[str, str], key: str
 ) -> dict[str, Any]:
     """``harbour assess``: the level, its reasons, the plan version and, at imminent risk, the
-    emergency protocol and the alert, which the urgent lane has sent before this returns."""
+    emergency protocol and the alert, which the urgent lane has sent before this returns, and
+    whether it reached anyone (``paged``: None without an alert), as the command says."""
     from harbour.assessments.submit import submit_assessment
 
     outcome = submit_assessment(app, handle, ref, point, answers, key)
     after_commit(app)
     found = outcome.as_json()
+    paged = alerts.reached_anyone(app, handle, outcome.alert_id) if outcome.alert_id else None
     return {
         "case": refs.short_form(outcome.case_reference),
         "point": outcome.point.replace("_", " "),
@@ -305,6 +307,7 @@ def assess(
         "plan_version": outcome.plan_version,
         "next_due": found["next_due_local"] or "-",
         "alert_id": outcome.alert_id,
+        "paged": paged,
         "emergency": [{"key": code, "text": text} for code, text in outcome.emergency_steps],
         "replayed": outcome.replayed,
     }

@@ -190,6 +190,8 @@ def test_immediate_danger_alerts_before_the_page_answers_and_the_steps_are_recor
         app.dispose()
     assert page.status_code == 200, page.text[-800:]
     assert "Imminent danger" in page.text and "Emergency protocol" in page.text
+    assert "were alerted before this page opened" in page.text
+    assert "Nobody was paged" not in page.text
     alert_id = re.search(r'data-poll="/alerts/([0-9a-f]+)/status"', page.text)
     assert alert_id, page.text
     assert any(alert_id.group(1) in mail.text for mail in mails)
@@ -223,6 +225,22 @@ def test_immediate_danger_alerts_before_the_page_answers_and_the_steps_are_recor
         web.post(f"/cases/{case}/steps/{steps[0]}/explode", data={"csrf": csrf}).status_code == 404
     )
     assert client(seeded).get(status).status_code == 303  # signed out: to sign-in
+
+
+def test_an_imminent_alert_that_reached_nobody_says_so_rather_than_that_people_were_alerted(
+    seeded: App, clock: FixedClock
+) -> None:
+    """With no route at all the page must not claim the supervisor and on-call were alerted:
+    it says nobody was paged and what to do, as ``harbour assess`` does (exit 3)."""
+    case = short_form(new_case(seeded).reference)
+    web, _ = signed_in(seeded, clock, "cw1")
+    fields = form_of(web, case, "incident")
+    page = web.post(f"/cases/{case}/assess", data=fields | answered(seeded, immediate_danger="yes"))
+    assert page.status_code == 200, page.text[-800:]
+    assert "Emergency protocol" in page.text
+    assert "Nobody was paged" in page.text
+    assert "Call the on-call staff and a supervisor yourself now" in page.text
+    assert "were alerted before this page opened" not in page.text
 
 
 def test_the_return_screening_of_a_discharged_case_is_taken_on_the_console(
