@@ -47,12 +47,14 @@ def notify_check(actor: As = None, as_json: Json = False) -> None:
 
 
 def _check_text(report: RoutesCheck) -> str:
+    from harbour.notify.routes import explained
+
     lines = [f"{len(report.routes)} route(s)."]
     lines += [
         f"  {r.channel:<6} {','.join(r.tags)}  {r.service}  ({r.source.replace('_', ' ')})"
         for r in report.routes
     ]
-    lines += [f"problem: {p}" for p in report.problems]
+    lines += [f"problem: {explained(p)}" for p in report.problems]
     if report.staff_without_route:
         lines.append("staff without a route: " + ", ".join(report.staff_without_route))
     if report.roles_without_route:

@@ -74,6 +74,20 @@ def configured(settings: Settings) -> bool:
     return settings.apprise_config is not None or settings.apprise_yaml is not None
 
 
+# A problem given as a bare code, as a person reading `notify check` (or the console's Routes
+# page) needs it: what it means and what to do.
+_EXPLAINED = {
+    "no_config": "no_config: nobody has a route (no address on record, no routes file): give "
+    "staff an address (harbour staff contact HANDLE --email @FILE, after the agency's "
+    "harbour agency delivery), or set HARBOUR_APPRISE_CONFIG to a routes file",
+}
+
+
+def explained(problem: str) -> str:
+    """A problem of a check as shown to people; the JSON keeps the code."""
+    return _EXPLAINED.get(problem, problem)
+
+
 def load_routes(settings: Settings) -> Routes:
     """The routes in the configured file, else in the YAML text; an empty table with a problem
     code if unusable."""

@@ -260,13 +260,16 @@ def deliver(app: App, lane: str | None = None, limit: int | None = None) -> int:
 
 # Why an urgent page was not sent, as a warning says it, and the fix to try.
 _ROUTES_FIX = (
-    "set HARBOUR_APPRISE_CONFIG (routes for these tags), then run: harbour notify check --as ADMIN"
+    "give them a route (an address on record: harbour staff contact HANDLE --email @FILE, with "
+    "the agency's harbour agency delivery; or a route tagged for them in the routes file, "
+    "HARBOUR_APPRISE_CONFIG), then run: harbour notify check --as ADMIN"
 )
 _UNSENT: dict[str, tuple[str, str]] = {
     "no_config": ("no notification routes are configured; nobody has been told", _ROUTES_FIX),
     "config_invalid": (
         "the routes file cannot be used (harbour notify check says why); nobody has been told",
-        _ROUTES_FIX,
+        "correct the routes file (HARBOUR_APPRISE_CONFIG), then run: harbour notify check "
+        "--as ADMIN",
     ),
     "no_route": ("no route has these tags; nobody has been told", _ROUTES_FIX),
     "send_failed": (

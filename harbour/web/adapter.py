@@ -734,9 +734,11 @@ def notify_check(app: App, handle: str) -> dict[str, Any]:
     whom an imminent alert would not reach, and the routes that keep failing while another
     route of the same person works."""
     from harbour.notify.console import check
+    from harbour.notify.routes import explained
 
     report = check(app, handle)
     shown = report.as_json()
+    shown["problems"] = [explained(p) for p in shown["problems"]]
     for route in shown["routes"]:
         route["source"] = route["source"].replace("_", " ")
     return shown

@@ -35,6 +35,10 @@ def test_check_passes_on_a_good_file_and_needs_a_manager(napp: App, routes: Rout
 def test_check_without_a_routes_file(seeded: App) -> None:
     result = invoke(seeded, "notify", "check", "--as", "adm", "--json")
     assert result.exit_code == 2 and result.json()["problems"] == ["no_config"]
+    said = invoke(seeded, "notify", "check", "--as", "adm").stdout
+    # the code alone tells a new admin nothing: the text says what it means and what to do
+    assert "problem: no_config: nobody has a route" in said
+    assert "harbour staff contact" in said and "HARBOUR_APPRISE_CONFIG" in said
 
 
 def test_notify_test_sends_a_harmless_message(

@@ -59,6 +59,8 @@ def test_no_routes_file_is_loud_names_the_recipients_and_keeps_the_assessment(
     for tag in {r.recipient for r in urgent}:
         assert tag in warning
     assert "HARBOUR_APPRISE_CONFIG" in warning and "harbour notify check --as ADMIN" in warning
+    # routes come from staff records first: the fix names them, not only the routes file
+    assert "harbour staff contact" in warning and "harbour agency delivery" in warning
     _assert_no_content(result.stderr, ref)
 
 

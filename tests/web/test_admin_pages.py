@@ -310,6 +310,16 @@ def test_routes_page_and_a_test_message(
     assert mail.subject == "Harbour: test message"
 
 
+def test_routes_page_says_what_to_do_when_nobody_has_a_route(
+    seeded: App, clock: FixedClock
+) -> None:
+    web, _ = signed_in(seeded, clock, "adm")  # no routes file, no address on record
+    page = web.get("/routes")
+    assert page.status_code == 200
+    assert "no_config: nobody has a route" in page.text
+    assert "harbour staff contact" in page.text and "HARBOUR_APPRISE_CONFIG" in page.text
+
+
 def test_routes_page_names_a_route_that_kept_failing_while_another_worked(
     napp: App,
     routes: RouteBook,  # noqa: F811
