@@ -238,6 +238,8 @@ def test_an_imminent_alert_that_reached_nobody_says_so_rather_than_that_people_w
     page = web.post(f"/cases/{case}/assess", data=fields | answered(seeded, immediate_danger="yes"))
     assert page.status_code == 200, page.text[-800:]
     assert "Emergency protocol" in page.text
+    shown = " ".join(page.text.split())  # as a browser shows it
+    assert "the supervisor sees it on the case. They are on plan version " in shown
     assert "Nobody was paged" in page.text
     assert "Call the on-call staff and a supervisor yourself now" in page.text
     assert "were alerted before this page opened" not in page.text
