@@ -253,8 +253,9 @@ def _expected(back_at: str, zone: ZoneInfo, now: datetime) -> datetime:
         expected = parse_moment(back_at, zone, now, "future")
     except ValueError as exc:
         raise InvalidInput([("--back-at", str(exc))]) from None
-    if expected - now > LONGEST:
-        raise InvalidInput([("--back-at", "must be within 16 hours of now")])
+    if expected - now > LONGEST:  # a bare clock time gone by today is read as tomorrow's
+        read = local_time(expected, zone)
+        raise InvalidInput([("--back-at", f"must be within 16 hours of now (read as {read})")])
     return expected
 
 

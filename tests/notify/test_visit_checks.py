@@ -187,6 +187,16 @@ def test_bad_starts_are_refused_and_change_nothing(napp: App) -> None:
     assert len(napp.run(lambda uow: uow.session.scalars(select(Visit)).all())) == 1
 
 
+def test_a_clock_time_already_gone_by_is_refused_saying_how_it_was_read(napp: App) -> None:
+    """At 09:00, "08:30" is tomorrow morning, past the longest visit: the refusal says so,
+    rather than only "within 16 hours of now", which 08:30 seems to be."""
+    with pytest.raises(InvalidInput) as refused:
+        visits.start_visit(napp, "cw1", back_at="08:30", location=None, buddy=None)
+    [(field, reason)] = refused.value.problems
+    assert field == "--back-at" and "within 16 hours of now" in reason
+    assert "read as 2026-03-03 08:30 EST" in reason
+
+
 def test_the_commands(napp: App, clock: FixedClock) -> None:
     from tests.support import given
 
