@@ -17,6 +17,10 @@ def report(actor: As = None, as_json: Json = False) -> None:
     emit(program_report(get_app(), actor).as_json(), as_json, report_text)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _figure(value: float | None, unit: str) -> str:
     return "-" if value is None else f"{value:g} {unit}"
 
@@ -51,12 +55,13 @@ def report_text(data: dict[str, Any]) -> str:
         f"Overdue assessments: {overdue['total']} ({days}; longest "
         f"{_figure(overdue['longest_days'], 'days')})",
         f"Referral to first assessment, median: {_figure(first['median_days'], 'days')} "
-        f"({first['cases']} cases)",
+        f"({_count(first['cases'], 'case')})",
         f"Imminent alerts: {alerts['open']} open now; {alerts['raised']} raised in the {window}, "
         f"{alerts['acknowledged']} acknowledged, median "
         f"{_figure(alerts['median_minutes_to_acknowledge'], 'minutes')} to acknowledge",
-        f"Sent in the {window}: {sent['reminders']} reminders, {sent['escalations']} escalations",
-        f"Missing youth: {missing['open']} open episodes (oldest "
+        f"Sent in the {window}: {_count(sent['reminders'], 'reminder')}, "
+        f"{_count(sent['escalations'], 'escalation')}",
+        f"Missing youth: {_count(missing['open'], 'open episode')} (oldest "
         f"{_figure(missing['oldest_hours'], 'hours')})",
     ]
     return "\n".join(lines)

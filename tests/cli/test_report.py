@@ -46,7 +46,7 @@ def test_report_text(seeded: App, clock: FixedClock) -> None:
     assert "Imminent alerts: 1 open now; 3 raised in the last 30 days, 2 acknowledged, " in text
     assert "median 20 minutes to acknowledge\n" in text
     assert "Sent in the last 30 days: 2 reminders, 2 escalations\n" in text
-    assert text.endswith("Missing youth: 1 open episodes (oldest 5 hours)\n")
+    assert text.endswith("Missing youth: 1 open episode (oldest 5 hours)\n")  # one, not "episodes"
 
 
 def test_report_is_refused_to_coordinators_and_caseworkers(seeded: App) -> None:
