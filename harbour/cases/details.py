@@ -36,6 +36,12 @@ CONTACTS_NOTE = (
     "Plan contacts are chosen from the people the youth approved when the next plan version is "
     "composed (at the next assessment); plans that exist already keep their contacts."
 )
+THREATS_NOTE = (
+    "The plan's strategies follow the threat sources and their protective orders when the next "
+    "plan version is composed (at the next assessment); plans that exist already stay as they are."
+)
+
+_THREAT_KINDS = frozenset(k.value for k in ThreatKind)
 
 _Row = TypeVar("_Row", Person, ThreatSource)
 
@@ -125,7 +131,7 @@ class Change:
             "number": self.number,
             "kind": self.kind,
             "fields": list(self.fields),
-            "note": CONTACTS_NOTE,
+            "note": THREATS_NOTE if self.kind in _THREAT_KINDS else CONTACTS_NOTE,
         }
 
 
@@ -342,6 +348,7 @@ def _count(uow: UnitOfWork, model: type[Person] | type[ThreatSource], case: Case
 
 __all__ = [
     "CONTACTS_NOTE",
+    "THREATS_NOTE",
     "Change",
     "add_person",
     "add_threat",

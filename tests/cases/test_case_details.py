@@ -135,12 +135,15 @@ def test_threats_and_protective_orders_added_and_edited(seeded: App) -> None:
     )
     assert added.exit_code == 0, added
     number = added.json()["number"]
+    # a threat source is no plan contact: the note says what it changes in the next version
+    assert "threat sources" in added.json()["note"] and "contacts" not in added.json()["note"]
     edited = invoke(
         seeded,
         *("case", "threat", "edit", ref, str(number), "--protective-order-expires-on"),
         *("2028-01-31", "--kind", "trafficker", "--clear", "name", "--as", "cw1"),
     )
     assert edited.exit_code == 0, edited
+    assert "threat sources" in edited.stdout and "Plan contacts" not in edited.stdout
     threats = {t["threat"]: t for t in _show(seeded, ref)["threats"]}
     assert threats[number] == {
         "threat": number,
