@@ -40,7 +40,8 @@ def init(
         result,
         as_json,
         f"Harbour store ready in {app.settings.home} (agency {agency}, "
-        f"admin and operator {admin}{', new keyring' if done.keys_created else ''}).",
+        f"admin and operator {admin}{', new keyring' if done.keys_created else ''}).\n"
+        f"For the web console, {admin}'s enrolment link: harbour staff reset {admin} --as {admin}",
     )
 
 

@@ -152,7 +152,10 @@ def test_a_second_init_with_other_names_is_refused(app: App) -> None:
 
 
 def test_init_makes_the_first_operator_who_names_others(app: App) -> None:
-    assert invoke(app, "init", "--agency", "north", "--admin", "adm").exit_code == 0
+    made = invoke(app, "init", "--agency", "north", "--admin", "adm")
+    assert made.exit_code == 0
+    # init issues the first admin no enrolment link: it says how they get one for the console
+    assert "harbour staff reset adm --as adm" in made.stdout
     north = ("--agency", "north", "--role", "admin")
     assert invoke(app, "staff", "add", "nadm", *north, "--as", "adm").exit_code == 0
     listed = invoke(app, "staff", "list", "--as", "adm", "--json").json()
