@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -114,9 +115,25 @@ def serve(app: App) -> None:
         create_app(app),
         host=settings.web_host,
         port=settings.web_port,
+        log_config=log_config(),
         access_log=False,
         proxy_headers=True,
         forwarded_allow_ips=settings.web_forwarded_allow_ips,
         server_header=False,
         log_level="info",
     )
+
+
+def log_config() -> dict[str, Any]:
+    """Uvicorn's logging, and the console's own beside it (the Guard's sanitized access log, its
+    last-line errors) on the same stream: without a handler of their own its INFO lines went
+    nowhere, and ``harbour web`` printed no access log at all."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["harbour.web"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    return config

@@ -4,8 +4,10 @@ the alert link, the caseload. Each test runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import logging
+import logging.config
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -66,6 +68,32 @@ def test_security_headers_on_every_response(seeded: App, clock: FixedClock) -> N
         assert responses[name].headers["cache-control"] == "no-store", name
     assert responses["missing"].status_code == 404
     assert responses["bad method"].status_code == 405
+
+
+def test_harbour_web_prints_its_sanitized_access_log(
+    seeded: App, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``harbour web`` runs uvicorn with its access log off and the Guard's in its place: the
+    server's logging must give the Guard's logger a handler, or its lines reach nobody."""
+    import uvicorn
+
+    from harbour.web import server
+
+    given: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda _app, **options: given.update(options))
+    server.serve(seeded)
+    assert given["access_log"] is False
+    logger = logging.getLogger("harbour.web")
+    kept = (logger.handlers[:], logger.level, logger.propagate)
+    try:
+        config = given["log_config"]
+        logging.config.dictConfig(
+            {**config, "loggers": {"harbour.web": config["loggers"]["harbour.web"]}}
+        )
+        client(seeded).get("/sign-in")
+    finally:
+        logger.handlers[:], logger.level, logger.propagate = kept
+    assert "GET /sign-in 200" in capsys.readouterr().err
 
 
 def test_on_loopback_browsers_are_not_told_to_keep_to_https(seeded: App) -> None:
