@@ -286,6 +286,9 @@ def test_routes_page_and_a_test_message(
     assert "staff record" in page.text or "routes file" in page.text  # where each comes from
     assert "cw1" in page.text and "sup2" not in page.text and "south" not in page.text
     assert "adm, coord, cw2" in page.text  # staff without a route
+    # so the page must not say everyone is reachable
+    assert "Every person and role is reachable" not in page.text
+    assert "some staff or roles have no route" in page.text
     csrf = csrf_of(web, "/routes")
 
     before = row_counts(napp)
