@@ -71,6 +71,12 @@ def one_alert(
     return _alert(found, app.clock.now())
 
 
+def paged(app: App, handle: str, alert_id: str) -> bool:
+    """Whether the alert reached anyone (a page sent, or taken): a page says so when not, as
+    the command prints NOBODY WAS PAGED."""
+    return alerts.reached_anyone(app, handle, alert_id)
+
+
 def take_alert(app: App, handle: str, alert_id: str) -> str:
     """``harbour ack``: the alert's full id."""
     return alerts.acknowledge(app, handle, alert_id).id
@@ -296,7 +302,7 @@ def assess(
     outcome = submit_assessment(app, handle, ref, point, answers, key)
     after_commit(app)
     found = outcome.as_json()
-    paged = alerts.reached_anyone(app, handle, outcome.alert_id) if outcome.alert_id else None
+    reached = paged(app, handle, outcome.alert_id) if outcome.alert_id else None
     return {
         "case": refs.short_form(outcome.case_reference),
         "point": outcome.point.replace("_", " "),
@@ -307,7 +313,7 @@ def assess(
         "plan_version": outcome.plan_version,
         "next_due": found["next_due_local"] or "-",
         "alert_id": outcome.alert_id,
-        "paged": paged,
+        "paged": reached,
         "emergency": [{"key": code, "text": text} for code, text in outcome.emergency_steps],
         "replayed": outcome.replayed,
     }
@@ -539,13 +545,16 @@ def assign(app: App, handle: str, ref: str, to: str) -> str:
     return done.caseworker
 
 
-def override(app: App, handle: str, ref: str, level: str, reason: str) -> int | None:
-    """``harbour override``: at imminent, the plan version holding the emergency protocol."""
+def override(
+    app: App, handle: str, ref: str, level: str, reason: str
+) -> tuple[int | None, str | None]:
+    """``harbour override``: at imminent, the plan version holding the emergency protocol, and
+    the alert it raised (if it raised one)."""
     from harbour.assessments.overrides import override_level
 
     done = override_level(app, handle, ref, level, reason)
     after_commit(app)
-    return done.protocol_on.version if done.protocol_on else None
+    return (done.protocol_on.version if done.protocol_on else None), done.outcome.alert_id
 
 
 def schedule(app: App, handle: str, ref: str, weeks: int) -> list[dict[str, Any]]:

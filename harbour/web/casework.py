@@ -148,6 +148,7 @@ templating.register(
     "web/emergency.html",
     "web/_alert_status.html",
     "web/_emergency.html",
+    "web/_nobody_paged.html",
 )
 ANSWER_FIELDS = re.compile(r"answers\.[A-Za-z0-9_]+")
 _ITEM_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,80}")
@@ -273,11 +274,12 @@ async def emergency(request: Request, who: SignedIn) -> Response:
     app = harbour(request)
     ref = ref_of(request)
     alert_id = request.query_params.get("alert")
-    alert = None
+    alert, paged = None, None
     if alert_id:
         if not ALERT_ID.fullmatch(alert_id):
             raise NotFound("alert_not_found", "no such alert")
         alert = await call(adapter.one_alert, app, who.handle, alert_id)
+        paged = await call(adapter.paged, app, who.handle, alert_id)
     steps = await call(adapter.emergency_steps, app, who.handle, ref)
     case = ref[:40]
     return render(
@@ -287,6 +289,7 @@ async def emergency(request: Request, who: SignedIn) -> Response:
         title="Emergency",
         case=case,
         alert=alert,
+        paged=paged,
         polls=alert is not None,
         steps=steps,
         back=_emergency_path(case, alert["id"] if alert else None),

@@ -157,7 +157,7 @@ async def override(request: Request, who: SignedIn) -> Response:
     typed = forms.values(form)
     ref = ref_of(request)
     try:
-        protocol_version = await call(
+        protocol_version, alert_id = await call(
             adapter.override,
             harbour(request),
             who.handle,
@@ -170,8 +170,11 @@ async def override(request: Request, who: SignedIn) -> Response:
         return _override_page(request, who, typed, refusal)
     except Conflict as exc:
         return _override_page(request, who, typed, forms.conflict(exc))
-    # At imminent, straight to the protocol's steps (the page names the version holding them).
+    # At imminent, straight to the protocol's steps (the page names the version holding them)
+    # and the alert's status (it says so if the alert reached nobody).
     to = f"/cases/{ref}/emergency" if protocol_version is not None else f"/cases/{ref}"
+    if protocol_version is not None and alert_id:
+        to += f"?alert={alert_id}"
     return RedirectResponse(to, status_code=303)
 
 
