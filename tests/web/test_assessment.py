@@ -243,6 +243,7 @@ def test_an_imminent_alert_that_reached_nobody_says_so_rather_than_that_people_w
     assert "Nobody was paged" in page.text
     assert "Call the on-call staff and a supervisor yourself now" in page.text
     assert "were alerted before this page opened" not in page.text
+    assert ", raised 0 min ago." in shown and "sent 0 min ago" not in shown  # not sent to anyone
 
 
 def test_the_return_screening_of_a_discharged_case_is_taken_on_the_console(
