@@ -6,6 +6,7 @@ import copy
 import gc
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -173,18 +174,56 @@ def run(app: typer.Typer, args: list[str] | None = None) -> int:
         _error("aborted", "aborted", as_json, plain="aborted")
         return 1
     except typer.TyperException as exc:  # typer's own click: usage errors and the like
-        show = getattr(exc, "show", None)
+        message = _unquoted(exc, argv)
+        ctx = getattr(exc, "ctx", None)
         if as_json:
-            _json_error("usage" if exc.exit_code == 2 else "error", exc.format_message())
-        elif show is not None:
-            show(file=sys.stderr)
+            _json_error("usage" if exc.exit_code == 2 else "error", message)
+        elif hasattr(exc, "show") and ctx is not None:  # a usage error: the usage, then why
+            help_hint = f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help."
+            typer.echo(f"{ctx.get_usage()}\n{help_hint}\n\nError: {message}", err=True)
         else:
-            typer.echo(f"error: {exc.format_message()}", err=True)
+            typer.echo(f"error: {message}", err=True)
         return exc.exit_code
     except Exception as exc:  # the last line of defence: no traceback, no values
         detail = f"{type(exc).__name__}; nothing was shown"
         _error("internal", detail, as_json, plain=f"error: internal ({detail})")
         return 1
+
+
+_TYPED = "(what was typed)"
+
+
+def _unquoted(exc: typer.TyperException, argv: list[str]) -> str:
+    """Click's message without the words typed on the command line it quotes ("Got unexpected
+    extra argument(s) (Jane Roe)", "No such option: --555-0100"): a name or an address slipped
+    in by mistake is not echoed (guide/confidentiality.md). The CLI's own names (its commands and
+    options, as in "Did you mean --json?") are kept."""
+    message = exc.format_message()
+    known = _names(getattr(exc, "ctx", None))
+    typed = {
+        part
+        for arg in argv
+        for part in (arg, *arg.split("=", 1))
+        if part not in known and any(c.isalnum() for c in part)
+    }
+    for word in sorted(typed, key=len, reverse=True):
+        message = re.sub(rf"(?<![\w-]){re.escape(word)}(?![\w-])", _TYPED, message)
+    return message
+
+
+def _names(ctx: Any) -> set[str]:
+    """The names of the commands and options of ``ctx`` and the contexts around it."""
+    names: set[str] = set()
+    while ctx is not None:
+        command = ctx.command
+        names.add(command.name or "")
+        for param in command.params:
+            names.update((*param.opts, *param.secondary_opts))
+        if hasattr(command, "list_commands"):  # a group
+            names.update(command.list_commands(ctx))
+        names.update(ctx.help_option_names)
+        ctx = ctx.parent
+    return names
 
 
 def _json_error(code: str, detail: str, **extra: Any) -> None:

@@ -38,3 +38,27 @@ def test_unknown_question_ids_are_named_by_position(seeded: App, tmp_path: Path)
     count = len(safest(seeded))
     fields = [p["field"] for p in json.loads(result.stderr)["problems"]]
     assert fields == [f"answers (entry {count + n})" for n in (1, 2, 3)]
+
+
+def test_usage_errors_do_not_echo_what_was_typed(seeded: App) -> None:
+    """A slip on the command line (a name typed after the reference, an address left unquoted, an
+    option misspelled) is refused by click, whose messages quote the words it could not place:
+    they stay off the terminal and out of the JSON error a script logs; the CLI's own names (an
+    option, a command) are still said."""
+    for args in (
+        ("case", "show", "HB-AAAA-BBBB", "Jane Roe", "--as", "cw1"),
+        ("visit", "start", "--back-at", "10:00", "9 Jane Roe Lane", "--as", "cw1"),
+        ("missing-step", "HB-AAAA-BBBB", "ncmec", "NCJaneRoe-77", "--as", "cw1"),
+        ("case", "show", "HB-AAAA-BBBB", "--as", "cw1", "--Jane-Roe"),
+        ("case", "show", "HB-AAAA-BBBB", "--as", "cw1", "--JaneRoe=555-0100"),
+        ("Jane-Roe",),
+    ):
+        for output in (invoke(seeded, *args), invoke(seeded, *args, "--json")):
+            assert output.exit_code == 2, (args, output.stderr)
+            assert "Roe" not in output.stderr and "555" not in output.stderr, output.stderr
+    plain = invoke(seeded, "case", "show", "HB-AAAA-BBBB", "Jane Roe", "--as", "cw1")
+    assert "Usage: " in plain.stderr and "unexpected extra argument" in plain.stderr
+    assert "--help" in plain.stderr  # how to find out more is still said
+    misspelt = invoke(seeded, "cases", "--as", "cw1", "--jsn", "--json")
+    assert json.loads(misspelt.stderr)["error"] == "usage"
+    assert "--json" in json.loads(misspelt.stderr)["detail"]  # click's suggestion, one of ours
