@@ -23,14 +23,14 @@ from harbour.auth.sessions import end_all
 from harbour.auth.tokens import new_token, token_hash
 from harbour.db import upsert
 from harbour.db.base import new_id
-from harbour.db.models import Credential, Enrolment, Staff
+from harbour.db.models import Credential, Enrolment, OutboxMessage, Staff
 from harbour.domain.vocab import Lane, NotificationKind
 from harbour.errors import InvalidInput, NotFound
 from harbour.notify.directory import routes_of
-from harbour.notify.outbox import enqueue
+from harbour.notify.links import PATH
+from harbour.notify.outbox import enqueue, settle
 
 VALID_FOR = timedelta(hours=24)
-PATH = "/enrol/"
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,14 @@ def issue(uow: UnitOfWork, actor: Actor | None, staff: Staff) -> IssuedLink:
     uow.session.execute(
         update(Enrolment)
         .where(Enrolment.staff_id == staff.id, Enrolment.used_at.is_(None))
-        .values(used_at=now)
+        .values(used_at=now, token_sealed=None)
         .execution_options(synchronize_session=False)
     )
+    # A message with a retired link not sent yet is not sent: the new one follows.
+    waiting = (OutboxMessage.kind == NotificationKind.ENROLMENT.value) & (
+        OutboxMessage.recipient == staff.handle
+    )
+    settle(uow, waiting, "link_replaced")
     token = new_token()
     row = Enrolment(
         staff_id=staff.id, token_hash=token_hash(token), created_at=now, expires_at=now + VALID_FOR
@@ -59,13 +64,14 @@ def issue(uow: UnitOfWork, actor: Actor | None, staff: Staff) -> IssuedLink:
     uow.session.flush()
     own_route = bool(routes_of(uow).channels_for(staff.handle))
     if own_route:
+        uow.seal(row, "token", token)  # the relay's to put in the message (notify.links)
         enqueue(
             uow,
             NotificationKind.ENROLMENT,
             recipients=[staff.handle],
             case=None,
             dedupe=f"enrolment:{row.id}",
-            context={"path": PATH + token},
+            context={"enrolment": row.id},
             lane=Lane.NORMAL,
             agency_id=staff.agency_id,
         )
@@ -197,7 +203,7 @@ def _use_up(uow: UnitOfWork, row: Enrolment) -> None:
     result = uow.session.execute(
         update(Enrolment)
         .where(Enrolment.id == row.id, Enrolment.used_at.is_(None))
-        .values(used_at=now)
+        .values(used_at=now, token_sealed=None)
         .execution_options(synchronize_session=False)
     )
     if int(result.rowcount) != 1:  # type: ignore[attr-defined]

@@ -589,7 +589,8 @@ class Credential(Base):
 
 
 class Enrolment(Base):
-    """A one-time enrolment link: only the token's hash is kept; single use, it expires."""
+    """A one-time enrolment link: the token's hash is kept (and the token itself sealed while a
+    message carries it); single use, it expires."""
 
     __tablename__ = "enrolments"
 
@@ -598,6 +599,9 @@ class Enrolment(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # The TOTP secret offered on the enrolment page, kept until the person confirms a code.
     pending_totp_sealed: Mapped[str | None] = sealed(STAFF_SECRET)
+    # The link's token while a message to the person's route carries it (the outbox row names
+    # the enrolment, never the token: harbour.notify.links); gone once the link is used or retired.
+    token_sealed: Mapped[str | None] = sealed(STAFF_SECRET)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]

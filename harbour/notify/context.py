@@ -25,6 +25,7 @@ KEYS = frozenset(
         "outbox_id",
         "staff",  # a staff handle: who started a cover
         "handle",  # a staff handle (whose visit is overdue): operational, never a name
+        "enrolment",  # an enrolment's id: the relay puts its link in (harbour.notify.links)
     }
 )
 ITEM_KEYS = frozenset({"case_ref", "kind", "due_date", "path"})

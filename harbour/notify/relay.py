@@ -35,7 +35,8 @@ from harbour.db.base import new_id
 from harbour.db.models import OutboxMessage
 from harbour.db.writer_gap import WriterGap
 from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus, Role
-from harbour.notify import recipients, visit_checks
+from harbour.errors import NotFound
+from harbour.notify import links, recipients, visit_checks
 from harbour.notify.alerts import awaiting_escalation, escalate_due
 from harbour.notify.directory import routes_of
 from harbour.notify.messages import compose
@@ -317,8 +318,14 @@ def send(app: App, routes: Routes, row: Claimed, config: RelayConfig) -> Outcome
     targets = routes.matching(row.recipient, row.channel)
     if not targets:
         return Outcome(row, "no_route")
+    context = row.context
+    if row.kind == NotificationKind.ENROLMENT:
+        try:
+            context = app.read(lambda uow: links.with_link(uow, row.context))
+        except NotFound:  # the link was used, replaced or ran out meanwhile
+            return Outcome(row, "link_gone")
     try:
-        message = compose(app.settings, row.kind, row.context, row.channel)
+        message = compose(app.settings, row.kind, context, row.channel)
     except Exception:  # a template or kind that no longer fits: retried, then dead-lettered
         return Outcome(row, "render_failed")
     remaining = [route for route in targets if not has_reached(app, row.id, row.delivered, route)]

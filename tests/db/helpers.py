@@ -6,6 +6,7 @@ import base64
 import contextlib
 import io
 import json
+import subprocess
 import sys
 import threading
 import uuid
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from harbour.app import App
 from harbour.cli import cli
@@ -111,3 +113,16 @@ def sealed_snapshot(app: App) -> dict[tuple[str, str, str], str]:
         return opened
 
     return app.run(work)
+
+
+def store_bytes(app: App) -> bytes:
+    """The raw store: the SQLite file with its WAL and journal, or a pg_dump of PostgreSQL."""
+    url = make_url(app.settings.resolved_database_url)
+    if url.get_backend_name() == "sqlite":
+        base = Path(str(url.database))
+        files = [base, *(base.with_name(base.name + s) for s in ("-wal", "-journal", "-shm"))]
+        return b"".join(f.read_bytes() for f in files if f.exists())
+    plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    dump = subprocess.run(["pg_dump", "--dbname", plain], capture_output=True, check=True)
+    assert b"CREATE TABLE public.cases" in dump.stdout  # a real dump, not an empty one
+    return dump.stdout

@@ -8,15 +8,13 @@ PostgreSQL database, every log record at DEBUG, and every CLI output except `cas
 from __future__ import annotations
 
 import logging
-import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from harbour.app import App
-from tests.db.helpers import base64_forms, refer, write_referral
+from tests.db.helpers import base64_forms, refer, store_bytes, write_referral
 from tests.support import CliResult, given, invoke, referral
 
 DATE_OF_BIRTH = "2009-07-13"
@@ -116,18 +114,6 @@ def _needles(marker: str) -> list[bytes]:
     return [marker.encode(), DATE_OF_BIRTH.encode(), *base64_forms(marker)]
 
 
-def _store_bytes(app: App) -> bytes:
-    url = make_url(app.settings.resolved_database_url)
-    if url.get_backend_name() == "sqlite":
-        base = Path(str(url.database))
-        files = [base, *(base.with_name(base.name + s) for s in ("-wal", "-journal", "-shm"))]
-        return b"".join(f.read_bytes() for f in files if f.exists())
-    plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    dump = subprocess.run(["pg_dump", "--dbname", plain], capture_output=True, check=True)
-    assert b"CREATE TABLE public.cases" in dump.stdout  # a real dump, not an empty one
-    return dump.stdout
-
-
 def test_markers_stay_sealed(seeded: App, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="sqlalchemy")  # SQLAlchemy pins its own at WARNING
@@ -135,7 +121,7 @@ def test_markers_stay_sealed(seeded: App, tmp_path: Path, caplog: pytest.LogCapt
     outputs, shown = _walk(seeded, tmp_path, marker)
     assert marker in shown.stdout and DATE_OF_BIRTH in shown.stdout  # the one authorized view
     assert shown.json()["situation"] == SITUATION
-    store = _store_bytes(seeded)  # read while the engine is open, so the WAL is still there
+    store = store_bytes(seeded)  # read while the engine is open, so the WAL is still there
     assert b"hb1:" in store  # the sealed values are in there, encrypted
     assert "INSERT INTO people" in caplog.text  # the engine's own logging was on
     places = {
@@ -189,7 +175,7 @@ def test_canary_sees_a_plaintext_leak(seeded: App, tmp_path: Path) -> None:
             AuditEvent(at=uow.now(), action="probe", outcome="ok", details={"x": marker})
         )
     )
-    assert marker.encode() in _store_bytes(seeded)
+    assert marker.encode() in store_bytes(seeded)
 
 
 def test_assessment_answers_stay_sealed(seeded: App, tmp_path: Path) -> None:
@@ -221,7 +207,7 @@ def test_assessment_answers_stay_sealed(seeded: App, tmp_path: Path) -> None:
 
     draft = save_draft(seeded, "cw1", ref, "initial_contact", {"youth_worries": f"{marker}draft"})
     assert draft.answered == 1
-    assert [n for n in _needles(marker) if n in _store_bytes(seeded)] == []
+    assert [n for n in _needles(marker) if n in store_bytes(seeded)] == []
     count = select(func.count()).select_from(AssessmentDraft)
     assert seeded.run(lambda uow: uow.session.scalar(count)) == 1
 
@@ -256,7 +242,7 @@ def test_assessment_answers_stay_sealed(seeded: App, tmp_path: Path) -> None:
     ]
     assert rows and in_clear == []
 
-    store = _store_bytes(seeded)
+    store = store_bytes(seeded)
     assert [n for n in _needles(marker) if n in store] == []
 
     opened = {
@@ -400,7 +386,7 @@ def test_risk_rules_and_what_they_draw_stay_opaque(seeded: App, tmp_path: Path) 
     )
     assert len(sizes) == 1  # a placeholder or a code: one size of ciphertext
 
-    store = _store_bytes(seeded)
+    store = store_bytes(seeded)
     assert b"opaque:" in store
     found = [code for code in sorted(fired | drawn | own) if code.encode() in store]
     assert found == []

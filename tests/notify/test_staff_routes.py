@@ -3,6 +3,7 @@ settings; the routes file keeps shared routes and overrides; ``notify check`` re
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,10 @@ from harbour.demo.receivers import MAIL_DOMAIN, WEBHOOK_TOKEN, Receiver, RouteBo
 from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus
 from harbour.errors import Forbidden, InvalidInput
 from harbour.notify.outbox import enqueue
+from tests.db.helpers import base64_forms, store_bytes
 from tests.notify.helpers import drain, rows
 from tests.support import given, invoke
+from tests.web.helpers import client
 
 SECRET = "s3cretsender"  # in the query of the mail URL, never shown
 
@@ -67,6 +70,45 @@ def test_a_person_added_with_an_email_gets_a_route_and_their_link(
     row = seeded.run(lambda uow: uow.session.scalar(select(Staff).where(Staff.handle == "nia")))
     assert row.email_sealed is not None and row.email_sealed.startswith("hb1:")
     assert MAIL_DOMAIN not in row.email_sealed
+
+
+def test_a_sent_enrolment_link_is_nowhere_in_the_store_in_clear(
+    seeded: App, clock: FixedClock, smtp: SmtpServer, receiver: Receiver
+) -> None:
+    """The link is a credential (whoever has it sets the account's password and code app): the
+    outbox row that carries it, kept after it is sent, names the enrolment; the token is sealed
+    until the link is used. The mail has a link that works."""
+    _delivery(seeded, smtp, receiver)
+    set_contact(seeded, "adm", "cw1", {"email": f"c1@{MAIL_DOMAIN}"}, [])
+    assert invoke(seeded, "staff", "reset", "cw1", "--as", "adm").exit_code == 0
+    [mail] = smtp.to(f"c1@{MAIL_DOMAIN}")
+    found = re.search(r"/enrol/([A-Za-z0-9_-]{20,})", mail.text)
+    assert found is not None, mail.text
+    token = found.group(1)
+    assert [r.status for r in rows(seeded) if r.kind == "enrolment"] == [OutboxStatus.SENT]
+    store = store_bytes(seeded)
+    assert token.encode() not in store and not any(f in store for f in base64_forms(token))
+    web = client(seeded)
+    assert web.get(f"/enrol/{token}").status_code == 200  # the link works
+
+
+def test_a_link_replaced_before_it_was_sent_is_not_sent(
+    seeded: App, clock: FixedClock, smtp: SmtpServer, receiver: Receiver
+) -> None:
+    """Two resets before the relay ran: only the second link goes out (the first no longer
+    works), and the first message is settled as replaced, not retried to a dead letter."""
+    from harbour.auth.enrolment import reset
+
+    _delivery(seeded, smtp, receiver)
+    set_contact(seeded, "adm", "cw1", {"email": f"c1@{MAIL_DOMAIN}"}, [])
+    reset(seeded, "adm", "cw1")
+    reset(seeded, "adm", "cw1")  # the services alone: nothing sent yet
+    drain(seeded, clock)
+    [mail] = smtp.to(f"c1@{MAIL_DOMAIN}")
+    found = re.search(r"/enrol/([A-Za-z0-9_-]{20,})", mail.text)
+    assert found is not None and client(seeded).get(found.group(0)).status_code == 200
+    sent = sorted((r.status, r.last_error) for r in rows(seeded) if r.kind == "enrolment")
+    assert sent == [(OutboxStatus.CANCELLED, "link_replaced"), (OutboxStatus.SENT, None)]
 
 
 def test_a_chat_address_reaches_the_chat_service(

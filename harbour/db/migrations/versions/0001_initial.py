@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-12-05 21:59:55.614604
+Create Date: 2026-12-06 03:00:02.561933
 """
 
 from __future__ import annotations
@@ -176,6 +176,7 @@ def upgrade() -> None:
         sa.Column("staff_id", sa.String(length=32), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("pending_totp_sealed", sa.Text(), nullable=True),
+        sa.Column("token_sealed", sa.Text(), nullable=True),
         sa.Column("created_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("used_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
