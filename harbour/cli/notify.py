@@ -107,7 +107,9 @@ def notify_test(
 @outbox_cli.callback(invoke_without_command=True)
 def outbox_show(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option(help="pending, sent, dead or cancelled.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="pending, sent, dead, cancelled or bundled.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many rows to list.")] = 20,
     actor: As = None,
     as_json: Json = False,
@@ -125,6 +127,7 @@ def _outbox_text(view: OutboxView) -> str:
     c = view.counts
     lines = [
         f"pending {c['pending']}, sent {c['sent']}, dead {c['dead']}, cancelled {c['cancelled']}"
+        f", bundled {c['bundled']} (pages an escalation digest carries)"
     ]
     for r in view.rows:
         lines.append(

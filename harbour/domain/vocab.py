@@ -135,6 +135,7 @@ class NotificationKind(StrEnum):
     IMMINENT_THREAT = "imminent_threat"
     ALERT_ESCALATED = "alert_escalated"
     REMINDER_DIGEST = "reminder_digest"
+    ESCALATION_DIGEST = "escalation_digest"  # a sweep's (or a climb's) overdue escalations
     DEAD_LETTER = "dead_letter"
     ENROLMENT = "enrolment"
     TEST = "test"
@@ -153,6 +154,9 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     DEAD = "dead"
     CANCELLED = "cancelled"  # kept, never sent: ``last_error`` says why (e.g. ``acknowledged``)
+    # A page kept as the record of who was paged (and its key: once per alert, tier and person),
+    # never sent itself: an escalation digest carries it (``harbour.notify.digests``).
+    BUNDLED = "bundled"
 
 
 class AlertKind(StrEnum):

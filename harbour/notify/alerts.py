@@ -14,6 +14,11 @@ Only imminent threats, overdue visit check-ins and a missing youth's reporting d
 (and their escalations) take the urgent lane: someone may be in danger now, and none comes by the
 hundred; that lane is oldest-first, and a sweep can open hundreds of overdue escalations at once,
 which must not queue ahead of them.
+Those overdue escalations reach each person as one message per sweep (or per climb of a relay
+pass), listing the cases: an escalation digest (``harbour.notify.digests``). Each page is still
+written, per alert, tier, person and channel under its own key, but ``bundled``: the record of
+who was paged (``paged_to``, ``visible_to``, ``page_joining``) and of the key that pages nobody
+twice, never sent itself. Acknowledging an alert takes it out of the digests not yet sent.
 A visit's alert belongs to no case (``agency_id`` says whose it is): its ladder is the buddy, the
 supervisors, on-call, then the admins, never the staff member not back. A missing youth's step
 alerts climb from the caseworker (and a colleague covering the case) and supervisors (deadline near)
@@ -49,13 +54,15 @@ from harbour.access import (
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
 from harbour.db.models import Alert, Assessment, AuditEvent, Case, CaseCover, OutboxMessage, Visit
-from harbour.domain.vocab import AlertKind, Lane, NotificationKind, Role
+from harbour.domain import refs
+from harbour.domain.vocab import AlertKind, Lane, NotificationKind, OutboxStatus, Role
 from harbour.errors import InvalidInput
-from harbour.notify import outbox, recipients
+from harbour.notify import digests, outbox, recipients
 from harbour.notify.outbox import dedupe_key, insert_new, notification_rows
 
 log = logging.getLogger("harbour.notify.alerts")
 Tier = Callable[[UnitOfWork, Alert], list[str]]
+Bundle = dict[str, list[dict[str, Any]]]  # recipient: digest items (``digests.Items``)
 
 
 def _oncall_and_supervisors(uow: UnitOfWork, alert: Alert) -> list[str]:
@@ -214,10 +221,13 @@ def open_alerts(
     kind: AlertKind,
     notification: NotificationKind,
     sources: list[tuple[Case, str, dict[str, Any]]],
+    bundle: Bundle | None = None,
 ) -> int:
     """``open_alert`` for many (case, source id, context) at once, as a sweep escalates: the
     alerts already open found by one query, the new ones written together, each tier of each
-    agency looked up once, and all their pages written by one statement. How many opened."""
+    agency looked up once, and all their pages written by one statement. With ``bundle``, an
+    overdue escalation's pages are bundled (``_page``) and their items added to it, for the
+    caller's escalation digest. How many opened."""
     wanted = [source for _, source, _ in sources]
     existing = set(
         uow.session.scalars(
@@ -240,7 +250,17 @@ def open_alerts(
     tier = _tiers_by_agency()
     pages: list[dict[str, Any]] = []
     for case, alert, context in new.values():
-        _page(uow, alert, case, notification, context, alert.opened_at, tier=tier, pages=pages)
+        _page(
+            uow,
+            alert,
+            case,
+            notification,
+            context,
+            alert.opened_at,
+            tier=tier,
+            pages=pages,
+            bundle=bundle,
+        )
     # Written once paged, tiers and next escalations set: one INSERT, no UPDATE per alert, and
     # (``inserting``) no session flush, which cost more than the statement after an outage.
     with uow.inserting():
@@ -272,8 +292,25 @@ def escalate_unacknowledged(
     how many escalated, and how many were ``due`` (taken, escalated or not).
 
     A concurrent caller skips the alerts this one holds (PostgreSQL), or waits for its write lock
-    (SQLite), so no alert climbs twice.
+    (SQLite), so no alert climbs twice. The overdue escalations that climb go to each person as
+    one escalation digest, due at once.
     """
+    pass_digests = digests.Digests(kind=NotificationKind.ESCALATION_DIGEST)
+    done, started = _escalate_batch(uow, now, limit, urgent_only, pass_digests)
+    pass_digests.started(started)  # made and released in this one transaction
+    pass_digests.release(uow)
+    return done
+
+
+def _escalate_batch(
+    uow: UnitOfWork,
+    now: datetime,
+    limit: int | None,
+    urgent_only: bool,
+    pass_digests: digests.Digests,
+) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """``escalate_unacknowledged``'s work, its overdue escalations' items added to
+    ``pass_digests`` (held until the pass releases them); also the digest rows it started."""
     due: list[Alert] = []
     # Two queries, each in the escalation index's order: sorting by urgency first made every
     # batch read and sort the whole overdue set.
@@ -283,7 +320,9 @@ def escalate_unacknowledged(
             break
         query = _overdue(now).where(kinds).order_by(Alert.next_escalation_at).limit(room)
         due += uow.session.scalars(query.with_for_update(skip_locked=True)).all()
-    return {"escalated": _climb_all(uow, due, now), "due": len(due)}
+    bundle: Bundle = {}
+    escalated = _climb_all(uow, due, now, bundle)
+    return {"escalated": escalated, "due": len(due)}, pass_digests.add(bundle, uow)
 
 
 def escalate_due(
@@ -297,19 +336,27 @@ def escalate_due(
     """``escalate_unacknowledged`` until nothing is left overdue (or ``batches`` transactions
     are done), ``ESCALATION_BATCH`` alerts per transaction, ``between`` run between two; how many
     escalated. Each alert taken leaves the overdue set (its next escalation is set ahead, or
-    cleared at the top), so this ends."""
+    cleared at the top), so this ends.
+
+    The overdue escalations that climb in this pass reach each person as one escalation digest,
+    held while the pass runs and released at its end (as a sweep's reminders are): a pass that
+    dies half-way leaves it held ``digests.HOLD``, then it goes with what was committed."""
     escalated, done_batches = 0, 0
-    while True:
-        done = app.run(
-            lambda uow: escalate_unacknowledged(
-                uow, now, limit=ESCALATION_BATCH, urgent_only=urgent_only
+    pass_digests = digests.Digests(kind=NotificationKind.ESCALATION_DIGEST)
+    try:
+        while True:
+            done, started = app.run(
+                lambda uow: _escalate_batch(uow, now, ESCALATION_BATCH, urgent_only, pass_digests)
             )
-        )
-        escalated, done_batches = escalated + done["escalated"], done_batches + 1
-        if done["due"] < ESCALATION_BATCH or done_batches == batches:
-            return escalated
-        if between is not None:
-            between()
+            pass_digests.started(started)
+            escalated, done_batches = escalated + done["escalated"], done_batches + 1
+            if done["due"] < ESCALATION_BATCH or done_batches == batches:
+                return escalated
+            if between is not None:
+                between()
+    finally:
+        if pass_digests.rows:
+            app.run(pass_digests.release)
 
 
 def _overdue(now: datetime) -> Any:
@@ -337,7 +384,7 @@ def climb_now_where_nobody_is_left(uow: UnitOfWork, handle: str) -> int:
     return len(emptied)
 
 
-def _climb_all(uow: UnitOfWork, due: list[Alert], now: datetime) -> int:
+def _climb_all(uow: UnitOfWork, due: list[Alert], now: datetime, bundle: Bundle) -> int:
     """Each alert one tier up (or the top tried again, when it had nobody); how many changed.
     A few statements whatever their number: their cases read at once, each agency's tiers looked
     up once, their pages and events written together (one by one, an alert took 1.8 ms on SQLite
@@ -360,7 +407,9 @@ def _climb_all(uow: UnitOfWork, due: list[Alert], now: datetime) -> int:
             case = cases[alert.case_id] if alert.case_id else None
             notification = ESCALATES_AS.get(alert.kind, NotificationKind.ALERT_ESCALATED)
             context = recipients.alert_context(uow, alert)
-            paged = _page(uow, alert, case, notification, context, now, tier=tier, pages=pages)
+            paged = _page(
+                uow, alert, case, notification, context, now, tier=tier, pages=pages, bundle=bundle
+            )
             if alert.tier != was and case is not None:
                 # About a new subject (an id of its own): none can have been recorded before.
                 events.record_new(
@@ -403,10 +452,13 @@ def _page(
     *,
     tier: Callable[[UnitOfWork, Alert, int], list[str]] | None = None,
     pages: list[dict[str, Any]] | None = None,
+    bundle: Bundle | None = None,
 ) -> bool:
     """Notify the alert's tier, or the first tier above it with someone in it; set when it
     escalates next. Whether anyone was paged. ``tier`` looks a tier's people up (the ladder's,
-    by default); the pages are written at once, or added to ``pages`` for the caller to write."""
+    by default); the pages are written at once, or added to ``pages`` for the caller to write.
+    With ``bundle``, an overdue escalation's pages are written ``bundled`` (the record, never
+    sent) and an item for each person added to ``bundle``, for their escalation digest."""
     ladder, top = LADDERS[alert.kind], top_tier(alert.kind)
     people_of = tier or (lambda uow, alert, number: ladder[number](uow, alert))
     people = people_of(uow, alert, alert.tier)
@@ -438,11 +490,31 @@ def _page(
         lane=lane_of(alert.kind),
         agency_id=alert.agency_id,
     )
+    if bundle is not None and alert.kind == AlertKind.OVERDUE_ESCALATION:
+        for row in rows:
+            row["status"] = OutboxStatus.BUNDLED.value
+        item = _digest_item(alert, case, notification, context)
+        for person in recipients.unique(people):
+            bundle.setdefault(person, []).append(item)
     if pages is None:
         insert_new(uow, rows)
     else:
         pages += rows
     return True
+
+
+def _digest_item(
+    alert: Alert, case: Case | None, notification: NotificationKind, context: dict[str, Any]
+) -> dict[str, Any]:
+    """What an escalation digest says of one alert's page: what its page would (pointers only)."""
+    item: dict[str, Any] = {"kind": notification.value, "alert_id": alert.id}
+    if case is not None:
+        item["case_ref"] = refs.short_form(case.reference)
+    if context.get("due_date"):
+        item["due_date"] = context["due_date"]
+    if alert.tier:
+        item["tier"] = alert.tier
+    return item | {"path": f"/alerts/{alert.id}"}
 
 
 def _tier_now(uow: UnitOfWork, alert: Alert) -> list[str]:
@@ -647,7 +719,10 @@ def settle_pages(uow: UnitOfWork, alert: Alert) -> int:
     a send already under way succeeds, records it as sent after all (see ``relay._verdict``).
     Returns how many rows were settled.
     """
-    return outbox.settle(uow, _pages_of(alert), "acknowledged")
+    settled = outbox.settle(uow, _pages_of(alert), "acknowledged")
+    if alert.kind == AlertKind.OVERDUE_ESCALATION:
+        settled += digests.withdraw_alert(uow, alert.id)
+    return settled
 
 
 def _pages_of(alert: Alert) -> Any:

@@ -347,7 +347,7 @@ def outbox(
 ) -> OutboxView:
     """Counts by status and the latest rows of the actor's agency: codes and times, no content."""
     if status is not None and status not in {s.value for s in OutboxStatus}:
-        raise InvalidInput([("--status", "one of pending, sent, dead, cancelled")])
+        raise InvalidInput([("--status", "one of pending, sent, dead, cancelled, bundled")])
     if not 1 <= limit <= 1000:
         raise InvalidInput([("--limit", "between 1 and 1000")])
 

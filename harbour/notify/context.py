@@ -28,7 +28,7 @@ KEYS = frozenset(
         "enrolment",  # an enrolment's id: the relay puts its link in (harbour.notify.links)
     }
 )
-ITEM_KEYS = frozenset({"case_ref", "kind", "due_date", "path"})
+ITEM_KEYS = frozenset({"case_ref", "kind", "due_date", "path", "alert_id", "tier"})
 MAX_ITEMS = 50
 _CODE = re.compile(r"[A-Za-z0-9_:/.\-]{0,120}")
 _KEY_NAME = re.compile(r"[a-z_]{1,30}")

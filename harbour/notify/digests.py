@@ -49,6 +49,9 @@ class Digests:
     the rows from this copy, so it reads no context back and decodes no JSON."""
 
     sweep_id: str = field(default_factory=new_id)
+    # Reminders, or a pass's overdue escalations (``alerts``: one message per person listing the
+    # cases, each still an alert of its own; no plan steps added to it).
+    kind: NotificationKind = NotificationKind.REMINDER_DIGEST
     rows: dict[str, list[str]] = field(default_factory=dict)
     written: int = 0
     shown: dict[str, Shown] = field(default_factory=dict)  # by outbox row id
@@ -63,7 +66,7 @@ class Digests:
         held = {recipient: self.rows[recipient] for recipient in items if recipient in self.rows}
         extended = _extend(uow, self, held, items)
         new = [recipient for recipient in items if recipient not in extended]
-        late = overdue_step_items(uow, new)
+        late = overdue_step_items(uow, new if self.kind == NotificationKind.REMINDER_DIGEST else [])
         started = _start(uow, self, {r: items[r] + late[r] for r in new})
         renewed = {row for recipient in extended for row in held[recipient]}
         renewed.update(row for ids in started.values() for row in ids)
@@ -124,11 +127,11 @@ def _start(
     shown: dict[str, Shown] = {}
     for recipient, recipient_items in items.items():
         suffix = f":{digests.written}" if recipient in digests.rows else ""
-        dedupe = f"digest:{digests.sweep_id}{suffix}"
+        dedupe = f"{_PREFIX[digests.kind]}:{digests.sweep_id}{suffix}"
         shown[recipient] = _added(Shown((), 0), recipient_items)
         made = notification_rows(
             uow,
-            NotificationKind.REMINDER_DIGEST,
+            digests.kind,
             recipients=[recipient],
             case=None,
             dedupe=dedupe,
@@ -152,6 +155,12 @@ def _start(
         started.setdefault(keys[key], []).append(row_id)
         digests._pending[row_id] = shown[keys[key]]
     return started
+
+
+_PREFIX = {
+    NotificationKind.REMINDER_DIGEST: "digest",
+    NotificationKind.ESCALATION_DIGEST: "escalations",
+}
 
 
 def _extend(
@@ -262,11 +271,41 @@ def withdraw_case(uow: UnitOfWork, reference: str) -> int:
     its retry goes without the case.
     """
     path = f"/cases/{reference}"
+    return _withdraw(
+        uow,
+        NotificationKind.REMINDER_DIGEST,
+        reference,
+        lambda item: item.get("path") == path,
+        REASSIGNED,
+    )
+
+
+ACKNOWLEDGED = "acknowledged"  # why an escalation digest with nothing left to say was cancelled
+
+
+def withdraw_alert(uow: UnitOfWork, alert_id: str) -> int:
+    """Take the alert ``alert_id`` (acknowledged) out of every escalation digest not yet sent,
+    in the caller's transaction, as ``withdraw_case`` takes a case out of reminder digests: one
+    left with nothing is cancelled (``ACKNOWLEDGED``), one that reached a route already is
+    sent. An alert only counted in a full digest (past ``MAX_ITEMS``) stays in its count.
+    Returns how many digests it changed."""
+    return _withdraw(
+        uow,
+        NotificationKind.ESCALATION_DIGEST,
+        alert_id,
+        lambda item: item.get("alert_id") == alert_id,
+        ACKNOWLEDGED,
+    )
+
+
+def _withdraw(uow: UnitOfWork, kind: NotificationKind, needle: str, named: Any, reason: str) -> int:
+    """Take the items ``named`` picks out of the pending digests of ``kind`` whose text holds
+    ``needle`` (see ``withdraw_case``); how many digests changed."""
     taken: list[str] = []  # from the relay: sent if they reached a route, else cancelled
     shortened: list[dict[str, Any]] = []
-    for row_id, context, sent_at in _unsent_naming(uow, reference):
+    for row_id, context, sent_at in _unsent_naming(uow, kind, needle):
         items = context.get("items", [])
-        kept = tuple(item for item in items if item.get("path") != path)
+        kept = tuple(item for item in items if not named(item))
         if len(kept) == len(items):
             continue
         if sent_at is not None or not kept:
@@ -275,22 +314,23 @@ def withdraw_case(uow: UnitOfWork, reference: str) -> int:
             shown = Shown(kept, context["count"] - (len(items) - len(kept)))
             shortened.append({"row": row_id, "context": shown.context()})
     if taken:
-        outbox.settle(uow, OutboxMessage.id.in_(taken), REASSIGNED)
+        outbox.settle(uow, OutboxMessage.id.in_(taken), reason)
     if shortened:
         uow.session.connection().execute(_SHORTENED, shortened)
     return len(taken) + len(shortened)
 
 
-def _unsent_naming(uow: UnitOfWork, reference: str) -> list[Any]:
-    """(id, context, sent_at) of the pending digests whose text holds ``reference``, locked."""
+def _unsent_naming(uow: UnitOfWork, kind: NotificationKind, needle: str) -> list[Any]:
+    """(id, context, sent_at) of the pending digests of ``kind`` whose text holds ``needle``,
+    locked."""
     M = OutboxMessage
     return list(
         uow.session.execute(
             select(M.id, M.context, M.sent_at)
             .where(
-                M.kind == NotificationKind.REMINDER_DIGEST,
+                M.kind == kind,
                 M.status == OutboxStatus.PENDING,
-                M.context.cast(Text).contains(reference),
+                M.context.cast(Text).contains(needle),
             )
             .order_by(M.id)
             .with_for_update()

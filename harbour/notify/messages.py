@@ -36,6 +36,7 @@ LABELS: dict[str, str] = {
     K.IMMINENT_THREAT: "Urgent alert, please acknowledge",
     K.ALERT_ESCALATED: "Urgent alert not yet acknowledged",
     K.REMINDER_DIGEST: "Reminders",
+    K.ESCALATION_DIGEST: "Overdue assessments for supervisor review",
     K.DEAD_LETTER: "A notification could not be delivered",
     K.ENROLMENT: "Set up your sign-in",
     K.TEST: "Test message",
@@ -58,6 +59,7 @@ URGENCY: dict[str, str] = {
     K.ALERT_ESCALATED: "failure",
     K.MISSING_STEPS_DUE: "warning",
     K.OVERDUE_ESCALATION: "warning",
+    K.ESCALATION_DIGEST: "warning",
     K.RISK_RAISED: "warning",
     K.DEAD_LETTER: "warning",
 }

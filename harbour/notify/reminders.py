@@ -5,7 +5,8 @@ finds several reminder thresholds passed at once (an assessment opened late), on
 sent and the earlier ones are marked skipped. Reminders of one sweep go out as one digest per
 recipient (``harbour.notify.digests``), written batch by batch with the marks. Overdue past
 ``escalate_overdue_after``: the case is marked escalated and an alert goes to the supervisors
-(and up the ladder until acknowledged).
+(and up the ladder until acknowledged); a sweep's escalations reach each person as one
+escalation digest, assembled as the reminders' is.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class Batch:
 
     counts: Counter[str]
     started: dict[str, list[str]]  # digest rows it started, by recipient
+    escalations: dict[str, list[str]]  # escalation digest rows it started, by recipient
 
 
 T = TypeVar("T")
@@ -113,6 +115,7 @@ def sweep(
     to ``SMALLEST_PACED_BATCH``).
     """
     thresholds, digests = Thresholds.of(policy), Digests()
+    escalations = Digests(kind=K.ESCALATION_DIGEST)
     counts: Counter[str] = Counter()
     size, written = (batch if hold is None else min(batch, FIRST_PACED_BATCH)), 0
     try:
@@ -125,9 +128,17 @@ def sweep(
                 prepared = Prepared.of(chunk, page.dialect)  # before the transaction: no lock
                 started = time.monotonic()
                 done = run(
-                    partial(_batch, firings=chunk, digests=digests, prepared=prepared, now=now)
+                    partial(
+                        _batch,
+                        firings=chunk,
+                        digests=digests,
+                        escalations=escalations,
+                        prepared=prepared,
+                        now=now,
+                    )
                 )
                 digests.started(done.started)
+                escalations.started(done.escalations)
                 counts += done.counts
                 first, written = first + len(chunk), written + 1
                 if hold is not None:
@@ -136,19 +147,24 @@ def sweep(
     except Exception:
         # A batch failed and the process lives on: what was committed goes out now (held, it
         # would wait past the next pass), and protective orders are reminded of as on any pass.
-        _end_pass(run, now, digests)
+        _end_pass(run, now, digests, escalations)
         raise
-    counts += _end_pass(run, now, digests)
+    counts += _end_pass(run, now, digests, escalations)
     return _totals(counts, digests)
 
 
-def _end_pass(run: Runner, now: datetime, digests: Digests) -> Counter[str]:
+def _end_pass(run: Runner, now: datetime, digests: Digests, escalations: Digests) -> Counter[str]:
     """The protective orders' batch, then the pass's digests released to the relay."""
     try:
         return _order_reminders(run, now, digests)
     finally:
-        if digests.rows:
-            run(digests.release)
+        if digests.rows or escalations.rows:
+            run(partial(_release, passes=(digests, escalations)))
+
+
+def _release(uow: UnitOfWork, passes: tuple[Digests, ...]) -> None:
+    for digests in passes:
+        digests.release(uow)
 
 
 def _order_reminders(run: Runner, now: datetime, digests: Digests) -> Counter[str]:
@@ -363,9 +379,15 @@ def horizon(uow: UnitOfWork, policy: Policy, now: datetime) -> datetime:
 
 
 def _batch(
-    uow: UnitOfWork, firings: list[Firing], digests: Digests, prepared: Prepared, now: datetime
+    uow: UnitOfWork,
+    firings: list[Firing],
+    digests: Digests,
+    escalations: Digests,
+    prepared: Prepared,
+    now: datetime,
 ) -> Batch:
-    """Marks, escalations and digest items for ``firings``, fired at ``now``, each checked again
+    """Marks, escalations (their items in ``escalations``) and digest items for ``firings``,
+    fired at ``now``, each checked again
     in this transaction (one completed, re-timed or reminded since is left out): a few
     statements per batch, whatever its size. ``prepared``: ``Prepared.of(firings, ...)``, made
     beforehand."""
@@ -395,8 +417,9 @@ def _batch(
                 for recipient in who[due.caseworker_id, due.agency_id]:
                     items[recipient].append(item)
                 counts[name] += 1
-    counts["escalated"] += _escalate_all(uow, overdue, now)
-    return Batch(counts, digests.add(items, uow))
+    bundle: alerts.Bundle = {}
+    counts["escalated"] += _escalate_all(uow, overdue, now, bundle)
+    return Batch(counts, digests.add(items, uow), escalations.add(bundle, uow))
 
 
 def unfired_thresholds(uow: UnitOfWork) -> list[datetime]:
@@ -606,10 +629,13 @@ def _local_date(due: Due) -> str:
     return due.due_at.astimezone(due.zone).date().isoformat()
 
 
-def _escalate_all(uow: UnitOfWork, overdue: list[Due], fired_at: datetime) -> int:
+def _escalate_all(
+    uow: UnitOfWork, overdue: list[Due], fired_at: datetime, bundle: alerts.Bundle
+) -> int:
     """Overdue past the policy's threshold: mark each case escalated and alert its supervisors
     (``alerts.open_alerts``), an alert for each firing (``alerts.overdue_source``: ``fired_at``
-    is the firing's moment, its mark's); a few statements whatever their number. How many were
+    is the firing's moment, its mark's), their pages' items added to ``bundle`` (for each
+    person's escalation digest); a few statements whatever their number. How many were
     escalated (those done or moved meanwhile are not)."""
     overdue = _still_overdue(uow, overdue)
     if not overdue:
@@ -636,6 +662,7 @@ def _escalate_all(uow: UnitOfWork, overdue: list[Due], fired_at: datetime) -> in
             (cases[due.case_id], source, {"due_date": _local_date(due)})
             for due, source in sources.items()
         ],
+        bundle,
     )
     recorded = events.recorded(uow, events.CASE_ESCALATED, list(sources.values()))
     with uow.inserting():

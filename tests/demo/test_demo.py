@@ -104,7 +104,9 @@ def test_the_story_happened(demo: Any) -> None:
     assert {"due_soon", "due_today", "overdue", "escalation"} <= set(reminders)
     delivered = summary["notifications"]["delivered_by_channel_and_kind"]
     assert delivered["chat"]["imminent_threat"] == 2  # on-call and the supervisor, at once
-    assert delivered["email"]["overdue_escalation"] == 1
+    # The sweep's overdue escalation reaches the supervisor as its escalation digest.
+    assert delivered["email"]["escalation_digest"] == 1
+    assert "overdue_escalation" not in delivered["email"]
     assert delivered["email"]["visit_overdue"] == 2  # the buddy, then the supervisor
     assert {"reminder_digest", "case_assigned", "risk_raised"} <= set(delivered["email"])
     charlie = next(c for c in summary["cases"]["list"] if c["youth"] == "charlie")

@@ -84,7 +84,13 @@ def test_outbox_shows_counts_and_rows_without_content_and_requeues(
     drain(napp, clock)
     shown = invoke(napp, "outbox", "--as", "sup", "--json")
     assert shown.exit_code == 0, shown.stderr
-    assert shown.json()["counts"] == {"pending": 0, "sent": 1, "dead": 1, "cancelled": 0}
+    assert shown.json()["counts"] == {
+        "pending": 0,
+        "sent": 1,
+        "dead": 1,
+        "cancelled": 0,
+        "bundled": 0,
+    }
     short = "-".join(case.reference.split("-")[:3])
     assert short not in shown.stdout and MARKER not in shown.stdout
     [dead] = rows(napp, status=OutboxStatus.DEAD)

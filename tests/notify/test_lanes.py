@@ -96,9 +96,11 @@ def test_an_overdue_escalation_climbs_on_the_normal_lane(napp: App, clock: Fixed
     _overdue_escalations(napp, case, 1)
     clock.advance(FAST.backoff_cap * 10)
     assert napp.run(lambda uow: escalate_unacknowledged(uow, uow.now()))["escalated"] == 1
-    assert {(r.kind, r.lane) for r in rows(napp)} == {
-        ("overdue_escalation", Lane.NORMAL),
-        ("alert_escalated", Lane.NORMAL),
+    assert {(r.kind, r.lane, r.status) for r in rows(napp)} == {
+        ("overdue_escalation", Lane.NORMAL, OutboxStatus.PENDING),
+        # The climb's page is kept as its record; the person's escalation digest carries it.
+        ("alert_escalated", Lane.NORMAL, OutboxStatus.BUNDLED),
+        ("escalation_digest", Lane.NORMAL, OutboxStatus.PENDING),
     }
 
 
@@ -179,7 +181,8 @@ def test_escalations_climb_a_batch_per_transaction_an_imminent_one_first(
 
     monkeypatch.setattr(napp, "run", counted)
     assert alerts.escalate_due(napp, clock.now()) == 6
-    assert len(after_each) == 4  # three full batches, then one that finds none
+    # Three full batches, one that finds none, then the pass's escalation digests released.
+    assert len(after_each) == 5
     assert after_each[0][imminent.id] == 1
     assert sum(tier for tier in after_each[0].values()) == 2
     assert set(after_each[-1].values()) == {1}

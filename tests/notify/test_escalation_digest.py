@@ -1,0 +1,195 @@
+"""A sweep's overdue escalations reach each person as one message listing the cases (an
+escalation digest), and so does their climb: each is still an alert of its own, acknowledged
+one by one, paged once per alert, tier and person."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from harbour.admin.staffing import StaffIn, create_staff
+from harbour.app import App, UnitOfWork
+from harbour.clock import FixedClock
+from harbour.db.models import Alert, Case
+from harbour.demo.receivers import MAIL_DOMAIN, RouteBook, SmtpServer
+from harbour.domain import refs
+from harbour.domain.vocab import AlertKind, Lane, OutboxStatus, Role
+from harbour.notify import alerts
+from harbour.notify.digests import ACKNOWLEDGED
+from harbour.orchestration.sweep import send_reminders
+from tests.notify.helpers import TIMEOUT, drain, new_case, open_assessment, rows
+
+N = 4
+
+
+def _overdue_cases(app: App, clock: FixedClock, n: int = N) -> dict[str, str]:
+    """``n`` cases with an assessment long overdue; their short references, by case id."""
+    found = {}
+    for k in range(n):
+        case = new_case(app)
+        open_assessment(app, case, clock.now() - timedelta(days=30 + k))
+        found[case.id] = refs.short_form(case.reference)
+    return found
+
+
+def _second_supervisor(app: App, routes: RouteBook) -> None:
+    app.run(
+        lambda uow: create_staff(uow, StaffIn(handle="sup9", agency="north", role=Role.SUPERVISOR))
+    )
+    routes.email("sup9")
+
+
+def _alerts(app: App) -> list[Alert]:
+    return app.run(lambda uow: list(uow.session.scalars(select(Alert).order_by(Alert.id))))
+
+
+def _digests(app: App) -> list[tuple[str, str, str, int, list[str]]]:
+    """(recipient, channel, status, count, case references shown) of each escalation digest."""
+    return sorted(
+        (
+            r.recipient,
+            r.channel,
+            r.status,
+            r.context["count"],
+            sorted(item["case_ref"] for item in r.context["items"]),
+        )
+        for r in rows(app, kind="escalation_digest")
+    )
+
+
+def test_a_sweep_sends_each_supervisor_one_message_naming_its_overdue_cases(
+    napp: App, clock: FixedClock, mail: RouteBook, smtp: SmtpServer
+) -> None:
+    _second_supervisor(napp, mail)
+    cases = _overdue_cases(napp, clock)
+    send_reminders(napp, clock.now(), batch=1)  # a batch per case: still one message each
+    opened = _alerts(napp)
+    assert len(opened) == N and {a.kind for a in opened} == {AlertKind.OVERDUE_ESCALATION}
+    shown = sorted(cases.values())
+    assert _digests(napp) == [
+        ("sup", "chat", OutboxStatus.PENDING, N, shown),
+        ("sup", "email", OutboxStatus.PENDING, N, shown),
+        ("sup9", "email", OutboxStatus.PENDING, N, shown),
+    ]
+    assert {r.lane for r in rows(napp, kind="escalation_digest")} == {Lane.NORMAL}
+    # Each page kept, once per alert, person and channel, as the record of who was paged.
+    pages = rows(napp, kind="overdue_escalation")
+    assert {r.status for r in pages} == {OutboxStatus.BUNDLED}
+    assert sorted((r.alert_id, r.recipient, r.channel) for r in pages) == sorted(
+        (a.id, who, channel)
+        for a in opened
+        for who, channel in (("sup", "chat"), ("sup", "email"), ("sup9", "email"))
+    )
+    for alert in opened:
+        assert napp.run(lambda uow, a=alert: alerts.paged_to(uow, a, "sup9"))
+
+    drain(napp, clock)
+    [message] = smtp.to(f"sup9@{MAIL_DOMAIN}")
+    assert f"{N} overdue assessments" in message.subject
+    assert all(ref in message.plain for ref in cases.values())
+    assert all(alert.id[:8] in message.plain for alert in opened)
+    assert len(smtp.to(f"sup@{MAIL_DOMAIN}")) == 1
+
+
+def test_an_alert_acknowledged_before_the_send_is_left_out(
+    napp: App, clock: FixedClock, mail: RouteBook, smtp: SmtpServer
+) -> None:
+    cases = _overdue_cases(napp, clock, 3)
+    send_reminders(napp, clock.now())
+    first, *rest = _alerts(napp)
+    assert alerts.acknowledge(napp, "sup", first.id).acknowledged_by == "sup"
+    left = sorted(ref for case_id, ref in cases.items() if case_id != first.case_id)
+    assert _digests(napp) == [
+        ("sup", "chat", OutboxStatus.PENDING, 2, left),
+        ("sup", "email", OutboxStatus.PENDING, 2, left),
+    ]
+    for alert in rest:
+        alerts.acknowledge(napp, "sup", alert.id)
+    assert {(r.status, r.last_error) for r in rows(napp, kind="escalation_digest")} == {
+        (OutboxStatus.CANCELLED, ACKNOWLEDGED)
+    }
+    drain(napp, clock)
+    assert smtp.to(f"sup@{MAIL_DOMAIN}") == []
+
+
+def test_a_rerun_of_the_sweep_sends_nothing_new(
+    napp: App, clock: FixedClock, mail: RouteBook
+) -> None:
+    _overdue_cases(napp, clock)
+    send_reminders(napp, clock.now())
+    before = rows(napp)
+    send_reminders(napp, clock.now())
+    clock.advance(timedelta(minutes=1))
+    send_reminders(napp, clock.now())
+    assert sorted(r.id for r in rows(napp)) == sorted(r.id for r in before)
+    assert len(_alerts(napp)) == N
+
+
+def test_the_climb_after_the_timeout_is_one_message_per_person(
+    napp: App, clock: FixedClock, mail: RouteBook, smtp: SmtpServer
+) -> None:
+    cases = _overdue_cases(napp, clock)
+    send_reminders(napp, clock.now())
+    drain(napp, clock)
+    clock.advance(TIMEOUT + timedelta(minutes=1))
+    assert alerts.escalate_due(napp, clock.now()) == N
+    assert alerts.escalate_due(napp, clock.now()) == 0  # a second pass: nothing climbs again
+    climbed = [d for d in _digests(napp) if d[0] == "adm"]
+    assert climbed == [("adm", "email", OutboxStatus.PENDING, N, sorted(cases.values()))]
+    [digest] = rows(napp, kind="escalation_digest", recipient="adm")
+    assert {item["tier"] for item in digest.context["items"]} == {1}
+    pages = rows(napp, kind="alert_escalated")
+    assert {(r.recipient, r.status) for r in pages} == {("adm", OutboxStatus.BUNDLED)}
+    assert len(pages) == N
+    assert {a.tier for a in _alerts(napp)} == {1}
+    drain(napp, clock)
+    [message] = smtp.to(f"adm@{MAIL_DOMAIN}")
+    assert all(ref in message.plain for ref in cases.values())
+
+
+def test_someone_joining_a_case_is_still_paged_about_its_standing_escalation(
+    napp: App, clock: FixedClock, mail: RouteBook
+) -> None:
+    """The bundled page is the tier's page a newcomer to the tier gets (``page_joining``)."""
+    _overdue_cases(napp, clock, 1)
+    send_reminders(napp, clock.now())
+    [alert] = _alerts(napp)
+    _second_supervisor(napp, mail)
+
+    def join(uow: UnitOfWork) -> int:
+        return alerts.page_joining(uow, uow.session.get_one(Case, alert.case_id), ["sup9"])
+
+    assert napp.run(join) == 1
+    [page] = rows(napp, kind="overdue_escalation", recipient="sup9")
+    assert (page.status, page.alert_id) == (OutboxStatus.PENDING, alert.id)
+    assert napp.run(lambda uow: alerts.paged_to(uow, alert, "sup9"))
+
+
+def test_a_sweep_that_failed_half_way_and_its_rerun_page_each_case_once(
+    napp: App, clock: FixedClock, mail: RouteBook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the failed sweep committed goes in its digest; the rerun's digest has the rest."""
+    from harbour.notify import reminders
+
+    cases = _overdue_cases(napp, clock)
+    escalate_all, calls = reminders._escalate_all, []
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("killed")
+        return escalate_all(*args, **kwargs)
+
+    monkeypatch.setattr(reminders, "_escalate_all", failing)
+    with pytest.raises(RuntimeError):
+        send_reminders(napp, clock.now(), batch=1)
+    monkeypatch.setattr(reminders, "_escalate_all", escalate_all)
+    send_reminders(napp, clock.now(), batch=1)
+    send_reminders(napp, clock.now(), batch=1)
+    digests = rows(napp, kind="escalation_digest", channel="email")
+    assert len(digests) == 2
+    named = sorted(item["case_ref"] for row in digests for item in row.context["items"])
+    assert named == sorted(cases.values())
+    assert len(_alerts(napp)) == N
