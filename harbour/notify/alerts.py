@@ -598,7 +598,8 @@ def stuck() -> Any:
 
 def unreached() -> Any:
     """Open alerts none of whose pages reached a route, though one was tried: every send so far
-    failed (each is tried again; ``harbour notify test`` finds the route at fault)."""
+    failed (each is tried again; ``harbour notify test`` finds the route at fault). A bundled
+    page carries the tries and delivery of the escalation digest that listed it."""
     M = OutboxMessage
     by_case = and_(M.case_id == Alert.case_id, M.alert_id == Alert.id)
     by_agency = and_(M.case_id.is_(None), M.agency_id == Alert.agency_id, M.alert_id == Alert.id)
@@ -684,7 +685,8 @@ def paged_to(uow: UnitOfWork, alert: Alert, handle: str) -> bool:
 
 def reached_anyone(app: App, actor_handle: str | None, alert_id: str) -> bool:
     """Whether an alert of the actor's agency reached anyone: one of its pages reached a route
-    (``sent_at``; it may still be retried on another), or someone has already taken it. Read
+    (``sent_at``; it may still be retried on another; a bundled page's is its digest's), or
+    someone has already taken it. Read
     right after the command that raised it has sent its urgent lane, so that the command can
     say plainly when nobody was paged."""
     typed = _typed_id(alert_id)

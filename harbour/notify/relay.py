@@ -8,7 +8,9 @@ per admin per relay pass, on the normal lane, however many rows died in it).
 A row goes to each of its recipient's routes on its channel, and Apprise's result is read per
 route: the routes that have it are recorded on the row (``delivered``, by fingerprint), a retry
 goes to the others only, and a row that reached one of them counts as delivered (``sent_at``;
-sent, not dead, when its attempts run out).
+sent, not dead, when its attempts run out). An escalation digest's outcome is recorded on the
+bundled pages it carries as well (``_mirror_on_bundled``): theirs is what says whether an alert
+reached anyone.
 A crash between the send and the mark leaves the row pending: it is sent again once its lease
 ends (at most one duplicate per route in flight). Urgent rows are claimed before normal ones at
 every refill, so a reminder backlog delays an alert by one refill at most; the urgent lane carries
@@ -450,6 +452,7 @@ def _record(
         changes[verdict].append(change)
     gone = [{"row": row.id, "tries": row.attempts, "error": error} for row, error in dead]
     _write(uow, changes, gone, now)
+    _mirror_on_bundled(uow, [(o, v) for o, v in verdicts if rows.get(o.row.id)], now)
     for row, _ in dead:
         _notify_admins(uow, row, pass_id)
     return verdicts
@@ -510,6 +513,63 @@ def _write(
     for name, params in {**changes, "dead": dead}.items():
         if params:
             connection.execute(statements[name], params)
+
+
+_BUNDLED = OutboxStatus.BUNDLED.value
+
+
+def _mirror_on_bundled(uow: UnitOfWork, verdicts: list[tuple[Outcome, str]], now: Any) -> None:
+    """Record an escalation digest's outcome on the bundled pages it carries (of the alerts it
+    lists, to its recipient on its channel), which stay ``bundled``: those pages are what
+    ``alerts.unreached``, ``alerts.reached_anyone`` and ``harbour notify check`` read, and they
+    are never sent themselves. Attempts, the last error, and ``sent_at`` once it reached a
+    route; in the transaction that records the digest's own. An alert only counted in a full
+    digest (past ``MAX_ITEMS``: no id in it) is not recorded on: its pages stay untried, so it
+    is never listed as reached, nor as unreached (the fifty listed with it are)."""
+    params = []
+    for outcome, verdict in verdicts:
+        row = outcome.row
+        if row.kind != NotificationKind.ESCALATION_DIGEST or verdict == "gone":
+            continue
+        reached = verdict == "sent" or outcome.reached
+        for item in row.context.get("items", []):
+            if item.get("alert_id") and item.get("kind"):
+                params.append(
+                    {
+                        "alert": item["alert_id"],
+                        "page_kind": item["kind"],
+                        "to": row.recipient,
+                        "on": row.channel,
+                        "tries": row.attempts,
+                        "error": outcome.error,
+                        "reached_at": now if reached else None,
+                    }
+                )
+    if params:
+        uow.session.connection().execute(_MIRRORED, params)
+
+
+def _mirrored() -> Any:
+    table = cast(Table, OutboxMessage.__table__)
+    c = table.c
+    return (
+        update(table)
+        .where(
+            c.recipient == bindparam("to"),  # ix_outbox_recipient_alert
+            c.alert_id == bindparam("alert"),
+            c.channel == bindparam("on"),
+            c.kind == bindparam("page_kind"),
+            c.status == _BUNDLED,
+        )
+        .values(
+            attempts=bindparam("tries"),
+            last_error=bindparam("error"),
+            sent_at=func.coalesce(c.sent_at, bindparam("reached_at", type_=c.sent_at.type)),
+        )
+    )
+
+
+_MIRRORED = _mirrored()
 
 
 def backoff(row: _Held | OutboxMessage, config: RelayConfig) -> timedelta:

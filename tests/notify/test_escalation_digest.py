@@ -18,8 +18,11 @@ from harbour.domain import refs
 from harbour.domain.vocab import AlertKind, Lane, OutboxStatus, Role
 from harbour.notify import alerts
 from harbour.notify.digests import ACKNOWLEDGED
+from harbour.notify.relay import deliver
 from harbour.orchestration.sweep import send_reminders
+from tests.notify.conftest import FAST
 from tests.notify.helpers import TIMEOUT, drain, new_case, open_assessment, rows
+from tests.support import invoke
 
 N = 4
 
@@ -193,3 +196,76 @@ def test_a_sweep_that_failed_half_way_and_its_rerun_page_each_case_once(
     named = sorted(item["case_ref"] for row in digests for item in row.context["items"])
     assert named == sorted(cases.values())
     assert len(_alerts(napp)) == N
+
+
+def _unreached(app: App) -> set[str]:
+    """The alerts `harbour notify check` says every send of which failed."""
+    shown = invoke(app, "notify", "check", "--as", "sup", "--json").json()
+    return {a["alert"] for a in shown["alerts_paging_nobody"] if a["why"] == "sends_failed"}
+
+
+def test_an_alert_whose_digest_was_delivered_reached_someone(
+    napp: App, clock: FixedClock, mail: RouteBook
+) -> None:
+    """Its bundled pages carry the digest's delivery (still bundled: never sent themselves)."""
+    _overdue_cases(napp, clock)
+    send_reminders(napp, clock.now())
+    opened = _alerts(napp)
+    assert not any(alerts.reached_anyone(napp, "sup", a.id) for a in opened)
+    drain(napp, clock)
+    assert all(alerts.reached_anyone(napp, "sup", a.id) for a in opened)
+    assert _unreached(napp) == set()
+    pages = rows(napp, kind="overdue_escalation")
+    assert {(r.status, r.attempts, r.last_error) for r in pages} == {
+        (OutboxStatus.BUNDLED, 1, None)
+    }
+    assert {r.sent_at for r in pages} == {d.sent_at for d in rows(napp, kind="escalation_digest")}
+
+
+def test_an_alert_whose_digest_keeps_failing_is_listed_as_reaching_nobody(
+    napp: App, clock: FixedClock, routes: RouteBook
+) -> None:
+    routes.email("sup", port=1)  # the supervisor's only route: nothing listens there
+    _overdue_cases(napp, clock, 2)
+    send_reminders(napp, clock.now())
+    opened = {a.id for a in _alerts(napp)}
+    deliver(napp, config=FAST)
+    [digest] = rows(napp, kind="escalation_digest")
+    assert (digest.status, digest.attempts) == (OutboxStatus.PENDING, 1) and digest.last_error
+    assert _unreached(napp) == opened
+    assert not any(alerts.reached_anyone(napp, "sup", a) for a in opened)
+    pages = rows(napp, kind="overdue_escalation")
+    assert {(r.status, r.attempts, r.last_error, r.sent_at) for r in pages} == {
+        (OutboxStatus.BUNDLED, 1, digest.last_error, None)
+    }
+
+    for _ in range(FAST.max_attempts):  # until it is dead-lettered
+        clock.advance(FAST.backoff_cap * 1.3)
+        deliver(napp, config=FAST)
+    [digest] = rows(napp, kind="escalation_digest", recipient="sup")
+    assert (digest.status, digest.attempts) == (OutboxStatus.DEAD, FAST.max_attempts)
+    pages = rows(napp, kind="overdue_escalation")
+    assert {(r.status, r.attempts, r.sent_at) for r in pages} == {
+        (OutboxStatus.BUNDLED, FAST.max_attempts, None)
+    }
+    assert _unreached(napp) == opened  # the climb to the admin, who has no route, reached nobody
+
+
+def test_an_alert_only_counted_in_a_full_digest_is_neither_reached_nor_unreached(
+    napp: App, clock: FixedClock, mail: RouteBook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A digest names its first ``MAX_ITEMS`` alerts; one past them, only counted, keeps its
+    pages untried: not said to have reached anyone, nor listed as every send failed."""
+    from harbour.notify import digests
+
+    monkeypatch.setattr(digests, "MAX_ITEMS", 1)
+    _overdue_cases(napp, clock, 2)
+    send_reminders(napp, clock.now())
+    drain(napp, clock)
+    [digest] = rows(napp, kind="escalation_digest", channel="email")
+    [named] = [item["alert_id"] for item in digest.context["items"]]
+    [counted] = [a.id for a in _alerts(napp) if a.id != named]
+    assert alerts.reached_anyone(napp, "sup", named)
+    assert not alerts.reached_anyone(napp, "sup", counted)
+    assert {r.attempts for r in rows(napp, alert_id=counted)} == {0}
+    assert _unreached(napp) == set()

@@ -19,7 +19,7 @@ from harbour.admin.keys import _add_key, rotate
 from harbour.admin.staffing import list_agencies
 from harbour.app import App
 from harbour.clock import FixedClock
-from harbour.db.models import Agency, AuditEvent, Staff
+from harbour.db.models import Agency, Alert, AuditEvent, Staff
 from harbour.demo.receivers import MAIL_DOMAIN, WEBHOOK_TOKEN, Receiver, RouteBook, SmtpServer
 from harbour.settings import Settings
 from tests.db.helpers import row_counts
@@ -365,3 +365,36 @@ def test_key_rotation_progress_is_read_only(seeded: App, clock: FixedClock) -> N
     assert "A rotation is unfinished" in unfinished.text
     rotate(seeded)
     assert "no rotation is unfinished" in web.get("/keys").text
+
+
+def test_routes_page_names_an_overdue_escalation_whose_digest_keeps_failing(
+    napp: App,
+    routes: RouteBook,  # noqa: F811
+    smtp: SmtpServer,  # noqa: F811
+    clock: FixedClock,
+) -> None:
+    """A sweep's overdue escalations reach the supervisor as one digest: its outcome is their
+    alerts' (``relay._mirror_on_bundled``). Failing, the page lists them as reaching nobody;
+    delivered once the route is mended, it lists none."""
+    from harbour.notify.relay import deliver
+    from harbour.orchestration.sweep import send_reminders
+    from tests.notify.conftest import FAST
+    from tests.notify.helpers import open_assessment
+
+    web, _ = signed_in(napp, clock, "sup")
+    routes.email("sup", port=1)  # the supervisor's only route: nothing listens there
+    open_assessment(napp, new_case(napp), clock.now() - timedelta(days=30))
+    send_reminders(napp, clock.now())
+    deliver(napp, config=FAST)
+    [alert_id] = napp.read(lambda uow: list(uow.session.scalars(select(Alert.id))))
+    page = web.get("/routes").text
+    assert f'<a href="/alerts/{alert_id}">{alert_id[:12]}</a>' in page
+    assert "every send failed so far" in page
+
+    routes.lines.clear()
+    routes.email("sup")
+    clock.advance(FAST.backoff_cap)
+    deliver(napp, config=FAST)
+    assert len(smtp.to(f"sup@{MAIL_DOMAIN}")) == 1
+    page = web.get("/routes").text
+    assert alert_id[:12] not in page and "every send failed so far" not in page
