@@ -394,6 +394,8 @@ def retry(app: App, actor_handle: str | None, row_id: str) -> OutboxRow:
             raise InvalidInput([("ID", "that row was sent; nothing to retry")])
         if row.status == OutboxStatus.CANCELLED:
             raise InvalidInput([("ID", f"that row was cancelled ({row.last_error}); not resent")])
+        if row.status == OutboxStatus.BUNDLED:  # pending, it would be sent on its own
+            raise InvalidInput([("ID", "that page is carried by an escalation digest; retry that")])
         row.status, row.attempts, row.last_error = OutboxStatus.PENDING, 0, None
         row.next_attempt_at = uow.now()
         audit(uow, actor, "notify.outbox.retry", row.case_id, outbox_id=row.id)

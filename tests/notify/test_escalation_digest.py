@@ -269,3 +269,17 @@ def test_an_alert_only_counted_in_a_full_digest_is_neither_reached_nor_unreached
     assert not alerts.reached_anyone(napp, "sup", counted)
     assert {r.attempts for r in rows(napp, alert_id=counted)} == {0}
     assert _unreached(napp) == set()
+
+
+def test_a_bundled_page_is_not_requeued_on_its_own(
+    napp: App, clock: FixedClock, mail: RouteBook, smtp: SmtpServer
+) -> None:
+    """Its digest is what is retried; requeued, the page would go out besides it."""
+    _overdue_cases(napp, clock, 1)
+    send_reminders(napp, clock.now())
+    [page, *_] = rows(napp, kind="overdue_escalation")
+    refused = invoke(napp, "outbox", "retry", page.id, "--as", "sup")
+    assert refused.exit_code == 2 and "escalation digest" in refused.stderr
+    assert {r.status for r in rows(napp, kind="overdue_escalation")} == {OutboxStatus.BUNDLED}
+    drain(napp, clock)
+    assert len(smtp.to(f"sup@{MAIL_DOMAIN}")) == 1
