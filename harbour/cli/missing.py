@@ -8,6 +8,7 @@ import typer
 
 from harbour.cli.base import As, Json, Ref, cli, committed, emit, get_app
 from harbour.cli.sensitive import sensitive_option
+from harbour.cli.views import nobody_paged
 
 if TYPE_CHECKING:
     from harbour.cases.missing import EpisodeView
@@ -25,11 +26,20 @@ def missing(
     """The youth has gone missing: record it, and open the reporting steps (law enforcement,
     NCMEC, the supervisor told), due within 24 hours of when they were last seen."""
     from harbour.cases.missing import report_missing
+    from harbour.errors import NobodyPaged
+    from harbour.notify.alerts import urgent_unreached
 
     app = get_app()
     view = report_missing(app, actor, ref, since)
     committed(app)  # a youth last seen a day ago: the overdue alert goes at once (urgent lane)
-    emit(view.as_json(), as_json, lambda _: _text(view, "recorded missing"))
+    unpaged = urgent_unreached(app, actor, view.alerts)
+    shown = view.as_json() | {"unpaged_alerts": unpaged}
+    emit(shown, as_json, lambda _: _text(view, "recorded missing", unpaged))
+    if unpaged:
+        raise NobodyPaged(
+            detail="the youth is recorded missing, but the alert that the reporting deadline "
+            "has passed reached nobody: call the on-call staff and a supervisor yourself now"
+        )
 
 
 @cli.command("missing-step")
@@ -68,17 +78,20 @@ def returned(
     emit(view.as_json(), as_json, lambda _: _text(view, "back"))
 
 
-def _text(view: EpisodeView, what: str) -> str:
+def _text(view: EpisodeView, what: str, unpaged: list[str] | None = None) -> str:
     lines = [f"{view.case_reference}: {what} (last seen {view.local(view.last_seen_at)})."]
     for step in view.steps:
         state = f"done by {step.done_by} {view.local(step.done_at)}" if step.done_at else "OPEN"
         number = ", report number recorded" if step.has_report_number else ""
         lines.append(f"  {step.step:<16} due {view.local(step.due_at)}: {state}{number}")
     if what == "recorded missing":
-        lines += [f"Alert {alert} raised: harbour ack {alert}" for alert in view.alerts]
+        raised = [alert[:12] for alert in view.alerts if alert not in (unpaged or [])]
+        lines += [f"Alert {alert} raised: harbour ack {alert}" for alert in raised]
     if view.assessment_due_at:
         lines.append(
             f"Return screening: just_left assessment due {view.local(view.assessment_due_at)} "
             "(harbour assess REF --point just_left)."
         )
+    for alert in unpaged or []:  # last, where it is seen
+        lines += nobody_paged(alert)
     return "\n".join(lines)

@@ -84,11 +84,11 @@ def assessment_text(out: dict[str, Any]) -> str:
         lines.append(f"Plan version {out['plan_version']} drafted (harbour plan show).")
     lines.append(f"Next assessment due: {out['next_due_local'] or '-'}")
     if unpaged:  # last, where it is seen
-        lines += _nobody_paged(out["alert"])
+        lines += nobody_paged(out["alert"])
     return "\n".join(lines)
 
 
-def _nobody_paged(alert: str) -> list[str]:
+def nobody_paged(alert: str) -> list[str]:
     return [
         f"NOBODY WAS PAGED: alert {alert[:12]} could not be sent to anyone.",
         "  Call the on-call staff and a supervisor yourself now, and tell them the alert id.",
@@ -121,7 +121,7 @@ def override_text(out: dict[str, Any]) -> str:
         )
     lines.append(f"Next assessment due: {out['next_due_local'] or '-'}")
     if unpaged:
-        lines += _nobody_paged(out["alert"])
+        lines += nobody_paged(out["alert"])
     return "\n".join(lines)
 
 

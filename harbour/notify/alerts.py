@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -694,14 +694,31 @@ def reached_anyone(app: App, actor_handle: str | None, alert_id: str) -> bool:
     def work(uow: UnitOfWork) -> bool:
         actor = resolve_actor(uow, actor_handle)
         alert, _ = _find(uow, actor, typed, "alert.read")
-        reached = select(OutboxMessage.id).where(
-            OutboxMessage.case_id == alert.case_id,
-            OutboxMessage.alert_id == alert.id,
-            OutboxMessage.sent_at.is_not(None),
-        )
-        return alert.acknowledged_at is not None or uow.session.scalar(reached.limit(1)) is not None
+        return _reached(uow, alert)
 
     return app.run(work)
+
+
+def urgent_unreached(app: App, actor_handle: str | None, alert_ids: Sequence[str]) -> list[str]:
+    """Of a command's own alerts, those on the urgent lane that reached nobody (``reached_anyone``;
+    the others wait for the relay's pass): the command says so plainly."""
+
+    def work(uow: UnitOfWork) -> list[str]:
+        actor = resolve_actor(uow, actor_handle)
+        found = [_find(uow, actor, _typed_id(alert_id), "alert.read")[0] for alert_id in alert_ids]
+        urgent = [alert for alert in found if lane_of(alert.kind) == Lane.URGENT]
+        return [alert.id for alert in urgent if not _reached(uow, alert)]
+
+    return app.run(work) if alert_ids else []
+
+
+def _reached(uow: UnitOfWork, alert: Alert) -> bool:
+    reached = select(OutboxMessage.id).where(
+        OutboxMessage.case_id == alert.case_id,
+        OutboxMessage.alert_id == alert.id,
+        OutboxMessage.sent_at.is_not(None),
+    )
+    return alert.acknowledged_at is not None or uow.session.scalar(reached.limit(1)) is not None
 
 
 def _typed_id(alert_id: str) -> str:

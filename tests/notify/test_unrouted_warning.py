@@ -7,12 +7,14 @@ the outbox has paged nobody. Reached means one of its pages was sent."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from harbour.app import App
-from harbour.db.models import Assessment, Case
+from harbour.clock import FixedClock
+from harbour.db.models import Assessment, Case, MissingEpisode
 from harbour.demo.receivers import RouteBook
 from harbour.domain.vocab import Lane, OutboxStatus
 from tests.cli.helpers import answers_file, referred_case
@@ -113,3 +115,34 @@ def test_routed_alert_pages_and_says_so(napp: App, routes: RouteBook, tmp_path: 
     urgent = rows(napp, lane=Lane.URGENT)
     assert urgent and {r.status for r in urgent} == {OutboxStatus.SENT}
     assert "warning:" not in result.stderr
+
+
+def test_a_missing_youth_whose_deadline_passed_alert_reached_nobody_is_loud(
+    seeded: App, tmp_path: Path, clock: FixedClock
+) -> None:
+    """Last seen 30 hours ago: the reporting deadline has passed and its alert goes at once on
+    the urgent lane. With no routes it paged nobody: said plainly, exit 3, the episode kept."""
+    ref = referred_case(seeded, tmp_path, MARK)
+    since = (clock.now() - timedelta(hours=30)).isoformat()
+    result = invoke(seeded, "missing", ref, "--since", since, "--as", "cw1")
+    assert result.exit_code == 3, result
+    assert "NOBODY WAS PAGED" in result.stdout and "Call the on-call staff" in result.stdout
+    assert "error: nobody_paged:" in result.stderr and "recorded missing" in result.stderr
+    _assert_no_content(result.stderr, ref)
+    shown = invoke(seeded, "missing", ref, "--since", since, "--as", "cw1", "--json")
+    assert shown.exit_code == 1  # already missing: refused, nothing new
+    with seeded.engine.connect() as conn:
+        episodes = conn.scalar(select(func.count()).select_from(MissingEpisode))
+    assert episodes == 1
+
+
+def test_a_missing_youth_whose_alert_was_sent_is_told_as_raised(
+    napp: App, mail: RouteBook, tmp_path: Path, clock: FixedClock
+) -> None:
+    ref = referred_case(napp, tmp_path, MARK)
+    since = (clock.now() - timedelta(hours=30)).isoformat()
+    result = invoke(napp, "missing", ref, "--since", since, "--as", "cw1", "--json")
+    assert result.exit_code == 0, result
+    assert result.json()["unpaged_alerts"] == []
+    text = invoke(napp, "missing-step", ref, "ncmec", "--as", "cw1").stdout
+    assert "NOBODY" not in text
