@@ -40,7 +40,12 @@ def assess(
     answers: Annotated[
         Path | None, typer.Option("--answers", help="Answers file (.json or .yaml); else prompts.")
     ] = None,
-    idempotency_key: Annotated[str | None, typer.Option(help="Repeat-safe key.")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            help="Repeat-safe key: an opaque random value (uuidgen), stored as given; never a name."
+        ),
+    ] = None,
     actor: As = None,
     as_json: Json = False,
 ) -> None:

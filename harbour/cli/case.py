@@ -48,7 +48,12 @@ def init(
 @cli.command()
 def refer(
     file: Annotated[Path | None, typer.Option("--file", help="Referral (.json or .yaml).")] = None,
-    idempotency_key: Annotated[str | None, typer.Option(help="Repeat-safe key.")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            help="Repeat-safe key: an opaque random value (uuidgen), stored as given; never a name."
+        ),
+    ] = None,
     allow_duplicate: Annotated[
         bool,
         typer.Option(
