@@ -44,6 +44,15 @@ def test_loose_names_ignore_case_accents_spacing_and_punctuation() -> None:
     assert identity_text("Ana", None) != identity_text("Ana", "2009-04-01")
 
 
+def test_a_generational_suffix_after_a_comma_is_not_a_family_name_first() -> None:
+    """A name ending ", Jr." is the one without the comma (one youth before a comma was read as
+    family name first), and family name first with the suffix last is them too."""
+    same = ("José Ortiz, Jr.", "José Ortiz Jr.", "Ortiz, José, Jr.", "José Ortiz Jr")
+    assert {loose_name(name) for name in same} == {"joseortizjr"}
+    assert loose_name("Ana Ortiz, III") == loose_name("Ortiz, Ana III") == "anaortiziii"
+    assert loose_name("Ortiz, Junior") == "juniorortiz"  # a given name, not a suffix
+
+
 @pytest.mark.parametrize("name", ["???", "-", "'. ,"])
 def test_a_name_of_punctuation_alone_is_refused(seeded: App, name: str) -> None:
     """It would be every other such name of the same birth date to the duplicate check."""
