@@ -537,15 +537,20 @@ def page_newly_counted(uow: UnitOfWork, agency_id: str, handle: str) -> int:
     """Page ``handle``, just added to the agency or given a new role, about its standing alerts
     (any case's, or none's: a visit's): a supervisor, one on call or an admin is counted in
     tiers of them all (``_page_newly_counted``)."""
-    return _page_newly_counted(uow, Alert.agency_id == agency_id, [handle])
+    return _page_newly_counted(uow, Alert.agency_id == agency_id, [handle], digested=True)
 
 
-def _page_newly_counted(uow: UnitOfWork, alerts: Any, people: list[str]) -> int:
+def _page_newly_counted(
+    uow: UnitOfWork, alerts: Any, people: list[str], *, digested: bool = False
+) -> int:
     """Page ``people`` about each standing alert of ``alerts`` whose current tier now counts
     them. A tier is paged as the alert reaches it, so one counted in it later was never told,
     and, never paged, could not acknowledge it. Each gets the page the tier had, under its key:
     one per alert, tier and person, however often they join. Each alert is held as an
-    acknowledgement holds it: one taken meanwhile is not paged. How many alerts paged someone."""
+    acknowledgement holds it: one taken meanwhile is not paged. ``digested`` (every alert of an
+    agency, not one case's): overdue escalations reach each of them as one escalation digest,
+    as a sweep's do (``_page``'s ``bundle``), for after an outage one made a supervisor is
+    counted in thousands. How many alerts paged someone."""
     standing = uow.session.scalars(
         select(Alert)
         .where(alerts, Alert.acknowledged_at.is_(None))
@@ -554,34 +559,48 @@ def _page_newly_counted(uow: UnitOfWork, alerts: Any, people: list[str]) -> int:
     ).all()
     tier = _tiers_by_agency()
     pages: list[dict[str, Any]] = []
+    bundle: Bundle = {}
     paged = 0
     for alert in standing:
         counted = tier(uow, alert, alert.tier)
         joining = [person for person in people if person in counted]
-        page = _tier_page(uow, alert) if joining else None
+        page, told = _tier_page(uow, alert) if joining else (None, set())
         if page is None:  # none of them is in its tier, or nobody was paged there
             continue
-        pages += notification_rows(
+        case = uow.session.get(Case, alert.case_id) if alert.case_id else None
+        rows = notification_rows(
             uow,
             page.kind,
             recipients=joining,
-            case=uow.session.get(Case, alert.case_id) if alert.case_id else None,
+            case=case,
             dedupe=_tier_key(alert),
             context=page.context,
             lane=lane_of(alert.kind),
             agency_id=alert.agency_id,
         )
+        if digested and alert.kind == AlertKind.OVERDUE_ESCALATION:
+            for row in rows:
+                row["status"] = OutboxStatus.BUNDLED.value
+            item = _digest_item(alert, case, NotificationKind(page.kind), page.context)
+            for person in recipients.unique([p for p in joining if p not in told]):
+                bundle.setdefault(person, []).append(item)
+        pages += rows
         paged += 1
     insert_new(uow, pages)
+    if bundle:
+        digest = digests.Digests(kind=NotificationKind.ESCALATION_DIGEST)
+        digest.started(digest.add(bundle, uow))
+        digest.release(uow)
     return paged
 
 
-def _tier_page(uow: UnitOfWork, alert: Alert) -> OutboxMessage | None:
+def _tier_page(uow: UnitOfWork, alert: Alert) -> tuple[OutboxMessage | None, set[str]]:
     """A page of the alert's current tier as it was written (its key says which tier it is of),
-    or None when that tier paged nobody."""
+    or None when that tier paged nobody; and whom that tier paged."""
     key = _tier_key(alert)
     pages = uow.session.scalars(select(OutboxMessage).where(_pages_of(alert)))
-    return next((p for p in pages if p.dedupe_key == dedupe_key(key, p.recipient, p.channel)), None)
+    tier = [p for p in pages if p.dedupe_key == dedupe_key(key, p.recipient, p.channel)]
+    return (tier[0] if tier else None), {p.recipient for p in tier}
 
 
 def top_tier(kind: str) -> int:

@@ -174,3 +174,24 @@ def test_the_on_call_rota_changes_by_command_refused_for_others_and_audited(
         {"handle": "adm", "on_call": True},
         {"handle": "sup", "on_call": True},
     ]
+
+
+def test_one_made_supervisor_gets_the_standing_overdue_escalations_as_one_digest(
+    napp: App, mail: RouteBook
+) -> None:
+    # After an outage the supervisors' tier holds many overdue escalations: one made a
+    # supervisor then is told of them in one escalation digest, not a page each (as the sweep
+    # that opened them told the supervisors), and never twice.
+    overdue = [_overdue_escalation(napp, new_case(napp)) for _ in range(3)]
+    change_role(napp, "adm", "cw2", "supervisor")
+    change_role(napp, "adm", "cw2", "caseworker")
+    change_role(napp, "adm", "cw2", "supervisor")
+    for alert in overdue:
+        [page] = rows(napp, alert_id=alert.id, recipient="cw2")
+        assert page.status == OutboxStatus.BUNDLED
+    [digest] = rows(napp, recipient="cw2", kind=NotificationKind.ESCALATION_DIGEST)
+    assert digest.status == OutboxStatus.PENDING and digest.next_attempt_at <= napp.clock.now()
+    assert digest.context["count"] == 3
+    assert sorted(item["alert_id"] for item in digest.context["items"]) == sorted(
+        alert.id for alert in overdue
+    )
