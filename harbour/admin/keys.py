@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
-from sqlalchemy import ColumnElement, Table, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, func, or_, select, text, update
 
 from harbour.app import App, UnitOfWork, load_keyring
 from harbour.cases import duplicates
@@ -112,10 +112,44 @@ def rotate(app: App, progress: Progress = lambda done, total: None) -> tuple[int
             # A process that last asked the store before the record may seal under the old key
             # until it asks again: wait that out, then move what it wrote, if anything.
             time.sleep(max(0.0, recorded + app.settings.key_recheck_seconds - time.monotonic()))
+            _wait_for_older_transactions(app)
             left = stale_count(app)
             if not left:
                 return app.cipher.primary, done
             total = done + left
+
+
+OLDER_TRANSACTIONS_WAIT = 60.0  # seconds a rotation waits for transactions older than its end
+
+
+def _wait_for_older_transactions(app: App) -> None:
+    """Let every transaction begun before now end, so that the count after sees what they
+    wrote: one that sealed under the old key before its process moved on may not have
+    committed yet, and PostgreSQL's count would not see it (READ COMMITTED). SQLite's count
+    takes the write lock, after any writer, already.
+
+    Raises:
+        Conflict: code ``transaction_open``, when one is still open after a minute.
+    """
+    if app.engine.dialect.name != "postgresql":
+        return
+    older = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid <> pg_backend_pid() AND xact_start < :since"
+    )
+    deadline = time.monotonic() + OLDER_TRANSACTIONS_WAIT
+    with app.engine.connect() as connection:
+        since = connection.scalar(text("SELECT clock_timestamp()"))
+        while connection.scalar(older, {"since": since}):
+            connection.rollback()  # the activity view is read once per transaction
+            if time.monotonic() > deadline:
+                raise Conflict(
+                    "transaction_open",
+                    "a database transaction open since before the rotation's end has not "
+                    "ended: run `harbour keys rotate` again once it has (every value stays "
+                    "readable meanwhile)",
+                )
+            time.sleep(0.05)
 
 
 def _moves(app: App) -> Iterator[int]:

@@ -394,6 +394,29 @@ def test_values_sealed_under_the_old_key_during_a_rotation_are_moved_too(seeded:
     assert "During" in str(sealed_snapshot(after).values())
 
 
+def test_a_value_sealed_under_the_old_key_and_committed_late_is_moved_too(seeded: App) -> None:
+    """A writer's transaction that sealed under the old key before its process moved on, and
+    commits only after the rotation's passes: PostgreSQL's last count would not see it."""
+    if seeded.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's count takes the write lock, after any writer")
+    _fill(seeded, 2)
+    person, old_token = seeded.run(
+        lambda uow: uow.session.execute(select(Person.id, Person.name_sealed).limit(1)).one()
+    )
+    late = seeded.engine.connect()
+    late.execute(select(Person.id).limit(1))  # its transaction begins before the rotation ends
+    rotation = threading.Thread(target=rotate, args=(seeded,))
+    rotation.start()
+    try:
+        rotation.join(timeout=1.0)  # the rotation's passes are done; it waits for this one
+        late.execute(update(Person).where(Person.id == person).values(name_sealed=old_token))
+        late.commit()
+    finally:
+        late.close()
+        rotation.join()
+    assert stale_count(_fresh(seeded)) == 0
+
+
 def test_init_on_an_existing_store_never_makes_keys(tmp_path: Path) -> None:
     home = tmp_path / "store"
     app = App(Settings(home=home))
