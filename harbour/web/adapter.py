@@ -684,7 +684,8 @@ def set_on_call(app: App, handle: str, whom: str, on_call: bool) -> dict[str, An
 
     done = do_set(app, handle, whom, on_call)
     after_commit(app)
-    return {"handle": done.handle, "on_call": done.on_call, "nobody": done.nobody_on_call}
+    shown = {"handle": done.handle, "on_call": done.on_call, "changed": done.changed}
+    return shown | {"nobody": done.nobody_on_call}
 
 
 # Admin: agencies (``harbour agency list|add``), routes (``notify check|test``), keys

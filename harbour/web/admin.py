@@ -144,10 +144,14 @@ async def role(request: Request, who: SignedIn) -> Response:
 async def on_call(request: Request, who: SignedIn) -> Response:
     """``harbour staff on-call HANDLE [--off]``: back to the staff list, saying what changed."""
     form = await checked_form(request, who)
-    putting_on = forms.values(form).get("on_call") == "yes"
     whom = _whom(request)
-    done = await call(adapter.set_on_call, harbour(request), who.handle, whom, putting_on)
-    notice = f"{whom} is {'on' if done['on_call'] else 'off'} call."
+    wanted = forms.values(form).get("on_call")
+    if wanted not in ("yes", "no"):
+        refused = forms.Refusal(general=[(f"{whom}: on call", "must be yes or no")])
+        return await _page(request, who, None, refused)
+    done = await call(adapter.set_on_call, harbour(request), who.handle, whom, wanted == "yes")
+    state = f"{'on' if done['on_call'] else 'off'} call"
+    notice = f"{whom} is {state}." if done["changed"] else f"{whom} is already {state}."
     if done["nobody"]:
         notice += " Nobody in the agency is on call: imminent threats page the supervisors."
     return await _page(request, who, notice=notice)

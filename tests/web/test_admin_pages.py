@@ -125,13 +125,18 @@ def test_an_admin_keeps_the_on_call_rota_from_the_staff_page(
     for other in others:  # not an admin: refused, nothing changed
         answer = other.post("/staff/cw2/on-call", data={"csrf": csrf_of(other), "on_call": "yes"})
         assert answer.status_code == 403
+    for bad in ("anything", "", "yes\x00", "y" * 10_000):
+        refused = web.post("/staff/cw2/on-call", data={"csrf": csrf, "on_call": bad})
+        assert refused.status_code == 400 and "cw2: on call" in refused.text
     assert _unchanged(seeded, before) and _on_call(seeded) == rota
 
     on = web.post("/staff/cw2/on-call", data={"csrf": csrf, "on_call": "yes"})
     assert on.status_code == 200 and "cw2 is on call." in on.text
     off = web.post("/staff/sup/on-call", data={"csrf": csrf, "on_call": "no"})
     assert "sup is off call." in off.text and "Nobody in the agency" not in off.text
-    last = web.post("/staff/cw2/on-call", data={"csrf": csrf, "on_call": "anything"})
+    again = web.post("/staff/cw2/on-call", data={"csrf": csrf, "on_call": "yes"})
+    assert "cw2 is already on call." in again.text
+    last = web.post("/staff/cw2/on-call", data={"csrf": csrf, "on_call": "no"})
     assert "cw2 is off call. Nobody in the agency is on call" in last.text
     assert _on_call(seeded) == rota | {"sup": False} and _ok(seeded, "staff.on_call") == 3
 
