@@ -31,6 +31,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -351,12 +352,22 @@ def escalate_due(
             pass_digests.started(started)
             escalated, done_batches = escalated + done["escalated"], done_batches + 1
             if done["due"] < ESCALATION_BATCH or done_batches == batches:
-                return escalated
+                break
             if between is not None:
                 between()
-    finally:
-        if pass_digests.rows:
-            app.run(pass_digests.release)
+    except Exception:
+        # The pass's own error is the one told: a release failing too (the store out of reach)
+        # leaves the digests held, to go once HOLD is past.
+        with suppress(Exception):
+            _release(app, pass_digests)
+        raise
+    _release(app, pass_digests)
+    return escalated
+
+
+def _release(app: App, pass_digests: digests.Digests) -> None:
+    if pass_digests.rows:
+        app.run(pass_digests.release)
 
 
 def _overdue(now: datetime) -> Any:

@@ -36,7 +36,7 @@ LABELS: dict[str, str] = {
     K.IMMINENT_THREAT: "Urgent alert, please acknowledge",
     K.ALERT_ESCALATED: "Urgent alert not yet acknowledged",
     K.REMINDER_DIGEST: "Reminders",
-    K.ESCALATION_DIGEST: "Overdue assessments for supervisor review",
+    K.ESCALATION_DIGEST: "Overdue assessments to review",
     K.DEAD_LETTER: "A notification could not be delivered",
     K.ENROLMENT: "Set up your sign-in",
     K.TEST: "Test message",

@@ -283,3 +283,25 @@ def test_a_bundled_page_is_not_requeued_on_its_own(
     assert {r.status for r in rows(napp, kind="overdue_escalation")} == {OutboxStatus.BUNDLED}
     drain(napp, clock)
     assert len(smtp.to(f"sup@{MAIL_DOMAIN}")) == 1
+
+
+def test_a_climb_pass_that_fails_tells_its_own_error_not_the_release_s(
+    napp: App, clock: FixedClock, mail: RouteBook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store gone mid-pass: the release of the pass's digests fails too, and the error the
+    caller sees is the pass's (the digests stay held, to go once HOLD is past)."""
+    _overdue_cases(napp, clock, 2)
+    send_reminders(napp, clock.now())
+    drain(napp, clock)
+    clock.advance(TIMEOUT + timedelta(minutes=1))
+    monkeypatch.setattr(alerts, "ESCALATION_BATCH", 1)
+
+    def release_fails(self: object, uow: UnitOfWork) -> None:
+        raise RuntimeError("release")
+
+    def store_gone() -> None:
+        raise ConnectionError("the pass's own")
+
+    monkeypatch.setattr(alerts.digests.Digests, "release", release_fails)
+    with pytest.raises(ConnectionError, match="the pass's own"):
+        alerts.escalate_due(napp, clock.now(), between=store_gone)
