@@ -600,7 +600,8 @@ class Enrolment(Base):
     # The TOTP secret offered on the enrolment page, kept until the person confirms a code.
     pending_totp_sealed: Mapped[str | None] = sealed(STAFF_SECRET)
     # The link's token while a message to the person's route carries it (the outbox row names
-    # the enrolment, never the token: harbour.notify.links); gone once the link is used or retired.
+    # the enrolment, never the token: harbour.notify.links); gone once the link is used or
+    # replaced (one that ran out keeps it, sealed and no longer any use).
     token_sealed: Mapped[str | None] = sealed(STAFF_SECRET)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]

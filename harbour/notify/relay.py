@@ -42,7 +42,7 @@ from harbour.notify import links, recipients, visit_checks
 from harbour.notify.alerts import awaiting_escalation, escalate_due
 from harbour.notify.directory import routes_of
 from harbour.notify.messages import compose
-from harbour.notify.outbox import enqueue
+from harbour.notify.outbox import enqueue, settle
 from harbour.notify.routes import (
     Route,
     Routes,
@@ -324,7 +324,9 @@ def send(app: App, routes: Routes, row: Claimed, config: RelayConfig) -> Outcome
     if row.kind == NotificationKind.ENROLMENT:
         try:
             context = app.read(lambda uow: links.with_link(uow, row.context))
-        except NotFound:  # the link was used, replaced or ran out meanwhile
+        except NotFound:  # the link was used, replaced or ran out meanwhile: nothing to send
+            gone = OutboxMessage.id == row.id  # settled, not retried to a dead letter
+            app.run(lambda uow: settle(uow, gone, "link_gone"))
             return Outcome(row, "link_gone")
     try:
         message = compose(app.settings, row.kind, context, row.channel)

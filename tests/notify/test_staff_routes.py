@@ -4,6 +4,7 @@ settings; the routes file keeps shared routes and overrides; ``notify check`` re
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,24 @@ def test_a_link_replaced_before_it_was_sent_is_not_sent(
     assert found is not None and client(seeded).get(found.group(0)).status_code == 200
     sent = sorted((r.status, r.last_error) for r in rows(seeded) if r.kind == "enrolment")
     assert sent == [(OutboxStatus.CANCELLED, "link_replaced"), (OutboxStatus.SENT, None)]
+
+
+def test_a_link_that_ran_out_before_it_was_sent_is_settled_not_dead_lettered(
+    seeded: App, clock: FixedClock, smtp: SmtpServer, receiver: Receiver
+) -> None:
+    """The relay down a day: the link ran out while its message waited. Nothing to send, and
+    nothing wrong with the routes: no retries, no dead letter, no notice to the admins."""
+    from harbour.auth.enrolment import reset
+
+    _delivery(seeded, smtp, receiver)
+    set_contact(seeded, "adm", "cw1", {"email": f"c1@{MAIL_DOMAIN}"}, [])
+    reset(seeded, "adm", "cw1")
+    clock.advance(timedelta(hours=25))
+    drain(seeded, clock)
+    assert smtp.to(f"c1@{MAIL_DOMAIN}") == []
+    enrolments = [(r.status, r.last_error) for r in rows(seeded) if r.kind == "enrolment"]
+    assert enrolments == [(OutboxStatus.CANCELLED, "link_gone")]
+    assert [r for r in rows(seeded) if r.kind == "dead_letter"] == []
 
 
 def test_a_chat_address_reaches_the_chat_service(
