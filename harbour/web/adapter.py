@@ -855,10 +855,12 @@ def episode_of(app: App, handle: str, ref: str) -> dict[str, Any] | None:
         return None
     owner = view.owner or "the supervisors"
     steps = [(s.step, STEP_NAMES[MissingStepKind(s.step)]) for s in view.steps if not s.done_at]
+    unpaged = alerts.urgent_unreached(app, handle, view.alerts)  # as `harbour missing` says
     return {
         "choices": steps,
         "since": view.local(view.last_seen_at),
         "alerts": [a[:12] for a in view.alerts],
+        "unpaged": [a[:12] for a in unpaged],
         "steps": [
             {
                 "step": s.step,

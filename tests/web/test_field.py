@@ -355,6 +355,22 @@ def test_the_missing_page_is_for_those_who_work_the_case(seeded: App, clock: Fix
     assert {a.actor_handle for a in denied} >= {"cw2", "coord"}
 
 
+def test_the_missing_page_says_when_the_deadline_passed_alert_reached_nobody(
+    seeded: App, clock: FixedClock
+) -> None:
+    """Last seen 30 hours ago, no routes: the urgent alert paged nobody, and the page says so
+    as `harbour missing` does; three hours ago (no alert yet on the urgent lane), it does not."""
+    web, _ = signed_in(seeded, clock, "cw1")
+    for hours, loud in ((3, False), (30, True)):
+        case = short_form(new_case(seeded).reference)
+        csrf = csrf_of(web, f"/cases/{case}/missing")
+        since = (START - timedelta(hours=hours)).isoformat()
+        done = web.post(f"/cases/{case}/missing/record", data={"csrf": csrf, "since": since})
+        assert done.status_code == 303
+        page = web.get(f"/cases/{case}/missing").text
+        assert ("Nobody was paged" in page) is loud, hours
+
+
 def test_a_moment_beyond_the_calendar_is_refused_beside_its_field(
     seeded: App, clock: FixedClock
 ) -> None:
