@@ -121,3 +121,16 @@ def test_defaults_and_secrets_hidden(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     key = keyring.to_json().split('"')[-2]
     for shown in (repr(with_secret), str(with_secret.model_dump())):
         assert SECRET not in shown and key not in shown
+
+
+def test_a_sweep_of_no_store_says_so_once(tmp_path: Path) -> None:
+    """Not six phases each failing alike (a warning each) before the error: the store's
+    absence, once. A process of its own: the warnings are its logging's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HARBOUR_")}
+    env["HARBOUR_HOME"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "harbour", "sweep"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: store_not_initialised: "), done.stderr
+    assert "harbour init" in done.stderr and "phase" not in done.stderr

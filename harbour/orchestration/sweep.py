@@ -26,7 +26,7 @@ from harbour.app import App, UnitOfWork
 from harbour.cases import schedule
 from harbour.db.models import Case
 from harbour.db.writer_gap import WriterGap, without_collections
-from harbour.errors import HarbourError
+from harbour.errors import ConfigError, HarbourError
 from harbour.orchestration import pipeline
 
 log = logging.getLogger("harbour.orchestration.sweep")
@@ -111,7 +111,8 @@ def idle_phases(app: App, now: datetime) -> list[str]:
     write lock; under Prefect run no task). What comes due after this read waits for the next
     sweep, as it would had it come due just after this one. (The events phase asks for itself,
     at the end: the phases before it record events.) If the read fails, none is idle: each
-    phase runs and reports its own failure."""
+    phase runs and reports its own failure, unless there is no store at all (raised, rather than
+    six phases failing alike)."""
     from harbour.notify import alerts, missing_alerts, order_reminders, reminders, visit_checks
 
     def ask(uow: UnitOfWork) -> list[str]:
@@ -136,6 +137,8 @@ def idle_phases(app: App, now: datetime) -> list[str]:
     try:
         return app.read(ask)
     except Exception as exc:  # the phases find out for themselves
+        if isinstance(exc, ConfigError) and exc.code == "store_not_initialised":
+            raise  # no store there: no phase could do anything
         log.warning("sweep probe failed: %s", error_code(exc))
         return []
 
