@@ -296,22 +296,15 @@ def escalate_unacknowledged(
     (SQLite), so no alert climbs twice. The overdue escalations that climb go to each person as
     one escalation digest, due at once.
     """
-    pass_digests = digests.Digests(kind=NotificationKind.ESCALATION_DIGEST)
-    done, started = _escalate_batch(uow, now, limit, urgent_only, pass_digests)
-    pass_digests.started(started)  # made and released in this one transaction
-    pass_digests.release(uow)
+    done, bundle = _escalate_batch(uow, now, limit, urgent_only)
+    _digest_now(uow, bundle)
     return done
 
 
 def _escalate_batch(
-    uow: UnitOfWork,
-    now: datetime,
-    limit: int | None,
-    urgent_only: bool,
-    pass_digests: digests.Digests,
-) -> tuple[dict[str, int], dict[str, list[str]]]:
-    """``escalate_unacknowledged``'s work, its overdue escalations' items added to
-    ``pass_digests`` (held until the pass releases them); also the digest rows it started."""
+    uow: UnitOfWork, now: datetime, limit: int | None, urgent_only: bool
+) -> tuple[dict[str, int], Bundle]:
+    """``escalate_unacknowledged``'s work; also its overdue escalations' digest items."""
     due: list[Alert] = []
     # Two queries, each in the escalation index's order: sorting by urgency first made every
     # batch read and sort the whole overdue set.
@@ -323,7 +316,7 @@ def _escalate_batch(
         due += uow.session.scalars(query.with_for_update(skip_locked=True)).all()
     bundle: Bundle = {}
     escalated = _climb_all(uow, due, now, bundle)
-    return {"escalated": escalated, "due": len(due)}, pass_digests.add(bundle, uow)
+    return {"escalated": escalated, "due": len(due)}, bundle
 
 
 def escalate_due(
@@ -344,11 +337,15 @@ def escalate_due(
     dies half-way leaves it held ``digests.HOLD``, then it goes with what was committed."""
     escalated, done_batches = 0, 0
     pass_digests = digests.Digests(kind=NotificationKind.ESCALATION_DIGEST)
+
+    def batch(uow: UnitOfWork) -> tuple[dict[str, int], dict[str, list[str]]]:
+        """A batch's climb, its digest items added to the pass's (held until it releases them)."""
+        done, bundle = _escalate_batch(uow, now, ESCALATION_BATCH, urgent_only)
+        return done, pass_digests.add(bundle, uow)
+
     try:
         while True:
-            done, started = app.run(
-                lambda uow: _escalate_batch(uow, now, ESCALATION_BATCH, urgent_only, pass_digests)
-            )
+            done, started = app.run(batch)
             pass_digests.started(started)
             escalated, done_batches = escalated + done["escalated"], done_batches + 1
             if done["due"] < ESCALATION_BATCH or done_batches == batches:
@@ -376,10 +373,10 @@ def _overdue(now: datetime) -> Any:
 
 def climb_now_where_nobody_is_left(uow: UnitOfWork, handle: str) -> int:
     """Make the standing alerts that paged ``handle`` (deactivated, or given a role their tier
-    does not count, in this transaction) due to climb now where their tier has nobody left: nobody there can take them, and waiting
-    ``alert_ack_timeout`` kept someone who may be in danger waiting. The relay's next pass (right
-    after the command, and every minute) climbs them. Each is held as the relay holds those it
-    climbs, so none climbs twice. How many."""
+    does not count, in this transaction) due to climb now where their tier has nobody left:
+    nobody there can take them, and waiting ``alert_ack_timeout`` kept someone who may be in
+    danger waiting. The relay's next pass (right after the command, and every minute) climbs
+    them. Each is held as the relay holds those it climbs, so none climbs twice. How many."""
     paged = select(OutboxMessage.alert_id).where(
         OutboxMessage.recipient == handle, OutboxMessage.alert_id.is_not(None)
     )
@@ -502,16 +499,31 @@ def _page(
         agency_id=alert.agency_id,
     )
     if bundle is not None and alert.kind == AlertKind.OVERDUE_ESCALATION:
-        for row in rows:
-            row["status"] = OutboxStatus.BUNDLED.value
-        item = _digest_item(alert, case, notification, context)
-        for person in recipients.unique(people):
-            bundle.setdefault(person, []).append(item)
+        _bundle(rows, bundle, _digest_item(alert, case, notification, context), people)
     if pages is None:
         insert_new(uow, rows)
     else:
         pages += rows
     return True
+
+
+def _bundle(
+    rows: list[dict[str, Any]], bundle: Bundle, item: dict[str, Any], people: list[str]
+) -> None:
+    """Write an overdue escalation's page ``rows`` bundled (the record, never sent themselves)
+    and add its ``item`` to the escalation digest of each of ``people``."""
+    for row in rows:
+        row["status"] = OutboxStatus.BUNDLED.value
+    for person in recipients.unique(people):
+        bundle.setdefault(person, []).append(item)
+
+
+def _digest_now(uow: UnitOfWork, bundle: Bundle) -> None:
+    """The escalation digests of ``bundle``, made and released in the caller's transaction."""
+    if bundle:
+        made = digests.Digests(kind=NotificationKind.ESCALATION_DIGEST)
+        made.started(made.add(bundle, uow))
+        made.release(uow)
 
 
 def _digest_item(
@@ -590,18 +602,12 @@ def _page_newly_counted(
             agency_id=alert.agency_id,
         )
         if digested and alert.kind == AlertKind.OVERDUE_ESCALATION:
-            for row in rows:
-                row["status"] = OutboxStatus.BUNDLED.value
             item = _digest_item(alert, case, NotificationKind(page.kind), page.context)
-            for person in recipients.unique([p for p in joining if p not in told]):
-                bundle.setdefault(person, []).append(item)
+            _bundle(rows, bundle, item, [p for p in joining if p not in told])
         pages += rows
         paged += 1
     insert_new(uow, pages)
-    if bundle:
-        digest = digests.Digests(kind=NotificationKind.ESCALATION_DIGEST)
-        digest.started(digest.add(bundle, uow))
-        digest.release(uow)
+    _digest_now(uow, bundle)
     return paged
 
 
