@@ -407,15 +407,20 @@ def change_role(app: App, actor_handle: str | None, handle: str, role: str) -> R
         staff.role = data.role
         if previous == Role.CASEWORKER:  # the only role that covers (supervisors need not)
             end_covers_of(uow, actor, staff)
-        directory.forget(uow)
-        # Left out of a tier (the only supervisor made a caseworker), an alert waiting there
-        # climbs at once, as on a deactivation; counted in one, they are paged.
-        climb_now_where_nobody_is_left(uow, staff.handle)
-        page_newly_counted(uow, staff.agency_id, staff.handle)
+        _counted_anew(uow, staff)
         audit(uow, actor, "staff.role", handle=staff.handle, role=data.role, previous=previous)
         return RoleChanged(staff.handle, data.role, previous)
 
     return app.run(work)
+
+
+def _counted_anew(uow: UnitOfWork, staff: Staff) -> None:
+    """After a change of who ``staff`` is to the alert ladders (a role, on call): their routes
+    are worked out anew; left out of a tier (the only supervisor made a caseworker), an alert
+    waiting there climbs at once, as on a deactivation; counted in one, they are paged."""
+    directory.forget(uow)
+    climb_now_where_nobody_is_left(uow, staff.handle)
+    page_newly_counted(uow, staff.agency_id, staff.handle)
 
 
 @dataclass(frozen=True)
@@ -438,9 +443,7 @@ def set_on_call(app: App, actor_handle: str | None, handle: str, on_call: bool) 
         changed = staff.on_call != on_call
         if changed:
             staff.on_call = on_call
-            directory.forget(uow)
-            climb_now_where_nobody_is_left(uow, staff.handle)
-            page_newly_counted(uow, staff.agency_id, staff.handle)
+            _counted_anew(uow, staff)
             audit(uow, actor, "staff.on_call", handle=staff.handle, on_call=on_call)
         nobody = not recipients.on_call(uow, staff.agency_id)
         return OnCallSet(staff.handle, on_call, changed, nobody)
