@@ -68,6 +68,8 @@ class Digests:
         new = [recipient for recipient in items if recipient not in extended]
         late = overdue_step_items(uow, new if self.kind == NotificationKind.REMINDER_DIGEST else [])
         started = _start(uow, self, {r: items[r] + late[r] for r in new})
+        if self.kind == NotificationKind.ESCALATION_DIGEST:
+            _carry(uow, {**{r: held[r] for r in extended}, **started}, items)
         renewed = {row for recipient in extended for row in held[recipient]}
         renewed.update(row for ids in started.values() for row in ids)
         self._hold(uow, [row for ids in self.rows.values() for row in ids if row not in renewed])
@@ -232,6 +234,41 @@ _COUNTS = {
 }
 
 
+# Alerts one statement names, at most (SQLite binds 32,766 parameters to one, PostgreSQL 65,535).
+_CARRY_CHUNK = 10_000
+
+
+def _carry(uow: UnitOfWork, rows: dict[str, list[str]], items: Items) -> None:
+    """Record on each recipient's bundled pages of the alerts in ``items`` the escalation digest
+    row of ``rows`` that carries them (the one on the page's channel), for the digest's delivery
+    to be theirs (``relay._mirror_on_bundled``): those only counted past ``MAX_ITEMS`` as well,
+    which reach the recipient in its count. A page already carried by an earlier digest (of an
+    earlier tier's climb) keeps it."""
+    channels = dict(
+        uow.session.execute(
+            select(OutboxMessage.id, OutboxMessage.channel).where(
+                OutboxMessage.id.in_([row for ids in rows.values() for row in ids])
+            )
+        ).all()
+    )
+    for recipient, ids in rows.items():
+        alerts = sorted({item["alert_id"] for item in items[recipient] if "alert_id" in item})
+        for row in ids:
+            for start in range(0, len(alerts), _CARRY_CHUNK):
+                uow.session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.recipient == recipient,  # ix_outbox_recipient_alert
+                        OutboxMessage.alert_id.in_(alerts[start : start + _CARRY_CHUNK]),
+                        OutboxMessage.channel == channels[row],
+                        OutboxMessage.status == _BUNDLED,
+                        OutboxMessage.carrier_id.is_(None),
+                    )
+                    .values(carrier_id=row)
+                    .execution_options(synchronize_session=False)
+                )
+
+
 def _added(shown: Shown, items: list[dict[str, Any]]) -> Shown:
     """``shown`` with as many of the new ``items`` as fit, checked now; the count takes them all."""
     kept = clean_context({"items": items[: max(0, MAX_ITEMS - len(shown.items))]})["items"]
@@ -271,12 +308,14 @@ def withdraw_case(uow: UnitOfWork, reference: str) -> int:
     its retry goes without the case.
     """
     path = f"/cases/{reference}"
-    return _withdraw(
-        uow,
-        NotificationKind.REMINDER_DIGEST,
-        reference,
-        lambda item: item.get("path") == path,
-        REASSIGNED,
+    return len(
+        _withdraw(
+            uow,
+            NotificationKind.REMINDER_DIGEST,
+            reference,
+            lambda item: item.get("path") == path,
+            REASSIGNED,
+        )
     )
 
 
@@ -288,19 +327,33 @@ def withdraw_alert(uow: UnitOfWork, alert_id: str) -> int:
     in the caller's transaction, as ``withdraw_case`` takes a case out of reminder digests: one
     left with nothing is cancelled (``ACKNOWLEDGED``), one that reached a route already is
     sent. An alert only counted in a full digest (past ``MAX_ITEMS``) stays in its count.
+    The alert's bundled pages are no longer carried by the digests that stopped naming it before
+    reaching anyone (``_carry``): what those digests meet is not the alert's.
     Returns how many digests it changed."""
-    return _withdraw(
+    changed = _withdraw(
         uow,
         NotificationKind.ESCALATION_DIGEST,
         alert_id,
         lambda item: item.get("alert_id") == alert_id,
         ACKNOWLEDGED,
     )
+    if changed:
+        M = OutboxMessage
+        unreached = select(M.id).where(M.id.in_(changed), M.sent_at.is_(None))
+        uow.session.execute(
+            update(M)
+            .where(M.carrier_id.in_(unreached), M.alert_id == alert_id, M.status == _BUNDLED)
+            .values(carrier_id=None)
+            .execution_options(synchronize_session=False)
+        )
+    return len(changed)
 
 
-def _withdraw(uow: UnitOfWork, kind: NotificationKind, needle: str, named: Any, reason: str) -> int:
+def _withdraw(
+    uow: UnitOfWork, kind: NotificationKind, needle: str, named: Any, reason: str
+) -> list[str]:
     """Take the items ``named`` picks out of the pending digests of ``kind`` whose text holds
-    ``needle`` (see ``withdraw_case``); how many digests changed."""
+    ``needle`` (see ``withdraw_case``); the digests changed."""
     taken: list[str] = []  # from the relay: sent if they reached a route, else cancelled
     shortened: list[dict[str, Any]] = []
     for row_id, context, sent_at in _unsent_naming(uow, kind, needle):
@@ -317,7 +370,7 @@ def _withdraw(uow: UnitOfWork, kind: NotificationKind, needle: str, named: Any, 
         outbox.settle(uow, OutboxMessage.id.in_(taken), reason)
     if shortened:
         uow.session.connection().execute(_SHORTENED, shortened)
-    return len(taken) + len(shortened)
+    return taken + [change["row"] for change in shortened]
 
 
 def _unsent_naming(uow: UnitOfWork, kind: NotificationKind, needle: str) -> list[Any]:
@@ -338,6 +391,7 @@ def _unsent_naming(uow: UnitOfWork, kind: NotificationKind, needle: str) -> list
     )
 
 
+_BUNDLED = OutboxStatus.BUNDLED
 _TABLE = cast(Table, OutboxMessage.__table__)
 # A digest that keeps other items: the case's taken out, on a row still pending.
 _SHORTENED = (

@@ -521,32 +521,21 @@ _BUNDLED = OutboxStatus.BUNDLED.value
 
 
 def _mirror_on_bundled(uow: UnitOfWork, verdicts: list[tuple[Outcome, str]], now: Any) -> None:
-    """Record an escalation digest's outcome on the bundled pages it carries (of the alerts it
-    lists, to its recipient on its channel), which stay ``bundled``: those pages are what
-    ``alerts.unreached``, ``alerts.reached_anyone`` and ``harbour notify check`` read, and they
-    are never sent themselves. Attempts, the last error, and ``sent_at`` once it reached a
-    route; in the transaction that records the digest's own. An alert only counted in a full
-    digest (past ``MAX_ITEMS``: no id in it) is not recorded on: its pages stay untried, so it
-    is never listed as reached, nor as unreached (the fifty listed with it are)."""
-    params = []
-    for outcome, verdict in verdicts:
-        row = outcome.row
-        if row.kind != NotificationKind.ESCALATION_DIGEST or verdict == "gone":
-            continue
-        reached = verdict == "sent" or outcome.reached
-        for item in row.context.get("items", []):
-            if item.get("alert_id") and item.get("kind"):
-                params.append(
-                    {
-                        "alert": item["alert_id"],
-                        "page_kind": item["kind"],
-                        "to": row.recipient,
-                        "on": row.channel,
-                        "tries": row.attempts,
-                        "error": outcome.error,
-                        "reached_at": now if reached else None,
-                    }
-                )
+    """Record an escalation digest's outcome on the bundled pages it carries (``carrier_id``:
+    each alert it lists or counts, to its recipient on its channel), which stay ``bundled``:
+    those pages are what ``alerts.unreached``, ``alerts.reached_anyone`` and ``harbour notify
+    check`` read, and they are never sent themselves. Attempts, the last error, and ``sent_at``
+    once it reached a route; in the transaction that records the digest's own."""
+    params = [
+        {
+            "digest": outcome.row.id,
+            "tries": outcome.row.attempts,
+            "error": outcome.error,
+            "reached_at": now if verdict == "sent" or outcome.reached else None,
+        }
+        for outcome, verdict in verdicts
+        if outcome.row.kind == NotificationKind.ESCALATION_DIGEST and verdict != "gone"
+    ]
     if params:
         uow.session.connection().execute(_MIRRORED, params)
 
@@ -556,13 +545,7 @@ def _mirrored() -> Any:
     c = table.c
     return (
         update(table)
-        .where(
-            c.recipient == bindparam("to"),  # ix_outbox_recipient_alert
-            c.alert_id == bindparam("alert"),
-            c.channel == bindparam("on"),
-            c.kind == bindparam("page_kind"),
-            c.status == _BUNDLED,
-        )
+        .where(c.carrier_id == bindparam("digest"), c.status == _BUNDLED)  # ix_outbox_carrier
         .values(
             attempts=bindparam("tries"),
             last_error=bindparam("error"),

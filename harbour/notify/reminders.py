@@ -545,8 +545,8 @@ def _record_marks(uow: UnitOfWork, marks: str, fired_at: datetime) -> set[tuple[
         {"marks": marks, "fired_at": fired_at, "open": AssessmentStatus.OPEN.value},
     )
     # Plain tuples, not Rows: the caller tests thousands of keys against them, and comparing a
-    # tuple with a Row is slow.
-    return {(assessment_id, threshold) for assessment_id, threshold in found}
+    # tuple with a Row is slow. Fetched at once: iterating fetched them one call each.
+    return {(assessment_id, threshold) for assessment_id, threshold in found.tuples().all()}
 
 
 def forget_marks(uow: UnitOfWork, *where: Any) -> None:

@@ -251,11 +251,12 @@ def test_an_alert_whose_digest_keeps_failing_is_listed_as_reaching_nobody(
     assert _unreached(napp) == opened  # the climb to the admin, who has no route, reached nobody
 
 
-def test_an_alert_only_counted_in_a_full_digest_is_neither_reached_nor_unreached(
+def test_an_alert_only_counted_in_a_full_digest_shares_its_delivery(
     napp: App, clock: FixedClock, mail: RouteBook, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A digest names its first ``MAX_ITEMS`` alerts; one past them, only counted, keeps its
-    pages untried: not said to have reached anyone, nor listed as every send failed."""
+    """A digest names its first ``MAX_ITEMS`` alerts and counts the rest ("and 1 more"): the
+    one only counted reached its recipient with it, as those named did (its pages were left
+    untried, said to have reached nobody, nor to have failed)."""
     from harbour.notify import digests
 
     monkeypatch.setattr(digests, "MAX_ITEMS", 1)
@@ -263,12 +264,68 @@ def test_an_alert_only_counted_in_a_full_digest_is_neither_reached_nor_unreached
     send_reminders(napp, clock.now())
     drain(napp, clock)
     [digest] = rows(napp, kind="escalation_digest", channel="email")
+    assert (digest.context["count"], digest.context["more"]) == (2, 1)
     [named] = [item["alert_id"] for item in digest.context["items"]]
     [counted] = [a.id for a in _alerts(napp) if a.id != named]
     assert alerts.reached_anyone(napp, "sup", named)
-    assert not alerts.reached_anyone(napp, "sup", counted)
-    assert {r.attempts for r in rows(napp, alert_id=counted)} == {0}
+    assert alerts.reached_anyone(napp, "sup", counted)
+    assert {r.attempts for r in rows(napp, alert_id=counted)} == {1}
     assert _unreached(napp) == set()
+
+
+def test_an_alert_only_counted_in_a_full_digest_that_keeps_failing_reaches_nobody(
+    napp: App, clock: FixedClock, routes: RouteBook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listed with those named as every send failed (it was listed as neither)."""
+    from harbour.notify import digests
+
+    monkeypatch.setattr(digests, "MAX_ITEMS", 1)
+    routes.email("sup", port=1)  # the supervisor's only route: nothing listens there
+    _overdue_cases(napp, clock, 3)
+    send_reminders(napp, clock.now())
+    deliver(napp, config=FAST)
+    [digest] = rows(napp, kind="escalation_digest")
+    assert (digest.context["count"], digest.attempts) == (3, 1) and digest.last_error
+    assert _unreached(napp) == {a.id for a in _alerts(napp)}
+    pages = rows(napp, kind="overdue_escalation")
+    assert {(r.attempts, r.last_error, r.sent_at) for r in pages} == {(1, digest.last_error, None)}
+
+
+def test_an_alert_taken_out_of_its_digest_does_not_take_the_digest_s_delivery(
+    napp: App, clock: FixedClock, mail: RouteBook
+) -> None:
+    """Acknowledged before the send, its digest no longer names it: what the digest meets is
+    not said of the alert's pages (the others' pages carry it)."""
+    _overdue_cases(napp, clock, 2)
+    send_reminders(napp, clock.now())
+    first, second = _alerts(napp)
+    alerts.acknowledge(napp, "sup", first.id)
+    drain(napp, clock)
+    assert {(r.attempts, r.sent_at, r.carrier_id) for r in rows(napp, alert_id=first.id)} == {
+        (0, None, None)
+    }
+    assert {r.attempts for r in rows(napp, alert_id=second.id, kind="overdue_escalation")} == {1}
+    assert alerts.reached_anyone(napp, "sup", second.id)
+
+
+def test_a_climb_s_digest_carries_the_new_tier_s_pages_not_the_first_s(
+    napp: App, clock: FixedClock, mail: RouteBook
+) -> None:
+    """Each bundled page is carried by the digest written with it: the first tier's by the
+    sweep's, the next tier's by the climb's."""
+    _overdue_cases(napp, clock, 1)
+    send_reminders(napp, clock.now())
+    drain(napp, clock)
+    clock.advance(TIMEOUT + timedelta(minutes=1))
+    alerts.escalate_due(napp, clock.now())
+    digests = {r.id: r for r in rows(napp, kind="escalation_digest")}
+    pages = rows(napp, kind="overdue_escalation") + rows(napp, kind="alert_escalated")
+    tiers = {page.dedupe_key.split("|")[0] for page in pages}
+    assert len(tiers) == 2, tiers  # the sweep's tier and the climb's
+    for page in pages:
+        digest = digests[page.carrier_id]
+        assert (digest.recipient, digest.channel) == (page.recipient, page.channel)
+        assert digest.created_at == page.created_at  # written with it
 
 
 def test_a_bundled_page_is_not_requeued_on_its_own(

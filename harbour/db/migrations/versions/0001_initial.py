@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-12-06 03:00:02.561933
+Create Date: 2026-12-06 05:03:57.665963
 """
 
 from __future__ import annotations
@@ -342,6 +342,7 @@ def upgrade() -> None:
         sa.Column("case_id", sa.String(length=32), nullable=True),
         sa.Column("alert_id", sa.String(length=32), nullable=True),
         sa.Column("context", sa.JSON(), nullable=False),
+        sa.Column("carrier_id", sa.String(length=32), nullable=True),
         sa.Column("delivered", sa.JSON(), nullable=False),
         sa.Column("created_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("sent_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
@@ -351,6 +352,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_outbox_agency_id"), ["agency_id"], unique=False)
+        batch_op.create_index("ix_outbox_carrier", ["carrier_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_case_id"), ["case_id"], unique=False)
         batch_op.create_index(
             "ix_outbox_delivery",
@@ -714,6 +716,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_outbox_due")
         batch_op.drop_index("ix_outbox_delivery")
         batch_op.drop_index(batch_op.f("ix_outbox_case_id"))
+        batch_op.drop_index("ix_outbox_carrier")
         batch_op.drop_index(batch_op.f("ix_outbox_agency_id"))
 
     op.drop_table("outbox")
