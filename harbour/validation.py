@@ -21,28 +21,37 @@ MAX_DOCUMENT_BYTES = 1_000_000
 _FIELD = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-def parse(model: type[M], data: object, prefix: str = "", *, today: date | None = None) -> M:
+def parse(
+    model: type[M],
+    data: object,
+    prefix: str = "",
+    *,
+    today: date | None = None,
+    whose: str = "",
+) -> M:
     """Validate ``data``; ``today`` (the App clock's date) is what past dates are checked
     against. ``prefix`` names where the data came from in error messages: ``"--"`` when its
     fields are command-line options (``due_on`` reads ``--due-on``), otherwise an option or a
-    file the fields sit under (``--idempotency-key.key``)."""
+    file the fields sit under (``--idempotency-key.key``). ``whose`` says what the fields
+    describe when only some kinds of it require them: ``"a family member"`` makes a missing
+    ``--relationship`` read "is required for a family member"."""
     try:
         return model.model_validate(data, context={"today": today} if today else None)
     except ValidationError as exc:
-        raise InvalidInput(problems(exc, prefix)) from None
+        raise InvalidInput(problems(exc, prefix, whose)) from None
 
 
-def problems(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
+def problems(exc: ValidationError, prefix: str = "", whose: str = "") -> list[tuple[str, str]]:
     found = []
     for err in exc.errors(include_input=False, include_url=False, include_context=False):
         parts = [_named(part) for part in err["loc"]]
         if err["type"] == "extra_forbidden" and parts:
             parts[-1] = "(unknown field)"  # its name was typed: not echoed
         if prefix == "--" and parts:
-            found.append((".".join([option_name(parts[0]), *parts[1:]]), _reason(err)))
+            found.append((".".join([option_name(parts[0]), *parts[1:]]), _reason(err, whose)))
             continue
         path = ".".join(parts) or "(document)"
-        found.append((f"{prefix}.{path}" if prefix else path, _reason(err)))
+        found.append((f"{prefix}.{path}" if prefix else path, _reason(err, whose)))
     return found
 
 
@@ -58,10 +67,23 @@ def _named(part: str | int) -> str:
     return text if _FIELD.fullmatch(text) else "(key)"
 
 
-def _reason(err: Any) -> str:
+# pydantic's wording where it reads as if no field were named ("Field required" beside
+# ``--relationship``) or names one of Harbour's classes ("a valid dictionary or instance of
+# FamilyIn"): said of the field the message is beside.
+_REWORDED = {
+    "missing": "is required",
+    "model_type": "must be a mapping of fields (name: value)",
+    "model_attributes_type": "must be a mapping of fields (name: value)",
+    "dict_type": "must be a mapping of fields (name: value)",
+}
+
+
+def _reason(err: Any, whose: str = "") -> str:
     # pydantic's own messages never quote the input for these types; custom ones are ours.
-    message = str(err["msg"])
-    return message.removeprefix("Value error, ")
+    reworded = _REWORDED.get(err["type"])
+    if reworded is None:
+        return str(err["msg"]).removeprefix("Value error, ")
+    return f"{reworded} for {whose}" if whose and err["type"] == "missing" else reworded
 
 
 def read_text(path: Path, code: str | None = None) -> str:

@@ -30,6 +30,25 @@ def test_a_date_of_birth_given_as_a_number_is_refused(seeded: App, tmp_path: Pat
     ]
 
 
+def test_a_referral_missing_a_field_or_mistyping_a_mapping_is_told_it_plainly(
+    seeded: App, tmp_path: Path
+) -> None:
+    # pydantic said "Field required" and "a valid dictionary or instance of FamilyIn".
+    data = referral("Bm")
+    del data["family"][0]["relationship"]
+    data["youth"] = "Bm youth"
+    data["threats"] = ["Bm threat"]
+    result = refer(seeded, tmp_path, data)
+    assert result.exit_code == 2, result
+    mapping = "must be a mapping of fields (name: value)"
+    assert sorted(_problems(result.stderr)) == [
+        ("family.0.relationship", "is required"),
+        ("threats.0", mapping),
+        ("youth", mapping),
+    ]
+    assert "Bm youth" not in result.stderr and "Bm threat" not in result.stderr
+
+
 @pytest.mark.parametrize("written", ["1238544000", "2009-04-01T00:00:00"])
 def test_a_date_of_birth_written_as_seconds_or_a_time_is_refused(
     seeded: App, tmp_path: Path, written: str
