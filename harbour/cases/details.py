@@ -141,11 +141,14 @@ def add_person(app: App, actor_handle: str | None, ref: str, fields: dict[str, A
     kind = given.pop("kind", None)
     if kind not in ("family_member", "caretaker", "trusted_contact"):
         raise InvalidInput([("--kind", "must be family_member, caretaker or trusted_contact")])
+    whose = "a " + kind.replace("_", " ")  # what lacks a field it requires: "a caretaker"
     if kind == "trusted_contact":
-        contact = parse(ContactIn, given, prefix="--")
+        contact = parse(ContactIn, given, prefix="--", whose=whose)
         values = contact.model_dump()
     else:
-        member = parse(FamilyIn, {**given, "caretaker": kind == "caretaker"}, prefix="--")
+        member = parse(
+            FamilyIn, {**given, "caretaker": kind == "caretaker"}, prefix="--", whose=whose
+        )
         values = member.model_dump(exclude={"caretaker"})
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> Change:

@@ -32,7 +32,16 @@ Clear = Annotated[
     typer.Option("--clear", help="Empty an optional field (repeatable), e.g. --clear phone."),
 ]
 PersonKindOption = Annotated[
-    str, typer.Option("--kind", help="family_member | caretaker | trusted_contact")
+    str,
+    typer.Option(
+        "--kind",
+        help="family_member | caretaker | trusted_contact (a family member or a caretaker "
+        "needs --relationship too).",
+    ),
+]
+# Required by the kind, not by the command: click cannot say so, the help and the refusal do.
+KinRelationship = Annotated[
+    str | None, sensitive_option("Required for a family member or a caretaker.")
 ]
 _THREAT_KINDS = "trafficker | network | complicit_family_friend"
 ThreatKindOption = Annotated[str, typer.Option("--kind", help=_THREAT_KINDS)]
@@ -72,7 +81,7 @@ def person_add(
     ref: str,
     kind: PersonKindOption,
     name: Annotated[str, sensitive_option()],
-    relationship: Text = None,
+    relationship: KinRelationship = None,
     phone: Text = None,
     address: Text = None,
     non_offending: NonOffending = None,
@@ -80,7 +89,8 @@ def person_add(
     actor: As = None,
     as_json: Json = False,
 ) -> None:
-    """Add a family member, caretaker or trusted contact (caseworker of the case, supervisor)."""
+    """Add a family member, caretaker or trusted contact (caseworker of the case, supervisor).
+    A family member or a caretaker needs --relationship; for a trusted contact it is optional."""
     fields = _fields(locals())
     from harbour.cases.details import add_person
 

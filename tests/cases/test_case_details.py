@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -231,6 +232,37 @@ def test_bad_input_changes_nothing_and_names_the_field(
             assert value not in result.stderr  # the field and why, never the value
     assert row_counts(seeded) == counts and sealed_snapshot(seeded) == sealed
     assert _version(seeded, ref) == version
+
+
+@pytest.mark.parametrize(
+    ("kind", "whose"), [("family_member", "a family member"), ("caretaker", "a caretaker")]
+)
+def test_a_relative_added_without_relationship_is_told_the_option_and_the_kind(
+    seeded: App, kind: str, whose: str
+) -> None:
+    # pydantic's bare "Field required" said neither that the kind requires it nor what for.
+    ref = _case(seeded, "Rl")
+    counts, sealed, version = row_counts(seeded), sealed_snapshot(seeded), _version(seeded, ref)
+    add = ("case", "person", "add", ref, "--kind", kind, "--name", given("RLname"), "--as", "sup")
+    plain = invoke(seeded, *add)
+    assert plain.exit_code == 2, plain
+    assert f"--relationship: is required for {whose}" in plain.stderr
+    assert "Field required" not in plain.stderr and "RLname" not in plain.stderr
+    as_json = invoke(seeded, *add, "--json")
+    assert as_json.exit_code == 2, as_json
+    assert json.loads(as_json.stderr)["problems"] == [
+        {"field": "--relationship", "reason": f"is required for {whose}"}
+    ]
+    assert row_counts(seeded) == counts and sealed_snapshot(seeded) == sealed
+    assert _version(seeded, ref) == version
+
+
+def test_person_add_help_says_which_kinds_need_relationship(seeded: App) -> None:
+    helped = invoke(seeded, "case", "person", "add", "--help")
+    assert helped.exit_code == 0, helped
+    text = " ".join(helped.stdout.split())  # click wraps the help
+    assert "a family member or a caretaker needs --relationship" in text
+    assert "Required for a family member or a caretaker." in text
 
 
 def test_who_may_edit(seeded: App) -> None:

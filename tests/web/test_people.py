@@ -142,6 +142,27 @@ def test_refusals_beside_their_field_write_nothing(seeded: App, clock: FixedCloc
     assert counts(seeded) == before
 
 
+def test_a_relative_without_relationship_is_told_beside_it(seeded: App, clock: FixedClock) -> None:
+    # As `case person add` says it: the field and the kind that requires it, not "Field required".
+    case = short_form(new_case(seeded).reference)
+    web, _ = signed_in(seeded, clock, "cw1")
+    form = web.get(f"/cases/{case}/people/new?kind=family_member")
+    assert re.search(r'Relationship <span class="req">\(required\)</span>', form.text)
+    contact = web.get(f"/cases/{case}/people/new?kind=trusted_contact")
+    assert not re.search(r'Relationship <span class="req">', contact.text)
+    csrf = csrf_of(web, f"/cases/{case}/people/new")
+    before = counts(seeded)
+    for kind, whose in (("family_member", "a family member"), ("caretaker", "a caretaker")):
+        refused = web.post(
+            f"/cases/{case}/people/new", data={"csrf": csrf, "kind": kind, "name": "MKREL"}
+        )
+        assert refused.status_code == 400, refused.text[-800:]
+        beside = re.search(r'id="f-relationship-error"[^>]*>([^<]*)<', refused.text)
+        assert beside and f"is required for {whose}" in beside.group(1), refused.text[-2500:]
+        assert "Field required" not in refused.text
+    assert counts(seeded) == before
+
+
 def test_a_form_sent_after_a_colleague_changed_the_entry_undoes_nothing(
     seeded: App, clock: FixedClock
 ) -> None:
