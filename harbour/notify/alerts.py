@@ -776,7 +776,7 @@ def settle_pages(uow: UnitOfWork, alert: Alert) -> int:
     """
     settled = outbox.settle(uow, _pages_of(alert), "acknowledged")
     if alert.kind == AlertKind.OVERDUE_ESCALATION:
-        settled += digests.withdraw_alert(uow, alert.id)
+        settled += digests.withdraw_alert(uow, alert.id, _pages_of(alert))
     return settled
 
 

@@ -308,41 +308,35 @@ def withdraw_case(uow: UnitOfWork, reference: str) -> int:
     its retry goes without the case.
     """
     path = f"/cases/{reference}"
-    return len(
-        _withdraw(
-            uow,
-            NotificationKind.REMINDER_DIGEST,
-            reference,
-            lambda item: item.get("path") == path,
-            REASSIGNED,
-        )
+    naming = _unsent(
+        uow,
+        _M.kind == NotificationKind.REMINDER_DIGEST,
+        _M.context.cast(Text).contains(reference),
     )
+    return len(_withdraw(uow, naming, lambda item: item.get("path") == path, REASSIGNED))
 
 
 ACKNOWLEDGED = "acknowledged"  # why an escalation digest with nothing left to say was cancelled
 
 
-def withdraw_alert(uow: UnitOfWork, alert_id: str) -> int:
-    """Take the alert ``alert_id`` (acknowledged) out of every escalation digest not yet sent,
-    in the caller's transaction, as ``withdraw_case`` takes a case out of reminder digests: one
-    left with nothing is cancelled (``ACKNOWLEDGED``), one that reached a route already is
-    sent. An alert only counted in a full digest (past ``MAX_ITEMS``) stays in its count.
-    The alert's bundled pages are no longer carried by the digests that stopped naming it before
-    reaching anyone (``_carry``): what those digests meet is not the alert's.
-    Returns how many digests it changed."""
+def withdraw_alert(uow: UnitOfWork, alert_id: str, pages: Any) -> int:
+    """Take the alert ``alert_id`` (acknowledged; ``pages`` picks its outbox rows) out of every
+    escalation digest not yet sent that carries its pages (``_carry``), in the caller's
+    transaction, as ``withdraw_case`` takes a case out of reminder digests: named, it is taken
+    out of the list; only counted (past ``MAX_ITEMS``), out of the count. One left with nothing
+    is cancelled (``ACKNOWLEDGED``), one that reached a route already is sent. Its pages are no
+    longer carried by the digests that dropped it before reaching anyone: what those meet is
+    not the alert's. Returns how many digests it changed."""
+    carriers = select(_M.carrier_id).where(pages, _M.status == _BUNDLED)
+    carrying = _unsent(uow, _M.id.in_(carriers))
     changed = _withdraw(
-        uow,
-        NotificationKind.ESCALATION_DIGEST,
-        alert_id,
-        lambda item: item.get("alert_id") == alert_id,
-        ACKNOWLEDGED,
+        uow, carrying, lambda item: item.get("alert_id") == alert_id, ACKNOWLEDGED, counted=True
     )
     if changed:
-        M = OutboxMessage
-        unreached = select(M.id).where(M.id.in_(changed), M.sent_at.is_(None))
+        unreached = select(_M.id).where(_M.id.in_(changed), _M.sent_at.is_(None))
         uow.session.execute(
-            update(M)
-            .where(M.carrier_id.in_(unreached), M.alert_id == alert_id, M.status == _BUNDLED)
+            update(_M)
+            .where(pages, _M.status == _BUNDLED, _M.carrier_id.in_(unreached))
             .values(carrier_id=None)
             .execution_options(synchronize_session=False)
         )
@@ -350,47 +344,44 @@ def withdraw_alert(uow: UnitOfWork, alert_id: str) -> int:
 
 
 def _withdraw(
-    uow: UnitOfWork, kind: NotificationKind, needle: str, named: Any, reason: str
+    uow: UnitOfWork, digests: list[Any], named: Any, reason: str, *, counted: bool = False
 ) -> list[str]:
-    """Take the items ``named`` picks out of the pending digests of ``kind`` whose text holds
-    ``needle`` (see ``withdraw_case``); the digests changed."""
+    """Take the items ``named`` picks out of ``digests`` ((id, context, sent_at), locked; see
+    ``withdraw_case``), or with ``counted``, where it names none, one only counted; the digests
+    changed."""
     taken: list[str] = []  # from the relay: sent if they reached a route, else cancelled
     shortened: list[dict[str, Any]] = []
-    for row_id, context, sent_at in _unsent_naming(uow, kind, needle):
+    for row_id, context, sent_at in digests:
         items = context.get("items", [])
         kept = tuple(item for item in items if not named(item))
-        if len(kept) == len(items):
+        gone = len(items) - len(kept) or int(counted)
+        if not gone:
             continue
-        if sent_at is not None or not kept:
+        left = context["count"] - gone
+        if sent_at is not None or left <= 0:
             taken.append(row_id)
         else:
-            shown = Shown(kept, context["count"] - (len(items) - len(kept)))
-            shortened.append({"row": row_id, "context": shown.context()})
+            shortened.append({"row": row_id, "context": Shown(kept, left).context()})
     if taken:
-        outbox.settle(uow, OutboxMessage.id.in_(taken), reason)
+        outbox.settle(uow, _M.id.in_(taken), reason)
     if shortened:
         uow.session.connection().execute(_SHORTENED, shortened)
     return taken + [change["row"] for change in shortened]
 
 
-def _unsent_naming(uow: UnitOfWork, kind: NotificationKind, needle: str) -> list[Any]:
-    """(id, context, sent_at) of the pending digests of ``kind`` whose text holds ``needle``,
-    locked."""
-    M = OutboxMessage
+def _unsent(uow: UnitOfWork, *where: Any) -> list[Any]:
+    """(id, context, sent_at) of the pending digests ``where`` picks, locked."""
     return list(
         uow.session.execute(
-            select(M.id, M.context, M.sent_at)
-            .where(
-                M.kind == kind,
-                M.status == OutboxStatus.PENDING,
-                M.context.cast(Text).contains(needle),
-            )
-            .order_by(M.id)
+            select(_M.id, _M.context, _M.sent_at)
+            .where(_M.status == OutboxStatus.PENDING, *where)
+            .order_by(_M.id)
             .with_for_update()
         ).tuples()
     )
 
 
+_M = OutboxMessage
 _BUNDLED = OutboxStatus.BUNDLED
 _TABLE = cast(Table, OutboxMessage.__table__)
 # A digest that keeps other items: the case's taken out, on a row still pending.

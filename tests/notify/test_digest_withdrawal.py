@@ -204,3 +204,34 @@ def test_a_relay_recording_a_delivery_meanwhile_is_waited_for(
     [digest] = _digests(napp, "cw1")
     assert digest.status == OutboxStatus.SENT
     assert len(digest.context["items"]) == 2  # what it reached cw1 with
+
+
+def test_a_digest_still_counting_other_cases_is_not_cancelled(
+    napp: App,
+    clock: FixedClock,
+    routes: RouteBook,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every case it named taken out, it still goes for those only counted past ``MAX_ITEMS``
+    (it was cancelled, and their reminders never reached the caseworker)."""
+    from harbour.notify import digests
+
+    monkeypatch.setattr(digests, "MAX_ITEMS", 1)
+    routes.chat("cw1").chat("cw2")
+    taken, counted = _cases(napp, clock, "MKX", "MKY")
+    send_reminders(napp, clock.now())
+    [digest] = _digests(napp, "cw1")
+    assert (_shown(digest), digest.context["count"]) == ([_short(taken)], 2)
+
+    reassign(napp, taken, "cw2")
+    [digest] = _digests(napp, "cw1")
+    assert (digest.status, _shown(digest), digest.context["count"]) == (
+        OutboxStatus.PENDING,
+        [],
+        1,
+    )
+    drain(napp, clock)
+    told = _told(receiver)
+    assert "1 reminder" in told and "See them in Harbour." in told
+    assert _short(taken) not in told

@@ -362,3 +362,61 @@ def test_a_climb_pass_that_fails_tells_its_own_error_not_the_release_s(
     monkeypatch.setattr(alerts.digests.Digests, "release", release_fails)
     with pytest.raises(ConnectionError, match="the pass's own"):
         alerts.escalate_due(napp, clock.now(), between=store_gone)
+
+
+def test_an_alert_only_counted_in_a_digest_is_taken_out_of_its_count(
+    napp: App, clock: FixedClock, mail: RouteBook, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Acknowledged before the send, an alert the digest only counts ("and 1 more") is taken
+    out of the count (it stayed in it); one left counting others is not cancelled though the
+    alerts it named were all taken (it was, and the others with it were never told)."""
+    from harbour.notify import digests
+
+    monkeypatch.setattr(digests, "MAX_ITEMS", 1)
+    _overdue_cases(napp, clock, 3)
+    send_reminders(napp, clock.now())
+    [digest] = rows(napp, kind="escalation_digest", channel="email")
+    [named] = [item["alert_id"] for item in digest.context["items"]]
+    counted = [a.id for a in _alerts(napp) if a.id != named]
+
+    alerts.acknowledge(napp, "sup", counted[0])
+    [digest] = rows(napp, kind="escalation_digest", channel="email")
+    assert (digest.status, digest.context["count"], digest.context["more"]) == (
+        OutboxStatus.PENDING,
+        2,
+        1,
+    )
+    alerts.acknowledge(napp, "sup", named)
+    [digest] = rows(napp, kind="escalation_digest", channel="email")
+    assert (digest.status, digest.context["count"], digest.context["items"]) == (
+        OutboxStatus.PENDING,
+        1,
+        [],
+    )
+    drain(napp, clock)
+    [message] = smtp.to(f"sup@{MAIL_DOMAIN}")
+    assert "1 overdue assessment waiting" in message.plain
+    assert "See them in Harbour." in message.plain and "And 1 more" not in message.plain
+    assert alerts.reached_anyone(napp, "sup", counted[1])
+    for gone in (counted[0], named):  # taken out: the digest's delivery is not theirs
+        assert {(r.attempts, r.carrier_id) for r in rows(napp, alert_id=gone)} == {(0, None)}
+
+    alerts.acknowledge(napp, "sup", counted[1])  # after the send: nothing to take out
+    assert {r.status for r in rows(napp, kind="escalation_digest")} == {OutboxStatus.SENT}
+
+
+def test_the_last_alert_a_digest_counts_acknowledged_cancels_it(
+    napp: App, clock: FixedClock, mail: RouteBook, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harbour.notify import digests
+
+    monkeypatch.setattr(digests, "MAX_ITEMS", 1)
+    _overdue_cases(napp, clock, 2)
+    send_reminders(napp, clock.now())
+    for alert in _alerts(napp):
+        alerts.acknowledge(napp, "sup", alert.id)
+    assert {(r.status, r.last_error) for r in rows(napp, kind="escalation_digest")} == {
+        (OutboxStatus.CANCELLED, ACKNOWLEDGED)
+    }
+    drain(napp, clock)
+    assert smtp.to(f"sup@{MAIL_DOMAIN}") == []
