@@ -141,7 +141,7 @@ def add_person(app: App, actor_handle: str | None, ref: str, fields: dict[str, A
     kind = given.pop("kind", None)
     if kind not in ("family_member", "caretaker", "trusted_contact"):
         raise InvalidInput([("--kind", "must be family_member, caretaker or trusted_contact")])
-    whose = "a " + kind.replace("_", " ")  # what lacks a field it requires: "a caretaker"
+    whose = _whose(kind)
     if kind == "trusted_contact":
         contact = parse(ContactIn, given, prefix="--", whose=whose)
         values = contact.model_dump()
@@ -178,8 +178,8 @@ def edit_person(
         patch, cleared = PersonPatch.requested(fields, clear, agency_today(uow, case.agency_id))
         person = _numbered(uow, Person, case, number, "person")
         kind = PersonKind(person.kind)
-        _applies(set(patch), _PERSON_FIELDS[kind], kind.value)
-        _clearable(cleared, _PERSON_CLEARABLE_BY_KIND[kind], kind.value)
+        _applies(set(patch) | set(cleared), _PERSON_FIELDS[kind], _whose(kind))
+        _clearable(cleared, _PERSON_CLEARABLE_BY_KIND[kind], _whose(kind))
         values = {**patch, **dict.fromkeys(cleared)}
         if values.pop("caretaker", None) is not None:
             person.kind = PersonKind.CARETAKER if patch["caretaker"] else PersonKind.FAMILY_MEMBER
@@ -302,15 +302,23 @@ def _clear_names(clear: list[str] | None, allowed: frozenset[str]) -> list[str]:
     return sorted(set(names))
 
 
-def _clearable(cleared: list[str], allowed: frozenset[str], kind: str) -> None:
+def _whose(kind: str) -> str:
+    """A kind of person in words, as refusals name it: ``family_member`` is "a family member"."""
+    return "a " + kind.replace("_", " ")
+
+
+def _clearable(cleared: list[str], allowed: frozenset[str], whose: str) -> None:
+    """A field the kind has (``_applies``) but may not leave empty is one it requires. Refused
+    as the field's own problem, so that the console shows it beside the field."""
     for name in cleared:
         if name not in allowed:
-            raise InvalidInput([("--clear", f"{option_name(name)} cannot be cleared for a {kind}")])
+            reason = f"is required for {whose}: it cannot be cleared"
+            raise InvalidInput([(option_name(name), reason)])
 
 
-def _applies(given: set[str], allowed: frozenset[str], kind: str) -> None:
+def _applies(given: set[str], allowed: frozenset[str], whose: str) -> None:
     for name in sorted(given - allowed):
-        raise InvalidInput([(option_name(name), f"does not apply to a {kind}")])
+        raise InvalidInput([(option_name(name), f"does not apply to {whose}")])
 
 
 def _nothing_to_do(patch: dict[str, Any], cleared: list[str]) -> None:

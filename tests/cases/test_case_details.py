@@ -189,7 +189,7 @@ HOSTILE: list[tuple[list[str], str]] = [
     (["person", "edit", "{ref}", "2", "--date-of-birth", given("2001-01-01")], "--date-of-birth"),
     (["person", "edit", "{ref}", "0", "--clear", "name"], "--clear"),
     (["person", "edit", "{ref}", "0", "--clear", "'; DROP TABLE people; --"], "--clear"),
-    (["person", "edit", "{ref}", "1", "--clear", "notes"], "--clear"),
+    (["person", "edit", "{ref}", "1", "--clear", "notes"], "--notes"),
     (["person", "edit", "{ref}", "0"], "nothing to change"),
     (["person", "edit", "{ref}", "0", "--phone", given("1"), "--clear", "phone"], "--clear"),
     (["person", "add", "{ref}", "--kind", "youth", "--name", given("Second")], "--kind"),
@@ -253,6 +253,69 @@ def test_a_relative_added_without_relationship_is_told_the_option_and_the_kind(
     assert json.loads(as_json.stderr)["problems"] == [
         {"field": "--relationship", "reason": f"is required for {whose}"}
     ]
+    assert row_counts(seeded) == counts and sealed_snapshot(seeded) == sealed
+    assert _version(seeded, ref) == version
+
+
+@pytest.mark.parametrize(
+    ("kind", "args", "field", "reason"),
+    [
+        (
+            "family_member",
+            ("--clear", "relationship"),
+            "--relationship",
+            "is required for a family member: it cannot be cleared",
+        ),
+        (
+            "caretaker",
+            ("--clear", "relationship"),
+            "--relationship",
+            "is required for a caretaker: it cannot be cleared",
+        ),
+        ("caretaker", ("--clear", "notes"), "--notes", "does not apply to a caretaker"),
+        (
+            "trusted_contact",
+            ("--clear", "address"),
+            "--address",
+            "does not apply to a trusted contact",
+        ),
+        (
+            "trusted_contact",
+            ("--non-offending",),
+            "--non-offending",
+            "does not apply to a trusted contact",
+        ),
+        (
+            "family_member",
+            ("--date-of-birth", given("2001-01-01")),
+            "--date-of-birth",
+            "does not apply to a family member",
+        ),
+    ],
+)
+def test_an_edit_a_kind_refuses_names_the_field_and_the_kind_in_words(
+    seeded: App, kind: str, args: tuple[str, ...], field: str, reason: str
+) -> None:
+    # Said "--clear: --relationship cannot be cleared for a family_member": the kind as its
+    # code, and the field only inside the reason (the console could not put it beside it).
+    ref = _case(seeded, "Kw")
+    added = invoke(
+        seeded,
+        *("case", "person", "add", ref, "--kind", kind, "--name", given("KWname")),
+        *("--relationship", given("KWrel"), "--as", "sup", "--json"),
+    )
+    assert added.exit_code == 0, added
+    number = str(added.json()["number"])
+    counts, sealed, version = row_counts(seeded), sealed_snapshot(seeded), _version(seeded, ref)
+    edit = ("case", "person", "edit", ref, number, *args, "--as", "sup")
+    plain = invoke(seeded, *edit)
+    assert plain.exit_code == 2, plain
+    assert f"{field}: {reason}" in plain.stderr
+    assert "family_member" not in plain.stderr and "trusted_contact" not in plain.stderr
+    assert "KW" not in plain.stderr
+    as_json = invoke(seeded, *edit, "--json")
+    assert as_json.exit_code == 2, as_json
+    assert json.loads(as_json.stderr)["problems"] == [{"field": field, "reason": reason}]
     assert row_counts(seeded) == counts and sealed_snapshot(seeded) == sealed
     assert _version(seeded, ref) == version
 

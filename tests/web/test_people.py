@@ -163,6 +163,40 @@ def test_a_relative_without_relationship_is_told_beside_it(seeded: App, clock: F
     assert counts(seeded) == before
 
 
+def test_a_relative_whose_relationship_is_emptied_is_told_beside_it(
+    seeded: App, clock: FixedClock
+) -> None:
+    # It went to the summary at the top, as "--clear: --relationship cannot be cleared for a
+    # family_member": the CLI's option and the kind's code, away from the field.
+    reference = new_case(seeded).reference
+    case = short_form(reference)
+    web, _ = signed_in(seeded, clock, "cw1")
+    csrf = csrf_of(web, f"/cases/{case}/people/new")
+    added = web.post(
+        f"/cases/{case}/people/new",
+        data={"csrf": csrf, "kind": "family_member", "name": "MKUNCLE", "relationship": "MKunc"},
+    )
+    assert added.status_code == 303, added.text[-1500:]
+    people = show_case(seeded, "cw1", reference).people
+    uncle = next(p for p in people if p.get("name") == "MKUNCLE")["person"]
+    aunt = next(p for p in people if p["kind"] == "caretaker")["person"]
+    before = counts(seeded)
+    for number, whose in ((uncle, "a family member"), (aunt, "a caretaker")):
+        path = f"/cases/{case}/people/{number}"
+        opened = web.get(path).text
+        typed = dict(re.findall(r'name="([a-z_]+)" [^>]*value="([^"]*)"', opened))
+        typed |= {n: "on" for n in re.findall(r'name="([a-z_]+)"[^>]*checked', opened)}
+        refused = web.post(path, data=typed | {"relationship": "", "phone": "555-0177"})
+        assert refused.status_code == 400, refused.text[-800:]
+        beside = re.search(r'id="f-relationship-error"[^>]*>([^<]*)<', refused.text)
+        assert beside and f"is required for {whose}" in beside.group(1), refused.text[-2500:]
+        assert "--clear" not in refused.text and "family_member" not in refused.text
+        assert "MKunc" not in refused.text
+    assert counts(seeded) == before
+    kept = {p["person"]: p for p in show_case(seeded, "sup", reference).people}
+    assert kept[uncle]["relationship"] == "MKunc" and kept[uncle].get("phone") is None
+
+
 def test_a_form_sent_after_a_colleague_changed_the_entry_undoes_nothing(
     seeded: App, clock: FixedClock
 ) -> None:
