@@ -405,6 +405,7 @@ def _climb_all(uow: UnitOfWork, due: list[Alert], now: datetime, bundle: Bundle)
     )
     tier = _tiers_by_agency()
     pages: list[dict[str, Any]] = []
+    again: Bundle = {}  # the items of alerts paging their top tier once more (``_untold``)
     changed = 0
     # The tiers' lookups read staff, agencies, cases and visits, never what this loop changes:
     # the alerts and events are written by one flush at the end, not a few at each lookup.
@@ -415,8 +416,9 @@ def _climb_all(uow: UnitOfWork, due: list[Alert], now: datetime, bundle: Bundle)
             case = cases[alert.case_id] if alert.case_id else None
             notification = ESCALATES_AS.get(alert.kind, NotificationKind.ALERT_ESCALATED)
             context = recipients.alert_context(uow, alert)
+            into = again if was == alert.tier else bundle
             paged = _page(
-                uow, alert, case, notification, context, now, tier=tier, pages=pages, bundle=bundle
+                uow, alert, case, notification, context, now, tier=tier, pages=pages, bundle=into
             )
             if alert.tier != was and case is not None:
                 # About a new subject (an id of its own): none can have been recorded before.
@@ -429,8 +431,31 @@ def _climb_all(uow: UnitOfWork, due: list[Alert], now: datetime, bundle: Bundle)
                     tier=alert.tier,
                 )
             changed += paged or alert.tier != was
+    _untold(uow, again, pages, bundle)
     insert_new(uow, pages)
     return changed
+
+
+def _untold(uow: UnitOfWork, again: Bundle, pages: list[dict[str, Any]], bundle: Bundle) -> None:
+    """Add to ``bundle`` the items of ``again`` (alerts tried again at the top of their ladder)
+    for those not paged at that tier yet: one counted there while it waited for nobody was paged
+    then (``page_newly_counted``), and their page's key is taken; a digest naming it again
+    would page them twice. One lookup of the keys of ``pages``, before they are written."""
+    if not again:
+        return
+    alert_ids = {item["alert_id"] for items in again.values() for item in items}
+    keys = [page["dedupe_key"] for page in pages if page["alert_id"] in alert_ids]
+    told = set(
+        uow.session.execute(
+            select(OutboxMessage.recipient, OutboxMessage.alert_id).where(
+                OutboxMessage.dedupe_key.in_(keys)
+            )
+        ).tuples()
+    )
+    for person, items in again.items():
+        untold = [item for item in items if (person, item["alert_id"]) not in told]
+        if untold:
+            bundle.setdefault(person, []).extend(untold)
 
 
 def _tiers_by_agency() -> Callable[[UnitOfWork, Alert, int], list[str]]:

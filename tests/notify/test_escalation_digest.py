@@ -420,3 +420,42 @@ def test_the_last_alert_a_digest_counts_acknowledged_cancels_it(
     }
     drain(napp, clock)
     assert smtp.to(f"sup@{MAIL_DOMAIN}") == []
+
+
+def test_a_stuck_alert_climbing_again_does_not_page_anew_who_was_counted_meanwhile(
+    napp: App, clock: FixedClock, mail: RouteBook, smtp: SmtpServer
+) -> None:
+    """The only admin gone, the climbed alert waits at the top for nobody; an admin added is
+    paged there (``page_newly_counted``). Its next try at the top finds them paged at that tier
+    already: no second digest names it (their page's key was taken, as for any page)."""
+    from harbour.db.models import Staff
+    from harbour.notify.outbox import dead_letter_recipient
+
+    _overdue_cases(napp, clock, 1)
+    send_reminders(napp, clock.now())
+    drain(napp, clock)
+    clock.advance(TIMEOUT + timedelta(minutes=1))
+    assert alerts.escalate_due(napp, clock.now()) == 1  # to the admin
+    drain(napp, clock)
+
+    def admin_leaves(uow: UnitOfWork) -> None:  # as ``deactivate_staff`` does
+        uow.session.execute(select(Staff).where(Staff.handle == "adm")).scalar_one().active = False
+        alerts.climb_now_where_nobody_is_left(uow, "adm")
+        dead_letter_recipient(uow, "adm", "recipient_deactivated")
+
+    napp.run(admin_leaves)
+    assert alerts.escalate_due(napp, clock.now()) == 0  # nobody at the top: it waits there
+    mail.email("adm9")
+
+    def admin_joins(uow: UnitOfWork) -> int:  # as ``add_staff`` does
+        staff = create_staff(uow, StaffIn(handle="adm9", agency="north", role=Role.ADMIN))
+        return alerts.page_newly_counted(uow, staff.agency_id, staff.handle)
+
+    assert napp.run(admin_joins) == 1
+    drain(napp, clock)
+    assert len(smtp.to(f"adm9@{MAIL_DOMAIN}")) == 1
+    clock.advance(TIMEOUT + timedelta(minutes=1))
+    alerts.escalate_due(napp, clock.now())
+    drain(napp, clock)
+    assert len(smtp.to(f"adm9@{MAIL_DOMAIN}")) == 1
+    assert len(rows(napp, kind="escalation_digest", recipient="adm9")) == 1
