@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, Text, bindparam, select, text, update
+from sqlalchemy import Table, Text, bindparam, select, text, true, update
 
 from harbour.app import UnitOfWork
 from harbour.db.base import new_id
@@ -253,20 +253,28 @@ def _carry(uow: UnitOfWork, rows: dict[str, list[str]], items: Items) -> None:
     )
     for recipient, ids in rows.items():
         alerts = sorted({item["alert_id"] for item in items[recipient] if "alert_id" in item})
-        for row in ids:
-            for start in range(0, len(alerts), _CARRY_CHUNK):
-                uow.session.execute(
-                    update(OutboxMessage)
-                    .where(
-                        OutboxMessage.recipient == recipient,  # ix_outbox_recipient_alert
-                        OutboxMessage.alert_id.in_(alerts[start : start + _CARRY_CHUNK]),
-                        OutboxMessage.channel == channels[row],
-                        OutboxMessage.status == _BUNDLED,
-                        OutboxMessage.carrier_id.is_(None),
-                    )
-                    .values(carrier_id=row)
-                    .execution_options(synchronize_session=False)
-                )
+        for start in range(0, len(alerts), _CARRY_CHUNK):
+            chunk = alerts[start : start + _CARRY_CHUNK]
+            for row in ids:
+                _carry_pages(uow, recipient, chunk, row, OutboxMessage.channel == channels[row])
+            # A page on a channel none of the rows is on (the recipient's routes changed since
+            # a batch before this one started their digest): carried by a row naming it too.
+            _carry_pages(uow, recipient, chunk, ids[0], true())
+
+
+def _carry_pages(uow: UnitOfWork, recipient: str, alerts: list[str], row: str, on: Any) -> None:
+    uow.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.recipient == recipient,  # ix_outbox_recipient_alert
+            OutboxMessage.alert_id.in_(alerts),
+            on,
+            OutboxMessage.status == _BUNDLED,
+            OutboxMessage.carrier_id.is_(None),
+        )
+        .values(carrier_id=row)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _added(shown: Shown, items: list[dict[str, Any]]) -> Shown:

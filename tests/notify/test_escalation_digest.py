@@ -459,3 +459,32 @@ def test_a_stuck_alert_climbing_again_does_not_page_anew_who_was_counted_meanwhi
     drain(napp, clock)
     assert len(smtp.to(f"adm9@{MAIL_DOMAIN}")) == 1
     assert len(rows(napp, kind="escalation_digest", recipient="adm9")) == 1
+
+
+def test_a_page_on_a_channel_its_held_digest_is_not_on_is_still_carried(
+    napp: App, clock: FixedClock, routes: RouteBook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The admin had no route when the pass's first batch started their digest (on any
+    channel); given one before the next batch, that batch's page is on email, its item added
+    to the same digest: the page shares the digest's delivery (it was carried by nothing, never
+    said to reach anyone though the digest naming it did)."""
+    routes.email("sup").email("cw1")
+    _overdue_cases(napp, clock, 2)
+    send_reminders(napp, clock.now())
+    drain(napp, clock)
+    clock.advance(TIMEOUT + timedelta(minutes=1))
+    monkeypatch.setattr(alerts, "ESCALATION_BATCH", 1)
+    given: list[int] = []
+
+    def route_given() -> None:
+        if not given:
+            given.append(1)
+            routes.email("adm")
+
+    assert alerts.escalate_due(napp, clock.now(), between=route_given) == 2
+    [digest] = rows(napp, kind="escalation_digest", recipient="adm")
+    assert (digest.channel, digest.context["count"]) == ("any", 2)
+    pages = rows(napp, kind="alert_escalated")
+    assert {page.carrier_id for page in pages} == {digest.id}
+    drain(napp, clock)
+    assert all(alerts.reached_anyone(napp, "sup", a.id) for a in _alerts(napp))
