@@ -11,7 +11,8 @@ and each recipient gets one digest per pass, while no transaction lasts longer t
 A pass that dies half-way leaves its rows held: they go out, with what the committed batches
 put in them, once ``HOLD`` has run out. A row the relay took anyway (a batch slower than
 ``HOLD``), or that a reassignment changed meanwhile (``withdraw_case``), is left alone and the
-recipient's later reminders start a second digest; the row goes out once its hold runs out.
+recipient's later reminders start a second digest; the changed row goes out when the pass
+ends, with the rest (or once its hold runs out, if the pass dies).
 
 A case given to another caseworker is taken out of the digests not yet sent
 (``withdraw_case``): its reminders fire afresh for the new caseworker.
@@ -53,6 +54,9 @@ class Digests:
     # cases, each still an alert of its own; no plan steps added to it).
     kind: NotificationKind = NotificationKind.REMINDER_DIGEST
     rows: dict[str, list[str]] = field(default_factory=dict)
+    # Rows a later digest of their recipient replaced (changed by a withdrawal meanwhile, or
+    # taken by the relay): released with the rest when the pass ends.
+    replaced: list[str] = field(default_factory=list)
     written: int = 0
     shown: dict[str, Shown] = field(default_factory=dict)  # by outbox row id
     _pending: dict[str, Shown] = field(default_factory=dict)  # the last ``add``'s, until committed
@@ -77,14 +81,17 @@ class Digests:
 
     def started(self, rows: dict[str, list[str]]) -> None:
         """The batch whose ``add`` returned ``rows`` has committed."""
+        self.replaced += [row for recipient in rows for row in self.rows.get(recipient, [])]
         self.rows.update(rows)
         self.written += len(rows)
         self.shown.update(self._pending)
         self._pending = {}
 
     def release(self, uow: UnitOfWork) -> None:
-        """The pass is over: its digests are due now."""
-        _set_due(uow, [row for ids in self.rows.values() for row in ids], uow.now())
+        """The pass is over: its digests are due now (those replaced as well: a row the relay
+        took, or one cancelled, is left as it is)."""
+        rows = [row for ids in self.rows.values() for row in ids] + self.replaced
+        _set_due(uow, rows, uow.now())
 
     def _hold(self, uow: UnitOfWork, ids: list[str]) -> None:
         _set_due(uow, ids, uow.now() + HOLD)

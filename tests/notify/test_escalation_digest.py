@@ -488,3 +488,31 @@ def test_a_page_on_a_channel_its_held_digest_is_not_on_is_still_carried(
     assert {page.carrier_id for page in pages} == {digest.id}
     drain(napp, clock)
     assert all(alerts.reached_anyone(napp, "sup", a.id) for a in _alerts(napp))
+
+
+def test_a_digest_shortened_mid_pass_goes_when_the_pass_ends(
+    napp: App, clock: FixedClock, mail: RouteBook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An alert of a climb pass's first batch acknowledged before the next batch: the digest
+    that named it keeps the other (the next batch starts a digest of its own), and goes when
+    the pass ends, as the rest do (it was left held ``digests.HOLD``, half an hour, an overdue
+    escalation untold that long)."""
+    _overdue_cases(napp, clock, 4)
+    send_reminders(napp, clock.now())
+    drain(napp, clock)
+    clock.advance(TIMEOUT + timedelta(minutes=1))
+    monkeypatch.setattr(alerts, "ESCALATION_BATCH", 2)
+    taken: list[str] = []
+
+    def one_acknowledged() -> None:
+        if not taken:
+            [climbed, *_] = [a for a in _alerts(napp) if a.tier == 1]
+            taken.append(alerts.acknowledge(napp, "adm", climbed.id).id)
+
+    assert alerts.escalate_due(napp, clock.now(), between=one_acknowledged) == 4
+    assert sorted(d[3] for d in _digests(napp) if d[0] == "adm") == [1, 2]
+    deliver(napp, config=FAST)  # right after the pass: no time has passed
+    assert {r.status for r in rows(napp, kind="escalation_digest", recipient="adm")} == {
+        OutboxStatus.SENT
+    }
+    assert all(alerts.reached_anyone(napp, "sup", a.id) for a in _alerts(napp) if a.id not in taken)
