@@ -219,7 +219,7 @@ def test_a_digest_still_counting_other_cases_is_not_cancelled(
 
     monkeypatch.setattr(digests, "MAX_ITEMS", 1)
     routes.chat("cw1").chat("cw2")
-    taken, counted = _cases(napp, clock, "MKX", "MKY")
+    taken, _counted = _cases(napp, clock, "MKX", "MKY")
     send_reminders(napp, clock.now())
     [digest] = _digests(napp, "cw1")
     assert (_shown(digest), digest.context["count"]) == ([_short(taken)], 2)
