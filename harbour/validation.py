@@ -67,11 +67,10 @@ def _named(part: str | int) -> str:
     return text if _FIELD.fullmatch(text) else "(key)"
 
 
-# pydantic's wording where it reads as if no field were named ("Field required" beside
-# ``--relationship``) or names one of Harbour's classes ("a valid dictionary or instance of
-# FamilyIn"): said of the field the message is beside.
+# pydantic's wording where it names one of Harbour's classes ("a valid dictionary or instance
+# of FamilyIn"), or reads as if no field were named ("Field required" beside ``--relationship``:
+# ``required``): said of the field the message is beside.
 _REWORDED = {
-    "missing": "is required",
     "model_type": "must be a mapping of fields (name: value)",
     "model_attributes_type": "must be a mapping of fields (name: value)",
     "dict_type": "must be a mapping of fields (name: value)",
@@ -80,10 +79,16 @@ _REWORDED = {
 
 def _reason(err: Any, whose: str = "") -> str:
     # pydantic's own messages never quote the input for these types; custom ones are ours.
+    if err["type"] == "missing":
+        return required(whose)
     reworded = _REWORDED.get(err["type"])
-    if reworded is None:
-        return str(err["msg"]).removeprefix("Value error, ")
-    return f"{reworded} for {whose}" if whose and err["type"] == "missing" else reworded
+    return str(err["msg"]).removeprefix("Value error, ") if reworded is None else reworded
+
+
+def required(whose: str = "") -> str:
+    """Why a field left out is refused: "is required", or with ``whose`` (what the fields
+    describe, when only some kinds of it require the field) "is required for a caretaker"."""
+    return f"is required for {whose}" if whose else "is required"
 
 
 def read_text(path: Path, code: str | None = None) -> str:

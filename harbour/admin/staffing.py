@@ -423,6 +423,9 @@ def _counted_anew(uow: UnitOfWork, staff: Staff) -> None:
     page_newly_counted(uow, staff.agency_id, staff.handle)
 
 
+NOBODY_ON_CALL = "Nobody in the agency is on call: imminent threats page the supervisors."
+
+
 @dataclass(frozen=True)
 class OnCallSet:
     handle: str

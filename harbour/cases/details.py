@@ -29,7 +29,7 @@ from harbour.db.models import Case, Person, ThreatSource
 from harbour.domain.text import Address, Name, Note, PastDate, Phone, PlausibleDate, ShortText
 from harbour.domain.vocab import CaseStatus, PersonKind, ThreatKind
 from harbour.errors import Conflict, InvalidInput, NotFound
-from harbour.validation import option_name, parse
+from harbour.validation import option_name, parse, required
 
 ACTION = "case.edit"
 CONTACTS_NOTE = (
@@ -312,7 +312,7 @@ def _clearable(cleared: list[str], allowed: frozenset[str], whose: str) -> None:
     as the field's own problem, so that the console shows it beside the field."""
     for name in cleared:
         if name not in allowed:
-            reason = f"is required for {whose}: it cannot be cleared"
+            reason = f"{required(whose)}: it cannot be cleared"
             raise InvalidInput([(option_name(name), reason)])
 
 

@@ -314,7 +314,7 @@ def staff_on_call(
     """Put an account of your agency on call for imminent alerts (your own too), or take it off
     with --off: the on-call rota. Put on, they are paged about the alerts waiting for on-call
     staff; taken off, an alert left with nobody on call climbs at once."""
-    from harbour.admin.staffing import set_on_call
+    from harbour.admin.staffing import NOBODY_ON_CALL, set_on_call
 
     app = get_app()
     done = set_on_call(app, actor, handle, not off)
@@ -322,7 +322,7 @@ def staff_on_call(
     state = "on call" if done.on_call else "off call"
     said = f"{done.handle} is {'now' if done.changed else 'already'} {state}."
     if done.nobody_on_call:
-        said += " Nobody in the agency is on call: imminent threats page the supervisors."
+        said += f" {NOBODY_ON_CALL}"
     emit(
         {"handle": done.handle, "on_call": done.on_call, "changed": done.changed,
          "nobody_on_call": done.nobody_on_call},

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from harbour.cli.base import As, Json, Ref, cli, committed, emit, get_app
+from harbour.cli.base import As, IdempotencyKey, Json, Ref, cli, committed, emit, get_app
 from harbour.cli.sensitive import sensitive_option
 
 instrument_cli = typer.Typer(help="The safety assessment instrument.", no_args_is_help=True)
@@ -40,12 +40,7 @@ def assess(
     answers: Annotated[
         Path | None, typer.Option("--answers", help="Answers file (.json or .yaml); else prompts.")
     ] = None,
-    idempotency_key: Annotated[
-        str | None,
-        typer.Option(
-            help="Repeat-safe key: an opaque random value (uuidgen), stored as given; never a name."
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
     actor: As = None,
     as_json: Json = False,
 ) -> None:

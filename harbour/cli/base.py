@@ -31,6 +31,12 @@ As = Annotated[
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 Ref = Annotated[str, typer.Argument(help="The case reference (an unambiguous prefix will do).")]
+IdempotencyKey = Annotated[
+    str | None,
+    typer.Option(
+        help="Repeat-safe key: an opaque random value (uuidgen), stored as given; never a name."
+    ),
+]
 
 _app_factory: Callable[[], Any] | None = None
 

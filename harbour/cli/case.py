@@ -8,7 +8,17 @@ from typing import Annotated, Any
 
 import typer
 
-from harbour.cli.base import As, Json, Ref, cli, committed, emit, get_app, say_home_narrowed
+from harbour.cli.base import (
+    As,
+    IdempotencyKey,
+    Json,
+    Ref,
+    cli,
+    committed,
+    emit,
+    get_app,
+    say_home_narrowed,
+)
 from harbour.cli.sensitive import sensitive_option
 
 case_cli = typer.Typer(help="One case.", no_args_is_help=True)
@@ -48,12 +58,7 @@ def init(
 @cli.command()
 def refer(
     file: Annotated[Path | None, typer.Option("--file", help="Referral (.json or .yaml).")] = None,
-    idempotency_key: Annotated[
-        str | None,
-        typer.Option(
-            help="Repeat-safe key: an opaque random value (uuidgen), stored as given; never a name."
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
     allow_duplicate: Annotated[
         bool,
         typer.Option(

@@ -774,11 +774,7 @@ def urgent_unreached(app: App, actor_handle: str | None, alert_ids: Sequence[str
 
 
 def _reached(uow: UnitOfWork, alert: Alert) -> bool:
-    reached = select(OutboxMessage.id).where(
-        OutboxMessage.case_id == alert.case_id,
-        OutboxMessage.alert_id == alert.id,
-        OutboxMessage.sent_at.is_not(None),
-    )
+    reached = select(OutboxMessage.id).where(_pages_of(alert), OutboxMessage.sent_at.is_not(None))
     return alert.acknowledged_at is not None or uow.session.scalar(reached.limit(1)) is not None
 
 
@@ -799,9 +795,10 @@ def settle_pages(uow: UnitOfWork, alert: Alert) -> int:
     a send already under way succeeds, records it as sent after all (see ``relay._verdict``).
     Returns how many rows were settled.
     """
-    settled = outbox.settle(uow, _pages_of(alert), "acknowledged")
+    pages = _pages_of(alert)
+    settled = outbox.settle(uow, pages, "acknowledged")
     if alert.kind == AlertKind.OVERDUE_ESCALATION:
-        settled += digests.withdraw_alert(uow, alert.id, _pages_of(alert))
+        settled += digests.withdraw_alert(uow, alert.id, pages)
     return settled
 
 

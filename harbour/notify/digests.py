@@ -322,11 +322,12 @@ def withdraw_case(uow: UnitOfWork, reference: str) -> int:
     recalled: it goes as claimed (recorded as sent if it gets through: ``relay._verdict``), and
     its retry goes without the case.
     """
+    M = OutboxMessage
     path = f"/cases/{reference}"
     naming = _unsent(
         uow,
-        _M.kind == NotificationKind.REMINDER_DIGEST,
-        _M.context.cast(Text).contains(reference),
+        M.kind == NotificationKind.REMINDER_DIGEST,
+        M.context.cast(Text).contains(reference),
     )
     return len(_withdraw(uow, naming, lambda item: item.get("path") == path, REASSIGNED))
 
@@ -342,16 +343,17 @@ def withdraw_alert(uow: UnitOfWork, alert_id: str, pages: Any) -> int:
     is cancelled (``ACKNOWLEDGED``), one that reached a route already is sent. Its pages are no
     longer carried by the digests that dropped it before reaching anyone: what those meet is
     not the alert's. Returns how many digests it changed."""
-    carriers = select(_M.carrier_id).where(pages, _M.status == _BUNDLED)
-    carrying = _unsent(uow, _M.id.in_(carriers))
+    M = OutboxMessage
+    carriers = select(M.carrier_id).where(pages, M.status == _BUNDLED)
+    carrying = _unsent(uow, M.id.in_(carriers))
     changed = _withdraw(
         uow, carrying, lambda item: item.get("alert_id") == alert_id, ACKNOWLEDGED, counted=True
     )
     if changed:
-        unreached = select(_M.id).where(_M.id.in_(changed), _M.sent_at.is_(None))
+        unreached = select(M.id).where(M.id.in_(changed), M.sent_at.is_(None))
         uow.session.execute(
-            update(_M)
-            .where(pages, _M.status == _BUNDLED, _M.carrier_id.in_(unreached))
+            update(M)
+            .where(pages, M.status == _BUNDLED, M.carrier_id.in_(unreached))
             .values(carrier_id=None)
             .execution_options(synchronize_session=False)
         )
@@ -378,7 +380,7 @@ def _withdraw(
         else:
             shortened.append({"row": row_id, "context": Shown(kept, left).context()})
     if taken:
-        outbox.settle(uow, _M.id.in_(taken), reason)
+        outbox.settle(uow, OutboxMessage.id.in_(taken), reason)
     if shortened:
         uow.session.connection().execute(_SHORTENED, shortened)
     return taken + [change["row"] for change in shortened]
@@ -386,17 +388,17 @@ def _withdraw(
 
 def _unsent(uow: UnitOfWork, *where: Any) -> list[Any]:
     """(id, context, sent_at) of the pending digests ``where`` picks, locked."""
+    M = OutboxMessage
     return list(
         uow.session.execute(
-            select(_M.id, _M.context, _M.sent_at)
-            .where(_M.status == OutboxStatus.PENDING, *where)
-            .order_by(_M.id)
+            select(M.id, M.context, M.sent_at)
+            .where(M.status == OutboxStatus.PENDING, *where)
+            .order_by(M.id)
             .with_for_update()
         ).tuples()
     )
 
 
-_M = OutboxMessage
 _BUNDLED = OutboxStatus.BUNDLED
 _TABLE = cast(Table, OutboxMessage.__table__)
 # A digest that keeps other items: the case's taken out, on a row still pending.

@@ -680,12 +680,13 @@ def change_role(app: App, handle: str, whom: str, role: str) -> dict[str, Any]:
 
 def set_on_call(app: App, handle: str, whom: str, on_call: bool) -> dict[str, Any]:
     """``harbour staff on-call [--off]``."""
+    from harbour.admin.staffing import NOBODY_ON_CALL
     from harbour.admin.staffing import set_on_call as do_set
 
     done = do_set(app, handle, whom, on_call)
     after_commit(app)
     shown = {"handle": done.handle, "on_call": done.on_call, "changed": done.changed}
-    return shown | {"nobody": done.nobody_on_call}
+    return shown | {"nobody": NOBODY_ON_CALL if done.nobody_on_call else None}
 
 
 # Admin: agencies (``harbour agency list|add``), routes (``notify check|test``), keys

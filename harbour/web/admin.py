@@ -153,7 +153,7 @@ async def on_call(request: Request, who: SignedIn) -> Response:
     state = f"{'on' if done['on_call'] else 'off'} call"
     notice = f"{whom} is {state}." if done["changed"] else f"{whom} is already {state}."
     if done["nobody"]:
-        notice += " Nobody in the agency is on call: imminent threats page the supervisors."
+        notice += f" {done['nobody']}"
     return await _page(request, who, notice=notice)
 
 

@@ -41,6 +41,14 @@ GIVES_UP = dataclasses.replace(FAST, timeout=1.0)  # before a SLOW fault answers
 
 
 @pytest.fixture
+def one_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Digests name one item and count the rest ("and N more"), as past ``MAX_ITEMS``."""
+    from harbour.notify import digests
+
+    monkeypatch.setattr(digests, "MAX_ITEMS", 1)
+
+
+@pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
     with smtp_server() as server:
         yield server

@@ -86,13 +86,14 @@ def open_assessment(
 
 def imminent_alert(app: App, case: Case) -> Alert:
     """An imminent-threat alert opened on ``case``, outside any assessment."""
+    return case_alert(app, case, AlertKind.IMMINENT_THREAT, NotificationKind.IMMINENT_THREAT)
+
+
+def case_alert(app: App, case: Case, kind: AlertKind, notification: NotificationKind) -> Alert:
+    """An alert of ``kind`` opened on ``case`` (its page a ``notification``), from no source."""
     return app.run(
         lambda uow: open_alert(
-            uow,
-            uow.session.get_one(Case, case.id),
-            AlertKind.IMMINENT_THREAT,
-            new_id(),
-            NotificationKind.IMMINENT_THREAT,
+            uow, uow.session.get_one(Case, case.id), kind, new_id(), notification
         )
     )
 

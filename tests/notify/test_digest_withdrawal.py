@@ -211,13 +211,10 @@ def test_a_digest_still_counting_other_cases_is_not_cancelled(
     clock: FixedClock,
     routes: RouteBook,
     receiver: Receiver,
-    monkeypatch: pytest.MonkeyPatch,
+    one_named: None,
 ) -> None:
     """Every case it named taken out, it still goes for those only counted past ``MAX_ITEMS``
     (it was cancelled, and their reminders never reached the caseworker)."""
-    from harbour.notify import digests
-
-    monkeypatch.setattr(digests, "MAX_ITEMS", 1)
     routes.chat("cw1").chat("cw2")
     taken, _counted = _cases(napp, clock, "MKX", "MKY")
     send_reminders(napp, clock.now())

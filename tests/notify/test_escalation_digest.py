@@ -252,14 +252,11 @@ def test_an_alert_whose_digest_keeps_failing_is_listed_as_reaching_nobody(
 
 
 def test_an_alert_only_counted_in_a_full_digest_shares_its_delivery(
-    napp: App, clock: FixedClock, mail: RouteBook, monkeypatch: pytest.MonkeyPatch
+    napp: App, clock: FixedClock, mail: RouteBook, one_named: None
 ) -> None:
     """A digest names its first ``MAX_ITEMS`` alerts and counts the rest ("and 1 more"): the
     one only counted reached its recipient with it, as those named did (its pages were left
     untried, said to have reached nobody, nor to have failed)."""
-    from harbour.notify import digests
-
-    monkeypatch.setattr(digests, "MAX_ITEMS", 1)
     _overdue_cases(napp, clock, 2)
     send_reminders(napp, clock.now())
     drain(napp, clock)
@@ -274,12 +271,9 @@ def test_an_alert_only_counted_in_a_full_digest_shares_its_delivery(
 
 
 def test_an_alert_only_counted_in_a_full_digest_that_keeps_failing_reaches_nobody(
-    napp: App, clock: FixedClock, routes: RouteBook, monkeypatch: pytest.MonkeyPatch
+    napp: App, clock: FixedClock, routes: RouteBook, one_named: None
 ) -> None:
     """Listed with those named as every send failed (it was listed as neither)."""
-    from harbour.notify import digests
-
-    monkeypatch.setattr(digests, "MAX_ITEMS", 1)
     routes.email("sup", port=1)  # the supervisor's only route: nothing listens there
     _overdue_cases(napp, clock, 3)
     send_reminders(napp, clock.now())
@@ -365,14 +359,11 @@ def test_a_climb_pass_that_fails_tells_its_own_error_not_the_release_s(
 
 
 def test_an_alert_only_counted_in_a_digest_is_taken_out_of_its_count(
-    napp: App, clock: FixedClock, mail: RouteBook, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+    napp: App, clock: FixedClock, mail: RouteBook, smtp: SmtpServer, one_named: None
 ) -> None:
     """Acknowledged before the send, an alert the digest only counts ("and 1 more") is taken
     out of the count (it stayed in it); one left counting others is not cancelled though the
     alerts it named were all taken (it was, and the others with it were never told)."""
-    from harbour.notify import digests
-
-    monkeypatch.setattr(digests, "MAX_ITEMS", 1)
     _overdue_cases(napp, clock, 3)
     send_reminders(napp, clock.now())
     [digest] = rows(napp, kind="escalation_digest", channel="email")
@@ -406,11 +397,8 @@ def test_an_alert_only_counted_in_a_digest_is_taken_out_of_its_count(
 
 
 def test_the_last_alert_a_digest_counts_acknowledged_cancels_it(
-    napp: App, clock: FixedClock, mail: RouteBook, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+    napp: App, clock: FixedClock, mail: RouteBook, smtp: SmtpServer, one_named: None
 ) -> None:
-    from harbour.notify import digests
-
-    monkeypatch.setattr(digests, "MAX_ITEMS", 1)
     _overdue_cases(napp, clock, 2)
     send_reminders(napp, clock.now())
     for alert in _alerts(napp):

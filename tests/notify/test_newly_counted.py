@@ -14,27 +14,18 @@ from harbour.app import App
 from harbour.cases import visits
 from harbour.cases.intake import refer
 from harbour.clock import FixedClock
-from harbour.db.base import new_id
 from harbour.db.models import Alert, AuditEvent, Case
 from harbour.demo.receivers import MAIL_DOMAIN, RouteBook, SmtpServer
 from harbour.domain.vocab import AlertKind, NotificationKind, OutboxStatus
-from harbour.notify.alerts import acknowledge, escalate_due, open_alert
+from harbour.notify.alerts import acknowledge, escalate_due
 from harbour.orchestration.sweep import sweep
 from tests.conftest import START
-from tests.notify.helpers import MARKER, TIMEOUT, imminent_alert, new_case, rows
+from tests.notify.helpers import MARKER, TIMEOUT, case_alert, imminent_alert, new_case, rows
 from tests.support import invoke, referral
 
 
 def _overdue_escalation(app: App, case: Case) -> Alert:
-    return app.run(
-        lambda uow: open_alert(
-            uow,
-            uow.session.get_one(Case, case.id),
-            AlertKind.OVERDUE_ESCALATION,
-            new_id(),
-            NotificationKind.OVERDUE_ESCALATION,
-        )
-    )
+    return case_alert(app, case, AlertKind.OVERDUE_ESCALATION, NotificationKind.OVERDUE_ESCALATION)
 
 
 def _climb(app: App, clock: FixedClock) -> None:
