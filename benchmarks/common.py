@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import tempfile
 import time
 import uuid
@@ -87,6 +88,61 @@ def _database(backend: str, home: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def snapshot(app: App) -> Iterator[Callable[[], None]]:
+    """The store as it stands, kept; yields a function that puts it back, so that each round of
+    a benchmark that writes starts from the same store: SQLite's backup to memory and back, a
+    template database on PostgreSQL (planner statistics and all), dropped afterwards. A store
+    put back on PostgreSQL is settled again (``settle``), as the first was."""
+    app.engine.dispose()
+    url = app.engine.url
+    if url.get_backend_name() == "sqlite":
+        path = str(url.database)
+        kept = sqlite3.connect(":memory:")
+        _copy_sqlite(path, kept)
+
+        def put_back_file() -> None:
+            app.engine.dispose()
+            _copy_sqlite(kept, path)
+
+        try:
+            yield put_back_file
+        finally:
+            kept.close()
+        return
+    name = str(url.database)
+    kept_name = f"{name}_kept"
+    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{kept_name}" TEMPLATE "{name}"'))
+
+    def put_back_database() -> None:
+        app.engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{kept_name}"'))
+        settle(app)
+
+    try:
+        yield put_back_database
+    finally:
+        app.engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{kept_name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _copy_sqlite(source: str | sqlite3.Connection, target: str | sqlite3.Connection) -> None:
+    """SQLite's online backup of one database into another, each a path or a connection."""
+    opened = [sqlite3.connect(end) if isinstance(end, str) else end for end in (source, target)]
+    try:
+        opened[0].backup(opened[1])
+    finally:
+        for end, connection in zip((source, target), opened, strict=True):
+            if isinstance(end, str):
+                connection.close()
 
 
 def cli_env(app: App, routes: Path | None = None, mode: str = "inline") -> dict[str, str]:

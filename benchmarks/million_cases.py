@@ -15,4 +15,4 @@ from benchmarks.sweep import BACK, SPREAD, measure
 def run(size: int = 1_000_000) -> list[Row]:
     if size < 1:
         return []
-    return measure(size, BACK, SPREAD, backends=("postgres",))
+    return measure(size, BACK, SPREAD, backends=("postgres",), rounds=1)
