@@ -334,7 +334,8 @@ def escalate_due(
 
     The overdue escalations that climb in this pass reach each person as one escalation digest,
     held while the pass runs and released at its end (as a sweep's reminders are): a pass that
-    dies half-way leaves it held ``digests.HOLD``, then it goes with what was committed."""
+    dies half-way leaves it held (``Digests.hold``: two minutes at most, well within the alerts'
+    acknowledgement window), then it goes with what was committed."""
     escalated, done_batches = 0, 0
     pass_digests = digests.Digests(kind=NotificationKind.ESCALATION_DIGEST)
 
@@ -354,7 +355,7 @@ def escalate_due(
                 between()
     except Exception:
         # The pass's own error is the one told: a release failing too (the store out of reach)
-        # leaves the digests held, to go once HOLD is past.
+        # leaves the digests held, to go once their hold is past.
         with suppress(Exception):
             _release(app, pass_digests)
         raise

@@ -340,7 +340,7 @@ def test_a_climb_pass_that_fails_tells_its_own_error_not_the_release_s(
     napp: App, clock: FixedClock, mail: RouteBook, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The store gone mid-pass: the release of the pass's digests fails too, and the error the
-    caller sees is the pass's (the digests stay held, to go once HOLD is past)."""
+    caller sees is the pass's (the digests stay held, to go once their hold is past)."""
     _overdue_cases(napp, clock, 2)
     send_reminders(napp, clock.now())
     drain(napp, clock)
