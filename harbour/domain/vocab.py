@@ -156,7 +156,8 @@ class OutboxStatus(StrEnum):
     CANCELLED = "cancelled"  # kept, never sent: ``last_error`` says why (e.g. ``acknowledged``)
     # A page kept as the record of who was paged (and its key: once per alert, tier and person),
     # never sent itself: an escalation digest carries it (``harbour.notify.digests``), and the
-    # relay records the digest's tries, last error and delivery on it (``relay._mirror_on_bundled``).
+    # digest's tries, last error and delivery are recorded on it by the relay, as is its
+    # dead-lettering when its recipient leaves (``outbox.mirror_on_bundled``).
     BUNDLED = "bundled"
 
 

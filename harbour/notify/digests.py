@@ -273,7 +273,7 @@ _CARRY_CHUNK = 10_000
 def _carry(uow: UnitOfWork, rows: dict[str, list[str]], items: Items) -> None:
     """Record on each recipient's bundled pages of the alerts in ``items`` the escalation digest
     row of ``rows`` that carries them (the one on the page's channel), for the digest's delivery
-    to be theirs (``relay._mirror_on_bundled``): those only counted past ``MAX_ITEMS`` as well,
+    to be theirs (``outbox.mirror_on_bundled``): those only counted past ``MAX_ITEMS`` as well,
     which reach the recipient in its count. A page already carried by an earlier digest (of an
     earlier tier's climb) keeps it."""
     channels = dict(

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, exists, func, select, update
+from sqlalchemy import Table, bindparam, case, exists, func, select, update
 from sqlalchemy.orm import aliased
 
 from harbour.app import UnitOfWork
@@ -143,15 +143,59 @@ def insert_new(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
 def dead_letter_recipient(uow: UnitOfWork, handle: str, reason: str) -> int:
     """Move the rows still waiting for ``handle`` (a person, not a role) to dead-letter, with
     ``reason`` as their last error: someone who has left is not retried forever, and their
-    failures never reach anyone else's terminal. ``harbour outbox --status dead`` lists them."""
+    failures never reach anyone else's terminal. ``harbour outbox --status dead`` lists them.
+    An escalation digest's end is recorded on the bundled pages it carries, as the relay
+    records one it dead-letters (``mirror_on_bundled``): theirs say whether an alert reached
+    anyone. How many rows."""
     M = OutboxMessage
-    result = uow.session.execute(
+    dead = uow.session.execute(
         update(M)
         .where(M.recipient == handle, M.status == OutboxStatus.PENDING)
         .values(status=OutboxStatus.DEAD, last_error=reason)
+        .returning(M.id, M.kind, M.attempts, M.sent_at)
         .execution_options(synchronize_session=False)
+    ).all()
+    digest = NotificationKind.ESCALATION_DIGEST
+    mirror_on_bundled(
+        uow,
+        [
+            {"digest": row.id, "tries": row.attempts, "error": reason, "reached_at": row.sent_at}
+            for row in dead
+            if row.kind == digest
+        ],
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return len(dead)
+
+
+def mirror_on_bundled(uow: UnitOfWork, outcomes: list[dict[str, Any]]) -> None:
+    """Record escalation digests' outcomes on the bundled pages each carries (``carrier_id``:
+    each alert it lists or counts, to its recipient on its channel), which stay ``bundled``:
+    those pages are what ``alerts.unreached``, ``alerts.reached_anyone`` and ``harbour notify
+    check`` read, and they are never sent themselves. Each outcome names the ``digest`` (its
+    row's id), its ``tries`` (attempts), its last ``error`` (None: none) and ``reached_at`` (when
+    it reached a route, or None; an earlier moment on a page is kept). One statement; called in
+    the transaction that records the digests' own outcome (the relay's record of a send, a
+    dead-lettering)."""
+    if outcomes:
+        uow.session.connection().execute(_MIRRORED, outcomes)
+
+
+def _mirrored() -> Any:
+    table = cast(Table, OutboxMessage.__table__)
+    c = table.c
+    return (
+        update(table)
+        .where(c.carrier_id == bindparam("digest"), c.status == _BUNDLED)  # ix_outbox_carrier
+        .values(
+            attempts=bindparam("tries"),
+            last_error=bindparam("error"),
+            sent_at=func.coalesce(c.sent_at, bindparam("reached_at", type_=c.sent_at.type)),
+        )
+    )
+
+
+_BUNDLED = OutboxStatus.BUNDLED.value
+_MIRRORED = _mirrored()
 
 
 def settle(uow: UnitOfWork, where: Any, reason: str) -> int:
@@ -159,7 +203,13 @@ def settle(uow: UnitOfWork, where: Any, reason: str) -> int:
     sent (its recipient has it; a retry to another route would say it again), the others are
     cancelled, ``reason`` their last error; by one statement, each row as it stands once its
     lock is had (a relay's record of a first delivery, committed meanwhile, makes it sent).
-    How many rows were settled."""
+    How many rows were settled.
+
+    An escalation digest it settles (``digests.withdraw_alert``) has nothing new to record on
+    the pages it carries (``mirror_on_bundled``): one made sent had reached a route on a try
+    whose record put that on them already (a digest once tried carries no new page), and one
+    cancelled (its last alert acknowledged before it reached anyone) carries none once the
+    withdrawal's transaction ends."""
     M = OutboxMessage
     unsent = M.sent_at.is_(None)
     settled = (

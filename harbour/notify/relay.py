@@ -42,7 +42,7 @@ from harbour.notify import links, recipients, visit_checks
 from harbour.notify.alerts import awaiting_escalation, escalate_due
 from harbour.notify.directory import routes_of
 from harbour.notify.messages import compose
-from harbour.notify.outbox import enqueue, settle
+from harbour.notify.outbox import enqueue, mirror_on_bundled, settle
 from harbour.notify.routes import (
     Route,
     Routes,
@@ -517,44 +517,23 @@ def _write(
             connection.execute(statements[name], params)
 
 
-_BUNDLED = OutboxStatus.BUNDLED.value
-
-
 def _mirror_on_bundled(uow: UnitOfWork, verdicts: list[tuple[Outcome, str]], now: Any) -> None:
-    """Record an escalation digest's outcome on the bundled pages it carries (``carrier_id``:
-    each alert it lists or counts, to its recipient on its channel), which stay ``bundled``:
-    those pages are what ``alerts.unreached``, ``alerts.reached_anyone`` and ``harbour notify
-    check`` read, and they are never sent themselves. Attempts, the last error, and ``sent_at``
-    once it reached a route; in the transaction that records the digest's own."""
-    params = [
-        {
-            "digest": outcome.row.id,
-            "tries": outcome.row.attempts,
-            "error": outcome.error,
-            "reached_at": now if verdict == "sent" or outcome.reached else None,
-        }
-        for outcome, verdict in verdicts
-        if outcome.row.kind == NotificationKind.ESCALATION_DIGEST and verdict != "gone"
-    ]
-    if params:
-        uow.session.connection().execute(_MIRRORED, params)
-
-
-def _mirrored() -> Any:
-    table = cast(Table, OutboxMessage.__table__)
-    c = table.c
-    return (
-        update(table)
-        .where(c.carrier_id == bindparam("digest"), c.status == _BUNDLED)  # ix_outbox_carrier
-        .values(
-            attempts=bindparam("tries"),
-            last_error=bindparam("error"),
-            sent_at=func.coalesce(c.sent_at, bindparam("reached_at", type_=c.sent_at.type)),
-        )
+    """Record each escalation digest's outcome on the bundled pages it carries
+    (``outbox.mirror_on_bundled``): attempts, the last error, and ``sent_at`` once it reached a
+    route; in the transaction that records the digest's own."""
+    mirror_on_bundled(
+        uow,
+        [
+            {
+                "digest": outcome.row.id,
+                "tries": outcome.row.attempts,
+                "error": outcome.error,
+                "reached_at": now if verdict == "sent" or outcome.reached else None,
+            }
+            for outcome, verdict in verdicts
+            if outcome.row.kind == NotificationKind.ESCALATION_DIGEST and verdict != "gone"
+        ],
     )
-
-
-_MIRRORED = _mirrored()
 
 
 def backoff(row: _Held | OutboxMessage, config: RelayConfig) -> timedelta:

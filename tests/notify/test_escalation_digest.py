@@ -13,7 +13,7 @@ from harbour.admin.staffing import StaffIn, create_staff
 from harbour.app import App, UnitOfWork
 from harbour.clock import FixedClock
 from harbour.db.models import Alert, Case
-from harbour.demo.receivers import MAIL_DOMAIN, RouteBook, SmtpServer
+from harbour.demo.receivers import MAIL_DOMAIN, WEBHOOK_TOKEN, Receiver, RouteBook, SmtpServer
 from harbour.domain import refs
 from harbour.domain.vocab import AlertKind, Lane, OutboxStatus, Role
 from harbour.notify import alerts
@@ -504,3 +504,88 @@ def test_a_digest_shortened_mid_pass_goes_when_the_pass_ends(
         OutboxStatus.SENT
     }
     assert all(alerts.reached_anyone(napp, "sup", a.id) for a in _alerts(napp) if a.id not in taken)
+
+
+def test_a_digest_dead_lettered_as_its_recipient_leaves_says_so_on_its_pages(
+    napp: App, clock: FixedClock, routes: RouteBook
+) -> None:
+    """The supervisor's digest kept failing, then they left (``dead_letter_recipient``): its
+    bundled pages record its end as they would the relay's dead-lettering of it (they kept the
+    send's failure of before, as if it were still being tried)."""
+    from harbour.notify.outbox import dead_letter_recipient
+
+    routes.email("sup", port=1)  # the supervisor's only route: nothing listens there
+    _overdue_cases(napp, clock, 2)
+    send_reminders(napp, clock.now())
+    opened = {a.id for a in _alerts(napp)}
+    deliver(napp, config=FAST)
+    assert napp.run(lambda uow: dead_letter_recipient(uow, "sup", "recipient_deactivated")) == 1
+    [digest] = rows(napp, kind="escalation_digest")
+    assert (digest.status, digest.attempts, digest.last_error) == (
+        OutboxStatus.DEAD,
+        1,
+        "recipient_deactivated",
+    )
+    pages = rows(napp, kind="overdue_escalation")
+    assert {(r.status, r.attempts, r.last_error, r.sent_at) for r in pages} == {
+        (OutboxStatus.BUNDLED, 1, "recipient_deactivated", None)
+    }
+    assert _unreached(napp) == opened  # every send of theirs failed, and none is left
+
+
+def test_a_held_digest_of_one_who_leaves_is_dead_on_its_pages_and_the_alert_climbs(
+    napp: App, clock: FixedClock, mail: RouteBook, smtp: SmtpServer
+) -> None:
+    """A sweep killed after its first batch left the supervisor's digest held; the supervisor
+    (the only one) is deactivated: the digest goes dead and its pages say so (they were left as
+    if still to go), and the alert, with nobody left at its tier, climbs to the admins at once."""
+    _overdue_cases(napp, clock, 2)
+
+    def die() -> None:
+        raise SystemExit("the sweep's process was killed")
+
+    with pytest.raises(SystemExit):
+        send_reminders(napp, clock.now(), batch=1, between=die)
+    done = invoke(napp, "staff", "deactivate", "sup", "--as", "adm")
+    assert done.exit_code == 0, done.stderr
+    held = rows(napp, kind="escalation_digest", recipient="sup")
+    assert {(d.status, d.attempts, d.last_error) for d in held} == {
+        (OutboxStatus.DEAD, 0, "recipient_deactivated")
+    }
+    pages = rows(napp, kind="overdue_escalation", recipient="sup")
+    assert {(r.status, r.attempts, r.last_error, r.sent_at) for r in pages} == {
+        (OutboxStatus.BUNDLED, 0, "recipient_deactivated", None)
+    }
+    assert {page.carrier_id for page in pages} == {d.id for d in held}
+    drain(napp, clock)
+    [alert] = _alerts(napp)
+    assert alert.tier == 1
+    assert len(smtp.to(f"adm@{MAIL_DOMAIN}")) == 1
+    assert alerts.reached_anyone(napp, "adm", alert.id)
+
+
+def test_a_digest_an_acknowledgement_settles_as_sent_keeps_its_delivery_on_its_pages(
+    napp: App, clock: FixedClock, routes: RouteBook, receiver: Receiver
+) -> None:
+    """The digest reached one of the supervisor's chat routes and waits to be retried on the
+    other; an alert it lists is acknowledged: the digest is settled as sent (``outbox.settle``:
+    a retry would say it again), and the pages it carries keep saying what it met, the other
+    alert's as reaching the supervisor."""
+    pager = f"/{WEBHOOK_TOKEN}/sup-pager"
+    routes.chat("sup").add(f"json://127.0.0.1:{receiver.port}{pager}", "sup", "chat")
+    receiver.script(pager, ["500"] * 10)
+    _overdue_cases(napp, clock, 2)
+    send_reminders(napp, clock.now())
+    deliver(napp, config=FAST)
+    [digest] = rows(napp, kind="escalation_digest")
+    assert (digest.status, digest.attempts) == (OutboxStatus.PENDING, 1) and digest.sent_at
+    first, second = _alerts(napp)
+    alerts.acknowledge(napp, "sup", first.id)
+    [digest] = rows(napp, kind="escalation_digest")
+    assert (digest.status, digest.last_error) == (OutboxStatus.SENT, "send_failure")
+    pages = rows(napp, kind="overdue_escalation")
+    assert {(r.status, r.attempts, r.last_error, r.sent_at, r.carrier_id) for r in pages} == {
+        (OutboxStatus.BUNDLED, 1, "send_failure", digest.sent_at, digest.id)
+    }
+    assert alerts.reached_anyone(napp, "sup", second.id)
+    assert _unreached(napp) == set()
