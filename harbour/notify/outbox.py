@@ -144,14 +144,20 @@ def dead_letter_recipient(uow: UnitOfWork, handle: str, reason: str) -> int:
     """Move the rows still waiting for ``handle`` (a person, not a role) to dead-letter, with
     ``reason`` as their last error: someone who has left is not retried forever, and their
     failures never reach anyone else's terminal. ``harbour outbox --status dead`` lists them.
-    An escalation digest's end is recorded on the bundled pages it carries, as the relay
-    records one it dead-letters (``mirror_on_bundled``): theirs say whether an alert reached
-    anyone. How many rows."""
+    A row that reached one of their routes already (waiting to retry another) was delivered: it
+    is sent, as ``settle`` makes it, its last error kept. An escalation digest's end is recorded
+    on the bundled pages it carries, as the relay records one it dead-letters
+    (``mirror_on_bundled``): theirs say whether an alert reached anyone. How many rows went
+    dead."""
     M = OutboxMessage
-    dead = uow.session.execute(
+    unsent = M.sent_at.is_(None)
+    ended = uow.session.execute(
         update(M)
         .where(M.recipient == handle, M.status == OutboxStatus.PENDING)
-        .values(status=OutboxStatus.DEAD, last_error=reason)
+        .values(
+            status=case((unsent, OutboxStatus.DEAD.value), else_=OutboxStatus.SENT.value),
+            last_error=case((unsent, reason), else_=M.last_error),
+        )
         .returning(M.id, M.kind, M.attempts, M.sent_at)
         .execution_options(synchronize_session=False)
     ).all()
@@ -160,11 +166,11 @@ def dead_letter_recipient(uow: UnitOfWork, handle: str, reason: str) -> int:
         uow,
         [
             {"digest": row.id, "tries": row.attempts, "error": reason, "reached_at": row.sent_at}
-            for row in dead
-            if row.kind == digest
+            for row in ended
+            if row.kind == digest and row.sent_at is None
         ],
     )
-    return len(dead)
+    return sum(row.sent_at is None for row in ended)
 
 
 def mirror_on_bundled(uow: UnitOfWork, outcomes: list[dict[str, Any]]) -> None:

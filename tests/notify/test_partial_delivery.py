@@ -179,3 +179,22 @@ def test_taking_an_alert_while_the_relay_records_a_first_delivery_leaves_no_page
     taking.join(timeout=10)
     [page] = rows(napp, alert_id=alert.id)
     assert page.status == OutboxStatus.SENT
+
+
+def test_a_page_that_reached_one_route_is_sent_not_dead_when_its_recipient_leaves(
+    napp: App, routes: RouteBook, receiver: Receiver
+) -> None:
+    """Deactivating someone dead-letters what still waits for them, but a row that reached one
+    of their routes (waiting to retry the other) was delivered: sent, as taking the alert makes
+    it, never listed among the dead."""
+    from harbour.notify.outbox import dead_letter_recipient
+
+    routes.chat("sup").chat("adm")
+    _second_route(routes, receiver, "500_always")
+    alert = imminent_alert(napp, new_case(napp))
+    deliver(napp, config=FAST)  # the healthy route has it; the pager is to be retried
+    dead = napp.run(lambda uow: dead_letter_recipient(uow, "sup", "recipient_deactivated"))
+    assert dead == 0
+    [page] = rows(napp, alert_id=alert.id)
+    assert (page.status, page.last_error) == (OutboxStatus.SENT, "send_failure")
+    assert reached_anyone(napp, "sup", alert.id)
