@@ -61,7 +61,7 @@ def recorded(uow: UnitOfWork, name: str, subject_ids: list[str]) -> set[tuple[st
             LifecycleEvent.name == name, LifecycleEvent.subject_id.in_(subject_ids)
         )
     )
-    return set(found.tuples())
+    return set(found)
 
 
 def record_new(

@@ -272,7 +272,7 @@ def _view(
     steps = _steps(uow, episode)
     ids = {s.done_by_id for s in steps if s.done_by_id}
     found = uow.session.execute(select(Staff.id, Staff.handle).where(Staff.id.in_(ids)))
-    handles = {staff_id: handle for staff_id, handle in found.tuples()}
+    handles = {staff_id: handle for staff_id, handle in found}
     order = list(MissingStepKind)
     owner = uow.session.get(Staff, case.caseworker_id) if case.caseworker_id else None
     return EpisodeView(

@@ -451,7 +451,7 @@ def _untold(uow: UnitOfWork, again: Bundle, pages: list[dict[str, Any]], bundle:
             select(OutboxMessage.recipient, OutboxMessage.alert_id).where(
                 OutboxMessage.dedupe_key.in_(keys)
             )
-        ).tuples()
+        )
     )
     for person, items in again.items():
         untold = [item for item in items if (person, item["alert_id"]) not in told]

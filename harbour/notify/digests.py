@@ -183,7 +183,7 @@ def _start(
         select(OutboxMessage.id, OutboxMessage.dedupe_key).where(
             OutboxMessage.dedupe_key.in_(list(keys))
         )
-    ).tuples()
+    )
     started: dict[str, list[str]] = {}
     for row_id, key in found:
         started.setdefault(keys[key], []).append(row_id)
@@ -216,7 +216,7 @@ def _extend(
             OutboxMessage.attempts == 0,
         )
         .with_for_update()
-    ).tuples()
+    )
     found = {row for row, count in as_shown if count == digests.shown[row].count}
     extended = {recipient for recipient, ids in held.items() if all(i in found for i in ids)}
     until = uow.now() + digests.hold(uow)
@@ -420,7 +420,7 @@ def _unsent(uow: UnitOfWork, *where: Any) -> list[Any]:
             .where(M.status == OutboxStatus.PENDING, *where)
             .order_by(M.id)
             .with_for_update()
-        ).tuples()
+        )
     )
 
 
@@ -463,7 +463,7 @@ def overdue_step_items(uow: UnitOfWork, handles: list[str]) -> dict[str, list[di
             Case.status != CaseStatus.CLOSED,
         )
         .order_by(Staff.handle, Case.reference)
-    ).tuples()
+    )
     for handle, case_id, reference, zone in cases:
         today = uow.now().astimezone(ZoneInfo(zone)).date()
         late = _overdue_dates(uow, case_id, today)

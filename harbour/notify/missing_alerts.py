@@ -40,7 +40,7 @@ def raise_due(uow: UnitOfWork, now: datetime, episode_id: str | None = None) -> 
     if episode_id is not None:
         query = query.where(MissingEpisode.id == episode_id)
     opened = 0
-    found = uow.session.execute(query.order_by(MissingEpisode.case_id)).tuples().all()
+    found = uow.session.execute(query.order_by(MissingEpisode.case_id)).all()
     for episode, case_id, due_at in found:
         if not _still_open(uow, episode, case_id):
             continue

@@ -73,7 +73,7 @@ def any_due(uow: UnitOfWork, now: datetime) -> Any:
 def _candidates(uow: UnitOfWork, now: datetime) -> list[Any]:
     """The orders with a threshold to fire, with what a reminder needs: one query, whose cost
     follows what is near and not yet reminded of."""
-    return list(uow.session.execute(_candidates_query(uow, now)).tuples())
+    return list(uow.session.execute(_candidates_query(uow, now)))
 
 
 def _candidates_query(uow: UnitOfWork, now: datetime) -> Any:
@@ -129,7 +129,7 @@ def _fired(uow: UnitOfWork, ids: list[str]) -> dict[tuple[str, str], Any]:
     found = uow.session.execute(
         select(M.threat_id, M.threshold, M.expires_on).where(M.threat_id.in_(ids))
     )
-    return {(threat, name): day for threat, name, day in found.tuples()}
+    return {(threat, name): day for threat, name, day in found}
 
 
 def _mark(threat: str, name: str, expires_on: Any, now: datetime, outcome: str) -> dict[str, Any]:

@@ -235,7 +235,7 @@ def counts(uow: UnitOfWork, agency_id: str | None = None) -> dict[str, int]:
     query = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     if agency_id is not None:
         query = query.where(OutboxMessage.agency_id == agency_id)
-    found = dict(uow.session.execute(query).tuples().all())
+    found = dict(uow.session.execute(query).all())
     return {status.value: found.get(status.value, 0) for status in OutboxStatus}
 
 
