@@ -1,0 +1,185 @@
+"""A case given to another caseworker while a sweep is under way: the sweep reads the cases
+(their caseworkers with them) in one transaction and writes a batch's reminders in another, so
+the reassignment can commit in between, or while the batch is being written. The reminder goes
+to the caseworker the case has when the batch writes, and the reassignment's withdrawal
+(``withdraw_case``) finds every reminder a batch gave the caseworker before. Found by review: a
+batch reminded the caseworker the case had when it was read, and the new one was never told."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from harbour.app import App, UnitOfWork
+from harbour.cases.reads import assign_case
+from harbour.clock import FixedClock
+from harbour.db.models import Alert, Case
+from harbour.domain import refs
+from harbour.notify import reminders
+from harbour.notify.digests import REASSIGNED, Digests
+from tests.notify.helpers import new_case, open_assessment, rows
+
+WAIT = 0.5  # how long a transaction that must wait for another is given to show that it does
+Reader = Callable[[Callable[[UnitOfWork], Any]], Any]
+
+
+def _sweep(app: App, read: Reader | None = None) -> Any:
+    return reminders.sweep(app.run, app.reference.policy, app.clock.now(), read=read or app.read)
+
+
+def _read_then(app: App, then: Callable[[], None]) -> Reader:
+    """The sweep's read runner: ``then`` (another command's work) runs once the sweep has read
+    what fires, before a batch writes it."""
+
+    def read(work: Callable[[UnitOfWork], Any]) -> Any:
+        page = app.read(work)
+        then()
+        return page
+
+    return read
+
+
+def _give(app: App, case: Case, handle: str, held: Callable[[], None] = lambda: None) -> None:
+    """Give ``case`` to ``handle`` as ``harbour assign`` does (its row held, as ``load_case``
+    holds it); ``held`` runs once the case is given, before the transaction commits."""
+
+    def work(uow: UnitOfWork) -> None:
+        row = uow.session.scalars(
+            select(Case).where(Case.id == case.id).with_for_update(key_share=True)
+        ).one()
+        assign_case(uow, None, row, handle)
+        uow.session.flush()
+        held()
+
+    app.run(work)
+
+
+def _reminded(app: App) -> list[tuple[str, str, str, str]]:
+    """(recipient, case_ref, kind, digest status) of every reminder in every reminder digest."""
+    return sorted(
+        (row.recipient, item["case_ref"], item["kind"], row.status)
+        for row in rows(app, kind="reminder_digest")
+        for item in row.context["items"]
+    )
+
+
+def _short(case: Case) -> str:
+    return refs.short_form(case.reference)
+
+
+def _postgres_only(app: App) -> None:
+    if app.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite's writers queue: no reassignment commits while a batch is written")
+
+
+def test_a_case_given_away_after_the_sweep_read_it_reminds_the_new_caseworker(
+    seeded: App, clock: FixedClock
+) -> None:
+    """Both cases are read as cw1's, then given to cw2 before the batch writes: cw2 is reminded
+    of both, cw1 of neither; the overdue one's escalation goes to the supervisors, as ever."""
+    soon, late = new_case(seeded, "MKS"), new_case(seeded, "MKL")
+    open_assessment(seeded, soon, clock.now() + timedelta(days=1))
+    open_assessment(seeded, late, clock.now() - timedelta(days=8))
+
+    def give_both() -> None:
+        _give(seeded, soon, "cw2")
+        _give(seeded, late, "cw2")
+
+    counts = _sweep(seeded, _read_then(seeded, give_both))
+    assert (counts["due_soon"], counts["overdue"], counts["escalated"]) == (1, 1, 1)
+    assert _reminded(seeded) == sorted(
+        [
+            ("cw2", _short(soon), "assessment_due_soon", "pending"),
+            ("cw2", _short(late), "assessment_overdue", "pending"),
+        ]
+    )
+    [alert] = seeded.run(lambda uow: uow.session.scalars(select(Alert)).all())
+    assert alert.case_id == late.id
+    assert {r.recipient for r in rows(seeded, kind="overdue_escalation")} == {"sup"}
+    assert {r.recipient for r in rows(seeded, kind="escalation_digest")} == {"sup"}
+    assert _sweep(seeded)["digests"] == 0  # each threshold once, to the caseworker it has
+
+
+def test_a_batch_waits_for_a_reassignment_under_way_and_reminds_the_new_caseworker(
+    seeded: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the reassignment holds the case, not yet committed, when the batch has
+    written its marks, and commits while the batch is in flight (its withdrawal found nothing:
+    the batch had written no digest yet). The batch waits for it and reminds cw2."""
+    _postgres_only(seeded)
+    case = new_case(seeded)
+    open_assessment(seeded, case, clock.now() + timedelta(days=1))
+    holding, commit = threading.Event(), threading.Event()
+    other = App(seeded.settings, clock)  # another process
+
+    def hold_then_commit() -> None:
+        holding.set()
+        commit.wait(10)
+
+    giving = threading.Thread(target=_give, args=(other, case, "cw2", hold_then_commit))
+
+    def start_giving() -> None:
+        giving.start()
+        assert holding.wait(10)
+
+    record_marks = reminders._record_marks
+
+    def and_let_it_commit(uow: UnitOfWork, marks: str, fired_at: datetime) -> set[Any]:
+        written = record_marks(uow, marks, fired_at)
+        commit.set()
+        return written
+
+    monkeypatch.setattr(reminders, "_record_marks", and_let_it_commit)
+    try:
+        _sweep(seeded, _read_then(seeded, start_giving))
+    finally:
+        commit.set()
+        giving.join(10)
+        other.dispose()
+    monkeypatch.undo()
+    assert _reminded(seeded) == [("cw2", _short(case), "assessment_due_soon", "pending")]
+    assert _sweep(seeded)["digests"] == 0
+
+
+def test_a_reassignment_waits_for_a_batch_under_way_and_takes_its_reminder_back(
+    seeded: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the batch has the case, and has found it cw1's, when the reassignment comes.
+    The reassignment waits for the batch to commit, then finds its digest item and its mark:
+    cw1's digest is cancelled, and the next sweep reminds cw2."""
+    _postgres_only(seeded)
+    case = new_case(seeded)
+    open_assessment(seeded, case, clock.now() + timedelta(days=1))
+    other = App(seeded.settings, clock)  # another process
+    giving = threading.Thread(target=_give, args=(other, case, "cw2"))
+    waited: list[bool] = []
+    add = Digests.add
+
+    def given_meanwhile(self: Digests, items: Any, uow: UnitOfWork) -> Any:
+        if not waited:  # the batch's first digest write: the reminders'
+            giving.start()
+            giving.join(WAIT)
+            waited.append(giving.is_alive())
+        return add(self, items, uow)
+
+    monkeypatch.setattr(Digests, "add", given_meanwhile)
+    try:
+        _sweep(seeded)
+    finally:
+        if waited:
+            giving.join(10)
+        other.dispose()
+    monkeypatch.undo()
+    [digest] = rows(seeded, kind="reminder_digest")
+    assert (digest.recipient, digest.status, digest.last_error) == ("cw1", "cancelled", REASSIGNED)
+    assert waited == [True]  # for the batch to commit
+    _sweep(seeded)
+    assert [(who, status) for who, *_, status in _reminded(seeded)] == [
+        ("cw1", "cancelled"),
+        ("cw2", "pending"),
+    ]
