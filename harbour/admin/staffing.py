@@ -319,11 +319,16 @@ def deactivate_staff(
         if reassign_to is not None and not _can_take_cases(uow, actor, reassign_to):
             reason = "no active caseworker or supervisor with that handle in the agency"
             raise InvalidInput([("--reassign-to", reason)])
-        cases = uow.session.scalars(
+        # Held first, in id order, as a sweep's batch holds the cases it reminds of
+        # (``reminders._held_caseworkers``): taken one by one as each was given away, a case the
+        # batch held was waited for while holding a digest the batch adds to next, a deadlock.
+        held = uow.session.scalars(
             select(Case)
             .where(Case.caseworker_id == staff.id, Case.status != CaseStatus.CLOSED)
-            .order_by(Case.created_at, Case.id)
+            .order_by(Case.id)
+            .with_for_update(key_share=True)  # as ``load_case`` holds a case it changes
         ).all()
+        cases = sorted(held, key=lambda case: (case.created_at, case.id))
         if cases and reassign_to is None:
             raise Conflict(
                 "has_open_cases",

@@ -15,11 +15,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from harbour.admin import staffing
 from harbour.app import App, UnitOfWork
 from harbour.cases.reads import assign_case
 from harbour.clock import FixedClock
 from harbour.db.models import Alert, Case
 from harbour.domain import refs
+from harbour.domain.vocab import NotificationKind
 from harbour.notify import reminders
 from harbour.notify.digests import REASSIGNED, Digests
 from tests.notify.helpers import new_case, open_assessment, rows
@@ -181,5 +183,60 @@ def test_a_reassignment_waits_for_a_batch_under_way_and_takes_its_reminder_back(
     _sweep(seeded)
     assert [(who, status) for who, *_, status in _reminded(seeded)] == [
         ("cw1", "cancelled"),
+        ("cw2", "pending"),
+    ]
+
+
+def test_a_deactivation_giving_away_a_case_a_batch_holds_waits_for_it_without_a_deadlock(
+    seeded: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: cw1 is deactivated, their cases given to cw2, while the sweep's second batch
+    holds one of them. The first batch's digest for cw1 names the other case, which the
+    deactivation takes out of that digest (holding it) before it comes to the case the batch
+    holds, and the batch goes on to add to the same digest. The deactivation takes all the cases
+    first, in id order as a batch does: it waits for the batch, and neither is undone as a
+    deadlock and run again."""
+    _postgres_only(seeded)
+    first, second = sorted((new_case(seeded, "MKA"), new_case(seeded, "MKB")), key=lambda c: c.id)
+    open_assessment(seeded, first, clock.now() + timedelta(days=1))  # the first batch's
+    open_assessment(seeded, second, clock.now() + timedelta(days=1, minutes=1))
+    other = App(seeded.settings, clock)  # another process
+    moving = threading.Thread(target=staffing.deactivate_staff, args=(other, "adm", "cw1", "cw2"))
+    given, batches = staffing.assign_case, reminders._batch
+    tries: list[str] = []
+
+    def counted(uow: UnitOfWork, actor: Any, case: Case, handle: str) -> Case:
+        tries.append(case.id)
+        return given(uow, actor, case, handle)
+
+    def batch(*args: Any, **kwargs: Any) -> Any:
+        tries.append("batch")
+        return batches(*args, **kwargs)
+
+    add = Digests.add
+
+    def deactivated_meanwhile(self: Digests, items: Any, uow: UnitOfWork) -> Any:
+        if self.kind == NotificationKind.REMINDER_DIGEST and self.rows and moving.ident is None:
+            moving.start()  # the second batch, its case held: cw1 has a digest of the pass
+            moving.join(WAIT)
+        return add(self, items, uow)
+
+    monkeypatch.setattr(staffing, "assign_case", counted)
+    monkeypatch.setattr(reminders, "_batch", batch)
+    monkeypatch.setattr(Digests, "add", deactivated_meanwhile)
+    try:
+        reminders.sweep(seeded.run, seeded.reference.policy, clock.now(), batch=1, read=seeded.read)
+    finally:
+        if moving.ident is not None:
+            moving.join(20)
+        other.dispose()
+    monkeypatch.undo()
+    assert tries == ["batch", "batch", first.id, second.id]  # each once
+    [digest] = rows(seeded, kind="reminder_digest")
+    assert (digest.recipient, digest.status, digest.last_error) == ("cw1", "cancelled", REASSIGNED)
+    _sweep(seeded)
+    assert [(who, status) for who, *_, status in _reminded(seeded)] == [
+        ("cw1", "cancelled"),  # the one it still named when the last was taken out
+        ("cw2", "pending"),
         ("cw2", "pending"),
     ]
