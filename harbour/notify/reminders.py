@@ -279,7 +279,7 @@ def to_fire(
         params |= {"after_due": after[0], "after_id": after[1]}
     found, read, last = [], 0, None
     zones: dict[str, ZoneInfo] = {}
-    for row in uow.session.execute(query.limit(limit), params).tuples():
+    for row in uow.session.execute(query.limit(limit), params):
         assessment_id, due_at, point, case_id, ref, agency_id, zone, *fires = row
         read, last = read + 1, (due_at, assessment_id)
         tz = zones.get(zone) or zones.setdefault(zone, ZoneInfo(zone))
@@ -551,7 +551,7 @@ def _record_marks(uow: UnitOfWork, marks: str, fired_at: datetime) -> set[tuple[
     )
     # Plain tuples, not Rows: the caller tests thousands of keys against them, and comparing a
     # tuple with a Row is slow. Fetched at once: iterating fetched them one call each.
-    return {(assessment_id, threshold) for assessment_id, threshold in found.tuples().all()}
+    return {(assessment_id, threshold) for assessment_id, threshold in found.all()}
 
 
 def forget_marks(uow: UnitOfWork, *where: Any) -> None:
