@@ -420,7 +420,8 @@ class _Held:
 
 
 _SENT = OutboxStatus.SENT.value
-_CANCELLED = OutboxStatus.CANCELLED.value
+# Taken from the relay while a send was in flight: by an acknowledgement, or as its recipient left.
+_TAKEN_BACK = (OutboxStatus.CANCELLED.value, OutboxStatus.DEAD.value)
 
 
 def _record(
@@ -434,12 +435,12 @@ def _record(
     rows = {r[0]: _Held(*r) for r in uow.session.execute(select(*columns).where(M.id.in_(ids)))}
     now = uow.now()
     verdicts = []
-    changes: dict[str, list[dict[str, Any]]] = {"sent": [], "acknowledged": [], "retried": []}
+    changes: dict[str, list[dict[str, Any]]] = {"sent": [], "taken_back": [], "retried": []}
     dead: list[tuple[_Held, str]] = []
     for outcome in outcomes:
         row = rows.get(outcome.row.id)
         verdict = _verdict(row, outcome, config)
-        verdicts.append((outcome, "sent" if verdict == "acknowledged" else verdict))
+        verdicts.append((outcome, "sent" if verdict == "taken_back" else verdict))
         if row is None or verdict == "gone":
             continue
         if verdict == "dead":
@@ -461,11 +462,12 @@ def _record(
 
 
 def _verdict(row: _Held | None, outcome: Outcome, config: RelayConfig) -> str:
-    """sent, acknowledged (cancelled while in flight, but it reached a route: recorded as sent
-    after all), gone (no longer ours), retried, or when its attempts have run out, sent if it
-    reached one of the recipient's routes (the failed one is in ``last_error``), else dead."""
-    if row is not None and row.status == _CANCELLED and outcome.reached:
-        return "acknowledged"
+    """sent, taken_back (cancelled by an acknowledgement, or dead-lettered as its recipient
+    left, while in flight, but it reached a route: recorded as sent after all), gone (no longer
+    ours), retried, or when its attempts have run out, sent if it reached one of the
+    recipient's routes (the failed one is in ``last_error``), else dead."""
+    if row is not None and row.status in _TAKEN_BACK and outcome.reached:
+        return "taken_back"
     if row is None or row.status != PENDING:
         return "gone"
     if outcome.error is None:
@@ -496,8 +498,8 @@ def _write(
         "sent": update(table)
         .where(row, c.status == PENDING)
         .values(status=_SENT, sent_at=reached, last_error=bindparam("error"), delivered=delivered),
-        "acknowledged": update(table)
-        .where(row, c.status == _CANCELLED)
+        "taken_back": update(table)
+        .where(row, c.status.in_(_TAKEN_BACK))
         .values(status=_SENT, sent_at=reached, delivered=delivered),
         "retried": update(table)
         .where(row, c.status == PENDING, c.attempts == bindparam("tries"))

@@ -198,3 +198,28 @@ def test_a_page_that_reached_one_route_is_sent_not_dead_when_its_recipient_leave
     [page] = rows(napp, alert_id=alert.id)
     assert (page.status, page.last_error) == (OutboxStatus.SENT, "send_failure")
     assert reached_anyone(napp, "sup", alert.id)
+
+
+def test_a_send_in_flight_as_its_recipient_leaves_is_recorded_when_it_reached_them(
+    napp: App, routes: RouteBook, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The relay has claimed a page and is sending it when its recipient is deactivated (the
+    row dead-lettered): the send reached their chat, so the page is sent after all, as one
+    taken back by an acknowledgement is; left dead, it said the alert never reached them."""
+    from harbour.notify import relay
+    from harbour.notify.outbox import dead_letter_recipient
+
+    routes.chat("sup").chat("adm")
+    alert = imminent_alert(napp, new_case(napp))
+    real = relay._outcome
+
+    def sent_as_they_left(app: App, *args: object) -> relay.Outcome:
+        napp.run(lambda uow: dead_letter_recipient(uow, "sup", "recipient_deactivated"))
+        return real(app, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(relay, "_outcome", sent_as_they_left)  # once Apprise has sent it
+    deliver(napp, config=FAST)
+    [page] = rows(napp, alert_id=alert.id)
+    assert len(receiver.at(HEALTHY)) == 1
+    assert page.status == OutboxStatus.SENT and page.sent_at is not None
+    assert reached_anyone(napp, "sup", alert.id)
