@@ -35,10 +35,14 @@ def remind(
     found = _candidates(uow, now)
     if not found:  # nearly every sweep: nothing more to read
         return Counter(orders_expiring=0), {}
+    held = _held_caseworkers(uow, sorted({case for _, _, case, *_ in found}))
     fired = _fired(uow, [threat for threat, *_ in found])
     marks: list[dict[str, Any]] = []
     owed: list[tuple[str, str, str | None, str, Any]] = []
-    for threat, expires_on, reference, worker, agency, zone in found:
+    for threat, expires_on, case, reference, agency, zone in found:
+        if case not in held:  # deleted since it was read
+            continue
+        worker = held[case]
         today = now.astimezone(ZoneInfo(zone)).date()
         due = [n for n in orders.passed(expires_on, today) if fired.get((threat, n)) != expires_on]
         marks += [_mark(threat, name, expires_on, now, SKIPPED) for name in due[:-1]]
@@ -59,8 +63,11 @@ def remind(
 
 def forget_order_marks(uow: UnitOfWork, case_id: str) -> None:
     """Delete the marks of the case's protective orders, so that their thresholds fire again.
-    A sweep writing one is waited for (it holds no case, unlike the assessments' sweep: see
-    ``reminders.forget_marks``), so its reminder is committed before it is forgotten."""
+    The caller holds the case (``load_case``), which a sweep writing its marks holds first
+    (``_held_caseworkers``): the sweep is waited for there, so its reminder is committed, and
+    its digest item found by the withdrawal, before the mark is forgotten. A mark a sweep holds
+    is waited for too (no SKIP LOCKED, unlike ``reminders.forget_marks``): the sweep took it
+    after the case, so a caller holding the case never meets one."""
     threats = select(ThreatSource.id).where(ThreatSource.case_id == case_id)
     uow.session.execute(delete(OrderReminderMark).where(OrderReminderMark.threat_id.in_(threats)))
 
@@ -108,8 +115,8 @@ def _candidates_query(uow: UnitOfWork, now: datetime) -> Any:
         select(
             ThreatSource.id,
             expires_on,
+            Case.id,
             Case.reference,
-            Case.caseworker_id,
             Case.agency_id,
             Agency.timezone,
         )
@@ -122,6 +129,28 @@ def _candidates_query(uow: UnitOfWork, now: datetime) -> Any:
         )
         .order_by(ThreatSource.id)
     )
+
+
+def _held_caseworkers(uow: UnitOfWork, cases: list[str]) -> dict[str, str | None]:
+    """The caseworker of each of ``cases`` as it stands now, by case (one deleted since it was
+    read is left out), the cases held until the transaction ends (PostgreSQL), in id order.
+
+    Before any mark is written, and before the marks are read: a reassignment
+    (``hooks.reminders_handed_over``) holds the case before it forgets the case's marks, and
+    waits for a mark the sweep has re-armed (``forget_order_marks``), so a sweep holding that
+    mark while it waited for the case would wait in a circle (the assessments' sweep writes its
+    marks first: ``reminders.forget_marks`` passes over those). Held so, a reassignment not yet
+    committed is waited for and seen (and the marks it forgot), and one that comes later waits
+    for the sweep to commit, then finds its marks and digest items, which it forgets and
+    withdraws. In id order, as an assessments' batch and a deactivation take them. An IN list,
+    as ``_fired``'s: orders near their expiry are few."""
+    query = (
+        select(Case.id, Case.caseworker_id)
+        .where(Case.id.in_(cases))
+        .order_by(Case.id)
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE, as ``load_case`` holds a case
+    )
+    return dict(uow.session.execute(query).all())
 
 
 def _fired(uow: UnitOfWork, ids: list[str]) -> dict[tuple[str, str], Any]:

@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from harbour.admin import staffing
 from harbour.app import App, UnitOfWork
 from harbour.cases.reads import assign_case
 from harbour.clock import FixedClock
-from harbour.db.models import Alert, Case
-from harbour.domain import refs
+from harbour.db.models import Alert, Case, ThreatSource
+from harbour.domain import orders, refs
 from harbour.domain.vocab import NotificationKind
-from harbour.notify import reminders
+from harbour.notify import order_reminders, reminders
 from harbour.notify.digests import REASSIGNED, Digests
-from tests.notify.helpers import new_case, open_assessment, rows
+from tests.notify.helpers import MARKER, new_case, open_assessment, rows
 
 WAIT = 0.5  # how long a transaction that must wait for another is given to show that it does
 Reader = Callable[[Callable[[UnitOfWork], Any]], Any]
@@ -240,3 +240,187 @@ def test_a_deactivation_giving_away_a_case_a_batch_holds_waits_for_it_without_a_
         ("cw2", "pending"),
         ("cw2", "pending"),
     ]
+
+
+# Protective orders running out (``order_reminders.remind``): one more batch of the pass, whose
+# candidates (with their cases) are read and written in one transaction. On PostgreSQL (READ
+# COMMITTED) a reassignment can commit between its statements, or be under way when it reads.
+# Found by review: the reminder went to the caseworker the candidates' read found.
+
+
+def _order_expires(app: App, case: Case, day: date) -> None:
+    app.run(
+        lambda uow: uow.session.execute(
+            update(ThreatSource)
+            .where(ThreatSource.case_id == case.id)
+            .values(protective_order=True, protective_order_expires_on=day)
+        )
+    )
+
+
+def _order_case(app: App, clock: FixedClock, marker: str = MARKER, days: int = 20) -> Case:
+    """A case of cw1's whose protective order runs out in ``days`` (its 30-day reminder due)."""
+    case = new_case(app, marker)
+    _order_expires(app, case, clock.now().date() + timedelta(days=days))
+    return case
+
+
+def _after_candidates(monkeypatch: pytest.MonkeyPatch, then: Callable[[], None]) -> None:
+    """``then`` runs once the order batch has read its candidates, in its transaction."""
+    candidates = order_reminders._candidates
+
+    def read_then(uow: UnitOfWork, now: datetime) -> list[Any]:
+        found = candidates(uow, now)
+        then()
+        return found
+
+    monkeypatch.setattr(order_reminders, "_candidates", read_then)
+
+
+def test_an_order_case_given_away_after_the_order_batch_read_it_reminds_the_new_caseworker(
+    seeded: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the reassignment commits between the order batch's read of its candidates and
+    its writes (SQLite has no such gap: the batch's transaction holds the write lock from its
+    start). cw2 is reminded, cw1 is not, and once."""
+    _postgres_only(seeded)
+    case = _order_case(seeded, clock)
+    other = App(seeded.settings, clock)  # another process
+    _after_candidates(monkeypatch, lambda: _give(other, case, "cw2"))
+    try:
+        assert _sweep(seeded)["orders_expiring"] == 1
+    finally:
+        other.dispose()
+    monkeypatch.undo()
+    assert _reminded(seeded) == [("cw2", _short(case), orders.EXPIRING, "pending")]
+    assert _sweep(seeded)["digests"] == 0
+
+
+def test_the_order_batch_waits_for_a_reassignment_under_way_and_reminds_the_new_caseworker(
+    seeded: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the reassignment holds the case, given but not committed (its withdrawal and
+    its forgetting of the marks done, finding nothing), when the order batch reads its
+    candidates, and commits a moment later. The batch waits for it and reminds cw2."""
+    _postgres_only(seeded)
+    case = _order_case(seeded, clock)
+    holding, commit = threading.Event(), threading.Event()
+    other = App(seeded.settings, clock)  # another process
+
+    def hold_then_commit() -> None:
+        holding.set()
+        commit.wait(10)
+
+    giving = threading.Thread(target=_give, args=(other, case, "cw2", hold_then_commit))
+    _after_candidates(monkeypatch, lambda: threading.Timer(WAIT, commit.set).start())
+    giving.start()
+    try:
+        assert holding.wait(10)
+        _sweep(seeded)
+        given_first = not giving.is_alive()  # committed before the batch could
+    finally:
+        commit.set()
+        giving.join(10)
+        other.dispose()
+    monkeypatch.undo()
+    assert _reminded(seeded) == [("cw2", _short(case), orders.EXPIRING, "pending")]
+    assert given_first
+    assert _sweep(seeded)["digests"] == 0
+
+
+def test_a_reassignment_waits_for_the_order_batch_under_way_and_takes_its_reminder_back(
+    seeded: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the order batch has the case, and has found it cw1's and written its mark,
+    when the reassignment comes. The reassignment waits for the batch to commit, then finds its
+    digest item and its mark: cw1's digest is cancelled, and the next sweep reminds cw2."""
+    _postgres_only(seeded)
+    case = _order_case(seeded, clock)
+    other = App(seeded.settings, clock)  # another process
+    giving = threading.Thread(target=_give, args=(other, case, "cw2"))
+    waited: list[bool] = []
+    add = Digests.add
+
+    def given_meanwhile(self: Digests, items: Any, uow: UnitOfWork) -> Any:
+        if not waited:  # the order batch's digest write
+            giving.start()
+            giving.join(WAIT)
+            waited.append(giving.is_alive())
+        return add(self, items, uow)
+
+    monkeypatch.setattr(Digests, "add", given_meanwhile)
+    try:
+        _sweep(seeded)
+    finally:
+        if waited:
+            giving.join(10)
+        other.dispose()
+    monkeypatch.undo()
+    [digest] = rows(seeded, kind="reminder_digest")
+    assert (digest.recipient, digest.status, digest.last_error) == ("cw1", "cancelled", REASSIGNED)
+    assert waited == [True]  # for the batch to commit
+    _sweep(seeded)
+    assert [(who, status) for who, *_, status in _reminded(seeded)] == [
+        ("cw1", "cancelled"),
+        ("cw2", "pending"),
+    ]
+
+
+def test_a_deactivation_holding_the_cases_of_renewed_orders_meets_the_order_batch_without_deadlock(
+    seeded: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: cw1 is deactivated, their cases given to cw2; the deactivation holds both cases
+    (their orders renewed since reminded: the batch re-arms their marks, rows the deactivation's
+    ``forget_order_marks`` waits for) when the order batch reads them, and gives them away a
+    moment later. The batch takes the cases before it writes a mark, as the deactivation takes
+    them before it forgets one: it waits, and neither is undone as a deadlock and run again (a
+    batch writing the marks first, as the assessments' does, and holding the cases after, was
+    waited for by the deactivation while it waited for the deactivation). cw2 is reminded of
+    both renewed orders."""
+    _postgres_only(seeded)
+    first, second = sorted(
+        (_order_case(seeded, clock, "MKA"), _order_case(seeded, clock, "MKB")), key=lambda c: c.id
+    )
+    _sweep(seeded)  # reminded to cw1: their marks written
+    renewed = clock.now().date() + timedelta(days=25)
+    for case in (first, second):
+        _order_expires(seeded, case, renewed)
+    other = App(seeded.settings, clock)  # another process
+    moving = threading.Thread(target=staffing.deactivate_staff, args=(other, "adm", "cw1", "cw2"))
+    holding, go = threading.Event(), threading.Event()
+    given, remind = staffing.assign_case, order_reminders.remind
+    tries: list[str] = []
+
+    def held_then_given(uow: UnitOfWork, actor: Any, case: Case, handle: str) -> Case:
+        if not tries:  # the cases held, none given yet
+            holding.set()
+            go.wait(10)
+        tries.append(case.id)
+        return given(uow, actor, case, handle)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        tries.append("batch")
+        return remind(*args, **kwargs)
+
+    monkeypatch.setattr(staffing, "assign_case", held_then_given)
+    monkeypatch.setattr(order_reminders, "remind", counted)
+    _after_candidates(monkeypatch, lambda: threading.Timer(WAIT, go.set).start())
+    moving.start()
+    try:
+        assert holding.wait(10)
+        assert _sweep(seeded)["orders_expiring"] == 2
+    finally:
+        go.set()
+        moving.join(20)
+        other.dispose()
+    monkeypatch.undo()
+    assert tries == ["batch", first.id, second.id]  # each once
+    items = [
+        (row.recipient, item["case_ref"], item["due_date"], row.status)
+        for row in rows(seeded, kind="reminder_digest")
+        for item in row.context["items"]
+        if item["due_date"] == renewed.isoformat()
+    ]
+    assert sorted(items) == sorted(
+        ("cw2", _short(case), renewed.isoformat(), "pending") for case in (first, second)
+    )
