@@ -57,8 +57,12 @@ def new_case(app: App, marker: str = MARKER, caseworker: str | None = "cw1") -> 
 
 
 def reassign(app: App, case: Case, handle: str) -> Case:
+    """Give ``case`` to ``handle`` as ``harbour assign`` does: its row held first, as
+    ``load_case`` holds a case it changes (FOR NO KEY UPDATE on PostgreSQL)."""
+
     def work(uow: UnitOfWork) -> Case:
-        return assign_case(uow, None, uow.session.get_one(Case, case.id), handle)
+        held = select(Case).where(Case.id == case.id).with_for_update(key_share=True)
+        return assign_case(uow, None, uow.session.scalars(held).one(), handle)
 
     return app.run(work)
 
