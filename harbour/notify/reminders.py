@@ -61,7 +61,7 @@ class Due(NamedTuple):
     """An open assessment with a threshold near or past the sweep's moment: what its reminder
     and escalation need, read as plain columns (no rows kept in the session). A tuple: a sweep
     makes one per due assessment. Not its case's caseworker: the case may be given to another
-    before the batch writes, which reads whose it is then (``_held_caseworkers``)."""
+    before the batch writes, which reads whose it is then (``_current_caseworkers``)."""
 
     assessment_id: str
     due_at: datetime
@@ -217,7 +217,7 @@ def _read_page(uow: UnitOfWork, thresholds: Thresholds, now: datetime, after: Ke
 class Prepared:
     """What a batch writes, worked out before its transaction (so a batch on SQLite holds the
     write lock for its statements, not for this): its marks as the one JSON parameter
-    ``_record_marks`` sends, its cases' ids as the one ``_held_caseworkers`` sends, and the
+    ``_record_marks`` sends, its cases' ids as the one ``_current_caseworkers`` sends, and the
     digest item of each reminder it sends."""
 
     marks: str
@@ -392,7 +392,7 @@ def _batch(
     """Marks, escalations (their items in ``escalations``) and digest items for ``firings``,
     fired at ``now``, each checked again
     in this transaction (one completed, re-timed or reminded since is left out), each reminder
-    to the caseworker its case has now (``_held_caseworkers``: not the one it had when read): a
+    to the caseworker its case has now (``_current_caseworkers``: not the one it had when read): a
     few statements per batch, whatever its size. ``prepared``: ``Prepared.of(firings, ...)``,
     made beforehand."""
     written = _record_marks(uow, prepared.marks, now) if firings else set()
@@ -402,7 +402,7 @@ def _batch(
         for due, marks in firings
         if any((due.assessment_id, name) in written for name, _ in marks)
     ]
-    worker = _held_caseworkers(uow, prepared.cases) if fired_now else {}
+    worker = _current_caseworkers(uow, prepared.cases) if fired_now else {}
     chunk = [(due, marks) for due, marks in fired_now if due.case_id in worker]
     who = recipients.caseworkers_or_supervisors(
         uow, [(worker[due.case_id], due.agency_id) for due, _ in chunk]
@@ -684,47 +684,51 @@ def _escalate_all(
     return len(overdue)
 
 
-def _held_caseworkers(uow: UnitOfWork, cases: str) -> dict[str, str | None]:
+def _current_caseworkers(uow: UnitOfWork, cases: str) -> dict[str, str | None]:
     """The caseworker of each of the batch's cases (``cases``: their ids, ``Prepared.cases``) as
-    it stands now, by case (one deleted since it was read is left out), the cases held until the
-    transaction ends (PostgreSQL), in one statement.
+    it stands now, by case (one deleted since it was read is left out), in one statement.
 
     A case given to another caseworker (``hooks.reminders_handed_over``) since the sweep read it
-    is reminded to the new one. Held, as a write on a case holds it (``load_case``): a
-    reassignment not yet committed is waited for and seen, and one that comes while the batch
-    holds the case waits for it to commit, then finds the batch's digest items and marks, which
-    it withdraws and forgets. The marks are written before (``forget_marks`` passes over those a
-    sweep holds: no wait in a circle), and the cases taken in id order, as another sweep takes
-    them. Their escalations (``_still_overdue``) rely on them held. The ids travel as one JSON
-    parameter, as the marks do: as an IN list, 10,000 of them took three times as long on
-    PostgreSQL (about 150 ms against 50)."""
+    is reminded to the new one: on SQLite every time (the batch holds the one write lock); on
+    PostgreSQL unless the reassignment commits while the batch is being written, when this
+    threshold's reminder may still go to the previous caseworker. The cases are not held for
+    that: held from the marks to the commit, every case of a batch of 20,000 kept each write on
+    it waiting, ``harbour assess`` of an imminent threat 1.2 s where it had waited 9 ms. Read
+    after the marks, so the window is the batch's own statements. The ids travel as one JSON
+    parameter, as the marks do (as an IN list, 10,000 took three times as long on PostgreSQL)."""
     postgresql = uow.session.get_bind().dialect.name == "postgresql"
-    found = uow.session.connection().execute(_HELD_CASEWORKERS[postgresql], {"cases": cases})
+    found = uow.session.connection().execute(_CURRENT_CASEWORKERS[postgresql], {"cases": cases})
     return dict(found.all())
 
 
 # (SQLite: ``CROSS JOIN`` keeps the ids the outer loop, each a lookup by primary key, as in
-# ``_RECORD_MARKS``; nothing to hold, its one write lock is the batch's already.)
-_HELD_CASEWORKERS = {
+# ``_RECORD_MARKS``.)
+_CURRENT_CASEWORKERS = {
     False: text(
         """SELECT c.id, c.caseworker_id FROM json_each(:cases) AS m
         CROSS JOIN cases AS c ON c.id = m.value"""
     ),
     True: text(
         """SELECT c.id, c.caseworker_id FROM cases AS c
-        WHERE c.id IN (SELECT jsonb_array_elements_text(CAST(:cases AS jsonb)))
-        ORDER BY c.id FOR NO KEY UPDATE"""
+        WHERE c.id IN (SELECT jsonb_array_elements_text(CAST(:cases AS jsonb)))"""
     ),
 }
 
 
 def _still_overdue(uow: UnitOfWork, overdue: list[Due]) -> list[Due]:
-    """Those of ``overdue`` still open and due when they were read, their cases already held
-    (``_held_caseworkers``): an assessment done (or moved) while its mark was being written,
-    which the mark's statement could not see yet (PostgreSQL), is not escalated after it was
-    done."""
+    """Those of ``overdue`` still open and due when they were read, their cases held until the
+    transaction ends: an assessment done (or moved) while its mark was being written, which the
+    mark's statement could not see yet (PostgreSQL), is not escalated after it was done.
+    Cases are taken in id order, as another sweep would take them."""
     if not overdue:
         return []
+    case_ids = sorted({due.case_id for due in overdue})
+    uow.session.execute(
+        select(Case.id)
+        .where(Case.id.in_(case_ids))
+        .order_by(Case.id)
+        .with_for_update(key_share=True)  # as a write on a case holds it (``load_case``)
+    )
     # By primary key alone: with the status in the statement, SQLite read every open assessment
     # through the (status, due_at) index for each batch, and a catch-up sweep took twice as long.
     current = uow.session.execute(

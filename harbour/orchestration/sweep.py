@@ -189,10 +189,9 @@ def send_reminders(
 
     By default, on SQLite batches of up to ``REMINDER_BATCH``, each sized to hold the write lock
     about ``SQLITE_HOLD``; on PostgreSQL batches of ``POSTGRES_BATCH``, nearly always one: its
-    writers wait for none of the locks the sweep takes (new marks and outbox rows) but the rows
-    of the batch's cases, held from its marks until it commits (so that a reassignment is seen
-    or sees its reminders: ``reminders._held_caseworkers``), so smaller batches would only add
-    transactions and re-checks."""
+    writers wait for no lock the sweep takes (new marks and outbox rows; the rows of overdue
+    cases, only while it commits), so smaller batches would only add transactions and
+    re-checks."""
     from harbour.notify import reminders
 
     gap = WriterGap(app.engine)

@@ -1,9 +1,11 @@
 """A case given to another caseworker while a sweep is under way: the sweep reads the cases
 (their caseworkers with them) in one transaction and writes a batch's reminders in another, so
 the reassignment can commit in between, or while the batch is being written. The reminder goes
-to the caseworker the case has when the batch writes, and the reassignment's withdrawal
-(``withdraw_case``) finds every reminder a batch gave the caseworker before. Found by review: a
-batch reminded the caseworker the case had when it was read, and the new one was never told."""
+to the caseworker the case has when the batch writes; the protective orders' batch holds its
+cases, so the reassignment's withdrawal (``withdraw_case``) finds every order reminder it gave
+the caseworker before, while the assessments' batch holds none (a write on any of its cases
+would wait for it). Found by review: a batch reminded the caseworker the case had when it was
+read, and the new one was never told."""
 
 from __future__ import annotations
 
@@ -21,7 +23,6 @@ from harbour.cases.reads import assign_case
 from harbour.clock import FixedClock
 from harbour.db.models import Alert, Case, ThreatSource
 from harbour.domain import orders, refs
-from harbour.domain.vocab import NotificationKind
 from harbour.notify import order_reminders, reminders
 from harbour.notify.digests import REASSIGNED, Digests
 from tests.notify.helpers import MARKER, new_case, open_assessment, rows
@@ -107,53 +108,14 @@ def test_a_case_given_away_after_the_sweep_read_it_reminds_the_new_caseworker(
     assert _sweep(seeded)["digests"] == 0  # each threshold once, to the caseworker it has
 
 
-def test_a_batch_waits_for_a_reassignment_under_way_and_reminds_the_new_caseworker(
+def test_a_reassignment_does_not_wait_for_a_batch_under_way(
     seeded: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """PostgreSQL: the reassignment holds the case, not yet committed, when the batch has
-    written its marks, and commits while the batch is in flight (its withdrawal found nothing:
-    the batch had written no digest yet). The batch waits for it and reminds cw2."""
-    _postgres_only(seeded)
-    case = new_case(seeded)
-    open_assessment(seeded, case, clock.now() + timedelta(days=1))
-    holding, commit = threading.Event(), threading.Event()
-    other = App(seeded.settings, clock)  # another process
-
-    def hold_then_commit() -> None:
-        holding.set()
-        commit.wait(10)
-
-    giving = threading.Thread(target=_give, args=(other, case, "cw2", hold_then_commit))
-
-    def start_giving() -> None:
-        giving.start()
-        assert holding.wait(10)
-
-    record_marks = reminders._record_marks
-
-    def and_let_it_commit(uow: UnitOfWork, marks: str, fired_at: datetime) -> set[Any]:
-        written = record_marks(uow, marks, fired_at)
-        commit.set()
-        return written
-
-    monkeypatch.setattr(reminders, "_record_marks", and_let_it_commit)
-    try:
-        _sweep(seeded, _read_then(seeded, start_giving))
-    finally:
-        commit.set()
-        giving.join(10)
-        other.dispose()
-    monkeypatch.undo()
-    assert _reminded(seeded) == [("cw2", _short(case), "assessment_due_soon", "pending")]
-    assert _sweep(seeded)["digests"] == 0
-
-
-def test_a_reassignment_waits_for_a_batch_under_way_and_takes_its_reminder_back(
-    seeded: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """PostgreSQL: the batch has the case, and has found it cw1's, when the reassignment comes.
-    The reassignment waits for the batch to commit, then finds its digest item and its mark:
-    cw1's digest is cancelled, and the next sweep reminds cw2."""
+    """PostgreSQL: the batch has read the case as cw1's when the reassignment comes; it is not
+    held for that, so the reassignment (as any write on a case the batch reminds of, an
+    imminent assessment above all) goes through at once rather than waiting for the batch to
+    commit (a batch holding its cases kept such a write waiting 1.2 s at 20,000 cases). The
+    batch's reminder stays cw1's: the window ``reminders._current_caseworkers`` leaves."""
     _postgres_only(seeded)
     case = new_case(seeded)
     open_assessment(seeded, case, clock.now() + timedelta(days=1))
@@ -177,69 +139,8 @@ def test_a_reassignment_waits_for_a_batch_under_way_and_takes_its_reminder_back(
             giving.join(10)
         other.dispose()
     monkeypatch.undo()
-    [digest] = rows(seeded, kind="reminder_digest")
-    assert (digest.recipient, digest.status, digest.last_error) == ("cw1", "cancelled", REASSIGNED)
-    assert waited == [True]  # for the batch to commit
-    _sweep(seeded)
-    assert [(who, status) for who, *_, status in _reminded(seeded)] == [
-        ("cw1", "cancelled"),
-        ("cw2", "pending"),
-    ]
-
-
-def test_a_deactivation_giving_away_a_case_a_batch_holds_waits_for_it_without_a_deadlock(
-    seeded: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """PostgreSQL: cw1 is deactivated, their cases given to cw2, while the sweep's second batch
-    holds one of them. The first batch's digest for cw1 names the other case, which the
-    deactivation takes out of that digest (holding it) before it comes to the case the batch
-    holds, and the batch goes on to add to the same digest. The deactivation takes all the cases
-    first, in id order as a batch does: it waits for the batch, and neither is undone as a
-    deadlock and run again."""
-    _postgres_only(seeded)
-    first, second = sorted((new_case(seeded, "MKA"), new_case(seeded, "MKB")), key=lambda c: c.id)
-    open_assessment(seeded, first, clock.now() + timedelta(days=1))  # the first batch's
-    open_assessment(seeded, second, clock.now() + timedelta(days=1, minutes=1))
-    other = App(seeded.settings, clock)  # another process
-    moving = threading.Thread(target=staffing.deactivate_staff, args=(other, "adm", "cw1", "cw2"))
-    given, batches = staffing.assign_case, reminders._batch
-    tries: list[str] = []
-
-    def counted(uow: UnitOfWork, actor: Any, case: Case, handle: str) -> Case:
-        tries.append(case.id)
-        return given(uow, actor, case, handle)
-
-    def batch(*args: Any, **kwargs: Any) -> Any:
-        tries.append("batch")
-        return batches(*args, **kwargs)
-
-    add = Digests.add
-
-    def deactivated_meanwhile(self: Digests, items: Any, uow: UnitOfWork) -> Any:
-        if self.kind == NotificationKind.REMINDER_DIGEST and self.rows and moving.ident is None:
-            moving.start()  # the second batch, its case held: cw1 has a digest of the pass
-            moving.join(WAIT)
-        return add(self, items, uow)
-
-    monkeypatch.setattr(staffing, "assign_case", counted)
-    monkeypatch.setattr(reminders, "_batch", batch)
-    monkeypatch.setattr(Digests, "add", deactivated_meanwhile)
-    try:
-        reminders.sweep(seeded.run, seeded.reference.policy, clock.now(), batch=1, read=seeded.read)
-    finally:
-        if moving.ident is not None:
-            moving.join(20)
-        other.dispose()
-    monkeypatch.undo()
-    assert tries == ["batch", "batch", first.id, second.id]  # each once
-    [digest] = rows(seeded, kind="reminder_digest")
-    assert (digest.recipient, digest.status, digest.last_error) == ("cw1", "cancelled", REASSIGNED)
-    _sweep(seeded)
-    assert [(who, status) for who, *_, status in _reminded(seeded)] == [
-        ("cw1", "cancelled"),  # the one it still named when the last was taken out
-        ("cw2", "pending"),
-        ("cw2", "pending"),
-    ]
+    assert waited == [False]  # done before the batch committed
+    assert _reminded(seeded) == [("cw1", _short(case), "assessment_due_soon", "pending")]
 
 
 # Protective orders running out (``order_reminders.remind``): one more batch of the pass, whose
