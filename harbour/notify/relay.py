@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
@@ -495,11 +495,13 @@ def _write(
     delivered = bindparam("delivered", type_=c.delivered.type)
     reached = func.coalesce(c.sent_at, now)
     statements = {
+        # Taken back meanwhile too: read as pending, a row a deactivation or an acknowledgement
+        # was settling is waited for, then found dead or cancelled; it reached the route.
         "sent": update(table)
-        .where(row, c.status == PENDING)
+        .where(row, or_(*(c.status == status for status in (PENDING, *_TAKEN_BACK))))
         .values(status=_SENT, sent_at=reached, last_error=bindparam("error"), delivered=delivered),
         "taken_back": update(table)
-        .where(row, c.status.in_(_TAKEN_BACK))
+        .where(row, or_(*(c.status == status for status in _TAKEN_BACK)))  # not IN: executemany
         .values(status=_SENT, sent_at=reached, delivered=delivered),
         "retried": update(table)
         .where(row, c.status == PENDING, c.attempts == bindparam("tries"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -219,6 +220,55 @@ def test_a_send_in_flight_as_its_recipient_leaves_is_recorded_when_it_reached_th
 
     monkeypatch.setattr(relay, "_outcome", sent_as_they_left)  # once Apprise has sent it
     deliver(napp, config=FAST)
+    [page] = rows(napp, alert_id=alert.id)
+    assert len(receiver.at(HEALTHY)) == 1
+    assert page.status == OutboxStatus.SENT and page.sent_at is not None
+    assert reached_anyone(napp, "sup", alert.id)
+
+
+def test_a_send_that_reached_them_as_their_leaving_commits_is_recorded_as_sent(
+    napp: App, routes: RouteBook, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the relay read the row as pending, and the deactivation's dead-lettering
+    commits while the relay's record waits for the row: the send reached their chat, so the
+    page is sent. Found by review: the record's update, re-checked against the committed row,
+    changed nothing, and the page stayed dead though it had reached them."""
+    if napp.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite's writers queue: the record and the deactivation cannot overlap")
+    import threading
+    import time
+
+    from harbour.notify import relay
+    from harbour.notify.outbox import dead_letter_recipient
+
+    routes.chat("sup").chat("adm")
+    alert = imminent_alert(napp, new_case(napp))
+    other = App(napp.settings, napp.clock)  # the deactivation's process
+    holding = threading.Event()
+
+    def deactivation() -> None:
+        def work(uow: Any) -> None:
+            dead_letter_recipient(uow, "sup", "recipient_deactivated")
+            holding.set()
+            time.sleep(0.5)  # the rest of the deactivation, then its commit
+
+        other.run(work)
+
+    leaving = threading.Thread(target=deactivation)
+    real = relay._outcome
+
+    def sent_as_they_leave(app: App, *args: object) -> relay.Outcome:
+        leaving.start()
+        assert holding.wait(10)
+        return real(app, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(relay, "_outcome", sent_as_they_leave)
+    try:
+        deliver(napp, config=FAST)
+    finally:
+        leaving.join(10)
+        other.dispose()
+    monkeypatch.undo()
     [page] = rows(napp, alert_id=alert.id)
     assert len(receiver.at(HEALTHY)) == 1
     assert page.status == OutboxStatus.SENT and page.sent_at is not None
