@@ -29,7 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
-from contextlib import suppress
+from contextlib import nullcontext, suppress
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -96,7 +96,7 @@ def measure(
             seed_cases(app, size, back, spread)
             settle(app)
             swept, bare, due = [], [], 0
-            with snapshot(app) as put_back:
+            with snapshot(app) if rounds > 1 else nullcontext(lambda: None) as put_back:
                 for n in range(rounds):
                     if n:
                         put_back()
