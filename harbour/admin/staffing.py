@@ -294,7 +294,7 @@ class Deactivated:
     handle: str
     reassigned: int
     reassigned_to: str | None
-    dead_lettered: int = 0  # messages that were still waiting for them
+    dead_lettered: int = 0  # messages still waiting for them that had reached none of their routes
 
 
 def deactivate_staff(
