@@ -41,22 +41,13 @@ from harbour.notify.outbox import dedupe_key, insert_new, notification_rows
 from harbour.notify.routes import ANY_CHANNEL
 
 HOLD = timedelta(minutes=30)
-# An escalation digest's hold, at most. A pass that dies leaves its digests held, and the alerts
-# they list climb to their next tier once the acknowledgement window (``alert_ack_timeout``,
-# 10 minutes by the built-in policy) has run out since their pages were written, whether the
-# digest has gone or not: held ``HOLD``, the supervisors' digest of a sweep killed after a batch
-# went out 20 minutes after the admins had been paged. So it is held at most a fifth of the
-# window (``Digests.hold``): free long before the climb, with the rest of the window for the
-# relay (a pass every minute) to send it. A pass still running renews the hold with every batch:
-# in the worst case measured (100,000 cases, 37,502 reminded and 7,501 escalations climbed
-# after an outage) two renewals came at most 1.2 s apart on PostgreSQL (a batch of 20,000) and
-# 0.4 s on SQLite. A batch slower than the hold lets the relay send the digest as it stands, and
-# the pass's later batches start another (nothing lost; one message more). Counting the climb
-# from the release instead would have the release write every alert again (or the climb's
-# query join the outbox), and the alerts of a pass that died would start their window only once
-# their digest's hold had run out.
+# An escalation digest's hold, at most, and its share of the acknowledgement window: the alerts
+# a dead pass's digest lists climb once ``alert_ack_timeout`` has run out since their pages were
+# written, whether it has gone or not, so it must be free well before (docs/notifications.md
+# says why, and what the renewals measured). Counting the climb from the release instead would
+# have the release write every alert again, and a dead pass's alerts start their window late.
 ESCALATION_HOLD = timedelta(minutes=2)
-HOLD_SHARE = 5  # an escalation digest is held a fifth of the acknowledgement window, at most
+HOLD_SHARE = 5
 Items = dict[str, list[dict[str, Any]]]  # recipient: reminder items
 
 
