@@ -60,14 +60,15 @@ FIRST_PACED_BATCH, SMALLEST_PACED_BATCH = 50, 50
 class Due(NamedTuple):
     """An open assessment with a threshold near or past the sweep's moment: what its reminder
     and escalation need, read as plain columns (no rows kept in the session). A tuple: a sweep
-    makes one per due assessment. Not its case's caseworker: the case may be given to another
-    before the batch writes, which reads whose it is then (``_current_caseworkers``)."""
+    makes one per due assessment. Its case's caseworker as the page was read: a batch on SQLite
+    reads it again (``_current_caseworkers``)."""
 
     assessment_id: str
     due_at: datetime
     point: str
     case_id: str
     reference: str
+    caseworker_id: str | None
     agency_id: str
     zone: ZoneInfo
 
@@ -217,11 +218,11 @@ def _read_page(uow: UnitOfWork, thresholds: Thresholds, now: datetime, after: Ke
 class Prepared:
     """What a batch writes, worked out before its transaction (so a batch on SQLite holds the
     write lock for its statements, not for this): its marks as the one JSON parameter
-    ``_record_marks`` sends, its cases' ids as the one ``_current_caseworkers`` sends, and the
-    digest item of each reminder it sends."""
+    ``_record_marks`` sends, on SQLite its cases' ids as the one ``_current_caseworkers`` sends
+    (None: the page's caseworkers stand), and the digest item of each reminder it sends."""
 
     marks: str
-    cases: str
+    cases: str | None
     items: dict[tuple[str, str], dict[str, Any]]  # by (assessment, threshold)
 
     @classmethod
@@ -232,7 +233,11 @@ class Prepared:
             for name, outcome in marks
             if outcome == SENT and name != ESCALATION
         }
-        cases = json.dumps(sorted({due.case_id for due, _ in firings}), separators=(",", ":"))
+        cases = (
+            json.dumps(sorted({due.case_id for due, _ in firings}), separators=(",", ":"))
+            if dialect.name == "sqlite"
+            else None
+        )
         return cls(_marks_json(dialect, firings), cases, items)
 
 
@@ -280,10 +285,10 @@ def to_fire(
     found, read, last = [], 0, None
     zones: dict[str, ZoneInfo] = {}
     for row in uow.session.execute(query.limit(limit), params):
-        assessment_id, due_at, point, case_id, ref, agency_id, zone, *fires = row
+        assessment_id, due_at, point, case_id, ref, worker, agency_id, zone, *fires = row
         read, last = read + 1, (due_at, assessment_id)
         tz = zones.get(zone) or zones.setdefault(zone, ZoneInfo(zone))
-        due = Due(assessment_id, due_at, point, case_id, ref, agency_id, tz)
+        due = Due(assessment_id, due_at, point, case_id, ref, worker, agency_id, tz)
         marks = cutoffs.marks(due, fires, now)
         if marks:
             found.append(Firing(due, marks))
@@ -392,17 +397,17 @@ def _batch(
     """Marks, escalations (their items in ``escalations``) and digest items for ``firings``,
     fired at ``now``, each checked again
     in this transaction (one completed, re-timed or reminded since is left out), each reminder
-    to the caseworker its case has now (``_current_caseworkers``: not the one it had when read): a
-    few statements per batch, whatever its size. ``prepared``: ``Prepared.of(firings, ...)``,
+    to the caseworker its case has (``_current_caseworkers``): a few statements per batch,
+    whatever its size. ``prepared``: ``Prepared.of(firings, ...)``,
     made beforehand."""
     written = _record_marks(uow, prepared.marks, now) if firings else set()
     made = prepared.items
     fired_now = [
-        (due, marks)
-        for due, marks in firings
-        if any((due.assessment_id, name) in written for name, _ in marks)
+        firing
+        for firing in firings
+        if any((firing.due.assessment_id, name) in written for name, _ in firing.marks)
     ]
-    worker = _current_caseworkers(uow, prepared.cases) if fired_now else {}
+    worker = _current_caseworkers(uow, fired_now, prepared.cases)
     chunk = [(due, marks) for due, marks in fired_now if due.case_id in worker]
     who = recipients.caseworkers_or_supervisors(
         uow, [(worker[due.case_id], due.agency_id) for due, _ in chunk]
@@ -513,6 +518,7 @@ def _candidates(thresholds: tuple[str, ...], paged: bool = False) -> Any:
         Assessment.point,
         Case.id,
         Case.reference,
+        Case.caseworker_id,
         Case.agency_id,
         Agency.timezone,
         *(fire.label(f"fires_{n}") for n, fire in enumerate(fires)),
@@ -684,35 +690,34 @@ def _escalate_all(
     return len(overdue)
 
 
-def _current_caseworkers(uow: UnitOfWork, cases: str) -> dict[str, str | None]:
-    """The caseworker of each of the batch's cases (``cases``: their ids, ``Prepared.cases``) as
-    it stands now, by case (one deleted since it was read is left out), in one statement.
+def _current_caseworkers(
+    uow: UnitOfWork, fired: list[Firing], cases: str | None
+) -> dict[str, str | None]:
+    """The caseworker of each case of ``fired`` as the batch writes, by case (one deleted since
+    it was read is left out).
 
-    A case given to another caseworker (``hooks.reminders_handed_over``) since the sweep read it
-    is reminded to the new one: on SQLite every time (the batch holds the one write lock); on
-    PostgreSQL unless the reassignment commits while the batch is being written, when this
-    threshold's reminder may still go to the previous caseworker. The cases are not held for
-    that: held from the marks to the commit, every case of a batch of 20,000 kept each write on
-    it waiting, ``harbour assess`` of an imminent threat 1.2 s where it had waited 9 ms. Read
-    after the marks, so the window is the batch's own statements. The ids travel as one JSON
-    parameter, as the marks do (as an IN list, 10,000 took three times as long on PostgreSQL)."""
-    postgresql = uow.session.get_bind().dialect.name == "postgresql"
-    found = uow.session.connection().execute(_CURRENT_CASEWORKERS[postgresql], {"cases": cases})
-    return dict(found.all())
+    On SQLite a page's batches are paced over seconds (``hold``), each holding the one write
+    lock: each reads its cases' caseworkers again (``cases``: their ids as one JSON parameter,
+    as the marks travel), so a case given to another caseworker
+    (``hooks.reminders_handed_over``) since the page was read is reminded to the new one. On
+    PostgreSQL a page's one batch is written straight after it is read, and the page's
+    caseworkers stand (``cases`` is None): reading them again would narrow the window in which
+    a reassignment committing meanwhile leaves a threshold's reminder with the previous
+    caseworker by the batch's preparation alone, for 35 ms of the sweep's 0.5 s (10,000 due).
+    Holding the cases to close it kept every write on them waiting for the batch, an imminent
+    ``harbour assess`` 1.2 s where it had waited 9 ms."""
+    if cases is None:
+        return {due.case_id: due.caseworker_id for due, _ in fired}
+    if not fired:
+        return {}
+    return dict(uow.session.connection().execute(_CURRENT_CASEWORKERS, {"cases": cases}).all())
 
 
-# (SQLite: ``CROSS JOIN`` keeps the ids the outer loop, each a lookup by primary key, as in
-# ``_RECORD_MARKS``.)
-_CURRENT_CASEWORKERS = {
-    False: text(
-        """SELECT c.id, c.caseworker_id FROM json_each(:cases) AS m
-        CROSS JOIN cases AS c ON c.id = m.value"""
-    ),
-    True: text(
-        """SELECT c.id, c.caseworker_id FROM cases AS c
-        WHERE c.id IN (SELECT jsonb_array_elements_text(CAST(:cases AS jsonb)))"""
-    ),
-}
+# ``CROSS JOIN`` keeps the ids the outer loop, each a lookup by primary key (as ``_RECORD_MARKS``).
+_CURRENT_CASEWORKERS = text(
+    """SELECT c.id, c.caseworker_id FROM json_each(:cases) AS m
+    CROSS JOIN cases AS c ON c.id = m.value"""
+)
 
 
 def _still_overdue(uow: UnitOfWork, overdue: list[Due]) -> list[Due]:
