@@ -395,11 +395,10 @@ def _batch(
     now: datetime,
 ) -> Batch:
     """Marks, escalations (their items in ``escalations``) and digest items for ``firings``,
-    fired at ``now``, each checked again
-    in this transaction (one completed, re-timed or reminded since is left out), each reminder
-    to the caseworker its case has (``_current_caseworkers``): a few statements per batch,
-    whatever its size. ``prepared``: ``Prepared.of(firings, ...)``,
-    made beforehand."""
+    fired at ``now``, each checked again in this transaction (one completed, re-timed or
+    reminded since is left out), each reminder to the caseworker its case has
+    (``_current_caseworkers``): a few statements per batch, whatever its size. ``prepared``:
+    ``Prepared.of(firings, ...)``, made beforehand."""
     written = _record_marks(uow, prepared.marks, now) if firings else set()
     made = prepared.items
     fired_now = [
