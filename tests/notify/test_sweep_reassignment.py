@@ -62,6 +62,35 @@ def _give(app: App, case: Case, handle: str, held: Callable[[], None] = lambda: 
     app.run(work)
 
 
+def _sweep_giving_away_meanwhile(
+    app: App, clock: FixedClock, case: Case, monkeypatch: pytest.MonkeyPatch
+) -> list[bool]:
+    """A sweep during whose first digest write (its batch's, once its caseworkers are read)
+    another process gives ``case`` to cw2; whether the giving was still waiting ``WAIT`` later
+    (for the batch to commit)."""
+    other = App(app.settings, clock)  # another process
+    giving = threading.Thread(target=_give, args=(other, case, "cw2"))
+    waited: list[bool] = []
+    add = Digests.add
+
+    def given_meanwhile(self: Digests, items: Any, uow: UnitOfWork) -> Any:
+        if not waited:
+            giving.start()
+            giving.join(WAIT)
+            waited.append(giving.is_alive())
+        return add(self, items, uow)
+
+    monkeypatch.setattr(Digests, "add", given_meanwhile)
+    try:
+        _sweep(app)
+    finally:
+        if waited:
+            giving.join(10)
+        other.dispose()
+    monkeypatch.undo()
+    return waited
+
+
 def _reminded(app: App) -> list[tuple[str, str, str, str]]:
     """(recipient, case_ref, kind, digest status) of every reminder in every reminder digest."""
     return sorted(
@@ -124,26 +153,7 @@ def test_a_reassignment_does_not_wait_for_a_batch_under_way(
     _postgres_only(seeded)
     case = new_case(seeded)
     open_assessment(seeded, case, clock.now() + timedelta(days=1))
-    other = App(seeded.settings, clock)  # another process
-    giving = threading.Thread(target=_give, args=(other, case, "cw2"))
-    waited: list[bool] = []
-    add = Digests.add
-
-    def given_meanwhile(self: Digests, items: Any, uow: UnitOfWork) -> Any:
-        if not waited:  # the batch's first digest write: the reminders'
-            giving.start()
-            giving.join(WAIT)
-            waited.append(giving.is_alive())
-        return add(self, items, uow)
-
-    monkeypatch.setattr(Digests, "add", given_meanwhile)
-    try:
-        _sweep(seeded)
-    finally:
-        if waited:
-            giving.join(10)
-        other.dispose()
-    monkeypatch.undo()
+    waited = _sweep_giving_away_meanwhile(seeded, clock, case, monkeypatch)
     assert waited == [False]  # done before the batch committed
     assert _reminded(seeded) == [("cw1", _short(case), "assessment_due_soon", "pending")]
 
@@ -242,26 +252,7 @@ def test_a_reassignment_waits_for_the_order_batch_under_way_and_takes_its_remind
     digest item and its mark: cw1's digest is cancelled, and the next sweep reminds cw2."""
     _postgres_only(seeded)
     case = _order_case(seeded, clock)
-    other = App(seeded.settings, clock)  # another process
-    giving = threading.Thread(target=_give, args=(other, case, "cw2"))
-    waited: list[bool] = []
-    add = Digests.add
-
-    def given_meanwhile(self: Digests, items: Any, uow: UnitOfWork) -> Any:
-        if not waited:  # the order batch's digest write
-            giving.start()
-            giving.join(WAIT)
-            waited.append(giving.is_alive())
-        return add(self, items, uow)
-
-    monkeypatch.setattr(Digests, "add", given_meanwhile)
-    try:
-        _sweep(seeded)
-    finally:
-        if waited:
-            giving.join(10)
-        other.dispose()
-    monkeypatch.undo()
+    waited = _sweep_giving_away_meanwhile(seeded, clock, case, monkeypatch)
     [digest] = rows(seeded, kind="reminder_digest")
     assert (digest.recipient, digest.status, digest.last_error) == ("cw1", "cancelled", REASSIGNED)
     assert waited == [True]  # for the batch to commit
