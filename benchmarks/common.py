@@ -8,7 +8,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,11 +101,13 @@ def snapshot(app: App) -> Iterator[Callable[[], None]]:
     if url.get_backend_name() == "sqlite":
         path = str(url.database)
         kept = sqlite3.connect(":memory:")
-        _copy_sqlite(path, kept)
+        with closing(sqlite3.connect(path)) as store:
+            store.backup(kept)
 
         def put_back_file() -> None:
             app.engine.dispose()
-            _copy_sqlite(kept, path)
+            with closing(sqlite3.connect(path)) as store:
+                kept.backup(store)
 
         try:
             yield put_back_file
@@ -132,17 +134,6 @@ def snapshot(app: App) -> Iterator[Callable[[], None]]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{kept_name}" WITH (FORCE)'))
         admin.dispose()
-
-
-def _copy_sqlite(source: str | sqlite3.Connection, target: str | sqlite3.Connection) -> None:
-    """SQLite's online backup of one database into another, each a path or a connection."""
-    opened = [sqlite3.connect(end) if isinstance(end, str) else end for end in (source, target)]
-    try:
-        opened[0].backup(opened[1])
-    finally:
-        for end, connection in zip((source, target), opened, strict=True):
-            if isinstance(end, str):
-                connection.close()
 
 
 def cli_env(app: App, routes: Path | None = None, mode: str = "inline") -> dict[str, str]:

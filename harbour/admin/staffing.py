@@ -319,9 +319,10 @@ def deactivate_staff(
         if reassign_to is not None and not _can_take_cases(uow, actor, reassign_to):
             reason = "no active caseworker or supervisor with that handle in the agency"
             raise InvalidInput([("--reassign-to", reason)])
-        # Held first, in id order, as a sweep's batch holds the cases it reminds of
-        # (``reminders._held_caseworkers``): taken one by one as each was given away, a case the
-        # batch held was waited for while holding a digest the batch adds to next, a deadlock.
+        # Held first, in id order, as a sweep's batch holds the cases it escalates
+        # (``reminders._still_overdue``) and the order batch its cases: taken one by one as each
+        # was given away, a case the batch held was waited for while holding a digest the batch
+        # adds to next, a deadlock.
         held = uow.session.scalars(
             select(Case)
             .where(Case.caseworker_id == staff.id, Case.status != CaseStatus.CLOSED)

@@ -142,7 +142,8 @@ def _held_caseworkers(uow: UnitOfWork, cases: list[str]) -> dict[str, str | None
     marks first: ``reminders.forget_marks`` passes over those). Held so, a reassignment not yet
     committed is waited for and seen (and the marks it forgot), and one that comes later waits
     for the sweep to commit, then finds its marks and digest items, which it forgets and
-    withdraws. In id order, as an assessments' batch and a deactivation take them. An IN list,
+    withdraws. In id order, as an assessments' batch takes its overdue cases
+    (``reminders._still_overdue``) and a deactivation all it gives away. An IN list,
     as ``_fired``'s: orders near their expiry are few."""
     query = (
         select(Case.id, Case.caseworker_id)

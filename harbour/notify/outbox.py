@@ -165,7 +165,7 @@ def dead_letter_recipient(uow: UnitOfWork, handle: str, reason: str) -> int:
     mirror_on_bundled(
         uow,
         [
-            {"digest": row.id, "tries": row.attempts, "error": reason, "reached_at": row.sent_at}
+            {"digest": row.id, "tries": row.attempts, "error": reason, "reached_at": None}
             for row in ended
             if row.kind == digest and row.sent_at is None
         ],

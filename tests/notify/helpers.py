@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from harbour.app import App, UnitOfWork
 from harbour.cases.intake import refer
 from harbour.cases.reads import assign_case
 from harbour.clock import FixedClock
 from harbour.db.base import new_id
-from harbour.db.models import Alert, Assessment, Case, OutboxMessage
+from harbour.db.models import Alert, Assessment, Case, OutboxMessage, ThreatSource
 from harbour.demo.receivers import MAIL_DOMAIN, WEBHOOK_TOKEN
 from harbour.domain.vocab import (
     AlertKind,
@@ -35,6 +35,17 @@ BANNED_WORDS = ("traffick", "exploit", "abuse", "sex", "prostitut", "victim", "p
 AGENCY_WORDS = ("north", "south", "MARK-")
 
 TIMEOUT = timedelta(minutes=10)  # the built-in policy's alert_ack_timeout
+
+
+def order_expires(app: App, case: Case, day: date) -> None:
+    """The case's threat sources hold a protective order that runs out on ``day``."""
+    app.run(
+        lambda uow: uow.session.execute(
+            update(ThreatSource)
+            .where(ThreatSource.case_id == case.id)
+            .values(protective_order=True, protective_order_expires_on=day)
+        )
+    )
 
 
 def new_case(app: App, marker: str = MARKER, caseworker: str | None = "cw1") -> Case:

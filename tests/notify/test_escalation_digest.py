@@ -110,11 +110,7 @@ def test_an_alert_acknowledged_before_the_send_is_left_out(
     ]
     for alert in rest:
         alerts.acknowledge(napp, "sup", alert.id)
-    assert {(r.status, r.last_error) for r in rows(napp, kind="escalation_digest")} == {
-        (OutboxStatus.CANCELLED, ACKNOWLEDGED)
-    }
-    drain(napp, clock)
-    assert smtp.to(f"sup@{MAIL_DOMAIN}") == []
+    _all_cancelled_and_none_sent(napp, clock, smtp)
 
 
 def test_a_rerun_of_the_sweep_sends_nothing_new(
@@ -403,11 +399,7 @@ def test_the_last_alert_a_digest_counts_acknowledged_cancels_it(
     send_reminders(napp, clock.now())
     for alert in _alerts(napp):
         alerts.acknowledge(napp, "sup", alert.id)
-    assert {(r.status, r.last_error) for r in rows(napp, kind="escalation_digest")} == {
-        (OutboxStatus.CANCELLED, ACKNOWLEDGED)
-    }
-    drain(napp, clock)
-    assert smtp.to(f"sup@{MAIL_DOMAIN}") == []
+    _all_cancelled_and_none_sent(napp, clock, smtp)
 
 
 def test_a_stuck_alert_climbing_again_does_not_page_anew_who_was_counted_meanwhile(
@@ -589,3 +581,12 @@ def test_a_digest_an_acknowledgement_settles_as_sent_keeps_its_delivery_on_its_p
     }
     assert alerts.reached_anyone(napp, "sup", second.id)
     assert _unreached(napp) == set()
+
+
+def _all_cancelled_and_none_sent(napp: App, clock: FixedClock, smtp: SmtpServer) -> None:
+    """Every escalation digest was cancelled, its alerts acknowledged, and none reaches sup."""
+    assert {(r.status, r.last_error) for r in rows(napp, kind="escalation_digest")} == {
+        (OutboxStatus.CANCELLED, ACKNOWLEDGED)
+    }
+    drain(napp, clock)
+    assert smtp.to(f"sup@{MAIL_DOMAIN}") == []

@@ -9,23 +9,13 @@ from sqlalchemy import select, update
 
 from harbour.app import App
 from harbour.clock import FixedClock
-from harbour.db.models import Case, OrderReminderMark, ThreatSource
+from harbour.db.models import Case, OrderReminderMark
 from harbour.demo.receivers import RouteBook
 from harbour.domain import orders
 from harbour.domain.vocab import NotificationKind
 from harbour.orchestration.sweep import sweep
 from tests.conftest import START
-from tests.notify.helpers import new_case, reassign, rows
-
-
-def _expires(app: App, case: Case, day: date) -> None:
-    app.run(
-        lambda uow: uow.session.execute(
-            update(ThreatSource)
-            .where(ThreatSource.case_id == case.id)
-            .values(protective_order=True, protective_order_expires_on=day)
-        )
-    )
+from tests.notify.helpers import new_case, order_expires, reassign, rows
 
 
 def _order_items(app: App, recipient: str = "cw1") -> list[dict[str, object]]:
@@ -44,7 +34,7 @@ def test_each_threshold_fires_once_and_a_renewal_rearms_them(
 ) -> None:
     case = new_case(napp)
     expiry = START.date() + timedelta(days=40)
-    _expires(napp, case, expiry)
+    order_expires(napp, case, expiry)
     sweep(napp)
     assert _order_items(napp) == []
     _at(clock, expiry - timedelta(days=30))
@@ -64,7 +54,7 @@ def test_each_threshold_fires_once_and_a_renewal_rearms_them(
     assert len(_order_items(napp)) == 2  # an expired order is shown, not reminded of
 
     renewed = expiry + timedelta(days=365)
-    _expires(napp, case, renewed)
+    order_expires(napp, case, renewed)
     _at(clock, renewed - timedelta(days=29))
     sweep(napp)
     assert [i["due_date"] for i in _order_items(napp)][-1] == renewed.isoformat()
@@ -74,7 +64,7 @@ def test_an_order_entered_late_sends_only_the_latest_threshold(
     napp: App, clock: FixedClock, mail: RouteBook
 ) -> None:
     case = new_case(napp)
-    _expires(napp, case, START.date() + timedelta(days=5))
+    order_expires(napp, case, START.date() + timedelta(days=5))
     sweep(napp)
     assert len(_order_items(napp)) == 1
     marks = napp.run(
@@ -98,7 +88,7 @@ def test_a_case_given_to_another_caseworker_reminds_them_of_its_order(
     was ever reminded of an order running out."""
     case = new_case(napp)
     expiry = START.date() + timedelta(days=5)
-    _expires(napp, case, expiry)
+    order_expires(napp, case, expiry)
     sweep(napp)
     reassign(napp, case, "cw1")
     sweep(napp)
@@ -114,7 +104,7 @@ def test_a_case_given_to_another_caseworker_reminds_them_of_its_order(
 
 def test_a_closed_case_is_not_reminded(napp: App, clock: FixedClock, mail: RouteBook) -> None:
     case = new_case(napp)
-    _expires(napp, case, START.date() + timedelta(days=5))
+    order_expires(napp, case, START.date() + timedelta(days=5))
     napp.run(
         lambda uow: uow.session.execute(
             update(Case).where(Case.id == case.id).values(status="closed")

@@ -11,21 +11,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from harbour.admin import staffing
 from harbour.app import App, UnitOfWork
 from harbour.cases.reads import assign_case
 from harbour.clock import FixedClock
-from harbour.db.models import Alert, Case, ThreatSource
+from harbour.db.models import Alert, Case
 from harbour.domain import orders, refs
 from harbour.notify import order_reminders, reminders
 from harbour.notify.digests import REASSIGNED, Digests
-from tests.notify.helpers import MARKER, new_case, open_assessment, rows
+from tests.notify.helpers import MARKER, new_case, open_assessment, order_expires, rows
 
 WAIT = 0.5  # how long a transaction that must wait for another is given to show that it does
 Reader = Callable[[Callable[[UnitOfWork], Any]], Any]
@@ -164,20 +164,10 @@ def test_a_reassignment_does_not_wait_for_a_batch_under_way(
 # Found by review: the reminder went to the caseworker the candidates' read found.
 
 
-def _order_expires(app: App, case: Case, day: date) -> None:
-    app.run(
-        lambda uow: uow.session.execute(
-            update(ThreatSource)
-            .where(ThreatSource.case_id == case.id)
-            .values(protective_order=True, protective_order_expires_on=day)
-        )
-    )
-
-
 def _order_case(app: App, clock: FixedClock, marker: str = MARKER, days: int = 20) -> Case:
     """A case of cw1's whose protective order runs out in ``days`` (its 30-day reminder due)."""
     case = new_case(app, marker)
-    _order_expires(app, case, clock.now().date() + timedelta(days=days))
+    order_expires(app, case, clock.now().date() + timedelta(days=days))
     return case
 
 
@@ -281,7 +271,7 @@ def test_a_deactivation_holding_the_cases_of_renewed_orders_meets_the_order_batc
     _sweep(seeded)  # reminded to cw1: their marks written
     renewed = clock.now().date() + timedelta(days=25)
     for case in (first, second):
-        _order_expires(seeded, case, renewed)
+        order_expires(seeded, case, renewed)
     other = App(seeded.settings, clock)  # another process
     moving = threading.Thread(target=staffing.deactivate_staff, args=(other, "adm", "cw1", "cw2"))
     holding, go = threading.Event(), threading.Event()
