@@ -428,14 +428,16 @@ def _record(
     uow: UnitOfWork, outcomes: list[Outcome], config: RelayConfig, pass_id: str
 ) -> list[tuple[Outcome, str]]:
     """Each outcome's verdict (``_verdict``), written set-based: one SELECT for the rows, one
-    executemany for the sent, one for the retried and one for the dead."""
+    executemany for the sent, one for the retried, one for those taken back (with the retried
+    that reached a route now) and one for the dead."""
     M = OutboxMessage
     ids = [o.row.id for o in outcomes]
     columns = (M.id, M.status, M.attempts, M.lane, M.kind, M.agency_id)
     rows = {r[0]: _Held(*r) for r in uow.session.execute(select(*columns).where(M.id.in_(ids)))}
     now = uow.now()
     verdicts = []
-    changes: dict[str, list[dict[str, Any]]] = {"sent": [], "taken_back": [], "retried": []}
+    # In this order: a retried row taken back while its update waited is then found taken back.
+    changes: dict[str, list[dict[str, Any]]] = {"sent": [], "retried": [], "taken_back": []}
     dead: list[tuple[_Held, str]] = []
     for outcome in outcomes:
         row = rows.get(outcome.row.id)
@@ -452,6 +454,8 @@ def _record(
             reached_at = now if outcome.delivered else None  # an earlier sent_at is kept
             at = now + backoff(row, config)
             change |= {"tries": row.attempts, "at": at, "reached_at": reached_at}
+            if outcome.delivered:  # if taken back as we record (read pending): sent after all
+                changes["taken_back"].append(change)
         changes[verdict].append(change)
     gone = [{"row": row.id, "tries": row.attempts, "error": error} for row, error in dead]
     _write(uow, changes, gone, now)

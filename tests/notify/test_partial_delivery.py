@@ -226,13 +226,19 @@ def test_a_send_in_flight_as_its_recipient_leaves_is_recorded_when_it_reached_th
     assert reached_anyone(napp, "sup", alert.id)
 
 
+@pytest.mark.parametrize("partly", [False, True], ids=["reached", "one_route_of_two"])
 def test_a_send_that_reached_them_as_their_leaving_commits_is_recorded_as_sent(
-    napp: App, routes: RouteBook, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    partly: bool,
+    napp: App,
+    routes: RouteBook,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """PostgreSQL: the relay read the row as pending, and the deactivation's dead-lettering
     commits while the relay's record waits for the row: the send reached their chat, so the
-    page is sent. Found by review: the record's update, re-checked against the committed row,
-    changed nothing, and the page stayed dead though it had reached them."""
+    page is sent, also when their other route failed (a retry, had they stayed). Found by
+    review: the record's update, re-checked against the committed row, changed nothing, and
+    the page stayed dead though it had reached them."""
     if napp.engine.dialect.name == "sqlite":
         pytest.skip("SQLite's writers queue: the record and the deactivation cannot overlap")
     import threading
@@ -242,6 +248,8 @@ def test_a_send_that_reached_them_as_their_leaving_commits_is_recorded_as_sent(
     from harbour.notify.outbox import dead_letter_recipient
 
     routes.chat("sup").chat("adm")
+    if partly:
+        _second_route(routes, receiver, "500_always")
     alert = imminent_alert(napp, new_case(napp))
     other = App(napp.settings, napp.clock)  # the deactivation's process
     holding = threading.Event()
