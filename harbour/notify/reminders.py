@@ -399,7 +399,7 @@ def _batch(
     reminded since is left out), each reminder to the caseworker its case has
     (``_current_caseworkers``): a few statements per batch, whatever its size. ``prepared``:
     ``Prepared.of(firings, ...)``, made beforehand."""
-    written = _record_marks(uow, prepared.marks, now) if firings else set()
+    written = _record_marks(uow, firings, prepared.marks, now) if firings else set()
     made = prepared.items
     fired_now = [
         firing
@@ -537,23 +537,44 @@ def _fired(mark: ReminderMark | None, due_at: datetime) -> bool:
     return mark is not None and mark.due_at == due_at
 
 
-def _record_marks(uow: UnitOfWork, marks: str, fired_at: datetime) -> set[tuple[str, str]]:
-    """Record that each threshold fired for the current due date, in one statement: a new mark,
-    or the assessment's earlier one re-armed (its due date moved since), keyed by the marks'
-    uniqueness, for the assessments still open and due when they were read (one completed or
-    re-timed since is left out). Returns those written: a mark another sweep has just written
-    for the same due date is left alone and left out, so a threshold fires once even if two
-    sweeps overlap.
+def _record_marks(
+    uow: UnitOfWork, firings: list[Firing], marks: str, fired_at: datetime
+) -> set[tuple[str, str]]:
+    """Record that each threshold of ``firings`` fired for the current due date (``marks``:
+    theirs, as ``_marks_json`` makes them before the transaction), for the assessments still
+    open and due when they were read (one completed or re-timed since is left out). Returns
+    those written: a mark another sweep has just written for the same due date is left alone
+    and left out, so a threshold fires once even if two sweeps overlap.
 
-    The marks travel as one JSON parameter (``_marks_json``, made before the transaction),
-    read back as rows by the database (``json_each``, ``jsonb_to_recordset``): a statement of a
-    few hundred characters whatever the batch's size, where thousands of bound parameters cost
-    more to render and parse than the inserts."""
-    postgresql = uow.session.get_bind().dialect.name == "postgresql"
-    found = uow.session.connection().execute(
-        _RECORD_MARKS[postgresql],
-        {"marks": marks, "fired_at": fired_at, "open": AssessmentStatus.OPEN.value},
-    )
+    Keyed by the marks' uniqueness, in one statement that inserts what is new and leaves every
+    existing mark alone, unheld (PostgreSQL's upsert held each one it met until the batch
+    committed, even changing nothing, and a reassignment meanwhile, passing over held marks,
+    kept its case's from being forgotten: the new caseworker was never reminded). Then, only
+    if some were left out, a second re-arms those whose mark is of an earlier due date (the
+    assessment was moved since it fired).
+
+    The marks travel as one JSON parameter, read back as rows by the database (``json_each``,
+    ``jsonb_to_recordset``): a statement of a few hundred characters whatever the batch's
+    size, where thousands of bound parameters cost more to render and parse than the
+    inserts."""
+    dialect = uow.session.get_bind().dialect
+    statements = _MARKS[dialect.name == "postgresql"]
+    params = {"fired_at": fired_at, "open": AssessmentStatus.OPEN.value}
+    written = _marks_written(uow, statements.insert, marks, params)
+    left = [
+        Firing(due, kept)
+        for due, fired in firings
+        if (kept := tuple(m for m in fired if (due.assessment_id, m[0]) not in written))
+    ]
+    if left:
+        written |= _marks_written(uow, statements.rearm, _marks_json(dialect, left), params)
+    return written
+
+
+def _marks_written(
+    uow: UnitOfWork, statement: Any, marks: str, params: dict[str, Any]
+) -> set[tuple[str, str]]:
+    found = uow.session.connection().execute(statement, {"marks": marks, **params})
     # Plain tuples, not Rows: the caller tests thousands of keys against them, and comparing a
     # tuple with a Row is slow. Fetched at once: iterating fetched them one call each.
     return {(assessment_id, threshold) for assessment_id, threshold in found.all()}
@@ -561,16 +582,16 @@ def _record_marks(uow: UnitOfWork, marks: str, fired_at: datetime) -> set[tuple[
 
 def forget_marks(uow: UnitOfWork, *where: Any) -> None:
     """Delete the marks ``where`` names, so that their thresholds fire again, but those a sweep
-    holds (PostgreSQL, SKIP LOCKED): waiting for one, while holding a case the sweep takes next,
-    was a deadlock; the sweep, which sees the change once it has the case, fires nothing it
-    should not."""
+    is re-arming (PostgreSQL, SKIP LOCKED; a sweep holds no other): waiting for one, while
+    holding a case the sweep takes next, was a deadlock; the sweep, which sees the change once
+    it has the case, fires nothing it should not."""
     key = (ReminderMark.assessment_id, ReminderMark.threshold)
     free = select(*key).where(*where).with_for_update(skip_locked=True)
     uow.session.execute(delete(ReminderMark).where(tuple_(*key).in_(free)))
 
 
 def _marks_json(dialect: Any, firings: list[Firing]) -> str:
-    """The marks of ``firings`` as the JSON rows ``_RECORD_MARKS`` reads."""
+    """The marks of ``firings`` as the JSON rows ``_MARKS``' statements read."""
     value = _due_at_value(dialect)
     rows = [
         {"assessment_id": due.assessment_id, "threshold": name, "due_at": at, "outcome": outcome}
@@ -591,36 +612,45 @@ def _due_at_value(dialect: Any) -> Callable[[datetime], str]:
     return lambda moment: str(process(moment))
 
 
-_UPSERT_MARKS = """
-    ON CONFLICT (assessment_id, threshold) DO UPDATE
-    SET due_at = excluded.due_at, fired_at = excluded.fired_at, outcome = excluded.outcome
-    WHERE reminder_marks.due_at <> excluded.due_at
-    RETURNING assessment_id, threshold
-"""
-_MARK_COLUMNS = "INSERT INTO reminder_marks (assessment_id, threshold, due_at, fired_at, outcome)"
+class _MarkStatements(NamedTuple):
+    insert: Any  # the new marks, existing ones left alone
+    rearm: Any  # marks of an earlier due date, fired again for the current one
+
+
 # By the marks' rows, each joined to its assessment by primary key: nothing else is read.
 # (SQLite: ``CROSS JOIN`` keeps the marks the outer loop, which its planner otherwise made the
 # open assessments, probing the JSON for each; ``WHERE true`` keeps its parser from taking
 # ON CONFLICT for the join's ON.)
-_RECORD_MARKS = {
-    False: text(
-        f"""{_MARK_COLUMNS}
-        SELECT a.id, json_extract(m.value, '$.threshold'),
-            a.due_at, :fired_at, json_extract(m.value, '$.outcome')
-        FROM json_each(:marks) AS m
+_SQLITE_MARKS = """json_each(:marks) AS m
         CROSS JOIN assessments AS a ON a.id = json_extract(m.value, '$.assessment_id')
-            AND a.due_at = json_extract(m.value, '$.due_at') AND a.status = :open
-        WHERE true {_UPSERT_MARKS}"""
-    ).bindparams(bindparam("fired_at", type_=_DUE_AT)),
-    True: text(
-        f"""{_MARK_COLUMNS}
-        SELECT a.id, m.threshold, a.due_at, :fired_at, m.outcome
-        FROM jsonb_to_recordset(CAST(:marks AS jsonb))
+            AND a.due_at = json_extract(m.value, '$.due_at') AND a.status = :open"""
+_POSTGRESQL_MARKS = """jsonb_to_recordset(CAST(:marks AS jsonb))
             AS m(assessment_id text, threshold text, due_at timestamptz, outcome text)
         JOIN assessments AS a ON a.id = m.assessment_id AND a.due_at = m.due_at
-            AND a.status = :open
-        {_UPSERT_MARKS}"""
-    ).bindparams(bindparam("fired_at", type_=_DUE_AT)),
+            AND a.status = :open"""
+_SQLITE_THRESHOLD = "json_extract(m.value, '$.threshold')"
+_SQLITE_OUTCOME = "json_extract(m.value, '$.outcome')"
+
+
+def _mark_statements(marks: str, threshold: str, outcome: str) -> _MarkStatements:
+    """The two statements of ``_record_marks`` over the marks' rows ``marks`` (``m``, joined to
+    their assessments ``a``), whose threshold and outcome are ``threshold`` and ``outcome``."""
+    insert = f"""INSERT INTO reminder_marks (assessment_id, threshold, due_at, fired_at, outcome)
+        SELECT a.id, {threshold}, a.due_at, :fired_at, {outcome} FROM {marks}
+        WHERE true ON CONFLICT (assessment_id, threshold) DO NOTHING
+        RETURNING assessment_id, threshold"""
+    rearm = f"""UPDATE reminder_marks
+        SET due_at = a.due_at, fired_at = :fired_at, outcome = {outcome} FROM {marks}
+        WHERE reminder_marks.assessment_id = a.id AND reminder_marks.threshold = {threshold}
+            AND reminder_marks.due_at <> a.due_at
+        RETURNING reminder_marks.assessment_id, reminder_marks.threshold"""
+    fired_at = bindparam("fired_at", type_=_DUE_AT)
+    return _MarkStatements(text(insert).bindparams(fired_at), text(rearm).bindparams(fired_at))
+
+
+_MARKS = {  # by whether the database is PostgreSQL
+    False: _mark_statements(_SQLITE_MARKS, _SQLITE_THRESHOLD, _SQLITE_OUTCOME),
+    True: _mark_statements(_POSTGRESQL_MARKS, "m.threshold", "m.outcome"),
 }
 
 
@@ -712,7 +742,7 @@ def _current_caseworkers(
     return dict(uow.session.connection().execute(_CURRENT_CASEWORKERS, {"cases": cases}).all())
 
 
-# ``CROSS JOIN`` keeps the ids the outer loop, each a lookup by primary key (as ``_RECORD_MARKS``).
+# ``CROSS JOIN`` keeps the ids the outer loop, each a lookup by primary key (as ``_MARKS``).
 _CURRENT_CASEWORKERS = text(
     """SELECT c.id, c.caseworker_id FROM json_each(:cases) AS m
     CROSS JOIN cases AS c ON c.id = m.value"""

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -63,8 +64,8 @@ def _after_the_marks(monkeypatch: pytest.MonkeyPatch, then: Callable[[], None]) 
 
     record_marks = reminders._record_marks
 
-    def and_then(uow: UnitOfWork, marks: str, fired_at: datetime) -> set[tuple[str, str]]:
-        written = record_marks(uow, marks, fired_at)
+    def and_then(uow: UnitOfWork, *args: Any) -> set[tuple[str, str]]:
+        written = record_marks(uow, *args)
         then()
         return written
 

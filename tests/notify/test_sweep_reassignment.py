@@ -311,3 +311,46 @@ def test_a_deactivation_holding_the_cases_of_renewed_orders_meets_the_order_batc
     assert sorted(items) == sorted(
         ("cw2", _short(case), renewed.isoformat(), "pending") for case in (first, second)
     )
+
+
+def test_a_reassignment_during_an_overlapping_sweep_s_batch_forgets_the_marks_it_finds(
+    seeded: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: two sweeps overlap (``harbour sweep`` by hand during the scheduled one). The
+    second read the assessment as due before the first wrote its mark and reminded cw1; while
+    the second's batch, finding the mark written, is under way, the case is given to cw2. The
+    reassignment forgets the mark, so the next sweep reminds cw2. Found by review: the second
+    batch's upsert held the mark it left alone until it committed, the reassignment passed over
+    it (its marks are forgotten SKIP LOCKED), and cw2 was never reminded."""
+    _postgres_only(seeded)
+    case = new_case(seeded)
+    open_assessment(seeded, case, clock.now() + timedelta(days=1))
+    first, giver = App(seeded.settings, clock), App(seeded.settings, clock)  # other processes
+    giving = threading.Thread(target=_give, args=(giver, case, "cw2"))
+    add = Digests.add
+
+    def given_meanwhile(self: Digests, items: Any, uow: UnitOfWork) -> Any:
+        if giving.ident is None:
+            giving.start()
+            giving.join(WAIT)
+        return add(self, items, uow)
+
+    def first_sweep() -> None:
+        if giving.ident is None and not rows(seeded, kind="reminder_digest"):
+            _sweep(first)
+            monkeypatch.setattr(Digests, "add", given_meanwhile)
+
+    try:
+        counts = _sweep(seeded, _read_then(seeded, first_sweep))
+    finally:
+        if giving.ident is not None:
+            giving.join(10)
+        first.dispose()
+        giver.dispose()
+    monkeypatch.undo()
+    assert counts.get("due_soon", 0) == 0  # the first sweep had reminded cw1
+    _sweep(seeded)
+    assert _reminded(seeded) == [
+        ("cw1", _short(case), "assessment_due_soon", "cancelled"),
+        ("cw2", _short(case), "assessment_due_soon", "pending"),
+    ]
