@@ -851,6 +851,7 @@ class AlertRow:
     acknowledged_by: str | None
     zone: ZoneInfo
     already_acknowledged: bool = False  # an `ack` that found it taken: nothing was changed
+    may_take: bool = True  # whether this person may acknowledge it (``may_acknowledge``)
 
     def as_json(self) -> dict[str, Any]:
         def moment(value: datetime | None) -> str | None:
@@ -886,7 +887,8 @@ def show_alert(
         alert, reference = _find(uow, actor, typed, "alert.read")
         if seen_within is None or not _read_since(uow, actor, alert, uow.now() - seen_within):
             audit(uow, actor, "alert.read", alert.case_id, alert_id=alert.id)
-        return _row(alert, reference, agency_zone(uow, actor.agency_id))
+        row = _row(alert, reference, agency_zone(uow, actor.agency_id))
+        return replace(row, may_take=may_acknowledge(uow, actor, alert))
 
     return app.run(work)
 
@@ -980,7 +982,18 @@ def list_alerts(
         if not include_acknowledged:
             query = query.where(Alert.acknowledged_at.is_(None))
         zone = agency_zone(uow, actor.agency_id)
-        rows = [_row(a, reference, zone) for a, reference in uow.session.execute(query)]
+        found = uow.session.execute(query).all()
+        # Those an actor may acknowledge (``may_acknowledge``): a supervisor or admin every one,
+        # anyone else those that paged them (one indexed lookup for the page, not one per alert).
+        paged: set[str | None] | None = None  # None: every one
+        if found and actor.role not in (Role.SUPERVISOR, Role.ADMIN):
+            M = OutboxMessage
+            ids = [alert.id for alert, _ in found]
+            mine = select(M.alert_id).where(M.recipient == actor.handle, M.alert_id.in_(ids))
+            paged = set(uow.session.scalars(mine))
+        rows = [
+            replace(_row(a, ref, zone), may_take=paged is None or a.id in paged) for a, ref in found
+        ]
         audit(uow, actor, "alert.list", count=len(rows))
         return rows
 

@@ -92,6 +92,7 @@ def _alert(row: alerts.AlertRow, now: datetime) -> dict[str, Any]:
         "age": age(now - row.opened_at),
         "acknowledged_by": row.acknowledged_by,
         "acknowledged_age": age(now - row.acknowledged_at) if row.acknowledged_at else None,
+        "may_take": row.may_take,
     }
 
 

@@ -10,12 +10,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from harbour.admin.staffing import deactivate_staff
 from harbour.app import App, UnitOfWork
 from harbour.clock import FixedClock
-from harbour.db.models import Alert, AuditEvent, Case
+from harbour.db.models import Alert, AuditEvent, Case, Staff
 from harbour.notify.messages import compose
 from tests.notify.helpers import imminent_alert, new_case
 from tests.web.helpers import (
@@ -127,6 +127,33 @@ def test_state_changes_need_the_sessions_csrf_token(seeded: App, clock: FixedClo
     taken = web.post(path, data={"csrf": csrf_of(web)})
     assert taken.status_code == 303
     assert alert_row(seeded, alert.id).acknowledged_by == "sup"
+
+
+def test_taking_an_alert_is_offered_only_to_those_who_may_take_it(
+    seeded: App, clock: FixedClock
+) -> None:
+    """A caseworker sees the alerts of their cases, but takes only one that paged them (as
+    ``harbour ack`` refuses the others): the alert pages offer them no button that answers
+    "Not permitted", and say who takes it; those it paged, and supervisors, get the button."""
+    alert = imminent_alert(seeded, new_case(seeded))  # paged on-call staff and supervisors
+    button = f'action="/alerts/{alert.id}/ack"'
+    web, _ = signed_in(seeded, clock, "cw1")
+    listed, shown = web.get("/alerts").text, web.get(f"/alerts/{alert.id}").text
+    assert alert.id in listed and button not in listed and button not in shown
+    assert "Taken by those it paged or a supervisor" in listed
+    assert "Taken by those it paged or a supervisor" in shown
+    sup, _ = signed_in(seeded, clock, "sup")
+    assert button in sup.get("/alerts").text and button in sup.get(f"/alerts/{alert.id}").text
+
+    def on_call(uow: UnitOfWork) -> None:
+        uow.session.execute(update(Staff).where(Staff.handle == "cw2").values(on_call=True))
+
+    seeded.run(on_call)
+    paged = imminent_alert(seeded, new_case(seeded, caseworker="cw2"))
+    cw2, _ = signed_in(seeded, clock, "cw2")
+    assert f'action="/alerts/{paged.id}/ack"' in cw2.get(f"/alerts/{paged.id}").text
+    taken = cw2.post(f"/alerts/{paged.id}/ack", data={"csrf": csrf_of(cw2)})
+    assert taken.status_code == 303 and alert_row(seeded, paged.id).acknowledged_by == "cw2"
 
 
 def test_sign_out_ends_the_session(seeded: App, clock: FixedClock) -> None:
