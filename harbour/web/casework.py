@@ -407,9 +407,20 @@ async def _workbench_page(
     *,
     typed: dict[str, str] | None = None,
     refusal: forms.Refusal | None = None,
+    item: str = "",
+    item_typed: dict[str, str] | None = None,
 ) -> Response:
+    """The workbench page; ``typed`` and ``refusal``: of the form adding an item, or with
+    ``item``, of that item's own form (accept, reject, edit), which opens with its reasons beside
+    its fields and ``item_typed`` kept, as the script's fragment has it (``_swapped``), the form
+    adding an item left empty; the summary at the top says them all."""
     app = harbour(request)
     shown = await call(adapter.workbench, app, who.handle, ref_of(request), version)
+    item_errors: dict[str, str] = {}
+    if item and refusal:
+        item_errors = refusal.by_field
+        general = [*refusal.general, *refusal.by_field.items()]
+        refusal = forms.Refusal(general=general, code=refusal.code)
     return form_page(
         request,
         "workbench",
@@ -420,6 +431,9 @@ async def _workbench_page(
         addable=[(s, s) for s in ADDABLE],
         owners=[(o, o) for o in OWNERS],
         version_options=[(str(v["number"]), str(v["number"])) for v in shown["versions"]],
+        refused_item=item if item_errors else "",
+        item_typed=item_typed or {},
+        item_errors=item_errors,
         **shown,
     )
 
@@ -484,6 +498,11 @@ async def plan_change(request: Request, who: SignedIn) -> Response:
             return await _swapped(request, who, ref, item, refusal=refusal, typed=edited)
         if in_place:
             return await _in_place(request, who, ref, what, refusal=refusal, typed=typed)
+        if what in SWAPPED:  # without the script: the item's own form, as the fragment has it
+            edited = typed if what == "edit" else None
+            return await _workbench_page(
+                request, who, None, refusal=refusal, item=values["item"], item_typed=edited
+            )
         return await _workbench_page(request, who, None, typed=typed, refusal=refusal)
     except Conflict as exc:
         if swap:
@@ -492,7 +511,8 @@ async def plan_change(request: Request, who: SignedIn) -> Response:
         if in_place:  # the plan moved on (or is final): shown as it is now, what was typed kept
             refusal = forms.conflict(exc)
             return await _in_place(request, who, ref, "workbench", refusal=refusal, typed=typed)
-        return await _workbench_page(request, who, None, typed=typed, refusal=forms.conflict(exc))
+        added = typed if what not in SWAPPED else None  # an item's values are not the add form's
+        return await _workbench_page(request, who, None, typed=added, refusal=forms.conflict(exc))
     if swap:
         return await _swapped(request, who, ref, values["item"], said=what)
     if in_place:

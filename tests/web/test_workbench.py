@@ -472,6 +472,36 @@ def plan_status(app: App, reference: str) -> str:
     )
 
 
+def test_without_the_script_an_items_refused_change_comes_back_in_that_items_form(
+    seeded: App, clock: FixedClock, worked: tuple[Any, str, str]
+) -> None:
+    """Posted the ordinary way (no script, or swap.js falling back), a step's refused edit
+    comes back open in the step's own form, what was typed kept and the reason beside its
+    field, as the script's fragment has it: not in the form adding the youth's own item,
+    whose empty fields it filled (a second refused date there) while the step's was closed."""
+    web, case, reference = worked
+    _, csrf = page_of(web, case)
+    step = next(
+        k for k, v in items(seeded, reference).items() if v[0] != "rejected" and "step" in k
+    )
+    before = counts(seeded)
+    data = {"csrf": csrf, "version": "1", "item": step, "owner": "caseworker", "due": "soon"}
+    refused = web.post(f"/cases/{case}/plan/edit", data=data)
+    assert refused.status_code == 400, refused.text[-800:]
+    page = refused.text
+    mine = page[page.index(f'<li id="item-{step}"') :]
+    mine = mine[: mine.index("</li>")]
+    assert '<details class="edit" open>' in mine and 'value="soon"' in mine
+    assert re.search(r'id="f-due-steps-\d+-error"', mine)
+    assert '<option value="caseworker" selected>' in mine
+    add = page[page.index('id="add-section"') :]
+    add = add[: add.index("</section>")]
+    assert 'value="soon"' not in add and "error" not in add
+    assert '<option value="caseworker" selected>' not in add
+    assert "Not done. Please check" in page and page.count('value="soon"') == 1
+    assert counts(seeded) == before
+
+
 def test_add_youth_copy_and_finalize_answer_in_place(
     seeded: App, clock: FixedClock, worked: tuple[Any, str, str]
 ) -> None:
