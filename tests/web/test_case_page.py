@@ -182,6 +182,29 @@ def test_a_coordinator_sees_the_summary_of_an_assigned_case(
     assert details.status_code == 403 and MARKER not in details.text
 
 
+def test_a_coordinator_is_not_sent_to_an_empty_emergency_protocol(
+    seeded: App, clock: FixedClock, ref: str
+) -> None:
+    """The protocol's steps are the plan's, which a coordinator's summary leaves out: their
+    case page at imminent risk offers no link to them, and the page itself says whose they
+    are rather than "Do these now" over an empty list."""
+    from harbour.assessments.submit import submit_assessment
+    from tests.cli.helpers import safest
+
+    in_danger = safest(seeded) | {"immediate_danger": "yes"}
+    submit_assessment(seeded, "cw1", ref, "incident", in_danger)
+    case = short_form(ref)
+    caseworker, _ = signed_in(seeded, clock, "cw1")
+    assert f'href="/cases/{case}/emergency"' in caseworker.get(f"/cases/{case}").text
+    assert "Do these now" in caseworker.get(f"/cases/{case}/emergency").text
+    web, _ = signed_in(seeded, clock, "coord")
+    page = web.get(f"/cases/{case}")
+    assert "imminent" in page.text and f'href="/cases/{case}/emergency"' not in page.text
+    protocol = web.get(f"/cases/{case}/emergency")
+    assert protocol.status_code == 200 and "Do these now" not in protocol.text
+    assert "No emergency protocol to show" in protocol.text
+
+
 def test_a_coordinators_summary_says_nothing_of_the_threat_sources(
     seeded: App, clock: FixedClock, ref: str
 ) -> None:
