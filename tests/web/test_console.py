@@ -16,6 +16,7 @@ from harbour.admin.staffing import deactivate_staff
 from harbour.app import App, UnitOfWork
 from harbour.clock import FixedClock
 from harbour.db.models import Alert, AuditEvent, Case, Staff
+from harbour.domain.refs import short_form
 from harbour.notify.messages import compose
 from tests.notify.helpers import imminent_alert, new_case
 from tests.web.helpers import (
@@ -260,7 +261,8 @@ def strip_csrf(html: str) -> str:
 def test_the_link_in_an_imminent_threat_message_lands_on_the_alert_after_sign_in(
     seeded: App, clock: FixedClock
 ) -> None:
-    alert = imminent_alert(seeded, new_case(seeded))
+    case = new_case(seeded)
+    alert = imminent_alert(seeded, case)
     web = client(seeded)
     secret = enrol(seeded, web, "sup")
 
@@ -284,6 +286,9 @@ def test_the_link_in_an_imminent_threat_message_lands_on_the_alert_after_sign_in
     assert signed.headers["location"] == f"/alerts/{alert.id}"
     page = web.get(signed.headers["location"])
     assert page.status_code == 200 and "m taking this</button>" in page.text
+    # ... and on to the case from the alert and from the list, rather than typing its reference
+    to_case = f'<a href="/cases/{short_form(case.reference)}">'
+    assert to_case in page.text and to_case in web.get("/alerts").text
     web.post(f"/alerts/{alert.id}/ack", data={"csrf": csrf_of(web, f"/alerts/{alert.id}")})
     row = alert_row(seeded, alert.id)
     assert row.acknowledged_by == "sup" and row.next_escalation_at is None
