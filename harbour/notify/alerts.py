@@ -734,9 +734,19 @@ def close(uow: UnitOfWork, alert: Alert, handle: str) -> bool:
 def may_acknowledge(uow: UnitOfWork, actor: Actor, alert: Alert) -> bool:
     """Supervisors and admins of the alert's agency always; anyone else only if one of its
     pages so far was addressed to them (acknowledging cancels the pages still to come)."""
+    return alert.id in may_take(uow, actor, [alert.id])
+
+
+def may_take(uow: UnitOfWork, actor: Actor, alert_ids: list[str]) -> set[str]:
+    """Those of ``alert_ids`` (the actor's agency's) the actor may acknowledge
+    (``may_acknowledge``), in one indexed lookup whatever their number."""
     if actor.role in (Role.SUPERVISOR, Role.ADMIN):
-        return True
-    return paged_to(uow, alert, actor.handle)
+        return set(alert_ids)
+    if not alert_ids:
+        return set()
+    M = OutboxMessage
+    mine = select(M.alert_id).where(M.recipient == actor.handle, M.alert_id.in_(alert_ids))
+    return set(uow.session.scalars(mine))  # ix_outbox_recipient_alert
 
 
 def paged_to(uow: UnitOfWork, alert: Alert, handle: str) -> bool:
@@ -983,17 +993,8 @@ def list_alerts(
             query = query.where(Alert.acknowledged_at.is_(None))
         zone = agency_zone(uow, actor.agency_id)
         found = uow.session.execute(query).all()
-        # Those an actor may acknowledge (``may_acknowledge``): a supervisor or admin every one,
-        # anyone else those that paged them (one indexed lookup for the page, not one per alert).
-        paged: set[str | None] | None = None  # None: every one
-        if found and actor.role not in (Role.SUPERVISOR, Role.ADMIN):
-            M = OutboxMessage
-            ids = [alert.id for alert, _ in found]
-            mine = select(M.alert_id).where(M.recipient == actor.handle, M.alert_id.in_(ids))
-            paged = set(uow.session.scalars(mine))
-        rows = [
-            replace(_row(a, ref, zone), may_take=paged is None or a.id in paged) for a, ref in found
-        ]
+        takes = may_take(uow, actor, [alert.id for alert, _ in found])
+        rows = [replace(_row(a, ref, zone), may_take=a.id in takes) for a, ref in found]
         audit(uow, actor, "alert.list", count=len(rows))
         return rows
 
