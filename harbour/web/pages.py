@@ -243,6 +243,14 @@ async def sign_out(request: Request, who: SignedIn) -> Response:
     return response
 
 
+@staff_page
+async def still_here(request: Request, who: SignedIn) -> Response:
+    """Typing in a form (``static/alive.js``): the session's idle time restarts, as with any
+    request (``current``), so answers typed over a long conversation are not met by sign-in."""
+    await checked_form(request, who)
+    return Response(status_code=204)
+
+
 # Enrolment: the link's token is the credential; the page has no session yet.
 
 

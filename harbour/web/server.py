@@ -34,6 +34,7 @@ def create_app(app: App) -> Any:
         Route("/sign-in", pages.sign_in_form, methods=["GET"]),
         Route("/sign-in", pages.sign_in, methods=["POST"]),
         Route("/sign-out", pages.sign_out, methods=["POST"]),
+        Route("/still-here", pages.still_here, methods=["POST"]),
         Route("/enrol/{token}", pages.enrol_form, methods=["GET"]),
         Route("/enrol/{token}", pages.enrol, methods=["POST"]),
         Route("/alerts", pages.alert_list, methods=["GET"]),

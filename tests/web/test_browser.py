@@ -17,7 +17,7 @@ from harbour.demo.receivers import MAIL_DOMAIN, RouteBook, smtp_server, webhook_
 from harbour.domain.refs import short_form
 from harbour.notify.relay import deliver
 from tests.notify.helpers import MARKER, imminent_alert, new_case
-from tests.web.browsing import BROWSER, PHONE, fits_a_phone, follow, shot
+from tests.web.browsing import BROWSER, PHONE, enrol_and_sign_in, fits_a_phone, follow, shot
 from tests.web.helpers import PASSWORD, code, enrolment_path, next_step
 
 pytestmark = BROWSER
@@ -84,3 +84,31 @@ def test_enrol_sign_in_see_the_caseload_take_an_alert_and_sign_out(
     assert page.url.startswith(f"{base}/sign-in")
     acknowledged = app.run(lambda uow: uow.session.get_one(type(alert), alert.id).acknowledged_by)
     assert acknowledged == "sup"
+
+
+def test_answers_given_over_half_an_hour_are_recorded_not_met_by_sign_in(
+    console: tuple[App, str], clock: FixedClock, browser: Any
+) -> None:
+    """A session ends after 15 idle minutes, and a conversation with a youth is longer: the
+    caseworker answering (a choice, a word typed) keeps it, at most a request a minute
+    (``static/alive.js``), so the answers are recorded when sent; found by review: they were
+    lost to the sign-in page."""
+    from datetime import timedelta
+
+    from tests.web.test_casework_story import answer
+
+    app, base = console
+    case = short_form(new_case(app).reference)  # cw1's
+    page = browser.new_page()
+    page.clock.install()  # the page's own minutes, moved on as the store's are
+    enrol_and_sign_in(page, app, clock, base, "cw1")
+    page.goto(f"{base}/cases/{case}/assess?point=initial_contact")
+    for minutes in range(3):  # ten minutes of talk between answers: half an hour
+        clock.advance(timedelta(minutes=10))
+        page.clock.fast_forward("10:00")
+        with page.expect_response(f"{base}/still-here") as told:
+            page.locator("main textarea").first.press_sequentially(f"{minutes} ")
+        assert told.value.status == 204
+    answer(page, app)
+    follow(page, "main button.primary")
+    assert "Assessment recorded" in page.locator("h1").inner_text(), page.url
