@@ -218,7 +218,7 @@ def decide(uow: UnitOfWork, case: Case, ref: str, state: ItemState) -> PlanItem:
     if state == ItemState.REJECTED and _required(uow, row):
         raise Conflict("item_required", "emergency steps and the emergency number stay on a plan")
     if state == ItemState.ACCEPTED and (late := late_once_accepted(uow, plan, [row])):
-        raise InvalidInput(late)
+        raise InvalidInput([(step.key, step.why()) for step in late])
     if row.state != ItemState.ADDED:
         row.state = state
     elif state == ItemState.REJECTED:
@@ -295,32 +295,39 @@ def edit_step(
     return row
 
 
-def late_once_accepted(
-    uow: UnitOfWork, plan: Plan, rows: Sequence[PlanItem]
-) -> list[tuple[str, str]]:
-    """(key, why) for each step of ``rows`` that accepting now would put on the plan overdue at
-    once. A step keeps its due date from version to version, so one agreed for a situation that
-    has passed comes back, suggested again, with a date that may have gone by: staff give it a
-    new one, or none, as for a step they add, rather than accept it late."""
+@dataclass(frozen=True)
+class LateStep:
+    """A step that accepting now would put on the plan overdue at once: due before today."""
+
+    key: str
+    due_on: date
+    today: date
+
+    def why(self) -> str:
+        """In the command line's words."""
+        return (
+            f"was due {self.due_on.isoformat()}, before today ({self.today.isoformat()}): give it "
+            f"a new due date, or none, first (plan edit {self.key} --due YYYY-MM-DD, or --no-due)"
+        )
+
+
+def late_once_accepted(uow: UnitOfWork, plan: Plan, rows: Sequence[PlanItem]) -> list[LateStep]:
+    """Each step of ``rows`` that accepting now would put on the plan overdue at once. A step
+    keeps its due date from version to version, so one agreed for a situation that has passed
+    comes back, suggested again, with a date that may have gone by: staff give it a new one, or
+    none, as for a step they add, rather than accept it late."""
     if not rows:
         return []
     case = uow.session.get_one(Case, plan.case_id)
     today = agency_today(uow, case.agency_id)
     done = done_as_of(uow, case.id, uow.now())
     return [
-        _was_due(opaque.shown_key(uow, row), row.due_on, today)
+        LateStep(opaque.shown_key(uow, row), row.due_on, today)
         for row in rows
         if row.state not in ON_THE_PLAN
         and row.due_on is not None
         and overdue(row.section, ItemState.ACCEPTED, row.due_on, today, key_of(plan, row) in done)
     ]
-
-
-def _was_due(key: str, due_on: date, today: date) -> tuple[str, str]:
-    return key, (
-        f"was due {due_on.isoformat()}, before today ({today.isoformat()}): give it a new due "
-        f"date, or none, first (plan edit {key} --due YYYY-MM-DD, or --no-due)"
-    )
 
 
 def _check_step(uow: UnitOfWork, case: Case, owner: StepOwner | None, due_on: date | None) -> None:
@@ -387,9 +394,9 @@ def undecided_keys(uow: UnitOfWork, plan: Plan) -> list[str]:
 def settle_undecided(uow: UnitOfWork, plan: Plan, choice: Undecided) -> Settled:
     """Apply staff's choice to the draft's undecided suggestions; nothing is dropped silently.
     A suggestion left out is not a staff rejection, so the next version suggests it again. The
-    emergency protocol and the emergency number cannot be left out. Refused (InvalidInput,
-    listing each undecided item) when some stay undecided, and (listing each) when a step the
-    rest accepts has gone past its due date (``late_once_accepted``)."""
+    emergency protocol and the emergency number cannot be left out. Refused (``Unsettled``) when
+    some stay undecided, or when a step the rest accepts has gone past its due date
+    (``late_once_accepted``)."""
     if choice.accept_rest and choice.leave_out_rest:
         raise InvalidInput([("--accept-rest", "choose either --accept-rest or --leave-out-rest")])
     rows = {opaque.shown_key(uow, row): row for row in plan_items(uow, plan)}
@@ -412,15 +419,10 @@ def settle_undecided(uow: UnitOfWork, plan: Plan, choice: Undecided) -> Settled:
     left = set(named)
     rest = [k for k, row in rows.items() if row.state == ItemState.SUGGESTED and k not in left]
     if rest and not (choice.accept_rest or choice.leave_out_rest):
-        raise InvalidInput(
-            [(key, "undecided") for key in rest] + [("choice", UNDECIDED_HELP)],
-            code="undecided_items",
-        )
+        raise Unsettled(undecided=rest)
     accepted = rest if choice.accept_rest else []
     if late := late_once_accepted(uow, plan, [rows[key] for key in accepted]):
-        raise InvalidInput(
-            [(key, f"{why}, or leave it out (--leave-out {key})") for key, why in late]
-        )
+        raise Unsettled(late=late)
     left_out = sorted(left) + ([] if choice.accept_rest else rest)
     for key in accepted:
         rows[key].state = ItemState.ACCEPTED
@@ -428,6 +430,24 @@ def settle_undecided(uow: UnitOfWork, plan: Plan, choice: Undecided) -> Settled:
         uow.session.delete(rows[key])
     uow.session.flush()
     return Settled(tuple(accepted), tuple(left_out))
+
+
+class Unsettled(InvalidInput):
+    """Finalising refused over the draft's undecided suggestions, with the facts each entry
+    point words in its own terms: ``undecided``, the keys nobody decided on that the choice
+    settled neither way; or ``late``, the steps accepting the rest would put on the plan overdue
+    at once. Its problems are the command line's words (its flags, the items' keys)."""
+
+    def __init__(self, undecided: Sequence[str] = (), late: Sequence[LateStep] = ()) -> None:
+        self.undecided = tuple(undecided)
+        self.late = tuple(late)
+        problems = [(key, "undecided") for key in self.undecided]
+        problems += [("choice", UNDECIDED_HELP)] if self.undecided else []
+        problems += [
+            (step.key, f"{step.why()}, or leave it out (--leave-out {step.key})")
+            for step in self.late
+        ]
+        super().__init__(problems, code="undecided_items" if self.undecided else None)
 
 
 UNDECIDED_HELP = (

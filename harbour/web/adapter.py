@@ -4,7 +4,7 @@ templates show (plain values). When a service's result type changes, only this f
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harbour.app import App
 from harbour.cases import missing, report, visits
@@ -14,9 +14,13 @@ from harbour.clock import local_time
 from harbour.domain import refs
 from harbour.domain.steps import not_recordable
 from harbour.domain.vocab import MissingStepKind, PlanSection
+from harbour.errors import InvalidInput
 from harbour.notify import alerts
 from harbour.orchestration.pipeline import after_commit
 from harbour.plans.overview import case_overview, identifying
+
+if TYPE_CHECKING:
+    from harbour.plans.store import Unsettled
 
 
 def caseload(
@@ -416,7 +420,7 @@ def plan_change(app: App, handle: str, ref: str, what: str, **values: Any) -> di
     (``said``) and the key of the item changed or added (``key``; "" for the plan's own)."""
     from harbour.domain.vocab import ItemState
     from harbour.plans import actions
-    from harbour.plans.store import Undecided
+    from harbour.plans.store import Undecided, Unsettled
 
     version = values.pop("expect_version")
     key = ""
@@ -435,7 +439,10 @@ def plan_change(app: App, handle: str, ref: str, what: str, **values: Any) -> di
         said = "Youth copy: " + ("their own title" if copy.own_title else "the neutral title")
         said += ", hotlines " + ("hidden." if copy.hide_hotlines else "shown.")
     else:
-        done = actions.finalize(app, handle, ref, Undecided(**values), version)
+        try:
+            done = actions.finalize(app, handle, ref, Undecided(**values), version)
+        except Unsettled as exc:
+            raise InvalidInput(unsettled_words(app, handle, ref, exc)) from None
         said = f"Plan version {done.version} is final."
         if done.accepted:
             said += f" Accepted {len(done.accepted)} undecided."
@@ -443,6 +450,38 @@ def plan_change(app: App, handle: str, ref: str, what: str, **values: Any) -> di
             said += f" Left out {len(done.left_out)} (suggested again next version)."
     after_commit(app)
     return {"said": said, "key": key}
+
+
+def unsettled_words(app: App, handle: str, ref: str, exc: Unsettled) -> list[tuple[str, str]]:
+    """Finalising refused over undecided suggestions, said beside the finalize form's choice in
+    the page's terms: each item by the wording the page shows it with, and what the page offers
+    (its buttons, the form's choices), where the command line names its keys and its flags."""
+    from harbour.plans.actions import show
+
+    texts = {item.key: item.staff_text for item in show(app, handle, ref).items}
+
+    def named(key: str) -> str:
+        return f"“{texts.get(key, key)}”"
+
+    if exc.undecided:
+        listed = "; ".join(named(key) for key in exc.undecided)
+        return [
+            (
+                "choice",
+                f"still undecided: {listed}. Accept or reject each above, tick those to leave "
+                "out below, or choose to accept them or to leave them all out",
+            )
+        ]
+    late = "; ".join(f"{named(step.key)} was due {step.due_on.isoformat()}" for step in exc.late)
+    today = exc.late[0].today.isoformat()
+    each, them = ("it", "it") if len(exc.late) == 1 else ("each", "them")
+    return [
+        (
+            "choice",
+            f"{late}, before today ({today}): give {each} a new due date, or none, first "
+            f"(change owner or due date, above), or tick {them} below to leave {them} out",
+        )
+    ]
 
 
 def plan_diff(app: App, handle: str, ref: str, v1: int, v2: int) -> dict[str, Any]:

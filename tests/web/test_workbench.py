@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from html import unescape
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.db.models import AuditEvent, Plan, StepProgress
 from harbour.domain.refs import short_form
+from harbour.domain.vocab import ItemState
+from harbour.plans.actions import show
 from harbour.plans.opaque import detail, shown_key
 from harbour.plans.snapshot import plan_items
 from harbour.web.casework import DOCUMENT_CSP
@@ -785,3 +788,67 @@ def test_a_step_accepted_past_its_date_opens_its_date_to_change(
     accepted = web.post(f"/cases/{case}/plan/accept", data=base, headers=SWAP)
     assert accepted.status_code == 200 and "Accepted" in accepted.text
     assert items(seeded, reference, 2)[EXIT_PLAN][::2] == ("accepted", date(2026, 3, 20))
+
+
+# Finalizing refused over suggestions still undecided: said in the finalize form's terms
+
+
+CLI_WORDS = ("--accept-rest", "--leave-out", "plan accept", "plan edit", "--due", "--no-due")
+
+
+def said_beside_the_choice(page: str) -> str:
+    found = re.search(r'<span class="error" id="f-choice-error">(.*?)</span>', page, re.S)
+    assert found, page[-1500:]
+    return unescape(found.group(1))
+
+
+def test_finalize_refused_over_undecided_items_names_them_as_the_page_shows_them(
+    seeded: App, worked: tuple[Any, str, str]
+) -> None:
+    """Leaving out none while suggestions stay undecided is refused beside the form's choice,
+    each item by the wording staff see on the page (not its key), in the form's own terms: no
+    command-line flag anywhere on the answer, with the script or without; nothing written."""
+    web, case, reference = worked
+    _, csrf = page_of(web, case)
+    waiting = {
+        i.key: i.staff_text
+        for i in show(seeded, "cw1", reference).items
+        if i.state == ItemState.SUGGESTED
+    }
+    assert len(waiting) > 1
+    before = counts(seeded)
+    for headers in ({}, SWAP):
+        refused = web.post(
+            f"/cases/{case}/plan/finalize",
+            data={"csrf": csrf, "version": "1", "choice": "leave_out"},
+            headers=headers,
+        )
+        assert refused.status_code == 400, refused.text[-800:]
+        said = said_beside_the_choice(refused.text)
+        assert all(wording in said for wording in waiting.values()), said
+        assert not [key for key in waiting if key in said], said
+        assert not [flag for flag in CLI_WORDS if flag in unescape(refused.text)]
+    assert counts(seeded) == before
+
+
+def test_finalize_refused_over_a_step_past_its_date_names_it_as_the_page_shows_it(
+    seeded: App, clock: FixedClock
+) -> None:
+    """Accepting the rest when one of them is a step whose date went by is refused, the step
+    named by its wording, with what the page offers: a new date (its own form) or leaving it
+    out (ticked below); no command-line flag; nothing written."""
+    reference = carried_past_its_date(seeded, clock)
+    case = short_form(reference)
+    web, _ = signed_in(seeded, clock, "cw1")
+    _, csrf = page_of(web, case)
+    wording = next(i.staff_text for i in show(seeded, "cw1", reference).items if i.key == EXIT_PLAN)
+    before = counts(seeded)
+    refused = web.post(
+        f"/cases/{case}/plan/finalize",
+        data={"csrf": csrf, "version": "2", "choice": "accept_rest"},
+    )
+    assert refused.status_code == 400, refused.text[-800:]
+    said = said_beside_the_choice(refused.text)
+    assert wording in said and "was due 2026-03-09" in said and EXIT_PLAN not in said, said
+    assert not [flag for flag in CLI_WORDS if flag in unescape(refused.text)]
+    assert counts(seeded) == before
