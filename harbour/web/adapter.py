@@ -442,7 +442,7 @@ def plan_change(app: App, handle: str, ref: str, what: str, **values: Any) -> di
         try:
             done = actions.finalize(app, handle, ref, Undecided(**values), version)
         except Unsettled as exc:
-            raise InvalidInput(unsettled_words(app, handle, ref, exc)) from None
+            raise InvalidInput(_unsettled_words(app, handle, ref, exc)) from None
         said = f"Plan version {done.version} is final."
         if done.accepted:
             said += f" Accepted {len(done.accepted)} undecided."
@@ -452,7 +452,7 @@ def plan_change(app: App, handle: str, ref: str, what: str, **values: Any) -> di
     return {"said": said, "key": key}
 
 
-def unsettled_words(app: App, handle: str, ref: str, exc: Unsettled) -> list[tuple[str, str]]:
+def _unsettled_words(app: App, handle: str, ref: str, exc: Unsettled) -> list[tuple[str, str]]:
     """Finalising refused over undecided suggestions, said beside the finalize form's choice in
     the page's terms: each item by the wording the page shows it with, and what the page offers
     (its buttons, the form's choices), where the command line names its keys and its flags."""
