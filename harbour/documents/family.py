@@ -1,8 +1,10 @@
 """The family copy's view model: the steps a non-offending family member or caretaker owns.
 
 No disclosures, reasons, threat sources, risk level, the youth's own steps or contacts: a family
-copy sits in a family home, and the seed warns that family can be complicit. Items use the staff
-wording: the catalogue's youth wording speaks to the youth ("your family will ...").
+copy sits in a family home, and the seed warns that family can be complicit. For the same reason
+its hotlines go by the youth copy's discreet labels (a "trafficking hotline" on a copy found at
+home says what happened). Items use the staff wording: the catalogue's youth wording speaks to the
+youth ("your family will ...").
 """
 
 from __future__ import annotations
@@ -34,5 +36,5 @@ def family_view(plan: PlanSnapshot) -> FamilyView:
     return FamilyView(
         emergency_number=emergency_resource(plan).call or "911",
         steps=tuple(Step(clean(item.staff_text), iso(item.due_on)) for item in owned),
-        resources=tuple(resource_line(r) for r in plan.resources if not r.emergency),
+        resources=tuple(resource_line(r, discreet=True) for r in plan.resources if not r.emergency),
     )

@@ -176,15 +176,15 @@ def _check_seed_list(name: str, entries: list[SeedEntry]) -> None:
 
 
 NO_DISCREET_LABEL = (
-    "give the youth_name the youth's copy lists it by, saying nothing of what it is for: that "
-    "copy may be found by the people posing the threat"
+    "give the youth_name the youth's and family's copies list it by, saying nothing of what it "
+    "is for: either copy may be found by the people posing the threat"
 )
 
 
 class Resource(_Data):
     code: Code
     name: Wording
-    youth_name: Wording | None = None  # the youth copy's discreet label: a hotline needs one
+    youth_name: Wording | None = None  # the youth's and family's label: a hotline needs one
     call: Annotated[str, Field(max_length=40)] | None = None
     text: Annotated[str, Field(max_length=40)] | None = None
     source: Wording

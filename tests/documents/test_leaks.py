@@ -109,10 +109,13 @@ def test_youth_copy_has_no_clinical_wording_hotlines_shown_or_not(hide_hotlines:
 
 
 def test_family_copy_has_no_clinical_wording() -> None:
-    plan = replace(marked_plan(), resources=marked_plan().resources[:1])
+    """Every hotline too: a family copy sits in a family home, where someone complicit may read
+    it, so it names each line by the youth copy's discreet label, with its number."""
+    plan = replace(marked_plan(), resources=fixed_plan().resources)
     for fmt, text in every_format(plan, "family").items():
         words = [w for w in CLINICAL if w in text.lower()]
         assert not words, f"family {fmt}: {words}"
+        assert "1-888-373-7888" in text  # the line is still there to call
 
 
 def test_every_built_in_hotline_has_a_discreet_label_for_the_youth() -> None:
