@@ -315,7 +315,10 @@ def _escalate_batch(
         query = _overdue(now).where(kinds).order_by(Alert.next_escalation_at).limit(room)
         due += uow.session.scalars(query.with_for_update(skip_locked=True)).all()
     bundle: Bundle = {}
-    escalated = _climb_all(uow, due, now, bundle)
+    # The next climb is a timeout after this batch pages the new tier, not after the pass's
+    # ``now``: a batch late in a long pass (its pauses, thousands of alerts) pages later. Never
+    # before ``now`` (a pass as of a later moment), or the pass would find them due again.
+    escalated = _climb_all(uow, due, max(now, uow.now()), bundle)
     return {"escalated": escalated, "due": len(due)}, bundle
 
 

@@ -155,6 +155,40 @@ def test_imminent_alerts_on_call_and_supervisors_then_climbs_the_ladder(
     assert sorted(e.payload["tier"] for e in escalations) == [1, 2]
 
 
+_TIER = select(Alert.tier)
+
+
+def test_each_alert_s_next_climb_is_a_timeout_after_its_own_batch(
+    napp: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass climbs a batch per transaction, a pause between two (``WriterGap``; thousands of
+    alerts after an outage): an alert's new tier has the whole ``alert_ack_timeout`` from when
+    its batch paged it, not from the pass's start. Found by review: a batch late in a long pass
+    left its new tier that much less time before the next climb."""
+    from harbour.notify import alerts
+
+    monkeypatch.setattr(alerts, "ESCALATION_BATCH", 2)
+    case = new_case(napp)
+    for _ in range(4):
+        imminent_alert(napp, case)
+    clock.advance(TIMEOUT)
+    started, pause = clock.now(), timedelta(minutes=1)
+    assert escalate_due(napp, started, between=lambda: clock.advance(pause)) == 4
+    found = napp.run(lambda uow: uow.session.execute(select(Alert.tier, Alert.next_escalation_at)))
+    assert sorted(found) == [
+        (1, started + TIMEOUT),
+        (1, started + TIMEOUT),
+        (1, started + pause + TIMEOUT),
+        (1, started + pause + TIMEOUT),
+    ]
+    # A pass as of a moment ahead of the clock (``harbour sweep --at``): its next climbs are a
+    # timeout after that moment, or a later batch of the pass would find them due again.
+    fresh = {imminent_alert(napp, case).id for _ in range(2)}
+    assert escalate_due(napp, clock.now() + TIMEOUT * 3) == 6  # the four above to the top
+    tiers = napp.run(lambda uow: set(uow.session.scalars(_TIER.where(Alert.id.in_(fresh)))))
+    assert tiers == {1}  # each climbed once
+
+
 def test_a_case_raised_to_imminent_again_after_its_alert_was_taken_pages_afresh(
     napp: App, clock: FixedClock, tmp_path: Path
 ) -> None:
