@@ -36,6 +36,7 @@ def remind(
     if not found:  # nearly every sweep: nothing more to read
         return Counter(orders_expiring=0), {}
     held = _held_caseworkers(uow, sorted({case for _, _, case, *_ in found}))
+    found = _as_held(uow, now, [threat for threat, *_ in found])
     fired = _fired(uow, [threat for threat, *_ in found])
     marks: list[dict[str, Any]] = []
     owed: list[tuple[str, str, str | None, str, Any]] = []
@@ -128,6 +129,15 @@ def _candidates_query(uow: UnitOfWork, now: datetime) -> Any:
             or_(false(), *unfired),
         )
         .order_by(ThreatSource.id)
+    )
+
+
+def _as_held(uow: UnitOfWork, now: datetime, threats: list[str]) -> list[Any]:
+    """The candidates among ``threats`` read again once their cases are held: an edit the hold
+    waited for (an order renewed or taken off, its case closed) is seen, so an order is reminded
+    of, and marked, by the expiry it has now, not the one read before the wait (PostgreSQL)."""
+    return list(
+        uow.session.execute(_candidates_query(uow, now).where(ThreatSource.id.in_(threats)))
     )
 
 

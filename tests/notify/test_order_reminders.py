@@ -3,13 +3,16 @@ the sweep's digest; a renewed order is reminded of again; the plan gains the ren
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import threading
+from datetime import date, datetime, timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
-from harbour.app import App
+from harbour.app import App, UnitOfWork
 from harbour.clock import FixedClock
-from harbour.db.models import Case, OrderReminderMark
+from harbour.db.models import Case, OrderReminderMark, ThreatSource
 from harbour.demo.receivers import RouteBook
 from harbour.domain import orders
 from harbour.domain.vocab import NotificationKind
@@ -129,3 +132,68 @@ def test_with_no_order_near_its_expiry_the_step_reads_nothing_more(napp: App) ->
     selects = [s for s, _ in seen if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 2 and "agencies.timezone" in selects[0]
     assert "threat_sources" in selects[1]
+
+
+WAIT = 0.5  # how long the edit stays uncommitted once the batch has read its candidates
+
+
+@pytest.mark.parametrize("renewed_in", [365, 25])
+def test_an_order_renewed_while_the_batch_waited_for_its_case_is_reminded_as_renewed(
+    napp: App, clock: FixedClock, mail: RouteBook, monkeypatch: pytest.MonkeyPatch, renewed_in: int
+) -> None:
+    """PostgreSQL: an edit renewing the order holds its case (as every edit of a case does), the
+    new expiry written but not committed, when the order batch reads its candidates; the batch
+    waits for the case, and the edit commits a moment later. The batch goes by the expiry the
+    order has once the case is held: renewed for a year, it is not reminded of; renewed to run
+    out in 25 days, the 30-day reminder names the new date, and so does its mark. Found by
+    review: the batch reminded of, and marked, the expiry it read before the wait."""
+    if napp.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite's writers queue: no edit is under way while a batch reads")
+    from harbour.cases import details
+    from harbour.notify import order_reminders
+
+    case = new_case(napp)
+    order_expires(napp, case, START.date() + timedelta(days=5))
+    renewed = START.date() + timedelta(days=renewed_in)
+    holding, commit = threading.Event(), threading.Event()
+    apply, candidates = details._apply_threat, order_reminders._candidates
+
+    def applied_then_held(uow: UnitOfWork, row: ThreatSource, values: dict[str, Any]) -> None:
+        apply(uow, row, values)
+        uow.session.flush()
+        holding.set()
+        commit.wait(10)
+
+    def read_then(uow: UnitOfWork, now: datetime) -> list[Any]:
+        found = candidates(uow, now)
+        threading.Timer(WAIT, commit.set).start()
+        return found
+
+    monkeypatch.setattr(details, "_apply_threat", applied_then_held)
+    monkeypatch.setattr(order_reminders, "_candidates", read_then)
+    other = App(napp.settings, clock)  # another process
+    change = {"protective_order_expires_on": renewed}
+    editing = threading.Thread(
+        target=details.edit_threat, args=(other, "cw1", case.reference, 0, change)
+    )
+    editing.start()
+    try:
+        assert holding.wait(10)
+        sweep(napp)
+        edited_first = not editing.is_alive()  # committed before the batch could
+    finally:
+        commit.set()
+        editing.join(10)
+        other.dispose()
+    monkeypatch.undo()
+    assert edited_first
+    expiry = select(ThreatSource.protective_order_expires_on).where(ThreatSource.case_id == case.id)
+    assert napp.run(lambda uow: uow.session.scalar(expiry)) == renewed  # the edit went through
+    M = OrderReminderMark
+    marked = select(M.threshold, M.expires_on, M.outcome)
+    marks = napp.run(lambda uow: uow.session.execute(marked).all())
+    if renewed_in == 365:
+        assert (_order_items(napp), marks) == ([], [])
+    else:
+        assert [item["due_date"] for item in _order_items(napp)] == [renewed.isoformat()]
+        assert [tuple(mark) for mark in marks] == [("order_30_days", renewed, "sent")]
