@@ -218,7 +218,7 @@ def decide(uow: UnitOfWork, case: Case, ref: str, state: ItemState) -> PlanItem:
     if state == ItemState.REJECTED and _required(uow, row):
         raise Conflict("item_required", "emergency steps and the emergency number stay on a plan")
     if state == ItemState.ACCEPTED and (late := late_once_accepted(uow, plan, [row])):
-        raise InvalidInput([(step.key, step.why()) for step in late])
+        raise PastItsDate(late)
     if row.state != ItemState.ADDED:
         row.state = state
     elif state == ItemState.REJECTED:
@@ -309,6 +309,16 @@ class LateStep:
             f"was due {self.due_on.isoformat()}, before today ({self.today.isoformat()}): give it "
             f"a new due date, or none, first (plan edit {self.key} --due YYYY-MM-DD, or --no-due)"
         )
+
+
+class PastItsDate(InvalidInput):
+    """Accepting refused over a step it would put on the plan overdue at once (``late``), the
+    facts each entry point words in its own terms. Its problems are the command line's words
+    (the step's key, ``plan edit``'s flags)."""
+
+    def __init__(self, late: Sequence[LateStep]) -> None:
+        self.late = tuple(late)
+        super().__init__([(step.key, step.why()) for step in self.late])
 
 
 def late_once_accepted(uow: UnitOfWork, plan: Plan, rows: Sequence[PlanItem]) -> list[LateStep]:

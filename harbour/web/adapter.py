@@ -20,7 +20,9 @@ from harbour.orchestration.pipeline import after_commit
 from harbour.plans.overview import case_overview, identifying
 
 if TYPE_CHECKING:
-    from harbour.plans.store import Unsettled
+    from collections.abc import Callable
+
+    from harbour.plans.store import PastItsDate, Unsettled
 
 
 def caseload(
@@ -420,13 +422,16 @@ def plan_change(app: App, handle: str, ref: str, what: str, **values: Any) -> di
     (``said``) and the key of the item changed or added (``key``; "" for the plan's own)."""
     from harbour.domain.vocab import ItemState
     from harbour.plans import actions
-    from harbour.plans.store import Undecided, Unsettled
+    from harbour.plans.store import PastItsDate, Undecided, Unsettled
 
     version = values.pop("expect_version")
     key = ""
     if what in ("accept", "reject"):
         state = ItemState.ACCEPTED if what == "accept" else ItemState.REJECTED
-        key = actions.decide(app, handle, ref, values["item"], state, version)
+        try:
+            key = actions.decide(app, handle, ref, values["item"], state, version)
+        except PastItsDate as exc:
+            raise InvalidInput(_past_its_date_words(app, handle, ref, exc)) from None
         said = f"{key}: {state.value}."
     elif what == "add":
         key = actions.add(app, handle, ref, version, **values)
@@ -452,17 +457,38 @@ def plan_change(app: App, handle: str, ref: str, what: str, **values: Any) -> di
     return {"said": said, "key": key}
 
 
+def _as_shown(app: App, handle: str, ref: str) -> Callable[[str], str]:
+    """An item of the draft named by the wording the page shows it with (quoted), where the
+    command line names it by its key."""
+    from harbour.plans.actions import show
+
+    texts = {item.key: item.staff_text for item in show(app, handle, ref).items}
+    return lambda key: f"“{texts.get(key, key)}”"
+
+
+def _past_its_date_words(
+    app: App, handle: str, ref: str, exc: PastItsDate
+) -> list[tuple[str, str]]:
+    """Accepting a step whose date went by refused, said beside the due date of the step's own
+    form (which opens with it) in the page's terms: the step by its wording and what to do in
+    that form, where the command line names its key and ``plan edit``'s flags."""
+    named = _as_shown(app, handle, ref)
+    return [
+        (
+            "due",
+            f"{named(step.key)} was due {step.due_on.isoformat()}, before today "
+            f"({step.today.isoformat()}): give it a new due date, or none, and save, then "
+            "accept it",
+        )
+        for step in exc.late
+    ]
+
+
 def _unsettled_words(app: App, handle: str, ref: str, exc: Unsettled) -> list[tuple[str, str]]:
     """Finalising refused over undecided suggestions, said beside the finalize form's choice in
     the page's terms: each item by the wording the page shows it with, and what the page offers
     (its buttons, the form's choices), where the command line names its keys and its flags."""
-    from harbour.plans.actions import show
-
-    texts = {item.key: item.staff_text for item in show(app, handle, ref).items}
-
-    def named(key: str) -> str:
-        return f"“{texts.get(key, key)}”"
-
+    named = _as_shown(app, handle, ref)
     if exc.undecided:
         listed = "; ".join(named(key) for key in exc.undecided)
         return [

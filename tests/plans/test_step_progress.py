@@ -180,8 +180,16 @@ def test_a_step_agreed_again_after_its_date_went_by_is_asked_for_a_new_one(
         f"date, or none, first (plan edit {exit_plan} --due YYYY-MM-DD, or --no-due), "
         f"or leave it out (--leave-out {exit_plan})"
     )
-    accepted = invoke(seeded, "plan", "accept", reference, exit_plan, "--as", "cw1")
-    assert accepted.exit_code == 2 and f"{exit_plan}: was due" in accepted.stderr
+    accepted = invoke(seeded, "plan", "accept", reference, exit_plan, "--as", "cw1", "--json")
+    assert accepted.exit_code == 2, accepted.stdout
+    assert json.loads(accepted.stderr)["problems"] == [
+        {
+            "field": exit_plan,
+            "reason": f"was due {agreed[exit_plan].isoformat()}, before today (2026-03-16): give "
+            f"it a new due date, or none, first (plan edit {exit_plan} --due YYYY-MM-DD, or "
+            "--no-due)",
+        }
+    ]
     assert show(seeded, "cw1", reference) == before  # nothing changed
 
     ok(seeded, "plan", "edit", reference, exit_plan, "--due", "2026-03-23", "--as", "cw1")

@@ -790,6 +790,44 @@ def test_a_step_accepted_past_its_date_opens_its_date_to_change(
     assert items(seeded, reference, 2)[EXIT_PLAN][::2] == ("accepted", date(2026, 3, 20))
 
 
+def test_a_step_accepted_past_its_date_is_refused_in_the_pages_words(
+    seeded: App, clock: FixedClock
+) -> None:
+    """Refused, with the script or without, beside the due date of the step's own form (open),
+    the step named by its wording and what to do there: not ``plan edit``'s flags, not its key;
+    nothing written."""
+    reference = carried_past_its_date(seeded, clock)
+    case = short_form(reference)
+    web, _ = signed_in(seeded, clock, "cw1")
+    _, csrf = page_of(web, case)
+    wording = next(i.staff_text for i in show(seeded, "cw1", reference).items if i.key == EXIT_PLAN)
+    before = counts(seeded)
+    for headers in ({}, SWAP):
+        refused = web.post(
+            f"/cases/{case}/plan/accept",
+            data={"csrf": csrf, "version": "2", "item": EXIT_PLAN},
+            headers=headers,
+        )
+        assert refused.status_code == 400, refused.text[-800:]
+        assert '<details class="edit" open>' in refused.text
+        beside = re.search(
+            r'<span class="error" id="f-due-steps-\d+-error">(.*?)</span>', refused.text
+        )
+        assert beside, refused.text[-3000:]
+        said = unescape(beside.group(1))
+        assert wording in said and "was due 2026-03-09, before today (2026-03-16)" in said, said
+        assert EXIT_PLAN not in said + problems_summary(refused.text)
+        assert not [flag for flag in CLI_WORDS if flag in unescape(refused.text)]
+    assert counts(seeded) == before
+
+
+def problems_summary(page: str) -> str:
+    """What the page's summary (or the fragment's status) says was not done."""
+    found = re.search(r'class="error-summary".*?</div>', page, re.S)
+    assert found, page[-1500:]
+    return unescape(found.group(0))
+
+
 # Finalizing refused over suggestions still undecided: said in the finalize form's terms
 
 
