@@ -405,8 +405,8 @@ def settle_undecided(uow: UnitOfWork, plan: Plan, choice: Undecided) -> Settled:
     """Apply staff's choice to the draft's undecided suggestions; nothing is dropped silently.
     A suggestion left out is not a staff rejection, so the next version suggests it again. The
     emergency protocol and the emergency number cannot be left out. Refused (``Unsettled``) when
-    some stay undecided, or when a step the rest accepts has gone past its due date
-    (``late_once_accepted``)."""
+    an item named to leave out cannot be, when some stay undecided, or when a step the rest
+    accepts has gone past its due date (``late_once_accepted``)."""
     if choice.accept_rest and choice.leave_out_rest:
         raise InvalidInput([("--accept-rest", "choose either --accept-rest or --leave-out-rest")])
     rows = {opaque.shown_key(uow, row): row for row in plan_items(uow, plan)}
@@ -414,18 +414,18 @@ def settle_undecided(uow: UnitOfWork, plan: Plan, choice: Undecided) -> Settled:
         opaque.shown_key(uow, row): row
         for row in (find_item(uow, plan, ref) for ref in choice.leave_out)
     }
-    problems = [
-        ("--leave-out", f"{key}: the emergency protocol cannot be left out")
+    kept = [
+        (key, "the emergency protocol cannot be left out")
         for key, row in named.items()
         if _required(uow, row)
     ]
-    problems += [
-        ("--leave-out", f"{key}: already {row.state}; only undecided items can be left out")
+    kept += [
+        (key, f"already {row.state}; only undecided items can be left out")
         for key, row in named.items()
         if row.state != ItemState.SUGGESTED and not _required(uow, row)
     ]
-    if problems:
-        raise InvalidInput(problems)
+    if kept:
+        raise Unsettled(kept=kept)
     left = set(named)
     rest = [k for k, row in rows.items() if row.state == ItemState.SUGGESTED and k not in left]
     if rest and not (choice.accept_rest or choice.leave_out_rest):
@@ -444,14 +444,22 @@ def settle_undecided(uow: UnitOfWork, plan: Plan, choice: Undecided) -> Settled:
 
 class Unsettled(InvalidInput):
     """Finalising refused over the draft's undecided suggestions, with the facts each entry
-    point words in its own terms: ``undecided``, the keys nobody decided on that the choice
+    point words in its own terms: ``kept``, the items named to leave out that cannot be, each
+    with why (in no command's terms); ``undecided``, the keys nobody decided on that the choice
     settled neither way; or ``late``, the steps accepting the rest would put on the plan overdue
     at once. Its problems are the command line's words (its flags, the items' keys)."""
 
-    def __init__(self, undecided: Sequence[str] = (), late: Sequence[LateStep] = ()) -> None:
+    def __init__(
+        self,
+        undecided: Sequence[str] = (),
+        late: Sequence[LateStep] = (),
+        kept: Sequence[tuple[str, str]] = (),
+    ) -> None:
         self.undecided = tuple(undecided)
         self.late = tuple(late)
-        problems = [(key, "undecided") for key in self.undecided]
+        self.kept = tuple(kept)
+        problems = [("--leave-out", f"{key}: {why}") for key, why in self.kept]
+        problems += [(key, "undecided") for key in self.undecided]
         problems += [("choice", UNDECIDED_HELP)] if self.undecided else []
         problems += [
             (step.key, f"{step.why()}, or leave it out (--leave-out {step.key})")

@@ -485,10 +485,13 @@ def _past_its_date_words(
 
 
 def _unsettled_words(app: App, handle: str, ref: str, exc: Unsettled) -> list[tuple[str, str]]:
-    """Finalising refused over undecided suggestions, said beside the finalize form's choice in
-    the page's terms: each item by the wording the page shows it with, and what the page offers
-    (its buttons, the form's choices), where the command line names its keys and its flags."""
+    """Finalising refused over undecided suggestions, said beside the finalize form's choice (or
+    its ticks, for those ticked that cannot be left out) in the page's terms: each item by the
+    wording the page shows it with, and what the page offers (its buttons, the form's choices),
+    where the command line names its keys and its flags."""
     named = _as_shown(app, handle, ref)
+    if exc.kept:
+        return [("leave_out", f"{named(key)}: {why}") for key, why in exc.kept]
     if exc.undecided:
         listed = "; ".join(named(key) for key in exc.undecided)
         return [

@@ -60,6 +60,26 @@ def test_leave_out_named_items_then_the_rest_must_still_be_chosen(seeded: App, r
     assert first not in {i.key for i in show(seeded, "cw1", ref).items}
 
 
+def test_items_that_cannot_be_left_out_are_named_by_their_keys(seeded: App, ref: str) -> None:
+    """The command line's words: each item ticked that stays (the emergency number, an item
+    already decided) by the key the command was given."""
+    emergency, decided = "resource:emergency", undecided(seeded, ref)[0]
+    decide(seeded, "cw1", ref, decided, ItemState.ACCEPTED)
+    ticked = ("--leave-out", emergency, "--leave-out", decided, "--accept-rest")
+    refused = invoke(seeded, "plan", "finalize", ref, *ticked, "--as", "cw1", "--json")
+    assert refused.exit_code == 2, refused.stdout
+    assert json.loads(refused.stderr)["problems"] == [
+        {
+            "field": "--leave-out",
+            "reason": f"{emergency}: the emergency protocol cannot be left out",
+        },
+        {
+            "field": "--leave-out",
+            "reason": f"{decided}: already accepted; only undecided items can be left out",
+        },
+    ]
+
+
 def test_leave_out_rest_and_its_wording(seeded: App, ref: str) -> None:
     waiting = undecided(seeded, ref)
     result = invoke(seeded, "plan", "finalize", ref, "--leave-out-rest", "--as", "cw1")

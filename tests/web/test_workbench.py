@@ -890,3 +890,38 @@ def test_finalize_refused_over_a_step_past_its_date_names_it_as_the_page_shows_i
     assert wording in said and "was due 2026-03-09" in said and EXIT_PLAN not in said, said
     assert not [flag for flag in CLI_WORDS if flag in unescape(refused.text)]
     assert counts(seeded) == before
+
+
+def test_finalize_refused_over_ticked_items_that_stay_names_them_as_the_page_shows_them(
+    seeded: App, worked: tuple[Any, str, str]
+) -> None:
+    """Ticking to leave out what cannot be (the emergency number; a suggestion someone accepted
+    after the page was opened) is refused beside the ticks, with the script or without, each
+    item by the wording staff see on the page, not its key; nothing written."""
+    web, case, reference = worked
+    html, csrf = page_of(web, case)
+    emergency, decided = "resource:emergency", suggested(html, case)[0]
+    taken = {"csrf": csrf, "version": "1", "item": decided}  # since the page was opened
+    assert web.post(f"/cases/{case}/plan/accept", data=taken).status_code == 303
+    wording = {i.key: i.staff_text for i in show(seeded, "cw1", reference).items}
+    before = counts(seeded)
+    for headers in ({}, SWAP):
+        refused = web.post(
+            f"/cases/{case}/plan/finalize",
+            data={
+                "csrf": csrf,
+                "version": "1",
+                "choice": "accept_rest",
+                "leave_out": [emergency, decided],
+            },
+            headers=headers,
+        )
+        assert refused.status_code == 400, refused.text[-800:]
+        beside = re.search(r'<span class="error" id="f-leave_out-error">(.*?)</span>', refused.text)
+        assert beside, refused.text[-3000:]
+        said = unescape(beside.group(1))
+        assert wording[emergency] in said and wording[decided] in said, said
+        assert not [
+            key for key in (emergency, decided) if key in said + problems_summary(refused.text)
+        ]
+    assert counts(seeded) == before
