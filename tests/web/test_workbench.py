@@ -763,6 +763,17 @@ def carried_past_its_date(app: App, clock: FixedClock) -> str:
     return reference
 
 
+def late_step_page(app: App, clock: FixedClock) -> tuple[Any, str, str, str]:
+    """``carried_past_its_date``'s case open in cw1's console: the client, the case as the page
+    names it, the page's CSRF token, and the late step's wording as the page shows it."""
+    reference = carried_past_its_date(app, clock)
+    case = short_form(reference)
+    web, _ = signed_in(app, clock, "cw1")
+    _, csrf = page_of(web, case)
+    wording = next(i.staff_text for i in show(app, "cw1", reference).items if i.key == EXIT_PLAN)
+    return web, case, csrf, wording
+
+
 def test_a_step_accepted_past_its_date_opens_its_date_to_change(
     seeded: App, clock: FixedClock
 ) -> None:
@@ -796,11 +807,7 @@ def test_a_step_accepted_past_its_date_is_refused_in_the_pages_words(
     """Refused, with the script or without, beside the due date of the step's own form (open),
     the step named by its wording and what to do there: not ``plan edit``'s flags, not its key;
     nothing written."""
-    reference = carried_past_its_date(seeded, clock)
-    case = short_form(reference)
-    web, _ = signed_in(seeded, clock, "cw1")
-    _, csrf = page_of(web, case)
-    wording = next(i.staff_text for i in show(seeded, "cw1", reference).items if i.key == EXIT_PLAN)
+    web, case, csrf, wording = late_step_page(seeded, clock)
     before = counts(seeded)
     for headers in ({}, SWAP):
         refused = web.post(
@@ -875,11 +882,7 @@ def test_finalize_refused_over_a_step_past_its_date_names_it_as_the_page_shows_i
     """Accepting the rest when one of them is a step whose date went by is refused, the step
     named by its wording, with what the page offers: a new date (its own form) or leaving it
     out (ticked below); no command-line flag; nothing written."""
-    reference = carried_past_its_date(seeded, clock)
-    case = short_form(reference)
-    web, _ = signed_in(seeded, clock, "cw1")
-    _, csrf = page_of(web, case)
-    wording = next(i.staff_text for i in show(seeded, "cw1", reference).items if i.key == EXIT_PLAN)
+    web, case, csrf, wording = late_step_page(seeded, clock)
     before = counts(seeded)
     refused = web.post(
         f"/cases/{case}/plan/finalize",
