@@ -83,7 +83,7 @@ def case_overview(app: App, actor_handle: str | None, ref: str) -> CaseOverview:
         shown = withheld(snapshot(uow, plan, progress_now=True)) if plan else None
         handle = uow.session.scalar(select(Staff.handle).where(Staff.id == case.caseworker_id))
         now = uow.now()
-        entries = sorted(_timeline(uow, case), key=lambda e: e[0])
+        entries = sorted(_timeline(uow, case, full), key=lambda e: e[0])
         gone = uow.session.scalar(
             select(MissingEpisode.last_seen_at).where(
                 MissingEpisode.case_id == case.id, MissingEpisode.returned_at.is_(None)
@@ -158,8 +158,18 @@ def withheld(plan: PlanSnapshot) -> PlanSnapshot:
 
 Moment = tuple[datetime, str, tuple[tuple[str, str], ...]]
 
+# What a summary's timeline says of an event: what the summary shows anyway (risk level, status,
+# caseworker) and how staff handled the case. Never the assessment point: "just left" says what
+# the youth's situation is, which a summary withholds (``harbour case show``'s too).
+SUMMARY_DETAILS = frozenset(
+    {"level", "previous_level", "from_status", "to_status", "caseworker", "by", "hours"}
+    | {"version", "tier", "kind", "reason"}
+)
 
-def _timeline(uow: UnitOfWork, case: Case) -> list[Moment]:
+
+def _timeline(uow: UnitOfWork, case: Case, full: bool) -> list[Moment]:
+    """The case's events, plan versions and alerts; for a summary (not ``full``), each event's
+    details only as far as ``SUMMARY_DETAILS``."""
     moments: list[Moment] = []
     for name, payload, at in uow.session.execute(
         select(LifecycleEvent.name, LifecycleEvent.payload, LifecycleEvent.occurred_at).where(
@@ -171,6 +181,7 @@ def _timeline(uow: UnitOfWork, case: Case) -> list[Moment]:
             (key.replace("_", " "), str(value).replace("_", " "))
             for key, value in sorted(payload.items())
             if isinstance(value, str | int | float | bool) and not key.endswith("id")
+            if full or key in SUMMARY_DETAILS
         )
         moments.append((at, what, details))
     for number, at in uow.session.execute(

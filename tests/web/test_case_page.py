@@ -222,6 +222,27 @@ def test_a_coordinators_summary_says_nothing_of_the_threat_sources(
     assert invoke(seeded, "case", "show", ref, "--as", "coord", "--json").json()["threats"] == []
 
 
+def test_a_coordinators_summary_timeline_says_nothing_of_the_situation(
+    seeded: App, clock: FixedClock, ref: str
+) -> None:
+    # The youth has just left: an assessment at that point. Its caseworker's timeline says so;
+    # a coordinator's summary keeps the point out of it (it says what the situation is), as
+    # `harbour case show` keeps the situation out of theirs. The rest of the timeline stays.
+    assess_just_left(seeded, ref, "just_left")
+    path = f"/cases/{short_form(ref)}"
+    caseworker, _ = signed_in(seeded, clock, "cw1")
+    assert "point just left" in caseworker.get(path).text
+    coordinator, _ = signed_in(seeded, clock, "coord")
+    page = coordinator.get(path)
+    assert page.status_code == 200 and "Summary" in page.text
+    timeline = page.text[page.text.index('id="timeline"') :]
+    assert "assessment completed" in timeline and "level" in timeline
+    assert "just left" not in page.text and "point" not in timeline
+    assert (
+        invoke(seeded, "case", "show", ref, "--as", "coord", "--json").json()["situation"] is None
+    )
+
+
 def _case_id(app: App, ref: str) -> str:
     found: str = app.run(
         lambda uow: uow.session.scalar(select(Case.id).where(Case.reference == ref))
