@@ -108,6 +108,22 @@ def test_the_same_youth_again_is_refused_until_staff_say_it_is_another(
     assert made.status_code == 303 and made.headers["location"] != f"/cases/{intake_case.reference}"
 
 
+def test_what_staff_type_is_kept_from_the_browsers_spell_check(
+    seeded: App, clock: FixedClock
+) -> None:
+    """Every free-text field of the referral form (the youth's name, address, notes, the threat
+    sources) says spellcheck="false": an enhanced spell check (Chrome's, Edge's) sends what is
+    typed to its vendor to check it. And autocomplete="off": nothing typed kept for later."""
+    web, _ = signed_in(seeded, clock, "coord")
+    page = web.get("/refer").text
+    typed_in = re.findall(
+        r"<textarea[^>]*>|<input(?![^>]*type=\"(?:hidden|checkbox|radio))[^>]*>", page
+    )
+    assert len(typed_in) > 10
+    for field in typed_in:
+        assert 'spellcheck="false"' in field and 'autocomplete="off"' in field, field
+
+
 def test_a_coordinator_form_without_a_caseworker_or_extra_rows(
     seeded: App, clock: FixedClock
 ) -> None:
