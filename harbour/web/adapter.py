@@ -283,12 +283,14 @@ def assessment_draft(app: App, handle: str, ref: str, point: str) -> dict[str, A
     return _draft(open_draft(app, handle, ref, point))
 
 
-def save_draft(app: App, handle: str, ref: str, point: str, answers: dict[str, str]) -> None:
+def save_draft(
+    app: App, handle: str, ref: str, point: str, answers: dict[str, str]
+) -> dict[str, Any] | None:
     """Save the answers given so far as the person's draft (nothing else happens: no flow, no
-    lifecycle event, no notification)."""
+    lifecycle event, no notification); the draft as saved, as ``assessment_draft`` gives it."""
     from harbour.assessments.drafts import save_draft as save
 
-    save(app, handle, ref, point, answers)
+    return _draft(save(app, handle, ref, point, answers))
 
 
 def _draft(found: Any) -> dict[str, Any] | None:

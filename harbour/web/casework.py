@@ -152,6 +152,7 @@ templating.register(
 )
 ANSWER_FIELDS = re.compile(r"answers\.[A-Za-z0-9_]+")
 _ITEM_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,80}")
+_CASE_REF = re.compile(r"[A-Za-z0-9-]{4,40}")
 
 
 def ref_of(request: Request) -> str:
@@ -192,11 +193,23 @@ def _assess_page(
 
 @staff_page
 async def assess_form(request: Request, who: SignedIn) -> Response:
-    point = request.query_params.get("point")
-    draft = None
-    if point:  # may they assess it here? And their own draft of it, if they saved one
-        app, ref = harbour(request), ref_of(request)
-        draft = await call(adapter.assessment_draft, app, who.handle, ref, point)
+    """The choice of a point. The point says what the youth's situation is (just left, an
+    incident), so it is posted (``_open``), never read from a URL: one with ``?point=`` (a
+    bookmark or history entry of an older console) leads to the case page, so using it again
+    gets the person nowhere new (and keeps no such entry coming back to a proxy's log)."""
+    if "point" in request.query_params:
+        ref = ref_of(request)
+        if not _CASE_REF.fullmatch(ref):
+            raise NotFound("case_not_found", "no such case")
+        return RedirectResponse(f"/cases/{ref}", status_code=303)
+    return _assess_page(request, who, None)
+
+
+async def _open(request: Request, who: SignedIn, point: str) -> Response:
+    """The questions at the point chosen on the case page (or a draft's "continue it"): may
+    they assess it here? And their own draft of it, if they saved one."""
+    app, ref = harbour(request), ref_of(request)
+    draft = await call(adapter.assessment_draft, app, who.handle, ref, point)
     return _assess_page(request, who, point, draft=draft)
 
 
@@ -206,6 +219,8 @@ async def assess(request: Request, who: SignedIn) -> Response:
     form = await checked_form(request, who)
     typed = forms.values(form)
     point = typed.get("point", "")
+    if "open" in typed:
+        return await _open(request, who, point)
     key = typed.get("idempotency_key") or new_key()
     answers = {
         name.removeprefix("answers."): value
@@ -253,16 +268,17 @@ async def _save_draft(
     answers: dict[str, str],
     key: str,
 ) -> Response:
-    """Save the answers given so far, then open the form again with them (from the draft)."""
+    """Save the answers given so far, then show the form again with them (from the draft), as
+    this request's answer: a redirect would need the point in its URL."""
     app, ref = harbour(request), ref_of(request)
     try:
-        await call(adapter.save_draft, app, who.handle, ref, point, answers)
+        draft = await call(adapter.save_draft, app, who.handle, ref, point, answers)
     except InvalidInput as exc:
         if any(name == "--point" for name, _ in exc.problems):
             raise
         refusal = forms.refusal(exc, ANSWER_FIELDS)
         return _assess_page(request, who, point, typed=typed, key=key, refusal=refusal)
-    return RedirectResponse(f"/cases/{ref[:40]}/assess?point={point}", status_code=303)
+    return _assess_page(request, who, point, key=key, draft=draft)
 
 
 def _emergency_path(case: str, alert_id: str | None) -> str:

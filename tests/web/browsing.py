@@ -124,3 +124,12 @@ def follow(page: Any, target: Any) -> None:
     page before it, or at an empty one. ``target`` is a selector or a locator on ``page``."""
     with page.expect_navigation():
         (page.locator(target) if isinstance(target, str) else target).click()
+
+
+def open_assessment(page: Any, base: str, case: str, point: str) -> None:
+    """The assessment at ``point``, opened from the case page as a caseworker opens it: posted,
+    so the page's URL never names the point (``/cases/HB-.../assess``)."""
+    page.goto(f"{base}/cases/{case}")
+    page.select_option("#f-point", point)
+    follow(page, "text=Open the assessment")
+    assert page.url == f"{base}/cases/{case}/assess", page.url

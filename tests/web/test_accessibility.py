@@ -23,6 +23,7 @@ from tests.web.browsing import (
     checked,
     enrol_and_sign_in,
     follow,
+    open_assessment,
 )
 from tests.web.helpers import enrolment_path
 
@@ -78,7 +79,7 @@ def test_every_page_passes_axe_at_wcag_21_aa_on_a_phone(
         checked(admin, name, problems)
     admin.goto(f"{base}/agencies/north/delivery")
     checked(admin, "agency-delivery", problems)
-    page.goto(f"{base}{case_path}/assess?point=incident")  # the form with its draft button
+    open_assessment(page, base, short_form(ref), "incident")  # the form, its draft button
     checked(page, "assess", problems)
     assert problems == {}
 

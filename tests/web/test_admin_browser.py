@@ -15,7 +15,14 @@ from harbour.db.models import AssessmentDraft, Staff
 from harbour.domain.refs import short_form
 from tests.cli.helpers import safest
 from tests.notify.helpers import new_case
-from tests.web.browsing import BROWSER, PHONE, enrol_and_sign_in, follow
+from tests.web.browsing import (
+    BROWSER,
+    PHONE,
+    axe_violations,
+    enrol_and_sign_in,
+    follow,
+    open_assessment,
+)
 
 pytestmark = BROWSER
 WORRY = "BrowserDraft worried about Friday"
@@ -26,16 +33,20 @@ def test_a_draft_saved_and_come_back_to_then_a_role_changed(
 ) -> None:
     app, base = console
     case = short_form(new_case(app).reference)
-    assess = f"{base}/cases/{case}/assess?point=incident"
     page = browser.new_page(viewport=PHONE)
     enrol_and_sign_in(page, app, clock, base, "cw1")
-    page.goto(assess)
+    open_assessment(page, base, case, "incident")
     page.check('input[name="answers.immediate_danger"][value="no"]')
     page.fill("#f-answers-youth_worries", WORRY)
     follow(page, "text=Save as draft")
     assert "Your draft, saved" in page.locator("main").inner_text()
-    page.goto(f"{base}/cases/{case}")  # away, and back to the same assessment
-    page.goto(assess)
+    assert page.url == f"{base}/cases/{case}/assess"  # the point in no URL
+    assert page.locator("#f-answers-youth_worries").input_value() == WORRY
+    follow(page, "text=Back to the case")  # away, and back to the same assessment
+    assert "A draft of the incident assessment" in page.locator("main").inner_text()
+    assert axe_violations(page) == []  # the case page with the draft's button
+    follow(page, "text=Continue it")
+    assert page.url == f"{base}/cases/{case}/assess"
     assert page.locator("#f-answers-youth_worries").input_value() == WORRY
     assert page.is_checked('input[name="answers.immediate_danger"][value="no"]')
     for qid, value in safest(app).items():

@@ -29,8 +29,15 @@ from tests.web.helpers import OTHER_TWOS, client, csrf_of, signed_in
 from tests.web.test_console import refer_south
 
 
+def opened(web: Any, case: str, point: str, csrf: str | None = None) -> Any:
+    """The assessment at ``point`` as the case page's "Assess at" opens it: by a POST, so the
+    point (what the youth's situation is) is in no URL."""
+    data = {"csrf": csrf or csrf_of(web), "point": point, "open": "1"}
+    return web.post(f"/cases/{case}/assess", data=data)
+
+
 def form_of(web: Any, case: str, point: str) -> dict[str, str]:
-    page = web.get(f"/cases/{case}/assess?point={point}")
+    page = opened(web, case, point)
     assert page.status_code == 200, page.text[-500:]
     found = dict(re.findall(r'name="(csrf|idempotency_key|point)" value="([^"]+)"', page.text))
     assert set(found) == {"csrf", "idempotency_key", "point"}
@@ -62,7 +69,7 @@ def test_the_form_is_the_instrument_and_submits_as_the_cli_does(
     chooser = web.get(f"/cases/{case}/assess")
     assert chooser.status_code == 200 and 'name="point"' in chooser.text
     fields = form_of(web, case, "initial_contact")
-    page = web.get(f"/cases/{case}/assess?point=initial_contact").text
+    page = opened(web, case, "initial_contact", fields["csrf"]).text
     for question in seeded.reference.instrument.questions.values():
         assert f'name="answers.{question.id}"' in page
         assert str(escape(question.text)) in page
@@ -160,12 +167,12 @@ def test_text_too_long_an_unknown_point_another_agencys_case_and_a_closed_point(
         f"/cases/{case}/assess", data=fields | answered(seeded) | {"point": "moon"}
     )
     assert bad_point.status_code == 400
-    assert web.get(f"/cases/{case}/assess?point=moon").status_code == 400
+    assert opened(web, case, "moon", fields["csrf"]).status_code == 400
     # A discharge assessment of a case not yet worked with: the case's state refuses it.
-    assert web.get(f"/cases/{case}/assess?point=follow_up").status_code == 409
+    assert opened(web, case, "follow_up", fields["csrf"]).status_code == 409
     theirs = short_form(refer_south(seeded).reference)
     before = counts(seeded)
-    assert web.get(f"/cases/{theirs}/assess?point=initial_contact").status_code == 404
+    assert opened(web, theirs, "initial_contact", fields["csrf"]).status_code == 404
     refused = web.post(f"/cases/{theirs}/assess", data=fields | answered(seeded))
     assert refused.status_code == 404
     assert counts(seeded) == before
@@ -261,7 +268,7 @@ def test_the_return_screening_of_a_discharged_case_is_taken_on_the_console(
     ok(seeded, "discharge", ref, "--as", "cw1")
     case = short_form(ref)
     web, _ = signed_in(seeded, clock, "cw1")
-    assert web.get(f"/cases/{case}/assess?point=just_left").status_code == 409  # not yet
+    assert opened(web, case, "just_left").status_code == 409  # not yet
     ok(seeded, "missing", ref, "--since", (clock.now() - timedelta(hours=5)).isoformat(),
        "--as", "cw1")  # fmt: skip
     ok(seeded, "returned", ref, "--at", clock.now().isoformat(), "--as", "cw1")

@@ -19,7 +19,7 @@ from tests.notify.helpers import new_case
 from tests.support import given, invoke
 from tests.web.forming import counts
 from tests.web.helpers import OTHER_TWOS, signed_in
-from tests.web.test_assessment import answered, form_of
+from tests.web.test_assessment import answered, form_of, opened
 from tests.web.test_console import refer_south
 
 WORRY = "DraftCanary7 worried about the weekend"
@@ -45,13 +45,12 @@ def test_a_draft_is_saved_reloaded_replaced_and_cleared_by_the_submission(
     before = counts(seeded)
     partial = {"answers.immediate_danger": "no", "answers.youth_worries": WORRY}
     saved = web.post(f"/cases/{case}/assess", data=fields | partial | {"save_draft": "1"})
-    assert saved.status_code == 303
-    assert saved.headers["location"] == f"/cases/{case}/assess?point=initial_contact"
+    assert saved.status_code == 200  # the form again, from the draft: no URL names the point
     [(point, token)] = drafts(seeded)
     assert point == "initial_contact" and token and "Canary" not in token
     assert unchanged(seeded, before)  # no assessment, plan, lifecycle event: a draft only
 
-    page = web.get(saved.headers["location"]).text
+    page = saved.text
     assert "Your draft, saved" in page and "2 answers given so far" in page
     assert 'name="answers.immediate_danger" value="no" checked' in page
     assert WORRY in page
@@ -60,7 +59,7 @@ def test_a_draft_is_saved_reloaded_replaced_and_cleared_by_the_submission(
     web.post(f"/cases/{case}/assess", data=fields | again | {"save_draft": "1"})
     [(_, token2)] = drafts(seeded)  # replaced, not a second draft
     assert token2 != token
-    page = web.get(f"/cases/{case}/assess?point=initial_contact").text
+    page = opened(web, case, "initial_contact").text
     assert WORRY not in page and 'name="answers.violence" value="yes" checked' in page
 
     details = seeded.run(
@@ -112,21 +111,21 @@ def test_a_draft_is_its_authors_alone(seeded: App, clock: FixedClock) -> None:
     web, _ = signed_in(seeded, clock, "cw1")
     fields = form_of(web, case, "initial_contact")
     draft = {"answers.youth_worries": WORRY, "save_draft": "1"}
-    assert web.post(f"/cases/{case}/assess", data=fields | draft).status_code == 303
+    assert web.post(f"/cases/{case}/assess", data=fields | draft).status_code == 200
 
     sup, _ = signed_in(seeded, clock, "sup")  # may assess the case, but the draft is cw1's
-    theirs = sup.get(f"/cases/{case}/assess?point=initial_contact")
+    theirs = opened(sup, case, "initial_contact")
     assert theirs.status_code == 200 and WORRY not in theirs.text
     assert "Your draft" not in theirs.text
 
     other, _ = signed_in(seeded, clock, "cw2")  # not assigned to them: refused, as assessing is
-    assert other.get(f"/cases/{case}/assess?point=initial_contact").status_code == 403
+    assert opened(other, case, "initial_contact").status_code == 403
     fields2 = form_of(other, short_form(new_case(seeded, caseworker="cw2").reference), "incident")
     saved = other.post(f"/cases/{case}/assess", data=fields2 | draft)
     assert saved.status_code == 403
 
     south = short_form(refer_south(seeded).reference)  # another agency's case: not found
-    assert web.get(f"/cases/{south}/assess?point=initial_contact").status_code == 404
+    assert opened(web, south, "initial_contact").status_code == 404
     assert web.post(f"/cases/{south}/assess", data=fields | draft).status_code == 404
     assert len(drafts(seeded)) == 1
 
@@ -134,28 +133,29 @@ def test_a_draft_is_its_authors_alone(seeded: App, clock: FixedClock) -> None:
 def test_the_case_page_says_a_draft_exists_to_those_who_may_assess_it(
     seeded: App, clock: FixedClock
 ) -> None:
-    """Its point, when and by whom, never its answers; its author follows the link to continue
-    it; others who may assess the case (a supervisor, a colleague covering it) see that it is
-    there, not a way into it; a coordinator, who may not assess, does not see it at all."""
+    """Its point, when and by whom, never its answers; its author presses its button to
+    continue it (a POST: the point is in no URL); others who may assess the case (a supervisor,
+    a colleague covering it) see that it is there, not a way into it; a coordinator, who may
+    not assess, does not see it at all."""
     reference = new_case(seeded).reference
     case = short_form(reference)
     web, _ = signed_in(seeded, clock, "cw1")
     fields = form_of(web, case, "initial_contact")
     draft = {"answers.youth_worries": WORRY, "save_draft": "1"}
-    assert web.post(f"/cases/{case}/assess", data=fields | draft).status_code == 303
+    assert web.post(f"/cases/{case}/assess", data=fields | draft).status_code == 200
 
     said = re.compile(
         r"A draft of the initial contact assessment saved \d{4}-\d\d-\d\d \d\d:\d\d \S+ by cw1: "
     )
-    link = f'<a href="/cases/{case}/assess?point=initial_contact">continue it'
+    button = '<input type="hidden" name="point" value="initial_contact">'  # "continue it"'s form
     page = web.get(f"/cases/{case}").text
-    assert said.search(page) and link in page and WORRY not in page
-    assert "Your draft, saved" in web.get(f"/cases/{case}/assess?point=initial_contact").text
+    assert said.search(page) and button in page and WORRY not in page
+    assert "Your draft, saved" in opened(web, case, "initial_contact").text
 
     sup, _ = signed_in(seeded, clock, "sup")
     theirs = sup.get(f"/cases/{case}").text
     assert said.search(theirs) and "only they can continue it" in theirs
-    assert link not in theirs and WORRY not in theirs
+    assert button not in theirs and WORRY not in theirs
     reason = given("MKREASON away")
     assert (
         invoke(seeded, "case", "cover", reference, "--reason", reason, "--as", "cw2").exit_code == 0

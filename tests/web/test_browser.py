@@ -17,7 +17,15 @@ from harbour.demo.receivers import MAIL_DOMAIN, RouteBook, smtp_server, webhook_
 from harbour.domain.refs import short_form
 from harbour.notify.relay import deliver
 from tests.notify.helpers import MARKER, imminent_alert, new_case
-from tests.web.browsing import BROWSER, PHONE, enrol_and_sign_in, fits_a_phone, follow, shot
+from tests.web.browsing import (
+    BROWSER,
+    PHONE,
+    enrol_and_sign_in,
+    fits_a_phone,
+    follow,
+    open_assessment,
+    shot,
+)
 from tests.web.helpers import PASSWORD, code, enrolment_path, next_step
 
 pytestmark = BROWSER
@@ -102,7 +110,7 @@ def test_answers_given_over_half_an_hour_are_recorded_not_met_by_sign_in(
     page = browser.new_page()
     page.clock.install()  # the page's own minutes, moved on as the store's are
     enrol_and_sign_in(page, app, clock, base, "cw1")
-    page.goto(f"{base}/cases/{case}/assess?point=initial_contact")
+    open_assessment(page, base, case, "initial_contact")
     for minutes in range(3):  # ten minutes of talk between answers: half an hour
         clock.advance(timedelta(minutes=10))
         page.clock.fast_forward("10:00")

@@ -41,6 +41,7 @@ from tests.web.browsing import (
     checked,
     enrol_and_sign_in,
     follow,
+    open_assessment,
     shot,
     sign_in_again,
 )
@@ -166,7 +167,7 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
         worker_secret = enrol_and_sign_in(worker, seeded, clock, base, "cw1")
         # The page's own clock, running as usual until we move it on (POLL_MS below).
         worker.clock.install()
-        worker.goto(f"{base}/cases/{case}/assess?point=incident")
+        open_assessment(worker, base, case, "incident")
         answer(worker, app, trafficker_threat="yes", situation="just_left", immediate_danger="yes")
         follow(worker, "main button.primary")
         mails = [m for m in smtp.to(f"sup@{MAIL_DOMAIN}") if "/alerts/" in m.text]
@@ -315,9 +316,7 @@ def test_an_emergency_alerted_taken_and_its_steps_recorded(
 
 def assessed(page: Any, base: str, case: str, point: str, app: App) -> None:
     """An assessment at ``point`` from the case page, as the caseworker makes it."""
-    page.goto(f"{base}/cases/{case}")
-    page.select_option("#f-point", point)
-    follow(page, "text=Open the assessment")
+    open_assessment(page, base, case, point)
     # The earlier assessments click each answer as a person does; these tick the same radio
     # buttons in one step (about a dozen round trips to the browser fewer each).
     chosen = safest(app) | {"trafficker_threat": "yes", "situation": "just_left"}

@@ -22,6 +22,7 @@ from tests.cli.helpers import safest
 from tests.support import invoke, referral
 from tests.web.forming import flat
 from tests.web.helpers import signed_in
+from tests.web.test_assessment import opened
 
 STEP = timedelta(minutes=5)  # between the steps: each step's rows have their own time
 LOOKS = (".read", ".check")  # audit rows of looking (see the test), not of doing
@@ -83,12 +84,11 @@ def by_console(app: App, clock: FixedClock) -> str:
         ).one()
     )
     clock.advance(STEP)
-    assert cw1.get(f"/cases/{case}").status_code == 200
+    case_page = cw1.get(f"/cases/{case}")
+    assert case_page.status_code == 200
+    csrf = hidden(case_page.text, "csrf")["csrf"]
     form = hidden(
-        cw1.get(f"/cases/{case}/assess?point=initial_contact").text,
-        "csrf",
-        "idempotency_key",
-        "point",
+        opened(cw1, case, "initial_contact", csrf).text, "csrf", "idempotency_key", "point"
     )
     answers = {f"answers.{k}": str(v) for k, v in safest(app).items()}
     assert cw1.post(f"/cases/{case}/assess", data=form | answers).status_code == 200
