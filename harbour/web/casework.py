@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from harbour import templating
 from harbour.auth.sessions import SignedIn
+from harbour.domain.refs import normalise_typed, short_form
 from harbour.domain.text import is_digits
 from harbour.domain.vocab import AssessmentPoint, PersonAtRisk, Situation, ThreatKind
 from harbour.errors import Conflict, InvalidInput, NotFound
@@ -152,7 +153,6 @@ templating.register(
 )
 ANSWER_FIELDS = re.compile(r"answers\.[A-Za-z0-9_]+")
 _ITEM_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,80}")
-_CASE_REF = re.compile(r"[A-Za-z0-9-]{4,40}")
 
 
 def ref_of(request: Request) -> str:
@@ -198,10 +198,10 @@ async def assess_form(request: Request, who: SignedIn) -> Response:
     bookmark or history entry of an older console) leads to the case page, so using it again
     gets the person nowhere new (and keeps no such entry coming back to a proxy's log)."""
     if "point" in request.query_params:
-        ref = ref_of(request)
-        if not _CASE_REF.fullmatch(ref):
+        ref = normalise_typed(ref_of(request))
+        if ref is None:  # nothing but a reference goes into the Location
             raise NotFound("case_not_found", "no such case")
-        return RedirectResponse(f"/cases/{ref}", status_code=303)
+        return RedirectResponse(f"/cases/{short_form(ref)}", status_code=303)
     return _assess_page(request, who, None)
 
 
