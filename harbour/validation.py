@@ -115,10 +115,11 @@ def read_bounded(path: Path, code: str | None = None) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError as exc:
         raise InvalidInput([(str(path), f"cannot be read ({exc.strerror})")], code) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # before fdopen, which refuses a folder by an OSError
+        os.close(fd)
+        raise InvalidInput([(str(path), "is not a regular file")], code)
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise InvalidInput([(str(path), "is not a regular file")], code)
         if info.st_size > MAX_DOCUMENT_BYTES:
             raise InvalidInput([(str(path), "is larger than 1 MB")], code)
         try:

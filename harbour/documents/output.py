@@ -18,7 +18,11 @@ def write_private(path: Path, text: str) -> None:
     (``/dev/stdout``) would otherwise become a file holding the document.
     """
     folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir() or path.is_dir():
+    try:
+        usable = folder.is_dir() and not path.is_dir()
+    except OSError as exc:  # is_dir passes on some errors (a name too long for the system)
+        raise InvalidInput([("--output", f"cannot be used ({exc.strerror})")]) from None
+    if not usable:
         raise InvalidInput([("--output", "must be a file in an existing folder")])
     if not _new_or_regular(path):
         reason = "must be a new or regular file (not a pipe, device or terminal)"

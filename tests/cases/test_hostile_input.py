@@ -225,6 +225,7 @@ def _sparse(folder: Path) -> Path:
     [
         (_fifo, "is not a regular file"),
         (lambda _: Path("/dev/zero"), "is not a regular file"),
+        (lambda folder: folder, "is not a regular file"),  # a folder where a file belongs
         (_sparse, "is larger than 1 MB"),
     ],
 )
@@ -240,7 +241,9 @@ def test_input_that_is_not_a_small_regular_file_is_refused_unread(
         assert f"{path}: {says}" in result.stderr
 
 
-@pytest.mark.parametrize("make_file", [_fifo, lambda _: Path("/dev/zero"), _sparse])
+@pytest.mark.parametrize(
+    "make_file", [_fifo, lambda _: Path("/dev/zero"), lambda folder: folder, _sparse]
+)
 def test_a_data_file_that_is_not_a_small_regular_file_is_refused_unread(
     tmp_path: Path, make_file: Any
 ) -> None:

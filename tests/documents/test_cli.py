@@ -159,6 +159,7 @@ def test_output_file_is_private(seeded: App, case: str, tmp_path: Path) -> None:
         (("--audience", "youth", "--lang", "xx"), "--lang"),
         (("--audience", "youth", "--version", "0"), "--version"),
         (("--audience", "youth", "--output", "/nonexistent/dir/card.html"), "--output"),
+        (("--audience", "youth", "--output", "c" * 300 + ".html"), "--output"),  # name too long
     ],
 )
 def test_bad_input_names_the_field(
