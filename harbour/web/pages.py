@@ -125,13 +125,26 @@ def offered(who: SignedIn, action: str) -> None:
         raise Forbidden("not_permitted", role_refusal(who.role, action))
 
 
+def same_token(sent: object, expected: str) -> bool:
+    """Whether a token a form sent is ``expected``, compared in constant time, as bytes: any
+    text may come in a form, and ``compare_digest`` raises on a string beyond ASCII."""
+    return isinstance(sent, str) and hmac.compare_digest(sent.encode(), expected.encode())
+
+
 async def checked_form(request: Request, who: SignedIn) -> FormData:
     """The form of a state-changing request, refused without the session's CSRF token."""
     form = await request.form()
-    sent = form.get("csrf")
-    if not isinstance(sent, str) or not hmac.compare_digest(sent, who.csrf_token):
+    if not same_token(form.get("csrf"), who.csrf_token):
         raise Forbidden("csrf", "the form is stale or came from elsewhere; reload the page")
     return form
+
+
+# A form opened before the person last signed in (the session expired meanwhile), in another
+# session's tab, or sent from elsewhere: not a refusal of their role, and what they typed is gone.
+STALE_FORM = (
+    "Not saved: this form was opened before you last signed in (or came from elsewhere), so "
+    "nothing was saved. Open the page again and enter it there."
+)
 
 
 def answer(request: Request, who: SignedIn | None, exc: HarbourError) -> HTMLResponse:
@@ -147,6 +160,8 @@ def answer(request: Request, who: SignedIn | None, exc: HarbourError) -> HTMLRes
             "Not assigned to you: ask your supervisor, or start a cover.",
             cover=ref if _CASE_REF.fullmatch(ref) else "",
         )
+    if isinstance(exc, Forbidden) and exc.code == "csrf":
+        return error(request, who, 403, STALE_FORM)
     if isinstance(exc, Forbidden):
         return error(request, who, 403, "Not permitted.")
     if isinstance(exc, InvalidInput):
@@ -210,7 +225,7 @@ async def sign_in(request: Request) -> Response:
     next_path = next_path if _NEXT.fullmatch(next_path) else "/"
     expected = request.cookies.get(cookies.name(app.settings, cookies.SIGN_IN), "")
     sent = field.get("form_token", "")
-    if not expected or not hmac.compare_digest(sent, expected):
+    if not expected or not same_token(sent, expected):
         return _sign_in_page(request, app, next_path, 403, "The form expired; try again.")
     address = request.client.host if request.client else "-"
     done = await call(

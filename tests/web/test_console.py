@@ -131,6 +131,25 @@ def test_state_changes_need_the_sessions_csrf_token(seeded: App, clock: FixedClo
     assert alert_row(seeded, alert.id).acknowledged_by == "sup"
 
 
+def test_a_stale_form_says_what_happened_and_odd_tokens_are_refused_cleanly(
+    seeded: App, clock: FixedClock
+) -> None:
+    """A form whose token is not this session's (opened before the person signed in again, or
+    sent from elsewhere) is refused saying so, that nothing was saved, and what to do; not the
+    role refusal "Not permitted". A token in other than ASCII is refused as any wrong one is
+    (the constant-time comparison took it for a 500)."""
+    alert = imminent_alert(seeded, new_case(seeded))
+    web, _ = signed_in(seeded, clock, "sup")
+    path = f"/alerts/{alert.id}/ack"
+    for forged in ("forged", "ünïcode", "‮"):
+        refused = web.post(path, data={"csrf": forged})
+        assert refused.status_code == 403, forged
+        assert "Not permitted" not in refused.text and "nothing was saved" in refused.text
+    sign_in = web.post("/sign-in", data={"form_token": "ünïcode", "handle": "sup"})
+    assert sign_in.status_code == 403 and "The form expired" in sign_in.text
+    assert alert_row(seeded, alert.id).acknowledged_at is None
+
+
 def test_taking_an_alert_is_offered_only_to_those_who_may_take_it(
     seeded: App, clock: FixedClock
 ) -> None:
