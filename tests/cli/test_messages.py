@@ -145,3 +145,37 @@ def test_staff_list_has_a_header(seeded: App) -> None:
     assert full[1].split()[:4] == ["adm", "north", "admin", "active"]
     handles = invoke(seeded, "staff", "list", "--as", "coord").stdout.splitlines()
     assert handles[0].split() == ["handle", "role"]
+
+
+def test_the_refusals_the_console_words_its_own_way_keep_the_command_lines_words(
+    seeded: App, tmp_path: Path
+) -> None:
+    """The console says these in its own words (tests/web); the command line keeps its own,
+    which name its commands and flags."""
+    ref = referred_case(seeded, tmp_path, "WORDS")  # cw1's
+    told, number = ("missing-step", ref, "supervisor_told"), given("MK-1")
+    said = {
+        "no reason": ("case", "cover", ref, "--reason", given("  "), "--as", "cw2"),
+        "started": ("case", "cover", ref, "--reason", given("away"), "--as", "cw2"),
+        "twice": ("case", "cover", ref, "--reason", given("away"), "--as", "cw2"),
+        "visit": ("visit", "start", "--back-at", "16:30", "--as", "cw1"),
+        "visit again": ("visit", "start", "--back-at", "16:30", "--as", "cw1"),
+        "deactivate": ("staff", "deactivate", "cw1", "--as", "adm"),
+        "role": ("staff", "role", "cw1", "coordinator", "--as", "adm"),
+        "missing": ("missing", ref, "--since", "21:00", "--as", "cw1"),
+        "number": (*told, "--report-number", number, "--as", "cw1"),
+    }
+    errors = {name: invoke(seeded, *args).stderr.strip() for name, args in said.items()}
+    assert errors == {
+        "no reason": "error: invalid_input: --reason: say why you cover the case (@FILE or -)",
+        "started": "",
+        "twice": "error: cover_covering: you cover the case already: end that cover first (--end)",
+        "visit": "",
+        "visit again": "error: visit_open: you have a visit not checked in: harbour visit back",
+        "deactivate": "error: has_open_cases: 1 open case(s) are assigned to cw1: reassign each "
+        "with `harbour assign REF HANDLE`, or give --reassign-to HANDLE to move them all",
+        "role": "error: has_open_cases: 1 open case(s) are assigned to cw1, and a coordinator "
+        "takes no cases: reassign them first (harbour assign REF HANDLE)",
+        "missing": "",
+        "number": "error: invalid_input: --report-number: only for law_enforcement and ncmec",
+    }
