@@ -34,6 +34,7 @@ from harbour.web.pages import (
 templating.register("web/cover.html")
 COVER_FIELDS = re.compile(r"reason|hours")
 COVER_NAMES = {"--reason": "reason", "--hours": "hours"}
+NO_REASON = "say why you cover the case"  # the service asks for it as a file or stdin (@FILE, -)
 
 
 def _cover_page(
@@ -67,14 +68,15 @@ async def cover(request: Request, who: SignedIn) -> Response:
     form = await checked_form(request, who)
     typed = forms.values(form)
     ref = ref_of(request)
-    raw = typed.get("hours", "").strip()
+    raw, reason = typed.get("hours", "").strip(), typed.get("reason", "")
     try:
+        problems = [("reason", NO_REASON)] if not reason.strip() else []
         if raw and not (is_digits(raw) and len(raw) <= 4):
-            raise InvalidInput([("hours", "a whole number of hours")])
+            problems.append(("hours", "a whole number of hours"))
+        if problems:
+            raise InvalidInput(problems)
         hours = int(raw) if raw else None
-        await call(
-            adapter.start_cover, harbour(request), who.handle, ref, typed.get("reason", ""), hours
-        )
+        await call(adapter.start_cover, harbour(request), who.handle, ref, reason, hours)
     except InvalidInput as exc:
         return _cover_page(request, who, typed, forms.refusal(exc, COVER_FIELDS, COVER_NAMES))
     except Conflict as exc:

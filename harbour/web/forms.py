@@ -125,6 +125,13 @@ def refusal(
 
 REUSED = "this form was already submitted with other values: open it again to start afresh"
 
+# The refusals whose text says what to do on the command line (a command, a flag), as the
+# console says them, by the refusal's code: what to do on the page that shows them.
+SAID = {
+    "cover_covering": "you cover the case already: end that cover first (“End my cover now”, "
+    "on the case's page)",
+}
+
 
 def conflict(exc: Conflict) -> Refusal:
     """A refusal because the case moved on (or the form was sent before with other values),
@@ -134,4 +141,5 @@ def conflict(exc: Conflict) -> Refusal:
     if exc.code == "likely_duplicate":
         detail = (exc.detail or "").replace("repeat with --allow-duplicate", "tick the box below")
         return Refusal(general=[("not done", detail)], code=exc.code)
-    return Refusal(general=[("not done", exc.detail or exc.code)], code=exc.code)
+    said = SAID.get(exc.code) or exc.detail or exc.code
+    return Refusal(general=[("not done", said)], code=exc.code)

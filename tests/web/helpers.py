@@ -3,6 +3,7 @@ real TOTP code (the App's FixedClock is the authenticator's clock too)."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 from typing import Any
@@ -22,6 +23,9 @@ PASSWORD = "correct mooring line 42"
 # refuses the first and reads the others; a number typed into the console is 0-9 only.
 OTHER_TWOS = ("\u00b2", "\u0662", "\uff12")
 BASE = "https://harbour.test"  # the settings fixture's HARBOUR_BASE_URL: cookies are Secure
+# What only the command line says, never a page: a flag, a command, a file argument, a code span,
+# an internal key (a word joined by "_", as the services name fields, steps and codes).
+COMMAND_WORDS = re.compile(r"--[a-z]|\bharbour [a-z]|@FILE|`|\b[a-z]+_[a-z]")
 
 
 # The logger of Starlette's TestClient (httpx2): its lines are the client's own, standing in for a
@@ -100,6 +104,14 @@ def sign_in(
             "next": next_path,
         },
     )
+
+
+def refusals(page: str) -> str:
+    """What a page says of a refusal, as text: its summary, and each message beside a field."""
+    said = re.findall(
+        r'<div class="error-summary".*?</div>|<span class="error"[^>]*>.*?</span>', page, re.S
+    )
+    return " ".join(" ".join(html.unescape(re.sub(r"<[^>]+>", " ", part)).split()) for part in said)
 
 
 def csrf_of(web: TestClient, path: str = "/") -> str:

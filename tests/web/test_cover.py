@@ -20,7 +20,7 @@ from harbour.domain.refs import short_form
 from tests.cli.helpers import assess_just_left, referred_case
 from tests.support import given, invoke
 from tests.web.forming import counts
-from tests.web.helpers import OTHER_TWOS, client, csrf_of, signed_in
+from tests.web.helpers import COMMAND_WORDS, OTHER_TWOS, client, csrf_of, refusals, signed_in
 from tests.web.test_console import refer_south
 
 MARK = "MKCOVER"
@@ -122,6 +122,34 @@ def test_a_caseworker_refused_a_colleagues_case_starts_a_cover_from_the_console(
     again = web.post(f"/cases/{case}/cover", data={"csrf": csrf, "reason": "again", "hours": "2"})
     assert again.status_code == 400 and "you cover the case already" in again.text
     assert written(seeded)["covers"] == after["covers"]
+
+
+def test_a_refused_cover_says_why_in_the_pages_words(
+    seeded: App, clock: FixedClock, ref: str
+) -> None:
+    # No reason, and the form sent again once the cover started (back, then submit): each was
+    # refused in the command line's words, "(@FILE or -)" beside the reason and "end that cover
+    # first (--end)" above the form.
+    web, _ = signed_in(seeded, clock, "cw2")
+    path = f"/cases/{short_form(ref)}/cover"
+    csrf = csrf_of(web, path)
+    before = written(seeded)
+    bare = web.post(path, data={"csrf": csrf, "reason": "", "hours": "8"})
+    assert bare.status_code == 400 and written(seeded) == before
+    said = refusals(bare.text)
+    assert 'id="f-reason-error">say why you cover the case</span>' in bare.text, said
+    assert not COMMAND_WORDS.search(said), said
+    assert '<a href="#f-reason">Why you cover the case</a>: ' in bare.text  # its label
+    both = web.post(path, data={"csrf": csrf, "reason": " ", "hours": "4.5"})  # each beside its own
+    assert 'id="f-reason-error"' in both.text and 'id="f-hours-error"' in both.text
+    fields = {"csrf": csrf, "reason": f"{MARK} cw1 is off sick", "hours": "8"}
+    assert web.post(path, data=fields).status_code == 303
+    after = written(seeded)
+    again = web.post(path, data=fields)
+    assert again.status_code == 400 and written(seeded) == after
+    said = refusals(again.text)
+    assert "you cover the case already" in said and "End my cover now" in said, said
+    assert not COMMAND_WORDS.search(said), said
 
 
 def test_a_cover_is_refused_where_it_is_not_needed_or_not_theirs(
