@@ -130,6 +130,7 @@ REUSED = "this form was already submitted with other values: open it again to st
 SAID = {
     "cover_covering": "you cover the case already: end that cover first (“End my cover now”, "
     "on the case's page)",
+    "visit_open": "you have a visit not checked in: press “I'm back” first",
 }
 
 

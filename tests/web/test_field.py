@@ -21,12 +21,14 @@ from tests.notify.helpers import new_case
 from tests.support import agency_admin
 from tests.web.forming import counts
 from tests.web.helpers import (
+    COMMAND_WORDS,
     PASSWORD,
     client,
     code,
     csrf_of,
     enrolment_path,
     next_step,
+    refusals,
     secret_on,
     sign_in,
     signed_in,
@@ -331,6 +333,22 @@ def test_a_missing_episode_recorded_its_steps_done_and_the_return(
     assert back.status_code == 303 and back.headers["location"] == f"/cases/{case}"
     assert missing.current_episode(seeded, "cw1", reference) is None
     assert len(audited(seeded, "case.returned")) == 1
+
+
+def test_a_second_visit_is_refused_in_the_pages_words(seeded: App, clock: FixedClock) -> None:
+    # A visit started from a second tab (or the form sent again) was refused "you have a visit
+    # not checked in: harbour visit back".
+    web, _ = signed_in(seeded, clock, "cw1")
+    csrf = csrf_of(web, "/visits")
+    visit = {"csrf": csrf, "where": WHERE, "back_at": "16:30", "buddy": "sup"}
+    assert web.post("/visits", data=visit).status_code == 303
+    before = field_rows(seeded)
+    again = web.post("/visits", data=visit)
+    assert again.status_code == 400 and field_rows(seeded) == before
+    said = refusals(again.text)
+    assert "visit not checked in" in said and "I'm back" in said, said
+    assert not COMMAND_WORDS.search(said), said
+    assert "/visits/back" in again.text  # the button it names, on the page it answers with
 
 
 def test_the_missing_page_is_for_those_who_work_the_case(seeded: App, clock: FixedClock) -> None:
