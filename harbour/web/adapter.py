@@ -955,7 +955,14 @@ def report_missing(app: App, handle: str, ref: str, since: str) -> None:
 
 
 def missing_step(app: App, handle: str, ref: str, step: str, number: str | None) -> None:
-    """``harbour missing-step REF STEP --report-number``."""
+    """``harbour missing-step REF STEP --report-number``. A number for a step that takes none
+    is refused beside it with the steps as the page names them, where the service names them
+    by their keys."""
+    kind = next((k for k in MissingStepKind if k.value == step), None)
+    if number is not None and kind is not None and kind not in missing.REPORTED:
+        taking = " and ".join(f"“{STEP_NAMES[k]}”" for k in missing.REPORTED)
+        said = f"only for {taking}: leave it empty for “{STEP_NAMES[kind]}”"
+        raise InvalidInput([("report_number", said)])
     missing.record_step(app, handle, ref, step, number)
     after_commit(app)
 

@@ -351,6 +351,28 @@ def test_a_second_visit_is_refused_in_the_pages_words(seeded: App, clock: FixedC
     assert "/visits/back" in again.text  # the button it names, on the page it answers with
 
 
+def test_a_number_for_a_step_that_takes_none_is_refused_in_the_pages_words(
+    seeded: App, clock: FixedClock
+) -> None:
+    # A report number given with "Supervisor told" was refused "only for law_enforcement and
+    # ncmec", the steps by their keys, and the summary named the field "report_number".
+    case = short_form(new_case(seeded).reference)
+    web, _ = signed_in(seeded, clock, "cw1")
+    csrf = csrf_of(web, f"/cases/{case}/missing")
+    since = (START - timedelta(hours=3)).isoformat()
+    recorded = web.post(f"/cases/{case}/missing/record", data={"csrf": csrf, "since": since})
+    assert recorded.status_code == 303
+    before = field_rows(seeded)
+    step = {"csrf": csrf, "step": "supervisor_told", "report_number": NUMBER}
+    refused = web.post(f"/cases/{case}/missing/step", data=step)
+    assert refused.status_code == 400 and field_rows(seeded) == before
+    said = refusals(refused.text)
+    assert 'id="f-report_number-error">only for' in refused.text, said
+    for label in ("Law-enforcement report", "Report to NCMEC", "Supervisor told"):
+        assert label in said, (label, said)  # the steps as the page's choices name them
+    assert not COMMAND_WORDS.search(said) and NUMBER not in refused.text, said
+
+
 def test_the_missing_page_is_for_those_who_work_the_case(seeded: App, clock: FixedClock) -> None:
     reference = new_case(seeded).reference
     case = short_form(reference)
