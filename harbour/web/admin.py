@@ -28,13 +28,11 @@ templating.register(
     "web/keys.html",
 )
 ROLES = ("coordinator", "caseworker", "supervisor", "admin")
-FIELDS = re.compile(r"handle|role|on_call|reassign_to")
-ALIASES = {
-    "--handle": "handle",
-    "--role": "role",
-    "--reassign-to": "reassign_to",
-    "HANDLE": "handle",
-}
+FIELDS = re.compile(r"handle|role|on_call")
+ALIASES = {"--handle": "handle", "--role": "role", "HANDLE": "handle"}
+# A deactivation's one field: who takes the open cases (in the person's own row).
+REASSIGN = re.compile(r"reassign_to")
+REASSIGN_NAMES = {"--reassign-to": "reassign_to"}
 ROLE_FIELDS = re.compile(r"role")
 _HANDLE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
@@ -45,7 +43,9 @@ async def _page(
     typed: dict[str, str] | None = None,
     refusal: forms.Refusal | None = None,
     notice: str | None = None,
+    row: str | None = None,
 ) -> Response:
+    """The staff page; ``row``: the person whose row's form the refusal belongs to."""
     shown = await call(adapter.staff_page, harbour(request), who.handle)
     takers = [
         (s["handle"], s["handle"])
@@ -62,6 +62,7 @@ async def _page(
         takers=takers,
         typed=typed or {"role": "caseworker"},
         notice=notice,
+        refused_row=row,
         **shown,
     )
 
@@ -110,13 +111,25 @@ async def deactivate(request: Request, who: SignedIn) -> Response:
     form = await checked_form(request, who)
     typed = forms.values(form)
     to = typed.get("reassign_to") or None
+    whom = _whom(request)
     try:
-        await call(adapter.deactivate_staff, harbour(request), who.handle, _whom(request), to)
-    except InvalidInput as exc:
-        return await _page(request, who, None, forms.refusal(exc, FIELDS, ALIASES))
-    except Conflict as exc:
-        return await _page(request, who, None, forms.conflict(exc))
+        await call(adapter.deactivate_staff, harbour(request), who.handle, whom, to)
+    except (InvalidInput, Conflict) as exc:
+        return await _page(request, who, None, _deactivation_refused(exc, whom), row=whom)
     return await _page(request, who)
+
+
+def _deactivation_refused(exc: InvalidInput | Conflict, whom: str) -> forms.Refusal:
+    """A deactivation's refusal, in the person's row: beside their choice of who takes their
+    open cases (cases given them since the page was shown; the one chosen gone meanwhile),
+    the rest above naming them. The command line says what to do with its commands."""
+    if isinstance(exc, Conflict):
+        if exc.code == "has_open_cases":
+            said = f"{whom} has open cases: choose who takes them, then deactivate again"
+            return forms.Refusal({"reassign_to": said})
+        return forms.conflict(exc)
+    refused = forms.refusal(exc, REASSIGN, REASSIGN_NAMES)
+    return forms.Refusal(refused.by_field, [(whom, reason) for _, reason in refused.general])
 
 
 @staff_page
@@ -132,7 +145,14 @@ async def role(request: Request, who: SignedIn) -> Response:
     except InvalidInput as exc:
         return await _page(request, who, None, _placed(exc, whom))
     except Conflict as exc:
-        return await _page(request, who, None, forms.conflict(exc))
+        if exc.code != "has_open_cases":
+            return await _page(request, who, None, forms.conflict(exc))
+        said = (
+            f"{whom} has open cases, and a {typed.get('role')} takes no cases: have them "
+            "reassigned first (“Assign or reassign”, on each case's page, by a coordinator or "
+            "a supervisor)"
+        )
+        return await _page(request, who, None, forms.Refusal(general=[(f"{whom}: role", said)]))
     if done["role"] == done["previous"]:
         return await _page(request, who, notice=f"{whom} is already {done['role']}.")
     return await _page(

@@ -4,14 +4,17 @@ their field writing nothing. Each test runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
+from harbour.admin.staffing import deactivate_staff
 from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.db.models import Case, Staff
 from tests.notify.helpers import new_case
 from tests.web.forming import counts
-from tests.web.helpers import csrf_of, signed_in
+from tests.web.helpers import COMMAND_WORDS, csrf_of, refusals, signed_in
 from tests.web.test_workbench import actions
 
 
@@ -36,7 +39,7 @@ def test_staff_add_reset_and_deactivate(seeded: App, clock: FixedClock) -> None:
 
     case = new_case(seeded)  # cw1's
     busy = web.post("/staff/cw1/deactivate", data={"csrf": csrf})
-    assert busy.status_code == 400 and "open case(s)" in busy.text
+    assert busy.status_code == 400 and "cw1 has open cases" in busy.text
     before = counts(seeded)
     for nobody in ("cw3", "nobody", "cw2\x00"):
         refused = web.post("/staff/cw1/deactivate", data={"csrf": csrf, "reassign_to": nobody})
@@ -67,3 +70,48 @@ def test_staff_add_reset_and_deactivate(seeded: App, clock: FixedClock) -> None:
         sup.post("/staff", data={"csrf": csrf_of(sup), "handle": "x1", "role": "admin"}).status_code
         == 403
     )
+
+
+def _refused_in_row(page: str, handle: str) -> str:
+    """The refusal of ``handle``'s deactivation: beside the choice of who takes their open
+    cases, in their own row (its part opened), the summary's link leading to that choice."""
+    choice = f"f-reassign_to-{handle}"
+    opened = (
+        f'<details class="edit" open><summary>Deactivate<span class="visually-hidden">: {handle}'
+    )
+    assert opened in page and page.count('<details class="edit" open>') == 1
+    form = re.search(
+        rf'<form method="post" action="/staff/{handle}/deactivate".*?</form>', page, re.S
+    )
+    assert form and f'id="{choice}"' in form.group(0) and 'aria-invalid="true"' in form.group(0)
+    beside = re.search(rf'<span class="error" id="{choice}-error">([^<]*)</span>', form.group(0))
+    assert beside and page.count('<span class="error"') == 1
+    summary = re.search(r'<a href="#([^"]+)">([^<]*)</a>: ', page)
+    assert summary and summary.groups() == (choice, f"{handle}: Their open cases go to")
+    said = refusals(page)
+    assert not COMMAND_WORDS.search(said), said
+    return beside.group(1)
+
+
+def test_a_refused_deactivation_is_said_in_its_row(seeded: App, clock: FixedClock) -> None:
+    # The page shown before the change: cw2 had no open case (no choice of who takes them) and
+    # one was given them meanwhile; cw1's choice named a colleague deactivated meanwhile. Each
+    # refusal was in the summary only, in the command line's words ("`harbour assign REF
+    # HANDLE`, or give --reassign-to HANDLE"), or under the key "reassign_to" linked to an
+    # element that is not there, and nothing beside the row's choice.
+    new_case(seeded)  # cw1's
+    web, _ = signed_in(seeded, clock, "adm")
+    csrf = csrf_of(web, "/staff")
+    assert 'id="f-reassign_to-cw2"' not in web.get("/staff").text  # no open case yet
+    new_case(seeded, caseworker="cw2")  # meanwhile
+    before = counts(seeded)
+    busy = web.post("/staff/cw2/deactivate", data={"csrf": csrf})
+    assert busy.status_code == 400 and counts(seeded) == before
+    said = _refused_in_row(busy.text, "cw2")
+    assert "open cases" in said and "choose who takes them" in said, said
+
+    deactivate_staff(seeded, "adm", "cw2", reassign_to="sup")  # meanwhile, elsewhere
+    before = counts(seeded)
+    gone = web.post("/staff/cw1/deactivate", data={"csrf": csrf, "reassign_to": "cw2"})
+    assert gone.status_code == 400 and counts(seeded) == before
+    assert "no active caseworker or supervisor" in _refused_in_row(gone.text, "cw1")

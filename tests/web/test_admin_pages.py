@@ -26,7 +26,7 @@ from tests.db.helpers import row_counts
 from tests.notify.conftest import receiver, routes, smtp  # noqa: F401  (fixtures)
 from tests.notify.helpers import new_case
 from tests.support import agency_admin, invoke
-from tests.web.helpers import client, csrf_of, signed_in
+from tests.web.helpers import COMMAND_WORDS, client, csrf_of, refusals, signed_in
 
 
 def _roles(app: App) -> dict[str, str]:
@@ -77,7 +77,10 @@ def test_an_admin_changes_a_role_from_the_staff_page(seeded: App, clock: FixedCl
         web.post("/staff/adm/role", data={"csrf": csrf, "role": "caseworker"}),  # oneself
     ]
     assert [r.status_code for r in refused] == [400] * 6
-    assert "cw2: role" in refused[0].text and "open case(s)" in refused[4].text
+    assert "cw2: role" in refused[0].text
+    busy = refusals(refused[4].text)  # said in the command line's words: "harbour assign REF"
+    assert "cw1 has open cases, and a coordinator takes no cases" in busy, busy
+    assert "Assign or reassign" in busy and not COMMAND_WORDS.search(busy), busy
     assert "super\x00visor" not in refused[2].text
     assert web.post("/staff/cw2/role", data={"role": "supervisor"}).status_code == 403
     stale = web.post("/staff/cw2/role", data={"csrf": "0" * 43, "role": "supervisor"})
