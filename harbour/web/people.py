@@ -125,6 +125,25 @@ def _fingerprint(who: SignedIn, what: str, was: dict[str, str]) -> str:
     return hmac.new(who.csrf_token.encode(), payload, hashlib.sha256).hexdigest()
 
 
+def _left_out(shape: str, typed: dict[str, str]) -> list[str]:
+    """Fields of another kind of person, filled in, that ``shape`` has not: the form showed them
+    before its kind was changed without "Show this kind's fields". Sent on, they would be
+    dropped without a word."""
+    others = {f for k in PERSON_KINDS for f in (*TEXTS[k], *FLAGS[k])}
+    others -= {*TEXTS[shape], *FLAGS[shape]}
+    return sorted(f for f in others if forms.text(typed, f) is not None)
+
+
+def _left_out_words(kind: str, left_out: list[str]) -> str:
+    listed = " and ".join(f.replace("_", "-") for f in left_out)
+    do, were = ("do", "were") if len(left_out) > 1 else ("does", "was")
+    whose = "a " + kind.replace("_", " ")
+    return (
+        f"not added yet: {listed} {do} not apply to {whose} and {were} left out; check the "
+        "form below, then add"
+    )
+
+
 @staff_page
 async def new_form(request: Request, who: SignedIn) -> Response:
     what = _what(request)
@@ -152,6 +171,9 @@ async def add(request: Request, who: SignedIn) -> Response:
     fields["kind"] = kind
     if "refresh" in typed:  # the kind was changed: show its fields
         return _page(request, who, what, kind if kind in kinds else kinds[0], None, typed)
+    if what == "person" and kind in kinds and (left_out := _left_out(shape, typed)):
+        refusal = forms.Refusal({"kind": _left_out_words(kind, left_out)})
+        return _page(request, who, what, kind, None, typed, refusal)
     ref = ref_of(request)
     try:
         await call(adapter.add_entry, harbour(request), who.handle, ref, what, fields)

@@ -5,6 +5,7 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import html
 import re
 
 from starlette.testclient import TestClient
@@ -18,6 +19,22 @@ from tests.notify.helpers import new_case
 from tests.web.forming import counts
 from tests.web.helpers import csrf_of, signed_in
 from tests.web.test_workbench import actions
+
+
+def as_sent(page: str) -> dict[str, str]:
+    """A form's fields as the browser sends them: the inputs' and text areas' values, the
+    ticked boxes and the selected kind (no button's)."""
+    typed = dict(re.findall(r'<input [^>]*name="([a-z_]+)" [^>]*value="([^"]*)"', page))
+    typed |= {name: "on" for name in re.findall(r'<input [^>]*name="([a-z_]+)"[^>]*checked', page)}
+    typed |= dict(re.findall(r'<textarea [^>]*name="([a-z_]+)"[^>]*>([^<]*)</textarea>', page))
+    kind = re.search(r'<option value="([a-z_]+)" selected', page)
+    return typed | ({"kind": kind.group(1)} if kind else {})
+
+
+def beside(page: str, field: str) -> str:
+    found = re.search(rf'id="f-{field}-error">([^<]*)<', page)
+    assert found, (field, page[-2500:])
+    return html.unescape(found.group(1))
 
 
 def shown_on(web: TestClient, path: str) -> str:
@@ -268,3 +285,41 @@ def test_a_stale_form_neither_reapproves_a_contact_nor_restores_an_order(
     )
     assert now.threats[0]["protective_order"] is False
     assert all(p.get("name") != "MKrenamed" for p in (*now.people, *now.threats))
+
+
+def test_a_kind_chosen_without_showing_its_fields_loses_nothing_typed(
+    seeded: App, clock: FixedClock
+) -> None:
+    # The form opens on a family member; the kind was changed to trusted contact and Add pressed
+    # (not "Show this kind's fields"): the address and the tick a trusted contact has no place
+    # for were dropped without a word, and the contact added as if they had not been typed.
+    reference = new_case(seeded).reference
+    case = short_form(reference)
+    web, _ = signed_in(seeded, clock, "cw1")
+    path = f"/cases/{case}/people/new"
+    typed = as_sent(web.get(path).text) | {
+        "kind": "trusted_contact",
+        "name": "MKNEIGHBOUR",
+        "relationship": "MKneighbour",
+        "phone": "555-0142",
+        "address": "MKaddress",
+        "non_offending": "on",
+        "approved_by_youth": "on",
+    }
+    before = counts(seeded)
+    shown = web.post(path, data=typed)
+    assert shown.status_code == 400, shown.text[-1500:]
+    assert counts(seeded) == before
+    said = beside(shown.text, "kind")
+    assert "address" in said and "non-offending" in said and "trusted contact" in said
+    assert re.search(r'<option value="trusted_contact" selected', shown.text)
+    assert 'name="address"' not in shown.text and 'name="non_offending"' not in shown.text
+    for kept in ("MKNEIGHBOUR", "MKneighbour", "555-0142"):
+        assert f'value="{kept}"' in shown.text
+
+    added = web.post(path, data=as_sent(shown.text))
+    assert added.status_code == 303, added.text[-1500:]
+    people = show_case(seeded, "cw1", reference).people
+    contact = next(p for p in people if p.get("name") == "MKNEIGHBOUR")
+    assert contact["kind"] == "trusted_contact" and contact["phone"] == "555-0142"
+    assert contact["relationship"] == "MKneighbour" and contact["approved_by_youth"] is True
