@@ -20,7 +20,7 @@ from harbour.access import Actor, agency_today, agency_zone, on_case
 from harbour.app import App, UnitOfWork
 from harbour.cases import milestones, schedule
 from harbour.cases import transitions as lifecycle
-from harbour.cases.intake import IdempotencyKey
+from harbour.cases.intake import IdempotencyKey, parse_key
 from harbour.cases.reads import set_at_risk, set_situation
 from harbour.cases.reads import situation as situation_now
 from harbour.cases.schedule import open_assessment
@@ -65,7 +65,6 @@ from harbour.plans.store import (
     proposed,
 )
 from harbour.plans.tracking import done_keys
-from harbour.validation import parse
 
 __all__ = ["complete_assessment", "open_assessment", "submit_assessment"]
 
@@ -129,14 +128,6 @@ def parse_point(point: str) -> AssessmentPoint:
         return AssessmentPoint(point)
     except ValueError:
         raise InvalidInput([("--point", f"one of: {', '.join(AssessmentPoint)}")]) from None
-
-
-def parse_key(key: str | None) -> str | None:
-    if key is None:
-        return None
-    from harbour.cases.intake import _KeyIn
-
-    return parse(_KeyIn, {"key": key}, prefix="--idempotency-key").key
 
 
 # The check before the questions, as the case's trail records it: not ``case.assess``, which

@@ -24,7 +24,14 @@ from sqlalchemy.orm.attributes import flag_modified
 from harbour.access import Actor, agency_today, audit, on_case
 from harbour.app import App, UnitOfWork
 from harbour.cases import duplicates
-from harbour.cases.intake import MAX_PEOPLE, ContactIn, FamilyIn, ThreatIn, check_order
+from harbour.cases.intake import (
+    MAX_PEOPLE,
+    ContactIn,
+    FamilyIn,
+    ThreatIn,
+    check_order,
+    parse_key,
+)
 from harbour.db.models import Case, Person, ThreatSource
 from harbour.domain.text import Address, Name, Note, PastDate, Phone, PlausibleDate, ShortText
 from harbour.domain.vocab import CaseStatus, PersonKind, ThreatKind
@@ -135,8 +142,16 @@ class Change:
         }
 
 
-def add_person(app: App, actor_handle: str | None, ref: str, fields: dict[str, Any]) -> Change:
-    """Add a family member, caretaker or trusted contact (``kind``) to the case."""
+def add_person(
+    app: App,
+    actor_handle: str | None,
+    ref: str,
+    fields: dict[str, Any],
+    idempotency_key: str | None = None,
+) -> Change:
+    """Add a family member, caretaker or trusted contact (``kind``) to the case (repeated with
+    its ``idempotency_key``: the person it added, ``_replay``)."""
+    key = parse_key(idempotency_key)
     given = _present(fields)
     kind = given.pop("kind", None)
     if kind not in ("family_member", "caretaker", "trusted_contact"):
@@ -152,10 +167,13 @@ def add_person(app: App, actor_handle: str | None, ref: str, fields: dict[str, A
         values = member.model_dump(exclude={"caretaker"})
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> Change:
+        replayed = _replay(uow, actor, case, Person, key, kind, values)
+        if replayed is not None:
+            return replayed
         count = _count(uow, Person, case)
         if count >= 1 + 2 * MAX_PEOPLE:
             raise Conflict("too_many_people", "the case holds as many people as it can")
-        person = _new_row(uow, Person, case, kind)
+        person = _new_row(uow, Person, case, kind, key)
         _apply_person(uow, person, values)
         return _changed(uow, actor, case, "case.person.add", person.position, kind, values)
 
@@ -193,16 +211,27 @@ def edit_person(
     return _on_editable_case(app, actor_handle, ref, work)
 
 
-def add_threat(app: App, actor_handle: str | None, ref: str, fields: dict[str, Any]) -> Change:
-    """Add a threat source (trafficker, network, complicit family or friend) to the case."""
+def add_threat(
+    app: App,
+    actor_handle: str | None,
+    ref: str,
+    fields: dict[str, Any],
+    idempotency_key: str | None = None,
+) -> Change:
+    """Add a threat source (trafficker, network, complicit family or friend) to the case
+    (repeated with its ``idempotency_key``: the threat source it added)."""
+    key = parse_key(idempotency_key)
     threat = parse(ThreatIn, _present(fields), prefix="--")
     values = threat.model_dump()
     check_order(values)
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> Change:
+        replayed = _replay(uow, actor, case, ThreatSource, key, threat.kind, values)
+        if replayed is not None:
+            return replayed
         if _count(uow, ThreatSource, case) >= MAX_PEOPLE:
             raise Conflict("too_many_threats", "the case holds as many threat sources as it can")
-        row = _new_row(uow, ThreatSource, case, threat.kind)
+        row = _new_row(uow, ThreatSource, case, threat.kind, key)
         _apply_threat(uow, row, values)
         return _changed(uow, actor, case, "case.threat.add", row.position, row.kind, values)
 
@@ -246,6 +275,34 @@ def _on_editable_case(
         return result
 
     return on_case(app, actor_handle, ref, ACTION, run)
+
+
+def _replay(
+    uow: UnitOfWork,
+    actor: Actor,
+    case: Case,
+    model: type[_Row],
+    key: str | None,
+    kind: str,
+    values: dict[str, Any],
+) -> Change | None:
+    """The entry an earlier add with ``key`` made (audited as a replay), if there is one; refused
+    if it does not hold what this add gives (another entry's values, or changed since). A twin
+    sent at the same time finds it too: each add holds the case's row (``load_case``)."""
+    if key is None:
+        return None
+    row: _Row | None = uow.session.scalar(
+        select(model).where(model.case_id == case.id, model.idempotency_key == key)
+    )
+    if row is None:
+        return None
+    what = "person" if model is Person else "threat"
+    sealed = _SEALED_PERSON if model is Person else _SEALED_THREAT
+    held = {f: uow.unseal(row, f) if f in sealed else getattr(row, f) for f in values}
+    if held != values or row.kind != kind:
+        raise Conflict("idempotency_key_reused", f"that key was used for another {what}")
+    audit(uow, actor, f"case.{what}.add.replayed", case.id, number=row.position, kind=row.kind)
+    return Change(case.reference, row.position, row.kind, tuple(sorted(values)))
 
 
 def _changed(
@@ -339,10 +396,11 @@ def _numbered(
     return row
 
 
-def _new_row(uow: UnitOfWork, model: type[_Row], case: Case, kind: str) -> _Row:
+def _new_row(uow: UnitOfWork, model: type[_Row], case: Case, kind: str, key: str | None) -> _Row:
     """A person or threat source numbered after the case's last, flushed so that it has the
     id its sealed fields are bound to."""
-    row = model(case_id=case.id, kind=kind, position=_next_position(uow, model, case))
+    position = _next_position(uow, model, case)
+    row = model(case_id=case.id, kind=kind, position=position, idempotency_key=key)
     uow.session.add(row)
     uow.session.flush()
     return row

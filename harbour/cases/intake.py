@@ -135,6 +135,13 @@ class _KeyIn(_Strict):
     key: IdempotencyKey
 
 
+def parse_key(key: str | None) -> str | None:
+    """An idempotency key as given (``--idempotency-key``), refused unless it is one."""
+    if key is None:
+        return None
+    return parse(_KeyIn, {"key": key}, prefix="--idempotency-key").key
+
+
 @dataclass(frozen=True)
 class Referred:
     """The case a referral started (or, repeated with its key, had started): no content.
@@ -177,8 +184,7 @@ def refer(
     except InvalidInput:
         parse(Referral, data, today=date.max).checked_orders()
         checked = None
-    if idempotency_key is not None:
-        idempotency_key = parse(_KeyIn, {"key": idempotency_key}, prefix="--idempotency-key").key
+    idempotency_key = parse_key(idempotency_key)
 
     def work(uow: UnitOfWork) -> Referred:
         from harbour.access import resolve_actor

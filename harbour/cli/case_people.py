@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from harbour.cli.base import As, Json, emit, get_app
+from harbour.cli.base import As, IdempotencyKey, Json, emit, get_app
 from harbour.cli.case import case_cli
 from harbour.cli.sensitive import sensitive_option
 
@@ -57,7 +57,7 @@ Expires = Annotated[
     str | None, typer.Option(help="The protective order's expiry date (YYYY-MM-DD).")
 ]
 
-_NOT_FIELDS = frozenset({"ref", "number", "clear", "actor", "as_json"})
+_NOT_FIELDS = frozenset({"ref", "number", "clear", "idempotency_key", "actor", "as_json"})
 
 
 def _fields(options: dict[str, Any]) -> dict[str, Any]:
@@ -86,6 +86,7 @@ def person_add(
     address: Text = None,
     non_offending: NonOffending = None,
     approved_by_youth: ApprovedByYouth = None,
+    idempotency_key: IdempotencyKey = None,
     actor: As = None,
     as_json: Json = False,
 ) -> None:
@@ -94,7 +95,7 @@ def person_add(
     fields = _fields(locals())
     from harbour.cases.details import add_person
 
-    _print(add_person(get_app(), actor, ref, fields), as_json, "added")
+    _print(add_person(get_app(), actor, ref, fields, idempotency_key), as_json, "added")
 
 
 @person_cli.command("edit")
@@ -131,6 +132,7 @@ def threat_add(
     protective_order: Flag = None,
     protective_order_expires_on: Expires = None,
     protective_order_details: Text = None,
+    idempotency_key: IdempotencyKey = None,
     actor: As = None,
     as_json: Json = False,
 ) -> None:
@@ -138,7 +140,7 @@ def threat_add(
     fields = _fields(locals())
     from harbour.cases.details import add_threat
 
-    _print(add_threat(get_app(), actor, ref, fields), as_json, "added")
+    _print(add_threat(get_app(), actor, ref, fields, idempotency_key), as_json, "added")
 
 
 @threat_cli.command("edit")

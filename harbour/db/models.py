@@ -158,11 +158,14 @@ class Person(Base):
     """The youth, family members or caretakers, and contacts the youth trusts."""
 
     __tablename__ = "people"
+    __table_args__ = (UniqueConstraint("case_id", "idempotency_key"),)
 
     id: Mapped[str] = id_column()
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))  # the unique constraint's lead
     kind: Mapped[str] = mapped_column(String(CODE))
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # The key of the add that made it after referral: repeated with it, that add is this person.
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
     non_offending: Mapped[bool] = mapped_column(Boolean, default=False)
     approved_by_youth: Mapped[bool] = mapped_column(Boolean, default=False)
     name_sealed: Mapped[str | None] = sealed(YOUTH_PII)
@@ -182,11 +185,13 @@ PERSON_FIELDS = tuple(
 
 class ThreatSource(Base):
     __tablename__ = "threat_sources"
+    __table_args__ = (UniqueConstraint("case_id", "idempotency_key"),)
 
     id: Mapped[str] = id_column()
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))  # the unique constraint's lead
     kind: Mapped[str] = mapped_column(String(CODE))
     position: Mapped[int] = mapped_column(Integer, default=0)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))  # as a person's
     name_sealed: Mapped[str | None] = sealed(YOUTH_PII)
     description_sealed: Mapped[str | None] = sealed(YOUTH_PII)
     protective_order: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -659,12 +659,13 @@ def entry_of(app: App, handle: str, ref: str, what: str, number: int) -> dict[st
     raise NotFound(f"{what}_not_found", f"no such {what} on the case")
 
 
-def add_entry(app: App, handle: str, ref: str, what: str, fields: dict[str, Any]) -> int:
-    """``harbour case person|threat add``: the new entry's number."""
+def add_entry(app: App, handle: str, ref: str, what: str, fields: dict[str, Any], key: str) -> int:
+    """``harbour case person|threat add``: the new (or, repeated with the key, the same)
+    entry's number."""
     from harbour.cases import details
 
     adding = details.add_person if what == "person" else details.add_threat
-    change = adding(app, handle, ref, fields)
+    change = adding(app, handle, ref, fields, key)
     after_commit(app)
     return change.number
 

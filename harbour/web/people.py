@@ -3,7 +3,8 @@ person|threat add|edit`` do, with the same checks (the services'). An edit form 
 entry as ``case show`` has it (an audited read); what was changed is sent as the change, what
 was emptied as a clearing. The form carries a fingerprint of the entry it showed: sent after
 someone else changed the entry, it is refused and shows the entry as it is now, so a change is
-never worked out against values nobody saw (which would undo the other change)."""
+never worked out against values nobody saw (which would undo the other change). An add form
+carries an idempotency key, as the referral's does: sent twice, it adds one entry."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from harbour import templating
 from harbour.auth.sessions import SignedIn
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.web import adapter, forms
-from harbour.web.casework import ref_of
+from harbour.web.casework import new_key, ref_of
 from harbour.web.pages import call, checked_form, form_page, harbour, offered, staff_page
 
 templating.register("web/entry.html")
@@ -78,6 +79,7 @@ def _page(
     typed: dict[str, str],
     refusal: forms.Refusal | None = None,
     shown: str | None = None,
+    key: str | None = None,
 ) -> Response:
     shape = _shape(what, kind)
     kinds = THREAT_KINDS if what == "threat" else PERSON_KINDS
@@ -99,6 +101,7 @@ def _page(
         flags=FLAGS[shape],
         typed=typed,
         shown=shown,
+        idempotency_key=key,
     )
 
 
@@ -153,7 +156,7 @@ async def new_form(request: Request, who: SignedIn) -> Response:
     if kind not in kinds:
         kind = kinds[0]
     typed = {"kind": kind} | ({"approved_by_youth": forms.ON} if kind == "trusted_contact" else {})
-    return _page(request, who, what, kind, None, typed)
+    return _page(request, who, what, kind, None, typed, key=new_key())
 
 
 @staff_page
@@ -169,19 +172,21 @@ async def add(request: Request, who: SignedIn) -> Response:
     }
     fields |= {name: forms.checked(typed, name) for name in FLAGS[shape] if name != "caretaker"}
     fields["kind"] = kind
+    key = typed.get("idempotency_key") or new_key()
     if "refresh" in typed:  # the kind was changed: show its fields
-        return _page(request, who, what, kind if kind in kinds else kinds[0], None, typed)
+        return _page(request, who, what, kind if kind in kinds else kinds[0], None, typed, key=key)
     if what == "person" and kind in kinds and (left_out := _left_out(shape, typed)):
         refusal = forms.Refusal({"kind": _left_out_words(kind, left_out)})
-        return _page(request, who, what, kind, None, typed, refusal)
+        return _page(request, who, what, kind, None, typed, refusal, key=key)
     ref = ref_of(request)
     try:
-        await call(adapter.add_entry, harbour(request), who.handle, ref, what, fields)
+        await call(adapter.add_entry, harbour(request), who.handle, ref, what, fields, key)
     except InvalidInput as exc:
         refusal = forms.refusal(exc, KNOWN, ALIASES)
-        return _page(request, who, what, shape if what == "person" else kind, None, typed, refusal)
+        as_shown = shape if what == "person" else kind
+        return _page(request, who, what, as_shown, None, typed, refusal, key=key)
     except Conflict as exc:
-        return _page(request, who, what, kind, None, typed, forms.conflict(exc))
+        return _page(request, who, what, kind, None, typed, forms.conflict(exc), key=key)
     return RedirectResponse(f"/cases/{ref}", status_code=303)
 
 

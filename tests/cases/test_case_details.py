@@ -177,6 +177,39 @@ def test_threats_and_protective_orders_added_and_edited(seeded: App) -> None:
     assert len(_audits(seeded, "case.threat.add")) == 1
 
 
+def test_an_add_repeated_with_its_key_adds_once(seeded: App) -> None:
+    # A retried add (a command run again, a form sent twice) with its key is the entry it added;
+    # the key with other values is refused and adds nothing. Keys are the case's, per kind of
+    # entry: a threat source may have the key a person has.
+    ref = _case(seeded, "Ik")
+    for add, other in (
+        (("person", "add", ref, "--kind", "trusted_contact"), ("--phone", given("IKphone"))),
+        (("threat", "add", ref, "--kind", "network"), ("--description", given("IKdesc"))),
+    ):
+        sent = ("case", *add, "--name", given("IKname"), "--idempotency-key", "add-7")
+        first = invoke(seeded, *sent, "--as", "cw1", "--json")
+        assert first.exit_code == 0, first
+        again = invoke(seeded, *sent, "--as", "sup", "--json")
+        assert again.exit_code == 0, again
+        assert again.json() == first.json()
+        counts = row_counts(seeded)
+        refused = invoke(seeded, *sent, *other, "--as", "cw1")
+        assert refused.exit_code == 1 and "idempotency_key_reused" in refused.stderr
+        assert "IK" not in refused.stderr and row_counts(seeded) == counts
+        bad = invoke(
+            seeded, "case", *add, "--name", given("IKx"), "--idempotency-key", "a b", "--as", "cw1"
+        )
+        assert bad.exit_code == 2 and "--idempotency-key" in bad.stderr
+    shown = _show(seeded, ref)
+    assert [p.get("name") for p in shown["people"]].count("IKname") == 1
+    assert [t.get("name") for t in shown["threats"]].count("IKname") == 1
+    assert [
+        len(_audits(seeded, f"case.{what}.add{how}"))
+        for what in ("person", "threat")
+        for how in ("", ".replayed")
+    ] == [1, 1, 1, 1]
+
+
 HOSTILE: list[tuple[list[str], str]] = [
     (["person", "edit", "{ref}", "0", "--name", given("a\x00b")], "--name"),
     (["person", "edit", "{ref}", "0", "--name", given("evil\u202eman")], "--name"),

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from harbour.app import App
 from harbour.assessments.submit import submit_assessment
+from harbour.cases.details import add_person, add_threat
 from harbour.cases.missing import record_step, report_missing
 from harbour.cases.reads import show_case
 from harbour.cases.visits import start_visit
@@ -146,3 +147,25 @@ def test_one_person_starting_two_visits_at_once_has_one_out(seeded: App) -> None
 
     for handle in ("cw1", "cw2", "coord", "sup"):
         round_(handle)
+
+
+def test_an_add_sent_twice_at_once_adds_once(seeded: App) -> None:
+    # A double click without the script: the same add, with the form's key, twice at once.
+    ref = new_case(seeded).reference
+
+    def round_(n: int) -> None:
+        person = {"kind": "trusted_contact", "name": f"MKRACE{n}"}
+        threat = {"kind": "network", "name": f"MKRACE{n}"}
+        for add, fields in ((add_person, person), (add_threat, threat)):
+            done = race(
+                seeded,
+                lambda app, add=add, fields=fields: add(app, "cw1", ref, fields, f"k{n}").number,
+                lambda app, add=add, fields=fields: add(app, "sup", ref, fields, f"k{n}").number,
+            )
+            assert isinstance(done[0], int) and done[0] == done[1], done
+        now = show_case(seeded, "sup", ref)
+        assert [p.get("name") for p in now.people].count(f"MKRACE{n}") == 1
+        assert [t.get("name") for t in now.threats].count(f"MKRACE{n}") == 1
+
+    for n in range(ROUNDS):
+        round_(n)

@@ -37,6 +37,12 @@ def beside(page: str, field: str) -> str:
     return html.unescape(found.group(1))
 
 
+def summary(page: str) -> str:
+    found = re.search(r'<div class="error-summary".*?</div>', page, re.S)
+    assert found, page[-2500:]
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", found.group(0))).split())
+
+
 def shown_on(web: TestClient, path: str) -> str:
     """The fingerprint an edit form carries of the entry it showed."""
     found = re.search(r'name="shown" value="([0-9a-f]+)"', web.get(path).text)
@@ -323,3 +329,39 @@ def test_a_kind_chosen_without_showing_its_fields_loses_nothing_typed(
     contact = next(p for p in people if p.get("name") == "MKNEIGHBOUR")
     assert contact["kind"] == "trusted_contact" and contact["phone"] == "555-0142"
     assert contact["relationship"] == "MKneighbour" and contact["approved_by_youth"] is True
+
+
+def test_an_add_sent_twice_adds_once(seeded: App, clock: FixedClock) -> None:
+    # A double click without the script, a retried POST, back and submit again: each added the
+    # entry again. The form's key makes the second the first; with other values it is refused.
+    reference = new_case(seeded).reference
+    case = short_form(reference)
+    web, _ = signed_in(seeded, clock, "cw1")
+    for what, typed in (
+        ("people", {"kind": "trusted_contact", "name": "MKTWICE", "phone": "555-0100"}),
+        ("threats", {"kind": "network", "name": "MKTWICE"}),
+    ):
+        path = f"/cases/{case}/{what}/new"
+        form = as_sent(web.get(path).text) | typed
+        assert form.get("idempotency_key"), what
+        refused = web.post(path, data=form | {"kind": "dragon"})  # then put right
+        assert refused.status_code == 400, refused.text[-1500:]
+        shown = web.post(path, data=form | {"refresh": "1"})
+        for page in (refused, shown):
+            assert as_sent(page.text)["idempotency_key"] == form["idempotency_key"]
+        sent = [web.post(path, data=form) for _ in range(2)]
+        assert [s.status_code for s in sent] == [303, 303], sent[1].text[-1500:]
+        before = counts(seeded)
+        other = web.post(path, data=form | {"name": "MKOTHER"})
+        assert other.status_code == 400
+        assert "already submitted with other values" in summary(other.text)
+        assert counts(seeded) == before
+    now = show_case(seeded, "cw1", reference)
+    assert [p.get("name") for p in now.people].count("MKTWICE") == 1
+    assert [t.get("name") for t in now.threats].count("MKTWICE") == 1
+    assert [a for a in actions(seeded, "case.") if ".add" in a] == [
+        "case.person.add",
+        "case.person.add.replayed",
+        "case.threat.add",
+        "case.threat.add.replayed",
+    ]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-12-06 05:03:57.665963
+Create Date: 2026-12-06 09:52:55.762979
 """
 
 from __future__ import annotations
@@ -370,6 +370,7 @@ def upgrade() -> None:
         sa.Column("case_id", sa.String(length=32), nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=128), nullable=True),
         sa.Column("non_offending", sa.Boolean(), nullable=False),
         sa.Column("approved_by_youth", sa.Boolean(), nullable=False),
         sa.Column("name_sealed", sa.Text(), nullable=True),
@@ -381,10 +382,10 @@ def upgrade() -> None:
         sa.Column("notes_sealed", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_people_case_id_cases")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_people")),
+        sa.UniqueConstraint(
+            "case_id", "idempotency_key", name=op.f("uq_people_case_id_idempotency_key")
+        ),
     )
-    with op.batch_alter_table("people", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_people_case_id"), ["case_id"], unique=False)
-
     op.create_table(
         "step_progress",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -407,6 +408,7 @@ def upgrade() -> None:
         sa.Column("case_id", sa.String(length=32), nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=128), nullable=True),
         sa.Column("name_sealed", sa.Text(), nullable=True),
         sa.Column("description_sealed", sa.Text(), nullable=True),
         sa.Column("protective_order", sa.Boolean(), nullable=False),
@@ -416,10 +418,10 @@ def upgrade() -> None:
             ["case_id"], ["cases.id"], name=op.f("fk_threat_sources_case_id_cases")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_threat_sources")),
+        sa.UniqueConstraint(
+            "case_id", "idempotency_key", name=op.f("uq_threat_sources_case_id_idempotency_key")
+        ),
     )
-    with op.batch_alter_table("threat_sources", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_threat_sources_case_id"), ["case_id"], unique=False)
-
     op.create_table(
         "visits",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -702,14 +704,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_visits_agency_id"))
 
     op.drop_table("visits")
-    with op.batch_alter_table("threat_sources", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_threat_sources_case_id"))
-
     op.drop_table("threat_sources")
     op.drop_table("step_progress")
-    with op.batch_alter_table("people", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_people_case_id"))
-
     op.drop_table("people")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_recipient_alert")
