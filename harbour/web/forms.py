@@ -106,15 +106,30 @@ class Refusal:
         return bool(self.by_field or self.general)
 
 
+# What ``intake.check_order`` says to do about a protective order's date or details without the
+# order, in the terms of the command line or the referral's file (an option, a file's key), and
+# in the forms' (their box for the order, the field it is beside).
+_ORDER_WORDS = (
+    (
+        re.compile(r"say (--protective-order|threats\.\d+\.protective_order: true) too$"),
+        "tick “There is a protective order” too",
+    ),
+    (re.compile(r"empty it too \(--clear [a-z-]+\)$"), "empty it too"),
+)
+
+
 def refusal(
     exc: InvalidInput, known: re.Pattern[str], aliases: Mapping[str, str] | None = None
 ) -> Refusal:
     """Place each problem beside its field when the form has it (``known`` matches the form's
     field names; ``aliases`` maps a service's name, e.g. ``--due``, to the form's); the others
-    go in the summary."""
+    go in the summary. A reason that says what to do in the command line's terms says it in
+    the form's (``_ORDER_WORDS``), the command line's own words staying as they are."""
     by_field: dict[str, str] = {}
     general = []
     for name, reason in exc.problems:
+        for said, words in _ORDER_WORDS:
+            reason = said.sub(words, reason)
         target = (aliases or {}).get(name, name)
         if known.fullmatch(target):
             by_field[target] = f"{by_field[target]}; {reason}" if target in by_field else reason

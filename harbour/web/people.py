@@ -20,6 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from harbour import templating
 from harbour.auth.sessions import SignedIn
 from harbour.errors import Conflict, InvalidInput, NotFound
+from harbour.validation import required
 from harbour.web import adapter, forms
 from harbour.web.casework import new_key, ref_of
 from harbour.web.pages import call, checked_form, form_page, harbour, offered, staff_page
@@ -50,6 +51,7 @@ STALE = (
     "someone changed this entry since the form was opened; it is shown as it is now: "
     "make your change again"
 )
+UNCHANGED = "nothing in it was changed: change a field, or empty one, then save"
 
 
 def _what(request: Request) -> str:
@@ -68,6 +70,13 @@ def _number(request: Request) -> int:
 
 def _shape(what: str, kind: str) -> str:
     return "threat" if what == "threat" else kind
+
+
+def _required(what: str, kind: str) -> tuple[str, ...]:
+    """The fields the form marks required: the services refuse them left out or emptied."""
+    if what == "threat":
+        return ()
+    return ("name",) if kind == "trusted_contact" else ("name", "relationship")
 
 
 def _page(
@@ -98,6 +107,7 @@ def _page(
         if what == "threat" or number is None
         else [],
         texts=TEXTS[shape],
+        required=_required(what, kind),
         flags=FLAGS[shape],
         typed=typed,
         shown=shown,
@@ -190,6 +200,21 @@ async def add(request: Request, who: SignedIn) -> Response:
     return RedirectResponse(f"/cases/{ref}", status_code=303)
 
 
+def _as_the_form_says(exc: InvalidInput, clear: list[str], needed: tuple[str, ...]) -> InvalidInput:
+    """An edit's refusals that name the command line's ways, in the form's: a form sent as it
+    was ("(options)": give a field or ``--clear``), and a required field emptied, which the
+    service refuses as a ``--clear`` of it, beside that field."""
+    problems = []
+    for name, reason in exc.problems:
+        if name == "(options)":
+            problems.append(("form", UNCHANGED))
+        elif name == "--clear":
+            problems += [(f, required()) for f in clear if f in needed] or [(name, reason)]
+        else:
+            problems.append((name, reason))
+    return InvalidInput(problems, exc.code)
+
+
 @staff_page
 async def edit_form(request: Request, who: SignedIn) -> Response:
     what, number = _what(request), _number(request)
@@ -231,7 +256,9 @@ async def edit(request: Request, who: SignedIn) -> Response:
     try:
         await call(adapter.edit_entry, app, who.handle, ref, what, number, fields, clear)
     except InvalidInput as exc:
-        refusal = forms.refusal(exc, KNOWN, ALIASES)
+        refusal = forms.refusal(
+            _as_the_form_says(exc, clear, _required(what, kind)), KNOWN, ALIASES
+        )
         return _page(request, who, what, kind, number, typed, refusal, shown=now)
     except Conflict as exc:
         return _page(request, who, what, kind, number, typed, forms.conflict(exc), shown=now)

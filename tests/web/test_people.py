@@ -365,3 +365,60 @@ def test_an_add_sent_twice_adds_once(seeded: App, clock: FixedClock) -> None:
         "case.threat.add",
         "case.threat.add.replayed",
     ]
+
+
+def test_an_edit_refused_says_so_in_the_forms_words(seeded: App, clock: FixedClock) -> None:
+    # The page said the command line's words: "(options): nothing to change: give a field or
+    # --clear" for a form sent as it was, and for an emptied name "--clear: names a field that
+    # cannot be cleared (address, date-of-birth, ...)", at the top, not beside the name.
+    reference = new_case(seeded).reference
+    case = short_form(reference)
+    web, _ = signed_in(seeded, clock, "cw1")
+    before = counts(seeded)
+    for person in show_case(seeded, "cw1", reference).people:
+        path = f"/cases/{case}/people/{person['person']}"
+        opened = as_sent(web.get(path).text)
+        unchanged = web.post(path, data=opened)
+        assert unchanged.status_code == 400, unchanged.text[-1500:]
+        said = summary(unchanged.text)
+        assert "nothing" in said and "--" not in said and "(options)" not in said, said
+        emptied = web.post(path, data=opened | {"name": ""})
+        assert emptied.status_code == 400, emptied.text[-1500:]
+        assert beside(emptied.text, "name") == "is required"
+        assert "--" not in summary(emptied.text), summary(emptied.text)
+    threat = f"/cases/{case}/threats/0"
+    unchanged = web.post(threat, data=as_sent(web.get(threat).text))
+    assert unchanged.status_code == 400 and "(options)" not in summary(unchanged.text)
+    assert counts(seeded) == before
+
+
+def test_a_protective_order_refused_is_said_in_the_forms_words(
+    seeded: App, clock: FixedClock
+) -> None:
+    # "describes a protective order: say --protective-order too", and with the order unticked
+    # "describes the order being taken off: empty it too (--clear protective-order-expires-on)".
+    reference = new_case(seeded).reference
+    case = short_form(reference)
+    web, _ = signed_in(seeded, clock, "cw1")
+    path = f"/cases/{case}/threats/new"
+    dated = as_sent(web.get(path).text) | {
+        "name": "MKT",
+        "protective_order_expires_on": "2027-09-01",
+    }
+    before = counts(seeded)
+    refused = web.post(path, data=dated)
+    assert refused.status_code == 400, refused.text[-1500:]
+    said = beside(refused.text, "protective_order_expires_on")
+    assert "describes a protective order" in said and "There is a protective order" in said
+    assert "--" not in said
+    assert counts(seeded) == before
+
+    path = f"/cases/{case}/threats/0"  # the referral's, with its order
+    opened = as_sent(web.get(path).text)
+    assert opened["protective_order"] == "on" and opened["protective_order_expires_on"]
+    del opened["protective_order"]
+    refused = web.post(path, data=opened)
+    assert refused.status_code == 400, refused.text[-1500:]
+    said = beside(refused.text, "protective_order_expires_on")
+    assert said == "describes the order being taken off: empty it too"
+    assert counts(seeded) == before

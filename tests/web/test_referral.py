@@ -204,6 +204,39 @@ def test_bad_input_is_refused_beside_its_field_and_writes_nothing(
     assert "MKPREF" not in caplog.text and "MKKEPT" not in caplog.text
 
 
+def test_a_rows_refusal_is_said_in_the_forms_words(seeded: App, clock: FixedClock) -> None:
+    # Beside the date: "describes a protective order: say threats.0.protective_order: true too",
+    # the file's key; and the summary at the top named each row's field as the file does.
+    web, _ = signed_in(seeded, clock, "coord")
+    csrf, key = form_of(web)
+    document = flat(referral(MARKER, caseworker="cw1")) | {"csrf": csrf, "idempotency_key": key}
+    before = counts(seeded)
+    for left_out, field, label, says in (
+        (
+            "threats.0.protective_order",
+            "threats.0.protective_order_expires_on",
+            "Threat sources, row 1, Order expires on",
+            "describes a protective order: tick “There is a protective order” too",
+        ),
+        (
+            "family.0.relationship",
+            "family.0.relationship",
+            "Family members and caretakers, row 1, Relationship",
+            "is required",
+        ),
+    ):
+        answer = web.post("/refer", data={k: v for k, v in document.items() if k != left_out})
+        assert answer.status_code == 400, answer.text[-800:]
+        fid = "f-" + field.replace(".", "-")
+        beside = re.search(rf'id="{fid}-error">([^<]+)<', answer.text)
+        assert beside and beside.group(1) == says, answer.text[-3000:]
+        summary = re.search(r'<div class="error-summary".*?</div>', answer.text, re.S)
+        assert summary, answer.text[-3000:]
+        said = " ".join(re.sub(r"<[^>]+>", "", summary.group(0)).split())
+        assert f"{label}: {says}" in said and field not in said, said
+    assert counts(seeded) == before
+
+
 def test_only_those_who_refer_see_the_form_and_a_forged_post_writes_nothing(
     seeded: App, clock: FixedClock
 ) -> None:
