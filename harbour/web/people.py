@@ -23,7 +23,15 @@ from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.validation import required
 from harbour.web import adapter, forms
 from harbour.web.casework import new_key, ref_of
-from harbour.web.pages import call, checked_form, form_page, harbour, offered, staff_page
+from harbour.web.pages import (
+    call,
+    checked_form,
+    form_page,
+    harbour,
+    offered,
+    same_token,
+    staff_page,
+)
 
 templating.register("web/entry.html")
 PERSON_KINDS = ("family_member", "caretaker", "trusted_contact")
@@ -237,7 +245,7 @@ async def edit(request: Request, who: SignedIn) -> Response:
     kind = was["kind"]
     shape = _shape(what, kind)
     now = _fingerprint(who, what, was)
-    if not hmac.compare_digest(typed.get("shown", ""), now):  # changed since it was shown
+    if not same_token(typed.get("shown", ""), now):  # changed since it was shown
         stale = forms.Refusal(general=[("not done", STALE)], code="entry_changed")
         return _page(request, who, what, kind, number, was, stale, shown=now)
     fields: dict[str, Any] = {}

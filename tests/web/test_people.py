@@ -92,6 +92,12 @@ def test_add_and_edit_people_and_threats(seeded: App, clock: FixedClock) -> None
     after = next(p for p in show_case(seeded, "cw1", reference).people if p["person"] == number)
     assert after.get("relationship") is None and after["phone"] == "555-0100"
     assert after["approved_by_youth"] is False  # unticked
+    # A form whose fingerprint is not one (any text may come in a form) is stale, not a 500.
+    odd = web.post(
+        f"/cases/{case}/people/{number}",
+        data={"csrf": csrf, "shown": "ünïcode", "name": "MKODD", "phone": "555-0100"},
+    )
+    assert odd.status_code != 500 and "MKODD" not in str(show_case(seeded, "cw1", reference))
 
     threat = web.post(
         f"/cases/{case}/threats/new",
