@@ -170,16 +170,20 @@ def edit_step(
     due: str | None,
     keep_due: bool = False,
     expect_version: int | None = None,
+    shown: tuple[str, str] | None = None,
 ) -> StepSet:
     """Change who does a step of the latest draft (``owner`` None: unchanged) and by when
-    (``due`` None: no date; with ``keep_due``, unchanged)."""
+    (``due`` None: no date; with ``keep_due``, unchanged). ``shown``: the owner and due date
+    the console's form showed ("" for none); a change to one that changed since is refused."""
     if keep_due and not owner:
         raise InvalidInput([("--owner", "say what changes: --owner, --due or --no-due")])
     data = parse(StepIn, {k: v for k, v in (("owner", owner), ("due", due)) if v}, prefix="--")
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> StepSet:
         _expect(uow, case, expect_version)
-        row = planning.edit_step(uow, case, item, data.owner, data.due, keep_due=keep_due)
+        row = planning.edit_step(
+            uow, case, item, data.owner, data.due, keep_due=keep_due, shown=shown
+        )
         audit(uow, actor, "plan.item.edit", case.id, item=row.key)
         return StepSet(opaque.shown_key(uow, row), opaque.detail(uow, row).owner, row.due_on)
 

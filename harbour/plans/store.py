@@ -276,9 +276,11 @@ def edit_step(
     due_on: date | None,
     *,
     keep_due: bool = False,
+    shown: tuple[str, str] | None = None,
 ) -> PlanItem:
     """Who does a step of the draft (None: the owner it has), and by when (None: no date, or
-    the date it has with ``keep_due``); what changes is checked as a new step is."""
+    the date it has with ``keep_due``); what changes is checked as a new step is. ``shown``:
+    the owner and due date a form showed ("" for none), which what changes must still have."""
     plan = draft_of(uow, case)
     row = find_item(uow, plan, ref)
     if row.section != PlanSection.STEPS:
@@ -286,6 +288,8 @@ def edit_step(
     if row.state == ItemState.REJECTED:
         raise InvalidInput([("ITEM", "a rejected step is not on the plan")])
     kept = opaque.detail(uow, row).owner
+    if shown is not None:
+        _as_shown(row, kept, shown, owner=owner is not None, due=not keep_due)
     owner = owner or (StepOwner(kept) if kept else None)
     _check_step(uow, case, owner, None if keep_due else due_on)
     opaque.set_owner(uow, row, owner)
@@ -293,6 +297,23 @@ def edit_step(
         row.due_on = due_on
     _touch(uow, plan)
     return row
+
+
+def _as_shown(
+    row: PlanItem, owner_now: str | None, shown: tuple[str, str], *, owner: bool, due: bool
+) -> None:
+    """Refuse to change a step's owner (or due date) that someone changed since the form was
+    shown (another tab, a colleague): theirs is not undone unseen. The form, shown again with
+    the step as it is now, saves what was typed when sent again."""
+    problems = []
+    if owner and (owner_now or "") != shown[0]:
+        problems.append(("--owner", f"changed to {owner_now or 'none'}"))
+    due_now = row.due_on.isoformat() if row.due_on else ""
+    if due and due_now != shown[1]:
+        problems.append(("--due", f"changed to {due_now or 'no date'}"))
+    if problems:
+        since = " since the page was opened (by someone else, or in another tab): save again to "
+        raise InvalidInput([(name, f"{now}{since}replace it") for name, now in problems])
 
 
 @dataclass(frozen=True)

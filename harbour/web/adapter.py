@@ -439,6 +439,8 @@ def plan_change(app: App, handle: str, ref: str, what: str, **values: Any) -> di
         key = actions.add(app, handle, ref, version, **values)
         said = "Added."
     elif what == "edit":
+        if values.get("keep_due") and values["owner"] is None:  # in the form's words
+            raise InvalidInput([("owner", "nothing changed: choose another owner or due date")])
         key = actions.edit_step(app, handle, ref, expect_version=version, **values).key
         said = f"{key}: owner and due date saved."
     elif what == "youth-copy":

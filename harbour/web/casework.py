@@ -481,11 +481,7 @@ async def plan_change(request: Request, who: SignedIn) -> Response:
             due=forms.text(typed, "due"),
         )
     elif what == "edit":
-        values.update(
-            item=typed.get("item", ""),
-            owner=forms.text(typed, "owner"),
-            due=forms.text(typed, "due"),
-        )
+        values.update(item=typed.get("item", ""), **_step_change(typed))
     elif what == "youth-copy":
         values.update(
             title=typed.get("title", "").strip(),
@@ -509,13 +505,13 @@ async def plan_change(request: Request, who: SignedIn) -> Response:
         done = await call(adapter.plan_change, harbour(request), who.handle, ref, what, **values)
     except InvalidInput as exc:
         refusal = forms.refusal(exc, WORKBENCH_FIELDS, SERVICE_NAMES)
+        edited = _edited(typed) if what == "edit" else None
         if swap:  # the item's edit form opens: a step accepted past its date needs a new one
-            item, edited = values["item"], typed if what == "edit" else None
+            item = values["item"]
             return await _swapped(request, who, ref, item, refusal=refusal, typed=edited)
         if in_place:
             return await _in_place(request, who, ref, what, refusal=refusal, typed=typed)
         if what in SWAPPED:  # without the script: the item's own form, as the fragment has it
-            edited = typed if what == "edit" else None
             return await _workbench_page(
                 request, who, None, refusal=refusal, item=values["item"], item_typed=edited
             )
@@ -540,6 +536,34 @@ async def plan_change(request: Request, who: SignedIn) -> Response:
         else ""
     )
     return RedirectResponse(f"/cases/{ref}/plan{anchor}", status_code=303)
+
+
+def _step_change(typed: dict[str, str]) -> dict[str, Any]:
+    """A step's edit form as the change it makes (``plan edit``'s): only what was changed from
+    what the form showed (``shown_owner``, ``shown_due``), sent with what it showed, so a change
+    made meanwhile (in another tab, by a colleague) to the other field stays, and one to the
+    same field is refused rather than undone unseen. A form without them sends both."""
+    owner, due = forms.text(typed, "owner"), forms.text(typed, "due")
+    if "shown_owner" not in typed or "shown_due" not in typed:
+        return {"owner": owner, "due": due}
+    return {
+        "owner": owner if _changed(typed, "owner") else None,
+        "due": due,
+        "keep_due": not _changed(typed, "due"),
+        "shown": (typed["shown_owner"], typed["shown_due"]),
+    }
+
+
+def _changed(typed: dict[str, str], name: str) -> bool:
+    """Whether a step's form changed ``name`` from what it showed (without that, as if so)."""
+    shown = typed.get(f"shown_{name}")
+    return shown is None or forms.text(typed, name) != (shown or None)
+
+
+def _edited(typed: dict[str, str]) -> dict[str, str]:
+    """What a step's refused edit form keeps: the fields it changed (the others show the step
+    as it is now, not as the page showed it)."""
+    return {name: typed.get(name, "") for name in ("owner", "due") if _changed(typed, name)}
 
 
 def swapping(request: Request) -> bool:

@@ -25,7 +25,7 @@ from harbour.web.casework import DOCUMENT_CSP
 from tests.cli.helpers import assess_just_left
 from tests.notify.helpers import new_case
 from tests.support import invoke
-from tests.web.forming import counts
+from tests.web.forming import counts, form_fields
 from tests.web.helpers import OTHER_TWOS, csrf_of, signed_in
 from tests.web.test_console import refer_south
 
@@ -503,6 +503,60 @@ def test_without_the_script_an_items_refused_change_comes_back_in_that_items_for
     assert '<option value="caseworker" selected>' not in add
     assert "Not done. Please check" in page and page.count('value="soon"') == 1
     assert counts(seeded) == before
+
+
+def step_form(html: str, case: str, key: str) -> dict[str, Any]:
+    """Step ``key``'s edit form on a page (or fragment), as the browser sends it unchanged."""
+    mine = html[html.index(f'<li id="item-{key}"') :]
+    return form_fields(mine[: mine.index("</li>")], f"/cases/{case}/plan/edit")
+
+
+def beside(html: str, field: str) -> str:
+    """The refusal beside a field of a step's form (its id carries the step's place)."""
+    found = re.search(rf'<span class="error" id="f-{field}-steps-\d+-error">(.*?)</span>', html)
+    assert found, html[-3000:]
+    return unescape(found.group(1))
+
+
+@pytest.mark.parametrize("headers", [{}, SWAP], ids=["form", "script"])
+def test_a_step_changed_in_two_tabs_keeps_both_changes(
+    seeded: App, clock: FixedClock, worked: tuple[Any, str, str], headers: dict[str, str]
+) -> None:
+    """Two tabs (or two people) on the workbench: one changes a step's owner, the other, opened
+    before it, only the step's due date. Each form sends what it changed from what it showed, so
+    both changes stay (the second no longer puts back the owner its page showed). Both changing
+    the owner: the second is refused beside it, saying what it became, its own choice kept in
+    the form, nothing written; saved again, it is the owner."""
+    web, case, reference = worked
+    tab_a, _ = page_of(web, case)
+    tab_b, _ = page_of(web, case)
+    step = next(
+        k for k, v in items(seeded, reference).items() if v[0] != "rejected" and "step" in k
+    )
+    was = items(seeded, reference)[step][1]
+    first, second = [o for o in ("family", "agency", "caseworker", "youth") if o != was][:2]
+    later = (clock.now() + timedelta(days=20)).date()
+    edit, saved = f"/cases/{case}/plan/edit", 200 if headers else 303
+    by_a = web.post(edit, data=step_form(tab_a, case, step) | {"owner": first}, headers=headers)
+    assert by_a.status_code == saved, by_a.text[-1500:]
+    by_b = step_form(tab_b, case, step) | {"due": later.isoformat()}
+    assert web.post(edit, data=by_b, headers=headers).status_code == saved
+    assert items(seeded, reference)[step][1:] == (first, later)
+
+    before = counts(seeded)
+    again = web.post(edit, data=step_form(tab_b, case, step) | {"owner": second}, headers=headers)
+    assert again.status_code == 400, again.text[-1500:]
+    said = beside(again.text, "owner")
+    assert f"changed to {first} since" in said, said
+    kept = step_form(again.text, case, step)
+    assert kept["owner"] == second and kept["due"] == later.isoformat()
+    assert counts(seeded) == before and items(seeded, reference)[step][1] == first
+    assert web.post(edit, data=kept, headers=headers).status_code == saved
+    assert items(seeded, reference)[step][1:] == (second, later)
+
+    unchanged = web.post(edit, data=step_form(page_of(web, case)[0], case, step), headers=headers)
+    assert unchanged.status_code == 400 and "nothing changed" in beside(unchanged.text, "owner")
+    assert items(seeded, reference)[step][1:] == (second, later)
 
 
 def test_add_youth_copy_and_finalize_answer_in_place(
