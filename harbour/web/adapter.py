@@ -444,6 +444,10 @@ def plan_change(app: App, handle: str, ref: str, what: str, **values: Any) -> di
         key = actions.edit_step(app, handle, ref, expect_version=version, **values).key
         said = f"{key}: owner and due date saved."
     elif what == "youth-copy":
+        if values.pop("neutral_title"):  # "" is the neutral title (``--title ""``)
+            if values["title"]:
+                raise InvalidInput([("title", "their own title, or the neutral one: not both")])
+            values["title"] = ""
         copy = actions.youth_copy(app, handle, ref, expect_version=version, **values)
         said = "Youth copy: " + ("their own title" if copy.own_title else "the neutral title")
         said += ", hotlines " + ("hidden." if copy.hide_hotlines else "shown.")

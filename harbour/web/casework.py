@@ -382,7 +382,9 @@ PLAN_CHANGES = ("accept", "reject", "add", "edit", "youth-copy", "finalize")
 SWAPPED = ("accept", "reject", "edit")  # answered with the item's fragment when swap.js sends
 # ... and these with the part of the workbench they change (see _in_place)
 IN_PLACE = ("add", "youth-copy", "finalize")
-WORKBENCH_FIELDS = re.compile(r"section|text|owner|due|title|hide_hotlines|choice|leave_out")
+WORKBENCH_FIELDS = re.compile(
+    r"section|text|owner|due|title|neutral_title|hide_hotlines|choice|leave_out"
+)
 SERVICE_NAMES = {
     "--section": "section",
     "--text": "text",
@@ -483,10 +485,7 @@ async def plan_change(request: Request, who: SignedIn) -> Response:
     elif what == "edit":
         values.update(item=typed.get("item", ""), **_step_change(typed))
     elif what == "youth-copy":
-        values.update(
-            title=typed.get("title", "").strip(),
-            hide_hotlines=forms.checked(typed, "hide_hotlines"),
-        )
+        values.update(_copy_change(typed))
     else:
         choice = typed.get("choice", "accept_rest")
         if choice == "keep":
@@ -564,6 +563,20 @@ def _edited(typed: dict[str, str]) -> dict[str, str]:
     """What a step's refused edit form keeps: the fields it changed (the others show the step
     as it is now, not as the page showed it)."""
     return {name: typed.get(name, "") for name in ("owner", "due") if _changed(typed, name)}
+
+
+def _copy_change(typed: dict[str, str]) -> dict[str, Any]:
+    """The youth-copy form as the change it makes (``plan youth-copy``'s). Their own title is
+    never shown back, so an empty field keeps it (``--title`` left out): a title typed replaces
+    it, and ``neutral_title`` takes it off. The hotlines' setting is sent only when changed
+    from what the form showed (``shown_hide_hotlines``), so another tab's change stays."""
+    hide = forms.checked(typed, "hide_hotlines")
+    shown = typed.get("shown_hide_hotlines")
+    return {
+        "title": forms.text(typed, "title"),
+        "neutral_title": forms.checked(typed, "neutral_title"),
+        "hide_hotlines": None if shown is not None and hide == (shown == forms.ON) else hide,
+    }
 
 
 def swapping(request: Request) -> bool:

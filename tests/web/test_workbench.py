@@ -559,6 +559,44 @@ def test_a_step_changed_in_two_tabs_keeps_both_changes(
     assert items(seeded, reference)[step][1:] == (second, later)
 
 
+@pytest.mark.parametrize("headers", [{}, SWAP], ids=["form", "script"])
+def test_the_youth_copy_form_keeps_their_title_until_it_is_taken_off(
+    seeded: App, worked: tuple[Any, str, str], headers: dict[str, str]
+) -> None:
+    """The youth's own title is never shown back, so the form's empty title is no wish for
+    none: saved to hide the hotlines, the form keeps the title (as ``plan youth-copy
+    --hide-hotlines`` does), and only choosing the neutral title takes it off. A tab opened
+    before the hotlines were hidden, saving a title, leaves them hidden. A title typed with
+    the neutral one chosen is refused, nothing written."""
+    web, case, reference = worked
+    path, saved = f"/cases/{case}/plan/youth-copy", 200 if headers else 303
+
+    def save(page: str, changed: dict[str, str]) -> Any:
+        return web.post(path, data=form_fields(page, path) | changed, headers=headers)
+
+    def copy() -> tuple[str | None, bool]:
+        plan = show(seeded, "cw1", reference)
+        return plan.youth_title, plan.hide_hotlines
+
+    before_hiding, _ = page_of(web, case)
+    assert save(page_of(web, case)[0], {"title": "MKTITLE"}).status_code == saved
+    assert save(page_of(web, case)[0], {"hide_hotlines": "on"}).status_code == saved
+    assert copy() == ("MKTITLE", True)
+    assert save(before_hiding, {"title": "MKOTHER"}).status_code == saved
+    assert copy() == ("MKOTHER", True)
+
+    page, _ = page_of(web, case)
+    assert "MKOTHER" not in page
+    before = counts(seeded)
+    both = save(page, {"title": "MKTHIRD", "neutral_title": "on"})
+    assert both.status_code == 400 and 'id="f-title-error"' in both.text, both.text[-1500:]
+    assert 'value="MKTHIRD"' in both.text and "MKOTHER" not in both.text
+    assert copy() == ("MKOTHER", True) and counts(seeded) == before
+    assert save(page, {"neutral_title": "on"}).status_code == saved
+    assert copy() == (None, True)
+    assert 'name="neutral_title"' not in page_of(web, case)[0]  # none to take off
+
+
 def test_add_youth_copy_and_finalize_answer_in_place(
     seeded: App, clock: FixedClock, worked: tuple[Any, str, str]
 ) -> None:
