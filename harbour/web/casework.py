@@ -427,11 +427,13 @@ async def _workbench_page(
     refusal: forms.Refusal | None = None,
     item: str = "",
     item_typed: dict[str, str] | None = None,
+    ticked: list[str] | None = None,
 ) -> Response:
     """The workbench page; ``typed`` and ``refusal``: of the form adding an item, or with
     ``item``, of that item's own form (accept, reject, edit), which opens with its reasons beside
     its fields and ``item_typed`` kept, as the script's fragment has it (``_swapped``), the form
-    adding an item left empty; the summary at the top says them all."""
+    adding an item left empty; the summary at the top says them all. ``ticked``: the finalize
+    form's boxes ticked when it was refused."""
     app = harbour(request)
     shown = await call(adapter.workbench, app, who.handle, ref_of(request), version)
     item_errors: dict[str, str] = {}
@@ -452,6 +454,7 @@ async def _workbench_page(
         refused_item=item if item_errors else "",
         item_typed=item_typed or {},
         item_errors=item_errors,
+        ticked=ticked or [],
         **shown,
     )
 
@@ -508,13 +511,18 @@ async def plan_change(request: Request, who: SignedIn) -> Response:
         if swap:  # the item's edit form opens: a step accepted past its date needs a new one
             item = values["item"]
             return await _swapped(request, who, ref, item, refusal=refusal, typed=edited)
+        ticked = forms.listed(form, "leave_out")  # the finalize form's boxes, ticked again
         if in_place:
-            return await _in_place(request, who, ref, what, refusal=refusal, typed=typed)
+            return await _in_place(
+                request, who, ref, what, refusal=refusal, typed=typed, ticked=ticked
+            )
         if what in SWAPPED:  # without the script: the item's own form, as the fragment has it
             return await _workbench_page(
                 request, who, None, refusal=refusal, item=values["item"], item_typed=edited
             )
-        return await _workbench_page(request, who, None, typed=typed, refusal=refusal)
+        return await _workbench_page(
+            request, who, None, typed=typed, refusal=refusal, ticked=ticked
+        )
     except Conflict as exc:
         if swap:
             refusal = forms.conflict(exc)
@@ -635,11 +643,12 @@ async def _in_place(
     added: str = "",
     refusal: forms.Refusal | None = None,
     typed: dict[str, str] | None = None,
+    ticked: list[str] | None = None,
 ) -> Response:
     """The workbench's fragment after adding an item, the youth-copy settings or finalizing (or
-    their refusal): the part of the page that changed, rendered from the plan as it is now with
-    the same templates as the page (``part``: see web/_workbench_part.html), and what was done
-    or why not for the page's live region. Focus goes to the item added, to the message after
+    their refusal, ``ticked``: the finalize form's boxes then): the part of the page that
+    changed, rendered from the plan as it is now with the same templates as the page (``part``:
+    see web/_workbench_part.html), and what was done or why not for the page's live region. Focus goes to the item added, to the message after
     a finalize (the form is gone) or a refusal, else back to the form's own section."""
     app = harbour(request)
     stale = refusal is not None and refusal.code == "plan_changed"
@@ -654,6 +663,7 @@ async def _in_place(
         "errors": refusal.by_field if refusal else {},
         # Added: the form is empty again; refused: what was typed stays in it.
         "typed": typed if refusal and typed else {"section": "steps"},
+        "ticked": ticked if refusal and ticked else [],
     }
     if not stale:
         shown = await call(adapter.workbench, app, who.handle, ref, None)

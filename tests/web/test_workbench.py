@@ -1020,3 +1020,24 @@ def test_finalize_refused_over_ticked_items_that_stay_names_them_as_the_page_sho
             key for key in (emergency, decided) if key in said + problems_summary(refused.text)
         ]
     assert counts(seeded) == before
+
+
+def test_finalize_refused_keeps_the_items_ticked_to_leave_out(
+    seeded: App, worked: tuple[Any, str, str]
+) -> None:
+    """Refused (leaving out only those ticked while others stay undecided), the finalize form
+    comes back with the same boxes ticked and the same choice, with the script or without, so
+    sending it again after deciding the rest leaves out what was ticked; nothing written."""
+    web, case, _ = worked
+    path = f"/cases/{case}/plan/finalize"
+    page, _ = page_of(web, case)
+    boxes = re.findall(r'name="leave_out" value="([^"]+)">', page)  # not the disabled ones
+    assert len(boxes) > 2, boxes
+    before = counts(seeded)
+    for headers in ({}, SWAP):
+        sent = form_fields(page, path) | {"choice": "leave_out", "leave_out": boxes[:2]}
+        refused = web.post(path, data=sent, headers=headers)
+        assert refused.status_code == 400, refused.text[-1500:]
+        kept = form_fields(refused.text, path)
+        assert kept["choice"] == "leave_out" and kept["leave_out"] == boxes[:2], kept
+    assert counts(seeded) == before
