@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from harbour.cli.base import As, Json, Ref, cli, committed, emit, get_app
+from harbour.cli.base import As, IdempotencyKey, Json, Ref, cli, committed, emit, get_app
 from harbour.cli.sensitive import sensitive_option
 
 plan_cli = typer.Typer(help="A case's safety plan versions.", no_args_is_help=True)
@@ -65,6 +65,7 @@ def plan_add(
         str | None, typer.Option(help="Steps: youth, family, caseworker, agency.")
     ] = None,
     due: Annotated[str | None, typer.Option(help="Steps: due date, YYYY-MM-DD.")] = None,
+    idempotency_key: IdempotencyKey = None,
     actor: As = None,
     as_json: Json = False,
 ) -> None:
@@ -72,7 +73,16 @@ def plan_add(
     from harbour.plans.actions import add
 
     app = get_app()
-    key = add(app, actor, ref, section=section, text=text, owner=owner, due=due)
+    key = add(
+        app,
+        actor,
+        ref,
+        idempotency_key=idempotency_key,
+        section=section,
+        text=text,
+        owner=owner,
+        due=due,
+    )
     committed(app)
     what = {"risks": "A risk", "strategies": "A strategy", "steps": "A step"}[
         section.strip().lower()

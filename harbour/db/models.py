@@ -321,7 +321,10 @@ class Plan(Base):
 
 class PlanItem(Base):
     __tablename__ = "plan_items"
-    __table_args__ = (UniqueConstraint("plan_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("plan_id", "key"),
+        UniqueConstraint("plan_id", "idempotency_key"),
+    )
 
     id: Mapped[str] = id_column()
     plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id"))
@@ -338,6 +341,9 @@ class PlanItem(Base):
     due_on: Mapped[date | None] = mapped_column(Date, index=True)  # the digests' late steps
     state: Mapped[str] = mapped_column(String(CODE))
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # An item staff added: the key its add was sent with (as ``assessments.idempotency_key``),
+    # so the same add sent again is this item, not a second one.
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
 
 
 class StepProgress(Base):

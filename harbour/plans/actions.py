@@ -10,9 +10,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from harbour.access import Actor, agency_zone, audit, may, on_case
 from harbour.app import App, UnitOfWork
+from harbour.cases.intake import IdempotencyKey
 from harbour.clock import local_time
 from harbour.db.models import Assessment, Case, Plan, Staff
 from harbour.domain import plan_diff
@@ -43,6 +45,11 @@ class ItemIn(BaseModel):
         if isinstance(value, str) and value.strip().lower() in planning.ADDABLE:
             return value.strip().lower()
         raise ValueError(f"add to one of: {', '.join(planning.addable_sections())}")
+
+
+class _KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+    key: IdempotencyKey
 
 
 class StepIn(BaseModel):
@@ -133,22 +140,44 @@ def add(
     actor_handle: str | None,
     ref: str,
     expect_version: int | None = None,
+    idempotency_key: str | None = None,
     **fields: object,
 ) -> str:
     """An item staff wrote with the youth, added to the latest draft; returns its key. Adding
     commutes with other additions, so one that meets a concurrent change of the draft is run
-    again rather than refused (a finalize that won still refuses it: the draft is final)."""
+    again rather than refused (a finalize that won still refuses it: the draft is final). Sent
+    again with its ``idempotency_key`` (a double submit, a post retried), it is the item it
+    added, not another: refused if that one has other wording."""
     data = parse(ItemIn, {k: v for k, v in fields.items() if v is not None}, prefix="--")
+    key = None
+    if idempotency_key is not None:
+        key = parse(_KeyIn, {"key": idempotency_key}, prefix="--idempotency-key").key
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> str:
+        if key is not None and (added := planning.added_with(uow, case, key)) is not None:
+            if added.section != data.section or uow.unseal(added, "text") != data.text:
+                raise Conflict("idempotency_key_reused", "that key was used for another item")
+            audit(uow, actor, "plan.item.add.replayed", case.id, item=added.key)
+            return opaque.shown_key(uow, added)
         _expect(uow, case, expect_version)
         row = planning.add_item(
-            uow, case, data.section, data.text, owner=data.owner, due_on=data.due
+            uow,
+            case,
+            data.section,
+            data.text,
+            owner=data.owner,
+            due_on=data.due,
+            idempotency_key=key,
         )
         audit(uow, actor, "plan.item.add", case.id, item=row.key, section=data.section.value)
         return opaque.shown_key(uow, row)
 
-    return on_case(app, actor_handle, ref, "case.plan", work, commutes=True)
+    try:
+        return on_case(app, actor_handle, ref, "case.plan", work, commutes=True)
+    except IntegrityError:
+        if key is None:  # a concurrent twin with the same key won: answer as its replay
+            raise
+        return on_case(app, actor_handle, ref, "case.plan", work, commutes=True)
 
 
 @dataclass(frozen=True)

@@ -244,9 +244,11 @@ def add_item(
     *,
     owner: StepOwner | None = None,
     due_on: date | None = None,
+    idempotency_key: str | None = None,
 ) -> PlanItem:
     """An item staff write with the youth; its wording is sealed. A step needs an owner, and its
-    due date (if any) may not be in the past in the agency's zone; only a step has either."""
+    due date (if any) may not be in the past in the agency's zone; only a step has either.
+    ``idempotency_key``: the add's, kept on the item (``added_with`` finds it)."""
     if section not in ADDABLE:
         raise InvalidInput([("--section", f"add to one of: {', '.join(addable_sections())}")])
     plan = draft_of(uow, case)
@@ -263,9 +265,21 @@ def add_item(
         text=text,
     )
     [row] = append_items(uow, plan, [item])
+    row.idempotency_key = idempotency_key
     _touch(uow, plan)
     uow.session.flush()
     return row
+
+
+def added_with(uow: UnitOfWork, case: Case, key: str) -> PlanItem | None:
+    """The item an add with idempotency key ``key`` added to the case's plan, if any."""
+    return uow.session.scalars(
+        select(PlanItem)
+        .join(Plan, Plan.id == PlanItem.plan_id)
+        .where(Plan.case_id == case.id, PlanItem.idempotency_key == key)
+        .order_by(Plan.version_number.desc())
+        .limit(1)
+    ).first()
 
 
 def edit_step(

@@ -448,6 +448,7 @@ async def _workbench_page(
         refusal,
         title="Plan workbench",
         typed=typed or {"section": "steps"},
+        add_key=(typed or {}).get("idempotency_key") or new_key(),
         addable=[(s, s) for s in ADDABLE],
         owners=[(o, o) for o in OWNERS],
         version_options=[(str(v["number"]), str(v["number"])) for v in shown["versions"]],
@@ -484,6 +485,7 @@ async def plan_change(request: Request, who: SignedIn) -> Response:
             text=forms.text(typed, "text"),
             owner=forms.text(typed, "owner"),
             due=forms.text(typed, "due"),
+            idempotency_key=typed.get("idempotency_key") or None,
         )
     elif what == "edit":
         values.update(item=typed.get("item", ""), **_step_change(typed))
@@ -661,8 +663,9 @@ async def _in_place(
         "focus_item": added,
         "added_text": "",
         "errors": refusal.by_field if refusal else {},
-        # Added: the form is empty again; refused: what was typed stays in it.
+        # Added: the form is empty again, with a new key; refused: what was typed stays in it.
         "typed": typed if refusal and typed else {"section": "steps"},
+        "add_key": (typed.get("idempotency_key") if refusal and typed else None) or new_key(),
         "ticked": ticked if refusal and ticked else [],
     }
     if not stale:

@@ -10,10 +10,10 @@ from harbour.app import App
 from harbour.assessments.submit import submit_assessment
 from harbour.domain.vocab import ItemState, PlanSection
 from harbour.errors import Conflict, InvalidInput
-from harbour.plans.actions import add, decide, diff, finalize, show
+from harbour.plans.actions import add, decide, diff, edit_step, finalize, show
 from harbour.plans.store import Undecided
 from tests.cli.helpers import referred_case, safest
-from tests.support import invoke
+from tests.support import given, invoke
 
 LEAVE_OUT_REST = Undecided(leave_out_rest=True)
 
@@ -101,6 +101,35 @@ def test_plan_commands_refuse_cleanly(seeded: App, ref: str) -> None:
     assert coordinator.exit_code == 1 and "not_permitted" in coordinator.stderr
     human = invoke(seeded, "plan", "show", ref, "--as", "cw1")
     assert "STRATEGIES" in human.stdout and "after.change_number" in human.stdout
+
+
+def test_an_add_sent_again_with_its_key_adds_one_item(seeded: App, ref: str) -> None:
+    """An add sent again with its idempotency key (a double submit, a post retried) is the item
+    it added, its owner changed since or not; the key with other wording is refused, nothing
+    written; a malformed key is bad input. ``plan add --idempotency-key`` the same."""
+
+    def added() -> list[str]:
+        return [i.key for i in show(seeded, "cw1", ref).items if i.state == ItemState.ADDED]
+
+    step = {"section": "steps", "text": "PLonce", "owner": "youth"}
+    key = add(seeded, "cw1", ref, idempotency_key="add-1", **step)
+    edit_step(seeded, "cw1", ref, key, owner="family", due=None, keep_due=True)
+    assert add(seeded, "cw1", ref, idempotency_key="add-1", **step) == key
+    assert added() == [key]
+    with pytest.raises(Conflict, match="idempotency_key_reused"):
+        add(seeded, "cw1", ref, idempotency_key="add-1", **step | {"text": "PLother"})
+    with pytest.raises(InvalidInput, match="--idempotency-key"):
+        add(seeded, "cw1", ref, idempotency_key="no spaces", **step)
+    assert added() == [key]
+
+    keyed = ("--owner", "youth", "--idempotency-key", "add-2", "--as", "cw1", "--json")
+    by_cli = [
+        invoke(seeded, "plan", "add", ref, "--section", "steps", "--text", given("PLcli"), *keyed)
+        for _ in range(2)
+    ]
+    assert [r.exit_code for r in by_cli] == [0, 0], by_cli[0].stderr
+    assert by_cli[0].json()["item"] == by_cli[1].json()["item"]
+    assert len(added()) == 2
 
 
 def test_instrument_and_catalogue_commands(seeded: App) -> None:

@@ -597,6 +597,38 @@ def test_the_youth_copy_form_keeps_their_title_until_it_is_taken_off(
     assert 'name="neutral_title"' not in page_of(web, case)[0]  # none to take off
 
 
+@pytest.mark.parametrize("headers", [{}, SWAP], ids=["form", "script"])
+def test_the_add_form_sent_twice_adds_one_item(
+    seeded: App, worked: tuple[Any, str, str], headers: dict[str, str]
+) -> None:
+    """A double click without the script, or a post retried (swap.js posts the form the
+    ordinary way when its request has no answer): the form's idempotency key makes it one
+    item, the second answered as the first. The form comes back empty with a new key (the next
+    item is another), refused with its own (put right, it is still one item); its key sent with
+    other wording is refused, nothing written."""
+    web, case, reference = worked
+    path, saved = f"/cases/{case}/plan/add", 200 if headers else 303
+    step = {"section": "steps", "text": "MKTWICE call the aunt", "owner": "youth"}
+    sent = form_fields(page_of(web, case)[0], path) | step
+    answers = [web.post(path, data=sent, headers=headers) for _ in range(2)]
+    assert [a.status_code for a in answers] == [saved, saved], answers[1].text[-1500:]
+    assert len([k for k, v in items(seeded, reference).items() if v[0] == "added"]) == 1
+    done = [a for a in actions(seeded) if not a.startswith("plan.documents")]
+    assert done == ["plan.item.add", "plan.item.add.replayed"]
+    again = form_fields(answers[1].text if headers else page_of(web, case)[0], path)
+    assert again["idempotency_key"] not in ("", sent["idempotency_key"])
+
+    late = web.post(path, data=again | step | {"due": "soon"}, headers=headers)
+    assert late.status_code == 400 and form_fields(late.text, path) == again | step | {
+        "due": "soon"
+    }
+    before = counts(seeded)
+    other = web.post(path, data=sent | {"text": "MKTWICE other"}, headers=headers)
+    assert other.status_code in (400, 409), other.text[-1500:]
+    assert "already submitted with other values" in other.text
+    assert "MKTWICE other</textarea>" in other.text and counts(seeded) == before
+
+
 def test_add_youth_copy_and_finalize_answer_in_place(
     seeded: App, clock: FixedClock, worked: tuple[Any, str, str]
 ) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-12-06 09:52:55.762979
+Create Date: 2026-12-06 10:03:11.253496
 """
 
 from __future__ import annotations
@@ -654,6 +654,7 @@ def upgrade() -> None:
         sa.Column("due_on", sa.Date(), nullable=True),
         sa.Column("state", sa.String(length=40), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=128), nullable=True),
         sa.ForeignKeyConstraint(
             ["person_id"], ["people.id"], name=op.f("fk_plan_items_person_id_people")
         ),
@@ -661,6 +662,9 @@ def upgrade() -> None:
             ["plan_id"], ["plans.id"], name=op.f("fk_plan_items_plan_id_plans")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_plan_items")),
+        sa.UniqueConstraint(
+            "plan_id", "idempotency_key", name=op.f("uq_plan_items_plan_id_idempotency_key")
+        ),
         sa.UniqueConstraint("plan_id", "key", name=op.f("uq_plan_items_plan_id_key")),
     )
     with op.batch_alter_table("plan_items", schema=None) as batch_op:
