@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from harbour.access import Actor, agency_zone, audit, may, on_case
 from harbour.app import App, UnitOfWork
-from harbour.cases.intake import IdempotencyKey
+from harbour.cases.intake import parse_key
 from harbour.clock import local_time
 from harbour.db.models import Assessment, Case, Plan, Staff
 from harbour.domain import plan_diff
@@ -45,11 +45,6 @@ class ItemIn(BaseModel):
         if isinstance(value, str) and value.strip().lower() in planning.ADDABLE:
             return value.strip().lower()
         raise ValueError(f"add to one of: {', '.join(planning.addable_sections())}")
-
-
-class _KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-    key: IdempotencyKey
 
 
 class StepIn(BaseModel):
@@ -149,9 +144,7 @@ def add(
     again with its ``idempotency_key`` (a double submit, a post retried), it is the item it
     added, not another: refused if that one has other wording."""
     data = parse(ItemIn, {k: v for k, v in fields.items() if v is not None}, prefix="--")
-    key = None
-    if idempotency_key is not None:
-        key = parse(_KeyIn, {"key": idempotency_key}, prefix="--idempotency-key").key
+    key = parse_key(idempotency_key)
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> str:
         if key is not None and (added := planning.added_with(uow, case, key)) is not None:
