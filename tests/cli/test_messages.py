@@ -179,3 +179,56 @@ def test_the_refusals_the_console_words_its_own_way_keep_the_command_lines_words
         "missing": "",
         "number": "error: invalid_input: --report-number: only for law_enforcement and ncmec",
     }
+
+
+def test_more_refusals_the_console_words_its_own_way_keep_the_command_lines_words(
+    seeded: App, tmp_path: Path
+) -> None:
+    """As above: a missing-youth step recorded twice, a discharge refused (plan not final, youth
+    missing, return not screened), an operator's role changed, a likely duplicate referral."""
+    ref = referred_case(seeded, tmp_path, "MORE")  # cw1's
+    calm = answers_file(seeded, tmp_path, "calm")
+    ok(seeded, "assess", ref, "--point", "initial_contact", "--answers", calm, "--as", "cw1")
+    ok(seeded, "plan", "finalize", ref, "--leave-out-rest", "--as", "cw1")
+    ok(seeded, "assess", ref, "--point", "discharge", "--answers", calm, "--as", "cw1")  # a draft
+    step = ("missing-step", ref, "law_enforcement", "--report-number", given("MK-1"))
+    said = {
+        "not final": ("discharge", ref, "--as", "cw1"),
+        "missing": ("missing", ref, "--since", "21:00", "--as", "cw1"),
+        "step": (*step, "--as", "cw1"),
+        "step again": (*step, "--as", "cw1"),
+        "while missing": ("discharge", ref, "--as", "cw1"),
+        "returned": ("returned", ref, "--at", "22:00", "--as", "cw1"),
+        "unscreened": ("discharge", ref, "--as", "cw1"),
+        "admin": ("staff", "add", "ad2", "--agency", "north", "--role", "admin", "--as", "adm"),
+        "operator": ("staff", "operator", "ad2", "--as", "adm"),
+        "operator's role": ("staff", "role", "ad2", "caseworker", "--as", "adm"),
+    }
+    errors = {name: invoke(seeded, *args).stderr.strip() for name, args in said.items()}
+    path = tmp_path / "referral-MORE.json"  # the same youth again
+    again = invoke(seeded, "refer", "--file", str(path), "--as", "coord").stderr.strip()
+    assert errors == {
+        "not final": "error: discharge_plan_not_final: finalize the plan version of the "
+        "discharge assessment first (harbour plan show, then harbour plan finalize), then "
+        "discharge",
+        "missing": "",
+        "step": "",
+        "step again": "error: step_done: law_enforcement was recorded done by cw1 at "
+        "2026-03-02 09:00 EST; nothing changed",
+        "while missing": "error: youth_missing: the youth is recorded missing: record their "
+        "return first (harbour returned REF --at TIME, or the case's Missing youth page), then "
+        "discharge",
+        "returned": "",
+        "unscreened": "error: return_screening_open: the youth is back from being missing and "
+        "not yet screened: complete the return screening first (harbour assess REF --point "
+        "just_left, or the case's assess page), then discharge",
+        "admin": "",
+        "operator": "",
+        "operator's role": "error: operator_stays_admin: an operator is an admin: take that "
+        "back first (harbour staff operator --revoke)",
+    }
+    assert again == (
+        f"error: likely_duplicate: the agency has a case with the same youth name and date of "
+        f"birth: {ref} (discharge_pending); nothing was written (to refer anyway, repeat with "
+        "--allow-duplicate)"
+    )
