@@ -14,7 +14,7 @@ from harbour.clock import local_time
 from harbour.domain import refs
 from harbour.domain.steps import not_recordable
 from harbour.domain.vocab import MissingStepKind, PlanSection
-from harbour.errors import InvalidInput
+from harbour.errors import Conflict, InvalidInput
 from harbour.notify import alerts
 from harbour.orchestration.pipeline import after_commit
 from harbour.plans.overview import case_overview, identifying
@@ -962,15 +962,24 @@ def report_missing(app: App, handle: str, ref: str, since: str) -> None:
 
 
 def missing_step(app: App, handle: str, ref: str, step: str, number: str | None) -> None:
-    """``harbour missing-step REF STEP --report-number``. A number for a step that takes none
-    is refused beside it with the steps as the page names them, where the service names them
-    by their keys."""
+    """``harbour missing-step REF STEP --report-number``. A number for a step that takes none,
+    and a step recorded already (from a page shown before), are refused beside their field with
+    the steps as the page names them, where the service names them by their keys."""
     kind = next((k for k in MissingStepKind if k.value == step), None)
     if number is not None and kind is not None and kind not in missing.REPORTED:
         taking = " and ".join(f"“{STEP_NAMES[k]}”" for k in missing.REPORTED)
         said = f"only for {taking}: leave it empty for “{STEP_NAMES[kind]}”"
         raise InvalidInput([("report_number", said)])
-    missing.record_step(app, handle, ref, step, number)
+    try:
+        missing.record_step(app, handle, ref, step, number)
+    except Conflict as exc:
+        if exc.code != "step_done" or kind is None:
+            raise
+        said = (
+            f"“{STEP_NAMES[kind]}” was recorded done already (the steps above say when, and by "
+            "whom); nothing changed"
+        )
+        raise InvalidInput([("step", said)], code=exc.code) from exc
     after_commit(app)
 
 

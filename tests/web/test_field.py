@@ -373,6 +373,27 @@ def test_a_number_for_a_step_that_takes_none_is_refused_in_the_pages_words(
     assert not COMMAND_WORDS.search(said) and NUMBER not in refused.text, said
 
 
+def test_a_step_recorded_twice_is_refused_beside_the_step_by_its_name(
+    seeded: App, clock: FixedClock
+) -> None:
+    # Recorded again from a page shown before it was done (a second tab), the step was refused
+    # by its key, above the form: "law_enforcement was recorded done by cw1 at ...".
+    case = short_form(new_case(seeded).reference)
+    web, _ = signed_in(seeded, clock, "cw1")
+    csrf = csrf_of(web, f"/cases/{case}/missing")
+    since = (START - timedelta(hours=3)).isoformat()
+    recorded = web.post(f"/cases/{case}/missing/record", data={"csrf": csrf, "since": since})
+    assert recorded.status_code == 303
+    step = {"csrf": csrf, "step": "law_enforcement", "report_number": NUMBER}
+    assert web.post(f"/cases/{case}/missing/step", data=step).status_code == 303
+    before = field_rows(seeded)
+    again = web.post(f"/cases/{case}/missing/step", data=step)
+    assert again.status_code == 400 and field_rows(seeded) == before
+    said = refusals(again.text)
+    assert 'id="f-step-error">“Law-enforcement report” was recorded done' in again.text, said
+    assert not COMMAND_WORDS.search(said) and NUMBER not in again.text, said
+
+
 def test_the_missing_page_is_for_those_who_work_the_case(seeded: App, clock: FixedClock) -> None:
     reference = new_case(seeded).reference
     case = short_form(reference)
