@@ -114,6 +114,12 @@ def refusals(page: str) -> str:
     return " ".join(" ".join(html.unescape(re.sub(r"<[^>]+>", " ", part)).split()) for part in said)
 
 
+def notices(page: str) -> str:
+    """What a page's notices say, as text (a page that reached nobody says so in one)."""
+    said = re.findall(r'<div class="notice".*?</div>', page, re.S)
+    return " ".join(" ".join(html.unescape(re.sub(r"<[^>]+>", " ", part)).split()) for part in said)
+
+
 def csrf_of(web: TestClient, path: str = "/") -> str:
     page = web.get(path, follow_redirects=True)  # an admin's "/" leads to the staff page
     found = re.search(r'name="csrf" value="([^"]+)"', page.text)

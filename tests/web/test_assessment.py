@@ -25,7 +25,7 @@ from tests.cli.helpers import safest
 from tests.notify.helpers import new_case
 from tests.support import invoke
 from tests.web.forming import counts
-from tests.web.helpers import OTHER_TWOS, client, csrf_of, signed_in
+from tests.web.helpers import COMMAND_WORDS, OTHER_TWOS, client, csrf_of, notices, signed_in
 from tests.web.test_console import refer_south
 
 
@@ -249,6 +249,8 @@ def test_an_imminent_alert_that_reached_nobody_says_so_rather_than_that_people_w
     assert "the supervisor sees it on the case. They are on plan version " in shown
     assert "Nobody was paged" in page.text
     assert "Call the on-call staff and a supervisor yourself now" in page.text
+    said = notices(page.text)  # it named `harbour notify check` for what is missing
+    assert "tell a supervisor or an admin" in said and not COMMAND_WORDS.search(said), said
     assert "were alerted before this page opened" not in page.text
     assert ", raised 0 min ago." in shown and "sent 0 min ago" not in shown  # not sent to anyone
 

@@ -28,6 +28,7 @@ from tests.web.helpers import (
     csrf_of,
     enrolment_path,
     next_step,
+    notices,
     refusals,
     secret_on,
     sign_in,
@@ -430,6 +431,8 @@ def test_the_missing_page_says_when_the_deadline_passed_alert_reached_nobody(
         assert done.status_code == 303
         page = web.get(f"/cases/{case}/missing").text
         assert ("Nobody was paged" in page) is loud, hours
+    said = notices(page)  # it named `harbour notify check` for what is missing
+    assert "tell a supervisor or an admin" in said and not COMMAND_WORDS.search(said), said
 
 
 def test_a_moment_beyond_the_calendar_is_refused_beside_its_field(
