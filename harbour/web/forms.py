@@ -146,6 +146,14 @@ SAID = {
     "cover_covering": "you cover the case already: end that cover first (“End my cover now”, "
     "on the case's page)",
     "visit_open": "you have a visit not checked in: press “I'm back” first",
+    # Discharging or closing a case (the lifecycle page): where on the case's pages to do it.
+    "discharge_plan_not_final": "finalize the plan version of the discharge assessment first "
+    "(“Plan workbench”, on the case's page, then “Finalize”)",
+    "youth_missing": "the youth is recorded missing: record their return first (“Record the "
+    "return”, on the case's “Missing youth” page)",
+    "return_screening_open": "the youth is back from being missing and not yet screened: "
+    "complete the return screening first (on the case's page, “Assess at”: “just left”, then "
+    "“Open the assessment”)",
 }
 
 

@@ -17,7 +17,7 @@ from harbour.plans.store import Undecided
 from tests.cli.helpers import assess_just_left
 from tests.notify.helpers import new_case
 from tests.web.forming import counts
-from tests.web.helpers import OTHER_TWOS, csrf_of, signed_in
+from tests.web.helpers import COMMAND_WORDS, OTHER_TWOS, csrf_of, refusals, signed_in
 
 
 def status_of(app: App, reference: str) -> tuple[str, str | None, str | None]:
@@ -48,6 +48,9 @@ def test_discharge_close_and_reopen_say_what_will_happen_first(
     before = counts(seeded)
     early = web.post(f"/cases/{case}/lifecycle/discharge", data={"csrf": csrf})
     assert early.status_code == 409 and "finalize the plan version" in early.text
+    said = refusals(early.text)  # it said "harbour plan show, then harbour plan finalize"
+    assert "“Plan workbench”" in said and "“Finalize”" in said, said
+    assert not COMMAND_WORDS.search(said), said
     assert counts(seeded) == before and status_of(seeded, reference)[0] == "discharge_pending"
     finalize(seeded, "cw1", reference, Undecided(accept_rest=True))
     done = web.post(f"/cases/{case}/lifecycle/discharge", data={"csrf": csrf})
@@ -88,16 +91,26 @@ def test_a_missing_youth_s_case_is_not_discharged_and_the_page_says_what_to_do(
     before = counts(seeded)
     refused = web.post(f"/cases/{case}/lifecycle/discharge", data={"csrf": csrf})
     assert refused.status_code == 409 and "record their return first" in refused.text
+    said = refusals(refused.text)  # it said "harbour returned REF --at TIME"
+    assert "“Record the return”" in said and not COMMAND_WORDS.search(said), said
     assert counts(seeded) == before and status_of(seeded, reference)[0] == "discharge_pending"
     missing.report_return(seeded, "cw1", reference, "08:30")
     unscreened = web.post(f"/cases/{case}/lifecycle/discharge", data={"csrf": csrf})
     assert unscreened.status_code == 409 and "complete the return screening" in unscreened.text
+    said = refusals(unscreened.text)  # it said "harbour assess REF --point just_left"
+    assert "“Assess at”: “just left”" in said and not COMMAND_WORDS.search(said), said
     assert status_of(seeded, reference)[0] == "discharge_pending"
     assess_just_left(seeded, reference, "just_left")  # the screening: back to active
     assess_just_left(seeded, reference, "discharge")
     finalize(seeded, "cw1", reference, Undecided(accept_rest=True))
     done = web.post(f"/cases/{case}/lifecycle/discharge", data={"csrf": csrf})
     assert done.status_code == 303 and status_of(seeded, reference)[0] == "discharged"
+    missing.report_missing(seeded, "cw1", reference, "09:00")  # closing it: refused alike
+    sup, _ = signed_in(seeded, clock, "sup")
+    closing = sup.post(f"/cases/{case}/lifecycle/close", data={"csrf": csrf_of(sup)})
+    assert closing.status_code == 409 and status_of(seeded, reference)[0] == "discharged"
+    said = refusals(closing.text)
+    assert "“Record the return”" in said and not COMMAND_WORDS.search(said), said
 
 
 def test_assign_override_and_schedule(seeded: App, clock: FixedClock) -> None:
