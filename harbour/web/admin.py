@@ -145,14 +145,7 @@ async def role(request: Request, who: SignedIn) -> Response:
     except InvalidInput as exc:
         return await _page(request, who, None, _placed(exc, whom))
     except Conflict as exc:
-        if exc.code != "has_open_cases":
-            return await _page(request, who, None, forms.conflict(exc))
-        said = (
-            f"{whom} has open cases, and a {typed.get('role')} takes no cases: have them "
-            "reassigned first (“Assign or reassign”, on each case's page, by a coordinator or "
-            "a supervisor)"
-        )
-        return await _page(request, who, None, forms.Refusal(general=[(f"{whom}: role", said)]))
+        return await _page(request, who, None, _role_refused(exc, whom, typed.get("role")))
     if done["role"] == done["previous"]:
         return await _page(request, who, notice=f"{whom} is already {done['role']}.")
     return await _page(
@@ -175,6 +168,22 @@ async def on_call(request: Request, who: SignedIn) -> Response:
     if done["nobody"]:
         notice += f" {done['nobody']}"
     return await _page(request, who, notice=notice)
+
+
+def _role_refused(exc: Conflict, whom: str, role: str | None) -> forms.Refusal:
+    """A role change's conflict, naming the person, said with what to do and where: the
+    command line's names its commands (an operator's status is taken back there only)."""
+    said = {
+        "has_open_cases": f"{whom} has open cases, and a {role} takes no cases: have them "
+        "reassigned first (“Assign or reassign”, on each case's page, by a coordinator or a "
+        "supervisor)",
+        "operator_stays_admin": f"{whom} is one of the installation's operators, who stay "
+        "admins: an operator takes that back first, at the command line on the server (not "
+        "from the console); then change the role here",
+    }.get(exc.code)
+    if said is None:
+        return forms.conflict(exc)
+    return forms.Refusal(general=[(f"{whom}: role", said)])
 
 
 def _placed(exc: InvalidInput, whom: str) -> forms.Refusal:

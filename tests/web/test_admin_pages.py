@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from harbour.admin.contacts import set_delivery
 from harbour.admin.keys import _add_key, rotate
-from harbour.admin.staffing import list_agencies
+from harbour.admin.staffing import list_agencies, set_operator
 from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.db.models import Agency, Alert, AuditEvent, Staff
@@ -102,6 +102,22 @@ def test_an_admin_changes_a_role_from_the_staff_page(seeded: App, clock: FixedCl
     operator = agency.post("/staff/adm/role", data={"csrf": csrf_of(agency), "role": "caseworker"})
     assert operator.status_code == 403
     assert _roles(seeded) == roles | {"cw2": "supervisor"}
+
+
+def test_an_operators_role_is_refused_saying_where_that_is_taken_back(
+    seeded: App, clock: FixedClock
+) -> None:
+    # An operator stays an admin: changing an operator's role was refused "take that back first
+    # (harbour staff operator --revoke)", a command the console does not offer.
+    nadm = agency_admin(seeded)
+    set_operator(seeded, "adm", nadm, True)
+    web, _ = signed_in(seeded, clock, "adm")
+    before, roles = row_counts(seeded), _roles(seeded)
+    refused = web.post(f"/staff/{nadm}/role", data={"csrf": csrf_of(web), "role": "caseworker"})
+    assert refused.status_code == 400 and _unchanged(seeded, before) and _roles(seeded) == roles
+    said = refusals(refused.text)
+    assert f"{nadm}: role" in said and "at the command line on the server" in said, said
+    assert not COMMAND_WORDS.search(said), said
 
 
 def _on_call(app: App) -> dict[str, bool]:
