@@ -15,6 +15,7 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
+from harbour.cases.duplicates import LikelyDuplicate
 from harbour.domain.text import is_digits
 from harbour.errors import Conflict, InvalidInput
 
@@ -154,6 +155,10 @@ SAID = {
     "return_screening_open": "the youth is back from being missing and not yet screened: "
     "complete the return screening first (on the case's page, “Assess at”: “just left”, then "
     "“Open the assessment”)",
+    # A referral of a youth the agency has a case of: the box the refer page shows with it.
+    "likely_duplicate": "the agency has a case with the same youth name and date of birth: "
+    "{cases}; nothing was written (to refer anyway, tick “This is a different youth: refer "
+    "anyway” below, then “Record the referral”)",
 }
 
 
@@ -162,8 +167,8 @@ def conflict(exc: Conflict) -> Refusal:
     shown above the form that keeps what was typed."""
     if exc.code == "idempotency_key_reused":
         return Refusal(general=[("form", REUSED)])
-    if exc.code == "likely_duplicate":
-        detail = (exc.detail or "").replace("repeat with --allow-duplicate", "tick the box below")
-        return Refusal(general=[("not done", detail)], code=exc.code)
     said = SAID.get(exc.code) or exc.detail or exc.code
+    if isinstance(exc, LikelyDuplicate):  # the cases it resembles, each status as pages say it
+        alike = (f"{e.reference} ({e.status.replace('_', ' ')})" for e in exc.existing)
+        said = said.format(cases=", ".join(alike))
     return Refusal(general=[("not done", said)], code=exc.code)

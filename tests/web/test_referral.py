@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from harbour.app import App
 from harbour.cases import intake
@@ -19,7 +19,7 @@ from harbour.clock import FixedClock
 from harbour.db.models import AuditEvent, Case
 from tests.support import invoke, referral
 from tests.web.forming import counts, flat
-from tests.web.helpers import OTHER_TWOS, csrf_of, signed_in
+from tests.web.helpers import COMMAND_WORDS, OTHER_TWOS, csrf_of, refusals, signed_in
 
 MARKER = "MKREF"
 
@@ -98,12 +98,18 @@ def test_the_same_youth_again_is_refused_until_staff_say_it_is_another(
 ) -> None:
     document = referral(MARKER, caseworker="cw1")
     intake_case = intake.refer(seeded, "coord", document, None)
+    pending = update(Case).where(Case.id == intake_case.id).values(status="discharge_pending")
+    seeded.run(lambda uow: uow.session.execute(pending))
     web, _ = signed_in(seeded, clock, "coord")
     csrf, key = form_of(web)
     fields = flat(document) | {"csrf": csrf, "idempotency_key": key}
     refused = web.post("/refer", data=fields | {"persons_at_risk": ["youth"]})
     assert refused.status_code == 400 and intake_case.reference in refused.text
-    assert 'name="allow_duplicate"' in refused.text and "--allow-duplicate" not in refused.text
+    assert 'name="allow_duplicate"' in refused.text
+    said = refusals(refused.text)  # its status was said by its key, "discharge_pending"
+    assert f"{intake_case.reference} (discharge pending)" in said, said
+    assert "“This is a different youth: refer anyway”" in said, said
+    assert not COMMAND_WORDS.search(said), said
     made = web.post("/refer", data=fields | {"persons_at_risk": ["youth"], "allow_duplicate": "on"})
     assert made.status_code == 303 and made.headers["location"] != f"/cases/{intake_case.reference}"
 
