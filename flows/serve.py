@@ -66,12 +66,15 @@ RUNNER_GAVE_UP = "Service exceeded error threshold."
 
 def unreachable(exc: BaseException) -> str | None:
     """What says the Prefect server could not be reached (a connection refused or timed out, a
-    5xx answer, the runner giving up its polls), found in ``exc`` or the errors it groups; None
-    for anything else."""
+    5xx answer, the runner giving up its polls), found in ``exc``, the errors it groups, or the
+    one it was raised from (Prefect's ``DeploymentApplyError`` wraps a server still starting
+    up); None for anything else."""
     import httpx
 
     if isinstance(exc, BaseExceptionGroup):
         return next(filter(None, (unreachable(e) for e in exc.exceptions)), None)
+    if exc.__cause__ is not None and (why := unreachable(exc.__cause__)) is not None:
+        return why
     if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code >= 500:
         return f"HTTP {exc.response.status_code}"
     if isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError)):

@@ -110,3 +110,29 @@ def test_serve_waits_for_a_server_that_went_away_and_never_pauses_the_schedules(
     monkeypatch.setattr(prefect, "serve", refused)
     with pytest.raises(ExceptionGroup):
         serve.serve(None, again_after=0)  # type: ignore[arg-type]
+
+
+def test_a_deployment_not_applied_because_the_server_was_away_is_waited_out() -> None:
+    # Prefect applies the deployments before it serves them, and wraps what failed in a
+    # DeploymentApplyError (``raise ... from exc``): a server still starting up (refusing
+    # connections, answering 503) is waited out as any other absence was; a refusal is not.
+    # Seen in CI: serve exited (1) on a server that came up a moment later.
+    import httpx
+    from prefect.deployments.runner import DeploymentApplyError
+
+    from flows.serve import unreachable
+
+    request = httpx.Request("POST", "http://127.0.0.1/api/deployments/")
+
+    def applying(cause: BaseException) -> DeploymentApplyError:
+        try:
+            raise DeploymentApplyError("Error while applying deployment") from cause
+        except DeploymentApplyError as exc:
+            return exc
+
+    starting = httpx.HTTPStatusError("503", request=request, response=httpx.Response(503))
+    refused = httpx.HTTPStatusError("422", request=request, response=httpx.Response(422))
+    assert unreachable(applying(httpx.ConnectError("refused"))) == "ConnectError"
+    assert unreachable(applying(starting)) == "HTTP 503"
+    assert unreachable(applying(refused)) is None
+    assert unreachable(DeploymentApplyError("a bad deployment")) is None
