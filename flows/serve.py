@@ -64,16 +64,19 @@ def runner_deployment(spec: dict[str, Any]) -> Any:
 RUNNER_GAVE_UP = "Service exceeded error threshold."
 
 
-def unreachable(exc: BaseException) -> str | None:
+def unreachable(exc: BaseException, seen: frozenset[int] = frozenset()) -> str | None:
     """What says the Prefect server could not be reached (a connection refused or timed out, a
-    5xx answer, the runner giving up its polls), found in ``exc``, the errors it groups, or the
-    one it was raised from (Prefect's ``DeploymentApplyError`` wraps a server still starting
-    up); None for anything else."""
+    5xx answer, the runner giving up its polls), found in ``exc``, the errors it groups, or
+    those it was raised from or while handling: applying a deployment, Prefect wraps a server
+    still starting up in a ``DeploymentApplyError`` (``from`` its HTTP error), or fails to read
+    a 502's HTML as JSON while handling it. None for anything else."""
     import httpx
 
+    seen |= {id(exc)}
     if isinstance(exc, BaseExceptionGroup):
-        return next(filter(None, (unreachable(e) for e in exc.exceptions)), None)
-    if exc.__cause__ is not None and (why := unreachable(exc.__cause__)) is not None:
+        return next(filter(None, (unreachable(e, seen) for e in exc.exceptions)), None)
+    earlier = [e for e in (exc.__cause__, exc.__context__) if e is not None and id(e) not in seen]
+    if why := next(filter(None, (unreachable(e, seen) for e in earlier)), None):
         return why
     if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code >= 500:
         return f"HTTP {exc.response.status_code}"

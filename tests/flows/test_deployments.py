@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 
 import pytest
 
@@ -136,3 +137,14 @@ def test_a_deployment_not_applied_because_the_server_was_away_is_waited_out() ->
     assert unreachable(applying(starting)) == "HTTP 503"
     assert unreachable(applying(refused)) is None
     assert unreachable(DeploymentApplyError("a bad deployment")) is None
+
+    # A 502 from a proxy, its body HTML: Prefect reads it as JSON for its detail while handling
+    # the error, and that fails with the 502 only as the error it was handling.
+    bad_gateway = httpx.HTTPStatusError("502", request=request, response=httpx.Response(502))
+    try:
+        try:
+            raise bad_gateway
+        except httpx.HTTPStatusError:
+            json.loads("<html>")
+    except ValueError as unreadable:
+        assert unreachable(unreadable) == "HTTP 502"
