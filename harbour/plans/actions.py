@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -148,7 +148,7 @@ def add(
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> str:
         if key is not None and (added := planning.added_with(uow, case, key)) is not None:
-            if added.section != data.section or uow.unseal(added, "text") != data.text:
+            if _as_added(uow, added) != (data.section, data.text, data.owner, data.due):
                 raise Conflict("idempotency_key_reused", "that key was used for another item")
             audit(uow, actor, "plan.item.add.replayed", case.id, item=added.key)
             return opaque.shown_key(uow, added)
@@ -171,6 +171,14 @@ def add(
         if key is None:  # a concurrent twin with the same key won: answer as its replay
             raise
         return on_case(app, actor_handle, ref, "case.plan", work, commutes=True)
+
+
+def _as_added(uow: UnitOfWork, row: Any) -> tuple[Any, ...]:
+    """An item as an add would give it (section, wording, owner, due date), to compare a repeat
+    with: one that differs in any (other values typed, or the item changed since, as a person's
+    repeated add is compared) is another add, refused."""
+    owner = opaque.detail(uow, row).owner
+    return (row.section, uow.unseal(row, "text"), StepOwner(owner) if owner else None, row.due_on)
 
 
 @dataclass(frozen=True)

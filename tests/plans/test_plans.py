@@ -105,19 +105,23 @@ def test_plan_commands_refuse_cleanly(seeded: App, ref: str) -> None:
 
 def test_an_add_sent_again_with_its_key_adds_one_item(seeded: App, ref: str) -> None:
     """An add sent again with its idempotency key (a double submit, a post retried) is the item
-    it added, its owner changed since or not; the key with other wording is refused, nothing
-    written; a malformed key is bad input. ``plan add --idempotency-key`` the same."""
+    it added; the key with any other value (wording, owner, due date), or once the item was
+    changed since (as a person's repeated add), is refused, nothing written; a malformed key is
+    bad input. ``plan add --idempotency-key`` the same."""
 
     def added() -> list[str]:
         return [i.key for i in show(seeded, "cw1", ref).items if i.state == ItemState.ADDED]
 
     step = {"section": "steps", "text": "PLonce", "owner": "youth"}
     key = add(seeded, "cw1", ref, idempotency_key="add-1", **step)
-    edit_step(seeded, "cw1", ref, key, owner="family", due=None, keep_due=True)
     assert add(seeded, "cw1", ref, idempotency_key="add-1", **step) == key
     assert added() == [key]
+    for other in ({"text": "PLother"}, {"owner": "family"}, {"due": "2026-04-01"}):
+        with pytest.raises(Conflict, match="idempotency_key_reused"):
+            add(seeded, "cw1", ref, idempotency_key="add-1", **step | other)
+    edit_step(seeded, "cw1", ref, key, owner="family", due=None, keep_due=True)
     with pytest.raises(Conflict, match="idempotency_key_reused"):
-        add(seeded, "cw1", ref, idempotency_key="add-1", **step | {"text": "PLother"})
+        add(seeded, "cw1", ref, idempotency_key="add-1", **step)
     with pytest.raises(InvalidInput, match="--idempotency-key"):
         add(seeded, "cw1", ref, idempotency_key="no spaces", **step)
     assert added() == [key]
