@@ -97,6 +97,7 @@ def _page(
     refusal: forms.Refusal | None = None,
     shown: str | None = None,
     key: str | None = None,
+    kept_aside: tuple[str, ...] = (),
 ) -> Response:
     shape = _shape(what, kind)
     kinds = THREAT_KINDS if what == "threat" else PERSON_KINDS
@@ -120,6 +121,7 @@ def _page(
         typed=typed,
         shown=shown,
         idempotency_key=key,
+        kept_aside=kept_aside,
     )
 
 
@@ -157,11 +159,12 @@ def _left_out(shape: str, typed: dict[str, str]) -> list[str]:
 
 def _left_out_words(kind: str, left_out: list[str]) -> str:
     listed = " and ".join(f.replace("_", "-") for f in left_out)
-    do, were = ("do", "were") if len(left_out) > 1 else ("does", "was")
+    do = "do" if len(left_out) > 1 else "does"
     whose = "a " + kind.replace("_", " ")
     return (
-        f"not added yet: {listed} {do} not apply to {whose} and {were} left out; check the "
-        "form below, then add"
+        f"not added yet: {listed} {do} not apply to {whose}; add again to leave "
+        f"{'them' if len(left_out) > 1 else 'it'} out, or choose the kind they were typed for "
+        "and “Show this kind's fields” to see them again"
     )
 
 
@@ -193,9 +196,12 @@ async def add(request: Request, who: SignedIn) -> Response:
     key = typed.get("idempotency_key") or new_key()
     if "refresh" in typed:  # the kind was changed: show its fields
         return _page(request, who, what, kind if kind in kinds else kinds[0], None, typed, key=key)
-    if what == "person" and kind in kinds and (left_out := _left_out(shape, typed)):
+    left_out = _left_out(shape, typed) if what == "person" and kind in kinds else []
+    if left_out and "left_out_seen" not in typed:
         refusal = forms.Refusal({"kind": _left_out_words(kind, left_out)})
-        return _page(request, who, what, kind, None, typed, refusal, key=key)
+        return _page(
+            request, who, what, kind, None, typed, refusal, key=key, kept_aside=tuple(left_out)
+        )
     ref = ref_of(request)
     try:
         await call(adapter.add_entry, harbour(request), who.handle, ref, what, fields, key)

@@ -305,6 +305,8 @@ def test_a_kind_chosen_without_showing_its_fields_loses_nothing_typed(
     # The form opens on a family member; the kind was changed to trusted contact and Add pressed
     # (not "Show this kind's fields"): the address and the tick a trusted contact has no place
     # for were dropped without a word, and the contact added as if they had not been typed.
+    # Now refused, what was typed kept in the page: back with its kind, or left out when added
+    # again as the kind chosen.
     reference = new_case(seeded).reference
     case = short_form(reference)
     web, _ = signed_in(seeded, clock, "cw1")
@@ -325,11 +327,15 @@ def test_a_kind_chosen_without_showing_its_fields_loses_nothing_typed(
     said = beside(shown.text, "kind")
     assert "address" in said and "non-offending" in said and "trusted contact" in said
     assert re.search(r'<option value="trusted_contact" selected', shown.text)
-    assert 'name="address"' not in shown.text and 'name="non_offending"' not in shown.text
+    assert 'id="f-address"' not in shown.text and 'id="f-non_offending"' not in shown.text
     for kept in ("MKNEIGHBOUR", "MKneighbour", "555-0142"):
         assert f'value="{kept}"' in shown.text
+    # The kind was the mistake: chosen back, its fields come back as typed.
+    back = web.post(path, data=as_sent(shown.text) | {"kind": "family_member", "refresh": "1"})
+    assert back.status_code == 200 and 'value="MKaddress"' in back.text
+    assert re.search(r'id="f-non_offending"[^>]*checked', back.text), back.text[-3000:]
 
-    added = web.post(path, data=as_sent(shown.text))
+    added = web.post(path, data=as_sent(shown.text))  # added again as a trusted contact
     assert added.status_code == 303, added.text[-1500:]
     people = show_case(seeded, "cw1", reference).people
     contact = next(p for p in people if p.get("name") == "MKNEIGHBOUR")
