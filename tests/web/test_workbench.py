@@ -518,6 +518,22 @@ def beside(html: str, field: str) -> str:
     return unescape(found.group(1))
 
 
+def test_a_step_with_an_owner_is_not_offered_none(
+    seeded: App, worked: tuple[Any, str, str]
+) -> None:
+    """A step needs an owner: its edit form offers no "No owner" (chosen, it was sent as no
+    change, and the page said "nothing changed", or saved the date and kept the owner, unsaid).
+    A step with none yet shows it blank, as it is."""
+    web, case, _ = worked
+    html, _ = page_of(web, case)
+    forms = re.findall(
+        r'<input type="hidden" name="shown_owner" value="([^"]*)">(.*?)</select>', html, re.S
+    )
+    assert forms
+    for owner, form in forms:
+        assert ('<option value="">' in form) is (owner == ""), (owner, form[-400:])
+
+
 @pytest.mark.parametrize("headers", [{}, SWAP], ids=["form", "script"])
 def test_a_step_changed_in_two_tabs_keeps_both_changes(
     seeded: App, clock: FixedClock, worked: tuple[Any, str, str], headers: dict[str, str]
