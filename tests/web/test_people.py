@@ -16,31 +16,15 @@ from harbour.cases.reads import show_case
 from harbour.clock import FixedClock
 from harbour.domain.refs import short_form
 from tests.notify.helpers import new_case
-from tests.web.forming import counts
-from tests.web.helpers import csrf_of, signed_in
+from tests.web.forming import counts, form_fields
+from tests.web.helpers import csrf_of, refusals, signed_in
 from tests.web.test_workbench import actions
-
-
-def as_sent(page: str) -> dict[str, str]:
-    """A form's fields as the browser sends them: the inputs' and text areas' values, the
-    ticked boxes and the selected kind (no button's)."""
-    typed = dict(re.findall(r'<input [^>]*name="([a-z_]+)" [^>]*value="([^"]*)"', page))
-    typed |= {name: "on" for name in re.findall(r'<input [^>]*name="([a-z_]+)"[^>]*checked', page)}
-    typed |= dict(re.findall(r'<textarea [^>]*name="([a-z_]+)"[^>]*>([^<]*)</textarea>', page))
-    kind = re.search(r'<option value="([a-z_]+)" selected', page)
-    return typed | ({"kind": kind.group(1)} if kind else {})
 
 
 def beside(page: str, field: str) -> str:
     found = re.search(rf'id="f-{field}-error">([^<]*)<', page)
     assert found, (field, page[-2500:])
     return html.unescape(found.group(1))
-
-
-def summary(page: str) -> str:
-    found = re.search(r'<div class="error-summary".*?</div>', page, re.S)
-    assert found, page[-2500:]
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", found.group(0))).split())
 
 
 def shown_on(web: TestClient, path: str) -> str:
@@ -311,7 +295,7 @@ def test_a_kind_chosen_without_showing_its_fields_loses_nothing_typed(
     case = short_form(reference)
     web, _ = signed_in(seeded, clock, "cw1")
     path = f"/cases/{case}/people/new"
-    typed = as_sent(web.get(path).text) | {
+    typed = form_fields(web.get(path).text, path) | {
         "kind": "trusted_contact",
         "name": "MKNEIGHBOUR",
         "relationship": "MKneighbour",
@@ -331,11 +315,13 @@ def test_a_kind_chosen_without_showing_its_fields_loses_nothing_typed(
     for kept in ("MKNEIGHBOUR", "MKneighbour", "555-0142"):
         assert f'value="{kept}"' in shown.text
     # The kind was the mistake: chosen back, its fields come back as typed.
-    back = web.post(path, data=as_sent(shown.text) | {"kind": "family_member", "refresh": "1"})
+    back = web.post(
+        path, data=form_fields(shown.text, path) | {"kind": "family_member", "refresh": "1"}
+    )
     assert back.status_code == 200 and 'value="MKaddress"' in back.text
     assert re.search(r'id="f-non_offending"[^>]*checked', back.text), back.text[-3000:]
 
-    added = web.post(path, data=as_sent(shown.text))  # added again as a trusted contact
+    added = web.post(path, data=form_fields(shown.text, path))  # added again as a trusted contact
     assert added.status_code == 303, added.text[-1500:]
     people = show_case(seeded, "cw1", reference).people
     contact = next(p for p in people if p.get("name") == "MKNEIGHBOUR")
@@ -354,19 +340,19 @@ def test_an_add_sent_twice_adds_once(seeded: App, clock: FixedClock) -> None:
         ("threats", {"kind": "network", "name": "MKTWICE"}),
     ):
         path = f"/cases/{case}/{what}/new"
-        form = as_sent(web.get(path).text) | typed
+        form = form_fields(web.get(path).text, path) | typed
         assert form.get("idempotency_key"), what
         refused = web.post(path, data=form | {"kind": "dragon"})  # then put right
         assert refused.status_code == 400, refused.text[-1500:]
         shown = web.post(path, data=form | {"refresh": "1"})
         for page in (refused, shown):
-            assert as_sent(page.text)["idempotency_key"] == form["idempotency_key"]
+            assert form_fields(page.text, path)["idempotency_key"] == form["idempotency_key"]
         sent = [web.post(path, data=form) for _ in range(2)]
         assert [s.status_code for s in sent] == [303, 303], sent[1].text[-1500:]
         before = counts(seeded)
         other = web.post(path, data=form | {"name": "MKOTHER"})
         assert other.status_code == 400
-        assert "already submitted with other values" in summary(other.text)
+        assert "already submitted with other values" in refusals(other.text)
         assert counts(seeded) == before
     now = show_case(seeded, "cw1", reference)
     assert [p.get("name") for p in now.people].count("MKTWICE") == 1
@@ -389,18 +375,18 @@ def test_an_edit_refused_says_so_in_the_forms_words(seeded: App, clock: FixedClo
     before = counts(seeded)
     for person in show_case(seeded, "cw1", reference).people:
         path = f"/cases/{case}/people/{person['person']}"
-        opened = as_sent(web.get(path).text)
+        opened = form_fields(web.get(path).text, path)
         unchanged = web.post(path, data=opened)
         assert unchanged.status_code == 400, unchanged.text[-1500:]
-        said = summary(unchanged.text)
+        said = refusals(unchanged.text)
         assert "nothing" in said and "--" not in said and "(options)" not in said, said
         emptied = web.post(path, data=opened | {"name": ""})
         assert emptied.status_code == 400, emptied.text[-1500:]
         assert beside(emptied.text, "name") == "is required"
-        assert "--" not in summary(emptied.text), summary(emptied.text)
+        assert "--" not in refusals(emptied.text), refusals(emptied.text)
     threat = f"/cases/{case}/threats/0"
-    unchanged = web.post(threat, data=as_sent(web.get(threat).text))
-    assert unchanged.status_code == 400 and "(options)" not in summary(unchanged.text)
+    unchanged = web.post(threat, data=form_fields(web.get(threat).text, threat))
+    assert unchanged.status_code == 400 and "(options)" not in refusals(unchanged.text)
     assert counts(seeded) == before
 
 
@@ -413,7 +399,7 @@ def test_a_protective_order_refused_is_said_in_the_forms_words(
     case = short_form(reference)
     web, _ = signed_in(seeded, clock, "cw1")
     path = f"/cases/{case}/threats/new"
-    dated = as_sent(web.get(path).text) | {
+    dated = form_fields(web.get(path).text, path) | {
         "name": "MKT",
         "protective_order_expires_on": "2027-09-01",
     }
@@ -426,7 +412,7 @@ def test_a_protective_order_refused_is_said_in_the_forms_words(
     assert counts(seeded) == before
 
     path = f"/cases/{case}/threats/0"  # the referral's, with its order
-    opened = as_sent(web.get(path).text)
+    opened = form_fields(web.get(path).text, path)
     assert opened["protective_order"] == "on" and opened["protective_order_expires_on"]
     del opened["protective_order"]
     refused = web.post(path, data=opened)
