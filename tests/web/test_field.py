@@ -352,17 +352,24 @@ def test_a_second_visit_is_refused_in_the_pages_words(seeded: App, clock: FixedC
     assert "/visits/back" in again.text  # the button it names, on the page it answers with
 
 
+def recorded_missing(app: App, clock: FixedClock) -> tuple[Any, str, str]:
+    """A new case whose youth cw1 recorded missing three hours ago, on the console: the client,
+    the case as pages name it, and the missing page's CSRF token."""
+    case = short_form(new_case(app).reference)
+    web, _ = signed_in(app, clock, "cw1")
+    csrf = csrf_of(web, f"/cases/{case}/missing")
+    since = (START - timedelta(hours=3)).isoformat()
+    recorded = web.post(f"/cases/{case}/missing/record", data={"csrf": csrf, "since": since})
+    assert recorded.status_code == 303
+    return web, case, csrf
+
+
 def test_a_number_for_a_step_that_takes_none_is_refused_in_the_pages_words(
     seeded: App, clock: FixedClock
 ) -> None:
     # A report number given with "Supervisor told" was refused "only for law_enforcement and
     # ncmec", the steps by their keys, and the summary named the field "report_number".
-    case = short_form(new_case(seeded).reference)
-    web, _ = signed_in(seeded, clock, "cw1")
-    csrf = csrf_of(web, f"/cases/{case}/missing")
-    since = (START - timedelta(hours=3)).isoformat()
-    recorded = web.post(f"/cases/{case}/missing/record", data={"csrf": csrf, "since": since})
-    assert recorded.status_code == 303
+    web, case, csrf = recorded_missing(seeded, clock)
     before = field_rows(seeded)
     step = {"csrf": csrf, "step": "supervisor_told", "report_number": NUMBER}
     refused = web.post(f"/cases/{case}/missing/step", data=step)
@@ -379,12 +386,7 @@ def test_a_step_recorded_twice_is_refused_beside_the_step_by_its_name(
 ) -> None:
     # Recorded again from a page shown before it was done (a second tab), the step was refused
     # by its key, above the form: "law_enforcement was recorded done by cw1 at ...".
-    case = short_form(new_case(seeded).reference)
-    web, _ = signed_in(seeded, clock, "cw1")
-    csrf = csrf_of(web, f"/cases/{case}/missing")
-    since = (START - timedelta(hours=3)).isoformat()
-    recorded = web.post(f"/cases/{case}/missing/record", data={"csrf": csrf, "since": since})
-    assert recorded.status_code == 303
+    web, case, csrf = recorded_missing(seeded, clock)
     step = {"csrf": csrf, "step": "law_enforcement", "report_number": NUMBER}
     assert web.post(f"/cases/{case}/missing/step", data=step).status_code == 303
     before = field_rows(seeded)
