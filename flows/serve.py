@@ -66,17 +66,20 @@ RUNNER_GAVE_UP = "Service exceeded error threshold."
 
 def unreachable(exc: BaseException, seen: frozenset[int] = frozenset()) -> str | None:
     """What says the Prefect server could not be reached (a connection refused or timed out, a
-    5xx answer, the runner giving up its polls), found in ``exc``, the errors it groups, or
-    those it was raised from or while handling: applying a deployment, Prefect wraps a server
-    still starting up in a ``DeploymentApplyError`` (``from`` its HTTP error), or fails to read
-    a 502's HTML as JSON while handling it. None for anything else."""
+    5xx answer, the runner giving up its polls), found in ``exc``, the errors it groups, or the
+    one it was raised from: applying a deployment, Prefect wraps a server still starting up in
+    a ``DeploymentApplyError`` (``from`` its HTTP error), or, reading a 502's HTML as JSON, fails
+    with a ``ValueError`` while handling it (then the error handled counts; for any other error,
+    raised while handling a connection error, it does not: a bug there is not waited out). None
+    for anything else."""
     import httpx
 
     seen |= {id(exc)}
     if isinstance(exc, BaseExceptionGroup):
         return next(filter(None, (unreachable(e, seen) for e in exc.exceptions)), None)
-    earlier = [e for e in (exc.__cause__, exc.__context__) if e is not None and id(e) not in seen]
-    if why := next(filter(None, (unreachable(e, seen) for e in earlier)), None):
+    handled = _handled(exc) if isinstance(exc, ValueError) else []
+    earlier = {id(e): e for e in (exc.__cause__, *handled) if e is not None and id(e) not in seen}
+    if why := next(filter(None, (unreachable(e, seen) for e in earlier.values())), None):
         return why
     if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code >= 500:
         return f"HTTP {exc.response.status_code}"
@@ -85,6 +88,17 @@ def unreachable(exc: BaseException, seen: frozenset[int] = frozenset()) -> str |
     if isinstance(exc, RuntimeError) and str(exc) == RUNNER_GAVE_UP:
         return "its polls kept failing"
     return None
+
+
+def _handled(exc: BaseException, most: int = 8) -> list[BaseException]:
+    """The errors ``exc`` was raised while handling, innermost first (the JSON reader's own
+    ``StopIteration`` comes before the HTTP error it was reading), each once."""
+    found: list[BaseException] = []
+    context = exc.__context__
+    while context is not None and context not in found and len(found) < most:
+        found.append(context)
+        context = context.__context__
+    return found
 
 
 def publish_only(app: App, poll: float = publisher.POLL_SECONDS) -> None:

@@ -148,3 +148,11 @@ def test_a_deployment_not_applied_because_the_server_was_away_is_waited_out() ->
             json.loads("<html>")
     except ValueError as unreadable:
         assert unreachable(unreadable) == "HTTP 502"
+    # Any other error raised while handling a connection error is a bug there, not waited out.
+    try:
+        try:
+            raise httpx.ConnectError("refused")
+        except httpx.ConnectError:
+            {}["missing"]
+    except KeyError as bug:
+        assert unreachable(bug) is None
