@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import re
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
@@ -98,6 +99,7 @@ def _page(
     shown: str | None = None,
     key: str | None = None,
     kept_aside: tuple[str, ...] = (),
+    told: bool = False,
 ) -> Response:
     shape = _shape(what, kind)
     kinds = THREAT_KINDS if what == "threat" else PERSON_KINDS
@@ -122,6 +124,7 @@ def _page(
         shown=shown,
         idempotency_key=key,
         kept_aside=kept_aside,
+        told=told,
     )
 
 
@@ -194,23 +197,25 @@ async def add(request: Request, who: SignedIn) -> Response:
     fields |= {name: forms.checked(typed, name) for name in FLAGS[shape] if name != "caretaker"}
     fields["kind"] = kind
     key = typed.get("idempotency_key") or new_key()
+    # Typed for another kind than the one chosen: kept in the page (hidden) whatever it shows,
+    # left out only once the person was told so and added again (``told``).
+    aside = tuple(_left_out(shape, typed)) if what == "person" and kind in kinds else ()
+    told = bool(aside) and "left_out_seen" in typed
+    kept = partial(_page, request, who, key=key, kept_aside=aside)
     if "refresh" in typed:  # the kind was changed: show its fields
-        return _page(request, who, what, kind if kind in kinds else kinds[0], None, typed, key=key)
-    left_out = _left_out(shape, typed) if what == "person" and kind in kinds else []
-    if left_out and "left_out_seen" not in typed:
-        refusal = forms.Refusal({"kind": _left_out_words(kind, left_out)})
-        return _page(
-            request, who, what, kind, None, typed, refusal, key=key, kept_aside=tuple(left_out)
-        )
+        return kept(what, kind if kind in kinds else kinds[0], None, typed)
+    if aside and not told:
+        refusal = forms.Refusal({"kind": _left_out_words(kind, list(aside))})
+        return kept(what, kind, None, typed, refusal, told=True)
     ref = ref_of(request)
     try:
         await call(adapter.add_entry, harbour(request), who.handle, ref, what, fields, key)
     except InvalidInput as exc:
         refusal = forms.refusal(exc, KNOWN, ALIASES)
         as_shown = shape if what == "person" else kind
-        return _page(request, who, what, as_shown, None, typed, refusal, key=key)
+        return kept(what, as_shown, None, typed, refusal, told=told)
     except Conflict as exc:
-        return _page(request, who, what, kind, None, typed, forms.conflict(exc), key=key)
+        return kept(what, kind, None, typed, forms.conflict(exc), told=told)
     return RedirectResponse(f"/cases/{ref}", status_code=303)
 
 

@@ -321,6 +321,18 @@ def test_a_kind_chosen_without_showing_its_fields_loses_nothing_typed(
     assert back.status_code == 200 and 'value="MKaddress"' in back.text
     assert re.search(r'id="f-non_offending"[^>]*checked', back.text), back.text[-3000:]
 
+    # "Show this kind's fields" on the refusal, or from a family member's form with an address
+    # typed: what the kind chosen has no place for stays in the page, and Add is refused again
+    # saying so, never added without it unsaid.
+    for page in (shown, back):
+        refreshed = web.post(
+            path, data=form_fields(page.text, path) | {"kind": "trusted_contact", "refresh": "1"}
+        )
+        assert refreshed.status_code == 200 and 'value="MKaddress"' in refreshed.text
+        again = web.post(path, data=form_fields(refreshed.text, path))
+        assert again.status_code == 400 and "address" in beside(again.text, "kind")
+        assert counts(seeded) == before
+
     added = web.post(path, data=form_fields(shown.text, path))  # added again as a trusted contact
     assert added.status_code == 303, added.text[-1500:]
     people = show_case(seeded, "cw1", reference).people
