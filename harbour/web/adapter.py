@@ -665,6 +665,18 @@ def entry_of(app: App, handle: str, ref: str, what: str, number: int) -> dict[st
     raise NotFound(f"{what}_not_found", f"no such {what} on the case")
 
 
+def required_fields(what: str, kind: str) -> tuple[str, ...]:
+    """The fields a threat source, or a person of ``kind``, cannot be without: as the models the
+    services check them with say (the kind itself aside: it is the form's choice)."""
+    from pydantic import BaseModel
+
+    from harbour.cases.intake import ContactIn, FamilyIn, ThreatIn, YouthIn
+
+    models: dict[str, type[BaseModel]] = {"youth": YouthIn, "trusted_contact": ContactIn}
+    model = ThreatIn if what == "threat" else models.get(kind, FamilyIn)
+    return tuple(n for n, f in model.model_fields.items() if f.is_required() and n != "kind")
+
+
 def add_entry(app: App, handle: str, ref: str, what: str, fields: dict[str, Any], key: str) -> int:
     """``harbour case person|threat add``: the new (or, repeated with the key, the same)
     entry's number."""

@@ -82,10 +82,9 @@ def _shape(what: str, kind: str) -> str:
 
 
 def _required(what: str, kind: str) -> tuple[str, ...]:
-    """The fields the form marks required: the services refuse them left out or emptied."""
-    if what == "threat":
-        return ()
-    return ("name",) if kind == "trusted_contact" else ("name", "relationship")
+    """The fields the form marks required: those the services' own models require (left out or
+    emptied, they are refused)."""
+    return adapter.required_fields(what, kind)
 
 
 def _page(
