@@ -745,17 +745,22 @@ def may_take(uow: UnitOfWork, actor: Actor, alert_ids: list[str]) -> set[str]:
     (``may_acknowledge``), in one indexed lookup whatever their number."""
     if actor.role in (Role.SUPERVISOR, Role.ADMIN):
         return set(alert_ids)
-    if not alert_ids:
-        return set()
-    M = OutboxMessage
-    mine = select(M.alert_id).where(M.recipient == actor.handle, M.alert_id.in_(alert_ids))
-    return set(uow.session.scalars(mine))  # ix_outbox_recipient_alert
+    return _paged_to(uow, alert_ids, actor.handle)
 
 
 def paged_to(uow: UnitOfWork, alert: Alert, handle: str) -> bool:
     """Whether one of the alert's pages so far was addressed to ``handle``."""
-    paged = select(OutboxMessage.id).where(_pages_of(alert), OutboxMessage.recipient == handle)
-    return uow.session.scalar(paged.limit(1)) is not None
+    return alert.id in _paged_to(uow, [alert.id], handle)
+
+
+def _paged_to(uow: UnitOfWork, alert_ids: list[str], handle: str) -> set[str]:
+    """Those of ``alert_ids`` one of whose pages so far was addressed to ``handle``: one
+    indexed lookup whatever their number (ix_outbox_recipient_alert)."""
+    if not alert_ids:
+        return set()
+    M = OutboxMessage
+    paged = select(M.alert_id).where(M.recipient == handle, M.alert_id.in_(alert_ids))
+    return set(uow.session.scalars(paged.distinct()))
 
 
 def reached_anyone(app: App, actor_handle: str | None, alert_id: str) -> bool:
