@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from harbour.access import Actor, agency_zone, audit, may, on_case
 from harbour.app import App, UnitOfWork
@@ -142,7 +141,8 @@ def add(
     commutes with other additions, so one that meets a concurrent change of the draft is run
     again rather than refused (a finalize that won still refuses it: the draft is final). Sent
     again with its ``idempotency_key`` (a double submit, a post retried), it is the item it
-    added, not another: refused if that one has other wording."""
+    added, not another: refused if that one holds other values (``_as_added``). A twin sent at
+    the same time finds it too: each add holds the case's row (``load_case``)."""
     data = parse(ItemIn, {k: v for k, v in fields.items() if v is not None}, prefix="--")
     key = parse_key(idempotency_key)
 
@@ -165,12 +165,7 @@ def add(
         audit(uow, actor, "plan.item.add", case.id, item=row.key, section=data.section.value)
         return opaque.shown_key(uow, row)
 
-    try:
-        return on_case(app, actor_handle, ref, "case.plan", work, commutes=True)
-    except IntegrityError:
-        if key is None:  # a concurrent twin with the same key won: answer as its replay
-            raise
-        return on_case(app, actor_handle, ref, "case.plan", work, commutes=True)
+    return on_case(app, actor_handle, ref, "case.plan", work, commutes=True)
 
 
 def _as_added(uow: UnitOfWork, row: Any) -> tuple[Any, ...]:

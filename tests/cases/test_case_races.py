@@ -23,6 +23,7 @@ from harbour.cases.visits import start_visit
 from harbour.db.models import Alert, AuditEvent, Case, MissingEpisode, Visit
 from harbour.errors import Conflict
 from harbour.notify.alerts import acknowledge
+from harbour.plans import actions
 from harbour.plans.actions import mark_done
 from tests.cases.racing import race
 from tests.cli.helpers import safest
@@ -166,6 +167,27 @@ def test_an_add_sent_twice_at_once_adds_once(seeded: App) -> None:
         now = show_case(seeded, "sup", ref)
         assert [p.get("name") for p in now.people].count(f"MKRACE{n}") == 1
         assert [t.get("name") for t in now.threats].count(f"MKRACE{n}") == 1
+
+    for n in range(ROUNDS):
+        round_(n)
+
+
+def test_a_plan_add_sent_twice_at_once_adds_one_item(seeded: App) -> None:
+    # The workbench's add form, double-clicked: the same add, with the form's key, twice at once.
+    # Each add holds the case's row (``load_case``), so the second finds the first's item.
+    ref = new_case(seeded).reference
+    submit_assessment(seeded, "cw1", ref, "initial_contact", safest(seeded))
+
+    def round_(n: int) -> None:
+        fields = {"section": "strategies", "text": f"MKRACE{n}"}
+        done = race(
+            seeded,
+            lambda app: actions.add(app, "cw1", ref, idempotency_key=f"k{n}", **fields),
+            lambda app: actions.add(app, "sup", ref, idempotency_key=f"k{n}", **fields),
+        )
+        assert isinstance(done[0], str) and done[0] == done[1], done
+        texts = [i.staff_text for i in actions.show(seeded, "sup", ref).items]
+        assert texts.count(f"MKRACE{n}") == 1
 
     for n in range(ROUNDS):
         round_(n)
