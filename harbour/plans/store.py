@@ -338,11 +338,15 @@ class LateStep:
     due_on: date
     today: date
 
+    def late(self) -> str:
+        """What makes it late, as every entry point says it."""
+        return f"was due {self.due_on.isoformat()}, before today ({self.today.isoformat()})"
+
     def why(self) -> str:
         """In the command line's words."""
         return (
-            f"was due {self.due_on.isoformat()}, before today ({self.today.isoformat()}): give it "
-            f"a new due date, or none, first (plan edit {self.key} --due YYYY-MM-DD, or --no-due)"
+            f"{self.late()}: give it a new due date, or none, first "
+            f"(plan edit {self.key} --due YYYY-MM-DD, or --no-due)"
         )
 
 

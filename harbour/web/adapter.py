@@ -484,9 +484,8 @@ def _past_its_date_words(
     return [
         (
             "due",
-            f"{named(step.key)} was due {step.due_on.isoformat()}, before today "
-            f"({step.today.isoformat()}): give it a new due date, or none, and save, then "
-            "accept it",
+            f"{named(step.key)} {step.late()}: give it a new due date, or none, and save, "
+            "then accept it",
         )
         for step in exc.late
     ]
