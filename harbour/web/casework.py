@@ -650,8 +650,9 @@ async def _in_place(
     """The workbench's fragment after adding an item, the youth-copy settings or finalizing (or
     their refusal, ``ticked``: the finalize form's boxes then): the part of the page that
     changed, rendered from the plan as it is now with the same templates as the page (``part``:
-    see web/_workbench_part.html), and what was done or why not for the page's live region. Focus goes to the item added, to the message after
-    a finalize (the form is gone) or a refusal, else back to the form's own section."""
+    see web/_workbench_part.html), and what was done or why not for the page's live region.
+    Focus goes to the item added, to the message after a finalize (the form is gone) or a
+    refusal, else back to the form's own section."""
     app = harbour(request)
     stale = refusal is not None and refusal.code == "plan_changed"
     context: dict[str, Any] = {
