@@ -37,6 +37,7 @@ PAGES = (
     "_cases.html",
     "alerts.html",
     "alert.html",
+    "_alert_parts.html",
     "error.html",
     "audit.html",
     "case.html",
