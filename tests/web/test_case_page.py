@@ -205,6 +205,17 @@ def test_a_coordinator_is_not_sent_to_an_empty_emergency_protocol(
     assert "No emergency protocol to show" in protocol.text
 
 
+def caseworkers_and_summary(app: App, clock: FixedClock, ref: str) -> tuple[str, str]:
+    """The case's page as its caseworker sees it, and as a coordinator's summary (checked to be
+    one), now that it has a caseworker."""
+    path = f"/cases/{short_form(ref)}"
+    caseworker, _ = signed_in(app, clock, "cw1")
+    coordinator, _ = signed_in(app, clock, "coord")
+    page = coordinator.get(path)
+    assert page.status_code == 200 and "Summary" in page.text
+    return caseworker.get(path).text, page.text
+
+
 def test_a_coordinators_summary_says_nothing_of_the_threat_sources(
     seeded: App, clock: FixedClock, ref: str
 ) -> None:
@@ -212,13 +223,9 @@ def test_a_coordinators_summary_says_nothing_of_the_threat_sources(
     # caseworker sees the flag; a coordinator's summary keeps the threat sources out of it, as
     # `harbour case show` does.
     clock.advance(timedelta(days=400))
-    path = f"/cases/{short_form(ref)}"
-    caseworker, _ = signed_in(seeded, clock, "cw1")
-    assert "protective order expired" in caseworker.get(path).text
-    coordinator, _ = signed_in(seeded, clock, "coord")
-    page = coordinator.get(path)
-    assert page.status_code == 200 and "Summary" in page.text
-    assert "protective order" not in page.text
+    full, page = caseworkers_and_summary(seeded, clock, ref)
+    assert "protective order expired" in full
+    assert "protective order" not in page
     assert invoke(seeded, "case", "show", ref, "--as", "coord", "--json").json()["threats"] == []
 
 
@@ -229,15 +236,11 @@ def test_a_coordinators_summary_timeline_says_nothing_of_the_situation(
     # a coordinator's summary keeps the point out of it (it says what the situation is), as
     # `harbour case show` keeps the situation out of theirs. The rest of the timeline stays.
     assess_just_left(seeded, ref, "just_left")
-    path = f"/cases/{short_form(ref)}"
-    caseworker, _ = signed_in(seeded, clock, "cw1")
-    assert "point just left" in caseworker.get(path).text
-    coordinator, _ = signed_in(seeded, clock, "coord")
-    page = coordinator.get(path)
-    assert page.status_code == 200 and "Summary" in page.text
-    timeline = page.text[page.text.index('id="timeline"') :]
+    full, page = caseworkers_and_summary(seeded, clock, ref)
+    assert "point just left" in full
+    timeline = page[page.index('id="timeline"') :]
     assert "assessment completed" in timeline and "level" in timeline
-    assert "just left" not in page.text and "point" not in timeline
+    assert "just left" not in page and "point" not in timeline
     assert (
         invoke(seeded, "case", "show", ref, "--as", "coord", "--json").json()["situation"] is None
     )
