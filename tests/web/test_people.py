@@ -34,10 +34,16 @@ def shown_on(web: TestClient, path: str) -> str:
     return found.group(1)
 
 
+def cw1_on_a_new_case(app: App, clock: FixedClock) -> tuple[TestClient, str, str]:
+    """A new case (its referral's people and threat source), cw1 signed in on the console: the
+    client, the case's reference, and the case as pages name it."""
+    reference = new_case(app).reference
+    web, _ = signed_in(app, clock, "cw1")
+    return web, reference, short_form(reference)
+
+
 def test_add_and_edit_people_and_threats(seeded: App, clock: FixedClock) -> None:
-    reference = new_case(seeded).reference
-    case = short_form(reference)
-    web, _ = signed_in(seeded, clock, "cw1")
+    web, reference, case = cw1_on_a_new_case(seeded, clock)
     details = web.post(f"/cases/{case}", data={"csrf": csrf_of(web, f"/cases/{case}")})
     assert f'href="/cases/{case}/people/new"' in details.text
     assert f'href="/cases/{case}/threats/0"' in details.text
@@ -181,9 +187,7 @@ def test_a_relative_whose_relationship_is_emptied_is_told_beside_it(
 ) -> None:
     # It went to the summary at the top, as "--clear: --relationship cannot be cleared for a
     # family_member": the CLI's option and the kind's code, away from the field.
-    reference = new_case(seeded).reference
-    case = short_form(reference)
-    web, _ = signed_in(seeded, clock, "cw1")
+    web, reference, case = cw1_on_a_new_case(seeded, clock)
     csrf = csrf_of(web, f"/cases/{case}/people/new")
     added = web.post(
         f"/cases/{case}/people/new",
@@ -291,9 +295,7 @@ def test_a_kind_chosen_without_showing_its_fields_loses_nothing_typed(
     # for were dropped without a word, and the contact added as if they had not been typed.
     # Now refused, what was typed kept in the page: back with its kind, or left out when added
     # again as the kind chosen.
-    reference = new_case(seeded).reference
-    case = short_form(reference)
-    web, _ = signed_in(seeded, clock, "cw1")
+    web, reference, case = cw1_on_a_new_case(seeded, clock)
     path = f"/cases/{case}/people/new"
     typed = form_fields(web.get(path).text, path) | {
         "kind": "trusted_contact",
@@ -344,9 +346,7 @@ def test_a_kind_chosen_without_showing_its_fields_loses_nothing_typed(
 def test_an_add_sent_twice_adds_once(seeded: App, clock: FixedClock) -> None:
     # A double click without the script, a retried POST, back and submit again: each added the
     # entry again. The form's key makes the second the first; with other values it is refused.
-    reference = new_case(seeded).reference
-    case = short_form(reference)
-    web, _ = signed_in(seeded, clock, "cw1")
+    web, reference, case = cw1_on_a_new_case(seeded, clock)
     for what, typed in (
         ("people", {"kind": "trusted_contact", "name": "MKTWICE", "phone": "555-0100"}),
         ("threats", {"kind": "network", "name": "MKTWICE"}),
@@ -381,9 +381,7 @@ def test_an_edit_refused_says_so_in_the_forms_words(seeded: App, clock: FixedClo
     # The page said the command line's words: "(options): nothing to change: give a field or
     # --clear" for a form sent as it was, and for an emptied name "--clear: names a field that
     # cannot be cleared (address, date-of-birth, ...)", at the top, not beside the name.
-    reference = new_case(seeded).reference
-    case = short_form(reference)
-    web, _ = signed_in(seeded, clock, "cw1")
+    web, reference, case = cw1_on_a_new_case(seeded, clock)
     before = counts(seeded)
     for person in show_case(seeded, "cw1", reference).people:
         path = f"/cases/{case}/people/{person['person']}"
@@ -407,9 +405,7 @@ def test_a_protective_order_refused_is_said_in_the_forms_words(
 ) -> None:
     # "describes a protective order: say --protective-order too", and with the order unticked
     # "describes the order being taken off: empty it too (--clear protective-order-expires-on)".
-    reference = new_case(seeded).reference
-    case = short_form(reference)
-    web, _ = signed_in(seeded, clock, "cw1")
+    web, _, case = cw1_on_a_new_case(seeded, clock)
     path = f"/cases/{case}/threats/new"
     dated = form_fields(web.get(path).text, path) | {
         "name": "MKT",
