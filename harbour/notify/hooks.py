@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from harbour.app import UnitOfWork
-from harbour.db.models import Alert, Assessment, Case, ReminderMark
+from harbour.db.models import Alert, Assessment, Case, OutboxMessage, ReminderMark, Staff
 from harbour.domain.policy import ESCALATION
 from harbour.domain.vocab import (
     AlertKind,
@@ -20,9 +20,9 @@ from harbour.domain.vocab import (
     Role,
 )
 from harbour.notify import alerts, recipients
-from harbour.notify.digests import withdraw_case
+from harbour.notify.digests import REASSIGNED, withdraw_case
 from harbour.notify.order_reminders import forget_order_marks
-from harbour.notify.outbox import enqueue
+from harbour.notify.outbox import enqueue, settle
 from harbour.notify.reminders import forget_marks
 
 
@@ -48,8 +48,10 @@ def case_assigned(uow: UnitOfWork, case: Case, assignment: str) -> None:
 def reminders_handed_over(uow: UnitOfWork, case: Case) -> None:
     """A case given to another caseworker: the reminders its open assessments and its
     protective orders have had fire again, for the new caseworker, at the next sweep (its
-    escalation, the supervisors', stays fired), and the digests not yet sent carry it to nobody
-    (``digests.withdraw_case``)."""
+    escalation, the supervisors', stays fired), the digests not yet sent carry it to nobody
+    (``digests.withdraw_case``), and a caseworker it was taken from is no longer told it is
+    theirs, or asked to review its raised level, by a notice not yet sent
+    (``_notices_handed_over``)."""
     assessments = select(Assessment.id).where(
         Assessment.case_id == case.id, Assessment.status == AssessmentStatus.OPEN
     )
@@ -58,6 +60,29 @@ def reminders_handed_over(uow: UnitOfWork, case: Case) -> None:
     )
     forget_order_marks(uow, case.id)
     withdraw_case(uow, case.reference)
+    _notices_handed_over(uow, case)
+
+
+# A caseworker's notices about one case, that a caseworker it was taken from must not get later.
+_CASEWORKERS_NOTICES = (NotificationKind.CASE_ASSIGNED, NotificationKind.RISK_RAISED)
+
+
+def _notices_handed_over(uow: UnitOfWork, case: Case) -> int:
+    """Settle the case's "assigned to you" and "level raised" notices not yet sent to anyone
+    but its caseworker now and the supervisors (who are told of a raised level too): a case
+    given back before its notice went out (the relay sends the normal lane every minute, a
+    failing route retries for longer) told the caseworker it was taken from that it was
+    theirs. As ``withdraw_case`` settles a digest: one that reached a route already is sent,
+    the rest cancelled (``REASSIGNED``); a send under way is not recalled. How many."""
+    caseworker = uow.session.scalar(select(Staff.handle).where(Staff.id == case.caseworker_id))
+    keep = [caseworker, *recipients.in_role(uow, case.agency_id, Role.SUPERVISOR)]
+    M = OutboxMessage
+    stale = (
+        (M.case_id == case.id)
+        & M.kind.in_(_CASEWORKERS_NOTICES)
+        & M.recipient.not_in([handle for handle in keep if handle is not None])
+    )
+    return settle(uow, stale, REASSIGNED)
 
 
 def cover_started(uow: UnitOfWork, case: Case, cover_id: str, handle: str) -> None:

@@ -20,12 +20,14 @@ from harbour.db.models import (
     OutboxMessage,
     Staff,
 )
+from harbour.demo.receivers import MAIL_DOMAIN, SmtpServer
+from harbour.domain.refs import short_form
 from harbour.domain.vocab import AlertKind, AssessmentPoint, AssessmentStatus, Lane
 from harbour.notify import hooks
 from harbour.notify.alerts import escalate_due
 from tests.cli.helpers import answers_file, ok, referred_case
 from tests.notify.conftest import RouteBook
-from tests.notify.helpers import TIMEOUT, imminent_alert, new_case, reassign, rows
+from tests.notify.helpers import TIMEOUT, drain, imminent_alert, new_case, reassign, rows
 from tests.support import executed, given, invoke
 
 
@@ -90,6 +92,31 @@ def test_reassignment_tells_the_new_caseworker_once_per_assignment(
     assert [r.recipient for r in rows(napp)] == ["cw2", "cw1"]
     keys = [r.dedupe_key for r in rows(napp)]
     assert len(set(keys)) == 2
+
+
+def test_a_case_given_back_before_its_notices_went_out_tells_nobody_it_was_taken_from(
+    napp: App, clock: FixedClock, mail: RouteBook, smtp: SmtpServer
+) -> None:
+    """The case goes to cw2 and its level is raised, then it is given back to cw1 before the
+    relay's pass (the normal lane waits for it): cw2 is not told the case is theirs, nor asked
+    to review it; the supervisor still is. Found by review: only reminder digests were
+    withdrawn, and cw2's mailbox said "Case assigned to you" for a case they no longer had."""
+    case = new_case(napp, caseworker="cw1")
+    reassign(napp, case, "cw2")
+    _completed(napp, case, "high", "low")  # cw2 and the supervisor asked to review it
+    reassign(napp, case, "cw1")
+    drain(napp, clock)
+    assert smtp.to(f"cw2@{MAIL_DOMAIN}") == []
+    subjects = [m.subject for m in smtp.to(f"sup@{MAIL_DOMAIN}")]
+    assert subjects == [f"Harbour: case update {short_form(case.reference)}"]
+    assert [m.subject for m in smtp.to(f"cw1@{MAIL_DOMAIN}")] == [
+        f"Harbour: Case assigned to you {short_form(case.reference)}"
+    ]
+    withdrawn = {(r.kind, r.status, r.last_error) for r in rows(napp, recipient="cw2")}
+    assert withdrawn == {
+        ("case_assigned", "cancelled", "reassigned"),
+        ("risk_raised", "cancelled", "reassigned"),
+    }
 
 
 def test_an_assignment_rolled_back_sends_nothing(napp: App) -> None:
