@@ -396,9 +396,17 @@ def retry(app: App, actor_handle: str | None, row_id: str) -> OutboxRow:
             raise InvalidInput([("ID", f"that row was cancelled ({row.last_error}); not resent")])
         if row.status == OutboxStatus.BUNDLED:  # pending, it would be sent on its own
             raise InvalidInput([("ID", "that page is carried by an escalation digest; retry that")])
+        if _left(uow, row.recipient):  # a routes file may still name them: it would go
+            raise InvalidInput([("ID", "that row's recipient was deactivated; not resent")])
         row.status, row.attempts, row.last_error = OutboxStatus.PENDING, 0, None
         row.next_attempt_at = uow.now()
         audit(uow, actor, "notify.outbox.retry", row.case_id, outbox_id=row.id)
         return _shown(row)
 
     return app.run(work)
+
+
+def _left(uow: UnitOfWork, recipient: str) -> bool:
+    """Whether ``recipient`` is the handle of someone deactivated (a role's tag is nobody's)."""
+    active = uow.session.scalar(select(Staff.active).where(Staff.handle == recipient))
+    return active is False

@@ -108,6 +108,41 @@ def test_outbox_shows_counts_and_rows_without_content_and_requeues(
     assert len(receiver.at(RouteBook.chat_path("cw1"))) == 1
 
 
+def test_a_row_of_someone_deactivated_is_not_requeued(
+    napp: App, clock: FixedClock, routes: RouteBook, smtp: SmtpServer
+) -> None:
+    """A message waiting for cw2 is dead-lettered as they leave; the routes file still has
+    their address. Requeued, it went to them. Found by review: `outbox retry` requeued any dead
+    row, and the relay sent it to the person who had left."""
+    from harbour.notify.relay import deliver
+    from tests.notify.conftest import FAST
+
+    routes.email("cw2").email("adm")
+    smtp.script(f"cw2@{MAIL_DOMAIN}", ["451 4.3.0 Try later"])  # waiting to be retried
+
+    def work(uow: UnitOfWork) -> None:
+        enqueue(
+            uow,
+            NotificationKind.REMINDER_DIGEST,
+            recipients=["cw2"],
+            case=None,
+            dedupe="left",
+            context={"count": 1, "more": 1},
+            lane=Lane.NORMAL,
+        )
+
+    napp.run(work)
+    deliver(napp, config=FAST)
+    assert invoke(napp, "staff", "deactivate", "cw2", "--as", "adm").exit_code == 0
+    [row] = rows(napp, recipient="cw2")
+    again = invoke(napp, "outbox", "retry", row.id, "--as", "adm")
+    assert again.exit_code == 2 and "deactivated" in again.stderr
+    drain(napp, clock)
+    [row] = rows(napp, recipient="cw2")
+    assert (row.status, row.last_error) == (OutboxStatus.DEAD, "recipient_deactivated")
+    assert smtp.to(f"cw2@{MAIL_DOMAIN}") == []
+
+
 def test_the_sweep_command_sends_reminders(napp: App, clock: FixedClock) -> None:
     case = new_case(napp)
     open_assessment(napp, case, clock.now() + timedelta(days=1))
