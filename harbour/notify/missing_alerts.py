@@ -4,8 +4,10 @@
 policy's ``missing_warn_before`` of its deadline: the caseworker (and a colleague covering the case)
 and the supervisors, then up the ladder unacknowledged. ``missing_steps_overdue`` opens when that
 deadline passes: on-call staff and the supervisors, then the admins. Recording every step (``harbour
-missing-step``) or the youth's return takes both. The sweep calls ``raise_due`` every pass, and the
-command that records an episode calls it at once (a youth last seen a day ago is overdue already).
+missing-step``) or the youth's return takes both. The relay calls ``raise_due`` on every pass when
+``any_due`` says so (every minute, and after every command: the overdue alert is urgent, out within
+a relay period of the deadline, not at the next 15-minute sweep), the sweep every pass, and the
+command that records an episode at once (a youth last seen a day ago is overdue already).
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ from harbour.db.models import OutboxMessage
 from harbour.db.writer_gap import WriterGap
 from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus, Role
 from harbour.errors import NotFound
-from harbour.notify import links, recipients, visit_checks
+from harbour.notify import links, missing_alerts, recipients, visit_checks
 from harbour.notify.alerts import awaiting_escalation, escalate_due
 from harbour.notify.directory import routes_of
 from harbour.notify.messages import compose
@@ -75,7 +75,7 @@ class DeliveryReport:
     """What one ``deliver`` call did: counts for operators and benchmarks, never content."""
 
     escalated: int = 0
-    raised: int = 0  # overdue visits whose alert this pass opened
+    raised: int = 0  # alerts this pass opened: overdue visits, a missing youth's steps
     claimed: int = 0
     sent: int = 0
     retried: int = 0
@@ -140,9 +140,10 @@ def deliver(
     config: RelayConfig | None = None,
     escalation_batches: int | None = None,
 ) -> DeliveryReport:
-    """Raise the alerts of visits past their check-in deadline, escalate the alerts whose
-    acknowledgement is overdue (at most ``escalation_batches`` transactions of them), then send
-    up to ``limit`` due rows (urgent first; one lane only if ``lane`` is given).
+    """Raise the alerts of visits past their check-in deadline and of a missing youth's steps
+    whose deadline nears or has passed, escalate the alerts whose acknowledgement is overdue (at
+    most ``escalation_batches`` transactions of them), then send up to ``limit`` due rows
+    (urgent first; one lane only if ``lane`` is given).
 
     Escalating here, not only in the 15-minute sweep, is what makes ``alert_ack_timeout`` hold:
     the relay runs every minute and after every CLI command. Cheap when nothing is due (one
@@ -153,9 +154,11 @@ def deliver(
     lanes = (Lane(lane),) if lane else (Lane.URGENT, Lane.NORMAL)
     report = DeliveryReport()
     started = time.monotonic()
-    alerts_due, rows_due, visits_due = app.run(lambda uow: _due(uow, lanes))
+    alerts_due, rows_due, visits_due, missing_due = app.run(lambda uow: _due(uow, lanes))
     if visits_due:
         report.raised = app.run(lambda uow: visit_checks.raise_overdue(uow, uow.now()))
+    if missing_due:  # within a relay period of the deadline, as a visit's: not the next sweep's
+        report.raised += app.run(lambda uow: missing_alerts.raise_due(uow, uow.now()))
     if alerts_due:
         # After a command (the urgent lane) only the urgent kinds: thousands of overdue-work
         # alerts a catch-up sweep opened are the periodic pass's, not an imminent alert's wait.
@@ -185,17 +188,18 @@ def deliver(
     return report
 
 
-def _due(uow: UnitOfWork, lanes: tuple[Lane, ...]) -> tuple[bool, bool, bool]:
-    """Whether an alert waits to escalate, whether a row of ``lanes`` waits to be sent, and
-    whether a visit past its deadline waits for its alert."""
+def _due(uow: UnitOfWork, lanes: tuple[Lane, ...]) -> tuple[bool, bool, bool, bool]:
+    """Whether an alert waits to escalate, whether a row of ``lanes`` waits to be sent, whether
+    a visit past its deadline waits for its alert, and whether a missing youth's steps wait for
+    theirs (``missing_alerts.any_due``)."""
     now, M = uow.now(), OutboxMessage
     rows = select(M.id).where(M.status == PENDING, M.lane.in_(lanes), M.next_attempt_at <= now)
     # One statement, one round trip: every command and every relay pass asks, mostly to hear no.
-    probes = (awaiting_escalation(now), rows, visit_checks.awaiting_alert(now))
-    alerts_due, rows_due, visits_due = uow.session.execute(
-        select(*(probe.exists() for probe in probes))
-    ).one()
-    return bool(alerts_due), bool(rows_due), bool(visits_due)
+    probes = [probe.exists() for probe in (awaiting_escalation(now), rows)]
+    probes += [visit_checks.awaiting_alert(now).exists()]
+    probes += [missing_alerts.any_due(uow.reference.policy, now)]  # an EXISTS already
+    alerts_due, rows_due, visits_due, missing_due = uow.session.execute(select(*probes)).one()
+    return bool(alerts_due), bool(rows_due), bool(visits_due), bool(missing_due)
 
 
 def _urgent_waiting(uow: UnitOfWork, limit: int = 200) -> list[tuple[str, str, str]]:

@@ -77,6 +77,27 @@ def test_the_steps_alert_as_the_deadline_nears_escalate_once_past_and_stop_when_
         assert NUMBER not in message.text
 
 
+def test_the_relay_s_minute_pass_pages_the_deadline_passed_not_the_next_sweep(
+    napp: App, clock: FixedClock, mail: RouteBook, smtp: SmtpServer
+) -> None:
+    """The reporting deadline passes between two sweeps: the relay's pass a minute later opens
+    the overdue alert (urgent: someone may be in danger) and pages on-call and the supervisors,
+    as it does a missed visit check-in. Found by review: only the sweep opened it, up to 15
+    minutes (the sweep's period, longer than the alert's acknowledgement window) after."""
+    case = new_case(napp)
+    missing.report_missing(napp, "cw1", case.reference, (START - timedelta(hours=2)).isoformat())
+    clock.set(START + timedelta(hours=18))  # warned by the sweep, four hours before
+    assert sweep(napp).missing == 1
+    deliver(napp, config=FAST)
+    clock.set(START + timedelta(hours=22, minutes=1))  # a minute past the deadline
+    assert deliver(napp, config=FAST).raised == 1  # the relay's minute pass
+    [overdue] = [a for a in _alerts(napp) if a.kind == AlertKind.MISSING_STEPS_OVERDUE]
+    assert {r.lane for r in rows(napp, alert_id=overdue.id)} == {Lane.URGENT}
+    assert [m for m in smtp.to(f"sup@{MAIL_DOMAIN}") if overdue.id[:8] in m.subject]
+    assert deliver(napp, config=FAST).raised == 0  # once
+    assert sweep(napp).missing == 0
+
+
 def test_a_youth_last_seen_a_day_ago_is_overdue_at_once(napp: App, mail: RouteBook) -> None:
     case = new_case(napp)
     view = missing.report_missing(
