@@ -118,3 +118,14 @@ def test_youth_card_shows_the_first_of_each_kind(catalogue: Catalogue) -> None:
     card = rendered(fixed_plan(items=items), "youth", "html")
     first_calm = next(i for i in items if i.phase == Phase.EMOTIONAL_REGULATION)
     assert str(escape(first_calm.youth_text))[:60] in card
+
+
+def test_family_copy_of_the_real_catalogue_has_no_clinical_wording(catalogue: Catalogue) -> None:
+    """The family copy prints the staff wording of what the family owns, and sits in a family
+    home where someone complicit may read it: no word says what happened or who is feared."""
+    from tests.documents.test_leaks import CLINICAL
+
+    items = catalogue_items(catalogue)
+    for fmt in ("html", "text", "md"):
+        text = rendered(fixed_plan(items=items), "family", fmt).lower()
+        assert not [w for w in CLINICAL if w in text], fmt
