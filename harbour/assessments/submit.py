@@ -34,6 +34,7 @@ from harbour.db.models import (
     Plan,
     ThreatSource,
 )
+from harbour.domain import orders
 from harbour.domain.composition import ProposedItem, compose
 from harbour.domain.instrument import Instrument
 from harbour.domain.risk import (
@@ -64,7 +65,7 @@ from harbour.plans.store import (
     plan_for_assessment,
     proposed,
 )
-from harbour.plans.tracking import done_keys
+from harbour.plans.tracking import done_keys, reopen_old_renewals
 
 __all__ = ["complete_assessment", "open_assessment", "submit_assessment"]
 
@@ -316,6 +317,8 @@ def next_plan_items(
         select(ThreatSource.kind).where(ThreatSource.case_id == case.id)
     ).all()
     threats = set(threats_present(instrument, structured)) | set(recorded)
+    today, expiries = agency_today(uow, case.agency_id), order_expiries(uow, case)
+    reopen_old_renewals(uow, case, orders.renewal_window(expiries, today))
     return compose(
         result,
         situation_now(uow, case),
@@ -324,9 +327,9 @@ def next_plan_items(
         proposed(uow, latest_plan(uow, case)),
         uow.reference.catalogue,
         contacts=approved_contacts(uow, case),
-        today=agency_today(uow, case.agency_id),
+        today=today,
         done=done_keys(uow, case),
-        order_expiries=order_expiries(uow, case),
+        order_expiries=expiries,
     )
 
 

@@ -93,7 +93,26 @@ def compose(
         *(_resource(code) for code in (r.code for r in catalogue.resources)),
     ]
     required = {f"{RESOURCE_PREFIX}{r.code}" for r in catalogue.resources if r.emergency}
+    previous = _without_old_renewals(
+        previous, renewal, orders.renewal_window(order_expiries, today)
+    )
     return _carry_over(items, previous, required, done)
+
+
+def _without_old_renewals(
+    previous: Sequence[ProposedItem], renewal: Sequence[Strategy], opened: date | None
+) -> Sequence[ProposedItem]:
+    """``previous`` without the renewal steps that were for an earlier expiry (due before the
+    renewal of the order running out now was called for): that order was renewed since, so its
+    renewal is a new step, suggested with its own due date, not the old one carried over."""
+    if opened is None:
+        return previous
+    keys = {item_key(PlanSection.STEPS, s.code) for s in renewal}
+    return [
+        item
+        for item in previous
+        if not (item.key in keys and item.due_on is not None and item.due_on < opened)
+    ]
 
 
 def kept_opaque(item: ProposedItem) -> bool:

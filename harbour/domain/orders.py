@@ -32,5 +32,13 @@ def renewal_due(expiries: Iterable[date | None], today: date) -> date | None:
     return max(today, soon[0] - RENEWAL_LEAD) if soon else None
 
 
+def renewal_window(expiries: Iterable[date | None], today: date) -> date | None:
+    """The day the renewal of the earliest order expiring soon became due for a plan (its
+    expiry less ``RENEW_WITHIN``); None when no order expires within it. A renewal done, or
+    due, before that day was for an earlier expiry: the order has been renewed since."""
+    soon = expiring(expiries, today)
+    return soon[0] - RENEW_WITHIN if soon else None
+
+
 def expired(expires_on: date | None, today: date) -> bool:
     return expires_on is not None and expires_on < today

@@ -9,9 +9,11 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from harbour.access import Actor, agency_today, may, resolve_actor
+from harbour.access import Actor, agency_today, agency_zone, may, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Case, Plan, PlanItem, StepProgress
+from harbour.domain import orders
+from harbour.domain.composition import item_key
 from harbour.domain.steps import carried, not_recordable, overdue
 from harbour.domain.vocab import PlanSection, PlanStatus
 from harbour.errors import InvalidInput, NotFound
@@ -37,6 +39,36 @@ def done_keys(uow: UnitOfWork, case: Case) -> frozenset[str]:
     return opaque.clear_keys(uow, case.id, done)
 
 
+def reopen_old_renewals(uow: UnitOfWork, case: Case, opened: date | None) -> None:
+    """A renewal step done before ``opened`` (``orders.renewal_window``: the day the renewal
+    of the order running out now was called for) renewed an earlier expiry: it is recorded
+    not done (by no one), so the renewal of the order running out now is tracked to done
+    afresh. Earlier versions' documents, read as of their moment, still show it done."""
+    if opened is None:
+        return
+    zone = agency_zone(uow, case.agency_id)
+    renewals = {
+        item_key(PlanSection.STEPS, s.code)
+        for s in uow.reference.catalogue.strategies.values()
+        if s.when == orders.EXPIRING
+    }
+    for key, done in done_as_of(uow, case.id, uow.now()).items():
+        if not carried(key) or done.at.astimezone(zone).date() >= opened:
+            continue
+        if opaque.clear_keys(uow, case.id, [key]) & renewals:
+            _record(uow, case, key, False, None)
+
+
+def _record(uow: UnitOfWork, case: Case, key: str, done: bool, by_id: str | None) -> None:
+    last = uow.session.scalar(
+        select(func.max(StepProgress.seq)).where(StepProgress.case_id == case.id)
+    )
+    record = StepProgress(case_id=case.id, seq=(last or 0) + 1, key=key, done=done)
+    record.at, record.by_id = uow.now(), by_id
+    uow.session.add(record)
+    uow.session.flush()
+
+
 def mark(
     uow: UnitOfWork,
     actor: Actor | None,
@@ -58,13 +90,7 @@ def mark(
         raise InvalidInput([("ITEM", why)])
     key = key_of(plan, row)
     if (key in done_as_of(uow, case.id, uow.now())) != done:
-        last = uow.session.scalar(
-            select(func.max(StepProgress.seq)).where(StepProgress.case_id == case.id)
-        )
-        record = StepProgress(case_id=case.id, seq=(last or 0) + 1, key=key, done=done)
-        record.at, record.by_id = uow.now(), actor.staff_id if actor else None
-        uow.session.add(record)
-        uow.session.flush()
+        _record(uow, case, key, done, actor.staff_id if actor else None)
     return plan, row, latest
 
 

@@ -325,3 +325,39 @@ def test_the_caseworkers_digest_points_at_overdue_steps(
         ("-".join(ref.split("-")[:3]), f"/cases/{ref}")
     ]
     assert late[0]["due_date"] <= due.isoformat()
+
+
+RENEWAL = "step:after.renew_protective_order"
+
+
+def test_a_renewed_order_running_out_again_asks_for_a_new_renewal(
+    seeded: App, ref: str, clock: FixedClock
+) -> None:
+    """The renewal step done for one expiry is not done for the next: once the renewed order
+    runs out again, the plan asks for its renewal afresh, due a week before the new expiry."""
+    number = "0"  # the referral's threat source, its order running out on the 20th
+    running_out = invoke(
+        seeded,
+        *("case", "threat", "edit", ref, number, "--protective-order-expires-on", "2026-03-20"),
+        *("--as", "cw1"),
+    )
+    assert running_out.exit_code == 0, running_out.stderr
+    assess(seeded, ref)
+    assert steps(seeded, ref)[RENEWAL].due_on == date(2026, 3, 13)  # type: ignore[attr-defined]
+    ok(seeded, "plan", "finalize", ref, "--accept-rest", "--as", "cw1")
+    ok(seeded, "plan", "done", ref, RENEWAL, "--as", "cw1")
+    renewed = invoke(
+        seeded,
+        *("case", "threat", "edit", ref, number, "--protective-order-expires-on", "2027-03-20"),
+        *("--as", "cw1"),
+    )
+    assert renewed.exit_code == 0, renewed.stderr
+    clock.advance(timedelta(days=30))
+    assess(seeded, ref)  # the order runs out in a year: the renewal done stays on the plan
+    assert steps(seeded, ref)[RENEWAL].done_at is not None  # type: ignore[attr-defined]
+    ok(seeded, "plan", "finalize", ref, "--accept-rest", "--as", "cw1")
+    clock.advance(timedelta(days=330))  # 2027-02-25: the renewed order runs out within 30 days
+    assess(seeded, ref)
+    step = steps(seeded, ref)[RENEWAL]
+    assert step.done_at is None  # type: ignore[attr-defined]
+    assert step.due_on == date(2027, 3, 13)  # type: ignore[attr-defined]
