@@ -129,3 +129,20 @@ def test_family_copy_of_the_real_catalogue_has_no_clinical_wording(catalogue: Ca
     for fmt in ("html", "text", "md"):
         text = rendered(fixed_plan(items=items), "family", fmt).lower()
         assert not [w for w in CLINICAL if w in text], fmt
+
+
+def test_a_catalogue_step_given_to_the_family_says_nothing_clinical(catalogue: Catalogue) -> None:
+    """Staff may give any step to a family member or caretaker (``plan edit --owner family``):
+    the family copy then prints its staff wording, in a family home."""
+    from dataclasses import replace
+
+    from tests.documents.test_leaks import CLINICAL
+
+    items = tuple(
+        replace(i, owner=StepOwner.FAMILY)
+        for i in catalogue_items(catalogue)
+        if i.section == PlanSection.STEPS
+    )
+    for fmt in ("html", "text", "md"):
+        text = rendered(fixed_plan(items=items), "family", fmt).lower()
+        assert not [w for w in CLINICAL if w in text], fmt
