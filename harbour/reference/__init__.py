@@ -51,13 +51,29 @@ def load_catalogue(settings: Settings) -> Catalogue:
 
 def load_reference(settings: Settings) -> Reference:
     """Every reference file, checked; a ConfigError names the setting whose file cannot be used."""
-    return Reference(
+    reference = Reference(
         policy=_checked("HARBOUR_POLICY_FILE", load_policy, settings),
         instrument=_checked("HARBOUR_INSTRUMENT_FILE", load_instrument, settings),
         catalogue=_checked(
             "HARBOUR_CATALOGUE_FILE or HARBOUR_RESOURCES_FILE", load_catalogue, settings
         ),
     )
+    _protocol_worded(reference)
+    return reference
+
+
+def _protocol_worded(reference: Reference) -> None:
+    """Each emergency step the instrument puts on an imminent plan is one the catalogue words:
+    composition leaves off a step it cannot word, so a misnamed one (shelter, say) would be
+    missing from every imminent plan."""
+    worded = reference.catalogue.emergency_protocol
+    unknown = [code for code in reference.instrument.emergency_protocol if code not in worded]
+    if unknown:
+        raise ConfigError(
+            "bad_setting",
+            "HARBOUR_INSTRUMENT_FILE or HARBOUR_CATALOGUE_FILE: the instrument's "
+            f"emergency_protocol names steps the catalogue lacks: {', '.join(unknown)}",
+        )
 
 
 def _checked(name: str, load: Callable[[Settings], Any], settings: Settings) -> Any:

@@ -79,3 +79,19 @@ def test_the_command_line_keeps_files_private(tmp_path: Path) -> None:
     assert made.returncode == 0, made.stderr
     for path in [home, *home.iterdir()]:
         assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path.name
+
+
+def test_an_instrument_naming_an_emergency_step_the_catalogue_lacks_is_refused(
+    tmp_path: Path,
+) -> None:
+    """At imminent the plan holds the instrument's emergency protocol, each step worded by the
+    catalogue: a step the catalogue does not word would be left off every imminent plan."""
+    from harbour.reference.files import builtin
+
+    text = builtin("instrument.yaml").read_text()
+    assert "  - emergency.shelter\n" in text
+    path = tmp_path / "instrument.yaml"
+    path.write_text(text.replace("  - emergency.shelter\n", "  - emergency.shelter_tonight\n"))
+    with pytest.raises(ConfigError) as refused:
+        check_files(Settings(home=tmp_path, instrument_file=path))
+    assert "emergency.shelter_tonight" in str(refused.value)
