@@ -101,6 +101,12 @@ class Policy(BaseModel):
         missing = [level.value for level in RiskLevel if level not in value]
         if missing:
             raise ValueError(f"give an interval for every level (missing: {', '.join(missing)})")
+        if empty := [level.value for level in RiskLevel if value[level].delta <= timedelta(0)]:
+            raise ValueError(f"must be longer than zero (at: {', '.join(empty)})")
+        # The cadence follows the level: a youth at higher risk is never reassessed later.
+        for lower, higher in pairwise(sorted(value, key=lambda level: level.rank)):
+            if value[higher].delta > value[lower].delta:
+                raise ValueError(f"{higher.value} must be no longer than {lower.value}")
         return value
 
     @field_validator("reminders")
