@@ -138,6 +138,8 @@ def override(uow: UnitOfWork, actor: Actor, case: Case, level: RiskLevel, reason
         plan, protocol_on = _with_protocol(uow, case, assessment, plan)
     if case.status != CaseStatus.DISCHARGED:
         schedule.plan_next(uow, case, assessment)
+    else:  # the follow-ups stay as they are; an imminent threat is assessed again at once
+        schedule.open_thorough_after_imminent(uow, case, assessment)
     if plan is not None:
         note_next_due(plan, case)
     payload = {"level": level.value, "computed_level": assessment.computed_level}

@@ -130,12 +130,25 @@ def plan_next(uow: UnitOfWork, case: Case, completed: Assessment) -> None:
     """After an assessment: open (or re-time) the case's next one."""
     if case.status == CaseStatus.DISCHARGED:
         open_next_follow_up(uow, case)
+        open_thorough_after_imminent(uow, case, completed)
         return
     if case.status not in OPEN_CASE:
         return
     cancel_open(uow, case, [P.INITIAL_CONTACT])  # contact has been made
     due = periodic_due(uow, case, completed)
     open_assessment(uow, case, P.PLANNING_MEETING, due)
+
+
+def open_thorough_after_imminent(uow: UnitOfWork, case: Case, completed: Assessment) -> None:
+    """After discharge, an assessment at imminent (an incident, a follow-up, or a level raised
+    by hand) is followed by the thorough assessment as the policy's imminent interval says,
+    opened as an ``incident`` (what a discharged case takes at any time), not left to the next
+    follow-up months away: imminent threat overrides everything, after discharge too."""
+    if completed.level != RiskLevel.IMMINENT or completed.completed_at is None:
+        return
+    policy, zone = uow.reference.policy, agency_zone(uow, case.agency_id)
+    due = next_due(policy, completed.completed_at, RiskLevel.IMMINENT, zone)
+    open_assessment(uow, case, P.INCIDENT, due)
 
 
 def periodic_due(uow: UnitOfWork, case: Case, completed: Assessment) -> datetime:

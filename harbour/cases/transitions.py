@@ -131,10 +131,11 @@ def close(uow: UnitOfWork, actor: Actor | None, case: Case) -> Case:
 
 def close_if_follow_ups_done(uow: UnitOfWork, case: Case) -> bool:
     """After a follow-up: close the case if it was the last one (for the follow-up flow), unless
-    the youth is missing or not yet screened since their return (staff close it after that)."""
+    the youth is missing or not yet screened since their return, or another assessment is still
+    open (the thorough one after an imminent threat): staff close it after that."""
     if case.status != S.DISCHARGED or schedule.follow_ups_remaining(uow, case) > 0:
         return False
-    if missing_work_open(uow, case):
+    if missing_work_open(uow, case) or schedule.open_assessments(uow, case):
         return False
     close(uow, None, case)
     return True

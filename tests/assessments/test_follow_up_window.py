@@ -9,7 +9,7 @@ from pathlib import Path
 from harbour.app import App
 from harbour.clock import FixedClock
 from tests.cli.helpers import answers_file, ok, referred_case
-from tests.support import invoke
+from tests.support import given, invoke
 
 
 def _discharged(app: App, clock: FixedClock, tmp_path: Path) -> tuple[str, str]:
@@ -59,3 +59,46 @@ def test_interactive_assess_is_refused_before_any_question(seeded: App, tmp_path
         result = invoke(seeded, "assess", *args)
         assert result.exit_code != 0 and code in result.stderr, (args, result.stderr)
         assert "?" not in result.stdout  # no question was asked
+
+
+def test_an_imminent_incident_after_discharge_schedules_the_thorough_assessment(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    """Imminent threat overrides everything, after discharge too: the thorough assessment is
+    due as the policy's imminent interval says (the next day), not at the next follow-up
+    months away."""
+    ref, _ = _discharged(seeded, clock, tmp_path)
+    follow_up = _next_due(seeded, ref)
+    danger = answers_file(seeded, tmp_path, "danger", immediate_danger="yes")
+    ok(seeded, "assess", ref, "--point", "incident", "--answers", danger, "--as", "cw1")
+    shown = ok(seeded, "case", "show", ref, "--as", "cw1")
+    assert shown["risk_level"] == "imminent"
+    assert _next_due(seeded, ref) <= clock.now() + timedelta(days=2) < follow_up
+
+
+def test_an_imminent_last_follow_up_does_not_close_the_case(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    """The last follow-up finding the youth in immediate danger leaves the case open, its
+    thorough assessment due the next day: closing it would cancel that assessment."""
+    ref, safe = _discharged(seeded, clock, tmp_path)
+    danger = answers_file(seeded, tmp_path, "danger", immediate_danger="yes")
+    for number in range(3):
+        clock.set(_next_due(seeded, ref))
+        answers = danger if number == 2 else safe
+        ok(seeded, "assess", ref, "--point", "follow_up", "--answers", answers, "--as", "cw1")
+    shown = ok(seeded, "case", "show", ref, "--as", "cw1")
+    assert shown["status"] == "discharged" and shown["risk_level"] == "imminent"
+    assert _next_due(seeded, ref) <= clock.now() + timedelta(days=2)
+
+
+def test_a_level_raised_to_imminent_after_discharge_schedules_the_thorough_assessment(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    ref, safe = _discharged(seeded, clock, tmp_path)
+    follow_up = _next_due(seeded, ref)
+    ok(seeded, "assess", ref, "--point", "incident", "--answers", safe, "--as", "cw1")
+    assert _next_due(seeded, ref) == follow_up
+    raised = ("--level", "imminent", "--reason", given("FWwhy"), "--as", "sup")
+    ok(seeded, "override", ref, *raised)
+    assert _next_due(seeded, ref) <= clock.now() + timedelta(days=2)
