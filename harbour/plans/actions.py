@@ -19,7 +19,7 @@ from harbour.db.models import Assessment, Case, Plan, Staff
 from harbour.domain import plan_diff
 from harbour.domain.plan_diff import PlanDiff
 from harbour.domain.plan_view import PlanSnapshot
-from harbour.domain.text import Note, Title
+from harbour.domain.text import Note, PlausibleDate, Title
 from harbour.domain.vocab import ItemState, PlanSection, StepOwner
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.plans import opaque, tracking
@@ -35,7 +35,7 @@ class ItemIn(BaseModel):
     section: PlanSection
     text: Note
     owner: StepOwner | None = None
-    due: date | None = None
+    due: PlausibleDate | None = None  # written YYYY-MM-DD: digits alone are no date
 
     @field_validator("section", mode="before")
     @classmethod
@@ -49,7 +49,7 @@ class ItemIn(BaseModel):
 class StepIn(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
     owner: StepOwner | None = None
-    due: date | None = None
+    due: PlausibleDate | None = None  # written YYYY-MM-DD: digits alone are no date
 
 
 class YouthCopyIn(BaseModel):

@@ -148,3 +148,13 @@ def test_instrument_and_catalogue_commands(seeded: App) -> None:
         "calm.box_breathing",
     }
     assert "1-888-373-7888" in invoke(seeded, "catalogue").stdout
+
+
+def test_a_due_date_typed_as_a_number_is_refused_not_read_as_seconds(seeded: App, ref: str) -> None:
+    """1799971200 is 2027-01-15 as seconds since 1970: a typing slip, not a date staff wrote."""
+    step = next(i.key for i in show(seeded, "cw1", ref).section(PlanSection.STEPS))
+    edited = invoke(seeded, "plan", "edit", ref, step, "--due", "1799971200", "--as", "cw1")
+    assert edited.exit_code == 2 and "YYYY-MM-DD" in edited.stderr, edited.stderr
+    with pytest.raises(InvalidInput, match="YYYY-MM-DD"):
+        add(seeded, "cw1", ref, section="steps", text="Call back", owner="youth", due="1799971200")
+    assert "1799971200" not in str(show(seeded, "cw1", ref))
