@@ -9,6 +9,7 @@ planning-meeting interval after the last meeting), and the next ``follow_up`` af
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, exists, func, or_, select, union_all
 
 from harbour import events
-from harbour.access import Actor, agency_zone, on_case
+from harbour.access import Actor, agency_zone, may, on_case
 from harbour.app import App, UnitOfWork
 from harbour.clock import local_time
 from harbour.db.models import Assessment, Case, LifecycleEvent, ReminderMark
@@ -327,7 +328,7 @@ class ScheduleEntry:
     local: str
     what: str
     threshold: str | None
-    point: str
+    point: str | None  # None in a summary (``withheld``)
     projected: bool
 
     def as_json(self) -> dict[str, Any]:
@@ -365,6 +366,8 @@ def preview(app: App, actor_handle: str | None, ref: str, weeks: int = 8) -> Sch
         zone = agency_zone(uow, case.agency_id)
         until = uow.now() + timedelta(weeks=weeks)
         every = _all_entries(uow, case, weeks)
+        if not may(uow, actor, case, "case.read"):  # a summary: see ``withheld``
+            every = [withheld(e) for e in every]
         later = [e for e in every if e.at > until]
         return ScheduleView(
             case_reference=case.reference,
@@ -378,6 +381,16 @@ def preview(app: App, actor_handle: str | None, ref: str, weeks: int = 8) -> Sch
         )
 
     return on_case(app, actor_handle, ref, "case.summary", work)
+
+
+def withheld(entry: ScheduleEntry) -> ScheduleEntry:
+    """A line as a summary shows it (a coordinator's, once the case has its caseworker): when,
+    and whether an assessment or a reminder, never its point. A return screening is due at
+    "just left", which says what the youth's situation is: the summary's timeline keeps every
+    point out (``plans.overview.SUMMARY_DETAILS``), and so does its schedule, every point alike,
+    so that a point left out says nothing by its absence."""
+    what = entry.what.removeprefix(f"{entry.point} ")
+    return dataclasses.replace(entry, point=None, what=what)
 
 
 def _all_entries(uow: UnitOfWork, case: Case, weeks: int) -> list[ScheduleEntry]:

@@ -641,7 +641,7 @@ def schedule(app: App, handle: str, ref: str, weeks: int) -> list[dict[str, Any]
         {
             "at": e.local,
             "what": e.what.replace("_", " "),
-            "point": e.point.replace("_", " "),
+            "point": (e.point or "").replace("_", " "),
             "threshold": (e.threshold or "").replace("_", " "),
             "projected": e.projected,
         }

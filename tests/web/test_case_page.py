@@ -251,3 +251,27 @@ def _case_id(app: App, ref: str) -> str:
         lambda uow: uow.session.scalar(select(Case.id).where(Case.reference == ref))
     )
     return found
+
+
+def test_a_coordinators_schedule_says_nothing_of_the_situation(
+    seeded: App, clock: FixedClock, ref: str
+) -> None:
+    # The youth went missing and is back: the return screening is due, at "just left". Its
+    # caseworker's schedule says so; a coordinator's summary keeps every point out of it, as its
+    # timeline does (the point says what the youth's situation is), and so does the command's.
+    from harbour.cases import missing
+    from tests.conftest import START
+
+    missing.report_missing(seeded, "cw1", ref, (START - timedelta(hours=3)).isoformat())
+    missing.report_return(seeded, "cw1", ref, START.isoformat())
+    path = f"/cases/{short_form(ref)}/schedule"
+    caseworker, _ = signed_in(seeded, clock, "cw1")
+    assert "just left: just left assessment due" in caseworker.get(path).text
+    coordinator, _ = signed_in(seeded, clock, "coord")
+    page = coordinator.get(path)
+    assert page.status_code == 200 and "assessment due" in page.text and "reminder" in page.text
+    for point in ("just left", "planning meeting", "initial contact"):
+        assert point not in page.text
+    shown = invoke(seeded, "schedule", ref, "--as", "coord", "--json").json()
+    assert shown and all(e["point"] is None and "just" not in e["what"] for e in shown)
+    assert "just_left" not in invoke(seeded, "schedule", ref, "--as", "coord").stdout
