@@ -375,6 +375,7 @@ def workbench(app: App, handle: str, ref: str, version: int | None) -> dict[str,
         items = [
             {
                 "key": item.key,
+                "number": item.number,  # what its URLs name it by: never its key (see casework)
                 "text": item.staff_text,
                 "state": item.state.value,
                 "owner": item.owner.value if item.owner else "",

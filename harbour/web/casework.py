@@ -336,7 +336,9 @@ def fragment(request: Request, template: str, **context: Any) -> Response:
 
 @staff_page
 async def mark_step(request: Request, who: SignedIn) -> Response:
-    """``harbour plan done|undo``: then back to the page the button was on (this case's own)."""
+    """``harbour plan done|undo``: then back to the page the button was on (this case's own).
+    The item is named by its number (the workbench's forms: its key says what the youth
+    disclosed and plans) or, as the emergency page names its steps, by its key."""
     form = await checked_form(request, who)
     ref, item = ref_of(request), request.path_params["item"]
     if not _ITEM_KEY.fullmatch(item):
@@ -347,11 +349,11 @@ async def mark_step(request: Request, who: SignedIn) -> Response:
     done = what == "done"
     raw = form.get("version")  # the version the step was shown on (an older one's emergency)
     version = _version_param(raw if isinstance(raw, str) else None)
-    await call(adapter.mark_step, harbour(request), who.handle, ref, item, done, version)
+    key = await call(adapter.mark_step, harbour(request), who.handle, ref, item, done, version)
     back = form.get("back")
     workbench = f"/cases/{ref}/plan"
     if isinstance(back, str) and back.startswith(workbench) and swapping(request):
-        return await _swapped(request, who, ref, item, said=what, version=version)
+        return await _swapped(request, who, ref, key, said=what, version=version)
     own = f"/cases/{ref}/"
     ours = isinstance(back, str) and back.startswith(own) and _SAFE_BACK.fullmatch(back)
     target = back if ours and isinstance(back, str) else f"/cases/{ref}"
@@ -539,11 +541,10 @@ async def plan_change(request: Request, who: SignedIn) -> Response:
     if in_place:
         part = "workbench" if what == "finalize" else what
         return await _in_place(request, who, ref, part, said=what, added=done["key"])
-    anchor = (
-        f"#item-{values['item']}"
-        if "item" in values and _ITEM_KEY.fullmatch(values["item"])
-        else ""
-    )
+    # Back to the item by its number (the form's): its key says what the youth disclosed and
+    # plans (``plans.opaque``), and a URL's fragment stays in the browser's history.
+    number = typed.get("number", "")
+    anchor = f"#n-{number}" if "item" in values and is_digits(number) and len(number) < 7 else ""
     return RedirectResponse(f"/cases/{ref}/plan{anchor}", status_code=303)
 
 

@@ -76,6 +76,11 @@ def actions(app: App, prefix: str = "plan.") -> list[str]:
     )
 
 
+def number_of(app: App, reference: str, key: str, version: int | None = None) -> int:
+    """The number the workbench names an item by in its URLs (never its key)."""
+    return next(i.number for i in show(app, "cw1", reference, version).items if i.key == key)
+
+
 def page_of(web: Any, case: str) -> tuple[str, str]:
     page = web.get(f"/cases/{case}/plan")
     assert page.status_code == 200, page.text[-600:]
@@ -104,9 +109,10 @@ def test_work_the_draft_as_the_cli_would(
     assert len(to_accept) >= 3, html[:3000]
     base = {"csrf": csrf, "version": "1"}
     first, second = to_accept[0], to_accept[1]
-    accepted = web.post(f"/cases/{case}/plan/accept", data=base | {"item": first})
+    number = number_of(seeded, reference, first)
+    accepted = web.post(f"/cases/{case}/plan/accept", data=base | {"item": first, "number": number})
     assert accepted.status_code == 303
-    assert accepted.headers["location"] == f"/cases/{case}/plan#item-{first}"
+    assert accepted.headers["location"] == f"/cases/{case}/plan#n-{number}"
     assert web.post(f"/cases/{case}/plan/reject", data=base | {"item": second}).status_code == 303
     due = (clock.now() + timedelta(days=7)).date().isoformat()
     added = web.post(
@@ -418,7 +424,7 @@ def test_decisions_swap_the_item_without_a_page_load_and_a_stale_page_says_so(
     back = {"csrf": csrf, "back": f"/cases/{case}/plan"}
     done = web.post(f"/cases/{case}/steps/{step}/done", data=back, headers=SWAP)
     assert done.status_code == 200 and "Recorded done" in done.text
-    assert f"/steps/{step}/undo" in done.text
+    assert f"/steps/{number_of(seeded, reference, step)}/undo" in done.text
     undone = web.post(f"/cases/{case}/steps/{step}/undo", data=back, headers=SWAP)
     assert undone.status_code == 200 and "Recorded not done" in undone.text
 
@@ -839,8 +845,9 @@ def test_an_emergency_step_is_recorded_on_its_version_after_a_newer_one(
     assert web.get(back).text.count('<span class="done">done</span>') == 1
 
     first = web.get(f"/cases/{case}/plan?version=1").text
-    assert f'action="/cases/{case}/steps/{steps[1]}/undo"' in first
-    assert f'action="/cases/{case}/steps/{steps[0]}/done"' in first
+    numbers = [number_of(seeded, reference, key, 1) for key in steps]  # the workbench's names
+    assert f'action="/cases/{case}/steps/{numbers[1]}/undo"' in first
+    assert f'action="/cases/{case}/steps/{numbers[0]}/done"' in first
     mine = f"/cases/{case}/plan?version=1"
     undone = web.post(
         f"/cases/{case}/steps/{steps[1]}/undo",
@@ -848,7 +855,7 @@ def test_an_emergency_step_is_recorded_on_its_version_after_a_newer_one(
         headers=SWAP,
     )
     assert undone.status_code == 200 and "Recorded not done" in undone.text
-    assert f'action="/cases/{case}/steps/{steps[1]}/done"' in undone.text
+    assert f'action="/cases/{case}/steps/{numbers[1]}/done"' in undone.text
     assert '<span class="done">done</span>' not in web.get(back).text
 
 
@@ -866,7 +873,8 @@ def test_a_step_of_an_earlier_version_is_not_recorded_there_as_plan_done_refuses
     step = next(k for k, v in items(seeded, reference, 2).items() if k.startswith("step:"))
     first = web.get(f"/cases/{case}/plan?version=1").text
     assert "/done" not in first and "/undo" not in first
-    assert f'action="/cases/{case}/steps/{step}/done"' in web.get(f"/cases/{case}/plan").text
+    number = number_of(seeded, reference, step, 2)
+    assert f'action="/cases/{case}/steps/{number}/done"' in web.get(f"/cases/{case}/plan").text
     back = f"/cases/{case}/plan?version=1"
     before = counts(seeded), progress(seeded)
     refused = web.post(
@@ -1089,3 +1097,35 @@ def test_finalize_refused_keeps_the_items_ticked_to_leave_out(
         kept = form_fields(refused.text, path)
         assert kept["choice"] == "leave_out" and kept["leave_out"] == boxes[:2], kept
     assert counts(seeded) == before
+
+
+def test_no_item_key_goes_into_a_url(
+    seeded: App, clock: FixedClock, worked: tuple[Any, str, str]
+) -> None:
+    """An item's key says what the youth disclosed and plans (``step:leave.escape_route``, a
+    risk's rule), which is why it is kept opaque at rest (``plans.opaque``): the workbench names
+    items by their numbers in its URLs (a step's done/undo form, where a decision leads back to),
+    so no key reaches a proxy's access log, nor the browser's history. Done by number, a step is
+    recorded as by its key, and the fragment answering it is the step's own."""
+    web, case, reference = worked
+    keys = [k for k in items(seeded, reference) if not k.startswith("emergency")]
+    html, csrf = page_of(web, case)
+    urls = re.findall(r'(?:action|href)="([^"]+)"', html)
+    assert urls and not [u for u in urls if any(k in unescape(u) for k in keys)]
+    assert re.search(rf'action="/cases/{case}/steps/\d+/done"', html)
+    base = {"csrf": csrf, "version": "1"}
+    for what, item in (("accept", suggested(html, case)[0]), ("reject", suggested(html, case)[1])):
+        number = str(number_of(seeded, reference, item))
+        answer = web.post(
+            f"/cases/{case}/plan/{what}", data=base | {"item": item, "number": number}
+        )
+        assert answer.status_code == 303
+        assert answer.headers["location"] == f"/cases/{case}/plan#n-{number}"
+        assert f'id="n-{number}"' in web.get(f"/cases/{case}/plan").text
+    key = next(k for k in keys if k.startswith("step:"))
+    number = str(number_of(seeded, reference, key))
+    back = {"csrf": csrf, "back": f"/cases/{case}/plan"}
+    done = web.post(f"/cases/{case}/steps/{number}/done", data=back, headers=SWAP)
+    assert done.status_code == 200 and "Recorded done" in done.text
+    assert f'<li id="item-{key}"' in done.text and f"/steps/{number}/undo" in done.text
+    assert next(i for i in show(seeded, "cw1", reference).items if i.key == key).done_at
