@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("harbour.web")
@@ -60,9 +61,33 @@ def loggable_path(scope: Any) -> str:
     return _PARAM.sub(shown, template)
 
 
+# The console's own words where a route takes one (a plan change, a step's done or undo, a
+# missing-youth record, a lifecycle action, a document's audience and format).
+_WORDS = frozenset(
+    {"accept", "reject", "add", "edit", "youth-copy", "finalize", "done", "undo"}
+    | {"record", "step", "returned", "discharge", "close", "reopen"}
+    | {"staff", "youth", "family", "html", "text", "md"}
+)
+_HEX_ID = re.compile(r"[0-9a-f]{8,32}")
+_SHAPES: dict[str, Callable[[str], object]] = {
+    "alert_id": _HEX_ID.fullmatch,
+    "visit_id": _HEX_ID.fullmatch,
+    "number": str.isdigit,
+    "item": str.isdigit,  # a plan item's number (its key says what the youth plans)
+    "what": _WORDS.__contains__,
+    "action": _WORDS.__contains__,
+    "audience": _WORDS.__contains__,
+    "fmt": _WORDS.__contains__,
+}
+
+
 def _looks_like(name: str, value: str) -> bool:
-    """A reference is shown only as one (HB-...): a single word there may be a name."""
-    return name != "ref" or value.upper().startswith("HB-")
+    """A reference is shown only as one (HB-...), an id as one, a word only as one of the
+    console's own: a single word there may be a name. Staff handles and agency names are shown."""
+    if name == "ref":
+        return value.upper().startswith("HB-")
+    shape = _SHAPES.get(name)
+    return shape is None or bool(shape(value))
 
 
 class Guard:

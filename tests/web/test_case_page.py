@@ -121,6 +121,34 @@ def test_a_name_typed_into_the_address_bar_stays_out_of_the_access_log(
     assert "GET /cases/HB-0000-0000 404" in logged  # a reference is shown as typed
 
 
+def test_a_name_typed_for_an_id_or_a_word_stays_out_of_the_access_log(
+    seeded: App, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As where a reference goes: an alert's or a visit's id, an item's number, a word of the
+    console's own (a plan change, an audience) is shown only as one."""
+    caplog.set_level(logging.DEBUG)
+    web, _ = signed_in(seeded, clock, "sup")
+    csrf = csrf_of(web)
+    for path in (
+        "/alerts/Marisol",
+        "/alerts/Marisol/status",
+        "/cases/HB-0000-0000/lifecycle/Marisol",
+        "/cases/HB-0000-0000/plan/print/Marisol",
+        "/cases/HB-0000-0000/plan/download/Marisol.Vega",
+    ):
+        assert web.get(path).status_code == 404, path
+    for path in ("/cases/HB-0000-0000/plan/Marisol", "/cases/HB-0000-0000/steps/Marisol/done"):
+        assert web.post(path, data={"csrf": csrf}).status_code == 404, path
+    assert web.post("/visits/Marisol/where", data={"csrf": csrf}).status_code == 404
+    assert web.get("/cases/HB-0000-0000/plan/print/youth").status_code == 404
+    assert web.get("/alerts/0123456789ab").status_code == 404
+    logged = server_log(caplog)
+    assert "Marisol" not in logged and "Vega" not in logged
+    assert "GET /alerts/[alert_id] 404" in logged and "POST /visits/[visit_id]/where 404" in logged
+    assert "GET /cases/HB-0000-0000/plan/print/youth 404" in logged  # the console's own word
+    assert "GET /alerts/0123456789ab 404" in logged  # an id is shown as typed
+
+
 def test_a_caseworker_lists_only_their_own_cases_and_reads_as_the_cli_allows(
     seeded: App, clock: FixedClock, ref: str
 ) -> None:
