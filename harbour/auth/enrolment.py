@@ -134,9 +134,16 @@ class EnrolmentPage:
     totp_uri: str
 
 
+def link_holder(app: App, token: str) -> str:
+    """The handle a usable link is for, and nothing written: what a plain visit to the link
+    shows (a mail or chat link scanner's too). Raises NotFound as ``open_link`` does."""
+    return app.read(lambda uow: _valid(uow, token)[1].handle)
+
+
 def open_link(app: App, token: str) -> EnrolmentPage:
-    """What the enrolment page shows: the handle and a TOTP secret to enrol (the same one each
-    time the page is opened, until enrolment completes)."""
+    """What the enrolment page shows once asked for by a form (``link_holder`` for a plain
+    visit): the handle and a TOTP secret to enrol (the same one each time it is asked for,
+    until enrolment completes)."""
 
     def work(uow: UnitOfWork) -> EnrolmentPage:
         row, staff = _valid(uow, token)

@@ -274,7 +274,14 @@ LINK_GONE = "This link is unknown, used or expired: ask an admin."
 
 
 async def enrol_form(request: Request) -> Response:
-    return await _enrol_page_of(request, request.path_params["token"])
+    """A plain visit to the link: the handle and a button that asks for the key. The key (a
+    second factor) is shown only to a form sent from this page: the mail and chat services the
+    link travels through fetch it to scan or preview it, and would keep the key they were shown."""
+    try:
+        handle = await call(enrolment.link_holder, harbour(request), request.path_params["token"])
+    except NotFound:
+        return error(request, None, 404, LINK_GONE)
+    return render(request, "enrol", None, title="Set up sign-in", handle=handle, secret=None)
 
 
 async def _enrol_page_of(
@@ -312,6 +319,8 @@ async def enrol(request: Request) -> Response:
     token = request.path_params["token"]
     form = await request.form()
     field = {k: v if isinstance(v, str) else "" for k, v in form.items()}
+    if "show_key" in field:  # the first page's button: the key, to set up the code app
+        return await _enrol_page_of(request, token)
     try:
         await call(
             enrolment.complete,

@@ -99,6 +99,7 @@ def checked(page: Any, name: str, problems: dict[str, list[str]]) -> None:
 def enrol_and_sign_in(page: Any, app: App, clock: FixedClock, base: str, handle: str) -> str:
     """Enrol ``handle`` through its link and sign in: the code app's secret (to sign in again)."""
     page.goto(base + enrolment_path(app, handle))
+    follow(page, "button[name=show_key]")
     secret = page.locator("code.secret").inner_text().replace(" ", "")
     page.fill("#password", PASSWORD)
     page.fill("#password_again", PASSWORD)

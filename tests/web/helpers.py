@@ -51,7 +51,8 @@ def enrolment_path(app: App, handle: str, admin: str = "adm") -> str:
 def enrol(app: App, web: TestClient, handle: str, password: str = PASSWORD) -> str:
     """Follow a fresh enrolment link as ``handle`` would; returns the TOTP secret."""
     path = enrolment_path(app, handle)
-    page = web.get(path)
+    assert web.get(path).status_code == 200
+    page = key_page(web, path)
     assert page.status_code == 200, page.text
     secret = secret_on(page.text)
     done = web.post(
@@ -60,6 +61,11 @@ def enrol(app: App, web: TestClient, handle: str, password: str = PASSWORD) -> s
     )
     assert done.status_code == 200, done.text
     return secret
+
+
+def key_page(web: TestClient, path: str) -> Any:
+    """The enrolment page with the code app's key, as its first page's button asks for it."""
+    return web.post(path, data={"show_key": "1"})
 
 
 def secret_on(html: str) -> str:

@@ -49,6 +49,8 @@ def test_every_page_passes_axe_at_wcag_21_aa_on_a_phone(
 
     page.goto(base + enrolment_path(app, "sup"))
     checked(page, "enrol", problems)
+    follow(page, "button[name=show_key]")
+    checked(page, "enrol: the key", problems)
     page.goto(f"{base}/sign-in")
     checked(page, "sign-in", problems)
 

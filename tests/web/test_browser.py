@@ -52,6 +52,8 @@ def test_enrol_sign_in_see_the_caseload_take_an_alert_and_sign_out(
     link = base + enrolment_path(app, "sup")
     page = browser.new_page(viewport=PHONE)
     page.goto(link)
+    assert page.locator("code.secret").count() == 0  # a plain visit (a link scanner's) sees no key
+    follow(page, "button[name=show_key]")
     secret = page.locator("code.secret").inner_text().replace(" ", "")
     assert page.locator("img.qr").evaluate("img => img.complete && img.naturalWidth") > 0
     shot(page, "enrol")

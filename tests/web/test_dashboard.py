@@ -21,6 +21,7 @@ from tests.web.helpers import (
     client,
     code,
     enrolment_path,
+    key_page,
     next_step,
     secret_on,
     sign_in,
@@ -32,7 +33,7 @@ def _south_supervisor(app: App, clock: FixedClock) -> TestClient:
     """sup2 signed in, enrolled through a link from the south's own admin."""
     web = client(app)
     path = enrolment_path(app, "sup2", admin=agency_admin(app, "sadm", "south"))
-    secret = secret_on(web.get(path).text)
+    secret = secret_on(key_page(web, path).text)
     form = {"password": PASSWORD, "password_again": PASSWORD, "code": code(app, secret)}
     assert web.post(path, data=form).status_code == 200
     next_step(clock)

@@ -27,6 +27,7 @@ from tests.web.helpers import (
     code,
     csrf_of,
     enrolment_path,
+    key_page,
     next_step,
     notices,
     refusals,
@@ -75,7 +76,7 @@ def signed_in_south(app: App, clock: FixedClock, handle: str) -> Any:
     admin = agency_admin(app, "sadm", "south")
     web = client(app)
     path = enrolment_path(app, handle, admin)
-    secret = secret_on(web.get(path).text)
+    secret = secret_on(key_page(web, path).text)
     fields = {"password": PASSWORD, "password_again": PASSWORD, "code": code(app, secret)}
     assert web.post(path, data=fields).status_code == 200
     next_step(clock)

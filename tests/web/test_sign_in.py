@@ -27,6 +27,7 @@ from tests.web.helpers import (
     enrol,
     enrolment_path,
     form_token,
+    key_page,
     next_step,
     secret_on,
     server_log,
@@ -106,12 +107,31 @@ def test_an_enrolment_link_works_once_and_expires(seeded: App, clock: FixedClock
     assert web.get(fresh).status_code == 404 and web.get(newer).status_code == 200
 
 
+def test_a_plain_visit_to_an_enrolment_link_shows_no_key_and_writes_none(seeded: App) -> None:
+    """Mail and chat services fetch the links they carry (to scan them, to preview them) and
+    may keep what they were shown: the code app's key, a second factor, is shown only to the
+    form the page's button sends, and a plain visit generates none."""
+    web = client(seeded)
+    path = enrolment_path(seeded, "cw1")
+    visit = web.get(path)
+    assert visit.status_code == 200 and "cw1" in visit.text
+    assert 'class="secret"' not in visit.text and "otpauth" not in visit.text
+    assert 'name="show_key"' in visit.text
+    pending = seeded.run(
+        lambda uow: [r.pending_totp_sealed for r in uow.session.scalars(select(Enrolment))]
+    )
+    assert pending == [None]
+    secret = secret_on(key_page(web, path).text)
+    assert secret_on(key_page(web, path).text) == secret  # the same key until enrolment completes
+    assert web.get(path).status_code == 200 and secret not in web.get(path).text.replace(" ", "")
+
+
 def test_weak_passwords_and_wrong_codes_are_refused_at_enrolment(
     seeded: App, clock: FixedClock
 ) -> None:
     web = client(seeded)
     path = enrolment_path(seeded, "cw1")
-    secret = secret_on(web.get(path).text)
+    secret = secret_on(key_page(web, path).text)
     for password, again, typed in [
         ("short pass", "short pass", code(seeded, secret)),
         ("password1234", "password1234", code(seeded, secret)),
@@ -123,7 +143,7 @@ def test_weak_passwords_and_wrong_codes_are_refused_at_enrolment(
         assert answer.status_code == 400
         assert password not in answer.text
     # The same secret is offered again after a refusal, and the link still works.
-    assert secret_on(web.get(path).text) == secret
+    assert secret_on(key_page(web, path).text) == secret
 
 
 def test_a_link_that_runs_out_while_its_form_is_refused_answers_404(
@@ -133,7 +153,7 @@ def test_a_link_that_runs_out_while_its_form_is_refused_answers_404(
 
     web = client(seeded)
     path = enrolment_path(seeded, "cw1")
-    secret = secret_on(web.get(path).text)
+    secret = secret_on(key_page(web, path).text)
     refuse = enrolment.complete
 
     def refused_then_expired(*args: object) -> None:  # the refusal, then the link's last second
@@ -205,7 +225,7 @@ def test_a_code_in_other_digits_is_a_wrong_code_counted_and_audited(
 def test_a_code_in_other_digits_is_refused_at_enrolment(seeded: App, clock: FixedClock) -> None:
     web = client(seeded)
     path = enrolment_path(seeded, "cw1")
-    secret = secret_on(web.get(path).text)
+    secret = secret_on(key_page(web, path).text)
     for digits in OTHER_DIGITS:
         typed = written_in(digits, code(seeded, secret))
         answer = web.post(
@@ -401,7 +421,7 @@ def test_parallel_posts_of_one_enrolment_link_enrol_once(
     _, base = console
     path = enrolment_path(seeded, "cw1")
     with httpx.Client(base_url=base) as web:
-        secret = secret_on(web.get(path).text)
+        secret = secret_on(key_page(web, path).text)
     typed = code(seeded, secret)
     passwords = [f"{PASSWORD} {n:02}" for n in range(6)]
     ready = threading.Barrier(len(passwords), timeout=60)
@@ -439,7 +459,7 @@ def test_no_token_password_or_code_reaches_the_logs(
     caplog.set_level(logging.DEBUG)
     web = client(seeded)
     path = enrolment_path(seeded, "cw1")
-    secret = secret_on(web.get(path).text)
+    secret = secret_on(key_page(web, path).text)
     typed = code(seeded, secret)
     web.post(path, data={"password": PASSWORD, "password_again": PASSWORD, "code": typed})
     next_step(clock)
