@@ -171,9 +171,25 @@ def db_copy(
     who = app.run(lambda uow: store_operation(uow, actor, "store.copy", to=urlsplit(to).scheme))
     target = make_engine(to)
     try:
+        _reach(target)
         copied = copy_store(app.engine, target)
     finally:
         target.dispose()
     rows = sum(copied.values())
     app.run(lambda uow: audit_store(uow, who, "store.copy.done", rows=rows))
     emit(copied, as_json, lambda rows: f"Copied {sum(rows.values())} rows.")
+
+
+def _reach(target: Any) -> None:
+    """The target opens, or the operator is told that it is the target that does not (a folder
+    that is not there, a server not listening, a database not created), not an internal error."""
+    from sqlalchemy.exc import DBAPIError
+
+    from harbour.errors import HarbourError
+
+    try:
+        with target.connect():
+            pass
+    except DBAPIError as exc:
+        reason = f"{type(exc.orig).__name__}: the target database cannot be reached or opened"
+        raise HarbourError("target_unavailable", reason) from None

@@ -55,6 +55,21 @@ def test_a_target_with_a_password_is_never_taken_from_the_command_line(
         assert given_so.exit_code == 1 and "MKs3cret" not in given_so.stderr  # unreachable
 
 
+def test_a_target_that_cannot_be_opened_is_named_as_the_problem(
+    seeded: App, tmp_path: Path
+) -> None:
+    """A mistyped target (a folder that is not there, a server not listening) says the target
+    cannot be reached, as a store that cannot be opened does, not an internal error."""
+    for target in (
+        f"sqlite:///{tmp_path / 'no-such-folder' / 'moved.db'}",
+        "postgresql://harbour@127.0.0.1:1/nowhere",  # nothing listens on port 1
+    ):
+        result = invoke(seeded, "db", "copy", "--to", target, "--as", "adm")
+        assert result.exit_code == 1, result.stderr
+        assert "target_unavailable" in result.stderr and "internal" not in result.stderr, target
+        assert "the target database cannot be reached or opened" in result.stderr
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the source is SQLite
 def test_sqlite_to_a_new_postgresql_database(seeded: App, tmp_path: Path) -> None:
