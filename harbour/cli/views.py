@@ -205,14 +205,29 @@ def schedule_text(view: ScheduleView) -> str:
 
 
 def prompt_answers(instrument: Instrument) -> dict[str, Any]:
-    """Ask each question of the instrument in turn (free text may be left empty)."""
+    """Ask each question of the instrument in turn (free text may be left empty). Input that
+    ends first (a pipe, Ctrl-D, Ctrl-C) is said to be so, before anything is recorded: the
+    click package's ``Abort`` is not typer's own, so it would otherwise read as an internal
+    error."""
+    import click  # only when prompting: typer carries its own, a command's start need not load it
+
+    from harbour.errors import HarbourError
+
     answers: dict[str, Any] = {}
-    for group in instrument.groups:
-        typer.echo(f"\n{group.title}", err=True)
-        for question in group.questions:
-            value = _ask(question)
-            if value not in (None, ""):
-                answers[question.id] = value
+    try:
+        for group in instrument.groups:
+            typer.echo(f"\n{group.title}", err=True)
+            for question in group.questions:
+                value = _ask(question)
+                if value not in (None, ""):
+                    answers[question.id] = value
+    except click.exceptions.Abort:
+        typer.echo("", err=True)  # the prompt's line ends before the error's
+        raise HarbourError(
+            "answers_incomplete",
+            "the prompts ended before every question was answered; nothing was recorded "
+            "(answer each prompt, or give them in a file with --answers FILE)",
+        ) from None
     return answers
 
 

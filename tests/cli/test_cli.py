@@ -16,7 +16,7 @@ import typer
 from harbour.app import App
 from harbour.cli import cli
 from harbour.cli.base import get_app, run
-from tests.db.helpers import refer, write_referral
+from tests.db.helpers import refer, row_counts, write_referral
 from tests.support import invoke, referral
 
 REQUIRED = {
@@ -156,6 +156,25 @@ def test_exit_codes(seeded: App, argv: list[str], code: int) -> None:
     result = invoke(seeded, *argv)
     assert result.exit_code == code, result
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_prompts_that_end_before_every_answer_record_nothing_and_say_so(
+    seeded: App, tmp_path: Path
+) -> None:
+    """`assess` without --answers prompts; input that ends first (a pipe, Ctrl-D, Ctrl-C) is
+    no internal error: the command says the answers were not all given and records nothing."""
+    ref = refer(seeded, tmp_path, referral("Pr")).json()["case"]
+    before = row_counts(seeded)
+    for extra in ((), ("--json",)):
+        args = ("assess", ref, "--point", "initial_contact", "--as", "cw1", *extra)
+        result = invoke(seeded, *args, stdin="no\n")
+        assert result.exit_code == 1, result
+        assert "internal" not in result.stderr and "Traceback" not in result.stderr
+        assert "answers_incomplete" in result.stderr and "--answers" in result.stderr
+    after = row_counts(seeded)  # the access check before the prompts is audited, as any read
+    assert {t: n for t, n in after.items() if t != "audit_events"} == {
+        t: n for t, n in before.items() if t != "audit_events"
+    }
 
 
 def test_actor_from_the_environment(seeded: App, monkeypatch: pytest.MonkeyPatch) -> None:
