@@ -177,6 +177,40 @@ def test_prompts_that_end_before_every_answer_record_nothing_and_say_so(
     }
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # settings, not SQL
+def test_harbour_web_refuses_a_store_it_cannot_use_before_serving(
+    seeded: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A console on a HARBOUR_HOME with no store, or with another store's keyring, is refused
+    at start, as every command refuses it, not served for staff to find it broken at sign-in."""
+    import uvicorn
+    from pydantic import SecretStr
+
+    from harbour.crypto import Keyring
+
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **_: served.append(args))
+    nowhere = seeded.settings.model_copy(
+        update={"home": tmp_path / "nowhere", "database_url": None, "key_file": None}
+    )
+    elsewhere = seeded.settings.model_copy(
+        update={"encryption_keys": SecretStr(Keyring.generate().to_json())}
+    )
+    for settings, code, said in (
+        (nowhere, 2, "store_not_initialised"),
+        (elsewhere, 1, "wrong_keyring"),
+    ):
+        app = App(settings, seeded.clock)
+        try:
+            result = invoke(app, "web")
+        finally:
+            app.dispose()
+        assert result.exit_code == code and said in result.stderr, result
+        assert "Traceback" not in result.stderr
+    assert served == []
+    assert invoke(seeded, "web").exit_code == 0 and len(served) == 1  # its own store is served
+
+
 def test_actor_from_the_environment(seeded: App, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HARBOUR_ACTOR", "cw1")
     assert invoke(seeded, "cases", "--json").exit_code == 0
