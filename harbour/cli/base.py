@@ -66,6 +66,16 @@ def get_app() -> Any:
     return app
 
 
+def check_store(app: Any) -> None:
+    """For the long-running commands (``web``, ``serve``): refuse at start, as every command
+    refuses them, a HARBOUR_HOME with no store (asked first: it has no key file either) or a
+    keyring that is not the store's, rather than run on and fail at each request or poll."""
+    from harbour.db import storekeys
+
+    app.run(lambda uow: storekeys.recorded(uow.session))
+    app.run(lambda uow: uow.check_keys("write"))
+
+
 def committed(app: Any) -> None:
     """After a command's transaction: run the lifecycle steps it set off (embedded mode)."""
     from harbour.orchestration.pipeline import after_commit

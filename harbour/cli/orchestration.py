@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from harbour.cli.admin import db_cli
-from harbour.cli.base import As, Json, cli, emit, get_app
+from harbour.cli.base import As, Json, check_store, cli, emit, get_app
 from harbour.cli.sensitive import url_option
 
 
@@ -43,6 +43,7 @@ def serve(
     if not os.environ.get("PREFECT_API_URL"):
         raise ConfigError("prefect_api_url", "set PREFECT_API_URL to a running Prefect server")
     app = get_app()
+    check_store(app)
     _audit_operator(app, actor, "orchestration.serve")
     if app.settings.orchestration != "prefect":
         typer.echo("note: set HARBOUR_ORCHESTRATION=prefect for CLI commands", err=True)

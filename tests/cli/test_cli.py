@@ -211,6 +211,37 @@ def test_harbour_web_refuses_a_store_it_cannot_use_before_serving(
     assert invoke(seeded, "web").exit_code == 0 and len(served) == 1  # its own store is served
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # settings, not SQL
+def test_harbour_serve_refuses_a_store_it_cannot_use_before_serving(
+    seeded: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `harbour web`: `harbour serve` on no store, or with another store's keyring, is
+    refused at start, not left publishing and relaying in a loop of warnings."""
+    from pydantic import SecretStr
+
+    from harbour.crypto import Keyring
+
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:1/api")  # never reached
+    nowhere = seeded.settings.model_copy(
+        update={"home": tmp_path / "nowhere", "database_url": None, "key_file": None}
+    )
+    elsewhere = seeded.settings.model_copy(
+        update={"encryption_keys": SecretStr(Keyring.generate().to_json())}
+    )
+    for settings, code, said in (
+        (nowhere, 2, "store_not_initialised"),
+        (elsewhere, 1, "wrong_keyring"),
+    ):
+        for extra in ((), ("--publish-only",)):
+            app = App(settings, seeded.clock)
+            try:
+                result = invoke(app, "serve", *extra)
+            finally:
+                app.dispose()
+            assert result.exit_code == code and said in result.stderr, (extra, result)
+            assert "Serving" not in result.stdout and "Publishing" not in result.stdout
+
+
 def test_actor_from_the_environment(seeded: App, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HARBOUR_ACTOR", "cw1")
     assert invoke(seeded, "cases", "--json").exit_code == 0
