@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from itertools import groupby
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, make_url
@@ -52,10 +53,16 @@ class App:
     # The urgent outbox rows written since a command started (None outside commands): a
     # command warns about its own pages only, never about another person's delivery problems.
     urgent_written: set[str] | None = None
+    # False for the commands that only use a store (all but `init` and `db upgrade`): a SQLite
+    # file that is not there is refused as no store, not created empty where it was looked for.
+    may_create_store: bool = True
 
     @cached_property
     def engine(self) -> Engine:
-        return make_engine(self.settings.resolved_database_url)
+        url = self.settings.resolved_database_url
+        if not self.may_create_store:
+            _refuse_a_missing_sqlite_file(url)
+        return make_engine(url)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -329,6 +336,22 @@ def _row_id(row: Any) -> str:
 def _is_transient(exc: Exception) -> bool:
     text = str(getattr(exc, "orig", exc)).lower()
     return any(marker in text for marker in _TRANSIENT)
+
+
+def _refuse_a_missing_sqlite_file(url: str) -> None:
+    """SQLite makes a database file wherever it is asked to open one: a store looked for in the
+    wrong folder would leave an empty file there."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return
+    if parsed.database == ":memory:" or parsed.database.startswith("file:"):
+        return
+    if not Path(parsed.database).exists():
+        raise ConfigError(
+            "store_not_initialised",
+            f"no store there (looked for {parsed.database}): run `harbour init` "
+            "(or check HARBOUR_HOME)",
+        )
 
 
 def _safe_database_error(exc: DBAPIError, where: str) -> Exception:

@@ -29,7 +29,7 @@ def db_upgrade(as_json: Json = False) -> None:
     from harbour.cases import duplicates
     from harbour.db import migrate
 
-    app = get_app()
+    app = get_app(creating=True)
     say_home_narrowed(app, private_home(app.settings))
     migrate.upgrade(app.engine)
     revision = migrate.current_revision(app.engine)

@@ -41,8 +41,9 @@ IdempotencyKey = Annotated[
 _app_factory: Callable[[], Any] | None = None
 
 
-def get_app() -> Any:
-    """The App for this command: settings from the environment, checked before any work."""
+def get_app(*, creating: bool = False) -> Any:
+    """The App for this command: settings from the environment, checked before any work.
+    Only ``creating`` commands (`init`, `db upgrade`) make a SQLite store that is not there."""
     from harbour.app import App
     from harbour.clock import FixedClock
     from harbour.settings import load_settings
@@ -56,6 +57,7 @@ def get_app() -> Any:
         check_files(settings)
         clock = FixedClock(settings.frozen_time) if settings.frozen_time else None
         app = App(settings, clock) if clock else App(settings)
+        app.may_create_store = creating
         # Start-up is over: what is alive now (the modules, the settings, the reference files
         # read) lives as long as the process, so the collector need not walk it again, during
         # the command or at its exit (together a fifth of a short command's time). Not for a

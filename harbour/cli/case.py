@@ -37,7 +37,7 @@ def init(
     installation's first operator (copies, key rotations, agencies, naming other operators)."""
     from harbour.admin.init import init as do_init
 
-    app = get_app()
+    app = get_app(creating=True)
     done = do_init(app, agency, admin)
     say_home_narrowed(app, done.home_was)
     result = {

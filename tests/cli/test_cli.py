@@ -242,6 +242,28 @@ def test_harbour_serve_refuses_a_store_it_cannot_use_before_serving(
             assert "Serving" not in result.stdout and "Publishing" not in result.stdout
 
 
+def test_a_command_on_a_folder_with_no_store_leaves_it_as_it_was(tmp_path: Path) -> None:
+    """A HARBOUR_HOME that holds no store (a typo, a folder not yet initialised) is refused
+    without leaving an empty database file behind in it; `harbour init` still makes one."""
+    home = tmp_path / "not-a-store"
+    home.mkdir()
+    env = {"HARBOUR_HOME": str(home), "PATH": "/usr/bin:/bin"}
+    for argv in (["cases", "--as", "ada"], ["web"], ["sweep"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "harbour", *argv], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 2 and "store_not_initialised" in done.stderr, (argv, done)
+        assert list(home.iterdir()) == [], argv
+    made = subprocess.run(
+        [sys.executable, "-m", "harbour", "init", "--agency", "north", "--admin", "ada"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    assert (home / "harbour.db").exists()
+
+
 def test_actor_from_the_environment(seeded: App, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HARBOUR_ACTOR", "cw1")
     assert invoke(seeded, "cases", "--json").exit_code == 0
