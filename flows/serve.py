@@ -26,9 +26,34 @@ log = logging.getLogger(__name__)
 
 
 def deployment_specs(path: Path = PREFECT_FILE) -> list[dict[str, Any]]:
-    """The ``deployments`` of a prefect.yaml (anchors and merge keys resolved)."""
-    document = yaml.safe_load(path.read_text())
-    specs: list[dict[str, Any]] = document["deployments"]
+    """The ``deployments`` of a prefect.yaml (anchors and merge keys resolved), each naming a
+    flow that exists; a file that is not that is refused by its path and problem."""
+    from harbour.errors import InvalidInput
+
+    def refuse(problem: str) -> InvalidInput:
+        return InvalidInput([("--prefect-file", f"{path}: {problem}")])
+
+    try:
+        document = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise refuse(f"cannot be read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise refuse(
+            f"line {mark.line + 1}: not valid YAML" if mark else "not valid YAML"
+        ) from None
+    specs = document.get("deployments") if isinstance(document, dict) else None
+    if not isinstance(specs, list) or not specs:
+        raise refuse("not a deployments file (a `deployments` list)")
+    for number, spec in enumerate(specs, 1):
+        if not isinstance(spec, dict) or not all(
+            isinstance(spec.get(key), str) for key in ("name", "entrypoint")
+        ):
+            raise refuse(f"deployment {number}: needs a name and an entrypoint")
+        try:
+            load_flow(spec["entrypoint"])
+        except (ImportError, AttributeError, ValueError):
+            raise refuse(f"deployment {number}: no flow at {spec['entrypoint']}") from None
     return specs
 
 

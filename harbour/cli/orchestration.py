@@ -54,6 +54,7 @@ def serve(
         serving.publish_only(app, poll)
         return
     path = prefect_file or serving.PREFECT_FILE
+    serving.deployment_specs(path)  # a file it cannot use is refused before anything is served
     emit({"serving": str(path)}, as_json, "Serving Harbour's flows.")
     serving.serve(app, path, poll)
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from pathlib import Path
 
 import pytest
 
 from flows.serve import deployment_specs, load_flow, runner_deployment
+from harbour.app import App
+from tests.support import invoke
 
 FLOWS = {
     "flows.lifecycle:initial_contact",
@@ -40,6 +43,30 @@ def test_schedules_have_a_zone_and_triggers_pass_ids() -> None:
             assert all(v.startswith("{{ event.payload.") for v in trigger["parameters"].values())
             flow = load_flow(spec["entrypoint"])
             assert set(trigger["parameters"]) == set(flow.parameters.properties)
+
+
+def test_serve_refuses_a_deployments_file_it_cannot_use_before_serving(
+    seeded: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`harbour serve --prefect-file` naming a file that is not there, not YAML, or not a
+    deployments file is refused by its path and problem (exit 2) before anything is served,
+    not as an internal error after "Serving Harbour's flows."."""
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:1/api")  # never reached
+    files = {
+        "missing.yaml": None,
+        "broken.yaml": "deployments: [\n",
+        "no-list.yaml": "deployments: 5\n",
+        "no-entrypoint.yaml": "deployments:\n  - name: sweep\n",
+        "no-such-flow.yaml": "deployments:\n  - {name: sweep, entrypoint: flows.sweep:nothing}\n",
+    }
+    for name, text in files.items():
+        path = tmp_path / name
+        if text is not None:
+            path.write_text(text)
+        result = invoke(seeded, "serve", "--prefect-file", str(path))
+        assert result.exit_code == 2, (name, result)
+        assert "--prefect-file" in result.stderr and "internal" not in result.stderr, name
+        assert "Serving" not in result.stdout, name
 
 
 def test_every_assessment_point_starts_exactly_one_flow() -> None:
