@@ -264,6 +264,21 @@ def test_a_command_on_a_folder_with_no_store_leaves_it_as_it_was(tmp_path: Path)
     assert (home / "harbour.db").exists()
 
 
+def test_harbour_web_that_cannot_listen_exits_1_not_3(
+    seeded: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Uvicorn exits 3 when it cannot start (its address in use); Harbour's 3 means an imminent
+    alert reached nobody, so the console's failure to start is a failure (1), saying so."""
+    import uvicorn
+
+    def cannot_bind(*_: object, **__: object) -> None:
+        raise SystemExit(3)  # uvicorn's STARTUP_FAILURE, after logging why
+
+    monkeypatch.setattr(uvicorn, "run", cannot_bind)
+    result = invoke(seeded, "web")
+    assert result.exit_code == 1 and "web_not_started" in result.stderr, result
+
+
 def test_actor_from_the_environment(seeded: App, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HARBOUR_ACTOR", "cw1")
     assert invoke(seeded, "cases", "--json").exit_code == 0
