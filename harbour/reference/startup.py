@@ -7,9 +7,12 @@ deliveries failing one by one until they are dead-lettered.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from harbour.errors import ConfigError
 from harbour.reference import Reference, load_reference
 from harbour.settings import Settings
+from harbour.shipped import shipped_templates
 
 
 def check_files(settings: Settings) -> Reference:
@@ -20,4 +23,31 @@ def check_files(settings: Settings) -> Reference:
         raise ConfigError("bad_setting", "HARBOUR_APPRISE_CONFIG: no such file")
     if not settings.templates_dir.is_dir():
         raise ConfigError("bad_setting", "HARBOUR_TEMPLATES_DIR: no such folder")
+    _check_templates(settings.templates_dir)
     return reference
+
+
+def _check_templates(folder: Path) -> None:
+    """An agency's own templates folder (a copy of the shipped one, with its changes) holds
+    every template Harbour renders: one missing was found only when a message failed to render
+    (an imminent page too, reported as a failed send) or a console page answered an error."""
+    shipped = shipped_templates()
+    if folder.resolve() == shipped.resolve():
+        return
+    missing = sorted(
+        name
+        for path in shipped.rglob("*")
+        if path.is_file()
+        and not (name := path.relative_to(shipped).as_posix()).startswith(_NOT_RENDERED)
+        and not (folder / name).is_file()
+    )
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise ConfigError(
+            "bad_setting",
+            f"HARBOUR_TEMPLATES_DIR: lacks templates Harbour renders: {', '.join(missing[:3])}"
+            f"{more} (start from a copy of the shipped templates)",
+        )
+
+
+_NOT_RENDERED = ("bench/",)  # the benchmarks' own

@@ -44,6 +44,27 @@ def test_a_file_that_cannot_be_used_is_named_at_start(
     assert says in str(refused.value) and refused.value.exit_code == 2
 
 
+def test_an_agencys_templates_folder_lacking_a_template_is_named_at_start(tmp_path: Path) -> None:
+    """HARBOUR_TEMPLATES_DIR is a copy of the shipped templates with the agency's changes: one
+    that lacks any (a wrong folder, a copy begun but not finished) was only found when a
+    message failed to render, an imminent page included, reported as a failed send."""
+    import shutil
+
+    from harbour.shipped import shipped_templates
+
+    own = tmp_path / "templates"
+    shutil.copytree(shipped_templates(), own)
+    check_files(Settings(home=tmp_path, templates_dir=own))  # a whole copy is fine
+    (own / "notifications" / "imminent_threat.txt").unlink()
+    with pytest.raises(ConfigError) as refused:
+        check_files(Settings(home=tmp_path, templates_dir=own))
+    said = str(refused.value)
+    assert "HARBOUR_TEMPLATES_DIR" in said and "notifications/imminent_threat.txt" in said
+    assert refused.value.exit_code == 2
+    with pytest.raises(ConfigError, match="HARBOUR_TEMPLATES_DIR"):
+        check_files(Settings(home=tmp_path, templates_dir=tmp_path))  # a folder of no templates
+
+
 def _harbour(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "HARBOUR_HOME": str(home)}
     environment.pop("HARBOUR_DATABASE_URL", None)
