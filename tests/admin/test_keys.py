@@ -362,6 +362,26 @@ def test_a_keyring_from_before_the_last_rotation_cannot_write(seeded: App, tmp_p
     assert "primary key" in result.stderr and row_counts(seeded) == before
 
 
+def test_keys_status_with_a_keyring_not_the_stores_refuses_rather_than_misreport(
+    seeded: App, tmp_path: Path
+) -> None:
+    """`keys status` named the keyring's primary as the store's and counted every value as
+    "still under an older key: run `harbour keys rotate` to finish", which then refused: a key
+    file from another store, or from before the last rotation, is wrong_keyring here too."""
+    intake.refer(seeded, "coord", referral("Ks"), None)
+    other = tmp_path / "other-keys.json"
+    Keyring.generate().save(other)
+    backup = tmp_path / "old-keys.json"
+    Keyring.load(seeded.settings.resolved_key_file).save(backup)
+    rotate(seeded)
+    for keys in (other, backup):
+        result = invoke(_fresh(seeded, key_file=keys), "keys", "status", "--as", "adm")
+        assert result.exit_code == 1, (keys.name, result)
+        assert result.stderr.startswith("error: wrong_keyring: "), (keys.name, result)
+        assert "keys rotate" not in result.stdout
+    assert invoke(seeded, "keys", "status", "--as", "adm").exit_code == 0
+
+
 def test_a_process_started_before_a_rotation_seals_under_the_new_key(seeded: App) -> None:
     writer = _fresh(seeded)  # `harbour web`, say: started, and has written, before the rotation
     intake.refer(writer, "coord", referral("Early"), None)
