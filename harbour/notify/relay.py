@@ -597,7 +597,7 @@ def _failed(report: DeliveryReport, outcome: Outcome) -> None:
     row = outcome.row
     report.errors[outcome.error or ""] += 1
     if row.lane == Lane.URGENT and not outcome.reached:
-        why = "no_route" if outcome.error == "no_route" else "send_failed"
+        why = outcome.error if outcome.error in ("no_route", "render_failed") else "send_failed"
         report.unsent[row.id] = (row.recipient, row.channel, why)
     # INFO, not WARNING: the relay runs after every command, and one person's delivery
     # problem is not for everyone's terminal; the outbox keeps it (`harbour outbox`).

@@ -276,6 +276,11 @@ _UNSENT: dict[str, tuple[str, str]] = {
         "the send failed; it is tried again",
         "test their route: harbour notify test --to TAG --as ADMIN",
     ),
+    "render_failed": (
+        "the message could not be rendered from its template; nobody has been told",
+        "correct the templates folder (HARBOUR_TEMPLATES_DIR; unset, the shipped templates "
+        "are used), then run: harbour deliver",
+    ),
 }
 
 

@@ -79,3 +79,35 @@ def test_a_caseworker_lists_the_alerts_of_their_cases_not_the_agencys(
     reason = given("covering while cw1 is away")
     assert invoke(seeded, "case", "cover", ref, "--reason", reason, "--as", "cw2").exit_code == 0
     assert [a["alert"] for a in ok(seeded, "alerts", "--as", "cw2")] == [alert["alert"]]
+
+
+def test_a_page_whose_template_fails_says_so_not_that_the_send_failed(
+    seeded: App, tmp_path: Path
+) -> None:
+    """An agency's own templates (HARBOUR_TEMPLATES_DIR) with an imminent page that does not
+    render: the warning said "the send failed ... test their route", sending the operator to
+    a route that works; it names the template instead."""
+    import shutil
+
+    from harbour.shipped import shipped_templates
+
+    own = tmp_path / "templates"
+    shutil.copytree(shipped_templates(), own)
+    for name in ("imminent_threat.txt", "imminent_threat.html", "imminent_threat.subject.txt"):
+        (own / "notifications" / name).write_text("{{ no_such_value }}\n")
+    routes = tmp_path / "routes.yaml"
+    routes.write_text("version: 1\nurls:\n  - json://127.0.0.1:1/hook:\n      - tag: sup, chat\n")
+    routes.chmod(0o600)
+    settings = seeded.settings.model_copy(update={"templates_dir": own, "apprise_config": routes})
+    app = App(settings, seeded.clock)
+    try:
+        ref = referred_case(app, tmp_path)
+        danger = answers_file(app, tmp_path, "danger", immediate_danger="yes")
+        result = invoke(
+            app, "assess", ref, "--point", "incident", "--answers", danger, "--as", "cw1"
+        )
+    finally:
+        app.dispose()
+    assert result.exit_code == 3, result.stderr  # recorded, and nobody paged
+    assert "the send failed" not in result.stderr and "notify test" not in result.stderr
+    assert "could not be rendered" in result.stderr and "HARBOUR_TEMPLATES_DIR" in result.stderr
