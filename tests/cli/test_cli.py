@@ -177,6 +177,22 @@ def test_prompts_that_end_before_every_answer_record_nothing_and_say_so(
     }
 
 
+def _stores_it_cannot_use(seeded: App, tmp_path: Path) -> list[tuple[Any, int, str]]:
+    """Settings a long-running command must refuse at start, with its exit code and code: a
+    HARBOUR_HOME with no store, and ``seeded``'s store with another store's keyring."""
+    from pydantic import SecretStr
+
+    from harbour.crypto import Keyring
+
+    nowhere = seeded.settings.model_copy(
+        update={"home": tmp_path / "nowhere", "database_url": None, "key_file": None}
+    )
+    elsewhere = seeded.settings.model_copy(
+        update={"encryption_keys": SecretStr(Keyring.generate().to_json())}
+    )
+    return [(nowhere, 2, "store_not_initialised"), (elsewhere, 1, "wrong_keyring")]
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # settings, not SQL
 def test_harbour_web_refuses_a_store_it_cannot_use_before_serving(
     seeded: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -184,22 +200,10 @@ def test_harbour_web_refuses_a_store_it_cannot_use_before_serving(
     """A console on a HARBOUR_HOME with no store, or with another store's keyring, is refused
     at start, as every command refuses it, not served for staff to find it broken at sign-in."""
     import uvicorn
-    from pydantic import SecretStr
-
-    from harbour.crypto import Keyring
 
     served: list[object] = []
     monkeypatch.setattr(uvicorn, "run", lambda *args, **_: served.append(args))
-    nowhere = seeded.settings.model_copy(
-        update={"home": tmp_path / "nowhere", "database_url": None, "key_file": None}
-    )
-    elsewhere = seeded.settings.model_copy(
-        update={"encryption_keys": SecretStr(Keyring.generate().to_json())}
-    )
-    for settings, code, said in (
-        (nowhere, 2, "store_not_initialised"),
-        (elsewhere, 1, "wrong_keyring"),
-    ):
+    for settings, code, said in _stores_it_cannot_use(seeded, tmp_path):
         app = App(settings, seeded.clock)
         try:
             result = invoke(app, "web")
@@ -217,21 +221,8 @@ def test_harbour_serve_refuses_a_store_it_cannot_use_before_serving(
 ) -> None:
     """As `harbour web`: `harbour serve` on no store, or with another store's keyring, is
     refused at start, not left publishing and relaying in a loop of warnings."""
-    from pydantic import SecretStr
-
-    from harbour.crypto import Keyring
-
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:1/api")  # never reached
-    nowhere = seeded.settings.model_copy(
-        update={"home": tmp_path / "nowhere", "database_url": None, "key_file": None}
-    )
-    elsewhere = seeded.settings.model_copy(
-        update={"encryption_keys": SecretStr(Keyring.generate().to_json())}
-    )
-    for settings, code, said in (
-        (nowhere, 2, "store_not_initialised"),
-        (elsewhere, 1, "wrong_keyring"),
-    ):
+    for settings, code, said in _stores_it_cannot_use(seeded, tmp_path):
         for extra in ((), ("--publish-only",)):
             app = App(settings, seeded.clock)
             try:
