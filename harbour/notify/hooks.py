@@ -63,26 +63,25 @@ def reminders_handed_over(uow: UnitOfWork, case: Case) -> None:
     _notices_handed_over(uow, case)
 
 
-# A caseworker's notices about one case, that a caseworker it was taken from must not get later.
-_CASEWORKERS_NOTICES = (NotificationKind.CASE_ASSIGNED, NotificationKind.RISK_RAISED)
-
-
 def _notices_handed_over(uow: UnitOfWork, case: Case) -> int:
     """Settle the case's "assigned to you" and "level raised" notices not yet sent to anyone
     but its caseworker now and the supervisors (who are told of a raised level too): a case
     given back before its notice went out (the relay sends the normal lane every minute, a
     failing route retries for longer) told the caseworker it was taken from that it was
     theirs. As ``withdraw_case`` settles a digest: one that reached a route already is sent,
-    the rest cancelled (``REASSIGNED``); a send under way is not recalled. How many."""
+    the rest cancelled (``REASSIGNED``); a send under way is not recalled. How many.
+    "Assigned to you" is kept for the caseworker now alone: a supervisor the case was taken
+    from (``assign`` gives cases to supervisors too) is no more its caseworker than anyone."""
     caseworker = uow.session.scalar(select(Staff.handle).where(Staff.id == case.caseworker_id))
     keep = [caseworker, *recipients.in_role(uow, case.agency_id, Role.SUPERVISOR)]
     M = OutboxMessage
-    stale = (
-        (M.case_id == case.id)
-        & M.kind.in_(_CASEWORKERS_NOTICES)
-        & M.recipient.not_in([handle for handle in keep if handle is not None])
+    raised = (M.kind == NotificationKind.RISK_RAISED) & M.recipient.not_in(
+        [handle for handle in keep if handle is not None]
     )
-    return settle(uow, stale, REASSIGNED)
+    assigned = (M.kind == NotificationKind.CASE_ASSIGNED) & (
+        M.recipient.is_distinct_from(caseworker)
+    )
+    return settle(uow, (M.case_id == case.id) & (raised | assigned), REASSIGNED)
 
 
 def cover_started(uow: UnitOfWork, case: Case, cover_id: str, handle: str) -> None:

@@ -119,6 +119,21 @@ def test_a_case_given_back_before_its_notices_went_out_tells_nobody_it_was_taken
     }
 
 
+def test_a_supervisor_the_case_was_taken_from_is_not_told_it_is_theirs(napp: App) -> None:
+    """``assign`` gives cases to supervisors too: one who took a case and gave it on before the
+    relay's pass is not told "assigned to you" for it (kept for the supervisors is only the
+    raised level, which they are told as supervisors)."""
+    case = new_case(napp, caseworker="cw1")
+    reassign(napp, case, "sup")
+    reassign(napp, case, "cw2")
+    assert {(r.kind, r.status, r.last_error) for r in rows(napp, recipient="sup")} == {
+        ("case_assigned", "cancelled", "reassigned")
+    }
+    assert [(r.kind, r.status) for r in rows(napp, recipient="cw2")] == [
+        ("case_assigned", "pending")
+    ]
+
+
 def test_an_assignment_rolled_back_sends_nothing(napp: App) -> None:
     from harbour.cases.reads import assign_case
 
