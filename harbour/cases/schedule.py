@@ -144,8 +144,19 @@ def open_thorough_after_imminent(uow: UnitOfWork, case: Case, completed: Assessm
     """After discharge, an assessment at imminent (an incident, a follow-up, or a level raised
     by hand) is followed by the thorough assessment as the policy's imminent interval says,
     opened as an ``incident`` (what a discharged case takes at any time), not left to the next
-    follow-up months away: imminent threat overrides everything, after discharge too."""
-    if completed.level != RiskLevel.IMMINENT or completed.completed_at is None:
+    follow-up months away: imminent threat overrides everything, after discharge too. Its
+    level lowered by hand from imminent, the thorough assessment it opened is cancelled, as an
+    open case's next assessment is re-timed to the level overridden (``plan_next``)."""
+    if completed.completed_at is None:
+        return
+    if completed.level != RiskLevel.IMMINENT:
+        opened = [
+            a
+            for a in open_assessments(uow, case)
+            if a.point == P.INCIDENT and a.opened_at >= completed.completed_at
+        ]
+        if opened:
+            cancel_open(uow, case, [P.INCIDENT])
         return
     policy, zone = uow.reference.policy, agency_zone(uow, case.agency_id)
     due = next_due(policy, completed.completed_at, RiskLevel.IMMINENT, zone)

@@ -102,3 +102,20 @@ def test_a_level_raised_to_imminent_after_discharge_schedules_the_thorough_asses
     raised = ("--level", "imminent", "--reason", given("FWwhy"), "--as", "sup")
     ok(seeded, "override", ref, *raised)
     assert _next_due(seeded, ref) <= clock.now() + timedelta(days=2)
+
+
+def test_a_level_lowered_from_imminent_after_discharge_withdraws_the_thorough_assessment(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    """As an open case's next assessment is re-timed to a level overridden: the thorough
+    assessment an imminent level opened after discharge is cancelled once the level is lowered
+    by hand, and the next due is the follow-up again (not an incident due the next day, that
+    would escalate and keep the last follow-up from closing the case)."""
+    ref, _ = _discharged(seeded, clock, tmp_path)
+    follow_up = _next_due(seeded, ref)
+    danger = answers_file(seeded, tmp_path, "danger", immediate_danger="yes")
+    ok(seeded, "assess", ref, "--point", "incident", "--answers", danger, "--as", "cw1")
+    assert _next_due(seeded, ref) < follow_up
+    lowered = ("--level", "high", "--reason", given("FWwhy"), "--as", "sup")
+    ok(seeded, "override", ref, *lowered)
+    assert _next_due(seeded, ref) == follow_up
