@@ -33,11 +33,17 @@ def renewal_due(expiries: Iterable[date | None], today: date) -> date | None:
 
 
 def renewal_window(expiries: Iterable[date | None], today: date) -> date | None:
-    """The day the renewal of the earliest order expiring soon became due for a plan (its
-    expiry less ``RENEW_WITHIN``); None when no order expires within it. A renewal done, or
-    due, before that day was for an earlier expiry: the order has been renewed since."""
+    """The day the renewal of the order running out now became due for a plan (its expiry less
+    ``RENEW_WITHIN``): the earliest order expiring soon that has not run out yet, else the last
+    one to have run out; None when no order expires within it. A renewal done, or due, before
+    that day was for an earlier expiry: the order has been renewed since. (Not simply the
+    earliest: another order that ran out long ago, and was let go, would date every renewal
+    done since as this one's.)"""
     soon = expiring(expiries, today)
-    return soon[0] - RENEW_WITHIN if soon else None
+    if not soon:
+        return None
+    running_out = next((day for day in soon if day >= today), soon[-1])
+    return running_out - RENEW_WITHIN
 
 
 def expired(expires_on: date | None, today: date) -> bool:

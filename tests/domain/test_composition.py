@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from harbour.domain import orders
 from harbour.domain.catalogue import Catalogue
 from harbour.domain.composition import ProposedItem, compose, select_strategies
 from harbour.domain.risk import Reason, RiskResult
@@ -289,3 +290,16 @@ def test_an_order_running_out_within_30_days_puts_its_renewal_on_the_plan(
         MODERATE, Situation.STABILIZING, ALL_THREATS, YOUTH, [], catalogue, today=TODAY
     )
     assert RENEW not in {item.key for item in without}
+
+
+def test_the_renewal_window_is_the_order_running_out_nows() -> None:
+    """The earliest order expiring soon that has not run out yet; else the last one that has.
+    An order let lapse long ago does not date the renewals done since."""
+    today = date(2027, 2, 25)
+    lapsed, running_out, next_one = date(2026, 3, 25), date(2027, 3, 20), date(2027, 3, 24)
+    window = orders.renewal_window
+    assert window([lapsed, running_out, next_one], today) == running_out - orders.RENEW_WITHIN
+    assert window([running_out, next_one], today) == running_out - orders.RENEW_WITHIN
+    assert window([lapsed, date(2027, 1, 5)], today) == date(2027, 1, 5) - orders.RENEW_WITHIN
+    assert window([lapsed, date(2028, 1, 1)], today) == lapsed - orders.RENEW_WITHIN
+    assert window([date(2028, 1, 1), None], today) is None

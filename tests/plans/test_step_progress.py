@@ -361,3 +361,25 @@ def test_a_renewed_order_running_out_again_asks_for_a_new_renewal(
     step = steps(seeded, ref)[RENEWAL]
     assert step.done_at is None  # type: ignore[attr-defined]
     assert step.due_on == date(2027, 3, 13)  # type: ignore[attr-defined]
+
+
+def test_a_renewed_order_running_out_again_beside_one_let_lapse_asks_for_a_new_renewal(
+    seeded: App, ref: str, clock: FixedClock
+) -> None:
+    """Another of the case's orders ran out long ago (not renewed: the youth let it go): the
+    renewal done for the order renewed is still not done for that order's next expiry. Dated
+    from the earliest order expiring, the lapsed one, last year's renewal stayed done."""
+    edit = ("case", "threat", "edit", ref, "0", "--protective-order-expires-on")
+    assert invoke(seeded, *edit, "2026-03-20", "--as", "cw1").exit_code == 0
+    other = ("case", "threat", "add", ref, "--kind", "network", "--protective-order")
+    added = invoke(seeded, *other, "--protective-order-expires-on", "2026-03-25", "--as", "cw1")
+    assert added.exit_code == 0, added.stderr
+    assess(seeded, ref)
+    ok(seeded, "plan", "finalize", ref, "--accept-rest", "--as", "cw1")
+    ok(seeded, "plan", "done", ref, RENEWAL, "--as", "cw1")
+    assert invoke(seeded, *edit, "2027-03-20", "--as", "cw1").exit_code == 0  # renewed
+    clock.advance(timedelta(days=360))  # 2027-02-25: the renewed order runs out within 30 days
+    assess(seeded, ref)
+    step = steps(seeded, ref)[RENEWAL]
+    assert step.done_at is None  # type: ignore[attr-defined]
+    assert step.due_on != date(2026, 3, 13)  # type: ignore[attr-defined]  # last year's
