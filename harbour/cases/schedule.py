@@ -240,12 +240,39 @@ def follow_up_opens_at(uow: UnitOfWork, case: Case) -> datetime | None:
 
 
 def open_next_follow_up(uow: UnitOfWork, case: Case) -> Assessment | None:
-    """Open the next follow-up after discharge, if any remain."""
+    """Open the next follow-up after discharge, if any remain; once the policy's are all done,
+    one more as the interval for high risk says while the latest assessment since discharge
+    found high risk (as a discharge assessment at high risk does not discharge the case: the
+    case is not closed on it, nor left with nothing due). At imminent, the thorough assessment
+    comes first (``open_thorough_after_imminent``), and its level decides."""
     dues, done = follow_up_schedule(uow, case)
-    if done >= len(dues):
-        refresh_next_due(uow, case)
+    if done < len(dues):
+        return open_assessment(uow, case, P.FOLLOW_UP, dues[done])
+    latest = latest_since_discharge(uow, case)
+    if latest is not None and latest.level == RiskLevel.HIGH and latest.completed_at:
+        policy, zone = uow.reference.policy, agency_zone(uow, case.agency_id)
+        due = next_due(policy, latest.completed_at, RiskLevel.HIGH, zone)
+        return open_assessment(uow, case, P.FOLLOW_UP, due)
+    refresh_next_due(uow, case)
+    return None
+
+
+def latest_since_discharge(uow: UnitOfWork, case: Case) -> Assessment | None:
+    """The case's latest assessment completed since its last discharge (a follow-up or an
+    incident), if any."""
+    since = discharged_at(uow, case)
+    if since is None:
         return None
-    return open_assessment(uow, case, P.FOLLOW_UP, dues[done])
+    return uow.session.scalars(
+        select(Assessment)
+        .where(
+            Assessment.case_id == case.id,
+            Assessment.status == AssessmentStatus.COMPLETED,
+            Assessment.completed_at >= since,
+        )
+        .order_by(Assessment.completed_at.desc(), Assessment.id.desc())
+        .limit(1)
+    ).first()
 
 
 # -- for the sweep ------------------------------------------------------------------------------

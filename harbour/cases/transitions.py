@@ -130,9 +130,11 @@ def close(uow: UnitOfWork, actor: Actor | None, case: Case) -> Case:
 
 
 def close_if_follow_ups_done(uow: UnitOfWork, case: Case) -> bool:
-    """After a follow-up: close the case if it was the last one (for the follow-up flow), unless
-    the youth is missing or not yet screened since their return, or another assessment is still
-    open (the thorough one after an imminent threat): staff close it after that."""
+    """After a follow-up, or an incident after discharge: close the case if the policy's
+    follow-ups are all done (for the follow-up flow), unless the youth is missing or not yet
+    screened since their return, or another assessment is still open (the thorough one after
+    an imminent threat, one more follow-up after high risk: ``schedule.open_next_follow_up``):
+    staff close it after that."""
     if case.status != S.DISCHARGED or schedule.follow_ups_remaining(uow, case) > 0:
         return False
     if missing_work_open(uow, case) or schedule.open_assessments(uow, case):

@@ -174,7 +174,8 @@ def discharge_after_final_plan(app: App, plan_id: str) -> str | None:
 
 
 def close_after_last_follow_up(app: App, assessment_id: str) -> bool:
-    """After a follow-up: close the case if it was the last one; True if closed."""
+    """After a follow-up (or an incident) of a discharged case: close it if nothing is left to
+    follow up (``close_if_follow_ups_done``); True if closed."""
 
     def work(uow: UnitOfWork) -> bool:
         case = case_row(uow, assessment_row(uow, assessment_id).case_id)
@@ -209,5 +210,7 @@ ASSESSMENT: tuple[Step, ...] = (confirm_completed, render_documents, ensure_next
 AFTER_POINT: dict[str, tuple[Step, ...]] = {
     AssessmentPoint.DISCHARGE: (discharge_when_safe,),
     AssessmentPoint.FOLLOW_UP: (close_after_last_follow_up,),
+    # After the last follow-up, the thorough assessment an imminent one called for may be last.
+    AssessmentPoint.INCIDENT: (close_after_last_follow_up,),
 }
 PLAN_FINALIZED: tuple[Step, ...] = (render_final_documents, discharge_after_final_plan)

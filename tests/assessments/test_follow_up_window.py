@@ -8,6 +8,7 @@ from pathlib import Path
 
 from harbour.app import App
 from harbour.clock import FixedClock
+from harbour.domain.vocab import RiskLevel
 from tests.cli.helpers import answers_file, ok, referred_case
 from tests.support import given, invoke
 
@@ -91,6 +92,10 @@ def test_an_imminent_last_follow_up_does_not_close_the_case(
     assert shown["status"] == "discharged" and shown["risk_level"] == "imminent"
     assert _next_due(seeded, ref) <= clock.now() + timedelta(days=2)
 
+    clock.set(_next_due(seeded, ref))  # the thorough assessment finds the youth safe again
+    ok(seeded, "assess", ref, "--point", "incident", "--answers", safe, "--as", "cw1")
+    assert ok(seeded, "case", "show", ref, "--as", "cw1")["status"] == "closed"
+
 
 def test_a_level_raised_to_imminent_after_discharge_schedules_the_thorough_assessment(
     seeded: App, clock: FixedClock, tmp_path: Path
@@ -119,3 +124,25 @@ def test_a_level_lowered_from_imminent_after_discharge_withdraws_the_thorough_as
     lowered = ("--level", "high", "--reason", given("FWwhy"), "--as", "sup")
     ok(seeded, "override", ref, *lowered)
     assert _next_due(seeded, ref) == follow_up
+
+
+def test_a_last_follow_up_at_high_risk_keeps_the_case_followed_up(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    """The last follow-up finding high risk does not close the case (as a discharge assessment
+    at high risk does not discharge it): another follow-up falls due as the policy's interval
+    for high risk says, and so on until one finds the risk lower; then the case closes."""
+    ref, safe = _discharged(seeded, clock, tmp_path)
+    threatened = answers_file(seeded, tmp_path, "threatened", trafficker_contact="threats")
+    for number in range(3):
+        clock.set(_next_due(seeded, ref))
+        answers = threatened if number == 2 else safe
+        ok(seeded, "assess", ref, "--point", "follow_up", "--answers", answers, "--as", "cw1")
+    shown = ok(seeded, "case", "show", ref, "--as", "cw1")
+    assert shown["status"] == "discharged" and shown["risk_level"] == "high"
+    high = seeded.reference.policy.next_assessment[RiskLevel.HIGH].delta
+    assert clock.now() < _next_due(seeded, ref) <= clock.now() + high + timedelta(days=1)
+
+    clock.set(_next_due(seeded, ref))  # the extra follow-up, found lower: the case closes
+    ok(seeded, "assess", ref, "--point", "follow_up", "--answers", safe, "--as", "cw1")
+    assert ok(seeded, "case", "show", ref, "--as", "cw1")["status"] == "closed"
