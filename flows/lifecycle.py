@@ -15,6 +15,7 @@ from flows.tasks import StepFailed, harbour_task
 from harbour import events
 from harbour.domain.vocab import AssessmentPoint
 from harbour.orchestration import pipeline, steps
+from harbour.orchestration.steps import Step
 
 is_pending = harbour_task(pipeline.is_pending)
 mark_processed = harbour_task(pipeline.mark_processed)
@@ -39,7 +40,7 @@ def safety_assessment(assessment_id: Id) -> None:
     """A submitted assessment (evaluated, planned and scheduled as it was recorded): its plan's
     documents, its next assessment checked, its notifications sent. Its points (initial contact,
     considering leaving, just left, an incident) add no steps, and Prefect is never told which."""
-    _assessment(assessment_id, pipeline.FLOW_OF_OTHER_POINTS, None)
+    _assessment(assessment_id, pipeline.FLOW_OF_OTHER_POINTS, None, pipeline.STEPS_OF_OTHER_POINTS)
 
 
 @flow(name="planning_meeting", **FLOW_OPTIONS)  # type: ignore[call-overload]
@@ -59,19 +60,23 @@ def follow_up(assessment_id: Id) -> None:
     _assessment(assessment_id, "follow_up", AssessmentPoint.FOLLOW_UP)
 
 
-def _assessment(assessment_id: str, flow: str, point: AssessmentPoint | None) -> None:
+def _assessment(
+    assessment_id: str, flow: str, point: AssessmentPoint | None, extra: tuple[Step, ...] = ()
+) -> None:
     """The assessment's steps, once it is known to be this flow's (a run started by hand with
-    another point's id fails before any step)."""
+    another point's id fails before any step); ``extra``: the shared flow's, for any point."""
     if flow_of_assessment(assessment_id) != flow:
         raise StepFailed("flow_of_assessment", "wrong_point")
-    _process(events.ASSESSMENT_SUBMITTED, assessment_id, point)
+    _process(events.ASSESSMENT_SUBMITTED, assessment_id, point, extra)
 
 
-def _process(name: str, subject_id: str, point: str | None = None) -> None:
+def _process(
+    name: str, subject_id: str, point: str | None = None, extra: tuple[Step, ...] = ()
+) -> None:
     """The event's steps as tasks, in order, then the event marked processed and delivered."""
     if not is_pending(name, subject_id):
         return
-    for step in pipeline.steps_of(name, point):
+    for step in (*pipeline.steps_of(name, point), *extra):
         TASKS[step](subject_id)
     mark_processed(name, subject_id)
     deliver_pending()

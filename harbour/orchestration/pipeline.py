@@ -58,6 +58,17 @@ FLOW_OF_POINT = {
     AssessmentPoint.FOLLOW_UP: "follow_up",
 }
 FLOW_OF_OTHER_POINTS = "safety_assessment"
+# What the points without a flow of their own add, run by their shared flow for every one of
+# them: Prefect is never told the point, so which tasks run may not say it either; each such
+# step checks the point itself (an incident after discharge may close the case).
+STEPS_OF_OTHER_POINTS: tuple[Step, ...] = tuple(
+    dict.fromkeys(
+        step
+        for point, extra in steps.AFTER_POINT.items()
+        if point not in FLOW_OF_POINT
+        for step in extra
+    )
+)
 
 
 def steps_of(name: str, point: str | None = None) -> tuple[Step, ...]:

@@ -178,8 +178,12 @@ def close_after_last_follow_up(app: App, assessment_id: str) -> bool:
     follow up (``close_if_follow_ups_done``); True if closed."""
 
     def work(uow: UnitOfWork) -> bool:
-        case = case_row(uow, assessment_row(uow, assessment_id).case_id)
-        return lifecycle.close_if_follow_ups_done(uow, case)
+        assessment = assessment_row(uow, assessment_id)
+        if assessment.point not in (AssessmentPoint.FOLLOW_UP, AssessmentPoint.INCIDENT):
+            return (
+                False  # the shared flow runs it for every other point (``STEPS_OF_OTHER_POINTS``)
+            )
+        return lifecycle.close_if_follow_ups_done(uow, case_row(uow, assessment.case_id))
 
     return app.run(work, commutes=True)
 

@@ -27,7 +27,8 @@ from tests.support import invoke
 INITIAL_CONTACT_TASKS = ["is_pending", "open_initial_assessment", "assign_caseworker"]
 INITIAL_CONTACT_TASKS += ["mark_processed", "deliver"]
 ASSESSMENT_TASKS = ["flow_of_assessment", "is_pending", "confirm_completed", "render_documents"]
-ASSESSMENT_TASKS += ["ensure_next_assessment", "mark_processed", "deliver"]
+ASSESSMENT_TASKS += ["ensure_next_assessment", "close_after_last_follow_up", "mark_processed"]
+ASSESSMENT_TASKS += ["deliver"]
 
 
 class Killed(Exception):
