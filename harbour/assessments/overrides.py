@@ -139,6 +139,9 @@ def override(uow: UnitOfWork, actor: Actor, case: Case, level: RiskLevel, reason
     if case.status != CaseStatus.DISCHARGED:
         schedule.plan_next(uow, case, assessment)
     else:  # the follow-ups stay as they are; an imminent threat is assessed again at once
+        # After the last follow-up, a level set to high keeps one more follow-up due (as the
+        # assessment would have: ``open_next_follow_up``); before it, this changes nothing.
+        schedule.open_next_follow_up(uow, case)
         schedule.open_thorough_after_imminent(uow, case, assessment)
     if plan is not None:
         note_next_due(plan, case)

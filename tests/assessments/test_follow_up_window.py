@@ -146,3 +146,23 @@ def test_a_last_follow_up_at_high_risk_keeps_the_case_followed_up(
     clock.set(_next_due(seeded, ref))  # the extra follow-up, found lower: the case closes
     ok(seeded, "assess", ref, "--point", "follow_up", "--answers", safe, "--as", "cw1")
     assert ok(seeded, "case", "show", ref, "--as", "cw1")["status"] == "closed"
+
+
+def test_an_imminent_last_follow_up_lowered_to_high_keeps_the_case_followed_up(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    """A supervisor lowering an imminent last follow-up to high withdraws the thorough
+    assessment; high risk then keeps one more follow-up due, as that follow-up at high would
+    have: not a case left discharged with nothing due (which the sweep does not look for)."""
+    ref, safe = _discharged(seeded, clock, tmp_path)
+    danger = answers_file(seeded, tmp_path, "danger", immediate_danger="yes")
+    for number in range(3):
+        clock.set(_next_due(seeded, ref))
+        answers = danger if number == 2 else safe
+        ok(seeded, "assess", ref, "--point", "follow_up", "--answers", answers, "--as", "cw1")
+    ok(seeded, "override", ref, "--level", "high", "--reason", given("FWwhy"), "--as", "sup")
+    shown = ok(seeded, "case", "show", ref, "--as", "cw1")
+    assert shown["status"] == "discharged" and shown["risk_level"] == "high"
+    assert shown["next_due"] is not None
+    high = seeded.reference.policy.next_assessment[RiskLevel.HIGH].delta
+    assert clock.now() < _next_due(seeded, ref) <= clock.now() + high + timedelta(days=1)
