@@ -23,6 +23,7 @@ from harbour.assessments.submit import (
     reasons_of,
 )
 from harbour.cases import milestones, schedule
+from harbour.cases import transitions as lifecycle
 from harbour.db.base import new_id
 from harbour.db.models import Assessment, Case, Plan
 from harbour.domain.composition import emergency_items
@@ -143,6 +144,9 @@ def override(uow: UnitOfWork, actor: Actor, case: Case, level: RiskLevel, reason
         # assessment would have: ``open_next_follow_up``); before it, this changes nothing.
         schedule.open_next_follow_up(uow, case)
         schedule.open_thorough_after_imminent(uow, case, assessment)
+        # Its thorough assessment withdrawn, a last follow-up's case closes as it would have at
+        # this level (nothing else would: the sweep skips a case with its follow-ups done).
+        lifecycle.close_if_follow_ups_done(uow, case)
     if plan is not None:
         note_next_due(plan, case)
     payload = {"level": level.value, "computed_level": assessment.computed_level}

@@ -166,3 +166,20 @@ def test_an_imminent_last_follow_up_lowered_to_high_keeps_the_case_followed_up(
     assert shown["next_due"] is not None
     high = seeded.reference.policy.next_assessment[RiskLevel.HIGH].delta
     assert clock.now() < _next_due(seeded, ref) <= clock.now() + high + timedelta(days=1)
+
+
+def test_an_imminent_last_follow_up_lowered_below_high_closes_the_case(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    """Lowered by hand below high, an imminent last follow-up's thorough assessment is
+    withdrawn, and the case closes as that follow-up would have at this level: not left
+    discharged with nothing due and nothing to close it."""
+    ref, safe = _discharged(seeded, clock, tmp_path)
+    danger = answers_file(seeded, tmp_path, "danger", immediate_danger="yes")
+    for number in range(3):
+        clock.set(_next_due(seeded, ref))
+        answers = danger if number == 2 else safe
+        ok(seeded, "assess", ref, "--point", "follow_up", "--answers", answers, "--as", "cw1")
+    ok(seeded, "override", ref, "--level", "moderate", "--reason", given("FWwhy"), "--as", "sup")
+    shown = ok(seeded, "case", "show", ref, "--as", "cw1")
+    assert (shown["status"], shown["next_due"]) == ("closed", None)
