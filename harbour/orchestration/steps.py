@@ -179,10 +179,10 @@ def close_after_last_follow_up(app: App, assessment_id: str) -> bool:
 
     def work(uow: UnitOfWork) -> bool:
         assessment = assessment_row(uow, assessment_id)
+        # The shared flow runs it for every point without a flow of its own
+        # (``pipeline.STEPS_OF_OTHER_POINTS``): only a follow-up or an incident may close.
         if assessment.point not in (AssessmentPoint.FOLLOW_UP, AssessmentPoint.INCIDENT):
-            return (
-                False  # the shared flow runs it for every other point (``STEPS_OF_OTHER_POINTS``)
-            )
+            return False
         return lifecycle.close_if_follow_ups_done(uow, case_row(uow, assessment.case_id))
 
     return app.run(work, commutes=True)
