@@ -106,15 +106,16 @@ def _bare_flows() -> tuple[Any, Any]:
     from prefect.cache_policies import NO_CACHE
 
     from flows.lifecycle import FLOW_OPTIONS
-    from harbour.orchestration import steps
+    from harbour.orchestration import pipeline, steps
 
     @task(cache_policy=NO_CACHE, persist_result=False, log_prints=False)
     def nothing(subject_id: str) -> None:
         return None
 
-    # is_pending, the steps, mark_processed, deliver_pending; the assessment also point_of
+    # is_pending, the steps, mark_processed, deliver_pending; the assessment also point_of, and
+    # the steps its shared flow runs for every point it takes
     referral_tasks = len(steps.INITIAL_CONTACT) + 3
-    assessment_tasks = len(steps.ASSESSMENT) + 4
+    assessment_tasks = len(steps.ASSESSMENT) + len(pipeline.STEPS_OF_OTHER_POINTS) + 4
 
     @flow(name="bare_referral", **FLOW_OPTIONS)  # type: ignore[call-overload]
     def bare_referral(case_id: str) -> None:
