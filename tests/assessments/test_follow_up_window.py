@@ -23,6 +23,20 @@ def _discharged(app: App, clock: FixedClock, tmp_path: Path) -> tuple[str, str]:
     return ref, safe
 
 
+def _last_follow_up_finding(
+    app: App, clock: FixedClock, tmp_path: Path, **found: str
+) -> tuple[str, str]:
+    """A discharged case whose three follow-ups are done, the last with the answers ``found``
+    changed from the safest; its reference and the safest answers' file."""
+    ref, safe = _discharged(app, clock, tmp_path)
+    last = answers_file(app, tmp_path, "last", **found)
+    for number in range(3):
+        clock.set(_next_due(app, ref))
+        answers = last if number == 2 else safe
+        ok(app, "assess", ref, "--point", "follow_up", "--answers", answers, "--as", "cw1")
+    return ref, safe
+
+
 def _next_due(app: App, ref: str) -> datetime:
     return datetime.fromisoformat(ok(app, "case", "show", ref, "--as", "cw1")["next_due"])
 
@@ -82,12 +96,7 @@ def test_an_imminent_last_follow_up_does_not_close_the_case(
 ) -> None:
     """The last follow-up finding the youth in immediate danger leaves the case open, its
     thorough assessment due the next day: closing it would cancel that assessment."""
-    ref, safe = _discharged(seeded, clock, tmp_path)
-    danger = answers_file(seeded, tmp_path, "danger", immediate_danger="yes")
-    for number in range(3):
-        clock.set(_next_due(seeded, ref))
-        answers = danger if number == 2 else safe
-        ok(seeded, "assess", ref, "--point", "follow_up", "--answers", answers, "--as", "cw1")
+    ref, safe = _last_follow_up_finding(seeded, clock, tmp_path, immediate_danger="yes")
     shown = ok(seeded, "case", "show", ref, "--as", "cw1")
     assert shown["status"] == "discharged" and shown["risk_level"] == "imminent"
     assert _next_due(seeded, ref) <= clock.now() + timedelta(days=2)
@@ -132,12 +141,7 @@ def test_a_last_follow_up_at_high_risk_keeps_the_case_followed_up(
     """The last follow-up finding high risk does not close the case (as a discharge assessment
     at high risk does not discharge it): another follow-up falls due as the policy's interval
     for high risk says, and so on until one finds the risk lower; then the case closes."""
-    ref, safe = _discharged(seeded, clock, tmp_path)
-    threatened = answers_file(seeded, tmp_path, "threatened", trafficker_contact="threats")
-    for number in range(3):
-        clock.set(_next_due(seeded, ref))
-        answers = threatened if number == 2 else safe
-        ok(seeded, "assess", ref, "--point", "follow_up", "--answers", answers, "--as", "cw1")
+    ref, safe = _last_follow_up_finding(seeded, clock, tmp_path, trafficker_contact="threats")
     shown = ok(seeded, "case", "show", ref, "--as", "cw1")
     assert shown["status"] == "discharged" and shown["risk_level"] == "high"
     high = seeded.reference.policy.next_assessment[RiskLevel.HIGH].delta
@@ -154,12 +158,7 @@ def test_an_imminent_last_follow_up_lowered_to_high_keeps_the_case_followed_up(
     """A supervisor lowering an imminent last follow-up to high withdraws the thorough
     assessment; high risk then keeps one more follow-up due, as that follow-up at high would
     have: not a case left discharged with nothing due (which the sweep does not look for)."""
-    ref, safe = _discharged(seeded, clock, tmp_path)
-    danger = answers_file(seeded, tmp_path, "danger", immediate_danger="yes")
-    for number in range(3):
-        clock.set(_next_due(seeded, ref))
-        answers = danger if number == 2 else safe
-        ok(seeded, "assess", ref, "--point", "follow_up", "--answers", answers, "--as", "cw1")
+    ref, _ = _last_follow_up_finding(seeded, clock, tmp_path, immediate_danger="yes")
     ok(seeded, "override", ref, "--level", "high", "--reason", given("FWwhy"), "--as", "sup")
     shown = ok(seeded, "case", "show", ref, "--as", "cw1")
     assert shown["status"] == "discharged" and shown["risk_level"] == "high"
@@ -174,12 +173,7 @@ def test_an_imminent_last_follow_up_lowered_below_high_closes_the_case(
     """Lowered by hand below high, an imminent last follow-up's thorough assessment is
     withdrawn, and the case closes as that follow-up would have at this level: not left
     discharged with nothing due and nothing to close it."""
-    ref, safe = _discharged(seeded, clock, tmp_path)
-    danger = answers_file(seeded, tmp_path, "danger", immediate_danger="yes")
-    for number in range(3):
-        clock.set(_next_due(seeded, ref))
-        answers = danger if number == 2 else safe
-        ok(seeded, "assess", ref, "--point", "follow_up", "--answers", answers, "--as", "cw1")
+    ref, _ = _last_follow_up_finding(seeded, clock, tmp_path, immediate_danger="yes")
     ok(seeded, "override", ref, "--level", "moderate", "--reason", given("FWwhy"), "--as", "sup")
     shown = ok(seeded, "case", "show", ref, "--as", "cw1")
     assert (shown["status"], shown["next_due"]) == ("closed", None)
