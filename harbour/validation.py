@@ -8,10 +8,10 @@ import re
 import stat
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harbour.errors import InvalidInput
 
@@ -19,6 +19,23 @@ M = TypeVar("M", bound=BaseModel)
 
 MAX_DOCUMENT_BYTES = 1_000_000
 _FIELD = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+# What makes a repeated request the same one (a referral, an assessment, an add sent twice):
+# a caller's token, never a value typed about anyone.
+IdempotencyKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
+
+
+class _KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    key: IdempotencyKey
+
+
+def parse_key(key: str | None) -> str | None:
+    """An idempotency key as given (``--idempotency-key``), refused unless it is one."""
+    if key is None:
+        return None
+    return parse(_KeyIn, {"key": key}, prefix="--idempotency-key").key
 
 
 def parse(

@@ -20,7 +20,6 @@ from harbour.access import Actor, agency_today, agency_zone, on_case
 from harbour.app import App, UnitOfWork
 from harbour.cases import milestones, schedule
 from harbour.cases import transitions as lifecycle
-from harbour.cases.intake import IdempotencyKey, parse_key
 from harbour.cases.reads import set_at_risk, set_situation
 from harbour.cases.reads import situation as situation_now
 from harbour.cases.schedule import open_assessment
@@ -66,6 +65,7 @@ from harbour.plans.store import (
     proposed,
 )
 from harbour.plans.tracking import done_keys, reopen_old_renewals
+from harbour.validation import IdempotencyKey, parse_key
 
 __all__ = ["complete_assessment", "open_assessment", "submit_assessment"]
 

@@ -24,19 +24,12 @@ from sqlalchemy.orm.attributes import flag_modified
 from harbour.access import Actor, agency_today, audit, on_case
 from harbour.app import App, UnitOfWork
 from harbour.cases import duplicates
-from harbour.cases.intake import (
-    MAX_PEOPLE,
-    ContactIn,
-    FamilyIn,
-    ThreatIn,
-    check_order,
-    parse_key,
-)
+from harbour.cases.intake import MAX_PEOPLE, ContactIn, FamilyIn, ThreatIn, check_order
 from harbour.db.models import Case, Person, ThreatSource
 from harbour.domain.text import Address, Name, Note, PastDate, Phone, PlausibleDate, ShortText
 from harbour.domain.vocab import CaseStatus, PersonKind, ThreatKind
 from harbour.errors import Conflict, InvalidInput, NotFound
-from harbour.validation import option_name, parse, required
+from harbour.validation import option_name, parse, parse_key, required
 
 ACTION = "case.edit"
 CONTACTS_NOTE = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, timedelta
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,7 +39,7 @@ from harbour.domain.text import (
 )
 from harbour.domain.vocab import CaseStatus, PersonAtRisk, PersonKind, Situation, ThreatKind
 from harbour.errors import Conflict, InvalidInput
-from harbour.validation import option_name, parse
+from harbour.validation import option_name, parse, parse_key
 
 MAX_PEOPLE = 20
 
@@ -126,20 +126,6 @@ def check_order(state: dict[str, Any], *, taken_off: bool = False, where: str = 
                 else f"describes a protective order: say {said} too"
             )
             raise InvalidInput([(name, reason)])
-
-
-IdempotencyKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
-
-
-class _KeyIn(_Strict):
-    key: IdempotencyKey
-
-
-def parse_key(key: str | None) -> str | None:
-    """An idempotency key as given (``--idempotency-key``), refused unless it is one."""
-    if key is None:
-        return None
-    return parse(_KeyIn, {"key": key}, prefix="--idempotency-key").key
 
 
 @dataclass(frozen=True)

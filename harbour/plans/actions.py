@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 
 from harbour.access import Actor, agency_zone, audit, may, on_case
 from harbour.app import App, UnitOfWork
-from harbour.cases.intake import parse_key
 from harbour.clock import local_time
 from harbour.db.models import Assessment, Case, Plan, Staff
 from harbour.domain import plan_diff
@@ -25,7 +24,7 @@ from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.plans import opaque, tracking
 from harbour.plans import store as planning
 from harbour.plans.snapshot import snapshot
-from harbour.validation import parse
+from harbour.validation import parse, parse_key
 
 Version = Annotated[int, Field(ge=1, le=100_000)]
 
