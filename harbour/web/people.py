@@ -81,12 +81,6 @@ def _shape(what: str, kind: str) -> str:
     return "threat" if what == "threat" else kind
 
 
-def _required(what: str, kind: str) -> tuple[str, ...]:
-    """The fields the form marks required: those the services' own models require (left out or
-    emptied, they are refused)."""
-    return adapter.required_fields(what, kind)
-
-
 def _page(
     request: Request,
     who: SignedIn,
@@ -117,7 +111,7 @@ def _page(
         if what == "threat" or number is None
         else [],
         texts=TEXTS[shape],
-        required=_required(what, kind),
+        required=adapter.required_fields(what, kind),
         flags=FLAGS[shape],
         typed=typed,
         shown=shown,
@@ -275,7 +269,7 @@ async def edit(request: Request, who: SignedIn) -> Response:
         await call(adapter.edit_entry, app, who.handle, ref, what, number, fields, clear)
     except InvalidInput as exc:
         refusal = forms.refusal(
-            _as_the_form_says(exc, clear, _required(what, kind)), KNOWN, ALIASES
+            _as_the_form_says(exc, clear, adapter.required_fields(what, kind)), KNOWN, ALIASES
         )
         return _page(request, who, what, kind, number, typed, refusal, shown=now)
     except Conflict as exc:
