@@ -94,20 +94,19 @@ def compose(
     ]
     required = {f"{RESOURCE_PREFIX}{r.code}" for r in catalogue.resources if r.emergency}
     previous = _without_old_renewals(
-        previous, renewal, orders.renewal_window(order_expiries, today)
+        previous, renewal_keys(catalogue), orders.renewal_window(order_expiries, today)
     )
     return _carry_over(items, previous, required, done)
 
 
 def _without_old_renewals(
-    previous: Sequence[ProposedItem], renewal: Sequence[Strategy], opened: date | None
+    previous: Sequence[ProposedItem], keys: frozenset[str], opened: date | None
 ) -> Sequence[ProposedItem]:
     """``previous`` without the renewal steps that were for an earlier expiry (due before the
     renewal of the order running out now was called for): that order was renewed since, so its
     renewal is a new step, suggested with its own due date, not the old one carried over."""
     if opened is None:
         return previous
-    keys = {item_key(PlanSection.STEPS, s.code) for s in renewal}
     return [
         item
         for item in previous
@@ -162,7 +161,16 @@ def renewal_strategies(
     source runs out within 30 days (or has run out): renew or extend it."""
     if not orders.expiring(expiries, today):
         return []
+    return _renewals(catalogue)
+
+
+def _renewals(catalogue: Catalogue) -> list[Strategy]:
     return [s for s in catalogue.strategies.values() if s.when == orders.EXPIRING]
+
+
+def renewal_keys(catalogue: Catalogue) -> frozenset[str]:
+    """The plan keys of the renewal steps (of the ``protective_order_expiring`` strategies)."""
+    return frozenset(item_key(PlanSection.STEPS, s.code) for s in _renewals(catalogue))
 
 
 def _emergency(result: RiskResult, catalogue: Catalogue, today: date) -> list[ProposedItem]:

@@ -12,8 +12,7 @@ from sqlalchemy import func, select
 from harbour.access import Actor, agency_today, agency_zone, may, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Case, Plan, PlanItem, StepProgress
-from harbour.domain import orders
-from harbour.domain.composition import item_key
+from harbour.domain.composition import renewal_keys
 from harbour.domain.steps import carried, not_recordable, overdue
 from harbour.domain.vocab import PlanSection, PlanStatus
 from harbour.errors import InvalidInput, NotFound
@@ -47,11 +46,7 @@ def reopen_old_renewals(uow: UnitOfWork, case: Case, opened: date | None) -> Non
     if opened is None:
         return
     zone = agency_zone(uow, case.agency_id)
-    renewals = {
-        item_key(PlanSection.STEPS, s.code)
-        for s in uow.reference.catalogue.strategies.values()
-        if s.when == orders.EXPIRING
-    }
+    renewals = renewal_keys(uow.reference.catalogue)
     for key, done in done_as_of(uow, case.id, uow.now()).items():
         if not carried(key) or done.at.astimezone(zone).date() >= opened:
             continue
