@@ -24,11 +24,11 @@ from sqlalchemy import ColumnElement, Table, and_, func, or_, select, text, upda
 
 from harbour.app import App, UnitOfWork, load_keyring
 from harbour.cases import duplicates
-from harbour.crypto import TOKEN_PREFIX, FieldCipher, Keyring
+from harbour.crypto import TOKEN_PREFIX, FieldCipher
 from harbour.db import storekeys
 from harbour.db.base import Base, sealed_columns
 from harbour.db.models import YouthIndex
-from harbour.errors import ConfigError, Conflict, CryptoError
+from harbour.errors import ConfigError, Conflict
 
 Progress = Callable[[int, int], None]
 
@@ -84,26 +84,15 @@ def key_status(app: App, actor_handle: str | None) -> KeyStatus:
     def work(uow: UnitOfWork) -> KeyStatus:
         store_operation(uow, actor_handle, "keys.status")
         keyring = uow.app.cipher.keyring
-        _check_holds_the_stores_primary(uow, keyring)
+        # Status read with another store's keyring, or one from before the last rotation,
+        # named that keyring's primary as the store's and counted every value as one for
+        # `keys rotate` to move (which then refused). Read-only: a store with no key recorded
+        # yet is left to its first write.
+        if keys := storekeys.recorded(uow.session):
+            storekeys.check_held(keys, keyring, primary=True)
         return KeyStatus(uow.app.cipher.primary, tuple(sorted(keyring.keys)), _stale_total(uow))
 
     return app.run(work)
-
-
-def _check_holds_the_stores_primary(uow: UnitOfWork, keyring: Keyring) -> None:
-    """The keyring is this store's, as it stands: status read with another store's keyring,
-    or one from before the last rotation, named that keyring's primary as the store's and
-    counted every value as one for `keys rotate` to move (which then refused). Read-only: a
-    store that has recorded no key yet is left to its first write."""
-
-    uow.check_keys("read")  # a keyring holding none of the store's keys
-    keys = storekeys.recorded(uow.session)
-    if keys and keyring.check_values().get(keys[-1].key_id) != keys[-1].check_value:
-        raise CryptoError(
-            "wrong_keyring",
-            "the keyring does not hold this store's primary key (a key file from before the "
-            f"last rotation?); {storekeys.RESTORE}",
-        )
 
 
 def rotate(app: App, progress: Progress = lambda done, total: None) -> tuple[int, int]:

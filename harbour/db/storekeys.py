@@ -35,20 +35,30 @@ def check(session: Session, keyring: Keyring, *, writing: bool, now: datetime) -
         if writing:
             record_primary(session, keyring, now)
         return False
+    check_held(keys, keyring, primary=writing, said=": nothing was written" if writing else "")
+    return True
+
+
+def check_held(keys: list[StoreKey], keyring: Keyring, *, primary: bool, said: str = "") -> None:
+    """Refuse a keyring that holds none of the store's ``keys`` (``recorded``), or with
+    ``primary``, not its primary: ``said`` goes after the reason.
+
+    Raises:
+        CryptoError: code ``wrong_keyring``; the message names no key.
+    """
     checks = keyring.check_values()
     held = [key for key in keys if checks.get(key.key_id) == key.check_value]
-    if writing and keys[-1] not in held:
+    if primary and keys[-1] not in held:
         raise CryptoError(
             "wrong_keyring",
             "the keyring does not hold this store's primary key (a key file from another store, "
-            f"or from before the last rotation?): nothing was written; {RESTORE}",
+            f"or from before the last rotation?){said}; {RESTORE}",
         )
     if not held:
         raise CryptoError(
             "wrong_keyring",
             f"the keyring holds none of this store's keys (a key file from another store?); {RESTORE}",
         )
-    return True
 
 
 def record_primary(session: Session, keyring: Keyring, now: datetime) -> None:
