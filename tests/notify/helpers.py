@@ -21,6 +21,7 @@ from harbour.domain.vocab import (
     AlertKind,
     AssessmentPoint,
     AssessmentStatus,
+    Lane,
     NotificationKind,
     OutboxStatus,
 )
@@ -134,6 +135,23 @@ def status_counts(app: App) -> Counter[str]:
         return Counter({status: count for status, count in rows})
 
     return app.run(work)
+
+
+def digest_waiting_for(app: App, handle: str) -> None:
+    """A reminder digest for ``handle`` about no case, waiting to be sent."""
+    from harbour.notify.outbox import enqueue
+
+    app.run(
+        lambda uow: enqueue(
+            uow,
+            NotificationKind.REMINDER_DIGEST,
+            recipients=[handle],
+            case=None,
+            dedupe="left",
+            context={"count": 1, "more": 1},
+            lane=Lane.NORMAL,
+        )
+    )
 
 
 def rows(app: App, **where: Any) -> list[OutboxMessage]:

@@ -9,7 +9,14 @@ from harbour.clock import FixedClock
 from harbour.demo.receivers import MAIL_DOMAIN, WEBHOOK_TOKEN, Receiver, RouteBook, SmtpServer
 from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus
 from harbour.notify.outbox import enqueue
-from tests.notify.helpers import MARKER, drain, new_case, open_assessment, rows
+from tests.notify.helpers import (
+    MARKER,
+    digest_waiting_for,
+    drain,
+    new_case,
+    open_assessment,
+    rows,
+)
 from tests.support import invoke
 
 
@@ -120,18 +127,7 @@ def test_a_row_of_someone_deactivated_is_not_requeued(
     routes.email("cw2").email("adm")
     smtp.script(f"cw2@{MAIL_DOMAIN}", ["451 4.3.0 Try later"])  # waiting to be retried
 
-    def work(uow: UnitOfWork) -> None:
-        enqueue(
-            uow,
-            NotificationKind.REMINDER_DIGEST,
-            recipients=["cw2"],
-            case=None,
-            dedupe="left",
-            context={"count": 1, "more": 1},
-            lane=Lane.NORMAL,
-        )
-
-    napp.run(work)
+    digest_waiting_for(napp, "cw2")
     deliver(napp, config=FAST)
     assert invoke(napp, "staff", "deactivate", "cw2", "--as", "adm").exit_code == 0
     [row] = rows(napp, recipient="cw2")

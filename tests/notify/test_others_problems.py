@@ -10,12 +10,11 @@ from pathlib import Path
 from harbour.app import App
 from harbour.clock import FixedClock
 from harbour.demo.receivers import RouteBook
-from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus
-from harbour.notify.outbox import enqueue
+from harbour.domain.vocab import Lane, OutboxStatus
 from harbour.notify.relay import deliver
 from tests.cli.helpers import answers_file, referred_case
 from tests.notify.conftest import FAST
-from tests.notify.helpers import new_case, rows
+from tests.notify.helpers import digest_waiting_for, new_case, rows
 from tests.support import invoke, referral
 
 
@@ -26,17 +25,7 @@ def test_deactivation_dead_letters_what_still_waits_for_the_person(
     new_case(napp, caseworker="cw2")  # handed over as they leave
     # A message of theirs about no case given away (a notice about the case handed over is
     # withdrawn by the reassignment itself: test_alerts, "given back before its notices").
-    napp.run(
-        lambda uow: enqueue(
-            uow,
-            NotificationKind.REMINDER_DIGEST,
-            recipients=["cw2"],
-            case=None,
-            dedupe="left",
-            context={"count": 1, "more": 1},
-            lane=Lane.NORMAL,
-        )
-    )
+    digest_waiting_for(napp, "cw2")
     assert deliver(napp, config=FAST).retried == 1
     args = ("staff", "deactivate", "cw2", "--reassign-to", "cw1", "--as", "adm")
     result = invoke(napp, *args)
