@@ -244,7 +244,8 @@ def open_next_follow_up(uow: UnitOfWork, case: Case) -> Assessment | None:
     one more as the interval for high risk says while the latest assessment since discharge
     found high risk (as a discharge assessment at high risk does not discharge the case: the
     case is not closed on it, nor left with nothing due). At imminent, the thorough assessment
-    comes first (``open_thorough_after_imminent``), and its level decides."""
+    comes first (``open_thorough_after_imminent``), and its level decides. The latest found
+    lower (a level lowered by hand, say), the one more follow-up is withdrawn."""
     dues, done = follow_up_schedule(uow, case)
     if done < len(dues):
         return open_assessment(uow, case, P.FOLLOW_UP, dues[done])
@@ -253,7 +254,7 @@ def open_next_follow_up(uow: UnitOfWork, case: Case) -> Assessment | None:
         policy, zone = uow.reference.policy, agency_zone(uow, case.agency_id)
         due = next_due(policy, latest.completed_at, RiskLevel.HIGH, zone)
         return open_assessment(uow, case, P.FOLLOW_UP, due)
-    refresh_next_due(uow, case)
+    cancel_open(uow, case, [P.FOLLOW_UP])
     return None
 
 

@@ -177,3 +177,16 @@ def test_an_imminent_last_follow_up_lowered_below_high_closes_the_case(
     ok(seeded, "override", ref, "--level", "moderate", "--reason", given("FWwhy"), "--as", "sup")
     shown = ok(seeded, "case", "show", ref, "--as", "cw1")
     assert (shown["status"], shown["next_due"]) == ("closed", None)
+
+
+def test_a_high_last_follow_up_lowered_by_hand_withdraws_the_extra_follow_up(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    """The one more follow-up a high last follow-up keeps due is withdrawn once a supervisor
+    lowers that level below high, and the case closes as the follow-up would have at this
+    level: not an extra follow-up nobody's finding asks for any more."""
+    ref, _ = _last_follow_up_finding(seeded, clock, tmp_path, trafficker_contact="threats")
+    assert _next_due(seeded, ref) > clock.now()
+    ok(seeded, "override", ref, "--level", "moderate", "--reason", given("FWwhy"), "--as", "sup")
+    shown = ok(seeded, "case", "show", ref, "--as", "cw1")
+    assert (shown["status"], shown["next_due"]) == ("closed", None)
