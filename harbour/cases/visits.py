@@ -42,6 +42,7 @@ from harbour.notify import alerts
 LONGEST = timedelta(hours=16)  # a visit expected back later than this is a typing slip
 MAX_EXTEND = 240  # minutes
 LOCATION_MAX = 300
+SHARED_PREFIX_MAX = 20  # visits one typed id prefix (8 hex digits at least) is looked up among
 
 
 @dataclass(frozen=True)
@@ -205,16 +206,19 @@ def show_visit(app: App, actor_handle: str | None, visit_id: str) -> VisitView:
     def work(uow: UnitOfWork) -> VisitView:
         actor = resolve_actor(uow, actor_handle)
         authorize(uow, actor, "visit.read")
-        found = uow.session.scalars(
+        matching = uow.session.scalars(
             select(Visit)
             .where(Visit.agency_id == actor.agency_id, Visit.id.startswith(typed))
-            .limit(2)
+            .limit(SHARED_PREFIX_MAX)
         ).all()
+        # Only the visits the actor may see count: "more than one" about hidden ones would
+        # tell them those exist.
+        found = [v for v in matching if _may_see_where(uow, actor, v)]
         if len(found) > 1:
             raise InvalidInput([("VISIT_ID", "matches more than one visit; type more of it")])
-        visit = found[0] if found else None
-        if visit is None or not _may_see_where(uow, actor, visit):
+        if not found:
             refuse_missing(uow, actor, "visit.read", "visit_not_found", "no such visit")
+        visit = found[0]
         audit(uow, actor, "visit.read", visit.case_id, visit_id=visit.id)
         view = _view(uow, actor, visit, agency_zone(uow, actor.agency_id))
         return _with_location(view, uow.unseal(visit, "location") or "")

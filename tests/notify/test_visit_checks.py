@@ -5,6 +5,7 @@ audited."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from harbour.app import App
 from harbour.cases import visits
 from harbour.clock import FixedClock
+from harbour.db.base import ids_from
 from harbour.db.models import Alert, AuditEvent, Visit
 from harbour.demo.receivers import MAIL_DOMAIN, SmtpServer
 from harbour.demo.receivers import RouteBook as Routes
@@ -281,3 +283,17 @@ def test_a_buddy_deactivated_while_paged_passes_the_alert_on_at_once(
     assert alert.tier == 1
     [subject] = _mails(smtp, "sup")  # sent by the command itself: the urgent lane
     assert "visit check-in overdue: cw1" in subject and alert.id[:8] in subject
+
+
+def test_a_typed_id_two_hidden_visits_share_is_answered_as_no_visit(napp: App) -> None:
+    """A prefix that matches two visits the reader may not see is answered as a missing visit,
+    not as "more than one" (which would tell them those visits exist); one they may see among
+    them is the one they mean."""
+    with ids_from(lambda: "abcdef01" + uuid.uuid4().hex[8:]):
+        mine = _start(napp, "cw1")
+        _start(napp, "cw2")
+    with pytest.raises(NotFound):
+        visits.show_visit(napp, "coord", "abcdef01")
+    assert visits.show_visit(napp, "cw1", "abcdef01").id == mine.id  # the other is cw2's
+    with pytest.raises(InvalidInput, match="more than one"):
+        visits.show_visit(napp, "sup", "abcdef01")  # sees both: told to type more
