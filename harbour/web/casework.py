@@ -349,15 +349,57 @@ async def mark_step(request: Request, who: SignedIn) -> Response:
     done = what == "done"
     raw = form.get("version")  # the version the step was shown on (an older one's emergency)
     version = _version_param(raw if isinstance(raw, str) else None)
-    key = await call(adapter.mark_step, harbour(request), who.handle, ref, item, done, version)
     back = form.get("back")
     workbench = f"/cases/{ref}/plan"
-    if isinstance(back, str) and back.startswith(workbench) and swapping(request):
+    from_workbench = isinstance(back, str) and back.startswith(workbench)
+    try:
+        key = await call(adapter.mark_step, harbour(request), who.handle, ref, item, done, version)
+    except InvalidInput as exc:
+        if not from_workbench:
+            raise
+        return await _step_refused(request, who, ref, item, version, exc)
+    if from_workbench and swapping(request):
         return await _swapped(request, who, ref, key, said=what, version=version)
     own = f"/cases/{ref}/"
     ours = isinstance(back, str) and back.startswith(own) and _SAFE_BACK.fullmatch(back)
     target = back if ours and isinstance(back, str) else f"/cases/{ref}"
     return RedirectResponse(target, status_code=303)
+
+
+# What ``plan done`` says of a step it does not record, in the command line's terms, as the
+# workbench says it (the page names the step by its wording, the version by its link).
+_STEP_WORDS = {
+    "no such item in the plan (give its key or number)": "no longer on this version of the plan",
+    "only an emergency step is recorded on an earlier version: record this step on the latest "
+    "version (no --version)": "only an emergency step is recorded on an earlier version: "
+    "record this step on the latest version (under “Versions”, the last one)",
+}
+
+
+async def _step_refused(
+    request: Request,
+    who: SignedIn,
+    ref: str,
+    item: str,
+    version: int | None,
+    exc: InvalidInput,
+) -> Response:
+    """A step's done or undo from the workbench refused (the page is older than the plan: the
+    step rejected or withdrawn since, a newer version drafted): said on the workbench as its
+    other refusals are, the step by its wording, with the script in the item's fragment (its
+    state now), without it on the page again; never a bare error page, which swap.js would
+    answer by posting the form again."""
+    shown = await call(adapter.workbench, harbour(request), who.handle, ref, version)
+    found = next(
+        (i for s in shown["sections"] for i in s["items"] if item in (str(i["number"]), i["key"])),
+        None,
+    )
+    reasons = "; ".join(_STEP_WORDS.get(reason, reason) for _, reason in exc.problems)
+    said = f"“{found['text']}”: {reasons}" if found else reasons
+    refusal = forms.Refusal(general=[("not done", said)])
+    if swapping(request) and found is not None:
+        return await _swapped(request, who, ref, found["key"], refusal=refusal, version=version)
+    return await _workbench_page(request, who, version, refusal=refusal)
 
 
 _SAFE_BACK = re.compile(

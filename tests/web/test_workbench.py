@@ -883,6 +883,40 @@ def test_a_step_of_an_earlier_version_is_not_recorded_there_as_plan_done_refuses
     )
     assert refused.status_code == 400, refused.text[-800:]
     assert "only an emergency step is recorded on an earlier version" in refused.text
+    said = problems_summary(refused.text)  # on that version's workbench, in the page's words
+    assert 'id="workbench"' in refused.text and "--version" not in said, said
+    assert (counts(seeded), progress(seeded)) == before
+
+
+def test_a_step_rejected_since_the_page_was_opened_is_refused_on_the_workbench(
+    seeded: App, worked: tuple[Any, str, str]
+) -> None:
+    """A step rejected (in another tab, by a colleague) after the page was opened, then "Done"
+    on the page: refused on the workbench as its other refusals are, the step named by its
+    wording (not the command line's ITEM), the item shown as it is now with the script (not a
+    bare error page, which swap.js would post again), the page again without it; nothing
+    written."""
+    web, case, reference = worked
+    html, csrf = page_of(web, case)
+    numbers = re.findall(rf'action="/cases/{case}/steps/(\d+)/done"', html)
+    assert numbers, html[-3000:]
+    step = next(i for i in show(seeded, "cw1", reference).items if str(i.number) == numbers[0])
+    taken = {"csrf": csrf, "version": "1", "item": step.key}
+    assert web.post(f"/cases/{case}/plan/reject", data=taken).status_code == 303
+    back = {"csrf": csrf, "version": "1", "back": f"/cases/{case}/plan"}
+    before = counts(seeded), progress(seeded)
+    plain = web.post(f"/cases/{case}/steps/{numbers[0]}/done", data=back)
+    assert plain.status_code == 400, plain.text[-800:]
+    assert 'id="workbench"' in plain.text and 'id="finalize-section"' in plain.text
+    said = problems_summary(plain.text)
+    assert step.staff_text in said and "a rejected step is not on the plan" in said, said
+    assert "ITEM" not in said, said
+    swapped = web.post(f"/cases/{case}/steps/{numbers[0]}/done", data=back, headers=SWAP)
+    assert swapped.status_code == 400, swapped.text[-800:]
+    assert "<!DOCTYPE" not in swapped.text  # a fragment: swap.js would send a page's form again
+    assert re.search(rf'<li id="item-{re.escape(step.key)}" class="state-rejected"', swapped.text)
+    said = status_of(swapped.text)
+    assert 'role="alert"' in said and step.staff_text in unescape(said) and "ITEM" not in said
     assert (counts(seeded), progress(seeded)) == before
 
 
