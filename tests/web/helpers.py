@@ -120,6 +120,17 @@ def refusals(page: str) -> str:
     return " ".join(" ".join(html.unescape(re.sub(r"<[^>]+>", " ", part)).split()) for part in said)
 
 
+def summary_names(page: str) -> list[str]:
+    """How the error summary at the top names each field it links to (the field's label, as
+    the form shows it beside the field: never the form's internal name, ``back_at``)."""
+    found = re.search(r'<div class="error-summary".*?</div>', page, re.S)
+    assert found, page[-1500:]
+    links = re.findall(r'<a href="#([^"]+)">(.*?)</a>', found.group(0), re.S)
+    for target, _ in links:  # each link leads to its field
+        assert f'id="{target}"' in page, target
+    return [html.unescape(name) for _, name in links]
+
+
 def notices(page: str) -> str:
     """What a page's notices say, as text (a page that reached nobody says so in one)."""
     said = re.findall(r'<div class="notice".*?</div>', page, re.S)

@@ -34,6 +34,7 @@ from tests.web.helpers import (
     secret_on,
     sign_in,
     signed_in,
+    summary_names,
 )
 
 WHERE = "MKWEBVISIT 9 Harbour Lane"
@@ -521,3 +522,16 @@ def test_an_admin_who_is_the_buddy_or_on_call_is_offered_where_an_overdue_visit_
         )
     )
     assert f"/visits/{later.id}/where" in admin.get("/visits").text  # on call now
+
+
+def test_the_visit_forms_summary_names_each_field_by_its_label(
+    seeded: App, clock: FixedClock
+) -> None:
+    # The summary at the top linked the refused time as "back_at", the form's internal name.
+    web, _ = signed_in(seeded, clock, "cw1")
+    csrf = csrf_of(web, "/visits")
+    before = field_rows(seeded)
+    refused = web.post("/visits", data={"csrf": csrf, "where": WHERE, "back_at": "yesterday"})
+    assert refused.status_code == 400, refused.text[-1500:]
+    assert summary_names(refused.text) == ["Back by"]
+    assert field_rows(seeded) == before

@@ -17,7 +17,14 @@ from harbour.plans.store import Undecided
 from tests.cli.helpers import assess_just_left
 from tests.notify.helpers import new_case
 from tests.web.forming import counts
-from tests.web.helpers import COMMAND_WORDS, OTHER_TWOS, csrf_of, refusals, signed_in
+from tests.web.helpers import (
+    COMMAND_WORDS,
+    OTHER_TWOS,
+    csrf_of,
+    refusals,
+    signed_in,
+    summary_names,
+)
 
 
 def status_of(app: App, reference: str) -> tuple[str, str | None, str | None]:
@@ -232,3 +239,23 @@ def test_a_form_is_shown_only_to_a_role_that_may_send_it(seeded: App, clock: Fix
             assert page.status_code == (200 if form in shown else 403), (handle, form)
             if form not in shown:
                 assert "Not permitted" in page.text and f'action="/cases/{case}' not in page.text
+
+
+def test_the_assign_and_override_summaries_name_each_field_by_its_label(
+    seeded: App, clock: FixedClock
+) -> None:
+    # Their summaries linked "caseworker", "level" and "reason": the form's internal names,
+    # not the labels beside the fields ("Who takes the case", "Level", "Why").
+    reference = new_case(seeded).reference
+    case = short_form(reference)
+    assess_just_left(seeded, reference, "initial_contact")
+    coord, _ = signed_in(seeded, clock, "coord")
+    csrf = csrf_of(coord, f"/cases/{case}/assign")
+    refused = coord.post(f"/cases/{case}/assign", data={"csrf": csrf, "caseworker": ""})
+    assert refused.status_code == 400 and summary_names(refused.text) == ["Who takes the case"]
+    sup, _ = signed_in(seeded, clock, "sup")
+    csrf = csrf_of(sup, f"/cases/{case}/override")
+    before = counts(seeded)
+    refused = sup.post(f"/cases/{case}/override", data={"csrf": csrf, "level": "", "reason": ""})
+    assert refused.status_code == 400 and summary_names(refused.text) == ["Level", "Why"]
+    assert counts(seeded) == before

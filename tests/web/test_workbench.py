@@ -26,7 +26,7 @@ from tests.cli.helpers import assess_just_left
 from tests.notify.helpers import new_case
 from tests.support import invoke
 from tests.web.forming import counts, form_fields
-from tests.web.helpers import OTHER_TWOS, csrf_of, signed_in
+from tests.web.helpers import OTHER_TWOS, csrf_of, signed_in, summary_names
 from tests.web.test_console import refer_south
 
 
@@ -918,6 +918,31 @@ def test_a_step_rejected_since_the_page_was_opened_is_refused_on_the_workbench(
     said = status_of(swapped.text)
     assert 'role="alert"' in said and step.staff_text in unescape(said) and "ITEM" not in said
     assert (counts(seeded), progress(seeded)) == before
+
+
+def test_the_workbench_summary_names_each_field_by_its_label(
+    seeded: App, worked: tuple[Any, str, str]
+) -> None:
+    """Without the script, a refused form comes back on the page with the summary at the top:
+    it linked each field by the form's internal name ("leave_out", "text"), not its label."""
+    web, case, _ = worked
+    _, csrf = page_of(web, case)
+    base = {"csrf": csrf, "version": "1"}
+    before = counts(seeded)
+    for path, data, names in (
+        (
+            "add",
+            {"section": "steps", "text": "", "due": "soon"},
+            ["Wording (kept encrypted)", "Due date"],
+        ),
+        ("youth-copy", {"title": "x" * 100}, ["Their own title for it"]),
+        ("finalize", {"choice": "accept_rest", "leave_out": "resource:emergency"}, ["Leave out"]),
+        ("finalize", {"choice": "leave_out"}, ["Suggestions nobody has decided on"]),
+    ):
+        refused = web.post(f"/cases/{case}/plan/{path}", data=base | data)
+        assert refused.status_code == 400, (path, refused.text[-1500:])
+        assert summary_names(refused.text) == names, path
+    assert counts(seeded) == before
 
 
 def progress(app: App) -> int:
