@@ -108,6 +108,17 @@ def _caseworker_and_supervisors(uow: UnitOfWork, alert: Alert) -> list[str]:
     return workers + _supervisors(uow, alert)
 
 
+def _oncall_and_supervisors_or_unwarned(uow: UnitOfWork, alert: Alert) -> list[str]:
+    """On-call staff and the supervisors; with the caseworker and whoever covers the case too
+    when the steps' warning was skipped (``missing_alerts``): nothing else told them."""
+    warned = select(Alert.id).where(
+        Alert.kind == AlertKind.MISSING_STEPS_DUE, Alert.source_id == alert.source_id
+    )
+    if uow.session.scalar(warned) is not None:
+        return _oncall_and_supervisors(uow, alert)
+    return _caseworker_and_supervisors(uow, alert) + _on_call(uow, alert)
+
+
 LADDERS: dict[str, tuple[Tier, ...]] = {
     AlertKind.IMMINENT_THREAT: (_oncall_and_supervisors, _supervisors, _admins),
     AlertKind.OVERDUE_ESCALATION: (_supervisors, _admins),
@@ -121,7 +132,7 @@ LADDERS: dict[str, tuple[Tier, ...]] = {
         _but_the_visitor(_admins),
     ),
     AlertKind.MISSING_STEPS_DUE: (_caseworker_and_supervisors, _supervisors, _admins),
-    AlertKind.MISSING_STEPS_OVERDUE: (_oncall_and_supervisors, _supervisors, _admins),
+    AlertKind.MISSING_STEPS_OVERDUE: (_oncall_and_supervisors_or_unwarned, _supervisors, _admins),
 }
 # Alerts whose every page says what they are (and who), not the generic "not yet acknowledged".
 ESCALATES_AS: dict[str, NotificationKind] = {

@@ -3,11 +3,14 @@
 ``missing_steps_due`` opens (once per episode) when the earliest step not yet done is within the
 policy's ``missing_warn_before`` of its deadline: the caseworker (and a colleague covering the case)
 and the supervisors, then up the ladder unacknowledged. ``missing_steps_overdue`` opens when that
-deadline passes: on-call staff and the supervisors, then the admins. Recording every step (``harbour
-missing-step``) or the youth's return takes both. The relay calls ``raise_due`` on every pass when
-``any_due`` says so (every minute, and after every command: the overdue alert is urgent, out within
-a relay period of the deadline, not at the next 15-minute sweep), the sweep every pass, and the
-command that records an episode at once (a youth last seen a day ago is overdue already).
+deadline passes: on-call staff and the supervisors, then the admins. A deadline found already
+passed (a youth last seen long ago) opens the overdue alert alone, paging the caseworker and a
+colleague covering too, and the warning never follows: it is skipped, as a reminder passed with a
+later one is. Recording every step (``harbour missing-step``) or the youth's return takes both.
+The relay calls ``raise_due`` on every pass when ``any_due`` says so (every minute, and after
+every command: the overdue alert is urgent, out within a relay period of the deadline, not at the
+next 15-minute sweep), the sweep every pass, and the command that records an episode at once (a
+youth last seen a day ago is overdue already).
 """
 
 from __future__ import annotations
@@ -46,8 +49,7 @@ def raise_due(uow: UnitOfWork, now: datetime, episode_id: str | None = None) -> 
     for episode, case_id, due_at in found:
         if not _still_open(uow, episode, case_id):
             continue
-        for kind in KINDS[: 2 if due_at <= now else 1]:
-            opened += _open(uow, episode, case_id, kind, due_at)
+        opened += _open(uow, episode, case_id, KINDS[1] if due_at <= now else KINDS[0], due_at)
     return opened
 
 
@@ -69,8 +71,8 @@ def _still_open(uow: UnitOfWork, episode_id: str, case_id: str) -> bool:
 
 def any_due(policy: Policy, now: datetime) -> Any:
     """Whether ``raise_due`` has an alert to open at ``now`` (an SQL EXISTS): an open episode
-    with a step not done that is due within the warning and no alert of the kind it calls for
-    (``KINDS``: the warning; once the step is past due, the overdue alert too)."""
+    with a step not done that is due within the warning and no alert yet, or past due and no
+    overdue alert yet (an overdue alert stands for the warning it skipped)."""
     warn = policy.missing_warn_before.delta
 
     def without(kind: AlertKind) -> Any:
@@ -83,7 +85,7 @@ def any_due(policy: Policy, now: datetime) -> Any:
         .where(
             *_steps_open,
             or_(
-                and_(MissingStep.due_at <= now + warn, without(KINDS[0])),
+                and_(MissingStep.due_at <= now + warn, without(KINDS[0]), without(KINDS[1])),
                 and_(MissingStep.due_at <= now, without(KINDS[1])),
             ),
         )

@@ -112,20 +112,23 @@ def test_a_ladder_with_nobody_is_logged_retried_and_fails_the_check(
 
 @pytest.mark.parametrize("kind", [AlertKind.IMMINENT_THREAT, AlertKind.MISSING_STEPS_OVERDUE])
 def test_a_tier_a_deactivation_leaves_empty_climbs_at_once(
-    napp: App, mail: RouteBook, smtp: SmtpServer, kind: AlertKind
+    napp: App, clock: FixedClock, mail: RouteBook, smtp: SmtpServer, kind: AlertKind
 ) -> None:
     # sup, north's only supervisor and its only on-call person, is the whole first tier of an
     # imminent threat (and of a missing youth's steps overdue). Deactivated while it waited, its
     # page was dead-lettered and the alert waited a full alert_ack_timeout (10 minutes), with
     # nobody who could take it, before it reached the admins.
     from harbour.cases import missing
+    from harbour.notify import missing_alerts
 
     case = new_case(napp)
     if kind == AlertKind.IMMINENT_THREAT:
         imminent_alert(napp, case)
     else:
-        since = (START - timedelta(hours=30)).isoformat()
+        since = (START - timedelta(hours=23, minutes=55)).isoformat()  # warned at once
         missing.report_missing(napp, "cw1", case.reference, since)
+        clock.advance(timedelta(minutes=6))  # overdue, the warning not yet up its ladder
+        napp.run(lambda uow: missing_alerts.raise_due(uow, uow.now()))
     alerts = {a.kind: a for a in napp.run(lambda uow: uow.session.scalars(select(Alert)).all())}
     alert = alerts[kind]
     assert alert.tier == 0 and {r.recipient for r in rows(napp, alert_id=alert.id)} == {"sup"}

@@ -19,6 +19,8 @@ from harbour.db.models import Alert, Assessment, MissingStep
 from harbour.demo.receivers import MAIL_DOMAIN, RouteBook, SmtpServer
 from harbour.domain.vocab import AlertKind, AssessmentStatus, Lane, OutboxStatus
 from harbour.errors import Conflict, InvalidInput, NotFound
+from harbour.notify.alerts import acknowledge
+from harbour.notify.missing_alerts import any_due
 from harbour.notify.relay import deliver
 from harbour.orchestration.sweep import sweep
 from tests.conftest import START
@@ -49,6 +51,7 @@ def test_the_steps_alert_as_the_deadline_nears_escalate_once_past_and_stop_when_
     assert sweep(napp).missing == 0  # once
     [due] = _alerts(napp)
     assert due.kind == AlertKind.MISSING_STEPS_DUE
+    assert {r.lane for r in rows(napp, alert_id=due.id)} == {Lane.NORMAL}  # not danger yet
     assert {r.recipient for r in rows(napp, alert_id=due.id)} >= {"cw1", "sup"}
     deliver(napp, config=FAST)
     [mail_to_cw1] = [m for m in smtp.to(f"cw1@{MAIL_DOMAIN}") if due.id[:8] in m.subject]
@@ -98,14 +101,41 @@ def test_the_relay_s_minute_pass_pages_the_deadline_passed_not_the_next_sweep(
     assert sweep(napp).missing == 0
 
 
-def test_a_youth_last_seen_a_day_ago_is_overdue_at_once(napp: App, mail: RouteBook) -> None:
+@pytest.mark.parametrize("found_by", ["command", "relay"])
+def test_a_deadline_passed_unwarned_opens_the_overdue_alert_alone(
+    napp: App, clock: FixedClock, mail: RouteBook, found_by: str
+) -> None:
+    # A youth last seen a day ago (or a deadline that passed while no relay nor sweep ran)
+    # opened the warning and the overdue alert at once: two alerts, two pages, for one fact.
+    # As reminders do, only the latest threshold fires and the earlier one never does later;
+    # the overdue alert pages whom the warning would have too (the steps are the caseworker's).
+    from harbour.cases.cover import start_cover
+
     case = new_case(napp)
-    view = missing.report_missing(
-        napp, "cw1", case.reference, (START - timedelta(hours=30)).isoformat()
-    )
-    kinds = {a.kind for a in _alerts(napp)}
-    assert kinds == {AlertKind.MISSING_STEPS_DUE, AlertKind.MISSING_STEPS_OVERDUE}
-    assert len(view.alerts) == 2
+    hours = 30 if found_by == "command" else 2
+    since = (START - timedelta(hours=hours)).isoformat()
+    view = missing.report_missing(napp, "cw1", case.reference, since)
+    if found_by == "relay":
+        assert view.alerts == ()
+        clock.set(START + timedelta(hours=23))  # past the deadline, not warned
+        assert deliver(napp, config=FAST).raised == 1
+    [overdue] = _alerts(napp)
+    assert overdue.kind == AlertKind.MISSING_STEPS_OVERDUE
+    assert view.alerts == (overdue.id,) or found_by == "relay"
+    assert {r.recipient for r in rows(napp, alert_id=overdue.id)} == {"cw1", "sup"}
+
+    def due_by_probe() -> bool:
+        policy = napp.reference.policy
+        return bool(napp.run(lambda uow: uow.session.scalar(select(any_due(policy, uow.now())))))
+
+    clock.advance(timedelta(minutes=1))
+    assert not due_by_probe()  # the relay's probe: nothing left to open
+    assert deliver(napp, config=FAST).raised == 0 and sweep(napp).missing == 0
+    start_cover(napp, "cw2", case.reference, "MKCOVER off sick")  # counted at its tier: paged
+    assert len(rows(napp, alert_id=overdue.id, recipient="cw2")) == 1
+    acknowledge(napp, "sup", overdue.id)
+    assert not due_by_probe() and sweep(napp).missing == 0  # taken: nothing opens after it
+    assert [a.kind for a in _alerts(napp)] == [AlertKind.MISSING_STEPS_OVERDUE]
 
 
 def test_the_overdue_alert_takes_the_urgent_lane_and_the_command_sends_it_at_once(
@@ -118,12 +148,8 @@ def test_the_overdue_alert_takes_the_urgent_lane_and_the_command_sends_it_at_onc
     since = (START - timedelta(hours=30)).isoformat()
     started = invoke(napp, "missing", case.reference[:12], "--since", since, "--as", "cw1")
     assert started.exit_code == 0, started.stderr
-    lanes = {a.kind: {r.lane for r in rows(napp, alert_id=a.id)} for a in _alerts(napp)}
-    assert lanes == {
-        AlertKind.MISSING_STEPS_DUE: {Lane.NORMAL},  # the deadline nears: not someone's danger yet
-        AlertKind.MISSING_STEPS_OVERDUE: {Lane.URGENT},
-    }
-    [overdue] = [a for a in _alerts(napp) if a.kind == AlertKind.MISSING_STEPS_OVERDUE]
+    [overdue] = _alerts(napp)
+    assert {r.lane for r in rows(napp, alert_id=overdue.id)} == {Lane.URGENT}
     assert [m for m in smtp.to(f"sup@{MAIL_DOMAIN}") if overdue.id[:8] in m.subject]
     clock.advance(timedelta(minutes=11))
     assert deliver(napp, lane=Lane.URGENT, config=FAST).escalated == 1  # what a command runs
@@ -346,15 +372,13 @@ def test_one_who_joins_the_case_is_paged_about_its_standing_alerts_of_their_tier
     from harbour.notify.alerts import acknowledge
 
     case = new_case(napp)
-    last_seen = (START - timedelta(hours=30)).isoformat()  # warned, and overdue at once
+    last_seen = (START - timedelta(hours=23, minutes=55)).isoformat()  # warned at once
     missing.report_missing(napp, "cw1", case.reference, last_seen)
-    by_kind = {a.kind: a for a in _alerts(napp)}
-    warning, overdue = (
-        by_kind[AlertKind.MISSING_STEPS_DUE],
-        by_kind[AlertKind.MISSING_STEPS_OVERDUE],
-    )
+    [warning] = _alerts(napp)
     [to_cw1] = rows(napp, alert_id=warning.id, recipient="cw1")
-    clock.advance(timedelta(minutes=3))
+    clock.advance(timedelta(minutes=6))  # overdue, the warning not yet up its ladder
+    assert deliver(napp, config=FAST).raised == 1
+    [overdue] = [a for a in _alerts(napp) if a.kind == AlertKind.MISSING_STEPS_OVERDUE]
     if joins_by == "assignment":
         joined = invoke(napp, "assign", case.reference[:12], "cw2", "--as", "sup")
     else:
