@@ -158,7 +158,9 @@ def case_cover(
     ] = None,
     hours: Annotated[
         int | None,
-        typer.Option(help="How long, in hours (the policy's default: 8; at most its maximum, 72)."),
+        typer.Option(
+            help="How long, in hours (the policy's default if not given; at most its maximum)."
+        ),
     ] = None,
     end: Annotated[
         bool,
@@ -201,7 +203,7 @@ def cases(
         typer.Option(
             "--due",
             help="Only cases whose next assessment is due soon (within the policy's due-soon "
-            "reminder window, e.g. 2 days) or overdue.",
+            "reminder window) or overdue.",
         ),
     ] = False,
     overdue: Annotated[bool, typer.Option("--overdue", help="Only overdue cases.")] = False,

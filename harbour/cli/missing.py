@@ -24,7 +24,8 @@ def missing(
     as_json: Json = False,
 ) -> None:
     """The youth has gone missing: record it, and open the reporting steps (law enforcement,
-    NCMEC, the supervisor told), due within 24 hours of when they were last seen."""
+    NCMEC, the supervisor told), due within the policy's missing_report_within of when they were
+    last seen."""
     from harbour.cases.missing import report_missing
     from harbour.errors import NobodyPaged
     from harbour.notify.alerts import urgent_unreached
@@ -69,7 +70,7 @@ def returned(
     as_json: Json = False,
 ) -> None:
     """The missing youth is back: the episode closes and the return screening (a just_left
-    assessment) is opened, due within 72 hours."""
+    assessment) is opened, due within the policy's return_assessment_within."""
     from harbour.cases.missing import report_return
 
     app = get_app()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,21 @@ def test_required_commands_take_as_and_json() -> None:
         options = {o for p in commands[path].params for o in p.opts}
         assert "--json" in options, path
         assert path in NO_ACTOR or "--as" in options, path
+
+
+def test_help_states_no_number_the_agencys_policy_sets() -> None:
+    """Found by review: `case cover --hours` said the policy's default is 8 hours and its most
+    72, `missing` that the steps are due within 24 hours: the shipped policy's numbers, wrong
+    for an agency whose policy file says otherwise. Help names the policy instead."""
+    span = re.compile(r"\b\d+ ?(minute|hour|day|week|month)s?\b", re.IGNORECASE)
+    found = []
+    for path, command in _leaves(typer.main.get_group(cli)).items():
+        texts = [command.help or ""] + [getattr(p, "help", None) or "" for p in command.params]
+        for text in texts:
+            policy_number = "polic" in text and re.search(r"\d", text)
+            if span.search(text) or policy_number:
+                found.append((" ".join(path), text))
+    assert found == []
 
 
 def test_help_lists_the_commands_in_a_real_process(capsys: pytest.CaptureFixture[str]) -> None:
