@@ -179,9 +179,11 @@ def mirror_on_bundled(uow: UnitOfWork, outcomes: list[dict[str, Any]]) -> None:
     those pages are what ``alerts.unreached``, ``alerts.reached_anyone`` and ``harbour notify
     check`` read, and they are never sent themselves. Each outcome names the ``digest`` (its
     row's id), its ``tries`` (attempts), its last ``error`` (None: none) and ``reached_at`` (when
-    it reached a route, or None; an earlier moment on a page is kept). One statement; called in
-    the transaction that records the digests' own outcome (the relay's record of a send, a
-    dead-lettering)."""
+    it reached a route, or None; an earlier moment on a page is kept). The tries and error of an
+    earlier try than the pages have (a relay that stalled past its lease, recording after the
+    relay that took the digest over) are left alone: only its delivery is added. One statement;
+    called in the transaction that records the digests' own outcome (the relay's record of a
+    send, a dead-lettering)."""
     if outcomes:
         uow.session.connection().execute(_MIRRORED, outcomes)
 
@@ -189,12 +191,14 @@ def mirror_on_bundled(uow: UnitOfWork, outcomes: list[dict[str, Any]]) -> None:
 def _mirrored() -> Any:
     table = cast(Table, OutboxMessage.__table__)
     c = table.c
+    tries = bindparam("tries", type_=c.attempts.type)
+    later = c.attempts > tries  # the pages have a later try's outcome already
     return (
         update(table)
         .where(c.carrier_id == bindparam("digest"), c.status == _BUNDLED)  # ix_outbox_carrier
         .values(
-            attempts=bindparam("tries"),
-            last_error=bindparam("error"),
+            attempts=case((later, c.attempts), else_=tries),
+            last_error=case((later, c.last_error), else_=bindparam("error")),
             sent_at=func.coalesce(c.sent_at, bindparam("reached_at", type_=c.sent_at.type)),
         )
     )

@@ -12,7 +12,10 @@ sent, not dead, when its attempts run out). An escalation digest's outcome is re
 bundled pages it carries as well (``_mirror_on_bundled``): theirs is what says whether an alert
 reached anyone.
 A crash between the send and the mark leaves the row pending: it is sent again once its lease
-ends (at most one duplicate per route in flight). Urgent rows are claimed before normal ones at
+ends (at most one duplicate per route in flight). A relay that stalls past its lease, the row
+taken over meanwhile, still records the routes its send reached (added to ``delivered``, never
+overwriting it: both relays' are kept, whichever records first), but nothing else: the row's
+attempts, error and retry are its successor's. Urgent rows are claimed before normal ones at
 every refill, so a reminder backlog delays an alert by one refill at most; the urgent lane carries
 the ``alerts.URGENT`` kinds alone (someone in danger now), so nothing that comes in hundreds
 (overdue escalations, dead-letter notices) can queue ahead of one.
@@ -30,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, case, column, func, or_, select, text, update
 
 from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
@@ -421,6 +424,7 @@ class _Held:
     lane: str
     kind: str
     agency_id: str | None
+    reached: bool  # it reached a route already (``sent_at``), maybe on another relay's try
 
 
 _SENT = OutboxStatus.SENT.value
@@ -432,16 +436,22 @@ def _record(
     uow: UnitOfWork, outcomes: list[Outcome], config: RelayConfig, pass_id: str
 ) -> list[tuple[Outcome, str]]:
     """Each outcome's verdict (``_verdict``), written set-based: one SELECT for the rows, one
-    executemany for the sent, one for the retried, one for those taken back (with the retried
-    that reached a route now) and one for the dead."""
+    executemany for the sent, one for the retried, one for the routes reached on a try no longer
+    the row's, one for those taken back (with the retried and reached that reached a route now)
+    and one for the dead."""
     M = OutboxMessage
     ids = [o.row.id for o in outcomes]
-    columns = (M.id, M.status, M.attempts, M.lane, M.kind, M.agency_id)
+    columns = (M.id, M.status, M.attempts, M.lane, M.kind, M.agency_id, M.sent_at.is_not(None))
     rows = {r[0]: _Held(*r) for r in uow.session.execute(select(*columns).where(M.id.in_(ids)))}
     now = uow.now()
     verdicts = []
     # In this order: a retried row taken back while its update waited is then found taken back.
-    changes: dict[str, list[dict[str, Any]]] = {"sent": [], "retried": [], "taken_back": []}
+    changes: dict[str, list[dict[str, Any]]] = {
+        "sent": [],
+        "retried": [],
+        "reached": [],
+        "taken_back": [],
+    }
     dead: list[tuple[_Held, str]] = []
     for outcome in outcomes:
         row = rows.get(outcome.row.id)
@@ -458,8 +468,8 @@ def _record(
             reached_at = now if outcome.delivered else None  # an earlier sent_at is kept
             at = now + backoff(row, config)
             change |= {"tries": row.attempts, "at": at, "reached_at": reached_at}
-            if outcome.delivered:  # if taken back as we record (read pending): sent after all
-                changes["taken_back"].append(change)
+        if verdict in ("retried", "reached") and outcome.delivered:
+            changes["taken_back"].append(change)  # if taken back as we record: sent after all
         changes[verdict].append(change)
     gone = [{"row": row.id, "tries": row.attempts, "error": error} for row, error in dead]
     _write(uow, changes, gone, now)
@@ -471,20 +481,22 @@ def _record(
 
 def _verdict(row: _Held | None, outcome: Outcome, config: RelayConfig) -> str:
     """sent, taken_back (cancelled by an acknowledgement, or dead-lettered as its recipient
-    left, while in flight, but it reached a route: recorded as sent after all), gone (no longer
-    ours), retried, or when its attempts have run out, sent if it reached one of the
-    recipient's routes (the failed one is in ``last_error``), else dead."""
+    left, while in flight, but it reached a route: recorded as sent after all), retried, or
+    when its attempts have run out, sent if it or an earlier try reached one of the recipient's
+    routes (the failed one is in ``last_error``), else dead. A row no longer ours (sent, or taken
+    by another relay after our lease ran out) is gone, or reached when the send got to routes:
+    they are added to its ``delivered``, so that no retry goes to them again."""
     if row is not None and row.status in _TAKEN_BACK and outcome.reached:
         return "taken_back"
-    if row is None or row.status != PENDING:
+    if row is None or row.status not in (PENDING, _SENT):
         return "gone"
-    if outcome.error is None:
+    if row.status == PENDING and outcome.error is None:
         return "sent"
-    if row.attempts != outcome.row.attempts:
-        return "gone"  # another relay took it after our lease ran out
+    if row.status != PENDING or row.attempts != outcome.row.attempts:
+        return "reached" if outcome.delivered else "gone"
     if row.attempts < config.max_attempts:
         return "retried"
-    return "sent" if outcome.reached else "dead"
+    return "sent" if outcome.reached or row.reached else "dead"
 
 
 def _delivered(outcome: Outcome) -> list[str]:
@@ -496,11 +508,13 @@ def _write(
 ) -> None:
     """The verdicts' updates, each on rows still as they were read (status, and attempts for
     the failed: a row another relay took meanwhile is left to it). ``sent_at`` keeps the
-    moment the row first reached a route."""
+    moment the row first reached a route; ``delivered`` gains the routes reached, keeping
+    those another relay recorded meanwhile (``_merged``); a row that reached a route is sent,
+    never dead."""
     table = cast(Table, OutboxMessage.__table__)
     c = table.c
     row = c.id == bindparam("row")
-    delivered = bindparam("delivered", type_=c.delivered.type)
+    delivered = _merged(uow.session.get_bind().dialect.name, c.delivered.type)
     reached = func.coalesce(c.sent_at, now)
     statements = {
         # Taken back meanwhile too: read as pending, a row a deactivation or an acknowledgement
@@ -519,14 +533,38 @@ def _write(
             sent_at=func.coalesce(c.sent_at, bindparam("reached_at", type_=c.sent_at.type)),
             delivered=delivered,
         ),
+        "reached": update(table)
+        .where(row, or_(c.status == PENDING, c.status == _SENT))
+        .values(sent_at=reached, delivered=delivered),
         "dead": update(table)
         .where(row, c.status == PENDING, c.attempts == bindparam("tries"))
-        .values(status=OutboxStatus.DEAD.value, last_error=bindparam("error")),
+        .values(
+            # Reached by a relay past its lease, recorded as this one read the row: sent.
+            status=case((c.sent_at.is_(None), OutboxStatus.DEAD.value), else_=_SENT),
+            last_error=bindparam("error"),
+        ),
     }
     connection = uow.session.connection()
     for name, params in {**changes, "dead": dead}.items():
         if params:
             connection.execute(statements[name], params)
+
+
+def _merged(dialect: str, json_type: Any) -> Any:
+    """The row's ``delivered`` with the ``delivered`` parameter's fingerprints added, sorted,
+    each once: computed by the database on the row as the update finds it, so fingerprints
+    another relay committed since this one read the row (or since its claim) are kept."""
+    merge = _MERGE_POSTGRESQL if dialect == "postgresql" else _MERGE_SQLITE
+    given = bindparam("delivered", type_=json_type)
+    return text(merge).bindparams(given).columns(column("merged", json_type)).scalar_subquery()
+
+
+_MERGE_SQLITE = """SELECT json_group_array(value) FROM (
+    SELECT value FROM json_each(outbox.delivered)
+    UNION SELECT value FROM json_each(:delivered) ORDER BY value)"""
+_MERGE_POSTGRESQL = """SELECT coalesce(json_agg(value ORDER BY value), '[]') FROM (
+    SELECT json_array_elements_text(outbox.delivered) AS value
+    UNION SELECT json_array_elements_text(CAST(:delivered AS json))) AS given"""
 
 
 def _mirror_on_bundled(uow: UnitOfWork, verdicts: list[tuple[Outcome, str]], now: Any) -> None:
