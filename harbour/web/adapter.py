@@ -22,6 +22,7 @@ from harbour.plans.overview import case_overview, identifying
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from harbour.domain.policy import Interval
     from harbour.plans.store import PastItsDate, Unsettled
 
 
@@ -592,6 +593,25 @@ def cover_hours(app: App) -> tuple[int, int]:
     """The policy's cover: (default hours, most hours)."""
     policy = app.reference.policy.cover
     return policy.default_hours, policy.max_hours
+
+
+def missing_deadlines(app: App) -> dict[str, str]:
+    """The policy's missing-youth deadlines, in words: the reports and telling the supervisor
+    fall due ``report`` after the youth was last seen, the return screening ``screening``
+    after the return."""
+    policy = app.reference.policy
+    return {
+        "report": span_words(policy.missing_report_within),
+        "screening": span_words(policy.return_assessment_within),
+    }
+
+
+def span_words(span: Interval) -> str:
+    """A policy interval as a page says it: "24 hours", "2 days and 6 hours"."""
+    units = ((span.days, "day"), (span.hours, "hour"), (span.minutes, "minute"))
+    parts = [f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in units if n] or ["0 minutes"]
+    *first, last = parts
+    return f"{', '.join(first)} and {last}" if first else last
 
 
 def start_cover(app: App, handle: str, ref: str, reason: str, hours: int | None) -> str:

@@ -158,8 +158,8 @@ async def _missing_page(
     refusal: forms.Refusal | None = None,
     said: str | None = None,
 ) -> Response:
-    ref = ref_of(request)
-    episode = await call(adapter.episode_of, harbour(request), who.handle, ref)
+    ref, app = ref_of(request), harbour(request)
+    episode = await call(adapter.episode_of, app, who.handle, ref)
     return form_page(
         request,
         "missing",
@@ -168,6 +168,7 @@ async def _missing_page(
         title="Missing",
         case=ref[:40],
         episode=episode,
+        deadlines=adapter.missing_deadlines(app),
         typed=typed or {},
         said=said,
     )

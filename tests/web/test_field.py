@@ -6,16 +6,21 @@ sealed, never shown back) and the return. Each refusal says why and writes nothi
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from harbour.app import App
 from harbour.cases import missing, visits
 from harbour.clock import FixedClock
 from harbour.db.models import AuditEvent, MissingEpisode, MissingStep, Visit
+from harbour.domain.policy import Interval
 from harbour.domain.refs import short_form
 from harbour.notify.visit_checks import raise_overdue
+from harbour.reference.files import builtin
+from harbour.web.adapter import span_words
 from tests.conftest import START
 from tests.notify.helpers import new_case
 from tests.support import agency_admin
@@ -352,6 +357,51 @@ def test_a_second_visit_is_refused_in_the_pages_words(seeded: App, clock: FixedC
     assert "visit not checked in" in said and "I'm back" in said, said
     assert not COMMAND_WORDS.search(said), said
     assert "/visits/back" in again.text  # the button it names, on the page it answers with
+
+
+def test_the_missing_page_states_the_deployment_s_deadlines_not_the_shipped_ones(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    """A policy file whose reports fall due 12 hours after the youth was last seen, and whose
+    return screening 2 days and 6 hours after the return: the page says so, before and after
+    the youth is recorded missing, not the shipped policy's 24 and 72 hours."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        builtin("policy.yaml")
+        .read_text()
+        .replace("missing_report_within: {hours: 24}", "missing_report_within: {hours: 12}")
+        .replace(
+            "return_assessment_within: {hours: 72}", "return_assessment_within: {days: 2, hours: 6}"
+        )
+    )
+    app = App(seeded.settings.model_copy(update={"policy_file": policy}), clock)
+    try:
+        case = short_form(new_case(app).reference)
+        web, _ = signed_in(app, clock, "cw1")
+        before = web.get(f"/cases/{case}/missing").text
+        csrf = csrf_of(web, f"/cases/{case}/missing")
+        since = (START - timedelta(hours=3)).isoformat()
+        done = web.post(f"/cases/{case}/missing/record", data={"csrf": csrf, "since": since})
+        assert done.status_code == 303
+        recorded = web.get(f"/cases/{case}/missing").text
+    finally:
+        app.dispose()
+    assert "fall due 12 hours after the youth was last seen" in before
+    assert "(a just-left assessment), due within 2 days and 6 hours." in recorded
+    for page in (before, recorded):
+        assert "24 hours" not in page and "72 hours" not in page
+
+
+@pytest.mark.parametrize(
+    ("span", "words"),
+    [
+        (Interval(hours=24), "24 hours"),
+        (Interval(days=1), "1 day"),
+        (Interval(days=1, hours=1, minutes=30), "1 day, 1 hour and 30 minutes"),
+    ],
+)
+def test_a_policy_span_is_said_as_the_policy_gives_it(span: Interval, words: str) -> None:
+    assert span_words(span) == words
 
 
 def recorded_missing(app: App, clock: FixedClock) -> tuple[Any, str, str]:
