@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from harbour.documents.common import (
     Resource,
     agreed,
-    clean,
     emergency_resource,
-    iso,
     resource_line,
 )
-from harbour.documents.youth import Step
+from harbour.documents.youth import Step, entries
 from harbour.domain.plan_view import PlanSnapshot
 from harbour.domain.vocab import StepOwner
 
@@ -35,6 +33,6 @@ def family_view(plan: PlanSnapshot) -> FamilyView:
     owned = [item for item in agreed(plan.items) if item.owner == StepOwner.FAMILY]
     return FamilyView(
         emergency_number=emergency_resource(plan).call or "911",
-        steps=tuple(Step(clean(item.staff_text), iso(item.due_on)) for item in owned),
+        steps=entries(owned, staff_wording=True),
         resources=tuple(resource_line(r, discreet=True) for r in plan.resources if not r.emergency),
     )

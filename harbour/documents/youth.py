@@ -8,6 +8,7 @@ trafficker.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -34,10 +35,26 @@ CARD_TITLE = 40
 
 class Step(NamedTuple):
     """One entry of a copy: immutable like the views, and built for every agreed item of every
-    copy rendered, where a tuple's construction costs half a frozen dataclass's."""
+    copy rendered, where a tuple's construction costs half a frozen dataclass's. ``done``: a
+    step recorded done as of the version (it reads done, not "by" a date gone by)."""
 
     text: str
     due: str | None
+    done: bool = False
+
+
+def entries(items: Iterable[PlanItemView], *, staff_wording: bool = False) -> tuple[Step, ...]:
+    """A copy's entries of ``items``: those still to do first (a card cut to fit keeps them),
+    then those done, each in plan order."""
+    listed = [
+        Step(
+            clean(item.staff_text if staff_wording else item.youth_text),
+            iso(item.due_on),
+            item.done_at is not None,
+        )
+        for item in items
+    ]
+    return tuple(sorted(listed, key=lambda step: step.done))
 
 
 @dataclass(frozen=True)
@@ -54,19 +71,19 @@ class YouthView:
 
 
 def youth_view(plan: PlanSnapshot) -> YouthView:
-    shelves: dict[str, list[Step]] = {"emergency": [], "steps": [], "ideas": [], "calm": []}
+    shelves: dict[str, list[PlanItemView]] = {"emergency": [], "steps": [], "ideas": [], "calm": []}
     for item in agreed(plan.items):  # one pass: each item goes on one shelf, or none
         shelf = _shelf(item)
         if shelf is not None:
-            shelves[shelf].append(Step(clean(item.youth_text), iso(item.due_on)))
+            shelves[shelf].append(item)
     return YouthView(
         title=maybe(plan.youth_title),
         emergency_number=emergency_resource(plan).call or "911",
-        emergency=tuple(shelves["emergency"]),
-        steps=tuple(shelves["steps"]),
-        ideas=tuple(shelves["ideas"]),
+        emergency=entries(shelves["emergency"]),
+        steps=entries(shelves["steps"]),
+        ideas=entries(shelves["ideas"]),
         contacts=tuple(contact_line(c) for c in plan.contacts if c.kind != PersonKind.YOUTH),
-        calm=tuple(shelves["calm"]),
+        calm=entries(shelves["calm"]),
         resources=tuple(
             resource_line(r, discreet=True)
             for r in plan.resources
@@ -104,7 +121,7 @@ def _short(entry: object) -> object:
     """A card entry: a step's text clipped to fit; the entry itself (immutable, so shared with
     the full copy) when nothing needs clipping, as for every catalogue text."""
     if isinstance(entry, Step) and len(entry.text) > CARD_TEXT:
-        return Step(_clip(entry.text, CARD_TEXT), entry.due)
+        return entry._replace(text=_clip(entry.text, CARD_TEXT))
     return entry
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from harbour.domain.vocab import (
     StepOwner,
     ThreatKind,
 )
-from tests.documents.fixtures import crowded_plan, fixed_plan
+from tests.documents.fixtures import crowded_plan, fixed_plan, item
 from tests.documents.helpers import rendered
 
 EXTERNAL = re.compile(r"https?:|//|\bsrc=|\bhref=|url\(|@import", re.IGNORECASE)
@@ -44,6 +45,25 @@ def test_youth_text_of_a_crowded_plan_is_cut_to_a_phone_note_and_says_so() -> No
     text = rendered(crowded_plan(), "youth", "text")
     assert len(text) < 2500 and text.rstrip().endswith("More in my full plan.")
     assert "Call 911 now." in text and len(rendered(crowded_plan(), "youth", "md")) > 2 * len(text)
+
+
+def test_the_wallet_card_keeps_the_steps_still_to_do_before_those_done() -> None:
+    """Four steps of the youth's, the first two done: the card's three hold the two to do."""
+    done = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    mine = tuple(
+        item(
+            f"s{n}",
+            PlanSection.STEPS,
+            f"Step {n}",
+            owner=StepOwner.YOUTH,
+            due_on=date(2026, 3, 9),
+            done_at=done if n < 2 else None,
+        )
+        for n in range(4)
+    )
+    text = rendered(fixed_plan(items=mine), "youth", "text")
+    assert "- Step 2 (by 2026-03-09)\n- Step 3 (by 2026-03-09)\n- Step 0 (done)\n" in text
+    assert "Step 1" not in text and "More in my full plan." in text
 
 
 def test_youth_title_is_the_youths_own_or_neutral() -> None:

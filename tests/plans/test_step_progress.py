@@ -383,3 +383,36 @@ def test_a_renewed_order_running_out_again_beside_one_let_lapse_asks_for_a_new_r
     step = steps(seeded, ref)[RENEWAL]
     assert step.done_at is None  # type: ignore[attr-defined]
     assert step.due_on != date(2026, 3, 13)  # type: ignore[attr-defined]  # last year's
+
+
+def test_a_step_done_reads_done_on_the_youths_and_the_familys_next_copies(
+    seeded: App, tmp_path: Path, clock: FixedClock
+) -> None:
+    """The go bag done before the youth left stays on the next version, done: the copies handed
+    over say so, not "by" its date (gone by), as if it were still to do and late."""
+    reference = referred_case(seeded, tmp_path, "SE", situation="considering_leaving")
+    considering = safest(seeded) | {"situation": "considering_leaving"}
+    submit_assessment(seeded, "cw1", reference, "initial_contact", considering)
+    ok(seeded, "plan", "edit", reference, "step:leave.escape_route", "--owner", "family",
+       "--as", "cw1")  # fmt: skip
+    ok(seeded, "plan", "done", reference, "step:leave.go_bag", "--as", "cw1")
+    ok(seeded, "plan", "done", reference, "step:leave.escape_route", "--as", "cw1")
+    ok(seeded, "plan", "finalize", reference, "--accept-rest", "--as", "cw1")
+    due = {k: i.due_on for k, i in steps(seeded, reference).items()}  # type: ignore[attr-defined]
+    clock.advance(timedelta(days=14))
+    just_left = safest(seeded) | {"situation": "just_left"}
+    submit_assessment(seeded, "cw1", reference, "planning_meeting", just_left)
+
+    def copy(audience: str, fmt: str) -> str:
+        result = invoke(seeded, "plan", "render", reference, "--audience", audience,
+                        "--format", fmt, "--as", "cw1")  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        return result.stdout
+
+    for fmt in ("html", "text", "md"):
+        youth, family = copy("youth", fmt), copy("family", fmt)
+        assert "Get your bag ready." in youth, fmt
+        assert due["step:leave.go_bag"].isoformat() not in youth, fmt
+        assert "Walk through the exit plan" in family, fmt
+        assert due["step:leave.escape_route"].isoformat() not in family, fmt
+        assert "(done)" in youth and "(done)" in family, fmt
