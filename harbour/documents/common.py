@@ -41,6 +41,20 @@ def local_day(moment: datetime, zone: str) -> date:
     return moment.astimezone(ZoneInfo(zone)).date()
 
 
+@dataclass(frozen=True)
+class Edition:
+    """Which version a copy handed over is, and of when (finalised, else composed, as the
+    plan's zone has the day): a copy kept for weeks can be told from a newer one."""
+
+    version: int
+    day: str
+
+
+def edition(plan: PlanSnapshot) -> Edition:
+    day = local_day(plan.finalized_at or plan.created_at, plan.timezone)
+    return Edition(plan.version_number, day.isoformat())
+
+
 def agreed(items: Iterable[PlanItemView]) -> list[PlanItemView]:
     return [item for item in items if item.state in AGREED]
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harbour.documents.common import (
+    Edition,
     Resource,
     agreed,
+    edition,
     emergency_resource,
     resource_line,
 )
@@ -24,6 +26,7 @@ from harbour.domain.vocab import StepOwner
 
 @dataclass(frozen=True)
 class FamilyView:
+    edition: Edition
     emergency_number: str
     steps: tuple[Step, ...]
     resources: tuple[Resource, ...]
@@ -32,6 +35,7 @@ class FamilyView:
 def family_view(plan: PlanSnapshot) -> FamilyView:
     owned = [item for item in agreed(plan.items) if item.owner == StepOwner.FAMILY]
     return FamilyView(
+        edition=edition(plan),
         emergency_number=emergency_resource(plan).call or "911",
         steps=entries(owned, staff_wording=True),
         resources=tuple(resource_line(r, discreet=True) for r in plan.resources if not r.emergency),

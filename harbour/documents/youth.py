@@ -14,10 +14,12 @@ from typing import NamedTuple
 
 from harbour.documents.common import (
     Contact,
+    Edition,
     Resource,
     agreed,
     clean,
     contact_line,
+    edition,
     emergency_resource,
     iso,
     maybe,
@@ -60,6 +62,7 @@ def entries(items: Iterable[PlanItemView], *, staff_wording: bool = False) -> tu
 @dataclass(frozen=True)
 class YouthView:
     title: str | None  # the youth's own title; None prints the neutral default
+    edition: Edition
     emergency_number: str
     emergency: tuple[Step, ...]
     steps: tuple[Step, ...]
@@ -78,6 +81,7 @@ def youth_view(plan: PlanSnapshot) -> YouthView:
             shelves[shelf].append(item)
     return YouthView(
         title=maybe(plan.youth_title),
+        edition=edition(plan),
         emergency_number=emergency_resource(plan).call or "911",
         emergency=entries(shelves["emergency"]),
         steps=entries(shelves["steps"]),

@@ -38,7 +38,8 @@ def test_html_is_self_contained_with_a_print_stylesheet(audience: str) -> None:
 
 def test_youth_text_fits_a_phone_note() -> None:
     text = rendered(fixed_plan(), "youth", "text")
-    assert len(text) < 1000 and text.startswith("My plan\n\nIf I am in danger:\nCall 911 now.")
+    assert len(text) < 1000
+    assert text.startswith("My plan\nVersion 3, 2026-03-02\n\nIf I am in danger:\nCall 911 now.")
 
 
 def test_youth_text_of_a_crowded_plan_is_cut_to_a_phone_note_and_says_so() -> None:
@@ -64,6 +65,19 @@ def test_the_wallet_card_keeps_the_steps_still_to_do_before_those_done() -> None
     text = rendered(fixed_plan(items=mine), "youth", "text")
     assert "- Step 2 (by 2026-03-09)\n- Step 3 (by 2026-03-09)\n- Step 0 (done)\n" in text
     assert "Step 1" not in text and "More in my full plan." in text
+
+
+@pytest.mark.parametrize("audience", ["youth", "family"])
+@pytest.mark.parametrize("fmt", ["html", "text", "md"])
+def test_a_handed_over_copy_says_which_version_it_is_and_of_when(audience: str, fmt: str) -> None:
+    """A card or a family's copy kept for weeks: whoever reads it (or the caseworker shown it)
+    can tell it from a newer one. The day is the agency's: 01:30 UTC is the evening before in
+    New York."""
+    late = datetime(2026, 3, 3, 1, 30, tzinfo=UTC)
+    final = rendered(fixed_plan(finalized_at=late), audience, fmt)
+    assert "Version 3, 2026-03-02" in final
+    draft = rendered(fixed_plan(status="draft", finalized_at=None), audience, fmt)
+    assert "Version 3, 2026-03-02" in draft  # composed that day (14:00 UTC)
 
 
 def test_youth_title_is_the_youths_own_or_neutral() -> None:
@@ -110,3 +124,5 @@ def test_placeholders_survive_translation() -> None:
     for lang in languages():
         for audience in ("youth", "family"):
             assert "{number}" in strings(lang)[audience]["call_now"]
+            edition = strings(lang)[audience]["edition"]
+            assert "{version}" in edition and "{date}" in edition
