@@ -28,7 +28,8 @@ class Done:
 
 
 def document_moment(plan: Plan) -> datetime:
-    """The moment a version's documents show progress as of: finalised, else composed."""
+    """The moment a final (or superseded) version's documents show progress as of: finalised,
+    else composed. An open draft's show it as it stands (``snapshot``)."""
     return plan.finalized_at or plan.created_at
 
 

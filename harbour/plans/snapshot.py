@@ -25,7 +25,7 @@ from harbour.domain.plan_view import (
     ResourceView,
     ThreatView,
 )
-from harbour.domain.vocab import ItemState, Phase, PlanSection, StepOwner, ThreatKind
+from harbour.domain.vocab import ItemState, Phase, PlanSection, PlanStatus, StepOwner, ThreatKind
 from harbour.plans.opaque import detail, is_padding, shown_code, shown_key
 from harbour.plans.progress import Done, document_moment, done_as_of, key_of
 
@@ -61,7 +61,9 @@ def numbered_items(uow: UnitOfWork, plan: Plan) -> list[tuple[int, PlanItem]]:
 
 def snapshot(uow: UnitOfWork, plan: Plan, *, progress_now: bool = False) -> PlanSnapshot:
     """One plan version, as documents and diffs read it: its frozen content and the progress on
-    its steps as of the version's moment (``progress_now``: as it stands now, for ``plan show``)."""
+    its steps as of the version's moment (``progress_now``: as it stands now, for ``plan show``).
+    An open draft's moment is now: its content is read as it stands, and so is its progress (an
+    emergency step recorded while the draft is worked on is done on the copy printed then)."""
     case = _get(uow, Case, plan.case_id)
     agency = _get(uow, Agency, case.agency_id)
     assessment = uow.session.get(Assessment, plan.assessment_id) if plan.assessment_id else None
@@ -70,7 +72,8 @@ def snapshot(uow: UnitOfWork, plan: Plan, *, progress_now: bool = False) -> Plan
     numbered = numbered_items(uow, plan)
     rows = [row for _, row in numbered]
     people = _frozen_people(uow, plan) or _live_people(uow, case, rows)
-    done = done_as_of(uow, case.id, uow.now() if progress_now else document_moment(plan))
+    live = progress_now or plan.status == PlanStatus.DRAFT
+    done = done_as_of(uow, case.id, uow.now() if live else document_moment(plan))
     return PlanSnapshot(
         case_reference=case.reference,
         version_number=plan.version_number,

@@ -416,3 +416,32 @@ def test_a_step_done_reads_done_on_the_youths_and_the_familys_next_copies(
         assert "Walk through the exit plan" in family, fmt
         assert due["step:leave.escape_route"].isoformat() not in family, fmt
         assert "(done)" in youth and "(done)" in family, fmt
+
+
+def test_the_staff_copy_of_the_open_draft_shows_the_emergency_steps_recorded_so_far(
+    seeded: App, tmp_path: Path, clock: FixedClock
+) -> None:
+    """Imminent at initial contact: the shelter found and recorded while the draft is still
+    open. The staff copy printed then (the console's print, `plan render`) says so, as `plan
+    show` does, not NOT DONE: a draft's copy reads the draft as it stands, its progress too."""
+    reference = referred_case(seeded, tmp_path, "EN", situation="just_left")
+    danger = safest(seeded) | {"situation": "just_left", "immediate_danger": "yes"}
+    submit_assessment(seeded, "cw1", reference, "initial_contact", danger)
+    clock.advance(timedelta(minutes=40))
+    ok(seeded, "plan", "done", reference, "emergency.shelter", "--as", "cw1")
+
+    def staff_copy() -> str:
+        result = invoke(seeded, "plan", "render", reference, "--audience", "staff",
+                        "--format", "text", "--as", "cw1")  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        return result.stdout
+
+    line = next(ln for ln in staff_copy().splitlines() if "Arrange emergency shelter" in ln)
+    assert line.lstrip().startswith("[x]") and "done at" in line and "NOT DONE" not in line
+    ok(seeded, "plan", "finalize", reference, "--accept-rest", "--as", "cw1")
+    clock.advance(timedelta(hours=1))
+    ok(seeded, "plan", "done", reference, "emergency.law_enforcement", "--as", "cw1")
+    final = staff_copy()  # a final version's copy stays as it was finalised
+    assert "[x] Arrange emergency shelter" in final
+    police = next(ln for ln in final.splitlines() if "Contact law enforcement" in ln)
+    assert "NOT DONE" in police
