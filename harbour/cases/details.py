@@ -34,7 +34,9 @@ from harbour.validation import option_name, parse, parse_key, required
 ACTION = "case.edit"
 CONTACTS_NOTE = (
     "Plan contacts are chosen from the people the youth approved when the next plan version is "
-    "composed (at the next assessment); plans that exist already keep their contacts."
+    "composed (at the next assessment). Someone no longer approved, or no longer known to be "
+    "safe, is left off every copy made from now on; a final version keeps the contacts it was "
+    "finalised with: assess again for a plan without them."
 )
 THREATS_NOTE = (
     "The plan's strategies follow the threat sources and their protective orders when the next "

@@ -24,6 +24,7 @@ from harbour.domain.risk import RiskResult
 from harbour.domain.vocab import (
     ItemState,
     PersonAtRisk,
+    PersonKind,
     Phase,
     PlanSection,
     RiskLevel,
@@ -124,6 +125,18 @@ def kept_opaque(item: ProposedItem) -> bool:
     if item.state == ItemState.ADDED:
         return False  # staff's own wording, sealed, under a random key
     return item.section in (PlanSection.RISKS, PlanSection.STRATEGIES, PlanSection.STEPS)
+
+
+def may_be_contact(kind: str, *, approved_by_youth: bool, non_offending: bool) -> bool:
+    """Whether a person may be on the plan as a contact: one the youth approved, and for family
+    or a caretaker, one staff also know to be non-offending (the youth's approval alone is not
+    enough there). Asked again whenever a copy is made: someone found unsafe since they were
+    accepted is on no copy from then on."""
+    if not approved_by_youth:
+        return False
+    return kind == PersonKind.TRUSTED_CONTACT or (
+        kind in (PersonKind.FAMILY_MEMBER, PersonKind.CARETAKER) and non_offending
+    )
 
 
 def item_key(section: PlanSection, code: str) -> str:

@@ -17,7 +17,7 @@ from harbour.access import agency_zone
 from harbour.app import UnitOfWork
 from harbour.db.models import Agency, Assessment, Case, Person, Plan, PlanItem, ThreatSource
 from harbour.domain.catalogue import Catalogue
-from harbour.domain.composition import RESOURCE_PREFIX
+from harbour.domain.composition import RESOURCE_PREFIX, may_be_contact
 from harbour.domain.plan_view import (
     ContactView,
     PlanItemView,
@@ -256,7 +256,14 @@ def _contacts(uow: UnitOfWork, rows: list[PlanItem]) -> tuple[ContactView, ...]:
             kind=p.kind,
         )
         for p in people
-        if p is not None
+        if p is not None and may_be_contact_now(p)
+    )
+
+
+def may_be_contact_now(person: Person) -> bool:
+    """``composition.may_be_contact`` of the person as they stand now."""
+    return may_be_contact(
+        person.kind, approved_by_youth=person.approved_by_youth, non_offending=person.non_offending
     )
 
 

@@ -25,7 +25,6 @@ from harbour.domain.steps import ON_THE_PLAN, overdue
 from harbour.domain.text import is_digits
 from harbour.domain.vocab import (
     ItemState,
-    PersonKind,
     PlanSection,
     PlanStatus,
     StepOwner,
@@ -33,7 +32,7 @@ from harbour.domain.vocab import (
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.plans import opaque
 from harbour.plans.progress import done_as_of, key_of
-from harbour.plans.snapshot import freeze_people, numbered_items, plan_items
+from harbour.plans.snapshot import freeze_people, may_be_contact_now, numbered_items, plan_items
 
 MAX_STEP_AHEAD = timedelta(days=5 * 365)  # a step further off than that is a typing slip
 ADDABLE = frozenset({PlanSection.RISKS, PlanSection.STRATEGIES, PlanSection.STEPS})
@@ -88,20 +87,11 @@ def proposed(uow: UnitOfWork, plan: Plan | None) -> list[ProposedItem]:
 
 
 def approved_contacts(uow: UnitOfWork, case: Case) -> list[str]:
-    """People the youth approved as contacts: trusted contacts, and family or caretakers staff
-    also know to be non-offending (the youth's approval alone is not enough for family)."""
+    """The case's people who may be the plan's contacts (``composition.may_be_contact``)."""
     people = uow.session.scalars(
         select(Person).where(Person.case_id == case.id).order_by(Person.position)
     )
-    return [
-        p.id
-        for p in people
-        if p.approved_by_youth
-        and (
-            p.kind == PersonKind.TRUSTED_CONTACT
-            or (p.kind in (PersonKind.FAMILY_MEMBER, PersonKind.CARETAKER) and p.non_offending)
-        )
-    ]
+    return [p.id for p in people if may_be_contact_now(p)]
 
 
 def create_version(

@@ -276,3 +276,22 @@ def test_an_earlier_version_renders_the_same_bytes_later(
 def test_an_item_number_in_other_digits_is_bad_input(seeded: App, ref: str) -> None:
     refused = invoke(seeded, "plan", "accept", ref, "²", "--as", "cw1")
     assert refused.exit_code == 2 and "no such item" in refused.stderr
+
+
+@pytest.mark.parametrize("withdrawn", ["--no-non-offending", "--no-approved-by-youth"])
+def test_a_contact_found_unsafe_while_a_draft_is_open_is_on_no_copy(
+    seeded: App, ref: str, withdrawn: str
+) -> None:
+    """Family found no longer safe, or no longer approved by the youth, while the draft is open
+    (its contact accepted already): not frozen into the version finalised, nor listed on any
+    copy, where the youth would be told to call them."""
+    aunt = contact_key(show(seeded, "cw1", ref), "PVauntname")
+    decide(seeded, "cw1", ref, aunt, ItemState.ACCEPTED)
+    ok(seeded, "case", "person", "edit", ref, "1", withdrawn, "--as", "cw1")
+    assert "PVauntname" not in {c.name for c in show(seeded, "cw1", ref).contacts}
+    finalize(seeded, "cw1", ref, Undecided(accept_rest=True))
+    assert "PVauntname" not in {c.name for c in show(seeded, "cw1", ref).contacts}
+    for audience in ("youth", "family", "staff"):
+        shown = invoke(seeded, "plan", "render", ref, "--audience", audience, "--as", "cw1")
+        assert shown.exit_code == 0, shown.stderr
+        assert "PVauntphone" not in shown.stdout
