@@ -19,7 +19,9 @@ def harbour_app() -> App:
     if _app is None:
         settings = flow_settings(load_settings())
         frozen = settings.frozen_time
-        _app = App(settings, FixedClock(frozen)) if frozen else App(settings)
+        app = App(settings, FixedClock(frozen)) if frozen else App(settings)
+        app.check_store("write")  # another store's key file: every task refuses, none runs
+        _app = app
     return _app
 
 

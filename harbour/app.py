@@ -138,6 +138,26 @@ class App:
             return url.database or "(in memory)"
         return url.render_as_string(hide_password=True)
 
+    def check_store(self, use: str = "read") -> None:
+        """Refuse, before any work, a store that is not there or a keyring that is not its own
+        for ``use`` (``UnitOfWork.check_keys``): asked once where work starts (a command, the
+        console, a flow's App), so that nothing runs on a store with another store's key file,
+        not only what seals or unseals. One query; a key file that cannot be read is told only
+        once a store was found there (a HARBOUR_HOME with no store has no key file either)."""
+        from harbour.db import storekeys  # as in _check_keys: it maps every table
+
+        def check(uow: UnitOfWork) -> None:
+            try:
+                uow.check_keys(use)
+            except CryptoError:
+                storekeys.recorded(uow.session)  # no store there: that is what is said
+                raise
+
+        if use == "write":
+            self.run(check)  # a store with no key recorded records this keyring's primary
+        else:
+            self.read(check)
+
     def reload_keys(self) -> bool:
         """Pick up keys added since start (a rotation in another process); False if fixed keys."""
         if self.keyring is not None:

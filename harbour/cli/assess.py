@@ -22,7 +22,7 @@ def instrument_show(actor: As = None, as_json: Json = False) -> None:
     from harbour.cli.views import instrument_text
     from harbour.domain.instrument import describe
 
-    emit(describe(get_app().reference.instrument), as_json, instrument_text)
+    emit(describe(get_app(keys=None).reference.instrument), as_json, instrument_text)
 
 
 @cli.command("catalogue")
@@ -30,7 +30,7 @@ def catalogue_show(actor: As = None, as_json: Json = False) -> None:
     """The strategies (code, phase, staff and youth wording) and the resources."""
     from harbour.cli.views import catalogue_json, catalogue_text
 
-    emit(catalogue_json(get_app().reference.catalogue), as_json, catalogue_text)
+    emit(catalogue_json(get_app(keys=None).reference.catalogue), as_json, catalogue_text)
 
 
 @cli.command()

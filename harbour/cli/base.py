@@ -41,9 +41,12 @@ IdempotencyKey = Annotated[
 _app_factory: Callable[[], Any] | None = None
 
 
-def get_app(*, creating: bool = False) -> Any:
-    """The App for this command: settings from the environment, checked before any work.
-    Only ``creating`` commands (`init`, `db upgrade`) make a SQLite store that is not there."""
+def get_app(*, creating: bool = False, keys: str | None = "read") -> Any:
+    """The App for this command: settings from the environment, checked before any work, and
+    the store with its keyring (``App.check_store``) for the command's use of the ``keys``:
+    "read", "write" for the long-running commands and those that run the lifecycle's steps,
+    None for a command that never opens the store. Only ``creating`` commands (`init`, `db
+    upgrade`) make a SQLite store that is not there; they check the keyring themselves."""
     from harbour.app import App
     from harbour.clock import FixedClock
     from harbour.settings import load_settings
@@ -65,17 +68,9 @@ def get_app(*, creating: bool = False) -> Any:
         # must still be collected.
         gc.freeze()
     app.urgent_written = set()  # this command's own pages, for its warning (after_commit)
+    if keys is not None and not creating:
+        app.check_store(keys)
     return app
-
-
-def check_store(app: Any) -> None:
-    """For the long-running commands (``web``, ``serve``): refuse at start, as every command
-    refuses them, a HARBOUR_HOME with no store (asked first: it has no key file either) or a
-    keyring that is not the store's, rather than run on and fail at each request or poll."""
-    from harbour.db import storekeys
-
-    app.run(lambda uow: storekeys.recorded(uow.session))
-    app.run(lambda uow: uow.check_keys("write"))
 
 
 def committed(app: Any) -> None:

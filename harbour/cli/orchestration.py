@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from harbour.cli.admin import db_cli
-from harbour.cli.base import As, Json, check_store, cli, emit, get_app
+from harbour.cli.base import As, Json, cli, emit, get_app
 from harbour.cli.sensitive import url_option
 
 
@@ -42,8 +42,7 @@ def serve(
 
     if not os.environ.get("PREFECT_API_URL"):
         raise ConfigError("prefect_api_url", "set PREFECT_API_URL to a running Prefect server")
-    app = get_app()
-    check_store(app)
+    app = get_app(keys="write")  # not left publishing and relaying in a loop of warnings
     _audit_operator(app, actor, "orchestration.serve")
     if app.settings.orchestration != "prefect":
         typer.echo("note: set HARBOUR_ORCHESTRATION=prefect for CLI commands", err=True)
@@ -79,7 +78,7 @@ def sweep(
     from harbour.orchestration.sweep import SweepIncomplete
     from harbour.orchestration.sweep import sweep as do_sweep
 
-    app = get_app()
+    app = get_app(keys="write")
     _audit_operator(app, actor, "orchestration.sweep")
     incomplete: SweepIncomplete | None = None
     try:
@@ -107,7 +106,7 @@ def deliver(
 
     if lane is not None and lane not in set(Lane):
         raise InvalidInput([("--lane", "must be urgent or normal")])
-    app = get_app()
+    app = get_app(keys="write")
     _audit_operator(app, actor, "orchestration.deliver")
     done = relay(app, lane=Lane(lane) if lane else None, limit=limit or 500)
     emit({"escalated": done.escalated, "delivered": done.sent}, as_json, _counts)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harbour.cli.base import check_store, cli, get_app
+from harbour.cli.base import cli, get_app
 
 
 @cli.command("web")
@@ -12,8 +12,7 @@ def web() -> None:
     from harbour.errors import HarbourError
     from harbour.web.server import serve
 
-    app = get_app()
-    check_store(app)  # not served for staff to find it broken at their first sign-in
+    app = get_app(keys="write")  # not served for staff to find it broken at their first sign-in
     try:
         serve(app)
     except SystemExit as exc:  # uvicorn's 3 when it cannot start: Harbour's 3 is nobody paged

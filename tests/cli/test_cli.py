@@ -195,7 +195,9 @@ def test_prompts_that_end_before_every_answer_record_nothing_and_say_so(
 
 def _stores_it_cannot_use(seeded: App, tmp_path: Path) -> list[tuple[Any, int, str]]:
     """Settings a long-running command must refuse at start, with its exit code and code: a
-    HARBOUR_HOME with no store, and ``seeded``'s store with another store's keyring."""
+    HARBOUR_HOME with no store, one whose database file holds no store yet (and no key file
+    either: the store's absence is what is said), and ``seeded``'s store with another store's
+    keyring."""
     from pydantic import SecretStr
 
     from harbour.crypto import Keyring
@@ -203,10 +205,69 @@ def _stores_it_cannot_use(seeded: App, tmp_path: Path) -> list[tuple[Any, int, s
     nowhere = seeded.settings.model_copy(
         update={"home": tmp_path / "nowhere", "database_url": None, "key_file": None}
     )
+    (tmp_path / "bare").mkdir()
+    (tmp_path / "bare" / "harbour.db").touch()
+    bare = nowhere.model_copy(update={"home": tmp_path / "bare"})
     elsewhere = seeded.settings.model_copy(
         update={"encryption_keys": SecretStr(Keyring.generate().to_json())}
     )
-    return [(nowhere, 2, "store_not_initialised"), (elsewhere, 1, "wrong_keyring")]
+    return [
+        (nowhere, 2, "store_not_initialised"),
+        (bare, 2, "store_not_initialised"),
+        (elsewhere, 1, "wrong_keyring"),
+    ]
+
+
+# Commands that neither seal nor unseal a value (on ``seeded``'s store, with one case referred):
+# they read or write only plain rows, so no key was ever asked for.
+UNSEALED = [
+    ("cases", "--as", "coord"),
+    ("cases", "--as", "cw1"),
+    ("sweep",),
+    ("deliver",),
+    ("alerts", "--as", "sup"),
+    ("assign", "{ref}", "cw2", "--as", "coord"),
+    ("audit", "{ref}", "--as", "sup"),
+    ("schedule", "{ref}", "--as", "sup"),
+    ("plan", "versions", "{ref}", "--as", "sup"),
+    ("report", "--as", "sup"),
+    ("outbox", "--as", "adm"),
+    ("visit", "list", "--as", "sup"),
+    ("staff", "list", "--as", "adm"),
+    ("staff", "role", "cw2", "supervisor", "--as", "adm"),
+    ("staff", "on-call", "cw2", "--as", "adm"),
+    ("agency", "list", "--as", "adm"),
+]
+
+
+def test_every_command_on_a_store_refuses_another_stores_keyring_at_start(
+    seeded: App, tmp_path: Path
+) -> None:
+    """Commands that neither seal nor unseal ran on with a key file from another store: `cases`
+    listed the caseload, `assign` and `staff role` changed it, and `sweep` exited 0, having
+    enqueued its reminders. Every command that opens the store refuses it at start, as those
+    that seal or unseal do (exit 1, wrong_keyring), and changes nothing; the commands that never
+    open the store (`catalogue`, `instrument show`) still run."""
+    from harbour.crypto import Keyring
+
+    ref = refer(seeded, tmp_path, referral("Kw")).json()["case"]
+    other = tmp_path / "other-keys.json"
+    Keyring.generate().save(other)
+    elsewhere = App(seeded.settings.model_copy(update={"key_file": other}), seeded.clock)
+    before = row_counts(seeded)
+    try:
+        for argv in UNSEALED:
+            result = invoke(elsewhere, *(arg.format(ref=ref) for arg in argv))
+            assert result.exit_code == 1 and result.stdout == "", (argv, result)
+            assert result.stderr.startswith("error: wrong_keyring: "), (argv, result)
+            assert "HARBOUR_KEY_FILE" in result.stderr, (argv, result)  # how to put it right
+        for argv in (("catalogue",), ("instrument", "show")):
+            assert invoke(elsewhere, *argv).exit_code == 0, argv
+    finally:
+        elsewhere.dispose()
+    assert row_counts(seeded) == before
+    for argv in UNSEALED[:2]:  # the store's own keyring: they run
+        assert invoke(seeded, *argv).exit_code == 0, argv
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # settings, not SQL

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from benchmarks.sweep import check_due_set, outbox_rows, seed_cases
 from flows.sweep import reassessment_sweep
 from harbour.app import App
+from harbour.cases.intake import refer
+from harbour.crypto import Keyring
 from tests.conftest import START
+from tests.db.helpers import row_counts
+from tests.flows.conftest import PrefectServer
+from tests.support import referral
 
 
 def _sweep_runs() -> int:
@@ -26,3 +35,41 @@ def test_one_flow_run_sweeps_every_case_once(flow_app: App) -> None:
     check_due_set(flow_app, START)
     enqueued = outbox_rows(flow_app)
     assert reassessment_sweep(START)["reminders"] == 0 and outbox_rows(flow_app) == enqueued
+
+
+def test_the_sweep_and_relay_flows_refuse_another_stores_keyring(
+    prefect_server: PrefectServer,
+    seeded: App,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker whose key file is another store's ran the sweep (its reminders enqueued) and
+    the relay as if nothing were wrong: the flows' App is checked when it is built (once a
+    process), so every task refuses, with the code only, and nothing changes."""
+    from flows.context import harbour_app, use_app
+    from flows.relay import deliver_notifications
+    from flows.tasks import StepFailed
+
+    refer(seeded, "coord", referral("Fw"), None)
+    other = tmp_path / "other-keys.json"
+    Keyring.generate().save(other)
+    monkeypatch.setenv("HARBOUR_HOME", str(seeded.settings.home))
+    monkeypatch.setenv("HARBOUR_DATABASE_URL", seeded.settings.resolved_database_url)
+    monkeypatch.setenv("HARBOUR_KEY_FILE", str(other))
+    before = row_counts(seeded)
+    use_app(None)
+    try:
+        for run in (lambda: reassessment_sweep(START), deliver_notifications):
+            with pytest.raises(StepFailed) as refused:
+                run()
+            assert refused.value.cause == "wrong_keyring"
+        assert row_counts(seeded) == before
+        monkeypatch.setenv("HARBOUR_KEY_FILE", str(seeded.settings.resolved_key_file))
+        own = harbour_app()  # the store's own key file: built, checked, and kept
+        assert harbour_app() is own
+        assert reassessment_sweep(START)["reminders"] > 0
+    finally:
+        app = harbour_app.__globals__["_app"]
+        use_app(None)
+        if app is not None:
+            app.dispose()
