@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -161,6 +162,19 @@ def check_database_url(url: str) -> None:
         raise ValueError("not a database URL (sqlite:///PATH or postgresql://...)") from None
     if parsed.drivername not in SUPPORTED_DRIVERS:
         raise ValueError("only sqlite:// and postgresql:// (psycopg 3) databases are supported")
+
+
+def routes_file_exposed(path: Path, mode: int) -> str | None:
+    """Why the routes file ``path`` (its ``st_mode``) may not be used, or None: it holds mail
+    passwords and webhook tokens, so, as the key file (``Keyring.load``), it is refused when
+    group or others have any access to it. The message names no value of it."""
+    mode = stat.S_IMODE(mode)
+    if not mode & 0o077:
+        return None
+    return (
+        f"mode {mode:04o}, open to group or others: run `chmod 600 {path}`, and if anyone else "
+        "may have read it, change the passwords and tokens it holds"
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -192,6 +192,7 @@ class RouteBook:
 
     def add(self, url: str, *tags: str) -> RouteBook:
         self.lines.append(f"  - {url}:\n      - tag: {', '.join(tags)}")
+        self.path.touch(mode=0o600)  # owner-only, as Harbour requires of a routes file
         self.path.write_text("version: 1\nurls:\n" + "\n".join(self.lines) + "\n")
         return self
 

@@ -90,7 +90,10 @@ def explained(problem: str) -> str:
 
 def load_routes(settings: Settings) -> Routes:
     """The routes in the configured file, else in the YAML text; an empty table with a problem
-    code if unusable."""
+    code if unusable (a file group or others may read included: asked at every read, so that a
+    `chmod 600` takes effect at once)."""
+    from harbour.settings import routes_file_exposed
+
     path = settings.apprise_config
     if path is None:
         if settings.apprise_yaml is not None:
@@ -100,6 +103,8 @@ def load_routes(settings: Settings) -> Routes:
         stat = Path(path).stat()
     except OSError as exc:
         return Routes(problems=(f"{path}: config_unreadable ({exc.strerror})",), unusable=True)
+    if exposed := routes_file_exposed(path, stat.st_mode):
+        return Routes(problems=(f"{path}: routes_file_exposed ({exposed})",), unusable=True)
     return _load_cached(str(path), stat.st_mtime_ns, stat.st_size)
 
 

@@ -2,7 +2,8 @@
 
 A broken policy, catalogue, instrument or resources file, or a routes file that is not there,
 would otherwise surface only when a step needs it: after the referral was committed, or as
-deliveries failing one by one until they are dead-lettered.
+deliveries failing one by one until they are dead-lettered. A routes file open to group or others
+is refused here too, before anything is sent (the relay, and a flow, refuse it as they read it).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from harbour.errors import ConfigError
 from harbour.reference import Reference, load_reference
-from harbour.settings import Settings
+from harbour.settings import Settings, routes_file_exposed
 from harbour.shipped import shipped_templates
 
 
@@ -19,8 +20,11 @@ def check_files(settings: Settings) -> Reference:
     """The reference data, loaded; a ConfigError names the setting whose file cannot be used."""
     reference = load_reference(settings)
     routes = settings.apprise_config
-    if routes is not None and not routes.is_file():
-        raise ConfigError("bad_setting", "HARBOUR_APPRISE_CONFIG: no such file")
+    if routes is not None:
+        if not routes.is_file():
+            raise ConfigError("bad_setting", "HARBOUR_APPRISE_CONFIG: no such file")
+        if exposed := routes_file_exposed(routes, routes.stat().st_mode):
+            raise ConfigError("routes_file_exposed", f"HARBOUR_APPRISE_CONFIG: {exposed}")
     if not settings.templates_dir.is_dir():
         raise ConfigError("bad_setting", "HARBOUR_TEMPLATES_DIR: no such folder")
     _check_templates(settings.templates_dir)

@@ -3,6 +3,7 @@ sees), and what a routes file that cannot be used says: its path, line and probl
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 from harbour.app import App, UnitOfWork
@@ -86,6 +87,31 @@ def test_a_routes_file_with_a_yaml_error_names_its_path_line_and_problem(
     assert report.errors == {"config_invalid": 1}
     urgent = rows(napp, lane=Lane.URGENT)
     assert urgent and {(r.status, r.attempts) for r in urgent} == {(OutboxStatus.PENDING, 0)}
+
+
+def test_a_routes_file_open_to_group_or_others_sends_nothing_until_made_owner_only(
+    napp: App, routes: RouteBook, receiver: Receiver
+) -> None:
+    """The routes file holds mail passwords and webhook tokens: as the key file, one that group
+    or others may read is refused, saying how to fix it, and nothing is sent through it (nor
+    through the staff records' routes) until it is owner-only, as RouteBook writes it."""
+    routes.chat("sup").chat("cw1")
+    assert stat.S_IMODE(routes.path.stat().st_mode) == 0o600
+    routes.path.chmod(0o644)
+    imminent_alert(napp, new_case(napp))
+    check = invoke(napp, "notify", "check", "--as", "adm")
+    assert check.exit_code == 2
+    [problem] = [line for line in check.stdout.splitlines() if line.startswith("problem:")]
+    assert f"{routes.path}: " in problem and "0644" in problem
+    assert f"chmod 600 {routes.path}" in problem and "127.0.0.1" not in problem
+    test = invoke(napp, "notify", "test", "--to", "sup", "--as", "adm")
+    assert test.exit_code == 2 and f"chmod 600 {routes.path}" in test.stderr
+    deliver(napp, config=FAST)
+    assert receiver.at(RouteBook.chat_path("sup")) == []
+    urgent = rows(napp, lane=Lane.URGENT)
+    assert urgent and {(r.status, r.attempts) for r in urgent} == {(OutboxStatus.PENDING, 0)}
+    routes.path.chmod(0o600)  # read again at once: no restart, no change of the file's content
+    assert deliver(napp, config=FAST).sent > 0 and receiver.at(RouteBook.chat_path("sup"))
 
 
 def test_routes_text_that_is_not_a_list_of_urls_is_refused_by_line(tmp_path: Path) -> None:

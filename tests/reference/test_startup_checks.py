@@ -44,6 +44,28 @@ def test_a_file_that_cannot_be_used_is_named_at_start(
     assert says in str(refused.value) and refused.value.exit_code == 2
 
 
+def test_a_routes_file_open_to_group_or_others_is_refused_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The routes file holds mail passwords and webhook tokens: one that group or others have
+    any access to is refused before any work, as the key file is, saying how to fix it."""
+    path = tmp_path / "routes.yaml"
+    path.write_text("version: 1\nurls: []\n")
+    for mode in (0o644, 0o640, 0o604, 0o660):
+        path.chmod(mode)
+        with pytest.raises(ConfigError) as refused:
+            check_files(Settings(home=tmp_path, apprise_config=path))
+        said = str(refused.value)
+        assert said.startswith("routes_file_exposed: HARBOUR_APPRISE_CONFIG: "), said
+        assert f"{mode:04o}" in said and f"`chmod 600 {path}`" in said
+        assert refused.value.exit_code == 2
+    monkeypatch.setenv("HARBOUR_APPRISE_CONFIG", str(path))
+    done = _harbour(tmp_path, "cases", "--as", "ada")  # before anything else: no store here
+    assert done.returncode == 2 and done.stderr.startswith("error: routes_file_exposed: ")
+    path.chmod(0o600)
+    check_files(Settings(home=tmp_path, apprise_config=path))
+
+
 def test_an_agencys_templates_folder_lacking_a_template_is_named_at_start(tmp_path: Path) -> None:
     """HARBOUR_TEMPLATES_DIR is a copy of the shipped templates with the agency's changes: one
     that lacks any (a wrong folder, a copy begun but not finished) was only found when a
