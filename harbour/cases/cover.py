@@ -29,7 +29,7 @@ from harbour.domain.text import Note
 from harbour.domain.vocab import CaseStatus, Role
 from harbour.errors import Conflict, InvalidInput
 from harbour.notify import hooks
-from harbour.validation import parse
+from harbour.validation import parse, parse_key
 
 
 class _CoverIn(BaseModel):
@@ -65,19 +65,29 @@ class Cover:
 
 
 def start_cover(
-    app: App, actor_handle: str | None, ref: str, reason: str | None, hours: int | None = None
+    app: App,
+    actor_handle: str | None,
+    ref: str,
+    reason: str | None,
+    hours: int | None = None,
+    idempotency_key: str | None = None,
 ) -> Cover:
     """Start covering a colleague's case of the actor's agency, for ``hours`` (the policy's
-    default if None), with a reason."""
+    default if None), with a reason. Sent again with its ``idempotency_key`` (a double click,
+    a post retried), it is the cover it started, not a refusal (``_replay``)."""
     policy = app.reference.policy.cover
     if not reason or not reason.strip():
         raise InvalidInput([("--reason", "say why you cover the case (@FILE or -)")])
     data = parse(_CoverIn, {"reason": reason}, prefix="--")
+    key = parse_key(idempotency_key)
     granted = privilege.cover_hours(hours, policy.default_hours, policy.max_hours)
     if granted is None:
         raise InvalidInput([("--hours", f"from 1 to {policy.max_hours}")])
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> Cover:
+        replayed = _replay(uow, actor, case, key, data.reason, granted)
+        if replayed is not None:
+            return replayed
         why = privilege.cover_refusal(standing(uow, actor, case))
         if why is not None:
             raise Conflict(f"cover_{why.value}", privilege.COVER_REFUSALS[why])
@@ -91,6 +101,7 @@ def start_cover(
             staff_id=actor.staff_id,
             started_at=now,
             ends_at=now + timedelta(hours=granted),
+            idempotency_key=key,
         )
         uow.seal(cover, "reason", data.reason)
         uow.session.add(cover)
@@ -100,6 +111,29 @@ def start_cover(
         return _shown(uow, case, cover, actor.handle)
 
     return on_case(app, actor_handle, ref, "case.cover", work)
+
+
+def _replay(
+    uow: UnitOfWork, actor: Actor, case: Case, key: str | None, reason: str, hours: int
+) -> Cover | None:
+    """The cover an earlier start with ``key`` started (audited as a replay), if there is one;
+    refused if it was another's or for another reason or time, and if it is over (a stale form
+    sent again starts nothing, and must not say it did). A twin sent at the same time finds it
+    too: each start holds the case's row (``load_case``)."""
+    if key is None:
+        return None
+    cover = uow.session.scalar(
+        select(CaseCover).where(CaseCover.case_id == case.id, CaseCover.idempotency_key == key)
+    )
+    if cover is None:
+        return None
+    asked = (actor.staff_id, reason, timedelta(hours=hours))
+    if (cover.staff_id, uow.unseal(cover, "reason"), cover.ends_at - cover.started_at) != asked:
+        raise Conflict("idempotency_key_reused", "that key was used for another cover")
+    if cover.ended_at is not None or cover.ends_at <= uow.now():
+        raise Conflict("idempotency_key_spent", "that key started a cover that is over")
+    audit(uow, actor, "case.cover.start.replayed", case.id, hours=hours)
+    return _shown(uow, case, cover, actor.handle)
 
 
 def _hold_role(uow: UnitOfWork, actor: Actor) -> None:

@@ -38,6 +38,7 @@ from harbour.domain.text import check_line, is_handle
 from harbour.domain.vocab import Role
 from harbour.errors import Conflict, InvalidInput
 from harbour.notify import alerts
+from harbour.validation import parse_key
 
 LONGEST = timedelta(hours=16)  # a visit expected back later than this is a typing slip
 MAX_EXTEND = 240  # minutes
@@ -99,13 +100,17 @@ def start_visit(
     buddy: str | None = None,
     case_ref: str | None = None,
     escort: bool = False,
+    idempotency_key: str | None = None,
 ) -> VisitView:
     """Start the actor's visit, expected back at ``back_at`` (see ``harbour.domain.moments``).
 
     Refused if the actor has a visit not yet back, or the buddy is not active staff of the
     agency (or the visitor). Without ``buddy``, the agency's first supervisor (by handle) other
-    than the visitor; with none, the alert starts with the supervisors' tier.
+    than the visitor; with none, the alert starts with the supervisors' tier. Sent again with
+    its ``idempotency_key`` (a double click, a post retried), it is the visit it started
+    (``_replay``), not a refusal.
     """
+    key = parse_key(idempotency_key)
 
     def work(uow: UnitOfWork) -> VisitView:
         actor = resolve_actor(uow, actor_handle)
@@ -115,7 +120,11 @@ def start_visit(
         where = _location(location)
         partner = _buddy(uow, actor, buddy)
         case = load_case(uow, actor, case_ref, "case.read") if case_ref else None
-        if _open_visit(uow, actor) is not None:
+        is_open = _open_visit(uow, actor) is not None
+        asked = (where, partner.id if partner else None, case.id if case else None, escort)
+        if (replayed := _replay(uow, actor, key, asked, expected)) is not None:
+            return _view(uow, actor, replayed, zone)
+        if is_open:
             raise Conflict("visit_open", "you have a visit not checked in: harbour visit back")
         visit = Visit(
             agency_id=actor.agency_id,
@@ -127,6 +136,7 @@ def start_visit(
             expected_back_at=expected,
             deadline_at=expected + _grace(uow),
             extensions=0,
+            idempotency_key=key,
         )
         uow.session.add(visit)
         uow.session.flush()
@@ -306,6 +316,30 @@ def _open_visit(uow: UnitOfWork, actor: Actor) -> Visit | None:
         .limit(1)
         .with_for_update(key_share=True)
     )
+
+
+def _replay(
+    uow: UnitOfWork, actor: Actor, key: str | None, asked: tuple[Any, ...], expected: datetime
+) -> Visit | None:
+    """The visit an earlier start with ``key`` started (audited as a replay), if there is one;
+    refused if it went elsewhere, with another buddy, case, escort or time (or was given more
+    time since), and if it is back (a stale form sent again starts nothing, and must not say it
+    did). A twin sent at the same time finds it: each start holds the actor's row
+    (``_open_visit``)."""
+    if key is None:
+        return None
+    visit = uow.session.scalar(
+        select(Visit).where(Visit.staff_id == actor.staff_id, Visit.idempotency_key == key)
+    )
+    if visit is None:
+        return None
+    held = (uow.unseal(visit, "location"), visit.buddy_id, visit.case_id, visit.escort)
+    if held != asked or visit.expected_back_at != expected:
+        raise Conflict("idempotency_key_reused", "that key was used for another visit")
+    if visit.back_at is not None:
+        raise Conflict("idempotency_key_spent", "that key started a visit that is over")
+    audit(uow, actor, "visit.start.replayed", visit.case_id, visit_id=visit.id)
+    return visit
 
 
 def _own_open(uow: UnitOfWork, actor_handle: str | None) -> tuple[Actor, Visit]:

@@ -204,11 +204,17 @@ class CaseCover(Base):
     why (sealed). It ends at ``ends_at``, or earlier when ended (``ended_at``)."""
 
     __tablename__ = "case_covers"
-    __table_args__ = (Index("ix_case_covers_staff_case", "staff_id", "case_id"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "idempotency_key"),
+        Index("ix_case_covers_staff_case", "staff_id", "case_id"),
+    )
 
     id: Mapped[str] = id_column()
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))  # the unique constraint's lead
     staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"))  # ix_case_covers_staff_case
+    # The key of the form (or command) that started it: sent again with it, that start is this
+    # cover (``harbour.cases.cover``), as a person's add is that person.
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
     started_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
@@ -486,11 +492,14 @@ class Visit(Base):
     (``harbour.notify.visit_checks``)."""
 
     __tablename__ = "visits"
-    __table_args__ = (Index("ix_visits_overdue", "back_at", "deadline_at"),)
+    __table_args__ = (
+        UniqueConstraint("staff_id", "idempotency_key"),
+        Index("ix_visits_overdue", "back_at", "deadline_at"),
+    )
 
     id: Mapped[str] = id_column()
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
-    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"), index=True)
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"))  # the unique constraint's lead
     buddy_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
     case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), index=True)
     location_sealed: Mapped[str | None] = sealed(YOUTH_PII)
@@ -501,6 +510,7 @@ class Visit(Base):
     extensions: Mapped[int] = mapped_column(Integer, default=0)  # each deadline alerts once
     back_at: Mapped[datetime | None]
     alert_id: Mapped[str | None] = mapped_column(String(32))  # the latest overdue alert
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))  # as a cover's
 
 
 class MissingEpisode(Base):

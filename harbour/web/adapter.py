@@ -614,11 +614,12 @@ def span_words(span: Interval) -> str:
     return f"{', '.join(first)} and {last}" if first else last
 
 
-def start_cover(app: App, handle: str, ref: str, reason: str, hours: int | None) -> str:
-    """``harbour case cover REF --reason - --hours N``: until when (the agency's time)."""
+def start_cover(app: App, handle: str, ref: str, reason: str, hours: int | None, key: str) -> str:
+    """``harbour case cover REF --reason - --hours N``: until when (the agency's time); sent
+    again with the form's key, the cover it started."""
     from harbour.cases.cover import start_cover as start
 
-    cover = start(app, handle, ref, reason, hours)
+    cover = start(app, handle, ref, reason, hours, key)
     after_commit(app)
     return cover.ends_local
 
@@ -937,7 +938,8 @@ def buddy_choices(app: App, handle: str) -> dict[str, Any]:
 
 
 def start_visit(app: App, handle: str, **fields: Any) -> None:
-    """``harbour visit start``: ``back_at``, ``location``, ``buddy``, ``case_ref``, ``escort``."""
+    """``harbour visit start``: ``back_at``, ``location``, ``buddy``, ``case_ref``, ``escort``;
+    sent again with the form's ``idempotency_key``, the visit it started."""
     visits.start_visit(app, handle, **fields)
     after_commit(app)
 

@@ -18,7 +18,7 @@ from harbour.domain.text import is_digits
 from harbour.domain.vocab import Role
 from harbour.errors import Conflict, Forbidden, InvalidInput
 from harbour.web import adapter, forms
-from harbour.web.casework import ref_of
+from harbour.web.casework import new_key, ref_of
 from harbour.web.pages import (
     ASSESSMENT_POINTS,
     call,
@@ -42,6 +42,7 @@ def _cover_page(
     who: SignedIn,
     typed: dict[str, str] | None = None,
     refusal: forms.Refusal | None = None,
+    key: str | None = None,
 ) -> Response:
     default, most = adapter.cover_hours(harbour(request))
     return form_page(
@@ -54,6 +55,7 @@ def _cover_page(
         default_hours=default,
         max_hours=most,
         typed=typed or {"hours": str(default)},
+        idempotency_key=key or new_key(),
     )
 
 
@@ -69,6 +71,7 @@ async def cover(request: Request, who: SignedIn) -> Response:
     typed = forms.values(form)
     ref = ref_of(request)
     raw, reason = typed.get("hours", "").strip(), typed.get("reason", "")
+    key = typed.get("idempotency_key") or new_key()  # sent twice, the same cover
     try:
         problems = [("reason", NO_REASON)] if not reason.strip() else []
         if raw and not (is_digits(raw) and len(raw) <= 4):
@@ -76,11 +79,12 @@ async def cover(request: Request, who: SignedIn) -> Response:
         if problems:
             raise InvalidInput(problems)
         hours = int(raw) if raw else None
-        await call(adapter.start_cover, harbour(request), who.handle, ref, reason, hours)
+        await call(adapter.start_cover, harbour(request), who.handle, ref, reason, hours, key)
     except InvalidInput as exc:
-        return _cover_page(request, who, typed, forms.refusal(exc, COVER_FIELDS, COVER_NAMES))
+        refusal = forms.refusal(exc, COVER_FIELDS, COVER_NAMES)
+        return _cover_page(request, who, typed, refusal, key)
     except Conflict as exc:
-        return _cover_page(request, who, typed, forms.conflict(exc))
+        return _cover_page(request, who, typed, forms.conflict(exc), key)
     return RedirectResponse(f"/cases/{ref}", status_code=303)
 
 

@@ -26,7 +26,7 @@ from harbour import templating
 from harbour.auth.sessions import SignedIn
 from harbour.errors import Conflict, Forbidden, InvalidInput, NotFound
 from harbour.web import adapter, forms
-from harbour.web.casework import ref_of
+from harbour.web.casework import new_key, ref_of
 from harbour.web.pages import call, checked_form, form_page, harbour, render, staff_page
 
 templating.register("web/visits.html", "web/visit.html", "web/missing.html")
@@ -59,6 +59,7 @@ async def _visits_page(
     who: SignedIn,
     typed: dict[str, str] | None = None,
     refusal: forms.Refusal | None = None,
+    key: str | None = None,
 ) -> Response:
     app = harbour(request)
     shown = await call(adapter.visits_of, app, who.handle)
@@ -77,6 +78,7 @@ async def _visits_page(
         may_start=buddies is not None,
         typed=chosen,
         more_minutes=MORE_MINUTES,
+        idempotency_key=key or new_key(),
         **shown,
     )
 
@@ -91,6 +93,7 @@ async def start(request: Request, who: SignedIn) -> Response:
     form = await checked_form(request, who)
     typed = forms.values(form)
     app = harbour(request)
+    key = typed.get("idempotency_key") or new_key()  # sent twice, the same visit
     try:
         await call(
             adapter.start_visit,
@@ -101,21 +104,23 @@ async def start(request: Request, who: SignedIn) -> Response:
             buddy=forms.text(typed, "buddy"),
             case_ref=forms.text(typed, "case"),
             escort=forms.checked(typed, "escort"),
+            idempotency_key=key,
         )
     except InvalidInput as exc:
         refusal = forms.refusal(exc, VISIT_FIELDS, VISIT_NAMES)
-        return await _visits_page(request, who, typed, refusal)
+        return await _visits_page(request, who, typed, refusal, key)
     except NotFound:  # the case: none of the agency's (another agency's answers the same)
-        return await _visits_page(request, who, typed, forms.Refusal({"case": "no such case"}))
+        refusal = forms.Refusal({"case": "no such case"})
+        return await _visits_page(request, who, typed, refusal, key)
     except Forbidden as exc:
         # A role that starts visits is refused only the case it named: its tie to it (not
         # assigned; a coordinator's case past intake, "not_permitted" as any refusal of a role).
         if who.role not in VISITORS or exc.code not in CASE_REFUSED or not typed.get("case"):
             raise
         refusal = forms.Refusal({"case": CASE_REFUSED[exc.code]})
-        return await _visits_page(request, who, typed, refusal)
+        return await _visits_page(request, who, typed, refusal, key)
     except Conflict as exc:
-        return await _visits_page(request, who, typed, forms.conflict(exc))
+        return await _visits_page(request, who, typed, forms.conflict(exc), key)
     return RedirectResponse("/visits", status_code=303)
 
 

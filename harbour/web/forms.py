@@ -140,6 +140,7 @@ def refusal(
 
 
 REUSED = "this form was already submitted with other values: open it again to start afresh"
+SPENT = "this form was sent before, and what it did is over now: open it again to start afresh"
 
 # The refusals whose text says what to do on the command line (a command, a flag), as the
 # console says them, by the refusal's code: what to do on the page that shows them.
@@ -167,6 +168,8 @@ def conflict(exc: Conflict) -> Refusal:
     shown above the form that keeps what was typed."""
     if exc.code == "idempotency_key_reused":
         return Refusal(general=[("form", REUSED)])
+    if exc.code == "idempotency_key_spent":  # a cover or a visit since ended
+        return Refusal(general=[("form", SPENT)])
     said = SAID.get(exc.code) or exc.detail or exc.code
     if isinstance(exc, LikelyDuplicate):  # the cases it resembles, each status as pages say it
         alike = (f"{e.reference} ({e.status.replace('_', ' ')})" for e in exc.existing)

@@ -19,7 +19,7 @@ from harbour.db.models import AuditEvent, CaseCover, OutboxMessage
 from harbour.domain.refs import short_form
 from tests.cli.helpers import assess_just_left, referred_case
 from tests.support import given, invoke
-from tests.web.forming import counts
+from tests.web.forming import counts, form_fields
 from tests.web.helpers import COMMAND_WORDS, OTHER_TWOS, client, csrf_of, refusals, signed_in
 from tests.web.test_console import refer_south
 
@@ -127,9 +127,9 @@ def test_a_caseworker_refused_a_colleagues_case_starts_a_cover_from_the_console(
 def test_a_refused_cover_says_why_in_the_pages_words(
     seeded: App, clock: FixedClock, ref: str
 ) -> None:
-    # No reason, and the form sent again once the cover started (back, then submit): each was
-    # refused in the command line's words, "(@FILE or -)" beside the reason and "end that cover
-    # first (--end)" above the form.
+    # No reason, and another cover asked for once the cover started (a form without the first's
+    # key): each was refused in the command line's words, "(@FILE or -)" beside the reason and
+    # "end that cover first (--end)" above the form.
     web, _ = signed_in(seeded, clock, "cw2")
     path = f"/cases/{short_form(ref)}/cover"
     csrf = csrf_of(web, path)
@@ -150,6 +150,61 @@ def test_a_refused_cover_says_why_in_the_pages_words(
     said = refusals(again.text)
     assert "you cover the case already" in said and "End my cover now" in said, said
     assert not COMMAND_WORDS.search(said), said
+
+
+def actions(app: App, prefix: str) -> list[str]:
+    return app.run(
+        lambda uow: list(
+            uow.session.scalars(
+                select(AuditEvent.action)
+                .where(AuditEvent.action.startswith(prefix), AuditEvent.outcome == "ok")
+                .order_by(AuditEvent.seq)
+            )
+        )
+    )
+
+
+def test_a_cover_form_sent_twice_starts_one_cover_and_says_so_twice(
+    seeded: App, clock: FixedClock, ref: str
+) -> None:
+    # A double click, or a slow network and a second click: the second post was answered "No
+    # cover started: you cover the case already" though the first had started it. The form's
+    # key makes the second the first (audited as a replay); with other values, or from a fresh
+    # form while the cover runs, it is still refused; once that cover ended, it starts nothing.
+    web, _ = signed_in(seeded, clock, "cw2")
+    case = short_form(ref)
+    path = f"/cases/{case}/cover"
+    form = form_fields(web.get(path).text, path) | {"reason": f"{MARK} away", "hours": "4"}
+    assert form.get("idempotency_key")
+    first = web.post(path, data=form)
+    assert first.status_code == 303, refusals(first.text)
+    once = written(seeded)
+    second = web.post(path, data=form)
+    assert second.status_code == 303, refusals(second.text)
+    assert second.headers["location"] == first.headers["location"] == f"/cases/{case}"
+    replayed = once | {"audit_ok": once["audit_ok"] + 2}  # the case's access, the replay
+    assert written(seeded) == replayed
+    assert actions(seeded, "case.cover.start") == ["case.cover.start", "case.cover.start.replayed"]
+
+    other = web.post(path, data=form | {"hours": "2"})
+    assert other.status_code == 400 and "already submitted with other values" in refusals(
+        other.text
+    )
+    fresh = form_fields(web.get(path).text, path) | {"reason": f"{MARK} away", "hours": "4"}
+    assert fresh["idempotency_key"] != form["idempotency_key"]
+    again = web.post(path, data=fresh)
+    assert again.status_code == 400 and "you cover the case already" in refusals(again.text)
+    assert written(seeded) == replayed
+
+    csrf = csrf_of(web, f"/cases/{case}")
+    assert web.post(f"/cases/{case}/cover/end", data={"csrf": csrf}).status_code == 303
+    ended = written(seeded)
+    late = web.post(path, data=form)  # back, then the same form sent again: nothing running
+    assert late.status_code == 400 and written(seeded) == ended
+    said = refusals(late.text)
+    assert "sent before" in said and "open it again" in said, said
+    assert not COMMAND_WORDS.search(said), said
+    assert running(seeded) == 0
 
 
 def test_a_cover_is_refused_where_it_is_not_needed_or_not_theirs(

@@ -24,7 +24,7 @@ from harbour.web.adapter import span_words
 from tests.conftest import START
 from tests.notify.helpers import new_case
 from tests.support import agency_admin
-from tests.web.forming import counts
+from tests.web.forming import counts, form_fields
 from tests.web.helpers import (
     COMMAND_WORDS,
     PASSWORD,
@@ -144,7 +144,7 @@ def test_a_visit_from_the_phone_page_back_and_more_time(seeded: App, clock: Fixe
     out = web.get("/visits")
     assert "I&#39;m back" in out.text and "30 more minutes" in out.text
     assert WHERE not in out.text  # the place is not on the page
-    again = web.post("/visits", data=good)
+    again = web.post("/visits", data=good)  # no key: another visit asked for, not this one again
     assert again.status_code == 400 and "visit not checked in" in again.text
 
     deadline = visit.expected_back_at
@@ -158,6 +158,45 @@ def test_a_visit_from_the_phone_page_back_and_more_time(seeded: App, clock: Fixe
     assert web.post("/visits/back", data={"csrf": csrf}).status_code == 404  # none out now
     assert web.post("/visits/extend", data={"csrf": "forged"}).status_code == 403
     assert 'action="/visits"' in web.get("/visits").text  # the start form again
+
+
+def test_a_visit_form_sent_twice_starts_one_visit_and_says_so_twice(
+    seeded: App, clock: FixedClock
+) -> None:
+    # A double click, or a slow network and a second click: the second post was answered "Not
+    # started: you have a visit not checked in" though the first had started it. The form's key
+    # makes the second the first (audited as a replay); with other values, or from a fresh form
+    # while the visit is out, it is still refused; once that visit is back, it starts nothing.
+    web, _ = signed_in(seeded, clock, "cw1")
+    form = form_fields(web.get("/visits").text, "/visits") | {"where": WHERE, "back_at": "16:30"}
+    assert form.get("idempotency_key")
+    first = web.post("/visits", data=form)
+    assert first.status_code == 303, refusals(first.text)
+    once = field_rows(seeded)
+    second = web.post("/visits", data=form)
+    assert second.status_code == 303, refusals(second.text)
+    assert second.headers["location"] == first.headers["location"] == "/visits"
+    assert field_rows(seeded) == once | {"audit_ok": once["audit_ok"] + 1}  # the replay's row
+    assert [a.action for a in audited(seeded, "visit.start")] == ["visit.start"]
+    assert len(audited(seeded, "visit.start.replayed")) == 1
+    visit = one_visit(seeded)
+
+    other = web.post("/visits", data=form | {"back_at": "17:00"})
+    assert other.status_code == 400
+    assert "already submitted with other values" in refusals(other.text)
+    fresh = {"csrf": form["csrf"], "where": WHERE, "back_at": "16:30", "buddy": "sup"}
+    again = web.post("/visits", data=fresh)  # no key: another form
+    assert again.status_code == 400 and "visit not checked in" in refusals(again.text)
+    assert field_rows(seeded) == once | {"audit_ok": once["audit_ok"] + 1}
+
+    assert web.post("/visits/back", data={"csrf": form["csrf"]}).status_code == 303
+    back = field_rows(seeded)
+    late = web.post("/visits", data=form)  # back, then the same form sent again
+    assert late.status_code == 400 and field_rows(seeded) == back
+    said = refusals(late.text)
+    assert "sent before" in said and "open it again" in said, said
+    assert not COMMAND_WORDS.search(said), said
+    assert one_visit(seeded).id == visit.id
 
 
 def test_where_an_overdue_visit_went_is_for_the_buddy_and_supervisors_only_and_audited(

@@ -282,6 +282,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("case_id", sa.String(length=32), nullable=False),
         sa.Column("staff_id", sa.String(length=32), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=128), nullable=True),
         sa.Column("started_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("ends_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("ended_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
@@ -294,9 +295,11 @@ def upgrade() -> None:
             ["staff_id"], ["staff.id"], name=op.f("fk_case_covers_staff_id_staff")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_case_covers")),
+        sa.UniqueConstraint(
+            "case_id", "idempotency_key", name=op.f("uq_case_covers_case_id_idempotency_key")
+        ),
     )
     with op.batch_alter_table("case_covers", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_case_covers_case_id"), ["case_id"], unique=False)
         batch_op.create_index("ix_case_covers_staff_case", ["staff_id", "case_id"], unique=False)
 
     op.create_table(
@@ -437,6 +440,7 @@ def upgrade() -> None:
         sa.Column("extensions", sa.Integer(), nullable=False),
         sa.Column("back_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("alert_id", sa.String(length=32), nullable=True),
+        sa.Column("idempotency_key", sa.String(length=128), nullable=True),
         sa.ForeignKeyConstraint(
             ["agency_id"], ["agencies.id"], name=op.f("fk_visits_agency_id_agencies")
         ),
@@ -444,12 +448,14 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_visits_case_id_cases")),
         sa.ForeignKeyConstraint(["staff_id"], ["staff.id"], name=op.f("fk_visits_staff_id_staff")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_visits")),
+        sa.UniqueConstraint(
+            "staff_id", "idempotency_key", name=op.f("uq_visits_staff_id_idempotency_key")
+        ),
     )
     with op.batch_alter_table("visits", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_visits_agency_id"), ["agency_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_visits_case_id"), ["case_id"], unique=False)
         batch_op.create_index("ix_visits_overdue", ["back_at", "deadline_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_visits_staff_id"), ["staff_id"], unique=False)
 
     op.create_table(
         "youth_index",
@@ -702,7 +708,6 @@ def downgrade() -> None:
 
     op.drop_table("youth_index")
     with op.batch_alter_table("visits", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_visits_staff_id"))
         batch_op.drop_index("ix_visits_overdue")
         batch_op.drop_index(batch_op.f("ix_visits_case_id"))
         batch_op.drop_index(batch_op.f("ix_visits_agency_id"))
@@ -727,7 +732,6 @@ def downgrade() -> None:
     op.drop_table("lifecycle_events")
     with op.batch_alter_table("case_covers", schema=None) as batch_op:
         batch_op.drop_index("ix_case_covers_staff_case")
-        batch_op.drop_index(batch_op.f("ix_case_covers_case_id"))
 
     op.drop_table("case_covers")
     with op.batch_alter_table("assessments", schema=None) as batch_op:
