@@ -1,7 +1,8 @@
 """A supervisor's override of a computed risk level: both levels are kept, with the reason sealed,
 and the case follows the new level (schedule, draft plan, notifications) as after an assessment.
 Raised to imminent, the plan holds the emergency protocol whatever the state of its version, so
-each step taken can be recorded (``_with_protocol``).
+each step taken can be recorded (``_with_protocol``). Sent again with its idempotency key (a
+double click), an override is the one it recorded, answered alike (``_replay``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from harbour import events
-from harbour.access import Actor, agency_today, on_case
+from harbour.access import Actor, agency_today, audit, on_case
 from harbour.app import App, UnitOfWork
 from harbour.assessments.submit import (
     AssessmentOutcome,
@@ -25,7 +26,7 @@ from harbour.assessments.submit import (
 from harbour.cases import milestones, schedule
 from harbour.cases import transitions as lifecycle
 from harbour.db.base import new_id
-from harbour.db.models import Assessment, Case, Plan
+from harbour.db.models import Assessment, Case, LifecycleEvent, Plan
 from harbour.domain.composition import emergency_items
 from harbour.domain.risk import RiskResult
 from harbour.domain.text import Note
@@ -44,7 +45,7 @@ from harbour.plans.store import (
     note_next_due,
     plan_for_assessment,
 )
-from harbour.validation import parse
+from harbour.validation import parse, parse_key
 
 
 class OverrideIn(BaseModel):
@@ -79,13 +80,23 @@ class Overridden:
 
 
 def override_level(
-    app: App, actor_handle: str | None, ref: str, level: str, reason: str
+    app: App,
+    actor_handle: str | None,
+    ref: str,
+    level: str,
+    reason: str,
+    idempotency_key: str | None = None,
 ) -> Overridden:
-    """A supervisor sets the level of the case's latest assessment, with a reason."""
+    """A supervisor sets the level of the case's latest assessment, with a reason. Sent again
+    with its ``idempotency_key`` (a double click, a post retried), it is the override it
+    recorded, not another (``_replay``)."""
     data = parse(OverrideIn, {"level": level, "reason": reason}, prefix="--")
+    key = parse_key(idempotency_key)
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> Overridden:
-        followed = override(uow, actor, case, data.level, data.reason)
+        followed = _replay(uow, actor, case, key, data) or override(
+            uow, actor, case, data.level, data.reason, key
+        )
         outcome = followed.outcome
         return Overridden(
             outcome.previous_level,
@@ -121,13 +132,21 @@ class Followed:
     protocol_on: ProtocolOn | None
 
 
-def override(uow: UnitOfWork, actor: Actor, case: Case, level: RiskLevel, reason: str) -> Followed:
+def override(
+    uow: UnitOfWork,
+    actor: Actor,
+    case: Case,
+    level: RiskLevel,
+    reason: str,
+    key: str | None = None,
+) -> Followed:
     """Keep the computed level, set the effective one, and follow through as an assessment would."""
     assessment = latest_completed(uow, case)
     previous = assessment.level
     assessment.override_level = level
     assessment.override_by_id = actor.staff_id
     assessment.overridden_at = uow.now()
+    assessment.override_key = key
     uow.seal(assessment, "override_reason", reason)
     case.risk_level = level
     case.updated_at = uow.now()
@@ -158,6 +177,50 @@ def override(uow: UnitOfWork, actor: Actor, case: Case, level: RiskLevel, reason
     number = plan.version_number if plan else None
     outcome = outcome_of(uow, case, assessment, previous, number, protocol)
     return Followed(outcome, protocol_on)
+
+
+def _replay(
+    uow: UnitOfWork, actor: Actor, case: Case, key: str | None, data: OverrideIn
+) -> Followed | None:
+    """The override an earlier one with ``key`` recorded, as it answered (audited as a replay),
+    if there is one; refused if it was another's, to another level or for another reason, and if
+    its assessment is no longer the latest (sent again, it would override one nobody saw). A
+    twin sent at the same time finds it too: each holds the case's row (``load_case``). (An
+    override sent since replaces the key: the earlier one sent again is a new override.)"""
+    if key is None:
+        return None
+    assessment = uow.session.scalar(
+        select(Assessment).where(Assessment.case_id == case.id, Assessment.override_key == key)
+    )
+    if assessment is None:
+        return None
+    reason = uow.unseal(assessment, "override_reason")
+    held = (assessment.override_by_id, assessment.override_level, reason)
+    if held != (actor.staff_id, data.level, data.reason):
+        raise Conflict("idempotency_key_reused", "that key was used for another override")
+    if assessment.id != latest_completed(uow, case).id:
+        raise Conflict("idempotency_key_spent", "that key overrode an assessment since superseded")
+    audit(uow, actor, "case.override.replayed", case.id, level=data.level.value)
+    return _as_recorded(uow, case, assessment)
+
+
+def _as_recorded(uow: UnitOfWork, case: Case, assessment: Assessment) -> Followed:
+    """What an override recorded answers again: the level it set, from the level its event
+    kept, and at imminent the version that holds the protocol now."""
+    plan = plan_for_assessment(uow, assessment, newest=True)
+    number = plan.version_number if plan else None
+    imminent = assessment.override_level == RiskLevel.IMMINENT
+    recorded = uow.session.scalar(
+        select(LifecycleEvent.payload)
+        .where(LifecycleEvent.case_id == case.id, LifecycleEvent.name == events.RISK_OVERRIDDEN)
+        .order_by(LifecycleEvent.occurred_at.desc())
+        .limit(1)
+    )
+    previous = (recorded or {}).get("previous_level")
+    protocol = uow.reference.instrument.emergency_protocol
+    outcome = outcome_of(uow, case, assessment, previous, number, protocol, replayed=True)
+    held = ProtocolOn(number, "held") if imminent and number is not None else None
+    return Followed(outcome, held)
 
 
 def latest_completed(uow: UnitOfWork, case: Case) -> Assessment:

@@ -228,6 +228,7 @@ class Assessment(Base):
     __tablename__ = "assessments"
     __table_args__ = (
         UniqueConstraint("case_id", "idempotency_key"),
+        UniqueConstraint("case_id", "override_key"),
         # Open assessments by due time; with their case, so that the report's overdue figures
         # read the index alone.
         Index("ix_assessments_open_due", "status", "due_at", "case_id"),
@@ -258,6 +259,8 @@ class Assessment(Base):
     override_reason_sealed: Mapped[str | None] = sealed(YOUTH_PII)
     override_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
     overridden_at: Mapped[datetime | None]
+    # The key the latest override was sent with: sent again with it, that override is this one.
+    override_key: Mapped[str | None] = mapped_column(String(128))
     reasons_sealed: Mapped[str | None] = sealed(YOUTH_PII)  # JSON: the rules that raised the level
     version: Mapped[int] = mapped_column(Integer, default=1)
 

@@ -644,13 +644,13 @@ def assign(app: App, handle: str, ref: str, to: str) -> str:
 
 
 def override(
-    app: App, handle: str, ref: str, level: str, reason: str
+    app: App, handle: str, ref: str, level: str, reason: str, key: str
 ) -> tuple[int | None, str | None]:
     """``harbour override``: at imminent, the plan version holding the emergency protocol, and
-    the alert it raised (if it raised one)."""
+    the alert it raised (if it raised one); sent again with the form's key, the same."""
     from harbour.assessments.overrides import override_level
 
-    done = override_level(app, handle, ref, level, reason)
+    done = override_level(app, handle, ref, level, reason, key)
     after_commit(app)
     return (done.protocol_on.version if done.protocol_on else None), done.outcome.alert_id
 

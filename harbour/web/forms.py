@@ -168,7 +168,7 @@ def conflict(exc: Conflict) -> Refusal:
     shown above the form that keeps what was typed."""
     if exc.code == "idempotency_key_reused":
         return Refusal(general=[("form", REUSED)])
-    if exc.code == "idempotency_key_spent":  # a cover or a visit since ended
+    if exc.code == "idempotency_key_spent":  # a cover or visit ended, an assessment superseded
         return Refusal(general=[("form", SPENT)])
     said = SAID.get(exc.code) or exc.detail or exc.code
     if isinstance(exc, LikelyDuplicate):  # the cases it resembles, each status as pages say it

@@ -15,7 +15,7 @@ from harbour.domain.text import is_digits
 from harbour.domain.vocab import RiskLevel
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.web import adapter, forms
-from harbour.web.casework import ref_of
+from harbour.web.casework import new_key, ref_of
 from harbour.web.pages import (
     call,
     checked_form,
@@ -132,6 +132,7 @@ def _override_page(
     who: SignedIn,
     typed: dict[str, str] | None = None,
     refusal: forms.Refusal | None = None,
+    key: str | None = None,
 ) -> Response:
     return form_page(
         request,
@@ -142,6 +143,7 @@ def _override_page(
         case=ref_of(request)[:40],
         levels=[(lv.value, lv.value) for lv in RiskLevel],
         typed=typed or {},
+        idempotency_key=key or new_key(),
     )
 
 
@@ -156,6 +158,7 @@ async def override(request: Request, who: SignedIn) -> Response:
     form = await checked_form(request, who)
     typed = forms.values(form)
     ref = ref_of(request)
+    key = typed.get("idempotency_key") or new_key()  # sent twice, one override
     try:
         protocol_version, alert_id = await call(
             adapter.override,
@@ -164,12 +167,13 @@ async def override(request: Request, who: SignedIn) -> Response:
             ref,
             typed.get("level", ""),
             typed.get("reason", "").strip(),
+            key,
         )
     except InvalidInput as exc:
         refusal = forms.refusal(exc, OVERRIDE_FIELDS, OVERRIDE_NAMES)
-        return _override_page(request, who, typed, refusal)
+        return _override_page(request, who, typed, refusal, key)
     except Conflict as exc:
-        return _override_page(request, who, typed, forms.conflict(exc))
+        return _override_page(request, who, typed, forms.conflict(exc), key)
     # At imminent, straight to the protocol's steps (the page names the version holding them)
     # and the alert's status (it says so if the alert reached nobody).
     to = f"/cases/{ref}/emergency" if protocol_version is not None else f"/cases/{ref}"

@@ -15,14 +15,25 @@ import pytest
 from sqlalchemy import func, select
 
 from harbour.app import App
+from harbour.assessments.overrides import override_level
 from harbour.assessments.submit import submit_assessment
 from harbour.cases.cover import start_cover
 from harbour.cases.details import add_person, add_threat
 from harbour.cases.missing import record_step, report_missing
 from harbour.cases.reads import show_case
 from harbour.cases.visits import start_visit
-from harbour.db.models import Alert, AuditEvent, Case, CaseCover, MissingEpisode, Staff, Visit
+from harbour.db.models import (
+    Alert,
+    AuditEvent,
+    Case,
+    CaseCover,
+    LifecycleEvent,
+    MissingEpisode,
+    Staff,
+    Visit,
+)
 from harbour.errors import Conflict
+from harbour.events import RISK_OVERRIDDEN
 from harbour.notify.alerts import acknowledge
 from harbour.plans import actions
 from harbour.plans.actions import mark_done
@@ -194,17 +205,18 @@ def test_a_plan_add_sent_twice_at_once_adds_one_item(seeded: App) -> None:
         round_(n)
 
 
-def test_a_cover_and_a_visit_sent_twice_at_once_are_each_started_once(
+def test_a_cover_a_visit_and_an_override_sent_twice_at_once_are_each_done_once(
     seeded: App,
 ) -> None:
     # A double click: the same form, with its key, twice at once. Each twin answers as the
-    # first did; one cover, one visit out.
+    # first did; one cover, one visit out, one override on the timeline.
     def round_(n: int, visitor: str) -> None:
         ref = new_case(seeded).reference  # cw1's: cw2 covers it
         submit_assessment(seeded, "cw1", ref, "initial_contact", safest(seeded))
         for twice in (
             lambda app: (start_cover(app, "cw2", ref, "MKRACE away", 4, f"c{n}").ends_at,),
             lambda app: (start_visit(app, visitor, back_at="16:00", idempotency_key=f"v{n}").id,),
+            lambda app: (override_level(app, "sup", ref, "high", "MKRACE", f"o{n}").to_level,),
         ):
             done = race(seeded, twice, twice)
             assert isinstance(done[0], tuple) and done[0] == done[1], done
@@ -212,6 +224,12 @@ def test_a_cover_and_a_visit_sent_twice_at_once_are_each_started_once(
         assert _count(seeded, out.where(Staff.handle == visitor)) == 1
         covers = select(func.count(CaseCover.id)).join(Case).where(Case.reference == ref)
         assert _count(seeded, covers) == 1
+        overrides = (
+            select(func.count(LifecycleEvent.id))
+            .join(Case)
+            .where(Case.reference == ref, LifecycleEvent.name == RISK_OVERRIDDEN)
+        )
+        assert _count(seeded, overrides) == 1
 
     for n, visitor in enumerate(("cw1", "cw2", "coord", "sup")):
         round_(n, visitor)

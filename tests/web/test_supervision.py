@@ -10,13 +10,14 @@ from sqlalchemy import select
 
 from harbour.app import App
 from harbour.clock import FixedClock
-from harbour.db.models import Case, Staff
+from harbour.db.models import AuditEvent, Case, LifecycleEvent, Staff
 from harbour.domain.refs import short_form
+from harbour.events import RISK_OVERRIDDEN
 from harbour.plans.actions import finalize
 from harbour.plans.store import Undecided
 from tests.cli.helpers import assess_just_left
 from tests.notify.helpers import new_case
-from tests.web.forming import counts
+from tests.web.forming import counts, form_fields
 from tests.web.helpers import (
     COMMAND_WORDS,
     OTHER_TWOS,
@@ -259,3 +260,70 @@ def test_the_assign_and_override_summaries_name_each_field_by_its_label(
     refused = sup.post(f"/cases/{case}/override", data={"csrf": csrf, "level": "", "reason": ""})
     assert refused.status_code == 400 and summary_names(refused.text) == ["Level", "Why"]
     assert counts(seeded) == before
+
+
+def overrides(app: App, reference: str) -> tuple[list[str], int]:
+    """The case's override audit actions (outcome ok), and its "risk overridden" events."""
+
+    def work(uow: Any) -> tuple[list[str], int]:
+        case_id = uow.session.scalars(select(Case.id).where(Case.reference == reference)).one()
+        audited = uow.session.scalars(
+            select(AuditEvent.action)
+            .where(
+                AuditEvent.case_id == case_id,
+                AuditEvent.action.startswith("case.override"),
+                AuditEvent.outcome == "ok",
+            )
+            .order_by(AuditEvent.seq)
+        ).all()
+        events = uow.session.scalars(
+            select(LifecycleEvent.id).where(
+                LifecycleEvent.case_id == case_id, LifecycleEvent.name == RISK_OVERRIDDEN
+            )
+        ).all()
+        return list(audited), len(events)
+
+    return app.run(work)
+
+
+def test_an_override_sent_twice_is_recorded_once(seeded: App, clock: FixedClock) -> None:
+    # A double click, or a slow network and a second click: the override was recorded twice (two
+    # "risk overridden" events on the timeline, two audit rows). The form's key makes the second
+    # the first, answered alike (the protocol's page, at imminent); with other values it is
+    # refused; a fresh form is another override.
+    reference = new_case(seeded).reference
+    case = short_form(reference)
+    assess_just_left(seeded, reference, "initial_contact")
+    sup, _ = signed_in(seeded, clock, "sup")
+    path = f"/cases/{case}/override"
+    form = form_fields(sup.get(path).text, path) | {"level": "imminent", "reason": "MKWHY"}
+    assert form.get("idempotency_key")
+    first = sup.post(path, data=form)
+    assert first.status_code == 303, refusals(first.text)
+    assert first.headers["location"].startswith(f"/cases/{case}/emergency?alert=")
+    once = counts(seeded)
+    done_once = overrides(seeded, reference)
+    second = sup.post(path, data=form)
+    assert second.status_code == 303, refusals(second.text)
+    assert second.headers["location"] == first.headers["location"]
+    assert counts(seeded) == once | {"audit_ok": once["audit_ok"] + 2}  # access, and the replay
+    audited, events = overrides(seeded, reference)
+    assert events == done_once[1] == 1
+    assert audited == [*done_once[0], "case.override", "case.override.replayed"]
+
+    other = sup.post(path, data=form | {"reason": "MKWHY other"})
+    assert other.status_code == 400
+    assert "already submitted with other values" in refusals(other.text)
+    assert overrides(seeded, reference)[1] == 1
+    fresh = form_fields(sup.get(path).text, path) | {"level": "high", "reason": "MKWHY"}
+    assert fresh["idempotency_key"] != form["idempotency_key"]
+    lowered = sup.post(path, data=fresh)
+    assert lowered.status_code == 303 and status_of(seeded, reference)[1] == "high"
+    assert overrides(seeded, reference)[1] == 2
+    assess_just_left(seeded, reference, "incident")  # the override's assessment superseded
+    before = counts(seeded)
+    stale = sup.post(path, data=fresh)  # back, then the same form sent again
+    assert stale.status_code == 400 and counts(seeded) == before
+    said = refusals(stale.text)
+    assert "sent before" in said and "open it again" in said, said
+    assert overrides(seeded, reference)[1] == 2

@@ -253,6 +253,7 @@ def upgrade() -> None:
         sa.Column("override_reason_sealed", sa.Text(), nullable=True),
         sa.Column("override_by_id", sa.String(length=32), nullable=True),
         sa.Column("overridden_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("override_key", sa.String(length=128), nullable=True),
         sa.Column("reasons_sealed", sa.Text(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -267,6 +268,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_assessments")),
         sa.UniqueConstraint(
             "case_id", "idempotency_key", name=op.f("uq_assessments_case_id_idempotency_key")
+        ),
+        sa.UniqueConstraint(
+            "case_id", "override_key", name=op.f("uq_assessments_case_id_override_key")
         ),
     )
     with op.batch_alter_table("assessments", schema=None) as batch_op:
