@@ -117,6 +117,10 @@ _ORDER_WORDS = (
     ),
     (re.compile(r"empty it too \(--clear [a-z-]+\)$"), "empty it too"),
 )
+# pydantic's refusal of a choice's value, naming the values ("Input should be 'low', 'moderate',
+# 'high' or 'imminent'"): the form offers them, so it says to choose one.
+_NOT_OFFERED = re.compile(r"Input should be '[^']*'(?:(?:, | or )'[^']*')*")
+CHOOSE = "choose one of the options offered"
 
 
 def refusal(
@@ -125,12 +129,15 @@ def refusal(
     """Place each problem beside its field when the form has it (``known`` matches the form's
     field names; ``aliases`` maps a service's name, e.g. ``--due``, to the form's); the others
     go in the summary. A reason that says what to do in the command line's terms says it in
-    the form's (``_ORDER_WORDS``), the command line's own words staying as they are."""
+    the form's (``_ORDER_WORDS``), the command line's own words staying as they are; one that
+    lists a choice's values says to choose one of those the form offers."""
     by_field: dict[str, str] = {}
     general = []
     for name, reason in exc.problems:
         for said, words in _ORDER_WORDS:
             reason = said.sub(words, reason)
+        if _NOT_OFFERED.fullmatch(reason):
+            reason = CHOOSE
         target = (aliases or {}).get(name, name)
         if known.fullmatch(target):
             by_field[target] = f"{by_field[target]}; {reason}" if target in by_field else reason

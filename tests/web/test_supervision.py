@@ -148,6 +148,8 @@ def test_assign_override_and_schedule(seeded: App, clock: FixedClock) -> None:
     ):
         refused = sup.post(f"/cases/{case}/override", data={"csrf": csrf} | changed)
         assert refused.status_code == 400 and f'id="f-{field}-error"' in refused.text, changed
+        said = refusals(refused.text)  # it said pydantic's "Input should be 'low', ..."
+        assert "Input should" not in said and not COMMAND_WORDS.search(said), said
         if changed["reason"] == "MKWHY":
             assert ">MKWHY</textarea>" in refused.text  # kept, in the page
     assert counts(seeded) == before
