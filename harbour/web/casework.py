@@ -152,6 +152,9 @@ templating.register(
     "web/_nobody_paged.html",
 )
 ANSWER_FIELDS = re.compile(r"answers\.[A-Za-z0-9_]+")
+POINTS = frozenset(p.value for p in AssessmentPoint)
+# The service's refusal of a point names ``--point`` and the codes: the page names where to choose.
+POINT_REFUSED = "not one the console offers (choose one under “Assess at”, on the case page)"
 _ITEM_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,80}")
 
 
@@ -219,6 +222,8 @@ async def assess(request: Request, who: SignedIn) -> Response:
     form = await checked_form(request, who)
     typed = forms.values(form)
     point = typed.get("point", "")
+    if point not in POINTS:  # a form of an older console, or one made by hand
+        raise InvalidInput([("assessment point", POINT_REFUSED)])
     if "open" in typed:
         return await _open(request, who, point)
     key = typed.get("idempotency_key") or new_key()
@@ -233,8 +238,6 @@ async def assess(request: Request, who: SignedIn) -> Response:
     try:
         result = await call(adapter.assess, app, who.handle, ref, point, answers, key)
     except InvalidInput as exc:
-        if any(name == "--point" for name, _ in exc.problems):
-            raise
         refusal = forms.refusal(exc, ANSWER_FIELDS)
         return _assess_page(request, who, point, typed=typed, key=key, refusal=refusal)
     except Conflict as exc:
@@ -274,8 +277,6 @@ async def _save_draft(
     try:
         draft = await call(adapter.save_draft, app, who.handle, ref, point, answers)
     except InvalidInput as exc:
-        if any(name == "--point" for name, _ in exc.problems):
-            raise
         refusal = forms.refusal(exc, ANSWER_FIELDS)
         return _assess_page(request, who, point, typed=typed, key=key, refusal=refusal)
     return _assess_page(request, who, point, key=key, draft=draft)

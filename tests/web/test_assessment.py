@@ -167,7 +167,11 @@ def test_text_too_long_an_unknown_point_another_agencys_case_and_a_closed_point(
         f"/cases/{case}/assess", data=fields | answered(seeded) | {"point": "moon"}
     )
     assert bad_point.status_code == 400
-    assert opened(web, case, "moon", fields["csrf"]).status_code == 400
+    moon = opened(web, case, "moon", fields["csrf"])
+    assert moon.status_code == 400
+    for page in (bad_point, moon):  # it said "--point: one of: initial_contact, ..."
+        said = re.sub(r"<[^>]+>", " ", page.text.split("<main", 1)[1])
+        assert "“Assess at”" in said and not COMMAND_WORDS.search(said), said
     # A discharge assessment of a case not yet worked with: the case's state refuses it.
     assert opened(web, case, "follow_up", fields["csrf"]).status_code == 409
     theirs = short_form(refer_south(seeded).reference)
