@@ -470,6 +470,11 @@ def status_of(html: str) -> str:
     return found.group(0)
 
 
+def said_in(html: str) -> str:
+    """What the workbench's live region says, as text."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", status_of(html))).split())
+
+
 def plan_status(app: App, reference: str) -> str:
     query = select(Plan.status)
     return str(
@@ -649,6 +654,8 @@ def test_the_add_form_sent_twice_adds_one_item(
     assert other.status_code in (400, 409), other.text[-1500:]
     assert "already submitted with other values" in other.text
     assert "MKTWICE other</textarea>" in other.text and counts(seeded) == before
+    if headers:  # in place: said once in the live region, not "Not done: form: ..."
+        assert said_in(other.text).startswith("Not done: this form was already submitted")
 
 
 def test_add_youth_copy_and_finalize_answer_in_place(
@@ -806,6 +813,8 @@ def test_a_page_of_a_plan_that_moved_on_is_told_so_in_place(
     assert "the plan changed since the page was opened" in stale.text
     assert f'<a href="/cases/{case}/plan">Open the plan as it is now</a>' in stale.text
     assert 'id="workbench"' not in stale.text and counts(seeded) == before
+    # It said "Not done: not done: the plan changed ...": the refusal's own label repeated.
+    assert said_in(stale.text).startswith("Not done: the plan changed since"), stale.text
     plain = web.post(f"/cases/{case}/plan/finalize", data={"csrf": csrf, "version": "1"})
     assert plain.status_code == 400 and "<!DOCTYPE" in plain.text
     assert counts(seeded) == before
