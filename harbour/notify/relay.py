@@ -473,10 +473,28 @@ def _record(
         changes[verdict].append(change)
     gone = [{"row": row.id, "tries": row.attempts, "error": error} for row, error in dead]
     _write(uow, changes, gone, now)
+    if dead:
+        verdicts = _as_written(uow, verdicts, [row.id for row, _ in dead])
+    died = {o.row.id for o, v in verdicts if v == "dead"}
     _mirror_on_bundled(uow, [(o, v) for o, v in verdicts if rows.get(o.row.id)], now)
     for row, _ in dead:
-        _notify_admins(uow, row, pass_id)
+        if row.id in died:
+            _notify_admins(uow, row, pass_id)
     return verdicts
+
+
+def _as_written(
+    uow: UnitOfWork, verdicts: list[tuple[Outcome, str]], dead_ids: list[str]
+) -> list[tuple[Outcome, str]]:
+    """The verdicts with each row found dead as its update left it: sent when a relay past its
+    lease recorded a route reached while the update waited for the row (PostgreSQL), gone when
+    it was no longer the try we read. Only a row that died is told to the admins as dead."""
+    M = OutboxMessage
+    ended = dict(uow.session.execute(select(M.id, M.status).where(M.id.in_(dead_ids))).all())
+    as_left = {_SENT: "sent", OutboxStatus.DEAD.value: "dead"}
+    return [
+        (o, as_left.get(ended.get(o.row.id, ""), "gone") if v == "dead" else v) for o, v in verdicts
+    ]
 
 
 def _verdict(row: _Held | None, outcome: Outcome, config: RelayConfig) -> str:

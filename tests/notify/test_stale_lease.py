@@ -179,3 +179,41 @@ def test_a_record_waiting_for_another_relay_s_keeps_what_that_one_recorded(
     recording.join(timeout=10)
     [page] = rows(napp, alert_id=alert_id)
     assert "0123456789abcdef" in page.delivered and len(page.delivered) == 2
+
+
+def test_a_last_attempt_waiting_for_a_stale_relay_s_record_tells_no_admin_it_died(
+    napp: App, stalled: App, clock: FixedClock, routes: RouteBook, receiver: Receiver
+) -> None:
+    """PostgreSQL: the successor makes the page's last attempt and reaches neither route; it
+    reads the row before the stalled relay's record of the healthy route commits, and its
+    dead-lettering waits for that record. The row ends sent (the update sees the route reached),
+    so no admin may be told it could not be delivered, nor the pass count it dead."""
+    if napp.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite's writers queue: two records cannot overlap")
+    import threading
+
+    from sqlalchemy import update
+
+    last = dataclasses.replace(FAST, max_attempts=2)
+    alert_id = _page_to_two_routes(napp, routes, receiver)
+    late = _taken_over(stalled, clock, receiver)
+    [row] = claim(napp, URGENT, 1, last)
+    current = _sent(napp, row, receiver, HEALTHY, PAGER)
+    assert (current.error, current.delivered) == ("send_failure", frozenset())
+    report = DeliveryReport()
+    with stalled.engine.connect() as stale_record:  # the stalled relay's record, not committed
+        stale_record.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == late.row.id)
+            .values(delivered=sorted(late.delivered), sent_at=clock.now())
+        )
+        recording = threading.Thread(target=record, args=(napp, [current], last, report))
+        recording.start()
+        recording.join(timeout=0.5)
+        assert recording.is_alive()  # its dead-lettering waits for the row
+        stale_record.commit()
+    recording.join(timeout=10)
+    [page] = rows(napp, alert_id=alert_id)
+    assert page.status == OutboxStatus.SENT
+    assert rows(napp, kind=NotificationKind.DEAD_LETTER) == []
+    assert (report.sent, report.dead) == (1, 0)
