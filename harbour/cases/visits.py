@@ -160,19 +160,29 @@ def check_in(app: App, actor_handle: str | None) -> VisitView:
     return app.run(work)
 
 
-def extend(app: App, actor_handle: str | None, minutes: int = 30) -> VisitView:
+def extend(
+    app: App, actor_handle: str | None, minutes: int = 30, idempotency_key: str | None = None
+) -> VisitView:
     """The actor needs ``minutes`` more (from the time they gave, or from now if that has
-    passed): a new deadline, and its overdue alert (if any) stops, since they checked in."""
+    passed): a new deadline, and its overdue alert (if any) stops, since they checked in. Sent
+    again with its ``idempotency_key`` (a double click), it is the visit's latest extend, not
+    another: nothing changes but the replay's audit row (a twin sent at once waits for the
+    first: each holds the visit, ``_open_visit``)."""
     if not 1 <= minutes <= MAX_EXTEND:
         raise InvalidInput([("--minutes", f"from 1 to {MAX_EXTEND}")])
+    key = parse_key(idempotency_key)
 
     def work(uow: UnitOfWork) -> VisitView:
         actor, visit = _own_open(uow, actor_handle)
+        if key is not None and visit.extend_key == key:
+            audit(uow, actor, "visit.extend.replayed", visit.case_id, visit_id=visit.id)
+            return _view(uow, actor, visit, agency_zone(uow, actor.agency_id))
         now = uow.now()
         _settle_alert(uow, actor, visit)
         visit.expected_back_at = max(visit.expected_back_at, now) + timedelta(minutes=minutes)
         visit.deadline_at = visit.expected_back_at + _grace(uow)
         visit.extensions += 1
+        visit.extend_key = key
         visit.alert_id = None  # the new deadline alerts afresh if it passes too
         audit(uow, actor, "visit.extend", visit.case_id, visit_id=visit.id, minutes=minutes)
         return _view(uow, actor, visit, agency_zone(uow, actor.agency_id))

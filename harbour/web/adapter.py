@@ -950,9 +950,10 @@ def visit_back(app: App, handle: str) -> None:
     after_commit(app)
 
 
-def visit_extend(app: App, handle: str, minutes: int) -> None:
-    """``harbour visit extend --minutes N``."""
-    visits.extend(app, handle, minutes)
+def visit_extend(app: App, handle: str, minutes: int, key: str | None) -> None:
+    """``harbour visit extend --minutes N``; sent again with the form's key, the extend it
+    made."""
+    visits.extend(app, handle, minutes, key)
     after_commit(app)
 
 

@@ -134,9 +134,11 @@ async def back(request: Request, who: SignedIn) -> Response:
 
 @staff_page
 async def more_time(request: Request, who: SignedIn) -> Response:
-    """ "30 more minutes": ``harbour visit extend --minutes 30``."""
-    await checked_form(request, who)
-    await call(adapter.visit_extend, harbour(request), who.handle, MORE_MINUTES)
+    """ "30 more minutes": ``harbour visit extend --minutes 30``; sent twice (a double
+    click), the form's key gives the time once."""
+    form = await checked_form(request, who)
+    key = forms.values(form).get("idempotency_key") or None
+    await call(adapter.visit_extend, harbour(request), who.handle, MORE_MINUTES, key)
     return RedirectResponse("/visits", status_code=303)
 
 

@@ -21,7 +21,7 @@ from harbour.cases.cover import start_cover
 from harbour.cases.details import add_person, add_threat
 from harbour.cases.missing import record_step, report_missing
 from harbour.cases.reads import show_case
-from harbour.cases.visits import start_visit
+from harbour.cases.visits import extend, start_visit
 from harbour.db.models import (
     Alert,
     AuditEvent,
@@ -205,23 +205,26 @@ def test_a_plan_add_sent_twice_at_once_adds_one_item(seeded: App) -> None:
         round_(n)
 
 
-def test_a_cover_a_visit_and_an_override_sent_twice_at_once_are_each_done_once(
+def test_a_cover_a_visit_its_extend_and_an_override_sent_twice_at_once_are_each_done_once(
     seeded: App,
 ) -> None:
     # A double click: the same form, with its key, twice at once. Each twin answers as the
-    # first did; one cover, one visit out, one override on the timeline.
+    # first did; one cover, one visit out and extended once, one override on the timeline.
     def round_(n: int, visitor: str) -> None:
         ref = new_case(seeded).reference  # cw1's: cw2 covers it
         submit_assessment(seeded, "cw1", ref, "initial_contact", safest(seeded))
         for twice in (
             lambda app: (start_cover(app, "cw2", ref, "MKRACE away", 4, f"c{n}").ends_at,),
             lambda app: (start_visit(app, visitor, back_at="16:00", idempotency_key=f"v{n}").id,),
+            lambda app: (extend(app, visitor, 30, f"e{n}").expected_back_at,),
             lambda app: (override_level(app, "sup", ref, "high", "MKRACE", f"o{n}").to_level,),
         ):
             done = race(seeded, twice, twice)
             assert isinstance(done[0], tuple) and done[0] == done[1], done
         out = select(func.count(Visit.id)).join(Staff, Staff.id == Visit.staff_id)
         assert _count(seeded, out.where(Staff.handle == visitor)) == 1
+        extended = select(func.sum(Visit.extensions)).join(Staff, Staff.id == Visit.staff_id)
+        assert _count(seeded, extended.where(Staff.handle == visitor)) == 1
         covers = select(func.count(CaseCover.id)).join(Case).where(Case.reference == ref)
         assert _count(seeded, covers) == 1
         overrides = (

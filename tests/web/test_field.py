@@ -199,6 +199,33 @@ def test_a_visit_form_sent_twice_starts_one_visit_and_says_so_twice(
     assert one_visit(seeded).id == visit.id
 
 
+def test_more_time_sent_twice_gives_the_time_once_and_a_fresh_form_again(
+    seeded: App, clock: FixedClock
+) -> None:
+    # A double click on "30 more minutes" gave an hour: each post extended the visit. The
+    # button's form carries a key, as the start form does: sent again, it is the extend it
+    # made (audited as a replay), answered alike; the page shown after it is a fresh form.
+    web, _ = signed_in(seeded, clock, "cw1")
+    start = form_fields(web.get("/visits").text, "/visits") | {"where": WHERE, "back_at": "16:30"}
+    assert web.post("/visits", data=start).status_code == 303
+    deadline = one_visit(seeded).expected_back_at
+    form = form_fields(web.get("/visits").text, "/visits/extend")
+    first = web.post("/visits/extend", data=form)
+    once = field_rows(seeded)
+    second = web.post("/visits/extend", data=form)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"] == "/visits"
+    assert one_visit(seeded).expected_back_at == deadline + timedelta(minutes=30)
+    assert field_rows(seeded) == once | {"audit_ok": once["audit_ok"] + 1}  # the replay's row
+    assert len(audited(seeded, "visit.extend")) == len(audited(seeded, "visit.extend.replayed"))
+
+    fresh = form_fields(web.get("/visits").text, "/visits/extend")
+    assert fresh["idempotency_key"] != form["idempotency_key"]
+    assert web.post("/visits/extend", data=fresh).status_code == 303
+    assert one_visit(seeded).expected_back_at == deadline + timedelta(minutes=60)
+    assert len(audited(seeded, "visit.extend")) == 2
+
+
 def test_where_an_overdue_visit_went_is_for_the_buddy_and_supervisors_only_and_audited(
     seeded: App, clock: FixedClock
 ) -> None:
