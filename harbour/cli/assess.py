@@ -66,6 +66,7 @@ def override(
     ref: Ref,
     level: Annotated[str, typer.Option("--level", help="low, moderate, high or imminent.")],
     reason: Annotated[str, sensitive_option("Why (kept encrypted).")],
+    idempotency_key: IdempotencyKey = None,
     actor: As = None,
     as_json: Json = False,
 ) -> None:
@@ -74,7 +75,7 @@ def override(
     from harbour.cli.views import override_text
 
     app = get_app()
-    done = override_level(app, actor, ref, level, reason)
+    done = override_level(app, actor, ref, level, reason, idempotency_key)
     committed(app)
     _emit_paged(app, actor, done.as_json(), as_json, override_text)
 

@@ -166,6 +166,7 @@ def case_cover(
         bool,
         typer.Option("--end", help="End your cover of the case now (supervisors: every cover)."),
     ] = False,
+    idempotency_key: IdempotencyKey = None,
     actor: As = None,
     as_json: Json = False,
 ) -> None:
@@ -176,8 +177,8 @@ def case_cover(
 
     app = get_app()
     if end:
-        if reason is not None or hours is not None:
-            raise InvalidInput([("--end", "takes no --reason or --hours")])
+        if reason is not None or hours is not None or idempotency_key is not None:
+            raise InvalidInput([("--end", "takes no --reason, --hours or --idempotency-key")])
         ended = end_cover(app, actor, ref)
         committed(app)
         emit(
@@ -186,7 +187,7 @@ def case_cover(
             "\n".join(f"Cover of {c.case} by {c.caseworker} ended." for c in ended),
         )
         return
-    cover = start_cover(app, actor, ref, reason, hours)
+    cover = start_cover(app, actor, ref, reason, hours, idempotency_key)
     committed(app)
     emit(
         cover.as_json(),

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from harbour.cli.base import As, Json, cli, emit, get_app
+from harbour.cli.base import As, IdempotencyKey, Json, cli, emit, get_app
 from harbour.cli.sensitive import sensitive_option
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ def visit_start(
     ] = None,
     case: Annotated[str | None, typer.Option("--case", help="The case the visit is for.")] = None,
     escort: Annotated[bool, typer.Option(help="A law-enforcement escort was arranged.")] = False,
+    idempotency_key: IdempotencyKey = None,
     actor: As = None,
     as_json: Json = False,
 ) -> None:
@@ -41,7 +42,14 @@ def visit_start(
     from harbour.cases.visits import start_visit
 
     view = start_visit(
-        get_app(), actor, back_at=back_at, location=where, buddy=buddy, case_ref=case, escort=escort
+        get_app(),
+        actor,
+        back_at=back_at,
+        location=where,
+        buddy=buddy,
+        case_ref=case,
+        escort=escort,
+        idempotency_key=idempotency_key,
     )
     emit(view.as_json(), as_json, lambda _: _started(view))
 

@@ -17,8 +17,9 @@ import typer
 from harbour.app import App
 from harbour.cli import cli
 from harbour.cli.base import get_app, run
+from tests.cli.helpers import answers_file, ok, referred_case
 from tests.db.helpers import refer, row_counts, write_referral
-from tests.support import invoke, referral
+from tests.support import given, invoke, referral
 
 REQUIRED = {
     ("init",),
@@ -137,6 +138,61 @@ def test_idempotency_key(seeded: App, tmp_path: Path) -> None:
     assert other.exit_code == 1 and "idempotency_key_reused" in other.stderr
     assert bad.exit_code == 2 and "--idempotency-key" in bad.stderr
     assert len(invoke(seeded, "cases", "--as", "coord", "--json").json()) == 1
+
+
+def test_a_cover_a_visit_and_an_override_repeated_with_their_key_are_done_once(
+    seeded: App, tmp_path: Path
+) -> None:
+    """`case cover`, `visit start` and `override` take --idempotency-key as `refer` does: run
+    again with it (a command retried), each answers as it did and writes nothing but the
+    replay's audit row; with other values the key is refused (exit 1), writing nothing."""
+    ref = referred_case(seeded, tmp_path, "IK")  # cw1's: cw2 covers it
+    calm = answers_file(seeded, tmp_path, "calm")
+    ok(seeded, "assess", ref, "--point", "initial_contact", "--answers", calm, "--as", "cw1")
+    cover, why = ("case", "cover", ref, "--as", "cw2"), given("IKaway")
+    override = ("override", ref, "--as", "sup", "--reason", given("IKwhy"))
+    for sent, other, action in (
+        ((*cover, "--reason", why), (*cover, "--reason", why, "--hours", "2"), "case.cover.start"),
+        (
+            ("visit", "start", "--back-at", "16:30", "--as", "cw1"),
+            ("visit", "start", "--back-at", "16:30", "--escort", "--as", "cw1"),
+            "visit.start",
+        ),
+        ((*override, "--level", "high"), (*override, "--level", "moderate"), "case.override"),
+    ):
+        first = invoke(seeded, *sent, "--idempotency-key", "k-1", "--json")
+        assert first.exit_code == 0, first
+        counts = row_counts(seeded)
+        again = invoke(seeded, *sent, "--idempotency-key", "k-1", "--json")
+        assert again.exit_code == 0, again
+        # As it answered, an override saying it is a replay (as `assess` does).
+        assert again.json() == first.json() | (
+            {"replayed": True} if action == "case.override" else {}
+        )
+        assert _written(seeded, counts) == {"audit_events"}  # who read the case, the replay
+        assert len(_audited(seeded, f"{action}.replayed")) == 1
+        refused = invoke(seeded, *other, "--idempotency-key", "k-1")
+        assert refused.exit_code == 1, refused
+        assert "idempotency_key_reused" in refused.stderr and "IK" not in refused.stderr
+        assert _written(seeded, counts) == {"audit_events"}  # and the refusal
+        bad = invoke(seeded, *sent, "--idempotency-key", "a b")
+        assert bad.exit_code == 2 and "--idempotency-key" in bad.stderr
+    ended = invoke(seeded, *cover, "--end", "--idempotency-key", "k-1")
+    assert ended.exit_code == 2 and "--idempotency-key" in ended.stderr
+
+
+def _written(app: App, before: dict[str, int]) -> set[str]:
+    return {table for table, count in row_counts(app).items() if count != before[table]}
+
+
+def _audited(app: App, action: str) -> list[Any]:
+    from sqlalchemy import select
+
+    from harbour.db.models import AuditEvent
+
+    return app.run(
+        lambda uow: list(uow.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+    )
 
 
 @pytest.mark.parametrize(
