@@ -163,7 +163,15 @@ def _item_line(item: PlanItemView, zone: str) -> str:
     details += [f"owner {item.owner.value}"] if item.owner else []
     details += [f"due {item.due_on.isoformat()}"] if item.due_on else []
     details += [f"DONE {local_day(item.done_at, zone).isoformat()}"] if item.done_at else []
+    details += [_flagged(item.contact_flag)] if item.contact_flag else []
     return f"{item.number:>3}. {item.staff_text}  [{item.key}; {', '.join(details)}]"
+
+
+def _flagged(flag: str) -> str:
+    """A contact whose person may no longer be one, in the staff copy's words."""
+    from harbour.documents.strings import strings
+
+    return str(strings()["staff"][flag])
 
 
 def diff_text(data: dict[str, Any]) -> str:

@@ -48,6 +48,15 @@ class ThreatLine:
 
 
 @dataclass(frozen=True)
+class NoLonger:
+    """A contact item whose person may no longer be a contact: named as the item is, with
+    what that means for this version's copies (a ``ContactFlag`` value)."""
+
+    name: str
+    flag: str
+
+
+@dataclass(frozen=True)
 class StaffView:
     reference: str
     agency: str | None
@@ -71,6 +80,7 @@ class StaffView:
     steps: tuple[StaffItem, ...]
     contact_items: tuple[StaffItem, ...]
     contacts: tuple[Contact, ...]
+    no_longer: tuple[NoLonger, ...]
     resource_items: tuple[StaffItem, ...]
     resources: tuple[Resource, ...]
 
@@ -101,6 +111,11 @@ def staff_view(plan: PlanSnapshot) -> StaffView:
         steps=_items(plan, sections[PlanSection.STEPS]),
         contact_items=_written(plan, sections[PlanSection.CONTACTS]),
         contacts=tuple(contact_line(contact) for contact in plan.contacts),
+        no_longer=tuple(
+            NoLonger(clean(i.staff_text), str(i.contact_flag))
+            for i in sections[PlanSection.CONTACTS]
+            if i.contact_flag is not None
+        ),
         resource_items=_written(plan, sections[PlanSection.RESOURCES]),
         resources=tuple(resource_line(resource) for resource in plan.resources),
     )

@@ -22,6 +22,7 @@ from harbour.domain import orders
 from harbour.domain.catalogue import Catalogue, Strategy
 from harbour.domain.risk import RiskResult
 from harbour.domain.vocab import (
+    ContactFlag,
     ItemState,
     PersonAtRisk,
     PersonKind,
@@ -137,6 +138,18 @@ def may_be_contact(kind: str, *, approved_by_youth: bool, non_offending: bool) -
     return kind == PersonKind.TRUSTED_CONTACT or (
         kind in (PersonKind.FAMILY_MEMBER, PersonKind.CARETAKER) and non_offending
     )
+
+
+def contact_flag(
+    kind: str, *, approved_by_youth: bool, non_offending: bool, listed: bool
+) -> ContactFlag | None:
+    """What staff are told of a contact item (not rejected) of a plan whose person, as they
+    stand now, may no longer be a contact (``may_be_contact``): left off the youth's and family's
+    copies, or, ``listed`` (a final version keeps the contacts it was finalised with), still on
+    them. None while the person may be a contact."""
+    if may_be_contact(kind, approved_by_youth=approved_by_youth, non_offending=non_offending):
+        return None
+    return ContactFlag.STILL_LISTED if listed else ContactFlag.LEFT_OFF
 
 
 def item_key(section: PlanSection, code: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from harbour.domain.vocab import ItemState, Phase, PlanSection, StepOwner, ThreatKind
+from harbour.domain.vocab import ContactFlag, ItemState, Phase, PlanSection, StepOwner, ThreatKind
 
 AUDIENCES = ("staff", "youth", "family")  # who a plan version is rendered for
 
@@ -28,6 +28,8 @@ class PlanItemView:
     done_at: datetime | None = None  # steps: when recorded done (progress, not the version)
     written: bool = False  # staff wrote the text (identifying), not the catalogue
     number: int = 0  # what `plan show` numbers it and `plan accept N` takes (kept as it is added)
+    # contacts: their person may no longer be a contact (``composition.contact_flag``); staff only
+    contact_flag: ContactFlag | None = None
 
 
 @dataclass(frozen=True)

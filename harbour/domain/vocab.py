@@ -117,6 +117,15 @@ class ItemState(StrEnum):
     ADDED = "added"  # written by staff with the youth, not from the catalogue
 
 
+class ContactFlag(StrEnum):
+    """Why a contact item of a plan is not what it reads (``composition.contact_flag``): its
+    person may no longer be a contact (no longer approved by the youth, or family no longer known
+    to be non-offending)."""
+
+    LEFT_OFF = "left_off"  # so the youth's and family's copies leave them off
+    STILL_LISTED = "still_listed"  # yet the copies of this final version list them
+
+
 class PlanStatus(StrEnum):
     DRAFT = "draft"
     FINAL = "final"

@@ -17,7 +17,7 @@ from harbour.access import agency_zone
 from harbour.app import UnitOfWork
 from harbour.db.models import Agency, Assessment, Case, Person, Plan, PlanItem, ThreatSource
 from harbour.domain.catalogue import Catalogue
-from harbour.domain.composition import RESOURCE_PREFIX, may_be_contact
+from harbour.domain.composition import RESOURCE_PREFIX, contact_flag, may_be_contact
 from harbour.domain.plan_view import (
     ContactView,
     PlanItemView,
@@ -25,7 +25,15 @@ from harbour.domain.plan_view import (
     ResourceView,
     ThreatView,
 )
-from harbour.domain.vocab import ItemState, Phase, PlanSection, PlanStatus, StepOwner, ThreatKind
+from harbour.domain.vocab import (
+    ContactFlag,
+    ItemState,
+    Phase,
+    PlanSection,
+    PlanStatus,
+    StepOwner,
+    ThreatKind,
+)
 from harbour.plans.opaque import detail, is_padding, shown_code, shown_key
 from harbour.plans.progress import Done, document_moment, done_as_of, key_of
 
@@ -71,7 +79,8 @@ def snapshot(uow: UnitOfWork, plan: Plan, *, progress_now: bool = False) -> Plan
     reasons = tuple((str(r["code"]), str(r["text"])) for r in stored_reasons(uow, assessment))
     numbered = numbered_items(uow, plan)
     rows = [row for _, row in numbered]
-    people = _frozen_people(uow, plan) or _live_people(uow, case, rows)
+    frozen = _frozen_people(uow, plan)
+    people = frozen or _live_people(uow, case, rows)
     live = progress_now or plan.status == PlanStatus.DRAFT
     done = done_as_of(uow, case.id, uow.now() if live else document_moment(plan))
     return PlanSnapshot(
@@ -85,7 +94,16 @@ def snapshot(uow: UnitOfWork, plan: Plan, *, progress_now: bool = False) -> Plan
         finalized_at=plan.finalized_at,
         next_due_at=plan.next_due_at,  # as when the version was composed, not the case's now
         items=tuple(
-            _item(uow, plan, row, catalogue, dict(reasons), done.get(key_of(plan, row)), number)
+            _item(
+                uow,
+                plan,
+                row,
+                catalogue,
+                dict(reasons),
+                done.get(key_of(plan, row)),
+                number,
+                _flag(uow, row, frozen),
+            )
             for number, row in numbered
         ),
         reasons=reasons,
@@ -119,6 +137,7 @@ def _item(
     reasons: dict[str, str],
     done: Done | None,
     number: int,
+    flag: ContactFlag | None,
 ) -> PlanItemView:
     staff, youth = _wording(uow, row, catalogue, reasons, hide_hotlines=plan.hide_hotlines)
     found = detail(uow, row)
@@ -135,6 +154,29 @@ def _item(
         done_at=done.at if done else None,
         written=row.text_sealed is not None,
         number=number,
+        contact_flag=flag,
+    )
+
+
+def _flag(uow: UnitOfWork, row: PlanItem, frozen: People | None) -> ContactFlag | None:
+    """``composition.contact_flag`` of a contact item (not rejected) whose person, as they
+    stand now, may no longer be a contact: asked now even of a final version, whose copies list
+    the contacts it was finalised with (``frozen``), so that staff are told it still lists them.
+    A draft's copies are made as it stands: they list no such person."""
+    if row.section != PlanSection.CONTACTS or row.state == ItemState.REJECTED:
+        return None
+    person = uow.session.get(Person, row.person_id) if row.person_id else None
+    if person is None:
+        return None
+    if frozen is None:
+        listed = may_be_contact_now(person)
+    else:  # frozen before the people listed were kept with it: assume listed (assess again)
+        listed = frozen.listed is None or person.id in frozen.listed
+    return contact_flag(
+        person.kind,
+        approved_by_youth=person.approved_by_youth,
+        non_offending=person.non_offending,
+        listed=listed,
     )
 
 
@@ -181,6 +223,7 @@ def _contact_name(uow: UnitOfWork, row: PlanItem) -> str:
 class People:
     threats: tuple[ThreatView, ...]
     contacts: tuple[ContactView, ...]
+    listed: frozenset[str] | None = None  # the people ``contacts`` are (None: not kept)
 
 
 def freeze_people(uow: UnitOfWork, plan: Plan) -> None:
@@ -193,6 +236,7 @@ def freeze_people(uow: UnitOfWork, plan: Plan) -> None:
             for t in people.threats
         ],
         "contacts": [asdict(c) for c in people.contacts],
+        "contact_people": sorted(people.listed or ()),
     }
     uow.seal(plan, "people", json.dumps(data, sort_keys=True))
 
@@ -215,11 +259,21 @@ def _frozen_people(uow: UnitOfWork, plan: Plan) -> People | None:
         )
         for t in data["threats"]
     )
-    return People(threats, tuple(ContactView(**c) for c in data["contacts"]))
+    listed = data.get("contact_people")
+    return People(
+        threats,
+        tuple(ContactView(**c) for c in data["contacts"]),
+        frozenset(listed) if listed is not None else None,
+    )
 
 
 def _live_people(uow: UnitOfWork, case: Case, rows: list[PlanItem]) -> People:
-    return People(_threats(uow, case), _contacts(uow, rows))
+    contacts = _contacts(uow, rows)
+    return People(
+        _threats(uow, case),
+        tuple(view for _, view in contacts),
+        frozenset(person for person, _ in contacts),
+    )
 
 
 def _iso(value: date | None) -> str | None:
@@ -241,23 +295,28 @@ def _threats(uow: UnitOfWork, case: Case) -> tuple[ThreatView, ...]:
     )
 
 
-def _contacts(uow: UnitOfWork, rows: list[PlanItem]) -> tuple[ContactView, ...]:
+def _contacts(uow: UnitOfWork, rows: list[PlanItem]) -> list[tuple[str, ContactView]]:
+    """The people of the version's contact items (not rejected) who may be contacts now, each
+    with the id of their person."""
     chosen = [
         r.person_id
         for r in rows
         if r.section == PlanSection.CONTACTS and r.state != ItemState.REJECTED and r.person_id
     ]
     people = [uow.session.get(Person, pid) for pid in chosen]
-    return tuple(
-        ContactView(
-            name=uow.unseal(p, "name") or "",
-            relationship=uow.unseal(p, "relationship"),
-            phone=uow.unseal(p, "phone"),
-            kind=p.kind,
+    return [
+        (
+            p.id,
+            ContactView(
+                name=uow.unseal(p, "name") or "",
+                relationship=uow.unseal(p, "relationship"),
+                phone=uow.unseal(p, "phone"),
+                kind=p.kind,
+            ),
         )
         for p in people
         if p is not None and may_be_contact_now(p)
-    )
+    ]
 
 
 def may_be_contact_now(person: Person) -> bool:

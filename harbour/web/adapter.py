@@ -383,6 +383,8 @@ def workbench(app: App, handle: str, ref: str, version: int | None) -> dict[str,
                 "due_on": item.due_on.isoformat() if item.due_on else "",
                 "done": item.done_at is not None,
                 "written": item.written,
+                # a contact whose person may no longer be one (``ContactFlag``), or ""
+                "flag": item.contact_flag.value if item.contact_flag else "",
                 "required": section == PlanSection.EMERGENCY,
                 # ``harbour plan done`` records it on this version (the same rule refuses)
                 "recordable": not_recordable(section, item.state, latest=latest) is None,

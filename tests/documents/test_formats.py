@@ -14,6 +14,7 @@ import yaml
 from harbour.documents.strings import FOLDER, languages, strings
 from harbour.domain.vocab import (
     AssessmentPoint,
+    ContactFlag,
     ItemState,
     PersonKind,
     Phase,
@@ -126,3 +127,25 @@ def test_placeholders_survive_translation() -> None:
             assert "{number}" in strings(lang)[audience]["call_now"]
             edition = strings(lang)[audience]["edition"]
             assert "{version}" in edition and "{date}" in edition
+
+
+@pytest.mark.parametrize("flag", list(ContactFlag))
+def test_the_staff_copy_marks_a_contact_no_longer_approved(flag: ContactFlag) -> None:
+    """Named as the item is, said what the copies do with them; the youth's and family's
+    copies are made from the plan's contacts, which the flag does not change."""
+    from dataclasses import replace
+
+    from tests.documents.fixtures import ITEMS, fixed_plan
+    from tests.documents.helpers import every_format, rendered
+
+    items = tuple(
+        replace(i, contact_flag=flag) if i.staff_text == "Aunt Rosa" else i for i in ITEMS
+    )
+    plan = fixed_plan(items=items)
+    said = strings()["staff"][str(flag)]
+    for fmt, copy in every_format(plan, "staff").items():
+        copy = re.sub(r"<[^>]+>", "", copy).replace("&#39;", "'")
+        assert re.search(rf"Aunt Rosa\W+{re.escape(said)}", copy), fmt
+        assert "Coach Lee" in copy and copy.count(said) == 1, fmt
+    for audience in ("youth", "family"):
+        assert rendered(plan, audience, "text") == rendered(fixed_plan(), audience, "text")

@@ -12,6 +12,7 @@ from harbour.domain.catalogue import Catalogue
 from harbour.domain.composition import ProposedItem, compose, select_strategies
 from harbour.domain.risk import Reason, RiskResult
 from harbour.domain.vocab import (
+    ContactFlag,
     ItemState,
     PersonAtRisk,
     Phase,
@@ -303,3 +304,26 @@ def test_the_renewal_window_is_the_order_running_out_nows() -> None:
     assert window([lapsed, date(2027, 1, 5)], today) == date(2027, 1, 5) - orders.RENEW_WITHIN
     assert window([lapsed, date(2028, 1, 1)], today) == lapsed - orders.RENEW_WITHIN
     assert window([date(2028, 1, 1), None], today) is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "approved", "non_offending", "listed", "flag"),
+    [
+        ("trusted_contact", True, False, True, None),
+        ("family_member", True, True, True, None),
+        ("caretaker", True, True, False, None),  # a contact still: nothing to tell
+        ("trusted_contact", False, False, False, ContactFlag.LEFT_OFF),
+        ("family_member", True, False, False, ContactFlag.LEFT_OFF),
+        ("caretaker", False, True, True, ContactFlag.STILL_LISTED),
+        ("family_member", True, False, True, ContactFlag.STILL_LISTED),
+    ],
+)
+def test_a_contact_no_longer_one_is_flagged_as_the_copies_have_them(
+    kind: str, approved: bool, non_offending: bool, listed: bool, flag: ContactFlag | None
+) -> None:
+    from harbour.domain.composition import contact_flag
+
+    found = contact_flag(
+        kind, approved_by_youth=approved, non_offending=non_offending, listed=listed
+    )
+    assert found == flag
