@@ -12,8 +12,9 @@ exists already.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, ClassVar, TypeVar
 
@@ -25,9 +26,17 @@ from harbour.access import Actor, agency_today, audit, on_case
 from harbour.app import App, UnitOfWork
 from harbour.cases import duplicates
 from harbour.cases.intake import MAX_PEOPLE, ContactIn, FamilyIn, ThreatIn, check_order
-from harbour.db.models import Case, Person, ThreatSource
+from harbour.db.models import Case, Person, Plan, PlanItem, ThreatSource
+from harbour.domain.composition import may_be_contact
 from harbour.domain.text import Address, Name, Note, PastDate, Phone, PlausibleDate, ShortText
-from harbour.domain.vocab import CaseStatus, PersonKind, ThreatKind
+from harbour.domain.vocab import (
+    CaseStatus,
+    ItemState,
+    PersonKind,
+    PlanSection,
+    PlanStatus,
+    ThreatKind,
+)
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.validation import option_name, parse, parse_key, required
 
@@ -37,6 +46,15 @@ CONTACTS_NOTE = (
     "composed (at the next assessment). Someone no longer approved, or no longer known to be "
     "safe, is left off every copy made from now on; a final version keeps the contacts it was "
     "finalised with: assess again for a plan without them."
+)
+STILL_LISTED = (
+    "Final plan version {version} still lists them on the youth's and family's copies: "
+    "assess again to give the youth a plan without them."
+)
+STILL_LISTED_DRAFT = (
+    "Final plan version {version} still lists them on the youth's and family's copies: "
+    "finalize draft version {draft} (it leaves them off), or assess again, to give the youth a "
+    "plan without them."
 )
 THREATS_NOTE = (
     "The plan's strategies follow the threat sources and their protective orders when the next "
@@ -119,22 +137,49 @@ class ThreatPatch(_Patch):
 
 
 @dataclass(frozen=True)
+class StillListed:
+    """A person edited who may no longer be a contact (``composition.may_be_contact``) whom
+    the case's current final plan version (``version``) lists as one: its copies (the youth's
+    card among them) keep the contacts it was finalised with. ``draft``: a newer draft open,
+    which leaves them off once finalised."""
+
+    version: int
+    draft: int | None = None
+
+    @property
+    def say(self) -> str:
+        if self.draft is None:
+            return STILL_LISTED.format(version=self.version)
+        return STILL_LISTED_DRAFT.format(version=self.version, draft=self.draft)
+
+
+@dataclass(frozen=True)
 class Change:
-    """What was changed, for the CLI: operational values only."""
+    """What was changed, for the CLI and the console: operational values only."""
 
     case: str
     number: int
     kind: str
     fields: tuple[str, ...]
+    still_listed: StillListed | None = None
+
+    @property
+    def note(self) -> str:
+        return THREATS_NOTE if self.kind in _THREAT_KINDS else CONTACTS_NOTE
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        shown: dict[str, Any] = {
             "case": self.case,
             "number": self.number,
             "kind": self.kind,
             "fields": list(self.fields),
-            "note": THREATS_NOTE if self.kind in _THREAT_KINDS else CONTACTS_NOTE,
+            "note": self.note,
         }
+        if self.still_listed is not None:
+            listed = self.still_listed
+            shown["final_contact"] = {"version": listed.version, "say": listed.say}
+            shown["final_contact"] |= {"draft": listed.draft} if listed.draft else {}
+        return shown
 
 
 def add_person(
@@ -201,7 +246,7 @@ def edit_person(
         if kind == PersonKind.YOUTH and {"name", "date_of_birth"} & set(values):
             duplicates.reindex(uow, case.id)
         changed = _changed(uow, actor, case, "case.person.edit", number, person.kind, values)
-        return changed
+        return replace(changed, still_listed=_still_listed(uow, case, person))
 
     return _on_editable_case(app, actor_handle, ref, work)
 
@@ -314,6 +359,50 @@ def _changed(
     return Change(case.reference, number, str(kind), fields)
 
 
+def _still_listed(uow: UnitOfWork, case: Case, person: Person) -> StillListed | None:
+    """Whether the case's current final version lists ``person`` as a contact although, as they
+    stand now, they may no longer be one: what ``snapshot.freeze_people`` kept (the people its
+    contacts are; a version frozen before those were kept: its contact items not rejected)."""
+    if may_be_contact(
+        person.kind, approved_by_youth=person.approved_by_youth, non_offending=person.non_offending
+    ):
+        return None
+    final = uow.session.scalar(
+        select(Plan)
+        .where(Plan.case_id == case.id, Plan.status == PlanStatus.FINAL)
+        .order_by(Plan.version_number.desc())
+        .limit(1)
+    )
+    if final is None or not _lists(uow, final, person):
+        return None
+    draft = uow.session.scalar(
+        select(Plan.version_number).where(
+            Plan.case_id == case.id,
+            Plan.status == PlanStatus.DRAFT,
+            Plan.version_number > final.version_number,
+        )
+    )
+    return StillListed(final.version_number, draft)
+
+
+def _lists(uow: UnitOfWork, plan: Plan, person: Person) -> bool:
+    frozen = uow.unseal(plan, "people")
+    if frozen is None:  # never frozen: its copies are made as the people stand (none such)
+        return False
+    kept = json.loads(frozen).get("contact_people")
+    if kept is not None:
+        return person.id in kept
+    item = uow.session.scalar(
+        select(PlanItem.id).where(
+            PlanItem.plan_id == plan.id,
+            PlanItem.section == PlanSection.CONTACTS,
+            PlanItem.person_id == person.id,
+            PlanItem.state != ItemState.REJECTED,
+        )
+    )
+    return item is not None
+
+
 def _apply_person(uow: UnitOfWork, person: Person, values: dict[str, Any]) -> None:
     for field, value in values.items():
         if field in _SEALED_PERSON:
@@ -412,8 +501,10 @@ def _count(uow: UnitOfWork, model: type[Person] | type[ThreatSource], case: Case
 
 __all__ = [
     "CONTACTS_NOTE",
+    "STILL_LISTED",
     "THREATS_NOTE",
     "Change",
+    "StillListed",
     "add_person",
     "add_threat",
     "edit_person",

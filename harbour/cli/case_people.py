@@ -69,11 +69,10 @@ def _fields(options: dict[str, Any]) -> dict[str, Any]:
 def _print(change: Any, as_json: bool, verb: str) -> None:
     data = change.as_json()
     fields = ", ".join(data["fields"]) or "-"
-    emit(
-        data,
-        as_json,
-        f"{data['case']}: {data['kind']} {data['number']} {verb} ({fields}).\n{data['note']}",
-    )
+    said = f"{data['case']}: {data['kind']} {data['number']} {verb} ({fields}).\n{data['note']}"
+    if "final_contact" in data:
+        said += f"\n{data['final_contact']['say']}"
+    emit(data, as_json, said)
 
 
 @person_cli.command("add")

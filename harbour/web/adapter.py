@@ -22,6 +22,7 @@ from harbour.plans.overview import case_overview, identifying
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from harbour.cases.details import Change
     from harbour.domain.policy import Interval
     from harbour.plans.store import PastItsDate, Unsettled
 
@@ -719,14 +720,14 @@ def edit_entry(
     number: int,
     fields: dict[str, Any],
     clear: list[str],
-) -> int:
+) -> Change:
     """``harbour case person|threat edit``: the fields given change, ``clear`` empties."""
     from harbour.cases import details
 
     editing = details.edit_person if what == "person" else details.edit_threat
     change = editing(app, handle, ref, number, fields, clear or None)
     after_commit(app)
-    return change.number
+    return change
 
 
 # Admin: the agency's staff (``harbour staff list|add|reset|deactivate``)

@@ -20,6 +20,7 @@ from starlette.responses import RedirectResponse, Response
 
 from harbour import templating
 from harbour.auth.sessions import SignedIn
+from harbour.cases.details import Change
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.validation import required
 from harbour.web import adapter, forms
@@ -93,6 +94,7 @@ def _page(
     key: str | None = None,
     kept_aside: tuple[str, ...] = (),
     told: bool = False,
+    saved: Change | None = None,
 ) -> Response:
     shape = _shape(what, kind)
     kinds = THREAT_KINDS if what == "threat" else PERSON_KINDS
@@ -118,6 +120,7 @@ def _page(
         idempotency_key=key,
         kept_aside=kept_aside,
         told=told,
+        saved=saved,
     )
 
 
@@ -266,7 +269,7 @@ async def edit(request: Request, who: SignedIn) -> Response:
     if what == "threat" and typed.get("kind") in THREAT_KINDS and typed["kind"] != kind:
         fields["kind"] = typed["kind"]
     try:
-        await call(adapter.edit_entry, app, who.handle, ref, what, number, fields, clear)
+        change = await call(adapter.edit_entry, app, who.handle, ref, what, number, fields, clear)
     except InvalidInput as exc:
         refusal = forms.refusal(
             _as_the_form_says(exc, clear, adapter.required_fields(what, kind)), KNOWN, ALIASES
@@ -274,4 +277,6 @@ async def edit(request: Request, who: SignedIn) -> Response:
         return _page(request, who, what, kind, number, typed, refusal, shown=now)
     except Conflict as exc:
         return _page(request, who, what, kind, number, typed, forms.conflict(exc), shown=now)
+    if change.still_listed is not None:  # saved; what it means for the final plan, and what to do
+        return _page(request, who, what, change.kind, number, {}, saved=change)
     return RedirectResponse(f"/cases/{ref}", status_code=303)

@@ -80,3 +80,51 @@ def test_a_contact_withdrawn_on_the_draft_is_marked_left_off(
     finalize(seeded, "cw1", ref, Undecided(accept_rest=True))
     assert flags(seeded, ref, 1)["WCauntname"] == ContactFlag.LEFT_OFF
     assert all(LEFT_OFF in copy for copy in staff_copies(seeded, ref, 1).values())
+
+
+def test_an_edit_of_a_contact_on_the_final_version_says_to_assess_again(
+    seeded: App, ref: str
+) -> None:
+    aunt = contact_key(show(seeded, "cw1", ref), "WCauntname")
+    decide(seeded, "cw1", ref, aunt, ItemState.ACCEPTED)
+    finalize(seeded, "cw1", ref, Undecided(accept_rest=True))
+    moved = ok(seeded, "case", "person", "edit", ref, AUNT, "--no-caretaker", "--as", "cw1")
+    assert "final_contact" not in moved  # still a contact: nothing to do
+
+    edited = invoke(
+        seeded, "case", "person", "edit", ref, AUNT, "--no-approved-by-youth", "--as", "cw1"
+    )
+    assert edited.exit_code == 0, edited.stderr
+    assert "final version keeps the contacts" in edited.stdout  # the note, as before
+    assert "Final plan version 1 still lists them" in edited.stdout
+    assert "assess again" in edited.stdout.split("Final plan version 1", 1)[1]
+    assert "WCaunt" not in edited.stdout + edited.stderr
+    again = ok(seeded, "case", "person", "edit", ref, AUNT, "--caretaker", "--as", "cw1")
+    assert again["final_contact"]["version"] == 1
+    assert "assess again" in again["final_contact"]["say"]
+
+    assert flags(seeded, ref, 1)["WCauntname"] == ContactFlag.STILL_LISTED
+    line = next(x for x in plan_show(seeded, ref).splitlines() if "WCauntname" in x)
+    assert STILL_LISTED in line and "assess again" in line
+    for fmt, copy in staff_copies(seeded, ref, 1).items():
+        assert STILL_LISTED in copy, fmt
+    youth = invoke(seeded, "plan", "render", ref, "--audience", "youth", "--as", "cw1")
+    assert "WCauntname" in youth.stdout  # a final version keeps its contacts (the note says)
+
+    # Assessed again: the new draft leaves them off; version 1 is still the final one.
+    assess(seeded, ref)
+    assert "WCauntname" not in flags(seeded, ref)
+    still = ok(seeded, "case", "person", "edit", ref, AUNT, "--no-caretaker", "--as", "cw1")
+    assert still["final_contact"]["version"] == 1
+    finalize(seeded, "cw1", ref, Undecided(accept_rest=True))
+    done = ok(seeded, "case", "person", "edit", ref, AUNT, "--caretaker", "--as", "cw1")
+    assert "final_contact" not in done
+
+
+def test_a_person_on_no_final_version_gets_no_such_answer(seeded: App, ref: str) -> None:
+    friend = contact_key(show(seeded, "cw1", ref), "WCfriendname")
+    decide(seeded, "cw1", ref, friend, ItemState.REJECTED)
+    finalize(seeded, "cw1", ref, Undecided(accept_rest=True))
+    edited = ok(seeded, "case", "person", "edit", ref, "2", "--no-approved-by-youth", "--as", "cw1")
+    assert "final_contact" not in edited
+    assert flags(seeded, ref, 1)["WCfriendname"] is None  # rejected: no contact of the plan

@@ -428,3 +428,51 @@ def test_a_protective_order_refused_is_said_in_the_forms_words(
     said = beside(refused.text, "protective_order_expires_on")
     assert said == "describes the order being taken off: empty it too"
     assert counts(seeded) == before
+
+
+def test_an_edit_leaving_a_contact_on_the_final_plan_says_to_assess_again(
+    seeded: App, clock: FixedClock
+) -> None:
+    """The console's person edit that makes a contact of the case's current final version no
+    longer one says that version's copies still list them, and what to do; the workbench marks
+    the contact. An edit that leaves them a contact answers as before (back to the case)."""
+    from harbour.domain.vocab import ItemState, PlanSection
+    from harbour.plans.actions import decide, finalize, show
+    from harbour.plans.store import Undecided
+    from tests.cli.helpers import assess_just_left
+
+    web, reference, case = cw1_on_a_new_case(seeded, clock)
+    assess_just_left(seeded, reference, "initial_contact")
+    aunt = next(
+        i
+        for i in show(seeded, "cw1", reference).section(PlanSection.CONTACTS)
+        if i.staff_text == "MKNOTEauntname"
+    )
+    decide(seeded, "cw1", reference, aunt.key, ItemState.ACCEPTED)
+    finalize(seeded, "cw1", reference, Undecided(accept_rest=True))
+    path = f"/cases/{case}/people/1"
+
+    def sent(**changes: str | None) -> dict[str, str]:
+        form = form_fields(web.get(path).text, path) | changes
+        return {k: v for k, v in form.items() if v is not None}
+
+    kept = web.post(path, data=sent(caretaker=None))  # still a contact: nothing more to say
+    assert kept.status_code == 303, kept.text[-1500:]
+    workbench = html.unescape(web.get(f"/cases/{case}/plan").text)
+    assert "no longer approved" not in workbench
+
+    edited = web.post(path, data=sent(approved_by_youth=None))
+    assert edited.status_code == 200, edited.text[-1500:]
+    said = html.unescape(edited.text)
+    assert "Saved." in said and "Final plan version 1 still lists them" in said
+    assert "assess again to give the youth a plan without them" in said
+    assert f'href="/cases/{case}/assess"' in said
+    assert "MKNOTEaunt" not in said  # no identifying value: the answer names the version only
+    assert show_case(seeded, "cw1", reference).people[1]["approved_by_youth"] is False
+
+    workbench = html.unescape(web.get(f"/cases/{case}/plan").text)
+    row = workbench[workbench.index('id="n-', workbench.index("MKNOTEauntname") - 80) :]
+    assert (
+        "no longer approved, yet still on this final version's youth and family copies"
+        in (row[: row.index("</li>")])
+    )
