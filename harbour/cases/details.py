@@ -44,8 +44,9 @@ ACTION = "case.edit"
 CONTACTS_NOTE = (
     "Plan contacts are chosen from the people the youth approved when the next plan version is "
     "composed (at the next assessment). Someone no longer approved, or no longer known to be "
-    "safe, is left off every copy made from now on; a final version keeps the contacts it was "
-    "finalised with: assess again for a plan without them."
+    "safe, is left off the copies of the open draft and of every version finalised from now "
+    "on; a final version keeps the contacts it was finalised with: assess again for a "
+    "plan without them."
 )
 STILL_LISTED = (
     "Final plan version {version} still lists them on the youth's and family's copies: "
