@@ -25,6 +25,7 @@ from harbour.assessments.submit import (
 )
 from harbour.cases import milestones, schedule
 from harbour.cases import transitions as lifecycle
+from harbour.db import used_keys
 from harbour.db.base import new_id
 from harbour.db.models import Assessment, Case, LifecycleEvent, Plan
 from harbour.domain.composition import emergency_items
@@ -46,6 +47,8 @@ from harbour.plans.store import (
     plan_for_assessment,
 )
 from harbour.validation import parse, parse_key
+
+OVERRIDE = "case.override"  # the action its keys are kept for, scoped to the case
 
 
 class OverrideIn(BaseModel):
@@ -146,7 +149,7 @@ def override(
     assessment.override_level = level
     assessment.override_by_id = actor.staff_id
     assessment.overridden_at = uow.now()
-    assessment.override_key = key
+    used_keys.record(uow.session, uow.now(), OVERRIDE, case.id, key, assessment.id)
     uow.seal(assessment, "override_reason", reason)
     case.risk_level = level
     case.updated_at = uow.now()
@@ -183,23 +186,26 @@ def _replay(
     uow: UnitOfWork, actor: Actor, case: Case, key: str | None, data: OverrideIn
 ) -> Followed | None:
     """The override an earlier one with ``key`` recorded, as it answered (audited as a replay),
-    if there is one; refused if it was another's, to another level or for another reason, and if
-    its assessment is no longer the latest (sent again, it would override one nobody saw). A
-    twin sent at the same time finds it too: each holds the case's row (``load_case``). (An
-    override sent since replaces the key: the earlier one sent again is a new override.)"""
-    if key is None:
-        return None
-    assessment = uow.session.scalar(
-        select(Assessment).where(Assessment.case_id == case.id, Assessment.override_key == key)
+    if there is one; refused if it was another's, to another level or for another reason. Spent
+    (``harbour.db.used_keys``) once another override of the case came after it, or its
+    assessment is no longer the latest: sent again, it would set back a level a later override
+    set, or override an assessment nobody saw. A twin sent at the same time finds it too: each
+    holds the case's row (``load_case``)."""
+    found = used_keys.replayed(
+        uow.session,
+        OVERRIDE,
+        case.id,
+        key,
+        lambda assessment_id: assessment_id == latest_completed(uow, case).id,
+        "that key's override was overridden since, or its assessment superseded",
     )
-    if assessment is None:
+    if found is None:
         return None
+    assessment = uow.session.get_one(Assessment, found)
     reason = uow.unseal(assessment, "override_reason")
     held = (assessment.override_by_id, assessment.override_level, reason)
     if held != (actor.staff_id, data.level, data.reason):
         raise Conflict("idempotency_key_reused", "that key was used for another override")
-    if assessment.id != latest_completed(uow, case).id:
-        raise Conflict("idempotency_key_spent", "that key overrode an assessment since superseded")
     audit(uow, actor, "case.override.replayed", case.id, level=data.level.value)
     return _as_recorded(uow, case, assessment)
 

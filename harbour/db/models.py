@@ -228,7 +228,6 @@ class Assessment(Base):
     __tablename__ = "assessments"
     __table_args__ = (
         UniqueConstraint("case_id", "idempotency_key"),
-        UniqueConstraint("case_id", "override_key"),
         # Open assessments by due time; with their case, so that the report's overdue figures
         # read the index alone.
         Index("ix_assessments_open_due", "status", "due_at", "case_id"),
@@ -259,8 +258,6 @@ class Assessment(Base):
     override_reason_sealed: Mapped[str | None] = sealed(YOUTH_PII)
     override_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
     overridden_at: Mapped[datetime | None]
-    # The key the latest override was sent with: sent again with it, that override is this one.
-    override_key: Mapped[str | None] = mapped_column(String(128))
     reasons_sealed: Mapped[str | None] = sealed(YOUTH_PII)  # JSON: the rules that raised the level
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -517,6 +514,27 @@ class Visit(Base):
     # The key its latest extend was sent with: sent again with it, that extend is this one
     # (``harbour.cases.visits.extend``); a later extend replaces it, as an override's key.
     extend_key: Mapped[str | None] = mapped_column(String(128))
+
+
+class UsedKey(Base):
+    """An idempotency key an action was done with (a form's, or a command's
+    ``--idempotency-key``), for an action that changes a row rather than adding one: a
+    supervisor's override of an assessment, a visit's extend or check-in. Sent again, the action
+    is the one it did while that is still the latest of its action and scope, and is refused as
+    spent once it is not (``harbour.db.used_keys``). Written in the action's transaction; unique,
+    so a key does one action once."""
+
+    __tablename__ = "used_keys"
+    __table_args__ = (UniqueConstraint("action", "scope_id", "key"),)
+
+    id: Mapped[str] = id_column()
+    action: Mapped[str] = mapped_column(String(CODE))  # e.g. case.override, visit.extend
+    scope_id: Mapped[str] = mapped_column(String(32))  # the case, or the staff member
+    key: Mapped[str] = mapped_column(String(128))
+    record_id: Mapped[str] = mapped_column(String(32))  # what it acted on: assessment, visit
+    created_at: Mapped[datetime]
+    # When a later action of the same action and scope took its place (with a key or without).
+    replaced_at: Mapped[datetime | None]
 
 
 class MissingEpisode(Base):

@@ -242,11 +242,6 @@ def test_an_override_to_imminent_after_the_plan_is_final_drafts_the_protocol(
     ok(seeded, "plan", "finalize", ref, "--as", "cw1")  # nothing left undecided
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: only the latest override's key is kept (assessments.override_key); an "
-    "earlier key needs a record of its own (see the reread review)",
-)
 def test_an_override_form_sent_again_after_a_later_override_is_not_recorded_again(
     seeded: App,
 ) -> None:

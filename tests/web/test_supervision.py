@@ -322,6 +322,11 @@ def test_an_override_sent_twice_is_recorded_once(seeded: App, clock: FixedClock)
     lowered = sup.post(path, data=fresh)
     assert lowered.status_code == 303 and status_of(seeded, reference)[1] == "high"
     assert overrides(seeded, reference)[1] == 2
+    before = counts(seeded)
+    earlier = sup.post(path, data=form)  # the first form again, after the later override
+    assert earlier.status_code == 400 and "sent before" in refusals(earlier.text)
+    assert status_of(seeded, reference)[1] == "high" and counts(seeded) == before
+    assert overrides(seeded, reference)[1] == 2
     assess_just_left(seeded, reference, "incident")  # the override's assessment superseded
     before = counts(seeded)
     stale = sup.post(path, data=fresh)  # back, then the same form sent again

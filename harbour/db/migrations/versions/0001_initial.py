@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-12-06 10:03:11.253496
+Create Date: 2026-12-06 14:39:45.039175
 """
 
 from __future__ import annotations
@@ -82,6 +82,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_store_keys")),
         sa.UniqueConstraint("key_id", name=op.f("uq_store_keys_key_id")),
         sa.UniqueConstraint("position", name=op.f("uq_store_keys_position")),
+    )
+    op.create_table(
+        "used_keys",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("action", sa.String(length=40), nullable=False),
+        sa.Column("scope_id", sa.String(length=32), nullable=False),
+        sa.Column("key", sa.String(length=128), nullable=False),
+        sa.Column("record_id", sa.String(length=32), nullable=False),
+        sa.Column("created_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("replaced_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_used_keys")),
+        sa.UniqueConstraint(
+            "action", "scope_id", "key", name=op.f("uq_used_keys_action_scope_id_key")
+        ),
     )
     op.create_table(
         "staff",
@@ -253,7 +267,6 @@ def upgrade() -> None:
         sa.Column("override_reason_sealed", sa.Text(), nullable=True),
         sa.Column("override_by_id", sa.String(length=32), nullable=True),
         sa.Column("overridden_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("override_key", sa.String(length=128), nullable=True),
         sa.Column("reasons_sealed", sa.Text(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -268,9 +281,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_assessments")),
         sa.UniqueConstraint(
             "case_id", "idempotency_key", name=op.f("uq_assessments_case_id_idempotency_key")
-        ),
-        sa.UniqueConstraint(
-            "case_id", "override_key", name=op.f("uq_assessments_case_id_override_key")
         ),
     )
     with op.batch_alter_table("assessments", schema=None) as batch_op:
@@ -769,6 +779,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_staff_agency_id"))
 
     op.drop_table("staff")
+    op.drop_table("used_keys")
     op.drop_table("store_keys")
     with op.batch_alter_table("sign_in_attempts", schema=None) as batch_op:
         batch_op.drop_index("ix_sign_in_attempts_staff_at")
