@@ -31,6 +31,7 @@ from harbour.access import (
 )
 from harbour.app import App, UnitOfWork
 from harbour.clock import local_time
+from harbour.db import used_keys
 from harbour.db.models import Alert, Case, Staff, Visit
 from harbour.domain import refs
 from harbour.domain.moments import parse_moment
@@ -43,6 +44,8 @@ from harbour.validation import parse_key
 LONGEST = timedelta(hours=16)  # a visit expected back later than this is a typing slip
 MAX_EXTEND = 240  # minutes
 LOCATION_MAX = 300
+# The actions whose keys are kept (``harbour.db.used_keys``), scoped to the staff member.
+EXTEND, BACK = "visit.extend", "visit.back"
 SHARED_PREFIX_MAX = 20  # visits one typed id prefix (8 hex digits at least) is looked up among
 
 
@@ -147,15 +150,34 @@ def start_visit(
     return app.run(work)
 
 
-def check_in(app: App, actor_handle: str | None) -> VisitView:
-    """The actor is back: their open visit ends, and its overdue alert (if any) stops."""
+def check_in(app: App, actor_handle: str | None, idempotency_key: str | None = None) -> VisitView:
+    """The actor is back: their open visit ends, and its overdue alert (if any) stops. Sent
+    again with its ``idempotency_key`` (a double click on "I'm back"), it is the check-in it
+    recorded, answered alike, while no visit is out since; then spent (``harbour.db.used_keys``:
+    a twin sent at once waits for the first, each holding the actor's row, ``_open_visit``)."""
+    key = parse_key(idempotency_key)
 
     def work(uow: UnitOfWork) -> VisitView:
-        actor, visit = _own_open(uow, actor_handle)
+        actor, visit = _own(uow, actor_handle)
+        zone = agency_zone(uow, actor.agency_id)
+        found = used_keys.replayed(
+            uow.session,
+            BACK,
+            actor.staff_id,
+            key,
+            lambda _: visit is None,  # the visit it ended is back; none out since
+            "that key checked in from a visit, and another visit was started since",
+        )
+        if found is not None:
+            done = uow.session.get_one(Visit, found)
+            audit(uow, actor, "visit.back.replayed", done.case_id, visit_id=done.id)
+            return _view(uow, actor, done, zone)
+        visit = _out(uow, actor, visit)
         visit.back_at = uow.now()
         _settle_alert(uow, actor, visit)
+        used_keys.record(uow.session, uow.now(), BACK, actor.staff_id, key, visit.id)
         audit(uow, actor, "visit.back", visit.case_id, visit_id=visit.id)
-        return _view(uow, actor, visit, agency_zone(uow, actor.agency_id))
+        return _view(uow, actor, visit, zone)
 
     return app.run(work)
 
@@ -165,27 +187,39 @@ def extend(
 ) -> VisitView:
     """The actor needs ``minutes`` more (from the time they gave, or from now if that has
     passed): a new deadline, and its overdue alert (if any) stops, since they checked in. Sent
-    again with its ``idempotency_key`` (a double click), it is the visit's latest extend, not
-    another: nothing changes but the replay's audit row (a twin sent at once waits for the
-    first: each holds the visit, ``_open_visit``)."""
+    again with its ``idempotency_key`` (a double click), it is that extend, answered alike, while
+    it is the latest extend of the visit still out; then spent (``harbour.db.used_keys``): an
+    earlier form sent again after a later extend, or once its visit is back (another visit out),
+    changes nothing. A twin sent at once waits for the first: each holds the actor's row
+    (``_open_visit``)."""
     if not 1 <= minutes <= MAX_EXTEND:
         raise InvalidInput([("--minutes", f"from 1 to {MAX_EXTEND}")])
     key = parse_key(idempotency_key)
 
     def work(uow: UnitOfWork) -> VisitView:
-        actor, visit = _own_open(uow, actor_handle)
-        if key is not None and visit.extend_key == key:
+        actor, visit = _own(uow, actor_handle)
+        zone = agency_zone(uow, actor.agency_id)
+        found = used_keys.replayed(
+            uow.session,
+            EXTEND,
+            actor.staff_id,
+            key,
+            lambda visit_id: visit is not None and visit.id == visit_id,
+            "that key gave more time since given again, or to a visit that is back",
+        )
+        visit = _out(uow, actor, visit)
+        if found is not None:
             audit(uow, actor, "visit.extend.replayed", visit.case_id, visit_id=visit.id)
-            return _view(uow, actor, visit, agency_zone(uow, actor.agency_id))
+            return _view(uow, actor, visit, zone)
         now = uow.now()
         _settle_alert(uow, actor, visit)
         visit.expected_back_at = max(visit.expected_back_at, now) + timedelta(minutes=minutes)
         visit.deadline_at = visit.expected_back_at + _grace(uow)
         visit.extensions += 1
-        visit.extend_key = key
         visit.alert_id = None  # the new deadline alerts afresh if it passes too
+        used_keys.record(uow.session, now, EXTEND, actor.staff_id, key, visit.id)
         audit(uow, actor, "visit.extend", visit.case_id, visit_id=visit.id, minutes=minutes)
-        return _view(uow, actor, visit, agency_zone(uow, actor.agency_id))
+        return _view(uow, actor, visit, zone)
 
     return app.run(work)
 
@@ -352,13 +386,18 @@ def _replay(
     return visit
 
 
-def _own_open(uow: UnitOfWork, actor_handle: str | None) -> tuple[Actor, Visit]:
+def _own(uow: UnitOfWork, actor_handle: str | None) -> tuple[Actor, Visit | None]:
+    """The actor, and their visit out if any, held (``_open_visit``)."""
     actor = resolve_actor(uow, actor_handle)
     authorize(uow, actor, "visit.start")
-    visit = _open_visit(uow, actor)
+    return actor, _open_visit(uow, actor)
+
+
+def _out(uow: UnitOfWork, actor: Actor, visit: Visit | None) -> Visit:
+    """The actor's visit out, or "you have no visit out" (audited)."""
     if visit is None:
         refuse_missing(uow, actor, "visit.back", "no_open_visit", "you have no visit out")
-    return actor, visit
+    return visit
 
 
 def _settle_alert(uow: UnitOfWork, actor: Actor, visit: Visit) -> None:

@@ -511,9 +511,6 @@ class Visit(Base):
     back_at: Mapped[datetime | None]
     alert_id: Mapped[str | None] = mapped_column(String(32))  # the latest overdue alert
     idempotency_key: Mapped[str | None] = mapped_column(String(128))  # as a cover's
-    # The key its latest extend was sent with: sent again with it, that extend is this one
-    # (``harbour.cases.visits.extend``); a later extend replaces it, as an override's key.
-    extend_key: Mapped[str | None] = mapped_column(String(128))
 
 
 class UsedKey(Base):

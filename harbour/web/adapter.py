@@ -947,9 +947,9 @@ def start_visit(app: App, handle: str, **fields: Any) -> None:
     after_commit(app)
 
 
-def visit_back(app: App, handle: str) -> None:
-    """``harbour visit back``."""
-    visits.check_in(app, handle)
+def visit_back(app: App, handle: str, key: str | None) -> None:
+    """``harbour visit back``; sent again with the form's key, the check-in it recorded."""
+    visits.check_in(app, handle, key)
     after_commit(app)
 
 

@@ -17,6 +17,7 @@ show, are in ``adapter`` with the other pages'.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -60,6 +61,7 @@ async def _visits_page(
     typed: dict[str, str] | None = None,
     refusal: forms.Refusal | None = None,
     key: str | None = None,
+    button: bool = False,
 ) -> Response:
     app = harbour(request)
     shown = await call(adapter.visits_of, app, who.handle)
@@ -79,6 +81,7 @@ async def _visits_page(
         typed=chosen,
         more_minutes=MORE_MINUTES,
         idempotency_key=key or new_key(),
+        button_refused=button,  # one of the visit out's buttons: "Not done", not "Not started"
         **shown,
     )
 
@@ -126,19 +129,27 @@ async def start(request: Request, who: SignedIn) -> Response:
 
 @staff_page
 async def back(request: Request, who: SignedIn) -> Response:
-    """ "I'm back": ``harbour visit back``."""
-    await checked_form(request, who)
-    await call(adapter.visit_back, harbour(request), who.handle)
-    return RedirectResponse("/visits", status_code=303)
+    """ "I'm back": ``harbour visit back``; sent twice (a double click), the form's key answers
+    the second as the first."""
+    return await _on_visit(request, who, adapter.visit_back)
 
 
 @staff_page
 async def more_time(request: Request, who: SignedIn) -> Response:
     """ "30 more minutes": ``harbour visit extend --minutes 30``; sent twice (a double
     click), the form's key gives the time once."""
+    return await _on_visit(request, who, adapter.visit_extend, MORE_MINUTES)
+
+
+async def _on_visit(request: Request, who: SignedIn, change: Any, *args: Any) -> Response:
+    """One of the visit out's buttons, with its form's key: a form sent before whose change is
+    over (a later one since, or that visit back) is refused on the page, changing nothing."""
     form = await checked_form(request, who)
     key = forms.values(form).get("idempotency_key") or None
-    await call(adapter.visit_extend, harbour(request), who.handle, MORE_MINUTES, key)
+    try:
+        await call(change, harbour(request), who.handle, *args, key)
+    except Conflict as exc:
+        return await _visits_page(request, who, refusal=forms.conflict(exc), button=True)
     return RedirectResponse("/visits", status_code=303)
 
 

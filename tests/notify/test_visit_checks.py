@@ -297,3 +297,77 @@ def test_a_typed_id_two_hidden_visits_share_is_answered_as_no_visit(napp: App) -
     assert visits.show_visit(napp, "cw1", "abcdef01").id == mine.id  # the other is cw2's
     with pytest.raises(InvalidInput, match="more than one"):
         visits.show_visit(napp, "sup", "abcdef01")  # sees both: told to type more
+
+
+def _visit_state(app: App) -> list[tuple[str, object, int, object]]:
+    """Each visit's id, expected return, extensions and return, first started first."""
+    return app.run(
+        lambda uow: [
+            (v.id, v.expected_back_at, v.extensions, v.back_at)
+            for v in uow.session.scalars(select(Visit).order_by(Visit.started_at, Visit.id))
+        ]
+    )
+
+
+def test_an_older_more_time_sent_again_after_a_newer_one_gives_no_more_time(napp: App) -> None:
+    # Only the latest extend's key was kept (visits.extend_key): an earlier "30 more minutes"
+    # sent again (a late retry, the back button) after a later one extended the visit again.
+    view = _start(napp, buddy="cw2")
+    visits.extend(napp, "cw1", 30, "more-first")
+    visits.extend(napp, "cw1", 30, "more-second")
+    twice = _visit_state(napp)
+    assert twice == [(view.id, view.expected_back_at + timedelta(minutes=60), 2, None)]
+    with pytest.raises(Conflict) as refused:
+        visits.extend(napp, "cw1", 30, "more-first")
+    assert refused.value.code == "idempotency_key_spent"
+    latest = visits.extend(napp, "cw1", 30, "more-second")  # the latest: as it answered
+    assert latest.expected_back_at == view.expected_back_at + timedelta(minutes=60)
+    assert _visit_state(napp) == twice
+
+
+def test_more_time_or_i_m_back_from_a_visit_already_back_changes_no_new_visit(
+    napp: App, clock: FixedClock
+) -> None:
+    # A stale "30 more minutes" (or "I'm back") of a visit already back, sent while the next
+    # visit is out, extended (or ended) the new visit.
+    first = _start(napp, buddy="cw2")
+    visits.extend(napp, "cw1", 30, "more-old")
+    visits.check_in(napp, "cw1", "back-old")
+    clock.advance(timedelta(minutes=5))
+    second = _start(napp, buddy="cw2", idempotency_key="start-new")
+    before = _visit_state(napp)
+    assert [v[0] for v in before] == [first.id, second.id] and before[1][3] is None
+    for stale in (
+        lambda: visits.extend(napp, "cw1", 30, "more-old"),
+        lambda: visits.check_in(napp, "cw1", "back-old"),
+    ):
+        with pytest.raises(Conflict) as refused:
+            stale()
+        assert refused.value.code == "idempotency_key_spent"
+        assert _visit_state(napp) == before
+
+
+def test_i_m_back_sent_twice_answers_the_second_as_the_first(napp: App, clock: FixedClock) -> None:
+    # A double click on "I'm back": the second was answered "Not found" (no visit out) though
+    # the person had checked in. Sent again with its key, it is the check-in it recorded.
+    view = _start(napp, buddy="cw2")
+    clock.advance(timedelta(minutes=20))
+    first = visits.check_in(napp, "cw1", "back-once")
+    clock.advance(timedelta(seconds=2))
+    second = visits.check_in(napp, "cw1", "back-once")
+    assert (
+        first == second and first.id == view.id and first.back_at == START + timedelta(minutes=20)
+    )
+    assert _visit_state(napp)[0][3] == START + timedelta(minutes=20)
+    actions = napp.run(
+        lambda uow: list(
+            uow.session.scalars(
+                select(AuditEvent.action)
+                .where(AuditEvent.action.startswith("visit.back"))
+                .order_by(AuditEvent.seq)
+            )
+        )
+    )
+    assert actions == ["visit.back", "visit.back.replayed"]
+    with pytest.raises(NotFound):  # another form (no key, or a fresh one): nothing is out
+        visits.check_in(napp, "cw1", "back-fresh")

@@ -651,3 +651,60 @@ def test_the_visit_forms_summary_names_each_field_by_its_label(
     assert refused.status_code == 400, refused.text[-1500:]
     assert summary_names(refused.text) == ["Back by"]
     assert field_rows(seeded) == before
+
+
+def test_im_back_clicked_twice_answers_both_as_back(seeded: App, clock: FixedClock) -> None:
+    # A double click on "I'm back": the second post was answered 404 "Not found" though the
+    # person had checked in. The button's form carries a key: the second is the first,
+    # answered alike (audited as a replay).
+    web, _ = signed_in(seeded, clock, "cw1")
+    start = form_fields(web.get("/visits").text, "/visits") | {"where": WHERE, "back_at": "16:30"}
+    assert web.post("/visits", data=start).status_code == 303
+    form = form_fields(web.get("/visits").text, "/visits/back")
+    assert form.get("idempotency_key")
+    first = web.post("/visits/back", data=form)
+    assert first.status_code == 303 and one_visit(seeded).back_at == clock.now()
+    once = field_rows(seeded)
+    clock.advance(timedelta(seconds=1))
+    second = web.post("/visits/back", data=form)
+    assert second.status_code == 303, refusals(second.text)
+    assert second.headers["location"] == first.headers["location"] == "/visits"
+    assert one_visit(seeded).back_at == clock.now() - timedelta(seconds=1)
+    assert field_rows(seeded) == once | {"audit_ok": once["audit_ok"] + 1}  # the replay's row
+    assert len(audited(seeded, "visit.back")) == len(audited(seeded, "visit.back.replayed")) == 1
+
+
+def test_an_old_more_time_form_sent_again_gives_no_more_time(
+    seeded: App, clock: FixedClock
+) -> None:
+    # Only the latest "30 more minutes" key was kept: an earlier one's form sent again (the
+    # back button, a late retry) gave 30 minutes more, and once the visit was back it gave
+    # them to the next visit. Spent: refused, saying so, and nothing changes.
+    web, _ = signed_in(seeded, clock, "cw1")
+    start = form_fields(web.get("/visits").text, "/visits") | {"where": WHERE, "back_at": "16:30"}
+    assert web.post("/visits", data=start).status_code == 303
+    deadline = one_visit(seeded).expected_back_at
+    old = form_fields(web.get("/visits").text, "/visits/extend")
+    assert web.post("/visits/extend", data=old).status_code == 303
+    newer = form_fields(web.get("/visits").text, "/visits/extend")
+    assert web.post("/visits/extend", data=newer).status_code == 303
+    assert one_visit(seeded).expected_back_at == deadline + timedelta(minutes=60)
+    before = field_rows(seeded)
+    stale = web.post("/visits/extend", data=old)
+    assert stale.status_code == 400, stale.status_code
+    said = refusals(stale.text)
+    assert "Not done:" in said and "sent before" in said and "open it again" in said, said
+    assert not COMMAND_WORDS.search(said), said
+    assert one_visit(seeded).expected_back_at == deadline + timedelta(minutes=60)
+    assert field_rows(seeded) == before
+
+    assert web.post("/visits/back", data=newer).status_code == 303
+    again = form_fields(web.get("/visits").text, "/visits") | {"where": WHERE, "back_at": "17:30"}
+    assert web.post("/visits", data=again).status_code == 303
+    out = web.get("/visits").text
+    assert 'action="/visits/extend"' in out
+    before = field_rows(seeded)
+    for form in (old, newer):  # the first visit's forms: the second visit is not theirs
+        refused = web.post("/visits/extend", data=form)
+        assert refused.status_code == 400 and "sent before" in refusals(refused.text)
+    assert field_rows(seeded) == before

@@ -455,7 +455,6 @@ def upgrade() -> None:
         sa.Column("back_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("alert_id", sa.String(length=32), nullable=True),
         sa.Column("idempotency_key", sa.String(length=128), nullable=True),
-        sa.Column("extend_key", sa.String(length=128), nullable=True),
         sa.ForeignKeyConstraint(
             ["agency_id"], ["agencies.id"], name=op.f("fk_visits_agency_id_agencies")
         ),
