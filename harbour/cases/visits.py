@@ -207,6 +207,15 @@ def extend(
             lambda visit_id: visit is not None and visit.id == visit_id,
             "that key gave more time since given again, or to a visit that is back",
         )
+        # The page's "I'm back" shares its key: a visit it checked in is over for this form too.
+        used_keys.replayed(
+            uow.session,
+            BACK,
+            actor.staff_id,
+            key,
+            lambda _: False,
+            "that key's page was of a visit that is back",
+        )
         visit = _out(uow, actor, visit)
         if found is not None:
             audit(uow, actor, "visit.extend.replayed", visit.case_id, visit_id=visit.id)

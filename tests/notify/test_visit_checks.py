@@ -347,6 +347,23 @@ def test_more_time_or_i_m_back_from_a_visit_already_back_changes_no_new_visit(
         assert _visit_state(napp) == before
 
 
+def test_more_time_from_the_page_of_a_visit_checked_in_changes_no_new_visit(
+    napp: App, clock: FixedClock
+) -> None:
+    # The visits page gives "I'm back" and "30 more minutes" one key: "I'm back" clicked, a new
+    # visit started, then the old page's "30 more minutes" (the back button) gave the new visit
+    # time, its key never used for an extend.
+    _start(napp, buddy="cw2")
+    visits.check_in(napp, "cw1", "page-old")
+    clock.advance(timedelta(minutes=5))
+    _start(napp, buddy="cw2")
+    before = _visit_state(napp)
+    with pytest.raises(Conflict) as refused:
+        visits.extend(napp, "cw1", 30, "page-old")
+    assert refused.value.code == "idempotency_key_spent"
+    assert _visit_state(napp) == before
+
+
 def test_i_m_back_sent_twice_answers_the_second_as_the_first(napp: App, clock: FixedClock) -> None:
     # A double click on "I'm back": the second was answered "Not found" (no visit out) though
     # the person had checked in. Sent again with its key, it is the check-in it recorded.
