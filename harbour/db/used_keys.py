@@ -35,18 +35,29 @@ def replayed(
     current (``current`` is asked of that id); None if the key was not used for ``action`` in
     ``scope_id`` (or there is none). Refused as ``idempotency_key_spent`` (with ``spent`` as
     its detail) if a later one replaced it or ``current`` says it is over."""
-    if key is None:
-        return None
-    found = session.scalar(
-        select(UsedKey).where(
-            UsedKey.action == action, UsedKey.scope_id == scope_id, UsedKey.key == key
-        )
-    )
+    found = _used(session, action, scope_id, key)
     if found is None:
         return None
     if found.replaced_at is not None or not current(found.record_id):
         raise Conflict("idempotency_key_spent", spent)
     return found.record_id
+
+
+def acted_on(session: Session, action: str, scope_id: str, key: str | None) -> str | None:
+    """The id of what ``action`` sent with ``key`` acted on in ``scope_id``, spent or not; None
+    if the key was not used for ``action`` there (or there is none)."""
+    found = _used(session, action, scope_id, key)
+    return found.record_id if found is not None else None
+
+
+def _used(session: Session, action: str, scope_id: str, key: str | None) -> UsedKey | None:
+    if key is None:
+        return None
+    return session.scalar(
+        select(UsedKey).where(
+            UsedKey.action == action, UsedKey.scope_id == scope_id, UsedKey.key == key
+        )
+    )
 
 
 def record(

@@ -388,3 +388,28 @@ def test_i_m_back_sent_twice_answers_the_second_as_the_first(napp: App, clock: F
     assert actions == ["visit.back", "visit.back.replayed"]
     with pytest.raises(NotFound):  # another form (no key, or a fresh one): nothing is out
         visits.check_in(napp, "cw1", "back-fresh")
+
+
+def test_i_m_back_from_the_page_of_a_visit_given_more_time_ends_no_new_visit(
+    napp: App, clock: FixedClock
+) -> None:
+    # The mirror of the above: "30 more minutes" clicked on a page (its key kept for the extend),
+    # that visit checked in from a later page, a new visit started, then the old page's "I'm
+    # back" (the back button) ended the new visit, its key never used for a check-in: the
+    # visit out was no longer watched.
+    first = _start(napp, buddy="cw2")
+    visits.extend(napp, "cw1", 30, "page-old")
+    visits.check_in(napp, "cw1", "page-later")
+    clock.advance(timedelta(minutes=5))
+    _start(napp, buddy="cw2")
+    before = _visit_state(napp)
+    with pytest.raises(Conflict) as refused:
+        visits.check_in(napp, "cw1", "page-old")
+    assert refused.value.code == "idempotency_key_spent"
+    assert _visit_state(napp) == before
+    # While the visit it gave time to is out, that page's "I'm back" ends it (the visitor is back).
+    visits.check_in(napp, "cw1", "page-fresh")
+    third = _start(napp, buddy="cw2")
+    visits.extend(napp, "cw1", 30, "page-third")
+    assert visits.check_in(napp, "cw1", "page-third").id == third.id != first.id
+    assert visits.check_in(napp, "cw1", "page-third").id == third.id  # clicked twice
