@@ -150,11 +150,17 @@ def start_visit(
     return app.run(work)
 
 
-def check_in(app: App, actor_handle: str | None, idempotency_key: str | None = None) -> VisitView:
+def check_in(
+    app: App,
+    actor_handle: str | None,
+    idempotency_key: str | None = None,
+    of_visit: str | None = None,
+) -> VisitView:
     """The actor is back: their open visit ends, and its overdue alert (if any) stops. Sent
     again with its ``idempotency_key`` (a double click on "I'm back"), it is the check-in it
     recorded, answered alike, while no visit is out since; then spent (``harbour.db.used_keys``:
-    a twin sent at once waits for the first, each holding the actor's row, ``_open_visit``)."""
+    a twin sent at once waits for the first, each holding the actor's row, ``_open_visit``).
+    ``of_visit``: the visit a form was shown for (``_of_the_visit_out``)."""
     key = parse_key(idempotency_key)
 
     def work(uow: UnitOfWork) -> VisitView:
@@ -173,6 +179,7 @@ def check_in(app: App, actor_handle: str | None, idempotency_key: str | None = N
             audit(uow, actor, "visit.back.replayed", done.case_id, visit_id=done.id)
             return _view(uow, actor, done, zone)
         _of_a_visit_back(uow, actor, key, EXTEND, visit)
+        _of_the_visit_out(visit, of_visit)
         visit = _out(uow, actor, visit)
         visit.back_at = uow.now()
         _settle_alert(uow, actor, visit)
@@ -184,7 +191,11 @@ def check_in(app: App, actor_handle: str | None, idempotency_key: str | None = N
 
 
 def extend(
-    app: App, actor_handle: str | None, minutes: int = 30, idempotency_key: str | None = None
+    app: App,
+    actor_handle: str | None,
+    minutes: int = 30,
+    idempotency_key: str | None = None,
+    of_visit: str | None = None,
 ) -> VisitView:
     """The actor needs ``minutes`` more (from the time they gave, or from now if that has
     passed): a new deadline, and its overdue alert (if any) stops, since they checked in. Sent
@@ -192,7 +203,7 @@ def extend(
     it is the latest extend of the visit still out; then spent (``harbour.db.used_keys``): an
     earlier form sent again after a later extend, or once its visit is back (another visit out),
     changes nothing. A twin sent at once waits for the first: each holds the actor's row
-    (``_open_visit``)."""
+    (``_open_visit``). ``of_visit``: the visit a form was shown for (``_of_the_visit_out``)."""
     if not 1 <= minutes <= MAX_EXTEND:
         raise InvalidInput([("--minutes", f"from 1 to {MAX_EXTEND}")])
     key = parse_key(idempotency_key)
@@ -209,6 +220,7 @@ def extend(
             "that key gave more time since given again, or to a visit that is back",
         )
         _of_a_visit_back(uow, actor, key, BACK, visit)
+        _of_the_visit_out(visit, of_visit)
         visit = _out(uow, actor, visit)
         if found is not None:
             audit(uow, actor, "visit.extend.replayed", visit.case_id, visit_id=visit.id)
@@ -411,6 +423,15 @@ def _of_a_visit_back(
     acted = used_keys.acted_on(uow.session, other, actor.staff_id, key)
     if acted is not None and (visit is None or acted != visit.id):
         raise Conflict("idempotency_key_spent", "that key's page was of a visit that is back")
+
+
+def _of_the_visit_out(visit: Visit | None, of_visit: str | None) -> None:
+    """A form shown for visit ``of_visit`` (the page of a visit out, left open in another tab or
+    come back to) acts on that visit only: once it is back, whether or not the form's key was
+    ever used, the form changes nothing, and never ends, or gives time to, a visit started
+    since."""
+    if of_visit is not None and (visit is None or visit.id != of_visit):
+        raise Conflict("idempotency_key_spent", "that form was of a visit that is back")
 
 
 def _settle_alert(uow: UnitOfWork, actor: Actor, visit: Visit) -> None:

@@ -947,16 +947,19 @@ def start_visit(app: App, handle: str, **fields: Any) -> None:
     after_commit(app)
 
 
-def visit_back(app: App, handle: str, key: str | None) -> None:
-    """``harbour visit back``; sent again with the form's key, the check-in it recorded."""
-    visits.check_in(app, handle, key)
+def visit_back(app: App, handle: str, key: str | None, of_visit: str | None) -> None:
+    """``harbour visit back``; sent again with the form's key, the check-in it recorded; only
+    while ``of_visit``, the visit the form was shown for, is the one out."""
+    visits.check_in(app, handle, key, of_visit)
     after_commit(app)
 
 
-def visit_extend(app: App, handle: str, minutes: int, key: str | None) -> None:
+def visit_extend(
+    app: App, handle: str, minutes: int, key: str | None, of_visit: str | None
+) -> None:
     """``harbour visit extend --minutes N``; sent again with the form's key, the extend it
-    made."""
-    visits.extend(app, handle, minutes, key)
+    made; only while ``of_visit``, the visit the form was shown for, is the one out."""
+    visits.extend(app, handle, minutes, key, of_visit)
     after_commit(app)
 
 

@@ -142,12 +142,13 @@ async def more_time(request: Request, who: SignedIn) -> Response:
 
 
 async def _on_visit(request: Request, who: SignedIn, change: Any, *args: Any) -> Response:
-    """One of the visit out's buttons, with its form's key: a form sent before whose change is
-    over (a later one since, or that visit back) is refused on the page, changing nothing."""
-    form = await checked_form(request, who)
-    key = forms.values(form).get("idempotency_key") or None
+    """One of the visit out's buttons, with its form's key and visit: a form sent before whose
+    change is over (a later one since, or that visit back) is refused on the page, changing
+    nothing."""
+    form = forms.values(await checked_form(request, who))
+    key, of_visit = form.get("idempotency_key") or None, form.get("visit") or None
     try:
-        await call(change, harbour(request), who.handle, *args, key)
+        await call(change, harbour(request), who.handle, *args, key, of_visit)
     except Conflict as exc:
         return await _visits_page(request, who, refusal=forms.conflict(exc), button=True)
     return RedirectResponse("/visits", status_code=303)

@@ -708,3 +708,36 @@ def test_an_old_more_time_form_sent_again_gives_no_more_time(
         refused = web.post("/visits/extend", data=form)
         assert refused.status_code == 400 and "sent before" in refusals(refused.text)
     assert field_rows(seeded) == before
+
+
+def test_a_visit_s_page_never_used_ends_or_extends_no_visit_started_since(
+    seeded: App, clock: FixedClock
+) -> None:
+    # The page of a visit out, left open (another tab, the phone's back button) while that visit
+    # was checked in elsewhere (another tab, `harbour visit back`) and the next one started: its
+    # key was never used, so its "I'm back" ended the visit out now (no one alerted if the
+    # visitor did not come back from it) and its "30 more minutes" gave that one time. Each
+    # form says which visit it is of: another visit's form changes nothing and says so.
+    web, _ = signed_in(seeded, clock, "cw1")
+    start = form_fields(web.get("/visits").text, "/visits") | {"where": WHERE, "back_at": "16:30"}
+    assert web.post("/visits", data=start).status_code == 303
+    page = web.get("/visits").text
+    old_back, old_more = form_fields(page, "/visits/back"), form_fields(page, "/visits/extend")
+    visits.check_in(seeded, "cw1")
+    clock.advance(timedelta(minutes=5))
+    second = visits.start_visit(seeded, "cw1", back_at="17:30", location=WHERE)
+    before = field_rows(seeded)
+    for path, form in (("/visits/back", old_back), ("/visits/extend", old_more)):
+        refused = web.post(path, data=form)
+        assert refused.status_code == 400 and "sent before" in refusals(refused.text), path
+        assert field_rows(seeded) == before
+    out = app_visit(seeded, second.id)
+    assert (out.back_at, out.expected_back_at) == (None, second.expected_back_at)
+    page = web.get("/visits").text  # the page of the visit out: its buttons act on it
+    assert web.post("/visits/extend", data=form_fields(page, "/visits/extend")).status_code == 303
+    assert web.post("/visits/back", data=form_fields(page, "/visits/back")).status_code == 303
+    assert app_visit(seeded, second.id).back_at is not None
+
+
+def app_visit(app: App, visit_id: str) -> Visit:
+    return app.run(lambda uow: uow.session.get_one(Visit, visit_id))
