@@ -310,7 +310,7 @@ def _visit_state(app: App) -> list[tuple[str, object, int, object]]:
 
 
 def test_an_older_more_time_sent_again_after_a_newer_one_gives_no_more_time(napp: App) -> None:
-    # Only the latest extend's key was kept (visits.extend_key): an earlier "30 more minutes"
+    # Only the latest extend's key was once kept (on the visit): an earlier "30 more minutes"
     # sent again (a late retry, the back button) after a later one extended the visit again.
     view = _start(napp, buddy="cw2")
     visits.extend(napp, "cw1", 30, "more-first")
