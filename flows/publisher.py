@@ -52,15 +52,23 @@ async def publish_all(app: App, limit: int = BATCH) -> int:
     return total
 
 
-async def run(app: App, stop: threading.Event, poll: float = POLL_SECONDS) -> None:
+async def run(
+    app: App,
+    stop: threading.Event,
+    poll: float = POLL_SECONDS,
+    ready: threading.Event | None = None,
+) -> None:
     """Publish until ``stop`` is set, polling every ``poll`` seconds; reconnect after errors,
-    and while the server cannot be reached, relay and sweep in-process (``Standby``)."""
+    and while the server cannot be reached, relay and sweep in-process (``Standby``). With
+    ``ready``, emit only while it is set (the triggers the events are for are on the server);
+    connected meanwhile, so that a server out of reach is still noticed."""
     standby = Standby(app)
     while not stop.is_set():
         try:
             async with _client() as client:
                 while not stop.is_set():
-                    if await publish_batch(app, client) < BATCH:
+                    held = ready is not None and not ready.is_set()
+                    if held or await publish_batch(app, client) < BATCH:
                         await asyncio.sleep(poll)
         except Exception as exc:  # the server is down or restarting: keep the rows, try again
             log.warning("publisher: %s; retrying", type(exc).__name__)
@@ -68,11 +76,16 @@ async def run(app: App, stop: threading.Event, poll: float = POLL_SECONDS) -> No
             await asyncio.sleep(poll * 5)
 
 
-def start_thread(app: App, poll: float = POLL_SECONDS) -> tuple[threading.Thread, threading.Event]:
-    """The publisher loop on a daemon thread of its own; set the event to stop it."""
+def start_thread(
+    app: App, poll: float = POLL_SECONDS, ready: threading.Event | None = None
+) -> tuple[threading.Thread, threading.Event]:
+    """The publisher loop on a daemon thread of its own (emitting while ``ready`` is set, when
+    given); set the event returned to stop it."""
     stop = threading.Event()
     thread = threading.Thread(
-        target=lambda: asyncio.run(run(app, stop, poll)), name="harbour-publisher", daemon=True
+        target=lambda: asyncio.run(run(app, stop, poll, ready)),
+        name="harbour-publisher",
+        daemon=True,
     )
     thread.start()
     return thread, stop

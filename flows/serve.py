@@ -126,6 +126,25 @@ def _handled(exc: BaseException, most: int = 8) -> list[BaseException]:
     return found
 
 
+def serve_deployments(deployments: list[Any], applied: threading.Event) -> None:
+    """``prefect.serve(*deployments)``, its schedules left running when it stops, with
+    ``applied`` set once every deployment and its triggers are on the server (``prefect.serve``
+    applies them and starts serving at once, with no moment in between to be told of)."""
+    from prefect.exceptions import TerminationSignal
+    from prefect.flows import _display_serve_start_message
+    from prefect.runner import Runner
+
+    runner = Runner(pause_on_shutdown=False)
+    for deployment in deployments:
+        runner.add_deployment(deployment)
+    applied.set()
+    _display_serve_start_message(*deployments)
+    try:
+        asyncio.run(runner.start())
+    except (KeyboardInterrupt, TerminationSignal) as exc:  # as prefect.serve: a clean stop
+        log.info("%s received, shutting down", type(exc).__name__)
+
+
 def publish_only(app: App, poll: float = publisher.POLL_SECONDS) -> None:
     """Only the event publisher, until SIGINT or SIGTERM: for deployments run by workers."""
     stop = threading.Event()
@@ -144,14 +163,17 @@ def serve(
     running (another ``harbour serve``, or this one restarted, serves them); a Prefect server
     that cannot be reached (down at the start, or for more than the runner's few polls) is
     waited for, and served again once it answers."""
-    from prefect import serve as prefect_serve
-
     deployments = [runner_deployment(s) for s in deployment_specs(path)]
-    thread, stop = publisher.start_thread(app, poll)
+    # The publisher emits nothing until the deployments' triggers are on the server: what was
+    # recorded while serve was stopped (a restart, a first start on a new Prefect server) was
+    # emitted before them, started no flow, and waited for a sweep (5 to 20 minutes).
+    applied = threading.Event()
+    thread, stop = publisher.start_thread(app, poll, applied)
     try:
         while True:
             try:
-                prefect_serve(*deployments, pause_on_shutdown=False)
+                applied.clear()  # applying again deletes each trigger before making it anew
+                serve_deployments(deployments, applied)
                 return
             except Exception as exc:
                 why = unreachable(exc)

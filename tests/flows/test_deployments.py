@@ -112,32 +112,70 @@ def test_serve_waits_for_a_server_that_went_away_and_never_pauses_the_schedules(
     # leaves the schedules running for another serve (a rolling restart).
     import threading
 
-    import prefect
-
     from flows import publisher, serve
 
-    calls: list[bool] = []
+    calls: list[bool] = []  # whether the publisher was let go when an attempt began
+    stop, ready = threading.Event(), threading.Event()
+    standing_in = threading.Thread(target=stop.wait)
+    standing_in.start()
 
-    def prefect_serve(*deployments: object, pause_on_shutdown: bool = True) -> None:
-        calls.append(pause_on_shutdown)
+    def serving(deployments: object, applied: threading.Event) -> None:
+        assert applied is ready
+        calls.append(applied.is_set())
         if len(calls) < 3:
             raise ExceptionGroup("unreachable", [ConnectionError("all attempts failed")])
 
-    stop = threading.Event()
-    standing_in = threading.Thread(target=stop.wait)
-    standing_in.start()
-    monkeypatch.setattr(prefect, "serve", prefect_serve)
-    monkeypatch.setattr(publisher, "start_thread", lambda app, poll: (standing_in, stop))
+    def publishing(app: object, poll: float, applied: threading.Event) -> object:
+        nonlocal ready
+        ready = applied
+        applied.set()  # as if an earlier attempt had applied them
+        return standing_in, stop
+
+    monkeypatch.setattr(serve, "serve_deployments", serving)
+    monkeypatch.setattr(publisher, "start_thread", publishing)
     serve.serve(None, again_after=0)  # type: ignore[arg-type]  # the publisher is stood in for
+    # Each attempt holds the publisher until its deployments' triggers are applied again.
     assert calls == [False, False, False] and stop.is_set()
 
     # Anything else (a refusal, a bug) is not waited out: it ends serve, for its supervisor.
-    def refused(*deployments: object, pause_on_shutdown: bool = True) -> None:
+    def refused(deployments: object, applied: threading.Event) -> None:
         raise ExceptionGroup("refused", [RuntimeError("401 Unauthorized")])
 
-    monkeypatch.setattr(prefect, "serve", refused)
+    monkeypatch.setattr(serve, "serve_deployments", refused)
     with pytest.raises(ExceptionGroup):
         serve.serve(None, again_after=0)  # type: ignore[arg-type]
+
+
+def test_served_deployments_keep_their_schedules_when_serve_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The runner serve_deployments starts leaves the schedules running when it stops, and
+    the publisher is let go only once every deployment is applied."""
+    import threading
+
+    from prefect import runner as runners
+
+    from flows import serve
+
+    applied = threading.Event()
+    made: list[dict[str, object]] = []
+    added: list[tuple[object, bool]] = []
+
+    class Runner:
+        def __init__(self, **options: object) -> None:
+            made.append(options)
+
+        def add_deployment(self, deployment: object) -> None:
+            added.append((deployment, applied.is_set()))
+
+        async def start(self) -> None:
+            assert applied.is_set()
+
+    monkeypatch.setattr(runners, "Runner", Runner)
+    deployments = [runner_deployment(s) for s in deployment_specs()]
+    serve.serve_deployments(deployments, applied)
+    assert made == [{"pause_on_shutdown": False}]
+    assert added == [(d, False) for d in deployments] and applied.is_set()
 
 
 def test_a_deployment_not_applied_because_the_server_was_away_is_waited_out() -> None:

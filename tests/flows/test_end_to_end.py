@@ -99,3 +99,31 @@ def test_a_referral_starts_initial_contact_and_the_caseworker_hears(
         )
     assert set(run["parameters"]) == {"case_id"}
     assert M not in notice.subject + notice.text
+
+
+def test_a_referral_recorded_while_serve_was_down_starts_initial_contact_when_it_starts(
+    served_then_forgotten: str, tmp_path: Path, mail: RouteBook
+) -> None:
+    """What was recorded while `harbour serve` was stopped (a restart, a first start on a new
+    Prefect server) is published once it starts: only after its deployments' triggers are
+    there, or the event starts nothing and the referral waits for a sweep, 5 to 20 minutes."""
+    url = served_then_forgotten
+    env = {
+        **server_environment(tmp_path / "prefect"),
+        "PREFECT_API_URL": url,
+        "HARBOUR_HOME": str(tmp_path / "harbour"),
+        "HARBOUR_ORCHESTRATION": "prefect",
+        "HARBOUR_APPRISE_CONFIG": str(mail.path),
+    }
+    harbour(env, "init", "--agency", "north", "--admin", "adm")
+    for handle, role in (("coord", "coordinator"), ("cw1", "caseworker")):
+        harbour(env, "staff", "add", handle, "--agency", "north", "--role", role, "--as", "adm")
+    (tmp_path / "r.json").write_text(json.dumps(referral(M)))
+    case = harbour(env, "refer", "--file", str(tmp_path / "r.json"), "--as", "coord")
+    with harbour_serve(env, tmp_path / "serve.log"):
+        (run,) = wait_for(lambda: completed_runs(url, "initial_contact"), timeout=90)
+        (notice,) = wait_for(
+            lambda: [m for m in mail.smtp.to("cw1@staff.test") if case["case"][:12] in m.text]
+        )
+    assert run["parameters"] == {"case_id": run["parameters"]["case_id"]}
+    assert M not in notice.subject + notice.text
