@@ -132,11 +132,12 @@ class App:
     @property
     def store_location(self) -> str:
         """Where the store is looked for, as it may be shown: a SQLite file's path, or the
-        database URL without its password."""
+        database URL without its password and without its query (libpq takes a password
+        there too, ``?password=``, and ``sslpassword``)."""
         url = make_url(self.settings.resolved_database_url)
         if url.get_backend_name() == "sqlite":
             return url.database or "(in memory)"
-        return url.render_as_string(hide_password=True)
+        return url.set(query={}).render_as_string(hide_password=True)
 
     def check_store(self, use: str = "read") -> None:
         """Refuse, before any work, a store that is not there or a keyring that is not its own

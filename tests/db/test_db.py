@@ -6,6 +6,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from harbour.clock import FixedClock
 from harbour.crypto import Keyring
 from harbour.db import migrate
 from harbour.db.base import Base
+from harbour.db.engine import make_engine
 from harbour.db.models import AuditEvent, Case, Staff
 from harbour.domain import refs
 from harbour.errors import Conflict, HarbourError
@@ -319,6 +321,7 @@ def test_audit_numbers_go_on_after_a_store_is_copied_to_postgresql(
 
 _DIALECTS_PROBE = """
 import sys
+import uuid
 from pathlib import Path
 from harbour.app import App
 from harbour.db import upsert
@@ -346,3 +349,35 @@ def test_an_upsert_on_sqlite_imports_no_postgresql_dialect(app: App) -> None:
     assert app.engine.dialect.name in loaded, loaded
     if app.engine.dialect.name == "sqlite":
         assert "postgresql" not in loaded, loaded
+
+
+@pytest.mark.postgres
+def test_a_password_in_the_urls_query_is_never_shown_where_the_store_is_named(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """libpq takes a password as ``?password=`` as well as before the host: a database with
+    no store yet is named without it, as it is without one given the usual way."""
+    from sqlalchemy import make_url
+
+    from tests.conftest import POSTGRES_URL
+
+    if not POSTGRES_URL:
+        pytest.skip("HARBOUR_TEST_POSTGRES_URL is not set")
+    name = f"harbour_bare_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    bare = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    key_file = tmp_path / "keys.json"
+    Keyring.generate().save(key_file)
+    url = f"{bare}?password=MKs3cret&sslmode=prefer"  # the server trusts: the password is unused
+    app = App(Settings(home=tmp_path, database_url=url, key_file=key_file), clock)
+    try:
+        result = invoke(app, "cases", "--as", "coord")
+        assert result.exit_code == 2 and "store_not_initialised" in result.stderr, result
+        assert name in result.stderr and "MKs3cret" not in result.stdout + result.stderr
+    finally:
+        app.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
