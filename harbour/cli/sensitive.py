@@ -78,11 +78,18 @@ def _read_url(ctx: typer.Context, param: typer.CallbackParam, value: str | None)
     return value
 
 
+# libpq's keywords that take a password in a URL's query (``?password=``), as psycopg passes on.
+_QUERY_PASSWORDS = frozenset({"password", "sslpassword"})
+
+
 def _has_password(url: str) -> bool:
-    from urllib.parse import urlsplit
+    """A password before the host, or in the query (libpq takes it there too)."""
+    from urllib.parse import parse_qsl, urlsplit
 
     try:
-        return urlsplit(url).password is not None
+        parts = urlsplit(url)
+        in_query = any(k.lower() in _QUERY_PASSWORDS for k, _ in parse_qsl(parts.query, True))
+        return parts.password is not None or in_query
     except ValueError:
         return False
 

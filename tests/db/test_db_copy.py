@@ -55,6 +55,17 @@ def test_a_target_with_a_password_is_never_taken_from_the_command_line(
         assert given_so.exit_code == 1 and "MKs3cret" not in given_so.stderr  # unreachable
 
 
+def test_a_password_in_the_targets_query_is_never_taken_from_the_command_line(
+    seeded: App,
+) -> None:
+    """libpq takes the password as ``?password=`` (or ``sslpassword=``) too."""
+    for query in ("password=MKs3cret", "sslmode=prefer&sslpassword=MKs3cret"):
+        url = f"postgresql://harbour@127.0.0.1:1/nowhere?{query}"  # nothing listens on port 1
+        typed = invoke(seeded, "db", "copy", "--to", url, "--as", "adm")
+        assert typed.exit_code == 2 and "never taken from the command line" in typed.stderr
+        assert "MKs3cret" not in typed.stdout + typed.stderr
+
+
 def test_a_target_that_cannot_be_opened_is_named_as_the_problem(
     seeded: App, tmp_path: Path
 ) -> None:
