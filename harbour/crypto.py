@@ -95,7 +95,10 @@ class Keyring:
         return cls.from_json(text, str(path))
 
     def save(self, path: Path) -> None:
-        """Write atomically with mode 0600: a crash leaves the old file or the new, never half."""
+        """Write atomically with mode 0600: a crash leaves the old file or the new, never half.
+        Through a link (``HARBOUR_KEY_FILE`` naming one): the file it points to is replaced,
+        where the keyring is kept and backed up from, not the link by a file of its own."""
+        path = path.resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         tmp.unlink(missing_ok=True)  # a leftover from a kill may have other permissions

@@ -461,3 +461,26 @@ def _referral_file(folder: Path) -> Path:
     path = folder / "referral.json"
     path.write_text(json.dumps(referral("Kn")))
     return path
+
+
+def test_a_rotation_writes_through_a_key_file_that_is_a_link(seeded: App, tmp_path: Path) -> None:
+    """HARBOUR_KEY_FILE may be a link to where the keyring is kept (and backed up from): the
+    new key lands there, not in a file put where the link was, with the old keyring left
+    behind where the operator keeps it."""
+    kept = tmp_path / "vault" / "keys.json"
+    kept.parent.mkdir(mode=0o700)
+    kept.write_bytes(seeded.settings.resolved_key_file.read_bytes())
+    kept.chmod(0o600)
+    link = tmp_path / "linked-keys.json"
+    link.symlink_to(kept)
+    linked = _fresh(seeded, key_file=link)
+    _fill(linked, 1)
+    result = invoke(linked, "keys", "rotate", "--as", "adm")
+    assert result.exit_code == 0, result.stderr
+    assert link.is_symlink() and link.resolve() == kept
+    assert (
+        Keyring.load(kept).primary
+        == _primary(linked)
+        != Keyring.load(seeded.settings.resolved_key_file).primary
+    )
+    assert kept.stat().st_mode & 0o777 == 0o600
