@@ -7,7 +7,7 @@ database, so the same keyring opens them in the new place.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine, Table, func, insert, select
+from sqlalchemy import Connection, Engine, Table, func, insert, inspect, select
 
 from harbour.db import migrate, models  # noqa: F401  (every table registered)
 from harbour.db.base import Base
@@ -20,8 +20,9 @@ BATCH = 1000
 def copy_store(source: Engine, target: Engine, batch: int = BATCH) -> dict[str, int]:
     """Copy every row of ``source`` into ``target`` (migrated here, and refused unless empty);
     the number of rows per table. One transaction on the target: all or nothing."""
-    migrate.upgrade(target)
     tables = Base.metadata.sorted_tables
+    _refuse_others_tables(target, tables)
+    migrate.upgrade(target)
     copied: dict[str, int] = {}
     with source.connect() as reading, target.begin() as writing:
         # One snapshot of every table, keeping no writer waiting: under PostgreSQL's READ
@@ -41,6 +42,15 @@ def copy_store(source: Engine, target: Engine, batch: int = BATCH) -> dict[str, 
                 copied[table.name] += len(rows)
         _continue_sequences(writing, tables)
     return copied
+
+
+def _refuse_others_tables(target: Engine, tables: list[Table]) -> None:
+    """A database holding tables that are not Harbour's (another application's: a slip of the
+    database name) is not an empty one: refused before Harbour's tables are made there."""
+    with target.connect() as connection:
+        found = set(inspect(connection).get_table_names())
+    if found - {t.name for t in tables} - {"alembic_version"}:
+        raise Conflict("target_not_empty", "the target database already holds other tables")
 
 
 def _continue_sequences(writing: Connection, tables: list[Table]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from harbour.app import App
 from harbour.cases.reads import show_case
@@ -33,6 +33,25 @@ def test_a_store_moves_whole_and_stays_readable(seeded: App, tmp_path: Path) -> 
         moved.dispose()
     again = invoke(seeded, "db", "copy", "--to", target, "--as", "adm")
     assert again.exit_code == 1 and "target_not_empty" in again.stderr
+
+
+def test_a_target_holding_another_applications_tables_is_refused_untouched(
+    seeded: App, tmp_path: Path
+) -> None:
+    """A URL naming another application's database (a slip of the database name) is not an
+    empty one: every agency's data is not put beside its tables, nor Harbour's tables made."""
+    other = make_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        with other.begin() as conn:
+            conn.execute(text("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total INTEGER)"))
+            conn.execute(text("INSERT INTO invoices (total) VALUES (12)"))
+        target = f"sqlite:///{tmp_path / 'other.db'}"
+        result = invoke(seeded, "db", "copy", "--to", target, "--as", "adm")
+        assert result.exit_code == 1 and "target_not_empty" in result.stderr, result
+        with other.connect() as conn:
+            assert set(inspect(conn).get_table_names()) == {"invoices"}
+    finally:
+        other.dispose()
 
 
 def test_a_bad_target_is_refused_without_echoing_it(seeded: App) -> None:
