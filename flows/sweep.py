@@ -24,17 +24,20 @@ idle_phases = harbour_task(sweep.idle_phases)
 @flow(name="reassessment_sweep", persist_result=False, log_prints=False)
 def reassessment_sweep(now: datetime | None = None) -> dict[str, int]:
     """Escalate, open due assessments, remind, finish unprocessed events, then deliver. Each
-    phase runs even if another failed; the run then fails naming the phases (codes only).
+    phase runs even if another failed; the run then fails naming the phases (codes only). With
+    no store there, it fails once with that code: no phase, nor the relay, could do anything.
 
     Args:
         now: the sweep's moment (aware); by default Harbour's clock.
     """
     at = now or sweep_time()
     try:
-        try:
-            idle = idle_phases(at)
-        except StepFailed:  # every phase runs, and reports for itself
-            idle = []
+        idle = idle_phases(at)
+    except StepFailed as failed:  # every phase runs, and reports for itself
+        if failed.cause == "store_not_initialised":
+            raise  # one error, not six phases and the relay failing alike
+        idle = []
+    try:
         report = sweep.run_phases(
             [
                 ("escalated", lambda: escalate(at)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from benchmarks.sweep import check_due_set, outbox_rows, seed_cases
 from flows.sweep import reassessment_sweep
@@ -73,3 +74,43 @@ def test_the_sweep_and_relay_flows_refuse_another_stores_keyring(
         use_app(None)
         if app is not None:
             app.dispose()
+
+
+def test_the_sweep_flow_fails_once_when_there_is_no_store(
+    prefect_server: PrefectServer,
+    app: App,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No store where the flows' App looks (an SQLite file that is not there, a PostgreSQL
+    database without Harbour's tables): the sweep fails once, with that code, rather than
+    reporting its six phases failed alike, and no phase runs."""
+    import logging
+
+    from sqlalchemy.engine import make_url
+
+    from flows.context import use_app
+    from flows.tasks import StepFailed
+    from harbour.clock import FixedClock
+
+    if app.engine.dialect.name == "sqlite":
+        nowhere = app.settings.model_copy(
+            update={"home": tmp_path / "nowhere", "database_url": None}
+        )
+    else:  # the test database, seen through a schema that holds no table
+        url = make_url(app.settings.resolved_database_url).update_query_dict(
+            {"options": "-csearch_path=no_store_here"}
+        )
+        nowhere = app.settings.model_copy(
+            update={"database_url": SecretStr(url.render_as_string(hide_password=False))}
+        )
+    missing = App(nowhere, FixedClock(START), app.cipher.keyring)
+    use_app(missing)
+    try:
+        with caplog.at_level(logging.WARNING), pytest.raises(StepFailed) as failed:
+            reassessment_sweep(START)
+    finally:
+        use_app(None)
+        missing.dispose()
+    assert (failed.value.step, failed.value.cause) == ("idle_phases", "store_not_initialised")
+    assert "sweep phase" not in caplog.text
