@@ -221,3 +221,24 @@ def test_a_deployment_not_applied_because_the_server_was_away_is_waited_out() ->
             {}["missing"]
     except KeyError as bug:
         assert unreachable(bug) is None
+
+
+def test_the_sweep_and_the_relay_give_up_a_hung_run_before_it_holds_their_slot() -> None:
+    """Each runs one at a time, a run that collides queued: a relay hung on a socket would
+    hold the slot, and no alert would climb its ladder again until someone killed it (nor
+    would anything be sent but what commands send themselves). A run is timed out
+    far above what one takes (a relay pass with 500 due, or moving 7,501 alerts up, takes
+    seconds; a sweep's worst case measured 78 s), and soon enough that a hung sweep never
+    delays the next quarter hour's, nor a hung relay an alert's climb by a rung. A worker and
+    `harbour serve` both run the flow their entrypoint names: the timeout is the flow's."""
+    from datetime import timedelta
+
+    periods = {"reassessment-sweep": timedelta(minutes=15), "deliver-notifications": None}
+    ack_timeout = timedelta(minutes=10)  # harbour/data/policy.yaml's alert_ack_timeout
+    singles = {s["name"]: s for s in deployment_specs() if s.get("concurrency_limit") == 1}
+    assert set(singles) == set(periods)
+    for name, spec in singles.items():
+        timeout = load_flow(spec["entrypoint"]).timeout_seconds
+        assert timeout is not None and timeout >= 120, name
+        bound = periods[name] or ack_timeout / 2
+        assert timedelta(seconds=timeout) <= bound, name
