@@ -6,9 +6,10 @@ Recording is idempotent: the same (case, name, subject) is recorded once.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from harbour.app import UnitOfWork
 from harbour.db.models import LifecycleEvent
@@ -33,6 +34,28 @@ MISSING_CLOSED = "harbour.case.missing_closed"  # subject: the episode (the yout
 # A staff visit not checked in by its deadline (subject: the alert). Of no case, even when the
 # visit was for one (as its alert): it is about the staff member's safety alone.
 VISIT_OVERDUE = "harbour.visit.overdue"
+
+# An event whose steps failed this many times and that has waited this long (four sweeps) is
+# stuck: its agency's admins are told once (``harbour.orchestration.pipeline``) and `harbour
+# notify check` names it until a try succeeds. A step that failed a moment (the database busy)
+# is not, nor a backlog that failed once when processed late.
+STUCK_AFTER_FAILURES = 3
+STUCK_AFTER = timedelta(hours=1)
+
+
+def is_stuck(failures: int, occurred_at: datetime, now: datetime) -> bool:
+    return failures >= STUCK_AFTER_FAILURES and occurred_at <= now - STUCK_AFTER
+
+
+def stuck(now: datetime) -> Select[Any]:
+    """The unprocessed events ``is_stuck`` at ``now``, oldest first."""
+    E = LifecycleEvent
+    return (
+        select(E)
+        .where(E.processed_at.is_(None), E.failures >= STUCK_AFTER_FAILURES)
+        .where(E.occurred_at <= now - STUCK_AFTER)
+        .order_by(E.occurred_at, E.id)
+    )
 
 
 def record(

@@ -26,8 +26,9 @@ def notify_check(actor: As = None, as_json: Json = False) -> None:
     """Check the routes: the staff records' (their email and chat address through the agency's
     settings) and the Apprise routes file's (shared routes, and overrides of a person's); list
     staff and roles with no route, agencies with nobody to page for an imminent threat, open
-    alerts that reached nobody (nobody left to page, or every send failed so far), and routes
-    that keep failing while another route of the same person gets their notifications."""
+    alerts that reached nobody (nobody left to page, or every send failed so far), routes
+    that keep failing while another route of the same person gets their notifications, and
+    cases whose background work (a lifecycle event's steps) keeps failing."""
     from harbour.notify.console import check
 
     report = check(get_app(), actor)
@@ -44,6 +45,10 @@ def notify_check(actor: As = None, as_json: Json = False) -> None:
         from harbour.errors import ConfigError
 
         raise ConfigError("route_failing", "a route keeps failing (listed above)")
+    if report.events_failing:
+        from harbour.errors import ConfigError
+
+        raise ConfigError("events_failing", "background work keeps failing (listed above)")
 
 
 def _check_text(report: RoutesCheck) -> str:
@@ -77,6 +82,11 @@ def _check_text(report: RoutesCheck) -> str:
         f"{p.count} notification(s) to {p.recipient} ({p.agency or 'no agency'}) reached another "
         f"route but not their {p.channel} route: {p.error}"
         for p in report.partly_delivered
+    ]
+    lines += [
+        f"case {e.case_ref} ({e.agency}): {e.event} keeps failing: {e.error} "
+        f"({e.tries} tries since {e.since:%Y-%m-%d %H:%M} UTC; tried again by every sweep)"
+        for e in report.events_failing
     ]
     return "\n".join(lines)
 

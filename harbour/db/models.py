@@ -388,6 +388,10 @@ class LifecycleEvent(Base):
     occurred_at: Mapped[datetime]
     published_at: Mapped[datetime | None]
     processed_at: Mapped[datetime | None]
+    # Tries of its steps that failed, and the last one's code: one that keeps failing is told
+    # to its agency's admins (``harbour.orchestration.pipeline``) and named by `notify check`.
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(CODE))  # a code, never a message
 
     # Never loaded (lazy="raise"): it tells the unit of work that the case's INSERT comes first,
     # so a new case and its events are written by one flush.

@@ -146,6 +146,7 @@ class NotificationKind(StrEnum):
     REMINDER_DIGEST = "reminder_digest"
     ESCALATION_DIGEST = "escalation_digest"  # a sweep's (or a climb's) overdue escalations
     DEAD_LETTER = "dead_letter"
+    EVENT_STUCK = "event_stuck"  # a lifecycle event whose steps keep failing, to the admins
     ENROLMENT = "enrolment"
     TEST = "test"
     VISIT_OVERDUE = "visit_overdue"

@@ -7,15 +7,17 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import select
 
+from harbour import events
 from harbour.access import Actor, audit, authorize, resolve_actor
 from harbour.app import App, UnitOfWork
-from harbour.db.models import Agency, Alert, OutboxMessage, Staff
+from harbour.db.models import Agency, Alert, Case, LifecycleEvent, OutboxMessage, Staff
+from harbour.domain import refs
 from harbour.domain.vocab import AlertKind, NotificationKind, OutboxStatus
 from harbour.errors import ConfigError, InvalidInput, NotFound
 from harbour.notify.alerts import LADDERS, stuck, unreached
@@ -87,6 +89,30 @@ class PartlyDelivered:
 
 
 @dataclass(frozen=True)
+class EventFailing:
+    """A lifecycle event whose steps keep failing (``events.stuck``), told to the admins once
+    and tried again by every sweep: the case's short reference, the event, the last try's code,
+    how many tries failed and since when (UTC) it waits; no value."""
+
+    case_ref: str
+    event: str
+    error: str
+    tries: int
+    since: datetime
+    agency: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "case_ref": self.case_ref,
+            "event": self.event,
+            "error": self.error,
+            "tries": self.tries,
+            "since": self.since.isoformat(),
+            "agency": self.agency,
+        }
+
+
+@dataclass(frozen=True)
 class RoutesCheck:
     """``harbour notify check``: the routes file's problems, who an alert would not reach, and
     the routes that keep failing while another route of the same person works."""
@@ -96,6 +122,7 @@ class RoutesCheck:
     nobody_to_page: tuple[str, ...]
     alerts_paging_nobody: tuple[StuckAlert, ...]
     partly_delivered: tuple[PartlyDelivered, ...]
+    events_failing: tuple[EventFailing, ...]
     routes: tuple[RouteShown, ...]
     staff_without_route: tuple[str, ...]
     roles_without_route: tuple[str, ...]
@@ -107,6 +134,7 @@ class RoutesCheck:
             "nobody_to_page": list(self.nobody_to_page),
             "alerts_paging_nobody": [a.as_json() for a in self.alerts_paging_nobody],
             "partly_delivered": [p.as_json() for p in self.partly_delivered],
+            "events_failing": [e.as_json() for e in self.events_failing],
             "routes": [r.as_json() for r in self.routes],
             "staff_without_route": list(self.staff_without_route),
             "roles_without_route": list(self.roles_without_route),
@@ -135,12 +163,14 @@ def check(app: App, actor_handle: str | None) -> RoutesCheck:
         scope = None if actor.operator else actor.agency_id
         empty, stuck = _nobody_to_page(uow, scope), _stuck_alerts(uow, scope)
         partly = _partly_delivered(uow, scope, _foreign(uow, actor))
+        failing = _events_failing(uow, scope)
         return RoutesCheck(
-            ok=not (routes.problems or empty or stuck or partly),
+            ok=not (routes.problems or empty or stuck or partly or failing),
             problems=tuple(routes.problems),
             nobody_to_page=tuple(empty),
             alerts_paging_nobody=tuple(stuck),
             partly_delivered=tuple(partly),
+            events_failing=tuple(failing),
             routes=tuple(
                 RouteShown(r.service, r.channel, tuple(sorted(r.tags)), r.source) for r in shown
             ),
@@ -202,6 +232,25 @@ def _stuck_alerts(uow: UnitOfWork, agency_id: str | None) -> list[StuckAlert]:
         for alert, agency in uow.session.execute(query):
             found.setdefault(alert.id, StuckAlert(alert.id, alert.kind, agency, why))
     return list(found.values())
+
+
+def _events_failing(uow: UnitOfWork, agency_id: str | None) -> list[EventFailing]:
+    """The stuck lifecycle events of ``agency_id``'s cases (or of every agency's)."""
+    query = events.stuck(uow.now()).join(Case, Case.id == LifecycleEvent.case_id)
+    query = query.join(Agency, Agency.id == Case.agency_id).add_columns(Case.reference, Agency.name)
+    if agency_id is not None:
+        query = query.where(Case.agency_id == agency_id)
+    return [
+        EventFailing(
+            refs.short_form(reference),
+            event.name,
+            event.last_error or "",
+            event.failures,
+            event.occurred_at.astimezone(UTC),
+            agency,
+        )
+        for event, reference, agency in uow.session.execute(query)
+    ]
 
 
 def _partly_delivered(

@@ -23,6 +23,8 @@ KEYS = frozenset(
         "items",
         "failed_kind",
         "outbox_id",
+        "event",  # a lifecycle event's name (harbour.case.referred), whose steps keep failing
+        "error",  # an error code (a Harbour code or an exception's class name), never its text
         "staff",  # a staff handle: who started a cover
         "handle",  # a staff handle (whose visit is overdue): operational, never a name
         "enrolment",  # an enrolment's id: the relay puts its link in (harbour.notify.links)

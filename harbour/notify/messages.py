@@ -38,6 +38,7 @@ LABELS: dict[str, str] = {
     K.REMINDER_DIGEST: "Reminders",
     K.ESCALATION_DIGEST: "Overdue assessments to review",
     K.DEAD_LETTER: "A notification could not be delivered",
+    K.EVENT_STUCK: "Background work keeps failing",
     K.ENROLMENT: "Set up your sign-in",
     K.TEST: "Test message",
     K.VISIT_OVERDUE: "Visit check-in overdue",
@@ -62,6 +63,7 @@ URGENCY: dict[str, str] = {
     K.ESCALATION_DIGEST: "warning",
     K.RISK_RAISED: "warning",
     K.DEAD_LETTER: "warning",
+    K.EVENT_STUCK: "warning",
 }
 
 # Words a subject line or a chat preview's first line never carries (a lock screen shows them),

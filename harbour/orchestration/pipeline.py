@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import NamedTuple
 
 from sqlalchemy import select, tuple_, update
@@ -229,11 +230,62 @@ def _try(app: App, event: Pending) -> bool:
     try:
         process(app, event.name, event.subject_id)
         return True
-    except HarbourError as exc:
-        log.warning("event %s left unprocessed: %s", event.name, exc.code)
-    except Exception as exc:  # logged by class only: third-party messages may quote values
-        log.warning("event %s left unprocessed: %s", event.name, type(exc).__name__)
+    except Exception as exc:  # by code or class only: third-party messages may quote values
+        code = _code_of(exc)
+    log.warning("event %s left unprocessed: %s", event.name, code)
+    try:
+        app.run(partial(_failed, event_id=event.id, code=code))
+    except Exception as exc:  # the next try counts again
+        log.warning("event %s failure not recorded: %s", event.name, _code_of(exc))
     return False
+
+
+def _failed(uow: UnitOfWork, *, event_id: str, code: str) -> None:
+    """Count a failed try of an event's steps, with its code; once it is stuck (``events.
+    is_stuck``: failed a few times over an hour), tell its agency's admins (else the operators),
+    once per event (its notice's key), as the relay tells them of a dead letter: the case's
+    short reference, the event and the code. It is still tried; a later success settles it
+    (``harbour notify check`` names it until then)."""
+    from harbour.db.models import CODE, Case
+    from harbour.domain import refs
+    from harbour.domain.vocab import Lane, NotificationKind, Role
+    from harbour.notify import recipients
+    from harbour.notify.outbox import enqueue
+
+    E = LifecycleEvent
+    counted = uow.session.execute(
+        update(E)
+        .where(E.id == event_id, E.processed_at.is_(None))
+        .values(failures=E.failures + 1, last_error=code[:CODE])
+        .returning(E.case_id, E.failures, E.occurred_at, E.name)
+    ).one_or_none()
+    if counted is None or counted.case_id is None:  # done meanwhile; or about no case (unrouted)
+        return
+    if not events.is_stuck(counted.failures, counted.occurred_at, uow.now()):
+        return
+    case = uow.session.get_one(Case, counted.case_id)
+    admins = recipients.in_role(uow, case.agency_id, Role.ADMIN)
+    own = bool(admins)
+    if not own:  # none of its own: the operators, each notice of their own agency's (as the
+        admins = recipients.operators(uow)  # relay's dead letters: not the case's agency's)
+    enqueue(
+        uow,
+        NotificationKind.EVENT_STUCK,
+        recipients=admins,
+        case=case if own else None,
+        dedupe=f"event_stuck:{event_id}",
+        context={
+            "case_ref": refs.short_form(case.reference),
+            "path": f"/cases/{case.reference}",
+            "event": counted.name,
+            "error": code[:CODE],
+        },
+        lane=Lane.NORMAL,
+    )
+
+
+def _code_of(exc: Exception) -> str:
+    return exc.code if isinstance(exc, HarbourError) else type(exc).__name__
 
 
 def after_commit(app: App) -> None:

@@ -856,8 +856,8 @@ def set_delivery(
 
 def notify_check(app: App, handle: str) -> dict[str, Any]:
     """``harbour notify check``: the routes (privacy form, where each comes from), who has none,
-    whom an imminent alert would not reach, and the routes that keep failing while another
-    route of the same person works."""
+    whom an imminent alert would not reach, the routes that keep failing while another route
+    of the same person works, and the cases whose background work keeps failing."""
     from harbour.notify.console import check
     from harbour.notify.routes import explained
 

@@ -30,6 +30,8 @@ SAMPLE = {
     "more": 1,
     "failed_kind": "imminent_threat",
     "outbox_id": "00112233445566778899aabbccddeeff",
+    "event": "harbour.case.referred",
+    "error": "render_failed",
     "handle": "wes",
     "items": [
         {"case_ref": "HB-7K3Q-9XTM", "kind": "assessment_due_soon", "due_date": "2026-03-05"},

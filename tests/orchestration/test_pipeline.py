@@ -169,3 +169,70 @@ def test_events_failing_for_ever_hold_back_no_command_s_own(
             select(OutboxMessage.kind).where(OutboxMessage.case_id == case.id)
         ).all()
     assert notices == ["case_assigned"]
+
+
+def test_an_event_whose_step_keeps_failing_is_told_to_its_agency_s_admins_once(
+    seeded: App, tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A referral whose steps fail every time was retried by every sweep, a warning logged each
+    time, and nobody told: its caseworker never heard of the case. Once it has failed a few
+    times over an hour (four sweeps), the agency's admins are told, once (the case's short
+    reference, the event and the code: no value), `harbour notify check` names it until a try
+    succeeds, and every sweep still tries it."""
+    from harbour.db.models import OutboxMessage
+    from harbour.domain import refs
+    from tests.support import invoke
+
+    def broken(app: App, case_id: str) -> None:
+        raise ValueError("MARKERvalue quoted by a library")
+
+    monkeypatch.setitem(
+        pipeline.STEPS_OF_EVENT, events.CASE_REFERRED, (broken, *steps.INITIAL_CONTACT)
+    )
+    case = refer(seeded, tmp_path)  # inline: its first try fails
+
+    def notices() -> list[Any]:
+        M = OutboxMessage
+        with seeded.sessions() as session:
+            query = select(M.recipient, M.case_id, M.lane, M.context)
+            return list(session.execute(query.where(M.kind == "event_stuck")))
+
+    def failing(handle: str) -> list[Any]:
+        checked = invoke(seeded, "notify", "check", "--as", handle, "--json")
+        return list(checked.json()["events_failing"])
+
+    for _ in range(3):  # 45 minutes: failing, but not for long
+        clock.advance(timedelta(minutes=15))
+        assert sweep(seeded).events == 0
+    assert notices() == [] and failing("adm") == []
+    for _ in range(3):  # an hour and a half
+        clock.advance(timedelta(minutes=15))
+        assert sweep(seeded).events == 0
+    short = refs.short_form(case.reference)
+    told = notices()
+    assert [(r.recipient, r.case_id, r.lane) for r in told] == [("adm", case.id, "normal")]
+    assert told[0].context == {
+        "case_ref": short,
+        "path": f"/cases/{case.reference}",
+        "event": events.CASE_REFERRED,
+        "error": "ValueError",
+    }
+    [shown] = failing("adm")
+    assert (shown["case_ref"], shown["event"], shown["error"]) == (
+        short,
+        events.CASE_REFERRED,
+        "ValueError",
+    )
+    assert shown["tries"] >= 7
+    checked = invoke(seeded, "notify", "check", "--as", "adm")
+    assert checked.exit_code == 2  # (the seeded store has no routes: that is said first)
+    said = f"case {short} (north): {events.CASE_REFERRED} keeps failing: ValueError"
+    assert said in checked.stdout and "MARKER" not in checked.stdout + checked.stderr
+    assert failing("sup2") == []  # another agency's
+
+    assert sweep(seeded).events == 0  # still tried, and told once only
+    assert len(notices()) == 1
+    monkeypatch.undo()
+    clock.advance(timedelta(minutes=15))
+    assert sweep(seeded).events == 1
+    assert failing("adm") == [] and len(notices()) == 1

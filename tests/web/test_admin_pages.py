@@ -347,6 +347,32 @@ def test_routes_page_says_what_to_do_when_nobody_has_a_route(
     assert "harbour staff contact" in page.text and "HARBOUR_APPRISE_CONFIG" in page.text
 
 
+def test_routes_page_names_a_case_whose_background_work_keeps_failing(
+    seeded: App, clock: FixedClock
+) -> None:
+    """As `notify check` (tests/orchestration/test_pipeline.py, which checks that another
+    agency's are not shown): the case's short reference, the event and its last try's code."""
+    from sqlalchemy import update
+
+    from harbour.db.models import LifecycleEvent
+    from harbour.domain import refs
+
+    case = new_case(seeded)  # its referral's event recorded, not yet processed
+    with seeded.sessions() as session, session.begin():
+        session.execute(
+            update(LifecycleEvent)
+            .where(LifecycleEvent.case_id == case.id)
+            .values(failures=4, last_error="render_failed")
+        )
+    clock.advance(timedelta(hours=2))
+    short = refs.short_form(case.reference)
+    web, _ = signed_in(seeded, clock, "adm")
+    page = web.get("/routes")
+    assert page.status_code == 200
+    assert "background work keeps failing" in page.text
+    assert short in page.text and "render_failed" in page.text
+
+
 def test_routes_page_names_a_route_that_kept_failing_while_another_worked(
     napp: App,
     routes: RouteBook,  # noqa: F811

@@ -326,6 +326,8 @@ def upgrade() -> None:
         sa.Column("occurred_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("published_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("processed_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.String(length=40), nullable=True),
         sa.ForeignKeyConstraint(
             ["case_id"], ["cases.id"], name=op.f("fk_lifecycle_events_case_id_cases")
         ),
