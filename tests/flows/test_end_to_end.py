@@ -75,10 +75,9 @@ def served_then_forgotten(prefect_server: PrefectServer) -> Iterator[str]:
             client.delete_deployment(deployment.id)
 
 
-def test_a_referral_starts_initial_contact_and_the_caseworker_hears(
-    served_then_forgotten: str, tmp_path: Path, mail: RouteBook
-) -> None:
-    url = served_then_forgotten
+def _store_with_a_caseworker(url: str, tmp_path: Path, mail: RouteBook) -> dict[str, str]:
+    """A Harbour store under ``tmp_path`` (agency north: adm, coord, cw1) in Prefect mode on the
+    server at ``url``, mail to ``mail``, and a referral's file at ``r.json``: its environment."""
     env = {
         **server_environment(tmp_path / "prefect"),  # the processes' own PREFECT_HOME
         "PREFECT_API_URL": url,
@@ -90,6 +89,14 @@ def test_a_referral_starts_initial_contact_and_the_caseworker_hears(
     for handle, role in (("coord", "coordinator"), ("cw1", "caseworker")):
         harbour(env, "staff", "add", handle, "--agency", "north", "--role", role, "--as", "adm")
     (tmp_path / "r.json").write_text(json.dumps(referral(M)))
+    return env
+
+
+def test_a_referral_starts_initial_contact_and_the_caseworker_hears(
+    served_then_forgotten: str, tmp_path: Path, mail: RouteBook
+) -> None:
+    url = served_then_forgotten
+    env = _store_with_a_caseworker(url, tmp_path, mail)
     with harbour_serve(env, tmp_path / "serve.log"):
         case = harbour(env, "refer", "--file", str(tmp_path / "r.json"), "--as", "coord")
         (run,) = wait_for(lambda: completed_runs(url, "initial_contact"))
@@ -108,17 +115,7 @@ def test_a_referral_recorded_while_serve_was_down_starts_initial_contact_when_it
     Prefect server) is published once it starts: only after its deployments' triggers are
     there, or the event starts nothing and the referral waits for a sweep, 5 to 20 minutes."""
     url = served_then_forgotten
-    env = {
-        **server_environment(tmp_path / "prefect"),
-        "PREFECT_API_URL": url,
-        "HARBOUR_HOME": str(tmp_path / "harbour"),
-        "HARBOUR_ORCHESTRATION": "prefect",
-        "HARBOUR_APPRISE_CONFIG": str(mail.path),
-    }
-    harbour(env, "init", "--agency", "north", "--admin", "adm")
-    for handle, role in (("coord", "coordinator"), ("cw1", "caseworker")):
-        harbour(env, "staff", "add", handle, "--agency", "north", "--role", role, "--as", "adm")
-    (tmp_path / "r.json").write_text(json.dumps(referral(M)))
+    env = _store_with_a_caseworker(url, tmp_path, mail)
     case = harbour(env, "refer", "--file", str(tmp_path / "r.json"), "--as", "coord")
     with harbour_serve(env, tmp_path / "serve.log"):
         (run,) = wait_for(lambda: completed_runs(url, "initial_contact"), timeout=90)

@@ -101,6 +101,14 @@ def one_visit(app: App) -> Visit:
     return app.run(lambda uow: uow.session.scalars(select(Visit)).one())
 
 
+def out_on_a_visit(app: App, clock: FixedClock) -> Any:
+    """cw1 signed in, with a visit started from the visits page (back by 16:30): their client."""
+    web, _ = signed_in(app, clock, "cw1")
+    start = form_fields(web.get("/visits").text, "/visits") | {"where": WHERE, "back_at": "16:30"}
+    assert web.post("/visits", data=start).status_code == 303
+    return web
+
+
 def test_a_visit_from_the_phone_page_back_and_more_time(seeded: App, clock: FixedClock) -> None:
     case = short_form(new_case(seeded).reference)
     web, _ = signed_in(seeded, clock, "cw1")
@@ -205,9 +213,7 @@ def test_more_time_sent_twice_gives_the_time_once_and_a_fresh_form_again(
     # A double click on "30 more minutes" gave an hour: each post extended the visit. The
     # button's form carries a key, as the start form does: sent again, it is the extend it
     # made (audited as a replay), answered alike; the page shown after it is a fresh form.
-    web, _ = signed_in(seeded, clock, "cw1")
-    start = form_fields(web.get("/visits").text, "/visits") | {"where": WHERE, "back_at": "16:30"}
-    assert web.post("/visits", data=start).status_code == 303
+    web = out_on_a_visit(seeded, clock)
     deadline = one_visit(seeded).expected_back_at
     form = form_fields(web.get("/visits").text, "/visits/extend")
     first = web.post("/visits/extend", data=form)
@@ -657,9 +663,7 @@ def test_im_back_clicked_twice_answers_both_as_back(seeded: App, clock: FixedClo
     # A double click on "I'm back": the second post was answered 404 "Not found" though the
     # person had checked in. The button's form carries a key: the second is the first,
     # answered alike (audited as a replay).
-    web, _ = signed_in(seeded, clock, "cw1")
-    start = form_fields(web.get("/visits").text, "/visits") | {"where": WHERE, "back_at": "16:30"}
-    assert web.post("/visits", data=start).status_code == 303
+    web = out_on_a_visit(seeded, clock)
     form = form_fields(web.get("/visits").text, "/visits/back")
     assert form.get("idempotency_key")
     first = web.post("/visits/back", data=form)
@@ -680,9 +684,7 @@ def test_an_old_more_time_form_sent_again_gives_no_more_time(
     # Only the latest "30 more minutes" key was kept: an earlier one's form sent again (the
     # back button, a late retry) gave 30 minutes more, and once the visit was back it gave
     # them to the next visit. Spent: refused, saying so, and nothing changes.
-    web, _ = signed_in(seeded, clock, "cw1")
-    start = form_fields(web.get("/visits").text, "/visits") | {"where": WHERE, "back_at": "16:30"}
-    assert web.post("/visits", data=start).status_code == 303
+    web = out_on_a_visit(seeded, clock)
     deadline = one_visit(seeded).expected_back_at
     old = form_fields(web.get("/visits").text, "/visits/extend")
     assert web.post("/visits/extend", data=old).status_code == 303
@@ -718,9 +720,7 @@ def test_a_visit_s_page_never_used_ends_or_extends_no_visit_started_since(
     # key was never used, so its "I'm back" ended the visit out now (no one alerted if the
     # visitor did not come back from it) and its "30 more minutes" gave that one time. Each
     # form says which visit it is of: another visit's form changes nothing and says so.
-    web, _ = signed_in(seeded, clock, "cw1")
-    start = form_fields(web.get("/visits").text, "/visits") | {"where": WHERE, "back_at": "16:30"}
-    assert web.post("/visits", data=start).status_code == 303
+    web = out_on_a_visit(seeded, clock)
     page = web.get("/visits").text
     old_back, old_more = form_fields(page, "/visits/back"), form_fields(page, "/visits/extend")
     visits.check_in(seeded, "cw1")
