@@ -178,7 +178,6 @@ def check_in(
             done = uow.session.get_one(Visit, found)
             audit(uow, actor, "visit.back.replayed", done.case_id, visit_id=done.id)
             return _view(uow, actor, done, zone)
-        _of_a_visit_back(uow, actor, key, EXTEND, visit)
         _of_the_visit_out(visit, of_visit)
         visit = _out(uow, actor, visit)
         visit.back_at = uow.now()
@@ -219,7 +218,6 @@ def extend(
             lambda visit_id: visit is not None and visit.id == visit_id,
             "that key gave more time since given again, or to a visit that is back",
         )
-        _of_a_visit_back(uow, actor, key, BACK, visit)
         _of_the_visit_out(visit, of_visit)
         visit = _out(uow, actor, visit)
         if found is not None:
@@ -412,17 +410,6 @@ def _out(uow: UnitOfWork, actor: Actor, visit: Visit | None) -> Visit:
     if visit is None:
         refuse_missing(uow, actor, "visit.back", "no_open_visit", "you have no visit out")
     return visit
-
-
-def _of_a_visit_back(
-    uow: UnitOfWork, actor: Actor, key: str | None, other: str, visit: Visit | None
-) -> None:
-    """The visits page gives "I'm back" and "30 more minutes" one key: once its ``other``
-    button acted on a visit that is not the one out now (so a visit back), the page is stale,
-    and this button changes nothing either: it never ends, or gives time to, the visit out."""
-    acted = used_keys.acted_on(uow.session, other, actor.staff_id, key)
-    if acted is not None and (visit is None or acted != visit.id):
-        raise Conflict("idempotency_key_spent", "that key's page was of a visit that is back")
 
 
 def _of_the_visit_out(visit: Visit | None, of_visit: str | None) -> None:

@@ -43,13 +43,6 @@ def replayed(
     return found.record_id
 
 
-def acted_on(session: Session, action: str, scope_id: str, key: str | None) -> str | None:
-    """The id of what ``action`` sent with ``key`` acted on in ``scope_id``, spent or not; None
-    if the key was not used for ``action`` there (or there is none)."""
-    found = _used(session, action, scope_id, key)
-    return found.record_id if found is not None else None
-
-
 def _used(session: Session, action: str, scope_id: str, key: str | None) -> UsedKey | None:
     if key is None:
         return None

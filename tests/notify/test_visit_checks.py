@@ -352,14 +352,14 @@ def test_more_time_from_the_page_of_a_visit_checked_in_changes_no_new_visit(
 ) -> None:
     # The visits page gives "I'm back" and "30 more minutes" one key: "I'm back" clicked, a new
     # visit started, then the old page's "30 more minutes" (the back button) gave the new visit
-    # time, its key never used for an extend.
-    _start(napp, buddy="cw2")
-    visits.check_in(napp, "cw1", "page-old")
+    # time, its key never used for an extend. The page's buttons name its visit, as it sends them.
+    first = _start(napp, buddy="cw2")
+    visits.check_in(napp, "cw1", "page-old", first.id)
     clock.advance(timedelta(minutes=5))
     _start(napp, buddy="cw2")
     before = _visit_state(napp)
     with pytest.raises(Conflict) as refused:
-        visits.extend(napp, "cw1", 30, "page-old")
+        visits.extend(napp, "cw1", 30, "page-old", first.id)
     assert refused.value.code == "idempotency_key_spent"
     assert _visit_state(napp) == before
 
@@ -398,18 +398,18 @@ def test_i_m_back_from_the_page_of_a_visit_given_more_time_ends_no_new_visit(
     # back" (the back button) ended the new visit, its key never used for a check-in: the
     # visit out was no longer watched.
     first = _start(napp, buddy="cw2")
-    visits.extend(napp, "cw1", 30, "page-old")
-    visits.check_in(napp, "cw1", "page-later")
+    visits.extend(napp, "cw1", 30, "page-old", first.id)
+    visits.check_in(napp, "cw1", "page-later", first.id)
     clock.advance(timedelta(minutes=5))
     _start(napp, buddy="cw2")
     before = _visit_state(napp)
     with pytest.raises(Conflict) as refused:
-        visits.check_in(napp, "cw1", "page-old")
+        visits.check_in(napp, "cw1", "page-old", first.id)
     assert refused.value.code == "idempotency_key_spent"
     assert _visit_state(napp) == before
     # While the visit it gave time to is out, that page's "I'm back" ends it (the visitor is back).
     visits.check_in(napp, "cw1", "page-fresh")
     third = _start(napp, buddy="cw2")
-    visits.extend(napp, "cw1", 30, "page-third")
-    assert visits.check_in(napp, "cw1", "page-third").id == third.id != first.id
-    assert visits.check_in(napp, "cw1", "page-third").id == third.id  # clicked twice
+    visits.extend(napp, "cw1", 30, "page-third", third.id)
+    assert visits.check_in(napp, "cw1", "page-third", third.id).id == third.id != first.id
+    assert visits.check_in(napp, "cw1", "page-third", third.id).id == third.id  # clicked twice
