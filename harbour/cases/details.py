@@ -26,14 +26,12 @@ from harbour.access import Actor, agency_today, audit, on_case
 from harbour.app import App, UnitOfWork
 from harbour.cases import duplicates
 from harbour.cases.intake import MAX_PEOPLE, ContactIn, FamilyIn, ThreatIn, check_order
-from harbour.db.models import Case, Person, Plan, PlanItem, ThreatSource
+from harbour.db.models import Case, Person, Plan, ThreatSource
 from harbour.domain.composition import may_be_contact
 from harbour.domain.text import Address, Name, Note, PastDate, Phone, PlausibleDate, ShortText
 from harbour.domain.vocab import (
     CaseStatus,
-    ItemState,
     PersonKind,
-    PlanSection,
     PlanStatus,
     ThreatKind,
 )
@@ -362,8 +360,7 @@ def _changed(
 
 def _still_listed(uow: UnitOfWork, case: Case, person: Person) -> StillListed | None:
     """Whether the case's current final version lists ``person`` as a contact although, as they
-    stand now, they may no longer be one: what ``snapshot.freeze_people`` kept (the people its
-    contacts are; a version frozen before those were kept: its contact items not rejected)."""
+    stand now, they may no longer be one (``_lists``)."""
     if may_be_contact(
         person.kind, approved_by_youth=person.approved_by_youth, non_offending=person.non_offending
     ):
@@ -387,21 +384,10 @@ def _still_listed(uow: UnitOfWork, case: Case, person: Person) -> StillListed | 
 
 
 def _lists(uow: UnitOfWork, plan: Plan, person: Person) -> bool:
+    """Whether a final version's copies list ``person``: the people ``snapshot.freeze_people``
+    kept with its contacts."""
     frozen = uow.unseal(plan, "people")
-    if frozen is None:  # never frozen: its copies are made as the people stand (none such)
-        return False
-    kept = json.loads(frozen).get("contact_people")
-    if kept is not None:
-        return person.id in kept
-    item = uow.session.scalar(
-        select(PlanItem.id).where(
-            PlanItem.plan_id == plan.id,
-            PlanItem.section == PlanSection.CONTACTS,
-            PlanItem.person_id == person.id,
-            PlanItem.state != ItemState.REJECTED,
-        )
-    )
-    return item is not None
+    return frozen is not None and person.id in json.loads(frozen).get("contact_people", ())
 
 
 def _apply_person(uow: UnitOfWork, person: Person, values: dict[str, Any]) -> None:

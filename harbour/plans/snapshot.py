@@ -168,15 +168,11 @@ def _flag(uow: UnitOfWork, row: PlanItem, frozen: People | None) -> ContactFlag 
     person = uow.session.get(Person, row.person_id) if row.person_id else None
     if person is None:
         return None
-    if frozen is None:
-        listed = may_be_contact_now(person)
-    else:  # frozen before the people listed were kept with it: assume listed (assess again)
-        listed = frozen.listed is None or person.id in frozen.listed
     return contact_flag(
         person.kind,
         approved_by_youth=person.approved_by_youth,
         non_offending=person.non_offending,
-        listed=listed,
+        listed=frozen is not None and person.id in frozen.listed,
     )
 
 
@@ -223,7 +219,7 @@ def _contact_name(uow: UnitOfWork, row: PlanItem) -> str:
 class People:
     threats: tuple[ThreatView, ...]
     contacts: tuple[ContactView, ...]
-    listed: frozenset[str] | None = None  # the people ``contacts`` are (None: not kept)
+    listed: frozenset[str] = frozenset()  # the people ``contacts`` are
 
 
 def freeze_people(uow: UnitOfWork, plan: Plan) -> None:
@@ -236,7 +232,7 @@ def freeze_people(uow: UnitOfWork, plan: Plan) -> None:
             for t in people.threats
         ],
         "contacts": [asdict(c) for c in people.contacts],
-        "contact_people": sorted(people.listed or ()),
+        "contact_people": sorted(people.listed),
     }
     uow.seal(plan, "people", json.dumps(data, sort_keys=True))
 
@@ -259,12 +255,8 @@ def _frozen_people(uow: UnitOfWork, plan: Plan) -> People | None:
         )
         for t in data["threats"]
     )
-    listed = data.get("contact_people")
-    return People(
-        threats,
-        tuple(ContactView(**c) for c in data["contacts"]),
-        frozenset(listed) if listed is not None else None,
-    )
+    listed = frozenset(data.get("contact_people", ()))
+    return People(threats, tuple(ContactView(**c) for c in data["contacts"]), listed)
 
 
 def _live_people(uow: UnitOfWork, case: Case, rows: list[PlanItem]) -> People:
