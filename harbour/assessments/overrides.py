@@ -159,13 +159,10 @@ def override(
     protocol_on = None
     if level == RiskLevel.IMMINENT:
         plan, protocol_on = _with_protocol(uow, case, assessment, plan)
-    if case.status != CaseStatus.DISCHARGED:
-        schedule.plan_next(uow, case, assessment)
-    else:  # the follow-ups stay as they are; an imminent threat is assessed again at once
-        # After the last follow-up, a level set to high keeps one more follow-up due (as the
-        # assessment would have: ``open_next_follow_up``); before it, this changes nothing.
-        schedule.open_next_follow_up(uow, case)
-        schedule.open_thorough_after_imminent(uow, case, assessment)
+    # As after the assessment at this level: after discharge the follow-ups stay as they are
+    # (one more after the last at high), and an imminent threat is assessed again at once.
+    schedule.plan_next(uow, case, assessment)
+    if case.status == CaseStatus.DISCHARGED:
         # Its thorough assessment withdrawn, a last follow-up's case closes as it would have at
         # this level (nothing else would: the sweep skips a case with its follow-ups done).
         lifecycle.close_if_follow_ups_done(uow, case)
