@@ -30,6 +30,17 @@ def operators(uow: UnitOfWork) -> list[str]:
     return list(uow.session.scalars(query.order_by(Staff.handle)))
 
 
+def admins_or_operators(uow: UnitOfWork, agency_id: str | None) -> tuple[list[str], str | None]:
+    """Who is told that background work failed (a dead letter, an event stuck): the agency's
+    admins, with that agency; with none of its own (or no agency), the installation's operators
+    and no agency, each told as of their own (never another agency's admins, and an operator's
+    handle is not the agency's to see)."""
+    admins = in_role(uow, agency_id, Role.ADMIN) if agency_id else []
+    if admins:
+        return admins, agency_id
+    return operators(uow), None
+
+
 def in_role(uow: UnitOfWork, agency_id: str, role: Role) -> list[str]:
     """The agency's active staff with ``role`` by handle, and its shared ``role/agency`` route
     (a team channel) if one is configured."""

@@ -39,7 +39,7 @@ from harbour.app import App, UnitOfWork
 from harbour.db.base import new_id
 from harbour.db.models import OutboxMessage
 from harbour.db.writer_gap import WriterGap
-from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus, Role
+from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus
 from harbour.errors import NotFound
 from harbour.notify import links, missing_alerts, recipients, visit_checks
 from harbour.notify.alerts import awaiting_escalation, escalate_due
@@ -619,11 +619,7 @@ def _notify_admins(uow: UnitOfWork, row: _Held, pass_id: str) -> None:
     the urgent lane)."""
     if row.kind == NotificationKind.DEAD_LETTER:
         return  # the admins' own route is down: the row stays visible in `harbour outbox`
-    admins = recipients.in_role(uow, row.agency_id, Role.ADMIN) if row.agency_id else []
-    agency_id = row.agency_id
-    if not admins:  # no agency, or none of its own: the installation's operators (never
-        admins = recipients.operators(uow)  # another agency's admins), each notice of their
-        agency_id = None  # own agency: an operator's handle is not the row's agency's to see
+    admins, agency_id = recipients.admins_or_operators(uow, row.agency_id)
     enqueue(
         uow,
         NotificationKind.DEAD_LETTER,

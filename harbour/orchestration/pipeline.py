@@ -248,7 +248,7 @@ def _failed(uow: UnitOfWork, *, event_id: str, code: str) -> None:
     (``harbour notify check`` names it until then)."""
     from harbour.db.models import CODE, Case
     from harbour.domain import refs
-    from harbour.domain.vocab import Lane, NotificationKind, Role
+    from harbour.domain.vocab import Lane, NotificationKind
     from harbour.notify import recipients
     from harbour.notify.outbox import enqueue
 
@@ -264,10 +264,7 @@ def _failed(uow: UnitOfWork, *, event_id: str, code: str) -> None:
     if not events.is_stuck(counted.failures, counted.occurred_at, uow.now()):
         return
     case = uow.session.get_one(Case, counted.case_id)
-    admins = recipients.in_role(uow, case.agency_id, Role.ADMIN)
-    own = bool(admins)
-    if not own:  # none of its own: the operators, each notice of their own agency's (as the
-        admins = recipients.operators(uow)  # relay's dead letters: not the case's agency's)
+    admins, own = recipients.admins_or_operators(uow, case.agency_id)
     enqueue(
         uow,
         NotificationKind.EVENT_STUCK,
