@@ -367,14 +367,8 @@ async def mark_step(request: Request, who: SignedIn) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-# What ``plan done`` says of a step it does not record, in the command line's terms, as the
-# workbench says it (the page names the step by its wording, the version by its link).
-_STEP_WORDS = {
-    "no such item in the plan (give its key or number)": "no longer on this version of the plan",
-    "only an emergency step is recorded on an earlier version: record this step on the latest "
-    "version (no --version)": "only an emergency step is recorded on an earlier version: "
-    "record this step on the latest version (under “Versions”, the last one)",
-}
+NOT_ON_VERSION = "no longer on this version of the plan"
+_NO_FIELD = re.compile(r"(?!)")  # a refusal shown at the top of the page, beside no field
 
 
 async def _step_refused(
@@ -395,8 +389,11 @@ async def _step_refused(
         (i for s in shown["sections"] for i in s["items"] if item in (str(i["number"]), i["key"])),
         None,
     )
-    reasons = "; ".join(_STEP_WORDS.get(reason, reason) for _, reason in exc.problems)
-    said = f"“{found['text']}”: {reasons}" if found else reasons
+    if found is None:  # rejected, withdrawn or left out since: ``plan done`` finds no such item
+        said = NOT_ON_VERSION
+    else:  # the reasons in the page's words (``forms.refusal``)
+        reasons = "; ".join(reason for _, reason in forms.refusal(exc, _NO_FIELD).general)
+        said = f"“{found['text']}”: {reasons}"
     refusal = forms.Refusal(general=[("not done", said)])
     if swapping(request) and found is not None:
         return await _swapped(request, who, ref, found["key"], refusal=refusal, version=version)

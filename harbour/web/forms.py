@@ -107,15 +107,17 @@ class Refusal:
         return bool(self.by_field or self.general)
 
 
-# What ``intake.check_order`` says to do about a protective order's date or details without the
-# order, in the terms of the command line or the referral's file (an option, a file's key), and
-# in the forms' (their box for the order, the field it is beside).
+# What a service says to do in the terms of the command line or the referral's file (an option,
+# a file's key), and in the forms' (their box, the field it is beside): ``intake.check_order``
+# of a protective order's date or details without the order, ``steps.not_recordable``.
 _ORDER_WORDS = (
     (
         re.compile(r"say (--protective-order|threats\.\d+\.protective_order: true) too$"),
         "tick “There is a protective order” too",
     ),
     (re.compile(r"empty it too \(--clear [a-z-]+\)$"), "empty it too"),
+    # ``steps.not_recordable``: an older version's step is recorded on the latest one.
+    (re.compile(r"\(no --version\)$"), "(under “Versions”, the last one)"),
 )
 # pydantic's refusal of a choice's value, naming the values ("Input should be 'low', 'moderate',
 # 'high' or 'imminent'"): the form offers them, so it says to choose one.
