@@ -58,6 +58,8 @@ screenshots: $(STAMP)
 		build/screenshots/console-imminent.png docs/
 
 # Pre-release: the initial migration is regenerated from the models (nothing has shipped yet).
+# From the first release, a schema change is a new migration instead, and its revision goes in
+# harbour/db/schema.py (stores at an earlier one are then told to run `harbour db upgrade`).
 migration: $(STAMP)
 	rm -f harbour/db/migrations/versions/0001_initial.py
 	$(BIN)/python -m harbour.db.regenerate

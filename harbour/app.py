@@ -140,14 +140,16 @@ class App:
         return url.set(query={}).render_as_string(hide_password=True)
 
     def check_store(self, use: str = "read") -> None:
-        """Refuse, before any work, a store that is not there or a keyring that is not its own
-        for ``use`` (``UnitOfWork.check_keys``): asked once where work starts (a command, the
+        """Refuse, before any work, a store that is not there, whose schema is at another
+        revision than this Harbour's (``schema.check``), or a keyring that is not its own for
+        ``use`` (``UnitOfWork.check_keys``): asked once where work starts (a command, the
         console, a flow's App), so that nothing runs on a store with another store's key file,
-        not only what seals or unseals. One query; a key file that cannot be read is told only
+        not only what seals or unseals. Two queries; a key file that cannot be read is told only
         once a store was found there (a HARBOUR_HOME with no store has no key file either)."""
-        from harbour.db import storekeys  # as in _check_keys: it maps every table
+        from harbour.db import schema, storekeys  # as in _check_keys: it maps every table
 
         def check(uow: UnitOfWork) -> None:
+            schema.check(uow.session, _known_revisions)
             try:
                 uow.check_keys(use)
             except CryptoError:
@@ -346,6 +348,12 @@ def _insert(table: Any) -> Any:
     inline: the database's generated values (the audit log's ``seq``) are not read back, so no
     RETURNING and nothing to wait for."""
     return table.insert().inline()
+
+
+def _known_revisions() -> set[str]:
+    from harbour.db import migrate  # Alembic: only for a store at another revision
+
+    return migrate.known_revisions()
 
 
 def _row_id(row: Any) -> str:

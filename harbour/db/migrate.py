@@ -35,6 +35,12 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config(None)).get_current_head()
 
 
+def known_revisions() -> set[str]:
+    """Every revision this Harbour's migrations hold."""
+    script = ScriptDirectory.from_config(_config(None))
+    return {revision.revision for revision in script.walk_revisions()}
+
+
 def autogenerate(engine: Engine, message: str, rev_id: str) -> None:
     """Developer tool: write a new migration from the difference between models and ``engine``."""
     with engine.begin() as connection:

@@ -21,7 +21,7 @@ from harbour.app import App
 from harbour.cases import intake
 from harbour.clock import FixedClock
 from harbour.crypto import Keyring
-from harbour.db import migrate
+from harbour.db import migrate, schema
 from harbour.db.base import Base
 from harbour.db.engine import make_engine
 from harbour.db.models import AuditEvent, Case, Staff
@@ -381,3 +381,46 @@ def test_a_password_in_the_urls_query_is_never_shown_where_the_store_is_named(
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_this_harbours_schema_revision_is_its_migrations_head() -> None:
+    assert migrate.head_revision() == schema.SCHEMA_REVISION
+    assert schema.SCHEMA_REVISION in migrate.known_revisions()
+
+
+@pytest.mark.parametrize(
+    ("recorded", "code", "told"),
+    [
+        (["0000_not_ours"], "store_schema_unknown", "a newer Harbour upgraded it"),
+        ([], "store_schema_unknown", "records no one schema revision"),
+    ],
+)
+def test_a_store_at_another_schema_revision_is_refused_before_any_work(
+    seeded: App, recorded: list[str], code: str, told: str
+) -> None:
+    """A store upgraded by a newer Harbour (or recording no revision) is refused by every
+    command at its start, saying what to do, not at the first table or column it lacks."""
+    with seeded.engine.begin() as conn:
+        conn.execute(text("DELETE FROM alembic_version"))
+        for revision in recorded:
+            conn.execute(text("INSERT INTO alembic_version VALUES (:r)"), {"r": revision})
+    try:
+        result = invoke(seeded, "cases", "--as", "coord")
+        sweep = invoke(seeded, "sweep", "--as", "adm")  # a writing command
+    finally:
+        with seeded.engine.begin() as conn:
+            conn.execute(text("DELETE FROM alembic_version"))
+            conn.execute(
+                text("INSERT INTO alembic_version VALUES (:r)"), {"r": schema.SCHEMA_REVISION}
+            )
+    for done in (result, sweep):
+        assert done.exit_code == 2 and code in done.stderr and told in done.stderr, done
+    assert invoke(seeded, "cases", "--as", "coord").exit_code == 0
+
+
+def test_a_store_at_an_earlier_revision_is_told_to_upgrade() -> None:
+    """Refused the same way, it is told to run `harbour db upgrade` (once a second migration
+    exists, a store made before it is at an earlier revision this Harbour knows)."""
+    refused = schema.refusal("0001_earlier", {"0001_earlier", schema.SCHEMA_REVISION})
+    assert refused.code == "store_needs_upgrade" and "harbour db upgrade" in refused.detail
+    assert schema.refusal("9999_later", {schema.SCHEMA_REVISION}).code == "store_schema_unknown"
