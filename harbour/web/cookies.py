@@ -12,6 +12,7 @@ from harbour.settings import Settings
 
 SESSION = "harbour-session"
 SIGN_IN = "harbour-sign-in"  # the sign-in form's own CSRF token, before there is a session
+NOTICE = "harbour-notice"  # what a form saved says on the page it leads to (``web.notice``)
 
 
 def secure(settings: Settings) -> bool:
@@ -28,10 +29,14 @@ def name(settings: Settings, base: str) -> str:
     return f"__Host-{base}" if secure(settings) else base
 
 
-def put(response: Response, settings: Settings, base: str, value: str) -> None:
+def put(
+    response: Response, settings: Settings, base: str, value: str, max_age: int | None = None
+) -> None:
+    """``max_age``: seconds the browser keeps it (None: until it closes)."""
     response.set_cookie(
         name(settings, base),
         value,
+        max_age=max_age,
         path="/",
         httponly=True,
         samesite="strict",

@@ -4,7 +4,9 @@ entry as ``case show`` has it (an audited read); what was changed is sent as the
 was emptied as a clearing. The form carries a fingerprint of the entry it showed: sent after
 someone else changed the entry, it is refused and shows the entry as it is now, so a change is
 never worked out against values nobody saw (which would undo the other change). An add form
-carries an idempotency key, as the referral's does: sent twice, it adds one entry."""
+carries an idempotency key, as the referral's does: sent twice, it adds one entry. An edit
+that leaves someone on the final version's copies who may no longer be a contact leads back to
+its page, which says so once (``notice``: post/redirect/get)."""
 
 from __future__ import annotations
 
@@ -20,10 +22,10 @@ from starlette.responses import RedirectResponse, Response
 
 from harbour import templating
 from harbour.auth.sessions import SignedIn
-from harbour.cases.details import Change
+from harbour.cases.details import Change, StillListed
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.validation import required
-from harbour.web import adapter, forms
+from harbour.web import adapter, forms, notice
 from harbour.web.casework import new_key, ref_of
 from harbour.web.pages import (
     call,
@@ -233,6 +235,14 @@ def _as_the_form_says(exc: InvalidInput, clear: list[str], needed: tuple[str, ..
 @staff_page
 async def edit_form(request: Request, who: SignedIn) -> Response:
     what, number = _what(request), _number(request)
+    settings = harbour(request).settings
+    said = notice.take(request, settings, who)
+    if said is not None:  # just saved (``edit``): what it means, once
+        listed = StillListed(said["version"], said["draft"])
+        saved = Change(ref_of(request), number, said["kind"], (), listed)
+        shown = _page(request, who, what, saved.kind, number, {}, saved=saved)
+        notice.drop(shown, settings)
+        return shown
     entry = await call(
         adapter.entry_of, harbour(request), who.handle, ref_of(request), what, number
     )
@@ -277,6 +287,11 @@ async def edit(request: Request, who: SignedIn) -> Response:
         return _page(request, who, what, kind, number, typed, refusal, shown=now)
     except Conflict as exc:
         return _page(request, who, what, kind, number, typed, forms.conflict(exc), shown=now)
-    if change.still_listed is not None:  # saved; what it means for the final plan, and what to do
-        return _page(request, who, what, change.kind, number, {}, saved=change)
-    return RedirectResponse(f"/cases/{ref}", status_code=303)
+    if change.still_listed is None:
+        return RedirectResponse(f"/cases/{ref}", status_code=303)
+    # Saved: what it means for the final plan, and what to do, said on this page once.
+    saying = RedirectResponse(request.url.path, status_code=303)
+    listed = change.still_listed
+    said = {"kind": change.kind, "version": listed.version, "draft": listed.draft}
+    notice.keep(saying, app.settings, who, request.url.path, said)
+    return saying

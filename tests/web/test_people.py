@@ -462,13 +462,30 @@ def test_an_edit_leaving_a_contact_on_the_final_plan_says_to_assess_again(
     assert "no longer approved" not in workbench
 
     edited = web.post(path, data=sent(approved_by_youth=None))
-    assert edited.status_code == 200, edited.text[-1500:]
-    said = html.unescape(edited.text)
+    # Post/redirect/get: to the page, where the warning is said once, so that a refresh neither
+    # sends the form again nor says it again.
+    assert edited.status_code == 303, edited.text[-1500:]
+    assert edited.headers["location"] == path
+    assert "MKNOTEaunt" not in str(edited.headers)  # the notice's cookie names the version only
+    elsewhere = web.get(f"/cases/{case}/people/0")  # another page: not said there
+    assert elsewhere.status_code == 200 and "Saved." not in elsewhere.text
+    sup, _ = signed_in(seeded, clock, "sup")
+    notices = [c for c in web.cookies.jar if "notice" in c.name]
+    assert len(notices) == 1
+    for kept in notices:
+        sup.cookies.set(kept.name, kept.value, domain=kept.domain, path=kept.path)
+    assert "Saved." not in sup.get(path).text  # another session's: not said to it
+    before = counts(seeded)
+    page = web.get(path)
+    assert page.status_code == 200 and counts(seeded) == before  # no read of the entry
+    said = html.unescape(page.text)
     assert "Saved." in said and "Final plan version 1 still lists them" in said
     assert "assess again to give the youth a plan without them" in said
     assert f'href="/cases/{case}/assess"' in said
     assert "MKNOTEaunt" not in said  # no identifying value: the answer names the version only
     assert show_case(seeded, "cw1", reference).people[1]["approved_by_youth"] is False
+    refreshed = html.unescape(web.get(path).text)  # said once: then the entry, as it is now
+    assert "Saved." not in refreshed and 'value="MKNOTEauntname"' in refreshed
 
     workbench = html.unescape(web.get(f"/cases/{case}/plan").text)
     row = workbench[workbench.index('id="n-', workbench.index("MKNOTEauntname") - 80) :]
