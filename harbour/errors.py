@@ -5,7 +5,7 @@ Nothing identifying may ever be put in a message here; callers pass codes, never
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 
 class HarbourError(Exception):
@@ -22,6 +22,10 @@ class HarbourError(Exception):
     def json_extra(self) -> dict[str, object]:
         """Operational values a command's ``--json`` error shows beside code and detail."""
         return {}
+
+    def lines(self) -> list[str]:
+        """What the command line says of it, a line each (after ``error:``)."""
+        return [str(self)]
 
 
 class InvalidInput(HarbourError):
@@ -48,6 +52,23 @@ class Forbidden(HarbourError):
 
 class Conflict(HarbourError):
     default_code = "conflict"
+
+
+class Problems(HarbourError):
+    """What a check found (``harbour notify check``), each problem under its own code, in the
+    order found: the first's code is this error's, and its exit code the gravest of theirs (2,
+    the configuration's, over 1, a failure's)."""
+
+    def __init__(self, found: Sequence[HarbourError]) -> None:
+        self.found = tuple(found)
+        super().__init__(self.found[0].code, self.found[0].detail)
+        self.exit_code = max(problem.exit_code for problem in self.found)
+
+    def json_extra(self) -> dict[str, object]:
+        return {"found": [{"error": p.code, "detail": p.detail} for p in self.found]}
+
+    def lines(self) -> list[str]:
+        return [str(problem) for problem in self.found]
 
 
 class ConfigError(HarbourError):

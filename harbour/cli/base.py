@@ -179,7 +179,8 @@ def run(app: typer.Typer, args: list[str] | None = None) -> int:
             extra |= exc.json_extra()
             _json_error(exc.code, exc.detail, **extra)
         else:
-            typer.echo(f"error: {exc}", err=True)
+            for line in exc.lines():
+                typer.echo(f"error: {line}", err=True)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code

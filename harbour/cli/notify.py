@@ -12,6 +12,7 @@ import typer
 from harbour.cli.base import As, Json, cli, emit, get_app
 
 if TYPE_CHECKING:
+    from harbour.errors import HarbourError
     from harbour.notify.alerts import AlertRow
     from harbour.notify.console import OutboxView, RoutesCheck
 
@@ -28,27 +29,35 @@ def notify_check(actor: As = None, as_json: Json = False) -> None:
     staff and roles with no route, agencies with nobody to page for an imminent threat, open
     alerts that reached nobody (nobody left to page, or every send failed so far), routes
     that keep failing while another route of the same person gets their notifications, and
-    cases whose background work (a lifecycle event's steps) keeps failing."""
+    cases whose background work (a lifecycle event's steps) keeps failing. Fails naming each
+    problem found by its code: routes_problem, nobody_to_page and route_failing (exit 2, the
+    configuration), events_failing (exit 1 when it is the only one)."""
     from harbour.notify.console import check
 
     report = check(get_app(), actor)
     emit(report.as_json(), as_json, lambda _: _check_text(report))
+    found = _problems(report)
+    if found:
+        from harbour.errors import Problems
+
+        raise Problems(found)
+
+
+def _problems(report: RoutesCheck) -> list[HarbourError]:
+    """Each kind of problem the check found, under its own code: the configuration's (exit 2)
+    and a failure's (exit 1: background work that keeps failing)."""
+    from harbour.errors import ConfigError, HarbourError
+
+    found: list[HarbourError] = []
     if report.problems:
-        from harbour.errors import ConfigError
-
-        raise ConfigError("routes_problem", "the routes have problems (listed above)")
+        found.append(ConfigError("routes_problem", "the routes have problems (listed above)"))
     if report.nobody_to_page or report.alerts_paging_nobody:
-        from harbour.errors import ConfigError
-
-        raise ConfigError("nobody_to_page", "an alert reaches nobody (listed above)")
+        found.append(ConfigError("nobody_to_page", "an alert reaches nobody (listed above)"))
     if report.partly_delivered:
-        from harbour.errors import ConfigError
-
-        raise ConfigError("route_failing", "a route keeps failing (listed above)")
+        found.append(ConfigError("route_failing", "a route keeps failing (listed above)"))
     if report.events_failing:
-        from harbour.errors import ConfigError
-
-        raise ConfigError("events_failing", "background work keeps failing (listed above)")
+        found.append(HarbourError("events_failing", "background work keeps failing (listed above)"))
+    return found
 
 
 def _check_text(report: RoutesCheck) -> str:
