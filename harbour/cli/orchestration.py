@@ -155,7 +155,9 @@ def db_copy(
     """Copy the whole store into another, empty database (e.g. SQLite to PostgreSQL); then
     point HARBOUR_DATABASE_URL at it. It copies the store as it was when it started: stop the
     CLI users, `harbour web` and `harbour serve` first. Operators
-    only; recorded in the store's audit trail (the copy holds the record of its start)."""
+    only; recorded in the store's audit trail (the copy holds the record of its start). A
+    target it cannot use is refused untouched, by its code: target_unavailable,
+    target_not_empty, target_other_version, target_refused."""
     from urllib.parse import urlsplit
 
     from harbour.access import audit_store, store_operation

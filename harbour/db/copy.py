@@ -7,14 +7,17 @@ database, so the same keyring opens them in the new place.
 
 from __future__ import annotations
 
+from alembic.migration import MigrationContext
 from sqlalchemy import Connection, Engine, Table, func, insert, inspect, select
+from sqlalchemy.exc import DBAPIError
 
 from harbour.db import migrate, models  # noqa: F401  (every table registered)
 from harbour.db.base import Base
 from harbour.db.engine import READ_ONLY
-from harbour.errors import Conflict
+from harbour.errors import Conflict, HarbourError
 
 BATCH = 1000
+MIGRATIONS = "alembic_version"  # Alembic's record of the revision a schema is at
 
 
 def copy_store(source: Engine, target: Engine, batch: int = BATCH) -> dict[str, int]:
@@ -22,7 +25,7 @@ def copy_store(source: Engine, target: Engine, batch: int = BATCH) -> dict[str, 
     the number of rows per table. One transaction on the target: all or nothing."""
     tables = Base.metadata.sorted_tables
     _refuse_others_tables(target, tables)
-    migrate.upgrade(target)
+    _make_tables(target)
     copied: dict[str, int] = {}
     with source.connect() as reading, target.begin() as writing:
         # One snapshot of every table, keeping no writer waiting: under PostgreSQL's READ
@@ -45,12 +48,31 @@ def copy_store(source: Engine, target: Engine, batch: int = BATCH) -> dict[str, 
 
 
 def _refuse_others_tables(target: Engine, tables: list[Table]) -> None:
-    """A database holding tables that are not Harbour's (another application's: a slip of the
-    database name) is not an empty one: refused before Harbour's tables are made there."""
+    """A database holding tables Harbour did not make (another application's: a slip of the
+    database name), even one named as one of Harbour's, is not an empty one; nor is a store of
+    a schema this Harbour does not know (a newer Harbour's, another application's migrations):
+    refused before Harbour's tables are made there."""
     with target.connect() as connection:
-        found = set(inspect(connection).get_table_names())
-    if found - {t.name for t in tables} - {"alembic_version"}:
+        found = set(inspect(connection).get_table_names()) - {MIGRATIONS}
+        revision = MigrationContext.configure(connection).get_current_revision()
+    if found - {t.name for t in tables} or (found and revision is None):
         raise Conflict("target_not_empty", "the target database already holds other tables")
+    if revision is not None and revision not in migrate.known_revisions():
+        raise Conflict(
+            "target_other_version",
+            "the target database holds a schema this version of Harbour does not know",
+        )
+
+
+def _make_tables(target: Engine) -> None:
+    """Harbour's tables made in the target, or the target's refusal said as such (an account
+    that may not create tables there): its kind only, never its text, which may name the
+    account or the database."""
+    try:
+        migrate.upgrade(target)
+    except DBAPIError as exc:
+        reason = f"{type(exc.orig).__name__}: the target database refused to make Harbour's tables"
+        raise HarbourError("target_refused", reason) from None
 
 
 def _continue_sequences(writing: Connection, tables: list[Table]) -> None:

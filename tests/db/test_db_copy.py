@@ -3,12 +3,13 @@ the installation's operators alone copy it, and the store's audit trail records 
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import inspect, text
+from sqlalchemy import Engine, inspect, text
 
 from harbour.app import App
 from harbour.cases.reads import show_case
@@ -98,6 +99,84 @@ def test_a_target_that_cannot_be_opened_is_named_as_the_problem(
         assert result.exit_code == 1, result.stderr
         assert "target_unavailable" in result.stderr and "internal" not in result.stderr, target
         assert "the target database cannot be reached or opened" in result.stderr
+
+
+def _tables(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(inspect(conn).get_table_names())
+
+
+def test_a_target_harbour_cannot_make_its_tables_in_is_refused_untouched(
+    seeded: App, tmp_path: Path
+) -> None:
+    """A table named as one of Harbour's that Harbour did not make (no record of its
+    migrations: another application's), or a schema at a revision this Harbour does not know (a
+    newer Harbour's, another application's migrations), was an `internal` error once making
+    Harbour's tables failed there: each is refused by its own code, before anything is made."""
+    refusals = {
+        "target_not_empty": ["CREATE TABLE staff (id INTEGER PRIMARY KEY, total INTEGER)"],
+        "target_other_version": [
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)",
+            "INSERT INTO alembic_version VALUES ('0001')",  # a prefix of Harbour's is not it
+        ],
+    }
+    for code, statements in refusals.items():
+        target = f"sqlite:///{tmp_path / f'{code}.db'}"
+        other = make_engine(target)
+        try:
+            with other.begin() as conn:
+                for statement in statements:
+                    conn.execute(text(statement))
+            before = _tables(other)
+            result = invoke(seeded, "db", "copy", "--to", target, "--as", "adm", "--json")
+            assert result.exit_code == 1, result.stderr
+            assert json.loads(result.stderr)["error"] == code
+            assert _tables(other) == before
+        finally:
+            other.dispose()
+
+
+@pytest.mark.postgres
+def test_a_postgresql_target_that_refuses_harbours_tables_is_named_as_the_problem(
+    seeded: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PostgreSQL target whose account may not create tables was an `internal` error: the
+    target refusing is said as such, its password echoed nowhere; one holding a table of
+    Harbour's name is refused as not empty."""
+    if not POSTGRES_URL:
+        pytest.skip("to PostgreSQL: HARBOUR_TEST_POSTGRES_URL is not set")
+    name, role = f"harbour_copy_{uuid.uuid4().hex[:8]}", f"mkcopier_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f"CREATE ROLE {role} LOGIN PASSWORD 'MKs3cret'"))
+    target = make_engine(POSTGRES_URL).url.set(database=name)
+    owner = make_engine(target.render_as_string(hide_password=False))
+    try:
+        with owner.begin() as conn:
+            conn.execute(text("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
+        weak = target.set(username=role, password="MKs3cret").render_as_string(hide_password=False)
+        monkeypatch.setenv("HARBOUR_COPY_TO", weak)
+        refused = invoke(seeded, "db", "copy", "--as", "adm", "--json")
+        assert refused.exit_code == 1, refused.stderr
+        said = json.loads(refused.stderr)
+        assert said["error"] == "target_refused", said
+        assert "MKs3cret" not in refused.stdout + refused.stderr
+        assert _tables(owner) == set()
+
+        with owner.begin() as conn:
+            conn.execute(text("CREATE TABLE agencies (id integer PRIMARY KEY)"))
+        monkeypatch.setenv("HARBOUR_COPY_TO", target.render_as_string(hide_password=False))
+        taken = invoke(seeded, "db", "copy", "--as", "adm", "--json")
+        assert taken.exit_code == 1, taken.stderr
+        assert json.loads(taken.stderr)["error"] == "target_not_empty"
+        assert _tables(owner) == {"agencies"}
+    finally:
+        owner.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
+        admin.dispose()
 
 
 @pytest.mark.postgres
