@@ -238,6 +238,7 @@ def load_case(
     otherwise: str | None = None,
     *,
     recorded_as: str | None = None,
+    access_row: bool = True,
 ) -> Case:
     """The actor's agency's case for a typed reference; audited. Others' cases do not exist.
 
@@ -256,6 +257,8 @@ def load_case(
 
     ``recorded_as``: the name of the ``ok`` row when ``action`` is only asked about, not done
     (may this actor assess, before the questions are shown): a refusal is of ``action``.
+    ``access_row``: False when the caller writes the ``ok`` row itself (``audit_access``), so
+    that a replay answers with its own row only (a refusal is audited here all the same).
 
     An action that changes the case (not ``privilege.READ_ONLY``, not only asked about) holds
     the case's row until the transaction ends.
@@ -291,8 +294,14 @@ def load_case(
         _audit_denied(uow, actor.handle, actor.agency_id, found.id, action, why=why.value)
         code = "not_assigned" if why == Refusal.NOT_ASSIGNED else "not_permitted"
         raise Forbidden(code, privilege.REFUSALS[why])
-    audit(uow, actor, recorded_as or action, found.id)
+    if access_row:
+        audit_access(uow, actor, found, recorded_as or action)
     return found
+
+
+def audit_access(uow: UnitOfWork, actor: Actor, case: Case, action: str) -> None:
+    """The ``ok`` row of the actor's access to a case for ``action`` (``load_case``)."""
+    audit(uow, actor, action, case.id)
 
 
 def standing(uow: UnitOfWork, actor: Actor, case: Case) -> Standing:
@@ -348,15 +357,19 @@ def on_case(
     *,
     commutes: bool = False,
     recorded_as: str | None = None,
+    access_row: bool = True,
 ) -> T:
     """One transaction on a case: resolve the actor, find the case within the actor's agency
     (``load_case``: audited, refused if the role, or the actor's tie to the case, does not
     allow ``action``, nor ``otherwise`` if given), then do ``work`` (retried whole after a
-    stale conflict when it ``commutes``: see ``App.run``). ``recorded_as``: see ``load_case``."""
+    stale conflict when it ``commutes``: see ``App.run``). ``recorded_as`` and
+    ``access_row``: see ``load_case``."""
 
     def run(uow: UnitOfWork) -> T:
         actor = resolve_actor(uow, actor_handle)
-        case = load_case(uow, actor, ref, action, otherwise, recorded_as=recorded_as)
+        case = load_case(
+            uow, actor, ref, action, otherwise, recorded_as=recorded_as, access_row=access_row
+        )
         return work(uow, actor, case)
 
     return app.run(run, commutes=commutes)

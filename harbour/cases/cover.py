@@ -19,7 +19,15 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from harbour import events
-from harbour.access import Actor, agency_zone, audit, cover_active, on_case, standing
+from harbour.access import (
+    Actor,
+    agency_zone,
+    audit,
+    audit_access,
+    cover_active,
+    on_case,
+    standing,
+)
 from harbour.app import App, UnitOfWork
 from harbour.clock import local_time
 from harbour.db.base import new_id
@@ -86,8 +94,9 @@ def start_cover(
 
     def work(uow: UnitOfWork, actor: Actor, case: Case) -> Cover:
         replayed = _replay(uow, actor, case, key, data.reason, granted)
-        if replayed is not None:
+        if replayed is not None:  # answered as the first time: its own row, not the access's
             return replayed
+        audit_access(uow, actor, case, "case.cover")
         why = privilege.cover_refusal(standing(uow, actor, case))
         if why is not None:
             raise Conflict(f"cover_{why.value}", privilege.COVER_REFUSALS[why])
@@ -110,7 +119,7 @@ def start_cover(
         hooks.cover_started(uow, case, cover.id, actor.handle)
         return _shown(uow, case, cover, actor.handle)
 
-    return on_case(app, actor_handle, ref, "case.cover", work)
+    return on_case(app, actor_handle, ref, "case.cover", work, access_row=False)
 
 
 def _replay(
