@@ -199,9 +199,9 @@ def extend(
     """The actor needs ``minutes`` more (from the time they gave, or from now if that has
     passed): a new deadline, and its overdue alert (if any) stops, since they checked in. Sent
     again with its ``idempotency_key`` (a double click), it is that extend, answered alike, while
-    it is the latest extend of the visit still out; then spent (``harbour.db.used_keys``): an
-    earlier form sent again after a later extend, or once its visit is back (another visit out),
-    changes nothing. A twin sent at once waits for the first: each holds the actor's row
+    it is the latest extend of the visit still out, and refused with another number of minutes;
+    then spent (``harbour.db.used_keys``): an earlier form sent again after a later extend, or
+    once its visit is back (another visit out), changes nothing. A twin sent at once waits for the first: each holds the actor's row
     (``_open_visit``). ``of_visit``: the visit a form was shown for (``_of_the_visit_out``)."""
     if not 1 <= minutes <= MAX_EXTEND:
         raise InvalidInput([("--minutes", f"from 1 to {MAX_EXTEND}")])
@@ -217,6 +217,8 @@ def extend(
             key,
             lambda visit_id: visit is not None and visit.id == visit_id,
             "that key gave more time since given again, or to a visit that is back",
+            asked=str(minutes),
+            reused="that key gave another number of minutes",
         )
         _of_the_visit_out(visit, of_visit)
         visit = _out(uow, actor, visit)
@@ -229,7 +231,7 @@ def extend(
         visit.deadline_at = visit.expected_back_at + _grace(uow)
         visit.extensions += 1
         visit.alert_id = None  # the new deadline alerts afresh if it passes too
-        used_keys.record(uow.session, now, EXTEND, actor.staff_id, key, visit.id)
+        used_keys.record(uow.session, now, EXTEND, actor.staff_id, key, visit.id, str(minutes))
         audit(uow, actor, "visit.extend", visit.case_id, visit_id=visit.id, minutes=minutes)
         return _view(uow, actor, visit, zone)
 

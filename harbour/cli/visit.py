@@ -64,24 +64,30 @@ def _started(view: VisitView) -> str:
 
 
 @visit_cli.command("back")
-def visit_back(actor: As = None, as_json: Json = False) -> None:
-    """You are back: your visit ends and any alert about it stops."""
+def visit_back(
+    idempotency_key: IdempotencyKey = None, actor: As = None, as_json: Json = False
+) -> None:
+    """You are back: your visit ends and any alert about it stops. Run again with its
+    --idempotency-key, it is the check-in it recorded, while no visit is out since."""
     from harbour.cases.visits import check_in
 
-    view = check_in(get_app(), actor)
+    view = check_in(get_app(), actor, idempotency_key)
     emit(view.as_json(), as_json, f"Visit {view.id[:12]} checked in at {view.local(view.back_at)}.")
 
 
 @visit_cli.command("extend")
 def visit_extend(
     minutes: Annotated[int, typer.Option(help="How much more time (1 to 240).")] = 30,
+    idempotency_key: IdempotencyKey = None,
     actor: As = None,
     as_json: Json = False,
 ) -> None:
-    """You need more time: a new time to be back (any alert about the visit stops)."""
+    """You need more time: a new time to be back (any alert about the visit stops). Run again
+    with its --idempotency-key, it is the extend it recorded (the time given once), while it is
+    the latest of the visit out; with other --minutes the key is refused."""
     from harbour.cases.visits import extend
 
-    view = extend(get_app(), actor, minutes)
+    view = extend(get_app(), actor, minutes, idempotency_key)
     emit(
         view.as_json(),
         as_json,

@@ -533,6 +533,9 @@ class UsedKey(Base):
     scope_id: Mapped[str] = mapped_column(String(32))  # the case, or the staff member
     key: Mapped[str] = mapped_column(String(128))
     record_id: Mapped[str] = mapped_column(String(32))  # what it acted on: assessment, visit
+    # What it was asked beyond that, where the row acted on does not keep it (an extend's
+    # minutes): the key sent again with something else is refused. Operational values only.
+    asked: Mapped[str | None] = mapped_column(String(CODE))
     created_at: Mapped[datetime]
     # When a later action of the same action and scope took its place (with a key or without).
     replaced_at: Mapped[datetime | None]

@@ -30,16 +30,21 @@ def replayed(
     key: str | None,
     current: Callable[[str], bool],
     spent: str,
+    asked: str | None = None,
+    reused: str = "that key was sent with other values",
 ) -> str | None:
     """The id of what the action sent with ``key`` acted on, if it was sent before and is still
     current (``current`` is asked of that id); None if the key was not used for ``action`` in
     ``scope_id`` (or there is none). Refused as ``idempotency_key_spent`` (with ``spent`` as
-    its detail) if a later one replaced it or ``current`` says it is over."""
+    its detail) if a later one replaced it or ``current`` says it is over, and as
+    ``idempotency_key_reused`` (``reused``) if it was ``asked`` something else (``record``)."""
     found = _used(session, action, scope_id, key)
     if found is None:
         return None
     if found.replaced_at is not None or not current(found.record_id):
         raise Conflict("idempotency_key_spent", spent)
+    if found.asked != asked:
+        raise Conflict("idempotency_key_reused", reused)
     return found.record_id
 
 
@@ -60,9 +65,11 @@ def record(
     scope_id: str,
     key: str | None,
     record_id: str,
+    asked: str | None = None,
 ) -> None:
-    """The action was done on ``record_id``: the earlier ones of its action and scope are
-    replaced (spent if sent again), and its ``key``, if it has one, is kept."""
+    """The action was done on ``record_id`` (``asked`` what the row acted on does not keep, if
+    anything): the earlier ones of its action and scope are replaced (spent if sent again), and
+    its ``key``, if it has one, is kept."""
     session.execute(
         update(UsedKey)
         .where(
@@ -72,5 +79,12 @@ def record(
     )
     if key is not None:
         session.add(
-            UsedKey(action=action, scope_id=scope_id, key=key, record_id=record_id, created_at=now)
+            UsedKey(
+                action=action,
+                scope_id=scope_id,
+                key=key,
+                record_id=record_id,
+                asked=asked,
+                created_at=now,
+            )
         )

@@ -181,6 +181,49 @@ def test_a_cover_a_visit_and_an_override_repeated_with_their_key_are_done_once(
     assert ended.exit_code == 2 and "--idempotency-key" in ended.stderr
 
 
+def test_visit_back_and_extend_repeated_with_their_key_are_done_once(seeded: App) -> None:
+    """`visit back` and `visit extend` take --idempotency-key as `visit start` does (the
+    console's buttons send one already): run again with it, each answers as it did and changes
+    nothing but the replay's audit row; extend's key with other minutes is refused (exit 1),
+    changing nothing; once spent (its visit back, another visit out since) each is refused."""
+    ok(seeded, "visit", "start", "--back-at", "16:30", "--as", "cw1")
+    extend = ("visit", "extend", "--as", "cw1", "--idempotency-key", "x-1")
+
+    def out() -> Any:
+        [visit] = ok(seeded, "visit", "list", "--as", "cw1")
+        return visit
+
+    first = invoke(seeded, *extend, "--minutes", "30", "--json")
+    assert first.exit_code == 0, first
+    counts, extended = row_counts(seeded), out()
+    again = invoke(seeded, *extend, "--minutes", "30", "--json")
+    assert again.exit_code == 0, again
+    assert again.json() == first.json() and out() == extended  # 30 minutes, not an hour
+    assert _written(seeded, counts) == {"audit_events"}
+    assert len(_audited(seeded, "visit.extend.replayed")) == 1
+    other = invoke(seeded, *extend, "--minutes", "45")
+    assert other.exit_code == 1 and "idempotency_key_reused" in other.stderr, other
+    assert out() == extended and len(_audited(seeded, "visit.extend")) == 1
+    bad = invoke(seeded, *extend[:-1], "a b")
+    assert bad.exit_code == 2 and "--idempotency-key" in bad.stderr
+
+    back = ("visit", "back", "--as", "cw1", "--idempotency-key", "b-1")
+    first = invoke(seeded, *back, "--json")
+    assert first.exit_code == 0, first
+    counts = row_counts(seeded)
+    again = invoke(seeded, *back, "--json")
+    assert again.exit_code == 0 and again.json() == first.json(), again
+    assert _written(seeded, counts) == {"audit_events"}
+    assert len(_audited(seeded, "visit.back.replayed")) == 1
+
+    ok(seeded, "visit", "start", "--back-at", "18:30", "--as", "cw1")
+    newer = out()
+    for spent in (back, (*extend, "--minutes", "30")):
+        refused = invoke(seeded, *spent)
+        assert refused.exit_code == 1 and "idempotency_key_spent" in refused.stderr, spent
+    assert out() == newer  # neither ended nor gave time to the visit out now
+
+
 def _written(app: App, before: dict[str, int]) -> set[str]:
     return {table for table, count in row_counts(app).items() if count != before[table]}
 

@@ -90,6 +90,7 @@ def upgrade() -> None:
         sa.Column("scope_id", sa.String(length=32), nullable=False),
         sa.Column("key", sa.String(length=128), nullable=False),
         sa.Column("record_id", sa.String(length=32), nullable=False),
+        sa.Column("asked", sa.String(length=40), nullable=True),
         sa.Column("created_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("replaced_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_used_keys")),
