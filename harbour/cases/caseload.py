@@ -12,7 +12,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, exists, func, select
+from sqlalchemy import and_, case, exists, func, or_, select
 
 from harbour.access import audit, authorize, resolve_actor
 from harbour.app import App, UnitOfWork
@@ -73,7 +73,7 @@ def caseload_page(
         zone = agency_zone(uow, actor.agency_id)
         rank = _urgency(uow, now, zone)
         scoped = caseload_query(uow, actor, now, zone)
-        counts = _counts(uow, scoped, rank) | _missing_counts(uow, scoped, now)
+        counts = _counts(uow, scoped, rank, now, zone) | _missing_counts(uow, scoped, now)
         filtered = caseload_query(
             uow, actor, now, zone, due=due, overdue=overdue, escalated=escalated
         )
@@ -114,28 +114,37 @@ def _urgency(uow: UnitOfWork, now: datetime, zone: ZoneInfo) -> Any:
         Alert.kind == AlertKind.IMMINENT_THREAT,
         Alert.acknowledged_at.is_(None),
     )
-    local_today = now.astimezone(zone).date()
-    end_of_today = datetime.combine(local_today + timedelta(days=1), time(), zone)
     return case(
         (open_threat, IMMINENT),
         (Case.next_due_at < now, OVERDUE),
         (Case.escalated.is_(True), ESCALATED),
-        (Case.next_due_at < end_of_today, DUE_TODAY),
+        (Case.next_due_at < _end_of_today(now, zone), DUE_TODAY),
         (Case.next_due_at <= due_soon_horizon(uow, now, zone), DUE_SOON),
         else_=LATER,
     ).label("urgency")
 
 
-def _counts(uow: UnitOfWork, scoped: Any, rank: Any) -> dict[str, int]:
+def _end_of_today(now: datetime, zone: ZoneInfo) -> datetime:
+    return datetime.combine(now.astimezone(zone).date() + timedelta(days=1), time(), zone)
+
+
+def _counts(
+    uow: UnitOfWork, scoped: Any, rank: Any, now: datetime, zone: ZoneInfo
+) -> dict[str, int]:
+    """Each count is of the cases its flag and filter name, whatever else is on them (an
+    overdue case with an open imminent alert counts in both), not of each case's top rank."""
     ranks = scoped.add_columns(rank).subquery()
-    level = ranks.c.urgency
+    due = ranks.c.next_due_at
+    soon = or_(due < _end_of_today(now, zone), due <= due_soon_horizon(uow, now, zone))
+    flags = (
+        ranks.c.urgency == IMMINENT,
+        due < now,
+        ranks.c.escalated.is_(True),
+        and_(due >= now, soon),
+    )
     row = uow.session.execute(
         select(
-            func.count(),
-            func.coalesce(func.sum(case((level == IMMINENT, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((level == OVERDUE, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((ranks.c.escalated.is_(True), 1), else_=0)), 0),
-            func.coalesce(func.sum(case((level.in_([DUE_TODAY, DUE_SOON]), 1), else_=0)), 0),
+            func.count(), *(func.coalesce(func.sum(case((on, 1), else_=0)), 0) for on in flags)
         ).select_from(ranks)
     ).one()
     names = ("open", "imminent", "overdue", "escalated", "due_soon")

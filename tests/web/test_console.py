@@ -378,6 +378,39 @@ def test_caseload_most_urgent_first_paged_and_filtered(seeded: App, clock: Fixed
     assert "No cases" in mine.get("/").text  # a caseworker sees their own cases only
 
 
+def test_the_counts_at_the_top_say_what_the_rows_and_filters_say(
+    seeded: App, clock: FixedClock
+) -> None:
+    """Each count counts the cases its flag and filter name, whatever else is on them: a case
+    with an open imminent alert that is also overdue is one overdue case, and an escalated case
+    due tomorrow one due soon. Found by review: the counts took each case's most urgent rank
+    only, so the page said "0 overdue" above a row flagged overdue that the filter listed."""
+    hot, escalated = new_case(seeded, "MKNOTEhot"), new_case(seeded, "MKNOTEesc")
+
+    def shape(uow: UnitOfWork) -> None:
+        uow.session.get_one(Case, hot.id).next_due_at = clock.now() - timedelta(days=1)
+        row = uow.session.get_one(Case, escalated.id)
+        row.next_due_at, row.escalated = clock.now() + timedelta(days=1), True
+
+    seeded.run(shape)
+    imminent_alert(seeded, hot)
+    web, _ = signed_in(seeded, clock, "sup")
+    page = web.get("/").text
+    counts = dict(
+        (name, int(n)) for n, name in re.findall(r"<strong>(\d+)</strong> ([a-z ]+?)s?<", page)
+    )
+    assert counts == {
+        "open": 2,
+        "imminent alert": 1,
+        "overdue": 1,
+        "escalated": 1,
+        "due soon": 1,
+    }
+    for name, query in (("overdue", "overdue=1"), ("escalated", "escalated=1")):
+        listed = re.findall(r"<code>(HB-[0-9A-Z-]+)</code>", web.get(f"/?{query}").text)
+        assert len(listed) == counts[name], name
+
+
 def test_no_identifying_data_in_any_page_or_log_line(
     seeded: App, clock: FixedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
