@@ -114,9 +114,44 @@ async def current(request: Request) -> SignedIn | None:
 
 
 def to_sign_in(request: Request) -> Response:
+    """Sign-in first, then back to the page asked for, or the one a form was sent from. Once a
+    session has ended (a page asked for with its cookie, or any form sent), sign-in says so: a
+    form's work was not saved, which a bare sign-in page, then the caseload, never said."""
     path = request.url.path
-    target = "/sign-in" + (f"?next={path}" if _NEXT.fullmatch(path) and path != "/" else "")
+    back = page_of(path)
+    query = {"next": back} if back != "/" else {}
+    if path in ("/sign-out", "/still-here"):  # nothing of the person's own work was sent
+        query = {}
+    elif request.method == "POST":
+        query["ended"] = "unsaved"
+    elif request.cookies.get(cookies.name(harbour(request).settings, cookies.SESSION)):
+        query["ended"] = "yes"
+    target = "/sign-in" + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
     return RedirectResponse(target, status_code=303)
+
+
+def page_of(path: str) -> str:
+    """The page sign-in may lead back to for ``path``: the path itself, or the page it belongs
+    to (``/alerts/ID/ack``: ``/alerts/ID``; ``/cases/HB-.../plan/accept``: ``/cases/HB-...``),
+    else the caseload."""
+    parts = path.rstrip("/").split("/")
+    while len(parts) > 1:
+        if _NEXT.fullmatch(candidate := "/".join(parts)):
+            return candidate
+        parts.pop()
+    return "/"
+
+
+def signed_out(app: App, ended: str) -> str | None:
+    """Why sign-in was shown instead of a page (``to_sign_in``), in the console's own words."""
+    settings = app.settings
+    why = (
+        f"You were signed out (after {settings.session_idle_minutes} minutes without activity, "
+        f"{settings.session_max_hours} hours after signing in, or by an admin)"
+    )
+    if ended == "unsaved":
+        return f"{why}, so what you just sent was not saved. Sign in, then do it again."
+    return f"{why}. Sign in again to go on." if ended == "yes" else None
 
 
 def offered(who: SignedIn, action: str) -> None:
@@ -197,7 +232,10 @@ def staff_page(
 async def sign_in_form(request: Request) -> Response:
     app = harbour(request)
     next_path = request.query_params.get("next", "/")
-    return _sign_in_page(request, app, next_path if _NEXT.fullmatch(next_path) else "/")
+    message = signed_out(app, request.query_params.get("ended", ""))
+    return _sign_in_page(
+        request, app, next_path if _NEXT.fullmatch(next_path) else "/", message=message
+    )
 
 
 def _sign_in_page(

@@ -122,3 +122,33 @@ def test_answers_given_over_half_an_hour_are_recorded_not_met_by_sign_in(
     answer(page, app)
     follow(page, "main button.primary")
     assert "Assessment recorded" in page.locator("h1").inner_text(), page.url
+
+
+def test_taking_an_alert_after_the_session_ended_says_it_was_not_taken_and_leads_back(
+    console: tuple[App, str], clock: FixedClock, browser: Any
+) -> None:
+    """A supervisor reads an alert, is on the phone for twenty minutes, then presses "I'm
+    taking this": the session has ended, and the sign-in page says so and that nothing was
+    saved; signed in again, they are back on the alert, still to be taken. Found by review:
+    a bare sign-in page, then the caseload, and nothing said the alert was not taken."""
+    from datetime import timedelta
+
+    app, base = console
+    alert = imminent_alert(app, new_case(app))
+    page = browser.new_page(viewport=PHONE)
+    secret = enrol_and_sign_in(page, app, clock, base, "sup")
+    page.goto(f"{base}/alerts/{alert.id}")
+    clock.advance(timedelta(minutes=20))
+    follow(page, "text=I'm taking this")
+    assert page.url.startswith(f"{base}/sign-in")
+    said = page.locator("main [role=alert]").inner_text()
+    assert "signed out" in said and "not saved" in said, said
+    next_step(clock)
+    page.fill("#handle", "sup")
+    page.fill("#password", PASSWORD)
+    page.fill("#code", code(app, secret))
+    follow(page, "main button[type=submit]")
+    assert page.url == f"{base}/alerts/{alert.id}"
+    assert page.locator("main button", has_text="I'm taking this").count() == 1
+    acknowledged = app.run(lambda uow: uow.session.get_one(type(alert), alert.id).acknowledged_at)
+    assert acknowledged is None

@@ -206,6 +206,41 @@ def test_sessions_end_after_15_idle_minutes_and_10_hours_in_all(
     assert reasons == ["idle", "max_age"]
 
 
+def test_a_request_after_the_session_ended_is_told_so_at_sign_in(
+    seeded: App, clock: FixedClock
+) -> None:
+    """Met by the sign-in page once the session has ended, a page says why, and a form sent
+    says that nothing was saved and leads back to the page it was sent from (an alert's, a
+    case's); the words are the console's own, never taken from the address; a first visit is
+    told nothing."""
+    alert = imminent_alert(seeded, new_case(seeded))
+    case = short_form(new_case(seeded).reference)
+    web, _ = signed_in(seeded, clock, "sup")
+    csrf = csrf_of(web)
+    clock.advance(timedelta(minutes=16))
+    sent = {
+        f"/alerts/{alert.id}/ack": f"/alerts/{alert.id}",
+        f"/cases/{case}/plan/accept": f"/cases/{case}",
+        f"/cases/{case}": f"/cases/{case}",
+    }
+    for path, back in sent.items():
+        answer = web.post(path, data={"csrf": csrf})
+        assert answer.status_code == 303, path
+        location = answer.headers["location"]
+        assert location.startswith(f"/sign-in?next={back}&"), location
+        shown = web.get(location)
+        assert "signed out" in shown.text and "not saved" in shown.text, path
+        assert f'name="next" value="{back}"' in shown.text, path
+    page = web.get(web.get(f"/cases/{case}/plan").headers["location"]).text
+    assert "signed out" in page and "not saved" not in page
+    assert alert_row(seeded, alert.id).acknowledged_at is None
+    first = client(seeded).get("/alerts")
+    assert first.headers["location"] == "/sign-in?next=/alerts"
+    plain = client(seeded).get("/sign-in?ended=<b>anything</b>").text
+    assert "anything" not in plain and "signed out" not in plain
+    assert web.post("/sign-out", data={"csrf": csrf}).headers["location"] == "/sign-in"
+
+
 def test_typing_in_a_form_keeps_the_session_and_nothing_else_does_for_another(
     seeded: App, clock: FixedClock
 ) -> None:
