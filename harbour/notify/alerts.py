@@ -993,10 +993,16 @@ def sees(uow: UnitOfWork, actor: Actor, alert_id: str | None) -> bool:
 
 
 def list_alerts(
-    app: App, actor_handle: str | None, *, include_acknowledged: bool = False, limit: int = 50
+    app: App,
+    actor_handle: str | None,
+    *,
+    include_acknowledged: bool = False,
+    limit: int = 50,
+    urgent_first: bool = False,
 ) -> list[AlertRow]:
     """The alerts the actor may see (``visible_to``), newest first: those still waiting for
-    someone, or all of them."""
+    someone, or all of them. ``urgent_first``: those someone is in danger in (``URGENT``)
+    before the others, so that no number of later ones pushes them out of ``limit``."""
 
     def work(uow: UnitOfWork) -> list[AlertRow]:
         actor = resolve_actor(uow, actor_handle)
@@ -1005,7 +1011,11 @@ def list_alerts(
             select(Alert, Case.reference)
             .outerjoin(Case, Case.id == Alert.case_id)
             .where(Alert.agency_id == actor.agency_id, visible_to(actor, uow.now()))
-            .order_by(Alert.opened_at.desc(), Alert.id)
+            .order_by(
+                *([_URGENT_KINDS.desc()] if urgent_first else []),
+                Alert.opened_at.desc(),
+                Alert.id,
+            )
             .limit(limit)
         )
         if not include_acknowledged:

@@ -66,9 +66,16 @@ def caseload(
     }
 
 
-def open_alerts(app: App, handle: str) -> list[dict[str, Any]]:
+ALERTS_LISTED = 50
+
+
+def open_alerts(app: App, handle: str) -> dict[str, Any]:
+    """``harbour alerts``, those someone is in danger in first: the first ``ALERTS_LISTED``
+    (``alerts``), and whether more wait (``more``)."""
     now = app.clock.now()
-    return [_alert(row, now) for row in alerts.list_alerts(app, handle)]
+    found = alerts.list_alerts(app, handle, limit=ALERTS_LISTED + 1, urgent_first=True)
+    listed = [_alert(row, now) for row in found[:ALERTS_LISTED]]
+    return {"alerts": listed, "more": len(found) > ALERTS_LISTED}
 
 
 def one_alert(

@@ -412,8 +412,8 @@ def _page_link(filters: dict[str, bool], page: int) -> str:
 
 @staff_page
 async def alert_list(request: Request, who: SignedIn) -> Response:
-    rows = await call(adapter.open_alerts, harbour(request), who.handle)
-    return render(request, "alerts", who, title="Alerts", alerts=rows)
+    shown = await call(adapter.open_alerts, harbour(request), who.handle)
+    return render(request, "alerts", who, title="Alerts", **shown)
 
 
 @staff_page

@@ -198,7 +198,7 @@ async def schedule(request: Request, who: SignedIn) -> Response:
 async def escalations(request: Request, who: SignedIn) -> Response:
     """Overdue work and alerts nobody has taken: the agency's (a caseworker's own cases)."""
     app = harbour(request)
-    alerts = await call(adapter.open_alerts, app, who.handle)
+    waiting = await call(adapter.open_alerts, app, who.handle)
     flags = {"due": False, "overdue": False, "escalated": False}
     escalated = await call(
         adapter.caseload, app, who.handle, page=1, **(flags | {"escalated": True})
@@ -209,7 +209,8 @@ async def escalations(request: Request, who: SignedIn) -> Response:
         "escalations",
         who,
         title="Escalations",
-        waiting=[a for a in alerts if not a["acknowledged_by"]],
+        waiting=[a for a in waiting["alerts"] if not a["acknowledged_by"]],
+        more=waiting["more"],
         escalated=escalated,
         overdue=overdue,
     )

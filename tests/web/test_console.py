@@ -17,8 +17,9 @@ from harbour.app import App, UnitOfWork
 from harbour.clock import FixedClock
 from harbour.db.models import Alert, AuditEvent, Case, Staff
 from harbour.domain.refs import short_form
+from harbour.domain.vocab import AlertKind, NotificationKind
 from harbour.notify.messages import compose
-from tests.notify.helpers import imminent_alert, new_case
+from tests.notify.helpers import case_alert, imminent_alert, new_case
 from tests.web.helpers import (
     OTHER_TWOS,
     client,
@@ -519,6 +520,34 @@ def test_a_caseworker_sees_only_the_alerts_of_their_own_cases(
         assert page.status_code == 200, handle
         assert (f"/alerts/{alert.id}" in page.text) is shown, handle
         assert (case.reference[:12] in page.text) is shown, handle
+
+
+def test_an_imminent_threat_heads_the_alert_lists_however_many_others_wait(
+    seeded: App, clock: FixedClock
+) -> None:
+    """The alerts page and the escalations page list the waiting alerts someone is in danger
+    in first (an imminent threat, an overdue visit, a missing youth's reports overdue), and say
+    when more wait than they list. Found by review: newest first and cut at 50 without a word,
+    so an imminent threat fell off both pages once 50 later alerts waited (an overdue sweep
+    opens one per case)."""
+    case = new_case(seeded)
+    threat = imminent_alert(seeded, case)
+    for _ in range(51):
+        clock.advance(timedelta(seconds=1))
+        case_alert(seeded, case, AlertKind.RISK_RAISED, NotificationKind.RISK_RAISED)
+    web, _ = signed_in(seeded, clock, "sup")
+    for path in ("/alerts", "/escalations"):
+        page = web.get(path).text
+        listed = re.findall(r'href="/alerts/([0-9a-f]+)"', page)
+        assert listed[0] == threat.id, path
+        assert len(set(listed)) == 50, path
+        assert "More alerts wait than are listed here" in page, path
+    taken = [threat.id, *listed[1:3]]
+    for alert_id in taken:
+        web.post(f"/alerts/{alert_id}/ack", data={"csrf": csrf_of(web)})
+    page = web.get("/alerts").text
+    assert len(set(re.findall(r'href="/alerts/([0-9a-f]+)"', page))) == 49
+    assert "More alerts wait" not in page
 
 
 def test_an_alert_by_id_opens_only_for_those_who_may_see_it(seeded: App, clock: FixedClock) -> None:
