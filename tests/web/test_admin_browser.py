@@ -74,3 +74,29 @@ def test_a_draft_saved_and_come_back_to_then_a_role_changed(
         lambda uow: uow.session.scalar(select(Staff.on_call).where(Staff.handle == "cw2"))
     )
     assert on_call is True
+
+
+def test_resetting_a_colleagues_sign_in_is_a_deliberate_step_saying_what_it_does(
+    console: tuple[App, str], clock: FixedClock, browser: Any
+) -> None:
+    """A reset clears the person's password and code app and signs them out at once: on the
+    staff page it waits behind its row's "Reset sign-in", which says so, as deactivating waits
+    behind its own. Found by review: a one-tap "New enrolment link" beside "Put on call" in
+    each row, which said nothing of signing the person out; a slip of a thumb locked a
+    colleague out in the middle of their work."""
+    app, base = console
+    colleague = browser.new_page(viewport=PHONE)
+    enrol_and_sign_in(colleague, app, clock, base, "cw2")
+    admin = browser.new_page(viewport=PHONE)
+    enrol_and_sign_in(admin, app, clock, base, "adm")
+    admin.goto(f"{base}/staff")
+    form = admin.locator('form[action="/staff/cw2/reset"]')
+    assert not form.locator("button").is_visible()
+    admin.click("text=Reset sign-in: cw2")
+    said = form.inner_text()
+    assert "signs them out" in said and "password" in said, said
+    assert axe_violations(admin) == []
+    follow(admin, form.locator("button"))
+    assert "Sign-in cleared and sessions ended for cw2" in admin.locator("main").inner_text()
+    colleague.goto(f"{base}/")
+    assert colleague.url.startswith(f"{base}/sign-in")
