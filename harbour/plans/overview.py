@@ -29,6 +29,7 @@ from harbour.db.models import (
 from harbour.domain import orders
 from harbour.domain.plan_view import PlanItemView, PlanSnapshot
 from harbour.domain.vocab import PlanSection
+from harbour.notify import alerts
 from harbour.plans.snapshot import snapshot
 from harbour.plans.store import latest_plan
 
@@ -73,6 +74,9 @@ class CaseOverview:
     missing_since_local: str | None = None  # an open missing episode: when last seen
     missing_hours: int | None = None  # ... and how long ago
     drafts: tuple[DraftNote, ...] = ()  # for those who may assess the case, oldest first
+    # Its alerts nobody has taken that the actor may see (``alerts.visible_to``), those where
+    # someone is in danger first: (id, kind).
+    waiting_alerts: tuple[tuple[str, str], ...] = ()
 
 
 def case_overview(app: App, actor_handle: str | None, ref: str) -> CaseOverview:
@@ -112,9 +116,23 @@ def case_overview(app: App, actor_handle: str | None, ref: str) -> CaseOverview:
             missing_since_local=local_time(gone, zone) if gone else None,
             missing_hours=int((now - gone).total_seconds() // 3600) if gone else None,
             drafts=_drafts(uow, actor, case, zone) if may(uow, actor, case, "case.assess") else (),
+            waiting_alerts=_waiting_alerts(uow, actor, case),
         )
 
     return on_case(app, actor_handle, ref, "case.read", work, otherwise="case.summary")
+
+
+def _waiting_alerts(uow: UnitOfWork, actor: Actor, case: Case) -> tuple[tuple[str, str], ...]:
+    """The case's alerts nobody has taken that the actor may see, those where someone is in
+    danger first: the case page links to each, where the caseload only flags them."""
+    rows = uow.session.execute(
+        select(Alert.id, Alert.kind)
+        .join(Case, Case.id == Alert.case_id)
+        .where(Alert.case_id == case.id, Alert.acknowledged_at.is_(None))
+        .where(alerts.visible_to(actor, uow.now()))
+        .order_by(Alert.kind.in_(sorted(alerts.URGENT)).desc(), Alert.opened_at, Alert.id)
+    ).all()
+    return tuple((alert_id, kind) for alert_id, kind in rows)
 
 
 def _drafts(uow: UnitOfWork, actor: Actor, case: Case, zone: ZoneInfo) -> tuple[DraftNote, ...]:

@@ -196,6 +196,10 @@ def case_page(app: App, handle: str, ref: str) -> dict[str, Any]:
         if plan is None
         else {"version": plan.version_number, "status": plan.status, "sections": sections},
         "summary_only": found.summary_only,
+        "alerts": [
+            {"id": alert_id, "short_id": alert_id[:12], "kind": kind.replace("_", " ")}
+            for alert_id, kind in found.waiting_alerts
+        ],
         "covers": [
             {"caseworker": c.caseworker, "until": c.ends_local, "mine": c.caseworker == handle}
             for c in found.covers

@@ -152,3 +152,26 @@ def test_taking_an_alert_after_the_session_ended_says_it_was_not_taken_and_leads
     assert page.locator("main button", has_text="I'm taking this").count() == 1
     acknowledged = app.run(lambda uow: uow.session.get_one(type(alert), alert.id).acknowledged_at)
     assert acknowledged is None
+
+
+def test_a_case_flagged_with_an_imminent_alert_leads_to_the_alert_from_its_page(
+    console: tuple[App, str], clock: FixedClock, browser: Any
+) -> None:
+    """A supervisor opens a case the caseload flags "imminent alert": its page says the alert
+    waits to be taken and links to it, where they take it. Found by review: the case page
+    said nothing of it but "alert opened" in the timeline, with no way to the alert."""
+    app, base = console
+    case = new_case(app)
+    alert = imminent_alert(app, case)
+    page = browser.new_page(viewport=PHONE)
+    enrol_and_sign_in(page, app, clock, base, "sup")
+    row = page.locator("table.cases tbody tr", has_text=short_form(case.reference))
+    assert "imminent alert" in row.inner_text()
+    follow(page, row.locator(f"text={short_form(case.reference)}"))
+    summary = page.locator("section[aria-labelledby=summary]")
+    assert "imminent threat" in summary.inner_text(), summary.inner_text()
+    follow(page, summary.locator(f'a[href="/alerts/{alert.id}"]'))
+    follow(page, "text=I'm taking this")
+    assert "Taken by sup" in page.locator("main").inner_text()
+    page.goto(f"{base}/cases/{short_form(case.reference)}")
+    assert page.locator(f'main a[href="/alerts/{alert.id}"]').count() == 0

@@ -303,3 +303,23 @@ def test_a_coordinators_schedule_says_nothing_of_the_situation(
     shown = invoke(seeded, "schedule", ref, "--as", "coord", "--json").json()
     assert shown and all(e["point"] is None and "just" not in e["what"] for e in shown)
     assert "just_left" not in invoke(seeded, "schedule", ref, "--as", "coord").stdout
+
+
+def test_the_case_page_links_the_alerts_waiting_only_for_those_who_may_open_them(
+    seeded: App, clock: FixedClock
+) -> None:
+    """The case page names the case's alerts nobody has taken, each a link to its page, for
+    those the alert page opens for (the case's caseworker, those it paged, supervisors); a
+    coordinator, whom it did not page, gets no link that would answer "not found"."""
+    from tests.notify.helpers import imminent_alert, new_case
+
+    case = new_case(seeded, "MKALERT")
+    alert = imminent_alert(seeded, case)
+    link = f'href="/alerts/{alert.id}"'
+    for handle, linked in (("cw1", True), ("sup", True), ("coord", False)):
+        web, _ = signed_in(seeded, clock, handle)
+        page = web.get(f"/cases/{short_form(case.reference)}")
+        assert page.status_code == 200, handle
+        assert (link in page.text) is linked, handle
+        if linked:
+            assert web.get(f"/alerts/{alert.id}").status_code == 200, handle
