@@ -51,7 +51,8 @@ ALERT_ID = re.compile(r"[0-9a-f]{8,32}")
 _CASE_REF = re.compile(r"[A-Za-z0-9-]{4,40}")
 SIGN_IN_FAILED = (
     "That did not work. Check your handle, password and the current code from your app. "
-    "After several failures you must wait before trying again."
+    "After several failures you must wait before trying again, and after ten in an hour the "
+    "account is locked for an hour: an admin can unlock it now by resetting your sign-in."
 )
 
 

@@ -4,6 +4,7 @@ Each test runs on SQLite and PostgreSQL (the ``seeded`` fixture)."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -318,6 +319,12 @@ def test_ten_failures_in_an_hour_lock_the_account_until_time_or_an_admin(
     locked = sign_in(seeded, web, "cw1", secret)
     assert locked.status_code == 400  # the right password and code, and still no
     assert audit_rows(seeded, "sign_in")[-1].details == {"reason": "locked"}
+    # What to do, said to every refusal alike (found by review: only "wait before trying
+    # again", which a locked person did, minute after minute).
+    said = " ".join(re.sub(r"<[^>]+>", " ", locked.text).split())
+    assert "locked for an hour" in said and "an admin" in said, said
+    unknown = sign_in(seeded, web, "nobody", secret).text
+    assert said == " ".join(re.sub(r"<[^>]+>", " ", unknown).split())
     clock.advance(signin.LOCK_FOR)
     assert sign_in(seeded, web, "cw1", secret).status_code == 303  # time lifted it
 
