@@ -7,7 +7,7 @@ not after now for a moment in the past, the next one after now for a moment ahea
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -38,13 +38,28 @@ def _time_of_day(written: str, zone: ZoneInfo, now: datetime, side: Side) -> dat
         return None
     if clock.tzinfo is not None or len(written) > 8:
         return None
-    local_now = now.astimezone(zone)
-    moment = datetime.combine(local_now.date(), clock, tzinfo=zone).astimezone(UTC)
-    if side == "past" and moment > now:
-        moment = datetime.combine(local_now.date() - timedelta(days=1), clock, tzinfo=zone)
-    elif side == "future" and moment <= now:
-        moment = datetime.combine(local_now.date() + timedelta(days=1), clock, tzinfo=zone)
-    return moment.astimezone(UTC)
+    today = now.astimezone(zone).date()
+    days = (
+        (today - timedelta(days=1), today) if side == "past" else (today, today + timedelta(days=1))
+    )
+    moments = [moment for day in days for moment in _wall_moments(day, clock, zone)]
+    if side == "past":
+        return max(moment for moment in moments if moment <= now)
+    return min(moment for moment in moments if moment > now)
+
+
+def _wall_moments(day: date, clock: time, zone: ZoneInfo) -> list[datetime]:
+    """The moments (UTC) the wall time ``clock`` on ``day`` names: two in the hour the clocks go
+    back, which happens twice; one otherwise (a time in the hour skipped in spring is read in
+    the offset before the change, as ``zoneinfo`` reads it)."""
+    local = datetime.combine(day, clock, tzinfo=zone)
+    both = {local.astimezone(UTC), local.replace(fold=1).astimezone(UTC)}
+    real = [
+        moment
+        for moment in both
+        if moment.astimezone(zone).replace(tzinfo=None) == local.replace(tzinfo=None)
+    ]
+    return real or [local.astimezone(UTC)]
 
 
 def _date_time(written: str, zone: ZoneInfo) -> datetime:

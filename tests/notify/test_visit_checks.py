@@ -413,3 +413,17 @@ def test_i_m_back_from_the_page_of_a_visit_given_more_time_ends_no_new_visit(
     visits.extend(napp, "cw1", 30, "page-third", third.id)
     assert visits.check_in(napp, "cw1", "page-third", third.id).id == third.id != first.id
     assert visits.check_in(napp, "cw1", "page-third", third.id).id == third.id  # clicked twice
+
+
+def test_back_at_in_the_autumn_s_repeated_hour_is_the_one_ahead(
+    napp: App, clock: FixedClock
+) -> None:
+    # At 01:10 EST on the night clocks go back (01:00-01:59 happens twice), "back at 01:50"
+    # was read as the first 01:50 (EDT, gone by), so as tomorrow's, and refused as beyond 16
+    # hours: the staff member at the door had to work out an offset to start a visit.
+    from datetime import UTC, datetime
+
+    clock.set(datetime(2026, 11, 1, 6, 10, tzinfo=UTC))
+    view = visits.start_visit(napp, "cw1", back_at="01:50", location=WHERE, buddy="cw2")
+    assert view.expected_back_at - clock.now() == timedelta(minutes=40)
+    assert view.local(view.expected_back_at) == "2026-11-01 01:50 EST"
