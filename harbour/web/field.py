@@ -44,6 +44,11 @@ CASE_REFUSED = {
 }
 
 MISSING_FIELDS = re.compile(r"since|step|report_number|at")
+NOT_MISSING = (
+    "not done",
+    "the youth is not recorded missing (their return may have been recorded since this page "
+    "was shown): nothing changed",
+)
 MISSING_NAMES = {
     "--since": "since",
     "STEP": "step",
@@ -223,6 +228,12 @@ async def missing_change(request: Request, who: SignedIn) -> Response:
         return await _missing_page(request, who, kept, refusal)
     except Conflict as exc:
         return await _missing_page(request, who, {}, forms.conflict(exc))
+    except NotFound as exc:
+        if exc.code != "no_missing_episode":
+            raise
+        # The return sent twice (a double click), or a step or the return sent from a page
+        # shown before a colleague recorded the return: said on the page as it stands now.
+        return await _missing_page(request, who, {}, forms.Refusal(general=[NOT_MISSING]))
     if what == "returned":
         return RedirectResponse(f"/cases/{ref}", status_code=303)
     return RedirectResponse(f"/cases/{ref}/missing", status_code=303)

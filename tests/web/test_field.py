@@ -359,7 +359,7 @@ def test_a_missing_episode_recorded_its_steps_done_and_the_return(
         assert refused.status_code == 400 and 'id="f-since-error"' in refused.text, since
     assert web.post(f"/cases/{case}/missing/explode", data={"csrf": csrf}).status_code == 404
     early = web.post(f"/cases/{case}/missing/step", data={"csrf": csrf, "step": "ncmec"})
-    assert early.status_code == 404
+    assert early.status_code == 400 and "not recorded missing" in refusals(early.text)
     assert field_rows(seeded) == before
 
     since = (START - timedelta(hours=3)).isoformat()
@@ -519,6 +519,25 @@ def test_a_step_recorded_twice_is_refused_beside_the_step_by_its_name(
     said = refusals(again.text)
     assert 'id="f-step-error">“Law-enforcement report” was recorded done' in again.text, said
     assert not COMMAND_WORDS.search(said) and NUMBER not in again.text, said
+
+
+def test_the_return_sent_twice_or_from_a_stale_page_says_so_not_not_found(
+    seeded: App, clock: FixedClock
+) -> None:
+    # "Record the return" clicked twice (or a step recorded from a page shown before a
+    # colleague recorded the return) answered "Not found." on an error page: the one who just
+    # recorded the return was told nothing of it, as if the case were gone.
+    web, case, csrf = recorded_missing(seeded, clock)
+    back = {"csrf": csrf, "at": clock.now().isoformat()}
+    assert web.post(f"/cases/{case}/missing/returned", data=back).status_code == 303
+    before = field_rows(seeded)
+    for what, sent in (("returned", back), ("step", {"csrf": csrf, "step": "ncmec"})):
+        again = web.post(f"/cases/{case}/missing/{what}", data=sent)
+        assert again.status_code == 400 and field_rows(seeded) == before, what
+        said = refusals(again.text)
+        assert "not recorded missing" in said and "nothing changed" in said, said
+        assert "Record missing" in again.text  # the page as it stands: no episode open
+    assert len(audited(seeded, "case.returned")) == 1
 
 
 def test_the_missing_page_is_for_those_who_work_the_case(seeded: App, clock: FixedClock) -> None:
