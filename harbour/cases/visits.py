@@ -294,6 +294,29 @@ def show_visit(app: App, actor_handle: str | None, visit_id: str) -> VisitView:
     return app.run(work)
 
 
+def visit_of_alert(app: App, actor_handle: str | None, alert_id: str) -> VisitView | None:
+    """The visit an overdue alert is about, as ``list_visits`` shows it to the actor (never
+    where it went; ``may_see_where`` says whether they may ask), for the alert's page: whoever
+    the alert woke must learn whose visit it is and where to send help. None for an alert of no
+    visit of theirs to see (or no visit's current alert); listed reads are audited alike."""
+
+    def work(uow: UnitOfWork) -> VisitView | None:
+        actor = resolve_actor(uow, actor_handle)
+        authorize(uow, actor, "visit.read")
+        query = select(Visit).where(Visit.agency_id == actor.agency_id, Visit.alert_id == alert_id)
+        if not _sees_all(uow, actor):
+            query = query.where(
+                or_(Visit.staff_id == actor.staff_id, Visit.buddy_id == actor.staff_id)
+            )
+        visit = uow.session.scalar(query)
+        if visit is None:
+            return None
+        audit(uow, actor, "visit.list", count=1)
+        return _view(uow, actor, visit, agency_zone(uow, actor.agency_id))
+
+    return app.run(work)
+
+
 @dataclass(frozen=True)
 class Buddies:
     """Whom the actor may name as their check-in buddy, and who it is when they name nobody."""

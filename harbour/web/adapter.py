@@ -979,6 +979,12 @@ def visit_where(app: App, handle: str, visit_id: str) -> dict[str, Any]:
     return _visit(visits.show_visit(app, handle, visit_id))
 
 
+def alert_visit(app: App, handle: str, alert_id: str) -> dict[str, Any] | None:
+    """The visit a visit's overdue alert is about, as the visits page shows it (or None)."""
+    found = visits.visit_of_alert(app, handle, alert_id)
+    return _visit(found) if found is not None else None
+
+
 def episode_of(app: App, handle: str, ref: str) -> dict[str, Any] | None:
     """The case's open episode as the page shows it (report numbers: recorded or not)."""
     view = missing.current_episode(app, handle, ref)

@@ -419,8 +419,11 @@ async def alert_list(request: Request, who: SignedIn) -> Response:
 
 @staff_page
 async def alert_page(request: Request, who: SignedIn) -> Response:
-    shown = await call(adapter.one_alert, harbour(request), who.handle, alert_id_of(request))
-    return render(request, "alert", who, title="Alert", alert=shown)
+    app = harbour(request)
+    shown = await call(adapter.one_alert, app, who.handle, alert_id_of(request))
+    # A visit's alert: whose visit, and where it went for those who may see it.
+    visit = await call(adapter.alert_visit, app, who.handle, shown["id"])
+    return render(request, "alert", who, title="Alert", alert=shown, visit=visit)
 
 
 @staff_page

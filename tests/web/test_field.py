@@ -299,6 +299,29 @@ def test_an_overdue_visits_alert_is_listed_and_opens_for_its_buddy_and_its_visit
     assert "Taken by cw2" in buddy.get(f"/alerts/{alert}").text
 
 
+def test_a_visits_alert_page_says_whose_visit_and_offers_where_to_those_who_may_see_it(
+    seeded: App, clock: FixedClock
+) -> None:
+    # The message's link opens the alert's page, which said only "visit overdue", case "-":
+    # the buddy woken by it was not told whose visit it was nor led to where it went, and the
+    # message's "harbour visit show" needs a visit id it does not carry.
+    visits.start_visit(seeded, "cw1", back_at="16:30", location=WHERE, buddy="cw2")
+    view = visits.list_visits(seeded, "cw1")[0]
+    clock.set(view.deadline_at + timedelta(minutes=1))
+    assert seeded.run(lambda uow: raise_overdue(uow, clock.now())) == 1
+    alert = seeded.run(lambda uow: uow.session.get_one(Visit, view.id).alert_id)
+    buddy, _ = signed_in(seeded, clock, "cw2")
+    page = buddy.get(f"/alerts/{alert}")
+    assert page.status_code == 200 and ">cw1<" in page.text and WHERE not in page.text
+    assert f'action="/visits/{view.id}/where"' in page.text
+    shown = buddy.post(f"/visits/{view.id}/where", data={"csrf": csrf_of(buddy)})
+    assert shown.status_code == 200 and WHERE in shown.text
+    admin, _ = signed_in(seeded, clock, "adm")  # sees every alert, but was not paged
+    page = admin.get(f"/alerts/{alert}")
+    assert page.status_code == 200 and ">cw1<" in page.text
+    assert "/where" not in page.text and WHERE not in page.text
+
+
 def test_on_call_staff_see_a_visits_alert_link_only_once_the_alert_pages_them(
     seeded: App, clock: FixedClock
 ) -> None:
