@@ -8,7 +8,9 @@ A tier with nobody in it (no on-call staff, no supervisor) is passed over at onc
 with someone in it is paged in its place. When the rest of the ladder is empty too, the alert
 stays at the top, the gap is logged (``nobody_to_page``) and it is tried again every
 ``alert_ack_timeout`` until someone can be paged or it is acknowledged; ``harbour notify check``
-lists such alerts and the agencies whose ladder is empty.
+lists such alerts and the agencies whose ladder is empty. An urgent alert whose tier's pages all
+died unsent (no working route for anyone there) climbs at the relay's next pass, not a timeout
+later (``climb_now_where_nobody_was_reached``).
 
 Only imminent threats, overdue visit check-ins and a missing youth's reporting deadline passed
 (and their escalations) take the urgent lane: someone may be in danger now, and none comes by the
@@ -405,6 +407,40 @@ def climb_now_where_nobody_is_left(uow: UnitOfWork, handle: str) -> int:
     for alert in emptied:
         alert.next_escalation_at = uow.now()
     return len(emptied)
+
+
+def climb_now_where_nobody_was_reached(uow: UnitOfWork, alert_ids: set[str]) -> int:
+    """Make those of the standing alerts ``alert_ids`` whose current tier's pages all died
+    unsent (every route failed, or there was none) due to climb now: nobody at that tier was
+    told, so nobody there can take them, and waiting ``alert_ack_timeout`` kept someone who may
+    be in danger waiting (a visit's buddy with no working route: the alert's only tier-0
+    person). The relay's next pass climbs them. Each held as an acknowledgement holds it, before
+    its pages are read; one held already (taken, or climbing) is passed over. How many."""
+    standing = uow.session.scalars(
+        select(Alert)
+        .where(
+            Alert.id.in_(sorted(alert_ids)),
+            Alert.acknowledged_at.is_(None),
+            Alert.next_escalation_at > uow.now(),
+        )
+        .order_by(Alert.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    unreached = [alert for alert in standing if _tier_died(uow, alert)]
+    for alert in unreached:
+        alert.next_escalation_at = uow.now()
+    return len(unreached)
+
+
+def _tier_died(uow: UnitOfWork, alert: Alert) -> bool:
+    """Whether the alert is below its ladder's top and every page of its current tier is dead,
+    none having reached a route."""
+    if alert.tier >= top_tier(alert.kind):
+        return False
+    key = _tier_key(alert)
+    pages = uow.session.scalars(select(OutboxMessage).where(_pages_of(alert))).all()
+    tier = [p for p in pages if p.dedupe_key == dedupe_key(key, p.recipient, p.channel)]
+    return bool(tier) and all(p.status == OutboxStatus.DEAD and p.sent_at is None for p in tier)
 
 
 def _climb_all(uow: UnitOfWork, due: list[Alert], now: datetime, bundle: Bundle) -> int:

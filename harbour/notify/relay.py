@@ -42,7 +42,11 @@ from harbour.db.writer_gap import WriterGap
 from harbour.domain.vocab import Lane, NotificationKind, OutboxStatus
 from harbour.errors import NotFound
 from harbour.notify import links, missing_alerts, recipients, visit_checks
-from harbour.notify.alerts import awaiting_escalation, escalate_due
+from harbour.notify.alerts import (
+    awaiting_escalation,
+    climb_now_where_nobody_was_reached,
+    escalate_due,
+)
 from harbour.notify.directory import routes_of
 from harbour.notify.messages import compose
 from harbour.notify.outbox import enqueue, mirror_on_bundled, settle
@@ -411,6 +415,15 @@ def record(
     verdicts, taken = app.run(work)
     for outcome, verdict in verdicts:
         _count(report, outcome, verdict)
+    died = {
+        alert
+        for o, v in verdicts
+        if v == "dead" and o.row.lane == Lane.URGENT and (alert := o.row.alert_id)
+    }
+    if died:
+        # Apart, after the pages' own transaction: the alerts are held before their pages, as
+        # an acknowledgement holds them (no deadlock with one).
+        app.run(lambda uow: climb_now_where_nobody_was_reached(uow, died))
     return taken
 
 

@@ -427,3 +427,43 @@ def test_back_at_in_the_autumn_s_repeated_hour_is_the_one_ahead(
     view = visits.start_visit(napp, "cw1", back_at="01:50", location=WHERE, buddy="cw2")
     assert view.expected_back_at - clock.now() == timedelta(minutes=40)
     assert view.local(view.expected_back_at) == "2026-11-01 01:50 EST"
+
+
+def test_a_buddy_no_page_reaches_passes_the_alert_on_once_their_page_dies(
+    napp: App, clock: FixedClock, routes: Routes, smtp: SmtpServer
+) -> None:
+    # cw2, the buddy, has no route (no address yet, or one that fails): their page was tried,
+    # then dead-lettered, and the alert waited a full alert_ack_timeout (10 minutes) with
+    # nobody told before reaching the supervisors, as it once did for a buddy deactivated.
+    for handle in ("cw1", "sup", "coord", "adm"):
+        routes.email(handle)
+    view = _start(napp, buddy="cw2")
+    deadline = view.deadline_at - START
+    _minute_by_minute(napp, clock, deadline + timedelta(minutes=1))
+    [page] = rows(napp, recipient="cw2")
+    assert page.status == OutboxStatus.PENDING  # tried, and tried again
+    _minute_by_minute(napp, clock, deadline + timedelta(minutes=4))
+    [page] = rows(napp, recipient="cw2")
+    assert page.status == OutboxStatus.DEAD
+    [subject] = _mails(smtp, "sup")  # within a relay period of the page's death
+    assert "visit check-in overdue: cw1" in subject and _alert(napp).tier == 1
+    _minute_by_minute(napp, clock, deadline + timedelta(minutes=12))
+    assert len(_mails(smtp, "sup")) == 1  # the supervisors' own ack timeout runs from there
+
+
+def test_a_tier_whose_page_reached_someone_waits_its_timeout(
+    napp: App, clock: FixedClock, routes: Routes, smtp: SmtpServer
+) -> None:
+    """The buddy's email fails (nothing listens where it points) but their chat reaches them:
+    someone at the tier was told, so the alert waits its ack timeout there as before."""
+    routes.email("cw2", port=1).chat("cw2")
+    for handle in ("cw1", "sup", "coord", "adm"):
+        routes.email(handle)
+    view = _start(napp, buddy="cw2")
+    deadline = view.deadline_at - START
+    _minute_by_minute(napp, clock, deadline + timedelta(minutes=9))
+    assert {r.status for r in rows(napp, recipient="cw2")} == {
+        OutboxStatus.DEAD,
+        OutboxStatus.SENT,
+    }
+    assert _alert(napp).tier == 0 and _mails(smtp, "sup") == []
