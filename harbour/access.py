@@ -168,8 +168,9 @@ def colleague(uow: UnitOfWork, actor: Actor, handle: str) -> Staff:
 
 
 def guard_operator(uow: UnitOfWork, actor: Actor, staff: Staff, action: str) -> None:
-    """An operator's account is changed (reset, deactivated) by an operator only: an agency
-    admin who could reset it could then sign in as the operator."""
+    """An operator's account is changed (reset, deactivated, its role or where it is reached)
+    by an operator only: an agency admin who could reset it, or send its next enrolment link to
+    an address of their own, could then sign in as the operator."""
     if staff.operator and not actor.operator:
         deny(uow, actor, action, None, "only an operator may change an operator's account")
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from harbour.access import Actor, audit, audit_store, authorize, resolve_actor
+from harbour.access import Actor, audit, audit_store, authorize, guard_operator, resolve_actor
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Agency, Staff
 from harbour.domain.text import ChatAddress, Email, SettingsUrl
@@ -91,7 +91,9 @@ def requested(model: type[M], fields: dict[str, Any], clear: list[str]) -> tuple
 def set_contact(
     app: App, actor_handle: str | None, handle: str, fields: dict[str, Any], clear: list[str]
 ) -> Contact:
-    """Set or clear the email and chat address of one of the admin's agency's staff records."""
+    """Set or clear the email and chat address of one of the admin's agency's staff records; an
+    operator's by an operator only (``guard_operator``): their enrolment link after a reset goes
+    to their own route, which an agency admin could otherwise make their own."""
     data, cleared = requested(ContactIn, fields, clear)
 
     def work(uow: UnitOfWork) -> Contact:
@@ -101,6 +103,7 @@ def set_contact(
         )
         if staff is None:
             raise NotFound("staff_not_found", "no staff member with that handle")
+        guard_operator(uow, actor, staff, "staff.contact")
         seal_contact(uow, staff, data, cleared)
         changed = sorted([*data.model_dump(exclude_none=True), *cleared])
         audit(uow, actor, "staff.contact", handle=staff.handle, fields=changed)

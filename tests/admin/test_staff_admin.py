@@ -12,7 +12,7 @@ from harbour.cases import intake
 from harbour.db.models import Agency, AuditEvent, Case, OutboxMessage, Staff
 from harbour.domain.privilege import Standing
 from tests.db.helpers import row_counts
-from tests.support import agency_admin, invoke, referral
+from tests.support import agency_admin, given, invoke, referral
 
 
 def _caseworkers(app: App) -> list[str | None]:
@@ -357,3 +357,46 @@ def test_an_agency_is_not_named_as_a_handle_role_or_channel(seeded: App) -> None
         assert refused.stderr.startswith("error: name_unavailable: that name cannot be used"), name
     assert row_counts(seeded)["agencies"] == counts["agencies"]
     assert invoke(seeded, "agency", "add", "east", "--as", "adm").exit_code == 0
+
+
+def test_an_agency_admin_cannot_change_where_an_operator_is_reached(seeded: App) -> None:
+    """An operator's enrolment link, after a reset (their own included), goes to their own
+    route. An agency admin who could set the operator's email or chat address to one of their
+    own would receive it, and sign in as the operator: what refusing them `staff reset` is
+    for. So, as a reset and a deactivation, an operator's contact details are changed by an
+    operator only; the refusal is audited, and nothing is written."""
+    nadm = agency_admin(seeded)
+
+    def sealed() -> tuple[str | None, str | None]:
+        with seeded.engine.connect() as conn:
+            found = conn.execute(
+                select(Staff.email_sealed, Staff.chat_sealed).where(Staff.handle == "adm")
+            ).one()
+        return found.email_sealed, found.chat_sealed
+
+    before = sealed()
+    for options in (("--email", given("mine@staff.test")), ("--chat", given("mine")),
+                    ("--clear", "email")):  # fmt: skip
+        refused = invoke(seeded, "staff", "contact", "adm", *options, "--as", nadm)
+        assert refused.exit_code == 1 and "not_permitted" in refused.stderr, options
+        assert "mine" not in refused.stderr
+    assert sealed() == before
+    with seeded.engine.connect() as conn:
+        denied = conn.scalar(
+            select(func.count()).where(
+                AuditEvent.actor_handle == nadm,
+                AuditEvent.action == "staff.contact",
+                AuditEvent.outcome == "denied",
+            )
+        )
+    assert denied == 3
+    # The operator sets their own, and an agency admin anyone else's of the agency.
+    done = invoke(
+        seeded, "staff", "contact", "adm", "--email", given("op@staff.test"), "--as", "adm"
+    )
+    assert done.exit_code == 0, done.stderr
+    assert sealed() != before
+    theirs = invoke(
+        seeded, "staff", "contact", "cw1", "--email", given("c@staff.test"), "--as", nadm
+    )
+    assert theirs.exit_code == 0, theirs.stderr
