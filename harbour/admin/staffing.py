@@ -295,6 +295,7 @@ class Deactivated:
     reassigned: int
     reassigned_to: str | None
     dead_lettered: int = 0  # messages still waiting for them that had reached none of their routes
+    warning: str | None = None  # they were the last on call or supervisor (``tier_left_empty``)
 
 
 def deactivate_staff(
@@ -338,6 +339,7 @@ def deactivate_staff(
             )
         for case in cases:
             assign_case(uow, actor, case, reassign_to or "")
+        counted = _counted_in(staff)
         staff.active = False
         ended = sessions.end_all(uow, staff.id)
         # The alerts held before their pages, as an acknowledgement holds them (no deadlock).
@@ -353,7 +355,9 @@ def deactivate_staff(
             dead_lettered=dead,
             alerts_climbing=climbing,
         )
-        return Deactivated(staff.handle, len(cases), reassign_to if cases else None, dead)
+        warning = tier_left_empty(uow, staff.agency_id, counted)
+        moved_to = reassign_to if cases else None
+        return Deactivated(staff.handle, len(cases), moved_to, dead, warning)
 
     return app.run(work)
 
@@ -368,6 +372,7 @@ class RoleChanged:
     handle: str
     role: str
     previous: str
+    warning: str | None = None  # they were the last supervisor (``tier_left_empty``)
 
     @property
     def changed(self) -> bool:
@@ -410,12 +415,14 @@ def change_role(app: App, actor_handle: str | None, handle: str, role: str) -> R
                     f"{open_cases} open case(s) are assigned to {staff.handle}, and a "
                     f"{data.role} takes no cases: reassign them first (harbour assign REF HANDLE)",
                 )
+        counted = _counted_in(staff)
         staff.role = data.role
         if previous == Role.CASEWORKER:  # the only role that covers (supervisors need not)
             end_covers_of(uow, actor, staff)
         _counted_anew(uow, staff)
         audit(uow, actor, "staff.role", handle=staff.handle, role=data.role, previous=previous)
-        return RoleChanged(staff.handle, data.role, previous)
+        warning = tier_left_empty(uow, staff.agency_id, counted - {_ON_CALL})
+        return RoleChanged(staff.handle, data.role, previous, warning)
 
     return app.run(work)
 
@@ -430,6 +437,37 @@ def _counted_anew(uow: UnitOfWork, staff: Staff) -> None:
 
 
 NOBODY_ON_CALL = "Nobody in the agency is on call: imminent threats page the supervisors."
+NO_SUPERVISOR = (
+    "No supervisor is left in the agency: escalations page the admins (imminent threats, those "
+    "on call first)."
+)
+NOBODY_AT_ALL = (
+    "Nobody in the agency is on call and no supervisor is left: imminent threats and "
+    "escalations page the admins."
+)
+_ON_CALL, _SUPERVISOR = "oncall", "supervisor"
+
+
+def _counted_in(staff: Staff) -> set[str]:
+    """The alert tiers ``staff`` counts in as they stand: on call, the supervisors."""
+    on_call = {_ON_CALL} if staff.on_call else set()
+    return on_call | ({_SUPERVISOR} if staff.role == Role.SUPERVISOR else set())
+
+
+def tier_left_empty(uow: UnitOfWork, agency_id: str, tiers: set[str]) -> str | None:
+    """What to tell an admin who has just taken someone out of ``tiers`` (on call, the
+    supervisors), if one of them has nobody left now (no person, no shared route): who is paged
+    instead, by the agency's ladders as they now stand; None while each still has someone."""
+    nobody_on_call = not recipients.on_call(uow, agency_id)
+    no_supervisor = not recipients.in_role(uow, agency_id, Role.SUPERVISOR)
+    emptied = (_ON_CALL in tiers and nobody_on_call) or (_SUPERVISOR in tiers and no_supervisor)
+    return _who_is_paged(nobody_on_call, no_supervisor) if emptied else None
+
+
+def _who_is_paged(nobody_on_call: bool, no_supervisor: bool) -> str | None:
+    if nobody_on_call and no_supervisor:
+        return NOBODY_AT_ALL
+    return NOBODY_ON_CALL if nobody_on_call else NO_SUPERVISOR if no_supervisor else None
 
 
 @dataclass(frozen=True)
@@ -438,6 +476,7 @@ class OnCallSet:
     on_call: bool
     changed: bool
     nobody_on_call: bool  # the agency has nobody on call now: imminent threats page supervisors
+    warning: str | None = None  # nobody on call now: who imminent threats page instead
 
 
 def set_on_call(app: App, actor_handle: str | None, handle: str, on_call: bool) -> OnCallSet:
@@ -455,7 +494,8 @@ def set_on_call(app: App, actor_handle: str | None, handle: str, on_call: bool) 
             _counted_anew(uow, staff)
             audit(uow, actor, "staff.on_call", handle=staff.handle, on_call=on_call)
         nobody = not recipients.on_call(uow, staff.agency_id)
-        return OnCallSet(staff.handle, on_call, changed, nobody)
+        warning = tier_left_empty(uow, staff.agency_id, {_ON_CALL})
+        return OnCallSet(staff.handle, on_call, changed, nobody, warning)
 
     return app.run(work)
 

@@ -297,11 +297,14 @@ def staff_role(
     done = change_role(app, actor, handle, role)
     committed(app)  # their pages about the alerts their new role is counted for
     said = f"{done.handle} is now {done.role} (was {done.previous})."
+    if done.warning:
+        said += f" {done.warning}"
     emit(
-        {"handle": done.handle, "role": done.role, "previous": done.previous},
+        {"handle": done.handle, "role": done.role, "previous": done.previous,
+         "warning": done.warning},
         as_json,
         said if done.changed else f"{done.handle} is already {done.role}: nothing changed.",
-    )
+    )  # fmt: skip
 
 
 @staff_cli.command("on-call")
@@ -314,15 +317,15 @@ def staff_on_call(
     """Put an account of your agency on call for imminent alerts (your own too), or take it off
     with --off: the on-call rota. Put on, they are paged about the alerts waiting for on-call
     staff; taken off, an alert left with nobody on call climbs at once."""
-    from harbour.admin.staffing import NOBODY_ON_CALL, set_on_call
+    from harbour.admin.staffing import set_on_call
 
     app = get_app()
     done = set_on_call(app, actor, handle, not off)
     committed(app)  # their pages, or an alert's climb, go out with the command
     state = "on call" if done.on_call else "off call"
     said = f"{done.handle} is {'now' if done.changed else 'already'} {state}."
-    if done.nobody_on_call:
-        said += f" {NOBODY_ON_CALL}"
+    if done.warning:
+        said += f" {done.warning}"
     emit(
         {"handle": done.handle, "on_call": done.on_call, "changed": done.changed,
          "nobody_on_call": done.nobody_on_call},
@@ -364,9 +367,10 @@ def staff_deactivate(
             "reassigned": done.reassigned,
             "reassigned_to": done.reassigned_to,
             "dead_lettered": done.dead_lettered,
+            "warning": done.warning,
         },
         as_json,
-        f"{done.handle} deactivated{moved}{dead}.",
+        f"{done.handle} deactivated{moved}{dead}." + (f" {done.warning}" if done.warning else ""),
     )
 
 

@@ -785,13 +785,14 @@ def reset_staff(app: App, handle: str, whom: str) -> dict[str, Any]:
     return {"handle": link.handle, "role": "", "link": link.url}
 
 
-def deactivate_staff(app: App, handle: str, whom: str, reassign_to: str | None) -> int:
-    """``harbour staff deactivate``: how many open cases moved."""
+def deactivate_staff(app: App, handle: str, whom: str, reassign_to: str | None) -> dict[str, Any]:
+    """``harbour staff deactivate``: how many open cases moved, and who is paged instead when
+    they were the last on call or supervisor (``warning``)."""
     from harbour.admin.staffing import deactivate_staff as do_deactivate
 
     done = do_deactivate(app, handle, whom, reassign_to)
     after_commit(app)
-    return done.reassigned
+    return {"handle": done.handle, "reassigned": done.reassigned, "warning": done.warning}
 
 
 def change_role(app: App, handle: str, whom: str, role: str) -> dict[str, Any]:
@@ -800,18 +801,18 @@ def change_role(app: App, handle: str, whom: str, role: str) -> dict[str, Any]:
 
     done = do_change(app, handle, whom, role)
     after_commit(app)
-    return {"handle": done.handle, "role": done.role, "previous": done.previous}
+    shown = {"handle": done.handle, "role": done.role, "previous": done.previous}
+    return shown | {"warning": done.warning}
 
 
 def set_on_call(app: App, handle: str, whom: str, on_call: bool) -> dict[str, Any]:
     """``harbour staff on-call [--off]``."""
-    from harbour.admin.staffing import NOBODY_ON_CALL
     from harbour.admin.staffing import set_on_call as do_set
 
     done = do_set(app, handle, whom, on_call)
     after_commit(app)
     shown = {"handle": done.handle, "on_call": done.on_call, "changed": done.changed}
-    return shown | {"nobody": NOBODY_ON_CALL if done.nobody_on_call else None}
+    return shown | {"nobody": done.warning}
 
 
 # Admin: agencies (``harbour agency list|add``), routes (``notify check|test``), keys

@@ -9,6 +9,7 @@ stays a CLI job)."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -113,10 +114,11 @@ async def deactivate(request: Request, who: SignedIn) -> Response:
     to = typed.get("reassign_to") or None
     whom = _whom(request)
     try:
-        await call(adapter.deactivate_staff, harbour(request), who.handle, whom, to)
+        done = await call(adapter.deactivate_staff, harbour(request), who.handle, whom, to)
     except (InvalidInput, Conflict) as exc:
         return await _page(request, who, None, _deactivation_refused(exc, whom), row=whom)
-    return await _page(request, who)
+    moved = f"; {done['reassigned']} open case(s) now {to}'s" if done["reassigned"] else ""
+    return await _page(request, who, notice=_warned(f"{whom} deactivated{moved}.", done))
 
 
 def _deactivation_refused(exc: InvalidInput | Conflict, whom: str) -> forms.Refusal:
@@ -148,9 +150,13 @@ async def role(request: Request, who: SignedIn) -> Response:
         return await _page(request, who, None, _role_refused(exc, whom, typed.get("role")))
     if done["role"] == done["previous"]:
         return await _page(request, who, notice=f"{whom} is already {done['role']}.")
-    return await _page(
-        request, who, notice=f"{whom} is now {done['role']} (was {done['previous']})."
-    )
+    said = f"{whom} is now {done['role']} (was {done['previous']})."
+    return await _page(request, who, notice=_warned(said, done))
+
+
+def _warned(said: str, done: dict[str, Any]) -> str:
+    """What a change says, and who is paged instead if it took the last of a tier away."""
+    return f"{said} {done['warning']}" if done["warning"] else said
 
 
 @staff_page

@@ -61,6 +61,7 @@ def test_deactivating_someone_with_open_cases_is_refused_until_they_are_reassign
         "reassigned": 2,
         "reassigned_to": "cw2",
         "dead_lettered": 0,
+        "warning": None,
     }
     assert not _active(seeded, "cw1") and _caseworkers(seeded) == ["cw2", "cw2"]
     with seeded.engine.connect() as conn:
@@ -262,7 +263,12 @@ def test_an_admin_changes_a_role_in_their_own_agency_only(seeded: App) -> None:
     have nobody to work them."""
     changed = invoke(seeded, "staff", "role", "cw2", "supervisor", "--as", "adm", "--json")
     assert changed.exit_code == 0, changed.stderr
-    assert changed.json() == {"handle": "cw2", "role": "supervisor", "previous": "caseworker"}
+    assert changed.json() == {
+        "handle": "cw2",
+        "role": "supervisor",
+        "previous": "caseworker",
+        "warning": None,
+    }
     again = invoke(seeded, "staff", "role", "cw2", "supervisor", "--as", "adm")
     assert again.exit_code == 0 and "nothing changed" in again.stdout
 
@@ -400,3 +406,29 @@ def test_an_agency_admin_cannot_change_where_an_operator_is_reached(seeded: App)
         seeded, "staff", "contact", "cw1", "--email", given("c@staff.test"), "--as", nadm
     )
     assert theirs.exit_code == 0, theirs.stderr
+
+
+NEITHER = "Nobody in the agency is on call and no supervisor is left"
+NO_SUPERVISOR = "No supervisor is left in the agency"
+
+
+def test_taking_the_last_supervisor_or_on_call_away_is_said(seeded: App) -> None:
+    """`staff on-call --off` said when nobody was left on call; deactivating the agency's only
+    supervisor (also its only one on call), or making them a caseworker, said nothing, and
+    escalations went to the admins from then on. Each now says who is paged instead, in the
+    words `on-call` uses, and only when the person changed was the last of a tier."""
+    quiet = invoke(seeded, "staff", "deactivate", "cw2", "--as", "adm", "--json")
+    assert quiet.exit_code == 0 and quiet.json()["warning"] is None
+
+    demoted = invoke(seeded, "staff", "role", "sup", "caseworker", "--as", "adm")
+    assert demoted.exit_code == 0, demoted.stderr
+    assert NO_SUPERVISOR in demoted.stdout and "escalations page the admins" in demoted.stdout
+    off = invoke(seeded, "staff", "on-call", "sup", "--off", "--as", "adm")
+    assert off.exit_code == 0 and NEITHER in off.stdout
+    assert "page the supervisors" not in off.stdout  # as it said, with none left
+
+    assert invoke(seeded, "staff", "on-call", "sup", "--as", "adm").exit_code == 0
+    assert invoke(seeded, "staff", "role", "sup", "supervisor", "--as", "adm").exit_code == 0
+    gone = invoke(seeded, "staff", "deactivate", "sup", "--as", "adm", "--json")
+    assert gone.exit_code == 0, gone.stderr
+    assert NEITHER in gone.json()["warning"] and "page the admins" in gone.json()["warning"]

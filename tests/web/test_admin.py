@@ -115,3 +115,21 @@ def test_a_refused_deactivation_is_said_in_its_row(seeded: App, clock: FixedCloc
     gone = web.post("/staff/cw1/deactivate", data={"csrf": csrf, "reassign_to": "cw2"})
     assert gone.status_code == 400 and counts(seeded) == before
     assert "no active caseworker or supervisor" in _refused_in_row(gone.text, "cw1")
+
+
+def test_the_staff_page_says_when_the_last_supervisor_or_on_call_goes(
+    seeded: App, clock: FixedClock
+) -> None:
+    # sup is north's only supervisor and only one on call: made a caseworker, then deactivated,
+    # the page said nothing (the command line's `on-call --off` said who was paged instead).
+    web, _ = signed_in(seeded, clock, "adm")
+    csrf = csrf_of(web, "/staff")
+    demoted = web.post("/staff/sup/role", data={"csrf": csrf, "role": "caseworker"})
+    assert demoted.status_code == 200
+    assert "No supervisor is left in the agency" in demoted.text
+    gone = web.post("/staff/sup/deactivate", data={"csrf": csrf})
+    assert gone.status_code == 200 and "sup deactivated" in gone.text
+    assert "Nobody in the agency is on call and no supervisor is left" in gone.text
+    quiet = web.post("/staff/cw2/deactivate", data={"csrf": csrf})
+    assert quiet.status_code == 200 and "cw2 deactivated." in quiet.text
+    assert "no supervisor is left" not in quiet.text
