@@ -13,7 +13,7 @@ from harbour.cases.reads import AuditRow, audit_trail, show_case, system_audit
 from harbour.clock import local_time
 from harbour.domain import refs
 from harbour.domain.steps import not_recordable
-from harbour.domain.vocab import MissingStepKind, PlanSection
+from harbour.domain.vocab import MissingStepKind, PlanSection, Role
 from harbour.errors import Conflict, InvalidInput
 from harbour.notify import alerts
 from harbour.orchestration.pipeline import after_commit
@@ -745,23 +745,17 @@ def edit_entry(
 
 
 def staff_page(app: App, handle: str) -> dict[str, Any]:
+    """``harbour staff list``: an admin sees the whole account (``full``); coordinators and
+    supervisors the active colleagues' handles and roles, as the command shows them."""
     from harbour.admin.staffing import list_staff
 
     actor, rows = list_staff(app, handle)
     agency = next((r.agency for r in rows if r.handle == actor.handle), "")
+    full = actor.role == Role.ADMIN
     return {
         "agency": agency,
-        "staff": [
-            {
-                "handle": r.handle,
-                "role": r.role,
-                "active": r.active,
-                "on_call": r.on_call,
-                "open_cases": r.open_cases,
-                "me": r.handle == actor.handle,
-            }
-            for r in rows
-        ],
+        "full": full,
+        "staff": [r.as_json(full) | {"me": r.handle == actor.handle} for r in rows],
     }
 
 

@@ -48,10 +48,10 @@ async def _page(
 ) -> Response:
     """The staff page; ``row``: the person whose row's form the refusal belongs to."""
     shown = await call(adapter.staff_page, harbour(request), who.handle)
-    takers = [
+    takers = [  # who may take a deactivated person's open cases (the admin's page only)
         (s["handle"], s["handle"])
         for s in shown["staff"]
-        if s["active"] and s["role"] in ("caseworker", "supervisor")
+        if shown["full"] and s["active"] and s["role"] in ("caseworker", "supervisor")
     ]
     return form_page(
         request,

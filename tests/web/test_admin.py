@@ -133,3 +133,21 @@ def test_the_staff_page_says_when_the_last_supervisor_or_on_call_goes(
     quiet = web.post("/staff/cw2/deactivate", data={"csrf": csrf})
     assert quiet.status_code == 200 and "cw2 deactivated." in quiet.text
     assert "no supervisor is left" not in quiet.text
+
+
+def test_coordinators_and_supervisors_see_the_staff_as_the_command_shows_them(
+    seeded: App, clock: FixedClock
+) -> None:
+    # `harbour staff list` shows a coordinator or a supervisor each active colleague's handle
+    # and role, nothing more; the staff page showed them who is on call and everyone's open
+    # caseload besides, as an admin sees it.
+    new_case(seeded)  # cw1's
+    for handle in ("coord", "sup"):
+        web, _ = signed_in(seeded, clock, handle)
+        page = web.get("/staff")
+        assert page.status_code == 200 and "cw1" in page.text
+        assert "on call" not in page.text and "Open cases" not in page.text, handle
+        assert 'data-label="Active"' not in page.text, handle
+    web, _ = signed_in(seeded, clock, "adm")  # an admin's is the whole account
+    page = web.get("/staff")
+    assert "supervisor, on call" in page.text and "Open cases" in page.text
