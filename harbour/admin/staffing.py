@@ -306,7 +306,7 @@ def deactivate_staff(
     An alert waiting on them alone climbs at once (``climb_now_where_nobody_is_left``)."""
 
     def work(uow: UnitOfWork) -> Deactivated:
-        actor = _admin(uow, actor_handle, "staff.manage")
+        actor = _admin_holding_agency(uow, actor_handle)
         staff = uow.session.scalar(
             select(Staff).where(Staff.handle == handle, Staff.agency_id == actor.agency_id)
         )
@@ -392,7 +392,7 @@ def change_role(app: App, actor_handle: str | None, handle: str, role: str) -> R
     data = parse(RoleIn, {"role": role}, prefix="--")
 
     def work(uow: UnitOfWork) -> RoleChanged:
-        actor = _admin(uow, actor_handle, "staff.manage")
+        actor = _admin_holding_agency(uow, actor_handle)
         staff = colleague(uow, actor, handle)
         if staff.id == actor.staff_id:
             raise InvalidInput([("HANDLE", "you cannot change your own role")])
@@ -548,3 +548,16 @@ def _admin(uow: UnitOfWork, actor_handle: str | None, action: str) -> Actor:
     actor = resolve_actor(uow, actor_handle)
     authorize(uow, actor, action)
     return actor
+
+
+def _admin_holding_agency(uow: UnitOfWork, actor_handle: str | None) -> Actor:
+    """The admin taking someone of their agency away from a role (a role change, a
+    deactivation), with the agency's row held until the transaction ends, then asked again.
+    Two admins taking each other away at once each found themselves an admin before the other's
+    change committed, and left the agency with none: nobody could manage its staff any more,
+    and its alert ladders ended with nobody. Held, the second waits for the first, then finds
+    it is no admin any more (PostgreSQL; SQLite's writers queue anyway)."""
+    agency_id = resolve_actor(uow, actor_handle).agency_id
+    held = select(Agency.id).where(Agency.id == agency_id)
+    uow.session.execute(held.with_for_update(key_share=True))  # rows naming it still insert
+    return _admin(uow, actor_handle, "staff.manage")

@@ -432,3 +432,58 @@ def test_taking_the_last_supervisor_or_on_call_away_is_said(seeded: App) -> None
     gone = invoke(seeded, "staff", "deactivate", "sup", "--as", "adm", "--json")
     assert gone.exit_code == 0, gone.stderr
     assert NEITHER in gone.json()["warning"] and "page the admins" in gone.json()["warning"]
+
+
+@pytest.mark.parametrize("change", ["role", "deactivate"])
+def test_two_admins_taking_each_other_away_at_once_leave_one(
+    seeded: App, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    # PostgreSQL: nadm and nadm2, north's agency admins, each make the other a caseworker (or
+    # deactivate them) at the same moment. Each checked that they were an admin before the
+    # other's change committed, and both changes committed: an agency with no admin, whose
+    # staff nobody could manage any more (an operator manages their own agency's only), and
+    # whose alert ladders ended with nobody. The second must find it is no longer an admin.
+    if seeded.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite's writers queue: one change commits before the other begins")
+    import threading
+
+    from harbour.admin import staffing
+    from harbour.errors import HarbourError
+
+    first, second = agency_admin(seeded), agency_admin(seeded, "nadm2")
+
+    def take_away(actor: str, whom: str) -> None:
+        if change == "role":
+            staffing.change_role(seeded, actor, whom, "caseworker")
+        else:
+            staffing.deactivate_staff(seeded, actor, whom)
+
+    refused: list[HarbourError] = []
+
+    def the_other() -> None:
+        try:
+            take_away(second, first)
+        except HarbourError as exc:
+            refused.append(exc)
+
+    other = threading.Thread(target=the_other)
+    guard = staffing.guard_operator
+
+    def meanwhile(uow: UnitOfWork, actor: Actor, staff: Staff, action: str) -> None:
+        if threading.current_thread() is not other and not other.is_alive():
+            other.start()
+            other.join(timeout=3)  # done, unless it waits for this change to commit
+        guard(uow, actor, staff, action)
+
+    monkeypatch.setattr(staffing, "guard_operator", meanwhile)
+    take_away(first, second)
+    other.join(timeout=30)
+    assert not other.is_alive()
+    with seeded.engine.connect() as conn:
+        admins = conn.scalars(
+            select(Staff.handle).where(
+                Staff.role == "admin", Staff.active.is_(True), Staff.handle.in_([first, second])
+            )
+        ).all()
+    assert admins == [first]
+    assert len(refused) == 1
