@@ -150,9 +150,9 @@ def deny(uow: UnitOfWork, actor: Actor, action: str, case_id: str | None, why: s
     raise Forbidden("not_permitted", why)
 
 
-def colleague(uow: UnitOfWork, actor: Actor, handle: str) -> Staff:
-    """The active account ``handle`` of the actor's agency (one of another agency is answered
-    as nobody's).
+def colleague(uow: UnitOfWork, actor: Actor, handle: str, action: str) -> Staff:
+    """The active account ``handle`` of the actor's agency, for ``action`` (one of another
+    agency is answered as nobody's: ``refuse_missing_staff``).
 
     Raises:
         NotFound: code ``staff_not_found``.
@@ -163,8 +163,23 @@ def colleague(uow: UnitOfWork, actor: Actor, handle: str) -> Staff:
         )
     )
     if staff is None:
-        raise NotFound("staff_not_found", "no active staff member with that handle")
+        refuse_missing_staff(uow, actor, action, handle, "no active staff member with that handle")
     return staff
+
+
+def refuse_missing_staff(
+    uow: UnitOfWork, actor: Actor, action: str, handle: str, what: str
+) -> NoReturn:
+    """Answer an account that is not the actor's agency's (none, or another agency's: the same
+    answer), audited: as a miss in the actor's agency's trail, and, when the handle is another
+    agency's, in the store's trail too, where operators see an attempt that touched another
+    agency (as ``staff add`` with another agency's handle is)."""
+    typed = handle if is_handle(handle) else "not a handle"  # may be anything typed
+    elsewhere = select(Staff.id).where(Staff.handle == handle, Staff.agency_id != actor.agency_id)
+    if is_handle(handle) and uow.session.scalar(elsewhere.limit(1)) is not None:
+        _audit_denied(uow, actor.handle, None, None, action, "other_agency", handle=typed)
+    _audit_denied(uow, actor.handle, actor.agency_id, None, action, "not_found", handle=typed)
+    raise NotFound("staff_not_found", what)
 
 
 def guard_operator(uow: UnitOfWork, actor: Actor, staff: Staff, action: str) -> None:
@@ -382,8 +397,9 @@ def _audit_denied(
     agency_id: str | None,
     case_id: str | None,
     action: str,
+    /,
     outcome: str = "denied",
-    **details: Any,
+    **details: Any,  # a detail may be named ``handle`` too (the account an attempt named)
 ) -> None:
     typed = escaped(handle)[:64] if handle else None  # may be anything typed
     uow.record_after_rollback(audit_event(uow, typed, agency_id, case_id, action, outcome, details))

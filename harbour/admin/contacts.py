@@ -11,7 +11,15 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from harbour.access import Actor, audit, audit_store, authorize, guard_operator, resolve_actor
+from harbour.access import (
+    Actor,
+    audit,
+    audit_store,
+    authorize,
+    guard_operator,
+    refuse_missing_staff,
+    resolve_actor,
+)
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Agency, Staff
 from harbour.domain.text import ChatAddress, Email, SettingsUrl
@@ -102,7 +110,8 @@ def set_contact(
             select(Staff).where(Staff.handle == handle, Staff.agency_id == actor.agency_id)
         )
         if staff is None:
-            raise NotFound("staff_not_found", "no staff member with that handle")
+            why = "no staff member with that handle"
+            refuse_missing_staff(uow, actor, "staff.contact", handle, why)
         guard_operator(uow, actor, staff, "staff.contact")
         seal_contact(uow, staff, data, cleared)
         changed = sorted([*data.model_dump(exclude_none=True), *cleared])

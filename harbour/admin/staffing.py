@@ -18,6 +18,7 @@ from harbour.access import (
     deny,
     guard_operator,
     refuse_in_store_trail,
+    refuse_missing_staff,
     resolve_actor,
 )
 from harbour.admin.contacts import ContactIn, delivery_of, seal_contact
@@ -311,7 +312,8 @@ def deactivate_staff(
             select(Staff).where(Staff.handle == handle, Staff.agency_id == actor.agency_id)
         )
         if staff is None:
-            raise NotFound("staff_not_found", "no staff member with that handle")
+            why = "no staff member with that handle"
+            refuse_missing_staff(uow, actor, "staff.deactivate", handle, why)
         if staff.id == actor.staff_id:
             raise InvalidInput([("HANDLE", "you cannot deactivate yourself")])
         guard_operator(uow, actor, staff, "staff.deactivate")
@@ -393,7 +395,7 @@ def change_role(app: App, actor_handle: str | None, handle: str, role: str) -> R
 
     def work(uow: UnitOfWork) -> RoleChanged:
         actor = _admin_holding_agency(uow, actor_handle)
-        staff = colleague(uow, actor, handle)
+        staff = colleague(uow, actor, handle, "staff.role")
         if staff.id == actor.staff_id:
             raise InvalidInput([("HANDLE", "you cannot change your own role")])
         guard_operator(uow, actor, staff, "staff.role")
@@ -487,7 +489,7 @@ def set_on_call(app: App, actor_handle: str | None, handle: str, on_call: bool) 
 
     def work(uow: UnitOfWork) -> OnCallSet:
         actor = _admin(uow, actor_handle, "staff.manage")
-        staff = colleague(uow, actor, handle)
+        staff = colleague(uow, actor, handle, "staff.on_call")
         changed = staff.on_call != on_call
         if changed:
             staff.on_call = on_call

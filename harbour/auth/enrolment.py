@@ -91,7 +91,7 @@ def reset(app: App, actor_handle: str | None, handle: str) -> IssuedLink:
     def work(uow: UnitOfWork) -> IssuedLink:
         actor = resolve_actor(uow, actor_handle)
         authorize(uow, actor, "staff.manage")
-        staff = colleague(uow, actor, handle)
+        staff = colleague(uow, actor, handle, "staff.reset")
         guard_operator(uow, actor, staff, "staff.reset")
         credential = credential_of(uow, staff)
         credential.password_hash = None

@@ -487,3 +487,41 @@ def test_two_admins_taking_each_other_away_at_once_leave_one(
         ).all()
     assert admins == [first]
     assert len(refused) == 1
+
+
+def test_an_attempt_on_another_agencys_account_is_audited_and_answers_as_none(
+    seeded: App,
+) -> None:
+    """`staff reset|deactivate|role|on-call|contact` on another agency's account answered as
+    for a handle of no one, and left no audit row anywhere (a handle taken by another agency
+    given to `staff add` is in the store's trail). Each attempt is now in the actor's agency's
+    trail as a miss, and, when the handle is another agency's, in the store's trail, where
+    operators see it; the answers stay alike."""
+    nadm = agency_admin(seeded)
+    attempts = [
+        ("reset",),
+        ("deactivate",),
+        ("role", "supervisor"),
+        ("on-call",),
+        ("contact", "--email", given("x@staff.test")),
+    ]
+    for args in attempts:
+        theirs = invoke(seeded, "staff", args[0], "cw3", *args[1:], "--as", nadm)
+        nobody = invoke(seeded, "staff", args[0], "zz9", *args[1:], "--as", nadm)
+        assert theirs.exit_code == nobody.exit_code == 1, args
+        assert theirs.stderr == nobody.stderr and "staff_not_found" in theirs.stderr, args
+    with seeded.engine.connect() as conn:
+        found = conn.execute(
+            select(AuditEvent.agency_id, AuditEvent.action, AuditEvent.outcome, AuditEvent.details)
+            .where(AuditEvent.actor_handle == nadm)
+            .order_by(AuditEvent.seq)
+        ).all()
+    actions = ["staff.reset", "staff.deactivate", "staff.role", "staff.on_call", "staff.contact"]
+    store = [
+        (a, d["handle"]) for agency, a, o, d in found if agency is None and o == "other_agency"
+    ]
+    assert store == [(action, "cw3") for action in actions]
+    misses = [(a, d["handle"]) for agency, a, o, d in found if agency and o == "not_found"]
+    assert misses == [(action, who) for action in actions for who in ("cw3", "zz9")]
+    shown = invoke(seeded, "audit", "--system", "--as", nadm, "--json").json()
+    assert not [r for r in shown if r["outcome"] == "other_agency"]  # operators' to see

@@ -157,7 +157,9 @@ def test_the_on_call_rota_changes_by_command_refused_for_others_and_audited(
     assert invoke(napp, "staff", "list", "--as", "adm", "--json").json() == before
     audited = napp.run(
         lambda uow: uow.session.scalars(
-            select(AuditEvent.details).where(AuditEvent.action == "staff.on_call")
+            select(AuditEvent.details).where(
+                AuditEvent.action == "staff.on_call", AuditEvent.outcome == "ok"
+            )
         ).all()
     )
     assert audited == [

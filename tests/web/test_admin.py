@@ -11,7 +11,7 @@ from sqlalchemy import select
 from harbour.admin.staffing import deactivate_staff
 from harbour.app import App
 from harbour.clock import FixedClock
-from harbour.db.models import Case, Staff
+from harbour.db.models import AuditEvent, Case, Staff
 from tests.notify.helpers import new_case
 from tests.web.forming import counts
 from tests.web.helpers import COMMAND_WORDS, csrf_of, refusals, signed_in
@@ -151,3 +151,37 @@ def test_coordinators_and_supervisors_see_the_staff_as_the_command_shows_them(
     web, _ = signed_in(seeded, clock, "adm")  # an admin's is the whole account
     page = web.get("/staff")
     assert "supervisor, on call" in page.text and "Open cases" in page.text
+
+
+def test_another_agencys_account_answers_as_none_on_the_staff_page_and_is_audited(
+    seeded: App, clock: FixedClock
+) -> None:
+    # A new link, a role, the rota or a deactivation for south's cw3 answered as for nobody,
+    # and no row said anyone had tried: the store's trail (operators') now says so.
+    web, _ = signed_in(seeded, clock, "adm")
+    csrf = csrf_of(web, "/staff")
+    for path, data in (
+        ("reset", {}),
+        ("role", {"role": "supervisor"}),
+        ("on-call", {"on_call": "yes"}),
+        ("deactivate", {}),
+    ):
+        theirs = web.post(f"/staff/cw3/{path}", data={"csrf": csrf} | data)
+        nobody = web.post(f"/staff/zz9/{path}", data={"csrf": csrf} | data)
+        assert theirs.status_code == nobody.status_code == 404, path
+        assert theirs.text == nobody.text, path
+    with seeded.engine.connect() as conn:
+        tried = conn.execute(
+            select(AuditEvent.action, AuditEvent.details).where(
+                AuditEvent.actor_handle == "adm",
+                AuditEvent.outcome == "other_agency",
+                AuditEvent.agency_id.is_(None),
+            )
+        ).all()
+    assert sorted(action for action, _ in tried) == [
+        "staff.deactivate",
+        "staff.on_call",
+        "staff.reset",
+        "staff.role",
+    ]
+    assert {details["handle"] for _, details in tried} == {"cw3"}
