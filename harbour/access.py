@@ -176,10 +176,20 @@ def refuse_missing_staff(
     agency (as ``staff add`` with another agency's handle is)."""
     typed = handle if is_handle(handle) else "not a handle"  # may be anything typed
     elsewhere = select(Staff.id).where(Staff.handle == handle, Staff.agency_id != actor.agency_id)
-    if is_handle(handle) and uow.session.scalar(elsewhere.limit(1)) is not None:
-        _audit_denied(uow, actor.handle, None, None, action, "other_agency", handle=typed)
-    _audit_denied(uow, actor.handle, actor.agency_id, None, action, "not_found", handle=typed)
-    raise NotFound("staff_not_found", what)
+    theirs = is_handle(handle) and uow.session.scalar(elsewhere.limit(1)) is not None
+    refuse_not_ours(uow, actor, action, theirs, "staff_not_found", what, handle=typed)
+
+
+def refuse_not_ours(
+    uow: UnitOfWork, actor: Actor, action: str, theirs: bool, code: str, what: str, **details: Any
+) -> NoReturn:
+    """Answer a record that is not the actor's agency's as a missing one, audited as a miss in
+    the actor's agency's trail, and, when it is another agency's (``theirs``), in the store's
+    trail too. ``details``: operational values only (what was named)."""
+    if theirs:
+        _audit_denied(uow, actor.handle, None, None, action, "other_agency", **details)
+    _audit_denied(uow, actor.handle, actor.agency_id, None, action, "not_found", **details)
+    raise NotFound(code, what)
 
 
 def guard_operator(uow: UnitOfWork, actor: Actor, staff: Staff, action: str) -> None:

@@ -18,12 +18,13 @@ from harbour.access import (
     authorize,
     guard_operator,
     refuse_missing_staff,
+    refuse_not_ours,
     resolve_actor,
 )
 from harbour.app import App, UnitOfWork
 from harbour.db.models import Agency, Staff
-from harbour.domain.text import ChatAddress, Email, SettingsUrl
-from harbour.errors import InvalidInput, NotFound
+from harbour.domain.text import ChatAddress, Email, SettingsUrl, is_handle
+from harbour.errors import InvalidInput
 from harbour.notify import directory
 from harbour.notify.routes import (
     CHAT,
@@ -157,7 +158,7 @@ def set_delivery(
 
     def work(uow: UnitOfWork) -> Delivery:
         actor = _admin(uow, actor_handle, "agency.delivery")
-        target = _agency_of(uow, actor, agency)
+        target = _agency_of(uow, actor, agency, "agency.delivery")
         for field in ("mail", "chat"):
             value = getattr(data, field)
             if value is not None or field in cleared:
@@ -171,13 +172,18 @@ def set_delivery(
     return app.run(work)
 
 
-def _agency_of(uow: UnitOfWork, actor: Actor, name: str | None) -> Agency:
-    """The actor's agency, or the one named: any, for an operator; their own, for others."""
+def _agency_of(uow: UnitOfWork, actor: Actor, name: str | None, action: str) -> Agency:
+    """The actor's agency, or the one named: any, for an operator; their own, for others
+    (another agency's answers as none, the attempt audited: ``refuse_not_ours``)."""
     if name is None:
         return uow.session.get_one(Agency, actor.agency_id)
     found = uow.session.scalar(select(Agency).where(Agency.name == name))
     if found is None or (found.id != actor.agency_id and not actor.operator):
-        raise NotFound("agency_not_found", "no agency with that name")
+        named = name if is_handle(name) else "not a name"  # may be anything typed
+        what = "no agency with that name"
+        refuse_not_ours(
+            uow, actor, action, found is not None, "agency_not_found", what, agency_name=named
+        )
     return found
 
 

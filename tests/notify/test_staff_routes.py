@@ -269,3 +269,26 @@ def test_settings_and_contacts_are_sealed_and_rotate(
     after = seeded.run(lambda uow: uow.session.get_one(Agency, agency.id))
     assert f"hb1:{primary}:" in (after.mail_url_sealed or "")
     assert set_contact(seeded, "adm", "cw1", {"chat": "c1"}, []).channels == ("chat", "email")
+
+
+def test_an_attempt_on_another_agencys_settings_is_audited(seeded: App) -> None:
+    # An agency admin naming another agency's mail and chat settings is answered as for an
+    # agency that does not exist, and the attempt was kept nowhere; it is now in the store's
+    # trail (the operators'), and the miss in the admin's own agency's.
+    from harbour.db.models import AuditEvent
+
+    _south_admin(seeded)
+    url, chat = "json://chat.x.test/{address}", ("--chat", "-", "--as")
+    theirs = invoke(seeded, "agency", "delivery", "--agency", "north", *chat, "adm2", stdin=url)
+    nobody = invoke(seeded, "agency", "delivery", "--agency", "nowhere", *chat, "adm2", stdin=url)
+    assert theirs.exit_code == nobody.exit_code == 1 and theirs.stderr == nobody.stderr
+    with seeded.engine.connect() as conn:
+        found = conn.execute(
+            select(AuditEvent.agency_id, AuditEvent.outcome, AuditEvent.details)
+            .where(AuditEvent.actor_handle == "adm2", AuditEvent.action == "agency.delivery")
+            .order_by(AuditEvent.seq)
+        ).all()
+    store = [details for agency, outcome, details in found if agency is None]
+    assert store == [{"agency_name": "north"}]
+    own = [(outcome, details["agency_name"]) for agency, outcome, details in found if agency]
+    assert own == [("not_found", "north"), ("not_found", "nowhere")]

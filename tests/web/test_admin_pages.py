@@ -253,6 +253,16 @@ def test_an_agencys_mail_and_chat_settings_from_the_console(
     theirs = own.post("/agencies/south/delivery", data={"csrf": csrf, "mail": SECRET_MAIL})
     nobody = own.post("/agencies/nowhere/delivery", data={"csrf": csrf, "mail": SECRET_MAIL})
     assert theirs.status_code == nobody.status_code == 404 and theirs.text == nobody.text
+    tried = seeded.run(  # the attempt on south's is the operators' to see, and was nowhere
+        lambda uow: uow.session.scalars(
+            select(AuditEvent.details).where(
+                AuditEvent.action == "agency.delivery",
+                AuditEvent.outcome == "other_agency",
+                AuditEvent.agency_id.is_(None),
+            )
+        ).all()
+    )
+    assert tried == [{"agency_name": "south"}]
     assert own.get("/agencies/south/delivery").status_code == 404
     assert sup.get(path).status_code == 403
     assert sup.post(path, data={"csrf": csrf_of(sup), "mail": SECRET_MAIL}).status_code == 403
