@@ -5,7 +5,7 @@ agency's mail and chat settings, all sealed. Together they make each person's ro
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -22,10 +22,12 @@ from harbour.access import (
     resolve_actor,
 )
 from harbour.app import App, UnitOfWork
-from harbour.db.models import Agency, Staff
+from harbour.db.models import Agency, Alert, Staff
 from harbour.domain.text import ChatAddress, Email, SettingsUrl, is_handle
+from harbour.domain.vocab import AlertKind
 from harbour.errors import InvalidInput
 from harbour.notify import directory
+from harbour.notify.alerts import LADDERS
 from harbour.notify.routes import (
     CHAT,
     EMAIL,
@@ -64,10 +66,11 @@ class Contact:
     email: bool
     chat: bool
     channels: tuple[str, ...]
+    warning: str | None = None  # an imminent threat's first pages reach nobody now
 
     def as_json(self) -> dict[str, Any]:
         shown = {"handle": self.handle, "email": self.email, "chat": self.chat}
-        return shown | {"channels": list(self.channels)}
+        return shown | {"channels": list(self.channels), "warning": self.warning}
 
 
 @dataclass(frozen=True)
@@ -77,9 +80,35 @@ class Delivery:
     agency: str
     mail: str | None
     chat: str | None
+    warning: str | None = None  # after a change: an imminent threat's first pages reach nobody
 
     def as_json(self) -> dict[str, Any]:
-        return {"agency": self.agency, "mail": self.mail, "chat": self.chat}
+        shown = {"agency": self.agency, "mail": self.mail, "chat": self.chat}
+        return shown | {"warning": self.warning}
+
+
+FIRST_UNREACHED = (
+    "Nobody on call and no supervisor has a route now: an imminent threat reaches nobody "
+    "before the admins (harbour notify check)."
+)
+NONE_REACHED = (
+    "Nobody an imminent threat pages has a route now: it would reach nobody (harbour notify check)."
+)
+
+
+def unreached(uow: UnitOfWork, agency_id: str) -> str | None:
+    """After a change of routes: whether an imminent threat of the agency would reach nobody at
+    all, or nobody at its first tier (on call, the supervisors), by the routes as they now are;
+    None when its first tier has someone with a route."""
+    routes = directory.routes_of(uow)
+    probe = Alert(agency_id=agency_id)
+    reached = [
+        any(routes.matching(someone) for someone in tier(uow, probe))
+        for tier in LADDERS[AlertKind.IMMINENT_THREAT]
+    ]
+    if not any(reached):
+        return NONE_REACHED
+    return None if reached[0] else FIRST_UNREACHED
 
 
 def requested(model: type[M], fields: dict[str, Any], clear: list[str]) -> tuple[M, list[str]]:
@@ -117,7 +146,7 @@ def set_contact(
         seal_contact(uow, staff, data, cleared)
         changed = sorted([*data.model_dump(exclude_none=True), *cleared])
         audit(uow, actor, "staff.contact", handle=staff.handle, fields=changed)
-        return contact_of(uow, staff)
+        return replace(contact_of(uow, staff), warning=unreached(uow, staff.agency_id))
 
     return app.run(work)
 
@@ -167,7 +196,7 @@ def set_delivery(
         changed = sorted([*data.model_dump(exclude_none=True), *cleared])
         trail = audit if target.id == actor.agency_id else audit_store
         trail(uow, actor, "agency.delivery", agency_name=target.name, fields=changed)
-        return delivery_of(uow, target)
+        return replace(delivery_of(uow, target), warning=unreached(uow, target.id))
 
     return app.run(work)
 

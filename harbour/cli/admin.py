@@ -124,11 +124,8 @@ def agency_delivery(
 
     fields = {"mail": mail, "chat": chat}
     done = set_delivery(get_app(), actor, fields, clear or [], agency=agency)
-    emit(
-        done.as_json(),
-        as_json,
-        f"{done.agency}: mail {done.mail or 'not set'}; chat {done.chat or 'not set'}.",
-    )
+    said = f"{done.agency}: mail {done.mail or 'not set'}; chat {done.chat or 'not set'}."
+    emit(done.as_json(), as_json, said + (f"\n{done.warning}" if done.warning else ""))
 
 
 @staff_cli.command("add")
@@ -216,7 +213,8 @@ def staff_contact(
 
     done = set_contact(get_app(), actor, handle, {"email": email, "chat": chat}, clear or [])
     routes = ", ".join(done.channels) or "none yet (see harbour notify check)"
-    emit(done.as_json(), as_json, f"{done.handle}: contact details saved; routes: {routes}.")
+    said = f"{done.handle}: contact details saved; routes: {routes}."
+    emit(done.as_json(), as_json, said + (f"\n{done.warning}" if done.warning else ""))
 
 
 @staff_cli.command("reset")

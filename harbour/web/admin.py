@@ -272,6 +272,7 @@ async def _delivery(
     ticked: dict[str, str] | None = None,
     refusal: forms.Refusal | None = None,
     saved: bool = False,
+    warning: str | None = None,
 ) -> Response:
     app, name = harbour(request), _agency_name(request)
     shown = await call(adapter.agency_delivery, app, who.handle, name)
@@ -284,6 +285,7 @@ async def _delivery(
         agency=shown,
         typed=ticked or {},
         saved=saved,
+        warning=warning,
     )
 
 
@@ -301,13 +303,13 @@ async def delivery(request: Request, who: SignedIn) -> Response:
     clear = [channel for channel in ("mail", "chat") if forms.checked(typed, f"clear_{channel}")]
     ticked = {f"clear_{channel}": forms.ON for channel in clear}
     try:
-        await call(adapter.set_delivery, harbour(request), who.handle, name, fields, clear)
+        done = await call(adapter.set_delivery, harbour(request), who.handle, name, fields, clear)
     except InvalidInput as exc:
         refused = forms.refusal(exc, DELIVERY_FIELDS, DELIVERY_ALIASES)
         general = [(n, NOTHING_GIVEN) if n == "(options)" else (n, r) for n, r in refused.general]
         refusal = forms.Refusal(refused.by_field, general)
         return await _delivery(request, who, ticked, refusal)
-    return await _delivery(request, who, saved=True)
+    return await _delivery(request, who, saved=True, warning=done["warning"])
 
 
 # Routes (``harbour notify check``, ``notify test``)

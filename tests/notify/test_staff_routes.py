@@ -292,3 +292,23 @@ def test_an_attempt_on_another_agencys_settings_is_audited(seeded: App) -> None:
     assert store == [{"agency_name": "north"}]
     own = [(outcome, details["agency_name"]) for agency, outcome, details in found if agency]
     assert own == [("not_found", "north"), ("not_found", "nowhere")]
+
+
+def test_taking_the_last_route_of_those_an_imminent_threat_pages_is_said(seeded: App) -> None:
+    # sup is north's only supervisor and only one on call, adm its admin; their routes come from
+    # their records. Clearing sup's address (or the agency's mail settings, every address's
+    # route at once) left an imminent threat with nobody to reach, and the commands said
+    # "routes: none yet" for sup, or nothing at all.
+    mail = "mailto://127.0.0.1:2525?from=harbour@relay.test"
+    set_delivery(seeded, "adm", {"mail": mail}, [])
+    for handle in ("sup", "adm"):
+        set_contact(seeded, "adm", handle, {"email": f"{handle}@{MAIL_DOMAIN}"}, [])
+    quiet = invoke(seeded, "staff", "contact", "cw1", "--email", given("c@x.test"), "--as", "adm")
+    assert quiet.exit_code == 0 and "imminent" not in quiet.stdout, quiet.stdout
+    cleared = invoke(seeded, "staff", "contact", "sup", "--clear", "email", "--as", "adm")
+    assert cleared.exit_code == 0, cleared.stderr
+    assert "Nobody on call and no supervisor has a route now" in cleared.stdout
+    assert "reaches nobody before the admins" in cleared.stdout
+    done = invoke(seeded, "agency", "delivery", "--clear", "mail", "--as", "adm", "--json")
+    assert done.exit_code == 0, done.stderr
+    assert "Nobody an imminent threat pages has a route now" in done.json()["warning"]

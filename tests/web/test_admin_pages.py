@@ -458,3 +458,19 @@ def test_routes_page_names_an_overdue_escalation_whose_digest_keeps_failing(
     assert len(smtp.to(f"sup@{MAIL_DOMAIN}")) == 1
     page = web.get("/routes").text
     assert alert_id[:12] not in page and "every send failed so far" not in page
+
+
+def test_the_delivery_page_says_when_an_imminent_threat_would_reach_nobody(
+    seeded: App, clock: FixedClock
+) -> None:
+    # Every route of north's came from its mail settings: removing them from the console left
+    # an imminent threat reaching nobody, and the page said "Saved." only.
+    from harbour.admin.contacts import set_contact
+
+    set_delivery(seeded, "adm", {"mail": "mailto://127.0.0.1:2525?from=h@relay.test"}, [])
+    set_contact(seeded, "adm", "sup", {"email": f"sup@{MAIL_DOMAIN}"}, [])
+    web, _ = signed_in(seeded, clock, "adm")
+    path = "/agencies/north/delivery"
+    done = web.post(path, data={"csrf": csrf_of(web, path), "clear_mail": "on"})
+    assert done.status_code == 200 and "Saved." in done.text
+    assert "Nobody an imminent threat pages has a route now" in done.text
