@@ -4,6 +4,7 @@ own agency's staff, and the installation's operators add agencies and name other
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
@@ -243,15 +244,23 @@ def add_staff(
         actor = _admin(uow, actor_handle, "staff.manage")
         if data.operator:
             authorize(uow, actor, "staff.operator")
-        if data.agency != _agency_name(uow, actor):
+        own = data.agency == _agency_name(uow, actor)
+        first = not own and actor.operator and _has_no_admin(uow, data.agency)
+        if not own and not (first and data.role == Role.ADMIN):
             why = "admins manage their own agency's staff: an admin of that agency adds them"
+            if first:
+                why += " (it has no admin yet: as an operator, add its first with --role admin)"
             deny(uow, actor, "staff.manage", None, why)
         if handle_unavailable(uow, data.handle):  # maybe another agency's: operators see it
             refuse_in_store_trail(uow, actor, "staff.add", _unavailable())
         staff = create_staff(uow, data)
         page_newly_counted(uow, staff.agency_id, staff.handle)
         contact = [f for f in ("email", "chat") if getattr(data, f) is not None]
-        audit(uow, actor, "staff.add", handle=staff.handle, role=staff.role, contact=contact)
+        said: dict[str, Any] = {"handle": staff.handle, "role": staff.role, "contact": contact}
+        if first:  # another agency's first admin: in the store's trail, as `agency add` does
+            audit_store(uow, actor, "staff.add", agency_name=data.agency, **said)
+        else:
+            audit(uow, actor, "staff.add", **said)
         if staff.operator:
             audit_store(uow, actor, "staff.operator", handle=staff.handle, operator=True)
         link = enrolment.issue(uow, actor, staff) if enrol else None
@@ -538,6 +547,16 @@ def _operators(uow: UnitOfWork) -> int:
 
 def _can_take_cases(uow: UnitOfWork, actor: Actor, handle: str) -> bool:
     return caseworker(uow, actor.agency_id, handle) is not None
+
+
+def _has_no_admin(uow: UnitOfWork, agency_name: str) -> bool:
+    """Whether the agency ``agency_name`` exists and has no active admin: an agency added
+    without one (or whose admins are all gone), whose staff nobody could otherwise add."""
+    agency_id = uow.session.scalar(select(Agency.id).where(Agency.name == agency_name))
+    admins = select(func.count(Staff.id)).where(
+        Staff.agency_id == agency_id, Staff.role == Role.ADMIN, Staff.active.is_(True)
+    )
+    return agency_id is not None and uow.session.scalar(admins) == 0
 
 
 def _agency_name(uow: UnitOfWork, actor: Actor) -> str:

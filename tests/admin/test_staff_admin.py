@@ -110,7 +110,16 @@ def test_admins_manage_their_own_agencys_staff_only(seeded: App) -> None:
 
     counts = row_counts(seeded)
     other = invoke(
-        seeded, "staff", "add", "intruder", "--agency", "south", "--role", "admin", "--as", "adm"
+        seeded,
+        "staff",
+        "add",
+        "intruder",
+        "--agency",
+        "south",
+        "--role",
+        "caseworker",
+        "--as",
+        "adm",
     )
     assert other.exit_code == 1 and "not_permitted" in other.stderr
     gone = invoke(seeded, "staff", "deactivate", "cw3", "--as", "adm")
@@ -525,3 +534,33 @@ def test_an_attempt_on_another_agencys_account_is_audited_and_answers_as_none(
     assert misses == [(action, who) for action in actions for who in ("cw3", "zz9")]
     shown = invoke(seeded, "audit", "--system", "--as", nadm, "--json").json()
     assert not [r for r in shown if r["outcome"] == "other_agency"]  # operators' to see
+
+
+def test_an_operator_gives_an_agency_with_no_admin_its_first(seeded: App) -> None:
+    """An agency added without --admin (or whose admins are all gone) could never get staff:
+    an admin adds their own agency's only. An operator may add its first admin, and nothing
+    more: once it has one, that admin adds its staff."""
+    assert invoke(seeded, "agency", "add", "east", "--as", "adm").exit_code == 0
+    east = ("--agency", "east")
+    worker = invoke(seeded, "staff", "add", "ecw", *east, "--role", "caseworker", "--as", "adm")
+    assert worker.exit_code == 1 and "not_permitted" in worker.stderr, worker
+    assert "no admin yet" in worker.stderr  # the way out is named
+    # an agency admin who is no operator may not, even for an agency with none
+    north = ("--agency", "north", "--role", "admin")
+    assert invoke(seeded, "staff", "add", "nadm", *north, "--as", "adm").exit_code == 0
+    other = invoke(seeded, "staff", "add", "x", *east, "--role", "admin", "--as", "nadm")
+    assert other.exit_code == 1 and "not_permitted" in other.stderr, other
+    first = invoke(seeded, "staff", "add", "eadm", *east, "--role", "admin", "--as", "adm")
+    assert first.exit_code == 0, first
+    second = invoke(seeded, "staff", "add", "eadm2", *east, "--role", "admin", "--as", "adm")
+    assert second.exit_code == 1 and "not_permitted" in second.stderr, second
+    added = invoke(seeded, "staff", "add", "ecw", *east, "--role", "caseworker", "--as", "eadm")
+    assert added.exit_code == 0, added
+    with seeded.engine.connect() as conn:
+        recorded = conn.execute(
+            select(AuditEvent.agency_id, AuditEvent.details).where(
+                AuditEvent.action == "staff.add", AuditEvent.actor_handle == "adm"
+            )
+        ).all()
+    handles = [(agency is None, details["handle"]) for agency, details in recorded]
+    assert handles == [(False, "nadm"), (True, "eadm")]
