@@ -325,6 +325,8 @@ def deactivate_staff(
             refuse_missing_staff(uow, actor, "staff.deactivate", handle, why)
         if staff.id == actor.staff_id:
             raise InvalidInput([("HANDLE", "you cannot deactivate yourself")])
+        if staff.operator:
+            actor = _holding_operators(uow, actor_handle)
         guard_operator(uow, actor, staff, "staff.deactivate")
         if reassign_to is not None and reassign_to == handle:
             raise InvalidInput([("--reassign-to", "names the account being deactivated")])
@@ -522,7 +524,7 @@ def set_operator(app: App, actor_handle: str | None, handle: str, operator: bool
     back; operators only, audited in the store's trail. The last operator stays one."""
 
     def work(uow: UnitOfWork) -> OperatorSet:
-        actor = resolve_actor(uow, actor_handle)
+        actor = _holding_operators(uow, actor_handle)
         authorize(uow, actor, "staff.operator")
         staff = uow.session.scalar(
             select(Staff).where(Staff.handle == handle, Staff.active.is_(True))
@@ -538,6 +540,17 @@ def set_operator(app: App, actor_handle: str | None, handle: str, operator: bool
         return OperatorSet(staff.handle, operator)
 
     return app.run(work)
+
+
+def _holding_operators(uow: UnitOfWork, actor_handle: str | None) -> Actor:
+    """The actor, asked once the installation's operators are held (in id order) until the
+    transaction ends: two operators taking each other's standing away at once (a revocation,
+    a deactivation) each found itself an operator, and two of them, before the other's change
+    committed, and left none. Held, the second waits for the first, then finds it is no
+    operator any more (PostgreSQL; SQLite's writers queue anyway)."""
+    operators = select(Staff.id).where(Staff.operator.is_(True), Staff.active.is_(True))
+    uow.session.execute(operators.order_by(Staff.id).with_for_update(key_share=True))
+    return resolve_actor(uow, actor_handle)
 
 
 def _operators(uow: UnitOfWork) -> int:

@@ -564,3 +564,63 @@ def test_an_operator_gives_an_agency_with_no_admin_its_first(seeded: App) -> Non
         ).all()
     handles = [(agency is None, details["handle"]) for agency, details in recorded]
     assert handles == [(False, "nadm"), (True, "eadm")]
+
+
+@pytest.mark.parametrize("change", ["revoke", "deactivate"])
+def test_two_operators_taking_each_other_away_at_once_leave_one(
+    seeded: App, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    # PostgreSQL: adm and op2, the installation's two operators (both of north), at the same
+    # moment: op2 takes adm's operator standing back while adm takes op2's (or deactivates
+    # op2). Each found itself an operator, and two of them, before the other's change
+    # committed: the installation was left with none, and nobody could copy the store, rotate
+    # its keys or add an agency. The second must find it is no longer an operator.
+    if seeded.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite's writers queue: one change commits before the other begins")
+    import threading
+
+    from harbour.admin import staffing
+    from harbour.errors import HarbourError
+
+    north = ("--agency", "north", "--role", "admin", "--operator")
+    assert invoke(seeded, "staff", "add", "op2", *north, "--as", "adm").exit_code == 0
+    refused: list[HarbourError] = []
+
+    def the_other() -> None:
+        try:
+            staffing.set_operator(seeded, "op2", "adm", operator=False)
+        except HarbourError as exc:
+            refused.append(exc)
+
+    other = threading.Thread(target=the_other)
+    guard = staffing.guard_operator
+    count = staffing._operators
+
+    def start_the_other() -> None:
+        if threading.current_thread() is not other and not other.is_alive():
+            other.start()
+            other.join(timeout=3)  # done, unless it waits for this change to commit
+
+    def guarding(uow: UnitOfWork, actor: Actor, staff: Staff, action: str) -> None:
+        start_the_other()
+        guard(uow, actor, staff, action)
+
+    def counting(uow: UnitOfWork) -> int:
+        counted = count(uow)  # two, before the other's change
+        start_the_other()
+        return counted
+
+    monkeypatch.setattr(staffing, "guard_operator", guarding)
+    monkeypatch.setattr(staffing, "_operators", counting)
+    if change == "revoke":
+        staffing.set_operator(seeded, "adm", "op2", operator=False)
+    else:
+        staffing.deactivate_staff(seeded, "adm", "op2")
+    other.join(timeout=30)
+    assert not other.is_alive()
+    with seeded.engine.connect() as conn:
+        operators = conn.scalars(
+            select(Staff.handle).where(Staff.operator.is_(True), Staff.active.is_(True))
+        ).all()
+    assert operators == ["adm"]
+    assert len(refused) == 1
