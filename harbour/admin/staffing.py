@@ -28,7 +28,7 @@ from harbour.auth import enrolment, sessions
 from harbour.auth.enrolment import IssuedLink
 from harbour.cases.cover import end_covers_of
 from harbour.cases.reads import assign_case
-from harbour.db.models import Agency, Case, Staff
+from harbour.db.models import Agency, Case, Staff, Visit
 from harbour.domain.text import Address, ChatAddress, Email, Handle, Phone, TimeZoneName
 from harbour.domain.vocab import CaseStatus, Role
 from harbour.errors import Conflict, InvalidInput, NotFound
@@ -312,7 +312,8 @@ def deactivate_staff(
     app: App, actor_handle: str | None, handle: str, reassign_to: str | None = None
 ) -> Deactivated:
     """Deactivate an account of the admin's agency. Its open cases must go to someone first:
-    refused while it has any, unless ``reassign_to`` takes them (each told, as by ``assign``).
+    refused while it has any, unless ``reassign_to`` takes them (each told, as by ``assign``);
+    and refused while they have a visit out (``_refuse_if_out``).
     An alert waiting on them alone climbs at once (``climb_now_where_nobody_is_left``)."""
 
     def work(uow: UnitOfWork) -> Deactivated:
@@ -328,6 +329,7 @@ def deactivate_staff(
         if staff.operator:
             actor = _holding_operators(uow, actor_handle)
         guard_operator(uow, actor, staff, "staff.deactivate")
+        _refuse_if_out(uow, staff)
         if reassign_to is not None and reassign_to == handle:
             raise InvalidInput([("--reassign-to", "names the account being deactivated")])
         if reassign_to is not None and not _can_take_cases(uow, actor, reassign_to):
@@ -373,6 +375,23 @@ def deactivate_staff(
         return Deactivated(staff.handle, len(cases), moved_to, dead, warning)
 
     return app.run(work)
+
+
+def _refuse_if_out(uow: UnitOfWork, staff: Staff) -> None:
+    """Refuse deactivating someone with a visit out: deactivated, they could never check in,
+    and the visit stayed overdue in every supervisor's list. Their row is held first, so a visit
+    they start meanwhile is either seen here or refused to them (``visits._open_visit``)."""
+    uow.session.execute(select(Staff.id).where(Staff.id == staff.id).with_for_update())
+    out = uow.session.scalar(
+        select(Visit.id).where(Visit.staff_id == staff.id, Visit.back_at.is_(None)).limit(1)
+    )
+    if out is not None:
+        raise Conflict(
+            "has_open_visit",
+            f"{staff.handle} has a visit out (visit {out[:12]}): end it first (they check in, "
+            f"or a supervisor records them back: harbour visit record-back {out[:12]} "
+            "--reason -), then deactivate",
+        )
 
 
 class RoleIn(BaseModel):

@@ -5,9 +5,12 @@ identifying field), their check-in buddy (by default a supervisor of the agency)
 expect to be back and whether an escort was arranged. Not back by that time plus the policy's
 ``visit_check_in_grace``, the relay raises an alert to the buddy that climbs to the supervisors,
 on-call, then the admins (``harbour.notify.visit_checks``). Checking in (``back``) or asking for
-more time (``extend``) takes that alert as the visitor's own acknowledgement. Where a visit went is
-shown only to the visitor, their buddy, supervisors, on-call staff and an admin its alert paged
-(whoever is paged must know where to send help), and every such read is audited.
+more time (``extend``) takes that alert as the visitor's own acknowledgement. A visitor who cannot
+check in (a phone dead, an account deactivated while out) is recorded back by a supervisor they
+reached some other way (``record_back``), with a reason sealed like a cover's. Where a visit went
+(and that reason) is shown only to the visitor, their buddy, supervisors, on-call staff and an
+admin its alert paged (whoever is paged must know where to send help), and every such read is
+audited.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased
 
@@ -33,19 +37,19 @@ from harbour.app import App, UnitOfWork
 from harbour.clock import local_time
 from harbour.db import used_keys
 from harbour.db.models import Alert, Case, Staff, Visit
-from harbour.domain import refs
+from harbour.domain import privilege, refs
 from harbour.domain.moments import parse_moment
-from harbour.domain.text import check_line, is_handle
+from harbour.domain.text import Note, check_line, is_handle
 from harbour.domain.vocab import Role
 from harbour.errors import Conflict, InvalidInput
 from harbour.notify import alerts
-from harbour.validation import parse_key
+from harbour.validation import parse, parse_key
 
 LONGEST = timedelta(hours=16)  # a visit expected back later than this is a typing slip
 MAX_EXTEND = 240  # minutes
 LOCATION_MAX = 300
 # The actions whose keys are kept (``harbour.db.used_keys``), scoped to the staff member.
-EXTEND, BACK = "visit.extend", "visit.back"
+EXTEND, BACK, RECORD_BACK = "visit.extend", "visit.back", "visit.record_back"
 SHARED_PREFIX_MAX = 20  # visits one typed id prefix (8 hex digits at least) is looked up among
 
 
@@ -69,6 +73,9 @@ class VisitView:
     zone: ZoneInfo
     may_see_where: bool  # the reader may ask where it went (``show_visit``); not shown in JSON
     location: str | None = None
+    recorded_by: str | None = None  # the supervisor who recorded the visitor back, if one did
+    may_record_back: bool = False  # the reader may record the visitor back; not in JSON
+    back_reason: str | None = None  # how they knew, shown with where it went
 
     def as_json(self) -> dict[str, Any]:
         def moment(value: datetime | None) -> str | None:
@@ -84,11 +91,16 @@ class VisitView:
             "expected_back_at": moment(self.expected_back_at),
             "deadline_at": moment(self.deadline_at),
             "back_at": moment(self.back_at),
+            "recorded_by": self.recorded_by,
             "extensions": self.extensions,
             "alert": self.alert_id,
             "overdue": self.overdue,
         }
-        return shown | ({"location": self.location} if self.location is not None else {})
+        if self.location is not None:
+            shown["location"] = self.location
+        if self.back_reason is not None:
+            shown["back_reason"] = self.back_reason
+        return shown
 
     def local(self, moment: datetime | None) -> str:
         return local_time(moment, self.zone) if moment else "-"
@@ -238,6 +250,98 @@ def extend(
     return app.run(work)
 
 
+class _ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    reason: Note
+
+
+def record_back(
+    app: App,
+    actor_handle: str | None,
+    visit_id: str,
+    reason: str | None,
+    idempotency_key: str | None = None,
+) -> VisitView:
+    """A supervisor records a colleague's visit back: the visitor reached them some other way
+    (a phone dead, an account deactivated while out), and only the visitor can check in. The
+    visit ends as ``check_in`` ends it, its alert (if any) taken by the supervisor; ``reason``
+    (how they know) is sealed like a cover's, and the act audited. Refused for one's own visit
+    (``harbour visit back``) and for a visit already back, saying how it ended. Sent again with
+    its ``idempotency_key`` (a double click), it is the record it made, answered alike."""
+    if not reason or not reason.strip():
+        raise InvalidInput([("--reason", "say how you know they are back (@FILE or -)")])
+    data = parse(_ReasonIn, {"reason": reason}, prefix="--")
+    typed = _typed_id(visit_id)
+    key = parse_key(idempotency_key)
+
+    def work(uow: UnitOfWork) -> VisitView:
+        actor = resolve_actor(uow, actor_handle)
+        authorize(uow, actor, RECORD_BACK)
+        visit = _one_of_agency(uow, actor, typed, RECORD_BACK, lambda _: True)
+        if visit.staff_id == actor.staff_id:
+            raise Conflict("own_visit", "this is your own visit: harbour visit back")
+        visit = _held(uow, visit)
+        zone = agency_zone(uow, actor.agency_id)
+        found = used_keys.replayed(
+            uow.session,
+            RECORD_BACK,
+            actor.staff_id,
+            key,
+            lambda _: True,
+            "that key recorded a visit back before another",
+            asked=visit.id,
+            reused="that key recorded another visit back",
+        )
+        if found is not None:
+            audit(uow, actor, "visit.back.recorded.replayed", visit.case_id, visit_id=visit.id)
+            return _view(uow, actor, visit, zone)
+        if visit.back_at is not None:
+            raise Conflict("visit_back", f"the visit is back already: {_how_back(visit, zone)}")
+        visit.back_at = uow.now()
+        visit.back_recorded_by = actor.handle
+        uow.seal(visit, "back_reason", data.reason)
+        _settle_alert(uow, actor, visit)
+        used_keys.record(
+            uow.session, uow.now(), RECORD_BACK, actor.staff_id, key, visit.id, visit.id
+        )
+        audit(uow, actor, "visit.back.recorded", visit.case_id, visit_id=visit.id)
+        return _view(uow, actor, visit, zone)
+
+    return app.run(work)
+
+
+def visit_to_record_back(app: App, actor_handle: str | None, visit_id: str) -> VisitView:
+    """The visit a supervisor's "record them back" page is for (never where it went), as
+    ``list_visits`` shows it (a listed read, audited alike); anyone else's answers as missing."""
+    typed = _typed_id(visit_id)
+
+    def work(uow: UnitOfWork) -> VisitView:
+        actor = resolve_actor(uow, actor_handle)
+        authorize(uow, actor, RECORD_BACK)
+        visit = _one_of_agency(uow, actor, typed, RECORD_BACK, lambda _: True)
+        audit(uow, actor, "visit.list", count=1)
+        return _view(uow, actor, visit, agency_zone(uow, actor.agency_id))
+
+    return app.run(work)
+
+
+def _held(uow: UnitOfWork, visit: Visit) -> Visit:
+    """The visit, read again once its visitor's row is held against their own changes (a
+    check-in, more time: ``_open_visit`` holds it too), so that of a check-in and a record
+    back at once, the second sees the first (PostgreSQL; SQLite's writers queue anyway)."""
+    held = select(Staff.id).where(Staff.id == visit.staff_id).with_for_update()
+    uow.session.execute(held)
+    uow.session.refresh(visit)
+    return visit
+
+
+def _how_back(visit: Visit, zone: ZoneInfo) -> str:
+    at = local_time(visit.back_at, zone)
+    if visit.back_recorded_by:
+        return f"recorded back by {visit.back_recorded_by} at {at}"
+    return f"checked in at {at}"
+
+
 def list_visits(
     app: App, actor_handle: str | None, *, include_back: bool = False, limit: int = 50
 ) -> list[VisitView]:
@@ -267,31 +371,45 @@ def show_visit(app: App, actor_handle: str | None, visit_id: str) -> VisitView:
     """One visit with where it went, for the visitor, their buddy, supervisors, on-call staff and an
     admin its alert paged; audited. Anyone else (and another agency's visit) is answered as a
     missing one."""
-    typed = visit_id.strip().lower()
-    if not (8 <= len(typed) <= 32 and all(c in "0123456789abcdef" for c in typed)):
-        raise InvalidInput([("VISIT_ID", "not a visit id (at least 8 hex characters)")])
+    typed = _typed_id(visit_id)
 
     def work(uow: UnitOfWork) -> VisitView:
         actor = resolve_actor(uow, actor_handle)
         authorize(uow, actor, "visit.read")
-        matching = uow.session.scalars(
-            select(Visit)
-            .where(Visit.agency_id == actor.agency_id, Visit.id.startswith(typed))
-            .limit(SHARED_PREFIX_MAX)
-        ).all()
-        # Only the visits the actor may see count: "more than one" about hidden ones would
-        # tell them those exist.
-        found = [v for v in matching if _may_see_where(uow, actor, v)]
-        if len(found) > 1:
-            raise InvalidInput([("VISIT_ID", "matches more than one visit; type more of it")])
-        if not found:
-            refuse_missing(uow, actor, "visit.read", "visit_not_found", "no such visit")
-        visit = found[0]
+        visit = _one_of_agency(
+            uow, actor, typed, "visit.read", lambda v: _may_see_where(uow, actor, v)
+        )
         audit(uow, actor, "visit.read", visit.case_id, visit_id=visit.id)
         view = _view(uow, actor, visit, agency_zone(uow, actor.agency_id))
-        return _with_location(view, uow.unseal(visit, "location") or "")
+        where, why = uow.unseal(visit, "location") or "", uow.unseal(visit, "back_reason")
+        return replace(view, location=where, back_reason=why)
 
     return app.run(work)
+
+
+def _typed_id(visit_id: str) -> str:
+    typed = visit_id.strip().lower()
+    if not (8 <= len(typed) <= 32 and all(c in "0123456789abcdef" for c in typed)):
+        raise InvalidInput([("VISIT_ID", "not a visit id (at least 8 hex characters)")])
+    return typed
+
+
+def _one_of_agency(uow: UnitOfWork, actor: Actor, typed: str, action: str, may: Any) -> Visit:
+    """The one visit of the actor's agency whose id starts with ``typed`` and that ``may``
+    says the actor may see; anyone else's is answered as a missing one (audited)."""
+    matching = uow.session.scalars(
+        select(Visit)
+        .where(Visit.agency_id == actor.agency_id, Visit.id.startswith(typed))
+        .limit(SHARED_PREFIX_MAX)
+    ).all()
+    # Only the visits the actor may see count: "more than one" about hidden ones would tell
+    # them those exist.
+    found = [v for v in matching if may(v)]
+    if len(found) > 1:
+        raise InvalidInput([("VISIT_ID", "matches more than one visit; type more of it")])
+    if not found:
+        refuse_missing(uow, actor, action, "visit_not_found", "no such visit")
+    return found[0]
 
 
 def visit_of_alert(app: App, actor_handle: str | None, alert_id: str) -> VisitView | None:
@@ -339,10 +457,6 @@ def buddy_choices(app: App, actor_handle: str | None) -> Buddies:
     return app.run(work)
 
 
-def _with_location(view: VisitView, location: str) -> VisitView:
-    return replace(view, location=location)
-
-
 def _expected(back_at: str, zone: ZoneInfo, now: datetime) -> datetime:
     try:
         expected = parse_moment(back_at, zone, now, "future")
@@ -388,9 +502,11 @@ def _open_visit(uow: UnitOfWork, actor: Actor) -> Visit | None:
     """The actor's visit not yet back, to change it (or to start one when there is none). The
     actor's staff row and that visit are held until the transaction ends: a person's visits
     change one at a time, and the relay's pass skips a visit being changed (PostgreSQL;
-    SQLite's writers queue anyway)."""
-    held = select(Staff.id).where(Staff.id == actor.staff_id).with_for_update(key_share=True)
-    uow.session.execute(held)
+    SQLite's writers queue anyway); a deactivation or a record back holding that row first is
+    waited for and seen."""
+    held = select(Staff.active).where(Staff.id == actor.staff_id).with_for_update(key_share=True)
+    if not uow.session.scalar(held):  # deactivated as this began (``staffing._refuse_if_out``)
+        raise Conflict("account_deactivated", "your account was deactivated: nothing was done")
     return uow.session.scalar(
         select(Visit)
         .where(Visit.staff_id == actor.staff_id, Visit.back_at.is_(None))
@@ -502,4 +618,8 @@ def _view(uow: UnitOfWork, actor: Actor, visit: Visit, zone: ZoneInfo) -> VisitV
         overdue=visit.back_at is None and visit.deadline_at <= now,
         zone=zone,
         may_see_where=_may_see_where(uow, actor, visit),
+        recorded_by=visit.back_recorded_by,
+        may_record_back=visit.back_at is None
+        and actor.staff_id != visit.staff_id
+        and privilege.permitted(actor.role, RECORD_BACK),
     )

@@ -1,4 +1,5 @@
-"""`harbour visit start|back|extend|list|show`: staff visits in the community and their check-ins."""
+"""`harbour visit start|back|extend|record-back|list|show`: staff visits in the community and their
+check-ins."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from harbour.cli.base import As, IdempotencyKey, Json, cli, emit, get_app
+from harbour.cli.base import As, IdempotencyKey, Json, cli, committed, emit, get_app
 from harbour.cli.sensitive import sensitive_option
 
 if TYPE_CHECKING:
@@ -96,6 +97,31 @@ def visit_extend(
     )
 
 
+@visit_cli.command("record-back")
+def visit_record_back(
+    visit_id: Annotated[str, typer.Argument(metavar="VISIT_ID")],
+    reason: Annotated[
+        str | None, sensitive_option("How you know they are back (kept encrypted).")
+    ] = None,
+    idempotency_key: IdempotencyKey = None,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Supervisors: a colleague who cannot check in (a phone dead) reached you: their visit
+    ends as `visit back` ends it, and you take its alert. Audited; the reason is sealed."""
+    from harbour.cases.visits import record_back
+
+    app = get_app()
+    view = record_back(app, actor, visit_id, reason, idempotency_key)
+    committed(app)
+    emit(
+        view.as_json(),
+        as_json,
+        f"Visit {view.id[:12]} of {view.visitor} recorded back by {view.recorded_by} "
+        f"at {view.local(view.back_at)}.",
+    )
+
+
 @visit_cli.command("list")
 def visit_list(
     all_: Annotated[bool, typer.Option("--all", help="Visits checked in too.")] = False,
@@ -145,7 +171,8 @@ def _shown(v: VisitView) -> str:
             f"escort     {'yes' if v.escort else 'no'}",
             f"started    {v.local(v.started_at)}",
             f"back by    {v.local(v.expected_back_at)} (alert after {v.local(v.deadline_at)})",
-            f"back at    {v.local(v.back_at)}",
+            f"back at    {v.local(v.back_at)}"
+            + (f" (recorded back by {v.recorded_by}: {v.back_reason})" if v.recorded_by else ""),
             f"alert      {v.alert_id or '-'}",
         ]
     )

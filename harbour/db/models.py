@@ -513,6 +513,10 @@ class Visit(Base):
     deadline_at: Mapped[datetime]
     extensions: Mapped[int] = mapped_column(Integer, default=0)  # each deadline alerts once
     back_at: Mapped[datetime | None]
+    # Recorded back by a supervisor (the visitor could not check in: a phone dead, an account
+    # deactivated while out): who, and how they knew (sealed, as a cover's reason).
+    back_recorded_by: Mapped[str | None] = mapped_column(String(64))  # a handle
+    back_reason_sealed: Mapped[str | None] = sealed(YOUTH_PII)
     alert_id: Mapped[str | None] = mapped_column(String(32))  # the latest overdue alert
     idempotency_key: Mapped[str | None] = mapped_column(String(128))  # as a cover's
 

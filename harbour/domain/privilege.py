@@ -67,6 +67,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # Staff who go out on visits; every role may list and read the visits it may see.
     "visit.start": frozenset({C, W, S}),
     "visit.read": frozenset({C, W, S, A}),
+    # A colleague reached some other way (a phone dead) is recorded back by a supervisor.
+    "visit.record_back": frozenset({S}),
     # The agency's program figures (harbour report, the dashboard): aggregates, no case.
     "program.report": frozenset({S, A}),
 }

@@ -930,6 +930,9 @@ def _visit(view: visits.VisitView) -> dict[str, Any]:
         "may_see_where": view.may_see_where,
         "alert": view.alert_id,
         "where": view.location,
+        "recorded_by": view.recorded_by,
+        "back_reason": view.back_reason,
+        "may_record_back": view.may_record_back,
     }
 
 
@@ -967,6 +970,18 @@ def visit_extend(
     made; only while ``of_visit``, the visit the form was shown for, is the one out."""
     visits.extend(app, handle, minutes, key, of_visit)
     after_commit(app)
+
+
+def visit_to_record_back(app: App, handle: str, visit_id: str) -> dict[str, Any]:
+    """The visit a supervisor's "record them back" page is for (never where it went)."""
+    return _visit(visits.visit_to_record_back(app, handle, visit_id))
+
+
+def record_back(app: App, handle: str, visit_id: str, reason: str, key: str) -> dict[str, Any]:
+    """``harbour visit record-back VISIT --reason -``: the visit as it ended."""
+    done = visits.record_back(app, handle, visit_id, reason, key)
+    after_commit(app)
+    return _visit(done)
 
 
 def visit_where(app: App, handle: str, visit_id: str) -> dict[str, Any]:

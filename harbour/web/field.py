@@ -30,11 +30,13 @@ from harbour.web import adapter, forms
 from harbour.web.casework import new_key, ref_of
 from harbour.web.pages import call, checked_form, form_page, harbour, render, staff_page
 
-templating.register("web/visits.html", "web/visit.html", "web/missing.html")
+templating.register("web/visits.html", "web/visit.html", "web/visit_back.html", "web/missing.html")
 
 VISIT_FIELDS = re.compile(r"case|where|buddy|back_at")
 VISIT_NAMES = {"--back-at": "back_at", "--where": "where", "--buddy": "buddy", "reference": "case"}
 VISIT_ID = re.compile(r"[0-9a-f]{8,32}")
+BACK_FIELDS = re.compile(r"reason")
+NO_BACK_REASON = "say how you know they are back"  # the CLI takes it as a file or stdin
 MORE_MINUTES = 30  # the page's one button; the CLI takes any number from 1 to 240
 VISITORS = ("coordinator", "caseworker", "supervisor")  # the roles that start visits
 # Why a case of the agency may not be named on a visit, beside the field, by the refusal's code.
@@ -172,6 +174,65 @@ async def where(request: Request, who: SignedIn) -> Response:
     return render(request, "visit", who, title="Visit", visit=shown)
 
 
+def _visit_id_of(request: Request) -> str:
+    visit_id: str = request.path_params["visit_id"]
+    if not VISIT_ID.fullmatch(visit_id):
+        raise NotFound("visit_not_found", "no such visit")
+    return visit_id
+
+
+async def _record_back_page(
+    request: Request,
+    who: SignedIn,
+    typed: dict[str, str] | None = None,
+    refusal: forms.Refusal | None = None,
+    key: str | None = None,
+) -> Response:
+    app = harbour(request)
+    shown = await call(adapter.visit_to_record_back, app, who.handle, _visit_id_of(request))
+    return form_page(
+        request,
+        "visit_back",
+        who,
+        refusal,
+        title="Record them back",
+        visit=shown,
+        typed=typed or {},
+        idempotency_key=key or new_key(),
+    )
+
+
+@staff_page
+async def record_back_form(request: Request, who: SignedIn) -> Response:
+    """A supervisor's "record them back" (``harbour visit record-back``), for a colleague who
+    reached them some other way: the visit, and the reason to give."""
+    return await _record_back_page(request, who)
+
+
+@staff_page
+async def record_back(request: Request, who: SignedIn) -> Response:
+    """Record a colleague back: to the visit's alert (taken now) if the supervisor may see it,
+    else to the visits. Refused (no reason, the visit back meanwhile): the page again, saying
+    why, nothing written; sent twice, the form's key answers the second as the first."""
+    form = await checked_form(request, who)
+    typed = forms.values(form)
+    key = typed.get("idempotency_key") or new_key()
+    reason = typed.get("reason", "")
+    try:
+        if not reason.strip():
+            raise InvalidInput([("reason", NO_BACK_REASON)])
+        done = await call(
+            adapter.record_back, harbour(request), who.handle, _visit_id_of(request), reason, key
+        )
+    except InvalidInput as exc:
+        refusal = forms.refusal(exc, BACK_FIELDS, {"--reason": "reason"})
+        return await _record_back_page(request, who, typed, refusal, key)
+    except Conflict as exc:
+        return await _record_back_page(request, who, typed, forms.conflict(exc), key)
+    where = f"/alerts/{done['alert']}" if done["alert"] else "/visits"
+    return RedirectResponse(where, status_code=303)
+
+
 # A youth who goes missing
 
 
@@ -245,6 +306,8 @@ ROUTES = [
     Route("/visits/back", back, methods=["POST"]),
     Route("/visits/extend", more_time, methods=["POST"]),
     Route("/visits/{visit_id}/where", where, methods=["POST"]),
+    Route("/visits/{visit_id}/back", record_back_form, methods=["GET"]),
+    Route("/visits/{visit_id}/back", record_back, methods=["POST"]),
     Route("/cases/{ref}/missing", missing_page, methods=["GET"]),
     Route("/cases/{ref}/missing/{what}", missing_change, methods=["POST"]),
 ]

@@ -3,12 +3,15 @@ agency, and a second `harbour init` with other names."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
 from harbour.access import Actor
 from harbour.app import App, UnitOfWork
 from harbour.cases import intake
+from harbour.clock import FixedClock
 from harbour.db.models import Agency, AuditEvent, Case, OutboxMessage, Staff
 from harbour.domain.privilege import Standing
 from tests.db.helpers import row_counts
@@ -82,6 +85,27 @@ def test_deactivating_someone_with_open_cases_is_refused_until_they_are_reassign
 def test_deactivating_someone_without_open_cases_needs_no_reassignment(seeded: App) -> None:
     done = invoke(seeded, "staff", "deactivate", "cw2", "--as", "adm", "--json")
     assert done.exit_code == 0 and done.json()["reassigned"] == 0
+    assert not _active(seeded, "cw2")
+
+
+def test_deactivating_someone_with_a_visit_out_is_refused_until_it_ends(
+    seeded: App, clock: FixedClock
+) -> None:
+    # Deactivated while out, nobody could end their visit: only the visitor checks in.
+    from harbour.cases import visits
+
+    back = (clock.now() + timedelta(hours=1)).isoformat()
+    out = visits.start_visit(seeded, "cw2", back_at=back, location="MKDEACTIVATEVISIT")
+    counts = row_counts(seeded)
+    refused = invoke(seeded, "staff", "deactivate", "cw2", "--as", "adm")
+    assert refused.exit_code == 1 and _active(seeded, "cw2")
+    assert f"cw2 has a visit out (visit {out.id[:12]})" in refused.stderr
+    assert "harbour visit record-back" in refused.stderr and "MKDEACTIVATE" not in refused.stderr
+    assert {k: v for k, v in row_counts(seeded).items() if k != "audit_events"} == {
+        k: v for k, v in counts.items() if k != "audit_events"
+    }
+    visits.check_in(seeded, "cw2")
+    assert invoke(seeded, "staff", "deactivate", "cw2", "--as", "adm").exit_code == 0
     assert not _active(seeded, "cw2")
 
 

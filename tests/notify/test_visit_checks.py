@@ -467,3 +467,105 @@ def test_a_tier_whose_page_reached_someone_waits_its_timeout(
         OutboxStatus.SENT,
     }
     assert _alert(napp).tier == 0 and _mails(smtp, "sup") == []
+
+
+REASON = "MKBACKREASON phoned from a neighbour's landline, safe at home"
+
+
+def test_a_supervisor_records_a_deactivated_colleague_back_and_the_visit_ends(
+    napp: App, clock: FixedClock, mail: Routes, smtp: SmtpServer
+) -> None:
+    # cw1's phone died and their account was deactivated while out (before deactivation was
+    # refused for someone out): only the visitor could check in, so the visit stayed OVERDUE
+    # in every list for good, its alert taken or not.
+    from sqlalchemy import update
+
+    from harbour.db.models import Staff
+
+    view = _start(napp, buddy="cw2")
+    _minute_by_minute(napp, clock, view.deadline_at - START + timedelta(minutes=2))
+    alert = _alert(napp)
+    napp.run(
+        lambda uow: uow.session.execute(
+            update(Staff).where(Staff.handle == "cw1").values(active=False)
+        )
+    )
+    done = visits.record_back(napp, "sup", view.id[:12], REASON)
+    assert done.back_at == clock.now() and done.recorded_by == "sup" and not done.overdue
+    assert visits.list_visits(napp, "sup") == []
+    taken = _alert(napp)
+    assert (taken.acknowledged_by, taken.next_escalation_at) == ("sup", None)
+    stored = napp.run(lambda uow: uow.session.get_one(Visit, view.id))
+    assert stored.back_reason_sealed and "MKBACKREASON" not in stored.back_reason_sealed
+    shown = visits.show_visit(napp, "sup", view.id)
+    assert (shown.back_reason, shown.recorded_by) == (REASON, "sup")
+    assert visits.show_visit(napp, "cw2", view.id).back_reason == REASON  # the buddy
+    [recorded] = napp.run(
+        lambda uow: uow.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "visit.back.recorded")
+        ).all()
+    )
+    assert recorded.actor_handle == "sup" and recorded.details["visit_id"] == view.id
+    assert "MKBACKREASON" not in str(recorded.details)
+    assert alert.id == taken.id
+
+
+def test_recording_someone_back_is_a_supervisor_s_and_refused_where_it_does_not_fit(
+    napp: App, clock: FixedClock
+) -> None:
+    from harbour.errors import Forbidden
+
+    view = _start(napp, buddy="cw2")
+    for who in ("cw2", "coord", "adm"):  # the buddy too: they call a supervisor
+        with pytest.raises(Forbidden):
+            visits.record_back(napp, who, view.id, REASON)
+    with pytest.raises(NotFound):
+        visits.record_back(napp, "sup2", view.id, REASON)  # another agency's visit
+    for empty in ("", "   "):
+        with pytest.raises(InvalidInput):
+            visits.record_back(napp, "sup", view.id, empty)
+    own = _start(napp, "sup")
+    with pytest.raises(Conflict) as mine:
+        visits.record_back(napp, "sup", own.id, REASON)
+    assert mine.value.code == "own_visit" and "harbour visit back" in mine.value.detail
+    assert napp.run(lambda uow: uow.session.get_one(Visit, view.id)).back_at is None
+
+    clock.advance(timedelta(minutes=5))
+    visits.check_in(napp, "cw1")
+    with pytest.raises(Conflict) as over:
+        visits.record_back(napp, "sup", view.id, REASON)
+    assert over.value.code == "visit_back" and "checked in" in over.value.detail
+
+
+def test_recording_back_sent_twice_answers_the_second_as_the_first(
+    napp: App, clock: FixedClock
+) -> None:
+    view = _start(napp, buddy="cw2")
+    key = uuid.uuid4().hex
+    first = visits.record_back(napp, "sup", view.id, REASON, idempotency_key=key)
+    clock.advance(timedelta(minutes=1))
+    again = visits.record_back(napp, "sup", view.id, REASON, idempotency_key=key)
+    assert again.back_at == first.back_at and again.recorded_by == "sup"
+    with pytest.raises(Conflict) as other:  # a later form (another key): it is over
+        visits.record_back(napp, "sup", view.id, REASON, idempotency_key=uuid.uuid4().hex)
+    assert other.value.code == "visit_back" and "recorded back by sup" in other.value.detail
+
+
+def test_the_record_back_command(napp: App, clock: FixedClock) -> None:
+    from tests.support import given
+
+    view = _start(napp, buddy="cw2")
+    typed = invoke(napp, "visit", "record-back", view.id[:12], "--reason", REASON, "--as", "sup")
+    assert typed.exit_code == 2 and "MKBACKREASON" not in typed.stderr + typed.stdout
+    done = invoke(
+        napp, "visit", "record-back", view.id[:12], "--reason", given(REASON), "--as", "sup"
+    )
+    assert done.exit_code == 0, done.stderr
+    assert f"Visit {view.id[:12]} of cw1 recorded back by sup" in done.stdout
+    assert "MKBACKREASON" not in done.stdout
+    shown = invoke(napp, "visit", "show", view.id[:12], "--as", "sup")
+    assert "recorded back by sup" in shown.stdout and REASON in shown.stdout
+    refused = invoke(
+        napp, "visit", "record-back", view.id[:12], "--reason", given(REASON), "--as", "cw2"
+    )
+    assert refused.exit_code != 0 and "MKBACKREASON" not in refused.stderr

@@ -783,3 +783,65 @@ def test_a_visit_s_page_never_used_ends_or_extends_no_visit_started_since(
 
 def app_visit(app: App, visit_id: str) -> Visit:
     return app.run(lambda uow: uow.session.get_one(Visit, visit_id))
+
+
+BACK_REASON = "MKWEBBACKREASON called from a neighbour phone"
+
+
+def test_a_supervisor_records_a_colleague_back_from_the_visit_s_alert_page(
+    seeded: App, clock: FixedClock
+) -> None:
+    # A visitor whose phone died calls their supervisor: only the visitor could check in, so the
+    # visit stayed OVERDUE, and its alert waited, though the supervisor knew they were safe.
+    visits.start_visit(seeded, "cw1", back_at="16:30", location=WHERE, buddy="cw2")
+    view = visits.list_visits(seeded, "cw1")[0]
+    clock.set(view.deadline_at + timedelta(minutes=1))
+    assert seeded.run(lambda uow: raise_overdue(uow, clock.now())) == 1
+    alert = seeded.run(lambda uow: uow.session.get_one(Visit, view.id).alert_id)
+    buddy, _ = signed_in(seeded, clock, "cw2")
+    assert "/back" not in buddy.get(f"/alerts/{alert}").text  # supervisors only
+    assert buddy.get(f"/visits/{view.id}/back").status_code == 403
+    sup, _ = signed_in(seeded, clock, "sup")
+    page = sup.get(f"/alerts/{alert}").text
+    assert f'href="/visits/{view.id}/back"' in page
+    assert f'href="/visits/{view.id}/back"' in sup.get("/visits").text
+    form_page = sup.get(f"/visits/{view.id}/back")
+    assert form_page.status_code == 200 and ">cw1<" in form_page.text
+    assert WHERE not in form_page.text
+    form = form_fields(form_page.text, f"/visits/{view.id}/back")
+    assert form.get("idempotency_key")
+    before = field_rows(seeded)
+    empty = sup.post(f"/visits/{view.id}/back", data=form | {"reason": "  "})
+    assert empty.status_code == 400 and "say how you know they are back" in refusals(empty.text)
+    assert not COMMAND_WORDS.search(refusals(empty.text))
+    assert field_rows(seeded) == before and app_visit(seeded, view.id).back_at is None
+
+    done = sup.post(f"/visits/{view.id}/back", data=form | {"reason": BACK_REASON})
+    assert done.status_code == 303 and done.headers["location"] == f"/alerts/{alert}"
+    ended = app_visit(seeded, view.id)
+    assert ended.back_at == clock.now() and ended.back_recorded_by == "sup"
+    shown = sup.get(f"/alerts/{alert}").text
+    assert "Taken by sup" in shown and "recorded back by sup" in shown
+    assert BACK_REASON not in shown and '/back"' not in shown
+    again = sup.post(f"/visits/{view.id}/back", data=form | {"reason": BACK_REASON})
+    assert again.status_code == 303  # a double click: answered as the first
+    later = form_fields(sup.get(f"/visits/{view.id}/back").text, f"/visits/{view.id}/back")
+    over = sup.post(f"/visits/{view.id}/back", data=later | {"reason": BACK_REASON})
+    assert over.status_code == 400 and "recorded back by sup" in refusals(over.text)
+    where = sup.post(f"/visits/{view.id}/where", data={"csrf": csrf_of(sup)})
+    assert BACK_REASON in where.text  # with where it went: an audited read
+    other = signed_in_south(seeded, clock, "sup2")
+    assert other.get(f"/visits/{view.id}/back").status_code == 404
+
+
+def test_deactivating_someone_out_on_a_visit_is_refused_in_their_row(
+    seeded: App, clock: FixedClock
+) -> None:
+    visits.start_visit(seeded, "cw2", back_at="16:30", location=WHERE)
+    web, _ = signed_in(seeded, clock, "adm")
+    before = field_rows(seeded)
+    refused = web.post("/staff/cw2/deactivate", data={"csrf": csrf_of(web, "/staff")})
+    assert refused.status_code == 400 and field_rows(seeded) == before
+    said = refusals(refused.text)
+    assert "cw2 has a visit out" in said and "end it first" in said, said
+    assert WHERE not in refused.text

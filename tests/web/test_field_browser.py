@@ -65,3 +65,28 @@ def test_a_visit_and_a_missing_episode_from_a_phone(
     follow(page, "text=Record the return")
     assert page.url == f"{base}/cases/{case}"
     assert problems == {}
+
+
+def test_a_supervisor_records_a_colleague_back_from_the_alert_on_a_phone(
+    console: tuple[App, str], clock: FixedClock, browser: Any
+) -> None:
+    from harbour.cases import visits
+    from harbour.notify.visit_checks import raise_overdue
+
+    app, base = console
+    out = visits.start_visit(app, "cw1", back_at="16:30", location="MKBROWSERBACK", buddy="cw2")
+    clock.set(out.deadline_at + timedelta(minutes=1))
+    assert app.run(lambda uow: raise_overdue(uow, clock.now())) == 1
+    alert = app.run(lambda uow: uow.session.get_one(Visit, out.id).alert_id)
+    problems: dict[str, list[str]] = {}
+    page = browser.new_page(viewport=PHONE)
+    enrol_and_sign_in(page, app, clock, base, "sup")
+    page.goto(f"{base}/alerts/{alert}")
+    follow(page, "text=Record them back")
+    checked(page, "visit-record-back", problems)
+    page.fill("#f-reason", "MKBROWSERREASON phoned from the office line")
+    follow(page, "button:has-text('Record them back')")
+    assert page.url == f"{base}/alerts/{alert}"
+    assert "Taken by sup" in page.content() and "recorded back by sup" in page.content()
+    assert app.run(lambda uow: uow.session.get_one(Visit, out.id)).back_at is not None
+    assert problems == {}

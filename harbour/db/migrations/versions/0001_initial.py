@@ -456,6 +456,8 @@ def upgrade() -> None:
         sa.Column("deadline_at", harbour.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("extensions", sa.Integer(), nullable=False),
         sa.Column("back_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("back_recorded_by", sa.String(length=64), nullable=True),
+        sa.Column("back_reason_sealed", sa.Text(), nullable=True),
         sa.Column("alert_id", sa.String(length=32), nullable=True),
         sa.Column("idempotency_key", sa.String(length=128), nullable=True),
         sa.ForeignKeyConstraint(
