@@ -42,7 +42,7 @@ from harbour.domain.moments import parse_moment
 from harbour.domain.text import Note, check_line, is_handle
 from harbour.domain.vocab import Role
 from harbour.errors import Conflict, InvalidInput
-from harbour.notify import alerts
+from harbour.notify import alerts, visit_checks
 from harbour.validation import parse, parse_key
 
 LONGEST = timedelta(hours=16)  # a visit expected back later than this is a typing slip
@@ -168,7 +168,8 @@ def check_in(
     idempotency_key: str | None = None,
     of_visit: str | None = None,
 ) -> VisitView:
-    """The actor is back: their open visit ends, and its overdue alert (if any) stops. Sent
+    """The actor is back: their open visit ends, and its overdue alert (if any) stops; whoever
+    it paged is told they are back safe (``visit_checks.stand_down``). Sent
     again with its ``idempotency_key`` (a double click on "I'm back"), it is the check-in it
     recorded, answered alike, while no visit is out since; then spent (``harbour.db.used_keys``:
     a twin sent at once waits for the first, each holding the actor's row, ``_open_visit``).
@@ -194,6 +195,7 @@ def check_in(
         visit = _out(uow, actor, visit)
         visit.back_at = uow.now()
         _settle_alert(uow, actor, visit)
+        visit_checks.stand_down(uow, visit, also=[], but=actor.handle)
         used_keys.record(uow.session, uow.now(), BACK, actor.staff_id, key, visit.id)
         audit(uow, actor, "visit.back", visit.case_id, visit_id=visit.id)
         return _view(uow, actor, visit, zone)
@@ -301,6 +303,8 @@ def record_back(
         visit.back_recorded_by = actor.handle
         uow.seal(visit, "back_reason", data.reason)
         _settle_alert(uow, actor, visit)
+        buddy = uow.session.scalar(select(Staff.handle).where(Staff.id == visit.buddy_id))
+        visit_checks.stand_down(uow, visit, also=[buddy] if buddy else [], but=actor.handle)
         used_keys.record(
             uow.session, uow.now(), RECORD_BACK, actor.staff_id, key, visit.id, visit.id
         )

@@ -68,11 +68,14 @@ def _started(view: VisitView) -> str:
 def visit_back(
     idempotency_key: IdempotencyKey = None, actor: As = None, as_json: Json = False
 ) -> None:
-    """You are back: your visit ends and any alert about it stops. Run again with its
-    --idempotency-key, it is the check-in it recorded, while no visit is out since."""
+    """You are back: your visit ends and any alert about it stops (whoever it paged is told you
+    are back safe). Run again with its --idempotency-key, it is the check-in it recorded, while
+    no visit is out since."""
     from harbour.cases.visits import check_in
 
-    view = check_in(get_app(), actor, idempotency_key)
+    app = get_app()
+    view = check_in(app, actor, idempotency_key)
+    committed(app)  # the "back safe" notices go with the command: the urgent lane
     emit(view.as_json(), as_json, f"Visit {view.id[:12]} checked in at {view.local(view.back_at)}.")
 
 
@@ -108,7 +111,8 @@ def visit_record_back(
     as_json: Json = False,
 ) -> None:
     """Supervisors: a colleague who cannot check in (a phone dead) reached you: their visit
-    ends as `visit back` ends it, and you take its alert. Audited; the reason is sealed."""
+    ends as `visit back` ends it, and you take its alert; their buddy and whoever it paged are
+    told they are back safe. Audited; the reason is sealed."""
     from harbour.cases.visits import record_back
 
     app = get_app()

@@ -150,6 +150,7 @@ class NotificationKind(StrEnum):
     ENROLMENT = "enrolment"
     TEST = "test"
     VISIT_OVERDUE = "visit_overdue"
+    VISIT_BACK = "visit_back"  # a visit whose alert paged people is over: stand down
     MISSING_STEPS_DUE = "missing_steps_due"
     MISSING_STEPS_OVERDUE = "missing_steps_overdue"
 

@@ -42,6 +42,7 @@ LABELS: dict[str, str] = {
     K.ENROLMENT: "Set up your sign-in",
     K.TEST: "Test message",
     K.VISIT_OVERDUE: "Visit check-in overdue",
+    K.VISIT_BACK: "Visit check-in: back safe",
     # The word "missing" stays off lock screens (``LOCK_SCREEN_UNSAID``): it says what happened
     # to a youth; the body, read once unlocked, says "missing-youth steps due".
     K.MISSING_STEPS_DUE: "Urgent steps due",
@@ -58,6 +59,7 @@ URGENCY: dict[str, str] = {
     K.VISIT_OVERDUE: "failure",
     K.MISSING_STEPS_OVERDUE: "failure",
     K.ALERT_ESCALATED: "failure",
+    K.VISIT_BACK: "success",  # the stand-down of a "failure": someone feared for is safe
     K.MISSING_STEPS_DUE: "warning",
     K.OVERDUE_ESCALATION: "warning",
     K.ESCALATION_DIGEST: "warning",

@@ -5,6 +5,10 @@ an alert of kind ``visit_overdue`` goes to their buddy and climbs to the supervi
 the admins, until someone takes it or they check in (``harbour.cases.visits``). Every relay pass
 (every minute, and after every command) and every sweep calls ``raise_overdue``, so the alert is out
 within a relay period of the deadline; when nothing is overdue it costs one indexed lookup.
+
+When a visit whose alerts paged anyone ends (the visitor's check-in, or a supervisor recording
+them back), each person they paged is told once that the visitor is back safe (``stand_down``):
+otherwise the buddy or on-call woken at night learns it only by opening the alert's page.
 """
 
 from __future__ import annotations
@@ -12,14 +16,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from harbour import events
 from harbour.app import UnitOfWork
 from harbour.db.base import new_id
-from harbour.db.models import Visit
-from harbour.domain.vocab import AlertKind, NotificationKind
+from harbour.db.models import Alert, OutboxMessage, Staff, Visit
+from harbour.domain.vocab import AlertKind, Lane, NotificationKind
 from harbour.notify import alerts, recipients
+from harbour.notify.outbox import enqueue
 
 
 def _overdue(now: datetime) -> Any:
@@ -69,3 +74,55 @@ def _raise(uow: UnitOfWork, visit: Visit) -> None:
 def source_of(visit: Visit) -> str:
     """One alert per deadline: the visit's id with how many times it was extended."""
     return f"{visit.id[:28]}{visit.extensions:04d}"[:32]
+
+
+def stand_down(uow: UnitOfWork, visit: Visit, *, also: list[str], but: str) -> int:
+    """Tell each person the visit's overdue alerts paged (a page tried or delivered: one
+    cancelled unsent woke nobody), and ``also`` (the buddy, for a visit recorded back), that the
+    visitor is back safe: one short notice each on the urgent lane, once per visit (its key),
+    never to ``but`` (who ended it) nor to the visitor. How many rows were offered."""
+    M = OutboxMessage
+    # Every alert of the visit (one per deadline: an extend takes one, and ends no visit).
+    of_visit = select(Alert.id).where(
+        Alert.agency_id == visit.agency_id,
+        Alert.kind == AlertKind.VISIT_OVERDUE,
+        Alert.source_id.startswith(visit.id[:28]),
+    )
+    paged = uow.session.scalars(
+        select(M.recipient)
+        .where(M.alert_id.in_(of_visit), or_(M.attempts > 0, M.sent_at.is_not(None)))
+        .distinct()
+    ).all()
+    visitor = uow.session.scalar(select(Staff.handle).where(Staff.id == visit.staff_id))
+    told = [p for p in recipients.unique([*sorted(paged), *also]) if p not in (but, visitor)]
+    told = _still_here(uow, told)
+    if not told:
+        return 0
+    context: dict[str, Any] = {"handle": visitor}
+    if visit.alert_id or paged:
+        latest = visit.alert_id or uow.session.scalar(
+            of_visit.order_by(Alert.opened_at.desc()).limit(1)
+        )
+        context |= {"alert_id": latest, "path": f"/alerts/{latest}"}
+    return enqueue(
+        uow,
+        NotificationKind.VISIT_BACK,
+        recipients=told,
+        case=None,
+        dedupe=f"visit:{visit.id}:back",
+        context=context,
+        lane=Lane.URGENT,
+        agency_id=visit.agency_id,
+    )
+
+
+def _still_here(uow: UnitOfWork, tags: list[str]) -> list[str]:
+    """Those of ``tags`` still reachable: active staff by handle, and shared routes (``role/
+    agency``); someone deactivated since is not written to."""
+    handles = [tag for tag in tags if "/" not in tag]
+    active = set(
+        uow.session.scalars(
+            select(Staff.handle).where(Staff.handle.in_(handles), Staff.active.is_(True))
+        )
+    )
+    return [tag for tag in tags if "/" in tag or tag in active]

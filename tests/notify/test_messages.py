@@ -135,6 +135,15 @@ def test_an_overdue_visit_says_whose_and_nothing_of_where() -> None:
     assert "escalation level 1" in message.body
 
 
+def test_back_safe_says_whose_visit_stands_down_and_asks_nothing() -> None:
+    context = {"alert_id": SAMPLE["alert_id"], "handle": "wes", "path": "/alerts/0f1e2d3c"}
+    for channel in ("chat", "email"):
+        message = compose(SETTINGS, NotificationKind.VISIT_BACK, context, channel)
+        assert message.title == "Harbour: visit check-in, back safe: wes, alert 0f1e2d3c"
+        assert "stands down" in message.body and "harbour ack" not in message.body
+        assert message.notify_type == "success"
+
+
 @pytest.mark.parametrize(
     ("kind", "urgency"),
     [

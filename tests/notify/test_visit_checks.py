@@ -16,9 +16,9 @@ from harbour.cases import visits
 from harbour.clock import FixedClock
 from harbour.db.base import ids_from
 from harbour.db.models import Alert, AuditEvent, Visit
-from harbour.demo.receivers import MAIL_DOMAIN, SmtpServer
+from harbour.demo.receivers import MAIL_DOMAIN, Receiver, SmtpServer
 from harbour.demo.receivers import RouteBook as Routes
-from harbour.domain.vocab import AlertKind, OutboxStatus
+from harbour.domain.vocab import AlertKind, NotificationKind, OutboxStatus
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.notify.alerts import acknowledge
 from harbour.notify.relay import deliver
@@ -80,7 +80,9 @@ def test_a_missed_check_in_reaches_the_buddy_within_two_minutes_then_climbs(
     assert alert.acknowledged_by == "cw1" and alert.next_escalation_at is None
     sent = len(smtp.received)
     _minute_by_minute(napp, clock, deadline + timedelta(hours=2))
-    assert len(smtp.received) == sent  # nothing after the check-in
+    # Nothing after the check-in but one "back safe" to each person the alert paged.
+    assert len(smtp.received) == sent + 2
+    assert "back safe: cw1" in _mails(smtp, "cw2")[-1] and "back safe" in _mails(smtp, "sup")[-1]
     for message in smtp.received:
         assert "MKVISIT" not in message.text and "Elm" not in message.text
         for word in BANNED_WORDS:
@@ -569,3 +571,75 @@ def test_the_record_back_command(napp: App, clock: FixedClock) -> None:
         napp, "visit", "record-back", view.id[:12], "--reason", given(REASON), "--as", "cw2"
     )
     assert refused.exit_code != 0 and "MKBACKREASON" not in refused.stderr
+
+
+def _back_safe(app: App) -> list[tuple[str, str]]:
+    return sorted(
+        (row.recipient, row.channel) for row in rows(app, kind=NotificationKind.VISIT_BACK)
+    )
+
+
+def test_everyone_an_overdue_visit_paged_hears_once_that_the_visitor_is_back_safe(
+    napp: App, clock: FixedClock, mail: Routes, smtp: SmtpServer, receiver: Receiver
+) -> None:
+    # The buddy, the supervisors and on-call staff woken by the alert saw "Taken by the
+    # visitor" only if they opened its page: nobody told them to stand down.
+    view = _start(napp, buddy="cw2")
+    deadline = view.deadline_at - START
+    _minute_by_minute(napp, clock, deadline + timedelta(minutes=11))  # buddy, then supervisors
+    alert = _alert(napp)
+    key = uuid.uuid4().hex
+    visits.check_in(napp, "cw1", key)
+    told = _back_safe(napp)
+    assert told == [("cw2", "email"), ("sup", "chat"), ("sup", "email")]
+    assert {row.lane for row in rows(napp, kind=NotificationKind.VISIT_BACK)} == {"urgent"}
+    deliver(napp, config=FAST)
+    [subject] = [s for s in _mails(smtp, "cw2") if "back safe" in s]
+    assert subject.startswith("Harbour: visit check-in, back safe: cw1")
+    assert alert.id[:8] in subject
+    [posted] = [m for m in receiver.at(Routes.chat_path("sup")) if "back safe" in m["title"]]
+    assert "harbour ack" not in posted["message"] and "nothing more to do" in posted["message"]
+    assert _mails(smtp, "cw1") == [] and _mails(smtp, "adm") == []  # neither was paged
+    for message in smtp.received:
+        assert "MKVISIT" not in message.text and "Elm" not in message.text
+    visits.check_in(napp, "cw1", key)  # sent again: the same check-in, told once
+    _minute_by_minute(napp, clock, deadline + timedelta(hours=1))
+    assert _back_safe(napp) == told
+    assert sum("back safe" in s for s in _mails(smtp, "cw2")) == 1
+
+
+def test_a_visit_back_before_its_alert_paged_anyone_tells_nobody(
+    napp: App, clock: FixedClock, mail: Routes
+) -> None:
+    view = _start(napp, buddy="cw2")
+    clock.set(view.deadline_at)
+    assert sweep(napp).visits == 1  # raised; the buddy's page written, not sent yet
+    visits.check_in(napp, "cw1")
+    assert _back_safe(napp) == []
+    [page] = rows(napp, recipient="cw2")
+    assert page.status == OutboxStatus.CANCELLED  # it never woke them
+
+
+def test_a_visit_given_more_time_then_back_tells_who_its_earlier_alert_paged(
+    napp: App, clock: FixedClock, mail: Routes
+) -> None:
+    view = _start(napp, buddy="cw2")
+    _minute_by_minute(napp, clock, view.deadline_at - START + timedelta(minutes=2))
+    visits.extend(napp, "cw1", 30)  # takes the alert: the buddy still thinks they are missing
+    visits.check_in(napp, "cw1")
+    assert _back_safe(napp) == [("cw2", "email")]
+
+
+def test_recorded_back_tells_the_buddy_and_who_was_paged_but_not_the_one_recording(
+    napp: App, clock: FixedClock, mail: Routes, smtp: SmtpServer
+) -> None:
+    quiet = _start(napp, buddy="cw2")  # not overdue: nobody paged, but the buddy waits for them
+    visits.record_back(napp, "sup", quiet.id, REASON)
+    assert _back_safe(napp) == [("cw2", "email")]
+    clock.advance(timedelta(minutes=5))
+    view = _start(napp, "cw2", buddy="cw1", minutes=60)
+    _minute_by_minute(napp, clock, view.deadline_at - START + timedelta(minutes=11))
+    visits.record_back(napp, "sup", view.id, REASON)
+    assert _back_safe(napp) == [("cw1", "email"), ("cw2", "email")]  # sup: who recorded it
+    deliver(napp, config=FAST)
+    assert any("back safe: cw2" in s for s in _mails(smtp, "cw1"))
