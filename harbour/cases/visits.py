@@ -73,6 +73,10 @@ class VisitView:
     zone: ZoneInfo
     may_see_where: bool  # the reader may ask where it went (``show_visit``); not shown in JSON
     location: str | None = None
+    # Whom its alert would page first, as the visit starts (``alerts.visit_first_paged``):
+    # the tier's name ("buddy", "supervisors", ...; "" for nobody) and its people.
+    alerted_as: str | None = None
+    alerted: tuple[str, ...] = ()
     recorded_by: str | None = None  # the supervisor who recorded the visitor back, if one did
     may_record_back: bool = False  # the reader may record the visitor back; not in JSON
     back_reason: str | None = None  # how they knew, shown with where it went
@@ -81,7 +85,7 @@ class VisitView:
         def moment(value: datetime | None) -> str | None:
             return value.isoformat() if value else None
 
-        shown = {
+        shown: dict[str, Any] = {
             "visit": self.id,
             "visitor": self.visitor,
             "buddy": self.buddy,
@@ -96,6 +100,8 @@ class VisitView:
             "alert": self.alert_id,
             "overdue": self.overdue,
         }
+        if self.alerted_as is not None:
+            shown |= {"alerted_as": self.alerted_as or None, "alerted": list(self.alerted)}
         if self.location is not None:
             shown["location"] = self.location
         if self.back_reason is not None:
@@ -121,7 +127,8 @@ def start_visit(
 
     Refused if the actor has a visit not yet back, or the buddy is not active staff of the
     agency (or the visitor). Without ``buddy``, the agency's first supervisor (by handle) other
-    than the visitor; with none, the alert starts with the supervisors' tier. Sent again with
+    than the visitor; with none, the alert starts with the first tier after the buddy with
+    someone in it but the visitor. The view says whom it would page first (``alerted``). Sent again with
     its ``idempotency_key`` (a double click, a post retried), it is the visit it started
     (``_replay``), not a refusal.
     """
@@ -138,7 +145,7 @@ def start_visit(
         is_open = _open_visit(uow, actor) is not None
         asked = (where, partner.id if partner else None, case.id if case else None, escort)
         if (replayed := _replay(uow, actor, key, asked, expected)) is not None:
-            return _view(uow, actor, replayed, zone)
+            return _with_alerted(uow, actor, _view(uow, actor, replayed, zone))
         if is_open:
             raise Conflict("visit_open", "you have a visit not checked in: harbour visit back")
         visit = Visit(
@@ -157,9 +164,14 @@ def start_visit(
         uow.session.flush()
         uow.seal(visit, "location", where)
         audit(uow, actor, "visit.start", visit.case_id, visit_id=visit.id, escort=escort)
-        return _view(uow, actor, visit, zone)
+        return _with_alerted(uow, actor, _view(uow, actor, visit, zone))
 
     return app.run(work)
+
+
+def _with_alerted(uow: UnitOfWork, actor: Actor, view: VisitView) -> VisitView:
+    tier, people = alerts.visit_first_paged(uow, actor.agency_id, actor.handle, view.buddy)
+    return replace(view, alerted_as=tier, alerted=tuple(people))
 
 
 def check_in(

@@ -53,15 +53,33 @@ def visit_start(
         idempotency_key=idempotency_key,
     )
     emit(view.as_json(), as_json, lambda _: _started(view))
+    if not view.alerted:
+        typer.echo(
+            f"warning: nobody would be alerted if you are not back by "
+            f"{view.local(view.deadline_at)}: you have no buddy, and the agency has nobody but "
+            "you among its supervisors, on-call staff and admins. Name a colleague with "
+            "--buddy HANDLE (end this visit first: harbour visit back), or ask an admin to put "
+            "someone on call.",
+            err=True,
+        )
 
 
 def _started(view: VisitView) -> str:
-    buddy = view.buddy or "the supervisors (no buddy available)"
     return (
         f"Visit {view.id[:12]} started; back by {view.local(view.expected_back_at)}.\n"
-        f"Not checked in by {view.local(view.deadline_at)}, {buddy} is alerted.\n"
+        f"Not checked in by {view.local(view.deadline_at)}, {_alerted(view)}.\n"
         "Check in: harbour visit back (or harbour visit extend for more time)."
     )
+
+
+def _alerted(view: VisitView) -> str:
+    """Whom the alert would page first, as the ladder stands (``alerts.visit_first_paged``)."""
+    people = ", ".join(view.alerted)
+    if view.alerted_as == "buddy":
+        return f"{people} (your buddy) is alerted"
+    if view.alerted:
+        return f"no buddy: the {view.alerted_as} ({people}) are alerted"
+    return "nobody would be alerted (no buddy, and nobody else to page)"
 
 
 @visit_cli.command("back")

@@ -121,6 +121,30 @@ def _oncall_and_supervisors_or_unwarned(uow: UnitOfWork, alert: Alert) -> list[s
     return _caseworker_and_supervisors(uow, alert) + _on_call(uow, alert)
 
 
+# The tiers of a visit's alert after its buddy, by the name a visitor is told them by.
+VISIT_TIERS_AFTER_BUDDY: tuple[tuple[str, Tier], ...] = (
+    ("supervisors", _supervisors),
+    ("on-call staff", _on_call),
+    ("admins", _admins),
+)
+
+
+def visit_first_paged(
+    uow: UnitOfWork, agency_id: str, visitor: str, buddy: str | None
+) -> tuple[str, list[str]]:
+    """Whom a visit's overdue alert would page first, as the ladder stands now: the buddy, or
+    the first tier after it with someone in it but the visitor (as ``_page`` passes empty
+    tiers over); its name ("buddy", "supervisors", ...) and its people, or ("", []): nobody."""
+    if buddy is not None:
+        return "buddy", [buddy]
+    probe = Alert(agency_id=agency_id, kind=AlertKind.VISIT_OVERDUE)  # never written
+    for name, tier in VISIT_TIERS_AFTER_BUDDY:
+        people = [person for person in tier(uow, probe) if person != visitor]
+        if people:
+            return name, people
+    return "", []
+
+
 LADDERS: dict[str, tuple[Tier, ...]] = {
     AlertKind.IMMINENT_THREAT: (_oncall_and_supervisors, _supervisors, _admins),
     AlertKind.OVERDUE_ESCALATION: (_supervisors, _admins),
@@ -129,9 +153,7 @@ LADDERS: dict[str, tuple[Tier, ...]] = {
     # the admins, as every ladder ends (those without the visitor, who may be any of them).
     AlertKind.VISIT_OVERDUE: (
         _buddy,
-        _but_the_visitor(_supervisors),
-        _but_the_visitor(_on_call),
-        _but_the_visitor(_admins),
+        *(_but_the_visitor(tier) for _, tier in VISIT_TIERS_AFTER_BUDDY),
     ),
     AlertKind.MISSING_STEPS_DUE: (_caseworker_and_supervisors, _supervisors, _admins),
     AlertKind.MISSING_STEPS_OVERDUE: (_oncall_and_supervisors_or_unwarned, _supervisors, _admins),

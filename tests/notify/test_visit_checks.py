@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -210,7 +211,7 @@ def test_the_commands(napp: App, clock: FixedClock) -> None:
         napp, "visit", "start", "--back-at", "10:30", "--where", given(WHERE), "--as", "cw1"
     )
     assert started.exit_code == 0, started.stderr
-    assert "sup is alerted" in started.stdout and "MKVISIT" not in started.stdout
+    assert "sup (your buddy) is alerted" in started.stdout and "MKVISIT" not in started.stdout
     listed = invoke(napp, "visit", "list", "--as", "sup")
     assert "cw1" in listed.stdout and "MKVISIT" not in listed.stdout
     visit_id = started.stdout.split()[1]
@@ -643,3 +644,50 @@ def test_recorded_back_tells_the_buddy_and_who_was_paged_but_not_the_one_recordi
     assert _back_safe(napp) == [("cw1", "email"), ("cw2", "email")]  # sup: who recorded it
     deliver(napp, config=FAST)
     assert any("back safe: cw2" in s for s in _mails(smtp, "cw1"))
+
+
+def test_visit_start_says_who_would_really_be_paged(napp: App, clock: FixedClock) -> None:
+    # With no buddy, `visit start` said "the supervisors (no buddy available) is alerted" even
+    # when the visitor was the only supervisor: the alert passes them over.
+    from tests.support import given
+
+    def start(who: str, *extra: str) -> Any:
+        done = invoke(
+            napp,
+            "visit",
+            "start",
+            "--back-at",
+            "10:30",
+            "--where",
+            given(WHERE),
+            "--as",
+            who,
+            *extra,
+        )
+        assert done.exit_code == 0, done.stderr
+        return done
+
+    with_buddy = start("cw1", "--buddy", "cw2")
+    assert "cw2 (your buddy) is alerted" in with_buddy.stdout and with_buddy.stderr == ""
+    alone = start("sup", "--json")  # the one supervisor, the one on call: the admins are next
+    assert alone.json()["buddy"] is None and alone.json()["alerted"] == ["adm"]
+    assert alone.json()["alerted_as"] == "admins"
+    visits.check_in(napp, "sup")
+    said = start("sup")
+    assert "no buddy: the admins (adm) are alerted" in said.stdout
+    assert "supervisors" not in said.stdout
+
+
+def test_visit_start_warns_when_nobody_would_be_paged(napp: App, clock: FixedClock) -> None:
+    # south has sup2 (its one supervisor, on call), a caseworker and a coordinator, no admin:
+    # `visit start` said someone is alerted, though the alert would page nobody.
+    from tests.support import given
+
+    done = invoke(
+        napp, "visit", "start", "--back-at", "10:30", "--where", given(WHERE), "--as", "sup2"
+    )
+    assert done.exit_code == 0, done.stderr
+    assert "is alerted" not in done.stdout and "nobody would be alerted" in done.stdout
+    assert "warning: nobody would be alerted" in done.stderr and "--buddy" in done.stderr
+    as_json = visits.list_visits(napp, "sup2")[0]
+    assert as_json.buddy is None
