@@ -1,10 +1,10 @@
 """Staff visits in the community: tell a colleague where you go and when you will be back.
 
 A visit records who goes (the actor), optionally for which case, where (sealed, like any
-identifying field), their check-in buddy (by default a supervisor of the agency), when they
-expect to be back and whether an escort was arranged. Not back by that time plus the policy's
-``visit_check_in_grace``, the relay raises an alert to the buddy that climbs to the supervisors,
-on-call, then the admins (``harbour.notify.visit_checks``). Checking in (``back``) or asking for
+identifying field), their check-in buddy (by default a supervisor of the agency, one on call
+first), when they expect to be back and whether an escort was arranged. Not back by that time
+plus the policy's ``visit_check_in_grace``, the relay raises an alert to the buddy that climbs to
+the supervisors, on-call, then the admins (``harbour.notify.visit_checks``). Checking in (``back``) or asking for
 more time (``extend``) takes that alert as the visitor's own acknowledgement. A visitor who cannot
 check in (a phone dead, an account deactivated while out) is recorded back by a supervisor they
 reached some other way (``record_back``), with a reason sealed like a cover's. Where a visit went
@@ -126,8 +126,8 @@ def start_visit(
     """Start the actor's visit, expected back at ``back_at`` (see ``harbour.domain.moments``).
 
     Refused if the actor has a visit not yet back, or the buddy is not active staff of the
-    agency (or the visitor). Without ``buddy``, the agency's first supervisor (by handle) other
-    than the visitor; with none, the alert starts with the first tier after the buddy with
+    agency (or the visitor). Without ``buddy``, a supervisor other than the visitor: one on call
+    first, then any (each by handle); with none, the alert starts with the first tier after the buddy with
     someone in it but the visitor. The view says whom it would page first (``alerted``). Sent again with
     its ``idempotency_key`` (a double click, a post retried), it is the visit it started
     (``_replay``), not a refusal.
@@ -505,9 +505,10 @@ def _colleagues(actor: Actor) -> Any:
 
 def _buddy(uow: UnitOfWork, actor: Actor, handle: str | None) -> Staff | None:
     staff = _colleagues(actor)
-    if handle is None:
-        supervisors = staff.where(Staff.role == Role.SUPERVISOR).order_by(Staff.handle)
-        return uow.session.scalars(supervisors.limit(1)).first()
+    if handle is None:  # a supervisor on call first (awake to answer), then any, by handle
+        supervisors = staff.where(Staff.role == Role.SUPERVISOR)
+        first = supervisors.order_by(Staff.on_call.desc(), Staff.handle).limit(1)
+        return uow.session.scalars(first).first()
     found = uow.session.scalar(staff.where(Staff.handle == handle)) if is_handle(handle) else None
     if found is None:
         raise InvalidInput([("--buddy", "not an active colleague in your agency (nor yourself)")])

@@ -691,3 +691,27 @@ def test_visit_start_warns_when_nobody_would_be_paged(napp: App, clock: FixedClo
     assert "warning: nobody would be alerted" in done.stderr and "--buddy" in done.stderr
     as_json = visits.list_visits(napp, "sup2")[0]
     assert as_json.buddy is None
+
+
+def test_the_default_buddy_is_a_supervisor_on_call_before_any_other(napp: App) -> None:
+    # The default was the first supervisor by handle, on call or not.
+    from sqlalchemy import update
+
+    from harbour.admin.staffing import StaffIn, create_staff
+    from harbour.db.models import Staff
+    from harbour.domain.vocab import Role
+
+    napp.run(
+        lambda uow: create_staff(uow, StaffIn(handle="asup", agency="north", role=Role.SUPERVISOR))
+    )  # first by handle, not on call; sup is on call
+    assert visits.buddy_choices(napp, "cw1").default == "sup"
+    first = _start(napp)
+    assert first.buddy == "sup"
+    visits.check_in(napp, "cw1")
+    napp.run(
+        lambda uow: uow.session.execute(
+            update(Staff).where(Staff.handle == "sup").values(on_call=False)
+        )
+    )
+    assert visits.buddy_choices(napp, "cw1").default == "asup"  # then any, by handle
+    assert _start(napp).buddy == "asup"
