@@ -158,9 +158,9 @@ def test_the_refusals_the_console_words_its_own_way_keep_the_command_lines_words
         "no reason": ("case", "cover", ref, "--reason", given("  "), "--as", "cw2"),
         "started": ("case", "cover", ref, "--reason", given("away"), "--as", "cw2"),
         "twice": ("case", "cover", ref, "--reason", given("away"), "--as", "cw2"),
+        "deactivate": ("staff", "deactivate", "cw1", "--as", "adm"),  # before a visit is out
         "visit": ("visit", "start", "--back-at", "16:30", "--as", "cw1"),
         "visit again": ("visit", "start", "--back-at", "16:30", "--as", "cw1"),
-        "deactivate": ("staff", "deactivate", "cw1", "--as", "adm"),
         "role": ("staff", "role", "cw1", "coordinator", "--as", "adm"),
         "missing": ("missing", ref, "--since", "21:00", "--as", "cw1"),
         "number": (*told, "--report-number", number, "--as", "cw1"),
