@@ -252,6 +252,7 @@ def _sign_in_page(
         form_token=token,
         next_path=next_path,
         message=message,
+        refused=status >= 400,  # the message takes the focus
     )
     cookies.put(response, app.settings, cookies.SIGN_IN, token)
     return response

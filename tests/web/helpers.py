@@ -131,6 +131,12 @@ def summary_names(page: str) -> list[str]:
     return [html.unescape(name) for _, name in links]
 
 
+def autofocused(page: str) -> list[str]:
+    """The opening tag of each element that takes the focus as the page loads (``autofocus``):
+    a refused form's error summary, and nothing on a form as first shown."""
+    return re.findall(r"<[a-z]+\b[^>]*\sautofocus\b[^>]*>", page)
+
+
 def notices(page: str) -> str:
     """What a page's notices say, as text (a page that reached nobody says so in one)."""
     said = re.findall(r'<div class="notice".*?</div>', page, re.S)

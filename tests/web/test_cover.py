@@ -20,7 +20,15 @@ from harbour.domain.refs import short_form
 from tests.cli.helpers import assess_just_left, referred_case
 from tests.support import given, invoke
 from tests.web.forming import counts, form_fields
-from tests.web.helpers import COMMAND_WORDS, OTHER_TWOS, client, csrf_of, refusals, signed_in
+from tests.web.helpers import (
+    COMMAND_WORDS,
+    OTHER_TWOS,
+    autofocused,
+    client,
+    csrf_of,
+    refusals,
+    signed_in,
+)
 from tests.web.test_console import refer_south
 
 MARK = "MKCOVER"
@@ -300,7 +308,9 @@ def test_a_cover_ends_from_the_case_page_as_case_cover_end_does(
     before = counts(seeded)
     stale = sup.post(f"{path}/cover/end", data={"csrf": tokens["sup"]})  # a second click
     assert stale.status_code == 409
-    assert '<p class="error" id="f-end-cover-error" role="alert">Not done: no cover' in stale.text
+    assert "Not done: no cover" in stale.text
+    [said] = autofocused(stale.text)  # the reason takes the focus
+    assert 'id="f-end-cover-error"' in said and 'tabindex="-1"' in said, said
     assert counts(seeded) == before and ends(seeded)[1:] == [("sup", {"caseworker": "cw2"})]
 
     # The CLI's own end writes the same row.

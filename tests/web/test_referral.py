@@ -19,7 +19,14 @@ from harbour.clock import FixedClock
 from harbour.db.models import AuditEvent, Case
 from tests.support import invoke, referral
 from tests.web.forming import counts, flat
-from tests.web.helpers import COMMAND_WORDS, OTHER_TWOS, csrf_of, refusals, signed_in
+from tests.web.helpers import (
+    COMMAND_WORDS,
+    OTHER_TWOS,
+    autofocused,
+    csrf_of,
+    refusals,
+    signed_in,
+)
 
 MARKER = "MKREF"
 
@@ -112,6 +119,21 @@ def test_the_same_youth_again_is_refused_until_staff_say_it_is_another(
     assert not COMMAND_WORDS.search(said), said
     made = web.post("/refer", data=fields | {"persons_at_risk": ["youth"], "allow_duplicate": "on"})
     assert made.status_code == 303 and made.headers["location"] != f"/cases/{intake_case.reference}"
+
+
+def test_a_refused_referral_takes_the_focus_to_its_error_summary(
+    seeded: App, clock: FixedClock
+) -> None:
+    """The page a refusal answers with focuses its summary (no script: the console's policy
+    allows none inline), so a screen reader says at once that the form was refused; a form as
+    first shown takes no focus. Found by review: focus stayed at the top of the page."""
+    web, _ = signed_in(seeded, clock, "coord")
+    assert autofocused(web.get("/refer").text) == []
+    csrf, key = form_of(web)
+    refused = web.post("/refer", data={"csrf": csrf, "idempotency_key": key})
+    assert refused.status_code == 400
+    [summary] = autofocused(refused.text)
+    assert 'class="error-summary"' in summary and 'tabindex="-1"' in summary, summary
 
 
 def test_what_staff_type_is_kept_from_the_browsers_spell_check(

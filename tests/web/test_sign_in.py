@@ -23,6 +23,7 @@ from harbour.db.models import AuditEvent, Credential, Enrolment, Staff, WebSessi
 from tests.web.helpers import (
     BASE,
     PASSWORD,
+    autofocused,
     client,
     code,
     enrol,
@@ -145,6 +146,30 @@ def test_weak_passwords_and_wrong_codes_are_refused_at_enrolment(
         assert password not in answer.text
     # The same secret is offered again after a refusal, and the link still works.
     assert secret_on(key_page(web, path).text) == secret
+
+
+def test_a_refused_sign_in_or_enrolment_takes_the_focus_to_its_message(
+    seeded: App, clock: FixedClock
+) -> None:
+    """A refusal's message takes the focus as the page loads, so a screen reader says it at
+    once; the form as first shown (even one saying its session ended) takes none."""
+    web = client(seeded)
+    path = enrolment_path(seeded, "cw1")
+    first = key_page(web, path)
+    assert autofocused(first.text) == []
+    secret = secret_on(first.text)
+    refused = web.post(path, data={"password": "short", "password_again": "short", "code": "1"})
+    assert refused.status_code == 400
+    [message] = autofocused(refused.text)
+    assert 'role="alert"' in message and 'tabindex="-1"' in message, message
+    done = {"password": PASSWORD, "password_again": PASSWORD, "code": code(seeded, secret)}
+    assert web.post(path, data=done).status_code == 200
+    assert autofocused(web.get("/sign-in?ended=yes").text) == []
+    next_step(clock)
+    answer = sign_in(seeded, web, "cw1", secret, password="not the password " + PASSWORD)
+    assert answer.status_code == 400
+    [message] = autofocused(answer.text)
+    assert 'role="alert"' in message and 'tabindex="-1"' in message, message
 
 
 def test_a_link_that_runs_out_while_its_form_is_refused_answers_404(
