@@ -47,6 +47,7 @@ templating.register(*(f"web/{page}" for page in PAGES))
 
 # Where a sign-in may lead back to: the console's own pages, by alert id only.
 _NEXT = re.compile(r"/(alerts(/[0-9a-f]{8,32})?|cases/HB-[0-9A-Z-]{4,40})?")
+HANDLE_LENGTH = 64  # the longest handle (harbour.domain.text.check_handle)
 ALERT_ID = re.compile(r"[0-9a-f]{8,32}")
 _CASE_REF = re.compile(r"[A-Za-z0-9-]{4,40}")
 SIGN_IN_FAILED = (
@@ -240,8 +241,15 @@ async def sign_in_form(request: Request) -> Response:
 
 
 def _sign_in_page(
-    request: Request, app: App, next_path: str, status: int = 200, message: str | None = None
+    request: Request,
+    app: App,
+    next_path: str,
+    status: int = 200,
+    message: str | None = None,
+    handle: str = "",
 ) -> Response:
+    """The sign-in form; refused, with the handle typed kept (as a field can hold it: printable,
+    at most a handle's length), never the password or the code."""
     token = secrets.token_urlsafe(32)
     response = render(
         request,
@@ -253,6 +261,7 @@ def _sign_in_page(
         next_path=next_path,
         message=message,
         refused=status >= 400,  # the message takes the focus
+        handle="".join(c for c in handle if c.isprintable())[:HANDLE_LENGTH],
     )
     cookies.put(response, app.settings, cookies.SIGN_IN, token)
     return response
@@ -266,19 +275,21 @@ async def sign_in(request: Request) -> Response:
     next_path = next_path if _NEXT.fullmatch(next_path) else "/"
     expected = request.cookies.get(cookies.name(app.settings, cookies.SIGN_IN), "")
     sent = field.get("form_token", "")
+    handle = field.get("handle", "").strip()
     if not expected or not same_token(sent, expected):
-        return _sign_in_page(request, app, next_path, 403, "The form expired; try again.")
+        expired = "The form expired; try again."
+        return _sign_in_page(request, app, next_path, 403, expired, handle)
     address = request.client.host if request.client else "-"
     done = await call(
         signin.sign_in,
         app,
-        field.get("handle", "").strip(),
+        handle,
         field.get("password", ""),
         field.get("code", ""),
         address,
     )
     if done is None:
-        return _sign_in_page(request, app, next_path, 400, SIGN_IN_FAILED)
+        return _sign_in_page(request, app, next_path, 400, SIGN_IN_FAILED, handle)
     old = request.cookies.get(cookies.name(app.settings, cookies.SESSION))
     if old:
         await call(sessions.end, app, old)

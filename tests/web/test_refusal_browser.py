@@ -32,7 +32,7 @@ def test_a_refused_referral_takes_the_focus_to_its_error_summary(
     assert page.evaluate("document.activeElement.closest('.error-summary') !== null")
 
 
-def test_a_refused_sign_in_takes_the_focus_to_its_message(
+def test_a_refused_sign_in_takes_the_focus_to_its_message_and_keeps_the_handle(
     console: tuple[App, str], clock: FixedClock, browser: Any
 ) -> None:
     app, base = console
@@ -47,3 +47,6 @@ def test_a_refused_sign_in_takes_the_focus_to_its_message(
     assert page.url == f"{base}/sign-in"
     assert "did not work" in page.locator("main [role=alert]").inner_text()
     assert page.evaluate(FOCUSED) == "refused", page.evaluate(FOCUSED)
+    # The handle is kept to try again; the password and code are typed again.
+    assert page.input_value("#handle") == "cw1"
+    assert page.input_value("#password") == page.input_value("#code") == ""

@@ -325,10 +325,40 @@ def test_every_refusal_costs_one_password_check_so_its_time_tells_nothing(
 
 
 def body(response: object) -> str:
-    """A page without its one-time form token."""
-    import re
+    """A page without its one-time form token, nor the handle typed (kept in its field)."""
+    page = re.sub(r'name="form_token" value="[^"]+"', "", response.text)  # type: ignore[attr-defined]
+    return re.sub(r'(<input id="handle"[^>]*) value="[^"]*"', r"\1", page)
 
-    return re.sub(r'name="form_token" value="[^"]+"', "", response.text)  # type: ignore[attr-defined]
+
+def typed_handle(page: str) -> str | None:
+    """The value the sign-in page's handle field comes back with, if any."""
+    field = re.search(r'<input id="handle"[^>]*>', page)
+    assert field, page[-800:]
+    value = re.search(r'value="([^"]*)"', field.group(0))
+    return value.group(1) if value else None
+
+
+def test_a_refused_sign_in_keeps_the_handle_typed_never_the_password_or_code(
+    seeded: App, clock: FixedClock
+) -> None:
+    """Found by review: the handle field came back empty, to be typed again each time."""
+    web = client(seeded)
+    secret = enrol(seeded, web, "cw1")
+    assert typed_handle(web.get("/sign-in").text) is None
+    next_step(clock)
+    typed = code(seeded, secret)
+    answer = sign_in(seeded, web, "cw1", secret, password="not the password at all")
+    assert answer.status_code == 400 and typed_handle(answer.text) == "cw1"
+    assert "not the password at all" not in answer.text and typed not in body(answer)
+    # As typed (an upper-case handle is no one's), without what a field cannot hold.
+    clock.advance(signin.DELAY_MAX)
+    assert typed_handle(sign_in(seeded, web, "CW1", secret).text) == "CW1"
+    assert typed_handle(sign_in(seeded, web, "cw1\x00", secret).text) == "cw1"
+    assert typed_handle(sign_in(seeded, web, "<b>" + "x" * 99, secret).text) == (
+        "&lt;b&gt;" + "x" * 61
+    )
+    expired = web.post("/sign-in", data={"form_token": "stale", "handle": "cw1"})
+    assert expired.status_code == 403 and typed_handle(expired.text) == "cw1"
 
 
 def test_ten_failures_in_an_hour_lock_the_account_until_time_or_an_admin(
