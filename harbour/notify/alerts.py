@@ -158,6 +158,28 @@ LADDERS: dict[str, tuple[Tier, ...]] = {
     AlertKind.MISSING_STEPS_DUE: (_caseworker_and_supervisors, _supervisors, _admins),
     AlertKind.MISSING_STEPS_OVERDUE: (_oncall_and_supervisors_or_unwarned, _supervisors, _admins),
 }
+# Whom each tier of a ladder pages, in LADDERS' order, as a page says it to staff in a hurry
+# (never "tier 1"); a tier with nobody in it is passed over.
+TIER_WORDS: dict[str, tuple[str, ...]] = {
+    AlertKind.IMMINENT_THREAT: (
+        "the on-call staff and the supervisors",
+        "the supervisors again",
+        "the admins",
+    ),
+    AlertKind.OVERDUE_ESCALATION: ("the supervisors", "the admins"),
+    AlertKind.RISK_RAISED: ("the supervisors", "the admins"),
+    AlertKind.VISIT_OVERDUE: ("the buddy", "the supervisors", "the on-call staff", "the admins"),
+    AlertKind.MISSING_STEPS_DUE: (
+        "the caseworker, whoever covers the case, and the supervisors",
+        "the supervisors again",
+        "the admins",
+    ),
+    AlertKind.MISSING_STEPS_OVERDUE: (
+        "the on-call staff and the supervisors (and the caseworker, if no warning came before)",
+        "the supervisors again",
+        "the admins",
+    ),
+}
 # Alerts whose every page says what they are (and who), not the generic "not yet acknowledged".
 ESCALATES_AS: dict[str, NotificationKind] = {
     AlertKind.VISIT_OVERDUE: NotificationKind.VISIT_OVERDUE,

@@ -99,6 +99,7 @@ def take_alert(app: App, handle: str, alert_id: str) -> str:
 
 def _alert(row: alerts.AlertRow, now: datetime) -> dict[str, Any]:
     return {
+        "reach": _reach(row),
         "id": row.id,
         "short_id": row.id[:12],
         "case": refs.short_form(row.case_reference) if row.case_reference else "-",
@@ -108,6 +109,21 @@ def _alert(row: alerts.AlertRow, now: datetime) -> dict[str, Any]:
         "acknowledged_by": row.acknowledged_by,
         "acknowledged_age": age(now - row.acknowledged_at) if row.acknowledged_at else None,
         "may_take": row.may_take,
+    }
+
+
+def _reach(row: alerts.AlertRow) -> dict[str, Any]:
+    """Whom the alert has paged and, while nobody has taken it, who is paged next and when, in
+    plain words (``alerts.TIER_WORDS``); ``nobody``: it reached the top with nobody to page
+    there, and tries again at ``next_at``."""
+    words = alerts.TIER_WORDS[row.kind]
+    at_top = row.tier == len(words) - 1
+    waiting = row.acknowledged_at is None and row.next_escalation_at is not None
+    return {
+        "paged": words[row.tier],
+        "next": words[row.tier + 1] if waiting and not at_top else None,
+        "next_at": local_time(row.next_escalation_at, row.zone) if waiting else None,
+        "nobody": waiting and at_top,
     }
 
 

@@ -602,3 +602,59 @@ def test_an_alert_by_id_opens_only_for_those_who_may_see_it(seeded: App, clock: 
     assert other.get(f"/alerts/{paged.id}/status").status_code == 200
     assert other.post(f"/alerts/{paged.id}/ack", data={"csrf": csrf_of(other)}).status_code == 303
     assert alert_row(seeded, paged.id).acknowledged_by == "cw2"
+
+
+def test_an_alert_says_whom_it_has_paged_and_who_is_next_in_plain_words(
+    seeded: App, clock: FixedClock
+) -> None:
+    """The alert's page, its status, the alert list and the escalations say who has been paged
+    and who is paged next, when, if nobody takes it; at the top, that nobody is left. Found by
+    review: "tier 0", which a caseworker in a hurry cannot read."""
+    from zoneinfo import ZoneInfo
+
+    from harbour.clock import local_time
+    from harbour.notify.alerts import escalate_due
+
+    def said(page: str) -> str:
+        return " ".join(re.sub(r"<[^>]+>", " ", page).split())
+
+    alert = imminent_alert(seeded, new_case(seeded))
+    web, secret = signed_in(seeded, clock, "sup")
+    climbs_at = local_time(alert.next_escalation_at, ZoneInfo("America/New_York"))
+    assert climbs_at is not None
+    for path in (f"/alerts/{alert.id}", f"/alerts/{alert.id}/status", "/alerts", "/escalations"):
+        text = said(web.get(path).text)
+        assert "Paged: the on-call staff and the supervisors" in text, (path, text)
+        assert f"Next, if nobody takes it: the supervisors again, at {climbs_at}" in text, path
+        assert not re.search(r"\btier\b", text, re.I), (path, text)
+
+    assert alert.next_escalation_at is not None
+    clock.set(alert.next_escalation_at + timedelta(seconds=1))
+    escalate_due(seeded, clock.now())
+    clock.set(alert_row(seeded, alert.id).next_escalation_at + timedelta(seconds=1))  # type: ignore[operator]
+    escalate_due(seeded, clock.now())
+    assert alert_row(seeded, alert.id).tier == 2
+    web = client(seeded)  # the session has ended meanwhile
+    sign_in(seeded, web, "sup", secret)
+    for path in (f"/alerts/{alert.id}", "/alerts"):
+        text = said(web.get(path).text)
+        assert "Paged: the admins, the last step: nobody else is paged" in text, (path, text)
+        assert "Next, if" not in text, path
+
+
+def test_every_tier_of_every_ladder_has_its_words() -> None:
+    from harbour.notify.alerts import LADDERS, TIER_WORDS
+
+    assert {kind: len(words) for kind, words in TIER_WORDS.items()} == {
+        kind: len(tiers) for kind, tiers in LADDERS.items()
+    }
+
+
+def test_an_alert_at_the_top_with_nobody_to_page_says_so(seeded: App, clock: FixedClock) -> None:
+    alert = imminent_alert(seeded, new_case(seeded))
+    again = clock.now() + timedelta(minutes=15)
+    stuck = update(Alert).where(Alert.id == alert.id).values(tier=2, next_escalation_at=again)
+    seeded.run(lambda uow: uow.session.execute(stuck))
+    web, _ = signed_in(seeded, clock, "sup")
+    text = " ".join(re.sub(r"<[^>]+>", " ", web.get(f"/alerts/{alert.id}").text).split())
+    assert "Nobody could be paged, up to the admins; tried again at 20" in text, text

@@ -5,6 +5,7 @@ sealed, never shown back) and the return. Each refusal says why and writes nothi
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -283,7 +284,11 @@ def test_an_overdue_visits_alert_is_listed_and_opens_for_its_buddy_and_its_visit
     assert invoke(seeded, "alerts", "--as", "coord", "--json").json() == []
     buddy, _ = signed_in(seeded, clock, "cw2")
     assert f"/alerts/{alert}" in buddy.get("/alerts").text
-    assert buddy.get(f"/alerts/{alert}").status_code == 200
+    opened = buddy.get(f"/alerts/{alert}")
+    assert opened.status_code == 200
+    # Whom it has paged and who comes next, in the words of the visit's ladder.
+    text = " ".join(re.sub(r"<[^>]+>", " ", opened.text).split())
+    assert "Paged: the buddy" in text and "Next, if nobody takes it: the supervisors" in text
     assert buddy.get(f"/alerts/{alert}/status").status_code == 200
     visitor, _ = signed_in(seeded, clock, "cw1")
     where = visitor.post(f"/visits/{view.id}/where", data={"csrf": csrf_of(visitor, "/visits")})
