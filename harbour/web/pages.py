@@ -414,6 +414,8 @@ async def caseload(request: Request, who: SignedIn) -> Response:
     links = {
         "previous": _page_link(filters, shown["page"] - 1) if shown["page"] > 1 else None,
         "next": _page_link(filters, shown["page"] + 1) if shown["page"] < shown["pages"] else None,
+        # A page past the end (an old link, cases closed meanwhile) leads to the last one.
+        "last": _page_link(filters, shown["pages"]) if shown["page"] > shown["pages"] else None,
     }
     return render(request, "caseload", who, title="Caseload", filters=filters, links=links, **shown)
 

@@ -658,3 +658,29 @@ def test_an_alert_at_the_top_with_nobody_to_page_says_so(seeded: App, clock: Fix
     web, _ = signed_in(seeded, clock, "sup")
     text = " ".join(re.sub(r"<[^>]+>", " ", web.get(f"/alerts/{alert.id}").text).split())
     assert "Nobody could be paged, up to the admins; tried again at 20" in text, text
+
+
+def test_a_caseload_page_past_the_end_says_so_and_leads_to_the_last_page(
+    seeded: App, clock: FixedClock
+) -> None:
+    """Found by review: a page number past the last (an old bookmark, cases closed meanwhile)
+    said "No cases." under counts of open cases, with no way back."""
+    cases = [new_case(seeded, f"MKNOTE{n}") for n in range(2)]
+    late = update(Case).where(Case.id == cases[0].id)
+    seeded.run(
+        lambda uow: uow.session.execute(late.values(next_due_at=clock.now() - timedelta(days=1)))
+    )
+    web, _ = signed_in(seeded, clock, "sup")
+
+    def said(page: str) -> str:
+        return " ".join(re.sub(r"<[^>]+>", " ", page).split())
+
+    past = web.get("/?page=4")
+    assert past.status_code == 200
+    assert "Page 4 is past the end: 2 cases fit on 1 page." in said(past.text), said(past.text)
+    assert 'href="/?page=1"' in past.text and "No cases" not in said(past.text)
+    filtered = web.get("/?overdue=1&page=3").text
+    assert "Page 3 is past the end: 1 case fits on 1 page." in said(filtered), said(filtered)
+    assert 'href="/?overdue=1&amp;page=1"' in filtered
+    none = web.get("/?escalated=1&page=2").text  # nothing matches: said as on page 1
+    assert "No cases match these filters." in said(none) and "past the end" not in none
