@@ -21,11 +21,12 @@ from harbour.app import App, UnitOfWork
 from harbour.auth import passwords, totp
 from harbour.auth.sessions import end_all
 from harbour.auth.tokens import new_token, token_hash
+from harbour.clock import as_utc
 from harbour.db import upsert
 from harbour.db.base import new_id
 from harbour.db.models import Credential, Enrolment, OutboxMessage, Staff
 from harbour.domain.vocab import Lane, NotificationKind
-from harbour.errors import InvalidInput, NotFound
+from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.notify.directory import routes_of
 from harbour.notify.links import PATH
 from harbour.notify.outbox import enqueue, settle
@@ -84,16 +85,22 @@ def issue(uow: UnitOfWork, actor: Actor | None, staff: Staff) -> IssuedLink:
     return IssuedLink(staff.handle, url, row.expires_at)
 
 
-def reset(app: App, actor_handle: str | None, handle: str) -> IssuedLink:
+def reset(
+    app: App, actor_handle: str | None, handle: str, *, unless_since: datetime | None = None
+) -> IssuedLink:
     """An admin's reset: the person's password and TOTP are cleared, their sessions end, any
-    lock is lifted, and a new enrolment link is issued."""
+    lock is lifted, and a new enrolment link is issued. ``unless_since``: when the page asking
+    for it was shown; a link issued since (that page's form sent again by a refresh, or another
+    admin's reset) is refused (``reset_since``), resetting nothing and keeping that link."""
 
     def work(uow: UnitOfWork) -> IssuedLink:
         actor = resolve_actor(uow, actor_handle)
         authorize(uow, actor, "staff.manage")
         staff = colleague(uow, actor, handle, "staff.reset")
         guard_operator(uow, actor, staff, "staff.reset")
-        credential = credential_of(uow, staff)
+        credential = credential_of(uow, staff)  # one reset of a person at a time
+        if unless_since is not None and _issued_since(uow, staff, unless_since):
+            raise Conflict("reset_since", "a new link was issued since the page was shown")
         credential.password_hash = None
         credential.totp_secret_sealed = None
         credential.enrolled_at = None
@@ -103,6 +110,16 @@ def reset(app: App, actor_handle: str | None, handle: str) -> IssuedLink:
         return issue(uow, actor, staff)
 
     return app.run(work)
+
+
+def _issued_since(uow: UnitOfWork, staff: Staff, moment: datetime) -> bool:
+    latest = uow.session.scalar(
+        select(Enrolment.created_at)
+        .where(Enrolment.staff_id == staff.id)
+        .order_by(Enrolment.created_at.desc())
+        .limit(1)
+    )
+    return latest is not None and as_utc(latest) >= as_utc(moment)
 
 
 def credential_of(uow: UnitOfWork, staff: Staff) -> Credential:

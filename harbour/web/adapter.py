@@ -786,11 +786,14 @@ def add_staff(app: App, handle: str, agency: str, fields: dict[str, Any]) -> dic
     return {"handle": added.handle, "role": added.role, "link": link.url if link else None}
 
 
-def reset_staff(app: App, handle: str, whom: str) -> dict[str, Any]:
-    """``harbour staff reset``."""
+def reset_staff(
+    app: App, handle: str, whom: str, unless_since: datetime | None = None
+) -> dict[str, Any]:
+    """``harbour staff reset``; ``unless_since``: when the page asking for it was shown (a
+    reset since is refused, ``reset_since``)."""
     from harbour.auth.enrolment import reset
 
-    link = reset(app, handle, whom)
+    link = reset(app, handle, whom, unless_since=unless_since)
     after_commit(app)
     return {"handle": link.handle, "role": "", "link": link.url}
 

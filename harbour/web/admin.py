@@ -9,15 +9,16 @@ stays a CLI job)."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from harbour import templating
 from harbour.auth.sessions import SignedIn
 from harbour.errors import ConfigError, Conflict, InvalidInput, NotFound
-from harbour.web import adapter, forms
+from harbour.web import adapter, forms, notice
 from harbour.web.pages import call, checked_form, form_page, harbour, render, staff_page
 
 templating.register(
@@ -36,6 +37,7 @@ REASSIGN = re.compile(r"reassign_to")
 REASSIGN_NAMES = {"--reassign-to": "reassign_to"}
 ROLE_FIELDS = re.compile(r"role")
 _HANDLE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+STAFF_PATH = "/staff"
 
 
 async def _page(
@@ -43,12 +45,14 @@ async def _page(
     who: SignedIn,
     typed: dict[str, str] | None = None,
     refusal: forms.Refusal | None = None,
-    notice: str | None = None,
+    said: str | None = None,
     row: str | None = None,
 ) -> Response:
-    """The staff page; ``row``: the person whose row's form the refusal belongs to."""
-    shown = await call(adapter.staff_page, harbour(request), who.handle)
-    takers = [  # who may take a deactivated person's open cases (the admin's page only)
+    """The staff page; ``row``: the person whose row's form the refusal belongs to. Its reset
+    forms carry when it was shown (``reset``)."""
+    app = harbour(request)
+    shown = await call(adapter.staff_page, app, who.handle)
+    takers = [
         (s["handle"], s["handle"])
         for s in shown["staff"]
         if shown["full"] and s["active"] and s["role"] in ("caseworker", "supervisor")
@@ -62,15 +66,66 @@ async def _page(
         roles=[(r, r) for r in ROLES],
         takers=takers,
         typed=typed or {"role": "caseworker"},
-        notice=notice,
+        notice=said,
         refused_row=row,
+        shown_at=app.clock.now().isoformat(),
         **shown,
     )
 
 
 @staff_page
 async def staff(request: Request, who: SignedIn) -> Response:
-    return await _page(request, who)
+    """The staff list; after an action (post/redirect/get), what it did, said once."""
+    settings = harbour(request).settings
+    kept = notice.take(request, settings, who)
+    page = await _page(request, who, said=_said(kept) if kept else None)
+    if kept is not None:
+        notice.drop(page, settings)
+    return page
+
+
+def _done(request: Request, who: SignedIn, said: dict[str, Any] | None = None) -> Response:
+    """An action's answer: back to the staff list (303: a refresh sends nothing again), with
+    what it did (operational values: handles, roles, flags) kept to be said there once."""
+    back = RedirectResponse(STAFF_PATH, status_code=303)
+    if said:
+        notice.keep(back, harbour(request).settings, who, STAFF_PATH, said)
+    return back
+
+
+def _warned(said: str, kept: dict[str, Any]) -> str:
+    """What a change says, and who is paged instead if it took the last of a tier away."""
+    return f"{said} {kept['warning']}" if kept.get("warning") else said
+
+
+def _said(kept: dict[str, Any]) -> str | None:
+    """What the staff list says of the action kept for it (``_done``)."""
+    whom, did = kept.get("handle"), kept.get("did")
+    if did == "role":
+        if kept["role"] == kept["previous"]:
+            return f"{whom} is already {kept['role']}."
+        return _warned(f"{whom} is now {kept['role']} (was {kept['previous']}).", kept)
+    if did == "on_call":
+        state = f"{'on' if kept['on_call'] else 'off'} call"
+        said = f"{whom} is {state}." if kept["changed"] else f"{whom} is already {state}."
+        return _warned(said, kept)
+    if did == "deactivate":
+        moved = (
+            f"; {kept['reassigned']} open case(s) now {kept['to']}'s" if kept["reassigned"] else ""
+        )
+        return _warned(f"{whom} deactivated{moved}.", kept)
+    if did == "reset":
+        return (
+            f"Sign-in cleared and sessions ended for {whom}. Their enrolment link went to "
+            "their own route (valid 24 hours, once)."
+        )
+    if did == "reset_since":
+        return (
+            f"{whom}'s sign-in was reset after this page was shown (the form sent again?): "
+            "nothing was done. The link issued then is not shown again; reset again here "
+            "for a new one."
+        )
+    return None
 
 
 @staff_page
@@ -102,9 +157,30 @@ def _whom(request: Request) -> str:
 
 @staff_page
 async def reset(request: Request, who: SignedIn) -> Response:
-    await checked_form(request, who)
-    done = await call(adapter.reset_staff, harbour(request), who.handle, _whom(request))
+    """``harbour staff reset``: back to the staff list when the link went to the person's own
+    route; a link to hand over is shown on this answer alone (never in a URL or a cookie), and
+    this form sent again (a refresh) resets nothing (``adapter.reset_staff``'s ``unless_since``).
+    """
+    form = await checked_form(request, who)
+    whom, since = _whom(request), _moment(forms.values(form).get("shown", ""))
+    try:
+        done = await call(adapter.reset_staff, harbour(request), who.handle, whom, since)
+    except Conflict as exc:
+        if exc.code != "reset_since":
+            raise
+        return _done(request, who, {"did": "reset_since", "handle": whom})
+    if done["link"] is None:
+        return _done(request, who, {"did": "reset", "handle": whom})
     return render(request, "staff_link", who, title="New enrolment link", added=done, reset=True)
+
+
+def _moment(shown: str) -> datetime | None:
+    """When the page a form came from was shown (its own ``shown_at``), if it says."""
+    try:
+        moment = datetime.fromisoformat(shown)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 @staff_page
@@ -117,8 +193,8 @@ async def deactivate(request: Request, who: SignedIn) -> Response:
         done = await call(adapter.deactivate_staff, harbour(request), who.handle, whom, to)
     except (InvalidInput, Conflict) as exc:
         return await _page(request, who, None, _deactivation_refused(exc, whom), row=whom)
-    moved = f"; {done['reassigned']} open case(s) now {to}'s" if done["reassigned"] else ""
-    return await _page(request, who, notice=_warned(f"{whom} deactivated{moved}.", done))
+    said = {"did": "deactivate", "handle": whom, "to": to}
+    return _done(request, who, said | {k: done[k] for k in ("reassigned", "warning")})
 
 
 def _deactivation_refused(exc: InvalidInput | Conflict, whom: str) -> forms.Refusal:
@@ -148,15 +224,7 @@ async def role(request: Request, who: SignedIn) -> Response:
         return await _page(request, who, None, _placed(exc, whom))
     except Conflict as exc:
         return await _page(request, who, None, _role_refused(exc, whom, typed.get("role")))
-    if done["role"] == done["previous"]:
-        return await _page(request, who, notice=f"{whom} is already {done['role']}.")
-    said = f"{whom} is now {done['role']} (was {done['previous']})."
-    return await _page(request, who, notice=_warned(said, done))
-
-
-def _warned(said: str, done: dict[str, Any]) -> str:
-    """What a change says, and who is paged instead if it took the last of a tier away."""
-    return f"{said} {done['warning']}" if done["warning"] else said
+    return _done(request, who, {"did": "role", "handle": whom} | done)
 
 
 @staff_page
@@ -169,11 +237,8 @@ async def on_call(request: Request, who: SignedIn) -> Response:
         refused = forms.Refusal(general=[(f"{whom}: on call", "must be yes or no")])
         return await _page(request, who, None, refused)
     done = await call(adapter.set_on_call, harbour(request), who.handle, whom, wanted == "yes")
-    state = f"{'on' if done['on_call'] else 'off'} call"
-    notice = f"{whom} is {state}." if done["changed"] else f"{whom} is already {state}."
-    if done["nobody"]:
-        notice += f" {done['nobody']}"
-    return await _page(request, who, notice=notice)
+    said = {"did": "on_call", "handle": whom, "on_call": done["on_call"]}
+    return _done(request, who, said | {"changed": done["changed"], "warning": done["nobody"]})
 
 
 def _role_refused(exc: Conflict, whom: str, role: str | None) -> forms.Refusal:

@@ -5,6 +5,7 @@ their field writing nothing. Each test runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -46,7 +47,7 @@ def test_staff_add_reset_and_deactivate(seeded: App, clock: FixedClock) -> None:
         assert refused.status_code == 400 and "no active caseworker" in refused.text, nobody
     assert counts(seeded) == before
     moved = web.post("/staff/cw1/deactivate", data={"csrf": csrf, "reassign_to": "cw2"})
-    assert moved.status_code == 200
+    assert moved.status_code == 303 and moved.headers["location"] == "/staff"
     worker = seeded.run(
         lambda uow: uow.session.scalar(
             select(Staff.handle)
@@ -125,14 +126,16 @@ def test_the_staff_page_says_when_the_last_supervisor_or_on_call_goes(
     web, _ = signed_in(seeded, clock, "adm")
     csrf = csrf_of(web, "/staff")
     demoted = web.post("/staff/sup/role", data={"csrf": csrf, "role": "caseworker"})
-    assert demoted.status_code == 200
-    assert "No supervisor is left in the agency" in demoted.text
+    assert demoted.status_code == 303
+    assert "No supervisor is left in the agency" in _said(web.get("/staff").text)
     gone = web.post("/staff/sup/deactivate", data={"csrf": csrf})
-    assert gone.status_code == 200 and "sup deactivated" in gone.text
-    assert "Nobody in the agency is on call and no supervisor is left" in gone.text
+    said = _said(web.get("/staff").text)
+    assert gone.status_code == 303 and "sup deactivated" in said
+    assert "Nobody in the agency is on call and no supervisor is left" in said
     quiet = web.post("/staff/cw2/deactivate", data={"csrf": csrf})
-    assert quiet.status_code == 200 and "cw2 deactivated." in quiet.text
-    assert "no supervisor is left" not in quiet.text
+    said = _said(web.get("/staff").text)
+    assert quiet.status_code == 303 and "cw2 deactivated." in said
+    assert "no supervisor is left" not in said
 
 
 def test_coordinators_and_supervisors_see_the_staff_as_the_command_shows_them(
@@ -185,3 +188,93 @@ def test_another_agencys_account_answers_as_none_on_the_staff_page_and_is_audite
         "staff.role",
     ]
     assert {details["handle"] for _, details in tried} == {"cw3"}
+
+
+def _said(page: str) -> str:
+    """What the staff page says was done (its notice), as text."""
+    found = re.search(r'<p class="done" role="status">(.*?)</p>', page, re.S)
+    return found.group(1) if found else ""
+
+
+def test_staff_actions_answer_with_a_redirect_so_a_refresh_sends_nothing_again(
+    seeded: App, clock: FixedClock
+) -> None:
+    """A role change, the on-call rota and a deactivation answer 303 to the staff page, which
+    says what was done once (post/redirect/get). Found by review: each answered 200 with the
+    page, so a refresh sent the action again."""
+    web, _ = signed_in(seeded, clock, "adm")
+    csrf = csrf_of(web, "/staff")
+    for path, data, said in (
+        ("/staff/cw2/role", {"role": "supervisor"}, "cw2 is now supervisor (was caseworker)."),
+        ("/staff/cw2/role", {"role": "supervisor"}, "cw2 is already supervisor."),
+        ("/staff/cw2/on-call", {"on_call": "yes"}, "cw2 is on call."),
+        ("/staff/sup/on-call", {"on_call": "no"}, "sup is off call."),
+        ("/staff/cw2/on-call", {"on_call": "no"}, "cw2 is off call. Nobody in the agency"),
+        ("/staff/coord/deactivate", {}, ""),
+    ):
+        done = web.post(path, data={"csrf": csrf} | data)
+        assert done.status_code == 303 and done.headers["location"] == "/staff", path
+        page = web.get("/staff")
+        assert page.status_code == 200 and _said(page.text).startswith(said), (path, page.text)
+        assert said == "" or said not in web.get("/staff").text  # said once
+    assert _ok_count(seeded, "staff.deactivate") == 1
+    # Said only on the page it was kept for, and only to the session that did it.
+    web.post("/staff/cw2/on-call", data={"csrf": csrf, "on_call": "yes"})
+    assert "cw2 is on call." not in web.get("/agencies").text
+    other, _ = signed_in(seeded, clock, "adm")
+    assert "cw2 is on call." not in other.get("/staff").text
+
+
+def _ok_count(app: App, action: str) -> int:
+    return sum(1 for a in actions(app, "staff.") if a == action)
+
+
+def _resets(app: App) -> list[str]:
+    return [a for a in actions(app, "staff.") if a in ("staff.reset", "staff.enrolment_issued")]
+
+
+def test_a_reset_sent_again_by_a_refresh_resets_nothing_again(
+    seeded: App, clock: FixedClock
+) -> None:
+    """A reset whose link went to the person's own route answers 303 to the staff page, which
+    says so once. One whose link is shown to hand over (it cannot ride a redirect: never in a
+    URL or a cookie) is shown on the form's answer; that form sent again (a refresh) after a
+    reset since its page was shown resets nothing, and the link shown still works."""
+    from pydantic import SecretStr
+
+    from tests.web.helpers import client
+
+    routes = "version: 1\nurls:\n  - json://127.0.0.1:9/hook:\n      - tag: cw1, chat\n"
+    routed = App(
+        seeded.settings.model_copy(update={"apprise_yaml": SecretStr(routes)}), seeded.clock
+    )
+    routed.engine = seeded.engine
+    web, _ = signed_in(routed, clock, "adm")
+    page = web.get("/staff").text
+    shown = re.search(r'action="/staff/cw2/reset".*?name="shown" value="([^"]+)"', page, re.S)
+    assert shown, page
+    form = {"csrf": csrf_of(web, "/staff"), "shown": shown.group(1)}
+    clock.advance(timedelta(seconds=1))
+    sent = web.post("/staff/cw1/reset", data=form)
+    assert sent.status_code == 303 and sent.headers["location"] == "/staff"
+    said = _said(web.get("/staff").text)
+    assert "Sign-in cleared and sessions ended for cw1" in said and "own route" in said, said
+    handed = web.post("/staff/cw2/reset", data=form)
+    assert handed.status_code == 200 and "Sign-in cleared and sessions ended for cw2" in handed.text
+    link = re.search(r'<code class="link">[^<]*(/enrol/[^<]+)</code>', handed.text)
+    assert link
+    before = _resets(routed)
+    clock.advance(timedelta(seconds=1))
+    again = web.post("/staff/cw2/reset", data=form)  # the browser's refresh
+    assert again.status_code == 303 and again.headers["location"] == "/staff"
+    said = _said(web.get("/staff").text)
+    assert "cw2" in said and "nothing was done" in said and "not shown again" in said, said
+    assert _resets(routed) == before  # nothing reset, no new link
+    assert client(routed).get(link.group(1)).status_code == 200  # the link shown still works
+    fresh = csrf_of(web, "/staff")  # the page shown again: its form resets again
+    page = web.get("/staff").text
+    shown = re.search(r'action="/staff/cw2/reset".*?name="shown" value="([^"]+)"', page, re.S)
+    assert shown
+    clock.advance(timedelta(seconds=1))
+    anew = web.post("/staff/cw2/reset", data={"csrf": fresh, "shown": shown.group(1)})
+    assert anew.status_code == 200 and "/enrol/" in anew.text

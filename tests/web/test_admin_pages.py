@@ -91,7 +91,8 @@ def test_an_admin_changes_a_role_from_the_staff_page(seeded: App, clock: FixedCl
     assert _unchanged(seeded, before) and _roles(seeded) == roles
 
     done = web.post("/staff/cw2/role", data={"csrf": csrf, "role": "supervisor"})
-    assert done.status_code == 200 and "cw2 is now supervisor (was caseworker)" in done.text
+    assert done.status_code == 303 and done.headers["location"] == "/staff"
+    assert "cw2 is now supervisor (was caseworker)" in web.get("/staff").text
     assert _roles(seeded) == roles | {"cw2": "supervisor"} and _ok(seeded, "staff.role") == 1
 
     for handle in ("sup", "cw1"):  # not an admin: refused, nothing changed
@@ -149,14 +150,17 @@ def test_an_admin_keeps_the_on_call_rota_from_the_staff_page(
         assert refused.status_code == 400 and "cw2: on call" in refused.text
     assert _unchanged(seeded, before) and _on_call(seeded) == rota
 
-    on = web.post("/staff/cw2/on-call", data={"csrf": csrf, "on_call": "yes"})
-    assert on.status_code == 200 and "cw2 is on call." in on.text
-    off = web.post("/staff/sup/on-call", data={"csrf": csrf, "on_call": "no"})
-    assert "sup is off call." in off.text and "Nobody in the agency" not in off.text
-    again = web.post("/staff/cw2/on-call", data={"csrf": csrf, "on_call": "yes"})
-    assert "cw2 is already on call." in again.text
-    last = web.post("/staff/cw2/on-call", data={"csrf": csrf, "on_call": "no"})
-    assert "cw2 is off call. Nobody in the agency is on call" in last.text
+    def sent(whom: str, on_call: str) -> str:
+        """The staff page the action leads to (post/redirect/get)."""
+        done = web.post(f"/staff/{whom}/on-call", data={"csrf": csrf, "on_call": on_call})
+        assert done.status_code == 303 and done.headers["location"] == "/staff"
+        return str(web.get("/staff").text)
+
+    assert "cw2 is on call." in sent("cw2", "yes")
+    off = sent("sup", "no")
+    assert "sup is off call." in off and "Nobody in the agency" not in off
+    assert "cw2 is already on call." in sent("cw2", "yes")
+    assert "cw2 is off call. Nobody in the agency is on call" in sent("cw2", "no")
     assert _on_call(seeded) == rota | {"sup": False} and _ok(seeded, "staff.on_call") == 3
 
 
