@@ -291,10 +291,12 @@ class Story:
 
     def visit_back(self, worker: str) -> None:
         view = visits.check_in(self.app, worker)
-        self.follow_through()
+        urgent, _, later = self.follow_through()  # those its alert paged hear: back safe
         back_at = view.back_at or view.expected_back_at
         late = int((back_at - view.expected_back_at).total_seconds() // 60)
-        self.log(f"visit: {worker} checked in ({f'{late} min late' if late > 0 else 'on time'})")
+        when = f"{late} min late" if late > 0 else "on time"
+        told = "; everyone paged told" + sent(urgent + later) if urgent or later else ""
+        self.log(f"visit: {worker} checked in ({when}){told}")
 
     def acknowledge_visit(self) -> None:
         """The supervisor, paged, takes the overdue visit's alert and calls the caseworker."""

@@ -95,7 +95,8 @@ def test_the_story_happened(demo: Any) -> None:
         "visit: wren-cw out on a home visit, back by 15:00, check-in buddy rowan-cw",
         "visit: sam-sup acknowledged the visit_overdue alert of wren-cw 25 min after the "
         "deadline (the ladder had climbed 1 tier)",
-        "visit: wren-cw checked in (50 min late)",
+        "visit: wren-cw checked in (50 min late); everyone paged told; delivered 1 chat post, "
+        "2 emails to rowan-cw, sam-sup",  # back safe: nothing more to do
     ]
     assert any(
         "sweep: 1 visit check-in overdue; delivered 1 email to rowan-cw" in line for line in lines
@@ -108,6 +109,7 @@ def test_the_story_happened(demo: Any) -> None:
     assert delivered["email"]["escalation_digest"] == 1
     assert "overdue_escalation" not in delivered["email"]
     assert delivered["email"]["visit_overdue"] == 2  # the buddy, then the supervisor
+    assert delivered["email"]["visit_back"] == 2  # and each of them hears: back safe
     assert {"reminder_digest", "case_assigned", "risk_raised"} <= set(delivered["email"])
     charlie = next(c for c in summary["cases"]["list"] if c["youth"] == "charlie")
     assert charlie["status"] == "discharged"
