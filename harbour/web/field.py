@@ -167,10 +167,7 @@ async def where(request: Request, who: SignedIn) -> Response:
     visitor, their buddy, supervisors, on-call staff and an admin its alert paged is answered
     "Not found"."""
     await checked_form(request, who)
-    visit_id = request.path_params["visit_id"]
-    if not VISIT_ID.fullmatch(visit_id):
-        raise NotFound("visit_not_found", "no such visit")
-    shown = await call(adapter.visit_where, harbour(request), who.handle, visit_id)
+    shown = await call(adapter.visit_where, harbour(request), who.handle, _visit_id_of(request))
     return render(request, "visit", who, title="Visit", visit=shown)
 
 
