@@ -968,11 +968,17 @@ def buddy_choices(app: App, handle: str) -> dict[str, Any]:
     return {"handles": list(found.handles), "default": found.default}
 
 
-def start_visit(app: App, handle: str, **fields: Any) -> None:
+def start_visit(app: App, handle: str, **fields: Any) -> dict[str, Any]:
     """``harbour visit start``: ``back_at``, ``location``, ``buddy``, ``case_ref``, ``escort``;
-    sent again with the form's ``idempotency_key``, the visit it started."""
-    visits.start_visit(app, handle, **fields)
+    sent again with the form's ``idempotency_key``, the visit it started. Whom a missed
+    check-in would page first (``alerted_as``: their tier; none: nobody), and from when."""
+    view = visits.start_visit(app, handle, **fields)
     after_commit(app)
+    return {
+        "alerted_as": view.alerted_as or None,
+        "alerted": list(view.alerted),
+        "alert_after": view.local(view.deadline_at),
+    }
 
 
 def visit_back(app: App, handle: str, key: str | None, of_visit: str | None) -> None:

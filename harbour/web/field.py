@@ -26,7 +26,7 @@ from starlette.routing import Route
 from harbour import templating
 from harbour.auth.sessions import SignedIn
 from harbour.errors import Conflict, Forbidden, InvalidInput, NotFound
-from harbour.web import adapter, forms
+from harbour.web import adapter, forms, notice
 from harbour.web.casework import new_key, ref_of
 from harbour.web.pages import call, checked_form, form_page, harbour, render, staff_page
 
@@ -35,6 +35,7 @@ templating.register("web/visits.html", "web/visit.html", "web/visit_back.html", 
 VISIT_FIELDS = re.compile(r"case|where|buddy|back_at")
 VISIT_NAMES = {"--back-at": "back_at", "--where": "where", "--buddy": "buddy", "reference": "case"}
 VISIT_ID = re.compile(r"[0-9a-f]{8,32}")
+VISITS = "/visits"
 BACK_FIELDS = re.compile(r"reason")
 NO_BACK_REASON = "say how you know they are back"  # the CLI takes it as a file or stdin
 MORE_MINUTES = 30  # the page's one button; the CLI takes any number from 1 to 240
@@ -69,7 +70,10 @@ async def _visits_page(
     refusal: forms.Refusal | None = None,
     key: str | None = None,
     button: bool = False,
+    started: dict[str, Any] | None = None,
 ) -> Response:
+    """The visits page; ``started``: whom a missed check-in of the visit just started pages
+    first (``adapter.start_visit``), said once after it started."""
     app = harbour(request)
     shown = await call(adapter.visits_of, app, who.handle)
     buddies = None
@@ -87,6 +91,7 @@ async def _visits_page(
         may_start=buddies is not None,
         typed=chosen,
         more_minutes=MORE_MINUTES,
+        started=started,
         idempotency_key=key or new_key(),
         button_refused=button,  # one of the visit out's buttons: "Not done", not "Not started"
         **shown,
@@ -95,7 +100,12 @@ async def _visits_page(
 
 @staff_page
 async def visits_page(request: Request, who: SignedIn) -> Response:
-    return await _visits_page(request, who)
+    settings = harbour(request).settings
+    started = notice.take(request, settings, who)
+    page = await _visits_page(request, who, started=started)
+    if started is not None:
+        notice.drop(page, settings)
+    return page
 
 
 @staff_page
@@ -105,7 +115,7 @@ async def start(request: Request, who: SignedIn) -> Response:
     app = harbour(request)
     key = typed.get("idempotency_key") or new_key()  # sent twice, the same visit
     try:
-        await call(
+        started = await call(
             adapter.start_visit,
             app,
             who.handle,
@@ -131,7 +141,9 @@ async def start(request: Request, who: SignedIn) -> Response:
         return await _visits_page(request, who, typed, refusal, key)
     except Conflict as exc:
         return await _visits_page(request, who, typed, forms.conflict(exc), key)
-    return RedirectResponse("/visits", status_code=303)
+    answer = RedirectResponse(VISITS, status_code=303)
+    notice.keep(answer, app.settings, who, VISITS, started)  # whom it alerts: said there once
+    return answer
 
 
 @staff_page

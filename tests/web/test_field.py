@@ -19,6 +19,7 @@ from harbour.clock import FixedClock
 from harbour.db.models import AuditEvent, MissingEpisode, MissingStep, Visit
 from harbour.domain.policy import Interval
 from harbour.domain.refs import short_form
+from harbour.notify import alerts
 from harbour.notify.visit_checks import raise_overdue
 from harbour.reference.files import builtin
 from harbour.web.adapter import span_words
@@ -850,3 +851,27 @@ def test_deactivating_someone_out_on_a_visit_is_refused_in_their_row(
     said = refusals(refused.text)
     assert "cw2 has a visit out" in said and "end it first" in said, said
     assert WHERE not in refused.text
+
+
+def test_a_visit_started_from_the_page_says_once_whom_a_missed_check_in_alerts(
+    seeded: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `visit start` names whom a missed check-in would page first, and warns when nobody would
+    # be; the page said only "Buddy: the supervisors", even with nobody there to page.
+    web, _ = signed_in(seeded, clock, "cw1")
+    form = form_fields(web.get("/visits").text, "/visits") | {"where": WHERE, "back_at": "16:30"}
+    assert web.post("/visits", data=form | {"buddy": "sup"}).status_code == 303
+    page = web.get("/visits").text
+    assert "sup (your buddy) is alerted first" in page
+    assert "(your buddy)" not in web.get("/visits").text  # said once
+
+    alone, _ = signed_in(seeded, clock, "sup")  # north's only supervisor: no buddy to default to
+    form = form_fields(alone.get("/visits").text, "/visits") | {"where": WHERE, "back_at": "16:30"}
+    assert alone.post("/visits", data=form | {"buddy": ""}).status_code == 303
+    assert "with no buddy" in (page := alone.get("/visits").text) and "admins (adm)" in page
+    visits.check_in(seeded, "sup")
+    monkeypatch.setattr(alerts, "VISIT_TIERS_AFTER_BUDDY", ())  # nobody else to page
+    form = form_fields(alone.get("/visits").text, "/visits") | {"where": WHERE, "back_at": "16:30"}
+    assert alone.post("/visits", data=form | {"buddy": ""}).status_code == 303
+    page = alone.get("/visits").text
+    assert 'role="alert"' in page and "Nobody would be alerted if you are not back" in page
