@@ -342,12 +342,13 @@ def visit_to_record_back(app: App, actor_handle: str | None, visit_id: str) -> V
 
 
 def _held(uow: UnitOfWork, visit: Visit) -> Visit:
-    """The visit, read again once its visitor's row is held against their own changes (a
-    check-in, more time: ``_open_visit`` holds it too), so that of a check-in and a record
-    back at once, the second sees the first (PostgreSQL; SQLite's writers queue anyway)."""
+    """The visit, read again once its visitor's row and its own are held, as ``_open_visit``
+    holds them: of a check-in (or more time) and a record back at once, the second sees the
+    first, and the relay's pass skips the visit rather than raise an alert this record would
+    not see (PostgreSQL; SQLite's writers queue anyway)."""
     held = select(Staff.id).where(Staff.id == visit.staff_id).with_for_update()
     uow.session.execute(held)
-    uow.session.refresh(visit)
+    uow.session.refresh(visit, with_for_update={"key_share": True})
     return visit
 
 

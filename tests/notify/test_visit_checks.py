@@ -715,3 +715,45 @@ def test_the_default_buddy_is_a_supervisor_on_call_before_any_other(napp: App) -
     )
     assert visits.buddy_choices(napp, "cw1").default == "asup"  # then any, by handle
     assert _start(napp).buddy == "asup"
+
+
+def test_a_visit_recorded_back_as_the_relay_raises_its_alert_leaves_no_alert_open(
+    napp: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL: a supervisor records cw1 back just as the relay's pass finds the visit past
+    # its deadline. The record back held cw1's row, not the visit's, so the pass (which skips
+    # a visit held, as a check-in holds it) raised the alert and committed; the record back
+    # then ended the visit without seeing it: the alert, open, paged the buddy, then climbed to
+    # everyone, about someone safe at home.
+    if napp.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite's writers queue: one commits before the other begins")
+    import threading
+
+    from harbour.notify import visit_checks
+
+    view = _start(napp, buddy="cw2")
+    clock.set(view.deadline_at)
+    raised: list[int] = []
+
+    def relay_pass() -> None:
+        raised.append(napp.run(lambda uow: visit_checks.raise_overdue(uow, uow.now())))
+
+    other = threading.Thread(target=relay_pass)
+    held = visits._held
+
+    def meanwhile(uow: Any, visit: Visit) -> Visit:
+        found = held(uow, visit)
+        other.start()
+        other.join(timeout=3)  # done, unless it waits for this record to commit
+        return found
+
+    monkeypatch.setattr(visits, "_held", meanwhile)
+    visits.record_back(napp, "sup", view.id, REASON)
+    other.join(timeout=30)
+    assert not other.is_alive()
+    open_alerts = napp.run(
+        lambda uow: uow.session.scalars(
+            select(Alert.id).where(Alert.acknowledged_at.is_(None))
+        ).all()
+    )
+    assert open_alerts == [] and raised == [0]
