@@ -326,7 +326,7 @@ def staff_on_call(
         said += f" {done.warning}"
     emit(
         {"handle": done.handle, "on_call": done.on_call, "changed": done.changed,
-         "nobody_on_call": done.nobody_on_call},
+         "nobody_on_call": done.nobody_on_call, "warning": done.warning},
         as_json,
         said,
     )  # fmt: skip

@@ -467,6 +467,17 @@ def test_taking_the_last_supervisor_or_on_call_away_is_said(seeded: App) -> None
     assert NEITHER in gone.json()["warning"] and "page the admins" in gone.json()["warning"]
 
 
+def test_on_call_off_gives_its_warning_in_json_as_role_and_deactivate_do(seeded: App) -> None:
+    # `staff on-call --off --json` said nobody_on_call only: a script reading it did not learn
+    # that no supervisor was left either, which `staff role` and `staff deactivate` give.
+    assert invoke(seeded, "staff", "role", "sup", "caseworker", "--as", "adm").exit_code == 0
+    off = invoke(seeded, "staff", "on-call", "sup", "--off", "--as", "adm", "--json")
+    assert off.exit_code == 0, off.stderr
+    assert NEITHER in off.json()["warning"] and off.json()["nobody_on_call"] is True
+    on = invoke(seeded, "staff", "on-call", "sup", "--as", "adm", "--json")
+    assert on.exit_code == 0 and on.json()["warning"] is None
+
+
 @pytest.mark.parametrize("change", ["role", "deactivate"])
 def test_two_admins_taking_each_other_away_at_once_leave_one(
     seeded: App, monkeypatch: pytest.MonkeyPatch, change: str

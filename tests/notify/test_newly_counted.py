@@ -139,6 +139,7 @@ def test_the_on_call_rota_changes_by_command_refused_for_others_and_audited(
         "on_call": False,
         "changed": True,
         "nobody_on_call": True,
+        "warning": "Nobody in the agency is on call: imminent threats page the supervisors.",
     }
     assert _stored(napp, alert.id).tier == alert.tier  # sup, a supervisor, is still at its tier
     text = invoke(napp, "staff", "on-call", "sup", "--off", "--as", "adm").stdout
