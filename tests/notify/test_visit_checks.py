@@ -646,6 +646,21 @@ def test_recorded_back_tells_the_buddy_and_who_was_paged_but_not_the_one_recordi
     assert any("back safe: cw2" in s for s in _mails(smtp, "cw1"))
 
 
+def test_a_buddy_told_back_safe_before_any_alert_is_not_told_of_an_alert_sent(
+    napp: App, clock: FixedClock, mail: Routes, smtp: SmtpServer
+) -> None:
+    # A visit recorded back before its deadline tells its buddy, who was paged nothing: the
+    # notice said "The overdue visit alert you were sent stands down", sending them looking for
+    # an alert that never came.
+    quiet = _start(napp, buddy="cw2")
+    visits.record_back(napp, "sup", quiet.id, REASON)
+    deliver(napp, config=FAST)
+    [told] = smtp.to(f"cw2@{MAIL_DOMAIN}")
+    assert "back safe: cw1" in told.subject and "alert" not in told.subject
+    assert "cw1 is back" in told.text and "nothing more to do" in told.text.lower()
+    assert "alert" not in told.text.lower()
+
+
 def test_visit_start_says_who_would_really_be_paged(napp: App, clock: FixedClock) -> None:
     # With no buddy, `visit start` said "the supervisors (no buddy available) is alerted" even
     # when the visitor was the only supervisor: the alert passes them over.
