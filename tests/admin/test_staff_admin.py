@@ -659,3 +659,50 @@ def test_two_operators_taking_each_other_away_at_once_leave_one(
         ).all()
     assert operators == ["adm"]
     assert len(refused) == 1
+
+
+def test_an_admin_named_an_operator_meanwhile_is_not_deactivated_by_a_plain_admin(
+    seeded: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL: nadm (an agency admin, no operator) deactivates nadm2 while adm, an operator,
+    # names nadm2 an operator. The deactivation reads nadm2 as no operator before the naming
+    # commits; it must not then deactivate an operator, which only an operator may do (the
+    # account's version, moved by the naming, makes it a stale write, refused).
+    if seeded.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite's writers queue: one change commits before the other begins")
+    import threading
+
+    from harbour.admin import staffing
+    from harbour.errors import HarbourError
+
+    plain, target = agency_admin(seeded), agency_admin(seeded, "nadm2")
+    refused: list[HarbourError] = []
+
+    def the_other() -> None:
+        try:
+            staffing.set_operator(seeded, "adm", target, operator=True)
+        except HarbourError as exc:
+            refused.append(exc)
+
+    other = threading.Thread(target=the_other)
+    guard = staffing.guard_operator
+
+    def guarding(uow: UnitOfWork, actor: Actor, staff: Staff, action: str) -> None:
+        if threading.current_thread() is not other and not other.is_alive():
+            other.start()
+            other.join(timeout=3)  # done, unless it waits for this change to commit
+        guard(uow, actor, staff, action)
+
+    monkeypatch.setattr(staffing, "guard_operator", guarding)
+    try:
+        staffing.deactivate_staff(seeded, plain, target)
+    except HarbourError as exc:
+        refused.append(exc)
+    other.join(timeout=30)
+    assert not other.is_alive()
+    with seeded.engine.connect() as conn:
+        operator, active = conn.execute(
+            select(Staff.operator, Staff.active).where(Staff.handle == target)
+        ).one()
+    assert not (operator and not active)  # an operator is deactivated by operators only
+    assert len(refused) == 1
