@@ -45,8 +45,10 @@ PAGES = (
 )
 templating.register(*(f"web/{page}" for page in PAGES))
 
-# Where a sign-in may lead back to: the console's own pages, by alert id only.
-_NEXT = re.compile(r"/(alerts(/[0-9a-f]{8,32})?|cases/HB-[0-9A-Z-]{4,40})?")
+# Where a sign-in may lead back to: the console's own pages, by fixed name, alert id or case
+# reference only (a visit's "I'm back" sent after the session ended leads back to the visits).
+_PAGES = "visits|escalations|refer|dashboard|staff|agencies|routes|keys|audit"
+_NEXT = re.compile(rf"/(alerts(/[0-9a-f]{{8,32}})?|cases/HB-[0-9A-Z-]{{4,40}}|{_PAGES})?")
 HANDLE_LENGTH = 64  # the longest handle (harbour.domain.text.check_handle)
 ALERT_ID = re.compile(r"[0-9a-f]{8,32}")
 _CASE_REF = re.compile(r"[A-Za-z0-9-]{4,40}")

@@ -111,6 +111,31 @@ def out_on_a_visit(app: App, clock: FixedClock) -> Any:
     return web
 
 
+def test_i_m_back_after_the_session_ended_leads_back_to_the_visits_page(
+    seeded: App, clock: FixedClock
+) -> None:
+    """A caseworker out on a visit for longer than the idle limit presses "I'm back": sign-in
+    says nothing was saved, and signing in leads back to the visits page, where the button is,
+    not to the caseload. Found by review: sign-in led back to alerts' and cases' pages only."""
+    web, secret = signed_in(seeded, clock, "cw1")
+    start = form_fields(web.get("/visits").text, "/visits") | {"where": WHERE, "back_at": "16:30"}
+    assert web.post("/visits", data=start).status_code == 303
+    csrf = csrf_of(web, "/visits")
+    clock.advance(timedelta(minutes=16))
+    for path in ("/visits/back", "/visits/extend", f"/visits/{one_visit(seeded).id}/where"):
+        answer = web.post(path, data={"csrf": csrf})
+        assert answer.status_code == 303, path
+        location = answer.headers["location"]
+        assert location == "/sign-in?next=/visits&ended=unsaved", (path, location)
+        shown = web.get(location).text
+        assert "not saved" in shown and 'name="next" value="/visits"' in shown, path
+    assert one_visit(seeded).back_at is None
+    next_step(clock)
+    signed = sign_in(seeded, web, "cw1", secret, next_path="/visits")
+    assert signed.headers["location"] == "/visits"
+    assert "/visits/back" in web.get("/visits").text
+
+
 def test_a_visit_from_the_phone_page_back_and_more_time(seeded: App, clock: FixedClock) -> None:
     case = short_form(new_case(seeded).reference)
     web, _ = signed_in(seeded, clock, "cw1")
