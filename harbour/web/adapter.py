@@ -819,13 +819,14 @@ def change_role(app: App, handle: str, whom: str, role: str) -> dict[str, Any]:
 
 
 def set_on_call(app: App, handle: str, whom: str, on_call: bool) -> dict[str, Any]:
-    """``harbour staff on-call [--off]``."""
+    """``harbour staff on-call [--off]``, and who is paged instead when nobody is left on call
+    (``warning``)."""
     from harbour.admin.staffing import set_on_call as do_set
 
     done = do_set(app, handle, whom, on_call)
     after_commit(app)
     shown = {"handle": done.handle, "on_call": done.on_call, "changed": done.changed}
-    return shown | {"nobody": done.warning}
+    return shown | {"warning": done.warning}
 
 
 # Admin: agencies (``harbour agency list|add``), routes (``notify check|test``), keys

@@ -237,8 +237,8 @@ async def on_call(request: Request, who: SignedIn) -> Response:
         refused = forms.Refusal(general=[(f"{whom}: on call", "must be yes or no")])
         return await _page(request, who, None, refused)
     done = await call(adapter.set_on_call, harbour(request), who.handle, whom, wanted == "yes")
-    said = {"did": "on_call", "handle": whom, "on_call": done["on_call"]}
-    return _done(request, who, said | {"changed": done["changed"], "warning": done["nobody"]})
+    said = {"did": "on_call", "handle": whom}
+    return _done(request, who, said | {k: done[k] for k in ("on_call", "changed", "warning")})
 
 
 def _role_refused(exc: Conflict, whom: str, role: str | None) -> forms.Refusal:
