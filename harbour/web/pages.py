@@ -8,6 +8,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import segno
@@ -52,10 +53,19 @@ _NEXT = re.compile(rf"/(alerts(/[0-9a-f]{{8,32}})?|cases/HB-[0-9A-Z-]{{4,40}}|{_
 HANDLE_LENGTH = 64  # the longest handle (harbour.domain.text.check_handle)
 ALERT_ID = re.compile(r"[0-9a-f]{8,32}")
 _CASE_REF = re.compile(r"[A-Za-z0-9-]{4,40}")
+
+
+def _hours(span: timedelta) -> str:
+    count = span // timedelta(hours=1)
+    return "an hour" if count == 1 else f"{count} hours"
+
+
+# The lock's numbers are the sign-in's own (``signin.LOCK_*``), never typed here again.
 SIGN_IN_FAILED = (
     "That did not work. Check your handle, password and the current code from your app. "
-    "After several failures you must wait before trying again, and after ten in an hour the "
-    "account is locked for an hour: an admin can unlock it now by resetting your sign-in."
+    f"After several failures you must wait before trying again, and after {signin.LOCK_AFTER} "
+    f"in {_hours(signin.LOCK_WINDOW)} the account is locked for {_hours(signin.LOCK_FOR)}: an "
+    "admin can unlock it now by resetting your sign-in."
 )
 
 
