@@ -356,7 +356,14 @@ async def _delivery(
 
 @staff_page
 async def delivery_form(request: Request, who: SignedIn) -> Response:
-    return await _delivery(request, who)
+    """The settings; just saved (``delivery``: post/redirect/get), "Saved." said once."""
+    settings = harbour(request).settings
+    kept = notice.take(request, settings, who)
+    if kept is None:
+        return await _delivery(request, who)
+    page = await _delivery(request, who, saved=True, warning=kept.get("warning"))
+    notice.drop(page, settings)
+    return page
 
 
 @staff_page
@@ -374,7 +381,12 @@ async def delivery(request: Request, who: SignedIn) -> Response:
         general = [(n, NOTHING_GIVEN) if n == "(options)" else (n, r) for n, r in refused.general]
         refusal = forms.Refusal(refused.by_field, general)
         return await _delivery(request, who, ticked, refusal)
-    return await _delivery(request, who, saved=True, warning=done["warning"])
+    # Back to the page (303: a refresh sends nothing again), "Saved." kept to be said there once.
+    back = RedirectResponse(request.url.path, status_code=303)
+    notice.keep(
+        back, harbour(request).settings, who, request.url.path, {"warning": done["warning"]}
+    )
+    return back
 
 
 # Routes (``harbour notify check``, ``notify test``)
