@@ -76,12 +76,11 @@ async def _page(
 @staff_page
 async def staff(request: Request, who: SignedIn) -> Response:
     """The staff list; after an action (post/redirect/get), what it did, said once."""
-    settings = harbour(request).settings
-    kept = notice.take(request, settings, who)
-    page = await _page(request, who, said=_said(kept) if kept else None)
-    if kept is not None:
-        notice.drop(page, settings)
-    return page
+
+    async def page(kept: dict[str, Any] | None) -> Response:
+        return await _page(request, who, said=_said(kept) if kept else None)
+
+    return await notice.said_once(request, harbour(request).settings, who, page)
 
 
 def _done(request: Request, who: SignedIn, said: dict[str, Any] | None = None) -> Response:
@@ -357,13 +356,13 @@ async def _delivery(
 @staff_page
 async def delivery_form(request: Request, who: SignedIn) -> Response:
     """The settings; just saved (``delivery``: post/redirect/get), "Saved." said once."""
-    settings = harbour(request).settings
-    kept = notice.take(request, settings, who)
-    if kept is None:
-        return await _delivery(request, who)
-    page = await _delivery(request, who, saved=True, warning=kept.get("warning"))
-    notice.drop(page, settings)
-    return page
+
+    async def page(kept: dict[str, Any] | None) -> Response:
+        if kept is None:
+            return await _delivery(request, who)
+        return await _delivery(request, who, saved=True, warning=kept.get("warning"))
+
+    return await notice.said_once(request, harbour(request).settings, who, page)
 
 
 @staff_page

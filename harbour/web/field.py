@@ -100,12 +100,11 @@ async def _visits_page(
 
 @staff_page
 async def visits_page(request: Request, who: SignedIn) -> Response:
-    settings = harbour(request).settings
-    started = notice.take(request, settings, who)
-    page = await _visits_page(request, who, started=started)
-    if started is not None:
-        notice.drop(page, settings)
-    return page
+
+    async def page(started: dict[str, Any] | None) -> Response:
+        return await _visits_page(request, who, started=started)
+
+    return await notice.said_once(request, harbour(request).settings, who, page)
 
 
 @staff_page

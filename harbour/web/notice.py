@@ -1,10 +1,13 @@
 """A notice kept across a redirect (post/redirect/get): a form whose saving has more to say
 than "done" answers 303 to a page with the notice in a cookie (``keep``), and that page says it
-once (``take``, then ``drop``), so a refresh neither sends the form again nor says it again.
+once (``take``, then ``drop``; ``said_once`` does both), so a refresh neither sends the form
+again nor says it again.
 
 The cookie is the session's kind (HttpOnly, SameSite=Strict, Secure off loopback), kept a
-minute, and holds operational values only (numbers, codes). It is signed with the session's
-secret and names the page it is for: said there only, and to that session only."""
+minute, and holds operational values only (numbers, codes, staff handles). It is signed with
+the session's CSRF token (a value of that session alone, though written in its pages: a notice
+carries nothing secret, only which of the page's own sentences to say) and names the page it
+is for: said there only, and to that session only."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -46,6 +50,21 @@ def take(request: Request, settings: Settings, who: SignedIn) -> dict[str, Any] 
 
 def drop(response: Response, settings: Settings) -> None:
     cookies.drop(response, settings, cookies.NOTICE)
+
+
+async def said_once(
+    request: Request,
+    settings: Settings,
+    who: SignedIn,
+    page: Callable[[dict[str, Any] | None], Awaitable[Response]],
+) -> Response:
+    """``page`` given what was kept for it (``take``; None: nothing), the notice then dropped:
+    a page that says what the action before it did, once."""
+    kept = take(request, settings, who)
+    shown = await page(kept)
+    if kept is not None:
+        drop(shown, settings)
+    return shown
 
 
 def _signature(who: SignedIn, payload: str) -> str:
