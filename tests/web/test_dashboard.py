@@ -111,4 +111,4 @@ def test_coordinators_and_caseworkers_are_refused(
 
 def test_signed_out_goes_to_sign_in(seeded: App) -> None:
     page = client(seeded).get("/dashboard")
-    assert page.status_code == 303 and page.headers["location"] == "/sign-in"
+    assert page.status_code == 303 and page.headers["location"] == "/sign-in?next=/dashboard"
