@@ -30,7 +30,8 @@ RISK_OVERRIDDEN = "harbour.assessment.overridden"
 COVER_STARTED = "harbour.case.cover_started"
 COVER_ENDED = "harbour.case.cover_ended"
 MISSING_OPENED = "harbour.case.missing_opened"  # subject: the episode
-MISSING_CLOSED = "harbour.case.missing_closed"  # subject: the episode (the youth is back)
+# Subject: the episode (the youth is back, or the episode was withdrawn as recorded in error).
+MISSING_CLOSED = "harbour.case.missing_closed"
 # A staff visit not checked in by its deadline (subject: the alert). Of no case, even when the
 # visit was for one (as its alert): it is about the staff member's safety alone.
 VISIT_OVERDUE = "harbour.visit.overdue"

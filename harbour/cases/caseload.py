@@ -156,7 +156,7 @@ def _missing_counts(uow: UnitOfWork, scoped: Any, now: datetime) -> dict[str, in
     cases = scoped.with_only_columns(Case.id).subquery()
     count, oldest = uow.session.execute(
         select(func.count(), func.min(MissingEpisode.last_seen_at)).where(
-            MissingEpisode.returned_at.is_(None), MissingEpisode.case_id.in_(select(cases.c.id))
+            MissingEpisode.still_open(), MissingEpisode.case_id.in_(select(cases.c.id))
         )
     ).one()
     hours = int((now - oldest).total_seconds() // 3600) if oldest is not None else 0

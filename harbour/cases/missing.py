@@ -7,7 +7,9 @@ pass come from ``harbour.notify.missing_alerts``. ``record_step`` marks a step d
 number, sealed, with it). ``report_return`` closes the episode and opens a ``just_left``
 assessment (the return screening) due within ``return_assessment_within``: a youth back from
 running away has just left wherever they were, and the instrument's return questions and the
-after-leaving strategies are asked and offered at that point.
+after-leaving strategies are asked and offered at that point. ``withdraw_episode`` is a
+supervisor's way out of an episode recorded in error (the wrong case, a mistyped last-seen time):
+kept, with its reason sealed, no longer open, its alerts taken, and no return screening.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from harbour import events
@@ -27,13 +30,19 @@ from harbour.clock import local_time
 from harbour.db.models import Alert, Assessment, Case, MissingEpisode, MissingStep, Staff
 from harbour.domain import refs
 from harbour.domain.moments import parse_moment
-from harbour.domain.text import check_line
+from harbour.domain.text import Note, check_line
 from harbour.domain.vocab import AssessmentPoint, AssessmentStatus, CaseStatus, MissingStepKind
 from harbour.errors import Conflict, InvalidInput, NotFound
 from harbour.notify import missing_alerts
+from harbour.validation import parse
 
 REPORTED = (MissingStepKind.LAW_ENFORCEMENT, MissingStepKind.NCMEC)  # steps with a number
 NUMBER_MAX = 60
+
+
+class _WithdrawIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    reason: Note
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,7 @@ class EpisodeView:
     assessment_due_at: datetime | None
     zone: ZoneInfo
     owner: str | None = None  # who does the steps: the case's caseworker (None: its supervisors)
+    withdrawn_at: datetime | None = None  # withdrawn as recorded in error
 
     def as_json(self) -> dict[str, Any]:
         def moment(value: datetime | None) -> str | None:
@@ -81,6 +91,7 @@ class EpisodeView:
             ],
             "alerts": list(self.alerts),
             "assessment_due_at": moment(self.assessment_due_at),
+            "withdrawn_at": moment(self.withdrawn_at),
         }
 
     def local(self, moment: datetime | None) -> str:
@@ -182,6 +193,33 @@ def report_return(app: App, actor_handle: str | None, ref: str, at: str) -> Epis
     return on_case(app, actor_handle, ref, "case.missing", work)
 
 
+def withdraw_episode(
+    app: App, actor_handle: str | None, ref: str, reason: str | None
+) -> EpisodeView:
+    """A supervisor withdraws the open episode as recorded in error, with a reason (sealed):
+    it is kept, no longer open, its alerts are taken, and no return screening is opened.
+    Refused, changing nothing, without a reason or when no episode is open."""
+    if not reason or not reason.strip():
+        raise InvalidInput([("--reason", "say why the episode was recorded in error")])
+    data = parse(_WithdrawIn, {"reason": reason}, prefix="--")
+
+    def work(uow: UnitOfWork, actor: Actor, case: Case) -> EpisodeView:
+        episode = open_episode(uow, case)
+        if episode is None:
+            raise NotFound(
+                "no_missing_episode", "the youth is not recorded missing: nothing to withdraw"
+            )
+        episode.withdrawn_at, episode.withdrawn_by_id = uow.now(), actor.staff_id
+        uow.seal(episode, "withdrawn_reason", data.reason)
+        uow.session.flush()
+        audit(uow, actor, "case.missing.withdraw", case.id, episode_id=episode.id)
+        events.record(uow, case.id, events.MISSING_CLOSED, episode.id)
+        taken = missing_alerts.settle(uow, episode.id, actor.handle)
+        return _view(uow, case, episode, agency_zone(uow, case.agency_id), taken)
+
+    return on_case(app, actor_handle, ref, "case.missing.withdraw", work)
+
+
 def current_episode(app: App, actor_handle: str | None, ref: str) -> EpisodeView | None:
     """The case's open episode and its steps (report numbers stay sealed: whether one was
     recorded only), for those who work the case; None when the youth is not missing. Audited
@@ -199,9 +237,7 @@ def current_episode(app: App, actor_handle: str | None, ref: str) -> EpisodeView
 
 def open_episode(uow: UnitOfWork, case: Case) -> MissingEpisode | None:
     return uow.session.scalar(
-        select(MissingEpisode).where(
-            MissingEpisode.case_id == case.id, MissingEpisode.returned_at.is_(None)
-        )
+        select(MissingEpisode).where(MissingEpisode.case_id == case.id, MissingEpisode.still_open())
     )
 
 
@@ -294,4 +330,5 @@ def _view(
         assessment_due_at=assessment_due_at,
         zone=zone,
         owner=owner.handle if owner else None,
+        withdrawn_at=episode.withdrawn_at,
     )

@@ -124,7 +124,7 @@ def missing_since() -> Any:
     """A caseload column: when the youth of an open missing episode was last seen, or NULL."""
     return (
         select(MissingEpisode.last_seen_at)
-        .where(MissingEpisode.case_id == Case.id, MissingEpisode.returned_at.is_(None))
+        .where(MissingEpisode.case_id == Case.id, MissingEpisode.still_open())
         .limit(1)
         .scalar_subquery()
         .label("missing_since")
@@ -342,9 +342,7 @@ def _missing(uow: UnitOfWork, case: Case, zone: ZoneInfo) -> Mapping[str, Any] |
     """The open missing episode: since when, for how long, and its steps (report numbers
     unsealed: ``case show`` is the audited read of identifying details)."""
     episode = uow.session.scalar(
-        select(MissingEpisode).where(
-            MissingEpisode.case_id == case.id, MissingEpisode.returned_at.is_(None)
-        )
+        select(MissingEpisode).where(MissingEpisode.case_id == case.id, MissingEpisode.still_open())
     )
     if episode is None:
         return None

@@ -242,7 +242,7 @@ def _grouped(figure: str, rows: Select[*tuple[Any, ...]]) -> Select[Any]:
 
 def _scalars(agency_id: str, now: datetime, since: datetime) -> Select[Any]:
     missing = and_(
-        MissingEpisode.returned_at.is_(None),
+        MissingEpisode.still_open(),
         _of_agency(MissingEpisode.case_id, agency_id),
     )
     return select(

@@ -1,4 +1,5 @@
-"""`harbour missing`, `harbour missing-step`, `harbour returned`: a youth who goes missing."""
+"""`harbour missing`, `harbour missing-step`, `harbour returned`: a youth who goes missing;
+`harbour missing-withdraw`: an episode recorded in error."""
 
 from __future__ import annotations
 
@@ -77,6 +78,25 @@ def returned(
     view = report_return(app, actor, ref, at)
     committed(app)  # the return's events (the episode closed, the screening opened)
     emit(view.as_json(), as_json, lambda _: _text(view, "back"))
+
+
+@cli.command("missing-withdraw")
+def missing_withdraw(
+    ref: Ref,
+    reason: Annotated[
+        str | None, sensitive_option("Why the episode was recorded in error (kept encrypted).")
+    ] = None,
+    actor: As = None,
+    as_json: Json = False,
+) -> None:
+    """Withdraw the open missing episode as recorded in error (supervisors): kept, with the
+    reason, but no longer open; its alerts are taken and no return screening is opened."""
+    from harbour.cases.missing import withdraw_episode
+
+    app = get_app()
+    view = withdraw_episode(app, actor, ref, reason)
+    committed(app)  # the alerts it took: nothing waits for a later pass
+    emit(view.as_json(), as_json, lambda _: _text(view, "missing episode withdrawn"))
 
 
 def _text(view: EpisodeView, what: str, unpaged: list[str] | None = None) -> str:

@@ -19,8 +19,10 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    and_,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from harbour.db.base import (
     AGENCY_CONFIDENTIAL,
@@ -562,6 +564,16 @@ class MissingEpisode(Base):
     returned_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
     # The assessment the return opened (return screening).
     assessment_id: Mapped[str | None] = mapped_column(ForeignKey("assessments.id"))
+    # Withdrawn as recorded in error (the wrong case, a mistyped time) by a supervisor, with a
+    # reason: kept, no longer open, and no return screening.
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+    withdrawn_reason_sealed: Mapped[str | None] = sealed(YOUTH_PII)
+
+    @classmethod
+    def still_open(cls) -> ColumnElement[bool]:
+        """The youth is not back, and the episode was not withdrawn."""
+        return and_(cls.returned_at.is_(None), cls.withdrawn_at.is_(None))
 
 
 class MissingStep(Base):

@@ -64,6 +64,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # A youth gone missing, its reporting steps and their return: those who work the case.
     "case.missing": frozenset({W, S}),
     "case.missing.read": frozenset({W, S}),
+    # An episode recorded in error (the wrong case, a mistyped time) withdrawn: supervisors.
+    "case.missing.withdraw": frozenset({S}),
     # Staff who go out on visits; every role may list and read the visits it may see.
     "visit.start": frozenset({C, W, S}),
     "visit.read": frozenset({C, W, S, A}),

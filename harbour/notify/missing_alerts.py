@@ -28,8 +28,8 @@ from harbour.domain.vocab import AlertKind, NotificationKind
 from harbour.notify import alerts
 
 KINDS = (AlertKind.MISSING_STEPS_DUE, AlertKind.MISSING_STEPS_OVERDUE)
-# A step not done, of an episode whose youth is not back.
-_steps_open = (MissingEpisode.returned_at.is_(None), MissingStep.done_at.is_(None))
+# A step not done, of an episode still open (the youth not back, the episode not withdrawn).
+_steps_open = (MissingEpisode.still_open(), MissingStep.done_at.is_(None))
 
 
 def raise_due(uow: UnitOfWork, now: datetime, episode_id: str | None = None) -> int:

@@ -90,7 +90,7 @@ def case_overview(app: App, actor_handle: str | None, ref: str) -> CaseOverview:
         entries = sorted(_timeline(uow, case, full), key=lambda e: e[0])
         gone = uow.session.scalar(
             select(MissingEpisode.last_seen_at).where(
-                MissingEpisode.case_id == case.id, MissingEpisode.returned_at.is_(None)
+                MissingEpisode.case_id == case.id, MissingEpisode.still_open()
             )
         )
         return CaseOverview(

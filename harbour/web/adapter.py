@@ -1083,4 +1083,10 @@ def report_return(app: App, handle: str, ref: str, at: str) -> None:
     after_commit(app)
 
 
+def withdraw_missing(app: App, handle: str, ref: str, reason: str | None) -> None:
+    """``harbour missing-withdraw REF --reason``: the episode recorded in error."""
+    missing.withdraw_episode(app, handle, ref, reason)
+    after_commit(app)
+
+
 # (end of the field-safety section)

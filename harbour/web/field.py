@@ -1,7 +1,8 @@
 """Safety in the field on the console: a staff member's visit (start it, then "I'm back" or
 "30 more minutes" from a phone) and a case's missing-youth episode (record it, its steps done,
-the return). Each calls the same service as ``harbour visit`` and ``harbour missing``,
-``missing-step`` and ``returned``; a refusal shows the form again with each message beside its
+the return, or a supervisor's withdrawal of one recorded in error). Each calls the same service as
+``harbour visit`` and ``harbour missing``, ``missing-step``, ``returned`` and
+``missing-withdraw``; a refusal shows the form again with each message beside its
 field and writes nothing.
 
 Where a visit went is never on a page unless asked for (a POST, CSRF-checked), and only for
@@ -46,7 +47,7 @@ CASE_REFUSED = {
     "not_permitted": "has its caseworker: a coordinator names only a case in intake",
 }
 
-MISSING_FIELDS = re.compile(r"since|step|report_number|at")
+MISSING_FIELDS = re.compile(r"since|step|report_number|at|reason")
 NOT_MISSING = (
     "not done",
     "the youth is not recorded missing (their return may have been recorded since this page "
@@ -57,6 +58,7 @@ MISSING_NAMES = {
     "STEP": "step",
     "--report-number": "report_number",
     "--at": "at",
+    "--reason": "reason",
 }
 
 
@@ -274,8 +276,9 @@ async def missing_page(request: Request, who: SignedIn) -> Response:
 
 @staff_page
 async def missing_change(request: Request, who: SignedIn) -> Response:
-    """Record the episode (``missing``), a step done (``missing-step``) or the return
-    (``returned``), as the form's ``what`` says."""
+    """Record the episode (``missing``), a step done (``missing-step``), the return
+    (``returned``) or withdraw the episode as recorded in error (``missing-withdraw``), as the
+    form's ``what`` says."""
     what = request.path_params["what"]
     form = await checked_form(request, who)
     typed = forms.values(form)
@@ -289,10 +292,13 @@ async def missing_change(request: Request, who: SignedIn) -> Response:
             await call(adapter.missing_step, app, who.handle, ref, step, number)
         elif what == "returned":
             await call(adapter.report_return, app, who.handle, ref, typed.get("at", ""))
+        elif what == "withdraw":
+            reason = forms.text(typed, "reason")
+            await call(adapter.withdraw_missing, app, who.handle, ref, reason)
         else:
             raise NotFound("not_found", "no such page")
     except InvalidInput as exc:
-        kept = {k: v for k, v in typed.items() if k != "report_number"}  # never shown back
+        kept = {k: v for k, v in typed.items() if k not in ("report_number", "reason")}
         refusal = forms.refusal(exc, MISSING_FIELDS, MISSING_NAMES)
         return await _missing_page(request, who, kept, refusal)
     except Conflict as exc:
@@ -303,7 +309,7 @@ async def missing_change(request: Request, who: SignedIn) -> Response:
         # The return sent twice (a double click), or a step or the return sent from a page
         # shown before a colleague recorded the return: said on the page as it stands now.
         return await _missing_page(request, who, {}, forms.Refusal(general=[NOT_MISSING]))
-    if what == "returned":
+    if what in ("returned", "withdraw"):
         return RedirectResponse(f"/cases/{ref}", status_code=303)
     return RedirectResponse(f"/cases/{ref}/missing", status_code=303)
 

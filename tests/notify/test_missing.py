@@ -400,3 +400,110 @@ def test_one_who_joins_the_case_is_paged_about_its_standing_alerts_of_their_tier
         start_cover(napp, "cw2", case.reference, "MKCOVER again")
         assert len(rows(napp, alert_id=warning.id, recipient="cw2")) == 1
     assert acknowledge(napp, "cw2", warning.id).acknowledged_by == "cw2"
+
+
+WITHDRAW_REASON = "MKWITHDRAW recorded on the wrong case"
+
+
+def _episodes(app: App) -> list[Any]:
+    from harbour.db.models import MissingEpisode
+
+    return app.run(lambda uow: list(uow.session.scalars(select(MissingEpisode))))
+
+
+def _audited(app: App, action: str) -> list[Any]:
+    from harbour.db.models import AuditEvent
+
+    return app.run(
+        lambda uow: list(uow.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+    )
+
+
+def test_an_episode_recorded_in_error_is_withdrawn_by_a_supervisor_with_a_reason(
+    napp: App, clock: FixedClock, mail: RouteBook
+) -> None:
+    # An episode recorded on the wrong case (or with a mistyped last-seen time) had no way
+    # out but a return that never happened, which opened a return screening blocking discharge
+    # and close, or steps that never happened; and its alerts went on paging.
+    from harbour.errors import Forbidden
+
+    case = new_case(napp)
+    since = (START - timedelta(hours=30)).isoformat()  # overdue at once: an alert pages
+    opened = missing.report_missing(napp, "cw1", case.reference, since)
+    [overdue] = _alerts(napp)
+    before = (_episodes(napp)[0].withdrawn_at, [a.acknowledged_at for a in _alerts(napp)])
+    with pytest.raises(Forbidden):
+        missing.withdraw_episode(napp, "cw1", case.reference, WITHDRAW_REASON)
+    for reason in ("", "   ", None):
+        with pytest.raises(InvalidInput):
+            missing.withdraw_episode(napp, "sup", case.reference, reason)
+    assert (_episodes(napp)[0].withdrawn_at, [a.acknowledged_at for a in _alerts(napp)]) == before
+    assert show_case(napp, "sup", case.reference).missing is not None
+
+    clock.advance(timedelta(minutes=5))
+    withdrawn = missing.withdraw_episode(napp, "sup", case.reference, WITHDRAW_REASON)
+    assert withdrawn.id == opened.id and withdrawn.withdrawn_at == clock.now()
+    assert withdrawn.alerts == (overdue.id,) and withdrawn.assessment_due_at is None
+    assert WITHDRAW_REASON not in repr(withdrawn.as_json())
+    [episode] = _episodes(napp)  # kept, not deleted; its steps too
+    assert episode.returned_at is None and episode.assessment_id is None
+    assert (
+        episode.withdrawn_reason_sealed and WITHDRAW_REASON not in episode.withdrawn_reason_sealed
+    )
+    assert napp.run(lambda uow: uow.unseal(episode, "withdrawn_reason")) == WITHDRAW_REASON
+    assert len(napp.run(lambda uow: uow.session.scalars(select(MissingStep)).all())) == 3
+    assert all(a.acknowledged_by == "sup" for a in _alerts(napp))
+    withdrawals = [r for r in _audited(napp, "case.missing.withdraw") if r.details]
+    assert [(r.outcome, r.details.get("episode_id")) for r in withdrawals][-1] == ("ok", opened.id)
+    assert WITHDRAW_REASON not in repr([r.details for r in _audited(napp, "case.missing.withdraw")])
+    # No return screening, the case no longer shown missing, and nothing pages about it.
+    opened_points = napp.run(
+        lambda uow: uow.session.scalars(
+            select(Assessment.point).where(
+                Assessment.case_id == case.id, Assessment.status == AssessmentStatus.OPEN
+            )
+        ).all()
+    )
+    assert "just_left" not in opened_points
+    assert show_case(napp, "sup", case.reference).missing is None
+    assert missing.current_episode(napp, "sup", case.reference) is None
+    assert {r.reference: r.missing_since for r in caseload(napp, "sup")}[case.reference] is None
+    assert caseload_page(napp, "sup").counts["missing"] == 0
+    clock.advance(timedelta(hours=2))
+    assert sweep(napp).missing == 0 and deliver(napp, config=FAST).raised == 0
+    assert [r for r in rows(napp) if r.status == OutboxStatus.PENDING and r.alert_id] == []
+    # Already ended: refused, nothing changed; a new episode may be recorded.
+    with pytest.raises(NotFound):
+        missing.withdraw_episode(napp, "sup", case.reference, WITHDRAW_REASON)
+    with pytest.raises(NotFound):
+        missing.record_step(napp, "cw1", case.reference, "ncmec")
+    missing.report_missing(napp, "cw1", case.reference, "08:00")
+    missing.report_return(napp, "cw1", case.reference, "09:00")
+    with pytest.raises(NotFound):  # returned: ended, not withdrawn
+        missing.withdraw_episode(napp, "sup", case.reference, WITHDRAW_REASON)
+    done = [r for r in _audited(napp, "case.missing.withdraw") if "episode_id" in r.details]
+    assert len(done) == 1
+
+
+def test_the_withdraw_command_takes_its_reason_from_a_file_and_is_for_supervisors(
+    napp: App, mail: RouteBook
+) -> None:
+    case = new_case(napp)
+    ref = case.reference[:12]
+    assert invoke(napp, "missing", ref, "--since", "07:30", "--as", "cw1").exit_code == 0
+    typed = invoke(napp, "missing-withdraw", ref, "--reason", WITHDRAW_REASON, "--as", "sup")
+    assert typed.exit_code == 2 and WITHDRAW_REASON not in typed.stderr
+    bare = invoke(napp, "missing-withdraw", ref, "--as", "sup")
+    assert bare.exit_code == 2 and "--reason" in bare.stderr
+    worker = invoke(napp, "missing-withdraw", ref, "--reason", given(WITHDRAW_REASON),
+                    "--as", "cw1")  # fmt: skip
+    assert worker.exit_code == 1 and "may not do case.missing.withdraw" in worker.stderr
+    assert show_case(napp, "sup", case.reference).missing is not None
+    done = invoke(napp, "missing-withdraw", ref, "--reason", given(WITHDRAW_REASON),
+                  "--as", "sup")  # fmt: skip
+    assert done.exit_code == 0, done.stderr
+    assert "withdrawn" in done.stdout and WITHDRAW_REASON not in done.stdout
+    assert "MISSING" not in invoke(napp, "cases", "--as", "sup").stdout
+    again = invoke(napp, "missing-withdraw", ref, "--reason", given(WITHDRAW_REASON),
+                   "--as", "sup")  # fmt: skip
+    assert again.exit_code == 1 and "no_missing_episode" in again.stderr

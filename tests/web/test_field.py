@@ -900,3 +900,37 @@ def test_a_visit_started_from_the_page_says_once_whom_a_missed_check_in_alerts(
     assert alone.post("/visits", data=form | {"buddy": ""}).status_code == 303
     page = alone.get("/visits").text
     assert 'role="alert"' in page and "Nobody would be alerted if you are not back" in page
+
+
+def test_a_supervisor_withdraws_an_episode_recorded_in_error_with_a_reason(
+    seeded: App, clock: FixedClock
+) -> None:
+    # An episode recorded on the wrong case had no way out on the console but a return that
+    # never happened (opening a return screening) while its alerts went on paging.
+    web, case, csrf = recorded_missing(seeded, clock)
+    reason = "MKWEBWITHDRAW wrong case"
+    assert "Withdraw the episode" not in web.get(f"/cases/{case}/missing").text
+    before = field_rows(seeded)
+    refused = web.post(f"/cases/{case}/missing/withdraw", data={"csrf": csrf, "reason": reason})
+    assert refused.status_code == 403 and field_rows(seeded) == before
+    sup, _ = signed_in(seeded, clock, "sup")
+    sup_csrf = csrf_of(sup, f"/cases/{case}/missing")
+    assert "Withdraw the episode" in sup.get(f"/cases/{case}/missing").text
+    before = field_rows(seeded)
+    bare = sup.post(f"/cases/{case}/missing/withdraw", data={"csrf": sup_csrf, "reason": " "})
+    assert bare.status_code == 400 and 'id="f-reason-error"' in bare.text
+    assert field_rows(seeded) == before
+    done = sup.post(f"/cases/{case}/missing/withdraw", data={"csrf": sup_csrf, "reason": reason})
+    assert done.status_code == 303 and done.headers["location"] == f"/cases/{case}"
+    page = sup.get(f"/cases/{case}/missing")
+    assert "not recorded missing" in page.text and reason not in page.text
+    assert "missing 3 h" not in sup.get("/").text
+    assert all(a.acknowledged_by == "sup" for a in alerts_of(seeded))
+    [row] = [r for r in audited(seeded, "case.missing.withdraw") if "episode_id" in r.details]
+    assert row.actor_handle == "sup" and reason not in repr(row.details)
+
+
+def alerts_of(app: App) -> list[Any]:
+    from harbour.db.models import Alert
+
+    return app.run(lambda uow: list(uow.session.scalars(select(Alert))))

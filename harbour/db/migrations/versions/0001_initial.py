@@ -542,6 +542,9 @@ def upgrade() -> None:
         sa.Column("returned_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("returned_by_id", sa.String(length=32), nullable=True),
         sa.Column("assessment_id", sa.String(length=32), nullable=True),
+        sa.Column("withdrawn_at", harbour.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("withdrawn_by_id", sa.String(length=32), nullable=True),
+        sa.Column("withdrawn_reason_sealed", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["assessment_id"],
             ["assessments.id"],
@@ -555,6 +558,11 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(
             ["returned_by_id"], ["staff.id"], name=op.f("fk_missing_episodes_returned_by_id_staff")
+        ),
+        sa.ForeignKeyConstraint(
+            ["withdrawn_by_id"],
+            ["staff.id"],
+            name=op.f("fk_missing_episodes_withdrawn_by_id_staff"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_missing_episodes")),
     )
