@@ -425,6 +425,8 @@ def test_an_episode_recorded_in_error_is_withdrawn_by_a_supervisor_with_a_reason
     # An episode recorded on the wrong case (or with a mistyped last-seen time) had no way
     # out but a return that never happened, which opened a return screening blocking discharge
     # and close, or steps that never happened; and its alerts went on paging.
+    from harbour.cases.transitions import missing_work_open
+    from harbour.db.models import Case
     from harbour.errors import Forbidden
 
     case = new_case(napp)
@@ -467,6 +469,9 @@ def test_an_episode_recorded_in_error_is_withdrawn_by_a_supervisor_with_a_reason
     assert "just_left" not in opened_points
     assert show_case(napp, "sup", case.reference).missing is None
     assert missing.current_episode(napp, "sup", case.reference) is None
+    assert not napp.run(  # neither discharge nor close is held by it
+        lambda uow: missing_work_open(uow, uow.session.get_one(Case, case.id))
+    )
     assert {r.reference: r.missing_since for r in caseload(napp, "sup")}[case.reference] is None
     assert caseload_page(napp, "sup").counts["missing"] == 0
     clock.advance(timedelta(hours=2))
