@@ -168,7 +168,7 @@ TIER_WORDS: dict[str, tuple[str, ...]] = {
     ),
     AlertKind.OVERDUE_ESCALATION: ("the supervisors", "the admins"),
     AlertKind.RISK_RAISED: ("the supervisors", "the admins"),
-    AlertKind.VISIT_OVERDUE: ("the buddy", "the supervisors", "the on-call staff", "the admins"),
+    AlertKind.VISIT_OVERDUE: ("the buddy", *(f"the {name}" for name, _ in VISIT_TIERS_AFTER_BUDDY)),
     AlertKind.MISSING_STEPS_DUE: (
         "the caseworker, whoever covers the case, and the supervisors",
         "the supervisors again",
