@@ -209,7 +209,7 @@ async def escalations(request: Request, who: SignedIn) -> Response:
         "escalations",
         who,
         title="Escalations",
-        waiting=[a for a in waiting["alerts"] if not a["acknowledged_by"]],
+        waiting=waiting["alerts"],
         more=waiting["more"],
         escalated=escalated,
         overdue=overdue,

@@ -545,9 +545,11 @@ def test_an_imminent_threat_heads_the_alert_lists_however_many_others_wait(
     taken = [threat.id, *listed[1:3]]
     for alert_id in taken:
         web.post(f"/alerts/{alert_id}/ack", data={"csrf": csrf_of(web)})
-    page = web.get("/alerts").text
-    assert len(set(re.findall(r'href="/alerts/([0-9a-f]+)"', page))) == 49
-    assert "More alerts wait" not in page
+    for path in ("/alerts", "/escalations"):
+        page = web.get(path).text
+        listed_now = set(re.findall(r'href="/alerts/([0-9a-f]+)"', page))
+        assert len(listed_now) == 49 and not listed_now & set(taken), path
+        assert "More alerts wait" not in page, path
 
 
 def test_an_alert_by_id_opens_only_for_those_who_may_see_it(seeded: App, clock: FixedClock) -> None:
