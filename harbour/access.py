@@ -201,11 +201,12 @@ def guard_operator(uow: UnitOfWork, actor: Actor, staff: Staff, action: str) -> 
 
 
 def refuse_in_store_trail(
-    uow: UnitOfWork, actor: Actor, action: str, error: HarbourError
+    uow: UnitOfWork, actor: Actor, action: str, error: HarbourError, **details: Any
 ) -> NoReturn:
-    """Refuse with ``error``, audited in the store's trail, where operators see an attempt that
-    touched another agency (the actor's answer says nothing of whose it was)."""
-    _audit_denied(uow, actor.handle, None, None, action, reason=error.code)
+    """Refuse with ``error``, audited in the store's trail by its code: where operators see an
+    attempt that touched another agency (the actor's answer says nothing of whose it was), or
+    a store-wide operation refused. ``details``: operational values only."""
+    _audit_denied(uow, actor.handle, None, None, action, reason=error.code, **details)
     raise error
 
 
@@ -245,13 +246,19 @@ def audit_store(uow: UnitOfWork, actor: Actor | None, action: str, **details: An
     uow.session.add(audit_event(uow, handle, None, None, action, "ok", details))
 
 
+def operator(uow: UnitOfWork, actor_handle: str | None, action: str) -> Actor:
+    """The operator doing a store-wide ``action`` (refused and audited for anyone else)."""
+    actor = resolve_actor(uow, actor_handle)
+    authorize(uow, actor, action)
+    return actor
+
+
 def store_operation(
     uow: UnitOfWork, actor_handle: str | None, action: str, **details: Any
 ) -> Actor:
-    """The operator doing a store-wide ``action`` (refused and audited for anyone else), with its
-    start recorded in the store's trail."""
-    actor = resolve_actor(uow, actor_handle)
-    authorize(uow, actor, action)
+    """The operator doing a store-wide ``action`` (``operator``), with its start recorded in
+    the store's trail."""
+    actor = operator(uow, actor_handle, action)
     audit_store(uow, actor, action, **details)
     return actor
 

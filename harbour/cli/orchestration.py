@@ -156,14 +156,15 @@ def db_copy(
     point HARBOUR_DATABASE_URL at it. It copies the store as it was when it started: stop the
     CLI users, `harbour web` and `harbour serve` first. Operators
     only; recorded in the store's audit trail (the copy holds the record of its start). A
-    target it cannot use is refused untouched, by its code: target_unavailable,
-    target_not_empty, target_other_version, target_refused."""
+    target it cannot use is refused untouched, by its code, and the refusal recorded:
+    target_unavailable, target_not_empty, target_other_version, target_refused."""
+    from functools import partial
     from urllib.parse import urlsplit
 
-    from harbour.access import audit_store, store_operation
-    from harbour.db.copy import copy_store
+    from harbour.access import audit_store, operator, refuse_in_store_trail
+    from harbour.db.copy import copy_store, prepare_target
     from harbour.db.engine import make_engine
-    from harbour.errors import InvalidInput
+    from harbour.errors import HarbourError, InvalidInput
     from harbour.settings import check_database_url
 
     try:
@@ -171,11 +172,21 @@ def db_copy(
     except ValueError as exc:
         raise InvalidInput([("--to", str(exc))]) from None
     app = get_app()
-    who = app.run(lambda uow: store_operation(uow, actor, "store.copy", to=urlsplit(to).scheme))
+    who = app.run(lambda uow: operator(uow, actor, "store.copy"))
+    scheme = urlsplit(to).scheme
     target = make_engine(to)
     try:
-        _reach(target)
-        copied = copy_store(app.engine, target)
+        try:
+            _reach(target)
+            prepare_target(target)  # refused before its start is recorded
+            app.run(lambda uow: audit_store(uow, who, "store.copy", to=scheme))
+            copied = copy_store(app.engine, target)
+        except HarbourError as error:  # recorded by its code, and raised again
+            app.run(
+                partial(
+                    refuse_in_store_trail, actor=who, action="store.copy", error=error, to=scheme
+                )
+            )
     finally:
         target.dispose()
     rows = sum(copied.values())

@@ -20,12 +20,21 @@ BATCH = 1000
 MIGRATIONS = "alembic_version"  # Alembic's record of the revision a schema is at
 
 
-def copy_store(source: Engine, target: Engine, batch: int = BATCH) -> dict[str, int]:
-    """Copy every row of ``source`` into ``target`` (migrated here, and refused unless empty);
-    the number of rows per table. One transaction on the target: all or nothing."""
+def prepare_target(target: Engine) -> None:
+    """Make Harbour's tables in ``target``, or refuse it (by a ``HarbourError``'s code) unless
+    it is empty: so a copy is refused, and can be recorded as such, before it starts."""
     tables = Base.metadata.sorted_tables
     _refuse_others_tables(target, tables)
     _make_tables(target)
+    with target.connect() as connection:
+        _refuse_filled(connection, tables)
+
+
+def copy_store(source: Engine, target: Engine, batch: int = BATCH) -> dict[str, int]:
+    """Copy every row of ``source`` into ``target`` (prepared here, and refused unless empty);
+    the number of rows per table. One transaction on the target: all or nothing."""
+    tables = Base.metadata.sorted_tables
+    prepare_target(target)
     copied: dict[str, int] = {}
     with source.connect() as reading, target.begin() as writing:
         # One snapshot of every table, keeping no writer waiting: under PostgreSQL's READ
@@ -35,8 +44,7 @@ def copy_store(source: Engine, target: Engine, batch: int = BATCH) -> dict[str, 
         if source.dialect.name == "postgresql":
             options["isolation_level"] = "REPEATABLE READ"
         reading = reading.execution_options(**options)
-        if any(writing.scalar(select(func.count()).select_from(t)) for t in tables):
-            raise Conflict("target_not_empty", "the target database already holds data")
+        _refuse_filled(writing, tables)  # again: written to since it was prepared
         for table in tables:
             result = reading.execution_options(yield_per=batch).execute(select(table))
             copied[table.name] = 0
@@ -62,6 +70,11 @@ def _refuse_others_tables(target: Engine, tables: list[Table]) -> None:
             "target_other_version",
             "the target database holds a schema this version of Harbour does not know",
         )
+
+
+def _refuse_filled(connection: Connection, tables: list[Table]) -> None:
+    if any(connection.scalar(select(func.count()).select_from(t)) for t in tables):
+        raise Conflict("target_not_empty", "the target database already holds data")
 
 
 def _make_tables(target: Engine) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import Engine, inspect, text
 
 from harbour.app import App
 from harbour.cases.reads import show_case
+from harbour.clock import FixedClock
 from harbour.db.engine import make_engine
 from tests.conftest import POSTGRES_URL
 from tests.orchestration.helpers import counts, refer
@@ -251,3 +253,31 @@ def test_the_copy_reads_every_table_in_one_snapshot(seeded: App, tmp_path: Path)
         event.remove(seeded.engine, "after_cursor_execute", write_meanwhile)
         target.dispose()
     assert writes and copied["audit_events"] == before
+
+
+def test_a_refused_copy_leaves_its_refusal_in_the_store_trail_not_a_start(
+    seeded: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    """The copy's start was recorded before its target was looked at, and a target then refused
+    left that "started" row alone, as if a copy were under way: a refusal is recorded as one,
+    by its code, and a start only once the target is taken."""
+    filled = f"sqlite:///{tmp_path / 'filled.db'}"
+    assert invoke(seeded, "db", "copy", "--to", filled, "--as", "adm").exit_code == 0
+    other = make_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    with other.begin() as conn:
+        conn.execute(text("CREATE TABLE invoices (id INTEGER PRIMARY KEY)"))
+    other.dispose()
+    targets = {
+        f"sqlite:///{tmp_path / 'no-such-folder' / 'moved.db'}": "target_unavailable",
+        f"sqlite:///{tmp_path / 'other.db'}": "target_not_empty",
+        filled: "target_not_empty",
+    }
+    for target, code in targets.items():
+        clock.advance(timedelta(minutes=1))  # this attempt's rows told from the last one's
+        before = invoke(seeded, "audit", "--system", "--as", "adm", "--json").json()
+        result = invoke(seeded, "db", "copy", "--to", target, "--as", "adm", "--json")
+        assert result.exit_code == 1 and json.loads(result.stderr)["error"] == code, target
+        trail = invoke(seeded, "audit", "--system", "--as", "adm", "--json").json()
+        new = [r for r in trail if r not in before and r["action"].startswith("store.copy")]
+        said = [(r["actor"], r["action"], r["outcome"], r["details"].get("reason")) for r in new]
+        assert said == [("adm", "store.copy", "denied", code)], (target, new)
