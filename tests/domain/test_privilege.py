@@ -37,7 +37,7 @@ def standing(role: Role, *, assigned: bool = False, covering: bool = False) -> S
             standing(S),
             WORK
             | {"case.cover", "case.assign", "case.override", "case.close", "case.reopen"}
-            | {"case.audit"},
+            | {"case.audit", "case.missing.withdraw"},
         ),
         # A coordinator once the case has a caseworker: its summary, and (re)assigning it.
         (standing(C), {"case.summary", "case.assign"}),
