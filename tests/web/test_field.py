@@ -262,10 +262,7 @@ def test_more_time_sent_twice_gives_the_time_once_and_a_fresh_form_again(
 def test_where_an_overdue_visit_went_is_for_the_buddy_and_supervisors_only_and_audited(
     seeded: App, clock: FixedClock
 ) -> None:
-    visits.start_visit(seeded, "cw1", back_at="16:30", location=WHERE, buddy="cw2")
-    view = visits.list_visits(seeded, "cw1")[0]
-    clock.set(view.deadline_at + timedelta(minutes=1))
-    assert seeded.run(lambda uow: raise_overdue(uow, clock.now())) == 1
+    view, _ = overdue_visit(seeded, clock)
     for handle in ("cw2", "sup"):
         web, _ = signed_in(seeded, clock, handle)
         page = web.get("/visits")
@@ -299,11 +296,7 @@ def test_an_overdue_visits_alert_is_listed_and_opens_for_its_buddy_and_its_visit
     neither paged nor the visitor gets the answer of an unknown id."""
     from tests.support import invoke
 
-    visits.start_visit(seeded, "cw1", back_at="16:30", location=WHERE, buddy="cw2")
-    view = visits.list_visits(seeded, "cw1")[0]
-    clock.set(view.deadline_at + timedelta(minutes=1))
-    assert seeded.run(lambda uow: raise_overdue(uow, clock.now())) == 1
-    alert = seeded.run(lambda uow: uow.session.get_one(Visit, view.id).alert_id)
+    view, alert = overdue_visit(seeded, clock)
     assert alert is not None
     listed = invoke(seeded, "alerts", "--as", "cw2", "--json")
     assert [a["alert"] for a in listed.json()] == [alert], listed.stderr
@@ -336,11 +329,7 @@ def test_a_visits_alert_page_says_whose_visit_and_offers_where_to_those_who_may_
     # The message's link opens the alert's page, which said only "visit overdue", case "-":
     # the buddy woken by it was not told whose visit it was nor led to where it went, and the
     # message's "harbour visit show" needs a visit id it does not carry.
-    visits.start_visit(seeded, "cw1", back_at="16:30", location=WHERE, buddy="cw2")
-    view = visits.list_visits(seeded, "cw1")[0]
-    clock.set(view.deadline_at + timedelta(minutes=1))
-    assert seeded.run(lambda uow: raise_overdue(uow, clock.now())) == 1
-    alert = seeded.run(lambda uow: uow.session.get_one(Visit, view.id).alert_id)
+    view, alert = overdue_visit(seeded, clock)
     buddy, _ = signed_in(seeded, clock, "cw2")
     page = buddy.get(f"/alerts/{alert}")
     assert page.status_code == 200 and ">cw1<" in page.text and WHERE not in page.text
@@ -369,11 +358,7 @@ def test_on_call_staff_see_a_visits_alert_link_only_once_the_alert_pages_them(
             update(Staff).where(Staff.handle == "coord").values(on_call=True)
         )
     )
-    visits.start_visit(seeded, "cw1", back_at="16:30", location=WHERE, buddy="cw2")
-    view = visits.list_visits(seeded, "cw1")[0]
-    clock.set(view.deadline_at + timedelta(minutes=1))
-    assert seeded.run(lambda uow: raise_overdue(uow, clock.now())) == 1
-    alert = seeded.run(lambda uow: uow.session.get_one(Visit, view.id).alert_id)
+    view, alert = overdue_visit(seeded, clock)
     assert alert is not None
     on_call, _ = signed_in(seeded, clock, "coord")
 
@@ -816,6 +801,18 @@ def app_visit(app: App, visit_id: str) -> Visit:
     return app.run(lambda uow: uow.session.get_one(Visit, visit_id))
 
 
+def overdue_visit(app: App, clock: FixedClock) -> tuple[visits.VisitView, str]:
+    """cw1 out with cw2 as buddy, a minute past the deadline, its alert raised: the visit and
+    its alert's id."""
+    visits.start_visit(app, "cw1", back_at="16:30", location=WHERE, buddy="cw2")
+    view = visits.list_visits(app, "cw1")[0]
+    clock.set(view.deadline_at + timedelta(minutes=1))
+    assert app.run(lambda uow: raise_overdue(uow, clock.now())) == 1
+    alert = app.run(lambda uow: uow.session.get_one(Visit, view.id).alert_id)
+    assert alert is not None
+    return view, alert
+
+
 BACK_REASON = "MKWEBBACKREASON called from a neighbour phone"
 
 
@@ -824,11 +821,7 @@ def test_a_supervisor_records_a_colleague_back_from_the_visit_s_alert_page(
 ) -> None:
     # A visitor whose phone died calls their supervisor: only the visitor could check in, so the
     # visit stayed OVERDUE, and its alert waited, though the supervisor knew they were safe.
-    visits.start_visit(seeded, "cw1", back_at="16:30", location=WHERE, buddy="cw2")
-    view = visits.list_visits(seeded, "cw1")[0]
-    clock.set(view.deadline_at + timedelta(minutes=1))
-    assert seeded.run(lambda uow: raise_overdue(uow, clock.now())) == 1
-    alert = seeded.run(lambda uow: uow.session.get_one(Visit, view.id).alert_id)
+    view, alert = overdue_visit(seeded, clock)
     buddy, _ = signed_in(seeded, clock, "cw2")
     assert "/back" not in buddy.get(f"/alerts/{alert}").text  # supervisors only
     assert buddy.get(f"/visits/{view.id}/back").status_code == 403
