@@ -368,11 +368,7 @@ def list_visits(
     def work(uow: UnitOfWork) -> list[VisitView]:
         actor = resolve_actor(uow, actor_handle)
         authorize(uow, actor, "visit.read")
-        query = select(Visit).where(Visit.agency_id == actor.agency_id)
-        if not _sees_all(uow, actor):
-            query = query.where(
-                or_(Visit.staff_id == actor.staff_id, Visit.buddy_id == actor.staff_id)
-            )
+        query = _listed_to(uow, actor)
         if not include_back:
             query = query.where(Visit.back_at.is_(None))
         rows = uow.session.scalars(query.order_by(Visit.started_at.desc(), Visit.id).limit(limit))
@@ -438,12 +434,7 @@ def visit_of_alert(app: App, actor_handle: str | None, alert_id: str) -> VisitVi
     def work(uow: UnitOfWork) -> VisitView | None:
         actor = resolve_actor(uow, actor_handle)
         authorize(uow, actor, "visit.read")
-        query = select(Visit).where(Visit.agency_id == actor.agency_id, Visit.alert_id == alert_id)
-        if not _sees_all(uow, actor):
-            query = query.where(
-                or_(Visit.staff_id == actor.staff_id, Visit.buddy_id == actor.staff_id)
-            )
-        visit = uow.session.scalar(query)
+        visit = uow.session.scalar(_listed_to(uow, actor).where(Visit.alert_id == alert_id))
         if visit is None:
             return None
         audit(uow, actor, "visit.list", count=1)
@@ -584,6 +575,15 @@ def _settle_alert(uow: UnitOfWork, actor: Actor, visit: Visit) -> None:
     alert = uow.session.get(Alert, visit.alert_id) if visit.alert_id else None
     if alert is not None and alerts.close(uow, alert, actor.handle):
         audit(uow, actor, "alert.ack", visit.case_id, alert_id=alert.id, tier=alert.tier)
+
+
+def _listed_to(uow: UnitOfWork, actor: Actor) -> Any:
+    """The visits ``list_visits`` shows the actor: the agency's to those who see them all, else
+    their own and those they are buddy for."""
+    query = select(Visit).where(Visit.agency_id == actor.agency_id)
+    if _sees_all(uow, actor):
+        return query
+    return query.where(or_(Visit.staff_id == actor.staff_id, Visit.buddy_id == actor.staff_id))
 
 
 def _sees_all(uow: UnitOfWork, actor: Actor) -> bool:
