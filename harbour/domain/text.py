@@ -124,9 +124,12 @@ def is_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+HANDLE_MAX = 64  # characters
+
+
 def check_handle(value: str) -> str:
     """Staff and agency handles double as routing tags: lower-case letters, digits, - _ ."""
-    text = _clean(value, max_len=64, multiline=False)
+    text = _clean(value, max_len=HANDLE_MAX, multiline=False)
     if not all(c.isascii() and (c.isalnum() or c in "-_.") for c in text) or text != text.lower():
         raise ValueError("use lower-case letters, digits, '-', '_' or '.'")
     return text

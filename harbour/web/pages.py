@@ -22,7 +22,7 @@ from harbour.app import App
 from harbour.auth import enrolment, sessions, signin
 from harbour.auth.sessions import SignedIn
 from harbour.domain.privilege import permitted, role_refusal
-from harbour.domain.text import is_digits
+from harbour.domain.text import HANDLE_MAX, is_digits
 from harbour.domain.vocab import AssessmentPoint
 from harbour.errors import Conflict, Forbidden, HarbourError, InvalidInput, NotFound
 from harbour.web import adapter, cookies
@@ -50,7 +50,6 @@ templating.register(*(f"web/{page}" for page in PAGES))
 # reference only (a visit's "I'm back" sent after the session ended leads back to the visits).
 _PAGES = "visits|escalations|refer|dashboard|staff|agencies|routes|keys|audit"
 _NEXT = re.compile(rf"/(alerts(/[0-9a-f]{{8,32}})?|cases/HB-[0-9A-Z-]{{4,40}}|{_PAGES})?")
-HANDLE_LENGTH = 64  # the longest handle (harbour.domain.text.check_handle)
 ALERT_ID = re.compile(r"[0-9a-f]{8,32}")
 _CASE_REF = re.compile(r"[A-Za-z0-9-]{4,40}")
 
@@ -273,7 +272,8 @@ def _sign_in_page(
         next_path=next_path,
         message=message,
         refused=status >= 400,  # the message takes the focus
-        handle="".join(c for c in handle if c.isprintable())[:HANDLE_LENGTH],
+        handle="".join(c for c in handle if c.isprintable())[:HANDLE_MAX],
+        handle_max=HANDLE_MAX,
     )
     cookies.put(response, app.settings, cookies.SIGN_IN, token)
     return response
