@@ -1,6 +1,7 @@
 """Idempotency keys of actions that change a row rather than add one (``UsedKey``): a
 supervisor's override of an assessment (scoped to the case), a visit's extend and check-in
-(scoped to the staff member). As the outbox's rows are, they are idempotent by a unique key,
+(scoped to the staff member), a supervisor's record of a colleague's visit back (scoped to the
+supervisor). As the outbox's rows are, they are idempotent by a unique key,
 written in the action's transaction.
 
 An action sent again with its key (a double click, a retried post, the back button) is the one

@@ -404,7 +404,8 @@ def record(
     refill: tuple[tuple[Lane, ...], int] | None = None,
 ) -> list[Claimed]:
     """Mark sent rows, schedule retries, dead-letter the exhausted; one short transaction, which
-    also claims the next rows when ``refill`` (lanes, how many) is given (one commit, not two)."""
+    also claims the next rows when ``refill`` (lanes, how many) is given (one commit, not two).
+    Then, apart, an urgent alert whose tier's pages all died climbs at the next pass."""
 
     def work(uow: UnitOfWork) -> tuple[list[tuple[Outcome, str]], list[Claimed]]:
         verdicts = _record(uow, outcomes, config, report.pass_id)
@@ -415,15 +416,15 @@ def record(
     verdicts, taken = app.run(work)
     for outcome, verdict in verdicts:
         _count(report, outcome, verdict)
-    died = {
+    alerts_of_dead_pages = {
         alert
         for o, v in verdicts
         if v == "dead" and o.row.lane == Lane.URGENT and (alert := o.row.alert_id)
     }
-    if died:
+    if alerts_of_dead_pages:
         # Apart, after the pages' own transaction: the alerts are held before their pages, as
         # an acknowledgement holds them (no deadlock with one).
-        app.run(lambda uow: climb_now_where_nobody_was_reached(uow, died))
+        app.run(lambda uow: climb_now_where_nobody_was_reached(uow, alerts_of_dead_pages))
     return taken
 
 
