@@ -38,7 +38,6 @@ VISIT_NAMES = {"--back-at": "back_at", "--where": "where", "--buddy": "buddy", "
 VISIT_ID = re.compile(r"[0-9a-f]{8,32}")
 VISITS = "/visits"
 BACK_FIELDS = re.compile(r"reason")
-NO_BACK_REASON = "say how you know they are back"  # the CLI takes it as a file or stdin
 MORE_MINUTES = 30  # the page's one button; the CLI takes any number from 1 to 240
 VISITORS = ("coordinator", "caseworker", "supervisor")  # the roles that start visits
 # Why a case of the agency may not be named on a visit, beside the field, by the refusal's code.
@@ -229,8 +228,6 @@ async def record_back(request: Request, who: SignedIn) -> Response:
     key = typed.get("idempotency_key") or new_key()
     reason = typed.get("reason", "")
     try:
-        if not reason.strip():
-            raise InvalidInput([("reason", NO_BACK_REASON)])
         done = await call(
             adapter.record_back, harbour(request), who.handle, _visit_id_of(request), reason, key
         )

@@ -118,6 +118,8 @@ _ORDER_WORDS = (
     (re.compile(r"empty it too \(--clear [a-z-]+\)$"), "empty it too"),
     # ``steps.not_recordable``: an older version's step is recorded on the latest one.
     (re.compile(r"\(no --version\)$"), "(under “Versions”, the last one)"),
+    # A free-text reason the command line takes from a file or stdin: the form has its box.
+    (re.compile(r" \(@FILE or -\)$"), ""),
 )
 # pydantic's refusal of a choice's value, naming the values ("Input should be 'low', 'moderate',
 # 'high' or 'imminent'"): the form offers them, so it says to choose one.
