@@ -117,7 +117,7 @@ def _reach(row: alerts.AlertRow) -> dict[str, Any]:
     plain words (``alerts.TIER_WORDS``); ``nobody``: it reached the top with nobody to page
     there, and tries again at ``next_at``."""
     words = alerts.TIER_WORDS[row.kind]
-    at_top = row.tier == len(words) - 1
+    at_top = row.tier == alerts.top_tier(row.kind)
     waiting = row.acknowledged_at is None and row.next_escalation_at is not None
     return {
         "paged": words[row.tier],
