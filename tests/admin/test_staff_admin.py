@@ -3,17 +3,21 @@ agency, and a second `harbour init` with other names."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from harbour.access import Actor
+from harbour.admin import staffing
 from harbour.app import App, UnitOfWork
 from harbour.cases import intake
 from harbour.clock import FixedClock
 from harbour.db.models import Agency, AuditEvent, Case, OutboxMessage, Staff
 from harbour.domain.privilege import Standing
+from harbour.errors import HarbourError
 from tests.db.helpers import row_counts
 from tests.support import agency_admin, given, invoke, referral
 
@@ -487,13 +491,7 @@ def test_two_admins_taking_each_other_away_at_once_leave_one(
     # other's change committed, and both changes committed: an agency with no admin, whose
     # staff nobody could manage any more (an operator manages their own agency's only), and
     # whose alert ladders ended with nobody. The second must find it is no longer an admin.
-    if seeded.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite's writers queue: one change commits before the other begins")
-    import threading
-
-    from harbour.admin import staffing
-    from harbour.errors import HarbourError
-
+    _postgres_only(seeded)
     first, second = agency_admin(seeded), agency_admin(seeded, "nadm2")
 
     def take_away(actor: str, whom: str) -> None:
@@ -502,27 +500,10 @@ def test_two_admins_taking_each_other_away_at_once_leave_one(
         else:
             staffing.deactivate_staff(seeded, actor, whom)
 
-    refused: list[HarbourError] = []
-
-    def the_other() -> None:
-        try:
-            take_away(second, first)
-        except HarbourError as exc:
-            refused.append(exc)
-
-    other = threading.Thread(target=the_other)
-    guard = staffing.guard_operator
-
-    def meanwhile(uow: UnitOfWork, actor: Actor, staff: Staff, action: str) -> None:
-        if threading.current_thread() is not other and not other.is_alive():
-            other.start()
-            other.join(timeout=3)  # done, unless it waits for this change to commit
-        guard(uow, actor, staff, action)
-
-    monkeypatch.setattr(staffing, "guard_operator", meanwhile)
+    other = _Meanwhile(lambda: take_away(second, first))
+    other.before_the_guard(monkeypatch)
     take_away(first, second)
-    other.join(timeout=30)
-    assert not other.is_alive()
+    other.over()
     with seeded.engine.connect() as conn:
         admins = conn.scalars(
             select(Staff.handle).where(
@@ -530,7 +511,7 @@ def test_two_admins_taking_each_other_away_at_once_leave_one(
             )
         ).all()
     assert admins == [first]
-    assert len(refused) == 1
+    assert len(other.refused) == 1
 
 
 def test_an_attempt_on_another_agencys_account_is_audited_and_answers_as_none(
@@ -610,55 +591,30 @@ def test_two_operators_taking_each_other_away_at_once_leave_one(
     # op2). Each found itself an operator, and two of them, before the other's change
     # committed: the installation was left with none, and nobody could copy the store, rotate
     # its keys or add an agency. The second must find it is no longer an operator.
-    if seeded.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite's writers queue: one change commits before the other begins")
-    import threading
-
-    from harbour.admin import staffing
-    from harbour.errors import HarbourError
-
+    _postgres_only(seeded)
     north = ("--agency", "north", "--role", "admin", "--operator")
     assert invoke(seeded, "staff", "add", "op2", *north, "--as", "adm").exit_code == 0
-    refused: list[HarbourError] = []
-
-    def the_other() -> None:
-        try:
-            staffing.set_operator(seeded, "op2", "adm", operator=False)
-        except HarbourError as exc:
-            refused.append(exc)
-
-    other = threading.Thread(target=the_other)
-    guard = staffing.guard_operator
+    other = _Meanwhile(lambda: staffing.set_operator(seeded, "op2", "adm", operator=False))
+    other.before_the_guard(monkeypatch)
     count = staffing._operators
-
-    def start_the_other() -> None:
-        if threading.current_thread() is not other and not other.is_alive():
-            other.start()
-            other.join(timeout=3)  # done, unless it waits for this change to commit
-
-    def guarding(uow: UnitOfWork, actor: Actor, staff: Staff, action: str) -> None:
-        start_the_other()
-        guard(uow, actor, staff, action)
 
     def counting(uow: UnitOfWork) -> int:
         counted = count(uow)  # two, before the other's change
-        start_the_other()
+        other.start()
         return counted
 
-    monkeypatch.setattr(staffing, "guard_operator", guarding)
     monkeypatch.setattr(staffing, "_operators", counting)
     if change == "revoke":
         staffing.set_operator(seeded, "adm", "op2", operator=False)
     else:
         staffing.deactivate_staff(seeded, "adm", "op2")
-    other.join(timeout=30)
-    assert not other.is_alive()
+    other.over()
     with seeded.engine.connect() as conn:
         operators = conn.scalars(
             select(Staff.handle).where(Staff.operator.is_(True), Staff.active.is_(True))
         ).all()
     assert operators == ["adm"]
-    assert len(refused) == 1
+    assert len(other.refused) == 1
 
 
 def test_an_admin_named_an_operator_meanwhile_is_not_deactivated_by_a_plain_admin(
@@ -668,41 +624,61 @@ def test_an_admin_named_an_operator_meanwhile_is_not_deactivated_by_a_plain_admi
     # names nadm2 an operator. The deactivation reads nadm2 as no operator before the naming
     # commits; it must not then deactivate an operator, which only an operator may do (the
     # account's version, moved by the naming, makes it a stale write, refused).
-    if seeded.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite's writers queue: one change commits before the other begins")
-    import threading
-
-    from harbour.admin import staffing
-    from harbour.errors import HarbourError
-
+    _postgres_only(seeded)
     plain, target = agency_admin(seeded), agency_admin(seeded, "nadm2")
-    refused: list[HarbourError] = []
-
-    def the_other() -> None:
-        try:
-            staffing.set_operator(seeded, "adm", target, operator=True)
-        except HarbourError as exc:
-            refused.append(exc)
-
-    other = threading.Thread(target=the_other)
-    guard = staffing.guard_operator
-
-    def guarding(uow: UnitOfWork, actor: Actor, staff: Staff, action: str) -> None:
-        if threading.current_thread() is not other and not other.is_alive():
-            other.start()
-            other.join(timeout=3)  # done, unless it waits for this change to commit
-        guard(uow, actor, staff, action)
-
-    monkeypatch.setattr(staffing, "guard_operator", guarding)
+    other = _Meanwhile(lambda: staffing.set_operator(seeded, "adm", target, operator=True))
+    other.before_the_guard(monkeypatch)
     try:
         staffing.deactivate_staff(seeded, plain, target)
     except HarbourError as exc:
-        refused.append(exc)
-    other.join(timeout=30)
-    assert not other.is_alive()
+        other.refused.append(exc)  # this one refused, then
+    other.over()
     with seeded.engine.connect() as conn:
         operator, active = conn.execute(
             select(Staff.operator, Staff.active).where(Staff.handle == target)
         ).one()
     assert not (operator and not active)  # an operator is deactivated by operators only
-    assert len(refused) == 1
+    assert len(other.refused) == 1  # one of the two refused
+
+
+class _Meanwhile:
+    """Another staff change (``work``) made at the same moment as this one: on a thread of its
+    own, started once from inside this one's transaction (``start``, patched in where the race
+    lies), and given 3 s, done unless it waits for this change to commit. What it was refused
+    is kept (``refused``); ``over`` waits for it to end."""
+
+    def __init__(self, work: Callable[[], object]) -> None:
+        self.refused: list[HarbourError] = []
+        self.thread = threading.Thread(target=self._run, args=(work,))
+        self.started = False
+
+    def _run(self, work: Callable[[], object]) -> None:
+        try:
+            work()
+        except HarbourError as exc:
+            self.refused.append(exc)
+
+    def start(self) -> None:
+        if threading.current_thread() is not self.thread and not self.started:
+            self.started = True
+            self.thread.start()
+            self.thread.join(timeout=3)
+
+    def before_the_guard(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Started as this change asks ``guard_operator``, its actor and account read."""
+        guard = staffing.guard_operator
+
+        def guarding(uow: UnitOfWork, actor: Actor, staff: Staff, action: str) -> None:
+            self.start()
+            guard(uow, actor, staff, action)
+
+        monkeypatch.setattr(staffing, "guard_operator", guarding)
+
+    def over(self) -> None:
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive()
+
+
+def _postgres_only(app: App) -> None:
+    if app.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite's writers queue: one change commits before the other begins")
