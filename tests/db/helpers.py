@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
@@ -126,3 +127,26 @@ def store_bytes(app: App) -> bytes:
     dump = subprocess.run(["pg_dump", "--dbname", plain], capture_output=True, check=True)
     assert b"CREATE TABLE public.cases" in dump.stdout  # a real dump, not an empty one
     return dump.stdout
+
+
+@contextlib.contextmanager
+def new_postgres_database(prefix: str) -> Iterator[str]:
+    """An empty PostgreSQL database of its own, its URL (password kept); dropped afterwards,
+    whoever is still connected. Skipped without HARBOUR_TEST_POSTGRES_URL."""
+    from sqlalchemy import text
+
+    from harbour.db.engine import make_engine
+    from tests.conftest import POSTGRES_URL
+
+    if not POSTGRES_URL:
+        pytest.skip("HARBOUR_TEST_POSTGRES_URL is not set")
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -6,7 +6,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import UniqueConstraint, event, select, text
+from sqlalchemy import UniqueConstraint, event, make_url, select, text
 from sqlalchemy.exc import IntegrityError, InvalidRequestError, StatementError
 
 from harbour.app import App
@@ -23,12 +22,12 @@ from harbour.clock import FixedClock
 from harbour.crypto import Keyring
 from harbour.db import migrate, schema
 from harbour.db.base import Base
-from harbour.db.engine import make_engine
 from harbour.db.models import AuditEvent, Case, Staff
 from harbour.domain import refs
 from harbour.errors import Conflict, HarbourError
 from harbour.settings import Settings
 from tests.conftest import _empty_postgres
+from tests.db.helpers import new_postgres_database
 from tests.support import invoke, referral, seed_agencies
 
 PLUS_FIVE = timezone(timedelta(hours=5, minutes=30))
@@ -357,30 +356,18 @@ def test_a_password_in_the_urls_query_is_never_shown_where_the_store_is_named(
 ) -> None:
     """libpq takes a password as ``?password=`` as well as before the host: a database with
     no store yet is named without it, as it is without one given the usual way."""
-    from sqlalchemy import make_url
-
-    from tests.conftest import POSTGRES_URL
-
-    if not POSTGRES_URL:
-        pytest.skip("HARBOUR_TEST_POSTGRES_URL is not set")
-    name = f"harbour_bare_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    bare = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    key_file = tmp_path / "keys.json"
-    Keyring.generate().save(key_file)
-    url = f"{bare}?password=MKs3cret&sslmode=prefer"  # the server trusts: the password is unused
-    app = App(Settings(home=tmp_path, database_url=url, key_file=key_file), clock)
-    try:
-        result = invoke(app, "cases", "--as", "coord")
-        assert result.exit_code == 2 and "store_not_initialised" in result.stderr, result
-        assert name in result.stderr and "MKs3cret" not in result.stdout + result.stderr
-    finally:
-        app.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with new_postgres_database("harbour_bare") as bare:
+        name = make_url(bare).database
+        key_file = tmp_path / "keys.json"
+        Keyring.generate().save(key_file)
+        url = f"{bare}?password=MKs3cret&sslmode=prefer"  # the server trusts: it is unused
+        app = App(Settings(home=tmp_path, database_url=url, key_file=key_file), clock)
+        try:
+            result = invoke(app, "cases", "--as", "coord")
+        finally:
+            app.dispose()
+    assert result.exit_code == 2 and "store_not_initialised" in result.stderr, result
+    assert name in result.stderr and "MKs3cret" not in result.stdout + result.stderr
 
 
 def test_this_harbours_schema_revision_is_its_migrations_head() -> None:

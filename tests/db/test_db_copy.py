@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, inspect, make_url, text
 
 from harbour.app import App
 from harbour.cases.reads import show_case
 from harbour.clock import FixedClock
 from harbour.db.engine import make_engine
 from tests.conftest import POSTGRES_URL
+from tests.db.helpers import new_postgres_database
 from tests.orchestration.helpers import counts, refer
 from tests.support import agency_admin, invoke
 
@@ -145,15 +146,17 @@ def test_a_postgresql_target_that_refuses_harbours_tables_is_named_as_the_proble
     """A PostgreSQL target whose account may not create tables was an `internal` error: the
     target refusing is said as such, its password echoed nowhere; one holding a table of
     Harbour's name is refused as not empty."""
-    if not POSTGRES_URL:
-        pytest.skip("to PostgreSQL: HARBOUR_TEST_POSTGRES_URL is not set")
-    name, role = f"harbour_copy_{uuid.uuid4().hex[:8]}", f"mkcopier_{uuid.uuid4().hex[:8]}"
+    with new_postgres_database("harbour_copy") as url:
+        _refused_harbours_tables(url, monkeypatch, seeded)
+
+
+def _refused_harbours_tables(url: str, monkeypatch: pytest.MonkeyPatch, seeded: App) -> None:
+    role = f"mkcopier_{uuid.uuid4().hex[:8]}"
     admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
         conn.execute(text(f"CREATE ROLE {role} LOGIN PASSWORD 'MKs3cret'"))
-    target = make_engine(POSTGRES_URL).url.set(database=name)
-    owner = make_engine(target.render_as_string(hide_password=False))
+    target = make_url(url)
+    owner = make_engine(url)
     try:
         with owner.begin() as conn:
             conn.execute(text("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
@@ -176,7 +179,6 @@ def test_a_postgresql_target_that_refuses_harbours_tables_is_named_as_the_proble
     finally:
         owner.dispose()
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
         admin.dispose()
 
@@ -184,24 +186,13 @@ def test_a_postgresql_target_that_refuses_harbours_tables_is_named_as_the_proble
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the source is SQLite
 def test_sqlite_to_a_new_postgresql_database(seeded: App, tmp_path: Path) -> None:
-    if not POSTGRES_URL:
-        pytest.skip("to PostgreSQL: HARBOUR_TEST_POSTGRES_URL is not set")
     refer(seeded, tmp_path, "TOPG")
-    name = f"harbour_copy_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    target = make_engine(POSTGRES_URL).url.set(database=name).render_as_string(hide_password=False)
-    try:
+    with new_postgres_database("harbour_copy") as target:
         assert invoke(seeded, "db", "copy", "--to", target, "--as", "adm").exit_code == 0
         settings = seeded.settings.model_copy(update={"database_url": SecretStr(target)})
         moved = App(settings, seeded.clock)
         assert counts(moved) == counts(seeded)
         moved.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_only_an_operator_copies_the_store_and_the_store_trail_says_who(
