@@ -14,10 +14,10 @@ from sqlalchemy.exc import DBAPIError
 from harbour.db import migrate, models  # noqa: F401  (every table registered)
 from harbour.db.base import Base
 from harbour.db.engine import READ_ONLY
+from harbour.db.schema import REVISION_TABLE
 from harbour.errors import Conflict, HarbourError
 
 BATCH = 1000
-MIGRATIONS = "alembic_version"  # Alembic's record of the revision a schema is at
 
 
 def prepare_target(target: Engine) -> None:
@@ -61,7 +61,7 @@ def _refuse_others_tables(target: Engine, tables: list[Table]) -> None:
     a schema this Harbour does not know (a newer Harbour's, another application's migrations):
     refused before Harbour's tables are made there."""
     with target.connect() as connection:
-        found = set(inspect(connection).get_table_names()) - {MIGRATIONS}
+        found = set(inspect(connection).get_table_names()) - {REVISION_TABLE}
         revision = MigrationContext.configure(connection).get_current_revision()
     if found - {t.name for t in tables} or (found and revision is None):
         raise Conflict("target_not_empty", "the target database already holds other tables")

@@ -17,12 +17,13 @@ from harbour.errors import ConfigError
 # The migrations' head (``migrate.head_revision``; a test holds the two together): read here
 # without Alembic, which every command would otherwise import to start.
 SCHEMA_REVISION = "0001_initial"
+REVISION_TABLE = "alembic_version"  # Alembic's record of the revision a schema is at
 
 
 def check(session: Session, known: Callable[[], set[str]]) -> None:
     """Refuse a store whose schema is not at ``SCHEMA_REVISION``; ``known``: the revisions
     this Harbour's migrations hold (asked only when the store's differs)."""
-    found = session.scalars(text("SELECT version_num FROM alembic_version")).all()
+    found = session.scalars(text(f"SELECT version_num FROM {REVISION_TABLE}")).all()
     if found != [SCHEMA_REVISION]:
         raise refusal(found[0] if len(found) == 1 else None, known())
 
